@@ -1,0 +1,19 @@
+// Agent settings, validated once and frozen.
+import { z } from 'zod';
+
+export const AgentConfigSchema = z.object({
+  socket: z.string().min(1).default('/run/fleetnet/agent.sock'),
+  listen: z.string().optional(),
+  stateDir: z.string().min(1).default('/var/lib/fleetnet/agent'),
+  ovsDb: z.string().optional(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  dockerSocket: z.string().default('/var/run/docker.sock'),
+  netnsDir: z.string().default('/run/netns'),
+  hostName: z.string().optional(),
+});
+
+export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;
+
+export function agentConfig(input: unknown): AgentConfig {
+  return Object.freeze(AgentConfigSchema.parse(input));
+}

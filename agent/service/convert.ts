@@ -1,0 +1,78 @@
+// Proto types stop here: requests become domain orders, records become proto interfaces.
+import { parseAddressToken, parseLast, parsePkey, parseTarget, parseVlanId, type AddressSpec, type MacSpec, type TargetRef } from '../../common/attach-args.js';
+import { invalid } from '../../common/errors.js';
+import { parseIfName } from '../../common/ifname.js';
+import type { AttachRequest, DetachRequest, Interface, Target } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { AttachOrder, DetachOrder, HostIfKind } from '../attach/order.js';
+import type { AttachmentRecord } from '../attach/records.js';
+
+const KINDS = new Set<HostIfKind>(['bridge', 'ovs', 'macvlan', 'ipoib', 'dummy']);
+
+export function targetFromProto(t: Target | undefined): TargetRef {
+  if (!t || !t.value) throw invalid('no container given');
+  const ref = parseTarget(t.kind && t.kind !== 'auto' && t.kind !== 'path' ? `${t.kind}:${t.value}` : t.value);
+  return ref;
+}
+
+export function attachOrderFromProto(r: AttachRequest): AttachOrder {
+  if (!r.hostIf) throw invalid('no host interface given', 'name a bridge, e.g. fleetnet attach br1 web1 10.1.1.5/24');
+  const hostIf = parseIfName(r.hostIf, 'host interface');
+  if (r.kind && !KINDS.has(r.kind as HostIfKind)) throw invalid(`unknown --kind '${r.kind}'`, `use one of: ${[...KINDS].join(', ')}`);
+  const addresses: AddressSpec[] = r.addresses.map((a) => {
+    if (a.static) return parseAddressToken(a.static.gateway ? `${a.static.cidr}@${a.static.gateway}` : a.static.cidr);
+    if (a.dhcp) return parseAddressToken(a.dhcp.options ? `${a.dhcp.client}:${a.dhcp.options}` : a.dhcp.client);
+    if (a.none) return { kind: 'none' };
+    throw invalid('an address entry is empty');
+  });
+  if (addresses.length === 0) throw invalid('no address given', 'give an address like 10.1.1.5/24, or 0/0 for none');
+  if (addresses.some((a) => a.kind === 'none') && addresses.length > 1) throw invalid('0/0 means no address; it cannot be combined with other addresses');
+  let mac: MacSpec = { kind: 'auto' };
+  if (r.mac && r.macString) throw invalid('give either a MAC or U:string, not both');
+  if (r.mac) mac = parseLast(r.mac).mac;
+  if (r.macString) mac = parseLast(`U:${r.macString}`).mac;
+  const isIb = r.kind === 'ipoib' || hostIf.startsWith('ib');
+  if (r.vlan) {
+    if (isIb) parsePkey(r.vlan);
+    else parseVlanId(r.vlan);
+  }
+  if (r.mtu && (r.mtu < 68 || r.mtu > 65535)) throw invalid(`MTU ${r.mtu} is out of range (68-65535)`);
+  return {
+    hostIf,
+    ...(r.kind ? { kind: r.kind as HostIfKind } : {}),
+    target: targetFromProto(r.target),
+    ifname: parseIfName(r.ifname || (isIb ? 'ib0' : 'eth1'), 'container interface name'),
+    ...(r.hostIfname ? { hostIfname: parseIfName(r.hostIfname, 'host-side interface name') } : {}),
+    addresses,
+    mac,
+    ...(r.vlan ? { id: r.vlan } : {}),
+    ...(r.mtu ? { mtu: r.mtu } : {}),
+    dryRun: r.dryRun,
+    ...(r.attachmentId ? { attachmentId: r.attachmentId } : {}),
+  };
+}
+
+export function detachOrderFromProto(r: DetachRequest): DetachOrder {
+  return {
+    target: targetFromProto(r.target),
+    ifname: parseIfName(r.ifname || 'eth1', 'container interface name'),
+    ...(r.attachmentId ? { attachmentId: r.attachmentId } : {}),
+  };
+}
+
+export function interfaceToProto(r: AttachmentRecord, state = 'up'): Interface {
+  return {
+    attachmentId: r.attachmentId,
+    container: { runtime: r.container.runtime, id: r.container.id, name: r.container.name, pid: r.container.pid, netns: r.container.netns },
+    ifname: r.ifname,
+    hostIfname: r.hostIfname,
+    hostIf: r.hostIf,
+    kind: r.kind,
+    mac: r.mac,
+    addresses: r.addresses,
+    gateways: r.gateways,
+    mtu: r.mtu,
+    vlan: r.vlan,
+    lease: undefined,
+    state,
+  };
+}

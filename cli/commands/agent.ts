@@ -1,0 +1,37 @@
+// fleetnet agent run: the per-host root agent.
+import type { Command } from 'commander';
+
+export function register(program: Command): void {
+  const agent = program.command('agent').summary('run the per-host agent');
+  agent
+    .command('run')
+    .summary('serve attach/detach/list for this host')
+    .description('Run the agent. With no flags it serves the local CLI on /run/fleetnet/agent.sock (root only), so that `fleetnet attach` works on this host with no configuration.')
+    .option('--socket <path>', 'unix socket for the local CLI (default /run/fleetnet/agent.sock)')
+    .option('--listen <addr:port>', 'also listen on TCP for the controller (an address this host holds)')
+    .option('--state-dir <dir>', 'where the agent keeps what it made', '/var/lib/fleetnet/agent')
+    .option('--ovs-db <socket>', 'Open vSwitch database socket (default: what ovs-vsctl finds)')
+    .option('--host-name <name>', 'name this host reports (default: the hostname)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
+      const [{ agentConfig }, { startAgent }, { makeLogger }] = await Promise.all([
+        import('../../agent/config.js'),
+        import('../../agent/main.js'),
+        import('../../common/logger.js'),
+      ]);
+      const cfg = agentConfig({
+        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb,
+        logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
+      });
+      const log = makeLogger(cfg.logLevel, 'agent');
+      const handle = await startAgent(cfg, log);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          log.info({ sig }, 'stopping');
+          void handle.stop().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}

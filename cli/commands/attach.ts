@@ -1,0 +1,104 @@
+// fleetnet attach: pipework's grammar, validated here before anything is sent.
+import type { Command } from 'commander';
+import { parseAttachArgs, type AddressSpec } from '../../common/attach-args.js';
+import { invalid } from '../../common/errors.js';
+import { parseIfName } from '../../common/ifname.js';
+import type { AttachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import { printJson } from '../output/table.js';
+
+const EXAMPLES = `
+Tokens are told apart by their syntax: one or two words before the first address
+(HOSTIF CONTAINER, or just CONTAINER when a controller picks the network), then one
+or more addresses, then optionally a MAC and/or @VLAN.
+
+  CONTAINER  a Docker name or ID, a named netns, or an LXC name; a number is a PID;
+             or say which: docker:NAME pid:N netns:NAME lxc:NAME /path/to/netns
+  ADDRESS    10.1.1.5/24, fd00::5/64, 10.1.1.5/24@10.1.1.1 (sets the default route),
+             0/0 (no address)
+  LAST       02:12:34:56:78:9a, U:web1.example.com (a stable MAC from the string,
+             as pipework computes it), @VLAN, or both: U:web1@10
+
+Examples:
+  fleetnet attach br1 web1 192.168.1.10/24@192.168.1.254
+  fleetnet attach br1 -i eth2 web1 10.1.1.5/24 fd00:1::5/64 U:web1
+  fleetnet attach br1 netns:blue 10.1.1.6/24
+  fleetnet attach --dry-run br1 4242 10.1.1.7/24      # print the commands, change nothing
+
+A missing host interface is created only when its name asks for it (br* makes a Linux
+bridge) or --kind says so; any other missing name is an error, so a typo never
+becomes a new bridge.
+
+Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 accepted but still pending.`;
+
+export function toProtoAddress(a: AddressSpec): AttachRequest['addresses'][number] {
+  if (a.kind === 'static') return { static: { cidr: a.cidr.text, gateway: a.gateway?.text ?? '' } };
+  if (a.kind === 'dhcp') return { dhcp: { client: a.client, options: a.options } };
+  return { none: true };
+}
+
+export function describeInterface(i: Interface): string {
+  const who = i.container ? i.container.name : '?';
+  const addrs = i.addresses.length ? i.addresses.join(' ') : 'no address';
+  const gw = i.gateways.length ? ` via ${i.gateways.join(' ')}` : '';
+  return `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ${i.hostIfname || '-'}, mtu ${i.mtu})`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('attach')
+    .summary('give a container a new network interface')
+    .description('Give a container a new network interface, plugged into a host bridge, with addresses, MAC and gateway.')
+    .usage('[options] [HOSTIF] CONTAINER ADDRESS... [MAC|U:string][@VLAN]')
+    .argument('<words...>', 'HOSTIF CONTAINER ADDRESS... [LAST], see below')
+    .option('-i, --ifname <name>', 'interface name inside the container (default eth1)')
+    .option('-l, --host-ifname <name>', 'host-side interface name (default: derived from the container id, fn…)')
+    .option('--kind <kind>', 'what the host interface is or should be made: bridge')
+    .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
+    .option('--net <name>', 'network to attach to (with a controller)')
+    .option('--dry-run', 'print the commands the agent would run, and change nothing')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const args = parseAttachArgs(words, { ...(opts.net ? { net: String(opts.net) } : {}) });
+      if (!args.hostIf) throw invalid('no host interface given', 'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)');
+      let mtu = 0;
+      if (opts.mtu !== undefined) {
+        mtu = Number(opts.mtu);
+        if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalid(`--mtu ${String(opts.mtu)} is not an MTU (68-65535)`);
+      }
+      const req: AttachRequest = {
+        hostIf: args.hostIf,
+        kind: (opts.kind as string | undefined) ?? '',
+        target: { kind: args.target.kind, value: args.target.value },
+        ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
+        hostIfname: opts.hostIfname ? parseIfName(String(opts.hostIfname), 'host-side interface name (-l)') : '',
+        addresses: args.addresses.map(toProtoAddress),
+        mac: args.mac.kind === 'explicit' ? args.mac.mac : '',
+        macString: args.mac.kind === 'string' ? args.mac.source : '',
+        vlan: args.id ?? '',
+        mtu,
+        dryRun: Boolean(opts.dryRun),
+        attachmentId: '',
+        macvlanMode: '',
+        vlanFiltering: false,
+        trunk: '',
+        ovsDatapath: '',
+        dhcpDns: false,
+        dhcpOneshot: false,
+      };
+      const { connectAgent } = await import('../client/agent.js');
+      const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
+      try {
+        const res = await conn.call(conn.client.attach, req);
+        if (req.dryRun) {
+          if (opts.json) printJson(res.commands);
+          else process.stdout.write(res.commands.join('\n') + '\n');
+          return;
+        }
+        if (opts.json) printJson({ ...res.interface, changed: res.changed });
+        else process.stdout.write(`${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`);
+      } finally {
+        conn.close();
+      }
+    });
+}

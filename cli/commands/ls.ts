@@ -1,0 +1,25 @@
+// fleetnet ls: every interface fleetnet made (on this host, until a controller answers for the fleet).
+import type { Command } from 'commander';
+import { printJson, table } from '../output/table.js';
+
+export function register(program: Command): void {
+  program
+    .command('ls')
+    .summary('list the interfaces fleetnet made')
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { connectAgent } = await import('../client/agent.js');
+      const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
+      try {
+        const res = await conn.call(conn.client.list, {});
+        if (opts.json) return printJson(res.interfaces);
+        const rows = res.interfaces.map((i) => [
+          i.container?.name ?? '', i.container?.pid ? String(i.container.pid) : '-', i.ifname, i.hostIf, i.kind, i.mac,
+          i.addresses.join(',') || '-', String(i.mtu), i.hostIfname || '-',
+        ]);
+        process.stdout.write(table(['CONTAINER', 'PID', 'IF', 'HOSTIF', 'KIND', 'MAC', 'ADDRESSES', 'MTU', 'PEER'], rows) + '\n');
+      } finally {
+        conn.close();
+      }
+    });
+}

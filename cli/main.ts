@@ -1,0 +1,31 @@
+// fleetnet: one executable. Commands register cheaply; what they need is loaded when they run.
+import { Command, CommanderError } from 'commander';
+import { describeError, exitCodeOf } from '../common/errors.js';
+import { VERSION } from '../common/version.js';
+import * as agent from './commands/agent.js';
+import * as attach from './commands/attach.js';
+import * as detach from './commands/detach.js';
+import * as ls from './commands/ls.js';
+import * as lab from './commands/lab.js';
+
+const program = new Command('fleetnet')
+  .description('Give containers real network interfaces, on one host or across a fleet.')
+  .version(VERSION)
+  .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
+  .showHelpAfterError('(add --help for usage and examples)')
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
+
+for (const m of [attach, detach, ls, agent, lab]) m.register(program);
+for (const c of program.commands) c.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2; // commander already printed the message
+  } else {
+    process.stderr.write(`fleetnet: ${describeError(err)}\n`);
+    process.exitCode = exitCodeOf(err);
+  }
+}
