@@ -35,6 +35,8 @@ type Static = Extract<AddressSpec, { kind: 'static' }>;
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
+  /** Attaches under way per host interface: a bridge in use by one of them is never removed. */
+  private readonly inflight = new Map<string, number>();
   constructor(private readonly d: AttacherDeps) {}
 
   async attach(order: AttachOrder): Promise<AttachResult> {
@@ -94,9 +96,10 @@ export class Attacher {
     }
 
     const undo = new UndoStack();
+    this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 0) + 1);
     try {
+      if (createBridge || existingOwned(host)) undo.push('delete created bridge', () => this.deleteOwnedIfUnused(order.hostIf));
       const created = createBridge ? await this.ensureBridge(order.hostIf) : false;
-      if (created) undo.push('delete created bridge', () => this.deleteOwnedIfUnused(order.hostIf));
       const replaced: RouteSnapshot[] = [];
       for (const f of gwFamilies) replaced.push(...(await this.readDefaults(c.netns, f)));
 
@@ -118,6 +121,7 @@ export class Attacher {
       if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
+      this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
   }
@@ -141,7 +145,13 @@ export class Attacher {
   private async ensureBridge(name: string): Promise<boolean> {
     return this.queue.run(`hostif:${name}`, async () => {
       if (readHostLink(name, this.d.sysClassNet)) return false;
-      await this.d.ip.host(bridgeLines(name));
+      try {
+        await this.d.ip.host(bridgeLines(name));
+      } catch (err) {
+        // It did not exist a moment ago and nobody else creates it (this queue): remove what the batch left.
+        await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
+        throw err;
+      }
       return true;
     });
   }
@@ -149,7 +159,7 @@ export class Attacher {
   /** Removes a host interface that fleetnet created, once no attachment uses it. What it found stays. */
   private async deleteOwnedIfUnused(name: string): Promise<void> {
     await this.queue.run(`hostif:${name}`, async () => {
-      if (this.d.records.find((r) => r.hostIf === name).length) return;
+      if ((this.inflight.get(name) ?? 0) > 0 || this.d.records.find((r) => r.hostIf === name).length) return;
       const h = readHostLink(name, this.d.sysClassNet);
       if (!h || h.alias !== OWNED_ALIAS) return;
       await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
