@@ -185,7 +185,7 @@ export class Attacher {
     for (const a of statics.filter((s) => s.cidr.addr.family === 4)) {
       const ip = a.cidr.addr.text;
       this.d.runner
-        .run('nsenter', [`--net=${netns}`, 'arping', '-q', '-U', '-c', '2', '-i', '0.2', '-I', ifname, '-s', ip, ip], { allowFail: true, timeoutMs: 3000 })
+        .run('nsenter', [`--net=${netns}`, 'arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip], { allowFail: true, timeoutMs: 3000 })
         .catch((err: unknown) => this.d.log.debug({ err }, 'gratuitous ARP not sent'));
     }
   }
