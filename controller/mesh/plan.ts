@@ -1,0 +1,123 @@
+// The mesh plan (pure): hosts and meshed networks in, the tunnels each host should have out.
+// Full mesh per network: every member host gets one tunnel per other member. Names derive from
+// (network, peer), so a host joining adds exactly one tunnel on each existing member and changes
+// nothing else; the agent converges its host to its part with `diffTunnels`.
+import { invalid } from '../../common/errors.js';
+import { parseIfName } from '../../common/ifname.js';
+import { tryParseAddr } from '../../common/ip.js';
+import {
+  MAX_KEY, VXLAN_PORT, bridgeTunnelDeviceName, checkTunnel, ovsTunnelPortName, tunnelMtu,
+  type MeshEncap, type MeshKind, type Tunnel,
+} from '../../common/mesh.js';
+
+export { diffTunnels, tunnelMtu, ENCAP_OVERHEAD, type Tunnel, type TunnelDiff } from '../../common/mesh.js';
+
+export interface MeshHost {
+  name: string;
+  /** IPv4 underlay address the host's tunnels start from. */
+  underlayIp: string;
+  /** Default 1500. */
+  underlayMtu?: number;
+}
+
+export interface MeshNetwork {
+  name: string;
+  kind: MeshKind;
+  encap: MeshEncap;
+  /** GRE key / VXLAN VNI: different per network, so networks with the same subnet stay apart. */
+  key: number;
+  /** The bridge on each host the tunnels plug into. */
+  bridge: string;
+  /** Names of the hosts in this network's mesh. */
+  members: string[];
+  /** Kernel VXLAN UDP port (kind bridge), default 4789. */
+  dstPort?: number;
+}
+
+/** One network's part on one host: what the agent's ApplyMesh carries. */
+export interface HostNetworkPlan {
+  network: string;
+  kind: MeshKind;
+  encap: MeshEncap;
+  key: number;
+  bridge: string;
+  localIp: string;
+  /** Container MTU on this network from this host: the smallest underlay MTU among the members minus the overhead. */
+  mtu: number;
+  tunnels: Tunnel[];
+}
+
+export interface HostPlan {
+  host: string;
+  networks: HostNetworkPlan[];
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function checkInput(hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): Map<string, MeshHost> {
+  const byName = new Map<string, MeshHost>();
+  const byIp = new Map<string, string>();
+  for (const h of hosts) {
+    if (!NAME_RE.test(h.name)) throw invalid(`host name '${h.name}' is not 1-63 of A-Z a-z 0-9 . _ -`);
+    if (tryParseAddr(h.underlayIp)?.family !== 4) throw invalid(`host ${h.name}: underlay address '${h.underlayIp}' is not IPv4`, 'register the host with its IPv4 underlay address');
+    if (byName.has(h.name)) throw invalid(`host ${h.name} is listed twice`);
+    const other = byIp.get(h.underlayIp);
+    if (other) throw invalid(`hosts ${other} and ${h.name} share underlay address ${h.underlayIp}`, 'each host needs its own underlay address');
+    byName.set(h.name, h);
+    byIp.set(h.underlayIp, h.name);
+  }
+  const keys = new Map<string, string>();
+  for (const n of networks) {
+    if (!NAME_RE.test(n.name)) throw invalid(`network name '${n.name}' is not 1-63 of A-Z a-z 0-9 . _ -`);
+    parseIfName(n.bridge, `bridge of network ${n.name}`);
+    if (!Number.isInteger(n.key) || n.key < 1 || n.key > MAX_KEY) throw invalid(`network ${n.name}: key ${n.key} is not 1..${MAX_KEY}`);
+    // Same key and encapsulation on two networks would join their layer-2 domains.
+    const k = `${n.encap}/${n.key}`;
+    const other = keys.get(k);
+    if (other) throw invalid(`networks ${other} and ${n.name} both use ${n.encap} key ${n.key}`, 'give each meshed network its own key/VNI');
+    keys.set(k, n.name);
+    for (const m of n.members) {
+      if (!byName.has(m)) throw invalid(`network ${n.name} lists member ${m}, which is not a known host`, 'register the host first (fleetnet host add)');
+    }
+  }
+  return byName;
+}
+
+/** The desired tunnels of every host (hosts in no meshed network get an empty plan). Deterministic. */
+export function planMesh(hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): HostPlan[] {
+  const byName = checkInput(hosts, networks);
+  const sortedNets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
+  return [...byName.values()]
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((self) => ({
+      host: self.name,
+      networks: sortedNets.filter((n) => n.members.includes(self.name)).map((n) => planNetwork(self, n, byName)),
+    }));
+}
+
+function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHost>): HostNetworkPlan {
+  const members = [...new Set(n.members)].sort().map((m) => byName.get(m)!);
+  const mtu = tunnelMtu(Math.min(...members.map((m) => m.underlayMtu ?? 1500)), n.encap);
+  const tunnels = members
+    .filter((p) => p.name !== self.name)
+    .map((peer) =>
+      checkTunnel({
+        network: n.name,
+        kind: n.kind,
+        encap: n.encap,
+        key: n.key,
+        bridge: n.bridge,
+        port: n.kind === 'ovs' ? ovsTunnelPortName(n.name, peer.name, n.encap) : bridgeTunnelDeviceName(n.name, n.encap),
+        peer: peer.name,
+        peerIp: peer.underlayIp,
+        localIp: self.underlayIp,
+        ...(n.kind === 'bridge' && n.encap === 'vxlan' ? { dstPort: n.dstPort ?? VXLAN_PORT } : {}),
+      }),
+    );
+  return { network: n.name, kind: n.kind, encap: n.encap, key: n.key, bridge: n.bridge, localIp: self.underlayIp, mtu, tunnels };
+}
+
+/** One host's plan, or an empty one when the host is in no meshed network. */
+export function planForHost(host: string, hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): HostPlan {
+  return planMesh(hosts, networks).find((p) => p.host === host) ?? { host, networks: [] };
+}
