@@ -29,7 +29,7 @@ export function tunnelMtu(underlayMtu: number, encap: MeshEncap): number {
   return mtu;
 }
 
-/** One tunnel on one host. For kind=bridge, `port` is the network's VXLAN/gretap device and the tunnel is its flood entry to `peerIp`. */
+/** One tunnel on one host. For kind=bridge + vxlan, `port` is the network's VXLAN device and the tunnel is its flood entry to `peerIp`. */
 export interface Tunnel {
   network: string;
   kind: MeshKind;
@@ -54,9 +54,13 @@ export function ovsTunnelPortName(network: string, peer: string, encap: MeshEnca
   return parseIfName(`f${encap === 'gre' ? 'g' : 'v'}${hash('ovs', network, peer).slice(0, 12)}`);
 }
 
-/** Kernel device of a Linux-bridge network: `vx-`/`gt-` + 11 hex of hash(network) = 14 bytes. */
-export function bridgeTunnelDeviceName(network: string, encap: MeshEncap): IfName {
-  return parseIfName(`${encap === 'vxlan' ? 'vx' : 'gt'}-${hash('dev', network).slice(0, 11)}`);
+/**
+ * Kernel device of a Linux-bridge network. VXLAN: one device per network, `vx-` + 11 hex of
+ * hash(network), with one flood entry per peer. gretap is point to point: one device per peer,
+ * `gt` + 12 hex of hash(network, peer), made an `isolated` bridge port (the kernel's `protected`).
+ */
+export function bridgeTunnelDeviceName(network: string, encap: MeshEncap, peer: string): IfName {
+  return parseIfName(encap === 'vxlan' ? `vx-${hash('dev', network).slice(0, 11)}` : `gt${hash('gretap', network, peer).slice(0, 12)}`);
 }
 
 export function tunnelId(t: Pick<Tunnel, 'kind' | 'port' | 'peerIp'>): string {
@@ -68,6 +72,19 @@ function sameTunnel(a: Tunnel, b: Tunnel): boolean {
     a.encap === b.encap && a.key === b.key && a.bridge === b.bridge && a.peerIp === b.peerIp && a.localIp === b.localIp &&
     (a.kind === 'ovs' || (a.dstPort ?? VXLAN_PORT) === (b.dstPort ?? VXLAN_PORT))
   );
+}
+
+/** One network's tunnels on one host: what the controller plans and the agent's ApplyMesh carries. */
+export interface NetworkTunnels {
+  network: string;
+  kind: MeshKind;
+  encap: MeshEncap;
+  key: number;
+  bridge: string;
+  localIp: string;
+  /** Container MTU on this network: the smallest member underlay MTU minus the overhead. */
+  mtu: number;
+  tunnels: Tunnel[];
 }
 
 export interface TunnelDiff {

@@ -7,7 +7,7 @@ import { parseIfName } from '../../common/ifname.js';
 import { tryParseAddr } from '../../common/ip.js';
 import {
   MAX_KEY, VXLAN_PORT, bridgeTunnelDeviceName, checkTunnel, ovsTunnelPortName, tunnelMtu,
-  type MeshEncap, type MeshKind, type Tunnel,
+  type MeshEncap, type MeshKind, type NetworkTunnels, type Tunnel,
 } from '../../common/mesh.js';
 
 export { diffTunnels, tunnelMtu, ENCAP_OVERHEAD, type Tunnel, type TunnelDiff } from '../../common/mesh.js';
@@ -34,18 +34,8 @@ export interface MeshNetwork {
   dstPort?: number;
 }
 
-/** One network's part on one host: what the agent's ApplyMesh carries. */
-export interface HostNetworkPlan {
-  network: string;
-  kind: MeshKind;
-  encap: MeshEncap;
-  key: number;
-  bridge: string;
-  localIp: string;
-  /** Container MTU on this network from this host: the smallest underlay MTU among the members minus the overhead. */
-  mtu: number;
-  tunnels: Tunnel[];
-}
+/** One network's part on one host. */
+export type HostNetworkPlan = NetworkTunnels;
 
 export interface HostPlan {
   host: string;
@@ -107,7 +97,7 @@ function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHos
         encap: n.encap,
         key: n.key,
         bridge: n.bridge,
-        port: n.kind === 'ovs' ? ovsTunnelPortName(n.name, peer.name, n.encap) : bridgeTunnelDeviceName(n.name, n.encap),
+        port: n.kind === 'ovs' ? ovsTunnelPortName(n.name, peer.name, n.encap) : bridgeTunnelDeviceName(n.name, n.encap, peer.name),
         peer: peer.name,
         peerIp: peer.underlayIp,
         localIp: self.underlayIp,

@@ -53,7 +53,10 @@ describe('mesh plan', () => {
     const [p] = planMesh(hosts(3), [net({ kind: 'bridge', encap: 'vxlan', bridge: 'br-blue' })]);
     const ts = p!.networks[0]!.tunnels;
     assert.equal(new Set(ts.map((t) => t.port)).size, 1);
-    assert.equal(ts[0]!.port, bridgeTunnelDeviceName('blue', 'vxlan'));
+    assert.equal(ts[0]!.port, bridgeTunnelDeviceName('blue', 'vxlan', 'h2'));
+    const [g] = planMesh(hosts(3), [net({ kind: 'bridge', encap: 'gre', bridge: 'br-blue' })]);
+    assert.deepEqual(g!.networks[0]!.tunnels.map((t) => t.port), [bridgeTunnelDeviceName('blue', 'gre', 'h2'), bridgeTunnelDeviceName('blue', 'gre', 'h3')]);
+    assert.match(g!.networks[0]!.tunnels[0]!.port, /^gt[0-9a-f]{12}$/);
     assert.deepEqual(ts.map((t) => t.peerIp), ['10.99.0.12', '10.99.0.13']);
     assert.equal(ts[0]!.dstPort, 4789);
   });
@@ -80,11 +83,11 @@ describe('mesh plan', () => {
           names.add(s);
         }
       }
-      assert.ok(bridgeTunnelDeviceName(n, 'vxlan').length <= 15);
+      assert.ok(bridgeTunnelDeviceName(n, 'vxlan', 'h1').length <= 15);
     }
     assert.equal(names.size, 18);
     assert.match(ovsTunnelPortName('blue', 'h2', 'gre'), /^fg[0-9a-f]{12}$/);
-    assert.match(bridgeTunnelDeviceName('blue', 'vxlan'), /^vx-[0-9a-f]{11}$/);
+    assert.match(bridgeTunnelDeviceName('blue', 'vxlan', 'h1'), /^vx-[0-9a-f]{11}$/);
   });
 
   it('diff: stale removed, changed replaced, unchanged kept', () => {

@@ -1,0 +1,77 @@
+// The one firewall table fleetnet owns (nftables `ip fleetnet`): kernel VXLAN devices accept
+// packets from any source, so VXLAN (on the ports kernel tunnels use) and GRE from underlay
+// addresses that are not peers are dropped before they reach a tunnel. OVS tunnel ports need no
+// rule: each port matches its one remote_ip. The table is replaced atomically (`nft -f -`) and
+// read back from `nft -j`; it exists only while this host has kernel tunnels.
+import { FleetnetError } from '../../common/errors.js';
+import { tryParseAddr } from '../../common/ip.js';
+import type { Runner } from '../../common/runner.js';
+
+export const NFT_TABLE = 'fleetnet';
+
+export interface FirewallState {
+  peers: string[];
+  ports: number[];
+}
+
+interface NftObj {
+  set?: { name: string; table: string; elem?: (string | number)[] };
+}
+
+function norm(s: FirewallState): FirewallState {
+  return { peers: [...new Set(s.peers)].sort(), ports: [...new Set(s.ports)].sort((a, b) => a - b) };
+}
+
+export function sameFirewall(a: FirewallState | undefined, b: FirewallState | undefined): boolean {
+  return JSON.stringify(a ? norm(a) : null) === JSON.stringify(b ? norm(b) : null);
+}
+
+/** The whole table as `nft -f` input: create-if-absent, delete, define (one atomic transaction). */
+export function nftScript(want: FirewallState | undefined): string {
+  const head = `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`;
+  if (!want) return head;
+  const s = norm(want);
+  for (const p of s.peers) if (tryParseAddr(p)?.family !== 4) throw new FleetnetError('invalid', `firewall peer '${p}' is not an IPv4 address`);
+  for (const p of s.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FleetnetError('invalid', `firewall port ${p} is not 1..65535`);
+  const elems = (xs: (string | number)[]) => (xs.length ? ` elements = { ${xs.join(', ')} };` : '');
+  return (
+    head +
+    `table ip ${NFT_TABLE} {\n` +
+    `  set peers { type ipv4_addr;${elems(s.peers)} }\n` +
+    `  set ports { type inet_service;${elems(s.ports)} }\n` +
+    '  chain input {\n' +
+    '    type filter hook input priority -5; policy accept;\n' +
+    '    udp dport @ports ip saddr != @peers counter drop\n' +
+    '    ip protocol gre ip saddr != @peers counter drop\n' +
+    '  }\n' +
+    '}\n'
+  );
+}
+
+export class MeshFirewall {
+  constructor(private readonly runner: Runner) {}
+
+  /** The table as it is, or undefined when absent. */
+  async read(): Promise<FirewallState | undefined> {
+    let r;
+    try {
+      r = await this.runner.run('nft', ['-j', 'list', 'table', 'ip', NFT_TABLE], { allowFail: true });
+    } catch (err) {
+      throw new FleetnetError('unsupported', 'nft is not installed: fleetnet cannot drop VXLAN/GRE from non-peers on Linux-bridge meshes', {
+        cause: err, hint: 'apt-get install nftables (or mesh the network on OVS, whose tunnel ports need no firewall)',
+      });
+    }
+    if (r.code !== 0) return undefined;
+    const objs = (JSON.parse(r.stdout) as { nftables: NftObj[] }).nftables;
+    const elems = (name: string) => objs.find((o) => o.set?.name === name)?.set?.elem ?? [];
+    return norm({ peers: elems('peers').map(String), ports: elems('ports').map(Number) });
+  }
+
+  /** Makes the table what is wanted (undefined: no table); true when it changed something. */
+  async ensure(want: FirewallState | undefined): Promise<boolean> {
+    const have = await this.read();
+    if (sameFirewall(have, want)) return false;
+    await this.runner.run('nft', ['-f', '-'], { input: nftScript(want) });
+    return true;
+  }
+}

@@ -1,0 +1,271 @@
+// The agent's mesh: keeps this host's tunnels equal to the latest MeshSpec it was given.
+// Level-triggered: read back what exists (ovs-vsctl, ip -json -d link, bridge -json fdb),
+// diff against the spec, add what is missing, remove what is stale, leave the rest untouched,
+// on every ApplyMesh and on a periodic pass. The spec is kept in <state-dir>/mesh.json so a
+// restarted agent converges to the same generation before it is told anything.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { FleetnetError, invalid } from '../../common/errors.js';
+import { KeyedQueue } from '../../common/keyed-queue.js';
+import { checkTunnel, diffTunnels, tunnelId, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
+import type { Runner } from '../../common/runner.js';
+import { BridgeTunnels, gretapMissing } from './bridge-tunnels.js';
+import { MeshFirewall, type FirewallState } from './firewall.js';
+import { OvsTunnels } from './ovs-tunnels.js';
+import { tunnelStatuses, type TunnelStatus } from './status.js';
+
+export interface MeshNetworkSpec extends NetworkTunnels {
+  /** OVS bridges made by the mesh get this datapath type (e.g. netdev); absent: OVS's default. */
+  datapathType?: string;
+}
+
+export interface MeshSpec {
+  generation: number;
+  networks: MeshNetworkSpec[];
+}
+
+export interface MeshResult {
+  generation: number;
+  added: Tunnel[];
+  removed: Tunnel[];
+  kept: number;
+  /** Mutating commands run (one per tunnel added or removed, plus bridges, devices, firewall). */
+  changes: number;
+  errors: { network: string; message: string }[];
+}
+
+export interface MesherOptions {
+  runner: Runner;
+  ovsDb?: string;
+  stateDir: string;
+  log: Logger;
+  /** Whether this kernel can make gretap devices (from the capability probe). */
+  hasGretap: () => Promise<boolean>;
+  now?: () => number;
+}
+
+const EMPTY: MeshSpec = { generation: 0, networks: [] };
+
+export function checkMeshSpec(spec: MeshSpec): MeshSpec {
+  if (!Number.isInteger(spec.generation) || spec.generation < 0) throw invalid(`mesh generation ${spec.generation} is not a whole number ≥ 0`);
+  const seen = new Set<string>();
+  for (const n of spec.networks) {
+    if (seen.has(n.network)) throw invalid(`network ${n.network} appears twice in the mesh spec`);
+    seen.add(n.network);
+    if (!Number.isInteger(n.mtu) || n.mtu < 576 || n.mtu > 65535) throw invalid(`network ${n.network}: MTU ${n.mtu} is not 576..65535`);
+    if (n.datapathType !== undefined && !/^[a-z]{1,16}$/.test(n.datapathType)) throw invalid(`datapath type '${n.datapathType}' is not a plain word such as netdev or system`);
+    for (const t of n.tunnels) {
+      checkTunnel(t);
+      if (t.network !== n.network || t.kind !== n.kind || t.encap !== n.encap || t.key !== n.key || t.bridge !== n.bridge || t.localIp !== n.localIp) {
+        throw invalid(`tunnel ${t.port} to ${t.peer} does not match its network ${n.network}'s settings`);
+      }
+    }
+  }
+  return spec;
+}
+
+export class Mesher {
+  private spec: MeshSpec = EMPTY;
+  private readonly queue = new KeyedQueue();
+  private readonly ovs: OvsTunnels;
+  private readonly kernel: BridgeTunnels;
+  private readonly firewall: MeshFirewall;
+  private timer: NodeJS.Timeout | undefined;
+  private lastPass: MeshResult | undefined;
+
+  constructor(private readonly o: MesherOptions) {
+    this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
+    this.kernel = new BridgeTunnels(o.runner);
+    this.firewall = new MeshFirewall(o.runner);
+    const file = this.file();
+    if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
+  }
+
+  private file(): string {
+    return join(this.o.stateDir, 'mesh.json');
+  }
+
+  current(): MeshSpec {
+    return this.spec;
+  }
+
+  last(): MeshResult | undefined {
+    return this.lastPass;
+  }
+
+  /** Takes a spec (an older generation than the one held is refused) and converges to it. */
+  apply(spec: MeshSpec): Promise<MeshResult> {
+    checkMeshSpec(spec);
+    return this.queue.run('mesh', async () => {
+      if (spec.generation < this.spec.generation) {
+        throw new FleetnetError('conflict', `mesh generation ${spec.generation} is older than the one this agent holds (${this.spec.generation})`, {
+          hint: 'send the latest generation; the agent keeps converging to the newest it has seen',
+        });
+      }
+      mkdirSync(this.o.stateDir, { recursive: true });
+      const tmp = `${this.file()}.tmp`;
+      writeFileSync(tmp, JSON.stringify(spec), { mode: 0o600 });
+      renameSync(tmp, this.file());
+      this.spec = spec;
+      return this.pass();
+    });
+  }
+
+  /** One reconcile pass against the spec held. */
+  reconcile(): Promise<MeshResult> {
+    return this.queue.run('mesh', () => this.pass());
+  }
+
+  /** Periodic passes (errors are logged, the next pass retries). */
+  start(resyncMs: number): void {
+    this.stop();
+    const tick = () => {
+      this.reconcile().catch((err: unknown) => this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'));
+    };
+    tick();
+    this.timer = setInterval(tick, resyncMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async status(): Promise<TunnelStatus[]> {
+    return this.queue.run('mesh', async () => {
+      const wanted = this.spec.networks.flatMap((n) => n.tunnels);
+      const ovs = wanted.some((t) => t.kind === 'ovs') ? await this.ovs.list() : undefined;
+      const kernel = wanted.some((t) => t.kind === 'bridge') ? await this.kernel.list() : undefined;
+      return tunnelStatuses({ runner: this.o.runner, wanted, ovs, kernel, now: this.o.now ?? Date.now });
+    });
+  }
+
+  private async pass(): Promise<MeshResult> {
+    const res: MeshResult = { generation: this.spec.generation, added: [], removed: [], kept: 0, changes: 0, errors: [] };
+    const nets = new Map(this.spec.networks.map((n) => [n.network, n]));
+    const fail = (network: string, err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      res.errors.push({ network, message });
+      this.o.log.warn({ network, err: message }, 'mesh: network not converged');
+    };
+    await this.passOvs(nets, res, fail);
+    await this.passKernel(nets, res, fail);
+    if (res.changes > 0) this.o.log.info({ generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes }, 'mesh converged');
+    this.lastPass = res;
+    return res;
+  }
+
+  private async passOvs(nets: Map<string, MeshNetworkSpec>, res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
+    const want = [...nets.values()].filter((n) => n.kind === 'ovs').flatMap((n) => n.tunnels);
+    let state;
+    try {
+      state = await this.ovs.list();
+    } catch (err) {
+      // No OVS here and nothing asked of it: nothing to do, nothing to report.
+      for (const n of new Set(want.map((t) => t.network))) fail(n, err);
+      return;
+    }
+    const d = diffTunnels(want, state.tunnels);
+    res.kept += d.keep.length;
+    for (const t of d.remove) {
+      try {
+        await this.ovs.remove(t);
+        res.removed.push(t);
+        res.changes++;
+      } catch (err) {
+        fail(t.network, err);
+      }
+    }
+    const bridges = new Set(state.bridges);
+    for (const t of d.add) {
+      try {
+        if (!bridges.has(t.bridge)) {
+          const dp = nets.get(t.network)?.datapathType;
+          await this.ovs.ensureBridge(t.bridge, dp ?? 'system');
+          bridges.add(t.bridge);
+          res.changes++;
+        }
+        await this.ovs.add(t);
+        res.added.push(t);
+        res.changes++;
+      } catch (err) {
+        fail(t.network, err);
+      }
+    }
+  }
+
+  private async passKernel(nets: Map<string, MeshNetworkSpec>, res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
+    const kernelNets = [...nets.values()].filter((n) => n.kind === 'bridge');
+    let want = kernelNets.flatMap((n) => n.tunnels);
+    if (want.some((t) => t.encap === 'gre') && !(await this.o.hasGretap())) {
+      for (const n of kernelNets.filter((x) => x.encap === 'gre' && x.tunnels.length)) fail(n.network, gretapMissing(n.network));
+      want = want.filter((t) => t.encap !== 'gre');
+    }
+    const state = await this.kernel.list();
+    const d = diffTunnels(want, state.tunnels);
+    res.kept += d.keep.length;
+    const wantedPorts = new Set(want.map((t) => t.port));
+    // A device whose own settings changed (VNI, local address, port, gretap remote) is made again.
+    const addIds = new Set(d.add.map((t) => tunnelId(t)));
+    const replaced = new Set(d.remove.filter((t) => addIds.has(tunnelId(t))).map((t) => t.port));
+    const gone = new Set<string>();
+    // Stale: a device nothing wants goes whole (one command); otherwise its flood entry goes.
+    for (const [dev] of state.devices) {
+      if (wantedPorts.has(dev) && !replaced.has(dev)) continue;
+      try {
+        await this.kernel.deleteDevice(dev);
+        gone.add(dev);
+        res.changes++;
+      } catch (err) {
+        fail(state.devices.get(dev)!.network, err);
+      }
+    }
+    for (const t of d.remove) {
+      try {
+        if (!gone.has(t.port)) {
+          await this.kernel.removeFlood(t);
+          res.changes++;
+        }
+        res.removed.push(t);
+      } catch (err) {
+        fail(t.network, err);
+      }
+    }
+    const devices = new Set([...state.devices.keys()].filter((x) => !gone.has(x)));
+    const bridges = new Set(state.bridges);
+    for (const t of d.add) {
+      try {
+        const lines: string[] = [];
+        if (!bridges.has(t.bridge)) lines.push(...this.kernel.bridgeLines(t.bridge));
+        if (!devices.has(t.port)) lines.push(...this.kernel.deviceLines(t, nets.get(t.network)!.mtu));
+        if (lines.length) {
+          await this.kernel.batch(lines);
+          bridges.add(t.bridge);
+          devices.add(t.port);
+          res.changes++;
+        }
+        if (t.encap === 'vxlan') {
+          await this.kernel.addFlood(t);
+          res.changes++;
+        }
+        res.added.push(t);
+      } catch (err) {
+        fail(t.network, err);
+      }
+    }
+    await this.passFirewall(want, res, fail);
+  }
+
+  private async passFirewall(want: Tunnel[], res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
+    const fw: FirewallState | undefined = want.length
+      ? { peers: want.map((t) => t.peerIp), ports: want.filter((t) => t.encap === 'vxlan').map((t) => t.dstPort ?? 4789) }
+      : undefined;
+    try {
+      if (await this.firewall.ensure(fw)) res.changes++;
+    } catch (err) {
+      if (fw) for (const n of new Set(want.map((t) => t.network))) fail(n, err);
+    }
+  }
+}

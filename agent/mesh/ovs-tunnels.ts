@@ -1,0 +1,133 @@
+// OVS tunnel ports of the mesh: one port per (network, peer) on the network's OVS bridge, marked
+// `protected` (a frame from one tunnel is never flooded into another), BFD on every tunnel.
+// Every call is an argv array through the Runner, against the agent's own --ovs-db.
+import { FleetnetError } from '../../common/errors.js';
+import type { Tunnel } from '../../common/mesh.js';
+import type { Runner } from '../../common/runner.js';
+import { parseJsonArrays } from '../linux/ip.js';
+
+export const EXT_NET = 'fleetnet-net';
+export const EXT_PEER = 'fleetnet-peer';
+
+type OvsValue = string | number | boolean | [string, unknown];
+interface OvsTable {
+  data: OvsValue[][];
+  headings: string[];
+}
+
+/** OVSDB JSON: ["map", [[k, v]...]] → object. */
+export function ovsMap(v: unknown): Record<string, string> {
+  if (Array.isArray(v) && v[0] === 'map') return Object.fromEntries((v[1] as [string, unknown][]).map(([k, x]) => [k, String(x)]));
+  return {};
+}
+
+/** OVSDB JSON: a set is ["set", [...]]; a set of one is the bare value. */
+export function ovsSet(v: unknown): unknown[] {
+  if (Array.isArray(v) && v[0] === 'set') return v[1] as unknown[];
+  if (Array.isArray(v) && v[0] === 'uuid') return [v];
+  return v === undefined || v === null ? [] : [v];
+}
+
+function uuid(v: unknown): string {
+  return Array.isArray(v) && v[0] === 'uuid' ? String(v[1]) : String(v);
+}
+
+function rows(t: OvsTable): Record<string, unknown>[] {
+  return t.data.map((r) => Object.fromEntries(t.headings.map((h, i) => [h, r[i]])));
+}
+
+export interface OvsMeshState {
+  bridges: Set<string>;
+  tunnels: Tunnel[];
+  /** name → bfd_status map, for status. */
+  bfd: Map<string, Record<string, string>>;
+}
+
+export interface OvsTunnelsOptions {
+  runner: Runner;
+  /** `unix:PATH`; absent: what ovs-vsctl finds by itself. */
+  ovsDb?: string;
+}
+
+export class OvsTunnels {
+  constructor(private readonly o: OvsTunnelsOptions) {}
+
+  private base(): string[] {
+    return [...(this.o.ovsDb ? [`--db=${this.o.ovsDb}`] : []), '--timeout=10'];
+  }
+
+  private vsctl(args: string[]) {
+    return this.o.runner.run('ovs-vsctl', [...this.base(), ...args], { timeoutMs: 15_000 });
+  }
+
+  /** Every fleetnet tunnel port (external_ids:fleetnet-net set) on this host's OVS, read back in one call. */
+  async list(): Promise<OvsMeshState> {
+    let out: string;
+    try {
+      out = (await this.vsctl(['--format=json', '--', '--columns=name,ports', 'list', 'bridge', '--', '--columns=_uuid,name,external_ids', 'list', 'port',
+        '--', '--columns=name,type,options,bfd_status', 'list', 'interface'])).stdout;
+    } catch (err) {
+      throw new FleetnetError('unavailable', `cannot read this host's Open vSwitch database${this.o.ovsDb ? ` ${this.o.ovsDb}` : ''}`, {
+        cause: err, hint: 'start ovsdb-server/ovs-vswitchd, or give the agent the right --ovs-db unix:PATH',
+      });
+    }
+    const [br, port, iface] = parseJsonArrays(out).map((a) => rows(a[0] as OvsTable));
+    const bridgeOfPort = new Map<string, string>();
+    for (const b of br ?? []) for (const p of ovsSet(b.ports)) bridgeOfPort.set(uuid(p), String(b.name));
+    const ifaces = new Map((iface ?? []).map((i) => [String(i.name), i]));
+    const tunnels: Tunnel[] = [];
+    const bfd = new Map<string, Record<string, string>>();
+    for (const p of port ?? []) {
+      const ext = ovsMap(p.external_ids);
+      const name = String(p.name);
+      const i = ifaces.get(name);
+      if (!ext[EXT_NET] || !i) continue;
+      const opts = ovsMap(i.options);
+      const type = String(i.type);
+      bfd.set(name, ovsMap(i.bfd_status));
+      tunnels.push({
+        network: ext[EXT_NET]!,
+        kind: 'ovs',
+        encap: type === 'vxlan' ? 'vxlan' : 'gre',
+        key: Number(opts.key ?? 0),
+        bridge: bridgeOfPort.get(uuid(p._uuid)) ?? '',
+        port: name,
+        peer: ext[EXT_PEER] ?? '',
+        peerIp: opts.remote_ip ?? '',
+        localIp: opts.local_ip ?? '',
+      });
+    }
+    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd };
+  }
+
+  /** The bridge, created with the given datapath type when it does not exist (never changed when it does). */
+  ensureBridgeArgs(bridge: string, datapathType: string): string[] {
+    return [...this.base(), '--may-exist', 'add-br', bridge, '--', 'set', 'bridge', bridge, `datapath_type=${datapathType}`];
+  }
+
+  async ensureBridge(bridge: string, datapathType: string): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.ensureBridgeArgs(bridge, datapathType), { timeoutMs: 15_000 });
+  }
+
+  /** One command per tunnel: the port, its interface settings, BFD, protected and fleetnet's marks. */
+  addArgs(t: Tunnel): string[] {
+    return [
+      ...this.base(), '--may-exist', 'add-port', t.bridge, t.port,
+      '--', 'set', 'interface', t.port, `type=${t.encap}`, `options:remote_ip=${t.peerIp}`, `options:key=${t.key}`,
+      `options:local_ip=${t.localIp}`, 'bfd:enable=true',
+      '--', 'set', 'port', t.port, 'protected=true', `external_ids:${EXT_NET}=${t.network}`, `external_ids:${EXT_PEER}=${t.peer}`,
+    ];
+  }
+
+  async add(t: Tunnel): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.addArgs(t), { timeoutMs: 15_000 });
+  }
+
+  removeArgs(t: Pick<Tunnel, 'bridge' | 'port'>): string[] {
+    return [...this.base(), '--if-exists', 'del-port', ...(t.bridge ? [t.bridge] : []), t.port];
+  }
+
+  async remove(t: Pick<Tunnel, 'bridge' | 'port'>): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.removeArgs(t), { timeoutMs: 15_000 });
+  }
+}

@@ -1,0 +1,182 @@
+// The exact commands the agent's mesh runs, through a FakeRunner: OVS GRE/VXLAN ports, kernel
+// VXLAN and gretap (this kernel has no gretap), the firewall, and what a pass does with a read-back.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { silentLogger } from '../../common/logger.js';
+import { FakeRunner, type RecordedCall } from '../../common/runner.js';
+import { BridgeTunnels } from '../../agent/mesh/bridge-tunnels.js';
+import { nftScript } from '../../agent/mesh/firewall.js';
+import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
+import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
+import { bfdState } from '../../agent/mesh/status.js';
+import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+
+const DB = 'unix:/run/x/db.sock';
+const hosts = [1, 2, 3].map((i) => ({ name: `h${i}`, underlayIp: `10.99.0.${10 + i}` }));
+
+function specFor(host: number, nets: MeshNetwork[], generation = 1, datapathType?: string): MeshSpec {
+  const p = planMesh(hosts, nets)[host - 1]!;
+  return { generation, networks: p.networks.map((n) => ({ ...n, ...(datapathType ? { datapathType } : {}) })) };
+}
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function stateDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'fleetnet-mesh-unit-'));
+  dirs.push(d);
+  return d;
+}
+
+/** OVSDB as `ovs-vsctl --format=json list bridge/port/interface` prints it. */
+function ovsListing(bridges: string[], ports: { name: string; bridge: string; net: string; peer: string; type: string; key: number; remote: string; local: string }[]): string {
+  const br = { headings: ['name', 'ports'], data: bridges.map((b) => [b, ['set', ports.filter((p) => p.bridge === b).map((p) => ['uuid', `u-${p.name}`])]]) };
+  const port = { headings: ['_uuid', 'name', 'external_ids'], data: ports.map((p) => [['uuid', `u-${p.name}`], p.name, ['map', [['fleetnet-net', p.net], ['fleetnet-peer', p.peer]]]]) };
+  const iface = {
+    headings: ['name', 'type', 'options', 'bfd_status'],
+    data: ports.map((p) => [p.name, p.type, ['map', [['key', String(p.key)], ['local_ip', p.local], ['remote_ip', p.remote]]], ['map', [['state', 'up'], ['forwarding', 'true']]]]),
+  };
+  return [br, port, iface].map((x) => JSON.stringify(x)).join('\n') + '\n';
+}
+
+const isWrite = (c: RecordedCall) =>
+  (c.cmd === 'ovs-vsctl' && c.args.some((a) => a === 'add-port' || a === 'del-port' || a === 'add-br')) ||
+  (c.cmd === 'ip' && c.args.includes('-batch')) || (c.cmd === 'bridge' && c.args[0] === 'fdb' && c.args[1] !== 'show') ||
+  (c.cmd === 'nft' && c.args[0] === '-f') || (c.cmd === 'ip' && c.args[0] === 'link' && c.args[1] === 'del');
+
+describe('OVS tunnel ports (argv)', () => {
+  it('GRE port: one ovs-vsctl with key, local_ip, BFD, protected and fleetnet marks, on the agent\'s --ovs-db', () => {
+    const t = planMesh(hosts, [{ name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h2'] }])[0]!.networks[0]!.tunnels[0]!;
+    assert.deepEqual(new OvsTunnels({ runner: new FakeRunner(), ovsDb: DB }).addArgs(t), [
+      `--db=${DB}`, '--timeout=10', '--may-exist', 'add-port', 'ovs-blue', t.port,
+      '--', 'set', 'interface', t.port, 'type=gre', 'options:remote_ip=10.99.0.12', 'options:key=100', 'options:local_ip=10.99.0.11', 'bfd:enable=true',
+      '--', 'set', 'port', t.port, 'protected=true', 'external_ids:fleetnet-net=blue', 'external_ids:fleetnet-peer=h2',
+    ]);
+    assert.match(t.port, /^fg[0-9a-f]{12}$/);
+  });
+
+  it('VXLAN port and removal; no --db when the agent has no --ovs-db', () => {
+    const t = planMesh(hosts, [{ name: 'red', kind: 'ovs', encap: 'vxlan', key: 5000, bridge: 'ovs-red', members: ['h1', 'h3'] }])[2]!.networks[0]!.tunnels[0]!;
+    const o = new OvsTunnels({ runner: new FakeRunner() });
+    assert.deepEqual(o.addArgs(t).slice(0, 11), ['--timeout=10', '--may-exist', 'add-port', 'ovs-red', t.port, '--', 'set', 'interface', t.port, 'type=vxlan', 'options:remote_ip=10.99.0.11']);
+    assert.ok(o.addArgs(t).includes('options:key=5000') && o.addArgs(t).includes('options:local_ip=10.99.0.13'));
+    assert.deepEqual(o.removeArgs(t), ['--timeout=10', '--if-exists', 'del-port', 'ovs-red', t.port]);
+  });
+
+  it('read-back parses ovs-vsctl JSON into tunnels', async () => {
+    const r = new FakeRunner(() => ({ stdout: ovsListing(['ovs-blue', 'br-phy'], [{ name: 'fgaaaa', bridge: 'ovs-blue', net: 'blue', peer: 'h2', type: 'gre', key: 100, remote: '10.99.0.12', local: '10.99.0.11' }]) }));
+    const s = await new OvsTunnels({ runner: r, ovsDb: DB }).list();
+    assert.deepEqual(s.tunnels, [{ network: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', port: 'fgaaaa', peer: 'h2', peerIp: '10.99.0.12', localIp: '10.99.0.11' }]);
+    assert.deepEqual([...s.bridges], ['ovs-blue', 'br-phy']);
+    assert.equal(bfdState(s.bfd.get('fgaaaa')).state, 'up');
+    assert.equal(bfdState({ state: 'down', forwarding: 'false', diagnostic: 'Control Detection Time Expired' }).state, 'down');
+    assert.equal(bfdState(undefined).state, 'unknown');
+  });
+});
+
+describe('mesh pass (FakeRunner)', () => {
+  const blue: MeshNetwork = { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h2', 'h3'] };
+
+  it('makes the missing bridge and one port per peer; a second pass on that state changes nothing', async () => {
+    const spec = specFor(1, [blue], 1, 'netdev');
+    let listing = ovsListing(['br-phy'], []);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' && c.args.includes('list') ? { stdout: listing } : c.cmd === 'ip' && c.args[0] === '-json' ? { stdout: '[]' } : c.cmd === 'nft' ? { code: 1 } : {}));
+    const m = new Mesher({ runner: r, ovsDb: DB, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false });
+    const res = await m.apply(spec);
+    assert.equal(res.changes, 3);
+    assert.deepEqual(r.calls.filter(isWrite).map((c) => c.args.slice(2, 5)), [
+      ['--may-exist', 'add-br', 'ovs-blue'], ['--may-exist', 'add-port', 'ovs-blue'], ['--may-exist', 'add-port', 'ovs-blue'],
+    ]);
+    assert.ok(r.calls.find((c) => c.args.includes('add-br'))!.args.includes('datapath_type=netdev'));
+    const ts = spec.networks[0]!.tunnels;
+    listing = ovsListing(['br-phy', 'ovs-blue'], ts.map((t) => ({ name: t.port, bridge: t.bridge, net: t.network, peer: t.peer, type: 'gre', key: 100, remote: t.peerIp, local: t.localIp })));
+    r.calls.length = 0;
+    const again = await m.reconcile();
+    assert.equal(again.changes, 0);
+    assert.equal(again.kept, 2);
+    assert.deepEqual(r.calls.filter(isWrite), []);
+  });
+
+  it('removes a stale port and leaves ports it does not own alone', async () => {
+    const spec = specFor(1, [{ ...blue, members: ['h1', 'h2'] }]);
+    const t = spec.networks[0]!.tunnels[0]!;
+    const listing = ovsListing(['ovs-blue'], [
+      { name: t.port, bridge: 'ovs-blue', net: 'blue', peer: 'h2', type: 'gre', key: 100, remote: '10.99.0.12', local: '10.99.0.11' },
+      { name: 'fgstale', bridge: 'ovs-blue', net: 'blue', peer: 'h3', type: 'gre', key: 100, remote: '10.99.0.13', local: '10.99.0.11' },
+    ]);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' && c.args.includes('list') ? { stdout: listing } : c.cmd === 'ip' ? { stdout: '[]' } : c.cmd === 'nft' ? { code: 1 } : {}));
+    const m = new Mesher({ runner: r, ovsDb: DB, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false });
+    const res = await m.apply(spec);
+    assert.deepEqual(r.calls.filter(isWrite).map((c) => c.args), [[`--db=${DB}`, '--timeout=10', '--if-exists', 'del-port', 'ovs-blue', 'fgstale']]);
+    assert.deepEqual([res.changes, res.kept, res.removed.map((x) => x.port)], [1, 1, ['fgstale']]);
+  });
+
+  it('refuses an older generation and keeps the spec across a restart', async () => {
+    const dir = stateDir();
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { stdout: ovsListing([], []) } : c.cmd === 'ip' ? { stdout: '[]' } : { code: 1 }));
+    const m = new Mesher({ runner: r, stateDir: dir, log: silentLogger(), hasGretap: async () => false });
+    await m.apply({ generation: 5, networks: [] });
+    await assert.rejects(m.apply({ generation: 4, networks: [] }), /older than the one this agent holds \(5\)/);
+    assert.equal(new Mesher({ runner: r, stateDir: dir, log: silentLogger(), hasGretap: async () => false }).current().generation, 5);
+  });
+});
+
+describe('Linux-bridge tunnels (argv)', () => {
+  const green: MeshNetwork = { name: 'green', kind: 'bridge', encap: 'vxlan', key: 42, bridge: 'br-green', members: ['h1', 'h2', 'h3'] };
+
+  it('kernel VXLAN: bridge + device in one ip -batch, one flood entry per peer, firewall for the peers', async () => {
+    const spec = specFor(1, [green]);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { code: 1, stderr: 'no db' } : c.cmd === 'ip' && c.args[0] === '-json' ? { stdout: '[]' } : c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {}));
+    const res = await new Mesher({ runner: r, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false }).apply(spec);
+    const dev = spec.networks[0]!.tunnels[0]!.port;
+    const w = r.calls.filter(isWrite);
+    assert.deepEqual(w.map((c) => [c.cmd, ...c.args]), [
+      ['ip', '-batch', '-'],
+      ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', '10.99.0.12'],
+      ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', '10.99.0.13'],
+      ['nft', '-f', '-'],
+    ]);
+    assert.equal(w[0]!.input, [
+      'link add br-green type bridge', 'link set dev br-green up',
+      `link add ${dev} type vxlan id 42 local 10.99.0.11 dstport 4789 nolearning`,
+      `link set dev ${dev} alias fleetnet:green mtu 1450 master br-green up`, '',
+    ].join('\n'));
+    assert.match(w[3]!.input!, /set peers \{ type ipv4_addr; elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}; \}/);
+    assert.match(w[3]!.input!, /udp dport @ports ip saddr != @peers counter drop/);
+    assert.equal(res.changes, 4);
+    assert.deepEqual(res.errors, []);
+  });
+
+  it('gretap where the kernel has it: one isolated device per peer', async () => {
+    const spec = specFor(2, [{ ...green, name: 'olive', encap: 'gre', key: 7, bridge: 'br-olive' }]);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { code: 1 } : c.cmd === 'ip' && c.args[0] === '-json' ? { stdout: '[{"ifname":"br-olive","linkinfo":{"info_kind":"bridge"}}]' } : c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {}));
+    await new Mesher({ runner: r, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => true }).apply(spec);
+    const [t1, t3] = spec.networks[0]!.tunnels;
+    const batches = r.calls.filter((c) => c.args.includes('-batch')).map((c) => c.input);
+    assert.deepEqual(batches, [t1!, t3!].map((t) => [
+      `link add ${t.port} type gretap local 10.99.0.12 remote ${t.peerIp} key 7`,
+      `link set dev ${t.port} alias fleetnet:olive mtu 1458 master br-olive up`,
+      `link set dev ${t.port} type bridge_slave isolated on`, '',
+    ].join('\n')));
+    assert.deepEqual(new BridgeTunnels(r).floodArgs('del', t1!), ['fdb', 'del', '00:00:00:00:00:00', 'dev', t1!.port, 'dst', '10.99.0.11']);
+  });
+
+  it('says clearly when the kernel lacks gretap, runs nothing for that network, still does the others', async () => {
+    const spec = specFor(1, [{ ...green, encap: 'gre' }, { ...green, name: 'teal', key: 43, bridge: 'br-teal' }]);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { code: 1 } : c.cmd === 'ip' && c.args[0] === '-json' ? { stdout: '[]' } : c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {}));
+    const res = await new Mesher({ runner: r, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false }).apply(spec);
+    assert.equal(res.errors.length, 1);
+    assert.equal(res.errors[0]!.network, 'green');
+    assert.match(res.errors[0]!.message, /kernel has no gretap \(CONFIG_NET_IPGRE, module ip_gre\)/);
+    assert.ok(!r.calls.some((c) => c.input?.includes('gretap')));
+    assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[1] === 'append').length, 2);
+  });
+
+  it('the firewall script replaces the table atomically and drops it when no kernel tunnel is left', () => {
+    assert.equal(nftScript(undefined), 'table ip fleetnet\ndelete table ip fleetnet\n');
+    assert.match(nftScript({ peers: ['10.99.0.13', '10.99.0.12', '10.99.0.12'], ports: [4789] }), /elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}/);
+    assert.throws(() => nftScript({ peers: ['10.0.0.1; flush ruleset'], ports: [] }), /not an IPv4 address/);
+  });
+});
