@@ -1,0 +1,167 @@
+// A small simulated fleet for the mesh tests, built the way DESIGN.md's lab is: an underlay
+// switch (a Linux bridge in its own netns), hosts in their own netns, each with its own
+// user-space Open vSwitch (ovsdb-server + ovs-vswitchd, own db/socket/run dir, no --monitor) and
+// `br-phy` (datapath netdev) holding the underlay address with the underlay veth as its port.
+// Every name carries the run's prefix; destroy() stops exactly the daemons it started (by the
+// PIDs they wrote) and removes every namespace and directory, also after a failure.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { silentLogger } from '../../common/logger.js';
+import { RecordingRunner, type RecordedCall } from '../../common/runner.js';
+import { Mesher } from '../../agent/mesh/mesher.js';
+import { addNs, delNs, NsRunner, sh } from './netns.js';
+
+export const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+export const UNDERLAY_NET = '10.99.0';
+
+export interface SimHost {
+  name: string;
+  index: number;
+  netns: string;
+  nsPath: string;
+  underlayIp: string;
+  dir: string;
+  ovsDb: string;
+  /** The host's agent runner: runs inside the host's netns, records every call. */
+  runner: RecordingRunner;
+  mesher: Mesher;
+}
+
+export interface SimContainer {
+  name: string;
+  netns: string;
+  host: SimHost;
+  ip: string;
+}
+
+/** Commands that change something (reads are not changes): the basis of "changes per join". */
+export function isMeshWrite(c: RecordedCall): boolean {
+  if (c.cmd === 'ovs-vsctl') return c.args.some((a) => a === 'add-port' || a === 'del-port' || a === 'add-br');
+  if (c.cmd === 'ip') return c.args.includes('-batch') || (c.args[0] === 'link' && c.args[1] === 'del');
+  if (c.cmd === 'bridge') return c.args[0] === 'fdb' && c.args[1] !== 'show';
+  return c.cmd === 'nft' && c.args[0] === '-f';
+}
+
+export class MeshFleet {
+  readonly hosts: SimHost[] = [];
+  readonly containers: SimContainer[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly pidFiles: string[] = [];
+  readonly switchNs: string;
+  readonly dir: string;
+
+  private constructor(readonly prefix: string) {
+    this.switchNs = `${prefix}-sw`;
+    this.dir = join('/tmp', `fleetnet-${prefix}`);
+  }
+
+  static async create(prefix: string, hosts: number): Promise<MeshFleet> {
+    const f = new MeshFleet(prefix);
+    try {
+      mkdirSync(f.dir, { recursive: true });
+      await addNs(f.switchNs);
+      f.namespaces.push(f.switchNs);
+      await sh.run('ip', ['-n', f.switchNs, '-batch', '-'], { input: 'link add swbr type bridge\nlink set dev swbr up\n' });
+      for (let i = 1; i <= hosts; i++) await f.addHost();
+      return f;
+    } catch (err) {
+      await f.destroy();
+      throw err;
+    }
+  }
+
+  async addHost(): Promise<SimHost> {
+    const index = this.hosts.length + 1;
+    const name = `h${index}`;
+    const netns = `${this.prefix}-${name}`;
+    const dir = join(this.dir, name);
+    mkdirSync(dir, { recursive: true });
+    const nsPath = await addNs(netns);
+    this.namespaces.push(netns);
+    const underlayIp = `${UNDERLAY_NET}.${10 + index}`;
+    await sh.run('ip', ['-n', this.switchNs, 'link', 'add', `p${index}`, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', netns]);
+    await sh.run('ip', ['-n', this.switchNs, 'link', 'set', `p${index}`, 'master', 'swbr', 'up']);
+    await sh.run('ip', ['-n', netns, 'link', 'set', 'ul0', 'up']);
+    const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVS_SYSCONFDIR: dir };
+    const ovsDb = `unix:${dir}/db.sock`;
+    await sh.run('ovsdb-tool', ['create', `${dir}/conf.db`, OVS_SCHEMA]);
+    this.pidFiles.push(`${dir}/ovsdb-server.pid`);
+    await sh.run('ip', ['netns', 'exec', netns, 'ovsdb-server', `${dir}/conf.db`, `--remote=punix:${dir}/db.sock`, `--pidfile=${dir}/ovsdb-server.pid`,
+      `--unixctl=${dir}/ovsdb-server.ctl`, `--log-file=${dir}/ovsdb-server.log`, '-vconsole:off', '--detach', '--no-chdir'], { env });
+    await sh.run('ovs-vsctl', [`--db=${ovsDb}`, '--no-wait', 'init']);
+    this.pidFiles.push(`${dir}/ovs-vswitchd.pid`);
+    await sh.run('ip', ['netns', 'exec', netns, 'ovs-vswitchd', ovsDb, `--pidfile=${dir}/ovs-vswitchd.pid`, `--unixctl=${dir}/ovs-vswitchd.ctl`,
+      `--log-file=${dir}/ovs-vswitchd.log`, '-vconsole:off', '--detach', '--no-chdir'], { env, timeoutMs: 30_000 });
+    await sh.run('ovs-vsctl', [`--db=${ovsDb}`, '--timeout=10', 'add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', '--', 'add-port', 'br-phy', 'ul0']);
+    await sh.run('ip', ['-n', netns, '-batch', '-'], { input: `addr add ${underlayIp}/24 dev br-phy\nlink set dev br-phy up\n` });
+    const runner = new RecordingRunner(new NsRunner(nsPath, sh));
+    const mesher = new Mesher({ runner, ovsDb, stateDir: join(dir, 'agent'), log: silentLogger(), hasGretap: async () => false });
+    const h: SimHost = { name, index, netns, nsPath, underlayIp, dir, ovsDb, runner, mesher };
+    this.hosts.push(h);
+    return h;
+  }
+
+  host(name: string): SimHost {
+    const h = this.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`no host ${name}`);
+    return h;
+  }
+
+  /** A "container" (own netns) on a host, plugged into an OVS or Linux bridge that must exist. */
+  async container(hostName: string, kind: 'ovs' | 'bridge', bridge: string, cidr: string, mtu: number): Promise<SimContainer> {
+    const host = this.host(hostName);
+    const n = this.containers.length + 1;
+    const netns = `${this.prefix}-c${n}`;
+    await addNs(netns);
+    this.namespaces.push(netns);
+    const hostIf = `ct${n}`;
+    await sh.run('ip', ['-n', netns, 'link', 'add', 'eth1', 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', hostIf, 'mtu', String(mtu), 'netns', host.netns]);
+    await sh.run('ip', ['-n', netns, '-batch', '-'], { input: `addr add ${cidr} dev eth1\nlink set dev eth1 up\n` });
+    if (kind === 'ovs') {
+      await sh.run('ovs-vsctl', [`--db=${host.ovsDb}`, '--timeout=10', 'add-port', bridge, hostIf]);
+      await sh.run('ip', ['-n', host.netns, 'link', 'set', hostIf, 'up']);
+    } else {
+      await sh.run('ip', ['-n', host.netns, 'link', 'set', hostIf, 'master', bridge, 'up']);
+    }
+    const c = { name: `c${n}`, netns, host, ip: cidr.split('/')[0]! };
+    this.containers.push(c);
+    return c;
+  }
+
+  /** True when `count` DF-less (or DF with `size`) pings all get an answer; each waits ≤ 2 s. */
+  async ping(from: SimContainer | string, to: string, o: { count?: number; size?: number; df?: boolean; intervalS?: string } = {}): Promise<{ ok: boolean; out: string }> {
+    const ns = typeof from === 'string' ? from : from.netns;
+    const args = ['netns', 'exec', ns, 'ping', '-n', '-c', String(o.count ?? 1), '-W', '2'];
+    if (o.intervalS) args.push('-i', o.intervalS);
+    if (o.size !== undefined) args.push('-s', String(o.size));
+    if (o.df) args.push('-M', 'do');
+    const r = await sh.run('ip', [...args, to], { allowFail: true, timeoutMs: 60_000 });
+    return { ok: r.code === 0, out: r.stdout + r.stderr };
+  }
+
+  /** Pings until one answer comes (new tunnels, BFD and ARP need a moment); bounded to `tries`. */
+  async pingEventually(from: SimContainer, to: string, tries = 10): Promise<boolean> {
+    for (let i = 0; i < tries; i++) if ((await this.ping(from, to)).ok) return true;
+    return false;
+  }
+
+  async destroy(): Promise<void> {
+    for (const f of this.pidFiles.reverse()) {
+      let pid: number | undefined;
+      try {
+        pid = Number(readFileSync(f, 'utf8').trim());
+      } catch {
+        continue;
+      }
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    for (const ns of this.namespaces.reverse()) await delNs(ns);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
