@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { RecordingRunner, type RecordedCall } from '../../common/runner.js';
-import { Mesher } from '../../agent/mesh/mesher.js';
+import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
+import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
 import { addNs, delNs, NsRunner, sh } from './netns.js';
 
 export const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
@@ -143,6 +144,55 @@ export class MeshFleet {
   async pingEventually(from: SimContainer, to: string, tries = 10): Promise<boolean> {
     for (let i = 0; i < tries; i++) if ((await this.ping(from, to)).ok) return true;
     return false;
+  }
+
+  /** What the controller does: plan, then hand each host its part under a new generation. */
+  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string): Promise<Map<string, MeshResult>> {
+    const out = new Map<string, MeshResult>();
+    for (const p of planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets)) {
+      const networks = p.networks.map((n) => ({ ...n, ...(datapathType ? { datapathType } : {}) }));
+      out.set(p.host, await this.host(p.host).mesher.apply({ generation, networks }));
+    }
+    return out;
+  }
+
+  /** How many ARP requests for `target` each receiver sees while `sender` asks once (fixed 3 s window). */
+  async arpRequestsSeen(sender: SimContainer, receivers: SimContainer[], target: string): Promise<number[]> {
+    const hex = target.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+    const caps = receivers.map((x) =>
+      sh.run('ip', ['netns', 'exec', x.netns, 'timeout', '3', 'tcpdump', '-l', '-n', '-i', 'eth1', `arp and arp[24:4] = 0x${hex}`], { allowFail: true }));
+    await new Promise((r) => setTimeout(r, 700)); // the captures are listening
+    await sh.run('ip', ['netns', 'exec', sender.netns, 'arping', '-c', '1', '-w', '1', '-I', 'eth1', target], { allowFail: true });
+    const re = new RegExp(`Request who-has ${target.replace(/\./g, '\\.')}\\b`);
+    return Promise.all(caps.map(async (p) => (await p).stdout.split('\n').filter((l) => re.test(l)).length));
+  }
+
+  /**
+   * A namespace on the underlay that is no member (10.99.0.99), with a kernel VXLAN device of
+   * the given VNI aimed at `remote` and the overlay address `overlayCidr`. Removed by destroy().
+   */
+  async addIntruder(vni: number, remote: string, overlayCidr: string): Promise<string> {
+    const x = `${this.prefix}-x`;
+    await addNs(x);
+    this.namespaces.push(x);
+    await sh.run('ip', ['-n', this.switchNs, 'link', 'add', 'px', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', x]);
+    await sh.run('ip', ['-n', this.switchNs, 'link', 'set', 'px', 'master', 'swbr', 'up']);
+    await sh.run('ip', ['-n', x, '-batch', '-'], {
+      input: `link set ul0 up\naddr add ${UNDERLAY_NET}.99/24 dev ul0\n` +
+        `link add vx type vxlan id ${vni} local ${UNDERLAY_NET}.99 remote ${remote} dstport 4789\nlink set vx up\naddr add ${overlayCidr} dev vx\n`,
+    });
+    return x;
+  }
+
+  /** Frames from or about `ip` seen in a container during a 4 s window while `act` runs. */
+  async framesSeen(x: SimContainer, ip: string, act: () => Promise<unknown>): Promise<string> {
+    const hex = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+    const cap = sh.run('ip', ['netns', 'exec', x.netns, 'timeout', '4', 'tcpdump', '-l', '-n', '-i', 'eth1', `host ${ip} or arp[14:4] = 0x${hex}`], { allowFail: true });
+    await new Promise((r) => setTimeout(r, 700));
+    await act();
+    const { stdout, stderr } = await cap;
+    if (!/listening on eth1/.test(stderr)) throw new Error(`tcpdump did not run: ${stderr}`);
+    return stdout.trim();
   }
 
   async destroy(): Promise<void> {
