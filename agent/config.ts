@@ -10,6 +10,8 @@ export const AgentConfigSchema = z.object({
   dockerSocket: z.string().default('/var/run/docker.sock'),
   netnsDir: z.string().default('/run/netns'),
   hostName: z.string().optional(),
+  /** Period of the mesh's full reconcile pass (0: only on ApplyMesh). */
+  meshResyncMs: z.number().int().min(0).default(10_000),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;

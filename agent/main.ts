@@ -14,10 +14,12 @@ import type { AgentConfig } from './config.js';
 import { ContainerResolver } from './containers/resolve.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec } from './linux/ip.js';
+import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
 
 export interface AgentHandle {
   attacher: Attacher;
+  mesher: Mesher;
   stop(): Promise<void>;
 }
 
@@ -34,13 +36,19 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   const records = new RecordStore(cfg.stateDir);
   const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log });
   let caps: Promise<Capability[]> | undefined;
+  const capabilities = () => (caps ??= probeCapabilities(runner));
+  const mesher = new Mesher({
+    runner, stateDir: cfg.stateDir, log: log.child({ part: 'mesh' }), ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), resyncMs: cfg.meshResyncMs,
+    hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
+  });
   const impl = agentService({
     attacher,
+    mesher,
     log,
     version: VERSION,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     startedAtMs: Date.now(),
-    capabilities: () => (caps ??= probeCapabilities(runner)),
+    capabilities,
   });
 
   const servers: Server[] = [];
@@ -67,10 +75,14 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     }
     servers.push(tcp);
   }
+  // A mesh held from before a restart: converge to it now, then periodically.
+  mesher.resume();
   log.info({ socket: cfg.socket, listen: cfg.listen, stateDir: cfg.stateDir, version: VERSION }, 'agent serving');
   return {
     attacher,
+    mesher,
     async stop() {
+      mesher.stop();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
     },

@@ -42,6 +42,8 @@ export interface MesherOptions {
   log: Logger;
   /** Whether this kernel can make gretap devices (from the capability probe). */
   hasGretap: () => Promise<boolean>;
+  /** Period of the full pass while a mesh is held (0: only on ApplyMesh). */
+  resyncMs?: number;
   now?: () => number;
 }
 
@@ -108,8 +110,20 @@ export class Mesher {
       writeFileSync(tmp, JSON.stringify(spec), { mode: 0o600 });
       renameSync(tmp, this.file());
       this.spec = spec;
-      return this.pass();
+      const res = await this.pass();
+      this.resume(false);
+      return res;
     });
+  }
+
+  /**
+   * Periodic passes while a mesh with networks is held (a host that never had one runs no
+   * passes at all, so other work's command logs stay quiet); stops when the mesh empties.
+   */
+  resume(passNow = true): void {
+    const want = this.spec.networks.length > 0 && (this.o.resyncMs ?? 0) > 0;
+    if (want && !this.timer) this.start(this.o.resyncMs!, passNow);
+    else if (!want) this.stop();
   }
 
   /** One reconcile pass against the spec held. */
@@ -118,12 +132,12 @@ export class Mesher {
   }
 
   /** Periodic passes (errors are logged, the next pass retries). */
-  start(resyncMs: number): void {
+  start(resyncMs: number, passNow = true): void {
     this.stop();
     const tick = () => {
       this.reconcile().catch((err: unknown) => this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'));
     };
-    tick();
+    if (passNow) tick();
     this.timer = setInterval(tick, resyncMs);
     this.timer.unref();
   }

@@ -2,13 +2,18 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { unsupported } from '../../common/errors.js';
 import { toServiceError } from '../../common/grpc-errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
+import type { Mesher } from '../mesh/mesher.js';
 import { attachOrderFromProto, detachOrderFromProto, interfaceToProto } from './convert.js';
+import { meshReplyToProto, meshSpecFromProto, meshStatusToProto } from './mesh-convert.js';
 
 export interface AgentServiceDeps {
   attacher: Attacher;
+  /** Absent: the mesh RPCs answer `unsupported`. */
+  mesher?: Mesher;
   capabilities: () => Promise<Capability[]>;
   log: Logger;
   version: string;
@@ -26,6 +31,11 @@ function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Re
       },
     );
   };
+}
+
+function mesherOf(d: AgentServiceDeps): Mesher {
+  if (!d.mesher) throw unsupported('this agent was started without the mesh', 'start it with fleetnet agent run');
+  return d.mesher;
 }
 
 export function agentService(d: AgentServiceDeps): UntypedServiceImplementation {
@@ -49,5 +59,7 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       return { removed: res.removed };
     }),
     list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r)) })),
+    applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
+    meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
   };
 }
