@@ -147,12 +147,15 @@ export class MeshFleet {
   }
 
   /** What the controller does: plan, then hand each host its part under a new generation. */
-  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string): Promise<Map<string, MeshResult>> {
+  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string, o: { parallel?: boolean } = {}): Promise<Map<string, MeshResult>> {
     const out = new Map<string, MeshResult>();
-    for (const p of planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets)) {
+    const one = async (p: ReturnType<typeof planMesh>[number]) => {
       const networks = p.networks.map((n) => ({ ...n, ...(datapathType ? { datapathType } : {}) }));
       out.set(p.host, await this.host(p.host).mesher.apply({ generation, networks }));
-    }
+    };
+    const plans = planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets);
+    if (o.parallel) await Promise.all(plans.map(one));
+    else for (const p of plans) await one(p);
     return out;
   }
 
