@@ -205,6 +205,18 @@ describe('attach to a Linux bridge', () => {
     await assert.rejects(attacher.attach(order(['br-t7', `${P}-c1`, '10.50.7.1/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'ambiguous' && /docker:.*netns:/.test(e.message));
   });
 
+  it('0/0 makes an interface without an address; a stopped container is refused as not running', async () => {
+    const { attacher } = makeAttacher(new NsRunner(hostNs));
+    const r = await attacher.attach(order(['br-t9', `${P}-c2`, '0/0']));
+    assert.deepEqual(r.record.addresses, []);
+    const link = JSON.parse((await inContainer(c2, 'ip', '-json', 'addr', 'show', 'dev', 'eth1')).stdout) as { operstate: string; addr_info: { scope: string }[] }[];
+    assert.deepEqual(link[0]!.addr_info.filter((a) => a.scope === 'global'), []);
+    await attacher.detach({ target: { kind: 'auto', value: `${P}-c2` }, ifname: parseIfName('eth1') });
+    const stopped = await startContainer(`${P}-c3`, label);
+    await sh.run('docker', ['stop', '-t', '0', stopped.id]);
+    await assert.rejects(attacher.attach(order(['br-t9', `${P}-c3`, '10.50.9.3/24'])), (e: unknown) => e instanceof FleetnetError && /is not running/.test(e.message) && /docker start/.test(e.hint ?? ''));
+  });
+
   it('missing targets and missing non-bridge host interfaces are refused, naming them', async () => {
     const rec = new RecordingRunner(new NsRunner(hostNs));
     const { attacher } = makeAttacher(rec);
