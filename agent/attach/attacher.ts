@@ -1,4 +1,5 @@
 // Attach and detach: pipework's core, idempotent, undone on any failure, read back before success.
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
 import { conflict, FleetnetError, notFound, unsupported } from '../../common/errors.js';
@@ -244,6 +245,13 @@ export class Attacher {
   list(): AttachmentRecord[] {
     return this.d.records.all();
   }
+
+  /** What is true now of a recorded interface, read from sysfs and /proc (no process is run). */
+  liveState(r: AttachmentRecord): 'up' | 'missing' | 'container-gone' {
+    if (!existsSync(r.container.netns)) return 'container-gone';
+    if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
+    return 'up';
+  }
 }
 
 function bridgeLines(name: string): string[] {
@@ -255,7 +263,6 @@ function existingOwned(h: HostLink | undefined): boolean {
 }
 
 async function nsAlive(c: ContainerInfo): Promise<boolean> {
-  const { existsSync } = await import('node:fs');
   return existsSync(c.netns);
 }
 
