@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { silentLogger } from '../common/logger.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
+import { removeContainers } from './image.js';
 import { DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, isLabNetns, labDir, parseLabName } from './layout.js';
 import { findProcesses, netnsInodes, stopProcesses, type ProcInfo } from './procs.js';
 import { readLabState } from './state.js';
@@ -51,7 +52,7 @@ export async function removeLabelledContainers(runner: Runner, label: string, lo
     return [];
   }
   const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
-  if (ids.length) await runner.run('docker', ['rm', '-f', '-v', ...ids], { timeoutMs: 60_000 });
+  await removeContainers(runner, ids);
   return ids;
 }
 
