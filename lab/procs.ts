@@ -89,7 +89,7 @@ async function signalAll(procs: readonly { pid: number; startTime: string }[], s
     if (!(await alive(p))) continue; // gone, or the PID now belongs to someone else
     try {
       process.kill(p.pid, sig);
-      log.debug({ pid: p.pid, sig }, 'signalled');
+      log.debug({ target: p.pid, sig }, 'signalled');
     } catch {
       /* exited meanwhile */
     }
@@ -114,8 +114,8 @@ export async function stopProcesses(procs: readonly { pid: number; startTime: st
   await signalAll(procs, 'SIGTERM', log);
   const stubborn = await waitGone(procs, graceMs);
   if (!stubborn.length) return;
-  log.warn({ pids: stubborn.map((p) => p.pid) }, 'still running after SIGTERM; sending SIGKILL');
+  log.warn({ targets: stubborn.map((p) => p.pid) }, 'still running after SIGTERM; sending SIGKILL');
   await signalAll(stubborn, 'SIGKILL', log);
   const left = await waitGone(stubborn, 3000);
-  if (left.length) log.error({ pids: left.map((p) => p.pid) }, 'processes survived SIGKILL');
+  if (left.length) log.error({ targets: left.map((p) => p.pid) }, 'processes survived SIGKILL');
 }

@@ -1,0 +1,79 @@
+// The lab fleet, for real: 3 hosts with their own OVS and agents, reachable over the underlay,
+// and nothing left behind by `down` (before/after snapshots equal).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { join } from 'node:path';
+import { ExecRunner } from '../../common/runner.js';
+import { agentHealth, fleetnetRoot } from '../../lab/agents.js';
+import { labDown } from '../../lab/down.js';
+import { labList } from '../../lab/list.js';
+import { labUp, type LabHostInfo } from '../../lab/up.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { newRunId } from '../helpers/docker.js';
+import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
+
+const runner = new ExecRunner();
+const name = newRunId('l'); // l + 6 hex: unique per run
+const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+
+before(async () => {
+  await ensureBuilt(runner);
+});
+after(async () => {
+  await labDown({ name }); // whatever a failed test left
+});
+
+test('3 hosts come up, agents answer Health on their sockets and over TCP from another host, down leaves nothing', async () => {
+  const snapBefore = await takeSnapshot(scope);
+  const lab = await labUp({ name, hosts: 3 });
+  assert.equal(lab.hosts.length, 3);
+  assert.deepEqual(lab.hosts.map((h) => h.netns), [`${name}-h1`, `${name}-h2`, `${name}-h3`]);
+  assert.deepEqual(lab.hosts.map((h) => h.underlayIp), ['10.99.0.11', '10.99.0.12', '10.99.0.13']);
+
+  for (const h of lab.hosts) {
+    const health = await agentHealth(h.agentSocket);
+    assert.equal(health.status, 'ok');
+    assert.equal(health.hostname, h.name);
+  }
+
+  // Over TCP, from the next host's namespace: the agent listens on its underlay address.
+  const probe = join(fleetnetRoot(), 'test', 'helpers', 'health-probe.ts');
+  for (const [i, h] of lab.hosts.entries()) {
+    const from: LabHostInfo = lab.hosts[(i + 1) % lab.hosts.length]!;
+    const r = await runner.run('ip', ['netns', 'exec', from.netns, process.execPath, '--import', 'tsx', probe, h.listen], { timeoutMs: 30_000 });
+    const reply = JSON.parse(r.stdout) as { status: string; hostname: string };
+    assert.equal(reply.status, 'ok', `${h.name} over TCP from ${from.name}`);
+    assert.equal(reply.hostname, h.name);
+  }
+
+  // Two hosts ping over the underlay (through br-phy of both user-space OVS instances).
+  const ping = await runner.run('ip', ['netns', 'exec', `${name}-h2`, 'ping', '-c', '2', '-W', '3', '10.99.0.13'], { allowFail: true });
+  assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+
+  // The host's underlay address lives on br-phy, an OVS bridge with the netdev datapath, ul0 its port.
+  const ovsDb = lab.hosts[0]!.ovsDb;
+  const dp = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'get', 'bridge', 'br-phy', 'datapath_type']);
+  assert.equal(dp.stdout.trim(), 'netdev');
+  const ports = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'list-ports', 'br-phy']);
+  assert.deepEqual(ports.stdout.trim().split('\n'), ['ul0']);
+  const addrs = JSON.parse((await runner.run('ip', ['-n', `${name}-h1`, '-json', 'addr', 'show', 'br-phy'])).stdout) as { addr_info: { local: string }[] }[];
+  assert.ok(addrs[0]!.addr_info.some((a) => a.local === '10.99.0.11'));
+
+  const listed = (await labList()).find((l) => l.name === name);
+  assert.ok(listed, 'lab ls shows the lab');
+  assert.equal(listed.ready, true);
+  assert.deepEqual(listed.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
+
+  const down = await labDown({ name });
+  assert.equal(down.netns.length, 4);
+  assert.ok(down.processes.length >= 9, `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`);
+  const again = await labDown({ name });
+  assert.deepEqual([again.netns, again.processes, again.containers, again.removedDir], [[], [], [], false], 'down is idempotent');
+  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]);
+});
+
+test('a lab name that is not a short prefix is refused before anything runs', async () => {
+  await assert.rejects(labUp({ name: 'Bad-Name', hosts: 1 }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /a-z and 0-9/.test(e.message));
+  await assert.rejects(labUp({ name: 'x', hosts: 0 }), (e: Error & { kind?: string }) => e.kind === 'invalid');
+  await assert.rejects(labUp({ name: 'x', hosts: 2, underlay: '10.99.0.0/29' }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /no room/.test(e.message));
+});
