@@ -16,8 +16,9 @@ const runner = new ExecRunner();
 const name = newRunId('l'); // l + 6 hex: unique per run
 const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
 
+let bin = '';
 before(async () => {
-  await ensureBuilt(runner);
+  bin = await ensureBuilt(runner);
 });
 after(async () => {
   await labDown({ name }); // whatever a failed test left
@@ -64,6 +65,15 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   assert.equal(listed.ready, true);
   assert.deepEqual(listed.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
 
+  // The CLI sees it too, and a second `up` with the same name is refused without touching it.
+  const ls = await runner.run(process.execPath, [bin, 'lab', 'ls', '--json']);
+  const mine = (JSON.parse(ls.stdout) as { name: string; hosts: { health: string }[] }[]).find((l) => l.name === name);
+  assert.deepEqual(mine?.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
+  const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], { allowFail: true });
+  assert.equal(again1.code, 1, again1.stderr);
+  assert.match(again1.stderr, /exists already[\s\S]*lab down --name/);
+  assert.equal((await agentHealth(lab.hosts[0]!.agentSocket)).status, 'ok', 'the refused up left the lab alone');
+
   const down = await labDown({ name });
   assert.equal(down.netns.length, 4);
   assert.ok(down.processes.length >= 9, `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`);
@@ -76,4 +86,19 @@ test('a lab name that is not a short prefix is refused before anything runs', as
   await assert.rejects(labUp({ name: 'Bad-Name', hosts: 1 }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /a-z and 0-9/.test(e.message));
   await assert.rejects(labUp({ name: 'x', hosts: 0 }), (e: Error & { kind?: string }) => e.kind === 'invalid');
   await assert.rejects(labUp({ name: 'x', hosts: 2, underlay: '10.99.0.0/29' }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /no room/.test(e.message));
+});
+
+test('fleetnet lab up with bad input exits 2, names the problem and makes nothing', async () => {
+  for (const [args, msg] of [
+    [['--name', 'Bad_1'], /lab name 'Bad_1' is not 1-8 characters/],
+    [['--hosts', 'x'], /--hosts x is not a number/],
+    [['--hosts', '99'], /--hosts 99 is not a whole number from 1 to 32/],
+    [['--underlay', '10.99.0.1/24'], /./],
+    [['--underlay', 'fd00::/64'], /not IPv4/],
+  ] as const) {
+    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', `${name}x`, ...args], { allowFail: true });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+  }
+  assert.equal((await labList()).some((l) => l.name === `${name}x`), false);
 });
