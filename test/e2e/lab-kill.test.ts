@@ -58,3 +58,22 @@ for (const p of points) {
     assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]);
   });
 }
+
+test('up interrupted with Ctrl-C halfway takes down what it made by itself', async () => {
+  const name = newRunId('k');
+  made.push(name);
+  const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+  const snapBefore = await takeSnapshot(scope);
+  const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(`/run/fleetnet-lab/${name}/h1/ovs/ovsdb-server.pid`) && child.exitCode === null && Date.now() < deadline) await sleep(5);
+  child.kill('SIGINT');
+  const code = await exited;
+  assert.equal(code, 1, out);
+  assert.match(out, /interrupted[\s\S]*taking the lab down again/);
+  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]); // no `lab down` was run
+});

@@ -41,7 +41,8 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   const probe = join(fleetnetRoot(), 'test', 'helpers', 'health-probe.ts');
   for (const [i, h] of lab.hosts.entries()) {
     const from: LabHostInfo = lab.hosts[(i + 1) % lab.hosts.length]!;
-    const r = await runner.run('ip', ['netns', 'exec', from.netns, process.execPath, '--import', 'tsx', probe, h.listen], { timeoutMs: 30_000 });
+    // tsx by its resolved URL, so the probe runs whatever the current folder is.
+    const r = await runner.run('ip', ['netns', 'exec', from.netns, process.execPath, '--import', import.meta.resolve('tsx'), probe, h.listen], { timeoutMs: 30_000 });
     const reply = JSON.parse(r.stdout) as { status: string; hostname: string };
     assert.equal(reply.status, 'ok', `${h.name} over TCP from ${from.name}`);
     assert.equal(reply.hostname, h.name);
