@@ -8,6 +8,7 @@ import { agentHealth, fleetnetRoot } from '../../lab/agents.js';
 import { labDown } from '../../lab/down.js';
 import { labList } from '../../lab/list.js';
 import { labUp, type LabHostInfo } from '../../lab/up.js';
+import { isLabNetns, layoutOf, parseUnderlay } from '../../lab/layout.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { newRunId } from '../helpers/docker.js';
 import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
@@ -102,4 +103,13 @@ test('fleetnet lab up with bad input exits 2, names the problem and makes nothin
     assert.match(r.stderr, msg);
   }
   assert.equal((await labList()).some((l) => l.name === `${name}x`), false);
+});
+
+test('lab names derive from the prefix: interface names fit 15 bytes, other labs\' namespaces are not ours', () => {
+  const lab = layoutOf('abcdefgh', 32, parseUnderlay('10.99.0.0/24', 32));
+  for (const h of lab.hosts) assert.ok(Buffer.byteLength(h.switchPort) <= 15 && Buffer.byteLength(h.netns) <= 15, h.netns);
+  assert.equal(lab.hosts[31]!.underlayIp, '10.99.0.42');
+  assert.equal(lab.hosts[0]!.ovsDb, 'unix:/run/fleetnet-lab/abcdefgh/h1/ovs/db.sock');
+  assert.ok(isLabNetns('lab', 'lab-sw') && isLabNetns('lab', 'lab-h12'));
+  for (const other of ['lab2-h1', 'lab-h1x', 'lab-', 'xlab-h1', 'lab-hh1', 'lab-sw2']) assert.equal(isLabNetns('lab', other), false, other);
 });
