@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { labDown } from '../../lab/down.js';
 import { ensureBuilt } from '../helpers/build.js';
-import { dockerUnavailable, newRunId } from '../helpers/docker.js';
+import { dockerUnavailable, newRunId, TestContainers } from '../helpers/docker.js';
 import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
 
 const runner = new ExecRunner();
@@ -19,6 +19,12 @@ before(async () => {
   const why = await dockerUnavailable(runner);
   assert.equal(why, undefined, `the demo needs Docker: ${why}`);
   bin = await ensureBuilt(runner);
+  // Docker makes its runtime folders under /run with the first container it ever runs, for good:
+  // run one before the first snapshot, so that only the demo's own traces are compared.
+  const warm = new TestContainers(newRunId('w'), runner);
+  await warm.ensureImage();
+  await warm.start('warmup', { cmd: ['true'] });
+  await warm.cleanup();
 });
 after(async () => {
   for (const name of made) await labDown({ name });

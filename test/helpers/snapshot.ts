@@ -33,6 +33,11 @@ const FILE_ROOTS = ['/run', '/var/lib/fleetnet'];
  * collects them about 60 s later (its own timer); containers themselves are compared by label.
  */
 const LAZY_GC = ['/run/docker/netns/'];
+/**
+ * The first `ip netns add` on a machine makes /run/netns and bind-mounts it onto itself, for good:
+ * machine setup, not a leak (the namespaces inside it are compared).
+ */
+const MACHINE_SETUP = new Set(['/run/netns']);
 const MAX_FILES = 200_000;
 
 function walk(root: string, out: string[]): void {
@@ -45,7 +50,7 @@ function walk(root: string, out: string[]): void {
   for (const e of entries) {
     if (out.length >= MAX_FILES) return;
     const p = join(root, e);
-    if (LAZY_GC.some((g) => p.startsWith(g))) continue;
+    if (LAZY_GC.some((g) => p.startsWith(g)) || MACHINE_SETUP.has(p)) continue;
     out.push(p);
     try {
       if (lstatSync(p).isDirectory()) walk(p, out);
@@ -64,8 +69,10 @@ function mountsOf(): string[] {
       const [pre, post] = l.split(' - ');
       const f = (pre ?? '').split(' ');
       const g = (post ?? '').split(' ');
-      return `${f[4]} ${g[0]} ${g[1]}`;
+      return { at: f[4] ?? '', line: `${f[4]} ${g[0]} ${g[1]}` };
     })
+    .filter((m) => !MACHINE_SETUP.has(m.at))
+    .map((m) => m.line)
     .sort();
 }
 
