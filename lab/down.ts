@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { silentLogger } from '../common/logger.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { removeContainers } from './image.js';
-import { DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, isLabNetns, labDir, parseLabName } from './layout.js';
+import { DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, isLabNetns, labDir, parseLabName, requireRoot } from './layout.js';
 import { findProcesses, netnsInodes, stopProcesses, type ProcInfo } from './procs.js';
 import { readLabState } from './state.js';
 
@@ -72,6 +72,7 @@ async function deleteNetns(runner: Runner, ns: string, log: Logger): Promise<voi
 export async function labDown(opts: LabDownOptions = {}): Promise<LabDownResult> {
   const name = parseLabName(opts.name ?? DEFAULT_LAB_NAME);
   const runRoot = opts.runRoot ?? DEFAULT_RUN_ROOT;
+  requireRoot('lab down');
   const runner = opts.runner ?? new ExecRunner();
   const log = opts.log ?? silentLogger();
   const step = opts.onStep ?? (() => undefined);

@@ -1,7 +1,7 @@
 // What a lab is called and where its pieces live: every name and path derives from the lab's name,
 // so `down` can find what `up` made even when `up` died before writing it down.
 import { join } from 'node:path';
-import { invalid } from '../common/errors.js';
+import { FleetnetError, invalid } from '../common/errors.js';
 import { formatAddr, parseNetwork, type Cidr } from '../common/ip.js';
 
 export const DEFAULT_LAB_NAME = 'lab';
@@ -12,6 +12,11 @@ export const MAX_HOSTS = 32;
 /** Host i holds underlay address network + HOST_OFFSET + i (10.99.0.11 for h1), as DESIGN.md's examples do. */
 const HOST_OFFSET = 10;
 const NAME_RE = /^[a-z0-9]{1,8}$/;
+
+/** Namespaces, OVS daemons and agents need root; say so before anything is tried. */
+export function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) throw new FleetnetError('permission', `${what} needs root`, { hint: 'run it as root (e.g. sudo fleetnet lab ...)' });
+}
 
 /** A lab name is a prefix: short and plain, so `L-sw`, `L-h32` and paths stay well under 15 bytes. */
 export function parseLabName(s: string): string {

@@ -10,7 +10,7 @@ import { ExecRunner, type Runner } from '../common/runner.js';
 import { fleetnetBin, startAgent, waitAgentHealthy } from './agents.js';
 import { labDown } from './down.js';
 import {
-  DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, DEFAULT_UNDERLAY, layoutOf, parseHostCount, parseLabName, parseUnderlay, UNDERLAY_IF,
+  DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, DEFAULT_UNDERLAY, layoutOf, parseHostCount, parseLabName, parseUnderlay, requireRoot, UNDERLAY_IF,
   type HostLayout, type LabLayout,
 } from './layout.js';
 import { ensurePhysBridge, startOvsdb, startVswitchd } from './ovs.js';
@@ -112,6 +112,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const hosts = parseHostCount(opts.hosts);
   const underlay = parseUnderlay(opts.underlay ?? DEFAULT_UNDERLAY, hosts);
   const runRoot = opts.runRoot ?? DEFAULT_RUN_ROOT;
+  requireRoot('lab up');
   const runner = opts.runner ?? new ExecRunner();
   const log = opts.log ?? silentLogger();
   const step = opts.onStep ?? (() => undefined);
