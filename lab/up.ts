@@ -126,23 +126,23 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const state = LabStateFile.create(lab.stateFile, { name, underlay: lab.underlay, hostsWanted: hosts, createdAtMs: t0 });
   const check = () => opts.signal?.throwIfAborted();
   try {
-    step(`switch: namespace ${lab.switchNetns} with Linux bridge ${lab.switchBridge} (the underlay every host plugs into)`);
+    step(`switch: netns ${lab.switchNetns}, Linux bridge ${lab.switchBridge}: the underlay`);
     await buildSwitch(runner, lab, state);
     check();
-    step(`hosts: ${lab.hosts.map((h) => h.netns).join(', ')}, each joined to the switch by a veth (${UNDERLAY_IF} on the host side)`);
+    step(`hosts: ${lab.hosts.map((h) => h.netns).join(' ')}, each a netns with a veth (${UNDERLAY_IF}) to the switch`);
     for (const h of lab.hosts) {
       mkdirSync(h.ovsDir, { recursive: true });
       await buildHostNetwork(runner, lab, h, state);
       check();
     }
-    step(`open vswitch: one ovsdb-server + ovs-vswitchd per host, user space (datapath netdev), ${'br-phy'} holds the underlay address`);
+    step('ovs: its own ovsdb-server + ovs-vswitchd in each host, user space (datapath netdev)');
     await allSettledOrThrow(lab.hosts.map((h) => buildHostOvs(runner, h, state)));
     check();
-    step(`underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on ${lab.underlay}; checking ${lab.hosts[0]!.name} pings the others`);
+    step(`underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on br-phy; ${lab.hosts[0]!.name} pings the others`);
     await checkUnderlay(runner, lab);
     check();
     if (withAgents) {
-      step(`agents: fleetnet agent run inside each host namespace (own socket, state dir, OVS database, listening on ${lab.hosts[0]!.listen} etc.)`);
+      step(`agents: one per host, inside its netns (own socket, state dir, OVS db; TCP ${lab.hosts[0]!.listen}, ...)`);
       const children = new Map<string, ChildProcess>();
       for (const h of lab.hosts) {
         const child = startAgent(runner, h, bin, opts.agentLogLevel);
@@ -151,7 +151,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
         await record(state, child.pid, 'agent', h.name);
       }
       await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), 30_000, opts.signal)));
-      step(`agents: all ${hosts} answer Health on their sockets`);
+      step(`agents: all ${hosts} answer Health`);
     }
     state.markReady();
     const elapsedMs = Date.now() - t0;
