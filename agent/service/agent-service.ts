@@ -58,7 +58,7 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const res = await attacher.detach(detachOrderFromProto(req));
       return { removed: res.removed };
     }),
-    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r)) })),
+    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
     applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
     meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
   };
