@@ -30,7 +30,7 @@ export interface MeshResult {
   added: Tunnel[];
   removed: Tunnel[];
   kept: number;
-  /** Mutating commands run (one per tunnel added or removed, plus bridges, devices, firewall). */
+  /** Mutating commands run: one per OVS network's additions (one transaction), per OVS port removed, per kernel device made or removed, per flood entry, per firewall replace. */
   changes: number;
   errors: { network: string; message: string }[];
 }
@@ -192,20 +192,19 @@ export class Mesher {
         fail(t.network, err);
       }
     }
-    const bridges = new Set(state.bridges);
-    for (const t of d.add) {
+    // One transaction per network (and bridge): a failing network leaves the others converged.
+    const groups = new Map<string, Tunnel[]>();
+    for (const t of d.add) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
+    for (const ts of groups.values()) {
+      const { network, bridge } = ts[0]!;
+      const dp = nets.get(network)?.datapathType;
       try {
-        if (!bridges.has(t.bridge)) {
-          const dp = nets.get(t.network)?.datapathType;
-          await this.ovs.ensureBridge(t.bridge, dp ?? 'system');
-          bridges.add(t.bridge);
-          res.changes++;
-        }
-        await this.ovs.add(t);
-        res.added.push(t);
+        await this.ovs.add(ts, state.bridges.has(bridge) ? undefined : { bridge, ...(dp ? { datapathType: dp } : {}) });
+        state.bridges.add(bridge);
+        res.added.push(...ts);
         res.changes++;
       } catch (err) {
-        fail(t.network, err);
+        fail(network, err);
       }
     }
   }

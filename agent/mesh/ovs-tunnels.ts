@@ -100,27 +100,31 @@ export class OvsTunnels {
     return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd };
   }
 
-  /** The bridge, created with the given datapath type when it does not exist (never changed when it does). */
-  ensureBridgeArgs(bridge: string, datapathType: string): string[] {
-    return [...this.base(), '--may-exist', 'add-br', bridge, '--', 'set', 'bridge', bridge, `datapath_type=${datapathType}`];
+  /** ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given. */
+  private bridgeCmds(bridge: string, datapathType?: string): string[][] {
+    return [['--may-exist', 'add-br', bridge], ...(datapathType ? [['set', 'bridge', bridge, `datapath_type=${datapathType}`]] : [])];
   }
 
-  async ensureBridge(bridge: string, datapathType: string): Promise<void> {
-    await this.o.runner.run('ovs-vsctl', this.ensureBridgeArgs(bridge, datapathType), { timeoutMs: 15_000 });
-  }
-
-  /** One command per tunnel: the port, its interface settings, BFD, protected and fleetnet's marks. */
-  addArgs(t: Tunnel): string[] {
+  /** ovs-vsctl commands for one tunnel: the port, its interface settings, BFD, protected and fleetnet's marks. */
+  private portCmds(t: Tunnel): string[][] {
     return [
-      ...this.base(), '--may-exist', 'add-port', t.bridge, t.port,
-      '--', 'set', 'interface', t.port, `type=${t.encap}`, `options:remote_ip=${t.peerIp}`, `options:key=${t.key}`,
-      `options:local_ip=${t.localIp}`, 'bfd:enable=true',
-      '--', 'set', 'port', t.port, 'protected=true', `external_ids:${EXT_NET}=${t.network}`, `external_ids:${EXT_PEER}=${t.peer}`,
+      ['--may-exist', 'add-port', t.bridge, t.port],
+      ['set', 'interface', t.port, `type=${t.encap}`, `options:remote_ip=${t.peerIp}`, `options:key=${t.key}`, `options:local_ip=${t.localIp}`, 'bfd:enable=true'],
+      ['set', 'port', t.port, 'protected=true', `external_ids:${EXT_NET}=${t.network}`, `external_ids:${EXT_PEER}=${t.peer}`],
     ];
   }
 
-  async add(t: Tunnel): Promise<void> {
-    await this.o.runner.run('ovs-vsctl', this.addArgs(t), { timeoutMs: 15_000 });
+  /**
+   * One ovs-vsctl transaction for a network's missing tunnels (and its bridge when absent): all
+   * or nothing, and ovs-vswitchd is waited for once, not once per peer (a joining host adds N-1).
+   */
+  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): string[] {
+    const cmds = [...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []), ...[tunnels].flat().flatMap((t) => this.portCmds(t))];
+    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
+  }
+
+  async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge), { timeoutMs: 15_000 });
   }
 
   removeArgs(t: Pick<Tunnel, 'bridge' | 'port'>): string[] {
