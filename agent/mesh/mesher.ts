@@ -42,6 +42,8 @@ export interface MesherOptions {
   log: Logger;
   /** Whether this kernel can make gretap devices (from the capability probe). */
   hasGretap: () => Promise<boolean>;
+  /** Force a firewall backend (tests); default: nft when installed, else iptables. */
+  firewall?: 'nft' | 'iptables';
   /** Period of the full pass while a mesh is held (0: only on ApplyMesh). */
   resyncMs?: number;
   now?: () => number;
@@ -79,7 +81,7 @@ export class Mesher {
   constructor(private readonly o: MesherOptions) {
     this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
     this.kernel = new BridgeTunnels(o.runner);
-    this.firewall = new MeshFirewall(o.runner);
+    this.firewall = new MeshFirewall(o.runner, o.firewall);
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
   }

@@ -1,9 +1,11 @@
 // A Linux-bridge network meshed with kernel VXLAN (one device per network, a flood entry per
-// peer) on real namespaces, with fleetnet's nftables table dropping VXLAN from non-peers.
+// peer) on real namespaces, with fleetnet's nftables table (or iptables chain) dropping VXLAN from non-peers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
-import type { MeshResult } from '../../agent/mesh/mesher.js';
+import { join } from 'node:path';
+import { silentLogger } from '../../common/logger.js';
+import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh, uniquePrefix } from '../helpers/netns.js';
 
@@ -70,7 +72,18 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     const h1 = fleet.host('h1');
     await sh.run('ip', ['netns', 'exec', h1.netns, 'nft', 'delete', 'table', 'ip', 'fleetnet']);
     assert.notEqual(await intrude(), '');
-    // ... and the next pass puts the table back.
+    // The iptables backend (hosts without nft) keeps the intruder out the same way.
+    const ipt = new Mesher({ runner: h1.runner, stateDir: join(h1.dir, 'agent-ipt'), log: silentLogger(), hasGretap: async () => false, firewall: 'iptables' });
+    const r1 = await ipt.apply(h1.mesher.current());
+    assert.deepEqual([r1.changes, r1.added.length, r1.errors], [1, 0, []]); // only the chain: the tunnels are there
+    assert.equal(await intrude(), '');
+    const chain = (await sh.run('ip', ['netns', 'exec', h1.netns, 'iptables', '-w', '-S', 'FLEETNET-MESH'])).stdout;
+    assert.match(chain, /-s 10\.99\.0\.12\/32 -j RETURN/);
+    for (const args of [['-D', 'INPUT', '-j', 'FLEETNET-MESH'], ['-F', 'FLEETNET-MESH'], ['-X', 'FLEETNET-MESH']]) {
+      await sh.run('ip', ['netns', 'exec', h1.netns, 'iptables', '-w', ...args]);
+    }
+    assert.notEqual(await intrude(), '');
+    // ... and the next pass of the nft agent puts its table back.
     const res = await h1.mesher.reconcile();
     assert.equal(res.changes, 1);
     assert.equal(await intrude(), '');

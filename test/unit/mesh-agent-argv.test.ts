@@ -8,7 +8,9 @@ import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import { BridgeTunnels } from '../../agent/mesh/bridge-tunnels.js';
-import { nftScript } from '../../agent/mesh/firewall.js';
+import { MeshFirewall, nftScript } from '../../agent/mesh/firewall.js';
+import { iptablesRestoreInput, parseIptablesChain } from '../../agent/mesh/firewall-iptables.js';
+import { FleetnetError } from '../../common/errors.js';
 import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { bfdState } from '../../agent/mesh/status.js';
@@ -180,5 +182,30 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(nftScript(undefined), 'table ip fleetnet\ndelete table ip fleetnet\n');
     assert.match(nftScript({ peers: ['10.99.0.13', '10.99.0.12', '10.99.0.12'], ports: [4789] }), /elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}/);
     assert.throws(() => nftScript({ peers: ['10.0.0.1; flush ruleset'], ports: [] }), /not an IPv4 address/);
+  });
+
+  it('without nft the firewall is an iptables chain, rewritten in one iptables-restore', async () => {
+    const input = iptablesRestoreInput({ peers: ['10.99.0.13', '10.99.0.12'], ports: [4789] });
+    assert.equal(input, [
+      '*filter', ':FLEETNET-MESH - [0:0]', '-F FLEETNET-MESH',
+      '-A FLEETNET-MESH -s 10.99.0.12/32 -j RETURN', '-A FLEETNET-MESH -s 10.99.0.13/32 -j RETURN',
+      '-A FLEETNET-MESH -p udp -m udp --dport 4789 -j DROP', '-A FLEETNET-MESH -p gre -j DROP', 'COMMIT', '',
+    ].join('\n'));
+    const listed = input.split('\n').filter((l) => l.startsWith('-A')).join('\n');
+    assert.deepEqual(parseIptablesChain(`-N FLEETNET-MESH\n${listed}\n`), { peers: ['10.99.0.12', '10.99.0.13'], ports: [4789] });
+    const r = new FakeRunner((c) => {
+      if (c.cmd === 'nft') throw new FleetnetError('unsupported', 'nft is not installed on this host');
+      return c.cmd === 'iptables' && (c.args[1] === '-S' || c.args[1] === '-C') ? { code: 1 } : {};
+    });
+    const fw = new MeshFirewall(r);
+    assert.equal(await fw.ensure({ peers: ['10.99.0.12'], ports: [4789] }), true);
+    assert.equal(fw.kind(), 'iptables');
+    assert.deepEqual(r.calls.map((c) => [c.cmd, ...c.args]), [
+      ['nft', '-j', 'list', 'table', 'ip', 'fleetnet'],
+      ['iptables', '-w', '-S', 'FLEETNET-MESH'],
+      ['iptables', '-w', '-C', 'INPUT', '-j', 'FLEETNET-MESH'],
+      ['iptables-restore', '-w', '--noflush'],
+      ['iptables', '-w', '-I', 'INPUT', '1', '-j', 'FLEETNET-MESH'],
+    ]);
   });
 });
