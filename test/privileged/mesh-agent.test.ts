@@ -7,7 +7,8 @@ import { connectAgent, type AgentConn } from '../../cli/client/agent.js';
 import { FleetnetError } from '../../common/errors.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
 import { meshSpecToProto } from '../../agent/service/mesh-convert.js';
-import { startAgentIn, type AgentProc } from '../helpers/agent-process.js';
+import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
+import { writeFileSync } from 'node:fs';
 import { MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh, uniquePrefix } from '../helpers/netns.js';
 
@@ -84,5 +85,31 @@ describe('mesh through the agent gRPC API', () => {
     assert.ok(await fleet.pingEventually(c[0]!, '10.5.5.2', 20));
     const conn = conns.get('h1')!;
     assert.equal((await conn.call(conn.client.meshStatus, {})).generation, 2);
+  });
+
+  it('the CLI: mesh apply FILE --host gives the agent its part; mesh status shows it; bad input exits 2', async () => {
+    const h1 = fleet.host('h1');
+    const file = join(h1.dir, 'mesh.json');
+    writeFileSync(file, JSON.stringify({ hosts: fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), networks: [blue] }));
+    const socket = agents.get('h1')!.socket;
+    const r = await cli(socket, 'mesh', 'apply', file, '--host', 'h1', '--generation', '10', '--datapath', 'netdev', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((({ generation, added, removed, kept }) => ({ generation, added, removed, kept }))(JSON.parse(r.stdout)), { generation: 10, added: 0, removed: 0, kept: 1 });
+    let st = await cli(socket, 'mesh', 'status', '--json');
+    for (let i = 0; i < 20 && JSON.parse(st.stdout).tunnels[0]?.state !== 'up'; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      st = await cli(socket, 'mesh', 'status', '--json');
+    }
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(JSON.parse(st.stdout).tunnels[0].state, 'up');
+    const human = await cli(socket, 'mesh', 'status');
+    assert.match(human.stdout, /^generation 10\nNETWORK +PEER +PEER-IP/);
+    assert.match(human.stdout, /blue +h2 +10\.99\.0\.12 +fg[0-9a-f]{12} +ovs\/gre +up/);
+    const bad = await cli(socket, 'mesh', 'apply', file, '--host', 'h9');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /host h9 is not in .*mesh\.json/);
+    const old = await cli(socket, 'mesh', 'apply', file, '--host', 'h1', '--generation', '3');
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /older than the one this agent holds \(10\)/);
   });
 });
