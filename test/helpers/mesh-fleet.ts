@@ -4,7 +4,7 @@
 // `br-phy` (datapath netdev) holding the underlay address with the underlay veth as its port.
 // Every name carries the run's prefix; destroy() stops exactly the daemons it started (by the
 // PIDs they wrote) and removes every namespace and directory, also after a failure.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { RecordingRunner, type RecordedCall } from '../../common/runner.js';
@@ -210,11 +210,29 @@ export class MeshFleet {
         try {
           process.kill(pid, 'SIGTERM');
         } catch {
-          /* already gone */
+          continue; // already gone
         }
+        // Wait (bounded: 5 s) until it has exited, so that nothing of this fleet outlives destroy().
+        for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
       }
     }
     for (const ns of this.namespaces.reverse()) await delNs(ns);
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** What of this fleet is still on the machine: namespaces with its prefix, processes naming its dir, the dir. */
+  async leftovers(): Promise<string[]> {
+    const ns = (await sh.run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${this.prefix}-`));
+    const procs = (await sh.run('pgrep', ['-a', '-f', this.dir], { allowFail: true })).stdout.split('\n').filter(Boolean);
+    return [...ns.map((n) => `netns ${n}`), ...procs.map((p) => `process ${p}`), ...(existsSync(this.dir) ? [`dir ${this.dir}`] : [])];
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -38,6 +38,7 @@ describe('mesh through the agent gRPC API', () => {
     for (const x of conns.values()) x.close();
     for (const a of agents.values()) await a.stop();
     await fleet?.destroy();
+    assert.deepEqual(await fleet?.leftovers(), []);
   });
 
   it('ApplyMesh converges both hosts; containers ping over GRE; MeshStatus reports BFD up', async () => {

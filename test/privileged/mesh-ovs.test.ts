@@ -37,6 +37,7 @@ describe('mesh over user-space OVS', () => {
   });
   after(async () => {
     await fleet?.destroy();
+    assert.deepEqual(await fleet?.leftovers(), []);
   });
 
   it('containers on two hosts ping over OVS GRE and over OVS VXLAN', async () => {

@@ -31,6 +31,7 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
   });
   after(async () => {
     await fleet?.destroy();
+    assert.deepEqual(await fleet?.leftovers(), []);
   });
 
   it('containers on two hosts ping; DF at MTU-28 passes, one byte more fails', async () => {
