@@ -2,13 +2,13 @@
 // the network's bridge, with one all-zeros flood entry per peer (head-end replication: a frame
 // is sent once to each peer and never back into the mesh, so no loop can form). gretap: one
 // device per peer, an `isolated` bridge port (isolated ports never forward to one another).
-// Devices carry the alias `fleetnet:<network>`, which is how a read-back finds them again.
+// Devices carry the alias `fleetnet-mesh:<network>` (attach marks its bridges `fleetnet:owned`), which is how a read-back finds them again.
 import { FleetnetError, unsupported } from '../../common/errors.js';
 import { VXLAN_PORT, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { line, parseJsonArrays } from '../linux/ip.js';
 
-export const ALIAS_PREFIX = 'fleetnet:';
+export const ALIAS_PREFIX = 'fleetnet-mesh:';
 const FLOOD_MAC = '00:00:00:00:00:00';
 
 interface LinkJson {

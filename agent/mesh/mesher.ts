@@ -254,9 +254,16 @@ export class Mesher {
       try {
         const lines: string[] = [];
         if (!bridges.has(t.bridge)) lines.push(...this.kernel.bridgeLines(t.bridge));
-        if (!devices.has(t.port)) lines.push(...this.kernel.deviceLines(t, nets.get(t.network)!.mtu));
+        const makeDevice = !devices.has(t.port);
+        if (makeDevice) lines.push(...this.kernel.deviceLines(t, nets.get(t.network)!.mtu));
         if (lines.length) {
-          await this.kernel.batch(lines);
+          try {
+            await this.kernel.batch(lines);
+          } catch (err) {
+            // A device made but not finished (no alias: invisible to the read-back) must not stay.
+            if (makeDevice) await this.kernel.deleteDevice(t.port).catch(() => undefined);
+            throw err;
+          }
           bridges.add(t.bridge);
           devices.add(t.port);
           res.changes++;

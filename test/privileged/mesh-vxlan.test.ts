@@ -40,7 +40,7 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     assert.equal((await fleet.ping(c.g1!, '10.2.2.2', { df: true, size: 1423 })).ok, false);
     const link = JSON.parse((await sh.run('ip', ['-n', fleet.host('h1').netns, '-json', '-d', 'link', 'show', device()])).stdout)[0];
     assert.equal(link.linkinfo.info_data.learning, false);
-    assert.equal(link.ifalias, 'fleetnet:green');
+    assert.equal(link.ifalias, 'fleetnet-mesh:green');
     assert.equal(link.master, 'br-green');
   });
 

@@ -145,7 +145,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(w[0]!.input, [
       'link add br-green type bridge', 'link set dev br-green up',
       `link add ${dev} type vxlan id 42 local 10.99.0.11 dstport 4789 nolearning`,
-      `link set dev ${dev} alias fleetnet:green mtu 1450 master br-green up`, '',
+      `link set dev ${dev} alias fleetnet-mesh:green mtu 1450 master br-green up`, '',
     ].join('\n'));
     assert.match(w[3]!.input!, /set peers \{ type ipv4_addr; elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}; \}/);
     assert.match(w[3]!.input!, /udp dport @ports ip saddr != @peers counter drop/);
@@ -161,7 +161,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     const batches = r.calls.filter((c) => c.args.includes('-batch')).map((c) => c.input);
     assert.deepEqual(batches, [t1!, t3!].map((t) => [
       `link add ${t.port} type gretap local 10.99.0.12 remote ${t.peerIp} key 7`,
-      `link set dev ${t.port} alias fleetnet:olive mtu 1458 master br-olive up`,
+      `link set dev ${t.port} alias fleetnet-mesh:olive mtu 1458 master br-olive up`,
       `link set dev ${t.port} type bridge_slave isolated on`, '',
     ].join('\n')));
     assert.deepEqual(new BridgeTunnels(r).floodArgs('del', t1!), ['fdb', 'del', '00:00:00:00:00:00', 'dev', t1!.port, 'dst', '10.99.0.11']);
@@ -207,5 +207,16 @@ describe('Linux-bridge tunnels (argv)', () => {
       ['iptables-restore', '-w', '--noflush'],
       ['iptables', '-w', '-I', 'INPUT', '1', '-j', 'FLEETNET-MESH'],
     ]);
+  });
+
+  it('a device batch that fails halfway leaves no device behind', async () => {
+    const spec = specFor(1, [green]);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { code: 1 } : c.cmd === 'ip' && c.args[0] === '-json' ? { stdout: '[]' }
+      : c.cmd === 'ip' && c.args[0] === '-batch' ? { code: 1, stderr: 'RTNETLINK answers: Invalid argument\nCommand failed -:4' } : c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {}));
+    const res = await new Mesher({ runner: r, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false }).apply(spec);
+    const dev = spec.networks[0]!.tunnels[0]!.port;
+    assert.equal(res.errors.length, 2); // one per peer: each tried, each undone
+    assert.equal(r.calls.filter((c) => c.cmd === 'ip' && c.args.join(' ') === `link del dev ${dev}`).length, 2);
+    assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[1] === 'append').length, 0);
   });
 });
