@@ -27,18 +27,6 @@ export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {
   return checkMeshSpec(spec);
 }
 
-/** The other way, for the controller's side (and the tests' round trip). */
-export function meshSpecToProto(s: MeshSpec): MeshSpecMsg {
-  return {
-    generation: s.generation,
-    networks: s.networks.map((n) => ({
-      network: n.network, kind: n.kind, encap: n.encap, key: n.key, bridge: n.bridge, localIp: n.localIp, mtu: n.mtu,
-      datapathType: n.datapathType ?? '',
-      tunnels: n.tunnels.map((t) => ({ peer: t.peer, peerIp: t.peerIp, port: t.port, dstPort: t.dstPort ?? 0 })),
-    })),
-  };
-}
-
 export function meshReplyToProto(r: MeshResult): MeshReply {
   return { generation: r.generation, added: r.added.length, removed: r.removed.length, kept: r.kept, changes: r.changes, errors: r.errors };
 }

@@ -71,13 +71,12 @@ export function register(program: Command): void {
       if (!Number.isSafeInteger(generation) || generation < 0) throw invalid(`--generation ${opts.generation} is not a whole number ≥ 0`);
       if (!spec.hosts.some((h) => h.name === opts.host)) throw invalid(`host ${opts.host} is not in ${file}`, `one of: ${spec.hosts.map((h) => h.name).join(', ')}`);
       const { planForHost } = await import('../../controller/mesh/plan.js');
-      const { meshSpecToProto } = await import('../../agent/service/mesh-convert.js');
+      const { agentMeshSpec } = await import('../../controller/mesh/to-agent.js');
       const plan = planForHost(opts.host, spec.hosts, spec.networks);
-      const networks = plan.networks.map((n) => ({ ...n, ...(opts.datapath ? { datapathType: opts.datapath } : {}) }));
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
-        const res = await conn.call(conn.client.applyMesh, meshSpecToProto({ generation, networks }));
+        const res = await conn.call(conn.client.applyMesh, agentMeshSpec(plan, generation, opts.datapath ? { datapathType: opts.datapath } : {}));
         if (opts.json) printJson(res);
         else {
           process.stdout.write(`mesh generation ${res.generation} on ${opts.host}: ${res.added} added, ${res.removed} removed, ${res.kept} kept (${res.changes} changes)\n`);

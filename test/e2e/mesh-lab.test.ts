@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
 import { ExecRunner } from '../../common/runner.js';
-import { meshSpecToProto } from '../../agent/service/mesh-convert.js';
+import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
 import { labDown, LAB_LABEL } from '../../lab/down.js';
 import { ensureBusyboxImage, runBusybox } from '../../lab/image.js';
@@ -37,7 +37,7 @@ test('lab agents converge a VXLAN and a GRE mesh; Docker containers on h1 and h3
     const conn = connectAgent(h.agentSocket);
     try {
       const p = plans.find((x) => x.host === h.name)!;
-      const r = await conn.call(conn.client.applyMesh, meshSpecToProto({ generation: 1, networks: p.networks.map((n) => ({ ...n, datapathType: 'netdev' })) }));
+      const r = await conn.call(conn.client.applyMesh, agentMeshSpec(p, 1, { datapathType: 'netdev' }));
       assert.deepEqual([r.added, r.errors], [4, []], `${h.name}`);
     } finally {
       conn.close();

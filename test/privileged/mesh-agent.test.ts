@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectAgent, type AgentConn } from '../../cli/client/agent.js';
 import { FleetnetError } from '../../common/errors.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
-import { meshSpecToProto } from '../../agent/service/mesh-convert.js';
+import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { writeFileSync } from 'node:fs';
 import { MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
@@ -25,7 +25,7 @@ async function start(host: string): Promise<AgentConn> {
 
 function specFor(host: string, generation: number) {
   const p = planMesh(fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), [blue]).find((x) => x.host === host)!;
-  return meshSpecToProto({ generation, networks: p.networks.map((n) => ({ ...n, datapathType: 'netdev' })) });
+  return agentMeshSpec(p, generation, { datapathType: 'netdev' });
 }
 
 describe('mesh through the agent gRPC API', () => {

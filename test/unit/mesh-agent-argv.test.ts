@@ -15,6 +15,8 @@ import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { bfdState } from '../../agent/mesh/status.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
+import { meshSpecFromProto } from '../../agent/service/mesh-convert.js';
 
 const DB = 'unix:/run/x/db.sock';
 const hosts = [1, 2, 3].map((i) => ({ name: `h${i}`, underlayIp: `10.99.0.${10 + i}` }));
@@ -218,5 +220,14 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(res.errors.length, 2); // one per peer: each tried, each undone
     assert.equal(r.calls.filter((c) => c.cmd === 'ip' && c.args.join(' ') === `link del dev ${dev}`).length, 2);
     assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[1] === 'append').length, 0);
+  });
+
+  it('plan -> ApplyMesh request (controller) -> agent spec: the same tunnels arrive', () => {
+    const plan = planMesh(hosts, [green, { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h3'] }])[0]!;
+    const got = meshSpecFromProto(agentMeshSpec(plan, 7, { datapathType: 'netdev' }));
+    assert.deepEqual(got, { generation: 7, networks: plan.networks.map((n) => ({ ...n, datapathType: 'netdev' })) });
+    const msg = agentMeshSpec(plan, 8);
+    msg.networks[0]!.encap = 'ipip';
+    assert.throws(() => meshSpecFromProto(msg), /encapsulation 'ipip' is not gre or vxlan/);
   });
 });
