@@ -88,7 +88,9 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     return { name, ms, timed };
   };
   const floors = [
+    await floor('floor: node -e "" (bare Node start)', 'Node start and exit with nothing loaded', process.execPath, ['-e', '']),
     await floor('floor: node bin/fleetnet.mjs --version', 'Node start + CLI bundle load, no gRPC: the fixed cost of any new fleetnet process', process.execPath, [FLEETNET_BIN, '--version']),
+    await floor('floor: fleetnet ls (new CLI process, List RPC)', 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + gRPC load, one List call', process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']),
     await floor('floor: docker --version', 'Go docker client start, no daemon call', 'docker', ['--version']),
     { name: 'floor: agent gRPC Health round trip', timed: 'Health request → reply on the same open unix-socket channel: the fixed gRPC cost of every agent call', ms: await healthMs(agent, k) },
     await floor('floor: nsenter --net=… true', 'one exec that enters a network namespace: the unit cost of every exec above', 'nsenter', [`--net=${env.netnsPath}`, 'true']),
