@@ -2,6 +2,7 @@
 // `docker network connect`, all inside one bench network namespace. Writes bench/results/latest.json
 // (and agent-profile.json) and regenerates bench/README.md.
 //   npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd]
+//     [--results-dir bench/results] [--report bench/README.md]
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,19 +30,32 @@ const Options = z.object({
   'agent-log-level': z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   profile: z.boolean().default(true),
   'private-containerd': z.boolean().default(false),
+  'results-dir': z.string().min(1).default('bench/results'),
+  report: z.string().min(1).default('bench/README.md'),
 });
 type Options = z.infer<typeof Options>;
 
+const USAGE = 'usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd] [--results-dir bench/results] [--report bench/README.md]';
+
 function options(): Options {
-  const { values } = parseArgs({
-    options: { n: { type: 'string' }, warmup: { type: 'string' }, 'agent-log-level': { type: 'string' }, 'no-profile': { type: 'boolean' }, 'private-containerd': { type: 'boolean' } },
-  });
-  const parsed = Options.safeParse({ ...values, profile: !values['no-profile'], 'private-containerd': Boolean(values['private-containerd']) });
-  if (!parsed.success) {
-    process.stderr.write(`bench: bad options: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}\n  usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd]\n`);
+  const bad = (why: string): never => {
+    process.stderr.write(`bench: ${why}\n  ${USAGE}\n`);
     process.exit(2);
+  };
+  let values: Record<string, string | boolean | undefined> = {};
+  try {
+    values = parseArgs({
+      options: {
+        n: { type: 'string' }, warmup: { type: 'string' }, 'agent-log-level': { type: 'string' }, 'no-profile': { type: 'boolean' },
+        'private-containerd': { type: 'boolean' }, 'results-dir': { type: 'string' }, report: { type: 'string' },
+      },
+    }).values;
+  } catch (err) {
+    bad((err as Error).message);
   }
-  return parsed.data;
+  const parsed = Options.safeParse({ ...values, profile: !values['no-profile'], 'private-containerd': Boolean(values['private-containerd']) });
+  if (!parsed.success) bad(`bad options: ${parsed.error!.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data!;
 }
 
 /** What must be there before anything is made; each miss names its fix. */
@@ -118,11 +132,12 @@ async function main(): Promise<number> {
     const load = `${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`;
     const machine = { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model.trim() ?? '', node: process.versions.node, load1: load };
     const { latest, profile } = buildResults({ ...m, n: o.n, warmup: o.warmup, machine, agentLogLevel: o['agent-log-level'] });
-    writeResults('bench/results/latest.json', latest);
-    if (profile) writeResults('bench/results/agent-profile.json', profile);
-    writeReport();
+    const dir = o['results-dir'];
+    writeResults(`${dir}/latest.json`, latest);
+    if (profile) writeResults(`${dir}/agent-profile.json`, profile);
+    writeReport(dir, o.report);
     printSummary(latest, profile);
-    process.stdout.write('wrote bench/results/latest.json and bench/README.md\n');
+    process.stdout.write(`wrote ${dir}/latest.json${profile ? ` and agent-profile.json` : ''}, and ${o.report}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`bench FAILED: ${describeError(err)}\n`);
