@@ -20,9 +20,10 @@ function section(file: string, r: Results): string {
   for (const row of r.rows) out.push(`| ${row.name} | ${fmt(row.p50Ms)} | ${fmt(row.p95Ms)} | ${fmt(row.meanMs)} | ${row.n ?? '–'} |`);
   out.push('');
   if (r.comparisons?.length) {
-    out.push('| comparison (p50 / p50) | ratio | target | met |', '|---|---:|---:|:---:|');
+    out.push('| comparison | p50 / p50 | median of paired ratios | target (on p50 / p50) | met |', '|---|---:|---:|---:|:---:|');
     for (const c of r.comparisons) {
-      out.push(`| ${c.what} | ${c.ratio.toFixed(2)}× | ${c.target !== undefined ? `≤ ${c.target}×` : '–'} | ${c.met === undefined ? '–' : c.met ? 'yes' : '**no**'} |`);
+      const paired = c.pairedRatio !== undefined ? `${c.pairedRatio.toFixed(2)}×` : '–';
+      out.push(`| ${c.what} | ${c.ratio.toFixed(2)}× | ${paired} | ${c.target !== undefined ? `≤ ${c.target}×` : '–'} | ${c.met === undefined ? '–' : c.met ? 'yes' : '**no**'} |`);
     }
     out.push('');
   }

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { describeError } from '../common/errors.js';
 import { makeLogger } from '../common/logger.js';
-import { FLEETNET_BIN, startAgent, type BenchAgent } from './lib/agent-proc.js';
+import { FLEETNET_BIN, startAgent } from './lib/agent-proc.js';
 import { dockerCli, docker, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
 import { cleanupOnSignals, makeBenchEnv, type BenchEnv } from './lib/env.js';
 import { measurePaths, type AttachPath, type PathSamples } from './lib/measure.js';
@@ -70,6 +70,7 @@ function preflight(): void {
 const NET = { agent: 201, agentPid: 202, raw: 203, cni: 204, cli: 205, docker: 206, park: 207, profile: 208 } as const; // the profile's gRPC half uses 209
 
 async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
+  const exec = (cmd: string, args: string[]) => () => env.runner.run(cmd, args);
   const d0 = dockerCli(env);
   await ensureImage(env, d0);
   const cs = await startContainers(env, d0, `fnb${env.runId}`, o.n, 'none');
@@ -95,29 +96,21 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   const measured = await measurePaths(env, keys.map((k) => paths[k]), o.n, o.warmup, env.log);
   const samples = Object.fromEntries(keys.map((k, i) => [k, measured[i]!])) as Record<PathKey, PathSamples>;
 
+  // Floors run interleaved too (round i of every floor before round i+1).
   const k = Math.min(o.n, 20);
-  const floor = async (name: string, timed: string, cmd: string, args: string[]) => {
-    const ms: number[] = [];
-    for (let i = 0; i < k; i++) ms.push(await timeMs(() => env.runner.run(cmd, args)));
-    return { name, ms, timed };
-  };
-  const floors = [
-    await floor('floor: node -e "" (bare Node start)', 'Node start and exit with nothing loaded', process.execPath, ['-e', '']),
-    await floor('floor: node bin/fleetnet.mjs --version', 'Node start + CLI bundle load, no gRPC: the fixed cost of any new fleetnet process', process.execPath, [FLEETNET_BIN, '--version']),
-    await floor('floor: fleetnet ls (new CLI process, List RPC)', 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + gRPC load, one List call', process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']),
-    await floor('floor: docker --version', 'Go docker client start, no daemon call', 'docker', ['--version']),
-    { name: 'floor: agent gRPC Health round trip', timed: 'Health request → reply on the same open unix-socket channel: the fixed gRPC cost of every agent call', ms: await healthMs(agent, k) },
-    await floor('floor: nsenter --net=… true', 'one exec that enters a network namespace: the unit cost of every exec above', 'nsenter', [`--net=${env.netnsPath}`, 'true']),
-  ];
+  const floors: { name: string; timed: string; ms: number[]; once: () => Promise<unknown> }[] = [
+    { name: 'floor: node -e "" (bare Node start)', timed: 'Node start and exit with nothing loaded', once: exec(process.execPath, ['-e', '']) },
+    { name: 'floor: node bin/fleetnet.mjs --version', timed: 'Node start + CLI bundle load, no gRPC: the fixed cost of any new fleetnet process', once: exec(process.execPath, [FLEETNET_BIN, '--version']) },
+    { name: 'floor: fleetnet ls (new CLI process, List RPC)', timed: 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + gRPC load, one List call', once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']) },
+    { name: 'floor: docker --version', timed: 'Go docker client start, no daemon call', once: exec('docker', ['--version']) },
+    { name: 'floor: agent gRPC Health round trip', timed: 'Health request → reply on the same open unix-socket channel: the fixed gRPC cost of every agent call', once: () => agent.conn.call(agent.conn.client.health, {}) },
+    { name: 'floor: nsenter --net=… true', timed: 'one exec that enters a network namespace: the unit cost of every exec above', once: exec('nsenter', [`--net=${env.netnsPath}`, 'true']) },
+  ].map((f) => ({ ...f, ms: [] as number[] }));
+  for (let i = 0; i < k; i++) for (const f of floors) f.ms.push(await timeMs(f.once));
   const profile = o.profile ? await profileAgent(env, cs, { bridge: 'brpf', ifname: 'eth6', net: NET.profile, warmup: o.warmup, socket: agent.socket, grpcBridge: 'brpg', grpcIfname: 'eth7' }) : undefined;
   return { samples, floors, profile };
 }
 
-async function healthMs(agent: BenchAgent, k: number): Promise<number[]> {
-  const ms: number[] = [];
-  for (let i = 0; i < k; i++) ms.push(await timeMs(() => agent.conn.call(agent.conn.client.health, {})));
-  return ms;
-}
 
 async function main(): Promise<number> {
   const o = options();

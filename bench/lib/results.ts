@@ -20,6 +20,8 @@ export const ResultRowSchema = z
 export const ComparisonSchema = z.object({
   what: z.string(),
   ratio: z.number(),
+  /** Median of the per-attach ratios a_i / b_i (the paths are interleaved, so a_i and b_i ran back to back). */
+  pairedRatio: z.number().optional(),
   /** The ratio the project aims at (reported, never asserted in tests). */
   target: z.number().optional(),
   met: z.boolean().optional(),

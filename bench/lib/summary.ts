@@ -21,9 +21,12 @@ export interface RunInfo extends Measured {
 
 const row = (name: string, ms: number[], timed?: string): ResultRow => ({ name, ...summarize(ms), ...(timed ? { timed } : {}) });
 
+const r2 = (x: number) => Math.round(x * 100) / 100;
+
 function compare(what: string, a: number[], b: number[], target?: number): Comparison {
-  const ratio = Math.round((percentile(a, 50) / percentile(b, 50)) * 100) / 100;
-  return { what, ratio, ...(target !== undefined ? { target, met: ratio <= target } : {}) };
+  const ratio = r2(percentile(a, 50) / percentile(b, 50));
+  const pairedRatio = r2(percentile(a.map((x, i) => x / b[i]!), 50));
+  return { what, ratio, pairedRatio, ...(target !== undefined ? { target, met: ratio <= target } : {}) };
 }
 
 export function buildResults(m: RunInfo): { latest: Results; profile?: Results } {
@@ -48,6 +51,7 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
     'All bridges, veths and both Docker networks live in the bench network namespace; containers of the machine\'s dockerd run with --network none and a run label. The agent runs inside the bench netns (`ip netns exec`) with its own socket and state dir, at log level ' + m.agentLogLevel + ' (the default), gratuitous ARP on (spawned before the reply, sent in the background).',
     'docker network connect runs against a second dockerd started inside the bench netns (own data/exec root, socket, managed containerd). Its containers start on a parking user-defined network, because Docker refuses to connect a --network none container to any network; the timed connect adds eth1 with the given --ip: the same end state as the other paths (veth into the container, host end on the bridge, address, up).',
     'The agent and CLI paths use the same containers as raw iproute2 and CNI (other interface names and bridges); addresses are static /16s, except CNI, where host-local allocates from a temporary dataDir.',
+    'Ratios: the targets are defined on p50 / p50; the median of paired ratios (attach i of one path over attach i of the other, run back to back) is shown beside it because it is less sensitive to load that changes during the run.',
     `1-minute load average ${m.machine.load1} the run (other work shares this machine; p95s are sensitive to it).`,
     missed.length ? `Targets missed: ${missed.join('; ')}. See agent-profile below for where the agent's time goes.` : 'All targets met.',
   ];
@@ -68,12 +72,27 @@ function profileResults(m: RunInfo, date: string): Results {
     for (const n of names) rows.push(row(`  ${n}`, k.phases.map((p) => p[n] ?? 0)));
     rows.push(row('  other (JS, sysfs, parsing)', k.phases.map((p, i) => k.totals[i]! - Object.entries(p).reduce((a, [n, v]) => (n.startsWith('~') ? a : a + v), 0))));
     rows.push(row(`gRPC Attach to the bench agent, ${label} target, right after each in-process one`, k.grpc));
+    notes.push(...reading(label, k));
     if (k.totals.length && k.grpc.length) {
       const d = percentile(k.grpc, 50) - percentile(k.totals, 50);
       notes.push(`${label} target: gRPC Attach p50 ${percentile(k.grpc, 50).toFixed(2)} ms − in-process p50 ${percentile(k.totals, 50).toFixed(2)} ms = ${d.toFixed(2)} ms for the agent process around the Attacher: gRPC over the unix socket, proto conversion, the "attached" log line, and whatever else the agent's event loop is doing.`);
     }
   }
   return { title: 'Where an agent attach spends its time', path: 'bench/profile-agent.ts', date, n: m.n, machine: m.machine, rows, notes };
+}
+
+/** Plain-words reading of one target kind's phases (p50s), so the report says what costs what. */
+function reading(label: string, k: { totals: number[]; phases: Record<string, number>[] }): string[] {
+  const p50 = (match: (n: string) => boolean) => percentile(k.phases.map((p) => Object.entries(p).filter(([n]) => match(n)).reduce((a, [, v]) => a + v, 0)), 50);
+  const total = percentile(k.totals, 50);
+  const execs = p50((n) => n.startsWith('exec '));
+  const spawn = p50((n) => n.startsWith('~'));
+  const arp = p50((n) => n.startsWith('arping'));
+  const lookup = p50((n) => n.startsWith('container lookup'));
+  const pct = (x: number) => `${Math.round((100 * x) / total)} %`;
+  return [
+    `${label} target, in-process p50 ${total.toFixed(2)} ms: the two awaited execs (\`ip -json -batch\`, \`nsenter ip -json -batch\`, the same two a script runs) ${execs.toFixed(2)} ms (${pct(execs)}), of which spawn() blocks the agent's event loop ${spawn.toFixed(2)} ms (forking a large Node process); the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
+  ];
 }
 
 export function printSummary(latest: Results, profile?: Results): void {
@@ -84,7 +103,7 @@ export function printSummary(latest: Results, profile?: Results): void {
   process.stdout.write('\n');
   for (const c of latest.comparisons ?? []) {
     const t = c.target !== undefined ? `  target ≤ ${c.target}×: ${c.met ? 'met' : 'MISSED'}` : '';
-    process.stdout.write(`${c.what}: ${c.ratio.toFixed(2)}×${t}\n`);
+    process.stdout.write(`${c.what}: ${c.ratio.toFixed(2)}× (paired ${c.pairedRatio?.toFixed(2) ?? '–'}×)${t}\n`);
   }
   if (profile) {
     process.stdout.write(`\n${profile.title}\n`);

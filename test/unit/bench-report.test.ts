@@ -44,7 +44,7 @@ test('the report shows every results file, latest.json first, with comparisons a
     title: 'Attach paths', path: 'bench/run.ts', date: '2026-01-01T00:00:00Z', n: 50,
     machine: { nproc: 2, kernel: '6.1.0' },
     rows: [{ name: 'agent', p50Ms: 5.25, p95Ms: 7.5, n: 50, timed: 'request → reply' }],
-    comparisons: [{ what: 'agent / raw', ratio: 1.5, target: 1.2, met: false }],
+    comparisons: [{ what: 'agent / raw', ratio: 1.5, pairedRatio: 1.4, target: 1.2, met: false }],
     notes: ['a note'],
   };
   writeResults(join(dir, 'latest.json'), latest);
@@ -53,7 +53,7 @@ test('the report shows every results file, latest.json first, with comparisons a
   const md = renderReport(dir);
   assert.ok(md.indexOf('## Attach paths') < md.indexOf('## Controller'));
   assert.match(md, /\| agent \| 5\.25 \| 7\.50 \|/);
-  assert.match(md, /\| agent \/ raw \| 1\.50× \| ≤ 1\.2× \| \*\*no\*\* \|/);
+  assert.match(md, /\| agent \/ raw \| 1\.50× \| 1\.40× \| ≤ 1\.2× \| \*\*no\*\* \|/);
   assert.match(md, /2 CPUs, kernel 6\.1\.0/);
   assert.match(md, /- a note/);
   assert.match(md, /\*\*agent\*\*: request → reply/);
