@@ -22,7 +22,7 @@ import { AttachRequest, DetachRequest } from '../proto/gen/fleetnet/v1/agent.js'
 import { benchAddr } from './lib/measure.js';
 
 /** Phases whose name starts with '~' are shares of other phases, not added to the total. */
-export const SPAWN_SHARE = '~ of which spawn() blocks the event loop (all awaited execs)';
+export const SPAWN_SHARE = '~ share of the two execs: spawn() blocking the event loop';
 
 export interface Phases {
   [phase: string]: number;
