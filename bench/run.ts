@@ -100,6 +100,8 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   const k = Math.min(o.n, 20);
   const floors: { name: string; timed: string; ms: number[]; once: () => Promise<unknown> }[] = [
     { name: 'floor: node -e "" (bare Node start)', timed: 'Node start and exit with nothing loaded', once: exec(process.execPath, ['-e', '']) },
+    { name: 'floor: node, import @grpc/grpc-js', timed: 'Node start + loading grpc-js (66 CommonJS files from node_modules): what every agent-talking CLI process pays before its first call', once: exec(process.execPath, ['--input-type=module', '-e', "await import('@grpc/grpc-js')"]) },
+    { name: 'floor: node, import node:http2', timed: 'Node start + the built-in HTTP/2 module that a thin unary gRPC client could use instead', once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]) },
     { name: 'floor: node bin/fleetnet.mjs --version', timed: 'Node start + CLI bundle load, no gRPC: the fixed cost of any new fleetnet process', once: exec(process.execPath, [FLEETNET_BIN, '--version']) },
     { name: 'floor: fleetnet ls (new CLI process, List RPC)', timed: 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + gRPC load, one List call', once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']) },
     { name: 'floor: docker --version', timed: 'Go docker client start, no daemon call', once: exec('docker', ['--version']) },
