@@ -7,7 +7,7 @@ export function rawIproute2Path(env: BenchEnv, cs: BenchContainer[], o: { bridge
   const hostIf = (i: number) => `rb${i}`;
   return {
     name: 'raw iproute2, two execs',
-    timed: '`ip -n NETNS -batch -` (veth with its peer created straight in the container netns, host end on the bridge, up) then `nsenter --net=/proc/PID/ns/net ip -batch -` (address, up); spawn → exit of both, spawned from the bench's Node process as the agent spawns its own (so both pay Node's spawn cost)',
+    timed: '`ip -n NETNS -batch -` (veth with its peer created straight in the container netns, host end on the bridge, up) then `nsenter --net=/proc/PID/ns/net ip -batch -` (address, up); spawn → exit of both, spawned from the bench Node process as the agent spawns its own (so both pay the Node spawn cost)',
     detachTimed: '`ip -n NETNS link del` of the host end',
     bridge: o.bridge,
     ifname: o.ifname,
