@@ -34,6 +34,8 @@ export interface AttachResult {
 
 type Static = Extract<AddressSpec, { kind: 'static' }>;
 
+const ANNOUNCE_DELAY_MS = 5;
+
 export class Attacher {
   private readonly queue = new KeyedQueue();
   /** Attaches under way per host interface: a bridge in use by one of them is never removed. */
@@ -182,6 +184,11 @@ export class Attacher {
    * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
    */
   private announce(netns: string, ifname: string, statics: Static[]): void {
+    // Spawning blocks the event loop for a fork; start the helpers once the reply is on its way.
+    setTimeout(() => this.announceNow(netns, ifname, statics), ANNOUNCE_DELAY_MS);
+  }
+
+  private announceNow(netns: string, ifname: string, statics: Static[]): void {
     for (const a of statics) {
       const ip = a.cidr.addr.text;
       const argv = a.cidr.addr.family === 4

@@ -5,10 +5,13 @@ import type Docker from 'dockerode';
 import type { TargetRef } from '../../common/attach-args.js';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
+import type { DockerIndex } from './docker-index.js';
 import type { ContainerInfo } from './types.js';
 
 export interface ResolverDeps {
   runner: Runner;
+  /** Running containers from Docker's events; consulted first, always re-checked. */
+  dockerIndex?: () => DockerIndex | undefined;
   /** Lazily made Docker client; undefined when Docker is not used on this host. */
   docker: () => Docker | undefined;
   netnsDir: string; // /run/netns
@@ -96,6 +99,17 @@ export class ContainerResolver {
       }
     }
     this.dockerCache.delete(ref);
+    const known = this.deps.dockerIndex?.()?.lookup(ref);
+    if (known) {
+      const start = await processStartTime(known.pid);
+      if (start) {
+        const info = await this.byPid(known.pid, 'docker', known.id, known.name).catch(() => undefined);
+        if (info) {
+          this.dockerCache.set(ref, { info, start });
+          return info;
+        }
+      }
+    }
     let c;
     try {
       c = await this.docker().getContainer(ref).inspect();
