@@ -39,6 +39,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   });
   const impl = agentService({
     attacher,
+    resolve: (t) => resolver.resolve(t),
+    runner,
     log,
     version: VERSION,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
