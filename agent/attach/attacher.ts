@@ -49,13 +49,15 @@ type Static = Extract<AddressSpec, { kind: 'static' }>;
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
+  /** Attaches under way per host interface: a host interface in use by one of them is never removed. */
+  private readonly inflight = new Map<string, number>();
   private readonly env: KindEnv;
   private caps?: Promise<Capability[]>;
 
   constructor(private readonly d: AttacherDeps) {
     const ovs = new OvsCtl(d.runner, d.ovsDb);
     const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
-    const own = { runner: d.runner, ovs, records: d.records, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
+    const own = { runner: d.runner, ovs, records: d.records, busy: (name: string) => (this.inflight.get(name) ?? 0) > 0, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
     this.env = {
       runner: d.runner, ip: d.ip, ovs, records: d.records, log: d.log, defaultOvsDatapath: d.ovsDatapath ?? 'system',
       ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
@@ -104,8 +106,8 @@ export class Attacher {
       ...statics.filter((a) => a.gateway).map((a) => line('route', 'replace', 'default', 'via', a.gateway!.text, 'dev', order.ifname)),
       line('addr', 'show', 'dev', order.ifname),
     ];
-    // IPv6 on a new interface: enabled (Docker turns it off by default in containers) and announced on add.
-    const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`, `net/ipv6/conf/${nsName}/ndisc_notify=1`];
+    // IPv6 on the new interface only: Docker turns it off by default (all and default) in its containers.
+    const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
 
     if (order.dryRun) {
       const tmp = decided.kind === 'bridge' || decided.kind === 'ovs' ? order.ifname : hostIfname;
@@ -122,6 +124,8 @@ export class Attacher {
     }
 
     const undo = new UndoStack();
+    const using = [order.hostIf, ...plan.uses];
+    for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
     try {
       const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];
@@ -143,6 +147,7 @@ export class Attacher {
       if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
+      for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
   }
@@ -157,13 +162,19 @@ export class Attacher {
     }
   }
 
-  /** Gratuitous ARP, sent in the background: the reply does not wait for it, and it ends on its own. */
+  /**
+   * Announces the addresses (gratuitous ARP for IPv4, unsolicited neighbour advertisement for
+   * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
+   */
   private announce(netns: string, ifname: string, statics: Static[]): void {
-    for (const a of statics.filter((s) => s.cidr.addr.family === 4)) {
+    for (const a of statics) {
       const ip = a.cidr.addr.text;
+      const argv = a.cidr.addr.family === 4
+        ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
+        : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
       this.d.runner
-        .run('nsenter', [`--net=${netns}`, 'arping', '-q', '-U', '-c', '2', '-i', '0.2', '-I', ifname, '-s', ip, ip], { allowFail: true, timeoutMs: 3000 })
-        .catch((err: unknown) => this.d.log.debug({ err }, 'gratuitous ARP not sent'));
+        .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
+        .catch((err: unknown) => this.d.log.debug({ err, ip }, 'address not announced'));
     }
   }
 

@@ -8,6 +8,8 @@ export interface OwnershipDeps {
   runner: Runner;
   ovs: OvsCtl;
   records: RecordStore;
+  /** An attach under way uses it (it holds no record yet). */
+  busy(name: string): boolean;
   sysClassNet?: string;
 }
 
@@ -23,7 +25,7 @@ function inUse(records: RecordStore, ref: OwnedRef): boolean {
 
 /** Call under the host interface's lock. Deletes only what still carries fleetnet's mark. */
 export async function deleteOwnedIfUnused(d: OwnershipDeps, ref: OwnedRef): Promise<boolean> {
-  if (inUse(d.records, ref)) return false;
+  if (d.busy(ref.name) || inUse(d.records, ref)) return false;
   if (ref.type === 'link') {
     const h = readHostLink(ref.name, d.sysClassNet);
     if (!h || h.alias !== OWNED_ALIAS) return false;

@@ -6,6 +6,7 @@ import { toServiceError } from '../../common/grpc-errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
 import type { TargetRef } from '../../common/attach-args.js';
+import { unsupported } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import type { ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { ContainerInfo } from '../containers/types.js';
@@ -14,8 +15,9 @@ import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFro
 
 export interface AgentServiceDeps {
   attacher: Attacher;
-  resolve: (t: TargetRef) => Promise<ContainerInfo>;
-  runner: Runner;
+  /** For route/rule/tc; without them that RPC answers "unsupported". */
+  resolve?: (t: TargetRef) => Promise<ContainerInfo>;
+  runner?: Runner;
   capabilities: () => Promise<Capability[]>;
   log: Logger;
   version: string;
@@ -58,6 +60,7 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r)) })),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
+      if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
       const c = await d.resolve(targetFromProto(req.target));
       return runNetCommand(d.runner, c.netns, req.tool, req.args);
     }),

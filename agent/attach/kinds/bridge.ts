@@ -23,7 +23,13 @@ export function bridgeVlanLines(port: string, vid: number, trunk?: string): stri
 async function ensureBridge(env: KindEnv, name: string): Promise<boolean> {
   return env.lockHostIf(name, async () => {
     if (readHostLink(name, env.sysClassNet)) return false;
-    await env.ip.host(bridgeLines(name));
+    try {
+      await env.ip.host(bridgeLines(name));
+    } catch (err) {
+      // It did not exist a moment ago and nobody else creates it (this lock): remove what the batch left.
+      await env.runner.run('ip', ['link', 'del', name], { allowFail: true });
+      throw err;
+    }
     return true;
   });
 }
@@ -62,14 +68,14 @@ export const bridgeKind: Kind = {
     ];
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];
     return {
+      uses: [],
       needs: vid !== undefined ? [{ cap: 'bridge-vlan-filtering', hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space` }] : [],
       prepareCommands: create ? env.ip.describe(undefined, bridgeLines(br)) : [],
       commands: [...env.ip.describe(undefined, hostLines), ...vlanLines.map((l) => `bridge ${l}`)],
       async prepare(undo) {
+        if (ownedNow) undo.push('delete created bridge', () => env.releaseOwned({ type: 'link', name: br }));
         const created = create ? await ensureBridge(env, br) : false;
-        const owned: OwnedRef[] = created || ownedNow ? [{ type: 'link', name: br }] : [];
-        if (created) undo.push('delete created bridge', () => env.releaseOwned({ type: 'link', name: br }));
-        return owned;
+        return created || ownedNow ? [{ type: 'link', name: br }] : [];
       },
       async apply(undo) {
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));

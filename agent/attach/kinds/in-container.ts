@@ -20,6 +20,7 @@ export interface InContainerSpec {
 export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerInfo, s: InContainerSpec): KindPlan {
   return {
     needs: s.needs,
+    uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
     prepareCommands: s.prepareCommands ?? [],
     commands: env.ip.describe(undefined, [s.addLine]),
     prepare: s.prepare ?? (async (): Promise<OwnedRef[]> => []),

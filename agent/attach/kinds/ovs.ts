@@ -19,6 +19,7 @@ export const ovsKind: Kind = {
     const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? `${c.nsKey}/${order.ifname}`, container: c.name, ifname: order.ifname }, vid);
     const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), line('link', 'set', hostIfname, 'up')];
     return {
+      uses: [],
       needs: create
         ? [
             { cap: 'ovs', hint: 'install openvswitch-switch and start it, or pass the agent --ovs-db unix:PATH of a running ovsdb-server' },

@@ -57,6 +57,8 @@ export interface Made {
 
 export interface KindPlan {
   needs: Need[];
+  /** Host interfaces besides the order's host interface that this attach uses (e.g. `eth0.10`). */
+  uses: string[];
   /** --dry-run text: host interfaces made first, then the interface itself. */
   prepareCommands: string[];
   commands: string[];
