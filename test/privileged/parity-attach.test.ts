@@ -2,16 +2,7 @@
 // an agent inside a test netns (the "host"), Docker containers with --network none.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { container, inContainer, netns, scope, sh, startAgentProc, tempDir, uniq } from './parity-env.js';
-
-async function testHost(tc: Parameters<typeof scope>[0]) {
-  const t = scope(tc);
-  const p = uniq();
-  const ns = await netns(t, `${p}-host`);
-  const agent = await startAgentProc(t, tempDir(t, p), { ns });
-  const links = async () => (await sh('ip', ['-n', ns, '-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean);
-  return { t, p, ns, agent, links };
-}
+import { container, inContainer, sh, testHost } from './parity-env.js';
 
 test('Linux bridge: a created bridge goes with the last detach, a found one stays', async (tc) => {
   const { t, p, ns, agent, links } = await testHost(tc);

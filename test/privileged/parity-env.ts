@@ -101,3 +101,13 @@ export async function startAgentProc(t: After, dir: string, opts: { ns: string; 
   t.after(() => a.stop());
   return { socket: a.socket, cli: (args) => cli(a.socket, ...args) };
 }
+
+/** A test "host": a netns with an agent inside it; `links()` lists the host's link names. */
+export async function testHost(tc: Pick<TestContext, 'after'>) {
+  const t = scope(tc);
+  const p = uniq();
+  const ns = await netns(t, `${p}-host`);
+  const agent = await startAgentProc(t, tempDir(t, p), { ns });
+  const links = async () => (await sh('ip', ['-n', ns, '-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean);
+  return { t, p, ns, agent, links };
+}
