@@ -16,6 +16,7 @@ import { readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
 import { decideKind, KINDS } from './kinds/index.js';
+import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
 import type { KindEnv, Made, Need } from './kinds/types.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
 import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
@@ -206,6 +207,7 @@ export class Attacher {
       });
       for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
     }
+    if (!matches.length && this.d.ovsDb) removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
     return { removed };
   }
 

@@ -95,7 +95,7 @@ export async function probeOvs(runner: Runner, installed: boolean, opts: ProbeOp
 export function probeIpoib(sysClassNet = '/sys/class/net'): Capability {
   let names: string[] = [];
   try {
-    names = readdirSync(sysClassNet).filter((n) => {
+    names = readdirSync(sysClassNet).sort().filter((n) => {
       try {
         return readFileSync(`${sysClassNet}/${n}/type`, 'utf8').trim() === '32';
       } catch {

@@ -1,6 +1,6 @@
 // Fixtures for the parity tests: unique names, netns, Docker containers, a private OVS, an agent in a netns.
 // Everything made here is registered for removal with t.after, so it goes also when a test fails.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -92,14 +92,29 @@ export async function startOvs(t: After, ns: string, dir: string): Promise<strin
 export interface AgentProc {
   socket: string;
   cli(args: string[]): Promise<RunResult>;
+  /** Stops this agent process and starts a new one on the same socket and state dir. */
+  restart(opts?: { wipeState?: boolean }): Promise<void>;
 }
 
 /** The built agent inside a netns with private paths (test/helpers/agent-process.ts), stopped after. */
 export async function startAgentProc(t: After, dir: string, opts: { ns: string; ovsDb?: string; datapath?: string }): Promise<AgentProc> {
   const extra = [...(opts.ovsDb ? ['--ovs-db', opts.ovsDb] : []), ...(opts.datapath ? ['--ovs-datapath', opts.datapath] : [])];
-  const a = await startAgentIn(opts.ns, dir, extra);
+  let a = await startAgentIn(opts.ns, dir, extra);
   t.after(() => a.stop());
-  return { socket: a.socket, cli: (args) => cli(a.socket, ...args) };
+  return {
+    socket: a.socket,
+    cli: (args) => cli(a.socket, ...args),
+    async restart(o = {}) {
+      await a.stop();
+      // A copy of the state dir is kept so that a later restart can bring the records back.
+      if (o.wipeState) renameSync(`${dir}/state`, `${dir}/state.kept`);
+      else if (existsSync(`${dir}/state.kept`)) {
+        rmSync(`${dir}/state`, { recursive: true, force: true });
+        renameSync(`${dir}/state.kept`, `${dir}/state`);
+      }
+      a = await startAgentIn(opts.ns, dir, extra);
+    },
+  };
 }
 
 /** A test "host": a netns with an agent inside it; `links()` lists the host's link names. */

@@ -1,7 +1,8 @@
 // Docker containers on an Open vSwitch bridge of a private user-space OVS inside a test netns.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { container, scope, inContainer, netns, sh, startAgentProc, startOvs, tempDir, uniq } from './parity-env.js';
+import { OvsCtl } from '../../agent/ovs/vsctl.js';
+import { container, runner, scope, inContainer, netns, sh, startAgentProc, startOvs, tempDir, uniq } from './parity-env.js';
 
 /** A test host: a netns with its own user-space OVS and an agent inside it. */
 async function ovsHost(tc: Parameters<typeof scope>[0], datapath?: string) {
@@ -42,6 +43,17 @@ test('OVS: containers ping, VLAN tags isolate, ports carry external_ids, a creat
   assert.equal((await ping(a!.name, '10.7.0.2')).code, 0, 'same VLAN pings');
   assert.notEqual((await ping(a!.name, '10.7.0.3')).code, 0, 'another VLAN does not');
 
+  // Ports carry fleetnet's external_ids: a restarted agent recognises them, and detaches through them.
+  const owned = await new OvsCtl(runner, db).ownedPorts();
+  assert.deepEqual(owned.map((o) => o.container).sort(), [a!.name, b!.name, c!.name].sort());
+  await agent.restart();
+  assert.equal((await agent.cli(['attach', br, a!.name, '10.7.0.1/24', '@10'])).stdout.startsWith('already attached'), true);
+  // Even with its records gone (state dir lost), the agent finds c's port by its external_ids.
+  await agent.restart({ wipeState: true });
+  const r2 = await agent.cli(['detach', c!.name]);
+  assert.match(r2.stdout, /^detached eth1/, r2.stdout + r2.stderr);
+  assert.equal((await vsctl('list-ports', br)).stdout.trim().split('\n').length, 2);
+  await agent.restart(); // records back, c's included: detaching it again finds nothing left to remove
   for (const x of [a, b, c]) assert.equal((await agent.cli(['detach', x!.name])).code, 0);
   assert.equal((await vsctl('br-exists', br).catch((e: { code?: number }) => ({ code: e.code ?? 1 }))).code !== 0, true, 'the bridge fleetnet created is gone');
 });

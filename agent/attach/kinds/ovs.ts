@@ -3,7 +3,7 @@ import { parseVlanId } from '../../../common/attach-args.js';
 import { line } from '../../linux/ip.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import type { OwnedRef } from '../records.js';
-import type { Kind } from './types.js';
+import type { Kind, KindEnv } from './types.js';
 import { vethLine } from './veth.js';
 
 export const ovsKind: Kind = {
@@ -55,3 +55,20 @@ export const ovsKind: Kind = {
     }
   },
 };
+
+/**
+ * After a restart that lost the state dir, fleetnet still knows its OVS ports by their external_ids:
+ * a detach with no record removes the ports tagged with that container and ifname (and their veths).
+ */
+export async function removeUnrecordedOvsPorts(env: KindEnv, container: string, ifname: string): Promise<boolean> {
+  const ports = await env.ovs.ownedPorts().catch(() => []);
+  let removed = false;
+  for (const p of ports.filter((x) => x.container === container && x.ifname === ifname)) {
+    const bridge = (await env.ovs.run('port-to-br', p.port).catch(() => '')).trim();
+    if (bridge) await env.ovs.run(...OvsCtl.delPortArgs(bridge, p.port));
+    await env.runner.run('ip', ['link', 'del', p.port], { allowFail: true });
+    env.log.info({ port: p.port, container, ifname }, 'removed an OVS port fleetnet made that had no record');
+    removed = true;
+  }
+  return removed;
+}
