@@ -1,6 +1,7 @@
 // Attach and detach: the shared flow for every host-interface kind (agent/attach/kinds/):
 // resolve → per-key queue → idempotency/conflict → kind plan → capability check → undo stack →
 // container addressing batch → read-back → record.
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
 import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
@@ -233,10 +234,16 @@ export class Attacher {
   list(): AttachmentRecord[] {
     return this.d.records.all();
   }
+
+  /** What is true now of a recorded interface, read from sysfs and /proc (no process is run). */
+  liveState(r: AttachmentRecord): 'up' | 'missing' | 'container-gone' {
+    if (!existsSync(r.container.netns)) return 'container-gone';
+    if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
+    return 'up';
+  }
 }
 
 async function nsAlive(c: ContainerInfo): Promise<boolean> {
-  const { existsSync } = await import('node:fs');
   return existsSync(c.netns);
 }
 

@@ -57,7 +57,7 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const res = await attacher.detach(detachOrderFromProto(req));
       return { removed: res.removed };
     }),
-    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r)) })),
+    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
