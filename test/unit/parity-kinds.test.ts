@@ -1,6 +1,7 @@
 // Argv-exact tests, through a FakeRunner, of the host-interface kinds this kernel cannot run
 // (reviewed fixtures; test/privileged/parity-kernel-errors.test.ts replays their ip commands).
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import type { RecordedCall } from '../../common/runner.js';
@@ -68,4 +69,51 @@ test('detach of a macvlan on a created eth0.10 removes the macvlan, then eth0.10
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
   assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`, 'ip link del eth0.10']);
+});
+
+function fakeLink(sys: string, name: string, alias: string): void {
+  mkdirSync(`${sys}/${name}`);
+  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: alias })) writeFileSync(`${sys}/${name}/${k}`, v);
+}
+
+test('a found eth0.10 is reused, and stays after the last detach', async () => {
+  const f = fakeAttacher();
+  fakeLink(f.sys, 'eth0.10', '');
+  await f.attach({ hostIf: 'eth0', vlan: '10' });
+  assert.deepEqual(show(f.runner.calls).slice(1, 2), ['ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge']);
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
+  assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`]);
+});
+
+test('a trunk loses the VLAN only with the last attachment that uses it', async () => {
+  const f = fakeAttacher();
+  writeFileSync(`${f.sys}/br9/bridge/vlan_filtering`, '1');
+  await f.attach({ hostIf: 'br9', vlan: '20', trunk: 'up0' });
+  await f.attach({ hostIf: 'br9', vlan: '20', trunk: 'up0', ifname: 'eth2' });
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
+  assert.deepEqual(show(f.runner.calls), ['ip link del fn925cadea24ea']);
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth2' as never });
+  assert.deepEqual(show(f.runner.calls), ['ip link del fnb039dc4ed475', 'bridge -batch - <<< vlan del dev up0 vid 20']);
+});
+
+test('--dry-run of a macvlan on eth0.10 prints the commands and runs none that change anything', async () => {
+  const f = fakeAttacher();
+  const res = await f.attach({ hostIf: 'eth0', vlan: '10', dryRun: true, addresses: [{ static: { cidr: 'fd00::5/64', gateway: 'fd00::1' } }] });
+  assert.deepEqual(res.commands, [
+    'ip link add link eth0 name eth0.10 type vlan id 10',
+    'ip link set eth0.10 alias fleetnet:owned',
+    'ip link set eth0.10 up',
+    'nsenter --net=/proc/4242/ns/net ip -6 -json route show default',
+    'ip link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge',
+    'nsenter --net=/proc/4242/ns/net sysctl -q -w net/ipv6/conf/fn925cadea24ea/disable_ipv6=0',
+    'nsenter --net=/proc/4242/ns/net ip link set fn925cadea24ea name eth1',
+    'nsenter --net=/proc/4242/ns/net ip addr add fd00::5/64 dev eth1 nodad',
+    'nsenter --net=/proc/4242/ns/net ip link set eth1 up',
+    'nsenter --net=/proc/4242/ns/net ip route replace default via fd00::1 dev eth1',
+    'nsenter --net=/proc/4242/ns/net ip addr show dev eth1',
+  ]);
+  assert.deepEqual(show(f.runner.calls), ['ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 br-exists eth0']);
 });
