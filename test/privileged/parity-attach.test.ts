@@ -76,6 +76,13 @@ test('route, rule and tc run inside the container; refused options never run', a
   assert.equal(r.code, 0, r.stderr);
   r = await agent.cli(['tc', a.name, 'qdisc', 'show', 'dev', 'eth1']);
   assert.match(r.stdout, /qdisc tbf .* rate 1Mbit/);
+  // Words that look like options reach the tool untouched (a leading -6 picks the family for ip).
+  r = await agent.cli(['route', a.name, '-6', 'show']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /192\.168\.2\.0/, 'the IPv6 table, not the IPv4 one');
+  assert.match((await agent.cli(['route', a.name, 'show'])).stdout, /192\.168\.2\.0\/24 dev eth1/);
+  r = await agent.cli(['tc', a.name, '-s', 'qdisc', 'show', 'dev', 'eth1']);
+  assert.match(r.stdout, /Sent \d+ bytes/);
   for (const bad of [['route', '-batch', '/etc/x'], ['route', '-n', 'other', 'show'], ['rule', '-netns', 'x', 'show'], ['route', '-force', 'show'], ['tc', 'filter', 'add', 'dev', 'eth1', 'bpf', 'obj', 'x.o'], ['tc', 'action', 'add', 'exec', 'x']]) {
     r = await agent.cli([bad[0]!, a.name, ...bad.slice(1)]);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
