@@ -50,12 +50,16 @@ test('macvlan on a veth that plays the NIC: bridge mode pings, private mode does
   await sh('ip', ['-n', ns, 'link', 'set', 'nic0', 'up']);
   await sh('ip', ['-n', ns, 'link', 'set', 'nic0p', 'up']);
   const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((x) => container(t, `${p}-${x}`, p)));
+  // pipework's mac:HOSTMAC names the NIC by its MAC.
+  const nicMac = (await sh('ip', ['-n', ns, '-json', 'link', 'show', 'nic0'])).stdout.match(/"address":"([0-9a-f:]+)"/)![1]!;
   for (const [x, ip, mode] of [[a, '10.4.0.1', 'bridge'], [b, '10.4.0.2', 'bridge'], [c, '10.4.0.3', 'private'], [d, '10.4.0.4', 'private']] as const) {
-    const r = await agent.cli(['attach', 'nic0', x!.name, `${ip}/24`, '--macvlan-mode', mode]);
+    const r = await agent.cli(['attach', x === b ? `mac:${nicMac}` : 'nic0', x!.name, `${ip}/24`, '--macvlan-mode', mode]);
     assert.equal(r.code, 0, r.stderr);
   }
   const detail = (await sh('nsenter', [`--net=/proc/${a!.pid}/ns/net`, 'ip', '-d', 'link', 'show', 'eth1'])).stdout;
   assert.match(detail, /macvlan mode bridge/);
+  const listed = JSON.parse((await agent.cli(['ls', '--json'])).stdout) as { hostIf: string; kind: string }[];
+  assert.deepEqual(listed.map((i) => `${i.kind}:${i.hostIf}`), Array(4).fill('macvlan:nic0'), 'mac:HOSTMAC resolved to nic0');
   assert.equal((await inContainer(a!.name, ['ping', '-c', '1', '-W', '2', '10.4.0.2'])).code, 0, 'bridge mode pings');
   assert.notEqual((await inContainer(c!.name, ['ping', '-c', '1', '-W', '2', '10.4.0.4'])).code, 0, 'private mode does not');
   for (const x of [a, b, c, d]) assert.equal((await agent.cli(['detach', x!.name])).code, 0);

@@ -117,3 +117,11 @@ test('--dry-run of a macvlan on eth0.10 prints the commands and runs none that c
   ]);
   assert.deepEqual(show(f.runner.calls), ['ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 br-exists eth0']);
 });
+
+test('--kind ovs creates an OVS bridge whatever its name', async () => {
+  const f = fakeAttacher();
+  const res = await f.attach({ hostIf: 'sw1', kind: 'ovs', ovsDatapath: 'netdev' });
+  assert.equal(res.record.kind, 'ovs');
+  assert.ok(show(f.runner.calls).includes('ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned'));
+  await refused(f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }), 'conflict', /'br9' is a Linux bridge, not an Open vSwitch bridge/);
+});
