@@ -112,16 +112,14 @@ export class Attacher {
     const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
 
     if (order.dryRun) {
-      const tmp = decided.kind === 'bridge' || decided.kind === 'ovs' ? order.ifname : hostIfname;
-      const prelude = tmp === order.ifname ? [] : [line('link', 'set', tmp, 'name', order.ifname)];
       const commands = [
         ...plan.prepareCommands,
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...plan.commands,
-        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(tmp).join(' ')}`] : []),
-        ...this.d.ip.describe(c.netns, nsLines(prelude)),
+        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
+        ...this.d.ip.describe(c.netns, nsLines(plan.nsPrelude)),
       ];
-      const made: Made = { hostIfname: '', nsName: order.ifname, nsPrelude: [], owned: [] };
+      const made: Made = { hostIfname: '', owned: [] };
       return { record: this.makeRecord(order, c, key, fp, decided.kind, made, mtu, mac ?? '', []), changed: false, commands };
     }
 
@@ -134,8 +132,8 @@ export class Attacher {
       for (const f of gwFamilies) replaced.push(...(await readDefaults(this.d.runner, c.netns, f)));
       const made: Made = { ...(await plan.apply(undo)), owned };
       if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
-      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(made.nsName)]);
-      const out = await this.d.ip.inNs(c.netns, nsLines(made.nsPrelude));
+      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
+      const out = await this.d.ip.inNs(c.netns, nsLines(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
         addresses: statics.map((a) => a.cidr.text),

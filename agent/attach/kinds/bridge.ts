@@ -69,6 +69,8 @@ export const bridgeKind: Kind = {
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];
     return {
       uses: [],
+      nsName: order.ifname,
+      nsPrelude: [],
       needs: vid !== undefined ? [{ cap: 'bridge-vlan-filtering', hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space` }] : [],
       prepareCommands: create ? env.ip.describe(undefined, bridgeLines(br)) : [],
       commands: [...env.ip.describe(undefined, hostLines), ...vlanLines.map((l) => `bridge ${l}`)],
@@ -84,7 +86,7 @@ export const bridgeKind: Kind = {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
           await runBridgeBatch(env, vlanLines);
         }
-        return { hostIfname, nsName: order.ifname, nsPrelude: [], ...(order.trunk ? { trunk: order.trunk } : {}) };
+        return { hostIfname, ...(order.trunk ? { trunk: order.trunk } : {}) };
       },
     };
   },

@@ -21,13 +21,15 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
   return {
     needs: s.needs,
     uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
+    nsName: s.tmpName,
+    nsPrelude: [line('link', 'set', s.tmpName, 'name', order.ifname)],
     prepareCommands: s.prepareCommands ?? [],
     commands: env.ip.describe(undefined, [s.addLine]),
     prepare: s.prepare ?? (async (): Promise<OwnedRef[]> => []),
     async apply(undo) {
       await env.ip.host([s.addLine]);
       undo.push(`delete ${s.tmpName}`, () => deleteInNs(env, c.netns, s.tmpName, order.ifname));
-      return { hostIfname: '', nsName: s.tmpName, nsPrelude: [line('link', 'set', s.tmpName, 'name', order.ifname)], ...(s.parent ? { parent: s.parent } : {}) };
+      return { hostIfname: '', ...(s.parent ? { parent: s.parent } : {}) };
     },
   };
 }

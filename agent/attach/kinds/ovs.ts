@@ -20,6 +20,8 @@ export const ovsKind: Kind = {
     const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), line('link', 'set', hostIfname, 'up')];
     return {
       uses: [],
+      nsName: order.ifname,
+      nsPrelude: [],
       needs: create
         ? [
             { cap: 'ovs', hint: 'install openvswitch-switch and start it, or pass the agent --ovs-db unix:PATH of a running ovsdb-server' },
@@ -44,7 +46,7 @@ export const ovsKind: Kind = {
         await env.ip.host(hostLines);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
-        return { hostIfname, nsName: order.ifname, nsPrelude: [] };
+        return { hostIfname };
       },
     };
   },

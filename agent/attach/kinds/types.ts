@@ -46,10 +46,6 @@ export interface Need {
 export interface Made {
   /** Host-side peer ('' when the interface lives only in the container). */
   hostIfname: string;
-  /** What the container's interface is called right now (renamed by `nsPrelude`). */
-  nsName: string;
-  /** Lines run first in the container's ip batch (e.g. renaming a temporary name). */
-  nsPrelude: string[];
   owned: OwnedRef[];
   parent?: string;
   trunk?: string;
@@ -59,6 +55,10 @@ export interface KindPlan {
   needs: Need[];
   /** Host interfaces besides the order's host interface that this attach uses (e.g. `eth0.10`). */
   uses: string[];
+  /** What the container's interface is called when made, before `nsPrelude` renames it. */
+  nsName: string;
+  /** Lines run first in the container's ip batch (e.g. renaming a temporary name). */
+  nsPrelude: string[];
   /** --dry-run text: host interfaces made first, then the interface itself. */
   prepareCommands: string[];
   commands: string[];
