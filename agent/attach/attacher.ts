@@ -133,6 +133,7 @@ export class Attacher {
       const made: Made = { ...(await plan.apply(undo)), owned };
       if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
       if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
+      plan.beforeNsBatch?.();
       const out = await this.d.ip.inNs(c.netns, nsLines(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,

@@ -18,6 +18,7 @@ export interface InContainerSpec {
 }
 
 export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerInfo, s: InContainerSpec): KindPlan {
+  let renameSent = false;
   return {
     needs: s.needs,
     uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
@@ -26,9 +27,18 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
     prepareCommands: s.prepareCommands ?? [],
     commands: env.ip.describe(undefined, [s.addLine]),
     prepare: s.prepare ?? (async (): Promise<OwnedRef[]> => []),
+    beforeNsBatch() {
+      renameSent = true;
+    },
     async apply(undo) {
+      // Pushed before the add (it may act and still report failure). The container's own interface
+      // named like ours is never touched: eth1 is deleted only when our temporary name is gone
+      // because the rename ran.
+      undo.push(`delete ${s.tmpName}`, async () => {
+        const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', 'link', 'del', s.tmpName], { allowFail: true });
+        if (r.code !== 0 && renameSent) await deleteInNs(env, c.netns, order.ifname);
+      });
       await env.ip.host([s.addLine]);
-      undo.push(`delete ${s.tmpName}`, () => deleteInNs(env, c.netns, s.tmpName, order.ifname));
       return { hostIfname: '', ...(s.parent ? { parent: s.parent } : {}) };
     },
   };

@@ -30,7 +30,12 @@ export const macvlanKind: Kind = {
         if (!createVlan) return owned;
         const made = await env.lockHostIf(lower, async () => {
           if (readHostLink(lower, env.sysClassNet)) return false;
-          await env.ip.host(vlanLines);
+          try {
+            await env.ip.host(vlanLines);
+          } catch (err) {
+            await env.runner.run('ip', ['link', 'del', lower], { allowFail: true }); // what the batch left
+            throw err;
+          }
           return true;
         });
         if (made) undo.push(`delete created ${lower}`, () => env.releaseOwned({ type: 'link', name: lower }));

@@ -35,7 +35,13 @@ export const ovsKind: Kind = {
         if (!create) return owned;
         const made = await env.lockHostIf(br, async () => {
           if (await env.ovs.bridgeExists(br)) return false;
-          await env.ovs.run(...addBr);
+          try {
+            await env.ovs.run(...addBr);
+          } catch (err) {
+            // It did not exist a moment ago and nobody else creates it (this lock): remove what the call left.
+            await env.ovs.run('--if-exists', 'del-br', br).catch(() => undefined);
+            throw err;
+          }
           return true;
         });
         if (made) undo.push('delete created OVS bridge', () => env.releaseOwned({ type: 'ovs-bridge', name: br }));

@@ -64,6 +64,8 @@ export interface KindPlan {
   commands: string[];
   /** Makes (or finds) the host interface the attachment hangs off; pushes undo steps. */
   prepare(undo: UndoStack): Promise<OwnedRef[]>;
+  /** Called just before the shared flow sends the container's batch (with `nsPrelude`). */
+  beforeNsBatch?(): void;
   /** Makes the container's interface (and its host side); pushes undo steps. */
   apply(undo: UndoStack): Promise<Omit<Made, 'owned'>>;
 }
