@@ -101,6 +101,11 @@ test('capability refusal for real: this kernel has no dummy; nothing changes', a
   const a = await container(t, `${p}-a`, p);
   const before = [await links(), (await inContainer(a.name, ['ip', '-o', 'link'])).stdout];
   const r = await agent.cli(['attach', 'dummy', a.name, '10.3.0.1/24']);
+  if ((await sh('unshare', ['-n', 'ip', 'link', 'add', 'fnp-du', 'type', 'dummy'], true)).code === 0) {
+    tc.diagnostic('this kernel has dummy support: the attach works instead of being refused');
+    assert.equal(r.code, 0, r.stderr);
+    return;
+  }
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /this host's kernel has no dummy support \(CONFIG_DUMMY\)/);
   assert.deepEqual([await links(), (await inContainer(a.name, ['ip', '-o', 'link'])).stdout], before);
