@@ -1,9 +1,10 @@
 // Reviewed fixtures: the exact commands the agent runs for what this kernel cannot do
 // (8021q, dummy, IPoIB, bridge vlan_filtering, OVS kernel datapath). Used by the argv-exact unit
 // test and replayed by test/privileged/parity-kernel-errors.test.ts in a throwaway namespace.
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import pino from 'pino';
 import { Attacher } from '../../agent/attach/attacher.js';
 import { RecordStore } from '../../agent/attach/records.js';
@@ -20,9 +21,21 @@ export const CONTAINER: ContainerInfo = { runtime: 'pid', id: '4242', name: '424
 export const TMP_ETH1 = 'fn925cadea24ea';
 export const TMP_IB0 = 'fnd6a44a3e6477';
 
+/** Temporary folders made here, removed when the test file ends. */
+const temps: string[] = [];
+after(() => {
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+export function tmp(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 /** A fake /sys/class/net: eth0 (a NIC), ib0 (InfiniBand), br9 (a Linux bridge fleetnet did not make), up0 (a port of br9). */
 export function fakeSys(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fnp-sys-'));
+  const dir = tmp('fnp-sys-');
   const link = (name: string, type: number, mtu: number, mac: string, extra: Record<string, string> = {}) => {
     mkdirSync(join(dir, name), { recursive: true });
     for (const [f, v] of Object.entries({ type: String(type), mtu: String(mtu), address: mac, ifalias: '', ...extra })) {
@@ -69,7 +82,7 @@ export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[] }
     detail: name === 'ovs-system' ? "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)" : `this host's kernel has no ${name} support`,
   }));
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records: new RecordStore(mkdtempSync(join(tmpdir(), 'fnp-state-'))),
+    runner, ip: ipExec(runner), records: new RecordStore(tmp('fnp-state-')),
     resolver: { resolve: async () => CONTAINER }, log: pino({ level: 'silent' }), sysClassNet: sys, garp: false,
     ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps,
   });

@@ -1,7 +1,6 @@
 // route/rule/tc argv rules, pipework's other attach forms, OVS external_ids parsing, capability probes.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { probeIpoib, probeOvs } from '../../agent/linux/capabilities.js';
@@ -11,6 +10,7 @@ import { checkFamily, pipeworkForms } from '../../cli/commands/attach.js';
 import { parseAddressToken } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { FakeRunner } from '../../common/runner.js';
+import { tmp } from './parity-fixtures.js';
 
 const isInvalid = (re: RegExp) => (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && re.test(`${e.message} ${e.hint ?? ''}`);
 
@@ -59,7 +59,7 @@ test('OVS ports fleetnet made are recognised by their external_ids', () => {
 
 test('capabilities: OVS datapaths (system needs the kernel module), IPoIB devices', async () => {
   const runner = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' ? { stdout: '[netdev, system]\n' } : undefined));
-  const noMod = mkdtempSync(join(tmpdir(), 'fnp-mod-'));
+  const noMod = tmp('fnp-mod-');
   const caps = await probeOvs(runner, true, { ovsDb: 'unix:/x/db.sock', sysModule: noMod });
   assert.deepEqual(runner.calls.map((c) => [c.cmd, ...c.args].join(' ')), ['ovs-vsctl --db=unix:/x/db.sock --timeout=5 get Open_vSwitch . datapath_types']);
   assert.deepEqual(caps.map((c) => [c.name, c.available]), [['ovs', true], ['ovs-netdev', true], ['ovs-system', false]]);
@@ -70,11 +70,11 @@ test('capabilities: OVS datapaths (system needs the kernel module), IPoIB device
   assert.ok(down.every((c) => !c.available && /no Open vSwitch database answers/.test(c.detail)));
   assert.ok((await probeOvs(runner, false)).every((c) => /not installed \(Debian package openvswitch-switch\)/.test(c.detail)));
 
-  const sys = mkdtempSync(join(tmpdir(), 'fnp-sys-'));
+  const sys = tmp('fnp-sys-');
   for (const [n, type] of [['eth0', '1'], ['ib0', '32'], ['ib1', '32']]) {
     mkdirSync(join(sys, n!));
     writeFileSync(join(sys, n!, 'type'), `${type}\n`);
   }
   assert.deepEqual(probeIpoib(sys), { name: 'ipoib', available: true, detail: 'InfiniBand devices: ib0, ib1' });
-  assert.equal(probeIpoib(mkdtempSync(join(tmpdir(), 'fnp-sys-'))).available, false);
+  assert.equal(probeIpoib(tmp('fnp-sys-')).available, false);
 });
