@@ -36,15 +36,20 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   getDocker();
   const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker, dockerIndex: () => dockerIndex });
   const records = new RecordStore(cfg.stateDir);
-  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log });
   let caps: Promise<Capability[]> | undefined;
+  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }));
+  const attacher = new Attacher({
+    runner, ip: ipExec(runner), records, resolver, log, capabilities, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+  });
   const impl = agentService({
     attacher,
+    resolve: (t) => resolver.resolve(t),
+    runner,
     log,
     version: VERSION,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     startedAtMs: Date.now(),
-    capabilities: () => (caps ??= probeCapabilities(runner)),
+    capabilities,
   });
 
   const servers: Server[] = [];
