@@ -42,6 +42,8 @@ export interface MesherOptions {
   log: Logger;
   /** Whether this kernel can make gretap devices (from the capability probe). */
   hasGretap: () => Promise<boolean>;
+  /** Datapath type of OVS bridges the mesh creates when the spec names none (the agent's --ovs-datapath). */
+  defaultDatapathType?: string;
   /** Force a firewall backend (tests); default: nft when installed, else iptables. */
   firewall?: 'nft' | 'iptables';
   /** Period of the full pass while a mesh is held (0: only on ApplyMesh). */
@@ -199,7 +201,7 @@ export class Mesher {
     for (const t of d.add) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
     for (const ts of groups.values()) {
       const { network, bridge } = ts[0]!;
-      const dp = nets.get(network)?.datapathType;
+      const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {
         await this.ovs.add(ts, state.bridges.has(bridge) ? undefined : { bridge, ...(dp ? { datapathType: dp } : {}) });
         state.bridges.add(bridge);

@@ -5,6 +5,7 @@ import { FleetnetError } from '../../common/errors.js';
 import type { Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { parseJsonArrays } from '../linux/ip.js';
+import { OvsCtl } from '../ovs/vsctl.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
@@ -53,7 +54,7 @@ export class OvsTunnels {
   constructor(private readonly o: OvsTunnelsOptions) {}
 
   private base(): string[] {
-    return [...(this.o.ovsDb ? [`--db=${this.o.ovsDb}`] : []), '--timeout=10'];
+    return new OvsCtl(this.o.runner, this.o.ovsDb).args();
   }
 
   private vsctl(args: string[]) {

@@ -2,18 +2,26 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { unsupported } from '../../common/errors.js';
 import { toServiceError } from '../../common/grpc-errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
 import type { Mesher } from '../mesh/mesher.js';
-import { attachOrderFromProto, detachOrderFromProto, interfaceToProto } from './convert.js';
+import type { TargetRef } from '../../common/attach-args.js';
+import { unsupported } from '../../common/errors.js';
+import type { Runner } from '../../common/runner.js';
+import type { ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { ContainerInfo } from '../containers/types.js';
+import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
+import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFromProto } from './convert.js';
 import { meshReplyToProto, meshSpecFromProto, meshStatusToProto } from './mesh-convert.js';
 
 export interface AgentServiceDeps {
   attacher: Attacher;
   /** Absent: the mesh RPCs answer `unsupported`. */
   mesher?: Mesher;
+  /** For route/rule/tc; without them that RPC answers "unsupported". */
+  resolve?: (t: TargetRef) => Promise<ContainerInfo>;
+  runner?: Runner;
   capabilities: () => Promise<Capability[]>;
   log: Logger;
   version: string;
@@ -61,5 +69,11 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
     applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
     meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
+    containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
+      netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
+      if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
+      const c = await d.resolve(targetFromProto(req.target));
+      return runNetCommand(d.runner, c.netns, req.tool, req.args);
+    }),
   };
 }
