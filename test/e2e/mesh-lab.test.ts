@@ -1,7 +1,7 @@
 // The mesh on a lab fleet: the lab's own agents (each in its host namespace, own --socket,
 // --state-dir, --ovs-db) take ApplyMesh over their sockets; Docker containers attached by the
-// CLI to a Linux-bridge network on different hosts ping over kernel VXLAN; an OVS GRE mesh's
-// BFD sessions come up; `lab down` leaves none of the lab's namespaces or containers.
+// CLI on different hosts ping over kernel VXLAN (Linux bridge), OVS GRE and OVS VXLAN; BFD and
+// probes report up; `lab down` leaves none of the lab's namespaces or containers.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
@@ -10,7 +10,7 @@ import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
 import { labDown, LAB_LABEL } from '../../lab/down.js';
 import { ensureBusyboxImage, runBusybox } from '../../lab/image.js';
-import { labUp, type LabUpResult } from '../../lab/up.js';
+import { labUp, type LabHostInfo, type LabUpResult } from '../../lab/up.js';
 import { ensureBuilt } from '../helpers/build.js';
 import { newRunId } from '../helpers/docker.js';
 
@@ -26,52 +26,60 @@ after(async () => {
   await labDown({ name });
 });
 
-test('lab agents converge a VXLAN and a GRE mesh; Docker containers on h1 and h3 ping over VXLAN; down leaves none of it', async () => {
+/** A labelled busybox container on a lab host, attached by the CLI through that host's agent. */
+async function dockerOn(h: LabHostInfo, container: string, bridge: string, cidr: string, mtu: number): Promise<{ name: string; pid: string }> {
+  await runBusybox(runner, { name: container, labels: [`${LAB_LABEL}=${name}`] });
+  const r = await runner.run('node', [bin, '--socket', h.agentSocket, 'attach', '--mtu', String(mtu), bridge, container, cidr], { allowFail: true });
+  assert.equal(r.code, 0, r.stderr);
+  return { name: container, pid: (await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', container])).stdout.trim() };
+}
+
+/** busybox ping has no -M: DF pings run iputils' ping inside the container's namespace. */
+function ping(from: { pid: string }, to: string, size?: number) {
+  return runner.run('nsenter', [`--net=/proc/${from.pid}/ns/net`, 'ping', '-n', '-c', '1', '-W', '2', ...(size ? ['-s', String(size), '-M', 'do'] : []), to], { allowFail: true, timeoutMs: 20_000 });
+}
+
+test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker containers on h1 and h3 ping over each; down leaves none of it', async () => {
   const lab: LabUpResult = await labUp({ name, hosts: 3 });
+  const all = ['h1', 'h2', 'h3'];
   const nets: MeshNetwork[] = [
-    { name: 'green', kind: 'bridge', encap: 'vxlan', key: 42, bridge: 'br-green', members: ['h1', 'h2', 'h3'] },
-    { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h2', 'h3'] },
+    // OVS in user space takes UDP 4789 for its own VXLAN ports: the kernel's VXLAN uses 8472 here.
+    { name: 'green', kind: 'bridge', encap: 'vxlan', key: 42, bridge: 'br-green', members: all, dstPort: 8472 },
+    { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: all },
+    { name: 'violet', kind: 'ovs', encap: 'vxlan', key: 5000, bridge: 'ovs-vio', members: all },
   ];
   const plans = planMesh(lab.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets);
   for (const h of lab.hosts) {
     const conn = connectAgent(h.agentSocket);
     try {
-      const p = plans.find((x) => x.host === h.name)!;
-      const r = await conn.call(conn.client.applyMesh, agentMeshSpec(p, 1, { datapathType: 'netdev' }));
-      assert.deepEqual([r.added, r.errors], [4, []], `${h.name}`);
+      // No datapath in the spec: the lab agents' own --ovs-datapath netdev applies.
+      const r = await conn.call(conn.client.applyMesh, agentMeshSpec(plans.find((x) => x.host === h.name)!, 1));
+      assert.deepEqual([r.added, r.errors], [6, []], `${h.name}`);
     } finally {
       conn.close();
     }
   }
-
-  const [h1, , h3] = lab.hosts;
-  const web = [`${name}-web1`, `${name}-web3`];
-  for (const [i, n] of web.entries()) {
-    await runBusybox(runner, { name: n, labels: [`${LAB_LABEL}=${name}`] });
-    const h = [h1!, h3!][i]!;
-    const r = await runner.run('node', [bin, '--socket', h.agentSocket, 'attach', '--mtu', '1450', 'br-green', n, `10.2.2.${i + 1}/24`], { allowFail: true });
-    assert.equal(r.code, 0, r.stderr);
+  const [h1, , h3] = lab.hosts as [LabHostInfo, LabHostInfo, LabHostInfo];
+  for (const [bridge, subnet, mtu] of [['br-green', '10.2.2', 1450], ['ovs-blue', '10.1.1', 1458], ['ovs-vio', '10.3.3', 1450]] as const) {
+    const a = await dockerOn(h1, `${name}-${bridge}-1`, bridge, `${subnet}.1/24`, mtu);
+    await dockerOn(h3, `${name}-${bridge}-3`, bridge, `${subnet}.3/24`, mtu);
+    let ok = false;
+    for (let i = 0; i < 10 && !ok; i++) ok = (await ping(a, `${subnet}.3`)).code === 0;
+    assert.ok(ok, `${bridge}: h1 -> h3`);
+    assert.equal((await ping(a, `${subnet}.3`, mtu - 28)).code, 0, `${bridge}: DF ${mtu - 28}`);
+    assert.notEqual((await ping(a, `${subnet}.3`, mtu - 27)).code, 0, `${bridge}: DF ${mtu - 27}`);
   }
-  // busybox ping has no -M: the DF pings run iputils' ping inside the container's namespace.
-  const pid = (await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', web[0]!])).stdout.trim();
-  const ping = (size?: number) =>
-    runner.run('nsenter', [`--net=/proc/${pid}/ns/net`, 'ping', '-n', '-c', '1', '-W', '2', ...(size ? ['-s', String(size), '-M', 'do'] : []), '10.2.2.2'], { allowFail: true, timeoutMs: 20_000 });
-  const dockerPing = () => runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.2.2.2'], { allowFail: true, timeoutMs: 20_000 });
-  let ok = false;
-  for (let i = 0; i < 10 && !ok; i++) ok = (await dockerPing()).code === 0;
-  assert.ok(ok, 'web1 on h1 -> web3 on h3 over the VXLAN mesh');
-  assert.equal((await ping(1422)).code, 0, 'DF 1422');
-  assert.notEqual((await ping(1423)).code, 0, 'DF 1423');
 
-  // Status through the agent: the GRE tunnels' BFD comes up, the VXLAN peers answer.
-  const conn = connectAgent(h1!.agentSocket);
+  // Status through the agent: the OVS tunnels' BFD comes up, the kernel VXLAN peers answer.
+  const conn = connectAgent(h1.agentSocket);
   try {
     let st = await conn.call(conn.client.meshStatus, {});
     for (let i = 0; i < 30 && !st.tunnels.every((t) => t.state === 'up'); i++) {
       await new Promise((r) => setTimeout(r, 500));
       st = await conn.call(conn.client.meshStatus, {});
     }
-    assert.deepEqual(st.tunnels.map((t) => `${t.network}/${t.peer}:${t.state}`).sort(), ['blue/h2:up', 'blue/h3:up', 'green/h2:up', 'green/h3:up']);
+    assert.deepEqual(st.tunnels.map((t) => `${t.network}/${t.peer}:${t.state}`).sort(),
+      ['blue/h2:up', 'blue/h3:up', 'green/h2:up', 'green/h3:up', 'violet/h2:up', 'violet/h3:up']);
   } finally {
     conn.close();
   }
