@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { MeshNetwork } from '../controller/mesh/plan.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../test/helpers/mesh-fleet.js';
-import { uniquePrefix } from '../test/helpers/netns.js';
+import { newRunId } from '../test/helpers/docker.js';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(name);
@@ -32,16 +32,18 @@ function pct(xs: number[], p: number): number {
 }
 
 async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promise<Row[]> {
-  const fleet = await MeshFleet.create(uniquePrefix('b'), 1);
+  const fleet = await MeshFleet.create(newRunId('b'), MAX_HOSTS);
   const net: MeshNetwork = { name: 'bench', kind, encap, key: 900, bridge: kind === 'ovs' ? 'ovs-bench' : 'br-bench', members: ['h1'] };
   const mtu = encap === 'gre' ? 1458 : 1450;
   let generation = 0;
   const rows: Row[] = [];
   try {
-    await fleet.applyPlan([net], ++generation, 'netdev');
+    // Hosts outside the mesh are built up front (lab) and take part only once they join.
+    const members = () => [...net.members];
+    await fleet.applyPlan([net], ++generation, 'netdev', { only: members() });
     let first: SimContainer | undefined; // made once h1's bridge exists (the first join makes it)
     for (let n = 2; n <= MAX_HOSTS; n++) {
-      const h = await fleet.addHost();
+      const h = fleet.host(`h${n}`);
       let probe: SimContainer | undefined;
       const joinMs: number[] = [];
       const readyMs: number[] = [];
@@ -50,18 +52,18 @@ async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promis
       for (let rep = 0; rep < REPS; rep++) {
         // Leave (not timed), then join (timed): the controller hands every host its new part, in parallel.
         net.members = net.members.filter((m) => m !== h.name);
-        await fleet.applyPlan([net], ++generation, 'netdev');
+        await fleet.applyPlan([net], ++generation, 'netdev', { only: [...members(), h.name] });
         for (const x of fleet.hosts) x.runner.calls.length = 0;
         net.members.push(h.name);
         const t0 = performance.now();
-        await fleet.applyPlan([net], ++generation, 'netdev', { parallel: true });
+        await fleet.applyPlan([net], ++generation, 'netdev', { parallel: true, only: members() });
         joinMs.push(performance.now() - t0);
         first ??= await fleet.container('h1', kind, net.bridge, '10.77.0.1/24', mtu);
         probe ??= await fleet.container(h.name, kind, net.bridge, `10.77.0.${n}/24`, mtu);
         // Data plane ready: the newcomer's container answers h1's (bounded: 50 tries).
         for (let i = 0; i < 50 && !(await fleet.ping(first, probe.ip)).ok; i++);
         readyMs.push(performance.now() - t0);
-        for (const x of fleet.hosts) {
+        for (const x of fleet.hosts.filter((y) => net.members.includes(y.name))) {
           const w = x.runner.calls.filter(isMeshWrite).length;
           if (x === h) onNew.push(w);
           else perExisting.push(w);
@@ -86,7 +88,7 @@ writeFileSync('bench/results/mesh.json', JSON.stringify({
   path: 'Timed: the controller side handing every member host its new mesh part (planMesh + Mesher.apply on each host in parallel, each through its own Runner into its namespace: read back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j, diff, apply) until every host reports converged. pingReady adds the time until a container on h1 gets an answer from a container on the new host (first ping after converge, 2 s wait per try).',
   rows,
   notes: [
-    'Hosts are network namespaces on one machine, each with its own user-space OVS (datapath netdev) and br-phy holding the underlay address; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).',
+    'Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), all 8 built up front; each host\'s Mesher runs in this process with a Runner into its namespace; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).',
     'changesPerExistingHost counts mutating commands per existing host in the RecordingRunner log (set of values seen over all reps): OVS = the one add-port; Linux bridge VXLAN = the one flood entry + the one nft table replace that admits the newcomer.',
     'changesOnNewHost: OVS = one ovs-vsctl transaction (bridge when absent + one port per peer); Linux bridge = one ip -batch (bridge + device) + one flood entry per peer + nft.',
     'Linux bridge, N=2: the first join also makes h1\'s bridge and VXLAN device (one ip -batch), hence 3 there; later joins never touch it. OVS does that inside its one transaction.',

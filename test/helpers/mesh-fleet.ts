@@ -1,18 +1,19 @@
-// A small simulated fleet for the mesh tests, built the way DESIGN.md's lab is: an underlay
-// switch (a Linux bridge in its own netns), hosts in their own netns, each with its own
-// user-space Open vSwitch (ovsdb-server + ovs-vswitchd, own db/socket/run dir, no --monitor) and
-// `br-phy` (datapath netdev) holding the underlay address with the underlay veth as its port.
-// Every name carries the run's prefix; destroy() stops exactly the daemons it started (by the
-// PIDs they wrote) and removes every namespace and directory, also after a failure.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// The mesh tests' fleet: a lab (lab/, `labUp` without agents: switch netns, hosts with their
+// own user-space OVS and br-phy underlay) plus, per host, an in-process Mesher whose Runner runs
+// inside the host's namespace and records every call — the agent's mesh as the agent runs it,
+// with a log to count changes in. "Containers" are namespaces plugged into a host's bridge.
+// destroy() removes them and takes the lab down (`labDown`: by record and by prefix).
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { RecordingRunner, type RecordedCall } from '../../common/runner.js';
 import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { labDown } from '../../lab/down.js';
+import { layoutOf, parseUnderlay, DEFAULT_UNDERLAY } from '../../lab/layout.js';
+import { labUp } from '../../lab/up.js';
 import { addNs, delNs, NsRunner, sh } from './netns.js';
 
-export const OVS_SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 export const UNDERLAY_NET = '10.99.0';
 
 export interface SimHost {
@@ -21,6 +22,8 @@ export interface SimHost {
   netns: string;
   nsPath: string;
   underlayIp: string;
+  /** The host's port on the underlay switch (in the switch namespace). */
+  switchPort: string;
   dir: string;
   ovsDb: string;
   /** The host's agent runner: runs inside the host's netns, records every call. */
@@ -47,59 +50,36 @@ export class MeshFleet {
   readonly hosts: SimHost[] = [];
   readonly containers: SimContainer[] = [];
   private readonly namespaces: string[] = [];
-  private readonly pidFiles: string[] = [];
   readonly switchNs: string;
+  readonly switchBridge: string;
   readonly dir: string;
 
+  /** `name` is the lab's name (1-8 of a-z 0-9, unique per run, e.g. newRunId('m')). */
   private constructor(readonly prefix: string) {
-    this.switchNs = `${prefix}-sw`;
-    this.dir = join('/tmp', `fleetnet-${prefix}`);
+    const layout = layoutOf(prefix, 1, parseUnderlay(DEFAULT_UNDERLAY, 1));
+    this.switchNs = layout.switchNetns;
+    this.switchBridge = layout.switchBridge;
+    this.dir = layout.dir;
   }
 
-  static async create(prefix: string, hosts: number): Promise<MeshFleet> {
-    const f = new MeshFleet(prefix);
+  static async create(name: string, hosts: number): Promise<MeshFleet> {
+    const f = new MeshFleet(name);
     try {
-      mkdirSync(f.dir, { recursive: true });
-      await addNs(f.switchNs);
-      f.namespaces.push(f.switchNs);
-      await sh.run('ip', ['-n', f.switchNs, '-batch', '-'], { input: 'link add swbr type bridge\nlink set dev swbr up\n' });
-      for (let i = 1; i <= hosts; i++) await f.addHost();
+      const lab = await labUp({ name, hosts, agents: false });
+      const layout = layoutOf(name, hosts, parseUnderlay(lab.underlay, hosts));
+      for (const h of layout.hosts) {
+        const nsPath = `/run/netns/${h.netns}`;
+        const runner = new RecordingRunner(new NsRunner(nsPath, sh));
+        const stateDir = join(h.dir, 'mesh-agent');
+        mkdirSync(stateDir, { recursive: true });
+        const mesher = new Mesher({ runner, ovsDb: h.ovsDb, stateDir, log: silentLogger(), hasGretap: async () => false });
+        f.hosts.push({ name: h.name, index: h.index, netns: h.netns, nsPath, underlayIp: h.underlayIp, switchPort: h.switchPort, dir: h.dir, ovsDb: h.ovsDb, runner, mesher });
+      }
       return f;
     } catch (err) {
       await f.destroy();
       throw err;
     }
-  }
-
-  async addHost(): Promise<SimHost> {
-    const index = this.hosts.length + 1;
-    const name = `h${index}`;
-    const netns = `${this.prefix}-${name}`;
-    const dir = join(this.dir, name);
-    mkdirSync(dir, { recursive: true });
-    const nsPath = await addNs(netns);
-    this.namespaces.push(netns);
-    const underlayIp = `${UNDERLAY_NET}.${10 + index}`;
-    await sh.run('ip', ['-n', this.switchNs, 'link', 'add', `p${index}`, 'type', 'veth', 'peer', 'name', 'ul0', 'netns', netns]);
-    await sh.run('ip', ['-n', this.switchNs, 'link', 'set', `p${index}`, 'master', 'swbr', 'up']);
-    await sh.run('ip', ['-n', netns, 'link', 'set', 'ul0', 'up']);
-    const env = { ...process.env, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVS_SYSCONFDIR: dir };
-    const ovsDb = `unix:${dir}/db.sock`;
-    await sh.run('ovsdb-tool', ['create', `${dir}/conf.db`, OVS_SCHEMA]);
-    this.pidFiles.push(`${dir}/ovsdb-server.pid`);
-    await sh.run('ip', ['netns', 'exec', netns, 'ovsdb-server', `${dir}/conf.db`, `--remote=punix:${dir}/db.sock`, `--pidfile=${dir}/ovsdb-server.pid`,
-      `--unixctl=${dir}/ovsdb-server.ctl`, `--log-file=${dir}/ovsdb-server.log`, '-vconsole:off', '--detach', '--no-chdir'], { env });
-    await sh.run('ovs-vsctl', [`--db=${ovsDb}`, '--no-wait', 'init']);
-    this.pidFiles.push(`${dir}/ovs-vswitchd.pid`);
-    await sh.run('ip', ['netns', 'exec', netns, 'ovs-vswitchd', ovsDb, `--pidfile=${dir}/ovs-vswitchd.pid`, `--unixctl=${dir}/ovs-vswitchd.ctl`,
-      `--log-file=${dir}/ovs-vswitchd.log`, '-vconsole:off', '--detach', '--no-chdir'], { env, timeoutMs: 30_000 });
-    await sh.run('ovs-vsctl', [`--db=${ovsDb}`, '--timeout=10', 'add-br', 'br-phy', '--', 'set', 'bridge', 'br-phy', 'datapath_type=netdev', '--', 'add-port', 'br-phy', 'ul0']);
-    await sh.run('ip', ['-n', netns, '-batch', '-'], { input: `addr add ${underlayIp}/24 dev br-phy\nlink set dev br-phy up\n` });
-    const runner = new RecordingRunner(new NsRunner(nsPath, sh));
-    const mesher = new Mesher({ runner, ovsDb, stateDir: join(dir, 'agent'), log: silentLogger(), hasGretap: async () => false });
-    const h: SimHost = { name, index, netns, nsPath, underlayIp, dir, ovsDb, runner, mesher };
-    this.hosts.push(h);
-    return h;
   }
 
   host(name: string): SimHost {
@@ -147,13 +127,13 @@ export class MeshFleet {
   }
 
   /** What the controller does: plan, then hand each host its part under a new generation. */
-  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string, o: { parallel?: boolean } = {}): Promise<Map<string, MeshResult>> {
+  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string, o: { parallel?: boolean; only?: string[] } = {}): Promise<Map<string, MeshResult>> {
     const out = new Map<string, MeshResult>();
     const one = async (p: ReturnType<typeof planMesh>[number]) => {
       const networks = p.networks.map((n) => ({ ...n, ...(datapathType ? { datapathType } : {}) }));
       out.set(p.host, await this.host(p.host).mesher.apply({ generation, networks }));
     };
-    const plans = planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets);
+    const plans = planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets).filter((p) => !o.only || o.only.includes(p.host));
     if (o.parallel) await Promise.all(plans.map(one));
     else for (const p of plans) await one(p);
     return out;
@@ -179,7 +159,7 @@ export class MeshFleet {
     await addNs(x);
     this.namespaces.push(x);
     await sh.run('ip', ['-n', this.switchNs, 'link', 'add', 'px', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', x]);
-    await sh.run('ip', ['-n', this.switchNs, 'link', 'set', 'px', 'master', 'swbr', 'up']);
+    await sh.run('ip', ['-n', this.switchNs, 'link', 'set', 'px', 'master', this.switchBridge, 'up']);
     await sh.run('ip', ['-n', x, '-batch', '-'], {
       input: `link set ul0 up\naddr add ${UNDERLAY_NET}.99/24 dev ul0\n` +
         `link add vx type vxlan id ${vni} local ${UNDERLAY_NET}.99 remote ${remote} dstport 4789\nlink set vx up\naddr add ${overlayCidr} dev vx\n`,
@@ -199,25 +179,8 @@ export class MeshFleet {
   }
 
   async destroy(): Promise<void> {
-    for (const f of this.pidFiles.reverse()) {
-      let pid: number | undefined;
-      try {
-        pid = Number(readFileSync(f, 'utf8').trim());
-      } catch {
-        continue;
-      }
-      if (pid > 0) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          continue; // already gone
-        }
-        // Wait (bounded: 5 s) until it has exited, so that nothing of this fleet outlives destroy().
-        for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-      }
-    }
     for (const ns of this.namespaces.reverse()) await delNs(ns);
-    rmSync(this.dir, { recursive: true, force: true });
+    await labDown({ name: this.prefix });
   }
 
   /** What of this fleet is still on the machine: namespaces with its prefix, processes naming its dir, the dir. */
@@ -228,11 +191,3 @@ export class MeshFleet {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -10,7 +10,8 @@ import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { writeFileSync } from 'node:fs';
 import { MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
-import { sh, uniquePrefix } from '../helpers/netns.js';
+import { sh } from '../helpers/netns.js';
+import { newRunId } from '../helpers/docker.js';
 
 let fleet: MeshFleet;
 const agents = new Map<string, AgentProc>();
@@ -31,7 +32,7 @@ function specFor(host: string, generation: number) {
 describe('mesh through the agent gRPC API', () => {
   const conns = new Map<string, AgentConn>();
   before(async () => {
-    fleet = await MeshFleet.create(uniquePrefix('a'), 2);
+    fleet = await MeshFleet.create(newRunId('a'), 2);
     for (const h of ['h1', 'h2']) conns.set(h, await start(h));
   });
   after(async () => {

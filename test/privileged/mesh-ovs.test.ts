@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
 import type { MeshResult } from '../../agent/mesh/mesher.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
-import { sh, uniquePrefix } from '../helpers/netns.js';
+import { sh } from '../helpers/netns.js';
+import { newRunId } from '../helpers/docker.js';
 
 let fleet: MeshFleet;
 let generation = 0;
@@ -26,7 +27,7 @@ const c: Record<string, SimContainer> = {};
 
 describe('mesh over user-space OVS', () => {
   before(async () => {
-    fleet = await MeshFleet.create(uniquePrefix('m'), 3);
+    fleet = await MeshFleet.create(newRunId('m'), 3);
     await applyAll();
     c.b1 = await fleet.container('h1', 'ovs', 'ovs-blue', '10.1.1.1/24', 1458);
     c.b2 = await fleet.container('h2', 'ovs', 'ovs-blue', '10.1.1.2/24', 1458);
@@ -128,14 +129,14 @@ describe('mesh over user-space OVS', () => {
     const up = await waitFor('up');
     assert.deepEqual([...new Set(up.map((s) => s.state))], ['up'], JSON.stringify(up));
     assert.equal(up.length, 3); // blue, red, violet
-    await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', 'p2', 'down']);
+    await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', fleet.host('h2').switchPort, 'down']);
     try {
       const down = await waitFor('down');
       assert.deepEqual([...new Set(down.map((s) => s.state))], ['down'], JSON.stringify(down));
       assert.ok(down.every((s) => s.checkedAtMs > Date.now() - 60_000 && /bfd state=down/.test(s.detail)));
       assert.ok((await h1.mesher.status()).filter((s) => s.peer === 'h3').every((s) => s.state !== 'down'));
     } finally {
-      await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', 'p2', 'up']);
+      await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', fleet.host('h2').switchPort, 'up']);
     }
     assert.deepEqual([...new Set((await waitFor('up')).map((s) => s.state))], ['up']);
   });

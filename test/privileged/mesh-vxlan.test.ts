@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
-import { sh, uniquePrefix } from '../helpers/netns.js';
+import { sh } from '../helpers/netns.js';
+import { newRunId } from '../helpers/docker.js';
 
 let fleet: MeshFleet;
 let generation = 0;
@@ -24,7 +25,7 @@ const device = () => planMesh(fleet.hosts.map((h) => ({ name: h.name, underlayIp
 
 describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
   before(async () => {
-    fleet = await MeshFleet.create(uniquePrefix('v'), 3);
+    fleet = await MeshFleet.create(newRunId('v'), 3);
     await applyAll();
     c.g1 = await fleet.container('h1', 'bridge', 'br-green', '10.2.2.1/24', 1450);
     c.g2 = await fleet.container('h2', 'bridge', 'br-green', '10.2.2.2/24', 1450);
@@ -108,11 +109,11 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     const h1 = fleet.host('h1');
     const st = async () => (await h1.mesher.status()).map((s) => `${s.peer}:${s.state}`).sort();
     assert.deepEqual(await st(), ['h2:up', 'h3:up']);
-    await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', 'p3', 'down']);
+    await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', fleet.host('h3').switchPort, 'down']);
     try {
       assert.deepEqual(await st(), ['h2:up', 'h3:down']);
     } finally {
-      await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', 'p3', 'up']);
+      await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', fleet.host('h3').switchPort, 'up']);
     }
     assert.deepEqual(await st(), ['h2:up', 'h3:up']);
   });
