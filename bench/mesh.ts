@@ -2,7 +2,8 @@
 // of changes each join makes per host. Hosts are simulated in namespaces (own user-space OVS,
 // br-phy underlay), as in the tests. Writes bench/results/mesh.json.
 // Run: node --import tsx bench/mesh.ts [--reps 5] [--max-hosts 8]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, release } from 'node:os';
+import { writeResults, type ResultRow } from './lib/results.js';
 import { performance } from 'node:perf_hooks';
 import type { MeshNetwork } from '../controller/mesh/plan.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../test/helpers/mesh-fleet.js';
@@ -15,15 +16,12 @@ const arg = (name: string, def: number) => {
 const REPS = arg('--reps', 5);
 const MAX_HOSTS = arg('--max-hosts', 8);
 
-interface Row {
-  name: string;
-  p50Ms: number;
-  p95Ms: number;
-  pingReadyP50Ms: number;
-  pingReadyP95Ms: number;
+const JOIN_TIMED = 'planMesh + Mesher.apply on every member host in parallel (each reads back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j through its Runner into its namespace, diffs, applies) until every host reports converged';
+const READY_TIMED = 'the same, plus pings from a container on h1 until one on the new host answers';
+
+interface Row extends ResultRow {
   changesPerExistingHost: number[];
   changesOnNewHost: number[];
-  reps: number;
 }
 
 function pct(xs: number[], p: number): number {
@@ -69,11 +67,12 @@ async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promis
           else perExisting.push(w);
         }
       }
-      rows.push({
-        name: `join host ${n} (${kind} ${encap})`, p50Ms: pct(joinMs, 50), p95Ms: pct(joinMs, 95), pingReadyP50Ms: pct(readyMs, 50), pingReadyP95Ms: pct(readyMs, 95),
-        changesPerExistingHost: [...new Set(perExisting)].sort(), changesOnNewHost: [...new Set(onNew)].sort(), reps: REPS,
-      });
-      console.error(JSON.stringify(rows.at(-1)));
+      const changes = { changesPerExistingHost: [...new Set(perExisting)].sort(), changesOnNewHost: [...new Set(onNew)].sort() };
+      rows.push(
+        { name: `join host ${n} (${kind} ${encap})`, p50Ms: pct(joinMs, 50), p95Ms: pct(joinMs, 95), n: REPS, timed: JOIN_TIMED, ...changes },
+        { name: `join host ${n} (${kind} ${encap}) until a container pings`, p50Ms: pct(readyMs, 50), p95Ms: pct(readyMs, 95), n: REPS, timed: READY_TIMED, ...changes },
+      );
+      console.error(JSON.stringify(rows.at(-2)));
     }
   } finally {
     await fleet.destroy();
@@ -82,10 +81,15 @@ async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promis
 }
 
 const rows = [...(await benchKind('ovs', 'gre')), ...(await benchKind('bridge', 'vxlan'))];
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/mesh.json', JSON.stringify({
+const changeNotes = rows
+  .filter((r) => !r.name.endsWith('pings'))
+  .map((r) => `${r.name}: ${r.changesPerExistingHost.join('/')} change(s) on each existing host, ${r.changesOnNewHost.join('/')} on the new one`);
+writeResults('bench/results/mesh.json', {
   title: 'Mesh: time to join the Nth host, and changes per join',
-  path: 'Timed: the controller side handing every member host its new mesh part (planMesh + Mesher.apply on each host in parallel, each through its own Runner into its namespace: read back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j, diff, apply) until every host reports converged. pingReady adds the time until a container on h1 gets an answer from a container on the new host (first ping after converge, 2 s wait per try).',
+  path: 'bench/mesh.ts',
+  date: new Date().toISOString(),
+  n: REPS,
+  machine: { nproc: availableParallelism(), kernel: release(), node: process.version },
   rows,
   notes: [
     'Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), all 8 built up front; each host\'s Mesher runs in this process with a Runner into its namespace; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).',
@@ -94,6 +98,7 @@ writeFileSync('bench/results/mesh.json', JSON.stringify({
     'Linux bridge, N=2: the first join also makes h1\'s bridge and VXLAN device (one ip -batch), hence 3 there; later joins never touch it. OVS does that inside its one transaction.',
     'The machine is shared with other test runs: the timings are noisy (p95 especially).',
     `Each N: ${REPS} reps of leave (untimed) + join (timed). Target: join <= 2 s; exactly one tunnel change on each existing host.`,
+    ...changeNotes,
   ],
-}, null, 2) + '\n');
+});
 console.log('wrote bench/results/mesh.json');
