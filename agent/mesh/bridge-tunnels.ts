@@ -106,8 +106,10 @@ export class BridgeTunnels {
     return ['fdb', op, FLOOD_MAC, 'dev', t.port, 'dst', t.peerIp];
   }
 
-  async addFlood(t: Tunnel): Promise<void> {
-    await this.runner.run('bridge', this.floodArgs('append', t));
+  /** One entry: `bridge fdb append …`; several (a joining host): one `bridge -batch -`. */
+  async addFloods(ts: Tunnel[]): Promise<void> {
+    if (ts.length === 1) await this.runner.run('bridge', this.floodArgs('append', ts[0]!));
+    else if (ts.length > 1) await this.runner.run('bridge', ['-batch', '-'], { input: ts.map((t) => line(...this.floodArgs('append', t))).join('\n') + '\n' });
   }
 
   async removeFlood(t: Tunnel): Promise<void> {

@@ -252,6 +252,7 @@ export class Mesher {
     }
     const devices = new Set([...state.devices.keys()].filter((x) => !gone.has(x)));
     const bridges = new Set(state.bridges);
+    const floods = new Map<string, Tunnel[]>();
     for (const t of d.add) {
       try {
         const lines: string[] = [];
@@ -270,13 +271,20 @@ export class Mesher {
           devices.add(t.port);
           res.changes++;
         }
-        if (t.encap === 'vxlan') {
-          await this.kernel.addFlood(t);
-          res.changes++;
-        }
-        res.added.push(t);
+        if (t.encap === 'vxlan') floods.set(t.port, [...(floods.get(t.port) ?? []), t]);
+        else res.added.push(t);
       } catch (err) {
         fail(t.network, err);
+      }
+    }
+    // Flood entries: one command per device (a joining host adds N-1 in one `bridge -batch`).
+    for (const ts of floods.values()) {
+      try {
+        await this.kernel.addFloods(ts);
+        res.added.push(...ts);
+        res.changes++;
+      } catch (err) {
+        fail(ts[0]!.network, err);
       }
     }
     await this.passFirewall(want, res, fail);

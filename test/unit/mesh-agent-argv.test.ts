@@ -47,7 +47,7 @@ function ovsListing(bridges: string[], ports: { name: string; bridge: string; ne
 
 const isWrite = (c: RecordedCall) =>
   (c.cmd === 'ovs-vsctl' && c.args.some((a) => a === 'add-port' || a === 'del-port' || a === 'add-br')) ||
-  (c.cmd === 'ip' && c.args.includes('-batch')) || (c.cmd === 'bridge' && c.args[0] === 'fdb' && c.args[1] !== 'show') ||
+  (c.cmd === 'ip' && c.args.includes('-batch')) || (c.cmd === 'bridge' && (c.args[0] === '-batch' || (c.args[0] === 'fdb' && c.args[1] !== 'show'))) ||
   (c.cmd === 'nft' && c.args[0] === '-f') || (c.cmd === 'ip' && c.args[0] === 'link' && c.args[1] === 'del');
 
 describe('OVS tunnel ports (argv)', () => {
@@ -140,18 +140,19 @@ describe('Linux-bridge tunnels (argv)', () => {
     const w = r.calls.filter(isWrite);
     assert.deepEqual(w.map((c) => [c.cmd, ...c.args]), [
       ['ip', '-batch', '-'],
-      ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', '10.99.0.12'],
-      ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', dev, 'dst', '10.99.0.13'],
+      ['bridge', '-batch', '-'],
       ['nft', '-f', '-'],
     ]);
+    assert.equal(w[1]!.input, `fdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.12\nfdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.13\n`);
     assert.equal(w[0]!.input, [
       'link add br-green type bridge', 'link set dev br-green up',
       `link add ${dev} type vxlan id 42 local 10.99.0.11 dstport 4789 nolearning`,
       `link set dev ${dev} alias fleetnet-mesh:green mtu 1450 master br-green up`, '',
     ].join('\n'));
-    assert.match(w[3]!.input!, /set peers \{ type ipv4_addr; elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}; \}/);
-    assert.match(w[3]!.input!, /udp dport @ports ip saddr != @peers counter drop/);
-    assert.equal(res.changes, 4);
+    assert.match(w[2]!.input!, /set peers \{ type ipv4_addr; elements = \{ 10\.99\.0\.12, 10\.99\.0\.13 \}; \}/);
+    assert.match(w[2]!.input!, /udp dport @ports ip saddr != @peers counter drop/);
+    assert.equal(res.changes, 3);
+    assert.equal(res.added.length, 2);
     assert.deepEqual(res.errors, []);
   });
 
@@ -177,7 +178,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(res.errors[0]!.network, 'green');
     assert.match(res.errors[0]!.message, /kernel has no gretap \(CONFIG_NET_IPGRE, module ip_gre\)/);
     assert.ok(!r.calls.some((c) => c.input?.includes('gretap')));
-    assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[1] === 'append').length, 2);
+    assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[0] === '-batch')[0]!.input!.split('\n').filter((l) => l.startsWith('fdb append')).length, 2);
   });
 
   it('the firewall script replaces the table atomically and drops it when no kernel tunnel is left', () => {
@@ -219,7 +220,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     const dev = spec.networks[0]!.tunnels[0]!.port;
     assert.equal(res.errors.length, 2); // one per peer: each tried, each undone
     assert.equal(r.calls.filter((c) => c.cmd === 'ip' && c.args.join(' ') === `link del dev ${dev}`).length, 2);
-    assert.equal(r.calls.filter((c) => c.cmd === 'bridge' && c.args[1] === 'append').length, 0);
+    assert.equal(r.calls.filter((c) => c.cmd === 'bridge').length, 0);
   });
 
   it('plan -> ApplyMesh request (controller) -> agent spec: the same tunnels arrive', () => {
