@@ -2,33 +2,8 @@
 // plans a mesh from a file (hosts + networks) and hands this host its part — a mesh without a
 // controller, the same file on every host. The controller's `mesh add/rm` build on the same plan.
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { invalid } from '../../common/errors.js';
 import { printJson, table } from '../output/table.js';
-
-const MeshFileSchema = z.object({
-  hosts: z.array(z.object({ name: z.string(), underlayIp: z.string(), underlayMtu: z.number().int().optional() }).strict()),
-  networks: z.array(z.object({
-    name: z.string(), kind: z.enum(['ovs', 'bridge']), encap: z.enum(['gre', 'vxlan']).default('gre'), key: z.number().int(),
-    bridge: z.string(), members: z.array(z.string()), dstPort: z.number().int().optional(),
-  }).strict()),
-}).strict();
-
-function readMeshFile(path: string): z.infer<typeof MeshFileSchema> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw invalid(`cannot read mesh file ${path}: ${err instanceof Error ? err.message : String(err)}`, 'give a JSON file like the example in fleetnet mesh apply --help');
-  }
-  const r = MeshFileSchema.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    throw invalid(`mesh file ${path}: ${i.path.join('.') || 'top level'}: ${i.message}`, 'see the example in fleetnet mesh apply --help');
-  }
-  return r.data;
-}
 
 const FILE_EXAMPLE = `{
   "hosts": [{ "name": "h1", "underlayIp": "10.99.0.11" }, { "name": "h2", "underlayIp": "10.99.0.12" }],
@@ -66,6 +41,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket /run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`)
     .action(async (file: string, opts: { host: string; generation?: string; datapath?: string; json?: boolean }, cmd: Command) => {
+      const { readMeshFile } = await import('../../controller/mesh/mesh-file.js');
       const spec = readMeshFile(file);
       const generation = opts.generation === undefined ? Date.now() : Number(opts.generation);
       if (!Number.isSafeInteger(generation) || generation < 0) throw invalid(`--generation ${opts.generation} is not a whole number ≥ 0`);
