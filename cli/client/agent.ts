@@ -19,6 +19,8 @@ export const AGENT_METHODS = {
   attach: method(`${svc}Attach`, pb.AttachRequest, pb.AttachReply),
   detach: method(`${svc}Detach`, pb.DetachRequest, pb.DetachReply),
   list: method(`${svc}List`, pb.ListRequest, pb.ListReply),
+  applyMesh: method(`${svc}ApplyMesh`, pb.MeshSpec, pb.MeshReply),
+  meshStatus: method(`${svc}MeshStatus`, pb.MeshStatusRequest, pb.MeshStatusReply),
   containerNetCommand: method(`${svc}ContainerNetCommand`, pb.ContainerNetCommandRequest, pb.ContainerNetCommandReply),
 };
 

@@ -182,6 +182,79 @@ export interface ListReply {
   interfaces: Interface[];
 }
 
+/** One tunnel of the mesh on this host: to one peer, on one network. */
+export interface MeshTunnel {
+  /** peer host name */
+  peer: string;
+  /** peer's underlay IPv4 */
+  peerIp: string;
+  /** OVS port / kernel device name (<= 15 bytes, from network and peer) */
+  port: string;
+  /** kernel VXLAN UDP port; 0: 4789 */
+  dstPort: number;
+}
+
+/** One network's part of the mesh on this host. */
+export interface MeshNetwork {
+  network: string;
+  /** "ovs" | "bridge" */
+  kind: string;
+  /** "gre" | "vxlan" */
+  encap: string;
+  /** GRE key / VXLAN VNI */
+  key: number;
+  bridge: string;
+  /** this host's underlay IPv4 */
+  localIp: string;
+  /** container MTU on this network */
+  mtu: number;
+  /** OVS bridges the mesh creates; "" = OVS's default */
+  datapathType: string;
+  tunnels: MeshTunnel[];
+}
+
+export interface MeshSpec {
+  generation: number;
+  networks: MeshNetwork[];
+}
+
+export interface MeshError {
+  network: string;
+  message: string;
+}
+
+export interface MeshReply {
+  generation: number;
+  added: number;
+  removed: number;
+  kept: number;
+  /** mutating commands run */
+  changes: number;
+  /** networks that did not converge (e.g. no gretap in this kernel) */
+  errors: MeshError[];
+}
+
+export interface MeshStatusRequest {
+}
+
+export interface TunnelStatus {
+  network: string;
+  peer: string;
+  peerIp: string;
+  port: string;
+  kind: string;
+  encap: string;
+  /** "up" | "down" | "missing" | "unknown" */
+  state: string;
+  detail: string;
+  checkedAtMs: number;
+}
+
+export interface MeshStatusReply {
+  generation: number;
+  tunnels: TunnelStatus[];
+}
+
 export interface ContainerNetCommandRequest {
   target:
     | Target
@@ -2357,6 +2430,1003 @@ export const ListReply: MessageFns<ListReply> = {
   fromPartial<I extends Exact<DeepPartial<ListReply>, I>>(object: I): ListReply {
     const message = createBaseListReply();
     message.interfaces = object.interfaces?.map((e) => Interface.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMeshTunnel(): MeshTunnel {
+  return { peer: "", peerIp: "", port: "", dstPort: 0 };
+}
+
+export const MeshTunnel: MessageFns<MeshTunnel> = {
+  encode(message: MeshTunnel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.peer !== "") {
+      writer.uint32(10).string(message.peer);
+    }
+    if (message.peerIp !== "") {
+      writer.uint32(18).string(message.peerIp);
+    }
+    if (message.port !== "") {
+      writer.uint32(26).string(message.port);
+    }
+    if (message.dstPort !== 0) {
+      writer.uint32(32).uint32(message.dstPort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshTunnel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshTunnel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peerIp = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.port = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dstPort = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshTunnel {
+    return {
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      peerIp: isSet(object.peerIp)
+        ? globalThis.String(object.peerIp)
+        : isSet(object.peer_ip)
+        ? globalThis.String(object.peer_ip)
+        : "",
+      port: isSet(object.port) ? globalThis.String(object.port) : "",
+      dstPort: isSet(object.dstPort)
+        ? globalThis.Number(object.dstPort)
+        : isSet(object.dst_port)
+        ? globalThis.Number(object.dst_port)
+        : 0,
+    };
+  },
+
+  toJSON(message: MeshTunnel): unknown {
+    const obj: any = {};
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.peerIp !== "") {
+      obj.peerIp = message.peerIp;
+    }
+    if (message.port !== "") {
+      obj.port = message.port;
+    }
+    if (message.dstPort !== 0) {
+      obj.dstPort = Math.round(message.dstPort);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshTunnel>, I>>(base?: I): MeshTunnel {
+    return MeshTunnel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshTunnel>, I>>(object: I): MeshTunnel {
+    const message = createBaseMeshTunnel();
+    message.peer = object.peer ?? "";
+    message.peerIp = object.peerIp ?? "";
+    message.port = object.port ?? "";
+    message.dstPort = object.dstPort ?? 0;
+    return message;
+  },
+};
+
+function createBaseMeshNetwork(): MeshNetwork {
+  return { network: "", kind: "", encap: "", key: 0, bridge: "", localIp: "", mtu: 0, datapathType: "", tunnels: [] };
+}
+
+export const MeshNetwork: MessageFns<MeshNetwork> = {
+  encode(message: MeshNetwork, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.encap !== "") {
+      writer.uint32(26).string(message.encap);
+    }
+    if (message.key !== 0) {
+      writer.uint32(32).uint32(message.key);
+    }
+    if (message.bridge !== "") {
+      writer.uint32(42).string(message.bridge);
+    }
+    if (message.localIp !== "") {
+      writer.uint32(50).string(message.localIp);
+    }
+    if (message.mtu !== 0) {
+      writer.uint32(56).uint32(message.mtu);
+    }
+    if (message.datapathType !== "") {
+      writer.uint32(66).string(message.datapathType);
+    }
+    for (const v of message.tunnels) {
+      MeshTunnel.encode(v!, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshNetwork {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshNetwork();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.encap = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.key = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.bridge = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.localIp = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.mtu = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.datapathType = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tunnels.push(MeshTunnel.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshNetwork {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      encap: isSet(object.encap) ? globalThis.String(object.encap) : "",
+      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
+      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
+      localIp: isSet(object.localIp)
+        ? globalThis.String(object.localIp)
+        : isSet(object.local_ip)
+        ? globalThis.String(object.local_ip)
+        : "",
+      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
+      datapathType: isSet(object.datapathType)
+        ? globalThis.String(object.datapathType)
+        : isSet(object.datapath_type)
+        ? globalThis.String(object.datapath_type)
+        : "",
+      tunnels: globalThis.Array.isArray(object?.tunnels)
+        ? object.tunnels.map((e: any) => MeshTunnel.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MeshNetwork): unknown {
+    const obj: any = {};
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.encap !== "") {
+      obj.encap = message.encap;
+    }
+    if (message.key !== 0) {
+      obj.key = Math.round(message.key);
+    }
+    if (message.bridge !== "") {
+      obj.bridge = message.bridge;
+    }
+    if (message.localIp !== "") {
+      obj.localIp = message.localIp;
+    }
+    if (message.mtu !== 0) {
+      obj.mtu = Math.round(message.mtu);
+    }
+    if (message.datapathType !== "") {
+      obj.datapathType = message.datapathType;
+    }
+    if (message.tunnels?.length) {
+      obj.tunnels = message.tunnels.map((e) => MeshTunnel.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshNetwork>, I>>(base?: I): MeshNetwork {
+    return MeshNetwork.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshNetwork>, I>>(object: I): MeshNetwork {
+    const message = createBaseMeshNetwork();
+    message.network = object.network ?? "";
+    message.kind = object.kind ?? "";
+    message.encap = object.encap ?? "";
+    message.key = object.key ?? 0;
+    message.bridge = object.bridge ?? "";
+    message.localIp = object.localIp ?? "";
+    message.mtu = object.mtu ?? 0;
+    message.datapathType = object.datapathType ?? "";
+    message.tunnels = object.tunnels?.map((e) => MeshTunnel.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMeshSpec(): MeshSpec {
+  return { generation: 0, networks: [] };
+}
+
+export const MeshSpec: MessageFns<MeshSpec> = {
+  encode(message: MeshSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).uint64(message.generation);
+    }
+    for (const v of message.networks) {
+      MeshNetwork.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networks.push(MeshNetwork.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshSpec {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => MeshNetwork.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MeshSpec): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => MeshNetwork.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshSpec>, I>>(base?: I): MeshSpec {
+    return MeshSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshSpec>, I>>(object: I): MeshSpec {
+    const message = createBaseMeshSpec();
+    message.generation = object.generation ?? 0;
+    message.networks = object.networks?.map((e) => MeshNetwork.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMeshError(): MeshError {
+  return { network: "", message: "" };
+}
+
+export const MeshError: MessageFns<MeshError> = {
+  encode(message: MeshError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshError {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: MeshError): unknown {
+    const obj: any = {};
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshError>, I>>(base?: I): MeshError {
+    return MeshError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshError>, I>>(object: I): MeshError {
+    const message = createBaseMeshError();
+    message.network = object.network ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseMeshReply(): MeshReply {
+  return { generation: 0, added: 0, removed: 0, kept: 0, changes: 0, errors: [] };
+}
+
+export const MeshReply: MessageFns<MeshReply> = {
+  encode(message: MeshReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).uint64(message.generation);
+    }
+    if (message.added !== 0) {
+      writer.uint32(16).uint32(message.added);
+    }
+    if (message.removed !== 0) {
+      writer.uint32(24).uint32(message.removed);
+    }
+    if (message.kept !== 0) {
+      writer.uint32(32).uint32(message.kept);
+    }
+    if (message.changes !== 0) {
+      writer.uint32(40).uint32(message.changes);
+    }
+    for (const v of message.errors) {
+      MeshError.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.added = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kept = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.changes = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errors.push(MeshError.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshReply {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
+      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
+      kept: isSet(object.kept) ? globalThis.Number(object.kept) : 0,
+      changes: isSet(object.changes) ? globalThis.Number(object.changes) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => MeshError.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: MeshReply): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.added !== 0) {
+      obj.added = Math.round(message.added);
+    }
+    if (message.removed !== 0) {
+      obj.removed = Math.round(message.removed);
+    }
+    if (message.kept !== 0) {
+      obj.kept = Math.round(message.kept);
+    }
+    if (message.changes !== 0) {
+      obj.changes = Math.round(message.changes);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => MeshError.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshReply>, I>>(base?: I): MeshReply {
+    return MeshReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshReply>, I>>(object: I): MeshReply {
+    const message = createBaseMeshReply();
+    message.generation = object.generation ?? 0;
+    message.added = object.added ?? 0;
+    message.removed = object.removed ?? 0;
+    message.kept = object.kept ?? 0;
+    message.changes = object.changes ?? 0;
+    message.errors = object.errors?.map((e) => MeshError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMeshStatusRequest(): MeshStatusRequest {
+  return {};
+}
+
+export const MeshStatusRequest: MessageFns<MeshStatusRequest> = {
+  encode(_: MeshStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): MeshStatusRequest {
+    return {};
+  },
+
+  toJSON(_: MeshStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(base?: I): MeshStatusRequest {
+    return MeshStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(_: I): MeshStatusRequest {
+    const message = createBaseMeshStatusRequest();
+    return message;
+  },
+};
+
+function createBaseTunnelStatus(): TunnelStatus {
+  return { network: "", peer: "", peerIp: "", port: "", kind: "", encap: "", state: "", detail: "", checkedAtMs: 0 };
+}
+
+export const TunnelStatus: MessageFns<TunnelStatus> = {
+  encode(message: TunnelStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.peer !== "") {
+      writer.uint32(18).string(message.peer);
+    }
+    if (message.peerIp !== "") {
+      writer.uint32(26).string(message.peerIp);
+    }
+    if (message.port !== "") {
+      writer.uint32(34).string(message.port);
+    }
+    if (message.kind !== "") {
+      writer.uint32(42).string(message.kind);
+    }
+    if (message.encap !== "") {
+      writer.uint32(50).string(message.encap);
+    }
+    if (message.state !== "") {
+      writer.uint32(58).string(message.state);
+    }
+    if (message.detail !== "") {
+      writer.uint32(66).string(message.detail);
+    }
+    if (message.checkedAtMs !== 0) {
+      writer.uint32(72).int64(message.checkedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.peerIp = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.port = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.encap = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.checkedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelStatus {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      peerIp: isSet(object.peerIp)
+        ? globalThis.String(object.peerIp)
+        : isSet(object.peer_ip)
+        ? globalThis.String(object.peer_ip)
+        : "",
+      port: isSet(object.port) ? globalThis.String(object.port) : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      encap: isSet(object.encap) ? globalThis.String(object.encap) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      checkedAtMs: isSet(object.checkedAtMs)
+        ? globalThis.Number(object.checkedAtMs)
+        : isSet(object.checked_at_ms)
+        ? globalThis.Number(object.checked_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: TunnelStatus): unknown {
+    const obj: any = {};
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.peerIp !== "") {
+      obj.peerIp = message.peerIp;
+    }
+    if (message.port !== "") {
+      obj.port = message.port;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.encap !== "") {
+      obj.encap = message.encap;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.checkedAtMs !== 0) {
+      obj.checkedAtMs = Math.round(message.checkedAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelStatus>, I>>(base?: I): TunnelStatus {
+    return TunnelStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelStatus>, I>>(object: I): TunnelStatus {
+    const message = createBaseTunnelStatus();
+    message.network = object.network ?? "";
+    message.peer = object.peer ?? "";
+    message.peerIp = object.peerIp ?? "";
+    message.port = object.port ?? "";
+    message.kind = object.kind ?? "";
+    message.encap = object.encap ?? "";
+    message.state = object.state ?? "";
+    message.detail = object.detail ?? "";
+    message.checkedAtMs = object.checkedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseMeshStatusReply(): MeshStatusReply {
+  return { generation: 0, tunnels: [] };
+}
+
+export const MeshStatusReply: MessageFns<MeshStatusReply> = {
+  encode(message: MeshStatusReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.generation !== 0) {
+      writer.uint32(8).uint64(message.generation);
+    }
+    for (const v of message.tunnels) {
+      TunnelStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshStatusReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshStatusReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tunnels.push(TunnelStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshStatusReply {
+    return {
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      tunnels: globalThis.Array.isArray(object?.tunnels)
+        ? object.tunnels.map((e: any) => TunnelStatus.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: MeshStatusReply): unknown {
+    const obj: any = {};
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.tunnels?.length) {
+      obj.tunnels = message.tunnels.map((e) => TunnelStatus.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshStatusReply>, I>>(base?: I): MeshStatusReply {
+    return MeshStatusReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshStatusReply>, I>>(object: I): MeshStatusReply {
+    const message = createBaseMeshStatusReply();
+    message.generation = object.generation ?? 0;
+    message.tunnels = object.tunnels?.map((e) => TunnelStatus.fromPartial(e)) || [];
     return message;
   },
 };
