@@ -1,0 +1,66 @@
+// Processes the supervisor owns, identified by PID *and* start time, so that a recycled PID —
+// an unrelated process — is never signalled.
+import { stat } from 'node:fs/promises';
+import { processStartTime } from '../containers/resolve.js';
+import type { DhcpOwner } from './types.js';
+
+export { processStartTime };
+
+export async function isSameProcess(pid: number, start: string): Promise<boolean> {
+  if (!pid || !start) return false;
+  return (await processStartTime(pid)) === start;
+}
+
+/** Sends a signal only when `pid` is still the process that started at `start`. */
+export async function signalIfSame(pid: number, start: string, sig: NodeJS.Signals): Promise<boolean> {
+  if (!(await isSameProcess(pid, start))) return false;
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until the process is gone. */
+export async function waitGone(pid: number, start: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!(await isSameProcess(pid, start))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return !(await isSameProcess(pid, start));
+}
+
+/** Stops a process: `sig` first, SIGKILL after `graceMs`. */
+export async function stopProcess(pid: number, start: string, sig: NodeJS.Signals, graceMs = 5000): Promise<void> {
+  if (!(await signalIfSame(pid, start, sig))) return;
+  if (await waitGone(pid, start, graceMs)) return;
+  await signalIfSame(pid, start, 'SIGKILL');
+  await waitGone(pid, start, 2000);
+}
+
+/**
+ * Whether the namespace's owner still lives: its process (PID + start time) when there is one,
+ * else the namespace path still naming the same namespace. The client itself keeps the namespace
+ * open, so "the namespace exists" would never turn false while the client runs.
+ */
+export async function ownerAlive(owner: DhcpOwner, netns: string): Promise<boolean> {
+  if (owner.pid && owner.pidStart) return isSameProcess(owner.pid, owner.pidStart);
+  try {
+    const s = await stat(netns);
+    return `${s.dev}:${s.ino}` === owner.nsKey;
+  } catch {
+    return false;
+  }
+}
+
+/** The owner of a target: its process and start time when it has one, else the namespace's identity. */
+export async function ownerOf(c: { pid: number; nsKey: string; runtime?: string; id?: string }): Promise<DhcpOwner> {
+  const pidStart = c.pid ? await processStartTime(c.pid) : undefined;
+  return {
+    nsKey: c.nsKey,
+    ...(c.runtime === 'docker' && c.id ? { containerId: c.id } : {}),
+    ...(c.pid && pidStart ? { pid: c.pid, pidStart } : {}),
+  };
+}
