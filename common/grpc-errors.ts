@@ -18,7 +18,7 @@ export function toServiceError(err: unknown): Partial<StatusObject> {
   const metadata = new Metadata();
   if (err instanceof FleetnetError) {
     metadata.set('fleetnet-kind', err.kind);
-    if (err.hint) metadata.set('fleetnet-hint', err.hint);
+    if (err.hint) metadata.set('fleetnet-hint-bin', Buffer.from(err.hint, 'utf8')); // -bin: any UTF-8
     return { code: CODE[err.kind], details: err.message, metadata };
   }
   return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err), metadata };
@@ -28,7 +28,8 @@ export function fromServiceError(err: unknown, peer = 'the agent'): FleetnetErro
   const e = err as ServiceError;
   if (typeof e?.code !== 'number') return new FleetnetError('failed', String(err), { cause: err });
   const kind = e.metadata?.get('fleetnet-kind')[0] as ErrorKind | undefined;
-  const hint = e.metadata?.get('fleetnet-hint')[0] as string | undefined;
+  const hintBuf = e.metadata?.get('fleetnet-hint-bin')[0];
+  const hint = hintBuf === undefined ? undefined : Buffer.isBuffer(hintBuf) ? hintBuf.toString('utf8') : String(hintBuf);
   if (kind) return new FleetnetError(kind, e.details, { cause: err, ...(hint ? { hint } : {}) });
   if (e.code === status.UNAVAILABLE) return new FleetnetError('unavailable', `${peer} does not answer (${e.details})`, { cause: err });
   if (e.code === status.DEADLINE_EXCEEDED) return new FleetnetError('unavailable', `${peer} did not answer in time`, { cause: err });

@@ -35,6 +35,8 @@ type Static = Extract<AddressSpec, { kind: 'static' }>;
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
+  /** Attaches under way per host interface: a bridge in use by one of them is never removed. */
+  private readonly inflight = new Map<string, number>();
   constructor(private readonly d: AttacherDeps) {}
 
   async attach(order: AttachOrder): Promise<AttachResult> {
@@ -79,31 +81,28 @@ export class Attacher {
       line('addr', 'show', 'dev', order.ifname),
     ];
     const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
-    const v6 = statics.some((a) => a.cidr.addr.family === 6);
-    const sysctlArgs = ['-q', '-w', `net/ipv6/conf/${order.ifname}/ndisc_notify=1`];
 
     if (order.dryRun) {
       const commands = [
         ...(createBridge ? this.d.ip.describe(undefined, bridgeLines(order.hostIf)) : []),
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...this.d.ip.describe(undefined, hostLines),
-        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs.join(' ')}`] : []),
         ...this.d.ip.describe(c.netns, nsLines),
       ];
       return { record: this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, mac ?? '', [], false), changed: false, commands };
     }
 
     const undo = new UndoStack();
+    this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 0) + 1);
     try {
+      if (createBridge || existingOwned(host)) undo.push('delete created bridge', () => this.deleteOwnedIfUnused(order.hostIf));
       const created = createBridge ? await this.ensureBridge(order.hostIf) : false;
-      if (created) undo.push('delete created bridge', () => this.deleteOwnedIfUnused(order.hostIf));
       const replaced: RouteSnapshot[] = [];
       for (const f of gwFamilies) replaced.push(...(await this.readDefaults(c.netns, f)));
 
       undo.push('delete host veth', () => this.d.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
       await this.d.ip.host(hostLines);
       if (replaced.length) undo.push('restore default routes', () => this.restoreDefaults(c.netns, replaced));
-      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs]);
       const out = await this.d.ip.inNs(c.netns, nsLines);
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
@@ -118,6 +117,7 @@ export class Attacher {
       if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
+      this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
   }
@@ -141,7 +141,13 @@ export class Attacher {
   private async ensureBridge(name: string): Promise<boolean> {
     return this.queue.run(`hostif:${name}`, async () => {
       if (readHostLink(name, this.d.sysClassNet)) return false;
-      await this.d.ip.host(bridgeLines(name));
+      try {
+        await this.d.ip.host(bridgeLines(name));
+      } catch (err) {
+        // It did not exist a moment ago and nobody else creates it (this queue): remove what the batch left.
+        await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
+        throw err;
+      }
       return true;
     });
   }
@@ -149,7 +155,7 @@ export class Attacher {
   /** Removes a host interface that fleetnet created, once no attachment uses it. What it found stays. */
   private async deleteOwnedIfUnused(name: string): Promise<void> {
     await this.queue.run(`hostif:${name}`, async () => {
-      if (this.d.records.find((r) => r.hostIf === name).length) return;
+      if ((this.inflight.get(name) ?? 0) > 0 || this.d.records.find((r) => r.hostIf === name).length) return;
       const h = readHostLink(name, this.d.sysClassNet);
       if (!h || h.alias !== OWNED_ALIAS) return;
       await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
@@ -170,13 +176,19 @@ export class Attacher {
     }
   }
 
-  /** Gratuitous ARP, sent in the background: the reply does not wait for it, and it ends on its own. */
+  /**
+   * Announces the addresses (gratuitous ARP for IPv4, unsolicited neighbour advertisement for
+   * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
+   */
   private announce(netns: string, ifname: string, statics: Static[]): void {
-    for (const a of statics.filter((s) => s.cidr.addr.family === 4)) {
+    for (const a of statics) {
       const ip = a.cidr.addr.text;
+      const argv = a.cidr.addr.family === 4
+        ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
+        : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
       this.d.runner
-        .run('nsenter', [`--net=${netns}`, 'arping', '-q', '-U', '-c', '2', '-i', '0.2', '-I', ifname, '-s', ip, ip], { allowFail: true, timeoutMs: 3000 })
-        .catch((err: unknown) => this.d.log.debug({ err }, 'gratuitous ARP not sent'));
+        .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
+        .catch((err: unknown) => this.d.log.debug({ err, ip }, 'address not announced'));
     }
   }
 

@@ -1,0 +1,54 @@
+// Runs a real fleetnet agent process inside a test namespace, as the lab and the CLI would.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { connectAgent } from '../../cli/client/agent.js';
+import { sh } from './netns.js';
+
+export const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
+
+export async function ensureBuilt(): Promise<void> {
+  if (!existsSync('dist/fleetnet.js')) await sh.run('node', ['scripts/build.mjs']);
+}
+
+export interface AgentProc {
+  socket: string;
+  stateDir: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+  cleanup(): void;
+}
+
+export async function startAgentIn(ns: string, dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-')), extra: string[] = []): Promise<AgentProc> {
+  await ensureBuilt();
+  const socket = join(dir, 'agent.sock');
+  const stateDir = join(dir, 'state');
+  const proc = sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir, '--log-level', 'warn', ...extra], { stdio: 'inherit' });
+  const conn = connectAgent(socket);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await conn.call(conn.client.health, {}, 1000);
+        break;
+      } catch (err) {
+        if (i >= 100 || proc.exitCode !== null) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    conn.close();
+  }
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    });
+  return { socket, stateDir, proc, stop, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the fleetnet CLI as a user would; never throws on a non-zero exit. */
+export async function cli(socket: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return sh.run('node', [FLEETNET, '--socket', socket, ...args], { allowFail: true });
+}
