@@ -12,6 +12,8 @@ import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
 import { ContainerResolver } from './containers/resolve.js';
+import { watchContainerExits } from './dhcp/docker-events.js';
+import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec } from './linux/ip.js';
 import { agentService } from './service/agent-service.js';
@@ -23,16 +25,18 @@ export interface AgentHandle {
 
 export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
   let docker: Docker | undefined;
-  const resolver = new ContainerResolver({
-    runner,
-    netnsDir: cfg.netnsDir,
-    docker: () => {
-      if (!docker && existsSync(cfg.dockerSocket)) docker = new Docker({ socketPath: cfg.dockerSocket });
-      return docker;
-    },
-  });
+  const getDocker = () => {
+    if (!docker && existsSync(cfg.dockerSocket)) docker = new Docker({ socketPath: cfg.dockerSocket });
+    return docker;
+  };
+  const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker });
   const records = new RecordStore(cfg.stateDir);
-  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log });
+  const dhcp = new DhcpSupervisor({ runner, log: log.child({ part: 'dhcp' }), stateDir: cfg.stateDir, docker: getDocker });
+  // Before serving: live clients are adopted (same PID), dead ones restarted, orphans reaped.
+  const adopted = await dhcp.adopt();
+  if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
+  const events = watchContainerExits(getDocker, (id) => void dhcp.containerGone(id), log);
+  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log, dhcp });
   let caps: Promise<Capability[]> | undefined;
   const impl = agentService({
     attacher,
@@ -71,6 +75,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   return {
     attacher,
     async stop() {
+      events.close();
+      dhcp.close(); // clients keep running: the next agent adopts them
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
     },

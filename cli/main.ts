@@ -5,6 +5,7 @@ import { VERSION } from '../common/version.js';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
+import * as inspect from './commands/inspect.js';
 import * as ls from './commands/ls.js';
 import * as lab from './commands/lab.js';
 
@@ -16,7 +17,7 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, agent, lab]) m.register(program);
+for (const m of [attach, detach, ls, inspect, agent, lab]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

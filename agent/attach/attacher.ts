@@ -8,6 +8,9 @@ import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 import type { ContainerResolver } from '../containers/resolve.js';
 import type { ContainerInfo } from '../containers/types.js';
+import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
+import type { DhcpSupervisor } from '../dhcp/supervisor.js';
+import type { Lease } from '../dhcp/types.js';
 import { line, type IpExec } from '../linux/ip.js';
 import { OWNED_ALIAS, readHostLink, type HostLink } from '../linux/sysfs.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
@@ -21,6 +24,8 @@ export interface AttacherDeps {
   resolver: ContainerResolver;
   log: Logger;
   sysClassNet?: string;
+  /** Runs DHCP clients; without it, DHCP addresses are refused. */
+  dhcp?: DhcpSupervisor;
   /** Send gratuitous ARP after addressing (off the reply's path). */
   garp?: boolean;
 }
@@ -37,7 +42,23 @@ export class Attacher {
   private readonly queue = new KeyedQueue();
   /** Attaches under way per host interface: a bridge in use by one of them is never removed. */
   private readonly inflight = new Map<string, number>();
-  constructor(private readonly d: AttacherDeps) {}
+  constructor(private readonly d: AttacherDeps) {
+    d.dhcp?.on('event', (ev) => {
+      if (ev.type === 'stopped' && ev.ownerGone) void this.dropHostPeer(ev.key);
+    });
+  }
+
+  /**
+   * The container of a DHCP attachment is gone: its host peer goes too, at once, instead of whenever
+   * the kernel frees the namespace (another mount namespace may still hold it). The record stays,
+   * so a later detach succeeds as CNI DEL does.
+   */
+  private async dropHostPeer(key: string): Promise<void> {
+    await this.queue.run(key, async () => {
+      const r = this.d.records.get(key);
+      if (r?.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
+    });
+  }
 
   async attach(order: AttachOrder): Promise<AttachResult> {
     const container = await this.d.resolver.resolve(order.target);
@@ -61,7 +82,7 @@ export class Attacher {
       this.d.records.delete(key);
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-    if (order.addresses.some((a) => a.kind === 'dhcp')) throw unsupported('DHCP addressing is not available in this version of the agent');
+    const dhcp = dhcpAddressOf(order.addresses, c, !!this.d.dhcp);
     const host = readHostLink(order.hostIf, this.d.sysClassNet);
     const kind = this.decideKind(order, host);
     if (order.id !== undefined) throw unsupported(`@${order.id}: VLANs on a ${kind} are not available in this version of the agent`);
@@ -88,6 +109,7 @@ export class Attacher {
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...this.d.ip.describe(undefined, hostLines),
         ...this.d.ip.describe(c.netns, nsLines),
+        ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       return { record: this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, mac ?? '', [], false), changed: false, commands };
     }
@@ -110,6 +132,11 @@ export class Attacher {
         ...(mac ? { mac } : {}),
         mtu,
       });
+      if (dhcp && this.d.dhcp) {
+        const sup = this.d.dhcp;
+        undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
+        await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order));
+      }
       const record = this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, live.mac, replaced, created || existingOwned(host));
       record.addresses = live.addresses;
       this.d.records.put(record);
@@ -211,6 +238,8 @@ export class Attacher {
     for (const r of matches) {
       await this.queue.run(r.key, async () => {
         if (!this.d.records.get(r.key)) return;
+        // DHCPRELEASE needs the interface: stop the client before the link goes.
+        await this.d.dhcp?.stop(r.key, { release: true, reason: 'detach' });
         if (r.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
         else await this.d.runner.run('nsenter', [`--net=${r.container.netns}`, 'ip', 'link', 'del', r.ifname], { allowFail: true });
         if (r.replacedDefaults.length && (await nsAlive(r.container))) await this.restoreDefaults(r.container.netns, r.replacedDefaults);
@@ -239,6 +268,11 @@ export class Attacher {
         (x) => x.ifname === order.ifname && (x.container.name === v || x.container.id === v || (v.length >= 12 && x.container.id.startsWith(v)) || String(x.container.pid) === v),
       );
     }
+  }
+
+  /** The DHCP lease of an attachment, when it has a client. */
+  lease(key: string): Lease | undefined {
+    return this.d.dhcp?.lease(key);
   }
 
   list(): AttachmentRecord[] {

@@ -17,6 +17,10 @@ export interface AttachOrder {
   mtu?: number;
   dryRun: boolean;
   attachmentId?: string;
+  /** DHCP: write the lease's DNS servers into the container's resolv.conf. */
+  dhcpDns?: boolean;
+  /** DHCP: take one lease and stop the client (pipework's old behaviour). */
+  dhcpOneshot?: boolean;
 }
 
 export interface DetachOrder {

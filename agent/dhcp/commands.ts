@@ -69,9 +69,13 @@ export function hostClientCommand(spec: DhcpStartSpec, files: ClientFiles, extra
   }
 }
 
-/** dhclient's release: a second dhclient with the same files signals the first and sends DHCPRELEASE. */
-export function dhclientReleaseCommand(spec: DhcpStartSpec, dir: string): Command {
-  return { cmd: 'nsenter', args: [`--net=${spec.netns}`, 'dhclient', ...dhclientFiles(dir), '-4', '-r', spec.ifname] };
+/**
+ * dhclient's release: a second dhclient with the same files signals the first and sends DHCPRELEASE.
+ * It enters the namespace through the running client (`/proc/CLIENTPID/ns/net`): when the container
+ * has exited, its own path is gone, but the client still holds the namespace and its interface.
+ */
+export function dhclientReleaseCommand(spec: DhcpStartSpec, dir: string, clientPid: number): Command {
+  return { cmd: 'nsenter', args: [`--net=/proc/${clientPid}/ns/net`, 'dhclient', ...dhclientFiles(dir), '-4', '-r', spec.ifname] };
 }
 
 function dhclientFiles(d: string): string[] {

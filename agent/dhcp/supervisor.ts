@@ -52,6 +52,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   private readonly root: string;
   private timer?: NodeJS.Timeout;
   private ticking = false;
+  private closed = false;
   private scriptsCache?: DhcpScripts;
 
   constructor(private readonly d: SupervisorDeps) {
@@ -105,7 +106,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private waitLease(m: Managed): Promise<Lease> {
-    const timeoutMs = this.d.firstLeaseTimeoutMs ?? 60_000;
+    const timeoutMs = this.d.firstLeaseTimeoutMs ?? 45_000; // inside the CLI's 60 s deadline
     return new Promise<Lease>((resolve, reject) => {
       const t = setTimeout(() => {
         m.waiters = m.waiters.filter((w) => w.resolve !== done);
@@ -159,7 +160,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private onExit(m: Managed, child: ChildProcess, code: number | null, sig: NodeJS.Signals | null): void {
-    if (m.child !== child || m.stopping || m.rec.stopped) return;
+    if (m.child !== child || m.stopping || m.rec.stopped || this.closed) return;
     m.child = undefined;
     this.d.log.warn({ key: m.rec.spec.key, pid: child.pid, code, sig }, 'dhcp client died');
     this.scheduleRestart(m);
@@ -277,14 +278,14 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     }
     const sigs = stopSignals(spec.client);
     if (release && sigs.release === 'command' && (await isSameProcess(pid, pidStart))) {
-      const c = dhclientReleaseCommand(spec, m.dir);
+      const c = dhclientReleaseCommand(spec, m.dir, pid);
       await this.d.runner.run(c.cmd, c.args, { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined);
     }
     await stopProcess(pid, pidStart, release && sigs.release !== 'command' ? sigs.release : release ? 'SIGTERM' : sigs.keep);
   }
 
   /** Stops the client (DHCPRELEASE first when asked and the client supports it) and forgets it. */
-  async stop(key: string, o: { release: boolean; reason?: string } = { release: true }): Promise<void> {
+  async stop(key: string, o: { release: boolean; reason?: string; ownerGone?: boolean } = { release: true }): Promise<void> {
     const m = this.clients.get(key);
     if (!m || m.stopping) return;
     m.stopping = true;
@@ -295,7 +296,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
       this.clients.delete(key);
       rmSync(m.dir, { recursive: true, force: true });
       m.waiters.splice(0).forEach((w) => w.reject(new FleetnetError('failed', `the DHCP client on ${m.rec.spec.ifname} was stopped (${o.reason ?? 'detach'})`)));
-      this.emit('event', { type: 'stopped', key, reason: o.reason ?? 'detach' });
+      this.emit('event', { type: 'stopped', key, reason: o.reason ?? 'detach', ownerGone: !!o.ownerGone });
       this.d.log.info({ key, release: o.release, reason: o.reason }, 'dhcp client stopped');
     }
   }
@@ -303,7 +304,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   private async reap(m: Managed, reason: string): Promise<void> {
     this.d.log.info({ key: m.rec.spec.key, reason }, 'reaping dhcp client');
     // The client holds the namespace open, so the interface is still there to send the release.
-    await this.stop(m.rec.spec.key, { release: true, reason });
+    await this.stop(m.rec.spec.key, { release: true, reason, ownerGone: true });
   }
 
   /** Docker said the container died: reap its clients now instead of at the next pass. */
@@ -368,6 +369,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
 
   /** Stops supervising (the agent is going down); clients keep running and are adopted next time. */
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     for (const m of this.clients.values()) clearTimeout(m.restartTimer);
   }

@@ -65,4 +65,5 @@ export type LeaseEvent =
   | { type: 'lease'; lease: Lease }
   | { type: 'lost'; key: string; reason: string }
   | { type: 'restarted'; key: string; pid: number; attempt: number }
-  | { type: 'stopped'; key: string; reason: string };
+  /** `ownerGone`: the container (namespace owner) went away, not a detach. */
+  | { type: 'stopped'; key: string; reason: string; ownerGone: boolean };

@@ -14,7 +14,8 @@ or more addresses, then optionally a MAC and/or @VLAN.
   CONTAINER  a Docker name or ID, a named netns, or an LXC name; a number is a PID;
              or say which: docker:NAME pid:N netns:NAME lxc:NAME /path/to/netns
   ADDRESS    10.1.1.5/24, fd00::5/64, 10.1.1.5/24@10.1.1.1 (sets the default route),
-             0/0 (no address)
+             0/0 (no address), or DHCP: udhcpc, dhclient, dhcpcd, dhcp (busybox udhcpc
+             in a helper container), each with :OPTIONS (e.g. udhcpc:-O,ntpsrv)
   LAST       02:12:34:56:78:9a, U:web1.example.com (a stable MAC from the string,
              as pipework computes it), @VLAN, or both: U:web1@10
 
@@ -23,6 +24,8 @@ Examples:
   fleetnet attach br1 -i eth2 web1 10.1.1.5/24 fd00:1::5/64 U:web1
   fleetnet attach br1 netns:blue 10.1.1.6/24
   fleetnet attach --dry-run br1 4242 10.1.1.7/24      # print the commands, change nothing
+  fleetnet attach br1 web1 dhclient U:web1.example.com # a supervised DHCP client, stable lease
+  fleetnet attach --dhcp-dns br1 web1 udhcpc           # also write the lease's DNS into web1
 
 A missing host interface is created only when its name asks for it (br* makes a Linux
 bridge) or --kind says so; any other missing name is an error, so a typo never
@@ -38,8 +41,10 @@ export function toProtoAddress(a: AddressSpec): AttachRequest['addresses'][numbe
 
 export function describeInterface(i: Interface): string {
   const who = i.container ? i.container.name : '?';
-  const addrs = i.addresses.length ? i.addresses.join(' ') : 'no address';
-  const gw = i.gateways.length ? ` via ${i.gateways.join(' ')}` : '';
+  const all = [...i.addresses, ...(i.lease ? [`${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`] : [])];
+  const addrs = all.length ? all.join(' ') : 'no address';
+  const gws = [...i.gateways, ...(i.lease?.router ? [i.lease.router] : [])];
+  const gw = gws.length ? ` via ${gws.join(' ')}` : '';
   return `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ${i.hostIfname || '-'}, mtu ${i.mtu})`;
 }
 
@@ -55,6 +60,8 @@ export function register(program: Command): void {
     .option('--kind <kind>', 'what the host interface is or should be made: bridge')
     .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
     .option('--net <name>', 'network to attach to (with a controller)')
+    .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
+    .option('--dhcp-oneshot', 'DHCP: take one lease, then stop the client (pipework\'s old behaviour: no renewals)')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
@@ -83,8 +90,8 @@ export function register(program: Command): void {
         vlanFiltering: false,
         trunk: '',
         ovsDatapath: '',
-        dhcpDns: false,
-        dhcpOneshot: false,
+        dhcpDns: Boolean(opts.dhcpDns),
+        dhcpOneshot: Boolean(opts.dhcpOneshot),
       };
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);

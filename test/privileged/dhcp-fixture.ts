@@ -2,7 +2,7 @@
 // test namespace, Docker targets with no network of their own (labelled, removed after), and
 // veths from the server's bridge straight into a target's namespace. Nothing touches the root namespace.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -83,6 +83,8 @@ export interface Target {
   id: string;
   pid: number;
   netns: string;
+  /** `net:[ino]`: the namespace's identity, still valid after the container is gone. */
+  nsLink: string;
 }
 
 export async function startTarget(name: string, label: string): Promise<Target> {
@@ -91,7 +93,7 @@ export async function startTarget(name: string, label: string): Promise<Target> 
   const id = r.stdout.trim();
   const p = await sh.run('docker', ['inspect', '-f', '{{.State.Pid}}', id]);
   const pid = Number(p.stdout.trim());
-  return { name, id, pid, netns: `/proc/${pid}/ns/net` };
+  return { name, id, pid, netns: `/proc/${pid}/ns/net`, nsLink: readlinkSync(`/proc/${pid}/ns/net`) };
 }
 
 export async function removeTargets(label: string): Promise<void> {
@@ -111,13 +113,13 @@ export async function ping(netns: string, ip: string): Promise<boolean> {
 }
 
 /** Bounded wait for a condition (count and time), for state that changes asynchronously. */
-export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, explain?: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${explain ? `: ${explain()}` : ''}`);
 }
 
 /** PIDs of processes whose command line mentions `needle` (e.g. a test's state directory). */
@@ -132,4 +134,22 @@ export function processesMentioning(needle: string): number[] {
     }
   }
   return out;
+}
+
+/** What keeps a network namespace (named by its `net:[ino]` link) alive: processes in it, open fds, nsfs mounts. For failure messages. */
+export function processesInNetns(nsLink: string): string[] {
+  const out: string[] = [];
+  const ino = nsLink.replace(/\D/g, '');
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = () => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120);
+      if (readlinkSync(`/proc/${p}/ns/net`) === nsLink) out.push(`in it: ${p} ${cmd()}`);
+      for (const fd of readdirSync(`/proc/${p}/fd`)) if (readlinkSync(`/proc/${p}/fd/${fd}`) === nsLink) out.push(`fd: ${p} ${cmd()}`);
+      if (readFileSync(`/proc/${p}/mountinfo`, 'utf8').includes(`net:[${ino}]`)) out.push(`mount: ${p} ${cmd()}`);
+    } catch {
+      /* exited */
+    }
+  }
+  return out.length ? out : ['nothing (the kernel is still tearing it down)'];
 }

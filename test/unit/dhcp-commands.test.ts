@@ -57,7 +57,8 @@ test('client argv: foreground, own hook, own files, in the container namespace',
       'dhcpcd', '-B', '-4', '-f', '/var/lib/dhcpcd/dhcpcd.conf', '-c', '/var/lib/dhcpcd/hook', '-L', 'eth1'],
   });
   assert.deepEqual(helperCommand(spec('dhcp'), []), ['/bin/busybox', 'udhcpc', '-f', '-R', '-i', 'eth1', '-s', '/fleetnet/hook', '-x', 'hostname:web1']);
-  assert.deepEqual(dhclientReleaseCommand(spec('dhclient'), files.dir).args.slice(-3), ['-4', '-r', 'eth1']);
+  assert.deepEqual(dhclientReleaseCommand(spec('dhclient'), files.dir, 777).args[0], '--net=/proc/777/ns/net');
+  assert.deepEqual(dhclientReleaseCommand(spec('dhclient'), files.dir, 777).args.slice(-3), ['-4', '-r', 'eth1']);
   assert.match(clientConfig(spec('dhclient'))!.text, /send host-name "web1";/);
   assert.match(clientConfig(spec('dhcpcd'))!.text, /^clientid$/m);
   assert.deepEqual(stopSignals('dhcpcd'), { release: 'SIGALRM', keep: 'SIGKILL' });
