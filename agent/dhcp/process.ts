@@ -1,6 +1,6 @@
 // Processes the supervisor owns, identified by PID *and* start time, so that a recycled PID —
 // an unrelated process — is never signalled.
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { processStartTime } from '../containers/resolve.js';
 import type { DhcpOwner } from './types.js';
 
@@ -32,12 +32,40 @@ export async function waitGone(pid: number, start: string, timeoutMs: number): P
   return !(await isSameProcess(pid, start));
 }
 
-/** Stops a process: `sig` first, SIGKILL after `graceMs`. */
+/** Stops a process: `sig` first, SIGKILL after `graceMs`; then whatever is left of its session. */
 export async function stopProcess(pid: number, start: string, sig: NodeJS.Signals, graceMs = 5000): Promise<void> {
-  if (!(await signalIfSame(pid, start, sig))) return;
-  if (await waitGone(pid, start, graceMs)) return;
-  await signalIfSame(pid, start, 'SIGKILL');
-  await waitGone(pid, start, 2000);
+  if (await signalIfSame(pid, start, sig)) {
+    if (!(await waitGone(pid, start, graceMs))) {
+      await signalIfSame(pid, start, 'SIGKILL');
+      await waitGone(pid, start, 2000);
+    }
+  }
+  await killSession(pid, start);
+}
+
+/**
+ * Each client is started as the leader of its own session (spawned detached). dhcpcd's privilege-
+ * separation helpers ([privileged proxy], [BPF ARP]) stay in that session and keep the container's
+ * namespace open when the leader dies (kill -9): they are found by session id and killed. A member
+ * must have started no earlier than the leader, so a recycled session id is not mistaken for ours.
+ */
+export async function killSession(sid: number, leaderStart: string): Promise<number[]> {
+  const killed: number[] = [];
+  if (!sid || !leaderStart) return killed;
+  for (const p of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const s = await readFile(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      // f[0] state, f[2] pgrp, f[3] session, f[19] start time
+      if (Number(f[3]) !== sid || BigInt(f[19]!) < BigInt(leaderStart)) continue;
+      process.kill(Number(p), 'SIGKILL');
+      killed.push(Number(p));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return killed;
 }
 
 /**

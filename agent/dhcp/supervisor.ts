@@ -13,7 +13,7 @@ import { clientConfig, dhclientReleaseCommand, helperCommand, hostClientCommand,
 import { ensureHelperImage, removeHelper, startHelper } from './helper-container.js';
 import { isBound, parseHookRecord } from './lease-file.js';
 import { parseClientOptions } from './options.js';
-import { isSameProcess, ownerAlive, processStartTime, stopProcess } from './process.js';
+import { isSameProcess, killSession, ownerAlive, processStartTime, stopProcess } from './process.js';
 import { writeContainerResolvConf } from './resolv.js';
 import { findDhcpScripts, findProgram, type DhcpScripts } from './scripts.js';
 import type { ClientRecord, DhcpStartSpec, Lease, LeaseEvent } from './types.js';
@@ -177,6 +177,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
       void (async () => {
         try {
           if (m.stopping) return;
+          // What is left of the dead client's session (dhcpcd's helpers) goes first.
+          if (m.rec.spec.client !== 'dhcp') await killSession(m.rec.pid, m.rec.pidStart);
           if (!(await ownerAlive(m.rec.spec.owner, m.rec.spec.netns))) return void (await this.reap(m, 'container gone'));
           await this.launch(m);
           this.emit('event', { type: 'restarted', key: m.rec.spec.key, pid: m.rec.pid, attempt: m.attempts });
@@ -349,6 +351,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
         out.adopted.push(rec.spec.key);
       } else {
         try {
+          if (rec.spec.client !== 'dhcp') await killSession(rec.pid, rec.pidStart);
           await this.launch(m);
           out.restarted.push(rec.spec.key);
         } catch (err) {
