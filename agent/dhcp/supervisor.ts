@@ -9,13 +9,14 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { conflict, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
-import { clientConfig, dhclientReleaseCommand, helperCommand, hostClientCommand, missingClient, stopSignals } from './commands.js';
-import { ensureHelperImage, removeHelper, startHelper } from './helper-container.js';
+import { clientConfig, helperCommand, hostClientCommand, missingClient } from './commands.js';
+import { ensureHelperImage, startHelper } from './helper-container.js';
 import { isBound, parseHookRecord } from './lease-file.js';
 import { parseClientOptions } from './options.js';
-import { isSameProcess, killSession, ownerAlive, processStartTime, stopProcess } from './process.js';
+import { isSameProcess, killSession, ownerAlive, processStartTime } from './process.js';
 import { writeContainerResolvConf } from './resolv.js';
 import { findDhcpScripts, findProgram, type DhcpScripts } from './scripts.js';
+import { stopClient } from './stop-client.js';
 import type { ClientRecord, DhcpStartSpec, Lease, LeaseEvent } from './types.js';
 
 export interface SupervisorDeps {
@@ -41,6 +42,8 @@ interface Managed {
   launchedAtMs: number;
   restartTimer?: NodeJS.Timeout;
   restarting: boolean;
+  /** A start is under way: the PID is not known yet. */
+  launching?: boolean;
   stopping: boolean;
   waiters: { resolve(l: Lease): void; reject(e: Error): void }[];
 }
@@ -126,6 +129,15 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private async launch(m: Managed, extra?: string[]): Promise<void> {
+    m.launching = true;
+    try {
+      await this.launchNow(m, extra);
+    } finally {
+      m.launching = false;
+    }
+  }
+
+  private async launchNow(m: Managed, extra?: string[]): Promise<void> {
     const { spec } = m.rec;
     const opts = extra ?? parseClientOptions(spec.client, spec.options);
     m.launchedAtMs = Date.now();
@@ -133,9 +145,9 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
       const docker = this.d.docker?.();
       if (!docker) throw new FleetnetError('unavailable', 'Docker does not answer; the dhcp helper cannot start');
       const h = await startHelper(docker, { key: spec.key, containerId: spec.owner.containerId!, dir: m.dir, cmd: helperCommand(spec, opts, m.rec.lastAddress) });
-      m.rec.pid = h.pid;
-      m.rec.helperId = h.id;
-      m.rec.pidStart = (await processStartTime(h.pid)) ?? '';
+      // PID and start time change together: the supervision pass must never see one without the other.
+      const pidStart = (await processStartTime(h.pid)) ?? '';
+      Object.assign(m.rec, { pid: h.pid, pidStart, helperId: h.id });
     } else {
       const cmd = hostClientCommand(spec, { dir: m.dir, privateNs: this.scripts.privateNs }, opts, m.rec.lastAddress);
       const logFd = openSync(`${m.dir}/client.log`, 'a', 0o600);
@@ -151,8 +163,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
       child.on('exit', (code, sig) => this.onExit(m, child, code, sig));
       child.unref();
       m.child = child;
-      m.rec.pid = child.pid;
-      m.rec.pidStart = (await processStartTime(child.pid)) ?? '';
+      const pidStart = (await processStartTime(child.pid)) ?? '';
+      Object.assign(m.rec, { pid: child.pid, pidStart });
     }
     m.rec.stopped = false;
     this.save(m);
@@ -206,7 +218,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
           continue;
         }
         // Our own children report their exit; adopted clients and helpers are checked here.
-        if (!m.child && !m.restarting && !m.rec.stopped && !(await isSameProcess(m.rec.pid, m.rec.pidStart))) {
+        if (!m.child && !m.restarting && !m.launching && !m.rec.stopped && !(await isSameProcess(m.rec.pid, m.rec.pidStart))) {
           this.d.log.warn({ key: m.rec.spec.key, pid: m.rec.pid }, 'dhcp client is gone');
           this.scheduleRestart(m);
         }
@@ -271,19 +283,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     this.d.log.info({ key: m.rec.spec.key }, 'dhcp client stopped after its lease (oneshot)');
   }
 
-  private async killClient(m: Managed, release: boolean): Promise<void> {
-    const { spec, pid, pidStart } = m.rec;
-    if (spec.client === 'dhcp') {
-      const docker = this.d.docker?.();
-      if (docker && m.rec.helperId) await removeHelper(docker, m.rec.helperId, release).catch((err) => this.d.log.warn({ err }, 'helper not removed'));
-      return;
-    }
-    const sigs = stopSignals(spec.client);
-    if (release && sigs.release === 'command' && (await isSameProcess(pid, pidStart))) {
-      const c = dhclientReleaseCommand(spec, m.dir, pid);
-      await this.d.runner.run(c.cmd, c.args, { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined);
-    }
-    await stopProcess(pid, pidStart, release && sigs.release !== 'command' ? sigs.release : release ? 'SIGTERM' : sigs.keep);
+  private killClient(m: Managed, release: boolean): Promise<void> {
+    return stopClient({ runner: this.d.runner, log: this.d.log, ...(this.d.docker ? { docker: this.d.docker } : {}) }, m.rec, m.dir, release);
   }
 
   /** Stops the client (DHCPRELEASE first when asked and the client supports it) and forgets it. */

@@ -62,7 +62,9 @@ export async function startDhcpServer(prefix: string, leaseTime = '2m'): Promise
   };
   try {
     await sh.run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    await sh.run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+    // A fixed MAC: a bridge without one takes its lowest port's, and changes it when ports come and go;
+    // a client's unicast (renewal, DHCPRELEASE) to the old MAC would then be dropped.
+    await sh.run('ip', ['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:77:00:01', 'type', 'bridge']);
     await sh.run('ip', ['-n', ns, 'addr', 'add', `${serverIp}/24`, 'dev', 'br0']);
     await sh.run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
     proc = sh.start('nsenter', [`--net=${netns}`, 'dnsmasq', '-k', '--conf-file=/dev/null', `--pid-file=${dir}/dnsmasq.pid`,
