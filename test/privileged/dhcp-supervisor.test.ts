@@ -116,13 +116,23 @@ test('every client kind: lease, ping, renewal before expiry, kill -9 restart, ad
     assert.deepEqual(await addrsOf(g.t.netns, 'eth1'), [g.lease.address]);
   }));
 
-  // The agent goes away without stopping anything; a new one adopts the same client processes.
+  // The agent goes away without stopping anything; one client dies meanwhile. A new supervisor adopts
+  // the live client processes (same PIDs) and restarts the dead one, which asks for its address again.
   const pids = new Map(got.map((g) => [g.lease.key, r.sup.lease(g.lease.key)!.clientPid]));
   r.sup.close();
+  const dead = got.find((g) => g.lease.client === 'udhcpc')!.lease.key;
+  process.kill(pids.get(dead)!, 'SIGKILL');
   r.sup = newSupervisor(r.state);
+  const events: string[] = [];
+  r.sup.on('event', (ev) => events.push(`${ev.type}:${'key' in ev ? ev.key : ev.lease.key}`));
   const adopted = await r.sup.adopt();
-  assert.deepEqual(adopted.adopted.sort(), [...pids.keys()].sort());
-  for (const [key, pid] of pids) assert.equal(r.sup.lease(key)?.clientPid, pid, 'same client PID after the restart');
+  assert.deepEqual(adopted.adopted.sort(), [...pids.keys()].filter((k) => k !== dead).sort());
+  assert.deepEqual(adopted.restarted, [dead]);
+  for (const [key, pid] of pids) if (key !== dead) assert.equal(r.sup.lease(key)?.clientPid, pid, 'same client PID after the restart');
+  await until('the dead client restarted with a lease', () => (r.sup.lease(dead)?.clientPid ?? pids.get(dead)) !== pids.get(dead), 30_000);
+  assert.equal(r.sup.lease(dead)!.address, got.find((g) => g.lease.key === dead)!.lease.address, 'same address after the restart');
+  assert.ok(events.includes(`lease:${dead}`), 'lease changes are reported as events');
+  pids.set(dead, r.sup.lease(dead)!.clientPid);
 
   // Container removed: its client is gone within seconds and the lease released.
   await Promise.all(got.map(async (g) => {
