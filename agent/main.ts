@@ -11,6 +11,7 @@ import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
+import { DockerIndex } from './containers/docker-index.js';
 import { ContainerResolver } from './containers/resolve.js';
 import { watchContainerExits } from './dhcp/docker-events.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
@@ -25,26 +26,37 @@ export interface AgentHandle {
 
 export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
   let docker: Docker | undefined;
+  let dockerIndex: DockerIndex | undefined;
   const getDocker = () => {
-    if (!docker && existsSync(cfg.dockerSocket)) docker = new Docker({ socketPath: cfg.dockerSocket });
+    if (!docker && existsSync(cfg.dockerSocket)) {
+      docker = new Docker({ socketPath: cfg.dockerSocket });
+      dockerIndex = new DockerIndex(docker, log);
+      void dockerIndex.start();
+    }
     return docker;
   };
-  const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker });
+  getDocker();
+  const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker, dockerIndex: () => dockerIndex });
   const records = new RecordStore(cfg.stateDir);
   const dhcp = new DhcpSupervisor({ runner, log: log.child({ part: 'dhcp' }), stateDir: cfg.stateDir, docker: getDocker });
   // Before serving: live clients are adopted (same PID), dead ones restarted, orphans reaped.
   const adopted = await dhcp.adopt();
   if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
   const events = watchContainerExits(getDocker, (id) => void dhcp.containerGone(id), log);
-  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log, dhcp });
   let caps: Promise<Capability[]> | undefined;
+  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }));
+  const attacher = new Attacher({
+    runner, ip: ipExec(runner), records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+  });
   const impl = agentService({
     attacher,
+    resolve: (t) => resolver.resolve(t),
+    runner,
     log,
     version: VERSION,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     startedAtMs: Date.now(),
-    capabilities: () => (caps ??= probeCapabilities(runner)),
+    capabilities,
   });
 
   const servers: Server[] = [];
@@ -77,6 +89,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     async stop() {
       events.close();
       dhcp.close(); // clients keep running: the next agent adopts them
+      dockerIndex?.stop();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
     },

@@ -8,6 +8,9 @@ import * as detach from './commands/detach.js';
 import * as inspect from './commands/inspect.js';
 import * as ls from './commands/ls.js';
 import * as lab from './commands/lab.js';
+import * as route from './commands/route.js';
+import * as rule from './commands/rule.js';
+import * as tc from './commands/tc.js';
 
 const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
@@ -17,7 +20,7 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, inspect, agent, lab]) m.register(program);
+for (const m of [attach, detach, ls, inspect, agent, lab, route, rule, tc]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -20,7 +20,7 @@ export interface RunResult {
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
-  /** Where stdout/stderr go; default: ignored. A number is an open file descriptor (a log file). */
+  /** Where stdout/stderr go; default: ignored. A number is an open file descriptor (a daemon's log file). */
   stdio?: 'ignore' | 'pipe' | 'inherit' | number;
   detached?: boolean;
 }

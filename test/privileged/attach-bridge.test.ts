@@ -110,7 +110,14 @@ describe('attach to a Linux bridge', () => {
     assert.equal(a.record.mtu, 1400);
     assert.equal(b.record.mtu, 1300);
     assert.ok(await ping({ pid: proc.pid! }, '10.50.2.2'));
-    await attacher.detach({ target: { kind: 'pid', value: String(proc.pid) }, ifname: parseIfName('eth1') });
+    assert.equal(attacher.liveState(a.record), 'up');
+    // The process (the "container") exits: its namespace and veth go with it; detach still succeeds.
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    for (let i = 0; i < 50 && attacher.liveState(a.record) !== 'container-gone'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(attacher.liveState(a.record), 'container-gone');
+    assert.equal((await attacher.detach({ target: { kind: 'pid', value: String(proc.pid) }, ifname: parseIfName('eth1') })).removed, true);
+    assert.equal(attacher.list().filter((r) => r.container.runtime === 'pid').length, 0);
     await attacher.detach({ target: { kind: 'path', value: ns }, ifname: parseIfName('eth1') });
     assert.equal((await sh.run('ip', ['-n', HOST, 'link', 'show', 'br-found'])).code, 0, 'a bridge fleetnet found is never removed');
     await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-found']);
