@@ -21,6 +21,8 @@ import { agentService } from './service/agent-service.js';
 
 export interface AgentHandle {
   attacher: Attacher;
+  /** DHCP clients; `on('event')` reports lease changes (for the controller's inventory). */
+  dhcp: DhcpSupervisor;
   stop(): Promise<void>;
 }
 
@@ -86,6 +88,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   log.info({ socket: cfg.socket, listen: cfg.listen, stateDir: cfg.stateDir, version: VERSION }, 'agent serving');
   return {
     attacher,
+    dhcp,
     async stop() {
       events.close();
       dhcp.close(); // clients keep running: the next agent adopts them

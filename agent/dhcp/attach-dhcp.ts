@@ -1,6 +1,6 @@
 // The attach flow's side of DHCP: what to ask the supervisor for, checked before anything runs.
 import type { AddressSpec } from '../../common/attach-args.js';
-import { unsupported } from '../../common/errors.js';
+import { invalid, unsupported } from '../../common/errors.js';
 import type { ContainerInfo } from '../containers/types.js';
 import { missingClient } from './commands.js';
 import { dhcpHostname, parseClientOptions } from './options.js';
@@ -23,7 +23,7 @@ export function dhcpAddressOf(addresses: readonly AddressSpec[], c: ContainerInf
   parseClientOptions(d.client, d.options);
   if (d.client !== 'dhcp' && !findProgram(d.client)) throw missingClient(d.client);
   if (d.client === 'dhcp' && c.runtime !== 'docker') {
-    throw unsupported("'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's network; this target is not a Docker container", 'use udhcpc, dhclient or dhcpcd');
+    throw invalid("'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's network; this target is not a Docker container", 'use udhcpc, dhclient or dhcpcd');
   }
   return d;
 }

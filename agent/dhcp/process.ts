@@ -6,9 +6,19 @@ import type { DhcpOwner } from './types.js';
 
 export { processStartTime };
 
+/**
+ * The process that started at `start` is still running. A zombie counts as gone: a client whose
+ * parent (an earlier agent) died is re-parented, and where PID 1 does not reap, its entry stays.
+ */
 export async function isSameProcess(pid: number, start: string): Promise<boolean> {
   if (!pid || !start) return false;
-  return (await processStartTime(pid)) === start;
+  try {
+    const s = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return f[19] === start && f[0] !== 'Z' && f[0] !== 'X';
+  } catch {
+    return false;
+  }
 }
 
 /** Sends a signal only when `pid` is still the process that started at `start`. */

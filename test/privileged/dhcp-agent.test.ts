@@ -11,7 +11,7 @@ import Docker from 'dockerode';
 import { HELPER_LABEL } from '../../agent/dhcp/helper-container.js';
 import { isSameProcess, processStartTime } from '../../agent/dhcp/process.js';
 import { cli, startAgentIn } from '../helpers/agent-process.js';
-import { addrsOf, ping, processesInNetns, processesMentioning, removeTargets, sh, startDhcpServer, startTarget, until } from './dhcp-fixture.js';
+import { addrsOf, killLeftoversInTargets, ping, processesInNetns, processesMentioning, removeTargets, sh, startDhcpServer, startTarget, until } from './dhcp-fixture.js';
 
 const docker = new Docker();
 
@@ -38,6 +38,7 @@ test('attach with DHCP through the CLI and the agent; agent kill -9; detach; con
   t.after(async () => {
     if (agent && agent.proc.exitCode === null) agent.proc.kill('SIGKILL');
     await removeTargets(prefix);
+    killLeftoversInTargets();
     for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
     await srv.stop();
     rmSync(dir, { recursive: true, force: true });

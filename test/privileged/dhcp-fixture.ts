@@ -89,13 +89,30 @@ export interface Target {
   nsLink: string;
 }
 
+/** Namespaces of every target a run made, so its teardown can end what is left in them (e.g. after a failure). */
+export const madeNetns = new Set<string>();
+
 export async function startTarget(name: string, label: string): Promise<Target> {
   await ensureHelperImage(sh);
   const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name, '--label', `fleetnet.test=${label}`, HELPER_IMAGE, '/bin/sleep', '3600']);
   const id = r.stdout.trim();
   const p = await sh.run('docker', ['inspect', '-f', '{{.State.Pid}}', id]);
   const pid = Number(p.stdout.trim());
-  return { name, id, pid, netns: `/proc/${pid}/ns/net`, nsLink: readlinkSync(`/proc/${pid}/ns/net`) };
+  const nsLink = readlinkSync(`/proc/${pid}/ns/net`);
+  madeNetns.add(nsLink);
+  return { name, id, pid, netns: `/proc/${pid}/ns/net`, nsLink };
+}
+
+/** Kills what is still running inside the namespaces of the targets this process made (clients' helpers after a failed test). */
+export function killLeftoversInTargets(): void {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (madeNetns.has(readlinkSync(`/proc/${p}/ns/net`))) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      /* exited */
+    }
+  }
 }
 
 export async function removeTargets(label: string): Promise<void> {

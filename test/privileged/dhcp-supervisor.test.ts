@@ -12,7 +12,7 @@ import { isSameProcess, ownerOf, processStartTime } from '../../agent/dhcp/proce
 import { DhcpSupervisor } from '../../agent/dhcp/supervisor.js';
 import type { DhcpClient, Lease } from '../../agent/dhcp/types.js';
 import { macFromString } from '../../common/mac.js';
-import { addrsOf, ping, processesInNetns, processesMentioning, quietLog, removeTargets, sh, startDhcpServer, startTarget, until, type DhcpServer, type Target } from './dhcp-fixture.js';
+import { addrsOf, killLeftoversInTargets, ping, processesInNetns, processesMentioning, quietLog, removeTargets, sh, startDhcpServer, startTarget, until, type DhcpServer, type Target } from './dhcp-fixture.js';
 
 const KINDS: DhcpClient[] = ['udhcpc', 'dhclient', 'dhcpcd', 'dhcp'];
 const docker = new Docker();
@@ -34,6 +34,7 @@ async function setUp(tag: string, t: { after(fn: () => Promise<void>): void }): 
   t.after(async () => {
     run.sup.close();
     await removeTargets(prefix);
+    killLeftoversInTargets();
     for (const c of await docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=1`] } })) {
       if (c.Labels['fleetnet.owner'] && !(await docker.getContainer(c.Labels['fleetnet.owner']).inspect().then(() => true, () => false))) {
         await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);

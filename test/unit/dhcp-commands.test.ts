@@ -101,3 +101,16 @@ test('compat object: network-wrapper fields from a lease, or from static address
   assert.equal(inv[0]!.interfaces[0]!.lease!.expiresUnixMs, 1700000000000);
   assert.deepEqual(inv[0]!.interfaces.map((i) => i.compat.DHCP_PID), [4242, 0]);
 });
+
+test('the attach flow checks DHCP before anything runs', async () => {
+  const { dhcpAddressOf, dhcpStartSpec } = await import('../../agent/dhcp/attach-dhcp.js');
+  const ns = { runtime: 'netns' as const, id: 'blue', name: 'blue', pid: 0, netns: '/run/netns/blue', nsKey: '3:9' };
+  const web = { runtime: 'docker' as const, id: 'abc123', name: 'Web_1', pid: 0, netns: '/proc/1/ns/net', nsKey: '3:10' };
+  const dhcp = (client: DhcpStartSpec['client'], options = '') => [{ kind: 'dhcp' as const, client, options }];
+  assert.equal(dhcpAddressOf([{ kind: 'none' }], ns, false), undefined);
+  assert.throws(() => dhcpAddressOf(dhcp('dhcp'), ns, true), (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && /not a Docker container/.test(e.message));
+  assert.throws(() => dhcpAddressOf(dhcp('udhcpc', '-b'), web, true), /-b is refused/);
+  assert.throws(() => dhcpAddressOf(dhcp('udhcpc'), web, false), (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported');
+  const s = await dhcpStartSpec(dhcpAddressOf(dhcp('dhcp'), web, true)!, web, 'k', 'eth1', '02:00:00:00:00:01', { dhcpOneshot: true });
+  assert.deepEqual([s.hostname, s.oneshot, s.dns, s.owner.containerId], ['web-1', true, false, 'abc123']);
+});
