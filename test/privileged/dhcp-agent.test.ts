@@ -98,6 +98,15 @@ test('attach with DHCP through the CLI and the agent; agent kill -9; detach; con
   const helpers = () => docker.listContainers({ all: true, filters: { label: [`${HELPER_LABEL}=1`, `fleetnet.owner=${b.id}`] } });
   assert.equal((await helpers()).length, 1);
 
+  // --dhcp-oneshot through the CLI: one lease, the address stays, no client keeps running.
+  const c = await startTarget(`${prefix}-c`, prefix);
+  const ct = await cli(agent.socket, 'attach', '--json', '--dhcp-oneshot', 'br0', c.name, 'udhcpc');
+  assert.equal(ct.code, 0, ct.stderr);
+  const ci = JSON.parse(ct.stdout) as IfJson;
+  assert.equal(ci.lease?.clientPid, 0);
+  assert.deepEqual(await addrsOf(c.netns, 'eth1'), [ci.lease!.address]);
+  assert.equal((await cli(agent.socket, 'detach', c.name)).code, 0);
+
   // Detach: DHCPRELEASE, client gone.
   const de = await cli(agent.socket, 'detach', a.name);
   assert.equal(de.code, 0, de.stderr);
