@@ -7,16 +7,24 @@ import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
 import * as lab from './commands/lab.js';
+import * as controller from './commands/controller.js';
+import * as host from './commands/host.js';
+import * as hosts from './commands/hosts.js';
+import * as net from './commands/net.js';
+import * as nets from './commands/nets.js';
+import * as inspect from './commands/inspect.js';
 
 const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
   .version(VERSION)
   .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
+  .option('--controller <addr:port>', 'the fleet controller (env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)')
+  .option('--local', 'talk to this host\'s agent even when a controller is configured')
   .showHelpAfterError('(add --help for usage and examples)')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, agent, lab]) m.register(program);
+for (const m of [attach, detach, ls, inspect, agent, lab, controller, host, hosts, net, nets]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -55,10 +55,15 @@ export function register(program: Command): void {
     .option('--kind <kind>', 'what the host interface is or should be made: bridge')
     .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
     .option('--net <name>', 'network to attach to (with a controller)')
+    .option('--host <name>', 'the fleet host the container runs on (with a controller)')
+    .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const fleet = await import('./fleet-attach.js');
+      const ctl = await fleet.controllerOf(cmd);
+      if (ctl) return fleet.fleetAttach(ctl, words, opts);
       const args = parseAttachArgs(words, { ...(opts.net ? { net: String(opts.net) } : {}) });
       if (!args.hostIf) throw invalid('no host interface given', 'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)');
       let mtu = 0;
