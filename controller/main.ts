@@ -41,7 +41,8 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
   server.addService(ControllerService, controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs }));
   const protoDir = findProtoDir();
   const pkg = loadSync(['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto'], { includeDirs: [protoDir], keepCase: false });
-  new ReflectionService(pkg).addToServer(server);
+  // Only what this server serves: agent.proto is loaded for its message types, not its service.
+  new ReflectionService(pkg, { services: ['fleetnet.v1.Controller'] }).addToServer(server);
 
   let port: number;
   try {
