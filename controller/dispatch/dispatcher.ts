@@ -86,12 +86,16 @@ export class Dispatcher {
     this.loops.delete(host);
   }
 
-  /** Resolves when the attachment leaves `pending`/`detaching` (or is gone), or after timeoutMs. */
+  /**
+   * Resolves when the attachment leaves `pending`/`detaching` (or is gone), or after timeoutMs, with
+   * the record as it then is; undefined when it is gone, or at once when timeoutMs is 0.
+   */
   async waitSettled(id: string, timeoutMs: number): Promise<AttachmentRecord | undefined> {
     const settled = (a: AttachmentRecord | undefined) => !a || (a.state !== 'pending' && a.state !== 'detaching');
     const read = () => this.o.store.read((tx) => tx.getAttachment(id));
+    if (timeoutMs <= 0) return undefined; // the caller has the record it just wrote
     let a = await read();
-    if (settled(a) || timeoutMs <= 0) return a;
+    if (settled(a)) return a;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -90,7 +90,8 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
       if (dec.changed) dispatcher.kick(dec.attachment.host);
-      const a = await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs));
+      const wait = waitOf(r.waitMs);
+      const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),
     listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({ attachments: (await listAtts(r)).map(attachmentToProto) })),
