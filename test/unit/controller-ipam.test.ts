@@ -132,3 +132,18 @@ test('hosts and networks: removal refused while attachments exist; the store sur
   await again.transact((tx) => removeHost(tx, 'h1', true));
   assert.equal(await again.read((tx) => tx.addressHolder('blue', '10.1.1.20')), undefined);
 });
+
+test('group commit: decisions arriving together commit together, a refused one rolls back alone', async (t) => {
+  const { store } = await fleet(t);
+  const results = await Promise.allSettled([
+    store.transact((tx) => decideAttach(tx, input(['g1', '10.1.1.30/24'], { host: 'h1' }), 1)),
+    store.transact((tx) => {
+      decideAttach(tx, input(['g2', '10.1.1.31/24'], { host: 'h1' }), 1); // written, then the same decision throws
+      return decideAttach(tx, input(['g2b', '10.1.1.30/24'], { host: 'h1' }), 1);
+    }),
+    store.transact((tx) => decideAttach(tx, input(['g3', '10.1.1.32/24'], { host: 'h1' }), 1)),
+  ]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  const held = await store.read((tx) => ['10.1.1.30', '10.1.1.31', '10.1.1.32'].map((a) => tx.addressHolder('blue', a) !== undefined));
+  assert.deepEqual(held, [true, false, true], 'the refused decision left nothing behind, not even its first half');
+});
