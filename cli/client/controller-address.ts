@@ -28,6 +28,7 @@ export function controllerFromConfig(path: string): string | undefined {
 
 export function normaliseControllerAddr(s: string, from: string): string {
   const v = s.trim();
+  if (/^unix:\/[^\s]*$/.test(v)) return v; // a controller on this machine, by its socket
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(v)) throw invalid(`controller address '${s}' (from ${from}) is not HOST[:PORT]`, 'for example --controller 10.99.0.2:7440');
   return /:\d+$/.test(v) ? v : `${v}:7440`;
 }

@@ -27,7 +27,8 @@ function callError(err: ServiceError, addr: string): FleetnetError {
 }
 
 export function connectController(addr: string): ControllerConn {
-  const client = new ControllerClient(addr, credentials.createInsecure());
+  // A large flow-control window: `ls --json` of a big fleet streams tens of MB in one go.
+  const client = new ControllerClient(addr, credentials.createInsecure(), { 'grpc-node.flow_control_window': 64 << 20 });
   return {
     client,
     addr,

@@ -44,6 +44,13 @@ export class SqliteStore implements Store {
   private readonly q;
   private pending: { fn: (tx: Tx) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
+  /**
+   * The public JSON of every attachment, in memory once the full inventory was asked for (the
+   * fast path of `ls --json`), kept in step with committed writes only: the writes of a transaction
+   * are logged and applied after its COMMIT; a decision rolled back to its savepoint drops its part.
+   */
+  private views: Map<string, string> | undefined;
+  private viewLog: [string, string | undefined][] = [];
 
   constructor(o: SqliteStoreOptions) {
     this.synchronous = o.synchronous ?? 'normal';
@@ -95,8 +102,15 @@ export class SqliteStore implements Store {
         const { where, args } = filterSql(f);
         return (db.prepare(`SELECT count(*) AS n FROM attachments ${where}`).get(...args) as { n: number }).n;
       },
-      putAttachment: (a) => void q.putAtt.run(a.id, a.host, a.net, JSON.stringify(a), JSON.stringify(attachmentView(a))),
-      deleteAttachment: (id) => void q.deleteAtt.run(id),
+      putAttachment: (a) => {
+        const view = JSON.stringify(attachmentView(a));
+        q.putAtt.run(a.id, a.host, a.net, JSON.stringify(a), view);
+        this.viewLog.push([a.id, view]);
+      },
+      deleteAttachment: (id) => {
+        q.deleteAtt.run(id);
+        this.viewLog.push([id, undefined]);
+      },
       addressHolder: (net, addr) => q.addrHolder.get(net, addr)?.attachment_id,
       reserveAddress: (net, addr, id) => void q.reserveAddr.run(net, addr, id),
       releaseAddresses: (id) => void q.releaseAddrs.run(id),
@@ -138,16 +152,24 @@ export class SqliteStore implements Store {
         for (const d of batch) {
           try {
             // A nested better-sqlite3 transaction is a SAVEPOINT: a throw rolls back this decision only.
-            outcome.push({ ok: true, value: this.db.transaction(() => d.fn(this.tx))() });
+            const mark = this.viewLog.length;
+            try {
+              outcome.push({ ok: true, value: this.db.transaction(() => d.fn(this.tx))() });
+            } catch (err) {
+              this.viewLog.length = mark;
+              throw err;
+            }
           } catch (err) {
             outcome.push({ ok: false, err });
           }
         }
       }).immediate();
     } catch (err) {
+      this.viewLog = [];
       for (const d of batch) d.reject(err); // the commit failed: nothing in the group happened
       return;
     }
+    this.applyViewLog();
     batch.forEach((d, i) => {
       const o = outcome[i]!;
       if (o.ok) d.resolve(o.value);
@@ -163,8 +185,23 @@ export class SqliteStore implements Store {
     }
   }
 
+  private applyViewLog(): void {
+    if (this.views) {
+      for (const [id, v] of this.viewLog) {
+        if (v === undefined) this.views.delete(id);
+        else this.views.set(id, v);
+      }
+    }
+    this.viewLog = [];
+  }
+
   attachmentsJson(f?: AttachmentFilter): Promise<string> {
-    return Promise.resolve(`[${this.select('view', f).join(',')}]`);
+    if (f?.host || f?.net) return Promise.resolve(`[${this.select('view', f).join(',')}]`);
+    if (!this.views) {
+      const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [string, string][];
+      this.views = new Map(rows);
+    }
+    return Promise.resolve(`[${[...this.views.values()].join(',')}]`);
   }
 
   close(): void {

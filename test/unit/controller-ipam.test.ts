@@ -135,6 +135,7 @@ test('hosts and networks: removal refused while attachments exist; the store sur
 
 test('group commit: decisions arriving together commit together, a refused one rolls back alone', async (t) => {
   const { store } = await fleet(t);
+  assert.equal(await store.attachmentsJson(), '[]'); // the in-memory inventory is built now, then kept in step
   const results = await Promise.allSettled([
     store.transact((tx) => decideAttach(tx, input(['g1', '10.1.1.30/24'], { host: 'h1' }), 1)),
     store.transact((tx) => {
@@ -146,4 +147,10 @@ test('group commit: decisions arriving together commit together, a refused one r
   assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
   const held = await store.read((tx) => ['10.1.1.30', '10.1.1.31', '10.1.1.32'].map((a) => tx.addressHolder('blue', a) !== undefined));
   assert.deepEqual(held, [true, false, true], 'the refused decision left nothing behind, not even its first half');
+  const inventory = (JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container).sort();
+  assert.deepEqual(inventory, ['g1', 'g3']);
+  const g1 = await store.read((tx) => tx.listAttachments().find((a) => a.target.value === 'g1')!);
+  const d = await store.transact((tx) => decideDetach(tx, { id: g1.id }, 2));
+  assert.equal(await store.transact((tx) => finishDetach(tx, g1.id, d.attachment!.generation)), true);
+  assert.deepEqual((JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container), ['g3']);
 });
