@@ -142,9 +142,8 @@ export class Dispatcher {
 
   private async pass(hostName: string, l: HostLoop): Promise<void> {
     const { store, log } = this.o;
-    const snap = await store.read((tx) => ({ host: tx.getHost(hostName), desired: tx.listAttachments({ host: hostName }) }));
-    if (!snap.host) return this.forget(hostName);
-    const host = snap.host;
+    const host = await store.read((tx) => tx.getHost(hostName));
+    if (!host) return this.forget(hostName);
     const link = this.linkFor(host, l);
     let actual: Interface[];
     let probe: { version: string; caps: HostRecord['capabilities'] } | undefined;
@@ -159,6 +158,9 @@ export class Dispatcher {
       if (host.state !== 'down') log.warn({ host: hostName, err: describeError(err) }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
     }
+    // The desired set is read after the agent answered (and at its generation or later): a host
+    // that is down costs one connection attempt per backoff, not a scan of its attachments.
+    const snap = await store.read((tx) => ({ generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }) }));
     const byId = new Map(actual.map((i) => [i.attachmentId, i]));
     let unreachable: unknown;
     const work = snap.desired.map((a) => async () => {
@@ -189,7 +191,7 @@ export class Dispatcher {
     await this.recordHost(hostName, {
       state: 'up', lastError: '', lastSeenMs: this.now(),
       ...(probe ? { agentVersion: probe.version, capabilities: probe.caps } : {}),
-      observedGeneration: host.generation,
+      observedGeneration: snap.generation,
     });
   }
 
@@ -202,7 +204,12 @@ export class Dispatcher {
       return this.emit(a.id);
     }
     if (have && agentMatches(a, have)) {
-      if (a.state !== 'up' || a.hostIfname !== have.hostIfname) await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(have), now));
+      const report = reportOf(have);
+      const extra = report.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+      // Up now, or something the agent reports changed (a DHCP lease, the host-side name).
+      if (a.state !== 'up' || a.hostIfname !== have.hostIfname || extra.join() !== a.reportedAddresses.join()) {
+        await store.transact((tx) => markUp(tx, a.id, a.generation, report, now));
+      }
       return this.emit(a.id);
     }
     if (a.state === 'failed') return; // re-asking the attach retries it
