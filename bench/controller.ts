@@ -4,8 +4,8 @@
 // Runs inside a network namespace of its own (it re-executes itself there), on that namespace's lo.
 //   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--cli-n 20]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -60,6 +60,13 @@ async function waitReady(what: string, fn: () => boolean): Promise<void> {
   throw new Error(`${what} did not come up`);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function startController(db: string, sync: string): ChildProcess {
   return spawn('node', [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -84,6 +91,7 @@ async function allocate(client: ControllerClient, prefix: string, n: number, con
 }
 
 async function inside(): Promise<void> {
+  const loadavgAtStart = loadavg().map((x) => r2(x));
   const dir = mkdtempSync(join(tmpdir(), 'fcbench-'));
   const label = `fcbench-${process.pid}`;
   const procs: ChildProcess[] = [];
@@ -98,11 +106,13 @@ async function inside(): Promise<void> {
     must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
     must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
     const client = new ControllerClient(CTL, credentials.createInsecure());
+    const cpu0 = cpuSeconds(ctl.pid);
     const a = await allocate(client, 'c', N, CONC);
+    const cpuA = cpuSeconds(ctl.pid) - cpu0;
     rows.push(row(`FleetAttach allocations over gRPC (${N} into an empty /10, ${CONC} in flight, synchronous=NORMAL)`, a.lat,
       'one unary FleetAttach (--net allocation, wait_ms 0) request → reply on a kept-open channel: IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), commit, reply',
-      { allocationsPerSecond: Math.round(N / a.seconds) }));
-    notes.push(`allocations/s, synchronous=NORMAL: ${Math.round(N / a.seconds)} (${N} in ${a.seconds.toFixed(1)} s, ${CONC} requests in flight on one channel; target ≥ 10,000)`);
+      { allocationsPerSecond: Math.round(N / a.seconds), controllerCpuSeconds: r2(cpuA), allocationsPerControllerCpuSecond: Math.round(N / cpuA) }));
+    notes.push(`allocations/s, synchronous=NORMAL: ${Math.round(N / a.seconds)} wall-clock (${N} in ${a.seconds.toFixed(1)} s, ${CONC} requests in flight on one channel; target ≥ 10,000); the controller used ${cpuA.toFixed(1)} CPU-seconds for them: ${Math.round(N / cpuA)} allocations per CPU-second of the controller`);
 
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
     const base: number[] = [];
@@ -127,9 +137,11 @@ async function inside(): Promise<void> {
     must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
     must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
     const c2 = new ControllerClient(CTL, credentials.createInsecure());
+    const cpu1 = cpuSeconds(ctl.pid);
     const f = await allocate(c2, 'f', FULL_N, CONC);
+    const cpuF = cpuSeconds(ctl.pid) - cpu1;
     c2.close();
-    rows.push(row(`FleetAttach allocations over gRPC (${FULL_N}, ${CONC} in flight, synchronous=FULL)`, f.lat, 'as above, with an fsync on every commit', { allocationsPerSecond: Math.round(FULL_N / f.seconds) }));
+    rows.push(row(`FleetAttach allocations over gRPC (${FULL_N}, ${CONC} in flight, synchronous=FULL)`, f.lat, 'as above, with an fsync on every commit', { allocationsPerSecond: Math.round(FULL_N / f.seconds), controllerCpuSeconds: r2(cpuF), allocationsPerControllerCpuSecond: Math.round(FULL_N / cpuF) }));
     notes.push(`allocations/s, synchronous=FULL: ${Math.round(FULL_N / f.seconds)}`);
 
     // 4. CLI end to end: new fleetnet process → controller → agent (gRPC TCP) → Docker container → reply up.
@@ -172,7 +184,8 @@ async function inside(): Promise<void> {
     rows,
     notes: [...notes, 'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown)', 'everything ran inside one network namespace made for the bench, on its loopback'],
     date: new Date().toISOString(),
-    machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model, node: process.version },
+    loadavgAtStart,
+    machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map((x) => r2(x)) },
   };
   writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
   for (const r of rows) process.stdout.write(`${r.name}\n  p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms  n ${r.n}${r.allocationsPerSecond ? `  ${String(r.allocationsPerSecond)}/s` : ''}\n`);
