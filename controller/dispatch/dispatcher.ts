@@ -149,7 +149,14 @@ export class Dispatcher {
     let probe: { version: string; caps: HostRecord['capabilities'] } | undefined;
     try {
       if (host.state !== 'up') {
-        const [h, c] = await Promise.all([link.health(this.o.listTimeoutMs), link.capabilities(this.o.attachTimeoutMs)]);
+        // Capabilities are informative: an agent that cannot report them is still reachable.
+        const [h, c] = await Promise.all([
+          link.health(this.o.listTimeoutMs),
+          link.capabilities(this.o.attachTimeoutMs).catch((err: unknown) => {
+            if (isUnreachable(err)) throw err;
+            return { capabilities: [] };
+          }),
+        ]);
         probe = { version: h.version, caps: c.capabilities };
       }
       actual = (await link.list(this.o.listTimeoutMs)).interfaces;
