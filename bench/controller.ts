@@ -110,7 +110,7 @@ async function inside(): Promise<void> {
     const a = await allocate(client, 'c', N, CONC);
     const cpuA = cpuSeconds(ctl.pid) - cpu0;
     rows.push(row(`FleetAttach allocations over gRPC (${N} into an empty /10, ${CONC} in flight, synchronous=NORMAL)`, a.lat,
-      'one unary FleetAttach (--net allocation, wait_ms 0) request → reply on a kept-open channel: IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), commit, reply',
+      'one unary FleetAttach (--net allocation, wait_ms 0) request → reply on a kept-open channel: the decision in its own savepoint of a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply',
       { allocationsPerSecond: Math.round(N / a.seconds), controllerCpuSeconds: r2(cpuA), allocationsPerControllerCpuSecond: Math.round(N / cpuA) }));
     notes.push(`allocations/s, synchronous=NORMAL: ${Math.round(N / a.seconds)} wall-clock (${N} in ${a.seconds.toFixed(1)} s, ${CONC} requests in flight on one channel; target ≥ 10,000); the controller used ${cpuA.toFixed(1)} CPU-seconds for them: ${Math.round(N / cpuA)} allocations per CPU-second of the controller`);
 
