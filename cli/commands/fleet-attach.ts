@@ -118,8 +118,9 @@ export async function fleetLs(ctl: ControllerChoice, opts: Opts): Promise<void> 
 /** The controller this invocation talks to, or undefined for the local agent. */
 export async function controllerOf(cmd: Command): Promise<ControllerChoice | undefined> {
   const { chooseController } = await import('../client/controller-address.js');
-  const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string };
-  const ctl = chooseController(g);
+  const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string; socket?: string };
+  // An explicit --socket names an agent: it wins over a controller from the environment or config.
+  const ctl = chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
   if (!ctl && g.host) {
     throw invalid('--host needs a controller', 'give --controller ADDR (or FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml); without --host the local agent answers');
   }
