@@ -75,8 +75,8 @@ export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   const kind = (i.kind || 'bridge') as NetworkKind;
   if (!KINDS.includes(kind)) throw invalid(`unknown network kind '${i.kind}'`, `use one of: ${KINDS.join(', ')}`);
   const bridgeName = i.bridge || (kind === 'macvlan' ? '' : `br-${name}`);
-  if (bridgeName) parseIfName(bridgeName, i.bridge ? '--bridge' : `bridge name 'br-${name}' (from the network name)`);
-  if (!i.bridge && kind !== 'macvlan' && bridgeName.length > 15) throw invalid(`bridge name 'br-${name}' is longer than 15 bytes`, 'use a network name of at most 12 characters, or give --bridge NAME');
+  if (!i.bridge && kind !== 'macvlan' && bridgeName.length > 15) throw invalid(`the bridge name from the network name, 'br-${name}', is longer than 15 bytes`, 'use a network name of at most 12 characters, or give --bridge NAME');
+  if (bridgeName) parseIfName(bridgeName, '--bridge');
   if (kind === 'macvlan' && !i.parent && !Object.keys(i.parents ?? {}).length) throw invalid('a macvlan network needs --parent IF (or --parent h1=eth1,h2=ens3)');
   if (i.parent) parseIfName(i.parent, '--parent');
   for (const p of Object.values(i.parents ?? {})) parseIfName(p, '--parent');
