@@ -126,3 +126,13 @@ test('server reflection lists the Controller service', async (t) => {
   assert.ok(names.includes('fleetnet.v1.Controller'), names.join(', '));
   assert.ok(!names.includes('fleetnet.v1.Agent'), 'the controller does not serve the Agent service');
 });
+
+test('20 identical attaches at once: one attachment, one interface, identical replies', async (t) => {
+  const { attach, agent } = await setup(t);
+  const replies = await Promise.all(Array.from({ length: 20 }, () => attach('same', 5000)));
+  assert.equal(replies.filter((r) => r.created).length, 1);
+  assert.equal(new Set(replies.map((r) => `${r.attachment?.id} ${r.attachment?.addresses.join()} ${r.attachment?.mac}`)).size, 1);
+  assert.ok(replies.every((r) => r.attachment?.state === 'up'));
+  assert.equal(agent().made.size, 1);
+  assert.equal(agent().log.filter((l) => l.startsWith('attach')).length, 1, agent().log.join('\n'));
+});
