@@ -6,7 +6,7 @@ import { conflict, invalid } from '../../common/errors.js';
 import type { Family } from '../../common/ip.js';
 import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
 import { parseNetworkName } from '../ipam/network-spec.js';
-import { allocateMac } from '../mac/allocate.js';
+import { allocateMac, releaseHoldings } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { getHostOrThrow } from './hosts.js';
@@ -158,8 +158,7 @@ export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: T
 export function finishDetach(tx: Tx, id: string, generation: number): boolean {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'absent' || a.generation !== generation) return false;
-  tx.releaseAddresses(id);
-  tx.releaseMacs(id);
+  releaseHoldings(tx, a);
   tx.deleteAttachment(id);
   return true;
 }

@@ -1,6 +1,7 @@
 // Host registration: a running agent, known by its TCP address and underlay IPv4.
 import { conflict, invalid, notFound } from '../../common/errors.js';
 import { parseAddr } from '../../common/ip.js';
+import { releaseHoldings } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { HostRecord } from '../store/types.js';
 
@@ -58,8 +59,7 @@ export function removeHost(tx: Tx, name: string, force: boolean): boolean {
     throw conflict(`host ${name} still has ${atts.length} attachment(s)`, `detach them first, or forget them with: fleetnet host rm ${name} --force`);
   }
   for (const a of atts) {
-    tx.releaseAddresses(a.id);
-    tx.releaseMacs(a.id);
+    releaseHoldings(tx, a);
     tx.deleteAttachment(a.id);
   }
   tx.deleteHost(name);

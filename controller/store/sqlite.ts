@@ -22,10 +22,8 @@ CREATE INDEX IF NOT EXISTS attachments_host ON attachments(host);
 CREATE INDEX IF NOT EXISTS attachments_net ON attachments(net);
 CREATE TABLE IF NOT EXISTS addresses (
   net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS addresses_owner ON addresses(attachment_id);
 CREATE TABLE IF NOT EXISTS macs (
   scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (scope, mac)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS macs_owner ON macs(attachment_id);
 `;
 
 /** The most decisions one commit carries (bounds a commit's size and the wait of the first caller). */
@@ -80,10 +78,10 @@ export class SqliteStore implements Store {
       deleteAtt: db.prepare('DELETE FROM attachments WHERE id = ?'),
       addrHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM addresses WHERE net = ? AND addr = ?'),
       reserveAddr: db.prepare('INSERT INTO addresses (net, addr, attachment_id) VALUES (?, ?, ?)'),
-      releaseAddrs: db.prepare('DELETE FROM addresses WHERE attachment_id = ?'),
+      releaseAddr: db.prepare('DELETE FROM addresses WHERE net = ? AND addr = ?'),
       macHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM macs WHERE scope = ? AND mac = ?'),
       reserveMac: db.prepare('INSERT INTO macs (scope, mac, attachment_id) VALUES (?, ?, ?)'),
-      releaseMacs: db.prepare('DELETE FROM macs WHERE attachment_id = ?'),
+      releaseMac: db.prepare('DELETE FROM macs WHERE scope = ? AND mac = ?'),
     };
     const q = this.q;
     const parse = <T>(row: { data: string } | undefined): T | undefined => (row ? (JSON.parse(row.data) as T) : undefined);
@@ -113,10 +111,10 @@ export class SqliteStore implements Store {
       },
       addressHolder: (net, addr) => q.addrHolder.get(net, addr)?.attachment_id,
       reserveAddress: (net, addr, id) => void q.reserveAddr.run(net, addr, id),
-      releaseAddresses: (id) => void q.releaseAddrs.run(id),
+      releaseAddress: (net, addr) => void q.releaseAddr.run(net, addr),
       macHolder: (scope, mac) => q.macHolder.get(scope, mac)?.attachment_id,
       reserveMac: (scope, mac, id) => void q.reserveMac.run(scope, mac, id),
-      releaseMacs: (id) => void q.releaseMacs.run(id),
+      releaseMac: (scope, mac) => void q.releaseMac.run(scope, mac),
     };
   }
 

@@ -29,12 +29,12 @@ export interface Tx {
   /** Who holds an address in a network (canonical address text, no prefix). */
   addressHolder(net: string, addr: string): string | undefined;
   reserveAddress(net: string, addr: string, attachmentId: string): void;
-  releaseAddresses(attachmentId: string): void;
+  releaseAddress(net: string, addr: string): void;
 
-  /** MAC scopes: 'fleet' for generated MACs, `net:<name>` for one layer-2 domain. */
+  /** MAC scopes: 'fleet' for generated MACs, `net:<name>` for U: and explicit MACs of one layer-2 domain. */
   macHolder(scope: string, mac: string): string | undefined;
   reserveMac(scope: string, mac: string, attachmentId: string): void;
-  releaseMacs(attachmentId: string): void;
+  releaseMac(scope: string, mac: string): void;
 }
 
 export interface Store {
