@@ -1,6 +1,8 @@
 // Level-triggered reconcile of every host: the desired attachments in the store against the
-// agent's List. A pass runs when something changed for the host (kick), periodically, and after a
-// backoff when the agent did not answer. One pass per host at a time; hosts run in parallel.
+// agent's List. A full pass runs periodically, when a host is (re)registered or was unreachable,
+// and after a backoff when the agent did not answer; a change to one attachment runs a targeted
+// pass for it alone (the agent's Attach and Detach are idempotent, so it needs no List first).
+// One pass per host at a time; hosts run in parallel.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
@@ -28,6 +30,9 @@ export interface DispatcherOptions {
 interface HostLoop {
   running: boolean;
   again: boolean;
+  /** The next pass compares everything; else only `dirty`. */
+  full: boolean;
+  dirty: Set<string>;
   timer?: NodeJS.Timeout;
   backoffMs: number;
   link?: { addr: string; link: AgentLink };
@@ -52,6 +57,12 @@ export class Dispatcher {
     for (const h of hosts) this.kick(h.name);
   }
 
+  private loopOf(host: string): HostLoop {
+    let l = this.loops.get(host);
+    if (!l) this.loops.set(host, (l = { running: false, again: false, full: true, dirty: new Set(), backoffMs: 0 }));
+    return l;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const l of this.loops.values()) {
@@ -62,17 +73,21 @@ export class Dispatcher {
     while ([...this.loops.values()].some((l) => l.running) && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 
-  /** Something changed for this host: run a pass now (or right after the one in progress). */
-  kick(host: string, force = false): void {
+  /**
+   * Something changed for this host (for attachment `id`, or anything): run a pass now, or right
+   * after the one in progress. `force` ignores the backoff (the timer's own kick).
+   */
+  kick(host: string, o: { id?: string; force?: boolean } = {}): void {
     if (this.stopped) return;
-    let l = this.loops.get(host);
-    if (!l) this.loops.set(host, (l = { running: false, again: false, backoffMs: 0 }));
+    const l = this.loopOf(host);
+    if (o.id) l.dirty.add(o.id);
+    else l.full = true;
     if (l.running) {
       l.again = true;
       return;
     }
     // The agent did not answer: wait for the backoff timer instead of hammering it per request.
-    if (l.backoffMs > 0 && l.timer && !force) return;
+    if (l.backoffMs > 0 && l.timer && !o.force) return;
     clearTimeout(l.timer);
     l.timer = undefined;
     void this.run(host, l);
@@ -114,11 +129,20 @@ export class Dispatcher {
     try {
       do {
         l.again = false;
-        await this.pass(host, l);
+        if (l.full) {
+          l.full = false;
+          l.dirty.clear();
+          await this.pass(host, l);
+        } else if (l.dirty.size) {
+          const ids = [...l.dirty];
+          l.dirty.clear();
+          await this.targeted(host, l, ids);
+        }
       } while (l.again && !this.stopped);
       l.backoffMs = 0;
     } catch (err) {
       if (!(err instanceof Unreachable)) this.o.log.error({ host, err: describeError(err) }, 'reconcile pass failed');
+      l.full = true; // after a failure, compare everything
       l.backoffMs = Math.min(this.o.backoffMaxMs, Math.max(this.o.backoffMinMs, l.backoffMs * 2));
       retryInMs = l.backoffMs;
       l.link?.link.close(); // a fresh channel next time, without grpc's own reconnect backoff
@@ -127,8 +151,7 @@ export class Dispatcher {
       l.running = false;
     }
     if (this.stopped || this.loops.get(host) !== l) return;
-    if (l.again && l.backoffMs === 0) return this.kick(host);
-    l.timer = setTimeout(() => this.kick(host, true), retryInMs);
+    l.timer = setTimeout(() => this.kick(host, { force: true }), retryInMs);
     l.timer.unref();
   }
 
@@ -202,11 +225,35 @@ export class Dispatcher {
     });
   }
 
-  private async converge(a: AttachmentRecord, have: Interface | undefined, link: AgentLink): Promise<void> {
+  /** Only the attachments that changed, on a host known to be up. */
+  private async targeted(hostName: string, l: HostLoop, ids: string[]): Promise<void> {
+    const snap = await this.o.store.read((tx) => ({ host: tx.getHost(hostName), atts: ids.map((id) => tx.getAttachment(id)) }));
+    if (!snap.host) return this.forget(hostName);
+    if (snap.host.state !== 'up') return this.pass(hostName, l);
+    const link = this.linkFor(snap.host, l);
+    let unreachable: unknown;
+    const work = snap.atts.filter((a): a is AttachmentRecord => a !== undefined && a.host === hostName).map((a) => async () => {
+      if (unreachable) return;
+      try {
+        await this.converge(a, undefined, link, false);
+      } catch (err) {
+        if (isUnreachable(err)) unreachable = err;
+        else throw err;
+      }
+    });
+    await runLimited(work, this.o.parallel);
+    if (unreachable) {
+      await this.recordHost(hostName, { state: 'down', lastError: describeError(unreachable) });
+      throw new Unreachable();
+    }
+  }
+
+  /** `known`: `have` is what the agent's List said; else the agent was not asked (targeted pass). */
+  private async converge(a: AttachmentRecord, have: Interface | undefined, link: AgentLink, known = true): Promise<void> {
     const { store, log } = this.o;
     const now = this.now();
     if (a.desired === 'absent') {
-      if (have) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+      if (have || !known) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
       if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) log.info({ id: a.id, host: a.host }, 'detached');
       return this.emit(a.id);
     }
@@ -219,7 +266,7 @@ export class Dispatcher {
       }
       return this.emit(a.id);
     }
-    if (a.state === 'failed') return; // re-asking the attach retries it
+    if (a.state === 'failed' || (!known && a.state === 'up')) return; // re-asking a failed attach retries it
     if (have) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
     try {
       const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);

@@ -80,7 +80,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     fleetAttach: unary(log, 'FleetAttach', async (r: FleetAttachRequest) => {
       const input = attachInputFromProto(r);
       const dec = await store.transact((tx) => decideAttach(tx, input, now()));
-      if (dec.changed) dispatcher.kick(dec.attachment.host);
+      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
       const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
       return { attachment: attachmentToProto(a), created: dec.created };
     }),
@@ -89,7 +89,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
         decideDetach(tx, { ...(r.attachmentId ? { id: r.attachmentId } : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }) }, now()),
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
-      if (dec.changed) dispatcher.kick(dec.attachment.host);
+      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
       const wait = waitOf(r.waitMs);
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
