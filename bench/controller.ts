@@ -3,13 +3,14 @@
 // controller → agent → Docker container). Writes bench/results/controller.json.
 // Runs inside a network namespace of its own (it re-executes itself there), on that namespace's lo.
 //   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--cli-n 20]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { ExecRunner, type RunResult } from '../common/runner.js';
 import { ControllerClient, type FleetAttachReply } from '../proto/gen/fleetnet/v1/controller.js';
 
 const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
@@ -33,28 +34,23 @@ function row(name: string, s: number[], timed: string, extra: Record<string, unk
   return { name, p50Ms: r2(pct(s, 50)), p95Ms: r2(pct(s, 95)), n: s.length, meanMs: r2(s.reduce((a, b) => a + b, 0) / s.length), minMs: r2(Math.min(...s)), maxMs: r2(Math.max(...s)), timed, ...extra };
 }
 
-function run(cmd: string, args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-function must(cmd: string, args: string[]): string {
-  const r = run(cmd, args);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
+// Every command through the project's Runner, as argv.
+const sh = new ExecRunner();
+const run = (cmd: string, args: string[]): Promise<RunResult> => sh.run(cmd, args, { allowFail: true, timeoutMs: 120_000 });
+const must = async (cmd: string, args: string[]): Promise<string> => (await sh.run(cmd, args, { timeoutMs: 120_000 })).stdout;
 
 /** Wall time of one new process, spawn → exit, output discarded. */
 function timeProcess(cmd: string, args: string[]): Promise<{ ms: number; code: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+    const p = sh.start(cmd, args, { stdio: 'ignore' });
     p.once('exit', (code) => resolve({ ms: performance.now() - t0, code: code ?? -1 }));
   });
 }
 
-async function waitReady(what: string, fn: () => boolean): Promise<void> {
+async function waitReady(what: string, fn: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (fn()) return;
+    if (await fn()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what} did not come up`);
@@ -68,7 +64,7 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 function startController(db: string, sync: string): ChildProcess {
-  return spawn('node', [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return sh.start('node', [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], { stdio: 'inherit' });
 }
 const cli = (...args: string[]) => run('node', [FLEETNET, '--controller', CTL, ...args]);
 const stop = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM'))));
@@ -102,9 +98,9 @@ async function inside(): Promise<void> {
     //    (the dispatcher backs off; the path timed is request → transaction committed → reply).
     let ctl = startController(join(dir, 'state.db'), 'normal');
     procs.push(ctl);
-    await waitReady('controller', () => cli('hosts').code === 0);
-    must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
-    must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
+    await waitReady('controller', async () => (await cli('hosts')).code === 0);
+    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
+    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
     const client = new ControllerClient(CTL, credentials.createInsecure());
     const cpu0 = cpuSeconds(ctl.pid);
     const a = await allocate(client, 'c', N, CONC);
@@ -123,7 +119,7 @@ async function inside(): Promise<void> {
       if (t.code !== 0) throw new Error('ls --json failed');
       lsT.push(t.ms);
     }
-    const bytes = cli('ls', '--json').stdout.length;
+    const bytes = (await cli('ls', '--json')).stdout.length;
     rows.push(row(`fleetnet ls --json, ${N} attachments (new CLI process)`, lsT, `spawn → exit of \`fleetnet --controller ${CTL} ls --json\` with stdout to /dev/null: Node start, CLI load, gRPC server stream of the store's pre-rendered JSON (${(bytes / 1e6).toFixed(1)} MB), written out`));
     rows.push(row('baseline: fleetnet --version (new CLI process)', base, 'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else'));
     notes.push(`ls --json of ${N}: p50 ${r2(pct(lsT, 50))} ms (target < 200 ms), of which ${r2(pct(base, 50))} ms is starting Node and the CLI`);
@@ -133,9 +129,9 @@ async function inside(): Promise<void> {
     // 3. synchronous=FULL for comparison (fsync on every commit).
     ctl = startController(join(dir, 'full.db'), 'full');
     procs.push(ctl);
-    await waitReady('controller (full)', () => cli('hosts').code === 0);
-    must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
-    must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
+    await waitReady('controller (full)', async () => (await cli('hosts')).code === 0);
+    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
+    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
     const c2 = new ControllerClient(CTL, credentials.createInsecure());
     const cpu1 = cpuSeconds(ctl.pid);
     const f = await allocate(c2, 'f', FULL_N, CONC);
@@ -145,11 +141,11 @@ async function inside(): Promise<void> {
     notes.push(`allocations/s, synchronous=FULL: ${Math.round(FULL_N / f.seconds)}`);
 
     // 4. CLI end to end: new fleetnet process → controller → agent (gRPC TCP) → Docker container → reply up.
-    const agent = spawn('node', [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const agent = sh.start('node', [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--log-level', 'error'], { stdio: 'inherit' });
     procs.push(agent);
-    await waitReady('agent', () => run('node', [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls']).code === 0);
-    must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441']);
-    must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'bench', '--subnet', '10.9.0.0/16', '--bridge', 'brfcbench']);
+    await waitReady('agent', async () => (await run('node', [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls'])).code === 0);
+    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441']);
+    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'bench', '--subnet', '10.9.0.0/16', '--bridge', 'brfcbench']);
     const { ensureTestImage, startContainer } = await import('../test/helpers/docker.js');
     await ensureTestImage();
     const names = Array.from({ length: CLI_N + 1 }, (_, i) => `${label}-${i}`);
@@ -158,7 +154,7 @@ async function inside(): Promise<void> {
     const det: number[] = [];
     for (const [i, n] of names.entries()) {
       const t = await timeProcess('node', [FLEETNET, '--controller', CTL, 'attach', '--host', 'hb', n, `10.9.0.${i + 10}/16`]);
-      if (t.code !== 0) throw new Error(`attach ${n}: exit ${t.code}: ${cli('ls', '--host', 'hb').stdout}`);
+      if (t.code !== 0) throw new Error(`attach ${n}: exit ${t.code}: ${(await cli('ls', '--host', 'hb')).stdout}`);
       if (i > 0) att.push(t.ms); // the first warms the bridge and Docker
     }
     for (const [i, n] of names.entries()) {
@@ -167,15 +163,16 @@ async function inside(): Promise<void> {
       if (i > 0) det.push(t.ms);
     }
     rows.push(row('fleetnet attach through the controller (new CLI process → controller → agent → Docker container)', att,
-      'spawn → exit of `fleetnet --controller … attach --host hb NAME 10.9.0.X/16`: CLI start, FleetAttach, reservation committed, dispatcher pass (agent List, agent Attach over gRPC TCP: Docker lookup, veth, addresses, read-back), attachment marked up, reply'));
+      'spawn → exit of `fleetnet --controller … attach --host hb NAME 10.9.0.X/16`: CLI start, FleetAttach, reservation committed, targeted dispatcher pass (agent Attach over gRPC TCP: Docker lookup, veth, addresses, read-back), attachment marked up, reply'));
     rows.push(row('fleetnet detach through the controller (new CLI process)', det, 'spawn → exit of `fleetnet --controller … detach --host hb NAME`: detach recorded, agent Detach, addresses released, reply'));
     notes.push('docker network connect --ip (the CLI attach comparison) needs the bench\'s second dockerd in a namespace (bench/ on branch bench), not on main when this ran: that comparison is not measured here');
-    run('docker', ['rm', '-f', ...names]);
+    await run('docker', ['rm', '-f', ...names]);
     await stop(agent);
     await stop(ctl);
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    run('docker', ['rm', '-f', ...must('docker', ['ps', '-aq', '--filter', `label=fleetnet.test=${label}`]).split('\n').filter(Boolean)]);
+    const left = (await run('docker', ['ps', '-aq', '--filter', `label=fleetnet.test=${label}`])).stdout.split('\n').filter(Boolean);
+    if (left.length) await run('docker', ['rm', '-f', ...left]);
     rmSync(dir, { recursive: true, force: true });
   }
   const results = {
@@ -194,16 +191,16 @@ async function inside(): Promise<void> {
 
 async function outside(): Promise<void> {
   const ns = `fcbench${process.pid.toString(36)}`;
-  must('ip', ['netns', 'add', ns]);
+  await must('ip', ['netns', 'add', ns]);
   try {
-    must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'bench/controller.ts', ...process.argv.slice(2)], {
+    await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const p = sh.start('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'bench/controller.ts', ...process.argv.slice(2)], {
       stdio: 'inherit', env: { ...process.env, FLEETNET_BENCH_NS: ns },
     });
     const code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
     process.exitCode = code;
   } finally {
-    run('ip', ['netns', 'del', ns]);
+    await run('ip', ['netns', 'del', ns]);
   }
 }
 
