@@ -7,7 +7,12 @@ export function register(program: Command): void {
     .command('ls')
     .summary('list the interfaces fleetnet made')
     .option('--json', 'print JSON for scripts')
+    .option('--host <name>', 'only this fleet host (with a controller)')
+    .option('--net <name>', 'only this network (with a controller)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const fleet = await import('./fleet-attach.js');
+      const ctl = await fleet.controllerOf(cmd);
+      if (ctl) return fleet.fleetLs(ctl, opts);
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
@@ -15,7 +20,7 @@ export function register(program: Command): void {
         if (opts.json) return printJson(res.interfaces);
         const rows = res.interfaces.map((i) => [
           i.container?.name ?? '', i.container?.pid ? String(i.container.pid) : '-', i.ifname, i.hostIf, i.kind, i.mac,
-          i.addresses.join(',') || '-', String(i.mtu), i.hostIfname || '-', i.state,
+          [...i.addresses, ...(i.lease ? [`${i.lease.address}(${i.lease.client})`] : [])].join(',') || '-', String(i.mtu), i.hostIfname || '-', i.state,
         ]);
         process.stdout.write(table(['CONTAINER', 'PID', 'IF', 'HOSTIF', 'KIND', 'MAC', 'ADDRESSES', 'MTU', 'PEER', 'STATE'], rows) + '\n');
       } finally {
