@@ -10,6 +10,7 @@ import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
 import { grpcAgentLink, type AgentLinkFactory } from './dispatch/agent-link.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import { MeshPusher, type MeshLinkFactory } from './mesh/push.js';
 import { findProtoDir } from './proto-files.js';
 import { controllerService } from './service/controller-service.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -20,12 +21,14 @@ export interface ControllerHandle {
   listen: string;
   store: Store;
   dispatcher: Dispatcher;
+  mesh: MeshPusher;
   stop(): Promise<void>;
 }
 
 export interface ControllerDeps {
   links?: AgentLinkFactory;
   store?: Store;
+  meshLinks?: MeshLinkFactory;
 }
 
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
@@ -36,9 +39,11 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
     attachTimeoutMs: cfg.attachTimeoutMs, parallel: cfg.parallelPerHost,
   });
   await dispatcher.start();
+  const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, ...(deps.meshLinks ? { links: deps.meshLinks } : {}) });
+  await mesh.start();
 
   const server = new Server();
-  server.addService(ControllerService, controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs }));
+  server.addService(ControllerService, controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh }));
   const protoDir = findProtoDir();
   const pkg = loadSync(['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto'], { includeDirs: [protoDir], keepCase: false });
   // Only what this server serves: agent.proto is loaded for its message types, not its service.
@@ -50,6 +55,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
       server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
   } catch (err) {
+    mesh.stop();
     await dispatcher.stop();
     store.close();
     throw new FleetnetError('failed', `cannot listen on ${cfg.listen}`, { cause: err, hint: 'give an address this machine holds and a free port, e.g. --listen 127.0.0.1:7440' });
@@ -60,8 +66,10 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
     listen,
     store,
     dispatcher,
+    mesh,
     async stop() {
       await new Promise<void>((r) => server.tryShutdown(() => r()));
+      mesh.stop();
       await dispatcher.stop();
       store.close();
     },

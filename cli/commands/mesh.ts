@@ -1,6 +1,6 @@
-// fleetnet mesh: the tunnel mesh as one host's agent sees it. `status` asks the agent; `apply`
-// plans a mesh from a file (hosts + networks) and hands this host its part — a mesh without a
-// controller, the same file on every host. The controller's `mesh add/rm` build on the same plan.
+// fleetnet mesh: the tunnel mesh. With a controller: `add/rm HOST --net N` change a network's
+// members, `status` shows every member's tunnels. Without: `status` asks the local agent, and
+// `apply FILE --host H` hands this host its part of a mesh described in a file (same plan).
 import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
 import { printJson, table } from '../output/table.js';
@@ -10,20 +10,37 @@ const FILE_EXAMPLE = `{
   "networks": [{ "name": "blue", "kind": "ovs", "encap": "gre", "key": 100, "bridge": "ovs-blue", "members": ["h1", "h2"] }]
 }`;
 
+const when = (ms: number) => (ms ? new Date(ms).toISOString().slice(11, 19) : '-');
+
+async function fleetStatus(cmd: Command, opts: { net?: string; json?: boolean }): Promise<void> {
+  const { withController } = await import('../client/controller.js');
+  await withController(cmd.optsWithGlobals(), 'mesh status', async (conn) => {
+    const res = await conn.call(conn.client.fleetMeshStatus, { network: opts.net ?? '' });
+    if (opts.json) return printJson(res);
+    const rows = res.tunnels.map((t) => [t.network || '-', t.host, t.peer || '-', t.port || '-', t.state, when(t.checkedAtMs), t.detail]);
+    process.stdout.write(table(['NETWORK', 'HOST', 'PEER', 'PORT', 'STATE', 'CHECKED', 'DETAIL'], rows) + '\n');
+    if (res.tunnels.some((t) => t.state !== 'up')) process.exitCode = 1;
+  });
+}
+
 export function register(program: Command): void {
-  const mesh = program.command('mesh').summary('tunnels between hosts: status, apply').description('The tunnel mesh between the hosts of a network, as this host\'s agent keeps it.');
+  const mesh = program.command('mesh').summary('tunnels between hosts: add, rm, status, apply').description('The tunnel mesh between the hosts of a network, as this host\'s agent keeps it.');
   mesh
     .command('status')
-    .summary('state of each tunnel on this host')
+    .summary('state of each tunnel: the fleet\'s (controller) or this host\'s (local agent)')
+    .option('--net <name>', 'with a controller: only this network')
     .option('--json', 'print JSON for scripts')
-    .addHelpText('after', '\nExamples:\n  fleetnet mesh status\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent')
+    .action(async (opts: { net?: string; json?: boolean }, cmd: Command) => {
+      const { controllerOf } = await import('./fleet-attach.js');
+      const ctl = await controllerOf(cmd);
+      if (ctl) return fleetStatus(cmd, opts);
+      if (opts.net) throw invalid('--net needs a controller', 'give --controller ADDR; without it the local agent answers for this host');
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const res = await conn.call(conn.client.meshStatus, {});
         if (opts.json) return printJson(res);
-        const when = (ms: number) => (ms ? new Date(ms).toISOString().slice(11, 19) : '-');
         const rows = res.tunnels.map((t) => [t.network, t.peer, t.peerIp, t.port, `${t.kind}/${t.encap}`, t.state, when(t.checkedAtMs), t.detail]);
         process.stdout.write(`generation ${res.generation}\n` + table(['NETWORK', 'PEER', 'PEER-IP', 'PORT', 'KIND', 'STATE', 'CHECKED', 'DETAIL'], rows) + '\n');
         if (res.tunnels.some((t) => t.state === 'down' || t.state === 'missing')) process.exitCode = 1;
@@ -31,6 +48,30 @@ export function register(program: Command): void {
         conn.close();
       }
     });
+  for (const [verb, summary] of [['add', 'put a host into a network\'s mesh: one new tunnel on each member'], ['rm', 'take a host out of a network\'s mesh']] as const) {
+    mesh
+      .command(verb)
+      .summary(summary)
+      .argument('<host>', 'a fleet host (fleetnet hosts)')
+      .requiredOption('--net <name>', 'a network created with --mesh gre|vxlan')
+      .option('--json', 'print JSON')
+      .addHelpText('after', `\nExamples:\n  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre\n  fleetnet mesh add h1 --net blue\n  fleetnet mesh add h2 --net blue\n  fleetnet mesh ${verb} h3 --net blue`)
+      .action(async (host: string, opts: { net: string; json?: boolean }, cmd: Command) => {
+        const { withController } = await import('../client/controller.js');
+        await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
+          const req = { host, network: opts.net };
+          const res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
+          if (opts.json) printJson(res);
+          else {
+            const what = verb === 'add' ? `${host} joined` : `${host} left`;
+            process.stdout.write(res.changed ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n` : `nothing to do: ${host} ${verb === 'add' ? 'is already' : 'is not'} in the mesh of ${opts.net}\n`);
+            for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${h.error ? `not converged: ${h.error}` : `+${h.added} -${h.removed} tunnel(s), generation ${h.generation}`}\n`);
+          }
+          // Recorded in the store either way; an agent that did not answer gets it when it returns.
+          if (res.hosts.some((h) => h.error)) process.exitCode = 3;
+        });
+      });
+  }
   mesh
     .command('apply')
     .summary('give this host its part of a mesh described in a file')

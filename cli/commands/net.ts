@@ -9,6 +9,7 @@ Examples:
   fleetnet net create blue --subnet 10.1.1.0/24 --gateway 10.1.1.1
   fleetnet net create green --subnet 10.2.0.0/24 --subnet fd00:2::/64 --ipam-range 10.2.0.100-10.2.0.199
   fleetnet net create lan --subnet 192.168.5.0/24 --kind macvlan --parent h1=eth1,h2=ens3
+  fleetnet net create red --subnet 10.1.1.0/24 --kind ovs --bridge ovs-red --mesh gre   # then: fleetnet mesh add h1 --net red
   fleetnet net ls
   fleetnet net rm green                            # refused while anything is attached to it
 
@@ -72,6 +73,9 @@ export function register(program: Command): void {
     .option('--parent <if|host=if,...>', 'macvlan parent, the same on every host or per host')
     .option('--vlan <id>', 'VLAN id 1-4094')
     .option('--mtu <bytes>', 'MTU of the containers\' interfaces')
+    .option('--mesh <encap>', 'tunnel mesh between the network\'s hosts: gre or vxlan (then: fleetnet mesh add HOST --net NAME)')
+    .option('--mesh-key <n>', 'GRE key / VXLAN VNI (default: a free one)')
+    .option('--mesh-port <port>', 'UDP port of kernel VXLAN on Linux-bridge networks (default 4789)')
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
@@ -82,12 +86,15 @@ export function register(program: Command): void {
         name, subnets, gateways: (opts.gateway as string[] | undefined) ?? [], ipamRanges: parseRanges((opts.ipamRange as string[] | undefined) ?? []),
         bridge: (opts.bridge as string | undefined) ?? '', kind: String(opts.kind), parent, parents,
         vlan: num(opts.vlan as string | undefined, '--vlan'), mtu: num(opts.mtu as string | undefined, '--mtu'), createdUnixMs: 0, attachments: 0,
+        mesh: (opts.mesh as string | undefined) ?? '', meshKey: num(opts.meshKey as string | undefined, '--mesh-key'), meshHosts: [],
+        meshPort: num(opts.meshPort as string | undefined, '--mesh-port'),
       };
+      if (!network.mesh && (network.meshKey || network.meshPort)) throw invalid('--mesh-key and --mesh-port need --mesh gre|vxlan');
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net create', async (conn) => {
         const n = await conn.call(conn.client.createNetwork, { network });
         if (opts.json) printJson(n);
-        else process.stdout.write(`network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})\n`);
+        else process.stdout.write(`network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`);
       });
     });
   net.command('ls')

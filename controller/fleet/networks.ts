@@ -4,12 +4,15 @@ import { conflict, notFound } from '../../common/errors.js';
 import { buildNetwork, type NetworkInput } from '../ipam/network-spec.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkRecord } from '../store/types.js';
+import { withMeshKey } from '../mesh/fleet-mesh.js';
 
 export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network: NetworkRecord; created: boolean } {
-  const n = buildNetwork(i, nowMs);
+  const n = withMeshKey(tx, buildNetwork(i, nowMs));
   const existing = tx.getNetwork(n.name);
   if (existing) {
-    const same = JSON.stringify({ ...existing, createdMs: 0, cursors: {} }) === JSON.stringify({ ...n, createdMs: 0, cursors: {} });
+    // Mesh members change with mesh add/rm; a picked key is whatever was picked then.
+    const cmp = (x: NetworkRecord) => JSON.stringify({ ...x, createdMs: 0, cursors: {}, mesh: x.mesh ? { ...x.mesh, members: [], key: 0 } : undefined });
+    const same = cmp(existing) === cmp(n) && (!i.mesh?.key || existing.mesh?.key === i.mesh.key);
     if (same) return { network: existing, created: false };
     throw conflict(`network ${n.name} already exists with other settings (${existing.subnets.join(', ')})`, `remove it first: fleetnet net rm ${n.name}`);
   }

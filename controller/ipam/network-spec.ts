@@ -1,4 +1,5 @@
 // A network as the user describes it, validated once: name, subnets, gateways, IPAM ranges, kind.
+import { meshOfInput } from '../mesh/fleet-mesh.js';
 import { invalid } from '../../common/errors.js';
 import { contains, hostMask, parseAddr, parseNetwork, type Cidr, type IpAddr } from '../../common/ip.js';
 import { parseIfName } from '../../common/ifname.js';
@@ -15,6 +16,8 @@ export interface NetworkInput {
   parents?: Record<string, string>;
   vlan?: number;
   mtu?: number;
+  /** `--mesh gre|vxlan` (key 0: the controller picks a free one). */
+  mesh?: { encap: string; key: number; dstPort?: number };
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -95,6 +98,7 @@ export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
     mtu: i.mtu ?? 0,
     createdMs: nowMs,
     cursors: {},
+    ...(i.mesh ? { mesh: meshOfInput(i.mesh, kind) } : {}),
   };
 }
 

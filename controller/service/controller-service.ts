@@ -11,6 +11,8 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
+import type { MeshPusher } from '../mesh/push.js';
+import { meshHandlers } from './mesh-service.js';
 import { attachInputFromProto, attachmentToProto, hostToProto, networkInputFromProto, networkToProto } from './convert.js';
 
 export interface ControllerServiceDeps {
@@ -21,6 +23,8 @@ export interface ControllerServiceDeps {
   startedAtMs: number;
   maxWaitMs: number;
   now?: () => number;
+  /** The mesh (ApplyMesh pushes); absent: the mesh RPCs answer `unsupported`. */
+  mesh?: MeshPusher;
 }
 
 /** JSON chunks stay well under grpc's default 4 MiB message limit. */
@@ -50,7 +54,11 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
+  const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
   return {
+    meshAdd: unary(log, 'MeshAdd', mesh.meshAdd),
+    meshRemove: unary(log, 'MeshRemove', mesh.meshRemove),
+    fleetMeshStatus: unary(log, 'FleetMeshStatus', mesh.fleetMeshStatus),
     controllerHealth: unary(log, 'ControllerHealth', async () => ({ status: 'ok', version: d.version, uptimeMs: now() - d.startedAtMs, store: store.description })),
 
     addHost: unary(log, 'AddHost', async (r: AddHostRequest) => {

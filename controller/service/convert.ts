@@ -65,6 +65,7 @@ export function networkToProto(n: NetworkRecord, attachments: number): Network {
   return {
     name: n.name, subnets: n.subnets, gateways: n.gateways, ipamRanges: n.ipamRanges, bridge: n.bridge, kind: n.kind,
     parent: n.parent, parents: n.parents, vlan: n.vlan, mtu: n.mtu, createdUnixMs: n.createdMs, attachments,
+    mesh: n.mesh?.encap ?? '', meshKey: n.mesh?.key ?? 0, meshHosts: n.mesh?.members ?? [], meshPort: n.mesh?.dstPort ?? 0,
   };
 }
 
@@ -73,5 +74,6 @@ export function networkInputFromProto(n: Network | undefined): NetworkInput {
   return {
     name: n.name, subnets: n.subnets, gateways: n.gateways, ipamRanges: n.ipamRanges, bridge: n.bridge, kind: n.kind,
     parent: n.parent, parents: n.parents, vlan: n.vlan, mtu: n.mtu,
+    ...(n.mesh ? { mesh: { encap: n.mesh, key: n.meshKey, dstPort: n.meshPort } } : {}),
   };
 }

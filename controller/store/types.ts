@@ -49,6 +49,18 @@ export interface NetworkRecord {
   createdMs: number;
   /** Per family, the last address handed out by allocation (host-local's cursor), so the next search starts after it. */
   cursors: Record<string, string>;
+  /** The network's tunnel mesh (absent: not meshed). See controller/mesh/fleet-mesh.ts. */
+  mesh?: NetworkMesh;
+}
+
+export interface NetworkMesh {
+  encap: 'gre' | 'vxlan';
+  /** GRE key / VXLAN VNI, unique per encapsulation in the fleet. */
+  key: number;
+  /** Hosts in the mesh (fleetnet mesh add/rm). */
+  members: string[];
+  /** Kernel VXLAN UDP port (Linux-bridge networks), 0: 4789. */
+  dstPort: number;
 }
 
 export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching';

@@ -28,7 +28,7 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
   const call = <Req, Res>(fn: (r: Req, md: Metadata, o: object, cb: Cb<Res>) => unknown, req: Req) =>
     new Promise<Res>((res, rej) => fn.call(client, req, new Metadata(), {}, (e: ServiceError | null, r: Res) => (e ? rej(e) : res(r))));
   await call(client.addHost, { name: 'h1', agentAddr: '10.99.0.11', underlayIp: '' });
-  await call(client.createNetwork, { network: { name: 'blue', subnets: ['10.1.1.0/24'], gateways: ['10.1.1.1'], ipamRanges: [], bridge: '', kind: 'bridge', parent: '', parents: {}, vlan: 0, mtu: 0, createdUnixMs: 0, attachments: 0 } });
+  await call(client.createNetwork, { network: { name: 'blue', subnets: ['10.1.1.0/24'], gateways: ['10.1.1.1'], ipamRanges: [], bridge: '', kind: 'bridge', parent: '', parents: {}, vlan: 0, mtu: 0, createdUnixMs: 0, attachments: 0, mesh: '', meshKey: 0, meshHosts: [], meshPort: 0 } });
   const attach = (value: string, waitMs: number, cidr = '') =>
     call(client.fleetAttach, {
       host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],

@@ -112,6 +112,14 @@ export interface Network {
   createdUnixMs: number;
   /** how many attachments it holds */
   attachments: number;
+  /** The tunnel mesh (fields 20-29 are the mesh's). */
+  mesh: string;
+  /** GRE key / VXLAN VNI; 0 on create: the controller picks a free one */
+  meshKey: number;
+  /** hosts in the mesh (mesh add/rm) */
+  meshHosts: string[];
+  /** kernel VXLAN UDP port of Linux-bridge networks; 0: 4789 */
+  meshPort: number;
 }
 
 export interface Network_ParentsEntry {
@@ -232,6 +240,48 @@ export interface ListAttachmentsReply {
 
 export interface JsonChunk {
   data: Buffer;
+}
+
+export interface MeshMemberRequest {
+  host: string;
+  network: string;
+}
+
+/** What a mesh add/rm changed, per host its agent's answer. */
+export interface MeshHostResult {
+  host: string;
+  generation: number;
+  added: number;
+  removed: number;
+  /** empty: converged */
+  error: string;
+}
+
+export interface MeshMemberReply {
+  network: Network | undefined;
+  changed: boolean;
+  hosts: MeshHostResult[];
+}
+
+export interface FleetMeshStatusRequest {
+  /** empty: every meshed network */
+  network: string;
+}
+
+export interface MeshTunnelState {
+  host: string;
+  network: string;
+  peer: string;
+  peerIp: string;
+  port: string;
+  /** up | down | missing | unknown | unreachable (the host's agent did not answer) */
+  state: string;
+  detail: string;
+  checkedAtMs: number;
+}
+
+export interface FleetMeshStatusReply {
+  tunnels: MeshTunnelState[];
 }
 
 function createBaseControllerHealthRequest(): ControllerHealthRequest {
@@ -1157,6 +1207,10 @@ function createBaseNetwork(): Network {
     mtu: 0,
     createdUnixMs: 0,
     attachments: 0,
+    mesh: "",
+    meshKey: 0,
+    meshHosts: [],
+    meshPort: 0,
   };
 }
 
@@ -1197,6 +1251,18 @@ export const Network: MessageFns<Network> = {
     }
     if (message.attachments !== 0) {
       writer.uint32(96).uint32(message.attachments);
+    }
+    if (message.mesh !== "") {
+      writer.uint32(162).string(message.mesh);
+    }
+    if (message.meshKey !== 0) {
+      writer.uint32(168).uint32(message.meshKey);
+    }
+    for (const v of message.meshHosts) {
+      writer.uint32(178).string(v!);
+    }
+    if (message.meshPort !== 0) {
+      writer.uint32(184).uint32(message.meshPort);
     }
     return writer;
   },
@@ -1313,6 +1379,38 @@ export const Network: MessageFns<Network> = {
             message.attachments = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.mesh = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.meshKey = reader.uint32();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.meshHosts.push(reader.string());
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.meshPort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1360,6 +1458,22 @@ export const Network: MessageFns<Network> = {
         ? globalThis.Number(object.created_unix_ms)
         : 0,
       attachments: isSet(object.attachments) ? globalThis.Number(object.attachments) : 0,
+      mesh: isSet(object.mesh) ? globalThis.String(object.mesh) : "",
+      meshKey: isSet(object.meshKey)
+        ? globalThis.Number(object.meshKey)
+        : isSet(object.mesh_key)
+        ? globalThis.Number(object.mesh_key)
+        : 0,
+      meshHosts: globalThis.Array.isArray(object?.meshHosts)
+        ? object.meshHosts.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mesh_hosts)
+        ? object.mesh_hosts.map((e: any) => globalThis.String(e))
+        : [],
+      meshPort: isSet(object.meshPort)
+        ? globalThis.Number(object.meshPort)
+        : isSet(object.mesh_port)
+        ? globalThis.Number(object.mesh_port)
+        : 0,
     };
   },
 
@@ -1407,6 +1521,18 @@ export const Network: MessageFns<Network> = {
     if (message.attachments !== 0) {
       obj.attachments = Math.round(message.attachments);
     }
+    if (message.mesh !== "") {
+      obj.mesh = message.mesh;
+    }
+    if (message.meshKey !== 0) {
+      obj.meshKey = Math.round(message.meshKey);
+    }
+    if (message.meshHosts?.length) {
+      obj.meshHosts = message.meshHosts;
+    }
+    if (message.meshPort !== 0) {
+      obj.meshPort = Math.round(message.meshPort);
+    }
     return obj;
   },
 
@@ -1435,6 +1561,10 @@ export const Network: MessageFns<Network> = {
     message.mtu = object.mtu ?? 0;
     message.createdUnixMs = object.createdUnixMs ?? 0;
     message.attachments = object.attachments ?? 0;
+    message.mesh = object.mesh ?? "";
+    message.meshKey = object.meshKey ?? 0;
+    message.meshHosts = object.meshHosts?.map((e) => e) || [];
+    message.meshPort = object.meshPort ?? 0;
     return message;
   },
 };
@@ -3112,6 +3242,654 @@ export const JsonChunk: MessageFns<JsonChunk> = {
   },
 };
 
+function createBaseMeshMemberRequest(): MeshMemberRequest {
+  return { host: "", network: "" };
+}
+
+export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
+  encode(message: MeshMemberRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshMemberRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshMemberRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshMemberRequest {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+    };
+  },
+
+  toJSON(message: MeshMemberRequest): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshMemberRequest>, I>>(base?: I): MeshMemberRequest {
+    return MeshMemberRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshMemberRequest>, I>>(object: I): MeshMemberRequest {
+    const message = createBaseMeshMemberRequest();
+    message.host = object.host ?? "";
+    message.network = object.network ?? "";
+    return message;
+  },
+};
+
+function createBaseMeshHostResult(): MeshHostResult {
+  return { host: "", generation: 0, added: 0, removed: 0, error: "" };
+}
+
+export const MeshHostResult: MessageFns<MeshHostResult> = {
+  encode(message: MeshHostResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(16).uint64(message.generation);
+    }
+    if (message.added !== 0) {
+      writer.uint32(24).uint32(message.added);
+    }
+    if (message.removed !== 0) {
+      writer.uint32(32).uint32(message.removed);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshHostResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshHostResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.added = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshHostResult {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
+      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: MeshHostResult): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.added !== 0) {
+      obj.added = Math.round(message.added);
+    }
+    if (message.removed !== 0) {
+      obj.removed = Math.round(message.removed);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshHostResult>, I>>(base?: I): MeshHostResult {
+    return MeshHostResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshHostResult>, I>>(object: I): MeshHostResult {
+    const message = createBaseMeshHostResult();
+    message.host = object.host ?? "";
+    message.generation = object.generation ?? 0;
+    message.added = object.added ?? 0;
+    message.removed = object.removed ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseMeshMemberReply(): MeshMemberReply {
+  return { network: undefined, changed: false, hosts: [] };
+}
+
+export const MeshMemberReply: MessageFns<MeshMemberReply> = {
+  encode(message: MeshMemberReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    if (message.changed !== false) {
+      writer.uint32(16).bool(message.changed);
+    }
+    for (const v of message.hosts) {
+      MeshHostResult.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshMemberReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshMemberReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.changed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hosts.push(MeshHostResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshMemberReply {
+    return {
+      network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
+      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
+      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => MeshHostResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: MeshMemberReply): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    if (message.changed !== false) {
+      obj.changed = message.changed;
+    }
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts.map((e) => MeshHostResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshMemberReply>, I>>(base?: I): MeshMemberReply {
+    return MeshMemberReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshMemberReply>, I>>(object: I): MeshMemberReply {
+    const message = createBaseMeshMemberReply();
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
+    message.changed = object.changed ?? false;
+    message.hosts = object.hosts?.map((e) => MeshHostResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFleetMeshStatusRequest(): FleetMeshStatusRequest {
+  return { network: "" };
+}
+
+export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
+  encode(message: FleetMeshStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetMeshStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetMeshStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetMeshStatusRequest {
+    return { network: isSet(object.network) ? globalThis.String(object.network) : "" };
+  },
+
+  toJSON(message: FleetMeshStatusRequest): unknown {
+    const obj: any = {};
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetMeshStatusRequest>, I>>(base?: I): FleetMeshStatusRequest {
+    return FleetMeshStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetMeshStatusRequest>, I>>(object: I): FleetMeshStatusRequest {
+    const message = createBaseFleetMeshStatusRequest();
+    message.network = object.network ?? "";
+    return message;
+  },
+};
+
+function createBaseMeshTunnelState(): MeshTunnelState {
+  return { host: "", network: "", peer: "", peerIp: "", port: "", state: "", detail: "", checkedAtMs: 0 };
+}
+
+export const MeshTunnelState: MessageFns<MeshTunnelState> = {
+  encode(message: MeshTunnelState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.peer !== "") {
+      writer.uint32(26).string(message.peer);
+    }
+    if (message.peerIp !== "") {
+      writer.uint32(34).string(message.peerIp);
+    }
+    if (message.port !== "") {
+      writer.uint32(42).string(message.port);
+    }
+    if (message.state !== "") {
+      writer.uint32(50).string(message.state);
+    }
+    if (message.detail !== "") {
+      writer.uint32(58).string(message.detail);
+    }
+    if (message.checkedAtMs !== 0) {
+      writer.uint32(64).int64(message.checkedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshTunnelState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshTunnelState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.peerIp = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.port = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.checkedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MeshTunnelState {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      peerIp: isSet(object.peerIp)
+        ? globalThis.String(object.peerIp)
+        : isSet(object.peer_ip)
+        ? globalThis.String(object.peer_ip)
+        : "",
+      port: isSet(object.port) ? globalThis.String(object.port) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      checkedAtMs: isSet(object.checkedAtMs)
+        ? globalThis.Number(object.checkedAtMs)
+        : isSet(object.checked_at_ms)
+        ? globalThis.Number(object.checked_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: MeshTunnelState): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.peerIp !== "") {
+      obj.peerIp = message.peerIp;
+    }
+    if (message.port !== "") {
+      obj.port = message.port;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.checkedAtMs !== 0) {
+      obj.checkedAtMs = Math.round(message.checkedAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MeshTunnelState>, I>>(base?: I): MeshTunnelState {
+    return MeshTunnelState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshTunnelState>, I>>(object: I): MeshTunnelState {
+    const message = createBaseMeshTunnelState();
+    message.host = object.host ?? "";
+    message.network = object.network ?? "";
+    message.peer = object.peer ?? "";
+    message.peerIp = object.peerIp ?? "";
+    message.port = object.port ?? "";
+    message.state = object.state ?? "";
+    message.detail = object.detail ?? "";
+    message.checkedAtMs = object.checkedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseFleetMeshStatusReply(): FleetMeshStatusReply {
+  return { tunnels: [] };
+}
+
+export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
+  encode(message: FleetMeshStatusReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tunnels) {
+      MeshTunnelState.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetMeshStatusReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetMeshStatusReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tunnels.push(MeshTunnelState.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetMeshStatusReply {
+    return {
+      tunnels: globalThis.Array.isArray(object?.tunnels)
+        ? object.tunnels.map((e: any) => MeshTunnelState.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FleetMeshStatusReply): unknown {
+    const obj: any = {};
+    if (message.tunnels?.length) {
+      obj.tunnels = message.tunnels.map((e) => MeshTunnelState.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetMeshStatusReply>, I>>(base?: I): FleetMeshStatusReply {
+    return FleetMeshStatusReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetMeshStatusReply>, I>>(object: I): FleetMeshStatusReply {
+    const message = createBaseFleetMeshStatusReply();
+    message.tunnels = object.tunnels?.map((e) => MeshTunnelState.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type ControllerService = typeof ControllerService;
 export const ControllerService = {
   /** Liveness and identity. */
@@ -3182,6 +3960,37 @@ export const ControllerService = {
     responseSerialize: (value: RemoveNetworkReply): Buffer => Buffer.from(RemoveNetworkReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): RemoveNetworkReply => RemoveNetworkReply.decode(value),
   },
+  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
+  meshAdd: {
+    path: "/fleetnet.v1.Controller/MeshAdd" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MeshMemberRequest): Buffer => Buffer.from(MeshMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MeshMemberRequest => MeshMemberRequest.decode(value),
+    responseSerialize: (value: MeshMemberReply): Buffer => Buffer.from(MeshMemberReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MeshMemberReply => MeshMemberReply.decode(value),
+  },
+  meshRemove: {
+    path: "/fleetnet.v1.Controller/MeshRemove" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MeshMemberRequest): Buffer => Buffer.from(MeshMemberRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MeshMemberRequest => MeshMemberRequest.decode(value),
+    responseSerialize: (value: MeshMemberReply): Buffer => Buffer.from(MeshMemberReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MeshMemberReply => MeshMemberReply.decode(value),
+  },
+  /** Each member host's tunnels as its agent reports them now. */
+  fleetMeshStatus: {
+    path: "/fleetnet.v1.Controller/FleetMeshStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FleetMeshStatusRequest): Buffer =>
+      Buffer.from(FleetMeshStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FleetMeshStatusRequest => FleetMeshStatusRequest.decode(value),
+    responseSerialize: (value: FleetMeshStatusReply): Buffer =>
+      Buffer.from(FleetMeshStatusReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FleetMeshStatusReply => FleetMeshStatusReply.decode(value),
+  },
   /**
    * Reserves addresses and a MAC in one transaction, records the attachment pending in the
    * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
@@ -3241,6 +4050,11 @@ export interface ControllerServer extends UntypedServiceImplementation {
   createNetwork: handleUnaryCall<CreateNetworkRequest, Network>;
   listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksReply>;
   removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkReply>;
+  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
+  meshAdd: handleUnaryCall<MeshMemberRequest, MeshMemberReply>;
+  meshRemove: handleUnaryCall<MeshMemberRequest, MeshMemberReply>;
+  /** Each member host's tunnels as its agent reports them now. */
+  fleetMeshStatus: handleUnaryCall<FleetMeshStatusRequest, FleetMeshStatusReply>;
   /**
    * Reserves addresses and a MAC in one transaction, records the attachment pending in the
    * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
@@ -3359,6 +4173,53 @@ export interface ControllerClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RemoveNetworkReply) => void,
+  ): ClientUnaryCall;
+  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
+  meshAdd(
+    request: MeshMemberRequest,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  meshAdd(
+    request: MeshMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  meshAdd(
+    request: MeshMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  meshRemove(
+    request: MeshMemberRequest,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  meshRemove(
+    request: MeshMemberRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  meshRemove(
+    request: MeshMemberRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
+  ): ClientUnaryCall;
+  /** Each member host's tunnels as its agent reports them now. */
+  fleetMeshStatus(
+    request: FleetMeshStatusRequest,
+    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
+  ): ClientUnaryCall;
+  fleetMeshStatus(
+    request: FleetMeshStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
+  ): ClientUnaryCall;
+  fleetMeshStatus(
+    request: FleetMeshStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
   ): ClientUnaryCall;
   /**
    * Reserves addresses and a MAC in one transaction, records the attachment pending in the

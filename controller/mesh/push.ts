@@ -1,0 +1,163 @@
+// Pushes each host its part of the fleet's mesh (ApplyMesh) and asks for tunnel state
+// (MeshStatus). Desired state, not commands: a push always sends the host's whole plan from the
+// store under a new generation, so a lost push is repaired by the next one; an agent that did not
+// answer is retried with backoff, and every meshed host is pushed periodically.
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { describeError } from '../../common/errors.js';
+import { fromServiceError } from '../../common/grpc-errors.js';
+import { AgentClient, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { Store } from '../store/store.js';
+import { meshedHosts, planInputFromTx } from './fleet-mesh.js';
+import { planForHost } from './plan.js';
+import { agentMeshSpec } from './to-agent.js';
+
+export interface MeshAgentLink {
+  applyMesh(spec: MeshSpec, timeoutMs: number): Promise<MeshReply>;
+  meshStatus(timeoutMs: number): Promise<MeshStatusReply>;
+  close(): void;
+}
+
+export type MeshLinkFactory = (addr: string) => MeshAgentLink;
+
+export const grpcMeshLink: MeshLinkFactory = (addr) => {
+  const client = new AgentClient(addr, credentials.createInsecure());
+  const call = <Req, Res>(fn: (req: Req, md: Metadata, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => unknown, req: Req, ms: number) =>
+    new Promise<Res>((resolve, reject) =>
+      fn.call(client, req, new Metadata(), { deadline: Date.now() + ms }, (e, r) => (e ? reject(fromServiceError(e, `the agent at ${addr}`)) : resolve(r))));
+  return {
+    applyMesh: (spec, ms) => call(client.applyMesh, spec, ms),
+    meshStatus: (ms) => call(client.meshStatus, {}, ms),
+    close: () => client.close(),
+  };
+};
+
+export interface MeshPusherOptions {
+  store: Store;
+  log: Logger;
+  links?: MeshLinkFactory;
+  resyncMs: number;
+  timeoutMs?: number;
+  backoffMaxMs?: number;
+  now?: () => number;
+}
+
+export interface HostMeshState {
+  host: string;
+  generation: number;
+  error: string;
+  reply?: MeshReply;
+}
+
+export class MeshPusher {
+  private readonly links = new Map<string, { addr: string; link: MeshAgentLink }>();
+  private readonly state = new Map<string, HostMeshState>();
+  private readonly retry = new Map<string, { timer: NodeJS.Timeout; backoffMs: number }>();
+  private readonly running = new Map<string, Promise<HostMeshState>>();
+  private lastGeneration = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: MeshPusherOptions) {}
+
+  private link(host: string, addr: string): MeshAgentLink {
+    const cur = this.links.get(host);
+    if (cur && cur.addr === addr) return cur.link;
+    cur?.link.close();
+    const link = (this.o.links ?? grpcMeshLink)(addr);
+    this.links.set(host, { addr, link });
+    return link;
+  }
+
+  /** Generations only grow, also across controller restarts (they start from the clock). */
+  private nextGeneration(): number {
+    this.lastGeneration = Math.max(this.lastGeneration + 1, (this.o.now ?? Date.now)());
+    return this.lastGeneration;
+  }
+
+  /** Pushes each named host its whole plan now; resolves when every agent answered or failed. */
+  async push(hosts: readonly string[]): Promise<HostMeshState[]> {
+    return Promise.all([...new Set(hosts)].map((h) => this.pushOne(h)));
+  }
+
+  private pushOne(host: string): Promise<HostMeshState> {
+    // One push per host at a time; a push asked for meanwhile runs after it (with the newer plan).
+    const prev = this.running.get(host) ?? Promise.resolve(undefined);
+    const next = prev.then(() => this.doPush(host), () => this.doPush(host));
+    this.running.set(host, next);
+    void next.finally(() => this.running.get(host) === next && this.running.delete(host));
+    return next;
+  }
+
+  private async doPush(host: string): Promise<HostMeshState> {
+    const { h, plan } = await this.o.store.read((tx) => {
+      const input = planInputFromTx(tx);
+      return { h: tx.getHost(host), plan: planForHost(host, input.hosts, input.networks) };
+    });
+    if (!h) return { host, generation: 0, error: 'host is not registered' };
+    const generation = this.nextGeneration();
+    let st: HostMeshState;
+    try {
+      const reply = await this.link(host, h.agentAddr).applyMesh(agentMeshSpec(plan, generation), this.o.timeoutMs ?? 30_000);
+      const error = reply.errors.map((e) => `${e.network}: ${e.message}`).join('; ');
+      st = { host, generation, error, reply };
+      this.clearRetry(host);
+      if (reply.changes) this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
+    } catch (err) {
+      st = { host, generation, error: describeError(err) };
+      this.o.log.warn({ host, err: st.error }, 'mesh push failed; retrying with backoff');
+      this.scheduleRetry(host);
+    }
+    this.state.set(host, st);
+    return st;
+  }
+
+  private scheduleRetry(host: string): void {
+    const r = this.retry.get(host);
+    const backoffMs = Math.min((r?.backoffMs ?? 250) * 2, this.o.backoffMaxMs ?? 10_000);
+    if (r) clearTimeout(r.timer);
+    const timer = setTimeout(() => void this.pushOne(host), backoffMs);
+    timer.unref();
+    this.retry.set(host, { timer, backoffMs });
+  }
+
+  private clearRetry(host: string): void {
+    const r = this.retry.get(host);
+    if (r) clearTimeout(r.timer);
+    this.retry.delete(host);
+  }
+
+  /** Every meshed host gets its plan now and then every resyncMs. */
+  async start(): Promise<void> {
+    const tick = async () => this.push(await this.o.store.read((tx) => meshedHosts(tx))).catch(() => undefined);
+    void tick();
+    this.timer = setInterval(() => void tick(), this.o.resyncMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const r of this.retry.values()) clearTimeout(r.timer);
+    this.retry.clear();
+    for (const l of this.links.values()) l.link.close();
+    this.links.clear();
+  }
+
+  last(host: string): HostMeshState | undefined {
+    return this.state.get(host);
+  }
+
+  /** Each member host's tunnel state, asked of its agent now (in parallel, bounded by the timeout). */
+  async status(net?: string): Promise<{ host: string; reply?: MeshStatusReply; error: string }[]> {
+    const hosts = await this.o.store.read((tx) =>
+      tx.listNetworks().filter((n) => n.mesh && (!net || n.name === net)).flatMap((n) => n.mesh!.members)
+        .filter((m, i, a) => a.indexOf(m) === i).sort().map((m) => tx.getHost(m)).filter((h) => h !== undefined));
+    return Promise.all(hosts.map(async (h) => {
+      try {
+        const reply = await this.link(h.name, h.agentAddr).meshStatus(this.o.timeoutMs ?? 10_000);
+        return { host: h.name, reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply, error: '' };
+      } catch (err) {
+        return { host: h.name, error: describeError(err) };
+      }
+    }));
+  }
+}

@@ -1,0 +1,105 @@
+// The mesh driven by the controller on a lab: `net create --mesh gre`, `mesh add` for h1..h3
+// (each join: one new tunnel on every existing member), Docker containers attached through the
+// controller ping across hosts over OVS GRE, `mesh status` for the fleet, `mesh rm`.
+// The controller runs inside h1's namespace on its underlay address; the CLI talks to it there.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { ExecRunner } from '../../common/runner.js';
+import { labDown, LAB_LABEL } from '../../lab/down.js';
+import { ensureBusyboxImage, runBusybox } from '../../lab/image.js';
+import { labUp, type LabUpResult } from '../../lab/up.js';
+import { ensureBuilt } from '../helpers/build.js';
+import { newRunId } from '../helpers/docker.js';
+
+const runner = new ExecRunner();
+const name = newRunId('k');
+const dir = mkdtempSync(join(tmpdir(), 'fleetnet-meshctl-'));
+let bin = '';
+let lab: LabUpResult;
+let ctl: ChildProcess | undefined;
+const CTL = '10.99.0.11:7440';
+
+const cli = (...args: string[]) =>
+  runner.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, 'node', bin, '--controller', CTL, ...args], { allowFail: true, timeoutMs: 90_000 });
+
+before(async () => {
+  bin = await ensureBuilt(runner);
+  await ensureBusyboxImage(runner);
+  lab = await labUp({ name, hosts: 3 });
+  ctl = runner.start('ip', ['netns', 'exec', lab.hosts[0]!.netns, 'node', bin, 'controller', 'run', '--listen', CTL, '--db', join(dir, 'state.db'),
+    '--log-level', 'warn', '--resync-ms', '2000'], { stdio: 'inherit' });
+  for (let i = 0; i < 100 && (await cli('hosts', '--json')).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+  for (const h of lab.hosts) {
+    const r = await cli('host', 'add', h.name, '--addr', h.listen);
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+after(async () => {
+  if (ctl && ctl.exitCode === null) {
+    const exited = new Promise((r) => ctl!.once('exit', r));
+    ctl.kill('SIGTERM');
+    await exited;
+  }
+  await labDown({ name });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('net create --mesh gre; mesh add h1..h3 (one change per existing member); containers ping over GRE; mesh status; mesh rm', async () => {
+  const n = await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre', '--json');
+  assert.equal(n.code, 0, n.stderr);
+  const net = JSON.parse(n.stdout) as { mesh: string; meshKey: number };
+  assert.deepEqual([net.mesh, net.meshKey], ['gre', 100]);
+  // Same subnet, its own key: picked free.
+  const red = await cli('net', 'create', 'red', '--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-red', '--mesh', 'gre', '--json');
+  assert.equal(JSON.parse(red.stdout).meshKey, 101);
+
+  for (const [i, h] of ['h1', 'h2', 'h3'].entries()) {
+    const r = await cli('mesh', 'add', h, '--net', 'blue', '--json');
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const res = JSON.parse(r.stdout) as { changed: boolean; hosts: { host: string; added: number; removed: number; error: string }[] };
+    assert.equal(res.changed, true);
+    // The newcomer gets a tunnel to each existing member; each existing member exactly one.
+    assert.deepEqual(res.hosts.map((x) => [x.host, x.added, x.removed, x.error]).sort(),
+      ['h1', 'h2', 'h3'].slice(0, i + 1).map((x) => [x, x === h ? i : 1, 0, '']).sort());
+  }
+  const again = JSON.parse((await cli('mesh', 'add', 'h2', '--net', 'blue', '--json')).stdout) as { changed: boolean };
+  assert.equal(again.changed, false);
+
+  const web = [`${name}-w1`, `${name}-w3`];
+  for (const [i, w] of web.entries()) {
+    await runBusybox(runner, { name: w, labels: [`${LAB_LABEL}=${name}`] });
+    const r = await cli('attach', '--host', i === 0 ? 'h1' : 'h3', '--net', 'blue', '--mtu', '1458', w, `10.1.1.${i === 0 ? 1 : 3}/24`);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  let ok = false;
+  for (let i = 0; i < 10 && !ok; i++) ok = (await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code === 0;
+  assert.ok(ok, 'h1 -> h3 over the controller-made GRE mesh');
+
+  let st: { tunnels: { host: string; peer: string; state: string }[] } = { tunnels: [] };
+  for (let i = 0; i < 30; i++) {
+    st = JSON.parse((await cli('mesh', 'status', '--net', 'blue', '--json')).stdout);
+    if (st.tunnels.length === 6 && st.tunnels.every((t) => t.state === 'up')) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual(st.tunnels.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(),
+    ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up']);
+
+  const rm = await cli('mesh', 'rm', 'h3', '--net', 'blue', '--json');
+  assert.equal(rm.code, 0, rm.stderr);
+  assert.deepEqual((JSON.parse(rm.stdout) as { hosts: { host: string; removed: number }[] }).hosts.map((x) => [x.host, x.removed]).sort(), [['h1', 1], ['h2', 1], ['h3', 2]]);
+  assert.notEqual((await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code, 0);
+
+  const bad = await cli('mesh', 'add', 'h9', '--net', 'blue');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /no host named h9/);
+  const notMeshed = await cli('net', 'create', 'plain', '--subnet', '10.9.0.0/24');
+  assert.equal(notMeshed.code, 0, notMeshed.stderr);
+  const nm = await cli('mesh', 'add', 'h1', '--net', 'plain');
+  assert.equal(nm.code, 2);
+  assert.match(nm.stderr, /network plain has no mesh/);
+});
