@@ -10,6 +10,7 @@ import { allocateMac, releaseHoldings } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { getHostOrThrow } from './hosts.js';
+import { meshMtu } from '../mesh/fleet-mesh.js';
 
 export const ATTACHMENT_ID_PREFIX = 'fa-';
 
@@ -116,7 +117,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number): Attach
     id, host: host.name, net: net.name, target: i.target, ifname: i.ifname,
     hostIf: net.kind === 'macvlan' ? net.parents[host.name] || net.parent : net.bridge,
     kind: net.kind, mac: mac.mac, macScheme: mac.scheme, macSource: mac.source, addresses, other,
-    vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu ?? net.mtu,
+    vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu || net.mtu || meshMtu(net),
     desired: 'present', state: 'pending', error: '', generation, hostIfname: '', reportedAddresses: [],
     requestFp: fp, createdMs: nowMs, updatedMs: nowMs,
   };

@@ -2,7 +2,7 @@
 // its NetworkRecord; each decision here runs inside one store transaction. planFromTx turns the
 // store into planMesh's input, so every host's desired tunnels derive from the store alone.
 import { conflict, invalid, notFound } from '../../common/errors.js';
-import { MAX_KEY } from '../../common/mesh.js';
+import { MAX_KEY, tunnelMtu } from '../../common/mesh.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkKind, NetworkMesh, NetworkRecord } from '../store/types.js';
 import type { MeshHost, MeshNetwork } from './plan.js';
@@ -81,4 +81,9 @@ export function planInputFromTx(tx: Tx): { hosts: MeshHost[]; networks: MeshNetw
 /** Hosts that are members of any mesh (the ones a periodic push visits). */
 export function meshedHosts(tx: Tx): string[] {
   return [...new Set(tx.listNetworks().flatMap((n) => n.mesh?.members ?? []))].sort();
+}
+
+/** Container MTU on a meshed network when neither the attach nor the network gives one: a 1500-byte underlay minus the overhead (0: not meshed, the host interface's). */
+export function meshMtu(n: NetworkRecord): number {
+  return n.mesh ? tunnelMtu(1500, n.mesh.encap) : 0;
 }

@@ -83,7 +83,12 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     listNetworks: unary(log, 'ListNetworks', async () => ({
       networks: await store.read((tx) => tx.listNetworks().map((n) => networkToProto(n, tx.countAttachments({ net: n.name })))),
     })),
-    removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => ({ removed: await store.transact((tx) => removeNetwork(tx, r.name)) })),
+    removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => {
+      const members = await store.read((tx) => tx.getNetwork(r.name)?.mesh?.members ?? []);
+      const removed = await store.transact((tx) => removeNetwork(tx, r.name));
+      if (members.length) void d.mesh?.push(members); // its tunnels go with it (the push retries on its own)
+      return { removed };
+    }),
 
     fleetAttach: unary(log, 'FleetAttach', async (r: FleetAttachRequest) => {
       const input = attachInputFromProto(r);

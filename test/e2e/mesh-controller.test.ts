@@ -73,8 +73,10 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   const web = [`${name}-w1`, `${name}-w3`];
   for (const [i, w] of web.entries()) {
     await runBusybox(runner, { name: w, labels: [`${LAB_LABEL}=${name}`] });
-    const r = await cli('attach', '--host', i === 0 ? 'h1' : 'h3', '--net', 'blue', '--mtu', '1458', w, `10.1.1.${i === 0 ? 1 : 3}/24`);
+    const r = await cli('attach', '--host', i === 0 ? 'h1' : 'h3', '--net', 'blue', w, `10.1.1.${i === 0 ? 1 : 3}/24`);
     assert.equal(r.code, 0, r.stderr);
+    // No --mtu, none on the network: the mesh's (1500 - 42 for GRE).
+    assert.equal((await runner.run('docker', ['exec', w, 'cat', '/sys/class/net/eth1/mtu'])).stdout.trim(), '1458');
   }
   let ok = false;
   for (let i = 0; i < 10 && !ok; i++) ok = (await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code === 0;
@@ -97,6 +99,20 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   const bad = await cli('mesh', 'add', 'h9', '--net', 'blue');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /no host named h9/);
+  // A meshed network removed: its tunnels go from the members' bridges.
+  const violet = await cli('net', 'create', 'violet', '--subnet', '10.3.3.0/24', '--kind', 'ovs', '--bridge', 'ovs-vio', '--mesh', 'vxlan');
+  assert.equal(violet.code, 0, violet.stderr);
+  for (const h of ['h1', 'h2']) assert.equal((await cli('mesh', 'add', h, '--net', 'violet')).code, 0);
+  const ports = async () => (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-vio'])).stdout.trim();
+  assert.match(await ports(), /^fv[0-9a-f]{12}$/);
+  assert.equal((await cli('net', 'rm', 'violet')).code, 0);
+  let gone = false;
+  for (let i = 0; i < 50 && !gone; i++) {
+    gone = (await ports()) === '';
+    if (!gone) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(gone, 'the tunnel port of a removed network is gone');
+
   const notMeshed = await cli('net', 'create', 'plain', '--subnet', '10.9.0.0/24');
   assert.equal(notMeshed.code, 0, notMeshed.stderr);
   const nm = await cli('mesh', 'add', 'h1', '--net', 'plain');

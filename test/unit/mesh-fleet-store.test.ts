@@ -1,0 +1,49 @@
+// The controller's mesh decisions in a real store: keys picked and refused, members added and
+// removed, the plan's input read from the store, the container MTU a meshed network implies.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FleetnetError } from '../../common/errors.js';
+import { addHost } from '../../controller/fleet/hosts.js';
+import { createNetwork } from '../../controller/fleet/networks.js';
+import { meshAdd, meshMtu, meshRemove, planInputFromTx } from '../../controller/mesh/fleet-mesh.js';
+import { planMesh } from '../../controller/mesh/plan.js';
+import { SqliteStore } from '../../controller/store/sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'fleetnet-meshstore-'));
+const store = new SqliteStore({ path: join(dir, 'state.db') });
+after(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('mesh keys, members and the plan from the store', async () => {
+  await store.transact((tx) => {
+    for (const i of [1, 2, 3]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
+  });
+  const mk = (name: string, mesh?: { encap: string; key: number }, kind = 'ovs') =>
+    store.transact((tx) => createNetwork(tx, { name, subnets: ['10.1.1.0/24'], kind, bridge: `ovs-${name}`, ...(mesh ? { mesh } : {}) }, 1).network);
+  assert.equal((await mk('blue', { encap: 'gre', key: 0 })).mesh?.key, 100);
+  assert.equal((await mk('red', { encap: 'gre', key: 0 })).mesh?.key, 101);
+  assert.equal((await mk('vio', { encap: 'vxlan', key: 0 })).mesh?.key, 100); // keys are per encapsulation
+  await assert.rejects(mk('dup', { encap: 'gre', key: 101 }), (e: unknown) => e instanceof FleetnetError && /gre key 101 is already used by network red/.test(e.message));
+  await assert.rejects(store.transact((tx) => createNetwork(tx, { name: 'mv', subnets: ['10.5.0.0/24'], kind: 'macvlan', parent: 'eth1', mesh: { encap: 'gre', key: 0 } }, 1)), /a macvlan network cannot be meshed/);
+  assert.equal((await mk('blue', { encap: 'gre', key: 0 })).mesh?.key, 100); // the same create again: same key
+
+  const add = (h: string, net = 'blue') => store.transact((tx) => meshAdd(tx, net, h));
+  assert.deepEqual((await add('h1')).hosts, ['h1']);
+  assert.deepEqual((await add('h2')).hosts, ['h1', 'h2']);
+  assert.equal((await add('h2')).changed, false);
+  await assert.rejects(add('h9'), /no host named h9/);
+  assert.equal((await mk('blue', { encap: 'gre', key: 0 })).mesh?.members.length, 2); // create again keeps members
+  const input = await store.read((tx) => planInputFromTx(tx));
+  assert.deepEqual(input.networks.find((n) => n.name === 'blue'), { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h2'] });
+  const [p1] = planMesh(input.hosts, input.networks);
+  assert.deepEqual(p1!.networks.map((n) => [n.network, n.tunnels.map((t) => t.peer)]), [['blue', ['h2']]]);
+  const rm = await store.transact((tx) => meshRemove(tx, 'blue', 'h1'));
+  assert.deepEqual([rm.changed, rm.hosts, rm.network.mesh?.members], [true, ['h1', 'h2'], ['h2']]);
+  assert.equal(meshMtu(rm.network), 1458);
+  assert.equal(meshMtu((await store.read((tx) => tx.getNetwork('vio')))!), 1450);
+});
