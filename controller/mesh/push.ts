@@ -56,6 +56,7 @@ export class MeshPusher {
   private readonly running = new Map<string, Promise<HostMeshState>>();
   private lastGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly o: MeshPusherOptions) {}
 
@@ -89,6 +90,7 @@ export class MeshPusher {
   }
 
   private async doPush(host: string): Promise<HostMeshState> {
+    if (this.stopped) return { host, generation: 0, error: 'the controller is stopping' };
     const { h, plan } = await this.o.store.read((tx) => {
       const input = planInputFromTx(tx);
       return { h: tx.getHost(host), plan: planForHost(host, input.hosts, input.networks) };
@@ -104,6 +106,7 @@ export class MeshPusher {
       if (reply.changes) this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
     } catch (err) {
       st = { host, generation, error: describeError(err) };
+      if (this.stopped) return st;
       this.o.log.warn({ host, err: st.error }, 'mesh push failed; retrying with backoff');
       this.scheduleRetry(host);
     }
@@ -128,13 +131,21 @@ export class MeshPusher {
 
   /** Every meshed host gets its plan now and then every resyncMs. */
   async start(): Promise<void> {
-    const tick = async () => this.push(await this.o.store.read((tx) => meshedHosts(tx))).catch(() => undefined);
+    const tick = async () => {
+      if (this.stopped) return;
+      try {
+        await this.push(await this.o.store.read((tx) => meshedHosts(tx)));
+      } catch (err) {
+        if (!this.stopped) this.o.log.warn({ err: describeError(err) }, 'mesh resync failed');
+      }
+    };
     void tick();
     this.timer = setInterval(() => void tick(), this.o.resyncMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const r of this.retry.values()) clearTimeout(r.timer);
     this.retry.clear();
