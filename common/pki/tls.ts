@@ -1,0 +1,64 @@
+// TLS credentials for grpc-js. Servers request a client certificate but do not require one at
+// the TLS layer (so Health and Enroll answer anyone); authorize.ts then decides per method on
+// every call. One port serves both: one address to configure and firewall, as DESIGN.md's
+// defaults (:7440, :7441) promise.
+import { credentials, experimental, type ChannelCredentials, type ChannelOptions, type ServerCredentials } from '@grpc/grpc-js';
+
+export interface Credential {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+type CaListener = experimental.CaCertificateUpdateListener;
+type IdListener = experimental.IdentityCertificateUpdateListener;
+
+/** Holds the current CA and identity in memory; `update` swaps them live (certificate rotation). */
+export class CredentialProvider implements experimental.CertificateProvider {
+  private readonly caListeners = new Set<CaListener>();
+  private readonly idListeners = new Set<IdListener>();
+  constructor(private cred: Credential) {}
+  get current(): Credential {
+    return this.cred;
+  }
+  update(cred: Credential): void {
+    this.cred = cred;
+    for (const l of this.caListeners) l({ caCertificate: Buffer.from(cred.caPem) });
+    for (const l of this.idListeners) l({ certificate: Buffer.from(cred.certPem), privateKey: Buffer.from(cred.keyPem) });
+  }
+  addCaCertificateListener(l: CaListener): void {
+    this.caListeners.add(l);
+    l({ caCertificate: Buffer.from(this.cred.caPem) });
+  }
+  removeCaCertificateListener(l: CaListener): void {
+    this.caListeners.delete(l);
+  }
+  addIdentityCertificateListener(l: IdListener): void {
+    this.idListeners.add(l);
+    l({ certificate: Buffer.from(this.cred.certPem), privateKey: Buffer.from(this.cred.keyPem) });
+  }
+  removeIdentityCertificateListener(l: IdListener): void {
+    this.idListeners.delete(l);
+  }
+}
+
+/** TLS server; client certificates requested, verified against the CA when sent, not required. */
+export function serverCredentials(provider: CredentialProvider): ServerCredentials {
+  // grpc-js names its parameters inconsistently; one provider serves both roles, so order is moot.
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false);
+}
+
+/** TLS client pinned to the fleet CA; with a credential it presents a client certificate. */
+export function clientCredentials(caPem: string, own?: Pick<Credential, 'certPem' | 'keyPem'>): ChannelCredentials {
+  return own
+    ? credentials.createSsl(Buffer.from(caPem), Buffer.from(own.keyPem), Buffer.from(own.certPem))
+    : credentials.createSsl(Buffer.from(caPem));
+}
+
+/**
+ * Checks the server's certificate against the name it must carry (the host id of an agent, or
+ * fleetnet-controller), whatever address is dialled.
+ */
+export function expectServerName(name: string): ChannelOptions {
+  return { 'grpc.ssl_target_name_override': name, 'grpc.default_authority': name };
+}
