@@ -10,6 +10,11 @@ export const AgentConfigSchema = z.object({
   dockerSocket: z.string().default('/var/run/docker.sock'),
   netnsDir: z.string().default('/run/netns'),
   hostName: z.string().optional(),
+  // trust (issue 7): enrollment with the controller, and the escape hatch for unenrolled labs
+  controller: z.string().optional(),
+  joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
+  caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
+  insecureTcp: z.boolean().default(false),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;

@@ -13,6 +13,10 @@ export function register(program: Command): void {
     .option('--ovs-db <socket>', 'Open vSwitch database socket (default: what ovs-vsctl finds)')
     .option('--host-name <name>', 'name this host reports (default: the hostname)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
+    .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
+    .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
+    .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const [{ agentConfig }, { startAgent }, { makeLogger }] = await Promise.all([
         import('../../agent/config.js'),
@@ -22,6 +26,7 @@ export function register(program: Command): void {
       const cfg = agentConfig({
         socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
+        controller: opts.controller, joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
       });
       const log = makeLogger(cfg.logLevel, 'agent');
       const handle = await startAgent(cfg, log);

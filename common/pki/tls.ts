@@ -28,14 +28,15 @@ export class CredentialProvider implements experimental.CertificateProvider {
   }
   addCaCertificateListener(l: CaListener): void {
     this.caListeners.add(l);
-    l({ caCertificate: Buffer.from(this.cred.caPem) });
+    // later, not now: grpc-js registers its own watcher only after adding this listener
+    queueMicrotask(() => this.caListeners.has(l) && l({ caCertificate: Buffer.from(this.cred.caPem) }));
   }
   removeCaCertificateListener(l: CaListener): void {
     this.caListeners.delete(l);
   }
   addIdentityCertificateListener(l: IdListener): void {
     this.idListeners.add(l);
-    l({ certificate: Buffer.from(this.cred.certPem), privateKey: Buffer.from(this.cred.keyPem) });
+    queueMicrotask(() => this.idListeners.has(l) && l({ certificate: Buffer.from(this.cred.certPem), privateKey: Buffer.from(this.cred.keyPem) }));
   }
   removeIdentityCertificateListener(l: IdListener): void {
     this.idListeners.delete(l);

@@ -13,7 +13,7 @@ import { writeSecureFile } from '../../common/pki/keys.js';
 import type { Credential } from '../../common/pki/tls.js';
 import { CertificateAuthority, CA_CERT } from './ca.js';
 import { FileJoinTokenStore, JoinTokens } from './join-tokens.js';
-import { FileRevocationStore, type RevocationStore } from './revocation.js';
+import { FileRevocationStore, type RevocationStore } from '../../common/pki/revocation.js';
 import { loadPkiSettings, type PkiSettings } from './settings.js';
 import { FileIssuedCerts, type IssuedCertsStore } from './issued-certs.js';
 

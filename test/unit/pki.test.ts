@@ -12,7 +12,7 @@ import { CertificateAuthority } from '../../controller/pki/ca.js';
 import { initControllerDir, openTrust, paths } from '../../controller/pki/controller-dir.js';
 import { issueHostCert, revokeHost } from '../../controller/pki/enrollment-service.js';
 import { FileJoinTokenStore, JoinTokens, MemoryJoinTokenStore } from '../../controller/pki/join-tokens.js';
-import { FileRevocationStore } from '../../controller/pki/revocation.js';
+import { FileRevocationStore } from '../../common/pki/revocation.js';
 import { parseDuration } from '../../controller/pki/settings.js';
 
 function tmp(t: { after(fn: () => void): void }): string {

@@ -57,6 +57,16 @@ export interface RotateCertificateReply {
   notAfterUnixMs: number;
 }
 
+export interface RevokeRequest {
+  /** hex */
+  serials: string[];
+}
+
+export interface RevokeReply {
+  /** how many serials the agent now refuses */
+  revoked: number;
+}
+
 function createBaseEnrollRequest(): EnrollRequest {
   return { joinToken: "", hostId: "", csrPem: "" };
 }
@@ -557,6 +567,142 @@ export const RotateCertificateReply: MessageFns<RotateCertificateReply> = {
   },
 };
 
+function createBaseRevokeRequest(): RevokeRequest {
+  return { serials: [] };
+}
+
+export const RevokeRequest: MessageFns<RevokeRequest> = {
+  encode(message: RevokeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.serials) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serials.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeRequest {
+    return {
+      serials: globalThis.Array.isArray(object?.serials) ? object.serials.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: RevokeRequest): unknown {
+    const obj: any = {};
+    if (message.serials?.length) {
+      obj.serials = message.serials;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeRequest>, I>>(base?: I): RevokeRequest {
+    return RevokeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeRequest>, I>>(object: I): RevokeRequest {
+    const message = createBaseRevokeRequest();
+    message.serials = object.serials?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeReply(): RevokeReply {
+  return { revoked: 0 };
+}
+
+export const RevokeReply: MessageFns<RevokeReply> = {
+  encode(message: RevokeReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== 0) {
+      writer.uint32(8).uint32(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeReply {
+    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
+  },
+
+  toJSON(message: RevokeReply): unknown {
+    const obj: any = {};
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeReply>, I>>(base?: I): RevokeReply {
+    return RevokeReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeReply>, I>>(object: I): RevokeReply {
+    const message = createBaseRevokeReply();
+    message.revoked = object.revoked ?? 0;
+    return message;
+  },
+};
+
 /**
  * Served by the controller on its TCP port. Enroll answers without a client certificate (the
  * join token is the credential); Renew answers only a host's own certificate, for that host.
@@ -648,11 +794,29 @@ export const AgentTrustService = {
       Buffer.from(RotateCertificateReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): RotateCertificateReply => RotateCertificateReply.decode(value),
   },
+  /**
+   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
+   * Additive: nothing is ever un-revoked this way.
+   */
+  revoke: {
+    path: "/fleetnet.v1.AgentTrust/Revoke" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeRequest): Buffer => Buffer.from(RevokeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeRequest => RevokeRequest.decode(value),
+    responseSerialize: (value: RevokeReply): Buffer => Buffer.from(RevokeReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeReply => RevokeReply.decode(value),
+  },
 } as const;
 
 export interface AgentTrustServer extends UntypedServiceImplementation {
   /** The agent makes a new key, renews its certificate with the controller, and switches to it. */
   rotateCertificate: handleUnaryCall<RotateCertificateRequest, RotateCertificateReply>;
+  /**
+   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
+   * Additive: nothing is ever un-revoked this way.
+   */
+  revoke: handleUnaryCall<RevokeRequest, RevokeReply>;
 }
 
 export interface AgentTrustClient extends Client {
@@ -671,6 +835,25 @@ export interface AgentTrustClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RotateCertificateReply) => void,
+  ): ClientUnaryCall;
+  /**
+   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
+   * Additive: nothing is ever un-revoked this way.
+   */
+  revoke(
+    request: RevokeRequest,
+    callback: (error: ServiceError | null, response: RevokeReply) => void,
+  ): ClientUnaryCall;
+  revoke(
+    request: RevokeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeReply) => void,
+  ): ClientUnaryCall;
+  revoke(
+    request: RevokeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeReply) => void,
   ): ClientUnaryCall;
 }
 

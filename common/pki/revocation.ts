@@ -1,8 +1,8 @@
 // Revoked certificate serials. grpc-js takes no CRL, so every call checks the peer's serial
 // here; the check is synchronous and served from memory.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { normalizeSerial } from '../../common/pki/identity.js';
-import { writeSecureFile } from '../../common/pki/keys.js';
+import { normalizeSerial } from './identity.js';
+import { writeSecureFile } from './keys.js';
 
 export interface RevokedEntry {
   serial: string;
