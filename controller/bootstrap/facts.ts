@@ -14,6 +14,7 @@ export interface HostFacts {
 }
 
 export const REQUIRED_MODULES = ['veth', 'bridge'] as const;
+const PROBE: Record<string, string[]> = { veth: ['link', 'add', 'fnprobe0', 'type', 'veth', 'peer', 'name', 'fnprobe1'] };
 export const MIN_NODE_MAJOR = 20;
 
 const sh = (r: Runner, script: string) => r.run('sh', ['-c', script], { allowFail: true });
@@ -31,8 +32,11 @@ export async function gatherFacts(r: Runner, modules: readonly string[] = REQUIR
   const l = libc.stdout.trim();
   const glibc = /(GLIBC|GNU libc)[^\d]*(\d+\.\d+)/i.exec(l) ?? /(\d+\.\d+)\s*$/.exec(l);
   const modState: Record<string, boolean> = {};
+  // asked of the kernel itself, in a scratch network namespace that vanishes with the command
+  // (a module list misses built-in drivers and the ones loaded on demand)
   for (const m of modules) {
-    modState[m] = (await r.run('sh', ['-c', 'test -d "/sys/module/$1" || modprobe -n -q "$1"', 'sh', m], { allowFail: true })).code === 0;
+    const argv = PROBE[m] ?? ['link', 'add', 'fnprobe0', 'type', m];
+    modState[m] = (await r.run('unshare', ['--net', 'ip', ...argv], { allowFail: true })).code === 0;
   }
   const [nodePath, nodeVersion] = node.stdout.trim().split('\n');
   return {
@@ -56,7 +60,7 @@ export interface Missing {
 export function missingPrereqs(f: HostFacts, o: { needOvs: boolean }): Missing[] {
   const miss: Missing[] = [];
   if (!f.iproute2) miss.push({ what: 'iproute2 (the ip command)', fix: 'install the iproute2 package' });
-  for (const [m, ok] of Object.entries(f.modules)) if (!ok) miss.push({ what: `kernel module ${m}`, fix: `load it (modprobe ${m}) or use a kernel that has it` });
+  for (const [m, ok] of Object.entries(f.modules)) if (!ok) miss.push({ what: `kernel feature ${m}`, fix: `load its module (modprobe ${m}) or use a kernel that has it` });
   if (o.needOvs && !f.ovs) miss.push({ what: 'Open vSwitch (ovs-vsctl)', fix: 'install openvswitch-switch: a network on this host uses --kind ovs' });
   return miss;
 }

@@ -85,5 +85,7 @@ export async function uninstall(r: Runner, systemd: boolean): Promise<void> {
     // the supervisor stops its agent on SIGTERM; wait (bounded) until it is gone
     await r.run('sh', ['-c', 'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done', 'sh', REMOTE.pid], { allowFail: true });
   }
-  await r.run('rm', ['-rf', REMOTE.root, REMOTE.etc, REMOTE.state, REMOTE.log, REMOTE.pid, REMOTE.socket]);
+  await r.run('rm', ['-f', REMOTE.log, REMOTE.pid, REMOTE.socket]);
+  // contents first, then the folder where it can go (a folder may be a mount point, as in the lab)
+  await r.run('sh', ['-c', 'for d; do [ -e "$d" ] || continue; find "$d" -mindepth 1 -delete; rmdir "$d" 2>/dev/null || true; done', 'sh', REMOTE.root, REMOTE.etc, REMOTE.state]);
 }
