@@ -2,7 +2,7 @@
 // endpoint, two agents that enroll with join tokens, and every RPC called by every kind of
 // client that must be refused (and by the one that must not).
 import assert from 'node:assert/strict';
-import { Client, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,9 +28,10 @@ let ctlAddr: string;
 type Method = { path: string; requestSerialize: (x: never) => Buffer; requestDeserialize: (b: Buffer) => object; responseDeserialize: (b: Buffer) => unknown };
 
 /** One raw unary call of any method: returns the status code (0 = OK). */
-async function callCode(addr: string, serverName: string, cred: Credential | 'none', m: Method, req: object = {}): Promise<{ code: number; details: string; res?: unknown }> {
+async function callCode(addr: string, serverName: string, cred: Credential | 'none' | 'plaintext', m: Method, req: object = {}): Promise<{ code: number; details: string; res?: unknown }> {
   const caPem = fleet.trust.ca.certPem;
-  const client = new Client(addr, cred === 'none' ? clientCredentials(caPem) : clientCredentials(caPem, cred), expectServerName(serverName));
+  const creds = cred === 'plaintext' ? credentials.createInsecure() : cred === 'none' ? clientCredentials(caPem) : clientCredentials(caPem, cred);
+  const client = new Client(addr, creds, expectServerName(serverName));
   try {
     return await new Promise((resolve) => {
       client.makeUnaryRequest(m.path, m.requestSerialize as (x: object) => Buffer, m.responseDeserialize, { ...m.requestDeserialize(Buffer.alloc(0)), ...req }, new Metadata(), { deadline: Date.now() + 15_000 }, (err: ServiceError | null, res?: unknown) =>
@@ -151,6 +152,25 @@ async function revokedHost(): Promise<Credential> {
   fleet.trust.revocations.revoke({ serial: c.serial, name: 'ha', reason: 'test' });
   return c;
 }
+
+describe('an agent that is not enrolled', () => {
+  it('answers Health on TCP and nothing else', async () => {
+    const d = join(fleet.dir, 'plain');
+    mkdirSync(d, { recursive: true });
+    const tcp = `unix://${d}/tcp.sock`;
+    const handle = await startAgent(agentConfig({ socket: join(d, 'agent.sock'), stateDir: join(d, 'state'), listen: tcp, logLevel: 'silent' }), log);
+    try {
+      assert.equal((await callCode(tcp, 'x', 'plaintext', AgentService.health as unknown as Method)).code, status.OK);
+      for (const m of agentMethods.filter((x) => x.path !== AgentService.health.path)) {
+        const r = await callCode(tcp, 'x', 'plaintext', m);
+        // AgentTrust is not even served before enrollment
+        assert.equal(r.code, m.path.includes('AgentTrust') ? status.UNIMPLEMENTED : status.UNAUTHENTICATED, `${m.path}: ${r.details}`);
+      }
+    } finally {
+      await handle.stop();
+    }
+  });
+});
 
 describe('controller RPCs', () => {
   const renew = EnrollmentService.renew as unknown as Method;
