@@ -20,8 +20,8 @@ export interface RunResult {
 
 export interface StartOptions {
   env?: NodeJS.ProcessEnv;
-  /** Where stdout/stderr go; default: ignored. */
-  stdio?: 'ignore' | 'pipe' | 'inherit';
+  /** Where stdout/stderr go; default: ignored. A number is an open file descriptor (a daemon's log file). */
+  stdio?: 'ignore' | 'pipe' | 'inherit' | number;
   detached?: boolean;
 }
 

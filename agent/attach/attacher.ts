@@ -1,4 +1,5 @@
 // Attach and detach: pipework's core, idempotent, undone on any failure, read back before success.
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
 import { conflict, FleetnetError, notFound, unsupported } from '../../common/errors.js';
@@ -81,15 +82,12 @@ export class Attacher {
       line('addr', 'show', 'dev', order.ifname),
     ];
     const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
-    const v6 = statics.some((a) => a.cidr.addr.family === 6);
-    const sysctlArgs = ['-q', '-w', `net/ipv6/conf/${order.ifname}/ndisc_notify=1`];
 
     if (order.dryRun) {
       const commands = [
         ...(createBridge ? this.d.ip.describe(undefined, bridgeLines(order.hostIf)) : []),
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...this.d.ip.describe(undefined, hostLines),
-        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs.join(' ')}`] : []),
         ...this.d.ip.describe(c.netns, nsLines),
       ];
       return { record: this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, mac ?? '', [], false), changed: false, commands };
@@ -106,7 +104,6 @@ export class Attacher {
       undo.push('delete host veth', () => this.d.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
       await this.d.ip.host(hostLines);
       if (replaced.length) undo.push('restore default routes', () => this.restoreDefaults(c.netns, replaced));
-      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs]);
       const out = await this.d.ip.inNs(c.netns, nsLines);
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
@@ -180,13 +177,19 @@ export class Attacher {
     }
   }
 
-  /** Gratuitous ARP, sent in the background: the reply does not wait for it, and it ends on its own. */
+  /**
+   * Announces the addresses (gratuitous ARP for IPv4, unsolicited neighbour advertisement for
+   * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
+   */
   private announce(netns: string, ifname: string, statics: Static[]): void {
-    for (const a of statics.filter((s) => s.cidr.addr.family === 4)) {
+    for (const a of statics) {
       const ip = a.cidr.addr.text;
+      const argv = a.cidr.addr.family === 4
+        ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
+        : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
       this.d.runner
-        .run('nsenter', [`--net=${netns}`, 'arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip], { allowFail: true, timeoutMs: 3000 })
-        .catch((err: unknown) => this.d.log.debug({ err }, 'gratuitous ARP not sent'));
+        .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
+        .catch((err: unknown) => this.d.log.debug({ err, ip }, 'address not announced'));
     }
   }
 
@@ -242,6 +245,13 @@ export class Attacher {
   list(): AttachmentRecord[] {
     return this.d.records.all();
   }
+
+  /** What is true now of a recorded interface, read from sysfs and /proc (no process is run). */
+  liveState(r: AttachmentRecord): 'up' | 'missing' | 'container-gone' {
+    if (!existsSync(r.container.netns)) return 'container-gone';
+    if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
+    return 'up';
+  }
 }
 
 function bridgeLines(name: string): string[] {
@@ -253,7 +263,6 @@ function existingOwned(h: HostLink | undefined): boolean {
 }
 
 async function nsAlive(c: ContainerInfo): Promise<boolean> {
-  const { existsSync } = await import('node:fs');
   return existsSync(c.netns);
 }
 

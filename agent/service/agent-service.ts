@@ -48,6 +48,6 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const res = await attacher.detach(detachOrderFromProto(req));
       return { removed: res.removed };
     }),
-    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r)) })),
+    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
   };
 }

@@ -1,16 +1,14 @@
 // Runs a real fleetnet agent process inside a test namespace, as the lab and the CLI would.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { connectAgent } from '../../cli/client/agent.js';
 import { sh } from './netns.js';
 
-export const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
+import { ensureBuilt } from './build.js';
 
-export async function ensureBuilt(): Promise<void> {
-  if (!existsSync('dist/fleetnet.js')) await sh.run('node', ['scripts/build.mjs']);
-}
+export const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
 
 export interface AgentProc {
   socket: string;

@@ -1,30 +1,36 @@
-// Docker fixtures for tests: a local busybox image (no registry here) and labelled containers
-// with no network of their own, removed after the test.
-import { mkdtempSync, rmSync, symlinkSync, copyFileSync, mkdirSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Docker for tests: the local busybox image (lab/image.ts makes it; there is no registry), a run
+// label on every container, removal by that label afterwards, and a clear reason (not a crash,
+// nothing started) when no Docker daemon answers.
+import { randomBytes } from 'node:crypto';
 import { ExecRunner, type Runner } from '../../common/runner.js';
+import { BUSYBOX_IMAGE, checkDocker, ensureBusyboxImage, removeContainers as removeIds, runBusybox } from '../../lab/image.js';
+import { LAB_LABEL } from '../../lab/down.js';
 
-export const TEST_IMAGE = 'fleetnet/busybox:local';
-const APPLETS = ['sh', 'ping', 'ping6', 'ip', 'ifconfig', 'udhcpc', 'sleep', 'cat', 'ls', 'arping', 'ps', 'kill', 'grep', 'sed', 'cut', 'head', 'tail', 'wc', 'date', 'test', 'true', 'false', 'echo', 'tr', 'awk', 'printf', 'nc', 'route', 'mkdir', 'rm', 'mv', 'env', 'id'];
+export { BUSYBOX_IMAGE };
+export const TEST_IMAGE = BUSYBOX_IMAGE;
+export const TEST_LABEL = 'fleetnet.test';
 
-/** Makes the local image from Debian's busybox-static once; later calls find it. */
-export async function ensureTestImage(runner: Runner = new ExecRunner()): Promise<string> {
-  const have = await runner.run('docker', ['image', 'inspect', TEST_IMAGE], { allowFail: true });
-  if (have.code === 0) return TEST_IMAGE;
-  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-img-'));
+/** undefined when Docker answers, else why not (for the test's skip message). */
+export async function dockerUnavailable(runner: Runner = new ExecRunner()): Promise<string | undefined> {
   try {
-    const root = join(dir, 'root');
-    for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'run', 'var/run']) mkdirSync(join(root, d), { recursive: true });
-    copyFileSync('/bin/busybox', join(root, 'bin/busybox'));
-    chmodSync(join(root, 'bin/busybox'), 0o755);
-    for (const a of APPLETS) symlinkSync('busybox', join(root, 'bin', a));
-    await runner.run('tar', ['-C', root, '-cf', join(dir, 'img.tar'), '.']);
-    await runner.run('docker', ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', join(dir, 'img.tar'), TEST_IMAGE]);
-    return TEST_IMAGE;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await checkDocker(runner);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
+}
+
+export async function dockerAvailable(runner: Runner = new ExecRunner()): Promise<boolean> {
+  return (await dockerUnavailable(runner)) === undefined;
+}
+
+export function newRunId(prefix = 't'): string {
+  return `${prefix}${randomBytes(3).toString('hex')}`;
+}
+
+/** Makes the local image once; later calls find it. */
+export async function ensureTestImage(runner: Runner = new ExecRunner()): Promise<string> {
+  return ensureBusyboxImage(runner);
 }
 
 export interface TestContainer {
@@ -33,22 +39,49 @@ export interface TestContainer {
   pid: number;
 }
 
-/** Starts a container with no network (`--network none`) carrying the run's label. */
+/** Starts a container with no network (`--network none`) labelled fleetnet.test=LABEL; returns its PID too. */
 export async function startContainer(name: string, label: string, runner: Runner = new ExecRunner()): Promise<TestContainer> {
-  await ensureTestImage(runner);
-  const r = await runner.run('docker', ['run', '-d', '--network', 'none', '--name', name, '--label', `fleetnet.test=${label}`, TEST_IMAGE, 'sleep', '3600']);
-  const id = r.stdout.trim();
+  await ensureBusyboxImage(runner);
+  const id = await runBusybox(runner, { name, labels: [`${TEST_LABEL}=${label}`], cmd: ['sleep', '3600'] });
   const p = await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', id]);
   return { name, id, pid: Number(p.stdout.trim()) };
 }
 
-/** Removes every container carrying the run's label. */
+/** Removes every container labelled fleetnet.test=LABEL. */
 export async function removeContainers(label: string, runner: Runner = new ExecRunner()): Promise<void> {
-  const r = await runner.run('docker', ['ps', '-aq', '--filter', `label=fleetnet.test=${label}`], { allowFail: true });
-  const ids = r.stdout.split('\n').filter(Boolean);
-  if (ids.length) await runner.run('docker', ['rm', '-f', ...ids], { allowFail: true });
+  const r = await runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${TEST_LABEL}=${label}`], { allowFail: true });
+  await removeIds(runner, r.stdout.split('\n').map((s) => s.trim()).filter(Boolean));
 }
 
-export async function dockerAvailable(runner: Runner = new ExecRunner()): Promise<boolean> {
-  return (await runner.run('docker', ['info'], { allowFail: true, timeoutMs: 10_000 })).code === 0;
+/** The containers of one test run: started labelled fleetnet.test=RUN (and fleetnet.lab=L), removed by cleanup(). */
+export class TestContainers {
+  readonly runLabel: string;
+  private readonly ids: string[] = [];
+  constructor(
+    readonly runId: string,
+    private readonly runner: Runner = new ExecRunner(),
+  ) {
+    this.runLabel = `${TEST_LABEL}=${runId}`;
+  }
+
+  async ensureImage(): Promise<string> {
+    return ensureBusyboxImage(this.runner);
+  }
+
+  /** Starts a busybox container with --network none; its name is prefixed with the run id. */
+  async start(name: string, opts: { lab?: string; cmd?: string[] } = {}): Promise<{ id: string; name: string }> {
+    const full = `${this.runId}-${name}`;
+    const labels = [this.runLabel, ...(opts.lab ? [`${LAB_LABEL}=${opts.lab}`] : [])];
+    const id = await runBusybox(this.runner, { name: full, labels, ...(opts.cmd ? { cmd: opts.cmd } : {}) });
+    this.ids.push(id);
+    return { id, name: full };
+  }
+
+  /** Removes every container carrying this run's label (also ones a crashed step did not report). */
+  async cleanup(): Promise<void> {
+    const r = await this.runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${this.runLabel}`], { allowFail: true });
+    const ids = new Set([...this.ids, ...r.stdout.split('\n').map((s) => s.trim()).filter(Boolean)]);
+    await removeIds(this.runner, [...ids]);
+    this.ids.length = 0;
+  }
 }

@@ -41,8 +41,9 @@ describe('fleetnet CLI against a local agent', () => {
     assert.equal(bj.mac, '02:72:6c:cd:9b:8d');
     assert.equal(bj.ifname, 'eth7');
     assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-a`, 'ping', '-c', '1', '-W', '2', '10.52.0.2'], { allowFail: true })).code, 0);
-    const ls = JSON.parse((await cli(agent.socket, 'ls', '--json')).stdout) as { container: { name: string }; ifname: string; hostIf: string; mac: string; addresses: string[]; mtu: number; hostIfname: string }[];
+    const ls = JSON.parse((await cli(agent.socket, 'ls', '--json')).stdout) as { container: { name: string }; ifname: string; hostIf: string; mac: string; addresses: string[]; mtu: number; hostIfname: string; state: string }[];
     assert.equal(ls.length, 2);
+    assert.deepEqual(ls.map((i) => i.state), ['up', 'up']);
     const lb = ls.find((i) => i.ifname === 'eth7')!;
     assert.deepEqual([lb.container.name, lb.hostIf, lb.addresses, lb.mtu], [`${P}-b`, 'br-c', ['10.52.0.2/24'], 1500]);
     const table = (await cli(agent.socket, 'ls')).stdout;

@@ -110,7 +110,14 @@ describe('attach to a Linux bridge', () => {
     assert.equal(a.record.mtu, 1400);
     assert.equal(b.record.mtu, 1300);
     assert.ok(await ping({ pid: proc.pid! }, '10.50.2.2'));
-    await attacher.detach({ target: { kind: 'pid', value: String(proc.pid) }, ifname: parseIfName('eth1') });
+    assert.equal(attacher.liveState(a.record), 'up');
+    // The process (the "container") exits: its namespace and veth go with it; detach still succeeds.
+    proc.kill('SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    for (let i = 0; i < 50 && attacher.liveState(a.record) !== 'container-gone'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(attacher.liveState(a.record), 'container-gone');
+    assert.equal((await attacher.detach({ target: { kind: 'pid', value: String(proc.pid) }, ifname: parseIfName('eth1') })).removed, true);
+    assert.equal(attacher.list().filter((r) => r.container.runtime === 'pid').length, 0);
     await attacher.detach({ target: { kind: 'path', value: ns }, ifname: parseIfName('eth1') });
     assert.equal((await sh.run('ip', ['-n', HOST, 'link', 'show', 'br-found'])).code, 0, 'a bridge fleetnet found is never removed');
     await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-found']);
@@ -203,6 +210,18 @@ describe('attach to a Linux bridge', () => {
     await newNs('c1');
     const { attacher } = makeAttacher(new NsRunner(hostNs));
     await assert.rejects(attacher.attach(order(['br-t7', `${P}-c1`, '10.50.7.1/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'ambiguous' && /docker:.*netns:/.test(e.message));
+  });
+
+  it('0/0 makes an interface without an address; a stopped container is refused as not running', async () => {
+    const { attacher } = makeAttacher(new NsRunner(hostNs));
+    const r = await attacher.attach(order(['br-t9', `${P}-c2`, '0/0']));
+    assert.deepEqual(r.record.addresses, []);
+    const link = JSON.parse((await inContainer(c2, 'ip', '-json', 'addr', 'show', 'dev', 'eth1')).stdout) as { operstate: string; addr_info: { scope: string }[] }[];
+    assert.deepEqual(link[0]!.addr_info.filter((a) => a.scope === 'global'), []);
+    await attacher.detach({ target: { kind: 'auto', value: `${P}-c2` }, ifname: parseIfName('eth1') });
+    const stopped = await startContainer(`${P}-c3`, label);
+    await sh.run('docker', ['stop', '-t', '0', stopped.id]);
+    await assert.rejects(attacher.attach(order(['br-t9', `${P}-c3`, '10.50.9.3/24'])), (e: unknown) => e instanceof FleetnetError && /is not running/.test(e.message) && /docker start/.test(e.hint ?? ''));
   });
 
   it('missing targets and missing non-bridge host interfaces are refused, naming them', async () => {

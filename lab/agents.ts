@@ -1,0 +1,94 @@
+// The fleetnet agent of a lab host: started inside the host's namespace with `ip netns exec` (which
+// remounts /sys for that namespace; the agent reads /sys/class/net), never with default paths.
+import { existsSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { FleetnetError } from '../common/errors.js';
+import type { Runner } from '../common/runner.js';
+import type { HealthReply } from '../proto/gen/fleetnet/v1/agent.js';
+import type { HostLayout } from './layout.js';
+
+/** The repository (or installed package) root: the nearest folder up whose package.json is fleetnet's. */
+export function fleetnetRoot(from = fileURLToPath(import.meta.url)): string {
+  let d = dirname(from);
+  for (let i = 0; i < 10; i++) {
+    try {
+      if ((JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === 'fleetnet') return d;
+    } catch {
+      /* keep climbing */
+    }
+    d = dirname(d);
+  }
+  throw new FleetnetError('failed', 'cannot find the fleetnet package folder to start lab agents from');
+}
+
+export function fleetnetBin(root = fleetnetRoot()): string {
+  const bin = join(root, 'bin', 'fleetnet.mjs');
+  if (!existsSync(join(root, 'dist', 'fleetnet.js'))) {
+    throw new FleetnetError('failed', 'the fleetnet bundle is not built, so lab agents cannot start', { hint: `run: (cd ${root} && npm run build)` });
+  }
+  return bin;
+}
+
+export function agentArgv(h: HostLayout, bin: string, logLevel: string): string[] {
+  return ['netns', 'exec', h.netns, process.execPath, bin, 'agent', 'run', '--socket', h.agentSocket, '--state-dir', h.agentStateDir,
+    '--ovs-db', h.ovsDb, '--host-name', h.name, '--listen', h.listen, '--log-level', logLevel];
+}
+
+/** Starts the agent detached (it outlives `lab up`), logging to the host's agent.log. */
+export function startAgent(runner: Runner, h: HostLayout, bin: string, logLevel = 'info'): ChildProcess {
+  const fd = openSync(h.agentLog, 'a');
+  try {
+    // `ip netns exec` execs the agent, so the child's PID is the agent's.
+    const child = runner.start('ip', agentArgv(h, bin, logLevel), { detached: true, stdio: fd });
+    child.unref();
+    return child;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Asks an agent for Health once; address is a socket path or host:port. */
+export async function agentHealth(address: string, timeoutMs = 2000): Promise<HealthReply> {
+  const { connectAgent } = await import('../cli/client/agent.js');
+  const conn = connectAgent(address);
+  try {
+    return await conn.call(conn.client.health, {}, timeoutMs);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Polls Health until the agent answers; fails early when the agent process exits. */
+export async function waitAgentHealthy(h: HostLayout, child: ChildProcess | undefined, timeoutMs = 30_000, signal?: AbortSignal): Promise<HealthReply> {
+  let exited: string | undefined;
+  child?.once('exit', (code, sig) => (exited = sig ?? String(code)));
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    if (exited !== undefined) {
+      throw new FleetnetError('failed', `the agent of ${h.name} exited (${exited}) before it answered`, { hint: `its log ${h.agentLog} ends with:\n${tail(h.agentLog)}` });
+    }
+    if (existsSync(h.agentSocket)) {
+      try {
+        return await agentHealth(h.agentSocket, 1000);
+      } catch (err) {
+        last = err;
+      }
+    }
+    await sleep(50);
+  }
+  throw new FleetnetError('failed', `the agent of ${h.name} did not answer Health within ${timeoutMs} ms`, { cause: last, hint: `see ${h.agentLog}` });
+}

@@ -1,0 +1,167 @@
+// labUp: a simulated fleet on this machine. An underlay switch (a Linux bridge in its own namespace),
+// N hosts (namespaces), each with its own user-space Open vSwitch holding the underlay address on
+// br-phy, and a fleetnet agent. Every step is written to the lab's state file before the next.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { conflict, FleetnetError } from '../common/errors.js';
+import { silentLogger } from '../common/logger.js';
+import { ExecRunner, type Runner } from '../common/runner.js';
+import { fleetnetBin, startAgent, waitAgentHealthy } from './agents.js';
+import { labDown } from './down.js';
+import {
+  DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, DEFAULT_UNDERLAY, layoutOf, parseHostCount, parseLabName, parseUnderlay, requireRoot, UNDERLAY_IF,
+  type HostLayout, type LabLayout,
+} from './layout.js';
+import { ensurePhysBridge, startOvsdb, startVswitchd } from './ovs.js';
+import { readProcStat } from './procs.js';
+import { LabStateFile, type ProcessRecord } from './state.js';
+
+export interface LabUpOptions {
+  name?: string;
+  hosts: number;
+  /** IPv4 network of the underlay; host i gets .(10+i). */
+  underlay?: string;
+  runRoot?: string;
+  /** Start the fleetnet agents (default true). */
+  agents?: boolean;
+  agentLogLevel?: string;
+  runner?: Runner;
+  log?: Logger;
+  /** One short human line per step (the CLI and the demo print them). */
+  onStep?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Leave what was made when up fails (for debugging); default: take it down again. */
+  keepOnFailure?: boolean;
+}
+
+export interface LabHostInfo {
+  name: string;
+  netns: string;
+  underlayIp: string;
+  agentSocket: string;
+  listen: string;
+  ovsDb: string;
+}
+
+export interface LabUpResult {
+  name: string;
+  dir: string;
+  underlay: string;
+  switchNetns: string;
+  hosts: LabHostInfo[];
+  elapsedMs: number;
+}
+
+export function hostInfo(h: HostLayout): LabHostInfo {
+  return { name: h.name, netns: h.netns, underlayIp: h.underlayIp, agentSocket: h.agentSocket, listen: h.listen, ovsDb: h.ovsDb };
+}
+
+async function record(state: LabStateFile, pid: number, role: ProcessRecord['role'], host: string): Promise<void> {
+  const st = await readProcStat(pid);
+  if (!st) throw new FleetnetError('failed', `${role} of ${host} (pid ${pid}) exited right after it started`);
+  state.addProcess({ pid, startTime: st.startTime, role, host });
+}
+
+async function buildSwitch(runner: Runner, lab: LabLayout, state: LabStateFile): Promise<void> {
+  state.addNetns(lab.switchNetns); // recorded first: a kill between the two lines leaves nothing unrecorded
+  await runner.run('ip', ['netns', 'add', lab.switchNetns]);
+  await runner.run('ip', ['-n', lab.switchNetns, '-batch', '-'], {
+    input: `link set lo up\nlink add ${lab.switchBridge} type bridge\nlink set ${lab.switchBridge} up\n`,
+  });
+}
+
+async function buildHostNetwork(runner: Runner, lab: LabLayout, h: HostLayout, state: LabStateFile): Promise<void> {
+  state.addNetns(h.netns);
+  await runner.run('ip', ['netns', 'add', h.netns]);
+  // Both ends are made where they live: nothing ever appears in the root namespace.
+  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'add', h.switchPort, 'type', 'veth', 'peer', 'name', UNDERLAY_IF, 'netns', h.netns]);
+  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'set', h.switchPort, 'master', lab.switchBridge, 'up']);
+  await runner.run('ip', ['-n', h.netns, '-batch', '-'], { input: `link set lo up\nlink set ${UNDERLAY_IF} up\n` });
+}
+
+async function buildHostOvs(runner: Runner, h: HostLayout, state: LabStateFile): Promise<void> {
+  await record(state, await startOvsdb(runner, h), 'ovsdb-server', h.name);
+  await record(state, await startVswitchd(runner, h), 'ovs-vswitchd', h.name);
+  await ensurePhysBridge(runner, h);
+}
+
+/** Every host reaches every other over the underlay (through both user-space OVS instances). */
+export async function checkUnderlay(runner: Runner, lab: LabLayout): Promise<void> {
+  const [first, ...rest] = lab.hosts;
+  if (!first) return;
+  await Promise.all(
+    rest.map(async (h) => {
+      const r = await runner.run('ip', ['netns', 'exec', first.netns, 'ping', '-c', '1', '-W', '3', h.underlayIp], { allowFail: true, timeoutMs: 10_000 });
+      if (r.code !== 0) {
+        throw new FleetnetError('failed', `${first.name} cannot ping ${h.name} (${h.underlayIp}) over the underlay`, { hint: `look at ovs-vsctl --db=${first.ovsDb} show and ${first.ovsDir}/ovs-vswitchd.log` });
+      }
+    }),
+  );
+}
+
+async function allSettledOrThrow(ps: Promise<unknown>[]): Promise<void> {
+  const res = await Promise.allSettled(ps);
+  const bad = res.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (bad) throw bad.reason;
+}
+
+export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
+  const t0 = Date.now();
+  const name = parseLabName(opts.name ?? DEFAULT_LAB_NAME);
+  const hosts = parseHostCount(opts.hosts);
+  const underlay = parseUnderlay(opts.underlay ?? DEFAULT_UNDERLAY, hosts);
+  const runRoot = opts.runRoot ?? DEFAULT_RUN_ROOT;
+  requireRoot('lab up');
+  const runner = opts.runner ?? new ExecRunner();
+  const log = opts.log ?? silentLogger();
+  const step = opts.onStep ?? (() => undefined);
+  const lab = layoutOf(name, hosts, underlay, runRoot);
+  const withAgents = opts.agents ?? true;
+  const bin = withAgents ? fleetnetBin() : '';
+
+  if (existsSync(lab.dir) || existsSync(`/run/netns/${lab.switchNetns}`)) {
+    throw conflict(`a lab named '${name}' exists already`, `take it down first: fleetnet lab down --name ${name}   (or pick another --name)`);
+  }
+  const state = LabStateFile.create(lab.stateFile, { name, underlay: lab.underlay, hostsWanted: hosts, createdAtMs: t0 });
+  const check = () => opts.signal?.throwIfAborted();
+  try {
+    step(`switch: netns ${lab.switchNetns}, Linux bridge ${lab.switchBridge}: the underlay`);
+    await buildSwitch(runner, lab, state);
+    check();
+    step(`hosts: ${lab.hosts.map((h) => h.netns).join(' ')}, each a netns with a veth (${UNDERLAY_IF}) to the switch`);
+    for (const h of lab.hosts) {
+      mkdirSync(h.ovsDir, { recursive: true });
+      await buildHostNetwork(runner, lab, h, state);
+      check();
+    }
+    step('ovs: its own ovsdb-server + ovs-vswitchd in each host, user space (datapath netdev)');
+    await allSettledOrThrow(lab.hosts.map((h) => buildHostOvs(runner, h, state)));
+    check();
+    step(`underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on br-phy; ${lab.hosts[0]!.name} pings the others`);
+    await checkUnderlay(runner, lab);
+    check();
+    if (withAgents) {
+      step(`agents: one per host, inside its netns (own socket, state dir, OVS db; TCP ${lab.hosts[0]!.listen}, ...)`);
+      const children = new Map<string, ChildProcess>();
+      for (const h of lab.hosts) {
+        const child = startAgent(runner, h, bin, opts.agentLogLevel);
+        if (child.pid === undefined) throw new FleetnetError('failed', `could not start the agent of ${h.name}`);
+        children.set(h.name, child);
+        await record(state, child.pid, 'agent', h.name);
+      }
+      await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), 30_000, opts.signal)));
+      step(`agents: all ${hosts} answer Health`);
+    }
+    state.markReady();
+    const elapsedMs = Date.now() - t0;
+    log.info({ lab: name, hosts, elapsedMs }, 'lab up');
+    return { name, dir: lab.dir, underlay: lab.underlay, switchNetns: lab.switchNetns, hosts: lab.hosts.map(hostInfo), elapsedMs };
+  } catch (err) {
+    if (!opts.keepOnFailure) {
+      step(`failed (${err instanceof Error ? err.message : String(err)}); taking the lab down again`);
+      await labDown({ name, runRoot, runner, log });
+    }
+    throw err;
+  }
+}
