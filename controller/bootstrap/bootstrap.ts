@@ -90,6 +90,11 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     }, () => (runtime.ship ? `agent bundle and Node.js ${process.version}` : 'agent bundle'));
     await step('configure', async () => {
       const { token } = await d.trust.tokens.issue(host, d.tokenTtlMs);
+      // whatever the agent enrolls with is revoked again if the bootstrap does not complete
+      const before = new Set(d.trust.issued.list(host).map((r) => r.serial));
+      undo.push('revoke', async () => {
+        for (const r of d.trust.issued.list(host)) if (!before.has(r.serial)) d.trust.revocations.revoke({ serial: r.serial, name: host, reason: 'bootstrap failed' });
+      });
       await writeAgentConfig(session, settings, d.trust.ca.certPem, token);
     }, () => 'CA, single-use join token, agent.env');
     await step('start', () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)), () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'));
