@@ -131,5 +131,22 @@ Inventory (hosts.yaml):
       if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else process.stdout.write(`CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\nCLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`);
     });
-}
 
+  controller
+    .command('cli-cert')
+    .summary('issue a CLI credential (client certificate) for a user')
+    .argument('<user>', 'name the certificate carries')
+    .requiredOption('--out <dir>', 'where to write ca.crt, cli.crt and cli.key (0600), e.g. ~/.config/fleetnet')
+    .option('--dir <dir>', 'the controller\'s trust folder', DEFAULT_DIR)
+    .action(async (user: string, o: { out: string; dir: string }) => {
+      const [{ openTrust }, { parseHostId }, { writeSecureFile }] = await Promise.all([
+        import('../../controller/pki/controller-dir.js'), import('../../common/pki/identity.js'), import('../../common/pki/keys.js'),
+      ]);
+      const trust = await openTrust(o.dir);
+      const c = await trust.ca.issueWithKey({ role: 'cli', name: parseHostId(user), validityMs: trust.settings.cliCertValidityMs });
+      writeSecureFile(join(o.out, 'cli.key'), c.keyPem, 0o600);
+      writeSecureFile(join(o.out, 'cli.crt'), c.certPem, 0o644);
+      writeSecureFile(join(o.out, 'ca.crt'), trust.ca.certPem, 0o644);
+      process.stdout.write(`CLI credential for ${user} in ${o.out} (serial ${c.serial}, until ${new Date(c.notAfterMs).toISOString()})\n`);
+    });
+}

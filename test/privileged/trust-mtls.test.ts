@@ -18,6 +18,7 @@ import { startControllerEndpoint, type ControllerEndpoint } from '../../controll
 import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
 import { AgentTrustService, EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
+import { findCliCredential } from '../../cli/client/controller-tls.js';
 
 const log = pino({ level: 'silent' });
 let fleet: TestFleet;
@@ -56,7 +57,9 @@ async function startHostAgent(name: string): Promise<void> {
 before(async () => {
   fleet = await makeTestFleet();
   ctlAddr = `unix://${fleet.dir}/ctl.sock`;
-  ctl = await startControllerEndpoint({ trust: fleet.trust, listen: ctlAddr, log });
+  // a stand-in for the Controller service: any method without a rule of its own is CLI/controller only
+  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [] }) };
+  ctl = await startControllerEndpoint({ trust: fleet.trust, listen: ctlAddr, log, services: [{ def: AgentService, impl: stub as never }] });
   await startHostAgent('ha');
   await startHostAgent('hb');
 });
@@ -173,6 +176,20 @@ describe('an agent that is not enrolled', () => {
 });
 
 describe('controller RPCs', () => {
+  it('everything else on the controller: a CLI user (or the controller) only', async () => {
+    const list = AgentService.list as unknown as Method;
+    const home = join(fleet.dir, 'home');
+    mkdirSync(join(home, '.config'), { recursive: true });
+    const cli = findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'ctl') }, home);
+    assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, cli, list)).code, status.OK);
+    for (const [who, cred] of [['no certificate', 'none'], ['host ha', await fleet.cred('host', 'ha')], ['another CA', await fleet.foreign('cli', 'admin')],
+      ['expired CLI', await fleet.cred('cli', 'admin', { expired: true })]] as [string, Credential | 'none'][]) {
+      const r = await callCode(ctlAddr, CONTROLLER_NAME, cred, list);
+      assert.ok(DENIED.includes(r.code), `${who}: got ${r.code} ${r.details}`);
+    }
+    assert.throws(() => findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'nowhere') }, home), /no CLI credential/);
+  });
+
   const renew = EnrollmentService.renew as unknown as Method;
   it('Renew: only a host, for itself alone, with a valid, unrevoked certificate of this fleet', async () => {
     const csrPem = await makeCsr(await generateKeyPair(), 'x');
