@@ -10,6 +10,7 @@ import { CredentialProvider, serverCredentials, type Credential } from '../../co
 import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
 import { AgentTrustService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { AgentTlsFiles } from './credentials.js';
+import { startAutoRenew } from './auto-renew.js';
 import { agentTrustService } from './trust-service.js';
 
 export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({ '/fleetnet.v1.Agent/Health': { kind: 'public' } });
@@ -34,6 +35,10 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
     const provider = new CredentialProvider(o.credential);
     server.addService(AgentTrustService, agentTrustService({ provider, files: o.files, revocations, log: o.log }));
     creds = serverCredentials(provider);
+    const renew = startAutoRenew(provider, o.files, o.log);
+    // grpc-js has no shutdown hook: the renewal timer stops with the server
+    const shutdown = server.tryShutdown.bind(server);
+    server.tryShutdown = (cb) => (renew.stop(), shutdown(cb));
   } else {
     if (o.insecureTcp) o.log.warn({ listen: o.listen }, 'TCP endpoint WITHOUT TLS or authorization (--insecure-tcp): anyone who reaches it can give orders');
     else o.log.warn({ listen: o.listen }, 'not enrolled: TCP answers Health only (bootstrap with fleetnet host add)');

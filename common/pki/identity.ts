@@ -7,6 +7,9 @@ import { FleetnetError, invalid } from '../errors.js';
 export type Role = 'controller' | 'host' | 'cli';
 export const ROLES: readonly Role[] = ['controller', 'host', 'cli'];
 
+/** Certificates start this much before they are issued, so a host whose clock lags accepts them. */
+export const CLOCK_SKEW_MS = 60_000;
+
 /** The TLS name of the controller: agents and the CLI verify the controller's certificate by it. */
 export const CONTROLLER_NAME = 'fleetnet-controller';
 

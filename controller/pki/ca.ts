@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '../../common/pki/x509.js';
 import { FleetnetError, invalid } from '../../common/errors.js';
-import { normalizeSerial, type Role } from '../../common/pki/identity.js';
+import { CLOCK_SKEW_MS, normalizeSerial, type Role } from '../../common/pki/identity.js';
 import { crypto, generateKeyPair, importPrivateKey, privateKeyPem, readText, SIGN_ALG, writeSecureFile } from '../../common/pki/keys.js';
 
 export const CA_KEY = 'ca.key';
@@ -84,8 +84,9 @@ export class CertificateAuthority {
   /** Signs a certificate for a public key with fleetnet's names for the role. */
   async issueFor(publicKey: CryptoKey, o: IssueOptions): Promise<IssuedCert> {
     if (!(o.validityMs > 0)) throw invalid(`certificate validity ${o.validityMs} ms is not positive`, 'give a validity above zero');
-    const notBefore = o.notBeforeMs ?? Date.now() - 60_000; // a minute of slack for clock skew
-    const notAfterMs = notBefore + o.validityMs;
+    const issuedAt = o.notBeforeMs ?? Date.now();
+    const notBefore = o.notBeforeMs ?? issuedAt - CLOCK_SKEW_MS;
+    const notAfterMs = issuedAt + o.validityMs;
     const usages = o.role === 'cli' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
     const serial = randomSerial();
     const cert = await x509.X509CertificateGenerator.create(

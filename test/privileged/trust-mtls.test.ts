@@ -156,6 +156,29 @@ async function revokedHost(): Promise<Credential> {
   return c;
 }
 
+describe('short-lived host certificates', () => {
+  it('the agent renews its own at two thirds of the lifetime and keeps serving', async () => {
+    const short = await makeTestFleet({ hostCertValidityMs: 3000 });
+    const addr = `unix://${short.dir}/ctl.sock`;
+    const ep = await startControllerEndpoint({ trust: short.trust, listen: addr, log });
+    const d = join(short.dir, 'hs');
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, 'token'), (await short.trust.tokens.issue('hs')).token);
+    const handle = await startAgent(agentConfig({ socket: join(d, 'a.sock'), stateDir: join(d, 'state'), listen: `unix://${d}/tcp.sock`, controller: addr, hostName: 'hs', caFile: join(short.dir, 'ctl', 'ca.crt'), joinTokenFile: join(d, 'token'), logLevel: 'silent' }), log);
+    try {
+      const f = agentTlsFiles(join(d, 'state'));
+      const first = certNames(readFileSync(f.cert, 'utf8')).serial;
+      for (let i = 0; i < 100 && certNames(readFileSync(f.cert, 'utf8')).serial === first; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.notEqual(certNames(readFileSync(f.cert, 'utf8')).serial, first, 'renewed within 10 s');
+      assert.ok(short.trust.issued.list('hs').length >= 2);
+    } finally {
+      await handle.stop();
+      await ep.stop();
+      short.cleanup();
+    }
+  });
+});
+
 describe('an agent that is not enrolled', () => {
   it('answers Health on TCP and nothing else', async () => {
     const d = join(fleet.dir, 'plain');
