@@ -101,6 +101,24 @@ describe('fleetnet host add over SSH', () => {
     assert.equal((await agentCall(H.h1!, 'list')).code, 0, 'still obeys the controller after rotation');
   });
 
+  it('without systemd, the supervisor restarts an agent that dies', async () => {
+    const pids = (await sh.run('ip', ['netns', 'pids', H.h3!.ns])).stdout.split('\n').filter(Boolean);
+    const agentPid = pids.find((p) => {
+      try {
+        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+        return cmd.includes('run') && cmd.includes('agent') && !cmd.includes('supervise');
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(agentPid, 'the agent runs in h3');
+    await sh.run('kill', ['-KILL', agentPid]);
+    let r = await agentCall(H.h3!, 'list');
+    for (let i = 0; i < 20 && r.code !== 0; i++) r = await agentCall(H.h3!, 'list');
+    assert.equal(r.code, 0, `the agent came back: ${r.stderr}`);
+    assert.match(readFileSync(join(H.h3!.priv['/var/lib/fleetnet'], 'agent.log'), 'utf8'), /agent exited \(SIGKILL\); restarting/);
+  });
+
   it('a changed host key aborts before anything runs: nothing installed', async () => {
     const other = join(dir, 'other_key');
     await sh.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
