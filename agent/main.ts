@@ -10,6 +10,7 @@ import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
+import { DockerIndex } from './containers/docker-index.js';
 import { ContainerResolver } from './containers/resolve.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec } from './linux/ip.js';
@@ -25,24 +26,32 @@ export interface AgentHandle {
 
 export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
   let docker: Docker | undefined;
-  const resolver = new ContainerResolver({
-    runner,
-    netnsDir: cfg.netnsDir,
-    docker: () => {
-      if (!docker && existsSync(cfg.dockerSocket)) docker = new Docker({ socketPath: cfg.dockerSocket });
-      return docker;
-    },
-  });
+  let dockerIndex: DockerIndex | undefined;
+  const getDocker = () => {
+    if (!docker && existsSync(cfg.dockerSocket)) {
+      docker = new Docker({ socketPath: cfg.dockerSocket });
+      dockerIndex = new DockerIndex(docker, log);
+      void dockerIndex.start();
+    }
+    return docker;
+  };
+  getDocker();
+  const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker, dockerIndex: () => dockerIndex });
   const records = new RecordStore(cfg.stateDir);
-  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log });
   let caps: Promise<Capability[]> | undefined;
+  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }));
+  const attacher = new Attacher({
+    runner, ip: ipExec(runner), records, resolver, log, capabilities, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+  });
   const impl = agentService({
     attacher,
+    resolve: (t) => resolver.resolve(t),
+    runner,
     log,
     version: VERSION,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     startedAtMs: Date.now(),
-    capabilities: () => (caps ??= probeCapabilities(runner)),
+    capabilities,
   });
 
   const servers: Server[] = [];
@@ -69,6 +78,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   return {
     attacher,
     async stop() {
+      dockerIndex?.stop();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
     },

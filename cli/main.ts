@@ -7,6 +7,9 @@ import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
 import * as lab from './commands/lab.js';
+import * as route from './commands/route.js';
+import * as rule from './commands/rule.js';
+import * as tc from './commands/tc.js';
 import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
 
 const program = new Command('fleetnet')
@@ -17,7 +20,7 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, agent, lab, hostBootstrap]) m.register(program);
+for (const m of [attach, detach, ls, agent, lab, route, rule, tc, hostBootstrap]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

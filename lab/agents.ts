@@ -22,7 +22,7 @@ export function fleetnetBin(root = fleetnetRoot()): string {
 
 export function agentArgv(h: HostLayout, bin: string, logLevel: string): string[] {
   return ['netns', 'exec', h.netns, process.execPath, bin, 'agent', 'run', '--socket', h.agentSocket, '--state-dir', h.agentStateDir,
-    '--ovs-db', h.ovsDb, '--host-name', h.name, '--listen', h.listen, '--log-level', logLevel];
+    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--log-level', logLevel];
 }
 
 /** Starts the agent detached (it outlives `lab up`), logging to the host's agent.log. */

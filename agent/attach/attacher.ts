@@ -1,29 +1,44 @@
-// Attach and detach: pipework's core, idempotent, undone on any failure, read back before success.
+// Attach and detach: the shared flow for every host-interface kind (agent/attach/kinds/):
+// resolve → per-key queue → idempotency/conflict → kind plan → capability check → undo stack →
+// container addressing batch → read-back → record.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
-import { conflict, FleetnetError, notFound, unsupported } from '../../common/errors.js';
+import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 import type { ContainerResolver } from '../containers/resolve.js';
 import type { ContainerInfo } from '../containers/types.js';
+import { probeCapabilities, type Capability } from '../linux/capabilities.js';
 import { line, type IpExec } from '../linux/ip.js';
-import { OWNED_ALIAS, readHostLink, type HostLink } from '../linux/sysfs.js';
+import { readHostLink } from '../linux/sysfs.js';
+import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
+import { readDefaults, restoreDefaults } from './default-routes.js';
+import { decideKind, KINDS } from './kinds/index.js';
+import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
+import type { KindEnv, Made, Need } from './kinds/types.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
+import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
-import { recordKey, type AttachmentRecord, type RecordStore, type RouteSnapshot } from './records.js';
+import { recordKey, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
 export interface AttacherDeps {
   runner: Runner;
   ip: IpExec;
   records: RecordStore;
-  resolver: ContainerResolver;
+  resolver: Pick<ContainerResolver, 'resolve'>;
   log: Logger;
   sysClassNet?: string;
   /** Send gratuitous ARP after addressing (off the reply's path). */
   garp?: boolean;
+  /** The agent's --ovs-db (ovs-vsctl --db=). */
+  ovsDb?: string;
+  /** Datapath of OVS bridges fleetnet creates when the attach does not say (default system). */
+  ovsDatapath?: OvsDatapath;
+  /** What this host can do (probed once); default: probed on first need with this runner. */
+  capabilities?: () => Promise<Capability[]>;
 }
 
 export interface AttachResult {
@@ -34,11 +49,26 @@ export interface AttachResult {
 
 type Static = Extract<AddressSpec, { kind: 'static' }>;
 
+const ANNOUNCE_DELAY_MS = 5;
+
 export class Attacher {
   private readonly queue = new KeyedQueue();
-  /** Attaches under way per host interface: a bridge in use by one of them is never removed. */
+  /** Attaches under way per host interface: a host interface in use by one of them is never removed. */
   private readonly inflight = new Map<string, number>();
-  constructor(private readonly d: AttacherDeps) {}
+  private readonly env: KindEnv;
+  private caps?: Promise<Capability[]>;
+
+  constructor(private readonly d: AttacherDeps) {
+    const ovs = new OvsCtl(d.runner, d.ovsDb);
+    const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
+    const own = { runner: d.runner, ovs, records: d.records, busy: (name: string) => (this.inflight.get(name) ?? 0) > 0, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
+    this.env = {
+      runner: d.runner, ip: d.ip, ovs, records: d.records, log: d.log, defaultOvsDatapath: d.ovsDatapath ?? 'system',
+      ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
+      lockHostIf,
+      releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
+    };
+  }
 
   async attach(order: AttachOrder): Promise<AttachResult> {
     const container = await this.d.resolver.resolve(order.target);
@@ -64,116 +94,74 @@ export class Attacher {
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     if (order.addresses.some((a) => a.kind === 'dhcp')) throw unsupported('DHCP addressing is not available in this version of the agent');
     const host = readHostLink(order.hostIf, this.d.sysClassNet);
-    const kind = this.decideKind(order, host);
-    if (order.id !== undefined) throw unsupported(`@${order.id}: VLANs on a ${kind} are not available in this version of the agent`);
-    const createBridge = !host;
+    const decided = await decideKind(this.env, order, host);
     const mtu = order.mtu ?? host?.mtu ?? 1500;
     const hostIfname = order.hostIfname ?? hostIfName(c.runtime, c.id, order.ifname);
     const mac = order.mac.kind === 'auto' ? undefined : order.mac.mac;
+    const plan = await KINDS[decided.kind].plan(this.env, { order, c, host, ovsBridgeExists: decided.ovsBridgeExists, hostIfname, mtu, ...(mac ? { mac } : {}) });
+    await this.checkNeeds(plan.needs);
 
-    const hostLines = [
-      line('link', 'add', hostIfname, 'mtu', mtu, 'type', 'veth', 'peer', 'name', order.ifname, 'mtu', mtu, ...(mac ? ['address', mac] : []), 'netns', c.netns),
-      line('link', 'set', hostIfname, 'master', order.hostIf, 'up'),
-    ];
-    const nsLines = [
+    const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
+    const v6 = statics.some((a) => a.cidr.addr.family === 6);
+    const nsLines = (prelude: string[]) => [
+      ...prelude,
       ...statics.map((a) => line('addr', 'add', a.cidr.text, 'dev', order.ifname, ...(a.cidr.addr.family === 6 ? ['nodad'] : []))),
       line('link', 'set', order.ifname, 'up'),
       ...statics.filter((a) => a.gateway).map((a) => line('route', 'replace', 'default', 'via', a.gateway!.text, 'dev', order.ifname)),
       line('addr', 'show', 'dev', order.ifname),
     ];
-    const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
+    // IPv6 on the new interface only: Docker turns it off by default (all and default) in its containers.
+    const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
 
     if (order.dryRun) {
       const commands = [
-        ...(createBridge ? this.d.ip.describe(undefined, bridgeLines(order.hostIf)) : []),
+        ...plan.prepareCommands,
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
-        ...this.d.ip.describe(undefined, hostLines),
-        ...this.d.ip.describe(c.netns, nsLines),
+        ...plan.commands,
+        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
+        ...this.d.ip.describe(c.netns, nsLines(plan.nsPrelude)),
       ];
-      return { record: this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, mac ?? '', [], false), changed: false, commands };
+      const made: Made = { hostIfname: '', owned: [] };
+      return { record: this.makeRecord(order, c, key, fp, decided.kind, made, mtu, mac ?? '', []), changed: false, commands };
     }
 
     const undo = new UndoStack();
-    this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 0) + 1);
+    const using = [order.hostIf, ...plan.uses];
+    for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
     try {
-      if (createBridge || existingOwned(host)) undo.push('delete created bridge', () => this.deleteOwnedIfUnused(order.hostIf));
-      const created = createBridge ? await this.ensureBridge(order.hostIf) : false;
+      const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];
-      for (const f of gwFamilies) replaced.push(...(await this.readDefaults(c.netns, f)));
-
-      undo.push('delete host veth', () => this.d.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-      await this.d.ip.host(hostLines);
-      if (replaced.length) undo.push('restore default routes', () => this.restoreDefaults(c.netns, replaced));
-      const out = await this.d.ip.inNs(c.netns, nsLines);
+      for (const f of gwFamilies) replaced.push(...(await readDefaults(this.d.runner, c.netns, f)));
+      const made: Made = { ...(await plan.apply(undo)), owned };
+      if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
+      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
+      plan.beforeNsBatch?.();
+      const out = await this.d.ip.inNs(c.netns, nsLines(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
         addresses: statics.map((a) => a.cidr.text),
         ...(mac ? { mac } : {}),
         mtu,
       });
-      const record = this.makeRecord(order, c, key, fp, kind, hostIfname, mtu, live.mac, replaced, created || existingOwned(host));
+      const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced);
       record.addresses = live.addresses;
       this.d.records.put(record);
       undo.clear();
       if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
-      this.inflight.set(order.hostIf, (this.inflight.get(order.hostIf) ?? 1) - 1);
+      for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
   }
 
-  private decideKind(order: AttachOrder, host: HostLink | undefined): HostIfKind {
-    if (!host) {
-      if (order.kind === 'bridge' || (!order.kind && order.hostIf.startsWith('br'))) return 'bridge';
-      if (order.kind) throw unsupported(`creating a missing ${order.kind} host interface is not available in this version of the agent`);
-      throw notFound(
-        `host interface '${order.hostIf}' does not exist`,
-        `create it first, or name a bridge br* (or pass --kind bridge) to have fleetnet create one`,
-      );
-    }
-    if (host.kind === 'bridge') {
-      if (order.kind && order.kind !== 'bridge') throw conflict(`'${order.hostIf}' is a Linux bridge, not ${order.kind}`);
-      return 'bridge';
-    }
-    throw unsupported(`'${order.hostIf}' is not a Linux bridge; attaching to other host interfaces is not available in this version of the agent`);
-  }
-
-  private async ensureBridge(name: string): Promise<boolean> {
-    return this.queue.run(`hostif:${name}`, async () => {
-      if (readHostLink(name, this.d.sysClassNet)) return false;
-      try {
-        await this.d.ip.host(bridgeLines(name));
-      } catch (err) {
-        // It did not exist a moment ago and nobody else creates it (this queue): remove what the batch left.
-        await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
-        throw err;
-      }
-      return true;
-    });
-  }
-
-  /** Removes a host interface that fleetnet created, once no attachment uses it. What it found stays. */
-  private async deleteOwnedIfUnused(name: string): Promise<void> {
-    await this.queue.run(`hostif:${name}`, async () => {
-      if ((this.inflight.get(name) ?? 0) > 0 || this.d.records.find((r) => r.hostIf === name).length) return;
-      const h = readHostLink(name, this.d.sysClassNet);
-      if (!h || h.alias !== OWNED_ALIAS) return;
-      await this.d.runner.run('ip', ['link', 'del', name], { allowFail: true });
-    });
-  }
-
-  private async readDefaults(netns: string, family: 4 | 6): Promise<RouteSnapshot[]> {
-    const r = await this.d.runner.run('nsenter', [`--net=${netns}`, 'ip', `-${family}`, '-json', 'route', 'show', 'default']);
-    const rows = JSON.parse(r.stdout || '[]') as { gateway?: string; dev?: string }[];
-    return rows.map((x) => ({ family, ...(x.gateway ? { gateway: x.gateway } : {}), ...(x.dev ? { dev: x.dev } : {}) }));
-  }
-
-  private async restoreDefaults(netns: string, routes: RouteSnapshot[]): Promise<void> {
-    for (const r of routes) {
-      const args = ['route', 'replace', 'default', ...(r.gateway ? ['via', r.gateway] : []), ...(r.dev ? ['dev', r.dev] : [])];
-      const res = await this.d.runner.run('nsenter', [`--net=${netns}`, 'ip', `-${r.family}`, ...args], { allowFail: true });
-      if (res.code !== 0) this.d.log.warn({ netns, route: r, stderr: res.stderr.trim() }, 'could not restore a default route');
+  /** Refuses, before anything changes, an attach this host cannot do. */
+  private async checkNeeds(needs: Need[]): Promise<void> {
+    if (!needs.length) return;
+    const caps = await (this.d.capabilities ? this.d.capabilities() : (this.caps ??= probeCapabilities(this.d.runner, undefined, { ...(this.d.ovsDb ? { ovsDb: this.d.ovsDb } : {}), ...(this.d.sysClassNet ? { sysClassNet: this.d.sysClassNet } : {}) })));
+    for (const n of needs) {
+      const cap = caps.find((x) => x.name === n.cap);
+      if (cap && !cap.available) throw unsupported(cap.detail, n.hint);
     }
   }
 
@@ -182,6 +170,11 @@ export class Attacher {
    * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
    */
   private announce(netns: string, ifname: string, statics: Static[]): void {
+    // Spawning blocks the event loop for a fork; start the helpers once the reply is on its way.
+    setTimeout(() => this.announceNow(netns, ifname, statics), ANNOUNCE_DELAY_MS);
+  }
+
+  private announceNow(netns: string, ifname: string, statics: Static[]): void {
     for (const a of statics) {
       const ip = a.cidr.addr.text;
       const argv = a.cidr.addr.family === 4
@@ -195,14 +188,16 @@ export class Attacher {
 
   private makeRecord(
     order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind,
-    hostIfname: string, mtu: number, mac: string, replaced: RouteSnapshot[], createdHostIf: boolean,
+    made: Made, mtu: number, mac: string, replaced: RouteSnapshot[],
   ): AttachmentRecord {
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     return {
-      key, attachmentId: order.attachmentId ?? key, fingerprint: fp, container: c, ifname: order.ifname, hostIfname,
+      key, attachmentId: order.attachmentId ?? key, fingerprint: fp, container: c, ifname: order.ifname, hostIfname: made.hostIfname,
       hostIf: order.hostIf, kind, mac, addresses: statics.map((a) => a.cidr.text),
       gateways: statics.flatMap((a) => (a.gateway ? [a.gateway.text] : [])), mtu, vlan: order.id ?? '',
-      createdHostIf, replacedDefaults: replaced, createdAtMs: Date.now(),
+      createdHostIf: made.owned.some((o) => o.name === order.hostIf), owned: made.owned,
+      ...(made.parent ? { parent: made.parent } : {}), ...(made.trunk ? { trunk: made.trunk } : {}),
+      replacedDefaults: replaced, createdAtMs: Date.now(),
     };
   }
 
@@ -212,14 +207,14 @@ export class Attacher {
     for (const r of matches) {
       await this.queue.run(r.key, async () => {
         if (!this.d.records.get(r.key)) return;
-        if (r.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
-        else await this.d.runner.run('nsenter', [`--net=${r.container.netns}`, 'ip', 'link', 'del', r.ifname], { allowFail: true });
-        if (r.replacedDefaults.length && (await nsAlive(r.container))) await this.restoreDefaults(r.container.netns, r.replacedDefaults);
+        await KINDS[r.kind].remove(this.env, r);
+        if (r.replacedDefaults.length && (await nsAlive(r.container))) await restoreDefaults(this.d.runner, this.d.log, r.container.netns, r.replacedDefaults);
         this.d.records.delete(r.key);
         removed = true;
       });
-      if (r.createdHostIf) await this.deleteOwnedIfUnused(r.hostIf);
+      for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
     }
+    if (!matches.length && this.d.ovsDb) removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
     return { removed };
   }
 
@@ -252,14 +247,6 @@ export class Attacher {
     if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
     return 'up';
   }
-}
-
-function bridgeLines(name: string): string[] {
-  return [line('link', 'add', name, 'type', 'bridge'), line('link', 'set', name, 'alias', OWNED_ALIAS), line('link', 'set', name, 'up')];
-}
-
-function existingOwned(h: HostLink | undefined): boolean {
-  return h?.alias === OWNED_ALIAS;
 }
 
 async function nsAlive(c: ContainerInfo): Promise<boolean> {

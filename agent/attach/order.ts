@@ -17,7 +17,18 @@ export interface AttachOrder {
   mtu?: number;
   dryRun: boolean;
   attachmentId?: string;
+  /** macvlan: bridge (default) | private | vepa | passthru. */
+  macvlanMode?: MacvlanMode;
+  /** Linux bridge: allow turning vlan_filtering on a bridge fleetnet did not create. */
+  vlanFiltering?: boolean;
+  /** Linux bridge: an uplink port that carries the VLAN tagged. */
+  trunk?: IfName;
+  /** OVS bridge fleetnet creates: system (default of the agent) or netdev (user space). */
+  ovsDatapath?: 'system' | 'netdev';
 }
+
+export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
+export type MacvlanMode = (typeof MACVLAN_MODES)[number];
 
 export interface DetachOrder {
   target: TargetRef;
@@ -31,5 +42,12 @@ export function orderFingerprint(o: AttachOrder): string {
     .map((a) => (a.kind === 'static' ? `${a.cidr.text}@${a.gateway?.text ?? ''}` : a.kind === 'dhcp' ? `dhcp:${a.client}:${a.options}` : 'none'))
     .sort();
   const mac = o.mac.kind === 'auto' ? 'auto' : o.mac.mac;
-  return JSON.stringify({ hostIf: o.hostIf, kind: o.kind ?? '', addrs, mac, id: o.id ?? '', mtu: o.mtu ?? 0, hostIfname: o.hostIfname ?? '' });
+  // Options added later enter the fingerprint only when set, so that older records keep matching.
+  const extra = {
+    ...(o.macvlanMode ? { macvlanMode: o.macvlanMode } : {}),
+    ...(o.vlanFiltering ? { vlanFiltering: true } : {}),
+    ...(o.trunk ? { trunk: o.trunk } : {}),
+    ...(o.ovsDatapath ? { ovsDatapath: o.ovsDatapath } : {}),
+  };
+  return JSON.stringify({ hostIf: o.hostIf, kind: o.kind ?? '', addrs, mac, id: o.id ?? '', mtu: o.mtu ?? 0, hostIfname: o.hostIfname ?? '', ...extra });
 }

@@ -25,9 +25,21 @@ export interface AttachmentRecord {
   vlan: string;
   /** fleetnet created the host interface (bridge) for this attachment. */
   createdHostIf: boolean;
+  /** Host things fleetnet made (or found marked as its own) for this attachment; removed with the last user. */
+  owned?: OwnedRef[];
+  /** Linux bridge: the uplink that carries this attachment's VLAN tagged. */
+  trunk?: string;
+  /** macvlan/ipoib: the host interface the container's interface hangs off (e.g. `eth0.10`). */
+  parent?: string;
   /** Default routes that an @gateway replaced, restored on detach. */
   replacedDefaults: RouteSnapshot[];
   createdAtMs: number;
+}
+
+/** Something on the host fleetnet owns: a link carrying the alias `fleetnet:owned`, or an OVS bridge with external_ids fleetnet=owned. */
+export interface OwnedRef {
+  type: 'link' | 'ovs-bridge';
+  name: string;
 }
 
 export function recordKey(nsKey: string, ifname: string): string {

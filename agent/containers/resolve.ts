@@ -1,14 +1,18 @@
 // Resolves a target (Docker name/ID, LXC name, PID, named netns, netns path) to its namespace.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { TargetRef } from '../../common/attach-args.js';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
+import type { DockerIndex } from './docker-index.js';
+import { lxcPidFromCgroups } from './lxc.js';
 import type { ContainerInfo } from './types.js';
 
 export interface ResolverDeps {
   runner: Runner;
+  /** Running containers from Docker's events; consulted first, always re-checked. */
+  dockerIndex?: () => DockerIndex | undefined;
   /** Lazily made Docker client; undefined when Docker is not used on this host. */
   docker: () => Docker | undefined;
   netnsDir: string; // /run/netns
@@ -96,6 +100,17 @@ export class ContainerResolver {
       }
     }
     this.dockerCache.delete(ref);
+    const known = this.deps.dockerIndex?.()?.lookup(ref);
+    if (known) {
+      const start = await processStartTime(known.pid);
+      if (start) {
+        const info = await this.byPid(known.pid, 'docker', known.id, known.name).catch(() => undefined);
+        if (info) {
+          this.dockerCache.set(ref, { info, start });
+          return info;
+        }
+      }
+    }
     let c;
     try {
       c = await this.docker().getContainer(ref).inspect();
@@ -119,9 +134,22 @@ export class ContainerResolver {
   }
 
   async byLxc(name: string): Promise<ContainerInfo> {
-    const r = await this.deps.runner.run('lxc-info', ['-n', name, '-pH'], { allowFail: true, timeoutMs: 10_000 });
+    // lxc-info asks the container's monitor (an abstract socket, so only from the monitor's network
+    // namespace); the container's cgroup (what pipework read) answers when it cannot.
+    const fromCgroups = () => lxcPidFromCgroups(name, readFileSync('/proc/self/mountinfo', 'utf8'), (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined));
+    let r;
+    try {
+      r = await this.deps.runner.run('lxc-info', ['-n', name, '-pH'], { allowFail: true, timeoutMs: 10_000 });
+    } catch (err) {
+      if (!(err instanceof FleetnetError && err.kind === 'unsupported')) throw err;
+      const pid = fromCgroups();
+      if (!pid) throw notFound(`LXC container '${name}' is not running (no cgroup holds it, and lxc-info is not installed)`, 'start it, or install lxc');
+      return this.byPid(pid, 'lxc', name, name);
+    }
     const pid = Number(r.stdout.trim());
     if (r.code !== 0 || !Number.isInteger(pid) || pid <= 0) {
+      const byCgroup = fromCgroups();
+      if (byCgroup) return this.byPid(byCgroup, 'lxc', name, name);
       if (/doesn't exist|does not exist/.test(r.stderr)) throw notFound(`LXC container '${name}' does not exist`);
       throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint: `start it: lxc-start -n ${name}` });
     }

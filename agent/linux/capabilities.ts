@@ -1,5 +1,6 @@
 // What this host can do, probed once in a scratch network namespace (`unshare -n`), so the
 // probe can never touch the host's own interfaces.
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Runner } from '../../common/runner.js';
 
 export interface Capability {
@@ -30,7 +31,15 @@ const TOOLS: { name: string; cmd: string; pkg: string }[] = [
   { name: 'lxc-info', cmd: 'lxc-info', pkg: 'lxc' },
 ];
 
-export async function probeCapabilities(runner: Runner, pathDirs = (process.env.PATH ?? '').split(':')): Promise<Capability[]> {
+export interface ProbeOptions {
+  /** The agent's --ovs-db, passed to ovs-vsctl as --db=. */
+  ovsDb?: string;
+  sysClassNet?: string;
+  /** Where loaded kernel modules show (`/sys/module`): the OVS system datapath needs `openvswitch`. */
+  sysModule?: string;
+}
+
+export async function probeCapabilities(runner: Runner, pathDirs = (process.env.PATH ?? '').split(':'), opts: ProbeOptions = {}): Promise<Capability[]> {
   const input = LINK_PROBES.map((p) => p.line).join('\n') + '\n';
   const r = await runner.run('unshare', ['-n', 'ip', '-force', '-batch', '-'], { input, allowFail: true });
   // Each failing line is reported as "Command failed -:N" after the kernel's own message.
@@ -51,5 +60,52 @@ export async function probeCapabilities(runner: Runner, pathDirs = (process.env.
     const found = pathDirs.find((d) => d && existsSync(`${d}/${t.cmd}`));
     caps.push(found ? { name: t.name, available: true, detail: `${found}/${t.cmd}` } : { name: t.name, available: false, detail: `${t.cmd} is not installed (Debian package ${t.pkg})` });
   }
+  const ovsInstalled = caps.find((c) => c.name === 'ovs-vsctl')?.available ?? false;
+  caps.push(...(await probeOvs(runner, ovsInstalled, opts)));
+  caps.push(probeIpoib(opts.sysClassNet));
   return caps;
+}
+
+/** OVS: is a database answering, and which datapaths can forward here (system needs the kernel module). */
+export async function probeOvs(runner: Runner, installed: boolean, opts: ProbeOptions = {}): Promise<Capability[]> {
+  const missing = (name: string, detail: string): Capability => ({ name, available: false, detail });
+  if (!installed) {
+    const why = 'ovs-vsctl is not installed (Debian package openvswitch-switch)';
+    return [missing('ovs', why), missing('ovs-netdev', why), missing('ovs-system', why)];
+  }
+  const args = [...(opts.ovsDb ? [`--db=${opts.ovsDb}`] : []), '--timeout=5', 'get', 'Open_vSwitch', '.', 'datapath_types'];
+  const r = await runner.run('ovs-vsctl', args, { allowFail: true, timeoutMs: 10_000 }).catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
+  if (r.code !== 0) {
+    const why = `no Open vSwitch database answers${opts.ovsDb ? ` at ${opts.ovsDb}` : ''}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+    return [missing('ovs', why), missing('ovs-netdev', why), missing('ovs-system', why)];
+  }
+  const types = r.stdout.replace(/[[\]\s]/g, '').split(',').filter(Boolean);
+  const { existsSync } = await import('node:fs');
+  const kmod = existsSync(`${opts.sysModule ?? '/sys/module'}/openvswitch`);
+  return [
+    { name: 'ovs', available: true, detail: `ovs-vswitchd datapaths: ${types.join(', ') || 'none reported'}` },
+    types.includes('netdev') ? { name: 'ovs-netdev', available: true, detail: 'user-space datapath' } : missing('ovs-netdev', 'ovs-vswitchd reports no netdev datapath'),
+    kmod && types.includes('system')
+      ? { name: 'ovs-system', available: true, detail: 'openvswitch kernel module loaded' }
+      : missing('ovs-system', "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)"),
+  ];
+}
+
+/** IPoIB parents: interfaces of ARP type 32 (InfiniBand). */
+export function probeIpoib(sysClassNet = '/sys/class/net'): Capability {
+  let names: string[] = [];
+  try {
+    names = readdirSync(sysClassNet).sort().filter((n) => {
+      try {
+        return readFileSync(`${sysClassNet}/${n}/type`, 'utf8').trim() === '32';
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    /* no sysfs: no devices */
+  }
+  return names.length
+    ? { name: 'ipoib', available: true, detail: `InfiniBand devices: ${names.join(', ')}` }
+    : { name: 'ipoib', available: false, detail: 'this host has no InfiniBand (IPoIB) device' };
 }

@@ -1,5 +1,5 @@
 // Facts about host interfaces read from sysfs: no process, no netlink round trip.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export type HostLinkKind = 'bridge' | 'infiniband' | 'ether' | 'other';
 
@@ -28,3 +28,36 @@ export function readHostLink(name: string, sysClassNet = '/sys/class/net'): Host
 
 /** The alias fleetnet puts on what it creates on the host, so that it removes only its own. */
 export const OWNED_ALIAS = 'fleetnet:owned';
+
+function readSys(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A Linux bridge's vlan_filtering switch (false when the bridge or the file is missing). */
+export function bridgeVlanFiltering(bridge: string, sysClassNet = '/sys/class/net'): boolean {
+  return readSys(`${sysClassNet}/${bridge}/bridge/vlan_filtering`) === '1';
+}
+
+/** The bridge a port is enslaved to, if any. */
+export function masterOf(name: string, sysClassNet = '/sys/class/net'): string | undefined {
+  try {
+    return readlinkSync(`${sysClassNet}/${name}/master`).split('/').pop();
+  } catch {
+    return undefined;
+  }
+}
+
+/** pipework's `mac:HOSTMAC`: the host interface holding this MAC (bridges and VLAN children skipped when a plain NIC also has it). */
+export function findLinksByMac(mac: string, sysClassNet = '/sys/class/net'): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(sysClassNet);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => readSys(`${sysClassNet}/${n}/address`)?.toLowerCase() === mac.toLowerCase()).sort();
+}

@@ -5,10 +5,19 @@ import type { Logger } from 'pino';
 import { toServiceError } from '../../common/grpc-errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
-import { attachOrderFromProto, detachOrderFromProto, interfaceToProto } from './convert.js';
+import type { TargetRef } from '../../common/attach-args.js';
+import { unsupported } from '../../common/errors.js';
+import type { Runner } from '../../common/runner.js';
+import type { ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { ContainerInfo } from '../containers/types.js';
+import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
+import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFromProto } from './convert.js';
 
 export interface AgentServiceDeps {
   attacher: Attacher;
+  /** For route/rule/tc; without them that RPC answers "unsupported". */
+  resolve?: (t: TargetRef) => Promise<ContainerInfo>;
+  runner?: Runner;
   capabilities: () => Promise<Capability[]>;
   log: Logger;
   version: string;
@@ -49,5 +58,11 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       return { removed: res.removed };
     }),
     list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
+    containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
+      netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
+      if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
+      const c = await d.resolve(targetFromProto(req.target));
+      return runNetCommand(d.runner, c.netns, req.tool, req.args);
+    }),
   };
 }

@@ -1,9 +1,12 @@
 // Proto types stop here: requests become domain orders, records become proto interfaces.
 import { parseAddressToken, parseLast, parsePkey, parseTarget, parseVlanId, type AddressSpec, type MacSpec, type TargetRef } from '../../common/attach-args.js';
-import { invalid } from '../../common/errors.js';
-import { parseIfName } from '../../common/ifname.js';
+import { existsSync } from 'node:fs';
+import { FleetnetError, invalid, notFound } from '../../common/errors.js';
+import { parseMac } from '../../common/mac.js';
+import { findLinksByMac } from '../linux/sysfs.js';
+import { parseIfName, type IfName } from '../../common/ifname.js';
 import type { AttachRequest, DetachRequest, Interface, Target } from '../../proto/gen/fleetnet/v1/agent.js';
-import type { AttachOrder, DetachOrder, HostIfKind } from '../attach/order.js';
+import { MACVLAN_MODES, type AttachOrder, type DetachOrder, type HostIfKind, type MacvlanMode } from '../attach/order.js';
 import type { AttachmentRecord } from '../attach/records.js';
 
 const KINDS = new Set<HostIfKind>(['bridge', 'ovs', 'macvlan', 'ipoib', 'dummy']);
@@ -14,9 +17,9 @@ export function targetFromProto(t: Target | undefined): TargetRef {
   return ref;
 }
 
-export function attachOrderFromProto(r: AttachRequest): AttachOrder {
+export function attachOrderFromProto(r: AttachRequest, sysClassNet?: string): AttachOrder {
   if (!r.hostIf) throw invalid('no host interface given', 'name a bridge, e.g. fleetnet attach br1 web1 10.1.1.5/24');
-  const hostIf = parseIfName(r.hostIf, 'host interface');
+  const hostIf = r.hostIf.startsWith('mac:') ? hostIfByMac(r.hostIf.slice(4), sysClassNet) : parseIfName(r.hostIf, 'host interface');
   if (r.kind && !KINDS.has(r.kind as HostIfKind)) throw invalid(`unknown --kind '${r.kind}'`, `use one of: ${[...KINDS].join(', ')}`);
   const addresses: AddressSpec[] = r.addresses.map((a) => {
     if (a.static) return parseAddressToken(a.static.gateway ? `${a.static.cidr}@${a.static.gateway}` : a.static.cidr);
@@ -48,6 +51,32 @@ export function attachOrderFromProto(r: AttachRequest): AttachOrder {
     ...(r.mtu ? { mtu: r.mtu } : {}),
     dryRun: r.dryRun,
     ...(r.attachmentId ? { attachmentId: r.attachmentId } : {}),
+    ...parityOptions(r),
+  };
+}
+
+/** pipework's `mac:HOSTMAC`: the one host interface holding that MAC. */
+function hostIfByMac(text: string, sysClassNet?: string): IfName {
+  const mac = parseMac(text);
+  const names = findLinksByMac(mac, sysClassNet);
+  if (names.length === 0) throw notFound(`no host interface has MAC ${mac}`, "'ip link' shows the MACs of this host's interfaces");
+  // A NIC and the VLAN children or bridges made on it share its MAC: prefer the one that is none of those.
+  const plain = names.filter((n) => !n.includes('.') && !existsSync(`${sysClassNet ?? '/sys/class/net'}/${n}/bridge`));
+  if (plain.length === 1) return parseIfName(plain[0]!, 'host interface');
+  if (names.length === 1) return parseIfName(names[0]!, 'host interface');
+  throw new FleetnetError('ambiguous', `MAC ${mac} is held by more than one host interface: ${names.join(', ')}`, { hint: 'name the interface instead of mac:…' });
+}
+
+function parityOptions(r: AttachRequest): Partial<AttachOrder> {
+  if (r.macvlanMode && !(MACVLAN_MODES as readonly string[]).includes(r.macvlanMode)) {
+    throw invalid(`unknown --macvlan-mode '${r.macvlanMode}'`, `use one of: ${MACVLAN_MODES.join(', ')}`);
+  }
+  if (r.ovsDatapath && r.ovsDatapath !== 'system' && r.ovsDatapath !== 'netdev') throw invalid(`unknown --ovs-datapath '${r.ovsDatapath}'`, 'use system or netdev');
+  return {
+    ...(r.macvlanMode ? { macvlanMode: r.macvlanMode as MacvlanMode } : {}),
+    ...(r.vlanFiltering ? { vlanFiltering: true } : {}),
+    ...(r.trunk ? { trunk: parseIfName(r.trunk, 'trunk interface (--trunk)') } : {}),
+    ...(r.ovsDatapath ? { ovsDatapath: r.ovsDatapath as 'system' | 'netdev' } : {}),
   };
 }
 

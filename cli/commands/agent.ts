@@ -11,6 +11,7 @@ export function register(program: Command): void {
     .option('--listen <addr:port>', 'also listen on TCP for the controller (an address this host holds)')
     .option('--state-dir <dir>', 'where the agent keeps what it made', '/var/lib/fleetnet/agent')
     .option('--ovs-db <socket>', 'Open vSwitch database socket (default: what ovs-vsctl finds)')
+    .option('--ovs-datapath <type>', 'datapath of OVS bridges the agent creates: system or netdev (user space)', 'system')
     .option('--host-name <name>', 'name this host reports (default: the hostname)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
@@ -24,7 +25,7 @@ export function register(program: Command): void {
         import('../../common/logger.js'),
       ]);
       const cfg = agentConfig({
-        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb,
+        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
         controller: opts.controller, joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
       });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { parseAttachArgs, type AddressSpec } from '../../common/attach-args.js';
 import { invalid } from '../../common/errors.js';
 import { parseIfName } from '../../common/ifname.js';
+import { parseMac } from '../../common/mac.js';
 import type { AttachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import { printJson } from '../output/table.js';
 
@@ -23,9 +24,15 @@ Examples:
   fleetnet attach br1 -i eth2 web1 10.1.1.5/24 fd00:1::5/64 U:web1
   fleetnet attach br1 netns:blue 10.1.1.6/24
   fleetnet attach --dry-run br1 4242 10.1.1.7/24      # print the commands, change nothing
+  fleetnet attach ovsbr1 web1 10.1.1.5/24 @10         # OVS bridge (made when absent), VLAN tag 10
+  fleetnet attach br1 web1 10.1.1.5/24 @10 --trunk eth0   # Linux bridge VLAN, tagged on eth0
+  fleetnet attach eth0 web1 192.168.1.5/24 --macvlan-mode private   # macvlan on a NIC
+  fleetnet attach ib0 web1 10.2.0.5/16 @8001          # IPoIB child, pkey 0x8001, named ib0
+  fleetnet attach dummy web1 10.9.0.1/32              # a dummy interface in the container
+  fleetnet attach mac:02:12:34:56:78:9a web1 10.1.1.5/24   # host interface found by its MAC
 
 A missing host interface is created only when its name asks for it (br* makes a Linux
-bridge) or --kind says so; any other missing name is an error, so a typo never
+bridge, ovs* an Open vSwitch bridge) or --kind says so; any other missing name is an error, so a typo never
 becomes a new bridge.
 
 Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 accepted but still pending.`;
@@ -43,6 +50,29 @@ export function describeInterface(i: Interface): string {
   return `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ${i.hostIfname || '-'}, mtu ${i.mtu})`;
 }
 
+/** pipework's other forms: `mac:HOSTMAC` names the host interface by MAC (resolved by the agent); --direct-phys is refused. */
+export function pipeworkForms(words: string[], opts: Record<string, string | boolean | undefined>): { hostByMac?: string; words: string[] } {
+  if (opts.directPhys) {
+    throw invalid(
+      '--direct-phys (moving a whole NIC into the container) is not supported: the NIC would vanish from the host and fleetnet could not give it back on detach',
+      'give the container a macvlan on the NIC instead: fleetnet attach NIC CONTAINER ADDRESS --macvlan-mode passthru (the container gets all of its traffic); for an SR-IOV VF, attach the VF the same way',
+    );
+  }
+  if (!words[0]?.startsWith('mac:')) return { words };
+  const mac = parseMac(words[0].slice(4));
+  return { hostByMac: mac, words: ['hostif-by-mac', ...words.slice(1)] };
+}
+
+export function checkFamily(family: string | boolean | undefined, addresses: AddressSpec[]): void {
+  if (family === undefined) return;
+  if (family !== '4' && family !== '6') throw invalid(`-a ${String(family)}: the address family is 4 or 6`);
+  for (const a of addresses) {
+    if (a.kind === 'static' && String(a.cidr.addr.family) !== family) {
+      throw invalid(`-a ${family}, but ${a.cidr.text} is IPv${a.cidr.addr.family}`, 'leave -a out: fleetnet reads the family from each address, and one attach may carry both (dual stack)');
+    }
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('attach')
@@ -52,14 +82,22 @@ export function register(program: Command): void {
     .argument('<words...>', 'HOSTIF CONTAINER ADDRESS... [LAST], see below')
     .option('-i, --ifname <name>', 'interface name inside the container (default eth1)')
     .option('-l, --host-ifname <name>', 'host-side interface name (default: derived from the container id, fn…)')
-    .option('--kind <kind>', 'what the host interface is or should be made: bridge')
+    .option('--kind <kind>', 'what the host interface is or should be made: bridge, ovs, macvlan, ipoib, dummy')
+    .option('--macvlan-mode <mode>', 'macvlan on a NIC: bridge (default), private, vepa, passthru')
+    .option('--vlan-filtering', 'with @VID on a Linux bridge fleetnet did not create: turn its vlan_filtering on')
+    .option('--trunk <if>', 'with @VID on a Linux bridge: also carry the VLAN tagged on this uplink port')
+    .option('--ovs-datapath <type>', 'an OVS bridge fleetnet creates: system or netdev (default: the agent\'s)')
+    .option('-a, --family <4|6>', 'pipework\'s address family switch: checked against the addresses (fleetnet reads it from them)')
+    .option('--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint')
     .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
     .option('--net <name>', 'network to attach to (with a controller)')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const args = parseAttachArgs(words, { ...(opts.net ? { net: String(opts.net) } : {}) });
+      const { hostByMac, words: w } = pipeworkForms(words, opts);
+      const args = parseAttachArgs(w, { ...(opts.net ? { net: String(opts.net) } : {}) });
+      checkFamily(opts.family, args.addresses);
       if (!args.hostIf) throw invalid('no host interface given', 'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)');
       let mtu = 0;
       if (opts.mtu !== undefined) {
@@ -67,7 +105,7 @@ export function register(program: Command): void {
         if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalid(`--mtu ${String(opts.mtu)} is not an MTU (68-65535)`);
       }
       const req: AttachRequest = {
-        hostIf: args.hostIf,
+        hostIf: hostByMac ? `mac:${hostByMac}` : args.hostIf,
         kind: (opts.kind as string | undefined) ?? '',
         target: { kind: args.target.kind, value: args.target.value },
         ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
@@ -79,10 +117,10 @@ export function register(program: Command): void {
         mtu,
         dryRun: Boolean(opts.dryRun),
         attachmentId: '',
-        macvlanMode: '',
-        vlanFiltering: false,
-        trunk: '',
-        ovsDatapath: '',
+        macvlanMode: (opts.macvlanMode as string | undefined) ?? '',
+        vlanFiltering: Boolean(opts.vlanFiltering),
+        trunk: opts.trunk ? parseIfName(String(opts.trunk), 'trunk interface (--trunk)') : '',
+        ovsDatapath: (opts.ovsDatapath as string | undefined) ?? '',
         dhcpDns: false,
         dhcpOneshot: false,
       };

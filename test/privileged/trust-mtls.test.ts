@@ -133,7 +133,8 @@ describe('every agent RPC', () => {
         checked++;
       }
     }
-    assert.equal(checked, 6 * clients.length);
+    assert.ok(agentMethods.length >= 7, 'every Agent and AgentTrust method is in the list');
+    assert.equal(checked, (agentMethods.length - 1) * clients.length);
   });
 
   it('obeys the controller\'s certificate (List, Capabilities; Attach reaches validation)', async () => {

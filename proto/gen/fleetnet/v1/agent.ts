@@ -194,6 +194,25 @@ export interface ListReply {
   interfaces: Interface[];
 }
 
+export interface ContainerNetCommandRequest {
+  target:
+    | Target
+    | undefined;
+  /** "route" | "rule" | "tc" */
+  tool: string;
+  /** argv tokens after the tool, never a shell string */
+  args: string[];
+}
+
+export interface ContainerNetCommandReply {
+  /** the command's own exit code */
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** what ran, for the record */
+  argv: string[];
+}
+
 function createBaseHealthRequest(): HealthRequest {
   return {};
 }
@@ -2354,6 +2373,230 @@ export const ListReply: MessageFns<ListReply> = {
   },
 };
 
+function createBaseContainerNetCommandRequest(): ContainerNetCommandRequest {
+  return { target: undefined, tool: "", args: [] };
+}
+
+export const ContainerNetCommandRequest: MessageFns<ContainerNetCommandRequest> = {
+  encode(message: ContainerNetCommandRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== undefined) {
+      Target.encode(message.target, writer.uint32(10).fork()).join();
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    for (const v of message.args) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerNetCommandRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerNetCommandRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = Target.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.args.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerNetCommandRequest {
+    return {
+      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
+      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
+      args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ContainerNetCommandRequest): unknown {
+    const obj: any = {};
+    if (message.target !== undefined) {
+      obj.target = Target.toJSON(message.target);
+    }
+    if (message.tool !== "") {
+      obj.tool = message.tool;
+    }
+    if (message.args?.length) {
+      obj.args = message.args;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerNetCommandRequest>, I>>(base?: I): ContainerNetCommandRequest {
+    return ContainerNetCommandRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerNetCommandRequest>, I>>(object: I): ContainerNetCommandRequest {
+    const message = createBaseContainerNetCommandRequest();
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Target.fromPartial(object.target)
+      : undefined;
+    message.tool = object.tool ?? "";
+    message.args = object.args?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseContainerNetCommandReply(): ContainerNetCommandReply {
+  return { exitCode: 0, stdout: "", stderr: "", argv: [] };
+}
+
+export const ContainerNetCommandReply: MessageFns<ContainerNetCommandReply> = {
+  encode(message: ContainerNetCommandReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exitCode !== 0) {
+      writer.uint32(8).int32(message.exitCode);
+    }
+    if (message.stdout !== "") {
+      writer.uint32(18).string(message.stdout);
+    }
+    if (message.stderr !== "") {
+      writer.uint32(26).string(message.stderr);
+    }
+    for (const v of message.argv) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerNetCommandReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerNetCommandReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.stdout = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.stderr = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.argv.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerNetCommandReply {
+    return {
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : 0,
+      stdout: isSet(object.stdout) ? globalThis.String(object.stdout) : "",
+      stderr: isSet(object.stderr) ? globalThis.String(object.stderr) : "",
+      argv: globalThis.Array.isArray(object?.argv) ? object.argv.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ContainerNetCommandReply): unknown {
+    const obj: any = {};
+    if (message.exitCode !== 0) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.stdout !== "") {
+      obj.stdout = message.stdout;
+    }
+    if (message.stderr !== "") {
+      obj.stderr = message.stderr;
+    }
+    if (message.argv?.length) {
+      obj.argv = message.argv;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ContainerNetCommandReply>, I>>(base?: I): ContainerNetCommandReply {
+    return ContainerNetCommandReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ContainerNetCommandReply>, I>>(object: I): ContainerNetCommandReply {
+    const message = createBaseContainerNetCommandReply();
+    message.exitCode = object.exitCode ?? 0;
+    message.stdout = object.stdout ?? "";
+    message.stderr = object.stderr ?? "";
+    message.argv = object.argv?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type AgentService = typeof AgentService;
 export const AgentService = {
   /** Liveness and identity; answers anyone. */
@@ -2406,6 +2649,18 @@ export const AgentService = {
     responseSerialize: (value: ListReply): Buffer => Buffer.from(ListReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListReply => ListReply.decode(value),
   },
+  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
+  containerNetCommand: {
+    path: "/fleetnet.v1.Agent/ContainerNetCommand" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ContainerNetCommandRequest): Buffer =>
+      Buffer.from(ContainerNetCommandRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ContainerNetCommandRequest => ContainerNetCommandRequest.decode(value),
+    responseSerialize: (value: ContainerNetCommandReply): Buffer =>
+      Buffer.from(ContainerNetCommandReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ContainerNetCommandReply => ContainerNetCommandReply.decode(value),
+  },
 } as const;
 
 export interface AgentServer extends UntypedServiceImplementation {
@@ -2419,6 +2674,8 @@ export interface AgentServer extends UntypedServiceImplementation {
   detach: handleUnaryCall<DetachRequest, DetachReply>;
   /** Every interface fleetnet made on this host. */
   list: handleUnaryCall<ListRequest, ListReply>;
+  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
+  containerNetCommand: handleUnaryCall<ContainerNetCommandRequest, ContainerNetCommandReply>;
 }
 
 export interface AgentClient extends Client {
@@ -2498,6 +2755,22 @@ export interface AgentClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListReply) => void,
+  ): ClientUnaryCall;
+  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
+  containerNetCommand(
+    request: ContainerNetCommandRequest,
+    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
+  ): ClientUnaryCall;
+  containerNetCommand(
+    request: ContainerNetCommandRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
+  ): ClientUnaryCall;
+  containerNetCommand(
+    request: ContainerNetCommandRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
   ): ClientUnaryCall;
 }
 

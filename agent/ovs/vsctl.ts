@@ -1,0 +1,101 @@
+// Open vSwitch through ovs-vsctl (argv only, via the Runner), honouring the agent's --ovs-db.
+import type { Runner } from '../../common/runner.js';
+
+/** external_ids keys fleetnet puts on what it makes, so that a restarted agent recognises it. */
+export const OVS_OWNED_KEY = 'fleetnet';
+export const OVS_OWNED_VALUE = 'owned';
+export const OVS_PORT_KEYS = { attachment: 'fleetnet-attachment', container: 'fleetnet-container', ifname: 'fleetnet-ifname' } as const;
+
+export type OvsDatapath = 'system' | 'netdev';
+
+export interface OvsPortTag {
+  attachmentId: string;
+  container: string;
+  ifname: string;
+}
+
+export interface OwnedPort extends OvsPortTag {
+  port: string;
+}
+
+export class OvsCtl {
+  constructor(
+    private readonly runner: Runner,
+    private readonly db?: string,
+  ) {}
+
+  /** The argv every call starts with: the database (when the agent was given one) and a timeout. */
+  args(...rest: string[]): string[] {
+    return [...(this.db ? [`--db=${this.db}`] : []), '--timeout=10', ...rest];
+  }
+
+  /** Text for --dry-run. */
+  describe(...rest: string[]): string {
+    return ['ovs-vsctl', ...this.args(...rest)].join(' ');
+  }
+
+  async run(...rest: string[]): Promise<string> {
+    return (await this.runner.run('ovs-vsctl', this.args(...rest))).stdout;
+  }
+
+  /** true/false from `br-exists` (exit 2 means "no"); anything else (no ovs-vsctl, no database) is "no OVS here". */
+  async bridgeExists(name: string): Promise<boolean> {
+    try {
+      const r = await this.runner.run('ovs-vsctl', this.args('br-exists', name), { allowFail: true });
+      return r.code === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  static addBridgeArgs(name: string, datapath: OvsDatapath): string[] {
+    return ['--may-exist', 'add-br', name, '--', 'set', 'bridge', name, `datapath_type=${datapath}`, '--', 'br-set-external-id', name, OVS_OWNED_KEY, OVS_OWNED_VALUE];
+  }
+
+  static addPortArgs(bridge: string, port: string, tag: OvsPortTag, vlan?: number): string[] {
+    return [
+      '--may-exist', 'add-port', bridge, port, ...(vlan ? [`tag=${vlan}`] : []),
+      '--', 'set', 'port', port,
+      `external_ids:${OVS_PORT_KEYS.attachment}=${tag.attachmentId}`,
+      `external_ids:${OVS_PORT_KEYS.container}=${tag.container}`,
+      `external_ids:${OVS_PORT_KEYS.ifname}=${tag.ifname}`,
+    ];
+  }
+
+  static delPortArgs(bridge: string, port: string): string[] {
+    return ['--if-exists', 'del-port', bridge, port];
+  }
+
+  async bridgeOwned(name: string): Promise<boolean> {
+    const r = await this.runner.run('ovs-vsctl', this.args('br-get-external-id', name, OVS_OWNED_KEY), { allowFail: true });
+    return r.code === 0 && r.stdout.trim() === OVS_OWNED_VALUE;
+  }
+
+  async listPorts(bridge: string): Promise<string[]> {
+    const r = await this.runner.run('ovs-vsctl', this.args('list-ports', bridge), { allowFail: true });
+    return r.code === 0 ? r.stdout.split('\n').map((s) => s.trim()).filter(Boolean) : [];
+  }
+
+  /** Ports that carry fleetnet's attachment id: what a restarted agent recognises as its own. */
+  async ownedPorts(): Promise<OwnedPort[]> {
+    const out = await this.run('--format=json', '--columns=name,external_ids', 'find', 'port', `external_ids:${OVS_PORT_KEYS.attachment}!=""`);
+    return parseOwnedPorts(out);
+  }
+}
+
+/** Parses `ovs-vsctl --format=json --columns=name,external_ids find port …`. */
+export function parseOwnedPorts(json: string): OwnedPort[] {
+  if (!json.trim()) return [];
+  const t = JSON.parse(json) as { headings: string[]; data: unknown[][] };
+  const ni = t.headings.indexOf('name');
+  const ei = t.headings.indexOf('external_ids');
+  const res: OwnedPort[] = [];
+  for (const row of t.data) {
+    const name = row[ni] as string;
+    const map = new Map((((row[ei] as [string, [string, string][]]) ?? ['map', []])[1] ?? []).map(([k, v]) => [k, v]));
+    const attachmentId = map.get(OVS_PORT_KEYS.attachment);
+    if (!attachmentId) continue;
+    res.push({ port: name, attachmentId, container: map.get(OVS_PORT_KEYS.container) ?? '', ifname: map.get(OVS_PORT_KEYS.ifname) ?? '' });
+  }
+  return res;
+}

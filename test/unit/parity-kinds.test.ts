@@ -1,0 +1,127 @@
+// Argv-exact tests, through a FakeRunner, of the host-interface kinds this kernel cannot run
+// (reviewed fixtures; test/privileged/parity-kernel-errors.test.ts replays their ip commands).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { FleetnetError } from '../../common/errors.js';
+import type { RecordedCall } from '../../common/runner.js';
+import { EXPECTED, fakeAttacher, NS, show } from './parity-fixtures.js';
+
+for (const [name, { req, argv }] of Object.entries(EXPECTED)) {
+  test(`argv: ${name}`, async () => {
+    const f = fakeAttacher();
+    const res = await f.attach(req);
+    assert.deepEqual(show(f.runner.calls), argv);
+    assert.equal(res.changed, true);
+  });
+}
+
+async function refused(attach: Promise<unknown>, kind: string, re: RegExp): Promise<void> {
+  await assert.rejects(attach, (e: unknown) => e instanceof FleetnetError && e.kind === kind && re.test(`${e.message} ${e.hint ?? ''}`));
+}
+
+test('a missing capability refuses before any change: dummy, 8021q, bridge VLAN filtering, OVS kernel datapath', async () => {
+  const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
+    [{ hostIf: 'dummy' }, 'dummy', /no dummy support/],
+    [{ hostIf: 'eth0', vlan: '10' }, '8021q', /no 8021q support.*OVS bridge/],
+    [{ hostIf: 'brv1', vlan: '10' }, 'bridge-vlan-filtering', /no bridge-vlan-filtering support/],
+    [{ hostIf: 'ovsbr1' }, 'ovs-system', /no Open vSwitch datapath \(openvswitch module, CONFIG_OPENVSWITCH\).*--ovs-datapath netdev/],
+  ];
+  for (const [req, cap, re] of cases) {
+    const f = fakeAttacher({ missing: [cap] });
+    await refused(f.attach(req), 'unsupported', re);
+    assert.deepEqual(f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')), [], `${cap}: nothing but read-only checks ran`);
+  }
+});
+
+test('refused before anything runs: IPoIB with a MAC, a VLAN on a found bridge without --vlan-filtering, a trunk that is no port, unknown host interfaces', async () => {
+  const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
+    [{ hostIf: 'ib0', mac: '02:12:34:56:78:9a' }, 'invalid', /IPoIB interface cannot take a MAC.*leave the MAC out/],
+    [{ hostIf: 'br9', vlan: '10' }, 'conflict', /not made by fleetnet.*--vlan-filtering/],
+    [{ hostIf: 'br9', vlan: '10', vlanFiltering: true, trunk: 'eth0' }, 'invalid', /'eth0' is not a port of bridge br9/],
+    [{ hostIf: 'eth7' }, 'not_found', /'eth7' does not exist.*ovs\*/],
+    [{ hostIf: 'ib3' }, 'not_found', /InfiniBand interface 'ib3' does not exist/],
+    [{ hostIf: 'eth0', macvlanMode: 'sideways' }, 'invalid', /unknown --macvlan-mode 'sideways'/],
+    [{ hostIf: 'ib0', kind: 'macvlan', vlan: 'zz' }, 'invalid', /pkey|VLAN/],
+  ];
+  for (const [req, kind, re] of cases) {
+    const f = fakeAttacher();
+    await refused(f.attach(req), kind, re);
+    assert.deepEqual(f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')), [], JSON.stringify(req));
+  }
+});
+
+test('mac:HOSTMAC finds the host interface by its MAC', async () => {
+  const f = fakeAttacher();
+  const res = await f.attach({ hostIf: 'mac:52:54:00:12:34:56', kind: 'macvlan' });
+  assert.equal(res.record.hostIf, 'eth0');
+  assert.equal(res.record.kind, 'macvlan');
+  await refused(f.attach({ hostIf: 'mac:02:99:99:99:99:99' }), 'not_found', /no host interface has MAC 02:99:99:99:99:99/);
+});
+
+test('detach of a macvlan on a created eth0.10 removes the macvlan, then eth0.10 with its last user', async () => {
+  const f = fakeAttacher();
+  await f.attach({ hostIf: 'eth0', vlan: '10' });
+  // The fake sysfs now needs eth0.10 marked as fleetnet's, as the kernel would show it.
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(`${f.sys}/eth0.10`);
+  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: 'fleetnet:owned' })) writeFileSync(`${f.sys}/eth0.10/${k}`, v);
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
+  assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`, 'ip link del eth0.10']);
+});
+
+function fakeLink(sys: string, name: string, alias: string): void {
+  mkdirSync(`${sys}/${name}`);
+  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: alias })) writeFileSync(`${sys}/${name}/${k}`, v);
+}
+
+test('a found eth0.10 is reused, and stays after the last detach', async () => {
+  const f = fakeAttacher();
+  fakeLink(f.sys, 'eth0.10', '');
+  await f.attach({ hostIf: 'eth0', vlan: '10' });
+  assert.deepEqual(show(f.runner.calls).slice(1, 2), ['ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge']);
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
+  assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`]);
+});
+
+test('a trunk loses the VLAN only with the last attachment that uses it', async () => {
+  const f = fakeAttacher();
+  writeFileSync(`${f.sys}/br9/bridge/vlan_filtering`, '1');
+  await f.attach({ hostIf: 'br9', vlan: '20', trunk: 'up0' });
+  await f.attach({ hostIf: 'br9', vlan: '20', trunk: 'up0', ifname: 'eth2' });
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
+  assert.deepEqual(show(f.runner.calls), ['ip link del fn925cadea24ea']);
+  f.runner.calls.length = 0;
+  await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth2' as never });
+  assert.deepEqual(show(f.runner.calls), ['ip link del fnb039dc4ed475', 'bridge -batch - <<< vlan del dev up0 vid 20']);
+});
+
+test('--dry-run of a macvlan on eth0.10 prints the commands and runs none that change anything', async () => {
+  const f = fakeAttacher();
+  const res = await f.attach({ hostIf: 'eth0', vlan: '10', dryRun: true, addresses: [{ static: { cidr: 'fd00::5/64', gateway: 'fd00::1' } }] });
+  assert.deepEqual(res.commands, [
+    'ip link add link eth0 name eth0.10 type vlan id 10',
+    'ip link set eth0.10 alias fleetnet:owned',
+    'ip link set eth0.10 up',
+    'nsenter --net=/proc/4242/ns/net ip -6 -json route show default',
+    'ip link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge',
+    'nsenter --net=/proc/4242/ns/net sysctl -q -w net/ipv6/conf/fn925cadea24ea/disable_ipv6=0',
+    'nsenter --net=/proc/4242/ns/net ip link set fn925cadea24ea name eth1',
+    'nsenter --net=/proc/4242/ns/net ip addr add fd00::5/64 dev eth1 nodad',
+    'nsenter --net=/proc/4242/ns/net ip link set eth1 up',
+    'nsenter --net=/proc/4242/ns/net ip route replace default via fd00::1 dev eth1',
+    'nsenter --net=/proc/4242/ns/net ip addr show dev eth1',
+  ]);
+  assert.deepEqual(show(f.runner.calls), ['ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 br-exists eth0']);
+});
+
+test('--kind ovs creates an OVS bridge whatever its name', async () => {
+  const f = fakeAttacher();
+  const res = await f.attach({ hostIf: 'sw1', kind: 'ovs', ovsDatapath: 'netdev' });
+  assert.equal(res.record.kind, 'ovs');
+  assert.ok(show(f.runner.calls).includes('ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned'));
+  await refused(f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }), 'conflict', /'br9' is a Linux bridge, not an Open vSwitch bridge/);
+});
