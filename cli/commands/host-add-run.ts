@@ -30,9 +30,10 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
 export async function runHostAdd(name: string | undefined, o: Opts, target: TargetFn): Promise<number> {
   const inventory = typeof o.inventory === 'string' ? loadInventory(o.inventory) : undefined;
   if (inventory && (name || o.ssh)) throw invalid('give either NAME --ssh USER@ADDR or --inventory FILE, not both', 'one host: fleetnet host add h3 --ssh root@ADDR; many: --inventory hosts.yaml');
-  if (!inventory && (!name || !o.ssh)) throw invalid('host add over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)', 'e.g. fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --controller 10.99.0.1:7440');
-  const controller = (o.controller as string | undefined) ?? inventory?.controller ?? process.env.FLEETNET_CONTROLLER;
-  if (!controller) throw invalid('no controller address for the agents to enroll with', 'pass --controller ADDR:PORT (the address the hosts reach the controller at)');
+  if (!inventory && (!name || !o.ssh)) throw invalid('host add over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)', 'e.g. fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440');
+  // what the agents are told; by default the controller address this CLI uses (--controller, env)
+  const controller = (o.advertise as string | undefined) ?? inventory?.controller ?? (o.controller as string | undefined) ?? process.env.FLEETNET_CONTROLLER;
+  if (!controller) throw invalid('no controller address for the agents to enroll with', 'pass --advertise ADDR:PORT (the address the hosts reach the controller at)');
   const parallel = Number(o.parallel ?? 8);
   if (!Number.isInteger(parallel) || parallel < 1) throw invalid(`--parallel ${String(o.parallel)} is not a positive number`, 'e.g. --parallel 8');
   const tokenTtlMs = typeof o.tokenTtl === 'string' ? parseDuration(o.tokenTtl) : undefined;

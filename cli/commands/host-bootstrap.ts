@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .summary('bootstrap a host over SSH: install, enroll and start its agent')
     .argument('[name]', 'host id (a DNS name: h3, web-1.dc2)')
     .option('--inventory <file>', 'bootstrap every host of an inventory (YAML) in parallel')
-    .option('--controller <addr:port>', 'where the agents reach the controller (env FLEETNET_CONTROLLER)')
+    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: --controller / FLEETNET_CONTROLLER)')
     .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
     .option('--ovs', 'a network on this host uses Open vSwitch: require it')
     .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)')
@@ -49,9 +49,9 @@ export function register(program: Command): void {
     .option('--json', 'print the results as JSON')
     .addHelpText('after', `
 Examples:
-  fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --controller 10.99.0.1:7440
+  fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440
   fleetnet host add h4 --ssh admin@10.99.0.14 --port 2222 --identity ~/.ssh/fleet --known-hosts ./known_hosts
-  fleetnet host add --inventory hosts.yaml --controller 10.99.0.1:7440
+  fleetnet host add --inventory hosts.yaml --advertise 10.99.0.1:7440
 
 Inventory (hosts.yaml):
   defaults:

@@ -16,6 +16,8 @@ export interface ControllerEndpointOptions {
   log: Logger;
   /** The controller's own services (Controller, reflection, ...). */
   services?: { def: ServiceDefinition; impl: UntypedServiceImplementation }[];
+  /** Anything else to add before binding (e.g. `new ReflectionService(...).addToServer(server)`). */
+  configure?: (server: Server) => void;
   /** Extra per-method rules (e.g. host-scoped agent reports). */
   policy?: Readonly<Record<string, Rule>>;
 }
@@ -39,6 +41,7 @@ export async function startControllerEndpoint(o: ControllerEndpointOptions): Pro
   });
   server.addService(EnrollmentService, enrollmentService(o.trust, o.log));
   for (const s of o.services ?? []) server.addService(s.def, s.impl);
+  o.configure?.(server);
   const creds = serverCredentials(new CredentialProvider(o.trust.controllerCredential()));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' })) : resolve(p))),

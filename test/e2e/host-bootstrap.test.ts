@@ -46,7 +46,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const common = () => ['--controller', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts')];
+const common = () => ['--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts')];
 
 describe('fleetnet host add over SSH', () => {
   it('bootstraps three bare hosts in parallel from an inventory; Node.js is shipped to the host that has none', async () => {
@@ -125,7 +125,7 @@ describe('fleetnet host add over SSH', () => {
     const kh = join(dir, 'known_hosts_h4');
     writeFileSync(kh, `${H.h4!.addr} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
     const r = await fleetnet('host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--identity', lab.identity, '--accept-new',
-      '--controller', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', kh);
+      '--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', kh);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /does not match/);
     assert.deepEqual(installedFiles(H.h4!), []);
