@@ -2,6 +2,8 @@
 // the TLS layer (so Health and Enroll answer anyone); authorize.ts then decides per method on
 // every call. One port serves both: one address to configure and firewall, as DESIGN.md's
 // defaults (:7440, :7441) promise.
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { normalizeSerial } from './identity.js';
 import { credentials, experimental, type ChannelCredentials, type ChannelOptions, type ServerCredentials } from '@grpc/grpc-js';
 
 export interface Credential {
@@ -49,11 +51,20 @@ export function serverCredentials(provider: CredentialProvider): ServerCredentia
   return experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
 
-/** TLS client pinned to the fleet CA; with a credential it presents a client certificate. */
-export function clientCredentials(caPem: string, own?: Pick<Credential, 'certPem' | 'keyPem'>): ChannelCredentials {
+/**
+ * TLS client pinned to the fleet CA; with a credential it presents a client certificate. With
+ * isRevoked, a server whose certificate was revoked is refused as well.
+ */
+export function clientCredentials(caPem: string, own?: Pick<Credential, 'certPem' | 'keyPem'>, isRevoked?: (serial: string) => boolean): ChannelCredentials {
+  const verify = isRevoked
+    ? {
+        checkServerIdentity: (host: string, cert: PeerCertificate) =>
+          checkServerIdentity(host, cert) ?? (isRevoked(normalizeSerial(cert.serialNumber)) ? new Error(`the certificate of ${host} (serial ${normalizeSerial(cert.serialNumber)}) is revoked`) : undefined),
+      }
+    : undefined;
   return own
-    ? credentials.createSsl(Buffer.from(caPem), Buffer.from(own.keyPem), Buffer.from(own.certPem))
-    : credentials.createSsl(Buffer.from(caPem));
+    ? credentials.createSsl(Buffer.from(caPem), Buffer.from(own.keyPem), Buffer.from(own.certPem), verify)
+    : credentials.createSsl(Buffer.from(caPem), null, null, verify);
 }
 
 /**

@@ -21,8 +21,12 @@ export interface AgentTrustConn {
   close(): void;
 }
 
-export function connectAgentTls(addr: string, hostId: string, controller: Credential): AgentTrustConn {
-  const creds = clientCredentials(controller.caPem, controller);
+/**
+ * isRevoked: the controller also refuses an agent whose own certificate it revoked (TLS checks
+ * the chain and the host name; revocation is ours to check).
+ */
+export function connectAgentTls(addr: string, hostId: string, controller: Credential, isRevoked?: (serial: string) => boolean): AgentTrustConn {
+  const creds = clientCredentials(controller.caPem, controller, isRevoked);
   const opts = expectServerName(hostId);
   const agent = new AgentClient(addr, creds, opts);
   const trust = new AgentTrustClient(addr, creds, opts);
@@ -30,8 +34,8 @@ export function connectAgentTls(addr: string, hostId: string, controller: Creden
 }
 
 /** Until the agent answers a controller-only call over mTLS with its own certificate (bounded). */
-export async function waitForAgent(addr: string, hostId: string, controller: Credential, timeoutMs: number): Promise<void> {
-  const conn = connectAgentTls(addr, hostId, controller);
+export async function waitForAgent(addr: string, hostId: string, controller: Credential, timeoutMs: number, isRevoked?: (serial: string) => boolean): Promise<void> {
+  const conn = connectAgentTls(addr, hostId, controller, isRevoked);
   const until = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -71,6 +71,10 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     ssh = await step('connect', () => SshSession.connect(req.ssh), (s) => `${s.hostKey.pinnedNow ? 'pinned new host key' : 'host key verified'} ${s.hostKey.fingerprint}`);
     const session = ssh;
     const { facts, runtime } = await step('check', async () => {
+      // never overwrite (or, on a failure, uninstall) an agent that is already there
+      if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code === 0) {
+        throw new FleetnetError('conflict', `${host} already has a fleetnet agent installed (${REMOTE.bundle})`, { hint: `remove it first: fleetnet host rm ${host} --purge --ssh ${req.ssh.user}@${req.ssh.addr}` });
+      }
       const facts = await gatherFacts(session);
       const missing = missingPrereqs(facts, { needOvs: req.needOvs ?? false });
       if (missing.length) {
@@ -99,7 +103,7 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     }, () => 'CA, single-use join token, agent.env');
     await step('start', () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)), () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'));
     await step('register', async () => {
-      await waitForAgent(agentAddr, host, d.trust.controllerCredential(), d.registerTimeoutMs ?? 60_000);
+      await waitForAgent(agentAddr, host, d.trust.controllerCredential(), d.registerTimeoutMs ?? 60_000, (s) => d.trust.revocations.isRevoked(s));
       await d.registry?.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
     }, () => `enrolled; answers over mTLS at ${agentAddr}`);
     undo.clear();

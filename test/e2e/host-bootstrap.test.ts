@@ -76,6 +76,15 @@ describe('fleetnet host add over SSH', () => {
     assert.equal((await sh.run('readlink', [join(H.h1!.priv['/opt/fleetnet'], 'bin/node')])).stdout.trim(), '/usr/bin/node');
   });
 
+  it('a host that already has an agent is refused and left as it was', async () => {
+    const before = installedFiles(H.h1!).sort();
+    const r = await fleetnet('host', 'add', 'h1', '--ssh', `root@${H.h1!.addr}`, '--identity', lab.identity, ...common());
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /already has a fleetnet agent installed/);
+    assert.deepEqual(installedFiles(H.h1!).sort(), before);
+    assert.equal((await agentCall(H.h1!, 'list')).code, 0);
+  });
+
   it('an attach works through each new agent over mTLS', async () => {
     for (const h of [H.h1!, H.h2!, H.h3!]) {
       const c = `${P}-c${h.name}`;

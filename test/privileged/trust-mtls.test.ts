@@ -19,6 +19,7 @@ import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
 import { AgentTrustService, EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
 import { findCliCredential } from '../../cli/client/controller-tls.js';
+import { callAgent, connectAgentTls } from '../../controller/bootstrap/agent-client.js';
 
 const log = pino({ level: 'silent' });
 let fleet: TestFleet;
@@ -244,5 +245,18 @@ describe('controller RPCs', () => {
     assert.notEqual(reply.newSerial, before);
     // still reachable with the new certificate
     assert.equal((await callCode(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), AgentService.list as unknown as Method)).code, status.OK);
+  });
+
+  it('the controller refuses to talk to an agent whose certificate it revoked', async () => {
+    const list = (conn: ReturnType<typeof connectAgentTls>) => callAgent(conn.agent, conn.agent.list, {}, 10_000, 'hb').then(() => 'ok', (e: Error) => e.message);
+    const revoked = (s: string) => fleet.trust.revocations.isRevoked(s);
+    const before = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), revoked);
+    assert.equal(await list(before), 'ok');
+    before.close();
+    const serial = certNames(readFileSync(agentTlsFiles(agents.hb!.stateDir).cert, 'utf8')).serial;
+    fleet.trust.revocations.revoke({ serial, name: 'hb', reason: 'test' });
+    const after = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), revoked);
+    assert.match(await list(after), /does not answer|revoked/);
+    after.close();
   });
 });
