@@ -3,7 +3,8 @@
 // certificate and to push revocations.
 import { Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { fromServiceError } from '../../common/grpc-errors.js';
-import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';
+import type { Trust } from '../pki/controller-dir.js';
+import { agentChannel } from '../pki/wiring.js';
 import { AgentClient } from '../../proto/gen/fleetnet/v1/agent.js';
 import { AgentTrustClient } from '../../proto/gen/fleetnet/v1/enroll.js';
 
@@ -21,21 +22,17 @@ export interface AgentTrustConn {
   close(): void;
 }
 
-/**
- * isRevoked: the controller also refuses an agent whose own certificate it revoked (TLS checks
- * the chain and the host name; revocation is ours to check).
- */
-export function connectAgentTls(addr: string, hostId: string, controller: Credential, isRevoked?: (serial: string) => boolean): AgentTrustConn {
-  const creds = clientCredentials(controller.caPem, controller, isRevoked);
-  const opts = expectServerName(hostId);
-  const agent = new AgentClient(addr, creds, opts);
-  const trust = new AgentTrustClient(addr, creds, opts);
-  return { agent, trust, close: () => (agent.close(), trust.close()) };
+/** mTLS to one agent: its certificate must name hostId and must not be revoked. */
+export function connectAgentTls(addr: string, hostId: string, trust: Trust): AgentTrustConn {
+  const { creds, options } = agentChannel(trust, hostId);
+  const agent = new AgentClient(addr, creds, options);
+  const trustClient = new AgentTrustClient(addr, creds, options);
+  return { agent, trust: trustClient, close: () => (agent.close(), trustClient.close()) };
 }
 
 /** Until the agent answers a controller-only call over mTLS with its own certificate (bounded). */
-export async function waitForAgent(addr: string, hostId: string, controller: Credential, timeoutMs: number, isRevoked?: (serial: string) => boolean): Promise<void> {
-  const conn = connectAgentTls(addr, hostId, controller, isRevoked);
+export async function waitForAgent(addr: string, hostId: string, trust: Trust, timeoutMs: number): Promise<void> {
+  const conn = connectAgentTls(addr, hostId, trust);
   const until = Date.now() + timeoutMs;
   try {
     for (;;) {

@@ -103,7 +103,7 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     }, () => 'CA, single-use join token, agent.env');
     await step('start', () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)), () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'));
     await step('register', async () => {
-      await waitForAgent(agentAddr, host, d.trust.controllerCredential(), d.registerTimeoutMs ?? 60_000, (s) => d.trust.revocations.isRevoked(s));
+      await waitForAgent(agentAddr, host, d.trust, d.registerTimeoutMs ?? 60_000);
       await d.registry?.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
     }, () => `enrolled; answers over mTLS at ${agentAddr}`);
     undo.clear();

@@ -6,7 +6,7 @@ import { callAgent, connectAgentTls } from './agent-client.js';
 
 export async function rotateHostCert(trust: Trust, hostId: string, addr: string): Promise<{ oldSerial: string; newSerial: string; notAfterUnixMs: number }> {
   const id = parseHostId(hostId);
-  const conn = connectAgentTls(addr, id, trust.controllerCredential(), (s) => trust.revocations.isRevoked(s));
+  const conn = connectAgentTls(addr, id, trust);
   try {
     const r = await callAgent(conn.trust, conn.trust.rotateCertificate, {}, 30_000, `agent ${id} at ${addr}`);
     trust.revocations.revoke({ serial: r.oldSerial, name: id, reason: 'rotated' });

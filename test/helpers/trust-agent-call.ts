@@ -10,7 +10,7 @@ const REQUEST: Record<string, { fromPartial(o: object): object }> = { attach: At
 const [dir, addr, host, method, json] = process.argv.slice(2);
 if (!dir || !addr || !host || !method) throw new Error('usage: trust-agent-call.ts DIR ADDR HOST METHOD [JSON]');
 const trust = await openTrust(dir);
-const conn = connectAgentTls(addr, host, trust.controllerCredential(), (s) => trust.revocations.isRevoked(s));
+const conn = connectAgentTls(addr, host, trust);
 try {
   const client = conn.agent as unknown as Record<string, Parameters<typeof callAgent>[1]>;
   const res = await callAgent(conn.agent, client[method]!, (REQUEST[method] ?? ListRequest).fromPartial(JSON.parse(json ?? '{}') as object), 60_000, host);

@@ -249,13 +249,12 @@ describe('controller RPCs', () => {
 
   it('the controller refuses to talk to an agent whose certificate it revoked', async () => {
     const list = (conn: ReturnType<typeof connectAgentTls>) => callAgent(conn.agent, conn.agent.list, {}, 10_000, 'hb').then(() => 'ok', (e: Error) => e.message);
-    const revoked = (s: string) => fleet.trust.revocations.isRevoked(s);
-    const before = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), revoked);
+    const before = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust);
     assert.equal(await list(before), 'ok');
     before.close();
     const serial = certNames(readFileSync(agentTlsFiles(agents.hb!.stateDir).cert, 'utf8')).serial;
     fleet.trust.revocations.revoke({ serial, name: 'hb', reason: 'test' });
-    const after = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), revoked);
+    const after = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust);
     assert.match(await list(after), /does not answer|revoked/);
     after.close();
   });
