@@ -2,7 +2,7 @@
 // a live progress view, and a summary. Exit 0 when every host joined, else 1.
 import pino from 'pino';
 import { invalid } from '../../common/errors.js';
-import { bootstrapHost, type BootstrapRequest, type BootstrapResult } from '../../controller/bootstrap/bootstrap.js';
+import { bootstrapHost, type BootstrapRequest, type BootstrapResult, type HostRegistry } from '../../controller/bootstrap/bootstrap.js';
 import { loadInventory } from '../../controller/bootstrap/inventory.js';
 import type { SshTarget } from '../../controller/bootstrap/ssh-session.js';
 import { openTrust } from '../../controller/pki/controller-dir.js';
@@ -27,7 +27,7 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
   return out;
 }
 
-export async function runHostAdd(name: string | undefined, o: Opts, target: TargetFn): Promise<number> {
+export async function runHostAdd(name: string | undefined, o: Opts, target: TargetFn, registry?: HostRegistry): Promise<number> {
   const inventory = typeof o.inventory === 'string' ? loadInventory(o.inventory) : undefined;
   if (inventory && (name || o.ssh)) throw invalid('give either NAME --ssh USER@ADDR or --inventory FILE, not both', 'one host: fleetnet host add h3 --ssh root@ADDR; many: --inventory hosts.yaml');
   if (!inventory && (!name || !o.ssh)) throw invalid('host add over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)', 'e.g. fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440');
@@ -48,7 +48,7 @@ export async function runHostAdd(name: string | undefined, o: Opts, target: Targ
   const trust = await openTrust(o.controllerDir);
   const log = pino({ level: 'warn' }, pino.destination(2));
   const view = progressView(requests.map((r) => r.hostId));
-  const results = await pool(requests, parallel, (r) => bootstrapHost(r, { trust, log, progress: (e) => view.on(e), ...(tokenTtlMs ? { tokenTtlMs } : {}) }));
+  const results = await pool(requests, parallel, (r) => bootstrapHost(r, { trust, log, progress: (e) => view.on(e), ...(tokenTtlMs ? { tokenTtlMs } : {}), ...(registry ? { registry } : {}) }));
   view.end();
 
   const rows = results.map((r, i) => {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
+import type { HostRegistry } from '../../controller/bootstrap/bootstrap.js';
 
 const DEFAULT_DIR = '/etc/fleetnet/controller';
 
@@ -35,20 +36,8 @@ async function sshTarget(o: SshOpts, over: { addr?: string; user?: string; port?
   return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile: o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts'), acceptNew: Boolean(o.acceptNew) };
 }
 
-export function register(program: Command): void {
-  const host = program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
-  sshOptions(host.command('add'))
-    .summary('bootstrap a host over SSH: install, enroll and start its agent')
-    .argument('[name]', 'host id (a DNS name: h3, web-1.dc2)')
-    .option('--inventory <file>', 'bootstrap every host of an inventory (YAML) in parallel')
-    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: --controller / FLEETNET_CONTROLLER)')
-    .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
-    .option('--ovs', 'a network on this host uses Open vSwitch: require it')
-    .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)')
-    .option('--parallel <n>', 'hosts at once with --inventory', '8')
-    .option('--json', 'print the results as JSON')
-    .addHelpText('after', `
-Examples:
+export const SSH_ADD_EXAMPLES = `
+Examples (over SSH):
   fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440
   fleetnet host add h4 --ssh admin@10.99.0.14 --port 2222 --identity ~/.ssh/fleet --known-hosts ./known_hosts
   fleetnet host add --inventory hosts.yaml --advertise 10.99.0.1:7440
@@ -62,39 +51,78 @@ Inventory (hosts.yaml):
       addr: 10.99.0.11
     h2:
       addr: 10.99.0.12
-      port: 2222`)
-    .action(async (name: string | undefined, o: SshOpts & Record<string, string | boolean | undefined>) => {
-      const { runHostAdd } = await import('./host-add-run.js');
-      process.exitCode = await runHostAdd(name, o, sshTarget);
-    });
+      port: 2222`;
 
-  sshOptions(host.command('rm'))
-    .summary('remove a host: revoke its certificates; with --purge also uninstall its agent over SSH')
-    .argument('<name>', 'host id')
-    .option('--purge', 'stop the agent and delete everything fleetnet installed on the host (needs --ssh)')
-    .action(async (name: string, o: SshOpts & { purge?: boolean }) => {
-      if (o.purge && !o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
-      const [{ openTrust }, { revokeHost }, { parseHostId }] = await Promise.all([
-        import('../../controller/pki/controller-dir.js'), import('../../controller/pki/enrollment-service.js'), import('../../common/pki/identity.js'),
-      ]);
-      const id = parseHostId(name);
-      const trust = await openTrust(o.controllerDir);
-      if (o.purge) {
-        const [{ SshSession }, { gatherFacts }, { uninstall }] = await Promise.all([
-          import('../../controller/bootstrap/ssh-session.js'), import('../../controller/bootstrap/facts.js'), import('../../controller/bootstrap/install.js'),
-        ]);
-        const s = await SshSession.connect(await sshTarget(o));
-        try {
-          await uninstall(s, (await gatherFacts(s, [])).systemd);
-        } finally {
-          s.dispose();
-        }
-        process.stdout.write(`${id}: agent stopped and uninstalled\n`);
-      }
-      const serials = revokeHost(trust, id, 'host rm');
-      trust.issued.forget(id);
-      process.stdout.write(`${id}: ${serials.length} certificate(s) revoked\n`);
-    });
+/** The SSH-bootstrap options of `host add` (the controller's own `host add` takes them too). */
+export function addSshHostAddOptions(cmd: Command): Command {
+  return sshOptions(cmd)
+    .option('--inventory <file>', 'bootstrap every host of an inventory (YAML) in parallel')
+    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: --controller / FLEETNET_CONTROLLER)')
+    .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
+    .option('--ovs', 'a network on this host uses Open vSwitch: require it')
+    .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)')
+    .option('--parallel <n>', 'hosts at once with --inventory', '8');
+}
+
+/** True when `host add` was asked to bootstrap over SSH rather than to register a running agent. */
+export const wantsSsh = (o: Record<string, unknown>) => Boolean(o.ssh || o.inventory);
+
+/** `host add --ssh/--inventory`; returns the exit code. registry: where new hosts are recorded (the controller). */
+export async function sshHostAdd(name: string | undefined, o: Record<string, unknown>, registry?: HostRegistry): Promise<number> {
+  const { runHostAdd } = await import('./host-add-run.js');
+  return runHostAdd(name, o as SshOpts & Record<string, string | boolean | undefined>, sshTarget, registry);
+}
+
+/** The options of `host rm` for certificates and uninstalling (the controller's `host rm` takes them too). */
+export function addPurgeOptions(cmd: Command): Command {
+  return sshOptions(cmd).option('--purge', 'stop the agent and delete everything fleetnet installed on the host (needs --ssh)');
+}
+
+/** Uninstalls over SSH when --purge, then revokes every certificate of the host. */
+export async function purgeAndRevoke(name: string, o: SshOpts & { purge?: boolean }): Promise<void> {
+  if (o.purge && !o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
+  const [{ openTrust }, { revokeHost }, { parseHostId }] = await Promise.all([
+    import('../../controller/pki/controller-dir.js'), import('../../controller/pki/enrollment-service.js'), import('../../common/pki/identity.js'),
+  ]);
+  const id = parseHostId(name);
+  const trust = await openTrust(o.controllerDir);
+  if (o.purge) {
+    const [{ SshSession }, { gatherFacts }, { uninstall }] = await Promise.all([
+      import('../../controller/bootstrap/ssh-session.js'), import('../../controller/bootstrap/facts.js'), import('../../controller/bootstrap/install.js'),
+    ]);
+    const s = await SshSession.connect(await sshTarget(o));
+    try {
+      await uninstall(s, (await gatherFacts(s, [])).systemd);
+    } finally {
+      s.dispose();
+    }
+    process.stdout.write(`${id}: agent stopped and uninstalled\n`);
+  }
+  const serials = revokeHost(trust, id, 'host rm');
+  trust.issued.forget(id);
+  process.stdout.write(`${id}: ${serials.length} certificate(s) revoked\n`);
+}
+
+export function register(program: Command): void {
+  const host = program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
+  const has = (n: string) => host.commands.some((c) => c.name() === n);
+  // Where another module (the controller's host.ts) already defines add/rm, it calls the helpers above.
+  if (!has('add')) {
+    addSshHostAddOptions(host.command('add'))
+      .summary('bootstrap a host over SSH: install, enroll and start its agent')
+      .argument('[name]', 'host id (a DNS name: h3, web-1.dc2)')
+      .option('--json', 'print the results as JSON')
+      .addHelpText('after', SSH_ADD_EXAMPLES)
+      .action(async (name: string | undefined, o: Record<string, unknown>) => {
+        process.exitCode = await sshHostAdd(name, o);
+      });
+  }
+  if (!has('rm')) {
+    addPurgeOptions(host.command('rm'))
+      .summary('remove a host: revoke its certificates; with --purge also uninstall its agent over SSH')
+      .argument('<name>', 'host id')
+      .action((name: string, o: SshOpts & { purge?: boolean }) => purgeAndRevoke(name, o));
+  }
 
   host
     .command('rotate-cert')
