@@ -21,8 +21,9 @@ export function fleetnetBin(root = fleetnetRoot()): string {
 }
 
 export function agentArgv(h: HostLayout, bin: string, logLevel: string): string[] {
+  // --insecure-tcp: lab agents are not enrolled (trust, issue 7); without it their TCP answers Health only
   return ['netns', 'exec', h.netns, process.execPath, bin, 'agent', 'run', '--socket', h.agentSocket, '--state-dir', h.agentStateDir,
-    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--log-level', logLevel];
+    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--insecure-tcp', '--log-level', logLevel];
 }
 
 /** Starts the agent detached (it outlives `lab up`), logging to the host's agent.log. */

@@ -31,6 +31,15 @@ export function findCliCredential(env: NodeJS.ProcessEnv = process.env, home = h
   return { caPem: readFileSync(found.ca, 'utf8'), certPem: readFileSync(found.cert, 'utf8'), keyPem: readFileSync(found.key, 'utf8') };
 }
 
+/** The credential, or undefined when there is none (the controller then gets plain TCP). */
+export function tryCliCredential(env: NodeJS.ProcessEnv = process.env, home = homedir()): Credential | undefined {
+  try {
+    return findCliCredential(env, home);
+  } catch {
+    return undefined;
+  }
+}
+
 export function controllerChannel(cred: Credential = findCliCredential()): { creds: ChannelCredentials; options: ChannelOptions } {
   return { creds: clientCredentials(cred.caPem, cred), options: expectServerName(CONTROLLER_NAME) };
 }
