@@ -2,12 +2,13 @@
 // endpoint in its own namespace, and the real `fleetnet` CLI driving it all.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FLEETNET } from '../helpers/agent-process.js';
 import { sh, uniquePrefix } from '../helpers/netns.js';
+import { assertSnapshotsEqual, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
 import { installedFiles, makeSshLab, type SshHost, type SshLab } from '../helpers/ssh-hosts.js';
 
 const P = uniquePrefix('bs');
@@ -22,9 +23,14 @@ const fleetnet = (...args: string[]) => inCtl('node', FLEETNET, ...args);
 const agentCall = (host: SshHost, method: string, req: object = {}) =>
   inCtl('node', '--import', 'tsx', 'test/helpers/trust-agent-call.ts', join(dir, 'ctl'), `${host.addr}:7441`, host.name, method, JSON.stringify(req));
 
+let snapBefore: Snapshot;
+const scope = { netnsPrefixes: [P], cmdlineNeedles: [P, '/opt/fleetnet/'] };
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetnet-bootstrap-'));
   await sh.run('node', ['scripts/build.mjs']);
+  mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation folder: machine setup, not the test's
+  snapBefore = await takeSnapshot(scope);
   lab = await makeSshLab(P, dir);
   H.h1 = await lab.addHost('h1', 11);
   H.h2 = await lab.addHost('h2', 12);
@@ -44,6 +50,8 @@ after(async () => {
   ctlProc?.kill('SIGTERM');
   await lab?.cleanup();
   rmSync(dir, { recursive: true, force: true });
+  // hosts, sshds, agents and supervisors, private mounts, installed files: all gone
+  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [P, '/opt/fleetnet', '/etc/fleetnet', '/var/lib/fleetnet', '/run/fleetnet/']);
 });
 
 const common = () => ['--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts')];
