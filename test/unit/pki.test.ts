@@ -139,3 +139,22 @@ test('durations and host ids', () => {
   assert.equal(parseHostId('web-1.dc2'), 'web-1.dc2');
   for (const bad of ['', 'H1', '-h', 'h_1', 'a/b', 'a..b', '../x']) assert.throws(() => parseHostId(bad), /not usable/, bad);
 });
+
+test('checkPeer: the per-call decision from a peer certificate (expiry, revocation, role, host scope)', async () => {
+  const { checkPeer } = await import('../../common/pki/authorize.js');
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  const peer = (ou: string, cn: string, from = '2025-12-01T00:00:00Z', to = '2026-02-01T00:00:00Z') =>
+    ({ raw: Buffer.from('x'), subject: { OU: ou, CN: cn }, serialNumber: '0ABC', valid_from: from, valid_to: to }) as never;
+  const o = { now: () => now, isRevoked: (s: string) => s === 'dead' };
+  const ctl = { kind: 'roles', roles: ['controller'] } as const;
+  assert.equal(checkPeer(ctl, peer('controller', 'fleetnet-controller'), o)?.serial, 'abc');
+  assert.equal(checkPeer({ kind: 'public' }, undefined, o), undefined);
+  assert.throws(() => checkPeer(ctl, undefined, o), /no client certificate/);
+  assert.throws(() => checkPeer(ctl, peer('host', 'h1'), o), /a host certificate \(h1\) may not call this/);
+  assert.throws(() => checkPeer(ctl, peer('controller', 'c', '2025-01-01T00:00:00Z', '2025-12-31T00:00:00Z'), o), /not valid now/);
+  assert.throws(() => checkPeer(ctl, peer('controller', 'c', '2026-01-02T00:00:00Z'), o), /not valid now/);
+  assert.throws(() => checkPeer(ctl, peer('controller', 'c'), { ...o, isRevoked: (s) => s === 'abc' }), /revoked/);
+  assert.throws(() => checkPeer(ctl, peer('admin', 'c'), o), /names no fleetnet role/);
+  assert.equal(checkPeer({ kind: 'host-self', field: 'hostId' }, peer('host', 'h1'), o)?.name, 'h1');
+  assert.throws(() => checkPeer({ kind: 'host-self', field: 'hostId' }, peer('cli', 'admin'), o), /may not call this/);
+});
