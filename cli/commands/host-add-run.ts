@@ -2,6 +2,7 @@
 // a live progress view, and a summary. Exit 0 when every host joined, else 1.
 import pino from 'pino';
 import { invalid } from '../../common/errors.js';
+import { parseHostId } from '../../common/pki/identity.js';
 import { bootstrapHost, type BootstrapRequest, type BootstrapResult, type HostRegistry } from '../../controller/bootstrap/bootstrap.js';
 import { loadInventory } from '../../controller/bootstrap/inventory.js';
 import type { SshTarget } from '../../controller/bootstrap/ssh-session.js';
@@ -45,6 +46,7 @@ export async function runHostAdd(name: string | undefined, o: Opts, target: Targ
       })))
     : [{ hostId: name as string, controller, needOvs: Boolean(o.ovs), ...(typeof o.listen === 'string' ? { listen: o.listen } : {}), ssh: await target(o) }];
 
+  for (const r of requests) parseHostId(r.hostId); // bad input is exit 2 before anything starts
   const trust = await openTrust(o.controllerDir);
   const log = pino({ level: 'warn' }, pino.destination(2));
   const view = progressView(requests.map((r) => r.hostId));

@@ -136,6 +136,20 @@ describe('fleetnet host add over SSH', () => {
     assert.match(readFileSync(join(H.h3!.priv['/var/lib/fleetnet'], 'agent.log'), 'utf8'), /agent exited \(SIGKILL\); restarting/);
   });
 
+  it('bad input exits 2 naming the problem, before any connection', async () => {
+    for (const [args, msg] of [
+      [['host', 'add', 'H!', '--ssh', `root@${H.h4!.addr}`], /host id "H!" is not usable/],
+      [['host', 'add', 'h4', '--ssh', 'root@a;b'], /is not USER@ADDRESS/],
+      [['host', 'add', 'h4'], /needs NAME and --ssh/],
+      [['host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--token-ttl', '5x'], /duration "5x" is not valid/],
+    ] as [string[], RegExp][]) {
+      const r = await fleetnet(...args, ...common());
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+    }
+    assert.deepEqual(installedFiles(H.h4!), []);
+  });
+
   it('a changed host key aborts before anything runs: nothing installed', async () => {
     const other = join(dir, 'other_key');
     await sh.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
