@@ -3,6 +3,18 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 
+function externalExcept(bundled) {
+  return {
+    name: 'external-except',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, (args) => {
+        if (args.path.startsWith('node:') || bundled.some((p) => args.path === p || args.path.startsWith(`${p}/`))) return undefined;
+        return { path: args.path, external: true };
+      });
+    },
+  };
+}
+
 rmSync('dist', { recursive: true, force: true });
 await build({
   entryPoints: { fleetnet: 'cli/main.ts' },
@@ -12,10 +24,14 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // Everything from node_modules stays external except the two small libraries every CLI run
+  // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
+  plugins: [externalExcept(['commander', '@bufbuild/protobuf'])],
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
+  // commander is CommonJS: its require() of Node built-ins needs a real require in ESM output.
+  banner: { js: "import { createRequire as __fleetnetRequire } from 'node:module'; const require = __fleetnetRequire(import.meta.url);" },
 });
 
 // common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);

@@ -1,9 +1,8 @@
-// The CLI's connection to an agent: a unix socket locally (or TCP for a lab host), promises, typed errors.
-// This module is imported lazily by the commands that talk to an agent, so `--help` never loads gRPC.
-import { credentials, Metadata, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
-import { FleetnetError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-errors.js';
-import { AgentClient } from '../../proto/gen/fleetnet/v1/agent.js';
+// The CLI's connection to an agent: the local unix socket (or plain TCP to a lab host), promises,
+// typed errors. It uses the small HTTP/2 gRPC client and the messages-only generated code, so a
+// `fleetnet attach` process never loads @grpc/grpc-js.
+import * as pb from '../../proto/gen/messages/fleetnet/v1/agent.js';
+import { GrpcLite, method, type Method } from './grpc-lite.js';
 
 export const DEFAULT_AGENT_SOCKET = '/run/fleetnet/agent.sock';
 
@@ -12,35 +11,31 @@ export function agentAddress(socket?: string): string {
   return s.includes('/') ? `unix://${s}` : s;
 }
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: CallOptions, cb: (err: ServiceError | null, res: Res) => void) => unknown;
-
-/** One unary call with a deadline; errors come back as FleetnetError. */
-export function unaryCall<Req, Res>(client: Client, fn: Unary<Req, Res>, req: Req, timeoutMs: number, peer: string): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => {
-      if (!err) return resolve(res);
-      const e = fromServiceError(err, peer);
-      if (e.kind === 'unavailable' && err.metadata?.get('fleetnet-kind').length === 0) {
-        reject(new FleetnetError('unavailable', `no agent answers at ${peer}`, { cause: err, hint: 'start one with: fleetnet agent run   (or point --socket at a running agent)' }));
-      } else reject(e);
-    });
-  });
-}
+const svc = '/fleetnet.v1.Agent/';
+/** Every Agent RPC; test/unit/agent-methods.test.ts checks this against the service definition. */
+export const AGENT_METHODS = {
+  health: method(`${svc}Health`, pb.HealthRequest, pb.HealthReply),
+  capabilities: method(`${svc}Capabilities`, pb.CapabilitiesRequest, pb.CapabilitiesReply),
+  attach: method(`${svc}Attach`, pb.AttachRequest, pb.AttachReply),
+  detach: method(`${svc}Detach`, pb.DetachRequest, pb.DetachReply),
+  list: method(`${svc}List`, pb.ListRequest, pb.ListReply),
+  containerNetCommand: method(`${svc}ContainerNetCommand`, pb.ContainerNetCommandRequest, pb.ContainerNetCommandReply),
+};
 
 export interface AgentConn {
-  client: AgentClient;
+  client: typeof AGENT_METHODS;
   addr: string;
-  call<Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
+  call<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
   close(): void;
 }
 
 export function connectAgent(socket?: string): AgentConn {
   const addr = agentAddress(socket);
-  const client = new AgentClient(addr, credentials.createInsecure());
+  const lite = new GrpcLite(addr, addr.replace(/^unix:\/\//, ''));
   return {
-    client,
+    client: AGENT_METHODS,
     addr,
-    call: (fn, req, timeoutMs = 60_000) => unaryCall(client, fn, req, timeoutMs, addr.replace(/^unix:\/\//, '')),
-    close: () => client.close(),
+    call: (m, req, timeoutMs = 60_000) => lite.unary(m, req, timeoutMs),
+    close: () => lite.close(),
   };
 }
