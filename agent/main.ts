@@ -12,6 +12,8 @@ import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
 import { DockerIndex } from './containers/docker-index.js';
 import { ContainerResolver } from './containers/resolve.js';
+import { watchContainerExits } from './dhcp/docker-events.js';
+import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec } from './linux/ip.js';
 import { agentService } from './service/agent-service.js';
@@ -21,6 +23,8 @@ import { startAgentTcp } from './trust/tcp-endpoint.js';
 
 export interface AgentHandle {
   attacher: Attacher;
+  /** DHCP clients; `on('event')` reports lease changes (for the controller's inventory). */
+  dhcp: DhcpSupervisor;
   stop(): Promise<void>;
 }
 
@@ -38,10 +42,15 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   getDocker();
   const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker, dockerIndex: () => dockerIndex });
   const records = new RecordStore(cfg.stateDir);
+  const dhcp = new DhcpSupervisor({ runner, log: log.child({ part: 'dhcp' }), stateDir: cfg.stateDir, docker: getDocker });
+  // Before serving: live clients are adopted (same PID), dead ones restarted, orphans reaped.
+  const adopted = await dhcp.adopt();
+  if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
+  const events = watchContainerExits(getDocker, (id) => void dhcp.containerGone(id), log);
   let caps: Promise<Capability[]> | undefined;
   const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }));
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records, resolver, log, capabilities, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+    runner, ip: ipExec(runner), records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
   });
   const impl = agentService({
     attacher,
@@ -77,7 +86,10 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   log.info({ socket: cfg.socket, listen: cfg.listen, stateDir: cfg.stateDir, version: VERSION }, 'agent serving');
   return {
     attacher,
+    dhcp,
     async stop() {
+      events.close();
+      dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });

@@ -5,6 +5,7 @@ import { VERSION } from '../common/version.js';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
+import * as inspect from './commands/inspect.js';
 import * as ls from './commands/ls.js';
 import * as lab from './commands/lab.js';
 import * as route from './commands/route.js';
@@ -20,7 +21,7 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, agent, lab, route, rule, tc, hostBootstrap]) m.register(program);
+for (const m of [attach, detach, ls, inspect, agent, lab, route, rule, tc, hostBootstrap]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -11,6 +11,9 @@ import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 import type { ContainerResolver } from '../containers/resolve.js';
 import type { ContainerInfo } from '../containers/types.js';
+import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
+import type { DhcpSupervisor } from '../dhcp/supervisor.js';
+import type { Lease } from '../dhcp/types.js';
 import { probeCapabilities, type Capability } from '../linux/capabilities.js';
 import { line, type IpExec } from '../linux/ip.js';
 import { readHostLink } from '../linux/sysfs.js';
@@ -31,6 +34,8 @@ export interface AttacherDeps {
   resolver: Pick<ContainerResolver, 'resolve'>;
   log: Logger;
   sysClassNet?: string;
+  /** Runs DHCP clients; without it, DHCP addresses are refused. */
+  dhcp?: DhcpSupervisor;
   /** Send gratuitous ARP after addressing (off the reply's path). */
   garp?: boolean;
   /** The agent's --ovs-db (ovs-vsctl --db=). */
@@ -68,6 +73,21 @@ export class Attacher {
       lockHostIf,
       releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
     };
+    d.dhcp?.on('event', (ev) => {
+      if (ev.type === 'stopped' && ev.ownerGone) void this.dropHostPeer(ev.key);
+    });
+  }
+
+  /**
+   * The container of a DHCP attachment is gone: its host peer goes too, at once, instead of whenever
+   * the kernel frees the namespace (another mount namespace may still hold it). The record stays,
+   * so a later detach succeeds as CNI DEL does.
+   */
+  private async dropHostPeer(key: string): Promise<void> {
+    await this.queue.run(key, async () => {
+      const r = this.d.records.get(key);
+      if (r?.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
+    });
   }
 
   async attach(order: AttachOrder): Promise<AttachResult> {
@@ -92,7 +112,7 @@ export class Attacher {
       this.d.records.delete(key);
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-    if (order.addresses.some((a) => a.kind === 'dhcp')) throw unsupported('DHCP addressing is not available in this version of the agent');
+    const dhcp = dhcpAddressOf(order.addresses, c, !!this.d.dhcp);
     const host = readHostLink(order.hostIf, this.d.sysClassNet);
     const decided = await decideKind(this.env, order, host);
     const mtu = order.mtu ?? host?.mtu ?? 1500;
@@ -120,6 +140,7 @@ export class Attacher {
         ...plan.commands,
         ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
         ...this.d.ip.describe(c.netns, nsLines(plan.nsPrelude)),
+        ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
       return { record: this.makeRecord(order, c, key, fp, decided.kind, made, mtu, mac ?? '', []), changed: false, commands };
@@ -143,6 +164,11 @@ export class Attacher {
         ...(mac ? { mac } : {}),
         mtu,
       });
+      if (dhcp && this.d.dhcp) {
+        const sup = this.d.dhcp;
+        undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
+        await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order));
+      }
       const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced);
       record.addresses = live.addresses;
       this.d.records.put(record);
@@ -207,6 +233,8 @@ export class Attacher {
     for (const r of matches) {
       await this.queue.run(r.key, async () => {
         if (!this.d.records.get(r.key)) return;
+        // DHCPRELEASE needs the interface: stop the client before the link goes.
+        await this.d.dhcp?.stop(r.key, { release: true, reason: 'detach' });
         await KINDS[r.kind].remove(this.env, r);
         if (r.replacedDefaults.length && (await nsAlive(r.container))) await restoreDefaults(this.d.runner, this.d.log, r.container.netns, r.replacedDefaults);
         this.d.records.delete(r.key);
@@ -235,6 +263,11 @@ export class Attacher {
         (x) => x.ifname === order.ifname && (x.container.name === v || x.container.id === v || (v.length >= 12 && x.container.id.startsWith(v)) || String(x.container.pid) === v),
       );
     }
+  }
+
+  /** The DHCP lease of an attachment, when it has a client. */
+  lease(key: string): Lease | undefined {
+    return this.d.dhcp?.lease(key);
   }
 
   list(): AttachmentRecord[] {

@@ -25,6 +25,10 @@ export interface AttachOrder {
   trunk?: IfName;
   /** OVS bridge fleetnet creates: system (default of the agent) or netdev (user space). */
   ovsDatapath?: 'system' | 'netdev';
+  /** DHCP: write the lease's DNS servers into the container's resolv.conf. */
+  dhcpDns?: boolean;
+  /** DHCP: take one lease and stop the client (pipework's old behaviour). */
+  dhcpOneshot?: boolean;
 }
 
 export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;

@@ -51,13 +51,13 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const order = attachOrderFromProto(req);
       const res = await attacher.attach(order);
       if (res.changed) log.info({ container: res.record.container.name, ifname: res.record.ifname, hostIf: res.record.hostIf }, 'attached');
-      return { interface: interfaceToProto(res.record), changed: res.changed, commands: res.commands };
+      return { interface: interfaceToProto(res.record, 'up', attacher.lease(res.record.key)), changed: res.changed, commands: res.commands };
     }),
     detach: unary(log, 'Detach', async (req: Parameters<typeof detachOrderFromProto>[0]) => {
       const res = await attacher.detach(detachOrderFromProto(req));
       return { removed: res.removed };
     }),
-    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r))) })),
+    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))) })),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');

@@ -8,6 +8,7 @@ import { parseIfName, type IfName } from '../../common/ifname.js';
 import type { AttachRequest, DetachRequest, Interface, Target } from '../../proto/gen/fleetnet/v1/agent.js';
 import { MACVLAN_MODES, type AttachOrder, type DetachOrder, type HostIfKind, type MacvlanMode } from '../attach/order.js';
 import type { AttachmentRecord } from '../attach/records.js';
+import type { Lease } from '../dhcp/types.js';
 
 const KINDS = new Set<HostIfKind>(['bridge', 'ovs', 'macvlan', 'ipoib', 'dummy']);
 
@@ -50,6 +51,8 @@ export function attachOrderFromProto(r: AttachRequest, sysClassNet?: string): At
     ...(r.vlan ? { id: r.vlan } : {}),
     ...(r.mtu ? { mtu: r.mtu } : {}),
     dryRun: r.dryRun,
+    ...(r.dhcpDns ? { dhcpDns: true } : {}),
+    ...(r.dhcpOneshot ? { dhcpOneshot: true } : {}),
     ...(r.attachmentId ? { attachmentId: r.attachmentId } : {}),
     ...parityOptions(r),
   };
@@ -88,7 +91,12 @@ export function detachOrderFromProto(r: DetachRequest): DetachOrder {
   };
 }
 
-export function interfaceToProto(r: AttachmentRecord, state = 'up'): Interface {
+export function leaseToProto(l: Lease | undefined): Interface['lease'] {
+  if (!l) return undefined;
+  return { address: l.address, router: l.router, dns: l.dns, leaseSeconds: l.leaseSeconds, expiresUnixMs: l.expiresUnixMs, clientPid: l.clientPid, client: l.client };
+}
+
+export function interfaceToProto(r: AttachmentRecord, state = 'up', lease?: Lease): Interface {
   return {
     attachmentId: r.attachmentId,
     container: { runtime: r.container.runtime, id: r.container.id, name: r.container.name, pid: r.container.pid, netns: r.container.netns },
@@ -101,7 +109,7 @@ export function interfaceToProto(r: AttachmentRecord, state = 'up'): Interface {
     gateways: r.gateways,
     mtu: r.mtu,
     vlan: r.vlan,
-    lease: undefined,
+    lease: leaseToProto(lease),
     state,
   };
 }

@@ -15,7 +15,8 @@ or more addresses, then optionally a MAC and/or @VLAN.
   CONTAINER  a Docker name or ID, a named netns, or an LXC name; a number is a PID;
              or say which: docker:NAME pid:N netns:NAME lxc:NAME /path/to/netns
   ADDRESS    10.1.1.5/24, fd00::5/64, 10.1.1.5/24@10.1.1.1 (sets the default route),
-             0/0 (no address)
+             0/0 (no address), or DHCP: udhcpc, dhclient, dhcpcd, dhcp (busybox udhcpc
+             in a helper container), each with :OPTIONS (e.g. udhcpc:-O,ntpsrv)
   LAST       02:12:34:56:78:9a, U:web1.example.com (a stable MAC from the string,
              as pipework computes it), @VLAN, or both: U:web1@10
 
@@ -30,6 +31,8 @@ Examples:
   fleetnet attach ib0 web1 10.2.0.5/16 @8001          # IPoIB child, pkey 0x8001, named ib0
   fleetnet attach dummy web1 10.9.0.1/32              # a dummy interface in the container
   fleetnet attach mac:02:12:34:56:78:9a web1 10.1.1.5/24   # host interface found by its MAC
+  fleetnet attach br1 web1 dhclient U:web1.example.com # a supervised DHCP client, stable lease
+  fleetnet attach --dhcp-dns br1 web1 udhcpc           # also write the lease's DNS into web1
 
 A missing host interface is created only when its name asks for it (br* makes a Linux
 bridge, ovs* an Open vSwitch bridge) or --kind says so; any other missing name is an error, so a typo never
@@ -45,8 +48,10 @@ export function toProtoAddress(a: AddressSpec): AttachRequest['addresses'][numbe
 
 export function describeInterface(i: Interface): string {
   const who = i.container ? i.container.name : '?';
-  const addrs = i.addresses.length ? i.addresses.join(' ') : 'no address';
-  const gw = i.gateways.length ? ` via ${i.gateways.join(' ')}` : '';
+  const all = [...i.addresses, ...(i.lease ? [`${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`] : [])];
+  const addrs = all.length ? all.join(' ') : 'no address';
+  const gws = [...i.gateways, ...(i.lease?.router ? [i.lease.router] : [])];
+  const gw = gws.length ? ` via ${gws.join(' ')}` : '';
   return `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ${i.hostIfname || '-'}, mtu ${i.mtu})`;
 }
 
@@ -91,6 +96,8 @@ export function register(program: Command): void {
     .option('--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint')
     .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
     .option('--net <name>', 'network to attach to (with a controller)')
+    .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
+    .option('--dhcp-oneshot', 'DHCP: take one lease, then stop the client (pipework\'s old behaviour: no renewals)')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
@@ -121,8 +128,8 @@ export function register(program: Command): void {
         vlanFiltering: Boolean(opts.vlanFiltering),
         trunk: opts.trunk ? parseIfName(String(opts.trunk), 'trunk interface (--trunk)') : '',
         ovsDatapath: (opts.ovsDatapath as string | undefined) ?? '',
-        dhcpDns: false,
-        dhcpOneshot: false,
+        dhcpDns: Boolean(opts.dhcpDns),
+        dhcpOneshot: Boolean(opts.dhcpOneshot),
       };
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);

@@ -15,7 +15,7 @@ export function register(program: Command): void {
         if (opts.json) return printJson(res.interfaces);
         const rows = res.interfaces.map((i) => [
           i.container?.name ?? '', i.container?.pid ? String(i.container.pid) : '-', i.ifname, i.hostIf, i.kind, i.mac,
-          i.addresses.join(',') || '-', String(i.mtu), i.hostIfname || '-', i.state,
+          [...i.addresses, ...(i.lease ? [`${i.lease.address}(${i.lease.client})`] : [])].join(',') || '-', String(i.mtu), i.hostIfname || '-', i.state,
         ]);
         process.stdout.write(table(['CONTAINER', 'PID', 'IF', 'HOSTIF', 'KIND', 'MAC', 'ADDRESSES', 'MTU', 'PEER', 'STATE'], rows) + '\n');
       } finally {

@@ -1,0 +1,39 @@
+// fleetnet inspect: DESIGN.md's inventory schema for containers on this host (from the local agent),
+// with the `compat` object network-wrapper users script against.
+import type { Command } from 'commander';
+import { invalid, notFound } from '../../common/errors.js';
+import { printJson } from '../output/table.js';
+
+const EXAMPLES = `
+Prints JSON, one entry per container: {container, host, interfaces: [...]}; each interface has
+fleetnet's fields (addresses, lease, ...) and a "compat" object with network-wrapper's fields:
+HWAddr, Bridge, IPAddress, IPPrefixLen, Gateway, DNS, DHCP_PID.
+
+Examples:
+  fleetnet inspect web1                 # one container (name, ID, ID prefix or PID)
+  fleetnet inspect --all                # every container with a fleetnet interface on this host
+  fleetnet inspect web1 | jq -r '.interfaces[0].compat.IPAddress'`;
+
+export function register(program: Command): void {
+  program
+    .command('inspect')
+    .summary("show a container's interfaces as JSON (with network-wrapper's compat fields)")
+    .argument('[container]', 'container name, ID, ID prefix (12+ characters) or PID')
+    .option('--all', 'every container with a fleetnet interface on this host')
+    .addHelpText('after', EXAMPLES)
+    .action(async (ref: string | undefined, opts: { all?: boolean }, cmd: Command) => {
+      const [{ connectAgent }, { buildInventory, selectContainer }] = await Promise.all([import('../client/agent.js'), import('../../common/inventory.js')]);
+      if (!ref && !opts.all) throw invalid('name a container, or pass --all', 'fleetnet inspect web1');
+      const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
+      try {
+        const [list, health] = await Promise.all([conn.call(conn.client.list, {}), conn.call(conn.client.health, {})]);
+        const all = buildInventory(health.hostname, list.interfaces);
+        if (opts.all) return printJson(all);
+        const hit = selectContainer(all, ref!);
+        if (!hit.length) throw notFound(`no fleetnet interface belongs to '${ref}' on this host`, "'fleetnet ls' lists them");
+        printJson(hit.length === 1 ? hit[0] : hit);
+      } finally {
+        conn.close();
+      }
+    });
+}

@@ -1,0 +1,69 @@
+// DESIGN.md's one inventory schema: per container `{container, host, interfaces}`, each interface
+// with fleetnet's fields and a `compat` object carrying what network-wrapper users script against.
+// Pure, so the local `fleetnet inspect` and the controller's fleet inventory print the same JSON.
+
+/** The fields of an interface the schema needs (the agent's proto `Interface` has them all). */
+export interface InventoryInterface {
+  attachmentId?: string;
+  container?: { runtime: string; id: string; name: string; pid: number; netns?: string } | undefined;
+  ifname: string;
+  hostIfname: string;
+  hostIf: string;
+  kind: string;
+  mac: string;
+  addresses: string[];
+  gateways: string[];
+  mtu: number;
+  vlan: string;
+  state: string;
+  lease?: { address: string; router: string; dns: string[]; leaseSeconds: number; expiresUnixMs: number | string; clientPid: number; client: string } | undefined;
+}
+
+export interface Compat {
+  HWAddr: string;
+  Bridge: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  Gateway: string;
+  DNS: string[];
+  DHCP_PID: number;
+}
+
+export interface InventoryEntry {
+  container: { runtime: string; id: string; name: string; pid: number };
+  host: string;
+  interfaces: (Omit<InventoryInterface, 'container'> & { compat: Compat })[];
+}
+
+export function compatOf(i: InventoryInterface): Compat {
+  const cidr = i.lease?.address || i.addresses.find((a) => !a.includes(':')) || i.addresses[0] || '';
+  const [ip = '', len = '0'] = cidr.split('/');
+  return {
+    HWAddr: i.mac,
+    Bridge: i.hostIf,
+    IPAddress: ip,
+    IPPrefixLen: Number(len) || 0,
+    Gateway: i.lease?.router || i.gateways[0] || '',
+    DNS: i.lease?.dns ?? [],
+    DHCP_PID: i.lease?.clientPid ?? 0,
+  };
+}
+
+/** Groups interfaces by container (first seen first), each with its compat object. */
+export function buildInventory(host: string, interfaces: readonly InventoryInterface[]): InventoryEntry[] {
+  const by = new Map<string, InventoryEntry>();
+  for (const i of interfaces) {
+    const c = i.container ?? { runtime: '', id: '', name: '', pid: 0 };
+    const k = `${c.runtime}:${c.id}`;
+    let e = by.get(k);
+    if (!e) by.set(k, (e = { container: { runtime: c.runtime, id: c.id, name: c.name, pid: c.pid }, host, interfaces: [] }));
+    const { container: _omit, ...rest } = i;
+    e.interfaces.push({ ...rest, ...(i.lease ? { lease: { ...i.lease, expiresUnixMs: Number(i.lease.expiresUnixMs) } } : {}), compat: compatOf(i) });
+  }
+  return [...by.values()];
+}
+
+/** The entries for one container, matched by name, full ID or an ID prefix of 12+ characters. */
+export function selectContainer(entries: readonly InventoryEntry[], ref: string): InventoryEntry[] {
+  return entries.filter((e) => e.container.name === ref || e.container.id === ref || (ref.length >= 12 && e.container.id.startsWith(ref)) || String(e.container.pid) === ref);
+}
