@@ -8,7 +8,7 @@ import { UndoStack } from '../../common/undo.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { waitForAgent } from './agent-client.js';
 import { gatherFacts, localRuntime, missingPrereqs, planRuntime } from './facts.js';
-import { linkHostNode, localBundle, makeDirs, REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig, type AgentSettings } from './install.js';
+import { DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, makeDirs, REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig, type AgentSettings } from './install.js';
 import { SshSession, type SshTarget } from './ssh-session.js';
 
 export type Step = 'connect' | 'check' | 'upload' | 'configure' | 'start' | 'register';
@@ -87,6 +87,8 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     await step('upload', async () => {
       await makeDirs(session);
       await session.putFile(localBundle(), REMOTE.bundle);
+      for (const s of DEPLOY_SCRIPTS) await session.putFile(localDeployScript(s), `${REMOTE.deploy}/${s}`);
+      await session.run('chmod', ['0755', ...DEPLOY_SCRIPTS.map((s) => `${REMOTE.deploy}/${s}`)]);
       if (runtime.ship) {
         await session.putFile(process.execPath, REMOTE.node);
         await session.run('chmod', ['0755', REMOTE.node]);

@@ -7,7 +7,9 @@ import type { Runner } from '../../common/runner.js';
 
 export const REMOTE = Object.freeze({
   root: '/opt/fleetnet',
-  bundle: '/opt/fleetnet/fleetnet-agent.mjs',
+  // dist/ and deploy/ side by side, as in the repository: the agent finds its DHCP scripts at ../deploy
+  bundle: '/opt/fleetnet/dist/fleetnet-agent.mjs',
+  deploy: '/opt/fleetnet/deploy',
   node: '/opt/fleetnet/bin/node',
   etc: '/etc/fleetnet/agent',
   env: '/etc/fleetnet/agent/agent.env',
@@ -30,6 +32,9 @@ export interface AgentSettings {
 }
 
 export const localBundle = () => join(packageRoot(), 'dist', 'fleetnet-agent.mjs');
+/** Helper scripts the agent runs (its DHCP hook), uploaded next to the bundle. */
+export const DEPLOY_SCRIPTS = ['dhcp-hook', 'dhcp-private-ns'] as const;
+export const localDeployScript = (name: string) => join(packageRoot(), 'deploy', name);
 export const unitText = () => readFileSync(join(packageRoot(), 'deploy', 'systemd', 'fleetnet-agent.service'), 'utf8');
 
 export function envFile(s: AgentSettings): string {
@@ -49,7 +54,7 @@ export async function writeRemote(r: Runner, path: string, content: string, mode
 }
 
 export async function makeDirs(r: Runner): Promise<void> {
-  await r.run('mkdir', ['-p', `${REMOTE.root}/bin`, REMOTE.state, REMOTE.run]);
+  await r.run('mkdir', ['-p', `${REMOTE.root}/bin`, `${REMOTE.root}/dist`, REMOTE.deploy, REMOTE.state, REMOTE.run]);
   await r.run('install', ['-d', '-m', '0700', REMOTE.etc]);
 }
 

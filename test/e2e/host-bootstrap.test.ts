@@ -73,7 +73,7 @@ describe('fleetnet host add over SSH', () => {
     for (const h of [H.h1!, H.h2!, H.h3!]) assert.ok(known.includes(h.hostKeyPub.split(' ')[1]!), `${h.name} key pinned`);
     for (const h of [H.h1!, H.h2!, H.h3!]) {
       const files = installedFiles(h);
-      for (const f of ['/opt/fleetnet/fleetnet-agent.mjs', '/opt/fleetnet/bin/node', '/etc/fleetnet/agent/ca.crt', '/etc/fleetnet/agent/agent.env', '/var/lib/fleetnet/agent/tls/host.key', '/var/lib/fleetnet/agent/tls/host.crt']) {
+      for (const f of ['/opt/fleetnet/dist/fleetnet-agent.mjs', '/opt/fleetnet/deploy/dhcp-hook', '/opt/fleetnet/deploy/dhcp-private-ns', '/opt/fleetnet/bin/node', '/etc/fleetnet/agent/ca.crt', '/etc/fleetnet/agent/agent.env', '/var/lib/fleetnet/agent/tls/host.key', '/var/lib/fleetnet/agent/tls/host.crt']) {
         assert.ok(files.includes(f), `${h.name} has ${f}: ${files.join(' ')}`);
       }
       assert.ok(!files.includes('/etc/fleetnet/agent/join-token'), 'the join token is used up and gone');
