@@ -134,7 +134,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
   'Linux bridge VLAN on a bridge fleetnet creates: vlan_filtering on, PVID untagged, VID 1 removed': {
     req: { hostIf: 'brv1', vlan: '10' },
     argv: [
-      'ip -json -batch - <<< link add brv1 type bridge | link set brv1 alias fleetnet:owned | link set brv1 up',
+      'ip -json -batch - <<< link add brv1 address 86:95:bb:d3:ce:96 type bridge | link set brv1 alias fleetnet:owned | link set brv1 up', // fixed MAC: bridgeMac('brv1')
       'ip -json -batch - <<< link set brv1 type bridge vlan_filtering 1 | link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net | link set fn925cadea24ea master brv1 up',
       'bridge -batch - <<< vlan add dev fn925cadea24ea vid 10 pvid untagged | vlan del dev fn925cadea24ea vid 1',
       `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 up | addr show dev eth1`,

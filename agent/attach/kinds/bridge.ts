@@ -1,4 +1,5 @@
 // Linux bridge: a veth whose host end is a bridge port; `@VID` makes it an untagged PVID port.
+import { createHash } from 'node:crypto';
 import { parseVlanId } from '../../../common/attach-args.js';
 import { conflict, invalid, notFound } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
@@ -7,8 +8,23 @@ import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { vethLine } from './veth.js';
 
+/**
+ * A bridge fleetnet makes gets a fixed MAC (locally administered, derived from its name): a bridge
+ * without one takes the lowest port MAC and changes it as ports come and go, which drops unicast
+ * traffic to the host that was addressed to the old MAC (a DHCP renewal or release, for one).
+ */
+export function bridgeMac(name: string): string {
+  const h = createHash('sha256').update(`fleetnet-bridge\0${name}`).digest();
+  h[0] = (h[0]! & 0xfc) | 0x02;
+  return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 export function bridgeLines(name: string): string[] {
-  return [line('link', 'add', name, 'type', 'bridge'), line('link', 'set', name, 'alias', OWNED_ALIAS), line('link', 'set', name, 'up')];
+  return [
+    line('link', 'add', name, 'address', bridgeMac(name), 'type', 'bridge'),
+    line('link', 'set', name, 'alias', OWNED_ALIAS),
+    line('link', 'set', name, 'up'),
+  ];
 }
 
 /** `bridge -batch` lines giving a port one VLAN as untagged PVID (VID 1 removed), and a trunk the VLAN tagged. */
