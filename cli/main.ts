@@ -11,17 +11,25 @@ import * as lab from './commands/lab.js';
 import * as route from './commands/route.js';
 import * as rule from './commands/rule.js';
 import * as tc from './commands/tc.js';
+import * as controller from './commands/controller.js';
+import * as host from './commands/host.js';
+import * as hosts from './commands/hosts.js';
+import * as net from './commands/net.js';
+import * as nets from './commands/nets.js';
 import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
 
 const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
   .version(VERSION)
   .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
+  .option('--controller <addr:port>', 'the fleet controller (env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)')
+  .option('--local', 'talk to this host\'s agent even when a controller is configured')
   .showHelpAfterError('(add --help for usage and examples)')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, inspect, agent, lab, route, rule, tc, hostBootstrap]) m.register(program);
+// hostBootstrap last: it extends the host and controller commands registered before it
+for (const m of [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, hostBootstrap]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -98,10 +98,15 @@ export function register(program: Command): void {
     .option('--net <name>', 'network to attach to (with a controller)')
     .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
     .option('--dhcp-oneshot', 'DHCP: take one lease, then stop the client (pipework\'s old behaviour: no renewals)')
+    .option('--host <name>', 'the fleet host the container runs on (with a controller)')
+    .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const fleet = await import('./fleet-attach.js');
+      const ctl = await fleet.controllerOf(cmd);
+      if (ctl) return fleet.fleetAttach(ctl, words, opts);
       const { hostByMac, words: w } = pipeworkForms(words, opts);
       const args = parseAttachArgs(w, { ...(opts.net ? { net: String(opts.net) } : {}) });
       checkFamily(opts.family, args.addresses);

@@ -12,8 +12,13 @@ export function register(program: Command): void {
     .argument('<container>', 'as for attach: name, ID, PID, netns:NAME, /path')
     .option('-i, --ifname <name>', 'interface inside the container', 'eth1')
     .option('--json', 'print the result as JSON')
+    .option('--host <name>', 'the fleet host the container runs on (with a controller)')
+    .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .addHelpText('after', '\nExamples:\n  fleetnet detach web1\n  fleetnet detach web1 -i eth2')
     .action(async (container: string, opts: { ifname: string; json?: boolean }, cmd: Command) => {
+      const fleet = await import('./fleet-attach.js');
+      const ctl = await fleet.controllerOf(cmd);
+      if (ctl) return fleet.fleetDetach(ctl, container, opts);
       const target = parseTarget(container);
       const ifname = parseIfName(opts.ifname, 'container interface name (-i)');
       const { connectAgent } = await import('../client/agent.js');

@@ -1,17 +1,18 @@
-// fleetnet inspect: DESIGN.md's inventory schema for containers on this host (from the local agent),
-// with the `compat` object network-wrapper users script against.
+// fleetnet inspect: DESIGN.md's inventory schema, with the `compat` object network-wrapper users
+// script against: from the controller for the fleet when one is configured, else from the local agent.
 import type { Command } from 'commander';
 import { invalid, notFound } from '../../common/errors.js';
 import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
-Prints JSON, one entry per container: {container, host, interfaces: [...]}; each interface has
+Prints JSON, {container, host, interfaces: [...]} (an array when several match); each interface has
 fleetnet's fields (addresses, lease, ...) and a "compat" object with network-wrapper's fields:
 HWAddr, Bridge, IPAddress, IPPrefixLen, Gateway, DNS, DHCP_PID.
 
 Examples:
   fleetnet inspect web1                 # one container (name, ID, ID prefix or PID)
   fleetnet inspect --all                # every container with a fleetnet interface on this host
+  fleetnet inspect --host h2 web1       # through the controller: web1 on fleet host h2
   fleetnet inspect web1 | jq -r '.interfaces[0].compat.IPAddress'`;
 
 export function register(program: Command): void {
@@ -19,9 +20,15 @@ export function register(program: Command): void {
     .command('inspect')
     .summary("show a container's interfaces as JSON (with network-wrapper's compat fields)")
     .argument('[container]', 'container name, ID, ID prefix (12+ characters) or PID')
-    .option('--all', 'every container with a fleetnet interface on this host')
+    .option('--all', 'every container with a fleetnet interface on this host (local agent)')
+    .option('--host <name>', 'with a controller: only this fleet host')
     .addHelpText('after', EXAMPLES)
-    .action(async (ref: string | undefined, opts: { all?: boolean }, cmd: Command) => {
+    .action(async (ref: string | undefined, opts: { all?: boolean; host?: string }, cmd: Command) => {
+      const { controllerOf } = await import('./fleet-attach.js');
+      if (await controllerOf(cmd)) {
+        if (!ref) throw invalid('name a container', 'fleetnet inspect web1');
+        return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host);
+      }
       const [{ connectAgent }, { buildInventory, selectContainer }] = await Promise.all([import('../client/agent.js'), import('../../common/inventory.js')]);
       if (!ref && !opts.all) throw invalid('name a container, or pass --all', 'fleetnet inspect web1');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);

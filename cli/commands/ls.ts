@@ -7,7 +7,12 @@ export function register(program: Command): void {
     .command('ls')
     .summary('list the interfaces fleetnet made')
     .option('--json', 'print JSON for scripts')
+    .option('--host <name>', 'only this fleet host (with a controller)')
+    .option('--net <name>', 'only this network (with a controller)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const fleet = await import('./fleet-attach.js');
+      const ctl = await fleet.controllerOf(cmd);
+      if (ctl) return fleet.fleetLs(ctl, opts);
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {

@@ -1,0 +1,41 @@
+// The fleet side of `fleetnet inspect`: the controller's attachments in DESIGN.md's inventory schema.
+import type { Command } from 'commander';
+import { notFound } from '../../common/errors.js';
+import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
+import { printJson } from '../output/table.js';
+
+export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
+  const byHost = new Map<string, Attachment[]>();
+  for (const a of atts) byHost.set(a.host, [...(byHost.get(a.host) ?? []), a]);
+  return [...byHost].map(([host, list]) => ({
+    container: list[0]!.container?.name || container,
+    host,
+    interfaces: list.map((a) => {
+      const v4 = a.addresses.find((x) => !x.includes(':'));
+      return {
+        id: a.id, network: a.network, ifname: a.ifname, hostIf: a.hostIf, hostIfname: a.hostIfname, kind: a.kind, mac: a.mac,
+        addresses: a.addresses, gateways: a.gateways, mtu: a.mtu, vlan: a.vlan, state: a.state, error: a.error,
+        compat: {
+          HWAddr: a.mac,
+          Bridge: a.hostIf,
+          IPAddress: v4 ? v4.split('/')[0] : '',
+          IPPrefixLen: v4 ? Number(v4.split('/')[1]) : 0,
+          Gateway: a.gateways.find((g) => !g.includes(':')) ?? '',
+          DNS: a.lease?.dns ?? [],
+          DHCP_PID: a.lease?.clientPid ?? 0,
+        },
+      };
+    }),
+  }));
+}
+
+export async function fleetInspect(cmd: Command, container: string, host: string | undefined): Promise<void> {
+  const { withController } = await import('../client/controller.js');
+  await withController(cmd.optsWithGlobals(), 'inspect', async (conn) => {
+    const res = await conn.call(conn.client.listAttachments, { host: host ?? '', network: '', container });
+    if (!res.attachments.length) throw notFound(`no attachment for ${container}${host ? ` on ${host}` : ''}`, 'see them all with: fleetnet ls');
+    const inv = inventoryOf(container, res.attachments);
+    printJson(inv.length === 1 ? inv[0] : inv);
+  });
+}
+

@@ -1,0 +1,107 @@
+// fleetnet net create|ls|rm: the fleet's networks (subnets, IPAM ranges, bridge kind).
+import type { Command } from 'commander';
+import { invalid } from '../../common/errors.js';
+import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
+import { printJson, table } from '../output/table.js';
+
+const EXAMPLES = `
+Examples:
+  fleetnet net create blue --subnet 10.1.1.0/24 --gateway 10.1.1.1
+  fleetnet net create green --subnet 10.2.0.0/24 --subnet fd00:2::/64 --ipam-range 10.2.0.100-10.2.0.199
+  fleetnet net create lan --subnet 192.168.5.0/24 --kind macvlan --parent h1=eth1,h2=ens3
+  fleetnet net ls
+  fleetnet net rm green                            # refused while anything is attached to it
+
+The bridge on every host is br-<name> unless --bridge says otherwise (at most 15 bytes, so
+default-bridge names are at most 12 characters). Network, broadcast and gateway addresses are
+never handed out; allocations (attach --net N with no address) come from --ipam-range when given,
+leaving the rest of the subnet to static addresses or a DHCP server.`;
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function parseParents(v: string | undefined): { parent: string; parents: Record<string, string> } {
+  if (!v) return { parent: '', parents: {} };
+  if (!v.includes('=')) return { parent: v, parents: {} };
+  const parents: Record<string, string> = {};
+  for (const part of v.split(',')) {
+    const m = /^([^=]+)=([^=]+)$/.exec(part);
+    if (!m) throw invalid(`--parent '${part}' is not HOST=IF`, 'write --parent eth1, or --parent h1=eth1,h2=ens3');
+    parents[m[1]!] = m[2]!;
+  }
+  return { parent: '', parents };
+}
+
+function parseRanges(vs: string[]): { start: string; end: string }[] {
+  return vs.map((v) => {
+    const m = /^([^-]+)-([^-]+)$/.exec(v);
+    if (!m) throw invalid(`--ipam-range '${v}' is not START-END`, 'write it like 10.1.1.100-10.1.1.199');
+    return { start: m[1]!, end: m[2]! };
+  });
+}
+
+function num(v: string | undefined, what: string): number {
+  if (v === undefined) return 0;
+  if (!/^\d+$/.test(v)) throw invalid(`${what} '${v}' is not a number`);
+  return Number(v);
+}
+
+export async function printNets(cmd: Command, json: boolean): Promise<void> {
+  const { withController } = await import('../client/controller.js');
+  await withController(cmd.optsWithGlobals(), 'net ls', async (conn) => {
+    const res = await conn.call(conn.client.listNetworks, {});
+    if (json) return printJson(res.networks);
+    const rows = res.networks.map((n: Network) => [
+      n.name, n.subnets.join(','), n.gateways.join(',') || '-', n.ipamRanges.map((r) => `${r.start}-${r.end}`).join(',') || '-',
+      n.kind, n.bridge || n.parent || Object.entries(n.parents).map(([h, p]) => `${h}=${p}`).join(','), n.vlan ? String(n.vlan) : '-',
+      n.mtu ? String(n.mtu) : '-', String(n.attachments),
+    ]);
+    process.stdout.write(table(['NET', 'SUBNETS', 'GATEWAYS', 'IPAM RANGE', 'KIND', 'BRIDGE/PARENT', 'VLAN', 'MTU', 'ATTACHED'], rows) + '\n');
+  });
+}
+
+export function register(program: Command): void {
+  const net = program.command('net').summary('create, list and remove fleet networks').addHelpText('after', EXAMPLES);
+  net.command('create')
+    .summary('create a network')
+    .argument('<name>', 'letters, digits, - and _')
+    .option('--subnet <cidr>', 'an IPv4 and/or an IPv6 subnet (repeat for dual stack)', collect)
+    .option('--gateway <ip>', 'gateway address, never handed out (repeat per family)', collect)
+    .option('--ipam-range <start-end>', 'allocate from this range only (repeat per family)', collect)
+    .option('--bridge <name>', 'host bridge on every host (default br-<name>)')
+    .option('--kind <kind>', 'bridge, ovs or macvlan', 'bridge')
+    .option('--parent <if|host=if,...>', 'macvlan parent, the same on every host or per host')
+    .option('--vlan <id>', 'VLAN id 1-4094')
+    .option('--mtu <bytes>', 'MTU of the containers\' interfaces')
+    .option('--json', 'print JSON')
+    .addHelpText('after', EXAMPLES)
+    .action(async (name: string, opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
+      const subnets = (opts.subnet as string[] | undefined) ?? [];
+      if (!subnets.length) throw invalid(`network ${name} needs a subnet`, `add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)`);
+      const { parent, parents } = parseParents(opts.parent as string | undefined);
+      const network: Network = {
+        name, subnets, gateways: (opts.gateway as string[] | undefined) ?? [], ipamRanges: parseRanges((opts.ipamRange as string[] | undefined) ?? []),
+        bridge: (opts.bridge as string | undefined) ?? '', kind: String(opts.kind), parent, parents,
+        vlan: num(opts.vlan as string | undefined, '--vlan'), mtu: num(opts.mtu as string | undefined, '--mtu'), createdUnixMs: 0, attachments: 0,
+      };
+      const { withController } = await import('../client/controller.js');
+      await withController(cmd.optsWithGlobals(), 'net create', async (conn) => {
+        const n = await conn.call(conn.client.createNetwork, { network });
+        if (opts.json) printJson(n);
+        else process.stdout.write(`network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})\n`);
+      });
+    });
+  net.command('ls')
+    .summary('list networks')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }, cmd: Command) => printNets(cmd, Boolean(opts.json)));
+  net.command('rm')
+    .summary('remove a network (refused while anything is attached to it)')
+    .argument('<name>')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const { withController } = await import('../client/controller.js');
+      await withController(cmd.optsWithGlobals(), 'net rm', async (conn) => {
+        await conn.call(conn.client.removeNetwork, { name });
+        process.stdout.write(`network ${name} removed\n`);
+      });
+    });
+}

@@ -1,0 +1,32 @@
+// Controller settings, validated once and frozen. Durations carry their unit in the name.
+import { z } from 'zod';
+import { invalid } from '../common/errors.js';
+
+export const DEFAULT_CONTROLLER_PORT = 7440;
+
+export const ControllerConfigSchema = z.object({
+  // Loopback by default: there is no client authentication until the PKI issue lands.
+  listen: z.string().min(1).default(`127.0.0.1:${DEFAULT_CONTROLLER_PORT}`),
+  db: z.string().min(1).default('/var/lib/fleetnet/state.db'),
+  synchronous: z.enum(['normal', 'full']).default('normal'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  resyncMs: z.number().int().min(100).default(10_000),
+  backoffMinMs: z.number().int().min(10).default(250),
+  backoffMaxMs: z.number().int().min(10).default(5_000),
+  listTimeoutMs: z.number().int().min(100).default(5_000),
+  attachTimeoutMs: z.number().int().min(100).default(30_000),
+  parallelPerHost: z.number().int().min(1).max(256).default(8),
+  /** The longest a client may ask FleetAttach/FleetDetach to wait. */
+  maxWaitMs: z.number().int().min(0).default(120_000),
+});
+
+export type ControllerConfig = Readonly<z.infer<typeof ControllerConfigSchema>>;
+
+export function controllerConfig(input: unknown): ControllerConfig {
+  const r = ControllerConfigSchema.safeParse(input);
+  if (!r.success) {
+    const first = r.error.issues[0]!;
+    throw invalid(`controller setting ${first.path.join('.')}: ${first.message}`, 'see: fleetnet controller run --help');
+  }
+  return Object.freeze(r.data);
+}

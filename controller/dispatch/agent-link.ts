@@ -1,0 +1,52 @@
+// The controller's connections to agents, one per agent address. Credentials live here only:
+// plain TCP today; mutual TLS (the PKI issue) replaces `agentCredentials` and nothing else.
+import { credentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { FleetnetError } from '../../common/errors.js';
+import { fromServiceError } from '../../common/grpc-errors.js';
+import {
+  AgentClient, type AttachReply, type AttachRequest, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type CapabilitiesReply,
+} from '../../proto/gen/fleetnet/v1/agent.js';
+
+export function agentCredentials(): ChannelCredentials {
+  return credentials.createInsecure();
+}
+
+export interface AgentLink {
+  health(timeoutMs: number): Promise<HealthReply>;
+  capabilities(timeoutMs: number): Promise<CapabilitiesReply>;
+  list(timeoutMs: number): Promise<ListReply>;
+  attach(req: AttachRequest, timeoutMs: number): Promise<AttachReply>;
+  detach(req: DetachRequest, timeoutMs: number): Promise<DetachReply>;
+  close(): void;
+}
+
+/** Makes links; a test may hand in its own. */
+export type AgentLinkFactory = (addr: string) => AgentLink;
+
+type Cb<R> = (err: ServiceError | null, res: R) => void;
+
+export const grpcAgentLink: AgentLinkFactory = (addr) => {
+  const client = new AgentClient(addr, agentCredentials(), {
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2000,
+  });
+  const call = <Req, Res>(fn: (req: Req, md: Metadata, opts: { deadline: number }, cb: Cb<Res>) => unknown, req: Req, timeoutMs: number) =>
+    new Promise<Res>((resolve, reject) => {
+      fn.call(client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(fromServiceError(err, `the agent at ${addr}`)) : resolve(res),
+      );
+    });
+  return {
+    health: (t) => call(client.health, {}, t),
+    capabilities: (t) => call(client.capabilities, {}, t),
+    list: (t) => call(client.list, {}, t),
+    attach: (req, t) => call(client.attach, req, t),
+    detach: (req, t) => call(client.detach, req, t),
+    close: () => client.close(),
+  };
+};
+
+/** The agent could not be reached (as opposed to: it answered and refused). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof FleetnetError && err.kind === 'unavailable';
+}

@@ -1,0 +1,303 @@
+// Level-triggered reconcile of every host: the desired attachments in the store against the
+// agent's List. A full pass runs periodically, when a host is (re)registered or was unreachable,
+// and after a backoff when the agent did not answer; a change to one attachment runs a targeted
+// pass for it alone (the agent's Attach and Detach are idempotent, so it needs no List first).
+// One pass per host at a time; hosts run in parallel.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { describeError } from '../../common/errors.js';
+import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import { ATTACHMENT_ID_PREFIX, finishDetach, markFailed, markUp } from '../fleet/attachments.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentRecord, HostRecord } from '../store/types.js';
+import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
+import { agentAttachRequest, agentMatches, reportOf } from './to-agent.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  log: Logger;
+  links: AgentLinkFactory;
+  resyncMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  listTimeoutMs: number;
+  attachTimeoutMs: number;
+  /** Attach/detach orders in flight per host. */
+  parallel: number;
+  now?: () => number;
+}
+
+interface HostLoop {
+  running: boolean;
+  again: boolean;
+  /** The next pass compares everything; else only `dirty`. */
+  full: boolean;
+  dirty: Set<string>;
+  timer?: NodeJS.Timeout;
+  backoffMs: number;
+  link?: { addr: string; link: AgentLink };
+}
+
+class Unreachable extends Error {}
+
+export class Dispatcher {
+  private readonly loops = new Map<string, HostLoop>();
+  private readonly events = new EventEmitter();
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.events.setMaxListeners(0);
+    this.now = o.now ?? Date.now;
+  }
+
+  /** Rebuilt from the store: every host gets a pass. */
+  async start(): Promise<void> {
+    const hosts = await this.o.store.read((tx) => tx.listHosts());
+    for (const h of hosts) this.kick(h.name);
+  }
+
+  private loopOf(host: string): HostLoop {
+    let l = this.loops.get(host);
+    if (!l) this.loops.set(host, (l = { running: false, again: false, full: true, dirty: new Set(), backoffMs: 0 }));
+    return l;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const l of this.loops.values()) {
+      clearTimeout(l.timer);
+      l.link?.link.close();
+    }
+    const deadline = this.now() + 5000;
+    while ([...this.loops.values()].some((l) => l.running) && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * Something changed for this host (for attachment `id`, or anything): run a pass now, or right
+   * after the one in progress. `force` ignores the backoff (the timer's own kick).
+   */
+  kick(host: string, o: { id?: string; force?: boolean } = {}): void {
+    if (this.stopped) return;
+    const l = this.loopOf(host);
+    if (o.id) l.dirty.add(o.id);
+    else l.full = true;
+    if (l.running) {
+      l.again = true;
+      return;
+    }
+    // The agent did not answer: wait for the backoff timer instead of hammering it per request.
+    if (l.backoffMs > 0 && l.timer && !o.force) return;
+    clearTimeout(l.timer);
+    l.timer = undefined;
+    void this.run(host, l);
+  }
+
+  forget(host: string): void {
+    const l = this.loops.get(host);
+    if (!l) return;
+    clearTimeout(l.timer);
+    l.link?.link.close();
+    this.loops.delete(host);
+  }
+
+  /**
+   * Resolves when the attachment leaves `pending`/`detaching` (or is gone), or after timeoutMs, with
+   * the record as it then is; undefined when it is gone, or at once when timeoutMs is 0.
+   */
+  async waitSettled(id: string, timeoutMs: number): Promise<AttachmentRecord | undefined> {
+    const settled = (a: AttachmentRecord | undefined) => !a || (a.state !== 'pending' && a.state !== 'detaching');
+    const read = () => this.o.store.read((tx) => tx.getAttachment(id));
+    if (timeoutMs <= 0) return undefined; // the caller has the record it just wrote
+    let a = await read();
+    if (settled(a)) return a;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off(id, onEvent);
+        void read().then(resolve, () => resolve(a));
+      };
+      const onEvent = () => void read().then((x) => { a = x; if (settled(x)) done(); });
+      const timer = setTimeout(done, timeoutMs);
+      this.events.on(id, onEvent);
+    });
+  }
+
+  private async run(host: string, l: HostLoop): Promise<void> {
+    l.running = true;
+    let retryInMs = this.o.resyncMs;
+    try {
+      do {
+        l.again = false;
+        if (l.full) {
+          l.full = false;
+          l.dirty.clear();
+          await this.pass(host, l);
+        } else if (l.dirty.size) {
+          const ids = [...l.dirty];
+          l.dirty.clear();
+          await this.targeted(host, l, ids);
+        }
+      } while (l.again && !this.stopped);
+      l.backoffMs = 0;
+    } catch (err) {
+      if (!(err instanceof Unreachable)) this.o.log.error({ host, err: describeError(err) }, 'reconcile pass failed');
+      l.full = true; // after a failure, compare everything
+      l.backoffMs = Math.min(this.o.backoffMaxMs, Math.max(this.o.backoffMinMs, l.backoffMs * 2));
+      retryInMs = l.backoffMs;
+      l.link?.link.close(); // a fresh channel next time, without grpc's own reconnect backoff
+      l.link = undefined;
+    } finally {
+      l.running = false;
+    }
+    if (this.stopped || this.loops.get(host) !== l) return;
+    l.timer = setTimeout(() => this.kick(host, { force: true }), retryInMs);
+    l.timer.unref();
+  }
+
+  private linkFor(h: HostRecord, l: HostLoop): AgentLink {
+    if (l.link?.addr !== h.agentAddr) {
+      l.link?.link.close();
+      l.link = { addr: h.agentAddr, link: this.o.links(h.agentAddr) };
+    }
+    return l.link.link;
+  }
+
+  private async pass(hostName: string, l: HostLoop): Promise<void> {
+    const { store, log } = this.o;
+    const host = await store.read((tx) => tx.getHost(hostName));
+    if (!host) return this.forget(hostName);
+    const link = this.linkFor(host, l);
+    let actual: Interface[];
+    let probe: { version: string; caps: HostRecord['capabilities'] } | undefined;
+    try {
+      if (host.state !== 'up') {
+        // Capabilities are informative: an agent that cannot report them is still reachable.
+        const [h, c] = await Promise.all([
+          link.health(this.o.listTimeoutMs),
+          link.capabilities(this.o.attachTimeoutMs).catch((err: unknown) => {
+            if (isUnreachable(err)) throw err;
+            return { capabilities: [] };
+          }),
+        ]);
+        probe = { version: h.version, caps: c.capabilities };
+      }
+      actual = (await link.list(this.o.listTimeoutMs)).interfaces;
+    } catch (err) {
+      await this.recordHost(hostName, { state: 'down', lastError: describeError(err) });
+      if (host.state !== 'down') log.warn({ host: hostName, err: describeError(err) }, 'agent unreachable; will retry with backoff');
+      throw new Unreachable();
+    }
+    // The desired set is read after the agent answered (and at its generation or later): a host
+    // that is down costs one connection attempt per backoff, not a scan of its attachments.
+    const snap = await store.read((tx) => ({ generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }) }));
+    const byId = new Map(actual.map((i) => [i.attachmentId, i]));
+    let unreachable: unknown;
+    const work = snap.desired.map((a) => async () => {
+      if (unreachable) return;
+      try {
+        await this.converge(a, byId.get(a.id), link);
+      } catch (err) {
+        if (isUnreachable(err)) unreachable = err;
+        else throw err;
+      }
+    });
+    const desiredIds = new Set(snap.desired.map((a) => a.id));
+    for (const i of actual) {
+      if (!i.attachmentId.startsWith(ATTACHMENT_ID_PREFIX) || desiredIds.has(i.attachmentId)) continue;
+      // Made for an attachment this fleet no longer has (e.g. detached while the reply was lost).
+      work.push(async () => {
+        log.info({ host: hostName, attachmentId: i.attachmentId }, 'removing an interface no attachment wants');
+        await link.detach({ target: { kind: 'auto', value: i.container?.name ?? '' }, ifname: i.ifname, attachmentId: i.attachmentId }, this.o.attachTimeoutMs).catch((err: unknown) => {
+          if (isUnreachable(err)) unreachable = err;
+        });
+      });
+    }
+    await runLimited(work, this.o.parallel);
+    if (unreachable) {
+      await this.recordHost(hostName, { state: 'down', lastError: describeError(unreachable) });
+      throw new Unreachable();
+    }
+    await this.recordHost(hostName, {
+      state: 'up', lastError: '', lastSeenMs: this.now(),
+      ...(probe ? { agentVersion: probe.version, capabilities: probe.caps } : {}),
+      observedGeneration: snap.generation,
+    });
+  }
+
+  /** Only the attachments that changed, on a host known to be up. */
+  private async targeted(hostName: string, l: HostLoop, ids: string[]): Promise<void> {
+    const snap = await this.o.store.read((tx) => ({ host: tx.getHost(hostName), atts: ids.map((id) => tx.getAttachment(id)) }));
+    if (!snap.host) return this.forget(hostName);
+    if (snap.host.state !== 'up') return this.pass(hostName, l);
+    const link = this.linkFor(snap.host, l);
+    let unreachable: unknown;
+    const work = snap.atts.filter((a): a is AttachmentRecord => a !== undefined && a.host === hostName).map((a) => async () => {
+      if (unreachable) return;
+      try {
+        await this.converge(a, undefined, link, false);
+      } catch (err) {
+        if (isUnreachable(err)) unreachable = err;
+        else throw err;
+      }
+    });
+    await runLimited(work, this.o.parallel);
+    if (unreachable) {
+      await this.recordHost(hostName, { state: 'down', lastError: describeError(unreachable) });
+      throw new Unreachable();
+    }
+  }
+
+  /** `known`: `have` is what the agent's List said; else the agent was not asked (targeted pass). */
+  private async converge(a: AttachmentRecord, have: Interface | undefined, link: AgentLink, known = true): Promise<void> {
+    const { store, log } = this.o;
+    const now = this.now();
+    if (a.desired === 'absent') {
+      if (have || !known) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+      if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) log.info({ id: a.id, host: a.host }, 'detached');
+      return this.emit(a.id);
+    }
+    if (have && agentMatches(a, have)) {
+      const report = reportOf(have);
+      const extra = report.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+      // Up now, or something the agent reports changed (a DHCP lease, the host-side name).
+      if (a.state !== 'up' || a.hostIfname !== have.hostIfname || extra.join() !== a.reportedAddresses.join()) {
+        await store.transact((tx) => markUp(tx, a.id, a.generation, report, now));
+      }
+      return this.emit(a.id);
+    }
+    if (a.state === 'failed' || (!known && a.state === 'up')) return; // re-asking a failed attach retries it
+    if (have) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+    try {
+      const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);
+      await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), this.now()));
+      log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
+    } catch (err) {
+      if (isUnreachable(err)) throw err;
+      await store.transact((tx) => markFailed(tx, a.id, a.generation, describeError(err), this.now()));
+      log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
+    }
+    this.emit(a.id);
+  }
+
+  private emit(id: string): void {
+    this.events.emit(id);
+  }
+
+  private async recordHost(name: string, patch: Partial<HostRecord>): Promise<void> {
+    await this.o.store.transact((tx) => {
+      const h = tx.getHost(name);
+      if (!h) return;
+      const observed = patch.observedGeneration;
+      tx.putHost({ ...h, ...patch, ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}) });
+    });
+  }
+}
+
+async function runLimited(work: (() => Promise<void>)[], parallel: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) await work[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, work.length) }, worker));
+}

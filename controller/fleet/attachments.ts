@@ -1,0 +1,195 @@
+// Attach and detach as decisions over one Tx: reserve addresses and a MAC, record the attachment in
+// the host's desired state with a new generation. The dispatcher carries it to the agent.
+import { createHash } from 'node:crypto';
+import type { AddressSpec, MacSpec, TargetRef } from '../../common/attach-args.js';
+import { conflict, invalid } from '../../common/errors.js';
+import type { Family } from '../../common/ip.js';
+import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
+import { parseNetworkName } from '../ipam/network-spec.js';
+import { allocateMac, releaseHoldings } from '../mac/allocate.js';
+import type { Tx } from '../store/store.js';
+import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
+import { getHostOrThrow } from './hosts.js';
+
+export const ATTACHMENT_ID_PREFIX = 'fa-';
+
+export interface FleetAttachInput {
+  host: string;
+  net?: string;
+  target: TargetRef;
+  ifname: string;
+  /** Empty with a network: one address allocated per subnet family. */
+  addresses: AddressSpec[];
+  mac: MacSpec;
+  vlan?: string;
+  mtu?: number;
+  /** A client-chosen id; default derived from host, target and ifname. */
+  id?: string;
+}
+
+/** The attachment id of (host, container, ifname): a retry of the same attach finds the same record. */
+export function attachmentIdOf(host: string, target: TargetRef, ifname: string): string {
+  const h = createHash('sha256').update([host, target.kind, target.value, ifname].join('\0')).digest('hex');
+  return `${ATTACHMENT_ID_PREFIX}${h.slice(0, 20)}`;
+}
+
+function requestFingerprint(i: FleetAttachInput, net: string): string {
+  const addrs = i.addresses
+    .map((a) => (a.kind === 'static' ? `${a.cidr.text}@${a.gateway?.text ?? ''}` : a.kind === 'dhcp' ? `dhcp:${a.client}:${a.options}` : 'none'))
+    .sort();
+  const mac = i.mac.kind === 'auto' ? 'auto' : i.mac.mac;
+  return JSON.stringify({ net, addrs, mac, vlan: i.vlan ?? '', mtu: i.mtu ?? 0 });
+}
+
+/** Bumps the host's desired-state generation and returns the new one. */
+export function bumpGeneration(tx: Tx, host: HostRecord): number {
+  host.generation += 1;
+  tx.putHost(host);
+  return host.generation;
+}
+
+function chooseNetwork(tx: Tx, i: FleetAttachInput): NetworkRecord {
+  const statics = i.addresses.filter((a) => a.kind === 'static');
+  if (i.net) {
+    const n = tx.getNetwork(parseNetworkName(i.net));
+    if (!n) throw invalid(`no network named ${i.net}`, 'see them with: fleetnet nets');
+    return n;
+  }
+  if (!statics.length) throw invalid('no network given', 'give an address inside a network, or --net NAME');
+  const nets = statics.map((a) => networkForAddress(tx, a.cidr.addr));
+  const names = [...new Set(nets.map((n) => n.name))];
+  if (names.length > 1) throw invalid(`the addresses are in different networks (${names.join(', ')})`, 'one attachment joins one network; attach twice with -i');
+  return nets[0]!;
+}
+
+export interface AttachDecision {
+  attachment: AttachmentRecord;
+  created: boolean;
+  /** The host's generation changed: the dispatcher should run for it. */
+  changed: boolean;
+}
+
+export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number): AttachDecision {
+  const host = getHostOrThrow(tx, i.host);
+  const net = chooseNetwork(tx, i);
+  const id = i.id ?? attachmentIdOf(host.name, i.target, i.ifname);
+  const fp = requestFingerprint(i, net.name);
+  const existing = tx.getAttachment(id);
+  if (existing) {
+    if (existing.host !== host.name || existing.requestFp !== fp) {
+      throw conflict(
+        `${existing.target.value} (${existing.ifname}) on host ${existing.host} is already attached with other settings (${existing.net}, ${existing.addresses.map((a) => a.cidr).join(' ') || 'no address'}, ${existing.mac})`,
+        `detach it first: fleetnet detach --host ${existing.host} ${existing.target.value} -i ${existing.ifname}`,
+      );
+    }
+    if (existing.desired === 'present' && existing.state !== 'failed') return { attachment: existing, created: false, changed: false };
+    // Re-asked after a failure, or while its detach was still pending: present again, new generation.
+    existing.desired = 'present';
+    existing.state = 'pending';
+    existing.error = '';
+    existing.generation = bumpGeneration(tx, host);
+    existing.updatedMs = nowMs;
+    tx.putAttachment(existing);
+    return { attachment: existing, created: false, changed: true };
+  }
+  if (i.id !== undefined) {
+    const same = tx.listAttachments({ host: host.name }).find((a) => a.ifname === i.ifname && a.target.kind === i.target.kind && a.target.value === i.target.value);
+    if (same) throw conflict(`${i.target.value} already has ${i.ifname} on ${host.name} as attachment ${same.id}`, 'use that attachment id, or another -i');
+  }
+
+  const addresses: AttachmentRecord['addresses'] = [];
+  const statics = i.addresses.filter((a): a is Extract<AddressSpec, { kind: 'static' }> => a.kind === 'static');
+  const other = i.addresses.filter((a): a is Exclude<AddressSpec, { kind: 'static' }> => a.kind !== 'static');
+  if (i.addresses.length === 0) {
+    const families = [...new Set(subnetsOf(net).map((s) => s.addr.family))] as Family[];
+    for (const f of families) addresses.push({ cidr: allocateNext(tx, net, f, id).text });
+    tx.putNetwork(net); // the allocation cursor moved
+  } else {
+    for (const a of statics) {
+      reserveStatic(tx, net, a.cidr, id);
+      addresses.push({ cidr: a.cidr.text, ...(a.gateway ? { gateway: a.gateway.text } : {}) });
+    }
+  }
+  const mac = allocateMac(tx, { net: net.name, underlayIp: host.underlayIp, spec: i.mac, owner: id });
+  const generation = bumpGeneration(tx, host);
+  const attachment: AttachmentRecord = {
+    id, host: host.name, net: net.name, target: i.target, ifname: i.ifname,
+    hostIf: net.kind === 'macvlan' ? net.parents[host.name] || net.parent : net.bridge,
+    kind: net.kind, mac: mac.mac, macScheme: mac.scheme, macSource: mac.source, addresses, other,
+    vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu ?? net.mtu,
+    desired: 'present', state: 'pending', error: '', generation, hostIfname: '', reportedAddresses: [],
+    requestFp: fp, createdMs: nowMs, updatedMs: nowMs,
+  };
+  tx.putAttachment(attachment);
+  return { attachment, created: true, changed: true };
+}
+
+export interface DetachDecision {
+  attachment?: AttachmentRecord;
+  changed: boolean;
+}
+
+export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: TargetRef; ifname?: string }, nowMs: number): DetachDecision {
+  let a: AttachmentRecord | undefined;
+  if (i.id) a = tx.getAttachment(i.id);
+  else {
+    if (!i.host || !i.target) throw invalid('say which attachment to detach', 'give --host H CONTAINER [-i IF], or an attachment id');
+    const host = getHostOrThrow(tx, i.host);
+    const ifname = i.ifname || 'eth1';
+    a = tx.getAttachment(attachmentIdOf(host.name, i.target, ifname));
+    // Also find it by the name the agent resolved (the user may name a container by ID or name).
+    a ??= tx.listAttachments({ host: host.name }).find(
+      (x) => x.ifname === ifname && (x.target.value === i.target!.value || x.container?.name === i.target!.value || x.container?.id === i.target!.value),
+    );
+  }
+  if (!a) return { changed: false };
+  if (a.desired === 'absent') return { attachment: a, changed: false };
+  const host = tx.getHost(a.host)!;
+  a.desired = 'absent';
+  a.state = 'detaching';
+  a.error = '';
+  a.generation = bumpGeneration(tx, host);
+  a.updatedMs = nowMs;
+  tx.putAttachment(a);
+  return { attachment: a, changed: true };
+}
+
+/** The agent confirmed the interface is gone (or it never existed): forget it, free its addresses and MAC. */
+export function finishDetach(tx: Tx, id: string, generation: number): boolean {
+  const a = tx.getAttachment(id);
+  if (!a || a.desired !== 'absent' || a.generation !== generation) return false;
+  releaseHoldings(tx, a);
+  tx.deleteAttachment(id);
+  return true;
+}
+
+export interface AgentReport {
+  mac: string;
+  addresses: string[];
+  hostIfname: string;
+  container?: AttachmentRecord['container'];
+}
+
+/** The agent made it as asked: mark it up, unless a newer generation changed it meanwhile. */
+export function markUp(tx: Tx, id: string, generation: number, r: AgentReport, nowMs: number): AttachmentRecord | undefined {
+  const a = tx.getAttachment(id);
+  if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
+  a.state = 'up';
+  a.error = '';
+  a.hostIfname = r.hostIfname;
+  a.reportedAddresses = r.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+  if (r.container) a.container = r.container;
+  a.updatedMs = nowMs;
+  tx.putAttachment(a);
+  return a;
+}
+
+export function markFailed(tx: Tx, id: string, generation: number, error: string, nowMs: number): AttachmentRecord | undefined {
+  const a = tx.getAttachment(id);
+  if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
+  a.state = 'failed';
+  a.error = error;
+  a.updatedMs = nowMs;
+  tx.putAttachment(a);
+  return a;
+}

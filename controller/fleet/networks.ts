@@ -1,0 +1,29 @@
+// Networks: created once, removed only when nothing is attached to them. Subnets may overlap
+// (the mesh keeps same-subnet networks apart by key); an address in two networks then needs --net.
+import { conflict, notFound } from '../../common/errors.js';
+import { buildNetwork, type NetworkInput } from '../ipam/network-spec.js';
+import type { Tx } from '../store/store.js';
+import type { NetworkRecord } from '../store/types.js';
+
+export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network: NetworkRecord; created: boolean } {
+  const n = buildNetwork(i, nowMs);
+  const existing = tx.getNetwork(n.name);
+  if (existing) {
+    const same = JSON.stringify({ ...existing, createdMs: 0, cursors: {} }) === JSON.stringify({ ...n, createdMs: 0, cursors: {} });
+    if (same) return { network: existing, created: false };
+    throw conflict(`network ${n.name} already exists with other settings (${existing.subnets.join(', ')})`, `remove it first: fleetnet net rm ${n.name}`);
+  }
+  for (const other of tx.listNetworks()) {
+    if (n.bridge && other.bridge === n.bridge) throw conflict(`bridge ${n.bridge} is already used by network ${other.name}`, 'give --bridge NAME');
+  }
+  tx.putNetwork(n);
+  return { network: n, created: true };
+}
+
+export function removeNetwork(tx: Tx, name: string): boolean {
+  if (!tx.getNetwork(name)) throw notFound(`no network named ${name}`, 'see them with: fleetnet nets');
+  const count = tx.countAttachments({ net: name });
+  if (count) throw conflict(`network ${name} still has ${count} attachment(s)`, `detach them first (fleetnet ls --net ${name})`);
+  tx.deleteNetwork(name);
+  return true;
+}

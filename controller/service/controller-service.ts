@@ -1,0 +1,113 @@
+// gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { toServiceError } from '../../common/grpc-errors.js';
+import type { FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import { targetFromProto } from '../../agent/service/convert.js';
+import { decideAttach, decideDetach } from '../fleet/attachments.js';
+import { addHost, removeHost } from '../fleet/hosts.js';
+import { createNetwork, removeNetwork } from '../fleet/networks.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentRecord } from '../store/types.js';
+import { attachmentView } from '../store/view.js';
+import { attachInputFromProto, attachmentToProto, hostToProto, networkInputFromProto, networkToProto } from './convert.js';
+
+export interface ControllerServiceDeps {
+  store: Store;
+  dispatcher: Dispatcher;
+  log: Logger;
+  version: string;
+  startedAtMs: number;
+  maxWaitMs: number;
+  now?: () => number;
+}
+
+/** JSON chunks stay well under grpc's default 4 MiB message limit. */
+const JSON_CHUNK_BYTES = 1 << 20;
+
+function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    fn(call.request).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
+        cb(toServiceError(err));
+      },
+    );
+  };
+}
+
+function matchesContainer(a: AttachmentRecord, c: string): boolean {
+  return a.target.value === c || a.container?.name === c || (c.length >= 12 && (a.container?.id ?? '').startsWith(c));
+}
+
+export function controllerService(d: ControllerServiceDeps): UntypedServiceImplementation {
+  const { store, dispatcher, log } = d;
+  const now = d.now ?? Date.now;
+  const waitOf = (ms: number) => Math.min(ms, d.maxWaitMs);
+  const listAtts = (r: ListAttachmentsRequest) =>
+    store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
+      .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
+
+  return {
+    controllerHealth: unary(log, 'ControllerHealth', async () => ({ status: 'ok', version: d.version, uptimeMs: now() - d.startedAtMs, store: store.description })),
+
+    addHost: unary(log, 'AddHost', async (r: AddHostRequest) => {
+      const { host, created } = await store.transact((tx) => addHost(tx, { name: r.name, agentAddr: r.agentAddr, underlayIp: r.underlayIp }, now()));
+      if (created) log.info({ host: host.name, addr: host.agentAddr }, 'host added');
+      dispatcher.kick(host.name);
+      return hostToProto(host);
+    }),
+    listHosts: unary(log, 'ListHosts', async () => ({ hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto) })),
+    removeHost: unary(log, 'RemoveHost', async (r: RemoveHostRequest) => {
+      const removed = await store.transact((tx) => removeHost(tx, r.name, r.force));
+      dispatcher.forget(r.name);
+      log.info({ host: r.name, force: r.force }, 'host removed');
+      return { removed };
+    }),
+
+    createNetwork: unary(log, 'CreateNetwork', async (r: CreateNetworkRequest) => {
+      const { network, created } = await store.transact((tx) => createNetwork(tx, networkInputFromProto(r.network), now()));
+      if (created) log.info({ net: network.name, subnets: network.subnets }, 'network created');
+      return networkToProto(network, 0);
+    }),
+    listNetworks: unary(log, 'ListNetworks', async () => ({
+      networks: await store.read((tx) => tx.listNetworks().map((n) => networkToProto(n, tx.countAttachments({ net: n.name })))),
+    })),
+    removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => ({ removed: await store.transact((tx) => removeNetwork(tx, r.name)) })),
+
+    fleetAttach: unary(log, 'FleetAttach', async (r: FleetAttachRequest) => {
+      const input = attachInputFromProto(r);
+      const dec = await store.transact((tx) => decideAttach(tx, input, now()));
+      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
+      const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
+      return { attachment: attachmentToProto(a), created: dec.created };
+    }),
+    fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest) => {
+      const dec = await store.transact((tx) =>
+        decideDetach(tx, { ...(r.attachmentId ? { id: r.attachmentId } : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }) }, now()),
+      );
+      if (!dec.attachment) return { found: false, done: true, attachment: undefined };
+      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
+      const wait = waitOf(r.waitMs);
+      const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
+      return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
+    }),
+    listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({ attachments: (await listAtts(r)).map(attachmentToProto) })),
+    listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, { data: Buffer }>) => {
+      const r = call.request;
+      const text = r.container
+        ? listAtts(r).then((atts) => JSON.stringify(atts.map(attachmentView)))
+        : store.attachmentsJson({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
+      text.then(
+        (s) => {
+          const buf = Buffer.from(s);
+          for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES) call.write({ data: buf.subarray(off, off + JSON_CHUNK_BYTES) });
+          call.end();
+        },
+        (err: unknown) => call.destroy(Object.assign(new Error('list failed'), toServiceError(err))),
+      );
+    },
+  };
+}

@@ -1,0 +1,217 @@
+// The SQLite store (better-sqlite3): WAL, each decision atomic in a transaction of its own.
+// Group commit: the decisions that arrive in the same turn of the event loop run one after the
+// other inside one IMMEDIATE transaction, each in its own SAVEPOINT (a decision that throws rolls
+// back alone and its caller gets the error); their callers hear back only after the COMMIT. So
+// nothing is acknowledged before it is durable, and a burst pays for one commit, not hundreds.
+// synchronous=NORMAL in WAL mode: a commit survives the process being killed (-9) at any point;
+// only a power loss or kernel crash can lose the last commits. `synchronous: 'full'` closes that too.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FleetnetError } from '../../common/errors.js';
+import type { Store, Tx } from './store.js';
+import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from './types.js';
+import { attachmentView } from './view.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS networks (name TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attachments (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attachments_host ON attachments(host);
+CREATE INDEX IF NOT EXISTS attachments_net ON attachments(net);
+CREATE TABLE IF NOT EXISTS addresses (
+  net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS macs (
+  scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (scope, mac)) WITHOUT ROWID;
+`;
+
+/** The most decisions one commit carries (bounds a commit's size and the wait of the first caller). */
+const MAX_GROUP = 256;
+
+export interface SqliteStoreOptions {
+  path: string;
+  synchronous?: 'normal' | 'full';
+}
+
+export class SqliteStore implements Store {
+  readonly description: string;
+  readonly synchronous: 'normal' | 'full';
+  private readonly db: Database.Database;
+  private readonly tx: Tx;
+  private readonly q;
+  private pending: { fn: (tx: Tx) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+  /**
+   * The public JSON of every attachment, in memory once the full inventory was asked for (the
+   * fast path of `ls --json`), kept in step with committed writes only: the writes of a transaction
+   * are logged and applied after its COMMIT; a decision rolled back to its savepoint drops its part.
+   */
+  private views: Map<string, string> | undefined;
+  private viewLog: [string, string | undefined][] = [];
+
+  constructor(o: SqliteStoreOptions) {
+    this.synchronous = o.synchronous ?? 'normal';
+    this.description = `sqlite:${o.path} (WAL, synchronous=${this.synchronous})`;
+    mkdirSync(dirname(o.path), { recursive: true, mode: 0o700 });
+    try {
+      this.db = new Database(o.path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${this.synchronous.toUpperCase()}`);
+      this.db.pragma('busy_timeout = 5000');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      throw new FleetnetError('failed', `cannot open the state database ${o.path}`, { cause: err, hint: 'check the path and its permissions (--db PATH)' });
+    }
+    const db = this.db;
+    this.q = {
+      getHost: db.prepare<[string], { data: string }>('SELECT data FROM hosts WHERE name = ?'),
+      listHosts: db.prepare<[], { data: string }>('SELECT data FROM hosts ORDER BY name'),
+      putHost: db.prepare('INSERT OR REPLACE INTO hosts (name, data) VALUES (?, ?)'),
+      deleteHost: db.prepare('DELETE FROM hosts WHERE name = ?'),
+      getNet: db.prepare<[string], { data: string }>('SELECT data FROM networks WHERE name = ?'),
+      listNets: db.prepare<[], { data: string }>('SELECT data FROM networks ORDER BY name'),
+      putNet: db.prepare('INSERT OR REPLACE INTO networks (name, data) VALUES (?, ?)'),
+      deleteNet: db.prepare('DELETE FROM networks WHERE name = ?'),
+      getAtt: db.prepare<[string], { data: string }>('SELECT data FROM attachments WHERE id = ?'),
+      putAtt: db.prepare('INSERT OR REPLACE INTO attachments (id, host, net, data, view) VALUES (?, ?, ?, ?, ?)'),
+      deleteAtt: db.prepare('DELETE FROM attachments WHERE id = ?'),
+      addrHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM addresses WHERE net = ? AND addr = ?'),
+      reserveAddr: db.prepare('INSERT INTO addresses (net, addr, attachment_id) VALUES (?, ?, ?)'),
+      releaseAddr: db.prepare('DELETE FROM addresses WHERE net = ? AND addr = ?'),
+      macHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM macs WHERE scope = ? AND mac = ?'),
+      reserveMac: db.prepare('INSERT INTO macs (scope, mac, attachment_id) VALUES (?, ?, ?)'),
+      releaseMac: db.prepare('DELETE FROM macs WHERE scope = ? AND mac = ?'),
+    };
+    const q = this.q;
+    const parse = <T>(row: { data: string } | undefined): T | undefined => (row ? (JSON.parse(row.data) as T) : undefined);
+    this.tx = {
+      getHost: (n) => parse<HostRecord>(q.getHost.get(n)),
+      listHosts: () => q.listHosts.all().map((r) => JSON.parse(r.data) as HostRecord),
+      putHost: (h) => void q.putHost.run(h.name, JSON.stringify(h)),
+      deleteHost: (n) => void q.deleteHost.run(n),
+      getNetwork: (n) => parse<NetworkRecord>(q.getNet.get(n)),
+      listNetworks: () => q.listNets.all().map((r) => JSON.parse(r.data) as NetworkRecord),
+      putNetwork: (n) => void q.putNet.run(n.name, JSON.stringify(n)),
+      deleteNetwork: (n) => void q.deleteNet.run(n),
+      getAttachment: (id) => parse<AttachmentRecord>(q.getAtt.get(id)),
+      listAttachments: (f) => this.select('data', f).map((s) => JSON.parse(s) as AttachmentRecord),
+      countAttachments: (f) => {
+        const { where, args } = filterSql(f);
+        return (db.prepare(`SELECT count(*) AS n FROM attachments ${where}`).get(...args) as { n: number }).n;
+      },
+      putAttachment: (a) => {
+        const view = JSON.stringify(attachmentView(a));
+        q.putAtt.run(a.id, a.host, a.net, JSON.stringify(a), view);
+        this.viewLog.push([a.id, view]);
+      },
+      deleteAttachment: (id) => {
+        q.deleteAtt.run(id);
+        this.viewLog.push([id, undefined]);
+      },
+      addressHolder: (net, addr) => q.addrHolder.get(net, addr)?.attachment_id,
+      reserveAddress: (net, addr, id) => void q.reserveAddr.run(net, addr, id),
+      releaseAddress: (net, addr) => void q.releaseAddr.run(net, addr),
+      macHolder: (scope, mac) => q.macHolder.get(scope, mac)?.attachment_id,
+      reserveMac: (scope, mac, id) => void q.reserveMac.run(scope, mac, id),
+      releaseMac: (scope, mac) => void q.releaseMac.run(scope, mac),
+    };
+  }
+
+  private select(col: 'data' | 'view', f?: AttachmentFilter): string[] {
+    const { where, args } = filterSql(f);
+    return this.db.prepare(`SELECT ${col} AS v FROM attachments ${where} ORDER BY host, id`).pluck().all(...args) as string[];
+  }
+
+  transact<T>(fn: (tx: Tx) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0, MAX_GROUP);
+    if (this.pending.length) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (!this.db.open) {
+      for (const d of batch) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
+      return;
+    }
+    const outcome: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const d of batch) {
+          try {
+            // A nested better-sqlite3 transaction is a SAVEPOINT: a throw rolls back this decision only.
+            const mark = this.viewLog.length;
+            try {
+              outcome.push({ ok: true, value: this.db.transaction(() => d.fn(this.tx))() });
+            } catch (err) {
+              this.viewLog.length = mark;
+              throw err;
+            }
+          } catch (err) {
+            outcome.push({ ok: false, err });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      this.viewLog = [];
+      for (const d of batch) d.reject(err); // the commit failed: nothing in the group happened
+      return;
+    }
+    this.applyViewLog();
+    batch.forEach((d, i) => {
+      const o = outcome[i]!;
+      if (o.ok) d.resolve(o.value);
+      else d.reject(o.err);
+    });
+  }
+
+  read<T>(fn: (tx: Tx) => T): Promise<T> {
+    try {
+      return Promise.resolve(this.db.transaction(() => fn(this.tx)).deferred());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private applyViewLog(): void {
+    if (this.views) {
+      for (const [id, v] of this.viewLog) {
+        if (v === undefined) this.views.delete(id);
+        else this.views.set(id, v);
+      }
+    }
+    this.viewLog = [];
+  }
+
+  attachmentsJson(f?: AttachmentFilter): Promise<string> {
+    if (f?.host || f?.net) return Promise.resolve(`[${this.select('view', f).join(',')}]`);
+    if (!this.views) {
+      const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [string, string][];
+      this.views = new Map(rows);
+    }
+    return Promise.resolve(`[${[...this.views.values()].join(',')}]`);
+  }
+
+  close(): void {
+    if (this.pending.length) this.flush();
+    if (this.db.open) this.db.close();
+  }
+}
+
+function filterSql(f?: AttachmentFilter): { where: string; args: string[] } {
+  const conds: string[] = [];
+  const args: string[] = [];
+  if (f?.host) { conds.push('host = ?'); args.push(f.host); }
+  if (f?.net) { conds.push('net = ?'); args.push(f.net); }
+  return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+}

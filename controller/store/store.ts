@@ -1,0 +1,49 @@
+// The one store interface. IPAM, MACs and orders are written against `Tx`, never against SQLite.
+//
+// A decision (reserve an address, record an attachment, bump a host's generation) runs as one
+// `transact(fn)`: all of fn's reads and writes commit together or not at all. fn is synchronous
+// and must have no side effects outside tx, because a backend may run it again: the SQLite backend
+// runs it once, in a SAVEPOINT of a group-committed IMMEDIATE transaction, and resolves only after
+// the COMMIT; an etcd backend (several controllers) runs it against a
+// watch-fed mirror, commits with a compare on the revisions of every key it read, and re-runs it
+// when another controller got there first (etcd's STM pattern).
+import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from './types.js';
+
+export interface Tx {
+  getHost(name: string): HostRecord | undefined;
+  listHosts(): HostRecord[];
+  putHost(h: HostRecord): void;
+  deleteHost(name: string): void;
+
+  getNetwork(name: string): NetworkRecord | undefined;
+  listNetworks(): NetworkRecord[];
+  putNetwork(n: NetworkRecord): void;
+  deleteNetwork(name: string): void;
+
+  getAttachment(id: string): AttachmentRecord | undefined;
+  listAttachments(f?: AttachmentFilter): AttachmentRecord[];
+  countAttachments(f?: AttachmentFilter): number;
+  putAttachment(a: AttachmentRecord): void;
+  deleteAttachment(id: string): void;
+
+  /** Who holds an address in a network (canonical address text, no prefix). */
+  addressHolder(net: string, addr: string): string | undefined;
+  reserveAddress(net: string, addr: string, attachmentId: string): void;
+  releaseAddress(net: string, addr: string): void;
+
+  /** MAC scopes: 'fleet' for generated MACs, `net:<name>` for U: and explicit MACs of one layer-2 domain. */
+  macHolder(scope: string, mac: string): string | undefined;
+  reserveMac(scope: string, mac: string, attachmentId: string): void;
+  releaseMac(scope: string, mac: string): void;
+}
+
+export interface Store {
+  /** What this store is, for logs and Health: `sqlite:/path`. */
+  readonly description: string;
+  transact<T>(fn: (tx: Tx) => T): Promise<T>;
+  /** A consistent read-only view (no write may happen in fn). */
+  read<T>(fn: (tx: Tx) => T): Promise<T>;
+  /** The attachments as JSON text (one array), for the fast inventory path. */
+  attachmentsJson(f?: AttachmentFilter): Promise<string>;
+  close(): void;
+}

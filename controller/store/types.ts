@@ -1,0 +1,99 @@
+// The controller's domain records, as the store keeps them. Proto types stop at service/.
+import type { AddressSpec, TargetRef } from '../../common/attach-args.js';
+
+export type HostState = 'unknown' | 'up' | 'down';
+
+export interface HostCapability {
+  name: string;
+  available: boolean;
+  detail: string;
+}
+
+export interface HostRecord {
+  name: string;
+  /** ADDR:PORT of the agent's TCP endpoint. */
+  agentAddr: string;
+  /** IPv4 underlay address; its last three octets go into XX:IP:IP:IP:YY:ZZ MACs. */
+  underlayIp: string;
+  state: HostState;
+  lastSeenMs: number;
+  agentVersion: string;
+  capabilities: HostCapability[];
+  /** Bumped whenever the host's desired set of attachments changes. */
+  generation: number;
+  /** The latest generation the agent converged to. */
+  observedGeneration: number;
+  lastError: string;
+  addedMs: number;
+}
+
+export type NetworkKind = 'bridge' | 'ovs' | 'macvlan';
+
+export interface IpRangeRecord {
+  start: string;
+  end: string;
+}
+
+export interface NetworkRecord {
+  name: string;
+  /** Canonical CIDR texts, at most one per family. */
+  subnets: string[];
+  gateways: string[];
+  ipamRanges: IpRangeRecord[];
+  bridge: string;
+  kind: NetworkKind;
+  parent: string;
+  parents: Record<string, string>;
+  vlan: number;
+  mtu: number;
+  createdMs: number;
+  /** Per family, the last address handed out by allocation (host-local's cursor), so the next search starts after it. */
+  cursors: Record<string, string>;
+}
+
+export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching';
+
+export interface ResolvedContainer {
+  runtime: string;
+  id: string;
+  name: string;
+  pid: number;
+}
+
+export interface AttachmentRecord {
+  id: string;
+  host: string;
+  /** '' when the attachment has no network (0/0 or DHCP on an explicit network is still named). */
+  net: string;
+  target: TargetRef;
+  ifname: string;
+  hostIf: string;
+  kind: NetworkKind;
+  mac: string;
+  /** How the MAC was chosen: 'auto' (XX:IP:IP:IP:YY:ZZ), 'explicit', 'string' (U:). */
+  macScheme: 'auto' | 'explicit' | 'string';
+  macSource: string;
+  /** Static addresses, reserved in the store: `cidr` with the network's prefix, optional gateway. */
+  addresses: { cidr: string; gateway?: string }[];
+  /** DHCP / 0/0 specs, passed to the agent as they are. */
+  other: Exclude<AddressSpec, { kind: 'static' }>[];
+  vlan: string;
+  mtu: number;
+  desired: 'present' | 'absent';
+  state: AttachmentState;
+  error: string;
+  generation: number;
+  container?: ResolvedContainer;
+  hostIfname: string;
+  /** Addresses the agent reported (DHCP leases included). */
+  reportedAddresses: string[];
+  /** What was asked (network, addresses, MAC, VLAN, MTU): a repeat must match it. */
+  requestFp: string;
+  createdMs: number;
+  updatedMs: number;
+}
+
+export interface AttachmentFilter {
+  host?: string;
+  net?: string;
+}

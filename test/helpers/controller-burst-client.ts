@@ -1,0 +1,46 @@
+// One client process of the burst test: sends `count` FleetAttach requests (allocation from a
+// network, no wait for the agent), retrying each until the controller acknowledges it (the
+// controller may be killed and restarted meanwhile), then asks for every one again.
+// Prints one JSON line per acknowledgement: {phase, target, id, addresses, mac}.
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { ControllerClient, type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+
+const [addr, host, net, prefix, countText] = process.argv.slice(2);
+const count = Number(countText);
+const DEADLINE_MS = Date.now() + 90_000;
+
+function attachOnce(client: ControllerClient, value: string): Promise<FleetAttachReply> {
+  return new Promise((resolve, reject) => {
+    client.fleetAttach(
+      { host: host!, network: net!, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 },
+      new Metadata(), { deadline: Date.now() + 5000 },
+      (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
+    );
+  });
+}
+
+async function attach(client: ControllerClient, value: string): Promise<FleetAttachReply> {
+  for (;;) {
+    try {
+      return await attachOnce(client, value);
+    } catch (err) {
+      const code = (err as ServiceError).code;
+      if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || Date.now() > DEADLINE_MS) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+const client = new ControllerClient(addr!, credentials.createInsecure(), { 'grpc.max_reconnect_backoff_ms': 200 });
+try {
+  for (const phase of ['first', 'retry']) {
+    for (let i = 0; i < count; i++) {
+      const value = `${prefix}-${i}`;
+      const r = await attach(client, value);
+      const a = r.attachment!;
+      process.stdout.write(JSON.stringify({ phase, target: value, id: a.id, addresses: a.addresses, mac: a.mac }) + '\n');
+    }
+  }
+} finally {
+  client.close();
+}

@@ -1,0 +1,71 @@
+// The CLI against a controller (on a unix socket, agents in memory): exit codes 0/1/2/3, the
+// attach grammar through a controller, and the human and JSON outputs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../common/logger.js';
+import { ExecRunner } from '../../common/runner.js';
+import { controllerConfig } from '../../controller/config.js';
+import { startController } from '../../controller/main.js';
+import { fakeFleet } from '../helpers/controller-fake-agent.js';
+import { tempStore } from '../helpers/controller-store.js';
+
+test('CLI through a controller: exit codes and messages', async (t) => {
+  const { store, dir } = tempStore(t);
+  const fleet = fakeFleet();
+  const sock = `unix:${dir}/ctl.sock`;
+  const ctl = await startController(controllerConfig({ listen: sock, db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100 }), silentLogger(), { links: fleet.links, store });
+  t.after(() => ctl.stop());
+  // The CLI from the sources, as a separate process (no build needed), with no user config in reach.
+  // Asynchronously: the controller answers from this very process.
+  const sh = new ExecRunner();
+  const cli = async (...args: string[]) => {
+    const r = await sh.run(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', sock, ...args], { allowFail: true, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
+    return { code: r.code, out: r.stdout, err: r.stderr };
+  };
+  assert.equal((await cli('host', 'add', 'h1', '--addr', '10.99.0.11')).code, 0);
+  assert.equal((await cli('host', 'add', 'h2', '--addr', '10.99.0.12')).code, 0);
+  assert.equal((await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--gateway', '10.1.1.1')).code, 0);
+
+  const ok = await cli('attach', '--host', 'h1', 'web1', '10.1.1.5/24');
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /^attached: web1 eth1 [0-9a-f:]{17} 10\.1\.1\.5\/24 on h1 \(blue, br-blue/);
+
+  const bad: [string[], RegExp][] = [
+    [['attach', '--host', 'nope', 'web2', '10.1.1.6/24'], /no host named nope/],
+    [['attach', '--host', 'h1', '--net', 'nope', 'web2'], /no network named nope/],
+    [['attach', '--host', 'h1', 'web2', '10.9.9.9/24'], /no network holds 10\.9\.9\.9/],
+    [['attach', '--host', 'h1', 'web2', '10.1.1.1/24'], /gateway/],
+    [['attach', '--host', 'h1', 'web2', '10.1.1.255/24'], /broadcast/],
+    [['attach', '--host', 'h1', 'br1', 'web2', '10.1.1.6/24'], /names a host interface/],
+    [['attach', 'web2', '10.1.1.6/24'], /needs --host/],
+    [['attach', '--host', 'h1', 'web2'], /no address given/],
+    [['net', 'create', 'averylongname1', '--subnet', '10.2.0.0/24'], /longer than 15 bytes/],
+    [['host', 'add', 'h3', '--addr', 'not-an-ip'], /not an IPv4 or IPv6 address/],
+  ];
+  for (const [args, why] of bad) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.err}`);
+    assert.match(r.err, why);
+  }
+  const taken = await cli('attach', '--host', 'h2', 'web9', '10.1.1.5/24');
+  assert.equal(taken.code, 1);
+  assert.match(taken.err, /taken by web1 \(eth1\) on host h1/);
+
+  fleet.agents.get('10.99.0.12:7441')!.missing.add('ghost');
+  const failed = await cli('attach', '--host', 'h2', '--net', 'blue', 'ghost');
+  assert.equal(failed.code, 1);
+  assert.match(failed.err, /attach failed on h2: no container named ghost/);
+
+  fleet.agents.get('10.99.0.11:7441')!.down = true;
+  const pending = await cli('attach', '--host', 'h1', '--timeout', '0.3', '--net', 'blue', 'web3');
+  assert.equal(pending.code, 3, pending.err);
+  assert.match(pending.err, /still pending on h1/);
+
+  const ls = await cli('ls', '--json');
+  assert.equal(ls.code, 0);
+  const rows = JSON.parse(ls.out) as { container: string; state: string }[];
+  assert.deepEqual(rows.map((r) => [r.container, r.state]).sort(), [['ghost', 'failed'], ['web1', 'up'], ['web3', 'pending']]);
+  assert.match((await cli('ls', '--host', 'h1')).out, /CONTAINER\s+HOST\s+NET/);
+  assert.equal((await cli('net', 'rm', 'blue')).code, 1, 'a network with attachments stays');
+  assert.equal((await cli('inspect', 'nobody')).code, 2);
+});
