@@ -44,8 +44,13 @@ export function register(program: Command): void {
     .action(async (name: string | undefined, opts: { addr: string; underlay?: string; json?: boolean } & Record<string, unknown>, cmd: Command) => {
       const { withController } = await import('../client/controller.js');
       if (wantsSsh(opts)) {
-        // bootstrap, then register each host that joined with this controller
+        // bootstrap, then register each host that joined with the controller (when one is configured)
         const g = cmd.optsWithGlobals();
+        const { chooseController } = await import('../client/controller-address.js');
+        if (!chooseController(g)) {
+          process.exitCode = await sshHostAdd(name, g);
+          return;
+        }
         process.exitCode = await withController(g, 'host add', (conn) =>
           sshHostAdd(name, g, { register: async (h) => void (await conn.call(conn.client.addHost, { name: h.name, agentAddr: h.agentAddr, underlayIp: h.underlayIp })) }));
         return;
@@ -66,11 +71,15 @@ export function register(program: Command): void {
     .argument('<name>')
     .option('--force', 'also forget its attachments (its agent is not asked to remove them)')
     .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; controllerDir: string }, cmd: Command) => {
-      const { withController } = await import('../client/controller.js');
-      await withController(cmd.optsWithGlobals(), 'host rm', async (conn) => {
-        await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
-        process.stdout.write(`host ${name} removed\n`);
-      });
+      const [{ withController }, { chooseController }] = await Promise.all([import('../client/controller.js'), import('../client/controller-address.js')]);
+      const g = cmd.optsWithGlobals();
+      // with no controller configured, host rm is about the host itself: revoke (and --purge)
+      if (chooseController(g) || !(opts.purge || existsSync(opts.controllerDir))) {
+        await withController(g, 'host rm', async (conn) => {
+          await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
+          process.stdout.write(`host ${name} removed\n`);
+        });
+      }
       if (opts.purge || existsSync(opts.controllerDir)) await purgeAndRevoke(name, opts);
     });
 }

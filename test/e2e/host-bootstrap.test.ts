@@ -140,7 +140,7 @@ describe('fleetnet host add over SSH', () => {
     for (const [args, msg] of [
       [['host', 'add', 'H!', '--ssh', `root@${H.h4!.addr}`], /host id "H!" is not usable/],
       [['host', 'add', 'h4', '--ssh', 'root@a;b'], /is not USER@ADDRESS/],
-      [['host', 'add', 'h4'], /needs NAME and --ssh/],
+      [['host', 'add', 'h4'], /host add needs NAME/],
       [['host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--token-ttl', '5x'], /duration "5x" is not valid/],
     ] as [string[], RegExp][]) {
       const r = await fleetnet(...args, ...common());
