@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { FLEETNET } from '../helpers/agent-process.js';
 import { sh, uniquePrefix } from '../helpers/netns.js';
+import { assertSnapshotsEqual, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
 import { makeSshLab, type SshHost, type SshLab } from '../helpers/ssh-hosts.js';
 
 const P = uniquePrefix('ft');
@@ -21,10 +22,15 @@ const env = (withCred: boolean) => ({ ...process.env, HOME: join(dir, 'home'), F
 const fleetnet = (withCred: boolean, ...args: string[]) =>
   sh.run('nsenter', [`--net=/run/netns/${lab.ctlNs}`, 'node', FLEETNET, '--controller', `${lab.ctlAddr}:7440`, ...args], { allowFail: true, timeoutMs: 240_000, env: env(withCred) });
 
+let snapBefore: Snapshot;
+const scope = { netnsPrefixes: [P], cmdlineNeedles: [P, '/opt/fleetnet/'] };
+
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetnet-fleet-trust-'));
   mkdirSync(join(dir, 'home'));
   await sh.run('node', ['scripts/build.mjs']);
+  mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation folder: machine setup
+  snapBefore = await takeSnapshot(scope);
   lab = await makeSshLab(P, dir);
   hosts.push(await lab.addHost('h1', 11), await lab.addHost('h2', 12), await lab.addHost('h3', 13, { hideNode: true }));
   await sh.run('node', [FLEETNET, 'controller', 'init', '--dir', join(dir, 'ctl')]);
@@ -39,6 +45,7 @@ after(async () => {
   ctl?.kill('SIGTERM');
   await lab?.cleanup();
   rmSync(dir, { recursive: true, force: true });
+  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [P, '/opt/fleetnet', '/etc/fleetnet', '/var/lib/fleetnet', '/run/fleetnet/']);
 });
 
 it('three bare hosts join through the controller, and an attach through the controller works on each', async () => {
