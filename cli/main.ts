@@ -18,6 +18,12 @@ import * as net from './commands/net.js';
 import * as nets from './commands/nets.js';
 import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
 
+// `fleetnet ls | head`: a reader that stops early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
   .version(VERSION)
