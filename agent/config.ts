@@ -14,6 +14,11 @@ export const AgentConfigSchema = z.object({
   hostName: z.string().optional(),
   /** Period of the mesh's full reconcile pass (0: only on ApplyMesh). */
   meshResyncMs: z.number().int().min(0).default(10_000),
+  // trust (issue 7): enrollment with the controller, and the escape hatch for unenrolled labs
+  controller: z.string().optional(),
+  joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
+  caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
+  insecureTcp: z.boolean().default(false),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;

@@ -4,7 +4,6 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { FleetnetError } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
 import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
@@ -19,6 +18,9 @@ import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec } from './linux/ip.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
+import { agentTlsFiles } from './trust/credentials.js';
+import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
+import { startAgentTcp } from './trust/tcp-endpoint.js';
 
 export interface AgentHandle {
   attacher: Attacher;
@@ -84,14 +86,10 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   servers.push(local);
 
   if (cfg.listen) {
-    const tcp = new Server();
-    tcp.addService(AgentService, impl);
-    try {
-      await bind(tcp, cfg.listen);
-    } catch (err) {
-      throw new FleetnetError('failed', `cannot listen on ${cfg.listen}`, { cause: err, hint: 'give an address this host holds, e.g. --listen 10.99.0.11:7441' });
-    }
-    servers.push(tcp);
+    // trust (issue 7): enroll first when told to, then mTLS (or Health only while unenrolled)
+    const files = agentTlsFiles(cfg.stateDir);
+    const credential = await ensureEnrolled(enrollSettings(cfg), files, log);
+    servers.push(await startAgentTcp({ listen: cfg.listen, agentImpl: impl, credential, files, insecureTcp: cfg.insecureTcp, log }));
   }
   // A mesh held from before a restart: converge to it now, then periodically.
   mesher.resume();

@@ -141,7 +141,7 @@ async function inside(): Promise<void> {
     notes.push(`allocations/s, synchronous=FULL: ${Math.round(FULL_N / f.seconds)}`);
 
     // 4. CLI end to end: new fleetnet process → controller → agent (gRPC TCP) → Docker container → reply up.
-    const agent = sh.start('node', [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--log-level', 'error'], { stdio: 'inherit' });
+    const agent = sh.start('node', [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--insecure-tcp', '--log-level', 'error'], { stdio: 'inherit' });
     procs.push(agent);
     await waitReady('agent', async () => (await run('node', [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls'])).code === 0);
     await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441']);

@@ -17,6 +17,7 @@ import * as host from './commands/host.js';
 import * as hosts from './commands/hosts.js';
 import * as net from './commands/net.js';
 import * as nets from './commands/nets.js';
+import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
 
 // `fleetnet ls | head`: a reader that stops early is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -34,7 +35,8 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-for (const m of [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh]) m.register(program);
+// hostBootstrap last: it extends the host and controller commands registered before it
+for (const m of [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, hostBootstrap]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

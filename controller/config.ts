@@ -16,6 +16,8 @@ export const ControllerConfigSchema = z.object({
   listTimeoutMs: z.number().int().min(100).default(5_000),
   attachTimeoutMs: z.number().int().min(100).default(30_000),
   parallelPerHost: z.number().int().min(1).max(256).default(8),
+  /** The PKI folder (`fleetnet controller init`); when it holds a CA, every TCP call is mutual TLS. */
+  trustDir: z.string().min(1).default('/etc/fleetnet/controller'),
   /** The longest a client may ask FleetAttach/FleetDetach to wait. */
   maxWaitMs: z.number().int().min(0).default(120_000),
 });

@@ -8,9 +8,12 @@ import { FleetnetError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
-import { grpcAgentLink, type AgentLinkFactory } from './dispatch/agent-link.js';
+import { tlsAgentLinks, type AgentLinkFactory } from './dispatch/agent-link.js';
+import { startControllerEndpoint } from './pki/endpoint.js';
+import { openTrustIfInitialised } from './pki/wiring.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { MeshPusher, type MeshLinkFactory } from './mesh/push.js';
+import { grpcMeshLink, MeshPusher, type MeshLinkFactory } from './mesh/push.js';
+import { agentChannel } from './pki/wiring.js';
 import { findProtoDir } from './proto-files.js';
 import { controllerService } from './service/controller-service.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -32,28 +35,40 @@ export interface ControllerDeps {
 }
 
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
+  // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
+  const trust = await openTrustIfInitialised(cfg.trustDir);
+  if (!trust) log.warn({ trustDir: cfg.trustDir }, 'no CA (fleetnet controller init): serving plain TCP without client authentication');
   const store = deps.store ?? new SqliteStore({ path: cfg.db, synchronous: cfg.synchronous });
   const dispatcher = new Dispatcher({
-    store, log: log.child({ part: 'dispatch' }), links: deps.links ?? grpcAgentLink, resyncMs: cfg.resyncMs,
+    store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
     backoffMinMs: cfg.backoffMinMs, backoffMaxMs: cfg.backoffMaxMs, listTimeoutMs: cfg.listTimeoutMs,
     attachTimeoutMs: cfg.attachTimeoutMs, parallel: cfg.parallelPerHost,
   });
   await dispatcher.start();
-  const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, ...(deps.meshLinks ? { links: deps.meshLinks } : {}) });
+  const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))) });
   await mesh.start();
 
-  const server = new Server();
-  server.addService(ControllerService, controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh }));
+  const impl = controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh });
   const protoDir = findProtoDir();
   const pkg = loadSync(['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto'], { includeDirs: [protoDir], keepCase: false });
   // Only what this server serves: agent.proto is loaded for its message types, not its service.
-  new ReflectionService(pkg, { services: ['fleetnet.v1.Controller'] }).addToServer(server);
+  const reflection = new ReflectionService(pkg, { services: ['fleetnet.v1.Controller'] });
 
+  let server: Server;
   let port: number;
   try {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    if (trust) {
+      const ep = await startControllerEndpoint({ trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], configure: (s) => reflection.addToServer(s) });
+      server = ep.server;
+      port = ep.port;
+    } else {
+      server = new Server();
+      server.addService(ControllerService, impl);
+      reflection.addToServer(server);
+      port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    }
   } catch (err) {
     mesh.stop();
     await dispatcher.stop();

@@ -1,27 +1,16 @@
 // The fleetnet agent of a lab host: started inside the host's namespace with `ip netns exec` (which
 // remounts /sys for that namespace; the agent reads /sys/class/net), never with default paths.
 import { existsSync, closeSync, openSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { FleetnetError } from '../common/errors.js';
+import { packageRoot } from '../common/package-root.js';
 import type { Runner } from '../common/runner.js';
 import type { HealthReply } from '../proto/gen/fleetnet/v1/agent.js';
 import type { HostLayout } from './layout.js';
 
-/** The repository (or installed package) root: the nearest folder up whose package.json is fleetnet's. */
-export function fleetnetRoot(from = fileURLToPath(import.meta.url)): string {
-  let d = dirname(from);
-  for (let i = 0; i < 10; i++) {
-    try {
-      if ((JSON.parse(readFileSync(join(d, 'package.json'), 'utf8')) as { name?: string }).name === 'fleetnet') return d;
-    } catch {
-      /* keep climbing */
-    }
-    d = dirname(d);
-  }
-  throw new FleetnetError('failed', 'cannot find the fleetnet package folder to start lab agents from');
-}
+/** The repository (or installed package) root; one definition in common/ (the bootstrap needs it too). */
+export const fleetnetRoot = packageRoot;
 
 export function fleetnetBin(root = fleetnetRoot()): string {
   const bin = join(root, 'bin', 'fleetnet.mjs');
@@ -32,8 +21,9 @@ export function fleetnetBin(root = fleetnetRoot()): string {
 }
 
 export function agentArgv(h: HostLayout, bin: string, logLevel: string): string[] {
+  // --insecure-tcp: lab agents are not enrolled (trust, issue 7); without it their TCP answers Health only
   return ['netns', 'exec', h.netns, process.execPath, bin, 'agent', 'run', '--socket', h.agentSocket, '--state-dir', h.agentStateDir,
-    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--log-level', logLevel];
+    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--insecure-tcp', '--log-level', logLevel];
 }
 
 /** Starts the agent detached (it outlives `lab up`), logging to the host's agent.log. */

@@ -33,3 +33,34 @@ await build({
   // commander is CommonJS: its require() of Node built-ins needs a real require in ESM output.
   banner: { js: "import { createRequire as __fleetnetRequire } from 'node:module'; const require = __fleetnetRequire(import.meta.url);" },
 });
+
+// common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);
+// inside this self-contained bundle it must be inlined instead. Bundled ESM keeps import order,
+// so here the plain re-export after the shim import is correct.
+const x509Inline = {
+  name: 'x509-inline',
+  setup(b) {
+    b.onLoad({ filter: /common[\\/]pki[\\/]x509\.ts$/ }, () => ({
+      contents: "import './reflect-metadata.js';\nexport * from '@peculiar/x509';\n",
+      loader: 'ts',
+      resolveDir: 'common/pki',
+    }));
+  },
+};
+
+// The agent alone, as ONE self-contained file for `fleetnet host add --ssh` to upload (issue 7):
+// every package inlined; the optional native addons it never needs (ssh2's, through dockerode)
+// stay out, and their loaders fall back to plain JavaScript.
+await build({
+  entryPoints: { 'fleetnet-agent': 'agent/bundle-entry.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  external: ['cpu-features', '*.node'],
+  plugins: [x509Inline],
+  banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },
+  logLevel: 'warning',
+});

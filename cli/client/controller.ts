@@ -3,6 +3,7 @@ import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grp
 import { FleetnetError } from '../../common/errors.js';
 import { fromServiceError } from '../../common/grpc-errors.js';
 import { requireController } from './controller-address.js';
+import { controllerChannel, tryCliCredential } from './controller-tls.js';
 import { ControllerClient, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -28,7 +29,10 @@ function callError(err: ServiceError, addr: string): FleetnetError {
 
 export function connectController(addr: string): ControllerConn {
   // A large flow-control window: `ls --json` of a big fleet streams tens of MB in one go.
-  const client = new ControllerClient(addr, credentials.createInsecure(), { 'grpc-node.flow_control_window': 64 << 20 });
+  // trust (issue 7): mutual TLS with the CLI credential when there is one (FLEETNET_INSECURE=1: plain TCP)
+  const tls = process.env.FLEETNET_INSECURE === '1' ? undefined : tryCliCredential();
+  const channel = tls ? controllerChannel(tls) : { creds: credentials.createInsecure(), options: {} };
+  const client = new ControllerClient(addr, channel.creds, { ...channel.options, 'grpc-node.flow_control_window': 64 << 20 });
   return {
     client,
     addr,

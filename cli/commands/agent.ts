@@ -14,6 +14,11 @@ export function register(program: Command): void {
     .option('--ovs-datapath <type>', 'datapath of OVS bridges the agent creates: system or netdev (user space)', 'system')
     .option('--host-name <name>', 'name this host reports (default: the hostname)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    // the CLI's global --controller takes the value where one exists, hence optsWithGlobals below
+    .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
+    .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
+    .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
+    .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const [{ agentConfig }, { startAgent }, { makeLogger }] = await Promise.all([
         import('../../agent/config.js'),
@@ -23,6 +28,7 @@ export function register(program: Command): void {
       const cfg = agentConfig({
         socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
+        controller: opts.controller ?? (cmd.optsWithGlobals().controller as string | undefined), joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
       });
       const log = makeLogger(cfg.logLevel, 'agent');
       const handle = await startAgent(cfg, log);

@@ -24,7 +24,8 @@ export function register(program: Command): void {
   c.command('run')
     .summary('serve the fleet: hosts, networks, IPAM, MACs, attachments')
     .description('Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from the file before it serves, and converges every host\'s agent to the desired state.')
-    .option('--listen <addr:port>', 'where to serve (no client authentication yet: keep it on a trusted address)', '127.0.0.1:7440')
+    .option('--listen <addr:port>', 'where to serve (mutual TLS once `fleetnet controller init` made a CA)', '127.0.0.1:7440')
+    .option('--trust-dir <dir>', 'PKI folder made by `fleetnet controller init`', '/etc/fleetnet/controller')
     .option('--db <path>', 'SQLite state file', '/var/lib/fleetnet/state.db')
     .option('--synchronous <mode>', 'SQLite synchronous mode in WAL: normal (survives a crash of the process) or full (also power loss)', 'normal')
     .option('--resync-ms <ms>', 'periodic reconcile pass per host', '10000')
@@ -37,7 +38,7 @@ export function register(program: Command): void {
         import('../../common/logger.js'),
       ]);
       const cfg = controllerConfig({
-        listen: opts.listen, db: opts.db, synchronous: opts.synchronous, logLevel: opts.logLevel, resyncMs: int(opts.resyncMs, '--resync-ms'),
+        listen: opts.listen, db: opts.db, synchronous: opts.synchronous, logLevel: opts.logLevel, resyncMs: int(opts.resyncMs, '--resync-ms'), trustDir: opts.trustDir,
       });
       const log = makeLogger(cfg.logLevel, 'controller');
       const handle = await startController(cfg, log);

@@ -1,6 +1,8 @@
 // The controller's connections to agents, one per agent address. Credentials live here only:
 // plain TCP today; mutual TLS (the PKI issue) replaces `agentCredentials` and nothing else.
-import { credentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import type { Trust } from '../pki/controller-dir.js';
+import { agentChannel } from '../pki/wiring.js';
 import { FleetnetError } from '../../common/errors.js';
 import { fromServiceError } from '../../common/grpc-errors.js';
 import {
@@ -9,6 +11,11 @@ import {
 
 export function agentCredentials(): ChannelCredentials {
   return credentials.createInsecure();
+}
+
+/** Links over mutual TLS (trust, issue 7): the agent's certificate must name the host; plain TCP without a trust folder. */
+export function tlsAgentLinks(trust: Trust | undefined): AgentLinkFactory {
+  return (addr, hostName) => grpcAgentLink(addr, hostName, agentChannel(trust, hostName));
 }
 
 export interface AgentLink {
@@ -21,12 +28,13 @@ export interface AgentLink {
 }
 
 /** Makes links; a test may hand in its own. */
-export type AgentLinkFactory = (addr: string) => AgentLink;
+export type AgentLinkFactory = (addr: string, hostName: string) => AgentLink;
 
 type Cb<R> = (err: ServiceError | null, res: R) => void;
 
-export const grpcAgentLink: AgentLinkFactory = (addr) => {
-  const client = new AgentClient(addr, agentCredentials(), {
+export const grpcAgentLink = (addr: string, _hostName?: string, channel: { creds: ChannelCredentials; options: ChannelOptions } = { creds: agentCredentials(), options: {} }): AgentLink => {
+  const client = new AgentClient(addr, channel.creds, {
+    ...channel.options,
     'grpc.initial_reconnect_backoff_ms': 200,
     'grpc.max_reconnect_backoff_ms': 2000,
   });

@@ -158,7 +158,7 @@ export class Dispatcher {
   private linkFor(h: HostRecord, l: HostLoop): AgentLink {
     if (l.link?.addr !== h.agentAddr) {
       l.link?.link.close();
-      l.link = { addr: h.agentAddr, link: this.o.links(h.agentAddr) };
+      l.link = { addr: h.agentAddr, link: this.o.links(h.agentAddr, h.name) };
     }
     return l.link.link;
   }

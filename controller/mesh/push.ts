@@ -2,7 +2,7 @@
 // (MeshStatus). Desired state, not commands: a push always sends the host's whole plan from the
 // store under a new generation, so a lost push is repaired by the next one; an agent that did not
 // answer is retried with backoff, and every meshed host is pushed periodically.
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
 import { fromServiceError } from '../../common/grpc-errors.js';
@@ -18,10 +18,11 @@ export interface MeshAgentLink {
   close(): void;
 }
 
-export type MeshLinkFactory = (addr: string) => MeshAgentLink;
+export type MeshLinkFactory = (addr: string, hostName: string) => MeshAgentLink;
 
-export const grpcMeshLink: MeshLinkFactory = (addr) => {
-  const client = new AgentClient(addr, credentials.createInsecure());
+/** Over the same channel as the dispatcher's links (mutual TLS when the controller has a CA). */
+export const grpcMeshLink = (addr: string, channel: { creds: ChannelCredentials; options: ChannelOptions } = { creds: credentials.createInsecure(), options: {} }): MeshAgentLink => {
+  const client = new AgentClient(addr, channel.creds, channel.options);
   const call = <Req, Res>(fn: (req: Req, md: Metadata, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => unknown, req: Req, ms: number) =>
     new Promise<Res>((resolve, reject) =>
       fn.call(client, req, new Metadata(), { deadline: Date.now() + ms }, (e, r) => (e ? reject(fromServiceError(e, `the agent at ${addr}`)) : resolve(r))));
@@ -64,7 +65,7 @@ export class MeshPusher {
     const cur = this.links.get(host);
     if (cur && cur.addr === addr) return cur.link;
     cur?.link.close();
-    const link = (this.o.links ?? grpcMeshLink)(addr);
+    const link = this.o.links ? this.o.links(addr, host) : grpcMeshLink(addr);
     this.links.set(host, { addr, link });
     return link;
   }

@@ -1,0 +1,31 @@
+// The agent's own executable, bundled into ONE file (dist/fleetnet-agent.mjs) that
+// `fleetnet host add --ssh` uploads: `agent run` and, for hosts without systemd, `agent supervise`.
+import { Command, CommanderError } from 'commander';
+import { describeError, exitCodeOf } from '../common/errors.js';
+import { VERSION } from '../common/version.js';
+import * as agent from '../cli/commands/agent.js';
+
+const program = new Command('fleetnet-agent').version(VERSION).exitOverride();
+agent.register(program);
+const agentCmd = program.commands.find((c) => c.name() === 'agent')!;
+agentCmd
+  .command('supervise')
+  .summary('run `agent run` and restart it when it dies (hosts without systemd)')
+  .requiredOption('--pid-file <file>', 'where the supervisor writes its pid')
+  .requiredOption('--log <file>', 'the agent\'s output is appended here')
+  .argument('<args...>', 'after --: the agent run arguments')
+  .action(async (args: string[], opts: { pidFile: string; log: string }) => {
+    const { supervise } = await import('./supervise.js');
+    await supervise({ pidFile: opts.pidFile, log: opts.log, args });
+  });
+for (const c of program.commands) c.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
+  else {
+    process.stderr.write(`fleetnet-agent: ${describeError(err)}\n`);
+    process.exitCode = exitCodeOf(err);
+  }
+}

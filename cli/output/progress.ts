@@ -1,0 +1,40 @@
+// Step-by-step progress for host bootstraps. On a terminal: a live view, one line per host,
+// redrawn in place. Elsewhere (logs, CI, pipes): one plain line per event.
+import type { ProgressEvent, Step } from '../../controller/bootstrap/bootstrap.js';
+import { STEPS } from '../../controller/bootstrap/bootstrap.js';
+
+export interface ProgressView {
+  on(e: ProgressEvent): void;
+  end(): void;
+}
+
+const MARK = { start: '…', done: '✓', failed: '✗' } as const;
+
+export function progressView(hosts: string[], out: NodeJS.WriteStream = process.stderr): ProgressView {
+  if (!out.isTTY) {
+    return {
+      on: (e) => out.write(`${e.host}: ${e.step} ${e.state === 'start' ? 'started' : e.state}${e.detail ? ` — ${e.detail}` : ''}\n`),
+      end: () => undefined,
+    };
+  }
+  const state = new Map<string, { step: Step; state: ProgressEvent['state']; detail: string }>(hosts.map((h) => [h, { step: 'connect', state: 'start', detail: 'waiting' }]));
+  const width = Math.max(...hosts.map((h) => h.length));
+  let drawn = 0;
+  const draw = () => {
+    if (drawn) out.write(`\x1b[${drawn}A`);
+    for (const [h, s] of state) {
+      const n = STEPS.indexOf(s.step) + (s.state === 'done' ? 1 : 0);
+      const line = `${h.padEnd(width)}  [${'#'.repeat(n)}${'.'.repeat(STEPS.length - n)}] ${MARK[s.state]} ${s.step} ${s.detail}`;
+      out.write(`\x1b[2K${line.slice(0, (out.columns || 120) - 1)}\n`);
+    }
+    drawn = state.size;
+  };
+  draw();
+  return {
+    on: (e) => {
+      state.set(e.host, { step: e.step, state: e.state, detail: e.detail ?? '' });
+      draw();
+    },
+    end: draw,
+  };
+}

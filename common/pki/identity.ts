@@ -1,0 +1,57 @@
+// Who a certificate speaks for. fleetnet sets these names itself when it issues a certificate
+// (never copied from a CSR): subject OU = role, CN = name, and a DNS SAN = name so that TLS
+// server-name checks work with `grpc.ssl_target_name_override`.
+import type { PeerCertificate } from 'node:tls';
+import { FleetnetError, invalid } from '../errors.js';
+
+export type Role = 'controller' | 'host' | 'cli';
+export const ROLES: readonly Role[] = ['controller', 'host', 'cli'];
+
+/** Certificates start this much before they are issued, so a host whose clock lags accepts them. */
+export const CLOCK_SKEW_MS = 60_000;
+
+/** The TLS name of the controller: agents and the CLI verify the controller's certificate by it. */
+export const CONTROLLER_NAME = 'fleetnet-controller';
+
+export interface Identity {
+  role: Role;
+  name: string;
+  /** Lower-case hex, no leading zeros: how revocation stores name a certificate. */
+  serial: string;
+  notAfterMs: number;
+  notBeforeMs: number;
+}
+
+// A host id is a DNS label chain: it becomes a DNS SAN and a file name.
+const HOST_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export function parseHostId(s: string): string {
+  if (s.length > 253 || !HOST_ID.test(s)) {
+    throw invalid(`host id "${s}" is not usable`, 'use lower-case letters, digits, "-" and "." (a DNS name), e.g. h3 or web-1.dc2');
+  }
+  return s;
+}
+
+export function normalizeSerial(hex: string): string {
+  const s = hex.replace(/[^0-9a-fA-F]/g, '').toLowerCase().replace(/^0+/, '');
+  return s === '' ? '0' : s;
+}
+
+const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+
+/** Reads the identity out of a verified peer certificate; refuses anything fleetnet did not issue. */
+export function identityOfPeer(cert: PeerCertificate | undefined): Identity {
+  if (!cert || !cert.raw) throw new FleetnetError('permission', 'no client certificate', { hint: 'connect with a certificate issued by this fleet\'s controller (fleetnet controller init, host add)' });
+  const role = first(cert.subject?.OU);
+  const name = first(cert.subject?.CN);
+  if (!role || !(ROLES as readonly string[]).includes(role) || !name) {
+    throw new FleetnetError('permission', 'the client certificate names no fleetnet role', { hint: 'use a certificate issued by fleetnet' });
+  }
+  return {
+    role: role as Role,
+    name,
+    serial: normalizeSerial(cert.serialNumber),
+    notAfterMs: Date.parse(cert.valid_to),
+    notBeforeMs: Date.parse(cert.valid_from),
+  };
+}

@@ -1,0 +1,51 @@
+// The controller's TCP endpoint with mutual TLS: its own certificate, client certificates
+// requested (not required), and the authorization interceptor in front of every service.
+// The controller's composition root mounts its services here (see the trust README section).
+import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FleetnetError } from '../../common/errors.js';
+import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
+import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
+import { EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
+import type { Trust } from './controller-dir.js';
+import { CONTROLLER_DEFAULT_RULE, CONTROLLER_POLICY, enrollmentService } from './enrollment-service.js';
+
+export interface ControllerEndpointOptions {
+  trust: Trust;
+  listen: string;
+  log: Logger;
+  /** The controller's own services (Controller, reflection, ...). */
+  services?: { def: ServiceDefinition; impl: UntypedServiceImplementation }[];
+  /** Anything else to add before binding (e.g. `new ReflectionService(...).addToServer(server)`). */
+  configure?: (server: Server) => void;
+  /** Extra per-method rules (e.g. host-scoped agent reports). */
+  policy?: Readonly<Record<string, Rule>>;
+}
+
+export interface ControllerEndpoint {
+  port: number;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export async function startControllerEndpoint(o: ControllerEndpointOptions): Promise<ControllerEndpoint> {
+  const server = new Server({
+    interceptors: [
+      authorizationInterceptor({
+        policy: { ...CONTROLLER_POLICY, ...o.policy },
+        defaultRule: CONTROLLER_DEFAULT_RULE,
+        isRevoked: (s) => o.trust.revocations.isRevoked(s),
+        log: o.log,
+      }),
+    ],
+  });
+  server.addService(EnrollmentService, enrollmentService(o.trust, o.log));
+  for (const s of o.services ?? []) server.addService(s.def, s.impl);
+  o.configure?.(server);
+  const creds = serverCredentials(new CredentialProvider(o.trust.controllerCredential()));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' })) : resolve(p))),
+  );
+  o.log.info({ listen: o.listen, port }, 'controller endpoint serving (mTLS)');
+  return { port, server, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+}

@@ -1,0 +1,39 @@
+// A fleet CA in a temporary folder, and the credentials the trust tests present.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Role } from '../../common/pki/identity.js';
+import type { Credential } from '../../common/pki/tls.js';
+import { CertificateAuthority } from '../../controller/pki/ca.js';
+import { initControllerDir, openTrust, type Trust } from '../../controller/pki/controller-dir.js';
+
+export interface TestFleet {
+  dir: string;
+  trust: Trust;
+  /** A credential of this fleet for any role; back-dated when expired. */
+  cred(role: Role, name: string, o?: { expired?: boolean }): Promise<Credential & { serial: string }>;
+  /** A credential for the same names from a CA this fleet does not know. */
+  foreign(role: Role, name: string): Promise<Credential>;
+  cleanup(): void;
+}
+
+export async function makeTestFleet(settings: Record<string, number> = {}): Promise<TestFleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-trust-'));
+  await initControllerDir(join(dir, 'ctl'), { settings });
+  const trust = await openTrust(join(dir, 'ctl'));
+  const other = await CertificateAuthority.create(join(dir, 'other-ca'));
+  const HOUR = 3_600_000;
+  return {
+    dir,
+    trust,
+    async cred(role, name, o = {}) {
+      const i = await trust.ca.issueWithKey({ role, name, validityMs: HOUR, ...(o.expired ? { notBeforeMs: Date.now() - 2 * HOUR } : {}) });
+      return { caPem: trust.ca.certPem, certPem: i.certPem, keyPem: i.keyPem, serial: i.serial };
+    },
+    async foreign(role, name) {
+      const i = await other.issueWithKey({ role, name, validityMs: HOUR });
+      return { caPem: trust.ca.certPem, certPem: i.certPem, keyPem: i.keyPem };
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
