@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then echo "setup: run as root (fleetnet makes network na
 
 PKGS=(iproute2 util-linux procps openvswitch-switch docker.io busybox-static dnsmasq-base udhcpc
       isc-dhcp-client dhcpcd-base openssh-server iputils-arping iputils-ping protobuf-compiler
-      containernetworking-plugins lxc tcpdump tar libndp-tools)
+      containernetworking-plugins lxc tcpdump tar libndp-tools nftables iptables systemd)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
