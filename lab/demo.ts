@@ -8,6 +8,7 @@ import { fleetnetBin } from './agents.js';
 import { labDown, LAB_LABEL } from './down.js';
 import { checkDocker, ensureBusyboxImage, runBusybox } from './image.js';
 import { labUp, type LabUpResult } from './up.js';
+import { actFleet } from './demo-fleet.js';
 
 export interface DemoOptions {
   name: string;
@@ -70,7 +71,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const say = opts.out;
   const t0 = Date.now();
   if (opts.hosts < 2) throw new FleetnetError('invalid', 'the demo needs at least 2 hosts', { hint: '--hosts 2 or 3' });
-  say('fleetnet demo: a simulated fleet on this machine, containers attached by a host agent, and cleanup.');
+  say('fleetnet demo: a simulated fleet on this machine; containers attached by a host agent, then by the');
+  say('fleet controller across hosts over a GRE mesh; and cleanup.');
   say('Nothing touches this machine\'s own network: every host is a network namespace.');
   say('');
   say('== 0. Checks ==');
@@ -97,6 +99,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     };
     opts.signal?.throwIfAborted();
     await actAttachAndPing(ctx);
+    opts.signal?.throwIfAborted();
+    await actFleet(ctx);
   } finally {
     // labUp takes down what it made when it fails; a lab that was never ours (a name clash) is left alone.
     if (lab) await demoDown(opts, runner, log, t0);
