@@ -150,6 +150,10 @@ test('group commit: decisions arriving together commit together, a refused one r
   const inventory = (JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container).sort();
   assert.deepEqual(inventory, ['g1', 'g3']);
   const g1 = await store.read((tx) => tx.listAttachments().find((a) => a.target.value === 'g1')!);
+  // The group ran again with the refused decision in a savepoint: a caller hears what was committed
+  // (the MAC is random, so a reply from the rolled-back first run would differ).
+  const r0 = results[0] as PromiseFulfilledResult<{ attachment: { mac: string } }>;
+  assert.equal(r0.value.attachment.mac, g1.mac);
   const d = await store.transact((tx) => decideDetach(tx, { id: g1.id }, 2));
   assert.equal(await store.transact((tx) => finishDetach(tx, g1.id, d.attachment!.generation)), true);
   assert.deepEqual((JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container), ['g3']);
