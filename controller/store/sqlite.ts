@@ -51,6 +51,8 @@ export class SqliteStore implements Store {
    */
   private views: Map<string, string> | undefined;
   private viewLog: [string, string | undefined][] = [];
+  /** The whole inventory's JSON as last rendered; dropped by any committed attachment write. */
+  private allJson: string | undefined;
   /** Made once: better-sqlite3 builds four wrappers per db.transaction() call. */
   private readonly inGroup: Database.Transaction<(fn: () => Outcome[]) => Outcome[]>;
   /** Inside a transaction, better-sqlite3 runs a transaction function as a SAVEPOINT. */
@@ -211,6 +213,7 @@ export class SqliteStore implements Store {
   }
 
   private applyViewLog(): void {
+    if (this.viewLog.length) this.allJson = undefined;
     if (this.views) {
       for (const [id, v] of this.viewLog) {
         if (v === undefined) this.views.delete(id);
@@ -226,7 +229,9 @@ export class SqliteStore implements Store {
       const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [string, string][];
       this.views = new Map(rows);
     }
-    return Promise.resolve(`[${[...this.views.values()].join(',')}]`);
+    // The same string object until a commit changes an attachment (the service caches its bytes by it).
+    this.allJson ??= `[${[...this.views.values()].join(',')}]`;
+    return Promise.resolve(this.allJson);
   }
 
   close(): void {
