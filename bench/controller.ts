@@ -4,7 +4,9 @@
 // dockerd in the same namespace. Writes bench/results/controller.json.
 // Runs inside a network namespace of its own (it re-executes itself there with nsenter --net), on its lo.
 //   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--cli-n 20]
-//     [--baseline-cli /path/to/other/bin/fleetnet.mjs]   (timed interleaved with this tree's CLI)
+//     [--batch-n 50000] [--batch-size 100]   (0 skips the FleetAttachBatch row)
+//     [--baseline-cli /path/to/other/bin/fleetnet.mjs [--baseline-label 'main at abc123']]
+//     (another build's CLI, timed interleaved with this tree's against the same controller)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,14 +33,19 @@ const NET = { cli: 9, baseline: 10, docker: 206, park: 207 } as const;
 
 const { values: opt } = parseArgs({ options: {
   n: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '64' }, connections: { type: 'string', default: '4' },
-  'cli-n': { type: 'string', default: '20' }, 'full-n': { type: 'string', default: '5000' }, 'baseline-cli': { type: 'string' },
+  'cli-n': { type: 'string', default: '20' }, 'batch-n': { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '100' }, 'full-n': { type: 'string', default: '5000' }, 'baseline-cli': { type: 'string' },
+  'baseline-label': { type: 'string' },
 } });
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
 const CONNS = Number(opt.connections);
 const CLI_N = Number(opt['cli-n']);
 const FULL_N = Number(opt['full-n']);
+const BATCH_N = Number(opt['batch-n']);
+const BATCH = Number(opt['batch-size']);
 const BASELINE = opt['baseline-cli'];
+/** How the rows name the baseline CLI, e.g. "main at 12cbab1" (default: its path). */
+const BASELINE_LABEL = opt['baseline-label'] ?? BASELINE;
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({ name, ...summarize(s), timed, ...extra });
@@ -75,32 +82,51 @@ const must = async (env: BenchEnv, ...args: string[]) => {
  * N single FleetAttach requests (no batching: one allocation per request), `conc` in flight spread
  * over `conns` HTTP/2 connections of the CLI's light client (the load generator shares the 2 CPUs).
  */
-async function allocate(prefix: string, n: number, conc: number, conns: number): Promise<{ lat: number[]; seconds: number }> {
+async function allocate(prefix: string, n: number, conc: number, conns: number, batch: number): Promise<{ lat: number[]; seconds: number }> {
   const clients = Array.from({ length: conns }, () => new GrpcLite(CTL, 'the bench controller'));
-  const lat: number[] = new Array(n);
+  const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 });
+  const lat: number[] = [];
   let next = 0;
   const one = async (c: GrpcLite, i: number) => {
     const t0 = performance.now();
-    await c.unary(CONTROLLER_METHODS.fleetAttach, { host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 }, 60_000);
-    lat[i] = performance.now() - t0;
+    if (batch <= 1) await c.unary(CONTROLLER_METHODS.fleetAttach, req(i), 60_000);
+    else {
+      const count = Math.min(batch, n - i);
+      const r = await c.unary(CONTROLLER_METHODS.fleetAttachBatch, { requests: Array.from({ length: count }, (_, k) => req(i + k)) }, 60_000);
+      const refused = r.items.find((x) => x.errorKind);
+      if (refused || r.items.length !== count) throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
+    }
+    lat.push(performance.now() - t0);
   };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: conc }, async (_, k) => { while (next < n) await one(clients[k % conns]!, next++); }));
+  await Promise.all(Array.from({ length: conc }, async (_, k) => {
+    while (next < n) {
+      const i = next;
+      next += Math.max(1, batch);
+      await one(clients[k % conns]!, i);
+    }
+  }));
   const seconds = (performance.now() - t0) / 1000;
   for (const c of clients) c.close();
   return { lat, seconds };
 }
 
-async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[]): Promise<ResultRow> {
+async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1): Promise<ResultRow> {
   const loadBefore = load();
+  const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
   const cpu0 = cpuSeconds(ctl.pid);
-  const a = await allocate(prefix, n, CONC, CONNS);
+  const a = await allocate(prefix, n, conc, CONNS, batch);
   const cpu = cpuSeconds(ctl.pid) - cpu0;
   const perSec = Math.round(n / a.seconds);
-  notes.push(`allocations/s, synchronous=${sync}: ${perSec} wall-clock (${n} single FleetAttach requests in ${a.seconds.toFixed(1)} s, ${CONC} in flight over ${CONNS} connections; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); load average ${loadBefore} before, ${load()} after`);
-  return row(`FleetAttach allocations over gRPC (${n}, single requests, ${CONC} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})`, a.lat,
-    'one unary FleetAttach (--net allocation, wait_ms 0) request → reply: the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply',
-    { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadavg: loadBefore });
+  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${conc} in flight over ${CONNS} connections)` : `single FleetAttach requests (${conc} in flight over ${CONNS} connections)`;
+  notes.push(`allocations/s, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); load average ${loadBefore} before, ${load()} after`);
+  const name = batch > 1
+    ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
+    : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})`;
+  const timed = batch > 1
+    ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
+    : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply: the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply';
+  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
 }
 
 /** ls --json (and --version as the floor), new processes, interleaved round by round with the baseline CLI. */
@@ -119,8 +145,8 @@ async function lsRows(env: BenchEnv, rows: ResultRow[], notes: string[], compari
   }
   const out = await cli(env, 'ls', '--json');
   const count = (JSON.parse(out.stdout) as unknown[]).length;
-  for (const [k, [who, bin]] of bins.entries()) {
-    const tag = k === 0 ? '' : ` — ${who} CLI (${bin})`;
+  for (const [k, [who]] of bins.entries()) {
+    const tag = k === 0 ? '' : ` — ${who} CLI (${BASELINE_LABEL})`;
     rows.push(row(`fleetnet ls --json, ${count} attachments (new CLI process)${tag}`, ls[k]!, `spawn → exit of \`fleetnet --controller ${CTL} ls --json\`, stdout to /dev/null: Node start, CLI load, the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`));
     rows.push(row(`baseline: fleetnet --version (new CLI process)${tag}`, ver[k]!, 'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else'));
   }
@@ -152,7 +178,7 @@ async function cliAttachRows(env: BenchEnv, rows: ResultRow[], notes: string[], 
   const paths = [
     controllerCliPath(env, cs, { name: 'fleetnet attach through the controller (new CLI process → controller → agent → Docker container)', bin: FLEETNET, controller: CTL, host: 'hb', bridge: 'brfcbench', net: NET.cli }),
     dockerConnectPath(env, d2, cs2, { network: `bench${env.runId}`, bridge: `br-${netId.slice(0, 12)}`, net: NET.docker }),
-    ...(BASELINE ? [controllerCliPath(env, cs1, { name: `fleetnet attach through the controller — baseline CLI (${BASELINE})`, bin: BASELINE, controller: CTL, host: 'hb', bridge: 'brfcbase', net: NET.baseline })] : []),
+    ...(BASELINE ? [controllerCliPath(env, cs1, { name: `fleetnet attach through the controller — baseline CLI (${BASELINE_LABEL})`, bin: BASELINE, controller: CTL, host: 'hb', bridge: 'brfcbase', net: NET.baseline })] : []),
   ];
   const loadBefore = load();
   const m = await measurePaths(env, paths, CLI_N, 2, env.log);
@@ -183,6 +209,8 @@ async function inside(ns: string): Promise<void> {
     rows.push(await allocationsRow(env, ctl, 'c', N, 'normal', notes));
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
     await lsRows(env, rows, notes, comparisons);
+    // 2b. The same allocations batched (FleetAttachBatch), after ls so that ls saw exactly N.
+    if (BATCH_N > 0) rows.push(await allocationsRow(env, ctl, 'b', BATCH_N, 'normal', notes, BATCH));
     await stopProcess(ctl.pid, 10_000);
     // 3. synchronous=FULL for comparison (fsync on every commit).
     ctl = await startController(env, join(dir, 'full.db'), 'full');
@@ -201,7 +229,7 @@ async function inside(ns: string): Promise<void> {
     rows,
     comparisons,
     notes: [...notes,
-      'no batch RPC: every allocation is its own FleetAttach request; the controller groups the decisions that arrive together into one commit',
+      'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
       'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown)',
       'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs'],
     date: new Date().toISOString(),

@@ -17,6 +17,7 @@ export const CONTROLLER_METHODS = {
   listNetworks: method(`${svc}ListNetworks`, pb.ListNetworksRequest, pb.ListNetworksReply),
   removeNetwork: method(`${svc}RemoveNetwork`, pb.RemoveNetworkRequest, pb.RemoveNetworkReply),
   fleetAttach: method(`${svc}FleetAttach`, pb.FleetAttachRequest, pb.FleetAttachReply),
+  fleetAttachBatch: method(`${svc}FleetAttachBatch`, pb.FleetAttachBatchRequest, pb.FleetAttachBatchReply),
   fleetDetach: method(`${svc}FleetDetach`, pb.FleetDetachRequest, pb.FleetDetachReply),
   listAttachments: method(`${svc}ListAttachments`, pb.ListAttachmentsRequest, pb.ListAttachmentsReply),
 };

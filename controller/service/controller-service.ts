@@ -1,8 +1,9 @@
 // gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { FleetnetError, invalid } from '../../common/errors.js';
 import { toServiceError } from '../../common/grpc-errors.js';
-import type { FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../agent/service/convert.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { addHost, removeHost } from '../fleet/hosts.js';
@@ -22,6 +23,9 @@ export interface ControllerServiceDeps {
   maxWaitMs: number;
   now?: () => number;
 }
+
+/** The most attaches one FleetAttachBatch may carry. */
+const MAX_BATCH = 1000;
 
 /** JSON chunks stay well under grpc's default 4 MiB message limit. */
 const JSON_CHUNK_BYTES = 1 << 20;
@@ -57,6 +61,15 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
+  /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
+  const attachOne = async (r: FleetAttachRequest): Promise<FleetAttachReply> => {
+    const input = attachInputFromProto(r);
+    const dec = await store.transact((tx) => decideAttach(tx, input, now()));
+    if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
+    const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
+    return { attachment: attachmentToProto(a), created: dec.created };
+  };
+
   return {
     controllerHealth: unary(log, 'ControllerHealth', async () => ({ status: 'ok', version: d.version, uptimeMs: now() - d.startedAtMs, store: store.description })),
 
@@ -84,12 +97,17 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     })),
     removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => ({ removed: await store.transact((tx) => removeNetwork(tx, r.name)) })),
 
-    fleetAttach: unary(log, 'FleetAttach', async (r: FleetAttachRequest) => {
-      const input = attachInputFromProto(r);
-      const dec = await store.transact((tx) => decideAttach(tx, input, now()));
-      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
-      const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
-      return { attachment: attachmentToProto(a), created: dec.created };
+    fleetAttach: unary(log, 'FleetAttach', attachOne),
+    fleetAttachBatch: unary(log, 'FleetAttachBatch', async (r: FleetAttachBatchRequest) => {
+      if (r.requests.length > MAX_BATCH) throw invalid(`a batch of ${r.requests.length} attaches is too large`, `send at most ${MAX_BATCH} per FleetAttachBatch`);
+      const items = await Promise.all(r.requests.map((one) => attachOne(one).then(
+        (reply): FleetAttachBatchItem => ({ reply, errorKind: '', error: '', hint: '' }),
+        (err: unknown): FleetAttachBatchItem => {
+          const e = err instanceof FleetnetError ? err : new FleetnetError('failed', err instanceof Error ? err.message : String(err));
+          return { reply: undefined, errorKind: e.kind, error: e.message, hint: e.hint ?? '' };
+        },
+      )));
+      return { items };
     }),
     fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest) => {
       const dec = await store.transact((tx) =>
