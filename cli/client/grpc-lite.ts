@@ -41,7 +41,7 @@ function serviceError(code: number, details: string, md: IncomingHttpHeaders) {
 }
 
 /** Splits an HTTP/2 DATA stream into gRPC messages (5-byte prefix: compressed flag, length). */
-class FrameReader {
+export class FrameReader {
   private chunks: Buffer[] = [];
   private have = 0;
   constructor(private readonly onMessage: (msg: Buffer) => void) {}
