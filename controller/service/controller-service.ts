@@ -6,6 +6,7 @@ import { toServiceError } from '../../common/grpc-errors.js';
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../agent/service/convert.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
+import { pooledRandom } from '../mac/allocate.js';
 import { addHost, removeHost } from '../fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -49,6 +50,7 @@ function matchesContainer(a: AttachmentRecord, c: string): boolean {
 export function controllerService(d: ControllerServiceDeps): UntypedServiceImplementation {
   const { store, dispatcher, log } = d;
   const now = d.now ?? Date.now;
+  const rand = pooledRandom();
   // The bytes of the last JSON text sent: the store hands out the same string until an attachment
   // changes, so repeated `ls --json` of a big fleet skip the 30 MB UTF-8 encoding.
   let lastJson: { text: string; buf: Buffer } | undefined;
@@ -64,7 +66,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
   /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
   const attachOne = async (r: FleetAttachRequest): Promise<FleetAttachReply> => {
     const input = attachInputFromProto(r);
-    const dec = await store.transact((tx) => decideAttach(tx, input, now()));
+    const dec = await store.transact((tx) => decideAttach(tx, input, now(), rand));
     if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
     const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
     return { attachment: attachmentToProto(a), created: dec.created };
