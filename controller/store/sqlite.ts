@@ -1,8 +1,9 @@
 // The SQLite store (better-sqlite3): WAL, each decision atomic in a transaction of its own.
 // Group commit: the decisions that arrive in the same turn of the event loop run one after the
-// other inside one IMMEDIATE transaction, each in its own SAVEPOINT (a decision that throws rolls
-// back alone and its caller gets the error); their callers hear back only after the COMMIT. So
-// nothing is acknowledged before it is durable, and a burst pays for one commit, not hundreds.
+// other inside one IMMEDIATE transaction (when one throws, the group is replayed with a SAVEPOINT
+// per decision, so it rolls back alone and its caller gets the error: see runGroup); their callers
+// hear back only after the COMMIT. So nothing is acknowledged before it is durable, and a burst
+// pays for one commit, not hundreds.
 // synchronous=NORMAL in WAL mode: a commit survives the process being killed (-9) at any point;
 // only a power loss or kernel crash can lose the last commits. `synchronous: 'full'` closes that too.
 import Database from 'better-sqlite3';
