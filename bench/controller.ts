@@ -1,59 +1,63 @@
 // Controller benchmark (issue 5): allocations per second through the gRPC API, `fleetnet ls --json`
 // with 100k attachments as a new CLI process, and the CLI end-to-end attach (new fleetnet process →
-// controller → agent → Docker container). Writes bench/results/controller.json.
-// Runs inside a network namespace of its own (it re-executes itself there), on that namespace's lo.
-//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--cli-n 20]
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// controller → agent → Docker container) interleaved with `docker network connect --ip` on a second
+// dockerd in the same namespace. Writes bench/results/controller.json.
+// Runs inside a network namespace of its own (it re-executes itself there with nsenter --net), on its lo.
+//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--cli-n 20]
+//     [--batch-n 50000] [--batch-size 100]   (0 skips the FleetAttachBatch row)
+//     [--baseline-cli /path/to/other/bin/fleetnet.mjs [--baseline-label 'main at abc123']]
+//     (another build's CLI, timed interleaved with this tree's against the same controller)
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { ExecRunner, type RunResult } from '../common/runner.js';
-import { ControllerClient, type FleetAttachReply } from '../proto/gen/fleetnet/v1/controller.js';
+import { CONTROLLER_METHODS } from '../cli/client/controller.js';
+import { GrpcLite } from '../cli/client/grpc-lite.js';
+import { makeLogger } from '../common/logger.js';
+import { ExecRunner } from '../common/runner.js';
+import { docker, dockerCli, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
+import { benchEnvIn, startDaemon, stopProcess, waitReady, type BenchEnv, type Daemon } from './lib/env.js';
+import { measurePaths } from './lib/measure.js';
+import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
+import { percentile, summarize } from './lib/stats.js';
+import { compare } from './lib/summary.js';
+import { ensureBridge } from './lib/verify.js';
+import { controllerCliPath } from './paths/controller-cli.js';
+import { dockerConnectPath } from './paths/user-cli.js';
 
 const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
 const CTL = '127.0.0.1:7440';
 const RESULTS = 'bench/results/controller.json';
+const NET = { cli: 9, baseline: 10, docker: 206, park: 207 } as const;
 
-const { values: opt } = parseArgs({ options: { n: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '64' }, 'cli-n': { type: 'string', default: '20' }, 'full-n': { type: 'string', default: '5000' } } });
+const { values: opt } = parseArgs({ options: {
+  n: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '64' }, connections: { type: 'string', default: '4' },
+  'cli-n': { type: 'string', default: '20' }, 'batch-n': { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '100' }, 'full-n': { type: 'string', default: '5000' }, 'baseline-cli': { type: 'string' },
+  'baseline-label': { type: 'string' },
+} });
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
+const CONNS = Number(opt.connections);
 const CLI_N = Number(opt['cli-n']);
 const FULL_N = Number(opt['full-n']);
+const BATCH_N = Number(opt['batch-n']);
+const BATCH = Number(opt['batch-size']);
+const BASELINE = opt['baseline-cli'];
+/** How the rows name the baseline CLI, e.g. "main at 12cbab1" (default: its path). */
+const BASELINE_LABEL = opt['baseline-label'] ?? BASELINE;
 
-interface Row { name: string; p50Ms: number; p95Ms: number; n: number; meanMs: number; minMs: number; maxMs: number; timed: string; [k: string]: unknown }
-
-function pct(s: number[], p: number): number {
-  const a = [...s].sort((x, y) => x - y);
-  return a[Math.min(a.length, Math.max(1, Math.ceil((p / 100) * a.length))) - 1] ?? Number.NaN;
-}
 const r2 = (x: number) => Math.round(x * 100) / 100;
-function row(name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): Row {
-  return { name, p50Ms: r2(pct(s, 50)), p95Ms: r2(pct(s, 95)), n: s.length, meanMs: r2(s.reduce((a, b) => a + b, 0) / s.length), minMs: r2(Math.min(...s)), maxMs: r2(Math.max(...s)), timed, ...extra };
-}
-
-// Every command through the project's Runner, as argv.
-const sh = new ExecRunner();
-const run = (cmd: string, args: string[]): Promise<RunResult> => sh.run(cmd, args, { allowFail: true, timeoutMs: 120_000 });
-const must = async (cmd: string, args: string[]): Promise<string> => (await sh.run(cmd, args, { timeoutMs: 120_000 })).stdout;
+const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({ name, ...summarize(s), timed, ...extra });
+const load = () => loadavg().map(r2).join(' / ');
 
 /** Wall time of one new process, spawn → exit, output discarded. */
-function timeProcess(cmd: string, args: string[]): Promise<{ ms: number; code: number }> {
+function timeProcess(env: BenchEnv, cmd: string, args: string[]): Promise<{ ms: number; code: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = sh.start(cmd, args, { stdio: 'ignore' });
+    const p = env.runner.start(cmd, args, { stdio: 'ignore' });
     p.once('exit', (code) => resolve({ ms: performance.now() - t0, code: code ?? -1 }));
   });
-}
-
-async function waitReady(what: string, fn: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not come up`);
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
@@ -63,146 +67,197 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-function startController(db: string, sync: string): ChildProcess {
-  return sh.start('node', [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], { stdio: 'inherit' });
+async function startController(env: BenchEnv, db: string, sync: string): Promise<Daemon> {
+  const d = startDaemon(env, `controller (${sync})`, process.execPath, [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], `${db}.log`, 10_000);
+  await waitReady('controller', d, 30_000, async () => (await cli(env, 'hosts')).code === 0);
+  return d;
 }
-const cli = (...args: string[]) => run('node', [FLEETNET, '--controller', CTL, ...args]);
-const stop = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM'))));
+const cli = (env: BenchEnv, ...args: string[]) => env.runner.run(process.execPath, [FLEETNET, '--controller', CTL, ...args], { allowFail: true, timeoutMs: 120_000 });
+const must = async (env: BenchEnv, ...args: string[]) => {
+  const r = await cli(env, ...args);
+  if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+};
 
-async function allocate(client: ControllerClient, prefix: string, n: number, conc: number): Promise<{ lat: number[]; seconds: number }> {
-  const lat: number[] = new Array(n);
+/**
+ * N single FleetAttach requests (no batching: one allocation per request), `conc` in flight spread
+ * over `conns` HTTP/2 connections of the CLI's light client (the load generator shares the 2 CPUs).
+ */
+async function allocate(prefix: string, n: number, conc: number, conns: number, batch: number): Promise<{ lat: number[]; seconds: number }> {
+  const clients = Array.from({ length: conns }, () => new GrpcLite(CTL, 'the bench controller'));
+  const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 });
+  const lat: number[] = [];
   let next = 0;
-  const one = (i: number) =>
-    new Promise<void>((resolve, reject) => {
-      const t0 = performance.now();
-      client.fleetAttach(
-        { host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 },
-        new Metadata(), {},
-        (err: ServiceError | null, _res: FleetAttachReply) => (err ? reject(err) : ((lat[i] = performance.now() - t0), resolve())),
-      );
-    });
+  const one = async (c: GrpcLite, i: number) => {
+    const t0 = performance.now();
+    if (batch <= 1) await c.unary(CONTROLLER_METHODS.fleetAttach, req(i), 60_000);
+    else {
+      const count = Math.min(batch, n - i);
+      const r = await c.unary(CONTROLLER_METHODS.fleetAttachBatch, { requests: Array.from({ length: count }, (_, k) => req(i + k)) }, 60_000);
+      const refused = r.items.find((x) => x.errorKind);
+      if (refused || r.items.length !== count) throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
+    }
+    lat.push(performance.now() - t0);
+  };
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: conc }, async () => { while (next < n) await one(next++); }));
-  return { lat, seconds: (performance.now() - t0) / 1000 };
+  await Promise.all(Array.from({ length: conc }, async (_, k) => {
+    while (next < n) {
+      const i = next;
+      next += Math.max(1, batch);
+      await one(clients[k % conns]!, i);
+    }
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  for (const c of clients) c.close();
+  return { lat, seconds };
 }
 
-async function inside(): Promise<void> {
-  const loadavgAtStart = loadavg().map((x) => r2(x));
+async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1): Promise<ResultRow> {
+  const loadBefore = load();
+  const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
+  const cpu0 = cpuSeconds(ctl.pid);
+  const a = await allocate(prefix, n, conc, CONNS, batch);
+  const cpu = cpuSeconds(ctl.pid) - cpu0;
+  const perSec = Math.round(n / a.seconds);
+  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${conc} in flight over ${CONNS} connections)` : `single FleetAttach requests (${conc} in flight over ${CONNS} connections)`;
+  notes.push(`allocations/s, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); load average ${loadBefore} before, ${load()} after`);
+  const name = batch > 1
+    ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
+    : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})`;
+  const timed = batch > 1
+    ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
+    : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply: the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply';
+  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
+}
+
+/** ls --json (and --version as the floor), new processes, interleaved round by round with the baseline CLI. */
+async function lsRows(env: BenchEnv, rows: ResultRow[], notes: string[], comparisons: Comparison[]): Promise<void> {
+  const bins = [['this tree', FLEETNET], ...(BASELINE ? [['baseline', BASELINE]] : [])] as const;
+  const ls = bins.map(() => [] as number[]);
+  const ver = bins.map(() => [] as number[]);
+  const loadBefore = load();
+  for (let i = 0; i < 10; i++) {
+    for (const [k, [, bin]] of bins.entries()) {
+      ver[k]!.push((await timeProcess(env, process.execPath, [bin, '--version'])).ms);
+      const t = await timeProcess(env, process.execPath, [bin, '--controller', CTL, 'ls', '--json']);
+      if (t.code !== 0) throw new Error(`${bin} ls --json: exit ${t.code}`);
+      ls[k]!.push(t.ms);
+    }
+  }
+  const out = await cli(env, 'ls', '--json');
+  const count = (JSON.parse(out.stdout) as unknown[]).length;
+  for (const [k, [who]] of bins.entries()) {
+    const tag = k === 0 ? '' : ` — ${who} CLI (${BASELINE_LABEL})`;
+    rows.push(row(`fleetnet ls --json, ${count} attachments (new CLI process)${tag}`, ls[k]!, `spawn → exit of \`fleetnet --controller ${CTL} ls --json\`, stdout to /dev/null: Node start, CLI load, the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`));
+    rows.push(row(`baseline: fleetnet --version (new CLI process)${tag}`, ver[k]!, 'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else'));
+  }
+  const p50 = r2(percentile(ls[0]!, 50));
+  notes.push(`ls --json of ${count}: p50 ${p50} ms (target < 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}), of which ${r2(percentile(ver[0]!, 50))} ms is starting Node and the CLI; load average ${loadBefore} before, ${load()} after`);
+  if (BASELINE) comparisons.push(compare('ls --json: this tree / baseline CLI', ls[0]!, ls[1]!));
+}
+
+async function cliAttachRows(env: BenchEnv, rows: ResultRow[], notes: string[], comparisons: Comparison[]): Promise<void> {
+  const dir = env.tmp;
+  const agent = startDaemon(env, 'agent', 'ip', ['netns', 'exec', env.netns, process.execPath, FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--insecure-tcp', '--log-level', 'error'], join(dir, 'agent.log'), 10_000);
+  await waitReady('agent', agent, 30_000, async () => (await env.runner.run(process.execPath, [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls'], { allowFail: true })).code === 0);
+  await must(env, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441');
+  await must(env, 'net', 'create', 'bench', '--subnet', `10.${NET.cli}.0.0/16`, '--bridge', 'brfcbench');
+  await ensureBridge(env, 'brfcbench');
+  if (BASELINE) {
+    await must(env, 'net', 'create', 'benchbase', '--subnet', `10.${NET.baseline}.0.0/16`, '--bridge', 'brfcbase');
+    await ensureBridge(env, 'brfcbase');
+  }
+  const d0 = dockerCli(env);
+  await ensureImage(env, d0);
+  const cs = await startContainers(env, d0, `fcb${env.runId}`, CLI_N, 'none');
+  const cs1 = BASELINE ? await startContainers(env, d0, `fcc${env.runId}`, CLI_N, 'none') : [];
+  const d2 = await startSecondDockerd(env);
+  await ensureImage(env, d2);
+  await docker(env, d2, ['network', 'create', '--driver', 'bridge', '--subnet', `10.${NET.park}.0.0/16`, '--label', d2.label, `park${env.runId}`]);
+  const netId = (await docker(env, d2, ['network', 'create', '--driver', 'bridge', '--subnet', `10.${NET.docker}.0.0/16`, '--label', d2.label, `bench${env.runId}`])).stdout.trim();
+  const cs2 = await startContainers(env, d2, `fcd${env.runId}`, CLI_N, `park${env.runId}`);
+  const paths = [
+    controllerCliPath(env, cs, { name: 'fleetnet attach through the controller (new CLI process → controller → agent → Docker container)', bin: FLEETNET, controller: CTL, host: 'hb', bridge: 'brfcbench', net: NET.cli }),
+    dockerConnectPath(env, d2, cs2, { network: `bench${env.runId}`, bridge: `br-${netId.slice(0, 12)}`, net: NET.docker }),
+    ...(BASELINE ? [controllerCliPath(env, cs1, { name: `fleetnet attach through the controller — baseline CLI (${BASELINE_LABEL})`, bin: BASELINE, controller: CTL, host: 'hb', bridge: 'brfcbase', net: NET.baseline })] : []),
+  ];
+  const loadBefore = load();
+  const m = await measurePaths(env, paths, CLI_N, 2, env.log);
+  for (const s of m) {
+    rows.push(row(s.path.name, s.attachMs, s.path.timed));
+    rows.push(row(`${s.path.name} — detach`, s.detachMs, s.path.detachTimed));
+  }
+  const c = compare('fleetnet attach via controller (new CLI process) / docker network connect --ip', m[0]!.attachMs, m[1]!.attachMs, 1.2);
+  comparisons.push(c, compare('fleetnet detach via controller / docker network disconnect', m[0]!.detachMs, m[1]!.detachMs));
+  if (BASELINE) comparisons.push(compare('attach via controller: this tree / baseline CLI', m[0]!.attachMs, m[2]!.attachMs));
+  notes.push(`CLI attach through the controller vs docker network connect --ip, interleaved (attach i on every path, starting path rotating), each attach checked afterwards: ${c.ratio}× on p50 (paired ${c.pairedRatio}×; target ≤ 1.2×: ${c.met ? 'met' : 'NOT met'}); load average ${loadBefore} before, ${load()} after`);
+  await stopProcess(agent.pid, 10_000);
+}
+
+async function inside(ns: string): Promise<void> {
+  const loadavgAtStart = loadavg().map(r2);
   const dir = mkdtempSync(join(tmpdir(), 'fcbench-'));
-  const label = `fcbench-${process.pid}`;
-  const procs: ChildProcess[] = [];
-  const rows: Row[] = [];
+  const env = benchEnvIn(makeLogger('warn', 'bench'), ns, dir);
+  const rows: ResultRow[] = [];
   const notes: string[] = [];
+  const comparisons: Comparison[] = [];
   try {
-    // 1. Allocations through gRPC, synchronous=NORMAL (the default), to a host whose agent is down
-    //    (the dispatcher backs off; the path timed is request → transaction committed → reply).
-    let ctl = startController(join(dir, 'state.db'), 'normal');
-    procs.push(ctl);
-    await waitReady('controller', async () => (await cli('hosts')).code === 0);
-    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
-    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
-    const client = new ControllerClient(CTL, credentials.createInsecure());
-    const cpu0 = cpuSeconds(ctl.pid);
-    const a = await allocate(client, 'c', N, CONC);
-    const cpuA = cpuSeconds(ctl.pid) - cpu0;
-    rows.push(row(`FleetAttach allocations over gRPC (${N} into an empty /10, ${CONC} in flight, synchronous=NORMAL)`, a.lat,
-      'one unary FleetAttach (--net allocation, wait_ms 0) request → reply on a kept-open channel: the decision in its own savepoint of a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply',
-      { allocationsPerSecond: Math.round(N / a.seconds), controllerCpuSeconds: r2(cpuA), allocationsPerControllerCpuSecond: Math.round(N / cpuA) }));
-    notes.push(`allocations/s, synchronous=NORMAL: ${Math.round(N / a.seconds)} wall-clock (${N} in ${a.seconds.toFixed(1)} s, ${CONC} requests in flight on one channel; target ≥ 10,000); the controller used ${cpuA.toFixed(1)} CPU-seconds for them: ${Math.round(N / cpuA)} allocations per CPU-second of the controller`);
-
+    // 1. Allocations, synchronous=NORMAL (the default), to a host whose agent is down (the dispatcher
+    //    backs off; the path timed is request → transaction committed → reply).
+    let ctl = await startController(env, join(dir, 'state.db'), 'normal');
+    await must(env, 'host', 'add', 'hx', '--addr', '127.0.0.3:1');
+    await must(env, 'net', 'create', 'big', '--subnet', '10.64.0.0/10');
+    rows.push(await allocationsRow(env, ctl, 'c', N, 'normal', notes));
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
-    const base: number[] = [];
-    const lsT: number[] = [];
-    for (let i = 0; i < 10; i++) base.push((await timeProcess('node', [FLEETNET, '--version'])).ms);
-    for (let i = 0; i < 10; i++) {
-      const t = await timeProcess('node', [FLEETNET, '--controller', CTL, 'ls', '--json']);
-      if (t.code !== 0) throw new Error('ls --json failed');
-      lsT.push(t.ms);
-    }
-    const bytes = (await cli('ls', '--json')).stdout.length;
-    rows.push(row(`fleetnet ls --json, ${N} attachments (new CLI process)`, lsT, `spawn → exit of \`fleetnet --controller ${CTL} ls --json\` with stdout to /dev/null: Node start, CLI load, gRPC server stream of the store's pre-rendered JSON (${(bytes / 1e6).toFixed(1)} MB), written out`));
-    rows.push(row('baseline: fleetnet --version (new CLI process)', base, 'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else'));
-    notes.push(`ls --json of ${N}: p50 ${r2(pct(lsT, 50))} ms (target < 200 ms), of which ${r2(pct(base, 50))} ms is starting Node and the CLI`);
-    client.close();
-    await stop(ctl);
-
+    await lsRows(env, rows, notes, comparisons);
+    // 2b. The same allocations batched (FleetAttachBatch), after ls so that ls saw exactly N.
+    if (BATCH_N > 0) rows.push(await allocationsRow(env, ctl, 'b', BATCH_N, 'normal', notes, BATCH));
+    await stopProcess(ctl.pid, 10_000);
     // 3. synchronous=FULL for comparison (fsync on every commit).
-    ctl = startController(join(dir, 'full.db'), 'full');
-    procs.push(ctl);
-    await waitReady('controller (full)', async () => (await cli('hosts')).code === 0);
-    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hx', '--addr', '127.0.0.3:1']);
-    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'big', '--subnet', '10.64.0.0/10']);
-    const c2 = new ControllerClient(CTL, credentials.createInsecure());
-    const cpu1 = cpuSeconds(ctl.pid);
-    const f = await allocate(c2, 'f', FULL_N, CONC);
-    const cpuF = cpuSeconds(ctl.pid) - cpu1;
-    c2.close();
-    rows.push(row(`FleetAttach allocations over gRPC (${FULL_N}, ${CONC} in flight, synchronous=FULL)`, f.lat, 'as above, with an fsync on every commit', { allocationsPerSecond: Math.round(FULL_N / f.seconds), controllerCpuSeconds: r2(cpuF), allocationsPerControllerCpuSecond: Math.round(FULL_N / cpuF) }));
-    notes.push(`allocations/s, synchronous=FULL: ${Math.round(FULL_N / f.seconds)}`);
-
-    // 4. CLI end to end: new fleetnet process → controller → agent (gRPC TCP) → Docker container → reply up.
-    const agent = sh.start('node', [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'agent'), '--listen', '127.0.0.1:7441', '--insecure-tcp', '--log-level', 'error'], { stdio: 'inherit' });
-    procs.push(agent);
-    await waitReady('agent', async () => (await run('node', [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls'])).code === 0);
-    await must('node', [FLEETNET, '--controller', CTL, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441']);
-    await must('node', [FLEETNET, '--controller', CTL, 'net', 'create', 'bench', '--subnet', '10.9.0.0/16', '--bridge', 'brfcbench']);
-    const { ensureTestImage, startContainer } = await import('../test/helpers/docker.js');
-    await ensureTestImage();
-    const names = Array.from({ length: CLI_N + 1 }, (_, i) => `${label}-${i}`);
-    for (const n of names) await startContainer(n, label);
-    const att: number[] = [];
-    const det: number[] = [];
-    for (const [i, n] of names.entries()) {
-      const t = await timeProcess('node', [FLEETNET, '--controller', CTL, 'attach', '--host', 'hb', n, `10.9.0.${i + 10}/16`]);
-      if (t.code !== 0) throw new Error(`attach ${n}: exit ${t.code}: ${(await cli('ls', '--host', 'hb')).stdout}`);
-      if (i > 0) att.push(t.ms); // the first warms the bridge and Docker
-    }
-    for (const [i, n] of names.entries()) {
-      const t = await timeProcess('node', [FLEETNET, '--controller', CTL, 'detach', '--host', 'hb', n]);
-      if (t.code !== 0) throw new Error(`detach ${n}: exit ${t.code}`);
-      if (i > 0) det.push(t.ms);
-    }
-    rows.push(row('fleetnet attach through the controller (new CLI process → controller → agent → Docker container)', att,
-      'spawn → exit of `fleetnet --controller … attach --host hb NAME 10.9.0.X/16`: CLI start, FleetAttach, reservation committed, targeted dispatcher pass (agent Attach over gRPC TCP: Docker lookup, veth, addresses, read-back), attachment marked up, reply'));
-    rows.push(row('fleetnet detach through the controller (new CLI process)', det, 'spawn → exit of `fleetnet --controller … detach --host hb NAME`: detach recorded, agent Detach, addresses released, reply'));
-    notes.push('docker network connect --ip (the CLI attach comparison) needs the bench\'s second dockerd in a namespace (bench/ on branch bench), not on main when this ran: that comparison is not measured here');
-    await run('docker', ['rm', '-f', ...names]);
-    await stop(agent);
-    await stop(ctl);
+    ctl = await startController(env, join(dir, 'full.db'), 'full');
+    await must(env, 'host', 'add', 'hx', '--addr', '127.0.0.3:1');
+    await must(env, 'net', 'create', 'big', '--subnet', '10.64.0.0/10');
+    rows.push(await allocationsRow(env, ctl, 'f', FULL_N, 'full', notes));
+    // 4. CLI end to end against docker network connect, interleaved.
+    await cliAttachRows(env, rows, notes, comparisons);
   } finally {
-    for (const p of procs) if (p.exitCode === null) p.kill('SIGTERM');
-    const left = (await run('docker', ['ps', '-aq', '--filter', `label=fleetnet.test=${label}`])).stdout.split('\n').filter(Boolean);
-    if (left.length) await run('docker', ['rm', '-f', ...left]);
+    await env.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
-  const results = {
+  writeResults(RESULTS, {
     title: 'Controller: allocations, fleet inventory, CLI attach through the controller',
     path: 'bench/controller.ts',
     rows,
-    notes: [...notes, 'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown)', 'everything ran inside one network namespace made for the bench, on its loopback'],
+    comparisons,
+    notes: [...notes,
+      'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
+      'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown)',
+      'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs'],
     date: new Date().toISOString(),
     loadavgAtStart,
-    machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map((x) => r2(x)) },
-  };
-  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
+    machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map(r2) },
+  });
   for (const r of rows) process.stdout.write(`${r.name}\n  p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms  n ${r.n}${r.allocationsPerSecond ? `  ${String(r.allocationsPerSecond)}/s` : ''}\n`);
+  for (const c of comparisons) process.stdout.write(`${c.what}: ${c.ratio}× (paired ${c.pairedRatio}×)\n`);
   for (const n of notes) process.stdout.write(`- ${n}\n`);
 }
 
 async function outside(): Promise<void> {
+  const sh = new ExecRunner();
   const ns = `fcbench${process.pid.toString(36)}`;
-  await must('ip', ['netns', 'add', ns]);
+  await sh.run('ip', ['netns', 'add', ns]);
   try {
-    await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    const p = sh.start('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'bench/controller.ts', ...process.argv.slice(2)], {
+    await sh.run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    // nsenter --net, not ip netns exec: the second dockerd needs the machine's cgroup mounts, which
+    // ip netns exec's private mount namespace hides (the agent, which reads /sys, gets ip netns exec).
+    const p = sh.start('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--import', 'tsx', 'bench/controller.ts', ...process.argv.slice(2)], {
       stdio: 'inherit', env: { ...process.env, FLEETNET_BENCH_NS: ns },
     });
-    const code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
-    process.exitCode = code;
+    process.exitCode = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
   } finally {
-    await run('ip', ['netns', 'del', ns]);
+    await sh.run('ip', ['netns', 'del', ns], { allowFail: true });
   }
 }
 
-if (process.env.FLEETNET_BENCH_NS) await inside();
+const insideNs = process.env.FLEETNET_BENCH_NS;
+if (insideNs) await inside(insideNs);
 else await outside();

@@ -49,6 +49,7 @@ Run as root on a machine with Docker, iproute2 and containernetworking-plugins:
 
 \`\`\`sh
 npm run bench                    # N = 50 attaches per path; --n 200 --warmup 5 to change
+node --import tsx bench/controller.ts   # controller: allocations/s, ls --json of 100k, attach via controller vs docker
 node --import tsx bench/report.ts   # regenerate this file from bench/results/*.json
 \`\`\`
 

@@ -49,6 +49,20 @@ export async function makeBenchEnv(log: Logger, runner: Runner = new ExecRunner(
   return env;
 }
 
+/**
+ * A BenchEnv for a process already running inside a namespace it was given (bench/controller.ts
+ * re-executes itself in one): the same cleanup stack, but the namespace and tmp stay the caller's.
+ */
+export function benchEnvIn(log: Logger, netns: string, tmp: string, runner: Runner = new ExecRunner()): BenchEnv {
+  const undo = new UndoStack();
+  let cleaning: Promise<void> | undefined;
+  return {
+    runId: randomBytes(3).toString('hex'), netns, netnsPath: `/run/netns/${netns}`, tmp, runner, log,
+    onCleanup: (what, fn) => undo.push(what, fn),
+    cleanup: () => (cleaning ??= undo.unwind(log)),
+  };
+}
+
 /** Ctrl-C and SIGTERM clean up before the process ends (exit 130 / 143). */
 export function cleanupOnSignals(env: BenchEnv): void {
   for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {

@@ -23,7 +23,7 @@ const row = (name: string, ms: number[], timed?: string): ResultRow => ({ name, 
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-function compare(what: string, a: number[], b: number[], target?: number): Comparison {
+export function compare(what: string, a: number[], b: number[], target?: number): Comparison {
   const ratio = r2(percentile(a, 50) / percentile(b, 50));
   const pairedRatio = r2(percentile(a.map((x, i) => x / b[i]!), 50));
   return { what, ratio, pairedRatio, ...(target !== undefined ? { target, met: ratio <= target } : {}) };

@@ -1,44 +1,11 @@
-// The CLI's credential towards the controller (mutual TLS), found in this order:
-//   1. FLEETNET_TLS_DIR, or ~/.config/fleetnet/: ca.crt, cli.crt, cli.key
-//   2. the controller's own folder on the controller machine (root): /etc/fleetnet/controller,
-//      ca.crt and cli/admin.crt + .key as `fleetnet controller init` made them
-// The controller client (issue 5) dials with these credentials and expectServerName(CONTROLLER_NAME).
+// The CLI credential as grpc-js channel credentials, for code that dials the controller with grpc-js.
+// (The lookup itself is cli/client/controller-credential.ts.)
 import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { FleetnetError } from '../../common/errors.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';
+import { findCliCredential } from './controller-credential.js';
 
-export function cliCredentialFiles(env: NodeJS.ProcessEnv = process.env, home = homedir()): { ca: string; cert: string; key: string }[] {
-  const user = env.FLEETNET_TLS_DIR ?? join(home, '.config', 'fleetnet');
-  const ctl = env.FLEETNET_CONTROLLER_DIR ?? '/etc/fleetnet/controller';
-  return [
-    { ca: join(user, 'ca.crt'), cert: join(user, 'cli.crt'), key: join(user, 'cli.key') },
-    { ca: join(ctl, 'ca.crt'), cert: join(ctl, 'cli', 'admin.crt'), key: join(ctl, 'cli', 'admin.key') },
-  ];
-}
-
-export function findCliCredential(env: NodeJS.ProcessEnv = process.env, home = homedir()): Credential {
-  const places = cliCredentialFiles(env, home);
-  const found = places.find((p) => existsSync(p.ca) && existsSync(p.cert) && existsSync(p.key));
-  if (!found) {
-    throw new FleetnetError('permission', `no CLI credential for the controller (looked in ${places.map((p) => p.cert).join(', ')})`, {
-      hint: 'copy ca.crt, cli/admin.crt and cli/admin.key from the controller\'s /etc/fleetnet/controller to ~/.config/fleetnet/ as ca.crt, cli.crt, cli.key',
-    });
-  }
-  return { caPem: readFileSync(found.ca, 'utf8'), certPem: readFileSync(found.cert, 'utf8'), keyPem: readFileSync(found.key, 'utf8') };
-}
-
-/** The credential, or undefined when there is none (the controller then gets plain TCP). */
-export function tryCliCredential(env: NodeJS.ProcessEnv = process.env, home = homedir()): Credential | undefined {
-  try {
-    return findCliCredential(env, home);
-  } catch {
-    return undefined;
-  }
-}
+export { cliCredentialFiles, findCliCredential, tryCliCredential } from './controller-credential.js';
 
 export function controllerChannel(cred: Credential = findCliCredential()): { creds: ChannelCredentials; options: ChannelOptions } {
   return { creds: clientCredentials(cred.caPem, cred), options: expectServerName(CONTROLLER_NAME) };

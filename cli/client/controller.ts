@@ -1,53 +1,82 @@
 // The CLI's connection to the controller: promises with deadlines, typed errors. Imported lazily.
-import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+// It uses the small HTTP/2 gRPC client (grpc-lite) and the messages-only generated code, so a CLI
+// process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-errors.js';
+import * as pb from '../../proto/gen/messages/fleetnet/v1/controller.js';
 import { requireController } from './controller-address.js';
-import { controllerChannel, tryCliCredential } from './controller-tls.js';
-import { ControllerClient, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import { CONTROLLER_NAME } from '../../common/pki/identity.js';
+import { tryCliCredential } from './controller-credential.js';
+import { GrpcLite, method, type Method } from './grpc-lite.js';
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+const svc = '/fleetnet.v1.Controller/';
+/** Every unary Controller RPC; test/unit/controller-methods.test.ts checks this against the service definition. */
+export const CONTROLLER_METHODS = {
+  controllerHealth: method(`${svc}ControllerHealth`, pb.ControllerHealthRequest, pb.ControllerHealthReply),
+  addHost: method(`${svc}AddHost`, pb.AddHostRequest, pb.Host),
+  listHosts: method(`${svc}ListHosts`, pb.ListHostsRequest, pb.ListHostsReply),
+  removeHost: method(`${svc}RemoveHost`, pb.RemoveHostRequest, pb.RemoveHostReply),
+  createNetwork: method(`${svc}CreateNetwork`, pb.CreateNetworkRequest, pb.Network),
+  listNetworks: method(`${svc}ListNetworks`, pb.ListNetworksRequest, pb.ListNetworksReply),
+  removeNetwork: method(`${svc}RemoveNetwork`, pb.RemoveNetworkRequest, pb.RemoveNetworkReply),
+  fleetAttach: method(`${svc}FleetAttach`, pb.FleetAttachRequest, pb.FleetAttachReply),
+  fleetAttachBatch: method(`${svc}FleetAttachBatch`, pb.FleetAttachBatchRequest, pb.FleetAttachBatchReply),
+  fleetDetach: method(`${svc}FleetDetach`, pb.FleetDetachRequest, pb.FleetDetachReply),
+  listAttachments: method(`${svc}ListAttachments`, pb.ListAttachmentsRequest, pb.ListAttachmentsReply),
+  meshAdd: method(`${svc}MeshAdd`, pb.MeshMemberRequest, pb.MeshMemberReply),
+  meshRemove: method(`${svc}MeshRemove`, pb.MeshMemberRequest, pb.MeshMemberReply),
+  fleetMeshStatus: method(`${svc}FleetMeshStatus`, pb.FleetMeshStatusRequest, pb.FleetMeshStatusReply),
+};
+/** The server stream of `ls --json` text (JsonChunk messages). */
+export const LIST_ATTACHMENTS_JSON = method(`${svc}ListAttachmentsJson`, pb.ListAttachmentsRequest, pb.JsonChunk);
 
 export interface ControllerConn {
-  client: ControllerClient;
+  client: typeof CONTROLLER_METHODS;
   addr: string;
-  call<Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
-  /** Streams `ls --json` text chunks to `out` as they arrive. */
-  streamJson(req: ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
+  call<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
+  /** Writes `ls --json` text to `out` as it arrives, chunk by chunk, without decoding it. */
+  streamJson(req: pb.ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
-function callError(err: ServiceError, addr: string): FleetnetError {
-  const e = fromServiceError(err, `the controller at ${addr}`);
-  if (e.kind === 'unavailable' && err.metadata?.get('fleetnet-kind').length === 0) {
-    return new FleetnetError('unavailable', `no controller answers at ${addr}`, {
-      cause: err, hint: 'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host\'s agent',
-    });
+/**
+ * The `data` bytes of one JsonChunk message (field 1, length-delimited: tag 0x0a, varint length),
+ * as a view into the message: no protobuf decode, no copy of the text.
+ */
+export function jsonChunkData(msg: Buffer): Buffer {
+  if (msg.length === 0) return msg; // an empty chunk: proto3 leaves the field out
+  if (msg[0] !== 0x0a) return pb.JsonChunk.decode(msg).data;
+  let len = 0;
+  let shift = 0;
+  let i = 1;
+  for (; i < msg.length && i < 6; i++) {
+    const b = msg[i]!;
+    len += (b & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (b < 0x80) break;
   }
-  return e;
+  const start = i + 1;
+  return start + len === msg.length ? msg.subarray(start, start + len) : pb.JsonChunk.decode(msg).data;
 }
 
 export function connectController(addr: string): ControllerConn {
-  // A large flow-control window: `ls --json` of a big fleet streams tens of MB in one go.
-  // trust (issue 7): mutual TLS with the CLI credential when there is one (FLEETNET_INSECURE=1: plain TCP)
-  const tls = process.env.FLEETNET_INSECURE === '1' ? undefined : tryCliCredential();
-  const channel = tls ? controllerChannel(tls) : { creds: credentials.createInsecure(), options: {} };
-  const client = new ControllerClient(addr, channel.creds, { ...channel.options, 'grpc-node.flow_control_window': 64 << 20 });
+  const unavailable = (cause: unknown) =>
+    new FleetnetError('unavailable', `no controller answers at ${addr}`, {
+      cause, hint: 'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host\'s agent',
+    });
+  // trust (issue 7): mutual TLS with the CLI credential when there is one (FLEETNET_INSECURE=1: plain TCP).
+  const cred = process.env.FLEETNET_INSECURE === '1' ? undefined : tryCliCredential();
+  const lite = new GrpcLite(addr, `the controller at ${addr}`, {
+    unavailable,
+    ...(cred ? { tls: { ...cred, serverName: CONTROLLER_NAME } } : {}),
+    // A plain UNAVAILABLE status (no fleetnet kind: the controller's own refusals carry one) means nobody is there.
+    mapError: (e) => (e.kind === 'unavailable' && !(e as { cause?: { metadata?: { get(k: string): unknown[] } } }).cause?.metadata?.get('fleetnet-kind').length ? unavailable(e.cause) : e),
+  });
   return {
-    client,
+    client: CONTROLLER_METHODS,
     addr,
-    call: <Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs = 30_000) =>
-      new Promise<Res>((resolve, reject) => {
-        fn.call(client as Client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(callError(err, addr)) : resolve(res)));
-      }),
-    streamJson: (req, out, timeoutMs = 60_000) =>
-      new Promise<void>((resolve, reject) => {
-        const s = client.listAttachmentsJson(req, new Metadata(), { deadline: Date.now() + timeoutMs });
-        s.on('data', (c: { data: Buffer }) => out.write(c.data));
-        s.on('error', (err: ServiceError) => reject(callError(err, addr)));
-        s.on('end', () => resolve());
-      }),
-    close: () => client.close(),
+    call: (m, req, timeoutMs = 30_000) => lite.unary(m, req, timeoutMs),
+    streamJson: (req, out, timeoutMs = 60_000) => lite.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
+    close: () => lite.close(),
   };
 }
 

@@ -6,7 +6,7 @@ import { conflict, invalid } from '../../common/errors.js';
 import type { Family } from '../../common/ip.js';
 import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
 import { parseNetworkName } from '../ipam/network-spec.js';
-import { allocateMac, releaseHoldings } from '../mac/allocate.js';
+import { allocateMac, releaseHoldings, type RandomSource } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { getHostOrThrow } from './hosts.js';
@@ -70,7 +70,7 @@ export interface AttachDecision {
   changed: boolean;
 }
 
-export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number): AttachDecision {
+export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: RandomSource): AttachDecision {
   const host = getHostOrThrow(tx, i.host);
   const net = chooseNetwork(tx, i);
   const id = i.id ?? attachmentIdOf(host.name, i.target, i.ifname);
@@ -111,7 +111,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number): Attach
       addresses.push({ cidr: a.cidr.text, ...(a.gateway ? { gateway: a.gateway.text } : {}) });
     }
   }
-  const mac = allocateMac(tx, { net: net.name, underlayIp: host.underlayIp, spec: i.mac, owner: id });
+  const mac = allocateMac(tx, { net: net.name, underlayIp: host.underlayIp, spec: i.mac, owner: id }, rand);
   const generation = bumpGeneration(tx, host);
   const attachment: AttachmentRecord = {
     id, host: host.name, net: net.name, target: i.target, ifname: i.ifname,

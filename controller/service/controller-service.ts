@@ -1,10 +1,12 @@
 // gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { FleetnetError, invalid } from '../../common/errors.js';
 import { toServiceError } from '../../common/grpc-errors.js';
-import type { FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../agent/service/convert.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
+import { pooledRandom } from '../mac/allocate.js';
 import { addHost, removeHost } from '../fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -26,6 +28,9 @@ export interface ControllerServiceDeps {
   /** The mesh (ApplyMesh pushes); absent: the mesh RPCs answer `unsupported`. */
   mesh?: MeshPusher;
 }
+
+/** The most attaches one FleetAttachBatch may carry. */
+const MAX_BATCH = 1000;
 
 /** JSON chunks stay well under grpc's default 4 MiB message limit. */
 const JSON_CHUNK_BYTES = 1 << 20;
@@ -49,12 +54,29 @@ function matchesContainer(a: AttachmentRecord, c: string): boolean {
 export function controllerService(d: ControllerServiceDeps): UntypedServiceImplementation {
   const { store, dispatcher, log } = d;
   const now = d.now ?? Date.now;
+  const rand = pooledRandom();
+  // The bytes of the last JSON text sent: the store hands out the same string until an attachment
+  // changes, so repeated `ls --json` of a big fleet skip the 30 MB UTF-8 encoding.
+  let lastJson: { text: string; buf: Buffer } | undefined;
+  const jsonBytes = (text: string): Buffer => {
+    if (lastJson?.text !== text) lastJson = { text, buf: Buffer.from(text) };
+    return lastJson.buf;
+  };
   const waitOf = (ms: number) => Math.min(ms, d.maxWaitMs);
   const listAtts = (r: ListAttachmentsRequest) =>
     store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
+  /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
+  const attachOne = async (r: FleetAttachRequest): Promise<FleetAttachReply> => {
+    const input = attachInputFromProto(r);
+    const dec = await store.transact((tx) => decideAttach(tx, input, now(), rand));
+    if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
+    const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
+    return { attachment: attachmentToProto(a), created: dec.created };
+  };
+
   return {
     meshAdd: unary(log, 'MeshAdd', mesh.meshAdd),
     meshRemove: unary(log, 'MeshRemove', mesh.meshRemove),
@@ -90,12 +112,17 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       return { removed };
     }),
 
-    fleetAttach: unary(log, 'FleetAttach', async (r: FleetAttachRequest) => {
-      const input = attachInputFromProto(r);
-      const dec = await store.transact((tx) => decideAttach(tx, input, now()));
-      if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
-      const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
-      return { attachment: attachmentToProto(a), created: dec.created };
+    fleetAttach: unary(log, 'FleetAttach', attachOne),
+    fleetAttachBatch: unary(log, 'FleetAttachBatch', async (r: FleetAttachBatchRequest) => {
+      if (r.requests.length > MAX_BATCH) throw invalid(`a batch of ${r.requests.length} attaches is too large`, `send at most ${MAX_BATCH} per FleetAttachBatch`);
+      const items = await Promise.all(r.requests.map((one) => attachOne(one).then(
+        (reply): FleetAttachBatchItem => ({ reply, errorKind: '', error: '', hint: '' }),
+        (err: unknown): FleetAttachBatchItem => {
+          const e = err instanceof FleetnetError ? err : new FleetnetError('failed', err instanceof Error ? err.message : String(err));
+          return { reply: undefined, errorKind: e.kind, error: e.message, hint: e.hint ?? '' };
+        },
+      )));
+      return { items };
     }),
     fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest) => {
       const dec = await store.transact((tx) =>
@@ -115,7 +142,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
         : store.attachmentsJson({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
       text.then(
         (s) => {
-          const buf = Buffer.from(s);
+          const buf = jsonBytes(s);
           for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES) call.write({ data: buf.subarray(off, off + JSON_CHUNK_BYTES) });
           call.end();
         },

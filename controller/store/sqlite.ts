@@ -1,8 +1,9 @@
 // The SQLite store (better-sqlite3): WAL, each decision atomic in a transaction of its own.
 // Group commit: the decisions that arrive in the same turn of the event loop run one after the
-// other inside one IMMEDIATE transaction, each in its own SAVEPOINT (a decision that throws rolls
-// back alone and its caller gets the error); their callers hear back only after the COMMIT. So
-// nothing is acknowledged before it is durable, and a burst pays for one commit, not hundreds.
+// other inside one IMMEDIATE transaction (when one throws, the group is replayed with a SAVEPOINT
+// per decision, so it rolls back alone and its caller gets the error: see runGroup); their callers
+// hear back only after the COMMIT. So nothing is acknowledged before it is durable, and a burst
+// pays for one commit, not hundreds.
 // synchronous=NORMAL in WAL mode: a commit survives the process being killed (-9) at any point;
 // only a power loss or kernel crash can lose the last commits. `synchronous: 'full'` closes that too.
 import Database from 'better-sqlite3';
@@ -29,6 +30,8 @@ CREATE TABLE IF NOT EXISTS macs (
 /** The most decisions one commit carries (bounds a commit's size and the wait of the first caller). */
 const MAX_GROUP = 256;
 
+type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
 export interface SqliteStoreOptions {
   path: string;
   synchronous?: 'normal' | 'full';
@@ -49,6 +52,12 @@ export class SqliteStore implements Store {
    */
   private views: Map<string, string> | undefined;
   private viewLog: [string, string | undefined][] = [];
+  /** The whole inventory's JSON as last rendered; dropped by any committed attachment write. */
+  private allJson: string | undefined;
+  /** Made once: better-sqlite3 builds four wrappers per db.transaction() call. */
+  private readonly inGroup: Database.Transaction<(fn: () => Outcome[]) => Outcome[]>;
+  /** Inside a transaction, better-sqlite3 runs a transaction function as a SAVEPOINT. */
+  private readonly inSavepoint: (fn: (tx: Tx) => unknown) => unknown;
 
   constructor(o: SqliteStoreOptions) {
     this.synchronous = o.synchronous ?? 'normal';
@@ -59,6 +68,9 @@ export class SqliteStore implements Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${this.synchronous.toUpperCase()}`);
       this.db.pragma('busy_timeout = 5000');
+      // Checkpoint every ~40 MB of WAL instead of 4 MB: a page written by many commits is copied
+      // back (and the database fsynced) once per checkpoint; about 10 % less CPU per decision here.
+      this.db.pragma('wal_autocheckpoint = 10000');
       this.db.exec(SCHEMA);
     } catch (err) {
       throw new FleetnetError('failed', `cannot open the state database ${o.path}`, { cause: err, hint: 'check the path and its permissions (--db PATH)' });
@@ -83,6 +95,8 @@ export class SqliteStore implements Store {
       reserveMac: db.prepare('INSERT INTO macs (scope, mac, attachment_id) VALUES (?, ?, ?)'),
       releaseMac: db.prepare('DELETE FROM macs WHERE scope = ? AND mac = ?'),
     };
+    this.inGroup = db.transaction((fn: () => Outcome[]) => fn());
+    this.inSavepoint = db.transaction((fn: (tx: Tx) => unknown) => fn(this.tx));
     const q = this.q;
     const parse = <T>(row: { data: string } | undefined): T | undefined => (row ? (JSON.parse(row.data) as T) : undefined);
     this.tx = {
@@ -144,24 +158,9 @@ export class SqliteStore implements Store {
       for (const d of batch) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
       return;
     }
-    const outcome: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    let outcome: Outcome[];
     try {
-      this.db.transaction(() => {
-        for (const d of batch) {
-          try {
-            // A nested better-sqlite3 transaction is a SAVEPOINT: a throw rolls back this decision only.
-            const mark = this.viewLog.length;
-            try {
-              outcome.push({ ok: true, value: this.db.transaction(() => d.fn(this.tx))() });
-            } catch (err) {
-              this.viewLog.length = mark;
-              throw err;
-            }
-          } catch (err) {
-            outcome.push({ ok: false, err });
-          }
-        }
-      }).immediate();
+      outcome = this.runGroup(batch.map((d) => d.fn));
     } catch (err) {
       this.viewLog = [];
       for (const d of batch) d.reject(err); // the commit failed: nothing in the group happened
@@ -175,6 +174,37 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * Runs a group of decisions in one IMMEDIATE transaction. Fast path: all of them straight in,
+   * no savepoints (two statements fewer per decision). If one throws, the whole transaction is
+   * rolled back and the group runs again, each decision in its own SAVEPOINT, so that only the
+   * refused one is undone: decisions may run more than once (store.ts), callers hear only the end.
+   */
+  private runGroup(fns: ((tx: Tx) => unknown)[]): Outcome[] {
+    const refused = Symbol('refused');
+    try {
+      return this.inGroup.immediate(() => fns.map((fn): Outcome => {
+        try {
+          return { ok: true, value: fn(this.tx) };
+        } catch (err) {
+          throw Object.assign(new Error('a decision of the group was refused'), { [refused]: true, cause: err });
+        }
+      }));
+    } catch (err) {
+      if (!(err as Record<symbol, unknown>)[refused]) throw err;
+      this.viewLog = [];
+    }
+    return this.inGroup.immediate(() => fns.map((fn): Outcome => {
+      const mark = this.viewLog.length;
+      try {
+        return { ok: true, value: this.inSavepoint(fn) };
+      } catch (err) {
+        this.viewLog.length = mark;
+        return { ok: false, err };
+      }
+    }));
+  }
+
   read<T>(fn: (tx: Tx) => T): Promise<T> {
     try {
       return Promise.resolve(this.db.transaction(() => fn(this.tx)).deferred());
@@ -184,6 +214,7 @@ export class SqliteStore implements Store {
   }
 
   private applyViewLog(): void {
+    if (this.viewLog.length) this.allJson = undefined;
     if (this.views) {
       for (const [id, v] of this.viewLog) {
         if (v === undefined) this.views.delete(id);
@@ -199,7 +230,9 @@ export class SqliteStore implements Store {
       const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [string, string][];
       this.views = new Map(rows);
     }
-    return Promise.resolve(`[${[...this.views.values()].join(',')}]`);
+    // The same string object until a commit changes an attachment (the service caches its bytes by it).
+    this.allJson ??= `[${[...this.views.values()].join(',')}]`;
+    return Promise.resolve(this.allJson);
   }
 
   close(): void {

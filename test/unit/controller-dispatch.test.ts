@@ -136,3 +136,23 @@ test('20 identical attaches at once: one attachment, one interface, identical re
   assert.equal(agent().made.size, 1);
   assert.equal(agent().log.filter((l) => l.startsWith('attach')).length, 1, agent().log.join('\n'));
 });
+
+test('FleetAttachBatch: each item decided on its own, replies in order, a refused item alone', async (t) => {
+  const { call, client, attach, agent } = await setup(t);
+  await attach('holder', 5000, '10.1.1.60/24');
+  const item = (value: string, cidr = '') => ({
+    host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
+    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000,
+  });
+  const r = await call(client.fleetAttachBatch, { requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')] });
+  assert.deepEqual(r.items.map((i) => i.errorKind), ['', 'conflict', '', '']);
+  assert.match(r.items[1]!.error, /holder/);
+  const [b1, , b3, b1again] = r.items.map((i) => i.reply?.attachment);
+  assert.equal(b1?.container?.name, 'b1');
+  assert.equal(b3?.container?.name, 'b3');
+  assert.ok(b1?.state === 'up' && b3?.state === 'up');
+  assert.notEqual(b1?.addresses[0], b3?.addresses[0]);
+  assert.equal(b1again?.id, b1?.id, 'the same attach twice in a batch is one attachment');
+  assert.equal(agent().made.size, 3); // holder, b1, b3
+  await assert.rejects(call(client.fleetAttachBatch, { requests: Array.from({ length: 1001 }, (_, i) => item(`x${i}`)) }), /too large/);
+});

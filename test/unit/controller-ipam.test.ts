@@ -7,6 +7,7 @@ import { addHost, removeHost } from '../../controller/fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../../controller/fleet/networks.js';
 import { attachmentIdOf, decideAttach, decideDetach, finishDetach, markUp, type FleetAttachInput } from '../../controller/fleet/attachments.js';
 import { buildNetwork } from '../../controller/ipam/network-spec.js';
+import { pooledRandom } from '../../controller/mac/allocate.js';
 import { SqliteStore } from '../../controller/store/sqlite.js';
 import { tempStore } from '../helpers/controller-store.js';
 
@@ -150,7 +151,20 @@ test('group commit: decisions arriving together commit together, a refused one r
   const inventory = (JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container).sort();
   assert.deepEqual(inventory, ['g1', 'g3']);
   const g1 = await store.read((tx) => tx.listAttachments().find((a) => a.target.value === 'g1')!);
+  // The group ran again with the refused decision in a savepoint: a caller hears what was committed
+  // (the MAC is random, so a reply from the rolled-back first run would differ).
+  const r0 = results[0] as PromiseFulfilledResult<{ attachment: { mac: string } }>;
+  assert.equal(r0.value.attachment.mac, g1.mac);
   const d = await store.transact((tx) => decideDetach(tx, { id: g1.id }, 2));
   assert.equal(await store.transact((tx) => finishDetach(tx, g1.id, d.attachment!.generation)), true);
   assert.deepEqual((JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container), ['g3']);
+});
+
+test('pooledRandom hands out each pooled byte once, across refills and for requests larger than the pool', () => {
+  const rand = pooledRandom(8);
+  const parts = [rand(3), rand(3), rand(3), rand(20), rand(1)];
+  assert.deepEqual(parts.map((b) => b.length), [3, 3, 3, 20, 1]);
+  assert.notDeepEqual(parts[0], parts[1]); // 24 random bits alike: one chance in 16 million
+  const many = new Set(Array.from({ length: 2000 }, () => rand(3).toString('hex')));
+  assert.ok(many.size > 1990, `random 3-byte draws repeat too often: ${many.size} distinct of 2000`);
 });

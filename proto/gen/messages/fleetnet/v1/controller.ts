@@ -193,6 +193,25 @@ export interface FleetAttachReply {
   created: boolean;
 }
 
+export interface FleetAttachBatchRequest {
+  requests: FleetAttachRequest[];
+}
+
+export interface FleetAttachBatchItem {
+  /** set when this item was accepted */
+  reply:
+    | FleetAttachReply
+    | undefined;
+  /** else why not: invalid, not_found, conflict, failed, … */
+  errorKind: string;
+  error: string;
+  hint: string;
+}
+
+export interface FleetAttachBatchReply {
+  items: FleetAttachBatchItem[];
+}
+
 export interface FleetDetachRequest {
   host: string;
   target: Target | undefined;
@@ -2739,6 +2758,271 @@ export const FleetAttachReply: MessageFns<FleetAttachReply> = {
       ? Attachment.fromPartial(object.attachment)
       : undefined;
     message.created = object.created ?? false;
+    return message;
+  },
+};
+
+function createBaseFleetAttachBatchRequest(): FleetAttachBatchRequest {
+  return { requests: [] };
+}
+
+export const FleetAttachBatchRequest: MessageFns<FleetAttachBatchRequest> = {
+  encode(message: FleetAttachBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      FleetAttachRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetAttachBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetAttachBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(FleetAttachRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetAttachBatchRequest {
+    return {
+      requests: globalThis.Array.isArray(object?.requests)
+        ? object.requests.map((e: any) => FleetAttachRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FleetAttachBatchRequest): unknown {
+    const obj: any = {};
+    if (message.requests?.length) {
+      obj.requests = message.requests.map((e) => FleetAttachRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetAttachBatchRequest>, I>>(base?: I): FleetAttachBatchRequest {
+    return FleetAttachBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetAttachBatchRequest>, I>>(object: I): FleetAttachBatchRequest {
+    const message = createBaseFleetAttachBatchRequest();
+    message.requests = object.requests?.map((e) => FleetAttachRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFleetAttachBatchItem(): FleetAttachBatchItem {
+  return { reply: undefined, errorKind: "", error: "", hint: "" };
+}
+
+export const FleetAttachBatchItem: MessageFns<FleetAttachBatchItem> = {
+  encode(message: FleetAttachBatchItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reply !== undefined) {
+      FleetAttachReply.encode(message.reply, writer.uint32(10).fork()).join();
+    }
+    if (message.errorKind !== "") {
+      writer.uint32(18).string(message.errorKind);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.hint !== "") {
+      writer.uint32(34).string(message.hint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetAttachBatchItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetAttachBatchItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reply = FleetAttachReply.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.errorKind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.hint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetAttachBatchItem {
+    return {
+      reply: isSet(object.reply) ? FleetAttachReply.fromJSON(object.reply) : undefined,
+      errorKind: isSet(object.errorKind)
+        ? globalThis.String(object.errorKind)
+        : isSet(object.error_kind)
+        ? globalThis.String(object.error_kind)
+        : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+    };
+  },
+
+  toJSON(message: FleetAttachBatchItem): unknown {
+    const obj: any = {};
+    if (message.reply !== undefined) {
+      obj.reply = FleetAttachReply.toJSON(message.reply);
+    }
+    if (message.errorKind !== "") {
+      obj.errorKind = message.errorKind;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.hint !== "") {
+      obj.hint = message.hint;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetAttachBatchItem>, I>>(base?: I): FleetAttachBatchItem {
+    return FleetAttachBatchItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetAttachBatchItem>, I>>(object: I): FleetAttachBatchItem {
+    const message = createBaseFleetAttachBatchItem();
+    message.reply = (object.reply !== undefined && object.reply !== null)
+      ? FleetAttachReply.fromPartial(object.reply)
+      : undefined;
+    message.errorKind = object.errorKind ?? "";
+    message.error = object.error ?? "";
+    message.hint = object.hint ?? "";
+    return message;
+  },
+};
+
+function createBaseFleetAttachBatchReply(): FleetAttachBatchReply {
+  return { items: [] };
+}
+
+export const FleetAttachBatchReply: MessageFns<FleetAttachBatchReply> = {
+  encode(message: FleetAttachBatchReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      FleetAttachBatchItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetAttachBatchReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetAttachBatchReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(FleetAttachBatchItem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetAttachBatchReply {
+    return {
+      items: globalThis.Array.isArray(object?.items)
+        ? object.items.map((e: any) => FleetAttachBatchItem.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FleetAttachBatchReply): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => FleetAttachBatchItem.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetAttachBatchReply>, I>>(base?: I): FleetAttachBatchReply {
+    return FleetAttachBatchReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetAttachBatchReply>, I>>(object: I): FleetAttachBatchReply {
+    const message = createBaseFleetAttachBatchReply();
+    message.items = object.items?.map((e) => FleetAttachBatchItem.fromPartial(e)) || [];
     return message;
   },
 };

@@ -1,0 +1,22 @@
+// The CLI's light client lists every Controller RPC under the path grpc-js serves it on, and reads
+// `ls --json` chunks straight out of their protobuf bytes.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { CONTROLLER_METHODS, LIST_ATTACHMENTS_JSON, jsonChunkData } from '../../cli/client/controller.js';
+import { ControllerService } from '../../proto/gen/fleetnet/v1/controller.js';
+import { JsonChunk } from '../../proto/gen/messages/fleetnet/v1/controller.js';
+
+it('CONTROLLER_METHODS and LIST_ATTACHMENTS_JSON match the generated Controller service', () => {
+  const fromService = Object.fromEntries(Object.entries(ControllerService).map(([k, v]) => [k, v.path]));
+  const fromLite = Object.fromEntries([...Object.entries(CONTROLLER_METHODS), ['listAttachmentsJson', LIST_ATTACHMENTS_JSON]].map(([k, v]) => [k, (v as { path: string }).path]));
+  assert.deepEqual(fromLite, fromService);
+  assert.equal(ControllerService.listAttachmentsJson.responseStream, true);
+});
+
+it('jsonChunkData returns the data field of a JsonChunk without decoding', () => {
+  for (const size of [0, 1, 127, 128, 16_383, 16_384, (1 << 20) + 3]) {
+    const data = Buffer.alloc(size, 'x');
+    const msg = Buffer.from(JsonChunk.encode({ data }).finish());
+    assert.deepEqual(jsonChunkData(msg), data, `size ${size}`);
+  }
+});

@@ -1,0 +1,70 @@
+// The CLI's light gRPC client: message framing across arbitrary DATA chunk boundaries, server
+// streams, gRPC status and fleetnet error metadata, against a plain node:http2 server on a unix socket.
+import assert from 'node:assert/strict';
+import { createServer, type ServerHttp2Stream } from 'node:http2';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FleetnetError } from '../../common/errors.js';
+import { FrameReader, GrpcLite } from '../../cli/client/grpc-lite.js';
+
+/** One gRPC message on the wire: uncompressed flag, 4-byte length, body. */
+function frame(body: Buffer): Buffer {
+  const b = Buffer.alloc(5 + body.length);
+  b.writeUInt32BE(body.length, 1);
+  body.copy(b, 5);
+  return b;
+}
+
+test('FrameReader yields each message whole, whatever the chunk boundaries', () => {
+  const msgs = [Buffer.alloc(0), Buffer.from('a'), Buffer.alloc(70_000, 7), Buffer.from('last message')];
+  const wire = Buffer.concat(msgs.map(frame));
+  for (const step of [1, 2, 3, 5, 6, 4096, 16_384, wire.length]) {
+    const got: Buffer[] = [];
+    const r = new FrameReader((m) => got.push(Buffer.from(m)));
+    for (let off = 0; off < wire.length; off += step) r.push(wire.subarray(off, off + step));
+    assert.deepEqual(got, msgs, `chunks of ${step} bytes`);
+    assert.equal(r.pending, 0);
+  }
+});
+
+test('GrpcLite: a server stream arrives message by message; a refusal maps back to its FleetnetError', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-lite-'));
+  const sock = join(dir, 's.sock');
+  const server = createServer();
+  server.on('stream', (s: ServerHttp2Stream, h) => {
+    s.on('data', () => {});
+    s.on('end', () => {
+      if (h[':path'] === '/t.S/Stream') {
+        s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+        for (let i = 0; i < 3; i++) s.write(frame(Buffer.alloc(100_000, 65 + i)));
+        s.end();
+      } else {
+        s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        s.on('wantTrailers', () => s.sendTrailers({
+          'grpc-status': '6', 'grpc-message': encodeURIComponent('10.1.1.5 is taken by web1'),
+          'fleetnet-kind': 'conflict', 'fleetnet-hint-bin': Buffer.from('detach it first').toString('base64'),
+        }));
+        s.end();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const c = new GrpcLite(`unix://${sock}`, 'the test server');
+  t.after(() => {
+    c.close();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const m = { path: '/t.S/Stream', encode: () => new Uint8Array(0) };
+  const got: string[] = [];
+  await c.stream(m, {}, 10_000, (msg) => got.push(`${String.fromCharCode(msg[0]!)}${msg.length}`));
+  assert.deepEqual(got, ['A100000', 'B100000', 'C100000']);
+  const refused = c.unary({ path: '/t.S/Refuse', encode: () => new Uint8Array(0), decode: (b) => b }, {}, 10_000);
+  await assert.rejects(refused, (e: unknown) => e instanceof FleetnetError && e.kind === 'conflict' && e.message === '10.1.1.5 is taken by web1' && e.hint === 'detach it first');
+  const gone = new GrpcLite(`unix://${join(dir, 'nobody.sock')}`, 'nobody', { unavailable: (cause) => new FleetnetError('unavailable', 'nobody there', { cause }) });
+  await assert.rejects(gone.unary({ path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b) => b }, {}, 2_000), /nobody there/);
+  gone.close();
+});
