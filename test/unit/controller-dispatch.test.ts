@@ -156,3 +156,19 @@ test('FleetAttachBatch: each item decided on its own, replies in order, a refuse
   assert.equal(agent().made.size, 3); // holder, b1, b3
   await assert.rejects(call(client.fleetAttachBatch, { requests: Array.from({ length: 1001 }, (_, i) => item(`x${i}`)) }), /too large/);
 });
+
+test('a DHCP lease the agent reports shows in the fleet inventory after the next pass', async (t) => {
+  const { attach, agent, call, client } = await setup(t);
+  const r = await attach('dhcpweb', 5000, '10.1.1.60/24');
+  assert.equal(r.attachment?.state, 'up');
+  // The agent's DHCP client got a lease on the same interface (as List reports it).
+  const made = agent().made.get(r.attachment!.id)!;
+  made.lease = { address: '10.1.1.150/24', router: '10.1.1.1', dns: ['10.1.1.1'], leaseSeconds: 120, expiresUnixMs: Date.now() + 120_000, clientPid: 4242, client: 'udhcpc' };
+  let addrs: string[] = [];
+  for (let i = 0; i < 50 && !addrs.includes('10.1.1.150/24'); i++) {
+    const ls = await call(client.listAttachments, { host: 'h1', network: '', container: 'dhcpweb' });
+    addrs = ls.attachments[0]?.addresses ?? [];
+    if (!addrs.includes('10.1.1.150/24')) await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.deepEqual(addrs, ['10.1.1.60/24', '10.1.1.150/24']);
+});
