@@ -119,3 +119,19 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   assert.equal(nm.code, 2);
   assert.match(nm.stderr, /network plain has no mesh/);
 });
+
+test('host add --join N: a host registered with --join gets its tunnels, each member exactly one', async () => {
+  assert.equal((await cli('net', 'create', 'teal', '--subnet', '10.4.4.0/24', '--kind', 'ovs', '--bridge', 'ovs-teal', '--mesh', 'gre')).code, 0);
+  assert.equal((await cli('mesh', 'add', 'h1', '--net', 'teal')).code, 0);
+  const rm = await cli('host', 'rm', 'h2', '--force');
+  assert.equal(rm.code, 0, rm.stderr);
+  const r = await cli('host', 'add', 'h2', '--addr', lab.hosts[1]!.listen, '--join', 'teal', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { host: { name: string }; joined: { hosts: { host: string; added: number; removed: number }[] }[] };
+  assert.equal(j.host.name, 'h2');
+  assert.deepEqual(j.joined[0]!.hosts.map((h) => [h.host, h.added, h.removed]).sort(), [['h1', 1, 0], ['h2', 1, 0]]);
+  const bad = await cli('host', 'add', 'h9', '--addr', '10.99.0.99', '--join', 'nosuchnet');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /no network named nosuchnet/);
+  assert.doesNotMatch((await cli('hosts')).stdout, /h9/, 'nothing registered');
+});
