@@ -1,6 +1,7 @@
 // FleetnetError -> gRPC status, at a server's edge. The kind and hint travel as metadata.
 // (The way back, for clients, is common/grpc-status.ts: it needs no grpc-js.)
-import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { FleetnetError, type ErrorKind } from './errors.js';
 
 export { fromServiceError } from './grpc-status.js';
@@ -25,4 +26,17 @@ export function toServiceError(err: unknown): Partial<StatusObject> {
     return { code: CODE[err.kind], details: err.message, metadata };
   }
   return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err), metadata };
+}
+
+/** A unary gRPC handler from an async function: the reply, or the error mapped at this edge (and logged). */
+export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    fn(call.request).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
+        cb(toServiceError(err));
+      },
+    );
+  };
 }

@@ -10,3 +10,15 @@ export function makeLogger(level = 'info', name?: string): Logger {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/** Serves until SIGTERM or SIGINT, then stops the daemon (agent, controller) and returns. */
+export function runUntilSignal(log: Logger, handle: { stop(): Promise<void> }): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ sig }, 'stopping');
+      void handle.stop().then(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

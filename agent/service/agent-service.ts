@@ -1,8 +1,8 @@
 // gRPC handlers for the Agent service: proto in, domain call, proto out, errors mapped at the edge.
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { toServiceError } from '../../common/grpc-errors.js';
+import { unary } from '../../common/grpc-errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
 import type { Mesher } from '../mesh/mesher.js';
@@ -27,18 +27,6 @@ export interface AgentServiceDeps {
   version: string;
   hostName?: string;
   startedAtMs: number;
-}
-
-function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    fn(call.request).then(
-      (res) => cb(null, res),
-      (err: unknown) => {
-        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
-        cb(toServiceError(err));
-      },
-    );
-  };
 }
 
 function mesherOf(d: AgentServiceDeps): Mesher {

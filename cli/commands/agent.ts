@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
-      const [{ agentConfig }, { startAgent }, { makeLogger }] = await Promise.all([
+      const [{ agentConfig }, { startAgent }, { makeLogger, runUntilSignal }] = await Promise.all([
         import('../../agent/config.js'),
         import('../../agent/main.js'),
         import('../../common/logger.js'),
@@ -32,13 +32,6 @@ export function register(program: Command): void {
       });
       const log = makeLogger(cfg.logLevel, 'agent');
       const handle = await startAgent(cfg, log);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string) => {
-          log.info({ sig }, 'stopping');
-          void handle.stop().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await runUntilSignal(log, handle);
     });
 }

@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | undefined>) => {
-      const [{ controllerConfig }, { startController }, { makeLogger }] = await Promise.all([
+      const [{ controllerConfig }, { startController }, { makeLogger, runUntilSignal }] = await Promise.all([
         import('../../controller/config.js'),
         import('../../controller/main.js'),
         import('../../common/logger.js'),
@@ -42,13 +42,6 @@ export function register(program: Command): void {
       });
       const log = makeLogger(cfg.logLevel, 'controller');
       const handle = await startController(cfg, log);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string) => {
-          log.info({ sig }, 'stopping');
-          void handle.stop().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await runUntilSignal(log, handle);
     });
 }

@@ -1,8 +1,8 @@
 // gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
-import { toServiceError } from '../../common/grpc-errors.js';
+import { toServiceError, unary } from '../../common/grpc-errors.js';
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../agent/service/convert.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
@@ -34,18 +34,6 @@ const MAX_BATCH = 1000;
 
 /** JSON chunks stay well under grpc's default 4 MiB message limit. */
 const JSON_CHUNK_BYTES = 1 << 20;
-
-function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    fn(call.request).then(
-      (res) => cb(null, res),
-      (err: unknown) => {
-        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
-        cb(toServiceError(err));
-      },
-    );
-  };
-}
 
 function matchesContainer(a: AttachmentRecord, c: string): boolean {
   return a.target.value === c || a.container?.name === c || (c.length >= 12 && (a.container?.id ?? '').startsWith(c));
