@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { notFound } from '../../common/errors.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
+import { compatOf } from '../../common/inventory.js';
 import { printJson } from '../output/table.js';
 
 export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
@@ -10,22 +11,11 @@ export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
   return [...byHost].map(([host, list]) => ({
     container: list[0]!.container?.name || container,
     host,
-    interfaces: list.map((a) => {
-      const v4 = a.addresses.find((x) => !x.includes(':'));
-      return {
-        id: a.id, network: a.network, ifname: a.ifname, hostIf: a.hostIf, hostIfname: a.hostIfname, kind: a.kind, mac: a.mac,
-        addresses: a.addresses, gateways: a.gateways, mtu: a.mtu, vlan: a.vlan, state: a.state, error: a.error,
-        compat: {
-          HWAddr: a.mac,
-          Bridge: a.hostIf,
-          IPAddress: v4 ? v4.split('/')[0] : '',
-          IPPrefixLen: v4 ? Number(v4.split('/')[1]) : 0,
-          Gateway: a.gateways.find((g) => !g.includes(':')) ?? '',
-          DNS: a.lease?.dns ?? [],
-          DHCP_PID: a.lease?.clientPid ?? 0,
-        },
-      };
-    }),
+    interfaces: list.map((a) => ({
+      id: a.id, network: a.network, ifname: a.ifname, hostIf: a.hostIf, hostIfname: a.hostIfname, kind: a.kind, mac: a.mac,
+      addresses: a.addresses, gateways: a.gateways, mtu: a.mtu, vlan: a.vlan, state: a.state, error: a.error,
+      compat: compatOf(a), // the same compat fields as the local inspect
+    })),
   }));
 }
 
