@@ -6,13 +6,13 @@ import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { labDown } from '../../lab/down.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { labScope } from '../helpers/lab-fixture.js';
 import { dockerUnavailable, newRunId, TestContainers } from '../helpers/docker.js';
 import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
 
 const runner = new ExecRunner();
 let bin = '';
 const made: string[] = [];
-const scopeOf = (name: string) => ({ netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] });
 
 before(async () => {
   // No Docker, no demo: say why and start nothing (CI always has a daemon, so this fails rather than skips).
@@ -33,19 +33,19 @@ after(async () => {
 test('lab demo: containers attached on a lab host ping each other, and the lab goes down', async () => {
   const name = newRunId('d');
   made.push(name);
-  const before = await takeSnapshot(scopeOf(name));
+  const before = await takeSnapshot(labScope(name));
   const r = await runner.run(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], { allowFail: true, timeoutMs: 180_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /attached: \S+-web1 eth1 .* 10\.200\.0\.1\/24 on br-demo/);
   assert.match(r.stdout, /3 packets transmitted, 3 packets received/);
   assert.match(r.stdout, /The lab goes down/);
-  assertSnapshotsEqual(before, await takeSnapshot(scopeOf(name)), [name]);
+  assertSnapshotsEqual(before, await takeSnapshot(labScope(name)), [name]);
 });
 
 test('lab demo interrupted with Ctrl-C once its containers run: it still takes the lab down', async () => {
   const name = newRunId('d');
   made.push(name);
-  const before = await takeSnapshot(scopeOf(name));
+  const before = await takeSnapshot(labScope(name));
   const child = spawn(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -59,5 +59,5 @@ test('lab demo interrupted with Ctrl-C once its containers run: it still takes t
   assert.notEqual(code, 0, out);
   assert.match(out, /interrupted/);
   assert.match(out, /The lab goes down/);
-  assertSnapshotsEqual(before, await takeSnapshot(scopeOf(name)), [name]);
+  assertSnapshotsEqual(before, await takeSnapshot(labScope(name)), [name]);
 });

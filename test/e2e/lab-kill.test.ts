@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { labDown } from '../../lab/down.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { labScope } from '../helpers/lab-fixture.js';
 import { newRunId } from '../helpers/docker.js';
 import { assertSnapshotsEqual, equalSnapshots, takeSnapshot } from '../helpers/snapshot.js';
 
@@ -36,7 +37,7 @@ for (const p of points) {
   test(`up killed with -9 when ${p.what}, then down: snapshots equal`, async () => {
     const name = newRunId('k');
     made.push(name);
-    const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+    const scope = labScope(name);
     const snapBefore = await takeSnapshot(scope);
 
     const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: 'ignore' });
@@ -62,7 +63,7 @@ for (const p of points) {
 test('up interrupted with Ctrl-C halfway takes down what it made by itself', async () => {
   const name = newRunId('k');
   made.push(name);
-  const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+  const scope = labScope(name);
   const snapBefore = await takeSnapshot(scope);
   const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

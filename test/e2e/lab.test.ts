@@ -2,6 +2,7 @@
 // and nothing left behind by `down` (before/after snapshots equal).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExecRunner } from '../../common/runner.js';
 import { agentHealth, fleetnetRoot } from '../../lab/agents.js';
@@ -10,12 +11,13 @@ import { labList } from '../../lab/list.js';
 import { labUp, type LabHostInfo } from '../../lab/up.js';
 import { isLabNetns, layoutOf, parseUnderlay } from '../../lab/layout.js';
 import { ensureBuilt } from '../helpers/build.js';
+import { labScope, useLab } from '../helpers/lab-fixture.js';
 import { newRunId } from '../helpers/docker.js';
 import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
 
 const runner = new ExecRunner();
 const name = newRunId('l'); // l + 6 hex: unique per run
-const scope = { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+const scope = labScope(name);
 
 let bin = '';
 before(async () => {
@@ -112,4 +114,12 @@ test('lab names derive from the prefix: interface names fit 15 bytes, other labs
   assert.equal(lab.hosts[0]!.ovsDb, 'unix:/run/fleetnet-lab/abcdefgh/h1/ovs/db.sock');
   assert.ok(isLabNetns('lab', 'lab-sw') && isLabNetns('lab', 'lab-h12'));
   for (const other of ['lab2-h1', 'lab-h1x', 'lab-', 'xlab-h1', 'lab-hh1', 'lab-sw2']) assert.equal(isLabNetns('lab', other), false, other);
+});
+
+test('useLab: a 2-host lab without agents on another underlay, removed after the test', async (t) => {
+  const lab = await useLab(t, { hosts: 2, agents: false, underlay: '10.98.0.0/24' });
+  assert.deepEqual(lab.hosts.map((h) => h.underlayIp), ['10.98.0.11', '10.98.0.12']);
+  const ping = await runner.run('ip', ['netns', 'exec', lab.hosts[1]!.netns, 'ping', '-c', '1', '-W', '3', '10.98.0.11'], { allowFail: true });
+  assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+  assert.equal(existsSync(lab.hosts[0]!.agentSocket), false, 'no agent was started');
 });
