@@ -1,6 +1,6 @@
 // fleetnet attach: pipework's grammar, validated here before anything is sent.
 import type { Command } from 'commander';
-import { parseAttachArgs, type AddressSpec } from '../../common/attach-args.js';
+import { parseAttachArgs, type AddressSpec, type AttachArgs } from '../../common/attach-args.js';
 import { invalid } from '../../common/errors.js';
 import { parseIfName } from '../../common/ifname.js';
 import { parseMac } from '../../common/mac.js';
@@ -44,6 +44,18 @@ export function toProtoAddress(a: AddressSpec): AttachRequest['addresses'][numbe
   if (a.kind === 'static') return { static: { cidr: a.cidr.text, gateway: a.gateway?.text ?? '' } };
   if (a.kind === 'dhcp') return { dhcp: { client: a.client, options: a.options } };
   return { none: true };
+}
+
+/** The request fields a local attach and a fleet attach (through the controller) share. */
+export function commonRequestFields(args: AttachArgs, opts: Record<string, unknown>) {
+  return {
+    target: { kind: args.target.kind, value: args.target.value },
+    ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
+    addresses: args.addresses.map(toProtoAddress),
+    mac: args.mac.kind === 'explicit' ? args.mac.mac : '',
+    macString: args.mac.kind === 'string' ? args.mac.source : '',
+    vlan: args.id ?? '',
+  };
 }
 
 export function describeInterface(i: Interface): string {
@@ -119,13 +131,8 @@ export function register(program: Command): void {
       const req: AttachRequest = {
         hostIf: hostByMac ? `mac:${hostByMac}` : args.hostIf,
         kind: (opts.kind as string | undefined) ?? '',
-        target: { kind: args.target.kind, value: args.target.value },
-        ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
+        ...commonRequestFields(args, opts),
         hostIfname: opts.hostIfname ? parseIfName(String(opts.hostIfname), 'host-side interface name (-l)') : '',
-        addresses: args.addresses.map(toProtoAddress),
-        mac: args.mac.kind === 'explicit' ? args.mac.mac : '',
-        macString: args.mac.kind === 'string' ? args.mac.source : '',
-        vlan: args.id ?? '',
         mtu,
         dryRun: Boolean(opts.dryRun),
         attachmentId: '',

@@ -7,7 +7,7 @@ import { parseIfName } from '../../common/ifname.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerChoice } from '../client/controller-address.js';
 import { printJson, table } from '../output/table.js';
-import { toProtoAddress } from './attach.js';
+import { commonRequestFields } from './attach.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 
@@ -57,12 +57,7 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
     const res = await conn.call(conn.client.fleetAttach, {
       host,
       network: opts.net ? String(opts.net) : '',
-      target: { kind: args.target.kind, value: args.target.value },
-      ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
-      addresses: args.addresses.map(toProtoAddress),
-      mac: args.mac.kind === 'explicit' ? args.mac.mac : '',
-      macString: args.mac.kind === 'string' ? args.mac.source : '',
-      vlan: args.id ?? '',
+      ...commonRequestFields(args, opts),
       mtu,
       attachmentId: '',
       waitMs: timeoutMs,

@@ -85,12 +85,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
     }
     if (existing.desired === 'present' && existing.state !== 'failed') return { attachment: existing, created: false, changed: false };
     // Re-asked after a failure, or while its detach was still pending: present again, new generation.
-    existing.desired = 'present';
-    existing.state = 'pending';
-    existing.error = '';
-    existing.generation = bumpGeneration(tx, host);
-    existing.updatedMs = nowMs;
-    tx.putAttachment(existing);
+    setDesired(tx, host, existing, 'present', nowMs);
     return { attachment: existing, created: false, changed: true };
   }
   if (i.id !== undefined) {
@@ -146,13 +141,18 @@ export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: T
   if (!a) return { changed: false };
   if (a.desired === 'absent') return { attachment: a, changed: false };
   const host = tx.getHost(a.host)!;
-  a.desired = 'absent';
-  a.state = 'detaching';
+  setDesired(tx, host, a, 'absent', nowMs);
+  return { attachment: a, changed: true };
+}
+
+/** A new desired state for an attachment: the host's next generation, the agent to act on it. */
+function setDesired(tx: Tx, host: HostRecord, a: AttachmentRecord, desired: 'present' | 'absent', nowMs: number): void {
+  a.desired = desired;
+  a.state = desired === 'present' ? 'pending' : 'detaching';
   a.error = '';
   a.generation = bumpGeneration(tx, host);
   a.updatedMs = nowMs;
   tx.putAttachment(a);
-  return { attachment: a, changed: true };
 }
 
 /** The agent confirmed the interface is gone (or it never existed): forget it, free its addresses and MAC. */
