@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
 import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
@@ -15,7 +16,9 @@ import { ContainerResolver } from './containers/resolve.js';
 import { watchContainerExits } from './dhcp/docker-events.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
-import { ipExec } from './linux/ip.js';
+import { ipExec, type IpExec } from './linux/ip.js';
+import { netlinkIp } from './linux/ip-netlink.js';
+import { loadRtnl } from './linux/rtnetlink.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
 import { agentTlsFiles } from './trust/credentials.js';
@@ -49,10 +52,11 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   const adopted = await dhcp.adopt();
   if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
   const events = watchContainerExits(getDocker, (id) => void dhcp.containerGone(id), log);
+  const ipPath = chooseIpPath(cfg, runner, log);
   let caps: Promise<Capability[]> | undefined;
-  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }));
+  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }).then((c) => [...c, ipPath.capability]));
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+    runner, ip: ipPath.ip, records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
   });
   const mesher = new Mesher({
     runner, stateDir: cfg.stateDir, log: log.child({ part: 'mesh' }), ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), resyncMs: cfg.meshResyncMs,
@@ -107,4 +111,20 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
       rmSync(cfg.socket, { force: true });
     },
   };
+}
+
+/**
+ * In-process route netlink for the attach path when its native modules load (no exec per attach);
+ * `ip -batch` execs otherwise, or when --ip-path exec asks for them.
+ */
+function chooseIpPath(cfg: AgentConfig, runner: Runner, log: Logger): { ip: IpExec; capability: Capability } {
+  const exec = ipExec(runner);
+  const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : loadRtnl();
+  if (typeof rt === 'string') {
+    if (cfg.ipPath === 'netlink') throw unsupported(rt, 'run the agent from an npm install of fleetnet (node_modules holds netlink and koffi), or pass --ip-path exec');
+    if (cfg.ipPath === 'auto') log.warn({ reason: rt }, 'attaches run ip -batch (two execs each)');
+    return { ip: exec, capability: { name: 'netlink', available: false, detail: rt } };
+  }
+  log.debug('attaches use in-process route netlink');
+  return { ip: netlinkIp(rt, exec), capability: { name: 'netlink', available: true, detail: 'in-process route netlink for attaches (setns through koffi)' } };
 }

@@ -59,7 +59,7 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['cpu-features', '*.node'],
+  external: ['cpu-features', '*.node', 'koffi', 'netlink'],
   plugins: [x509Inline],
   banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },
   logLevel: 'warning',

@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
     .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
+    .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const [{ agentConfig }, { startAgent }, { makeLogger, runUntilSignal }] = await Promise.all([
@@ -29,6 +30,7 @@ export function register(program: Command): void {
         socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
         controller: opts.controller ?? (cmd.optsWithGlobals().controller as string | undefined), joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
+        ipPath: opts.ipPath,
       });
       const log = makeLogger(cfg.logLevel, 'agent');
       const handle = await startAgent(cfg, log);

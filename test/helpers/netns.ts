@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import type { OpHook } from '../../agent/linux/ip-netlink.js';
 import { CommandError, ExecRunner, type RunOptions, type RunResult, type Runner, type StartOptions } from '../../common/runner.js';
 
 export const sh = new ExecRunner();
@@ -51,6 +52,44 @@ export class FailAtRunner implements Runner {
   }
   start(cmd: string, args: readonly string[], opts?: StartOptions): ChildProcess {
     return this.inner.start(cmd, args, opts);
+  }
+}
+
+/**
+ * Failure at the k-th step of an attach whose work is split between execs (a Runner) and
+ * in-process netlink operations (an OpHook): both count on one clock. `calls` lists every step.
+ */
+export class FailAtStep {
+  count = 0;
+  readonly calls: string[] = [];
+  readonly runner: Runner;
+  readonly hook: OpHook;
+  constructor(inner: Runner, failAt = 0, mode: 'before' | 'after' = 'before') {
+    const tick = (what: string) => {
+      this.calls.push(what);
+      return ++this.count === failAt;
+    };
+    this.runner = {
+      async run(cmd, args, opts) {
+        if (tick(`${cmd} ${args.join(' ')} ${opts?.input ?? ''}`)) {
+          if (mode === 'after') await inner.run(cmd, args, { ...opts, allowFail: true });
+          if (opts?.allowFail) return { stdout: '', stderr: 'injected failure', code: 1 };
+          throw new CommandError(cmd, args, 1, 'injected failure');
+        }
+        return inner.run(cmd, args, opts);
+      },
+      start: (cmd, args, opts) => inner.start(cmd, args, opts),
+    };
+    let failing = false;
+    this.hook = {
+      before(_op, line) {
+        failing = tick(`netlink ${line}`);
+        if (failing && mode === 'before') throw new Error('injected failure');
+      },
+      after() {
+        if (failing) throw new Error('injected failure after it acted');
+      },
+    };
   }
 }
 

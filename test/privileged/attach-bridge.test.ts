@@ -8,14 +8,16 @@ import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { parseIfName } from '../../common/ifname.js';
 import { silentLogger } from '../../common/logger.js';
-import { RecordingRunner, type Runner } from '../../common/runner.js';
+import type { Runner } from '../../common/runner.js';
 import { Attacher } from '../../agent/attach/attacher.js';
 import type { AttachOrder } from '../../agent/attach/order.js';
 import { RecordStore } from '../../agent/attach/records.js';
 import { ContainerResolver } from '../../agent/containers/resolve.js';
 import { ipExec } from '../../agent/linux/ip.js';
+import { netlinkIp, type OpHook } from '../../agent/linux/ip-netlink.js';
+import { loadRtnl, type Rtnl } from '../../agent/linux/rtnetlink.js';
 import { removeContainers, startContainer, type TestContainer } from '../helpers/docker.js';
-import { addNs, delNs, dumpNs, FailAtRunner, mountNsSysfs, NsRunner, sh, startNsProcess, uniquePrefix } from '../helpers/netns.js';
+import { addNs, delNs, dumpNs, FailAtStep, mountNsSysfs, NsRunner, sh, startNsProcess, uniquePrefix } from '../helpers/netns.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,11 +39,31 @@ function order(words: string[], extra: Partial<AttachOrder> = {}): AttachOrder {
   return { hostIf: parseIfName(a.hostIf!), target: a.target, ifname: parseIfName('eth1'), addresses: a.addresses, mac: a.mac, dryRun: false, ...(a.id ? { id: a.id } : {}), ...extra };
 }
 
-function makeAttacher(runner: Runner, opts: { garp?: boolean; dir?: string } = {}): { attacher: Attacher; records: RecordStore } {
+// Every test runs twice: with the agent's `ip -batch` execs, and with its in-process netlink path.
+type IpPath = 'exec' | 'netlink';
+let ipPath: IpPath = 'exec';
+const loaded = loadRtnl();
+const rtnl = (): Rtnl => {
+  assert.notEqual(typeof loaded, 'string', `in-process netlink must load here: ${String(loaded)}`);
+  return loaded as Rtnl;
+};
+
+function makeAttacher(runner: Runner, opts: { garp?: boolean; dir?: string; hook?: OpHook } = {}): { attacher: Attacher; records: RecordStore } {
   const records = new RecordStore(opts.dir ?? stateDir);
   const resolver = new ContainerResolver({ runner, docker: () => docker, netnsDir: '/run/netns' });
-  const attacher = new Attacher({ runner, ip: ipExec(runner), records, resolver, log: silentLogger(), sysClassNet: sysfs.classNet, garp: opts.garp ?? false });
+  const exec = ipExec(runner);
+  const ip = ipPath === 'exec' ? exec : netlinkIp(rtnl(), exec, { hostNetns: hostNs, ...(opts.hook ? { hook: opts.hook } : {}) });
+  const attacher = new Attacher({ runner, ip, records, resolver, log: silentLogger(), sysClassNet: sysfs.classNet, garp: opts.garp ?? false });
   return { attacher, records };
+}
+
+/** A recorder of every step, exec or netlink: what a test reads to say "nothing was changed". */
+function recorder(): { runner: Runner; hook: OpHook; writes(from?: number): string[]; readonly n: number } {
+  const f = new FailAtStep(new NsRunner(hostNs));
+  return {
+    runner: f.runner, hook: f.hook, get n() { return f.calls.length; },
+    writes: (from = 0) => f.calls.slice(from).filter((c) => /\b(add|set|del|replace)\b/.test(c)),
+  };
 }
 
 async function inContainer(c: { pid: number }, ...args: string[]) {
@@ -54,7 +76,7 @@ async function ping(from: { pid: number }, to: string): Promise<boolean> {
 }
 
 async function newNs(tag: string): Promise<string> {
-  const name = `${P}-${tag}`;
+  const name = `${P}-${tag}${ipPath === 'exec' ? '' : 'n'}`;
   extraNs.push(name);
   return addNs(name);
 }
@@ -76,7 +98,8 @@ after(async () => {
   rmSync(stateDir, { recursive: true, force: true });
 });
 
-describe('attach to a Linux bridge', () => {
+for (const path of ['exec', 'netlink'] as const) describe(`attach to a Linux bridge (${path})`, () => {
+  before(() => { ipPath = path; });
   it('two Docker containers on one new bridge ping each other; the bridge goes with the last detach', async () => {
     const { attacher } = makeAttacher(new NsRunner(hostNs));
     const a = await attacher.attach(order(['br-t1', `${P}-c1`, '10.50.1.1/24']));
@@ -103,9 +126,10 @@ describe('attach to a Linux bridge', () => {
     nsProcs.push(proc);
     await new Promise((r) => setTimeout(r, 100));
     const ns = await newNs('n1');
+    const Nn1 = ns.slice('/run/netns/'.length);
     const { attacher } = makeAttacher(new NsRunner(hostNs));
     const a = await attacher.attach(order(['br-found', String(proc.pid), '10.50.2.1/24']));
-    const b = await attacher.attach(order(['br-found', `netns:${P}-n1`, '10.50.2.2/24'], { mtu: 1300 }));
+    const b = await attacher.attach(order(['br-found', `netns:${Nn1}`, '10.50.2.2/24'], { mtu: 1300 }));
     assert.equal(a.record.container.runtime, 'pid');
     assert.equal(a.record.mtu, 1400);
     assert.equal(b.record.mtu, 1300);
@@ -124,16 +148,16 @@ describe('attach to a Linux bridge', () => {
   });
 
   it('re-attach is idempotent; a conflicting one is refused; detach twice succeeds', async () => {
-    const rec = new RecordingRunner(new NsRunner(hostNs));
-    const { attacher } = makeAttacher(rec);
+    const rec = recorder();
+    const { attacher } = makeAttacher(rec.runner, { hook: rec.hook });
     const o = order(['br-t3', `${P}-c1`, '10.50.3.1/24']);
     const first = await attacher.attach(o);
-    const n = rec.calls.length;
+    assert.ok(rec.writes().length > 0, 'the recorder sees what an attach changes');
+    const n = rec.n;
     const again = await attacher.attach(o);
     assert.equal(again.changed, false);
     assert.deepEqual(again.record, first.record);
-    const writes = rec.calls.slice(n).filter((c) => /\b(add|set|del|replace)\b/.test(`${c.args.join(' ')} ${c.input ?? ''}`));
-    assert.deepEqual(writes, [], 'a repeated attach only reads');
+    assert.deepEqual(rec.writes(n), [], 'a repeated attach only reads');
     await assert.rejects(attacher.attach(order(['br-t3', `${P}-c1`, '10.50.3.9/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'conflict' && /detach it first/.test(e.hint ?? ''));
     const d1 = await attacher.detach({ target: { kind: 'auto', value: `${P}-c1` }, ifname: parseIfName('eth1') });
     const d2 = await attacher.detach({ target: { kind: 'auto', value: `${P}-c1` }, ifname: parseIfName('eth1') });
@@ -154,49 +178,55 @@ describe('attach to a Linux bridge', () => {
 
   it('@gateway replaces the default route (IPv4 and IPv6); detach restores the old one', async () => {
     const ns = await newNs('gw');
+    const Ngw = ns.slice('/run/netns/'.length);
     // The "container" has an uplink of its own with a default route, as Docker's eth0 would.
-    await sh.run('ip', ['-n', `${P}-gw`, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-    for (const l of ['up0', 'up1']) await sh.run('ip', ['-n', `${P}-gw`, 'link', 'set', l, 'up']);
-    await sh.run('ip', ['-n', `${P}-gw`, 'addr', 'add', '172.31.9.2/24', 'dev', 'up0']);
-    await sh.run('ip', ['-n', `${P}-gw`, 'addr', 'add', 'fd09::2/64', 'dev', 'up0', 'nodad']);
-    await sh.run('ip', ['-n', `${P}-gw`, 'route', 'add', 'default', 'via', '172.31.9.1']);
-    await sh.run('ip', ['-n', `${P}-gw`, '-6', 'route', 'add', 'default', 'via', 'fd09::1']);
+    await sh.run('ip', ['-n', Ngw, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+    for (const l of ['up0', 'up1']) await sh.run('ip', ['-n', Ngw, 'link', 'set', l, 'up']);
+    await sh.run('ip', ['-n', Ngw, 'addr', 'add', '172.31.9.2/24', 'dev', 'up0']);
+    await sh.run('ip', ['-n', Ngw, 'addr', 'add', 'fd09::2/64', 'dev', 'up0', 'nodad']);
+    await sh.run('ip', ['-n', Ngw, 'route', 'add', 'default', 'via', '172.31.9.1']);
+    await sh.run('ip', ['-n', Ngw, '-6', 'route', 'add', 'default', 'via', 'fd09::1']);
     const { attacher } = makeAttacher(new NsRunner(hostNs));
-    await attacher.attach(order(['br-t5', `netns:${P}-gw`, '10.50.5.2/24@10.50.5.1', 'fd05::2/64@fd05::1']));
-    const def4 = JSON.parse((await sh.run('ip', ['-n', `${P}-gw`, '-json', 'route', 'show', 'default'])).stdout);
-    const def6 = JSON.parse((await sh.run('ip', ['-n', `${P}-gw`, '-6', '-json', 'route', 'show', 'default'])).stdout);
+    await attacher.attach(order(['br-t5', `netns:${Ngw}`, '10.50.5.2/24@10.50.5.1', 'fd05::2/64@fd05::1']));
+    const def4 = JSON.parse((await sh.run('ip', ['-n', Ngw, '-json', 'route', 'show', 'default'])).stdout);
+    const def6 = JSON.parse((await sh.run('ip', ['-n', Ngw, '-6', '-json', 'route', 'show', 'default'])).stdout);
     assert.deepEqual([def4[0].gateway, def4[0].dev], ['10.50.5.1', 'eth1']);
     assert.deepEqual([def6[0].gateway, def6[0].dev], ['fd05::1', 'eth1']);
     await attacher.detach({ target: { kind: 'path', value: ns }, ifname: parseIfName('eth1') });
-    const back4 = JSON.parse((await sh.run('ip', ['-n', `${P}-gw`, '-json', 'route', 'show', 'default'])).stdout);
-    const back6 = JSON.parse((await sh.run('ip', ['-n', `${P}-gw`, '-6', '-json', 'route', 'show', 'default'])).stdout);
+    const back4 = JSON.parse((await sh.run('ip', ['-n', Ngw, '-json', 'route', 'show', 'default'])).stdout);
+    const back6 = JSON.parse((await sh.run('ip', ['-n', Ngw, '-6', '-json', 'route', 'show', 'default'])).stdout);
     assert.deepEqual([back4[0].gateway, back4[0].dev], ['172.31.9.1', 'up0']);
     assert.deepEqual([back6[0].gateway, back6[0].dev], ['fd09::1', 'up0']);
   });
 
   it('a failure at any step leaves the host and the container exactly as before', async () => {
     const ns = await newNs('fail');
-    await sh.run('ip', ['-n', `${P}-fail`, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
-    for (const l of ['up0', 'up1']) await sh.run('ip', ['-n', `${P}-fail`, 'link', 'set', l, 'up']);
-    await sh.run('ip', ['-n', `${P}-fail`, 'addr', 'add', '172.31.8.2/24', 'dev', 'up0']);
-    await sh.run('ip', ['-n', `${P}-fail`, 'route', 'add', 'default', 'via', '172.31.8.1']);
-    const o = order(['br-t6', `netns:${P}-fail`, '10.50.6.2/24@10.50.6.1', 'fd06::2/64']);
+    const Nfail = ns.slice('/run/netns/'.length);
+    await sh.run('ip', ['-n', Nfail, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1']);
+    for (const l of ['up0', 'up1']) await sh.run('ip', ['-n', Nfail, 'link', 'set', l, 'up']);
+    await sh.run('ip', ['-n', Nfail, 'addr', 'add', '172.31.8.2/24', 'dev', 'up0']);
+    await sh.run('ip', ['-n', Nfail, 'route', 'add', 'default', 'via', '172.31.8.1']);
+    const o = order(['br-t6', `netns:${Nfail}`, '10.50.6.2/24@10.50.6.1', 'fd06::2/64']);
     // How many commands does a successful attach run?
     const dir = mkdtempSync(join(tmpdir(), 'fleetnet-state-'));
-    const probe = new RecordingRunner(new NsRunner(hostNs));
-    const okA = makeAttacher(probe, { dir });
+    const probe = new FailAtStep(new NsRunner(hostNs));
+    const okA = makeAttacher(probe.runner, { dir, hook: probe.hook });
     await okA.attacher.attach(o);
     const steps = probe.calls.length;
     await okA.attacher.detach({ target: { kind: 'path', value: ns }, ifname: parseIfName('eth1') });
     rmSync(dir, { recursive: true, force: true });
     assert.ok(steps >= 4, `an attach with a new bridge, a gateway and IPv6 runs ${steps} commands`);
+    const inProcess = probe.calls.filter((c) => c.startsWith('netlink ')).length;
+    if (ipPath === 'netlink') assert.ok(inProcess >= 8, `the bridge, the veth and the addressing ran in-process (${inProcess} of ${steps} steps)`);
+    else assert.equal(inProcess, 0);
     const beforeHost = await dumpNs(hostNs);
     const beforeCont = await dumpNs(ns);
     for (const mode of ['before', 'after'] as const) {
       for (let k = 1; k <= steps; k++) {
         const d = mkdtempSync(join(tmpdir(), 'fleetnet-state-'));
-        const { attacher, records } = makeAttacher(new FailAtRunner(new NsRunner(hostNs), k, mode), { dir: d });
-        const what = `command ${k} of ${steps} failing ${mode} it ran`;
+        const f = new FailAtStep(new NsRunner(hostNs), k, mode);
+        const { attacher, records } = makeAttacher(f.runner, { dir: d, hook: f.hook });
+        const what = `step ${k} of ${steps} (${probe.calls[k - 1]!.slice(0, 80)}) failing ${mode} it ran`;
         await assert.rejects(attacher.attach(o), FleetnetError, `${what} fails the attach`);
         assert.equal(records.all().length, 0, `no record after ${what}`);
         assert.equal(await dumpNs(hostNs), beforeHost, `host namespace unchanged after ${what}`);
@@ -206,8 +236,11 @@ describe('attach to a Linux bridge', () => {
     }
   });
 
-  it('a name that is both a Docker container and a netns is ambiguous', async () => {
-    await newNs('c1');
+  it('a name that is both a Docker container and a netns is ambiguous', async (t) => {
+    // Named exactly as the Docker container; removed at once, so the next tests see one thing again.
+    extraNs.push(`${P}-c1`);
+    await addNs(`${P}-c1`);
+    t.after(() => delNs(`${P}-c1`));
     const { attacher } = makeAttacher(new NsRunner(hostNs));
     await assert.rejects(attacher.attach(order(['br-t7', `${P}-c1`, '10.50.7.1/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'ambiguous' && /docker:.*netns:/.test(e.message));
   });
@@ -219,16 +252,16 @@ describe('attach to a Linux bridge', () => {
     const link = JSON.parse((await inContainer(c2, 'ip', '-json', 'addr', 'show', 'dev', 'eth1')).stdout) as { operstate: string; addr_info: { scope: string }[] }[];
     assert.deepEqual(link[0]!.addr_info.filter((a) => a.scope === 'global'), []);
     await attacher.detach({ target: { kind: 'auto', value: `${P}-c2` }, ifname: parseIfName('eth1') });
-    const stopped = await startContainer(`${P}-c3`, label);
+    const stopped = await startContainer(`${P}-c3${path[0]}`, label);
     await sh.run('docker', ['stop', '-t', '0', stopped.id]);
-    await assert.rejects(attacher.attach(order(['br-t9', `${P}-c3`, '10.50.9.3/24'])), (e: unknown) => e instanceof FleetnetError && /is not running/.test(e.message) && /docker start/.test(e.hint ?? ''));
+    await assert.rejects(attacher.attach(order(['br-t9', `${P}-c3${path[0]}`, '10.50.9.3/24'])), (e: unknown) => e instanceof FleetnetError && /is not running/.test(e.message) && /docker start/.test(e.hint ?? ''));
   });
 
   it('missing targets and missing non-bridge host interfaces are refused, naming them', async () => {
-    const rec = new RecordingRunner(new NsRunner(hostNs));
-    const { attacher } = makeAttacher(rec);
+    const rec = recorder();
+    const { attacher } = makeAttacher(rec.runner, { hook: rec.hook });
     await assert.rejects(attacher.attach(order(['br-t8', `${P}-nosuch`, '10.50.8.1/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'not_found' && e.message.includes(`${P}-nosuch`));
     await assert.rejects(attacher.attach(order(['eht0', `${P}-c2`, '10.50.8.1/24'])), (e: unknown) => e instanceof FleetnetError && e.kind === 'not_found' && /eht0/.test(e.message));
-    assert.deepEqual(rec.calls.filter((c) => /\b(add|set|del|replace)\b/.test(`${c.args.join(' ')} ${c.input ?? ''}`)), [], 'nothing was changed');
+    assert.deepEqual(rec.writes(), [], 'nothing was changed');
   });
 });
