@@ -12,7 +12,9 @@ import { z } from 'zod';
 import { Attacher } from '../agent/attach/attacher.js';
 import { RecordStore, type AttachmentRecord } from '../agent/attach/records.js';
 import { ContainerResolver } from '../agent/containers/resolve.js';
-import { ipExec } from '../agent/linux/ip.js';
+import { ipExec, type IpExec } from '../agent/linux/ip.js';
+import { netlinkIp } from '../agent/linux/ip-netlink.js';
+import { loadRtnl } from '../agent/linux/rtnetlink.js';
 import { connectAgent } from '../cli/client/agent.js';
 import { attachOrderFromProto, detachOrderFromProto } from '../agent/service/convert.js';
 import type { TargetRef } from '../common/attach-args.js';
@@ -59,6 +61,24 @@ function labelOf(cmd: string, args: readonly string[]): { name: string; backgrou
   return { name: `exec ${cmd} ${args.slice(0, 3).join(' ')}`, background: false };
 }
 
+/** Times the in-process batches (a batch that falls back to exec is timed by the runner instead). */
+function timedIp(ip: IpExec & { execs: number }, r: TimingRunner): IpExec {
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const execs = ip.execs;
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      if (ip.execs === execs) r.add(name, performance.now() - t0);
+    }
+  };
+  return {
+    host: (lines) => timed('netlink, host namespace (veth, bridge port, up)', () => ip.host(lines)),
+    inNs: (ns, lines, o) => timed('netlink, container namespace (setns + socket, address, up, read-back)', () => ip.inNs(ns, lines, o)),
+    describe: (ns, lines, f) => ip.describe(ns, lines, f),
+  };
+}
+
 class TimedResolver extends ContainerResolver {
   constructor(deps: ConstructorParameters<typeof ContainerResolver>[0], private readonly r: TimingRunner) {
     super(deps);
@@ -103,7 +123,11 @@ async function main(): Promise<void> {
   let docker: Docker | undefined;
   const resolver = new TimedResolver({ runner: timing, netnsDir: '/run/netns', docker: () => (docker ??= new Docker({ socketPath: '/var/run/docker.sock' })) }, timing);
   const records = new TimedRecords(a['state-dir'], timing);
-  const attacher = new Attacher({ runner: timing, ip: ipExec(timing), records, resolver, log: silentLogger() });
+  // The agent's own choice of path (in-process netlink when it loads), timed per namespace.
+  const rt = loadRtnl();
+  const exec = ipExec(timing);
+  const ip = typeof rt === 'string' ? exec : timedIp(netlinkIp(rt, exec), timing);
+  const attacher = new Attacher({ runner: timing, ip, records, resolver, log: silentLogger() });
   const targets = a.targets.split(',').map((t) => {
     const [kind, value] = t.split(':') as [string, string];
     return { kind, value };

@@ -48,7 +48,7 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
   const missed = comparisons.filter((c) => c.met === false).map((c) => `${c.what} = ${c.ratio}× (target ≤ ${c.target}×)`);
   const notes = [
     `Each path: ${m.warmup} untimed warm-up attach+detach, then ${m.n} timed attaches (each checked afterwards, untimed: the container interface is up with its address; after all of them each bridge has exactly ${m.n} more ports), then ${m.n} timed detaches (checked: interfaces and ports gone). The paths are interleaved: attach i runs on every path (starting path rotating) before attach i+1, so load from elsewhere hits all paths alike.`,
-    'All bridges, veths and both Docker networks live in the bench network namespace; containers of the machine\'s dockerd run with --network none and a run label. The agent runs inside the bench netns (`ip netns exec`) with its own socket and state dir, at log level ' + m.agentLogLevel + ' (the default), gratuitous ARP on (spawned before the reply, sent in the background).',
+    'All bridges, veths and both Docker networks live in the bench network namespace; containers of the machine\'s dockerd run with --network none and a run label. The agent runs inside the bench netns (`ip netns exec`) with its own socket and state dir, at log level ' + m.agentLogLevel + ' (the default), gratuitous ARP on (spawned before the reply, sent in the background). The agent does its `ip` work in-process over route netlink (no exec per attach; agent/linux/ip-netlink.ts), with the same read-back before it replies; `agent run --ip-path exec` gives the two-exec path instead.',
     'docker network connect runs against a second dockerd started inside the bench netns (own data/exec root, socket, managed containerd). Its containers start on a parking user-defined network, because Docker refuses to connect a --network none container to any network; the timed connect adds eth1 with the given --ip: the same end state as the other paths (veth into the container, host end on the bridge, address, up).',
     'The agent and CLI paths use the same containers as raw iproute2 and CNI (other interface names and bridges); addresses are static /16s, except CNI, where host-local allocates from a temporary dataDir.',
     'Ratios: the targets are defined on p50 / p50; the median of paired ratios (attach i of one path over attach i of the other, run back to back) is shown beside it because it is less sensitive to load that changes during the run.',
@@ -68,7 +68,7 @@ function profileResults(m: RunInfo, date: string): Results {
   for (const [kind, k] of Object.entries(m.profile ?? {})) {
     const label = kind === 'docker' ? 'Docker name' : kind.toUpperCase();
     rows.push(row(`in-process Attacher.attach, ${label} target: total`, k.totals));
-    const rank = (n: string) => ['container lookup', 'exec ', '~', 'record', 'arping'].findIndex((x) => n.startsWith(x)) >>> 0;
+    const rank = (n: string) => ['container lookup', 'netlink', 'exec ', '~', 'record', 'arping'].findIndex((x) => n.startsWith(x)) >>> 0;
     const names = [...new Set(k.phases.flatMap((p) => Object.keys(p)))].sort((a, b) => rank(a) - rank(b));
     for (const n of names) rows.push(row(`↳ ${n}`, k.phases.map((p) => p[n] ?? 0)));
     rows.push(row('↳ other (JS, sysfs, parsing)', k.phases.map((p, i) => k.totals[i]! - Object.entries(p).reduce((a, [n, v]) => (n.startsWith('~') ? a : a + v), 0))));
@@ -87,10 +87,16 @@ function reading(label: string, k: { totals: number[]; phases: Record<string, nu
   const p50 = (match: (n: string) => boolean) => percentile(k.phases.map((p) => Object.entries(p).filter(([n]) => match(n)).reduce((a, [, v]) => a + v, 0)), 50);
   const total = percentile(k.totals, 50);
   const execs = p50((n) => n.startsWith('exec '));
+  const netlink = p50((n) => n.startsWith('netlink'));
   const spawn = p50((n) => n.startsWith('~'));
   const arp = p50((n) => n.startsWith('arping'));
   const lookup = p50((n) => n.startsWith('container lookup'));
   const pct = (x: number) => `${Math.round((100 * x) / total)} %`;
+  if (netlink > 0) {
+    return [
+      `${label} target, in-process p50 ${total.toFixed(2)} ms: the two netlink batches (host namespace; container namespace, entered by setns for one socket) ${netlink.toFixed(2)} ms (${pct(netlink)}), mostly the kernel making the veth pair and moving its peer; execs ${execs.toFixed(2)} ms; the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
+    ];
+  }
   return [
     `${label} target, in-process p50 ${total.toFixed(2)} ms: the two awaited execs (\`ip -json -batch\`, \`nsenter ip -json -batch\`, the same two a script runs) ${execs.toFixed(2)} ms (${pct(execs)}), of which spawn() blocks the agent's event loop ${spawn.toFixed(2)} ms (libuv forks the Node process and waits until the child has exec'd); the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
   ];
