@@ -117,6 +117,8 @@ describe('fleetnet CLI against a local agent', () => {
       assert.equal(by.get('veth')?.available, true);
       const dummy = by.get('dummy')!;
       if (!dummy.available) assert.match(dummy.detail, /no dummy support \(CONFIG_DUMMY\)/);
+      // Run from the package (node_modules present), the agent attaches over in-process netlink.
+      assert.deepEqual([by.get('netlink')?.available, by.get('netlink')?.detail], [true, 'in-process route netlink for attaches (setns through koffi)']);
     } finally {
       conn.close();
     }
