@@ -1,7 +1,8 @@
 // Bundles the CLI (agent and controller included) into dist/ with esbuild; commands load lazily
 // through code splitting, so `fleetnet --help` reads only what it needs.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 
 function externalExcept(bundled) {
   return {
@@ -64,3 +65,11 @@ await build({
   banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },
   logLevel: 'warning',
 });
+
+// The agent's native modules (in-process netlink: netlink, koffi and koffi's build for this CPU),
+// packed for `host add --ssh` to unpack into /opt/fleetnet/node_modules on hosts of this CPU.
+// Absent when node_modules lacks them; such hosts' agents run `ip -batch` instead.
+const nativePkgs = ['netlink', 'node-gyp-build', 'koffi', `@koromix/koffi-${process.platform}-${process.arch}`];
+if (nativePkgs.every((p) => existsSync(`node_modules/${p}/package.json`))) {
+  execFileSync('tar', ['-czf', `dist/agent-native-${process.platform}-${process.arch}.tar.gz`, '--owner=0', '--group=0', '-C', 'node_modules', ...nativePkgs]);
+}

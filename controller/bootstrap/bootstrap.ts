@@ -7,8 +7,8 @@ import { parseHostId } from '../../common/pki/identity.js';
 import { UndoStack } from '../../common/undo.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { waitForAgent } from './agent-client.js';
-import { gatherFacts, localRuntime, missingPrereqs, planRuntime } from './facts.js';
-import { DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, makeDirs, REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig, type AgentSettings } from './install.js';
+import { ARCH as ARCH_OF, gatherFacts, localRuntime, missingPrereqs, planRuntime } from './facts.js';
+import { DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, localNativeArchive, makeDirs, REMOTE, startSupervised, startWithSystemd, uninstall, unpackNative, writeAgentConfig, type AgentSettings } from './install.js';
 import { SshSession, type SshTarget } from './ssh-session.js';
 
 export type Step = 'connect' | 'check' | 'upload' | 'configure' | 'start' | 'register';
@@ -93,7 +93,14 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
         await session.putFile(process.execPath, REMOTE.node);
         await session.run('chmod', ['0755', REMOTE.node]);
       } else await linkHostNode(session, runtime.nodePath);
-    }, () => (runtime.ship ? `agent bundle and Node.js ${process.version}` : 'agent bundle'));
+      // In-process netlink (no exec per attach) needs native code built for the host's CPU.
+      const native = ARCH_OF[facts.arch] === process.arch ? localNativeArchive() : undefined;
+      if (native) {
+        await session.putFile(native, `${REMOTE.root}/native.tar.gz`);
+        await unpackNative(session, `${REMOTE.root}/native.tar.gz`);
+      }
+      return native ? 'netlink' : 'ip -batch';
+    }, (attachPath) => `${runtime.ship ? `agent bundle and Node.js ${process.version}` : 'agent bundle'}; attaches by ${attachPath === 'netlink' ? 'in-process netlink' : 'ip -batch (no native modules for this CPU here)'}`);
     await step('configure', async () => {
       const { token } = await d.trust.tokens.issue(host, d.tokenTtlMs);
       // whatever the agent enrolls with is revoked again if the bootstrap does not complete

@@ -65,7 +65,7 @@ export function missingPrereqs(f: HostFacts, o: { needOvs: boolean }): Missing[]
   return miss;
 }
 
-const ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', armv7l: 'arm', ppc64le: 'ppc64', s390x: 's390x' };
+export const ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', armv7l: 'arm', ppc64le: 'ppc64', s390x: 's390x' };
 
 const versionAtLeast = (have: string, want: string) => {
   const [a = 0, b = 0] = have.split('.').map(Number);

@@ -1,6 +1,6 @@
 // Installing and removing an agent on a host, as exact argv commands on a Runner (an SSH
 // session in real use, a recording runner in tests). Paths are fixed: what DESIGN.md promises.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 import type { Runner } from '../../common/runner.js';
@@ -11,6 +11,8 @@ export const REMOTE = Object.freeze({
   bundle: '/opt/fleetnet/dist/fleetnet-agent.mjs',
   deploy: '/opt/fleetnet/deploy',
   node: '/opt/fleetnet/bin/node',
+  // the agent's native modules (in-process netlink), found by Node from the bundle's folder upwards
+  modules: '/opt/fleetnet/node_modules',
   etc: '/etc/fleetnet/agent',
   env: '/etc/fleetnet/agent/agent.env',
   ca: '/etc/fleetnet/agent/ca.crt',
@@ -35,6 +37,23 @@ export const localBundle = () => join(packageRoot(), 'dist', 'fleetnet-agent.mjs
 /** Helper scripts the agent runs (its DHCP hook), uploaded next to the bundle. */
 export const DEPLOY_SCRIPTS = ['dhcp-hook', 'dhcp-private-ns'] as const;
 export const localDeployScript = (name: string) => join(packageRoot(), 'deploy', name);
+
+/**
+ * The agent's in-process netlink modules (native code, so outside the one-file bundle), packed by
+ * `npm run build` for this machine's CPU; undefined when the build had none to pack. A host
+ * without them still works: its agent runs `ip -batch` and says so.
+ */
+export function localNativeArchive(root = packageRoot()): string | undefined {
+  const f = join(root, 'dist', `agent-native-${process.platform}-${process.arch}.tar.gz`);
+  return existsSync(f) ? f : undefined;
+}
+
+/** Unpacks an uploaded native-module archive where the agent's bundle finds it. */
+export async function unpackNative(r: Runner, remoteArchive: string): Promise<void> {
+  await r.run('mkdir', ['-p', REMOTE.modules]);
+  await r.run('tar', ['-xzf', remoteArchive, '-C', REMOTE.modules, '--no-same-owner']);
+  await r.run('rm', ['-f', remoteArchive]);
+}
 export const unitText = () => readFileSync(join(packageRoot(), 'deploy', 'systemd', 'fleetnet-agent.service'), 'utf8');
 
 export function envFile(s: AgentSettings): string {

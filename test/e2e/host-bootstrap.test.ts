@@ -68,12 +68,14 @@ describe('fleetnet host add over SSH', () => {
     ]);
     // progress, step by step, for every host (stderr is not a terminal here: one line per event)
     for (const h of ['h1', 'h2', 'h3']) for (const step of ['connect', 'check', 'upload', 'configure', 'start', 'register']) assert.match(r.stderr, new RegExp(`${h}: ${step} done`));
+    for (const h of ['h1', 'h2', 'h3']) assert.match(r.stderr, new RegExp(`${h}: upload done.*attaches by in-process netlink`));
     // the pinned keys are the hosts' own
     const known = readFileSync(join(dir, 'known_hosts'), 'utf8');
     for (const h of [H.h1!, H.h2!, H.h3!]) assert.ok(known.includes(h.hostKeyPub.split(' ')[1]!), `${h.name} key pinned`);
     for (const h of [H.h1!, H.h2!, H.h3!]) {
       const files = installedFiles(h);
-      for (const f of ['/opt/fleetnet/dist/fleetnet-agent.mjs', '/opt/fleetnet/deploy/dhcp-hook', '/opt/fleetnet/deploy/dhcp-private-ns', '/opt/fleetnet/bin/node', '/etc/fleetnet/agent/ca.crt', '/etc/fleetnet/agent/agent.env', '/var/lib/fleetnet/agent/tls/host.key', '/var/lib/fleetnet/agent/tls/host.crt']) {
+      for (const f of ['/opt/fleetnet/dist/fleetnet-agent.mjs', '/opt/fleetnet/deploy/dhcp-hook', '/opt/fleetnet/deploy/dhcp-private-ns', '/opt/fleetnet/bin/node', '/etc/fleetnet/agent/ca.crt', '/etc/fleetnet/agent/agent.env', '/var/lib/fleetnet/agent/tls/host.key', '/var/lib/fleetnet/agent/tls/host.crt',
+        '/opt/fleetnet/node_modules/netlink/package.json', '/opt/fleetnet/node_modules/koffi/package.json', `/opt/fleetnet/node_modules/@koromix/koffi-linux-${process.arch}/package.json`]) {
         assert.ok(files.includes(f), `${h.name} has ${f}: ${files.join(' ')}`);
       }
       assert.ok(!files.includes('/etc/fleetnet/agent/join-token'), 'the join token is used up and gone');
@@ -93,8 +95,12 @@ describe('fleetnet host add over SSH', () => {
     assert.equal((await agentCall(H.h1!, 'list')).code, 0);
   });
 
-  it('an attach works through each new agent over mTLS', async () => {
+  it('an attach works through each new agent over mTLS, in-process netlink included', async () => {
     for (const h of [H.h1!, H.h2!, H.h3!]) {
+      const caps = await agentCall(h, 'capabilities');
+      assert.equal(caps.code, 0, caps.stderr);
+      const netlink = (JSON.parse(caps.stdout) as { capabilities: { name: string; available: boolean; detail: string }[] }).capabilities.find((x) => x.name === 'netlink');
+      assert.deepEqual([netlink?.available, netlink?.detail], [true, 'in-process route netlink for attaches (setns through koffi)'], `${h.name}: the uploaded native modules load`);
       const c = `${P}-c${h.name}`;
       await sh.run('ip', ['netns', 'add', c]);
       try {
