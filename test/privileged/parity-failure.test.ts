@@ -16,27 +16,42 @@ import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { parseIfName } from '../../common/ifname.js';
 import { silentLogger } from '../../common/logger.js';
-import { RecordingRunner, type Runner } from '../../common/runner.js';
-import { dumpNs, FailAtRunner, mountNsSysfs, NsRunner } from '../helpers/netns.js';
+import type { Runner } from '../../common/runner.js';
+import { netlinkIp, type OpHook } from '../../agent/linux/ip-netlink.js';
+import { loadRtnl } from '../../agent/linux/rtnetlink.js';
+import { dumpNs, FailAtStep, mountNsSysfs, NsRunner } from '../helpers/netns.js';
 import { netns, scope, sh, startOvs, tempDir, uniq, type After } from './parity-env.js';
 
 const READ_ONLY = /\b(br-exists|br-get-external-id|list-ports)\b/;
 const ALL: Capability[] = ['macvlan', 'ovs', 'ovs-netdev'].map((name) => ({ name, available: true, detail: '' }));
 
-async function everyStepFails(t: After, host: string, cont: string, o: AttachOrder, extraState: () => Promise<string>, ovsDb?: string): Promise<number> {
+type IpPath = 'exec' | 'netlink';
+const PATHS: IpPath[] = ['exec', 'netlink'];
+
+/** The agent's two ways of doing its `ip` work: execs, or in-process netlink (with a hook on each operation). */
+function ipFor(path: IpPath, runner: Runner, hostNs: string, hook?: OpHook) {
+  const exec = ipExec(runner);
+  if (path === 'exec') return exec;
+  const rt = loadRtnl();
+  if (typeof rt === 'string') throw new Error(`in-process netlink must load here: ${rt}`);
+  return netlinkIp(rt, exec, { hostNetns: hostNs, ...(hook ? { hook } : {}) });
+}
+
+async function everyStepFails(t: After, path: IpPath, host: string, cont: string, o: AttachOrder, extraState: () => Promise<string>, ovsDb?: string): Promise<number> {
   const sysfs = await mountNsSysfs(`/run/netns/${host}`);
   t.after(() => sysfs.release());
-  const make = (runner: Runner, dir: string) => {
+  const make = (f: FailAtStep, dir: string) => {
     const records = new RecordStore(dir);
+    const runner = f.runner;
     const attacher = new Attacher({
-      runner, ip: ipExec(runner), records, log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
+      runner, ip: ipFor(path, runner, `/run/netns/${host}`, f.hook), records, log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
       resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
       capabilities: async () => ALL, ovsDatapath: 'netdev', ...(ovsDb ? { ovsDb } : {}),
     });
     return { attacher, records };
   };
   const state = async () => [await dumpNs(`/run/netns/${host}`), await dumpNs(`/run/netns/${cont}`), await extraState()].join('\n');
-  const probe = new RecordingRunner(new NsRunner(`/run/netns/${host}`));
+  const probe = new FailAtStep(new NsRunner(`/run/netns/${host}`));
   const ok = make(probe, tempDir(t, 'fnp-ok'));
   const before = await state();
   await ok.attacher.attach(o);
@@ -46,13 +61,13 @@ async function everyStepFails(t: After, host: string, cont: string, o: AttachOrd
   for (const mode of ['before', 'after'] as const) {
     for (let k = 1; k <= steps; k++) {
       const d = mkdtempSync(join(tmpdir(), 'fnp-state-'));
-      const { attacher, records } = make(new FailAtRunner(new NsRunner(`/run/netns/${host}`), k, mode), d);
-      const what = `command ${k} of ${steps} (${probe.calls[k - 1]!.cmd} ${probe.calls[k - 1]!.args.slice(0, 4).join(' ')}) failing ${mode} it ran`;
+      const { attacher, records } = make(new FailAtStep(new NsRunner(`/run/netns/${host}`), k, mode), d);
       const call = probe.calls[k - 1]!;
+      const what = `step ${k} of ${steps} (${call.slice(0, 60)}) failing ${mode} it ran`;
       const outcome = await attacher.attach(o).then(() => 'attached', (e: unknown) => e);
       if (outcome === 'attached') {
         // Only a read-only detection may fail without failing the attach (br-exists failing reads as "no").
-        assert.ok(call.cmd === 'ovs-vsctl' && READ_ONLY.test(call.args.join(' ')), `${what} did not fail the attach`);
+        assert.ok(call.startsWith('ovs-vsctl ') && READ_ONLY.test(call), `${what} did not fail the attach`);
         await attacher.detach({ target: o.target, ifname: o.ifname });
       } else assert.ok(outcome instanceof FleetnetError, `${what}: ${String(outcome)}`);
       assert.equal(records.all().length, 0, `no record after ${what}`);
@@ -68,14 +83,14 @@ function order(words: string[], extra: Partial<AttachOrder> = {}): AttachOrder {
   return { hostIf: parseIfName(a.hostIf!), target: a.target, ifname: parseIfName('eth1'), addresses: a.addresses, mac: a.mac, dryRun: false, ...(a.id ? { id: a.id } : {}), ...extra };
 }
 
-test('macvlan: a failure at any step leaves nothing (also a container eth1 that is not ours stays)', async (tc) => {
+for (const path of PATHS) test(`macvlan (${path}): a failure at any step leaves nothing (also a container eth1 that is not ours stays)`, async (tc) => {
   const t = scope(tc);
   const p = uniq();
   const host = await netns(t, `${p}-h`);
   const cont = await netns(t, `${p}-c`);
   await sh('ip', ['-n', host, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
   await sh('ip', ['-n', host, 'link', 'set', 'nic0', 'up']);
-  const steps = await everyStepFails(t, host, cont, order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }), async () => '');
+  const steps = await everyStepFails(t, path, host, cont, order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }), async () => '');
   assert.ok(steps >= 4, `${steps} commands`);
   // The container already has an eth1 of its own: the attach fails and that eth1 is untouched.
   await sh('ip', ['-n', cont, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'theirs']);
@@ -84,20 +99,20 @@ test('macvlan: a failure at any step leaves nothing (also a container eth1 that 
   t.after(() => sysfs.release());
   const runner = new NsRunner(`/run/netns/${host}`);
   const a = new Attacher({
-    runner, ip: ipExec(runner), records: new RecordStore(tempDir(t, 'fnp-st')), log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
+    runner, ip: ipFor(path, runner, `/run/netns/${host}`), records: new RecordStore(tempDir(t, 'fnp-st')), log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
     resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }), capabilities: async () => ALL,
   });
   await assert.rejects(a.attach(order(['nic0', `netns:${cont}`, '10.60.0.2/24'])), FleetnetError);
   assert.equal(await dumpNs(`/run/netns/${cont}`), before);
 });
 
-test('OVS (new netdev bridge, tagged port): a failure at any step leaves nothing, in the kernel and in the OVS database', async (tc) => {
+for (const path of PATHS) test(`OVS (${path}; new netdev bridge, tagged port): a failure at any step leaves nothing, in the kernel and in the OVS database`, async (tc) => {
   const t = scope(tc);
   const p = uniq();
   const host = await netns(t, `${p}-h`);
   const cont = await netns(t, `${p}-c`);
   const db = await startOvs(t, host, tempDir(t, p));
   const ovsState = async () => (await sh('ovs-vsctl', [`--db=${db}`, '--format=json', 'list', 'port'])).stdout.length + ' ' + (await sh('ovs-vsctl', [`--db=${db}`, 'list-br'])).stdout;
-  const steps = await everyStepFails(t, host, cont, order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']), ovsState, db);
+  const steps = await everyStepFails(t, path, host, cont, order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']), ovsState, db);
   assert.ok(steps >= 5, `${steps} commands`);
 });
