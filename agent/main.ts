@@ -117,9 +117,9 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
  * In-process route netlink for the attach path when its native modules load (no exec per attach);
  * `ip -batch` execs otherwise, or when --ip-path exec asks for them.
  */
-function chooseIpPath(cfg: AgentConfig, runner: Runner, log: Logger): { ip: IpExec; capability: Capability } {
+export function chooseIpPath(cfg: Pick<AgentConfig, 'ipPath'>, runner: Runner, log: Logger, load: typeof loadRtnl = loadRtnl): { ip: IpExec; capability: Capability } {
   const exec = ipExec(runner);
-  const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : loadRtnl();
+  const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : load();
   if (typeof rt === 'string') {
     if (cfg.ipPath === 'netlink') throw unsupported(rt, 'run the agent from an npm install of fleetnet (node_modules holds netlink and koffi), or pass --ip-path exec');
     if (cfg.ipPath === 'auto') log.warn({ reason: rt }, 'attaches run ip -batch (two execs each)');

@@ -7,6 +7,9 @@ import { vethLine } from '../../agent/attach/kinds/veth.js';
 import { ipExec } from '../../agent/linux/ip.js';
 import { netlinkIp, parseLine } from '../../agent/linux/ip-netlink.js';
 import type { Rtnl } from '../../agent/linux/rtnetlink.js';
+import { chooseIpPath } from '../../agent/main.js';
+import { FleetnetError } from '../../common/errors.js';
+import { silentLogger } from '../../common/logger.js';
 import { FakeRunner } from '../../common/runner.js';
 
 test('the lines of a bridge attach parse to operations', () => {
@@ -58,4 +61,20 @@ test('a batch holding one unknown line runs whole through ip -batch; known batch
   assert.deepEqual(opened, ['/proc/7/ns/net']);
   assert.equal(runner.calls.length, 1, 'the in-process batch ran no command');
   assert.deepEqual(ip.describe('/proc/7/ns/net', ['link set eth1 up']), ['nsenter --net=/proc/7/ns/net ip link set eth1 up'], '--dry-run still shows iproute2');
+});
+
+test('the agent picks its ip path: netlink when it loads, else exec with the reason in Capabilities; --ip-path netlink insists', () => {
+  const log = silentLogger();
+  const runner = new FakeRunner();
+  const fake = { open() { throw new Error('unused'); } } as unknown as Rtnl;
+  const auto = chooseIpPath({ ipPath: 'auto' }, runner, log, () => fake);
+  assert.deepEqual([auto.capability.name, auto.capability.available], ['netlink', true]);
+  assert.ok('inProcess' in auto.ip);
+  const missing = chooseIpPath({ ipPath: 'auto' }, runner, log, () => 'in-process netlink unavailable (Cannot find module \'koffi\')');
+  assert.deepEqual([missing.capability.available, missing.capability.detail], [false, 'in-process netlink unavailable (Cannot find module \'koffi\')']);
+  assert.ok(!('inProcess' in missing.ip));
+  const exec = chooseIpPath({ ipPath: 'exec' }, runner, log, () => fake);
+  assert.deepEqual([exec.capability.available, exec.capability.detail], [false, 'not chosen (--ip-path exec)']);
+  assert.throws(() => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
+    (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''));
 });
