@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Docker from 'dockerode';
 import { HELPER_LABEL } from '../../agent/dhcp/helper-container.js';
-import { isSameProcess, ownerOf, processStartTime } from '../../agent/dhcp/process.js';
+import { isSameProcess, ownerOf, processStartTime, waitGone } from '../../agent/dhcp/process.js';
 import { DhcpSupervisor } from '../../agent/dhcp/supervisor.js';
 import type { DhcpClient, Lease } from '../../agent/dhcp/types.js';
 import { macFromString } from '../../common/mac.js';
@@ -122,7 +122,10 @@ test('every client kind: lease, ping, renewal before expiry, kill -9 restart, ad
   const pids = new Map(got.map((g) => [g.lease.key, r.sup.lease(g.lease.key)!.clientPid]));
   r.sup.close();
   const dead = got.find((g) => g.lease.client === 'udhcpc')!.lease.key;
+  const deadStart = await processStartTime(pids.get(dead)!);
   process.kill(pids.get(dead)!, 'SIGKILL');
+  // SIGKILL is delivered asynchronously: on a busy machine the client can still run for a moment.
+  assert.ok(await waitGone(pids.get(dead)!, deadStart ?? '', 10_000), 'the killed client is gone');
   r.sup = newSupervisor(r.state);
   const events: string[] = [];
   r.sup.on('event', (ev) => events.push(`${ev.type}:${'key' in ev ? ev.key : ev.lease.key}`));
