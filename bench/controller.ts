@@ -3,7 +3,8 @@
 // controller → agent → Docker container) interleaved with `docker network connect --ip` on a second
 // dockerd in the same namespace. Writes bench/results/controller.json.
 // Runs inside a network namespace of its own (it re-executes itself there with nsenter --net), on its lo.
-//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--cli-n 20]
+//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--procs 2]
+//     [--client frames|lite] [--cli-n 20]
 //     [--batch-n 50000] [--batch-size 100]   (0 skips the FleetAttachBatch row)
 //     [--baseline-cli /path/to/other/bin/fleetnet.mjs [--baseline-label 'main at abc123']]
 //     (another build's CLI, timed interleaved with this tree's against the same controller)
@@ -12,11 +13,10 @@ import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { CONTROLLER_METHODS } from '../cli/client/controller.js';
-import { GrpcLite } from '../cli/client/grpc-lite.js';
 import { makeLogger } from '../common/logger.js';
 import { ExecRunner } from '../common/runner.js';
 import { docker, dockerCli, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
+import { runAllocLoad } from './lib/alloc-load.js';
 import { benchEnvIn, startDaemon, stopProcess, waitReady, type BenchEnv, type Daemon } from './lib/env.js';
 import { measurePaths } from './lib/measure.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
@@ -33,12 +33,15 @@ const NET = { cli: 9, baseline: 10, docker: 206, park: 207 } as const;
 
 const { values: opt } = parseArgs({ options: {
   n: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '64' }, connections: { type: 'string', default: '4' },
+  procs: { type: 'string', default: '2' }, client: { type: 'string', default: 'frames' },
   'cli-n': { type: 'string', default: '20' }, 'batch-n': { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '100' }, 'full-n': { type: 'string', default: '5000' }, 'baseline-cli': { type: 'string' },
   'baseline-label': { type: 'string' },
 } });
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
 const CONNS = Number(opt.connections);
+const PROCS = Number(opt.procs);
+const CLIENT = opt.client === 'lite' ? 'lite' : 'frames';
 const CLI_N = Number(opt['cli-n']);
 const FULL_N = Number(opt['full-n']);
 const BATCH_N = Number(opt['batch-n']);
@@ -78,55 +81,23 @@ const must = async (env: BenchEnv, ...args: string[]) => {
   if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
 };
 
-/**
- * N single FleetAttach requests (no batching: one allocation per request), `conc` in flight spread
- * over `conns` HTTP/2 connections of the CLI's light client (the load generator shares the 2 CPUs).
- */
-async function allocate(prefix: string, n: number, conc: number, conns: number, batch: number): Promise<{ lat: number[]; seconds: number }> {
-  const clients = Array.from({ length: conns }, () => new GrpcLite(CTL, 'the bench controller'));
-  const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 });
-  const lat: number[] = [];
-  let next = 0;
-  const one = async (c: GrpcLite, i: number) => {
-    const t0 = performance.now();
-    if (batch <= 1) await c.unary(CONTROLLER_METHODS.fleetAttach, req(i), 60_000);
-    else {
-      const count = Math.min(batch, n - i);
-      const r = await c.unary(CONTROLLER_METHODS.fleetAttachBatch, { requests: Array.from({ length: count }, (_, k) => req(i + k)) }, 60_000);
-      const refused = r.items.find((x) => x.errorKind);
-      if (refused || r.items.length !== count) throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
-    }
-    lat.push(performance.now() - t0);
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: conc }, async (_, k) => {
-    while (next < n) {
-      const i = next;
-      next += Math.max(1, batch);
-      await one(clients[k % conns]!, i);
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  for (const c of clients) c.close();
-  return { lat, seconds };
-}
-
 async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1): Promise<ResultRow> {
   const loadBefore = load();
   const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
   const cpu0 = cpuSeconds(ctl.pid);
-  const a = await allocate(prefix, n, conc, CONNS, batch);
+  const a = await runAllocLoad({ addr: CTL, prefix, n, conc, conns: CONNS, procs: PROCS, batch, client: CLIENT });
   const cpu = cpuSeconds(ctl.pid) - cpu0;
   const perSec = Math.round(n / a.seconds);
-  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${conc} in flight over ${CONNS} connections)` : `single FleetAttach requests (${conc} in flight over ${CONNS} connections)`;
-  notes.push(`allocations/s, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); load average ${loadBefore} before, ${load()} after`);
+  const callers = `${conc} in flight over ${CONNS} connections from ${PROCS} client processes`;
+  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${callers})` : `single FleetAttach requests (${callers})`;
+  notes.push(`allocations/s, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); the load generator ${a.clientCpuSeconds.toFixed(1)} CPU-s (${Math.round((a.clientCpuSeconds / n) * 1e6)} µs per allocation); ${a.checked} replies checked: each a new allocation, no address or MAC twice; load average ${loadBefore} before, ${load()} after`);
   const name = batch > 1
     ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
     : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})`;
   const timed = batch > 1
     ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
     : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply: the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply';
-  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
+  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadGeneratorCpuSeconds: r2(a.clientCpuSeconds), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
 }
 
 /** ls --json (and --version as the floor), new processes, interleaved round by round with the baseline CLI. */
