@@ -58,6 +58,13 @@ export class SqliteStore implements Store {
   private readonly inGroup: Database.Transaction<(fn: () => Outcome[]) => Outcome[]>;
   /** Inside a transaction, better-sqlite3 runs a transaction function as a SAVEPOINT. */
   private readonly inSavepoint: (fn: (tx: Tx) => unknown) => unknown;
+  /**
+   * While a group runs on the fast path: the host and network records its decisions read and wrote,
+   * parsed once, written back before any list of them and before the COMMIT (write-behind). A
+   * decision that throws sends the whole group back to the replay path, where none of this applies.
+   */
+  private group: { hosts: Map<string, HostRecord | undefined>; nets: Map<string, NetworkRecord | undefined>; dirty: Set<string> } | undefined;
+  private readonly writeBack: () => void;
 
   constructor(o: SqliteStoreOptions) {
     this.synchronous = o.synchronous ?? 'normal';
@@ -99,15 +106,58 @@ export class SqliteStore implements Store {
     this.inSavepoint = db.transaction((fn: (tx: Tx) => unknown) => fn(this.tx));
     const q = this.q;
     const parse = <T>(row: { data: string } | undefined): T | undefined => (row ? (JSON.parse(row.data) as T) : undefined);
+    // Hosts and networks: inside a group's fast path, read once and written back once at its end
+    // (every attach reads and rewrites its host's generation and its network's cursor).
+    const cached = <T extends { name: string }>(kind: 'hosts' | 'nets', get: Database.Statement<[string], { data: string }>) =>
+      (name: string): T | undefined => {
+        const g = this.group?.[kind] as Map<string, T | undefined> | undefined;
+        if (!g) return parse<T>(get.get(name));
+        if (g.has(name)) return g.get(name);
+        const v = parse<T>(get.get(name));
+        g.set(name, v);
+        return v;
+      };
+    const put = <T extends { name: string }>(kind: 'hosts' | 'nets', write: (v: T) => void) => (v: T): void => {
+      const g = this.group;
+      if (!g) return write(v);
+      (g[kind] as Map<string, T | undefined>).set(v.name, v);
+      g.dirty.add(`${kind}\0${v.name}`);
+    };
+    const del = (kind: 'hosts' | 'nets', run: (name: string) => void) => (name: string): void => {
+      const g = this.group;
+      if (g) {
+        g[kind].set(name, undefined);
+        g.dirty.delete(`${kind}\0${name}`);
+      }
+      run(name);
+    };
+    const writeHost = (h: HostRecord) => void q.putHost.run(h.name, JSON.stringify(h));
+    const writeNet = (n: NetworkRecord) => void q.putNet.run(n.name, JSON.stringify(n));
+    this.writeBack = () => {
+      const g = this.group;
+      if (!g?.dirty.size) return;
+      for (const key of g.dirty) {
+        const [kind, name] = key.split('\0') as ['hosts' | 'nets', string];
+        if (kind === 'hosts') writeHost(g.hosts.get(name)!);
+        else writeNet(g.nets.get(name)!);
+      }
+      g.dirty.clear();
+    };
     this.tx = {
-      getHost: (n) => parse<HostRecord>(q.getHost.get(n)),
-      listHosts: () => q.listHosts.all().map((r) => JSON.parse(r.data) as HostRecord),
-      putHost: (h) => void q.putHost.run(h.name, JSON.stringify(h)),
-      deleteHost: (n) => void q.deleteHost.run(n),
-      getNetwork: (n) => parse<NetworkRecord>(q.getNet.get(n)),
-      listNetworks: () => q.listNets.all().map((r) => JSON.parse(r.data) as NetworkRecord),
-      putNetwork: (n) => void q.putNet.run(n.name, JSON.stringify(n)),
-      deleteNetwork: (n) => void q.deleteNet.run(n),
+      getHost: cached<HostRecord>('hosts', q.getHost),
+      listHosts: () => {
+        this.writeBack();
+        return q.listHosts.all().map((r) => JSON.parse(r.data) as HostRecord);
+      },
+      putHost: put('hosts', writeHost),
+      deleteHost: del('hosts', (n) => void q.deleteHost.run(n)),
+      getNetwork: cached<NetworkRecord>('nets', q.getNet),
+      listNetworks: () => {
+        this.writeBack();
+        return q.listNets.all().map((r) => JSON.parse(r.data) as NetworkRecord);
+      },
+      putNetwork: put('nets', writeNet),
+      deleteNetwork: del('nets', (n) => void q.deleteNet.run(n)),
       getAttachment: (id) => parse<AttachmentRecord>(q.getAtt.get(id)),
       listAttachments: (f) => this.select('data', f).map((s) => JSON.parse(s) as AttachmentRecord),
       countAttachments: (f) => {
@@ -183,16 +233,23 @@ export class SqliteStore implements Store {
   private runGroup(fns: ((tx: Tx) => unknown)[]): Outcome[] {
     const refused = Symbol('refused');
     try {
-      return this.inGroup.immediate(() => fns.map((fn): Outcome => {
-        try {
-          return { ok: true, value: fn(this.tx) };
-        } catch (err) {
-          throw Object.assign(new Error('a decision of the group was refused'), { [refused]: true, cause: err });
-        }
-      }));
+      return this.inGroup.immediate(() => {
+        this.group = { hosts: new Map(), nets: new Map(), dirty: new Set() };
+        const out = fns.map((fn): Outcome => {
+          try {
+            return { ok: true, value: fn(this.tx) };
+          } catch (err) {
+            throw Object.assign(new Error('a decision of the group was refused'), { [refused]: true, cause: err });
+          }
+        });
+        this.writeBack();
+        return out;
+      });
     } catch (err) {
       if (!(err as Record<symbol, unknown>)[refused]) throw err;
       this.viewLog = [];
+    } finally {
+      this.group = undefined;
     }
     return this.inGroup.immediate(() => fns.map((fn): Outcome => {
       const mark = this.viewLog.length;
