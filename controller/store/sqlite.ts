@@ -6,26 +6,43 @@
 // pays for one commit, not hundreds.
 // synchronous=NORMAL in WAL mode: a commit survives the process being killed (-9) at any point;
 // only a power loss or kernel crash can lose the last commits. `synchronous: 'full'` closes that too.
+// Lookups by random keys are kept in memory, not in SQLite indexes: attachment ids (hashes) and
+// MAC holders (random MACs). A random key in a b-tree dirties a page of its own per insert, and
+// those two pages were about half of what each commit wrote to the WAL. The attachment rows stay
+// the durable record (each carries its MAC); both maps are rebuilt from them when the store opens,
+// and follow the transactions through an undo log.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FleetnetError } from '../../common/errors.js';
+import { FLEET_SCOPE, netScope } from '../mac/allocate.js';
 import type { Store, Tx } from './store.js';
 import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from './types.js';
+import { UndoLog } from './undo-log.js';
 import { attachmentView } from './view.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS networks (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attachments (
-  id TEXT PRIMARY KEY, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attachments_host ON attachments(host);
 CREATE INDEX IF NOT EXISTS attachments_net ON attachments(net);
 CREATE TABLE IF NOT EXISTS addresses (
   net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS macs (
-  scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (scope, mac)) WITHOUT ROWID;
 `;
+
+/** A state file of the first layout (attachments keyed by id, a macs table): rewritten in place once. */
+const MIGRATE_V1 = `
+CREATE TABLE attachments_v2 (
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+INSERT INTO attachments_v2 (id, host, net, data, view) SELECT id, host, net, data, view FROM attachments ORDER BY rowid;
+DROP TABLE attachments;
+ALTER TABLE attachments_v2 RENAME TO attachments;
+DROP TABLE IF EXISTS macs;
+`;
+
+const macKey = (scope: string, mac: string) => `${scope}\0${mac}`;
 
 /** The most decisions one commit carries (bounds a commit's size and the wait of the first caller). */
 const MAX_GROUP = 256;
@@ -65,6 +82,12 @@ export class SqliteStore implements Store {
    */
   private group: { hosts: Map<string, HostRecord | undefined>; nets: Map<string, NetworkRecord | undefined>; dirty: Set<string> } | undefined;
   private readonly writeBack: () => void;
+  /** Attachment id → its row (the table's rowid); see the head of this file. */
+  private readonly seqOf = new Map<string, number>();
+  /** `scope\0mac` → the attachment holding that MAC. */
+  private readonly macHolders = new Map<string, string>();
+  /** Changes to seqOf and macHolders made by the transaction running now. */
+  private readonly undo = new UndoLog();
 
   constructor(o: SqliteStoreOptions) {
     this.synchronous = o.synchronous ?? 'normal';
@@ -78,6 +101,8 @@ export class SqliteStore implements Store {
       // Checkpoint every ~40 MB of WAL instead of 4 MB: a page written by many commits is copied
       // back (and the database fsynced) once per checkpoint; about 10 % less CPU per decision here.
       this.db.pragma('wal_autocheckpoint = 10000');
+      const cols = this.db.prepare("SELECT name FROM pragma_table_info('attachments')").pluck().all() as string[];
+      if (cols.length && !cols.includes('seq')) this.db.transaction(() => this.db.exec(MIGRATE_V1)).immediate();
       this.db.exec(SCHEMA);
     } catch (err) {
       throw new FleetnetError('failed', `cannot open the state database ${o.path}`, { cause: err, hint: 'check the path and its permissions (--db PATH)' });
@@ -92,16 +117,18 @@ export class SqliteStore implements Store {
       listNets: db.prepare<[], { data: string }>('SELECT data FROM networks ORDER BY name'),
       putNet: db.prepare('INSERT OR REPLACE INTO networks (name, data) VALUES (?, ?)'),
       deleteNet: db.prepare('DELETE FROM networks WHERE name = ?'),
-      getAtt: db.prepare<[string], { data: string }>('SELECT data FROM attachments WHERE id = ?'),
-      putAtt: db.prepare('INSERT OR REPLACE INTO attachments (id, host, net, data, view) VALUES (?, ?, ?, ?, ?)'),
-      deleteAtt: db.prepare('DELETE FROM attachments WHERE id = ?'),
+      getAtt: db.prepare<[number], { data: string }>('SELECT data FROM attachments WHERE seq = ?'),
+      insertAtt: db.prepare('INSERT INTO attachments (id, host, net, data, view) VALUES (?, ?, ?, ?, ?)'),
+      updateAtt: db.prepare('UPDATE attachments SET host = ?, net = ?, data = ?, view = ? WHERE seq = ?'),
+      deleteAtt: db.prepare('DELETE FROM attachments WHERE seq = ?'),
       addrHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM addresses WHERE net = ? AND addr = ?'),
       reserveAddr: db.prepare('INSERT INTO addresses (net, addr, attachment_id) VALUES (?, ?, ?)'),
       releaseAddr: db.prepare('DELETE FROM addresses WHERE net = ? AND addr = ?'),
-      macHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM macs WHERE scope = ? AND mac = ?'),
-      reserveMac: db.prepare('INSERT INTO macs (scope, mac, attachment_id) VALUES (?, ?, ?)'),
-      releaseMac: db.prepare('DELETE FROM macs WHERE scope = ? AND mac = ?'),
     };
+    for (const [seq, id, net, mac, scheme] of db.prepare("SELECT seq, id, net, data ->> '$.mac', data ->> '$.macScheme' FROM attachments").raw().all() as [number, string, string, string | null, string | null][]) {
+      this.seqOf.set(id, seq);
+      if (mac) this.macHolders.set(macKey(scheme === 'auto' ? FLEET_SCOPE : netScope(net), mac), id);
+    }
     this.inGroup = db.transaction((fn: () => Outcome[]) => fn());
     this.inSavepoint = db.transaction((fn: (tx: Tx) => unknown) => fn(this.tx));
     const q = this.q;
@@ -158,7 +185,10 @@ export class SqliteStore implements Store {
       },
       putNetwork: put('nets', writeNet),
       deleteNetwork: del('nets', (n) => void q.deleteNet.run(n)),
-      getAttachment: (id) => parse<AttachmentRecord>(q.getAtt.get(id)),
+      getAttachment: (id) => {
+        const seq = this.seqOf.get(id);
+        return seq === undefined ? undefined : parse<AttachmentRecord>(q.getAtt.get(seq));
+      },
       listAttachments: (f) => this.select('data', f).map((s) => JSON.parse(s) as AttachmentRecord),
       countAttachments: (f) => {
         const { where, args } = filterSql(f);
@@ -166,19 +196,28 @@ export class SqliteStore implements Store {
       },
       putAttachment: (a) => {
         const view = JSON.stringify(attachmentView(a));
-        q.putAtt.run(a.id, a.host, a.net, JSON.stringify(a), view);
+        const seq = this.seqOf.get(a.id);
+        if (seq !== undefined) q.updateAtt.run(a.host, a.net, JSON.stringify(a), view, seq);
+        else this.undo.set(this.seqOf, a.id, Number(q.insertAtt.run(a.id, a.host, a.net, JSON.stringify(a), view).lastInsertRowid));
         this.viewLog.push([a.id, view]);
       },
       deleteAttachment: (id) => {
-        q.deleteAtt.run(id);
+        const seq = this.seqOf.get(id);
+        if (seq === undefined) return;
+        q.deleteAtt.run(seq);
+        this.undo.delete(this.seqOf, id);
         this.viewLog.push([id, undefined]);
       },
       addressHolder: (net, addr) => q.addrHolder.get(net, addr)?.attachment_id,
       reserveAddress: (net, addr, id) => void q.reserveAddr.run(net, addr, id),
       releaseAddress: (net, addr) => void q.releaseAddr.run(net, addr),
-      macHolder: (scope, mac) => q.macHolder.get(scope, mac)?.attachment_id,
-      reserveMac: (scope, mac, id) => void q.reserveMac.run(scope, mac, id),
-      releaseMac: (scope, mac) => void q.releaseMac.run(scope, mac),
+      macHolder: (scope, mac) => this.macHolders.get(macKey(scope, mac)),
+      reserveMac: (scope, mac, id) => {
+        const k = macKey(scope, mac);
+        if (this.macHolders.has(k)) throw new FleetnetError('conflict', `MAC ${mac} is already reserved (${scope})`);
+        this.undo.set(this.macHolders, k, id);
+      },
+      releaseMac: (scope, mac) => this.undo.delete(this.macHolders, macKey(scope, mac)),
     };
   }
 
@@ -233,7 +272,7 @@ export class SqliteStore implements Store {
   private runGroup(fns: ((tx: Tx) => unknown)[]): Outcome[] {
     const refused = Symbol('refused');
     try {
-      return this.inGroup.immediate(() => {
+      return this.committed(() => this.inGroup.immediate(() => {
         this.group = { hosts: new Map(), nets: new Map(), dirty: new Set() };
         const out = fns.map((fn): Outcome => {
           try {
@@ -244,22 +283,36 @@ export class SqliteStore implements Store {
         });
         this.writeBack();
         return out;
-      });
+      }));
     } catch (err) {
       if (!(err as Record<symbol, unknown>)[refused]) throw err;
       this.viewLog = [];
     } finally {
       this.group = undefined;
     }
-    return this.inGroup.immediate(() => fns.map((fn): Outcome => {
+    return this.committed(() => this.inGroup.immediate(() => fns.map((fn): Outcome => {
       const mark = this.viewLog.length;
+      const undoMark = this.undo.mark();
       try {
         return { ok: true, value: this.inSavepoint(fn) };
       } catch (err) {
         this.viewLog.length = mark;
+        this.undo.rollbackTo(undoMark);
         return { ok: false, err };
       }
-    }));
+    })));
+  }
+
+  /** Runs a transaction; the in-memory maps keep its changes if it committed, lose them if not. */
+  private committed<T>(run: () => T): T {
+    try {
+      const r = run();
+      this.undo.clear();
+      return r;
+    } catch (err) {
+      this.undo.rollbackTo(0);
+      throw err;
+    }
   }
 
   read<T>(fn: (tx: Tx) => T): Promise<T> {
