@@ -40,6 +40,10 @@ function fail(stream: ServerHttp2Stream, err: unknown): void {
   refuse(stream, st.code ?? status.INTERNAL, st.details ?? 'failed', st.metadata);
 }
 
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
 function reply(stream: ServerHttp2Stream, msg: Buffer): void {
   if (stream.destroyed || stream.closed) return;
   const frame = Buffer.allocUnsafe(5 + msg.length);
@@ -47,7 +51,7 @@ function reply(stream: ServerHttp2Stream, msg: Buffer): void {
   frame.writeUInt32BE(msg.length, 1);
   msg.copy(frame, 5);
   stream.respond(OK_HEADERS, { waitForTrailers: true });
-  stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+  stream.once('wantTrailers', sendOkTrailers);
   stream.end(frame);
 }
 
