@@ -32,7 +32,7 @@ const OK_TRAILERS = { 'grpc-status': '0' };
 
 function refuse(stream: ServerHttp2Stream, code: status, details: string, metadata = new Metadata()): void {
   if (stream.destroyed || stream.closed || stream.headersSent) return;
-  stream.respond({ ...OK_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details), ...metadata.toHttp2Headers() }, { endStream: true });
+  stream.respond({ ...OK_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details), ...metadata.toHttp2Headers() }, { endStream: true, sendDate: false } as { endStream: boolean });
 }
 
 function fail(stream: ServerHttp2Stream, err: unknown): void {
@@ -50,7 +50,7 @@ function reply(stream: ServerHttp2Stream, msg: Buffer): void {
   frame[0] = 0;
   frame.writeUInt32BE(msg.length, 1);
   msg.copy(frame, 5);
-  stream.respond(OK_HEADERS, { waitForTrailers: true });
+  stream.respond(OK_HEADERS, { waitForTrailers: true, sendDate: false } as { waitForTrailers: boolean });
   stream.once('wantTrailers', sendOkTrailers);
   stream.end(frame);
 }

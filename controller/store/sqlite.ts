@@ -6,11 +6,12 @@
 // pays for one commit, not hundreds.
 // synchronous=NORMAL in WAL mode: a commit survives the process being killed (-9) at any point;
 // only a power loss or kernel crash can lose the last commits. `synchronous: 'full'` closes that too.
-// Lookups by random keys are kept in memory, not in SQLite indexes: attachment ids (hashes) and
-// MAC holders (random MACs). A random key in a b-tree dirties a page of its own per insert, and
-// those two pages were about half of what each commit wrote to the WAL. The attachment rows stay
-// the durable record (each carries its MAC); both maps are rebuilt from them when the store opens,
-// and follow the transactions through an undo log.
+// Lookups by key are kept in memory, not in SQLite indexes: attachment ids (hashes), MAC holders
+// (random MACs) and address holders. A random key in a b-tree dirties a page of its own per insert,
+// and those pages were about half of what each commit wrote to the WAL; every index is statements
+// per decision. The attachment rows stay the durable record (each carries its addresses and MAC);
+// the maps are rebuilt from them when the store opens, and follow the transactions through an
+// undo log.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,21 +29,20 @@ CREATE TABLE IF NOT EXISTS attachments (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attachments_host ON attachments(host);
 CREATE INDEX IF NOT EXISTS attachments_net ON attachments(net);
-CREATE TABLE IF NOT EXISTS addresses (
-  net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;
+DROP TABLE IF EXISTS addresses;
+DROP TABLE IF EXISTS macs;
 `;
 
-/** A state file of the first layout (attachments keyed by id, a macs table): rewritten in place once. */
+/** A state file of the first layout (attachments keyed by id; addresses and macs tables): rewritten in place once. */
 const MIGRATE_V1 = `
 CREATE TABLE attachments_v2 (
   seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
 INSERT INTO attachments_v2 (id, host, net, data, view) SELECT id, host, net, data, view FROM attachments ORDER BY rowid;
 DROP TABLE attachments;
 ALTER TABLE attachments_v2 RENAME TO attachments;
-DROP TABLE IF EXISTS macs;
 `;
 
-const macKey = (scope: string, mac: string) => `${scope}\0${mac}`;
+const holderKey = (scope: string, value: string) => `${scope}\0${value}`;
 
 /** The most decisions one commit carries (bounds a commit's size and the wait of the first caller). */
 const MAX_GROUP = 256;
@@ -86,6 +86,8 @@ export class SqliteStore implements Store {
   private readonly seqOf = new Map<string, number>();
   /** `scope\0mac` → the attachment holding that MAC. */
   private readonly macHolders = new Map<string, string>();
+  /** `network\0address` (canonical text, no prefix) → the attachment holding it. */
+  private readonly addrHolders = new Map<string, string>();
   /** Changes to seqOf and macHolders made by the transaction running now. */
   private readonly undo = new UndoLog();
 
@@ -121,13 +123,13 @@ export class SqliteStore implements Store {
       insertAtt: db.prepare('INSERT INTO attachments (id, host, net, data, view) VALUES (?, ?, ?, ?, ?)'),
       updateAtt: db.prepare('UPDATE attachments SET host = ?, net = ?, data = ?, view = ? WHERE seq = ?'),
       deleteAtt: db.prepare('DELETE FROM attachments WHERE seq = ?'),
-      addrHolder: db.prepare<[string, string], { attachment_id: string }>('SELECT attachment_id FROM addresses WHERE net = ? AND addr = ?'),
-      reserveAddr: db.prepare('INSERT INTO addresses (net, addr, attachment_id) VALUES (?, ?, ?)'),
-      releaseAddr: db.prepare('DELETE FROM addresses WHERE net = ? AND addr = ?'),
     };
     for (const [seq, id, net, mac, scheme] of db.prepare("SELECT seq, id, net, data ->> '$.mac', data ->> '$.macScheme' FROM attachments").raw().all() as [number, string, string, string | null, string | null][]) {
       this.seqOf.set(id, seq);
-      if (mac) this.macHolders.set(macKey(scheme === 'auto' ? FLEET_SCOPE : netScope(net), mac), id);
+      if (mac) this.macHolders.set(holderKey(scheme === 'auto' ? FLEET_SCOPE : netScope(net), mac), id);
+    }
+    for (const [id, net, cidr] of db.prepare("SELECT a.id, a.net, j.value ->> '$.cidr' FROM attachments a, json_each(a.data, '$.addresses') j").raw().all() as [string, string, string][]) {
+      this.addrHolders.set(holderKey(net, cidr.slice(0, cidr.lastIndexOf('/'))), id);
     }
     this.inGroup = db.transaction((fn: () => Outcome[]) => fn());
     this.inSavepoint = db.transaction((fn: (tx: Tx) => unknown) => fn(this.tx));
@@ -208,16 +210,20 @@ export class SqliteStore implements Store {
         this.undo.delete(this.seqOf, id);
         this.viewLog.push([id, undefined]);
       },
-      addressHolder: (net, addr) => q.addrHolder.get(net, addr)?.attachment_id,
-      reserveAddress: (net, addr, id) => void q.reserveAddr.run(net, addr, id),
-      releaseAddress: (net, addr) => void q.releaseAddr.run(net, addr),
-      macHolder: (scope, mac) => this.macHolders.get(macKey(scope, mac)),
+      addressHolder: (net, addr) => this.addrHolders.get(holderKey(net, addr)),
+      reserveAddress: (net, addr, id) => {
+        const k = holderKey(net, addr);
+        if (this.addrHolders.has(k)) throw new FleetnetError('conflict', `${addr} in network ${net} is already reserved`);
+        this.undo.set(this.addrHolders, k, id);
+      },
+      releaseAddress: (net, addr) => this.undo.delete(this.addrHolders, holderKey(net, addr)),
+      macHolder: (scope, mac) => this.macHolders.get(holderKey(scope, mac)),
       reserveMac: (scope, mac, id) => {
-        const k = macKey(scope, mac);
+        const k = holderKey(scope, mac);
         if (this.macHolders.has(k)) throw new FleetnetError('conflict', `MAC ${mac} is already reserved (${scope})`);
         this.undo.set(this.macHolders, k, id);
       },
-      releaseMac: (scope, mac) => this.undo.delete(this.macHolders, macKey(scope, mac)),
+      releaseMac: (scope, mac) => this.undo.delete(this.macHolders, holderKey(scope, mac)),
     };
   }
 
