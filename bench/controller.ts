@@ -94,7 +94,7 @@ async function fleetFor(env: BenchEnv, ctl: string): Promise<void> {
   }
 }
 
-async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1, at = { addr: CTL, tag: '' }): Promise<ResultRow> {
+async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1, at = { addr: CTL, tag: '', server: 'its node:http2 unary path in front of grpc-js' }): Promise<ResultRow> {
   const loadBefore = load();
   const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
   const cpu0 = cpuSeconds(ctl.pid);
@@ -109,7 +109,7 @@ async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: num
     : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})${at.tag}`;
   const timed = batch > 1
     ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
-    : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply, over TCP on the controller\'s gRPC port (served by its node:http2 unary path in front of grpc-js): decode, the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, encode, reply';
+    : `one unary FleetAttach (--net allocation, wait_ms 0) request → reply, over TCP on the controller's gRPC port (served by ${at.server}): decode, the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, encode, reply`;
   return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadGeneratorCpuSeconds: r2(a.clientCpuSeconds), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
 }
 
@@ -192,7 +192,7 @@ async function inside(ns: string): Promise<void> {
     rows.push(await allocationsRow(env, ctl, 'c', N, 'normal', notes));
     // 1b. The same load against another build's controller, right after (same minutes, same load generator).
     if (BASELINE_CTL) {
-      const at = { addr: '127.0.0.1:7450', tag: ` — baseline controller (${BASELINE_CTL_LABEL})` };
+      const at = { addr: '127.0.0.1:7450', tag: ` — baseline controller (${BASELINE_CTL_LABEL})`, server: 'that build\'s server' };
       const old = await startController(env, join(dir, 'baseline.db'), 'normal', BASELINE_CTL, at.addr);
       await fleetFor(env, at.addr);
       const b = await allocationsRow(env, old, 'c', N, 'normal', notes, 1, at);
@@ -224,7 +224,7 @@ async function inside(ns: string): Promise<void> {
     notes: [...notes,
       'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
       'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); no reply leaves before the COMMIT of its decision',
-      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ${CLIENT === 'frames' ? 'each speaking gRPC as hand-made HTTP/2 frames (bench/lib/h2-frames.ts: the least CPU per call, as h2load or ghz would, so that the load generator leaves the controller its CPU; the CLI\'s GrpcLite costs ~85 µs per call, run with --client lite)' : 'each with the CLI\'s GrpcLite client'}; every reply is decoded and checked (a new allocation with one address and a MAC), and no address or MAC appears in two replies`,
+      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ${CLIENT === 'frames' ? 'each speaking gRPC as hand-made HTTP/2 frames (bench/lib/h2-frames.ts: the least CPU per call, as h2load or ghz would, so that the load generator leaves the controller its CPU; the CLI\'s GrpcLite costs ~85 µs per call, run with --client lite)' : 'each with the CLI\'s GrpcLite client'}; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
       'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs'],
     date: new Date().toISOString(),
     loadavgAtStart,

@@ -3,7 +3,8 @@
 // connections. It connects and warms up (ControllerHealth, no allocation), prints `ready`, waits
 // for a line on stdin, runs, and prints one JSON line: {startMs, endMs, cpuSeconds, lat, got}
 // (epoch milliseconds with sub-ms precision, latencies in ms, got: "address mac" per allocation,
-// for the duplicate check).
+// for the duplicate check). Then, untimed, it asks again for its first 200 and checks that each
+// comes back with the address and MAC it was given.
 //   node --import tsx bench/lib/alloc-client.ts ADDR PREFIX FROM COUNT CONC CONNS BATCH CLIENT
 // CLIENT: `frames` (bench/lib/h2-frames.ts, the least CPU per call) or `lite` (the CLI's client).
 import { performance } from 'node:perf_hooks';
@@ -18,6 +19,8 @@ const n = Number(countText);
 const conc = Number(concText);
 const conns = Number(connsText);
 const batch = Math.max(1, Number(batchText));
+/** Allocations asked for again after the run (untimed), each expected to come back unchanged. */
+const RETRIES = 200;
 
 type Unary = <Req, Res>(m: Method<Req, Res>, req: Req) => Promise<Res>;
 function client(): { call: Unary; ready: Promise<void>; close(): void } {
@@ -33,11 +36,15 @@ const clients = Array.from({ length: conns }, client);
 const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 });
 const epochMs = () => performance.timeOrigin + performance.now();
 const got: string[] = [];
+/** What each of the first RETRIES targets was given: "address mac". */
+const firstGiven = new Map<number, string>();
 
 function check(i: number, r: FleetAttachReply | undefined): void {
   const a = r?.attachment;
   if (!r?.created || a?.addresses.length !== 1 || !a.mac) throw new Error(`${prefix}${i}: not a new allocation`);
-  got.push(`${a.addresses[0]} ${a.mac}`);
+  const given = `${a.addresses[0]} ${a.mac}`;
+  got.push(given);
+  if (i < from + RETRIES) firstGiven.set(i, given);
 }
 
 async function one(c: (typeof clients)[number], i: number, lat: number[]): Promise<void> {
@@ -71,6 +78,12 @@ await Promise.all(Array.from({ length: conc }, async (_, k) => {
 const endMs = epochMs();
 const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+// Untimed: a retry of the same attachment (same host, container, ifname) gets the same address and MAC.
+for (const [i, given] of firstGiven) {
+  const r = await clients[0]!.call(CONTROLLER_METHODS.fleetAttach, req(i));
+  const again = `${r.attachment?.addresses.join(' ')} ${r.attachment?.mac}`;
+  if (r.created || again !== given) throw new Error(`retry of ${prefix}${i}: got ${again} (created ${r.created}), first given ${given}`);
+}
 for (const c of clients) c.close();
 process.stdout.write(`${JSON.stringify({ startMs, endMs, cpuSeconds, lat, got })}\n`);
 process.stdin.destroy();
