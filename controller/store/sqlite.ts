@@ -88,7 +88,7 @@ export class SqliteStore implements Store {
   private readonly macHolders = new Map<string, string>();
   /** `network\0address` (canonical text, no prefix) → the attachment holding it. */
   private readonly addrHolders = new Map<string, string>();
-  /** Changes to seqOf and macHolders made by the transaction running now. */
+  /** Changes to seqOf, macHolders and addrHolders made by the transaction running now. */
   private readonly undo = new UndoLog();
 
   constructor(o: SqliteStoreOptions) {
