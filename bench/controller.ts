@@ -3,20 +3,22 @@
 // controller → agent → Docker container) interleaved with `docker network connect --ip` on a second
 // dockerd in the same namespace. Writes bench/results/controller.json.
 // Runs inside a network namespace of its own (it re-executes itself there with nsenter --net), on its lo.
-//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--cli-n 20]
+//   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--procs 2]
+//     [--client frames|lite] [--cli-n 20]
 //     [--batch-n 50000] [--batch-size 100]   (0 skips the FleetAttachBatch row)
 //     [--baseline-cli /path/to/other/bin/fleetnet.mjs [--baseline-label 'main at abc123']]
 //     (another build's CLI, timed interleaved with this tree's against the same controller)
+//     [--baseline-controller /path/to/other/bin/fleetnet.mjs [--baseline-controller-label 'main at abc123']]
+//     (another build's controller under the same single-request allocation load, right after this tree's)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { CONTROLLER_METHODS } from '../cli/client/controller.js';
-import { GrpcLite } from '../cli/client/grpc-lite.js';
 import { makeLogger } from '../common/logger.js';
 import { ExecRunner } from '../common/runner.js';
 import { docker, dockerCli, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
+import { runAllocLoad } from './lib/alloc-load.js';
 import { benchEnvIn, startDaemon, stopProcess, waitReady, type BenchEnv, type Daemon } from './lib/env.js';
 import { measurePaths } from './lib/measure.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
@@ -33,12 +35,15 @@ const NET = { cli: 9, baseline: 10, docker: 206, park: 207 } as const;
 
 const { values: opt } = parseArgs({ options: {
   n: { type: 'string', default: '100000' }, concurrency: { type: 'string', default: '64' }, connections: { type: 'string', default: '4' },
+  procs: { type: 'string', default: '2' }, client: { type: 'string', default: 'frames' },
   'cli-n': { type: 'string', default: '20' }, 'batch-n': { type: 'string', default: '50000' }, 'batch-size': { type: 'string', default: '100' }, 'full-n': { type: 'string', default: '5000' }, 'baseline-cli': { type: 'string' },
-  'baseline-label': { type: 'string' },
+  'baseline-label': { type: 'string' }, 'baseline-controller': { type: 'string' }, 'baseline-controller-label': { type: 'string' },
 } });
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
 const CONNS = Number(opt.connections);
+const PROCS = Number(opt.procs);
+const CLIENT = opt.client === 'lite' ? 'lite' : 'frames';
 const CLI_N = Number(opt['cli-n']);
 const FULL_N = Number(opt['full-n']);
 const BATCH_N = Number(opt['batch-n']);
@@ -46,6 +51,9 @@ const BATCH = Number(opt['batch-size']);
 const BASELINE = opt['baseline-cli'];
 /** How the rows name the baseline CLI, e.g. "main at 12cbab1" (default: its path). */
 const BASELINE_LABEL = opt['baseline-label'] ?? BASELINE;
+/** Another build's bin/fleetnet.mjs whose controller takes the same single-request allocation load. */
+const BASELINE_CTL = opt['baseline-controller'];
+const BASELINE_CTL_LABEL = opt['baseline-controller-label'] ?? BASELINE_CTL;
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({ name, ...summarize(s), timed, ...extra });
@@ -67,66 +75,42 @@ function cpuSeconds(pid: number | undefined): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function startController(env: BenchEnv, db: string, sync: string): Promise<Daemon> {
-  const d = startDaemon(env, `controller (${sync})`, process.execPath, [FLEETNET, 'controller', 'run', '--listen', CTL, '--db', db, '--synchronous', sync, '--log-level', 'error'], `${db}.log`, 10_000);
-  await waitReady('controller', d, 30_000, async () => (await cli(env, 'hosts')).code === 0);
+async function startController(env: BenchEnv, db: string, sync: string, bin = FLEETNET, listen = CTL): Promise<Daemon> {
+  const d = startDaemon(env, `controller (${sync}, ${bin})`, process.execPath, [bin, 'controller', 'run', '--listen', listen, '--db', db, '--synchronous', sync, '--log-level', 'error'], `${db}.log`, 10_000);
+  await waitReady('controller', d, 30_000, async () => (await cliAt(env, listen, 'hosts')).code === 0);
   return d;
 }
-const cli = (env: BenchEnv, ...args: string[]) => env.runner.run(process.execPath, [FLEETNET, '--controller', CTL, ...args], { allowFail: true, timeoutMs: 120_000 });
+const cliAt = (env: BenchEnv, ctl: string, ...args: string[]) => env.runner.run(process.execPath, [FLEETNET, '--controller', ctl, ...args], { allowFail: true, timeoutMs: 120_000 });
+const cli = (env: BenchEnv, ...args: string[]) => cliAt(env, CTL, ...args);
 const must = async (env: BenchEnv, ...args: string[]) => {
   const r = await cli(env, ...args);
   if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
 };
-
-/**
- * N single FleetAttach requests (no batching: one allocation per request), `conc` in flight spread
- * over `conns` HTTP/2 connections of the CLI's light client (the load generator shares the 2 CPUs).
- */
-async function allocate(prefix: string, n: number, conc: number, conns: number, batch: number): Promise<{ lat: number[]; seconds: number }> {
-  const clients = Array.from({ length: conns }, () => new GrpcLite(CTL, 'the bench controller'));
-  const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 });
-  const lat: number[] = [];
-  let next = 0;
-  const one = async (c: GrpcLite, i: number) => {
-    const t0 = performance.now();
-    if (batch <= 1) await c.unary(CONTROLLER_METHODS.fleetAttach, req(i), 60_000);
-    else {
-      const count = Math.min(batch, n - i);
-      const r = await c.unary(CONTROLLER_METHODS.fleetAttachBatch, { requests: Array.from({ length: count }, (_, k) => req(i + k)) }, 60_000);
-      const refused = r.items.find((x) => x.errorKind);
-      if (refused || r.items.length !== count) throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
-    }
-    lat.push(performance.now() - t0);
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: conc }, async (_, k) => {
-    while (next < n) {
-      const i = next;
-      next += Math.max(1, batch);
-      await one(clients[k % conns]!, i);
-    }
-  }));
-  const seconds = (performance.now() - t0) / 1000;
-  for (const c of clients) c.close();
-  return { lat, seconds };
+/** The bench's host (its agent never answers: the dispatcher backs off) and network, on the controller at ctl. */
+async function fleetFor(env: BenchEnv, ctl: string): Promise<void> {
+  for (const args of [['host', 'add', 'hx', '--addr', '127.0.0.3:1'], ['net', 'create', 'big', '--subnet', '10.64.0.0/10']]) {
+    const r = await cliAt(env, ctl, ...args);
+    if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+  }
 }
 
-async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1): Promise<ResultRow> {
+async function allocationsRow(env: BenchEnv, ctl: Daemon, prefix: string, n: number, sync: string, notes: string[], batch = 1, at = { addr: CTL, tag: '', server: 'its node:http2 unary path in front of grpc-js' }): Promise<ResultRow> {
   const loadBefore = load();
   const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
   const cpu0 = cpuSeconds(ctl.pid);
-  const a = await allocate(prefix, n, conc, CONNS, batch);
+  const a = await runAllocLoad({ addr: at.addr, prefix, n, conc, conns: CONNS, procs: PROCS, batch, client: CLIENT });
   const cpu = cpuSeconds(ctl.pid) - cpu0;
   const perSec = Math.round(n / a.seconds);
-  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${conc} in flight over ${CONNS} connections)` : `single FleetAttach requests (${conc} in flight over ${CONNS} connections)`;
-  notes.push(`allocations/s, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); load average ${loadBefore} before, ${load()} after`);
+  const callers = `${conc} in flight over ${CONNS} connections from ${PROCS} client processes`;
+  const how = batch > 1 ? `FleetAttachBatch requests of ${batch} (${callers})` : `single FleetAttach requests (${callers})`;
+  notes.push(`allocations/s${at.tag}, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; target ≥ 10,000: ${perSec >= 10_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); the load generator ${a.clientCpuSeconds.toFixed(1)} CPU-s (${Math.round((a.clientCpuSeconds / n) * 1e6)} µs per allocation); ${a.checked} replies checked: each a new allocation, no address or MAC twice; load average ${loadBefore} before, ${load()} after`);
   const name = batch > 1
     ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
-    : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})`;
+    : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})${at.tag}`;
   const timed = batch > 1
     ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
-    : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply: the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, reply';
-  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
+    : `one unary FleetAttach (--net allocation, wait_ms 0) request → reply, over TCP on the controller's gRPC port (served by ${at.server}): decode, the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, encode, reply`;
+  return row(name, a.lat, timed, { allocationsPerSecond: perSec, controllerCpuSeconds: r2(cpu), allocationsPerControllerCpuSecond: Math.round(n / cpu), loadGeneratorCpuSeconds: r2(a.clientCpuSeconds), loadavg: loadBefore, ...(batch > 1 ? { batchSize: batch } : {}) });
 }
 
 /** ls --json (and --version as the floor), new processes, interleaved round by round with the baseline CLI. */
@@ -204,9 +188,19 @@ async function inside(ns: string): Promise<void> {
     // 1. Allocations, synchronous=NORMAL (the default), to a host whose agent is down (the dispatcher
     //    backs off; the path timed is request → transaction committed → reply).
     let ctl = await startController(env, join(dir, 'state.db'), 'normal');
-    await must(env, 'host', 'add', 'hx', '--addr', '127.0.0.3:1');
-    await must(env, 'net', 'create', 'big', '--subnet', '10.64.0.0/10');
+    await fleetFor(env, CTL);
     rows.push(await allocationsRow(env, ctl, 'c', N, 'normal', notes));
+    // 1b. The same load against another build's controller, right after (same minutes, same load generator).
+    if (BASELINE_CTL) {
+      const at = { addr: '127.0.0.1:7450', tag: ` — baseline controller (${BASELINE_CTL_LABEL})`, server: 'that build\'s server' };
+      const old = await startController(env, join(dir, 'baseline.db'), 'normal', BASELINE_CTL, at.addr);
+      await fleetFor(env, at.addr);
+      const b = await allocationsRow(env, old, 'c', N, 'normal', notes, 1, at);
+      await stopProcess(old.pid, 10_000);
+      rows.push(b);
+      const mine = rows.at(-2)!;
+      notes.push(`allocations/s, this tree / baseline controller (${BASELINE_CTL_LABEL}), measured one after the other: ${String(mine.allocationsPerSecond)} / ${String(b.allocationsPerSecond)} = ${r2(Number(mine.allocationsPerSecond) / Number(b.allocationsPerSecond))}×; controller CPU per allocation ${Math.round(1e6 / Number(mine.allocationsPerControllerCpuSecond))} µs / ${Math.round(1e6 / Number(b.allocationsPerControllerCpuSecond))} µs`);
+    }
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
     await lsRows(env, rows, notes, comparisons);
     // 2b. The same allocations batched (FleetAttachBatch), after ls so that ls saw exactly N.
@@ -214,8 +208,7 @@ async function inside(ns: string): Promise<void> {
     await stopProcess(ctl.pid, 10_000);
     // 3. synchronous=FULL for comparison (fsync on every commit).
     ctl = await startController(env, join(dir, 'full.db'), 'full');
-    await must(env, 'host', 'add', 'hx', '--addr', '127.0.0.3:1');
-    await must(env, 'net', 'create', 'big', '--subnet', '10.64.0.0/10');
+    await fleetFor(env, CTL);
     rows.push(await allocationsRow(env, ctl, 'f', FULL_N, 'full', notes));
     // 4. CLI end to end against docker network connect, interleaved.
     await cliAttachRows(env, rows, notes, comparisons);
@@ -230,7 +223,8 @@ async function inside(ns: string): Promise<void> {
     comparisons,
     notes: [...notes,
       'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
-      'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown)',
+      'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); no reply leaves before the COMMIT of its decision',
+      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ${CLIENT === 'frames' ? 'each speaking gRPC as hand-made HTTP/2 frames (bench/lib/h2-frames.ts: the least CPU per call, as h2load or ghz would, so that the load generator leaves the controller its CPU; the CLI\'s GrpcLite costs ~85 µs per call, run with --client lite)' : 'each with the CLI\'s GrpcLite client'}; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
       'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs'],
     date: new Date().toISOString(),
     loadavgAtStart,

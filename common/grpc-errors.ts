@@ -28,15 +28,21 @@ export function toServiceError(err: unknown): Partial<StatusObject> {
   return { code: status.INTERNAL, details: err instanceof Error ? err.message : String(err), metadata };
 }
 
-/** A unary gRPC handler from an async function: the reply, or the error mapped at this edge (and logged). */
-export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    fn(call.request).then(
-      (res) => cb(null, res),
-      (err: unknown) => {
-        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
-        cb(toServiceError(err));
-      },
-    );
+/** What `unary` hands to grpc-js: its handler, carrying the function it wraps (for direct serving). */
+export type UnaryHandler<Req, Res> = ((call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void) & { run: (req: Req) => Promise<Res> };
+
+/**
+ * A unary gRPC handler from an async function: the reply, or the error mapped at this edge (and
+ * logged). `run` is the function itself, for common/grpc-direct-unary.ts, which serves the same
+ * method on node:http2 without grpc-js's call machinery and must behave the same.
+ */
+export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Promise<Res>): UnaryHandler<Req, Res> {
+  const run = (req: Req): Promise<Res> => fn(req).catch((err: unknown) => {
+    log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
+    throw err;
+  });
+  const handler = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
+    run(call.request).then((res) => cb(null, res), (err: unknown) => cb(toServiceError(err)));
   };
+  return Object.assign(handler, { run });
 }

@@ -5,6 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
+import { serveUnaryDirect } from '../common/grpc-direct-unary.js';
 import { VERSION } from '../common/version.js';
 import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
@@ -70,6 +71,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
       port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
       );
+      serveUnaryDirect(server, [{ def: ControllerService, impl }], { log });
     }
   } catch (err) {
     mesh.stop();

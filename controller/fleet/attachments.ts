@@ -97,8 +97,9 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
   const statics = i.addresses.filter((a): a is Extract<AddressSpec, { kind: 'static' }> => a.kind === 'static');
   const other = i.addresses.filter((a): a is Exclude<AddressSpec, { kind: 'static' }> => a.kind !== 'static');
   if (i.addresses.length === 0) {
-    const families = [...new Set(subnetsOf(net).map((s) => s.addr.family))] as Family[];
-    for (const f of families) addresses.push({ cidr: allocateNext(tx, net, f, id).text });
+    const subnets = subnetsOf(net);
+    const families = [...new Set(subnets.map((s) => s.addr.family))] as Family[];
+    for (const f of families) addresses.push({ cidr: allocateNext(tx, net, f, id, subnets).text });
     tx.putNetwork(net); // the allocation cursor moved
   } else {
     for (const a of statics) {

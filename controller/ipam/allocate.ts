@@ -55,8 +55,8 @@ function rangeFor(n: NetworkRecord, subnet: Cidr): { first: bigint; last: bigint
  * host-local does), so a burst of allocations costs one probe each. Mutates n.cursors; the caller
  * writes n back in the same transaction.
  */
-export function allocateNext(tx: Tx, n: NetworkRecord, family: Family, owner: string): Cidr {
-  const subnet = subnetsOf(n).find((s) => s.addr.family === family);
+export function allocateNext(tx: Tx, n: NetworkRecord, family: Family, owner: string, subnets: Cidr[] = subnetsOf(n)): Cidr {
+  const subnet = subnets.find((s) => s.addr.family === family);
   if (!subnet) throw invalid(`network ${n.name} has no IPv${family} subnet`);
   const { first, last } = rangeFor(n, subnet);
   if (last < first) throw failed(`network ${n.name} has no usable IPv${family} address`);

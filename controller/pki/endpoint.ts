@@ -4,6 +4,7 @@
 import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
+import { serveUnaryDirect } from '../../common/grpc-direct-unary.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
 import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
 import { EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
@@ -24,28 +25,29 @@ export interface ControllerEndpointOptions {
 
 export interface ControllerEndpoint {
   port: number;
+  /** How many unary methods are served on node:http2 directly (common/grpc-direct-unary.ts). */
+  direct: number;
   server: Server;
   stop(): Promise<void>;
 }
 
 export async function startControllerEndpoint(o: ControllerEndpointOptions): Promise<ControllerEndpoint> {
-  const server = new Server({
-    interceptors: [
-      authorizationInterceptor({
-        policy: { ...CONTROLLER_POLICY, ...o.policy },
-        defaultRule: CONTROLLER_DEFAULT_RULE,
-        isRevoked: (s) => o.trust.revocations.isRevoked(s),
-        log: o.log,
-      }),
-    ],
-  });
-  server.addService(EnrollmentService, enrollmentService(o.trust, o.log));
-  for (const s of o.services ?? []) server.addService(s.def, s.impl);
+  const auth = {
+    policy: { ...CONTROLLER_POLICY, ...o.policy },
+    defaultRule: CONTROLLER_DEFAULT_RULE,
+    isRevoked: (s: string) => o.trust.revocations.isRevoked(s),
+    log: o.log,
+  };
+  const server = new Server({ interceptors: [authorizationInterceptor(auth)] });
+  const services = [{ def: EnrollmentService, impl: enrollmentService(o.trust, o.log) }, ...(o.services ?? [])];
+  for (const s of services) server.addService(s.def, s.impl);
   o.configure?.(server);
   const creds = serverCredentials(new CredentialProvider(o.trust.controllerCredential()));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' })) : resolve(p))),
   );
+  // The same authorization, for the unary methods served on node:http2 directly.
+  const direct = serveUnaryDirect(server, services, { log: o.log, auth });
   o.log.info({ listen: o.listen, port }, 'controller endpoint serving (mTLS)');
-  return { port, server, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  return { port, server, direct, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }

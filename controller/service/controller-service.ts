@@ -61,7 +61,8 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     const input = attachInputFromProto(r);
     const dec = await store.transact((tx) => decideAttach(tx, input, now(), rand));
     if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
-    const a = (await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment;
+    // wait_ms 0 (a script, a burst of allocations): the record just committed is the answer.
+    const a = r.waitMs > 0 ? ((await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment) : dec.attachment;
     return { attachment: attachmentToProto(a), created: dec.created };
   };
 

@@ -11,6 +11,7 @@ import { agentConfig } from '../../agent/config.js';
 import { startAgent, type AgentHandle } from '../../agent/main.js';
 import { agentTlsFiles } from '../../agent/trust/credentials.js';
 import { certNames } from '../../agent/trust/trust-service.js';
+import { unary } from '../../common/grpc-errors.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';
@@ -59,7 +60,8 @@ before(async () => {
   fleet = await makeTestFleet();
   ctlAddr = `unix://${fleet.dir}/ctl.sock`;
   // a stand-in for the Controller service: any method without a rule of its own is CLI/controller only
-  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [] }) };
+  // list through grpc-js and its interceptor; capabilities (a `unary` handler) on node:http2 directly
+  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [] }), capabilities: unary(log, 'Capabilities', async () => ({ capabilities: [] })) };
   ctl = await startControllerEndpoint({ trust: fleet.trust, listen: ctlAddr, log, services: [{ def: AgentService, impl: stub as never }] });
   await startHostAgent('ha');
   await startHostAgent('hb');
@@ -202,15 +204,24 @@ describe('an agent that is not enrolled', () => {
 
 describe('controller RPCs', () => {
   it('everything else on the controller: a CLI user (or the controller) only', async () => {
-    const list = AgentService.list as unknown as Method;
     const home = join(fleet.dir, 'home');
     mkdirSync(join(home, '.config'), { recursive: true });
     const cli = findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'ctl') }, home);
-    assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, cli, list)).code, status.OK);
+    assert.equal(ctl.direct, 1, 'one method served on node:http2 directly');
+    const revoked = await fleet.cred('cli', 'admin');
+    fleet.trust.revocations.revoke({ serial: revoked.serial, name: 'admin', reason: 'test' });
+    const [viaGrpcJs, direct] = [AgentService.list, AgentService.capabilities] as unknown as Method[];
+    for (const m of [viaGrpcJs!, direct!]) {
+      assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, cli, m)).code, status.OK);
+      assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, fleet.trust.controllerCredential(), m)).code, status.OK);
+    }
     for (const [who, cred] of [['no certificate', 'none'], ['host ha', await fleet.cred('host', 'ha')], ['another CA', await fleet.foreign('cli', 'admin')],
-      ['expired CLI', await fleet.cred('cli', 'admin', { expired: true })]] as [string, Credential | 'none'][]) {
-      const r = await callCode(ctlAddr, CONTROLLER_NAME, cred, list);
+      ['expired CLI', await fleet.cred('cli', 'admin', { expired: true })], ['revoked CLI cert', revoked]] as [string, Credential | 'none'][]) {
+      const r = await callCode(ctlAddr, CONTROLLER_NAME, cred, viaGrpcJs!);
       assert.ok(DENIED.includes(r.code), `${who}: got ${r.code} ${r.details}`);
+      // the method served on node:http2 refuses alike, with the same status and message
+      const d = await callCode(ctlAddr, CONTROLLER_NAME, cred, direct!);
+      assert.deepEqual([d.code, d.details], [r.code, r.details], `direct method by ${who}`);
     }
     assert.throws(() => findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'nowhere') }, home), /no CLI credential/);
   });

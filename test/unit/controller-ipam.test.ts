@@ -1,5 +1,6 @@
 // IPAM, MACs and attach decisions over a real SQLite store in a temporary folder.
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { test } from 'node:test';
 import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
@@ -155,9 +156,46 @@ test('group commit: decisions arriving together commit together, a refused one r
   // (the MAC is random, so a reply from the rolled-back first run would differ).
   const r0 = results[0] as PromiseFulfilledResult<{ attachment: { mac: string } }>;
   assert.equal(r0.value.attachment.mac, g1.mac);
+  // The ids and MAC holders kept in memory followed the rollbacks too.
+  const g2id = attachmentIdOf('h1', { kind: 'auto', value: 'g2' }, 'eth1');
+  assert.equal(await store.read((tx) => tx.getAttachment(g2id)), undefined);
+  const g3 = await store.read((tx) => tx.listAttachments().find((a) => a.target.value === 'g3')!);
+  assert.deepEqual(await store.read((tx) => [tx.macHolder('fleet', g1.mac), tx.macHolder('fleet', g3.mac)]), [g1.id, g3.id]);
   const d = await store.transact((tx) => decideDetach(tx, { id: g1.id }, 2));
   assert.equal(await store.transact((tx) => finishDetach(tx, g1.id, d.attachment!.generation)), true);
   assert.deepEqual((JSON.parse(await store.attachmentsJson()) as { container: string }[]).map((x) => x.container), ['g3']);
+  assert.deepEqual(await store.read((tx) => [tx.getAttachment(g1.id), tx.macHolder('fleet', g1.mac)]), [undefined, undefined]);
+});
+
+test('a state file of the first layout (attachments keyed by id, addresses and macs tables) is migrated on open', async (t) => {
+  const { store, path } = await fleet(t);
+  const a = (await store.transact((tx) => decideAttach(tx, input(['m1', '10.1.1.40/24'], { host: 'h1' }), 1))).attachment;
+  const u = (await store.transact((tx) => decideAttach(tx, input(['m2', '10.1.1.41/24', 'U:m2'], { host: 'h1' }), 1))).attachment;
+  store.close();
+  // Back to the first layout, as a controller before this change wrote it.
+  const old = new Database(path);
+  old.exec(`CREATE TABLE a1 (id TEXT PRIMARY KEY, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+    INSERT INTO a1 SELECT id, host, net, data, view FROM attachments; DROP TABLE attachments; ALTER TABLE a1 RENAME TO attachments;
+    CREATE TABLE macs (scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (scope, mac)) WITHOUT ROWID;
+    CREATE TABLE addresses (net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;`);
+  old.prepare('INSERT INTO addresses VALUES (?, ?, ?)').run('blue', '10.1.1.40', a.id);
+  old.prepare('INSERT INTO addresses VALUES (?, ?, ?)').run('blue', '10.1.1.41', u.id);
+  old.prepare('INSERT INTO macs VALUES (?, ?, ?)').run('fleet', a.mac, a.id);
+  old.prepare('INSERT INTO macs VALUES (?, ?, ?)').run('net:blue', u.mac, u.id);
+  old.close();
+  const again = new SqliteStore({ path });
+  t.after(() => again.close());
+  assert.equal((await again.read((tx) => tx.getAttachment(a.id)))?.mac, a.mac);
+  assert.deepEqual(await again.read((tx) => [tx.macHolder('fleet', a.mac), tx.macHolder('net:blue', u.mac), tx.macHolder('fleet', u.mac)]), [a.id, u.id, undefined]);
+  assert.deepEqual(await again.read((tx) => [tx.addressHolder('blue', '10.1.1.40'), tx.addressHolder('blue', '10.1.1.41'), tx.addressHolder('blue', '10.1.1.42')]), [a.id, u.id, undefined]);
+  await assert.rejects(again.transact((tx) => decideAttach(tx, input(['m5', '10.1.1.40/24'], { host: 'h1' }), 1)), (e: FleetnetError) => e.kind === 'conflict' && /taken by m1/.test(e.message));
+  await assert.rejects(again.transact((tx) => decideAttach(tx, input(['m3', '10.1.1.42/24', 'U:m2'], { host: 'h1' }), 1)), (e: FleetnetError) => e.kind === 'conflict');
+  const m4 = (await again.transact((tx) => decideAttach(tx, input(['m4', '10.1.1.43/24'], { host: 'h1' }), 1))).attachment;
+  assert.equal(await again.read((tx) => tx.macHolder('fleet', m4.mac)), m4.id);
+  const raw = new Database(path, { readonly: true });
+  t.after(() => raw.close());
+  assert.ok((raw.prepare("SELECT name FROM pragma_table_info('attachments')").pluck().all() as string[]).includes('seq'));
+  assert.equal(raw.prepare("SELECT count(*) FROM sqlite_master WHERE name IN ('macs', 'addresses')").pluck().get(), 0);
 });
 
 test('pooledRandom hands out each pooled byte once, across refills and for requests larger than the pool', () => {
