@@ -63,7 +63,7 @@ function preflight(): void {
   const miss: string[] = [];
   if (process.getuid?.() !== 0) miss.push('run as root (the bench makes namespaces and veths)');
   if (!existsSync(`${CNI_DIR}/bridge`) || !existsSync(`${CNI_DIR}/host-local`)) miss.push(`${CNI_DIR}/bridge and host-local are missing: apt-get install containernetworking-plugins`);
-  if (!existsSync('dist/fleetnet.js')) miss.push('the bundle is not built: npm run build');
+  if (!existsSync('dist/fleetnet.cjs')) miss.push('the bundle is not built: npm run build');
   if (miss.length) throw new Error(`cannot run the bench:\n  - ${miss.join('\n  - ')}`);
 }
 

@@ -39,13 +39,18 @@ const program = new Command('fleetnet')
 for (const m of [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, hostBootstrap]) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 2; // commander already printed the message
-  } else {
-    process.stderr.write(`fleetnet: ${describeError(err)}\n`);
-    process.exitCode = exitCodeOf(err);
+// No top-level await: the bundle is CommonJS (dist/fleetnet.cjs, run with a code cache by bin/fleetnet.cjs).
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2; // commander already printed the message
+    } else {
+      process.stderr.write(`fleetnet: ${describeError(err)}\n`);
+      process.exitCode = exitCodeOf(err);
+    }
   }
 }
+
+void main();

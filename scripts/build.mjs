@@ -1,7 +1,11 @@
-// Bundles the CLI (agent and controller included) into dist/ with esbuild; commands load lazily
-// through code splitting, so `fleetnet --help` reads only what it needs.
+// Bundles the CLI (agent and controller included) into dist/fleetnet.cjs with esbuild, with a V8
+// code cache beside it (dist/fleetnet.cjs.cache, read by dist/boot.cjs), and the agent alone into
+// dist/fleetnet-agent.mjs.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function externalExcept(bundled) {
   return {
@@ -16,23 +20,53 @@ function externalExcept(bundled) {
 }
 
 rmSync('dist', { recursive: true, force: true });
+
+// `import('node:fs')` of a built-in would stay a real dynamic import, which a vm.Script (how
+// bin/fleetnet.cjs runs the bundle) cannot do: made a require() like every other import here.
+const builtinDynamicImports = {
+  name: 'builtin-dynamic-imports',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-cjs' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+  },
+};
+
+// The CLI (agent and controller included) as ONE CommonJS file: a new process reads one file
+// (no ES module resolution, linking or built-in facades) and runs it with a V8 code cache made
+// below (cli/boot/code-cache.ts). Commands still import their heavy parts lazily, so they run only
+// when needed; V8 compiles a function only when it first runs.
+const cjs = { outdir: 'dist', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };
 await build({
+  ...cjs,
   entryPoints: { fleetnet: 'cli/main.ts' },
-  outdir: 'dist',
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
+  charset: 'ascii', // the loader reads it as latin1: no UTF-8 decoding of a megabyte on every start
   // Everything from node_modules stays external except the two small libraries every CLI run
   // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
-  plugins: [externalExcept(['commander', '@bufbuild/protobuf'])],
+  plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
+  // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
+  banner: { js: "'use strict';\nconst __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
   sourcemap: 'linked',
-  chunkNames: 'chunks/[name]-[hash]',
-  logLevel: 'warning',
-  // commander is CommonJS: its require() of Node built-ins needs a real require in ESM output.
-  banner: { js: "import { createRequire as __fleetnetRequire } from 'node:module'; const require = __fleetnetRequire(import.meta.url);" },
 });
+const cli = readFileSync('dist/fleetnet.cjs', 'latin1');
+if (/[^\w$.]import\(/.test(cli)) throw new Error('dist/fleetnet.cjs still holds a dynamic import(), which vm.Script cannot run: make it a static import or extend builtinDynamicImports');
+
+// The loader bin/fleetnet.cjs runs first: node built-ins only.
+await build({ ...cjs, entryPoints: { boot: 'cli/boot/code-cache.ts' } });
+
+// The code cache: one run of the CLI along the attach path (it parses the arguments, builds the
+// request and tries the agent: a socket that does not exist, so nothing is changed anywhere),
+// after which the loader writes every function compiled so far. Other commands share most of
+// that code (commander, the command table, the gRPC client); what is not cached compiles as usual.
+{
+  const out = spawnSync(process.execPath, ['bin/fleetnet.cjs', '--socket', join(tmpdir(), `fleetnet-build-${process.pid}`, 'none.sock'), 'attach', 'br0', 'pid:1', '10.0.0.1/24'], {
+    env: { ...process.env, FLEETNET_BUILD_CODE_CACHE: 'dist/fleetnet.cjs.cache' },
+    encoding: 'utf8',
+  });
+  if (out.status !== 1 || !/no agent answers/.test(out.stderr) || !existsSync('dist/fleetnet.cjs.cache')) {
+    throw new Error(`making the code cache: the training run ended with ${out.status}: ${out.stderr}`);
+  }
+}
 
 // common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);
 // inside this self-contained bundle it must be inlined instead. Bundled ESM keeps import order,

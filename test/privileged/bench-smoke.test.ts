@@ -30,7 +30,7 @@ const canRun = process.getuid?.() === 0 && existsSync('/usr/lib/cni/bridge') && 
 test('npm run bench with N=2 measures every path and leaves nothing behind', { skip: canRun ? false : 'needs root, a running dockerd and /usr/lib/cni/bridge', timeout: 300_000 }, (t) => {
   const out = mkdtempSync(join(tmpdir(), 'fnbench-test-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  assert.ok(existsSync('dist/fleetnet.js'), 'the bundle is built (npm run build)');
+  assert.ok(existsSync('dist/fleetnet.cjs'), 'the bundle is built (npm run build)');
   const before = snapshot();
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--n', '2', '--warmup', '1', '--results-dir', join(out, 'results'), '--report', join(out, 'README.md')], { encoding: 'utf8', timeout: 280_000 });
   assert.equal(r.status, 0, `bench failed:\n${r.stdout}\n${r.stderr}`);

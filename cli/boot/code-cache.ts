@@ -1,0 +1,124 @@
+// Runs the CLI bundle (dist/fleetnet.cjs, one CommonJS file) with a V8 code cache made by
+// `npm run build`, so that a new fleetnet process does not compile the code it runs: Node 20 has
+// no module.enableCompileCache, and it compiles every module from source on every start.
+//
+// The cache is only a speed-up, never a source of truth. It is used only when its header names
+// this bundle's exact content (sha256), this Node version, V8 version and architecture; V8 checks
+// its own version and flags once more and may still reject it. A missing, unreadable, foreign or
+// rejected cache means: compile from source, as if there were none. V8 alone checks no more than
+// the source's length, which is why the content hash is ours to check.
+//
+// This file is bundled on its own into dist/boot.cjs (scripts/build.mjs) and loaded by
+// bin/fleetnet.cjs before the bundle: it imports node built-ins only.
+import { isAscii } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { Script } from 'node:vm';
+
+/** What happened to the cache in this run (tests and `FLEETNET_CODE_CACHE=report` read it). */
+export type CacheState =
+  | 'used' // accepted: the bundle ran from cached code
+  | 'missing' // no cache file
+  | 'unreadable' // a cache file that is not one of ours (no or a broken header)
+  | 'stale' // made for another bundle, Node, V8 or architecture: ignored
+  | 'rejected' // our header matched, V8 refused the data: compiled from source
+  | 'off' // FLEETNET_CODE_CACHE=off
+  | 'writing'; // npm run build: compiled from source, the cache is written at exit (saveCache)
+
+const MAGIC = 'fleetnet-code-cache/1';
+const MAX_HEADER = 512;
+
+/** The header line a cache for this bundle must carry, for this very Node. */
+export function cacheKey(bundle: Uint8Array): string {
+  const sha = createHash('sha256').update(bundle).digest('hex');
+  return `${MAGIC} sha256=${sha} node=${process.version} v8=${process.versions.v8} arch=${process.arch}`;
+}
+
+/** Header line + newline + V8's data: the cache file's layout. */
+export function cacheFileBytes(key: string, data: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), data]);
+}
+
+/** A cache file's header and V8 data; undefined when the file is not a fleetnet code cache. */
+export function splitCacheFile(file: Buffer): { key: string; data: Buffer } | undefined {
+  const nl = file.indexOf(10);
+  if (nl <= 0 || nl > MAX_HEADER) return undefined;
+  const key = file.subarray(0, nl).toString('latin1');
+  if (!key.startsWith(`${MAGIC} `)) return undefined;
+  return { key, data: file.subarray(nl + 1) };
+}
+
+export interface RunOptions {
+  bundlePath: string;
+  cachePath: string;
+  /** 'use' (the default), 'off' (ignore any cache), or 'write' (compile from source; saveCache() writes it). */
+  mode?: 'use' | 'off' | 'write';
+}
+
+export interface RunResult {
+  state: CacheState;
+  exports: unknown;
+  /** Writes the cache from what V8 has compiled so far (top level and every function run until now). */
+  saveCache(): void;
+}
+
+function readCache(path: string, key: () => string): { data?: Buffer; state: CacheState } {
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch (err) {
+    return { state: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable' };
+  }
+  const parts = splitCacheFile(file);
+  if (!parts || parts.data.length === 0) return { state: 'unreadable' };
+  if (parts.key !== key()) return { state: 'stale' };
+  return { data: parts.data, state: 'used' };
+}
+
+/** Writes the cache next to where it belongs, then renames it into place (a reader never sees half a file). */
+function writeCache(path: string, key: string, data: Buffer): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, cacheFileBytes(key, data));
+  renameSync(tmp, path);
+}
+
+/**
+ * Compiles and runs a CommonJS bundle the way Node's own loader would (same wrapper, same
+ * arguments, a real `require` relative to the bundle), with the code cache when it is valid.
+ */
+export function runBundle(o: RunOptions): RunResult {
+  const mode = o.mode ?? 'use';
+  const bundle = readFileSync(o.bundlePath);
+  // esbuild writes ASCII (charset: ascii), and latin1 makes a one-byte string without decoding.
+  const source = bundle.toString(isAscii(bundle) ? 'latin1' : 'utf8');
+  let key: string | undefined;
+  const keyOnce = () => (key ??= cacheKey(bundle));
+  const cache: { data?: Buffer; state: CacheState } = mode === 'use' ? readCache(o.cachePath, keyOnce) : { state: mode === 'off' ? 'off' : 'writing' };
+  // The wrapper's own line comes first: lineOffset -1 keeps stack traces on the bundle's line numbers.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
+    filename: o.bundlePath,
+    lineOffset: -1,
+    ...(cache.data ? { cachedData: cache.data } : {}),
+  });
+  const state: CacheState = cache.data && script.cachedDataRejected ? 'rejected' : cache.state;
+  const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
+  const module = { exports: {} as unknown };
+  fn.call(module.exports, module.exports, createRequire(o.bundlePath), module, o.bundlePath, dirname(o.bundlePath));
+  return { state, exports: module.exports, saveCache: () => writeCache(o.cachePath, keyOnce(), script.createCachedData()) };
+}
+
+/** bin/fleetnet.cjs: the CLI bundle in `dist`, its cache beside it; FLEETNET_CODE_CACHE=off ignores the cache. */
+export function runCli(dist: string, env: NodeJS.ProcessEnv = process.env): RunResult {
+  const bundlePath = `${dist}/fleetnet.cjs`;
+  const writeTo = env.FLEETNET_BUILD_CODE_CACHE; // set by scripts/build.mjs only
+  if (writeTo) {
+    const r = runBundle({ bundlePath, cachePath: writeTo, mode: 'write' });
+    process.once('exit', () => r.saveCache()); // after the command ran: its functions are compiled by then
+    return r;
+  }
+  const r = runBundle({ bundlePath, cachePath: `${bundlePath}.cache`, mode: env.FLEETNET_CODE_CACHE === 'off' ? 'off' : 'use' });
+  if (env.FLEETNET_CODE_CACHE === 'report') process.stderr.write(`fleetnet: code cache ${r.state}\n`);
+  return r;
+}
