@@ -40,6 +40,10 @@ test('npm run bench with N=2 measures every path and leaves nothing behind', { s
     assert.ok(row && row.n === 2 && row.p50Ms > 0, `row ${name} has 2 samples`);
   }
   assert.equal(latest.comparisons?.filter((c) => c.target !== undefined).length, 3);
+  // New processes run without this workplace's NODE_EXTRA_CA_CERTS, and the report says so, with both floors.
+  assert.ok(latest.notes.some((n) => n.includes('NODE_EXTRA_CA_CERTS')), 'a note names the variable left out');
+  assert.ok(latest.rows.some((x) => x.name === 'floor: node -e "" (bare Node start)'));
+  if (process.env.NODE_EXTRA_CA_CERTS) assert.ok(latest.rows.some((x) => x.name.startsWith('floor: node -e "" with this workplace\'s NODE_EXTRA_CA_CERTS')));
   ResultsSchema.parse(JSON.parse(readFileSync(join(out, 'results', 'agent-profile.json'), 'utf8')));
   const md = readFileSync(join(out, 'README.md'), 'utf8');
   assert.match(md, /## Attach and detach/);
