@@ -2,16 +2,17 @@
 // `npm run build`, so that a new fleetnet process does not compile the code it runs: Node 20 has
 // no module.enableCompileCache, and it compiles every module from source on every start.
 //
-// The cache is only a speed-up, never a source of truth. It is used only when its header names
-// this bundle's exact content (sha256), this Node version, V8 version and architecture; V8 checks
-// its own version and flags once more and may still reject it. A missing, unreadable, foreign or
-// rejected cache means: compile from source, as if there were none. V8 alone checks no more than
-// the source's length, which is why the content hash is ours to check.
+// The cache is only a speed-up, never a source of truth. The cache file holds the exact bundle it
+// was made from, and is used only when that copy is byte for byte the bundle about to run (one
+// memcmp: cheaper than hashing it, and exact), and when its header names this Node version, V8
+// version and architecture; V8 checks its own version and flags once more and may still reject
+// it. A missing, unreadable, foreign or rejected cache means: compile from source, as if there
+// were none. V8 alone checks no more than the source's length (it runs the cached code of an
+// older bundle of the same length), which is why the content check is ours.
 //
 // This file is bundled on its own into dist/boot.cjs (scripts/build.mjs) and loaded by
 // bin/fleetnet.cjs before the bundle: it imports node built-ins only.
 import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -27,27 +28,28 @@ export type CacheState =
   | 'off' // FLEETNET_CODE_CACHE=off
   | 'writing'; // npm run build: compiled from source, the cache is written at exit (saveCache)
 
-const MAGIC = 'fleetnet-code-cache/1';
+const MAGIC = 'fleetnet-code-cache/2';
 const MAX_HEADER = 512;
 
-/** The header line a cache for this bundle must carry, for this very Node. */
-export function cacheKey(bundle: Uint8Array): string {
-  const sha = createHash('sha256').update(bundle).digest('hex');
-  return `${MAGIC} sha256=${sha} node=${process.version} v8=${process.versions.v8} arch=${process.arch}`;
+/** The header line a cache must carry to be used by this very Node (the bundle's length ends it). */
+export function cacheHeader(bundleBytes: number): string {
+  return `${MAGIC} node=${process.version} v8=${process.versions.v8} arch=${process.arch} bundle=${bundleBytes}`;
 }
 
-/** Header line + newline + V8's data: the cache file's layout. */
-export function cacheFileBytes(key: string, data: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), data]);
+/** The cache file's layout: header line, newline, the bundle's bytes, V8's data. */
+export function cacheFileBytes(header: string, bundle: Uint8Array, data: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), bundle, data]);
 }
 
-/** A cache file's header and V8 data; undefined when the file is not a fleetnet code cache. */
-export function splitCacheFile(file: Buffer): { key: string; data: Buffer } | undefined {
+/** A cache file's parts; undefined when the file is not a fleetnet code cache (or is cut short). */
+export function splitCacheFile(file: Buffer): { header: string; bundle: Buffer; data: Buffer } | undefined {
   const nl = file.indexOf(10);
   if (nl <= 0 || nl > MAX_HEADER) return undefined;
-  const key = file.subarray(0, nl).toString('latin1');
-  if (!key.startsWith(`${MAGIC} `)) return undefined;
-  return { key, data: file.subarray(nl + 1) };
+  const header = file.subarray(0, nl).toString('latin1');
+  const size = /^fleetnet-code-cache\/2 .* bundle=(\d+)$/.exec(header)?.[1];
+  if (size === undefined || file.length < nl + 1 + Number(size)) return undefined;
+  const end = nl + 1 + Number(size);
+  return { header, bundle: file.subarray(nl + 1, end), data: file.subarray(end) };
 }
 
 export interface RunOptions {
@@ -64,7 +66,7 @@ export interface RunResult {
   saveCache(): void;
 }
 
-function readCache(path: string, key: () => string): { data?: Buffer; state: CacheState } {
+function readCache(path: string, bundle: Buffer): { data?: Buffer; state: CacheState } {
   let file: Buffer;
   try {
     file = readFileSync(path);
@@ -73,14 +75,14 @@ function readCache(path: string, key: () => string): { data?: Buffer; state: Cac
   }
   const parts = splitCacheFile(file);
   if (!parts || parts.data.length === 0) return { state: 'unreadable' };
-  if (parts.key !== key()) return { state: 'stale' };
+  if (parts.header !== cacheHeader(bundle.length) || !parts.bundle.equals(bundle)) return { state: 'stale' };
   return { data: parts.data, state: 'used' };
 }
 
 /** Writes the cache next to where it belongs, then renames it into place (a reader never sees half a file). */
-function writeCache(path: string, key: string, data: Buffer): void {
+function writeCache(path: string, bundle: Buffer, data: Buffer): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, cacheFileBytes(key, data));
+  writeFileSync(tmp, cacheFileBytes(cacheHeader(bundle.length), bundle, data));
   renameSync(tmp, path);
 }
 
@@ -93,9 +95,7 @@ export function runBundle(o: RunOptions): RunResult {
   const bundle = readFileSync(o.bundlePath);
   // esbuild writes ASCII (charset: ascii), and latin1 makes a one-byte string without decoding.
   const source = bundle.toString(isAscii(bundle) ? 'latin1' : 'utf8');
-  let key: string | undefined;
-  const keyOnce = () => (key ??= cacheKey(bundle));
-  const cache: { data?: Buffer; state: CacheState } = mode === 'use' ? readCache(o.cachePath, keyOnce) : { state: mode === 'off' ? 'off' : 'writing' };
+  const cache: { data?: Buffer; state: CacheState } = mode === 'use' ? readCache(o.cachePath, bundle) : { state: mode === 'off' ? 'off' : 'writing' };
   // The wrapper's own line comes first: lineOffset -1 keeps stack traces on the bundle's line numbers.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {\n${source}\n})`, {
     filename: o.bundlePath,
@@ -106,7 +106,7 @@ export function runBundle(o: RunOptions): RunResult {
   const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
   const module = { exports: {} as unknown };
   fn.call(module.exports, module.exports, createRequire(o.bundlePath), module, o.bundlePath, dirname(o.bundlePath));
-  return { state, exports: module.exports, saveCache: () => writeCache(o.cachePath, keyOnce(), script.createCachedData()) };
+  return { state, exports: module.exports, saveCache: () => writeCache(o.cachePath, bundle, script.createCachedData()) };
 }
 
 /** bin/fleetnet.cjs: the CLI bundle in `dist`, its cache beside it; FLEETNET_CODE_CACHE=off ignores the cache. */

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { cacheFileBytes, cacheKey, runBundle, splitCacheFile } from '../../cli/boot/code-cache.js';
+import { cacheFileBytes, cacheHeader, runBundle, splitCacheFile } from '../../cli/boot/code-cache.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetnet-code-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,8 +41,9 @@ describe('code cache loader', () => {
     const first = run(b, 'write');
     assert.equal(first.state, 'writing');
     first.saveCache();
-    const file = readFileSync(`${b}.cache`);
-    assert.equal(splitCacheFile(file)?.key, cacheKey(readFileSync(b)));
+    const parts = splitCacheFile(readFileSync(`${b}.cache`))!;
+    assert.equal(parts.header, cacheHeader(readFileSync(b).length));
+    assert.deepEqual(parts.bundle, readFileSync(b), 'the cache holds the exact bundle it was made from');
     const second = run(b);
     assert.equal(second.state, 'used');
     assert.equal(answer(second), 20);
@@ -63,7 +64,7 @@ describe('code cache loader', () => {
     const b = bundle('other-node.cjs', 5);
     run(b, 'write').saveCache();
     const parts = splitCacheFile(readFileSync(`${b}.cache`))!;
-    writeFileSync(`${b}.cache`, cacheFileBytes(parts.key.replace(/node=\S+/, 'node=v18.0.0'), parts.data));
+    writeFileSync(`${b}.cache`, cacheFileBytes(parts.header.replace(/node=\S+/, 'node=v18.0.0'), parts.bundle, parts.data));
     const r = run(b);
     assert.equal(r.state, 'stale');
     assert.equal(answer(r), 50);
@@ -71,15 +72,18 @@ describe('code cache loader', () => {
 
   it('compiles from source when V8 refuses data under a matching header', () => {
     const b = bundle('rejected.cjs', 6);
-    writeFileSync(`${b}.cache`, cacheFileBytes(cacheKey(readFileSync(b)), Buffer.from('not V8 code cache data at all')));
+    writeFileSync(`${b}.cache`, cacheFileBytes(cacheHeader(readFileSync(b).length), readFileSync(b), Buffer.from('not V8 code cache data at all')));
     const r = run(b);
     assert.equal(r.state, 'rejected');
     assert.equal(answer(r), 60);
   });
 
-  it('treats a file that is not a fleetnet cache (garbage, empty, header only) as unreadable', () => {
+  it('treats a file that is not a fleetnet cache (garbage, empty, cut short, no V8 data) as unreadable', () => {
     const b = bundle('garbage.cjs', 7);
-    for (const content of [Buffer.from('garbage without a newline'), Buffer.alloc(0), Buffer.from('\n'), cacheFileBytes(cacheKey(readFileSync(b)), Buffer.alloc(0))]) {
+    const src = readFileSync(b);
+    const header = cacheHeader(src.length);
+    const cut = [Buffer.from('garbage without a newline'), Buffer.alloc(0), Buffer.from('\n'), Buffer.from(`${header}\n`), cacheFileBytes(header, src.subarray(0, 10), Buffer.alloc(0))];
+    for (const content of [...cut, cacheFileBytes(header, src, Buffer.alloc(0))]) {
       writeFileSync(`${b}.cache`, content);
       const r = run(b);
       assert.equal(r.state, 'unreadable');
