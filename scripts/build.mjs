@@ -3,7 +3,7 @@
 // dist/fleetnet-agent.mjs.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,12 +44,25 @@ await build({
   // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
   plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
   // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
-  banner: { js: "'use strict';\nconst __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: [
+    "'use strict';",
+    "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+    // LAZY_BUILTINS below: a stand-in that requires the module on first use of any of its names.
+    'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
+  ].join('\n') },
   define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
   sourcemap: 'linked',
 });
-const cli = readFileSync('dist/fleetnet.cjs', 'latin1');
+// Two built-ins the CLI's common modules import at their top but a typical command never calls
+// (node:crypto for MAC and name derivation, node:child_process for commander's external
+// subcommands) cost every process ~3 ms to load: required on first use instead. Named imports
+// compile to `import_x = require("node:x")` used as `import_x.name`, which the proxy serves;
+// anything that enumerates the module (a namespace import) simply loads it then.
+const LAZY_BUILTINS = ['node:crypto', 'node:child_process'];
+let cli = readFileSync('dist/fleetnet.cjs', 'latin1');
 if (/[^\w$.]import\(/.test(cli)) throw new Error('dist/fleetnet.cjs still holds a dynamic import(), which vm.Script cannot run: make it a static import or extend builtinDynamicImports');
+for (const id of LAZY_BUILTINS) cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
+writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 
 // The loader bin/fleetnet.cjs runs first: node built-ins only.
 await build({ ...cjs, entryPoints: { boot: 'cli/boot/code-cache.ts' } });
