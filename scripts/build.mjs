@@ -51,6 +51,11 @@ await build({
     'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
   ].join('\n') },
   define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
+  // Every process reads the whole file and copies it into V8: a third smaller without
+  // whitespace and with shorter syntax (names are kept, so stack traces still name functions;
+  // node --enable-source-maps maps them back to the sources through the linked map).
+  minifyWhitespace: true,
+  minifySyntax: true,
   sourcemap: 'linked',
 });
 // Two built-ins the CLI's common modules import at their top but a typical command never calls
