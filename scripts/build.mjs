@@ -72,17 +72,23 @@ writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 // The loader bin/fleetnet.cjs runs first: node built-ins only.
 await build({ ...cjs, entryPoints: { boot: 'cli/boot/code-cache.ts' } });
 
-// The code cache: one run of the CLI along the attach path (it parses the arguments, builds the
-// request and tries the agent: a socket that does not exist, so nothing is changed anywhere),
-// after which the loader writes every function compiled so far. Other commands share most of
-// that code (commander, the command table, the gRPC client); what is not cached compiles as usual.
+// The code cache: the CLI run along the two attach paths (issue 2: to the local agent; issue 5:
+// through a controller), in one process, each failing at its first connection (a socket that does
+// not exist, a closed port on this machine's loopback: nothing changes anywhere), after which the
+// loader writes every function compiled so far. Other commands share most of that code
+// (commander, the command table, the gRPC client); what is not cached compiles as usual.
 {
-  const out = spawnSync(process.execPath, ['bin/fleetnet.cjs', '--socket', join(tmpdir(), `fleetnet-build-${process.pid}`, 'none.sock'), 'attach', 'br0', 'pid:1', '10.0.0.1/24'], {
-    env: { ...process.env, FLEETNET_BUILD_CODE_CACHE: 'dist/fleetnet.cjs.cache' },
+  const runs = [
+    ['--socket', join(tmpdir(), `fleetnet-build-${process.pid}`, 'none.sock'), 'attach', 'br0', 'pid:1', '10.0.0.1/24'],
+    ['--controller', '127.0.0.1:1', 'attach', '--host', 'h1', 'pid:1', '10.0.0.1/24'],
+  ];
+  const out = spawnSync(process.execPath, ['bin/fleetnet.cjs'], {
+    env: { ...process.env, FLEETNET_BUILD_CODE_CACHE: 'dist/fleetnet.cjs.cache', FLEETNET_BUILD_CODE_CACHE_RUNS: JSON.stringify(runs), FLEETNET_INSECURE: '1' },
     encoding: 'utf8',
+    timeout: 120_000,
   });
-  if (out.status !== 1 || !/no agent answers/.test(out.stderr) || !existsSync('dist/fleetnet.cjs.cache')) {
-    throw new Error(`making the code cache: the training run ended with ${out.status}: ${out.stderr}`);
+  if (out.status !== 1 || !/no agent answers/.test(out.stderr) || !/no controller answers/.test(out.stderr) || !existsSync('dist/fleetnet.cjs.cache')) {
+    throw new Error(`making the code cache: the training runs ended with ${out.status}: ${out.stderr}`);
   }
 }
 

@@ -57,6 +57,12 @@ export interface RunOptions {
   cachePath: string;
   /** 'use' (the default), 'off' (ignore any cache), or 'write' (compile from source; saveCache() writes it). */
   mode?: 'use' | 'off' | 'write';
+  /**
+   * Run the bundle once per argument list (process.argv after the script), one after the other in
+   * this process (npm run build: every command path that should be in the cache compiles once;
+   * a fresh module each time). Without it: once, with this process's own arguments.
+   */
+  runs?: readonly (readonly string[])[];
 }
 
 export interface RunResult {
@@ -104,17 +110,26 @@ export function runBundle(o: RunOptions): RunResult {
   });
   const state: CacheState = cache.data && script.cachedDataRejected ? 'rejected' : cache.state;
   const fn = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
-  const module = { exports: {} as unknown };
-  fn.call(module.exports, module.exports, createRequire(o.bundlePath), module, o.bundlePath, dirname(o.bundlePath));
-  return { state, exports: module.exports, saveCache: () => writeCache(o.cachePath, bundle, script.createCachedData()) };
+  const run = () => {
+    const module = { exports: {} as unknown };
+    fn.call(module.exports, module.exports, createRequire(o.bundlePath), module, o.bundlePath, dirname(o.bundlePath));
+    return module.exports;
+  };
+  let exports: unknown;
+  for (const argv of o.runs ?? [undefined]) {
+    if (argv) process.argv = [process.argv[0]!, process.argv[1]!, ...argv];
+    exports = run();
+  }
+  return { state, exports, saveCache: () => writeCache(o.cachePath, bundle, script.createCachedData()) };
 }
 
 /** bin/fleetnet.cjs: the CLI bundle in `dist`, its cache beside it; FLEETNET_CODE_CACHE=off ignores the cache. */
 export function runCli(dist: string, env: NodeJS.ProcessEnv = process.env): RunResult {
   const bundlePath = `${dist}/fleetnet.cjs`;
-  const writeTo = env.FLEETNET_BUILD_CODE_CACHE; // set by scripts/build.mjs only
+  const writeTo = env.FLEETNET_BUILD_CODE_CACHE; // set by scripts/build.mjs only, with the runs to make
   if (writeTo) {
-    const r = runBundle({ bundlePath, cachePath: writeTo, mode: 'write' });
+    const runs = env.FLEETNET_BUILD_CODE_CACHE_RUNS ? (JSON.parse(env.FLEETNET_BUILD_CODE_CACHE_RUNS) as string[][]) : undefined;
+    const r = runBundle({ bundlePath, cachePath: writeTo, mode: 'write', ...(runs ? { runs } : {}) });
     process.once('exit', () => r.saveCache()); // after the command ran: its functions are compiled by then
     return r;
   }

@@ -99,6 +99,33 @@ describe('code cache loader', () => {
     assert.equal(answer(r), 80);
   });
 
+  it('runs the bundle once per argument list, each a fresh module, and caches what all of them compiled', () => {
+    const path = join(dir, 'runs.cjs');
+    writeFileSync(path, [
+      "'use strict';",
+      'globalThis.fleetnetTestRuns ??= [];',
+      "function first() { return 'first path'; }",
+      "function second() { return 'second path'; }",
+      "globalThis.fleetnetTestRuns.push(process.argv[2] === 'a' ? first() : second());",
+      'module.exports = process.argv.slice(2);',
+      '',
+    ].join('\n'));
+    const argv = process.argv;
+    const g = globalThis as { fleetnetTestRuns?: string[] };
+    try {
+      const r = runBundle({ bundlePath: path, cachePath: `${path}.cache`, mode: 'write', runs: [['a'], ['b', 'c']] });
+      assert.deepEqual(g.fleetnetTestRuns, ['first path', 'second path']);
+      assert.deepEqual(r.exports, ['b', 'c'], 'the last run\'s module');
+      r.saveCache();
+      process.argv = [argv[0]!, argv[1]!, 'a'];
+      assert.equal(runBundle({ bundlePath: path, cachePath: `${path}.cache` }).state, 'used');
+      assert.deepEqual(g.fleetnetTestRuns, ['first path', 'second path', 'first path']);
+    } finally {
+      process.argv = argv;
+      delete g.fleetnetTestRuns;
+    }
+  });
+
   it('keeps stack traces on the bundle\'s own line numbers', () => {
     const path = join(dir, 'throws.cjs');
     writeFileSync(path, "'use strict';\n\nthrow new Error('line 3');\n");
