@@ -23,6 +23,7 @@ const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 const SETTINGS_ENABLE_PUSH = 0x2;
+const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
 const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
 const SETTINGS_MAX_FRAME_SIZE = 0x5;
 export const RST_CANCEL = 0x8;
@@ -73,6 +74,9 @@ export class H2Connection {
   private nextId = 1;
   private peerInitialWindow = DEFAULT_WINDOW;
   private peerMaxFrame = 16_384;
+  /** Unlimited until the peer's SETTINGS say otherwise (RFC 9113 6.5.2). */
+  private peerMaxStreams = Infinity;
+  private readonly queue: { open(): Stream; h: StreamHandlers; stream: Stream | undefined }[] = [];
   private connSendWindow = DEFAULT_WINDOW;
   private connRecvUnacked = 0;
   private goneAway = false;
@@ -101,6 +105,30 @@ export class H2Connection {
   request(headers: readonly (readonly [string, string])[], body: Buffer, h: StreamHandlers): { cancel(): void } {
     if (this.failed) throw this.failed;
     if (!this.usable) throw new Error('the connection is going away');
+    // Beyond the peer's SETTINGS_MAX_CONCURRENT_STREAMS a stream waits for one to end (a stream
+    // id is taken only when its HEADERS go out: ids must rise in the order streams open).
+    const waiting = { open: () => this.open(headers, body, h), h, stream: undefined as Stream | undefined };
+    if (this.streams.size >= this.peerMaxStreams) this.queue.push(waiting);
+    else waiting.stream = waiting.open();
+    return {
+      cancel: () => {
+        const s = waiting.stream;
+        if (!s) {
+          const i = this.queue.indexOf(waiting);
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            h.onClose(undefined, RST_CANCEL);
+          }
+          return;
+        }
+        if (!this.streams.has(s.id)) return;
+        if (!this.failed) this.socket.write(frame(RST_STREAM, 0, s.id, u32(RST_CANCEL)));
+        this.finish(s, undefined, RST_CANCEL);
+      },
+    };
+  }
+
+  private open(headers: readonly (readonly [string, string])[], body: Buffer, h: StreamHandlers): Stream {
     const id = this.nextId;
     this.nextId += 2;
     const s: Stream = { id, h, sendWindow: this.peerInitialWindow, out: body, endSent: false, recvUnacked: 0 };
@@ -114,13 +142,7 @@ export class H2Connection {
     }
     this.socket.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
     this.flush(s);
-    return {
-      cancel: () => {
-        if (!this.streams.has(id)) return;
-        if (!this.failed) this.socket.write(frame(RST_STREAM, 0, id, u32(RST_CANCEL)));
-        this.finish(s, undefined, RST_CANCEL);
-      },
-    };
+    return s;
   }
 
   /** Ends the connection now (a CLI process is done with it); open streams fail. */
@@ -144,6 +166,14 @@ export class H2Connection {
   private finish(s: Stream, err?: Error, rstCode?: number): void {
     if (!this.streams.delete(s.id)) return;
     s.h.onClose(err, rstCode);
+    this.openWaiting();
+  }
+
+  private openWaiting(): void {
+    while (!this.failed && this.usable && this.queue.length && this.streams.size < this.peerMaxStreams) {
+      const w = this.queue.shift()!;
+      w.stream = w.open();
+    }
   }
 
   private fail(err: Error): void {
@@ -151,6 +181,7 @@ export class H2Connection {
     this.failed = err;
     const open = [...this.streams.values()];
     for (const s of open) this.finish(s, err);
+    for (const w of this.queue.splice(0)) w.h.onClose(err);
     this.socket.destroy();
   }
 
@@ -206,7 +237,9 @@ export class H2Connection {
       case GOAWAY: {
         this.goneAway = true;
         const last = p.readUInt32BE(0) & 0x7fffffff;
-        for (const s of [...this.streams.values()]) if (s.id > last) this.finish(s, new Error(`the peer is going away (GOAWAY, error ${p.readUInt32BE(4)})`));
+        const gone = new Error(`the peer is going away (GOAWAY, error ${p.readUInt32BE(4)})`);
+        for (const s of [...this.streams.values()]) if (s.id > last) this.finish(s, gone);
+        for (const w of this.queue.splice(0)) w.h.onClose(gone);
         return;
       }
       case WINDOW_UPDATE: {
@@ -270,8 +303,10 @@ export class H2Connection {
         for (const s of this.streams.values()) s.sendWindow += v - this.peerInitialWindow;
         this.peerInitialWindow = v;
       } else if (key === SETTINGS_MAX_FRAME_SIZE) this.peerMaxFrame = v;
+      else if (key === SETTINGS_MAX_CONCURRENT_STREAMS) this.peerMaxStreams = v;
     }
     this.socket.write(frame(SETTINGS, ACK, 0));
     for (const s of [...this.streams.values()]) this.flush(s);
+    this.openWaiting();
   }
 }

@@ -103,3 +103,45 @@ test('H2Connection: a refused connection fails its streams and is not usable', a
   assert.match(String(err), /ENOENT/);
   assert.equal(conn.usable, false);
 });
+
+test("H2Connection keeps to the peer's SETTINGS_MAX_CONCURRENT_STREAMS: more requests wait, a waiting one can be cancelled", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fn-h2-max-'));
+  const sock = join(dir, 's.sock');
+  let open = 0;
+  let most = 0;
+  const server = createServer({ settings: { maxConcurrentStreams: 2 } });
+  server.on('stream', (s: ServerHttp2Stream) => {
+    most = Math.max(most, ++open);
+    s.on('close', () => open--);
+    s.on('data', () => {});
+    s.on('end', () => setTimeout(() => {
+      s.respond({ ':status': 200 }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end('ok');
+    }, 20));
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const conn = new H2Connection(connect(sock));
+  t.after(() => {
+    conn.close();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const req = () => {
+    let status = '';
+    let cancel = () => {};
+    const done = new Promise<string>((resolve, reject) => {
+      cancel = conn.request([[':method', 'POST'], [':scheme', 'http'], [':path', '/m'], [':authority', 'localhost']], Buffer.from('x'), {
+        onHeaders: (h) => (status = h['grpc-status'] ?? status),
+        onData: () => {},
+        onClose: (err, rst) => (err ? reject(err) : resolve(rst === undefined ? status : `rst ${rst}`)),
+      }).cancel;
+    });
+    return { done, cancel: () => cancel() };
+  };
+  await req().done; // the server's SETTINGS have arrived by now
+  const many = Array.from({ length: 10 }, req);
+  many[9]!.cancel(); // still waiting: ends at once, never reaches the server
+  assert.deepEqual(await Promise.all(many.map((r) => r.done)), [...Array(9).fill('0'), `rst 8`]);
+  assert.equal(most, 2, 'never more than 2 streams open at the server');
+});
