@@ -132,3 +132,16 @@ describe('code cache loader', () => {
     assert.throws(() => run(path), (err: Error) => err.stack!.includes(`${path}:3`));
   });
 });
+
+describe('bin/fleetnet.cjs', () => {
+  it('says the bundle is not built (exit 1) when dist/ is missing, instead of a stack trace', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { cpSync, mkdirSync } = await import('node:fs');
+    const root = join(dir, 'unbuilt');
+    mkdirSync(join(root, 'bin'), { recursive: true });
+    cpSync('bin/fleetnet.cjs', join(root, 'bin', 'fleetnet.cjs'));
+    const r = spawnSync(process.execPath, [join(root, 'bin', 'fleetnet.cjs'), '--version'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the bundle is not built; run `npm run build`/);
+  });
+});
