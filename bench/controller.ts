@@ -19,7 +19,7 @@ import { makeLogger } from '../common/logger.js';
 import { ExecRunner } from '../common/runner.js';
 import { docker, dockerCli, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
 import { runAllocLoad } from './lib/alloc-load.js';
-import { benchEnvIn, startDaemon, stopProcess, waitReady, type BenchEnv, type Daemon } from './lib/env.js';
+import { benchEnvIn, startDaemon, stopProcess, userEnvNote, userProcessEnv, waitReady, WORKPLACE_ONLY_ENV, type BenchEnv, type Daemon } from './lib/env.js';
 import { measurePaths } from './lib/measure.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
 import { percentile, summarize } from './lib/stats.js';
@@ -28,7 +28,7 @@ import { ensureBridge } from './lib/verify.js';
 import { controllerCliPath } from './paths/controller-cli.js';
 import { dockerConnectPath } from './paths/user-cli.js';
 
-const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
+const FLEETNET = join(process.cwd(), 'bin/fleetnet.cjs'); // package.json's bin
 const CTL = '127.0.0.1:7440';
 const RESULTS = 'bench/results/controller.json';
 const NET = { cli: 9, baseline: 10, docker: 206, park: 207 } as const;
@@ -59,11 +59,11 @@ const r2 = (x: number) => Math.round(x * 100) / 100;
 const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({ name, ...summarize(s), timed, ...extra });
 const load = () => loadavg().map(r2).join(' / ');
 
-/** Wall time of one new process, spawn → exit, output discarded. */
-function timeProcess(env: BenchEnv, cmd: string, args: string[]): Promise<{ ms: number; code: number }> {
+/** Wall time of one new process, spawn → exit, output discarded; as on a user's machine (userProcessEnv) unless told. */
+function timeProcess(env: BenchEnv, cmd: string, args: string[], penv: NodeJS.ProcessEnv = userProcessEnv()): Promise<{ ms: number; code: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = env.runner.start(cmd, args, { stdio: 'ignore' });
+    const p = env.runner.start(cmd, args, { stdio: 'ignore', env: penv });
     p.once('exit', (code) => resolve({ ms: performance.now() - t0, code: code ?? -1 }));
   });
 }
@@ -118,8 +118,12 @@ async function lsRows(env: BenchEnv, rows: ResultRow[], notes: string[], compari
   const bins = [['this tree', FLEETNET], ...(BASELINE ? [['baseline', BASELINE]] : [])] as const;
   const ls = bins.map(() => [] as number[]);
   const ver = bins.map(() => [] as number[]);
+  const bare: number[] = [];
+  const bareWorkplace: number[] = [];
   const loadBefore = load();
   for (let i = 0; i < 10; i++) {
+    bare.push((await timeProcess(env, process.execPath, ['-e', ''])).ms);
+    bareWorkplace.push((await timeProcess(env, process.execPath, ['-e', ''], process.env)).ms);
     for (const [k, [, bin]] of bins.entries()) {
       ver[k]!.push((await timeProcess(env, process.execPath, [bin, '--version'])).ms);
       const t = await timeProcess(env, process.execPath, [bin, '--controller', CTL, 'ls', '--json']);
@@ -134,6 +138,8 @@ async function lsRows(env: BenchEnv, rows: ResultRow[], notes: string[], compari
     rows.push(row(`fleetnet ls --json, ${count} attachments (new CLI process)${tag}`, ls[k]!, `spawn → exit of \`fleetnet --controller ${CTL} ls --json\`, stdout to /dev/null: Node start, CLI load, the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`));
     rows.push(row(`baseline: fleetnet --version (new CLI process)${tag}`, ver[k]!, 'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else'));
   }
+  rows.push(row('floor: node -e "" (bare Node start)', bare, 'Node start and exit with nothing loaded, in the environment of every timed process here (without NODE_EXTRA_CA_CERTS)'));
+  rows.push(row(`floor: node -e "" with this workplace's ${WORKPLACE_ONLY_ENV.join(', ')}`, bareWorkplace, 'the same with the bench\'s own environment: what every Node process here pays when the variable is left in'));
   const p50 = r2(percentile(ls[0]!, 50));
   notes.push(`ls --json of ${count}: p50 ${p50} ms (target < 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}), of which ${r2(percentile(ver[0]!, 50))} ms is starting Node and the CLI; load average ${loadBefore} before, ${load()} after`);
   if (BASELINE) comparisons.push(compare('ls --json: this tree / baseline CLI', ls[0]!, ls[1]!));
@@ -225,7 +231,8 @@ async function inside(ns: string): Promise<void> {
       'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
       'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); no reply leaves before the COMMIT of its decision',
       `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ${CLIENT === 'frames' ? 'each speaking gRPC as hand-made HTTP/2 frames (bench/lib/h2-frames.ts: the least CPU per call, as h2load or ghz would, so that the load generator leaves the controller its CPU; the CLI\'s GrpcLite costs ~85 µs per call, run with --client lite)' : 'each with the CLI\'s GrpcLite client'}; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
-      'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs'],
+      'everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers\' work share this machine\'s CPUs',
+      userEnvNote()],
     date: new Date().toISOString(),
     loadavgAtStart,
     machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model, node: process.version, loadavgAtEnd: loadavg().map(r2) },

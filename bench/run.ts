@@ -11,7 +11,7 @@ import { describeError } from '../common/errors.js';
 import { makeLogger } from '../common/logger.js';
 import { FLEETNET_BIN, startAgent } from './lib/agent-proc.js';
 import { dockerCli, docker, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
-import { cleanupOnSignals, makeBenchEnv, type BenchEnv } from './lib/env.js';
+import { cleanupOnSignals, makeBenchEnv, userProcessEnv, WORKPLACE_ONLY_ENV, type BenchEnv } from './lib/env.js';
 import { measurePaths, type AttachPath, type PathSamples } from './lib/measure.js';
 import { buildResults, printSummary, type Measured, type PathKey } from './lib/summary.js';
 import { writeResults } from './lib/results.js';
@@ -63,14 +63,17 @@ function preflight(): void {
   const miss: string[] = [];
   if (process.getuid?.() !== 0) miss.push('run as root (the bench makes namespaces and veths)');
   if (!existsSync(`${CNI_DIR}/bridge`) || !existsSync(`${CNI_DIR}/host-local`)) miss.push(`${CNI_DIR}/bridge and host-local are missing: apt-get install containernetworking-plugins`);
-  if (!existsSync('dist/fleetnet.js')) miss.push('the bundle is not built: npm run build');
+  if (!existsSync('dist/fleetnet.cjs')) miss.push('the bundle is not built: npm run build');
   if (miss.length) throw new Error(`cannot run the bench:\n  - ${miss.join('\n  - ')}`);
 }
 
 const NET = { agent: 201, agentPid: 202, raw: 203, cni: 204, cli: 205, docker: 206, park: 207, profile: 208 } as const; // the profile's gRPC half uses 209
 
 async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
-  const exec = (cmd: string, args: string[]) => () => env.runner.run(cmd, args);
+  // New processes run as on a user's machine (without this workplace's NODE_EXTRA_CA_CERTS), except
+  // the one floor row that shows what that variable costs.
+  const user = userProcessEnv();
+  const exec = (cmd: string, args: string[], env2: NodeJS.ProcessEnv = user) => () => env.runner.run(cmd, args, { env: env2 });
   const d0 = dockerCli(env);
   await ensureImage(env, d0);
   const cs = await startContainers(env, d0, `fnb${env.runId}`, o.n, 'none');
@@ -99,11 +102,15 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   // Floors run interleaved too (round i of every floor before round i+1).
   const k = Math.min(o.n, 20);
   const floors: { name: string; timed: string; ms: number[]; once: () => Promise<unknown> }[] = [
-    { name: 'floor: node -e "" (bare Node start)', timed: 'Node start and exit with nothing loaded', once: exec(process.execPath, ['-e', '']) },
+    { name: 'floor: node -e "" (bare Node start)', timed: 'Node start and exit with nothing loaded, without NODE_EXTRA_CA_CERTS (as every process here except the next row)', once: exec(process.execPath, ['-e', '']) },
+    ...(WORKPLACE_ONLY_ENV.some((k) => process.env[k] !== undefined)
+      ? [{ name: `floor: node -e "" with this workplace's ${WORKPLACE_ONLY_ENV.join(', ')}`, timed: `the same with the bench's own environment (${WORKPLACE_ONLY_ENV.map((k) => `${k}=${process.env[k] ?? ''}`).join(', ')}): what every Node process here pays when it is left in`, once: exec(process.execPath, ['-e', ''], process.env) }]
+      : []),
     { name: 'floor: node, import @grpc/grpc-js', timed: 'Node start + loading grpc-js (66 CommonJS files from node_modules): what every agent-talking CLI process pays before its first call', once: exec(process.execPath, ['--input-type=module', '-e', "await import('@grpc/grpc-js')"]) },
-    { name: 'floor: node, import node:http2', timed: 'Node start + the built-in HTTP/2 module that a thin unary gRPC client could use instead', once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]) },
-    { name: 'floor: node bin/fleetnet.mjs --version', timed: 'Node start + CLI bundle load, no gRPC: the fixed cost of any new fleetnet process', once: exec(process.execPath, [FLEETNET_BIN, '--version']) },
-    { name: 'floor: fleetnet ls (new CLI process, List RPC)', timed: 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + gRPC load, one List call', once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']) },
+    { name: 'floor: node, import node:http2', timed: 'Node start + the built-in HTTP/2 module (with tls, http and crypto), which the CLI no longer loads: it has its own small HTTP/2 client (cli/client/h2-conn.ts)', once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]) },
+    { name: 'floor: node bin/fleetnet.cjs --version', timed: 'Node start + CLI bundle load (from its code cache), no gRPC: the fixed cost of any new fleetnet process', once: exec(process.execPath, [FLEETNET_BIN, '--version']) },
+    { name: 'floor: node bin/fleetnet.cjs --version, FLEETNET_CODE_CACHE=off', timed: 'the same, compiling the bundle from source (no code cache): what the cache saves', once: exec(process.execPath, [FLEETNET_BIN, '--version'], { ...user, FLEETNET_CODE_CACHE: 'off' }) },
+    { name: 'floor: fleetnet ls (new CLI process, List RPC)', timed: 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + HTTP/2 client load, one List call', once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']) },
     { name: 'floor: docker --version', timed: 'Go docker client start, no daemon call', once: exec('docker', ['--version']) },
     { name: 'floor: agent gRPC Health round trip', timed: 'Health request → reply on the same open unix-socket channel: the fixed gRPC cost of every agent call', once: () => agent.conn.call(agent.conn.client.health, {}) },
     { name: 'floor: nsenter --net=… true', timed: 'one exec that enters a network namespace: the unit cost of every exec above', once: exec('nsenter', [`--net=${env.netnsPath}`, 'true']) },

@@ -2,22 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, exitCodeOf } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
-import * as agent from './commands/agent.js';
-import * as attach from './commands/attach.js';
-import * as detach from './commands/detach.js';
-import * as inspect from './commands/inspect.js';
-import * as ls from './commands/ls.js';
-import * as lab from './commands/lab.js';
-import * as mesh from './commands/mesh.js';
-import * as route from './commands/route.js';
-import * as rule from './commands/rule.js';
-import * as tc from './commands/tc.js';
-import * as controller from './commands/controller.js';
-import * as host from './commands/host.js';
-import * as hosts from './commands/hosts.js';
-import * as net from './commands/net.js';
-import * as nets from './commands/nets.js';
-import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
+import { commandModules } from './command-table.js';
 
 // `fleetnet ls | head`: a reader that stops early is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -35,17 +20,22 @@ const program = new Command('fleetnet')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
 
-// hostBootstrap last: it extends the host and controller commands registered before it
-for (const m of [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, hostBootstrap]) m.register(program);
+// Only the command this process runs (all of them for help, no command, or an unknown word).
+for (const m of commandModules(process.argv.slice(2))) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? 0 : 2; // commander already printed the message
-  } else {
-    process.stderr.write(`fleetnet: ${describeError(err)}\n`);
-    process.exitCode = exitCodeOf(err);
+// No top-level await: the bundle is CommonJS (dist/fleetnet.cjs, run with a code cache by bin/fleetnet.cjs).
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2; // commander already printed the message
+    } else {
+      process.stderr.write(`fleetnet: ${describeError(err)}\n`);
+      process.exitCode = exitCodeOf(err);
+    }
   }
 }
+
+void main();

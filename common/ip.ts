@@ -1,5 +1,4 @@
 // IP addresses and CIDRs as values: parsed once at the boundary, never re-parsed.
-import { isIPv4, isIPv6 } from 'node:net';
 import { invalid } from './errors.js';
 
 export type Family = 4 | 6;
@@ -61,9 +60,60 @@ export function makeAddr(family: Family, value: bigint): IpAddr {
   return { family, value, text: formatAddr(family, value) };
 }
 
+// The syntax checks are written out rather than node:net's isIPv4/isIPv6: those are one large
+// regular expression each, and compiling node's IPv6 one costs a new CLI process about 5 ms the
+// first time any word is tried as an address. They accept exactly what node:net accepts (without
+// a %zone, which fleetnet refuses); test/unit/ip-syntax.test.ts compares the two on many strings.
+
+/** Dotted-quad IPv4: four decimal parts 0-255, no leading zeros (as node:net's isIPv4). */
+export function isIPv4Text(s: string): boolean {
+  if (s.length < 7 || s.length > 15) return false;
+  const parts = s.split('.');
+  if (parts.length !== 4) return false;
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 3 || (p.length > 1 && p.charCodeAt(0) === 48)) return false;
+    for (let i = 0; i < p.length; i++) {
+      const c = p.charCodeAt(i);
+      if (c < 48 || c > 57) return false;
+    }
+    if (Number(p) > 255) return false;
+  }
+  return true;
+}
+
+function isHexGroup(g: string): boolean {
+  if (g.length === 0 || g.length > 4) return false;
+  for (let i = 0; i < g.length; i++) {
+    const c = g.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** IPv6 text: eight groups, or fewer with one `::`, the last two optionally as dotted-quad IPv4. */
+export function isIPv6Text(s: string): boolean {
+  if (s.length < 2 || s.length > 45) return false;
+  const dbl = s.indexOf('::');
+  if (dbl >= 0 && s.indexOf('::', dbl + 1) >= 0) return false;
+  const split = (x: string) => (x === '' ? [] : x.split(':'));
+  const head = split(dbl >= 0 ? s.slice(0, dbl) : s);
+  const tail = dbl >= 0 ? split(s.slice(dbl + 2)) : [];
+  const all = [...head, ...tail];
+  let groups = all.length;
+  const end = dbl >= 0 ? tail : head; // only the last group of the text may be IPv4
+  const last = end[end.length - 1];
+  if (last !== undefined && last.includes('.')) {
+    if (!isIPv4Text(last)) return false;
+    all.pop();
+    groups += 1;
+  }
+  if (!all.every(isHexGroup)) return false;
+  return dbl >= 0 ? groups <= 7 : groups === 8;
+}
+
 export function tryParseAddr(s: string): IpAddr | undefined {
-  if (isIPv4(s)) return makeAddr(4, v4ToBig(s));
-  if (isIPv6(s) && !s.includes('%')) return makeAddr(6, v6ToBig(s));
+  if (isIPv4Text(s)) return makeAddr(4, v4ToBig(s));
+  if (isIPv6Text(s)) return makeAddr(6, v6ToBig(s));
   return undefined;
 }
 

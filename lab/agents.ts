@@ -13,8 +13,8 @@ import type { HostLayout } from './layout.js';
 export const fleetnetRoot = packageRoot;
 
 export function fleetnetBin(root = fleetnetRoot()): string {
-  const bin = join(root, 'bin', 'fleetnet.mjs');
-  if (!existsSync(join(root, 'dist', 'fleetnet.js'))) {
+  const bin = join(root, 'bin', 'fleetnet.cjs');
+  if (!existsSync(join(root, 'dist', 'fleetnet.cjs'))) {
     throw new FleetnetError('failed', 'the fleetnet bundle is not built, so lab agents cannot start', { hint: `run: (cd ${root} && npm run build)` });
   }
   return bin;

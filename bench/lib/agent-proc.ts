@@ -11,7 +11,8 @@ export interface BenchAgent {
   logFile: string;
 }
 
-export const FLEETNET_BIN = 'bin/fleetnet.mjs';
+/** package.json's bin: what the `fleetnet` command runs. */
+export const FLEETNET_BIN = 'bin/fleetnet.cjs';
 
 export async function startAgent(env: BenchEnv, logLevel: string): Promise<BenchAgent> {
   const dir = join(env.tmp, 'agent');

@@ -3,7 +3,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchEnv } from './env.js';
-import { startDaemon, stopProcess, unmountUnder, waitReady } from './env.js';
+import { startDaemon, stopProcess, unmountUnder, userProcessEnv, waitReady } from './env.js';
 import { mapLimit } from './stats.js';
 
 export const IMAGE = 'fleetnet/busybox:local';
@@ -26,7 +26,7 @@ export function dockerCli(env: BenchEnv, host?: string): Docker {
 }
 
 export async function docker(env: BenchEnv, d: Docker, args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}) {
-  return env.runner.run('docker', [...d.argv, ...args], { timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail ?? false });
+  return env.runner.run('docker', [...d.argv, ...args], { timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail ?? false, env: userProcessEnv() });
 }
 
 /** A tar holding /bin/busybox and a few applet links, imported as IMAGE when the daemon lacks it. */

@@ -8,6 +8,26 @@ import type { Logger } from 'pino';
 import { ExecRunner, type Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 
+/**
+ * Variables this workplace sets that a user's machine does not, and that change what a new
+ * process costs: NODE_EXTRA_CA_CERTS makes every Node process parse ~140 certificates before
+ * any JavaScript runs (`node -e ""` 59 ms with it, 24 ms without, here). Docker's Go CLI ignores it.
+ */
+export const WORKPLACE_ONLY_ENV = ['NODE_EXTRA_CA_CERTS'] as const;
+
+/** The environment the user-path processes (fleetnet CLI, docker CLI) run with: ours minus WORKPLACE_ONLY_ENV. */
+export function userProcessEnv(from: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...from };
+  for (const k of WORKPLACE_ONLY_ENV) delete env[k];
+  return env;
+}
+
+/** A note for the results naming what userProcessEnv() leaves out, and what it was here. */
+export function userEnvNote(from: NodeJS.ProcessEnv = process.env): string {
+  const set = WORKPLACE_ONLY_ENV.filter((k) => from[k] !== undefined).map((k) => `${k}=${from[k]}`);
+  return `New CLI processes (fleetnet and docker) and the start-up floors run without ${WORKPLACE_ONLY_ENV.join(', ')} (${set.length ? `this workplace sets ${set.join(', ')}` : 'not set here either'}); a user's Debian machine does not set it, and with it every Node process first parses the ~140 certificates of that file — the floor rows \`node -e ""\` with and without it show what that costs here. The agent, controller and the bench itself keep the environment they were started with.`;
+}
+
 export interface BenchEnv {
   runId: string;
   /** Name of the bench network namespace (in /run/netns). */

@@ -3,15 +3,15 @@
 import type { BenchAgent } from '../lib/agent-proc.js';
 import { FLEETNET_BIN } from '../lib/agent-proc.js';
 import { docker, type BenchContainer, type Docker } from '../lib/docker.js';
-import type { BenchEnv } from '../lib/env.js';
+import { userProcessEnv, type BenchEnv } from '../lib/env.js';
 import { benchAddr, type AttachPath } from '../lib/measure.js';
 
 export function fleetnetCliPath(env: BenchEnv, agent: BenchAgent, cs: BenchContainer[], o: { bridge: string; ifname: string; net: number }): AttachPath {
-  const cli = (args: string[]) => env.runner.run(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, ...args]);
+  const cli = (args: string[]) => env.runner.run(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, ...args], { env: userProcessEnv() });
   return {
     name: 'fleetnet attach (new CLI process)',
-    timed: '`node bin/fleetnet.mjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: process spawn → exit 0 (Node start, CLI parse, gRPC Attach as above)',
-    detachTimed: '`node bin/fleetnet.mjs --socket S detach -i IF docker:NAME`: spawn → exit',
+    timed: '`node bin/fleetnet.cjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: process spawn → exit 0 (Node start, CLI bundle from its code cache, parse, gRPC Attach as above over the unix socket, exit)',
+    detachTimed: '`node bin/fleetnet.cjs --socket S detach -i IF docker:NAME`: spawn → exit',
     bridge: o.bridge,
     ifname: o.ifname,
     netnsOf: (i) => cs[i]!.netnsPath,

@@ -1,13 +1,16 @@
-// A minimal gRPC client on node:http2, for the CLI's short-lived processes: loading @grpc/grpc-js
-// costs more than a whole attach on a local agent. It speaks gRPC's wire format (length-prefixed
-// protobuf, status and metadata in trailers) over a unix socket or plain TCP: unary calls, and
+// A minimal gRPC client for the CLI's short-lived processes: loading @grpc/grpc-js costs more
+// than a whole attach on a local agent, and loading node:http2 a good part of one. It speaks
+// gRPC's wire format (length-prefixed protobuf, status and metadata in trailers) over its own
+// small HTTP/2 connection (./h2-conn.ts) on a unix socket, plain TCP or TLS: unary calls, and
 // server streams handed over message by message as raw bytes (so a caller can pass big payloads
-// on without decoding them). The transport is made in one place (`connection()`): that is where
-// TLS (node:http2 connect('https://…', {ca, cert, key})) goes.
-import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+// on without decoding them). The transport is made in one place (`connection()`); node:tls is
+// loaded only when a call needs TLS.
+import { connect as netConnect, type Socket } from 'node:net';
 import { FleetnetError } from '../../common/errors.js';
 import { fromServiceError } from '../../common/grpc-status.js';
+import { H2Connection } from './h2-conn.js';
+
+type Metadata = Record<string, string | string[] | undefined>;
 
 export interface Method<Req, Res> {
   path: string;
@@ -24,7 +27,7 @@ export function method<Req, Res>(
 }
 
 /** grpc-js's ServiceError shape, so that one mapping (common/grpc-status.ts) serves both clients. */
-function serviceError(code: number, details: string, md: IncomingHttpHeaders) {
+function serviceError(code: number, details: string, md: Metadata) {
   return {
     code,
     details,
@@ -83,11 +86,16 @@ export interface GrpcLiteOptions {
   tls?: { caPem: string; certPem: string; keyPem: string; serverName: string };
 }
 
-/** Large HTTP/2 windows: `ls --json` of a big fleet streams tens of MB at once. */
-const WINDOW_BYTES = 32 << 20;
+/** `host:port` or `[v6]:port` → its parts (the port defaults as a URL's would). */
+export function hostPort(addr: string, tls: boolean): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr) ?? /^([^:]*)(?::(\d+))?$/.exec(addr);
+  if (!m) return { host: addr, port: tls ? 443 : 80 };
+  return { host: m[1]!, port: m[2] ? Number(m[2]) : tls ? 443 : 80 };
+}
 
 export class GrpcLite {
-  private session: ClientHttp2Session | undefined;
+  private conn: Promise<H2Connection> | undefined;
+  private live: H2Connection | undefined;
   private readonly unixPath: string | undefined;
   private readonly unavailable: (cause: unknown) => FleetnetError;
 
@@ -99,64 +107,59 @@ export class GrpcLite {
   }
 
   /** One HTTP/2 connection, made on first use and made again after it failed (an agent starting up). */
-  private connection(): ClientHttp2Session {
-    if (this.session && !this.session.destroyed && !this.session.closed) return this.session;
-    const path = this.unixPath;
-    const settings = { initialWindowSize: WINDOW_BYTES };
+  private connection(): Promise<H2Connection> {
+    if (this.conn && (!this.live || this.live.usable)) return this.conn;
+    this.live = undefined;
+    this.conn = this.socket().then((sock) => (this.live = new H2Connection(sock)));
+    return this.conn;
+  }
+
+  private async socket(): Promise<Socket> {
+    if (this.unixPath) return netConnect(this.unixPath).setNoDelay(true);
     const tls = this.opts.tls;
-    const s = path
-      ? connect('http://localhost', { settings, createConnection: () => netConnect(path) })
-      : tls
-        ? connect(`https://${this.addr}`, { settings, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, servername: tls.serverName, ALPNProtocols: ['h2'] })
-        : connect(`http://${this.addr}`, { settings });
-    s.once('connect', () => s.setLocalWindowSize(WINDOW_BYTES));
-    s.on('error', () => {
-      if (this.session === s) this.session = undefined;
-    });
-    this.session = s;
-    return s;
+    const { host, port } = hostPort(this.addr, Boolean(tls));
+    if (!tls) return netConnect({ host, port }).setNoDelay(true);
+    const { connect: tlsConnect } = await import('node:tls');
+    return tlsConnect({ host, port, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, servername: tls.serverName, ALPNProtocols: ['h2'] }).setNoDelay(true);
+  }
+
+  private authority(): string {
+    return this.unixPath ? 'localhost' : this.addr;
   }
 
   /** One call: a request message, then every reply message handed to onMessage, until the status. */
-  private call(path: string, body: Uint8Array, timeoutMs: number, onMessage: (msg: Buffer) => void): Promise<void> {
+  private async call(path: string, body: Uint8Array, timeoutMs: number, onMessage: (msg: Buffer) => void): Promise<void> {
+    let conn: H2Connection;
+    try {
+      conn = await this.connection();
+    } catch (err) {
+      this.conn = undefined;
+      throw this.unavailable(err);
+    }
     return new Promise((resolve, reject) => {
       const frame = Buffer.alloc(5 + body.length);
       frame.writeUInt32BE(body.length, 1);
       frame.set(body, 5);
-      let stream;
-      try {
-        stream = this.connection().request({
-          ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': `${timeoutMs}m`,
-        });
-      } catch (err) {
-        return reject(this.unavailable(err));
-      }
       let failed: FleetnetError | undefined;
+      let stream: { cancel(): void } | undefined;
       const fail = (e: FleetnetError) => {
         failed ??= e;
-        stream.close(constants.NGHTTP2_CANCEL);
+        stream?.cancel();
       };
       const timer = setTimeout(() => fail(new FleetnetError('unavailable', `${this.peer} did not answer within ${timeoutMs} ms`)), timeoutMs);
-      let headers: IncomingHttpHeaders = {};
-      let trailers: IncomingHttpHeaders = {};
+      // Response headers, then trailers: one map, trailers last (a trailers-only reply is one block).
+      const md: Metadata = {};
       const reader = new FrameReader(onMessage);
-      stream.on('response', (h) => (headers = h));
-      stream.on('trailers', (t) => (trailers = t));
-      stream.on('data', (c: Buffer) => {
-        if (failed) return;
-        try {
-          reader.push(c);
-        } catch (err) {
-          fail(new FleetnetError('failed', `${this.peer} sent a reply fleetnet cannot read`, { cause: err }));
-        }
-      });
-      stream.on('error', (err) => fail(this.unavailable(err)));
-      stream.on('close', () => {
+      const headers: [string, string][] = [
+        [':method', 'POST'], [':scheme', this.opts.tls ? 'https' : 'http'], [':path', path], [':authority', this.authority()],
+        ['content-type', 'application/grpc'], ['te', 'trailers'], ['grpc-timeout', `${timeoutMs}m`],
+      ];
+      const onClose = (err?: Error, rstCode?: number) => {
         clearTimeout(timer);
         if (failed) return reject(failed);
-        const md = { ...headers, ...trailers };
+        if (err) return reject(this.unavailable(err));
         const statusText = md['grpc-status'];
-        if (statusText === undefined) return reject(this.unavailable(new Error(`HTTP/2 stream closed without a gRPC status (${stream.rstCode})`)));
+        if (statusText === undefined) return reject(this.unavailable(new Error(`HTTP/2 stream closed without a gRPC status (${rstCode ?? 0})`)));
         const code = Number(statusText);
         if (code !== 0) {
           const details = decodeURIComponent(String(md['grpc-message'] ?? ''));
@@ -165,8 +168,24 @@ export class GrpcLite {
         }
         if (reader.pending !== 0) return reject(new FleetnetError('failed', `${this.peer} sent a truncated reply`));
         resolve();
-      });
-      stream.end(frame);
+      };
+      try {
+        stream = conn.request(headers, frame, {
+          onHeaders: (h) => Object.assign(md, h),
+          onData: (c) => {
+            if (failed) return;
+            try {
+              reader.push(c);
+            } catch (err) {
+              fail(new FleetnetError('failed', `${this.peer} sent a reply fleetnet cannot read`, { cause: err }));
+            }
+          },
+          onClose,
+        });
+      } catch (err) {
+        clearTimeout(timer);
+        reject(this.unavailable(err));
+      }
     });
   }
 
@@ -182,8 +201,11 @@ export class GrpcLite {
     return this.call(m.path, m.encode(req), timeoutMs, onMessage);
   }
 
+  /** Ends the connection at once (the CLI is done with it): nothing waits for the peer to hang up. */
   close(): void {
-    this.session?.close();
-    this.session = undefined;
+    this.live?.close();
+    void this.conn?.then((c) => c.close(), () => undefined);
+    this.conn = undefined;
+    this.live = undefined;
   }
 }

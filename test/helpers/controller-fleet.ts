@@ -64,7 +64,7 @@ function stopProc(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM
 }
 
 export async function startTestFleet(o: { hosts: number; tag: string }): Promise<TestFleet> {
-  if (!existsSync('dist/fleetnet.js')) await sh.run('node', ['scripts/build.mjs']);
+  if (!existsSync('dist/fleetnet.cjs')) await sh.run('node', ['scripts/build.mjs']);
   const prefix = uniquePrefix(o.tag);
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   const sw = `${prefix}sw`;

@@ -30,7 +30,7 @@ const canRun = process.getuid?.() === 0 && existsSync('/usr/lib/cni/bridge') && 
 test('npm run bench with N=2 measures every path and leaves nothing behind', { skip: canRun ? false : 'needs root, a running dockerd and /usr/lib/cni/bridge', timeout: 300_000 }, (t) => {
   const out = mkdtempSync(join(tmpdir(), 'fnbench-test-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  assert.ok(existsSync('dist/fleetnet.js'), 'the bundle is built (npm run build)');
+  assert.ok(existsSync('dist/fleetnet.cjs'), 'the bundle is built (npm run build)');
   const before = snapshot();
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--n', '2', '--warmup', '1', '--results-dir', join(out, 'results'), '--report', join(out, 'README.md')], { encoding: 'utf8', timeout: 280_000 });
   assert.equal(r.status, 0, `bench failed:\n${r.stdout}\n${r.stderr}`);
@@ -40,6 +40,10 @@ test('npm run bench with N=2 measures every path and leaves nothing behind', { s
     assert.ok(row && row.n === 2 && row.p50Ms > 0, `row ${name} has 2 samples`);
   }
   assert.equal(latest.comparisons?.filter((c) => c.target !== undefined).length, 3);
+  // New processes run without this workplace's NODE_EXTRA_CA_CERTS, and the report says so, with both floors.
+  assert.ok(latest.notes.some((n) => n.includes('NODE_EXTRA_CA_CERTS')), 'a note names the variable left out');
+  assert.ok(latest.rows.some((x) => x.name === 'floor: node -e "" (bare Node start)'));
+  if (process.env.NODE_EXTRA_CA_CERTS) assert.ok(latest.rows.some((x) => x.name.startsWith('floor: node -e "" with this workplace\'s NODE_EXTRA_CA_CERTS')));
   ResultsSchema.parse(JSON.parse(readFileSync(join(out, 'results', 'agent-profile.json'), 'utf8')));
   const md = readFileSync(join(out, 'README.md'), 'utf8');
   assert.match(md, /## Attach and detach/);

@@ -68,3 +68,47 @@ test('GrpcLite: a server stream arrives message by message; a refusal maps back 
   await assert.rejects(gone.unary({ path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b) => b }, {}, 2_000), /nobody there/);
   gone.close();
 });
+
+test('GrpcLite over mutual TLS (the CLI to a controller): ALPN h2, both certificates checked', async (t) => {
+  const { makeTestFleet } = await import('../helpers/pki.js');
+  const { createSecureServer } = await import('node:http2');
+  const { CONTROLLER_NAME } = await import('../../common/pki/identity.js');
+  const fleet = await makeTestFleet();
+  const server = await fleet.cred('controller', CONTROLLER_NAME);
+  const cli = await fleet.cred('cli', 'admin');
+  const seen: string[] = [];
+  const srv = createSecureServer({ key: server.keyPem, cert: server.certPem, ca: server.caPem, requestCert: true, rejectUnauthorized: true });
+  srv.on('stream', (s, h) => {
+    const peer = (s.session?.socket as import('node:tls').TLSSocket).getPeerCertificate();
+    seen.push(`${String(h[':scheme'])} ${String(peer.subject?.CN)}`);
+    s.on('data', () => {});
+    s.on('end', () => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end(frame(Buffer.from('over tls')));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as import('node:net').AddressInfo).port;
+  const c = new GrpcLite(`127.0.0.1:${port}`, 'the test controller', { tls: { ...cli, serverName: CONTROLLER_NAME } });
+  t.after(() => {
+    c.close();
+    srv.close();
+    fleet.cleanup();
+  });
+  const reply = await c.unary({ path: '/t.S/Tls', encode: () => new Uint8Array(0), decode: (b) => Buffer.from(b).toString() }, {}, 10_000);
+  assert.equal(reply, 'over tls');
+  assert.equal(seen.length, 1);
+  assert.match(seen[0]!, /^https /, 'the request says https');
+  // A client without a certificate of this fleet is refused by the server's TLS, and says so.
+  const stranger = new GrpcLite(`127.0.0.1:${port}`, 'the test controller', { tls: { ...(await fleet.foreign('cli', 'eve')), serverName: CONTROLLER_NAME } });
+  await assert.rejects(stranger.unary({ path: '/t.S/Tls', encode: () => new Uint8Array(0), decode: (b) => b }, {}, 10_000), (e: unknown) => e instanceof FleetnetError);
+  stranger.close();
+});
+
+test('hostPort splits HOST:PORT and [V6]:PORT', async () => {
+  const { hostPort } = await import('../../cli/client/grpc-lite.js');
+  assert.deepEqual(hostPort('10.0.0.1:7440', false), { host: '10.0.0.1', port: 7440 });
+  assert.deepEqual(hostPort('[fd00::1]:7440', true), { host: 'fd00::1', port: 7440 });
+  assert.deepEqual(hostPort('ctl.example', true), { host: 'ctl.example', port: 443 });
+});

@@ -1,0 +1,57 @@
+// Which command modules a fleetnet process registers with commander. A process runs one command,
+// and registering all of them (their options, arguments, help texts) costs a new process ~2-3 ms:
+// so only the named command's modules are registered; with no command, help, or a word that is
+// not in this table, all of them are (help lists every command, and commander suggests the near
+// miss for a typo). test/unit/command-table.test.ts checks that each entry registers exactly
+// what the full registration has under that name.
+import type { Command } from 'commander';
+import * as agent from './commands/agent.js';
+import * as attach from './commands/attach.js';
+import * as controller from './commands/controller.js';
+import * as detach from './commands/detach.js';
+import * as host from './commands/host.js';
+import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
+import * as hosts from './commands/hosts.js';
+import * as inspect from './commands/inspect.js';
+import * as lab from './commands/lab.js';
+import * as ls from './commands/ls.js';
+import * as mesh from './commands/mesh.js';
+import * as net from './commands/net.js';
+import * as nets from './commands/nets.js';
+import * as route from './commands/route.js';
+import * as rule from './commands/rule.js';
+import * as tc from './commands/tc.js';
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+/** Every module, in registration order (hostBootstrap last: it extends host and controller). */
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, hostBootstrap];
+
+/** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
+export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
+  attach: [attach], detach: [detach], ls: [ls], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
+  host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
+  controller: [controller, hostBootstrap], lab: [lab], mesh: [mesh],
+};
+
+/** The program's own options that take a value (so the word after them is not the command). */
+const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller']);
+
+/** The command word of `fleetnet [global options] COMMAND …`, or undefined. */
+export function commandWord(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return undefined;
+    if (GLOBAL_WITH_VALUE.has(a)) i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+/** The modules to register for these arguments (process.argv without node and the script). */
+export function commandModules(args: readonly string[]): readonly CommandModule[] {
+  const word = commandWord(args);
+  return (word !== undefined && Object.hasOwn(COMMAND_MODULES, word) ? COMMAND_MODULES[word] : undefined) ?? ALL_COMMANDS;
+}
