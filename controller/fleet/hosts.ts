@@ -66,6 +66,21 @@ export function removeHost(tx: Tx, name: string, force: boolean): boolean {
   return true;
 }
 
+/**
+ * A removed host also leaves every mesh it was in (a host added again under the same name joins
+ * only what it is told to); returns the remaining members, whose tunnels to it must go.
+ */
+export function leaveMeshes(tx: Tx, name: string): string[] {
+  const peers = new Set<string>();
+  for (const n of tx.listNetworks()) {
+    if (!n.mesh?.members.includes(name)) continue;
+    const members = n.mesh.members.filter((m) => m !== name);
+    tx.putNetwork({ ...n, mesh: { ...n.mesh, members } });
+    for (const m of members) peers.add(m);
+  }
+  return [...peers].sort();
+}
+
 export function getHostOrThrow(tx: Tx, name: string): HostRecord {
   const h = tx.getHost(name);
   if (!h) throw notFound(`no host named ${name}`, `register it with: fleetnet host add ${name} --addr IP[:PORT]`);

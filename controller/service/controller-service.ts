@@ -7,7 +7,7 @@ import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, F
 import { targetFromProto } from '../../agent/service/convert.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { pooledRandom } from '../mac/allocate.js';
-import { addHost, removeHost } from '../fleet/hosts.js';
+import { addHost, leaveMeshes, removeHost } from '../fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Store } from '../store/store.js';
@@ -80,9 +80,11 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     }),
     listHosts: unary(log, 'ListHosts', async () => ({ hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto) })),
     removeHost: unary(log, 'RemoveHost', async (r: RemoveHostRequest) => {
-      const removed = await store.transact((tx) => removeHost(tx, r.name, r.force));
+      const { removed, peers } = await store.transact((tx) => ({ removed: removeHost(tx, r.name, r.force), peers: leaveMeshes(tx, r.name) }));
       dispatcher.forget(r.name);
-      log.info({ host: r.name, force: r.force }, 'host removed');
+      log.info({ host: r.name, force: r.force, meshPeers: peers }, 'host removed');
+      // Its tunnels go from the other members now, not at their next resync (the push retries on its own).
+      if (peers.length) void d.mesh?.push(peers);
       return { removed };
     }),
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
-import { addHost } from '../../controller/fleet/hosts.js';
+import { addHost, leaveMeshes, removeHost } from '../../controller/fleet/hosts.js';
 import { createNetwork } from '../../controller/fleet/networks.js';
 import { meshAdd, meshMtu, meshRemove, planInputFromTx } from '../../controller/mesh/fleet-mesh.js';
 import { planMesh } from '../../controller/mesh/plan.js';
@@ -46,4 +46,21 @@ test('mesh keys, members and the plan from the store', async () => {
   assert.deepEqual([rm.changed, rm.hosts, rm.network.mesh?.members], [true, ['h1', 'h2'], ['h2']]);
   assert.equal(meshMtu(rm.network), 1458);
   assert.equal(meshMtu((await store.read((tx) => tx.getNetwork('vio')))!), 1450);
+});
+
+test('a removed host leaves every mesh; added again, it is in none until told', async () => {
+  await store.transact((tx) => {
+    for (const i of [7, 8, 9]) addHost(tx, { name: `g${i}`, agentAddr: `10.99.1.${i}:7441` }, 1);
+  });
+  const mk = (name: string, key: number) => store.transact((tx) => createNetwork(tx, { name, subnets: ['10.7.0.0/24'], kind: 'ovs', bridge: `ovs-${name}`, mesh: { encap: 'vxlan', key } }, 1));
+  await mk('teal', 700);
+  await mk('aqua', 701);
+  for (const [net, h] of [['teal', 'g7'], ['teal', 'g8'], ['aqua', 'g8'], ['aqua', 'g9']] as const) await store.transact((tx) => meshAdd(tx, net, h));
+  const peers = await store.transact((tx) => (removeHost(tx, 'g8', false) ? leaveMeshes(tx, 'g8') : []));
+  assert.deepEqual(peers, ['g7', 'g9'], 'the members whose tunnels to g8 must go');
+  const members = (net: string) => store.read((tx) => tx.getNetwork(net)?.mesh?.members);
+  assert.deepEqual([await members('teal'), await members('aqua')], [['g7'], ['g9']]);
+  await store.transact((tx) => addHost(tx, { name: 'g8', agentAddr: '10.99.1.8:7441' }, 2));
+  assert.deepEqual([await members('teal'), await members('aqua')], [['g7'], ['g9']], 'a host added again joins nothing by itself');
+  assert.deepEqual(await store.transact((tx) => leaveMeshes(tx, 'g8')), [], 'in no mesh: nothing to tell anyone');
 });
