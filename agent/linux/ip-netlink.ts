@@ -93,6 +93,9 @@ export interface OpHook {
   after?(op: Op, line: string): void;
 }
 
+/** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
+const T = { timeout: 10_000 };
+
 const OPER = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
 
@@ -123,7 +126,7 @@ class Batch {
   private async ifindex(name: string): Promise<number> {
     const known = this.index.get(name);
     if (known) return known;
-    const [l] = await this.s.getLink({}, { ifname: name });
+    const [l] = await this.s.getLink({}, { ifname: name }, T);
     const i = l?.data.index;
     if (!i) throw new Error(`Cannot find device "${name}"`);
     this.index.set(name, i);
@@ -132,7 +135,7 @@ class Batch {
 
   async run(op: Op): Promise<unknown[] | undefined> {
     const nl = this.rt.nl;
-    const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL };
+    const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL, ...T };
     switch (op.t) {
       case 'veth': {
         const fd = op.peer.netns ? this.rt.nsFd(op.peer.netns) : undefined;
@@ -159,6 +162,7 @@ class Batch {
         await this.s.setLink(
           { index, ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}) },
           { ...opt('master', master), ...opt('ifalias', op.alias), ...opt('ifname', op.rename), ...opt('mtu', op.mtu), ...opt('address', op.mac ? macBuf(op.mac) : undefined) },
+          T,
         );
         if (op.rename) {
           this.index.delete(op.name);
@@ -167,7 +171,7 @@ class Batch {
         return undefined;
       }
       case 'del': {
-        await this.s.delLink({ index: await this.ifindex(op.name) });
+        await this.s.delLink({ index: await this.ifindex(op.name) }, {}, T);
         this.index.delete(op.name);
         return undefined;
       }
@@ -185,7 +189,7 @@ class Batch {
         await this.s.newRoute(
           { family: op.gw.family === 4 ? 2 : 10, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
           { gateway: op.gw.bytes, oif, table: 254 },
-          { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE },
+          { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE, ...T },
         );
         return undefined;
       }
@@ -197,8 +201,8 @@ class Batch {
   /** The fields of `ip -json addr show dev X` that the agent reads back. */
   private async show(dev: string): Promise<unknown> {
     const index = await this.ifindex(dev);
-    const [l] = await this.s.getLink({ index });
-    const addrs = await this.s.getAddresses();
+    const [l] = await this.s.getLink({ index }, {}, T);
+    const addrs = await this.s.getAddresses({}, {}, T);
     return {
       ifindex: index,
       ifname: l?.attrs.ifname,
