@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what fleetnet's demo and tests need on a fresh Debian 12 machine, as root:
-# Debian packages, the npm dependencies, and a Docker daemon when none answers.
+# Debian packages, Node.js 24 (from the npm registry), the npm dependencies, and a Docker daemon
+# when none answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,9 @@ if [ "$(id -u)" != 0 ]; then echo "setup: run as root (fleetnet makes network na
 
 PKGS=(iproute2 util-linux procps openvswitch-switch docker.io busybox-static dnsmasq-base udhcpc
       isc-dhcp-client dhcpcd-base openssh-server iputils-arping iputils-ping protobuf-compiler
-      containernetworking-plugins lxc tcpdump tar libndp-tools nftables iptables systemd)
+      containernetworking-plugins lxc tcpdump tar libndp-tools nftables iptables systemd
+      curl ca-certificates build-essential python3
+      etcd-server etcd-client podman graphviz ansible-core zsh fish)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -17,15 +20,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+bash scripts/install-node.sh
+hash -r
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "setup: fleetnet needs Node.js 20 or later (found: $(node --version 2>/dev/null || echo none))" >&2
+if [ "$node_major" -lt 24 ]; then
+  echo "setup: fleetnet needs Node.js 24 or later first on PATH (found: $(node --version 2>/dev/null || echo none) at $(command -v node || echo nowhere))" >&2
   exit 1
 fi
 
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "${CI:-}" = true ]; then
+# node_modules is rebuilt when the lock file changed or it was built by another Node.js (native
+# modules are compiled for one ABI).
+abi_stamp="node_modules/.fleetnet-node-abi"
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "${CI:-}" = true ] \
+   || [ "$(cat "$abi_stamp" 2>/dev/null)" != "$(node -p process.versions.modules)" ]; then
   echo "setup: npm ci"
+  # Native modules build against the headers of the Node.js that runs them (a machine-wide
+  # nodedir pointing at another version's headers would give modules that fail to load).
+  npm_config_nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" \
   npm ci --no-audit --no-fund --loglevel=error
+  node -p process.versions.modules > "$abi_stamp"
 fi
 
 if ! docker info >/dev/null 2>&1; then
