@@ -7,17 +7,7 @@ import * as agent from '../cli/commands/agent.js';
 
 const program = new Command('fleetnet-agent').version(VERSION).exitOverride();
 agent.register(program);
-const agentCmd = program.commands.find((c) => c.name() === 'agent')!;
-agentCmd
-  .command('supervise')
-  .summary('run `agent run` and restart it when it dies (hosts without systemd)')
-  .requiredOption('--pid-file <file>', 'where the supervisor writes its pid')
-  .requiredOption('--log <file>', 'the agent\'s output is appended here')
-  .argument('<args...>', 'after --: the agent run arguments')
-  .action(async (args: string[], opts: { pidFile: string; log: string }) => {
-    const { supervise } = await import('./supervise.js');
-    await supervise({ pidFile: opts.pidFile, log: opts.log, args });
-  });
+// `agent supervise` (hosts without systemd) is registered by the same module.
 for (const c of program.commands) c.exitOverride();
 
 try {

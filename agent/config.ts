@@ -1,5 +1,9 @@
 // Agent settings, validated once and frozen.
 import { z } from 'zod';
+import { settingsError } from '../common/config-file.js';
+
+/** Where `agent run` reads its settings when --config does not name another file. */
+export const DEFAULT_AGENT_CONFIG = '/etc/fleetnet/agent.yaml';
 
 export const AgentConfigSchema = z.object({
   socket: z.string().min(1).default('/run/fleetnet/agent.sock'),
@@ -21,10 +25,14 @@ export const AgentConfigSchema = z.object({
   joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
   caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
   insecureTcp: z.boolean().default(false),
+  /** ADDR:PORT of the Prometheus /metrics endpoint; none unless asked. */
+  metrics: z.string().optional(),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;
 
 export function agentConfig(input: unknown): AgentConfig {
-  return Object.freeze(AgentConfigSchema.parse(input));
+  const r = AgentConfigSchema.safeParse(input);
+  if (!r.success) throw settingsError('agent', r.error.issues[0]!);
+  return Object.freeze(r.data);
 }

@@ -1,8 +1,10 @@
 // Controller settings, validated once and frozen. Durations carry their unit in the name.
 import { z } from 'zod';
-import { invalid } from '../common/errors.js';
+import { settingsError } from '../common/config-file.js';
 
 export const DEFAULT_CONTROLLER_PORT = 7440;
+/** Where `controller run` reads its settings when --config does not name another file. */
+export const DEFAULT_CONTROLLER_CONFIG = '/etc/fleetnet/controller.yaml';
 
 export const ControllerConfigSchema = z.object({
   // Loopback by default: there is no client authentication until the PKI issue lands.
@@ -20,15 +22,14 @@ export const ControllerConfigSchema = z.object({
   trustDir: z.string().min(1).default('/etc/fleetnet/controller'),
   /** The longest a client may ask FleetAttach/FleetDetach to wait. */
   maxWaitMs: z.number().int().min(0).default(120_000),
+  /** ADDR:PORT of the Prometheus /metrics endpoint; none unless asked. */
+  metrics: z.string().optional(),
 });
 
 export type ControllerConfig = Readonly<z.infer<typeof ControllerConfigSchema>>;
 
 export function controllerConfig(input: unknown): ControllerConfig {
   const r = ControllerConfigSchema.safeParse(input);
-  if (!r.success) {
-    const first = r.error.issues[0]!;
-    throw invalid(`controller setting ${first.path.join('.')}: ${first.message}`, 'see: fleetnet controller run --help');
-  }
+  if (!r.success) throw settingsError('controller', r.error.issues[0]!);
   return Object.freeze(r.data);
 }

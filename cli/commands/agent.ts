@@ -1,5 +1,15 @@
-// fleetnet agent run: the per-host root agent.
+// fleetnet agent run: the per-host root agent; agent supervise: the same without systemd.
 import type { Command } from 'commander';
+import { wholeNumber as int } from '../../common/flag-values.js';
+
+const CONFIG_HELP = `
+Settings file: /etc/fleetnet/agent.yaml (or --config FILE), keys named like the flags, e.g.
+  listen: 10.0.0.12:7441
+  ovs-datapath: netdev
+  metrics: 127.0.0.1:9441
+  mesh-resync-ms: 10000          # also: docker-socket, netns-dir
+Flags given on the command line override the file. A mistake in the file (unknown key, wrong
+type, bad YAML) stops the agent before it starts, naming the file, the line and the key (exit 2).`;
 
 export function register(program: Command): void {
   const agent = program.command('agent').summary('run the per-host agent');
@@ -7,6 +17,7 @@ export function register(program: Command): void {
     .command('run')
     .summary('serve attach/detach/list for this host')
     .description('Run the agent. With no flags it serves the local CLI on /run/fleetnet/agent.sock (root only), so that `fleetnet attach` works on this host with no configuration.')
+    .option('--config <file>', 'settings file (default /etc/fleetnet/agent.yaml when it exists)')
     .option('--socket <path>', 'unix socket for the local CLI (default /run/fleetnet/agent.sock)')
     .option('--listen <addr:port>', 'also listen on TCP for the controller (an address this host holds)')
     .option('--state-dir <dir>', 'where the agent keeps what it made', '/var/lib/fleetnet/agent')
@@ -20,20 +31,46 @@ export function register(program: Command): void {
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
-    .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
-      const [{ agentConfig }, { startAgent }, { makeLogger, runUntilSignal }] = await Promise.all([
-        import('../../agent/config.js'),
-        import('../../agent/main.js'),
-        import('../../common/logger.js'),
-      ]);
-      const cfg = agentConfig({
-        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
-        logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
-        controller: opts.controller ?? (cmd.optsWithGlobals().controller as string | undefined), joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
-        ipPath: opts.ipPath,
+    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)')
+    .option('--mesh-resync-ms <ms>', 'period of the mesh\'s full reconcile pass (0: only when the controller pushes)')
+    .addHelpText('after', CONFIG_HELP)
+    .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const [{ agentConfig, AgentConfigSchema, DEFAULT_AGENT_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startAgent }, { makeLogger, runUntilSignal }, { notifyReady }] =
+        await Promise.all([
+          import('../../agent/config.js'),
+          import('../../common/config-file.js'),
+          import('../../agent/main.js'),
+          import('../../common/logger.js'),
+          import('../../common/readiness.js'),
+        ]);
+      const file = readConfigFile({
+        explicit: opts.config as string | undefined, defaultPath: DEFAULT_AGENT_CONFIG, schema: fileSchemaOf(AgentConfigSchema.shape), helpCmd: 'fleetnet agent run --help',
       });
+      const g = cmd.optsWithGlobals();
+      const { config: _file, ...given } = opts;
+      const flags = {
+        ...given, socket: g.socket, controller: opts.controller ?? g.controller,
+        insecureTcp: opts.insecureTcp === undefined ? undefined : Boolean(opts.insecureTcp),
+        meshResyncMs: int(opts.meshResyncMs as string | undefined, '--mesh-resync-ms'),
+      };
+      const cfg = agentConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSourceWithGlobals(k)));
       const log = makeLogger(cfg.logLevel, 'agent');
+      if (file.path) log.info({ config: file.path }, 'settings file read');
       const handle = await startAgent(cfg, log);
+      await notifyReady(log, `serving on ${cfg.socket}${cfg.listen ? ` and ${cfg.listen}` : ''}`);
       await runUntilSignal(log, handle);
+    });
+  agent
+    .command('supervise')
+    .summary('run `agent run` and restart it when it dies (hosts without systemd)')
+    .description('Keep an agent running where there is no systemd: restart it with backoff when it exits, and write its log to a size-rotated file (FILE, FILE.1 … FILE.N; SIGHUP reopens FILE for an outside logrotate).')
+    .requiredOption('--pid-file <file>', 'where the supervisor writes its pid')
+    .requiredOption('--log <file>', 'the agent\'s output goes here')
+    .option('--log-max-bytes <n>', 'rotate the log before it passes this size', String(10 * 1024 * 1024))
+    .option('--log-keep <n>', 'rotated log files to keep', '5')
+    .argument('<args...>', 'after --: the agent run arguments')
+    .action(async (args: string[], opts: { pidFile: string; log: string; logMaxBytes: string; logKeep: string }) => {
+      const { supervise } = await import('../../agent/supervise.js');
+      await supervise({ pidFile: opts.pidFile, log: opts.log, args, logMaxBytes: int(opts.logMaxBytes, '--log-max-bytes'), logKeep: int(opts.logKeep, '--log-keep') });
     });
 }

@@ -1,6 +1,6 @@
 // fleetnet controller run: the fleet's controller (state, IPAM, MACs, orders to agents).
 import type { Command } from 'commander';
-import { invalid } from '../../common/errors.js';
+import { wholeNumber as int } from '../../common/flag-values.js';
 
 const EXAMPLES = `
 Examples:
@@ -11,37 +11,49 @@ Then point the CLI at it (--controller, FLEETNET_CONTROLLER, or ~/.config/fleetn
   echo 'controller: 10.99.0.2:7440' > ~/.config/fleetnet/config.yaml
   fleetnet host add h2 --addr 10.99.0.12
   fleetnet net create blue --subnet 10.1.1.0/24 --gateway 10.1.1.1
-  fleetnet attach --host h2 web1 10.1.1.50/24`;
+  fleetnet attach --host h2 web1 10.1.1.50/24
 
-function int(v: string | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw invalid(`${what} '${v}' is not a whole number`);
-  return Number(v);
-}
+Settings file: /etc/fleetnet/controller.yaml (or --config FILE), keys named like the flags, e.g.
+  listen: 10.99.0.2:7440
+  db: /var/lib/fleetnet/state.db
+  metrics: 127.0.0.1:9440
+  resync-ms: 10000             # also: backoff-min-ms, backoff-max-ms, attach-timeout-ms, max-wait-ms …
+Flags given on the command line override the file. A mistake in the file (unknown key, wrong
+type, bad YAML) stops the controller before it starts, naming the file, the line and the key (exit 2).`;
 
 export function register(program: Command): void {
   const c = program.command('controller').summary('run the fleet controller');
   c.command('run')
     .summary('serve the fleet: hosts, networks, IPAM, MACs, attachments')
     .description('Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from the file before it serves, and converges every host\'s agent to the desired state.')
+    .option('--config <file>', 'settings file (default /etc/fleetnet/controller.yaml when it exists)')
     .option('--listen <addr:port>', 'where to serve (mutual TLS once `fleetnet controller init` made a CA)', '127.0.0.1:7440')
     .option('--trust-dir <dir>', 'PKI folder made by `fleetnet controller init`', '/etc/fleetnet/controller')
     .option('--db <path>', 'SQLite state file', '/var/lib/fleetnet/state.db')
     .option('--synchronous <mode>', 'SQLite synchronous mode in WAL: normal (survives a crash of the process) or full (also power loss)', 'normal')
     .option('--resync-ms <ms>', 'periodic reconcile pass per host', '10000')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)')
     .addHelpText('after', EXAMPLES)
-    .action(async (opts: Record<string, string | undefined>) => {
-      const [{ controllerConfig }, { startController }, { makeLogger, runUntilSignal }] = await Promise.all([
-        import('../../controller/config.js'),
-        import('../../controller/main.js'),
-        import('../../common/logger.js'),
-      ]);
-      const cfg = controllerConfig({
-        listen: opts.listen, db: opts.db, synchronous: opts.synchronous, logLevel: opts.logLevel, resyncMs: int(opts.resyncMs, '--resync-ms'), trustDir: opts.trustDir,
+    .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
+      const [{ controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startController }, { makeLogger, runUntilSignal }, { notifyReady }] =
+        await Promise.all([
+          import('../../controller/config.js'),
+          import('../../common/config-file.js'),
+          import('../../controller/main.js'),
+          import('../../common/logger.js'),
+          import('../../common/readiness.js'),
+        ]);
+      const file = readConfigFile({
+        explicit: opts.config, defaultPath: DEFAULT_CONTROLLER_CONFIG, schema: fileSchemaOf(ControllerConfigSchema.shape), helpCmd: 'fleetnet controller run --help',
       });
+      const { config: _file, ...given } = opts;
+      const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms') };
+      const cfg = controllerConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSource(k)));
       const log = makeLogger(cfg.logLevel, 'controller');
+      if (file.path) log.info({ config: file.path }, 'settings file read');
       const handle = await startController(cfg, log);
+      await notifyReady(log, `serving on ${handle.listen}`);
       await runUntilSignal(log, handle);
     });
 }

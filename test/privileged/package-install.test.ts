@@ -1,0 +1,129 @@
+// The package as a user gets it: `npm pack` → deploy/install.sh into a scratch prefix, on a "host"
+// without systemd (a scratch netns, its own settings, socket, state and log folders): `fleetnet
+// --version`, the supervised `agent run` answering on its socket, a killed agent restarted by the
+// supervisor, then --uninstall leaving nothing. The units pass `systemd-analyze verify`.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ensureBuilt } from '../helpers/build.js';
+import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
+
+const P = uniquePrefix('pk');
+const NS = `${P}-h`;
+const root = process.cwd();
+let dir: string;
+let prefix: string;
+let env: NodeJS.ProcessEnv;
+const paths = () => ({ etc: join(dir, 'etc'), run: join(dir, 'run'), log: join(dir, 'log'), state: join(dir, 'state') });
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>, tries = 600): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const fleetnet = (...args: string[]) => sh.run(join(prefix, 'bin', 'fleetnet'), args, { allowFail: true, env });
+const supervisorPid = () => Number(readFileSync(join(paths().run, 'agent-supervisor.pid'), 'utf8'));
+
+before(async () => {
+  await ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), `fleetnet-${P}-`));
+  prefix = join(dir, 'prefix');
+  const p = paths();
+  mkdirSync(p.etc, { recursive: true });
+  writeFileSync(join(p.etc, 'agent.yaml'), [
+    `socket: ${join(p.run, 'agent.sock')}`, `state-dir: ${p.state}`, 'ip-path: exec', 'log-level: info', '',
+  ].join('\n'));
+  env = { ...process.env, FLEETNET_ETC: p.etc, FLEETNET_RUN: p.run, FLEETNET_LOG_DIR: p.log, FLEETNET_SYSTEMD: 'no' };
+  await addNs(NS);
+});
+
+after(async () => {
+  // also on failure: the supervisor and its agent, then the namespace and the files
+  if (dir && existsSync(join(paths().run, 'agent-supervisor.pid'))) {
+    await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], { allowFail: true, env });
+  }
+  await delNs(NS);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm package and deploy/install.sh', () => {
+  let tarball: string;
+
+  it('npm pack holds what runs: bin, both bundles, deploy scripts and units, protos; no sources', async () => {
+    // the suite has built dist/ already: the prepack build (scripts.prepack) is not run twice here
+    const r = await sh.run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: { ...process.env, npm_config_loglevel: 'error' } });
+    const [info] = JSON.parse(r.stdout) as [{ filename: string; files: { path: string }[] }];
+    const files = info.files.map((f) => f.path);
+    for (const f of ['bin/fleetnet.cjs', 'dist/fleetnet.cjs', 'dist/fleetnet-agent.mjs', 'deploy/install.sh', 'deploy/dhcp-hook',
+      'deploy/systemd/fleetnet-agent.service', 'deploy/systemd/fleetnet-agent-package.service', 'deploy/systemd/fleetnet-controller.service',
+      'proto/fleetnet/v1/controller.proto', 'package.json']) assert.ok(files.includes(f), `${f} is in the package`);
+    assert.deepEqual(files.filter((f) => /\.ts$|^test\/|^node_modules\//.test(f)), []);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    assert.equal(pkg.scripts.prepack, 'npm run build');
+    for (const dev of ['esbuild', 'tsx', 'typescript', 'ts-proto']) assert.equal(pkg.dependencies[dev], undefined, `${dev} is a devDependency`);
+    tarball = join(dir, info.filename);
+  });
+
+  it('install.sh on a host without systemd: fleetnet on PATH, the agent supervised from agent.yaml', async () => {
+    const r = await sh.run('ip', ['netns', 'exec', NS, 'sh', join(root, 'deploy', 'install.sh'), '--tarball', tarball, '--prefix', prefix, '--no-native'],
+      { allowFail: true, env, timeoutMs: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /no systemd here: agent supervised/);
+    const v = await fleetnet('--version');
+    assert.equal(v.stdout.trim(), JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version);
+    const sock = join(paths().run, 'agent.sock');
+    await waitFor('the agent socket', () => existsSync(sock));
+    await waitFor('an answer on the socket', async () => (await fleetnet('--socket', sock, 'ls', '--json')).code === 0);
+    // the agent runs in the host's netns, from the installed package, with the file's settings
+    const ls = await fleetnet('--socket', sock, 'ls', '--json');
+    assert.deepEqual(JSON.parse(ls.stdout), []);
+    const log = readFileSync(join(paths().log, 'agent.log'), 'utf8');
+    assert.match(log, /"msg":"agent serving"/);
+    assert.match(log, /settings file read/);
+  });
+
+  it('the supervisor restarts a killed agent', async () => {
+    const children = (await sh.run('pgrep', ['-P', String(supervisorPid())], { allowFail: true })).stdout.trim().split('\n').filter(Boolean);
+    assert.equal(children.length, 1);
+    process.kill(Number(children[0]), 'SIGKILL');
+    await waitFor('a restart', () => /agent exited \(SIGKILL\); restarting/.test(readFileSync(join(paths().log, 'agent.log'), 'utf8')));
+    const sock = join(paths().run, 'agent.sock');
+    await waitFor('the new agent', async () => (await fleetnet('--socket', sock, 'ls', '--json')).code === 0);
+  });
+
+  it('install.sh --uninstall stops the supervisor and its agent and removes the package', async () => {
+    const pid = supervisorPid();
+    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], { allowFail: true, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.throws(() => process.kill(pid, 0));
+    assert.equal(existsSync(join(prefix, 'bin', 'fleetnet')), false);
+    assert.equal((await sh.run('ip', ['netns', 'pids', NS])).stdout.trim(), '', 'nothing left running in the host');
+  });
+
+  it('bad usage exits 2', async () => {
+    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--prefix', 'relative/dir'], { allowFail: true, env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /absolute path/);
+    const c = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--controller', '--no-native'], { allowFail: true, env });
+    assert.equal(c.code, 2);
+  });
+
+  it('the systemd units pass systemd-analyze verify', async (t) => {
+    if ((await sh.run('sh', ['-c', 'command -v systemd-analyze'], { allowFail: true })).code !== 0) return t.skip('systemd-analyze is not installed');
+    const units = join(dir, 'units');
+    mkdirSync(units);
+    for (const f of readdirSync(join(root, 'deploy', 'systemd'))) {
+      // verify checks that ExecStart's program exists: point it at one that does (this node)
+      const text = readFileSync(join(root, 'deploy', 'systemd', f), 'utf8').replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`);
+      writeFileSync(join(units, f), text);
+    }
+    const r = await sh.run('systemd-analyze', ['verify', '--man=no', ...readdirSync(units).map((f) => join(units, f))], { allowFail: true });
+    assert.equal(r.stderr.split('\n').filter((l) => l && !/EnvironmentFile|agent\.env/.test(l)).join('\n'), '');
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
