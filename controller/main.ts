@@ -5,7 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
-import { serveUnaryDirect } from '../common/grpc-direct-unary.js';
+import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
 import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
@@ -38,7 +38,6 @@ export interface ControllerDeps {
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const trust = await openTrustIfInitialised(cfg.trustDir);
-  if (!trust) log.warn({ trustDir: cfg.trustDir }, 'no CA (fleetnet controller init): serving plain TCP without client authentication');
   const store = deps.store ?? new SqliteStore({ path: cfg.db, synchronous: cfg.synchronous });
   const dispatcher = new Dispatcher({
     store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
@@ -63,15 +62,11 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
       server = ep.server;
       port = ep.port;
     } else {
-      // No channelz: its per-call bookkeeping was ~2 % of the controller's CPU under an allocation
-      // burst, and nothing here reads it.
-      server = new Server({ 'grpc.enable_channelz': 0 });
+      server = new Server(SERVER_OPTIONS);
       server.addService(ControllerService, impl);
       reflection.addToServer(server);
-      port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-      );
-      serveUnaryDirect(server, [{ def: ControllerService, impl }], { log });
+      port = await bindServer(server, cfg.listen, ServerCredentials.createInsecure());
+      warnUnauthorized(log, cfg.listen, `no CA in ${cfg.trustDir} (run fleetnet controller init for mutual TLS)`);
     }
   } catch (err) {
     mesh.stop();

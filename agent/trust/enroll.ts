@@ -5,7 +5,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-errors.js';
+import { fromServiceError } from '../../common/rpc/status.js';
 import { CONTROLLER_NAME, parseHostId } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr, privateKeyPem } from '../../common/pki/keys.js';
 import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';

@@ -7,7 +7,7 @@
 // loaded only when a call needs TLS.
 import { connect as netConnect, type Socket } from 'node:net';
 import { FleetnetError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-status.js';
+import { fromServiceError } from '../../common/rpc/status.js';
 import { H2Connection } from './h2-conn.js';
 
 type Metadata = Record<string, string | string[] | undefined>;
