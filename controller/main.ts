@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
 import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
-import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
 import { tlsAgentLinks, type AgentLinkFactory } from './dispatch/agent-link.js';
 import { startControllerEndpoint } from './pki/endpoint.js';
@@ -19,6 +18,7 @@ import { findProtoDir } from './proto-files.js';
 import { controllerService } from './service/controller-service.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
+import { ControllerService } from '../common/rpc/services.js';
 
 export interface ControllerHandle {
   /** The address actually bound (the port is filled in when :0 was asked). */

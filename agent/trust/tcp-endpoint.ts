@@ -10,11 +10,10 @@ import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../../common/rpc/s
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
 import { FileRevocationStore } from '../../common/pki/revocation.js';
 import { CredentialProvider, serverCredentials, type Credential } from '../../common/pki/tls.js';
-import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
-import { AgentTrustService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { AgentTlsFiles } from './credentials.js';
 import { startAutoRenew } from './auto-renew.js';
 import { agentTrustService } from './trust-service.js';
+import { AgentService, AgentTrustService } from '../../common/rpc/services.js';
 
 export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({ '/fleetnet.v1.Agent/Health': { kind: 'public' } });
 export const AGENT_DEFAULT_RULE: Rule = { kind: 'roles', roles: ['controller'] };

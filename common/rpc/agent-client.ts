@@ -4,12 +4,10 @@
 // the grpc-js error as its `cause`.
 import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { FleetnetError } from '../errors.js';
-import {
-  AgentClient, type AttachReply, type AttachRequest, type CapabilitiesReply, type DetachReply, type DetachRequest, type HealthReply,
-  type ListReply, type MeshReply, type MeshSpec, type MeshStatusReply,
-} from '../../proto/gen/fleetnet/v1/agent.js';
-import { AgentTrustClient, type RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
+import { type AttachReply, type AttachRequest, type CapabilitiesReply, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
+import { type RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { fromServiceError } from './status.js';
+import { AgentClient, AgentTrustClient } from './services.js';
 
 /** How to reach an agent: credentials (mutual TLS, or plain TCP in a lab) and channel options. */
 export interface RpcChannel {

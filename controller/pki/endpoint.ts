@@ -8,9 +8,9 @@ import { FleetnetError } from '../../common/errors.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
 import { bindServer, SERVER_OPTIONS } from '../../common/rpc/server.js';
 import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
-import { EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { Trust } from './controller-dir.js';
 import { CONTROLLER_DEFAULT_RULE, CONTROLLER_POLICY, enrollmentService } from './enrollment-service.js';
+import { EnrollmentService } from '../../common/rpc/services.js';
 
 export interface ControllerEndpointOptions {
   trust: Trust;

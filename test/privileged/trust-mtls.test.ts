@@ -16,11 +16,10 @@ import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';
 import { startControllerEndpoint, type ControllerEndpoint } from '../../controller/pki/endpoint.js';
-import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
-import { AgentTrustService, EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
 import { findCliCredential } from '../../cli/client/controller-tls.js';
 import { callAgent, connectAgentTls } from '../../controller/bootstrap/agent-client.js';
+import { AgentService, AgentTrustService, EnrollmentService } from '../../common/rpc/services.js';
 
 const log = pino({ level: 'silent' });
 let fleet: TestFleet;

@@ -12,7 +12,8 @@ import { conflict, FleetnetError } from '../../common/errors.js';
 import { AgentRpcClient } from '../../common/rpc/agent-client.js';
 import { bindServer, unary, type CallContext } from '../../common/rpc/server.js';
 import { fromServiceError, GrpcStatus } from '../../common/rpc/status.js';
-import { AgentService, AttachRequest, DetachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { AttachRequest, DetachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { AgentService } from '../../common/rpc/services.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'fn-rpc-'));
