@@ -17,7 +17,7 @@ import { grpcMeshLink, MeshPusher, type MeshLinkFactory } from './mesh/push.js';
 import { agentChannel } from './pki/wiring.js';
 import { findProtoDir } from './proto-files.js';
 import { controllerService } from './service/controller-service.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
 export interface ControllerHandle {
@@ -39,7 +39,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const trust = await openTrustIfInitialised(cfg.trustDir);
   if (!trust) log.warn({ trustDir: cfg.trustDir }, 'no CA (fleetnet controller init): serving plain TCP without client authentication');
-  const store = deps.store ?? new SqliteStore({ path: cfg.db, synchronous: cfg.synchronous });
+  const store = deps.store ?? (await openStore(cfg, log));
   const dispatcher = new Dispatcher({
     store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
     backoffMinMs: cfg.backoffMinMs, backoffMaxMs: cfg.backoffMaxMs, listTimeoutMs: cfg.listTimeoutMs,

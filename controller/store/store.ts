@@ -47,3 +47,15 @@ export interface Store {
   attachmentsJson(f?: AttachmentFilter): Promise<string>;
   close(): void;
 }
+
+/**
+ * A store several controllers share (etcd): what the others changed reaches this one, so its
+ * dispatcher runs for the hosts it owns and its waiting requests hear about their attachments.
+ */
+export interface SharedStore {
+  onRemoteChange(l: (c: { kind: 'attachment' | 'host'; name: string; host: string }) => void): void;
+}
+
+export function isShared(s: Store): s is Store & SharedStore {
+  return typeof (s as Partial<SharedStore>).onRemoteChange === 'function';
+}
