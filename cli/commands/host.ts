@@ -74,7 +74,7 @@ export function register(program: Command): void {
         // bootstrap, then register each host that joined with the controller (when one is configured)
         const g = cmd.optsWithGlobals();
         const { chooseController } = await import('../client/controller-address.js');
-        if (!chooseController(g)) {
+        if (!chooseController(g) || g.listHosts) { // --list-hosts changes nothing: no controller needed
           process.exitCode = await sshHostAdd(name, g);
           return;
         }

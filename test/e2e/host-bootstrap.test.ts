@@ -59,7 +59,7 @@ const common = () => ['--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller
 describe('fleetnet host add over SSH', () => {
   it('bootstraps three bare hosts in parallel from an inventory; Node.js is shipped to the host that has none', async () => {
     const inv = join(dir, 'hosts.yaml');
-    writeFileSync(inv, `# test fleet\ndefaults:\n  user: root\n  identity: ${lab.identity}\nhosts:\n  h1:\n    addr: ${H.h1!.addr}\n  h2:\n    addr: ${H.h2!.addr}\n  h3:\n    addr: ${H.h3!.addr}  # Node.js hidden\n`);
+    writeFileSync(inv, `# test fleet (an Ansible YAML inventory)\nall:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n    h1:\n      ansible_host: ${H.h1!.addr}\n    h2:\n      ansible_host: ${H.h2!.addr}\n    h3:\n      ansible_host: ${H.h3!.addr}  # Node.js hidden\n`);
     const r = await fleetnet('host', 'add', '--inventory', inv, '--accept-new', '--json', ...common());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const rows = JSON.parse(r.stdout) as { host: string; ok: boolean; result: { runtime: string; supervisor: string; pinnedNow: boolean; fingerprint: string } }[];
