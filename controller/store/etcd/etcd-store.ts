@@ -18,9 +18,10 @@ import { randomBytes } from 'node:crypto';
 import { CompareResult, CompareTarget, type Etcd3, type IKeyValue, type IRequestOp, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../../common/errors.js';
-import type { SharedStore, Store, Tx } from '../store.js';
+import type { HostOwnership, SharedStore, Store, Tx } from '../store.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
+import { EtcdHostLeases } from './host-leases.js';
 import { ATTS, DATA, HOSTS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
 import { Mirror } from './mirror.js';
 import { OverlayTx } from './overlay-tx.js';
@@ -152,6 +153,10 @@ export class EtcdStore implements Store, SharedStore {
         l({ kind: 'host', name: nameOf(k, HOSTS), host: nameOf(k, HOSTS) });
       }
     });
+  }
+
+  hostOwnership(log: Logger): HostOwnership {
+    return new EtcdHostLeases(this, log);
   }
 
   transact<T>(fn: (tx: Tx) => T): Promise<T> {
