@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .option('--host <name>', 'with a controller: only this fleet host')
     .addHelpText('after', EXAMPLES)
     .action(async (ref: string | undefined, opts: { all?: boolean; host?: string }, cmd: Command) => {
-      const { controllerOf } = await import('./fleet-attach.js');
+      const { controllerOf } = await import('../fleet/common.js');
       if (await controllerOf(cmd)) {
         if (!ref) throw invalid('name a container', 'fleetnet inspect web1');
         return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host);

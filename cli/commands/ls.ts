@@ -10,9 +10,9 @@ export function register(program: Command): void {
     .option('--host <name>', 'only this fleet host (with a controller)')
     .option('--net <name>', 'only this network (with a controller)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const fleet = await import('./fleet-attach.js');
-      const ctl = await fleet.controllerOf(cmd);
-      if (ctl) return fleet.fleetLs(ctl, opts);
+      const { controllerOf } = await import('../fleet/common.js');
+      const ctl = await controllerOf(cmd);
+      if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts);
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
