@@ -7,12 +7,7 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { lsEntryOf } from '../../common/inventory.js';
 import { LsOutput } from '../../common/ls-schema.js';
-import { silentLogger } from '../../common/logger.js';
-import { ExecRunner } from '../../common/runner.js';
-import { controllerConfig } from '../../controller/config.js';
-import { startController } from '../../controller/main.js';
-import { fakeFleet } from '../helpers/controller-fake-agent.js';
-import { tempStore } from '../helpers/controller-store.js';
+import { controllerWithCli } from '../helpers/controller-cli.js';
 
 /** Times that move between two calls (last seen, checked at) left out of a comparison. */
 const noClock = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (/(?:Seen|Checked)\w*Ms$|checkedAtMs$/i.test(k) ? undefined : x)));
@@ -20,16 +15,7 @@ const noClock = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unk
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'fleetnet.cjs');
 
 test('read commands: table, wide, json, yaml, --format and -q show the same items; one ls schema', async (t) => {
-  const { store, dir } = tempStore(t);
-  const fleet = fakeFleet();
-  const sock = `unix:${dir}/ctl.sock`;
-  const ctl = await startController(controllerConfig({ listen: sock, db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100 }), silentLogger(), { links: fleet.links, store });
-  t.after(() => ctl.stop());
-  const sh = new ExecRunner();
-  const cli = async (...args: string[]) => {
-    const r = await sh.run(process.execPath, [BIN, '--controller', sock, ...args], { allowFail: true, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
-    return { code: r.code, out: r.stdout, err: r.stderr };
-  };
+  const { cli, fleet } = await controllerWithCli(t, [BIN]);
   for (const a of [['host', 'add', 'h1', '--addr', '10.99.0.11'], ['host', 'add', 'h2', '--addr', '10.99.0.12'],
     ['net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--mesh', 'gre'], ['net', 'create', 'red', '--subnet', '10.2.0.0/24'],
     ['attach', '--host', 'h1', 'web1', '10.1.1.5/24'],
