@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .addHelpText('after', EXAMPLES + '\n' + FORMAT_HELP.replace('-o table (default)', '-o json (default) | table'))
     .action(async (ref: string | undefined, opts: { all?: boolean; host?: string }, cmd: Command) => {
       const spec = await outputOf(cmd, 'json');
-      const { controllerOf } = await import('./fleet-attach.js');
+      const { controllerOf } = await import('../fleet/common.js');
       if (await controllerOf(cmd)) {
         if (!ref) throw invalid('name a container', 'fleetnet inspect web1');
         return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host, spec);

@@ -11,9 +11,9 @@ export function register(program: Command): void {
     .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ls --format '{{container}} {{join addresses " "}}'`)
     .action(async (opts: { host?: string; net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
-      const fleet = await import('./fleet-attach.js');
-      const ctl = await fleet.controllerOf(cmd);
-      if (ctl) return fleet.fleetLs(ctl, opts, spec);
+      const { controllerOf } = await import('../fleet/common.js');
+      const ctl = await controllerOf(cmd);
+      if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts, spec);
       const [{ connectAgent }, { lsEntryOf }, { render }, { LS_VIEW }] = await Promise.all([
         import('../client/agent.js'), import('../../common/inventory.js'), import('../output/render.js'), import('../output/views.js'),
       ]);

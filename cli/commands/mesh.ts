@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`)
     .action(async (opts: { net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
-      const { controllerOf } = await import('./fleet-attach.js');
+      const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
       if (ctl) return fleetStatus(cmd, opts, spec);
       if (opts.net) throw invalid('--net needs a controller', 'give --controller ADDR; without it the local agent answers for this host');

@@ -1,5 +1,6 @@
 // fleetnet net create|ls|rm: the fleet's networks (subnets, IPAM ranges, bridge kind).
 import type { Command } from 'commander';
+import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
@@ -80,7 +81,8 @@ export function register(program: Command): void {
       const network: Network = {
         name, subnets, gateways: (opts.gateway as string[] | undefined) ?? [], ipamRanges: parseRanges((opts.ipamRange as string[] | undefined) ?? []),
         bridge: (opts.bridge as string | undefined) ?? '', kind: String(opts.kind), parent, parents,
-        vlan: num(opts.vlan as string | undefined, '--vlan'), mtu: num(opts.mtu as string | undefined, '--mtu'), createdUnixMs: 0, attachments: 0,
+        vlan: opts.vlan !== undefined ? parseVlanId(String(opts.vlan)) : 0,
+        mtu: opts.mtu !== undefined ? parseMtu(String(opts.mtu), '--mtu') : 0, createdUnixMs: 0, attachments: 0,
         mesh: (opts.mesh as string | undefined) ?? '', meshKey: num(opts.meshKey as string | undefined, '--mesh-key'), meshHosts: [],
         meshPort: num(opts.meshPort as string | undefined, '--mesh-port'),
       };
