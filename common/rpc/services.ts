@@ -37,8 +37,12 @@ export function grpcService<D extends GenericService>(d: D): GrpcServiceOf<D> {
 }
 
 type Cb<Res> = (err: ServiceError | null, res: Res) => void;
-/** A unary method of a client (the overload fleetnet calls: request, metadata, options, callback). */
-export type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Cb<Res>) => ClientUnaryCall;
+/** A unary method of a client, with grpc-js's overloads (the full one last: what `.call` sees). */
+export interface UnaryMethod<Req, Res> {
+  (req: Req, cb: Cb<Res>): ClientUnaryCall;
+  (req: Req, md: Metadata, cb: Cb<Res>): ClientUnaryCall;
+  (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Cb<Res>): ClientUnaryCall;
+}
 type StreamMethod<Req, Res> = (req: Req, md?: Metadata, opts?: Partial<CallOptions>) => ClientReadableStream<Res>;
 
 /** A client of a generated definition, its methods typed from the definition. */
