@@ -4,9 +4,10 @@ import { settingsError } from '../common/config-file.js';
 
 /** Where `agent run` reads its settings when --config does not name another file. */
 export const DEFAULT_AGENT_CONFIG = '/etc/fleetnet/agent.yaml';
+import { DEFAULT_AGENT_SOCKET } from '../common/defaults.js';
 
 export const AgentConfigSchema = z.object({
-  socket: z.string().min(1).default('/run/fleetnet/agent.sock'),
+  socket: z.string().min(1).default(DEFAULT_AGENT_SOCKET),
   listen: z.string().optional(),
   stateDir: z.string().min(1).default('/var/lib/fleetnet/agent'),
   ovsDb: z.string().optional(),
@@ -25,8 +26,6 @@ export const AgentConfigSchema = z.object({
   joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
   caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
   insecureTcp: z.boolean().default(false),
-  /** ADDR:PORT of the Prometheus /metrics endpoint; none unless asked. */
-  metrics: z.string().optional(),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;

@@ -127,7 +127,6 @@ if [ -n "$AGENT" ] && [ ! -e "$ETC/agent.yaml" ]; then
 	# listen: 10.0.0.12:7441          # the controller reaches the agent here (this host's address)
 	# host-name: h2
 	# ovs-datapath: system
-	# metrics: 127.0.0.1:9441
 	EOF
 fi
 if [ -n "$CONTROLLER" ] && [ ! -e "$ETC/controller.yaml" ]; then
@@ -135,7 +134,6 @@ if [ -n "$CONTROLLER" ] && [ ! -e "$ETC/controller.yaml" ]; then
 	# fleetnet controller settings (keys as in `fleetnet controller run --help`; flags override them)
 	# listen: 10.0.0.2:7440
 	# db: /var/lib/fleetnet/state.db
-	# metrics: 127.0.0.1:9440
 	EOF
 fi
 

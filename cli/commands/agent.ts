@@ -6,19 +6,19 @@ const CONFIG_HELP = `
 Settings file: /etc/fleetnet/agent.yaml (or --config FILE), keys named like the flags, e.g.
   listen: 10.0.0.12:7441
   ovs-datapath: netdev
-  metrics: 127.0.0.1:9441
   mesh-resync-ms: 10000          # also: docker-socket, netns-dir
 Flags given on the command line override the file. A mistake in the file (unknown key, wrong
 type, bad YAML) stops the agent before it starts, naming the file, the line and the key (exit 2).`;
+import { DEFAULT_AGENT_SOCKET } from '../../common/defaults.js';
 
 export function register(program: Command): void {
   const agent = program.command('agent').summary('run the per-host agent');
   agent
     .command('run')
     .summary('serve attach/detach/list for this host')
-    .description('Run the agent. With no flags it serves the local CLI on /run/fleetnet/agent.sock (root only), so that `fleetnet attach` works on this host with no configuration.')
+    .description('Run the agent. With no flags it serves the local CLI on ' + DEFAULT_AGENT_SOCKET + ' (root only), so that `fleetnet attach` works on this host with no configuration.')
     .option('--config <file>', 'settings file (default /etc/fleetnet/agent.yaml when it exists)')
-    .option('--socket <path>', 'unix socket for the local CLI (default /run/fleetnet/agent.sock)')
+    .option('--socket <path>', `unix socket for the local CLI (default ${DEFAULT_AGENT_SOCKET})`)
     .option('--listen <addr:port>', 'also listen on TCP for the controller (an address this host holds)')
     .option('--state-dir <dir>', 'where the agent keeps what it made', '/var/lib/fleetnet/agent')
     .option('--ovs-db <socket>', 'Open vSwitch database socket (default: what ovs-vsctl finds)')
@@ -26,12 +26,11 @@ export function register(program: Command): void {
     .option('--host-name <name>', 'name this host reports (default: the hostname)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     // the CLI's global --controller takes the value where one exists, hence optsWithGlobals below
-    .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
+    .option('--controller <addr:port,...>', 'enroll with this controller (mTLS) before serving TCP; several comma-separated: the first that answers')
     .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
-    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)')
     .option('--mesh-resync-ms <ms>', 'period of the mesh\'s full reconcile pass (0: only when the controller pushes)')
     .addHelpText('after', CONFIG_HELP)
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {

@@ -6,6 +6,9 @@ const EXAMPLES = `
 Examples:
   fleetnet controller run                                   # 127.0.0.1:7440, /var/lib/fleetnet/state.db
   fleetnet controller run --listen 10.99.0.2:7440 --db /srv/fleetnet/state.db
+  fleetnet controller run --listen 10.99.0.2:7440 --etcd https://10.99.0.5:2379,https://10.99.0.6:2379,https://10.99.0.7:2379 \
+    --etcd-ca /etc/fleetnet/etcd/ca.crt --etcd-cert /etc/fleetnet/etcd/client.crt --etcd-key /etc/fleetnet/etcd/client.key
+    # several controllers on one etcd serve one fleet (README: HA controllers on etcd)
 
 Then point the CLI at it (--controller, FLEETNET_CONTROLLER, or ~/.config/fleetnet/config.yaml):
   echo 'controller: 10.99.0.2:7440' > ~/.config/fleetnet/config.yaml
@@ -16,7 +19,6 @@ Then point the CLI at it (--controller, FLEETNET_CONTROLLER, or ~/.config/fleetn
 Settings file: /etc/fleetnet/controller.yaml (or --config FILE), keys named like the flags, e.g.
   listen: 10.99.0.2:7440
   db: /var/lib/fleetnet/state.db
-  metrics: 127.0.0.1:9440
   resync-ms: 10000             # also: backoff-min-ms, backoff-max-ms, attach-timeout-ms, max-wait-ms …
 Flags given on the command line override the file. A mistake in the file (unknown key, wrong
 type, bad YAML) stops the controller before it starts, naming the file, the line and the key (exit 2).`;
@@ -31,24 +33,29 @@ export function register(program: Command): void {
     .option('--trust-dir <dir>', 'PKI folder made by `fleetnet controller init`', '/etc/fleetnet/controller')
     .option('--db <path>', 'SQLite state file', '/var/lib/fleetnet/state.db')
     .option('--synchronous <mode>', 'SQLite synchronous mode in WAL: normal (survives a crash of the process) or full (also power loss)', 'normal')
+    .option('--etcd <urls>', 'keep the state in etcd instead of --db (comma-separated client URLs); several controllers may share it')
+    .option('--etcd-ca <file>', 'CA certificate of etcd\'s client TLS (https:// URLs)')
+    .option('--etcd-cert <file>', 'client certificate for etcd (with --etcd-key)')
+    .option('--etcd-key <file>', 'client private key for etcd (with --etcd-cert)')
+    .option('--etcd-prefix <prefix>', 'key prefix of this fleet in etcd', '/fleetnet/')
     .option('--resync-ms <ms>', 'periodic reconcile pass per host', '10000')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (off by default)')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
-      const [{ controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startController }, { makeLogger, runUntilSignal }, { notifyReady }] =
+      const [{ controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startController }, { makeLogger, runUntilSignal }, { notifyReady }, { etcdFlags }] =
         await Promise.all([
           import('../../controller/config.js'),
           import('../../common/config-file.js'),
           import('../../controller/main.js'),
           import('../../common/logger.js'),
           import('../../common/readiness.js'),
+          import('../../controller/store/etcd/flags.js'),
         ]);
       const file = readConfigFile({
         explicit: opts.config, defaultPath: DEFAULT_CONTROLLER_CONFIG, schema: fileSchemaOf(ControllerConfigSchema.shape), helpCmd: 'fleetnet controller run --help',
       });
-      const { config: _file, ...given } = opts;
-      const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms') };
+      const { config: _file, etcd: _u, etcdCa: _a, etcdCert: _c, etcdKey: _k, etcdPrefix: _p, ...given } = opts;
+      const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms'), ...etcdFlags(opts) };
       const cfg = controllerConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSource(k)));
       const log = makeLogger(cfg.logLevel, 'controller');
       if (file.path) log.info({ config: file.path }, 'settings file read');

@@ -28,8 +28,8 @@ function refused(text: string, message: RegExp, hint?: RegExp): void {
 
 describe('settings files', () => {
   it('takes every flag by its name, typed', () => {
-    const v = parseAgent('listen: 10.0.0.2:7441\nstate-dir: /srv/fn\novs-datapath: netdev\ninsecure-tcp: true\nmesh-resync-ms: 500\nmetrics: 127.0.0.1:9441\n');
-    assert.deepEqual(v, { listen: '10.0.0.2:7441', stateDir: '/srv/fn', ovsDatapath: 'netdev', insecureTcp: true, meshResyncMs: 500, metrics: '127.0.0.1:9441' });
+    const v = parseAgent('listen: 10.0.0.2:7441\nstate-dir: /srv/fn\novs-datapath: netdev\ninsecure-tcp: true\nmesh-resync-ms: 500\n');
+    assert.deepEqual(v, { listen: '10.0.0.2:7441', stateDir: '/srv/fn', ovsDatapath: 'netdev', insecureTcp: true, meshResyncMs: 500 });
     assert.deepEqual(parseAgent('# only comments\n'), {});
     const ctl = parseConfigText('resync-ms: 2000\ndb: /x.db\n', 'c.yaml', fileSchemaOf(ControllerConfigSchema.shape), 'x');
     assert.deepEqual(ctl, { resyncMs: 2000, db: '/x.db' });
