@@ -8,6 +8,8 @@ import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
 import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
+import { CniHandler } from '../cni/handler.js';
+import { Reservations } from '../cni/reservations.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
@@ -63,8 +65,10 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
+  const cni = new CniHandler({ attacher, reservations: new Reservations(cfg.stateDir), runner, log: log.child({ part: 'cni' }) });
   const impl = agentService({
     attacher,
+    cni,
     mesher,
     resolve: (t) => resolver.resolve(t),
     runner,

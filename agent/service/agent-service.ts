@@ -9,10 +9,12 @@ import type { Mesher } from '../mesh/mesher.js';
 import type { TargetRef } from '../../common/attach-args.js';
 import { unsupported } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
-import type { ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { CniRequest, ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { ContainerInfo } from '../containers/types.js';
 import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
 import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFromProto } from './convert.js';
+import type { CniHandler } from '../../cni/handler.js';
+import { cniReply } from './cni-convert.js';
 import { meshReplyToProto, meshSpecFromProto, meshStatusToProto } from './mesh-convert.js';
 
 export interface AgentServiceDeps {
@@ -27,6 +29,8 @@ export interface AgentServiceDeps {
   version: string;
   hostName?: string;
   startedAtMs: number;
+  /** CNI plugin calls (cni/handler.ts); absent: the Cni RPC answers "unsupported". */
+  cni?: CniHandler;
 }
 
 function mesherOf(d: AgentServiceDeps): Mesher {
@@ -62,6 +66,10 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
       const c = await d.resolve(targetFromProto(req.target));
       return runNetCommand(d.runner, c.netns, req.tool, req.args);
+    }),
+    cni: unary(log, 'Cni', async (req: CniRequest) => {
+      if (!d.cni) throw unsupported('this agent does not serve CNI calls');
+      return cniReply(d.cni, req, log);
     }),
   };
 }

@@ -274,6 +274,35 @@ export interface ContainerNetCommandReply {
   argv: string[];
 }
 
+/** A CNI plugin invocation as the runtime made it: its environment and its stdin, untouched. */
+export interface CniRequest {
+  /** "fleetnet" | "fleetnet-ipam" */
+  plugin: string;
+  /** CNI_COMMAND: ADD | DEL | CHECK | GC | STATUS */
+  command: string;
+  /** CNI_CONTAINERID */
+  containerId: string;
+  /** CNI_NETNS (may be empty for DEL) */
+  netns: string;
+  /** CNI_IFNAME */
+  ifname: string;
+  /** CNI_ARGS */
+  args: string;
+  /** CNI_PATH */
+  path: string;
+  /** stdin: the network configuration JSON */
+  config: Buffer;
+}
+
+export interface CniReply {
+  /** stdout on success (may be empty: DEL, GC, STATUS) */
+  result: Buffer;
+  /** 0: success; else the CNI error code */
+  code: number;
+  msg: string;
+  details: string;
+}
+
 function createBaseHealthRequest(): HealthRequest {
   return {};
 }
@@ -3654,6 +3683,325 @@ export const ContainerNetCommandReply: MessageFns<ContainerNetCommandReply> = {
     return message;
   },
 };
+
+function createBaseCniRequest(): CniRequest {
+  return {
+    plugin: "",
+    command: "",
+    containerId: "",
+    netns: "",
+    ifname: "",
+    args: "",
+    path: "",
+    config: Buffer.alloc(0),
+  };
+}
+
+export const CniRequest: MessageFns<CniRequest> = {
+  encode(message: CniRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plugin !== "") {
+      writer.uint32(10).string(message.plugin);
+    }
+    if (message.command !== "") {
+      writer.uint32(18).string(message.command);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(26).string(message.containerId);
+    }
+    if (message.netns !== "") {
+      writer.uint32(34).string(message.netns);
+    }
+    if (message.ifname !== "") {
+      writer.uint32(42).string(message.ifname);
+    }
+    if (message.args !== "") {
+      writer.uint32(50).string(message.args);
+    }
+    if (message.path !== "") {
+      writer.uint32(58).string(message.path);
+    }
+    if (message.config.length !== 0) {
+      writer.uint32(66).bytes(message.config);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CniRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCniRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plugin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.command = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.netns = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ifname = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.args = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.config = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CniRequest {
+    return {
+      plugin: isSet(object.plugin) ? globalThis.String(object.plugin) : "",
+      command: isSet(object.command) ? globalThis.String(object.command) : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      netns: isSet(object.netns) ? globalThis.String(object.netns) : "",
+      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
+      args: isSet(object.args) ? globalThis.String(object.args) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      config: isSet(object.config) ? Buffer.from(bytesFromBase64(object.config)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CniRequest): unknown {
+    const obj: any = {};
+    if (message.plugin !== "") {
+      obj.plugin = message.plugin;
+    }
+    if (message.command !== "") {
+      obj.command = message.command;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.netns !== "") {
+      obj.netns = message.netns;
+    }
+    if (message.ifname !== "") {
+      obj.ifname = message.ifname;
+    }
+    if (message.args !== "") {
+      obj.args = message.args;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.config.length !== 0) {
+      obj.config = base64FromBytes(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CniRequest>, I>>(base?: I): CniRequest {
+    return CniRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CniRequest>, I>>(object: I): CniRequest {
+    const message = createBaseCniRequest();
+    message.plugin = object.plugin ?? "";
+    message.command = object.command ?? "";
+    message.containerId = object.containerId ?? "";
+    message.netns = object.netns ?? "";
+    message.ifname = object.ifname ?? "";
+    message.args = object.args ?? "";
+    message.path = object.path ?? "";
+    message.config = object.config ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCniReply(): CniReply {
+  return { result: Buffer.alloc(0), code: 0, msg: "", details: "" };
+}
+
+export const CniReply: MessageFns<CniReply> = {
+  encode(message: CniReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result.length !== 0) {
+      writer.uint32(10).bytes(message.result);
+    }
+    if (message.code !== 0) {
+      writer.uint32(16).uint32(message.code);
+    }
+    if (message.msg !== "") {
+      writer.uint32(26).string(message.msg);
+    }
+    if (message.details !== "") {
+      writer.uint32(34).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CniReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCniReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CniReply {
+    return {
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      msg: isSet(object.msg) ? globalThis.String(object.msg) : "",
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+    };
+  },
+
+  toJSON(message: CniReply): unknown {
+    const obj: any = {};
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.msg !== "") {
+      obj.msg = message.msg;
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CniReply>, I>>(base?: I): CniReply {
+    return CniReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CniReply>, I>>(object: I): CniReply {
+    const message = createBaseCniReply();
+    message.result = object.result ?? Buffer.alloc(0);
+    message.code = object.code ?? 0;
+    message.msg = object.msg ?? "";
+    message.details = object.details ?? "";
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
