@@ -66,10 +66,11 @@ test('prerequisites: says exactly what is missing and how to fix it', () => {
   assert.match(miss[0]!.fix, /install the iproute2 package/);
 });
 
-test('runtime: the host\'s Node.js when new enough, else ours only on the same arch and a new enough glibc', () => {
-  const local = { arch: 'x64', glibc: '2.36' };
-  assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local), { ship: false, nodePath: '/usr/bin/node' });
-  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '18.19.0' } }), local).ship, true);
+test('runtime: the host\'s Node.js when it is our major version, else ours only on the same arch and a new enough glibc', () => {
+  const local = { arch: 'x64', glibc: '2.36', nodeMajor: 24 };
+  assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '24.1.0' } }), local), { ship: false, nodePath: '/usr/bin/node' });
+  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local).ship, true, 'older: native modules would not load');
+  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '26.0.0' } }), local).ship, true, 'newer: another ABI too');
   assert.equal(planRuntime(facts(), local).ship, true);
   const kind = (f: () => unknown) => { try { f(); return 'ok'; } catch (e) { return (e as FleetnetError).kind + ': ' + (e as Error).message; } };
   assert.match(kind(() => planRuntime(facts({ arch: 'aarch64' }), local)), /^unsupported: .*cannot run on aarch64/);
