@@ -22,6 +22,7 @@ export const AGENT_METHODS = {
   applyMesh: method(`${svc}ApplyMesh`, pb.MeshSpec, pb.MeshReply),
   meshStatus: method(`${svc}MeshStatus`, pb.MeshStatusRequest, pb.MeshStatusReply),
   containerNetCommand: method(`${svc}ContainerNetCommand`, pb.ContainerNetCommandRequest, pb.ContainerNetCommandReply),
+  check: method(`${svc}Check`, pb.CheckRequest, pb.CheckReply),
 };
 
 export interface AgentConn {

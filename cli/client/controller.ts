@@ -3,6 +3,7 @@
 // process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
 import * as pb from '../../proto/gen/messages/fleetnet/v1/controller.js';
+import { CheckReply } from '../../proto/gen/messages/fleetnet/v1/agent.js';
 import { requireController } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { tryCliCredential } from './controller-credential.js';
@@ -25,6 +26,7 @@ export const CONTROLLER_METHODS = {
   meshAdd: method(`${svc}MeshAdd`, pb.MeshMemberRequest, pb.MeshMemberReply),
   meshRemove: method(`${svc}MeshRemove`, pb.MeshMemberRequest, pb.MeshMemberReply),
   fleetMeshStatus: method(`${svc}FleetMeshStatus`, pb.FleetMeshStatusRequest, pb.FleetMeshStatusReply),
+  fleetCheck: method(`${svc}FleetCheck`, pb.FleetCheckRequest, CheckReply),
 };
 /** The server stream of `ls --json` text (JsonChunk messages). */
 export const LIST_ATTACHMENTS_JSON = method(`${svc}ListAttachmentsJson`, pb.ListAttachmentsRequest, pb.JsonChunk);

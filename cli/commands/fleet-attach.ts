@@ -61,6 +61,7 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
       mtu,
       attachmentId: '',
       waitMs: timeoutMs,
+      keepAddress: Boolean(opts.keepAddress),
     }, timeoutMs + 10_000);
     const a = res.attachment!;
     if (opts.json) printJson(a);

@@ -6,7 +6,7 @@ import { agentChannel } from '../pki/wiring.js';
 import { FleetnetError } from '../../common/errors.js';
 import { fromServiceError } from '../../common/grpc-errors.js';
 import {
-  AgentClient, type AttachReply, type AttachRequest, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type CapabilitiesReply,
+  AgentClient, type AttachReply, type AttachRequest, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type CapabilitiesReply, type CheckReply, type CheckRequest,
 } from '../../proto/gen/fleetnet/v1/agent.js';
 
 export function agentCredentials(): ChannelCredentials {
@@ -24,6 +24,8 @@ export interface AgentLink {
   list(timeoutMs: number): Promise<ListReply>;
   attach(req: AttachRequest, timeoutMs: number): Promise<AttachReply>;
   detach(req: DetachRequest, timeoutMs: number): Promise<DetachReply>;
+  /** The agent's own check of its host (absent on links that cannot ask it). */
+  check?(req: CheckRequest, timeoutMs: number): Promise<CheckReply>;
   close(): void;
 }
 
@@ -50,6 +52,7 @@ export const grpcAgentLink = (addr: string, _hostName?: string, channel: { creds
     list: (t) => call(client.list, {}, t),
     attach: (req, t) => call(client.attach, req, t),
     detach: (req, t) => call(client.detach, req, t),
+    check: (req, t) => call(client.check, req, t),
     close: () => client.close(),
   };
 };

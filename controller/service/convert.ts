@@ -38,6 +38,7 @@ export function attachInputFromProto(r: FleetAttachRequest): FleetAttachInput {
     ...(r.vlan ? { vlan: r.vlan } : {}),
     ...(r.mtu ? { mtu: r.mtu } : {}),
     ...(r.attachmentId ? { id: r.attachmentId } : {}),
+    ...(r.keepAddress ? { keepAddress: true } : {}),
   };
 }
 
@@ -50,6 +51,7 @@ export function attachmentToProto(a: AttachmentRecord): Attachment {
     container: a.container ? { ...a.container, netns: '' } : undefined,
     hostIfname: a.hostIfname, lease: undefined, createdUnixMs: a.createdMs, updatedUnixMs: a.updatedMs,
     dhcp: a.other.filter((o) => o.kind === 'dhcp').map((o) => ({ dhcp: { client: o.client, options: o.options } })),
+    attempts: a.attempts ?? 0, keepAddress: !!a.keepAddress,
   };
 }
 

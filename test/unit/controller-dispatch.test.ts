@@ -32,7 +32,7 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
   const attach = (value: string, waitMs: number, cidr = '') =>
     call(client.fleetAttach, {
       host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-      mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs,
+      mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs, keepAddress: false,
     });
   const detach = (value: string, waitMs: number) => call(client.fleetDetach, { host: 'h1', target: { kind: 'auto', value }, ifname: '', attachmentId: '', waitMs });
   const agent = () => fleet.agents.get('10.99.0.11:7441')!;
@@ -142,7 +142,7 @@ test('FleetAttachBatch: each item decided on its own, replies in order, a refuse
   await attach('holder', 5000, '10.1.1.60/24');
   const item = (value: string, cidr = '') => ({
     host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000,
+    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false,
   });
   const r = await call(client.fleetAttachBatch, { requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')] });
   assert.deepEqual(r.items.map((i) => i.errorKind), ['', 'conflict', '', '']);

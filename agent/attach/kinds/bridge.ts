@@ -77,11 +77,12 @@ export const bridgeKind: Kind = {
       }
       turnOn = true;
     }
-    const hostLines = [
+    const makeLines = [
       ...(turnOn ? [line('link', 'set', br, 'type', 'bridge', 'vlan_filtering', 1)] : []),
       vethLine(hostIfname, order.ifname, mtu, mac, c.netns),
-      line('link', 'set', hostIfname, 'master', br, 'up'),
     ];
+    const plugLines = [...(env.ownerMark ? [line('link', 'set', hostIfname, 'alias', env.ownerMark)] : []), line('link', 'set', hostIfname, 'master', br, 'up')];
+    const hostLines = [...makeLines, ...plugLines];
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];
     return {
       uses: [],
@@ -96,8 +97,11 @@ export const bridgeKind: Kind = {
         return created || ownedNow ? [{ type: 'link', name: br }] : [];
       },
       async apply(undo) {
+        // The veth first, alone: its undo is registered only once this attach made it, so a name that
+        // turned out to be taken (someone else's interface) is never deleted by the undo.
+        await env.ip.host(makeLines);
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-        await env.ip.host(hostLines);
+        await env.ip.host(plugLines);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
           await runBridgeBatch(env, vlanLines);

@@ -2,7 +2,7 @@
 import { parseVlanId } from '../../../common/attach-args.js';
 import { line } from '../../linux/ip.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
-import type { OwnedRef } from '../records.js';
+import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { vethLine } from './veth.js';
 
@@ -16,8 +16,8 @@ export const ovsKind: Kind = {
     // A bridge fleetnet made before (external_ids fleetnet=owned) is fleetnet's, also after a restart.
     const ownedNow = create || (await env.ovs.bridgeOwned(br));
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
-    const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? `${c.nsKey}/${order.ifname}`, container: c.name, ifname: order.ifname }, vid);
-    const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), line('link', 'set', hostIfname, 'up')];
+    const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname }, vid);
+    const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), ...(env.ownerMark ? [line('link', 'set', hostIfname, 'alias', env.ownerMark)] : []), line('link', 'set', hostIfname, 'up')];
     return {
       uses: [],
       nsName: order.ifname,
@@ -48,8 +48,10 @@ export const ovsKind: Kind = {
         return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
       },
       async apply(undo) {
+        const [add, ...rest] = hostLines;
+        await env.ip.host([add!]); // undo registered only once this attach made the veth (never someone else's)
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-        await env.ip.host(hostLines);
+        await env.ip.host(rest);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
         return { hostIfname };

@@ -18,6 +18,8 @@ export interface KindEnv {
   log: Logger;
   sysClassNet?: string;
   defaultOvsDatapath: OvsDatapath;
+  /** Alias set on host-side veths this agent makes: its ownership mark (the orphan sweep removes only these). */
+  ownerMark?: string;
   /** One writer per host interface: creation and removal of shared host things run through here. */
   lockHostIf<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Removes an owned host thing once no attachment uses it; what fleetnet found stays. */
