@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 // The fleetnet executable: runs the CLI bundle built by `npm run build` (dist/fleetnet.cjs) with
-// its V8 code cache (dist/boot.cjs is cli/boot/code-cache.ts). CommonJS on purpose: an ES module
-// entry costs every process the ES module loader before any of fleetnet's own code runs.
+// Node's own compile cache (module.enableCompileCache: V8 code for the bundle kept on disk, in
+// NODE_COMPILE_CACHE or the temp folder's node-compile-cache; NODE_DISABLE_COMPILE_CACHE=1 turns
+// it off), so a new process does not compile the whole bundle again. CommonJS on purpose: an ES
+// module entry costs every process the ES module loader before any of fleetnet's own code runs.
 'use strict';
-const { existsSync } = require('node:fs');
+const { enableCompileCache } = require('node:module');
 const { join } = require('node:path');
 
-const dist = join(__dirname, '..', 'dist');
-if (!existsSync(join(dist, 'boot.cjs')) || !existsSync(join(dist, 'fleetnet.cjs'))) {
+const bundle = join(__dirname, '..', 'dist', 'fleetnet.cjs');
+enableCompileCache(); // a cache that cannot be made (read-only folder) is only a slower start
+try {
+  require.resolve(bundle);
+} catch {
   process.stderr.write('fleetnet: the bundle is not built; run `npm run build` in the fleetnet folder\n');
   process.exit(1);
 }
-require(join(dist, 'boot.cjs')).runCli(dist);
+require(bundle);

@@ -16,6 +16,25 @@ export function parseIfName(s: string, what = 'interface name'): IfName {
   return s as IfName;
 }
 
+const NEW_NAME_RE = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * A name fleetnet will give a link it creates (host side `-l`, container side `-i`, a bridge):
+ * Linux's rules plus a conservative character set, ASCII letters, digits, '-', '_' and '.', so that
+ * no script or log downstream meets a shell metacharacter or a non-ASCII letter in it.
+ */
+export function parseNewIfName(s: string, what = 'interface name'): IfName {
+  const name = parseIfName(s, what);
+  if (!NEW_NAME_RE.test(name)) {
+    const bad = [...name].find((ch) => !NEW_NAME_RE.test(ch))!;
+    throw invalid(
+      `${what} '${s}' contains '${bad}'; fleetnet names the links it creates with ASCII letters, digits, '-', '_' and '.' only`,
+      `choose a name like ${/^[A-Za-z]/.test(s) ? s.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, IFNAMSIZ) || 'eth1' : 'eth1'}`,
+    );
+  }
+  return name;
+}
+
 /** Host-side veth name from stable ids: `fn` + 12 hex characters of a hash (14 bytes). */
 export function hostIfName(...stableIds: string[]): IfName {
   const h = createHash('sha256').update(stableIds.join('\0')).digest('hex');

@@ -179,3 +179,27 @@ export function contains(net: Cidr, a: IpAddr): boolean {
   const hm = hostMask(a.family, net.prefix);
   return (a.value & ~hm) === (net.addr.value & ~hm);
 }
+
+/** The first and last address a network can give to an interface (network and broadcast excluded). */
+export function usableBounds(net: Cidr): { first: bigint; last: bigint } {
+  const size = hostMask(net.addr.family, net.prefix);
+  const base = net.addr.value & ~size;
+  if (net.addr.family === 4 && net.prefix >= 31) return { first: base, last: base + size };
+  // IPv4: network and broadcast; IPv6: the subnet-router anycast address (the network address).
+  return { first: base + 1n, last: net.addr.family === 4 ? base + size - 1n : base + size };
+}
+
+/** Why `a` can never be an interface's address in `net` (network, broadcast, outside), or undefined. */
+export function isReservedInNetwork(net: Cidr, a: IpAddr): string | undefined {
+  const { first, last } = usableBounds(net);
+  const base = net.addr.value & ~hostMask(net.addr.family, net.prefix);
+  if (a.value === base && first !== base) return 'the network address';
+  if (net.addr.family === 4 && a.value === last + 1n && net.prefix < 31) return 'the broadcast address';
+  if (a.value < first || a.value > last) return 'outside the usable range';
+  return undefined;
+}
+
+/** Multicast ranges (224.0.0.0/4, ff00::/8): never a subnet or an interface address. */
+export function isMulticast(a: IpAddr): boolean {
+  return a.family === 4 ? a.value >> 28n === 0xen : a.value >> 120n === 0xffn;
+}

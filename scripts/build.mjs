@@ -1,11 +1,8 @@
-// Bundles the CLI (agent and controller included) into dist/fleetnet.cjs with esbuild, with a V8
-// code cache beside it (dist/fleetnet.cjs.cache, read by dist/boot.cjs), and the agent alone into
-// dist/fleetnet-agent.mjs.
+// Bundles the CLI (agent and controller included) into dist/fleetnet.cjs with esbuild (run by
+// bin/fleetnet.cjs with Node's compile cache), and the agent alone into dist/fleetnet-agent.mjs.
 import { build } from 'esbuild';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 function externalExcept(bundled) {
   return {
@@ -21,8 +18,8 @@ function externalExcept(bundled) {
 
 rmSync('dist', { recursive: true, force: true });
 
-// `import('node:fs')` of a built-in would stay a real dynamic import, which a vm.Script (how
-// bin/fleetnet.cjs runs the bundle) cannot do: made a require() like every other import here.
+// `import('node:fs')` of a built-in would stay a dynamic import (a promise and the ES module
+// loader's facade for a built-in): made a require() like every other import here.
 const builtinDynamicImports = {
   name: 'builtin-dynamic-imports',
   setup(b) {
@@ -32,14 +29,14 @@ const builtinDynamicImports = {
 };
 
 // The CLI (agent and controller included) as ONE CommonJS file: a new process reads one file
-// (no ES module resolution, linking or built-in facades) and runs it with a V8 code cache made
-// below (cli/boot/code-cache.ts). Commands still import their heavy parts lazily, so they run only
-// when needed; V8 compiles a function only when it first runs.
-const cjs = { outdir: 'dist', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };
+// (no ES module resolution, linking or built-in facades) and compiles it once into Node's compile
+// cache (bin/fleetnet.cjs). Commands still import their heavy parts lazily, so they run only when
+// needed; V8 compiles a function only when it first runs.
+const cjs = { outdir: 'dist', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node24', logLevel: 'warning' };
 await build({
   ...cjs,
   entryPoints: { fleetnet: 'cli/main.ts' },
-  charset: 'ascii', // the loader reads it as latin1: no UTF-8 decoding of a megabyte on every start
+  charset: 'ascii', // a one-byte string for V8: no UTF-8 decoding of a megabyte on every start
   // Everything from node_modules stays external except the two small libraries every CLI run
   // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
   plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
@@ -65,32 +62,8 @@ await build({
 // anything that enumerates the module (a namespace import) simply loads it then.
 const LAZY_BUILTINS = ['node:crypto', 'node:child_process'];
 let cli = readFileSync('dist/fleetnet.cjs', 'latin1');
-if (/[^\w$.]import\(/.test(cli)) throw new Error('dist/fleetnet.cjs still holds a dynamic import(), which vm.Script cannot run: make it a static import or extend builtinDynamicImports');
 for (const id of LAZY_BUILTINS) cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
 writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
-
-// The loader bin/fleetnet.cjs runs first: node built-ins only.
-await build({ ...cjs, entryPoints: { boot: 'cli/boot/code-cache.ts' } });
-
-// The code cache: the CLI run along the two attach paths (issue 2: to the local agent; issue 5:
-// through a controller), in one process, each failing at its first connection (a socket that does
-// not exist, a closed port on this machine's loopback: nothing changes anywhere), after which the
-// loader writes every function compiled so far. Other commands share most of that code
-// (commander, the command table, the gRPC client); what is not cached compiles as usual.
-{
-  const runs = [
-    ['--socket', join(tmpdir(), `fleetnet-build-${process.pid}`, 'none.sock'), 'attach', 'br0', 'pid:1', '10.0.0.1/24'],
-    ['--controller', '127.0.0.1:1', 'attach', '--host', 'h1', 'pid:1', '10.0.0.1/24'],
-  ];
-  const out = spawnSync(process.execPath, ['bin/fleetnet.cjs'], {
-    env: { ...process.env, FLEETNET_BUILD_CODE_CACHE: 'dist/fleetnet.cjs.cache', FLEETNET_BUILD_CODE_CACHE_RUNS: JSON.stringify(runs), FLEETNET_INSECURE: '1' },
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  if (out.status !== 1 || !/no agent answers/.test(out.stderr) || !/no controller answers/.test(out.stderr) || !existsSync('dist/fleetnet.cjs.cache')) {
-    throw new Error(`making the code cache: the training runs ended with ${out.status}: ${out.stderr}`);
-  }
-}
 
 // common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);
 // inside this self-contained bundle it must be inlined instead. Bundled ESM keeps import order,
@@ -116,7 +89,7 @@ await build({
   bundle: true,
   format: 'esm',
   platform: 'node',
-  target: 'node20',
+  target: 'node24',
   external: ['cpu-features', '*.node', 'koffi', 'netlink'],
   plugins: [x509Inline],
   banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },

@@ -1,5 +1,5 @@
 // `<if>.<VID>` 8021q children: made (and marked as fleetnet's) when absent, reused when found.
-import { parseVlanId } from '../../common/attach-args.js';
+import { parseVlanId } from '../../common/attach/index.js';
 import { parseIfName, type IfName } from '../../common/ifname.js';
 import { line } from '../linux/ip.js';
 import { OWNED_ALIAS } from '../linux/sysfs.js';

@@ -55,7 +55,7 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
     'Ratios: the targets are defined on p50 / p50; the median of paired ratios (attach i of one path over attach i of the other, run back to back) is shown beside it because it is less sensitive to load that changes during the run.',
     `1-minute load average ${m.machine.load1} the run (other work shares this machine; p95s are sensitive to it).`,
     userEnvNote(),
-    'The fleetnet CLI is package.json\'s bin, bin/fleetnet.cjs, run as `node bin/fleetnet.cjs …`: one CommonJS bundle (dist/fleetnet.cjs) with the V8 code cache `npm run build` makes beside it (cli/boot/code-cache.ts); the floor row with FLEETNET_CODE_CACHE=off shows the same process compiling from source.',
+    'The fleetnet CLI is package.json\'s bin, bin/fleetnet.cjs, run as `node bin/fleetnet.cjs …`: one CommonJS bundle (dist/fleetnet.cjs) run with Node\'s compile cache (module.enableCompileCache()); the floor row with NODE_DISABLE_COMPILE_CACHE=1 shows the same process compiling from source.',
     missed.length ? `Targets missed: ${missed.join('; ')}. See agent-profile below for where the agent's time goes.` : 'All targets met.',
   ];
   const latest: Results = { title: 'Attach and detach: fleetnet vs raw iproute2, CNI bridge, docker network connect', path: 'bench/run.ts', date, n: m.n, machine: m.machine, rows, comparisons, notes };

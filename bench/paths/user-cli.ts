@@ -10,7 +10,7 @@ export function fleetnetCliPath(env: BenchEnv, agent: BenchAgent, cs: BenchConta
   const cli = (args: string[]) => env.runner.run(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, ...args], { env: userProcessEnv() });
   return {
     name: 'fleetnet attach (new CLI process)',
-    timed: '`node bin/fleetnet.cjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: process spawn → exit 0 (Node start, CLI bundle from its code cache, parse, gRPC Attach as above over the unix socket, exit)',
+    timed: '`node bin/fleetnet.cjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: process spawn → exit 0 (Node start, CLI bundle from Node\'s compile cache, parse, gRPC Attach as above over the unix socket, exit)',
     detachTimed: '`node bin/fleetnet.cjs --socket S detach -i IF docker:NAME`: spawn → exit',
     bridge: o.bridge,
     ifname: o.ifname,

@@ -1,10 +1,9 @@
 // fleetnet attach: pipework's grammar, validated here before anything is sent.
 import type { Command } from 'commander';
-import { parseAttachArgs, type AddressSpec, type AttachArgs } from '../../common/attach-args.js';
+import { attachRequestOf, parseAttachWords, type AddressSpec } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
-import { parseIfName } from '../../common/ifname.js';
 import { parseMac } from '../../common/mac.js';
-import type { AttachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
@@ -39,24 +38,6 @@ bridge, ovs* an Open vSwitch bridge) or --kind says so; any other missing name i
 becomes a new bridge.
 
 Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 accepted but still pending.`;
-
-export function toProtoAddress(a: AddressSpec): AttachRequest['addresses'][number] {
-  if (a.kind === 'static') return { static: { cidr: a.cidr.text, gateway: a.gateway?.text ?? '' } };
-  if (a.kind === 'dhcp') return { dhcp: { client: a.client, options: a.options } };
-  return { none: true };
-}
-
-/** The request fields a local attach and a fleet attach (through the controller) share. */
-export function commonRequestFields(args: AttachArgs, opts: Record<string, unknown>) {
-  return {
-    target: { kind: args.target.kind, value: args.target.value },
-    ifname: opts.ifname ? parseIfName(String(opts.ifname), 'container interface name (-i)') : '',
-    addresses: args.addresses.map(toProtoAddress),
-    mac: args.mac.kind === 'explicit' ? args.mac.mac : '',
-    macString: args.mac.kind === 'string' ? args.mac.source : '',
-    vlan: args.id ?? '',
-  };
-}
 
 export function describeInterface(i: Interface): string {
   const who = i.container ? i.container.name : '?';
@@ -117,34 +98,20 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const fleet = await import('./fleet-attach.js');
-      const ctl = await fleet.controllerOf(cmd);
-      if (ctl) return fleet.fleetAttach(ctl, words, opts);
+      const { controllerOf } = await import('../fleet/common.js');
+      const ctl = await controllerOf(cmd);
+      if (ctl) return (await import('./fleet-attach.js')).fleetAttach(ctl, words, opts);
       const { hostByMac, words: w } = pipeworkForms(words, opts);
-      const args = parseAttachArgs(w, { ...(opts.net ? { net: String(opts.net) } : {}) });
-      checkFamily(opts.family, args.addresses);
-      if (!args.hostIf) throw invalid('no host interface given', 'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)');
-      let mtu = 0;
-      if (opts.mtu !== undefined) {
-        mtu = Number(opts.mtu);
-        if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw invalid(`--mtu ${String(opts.mtu)} is not an MTU (68-65535)`);
+      const spec = parseAttachWords(w, opts);
+      checkFamily(opts.family, spec.addresses);
+      if (!spec.hostIf) {
+        throw invalid(
+          'no host interface given',
+          'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)',
+        );
       }
-      const req: AttachRequest = {
-        hostIf: hostByMac ? `mac:${hostByMac}` : args.hostIf,
-        kind: (opts.kind as string | undefined) ?? '',
-        ...commonRequestFields(args, opts),
-        hostIfname: opts.hostIfname ? parseIfName(String(opts.hostIfname), 'host-side interface name (-l)') : '',
-        mtu,
-        dryRun: Boolean(opts.dryRun),
-        attachmentId: '',
-        macvlanMode: (opts.macvlanMode as string | undefined) ?? '',
-        vlanFiltering: Boolean(opts.vlanFiltering),
-        trunk: opts.trunk ? parseIfName(String(opts.trunk), 'trunk interface (--trunk)') : '',
-        ovsDatapath: (opts.ovsDatapath as string | undefined) ?? '',
-        dhcpDns: Boolean(opts.dhcpDns),
-        dhcpOneshot: Boolean(opts.dhcpOneshot),
-        keepAddress: Boolean(opts.keepAddress),
-      };
+      const { hostIf: _placeholder, ...byMac } = spec;
+      const req = { ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec), keepAddress: Boolean(opts.keepAddress) };
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {

@@ -32,8 +32,8 @@ export function register(program: Command): void {
     .action(async (opts: { host?: string; fix?: boolean; json?: boolean }, cmd: Command) => {
       const fix = Boolean(opts.fix);
       let findings: Finding[];
-      const fleet = await import('./fleet-attach.js');
-      const ctl = await fleet.controllerOf(cmd);
+      const { controllerOf } = await import('../fleet/common.js');
+      const ctl = await controllerOf(cmd);
       if (ctl) {
         const { connectController } = await import('../client/controller.js');
         const conn = connectController(ctl.addr);

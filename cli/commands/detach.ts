@@ -16,9 +16,9 @@ export function register(program: Command): void {
     .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .addHelpText('after', '\nExamples:\n  fleetnet detach web1\n  fleetnet detach web1 -i eth2')
     .action(async (container: string, opts: { ifname: string; json?: boolean }, cmd: Command) => {
-      const fleet = await import('./fleet-attach.js');
-      const ctl = await fleet.controllerOf(cmd);
-      if (ctl) return fleet.fleetDetach(ctl, container, opts);
+      const { controllerOf } = await import('../fleet/common.js');
+      const ctl = await controllerOf(cmd);
+      if (ctl) return (await import('./fleet-detach.js')).fleetDetach(ctl, container, opts);
       const target = parseTarget(container);
       const ifname = parseIfName(opts.ifname, 'container interface name (-i)');
       const { connectAgent } = await import('../client/agent.js');

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { invalid } from '../../common/errors.js';
 import { parseHostId } from '../../common/pki/identity.js';
 import { bootstrapHost, type BootstrapRequest, type BootstrapResult, type HostRegistry } from '../../controller/bootstrap/bootstrap.js';
-import { loadInventory } from '../../controller/bootstrap/inventory.js';
+import { loadInventory } from '../inventory/load.js';
 import type { SshTarget } from '../../controller/bootstrap/ssh-session.js';
 import { openTrust } from '../../controller/pki/controller-dir.js';
 import { parseDuration } from '../../controller/pki/settings.js';
@@ -29,20 +29,31 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
 }
 
 export async function runHostAdd(name: string | undefined, o: Opts, target: TargetFn, registry?: HostRegistry): Promise<number> {
-  const inventory = typeof o.inventory === 'string' ? loadInventory(o.inventory) : undefined;
+  if (o.limit !== undefined && typeof o.inventory !== 'string') throw invalid('--limit selects hosts of an inventory', 'use it with --inventory FILE');
+  if (o.listHosts && typeof o.inventory !== 'string') throw invalid('--list-hosts lists the hosts of an inventory', 'use it with --inventory FILE');
+  const inventory = typeof o.inventory === 'string' ? loadInventory(o.inventory, typeof o.limit === 'string' ? { limit: o.limit } : {}) : undefined;
+  if (inventory && o.listHosts) {
+    // like `ansible --list-hosts`: what would be acted on, and nothing is
+    const { printListHosts } = await import('../output/list-hosts.js');
+    printListHosts(inventory, Boolean(o.json));
+    return 0;
+  }
   if (inventory && (name || o.ssh)) throw invalid('give either NAME --ssh USER@ADDR or --inventory FILE, not both', 'one host: fleetnet host add h3 --ssh root@ADDR; many: --inventory hosts.yaml');
   if (!inventory && (!name || !o.ssh)) throw invalid('host add over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)', 'e.g. fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440');
   // what the agents are told; by default the controller address this CLI uses (--controller, env)
-  const controller = (o.advertise as string | undefined) ?? inventory?.controller ?? (o.controller as string | undefined) ?? process.env.FLEETNET_CONTROLLER;
-  if (!controller) throw invalid('no controller address for the agents to enroll with', 'pass --advertise ADDR:PORT (the address the hosts reach the controller at)');
+  const fallback = (o.advertise as string | undefined) ?? (o.controller as string | undefined) ?? process.env.FLEETNET_CONTROLLER;
+  // --advertise wins; else a host's fleetnet_controller variable; else the controller this CLI uses
+  const controllerOf = (h?: { controller?: string }) => (o.advertise as string | undefined) ?? h?.controller ?? fallback;
+  const controller = fallback ?? inventory?.find((h) => h.controller)?.controller;
+  if (!controller || inventory?.some((h) => !controllerOf(h))) throw invalid('no controller address for the agents to enroll with', 'pass --advertise ADDR:PORT (the address the hosts reach the controller at)');
   const parallel = Number(o.parallel ?? 8);
   if (!Number.isInteger(parallel) || parallel < 1) throw invalid(`--parallel ${String(o.parallel)} is not a positive number`, 'e.g. --parallel 8');
   const tokenTtlMs = typeof o.tokenTtl === 'string' ? parseDuration(o.tokenTtl) : undefined;
 
   const requests: BootstrapRequest[] = inventory
-    ? await Promise.all(inventory.hosts.map(async (h) => ({
-        hostId: h.name, controller, needOvs: h.ovs, ...(h.listen ? { listen: h.listen } : {}),
-        ssh: await target(o, { addr: h.addr, user: h.user, port: h.port, ...(h.identity ? { identity: h.identity } : {}) }),
+    ? await Promise.all(inventory.map(async (h) => ({
+        hostId: h.name, controller: controllerOf(h)!, needOvs: h.ovs, ...(h.listen ? { listen: h.listen } : {}),
+        ssh: await target(o, { addr: h.address, user: h.user, port: h.port, ...(h.keyFile ? { identity: h.keyFile } : {}) }),
       })))
     : [{ hostId: name as string, controller, needOvs: Boolean(o.ovs), ...(typeof o.listen === 'string' ? { listen: o.listen } : {}), ssh: await target(o) }];
 

@@ -42,21 +42,25 @@ Examples (over SSH):
   fleetnet host add h4 --ssh admin@10.99.0.14 --port 2222 --identity ~/.ssh/fleet --known-hosts ./known_hosts
   fleetnet host add --inventory hosts.yaml --advertise 10.99.0.1:7440
 
-Inventory (hosts.yaml):
-  defaults:
-    user: root
-    identity: /root/.ssh/fleet
-  hosts:
-    h1:
-      addr: 10.99.0.11
-    h2:
-      addr: 10.99.0.12
-      port: 2222`;
+  fleetnet host add --inventory hosts.ini --limit 'dc1:!h3' --list-hosts   # what it would act on; changes nothing
+
+The inventory is an Ansible inventory, INI or YAML (.yml/.yaml), resolved as Ansible resolves it
+(groups, children, ranges like web[1:3], group and host vars). fleetnet reads ansible_host,
+ansible_user (default root), ansible_port (default 22), ansible_ssh_private_key_file, and its own
+fleetnet_listen, fleetnet_ovs, fleetnet_controller. hosts.ini:
+  [fleet]
+  h1 ansible_host=10.99.0.11
+  h[2:3] ansible_port=2222
+  [fleet:vars]
+  ansible_user=root
+  ansible_ssh_private_key_file=/root/.ssh/fleet`;
 
 /** The SSH-bootstrap options of `host add` (the controller's own `host add` takes them too). */
 export function addSshHostAddOptions(cmd: Command): Command {
   return sshOptions(cmd)
-    .option('--inventory <file>', 'bootstrap every host of an inventory (YAML) in parallel')
+    .option('--inventory <file>', 'bootstrap every host of an Ansible inventory (INI or YAML) in parallel')
+    .option('--limit <pattern>', 'only these hosts of the inventory (Ansible pattern: web:&dc1, all:!h3, web*, ~REGEX)')
+    .option('--list-hosts', 'print the inventory hosts it would act on (address, user, port, key) and change nothing')
     .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: --controller / FLEETNET_CONTROLLER)')
     .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
     .option('--ovs', 'a network on this host uses Open vSwitch: require it')

@@ -15,7 +15,8 @@ export interface HostFacts {
 
 export const REQUIRED_MODULES = ['veth', 'bridge'] as const;
 const PROBE: Record<string, string[]> = { veth: ['link', 'add', 'fnprobe0', 'type', 'veth', 'peer', 'name', 'fnprobe1'] };
-export const MIN_NODE_MAJOR = 20;
+/** The agent's native modules are built for this Node.js major (its ABI): a host's own Node.js must match. */
+export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
 const sh = (r: Runner, script: string) => r.run('sh', ['-c', script], { allowFail: true });
 
@@ -76,19 +77,21 @@ const versionAtLeast = (have: string, want: string) => {
 export type RuntimePlan = { ship: false; nodePath: string } | { ship: true; reason: string };
 
 /**
- * Use the host's Node.js when it is new enough; else ship ours, but only where it can run: same
- * CPU architecture, glibc (not musl) at least as new as the one it was built against.
+ * Use the host's Node.js when it is the same major version as ours (the native modules shipped with
+ * the agent are built for one ABI); else ship ours, but only where it can run: same CPU architecture,
+ * glibc (not musl) at least as new as the one it was built against.
  */
-export function planRuntime(f: HostFacts, local: { arch: string; glibc?: string }): RuntimePlan {
+export function planRuntime(f: HostFacts, local: { arch: string; glibc?: string; nodeMajor?: number }): RuntimePlan {
+  const want = local.nodeMajor ?? NODE_MAJOR;
   const major = f.node ? Number(f.node.version.split('.')[0]) : 0;
-  if (f.node && major >= MIN_NODE_MAJOR) return { ship: false, nodePath: f.node.path };
-  const reason = f.node ? `its Node.js ${f.node.version} is older than ${MIN_NODE_MAJOR}` : 'it has no Node.js';
+  if (f.node && major === want) return { ship: false, nodePath: f.node.path };
+  const reason = f.node ? `its Node.js ${f.node.version} is not Node.js ${want}` : 'it has no Node.js';
   if (ARCH[f.arch] !== local.arch) {
-    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js (${local.arch}) cannot run on ${f.arch}`, { hint: `install Node.js ≥ ${MIN_NODE_MAJOR} on the host` });
+    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js (${local.arch}) cannot run on ${f.arch}`, { hint: `install Node.js ${want} on the host` });
   }
   if (!local.glibc || f.libc.kind !== 'glibc' || !f.libc.version || !versionAtLeast(f.libc.version, local.glibc)) {
     const libc = f.libc.kind === 'glibc' ? `glibc ${f.libc.version ?? '?'}` : f.libc.kind;
-    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`, { hint: `install Node.js ≥ ${MIN_NODE_MAJOR} on the host` });
+    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`, { hint: `install Node.js ${want} on the host` });
   }
   return { ship: true, reason };
 }

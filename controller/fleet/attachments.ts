@@ -1,7 +1,7 @@
 // Attach and detach as decisions over one Tx: reserve addresses and a MAC, record the attachment in
 // the host's desired state with a new generation. The dispatcher carries it to the agent.
 import { createHash } from 'node:crypto';
-import type { AddressSpec, MacSpec, TargetRef } from '../../common/attach-args.js';
+import { fleetFingerprint, type AddressSpec, type MacSpec, type TargetRef } from '../../common/attach/index.js';
 import { conflict, invalid } from '../../common/errors.js';
 import type { Family } from '../../common/ip.js';
 import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
@@ -36,14 +36,6 @@ export function attachmentIdOf(host: string, target: TargetRef, ifname: string):
   return `${ATTACHMENT_ID_PREFIX}${h.slice(0, 20)}`;
 }
 
-function requestFingerprint(i: FleetAttachInput, net: string): string {
-  const addrs = i.addresses
-    .map((a) => (a.kind === 'static' ? `${a.cidr.text}@${a.gateway?.text ?? ''}` : a.kind === 'dhcp' ? `dhcp:${a.client}:${a.options}` : 'none'))
-    .sort();
-  const mac = i.mac.kind === 'auto' ? 'auto' : i.mac.mac;
-  return JSON.stringify({ net, addrs, mac, vlan: i.vlan ?? '', mtu: i.mtu ?? 0 });
-}
-
 /** Bumps the host's desired-state generation and returns the new one. */
 export function bumpGeneration(tx: Tx, host: HostRecord): number {
   host.generation += 1;
@@ -76,7 +68,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
   const host = getHostOrThrow(tx, i.host);
   const net = chooseNetwork(tx, i);
   const id = i.id ?? attachmentIdOf(host.name, i.target, i.ifname);
-  const fp = requestFingerprint(i, net.name);
+  const fp = fleetFingerprint(i, net.name);
   const existing = tx.getAttachment(id);
   if (existing) {
     if (existing.host !== host.name || existing.requestFp !== fp) {

@@ -1,8 +1,11 @@
 // A network as the user describes it, validated once: name, subnets, gateways, IPAM ranges, kind.
 import { meshOfInput } from '../mesh/fleet-mesh.js';
 import { invalid } from '../../common/errors.js';
-import { contains, hostMask, parseAddr, parseNetwork, type Cidr, type IpAddr } from '../../common/ip.js';
-import { parseIfName } from '../../common/ifname.js';
+import {
+  contains, isMulticast, isReservedInNetwork, parseAddr, parseNetwork, usableBounds, type Cidr, type IpAddr,
+} from '../../common/ip.js';
+import { parseMtu, parseVlanId } from '../../common/attach/index.js';
+import { parseIfName, parseNewIfName } from '../../common/ifname.js';
 import type { IpRangeRecord, NetworkKind, NetworkRecord } from '../store/types.js';
 
 export interface NetworkInput {
@@ -30,27 +33,17 @@ export function parseNetworkName(name: string): string {
   return name;
 }
 
-/** The first and last address a network can give to an interface (network and broadcast excluded). */
-export function usableBounds(net: Cidr): { first: bigint; last: bigint } {
-  const size = hostMask(net.addr.family, net.prefix);
-  const base = net.addr.value;
-  if (net.addr.family === 4 && net.prefix >= 31) return { first: base, last: base + size };
-  // IPv4: network and broadcast; IPv6: the subnet-router anycast address (the network address).
-  return { first: base + 1n, last: net.addr.family === 4 ? base + size - 1n : base + size };
-}
-
-export function isReservedInNetwork(net: Cidr, a: IpAddr): string | undefined {
-  const { first, last } = usableBounds(net);
-  if (a.value === net.addr.value && first !== net.addr.value) return 'the network address';
-  if (net.addr.family === 4 && a.value === last + 1n && net.prefix < 31) return 'the broadcast address';
-  if (a.value < first || a.value > last) return 'outside the usable range';
-  return undefined;
-}
+export { isReservedInNetwork, usableBounds };
 
 export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   const name = parseNetworkName(i.name);
   if (i.subnets.length === 0) throw invalid(`network ${name} has no subnet`, 'add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)');
   const subnets = i.subnets.map((s) => parseNetwork(s));
+  for (const s of subnets) {
+    if (isMulticast(s.addr)) {
+      throw invalid(`subnet ${s.text} is a multicast range, which no interface address may come from`, 'give a unicast subnet, e.g. 10.1.1.0/24 or fd00:1::/64');
+    }
+  }
   for (const f of [4, 6] as const) {
     if (subnets.filter((s) => s.addr.family === f).length > 1) throw invalid(`network ${name} has more than one IPv${f} subnet`, 'give at most one IPv4 and one IPv6 subnet');
   }
@@ -79,12 +72,13 @@ export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   if (!KINDS.includes(kind)) throw invalid(`unknown network kind '${i.kind}'`, `use one of: ${KINDS.join(', ')}`);
   const bridgeName = i.bridge || (kind === 'macvlan' ? '' : `br-${name}`);
   if (!i.bridge && kind !== 'macvlan' && bridgeName.length > 15) throw invalid(`the bridge name from the network name, 'br-${name}', is longer than 15 bytes`, 'use a network name of at most 12 characters, or give --bridge NAME');
-  if (bridgeName) parseIfName(bridgeName, '--bridge');
+  if (bridgeName) parseNewIfName(bridgeName, '--bridge');
   if (kind === 'macvlan' && !i.parent && !Object.keys(i.parents ?? {}).length) throw invalid('a macvlan network needs --parent IF (or --parent h1=eth1,h2=ens3)');
   if (i.parent) parseIfName(i.parent, '--parent');
   for (const p of Object.values(i.parents ?? {})) parseIfName(p, '--parent');
-  if (i.vlan !== undefined && i.vlan !== 0 && (!Number.isInteger(i.vlan) || i.vlan < 1 || i.vlan > 4094)) throw invalid(`--vlan ${i.vlan} is out of range (1-4094)`);
-  if (i.mtu !== undefined && i.mtu !== 0 && (!Number.isInteger(i.mtu) || i.mtu < 68 || i.mtu > 65535)) throw invalid(`--mtu ${i.mtu} is out of range (68-65535)`);
+  // 0 is the proto's "none" for both.
+  if (i.vlan) parseVlanId(String(i.vlan));
+  if (i.mtu) parseMtu(i.mtu, '--mtu');
   return {
     name,
     subnets: subnets.map((s) => s.text),

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import { toServiceError, unary } from '../../common/grpc-errors.js';
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
-import { targetFromProto } from '../../agent/service/convert.js';
+import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { fleetCheck } from '../fleet/check.js';
 import { pooledRandom } from '../mac/allocate.js';

@@ -43,6 +43,17 @@ const BAD: [string, Partial<AttachRequest>][] = [
   ['target with shell characters', { target: { kind: 'auto', value: 'web1;reboot' } }],
   ['pid that is not a number', { target: { kind: 'pid', value: '12a' } }],
   ['no target', { target: undefined }],
+  ['gateway outside the subnet', { addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '10.2.0.1' } }] }],
+  ['the network address', { addresses: [{ static: { cidr: '10.1.1.0/24', gateway: '' } }] }],
+  ['the broadcast address', { addresses: [{ static: { cidr: '10.1.1.255/24', gateway: '' } }] }],
+  ['container ifname $(id)', { ifname: '$(id)' }],
+  ['container ifname a;b', { ifname: 'a;b' }],
+  ['container ifname ëth1', { ifname: 'ëth1' }],
+  ['host-side name $(id)', { hostIfname: '$(id)' }],
+  ['host-side name a;b', { hostIfname: 'a;b' }],
+  ['host-side name ëth1', { hostIfname: 'ëth1' }],
+  ['MTU too large', { mtu: 65536 }],
+  ['a new bridge named br;x', { hostIf: 'br;x', target: { kind: 'path', value: '/proc/self/ns/net' } }],
 ];
 
 it('bad input is refused with INVALID_ARGUMENT and no command runs', async () => {

@@ -1,4 +1,4 @@
-// SSH bootstrap pieces that need no host: known_hosts, the inventory, prerequisite and runtime
+// SSH bootstrap pieces that need no host: known_hosts, prerequisite and runtime
 // decisions, shell quoting, and the exact install/uninstall commands (systemd and supervised).
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -10,7 +10,6 @@ import { FleetnetError } from '../../common/errors.js';
 import { FakeRunner } from '../../common/runner.js';
 import { gatherFacts, missingPrereqs, planRuntime, type HostFacts } from '../../controller/bootstrap/facts.js';
 import { agentRunArgs, REMOTE, startSupervised, startWithSystemd, uninstall, unitText, writeAgentConfig } from '../../controller/bootstrap/install.js';
-import { loadInventory, parseBlockYaml } from '../../controller/bootstrap/inventory.js';
 import { fingerprint, knownHostsName, verifyHostKey } from '../../controller/bootstrap/known-hosts.js';
 import { parseSshTarget, shellQuote } from '../../controller/bootstrap/ssh-session.js';
 
@@ -54,21 +53,7 @@ test('known_hosts: hashed entries and host lists are understood', (t) => {
   assert.equal(verifyHostKey(f, '10.0.0.7', k, false).ok, false);
 });
 
-test('inventory: defaults, per-host overrides, and clear errors', (t) => {
-  const d = tmp(t);
-  const f = join(d, 'hosts.yaml');
-  writeFileSync(f, '# fleet\ndefaults:\n  user: admin\n  port: 2222\n  controller: 10.0.0.1:7440\nhosts:\n  h1:\n    addr: 10.0.0.11\n  h2:\n    addr: "10.0.0.12"   # quoted\n    port: 22\n    ovs: true\n');
-  const inv = loadInventory(f);
-  assert.equal(inv.controller, '10.0.0.1:7440');
-  assert.deepEqual(inv.hosts, [
-    { name: 'h1', addr: '10.0.0.11', user: 'admin', port: 2222, ovs: false },
-    { name: 'h2', addr: '10.0.0.12', user: 'admin', port: 22, ovs: true },
-  ]);
-  writeFileSync(f, 'hosts:\n  h1:\n    adr: 10.0.0.11\n');
-  assert.throws(() => loadInventory(f), /hosts\.h1/);
-  assert.throws(() => parseBlockYaml('hosts:\n  - h1\n'), /:2: expected/);
-  assert.throws(() => parseBlockYaml('a: 1\na: 2\n'), /given twice/);
-});
+// The inventory (Ansible INI/YAML) is tested in inventory.test.ts and inventory-ansible.test.ts.
 
 const facts = (o: Partial<HostFacts> = {}): HostFacts => ({
   arch: 'x86_64', kernel: '6.1.0', libc: { kind: 'glibc', version: '2.36' }, systemd: true, iproute2: true, ovs: false, modules: { veth: true, bridge: true }, ...o,
@@ -81,10 +66,11 @@ test('prerequisites: says exactly what is missing and how to fix it', () => {
   assert.match(miss[0]!.fix, /install the iproute2 package/);
 });
 
-test('runtime: the host\'s Node.js when new enough, else ours only on the same arch and a new enough glibc', () => {
-  const local = { arch: 'x64', glibc: '2.36' };
-  assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local), { ship: false, nodePath: '/usr/bin/node' });
-  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '18.19.0' } }), local).ship, true);
+test('runtime: the host\'s Node.js when it is our major version, else ours only on the same arch and a new enough glibc', () => {
+  const local = { arch: 'x64', glibc: '2.36', nodeMajor: 24 };
+  assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '24.1.0' } }), local), { ship: false, nodePath: '/usr/bin/node' });
+  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local).ship, true, 'older: native modules would not load');
+  assert.equal(planRuntime(facts({ node: { path: '/usr/bin/node', version: '26.0.0' } }), local).ship, true, 'newer: another ABI too');
   assert.equal(planRuntime(facts(), local).ship, true);
   const kind = (f: () => unknown) => { try { f(); return 'ok'; } catch (e) { return (e as FleetnetError).kind + ': ' + (e as Error).message; } };
   assert.match(kind(() => planRuntime(facts({ arch: 'aarch64' }), local)), /^unsupported: .*cannot run on aarch64/);

@@ -51,6 +51,21 @@ test('attach reaches the agent and comes back up; the same attach again is the s
   assert.match(r.attachment!.mac, /:63:00:0b:/); // underlay 10.99.0.11
 });
 
+test('a gateway outside the subnet is refused with INVALID_ARGUMENT before anything is reserved', async (t) => {
+  const { call, client, agent, attach } = await setup(t);
+  await attach('warmup', 5000);
+  const bad = call(client.fleetAttach, {
+    host: 'h1', network: '', target: { kind: 'auto', value: 'web9' }, ifname: '', addresses: [{ static: { cidr: '10.1.1.60/24', gateway: '10.9.9.1' } }],
+    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false,
+  });
+  await assert.rejects(bad, (e: ServiceError) => e.code === 3 && /10\.9\.9\.1 is outside 10\.1\.1\.0\/24/.test(e.details));
+  const ls = await call(client.listAttachments, { host: '', network: '', container: '' }) as { attachments: { target?: { value: string } }[] };
+  assert.deepEqual(ls.attachments.map((a) => a.target?.value), ['warmup'], 'no attachment was recorded');
+  assert.equal(agent().made.size, 1, 'the agent was asked for nothing more');
+  const ok = await attach('web9', 5000, '10.1.1.60/24');
+  assert.equal(ok.attachment?.state, 'up', 'the address was never held');
+});
+
 test('the agent\'s own error marks the attachment failed', async (t) => {
   const { attach, agent } = await setup(t);
   await attach('warmup', 5000);

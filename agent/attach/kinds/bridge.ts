@@ -1,6 +1,6 @@
 // Linux bridge: a veth whose host end is a bridge port; `@VID` makes it an untagged PVID port.
 import { createHash } from 'node:crypto';
-import { parseVlanId } from '../../../common/attach-args.js';
+import { parseVlanId } from '../../../common/attach/index.js';
 import { conflict, invalid, notFound } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';

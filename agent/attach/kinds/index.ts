@@ -1,5 +1,6 @@
 // Which kind of host interface an attach is about: what exists, what the name says, or --kind.
 import { conflict, notFound, unsupported } from '../../../common/errors.js';
+import { parseNewIfName } from '../../../common/ifname.js';
 import type { HostLink } from '../../linux/sysfs.js';
 import type { AttachOrder, HostIfKind } from '../order.js';
 import { bridgeKind } from './bridge.js';
@@ -18,8 +19,18 @@ export interface Decided {
 
 const what = (h: HostLink) => (h.kind === 'bridge' ? 'a Linux bridge' : h.kind === 'infiniband' ? 'an InfiniBand interface' : h.kind === 'ether' ? 'an Ethernet interface' : 'an interface of another type');
 
-/** pipework's rules, plus `--kind`: a missing interface is created only when its name or --kind asks for it. */
+/**
+ * pipework's rules, plus `--kind`: a missing interface is created only when its name or --kind asks
+ * for it, and only under a name of the conservative set fleetnet gives what it creates.
+ */
 export async function decideKind(env: KindEnv, order: AttachOrder, host: HostLink | undefined): Promise<Decided> {
+  const d = await decideExisting(env, order, host);
+  const creates = (d.kind === 'bridge' && !host) || (d.kind === 'ovs' && !d.ovsBridgeExists);
+  if (creates) parseNewIfName(order.hostIf, `host interface (a new ${d.kind === 'ovs' ? 'Open vSwitch' : 'Linux'} bridge)`);
+  return d;
+}
+
+async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink | undefined): Promise<Decided> {
   const name = order.hostIf;
   const plain = (kind: HostIfKind): Decided => ({ kind, ovsBridgeExists: false });
   const missingParent = (k: string) =>

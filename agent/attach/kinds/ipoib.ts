@@ -1,5 +1,5 @@
 // An InfiniBand parent: an IPoIB child with a pkey (hex, as pipework reads `@8001`), made in the container.
-import { parsePkey } from '../../../common/attach-args.js';
+import { parsePkey } from '../../../common/attach/index.js';
 import { invalid } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
 import { inContainerPlan, removeInContainer } from './in-container.js';

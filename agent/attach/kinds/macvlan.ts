@@ -1,5 +1,5 @@
 // A NIC as host interface: a macvlan child made straight into the container, `@VID` on `<if>.<VID>`.
-import { parseVlanId } from '../../../common/attach-args.js';
+import { parseVlanId } from '../../../common/attach/index.js';
 import { line } from '../../linux/ip.js';
 import { OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import { vlanLinkLines, vlanLinkName } from '../../links/vlan.js';

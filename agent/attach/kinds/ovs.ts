@@ -1,5 +1,5 @@
 // Open vSwitch bridge: a veth whose host end is an OVS port tagged with fleetnet's external_ids; `@VID` → tag.
-import { parseVlanId } from '../../../common/attach-args.js';
+import { parseVlanId } from '../../../common/attach/index.js';
 import { line } from '../../linux/ip.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';

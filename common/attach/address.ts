@@ -1,0 +1,88 @@
+// ADDRESS words and proto address entries: a static interface address (with an optional
+// gateway), 0/0 for none, or a DHCP client. The rules for one address and for the list live here.
+import { invalid } from '../errors.js';
+import {
+  contains, isMulticast, isReservedInNetwork, networkOf, parseAddr, parseIfAddr, tryParseAddr, usableBounds, makeAddr,
+  type Cidr, type IpAddr,
+} from '../ip.js';
+
+export type DhcpClient = 'dhcp' | 'dhclient' | 'udhcpc' | 'dhcpcd';
+/** A gateway: an address inside the interface's subnet, of its family, not its own. */
+export type Gateway = IpAddr;
+export type AddressSpec =
+  | { kind: 'static'; cidr: Cidr; gateway?: Gateway }
+  | { kind: 'none' }
+  | { kind: 'dhcp'; client: DhcpClient; options: string };
+export type StaticAddress = Extract<AddressSpec, { kind: 'static' }>;
+
+const DHCP_RE = /^(dhcp|dhclient|udhcpc|dhcpcd)(-f)?(?::(.*))?$/s;
+const DHCP_CLIENTS: readonly string[] = ['dhcp', 'dhclient', 'udhcpc', 'dhcpcd'];
+
+export function isAddressToken(t: string): boolean {
+  if (t === '0/0' || DHCP_RE.test(t)) return true;
+  if (t.includes('/') && !t.startsWith('/') && tryParseAddr(t.split('/')[0]!.split('@')[0]!) !== undefined) return true;
+  return tryParseAddr(t.split('@')[0]!) !== undefined;
+}
+
+/** An interface address and its optional gateway, with every rule a static address has. */
+export function parseStaticAddress(cidrText: string, gatewayText?: string): StaticAddress {
+  const cidr = parseIfAddr(cidrText);
+  const net = networkOf(cidr);
+  if (isMulticast(cidr.addr)) throw invalid(`${cidr.text} is a multicast address`, 'give the interface a unicast address');
+  if (cidr.addr.family === 4 && cidr.prefix < 31) {
+    const why = isReservedInNetwork(net, cidr.addr);
+    if (why === 'the network address' || why === 'the broadcast address') {
+      const { first, last } = usableBounds(net);
+      throw invalid(
+        `${cidr.text}: ${cidr.addr.text} is ${why} of ${net.text}, which no interface may hold`,
+        `use an address from ${makeAddr(4, first).text} to ${makeAddr(4, last).text}`,
+      );
+    }
+  }
+  if (gatewayText === undefined || gatewayText === '') return { kind: 'static', cidr };
+  const gateway = parseAddr(gatewayText, 'gateway');
+  if (gateway.family !== cidr.addr.family) {
+    throw invalid(`gateway ${gateway.text} is IPv${gateway.family} but address ${cidr.text} is IPv${cidr.addr.family}`);
+  }
+  if (gateway.value === cidr.addr.value) throw invalid(`gateway ${gateway.text} is the interface's own address`);
+  // An IPv6 link-local gateway (fe80::/10) is on every link: the usual router of an IPv6 LAN.
+  const linkLocal = gateway.family === 6 && gateway.value >> 118n === 0x3fan;
+  if (!linkLocal && !contains(net, gateway)) {
+    throw invalid(
+      `gateway ${gateway.text} is outside ${net.text}, the subnet of ${cidr.text}, so the container could not reach it`,
+      `give a gateway inside ${net.text}, or widen the prefix of the address (e.g. ${cidr.addr.text}/${cidr.addr.family === 4 ? 16 : 48})`,
+    );
+  }
+  return { kind: 'static', cidr, gateway };
+}
+
+export function parseDhcp(client: string, options: string): AddressSpec {
+  if (!DHCP_CLIENTS.includes(client)) throw invalid(`unknown DHCP client '${client}'`, `use one of: ${DHCP_CLIENTS.join(', ')}`);
+  return { kind: 'dhcp', client: client as DhcpClient, options };
+}
+
+export function parseAddressToken(t: string): AddressSpec {
+  if (t === '0/0') return { kind: 'none' };
+  const d = DHCP_RE.exec(t);
+  if (d) return { kind: 'dhcp', client: d[1] as DhcpClient, options: d[3] ?? '' };
+  const at = t.indexOf('@');
+  return at < 0 ? parseStaticAddress(t) : parseStaticAddress(t.slice(0, at), t.slice(at + 1));
+}
+
+/** The rules of the list: 0/0 stands alone, at most one DHCP client, at least one entry when asked. */
+export function checkAddressList(addresses: readonly AddressSpec[], opts: { required?: boolean } = {}): void {
+  if (opts.required && addresses.length === 0) {
+    throw invalid('no address given', 'give an address like 10.1.1.5/24, or 0/0 for none');
+  }
+  if (addresses.some((a) => a.kind === 'none') && addresses.length > 1) {
+    throw invalid('0/0 means no address; it cannot be combined with other addresses', 'drop 0/0, or drop the other addresses');
+  }
+  if (addresses.filter((a) => a.kind === 'dhcp').length > 1) throw invalid('only one DHCP client per interface');
+}
+
+/** The text of an address as the CLI reads it (for messages and the fingerprint). */
+export function addressText(a: AddressSpec): string {
+  if (a.kind === 'static') return a.gateway ? `${a.cidr.text}@${a.gateway.text}` : a.cidr.text;
+  if (a.kind === 'dhcp') return a.options ? `${a.client}:${a.options}` : a.client;
+  return '0/0';
+}
