@@ -19,7 +19,7 @@ const dockerWhy = await dockerUnavailable();
 let agent: AgentProc;
 let docker: TestContainers;
 
-interface Row { container?: { name: string }; ifname: string; mac: string; addresses: string[]; state: string; hostIfname: string }
+interface Row { container: string; ifname: string; mac: string; addresses: string[]; state: string; hostIfname: string }
 
 async function ls(): Promise<Row[]> {
   const r = await cli(agent.socket, 'ls', '--json');
@@ -84,14 +84,14 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const first = (await eth1Of(c.name))!;
     assert.deepEqual(first.addrs, ['10.61.0.5/24']);
     await sh.run('docker', ['stop', '-t', '0', c.name]);
-    await eventually('stopped in ls', async () => (await ls()).some((x) => x.container?.name === c.name && x.state === 'stopped'));
+    await eventually('stopped in ls', async () => (await ls()).some((x) => x.container === c.name && x.state === 'stopped'));
     await sh.run('docker', ['start', c.name]);
     for (let i = 0; i < 20; i++) {
       if (i > 0) await sh.run('docker', ['restart', '-t', '0', c.name]);
       await eventually(`eth1 back after restart ${i}`, async () => (await eth1Of(c.name))?.addrs.length === 1);
       assert.deepEqual(await eth1Of(c.name), first);
     }
-    const rows = (await ls()).filter((x) => x.container?.name === c.name);
+    const rows = (await ls()).filter((x) => x.container === c.name);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.state, 'up');
     const ports = (await sh.run('ip', ['-n', NS, '-o', 'link', 'show', 'master', 'br-a'])).stdout.trim().split('\n').filter(Boolean);
@@ -102,9 +102,9 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const c = await docker.start('gone');
     const a = await cli(agent.socket, 'attach', 'br-a', c.name, '10.61.0.6/24');
     assert.equal(a.code, 0, a.stderr);
-    const peer = (await ls()).find((x) => x.container?.name === c.name)!.hostIfname;
+    const peer = (await ls()).find((x) => x.container === c.name)!.hostIfname;
     await sh.run('docker', ['rm', '-f', c.name]);
-    await eventually('record released', async () => !(await ls()).some((x) => x.container?.name === c.name));
+    await eventually('record released', async () => !(await ls()).some((x) => x.container === c.name));
     assert.notEqual((await sh.run('ip', ['-n', NS, 'link', 'show', peer], { allowFail: true })).code, 0, `${peer} is gone`);
   });
 
@@ -170,7 +170,7 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     assert.deepEqual([s.leaks, s.orphans, s.duplicates], [0, 0, 0]);
     const rows = await ls();
     assert.equal(await hostVeths(), rows.filter((x) => x.hostIfname).length);
-    for (const t of TARGETS.slice(0, 3)) assert.ok(rows.some((x) => x.container?.name === t && x.state === 'up'), t);
+    for (const t of TARGETS.slice(0, 3)) assert.ok(rows.some((x) => x.container === t && x.state === 'up'), t);
     assert.ok(await victimStillThere(), 'the unrelated interface survived every pass');
   });
 });
