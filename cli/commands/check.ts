@@ -1,7 +1,7 @@
 // fleetnet check: leaks, orphans, duplicates and drift — fleet-wide through the controller
 // (`--host H` for one host), or on this host's agent when no controller is configured.
 import type { Command } from 'commander';
-import type { Finding } from '../../proto/gen/messages/fleetnet/v1/agent.js';
+import type { Finding } from '../../proto/gen/fleetnet/v1/agent.js';
 import { printJson, table } from '../output/table.js';
 
 const HELP = `
