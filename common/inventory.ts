@@ -67,3 +67,14 @@ export function buildInventory(host: string, interfaces: readonly InventoryInter
 export function selectContainer(entries: readonly InventoryEntry[], ref: string): InventoryEntry[] {
   return entries.filter((e) => e.container.name === ref || e.container.id === ref || (ref.length >= 12 && e.container.id.startsWith(ref)) || String(e.container.pid) === ref);
 }
+
+/** One row of `fleetnet ls --json` (common/ls-schema.ts) from an agent's interface: the controller's shape. */
+export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-schema.js').LsEntry {
+  const addresses = [...i.addresses];
+  if (i.lease?.address && !addresses.includes(i.lease.address)) addresses.push(i.lease.address);
+  return {
+    id: i.attachmentId ?? '', host, network: '', container: i.container?.name || i.container?.id || '', containerId: i.container?.id ?? '',
+    pid: i.container?.pid ?? 0, ifname: i.ifname, hostIf: i.hostIf, hostIfname: i.hostIfname, kind: i.kind, mac: i.mac, addresses,
+    gateways: i.gateways, mtu: i.mtu, vlan: i.vlan, state: i.state, error: '', generation: 0,
+  };
+}

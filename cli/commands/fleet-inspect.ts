@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { notFound } from '../../common/errors.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
 import { compatOf } from '../../common/inventory.js';
-import { printJson } from '../output/table.js';
+import type { OutputSpec } from '../output/format.js';
+import { render } from '../output/render.js';
+import { INSPECT_VIEW, type InspectItem } from '../output/views.js';
 
 export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
   const byHost = new Map<string, Attachment[]>();
@@ -19,13 +21,13 @@ export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
   }));
 }
 
-export async function fleetInspect(cmd: Command, container: string, host: string | undefined): Promise<void> {
+export async function fleetInspect(cmd: Command, container: string, host: string | undefined, spec: OutputSpec): Promise<void> {
   const { withController } = await import('../client/controller.js');
   await withController(cmd.optsWithGlobals(), 'inspect', async (conn) => {
     const res = await conn.call(conn.client.listAttachments, { host: host ?? '', network: '', container });
     if (!res.attachments.length) throw notFound(`no attachment for ${container}${host ? ` on ${host}` : ''}`, 'see them all with: fleetnet ls');
-    const inv = inventoryOf(container, res.attachments);
-    printJson(inv.length === 1 ? inv[0] : inv);
+    const inv = inventoryOf(container, res.attachments) as InspectItem[];
+    await render(spec, { items: inv, whole: inv.length === 1 ? inv[0] : inv }, INSPECT_VIEW);
   });
 }
 

@@ -1,24 +1,28 @@
 // fleetnet ls through the controller (the fleet inventory); ls.ts branches here when a controller
 // is configured.
+import { Writable } from 'node:stream';
+import type { LsEntry } from '../../common/ls-schema.js';
 import type { ControllerChoice } from '../client/controller-address.js';
 import type { Opts } from '../fleet/common.js';
-import { printJson, table } from '../output/table.js';
+import type { OutputSpec } from '../output/format.js';
 
-export async function fleetLs(ctl: ControllerChoice, opts: Opts): Promise<void> {
+export async function fleetLs(ctl: ControllerChoice, opts: Opts, spec: OutputSpec): Promise<void> {
   const req = { host: opts.host ? String(opts.host) : '', network: opts.net ? String(opts.net) : '', container: '' };
   const { connectController } = await import('../client/controller.js');
   const conn = connectController(ctl.addr);
   try {
-    if (opts.json) {
+    // -o json: the controller's pre-rendered JSON (common/ls-schema.ts) goes out as it arrives, unparsed
+    if (spec.kind === 'json') {
       await conn.streamJson(req, process.stdout);
       process.stdout.write('\n');
       return;
     }
-    const res = await conn.call(conn.client.listAttachments, req);
-    const rows = res.attachments.map((a) => [
-      a.container?.name || a.target?.value || '', a.host, a.network, a.ifname, a.mac, a.addresses.join(',') || '-', a.state, a.error,
-    ]);
-    process.stdout.write(table(['CONTAINER', 'HOST', 'NET', 'IF', 'MAC', 'ADDRESSES', 'STATE', 'ERROR'], rows) + '\n');
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write: (c: Buffer, _e, done) => done(void chunks.push(c)) });
+    await conn.streamJson(req, sink);
+    await new Promise((resolve) => sink.end(resolve)); // every chunk written reached chunks
+    const [{ render }, { LS_VIEW }] = await Promise.all([import('../output/render.js'), import('../output/views.js')]);
+    await render(spec, { items: JSON.parse(Buffer.concat(chunks).toString('utf8')) as LsEntry[] }, LS_VIEW);
   } finally {
     conn.close();
   }

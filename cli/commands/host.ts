@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { invalid } from '../../common/errors.js';
 import type { ControllerConn } from '../client/controller.js';
 import { addPurgeOptions, addSshHostAddOptions, purgeAndRevoke, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh } from './host-bootstrap.js';
-import type { Host } from '../../proto/gen/fleetnet/v1/controller.js';
-import { printJson, table } from '../output/table.js';
+import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
 Examples:
@@ -14,21 +14,11 @@ Examples:
   fleetnet host ls
   fleetnet host rm h3                              # refused while h3 has attachments (--force forgets them)`;
 
-function ago(ms: number): string {
-  if (!ms) return 'never';
-  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-  return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
-}
-
-export async function printHosts(cmd: Command, json: boolean): Promise<void> {
-  const { withController } = await import('../client/controller.js');
+export async function printHosts(cmd: Command, spec: OutputSpec): Promise<void> {
+  const [{ withController }, { render }, { HOSTS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
   await withController(cmd.optsWithGlobals(), 'host ls', async (conn) => {
     const res = await conn.call(conn.client.listHosts, {});
-    if (json) return printJson(res.hosts);
-    const rows = res.hosts.map((h: Host) => [
-      h.name, h.agentAddr, h.underlayIp, h.state, ago(h.lastSeenUnixMs), h.agentVersion || '-', `${h.observedGeneration}/${h.generation}`, h.lastError,
-    ]);
-    process.stdout.write(table(['HOST', 'AGENT', 'UNDERLAY', 'STATE', 'SEEN', 'VERSION', 'GEN', 'ERROR'], rows) + '\n');
+    await render(spec, { items: res.hosts }, HOSTS_VIEW);
   });
 }
 
@@ -100,10 +90,10 @@ export function register(program: Command): void {
         if (pending) process.exitCode = 3; // recorded; the agents that did not answer converge when they return
       });
     });
-  host.command('ls')
+  addOutputOptions(host.command('ls'), { ids: 'host names' })
     .summary('list fleet hosts')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => printHosts(cmd, Boolean(opts.json)));
+    .addHelpText('after', FORMAT_HELP)
+    .action(async (_opts: unknown, cmd: Command) => printHosts(cmd, await outputOf(cmd)));
   addPurgeOptions(host.command('rm'))
     .summary('remove a host from the fleet; its certificates are revoked (--purge: also uninstall it over SSH)')
     .argument('<name>')

@@ -2,7 +2,7 @@
 // script against: from the controller for the fleet when one is configured, else from the local agent.
 import type { Command } from 'commander';
 import { invalid, notFound } from '../../common/errors.js';
-import { printJson } from '../output/table.js';
+import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
 
 const EXAMPLES = `
 Prints JSON, {container, host, interfaces: [...]} (an array when several match); each interface has
@@ -16,18 +16,18 @@ Examples:
   fleetnet inspect web1 | jq -r '.interfaces[0].compat.IPAddress'`;
 
 export function register(program: Command): void {
-  program
-    .command('inspect')
+  addOutputOptions(program.command('inspect'), { ids: 'container ids' })
     .summary("show a container's interfaces as JSON (with network-wrapper's compat fields)")
     .argument('[container]', 'container name, ID, ID prefix (12+ characters) or PID')
     .option('--all', 'every container with a fleetnet interface on this host (local agent)')
     .option('--host <name>', 'with a controller: only this fleet host')
-    .addHelpText('after', EXAMPLES)
+    .addHelpText('after', EXAMPLES + '\n' + FORMAT_HELP.replace('-o table (default)', '-o json (default) | table'))
     .action(async (ref: string | undefined, opts: { all?: boolean; host?: string }, cmd: Command) => {
+      const spec = await outputOf(cmd, 'json');
       const { controllerOf } = await import('../fleet/common.js');
       if (await controllerOf(cmd)) {
         if (!ref) throw invalid('name a container', 'fleetnet inspect web1');
-        return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host);
+        return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host, spec);
       }
       const [{ connectAgent }, { buildInventory, selectContainer }] = await Promise.all([import('../client/agent.js'), import('../../common/inventory.js')]);
       if (!ref && !opts.all) throw invalid('name a container, or pass --all', 'fleetnet inspect web1');
@@ -35,10 +35,12 @@ export function register(program: Command): void {
       try {
         const [list, health] = await Promise.all([conn.call(conn.client.list, {}), conn.call(conn.client.health, {})]);
         const all = buildInventory(health.hostname, list.interfaces);
-        if (opts.all) return printJson(all);
+        const { render } = await import('../output/render.js');
+        const { INSPECT_VIEW } = await import('../output/views.js');
+        if (opts.all) return render(spec, { items: all }, INSPECT_VIEW);
         const hit = selectContainer(all, ref!);
         if (!hit.length) throw notFound(`no fleetnet interface belongs to '${ref}' on this host`, "'fleetnet ls' lists them");
-        printJson(hit.length === 1 ? hit[0] : hit);
+        await render(spec, { items: hit, whole: hit.length === 1 ? hit[0] : hit }, INSPECT_VIEW);
       } finally {
         conn.close();
       }

@@ -1,28 +1,26 @@
 // fleetnet ls: every interface fleetnet made (on this host, until a controller answers for the fleet).
+// One schema whichever answers (common/ls-schema.ts); the formats come from cli/output/.
 import type { Command } from 'commander';
-import { printJson, table } from '../output/table.js';
+import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
 
 export function register(program: Command): void {
-  program
-    .command('ls')
+  addOutputOptions(program.command('ls'), { ids: 'attachment ids' })
     .summary('list the interfaces fleetnet made')
-    .option('--json', 'print JSON for scripts')
     .option('--host <name>', 'only this fleet host (with a controller)')
     .option('--net <name>', 'only this network (with a controller)')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
+    .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ls --format '{{container}} {{join addresses " "}}'`)
+    .action(async (opts: { host?: string; net?: string }, cmd: Command) => {
+      const spec = await outputOf(cmd);
       const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
-      if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts);
-      const { connectAgent } = await import('../client/agent.js');
+      if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts, spec);
+      const [{ connectAgent }, { lsEntryOf }, { render }, { LS_VIEW }] = await Promise.all([
+        import('../client/agent.js'), import('../../common/inventory.js'), import('../output/render.js'), import('../output/views.js'),
+      ]);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
-        const res = await conn.call(conn.client.list, {});
-        if (opts.json) return printJson(res.interfaces);
-        const rows = res.interfaces.map((i) => [
-          i.container?.name ?? '', i.container?.pid ? String(i.container.pid) : '-', i.ifname, i.hostIf, i.kind, i.mac,
-          [...i.addresses, ...(i.lease ? [`${i.lease.address}(${i.lease.client})`] : [])].join(',') || '-', String(i.mtu), i.hostIfname || '-', i.state,
-        ]);
-        process.stdout.write(table(['CONTAINER', 'PID', 'IF', 'HOSTIF', 'KIND', 'MAC', 'ADDRESSES', 'MTU', 'PEER', 'STATE'], rows) + '\n');
+        const [res, health] = await Promise.all([conn.call(conn.client.list, {}), conn.call(conn.client.health, {})]);
+        await render(spec, { items: res.interfaces.map((i) => lsEntryOf(health.hostname, i)) }, LS_VIEW);
       } finally {
         conn.close();
       }

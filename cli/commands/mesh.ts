@@ -3,46 +3,40 @@
 // `apply FILE --host H` hands this host its part of a mesh described in a file (same plan).
 import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
-import { printJson, table } from '../output/table.js';
+import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { printJson } from '../output/table.js';
 
 const FILE_EXAMPLE = `{
   "hosts": [{ "name": "h1", "underlayIp": "10.99.0.11" }, { "name": "h2", "underlayIp": "10.99.0.12" }],
   "networks": [{ "name": "blue", "kind": "ovs", "encap": "gre", "key": 100, "bridge": "ovs-blue", "members": ["h1", "h2"] }]
 }`;
 
-const when = (ms: number) => (ms ? new Date(ms).toISOString().slice(11, 19) : '-');
-
-async function fleetStatus(cmd: Command, opts: { net?: string; json?: boolean }): Promise<void> {
-  const { withController } = await import('../client/controller.js');
+async function fleetStatus(cmd: Command, opts: { net?: string }, spec: OutputSpec): Promise<void> {
+  const [{ withController }, { render }, { FLEET_TUNNELS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
   await withController(cmd.optsWithGlobals(), 'mesh status', async (conn) => {
     const res = await conn.call(conn.client.fleetMeshStatus, { network: opts.net ?? '' });
-    if (opts.json) return printJson(res);
-    const rows = res.tunnels.map((t) => [t.network || '-', t.host, t.peer || '-', t.port || '-', t.state, when(t.checkedAtMs), t.detail]);
-    process.stdout.write(table(['NETWORK', 'HOST', 'PEER', 'PORT', 'STATE', 'CHECKED', 'DETAIL'], rows) + '\n');
+    await render(spec, { items: res.tunnels, whole: res }, FLEET_TUNNELS_VIEW);
     if (res.tunnels.some((t) => t.state !== 'up')) process.exitCode = 1;
   });
 }
 
 export function register(program: Command): void {
   const mesh = program.command('mesh').summary('tunnels between hosts: add, rm, status, apply').description('The tunnel mesh between the hosts of a network, as this host\'s agent keeps it.');
-  mesh
-    .command('status')
+  addOutputOptions(mesh.command('status'), { ids: 'tunnel ports' })
     .summary('state of each tunnel: the fleet\'s (controller) or this host\'s (local agent)')
     .option('--net <name>', 'with a controller: only this network')
-    .option('--json', 'print JSON for scripts')
-    .addHelpText('after', '\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent')
-    .action(async (opts: { net?: string; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`)
+    .action(async (opts: { net?: string }, cmd: Command) => {
+      const spec = await outputOf(cmd);
       const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
-      if (ctl) return fleetStatus(cmd, opts);
+      if (ctl) return fleetStatus(cmd, opts, spec);
       if (opts.net) throw invalid('--net needs a controller', 'give --controller ADDR; without it the local agent answers for this host');
-      const { connectAgent } = await import('../client/agent.js');
+      const [{ connectAgent }, { render }, { AGENT_TUNNELS_VIEW }] = await Promise.all([import('../client/agent.js'), import('../output/render.js'), import('../output/views.js')]);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const res = await conn.call(conn.client.meshStatus, {});
-        if (opts.json) return printJson(res);
-        const rows = res.tunnels.map((t) => [t.network, t.peer, t.peerIp, t.port, `${t.kind}/${t.encap}`, t.state, when(t.checkedAtMs), t.detail]);
-        process.stdout.write(`generation ${res.generation}\n` + table(['NETWORK', 'PEER', 'PEER-IP', 'PORT', 'KIND', 'STATE', 'CHECKED', 'DETAIL'], rows) + '\n');
+        await render(spec, { items: res.tunnels, whole: res, heading: `generation ${res.generation}` }, AGENT_TUNNELS_VIEW);
         if (res.tunnels.some((t) => t.state === 'down' || t.state === 'missing')) process.exitCode = 1;
       } finally {
         conn.close();

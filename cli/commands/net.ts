@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
-import { printJson, table } from '../output/table.js';
+import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
 Examples:
@@ -47,17 +48,11 @@ function num(v: string | undefined, what: string): number {
   return Number(v);
 }
 
-export async function printNets(cmd: Command, json: boolean): Promise<void> {
-  const { withController } = await import('../client/controller.js');
+export async function printNets(cmd: Command, spec: OutputSpec): Promise<void> {
+  const [{ withController }, { render }, { NETS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
   await withController(cmd.optsWithGlobals(), 'net ls', async (conn) => {
     const res = await conn.call(conn.client.listNetworks, {});
-    if (json) return printJson(res.networks);
-    const rows = res.networks.map((n: Network) => [
-      n.name, n.subnets.join(','), n.gateways.join(',') || '-', n.ipamRanges.map((r) => `${r.start}-${r.end}`).join(',') || '-',
-      n.kind, n.bridge || n.parent || Object.entries(n.parents).map(([h, p]) => `${h}=${p}`).join(','), n.vlan ? String(n.vlan) : '-',
-      n.mtu ? String(n.mtu) : '-', String(n.attachments),
-    ]);
-    process.stdout.write(table(['NET', 'SUBNETS', 'GATEWAYS', 'IPAM RANGE', 'KIND', 'BRIDGE/PARENT', 'VLAN', 'MTU', 'ATTACHED'], rows) + '\n');
+    await render(spec, { items: res.networks }, NETS_VIEW);
   });
 }
 
@@ -99,10 +94,10 @@ export function register(program: Command): void {
         else process.stdout.write(`network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`);
       });
     });
-  net.command('ls')
+  addOutputOptions(net.command('ls'), { ids: 'network names' })
     .summary('list networks')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }, cmd: Command) => printNets(cmd, Boolean(opts.json)));
+    .addHelpText('after', FORMAT_HELP)
+    .action(async (_opts: unknown, cmd: Command) => printNets(cmd, await outputOf(cmd)));
   net.command('rm')
     .summary('remove a network (refused while anything is attached to it)')
     .argument('<name>')

@@ -1,4 +1,5 @@
 // The whole local path: the `fleetnet` CLI → the agent's unix socket → namespaces, with exit codes.
+import { LsOutput } from '../../common/ls-schema.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,13 +42,13 @@ describe('fleetnet CLI against a local agent', () => {
     assert.equal(bj.mac, '02:72:6c:cd:9b:8d');
     assert.equal(bj.ifname, 'eth7');
     assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-a`, 'ping', '-c', '1', '-W', '2', '10.52.0.2'], { allowFail: true })).code, 0);
-    const ls = JSON.parse((await cli(agent.socket, 'ls', '--json')).stdout) as { container: { name: string }; ifname: string; hostIf: string; mac: string; addresses: string[]; mtu: number; hostIfname: string; state: string }[];
+    const ls = LsOutput.parse(JSON.parse((await cli(agent.socket, 'ls', '--json')).stdout)); // the one ls schema
     assert.equal(ls.length, 2);
     assert.deepEqual(ls.map((i) => i.state), ['up', 'up']);
     const lb = ls.find((i) => i.ifname === 'eth7')!;
-    assert.deepEqual([lb.container.name, lb.hostIf, lb.addresses, lb.mtu], [`${P}-b`, 'br-c', ['10.52.0.2/24'], 1500]);
+    assert.deepEqual([lb.container, lb.hostIf, lb.addresses, lb.mtu], [`${P}-b`, 'br-c', ['10.52.0.2/24'], 1500]);
     const table = (await cli(agent.socket, 'ls')).stdout;
-    assert.match(table, /^CONTAINER\s+PID\s+IF\s+HOSTIF/);
+    assert.match(table, /^CONTAINER\s+HOST\s+NET\s+IF/);
     assert.equal((await cli(agent.socket, 'detach', `netns:${P}-b`, '-i', 'eth7')).stdout, `detached eth7 from netns:${P}-b\n`);
     assert.match((await cli(agent.socket, 'detach', `netns:${P}-b`, '-i', 'eth7')).stdout, /nothing to detach/);
   });

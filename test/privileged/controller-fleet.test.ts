@@ -1,6 +1,7 @@
 // The controller with real agents in host namespaces and Docker containers as targets:
 // attach by static address and ping, refusal naming the holder, MACs from the underlay, ls on
 // the right host, a controller restart, an agent down (exit 3, then done), attach+detach while down.
+import { LsOutput } from '../../common/ls-schema.js';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
@@ -124,6 +125,9 @@ test('agent down: attach then detach ordered; the agent comes back and nothing i
   // The agent never saw it: nothing in its records either.
   const agentLs = await sh.run('node', ['bin/fleetnet.mjs', '--socket', h1.socket, 'ls', '--json']);
   assert.ok(!agentLs.stdout.includes(c('web5')), agentLs.stdout);
+  // ONE ls schema whichever answers: this agent, and the controller (common/ls-schema.ts)
+  LsOutput.parse(JSON.parse(agentLs.stdout));
+  LsOutput.parse(JSON.parse((await fleet.cli('ls', '--json')).stdout));
   // And the address is free for someone else.
   const again = await fleet.cli('attach', '--host', 'h1', c('web5'), '10.1.1.61/24');
   assert.equal(again.code, 0, again.stderr);

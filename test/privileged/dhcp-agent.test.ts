@@ -45,7 +45,9 @@ test('attach with DHCP through the CLI and the agent; agent kill -9; detach; con
   });
   agent = await startAgentIn(srv.ns, dir);
   const a = await startTarget(`${prefix}-a`, prefix);
-  const list = async () => JSON.parse((await cli(agent!.socket, 'ls', '--json')).stdout) as IfJson[];
+  // ls --json has the fleet's one schema (addresses, no lease detail); inspect --all has each lease
+  const list = async () => (JSON.parse((await cli(agent!.socket, 'inspect', '--all')).stdout) as { container: { name: string }; interfaces: IfJson[] }[])
+    .flatMap((e) => e.interfaces.map((i) => ({ ...i, container: e.container })));
 
   // Options that fight the supervisor: exit 2, nothing made.
   const bad = await cli(agent.socket, 'attach', 'br0', a.name, 'udhcpc:-q');

@@ -44,7 +44,7 @@ test('LXC by name: lxc:NAME attaches and pings a Docker container on the same br
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await inContainer(d.name, ['ping', '-c', '1', '-W', '2', '10.11.0.1'])).code, 0);
   assert.equal((await lxc('lxc-attach', ['-n', name, '--', 'ping', '-c', '1', '-W', '2', '10.11.0.2'])).code, 0);
-  assert.match((await agent.cli(['ls', '--json'])).stdout, /"runtime": "lxc"/);
+  assert.match((await agent.cli(['inspect', '--all'])).stdout, /"runtime": "lxc"/);
   assert.equal((await agent.cli(['detach', `lxc:${name}`])).code, 0);
   assert.equal((await agent.cli(['detach', d.name])).code, 0);
 });

@@ -2,26 +2,11 @@
 // attach grammar through a controller, and the human and JSON outputs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { silentLogger } from '../../common/logger.js';
-import { ExecRunner } from '../../common/runner.js';
-import { controllerConfig } from '../../controller/config.js';
-import { startController } from '../../controller/main.js';
-import { fakeFleet } from '../helpers/controller-fake-agent.js';
-import { tempStore } from '../helpers/controller-store.js';
+import { controllerWithCli } from '../helpers/controller-cli.js';
 
 test('CLI through a controller: exit codes and messages', async (t) => {
-  const { store, dir } = tempStore(t);
-  const fleet = fakeFleet();
-  const sock = `unix:${dir}/ctl.sock`;
-  const ctl = await startController(controllerConfig({ listen: sock, db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100 }), silentLogger(), { links: fleet.links, store });
-  t.after(() => ctl.stop());
   // The CLI from the sources, as a separate process (no build needed), with no user config in reach.
-  // Asynchronously: the controller answers from this very process.
-  const sh = new ExecRunner();
-  const cli = async (...args: string[]) => {
-    const r = await sh.run(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', sock, ...args], { allowFail: true, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
-    return { code: r.code, out: r.stdout, err: r.stderr };
-  };
+  const { cli, fleet } = await controllerWithCli(t);
   assert.equal((await cli('host', 'add', 'h1', '--addr', '10.99.0.11')).code, 0);
   assert.equal((await cli('host', 'add', 'h2', '--addr', '10.99.0.12')).code, 0);
   assert.equal((await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--gateway', '10.1.1.1')).code, 0);

@@ -1,0 +1,59 @@
+// The output options every read command takes, checked before anything is asked of an agent or
+// the controller: `-o table|wide|json|yaml`, `--format TEMPLATE`, `-q` (ids only), `--json`
+// (same as -o json). Bad input is exit 2 naming the token.
+import type { Command } from 'commander';
+import { invalid } from '../../common/errors.js';
+
+export const OUTPUT_KINDS = ['table', 'wide', 'json', 'yaml'] as const;
+export type OutputKind = (typeof OUTPUT_KINDS)[number];
+
+export type OutputSpec =
+  | { kind: OutputKind }
+  | { kind: 'template'; template: string }
+  | { kind: 'ids' };
+
+export interface OutputOpts {
+  output?: string;
+  format?: string;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+export const FORMAT_HELP = `
+Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints only ids.
+--format TEMPLATE prints one line per item from a Handlebars template over the fields of -o json:
+  --format '{{host}} {{mac}}'   --format '{{container}}: {{join addresses ","}}'   --format '{{json this}}'`;
+
+/** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. */
+export function addOutputOptions(cmd: Command, o: { ids?: string } = {}): Command {
+  cmd
+    .option('-o, --output <format>', `output format: ${OUTPUT_KINDS.join(', ')}`)
+    .option('--format <template>', 'one line per item from a Handlebars template, e.g. \'{{host}} {{state}}\'')
+    .option('--json', 'print JSON (same as -o json)');
+  if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);
+  return cmd;
+}
+
+/** The one output the options ask for; exit 2 for an unknown -o, a template that does not parse, or two that disagree. */
+export async function outputSpec(o: OutputOpts, defaultKind: OutputKind = 'table'): Promise<OutputSpec> {
+  if (o.output !== undefined && !(OUTPUT_KINDS as readonly string[]).includes(o.output)) {
+    throw invalid(`-o ${o.output}: unknown output format '${o.output}'`, `use one of ${OUTPUT_KINDS.join(', ')}, or --format TEMPLATE`);
+  }
+  const asked = [o.output !== undefined && `-o ${o.output}`, o.format !== undefined && '--format', o.quiet && '-q', o.json && '--json'].filter(Boolean);
+  if (asked.length > 1 && !(asked.length === 2 && o.json && o.output === 'json')) {
+    throw invalid(`${asked.join(' and ')} ask for different outputs`, 'give one of -o, --format, -q, --json');
+  }
+  if (o.format !== undefined) {
+    const { compileTemplate } = await import('./template.js');
+    compileTemplate(o.format); // a template that does not parse is refused before anything runs
+    return { kind: 'template', template: o.format };
+  }
+  if (o.quiet) return { kind: 'ids' };
+  if (o.json) return { kind: 'json' };
+  return { kind: (o.output as OutputKind | undefined) ?? defaultKind };
+}
+
+/** Reads a command's output options (its own, as registered by addOutputOptions). */
+export function outputOf(cmd: Command, defaultKind: OutputKind = 'table'): Promise<OutputSpec> {
+  return outputSpec(cmd.opts<OutputOpts>(), defaultKind);
+}

@@ -1,0 +1,26 @@
+// A controller on a unix socket with agents in memory, and a `cli(...args)` that runs fleetnet
+// against it as a separate process with no user config in reach (asynchronously: the controller
+// answers from the test's own process).
+import { silentLogger } from '../../common/logger.js';
+import { ExecRunner } from '../../common/runner.js';
+import { controllerConfig } from '../../controller/config.js';
+import { startController } from '../../controller/main.js';
+import { fakeFleet } from './controller-fake-agent.js';
+import { tempStore } from './controller-store.js';
+
+export type CliResult = { code: number; out: string; err: string };
+
+/** entry: how to start the CLI (default: from the sources through tsx, no build needed). */
+export async function controllerWithCli(t: { after(fn: () => unknown): void }, entry: string[] = ['--import', 'tsx', 'cli/main.ts']) {
+  const { store, dir } = tempStore(t);
+  const fleet = fakeFleet();
+  const sock = `unix:${dir}/ctl.sock`;
+  const ctl = await startController(controllerConfig({ listen: sock, db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100 }), silentLogger(), { links: fleet.links, store });
+  t.after(() => ctl.stop());
+  const sh = new ExecRunner();
+  const cli = async (...args: string[]): Promise<CliResult> => {
+    const r = await sh.run(process.execPath, [...entry, '--controller', sock, ...args], { allowFail: true, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
+    return { code: r.code, out: r.stdout, err: r.stderr };
+  };
+  return { cli, fleet, dir, sock };
+}

@@ -1,0 +1,72 @@
+// cli/output/: every -o / --format / -q output of ls, hosts, nets and mesh status against a
+// controller (agents in memory), the ONE ls schema (common/ls-schema.ts) for the controller's and
+// an agent's answer, and bad output options refused with exit 2 naming the token before anything runs.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { lsEntryOf } from '../../common/inventory.js';
+import { LsOutput } from '../../common/ls-schema.js';
+import { controllerWithCli } from '../helpers/controller-cli.js';
+
+/** Times that move between two calls (last seen, checked at) left out of a comparison. */
+const noClock = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (/(?:Seen|Checked)\w*Ms$|checkedAtMs$/i.test(k) ? undefined : x)));
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'fleetnet.cjs');
+
+test('read commands: table, wide, json, yaml, --format and -q show the same items; one ls schema', async (t) => {
+  const { cli, fleet } = await controllerWithCli(t, [BIN]);
+  for (const a of [['host', 'add', 'h1', '--addr', '10.99.0.11'], ['host', 'add', 'h2', '--addr', '10.99.0.12'],
+    ['net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--mesh', 'gre'], ['net', 'create', 'red', '--subnet', '10.2.0.0/24'],
+    ['attach', '--host', 'h1', 'web1', '10.1.1.5/24'],
+    ['attach', '--host', 'h2', 'web2', '10.1.1.6/24']]) {
+    const r = await cli(...a);
+    assert.equal(r.code, 0, `${a.join(' ')}: ${r.err}`);
+  }
+  await cli('mesh', 'add', 'h1', '--net', 'blue');
+  await cli('mesh', 'add', 'h2', '--net', 'blue');
+  const t0 = Date.now();
+
+  // [command, a field of each item, what -q prints for the first item]
+  const cmds: [string[], string, RegExp][] = [
+    [['ls'], 'container', /^blue|^h1\/|^[\w.:-]+$/], [['hosts'], 'name', /^h1$/], [['nets'], 'name', /^blue$/], [['mesh', 'status'], 'host', /^\S+$/],
+  ];
+  await Promise.all(cmds.map(async ([cmd, field, qre]) => {
+    const [tbl, wide, json, yaml, tpl, q] = await Promise.all([
+      cli(...cmd), cli(...cmd, '-o', 'wide'), cli(...cmd, '-o', 'json'), cli(...cmd, '-o', 'yaml'), cli(...cmd, '--format', `{{${field}}}`), cli(...cmd, '-q'),
+    ]);
+    const name = cmd.join(' ');
+    const jv = JSON.parse(json.out) as unknown;
+    const items = (Array.isArray(jv) ? jv : (jv as { tunnels: unknown[] }).tunnels) as Record<string, unknown>[];
+    assert.ok(items.length >= 2, `${name}: ${json.out}`);
+    assert.deepEqual(noClock(parseYaml(yaml.out)), noClock(jv), `${name}: -o yaml is -o json`);
+    assert.deepEqual(tpl.out.trimEnd().split('\n'), items.map((i) => String(i[field])), `${name}: --format`);
+    assert.equal(q.out.trimEnd().split('\n').length, items.length, `${name}: -q`);
+    assert.match(q.out.split('\n')[0]!, qre, `${name}: -q`);
+    const head = tbl.out.split('\n').find((l) => /^[A-Z]/.test(l))!;
+    const wideHead = wide.out.split('\n').find((l) => /^[A-Z]/.test(l))!;
+    assert.ok(wideHead.startsWith(head) || name === 'mesh status', `${name}: -o wide adds columns: ${head} / ${wideHead}`);
+    assert.equal(tbl.out.trimEnd().split('\n').length, items.length + 1, `${name}: a table row per item`);
+  }));
+
+  process.stderr.write(`formats ${Date.now() - t0} ms\n`);
+  // The ONE ls schema: the controller's answer, and an agent's interfaces converted for its ls.
+  LsOutput.parse(JSON.parse((await cli('ls', '--json')).out));
+  const agentIf = [...fleet.agents.values()].flatMap((a) => [...a.made.values()]);
+  assert.ok(agentIf.length >= 2);
+  LsOutput.parse(agentIf.map((i) => lsEntryOf('h1', { ...i, lease: { address: '10.1.1.9/24', router: '', dns: [], leaseSeconds: 60, expiresUnixMs: 0, clientPid: 1, client: 'udhcpc' } })));
+
+  // Bad output options: exit 2 naming the token, before anything is asked of the controller.
+  const bad: [string[], RegExp][] = [
+    [['ls', '-o', 'xml'], /-o xml: unknown output format 'xml'/],
+    [['hosts', '--format', '{{name'], /--format '\{\{name': unexpected INVALID/],
+    [['nets', '--format', '{{nmae}}'], /no field 'nmae'/],
+    [['mesh', 'status', '-o', 'json', '-q'], /-o json and -q ask for different outputs/],
+    [['ls', '--controller', 'unix:/nonexistent/sock', '-o', 'jsn'], /unknown output format 'jsn'/],
+  ];
+  for (const [args, re] of bad) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+});
