@@ -1,10 +1,10 @@
 // Open vSwitch bridge: a veth whose host end is an OVS port tagged with fleetnet's external_ids; `@VID` → tag.
 import { parseVlanId } from '../../../common/attach/index.js';
-import { line } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import type { OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { vethLine } from './veth.js';
+import { vethOp } from './veth.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
@@ -17,7 +17,7 @@ export const ovsKind: Kind = {
     const ownedNow = create || (await env.ovs.bridgeOwned(br));
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
     const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? `${c.nsKey}/${order.ifname}`, container: c.name, ifname: order.ifname }, vid);
-    const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), line('link', 'set', hostIfname, 'up')];
+    const hostOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns), { t: 'set', name: hostIfname, up: true }];
     return {
       uses: [],
       nsName: order.ifname,
@@ -29,7 +29,7 @@ export const ovsKind: Kind = {
           ]
         : [],
       prepareCommands: create ? [env.ovs.describe(...addBr)] : [],
-      commands: [...env.ip.describe(undefined, hostLines), env.ovs.describe(...addPort)],
+      commands: [...env.ip.describe(undefined, hostOps), env.ovs.describe(...addPort)],
       async prepare(undo) {
         const owned: OwnedRef[] = ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
         if (!create) return owned;
@@ -49,7 +49,7 @@ export const ovsKind: Kind = {
       },
       async apply(undo) {
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-        await env.ip.host(hostLines);
+        await env.ip.host(hostOps);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
         return { hostIfname };
