@@ -15,7 +15,8 @@ import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
 import type { DhcpSupervisor } from '../dhcp/supervisor.js';
 import type { Lease } from '../dhcp/types.js';
 import { probeCapabilities, type Capability } from '../linux/capabilities.js';
-import { line, type IpExec } from '../linux/ip.js';
+import type { IpExec } from '../linux/ip.js';
+import type { LinkOp } from '../linux/link-ops.js';
 import { OWNED_ALIAS, readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
@@ -137,7 +138,7 @@ export class Attacher {
         );
       }
       const sameNs = existing.container.nsKey === c.nsKey;
-      const live = sameNs ? parseAddrShow((await this.d.ip.inNs(c.netns, [line('addr', 'show', 'dev', order.ifname)]).catch(() => [[]]))[0] ?? []) : undefined;
+      const live = sameNs ? parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []) : undefined;
       if (live && existing.addresses.every((a) => live.addresses.includes(a)) && this.liveState(existing) === 'up') {
         if (existing.state && existing.state !== 'up') this.d.records.put({ ...existing, state: 'up', attempts: 0, lastError: '' });
         return { record: this.d.records.get(key)!, changed: false, commands: [] };
@@ -163,12 +164,13 @@ export class Attacher {
 
     const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
     const v6 = statics.some((a) => a.cidr.addr.family === 6);
-    const nsLines = (prelude: string[]) => [
+    const dev = order.ifname;
+    const nsOps = (prelude: LinkOp[]): LinkOp[] => [
       ...prelude,
-      ...statics.map((a) => line('addr', 'add', a.cidr.text, 'dev', order.ifname, ...(a.cidr.addr.family === 6 ? ['nodad'] : []))),
-      line('link', 'set', order.ifname, 'up'),
-      ...statics.filter((a) => a.gateway).map((a) => line('route', 'replace', 'default', 'via', a.gateway!.text, 'dev', order.ifname)),
-      line('addr', 'show', 'dev', order.ifname),
+      ...statics.map((a): LinkOp => ({ t: 'addr-add', cidr: a.cidr, dev, nodad: a.cidr.addr.family === 6 })),
+      { t: 'set', name: dev, up: true },
+      ...statics.flatMap((a): LinkOp[] => (a.gateway ? [{ t: 'default-via', gw: a.gateway, dev }] : [])),
+      { t: 'addr-show', dev },
     ];
     // IPv6 on the new interface only: Docker turns it off by default (all and default) in its containers.
     const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
@@ -179,7 +181,7 @@ export class Attacher {
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...plan.commands,
         ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
-        ...this.d.ip.describe(c.netns, nsLines(plan.nsPrelude)),
+        ...this.d.ip.describe(c.netns, nsOps(plan.nsPrelude)),
         ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
@@ -198,7 +200,7 @@ export class Attacher {
       if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
       if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
       plan.beforeNsBatch?.();
-      const out = await this.d.ip.inNs(c.netns, nsLines(plan.nsPrelude));
+      const out = await this.d.ip.inNs(c.netns, nsOps(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
         addresses: statics.map((a) => a.cidr.text),
@@ -266,7 +268,7 @@ export class Attacher {
     if (claim.kind === 'free') return undefined;
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     const dhcp = order.addresses.some((a) => a.kind === 'dhcp');
-    const live = parseAddrShow((await this.d.ip.inNs(c.netns, [line('addr', 'show', 'dev', order.ifname)]).catch(() => [[]]))[0] ?? []);
+    const live = parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []);
     const asAsked = !dhcp && live && live.mtu === mtu && (!mac || live.mac === mac) && statics.every((a) => live.addresses.includes(a.cidr.text))
       && (await pluggedAsAsked(this.env, kind, order.hostIf, hostIfname));
     if (asAsked && live) {

@@ -4,6 +4,7 @@ import type { Runner } from '../../../common/runner.js';
 import type { UndoStack } from '../../../common/undo.js';
 import type { ContainerInfo } from '../../containers/types.js';
 import type { IpExec } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import type { HostLink } from '../../linux/sysfs.js';
 import type { OvsCtl, OvsDatapath } from '../../ovs/vsctl.js';
 import type { AttachOrder, HostIfKind } from '../order.js';
@@ -59,8 +60,8 @@ export interface KindPlan {
   uses: string[];
   /** What the container's interface is called when made, before `nsPrelude` renames it. */
   nsName: string;
-  /** Lines run first in the container's ip batch (e.g. renaming a temporary name). */
-  nsPrelude: string[];
+  /** Operations run first in the container's batch (e.g. renaming a temporary name). */
+  nsPrelude: LinkOp[];
   /** --dry-run text: host interfaces made first, then the interface itself. */
   prepareCommands: string[];
   commands: string[];
