@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
+import * as completion from './commands/completion.js';
 import * as controller from './commands/controller.js';
 import * as detach from './commands/detach.js';
 import * as host from './commands/host.js';
@@ -27,13 +28,14 @@ export interface CommandModule {
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
   attach: [attach], detach: [detach], ls: [ls], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
   controller: [controller, hostBootstrap], lab: [lab], mesh: [mesh],
+  completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
 /** The program's own options that take a value (so the word after them is not the command). */

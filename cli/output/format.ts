@@ -1,7 +1,7 @@
 // The output options every read command takes, checked before anything is asked of an agent or
 // the controller: `-o table|wide|json|yaml`, `--format TEMPLATE`, `-q` (ids only), `--json`
 // (same as -o json). Bad input is exit 2 naming the token.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { invalid } from '../../common/errors.js';
 
 export const OUTPUT_KINDS = ['table', 'wide', 'json', 'yaml'] as const;
@@ -27,7 +27,7 @@ Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints on
 /** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. */
 export function addOutputOptions(cmd: Command, o: { ids?: string } = {}): Command {
   cmd
-    .option('-o, --output <format>', `output format: ${OUTPUT_KINDS.join(', ')}`)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_KINDS)) // commander refuses others, naming the token
     .option('--format <template>', 'one line per item from a Handlebars template, e.g. \'{{host}} {{state}}\'')
     .option('--json', 'print JSON (same as -o json)');
   if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);

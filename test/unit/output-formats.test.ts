@@ -58,11 +58,11 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
 
   // Bad output options: exit 2 naming the token, before anything is asked of the controller.
   const bad: [string[], RegExp][] = [
-    [['ls', '-o', 'xml'], /-o xml: unknown output format 'xml'/],
+    [['ls', '-o', 'xml'], /argument 'xml' is invalid\. Allowed choices are table, wide, json, yaml/],
     [['hosts', '--format', '{{name'], /--format '\{\{name': unexpected INVALID/],
     [['nets', '--format', '{{nmae}}'], /no field 'nmae'/],
     [['mesh', 'status', '-o', 'json', '-q'], /-o json and -q ask for different outputs/],
-    [['ls', '--controller', 'unix:/nonexistent/sock', '-o', 'jsn'], /unknown output format 'jsn'/],
+    [['ls', '--controller', 'unix:/nonexistent/sock', '-o', 'jsn'], /argument 'jsn' is invalid/],
   ];
   for (const [args, re] of bad) {
     const r = await cli(...args);
