@@ -22,20 +22,21 @@ import * as nets from './commands/nets.js';
 import * as route from './commands/route.js';
 import * as rule from './commands/rule.js';
 import * as tc from './commands/tc.js';
+import * as topology from './commands/topology.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, completion, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, topology, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
   attach: [attach], detach: [detach], ls: [ls], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
   controller: [controller, hostBootstrap], lab: [lab], mesh: [mesh],
-  completion: ALL_COMMANDS, // the completion scripts describe every command
+  topology: [topology], completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
 /** The program's own options that take a value (so the word after them is not the command). */
