@@ -17,7 +17,9 @@ import { grpcMeshLink, MeshPusher, type MeshLinkFactory } from './mesh/push.js';
 import { agentChannel } from './pki/wiring.js';
 import { findProtoDir } from './proto-files.js';
 import { controllerService } from './service/controller-service.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
+import { isShared } from './store/store.js';
+import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
 
 export interface ControllerHandle {
@@ -39,13 +41,17 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const trust = await openTrustIfInitialised(cfg.trustDir);
   if (!trust) log.warn({ trustDir: cfg.trustDir }, 'no CA (fleetnet controller init): serving plain TCP without client authentication');
-  const store = deps.store ?? new SqliteStore({ path: cfg.db, synchronous: cfg.synchronous });
+  const store = deps.store ?? (await openStore(cfg, log));
+  // Several controllers on one store: each host is dispatched by the one that owns it.
+  const ownership = isShared(store) ? store.hostOwnership(log.child({ part: 'ownership' })) : undefined;
   const dispatcher = new Dispatcher({
     store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
     backoffMinMs: cfg.backoffMinMs, backoffMaxMs: cfg.backoffMaxMs, listTimeoutMs: cfg.listTimeoutMs,
     attachTimeoutMs: cfg.attachTimeoutMs, parallel: cfg.parallelPerHost,
+    ...(ownership ? { owns: (h: string) => ownership.owns(h) } : {}),
   });
   await dispatcher.start();
+  if (ownership && isShared(store)) await startOwnedDispatch(store, ownership, dispatcher, log.child({ part: 'ownership' }));
   const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))) });
   await mesh.start();
 
@@ -75,6 +81,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
     }
   } catch (err) {
     mesh.stop();
+    await ownership?.stop();
     await dispatcher.stop();
     store.close();
     throw new FleetnetError('failed', `cannot listen on ${cfg.listen}`, { cause: err, hint: 'give an address this machine holds and a free port, e.g. --listen 127.0.0.1:7440' });
@@ -89,6 +96,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
     async stop() {
       await new Promise<void>((r) => server.tryShutdown(() => r()));
       mesh.stop();
+      await ownership?.stop();
       await dispatcher.stop();
       store.close();
     },

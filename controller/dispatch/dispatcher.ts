@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   /** Attach/detach orders in flight per host. */
   parallel: number;
   now?: () => number;
+  /** Several controllers (etcd): run only for the hosts this one owns (controller/dispatch/ownership.ts). */
+  owns?: (host: string) => boolean;
 }
 
 interface HostLoop {
@@ -78,7 +80,7 @@ export class Dispatcher {
    * after the one in progress. `force` ignores the backoff (the timer's own kick).
    */
   kick(host: string, o: { id?: string; force?: boolean } = {}): void {
-    if (this.stopped) return;
+    if (this.stopped || (this.o.owns && !this.o.owns(host))) return;
     const l = this.loopOf(host);
     if (o.id) l.dirty.add(o.id);
     else l.full = true;
@@ -278,6 +280,11 @@ export class Dispatcher {
       log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
     }
     this.emit(a.id);
+  }
+
+  /** Another controller settled or changed this attachment: wake whoever waits for it here. */
+  notify(id: string): void {
+    this.emit(id);
   }
 
   private emit(id: string): void {

@@ -7,6 +7,7 @@
 // decision of its group was refused) and resolves only after the COMMIT; an etcd backend (several controllers) runs it against a
 // watch-fed mirror, commits with a compare on the revisions of every key it read, and re-runs it
 // when another controller got there first (etcd's STM pattern).
+import type { Logger } from 'pino';
 import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from './types.js';
 
 export interface Tx {
@@ -46,4 +47,26 @@ export interface Store {
   /** The attachments as JSON text (one array), for the fast inventory path. */
   attachmentsJson(f?: AttachmentFilter): Promise<string>;
   close(): void;
+}
+
+/**
+ * A store several controllers share (etcd): what the others changed reaches this one, so its
+ * dispatcher runs for the hosts it owns and its waiting requests hear about their attachments.
+ */
+export interface SharedStore {
+  onRemoteChange(l: (c: { kind: 'attachment' | 'host'; name: string; host: string }) => void): void;
+  /** Which hosts this controller dispatches to (each host owned by one live controller). */
+  hostOwnership(log: Logger): HostOwnership;
+}
+
+export interface HostOwnership {
+  owns(host: string): boolean;
+  /** Starts claiming hosts; `gained`/`lost` follow each change of what this controller owns. */
+  start(on: { gained(host: string): void; lost(host: string): void }): Promise<void>;
+  /** Gives every host up at once (a clean stop: the others take over without waiting for a lease). */
+  stop(): Promise<void>;
+}
+
+export function isShared(s: Store): s is Store & SharedStore {
+  return typeof (s as Partial<SharedStore>).onRemoteChange === 'function';
 }

@@ -1,0 +1,80 @@
+// The etcd client (the `etcd3` package: see the README's "HA controllers on etcd" for why this
+// one) made from validated options, and the mapping of its errors to fleetnet's.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Etcd3, EtcdError, GRPCGenericError, type CallContext } from 'etcd3';
+import { FleetnetError, invalid } from '../../../common/errors.js';
+
+export interface EtcdOptions {
+  urls: string[];
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** Every key of this fleet starts with it (default `/fleetnet/`). */
+  prefix?: string;
+  /** Deadline of each unary call (a watch has none). */
+  callTimeoutMs?: number;
+}
+
+/** `--etcd http://a:2379,https://b:2379`: each a URL with a scheme, a host and a port. */
+export function parseEtcdUrls(text: string): string[] {
+  const urls = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!urls.length) throw invalid('--etcd needs at least one URL', 'e.g. --etcd http://10.0.0.1:2379,http://10.0.0.2:2379');
+  for (const u of urls) {
+    let p: URL;
+    try {
+      p = new URL(u);
+    } catch {
+      throw invalid(`--etcd: '${u}' is not a URL`, 'give scheme, host and port: http://10.0.0.1:2379');
+    }
+    if (p.protocol !== 'http:' && p.protocol !== 'https:') throw invalid(`--etcd: '${u}' must start with http:// or https://`, 'etcd client URLs look like http://10.0.0.1:2379');
+    if (!p.port || (p.pathname !== '/' && p.pathname !== '') || p.search || p.username) {
+      throw invalid(`--etcd: '${u}' must be scheme://host:port and nothing else`, 'e.g. https://10.0.0.1:2379');
+    }
+  }
+  const schemes = new Set(urls.map((u) => new URL(u).protocol));
+  if (schemes.size > 1) throw invalid('--etcd mixes http:// and https:// URLs', 'one cluster speaks one of them: use the same scheme for every member');
+  return urls;
+}
+
+function pem(path: string | undefined, flag: string, kind: RegExp): Buffer | undefined {
+  if (path === undefined) return undefined;
+  let b: Buffer;
+  try {
+    b = readFileSync(path);
+  } catch (err) {
+    throw new FleetnetError('invalid', `${flag} ${path} cannot be read`, { cause: err, hint: `give a readable PEM file: ${flag} FILE` });
+  }
+  if (!kind.test(b.toString('latin1'))) throw invalid(`${flag} ${path} is not a PEM ${flag === '--etcd-key' ? 'private key' : 'certificate'}`, `give the PEM file etcd's client TLS uses (${flag})`);
+  return b;
+}
+
+/** The client, or exit-2 errors for bad flags (nothing contacted yet). */
+export function etcdClient(o: EtcdOptions): Etcd3 {
+  const https = o.urls.some((u) => u.startsWith('https:'));
+  const ca = pem(o.ca, '--etcd-ca', /-----BEGIN CERTIFICATE-----/);
+  const cert = pem(o.cert, '--etcd-cert', /-----BEGIN CERTIFICATE-----/);
+  const key = pem(o.key, '--etcd-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
+  if (!cert !== !key) throw invalid('--etcd-cert and --etcd-key go together', 'give both (etcd client certificate authentication) or neither');
+  if (!https && (ca || cert)) throw invalid('--etcd-ca/--etcd-cert/--etcd-key need https:// etcd URLs', 'write the URLs as https://HOST:2379');
+  const timeout = o.callTimeoutMs ?? 5000;
+  return new Etcd3({
+    hosts: o.urls,
+    dialTimeout: timeout,
+    ...(https ? { credentials: { rootCertificate: ca ?? Buffer.from(rootCertificates.join('\n')), ...(key ? { privateKey: key, certChain: cert! } : {}) } } : {}),
+    defaultCallOptions: (ctx: CallContext) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+  });
+}
+
+/** Is this an error of the etcd client (not of fleetnet's own logic)? */
+export function isEtcdError(err: unknown): boolean {
+  return err instanceof GRPCGenericError || err instanceof EtcdError;
+}
+
+export function storeUnavailable(urls: string[], err: unknown): FleetnetError {
+  const why = err instanceof Error ? err.message : String(err);
+  return new FleetnetError('unavailable', `store unavailable: etcd (${urls.join(',')}) did not answer: ${why}`, {
+    cause: err,
+    hint: 'check that a majority of the etcd members runs and is reachable (etcdctl endpoint health); the controller resumes by itself when it answers',
+  });
+}

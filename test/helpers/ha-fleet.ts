@@ -1,0 +1,66 @@
+// Several controller processes on one test etcd (test/helpers/ha-controller-main.ts), and a
+// FleetAttach client that fails over between them, for the HA tests and the benchmark.
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { ExecRunner } from '../../common/runner.js';
+import { ControllerClient, type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+
+const sh = new ExecRunner();
+
+export interface HaController {
+  listen: string;
+  id: string;
+  proc: ChildProcess;
+  client: ControllerClient;
+}
+
+export async function startHaController(urls: string[], prefix: string): Promise<HaController> {
+  const proc = sh.start('node', ['--import', 'tsx', join('test', 'helpers', 'ha-controller-main.ts'), urls.join(','), prefix], { stdio: 'pipe' });
+  proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    proc.once('exit', (code) => reject(new Error(`controller exited (${code}) before serving`)));
+  });
+  const { listen, controller } = JSON.parse(line) as { listen: string; controller: string };
+  const client = new ControllerClient(listen, credentials.createInsecure(), { 'grpc.max_reconnect_backoff_ms': 200 });
+  return { listen, id: controller, proc, client };
+}
+
+export async function killHa(c: HaController, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  c.client.close();
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const gone = new Promise<void>((r) => c.proc.once('exit', () => r()));
+  c.proc.kill(sig);
+  await gone;
+}
+
+function attachOnce(c: ControllerClient, host: string, net: string, value: string): Promise<FleetAttachReply> {
+  return new Promise((resolve, reject) => {
+    c.fleetAttach(
+      { host, network: net, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0 },
+      new Metadata(), { deadline: Date.now() + 5000 },
+      (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
+    );
+  });
+}
+
+/** FleetAttach on controller `first`, then the next live one on UNAVAILABLE/DEADLINE (the same target: applied once). */
+export async function attachFailover(cs: HaController[], first: number, host: string, net: string, value: string, deadlineMs: number): Promise<FleetAttachReply> {
+  for (let i = first; ; i++) {
+    const c = cs[i % cs.length]!;
+    if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
+    try {
+      return await attachOnce(c.client, host, net, value);
+    } catch (err) {
+      const code = (err as ServiceError).code;
+      if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || Date.now() > deadlineMs) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
