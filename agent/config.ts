@@ -1,8 +1,9 @@
 // Agent settings, validated once and frozen.
 import { z } from 'zod';
+import { DEFAULT_AGENT_SOCKET } from '../common/defaults.js';
 
 export const AgentConfigSchema = z.object({
-  socket: z.string().min(1).default('/run/fleetnet/agent.sock'),
+  socket: z.string().min(1).default(DEFAULT_AGENT_SOCKET),
   listen: z.string().optional(),
   stateDir: z.string().min(1).default('/var/lib/fleetnet/agent'),
   ovsDb: z.string().optional(),

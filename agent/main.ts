@@ -7,7 +7,6 @@ import type { Logger } from 'pino';
 import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
-import { AgentService } from '../proto/gen/fleetnet/v1/agent.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
@@ -24,6 +23,7 @@ import { agentService } from './service/agent-service.js';
 import { agentTlsFiles } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
+import { AgentService } from '../common/rpc/services.js';
 
 export interface AgentHandle {
   attacher: Attacher;

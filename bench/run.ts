@@ -13,7 +13,7 @@ import { FLEETNET_BIN, startAgent } from './lib/agent-proc.js';
 import { dockerCli, docker, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
 import { cleanupOnSignals, makeBenchEnv, userProcessEnv, WORKPLACE_ONLY_ENV, type BenchEnv } from './lib/env.js';
 import { measurePaths, type AttachPath, type PathSamples } from './lib/measure.js';
-import { buildResults, printSummary, type Measured, type PathKey } from './lib/summary.js';
+import { buildResults, printSummary, type ExtraKey, type Measured, type PathKey } from './lib/summary.js';
 import { writeResults } from './lib/results.js';
 import { timeMs } from './lib/stats.js';
 import { ensureBridge } from './lib/verify.js';
@@ -32,10 +32,15 @@ const Options = z.object({
   'private-containerd': z.boolean().default(false),
   'results-dir': z.string().min(1).default('bench/results'),
   report: z.string().min(1).default('bench/README.md'),
+  /** Another build's bin/fleetnet.cjs: the CLI path measured with it too, interleaved. */
+  'baseline-cli': z.string().min(1).optional(),
+  'baseline-label': z.string().min(1).optional(),
+  /** A second round with this many more containers on the second dockerd (0: none). */
+  busy: z.coerce.number().int().min(0).max(500).default(0),
 });
 type Options = z.infer<typeof Options>;
 
-const USAGE = 'usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd] [--results-dir bench/results] [--report bench/README.md]';
+const USAGE = 'usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd] [--results-dir bench/results] [--report bench/README.md] [--baseline-cli OTHER/bin/fleetnet.cjs [--baseline-label L]] [--busy 30]';
 
 function options(): Options {
   const bad = (why: string): never => {
@@ -48,6 +53,7 @@ function options(): Options {
       options: {
         n: { type: 'string' }, warmup: { type: 'string' }, 'agent-log-level': { type: 'string' }, 'no-profile': { type: 'boolean' },
         'private-containerd': { type: 'boolean' }, 'results-dir': { type: 'string' }, report: { type: 'string' },
+        'baseline-cli': { type: 'string' }, 'baseline-label': { type: 'string' }, busy: { type: 'string' },
       },
     }).values;
   } catch (err) {
@@ -67,7 +73,7 @@ function preflight(): void {
   if (miss.length) throw new Error(`cannot run the bench:\n  - ${miss.join('\n  - ')}`);
 }
 
-const NET = { agent: 201, agentPid: 202, raw: 203, cni: 204, cli: 205, docker: 206, park: 207, profile: 208 } as const; // the profile's gRPC half uses 209
+const NET = { agent: 201, agentPid: 202, raw: 203, cni: 204, cli: 205, docker: 206, park: 207, profile: 208, cliBaseline: 210 } as const; // the profile's gRPC half uses 209
 
 async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   // New processes run as on a user's machine (without this workplace's NODE_EXTRA_CA_CERTS), except
@@ -77,7 +83,7 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   const d0 = dockerCli(env);
   await ensureImage(env, d0);
   const cs = await startContainers(env, d0, `fnb${env.runId}`, o.n, 'none');
-  for (const br of ['brag', 'brap', 'brraw', 'brcni', 'brcli', 'brpf', 'brpg']) await ensureBridge(env, br);
+  for (const br of ['brag', 'brap', 'brraw', 'brcni', 'brcli', 'brclb', 'brpf', 'brpg']) await ensureBridge(env, br);
   const agent = await startAgent(env, o['agent-log-level']);
 
   const d2 = await startSecondDockerd(env, { privateContainerd: o['private-containerd'] });
@@ -94,10 +100,25 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     cli: fleetnetCliPath(env, agent, cs, { bridge: 'brcli', ifname: 'eth5', net: NET.cli }),
     docker: dockerConnectPath(env, d2, cs2, { network: `bench${env.runId}`, bridge: `br-${netId.slice(0, 12)}`, net: NET.docker }),
   };
-  const keys = Object.keys(paths) as PathKey[];
+  const all: Partial<Record<PathKey | ExtraKey, AttachPath>> = { ...paths };
+  if (o['baseline-cli']) {
+    all.cliBaseline = fleetnetCliPath(env, agent, cs, { bridge: 'brclb', ifname: 'eth8', net: NET.cliBaseline, bin: o['baseline-cli'], name: `fleetnet attach (new CLI process), baseline CLI (${o['baseline-label'] ?? o['baseline-cli']})` });
+  }
+  const keys = Object.keys(all) as (PathKey | ExtraKey)[];
   process.stdout.write(`measuring ${keys.length} paths, interleaved: ${o.n} attaches and ${o.n} detaches each…\n`);
-  const measured = await measurePaths(env, keys.map((k) => paths[k]), o.n, o.warmup, env.log);
-  const samples = Object.fromEntries(keys.map((k, i) => [k, measured[i]!])) as Record<PathKey, PathSamples>;
+  const measured = await measurePaths(env, keys.map((k) => all[k]!), o.n, o.warmup, env.log);
+  const samples = Object.fromEntries(keys.map((k, i) => [k, measured[i]!])) as Measured['samples'];
+  if (o.busy > 0) {
+    // A daemon that already runs containers: docker's own time grows with them; fleetnet's does not depend on it.
+    await startContainers(env, d2, `fnx${env.runId}`, o.busy, `park${env.runId}`);
+    const round2 = [
+      fleetnetCliPath(env, agent, cs, { bridge: 'brcli', ifname: 'eth5', net: NET.cli, name: 'fleetnet attach (new CLI process), second round' }),
+      dockerConnectPath(env, d2, cs2, { network: `bench${env.runId}`, bridge: `br-${netId.slice(0, 12)}`, net: NET.docker, name: `docker network connect --ip, busy daemon (+${o.busy} containers), second round` }),
+    ];
+    process.stdout.write(`second round: ${o.busy} more containers on the second dockerd; fleetnet CLI and docker, interleaved…\n`);
+    const [cliBusy, dockerBusy] = await measurePaths(env, round2, o.n, o.warmup, env.log);
+    Object.assign(samples, { cliBusy, dockerBusy });
+  }
 
   // Floors run interleaved too (round i of every floor before round i+1).
   const k = Math.min(o.n, 20);
@@ -107,7 +128,7 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
       ? [{ name: `floor: node -e "" with this workplace's ${WORKPLACE_ONLY_ENV.join(', ')}`, timed: `the same with the bench's own environment (${WORKPLACE_ONLY_ENV.map((k) => `${k}=${process.env[k] ?? ''}`).join(', ')}): what every Node process here pays when it is left in`, once: exec(process.execPath, ['-e', ''], process.env) }]
       : []),
     { name: 'floor: node, import @grpc/grpc-js', timed: 'Node start + loading grpc-js (66 CommonJS files from node_modules): what every agent-talking CLI process pays before its first call', once: exec(process.execPath, ['--input-type=module', '-e', "await import('@grpc/grpc-js')"]) },
-    { name: 'floor: node, import node:http2', timed: 'Node start + the built-in HTTP/2 module (with tls, http and crypto), which the CLI no longer loads: it has its own small HTTP/2 client (cli/client/h2-conn.ts)', once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]) },
+    { name: 'floor: node, import node:http2', timed: 'Node start + the built-in HTTP/2 module (with tls, http and crypto), which the CLI loads for its first call (cli/client/grpc-h2.ts)', once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]) },
     { name: 'floor: node bin/fleetnet.cjs --version', timed: 'Node start + CLI bundle load (from Node\'s compile cache), no gRPC: the fixed cost of any new fleetnet process', once: exec(process.execPath, [FLEETNET_BIN, '--version']) },
     { name: 'floor: node bin/fleetnet.cjs --version, NODE_DISABLE_COMPILE_CACHE=1', timed: 'the same, compiling the bundle from source (no compile cache): what the cache saves', once: exec(process.execPath, [FLEETNET_BIN, '--version'], { ...user, NODE_DISABLE_COMPILE_CACHE: '1' }) },
     { name: 'floor: fleetnet ls (new CLI process, List RPC)', timed: 'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + HTTP/2 client load, one List call', once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']) },
@@ -117,7 +138,7 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   ].map((f) => ({ ...f, ms: [] as number[] }));
   for (let i = 0; i < k; i++) for (const f of floors) f.ms.push(await timeMs(f.once));
   const profile = o.profile ? await profileAgent(env, cs, { bridge: 'brpf', ifname: 'eth6', net: NET.profile, warmup: o.warmup, socket: agent.socket, grpcBridge: 'brpg', grpcIfname: 'eth7' }) : undefined;
-  return { samples, floors, profile };
+  return { samples, floors, profile, ...(o['baseline-cli'] ? { baselineLabel: o['baseline-label'] ?? o['baseline-cli'] } : {}), ...(o.busy > 0 ? { busy: o.busy } : {}) };
 }
 
 

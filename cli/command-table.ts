@@ -9,6 +9,7 @@ import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
 import * as completion from './commands/completion.js';
 import * as controller from './commands/controller.js';
+import * as controllerMigrate from './commands/controller-migrate.js';
 import * as detach from './commands/detach.js';
 import * as host from './commands/host.js';
 import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
@@ -29,13 +30,13 @@ export interface CommandModule {
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, lab, mesh, topology, completion, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, topology, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
   attach: [attach], detach: [detach], ls: [ls], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
-  controller: [controller, hostBootstrap], lab: [lab], mesh: [mesh],
+  controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh],
   topology: [topology], completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 

@@ -14,7 +14,7 @@ const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
   .version(VERSION)
   .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
-  .option('--controller <addr:port>', 'the fleet controller (env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)')
+  .option('--controller <addr:port,...>', 'the fleet controller, or several comma-separated (the first that answers; env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)')
   .option('--local', 'talk to this host\'s agent even when a controller is configured')
   .showHelpAfterError('(add --help for usage and examples)')
   .exitOverride()
@@ -24,7 +24,7 @@ const program = new Command('fleetnet')
 for (const m of commandModules(process.argv.slice(2))) m.register(program);
 for (const c of program.commands) c.exitOverride();
 
-// No top-level await: the bundle is CommonJS (dist/fleetnet.cjs, run with a code cache by bin/fleetnet.cjs).
+// No top-level await: the bundle is CommonJS (dist/fleetnet.cjs, run by bin/fleetnet.cjs with Node's compile cache).
 async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);

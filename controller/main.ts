@@ -5,9 +5,8 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
-import { serveUnaryDirect } from '../common/grpc-direct-unary.js';
+import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
-import { ControllerService } from '../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerConfig } from './config.js';
 import { tlsAgentLinks, type AgentLinkFactory } from './dispatch/agent-link.js';
 import { startControllerEndpoint } from './pki/endpoint.js';
@@ -21,6 +20,7 @@ import { openStore } from './store/open.js';
 import { isShared } from './store/store.js';
 import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
+import { ControllerService } from '../common/rpc/services.js';
 
 export interface ControllerHandle {
   /** The address actually bound (the port is filled in when :0 was asked). */
@@ -40,7 +40,6 @@ export interface ControllerDeps {
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const trust = await openTrustIfInitialised(cfg.trustDir);
-  if (!trust) log.warn({ trustDir: cfg.trustDir }, 'no CA (fleetnet controller init): serving plain TCP without client authentication');
   const store = deps.store ?? (await openStore(cfg, log));
   // Several controllers on one store: each host is dispatched by the one that owns it.
   const ownership = isShared(store) ? store.hostOwnership(log.child({ part: 'ownership' })) : undefined;
@@ -69,15 +68,11 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
       server = ep.server;
       port = ep.port;
     } else {
-      // No channelz: its per-call bookkeeping was ~2 % of the controller's CPU under an allocation
-      // burst, and nothing here reads it.
-      server = new Server({ 'grpc.enable_channelz': 0 });
+      server = new Server(SERVER_OPTIONS);
       server.addService(ControllerService, impl);
       reflection.addToServer(server);
-      port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(cfg.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-      );
-      serveUnaryDirect(server, [{ def: ControllerService, impl }], { log });
+      port = await bindServer(server, cfg.listen, ServerCredentials.createInsecure());
+      warnUnauthorized(log, cfg.listen, `no CA in ${cfg.trustDir} (run fleetnet controller init for mutual TLS)`);
     }
   } catch (err) {
     mesh.stop();

@@ -3,14 +3,10 @@
 import { FleetnetError } from '../common/errors.js';
 import { LAB_LABEL } from './down.js';
 import { runBusybox } from './image.js';
-import type { DemoContext } from './demo.js';
+import { indent, type DemoContext } from './demo-context.js';
 
 const NET = 'blue';
 const SUBNET = '10.1.1';
-
-function indent(text: string): string {
-  return text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
-}
 
 export async function actFleet(ctx: DemoContext): Promise<void> {
   const { say, runner, lab, opts, bin } = ctx;

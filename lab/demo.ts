@@ -9,32 +9,12 @@ import { labDown, LAB_LABEL } from './down.js';
 import { checkDocker, ensureBusyboxImage, runBusybox } from './image.js';
 import { labUp, type LabUpResult } from './up.js';
 import { actFleet } from './demo-fleet.js';
+import { indent, type DemoContext, type DemoOptions } from './demo-context.js';
 
-export interface DemoOptions {
-  name: string;
-  hosts: number;
-  out: (line: string) => void;
-  signal?: AbortSignal;
-  runner?: Runner;
-  log?: Logger;
-}
-
-export interface DemoContext {
-  opts: DemoOptions;
-  runner: Runner;
-  lab: LabUpResult;
-  bin: string;
-  say: (line: string) => void;
-  /** Runs the fleetnet CLI, shows the command line and its output. */
-  fleetnet: (args: string[]) => Promise<string>;
-}
+export type { DemoContext, DemoOptions };
 
 const SUBNET = '10.200.0';
 const BRIDGE = 'br-demo';
-
-function indent(text: string): string {
-  return text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
-}
 
 async function actAttachAndPing(ctx: DemoContext): Promise<void> {
   const { say, runner, lab, opts } = ctx;

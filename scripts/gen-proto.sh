@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
 # Regenerates the TypeScript for proto/fleetnet/v1 into the folder given (proto/gen by default):
-#   <out>/fleetnet/v1/*.ts           messages and grpc-js services (agent, controller)
-#   <out>/messages/fleetnet/v1/*.ts  messages only, with no grpc-js import: the CLI's fast path
+# ONE tree, <out>/fleetnet/v1/*.ts, with the messages and each service as a plain definition
+# (ts-proto's generic definitions: no @grpc/grpc-js import). common/rpc/services.ts makes grpc-js
+# services and clients of them for the agent and controller; the CLI's client reads the same
+# definitions without loading grpc-js.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-proto/gen}
-mkdir -p "$out" "$out/messages"
-common=esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useDate=false
-gen() {
-  protoc \
-    --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
-    --ts_proto_out="$1" \
-    --ts_proto_opt="$2,$common" \
-    -I proto \
-    proto/fleetnet/v1/*.proto
-}
-gen "$out" outputServices=grpc-js
-gen "$out/messages" outputServices=false
+mkdir -p "$out"
+protoc \
+  --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
+  --ts_proto_out="$out" \
+  --ts_proto_opt=outputServices=generic-definitions,esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useDate=false \
+  -I proto \
+  proto/fleetnet/v1/*.proto

@@ -36,9 +36,9 @@ export function netCommandArgv(tool: string, args: readonly string[]): { cmd: st
   return tool === 'tc' ? { cmd: 'tc', argv: rest } : { cmd: 'ip', argv: [...family, tool, ...rest] };
 }
 
-export async function runNetCommand(runner: Runner, netns: string, tool: string, args: readonly string[]) {
+export async function runNetCommand(runner: Runner, netns: string, tool: string, args: readonly string[], signal?: AbortSignal) {
   const { cmd, argv } = netCommandArgv(tool, args);
   const full = [`--net=${netns}`, cmd, ...argv];
-  const r = await runner.run('nsenter', full, { allowFail: true, timeoutMs: 30_000 });
+  const r = await runner.run('nsenter', full, { allowFail: true, timeoutMs: 30_000, ...(signal ? { signal } : {}) });
   return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, argv: ['nsenter', ...full] };
 }

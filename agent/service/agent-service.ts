@@ -2,7 +2,7 @@
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { unary } from '../../common/grpc-errors.js';
+import { unary } from '../../common/rpc/server.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { Capability } from '../linux/capabilities.js';
 import type { Mesher } from '../mesh/mesher.js';
@@ -57,11 +57,11 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))) })),
     applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
     meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
-    containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest) => {
+    containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest, ctx) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
       const c = await d.resolve(targetFromProto(req.target));
-      return runNetCommand(d.runner, c.netns, req.tool, req.args);
+      return runNetCommand(d.runner, c.netns, req.tool, req.args, ctx.signal);
     }),
   };
 }

@@ -5,16 +5,18 @@ import { Metadata } from '@grpc/grpc-js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-errors.js';
+import { connectFirstLive } from '../../common/rpc/failover.js';
+import { fromServiceError } from '../../common/rpc/status.js';
 import { CONTROLLER_NAME, parseHostId } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr, privateKeyPem } from '../../common/pki/keys.js';
 import { clientCredentials, expectServerName, type Credential } from '../../common/pki/tls.js';
-import { EnrollmentClient, type EnrollReply } from '../../proto/gen/fleetnet/v1/enroll.js';
+import { type EnrollReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { loadAgentCredential, saveAgentCredential, savedControllerAddr, type AgentTlsFiles } from './credentials.js';
+import { EnrollmentClient } from '../../common/rpc/services.js';
 
 export interface EnrollSettings {
   hostId: string;
-  /** ADDR:PORT of the controller. */
+  /** ADDR:PORT of the controller, or several controllers' comma-separated (the first that answers is used). */
   controller: string;
   /** The fleet CA to pin (installed by the bootstrap). */
   caFile: string;
@@ -50,7 +52,7 @@ export async function enrollOnce(s: EnrollSettings, files: AgentTlsFiles, timeou
   const caPem = readFileSync(s.caFile, 'utf8');
   const joinToken = readFileSync(s.joinTokenFile, 'utf8').trim();
   const { keyPem, csrPem } = await newKeyAndCsr(hostId);
-  const client = new EnrollmentClient(s.controller, clientCredentials(caPem), expectServerName(CONTROLLER_NAME));
+  const { client } = await connectFirstLive(s.controller, (a) => new EnrollmentClient(a, clientCredentials(caPem), expectServerName(CONTROLLER_NAME)), timeoutMs, '--controller');
   try {
     const reply = await call(client, 'enroll', { joinToken, hostId, csrPem }, timeoutMs);
     if (reply.caPem.trim() !== caPem.trim()) throw new FleetnetError('permission', 'the controller answered with a different CA than the one pinned', { hint: 'check which controller this host was bootstrapped from' });
@@ -86,7 +88,7 @@ export async function renewCredential(hostId: string, current: Credential, files
   const addr = savedControllerAddr(files);
   if (!addr) throw new FleetnetError('unsupported', 'this agent does not know its controller', { hint: 'enroll it through fleetnet host add' });
   const { keyPem, csrPem } = await newKeyAndCsr(hostId);
-  const client = new EnrollmentClient(addr, clientCredentials(current.caPem, current), expectServerName(CONTROLLER_NAME));
+  const { client } = await connectFirstLive(addr, (a) => new EnrollmentClient(a, clientCredentials(current.caPem, current), expectServerName(CONTROLLER_NAME)), timeoutMs);
   try {
     const reply = await call(client, 'renew', { hostId, csrPem }, timeoutMs);
     const cred = { keyPem, certPem: reply.certPem, caPem: current.caPem };

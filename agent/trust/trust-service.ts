@@ -2,7 +2,7 @@
 // to it live (new connections get the new certificate; the key never leaves the host).
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { toServiceError } from '../../common/grpc-errors.js';
+import { toServiceError } from '../../common/rpc/server.js';
 import { normalizeSerial } from '../../common/pki/identity.js';
 import type { RevocationStore } from '../../common/pki/revocation.js';
 import type { CredentialProvider } from '../../common/pki/tls.js';

@@ -6,10 +6,10 @@
 // for the duplicate check). Then, untimed, it asks again for its first 200 and checks that each
 // comes back with the address and MAC it was given.
 //   node --import tsx bench/lib/alloc-client.ts ADDR PREFIX FROM COUNT CONC CONNS BATCH CLIENT
-// CLIENT: `frames` (bench/lib/h2-frames.ts, the least CPU per call) or `lite` (the CLI's client).
+// CLIENT: `frames` (bench/lib/h2-frames.ts, the least CPU per call) or `lite` (the CLI's node:http2 client).
 import { performance } from 'node:perf_hooks';
 import { CONTROLLER_METHODS } from '../../cli/client/controller.js';
-import { GrpcLite, type Method } from '../../cli/client/grpc-lite.js';
+import { GrpcH2Client, type Method } from '../../cli/client/grpc-h2.js';
 import type { FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
 import { H2LoadClient } from './h2-frames.js';
 
@@ -25,7 +25,7 @@ const RETRIES = 200;
 type Unary = <Req, Res>(m: Method<Req, Res>, req: Req) => Promise<Res>;
 function client(): { call: Unary; ready: Promise<void>; close(): void } {
   if (kind === 'lite') {
-    const c = new GrpcLite(addr!, 'the bench controller');
+    const c = new GrpcH2Client([addr!], 'the bench controller');
     return { call: (m, req) => c.unary(m, req, 60_000), ready: Promise.resolve(), close: () => c.close() };
   }
   const c = new H2LoadClient(addr!);

@@ -16,7 +16,7 @@ export interface AllocLoad {
   procs: number;
   /** 1: single FleetAttach requests; more: FleetAttachBatch of this many. */
   batch: number;
-  /** `frames`: the frame-level load client (bench/lib/h2-frames.ts); `lite`: the CLI's GrpcLite. */
+  /** `frames`: the frame-level load client (bench/lib/h2-frames.ts); `lite`: the CLI's node:http2 client (cli/client/grpc-h2.ts). */
   client: 'frames' | 'lite';
 }
 

@@ -6,9 +6,14 @@ import { percentile, summarize } from './stats.js';
 import { userEnvNote } from './env.js';
 
 export type PathKey = 'agent' | 'agentPid' | 'raw' | 'cni' | 'cli' | 'docker';
+/** Paths of a run with --baseline-cli (the same CLI path, another build) and --busy (a second round). */
+export type ExtraKey = 'cliBaseline' | 'cliBusy' | 'dockerBusy';
 
 export interface Measured {
-  samples: Record<PathKey, PathSamples>;
+  samples: Record<PathKey, PathSamples> & Partial<Record<ExtraKey, PathSamples>>;
+  /** What the baseline CLI is (e.g. "main at d0cbe2b"), and how many containers made the daemon busy. */
+  baselineLabel?: string;
+  busy?: number;
   floors: { name: string; ms: number[]; timed: string }[];
   profile?: AgentProfile;
 }
@@ -40,11 +45,19 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
   const comparisons = [
     compare('agent Attach (Docker name) / raw iproute2, two execs', s.agent.attachMs, s.raw.attachMs, 1.2),
     compare('agent Attach (Docker name) / CNI bridge + host-local', s.agent.attachMs, s.cni.attachMs, 0.5),
-    compare('fleetnet attach CLI process / docker network connect', s.cli.attachMs, s.docker.attachMs, 1.2),
+    compare('fleetnet attach CLI process / docker network connect (fresh daemon)', s.cli.attachMs, s.docker.attachMs, 1.0),
     compare('agent Attach (PID) / raw iproute2, two execs', s.agentPid.attachMs, s.raw.attachMs),
     compare('agent Attach (PID) / CNI bridge + host-local', s.agentPid.attachMs, s.cni.attachMs),
     compare('agent Detach / raw iproute2 link del', s.agent.detachMs, s.raw.detachMs),
-    compare('fleetnet detach CLI process / docker network disconnect', s.cli.detachMs, s.docker.detachMs),
+    compare('fleetnet detach CLI process / docker network disconnect (fresh daemon)', s.cli.detachMs, s.docker.detachMs, 1.0),
+    ...(s.cliBaseline ? [
+      compare(`fleetnet attach CLI process / the same with the baseline CLI (${m.baselineLabel ?? 'baseline'})`, s.cli.attachMs, s.cliBaseline.attachMs, 1.1),
+      compare(`fleetnet detach CLI process / the same with the baseline CLI (${m.baselineLabel ?? 'baseline'})`, s.cli.detachMs, s.cliBaseline.detachMs),
+    ] : []),
+    ...(s.cliBusy && s.dockerBusy ? [
+      compare(`fleetnet attach CLI process / docker network connect (busy daemon: ${m.busy ?? 0} more containers), second round`, s.cliBusy.attachMs, s.dockerBusy.attachMs, 1.0),
+      compare(`fleetnet detach CLI process / docker network disconnect (busy daemon), second round`, s.cliBusy.detachMs, s.dockerBusy.detachMs, 1.0),
+    ] : []),
   ];
   const missed = comparisons.filter((c) => c.met === false).map((c) => `${c.what} = ${c.ratio}× (target ≤ ${c.target}×)`);
   const notes = [
@@ -56,6 +69,7 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
     `1-minute load average ${m.machine.load1} the run (other work shares this machine; p95s are sensitive to it).`,
     userEnvNote(),
     'The fleetnet CLI is package.json\'s bin, bin/fleetnet.cjs, run as `node bin/fleetnet.cjs …`: one CommonJS bundle (dist/fleetnet.cjs) run with Node\'s compile cache (module.enableCompileCache()); the floor row with NODE_DISABLE_COMPILE_CACHE=1 shows the same process compiling from source.',
+    ...(s.cliBusy ? [`Second round (rows marked "second round"): after the first, ${m.busy ?? 0} more idle containers were started on the second dockerd (a daemon that already runs containers, as on a working host), and the fleetnet CLI and docker network connect were measured again, interleaved, on the same containers.`] : []),
     missed.length ? `Targets missed: ${missed.join('; ')}. See agent-profile below for where the agent's time goes.` : 'All targets met.',
   ];
   const latest: Results = { title: 'Attach and detach: fleetnet vs raw iproute2, CNI bridge, docker network connect', path: 'bench/run.ts', date, n: m.n, machine: m.machine, rows, comparisons, notes };

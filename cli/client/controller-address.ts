@@ -1,13 +1,21 @@
 // Where the controller is: --controller, else FLEETNET_CONTROLLER, else ~/.config/fleetnet/config.yaml
 // (`controller: ADDR:PORT`), else none (the CLI talks to the local agent). --local forces the agent.
+// Each may name several controllers of one fleet, comma-separated (`a:7440,b:7440,c:7440`): the
+// client uses the first that answers (cli/client/grpc-h2.ts).
 // Light on purpose (no gRPC): every command that may go either way reads it first.
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
+import { normaliseControllerAddr, parseControllerList } from '../../common/rpc/controller-addresses.js';
+
+export { normaliseControllerAddr, parseControllerList };
 
 export interface ControllerChoice {
+  /** The addresses as given, normalised, comma-separated (for messages). */
   addr: string;
+  /** Each controller's address, in the order to try them. */
+  addrs: string[];
   from: string;
 }
 
@@ -26,20 +34,18 @@ export function controllerFromConfig(path: string): string | undefined {
   return undefined;
 }
 
-export function normaliseControllerAddr(s: string, from: string): string {
-  const v = s.trim();
-  if (/^unix:\/[^\s]*$/.test(v)) return v; // a controller on this machine, by its socket
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(v)) throw invalid(`controller address '${s}' (from ${from}) is not HOST[:PORT]`, 'for example --controller 10.99.0.2:7440');
-  return /:\d+$/.test(v) ? v : `${v}:7440`;
+function choice(s: string, from: string): ControllerChoice {
+  const addrs = parseControllerList(s, from);
+  return { addr: addrs.join(','), addrs, from };
 }
 
 export function chooseController(g: { controller?: string; local?: boolean }, env: NodeJS.ProcessEnv = process.env): ControllerChoice | undefined {
   if (g.local) return undefined;
-  if (g.controller) return { addr: normaliseControllerAddr(g.controller, '--controller'), from: '--controller' };
-  if (env.FLEETNET_CONTROLLER) return { addr: normaliseControllerAddr(env.FLEETNET_CONTROLLER, 'FLEETNET_CONTROLLER'), from: 'FLEETNET_CONTROLLER' };
+  if (g.controller) return choice(g.controller, '--controller');
+  if (env.FLEETNET_CONTROLLER) return choice(env.FLEETNET_CONTROLLER, 'FLEETNET_CONTROLLER');
   const file = configFilePath(env);
   const c = controllerFromConfig(file);
-  return c ? { addr: normaliseControllerAddr(c, file), from: file } : undefined;
+  return c ? choice(c, file) : undefined;
 }
 
 /** For commands that only a controller can answer (host, net, inspect). */

@@ -1,40 +1,27 @@
-// The CLI's connection to the controller: promises with deadlines, typed errors. Imported lazily.
-// It uses the small HTTP/2 gRPC client (grpc-lite) and the messages-only generated code, so a CLI
-// process talking to the controller never loads @grpc/grpc-js.
+// The CLI's connection to the controller(s): promises with deadlines, typed errors, failover to
+// the next controller named (cli/client/grpc-h2.ts says when a call may move on). Imported lazily.
+// It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
-import * as pb from '../../proto/gen/messages/fleetnet/v1/controller.js';
+import { ControllerDefinition, JsonChunk, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
-import { tryCliCredential } from './controller-credential.js';
-import { GrpcLite, method, type Method } from './grpc-lite.js';
+import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
+import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
 
-const svc = '/fleetnet.v1.Controller/';
-/** Every unary Controller RPC; test/unit/controller-methods.test.ts checks this against the service definition. */
-export const CONTROLLER_METHODS = {
-  controllerHealth: method(`${svc}ControllerHealth`, pb.ControllerHealthRequest, pb.ControllerHealthReply),
-  addHost: method(`${svc}AddHost`, pb.AddHostRequest, pb.Host),
-  listHosts: method(`${svc}ListHosts`, pb.ListHostsRequest, pb.ListHostsReply),
-  removeHost: method(`${svc}RemoveHost`, pb.RemoveHostRequest, pb.RemoveHostReply),
-  createNetwork: method(`${svc}CreateNetwork`, pb.CreateNetworkRequest, pb.Network),
-  listNetworks: method(`${svc}ListNetworks`, pb.ListNetworksRequest, pb.ListNetworksReply),
-  removeNetwork: method(`${svc}RemoveNetwork`, pb.RemoveNetworkRequest, pb.RemoveNetworkReply),
-  fleetAttach: method(`${svc}FleetAttach`, pb.FleetAttachRequest, pb.FleetAttachReply),
-  fleetAttachBatch: method(`${svc}FleetAttachBatch`, pb.FleetAttachBatchRequest, pb.FleetAttachBatchReply),
-  fleetDetach: method(`${svc}FleetDetach`, pb.FleetDetachRequest, pb.FleetDetachReply),
-  listAttachments: method(`${svc}ListAttachments`, pb.ListAttachmentsRequest, pb.ListAttachmentsReply),
-  meshAdd: method(`${svc}MeshAdd`, pb.MeshMemberRequest, pb.MeshMemberReply),
-  meshRemove: method(`${svc}MeshRemove`, pb.MeshMemberRequest, pb.MeshMemberReply),
-  fleetMeshStatus: method(`${svc}FleetMeshStatus`, pb.FleetMeshStatusRequest, pb.FleetMeshStatusReply),
-};
+/** Every Controller RPC, from the generated definition; the reads may be sent to another controller. */
+export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
+  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus',
+]);
+
 /** The server stream of `ls --json` text (JsonChunk messages). */
-export const LIST_ATTACHMENTS_JSON = method(`${svc}ListAttachmentsJson`, pb.ListAttachmentsRequest, pb.JsonChunk);
+export const LIST_ATTACHMENTS_JSON = CONTROLLER_METHODS.listAttachmentsJson;
 
 export interface ControllerConn {
   client: typeof CONTROLLER_METHODS;
   addr: string;
   call<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
   /** Writes `ls --json` text to `out` as it arrives, chunk by chunk, without decoding it. */
-  streamJson(req: pb.ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
+  streamJson(req: ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -44,7 +31,7 @@ export interface ControllerConn {
  */
 export function jsonChunkData(msg: Buffer): Buffer {
   if (msg.length === 0) return msg; // an empty chunk: proto3 leaves the field out
-  if (msg[0] !== 0x0a) return pb.JsonChunk.decode(msg).data;
+  if (msg[0] !== 0x0a) return JsonChunk.decode(msg).data;
   let len = 0;
   let shift = 0;
   let i = 1;
@@ -55,28 +42,36 @@ export function jsonChunkData(msg: Buffer): Buffer {
     if (b < 0x80) break;
   }
   const start = i + 1;
-  return start + len === msg.length ? msg.subarray(start, start + len) : pb.JsonChunk.decode(msg).data;
+  return start + len === msg.length ? msg.subarray(start, start + len) : JsonChunk.decode(msg).data;
 }
 
+/** addr: one controller's address, or several comma-separated (tried in order). */
 export function connectController(addr: string): ControllerConn {
-  const unavailable = (cause: unknown) =>
-    new FleetnetError('unavailable', `no controller answers at ${addr}`, {
+  const addrs = addr.split(',');
+  // trust (issue 7): mutual TLS with the CLI credential when there is one (FLEETNET_INSECURE=1: plain TCP).
+  const insecure = process.env.FLEETNET_INSECURE === '1';
+  const cred = insecure ? undefined : tryCliCredential();
+  const unavailable = (cause: unknown, reached = false) => {
+    // Something listens but did not speak plain gRPC: a controller with mutual TLS, and no credential here.
+    if (reached && !cred && !insecure) {
+      return new FleetnetError('permission', `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI has none (looked for ${cliCredentialFiles().map((p) => p.cert).join(', ')})`, { cause, hint: CREDENTIAL_HINT });
+    }
+    return new FleetnetError('unavailable', `no controller answers at ${addr}`, {
       cause, hint: 'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host\'s agent',
     });
-  // trust (issue 7): mutual TLS with the CLI credential when there is one (FLEETNET_INSECURE=1: plain TCP).
-  const cred = process.env.FLEETNET_INSECURE === '1' ? undefined : tryCliCredential();
-  const lite = new GrpcLite(addr, `the controller at ${addr}`, {
+  };
+  const rpc = new GrpcH2Client(addrs, addrs.length > 1 ? 'the controllers' : `the controller at ${addr}`, {
     unavailable,
     ...(cred ? { tls: { ...cred, serverName: CONTROLLER_NAME } } : {}),
     // A plain UNAVAILABLE status (no fleetnet kind: the controller's own refusals carry one) means nobody is there.
-    mapError: (e) => (e.kind === 'unavailable' && !(e as { cause?: { metadata?: { get(k: string): unknown[] } } }).cause?.metadata?.get('fleetnet-kind').length ? unavailable(e.cause) : e),
+    mapError: (e) => (e.kind === 'unavailable' && !(e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata?.get('fleetnet-kind').length ? unavailable(e.cause) : e),
   });
   return {
     client: CONTROLLER_METHODS,
     addr,
-    call: (m, req, timeoutMs = 30_000) => lite.unary(m, req, timeoutMs),
-    streamJson: (req, out, timeoutMs = 60_000) => lite.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
-    close: () => lite.close(),
+    call: (m, req, timeoutMs = 30_000) => rpc.unary(m, req, timeoutMs),
+    streamJson: (req, out, timeoutMs = 60_000) => rpc.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
+    close: () => rpc.close(),
   };
 }
 

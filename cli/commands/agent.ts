@@ -1,13 +1,14 @@
 // fleetnet agent run: the per-host root agent.
 import type { Command } from 'commander';
+import { DEFAULT_AGENT_SOCKET } from '../../common/defaults.js';
 
 export function register(program: Command): void {
   const agent = program.command('agent').summary('run the per-host agent');
   agent
     .command('run')
     .summary('serve attach/detach/list for this host')
-    .description('Run the agent. With no flags it serves the local CLI on /run/fleetnet/agent.sock (root only), so that `fleetnet attach` works on this host with no configuration.')
-    .option('--socket <path>', 'unix socket for the local CLI (default /run/fleetnet/agent.sock)')
+    .description('Run the agent. With no flags it serves the local CLI on ' + DEFAULT_AGENT_SOCKET + ' (root only), so that `fleetnet attach` works on this host with no configuration.')
+    .option('--socket <path>', `unix socket for the local CLI (default ${DEFAULT_AGENT_SOCKET})`)
     .option('--listen <addr:port>', 'also listen on TCP for the controller (an address this host holds)')
     .option('--state-dir <dir>', 'where the agent keeps what it made', '/var/lib/fleetnet/agent')
     .option('--ovs-db <socket>', 'Open vSwitch database socket (default: what ovs-vsctl finds)')
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     .option('--host-name <name>', 'name this host reports (default: the hostname)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     // the CLI's global --controller takes the value where one exists, hence optsWithGlobals below
-    .option('--controller <addr:port>', 'enroll with this controller (mTLS) before serving TCP')
+    .option('--controller <addr:port,...>', 'enroll with this controller (mTLS) before serving TCP; several comma-separated: the first that answers')
     .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
@@ -27,7 +28,7 @@ export function register(program: Command): void {
         import('../../common/logger.js'),
       ]);
       const cfg = agentConfig({
-        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? '/run/fleetnet/agent.sock', listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
+        socket: (cmd.optsWithGlobals().socket as string | undefined) ?? DEFAULT_AGENT_SOCKET, listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
         controller: opts.controller ?? (cmd.optsWithGlobals().controller as string | undefined), joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
         ipPath: opts.ipPath,

@@ -3,7 +3,7 @@
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../errors.js';
-import { toServiceError } from '../grpc-errors.js';
+import { toServiceError } from '../rpc/server.js';
 import { identityOfPeer, type Identity, type Role } from './identity.js';
 
 export type Rule =

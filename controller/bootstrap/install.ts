@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 import type { Runner } from '../../common/runner.js';
+import { DEFAULT_AGENT_SOCKET } from '../../common/defaults.js';
 
 export const REMOTE = Object.freeze({
   root: '/opt/fleetnet',
@@ -19,7 +20,7 @@ export const REMOTE = Object.freeze({
   token: '/etc/fleetnet/agent/join-token',
   state: '/var/lib/fleetnet/agent',
   run: '/run/fleetnet',
-  socket: '/run/fleetnet/agent.sock',
+  socket: DEFAULT_AGENT_SOCKET,
   unit: '/etc/systemd/system/fleetnet-agent.service',
   pid: '/run/fleetnet/agent-supervisor.pid',
   log: '/var/lib/fleetnet/agent.log',

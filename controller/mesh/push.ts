@@ -2,36 +2,21 @@
 // (MeshStatus). Desired state, not commands: a push always sends the host's whole plan from the
 // store under a new generation, so a lost push is repaired by the next one; an agent that did not
 // answer is retried with backoff, and every meshed host is pushed periodically.
-import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
-import { fromServiceError } from '../../common/grpc-errors.js';
-import { AgentClient, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
+import { AgentRpcClient, type RpcChannel } from '../../common/rpc/agent-client.js';
+import type { MeshReply, MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Store } from '../store/store.js';
 import { meshedHosts, planInputFromTx } from './fleet-mesh.js';
 import { planForHost } from './plan.js';
 import { agentMeshSpec } from './to-agent.js';
 
-export interface MeshAgentLink {
-  applyMesh(spec: MeshSpec, timeoutMs: number): Promise<MeshReply>;
-  meshStatus(timeoutMs: number): Promise<MeshStatusReply>;
-  close(): void;
-}
+export type MeshAgentLink = Pick<AgentRpcClient, 'applyMesh' | 'meshStatus' | 'close'>;
 
 export type MeshLinkFactory = (addr: string, hostName: string) => MeshAgentLink;
 
-/** Over the same channel as the dispatcher's links (mutual TLS when the controller has a CA). */
-export const grpcMeshLink = (addr: string, channel: { creds: ChannelCredentials; options: ChannelOptions } = { creds: credentials.createInsecure(), options: {} }): MeshAgentLink => {
-  const client = new AgentClient(addr, channel.creds, channel.options);
-  const call = <Req, Res>(fn: (req: Req, md: Metadata, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => unknown, req: Req, ms: number) =>
-    new Promise<Res>((resolve, reject) =>
-      fn.call(client, req, new Metadata(), { deadline: Date.now() + ms }, (e, r) => (e ? reject(fromServiceError(e, `the agent at ${addr}`)) : resolve(r))));
-  return {
-    applyMesh: (spec, ms) => call(client.applyMesh, spec, ms),
-    meshStatus: (ms) => call(client.meshStatus, {}, ms),
-    close: () => client.close(),
-  };
-};
+/** The one agent client, over the same channel as the dispatcher's links (mutual TLS when the controller has a CA). */
+export const grpcMeshLink = (addr: string, channel?: RpcChannel): MeshAgentLink => new AgentRpcClient(addr, channel);
 
 export interface MeshPusherOptions {
   store: Store;

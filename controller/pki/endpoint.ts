@@ -1,15 +1,16 @@
 // The controller's TCP endpoint with mutual TLS: its own certificate, client certificates
-// requested (not required), and the authorization interceptor in front of every service.
+// requested (not required), and the authorization interceptor in front of every call: grpc-js
+// serves everything through its public API, so this interceptor is the one authorization path.
 // The controller's composition root mounts its services here (see the trust README section).
 import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
-import { serveUnaryDirect } from '../../common/grpc-direct-unary.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
+import { bindServer, SERVER_OPTIONS } from '../../common/rpc/server.js';
 import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
-import { EnrollmentService } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { Trust } from './controller-dir.js';
 import { CONTROLLER_DEFAULT_RULE, CONTROLLER_POLICY, enrollmentService } from './enrollment-service.js';
+import { EnrollmentService } from '../../common/rpc/services.js';
 
 export interface ControllerEndpointOptions {
   trust: Trust;
@@ -25,8 +26,6 @@ export interface ControllerEndpointOptions {
 
 export interface ControllerEndpoint {
   port: number;
-  /** How many unary methods are served on node:http2 directly (common/grpc-direct-unary.ts). */
-  direct: number;
   server: Server;
   stop(): Promise<void>;
 }
@@ -38,16 +37,14 @@ export async function startControllerEndpoint(o: ControllerEndpointOptions): Pro
     isRevoked: (s: string) => o.trust.revocations.isRevoked(s),
     log: o.log,
   };
-  const server = new Server({ interceptors: [authorizationInterceptor(auth)] });
+  const server = new Server({ ...SERVER_OPTIONS, interceptors: [authorizationInterceptor(auth)] });
   const services = [{ def: EnrollmentService, impl: enrollmentService(o.trust, o.log) }, ...(o.services ?? [])];
   for (const s of services) server.addService(s.def, s.impl);
   o.configure?.(server);
   const creds = serverCredentials(new CredentialProvider(o.trust.controllerCredential()));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(o.listen, creds, (err, p) => (err ? reject(new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' })) : resolve(p))),
-  );
-  // The same authorization, for the unary methods served on node:http2 directly.
-  const direct = serveUnaryDirect(server, services, { log: o.log, auth });
+  const port = await bindServer(server, o.listen, creds).catch((err: unknown) => {
+    throw new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' });
+  });
   o.log.info({ listen: o.listen, port }, 'controller endpoint serving (mTLS)');
-  return { port, server, direct, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  return { port, server, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
 }

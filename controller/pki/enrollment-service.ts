@@ -2,7 +2,7 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
-import { toServiceError } from '../../common/grpc-errors.js';
+import { toServiceError } from '../../common/rpc/server.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { identityOfPeer, parseHostId } from '../../common/pki/identity.js';
 import type { EnrollReply, EnrollRequest, RenewRequest } from '../../proto/gen/fleetnet/v1/enroll.js';

@@ -2,7 +2,7 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
-import { toServiceError, unary } from '../../common/grpc-errors.js';
+import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
@@ -29,6 +29,9 @@ export interface ControllerServiceDeps {
   mesh?: MeshPusher;
 }
 
+/** What a wait leaves of the caller's deadline for the reply to travel back. */
+const REPLY_MARGIN_MS = 100;
+
 /** The most attaches one FleetAttachBatch may carry. */
 const MAX_BATCH = 1000;
 
@@ -50,19 +53,24 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     if (lastJson?.text !== text) lastJson = { text, buf: Buffer.from(text) };
     return lastJson.buf;
   };
-  const waitOf = (ms: number) => Math.min(ms, d.maxWaitMs);
+  // A wait ends before the caller's deadline (so the reply still reaches it: the attachment as it stands).
+  const waitOf = (ms: number, ctx?: CallContext) => {
+    const w = Math.min(ms, d.maxWaitMs);
+    return ctx && Number.isFinite(ctx.deadlineMs) ? Math.min(w, ctx.deadlineMs - Date.now() - REPLY_MARGIN_MS) : w;
+  };
   const listAtts = (r: ListAttachmentsRequest) =>
     store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
   /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
-  const attachOne = async (r: FleetAttachRequest): Promise<FleetAttachReply> => {
+  const attachOne = async (r: FleetAttachRequest, ctx?: CallContext): Promise<FleetAttachReply> => {
     const input = attachInputFromProto(r);
     const dec = await store.transact((tx) => decideAttach(tx, input, now(), rand));
     if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
     // wait_ms 0 (a script, a burst of allocations): the record just committed is the answer.
-    const a = r.waitMs > 0 ? ((await dispatcher.waitSettled(dec.attachment.id, waitOf(r.waitMs))) ?? dec.attachment) : dec.attachment;
+    const wait = waitOf(r.waitMs, ctx);
+    const a = wait > 0 ? ((await dispatcher.waitSettled(dec.attachment.id, wait)) ?? dec.attachment) : dec.attachment;
     return { attachment: attachmentToProto(a), created: dec.created };
   };
 
@@ -104,9 +112,9 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     }),
 
     fleetAttach: unary(log, 'FleetAttach', attachOne),
-    fleetAttachBatch: unary(log, 'FleetAttachBatch', async (r: FleetAttachBatchRequest) => {
+    fleetAttachBatch: unary(log, 'FleetAttachBatch', async (r: FleetAttachBatchRequest, ctx) => {
       if (r.requests.length > MAX_BATCH) throw invalid(`a batch of ${r.requests.length} attaches is too large`, `send at most ${MAX_BATCH} per FleetAttachBatch`);
-      const items = await Promise.all(r.requests.map((one) => attachOne(one).then(
+      const items = await Promise.all(r.requests.map((one) => attachOne(one, ctx).then(
         (reply): FleetAttachBatchItem => ({ reply, errorKind: '', error: '', hint: '' }),
         (err: unknown): FleetAttachBatchItem => {
           const e = err instanceof FleetnetError ? err : new FleetnetError('failed', err instanceof Error ? err.message : String(err));
@@ -115,13 +123,13 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       )));
       return { items };
     }),
-    fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest) => {
+    fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest, ctx) => {
       const dec = await store.transact((tx) =>
         decideDetach(tx, { ...(r.attachmentId ? { id: r.attachmentId } : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }) }, now()),
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
       if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
-      const wait = waitOf(r.waitMs);
+      const wait = waitOf(r.waitMs, ctx);
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),

@@ -3,7 +3,8 @@
 // controller may be killed and restarted meanwhile), then asks for every one again.
 // Prints one JSON line per acknowledgement: {phase, target, id, addresses, mac}.
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { ControllerClient, type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+import { type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+import { ControllerClient } from '../../common/rpc/services.js';
 
 const [addr, host, net, prefix, countText] = process.argv.slice(2);
 const count = Number(countText);

@@ -4,7 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ExecRunner } from '../../common/runner.js';
-import { ControllerClient, type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+import { type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+import { ControllerClient } from '../../common/rpc/services.js';
 
 const sh = new ExecRunner();
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { AGENT_METHODS } from '../../cli/client/agent.js';
-import { AgentService } from '../../proto/gen/fleetnet/v1/agent.js';
+import { AgentService } from '../../common/rpc/services.js';
 
 it('AGENT_METHODS matches the generated Agent service', () => {
   const fromService = Object.fromEntries(Object.entries(AgentService).map(([k, v]) => [k, v.path]));

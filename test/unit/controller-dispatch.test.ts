@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { controllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/main.js';
-import { ControllerClient } from '../../proto/gen/fleetnet/v1/controller.js';
 import { fakeFleet } from '../helpers/controller-fake-agent.js';
 import { tempStore } from '../helpers/controller-store.js';
+import { ControllerClient } from '../../common/rpc/services.js';
 
 type Cb<R> = (e: ServiceError | null, r: R) => void;
 

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CONTROLLER_METHODS, LIST_ATTACHMENTS_JSON, jsonChunkData } from '../../cli/client/controller.js';
-import { ControllerService } from '../../proto/gen/fleetnet/v1/controller.js';
-import { JsonChunk } from '../../proto/gen/messages/fleetnet/v1/controller.js';
+import { JsonChunk } from '../../proto/gen/fleetnet/v1/controller.js';
+import { ControllerService } from '../../common/rpc/services.js';
 
 it('CONTROLLER_METHODS and LIST_ATTACHMENTS_JSON match the generated Controller service', () => {
   const fromService = Object.fromEntries(Object.entries(ControllerService).map(([k, v]) => [k, v.path]));

@@ -306,6 +306,12 @@ export class EtcdStore implements Store, SharedStore {
     return Promise.resolve(this.mirror.attachmentsJson(f));
   }
 
+  /** Removes every data key of this fleet (a failed migration into an empty prefix undoes itself). */
+  async clearData(): Promise<void> {
+    const start = this.key(DATA);
+    await this.client.kv.deleteRange({ key: start, range_end: prefixEnd(start) });
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -6,18 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 
 export const protobufPackage = "fleetnet.v1";
 
@@ -3667,241 +3655,85 @@ export const ContainerNetCommandReply: MessageFns<ContainerNetCommandReply> = {
   },
 };
 
-export type AgentService = typeof AgentService;
-export const AgentService = {
-  /** Liveness and identity; answers anyone. */
-  health: {
-    path: "/fleetnet.v1.Agent/Health" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: HealthRequest): Buffer => Buffer.from(HealthRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): HealthRequest => HealthRequest.decode(value),
-    responseSerialize: (value: HealthReply): Buffer => Buffer.from(HealthReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): HealthReply => HealthReply.decode(value),
-  },
-  /** What this host's kernel and tools can do (probed once, in a scratch namespace). */
-  capabilities: {
-    path: "/fleetnet.v1.Agent/Capabilities" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: CapabilitiesRequest): Buffer => Buffer.from(CapabilitiesRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): CapabilitiesRequest => CapabilitiesRequest.decode(value),
-    responseSerialize: (value: CapabilitiesReply): Buffer => Buffer.from(CapabilitiesReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): CapabilitiesReply => CapabilitiesReply.decode(value),
-  },
-  /** Gives a container an interface. Idempotent: the same request again changes nothing. */
-  attach: {
-    path: "/fleetnet.v1.Agent/Attach" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: AttachRequest): Buffer => Buffer.from(AttachRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): AttachRequest => AttachRequest.decode(value),
-    responseSerialize: (value: AttachReply): Buffer => Buffer.from(AttachReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): AttachReply => AttachReply.decode(value),
-  },
-  /** Removes an interface. Detaching what is not there succeeds. */
-  detach: {
-    path: "/fleetnet.v1.Agent/Detach" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: DetachRequest): Buffer => Buffer.from(DetachRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): DetachRequest => DetachRequest.decode(value),
-    responseSerialize: (value: DetachReply): Buffer => Buffer.from(DetachReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): DetachReply => DetachReply.decode(value),
-  },
-  /** Every interface fleetnet made on this host. */
-  list: {
-    path: "/fleetnet.v1.Agent/List" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ListRequest): Buffer => Buffer.from(ListRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListRequest => ListRequest.decode(value),
-    responseSerialize: (value: ListReply): Buffer => Buffer.from(ListReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListReply => ListReply.decode(value),
-  },
-  /** Converges this host's tunnel ports to the mesh given (a generation older than the one held is refused). */
-  applyMesh: {
-    path: "/fleetnet.v1.Agent/ApplyMesh" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: MeshSpec): Buffer => Buffer.from(MeshSpec.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MeshSpec => MeshSpec.decode(value),
-    responseSerialize: (value: MeshReply): Buffer => Buffer.from(MeshReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): MeshReply => MeshReply.decode(value),
-  },
-  /** State of each tunnel the held mesh wants: BFD (OVS) or a reachability probe (kernel VXLAN). */
-  meshStatus: {
-    path: "/fleetnet.v1.Agent/MeshStatus" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: MeshStatusRequest): Buffer => Buffer.from(MeshStatusRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MeshStatusRequest => MeshStatusRequest.decode(value),
-    responseSerialize: (value: MeshStatusReply): Buffer => Buffer.from(MeshStatusReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): MeshStatusReply => MeshStatusReply.decode(value),
-  },
-  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
-  containerNetCommand: {
-    path: "/fleetnet.v1.Agent/ContainerNetCommand" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ContainerNetCommandRequest): Buffer =>
-      Buffer.from(ContainerNetCommandRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ContainerNetCommandRequest => ContainerNetCommandRequest.decode(value),
-    responseSerialize: (value: ContainerNetCommandReply): Buffer =>
-      Buffer.from(ContainerNetCommandReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ContainerNetCommandReply => ContainerNetCommandReply.decode(value),
+export type AgentDefinition = typeof AgentDefinition;
+export const AgentDefinition = {
+  name: "Agent",
+  fullName: "fleetnet.v1.Agent",
+  methods: {
+    /** Liveness and identity; answers anyone. */
+    health: {
+      name: "Health",
+      requestType: HealthRequest as typeof HealthRequest,
+      requestStream: false,
+      responseType: HealthReply as typeof HealthReply,
+      responseStream: false,
+      options: {},
+    },
+    /** What this host's kernel and tools can do (probed once, in a scratch namespace). */
+    capabilities: {
+      name: "Capabilities",
+      requestType: CapabilitiesRequest as typeof CapabilitiesRequest,
+      requestStream: false,
+      responseType: CapabilitiesReply as typeof CapabilitiesReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Gives a container an interface. Idempotent: the same request again changes nothing. */
+    attach: {
+      name: "Attach",
+      requestType: AttachRequest as typeof AttachRequest,
+      requestStream: false,
+      responseType: AttachReply as typeof AttachReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Removes an interface. Detaching what is not there succeeds. */
+    detach: {
+      name: "Detach",
+      requestType: DetachRequest as typeof DetachRequest,
+      requestStream: false,
+      responseType: DetachReply as typeof DetachReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Every interface fleetnet made on this host. */
+    list: {
+      name: "List",
+      requestType: ListRequest as typeof ListRequest,
+      requestStream: false,
+      responseType: ListReply as typeof ListReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Converges this host's tunnel ports to the mesh given (a generation older than the one held is refused). */
+    applyMesh: {
+      name: "ApplyMesh",
+      requestType: MeshSpec as typeof MeshSpec,
+      requestStream: false,
+      responseType: MeshReply as typeof MeshReply,
+      responseStream: false,
+      options: {},
+    },
+    /** State of each tunnel the held mesh wants: BFD (OVS) or a reachability probe (kernel VXLAN). */
+    meshStatus: {
+      name: "MeshStatus",
+      requestType: MeshStatusRequest as typeof MeshStatusRequest,
+      requestStream: false,
+      responseType: MeshStatusReply as typeof MeshStatusReply,
+      responseStream: false,
+      options: {},
+    },
+    /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
+    containerNetCommand: {
+      name: "ContainerNetCommand",
+      requestType: ContainerNetCommandRequest as typeof ContainerNetCommandRequest,
+      requestStream: false,
+      responseType: ContainerNetCommandReply as typeof ContainerNetCommandReply,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
-
-export interface AgentServer extends UntypedServiceImplementation {
-  /** Liveness and identity; answers anyone. */
-  health: handleUnaryCall<HealthRequest, HealthReply>;
-  /** What this host's kernel and tools can do (probed once, in a scratch namespace). */
-  capabilities: handleUnaryCall<CapabilitiesRequest, CapabilitiesReply>;
-  /** Gives a container an interface. Idempotent: the same request again changes nothing. */
-  attach: handleUnaryCall<AttachRequest, AttachReply>;
-  /** Removes an interface. Detaching what is not there succeeds. */
-  detach: handleUnaryCall<DetachRequest, DetachReply>;
-  /** Every interface fleetnet made on this host. */
-  list: handleUnaryCall<ListRequest, ListReply>;
-  /** Converges this host's tunnel ports to the mesh given (a generation older than the one held is refused). */
-  applyMesh: handleUnaryCall<MeshSpec, MeshReply>;
-  /** State of each tunnel the held mesh wants: BFD (OVS) or a reachability probe (kernel VXLAN). */
-  meshStatus: handleUnaryCall<MeshStatusRequest, MeshStatusReply>;
-  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
-  containerNetCommand: handleUnaryCall<ContainerNetCommandRequest, ContainerNetCommandReply>;
-}
-
-export interface AgentClient extends Client {
-  /** Liveness and identity; answers anyone. */
-  health(
-    request: HealthRequest,
-    callback: (error: ServiceError | null, response: HealthReply) => void,
-  ): ClientUnaryCall;
-  health(
-    request: HealthRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: HealthReply) => void,
-  ): ClientUnaryCall;
-  health(
-    request: HealthRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: HealthReply) => void,
-  ): ClientUnaryCall;
-  /** What this host's kernel and tools can do (probed once, in a scratch namespace). */
-  capabilities(
-    request: CapabilitiesRequest,
-    callback: (error: ServiceError | null, response: CapabilitiesReply) => void,
-  ): ClientUnaryCall;
-  capabilities(
-    request: CapabilitiesRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: CapabilitiesReply) => void,
-  ): ClientUnaryCall;
-  capabilities(
-    request: CapabilitiesRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: CapabilitiesReply) => void,
-  ): ClientUnaryCall;
-  /** Gives a container an interface. Idempotent: the same request again changes nothing. */
-  attach(
-    request: AttachRequest,
-    callback: (error: ServiceError | null, response: AttachReply) => void,
-  ): ClientUnaryCall;
-  attach(
-    request: AttachRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: AttachReply) => void,
-  ): ClientUnaryCall;
-  attach(
-    request: AttachRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: AttachReply) => void,
-  ): ClientUnaryCall;
-  /** Removes an interface. Detaching what is not there succeeds. */
-  detach(
-    request: DetachRequest,
-    callback: (error: ServiceError | null, response: DetachReply) => void,
-  ): ClientUnaryCall;
-  detach(
-    request: DetachRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: DetachReply) => void,
-  ): ClientUnaryCall;
-  detach(
-    request: DetachRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: DetachReply) => void,
-  ): ClientUnaryCall;
-  /** Every interface fleetnet made on this host. */
-  list(request: ListRequest, callback: (error: ServiceError | null, response: ListReply) => void): ClientUnaryCall;
-  list(
-    request: ListRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListReply) => void,
-  ): ClientUnaryCall;
-  list(
-    request: ListRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListReply) => void,
-  ): ClientUnaryCall;
-  /** Converges this host's tunnel ports to the mesh given (a generation older than the one held is refused). */
-  applyMesh(request: MeshSpec, callback: (error: ServiceError | null, response: MeshReply) => void): ClientUnaryCall;
-  applyMesh(
-    request: MeshSpec,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: MeshReply) => void,
-  ): ClientUnaryCall;
-  applyMesh(
-    request: MeshSpec,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: MeshReply) => void,
-  ): ClientUnaryCall;
-  /** State of each tunnel the held mesh wants: BFD (OVS) or a reachability probe (kernel VXLAN). */
-  meshStatus(
-    request: MeshStatusRequest,
-    callback: (error: ServiceError | null, response: MeshStatusReply) => void,
-  ): ClientUnaryCall;
-  meshStatus(
-    request: MeshStatusRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: MeshStatusReply) => void,
-  ): ClientUnaryCall;
-  meshStatus(
-    request: MeshStatusRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: MeshStatusReply) => void,
-  ): ClientUnaryCall;
-  /** pipework's route/rule/tc: `ip route|ip rule|tc ARGS…` inside a container's network namespace. */
-  containerNetCommand(
-    request: ContainerNetCommandRequest,
-    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
-  ): ClientUnaryCall;
-  containerNetCommand(
-    request: ContainerNetCommandRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
-  ): ClientUnaryCall;
-  containerNetCommand(
-    request: ContainerNetCommandRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ContainerNetCommandReply) => void,
-  ): ClientUnaryCall;
-}
-
-export const AgentClient = makeGenericClientConstructor(AgentService, "fleetnet.v1.Agent") as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AgentClient;
-  service: typeof AgentService;
-  serviceName: string;
-};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

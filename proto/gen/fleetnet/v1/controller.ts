@@ -6,20 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientReadableStream,
-  type ClientUnaryCall,
-  type handleServerStreamingCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 import { AddressSpec, Capability, Container, Lease, Target } from "./agent.js";
 
 export const protobufPackage = "fleetnet.v1";
@@ -4174,447 +4160,150 @@ export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
   },
 };
 
-export type ControllerService = typeof ControllerService;
-export const ControllerService = {
-  /** Liveness and identity. */
-  controllerHealth: {
-    path: "/fleetnet.v1.Controller/ControllerHealth" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ControllerHealthRequest): Buffer =>
-      Buffer.from(ControllerHealthRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ControllerHealthRequest => ControllerHealthRequest.decode(value),
-    responseSerialize: (value: ControllerHealthReply): Buffer =>
-      Buffer.from(ControllerHealthReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ControllerHealthReply => ControllerHealthReply.decode(value),
-  },
-  /** Hosts: a running agent registered by its address (SSH bootstrap adds more later). */
-  addHost: {
-    path: "/fleetnet.v1.Controller/AddHost" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: AddHostRequest): Buffer => Buffer.from(AddHostRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): AddHostRequest => AddHostRequest.decode(value),
-    responseSerialize: (value: Host): Buffer => Buffer.from(Host.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Host => Host.decode(value),
-  },
-  listHosts: {
-    path: "/fleetnet.v1.Controller/ListHosts" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ListHostsRequest): Buffer => Buffer.from(ListHostsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListHostsRequest => ListHostsRequest.decode(value),
-    responseSerialize: (value: ListHostsReply): Buffer => Buffer.from(ListHostsReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListHostsReply => ListHostsReply.decode(value),
-  },
-  removeHost: {
-    path: "/fleetnet.v1.Controller/RemoveHost" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RemoveHostRequest): Buffer => Buffer.from(RemoveHostRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RemoveHostRequest => RemoveHostRequest.decode(value),
-    responseSerialize: (value: RemoveHostReply): Buffer => Buffer.from(RemoveHostReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RemoveHostReply => RemoveHostReply.decode(value),
-  },
-  /** Networks: subnets, IPAM ranges, bridge kind. */
-  createNetwork: {
-    path: "/fleetnet.v1.Controller/CreateNetwork" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: CreateNetworkRequest): Buffer => Buffer.from(CreateNetworkRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): CreateNetworkRequest => CreateNetworkRequest.decode(value),
-    responseSerialize: (value: Network): Buffer => Buffer.from(Network.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Network => Network.decode(value),
-  },
-  listNetworks: {
-    path: "/fleetnet.v1.Controller/ListNetworks" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ListNetworksRequest): Buffer => Buffer.from(ListNetworksRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListNetworksRequest => ListNetworksRequest.decode(value),
-    responseSerialize: (value: ListNetworksReply): Buffer => Buffer.from(ListNetworksReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListNetworksReply => ListNetworksReply.decode(value),
-  },
-  removeNetwork: {
-    path: "/fleetnet.v1.Controller/RemoveNetwork" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RemoveNetworkRequest): Buffer => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RemoveNetworkRequest => RemoveNetworkRequest.decode(value),
-    responseSerialize: (value: RemoveNetworkReply): Buffer => Buffer.from(RemoveNetworkReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RemoveNetworkReply => RemoveNetworkReply.decode(value),
-  },
-  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
-  meshAdd: {
-    path: "/fleetnet.v1.Controller/MeshAdd" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: MeshMemberRequest): Buffer => Buffer.from(MeshMemberRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MeshMemberRequest => MeshMemberRequest.decode(value),
-    responseSerialize: (value: MeshMemberReply): Buffer => Buffer.from(MeshMemberReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): MeshMemberReply => MeshMemberReply.decode(value),
-  },
-  meshRemove: {
-    path: "/fleetnet.v1.Controller/MeshRemove" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: MeshMemberRequest): Buffer => Buffer.from(MeshMemberRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): MeshMemberRequest => MeshMemberRequest.decode(value),
-    responseSerialize: (value: MeshMemberReply): Buffer => Buffer.from(MeshMemberReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): MeshMemberReply => MeshMemberReply.decode(value),
-  },
-  /** Each member host's tunnels as its agent reports them now. */
-  fleetMeshStatus: {
-    path: "/fleetnet.v1.Controller/FleetMeshStatus" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: FleetMeshStatusRequest): Buffer =>
-      Buffer.from(FleetMeshStatusRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): FleetMeshStatusRequest => FleetMeshStatusRequest.decode(value),
-    responseSerialize: (value: FleetMeshStatusReply): Buffer =>
-      Buffer.from(FleetMeshStatusReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): FleetMeshStatusReply => FleetMeshStatusReply.decode(value),
-  },
-  /**
-   * Reserves addresses and a MAC in one transaction, records the attachment pending in the
-   * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
-   */
-  fleetAttach: {
-    path: "/fleetnet.v1.Controller/FleetAttach" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: FleetAttachRequest): Buffer => Buffer.from(FleetAttachRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): FleetAttachRequest => FleetAttachRequest.decode(value),
-    responseSerialize: (value: FleetAttachReply): Buffer => Buffer.from(FleetAttachReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): FleetAttachReply => FleetAttachReply.decode(value),
-  },
-  /**
-   * Up to 1000 attaches in one request (scripts placing many containers at once): each item is
-   * decided exactly as a FleetAttach of its own (its own attachment, its own refusal, its own
-   * wait_ms); the replies come back in request order.
-   */
-  fleetAttachBatch: {
-    path: "/fleetnet.v1.Controller/FleetAttachBatch" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: FleetAttachBatchRequest): Buffer =>
-      Buffer.from(FleetAttachBatchRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): FleetAttachBatchRequest => FleetAttachBatchRequest.decode(value),
-    responseSerialize: (value: FleetAttachBatchReply): Buffer =>
-      Buffer.from(FleetAttachBatchReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): FleetAttachBatchReply => FleetAttachBatchReply.decode(value),
-  },
-  /** Marks an attachment absent; the agent removes it and the addresses are released. */
-  fleetDetach: {
-    path: "/fleetnet.v1.Controller/FleetDetach" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: FleetDetachRequest): Buffer => Buffer.from(FleetDetachRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): FleetDetachRequest => FleetDetachRequest.decode(value),
-    responseSerialize: (value: FleetDetachReply): Buffer => Buffer.from(FleetDetachReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): FleetDetachReply => FleetDetachReply.decode(value),
-  },
-  /** The fleet inventory, from the store (no agent is asked). */
-  listAttachments: {
-    path: "/fleetnet.v1.Controller/ListAttachments" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: ListAttachmentsRequest): Buffer =>
-      Buffer.from(ListAttachmentsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListAttachmentsRequest => ListAttachmentsRequest.decode(value),
-    responseSerialize: (value: ListAttachmentsReply): Buffer =>
-      Buffer.from(ListAttachmentsReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): ListAttachmentsReply => ListAttachmentsReply.decode(value),
-  },
-  /** The same inventory as JSON text, in chunks: the fast path for `fleetnet ls --json`. */
-  listAttachmentsJson: {
-    path: "/fleetnet.v1.Controller/ListAttachmentsJson" as const,
-    requestStream: false as const,
-    responseStream: true as const,
-    requestSerialize: (value: ListAttachmentsRequest): Buffer =>
-      Buffer.from(ListAttachmentsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): ListAttachmentsRequest => ListAttachmentsRequest.decode(value),
-    responseSerialize: (value: JsonChunk): Buffer => Buffer.from(JsonChunk.encode(value).finish()),
-    responseDeserialize: (value: Buffer): JsonChunk => JsonChunk.decode(value),
+export type ControllerDefinition = typeof ControllerDefinition;
+export const ControllerDefinition = {
+  name: "Controller",
+  fullName: "fleetnet.v1.Controller",
+  methods: {
+    /** Liveness and identity. */
+    controllerHealth: {
+      name: "ControllerHealth",
+      requestType: ControllerHealthRequest as typeof ControllerHealthRequest,
+      requestStream: false,
+      responseType: ControllerHealthReply as typeof ControllerHealthReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Hosts: a running agent registered by its address (SSH bootstrap adds more later). */
+    addHost: {
+      name: "AddHost",
+      requestType: AddHostRequest as typeof AddHostRequest,
+      requestStream: false,
+      responseType: Host as typeof Host,
+      responseStream: false,
+      options: {},
+    },
+    listHosts: {
+      name: "ListHosts",
+      requestType: ListHostsRequest as typeof ListHostsRequest,
+      requestStream: false,
+      responseType: ListHostsReply as typeof ListHostsReply,
+      responseStream: false,
+      options: {},
+    },
+    removeHost: {
+      name: "RemoveHost",
+      requestType: RemoveHostRequest as typeof RemoveHostRequest,
+      requestStream: false,
+      responseType: RemoveHostReply as typeof RemoveHostReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Networks: subnets, IPAM ranges, bridge kind. */
+    createNetwork: {
+      name: "CreateNetwork",
+      requestType: CreateNetworkRequest as typeof CreateNetworkRequest,
+      requestStream: false,
+      responseType: Network as typeof Network,
+      responseStream: false,
+      options: {},
+    },
+    listNetworks: {
+      name: "ListNetworks",
+      requestType: ListNetworksRequest as typeof ListNetworksRequest,
+      requestStream: false,
+      responseType: ListNetworksReply as typeof ListNetworksReply,
+      responseStream: false,
+      options: {},
+    },
+    removeNetwork: {
+      name: "RemoveNetwork",
+      requestType: RemoveNetworkRequest as typeof RemoveNetworkRequest,
+      requestStream: false,
+      responseType: RemoveNetworkReply as typeof RemoveNetworkReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
+    meshAdd: {
+      name: "MeshAdd",
+      requestType: MeshMemberRequest as typeof MeshMemberRequest,
+      requestStream: false,
+      responseType: MeshMemberReply as typeof MeshMemberReply,
+      responseStream: false,
+      options: {},
+    },
+    meshRemove: {
+      name: "MeshRemove",
+      requestType: MeshMemberRequest as typeof MeshMemberRequest,
+      requestStream: false,
+      responseType: MeshMemberReply as typeof MeshMemberReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Each member host's tunnels as its agent reports them now. */
+    fleetMeshStatus: {
+      name: "FleetMeshStatus",
+      requestType: FleetMeshStatusRequest as typeof FleetMeshStatusRequest,
+      requestStream: false,
+      responseType: FleetMeshStatusReply as typeof FleetMeshStatusReply,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Reserves addresses and a MAC in one transaction, records the attachment pending in the
+     * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
+     */
+    fleetAttach: {
+      name: "FleetAttach",
+      requestType: FleetAttachRequest as typeof FleetAttachRequest,
+      requestStream: false,
+      responseType: FleetAttachReply as typeof FleetAttachReply,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Up to 1000 attaches in one request (scripts placing many containers at once): each item is
+     * decided exactly as a FleetAttach of its own (its own attachment, its own refusal, its own
+     * wait_ms); the replies come back in request order.
+     */
+    fleetAttachBatch: {
+      name: "FleetAttachBatch",
+      requestType: FleetAttachBatchRequest as typeof FleetAttachBatchRequest,
+      requestStream: false,
+      responseType: FleetAttachBatchReply as typeof FleetAttachBatchReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Marks an attachment absent; the agent removes it and the addresses are released. */
+    fleetDetach: {
+      name: "FleetDetach",
+      requestType: FleetDetachRequest as typeof FleetDetachRequest,
+      requestStream: false,
+      responseType: FleetDetachReply as typeof FleetDetachReply,
+      responseStream: false,
+      options: {},
+    },
+    /** The fleet inventory, from the store (no agent is asked). */
+    listAttachments: {
+      name: "ListAttachments",
+      requestType: ListAttachmentsRequest as typeof ListAttachmentsRequest,
+      requestStream: false,
+      responseType: ListAttachmentsReply as typeof ListAttachmentsReply,
+      responseStream: false,
+      options: {},
+    },
+    /** The same inventory as JSON text, in chunks: the fast path for `fleetnet ls --json`. */
+    listAttachmentsJson: {
+      name: "ListAttachmentsJson",
+      requestType: ListAttachmentsRequest as typeof ListAttachmentsRequest,
+      requestStream: false,
+      responseType: JsonChunk as typeof JsonChunk,
+      responseStream: true,
+      options: {},
+    },
   },
 } as const;
-
-export interface ControllerServer extends UntypedServiceImplementation {
-  /** Liveness and identity. */
-  controllerHealth: handleUnaryCall<ControllerHealthRequest, ControllerHealthReply>;
-  /** Hosts: a running agent registered by its address (SSH bootstrap adds more later). */
-  addHost: handleUnaryCall<AddHostRequest, Host>;
-  listHosts: handleUnaryCall<ListHostsRequest, ListHostsReply>;
-  removeHost: handleUnaryCall<RemoveHostRequest, RemoveHostReply>;
-  /** Networks: subnets, IPAM ranges, bridge kind. */
-  createNetwork: handleUnaryCall<CreateNetworkRequest, Network>;
-  listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksReply>;
-  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkReply>;
-  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
-  meshAdd: handleUnaryCall<MeshMemberRequest, MeshMemberReply>;
-  meshRemove: handleUnaryCall<MeshMemberRequest, MeshMemberReply>;
-  /** Each member host's tunnels as its agent reports them now. */
-  fleetMeshStatus: handleUnaryCall<FleetMeshStatusRequest, FleetMeshStatusReply>;
-  /**
-   * Reserves addresses and a MAC in one transaction, records the attachment pending in the
-   * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
-   */
-  fleetAttach: handleUnaryCall<FleetAttachRequest, FleetAttachReply>;
-  /**
-   * Up to 1000 attaches in one request (scripts placing many containers at once): each item is
-   * decided exactly as a FleetAttach of its own (its own attachment, its own refusal, its own
-   * wait_ms); the replies come back in request order.
-   */
-  fleetAttachBatch: handleUnaryCall<FleetAttachBatchRequest, FleetAttachBatchReply>;
-  /** Marks an attachment absent; the agent removes it and the addresses are released. */
-  fleetDetach: handleUnaryCall<FleetDetachRequest, FleetDetachReply>;
-  /** The fleet inventory, from the store (no agent is asked). */
-  listAttachments: handleUnaryCall<ListAttachmentsRequest, ListAttachmentsReply>;
-  /** The same inventory as JSON text, in chunks: the fast path for `fleetnet ls --json`. */
-  listAttachmentsJson: handleServerStreamingCall<ListAttachmentsRequest, JsonChunk>;
-}
-
-export interface ControllerClient extends Client {
-  /** Liveness and identity. */
-  controllerHealth(
-    request: ControllerHealthRequest,
-    callback: (error: ServiceError | null, response: ControllerHealthReply) => void,
-  ): ClientUnaryCall;
-  controllerHealth(
-    request: ControllerHealthRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ControllerHealthReply) => void,
-  ): ClientUnaryCall;
-  controllerHealth(
-    request: ControllerHealthRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ControllerHealthReply) => void,
-  ): ClientUnaryCall;
-  /** Hosts: a running agent registered by its address (SSH bootstrap adds more later). */
-  addHost(request: AddHostRequest, callback: (error: ServiceError | null, response: Host) => void): ClientUnaryCall;
-  addHost(
-    request: AddHostRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: Host) => void,
-  ): ClientUnaryCall;
-  addHost(
-    request: AddHostRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Host) => void,
-  ): ClientUnaryCall;
-  listHosts(
-    request: ListHostsRequest,
-    callback: (error: ServiceError | null, response: ListHostsReply) => void,
-  ): ClientUnaryCall;
-  listHosts(
-    request: ListHostsRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListHostsReply) => void,
-  ): ClientUnaryCall;
-  listHosts(
-    request: ListHostsRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListHostsReply) => void,
-  ): ClientUnaryCall;
-  removeHost(
-    request: RemoveHostRequest,
-    callback: (error: ServiceError | null, response: RemoveHostReply) => void,
-  ): ClientUnaryCall;
-  removeHost(
-    request: RemoveHostRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RemoveHostReply) => void,
-  ): ClientUnaryCall;
-  removeHost(
-    request: RemoveHostRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RemoveHostReply) => void,
-  ): ClientUnaryCall;
-  /** Networks: subnets, IPAM ranges, bridge kind. */
-  createNetwork(
-    request: CreateNetworkRequest,
-    callback: (error: ServiceError | null, response: Network) => void,
-  ): ClientUnaryCall;
-  createNetwork(
-    request: CreateNetworkRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: Network) => void,
-  ): ClientUnaryCall;
-  createNetwork(
-    request: CreateNetworkRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Network) => void,
-  ): ClientUnaryCall;
-  listNetworks(
-    request: ListNetworksRequest,
-    callback: (error: ServiceError | null, response: ListNetworksReply) => void,
-  ): ClientUnaryCall;
-  listNetworks(
-    request: ListNetworksRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListNetworksReply) => void,
-  ): ClientUnaryCall;
-  listNetworks(
-    request: ListNetworksRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListNetworksReply) => void,
-  ): ClientUnaryCall;
-  removeNetwork(
-    request: RemoveNetworkRequest,
-    callback: (error: ServiceError | null, response: RemoveNetworkReply) => void,
-  ): ClientUnaryCall;
-  removeNetwork(
-    request: RemoveNetworkRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RemoveNetworkReply) => void,
-  ): ClientUnaryCall;
-  removeNetwork(
-    request: RemoveNetworkRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RemoveNetworkReply) => void,
-  ): ClientUnaryCall;
-  /** Puts a host into a network's tunnel mesh (every member gets one tunnel to it), or takes it out. */
-  meshAdd(
-    request: MeshMemberRequest,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  meshAdd(
-    request: MeshMemberRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  meshAdd(
-    request: MeshMemberRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  meshRemove(
-    request: MeshMemberRequest,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  meshRemove(
-    request: MeshMemberRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  meshRemove(
-    request: MeshMemberRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: MeshMemberReply) => void,
-  ): ClientUnaryCall;
-  /** Each member host's tunnels as its agent reports them now. */
-  fleetMeshStatus(
-    request: FleetMeshStatusRequest,
-    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
-  ): ClientUnaryCall;
-  fleetMeshStatus(
-    request: FleetMeshStatusRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
-  ): ClientUnaryCall;
-  fleetMeshStatus(
-    request: FleetMeshStatusRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: FleetMeshStatusReply) => void,
-  ): ClientUnaryCall;
-  /**
-   * Reserves addresses and a MAC in one transaction, records the attachment pending in the
-   * host's desired state, and waits up to wait_ms for the agent. Idempotent per attachment id.
-   */
-  fleetAttach(
-    request: FleetAttachRequest,
-    callback: (error: ServiceError | null, response: FleetAttachReply) => void,
-  ): ClientUnaryCall;
-  fleetAttach(
-    request: FleetAttachRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: FleetAttachReply) => void,
-  ): ClientUnaryCall;
-  fleetAttach(
-    request: FleetAttachRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: FleetAttachReply) => void,
-  ): ClientUnaryCall;
-  /**
-   * Up to 1000 attaches in one request (scripts placing many containers at once): each item is
-   * decided exactly as a FleetAttach of its own (its own attachment, its own refusal, its own
-   * wait_ms); the replies come back in request order.
-   */
-  fleetAttachBatch(
-    request: FleetAttachBatchRequest,
-    callback: (error: ServiceError | null, response: FleetAttachBatchReply) => void,
-  ): ClientUnaryCall;
-  fleetAttachBatch(
-    request: FleetAttachBatchRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: FleetAttachBatchReply) => void,
-  ): ClientUnaryCall;
-  fleetAttachBatch(
-    request: FleetAttachBatchRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: FleetAttachBatchReply) => void,
-  ): ClientUnaryCall;
-  /** Marks an attachment absent; the agent removes it and the addresses are released. */
-  fleetDetach(
-    request: FleetDetachRequest,
-    callback: (error: ServiceError | null, response: FleetDetachReply) => void,
-  ): ClientUnaryCall;
-  fleetDetach(
-    request: FleetDetachRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: FleetDetachReply) => void,
-  ): ClientUnaryCall;
-  fleetDetach(
-    request: FleetDetachRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: FleetDetachReply) => void,
-  ): ClientUnaryCall;
-  /** The fleet inventory, from the store (no agent is asked). */
-  listAttachments(
-    request: ListAttachmentsRequest,
-    callback: (error: ServiceError | null, response: ListAttachmentsReply) => void,
-  ): ClientUnaryCall;
-  listAttachments(
-    request: ListAttachmentsRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: ListAttachmentsReply) => void,
-  ): ClientUnaryCall;
-  listAttachments(
-    request: ListAttachmentsRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: ListAttachmentsReply) => void,
-  ): ClientUnaryCall;
-  /** The same inventory as JSON text, in chunks: the fast path for `fleetnet ls --json`. */
-  listAttachmentsJson(request: ListAttachmentsRequest, options?: Partial<CallOptions>): ClientReadableStream<JsonChunk>;
-  listAttachmentsJson(
-    request: ListAttachmentsRequest,
-    metadata?: Metadata,
-    options?: Partial<CallOptions>,
-  ): ClientReadableStream<JsonChunk>;
-}
-
-export const ControllerClient = makeGenericClientConstructor(
-  ControllerService,
-  "fleetnet.v1.Controller",
-) as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): ControllerClient;
-  service: typeof ControllerService;
-  serviceName: string;
-};
 
 function bytesFromBase64(b64: string): Uint8Array {
   return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));

@@ -6,18 +6,6 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import {
-  type CallOptions,
-  type ChannelCredentials,
-  Client,
-  type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
-  makeGenericClientConstructor,
-  type Metadata,
-  type ServiceError,
-  type UntypedServiceImplementation,
-} from "@grpc/grpc-js";
 
 export const protobufPackage = "fleetnet.v1";
 
@@ -707,164 +695,61 @@ export const RevokeReply: MessageFns<RevokeReply> = {
  * Served by the controller on its TCP port. Enroll answers without a client certificate (the
  * join token is the credential); Renew answers only a host's own certificate, for that host.
  */
-export type EnrollmentService = typeof EnrollmentService;
-export const EnrollmentService = {
-  /** A new agent: single-use join token + CSR -> certificate named for its host id, and the CA. */
-  enroll: {
-    path: "/fleetnet.v1.Enrollment/Enroll" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: EnrollRequest): Buffer => Buffer.from(EnrollRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): EnrollRequest => EnrollRequest.decode(value),
-    responseSerialize: (value: EnrollReply): Buffer => Buffer.from(EnrollReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): EnrollReply => EnrollReply.decode(value),
-  },
-  /** A new certificate for a host that holds a valid one (rotation). */
-  renew: {
-    path: "/fleetnet.v1.Enrollment/Renew" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RenewRequest): Buffer => Buffer.from(RenewRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RenewRequest => RenewRequest.decode(value),
-    responseSerialize: (value: EnrollReply): Buffer => Buffer.from(EnrollReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): EnrollReply => EnrollReply.decode(value),
+export type EnrollmentDefinition = typeof EnrollmentDefinition;
+export const EnrollmentDefinition = {
+  name: "Enrollment",
+  fullName: "fleetnet.v1.Enrollment",
+  methods: {
+    /** A new agent: single-use join token + CSR -> certificate named for its host id, and the CA. */
+    enroll: {
+      name: "Enroll",
+      requestType: EnrollRequest as typeof EnrollRequest,
+      requestStream: false,
+      responseType: EnrollReply as typeof EnrollReply,
+      responseStream: false,
+      options: {},
+    },
+    /** A new certificate for a host that holds a valid one (rotation). */
+    renew: {
+      name: "Renew",
+      requestType: RenewRequest as typeof RenewRequest,
+      requestStream: false,
+      responseType: EnrollReply as typeof EnrollReply,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
-
-export interface EnrollmentServer extends UntypedServiceImplementation {
-  /** A new agent: single-use join token + CSR -> certificate named for its host id, and the CA. */
-  enroll: handleUnaryCall<EnrollRequest, EnrollReply>;
-  /** A new certificate for a host that holds a valid one (rotation). */
-  renew: handleUnaryCall<RenewRequest, EnrollReply>;
-}
-
-export interface EnrollmentClient extends Client {
-  /** A new agent: single-use join token + CSR -> certificate named for its host id, and the CA. */
-  enroll(
-    request: EnrollRequest,
-    callback: (error: ServiceError | null, response: EnrollReply) => void,
-  ): ClientUnaryCall;
-  enroll(
-    request: EnrollRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: EnrollReply) => void,
-  ): ClientUnaryCall;
-  enroll(
-    request: EnrollRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: EnrollReply) => void,
-  ): ClientUnaryCall;
-  /** A new certificate for a host that holds a valid one (rotation). */
-  renew(request: RenewRequest, callback: (error: ServiceError | null, response: EnrollReply) => void): ClientUnaryCall;
-  renew(
-    request: RenewRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: EnrollReply) => void,
-  ): ClientUnaryCall;
-  renew(
-    request: RenewRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: EnrollReply) => void,
-  ): ClientUnaryCall;
-}
-
-export const EnrollmentClient = makeGenericClientConstructor(
-  EnrollmentService,
-  "fleetnet.v1.Enrollment",
-) as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): EnrollmentClient;
-  service: typeof EnrollmentService;
-  serviceName: string;
-};
 
 /** Served by the agent on its TCP port, to the controller's certificate only. */
-export type AgentTrustService = typeof AgentTrustService;
-export const AgentTrustService = {
-  /** The agent makes a new key, renews its certificate with the controller, and switches to it. */
-  rotateCertificate: {
-    path: "/fleetnet.v1.AgentTrust/RotateCertificate" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RotateCertificateRequest): Buffer =>
-      Buffer.from(RotateCertificateRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RotateCertificateRequest => RotateCertificateRequest.decode(value),
-    responseSerialize: (value: RotateCertificateReply): Buffer =>
-      Buffer.from(RotateCertificateReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RotateCertificateReply => RotateCertificateReply.decode(value),
-  },
-  /**
-   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
-   * Additive: nothing is ever un-revoked this way.
-   */
-  revoke: {
-    path: "/fleetnet.v1.AgentTrust/Revoke" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: RevokeRequest): Buffer => Buffer.from(RevokeRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): RevokeRequest => RevokeRequest.decode(value),
-    responseSerialize: (value: RevokeReply): Buffer => Buffer.from(RevokeReply.encode(value).finish()),
-    responseDeserialize: (value: Buffer): RevokeReply => RevokeReply.decode(value),
+export type AgentTrustDefinition = typeof AgentTrustDefinition;
+export const AgentTrustDefinition = {
+  name: "AgentTrust",
+  fullName: "fleetnet.v1.AgentTrust",
+  methods: {
+    /** The agent makes a new key, renews its certificate with the controller, and switches to it. */
+    rotateCertificate: {
+      name: "RotateCertificate",
+      requestType: RotateCertificateRequest as typeof RotateCertificateRequest,
+      requestStream: false,
+      responseType: RotateCertificateReply as typeof RotateCertificateReply,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
+     * Additive: nothing is ever un-revoked this way.
+     */
+    revoke: {
+      name: "Revoke",
+      requestType: RevokeRequest as typeof RevokeRequest,
+      requestStream: false,
+      responseType: RevokeReply as typeof RevokeReply,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
-
-export interface AgentTrustServer extends UntypedServiceImplementation {
-  /** The agent makes a new key, renews its certificate with the controller, and switches to it. */
-  rotateCertificate: handleUnaryCall<RotateCertificateRequest, RotateCertificateReply>;
-  /**
-   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
-   * Additive: nothing is ever un-revoked this way.
-   */
-  revoke: handleUnaryCall<RevokeRequest, RevokeReply>;
-}
-
-export interface AgentTrustClient extends Client {
-  /** The agent makes a new key, renews its certificate with the controller, and switches to it. */
-  rotateCertificate(
-    request: RotateCertificateRequest,
-    callback: (error: ServiceError | null, response: RotateCertificateReply) => void,
-  ): ClientUnaryCall;
-  rotateCertificate(
-    request: RotateCertificateRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RotateCertificateReply) => void,
-  ): ClientUnaryCall;
-  rotateCertificate(
-    request: RotateCertificateRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RotateCertificateReply) => void,
-  ): ClientUnaryCall;
-  /**
-   * Serials the agent must refuse from now on (a rotated or leaked controller certificate).
-   * Additive: nothing is ever un-revoked this way.
-   */
-  revoke(
-    request: RevokeRequest,
-    callback: (error: ServiceError | null, response: RevokeReply) => void,
-  ): ClientUnaryCall;
-  revoke(
-    request: RevokeRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: RevokeReply) => void,
-  ): ClientUnaryCall;
-  revoke(
-    request: RevokeRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: RevokeReply) => void,
-  ): ClientUnaryCall;
-}
-
-export const AgentTrustClient = makeGenericClientConstructor(
-  AgentTrustService,
-  "fleetnet.v1.AgentTrust",
-) as unknown as {
-  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AgentTrustClient;
-  service: typeof AgentTrustService;
-  serviceName: string;
-};
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

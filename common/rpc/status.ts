@@ -1,6 +1,6 @@
 // gRPC status codes (numbers fixed by the gRPC protocol) and the mapping from a failed call back to
-// a FleetnetError. No @grpc/grpc-js import here: the CLI's light client uses this module.
-import { FleetnetError, type ErrorKind } from './errors.js';
+// a FleetnetError (with the failed call as its `cause`). No @grpc/grpc-js import: the CLI uses it.
+import { FleetnetError, type ErrorKind } from '../errors.js';
 
 export const GrpcStatus = {
   OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
