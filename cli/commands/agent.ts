@@ -21,6 +21,8 @@ export function register(program: Command): void {
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
+    .option('--docker-socket <path>', 'the Docker daemon whose containers this agent follows', '/var/run/docker.sock')
+    .option('--lifecycle-pass-ms <ms>', 'period of the full pass that repairs missed container events and removes orphans', '10000')
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const [{ agentConfig }, { startAgent }, { makeLogger, runUntilSignal }] = await Promise.all([
         import('../../agent/config.js'),
@@ -31,7 +33,7 @@ export function register(program: Command): void {
         socket: (cmd.optsWithGlobals().socket as string | undefined) ?? DEFAULT_AGENT_SOCKET, listen: opts.listen, stateDir: opts.stateDir, ovsDb: opts.ovsDb, ovsDatapath: opts.ovsDatapath,
         logLevel: opts.logLevel, ...(opts.hostName ? { hostName: opts.hostName } : {}),
         controller: opts.controller ?? (cmd.optsWithGlobals().controller as string | undefined), joinTokenFile: opts.joinTokenFile, caFile: opts.caFile, insecureTcp: Boolean(opts.insecureTcp),
-        ipPath: opts.ipPath,
+        ipPath: opts.ipPath, dockerSocket: opts.dockerSocket, lifecyclePassMs: Number(opts.lifecyclePassMs),
       });
       const log = makeLogger(cfg.logLevel, 'agent');
       const handle = await startAgent(cfg, log);
