@@ -19,6 +19,8 @@ export const AgentConfigSchema = z.object({
   hostName: z.string().optional(),
   /** Period of the mesh's full reconcile pass (0: only on ApplyMesh). */
   meshResyncMs: z.number().int().min(0).default(10_000),
+  /** Period of the container lifecycle's full pass (missed events, failed re-applies, orphans). */
+  lifecyclePassMs: z.number().int().min(100).default(10_000),
   /** How `ip` work is done: netlink (in-process), exec (`ip -batch`), auto (netlink when its native modules load). */
   ipPath: z.enum(['auto', 'netlink', 'exec']).default('auto'),
   // trust (issue 7): enrollment with the controller, and the escape hatch for unenrolled labs

@@ -7,13 +7,18 @@ import type { Logger } from 'pino';
 import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
+import { CniHandler } from '../cni/handler.js';
+import { Reservations } from '../cni/reservations.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
 import { DockerIndex } from './containers/docker-index.js';
 import { ContainerResolver } from './containers/resolve.js';
-import { watchContainerExits } from './dhcp/docker-events.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
+import { checkHost } from './lifecycle/check.js';
+import { Lifecycle } from './lifecycle/lifecycle.js';
+import { ownerMarkOf } from './lifecycle/owner-mark.js';
+import { OvsCtl } from './ovs/vsctl.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec, type IpExec } from './linux/ip.js';
 import { netlinkIp } from './linux/ip-netlink.js';
@@ -30,6 +35,7 @@ export interface AgentHandle {
   mesher: Mesher;
   /** DHCP clients; `on('event')` reports lease changes (for the controller's inventory). */
   dhcp: DhcpSupervisor;
+  lifecycle: Lifecycle;
   stop(): Promise<void>;
 }
 
@@ -51,20 +57,29 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   // Before serving: live clients are adopted (same PID), dead ones restarted, orphans reaped.
   const adopted = await dhcp.adopt();
   if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
-  const events = watchContainerExits(getDocker, (id) => void dhcp.containerGone(id), log);
   const ipPath = chooseIpPath(cfg, runner, log);
   let caps: Promise<Capability[]> | undefined;
   const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }).then((c) => [...c, ipPath.capability]));
+  const ownerMark = ownerMarkOf(cfg.stateDir);
   const attacher = new Attacher({
-    runner, ip: ipPath.ip, records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+    runner, ip: ipPath.ip, records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), ownerMark,
+  });
+  // Containers' lives: events re-apply, stop and release at once; a periodic full pass repairs the rest.
+  const lifecycle = new Lifecycle({
+    attacher, records, resolver, docker: getDocker, log: log.child({ part: 'lifecycle' }), fullPassMs: cfg.lifecyclePassMs,
+    ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
+    orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb },
+    onExit: (id) => void dhcp.containerGone(id),
   });
   const mesher = new Mesher({
     runner, stateDir: cfg.stateDir, log: log.child({ part: 'mesh' }), ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), resyncMs: cfg.meshResyncMs,
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
+  const cni = new CniHandler({ attacher, reservations: new Reservations(cfg.stateDir), runner, log: log.child({ part: 'cni' }) });
   const impl = agentService({
     attacher,
+    cni,
     mesher,
     resolve: (t) => resolver.resolve(t),
     runner,
@@ -73,6 +88,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     startedAtMs: Date.now(),
     capabilities,
+    lifecycle,
+    check: (fix) => checkHost({ attacher, records, lifecycle, orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb, log } }, fix),
   });
 
   const servers: Server[] = [];
@@ -97,14 +114,16 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   }
   // A mesh held from before a restart: converge to it now, then periodically.
   mesher.resume();
+  lifecycle.start();
   log.info({ socket: cfg.socket, listen: cfg.listen, stateDir: cfg.stateDir, version: VERSION }, 'agent serving');
   return {
     attacher,
     mesher,
     dhcp,
+    lifecycle,
     async stop() {
       mesher.stop();
-      events.close();
+      lifecycle.stop();
       dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));

@@ -7,6 +7,9 @@
 import type { Command } from 'commander';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
+import * as cni from './commands/cni.js';
+import * as check from './commands/check.js';
+import * as completion from './commands/completion.js';
 import * as controller from './commands/controller.js';
 import * as controllerMigrate from './commands/controller-migrate.js';
 import * as detach from './commands/detach.js';
@@ -22,19 +25,21 @@ import * as nets from './commands/nets.js';
 import * as route from './commands/route.js';
 import * as rule from './commands/rule.js';
 import * as tc from './commands/tc.js';
+import * as topology from './commands/topology.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
-  attach: [attach], detach: [detach], ls: [ls], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
+  attach: [attach], detach: [detach], ls: [ls], check: [check], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
-  controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh],
+  controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh], cni: [cni],
+  topology: [topology], completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
 /** The program's own options that take a value (so the word after them is not the command). */

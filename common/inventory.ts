@@ -16,6 +16,9 @@ export interface InventoryInterface {
   mtu: number;
   vlan: string;
   state: string;
+  /** Why the last re-apply failed (agent lifecycle), with its attempts. */
+  lastError?: string;
+  attempts?: number;
   lease?: { address: string; router: string; dns: string[]; leaseSeconds: number; expiresUnixMs: number | string; clientPid: number; client: string } | undefined;
 }
 
@@ -75,6 +78,7 @@ export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-sch
   return {
     id: i.attachmentId ?? '', host, network: '', container: i.container?.name || i.container?.id || '', containerId: i.container?.id ?? '',
     pid: i.container?.pid ?? 0, ifname: i.ifname, hostIf: i.hostIf, hostIfname: i.hostIfname, kind: i.kind, mac: i.mac, addresses,
-    gateways: i.gateways, mtu: i.mtu, vlan: i.vlan, state: i.state, error: '', generation: 0,
+    gateways: i.gateways, mtu: i.mtu, vlan: i.vlan, state: i.state,
+    error: i.lastError ? `${i.lastError}${i.attempts ? ` (attempt ${i.attempts})` : ''}` : '', generation: 0,
   };
 }

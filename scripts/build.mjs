@@ -65,6 +65,19 @@ let cli = readFileSync('dist/fleetnet.cjs', 'latin1');
 for (const id of LAZY_BUILTINS) cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
 writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 
+// The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
+// and a runtime starts one process per call, so it carries only the agent client, the protobuf
+// codec and cni/spec.ts, all inlined (no module resolution at run time).
+await build({
+  ...cjs,
+  entryPoints: { 'cni-plugin': 'cni/main.ts' },
+  charset: 'ascii',
+  plugins: [builtinDynamicImports],
+  banner: { js: "'use strict';" },
+  minifyWhitespace: true,
+  minifySyntax: true,
+});
+
 // common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);
 // inside this self-contained bundle it must be inlined instead. Bundled ESM keeps import order,
 // so here the plain re-export after the shim import is correct.

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
-import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
+import { conflict, describeError, FleetnetError, unsupported } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import type { Runner } from '../../common/runner.js';
@@ -15,8 +15,9 @@ import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
 import type { DhcpSupervisor } from '../dhcp/supervisor.js';
 import type { Lease } from '../dhcp/types.js';
 import { probeCapabilities, type Capability } from '../linux/capabilities.js';
-import { line, type IpExec } from '../linux/ip.js';
-import { readHostLink } from '../linux/sysfs.js';
+import type { IpExec } from '../linux/ip.js';
+import type { LinkOp } from '../linux/link-ops.js';
+import { OWNED_ALIAS, readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
 import { decideKind, KINDS } from './kinds/index.js';
@@ -25,7 +26,9 @@ import type { KindEnv, Made, Need } from './kinds/types.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
 import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
-import { recordKey, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
+import { claimHostIfname, pluggedAsAsked, removeHostSide } from '../lifecycle/host-claim.js';
+import { saveOrder } from '../lifecycle/saved-order.js';
+import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
 export interface AttacherDeps {
   runner: Runner;
@@ -42,6 +45,8 @@ export interface AttacherDeps {
   ovsDb?: string;
   /** Datapath of OVS bridges fleetnet creates when the attach does not say (default system). */
   ovsDatapath?: OvsDatapath;
+  /** Alias marking the host-side veths this agent makes (see KindEnv.ownerMark). */
+  ownerMark?: string;
   /** What this host can do (probed once); default: probed on first need with this runner. */
   capabilities?: () => Promise<Capability[]>;
 }
@@ -54,12 +59,19 @@ export interface AttachResult {
 
 type Static = Extract<AddressSpec, { kind: 'static' }>;
 
+export interface AttachOptions {
+  /** Keep the address and MAC reserved when the container is removed (the controller reads it). */
+  keepAddress?: boolean;
+}
+
 const ANNOUNCE_DELAY_MS = 5;
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
   /** Attaches under way per host interface: a host interface in use by one of them is never removed. */
   private readonly inflight = new Map<string, number>();
+  /** Host-side names of attaches under way: the orphan sweep leaves them alone. */
+  private readonly making = new Set<string>();
   private readonly env: KindEnv;
   private caps?: Promise<Capability[]>;
 
@@ -69,6 +81,7 @@ export class Attacher {
     const own = { runner: d.runner, ovs, records: d.records, busy: (name: string) => (this.inflight.get(name) ?? 0) > 0, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
     this.env = {
       runner: d.runner, ip: d.ip, ovs, records: d.records, log: d.log, defaultOvsDatapath: d.ovsDatapath ?? 'system',
+      ...(d.ownerMark ? { ownerMark: d.ownerMark } : {}),
       ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
       lockHostIf,
       releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
@@ -90,15 +103,33 @@ export class Attacher {
     });
   }
 
-  async attach(order: AttachOrder): Promise<AttachResult> {
+  async attach(order: AttachOrder, opts: AttachOptions = {}): Promise<AttachResult> {
     const container = await this.d.resolver.resolve(order.target);
-    const key = recordKey(container.nsKey, order.ifname);
-    return this.queue.run(key, () => this.attachLocked(order, container, key));
+    const key = recordKeyOf(container, order.ifname);
+    return this.queue.run(key, async () => {
+      const before = this.d.records.get(key);
+      try {
+        return await this.attachLocked(order, container, key, opts);
+      } catch (err) {
+        // A recorded attachment that could not be made again stays recorded, failed, with its attempts.
+        const r = this.d.records.get(key);
+        if (r && r === before && !order.dryRun && r.fingerprint === orderFingerprint(order) && !this.isLive(r, container)) {
+          const attempts = (r.attempts ?? 0) + 1;
+          this.d.records.put({ ...r, state: 'failed', attempts, lastError: describeError(err), nextRetryMs: Date.now() + retryDelayMs(attempts) });
+        }
+        throw err;
+      }
+    });
   }
 
-  private async attachLocked(order: AttachOrder, c: ContainerInfo, key: string): Promise<AttachResult> {
+  private isLive(r: AttachmentRecord, c: ContainerInfo): boolean {
+    return r.container.nsKey === c.nsKey && r.state === 'up' && this.liveState(r) === 'up';
+  }
+
+  private async attachLocked(order: AttachOrder, c: ContainerInfo, key: string, opts: AttachOptions): Promise<AttachResult> {
     const fp = orderFingerprint(order);
     const existing = this.d.records.get(key);
+    let again: AttachmentRecord | undefined;
     if (existing && !order.dryRun) {
       if (existing.fingerprint !== fp) {
         throw conflict(
@@ -106,10 +137,15 @@ export class Attacher {
           `detach it first: fleetnet detach ${c.name} -i ${order.ifname}`,
         );
       }
-      const live = parseAddrShow((await this.d.ip.inNs(c.netns, [line('addr', 'show', 'dev', order.ifname)]).catch(() => [[]]))[0] ?? []);
-      if (live && existing.addresses.every((a) => live.addresses.includes(a))) return { record: existing, changed: false, commands: [] };
-      this.d.log.info({ key }, 'recorded interface is gone from the container; making it again');
-      this.d.records.delete(key);
+      const sameNs = existing.container.nsKey === c.nsKey;
+      const live = sameNs ? parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []) : undefined;
+      if (live && existing.addresses.every((a) => live.addresses.includes(a)) && this.liveState(existing) === 'up') {
+        if (existing.state && existing.state !== 'up') this.d.records.put({ ...existing, state: 'up', attempts: 0, lastError: '' });
+        return { record: this.d.records.get(key)!, changed: false, commands: [] };
+      }
+      this.d.log.info({ key, restarted: !sameNs }, 'recorded interface is not in the container; making it again');
+      await this.dropStale(existing);
+      again = existing;
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     const dhcp = dhcpAddressOf(order.addresses, c, !!this.d.dhcp);
@@ -117,18 +153,24 @@ export class Attacher {
     const decided = await decideKind(this.env, order, host);
     const mtu = order.mtu ?? host?.mtu ?? 1500;
     const hostIfname = order.hostIfname ?? hostIfName(c.runtime, c.id, order.ifname);
-    const mac = order.mac.kind === 'auto' ? undefined : order.mac.mac;
+    // Made again (the container restarted): the same MAC as before, also when the kernel chose it.
+    const mac = order.mac.kind === 'auto' ? (again?.mac || undefined) : order.mac.mac;
     const plan = await KINDS[decided.kind].plan(this.env, { order, c, host, ovsBridgeExists: decided.ovsBridgeExists, hostIfname, mtu, ...(mac ? { mac } : {}) });
     await this.checkNeeds(plan.needs);
+    if (!order.dryRun) {
+      const adopted = await this.claimOrAdopt(order, c, key, fp, decided.kind, hostIfname, mtu, mac, opts);
+      if (adopted) return { record: adopted, changed: false, commands: [] };
+    }
 
     const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
     const v6 = statics.some((a) => a.cidr.addr.family === 6);
-    const nsLines = (prelude: string[]) => [
+    const dev = order.ifname;
+    const nsOps = (prelude: LinkOp[]): LinkOp[] => [
       ...prelude,
-      ...statics.map((a) => line('addr', 'add', a.cidr.text, 'dev', order.ifname, ...(a.cidr.addr.family === 6 ? ['nodad'] : []))),
-      line('link', 'set', order.ifname, 'up'),
-      ...statics.filter((a) => a.gateway).map((a) => line('route', 'replace', 'default', 'via', a.gateway!.text, 'dev', order.ifname)),
-      line('addr', 'show', 'dev', order.ifname),
+      ...statics.map((a): LinkOp => ({ t: 'addr-add', cidr: a.cidr, dev, nodad: a.cidr.addr.family === 6 })),
+      { t: 'set', name: dev, up: true },
+      ...statics.flatMap((a): LinkOp[] => (a.gateway ? [{ t: 'default-via', gw: a.gateway, dev }] : [])),
+      { t: 'addr-show', dev },
     ];
     // IPv6 on the new interface only: Docker turns it off by default (all and default) in its containers.
     const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
@@ -139,7 +181,7 @@ export class Attacher {
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...plan.commands,
         ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
-        ...this.d.ip.describe(c.netns, nsLines(plan.nsPrelude)),
+        ...this.d.ip.describe(c.netns, nsOps(plan.nsPrelude)),
         ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
@@ -149,6 +191,7 @@ export class Attacher {
     const undo = new UndoStack();
     const using = [order.hostIf, ...plan.uses];
     for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
+    this.making.add(hostIfname);
     try {
       const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];
@@ -157,7 +200,7 @@ export class Attacher {
       if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
       if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
       plan.beforeNsBatch?.();
-      const out = await this.d.ip.inNs(c.netns, nsLines(plan.nsPrelude));
+      const out = await this.d.ip.inNs(c.netns, nsOps(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
         ifname: order.ifname,
         addresses: statics.map((a) => a.cidr.text),
@@ -169,13 +212,14 @@ export class Attacher {
         undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
         await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order));
       }
-      const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced);
+      const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced, opts);
       record.addresses = live.addresses;
       this.d.records.put(record);
       undo.clear();
       if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
+      this.making.delete(hostIfname);
       for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
@@ -212,9 +256,46 @@ export class Attacher {
     }
   }
 
+  /**
+   * The host-side name exists: someone else's is refused (exit 2, left untouched); fleetnet's own
+   * from an earlier run is adopted when it is what was asked (an agent that lost its records), else
+   * removed so the attach makes it again (a half-made attach cut short by a kill).
+   */
+  private async claimOrAdopt(
+    order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind, hostIfname: string, mtu: number, mac: string | undefined, opts: AttachOptions,
+  ): Promise<AttachmentRecord | undefined> {
+    const claim = await claimHostIfname(this.env, kind, c, order.ifname, hostIfname, order.attachmentId ?? key);
+    if (claim.kind === 'free') return undefined;
+    const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
+    const dhcp = order.addresses.some((a) => a.kind === 'dhcp');
+    const live = parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []);
+    const asAsked = !dhcp && live && live.mtu === mtu && (!mac || live.mac === mac) && statics.every((a) => live.addresses.includes(a.cidr.text))
+      && (await pluggedAsAsked(this.env, kind, order.hostIf, hostIfname));
+    if (asAsked && live) {
+      const owned: OwnedRef[] = kind === 'bridge'
+        ? (readHostLink(order.hostIf, this.d.sysClassNet)?.alias === OWNED_ALIAS ? [{ type: 'link', name: order.hostIf }] : [])
+        : (await this.env.ovs.bridgeOwned(order.hostIf)) ? [{ type: 'ovs-bridge', name: order.hostIf }] : [];
+      const record = this.makeRecord(order, c, key, fp, kind, { hostIfname, owned }, mtu, live.mac, [], opts);
+      record.addresses = statics.map((a) => a.cidr.text);
+      this.d.records.put(record);
+      this.d.log.info({ key, hostIfname }, 'adopted an interface fleetnet made before it lost its record');
+      return record;
+    }
+    this.d.log.info({ key, hostIfname }, 'removing a half-made interface of this attachment before making it again');
+    await removeHostSide(this.env, kind, order.hostIf, hostIfname);
+    return undefined;
+  }
+
+  /** A record whose interface is gone (the container restarted): what is left of it on the host goes. */
+  private async dropStale(r: AttachmentRecord): Promise<void> {
+    await this.d.dhcp?.stop(r.key, { release: false, reason: 'container restarted' });
+    if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs')) await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
+    // The record stays until the attach makes it again: a failure leaves it (failed) for the retry.
+  }
+
   private makeRecord(
     order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind,
-    made: Made, mtu: number, mac: string, replaced: RouteSnapshot[],
+    made: Made, mtu: number, mac: string, replaced: RouteSnapshot[], opts: AttachOptions = {},
   ): AttachmentRecord {
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     return {
@@ -224,6 +305,7 @@ export class Attacher {
       createdHostIf: made.owned.some((o) => o.name === order.hostIf), owned: made.owned,
       ...(made.parent ? { parent: made.parent } : {}), ...(made.trunk ? { trunk: made.trunk } : {}),
       replacedDefaults: replaced, createdAtMs: Date.now(),
+      order: saveOrder(order, opts), state: 'up', attempts: 0,
     };
   }
 
@@ -250,7 +332,7 @@ export class Attacher {
     if (order.attachmentId) return this.d.records.find((r) => r.attachmentId === order.attachmentId);
     try {
       const c = await this.d.resolver.resolve(order.target);
-      const r = this.d.records.get(recordKey(c.nsKey, order.ifname));
+      const r = this.d.records.get(recordKeyOf(c, order.ifname));
       if (r) return [r];
       // The same container may have been attached under an earlier namespace (it restarted).
       return this.d.records.find((x) => x.ifname === order.ifname && x.container.runtime === c.runtime && x.container.id === c.id);
@@ -274,8 +356,45 @@ export class Attacher {
     return this.d.records.all();
   }
 
+  /** Host-side names of attaches under way (the orphan sweep must not touch them). */
+  inProgress(): ReadonlySet<string> {
+    return this.making;
+  }
+
+  /** Runs fn under the record's key (one writer per attachment). */
+  locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.queue.run(key, fn);
+  }
+
+  /** A lifecycle fact about a record (stopped, failed with its attempts): kept on disk, shown by ls. */
+  note(key: string, patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>): void {
+    const r = this.d.records.get(key);
+    if (r) this.d.records.put({ ...r, ...patch });
+  }
+
+  /**
+   * The container is gone for good (removed): everything this attachment holds on the host goes —
+   * DHCP client (lease released), host-side veth or OVS port, owned bridges with their last user —
+   * and the record. The container's side went with its namespace; nothing is run inside a namespace
+   * that may by now belong to another process.
+   */
+  async release(key: string, reason: string): Promise<boolean> {
+    const r = this.d.records.get(key);
+    if (!r) return false;
+    await this.queue.run(key, async () => {
+      if (!this.d.records.get(key)) return;
+      await this.d.dhcp?.stop(key, { release: true, reason });
+      if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs')) await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
+      this.d.records.delete(key);
+    });
+    for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
+    this.d.log.info({ key, container: r.container.name, ifname: r.ifname, reason }, 'released');
+    return true;
+  }
+
   /** What is true now of a recorded interface, read from sysfs and /proc (no process is run). */
-  liveState(r: AttachmentRecord): 'up' | 'missing' | 'container-gone' {
+  liveState(r: AttachmentRecord): 'up' | 'missing' | 'container-gone' | 'stopped' | 'failed' {
+    if (r.state === 'stopped' || r.state === 'failed') return r.state;
     if (!existsSync(r.container.netns)) return 'container-gone';
     if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
     return 'up';
@@ -284,6 +403,11 @@ export class Attacher {
 
 async function nsAlive(c: ContainerInfo): Promise<boolean> {
   return existsSync(c.netns);
+}
+
+/** Backoff of re-apply attempts: 1 s, 2 s, 4 s … at most a minute. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
 function describe(c: ContainerInfo): string {

@@ -9,8 +9,11 @@ export interface RouteSnapshot {
   dev?: string;
 }
 
+/** What a record says of its container now (kept on disk, so `ls` shows it across agent restarts). */
+export type RecordState = 'up' | 'stopped' | 'failed';
+
 export interface AttachmentRecord {
-  key: string; // nsKey/ifname
+  key: string; // container identity/ifname (see identityOf)
   attachmentId: string;
   fingerprint: string;
   container: ContainerInfo;
@@ -34,6 +37,36 @@ export interface AttachmentRecord {
   /** Default routes that an @gateway replaced, restored on detach. */
   replacedDefaults: RouteSnapshot[];
   createdAtMs: number;
+  /** The order as asked, in its saved form: a container start re-applies it through the same attach path. */
+  order?: SavedOrder;
+  /** Absent in records written before lifecycle tracking: 'up'. */
+  state?: RecordState;
+  /** Re-apply attempts since the last success, the last error, and when the next may run (backoff). */
+  attempts?: number;
+  lastError?: string;
+  nextRetryMs?: number;
+}
+
+/** An AttachOrder as JSON (addresses and MAC as the tokens they were parsed from). */
+export interface SavedOrder {
+  hostIf: string;
+  kind?: HostIfKind;
+  ifname: string;
+  hostIfname?: string;
+  addresses: string[];
+  /** '' auto, `U:source`, or a MAC. */
+  mac: string;
+  id?: string;
+  mtu?: number;
+  attachmentId?: string;
+  macvlanMode?: string;
+  vlanFiltering?: boolean;
+  trunk?: string;
+  ovsDatapath?: 'system' | 'netdev';
+  dhcpDns?: boolean;
+  dhcpOneshot?: boolean;
+  /** The controller frees the address and MAC when the container is removed, unless this is set. */
+  keepAddress?: boolean;
 }
 
 /** Something on the host fleetnet owns: a link carrying the alias `fleetnet:owned`, or an OVS bridge with external_ids fleetnet=owned. */
@@ -42,8 +75,20 @@ export interface OwnedRef {
   name: string;
 }
 
-export function recordKey(nsKey: string, ifname: string): string {
-  return `${nsKey}/${ifname}`;
+/**
+ * A container's identity across restarts: its Docker ID, LXC name, netns name or path, PID. The
+ * namespace inode changes on every start, so it cannot key what must outlive one.
+ */
+export function identityOf(c: Pick<ContainerInfo, 'runtime' | 'id'>): string {
+  return `${c.runtime}:${c.id}`;
+}
+
+export function recordKey(identity: string, ifname: string): string {
+  return `${identity}/${ifname}`;
+}
+
+export function recordKeyOf(c: Pick<ContainerInfo, 'runtime' | 'id'>, ifname: string): string {
+  return recordKey(identityOf(c), ifname);
 }
 
 export class RecordStore {
@@ -57,6 +102,13 @@ export class RecordStore {
       if (!f.endsWith('.json')) continue;
       try {
         const r = JSON.parse(readFileSync(`${this.dir}/${f}`, 'utf8')) as AttachmentRecord;
+        const key = recordKeyOf(r.container, r.ifname);
+        if (r.key !== key) {
+          // Written when records were keyed by the namespace inode: re-keyed by the container's identity.
+          rmSync(`${this.dir}/${f}`, { force: true });
+          this.put({ ...r, key, attachmentId: r.attachmentId === r.key ? key : r.attachmentId });
+          continue;
+        }
         this.byKey.set(r.key, r);
       } catch {
         /* a torn write never happens (rename), but a hand-edited file must not stop the agent */

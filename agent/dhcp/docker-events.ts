@@ -1,5 +1,6 @@
-// Docker's events make reaping prompt: a container's `die` stops its DHCP clients at once.
-// The supervisor's own pass (namespace owner liveness) catches anything an event stream misses.
+// Docker's container events (start, die, destroy), read from one stream that is opened again when it
+// breaks (dockerd restarted). Events are hints: after a reconnect the caller runs a full pass,
+// because whatever happened while the stream was down was never heard.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 
@@ -7,32 +8,61 @@ export interface EventWatch {
   close(): void;
 }
 
-export function watchContainerExits(docker: () => Docker | undefined, onExit: (id: string) => void, log: Logger, retryMs = 2000): EventWatch {
+export interface ContainerEvent {
+  action: 'start' | 'die' | 'destroy';
+  id: string;
+  /** The container's labels, as Docker attaches them to the event. */
+  labels: Record<string, string>;
+}
+
+export interface WatchHandlers {
+  onEvent(ev: ContainerEvent): void;
+  /** The stream is (again) open: events may have been missed before this. */
+  onConnect?(): void;
+}
+
+export function watchContainerEvents(docker: () => Docker | undefined, h: WatchHandlers, log: Logger, retryMs = 1000): EventWatch {
   let closed = false;
   let stream: NodeJS.ReadableStream | undefined;
   let timer: NodeJS.Timeout | undefined;
   const connect = async () => {
     const d = docker();
-    if (closed || !d) return;
+    if (closed) return;
+    if (!d) return retry();
     try {
-      stream = await d.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['die', 'destroy'] }) });
+      const s = await d.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['start', 'die', 'destroy'] }) });
+      stream = s;
+      if (closed) return destroy(s);
       let buf = '';
-      stream.on('data', (chunk: Buffer) => {
+      s.on('data', (chunk: Buffer) => {
         buf += chunk.toString('utf8');
         for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           const lineText = buf.slice(0, i);
           buf = buf.slice(i + 1);
+          let ev: { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
           try {
-            const ev = JSON.parse(lineText) as { id?: string; Actor?: { ID?: string } };
-            const id = ev.Actor?.ID ?? ev.id;
-            if (id) onExit(id);
+            ev = JSON.parse(lineText);
           } catch {
-            /* a partial or foreign line: the periodic pass still covers it */
+            continue; // a partial or foreign line: the periodic pass still covers it
           }
+          const id = ev.Actor?.ID ?? ev.id;
+          const action = ev.Action ?? ev.status;
+          if (!id || (action !== 'start' && action !== 'die' && action !== 'destroy')) continue;
+          const { name: _n, image: _i, exitCode: _e, ...labels } = ev.Actor?.Attributes ?? {};
+          h.onEvent({ action, id, labels });
         }
       });
-      stream.on('end', retry);
-      stream.on('error', retry);
+      let done = false;
+      const lost = () => {
+        if (done) return;
+        done = true;
+        if (!closed) log.info('docker event stream ended; reconnecting');
+        retry();
+      };
+      s.on('end', lost);
+      s.on('close', lost);
+      s.on('error', lost);
+      h.onConnect?.();
     } catch (err) {
       log.debug({ err }, 'docker events not available; relying on the periodic pass');
       retry();
@@ -49,7 +79,16 @@ export function watchContainerExits(docker: () => Docker | undefined, onExit: (i
     close() {
       closed = true;
       clearTimeout(timer);
-      (stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+      if (stream) destroy(stream);
     },
   };
+}
+
+function destroy(s: NodeJS.ReadableStream): void {
+  (s as unknown as { destroy?: () => void }).destroy?.();
+}
+
+/** Docker's events make reaping prompt: a container's `die` stops its DHCP clients at once. */
+export function watchContainerExits(docker: () => Docker | undefined, onExit: (id: string) => void, log: Logger, retryMs = 2000): EventWatch {
+  return watchContainerEvents(docker, { onEvent: (ev) => ev.action !== 'start' && onExit(ev.id) }, log, retryMs);
 }

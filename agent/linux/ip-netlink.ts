@@ -1,86 +1,23 @@
-// The agent's `ip -batch` lines carried out in-process over route netlink instead of by two execs.
-// Only the forms fleetnet itself writes are understood (below); a batch holding any other line runs
-// through `ip` as before, so what an attach does never depends on which path ran it. --dry-run
-// still prints the iproute2 commands: they are the exact equivalent an operator can run by hand.
+// Typed link operations carried out in-process over route netlink instead of by two execs of `ip`.
+// The operations handled here are those of the bridge and OVS veth attach (NETLINK_OPS); a batch
+// holding any other runs through `ip -batch` (the text renderer) as a whole, so what an attach does
+// never depends on which path ran it. --dry-run prints the iproute2 text: the exact equivalent an
+// operator can run by hand.
 import { closeSync } from 'node:fs';
 import { failed } from '../../common/errors.js';
-import { parseIfAddr, tryParseAddr } from '../../common/ip.js';
-import { parseMac } from '../../common/mac.js';
+import { formatAddr, type IpAddr } from '../../common/ip.js';
 import type { IpExec } from './ip.js';
+import { renderOp, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
 
-interface Addr { family: 4 | 6; bytes: Buffer; prefix: number }
+/** The operations this renderer carries out itself. */
+export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set(['veth', 'bridge', 'set', 'del', 'addr-add', 'default-via', 'addr-show']);
 
-export type Op =
-  | { t: 'veth'; name: string; mtu?: number; mac?: string; peer: { name: string; mtu?: number; mac?: string; netns?: string } }
-  | { t: 'bridge'; name: string; mac?: string }
-  | { t: 'set'; name: string; master?: string; up?: boolean; alias?: string; rename?: string; mtu?: number; mac?: string }
-  | { t: 'del'; name: string }
-  | { t: 'addr-add'; addr: Addr; dev: string; nodad: boolean }
-  | { t: 'default-via'; gw: Addr; dev: string }
-  | { t: 'addr-show'; dev: string };
-
-function addrBytes(family: 4 | 6, value: bigint): Buffer {
-  const n = family === 4 ? 4 : 16;
+function addrBytes(a: IpAddr): Buffer {
+  const n = a.family === 4 ? 4 : 16;
   const b = Buffer.alloc(n);
-  for (let i = n - 1, v = value; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
+  for (let i = n - 1, v = a.value; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
   return b;
-}
-
-const num = (s: string | undefined) => (s !== undefined && /^\d+$/.test(s) ? Number(s) : undefined);
-
-/** Keyword/value pairs up to `stop`; undefined when a word is not one we know. */
-function pairs(words: string[], known: readonly string[], flags: readonly string[] = []): Map<string, string> | undefined {
-  const m = new Map<string, string>();
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    if (flags.includes(w)) m.set(w, '');
-    else if (known.includes(w) && words[i + 1] !== undefined) m.set(w, words[++i]!);
-    else return undefined;
-  }
-  return m;
-}
-
-/** One batch line as an operation, or undefined when it is not a form handled here. */
-export function parseLine(line: string): Op | undefined {
-  const w = line.split(' ');
-  const [obj, verb, ...rest] = w;
-  if (obj === 'link' && verb === 'add' && rest[0]) {
-    const name = rest[0];
-    const ti = rest.indexOf('type');
-    if (ti < 0) return undefined;
-    const own = pairs(rest.slice(1, ti), ['mtu', 'address']);
-    if (!own) return undefined;
-    const kind = rest[ti + 1];
-    if (kind === 'bridge' && ti + 2 === rest.length && !own.has('mtu')) return { t: 'bridge', name, ...opt('mac', own.get('address')) };
-    if (kind !== 'veth' || rest[ti + 2] !== 'peer' || rest[ti + 3] !== 'name' || !rest[ti + 4]) return undefined;
-    const p = pairs(rest.slice(ti + 5), ['mtu', 'address', 'netns']);
-    if (!p) return undefined;
-    return {
-      t: 'veth', name, ...opt('mtu', num(own.get('mtu'))), ...opt('mac', own.get('address')),
-      peer: { name: rest[ti + 4]!, ...opt('mtu', num(p.get('mtu'))), ...opt('mac', p.get('address')), ...opt('netns', p.get('netns')) },
-    };
-  }
-  if (obj === 'link' && verb === 'set' && rest[0]) {
-    const p = pairs(rest.slice(1), ['master', 'alias', 'name', 'mtu', 'address'], ['up', 'down']);
-    if (!p || (p.has('up') && p.has('down'))) return undefined;
-    return {
-      t: 'set', name: rest[0], ...opt('master', p.get('master')), ...opt('alias', p.get('alias')), ...opt('rename', p.get('name')),
-      ...opt('mtu', num(p.get('mtu'))), ...opt('mac', p.get('address')), ...(p.has('up') ? { up: true } : p.has('down') ? { up: false } : {}),
-    };
-  }
-  if (obj === 'link' && verb === 'del' && rest.length === 1) return { t: 'del', name: rest[0]! };
-  if (obj === 'addr' && verb === 'add' && rest[1] === 'dev' && rest[2] && (rest.length === 3 || (rest.length === 4 && rest[3] === 'nodad'))) {
-    const c = parseIfAddr(rest[0]!);
-    return { t: 'addr-add', addr: { family: c.addr.family, bytes: addrBytes(c.addr.family, c.addr.value), prefix: c.prefix }, dev: rest[2], nodad: rest.length === 4 };
-  }
-  if (obj === 'addr' && verb === 'show' && rest[0] === 'dev' && rest.length === 2) return { t: 'addr-show', dev: rest[1]! };
-  if (obj === 'route' && verb === 'replace' && rest[0] === 'default' && rest[1] === 'via' && rest[3] === 'dev' && rest.length === 5) {
-    const g = tryParseAddr(rest[2]!);
-    if (!g) return undefined;
-    return { t: 'default-via', gw: { family: g.family, bytes: addrBytes(g.family, g.value), prefix: 0 }, dev: rest[4]! };
-  }
-  return undefined;
 }
 
 function opt<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
@@ -89,8 +26,8 @@ function opt<K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } {
 
 /** Where the in-process path may be made to fail (tests inject failures here, as FailAtRunner does for execs). */
 export interface OpHook {
-  before?(op: Op, line: string): void;
-  after?(op: Op, line: string): void;
+  before?(op: LinkOp, line: string): void;
+  after?(op: LinkOp, line: string): void;
 }
 
 /** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
@@ -101,16 +38,15 @@ const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 2
 
 function ntop(family: number, b: Buffer): string {
   if (family === 2) return [...b].join('.');
-  const groups = [];
-  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i));
-  return parseIfAddr(`${groups.map((g) => g.toString(16)).join(':')}/128`).addr.text;
+  return formatAddr(6, BigInt(`0x${b.toString('hex')}`));
 }
 
 function macText(b: Buffer | undefined): string {
   return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
 }
 
-const macBuf = (m: string) => Buffer.from(parseMac(m).replace(/:/g, ''), 'hex');
+/** A MAC of the attach contract (already parsed) as the kernel's six bytes. */
+const macBuf = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 
 /** A batch's operations against one socket, in order; the first failure stops it, as `ip -batch` does. */
 class Batch {
@@ -133,7 +69,7 @@ class Batch {
     return i;
   }
 
-  async run(op: Op): Promise<unknown[] | undefined> {
+  async run(op: LinkOp): Promise<unknown[] | undefined> {
     const nl = this.rt.nl;
     const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL, ...T };
     switch (op.t) {
@@ -177,9 +113,10 @@ class Batch {
       }
       case 'addr-add': {
         const index = await this.ifindex(op.dev);
+        const bytes = addrBytes(op.cidr.addr);
         await this.s.newAddress(
-          { family: op.addr.family === 4 ? 2 : 10, prefixlen: op.addr.prefix, index, ...(op.nodad ? { flags: { nodad: true } } : {}) },
-          { local: op.addr.bytes, address: op.addr.bytes },
+          { family: op.cidr.addr.family === 4 ? 2 : 10, prefixlen: op.cidr.prefix, index, ...(op.nodad ? { flags: { nodad: true } } : {}) },
+          { local: bytes, address: bytes },
           create,
         );
         return undefined;
@@ -188,13 +125,15 @@ class Batch {
         const oif = await this.ifindex(op.dev);
         await this.s.newRoute(
           { family: op.gw.family === 4 ? 2 : 10, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
-          { gateway: op.gw.bytes, oif, table: 254 },
+          { gateway: addrBytes(op.gw), oif, table: 254 },
           { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE, ...T },
         );
         return undefined;
       }
       case 'addr-show':
         return [await this.show(op.dev)];
+      default:
+        throw new Error(`${op.t} is not carried out over netlink here`);
     }
   }
 
@@ -239,9 +178,8 @@ function describeError(err: unknown): string {
  */
 export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string; hook?: OpHook } = {}): IpExec & { inProcess: number; execs: number } {
   const stats = { inProcess: 0, execs: 0 };
-  const run = async (netns: string | undefined, lines: string[], viaExec: () => Promise<unknown[][]>): Promise<unknown[][]> => {
-    const ops = lines.map(parseLine);
-    if (ops.some((o) => o === undefined)) {
+  const run = async (netns: string | undefined, ops: LinkOp[], viaExec: () => Promise<unknown[][]>): Promise<unknown[][]> => {
+    if (ops.some((o) => !NETLINK_OPS.has(o.t))) {
       stats.execs++;
       return viaExec();
     }
@@ -250,15 +188,16 @@ export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string
     try {
       const b = new Batch(rt, sock);
       const out: unknown[][] = [];
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i]!;
+      for (const op of ops) {
+        // The text is for the hook and the message only (what runs is the operation): rendered when needed.
+        const hook = opts.hook;
         try {
-          opts.hook?.before?.(op, lines[i]!);
+          hook?.before?.(op, renderOp(op));
           const rows = await b.run(op);
-          opts.hook?.after?.(op, lines[i]!);
+          hook?.after?.(op, renderOp(op));
           if (rows) out.push(rows);
         } catch (err) {
-          throw failed(`ip ${lines[i]}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`, err);
+          throw failed(`ip ${renderOp(op)}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`, err);
         }
       }
       return out;
@@ -267,8 +206,9 @@ export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string
     }
   };
   return Object.assign(stats, {
-    host: (lines: string[]) => run(opts.hostNetns, lines, () => fallback.host(lines)),
-    inNs: (netns: string, lines: string[], o: { family?: 4 | 6 } = {}) => (o.family ? fallback.inNs(netns, lines, o) : run(netns, lines, () => fallback.inNs(netns, lines, o))),
+    host: (ops: LinkOp[]) => run(opts.hostNetns, ops, () => fallback.host(ops)),
+    inNs: (netns: string, ops: LinkOp[], o: { family?: 4 | 6 } = {}) =>
+      (o.family ? fallback.inNs(netns, ops, o) : run(netns, ops, () => fallback.inNs(netns, ops, o))),
     describe: fallback.describe.bind(fallback),
   });
 }

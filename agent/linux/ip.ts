@@ -1,15 +1,9 @@
-// iproute2 through the Runner: one `ip -batch` per namespace keeps an attach to two execs.
-import { invalid } from '../../common/errors.js';
+// iproute2 through the Runner: typed link operations rendered as `ip -batch` text, one batch per
+// namespace, which keeps an attach to two execs (the `--ip-path exec` path and --dry-run).
 import type { Runner } from '../../common/runner.js';
+import { renderOp, type LinkOp } from './link-ops.js';
 
-/** One batch line; tokens were validated upstream, this is the last guard against injection. */
-export function line(...tokens: (string | number)[]): string {
-  for (const t of tokens) {
-    const s = String(t);
-    if (s === '' || /[\s"'\\#]/.test(s)) throw invalid(`refusing to pass '${s}' to ip: empty or contains whitespace or quotes`);
-  }
-  return tokens.join(' ');
-}
+export { line } from './ip-line.js';
 
 /** `ip -json -batch` prints one JSON array per show command, back to back. */
 export function parseJsonArrays(out: string): unknown[][] {
@@ -40,30 +34,37 @@ export function parseJsonArrays(out: string): unknown[][] {
   return res;
 }
 
+/** Carries out typed link operations, in order; the first failure stops the batch. */
 export interface IpExec {
-  /** Runs batch lines in the agent's own namespace. */
-  host(lines: string[]): Promise<unknown[][]>;
-  /** Runs batch lines inside a network namespace (nsenter --net=PATH). */
-  inNs(netns: string, lines: string[], opts?: { family?: 4 | 6 }): Promise<unknown[][]>;
-  /** Describes what host()/inNs() would run, for --dry-run. */
-  describe(netns: string | undefined, lines: string[], family?: 4 | 6): string[];
+  /** Runs operations in the agent's own namespace. */
+  host(ops: LinkOp[]): Promise<unknown[][]>;
+  /** Runs operations inside a network namespace (nsenter --net=PATH). */
+  inNs(netns: string, ops: LinkOp[], opts?: { family?: 4 | 6 }): Promise<unknown[][]>;
+  /** The iproute2 commands equivalent to host()/inNs(), for --dry-run. */
+  describe(netns: string | undefined, ops: LinkOp[], family?: 4 | 6): string[];
 }
 
+/** The `ip -batch` input of a list of operations. */
+export function renderBatch(ops: LinkOp[]): string {
+  return ops.map(renderOp).join('\n') + '\n';
+}
+
+/** The iproute2 batch-text renderer: each batch is one `ip -json -batch -` exec. */
 export function ipExec(runner: Runner): IpExec {
   const ipArgs = (family?: 4 | 6) => [...(family ? [`-${family}`] : []), '-json', '-batch', '-'];
   return {
-    async host(lines) {
-      const r = await runner.run('ip', ipArgs(), { input: lines.join('\n') + '\n' });
+    async host(ops) {
+      const r = await runner.run('ip', ipArgs(), { input: renderBatch(ops) });
       return parseJsonArrays(r.stdout);
     },
-    async inNs(netns, lines, opts = {}) {
-      const r = await runner.run('nsenter', [`--net=${netns}`, 'ip', ...ipArgs(opts.family)], { input: lines.join('\n') + '\n' });
+    async inNs(netns, ops, opts = {}) {
+      const r = await runner.run('nsenter', [`--net=${netns}`, 'ip', ...ipArgs(opts.family)], { input: renderBatch(ops) });
       return parseJsonArrays(r.stdout);
     },
-    describe(netns, lines, family) {
+    describe(netns, ops, family) {
       const prefix = netns ? `nsenter --net=${netns} ip` : 'ip';
       const fam = family ? ` -${family}` : '';
-      return lines.map((l) => `${prefix}${fam} ${l}`);
+      return ops.map((o) => `${prefix}${fam} ${renderOp(o)}`);
     },
   };
 }

@@ -1,17 +1,14 @@
 // The mesh firewall where nft is not installed: one iptables chain fleetnet owns,
 // FLEETNET-MESH, jumped to from INPUT. Peers RETURN first; then VXLAN (the kernel tunnels'
 // ports) and GRE are dropped. Rewritten in one `iptables-restore --noflush` transaction.
-import { FleetnetError } from '../../common/errors.js';
-import { tryParseAddr } from '../../common/ip.js';
 import type { Runner } from '../../common/runner.js';
-import type { FirewallState } from './firewall.js';
+import { checkFirewallState, type FirewallState } from './firewall-state.js';
 
 export const IPT_CHAIN = 'FLEETNET-MESH';
 
 /** `iptables-restore --noflush` input that makes the chain exactly `want`. */
 export function iptablesRestoreInput(want: FirewallState): string {
-  for (const p of want.peers) if (tryParseAddr(p)?.family !== 4) throw new FleetnetError('invalid', `firewall peer '${p}' is not an IPv4 address`);
-  for (const p of want.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FleetnetError('invalid', `firewall port ${p} is not 1..65535`);
+  checkFirewallState(want);
   return [
     '*filter',
     `:${IPT_CHAIN} - [0:0]`,

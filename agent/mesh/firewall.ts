@@ -4,16 +4,13 @@
 // rule: each port matches its one remote_ip. The table is replaced atomically (`nft -f -`) and
 // read back from `nft -j`; it exists only while this host has kernel tunnels.
 import { FleetnetError } from '../../common/errors.js';
-import { tryParseAddr } from '../../common/ip.js';
 import type { Runner } from '../../common/runner.js';
 import { IptablesFirewall } from './firewall-iptables.js';
+import { checkFirewallState, type FirewallState } from './firewall-state.js';
+
+export type { FirewallState };
 
 export const NFT_TABLE = 'fleetnet';
-
-export interface FirewallState {
-  peers: string[];
-  ports: number[];
-}
 
 interface NftObj {
   set?: { name: string; table: string; elem?: (string | number)[] };
@@ -32,8 +29,7 @@ export function nftScript(want: FirewallState | undefined): string {
   const head = `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`;
   if (!want) return head;
   const s = norm(want);
-  for (const p of s.peers) if (tryParseAddr(p)?.family !== 4) throw new FleetnetError('invalid', `firewall peer '${p}' is not an IPv4 address`);
-  for (const p of s.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FleetnetError('invalid', `firewall port ${p} is not 1..65535`);
+  checkFirewallState(s);
   const elems = (xs: (string | number)[]) => (xs.length ? ` elements = { ${xs.join(', ')} };` : '');
   return (
     head +

@@ -9,10 +9,14 @@ import type { Mesher } from '../mesh/mesher.js';
 import type { TargetRef } from '../../common/attach-args.js';
 import { unsupported } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
-import type { ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { CniRequest, ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { ContainerInfo } from '../containers/types.js';
 import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
+import type { Finding } from '../lifecycle/check.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFromProto } from './convert.js';
+import type { CniHandler } from '../../cni/handler.js';
+import { cniReply } from './cni-convert.js';
 import { meshReplyToProto, meshSpecFromProto, meshStatusToProto } from './mesh-convert.js';
 
 export interface AgentServiceDeps {
@@ -27,6 +31,11 @@ export interface AgentServiceDeps {
   version: string;
   hostName?: string;
   startedAtMs: number;
+  /** CNI plugin calls (cni/handler.ts); absent: the Cni RPC answers "unsupported". */
+  cni?: CniHandler;
+  /** Containers' lives (labels, check); absent in tests that drive the attacher alone. */
+  lifecycle?: Lifecycle;
+  check?: (fix: boolean) => Promise<Finding[]>;
 }
 
 function mesherOf(d: AgentServiceDeps): Mesher {
@@ -46,7 +55,7 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     capabilities: unary(log, 'Capabilities', async () => ({ capabilities: await d.capabilities() })),
     attach: unary(log, 'Attach', async (req: Parameters<typeof attachOrderFromProto>[0]) => {
       const order = attachOrderFromProto(req);
-      const res = await attacher.attach(order);
+      const res = await attacher.attach(order, req.keepAddress ? { keepAddress: true } : {});
       if (res.changed) log.info({ container: res.record.container.name, ifname: res.record.ifname, hostIf: res.record.hostIf }, 'attached');
       return { interface: interfaceToProto(res.record, 'up', attacher.lease(res.record.key)), changed: res.changed, commands: res.commands };
     }),
@@ -54,7 +63,17 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const res = await attacher.detach(detachOrderFromProto(req));
       return { removed: res.removed };
     }),
-    list: unary(log, 'List', async () => ({ interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))) })),
+    list: unary(log, 'List', async () => ({
+      interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))),
+      labelled: (d.lifecycle?.labels() ?? []).map((l) => ({
+        id: l.id, name: l.container, errors: l.errors, attach: l.fleet.map((f) => ({ ifname: f.ifname, network: f.net, addresses: f.addresses })),
+      })),
+    })),
+    check: unary(log, 'Check', async (req: { fix: boolean }) => {
+      if (!d.check) throw unsupported('this agent does not run checks');
+      const host = d.hostName ?? hostname();
+      return { findings: (await d.check(req.fix)).map((f) => ({ ...f, host })) };
+    }),
     applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
     meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest, ctx) => {
@@ -62,6 +81,10 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');
       const c = await d.resolve(targetFromProto(req.target));
       return runNetCommand(d.runner, c.netns, req.tool, req.args, ctx.signal);
+    }),
+    cni: unary(log, 'Cni', async (req: CniRequest) => {
+      if (!d.cni) throw unsupported('this agent does not serve CNI calls');
+      return cniReply(d.cni, req, log);
     }),
   };
 }

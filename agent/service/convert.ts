@@ -67,5 +67,8 @@ export function interfaceToProto(r: AttachmentRecord, state = 'up', lease?: Leas
     vlan: r.vlan,
     lease: leaseToProto(lease),
     state,
+    attempts: r.attempts ?? 0,
+    lastError: r.lastError ?? '',
+    keepAddress: !!r.order?.keepAddress,
   };
 }

@@ -149,6 +149,9 @@ export class GrpcH2Client {
         clearTimeout(timer);
         session.off('error', fail);
         session.on('error', () => {}); // each stream reports what it lost
+        // The connection alone never keeps a CLI process alive (a command that forgets close() still
+        // exits); a call in flight does, through its deadline timer.
+        session.unref();
         this.reached = true;
         resolve(session);
       });

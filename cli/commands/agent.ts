@@ -32,6 +32,8 @@ export function register(program: Command): void {
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .option('--mesh-resync-ms <ms>', 'period of the mesh\'s full reconcile pass (0: only when the controller pushes)')
+    .option('--docker-socket <path>', 'the Docker daemon whose containers this agent follows', '/var/run/docker.sock')
+    .option('--lifecycle-pass-ms <ms>', 'period of the full pass that repairs missed container events and removes orphans', '10000')
     .addHelpText('after', CONFIG_HELP)
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const [{ agentConfig, AgentConfigSchema, DEFAULT_AGENT_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startAgent }, { makeLogger, runUntilSignal }, { notifyReady }] =
@@ -51,6 +53,7 @@ export function register(program: Command): void {
         ...given, socket: g.socket, controller: opts.controller ?? g.controller,
         insecureTcp: opts.insecureTcp === undefined ? undefined : Boolean(opts.insecureTcp),
         meshResyncMs: int(opts.meshResyncMs as string | undefined, '--mesh-resync-ms'),
+        lifecyclePassMs: int(opts.lifecyclePassMs as string | undefined, '--lifecycle-pass-ms'),
       };
       const cfg = agentConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSourceWithGlobals(k)));
       const log = makeLogger(cfg.logLevel, 'agent');

@@ -91,6 +91,7 @@ export function register(program: Command): void {
     .option('--net <name>', 'network to attach to (with a controller)')
     .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
     .option('--dhcp-oneshot', 'DHCP: take one lease, then stop the client (pipework\'s old behaviour: no renewals)')
+    .option('--keep-address', 'keep the address and MAC reserved after the container is removed (default: freed)')
     .option('--host <name>', 'the fleet host the container runs on (with a controller)')
     .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .option('--dry-run', 'print the commands the agent would run, and change nothing')
@@ -110,7 +111,7 @@ export function register(program: Command): void {
         );
       }
       const { hostIf: _placeholder, ...byMac } = spec;
-      const req = attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec);
+      const req = { ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec), keepAddress: Boolean(opts.keepAddress) };
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {

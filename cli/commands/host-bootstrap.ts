@@ -170,7 +170,8 @@ export function register(program: Command): void {
     .argument('<user>', 'name the certificate carries')
     .requiredOption('--out <dir>', 'where to write ca.crt, cli.crt and cli.key (0600), e.g. ~/.config/fleetnet')
     .option('--dir <dir>', 'the controller\'s trust folder', DEFAULT_DIR)
-    .action(async (user: string, o: { out: string; dir: string }) => {
+    .option('--json', 'print the written files as JSON')
+    .action(async (user: string, o: { out: string; dir: string; json?: boolean }) => {
       const [{ openTrust }, { parseHostId }, { writeSecureFile }] = await Promise.all([
         import('../../controller/pki/controller-dir.js'), import('../../common/pki/identity.js'), import('../../common/pki/keys.js'),
       ]);
@@ -179,6 +180,8 @@ export function register(program: Command): void {
       writeSecureFile(join(o.out, 'cli.key'), c.keyPem, 0o600);
       writeSecureFile(join(o.out, 'cli.crt'), c.certPem, 0o644);
       writeSecureFile(join(o.out, 'ca.crt'), trust.ca.certPem, 0o644);
-      process.stdout.write(`CLI credential for ${user} in ${o.out} (serial ${c.serial}, until ${new Date(c.notAfterMs).toISOString()})\n`);
+      const written = { user, serial: c.serial, notAfterUnixMs: c.notAfterMs, key: join(o.out, 'cli.key'), cert: join(o.out, 'cli.crt'), ca: join(o.out, 'ca.crt') };
+      if (o.json) process.stdout.write(JSON.stringify(written, null, 2) + '\n');
+      else process.stdout.write(`CLI credential for ${user} in ${o.out} (serial ${c.serial}, until ${new Date(c.notAfterMs).toISOString()})\n`);
     });
 }

@@ -98,14 +98,16 @@ export function register(program: Command): void {
     .summary('remove a host from the fleet; its certificates are revoked (--purge: also uninstall it over SSH)')
     .argument('<name>')
     .option('--force', 'also forget its attachments (its agent is not asked to remove them)')
-    .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; controllerDir: string }, cmd: Command) => {
+    .option('--json', 'print the result as JSON (with a controller)')
+    .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; controllerDir: string; json?: boolean }, cmd: Command) => {
       const [{ withController }, { chooseController }] = await Promise.all([import('../client/controller.js'), import('../client/controller-address.js')]);
       const g = cmd.optsWithGlobals();
       // with no controller configured, host rm is about the host itself: revoke (and --purge)
       if (chooseController(g) || !(opts.purge || existsSync(opts.controllerDir))) {
         await withController(g, 'host rm', async (conn) => {
-          await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
-          process.stdout.write(`host ${name} removed\n`);
+          const res = await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
+          if (opts.json) printJson({ host: name, ...res });
+          else process.stdout.write(`host ${name} removed\n`);
         });
       }
       if (opts.purge || existsSync(opts.controllerDir)) await purgeAndRevoke(name, opts);

@@ -54,7 +54,18 @@ export function register(program: Command): void {
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
           const req = { host, network: opts.net };
-          const res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
+          // up to a minute while every member's agent converges: say so (stderr, so --json stays clean)
+          const { waitView } = await import('../output/progress.js');
+          const view = waitView(`${verb === 'add' ? 'adding' : 'removing'} ${host} ${verb === 'add' ? 'to' : 'from'} the mesh of ${opts.net}: pushing tunnels to its members`);
+          let res;
+          try {
+            res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
+          } catch (err) {
+            view.end('failed');
+            throw err;
+          }
+          const pending = res.hosts.filter((h) => h.error).length;
+          view.end(pending ? `${pending} of ${res.hosts.length} member(s) not converged yet` : `${res.hosts.length} member(s) converged`);
           if (opts.json) printJson(res);
           else {
             const what = verb === 'add' ? `${host} joined` : `${host} left`;

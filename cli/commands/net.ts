@@ -101,11 +101,13 @@ export function register(program: Command): void {
   net.command('rm')
     .summary('remove a network (refused while anything is attached to it)')
     .argument('<name>')
-    .action(async (name: string, _opts: unknown, cmd: Command) => {
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net rm', async (conn) => {
-        await conn.call(conn.client.removeNetwork, { name });
-        process.stdout.write(`network ${name} removed\n`);
+        const res = await conn.call(conn.client.removeNetwork, { name });
+        if (opts.json) printJson({ network: name, ...res });
+        else process.stdout.write(`network ${name} removed\n`);
       });
     });
 }

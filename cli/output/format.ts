@@ -1,14 +1,14 @@
 // The output options every read command takes, checked before anything is asked of an agent or
 // the controller: `-o table|wide|json|yaml`, `--format TEMPLATE`, `-q` (ids only), `--json`
 // (same as -o json). Bad input is exit 2 naming the token.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { invalid } from '../../common/errors.js';
 
 export const OUTPUT_KINDS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 export type OutputSpec =
-  | { kind: OutputKind }
+  | { kind: OutputKind | 'tree' | 'dot' | 'svg' }
   | { kind: 'template'; template: string }
   | { kind: 'ids' };
 
@@ -24,10 +24,10 @@ Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints on
 --format TEMPLATE prints one line per item from a Handlebars template over the fields of -o json:
   --format '{{host}} {{mac}}'   --format '{{container}}: {{join addresses ","}}'   --format '{{json this}}'`;
 
-/** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. */
-export function addOutputOptions(cmd: Command, o: { ids?: string } = {}): Command {
+/** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. kinds: what -o takes. */
+export function addOutputOptions(cmd: Command, o: { ids?: string; kinds?: readonly string[] } = {}): Command {
   cmd
-    .option('-o, --output <format>', `output format: ${OUTPUT_KINDS.join(', ')}`)
+    .addOption(new Option('-o, --output <format>', 'output format').choices(o.kinds ?? OUTPUT_KINDS)) // commander refuses others, naming the token
     .option('--format <template>', 'one line per item from a Handlebars template, e.g. \'{{host}} {{state}}\'')
     .option('--json', 'print JSON (same as -o json)');
   if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);
@@ -35,9 +35,9 @@ export function addOutputOptions(cmd: Command, o: { ids?: string } = {}): Comman
 }
 
 /** The one output the options ask for; exit 2 for an unknown -o, a template that does not parse, or two that disagree. */
-export async function outputSpec(o: OutputOpts, defaultKind: OutputKind = 'table'): Promise<OutputSpec> {
-  if (o.output !== undefined && !(OUTPUT_KINDS as readonly string[]).includes(o.output)) {
-    throw invalid(`-o ${o.output}: unknown output format '${o.output}'`, `use one of ${OUTPUT_KINDS.join(', ')}, or --format TEMPLATE`);
+export async function outputSpec(o: OutputOpts, defaultKind: string = 'table', kinds: readonly string[] = OUTPUT_KINDS): Promise<OutputSpec> {
+  if (o.output !== undefined && !kinds.includes(o.output)) {
+    throw invalid(`-o ${o.output}: unknown output format '${o.output}'`, `use one of ${kinds.join(', ')}, or --format TEMPLATE`);
   }
   const asked = [o.output !== undefined && `-o ${o.output}`, o.format !== undefined && '--format', o.quiet && '-q', o.json && '--json'].filter(Boolean);
   if (asked.length > 1 && !(asked.length === 2 && o.json && o.output === 'json')) {
@@ -50,10 +50,10 @@ export async function outputSpec(o: OutputOpts, defaultKind: OutputKind = 'table
   }
   if (o.quiet) return { kind: 'ids' };
   if (o.json) return { kind: 'json' };
-  return { kind: (o.output as OutputKind | undefined) ?? defaultKind };
+  return { kind: (o.output ?? defaultKind) as OutputKind };
 }
 
 /** Reads a command's output options (its own, as registered by addOutputOptions). */
-export function outputOf(cmd: Command, defaultKind: OutputKind = 'table'): Promise<OutputSpec> {
-  return outputSpec(cmd.opts<OutputOpts>(), defaultKind);
+export function outputOf(cmd: Command, defaultKind: string = 'table', kinds: readonly string[] = OUTPUT_KINDS): Promise<OutputSpec> {
+  return outputSpec(cmd.opts<OutputOpts>(), defaultKind, [...kinds, defaultKind]);
 }

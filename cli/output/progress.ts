@@ -38,3 +38,35 @@ export function progressView(hosts: string[], out: NodeJS.WriteStream = process.
     end: draw,
   };
 }
+
+export interface WaitView {
+  /** Ends the view: a last line saying how it went. */
+  end(result: string): void;
+}
+
+const SPIN = ['|', '/', '-', '\\'];
+
+/**
+ * Progress for one long request with no steps to report (mesh add: the controller pushes every
+ * member's tunnels and waits for their agents). On a terminal: a spinner with the seconds waited,
+ * redrawn in place; elsewhere one line when it starts and one when it ends.
+ */
+export function waitView(label: string, out: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): WaitView {
+  const t0 = now();
+  const secs = () => `${Math.round((now() - t0) / 100) / 10}s`;
+  if (!out.isTTY) {
+    out.write(`${label}…\n`);
+    return { end: (result) => out.write(`${label}: ${result} (${secs()})\n`) };
+  }
+  let i = 0;
+  const draw = () => out.write(`\r\x1b[2K${SPIN[i++ % SPIN.length]} ${label}… ${secs()}`);
+  draw();
+  const timer = setInterval(draw, 200);
+  timer.unref();
+  return {
+    end: (result) => {
+      clearInterval(timer);
+      out.write(`\r\x1b[2K${label}: ${result} (${secs()})\n`);
+    },
+  };
+}

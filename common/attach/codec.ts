@@ -54,6 +54,7 @@ function commonFromProto(r: {
 
 export function attachRequestOf(s: AttachSpec): AttachRequest {
   return {
+    keepAddress: false,
     hostIf: s.hostIfByMac ? `mac:${s.hostIfByMac}` : (s.hostIf ?? ''),
     kind: s.kind ?? '',
     target: targetToProto(s.target),
@@ -95,6 +96,7 @@ export function attachSpecOfRequest(r: AttachRequest): AttachSpec {
 
 export function fleetAttachRequestOf(s: AttachSpec, f: { host: string; waitMs: number }): FleetAttachRequest {
   return {
+    keepAddress: false,
     host: f.host,
     network: s.net ?? '',
     target: targetToProto(s.target),

@@ -4,7 +4,7 @@
 // the grpc-js error as its `cause`.
 import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { FleetnetError } from '../errors.js';
-import { type AttachReply, type AttachRequest, type CapabilitiesReply, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
+import { type AttachReply, type AttachRequest, type CapabilitiesReply, type CheckReply, type CheckRequest, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
 import { type RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { fromServiceError } from './status.js';
 import { AgentClient, AgentTrustClient } from './services.js';
@@ -69,6 +69,10 @@ export class AgentRpcClient {
 
   detach(req: DetachRequest, timeoutMs: number, signal?: AbortSignal): Promise<DetachReply> {
     return callAgent(this.agent, this.agent.detach, req, timeoutMs, this.peer, signal);
+  }
+
+  check(req: CheckRequest, timeoutMs: number, signal?: AbortSignal): Promise<CheckReply> {
+    return callAgent(this.agent, this.agent.check, req, timeoutMs, this.peer, signal);
   }
 
   applyMesh(spec: MeshSpec, timeoutMs: number, signal?: AbortSignal): Promise<MeshReply> {

@@ -5,9 +5,9 @@
 // One pass per host at a time; hosts run in parallel.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { describeError } from '../../common/errors.js';
+import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
-import { ATTACHMENT_ID_PREFIX, finishDetach, markFailed, markUp } from '../fleet/attachments.js';
+import { ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markStopped, markUp } from '../fleet/attachments.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
@@ -157,6 +157,21 @@ export class Dispatcher {
     l.timer.unref();
   }
 
+  /** The link to a host's agent (for `check`); undefined when the host is not known. */
+  async linkOf(host: string): Promise<AgentLink | undefined> {
+    const h = await this.o.store.read((tx) => tx.getHost(host));
+    return h ? this.linkFor(h, this.loopOf(host)) : undefined;
+  }
+
+  /** Runs a full pass for a host now and resolves when it is done (check --fix). */
+  async passNow(host: string): Promise<void> {
+    const l = this.loopOf(host);
+    for (let i = 0; l.running && i < 500; i++) await new Promise((r) => setTimeout(r, 20));
+    l.full = true;
+    this.kick(host, { force: true });
+    for (let i = 0; l.running && i < 1500; i++) await new Promise((r) => setTimeout(r, 20));
+  }
+
   private linkFor(h: HostRecord, l: HostLoop): AgentLink {
     if (l.link?.addr !== h.agentAddr) {
       l.link?.link.close();
@@ -259,7 +274,18 @@ export class Dispatcher {
       if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) log.info({ id: a.id, host: a.host }, 'detached');
       return this.emit(a.id);
     }
-    if (have && agentMatches(a, have)) {
+    const matches = have !== undefined && agentMatches(a, have);
+    if (matches && have.state === 'stopped') {
+      // The container is stopped: its addresses stay reserved; the agent re-applies on its start.
+      await store.transact((tx) => markStopped(tx, a.id, a.generation, now));
+      return this.emit(a.id);
+    }
+    if (matches && have.state === 'failed') {
+      // The agent retries it with backoff on its own; the controller shows its attempts and error.
+      if (a.state !== 'failed' || a.error !== have.lastError) await store.transact((tx) => markFailed(tx, a.id, a.generation, have.lastError, now, have.attempts));
+      return this.emit(a.id);
+    }
+    if (matches && (have.state === 'up' || have.state === '')) {
       const report = reportOf(have);
       const extra = report.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
       // Up now, or something the agent reports changed (a DHCP lease, the host-side name).
@@ -268,14 +294,25 @@ export class Dispatcher {
       }
       return this.emit(a.id);
     }
-    if (a.state === 'failed' || (!known && a.state === 'up')) return; // re-asking a failed attach retries it
-    if (have) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+    if (!known && a.state === 'up') return;
+    // A failed attachment is retried with backoff (the attempts and the last error show in ls).
+    if (a.state === 'failed' && (a.nextRetryMs ?? 0) > now) return;
+    // Made with other settings: undone first. Made as asked but not working (missing, container
+    // restarted): the agent's attach makes it again through the same path.
+    if (have && !matches) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
     try {
       const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);
       await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), this.now()));
       log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
     } catch (err) {
       if (isUnreachable(err)) throw err;
+      if (a.container && err instanceof FleetnetError && err.kind === 'not_found') {
+        // It was made once and its container is gone now (removed while nobody watched, or its
+        // agent already released it): free what it held, unless it asked to keep it.
+        const r = await store.transact((tx) => containerRemoved(tx, a.id, a.generation, this.now()));
+        log.info({ id: a.id, host: a.host, container: a.container.name, outcome: r }, 'container removed');
+        return this.emit(a.id);
+      }
       await store.transact((tx) => markFailed(tx, a.id, a.generation, describeError(err), this.now()));
       log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
     }

@@ -26,6 +26,7 @@ export function agentAttachRequest(a: AttachmentRecord): AttachRequest {
     ovsDatapath: '',
     dhcpDns: false,
     dhcpOneshot: false,
+    keepAddress: !!a.keepAddress,
   };
 }
 

@@ -26,6 +26,8 @@ export interface FleetAttachInput {
   mtu?: number;
   /** A client-chosen id; default derived from host, target and ifname. */
   id?: string;
+  keepAddress?: boolean;
+  fromLabels?: boolean;
 }
 
 /** The attachment id of (host, container, ifname): a retry of the same attach finds the same record. */
@@ -108,6 +110,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
     vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu || net.mtu || meshMtu(net),
     desired: 'present', state: 'pending', error: '', generation, hostIfname: '', reportedAddresses: [],
     requestFp: fp, createdMs: nowMs, updatedMs: nowMs,
+    ...(i.keepAddress ? { keepAddress: true } : {}), ...(i.fromLabels ? { fromLabels: true } : {}),
   };
   tx.putAttachment(attachment);
   return { attachment, created: true, changed: true };
@@ -143,6 +146,8 @@ function setDesired(tx: Tx, host: HostRecord, a: AttachmentRecord, desired: 'pre
   a.desired = desired;
   a.state = desired === 'present' ? 'pending' : 'detaching';
   a.error = '';
+  a.attempts = 0;
+  a.nextRetryMs = 0;
   a.generation = bumpGeneration(tx, host);
   a.updatedMs = nowMs;
   tx.putAttachment(a);
@@ -170,6 +175,8 @@ export function markUp(tx: Tx, id: string, generation: number, r: AgentReport, n
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   a.state = 'up';
   a.error = '';
+  a.attempts = 0;
+  a.nextRetryMs = 0;
   a.hostIfname = r.hostIfname;
   a.reportedAddresses = r.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
   if (r.container) a.container = r.container;
@@ -178,12 +185,49 @@ export function markUp(tx: Tx, id: string, generation: number, r: AgentReport, n
   return a;
 }
 
-export function markFailed(tx: Tx, id: string, generation: number, error: string, nowMs: number): AttachmentRecord | undefined {
+/** Backoff between retries of a failed attachment: 1 s, 2 s, 4 s … at most a minute. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+}
+
+export function markFailed(tx: Tx, id: string, generation: number, error: string, nowMs: number, attempts?: number): AttachmentRecord | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   a.state = 'failed';
   a.error = error;
+  a.attempts = attempts ?? (a.attempts ?? 0) + 1;
+  a.nextRetryMs = nowMs + retryDelayMs(a.attempts);
   a.updatedMs = nowMs;
   tx.putAttachment(a);
   return a;
+}
+
+/** The container is stopped: its addresses stay reserved for it; `ls` shows `stopped`. */
+export function markStopped(tx: Tx, id: string, generation: number, nowMs: number, note = ''): AttachmentRecord | undefined {
+  const a = tx.getAttachment(id);
+  if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
+  if (a.state === 'stopped' && a.error === note) return a;
+  a.state = 'stopped';
+  a.error = note;
+  a.updatedMs = nowMs;
+  tx.putAttachment(a);
+  return a;
+}
+
+/**
+ * The container is gone for good (its agent cannot find it any more): the attachment goes and its
+ * address and MAC are freed — unless it was made with --keep-address, which keeps them (stopped).
+ */
+export function containerRemoved(tx: Tx, id: string, generation: number, nowMs: number): 'released' | 'kept' | undefined {
+  const a = tx.getAttachment(id);
+  if (!a || a.generation !== generation) return undefined;
+  if (a.keepAddress && a.desired === 'present') {
+    markStopped(tx, id, generation, nowMs, 'container removed; address and MAC kept (--keep-address)');
+    return 'kept';
+  }
+  releaseHoldings(tx, a);
+  tx.deleteAttachment(id);
+  const host = tx.getHost(a.host);
+  if (host) bumpGeneration(tx, host);
+  return 'released';
 }

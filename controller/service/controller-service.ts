@@ -6,6 +6,7 @@ import { toServiceError, unary, type CallContext } from '../../common/rpc/server
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
+import { fleetCheck } from '../fleet/check.js';
 import { pooledRandom } from '../mac/allocate.js';
 import { addHost, leaveMeshes, removeHost } from '../fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../fleet/networks.js';
@@ -133,6 +134,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),
+    fleetCheck: unary(log, 'FleetCheck', async (r: { host: string; fix: boolean }) => ({ findings: await fleetCheck({ store, dispatcher, log }, r.host, r.fix) })),
     listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({ attachments: (await listAtts(r)).map(attachmentToProto) })),
     listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, { data: Buffer }>) => {
       const r = call.request;

@@ -63,7 +63,7 @@ export interface NetworkMesh {
   dstPort: number;
 }
 
-export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching';
+export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching' | 'stopped';
 
 export interface ResolvedContainer {
   runtime: string;
@@ -101,6 +101,13 @@ export interface AttachmentRecord {
   reportedAddresses: string[];
   /** What was asked (network, addresses, MAC, VLAN, MTU): a repeat must match it. */
   requestFp: string;
+  /** Keep the address and MAC reserved after the container is removed (default: freed with it). */
+  keepAddress?: boolean;
+  /** Attempts since the last success (failed attachments are retried with backoff) and when the next may run. */
+  attempts?: number;
+  nextRetryMs?: number;
+  /** Made from the container's labels (fleetnet.net): it goes when the labels or the container go. */
+  fromLabels?: boolean;
   createdMs: number;
   updatedMs: number;
 }

@@ -19,7 +19,7 @@ export async function controllerWithCli(t: { after(fn: () => unknown): void }, e
   t.after(() => ctl.stop());
   const sh = new ExecRunner();
   const cli = async (...args: string[]): Promise<CliResult> => {
-    const r = await sh.run(process.execPath, [...entry, '--controller', sock, ...args], { allowFail: true, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
+    const r = await sh.run(process.execPath, [...entry, '--controller', sock, ...args], { allowFail: true, timeoutMs: 120_000, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
     return { code: r.code, out: r.stdout, err: r.stderr };
   };
   return { cli, fleet, dir, sock };

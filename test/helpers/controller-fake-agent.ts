@@ -19,7 +19,7 @@ export class FakeAgent {
     return {
       health: async () => (this.check(), { status: 'ok', version: 'fake', hostname: 'fake', uptimeMs: 1 }),
       capabilities: async () => (this.check(), { capabilities: [{ name: 'bridge', available: true, detail: '' }] }),
-      list: async () => (this.check(), { interfaces: [...this.made.values()] }),
+      list: async () => (this.check(), { interfaces: [...this.made.values()], labelled: [] }),
       attach: async (r: AttachRequest) => {
         this.check();
         this.log.push(`attach ${r.attachmentId} ${r.target?.value}`);
@@ -27,7 +27,7 @@ export class FakeAgent {
         const i: Interface = {
           attachmentId: r.attachmentId, container: { runtime: 'docker', id: `id-${r.target?.value}`, name: r.target?.value ?? '', pid: 42, netns: '' },
           ifname: r.ifname, hostIfname: 'fn0123', hostIf: r.hostIf, kind: r.kind, mac: r.mac,
-          addresses: r.addresses.flatMap((a) => (a.static ? [a.static.cidr] : [])), gateways: [], mtu: r.mtu || 1500, vlan: r.vlan, lease: undefined, state: 'up',
+          addresses: r.addresses.flatMap((a) => (a.static ? [a.static.cidr] : [])), gateways: [], mtu: r.mtu || 1500, vlan: r.vlan, lease: undefined, state: 'up', attempts: 0, lastError: '', keepAddress: false,
         };
         this.made.set(r.attachmentId, i);
         return { interface: i, changed: true, commands: [] };

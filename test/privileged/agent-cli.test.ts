@@ -66,7 +66,7 @@ describe('fleetnet CLI against a local agent', () => {
     const req: AttachRequest = {
       hostIf: 'br-c', kind: '', target: { kind: 'netns', value: `${P}-b` }, ifname: 'eth3', hostIfname: '',
       addresses: [{ static: { cidr: '10.52.0.3/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-      attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false,
+      attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
     };
     try {
       const res = await Promise.all(Array.from({ length: 20 }, () => conn.call(conn.client.attach, req)));

@@ -57,7 +57,7 @@ const CLI_CASES: [string[], RegExp][] = [
 const REQ: AttachRequest = {
   hostIf: 'br-r', kind: '', target: { kind: 'netns', value: CONT }, ifname: '', hostIfname: '',
   addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false,
+  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
 };
 const RPC_CASES: Partial<AttachRequest>[] = [
   { addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '10.9.9.1' } }] },

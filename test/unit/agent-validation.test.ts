@@ -17,7 +17,7 @@ import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 const base: AttachRequest = {
   hostIf: 'br1', kind: '', target: { kind: 'auto', value: 'web1' }, ifname: '', hostIfname: '',
   addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false,
+  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
 };
 
 const BAD: [string, Partial<AttachRequest>][] = [

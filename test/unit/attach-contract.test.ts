@@ -21,11 +21,11 @@ import type { FleetAttachRequest } from '../../proto/gen/fleetnet/v1/controller.
 const AGENT: AttachRequest = {
   hostIf: 'br1', kind: '', target: { kind: 'auto', value: 'web1' }, ifname: '', hostIfname: '',
   addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false,
+  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
 };
 const FLEET: FleetAttachRequest = {
   host: 'h1', network: '', target: { kind: 'auto', value: 'web1' }, ifname: '', addresses: AGENT.addresses,
-  mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0,
+  mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false,
 };
 
 /** One refusal at every edge: the CLI words (HOSTIF web1 ADDRESS...), the same as a label, and the proto fields. */

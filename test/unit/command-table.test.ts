@@ -28,7 +28,8 @@ it('each command registered alone is the same command as in the full registratio
   for (const name of names) {
     const alone = programWith(COMMAND_MODULES[name]!);
     // host-bootstrap, registered with host, also makes a bare `controller` to extend: never run then.
-    assert.ok(alone.commands.length < full.commands.length, `${name}: fewer commands registered than all`);
+    // completion describes every command, so it registers them all
+    if (name !== 'completion') assert.ok(alone.commands.length < full.commands.length, `${name}: fewer commands registered than all`);
     const mine = alone.commands.find((c) => c.name() === name);
     assert.ok(mine, `${name} is registered`);
     assert.deepEqual(shape(mine), shape(full.commands.find((c) => c.name() === name)!), `${name}: same subcommands, options and help`);

@@ -197,3 +197,27 @@ test('the CLI without a credential, against a controller that wants mutual TLS: 
     return true;
   });
 });
+
+test('a connection that is never closed does not keep a CLI process alive', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-exit-'));
+  const good = await fakeServer(dir, 'good', 'answer');
+  t.after(() => {
+    good.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const code = `import { GrpcH2Client } from './cli/client/grpc-h2.ts';
+    const c = new GrpcH2Client([${JSON.stringify(good.addr)}], 'x');
+    const r = await c.unary({ path: '/t.S/Read', encode: () => new Uint8Array(0), decode: (b) => Buffer.from(b).toString(), idempotent: true }, {}, 5000);
+    console.log(r); // and no close()`;
+  // a second process, so that only its own event loop decides when it ends
+  const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('exit', (status) => (clearTimeout(timer), resolve({ status, stdout: out })));
+  });
+  assert.equal(r.stdout.trim(), 'good');
+  assert.equal(r.status, 0, 'the process exited on its own');
+});

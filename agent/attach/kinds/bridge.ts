@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import { parseVlanId } from '../../../common/attach/index.js';
 import { conflict, invalid, notFound } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { vethLine } from './veth.js';
+import { vethOp } from './veth.js';
 
 /**
  * A bridge fleetnet makes gets a fixed MAC (locally administered, derived from its name): a bridge
@@ -19,11 +20,11 @@ export function bridgeMac(name: string): string {
   return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-export function bridgeLines(name: string): string[] {
+export function bridgeOps(name: string): LinkOp[] {
   return [
-    line('link', 'add', name, 'address', bridgeMac(name), 'type', 'bridge'),
-    line('link', 'set', name, 'alias', OWNED_ALIAS),
-    line('link', 'set', name, 'up'),
+    { t: 'bridge', name, mac: bridgeMac(name) },
+    { t: 'set', name, alias: OWNED_ALIAS },
+    { t: 'set', name, up: true },
   ];
 }
 
@@ -40,7 +41,7 @@ async function ensureBridge(env: KindEnv, name: string): Promise<boolean> {
   return env.lockHostIf(name, async () => {
     if (readHostLink(name, env.sysClassNet)) return false;
     try {
-      await env.ip.host(bridgeLines(name));
+      await env.ip.host(bridgeOps(name));
     } catch (err) {
       // It did not exist a moment ago and nobody else creates it (this lock): remove what the batch left.
       await env.runner.run('ip', ['link', 'del', name], { allowFail: true });
@@ -77,27 +78,31 @@ export const bridgeKind: Kind = {
       }
       turnOn = true;
     }
-    const hostLines = [
-      ...(turnOn ? [line('link', 'set', br, 'type', 'bridge', 'vlan_filtering', 1)] : []),
-      vethLine(hostIfname, order.ifname, mtu, mac, c.netns),
-      line('link', 'set', hostIfname, 'master', br, 'up'),
+    const makeOps: LinkOp[] = [
+      ...(turnOn ? [{ t: 'bridge-vlan-filtering', name: br } as const] : []),
+      vethOp(hostIfname, order.ifname, mtu, mac, c.netns),
     ];
+    const plugOps: LinkOp[] = [{ t: 'set', name: hostIfname, master: br, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) }];
+    const hostOps: LinkOp[] = [...makeOps, ...plugOps];
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];
     return {
       uses: [],
       nsName: order.ifname,
       nsPrelude: [],
       needs: vid !== undefined ? [{ cap: 'bridge-vlan-filtering', hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space` }] : [],
-      prepareCommands: create ? env.ip.describe(undefined, bridgeLines(br)) : [],
-      commands: [...env.ip.describe(undefined, hostLines), ...vlanLines.map((l) => `bridge ${l}`)],
+      prepareCommands: create ? env.ip.describe(undefined, bridgeOps(br)) : [],
+      commands: [...env.ip.describe(undefined, hostOps), ...vlanLines.map((l) => `bridge ${l}`)],
       async prepare(undo) {
         if (ownedNow) undo.push('delete created bridge', () => env.releaseOwned({ type: 'link', name: br }));
         const created = create ? await ensureBridge(env, br) : false;
         return created || ownedNow ? [{ type: 'link', name: br }] : [];
       },
       async apply(undo) {
+        // The veth first, alone: its undo is registered only once this attach made it, so a name that
+        // turned out to be taken (someone else's interface) is never deleted by the undo.
+        await env.ip.host(makeOps);
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-        await env.ip.host(hostLines);
+        await env.ip.host(plugOps);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
           await runBridgeBatch(env, vlanLines);

@@ -1,5 +1,4 @@
 // `dummy`: a dummy interface in the container (addresses and gateway as usual), nothing on the host.
-import { line } from '../../linux/ip.js';
 import { inContainerPlan, removeInContainer } from './in-container.js';
 import type { Kind } from './types.js';
 
@@ -8,7 +7,7 @@ export const dummyKind: Kind = {
   async plan(env, { order, c, hostIfname, mtu, mac }) {
     return inContainerPlan(env, order, c, {
       needs: [{ cap: 'dummy', hint: 'load the dummy module (modprobe dummy), or attach to a bridge instead' }],
-      addLine: line('link', 'add', hostIfname, 'mtu', mtu, ...(mac ? ['address', mac] : []), 'netns', c.netns, 'type', 'dummy'),
+      addOp: { t: 'dummy', name: hostIfname, mtu, ...(mac ? { mac } : {}), netns: c.netns },
       tmpName: hostIfname,
     });
   },

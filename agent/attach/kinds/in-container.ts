@@ -2,15 +2,15 @@
 // namespace under a temporary unique name and renamed there — no move (about 20 ms), and no clash
 // with a host interface that has the container interface's name.
 import type { ContainerInfo } from '../../containers/types.js';
-import { line } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import type { AttachOrder } from '../order.js';
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import { deleteInNs, type KindEnv, type KindPlan, type Need } from './types.js';
 
 export interface InContainerSpec {
   needs: Need[];
-  /** The `ip link add … netns …` line, named `tmpName`. */
-  addLine: string;
+  /** The operation that makes the interface straight into the container, named `tmpName`. */
+  addOp: LinkOp;
   tmpName: string;
   parent?: string;
   prepareCommands?: string[];
@@ -23,9 +23,9 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
     needs: s.needs,
     uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
     nsName: s.tmpName,
-    nsPrelude: [line('link', 'set', s.tmpName, 'name', order.ifname)],
+    nsPrelude: [{ t: 'set', name: s.tmpName, rename: order.ifname }],
     prepareCommands: s.prepareCommands ?? [],
-    commands: env.ip.describe(undefined, [s.addLine]),
+    commands: env.ip.describe(undefined, [s.addOp]),
     prepare: s.prepare ?? (async (): Promise<OwnedRef[]> => []),
     beforeNsBatch() {
       renameSent = true;
@@ -38,7 +38,7 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
         const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', 'link', 'del', s.tmpName], { allowFail: true });
         if (r.code !== 0 && renameSent) await deleteInNs(env, c.netns, order.ifname);
       });
-      await env.ip.host([s.addLine]);
+      await env.ip.host([s.addOp]);
       return { hostIfname: '', ...(s.parent ? { parent: s.parent } : {}) };
     },
   };

@@ -1,7 +1,6 @@
 // An InfiniBand parent: an IPoIB child with a pkey (hex, as pipework reads `@8001`), made in the container.
 import { parsePkey } from '../../../common/attach/index.js';
 import { invalid } from '../../../common/errors.js';
-import { line } from '../../linux/ip.js';
 import { inContainerPlan, removeInContainer } from './in-container.js';
 import type { Kind } from './types.js';
 
@@ -20,7 +19,7 @@ export const ipoibKind: Kind = {
     const pkey = order.id !== undefined ? parsePkey(order.id) : DEFAULT_PKEY;
     return inContainerPlan(env, order, c, {
       needs: [{ cap: 'ipoib', hint: 'IPoIB needs an InfiniBand device on this host (ib*) and the ib_ipoib module' }],
-      addLine: line('link', 'add', 'link', order.hostIf, 'name', hostIfname, 'mtu', mtu, 'netns', c.netns, 'type', 'ipoib', 'pkey', `0x${pkey.toString(16)}`),
+      addOp: { t: 'ipoib', name: hostIfname, link: order.hostIf, mtu, netns: c.netns, pkey },
       tmpName: hostIfname,
       parent: order.hostIf,
     });

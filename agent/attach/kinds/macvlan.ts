@@ -1,8 +1,7 @@
 // A NIC as host interface: a macvlan child made straight into the container, `@VID` on `<if>.<VID>`.
 import { parseVlanId } from '../../../common/attach/index.js';
-import { line } from '../../linux/ip.js';
 import { OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
-import { vlanLinkLines, vlanLinkName } from '../../links/vlan.js';
+import { vlanLinkName, vlanLinkOps } from '../../links/vlan.js';
 import type { OwnedRef } from '../records.js';
 import { inContainerPlan, removeInContainer } from './in-container.js';
 import type { Kind } from './types.js';
@@ -16,22 +15,22 @@ export const macvlanKind: Kind = {
     const found = vid !== undefined ? readHostLink(lower, env.sysClassNet) : undefined;
     const createVlan = vid !== undefined && !found;
     const owned: OwnedRef[] = createVlan || found?.alias === OWNED_ALIAS ? [{ type: 'link', name: lower }] : [];
-    const vlanLines = createVlan ? vlanLinkLines(order.hostIf, lower, vid) : [];
+    const vlanOps = createVlan ? vlanLinkOps(order.hostIf, lower, vid) : [];
     return inContainerPlan(env, order, c, {
       needs: [
         { cap: 'macvlan', hint: 'use a Linux bridge (br*) or an OVS bridge (ovs*) as host interface' },
         ...(vid !== undefined ? [{ cap: '8021q', hint: `create ${lower} another way, or use an OVS bridge, which tags in user space` }] : []),
       ],
-      addLine: line('link', 'add', hostIfname, 'link', lower, 'mtu', mtu, ...(mac ? ['address', mac] : []), 'netns', c.netns, 'type', 'macvlan', 'mode', mode),
+      addOp: { t: 'macvlan', name: hostIfname, link: lower, mtu, ...(mac ? { mac } : {}), netns: c.netns, mode },
       tmpName: hostIfname,
       parent: lower,
-      prepareCommands: env.ip.describe(undefined, vlanLines),
+      prepareCommands: env.ip.describe(undefined, vlanOps),
       async prepare(undo) {
         if (!createVlan) return owned;
         const made = await env.lockHostIf(lower, async () => {
           if (readHostLink(lower, env.sysClassNet)) return false;
           try {
-            await env.ip.host(vlanLines);
+            await env.ip.host(vlanOps);
           } catch (err) {
             await env.runner.run('ip', ['link', 'del', lower], { allowFail: true }); // what the batch left
             throw err;

@@ -1,10 +1,10 @@
 // Open vSwitch bridge: a veth whose host end is an OVS port tagged with fleetnet's external_ids; `@VID` → tag.
 import { parseVlanId } from '../../../common/attach/index.js';
-import { line } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
-import type { OwnedRef } from '../records.js';
+import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { vethLine } from './veth.js';
+import { vethOp } from './veth.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
@@ -16,8 +16,10 @@ export const ovsKind: Kind = {
     // A bridge fleetnet made before (external_ids fleetnet=owned) is fleetnet's, also after a restart.
     const ownedNow = create || (await env.ovs.bridgeOwned(br));
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
-    const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? `${c.nsKey}/${order.ifname}`, container: c.name, ifname: order.ifname }, vid);
-    const hostLines = [vethLine(hostIfname, order.ifname, mtu, mac, c.netns), line('link', 'set', hostIfname, 'up')];
+    const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname }, vid);
+    const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns)];
+    const upOps: LinkOp[] = [{ t: 'set', name: hostIfname, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) }];
+    const hostOps: LinkOp[] = [...makeOps, ...upOps];
     return {
       uses: [],
       nsName: order.ifname,
@@ -29,7 +31,7 @@ export const ovsKind: Kind = {
           ]
         : [],
       prepareCommands: create ? [env.ovs.describe(...addBr)] : [],
-      commands: [...env.ip.describe(undefined, hostLines), env.ovs.describe(...addPort)],
+      commands: [...env.ip.describe(undefined, hostOps), env.ovs.describe(...addPort)],
       async prepare(undo) {
         const owned: OwnedRef[] = ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
         if (!create) return owned;
@@ -48,8 +50,9 @@ export const ovsKind: Kind = {
         return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
       },
       async apply(undo) {
+        await env.ip.host(makeOps); // undo registered only once this attach made the veth (never someone else's)
         undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
-        await env.ip.host(hostLines);
+        await env.ip.host(upOps);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
         return { hostIfname };

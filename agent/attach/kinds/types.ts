@@ -4,6 +4,7 @@ import type { Runner } from '../../../common/runner.js';
 import type { UndoStack } from '../../../common/undo.js';
 import type { ContainerInfo } from '../../containers/types.js';
 import type { IpExec } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 import type { HostLink } from '../../linux/sysfs.js';
 import type { OvsCtl, OvsDatapath } from '../../ovs/vsctl.js';
 import type { AttachOrder, HostIfKind } from '../order.js';
@@ -18,6 +19,8 @@ export interface KindEnv {
   log: Logger;
   sysClassNet?: string;
   defaultOvsDatapath: OvsDatapath;
+  /** Alias set on host-side veths this agent makes: its ownership mark (the orphan sweep removes only these). */
+  ownerMark?: string;
   /** One writer per host interface: creation and removal of shared host things run through here. */
   lockHostIf<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Removes an owned host thing once no attachment uses it; what fleetnet found stays. */
@@ -57,8 +60,8 @@ export interface KindPlan {
   uses: string[];
   /** What the container's interface is called when made, before `nsPrelude` renames it. */
   nsName: string;
-  /** Lines run first in the container's ip batch (e.g. renaming a temporary name). */
-  nsPrelude: string[];
+  /** Operations run first in the container's batch (e.g. renaming a temporary name). */
+  nsPrelude: LinkOp[];
   /** --dry-run text: host interfaces made first, then the interface itself. */
   prepareCommands: string[];
   commands: string[];

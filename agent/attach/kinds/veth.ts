@@ -1,6 +1,6 @@
 // The veth pair shared by the bridge kinds: host end named deterministically, peer made straight in the container.
-import { line } from '../../linux/ip.js';
+import type { LinkOp } from '../../linux/link-ops.js';
 
-export function vethLine(hostIfname: string, ifname: string, mtu: number, mac: string | undefined, netns: string): string {
-  return line('link', 'add', hostIfname, 'mtu', mtu, 'type', 'veth', 'peer', 'name', ifname, 'mtu', mtu, ...(mac ? ['address', mac] : []), 'netns', netns);
+export function vethOp(hostIfname: string, ifname: string, mtu: number, mac: string | undefined, netns: string): LinkOp {
+  return { t: 'veth', name: hostIfname, mtu, peer: { name: ifname, mtu, ...(mac ? { mac } : {}), netns } };
 }

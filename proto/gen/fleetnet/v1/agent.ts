@@ -104,6 +104,8 @@ export interface AttachRequest {
   ovsDatapath: string;
   dhcpDns: boolean;
   dhcpOneshot: boolean;
+  /** keep the address and MAC reserved when the container is removed */
+  keepAddress: boolean;
 }
 
 export interface Container {
@@ -147,8 +149,13 @@ export interface Interface {
   lease:
     | Lease
     | undefined;
-  /** "up" | "down" | "missing" */
+  /** "up" | "missing" | "stopped" | "failed" | "container-gone" */
   state: string;
+  /** re-apply attempts since the last success */
+  attempts: number;
+  /** why the last re-apply failed */
+  lastError: string;
+  keepAddress: boolean;
 }
 
 export interface AttachReply {
@@ -180,6 +187,42 @@ export interface ListRequest {
 
 export interface ListReply {
   interfaces: Interface[];
+  /** containers of this host whose labels ask for attachments */
+  labelled: LabelledContainer[];
+}
+
+/** A container whose labels ask for attachments: fleetnet.net (the controller allocates) and what went wrong. */
+export interface LabelledContainer {
+  id: string;
+  name: string;
+  attach: LabelAttach[];
+  /** malformed labels, failed label attaches */
+  errors: string[];
+}
+
+export interface LabelAttach {
+  ifname: string;
+  network: string;
+  /** fleetnet.ip: CIDRs asked for; empty: allocate */
+  addresses: string[];
+}
+
+export interface CheckRequest {
+  fix: boolean;
+}
+
+export interface Finding {
+  /** "leak" | "orphan" | "duplicate" | "drift" | "failed" */
+  kind: string;
+  host: string;
+  /** what it is about (container/ifname, a port, an address) */
+  subject: string;
+  detail: string;
+  fixed: boolean;
+}
+
+export interface CheckReply {
+  findings: Finding[];
 }
 
 /** One tunnel of the mesh on this host: to one peer, on one network. */
@@ -272,6 +315,35 @@ export interface ContainerNetCommandReply {
   stderr: string;
   /** what ran, for the record */
   argv: string[];
+}
+
+/** A CNI plugin invocation as the runtime made it: its environment and its stdin, untouched. */
+export interface CniRequest {
+  /** "fleetnet" | "fleetnet-ipam" */
+  plugin: string;
+  /** CNI_COMMAND: ADD | DEL | CHECK | GC | STATUS */
+  command: string;
+  /** CNI_CONTAINERID */
+  containerId: string;
+  /** CNI_NETNS (may be empty for DEL) */
+  netns: string;
+  /** CNI_IFNAME */
+  ifname: string;
+  /** CNI_ARGS */
+  args: string;
+  /** CNI_PATH */
+  path: string;
+  /** stdin: the network configuration JSON */
+  config: Buffer;
+}
+
+export interface CniReply {
+  /** stdout on success (may be empty: DEL, GC, STATUS) */
+  result: Buffer;
+  /** 0: success; else the CNI error code */
+  code: number;
+  msg: string;
+  details: string;
 }
 
 function createBaseHealthRequest(): HealthRequest {
@@ -1049,6 +1121,7 @@ function createBaseAttachRequest(): AttachRequest {
     ovsDatapath: "",
     dhcpDns: false,
     dhcpOneshot: false,
+    keepAddress: false,
   };
 }
 
@@ -1107,6 +1180,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     }
     if (message.dhcpOneshot !== false) {
       writer.uint32(144).bool(message.dhcpOneshot);
+    }
+    if (message.keepAddress !== false) {
+      writer.uint32(152).bool(message.keepAddress);
     }
     return writer;
   },
@@ -1268,6 +1344,14 @@ export const AttachRequest: MessageFns<AttachRequest> = {
             message.dhcpOneshot = reader.bool();
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.keepAddress = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1342,6 +1426,11 @@ export const AttachRequest: MessageFns<AttachRequest> = {
         : isSet(object.dhcp_oneshot)
         ? globalThis.Boolean(object.dhcp_oneshot)
         : false,
+      keepAddress: isSet(object.keepAddress)
+        ? globalThis.Boolean(object.keepAddress)
+        : isSet(object.keep_address)
+        ? globalThis.Boolean(object.keep_address)
+        : false,
     };
   },
 
@@ -1401,6 +1490,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     if (message.dhcpOneshot !== false) {
       obj.dhcpOneshot = message.dhcpOneshot;
     }
+    if (message.keepAddress !== false) {
+      obj.keepAddress = message.keepAddress;
+    }
     return obj;
   },
 
@@ -1429,6 +1521,7 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     message.ovsDatapath = object.ovsDatapath ?? "";
     message.dhcpDns = object.dhcpDns ?? false;
     message.dhcpOneshot = object.dhcpOneshot ?? false;
+    message.keepAddress = object.keepAddress ?? false;
     return message;
   },
 };
@@ -1758,6 +1851,9 @@ function createBaseInterface(): Interface {
     vlan: "",
     lease: undefined,
     state: "",
+    attempts: 0,
+    lastError: "",
+    keepAddress: false,
   };
 }
 
@@ -1801,6 +1897,15 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.state !== "") {
       writer.uint32(106).string(message.state);
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(112).uint32(message.attempts);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(122).string(message.lastError);
+    }
+    if (message.keepAddress !== false) {
+      writer.uint32(128).bool(message.keepAddress);
     }
     return writer;
   },
@@ -1922,6 +2027,30 @@ export const Interface: MessageFns<Interface> = {
             message.state = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.keepAddress = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1963,6 +2092,17 @@ export const Interface: MessageFns<Interface> = {
       vlan: isSet(object.vlan) ? globalThis.String(object.vlan) : "",
       lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
       state: isSet(object.state) ? globalThis.String(object.state) : "",
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      keepAddress: isSet(object.keepAddress)
+        ? globalThis.Boolean(object.keepAddress)
+        : isSet(object.keep_address)
+        ? globalThis.Boolean(object.keep_address)
+        : false,
     };
   },
 
@@ -2007,6 +2147,15 @@ export const Interface: MessageFns<Interface> = {
     if (message.state !== "") {
       obj.state = message.state;
     }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.keepAddress !== false) {
+      obj.keepAddress = message.keepAddress;
+    }
     return obj;
   },
 
@@ -2030,6 +2179,9 @@ export const Interface: MessageFns<Interface> = {
     message.vlan = object.vlan ?? "";
     message.lease = (object.lease !== undefined && object.lease !== null) ? Lease.fromPartial(object.lease) : undefined;
     message.state = object.state ?? "";
+    message.attempts = object.attempts ?? 0;
+    message.lastError = object.lastError ?? "";
+    message.keepAddress = object.keepAddress ?? false;
     return message;
   },
 };
@@ -2364,13 +2516,16 @@ export const ListRequest: MessageFns<ListRequest> = {
 };
 
 function createBaseListReply(): ListReply {
-  return { interfaces: [] };
+  return { interfaces: [], labelled: [] };
 }
 
 export const ListReply: MessageFns<ListReply> = {
   encode(message: ListReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.interfaces) {
       Interface.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.labelled) {
+      LabelledContainer.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2396,6 +2551,14 @@ export const ListReply: MessageFns<ListReply> = {
             message.interfaces.push(Interface.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.labelled.push(LabelledContainer.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2413,6 +2576,9 @@ export const ListReply: MessageFns<ListReply> = {
       interfaces: globalThis.Array.isArray(object?.interfaces)
         ? object.interfaces.map((e: any) => Interface.fromJSON(e))
         : [],
+      labelled: globalThis.Array.isArray(object?.labelled)
+        ? object.labelled.map((e: any) => LabelledContainer.fromJSON(e))
+        : [],
     };
   },
 
@@ -2420,6 +2586,9 @@ export const ListReply: MessageFns<ListReply> = {
     const obj: any = {};
     if (message.interfaces?.length) {
       obj.interfaces = message.interfaces.map((e) => Interface.toJSON(e));
+    }
+    if (message.labelled?.length) {
+      obj.labelled = message.labelled.map((e) => LabelledContainer.toJSON(e));
     }
     return obj;
   },
@@ -2430,6 +2599,496 @@ export const ListReply: MessageFns<ListReply> = {
   fromPartial<I extends Exact<DeepPartial<ListReply>, I>>(object: I): ListReply {
     const message = createBaseListReply();
     message.interfaces = object.interfaces?.map((e) => Interface.fromPartial(e)) || [];
+    message.labelled = object.labelled?.map((e) => LabelledContainer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseLabelledContainer(): LabelledContainer {
+  return { id: "", name: "", attach: [], errors: [] };
+}
+
+export const LabelledContainer: MessageFns<LabelledContainer> = {
+  encode(message: LabelledContainer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    for (const v of message.attach) {
+      LabelAttach.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.errors) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelledContainer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelledContainer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.attach.push(LabelAttach.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errors.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelledContainer {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      attach: globalThis.Array.isArray(object?.attach) ? object.attach.map((e: any) => LabelAttach.fromJSON(e)) : [],
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: LabelledContainer): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.attach?.length) {
+      obj.attach = message.attach.map((e) => LabelAttach.toJSON(e));
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LabelledContainer>, I>>(base?: I): LabelledContainer {
+    return LabelledContainer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LabelledContainer>, I>>(object: I): LabelledContainer {
+    const message = createBaseLabelledContainer();
+    message.id = object.id ?? "";
+    message.name = object.name ?? "";
+    message.attach = object.attach?.map((e) => LabelAttach.fromPartial(e)) || [];
+    message.errors = object.errors?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseLabelAttach(): LabelAttach {
+  return { ifname: "", network: "", addresses: [] };
+}
+
+export const LabelAttach: MessageFns<LabelAttach> = {
+  encode(message: LabelAttach, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ifname !== "") {
+      writer.uint32(10).string(message.ifname);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LabelAttach {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLabelAttach();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ifname = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LabelAttach {
+    return {
+      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: LabelAttach): unknown {
+    const obj: any = {};
+    if (message.ifname !== "") {
+      obj.ifname = message.ifname;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LabelAttach>, I>>(base?: I): LabelAttach {
+    return LabelAttach.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LabelAttach>, I>>(object: I): LabelAttach {
+    const message = createBaseLabelAttach();
+    message.ifname = object.ifname ?? "";
+    message.network = object.network ?? "";
+    message.addresses = object.addresses?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCheckRequest(): CheckRequest {
+  return { fix: false };
+}
+
+export const CheckRequest: MessageFns<CheckRequest> = {
+  encode(message: CheckRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fix !== false) {
+      writer.uint32(8).bool(message.fix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fix = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckRequest {
+    return { fix: isSet(object.fix) ? globalThis.Boolean(object.fix) : false };
+  },
+
+  toJSON(message: CheckRequest): unknown {
+    const obj: any = {};
+    if (message.fix !== false) {
+      obj.fix = message.fix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckRequest>, I>>(base?: I): CheckRequest {
+    return CheckRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckRequest>, I>>(object: I): CheckRequest {
+    const message = createBaseCheckRequest();
+    message.fix = object.fix ?? false;
+    return message;
+  },
+};
+
+function createBaseFinding(): Finding {
+  return { kind: "", host: "", subject: "", detail: "", fixed: false };
+}
+
+export const Finding: MessageFns<Finding> = {
+  encode(message: Finding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.subject !== "") {
+      writer.uint32(26).string(message.subject);
+    }
+    if (message.detail !== "") {
+      writer.uint32(34).string(message.detail);
+    }
+    if (message.fixed !== false) {
+      writer.uint32(40).bool(message.fixed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Finding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fixed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Finding {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+      fixed: isSet(object.fixed) ? globalThis.Boolean(object.fixed) : false,
+    };
+  },
+
+  toJSON(message: Finding): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    if (message.fixed !== false) {
+      obj.fixed = message.fixed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Finding>, I>>(base?: I): Finding {
+    return Finding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Finding>, I>>(object: I): Finding {
+    const message = createBaseFinding();
+    message.kind = object.kind ?? "";
+    message.host = object.host ?? "";
+    message.subject = object.subject ?? "";
+    message.detail = object.detail ?? "";
+    message.fixed = object.fixed ?? false;
+    return message;
+  },
+};
+
+function createBaseCheckReply(): CheckReply {
+  return { findings: [] };
+}
+
+export const CheckReply: MessageFns<CheckReply> = {
+  encode(message: CheckReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.findings) {
+      Finding.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.findings.push(Finding.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckReply {
+    return {
+      findings: globalThis.Array.isArray(object?.findings) ? object.findings.map((e: any) => Finding.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: CheckReply): unknown {
+    const obj: any = {};
+    if (message.findings?.length) {
+      obj.findings = message.findings.map((e) => Finding.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckReply>, I>>(base?: I): CheckReply {
+    return CheckReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckReply>, I>>(object: I): CheckReply {
+    const message = createBaseCheckReply();
+    message.findings = object.findings?.map((e) => Finding.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3655,6 +4314,317 @@ export const ContainerNetCommandReply: MessageFns<ContainerNetCommandReply> = {
   },
 };
 
+function createBaseCniRequest(): CniRequest {
+  return {
+    plugin: "",
+    command: "",
+    containerId: "",
+    netns: "",
+    ifname: "",
+    args: "",
+    path: "",
+    config: Buffer.alloc(0),
+  };
+}
+
+export const CniRequest: MessageFns<CniRequest> = {
+  encode(message: CniRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plugin !== "") {
+      writer.uint32(10).string(message.plugin);
+    }
+    if (message.command !== "") {
+      writer.uint32(18).string(message.command);
+    }
+    if (message.containerId !== "") {
+      writer.uint32(26).string(message.containerId);
+    }
+    if (message.netns !== "") {
+      writer.uint32(34).string(message.netns);
+    }
+    if (message.ifname !== "") {
+      writer.uint32(42).string(message.ifname);
+    }
+    if (message.args !== "") {
+      writer.uint32(50).string(message.args);
+    }
+    if (message.path !== "") {
+      writer.uint32(58).string(message.path);
+    }
+    if (message.config.length !== 0) {
+      writer.uint32(66).bytes(message.config);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CniRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCniRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plugin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.command = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.netns = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ifname = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.args = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.config = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CniRequest {
+    return {
+      plugin: isSet(object.plugin) ? globalThis.String(object.plugin) : "",
+      command: isSet(object.command) ? globalThis.String(object.command) : "",
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+        ? globalThis.String(object.container_id)
+        : "",
+      netns: isSet(object.netns) ? globalThis.String(object.netns) : "",
+      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
+      args: isSet(object.args) ? globalThis.String(object.args) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      config: isSet(object.config) ? Buffer.from(bytesFromBase64(object.config)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: CniRequest): unknown {
+    const obj: any = {};
+    if (message.plugin !== "") {
+      obj.plugin = message.plugin;
+    }
+    if (message.command !== "") {
+      obj.command = message.command;
+    }
+    if (message.containerId !== "") {
+      obj.containerId = message.containerId;
+    }
+    if (message.netns !== "") {
+      obj.netns = message.netns;
+    }
+    if (message.ifname !== "") {
+      obj.ifname = message.ifname;
+    }
+    if (message.args !== "") {
+      obj.args = message.args;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.config.length !== 0) {
+      obj.config = base64FromBytes(message.config);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CniRequest>, I>>(base?: I): CniRequest {
+    return CniRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CniRequest>, I>>(object: I): CniRequest {
+    const message = createBaseCniRequest();
+    message.plugin = object.plugin ?? "";
+    message.command = object.command ?? "";
+    message.containerId = object.containerId ?? "";
+    message.netns = object.netns ?? "";
+    message.ifname = object.ifname ?? "";
+    message.args = object.args ?? "";
+    message.path = object.path ?? "";
+    message.config = object.config ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCniReply(): CniReply {
+  return { result: Buffer.alloc(0), code: 0, msg: "", details: "" };
+}
+
+export const CniReply: MessageFns<CniReply> = {
+  encode(message: CniReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.result.length !== 0) {
+      writer.uint32(10).bytes(message.result);
+    }
+    if (message.code !== 0) {
+      writer.uint32(16).uint32(message.code);
+    }
+    if (message.msg !== "") {
+      writer.uint32(26).string(message.msg);
+    }
+    if (message.details !== "") {
+      writer.uint32(34).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CniReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCniReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CniReply {
+    return {
+      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      msg: isSet(object.msg) ? globalThis.String(object.msg) : "",
+      details: isSet(object.details) ? globalThis.String(object.details) : "",
+    };
+  },
+
+  toJSON(message: CniReply): unknown {
+    const obj: any = {};
+    if (message.result.length !== 0) {
+      obj.result = base64FromBytes(message.result);
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.msg !== "") {
+      obj.msg = message.msg;
+    }
+    if (message.details !== "") {
+      obj.details = message.details;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CniReply>, I>>(base?: I): CniReply {
+    return CniReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CniReply>, I>>(object: I): CniReply {
+    const message = createBaseCniReply();
+    message.result = object.result ?? Buffer.alloc(0);
+    message.code = object.code ?? 0;
+    message.msg = object.msg ?? "";
+    message.details = object.details ?? "";
+    return message;
+  },
+};
+
 export type AgentDefinition = typeof AgentDefinition;
 export const AgentDefinition = {
   name: "Agent",
@@ -3732,8 +4702,37 @@ export const AgentDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * One CNI plugin call (ADD, DEL, CHECK, GC, STATUS) handed over by the `fleetnet`/`fleetnet-ipam`
+     * plugin executables; CNI errors come back in the reply (code, msg, details), not as gRPC status.
+     */
+    cni: {
+      name: "Cni",
+      requestType: CniRequest as typeof CniRequest,
+      requestStream: false,
+      responseType: CniReply as typeof CniReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Leaks, orphans, duplicates and drift on this host (and, with fix, repairs them). */
+    check: {
+      name: "Check",
+      requestType: CheckRequest as typeof CheckRequest,
+      requestStream: false,
+      responseType: CheckReply as typeof CheckReply,
+      responseStream: false,
+      options: {},
+    },
   },
 } as const;
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

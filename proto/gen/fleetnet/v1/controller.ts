@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import { AddressSpec, Capability, Container, Lease, Target } from "./agent.js";
+import { AddressSpec, Capability, CheckReply, Container, Lease, Target } from "./agent.js";
 
 export const protobufPackage = "fleetnet.v1";
 
@@ -16,6 +16,12 @@ export const protobufFileName = "fleetnet/v1/controller.proto";
  * The controller's contract: the fleet's hosts, networks, addresses, MACs and attachments.
  * Reuses the agent's Target, AddressSpec, Container and Lease so both speak of a container alike.
  */
+
+export interface FleetCheckRequest {
+  /** empty: every host */
+  host: string;
+  fix: boolean;
+}
 
 export interface ControllerHealthRequest {
 }
@@ -147,7 +153,7 @@ export interface Attachment {
   gateways: string[];
   mtu: number;
   vlan: string;
-  /** "pending" | "up" | "failed" | "detaching" */
+  /** "pending" | "up" | "failed" | "detaching" | "stopped" */
   state: string;
   /** the agent's own error when failed */
   error: string;
@@ -161,6 +167,9 @@ export interface Attachment {
   updatedUnixMs: number;
   /** DHCP addressing asked for, passed to the agent as is */
   dhcp: AddressSpec[];
+  /** failed: attempts since the last success (retried with backoff) */
+  attempts: number;
+  keepAddress: boolean;
 }
 
 export interface FleetAttachRequest {
@@ -183,6 +192,8 @@ export interface FleetAttachRequest {
   attachmentId: string;
   /** how long to wait for the agent before replying pending */
   waitMs: number;
+  /** keep the address and MAC after the container is removed */
+  keepAddress: boolean;
 }
 
 export interface FleetAttachReply {
@@ -288,6 +299,91 @@ export interface MeshTunnelState {
 export interface FleetMeshStatusReply {
   tunnels: MeshTunnelState[];
 }
+
+function createBaseFleetCheckRequest(): FleetCheckRequest {
+  return { host: "", fix: false };
+}
+
+export const FleetCheckRequest: MessageFns<FleetCheckRequest> = {
+  encode(message: FleetCheckRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.fix !== false) {
+      writer.uint32(16).bool(message.fix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetCheckRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetCheckRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fix = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetCheckRequest {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      fix: isSet(object.fix) ? globalThis.Boolean(object.fix) : false,
+    };
+  },
+
+  toJSON(message: FleetCheckRequest): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.fix !== false) {
+      obj.fix = message.fix;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetCheckRequest>, I>>(base?: I): FleetCheckRequest {
+    return FleetCheckRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetCheckRequest>, I>>(object: I): FleetCheckRequest {
+    const message = createBaseFleetCheckRequest();
+    message.host = object.host ?? "";
+    message.fix = object.fix ?? false;
+    return message;
+  },
+};
 
 function createBaseControllerHealthRequest(): ControllerHealthRequest {
   return {};
@@ -2006,6 +2102,8 @@ function createBaseAttachment(): Attachment {
     createdUnixMs: 0,
     updatedUnixMs: 0,
     dhcp: [],
+    attempts: 0,
+    keepAddress: false,
   };
 }
 
@@ -2073,6 +2171,12 @@ export const Attachment: MessageFns<Attachment> = {
     }
     for (const v of message.dhcp) {
       AddressSpec.encode(v!, writer.uint32(170).fork()).join();
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(176).uint32(message.attempts);
+    }
+    if (message.keepAddress !== false) {
+      writer.uint32(184).bool(message.keepAddress);
     }
     return writer;
   },
@@ -2258,6 +2362,22 @@ export const Attachment: MessageFns<Attachment> = {
             message.dhcp.push(AddressSpec.decode(reader, reader.uint32()));
             continue;
           }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.attempts = reader.uint32();
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.keepAddress = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2313,6 +2433,12 @@ export const Attachment: MessageFns<Attachment> = {
       dhcp: globalThis.Array.isArray(object?.dhcp)
         ? object.dhcp.map((e: any) => AddressSpec.fromJSON(e))
         : [],
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      keepAddress: isSet(object.keepAddress)
+        ? globalThis.Boolean(object.keepAddress)
+        : isSet(object.keep_address)
+        ? globalThis.Boolean(object.keep_address)
+        : false,
     };
   },
 
@@ -2381,6 +2507,12 @@ export const Attachment: MessageFns<Attachment> = {
     if (message.dhcp?.length) {
       obj.dhcp = message.dhcp.map((e) => AddressSpec.toJSON(e));
     }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.keepAddress !== false) {
+      obj.keepAddress = message.keepAddress;
+    }
     return obj;
   },
 
@@ -2414,6 +2546,8 @@ export const Attachment: MessageFns<Attachment> = {
     message.createdUnixMs = object.createdUnixMs ?? 0;
     message.updatedUnixMs = object.updatedUnixMs ?? 0;
     message.dhcp = object.dhcp?.map((e) => AddressSpec.fromPartial(e)) || [];
+    message.attempts = object.attempts ?? 0;
+    message.keepAddress = object.keepAddress ?? false;
     return message;
   },
 };
@@ -2431,6 +2565,7 @@ function createBaseFleetAttachRequest(): FleetAttachRequest {
     mtu: 0,
     attachmentId: "",
     waitMs: 0,
+    keepAddress: false,
   };
 }
 
@@ -2468,6 +2603,9 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     }
     if (message.waitMs !== 0) {
       writer.uint32(88).uint32(message.waitMs);
+    }
+    if (message.keepAddress !== false) {
+      writer.uint32(96).bool(message.keepAddress);
     }
     return writer;
   },
@@ -2573,6 +2711,14 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
             message.waitMs = reader.uint32();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.keepAddress = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2612,6 +2758,11 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
         : isSet(object.wait_ms)
         ? globalThis.Number(object.wait_ms)
         : 0,
+      keepAddress: isSet(object.keepAddress)
+        ? globalThis.Boolean(object.keepAddress)
+        : isSet(object.keep_address)
+        ? globalThis.Boolean(object.keep_address)
+        : false,
     };
   },
 
@@ -2650,6 +2801,9 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     if (message.waitMs !== 0) {
       obj.waitMs = Math.round(message.waitMs);
     }
+    if (message.keepAddress !== false) {
+      obj.keepAddress = message.keepAddress;
+    }
     return obj;
   },
 
@@ -2671,6 +2825,7 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     message.mtu = object.mtu ?? 0;
     message.attachmentId = object.attachmentId ?? "";
     message.waitMs = object.waitMs ?? 0;
+    message.keepAddress = object.keepAddress ?? false;
     return message;
   },
 };
@@ -4300,6 +4455,15 @@ export const ControllerDefinition = {
       requestStream: false,
       responseType: JsonChunk as typeof JsonChunk,
       responseStream: true,
+      options: {},
+    },
+    /** Leaks, orphans, duplicates and drift across the fleet (store, agents, runtimes); fix repairs them. */
+    fleetCheck: {
+      name: "FleetCheck",
+      requestType: FleetCheckRequest as typeof FleetCheckRequest,
+      requestStream: false,
+      responseType: CheckReply as typeof CheckReply,
+      responseStream: false,
       options: {},
     },
   },

@@ -1,0 +1,294 @@
+// Attachments follow their containers. Docker's events are hints acted on at once (start: re-apply
+// through the same path as a first attach; die: stopped; destroy: released); a periodic
+// level-triggered pass compares every record with the runtimes and the kernel and repairs what an
+// event stream missed (agent down, dockerd restarted), retries failed re-applies with backoff and
+// removes orphans that carry this agent's marks.
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { describeError, FleetnetError } from '../../common/errors.js';
+import type { AttachOptions, Attacher } from '../attach/attacher.js';
+import { recordKeyOf, type AttachmentRecord, type RecordStore } from '../attach/records.js';
+import type { ContainerResolver } from '../containers/resolve.js';
+import { watchContainerEvents, type ContainerEvent, type EventWatch } from '../dhcp/docker-events.js';
+import type { AttachOrder } from '../attach/order.js';
+import { findOrphans, removeOrphans, type OrphanDeps } from './orphans.js';
+import { hasFleetnetLabels, ownerHostOf, readLabels, type LabelSpec } from './labels.js';
+import { identityTarget, loadOrder } from './saved-order.js';
+
+export interface LifecycleDeps {
+  attacher: Attacher;
+  records: RecordStore;
+  resolver: Pick<ContainerResolver, 'resolve'>;
+  docker: () => Docker | undefined;
+  log: Logger;
+  /** This agent's host name: containers labelled fleetnet.host=OTHER are left to that host's agent. */
+  hostName?: string;
+  fullPassMs: number;
+  /** How long an orphan must have been seen before the pass removes it (default 3 passes); `check --fix` does not wait. */
+  orphanGraceMs?: number;
+  orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress'>;
+  /** Called when a container dies or is destroyed (DHCP clients are reaped at once). */
+  onExit?: (id: string) => void;
+}
+
+interface DockerView {
+  running: boolean;
+  pid: number;
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface PassReport {
+  reapplied: string[];
+  released: string[];
+  stopped: string[];
+  failed: { key: string; error: string }[];
+  orphansRemoved: string[];
+  labelled: number;
+}
+
+export interface LabelState {
+  container: string;
+  id: string;
+  /** Controller allocations asked by labels (fleetnet.net), for the controller to act on. */
+  fleet: Extract<LabelSpec, { kind: 'fleet' }>[];
+  errors: string[];
+}
+
+export class Lifecycle {
+  private watch?: EventWatch;
+  private timer?: NodeJS.Timeout;
+  private passing?: Promise<PassReport>;
+  private again = false;
+  private stopped = false;
+  /** Containers with fleetnet labels, by Docker ID: what their labels asked for and what went wrong. */
+  private readonly labelled = new Map<string, LabelState>();
+  /** Orphans seen, by name, with when first seen: removed only once older than the grace (a controller re-asking adopts them first). */
+  private readonly orphanSeen = new Map<string, number>();
+
+  constructor(private readonly d: LifecycleDeps) {}
+
+  start(): void {
+    this.watch = watchContainerEvents(this.d.docker, {
+      onEvent: (ev) => void this.onEvent(ev).catch((err: unknown) => this.d.log.warn({ err: describeError(err), ev }, 'container event not handled')),
+      // Connected (again): whatever happened while the stream was down is found by a full pass.
+      onConnect: () => void this.fullPass(),
+    }, this.d.log);
+    const tick = () => {
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void this.fullPass().finally(tick), this.d.fullPassMs);
+      this.timer.unref();
+    };
+    void this.fullPass().finally(tick);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.watch?.close();
+  }
+
+  labels(): LabelState[] {
+    return [...this.labelled.values()];
+  }
+
+  private dockerRecords(id: string): AttachmentRecord[] {
+    return this.d.records.find((r) => r.container.runtime === 'docker' && r.container.id === id);
+  }
+
+  async onEvent(ev: ContainerEvent): Promise<void> {
+    if (ev.action === 'start') {
+      await Promise.all(this.dockerRecords(ev.id).map((r) => this.reapply(r)));
+      if (hasFleetnetLabels(ev.labels)) await this.applyLabels(ev.id, ev.labels);
+      return;
+    }
+    this.d.onExit?.(ev.id);
+    if (ev.action === 'die') {
+      for (const r of this.dockerRecords(ev.id)) this.d.attacher.note(r.key, { state: 'stopped' });
+      return;
+    }
+    this.labelled.delete(ev.id);
+    for (const r of this.dockerRecords(ev.id)) await this.d.attacher.release(r.key, 'container removed');
+  }
+
+  /** The same attach again, with the same settings, through the same path; a failure is noted with backoff. */
+  async reapply(r: AttachmentRecord): Promise<boolean> {
+    if (!r.order) {
+      this.d.log.warn({ key: r.key }, 'record from an older agent has no saved order; cannot re-apply it');
+      return false;
+    }
+    let order: AttachOrder;
+    try {
+      order = loadOrder(r.order, identityTarget(r.container));
+    } catch (err) {
+      this.d.attacher.note(r.key, { state: 'failed', lastError: describeError(err), attempts: (r.attempts ?? 0) + 1 });
+      return false;
+    }
+    try {
+      const res = await this.d.attacher.attach(order, r.order.keepAddress ? { keepAddress: true } : {});
+      if (res.changed) this.d.log.info({ key: r.key, container: res.record.container.name, ifname: r.ifname }, 're-applied');
+      return true;
+    } catch (err) {
+      if (isGone(err)) {
+        await this.d.attacher.release(r.key, 'container gone');
+        return false;
+      }
+      if (isNotRunning(err)) {
+        this.d.attacher.note(r.key, { state: 'stopped' });
+        return false;
+      }
+      this.d.log.warn({ key: r.key, err: describeError(err) }, 're-apply failed; retrying with backoff');
+      return false;
+    }
+  }
+
+  /** One level-triggered pass; concurrent callers share the pass under way (and one more after it). */
+  fullPass(): Promise<PassReport> {
+    if (this.passing) {
+      this.again = true;
+      return this.passing;
+    }
+    this.passing = this.pass().finally(() => {
+      this.passing = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.fullPass();
+      }
+    });
+    return this.passing;
+  }
+
+  private async dockerView(): Promise<Map<string, DockerView> | undefined> {
+    const docker = this.d.docker();
+    if (!docker) return undefined;
+    try {
+      const list = await docker.listContainers({ all: true });
+      return new Map(list.map((c) => [c.Id, { running: c.State === 'running', pid: 0, name: (c.Names[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {} }]));
+    } catch (err) {
+      this.d.log.debug({ err: describeError(err) }, 'docker did not answer; docker attachments are left as they are this pass');
+      return undefined;
+    }
+  }
+
+  private async pass(): Promise<PassReport> {
+    const rep: PassReport = { reapplied: [], released: [], stopped: [], failed: [], orphansRemoved: [], labelled: 0 };
+    const view = await this.dockerView();
+    const now = Date.now();
+    const work = this.d.records.all().map((r) => async () => {
+      if (r.container.runtime === 'docker') {
+        if (!view) return;
+        const v = view.get(r.container.id);
+        if (!v) {
+          if (await this.d.attacher.release(r.key, 'container removed')) rep.released.push(r.key);
+          return;
+        }
+        if (!v.running) {
+          if (r.state !== 'stopped') {
+            this.d.attacher.note(r.key, { state: 'stopped' });
+            rep.stopped.push(r.key);
+          }
+          return;
+        }
+      }
+      if (r.state === 'up' || r.state === undefined) {
+        // Running: is it still as made (same namespace, interface present)?
+        if (await this.stillLive(r)) return;
+      } else if (r.state === 'failed' && (r.nextRetryMs ?? 0) > now) {
+        return;
+      }
+      if (await this.reapply(r)) rep.reapplied.push(r.key);
+      else {
+        const after = this.d.records.get(r.key);
+        if (after?.state === 'failed') rep.failed.push({ key: r.key, error: after.lastError ?? '' });
+        else if (!after) rep.released.push(r.key);
+      }
+    });
+    await runLimited(work, 8);
+    if (view) {
+      for (const [id, v] of view) {
+        if (v.running && hasFleetnetLabels(v.labels)) {
+          rep.labelled++;
+          await this.applyLabels(id, v.labels);
+        }
+      }
+      for (const id of this.labelled.keys()) if (!view.get(id)) this.labelled.delete(id);
+    }
+    const od = { ...this.d.orphans, records: this.d.records, log: this.d.log, inProgress: () => this.d.attacher.inProgress() };
+    const found = await findOrphans(od);
+    const grace = this.d.orphanGraceMs ?? 3 * this.d.fullPassMs;
+    for (const n of [...this.orphanSeen.keys()]) if (!found.some((o) => o.name === n)) this.orphanSeen.delete(n);
+    for (const o of found) if (!this.orphanSeen.has(o.name)) this.orphanSeen.set(o.name, now);
+    const removed = await removeOrphans(od, found.filter((o) => now - this.orphanSeen.get(o.name)! >= grace));
+    rep.orphansRemoved = removed.map((o) => o.name);
+    if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length) this.d.log.info(rep, 'lifecycle pass');
+    return rep;
+  }
+
+  private async stillLive(r: AttachmentRecord): Promise<boolean> {
+    if (this.d.attacher.liveState(r) !== 'up') return false;
+    try {
+      const c = await this.d.resolver.resolve(identityTarget(r.container));
+      return c.nsKey === r.container.nsKey;
+    } catch (err) {
+      if (isGone(err)) return false;
+      return true; // cannot tell (runtime not answering): leave it as it is
+    }
+  }
+
+  /** A labelled container of this host: its fleetnet.attach labels are attached here; fleet ones are kept for the controller. */
+  private async applyLabels(id: string, labels: Record<string, string>): Promise<void> {
+    const owner = ownerHostOf(labels);
+    if (owner && owner !== (this.d.hostName ?? '')) return; // another host's container on a shared daemon
+    const read = readLabels(labels);
+    const state: LabelState = { container: '', id, fleet: [], errors: [...read.errors] };
+    let c;
+    try {
+      c = await this.d.resolver.resolve({ kind: 'docker', value: id });
+    } catch (err) {
+      if (!isNotRunning(err) && !isGone(err)) state.errors.push(describeError(err));
+      this.labelled.set(id, state);
+      return;
+    }
+    state.container = c.name;
+    const known = this.labelled.get(id)?.errors ?? [];
+    for (const err of read.errors) if (!known.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
+    for (const s of read.specs) {
+      if (s.kind === 'fleet') {
+        state.fleet.push(s);
+        continue;
+      }
+      const key = recordKeyOf(c, s.ifname);
+      const r = this.d.records.get(key);
+      if (r && r.state === 'failed' && (r.nextRetryMs ?? 0) > Date.now()) continue;
+      if (r && r.state !== 'failed') continue; // made already; restarts re-apply it
+      const order: AttachOrder = {
+        hostIf: s.args.hostIf as AttachOrder['hostIf'], target: { kind: 'docker', value: c.id }, ifname: s.ifname as AttachOrder['ifname'],
+        addresses: s.args.addresses, mac: s.args.mac, ...(s.args.id !== undefined ? { id: s.args.id } : {}), dryRun: false,
+      };
+      try {
+        await this.d.attacher.attach(order, {} as AttachOptions);
+      } catch (err) {
+        const msg = `${c.name} ${s.ifname} from label fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}attach: ${describeError(err)}`;
+        state.errors.push(msg);
+        this.d.log.warn({ container: c.name, ifname: s.ifname, err: describeError(err) }, 'label attach failed');
+      }
+    }
+    this.labelled.set(id, state);
+  }
+}
+
+function isGone(err: unknown): boolean {
+  return err instanceof FleetnetError && err.kind === 'not_found';
+}
+
+function isNotRunning(err: unknown): boolean {
+  return err instanceof FleetnetError && err.kind === 'failed' && /is not running/.test(err.message);
+}
+
+async function runLimited(work: (() => Promise<void>)[], parallel: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) await work[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, work.length) }, worker));
+}

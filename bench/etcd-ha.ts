@@ -1,0 +1,63 @@
+// HA benchmark (issue 13): single FleetAttach allocations/s through 3 controller processes on a
+// 3-member etcd (loopback, in-memory agents), duplicates counted; then the failover time (a
+// controller killed -9 → all its hosts owned by a live controller). Prints JSON.
+//   node --import tsx bench/etcd-ha.ts [--n 3000] [--concurrency 96]
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { CreateNetworkRequest } from '../proto/gen/fleetnet/v1/controller.js';
+import { openEtcdStore, useEtcdStores } from '../test/helpers/controller-store.js';
+import { startTestEtcd } from '../test/helpers/etcd.js';
+import { attachFailover, killHa, startHaController } from '../test/helpers/ha-fleet.js';
+
+const { values: opt } = parseArgs({ options: { n: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '96' } } });
+const N = Number(opt.n);
+const CONC = Number(opt.concurrency);
+const prefix = `/fleetnet-bench-${process.pid}/`;
+const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' / ');
+const etcd = await startTestEtcd(3);
+useEtcdStores(etcd.urls);
+const ctls = await Promise.all([0, 1, 2].map(() => startHaController(etcd.urls, prefix)));
+try {
+  const call = <T>(f: (cb: (err: Error | null) => void) => T) => new Promise<void>((res, rej) => f((err) => (err ? rej(err) : res())));
+  for (const i of [1, 2, 3, 4, 5, 6]) await call((cb) => ctls[i % 3]!.client.addHost({ name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441`, underlayIp: '' }, cb));
+  await call((cb) => ctls[0]!.client.createNetwork(CreateNetworkRequest.fromPartial({ network: { name: 'bench', subnets: ['10.30.0.0/16'], bridge: 'br-bench', kind: 'bridge' } }), cb));
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: CONC }, async () => {
+    while (next < N) {
+      const i = next++;
+      await attachFailover(ctls, i, `h${(i % 6) + 1}`, 'bench', `b${i}`, Date.now() + 60_000);
+    }
+  }));
+  const secs = (performance.now() - t0) / 1000;
+  const view = await openEtcdStore(prefix);
+  const atts = await view.read((tx) => tx.listAttachments({ net: 'bench' }));
+  const dupAddr = atts.length - new Set(atts.map((a) => a.addresses[0]!.cidr)).size;
+  const dupMac = atts.length - new Set(atts.map((a) => a.mac)).size;
+  // ls --json of everything from the etcd mirror (in-process: the store's part of the path).
+  const l0 = performance.now();
+  const json = await view.attachmentsJson();
+  const lsMs = performance.now() - l0;
+  view.close();
+  // Failover: kill -9 the controller that owns the most hosts; time until a live one owns them all.
+  const c = new Etcd3({ hosts: etcd.urls });
+  const owners = await c.getAll().prefix(`${prefix}o/hosts/`).strings();
+  const victim = ctls.find((x) => Object.values(owners).includes(x.id))!;
+  const f0 = performance.now();
+  await killHa(victim, 'SIGKILL');
+  for (;;) {
+    const o = await c.getAll().prefix(`${prefix}o/hosts/`).strings();
+    if (Object.keys(o).length === 6 && !Object.values(o).includes(victim.id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const failoverMs = performance.now() - f0;
+  c.close();
+  process.stdout.write(JSON.stringify({
+    allocations: N, concurrency: CONC, seconds: +secs.toFixed(2), perSecond: Math.round(N / secs), duplicateAddresses: dupAddr, duplicateMacs: dupMac,
+    stored: atts.length, lsJsonMsInProcess: +lsMs.toFixed(1), lsJsonBytes: json.length, failoverMs: Math.round(failoverMs), loadBefore, loadAfter: loadavg().map((x) => x.toFixed(2)).join(' / '),
+  }, null, 1) + '\n');
+} finally {
+  for (const x of ctls) await killHa(x, 'SIGTERM');
+  await etcd.stop();
+}

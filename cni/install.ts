@@ -1,0 +1,73 @@
+// `fleetnet cni install`: the two plugin executables into the CNI plugin directory, and an example
+// network configuration list. Each executable is a three-line launcher: Node's compile cache on,
+// then the plugin bundle of this fleetnet installation (dist/cni-plugin.cjs), so an upgrade of
+// fleetnet upgrades the plugin and a process compiles nothing it compiled before.
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { invalid } from '../common/errors.js';
+import { parseIfName } from '../common/ifname.js';
+import { parseNetwork } from '../common/ip.js';
+import { CNI_VERSION } from './spec.js';
+
+export const PLUGIN_NAMES = ['fleetnet', 'fleetnet-ipam'] as const;
+
+export interface InstallOptions {
+  binDir: string;
+  confDir: string;
+  /** dist/cni-plugin.cjs of this installation. */
+  bundle: string;
+  /** The Node.js to run the plugin with (the runtime's PATH may not hold one). */
+  node: string;
+  network: string;
+  kind: 'bridge' | 'ovs' | 'macvlan';
+  bridge?: string;
+  subnet?: string;
+  /** Write `<network>.conflist` (live) instead of `<network>.conflist.example`. */
+  enable: boolean;
+}
+
+export interface InstallResult {
+  plugins: string[];
+  conflist: string;
+}
+
+export function launcher(node: string, bundle: string): string {
+  return [
+    `#!${node}`,
+    '// fleetnet CNI plugin (written by `fleetnet cni install`): runs the plugin bundle of that fleetnet.',
+    "'use strict';",
+    "require('node:module').enableCompileCache();",
+    `require(${JSON.stringify(bundle)});`,
+    '',
+  ].join('\n');
+}
+
+export function exampleConflist(o: Pick<InstallOptions, 'network' | 'kind' | 'bridge' | 'subnet'>): object {
+  const link = o.kind === 'macvlan' ? { master: o.bridge ?? 'eth0' } : { bridge: o.bridge ?? `br-${o.network}`.slice(0, 15) };
+  return {
+    cniVersion: CNI_VERSION,
+    name: o.network,
+    plugins: [{ type: 'fleetnet', network: o.network, kind: o.kind, ...link, ...(o.subnet ? { subnet: o.subnet } : {}) }],
+  };
+}
+
+function writeAtomic(path: string, text: string, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path); // a runtime running the plugin right now sees the old file or the new one
+}
+
+export function installCni(o: InstallOptions): InstallResult {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.network)) throw invalid(`network name '${o.network}' is not a CNI network name`, 'letters, digits, _ . - (starting with a letter or digit)');
+  if (o.bridge) parseIfName(o.bridge, o.kind === 'macvlan' ? '--master' : '--bridge');
+  if (o.subnet) parseNetwork(o.subnet);
+  if (!existsSync(o.bundle)) throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');
+  mkdirSync(o.binDir, { recursive: true, mode: 0o755 });
+  mkdirSync(o.confDir, { recursive: true, mode: 0o755 });
+  const plugins = PLUGIN_NAMES.map((n) => join(o.binDir, n));
+  for (const p of plugins) writeAtomic(p, launcher(o.node, o.bundle), 0o755);
+  const conflist = join(o.confDir, `${o.network}.conflist${o.enable ? '' : '.example'}`);
+  writeAtomic(conflist, `${JSON.stringify(exampleConflist(o), null, 2)}\n`, 0o644);
+  return { plugins, conflist };
+}
