@@ -104,12 +104,13 @@ test('1,000 allocations over 3 controllers survive the etcd leader and a control
 
 test('etcd without a quorum: "store unavailable", exit 1, nothing half-made; service resumes by itself', async () => {
   const sh = new ExecRunner();
+  // Counted before the members go (this test's own view reads from its watch, which goes down with them).
+  const before = await view.read((tx) => tx.countAttachments());
   const alive = etcd.procs.map((p, i) => (p ? i : -1)).filter((i) => i >= 0);
   await etcd.kill(alive[0]!);
   if (alive.length > 2) await etcd.kill(alive[1]!);
   const live = ctls.filter((x) => x.proc.exitCode === null && x.proc.signalCode === null);
   const cli = (...args: string[]) => sh.run('node', [FLEETNET, '--controller', live[0]!.listen, ...args], { allowFail: true });
-  const before = await view.read((tx) => tx.countAttachments());
   const r = await cli('attach', '--host', 'h1', '--net', 'ha', 'nq1');
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /store unavailable/);
