@@ -334,8 +334,10 @@ export class Attacher {
       const c = await this.d.resolver.resolve(order.target);
       const r = this.d.records.get(recordKeyOf(c, order.ifname));
       if (r) return [r];
-      // The same container may have been attached under an earlier namespace (it restarted).
-      return this.d.records.find((x) => x.ifname === order.ifname && x.container.runtime === c.runtime && x.container.id === c.id);
+      // The same container may have been attached under an earlier namespace (it restarted), or the same
+      // live namespace under another name (attached as netns:NAME, detached by its /run/netns path).
+      return this.d.records.find((x) => x.ifname === order.ifname
+        && ((x.container.runtime === c.runtime && x.container.id === c.id) || (!!c.nsKey && x.container.nsKey === c.nsKey)));
     } catch (err) {
       if (!(err instanceof FleetnetError)) throw err;
       if (err.kind === 'invalid' || err.kind === 'ambiguous') throw err;

@@ -39,7 +39,8 @@ test('npm run bench with N=2 measures every path and leaves nothing behind', { s
     const row = latest.rows.find((x) => x.name === name);
     assert.ok(row && row.n === 2 && row.p50Ms > 0, `row ${name} has 2 samples`);
   }
-  assert.equal(latest.comparisons?.filter((c) => c.target !== undefined).length, 3);
+  // attach vs raw and vs CNI, attach and detach CLI vs docker (issue 12 adds the detach target)
+  assert.equal(latest.comparisons?.filter((c) => c.target !== undefined).length, 4);
   // New processes run without this workplace's NODE_EXTRA_CA_CERTS, and the report says so, with both floors.
   assert.ok(latest.notes.some((n) => n.includes('NODE_EXTRA_CA_CERTS')), 'a note names the variable left out');
   assert.ok(latest.rows.some((x) => x.name === 'floor: node -e "" (bare Node start)'));

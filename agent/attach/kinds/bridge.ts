@@ -7,7 +7,7 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { vethOp } from './veth.js';
+import { makeHostVeth, vethOp } from './veth.js';
 
 /**
  * A bridge fleetnet makes gets a fixed MAC (locally administered, derived from its name): a bridge
@@ -100,8 +100,7 @@ export const bridgeKind: Kind = {
       async apply(undo) {
         // The veth first, alone: its undo is registered only once this attach made it, so a name that
         // turned out to be taken (someone else's interface) is never deleted by the undo.
-        await env.ip.host(makeOps);
-        undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
+        await makeHostVeth(() => env.ip.host(makeOps), () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }), undo);
         await env.ip.host(plugOps);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));

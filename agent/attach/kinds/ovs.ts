@@ -4,7 +4,7 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { vethOp } from './veth.js';
+import { makeHostVeth, vethOp } from './veth.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
@@ -50,8 +50,7 @@ export const ovsKind: Kind = {
         return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
       },
       async apply(undo) {
-        await env.ip.host(makeOps); // undo registered only once this attach made the veth (never someone else's)
-        undo.push('delete host veth', () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }));
+        await makeHostVeth(() => env.ip.host(makeOps), () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }), undo);
         await env.ip.host(upOps);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);

@@ -4,3 +4,22 @@ import type { LinkOp } from '../../linux/link-ops.js';
 export function vethOp(hostIfname: string, ifname: string, mtu: number, mac: string | undefined, netns: string): LinkOp {
   return { t: 'veth', name: hostIfname, mtu, peer: { name: ifname, mtu, ...(mac ? { mac } : {}), netns } };
 }
+
+/**
+ * Makes the host veth (its name was checked free just before) and registers its undo. When the create
+ * fails after the kernel made the link, the link is this attach's and goes; when it fails because the name
+ * exists ("File exists"), the link is someone else's and stays.
+ */
+export async function makeHostVeth(
+  makeOps: () => Promise<unknown>,
+  del: () => Promise<unknown>,
+  undo: { push(what: string, fn: () => Promise<unknown>): void },
+): Promise<void> {
+  try {
+    await makeOps();
+  } catch (err) {
+    if (!/File exists|EEXIST/i.test(String((err as Error)?.message ?? err))) await del();
+    throw err;
+  }
+  undo.push('delete host veth', del);
+}
