@@ -116,6 +116,14 @@ test('etcd without a quorum: "store unavailable", exit 1, nothing half-made; ser
   assert.match(r.stderr, /store unavailable/);
   for (let i = 0; i < etcd.members.length; i++) if (!etcd.procs[i]) await etcd.restart(i);
   await waitFor('the attach goes through again', async () => (await cli('attach', '--host', 'h1', '--net', 'ha', 'nq2', '--json')).code === 0);
-  await waitFor('the view caught up', () => view.read((tx) => tx.countAttachments() === before + 1));
-  assert.equal(await view.read((tx) => tx.listAttachments().some((a) => a.target.value === 'nq1')), false, 'the refused attach left nothing');
+  // Judged from a store opened after the members returned: this test's long-lived view had its watch on a killed
+  // member, and whether such a watch resumes is a known open question (see the README's etcd section).
+  const fresh = await openEtcdStore(prefix);
+  try {
+    const all = await fresh.read((tx) => tx.listAttachments().map((a) => `${a.target.value} ${a.state}`));
+    assert.equal(all.length, before + 1, `exactly the one attach that was acknowledged: ${all.slice(-5).join(', ')}`);
+    assert.equal(await fresh.read((tx) => tx.listAttachments().some((a) => a.target.value === 'nq1')), false, 'the refused attach left nothing');
+  } finally {
+    fresh.close();
+  }
 });
