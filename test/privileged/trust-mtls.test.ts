@@ -60,7 +60,7 @@ before(async () => {
   ctlAddr = `unix://${fleet.dir}/ctl.sock`;
   // a stand-in for the Controller service: any method without a rule of its own is CLI/controller only
   // list through grpc-js and its interceptor; capabilities (a `unary` handler) on node:http2 directly
-  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [] }), capabilities: unary(log, 'Capabilities', async () => ({ capabilities: [] })) };
+  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [], labelled: [] }), capabilities: unary(log, 'Capabilities', async () => ({ capabilities: [] })) };
   ctl = await startControllerEndpoint({ trust: fleet.trust, listen: ctlAddr, log, services: [{ def: AgentService, impl: stub as never }] });
   await startHostAgent('ha');
   await startHostAgent('hb');
@@ -212,7 +212,7 @@ describe('controller RPCs', () => {
     fleet.trust.revocations.revoke({ serial: revoked.serial, name: 'admin', reason: 'test' });
     const [viaGrpcJs, direct] = [AgentService.list, AgentService.capabilities] as unknown as Method[];
     for (const m of [viaGrpcJs!, direct!]) {
-      assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, cli, m)).code, status.OK);
+      { const r0 = await callCode(ctlAddr, CONTROLLER_NAME, cli, m); assert.equal(r0.code, status.OK, r0.details); }
       assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, fleet.trust.controllerCredential(), m)).code, status.OK);
     }
     for (const [who, cred] of [['no certificate', 'none'], ['host ha', await fleet.cred('host', 'ha')], ['another CA', await fleet.foreign('cli', 'admin')],
