@@ -29,6 +29,7 @@ import { agentTlsFiles } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
 import { AgentService } from '../common/rpc/services.js';
+import { addHealth } from '../common/rpc/health.js';
 
 export interface AgentHandle {
   attacher: Attacher;
@@ -102,6 +103,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
   if (existsSync(cfg.socket)) rmSync(cfg.socket); // a stale socket from an earlier run
   const local = new Server();
   local.addService(AgentService, impl);
+  const localHealth = addHealth(local, { 'fleetnet.v1.Agent': 'SERVING' });
   await bind(local, `unix://${cfg.socket}`);
   chmodSync(cfg.socket, 0o600); // root only: the local CLI
   servers.push(local);
@@ -126,6 +128,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
       lifecycle.stop();
       dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();
+      localHealth.draining();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
     },

@@ -5,6 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
+import { addHealth, type ServerHealth } from '../common/rpc/health.js';
 import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
 import type { ControllerConfig } from './config.js';
@@ -62,15 +63,21 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
 
   let server: Server;
   let port: number;
+  let health: ServerHealth | undefined;
+  // grpc.health.v1 beside the fleetnet services (and reflection)
+  const configure = (s: Server) => {
+    reflection.addToServer(s);
+    health = addHealth(s, { 'fleetnet.v1.Controller': 'SERVING', ...(trust ? { 'fleetnet.v1.Enrollment': 'SERVING' } : {}) });
+  };
   try {
     if (trust) {
-      const ep = await startControllerEndpoint({ trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], configure: (s) => reflection.addToServer(s) });
+      const ep = await startControllerEndpoint({ trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], configure });
       server = ep.server;
       port = ep.port;
     } else {
       server = new Server(SERVER_OPTIONS);
       server.addService(ControllerService, impl);
-      reflection.addToServer(server);
+      configure(server);
       port = await bindServer(server, cfg.listen, ServerCredentials.createInsecure());
       warnUnauthorized(log, cfg.listen, `no CA in ${cfg.trustDir} (run fleetnet controller init for mutual TLS)`);
     }
@@ -89,6 +96,7 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
     dispatcher,
     mesh,
     async stop() {
+      health?.draining();
       await new Promise<void>((r) => server.tryShutdown(() => r()));
       mesh.stop();
       await ownership?.stop();

@@ -3,6 +3,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import protobuf from 'protobufjs';
 
 function externalExcept(bundled) {
   return {
@@ -92,6 +94,26 @@ const x509Inline = {
   },
 };
 
+// grpc-health-check reads its health.proto from beside its own files when it loads; the agent
+// bundle runs where no node_modules exists, so there the package's proto-loader import is served
+// the same definitions from the proto's JSON form, made here from the package's own file
+// (proto-loader's public fromJSON).
+const require = createRequire(import.meta.url);
+const healthJson = JSON.stringify(protobuf.loadSync(require('grpc-health-check').protoPath).toJSON());
+const healthProtoInline = {
+  name: 'health-proto-inline',
+  setup(b) {
+    b.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) =>
+      /[\\/]grpc-health-check[\\/]/.test(args.importer) ? { path: 'health-proto-loader', namespace: 'health-proto' } : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'health-proto' }, () => ({
+      contents: `import { fromJSON } from '@grpc/proto-loader';\nconst json = ${healthJson};\n` +
+        'export function loadSync(_file, options) { return fromJSON(json, options); }\n',
+      loader: 'js',
+      resolveDir: process.cwd(),
+    }));
+  },
+};
+
 // The agent alone, as ONE self-contained file for `fleetnet host add --ssh` to upload (issue 7):
 // every package inlined; the optional native addons it never needs (ssh2's, through dockerode)
 // stay out, and their loaders fall back to plain JavaScript.
@@ -104,7 +126,7 @@ await build({
   platform: 'node',
   target: 'node24',
   external: ['cpu-features', '*.node', 'koffi', 'netlink'],
-  plugins: [x509Inline],
+  plugins: [x509Inline, healthProtoInline],
   banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },
   logLevel: 'warning',
 });

@@ -6,6 +6,8 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
+import { addHealth } from '../../common/rpc/health.js';
+import { HEALTH_POLICY } from '../../common/rpc/health-policy.js';
 import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../../common/rpc/server.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
 import { FileRevocationStore } from '../../common/pki/revocation.js';
@@ -15,7 +17,7 @@ import { startAutoRenew } from './auto-renew.js';
 import { agentTrustService } from './trust-service.js';
 import { AgentService, AgentTrustService } from '../../common/rpc/services.js';
 
-export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({ '/fleetnet.v1.Agent/Health': { kind: 'public' } });
+export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({ '/fleetnet.v1.Agent/Health': { kind: 'public' }, ...HEALTH_POLICY });
 export const AGENT_DEFAULT_RULE: Rule = { kind: 'roles', roles: ['controller'] };
 
 export interface AgentTcpOptions {
@@ -33,6 +35,9 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
   const interceptors = open ? [] : [authorizationInterceptor({ policy: AGENT_POLICY, defaultRule: AGENT_DEFAULT_RULE, isRevoked: (s) => revocations.isRevoked(s), log: o.log })];
   const server = new Server({ ...SERVER_OPTIONS, interceptors });
   server.addService(AgentService, o.agentImpl);
+  // grpc.health.v1: the Agent service serves only once enrolled (or when open by --insecure-tcp)
+  const health = addHealth(server, { 'fleetnet.v1.Agent': o.credential || open ? 'SERVING' : 'NOT_SERVING' });
+  let stopRenew = () => {};
   let creds: ServerCredentials;
   if (o.credential) {
     if (o.insecureTcp) o.log.warn({ listen: o.listen }, '--insecure-tcp ignored: this agent is enrolled, so its TCP endpoint serves mutual TLS with authorization');
@@ -40,13 +45,14 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
     server.addService(AgentTrustService, agentTrustService({ provider, files: o.files, revocations, log: o.log }));
     creds = serverCredentials(provider);
     const renew = startAutoRenew(provider, o.files, o.log);
-    // grpc-js has no shutdown hook: the renewal timer stops with the server
-    const shutdown = server.tryShutdown.bind(server);
-    server.tryShutdown = (cb) => (renew.stop(), shutdown(cb));
+    stopRenew = () => renew.stop();
   } else {
     if (!open) o.log.warn({ listen: o.listen }, 'not enrolled: TCP answers Health only (bootstrap with fleetnet host add)');
     creds = ServerCredentials.createInsecure();
   }
+  // grpc-js has no shutdown hook: health watchers hear NOT_SERVING and the renewal timer stops
+  const shutdown = server.tryShutdown.bind(server);
+  server.tryShutdown = (cb) => (health.draining(), stopRenew(), shutdown(cb));
   try {
     await bindServer(server, o.listen, creds);
   } catch (err) {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import { toServiceError } from '../../common/rpc/server.js';
 import type { Rule } from '../../common/pki/authorize.js';
+import { HEALTH_POLICY } from '../../common/rpc/health-policy.js';
 import { identityOfPeer, parseHostId } from '../../common/pki/identity.js';
 import type { EnrollReply, EnrollRequest, RenewRequest } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { Trust } from './controller-dir.js';
@@ -17,7 +18,7 @@ export const CONTROLLER_POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   '/fleetnet.v1.Enrollment/Enroll': { kind: 'public' },
   '/fleetnet.v1.Enrollment/Renew': { kind: 'host-self', field: 'hostId' },
   '/fleetnet.v1.Controller/ControllerHealth': { kind: 'public' },
-  '/grpc.health.v1.Health/Check': { kind: 'public' },
+  ...HEALTH_POLICY,
 });
 export const CONTROLLER_DEFAULT_RULE: Rule = { kind: 'roles', roles: ['cli', 'controller'] };
 
