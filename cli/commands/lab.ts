@@ -1,6 +1,7 @@
 // fleetnet lab: a simulated fleet of hosts on this machine, in network namespaces (lab/).
 import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
+import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
 import { printJson, table } from '../output/table.js';
 
 const EXAMPLES = `
@@ -73,19 +74,26 @@ export function register(program: Command): void {
       process.stdout.write(`\ntake it down with: fleetnet lab down --name ${res.name}\n`);
     });
 
-  lab
-    .command('ls')
+  addOutputOptions(lab.command('ls'), { ids: 'host namespaces (for ip netns exec)' })
     .summary('list the labs on this machine, with agent health')
-    .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }) => {
-      const { labList } = await import('../../lab/list.js');
+    .addHelpText('after', `${FORMAT_HELP}\n-o json / -o yaml print the labs; --format and -q go over their hosts
+(fields: lab, ready, name, netns, netnsPresent, underlayIp, agentSocket, health).`)
+    .action(async (_opts: unknown, cmd: Command) => {
+      const spec = await outputOf(cmd);
+      const [{ labList }, { render }] = await Promise.all([import('../../lab/list.js'), import('../output/render.js')]);
       const labs = await labList();
-      if (opts.json) return printJson(labs);
-      if (!labs.length) return void process.stdout.write('no labs (make one: fleetnet lab up --hosts 3)\n');
-      const rows = labs.flatMap((l) =>
-        l.hosts.map((h) => [l.name + (l.ready ? '' : ' (incomplete)'), h.name, h.netnsPresent ? h.netns : `${h.netns} (missing)`, h.underlayIp, h.agentSocket, h.health]),
-      );
-      process.stdout.write(table(['LAB', 'HOST', 'NETNS', 'UNDERLAY', 'AGENT SOCKET', 'HEALTH'], rows) + '\n');
+      const hosts = labs.flatMap((l) => l.hosts.map((h) => ({ lab: l.name, ready: l.ready, ...h })));
+      if (!labs.length && (spec.kind === 'table' || spec.kind === 'wide')) {
+        return void process.stdout.write('no labs (make one: fleetnet lab up --hosts 3)\n');
+      }
+      await render(spec, { items: hosts, whole: labs }, {
+        columns: [
+          ['LAB', (h) => h.lab + (h.ready ? '' : ' (incomplete)')], ['HOST', (h) => h.name],
+          ['NETNS', (h) => (h.netnsPresent ? h.netns : `${h.netns} (missing)`)], ['UNDERLAY', (h) => h.underlayIp],
+          ['AGENT SOCKET', (h) => h.agentSocket], ['HEALTH', (h) => h.health],
+        ],
+        id: (h) => h.netns,
+      });
     });
 
   lab

@@ -73,6 +73,11 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   const ls = await runner.run(process.execPath, [bin, 'lab', 'ls', '--json']);
   const mine = (JSON.parse(ls.stdout) as { name: string; hosts: { health: string }[] }[]).find((l) => l.name === name);
   assert.deepEqual(mine?.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
+  const [q, tpl, yml] = await Promise.all([['-q'], ['--format', '{{lab}} {{name}} {{underlayIp}}'], ['-o', 'yaml']]
+    .map((o) => runner.run(process.execPath, [bin, 'lab', 'ls', ...o])));
+  assert.deepEqual(q!.stdout.split('\n').filter((l) => l.startsWith(`${name}-`)), [`${name}-h1`, `${name}-h2`, `${name}-h3`]);
+  assert.ok(tpl!.stdout.split('\n').includes(`${name} h2 10.99.0.12`), tpl!.stdout);
+  assert.match(yml!.stdout, new RegExp(`- name: ${name}\\n`));
   const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], { allowFail: true });
   assert.equal(again1.code, 1, again1.stderr);
   assert.match(again1.stderr, /exists already[\s\S]*lab down --name/);

@@ -91,6 +91,20 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   assert.deepEqual(st.tunnels.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(),
     ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up']);
 
+  // topology through the controller: the live fleet's hosts, the blue bridge, its tunnels and containers.
+  const topo = await cli('topology', '-o', 'json');
+  assert.equal(topo.code, 0, topo.stderr);
+  const tj = JSON.parse(topo.stdout) as { hosts: { name: string; networks: { name: string; bridge: string; containers: { name: string }[]; tunnels: { peer: string; state: string }[] }[] }[] };
+  const blueOf = (h: string) => tj.hosts.find((x) => x.name === h)?.networks.find((n) => n.name === 'blue');
+  assert.deepEqual(['h1', 'h2', 'h3'].map((h) => blueOf(h)?.bridge), ['ovs-blue', 'ovs-blue', 'ovs-blue'], topo.stdout);
+  assert.deepEqual(blueOf('h1')!.containers.map((c) => c.name), [web[0]]);
+  assert.deepEqual(blueOf('h1')!.tunnels.map((x) => `${x.peer}:${x.state}`).sort(), ['h2:up', 'h3:up']);
+  const tree = await cli('topology');
+  assert.match(tree.stdout, new RegExp(`blue: ovs-blue \\(ovs, gre mesh\\)[\\s\\S]*<-> h2 up[\\s\\S]*${web[1]} eth1 10\\.1\\.1\\.3/24`));
+  const svg = await cli('topology', '-o', 'svg');
+  assert.equal(svg.code, 0, svg.stderr);
+  assert.match(svg.stdout, /<svg[\s\S]*h3[\s\S]*<\/svg>/);
+
   const rm = await cli('mesh', 'rm', 'h3', '--net', 'blue', '--json');
   assert.equal(rm.code, 0, rm.stderr);
   assert.deepEqual((JSON.parse(rm.stdout) as { hosts: { host: string; removed: number }[] }).hosts.map((x) => [x.host, x.removed]).sort(), [['h1', 1], ['h2', 1], ['h3', 2]]);

@@ -73,4 +73,23 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
     assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.err}`);
     assert.match(r.err, re);
   }
+
+  // check: the same outputs over its findings; -o json/yaml carry the summary too. Both agents stop
+  // answering, so each host is one stable 'failed' finding (exit 1: found, not fixed).
+  for (const a of fleet.agents.values()) a.down = true;
+  const [ctbl, cjson, cyaml, ctpl, cq] = await Promise.all([
+    cli('check'), cli('check', '-o', 'json'), cli('check', '-o', 'yaml'), cli('check', '--format', '{{kind}} {{host}}'), cli('check', '-q'),
+  ]);
+  for (const r of [ctbl, cjson, cyaml, ctpl, cq]) assert.equal(r.code, 1, `check: ${r.err}`);
+  const cj = JSON.parse(cjson.out) as { failed: number; unfixed: number; findings: { kind: string; host: string }[] };
+  assert.equal(cj.failed, 2, cjson.out);
+  assert.equal(cj.unfixed, 2);
+  assert.deepEqual(parseYaml(cyaml.out), cj);
+  assert.deepEqual(ctpl.out.trimEnd().split('\n').sort(), ['failed h1', 'failed h2']);
+  assert.deepEqual(cq.out.trimEnd().split('\n').sort(), ['failed h1 h1', 'failed h2 h2']);
+  assert.match(ctbl.out, /^KIND +HOST +WHAT +DETAIL +FIX\n/);
+  assert.match(ctbl.out, /0 leaks, 0 orphans, 0 duplicates, 0 drift, 2 failed\n$/);
+  const cbad = await cli('check', '-o', 'xml');
+  assert.equal(cbad.code, 2);
+  assert.match(cbad.err, /argument 'xml' is invalid/);
 });
