@@ -1,0 +1,52 @@
+// Every benchmark in one run, one after the other (never two at once: they share the machine's
+// CPUs), then bench/README.md from their results. A benchmark that fails stops nothing else: its
+// failure is printed and the run exits 1 at the end, with the figures of those that ran.
+//   node --import tsx bench/all.ts [--only NAME,...] [--quick] [--baseline-cli PATH --baseline-label TEXT]
+// --quick: small sizes, to check that every benchmark runs (figures from it are not for the report).
+import { parseArgs } from 'node:util';
+import { ExecRunner } from '../common/runner.js';
+
+const { values: opt } = parseArgs({ options: {
+  only: { type: 'string' }, quick: { type: 'boolean', default: false },
+  'baseline-cli': { type: 'string' }, 'baseline-label': { type: 'string' },
+} });
+const quick = opt.quick;
+const baseline = opt['baseline-cli'] ? ['--baseline-cli', opt['baseline-cli'], ...(opt['baseline-label'] ? ['--baseline-label', opt['baseline-label']] : [])] : [];
+
+/** name → the script and its arguments (full size, or --quick). */
+const BENCHES: Record<string, () => string[]> = {
+  attach: () => ['bench/run.ts', ...(quick ? ['--n', '5', '--warmup', '1', '--no-profile'] : ['--n', '30', '--busy', '30']), ...baseline],
+  controller: () => ['bench/controller.ts', ...(quick ? ['--n', '2000', '--cli-n', '3', '--batch-n', '0', '--full-n', '200'] : ['--cli-n', '30']), ...baseline],
+  mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
+  'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
+};
+
+async function main(): Promise<void> {
+  const names = opt.only ? opt.only.split(',') : Object.keys(BENCHES);
+  const unknown = names.filter((n) => !BENCHES[n]);
+  if (unknown.length) {
+    process.stderr.write(`bench/all: no benchmark named ${unknown.join(', ')}; there are ${Object.keys(BENCHES).join(', ')}\n`);
+    process.exit(2);
+  }
+  const runner = new ExecRunner();
+  const failed: string[] = [];
+  for (const name of names) {
+    const args = BENCHES[name]!();
+    const t0 = Date.now();
+    process.stdout.write(`\n=== bench ${name}: node --import tsx ${args.join(' ')}\n`);
+    const p = runner.start(process.execPath, ['--import', 'tsx', ...args], { stdio: 'inherit' });
+    const code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
+    process.stdout.write(`=== bench ${name}: exit ${code} after ${Math.round((Date.now() - t0) / 1000)} s\n`);
+    if (code !== 0) failed.push(name);
+  }
+  if (!quick) {
+    const p = runner.start(process.execPath, ['--import', 'tsx', 'bench/report.ts'], { stdio: 'inherit' });
+    await new Promise((r) => p.once('exit', r));
+  }
+  if (failed.length) {
+    process.stderr.write(`bench/all: failed: ${failed.join(', ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
