@@ -368,10 +368,18 @@ export class Attacher {
     return this.queue.run(key, fn);
   }
 
-  /** A lifecycle fact about a record (stopped, failed with its attempts): kept on disk, shown by ls. */
-  note(key: string, patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>): void {
+  /**
+   * A lifecycle fact about a record (stopped, failed with its attempts): kept on disk, shown by ls.
+   * With `over`, written only when the record is still that one (not replaced by a re-apply since).
+   */
+  note(
+    key: string, patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
+    over?: AttachmentRecord,
+  ): boolean {
     const r = this.d.records.get(key);
-    if (r) this.d.records.put({ ...r, ...patch });
+    if (!r || (over && r !== over)) return false;
+    this.d.records.put({ ...r, ...patch });
+    return true;
   }
 
   /**

@@ -127,7 +127,17 @@ export class ContainerResolver {
     if (!c.State.Running || !c.State.Pid) {
       throw new FleetnetError('failed', `Docker container '${ref}' is not running`, { hint: `start it first: docker start ${ref}` });
     }
-    const info = await this.byPid(c.State.Pid, 'docker', c.Id, c.Name.replace(/^\//, ''));
+    let info: ContainerInfo;
+    try {
+      info = await this.byPid(c.State.Pid, 'docker', c.Id, c.Name.replace(/^\//, ''));
+    } catch (err) {
+      // Docker answered "running" just before the process exited (a restart under way): the container
+      // exists, so this is "not running", never "gone" (the lifecycle releases what is gone).
+      if (!(err instanceof FleetnetError && err.kind === 'not_found')) throw err;
+      throw new FleetnetError('failed', `Docker container '${ref}' is not running (its process exited while it was looked up)`, {
+        hint: `start it first: docker start ${ref}`, cause: err,
+      });
+    }
     const start = await processStartTime(info.pid);
     if (start) this.dockerCache.set(ref, { info, start });
     return info;
@@ -143,6 +153,7 @@ export class ContainerResolver {
     } catch (err) {
       if (!(err instanceof FleetnetError && err.kind === 'unsupported')) throw err;
       const pid = fromCgroups();
+      if (!pid && (await this.hasLxc(name))) throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint: `start it: lxc-start -n ${name}` });
       if (!pid) throw notFound(`LXC container '${name}' is not running (no cgroup holds it, and lxc-info is not installed)`, 'start it, or install lxc');
       return this.byPid(pid, 'lxc', name, name);
     }

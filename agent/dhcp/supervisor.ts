@@ -45,6 +45,8 @@ interface Managed {
   /** A start is under way: the PID is not known yet. */
   launching?: boolean;
   stopping: boolean;
+  /** The stop under way, for every caller to wait on. */
+  stopRun?: Promise<void>;
   waiters: { resolve(l: Lease): void; reject(e: Error): void }[];
 }
 
@@ -287,10 +289,19 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return stopClient({ runner: this.d.runner, log: this.d.log, ...(this.d.docker ? { docker: this.d.docker } : {}) }, m.rec, m.dir, release);
   }
 
-  /** Stops the client (DHCPRELEASE first when asked and the client supports it) and forgets it. */
-  async stop(key: string, o: { release: boolean; reason?: string; ownerGone?: boolean } = { release: true }): Promise<void> {
+  /**
+   * Stops the client (DHCPRELEASE first when asked and the client supports it) and forgets it. A stop
+   * already under way (the container's exit reaped it) is joined, not skipped: whoever removes the
+   * interface next (a release on removal) must wait until the DHCPRELEASE has left through it.
+   */
+  stop(key: string, o: { release: boolean; reason?: string; ownerGone?: boolean } = { release: true }): Promise<void> {
     const m = this.clients.get(key);
-    if (!m || m.stopping) return;
+    if (!m) return Promise.resolve();
+    m.stopRun ??= this.stopNow(m, key, o);
+    return m.stopRun;
+  }
+
+  private async stopNow(m: Managed, key: string, o: { release: boolean; reason?: string; ownerGone?: boolean }): Promise<void> {
     m.stopping = true;
     clearTimeout(m.restartTimer);
     try {

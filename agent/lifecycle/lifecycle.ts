@@ -124,17 +124,31 @@ export class Lifecycle {
       this.d.attacher.note(r.key, { state: 'failed', lastError: describeError(err), attempts: (r.attempts ?? 0) + 1 });
       return false;
     }
+    // What the record was before this try: a note is written only over that, never over what a
+    // concurrent re-apply (the container's next start event) made in the meantime.
+    const before = this.d.records.get(r.key);
+    try {
+      // The container itself first: only its absence releases (an attach can fail not_found for other
+      // reasons, a missing parent interface for one, which is a failure to retry, not a removal).
+      await this.d.resolver.resolve(order.target);
+    } catch (err) {
+      if (isGone(err)) {
+        await this.d.attacher.release(r.key, 'container gone');
+      } else if (isNotRunning(err)) {
+        this.d.attacher.note(r.key, { state: 'stopped' }, before);
+      } else {
+        this.d.log.warn({ key: r.key, err: describeError(err) }, 'container not resolved; the next pass tries again');
+      }
+      return false;
+    }
     try {
       const res = await this.d.attacher.attach(order, r.order.keepAddress ? { keepAddress: true } : {});
       if (res.changed) this.d.log.info({ key: r.key, container: res.record.container.name, ifname: r.ifname }, 're-applied');
       return true;
     } catch (err) {
-      if (isGone(err)) {
-        await this.d.attacher.release(r.key, 'container gone');
-        return false;
-      }
-      if (isNotRunning(err)) {
-        this.d.attacher.note(r.key, { state: 'stopped' });
+      if (isNotRunning(err) || isGone(err)) {
+        // It stopped (or went) between the look-up and the attach: the events and the next pass say which.
+        this.d.attacher.note(r.key, { state: 'stopped' }, before);
         return false;
       }
       this.d.log.warn({ key: r.key, err: describeError(err) }, 're-apply failed; retrying with backoff');
@@ -183,10 +197,8 @@ export class Lifecycle {
           return;
         }
         if (!v.running) {
-          if (r.state !== 'stopped') {
-            this.d.attacher.note(r.key, { state: 'stopped' });
-            rep.stopped.push(r.key);
-          }
+          // Only over the record this pass read: a start event may have re-applied it since the listing.
+          if (r.state !== 'stopped' && this.d.attacher.note(r.key, { state: 'stopped' }, r)) rep.stopped.push(r.key);
           return;
         }
       }
