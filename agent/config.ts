@@ -28,6 +28,8 @@ export const AgentConfigSchema = z.object({
   joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
   caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
   insecureTcp: z.boolean().default(false),
+  /** ADDR:PORT of the Prometheus endpoint (GET /metrics); none when absent. */
+  metrics: z.string().min(1).optional(),
 });
 
 export type AgentConfig = Readonly<z.infer<typeof AgentConfigSchema>>;

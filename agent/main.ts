@@ -16,7 +16,7 @@ import { DockerIndex } from './containers/docker-index.js';
 import { ContainerResolver } from './containers/resolve.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { checkHost } from './lifecycle/check.js';
-import { Lifecycle } from './lifecycle/lifecycle.js';
+import { Lifecycle, type PassReport } from './lifecycle/lifecycle.js';
 import { ownerMarkOf } from './lifecycle/owner-mark.js';
 import { OvsCtl } from './ovs/vsctl.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
@@ -37,10 +37,33 @@ export interface AgentHandle {
   /** DHCP clients; `on('event')` reports lease changes (for the controller's inventory). */
   dhcp: DhcpSupervisor;
   lifecycle: Lifecycle;
+  /** The metrics endpoint's address, when --metrics asked for one. */
+  metricsListen?: string;
   stop(): Promise<void>;
 }
 
 export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
+  // First, so that a taken metrics address is refused before anything else starts.
+  const metrics = cfg.metrics ? await startAgentMetrics(cfg.metrics, log) : undefined;
+  try {
+    return await startServing(cfg, log, runner, metrics);
+  } catch (err) {
+    await metrics?.endpoint.close();
+    throw err;
+  }
+}
+
+async function startAgentMetrics(listen: string, log: Logger) {
+  const { AgentMetrics, serveMetrics } = await import('../common/metrics.js');
+  const m = new AgentMetrics();
+  return { m, endpoint: await serveMetrics(m, listen, log) };
+}
+
+type Metrics = Awaited<ReturnType<typeof startAgentMetrics>>;
+
+async function startServing(
+  cfg: AgentConfig, log: Logger, runner: Runner, metrics: Metrics | undefined,
+): Promise<AgentHandle> {
   let docker: Docker | undefined;
   let dockerIndex: DockerIndex | undefined;
   const getDocker = () => {
@@ -71,6 +94,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb },
     onExit: (id) => void dhcp.containerGone(id),
+    ...(metrics ? { onPass: (rep: PassReport) => passMetrics(metrics.m, rep) } : {}),
   });
   const mesher = new Mesher({
     runner, stateDir: cfg.stateDir, log: log.child({ part: 'mesh' }), ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), resyncMs: cfg.meshResyncMs,
@@ -78,7 +102,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
   const cni = new CniHandler({ attacher, reservations: new Reservations(cfg.stateDir), runner, log: log.child({ part: 'cni' }) });
-  const impl = agentService({
+  const served = agentService({
     attacher,
     cni,
     mesher,
@@ -92,6 +116,10 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     lifecycle,
     check: (fix) => checkHost({ attacher, records, lifecycle, orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb, log } }, fix),
   });
+  if (metrics) agentGauges(metrics.m, dhcp, mesher);
+  const impl = metrics
+    ? metrics.m.instrument(AgentService, served, { attach: metrics.m.attachSeconds, detach: metrics.m.detachSeconds })
+    : served;
 
   const servers: Server[] = [];
   const bind = (s: Server, addr: string) =>
@@ -123,6 +151,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
     mesher,
     dhcp,
     lifecycle,
+    ...(metrics ? { metricsListen: metrics.endpoint.listen } : {}),
     async stop() {
       mesher.stop();
       lifecycle.stop();
@@ -131,8 +160,40 @@ export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner =
       localHealth.draining();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
+      await metrics?.endpoint.close();
     },
   };
+}
+
+/** A lifecycle pass: drift is what it had to repair; leaks are records whose container was gone. */
+function passMetrics(m: Metrics['m'], rep: PassReport): void {
+  m.reconcilePasses.inc();
+  m.reconcileDrift.inc(rep.reapplied.length + rep.released.length + rep.stopped.length + rep.orphansRemoved.length);
+  m.leaksFound.inc(rep.released.length);
+  m.orphansFound.inc(rep.orphansFound.length);
+}
+
+/** DHCP restarts as they happen; leases and tunnel states read at each scrape. */
+function agentGauges(m: Metrics['m'], dhcp: DhcpSupervisor, mesher: Mesher): void {
+  dhcp.on('event', (e) => {
+    if (e.type === 'restarted') m.dhcpRestarts.inc();
+  });
+  m.onScrape(async () => {
+    const now = Date.now();
+    m.dhcpLeaseAge.reset();
+    m.dhcpLeaseRemaining.reset();
+    for (const l of dhcp.leases()) {
+      m.dhcpLeaseAge.set({ key: l.key, ifname: l.ifname }, Math.max(0, (now - l.obtainedUnixMs) / 1000));
+      m.dhcpLeaseRemaining.set({ key: l.key, ifname: l.ifname }, Math.max(0, (l.expiresUnixMs - now) / 1000));
+    }
+    const tunnels = await mesher.status();
+    m.tunnelUp.reset();
+    for (const t of tunnels) {
+      const probe = t.kind === 'ovs' ? 'bfd' : 'ping';
+      const labels = { network: t.network, peer: t.peer, kind: t.kind, probe, state: t.state };
+      m.tunnelUp.set(labels, t.state === 'up' ? 1 : 0);
+    }
+  });
 }
 
 /**

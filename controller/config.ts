@@ -30,6 +30,8 @@ export const ControllerConfigSchema = z.object({
   trustDir: z.string().min(1).default('/etc/fleetnet/controller'),
   /** The longest a client may ask FleetAttach/FleetDetach to wait. */
   maxWaitMs: z.number().int().min(0).default(120_000),
+  /** ADDR:PORT of the Prometheus endpoint (GET /metrics); none when absent. */
+  metrics: z.string().min(1).optional(),
 });
 
 export type ControllerConfig = Readonly<z.infer<typeof ControllerConfigSchema>>;

@@ -22,10 +22,16 @@ import { isShared } from './store/store.js';
 import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
 import { ControllerService } from '../common/rpc/services.js';
+import { FleetEvents } from './events/fleet-events.js';
+import { poolStats } from './ipam/pool-stats.js';
 
 export interface ControllerHandle {
   /** The address actually bound (the port is filled in when :0 was asked). */
   listen: string;
+  /** The metrics endpoint's address, when --metrics asked for one. */
+  metricsListen?: string;
+  /** What changes in the fleet (attach, detach, host and tunnel up/down), for watchers. */
+  events: FleetEvents;
   store: Store;
   dispatcher: Dispatcher;
   mesh: MeshPusher;
@@ -39,23 +45,54 @@ export interface ControllerDeps {
 }
 
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
+  // First, so that a taken metrics address is refused before anything else starts.
+  const metrics = cfg.metrics ? await startControllerMetrics(cfg.metrics, log) : undefined;
+  try {
+    return await startServing(cfg, log, deps, metrics);
+  } catch (err) {
+    await metrics?.endpoint.close();
+    throw err;
+  }
+}
+
+async function startControllerMetrics(listen: string, log: Logger) {
+  const { ControllerMetrics, serveMetrics } = await import('../common/metrics.js');
+  const m = new ControllerMetrics();
+  return { m, endpoint: await serveMetrics(m, listen, log) };
+}
+
+type Metrics = Awaited<ReturnType<typeof startControllerMetrics>>;
+
+async function startServing(
+  cfg: ControllerConfig, log: Logger, deps: ControllerDeps, metrics: Metrics | undefined,
+): Promise<ControllerHandle> {
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const trust = await openTrustIfInitialised(cfg.trustDir);
   const store = deps.store ?? (await openStore(cfg, log));
   // Several controllers on one store: each host is dispatched by the one that owns it.
   const ownership = isShared(store) ? store.hostOwnership(log.child({ part: 'ownership' })) : undefined;
+  const events = new FleetEvents();
   const dispatcher = new Dispatcher({
     store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
     backoffMinMs: cfg.backoffMinMs, backoffMaxMs: cfg.backoffMaxMs, listTimeoutMs: cfg.listTimeoutMs,
     attachTimeoutMs: cfg.attachTimeoutMs, parallel: cfg.parallelPerHost,
     ...(ownership ? { owns: (h: string) => ownership.owns(h) } : {}),
+    observer: {
+      event: (e) => events.publish(e),
+      ...(metrics ? { passDone: (_h: string, drift: number) => countPass(metrics.m, drift) } : {}),
+    },
   });
   await dispatcher.start();
   if (ownership && isShared(store)) await startOwnedDispatch(store, ownership, dispatcher, log.child({ part: 'ownership' }));
   const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))) });
   await mesh.start();
 
-  const impl = controllerService({ store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh });
+  const served = controllerService({
+    store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh,
+  });
+  if (metrics) controllerGauges(metrics.m, store);
+  const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
+  const impl = metrics && timed ? metrics.m.instrument(ControllerService, served, timed) : served;
   const protoDir = findProtoDir();
   const pkg = loadSync(['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto'], { includeDirs: [protoDir], keepCase: false });
   // Only what this server serves: agent.proto is loaded for its message types, not its service.
@@ -92,6 +129,8 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
   log.info({ listen, store: store.description, version: VERSION }, 'controller serving');
   return {
     listen,
+    ...(metrics ? { metricsListen: metrics.endpoint.listen } : {}),
+    events,
     store,
     dispatcher,
     mesh,
@@ -102,6 +141,28 @@ export async function startController(cfg: ControllerConfig, log: Logger, deps: 
       await ownership?.stop();
       await dispatcher.stop();
       store.close();
+      await metrics?.endpoint.close();
     },
   };
+}
+
+function countPass(m: Metrics['m'], drift: number): void {
+  m.reconcilePasses.inc();
+  m.reconcileDrift.inc(drift);
+}
+
+/** Hosts and IPAM pools, read from the store at each scrape. */
+function controllerGauges(m: Metrics['m'], store: Store): void {
+  m.onScrape(async () => {
+    const { hosts, pools } = await store.read((tx) => ({ hosts: tx.listHosts(), pools: poolStats(tx) }));
+    m.hostUp.reset();
+    for (const h of hosts) m.hostUp.set({ host: h.name, state: h.state }, h.state === 'up' ? 1 : 0);
+    for (const g of [m.poolSize, m.poolUsed, m.poolFree]) g.reset();
+    for (const p of pools) {
+      const l = { network: p.network, family: `ipv${p.family}` };
+      m.poolSize.set(l, p.size);
+      m.poolUsed.set(l, p.used);
+      m.poolFree.set(l, p.free);
+    }
+  });
 }

@@ -29,6 +29,8 @@ export interface LifecycleDeps {
   orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress'>;
   /** Called when a container dies or is destroyed (DHCP clients are reaped at once). */
   onExit?: (id: string) => void;
+  /** Called with each full pass's report (metrics). */
+  onPass?: (rep: PassReport) => void;
 }
 
 interface DockerView {
@@ -44,6 +46,8 @@ export interface PassReport {
   stopped: string[];
   failed: { key: string; error: string }[];
   orphansRemoved: string[];
+  /** Orphans seen by this pass (removed only once older than the grace). */
+  orphansFound: string[];
   labelled: number;
 }
 
@@ -185,7 +189,9 @@ export class Lifecycle {
   }
 
   private async pass(): Promise<PassReport> {
-    const rep: PassReport = { reapplied: [], released: [], stopped: [], failed: [], orphansRemoved: [], labelled: 0 };
+    const rep: PassReport = {
+      reapplied: [], released: [], stopped: [], failed: [], orphansRemoved: [], orphansFound: [], labelled: 0,
+    };
     const view = await this.dockerView();
     const now = Date.now();
     const work = this.d.records.all().map((r) => async () => {
@@ -232,7 +238,9 @@ export class Lifecycle {
     for (const o of found) if (!this.orphanSeen.has(o.name)) this.orphanSeen.set(o.name, now);
     const removed = await removeOrphans(od, found.filter((o) => now - this.orphanSeen.get(o.name)! >= grace));
     rep.orphansRemoved = removed.map((o) => o.name);
+    rep.orphansFound = found.map((o) => o.name);
     if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length) this.d.log.info(rep, 'lifecycle pass');
+    this.d.onPass?.(rep);
     return rep;
   }
 

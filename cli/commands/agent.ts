@@ -34,6 +34,7 @@ export function register(program: Command): void {
     .option('--mesh-resync-ms <ms>', 'period of the mesh\'s full reconcile pass (0: only when the controller pushes)')
     .option('--docker-socket <path>', 'the Docker daemon whose containers this agent follows', '/var/run/docker.sock')
     .option('--lifecycle-pass-ms <ms>', 'period of the full pass that repairs missed container events and removes orphans', '10000')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (default: off)')
     .addHelpText('after', CONFIG_HELP)
     .action(async (opts: Record<string, string | boolean | undefined>, cmd: Command) => {
       const [{ agentConfig, AgentConfigSchema, DEFAULT_AGENT_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startAgent }, { makeLogger, runUntilSignal }, { notifyReady }] =

@@ -40,6 +40,7 @@ export function register(program: Command): void {
     .option('--etcd-prefix <prefix>', 'key prefix of this fleet in etcd', '/fleetnet/')
     .option('--resync-ms <ms>', 'periodic reconcile pass per host', '10000')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (default: off)')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const [{ controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startController }, { makeLogger, runUntilSignal }, { notifyReady }, { etcdFlags }] =

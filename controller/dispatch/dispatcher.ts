@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import { ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markStopped, markUp } from '../fleet/attachments.js';
+import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
@@ -27,6 +28,8 @@ export interface DispatcherOptions {
   now?: () => number;
   /** Several controllers (etcd): run only for the hosts this one owns (controller/dispatch/ownership.ts). */
   owns?: (host: string) => boolean;
+  /** Told of passes (metrics) and of changes: attach, detach, host up/down (`fleetnet events`). */
+  observer?: DispatchObserver;
 }
 
 interface HostLoop {
@@ -220,9 +223,15 @@ export class Dispatcher {
       }
     });
     const desiredIds = new Set(snap.desired.map((a) => a.id));
+    let drift = snap.desired.filter((a) => {
+      const have = byId.get(a.id);
+      if (a.desired === 'absent') return have !== undefined;
+      return !(have && agentMatches(a, have) && (have.state === 'up' || have.state === ''));
+    }).length;
     for (const i of actual) {
       if (!i.attachmentId.startsWith(ATTACHMENT_ID_PREFIX) || desiredIds.has(i.attachmentId)) continue;
       // Made for an attachment this fleet no longer has (e.g. detached while the reply was lost).
+      drift++;
       work.push(async () => {
         log.info({ host: hostName, attachmentId: i.attachmentId }, 'removing an interface no attachment wants');
         await link.detach({ target: { kind: 'auto', value: i.container?.name ?? '' }, ifname: i.ifname, attachmentId: i.attachmentId }, this.o.attachTimeoutMs).catch((err: unknown) => {
@@ -240,6 +249,7 @@ export class Dispatcher {
       ...(probe ? { agentVersion: probe.version, capabilities: probe.caps } : {}),
       observedGeneration: snap.generation,
     });
+    this.o.observer?.passDone?.(hostName, drift);
   }
 
   /** Only the attachments that changed, on a host known to be up. */
@@ -271,7 +281,10 @@ export class Dispatcher {
     const now = this.now();
     if (a.desired === 'absent') {
       if (have || !known) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
-      if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) log.info({ id: a.id, host: a.host }, 'detached');
+      if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) {
+        log.info({ id: a.id, host: a.host }, 'detached');
+        this.tell('detach', a);
+      }
       return this.emit(a.id);
     }
     const matches = have !== undefined && agentMatches(a, have);
@@ -304,6 +317,7 @@ export class Dispatcher {
       const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);
       await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), this.now()));
       log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
+      this.tell('attach', a, res.interface?.container?.name);
     } catch (err) {
       if (isUnreachable(err)) throw err;
       if (a.container && err instanceof FleetnetError && err.kind === 'not_found') {
@@ -329,11 +343,24 @@ export class Dispatcher {
   }
 
   private async recordHost(name: string, patch: Partial<HostRecord>): Promise<void> {
-    await this.o.store.transact((tx) => {
+    const was = await this.o.store.transact((tx) => {
       const h = tx.getHost(name);
-      if (!h) return;
+      if (!h) return undefined;
       const observed = patch.observedGeneration;
       tx.putHost({ ...h, ...patch, ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}) });
+      return h.state;
+    });
+    if (was !== undefined && patch.state && patch.state !== was && patch.state !== 'unknown') {
+      const kind = patch.state === 'up' ? 'host-up' : 'host-down';
+      this.o.observer?.event?.({ kind, timeMs: this.now(), host: name, ...(patch.lastError ? { detail: patch.lastError } : {}) });
+    }
+  }
+
+  private tell(kind: 'attach' | 'detach', a: AttachmentRecord, container = a.container?.name): void {
+    this.o.observer?.event?.({
+      kind, timeMs: this.now(), host: a.host, attachmentId: a.id, ifname: a.ifname,
+      ...(a.net ? { network: a.net } : {}),
+      ...(container || a.target.value ? { container: container || a.target.value } : {}),
     });
   }
 }

@@ -41,7 +41,8 @@ export function reserveStatic(tx: Tx, n: NetworkRecord, cidr: Cidr, owner: strin
   tx.reserveAddress(n.name, cidr.addr.text, owner);
 }
 
-function rangeFor(n: NetworkRecord, subnet: Cidr): { first: bigint; last: bigint } {
+/** The addresses of `subnet` that allocation hands out: usable ones, within --ipam-range when given. */
+export function rangeFor(n: NetworkRecord, subnet: Cidr): { first: bigint; last: bigint } {
   const b = usableBounds(subnet);
   const r = n.ipamRanges.find((x) => tryParseAddr(x.start)?.family === subnet.addr.family);
   if (!r) return b;
