@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
+import { withMetrics, type OpenMetrics } from '../common/metrics-open.js';
 import { CniHandler } from '../cni/handler.js';
 import { Reservations } from '../cni/reservations.js';
 import { Attacher } from './attach/attacher.js';
@@ -43,23 +44,10 @@ export interface AgentHandle {
 }
 
 export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
-  // First, so that a taken metrics address is refused before anything else starts.
-  const metrics = cfg.metrics ? await startAgentMetrics(cfg.metrics, log) : undefined;
-  try {
-    return await startServing(cfg, log, runner, metrics);
-  } catch (err) {
-    await metrics?.endpoint.close();
-    throw err;
-  }
+  return withMetrics('AgentMetrics', cfg.metrics, log, (metrics) => startServing(cfg, log, runner, metrics));
 }
 
-async function startAgentMetrics(listen: string, log: Logger) {
-  const { AgentMetrics, serveMetrics } = await import('../common/metrics.js');
-  const m = new AgentMetrics();
-  return { m, endpoint: await serveMetrics(m, listen, log) };
-}
-
-type Metrics = Awaited<ReturnType<typeof startAgentMetrics>>;
+type Metrics = OpenMetrics<'AgentMetrics'>;
 
 async function startServing(
   cfg: AgentConfig, log: Logger, runner: Runner, metrics: Metrics | undefined,

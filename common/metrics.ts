@@ -18,9 +18,9 @@ export type MetricsRole = 'agent' | 'controller';
 export class FleetMetrics {
   readonly registry = new Registry();
   private readonly refreshers: (() => Promise<void> | void)[] = [];
-  private readonly c = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
+  protected readonly c = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
     new Counter<T>({ name, help, labelNames, registers: [this.registry] });
-  private readonly g = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
+  protected readonly g = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
     new Gauge<T>({ name, help, labelNames, registers: [this.registry] });
   private readonly h = <T extends string>(name: string, help: string, labelNames: readonly T[] = []) =>
     new Histogram<T>({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -92,71 +92,60 @@ export class FleetMetrics {
 }
 
 export class AgentMetrics extends FleetMetrics {
-  readonly leaksFound = this.counter(
+  readonly leaksFound = this.c(
     'fleetnet_leaks_found_total',
     'Attachments whose container was gone when a lifecycle pass looked (released)',
   );
-  readonly orphansFound = this.counter(
+  readonly orphansFound = this.c(
     'fleetnet_orphans_found_total',
     'Interfaces or ports marked as fleetnet\'s that no attachment record owns, per pass that saw them',
   );
-  readonly dhcpRestarts = this.counter(
+  readonly dhcpRestarts = this.c(
     'fleetnet_dhcp_client_restarts_total',
     'DHCP clients restarted by the supervisor after they died',
   );
-  readonly dhcpLeaseAge = new Gauge({
-    name: 'fleetnet_dhcp_lease_age_seconds',
-    help: 'Age of each held DHCP lease',
-    labelNames: ['key', 'ifname'],
-    registers: [this.registry],
-  });
-  readonly dhcpLeaseRemaining = new Gauge({
-    name: 'fleetnet_dhcp_lease_remaining_seconds',
-    help: 'Time left on each held DHCP lease',
-    labelNames: ['key', 'ifname'],
-    registers: [this.registry],
-  });
-  readonly tunnelUp = new Gauge({
-    name: 'fleetnet_tunnel_up',
-    help: 'Tunnel to a mesh peer: 1 up, 0 down, missing or unknown (probe: bfd for OVS tunnels, ping for kernel ones)',
-    labelNames: ['network', 'peer', 'kind', 'probe', 'state'],
-    registers: [this.registry],
-  });
+  readonly dhcpLeaseAge = this.g(
+    'fleetnet_dhcp_lease_age_seconds',
+    'Age of each held DHCP lease',
+    ['key', 'ifname'],
+  );
+  readonly dhcpLeaseRemaining = this.g(
+    'fleetnet_dhcp_lease_remaining_seconds',
+    'Time left on each held DHCP lease',
+    ['key', 'ifname'],
+  );
+  readonly tunnelUp = this.g(
+    'fleetnet_tunnel_up',
+    'Tunnel to a mesh peer: 1 up, 0 down, missing or unknown (probe: bfd for OVS tunnels, ping for kernel ones)',
+    ['network', 'peer', 'kind', 'probe', 'state'],
+  );
 
   constructor() {
     super('agent');
   }
-
-  private counter(name: string, help: string): Counter {
-    return new Counter({ name, help, registers: [this.registry] });
-  }
 }
 
 export class ControllerMetrics extends FleetMetrics {
-  readonly hostUp = new Gauge({
-    name: 'fleetnet_host_up',
-    help: 'Each host\'s agent as the controller last found it: 1 up, 0 down or unknown',
-    labelNames: ['host', 'state'],
-    registers: [this.registry],
-  });
-  readonly poolSize = new Gauge({
-    name: 'fleetnet_ipam_pool_size',
-    help: 'Addresses the network can hand out (its range, less network, broadcast and gateways)',
-    labelNames: ['network', 'family'],
-    registers: [this.registry],
-  });
-  readonly poolUsed = new Gauge({
-    name: 'fleetnet_ipam_pool_used',
-    help: 'Addresses of the network held by attachments',
-    labelNames: ['network', 'family'],
-    registers: [this.registry],
-  });
-  readonly poolFree = new Gauge({
-    name: 'fleetnet_ipam_pool_free',
-    help: 'Addresses of the network still free',
-    labelNames: ['network', 'family'],
-    registers: [this.registry],
-  });
+  readonly hostUp = this.g(
+    'fleetnet_host_up',
+    'Each host\'s agent as the controller last found it: 1 up, 0 down or unknown',
+    ['host', 'state'],
+  );
+  readonly poolSize = this.g(
+    'fleetnet_ipam_pool_size',
+    'Addresses the network can hand out (its range, less network, broadcast and gateways)',
+    ['network', 'family'],
+  );
+  readonly poolUsed = this.g(
+    'fleetnet_ipam_pool_used',
+    'Addresses of the network held by attachments',
+    ['network', 'family'],
+  );
+  readonly poolFree = this.g(
+    'fleetnet_ipam_pool_free',
+    'Addresses of the network still free',
+    ['network', 'family'],
+  );
 
   constructor() {
     super('controller');

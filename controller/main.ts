@@ -8,6 +8,7 @@ import { FleetnetError } from '../common/errors.js';
 import { addHealth, type ServerHealth } from '../common/rpc/health.js';
 import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
+import { withMetrics, type OpenMetrics } from '../common/metrics-open.js';
 import type { ControllerConfig } from './config.js';
 import { tlsAgentLinks, type AgentLinkFactory } from './dispatch/agent-link.js';
 import { startControllerEndpoint } from './pki/endpoint.js';
@@ -45,23 +46,10 @@ export interface ControllerDeps {
 }
 
 export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
-  // First, so that a taken metrics address is refused before anything else starts.
-  const metrics = cfg.metrics ? await startControllerMetrics(cfg.metrics, log) : undefined;
-  try {
-    return await startServing(cfg, log, deps, metrics);
-  } catch (err) {
-    await metrics?.endpoint.close();
-    throw err;
-  }
+  return withMetrics('ControllerMetrics', cfg.metrics, log, (metrics) => startServing(cfg, log, deps, metrics));
 }
 
-async function startControllerMetrics(listen: string, log: Logger) {
-  const { ControllerMetrics, serveMetrics } = await import('../common/metrics.js');
-  const m = new ControllerMetrics();
-  return { m, endpoint: await serveMetrics(m, listen, log) };
-}
-
-type Metrics = Awaited<ReturnType<typeof startControllerMetrics>>;
+type Metrics = OpenMetrics<'ControllerMetrics'>;
 
 async function startServing(
   cfg: ControllerConfig, log: Logger, deps: ControllerDeps, metrics: Metrics | undefined,
