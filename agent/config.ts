@@ -28,6 +28,11 @@ export const AgentConfigSchema = z.object({
   joinTokenFile: z.string().default('/etc/fleetnet/agent/join-token'),
   caFile: z.string().default('/etc/fleetnet/agent/ca.crt'),
   insecureTcp: z.boolean().default(false),
+  /**
+   * Where CNI ADDs of the `fleetnet` plugin get addresses and MACs: a controller (ADDR:PORT, several
+   * comma-separated), or `none` (local pools). Default: the controller this agent enrolls with.
+   */
+  cniController: z.string().min(1).optional(),
   /** ADDR:PORT of the Prometheus endpoint (GET /metrics); none when absent. */
   metrics: z.string().min(1).optional(),
 });

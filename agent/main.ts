@@ -8,6 +8,8 @@ import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { VERSION } from '../common/version.js';
 import { withMetrics, type OpenMetrics } from '../common/metrics-open.js';
+import { hostname } from 'node:os';
+import { GrpcFleetLink } from '../cni/fleet-link-grpc.js';
 import { CniHandler } from '../cni/handler.js';
 import { Reservations } from '../cni/reservations.js';
 import { Attacher } from './attach/attacher.js';
@@ -26,7 +28,7 @@ import { netlinkIp } from './linux/ip-netlink.js';
 import { loadRtnl } from './linux/rtnetlink.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
-import { agentTlsFiles } from './trust/credentials.js';
+import { agentTlsFiles, loadAgentCredential, savedControllerAddr } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
 import { AgentService } from '../common/rpc/services.js';
@@ -89,7 +91,11 @@ async function startServing(
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
-  const cni = new CniHandler({ attacher, reservations: new Reservations(cfg.stateDir), runner, log: log.child({ part: 'cni' }) });
+  const reservations = new Reservations(cfg.stateDir);
+  const cniFleet = cniFleetLink(cfg, reservations, log.child({ part: 'cni' }));
+  const cni = new CniHandler({
+    attacher, reservations, runner, log: log.child({ part: 'cni' }), ...(cniFleet ? { fleet: cniFleet } : {}),
+  });
   const served = agentService({
     attacher,
     cni,
@@ -146,6 +152,7 @@ async function startServing(
       dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();
       localHealth.draining();
+      cniFleet?.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
       await metrics?.endpoint.close();
@@ -154,6 +161,22 @@ async function startServing(
 }
 
 /** A lifecycle pass: drift is what it had to repair; leaks are records whose container was gone. */
+/**
+ * The fleet controller CNI ADDs take addresses and MACs from: --cni-controller, else the controller
+ * this agent enrolls (or enrolled) with; none: local pools. It calls as this host, with the host
+ * certificate as it stands at each call (renewals included), or plain TCP when not enrolled (labs).
+ */
+export function cniFleetLink(cfg: AgentConfig, reservations: Reservations, log: Logger): GrpcFleetLink | undefined {
+  if (cfg.cniController === 'none') return undefined;
+  const files = agentTlsFiles(cfg.stateDir);
+  const enrolled = loadAgentCredential(files) ? savedControllerAddr(files) : undefined;
+  const controller = cfg.cniController ?? cfg.controller ?? enrolled;
+  if (!controller) return undefined;
+  const hostName = cfg.hostName ?? hostname();
+  log.info({ controller, hostName }, 'cni: addresses from the fleet controller');
+  return new GrpcFleetLink({ controller, hostName, reservations, credential: () => loadAgentCredential(files), log });
+}
+
 function passMetrics(m: Metrics['m'], rep: PassReport): void {
   m.reconcilePasses.inc();
   m.reconcileDrift.inc(rep.reapplied.length + rep.released.length + rep.stopped.length + rep.orphansRemoved.length);

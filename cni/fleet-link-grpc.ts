@@ -1,14 +1,18 @@
 // The CNI handler's fleet controller over gRPC: ADD is a FleetAttach for this host (the controller
 // reserves a fleet-unique address and MAC, records the attachment and orders this very agent to
 // make it, then answers once the agent reported it up); DEL is a FleetDetach by attachment id.
-// So a CNI attachment is a fleet attachment like any other: `fleetnet ls`, resync, release.
-import { credentials, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+// So a CNI attachment is a fleet attachment like any other: `fleetnet ls`, `fleetnet check`,
+// resync, release. The agent calls as itself: its host certificate, `host` naming its own host
+// (the controller's HOST_SCOPED_POLICY refuses any other host).
 import type { Logger } from 'pino';
+import { credentials } from '@grpc/grpc-js';
 import { FleetnetError } from '../common/errors.js';
-import { fromServiceError } from '../common/grpc-errors.js';
 import { CONTROLLER_NAME } from '../common/pki/identity.js';
 import { clientCredentials, expectServerName, type Credential } from '../common/pki/tls.js';
-import { ControllerClient, type Attachment } from '../proto/gen/fleetnet/v1/controller.js';
+import { callAgent } from '../common/rpc/agent-client.js';
+import { connectFirstLive } from '../common/rpc/failover.js';
+import { ControllerClient } from '../common/rpc/services.js';
+import type { Attachment } from '../proto/gen/fleetnet/v1/controller.js';
 import type { FleetLink } from './fleet-link.js';
 import type { CniCall } from './handler.js';
 import type { NetConf } from './netconf.js';
@@ -16,37 +20,70 @@ import type { Reservation, Reservations } from './reservations.js';
 import { CniCode, CniError, type CniResult } from './spec.js';
 
 export interface GrpcFleetLinkOptions {
+  /** ADDR:PORT of the controller, or several comma-separated (the first that answers). */
   controller: string;
   /** This host's name in the fleet (the agent's --host-name). */
   hostName: string;
   reservations: Reservations;
-  /** The agent's mTLS credential when it is enrolled; plain TCP otherwise (labs). */
-  credential?: Credential;
+  /** The agent's credential as it stands (it renews itself); undefined: plain TCP (labs without a CA). */
+  credential: () => Credential | undefined;
   log: Logger;
   /** How long ADD/DEL wait for the controller and the agent's own attach. */
   waitMs?: number;
+  /** How long finding a controller that answers may take (STATUS, and the first call). */
+  connectMs?: number;
 }
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+/** The reply's margin over the wait the controller is asked for. */
+const REPLY_MARGIN_MS = 5000;
 
 export class GrpcFleetLink implements FleetLink {
-  private readonly client: ControllerClient;
+  private conn?: { client: ControllerClient; certPem: string; addr: string };
   private readonly waitMs: number;
+  private readonly connectMs: number;
 
   constructor(private readonly o: GrpcFleetLinkOptions) {
-    const creds: ChannelCredentials = o.credential ? clientCredentials(o.credential.caPem, o.credential) : credentials.createInsecure();
-    this.client = new ControllerClient(o.controller, creds, o.credential ? expectServerName(CONTROLLER_NAME) : {});
     this.waitMs = o.waitMs ?? 30_000;
+    this.connectMs = o.connectMs ?? 5000;
   }
 
   close(): void {
-    this.client.close();
+    this.conn?.client.close();
+    this.conn = undefined;
   }
 
-  private call<Req, Res>(fn: Unary<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
-    return new Promise((resolve, reject) =>
-      fn.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(fromServiceError(err, `the controller at ${this.o.controller}`)) : resolve(res))),
-    );
+  /** A connected client with the current credential (a renewed certificate means a new channel). */
+  private async client(): Promise<{ client: ControllerClient; addr: string }> {
+    const cred = this.o.credential();
+    const certPem = cred?.certPem ?? '';
+    if (this.conn && this.conn.certPem === certPem) return this.conn;
+    this.close();
+    const make = (addr: string) =>
+      cred
+        ? new ControllerClient(addr, clientCredentials(cred.caPem, cred), expectServerName(CONTROLLER_NAME))
+        : new ControllerClient(addr, credentials.createInsecure());
+    const { client, addr } = await connectFirstLive(this.o.controller, make, this.connectMs, '--cni-controller');
+    this.conn = { client, certPem, addr };
+    return this.conn;
+  }
+
+  private async call<Req, Res>(
+    pick: (c: ControllerClient) => Parameters<typeof callAgent<Req, Res>>[1], req: Req, timeoutMs: number,
+  ): Promise<Res> {
+    const { client, addr } = await this.client();
+    try {
+      return await callAgent(client, pick(client), req, timeoutMs, `the controller at ${addr}`);
+    } catch (err) {
+      if (err instanceof FleetnetError && err.kind === 'unavailable') this.close(); // the next call looks again
+      throw err;
+    }
+  }
+
+  private fleetAttach(conf: NetConf, call: CniCall, id: string) {
+    return this.call((c) => c.fleetAttach, {
+      host: this.o.hostName, network: conf.pool.network, target: { kind: 'path', value: call.netns }, ifname: call.ifname,
+      addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: id, waitMs: this.waitMs, keepAddress: false,
+    }, this.waitMs + REPLY_MARGIN_MS);
   }
 
   async add(conf: NetConf, call: CniCall, id: string): Promise<CniResult> {
@@ -54,44 +91,55 @@ export class GrpcFleetLink implements FleetLink {
     const have = this.o.reservations.get(net, id);
     // The same container and ifname in a new namespace (restart without DEL): the old attachment goes first.
     if (have && have.netns !== call.netns) await this.detach(id);
-    const reply = await this.call(this.client.fleetAttach, {
-      host: this.o.hostName, network: net, target: { kind: 'path', value: call.netns }, ifname: call.ifname, addresses: [], mac: '', macString: '',
-      vlan: '', mtu: 0, attachmentId: id, waitMs: this.waitMs,
-    }, this.waitMs + 5000).catch((err: unknown) => {
-      // The network is the one thing of the request the controller can find wrong.
-      if (err instanceof FleetnetError && (err.kind === 'invalid' || err.kind === 'not_found')) {
-        throw new CniError(CniCode.invalidConfig, `invalid network configuration: network: ${err.message}`, err.hint ?? '');
-      }
-      throw err;
-    });
+    let reply = await this.fleetAttach(conf, call, id).catch(cniOfController);
+    if (reply.attachment && reply.attachment.target?.value !== call.netns) {
+      // The controller still holds it in an old namespace (this agent's own record was lost): move it.
+      await this.detach(id);
+      reply = await this.fleetAttach(conf, call, id).catch(cniOfController);
+    }
     const a = reply.attachment;
     if (!a) throw new CniError(CniCode.attachFailed, 'the controller answered without an attachment');
     if (a.state === 'failed') {
       await this.detach(id).catch(() => undefined); // nothing half made: its address and MAC go back
       throw new CniError(CniCode.attachFailed, `the attach failed: ${a.error}`);
     }
-    if (a.state !== 'up') throw new CniError(CniCode.tryAgainLater, `the attachment is ${a.state} (the agent has not confirmed it yet)`, 'retry the ADD');
+    if (a.state !== 'up') {
+      const why = `the attachment is ${a.state} (this agent has not confirmed it in ${this.waitMs} ms)`;
+      throw new CniError(CniCode.tryAgainLater, why, 'retry the ADD');
+    }
     const r = this.reservationOf(a, call);
     await this.o.reservations.locked(net, () => this.o.reservations.put(net, r));
     const ifaces = [...(a.hostIfname ? [{ name: a.hostIfname }] : []), { name: a.ifname, mac: a.mac, sandbox: call.netns }];
+    const routes = [...conf.pool.routes];
+    const gw = a.gateways[0];
+    if (conf.link?.defaultRoute && gw) routes.push({ dst: gw.includes(':') ? '::/0' : '0.0.0.0/0', gw });
     return {
       cniVersion: conf.cniVersion,
       interfaces: ifaces,
-      ips: a.addresses.map((cidr, i) => ({ address: cidr, ...(a.gateways[i] ? { gateway: a.gateways[i] } : {}), interface: ifaces.length - 1 })),
-      ...(conf.pool.routes.length ? { routes: conf.pool.routes } : {}),
+      ips: a.addresses.map((cidr, i) => ({
+        address: cidr, ...(a.gateways[i] ? { gateway: a.gateways[i] } : {}), interface: ifaces.length - 1,
+      })),
+      ...(routes.length ? { routes } : {}),
       ...(conf.dns ? { dns: conf.dns } : {}),
     };
   }
 
   private reservationOf(a: Attachment, call: CniCall): Reservation {
     return {
-      id: a.id, containerId: call.containerId, ifname: call.ifname, netns: call.netns, plugin: 'fleetnet', addresses: a.addresses,
-      ...(a.gateways[0] ? { gateway: a.gateways[0] } : {}), mac: a.mac, controller: true, createdMs: Date.now(),
+      id: a.id, containerId: call.containerId, ifname: call.ifname, netns: call.netns, plugin: 'fleetnet',
+      addresses: a.addresses, ...(a.gateways[0] ? { gateway: a.gateways[0] } : {}), mac: a.mac, controller: true,
+      createdMs: Date.now(),
     };
   }
 
   private async detach(id: string): Promise<void> {
-    await this.call(this.client.fleetDetach, { host: '', ifname: '', attachmentId: id, waitMs: this.waitMs }, this.waitMs + 5000);
+    const r = await this.call((c) => c.fleetDetach, {
+      host: this.o.hostName, target: undefined, ifname: '', attachmentId: id, waitMs: this.waitMs,
+    }, this.waitMs + REPLY_MARGIN_MS).catch(cniOfController);
+    if (!r.done) {
+      const why = r.attachment?.error || 'the agent has not confirmed it';
+      throw new CniError(CniCode.tryAgainLater, `the detach of ${id} is still pending (${why})`, 'retry the DEL');
+    }
   }
 
   async del(conf: NetConf, _call: CniCall, id: string): Promise<void> {
@@ -104,11 +152,36 @@ export class GrpcFleetLink implements FleetLink {
     return this.o.reservations.get(conf.pool.network, id);
   }
 
+  /** The ids of this host's CNI attachments on a network, as the controller holds them (GC). */
+  async held(conf: NetConf): Promise<string[]> {
+    const req = { host: this.o.hostName, network: conf.pool.network, container: '' };
+    const r = await this.call((c) => c.listAttachments, req, 10_000).catch(cniOfController);
+    return r.attachments.filter((a) => a.id.startsWith('cni-')).map((a) => a.id);
+  }
+
   async status(): Promise<void> {
     try {
-      await this.call(this.client.controllerHealth, {}, 2000);
+      await this.call((c) => c.controllerHealth, {}, this.connectMs);
     } catch (err) {
-      throw new CniError(CniCode.notAvailable, `the fleet controller at ${this.o.controller} does not answer: no address can be allocated`, (err as Error).message);
+      const msg = `the fleet controller at ${this.o.controller} does not answer: no address can be allocated`;
+      throw new CniError(CniCode.notAvailable, msg, (err as Error).message);
     }
+  }
+}
+
+/** A controller refusal as the CNI error a runtime reads: the network is what it can find wrong. */
+function cniOfController(err: unknown): never {
+  if (!(err instanceof FleetnetError)) throw err;
+  const hint = err.hint ?? '';
+  switch (err.kind) {
+    case 'invalid':
+    case 'not_found':
+      throw new CniError(CniCode.invalidConfig, `invalid network configuration: network: ${err.message}`, hint);
+    case 'unavailable':
+      throw new CniError(CniCode.tryAgainLater, err.message, hint || 'start the controller, or check this host reaches it');
+    case 'permission':
+      throw new CniError(CniCode.attachFailed, `the controller refused: ${err.message}`, hint);
+    default:
+      throw err;
   }
 }

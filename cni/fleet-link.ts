@@ -12,6 +12,8 @@ export interface FleetLink {
   del(conf: NetConf, call: CniCall, id: string): Promise<void>;
   /** What the fleet holds for this attachment (CHECK). */
   reservation(conf: NetConf, call: CniCall, id: string): Promise<Reservation | undefined>;
+  /** The ids of this host's CNI attachments on the network that the controller holds (GC). */
+  held(conf: NetConf): Promise<string[]>;
   /** Rejects with CniError 50 when no address can be allocated (the controller does not answer). */
   status(conf: NetConf): Promise<void>;
 }

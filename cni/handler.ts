@@ -191,6 +191,15 @@ export class CniHandler {
       this.d.log.info({ network: net, containerId: r.containerId, ifname: r.ifname }, 'cni gc: releasing an attachment not in the valid list');
       await this.release(conf, net, r.id, r.netns, r.ifname, r.containerId);
     }
+    if (!this.d.fleet || !conf.link) return;
+    // What the controller holds for this host that this agent's own file does not know (a lost state folder).
+    const released = new Set(stale.map((r) => r.id));
+    for (const id of await this.d.fleet.held(conf)) {
+      if (valid.has(id) || released.has(id)) continue;
+      this.d.log.info({ network: net, id }, 'cni gc: releasing a controller attachment not in the valid list');
+      const call: CniCall = { plugin: conf.plugin, command: 'DEL', containerId: '', netns: '', ifname: '', config: new Uint8Array() };
+      await this.d.fleet.del(conf, call, id);
+    }
   }
 
   private async status(conf: NetConf): Promise<void> {

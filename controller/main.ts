@@ -17,7 +17,7 @@ import { Dispatcher } from './dispatch/dispatcher.js';
 import { grpcMeshLink, MeshPusher, type MeshLinkFactory } from './mesh/push.js';
 import { agentChannel } from './pki/wiring.js';
 import { findProtoDir } from './proto-files.js';
-import { controllerService } from './service/controller-service.js';
+import { controllerService, HOST_SCOPED_POLICY } from './service/controller-service.js';
 import { openStore } from './store/open.js';
 import { isShared } from './store/store.js';
 import { startOwnedDispatch } from './dispatch/ownership.js';
@@ -96,7 +96,9 @@ async function startServing(
   };
   try {
     if (trust) {
-      const ep = await startControllerEndpoint({ trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], configure });
+      const ep = await startControllerEndpoint({
+        trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], policy: HOST_SCOPED_POLICY, configure,
+      });
       server = ep.server;
       port = ep.port;
     } else {

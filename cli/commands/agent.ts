@@ -30,6 +30,8 @@ export function register(program: Command): void {
     .option('--join-token-file <file>', 'single-use join token for enrollment', '/etc/fleetnet/agent/join-token')
     .option('--ca-file <file>', 'the fleet CA to pin for enrollment', '/etc/fleetnet/agent/ca.crt')
     .option('--ip-path <path>', 'auto, netlink (in-process, no exec per attach) or exec (ip -batch, two execs per attach)', 'auto')
+    .option('--cni-controller <addr:port,...|none>',
+      'CNI addresses from this controller (default: the one it enrolls with); none: local pools')
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .option('--mesh-resync-ms <ms>', 'period of the mesh\'s full reconcile pass (0: only when the controller pushes)')
     .option('--docker-socket <path>', 'the Docker daemon whose containers this agent follows', '/var/run/docker.sock')

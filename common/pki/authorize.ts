@@ -11,8 +11,11 @@ export type Rule =
   | { kind: 'public' }
   /** A certificate of one of these roles. */
   | { kind: 'roles'; roles: readonly Role[] }
-  /** A host certificate acting for itself alone: request[field] must be its own host id. */
-  | { kind: 'host-self'; field: string };
+  /**
+   * A host certificate acting for itself alone: request[field] must be its own host id. Certificates
+   * of `alsoRoles` (a user's CLI) may call it for any host.
+   */
+  | { kind: 'host-self'; field: string; alsoRoles?: readonly Role[] };
 
 export interface AuthorizationOptions {
   /** Keyed by the full method path, e.g. "/fleetnet.v1.Agent/Attach". */
@@ -36,12 +39,15 @@ export function checkPeer(rule: Rule, peer: Parameters<typeof identityOfPeer>[0]
   if (rule.kind === 'roles' && !rule.roles.includes(id.role)) {
     throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint: `only ${rule.roles.join(' or ')} may` });
   }
-  if (rule.kind === 'host-self' && id.role !== 'host') throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint: 'only a host, for itself' });
+  if (rule.kind === 'host-self' && id.role !== 'host' && !rule.alsoRoles?.includes(id.role)) {
+    const also = rule.alsoRoles ? `, or ${rule.alsoRoles.join(' or ')}` : '';
+    throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint: `only a host, for itself${also}` });
+  }
   return id;
 }
 
 function hostScope(rule: Rule, id: Identity | undefined, message: unknown): void {
-  if (rule.kind !== 'host-self' || !id) return;
+  if (rule.kind !== 'host-self' || id?.role !== 'host') return;
   const claimed = (message as Record<string, unknown> | null)?.[rule.field];
   if (claimed !== id.name) {
     throw new FleetnetError('permission', `host ${id.name}'s certificate may not act for host ${String(claimed)}`, { hint: 'a host certificate acts for its own host only' });

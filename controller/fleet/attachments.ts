@@ -2,7 +2,7 @@
 // the host's desired state with a new generation. The dispatcher carries it to the agent.
 import { createHash } from 'node:crypto';
 import { fleetFingerprint, type AddressSpec, type MacSpec, type TargetRef } from '../../common/attach/index.js';
-import { conflict, invalid } from '../../common/errors.js';
+import { conflict, FleetnetError, invalid } from '../../common/errors.js';
 import type { Family } from '../../common/ip.js';
 import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
 import { parseNetworkName } from '../ipam/network-spec.js';
@@ -123,8 +123,14 @@ export interface DetachDecision {
 
 export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: TargetRef; ifname?: string }, nowMs: number): DetachDecision {
   let a: AttachmentRecord | undefined;
-  if (i.id) a = tx.getAttachment(i.id);
-  else {
+  if (i.id) {
+    a = tx.getAttachment(i.id);
+    // A host acting for itself (its certificate named in `host`) detaches its own attachments only.
+    if (a && i.host && a.host !== i.host) {
+      const hint = 'a host detaches its own attachments only';
+      throw new FleetnetError('permission', `attachment ${i.id} is on host ${a.host}, not ${i.host}`, { hint });
+    }
+  } else {
     if (!i.host || !i.target) throw invalid('say which attachment to detach', 'give --host H CONTAINER [-i IF], or an attachment id');
     const host = getHostOrThrow(tx, i.host);
     const ifname = i.ifname || 'eth1';

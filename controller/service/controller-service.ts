@@ -2,6 +2,7 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
+import type { Rule } from '../../common/pki/authorize.js';
 import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
 import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../common/attach/index.js';
@@ -29,6 +30,18 @@ export interface ControllerServiceDeps {
   /** The mesh (ApplyMesh pushes); absent: the mesh RPCs answer `unsupported`. */
   mesh?: MeshPusher;
 }
+
+/**
+ * Controller RPCs an agent may call for its own host (its host certificate; `host` must name it):
+ * the CNI plugin's addresses from the fleet (cni/fleet-link-grpc.ts) attach, detach and list the
+ * agent's own attachments. A user's CLI certificate may still call them for any host.
+ */
+const OWN_HOST: Rule = { kind: 'host-self', field: 'host', alsoRoles: ['cli', 'controller'] };
+export const HOST_SCOPED_POLICY: Readonly<Record<string, Rule>> = Object.freeze({
+  '/fleetnet.v1.Controller/FleetAttach': OWN_HOST,
+  '/fleetnet.v1.Controller/FleetDetach': OWN_HOST,
+  '/fleetnet.v1.Controller/ListAttachments': OWN_HOST,
+});
 
 /** What a wait leaves of the caller's deadline for the reply to travel back. */
 const REPLY_MARGIN_MS = 100;
@@ -126,7 +139,9 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     }),
     fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest, ctx) => {
       const dec = await store.transact((tx) =>
-        decideDetach(tx, { ...(r.attachmentId ? { id: r.attachmentId } : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }) }, now()),
+        decideDetach(tx, r.attachmentId
+          ? { id: r.attachmentId, ...(r.host ? { host: r.host } : {}) }
+          : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }, now()),
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
       if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });

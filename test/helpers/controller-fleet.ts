@@ -63,7 +63,14 @@ function stopProc(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM
   });
 }
 
-export async function startTestFleet(o: { hosts: number; tag: string }): Promise<TestFleet> {
+export interface TestFleetOptions {
+  hosts: number;
+  tag: string;
+  /** More `agent run` flags for every host, given the controller's address (e.g. --cni-controller). */
+  agentArgs?: (controllerAddr: string) => string[];
+}
+
+export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
   if (!existsSync('dist/fleetnet.cjs')) await sh.run('node', ['scripts/build.mjs']);
   const prefix = uniquePrefix(o.tag);
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
@@ -121,7 +128,8 @@ export async function startTestFleet(o: { hosts: number; tag: string }): Promise
         stopAgent: () => stopProc(agents.get(ns)),
         async startAgent() {
           agents.set(ns, sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir,
-            '--listen', `${ip}:7441`, '--insecure-tcp', '--host-name', `h${i}`, '--log-level', 'warn'] /* not enrolled: the controller runs without a CA here */, { stdio: 'inherit' }));
+            '--listen', `${ip}:7441`, '--insecure-tcp', '--host-name', `h${i}`, '--log-level', 'warn',
+            ...(o.agentArgs?.(fleet.controllerAddr) ?? [])] /* not enrolled: the controller runs without a CA here */, { stdio: 'inherit' }));
           await waitFor(`agent h${i}`, async () => {
             const c = connectAgent(socket);
             try {

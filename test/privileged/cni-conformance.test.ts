@@ -214,7 +214,8 @@ describe('fleetnet-ipam under the reference bridge plugin', () => {
     assert.deepEqual((ra.out as { routes: { dst: string }[] }).routes.map((r) => r.dst), ['10.64.0.0/16']);
     assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-cra`, 'ping', '-c', '1', '-W', '2', ipb.split('/')[0]!], { allowFail: true })).code, 0);
     assert.deepEqual(reservations('refnet').map((r) => r.addresses[0]).sort(), [ipa, ipb].sort());
-    const chk = await bridge({ command: 'CHECK', containerId: 'ref-a', netns: a, ifname: 'eth0' }, bconf({ prevResult: ra.out }));
+    // The bridge takes the lowest MAC of its ports: only the latest ADD's result still names its MAC.
+    const chk = await bridge({ command: 'CHECK', containerId: 'ref-b', netns: b, ifname: 'eth0' }, bconf({ prevResult: rb.out }));
     assert.equal(chk.code, 0, chk.stdout + chk.stderr);
     const gc = await cni.call('fleetnet-ipam', { command: 'GC' }, bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ref-a', ifname: 'eth0' }] }));
     assert.equal(gc.code, 0, gc.stdout);
