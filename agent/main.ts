@@ -133,7 +133,14 @@ async function startServing(
   if (cfg.listen) {
     // trust (issue 7): enroll first when told to, then mTLS (or Health only while unenrolled)
     const files = agentTlsFiles(cfg.stateDir);
-    const credential = await ensureEnrolled(enrollSettings(cfg), files, log);
+    const credential = await ensureEnrolled(enrollSettings(cfg), files, log).catch(async (err: unknown) => {
+      // refused (a bad join token): what was started above stops again, nothing stays served
+      dockerIndex?.stop();
+      dhcp.close();
+      await new Promise<void>((r) => local.tryShutdown(() => r()));
+      rmSync(cfg.socket, { force: true });
+      throw err;
+    });
     servers.push(await startAgentTcp({ listen: cfg.listen, agentImpl: impl, credential, files, insecureTcp: cfg.insecureTcp, log }));
   }
   // A mesh held from before a restart: converge to it now, then periodically.

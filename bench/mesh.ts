@@ -5,7 +5,7 @@
 import { availableParallelism, release } from 'node:os';
 import { writeResults, type ResultRow } from './lib/results.js';
 import { performance } from 'node:perf_hooks';
-import type { MeshNetwork } from '../controller/mesh/plan.js';
+import type { MeshNetwork } from '../common/mesh/plan.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../test/helpers/mesh-fleet.js';
 import { newRunId } from '../test/helpers/docker.js';
 

@@ -22,9 +22,10 @@ import { openStore } from './store/open.js';
 import { isShared } from './store/store.js';
 import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
-import { ControllerService } from '../common/rpc/services.js';
+import { AdminService, ControllerService } from '../common/rpc/services.js';
 import { FleetEvents } from './events/fleet-events.js';
 import { poolStats } from './ipam/pool-stats.js';
+import { ADMIN_POLICY, adminService } from './service/admin-service.js';
 
 export interface ControllerHandle {
   /** The address actually bound (the port is filled in when :0 was asked). */
@@ -81,10 +82,12 @@ async function startServing(
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
   const impl = metrics && timed ? metrics.m.instrument(ControllerService, served, timed) : served;
+  const admin = { def: AdminService, impl: adminService({ trust, store, log: log.child({ part: 'admin' }) }) };
   const protoDir = findProtoDir();
-  const pkg = loadSync(['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto'], { includeDirs: [protoDir], keepCase: false });
+  const protos = ['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto', 'fleetnet/v1/admin.proto'];
+  const pkg = loadSync(protos, { includeDirs: [protoDir], keepCase: false });
   // Only what this server serves: agent.proto is loaded for its message types, not its service.
-  const reflection = new ReflectionService(pkg, { services: ['fleetnet.v1.Controller'] });
+  const reflection = new ReflectionService(pkg, { services: ['fleetnet.v1.Controller', 'fleetnet.v1.Admin'] });
 
   let server: Server;
   let port: number;
@@ -97,13 +100,15 @@ async function startServing(
   try {
     if (trust) {
       const ep = await startControllerEndpoint({
-        trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }], policy: HOST_SCOPED_POLICY, configure,
+        trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }, admin],
+        policy: { ...HOST_SCOPED_POLICY, ...ADMIN_POLICY }, configure,
       });
       server = ep.server;
       port = ep.port;
     } else {
       server = new Server(SERVER_OPTIONS);
       server.addService(ControllerService, impl);
+      server.addService(admin.def, admin.impl); // no CA: it answers that it needs one
       configure(server);
       port = await bindServer(server, cfg.listen, ServerCredentials.createInsecure());
       warnUnauthorized(log, cfg.listen, `no CA in ${cfg.trustDir} (run fleetnet controller init for mutual TLS)`);

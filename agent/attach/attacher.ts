@@ -62,6 +62,8 @@ type Static = Extract<AddressSpec, { kind: 'static' }>;
 export interface AttachOptions {
   /** Keep the address and MAC reserved when the container is removed (the controller reads it). */
   keepAddress?: boolean;
+  /** The RPC's signal (cancel, deadline): an attach still waiting for its container's queue is dropped. */
+  signal?: AbortSignal;
 }
 
 const ANNOUNCE_DELAY_MS = 5;
@@ -104,9 +106,12 @@ export class Attacher {
   }
 
   async attach(order: AttachOrder, opts: AttachOptions = {}): Promise<AttachResult> {
+    opts.signal?.throwIfAborted();
     const container = await this.d.resolver.resolve(order.target);
     const key = recordKeyOf(container, order.ifname);
     return this.queue.run(key, async () => {
+      // nobody waits for it any more: nothing is made (once started, an attach completes or undoes itself)
+      opts.signal?.throwIfAborted();
       const before = this.d.records.get(key);
       try {
         return await this.attachLocked(order, container, key, opts);

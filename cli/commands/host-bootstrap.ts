@@ -1,12 +1,14 @@
-// fleetnet host add --ssh / --inventory, host rm --purge, host rotate-cert: hosts over SSH and
-// their certificates (issue 7). Registers under `host`, creating it if no other module has.
+// fleetnet host add --ssh / --inventory, host upgrade, host token, host rm --purge,
+// host rotate-cert, controller cli-cert. SSH runs here, with the operator's own keys and
+// known_hosts (Ansible-style); whatever needs the fleet CA is an Admin call to the controller,
+// authorized by this CLI's certificate. Nothing here reads the CA key: it works from any machine
+// with a CLI credential. Registers under `host` (host.ts defines add and rm with these helpers).
 import type { Command } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
-import type { HostRegistry } from '../../controller/bootstrap/bootstrap.js';
-
-const DEFAULT_DIR = '/etc/fleetnet/controller';
+import { parseDuration } from '../../common/flag-values.js';
+import type { ControllerConn } from '../client/controller.js';
 
 interface SshOpts {
   ssh?: string;
@@ -14,8 +16,8 @@ interface SshOpts {
   identity?: string;
   knownHosts?: string;
   acceptNew?: boolean;
-  controllerDir: string;
 }
+type Opts = Record<string, string | boolean | undefined>;
 
 function sshOptions(cmd: Command): Command {
   return cmd
@@ -23,23 +25,24 @@ function sshOptions(cmd: Command): Command {
     .option('--port <n>', 'SSH port', '22')
     .option('--identity <file>', 'SSH private key (default: your ssh-agent)')
     .option('--known-hosts <file>', 'known_hosts to verify the host key against (default ~/.ssh/known_hosts)')
-    .option('--accept-new', 'pin the host key of a host seen for the first time (prints its fingerprint)')
-    .option('--controller-dir <dir>', 'the controller\'s trust folder', DEFAULT_DIR);
+    .option('--accept-new', 'pin the host key of a host seen for the first time (prints its fingerprint)');
 }
 
 async function sshTarget(o: SshOpts, over: { addr?: string; user?: string; port?: number; identity?: string } = {}) {
-  const { parseSshTarget } = await import('../../controller/bootstrap/ssh-session.js');
+  const { parseSshTarget } = await import('../bootstrap/ssh-session.js');
   const t = over.addr ? { user: over.user ?? 'root', addr: over.addr } : parseSshTarget(o.ssh ?? '');
   const port = over.port ?? Number(o.port ?? 22);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`--port ${o.port} is not a TCP port`, 'give 1-65535');
   const identity = over.identity ?? o.identity;
-  return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile: o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts'), acceptNew: Boolean(o.acceptNew) };
+  const knownHostsFile = o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts');
+  return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile, acceptNew: Boolean(o.acceptNew) };
 }
 
 export const SSH_ADD_EXAMPLES = `
-Examples (over SSH):
+Examples (over SSH, from any machine with a CLI credential and SSH access to the hosts):
   fleetnet host add h3 --ssh root@10.99.0.13 --accept-new --advertise 10.99.0.1:7440
   fleetnet host add h4 --ssh admin@10.99.0.14 --port 2222 --identity ~/.ssh/fleet --known-hosts ./known_hosts
+  fleetnet host add h5 --ssh root@10.99.0.15 --agent-config h5-agent.yaml   # e.g. ovs-datapath: netdev
   fleetnet host add --inventory hosts.yaml --advertise 10.99.0.1:7440
 
   fleetnet host add --inventory hosts.ini --limit 'dc1:!h3' --list-hosts   # what it would act on; changes nothing
@@ -47,7 +50,7 @@ Examples (over SSH):
 The inventory is an Ansible inventory, INI or YAML (.yml/.yaml), resolved as Ansible resolves it
 (groups, children, ranges like web[1:3], group and host vars). fleetnet reads ansible_host,
 ansible_user (default root), ansible_port (default 22), ansible_ssh_private_key_file, and its own
-fleetnet_listen, fleetnet_ovs, fleetnet_controller. hosts.ini:
+fleetnet_listen, fleetnet_ovs, fleetnet_controller, fleetnet_agent_config. hosts.ini:
   [fleet]
   h1 ansible_host=10.99.0.11
   h[2:3] ansible_port=2222
@@ -55,133 +58,195 @@ fleetnet_listen, fleetnet_ovs, fleetnet_controller. hosts.ini:
   ansible_user=root
   ansible_ssh_private_key_file=/root/.ssh/fleet`;
 
-/** The SSH-bootstrap options of `host add` (the controller's own `host add` takes them too). */
-export function addSshHostAddOptions(cmd: Command): Command {
+/** Options shared by host add --ssh and host upgrade: the hosts, and how many at once. */
+function inventoryOptions(cmd: Command): Command {
   return sshOptions(cmd)
-    .option('--inventory <file>', 'bootstrap every host of an Ansible inventory (INI or YAML) in parallel')
+    .option('--inventory <file>', 'every host of an Ansible inventory (INI or YAML), in parallel')
     .option('--limit <pattern>', 'only these hosts of the inventory (Ansible pattern: web:&dc1, all:!h3, web*, ~REGEX)')
     .option('--list-hosts', 'print the inventory hosts it would act on (address, user, port, key) and change nothing')
-    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: --controller / FLEETNET_CONTROLLER)')
-    .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
     .option('--ovs', 'a network on this host uses Open vSwitch: require it')
-    .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)')
     .option('--parallel <n>', 'hosts at once with --inventory', '8');
+}
+
+/** The SSH-bootstrap options of `host add`. */
+export function addSshHostAddOptions(cmd: Command): Command {
+  return inventoryOptions(cmd)
+    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: the one this CLI uses)')
+    .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
+    .option('--agent-config <file>', 'the agent\'s settings file (YAML, as agent run reads it), checked here, installed as /etc/fleetnet/agent.yaml')
+    .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)');
 }
 
 /** True when `host add` was asked to bootstrap over SSH rather than to register a running agent. */
 export const wantsSsh = (o: Record<string, unknown>) => Boolean(o.ssh || o.inventory);
 
-/** `host add --ssh/--inventory`; returns the exit code. registry: where new hosts are recorded (the controller). */
-export async function sshHostAdd(name: string | undefined, o: Record<string, unknown>, registry?: HostRegistry): Promise<number> {
-  const { runHostAdd } = await import('./host-add-run.js');
-  return runHostAdd(name, o as SshOpts & Record<string, string | boolean | undefined>, sshTarget, registry);
+const controllerOf = async (g: Opts, what: string) => {
+  const { requireController } = await import('../client/controller-address.js');
+  return requireController(g, what).addr;
+};
+
+/**
+ * `host add --ssh/--inventory`; returns the exit code. onRegistered: what follows each host's
+ * registration with the controller (host add --join puts it into meshes); its result is awaited.
+ */
+export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: (host: string, conn: ControllerConn) => Promise<void>): Promise<number> {
+  const [{ hostAddRequests, runHostAdd }, { requireController }] = await Promise.all([import('./host-add-run.js'), import('../client/controller-address.js')]);
+  // every input is checked (exit 2) before anything connects anywhere; --list-hosts needs no controller
+  const requests = await hostAddRequests(name, g, sshTarget, () => requireController(g, 'host add').addr);
+  if (!requests) return 0;
+  const [{ withController }, { fleetAuthority }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+  return withController(g, 'host add', (conn) => runHostAdd(requests, g, fleetAuthority(conn, onRegistered)));
 }
 
-/** The options of `host rm` for certificates and uninstalling (the controller's `host rm` takes them too). */
+/** The options of `host rm` for uninstalling over SSH. */
 export function addPurgeOptions(cmd: Command): Command {
   return sshOptions(cmd).option('--purge', 'stop the agent and delete everything fleetnet installed on the host (needs --ssh)');
 }
 
-/** Uninstalls over SSH when --purge, then revokes every certificate of the host. */
-export async function purgeAndRevoke(name: string, o: SshOpts & { purge?: boolean }): Promise<void> {
-  if (o.purge && !o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
-  const [{ openTrust }, { revokeHost }, { parseHostId }] = await Promise.all([
-    import('../../controller/pki/controller-dir.js'), import('../../controller/pki/enrollment-service.js'), import('../../common/pki/identity.js'),
+/** `host rm --purge`: uninstalls the agent over SSH (the controller revokes its certificates). */
+export async function purgeHost(name: string, o: SshOpts): Promise<void> {
+  if (!o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
+  const [{ SshSession }, { gatherFacts }, { uninstall }, { parseHostId }] = await Promise.all([
+    import('../bootstrap/ssh-session.js'), import('../bootstrap/facts.js'), import('../bootstrap/install.js'), import('../../common/pki/identity.js'),
   ]);
   const id = parseHostId(name);
-  const trust = await openTrust(o.controllerDir);
-  if (o.purge) {
-    const [{ SshSession }, { gatherFacts }, { uninstall }] = await Promise.all([
-      import('../../controller/bootstrap/ssh-session.js'), import('../../controller/bootstrap/facts.js'), import('../../controller/bootstrap/install.js'),
-    ]);
-    const s = await SshSession.connect(await sshTarget(o));
-    try {
-      await uninstall(s, (await gatherFacts(s, [])).systemd);
-    } finally {
-      s.dispose();
-    }
-    process.stdout.write(`${id}: agent stopped and uninstalled\n`);
+  const s = await SshSession.connect(await sshTarget(o));
+  try {
+    await uninstall(s, (await gatherFacts(s, [])).systemd);
+  } finally {
+    s.dispose();
   }
-  const serials = revokeHost(trust, id, 'host rm');
-  trust.issued.forget(id);
-  process.stdout.write(`${id}: ${serials.length} certificate(s) revoked\n`);
+  process.stdout.write(`${id}: agent stopped and uninstalled\n`);
+}
+
+const printJson = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** What to run on a host to enroll an agent started by hand (or by Ansible, cloud-init). */
+export function enrollCommands(host: string, listen: string, controller: string, files = { ca: '/etc/fleetnet/agent/ca.crt', token: '/etc/fleetnet/agent/join-token' }): string[] {
+  return ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', host, '--controller', controller, '--ca-file', files.ca, '--join-token-file', files.token];
+}
+
+async function hostToken(name: string, o: { ttl?: string; listen?: string; advertise?: string; out?: string; json?: boolean }, g: Opts): Promise<void> {
+  const { parseHostId } = await import('../../common/pki/identity.js');
+  const host = parseHostId(name);
+  const ttlMs = o.ttl === undefined ? 0 : parseDuration(o.ttl, '--ttl');
+  const controller = o.advertise ?? (await controllerOf(g, 'host token'));
+  const listen = o.listen ?? 'ADDR:7441';
+  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+  const t = await withController(g, 'host token', (conn) => conn.call(ADMIN.hostToken, { hostId: host, ttlMs }));
+  const files = { ca: '/etc/fleetnet/agent/ca.crt', token: '/etc/fleetnet/agent/join-token' };
+  if (o.out) {
+    const { writeSecureFile } = await import('../../common/pki/keys.js');
+    writeSecureFile(join(o.out, 'join-token'), t.token + '\n', 0o600);
+    writeSecureFile(join(o.out, 'ca.crt'), t.caPem, 0o644);
+  }
+  const argv = enrollCommands(host, listen, controller, files);
+  if (o.json) {
+    printJson({ host, token: t.token, expiresAtUnixMs: t.expiresAtUnixMs, caPem: t.caPem, controller, agentRun: argv, ...(o.out ? { out: o.out } : {}) });
+    return;
+  }
+  const w = (s: string) => process.stdout.write(s + '\n');
+  w(`join token for ${host} (single use, valid until ${iso(t.expiresAtUnixMs)}):`);
+  w(`  ${t.token}`);
+  w('');
+  w(`On ${host}, as root:`);
+  w('  install -d -m 0700 /etc/fleetnet/agent');
+  if (o.out) w(`  # copy ${join(o.out, 'ca.crt')} to ${files.ca} and ${join(o.out, 'join-token')} to ${files.token} (mode 0600)`);
+  else {
+    w(`  (umask 077; echo '${t.token}' > ${files.token})`);
+    w(`  cat > ${files.ca} <<'EOF'\n${t.caPem.trimEnd()}\nEOF`);
+  }
+  w(`  ${argv.join(' ')}`);
+  w('Then, here:');
+  w(`  fleetnet host add ${host} --addr ${listen}`);
+}
+
+async function rotateCert(name: string, o: { addr?: string; json?: boolean }, g: Opts): Promise<void> {
+  const { parseHostId } = await import('../../common/pki/identity.js');
+  const host = parseHostId(name);
+  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+  const r = await withController(g, 'host rotate-cert', (conn) => conn.call(ADMIN.rotateHostCert, { hostId: host, agentAddr: o.addr ?? '' }, 60_000));
+  if (o.json) printJson({ host, oldSerial: r.oldSerial, newSerial: r.newSerial, notAfterUnixMs: r.notAfterUnixMs });
+  else process.stdout.write(`${host}: certificate ${r.newSerial} in use until ${iso(r.notAfterUnixMs)}; ${r.oldSerial} revoked\n`);
+}
+
+async function hostUpgrade(name: string | undefined, g: Opts): Promise<number> {
+  const { upgradeRequests, runHostUpgrade } = await import('./host-add-run.js');
+  const requests = await upgradeRequests(name, g, sshTarget);
+  if (!requests) return 0;
+  const [{ withController }, { fleetAuthority }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+  return withController(g, 'host upgrade', (conn) => runHostUpgrade(requests, g, fleetAuthority(conn)));
+}
+
+/** `controller cli-cert USER --out DIR`: a key made here, its certificate signed by the controller. */
+async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts): Promise<void> {
+  const [{ parseHostId }, { generateKeyPair, makeCsr, privateKeyPem, writeSecureFile }] = await Promise.all([
+    import('../../common/pki/identity.js'), import('../../common/pki/keys.js'),
+  ]);
+  const name = parseHostId(user);
+  const keys = await generateKeyPair();
+  const csrPem = await makeCsr(keys, name);
+  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+  const c = await withController(g, 'controller cli-cert', (conn) => conn.call(ADMIN.issueClientCert, { user: name, csrPem }));
+  const files = { key: join(o.out, 'cli.key'), cert: join(o.out, 'cli.crt'), ca: join(o.out, 'ca.crt') };
+  writeSecureFile(files.key, await privateKeyPem(keys.privateKey), 0o600);
+  writeSecureFile(files.cert, c.certPem, 0o644);
+  writeSecureFile(files.ca, c.caPem, 0o644);
+  if (o.json) printJson({ user: name, serial: c.serial, notAfterUnixMs: c.notAfterUnixMs, ...files });
+  else process.stdout.write(`CLI credential for ${name} in ${o.out} (serial ${c.serial}, until ${iso(c.notAfterUnixMs)}); use it with FLEETNET_TLS_DIR=${o.out}\n`);
 }
 
 export function register(program: Command): void {
   const host = program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
-  const has = (n: string) => host.commands.some((c) => c.name() === n);
-  // Where another module (the controller's host.ts) already defines add/rm, it calls the helpers above.
-  if (!has('add')) {
-    addSshHostAddOptions(host.command('add'))
-      .summary('bootstrap a host over SSH: install, enroll and start its agent')
-      .argument('[name]', 'host id (a DNS name: h3, web-1.dc2)')
-      .option('--json', 'print the results as JSON')
-      .addHelpText('after', SSH_ADD_EXAMPLES)
-      .action(async (name: string | undefined, o: Record<string, unknown>) => {
-        process.exitCode = await sshHostAdd(name, o);
-      });
-  }
-  if (!has('rm')) {
-    addPurgeOptions(host.command('rm'))
-      .summary('remove a host: revoke its certificates; with --purge also uninstall its agent over SSH')
-      .argument('<name>', 'host id')
-      .action((name: string, o: SshOpts & { purge?: boolean }) => purgeAndRevoke(name, o));
-  }
 
   host
     .command('rotate-cert')
     .summary('give a host\'s agent a new key and certificate; the old one is revoked')
     .argument('<name>', 'host id')
-    .requiredOption('--addr <addr:port>', 'the agent\'s TCP address')
-    .option('--controller-dir <dir>', 'the controller\'s trust folder', DEFAULT_DIR)
+    .option('--addr <addr:port>', 'the agent\'s TCP address (default: the one the host is registered with)')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, o: { addr: string; controllerDir: string; json?: boolean }) => {
-      const [{ openTrust }, { rotateHostCert }] = await Promise.all([import('../../controller/pki/controller-dir.js'), import('../../controller/bootstrap/rotate.js')]);
-      const r = await rotateHostCert(await openTrust(o.controllerDir), name, o.addr);
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`${name}: certificate ${r.newSerial} in use until ${new Date(r.notAfterUnixMs).toISOString()}; ${r.oldSerial} revoked\n`);
+    .action((name: string, o: { addr?: string; json?: boolean }, cmd: Command) => rotateCert(name, o, cmd.optsWithGlobals()));
+
+  host
+    .command('token')
+    .summary('a single-use join token for an agent started by hand (or by Ansible, cloud-init)')
+    .argument('<name>', 'the host id the token is bound to (the agent\'s --host-name)')
+    .option('--ttl <duration>', 'how long the token is valid (default: the controller setting, 15m)')
+    .option('--listen <addr:port>', 'the agent\'s TCP address, for the printed commands')
+    .option('--advertise <addr:port>', 'the controller address the agent enrolls with (default: the one this CLI uses)')
+    .option('--out <dir>', 'also write join-token (0600) and ca.crt there, to copy to the host')
+    .option('--json', 'print token, expiry, CA and the agent command as JSON')
+    .addHelpText('after', `
+Example:
+  fleetnet host token h5 --ttl 1h --listen 10.99.0.15:7441 --out ./h5
+  # on h5: put ./h5/ca.crt and ./h5/join-token in /etc/fleetnet/agent/, then
+  fleetnet agent run --listen 10.99.0.15:7441 --host-name h5 --controller 10.99.0.1:7440 \\
+    --ca-file /etc/fleetnet/agent/ca.crt --join-token-file /etc/fleetnet/agent/join-token
+  fleetnet host add h5 --addr 10.99.0.15:7441
+A token works once, for that host only, until it expires; the agent refuses to start (exit 2)
+naming which of these went wrong.`)
+    .action((name: string, o: { ttl?: string; listen?: string; advertise?: string; out?: string; json?: boolean }, cmd: Command) => hostToken(name, o, cmd.optsWithGlobals()));
+
+  inventoryOptions(host.command('upgrade'))
+    .summary('replace the agent on a host with this CLI\'s version over SSH; settings, certificate and attachments stay')
+    .argument('[name]', 'host id')
+    .option('--json', 'print the results as JSON')
+    .addHelpText('after', `
+Examples:
+  fleetnet host upgrade h3 --ssh root@10.99.0.13
+  fleetnet host upgrade --inventory hosts.yaml --parallel 4`)
+    .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
+      process.exitCode = await hostUpgrade(name, cmd.optsWithGlobals());
     });
 
   const controller = program.commands.find((c) => c.name() === 'controller') ?? program.command('controller').summary('the fleet controller');
   controller
-    .command('init')
-    .summary('make the fleet CA, the controller\'s certificate and the first CLI credential')
-    .option('--dir <dir>', 'trust folder (0700)', DEFAULT_DIR)
-    .option('--token-ttl <duration>', 'join token lifetime', '15m')
-    .option('--host-cert-validity <duration>', 'host certificate lifetime', '30d')
-    .option('--cli-user <name>', 'name of the first CLI credential', 'admin')
-    .option('--json', 'print the created paths as JSON')
-    .addHelpText('after', '\nExample:\n  fleetnet controller init --dir /etc/fleetnet/controller --token-ttl 10m')
-    .action(async (o: { dir: string; tokenTtl: string; hostCertValidity: string; cliUser: string; json?: boolean }) => {
-      const [{ initControllerDir }, { parseDuration }, { parseHostId }] = await Promise.all([
-        import('../../controller/pki/controller-dir.js'), import('../../controller/pki/settings.js'), import('../../common/pki/identity.js'),
-      ]);
-      const r = await initControllerDir(o.dir, {
-        settings: { joinTokenTtlMs: parseDuration(o.tokenTtl), hostCertValidityMs: parseDuration(o.hostCertValidity) },
-        cliUser: parseHostId(o.cliUser),
-      });
-      if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\nCLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`);
-    });
-
-  controller
     .command('cli-cert')
-    .summary('issue a CLI credential (client certificate) for a user')
+    .summary('a CLI credential (client certificate) for a user, signed by the controller')
     .argument('<user>', 'name the certificate carries')
     .requiredOption('--out <dir>', 'where to write ca.crt, cli.crt and cli.key (0600), e.g. ~/.config/fleetnet')
-    .option('--dir <dir>', 'the controller\'s trust folder', DEFAULT_DIR)
     .option('--json', 'print the written files as JSON')
-    .action(async (user: string, o: { out: string; dir: string; json?: boolean }) => {
-      const [{ openTrust }, { parseHostId }, { writeSecureFile }] = await Promise.all([
-        import('../../controller/pki/controller-dir.js'), import('../../common/pki/identity.js'), import('../../common/pki/keys.js'),
-      ]);
-      const trust = await openTrust(o.dir);
-      const c = await trust.ca.issueWithKey({ role: 'cli', name: parseHostId(user), validityMs: trust.settings.cliCertValidityMs });
-      writeSecureFile(join(o.out, 'cli.key'), c.keyPem, 0o600);
-      writeSecureFile(join(o.out, 'cli.crt'), c.certPem, 0o644);
-      writeSecureFile(join(o.out, 'ca.crt'), trust.ca.certPem, 0o644);
-      const written = { user, serial: c.serial, notAfterUnixMs: c.notAfterMs, key: join(o.out, 'cli.key'), cert: join(o.out, 'cli.crt'), ca: join(o.out, 'ca.crt') };
-      if (o.json) process.stdout.write(JSON.stringify(written, null, 2) + '\n');
-      else process.stdout.write(`CLI credential for ${user} in ${o.out} (serial ${c.serial}, until ${new Date(c.notAfterMs).toISOString()})\n`);
-    });
+    .addHelpText('after', '\nThe key is made here and never leaves this machine; the controller signs its certificate\n(this CLI needs a credential already, e.g. the admin one `controller init` made).')
+    .action((user: string, o: { out: string; json?: boolean }, cmd: Command) => cliCert(user, o, cmd.optsWithGlobals()));
 }

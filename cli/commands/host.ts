@@ -1,9 +1,8 @@
 // fleetnet host add|ls|rm: the hosts of the fleet, each a running agent the controller can reach.
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { invalid } from '../../common/errors.js';
+import { FleetnetError, invalid } from '../../common/errors.js';
 import type { ControllerConn } from '../client/controller.js';
-import { addPurgeOptions, addSshHostAddOptions, purgeAndRevoke, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh } from './host-bootstrap.js';
+import { addPurgeOptions, addSshHostAddOptions, enrollCommands, purgeHost, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh } from './host-bootstrap.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
@@ -47,6 +46,25 @@ async function joinMeshes(conn: ControllerConn, host: string, nets: string[], js
   return joined.some((r) => r.hosts.some((h) => h.error));
 }
 
+/**
+ * `host add --addr` of an agent that answers but was never enrolled (started by hand without a join
+ * token): every order would stay pending. Refused before anything is recorded, with what to run.
+ */
+async function refuseUnenrolled(conn: ControllerConn, name: string, addr: string): Promise<void> {
+  const [{ ADMIN }, { ProbeAgentReply_State: State }] = await Promise.all([import('../client/admin.js'), import('../../proto/gen/fleetnet/v1/admin.js')]);
+  const probe = await conn.call(ADMIN.probeAgent, { hostId: name, agentAddr: addr });
+  if (probe.state !== State.NOT_ENROLLED) return;
+  const run = [
+    `fleetnet host token ${name} --listen ${addr} --out ./${name}-join        # here: a single-use join token`,
+    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to /etc/fleetnet/agent/, then restart its agent as`,
+    enrollCommands(name, addr, conn.addr).join(' '),
+    `fleetnet host add ${name} --addr ${addr}        # here, again`,
+  ];
+  throw new FleetnetError('conflict', `the agent at ${addr} answers but is not enrolled with this controller (it was started without a join token): nothing was recorded`, {
+    hint: `enroll it, then add it:\n    ${run.join('\n    ')}`,
+  });
+}
+
 export function register(program: Command): void {
   const host = program.command('host').summary('register, list and remove fleet hosts').addHelpText('after', EXAMPLES);
   addSshHostAddOptions(host.command('add'))
@@ -59,30 +77,22 @@ export function register(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .addHelpText('after', SSH_ADD_EXAMPLES)
     .action(async (name: string | undefined, opts: { addr: string; underlay?: string; json?: boolean; join: string[] } & Record<string, unknown>, cmd: Command) => {
-      const { withController } = await import('../client/controller.js');
+      const g = cmd.optsWithGlobals();
       if (wantsSsh(opts)) {
-        // bootstrap, then register each host that joined with the controller (when one is configured)
-        const g = cmd.optsWithGlobals();
-        const { chooseController } = await import('../client/controller-address.js');
-        if (!chooseController(g) || g.listHosts) { // --list-hosts changes nothing: no controller needed
-          process.exitCode = await sshHostAdd(name, g);
-          return;
-        }
+        // SSH from here; the controller issues the token, sees the agent enroll, and records the host
         let pending = false;
-        process.exitCode = await withController(g, 'host add', (conn) =>
-          sshHostAdd(name, g, {
-            register: async (h) => {
-              await conn.call(conn.client.addHost, { name: h.name, agentAddr: h.agentAddr, underlayIp: h.underlayIp });
-              // A member that has not converged yet is no reason to undo the install: it is recorded, exit 3.
-              pending = (await joinMeshes(conn, h.name, opts.join, false)) || pending;
-            },
-          }));
+        process.exitCode = await sshHostAdd(name, g, async (h, conn) => {
+          // A member that has not converged yet is no reason to undo the install: it is recorded, exit 3.
+          pending = (await joinMeshes(conn, h, opts.join, false)) || pending;
+        });
         if (pending && !process.exitCode) process.exitCode = 3;
         return;
       }
       if (!name || !opts.addr) throw invalid('host add needs NAME and --addr IP[:PORT] (or --ssh USER@ADDR / --inventory FILE)', 'e.g. fleetnet host add h2 --addr 10.99.0.12');
-      await withController(cmd.optsWithGlobals(), 'host add', async (conn) => {
+      const { withController } = await import('../client/controller.js');
+      await withController(g, 'host add', async (conn) => {
         if (opts.join.length) await checkMeshes(conn, opts.join); // refused before the host is registered
+        await refuseUnenrolled(conn, name, opts.addr);
         const h = await conn.call(conn.client.addHost, { name, agentAddr: opts.addr, underlayIp: opts.underlay ?? '' });
         if (opts.json && !opts.join.length) printJson(h);
         else if (!opts.json) process.stdout.write(`host ${h.name}: agent ${h.agentAddr}, underlay ${h.underlayIp}\n`);
@@ -98,18 +108,24 @@ export function register(program: Command): void {
     .summary('remove a host from the fleet; its certificates are revoked (--purge: also uninstall it over SSH)')
     .argument('<name>')
     .option('--force', 'also forget its attachments (its agent is not asked to remove them)')
-    .option('--json', 'print the result as JSON (with a controller)')
-    .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; controllerDir: string; json?: boolean }, cmd: Command) => {
-      const [{ withController }, { chooseController }] = await Promise.all([import('../client/controller.js'), import('../client/controller-address.js')]);
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; json?: boolean }, cmd: Command) => {
+      const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
       const g = cmd.optsWithGlobals();
-      // with no controller configured, host rm is about the host itself: revoke (and --purge)
-      if (chooseController(g) || !(opts.purge || existsSync(opts.controllerDir))) {
-        await withController(g, 'host rm', async (conn) => {
-          const res = await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
-          if (opts.json) printJson({ host: name, ...res });
-          else process.stdout.write(`host ${name} removed\n`);
+      if (opts.purge && !opts.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
+      await withController(g, 'host rm', async (conn) => {
+        // not registered (an SSH bootstrap that failed late, a token never used): its certificates still go
+        const res = await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) }).catch((err: unknown) => {
+          if (err instanceof FleetnetError && err.kind === 'not_found' && opts.purge) return { removed: false };
+          throw err;
         });
-      }
-      if (opts.purge || existsSync(opts.controllerDir)) await purgeAndRevoke(name, opts);
+        if (opts.purge) await purgeHost(name, opts);
+        const rev = await conn.call(ADMIN.revokeHostCerts, { hostId: name, reason: 'host rm', issuedSinceUnixMs: 0, forget: true });
+        if (opts.json) printJson({ host: name, ...res, revoked: rev.serials });
+        else {
+          process.stdout.write(`host ${name} removed\n`);
+          if (rev.hasCa) process.stdout.write(`${name}: ${rev.serials.length} certificate(s) revoked\n`);
+        }
+      });
     });
 }

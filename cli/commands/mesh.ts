@@ -87,13 +87,13 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket /run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`)
     .action(async (file: string, opts: { host: string; generation?: string; datapath?: string; json?: boolean }, cmd: Command) => {
-      const { readMeshFile } = await import('../../controller/mesh/mesh-file.js');
+      const { readMeshFile } = await import('../../common/mesh/mesh-file.js');
       const spec = readMeshFile(file);
       const generation = opts.generation === undefined ? Date.now() : Number(opts.generation);
       if (!Number.isSafeInteger(generation) || generation < 0) throw invalid(`--generation ${opts.generation} is not a whole number ≥ 0`);
       if (!spec.hosts.some((h) => h.name === opts.host)) throw invalid(`host ${opts.host} is not in ${file}`, `one of: ${spec.hosts.map((h) => h.name).join(', ')}`);
-      const { planForHost } = await import('../../controller/mesh/plan.js');
-      const { agentMeshSpec } = await import('../../controller/mesh/to-agent.js');
+      const { planForHost } = await import('../../common/mesh/plan.js');
+      const { agentMeshSpec } = await import('../../common/mesh/to-agent.js');
       const plan = planForHost(opts.host, spec.hosts, spec.networks);
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);

@@ -25,6 +25,8 @@ export interface ResolvedHost {
   ovs: boolean;
   /** fleetnet_controller: the controller address the agent enrolls with. */
   controller?: string;
+  /** fleetnet_agent_config: the agent settings file (YAML) to install as /etc/fleetnet/agent.yaml. */
+  agentConfig?: string;
   /** Every group the host is in (all included). */
   groups: string[];
 }
@@ -73,6 +75,7 @@ export function resolveHost(inv: InventoryData, name: string): ResolvedHost {
   const keyFile = str(vars.get('ansible_ssh_private_key_file') ?? vars.get('ansible_private_key_file'), 'ansible_ssh_private_key_file', name);
   const listen = str(vars.get('fleetnet_listen'), 'fleetnet_listen', name);
   const controller = str(vars.get('fleetnet_controller'), 'fleetnet_controller', name);
+  const agentConfig = str(vars.get('fleetnet_agent_config'), 'fleetnet_agent_config', name);
   return {
     name,
     address: get('host') ?? name,
@@ -82,6 +85,7 @@ export function resolveHost(inv: InventoryData, name: string): ResolvedHost {
     ...(listen ? { listen } : {}),
     ovs: ovs?.value === true,
     ...(controller ? { controller } : {}),
+    ...(agentConfig ? { agentConfig } : {}),
     groups: inv.groupsOf(name),
   };
 }

@@ -10,7 +10,7 @@ import type { InventoryData, VarDef } from './model.js';
 
 /** The variables fleetnet reads from an inventory. */
 export const READ_VARS = ['ansible_host', 'ansible_user', 'ansible_port', 'ansible_ssh_private_key_file'] as const;
-export const FLEETNET_VARS = ['fleetnet_listen', 'fleetnet_ovs', 'fleetnet_controller'] as const;
+export const FLEETNET_VARS = ['fleetnet_listen', 'fleetnet_ovs', 'fleetnet_controller', 'fleetnet_agent_config'] as const;
 
 /** Ansible's own connection variables that lie close to the ones above (never misspellings). */
 const ANSIBLE_KNOWN = new Set([

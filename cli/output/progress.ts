@@ -1,7 +1,6 @@
 // Step-by-step progress for host bootstraps. On a terminal: a live view, one line per host,
 // redrawn in place. Elsewhere (logs, CI, pipes): one plain line per event.
-import type { ProgressEvent, Step } from '../../controller/bootstrap/bootstrap.js';
-import { STEPS } from '../../controller/bootstrap/bootstrap.js';
+import { STEPS, type ProgressEvent, type Step } from '../bootstrap/steps.js';
 
 export interface ProgressView {
   on(e: ProgressEvent): void;
@@ -10,7 +9,7 @@ export interface ProgressView {
 
 const MARK = { start: '…', done: '✓', failed: '✗' } as const;
 
-export function progressView(hosts: string[], out: NodeJS.WriteStream = process.stderr): ProgressView {
+export function progressView(hosts: string[], out: NodeJS.WriteStream = process.stderr, steps: readonly Step[] = STEPS): ProgressView {
   if (!out.isTTY) {
     return {
       on: (e) => out.write(`${e.host}: ${e.step} ${e.state === 'start' ? 'started' : e.state}${e.detail ? ` — ${e.detail}` : ''}\n`),
@@ -23,8 +22,8 @@ export function progressView(hosts: string[], out: NodeJS.WriteStream = process.
   const draw = () => {
     if (drawn) out.write(`\x1b[${drawn}A`);
     for (const [h, s] of state) {
-      const n = STEPS.indexOf(s.step) + (s.state === 'done' ? 1 : 0);
-      const line = `${h.padEnd(width)}  [${'#'.repeat(n)}${'.'.repeat(STEPS.length - n)}] ${MARK[s.state]} ${s.step} ${s.detail}`;
+      const n = steps.indexOf(s.step) + (s.state === 'done' ? 1 : 0);
+      const line = `${h.padEnd(width)}  [${'#'.repeat(n)}${'.'.repeat(steps.length - n)}] ${MARK[s.state]} ${s.step} ${s.detail}`;
       out.write(`\x1b[2K${line.slice(0, (out.columns || 120) - 1)}\n`);
     }
     drawn = state.size;

@@ -3,6 +3,7 @@
 // definitions without loading it). Everything here is grpc-js's public API: a ServiceDefinition
 // for Server.addService, and makeGenericClientConstructor for clients.
 import { makeGenericClientConstructor, type CallOptions, type ChannelCredentials, type ChannelOptions, type Client, type ClientReadableStream, type ClientUnaryCall, type Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
+import { AdminDefinition } from '../../proto/gen/fleetnet/v1/admin.js';
 import { AgentDefinition } from '../../proto/gen/fleetnet/v1/agent.js';
 import { methodPath, type GenericService, type ReqOf, type ResOf } from './definitions.js';
 import { ControllerDefinition } from '../../proto/gen/fleetnet/v1/controller.js';
@@ -61,6 +62,7 @@ export const AgentService = grpcService(AgentDefinition);
 export const ControllerService = grpcService(ControllerDefinition);
 export const EnrollmentService = grpcService(EnrollmentDefinition);
 export const AgentTrustService = grpcService(AgentTrustDefinition);
+export const AdminService = grpcService(AdminDefinition);
 
 export const AgentClient = grpcClient(AgentDefinition, AgentService);
 export type AgentClient = GrpcClientOf<typeof AgentDefinition>;
@@ -70,3 +72,5 @@ export const EnrollmentClient = grpcClient(EnrollmentDefinition, EnrollmentServi
 export type EnrollmentClient = GrpcClientOf<typeof EnrollmentDefinition>;
 export const AgentTrustClient = grpcClient(AgentTrustDefinition, AgentTrustService);
 export type AgentTrustClient = GrpcClientOf<typeof AgentTrustDefinition>;
+export const AdminClient = grpcClient(AdminDefinition, AdminService);
+export type AdminClient = GrpcClientOf<typeof AdminDefinition>;

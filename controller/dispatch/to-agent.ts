@@ -1,33 +1,28 @@
 // What the controller sends an agent for one attachment, and how it reads the agent's answer.
+import { attachRequestOf, parseHostIfKind, parseMtu, parseStaticAddress, type AttachSpec } from '../../common/attach/index.js';
+import { parseIfName, parseNewIfName } from '../../common/ifname.js';
+import { parseMac } from '../../common/mac.js';
 import type { AttachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { AgentReport } from '../fleet/attachments.js';
 import type { AttachmentRecord } from '../store/types.js';
 
+/**
+ * The record as the attach contract's value types, encoded by the one codec (common/attach): the
+ * controller sends exactly what the CLI would send for the same attach, with the MAC it derived.
+ */
 export function agentAttachRequest(a: AttachmentRecord): AttachRequest {
-  return {
-    hostIf: a.hostIf,
-    kind: a.kind,
-    target: { kind: a.target.kind, value: a.target.value },
-    ifname: a.ifname,
-    hostIfname: '',
-    addresses: [
-      ...a.addresses.map((s) => ({ static: { cidr: s.cidr, gateway: s.gateway ?? '' } })),
-      ...a.other.map((o) => (o.kind === 'dhcp' ? { dhcp: { client: o.client, options: o.options } } : { none: true })),
-    ],
-    mac: a.mac,
-    macString: '',
-    vlan: a.vlan,
-    mtu: a.mtu,
-    dryRun: false,
+  const spec: AttachSpec = {
+    ...(a.hostIf ? { hostIf: parseIfName(a.hostIf, 'host interface') } : {}),
+    kind: parseHostIfKind(a.kind),
+    target: a.target,
+    ...(a.ifname ? { ifname: parseNewIfName(a.ifname, 'container interface name') } : {}),
+    addresses: [...a.addresses.map((s) => parseStaticAddress(s.cidr, s.gateway)), ...a.other],
+    mac: { kind: 'explicit', mac: parseMac(a.mac) },
+    ...(a.vlan ? { id: a.vlan } : {}),
+    ...(a.mtu ? { mtu: parseMtu(a.mtu) } : {}),
     attachmentId: a.id,
-    macvlanMode: '',
-    vlanFiltering: false,
-    trunk: '',
-    ovsDatapath: '',
-    dhcpDns: false,
-    dhcpOneshot: false,
-    keepAddress: !!a.keepAddress,
   };
+  return { ...attachRequestOf(spec), keepAddress: !!a.keepAddress };
 }
 
 /** The agent's interface is the attachment as recorded (same MAC, every reserved address present). */

@@ -5,7 +5,7 @@ import { conflict, invalid, notFound } from '../../common/errors.js';
 import { MAX_KEY, tunnelMtu } from '../../common/mesh.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkKind, NetworkMesh, NetworkRecord } from '../store/types.js';
-import type { MeshHost, MeshNetwork } from './plan.js';
+import type { MeshHost, MeshNetwork } from '../../common/mesh/plan.js';
 
 const FIRST_KEY = 100;
 

@@ -8,8 +8,8 @@ import { AgentRpcClient, type RpcChannel } from '../../common/rpc/agent-client.j
 import type { MeshReply, MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Store } from '../store/store.js';
 import { meshedHosts, planInputFromTx } from './fleet-mesh.js';
-import { planForHost } from './plan.js';
-import { agentMeshSpec } from './to-agent.js';
+import { planForHost } from '../../common/mesh/plan.js';
+import { agentMeshSpec } from '../../common/mesh/to-agent.js';
 
 export type MeshAgentLink = Pick<AgentRpcClient, 'applyMesh' | 'meshStatus' | 'close'>;
 

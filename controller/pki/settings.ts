@@ -25,11 +25,5 @@ export function loadPkiSettings(path: string): PkiSettings {
   return pkiSettings(existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {});
 }
 
-const UNIT: Record<string, number> = { ms: 1, s: 1000, m: MIN, h: 60 * MIN, d: DAY };
-
-/** "1s", "15m", "30d", "500ms" -> milliseconds. */
-export function parseDuration(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
-  if (!m || Number(m[1]) <= 0) throw invalid(`duration "${s}" is not valid`, 'write a positive number with a unit: 500ms, 1s, 15m, 2h, 30d');
-  return Number(m[1]) * (UNIT[m[2] as string] as number);
-}
+// Durations are parsed where flags are (common/flag-values.ts): the CLI reads them too.
+export { parseDuration } from '../../common/flag-values.js';

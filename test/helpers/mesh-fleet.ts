@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { RecordingRunner, type RecordedCall } from '../../common/runner.js';
 import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
-import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
 import { labDown } from '../../lab/down.js';
 import { layoutOf, parseUnderlay, DEFAULT_UNDERLAY } from '../../lab/layout.js';
 import { labUp } from '../../lab/up.js';

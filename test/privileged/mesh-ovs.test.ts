@@ -2,7 +2,7 @@
 // converging to the controller's plan, "containers" in their own namespaces.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
 import type { MeshResult } from '../../agent/mesh/mesher.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh } from '../helpers/netns.js';

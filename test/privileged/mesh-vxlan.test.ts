@@ -2,7 +2,7 @@
 // peer) on real namespaces, with fleetnet's nftables table (or iptables chain) dropping VXLAN from non-peers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';

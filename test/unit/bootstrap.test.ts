@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { FakeRunner } from '../../common/runner.js';
-import { gatherFacts, missingPrereqs, planRuntime, type HostFacts } from '../../controller/bootstrap/facts.js';
-import { agentRunArgs, REMOTE, startSupervised, startWithSystemd, uninstall, unitText, writeAgentConfig } from '../../controller/bootstrap/install.js';
-import { fingerprint, knownHostsName, verifyHostKey } from '../../controller/bootstrap/known-hosts.js';
-import { parseSshTarget, shellQuote } from '../../controller/bootstrap/ssh-session.js';
+import { gatherFacts, missingPrereqs, planRuntime, type HostFacts } from '../../cli/bootstrap/facts.js';
+import { agentRunArgs, REMOTE, startSupervised, startWithSystemd, uninstall, unitText, writeAgentConfig } from '../../cli/bootstrap/install.js';
+import { fingerprint, knownHostsName, verifyHostKey } from '../../cli/bootstrap/known-hosts.js';
+import { parseSshTarget, shellQuote } from '../../cli/bootstrap/ssh-session.js';
 
 function tmp(t: { after(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'fleetnet-boot-'));

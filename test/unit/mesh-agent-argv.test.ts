@@ -14,8 +14,8 @@ import { FleetnetError } from '../../common/errors.js';
 import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { bfdState } from '../../agent/mesh/status.js';
-import { planMesh, type MeshNetwork } from '../../controller/mesh/plan.js';
-import { agentMeshSpec } from '../../controller/mesh/to-agent.js';
+import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+import { agentMeshSpec } from '../../common/mesh/to-agent.js';
 import { meshSpecFromProto } from '../../agent/service/mesh-convert.js';
 
 const DB = 'unix:/run/x/db.sock';

@@ -9,7 +9,7 @@ import { FleetnetError } from '../../common/errors.js';
 import { addHost, leaveMeshes, removeHost } from '../../controller/fleet/hosts.js';
 import { createNetwork } from '../../controller/fleet/networks.js';
 import { meshAdd, meshMtu, meshRemove, planInputFromTx } from '../../controller/mesh/fleet-mesh.js';
-import { planMesh } from '../../controller/mesh/plan.js';
+import { planMesh } from '../../common/mesh/plan.js';
 import { SqliteStore } from '../../controller/store/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetnet-meshstore-'));

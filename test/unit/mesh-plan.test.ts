@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { ENCAP_OVERHEAD, bridgeTunnelDeviceName, ovsTunnelPortName, tunnelMtu } from '../../common/mesh.js';
-import { diffTunnels, planForHost, planMesh, type MeshHost, type MeshNetwork } from '../../controller/mesh/plan.js';
+import { diffTunnels, planForHost, planMesh, type MeshHost, type MeshNetwork } from '../../common/mesh/plan.js';
 
 const hosts = (n: number): MeshHost[] => Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}`, underlayIp: `10.99.0.${11 + i}` }));
 const net = (over: Partial<MeshNetwork> = {}): MeshNetwork => ({

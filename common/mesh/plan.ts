@@ -2,15 +2,15 @@
 // Full mesh per network: every member host gets one tunnel per other member. Names derive from
 // (network, peer), so a host joining adds exactly one tunnel on each existing member and changes
 // nothing else; the agent converges its host to its part with `diffTunnels`.
-import { invalid } from '../../common/errors.js';
-import { parseIfName } from '../../common/ifname.js';
-import { tryParseAddr } from '../../common/ip.js';
+import { invalid } from '../errors.js';
+import { parseIfName } from '../ifname.js';
+import { tryParseAddr } from '../ip.js';
 import {
   MAX_KEY, VXLAN_PORT, bridgeTunnelDeviceName, checkTunnel, ovsTunnelPortName, tunnelMtu,
   type MeshEncap, type MeshKind, type NetworkTunnels, type Tunnel,
-} from '../../common/mesh.js';
+} from '../mesh.js';
 
-export { diffTunnels, tunnelMtu, ENCAP_OVERHEAD, type Tunnel, type TunnelDiff } from '../../common/mesh.js';
+export { diffTunnels, tunnelMtu, ENCAP_OVERHEAD, type Tunnel, type TunnelDiff } from '../mesh.js';
 
 export interface MeshHost {
   name: string;

@@ -87,11 +87,11 @@ export function planRuntime(f: HostFacts, local: { arch: string; glibc?: string;
   if (f.node && major === want) return { ship: false, nodePath: f.node.path };
   const reason = f.node ? `its Node.js ${f.node.version} is not Node.js ${want}` : 'it has no Node.js';
   if (ARCH[f.arch] !== local.arch) {
-    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js (${local.arch}) cannot run on ${f.arch}`, { hint: `install Node.js ${want} on the host` });
+    throw new FleetnetError('unsupported', `${reason}, and this machine's Node.js (${local.arch}) cannot run on ${f.arch}`, { hint: `install Node.js ${want} on the host` });
   }
   if (!local.glibc || f.libc.kind !== 'glibc' || !f.libc.version || !versionAtLeast(f.libc.version, local.glibc)) {
     const libc = f.libc.kind === 'glibc' ? `glibc ${f.libc.version ?? '?'}` : f.libc.kind;
-    throw new FleetnetError('unsupported', `${reason}, and this controller's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`, { hint: `install Node.js ${want} on the host` });
+    throw new FleetnetError('unsupported', `${reason}, and this machine's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`, { hint: `install Node.js ${want} on the host` });
   }
   return { ship: true, reason };
 }

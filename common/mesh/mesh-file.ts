@@ -2,7 +2,7 @@
 // validated once with zod, then handed to planMesh. Loaded lazily by the CLI (zod stays out of --help).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { invalid } from '../../common/errors.js';
+import { invalid } from '../errors.js';
 import type { MeshHost, MeshNetwork } from './plan.js';
 
 const MeshFileSchema = z.object({

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../../common/package-root.js';
 import type { Runner } from '../../common/runner.js';
 import { DEFAULT_AGENT_SOCKET } from '../../common/defaults.js';
+import { FleetnetError } from '../../common/errors.js';
 
 export const REMOTE = Object.freeze({
   root: '/opt/fleetnet',
@@ -16,6 +17,8 @@ export const REMOTE = Object.freeze({
   modules: '/opt/fleetnet/node_modules',
   etc: '/etc/fleetnet/agent',
   env: '/etc/fleetnet/agent/agent.env',
+  /** The agent's settings file (host add --agent-config): what `agent run` reads by default. */
+  agentConfig: '/etc/fleetnet/agent.yaml',
   ca: '/etc/fleetnet/agent/ca.crt',
   token: '/etc/fleetnet/agent/join-token',
   state: '/var/lib/fleetnet/agent',
@@ -82,10 +85,28 @@ export async function linkHostNode(r: Runner, nodePath: string): Promise<void> {
   await r.run('ln', ['-sfn', nodePath, REMOTE.node]);
 }
 
-export async function writeAgentConfig(r: Runner, s: AgentSettings, caPem: string, joinToken: string): Promise<void> {
+/** CA, join token and agent.env; the settings file too when one was given (host add --agent-config). */
+export async function writeAgentConfig(r: Runner, s: AgentSettings, caPem: string, joinToken: string, agentYaml?: string): Promise<void> {
   await writeRemote(r, REMOTE.ca, caPem, '0644');
   await writeRemote(r, REMOTE.token, joinToken + '\n', '0600');
   await writeRemote(r, REMOTE.env, envFile(s), '0600');
+  if (agentYaml !== undefined) await writeRemote(r, REMOTE.agentConfig, agentYaml, '0600');
+}
+
+/** The settings agent.env holds (what the install wrote), read back for an upgrade. */
+export async function readAgentSettings(r: Runner): Promise<AgentSettings> {
+  const text = (await r.run('cat', [REMOTE.env])).stdout;
+  const v = Object.fromEntries(text.split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  const { FLEETNET_HOST_ID: hostId, FLEETNET_LISTEN: listen, FLEETNET_CONTROLLER: controller } = v;
+  if (!hostId || !listen || !controller) throw new FleetnetError('failed', `${REMOTE.env} on the host lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER`, { hint: 'install the agent again: fleetnet host rm H --purge, then fleetnet host add' });
+  return { hostId, listen, controller };
+}
+
+/** Uploads a file next to its place, then renames it there: a running agent keeps the file it has open. */
+export async function replaceRemote(r: Runner & { putFile(local: string, remote: string): Promise<void> }, local: string, remote: string, mode?: string): Promise<void> {
+  await r.putFile(local, `${remote}.new`);
+  if (mode) await r.run('chmod', [mode, `${remote}.new`]);
+  await r.run('mv', ['-f', `${remote}.new`, remote]);
 }
 
 export async function startWithSystemd(r: Runner): Promise<void> {
@@ -100,6 +121,23 @@ export async function startSupervised(r: Runner, s: AgentSettings): Promise<void
   await r.run('sh', ['-c', 'exec setsid -f "$@" </dev/null >/dev/null 2>&1', 'sh', ...argv]);
 }
 
+/** Stops the agent's supervisor (it stops its agent on SIGTERM); waits, bounded, until it is gone. */
+export async function stopSupervised(r: Runner): Promise<void> {
+  await r.run('sh', ['-c', 'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done', 'sh', REMOTE.pid], { allowFail: true });
+}
+
+/** host upgrade: the new files are in place; the agent restarts on them (state and certificate stay). */
+export async function restartAgent(r: Runner, systemd: boolean, s: AgentSettings): Promise<void> {
+  if (systemd) {
+    await writeRemote(r, REMOTE.unit, unitText(), '0644'); // the unit of this version
+    await r.run('systemctl', ['daemon-reload']);
+    await r.run('systemctl', ['restart', 'fleetnet-agent.service']);
+    return;
+  }
+  await stopSupervised(r);
+  await startSupervised(r, s);
+}
+
 /** Stops and removes everything an install made; what is already gone is fine. */
 export async function uninstall(r: Runner, systemd: boolean): Promise<void> {
   if (systemd) {
@@ -107,10 +145,9 @@ export async function uninstall(r: Runner, systemd: boolean): Promise<void> {
     await r.run('rm', ['-f', REMOTE.unit]);
     await r.run('systemctl', ['daemon-reload'], { allowFail: true });
   } else {
-    // the supervisor stops its agent on SIGTERM; wait (bounded) until it is gone
-    await r.run('sh', ['-c', 'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done', 'sh', REMOTE.pid], { allowFail: true });
+    await stopSupervised(r);
   }
-  await r.run('rm', ['-f', REMOTE.log, REMOTE.pid, REMOTE.socket]);
+  await r.run('rm', ['-f', REMOTE.log, REMOTE.pid, REMOTE.socket, REMOTE.agentConfig]);
   // contents first, then the folder where it can go (a folder may be a mount point, as in the lab)
   await r.run('sh', ['-c', 'for d; do [ -e "$d" ] || continue; find "$d" -mindepth 1 -delete; rmdir "$d" 2>/dev/null || true; done', 'sh', REMOTE.root, REMOTE.etc, REMOTE.state]);
 }

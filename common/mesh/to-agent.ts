@@ -1,4 +1,4 @@
-// What the controller sends an agent for the mesh: one host's plan as an ApplyMesh request.
+// What an agent is sent for its part of a mesh (controller push, local `mesh apply`): an ApplyMesh request.
 import type { MeshSpec } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { HostPlan } from './plan.js';
 

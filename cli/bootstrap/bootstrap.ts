@@ -1,0 +1,101 @@
+// `fleetnet host add NAME --ssh USER@ADDR`, run by the CLI with the operator's own SSH keys and
+// known_hosts: connect (host key verified), check, upload the agent (and Node.js if needed),
+// configure it with a join token the controller issued, start it, and wait until the controller
+// sees it answer over mTLS with its new certificate. The CLI never holds the CA key: everything
+// that needs it is an Admin call (`FleetAuthority`). Anything installed is removed again, and
+// whatever the agent enrolled with revoked, if a later step fails.
+import type { Logger } from 'pino';
+import { FleetnetError } from '../../common/errors.js';
+import { parseHostId } from '../../common/pki/identity.js';
+import { UndoStack } from '../../common/undo.js';
+import { REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig, type AgentSettings } from './install.js';
+import { describePlan, planHost, uploadAgent } from './upload.js';
+import { SshSession, type SshTarget } from './ssh-session.js';
+import { stepper, type ProgressEvent } from './steps.js';
+
+export interface BootstrapRequest {
+  hostId: string;
+  ssh: SshTarget;
+  /** Agent listen address, default SSH address:7441. */
+  listen?: string;
+  /** Where agents reach the controller (ADDR:PORT). */
+  controller: string;
+  needOvs?: boolean;
+  /** The agent's settings file (validated already), installed as /etc/fleetnet/agent.yaml. */
+  agentConfig?: string;
+}
+
+/** What the controller does for a bootstrap (Admin RPCs, see cli/commands/host-admin.ts). */
+export interface FleetAuthority {
+  hostToken(hostId: string, ttlMs?: number): Promise<{ token: string; caPem: string; issuedAtUnixMs: number }>;
+  waitEnrolled(hostId: string, agentAddr: string, timeoutMs: number): Promise<void>;
+  /** Revokes what the host was issued since a time (a bootstrap that did not complete). */
+  revokeSince(hostId: string, sinceUnixMs: number, reason: string): Promise<void>;
+  /** Records the host in the controller's store. */
+  register(h: { name: string; agentAddr: string; underlayIp: string }): Promise<void>;
+}
+
+export interface BootstrapDeps {
+  authority: FleetAuthority;
+  log: Logger;
+  progress?: (e: ProgressEvent) => void;
+  registerTimeoutMs?: number;
+  tokenTtlMs?: number;
+}
+
+export interface BootstrapResult {
+  host: string;
+  fingerprint: string;
+  pinnedNow: boolean;
+  runtime: 'host' | 'shipped';
+  supervisor: 'systemd' | 'fleetnet';
+  agentAddr: string;
+}
+
+/** The agent's TCP address when none is given: the SSH address, port 7441. */
+export const defaultAgentAddr = (sshAddr: string) => `${sshAddr.includes(':') ? `[${sshAddr}]` : sshAddr}:7441`;
+
+export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Promise<BootstrapResult> {
+  const host = parseHostId(req.hostId);
+  const agentAddr = req.listen ?? defaultAgentAddr(req.ssh.addr);
+  const steps = stepper(host, d.progress);
+  const step = steps.run.bind(steps);
+  const undo = new UndoStack();
+  let ssh: SshSession | undefined;
+  try {
+    ssh = await step('connect', () => SshSession.connect(req.ssh), (s) => `${s.hostKey.pinnedNow ? 'pinned new host key' : 'host key verified'} ${s.hostKey.fingerprint}`);
+    const session = ssh;
+    const plan = await step('check', async () => {
+      // never overwrite (or, on a failure, uninstall) an agent that is already there
+      if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code === 0) {
+        throw new FleetnetError('conflict', `${host} already has a fleetnet agent installed (${REMOTE.bundle})`, {
+          hint: `upgrade it (fleetnet host upgrade ${host} --ssh ${req.ssh.user}@${req.ssh.addr}) or remove it first (fleetnet host rm ${host} --purge --ssh ...)`,
+        });
+      }
+      return planHost(session, host, { needOvs: req.needOvs ?? false });
+    }, describePlan);
+    const { facts, runtime } = plan;
+    const settings: AgentSettings = { hostId: host, listen: agentAddr, controller: req.controller };
+    undo.push('uninstall', () => uninstall(session, facts.systemd));
+    await step('upload', () => uploadAgent(session, plan), (said) => said);
+    await step('configure', async () => {
+      const { token, caPem, issuedAtUnixMs } = await d.authority.hostToken(host, d.tokenTtlMs);
+      // whatever the agent enrolls with is revoked again if the bootstrap does not complete
+      undo.push('revoke', () => d.authority.revokeSince(host, issuedAtUnixMs, 'bootstrap failed'));
+      await writeAgentConfig(session, settings, caPem, token, req.agentConfig);
+    }, () => `CA, single-use join token, agent.env${req.agentConfig === undefined ? '' : `, ${REMOTE.agentConfig}`}`);
+    await step('start', () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)), () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'));
+    await step('register', async () => {
+      await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
+      await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+    }, () => `enrolled; answers over mTLS at ${agentAddr}`);
+    undo.clear();
+    return { host, fingerprint: ssh.hostKey.fingerprint, pinnedNow: ssh.hostKey.pinnedNow, runtime: runtime.ship ? 'shipped' : 'host', supervisor: facts.systemd ? 'systemd' : 'fleetnet', agentAddr };
+  } catch (err) {
+    steps.failed(err);
+    await undo.unwind(d.log);
+    throw err;
+  } finally {
+    ssh?.dispose();
+  }
+}

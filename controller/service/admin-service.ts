@@ -1,0 +1,128 @@
+// gRPC handlers of the Admin service: the fleet operations that need the CA (join tokens, waiting
+// for an enrollment, rotation, revocation, CLI credentials), for a CLI certificate only (see
+// ADMIN_POLICY). SSH never runs here: the CLI installs agents with the operator's own keys.
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FleetnetError, invalid, notFound } from '../../common/errors.js';
+import type { Rule } from '../../common/pki/authorize.js';
+import { parseHostId } from '../../common/pki/identity.js';
+import { AgentRpcClient, insecureChannel } from '../../common/rpc/agent-client.js';
+import { unary } from '../../common/rpc/server.js';
+import {
+  ProbeAgentReply_State as Probe, type HostTokenRequest, type IssueClientCertRequest, type ProbeAgentRequest,
+  type RevokeHostCertsRequest, type RotateHostCertRequest, type WaitHostEnrolledRequest,
+} from '../../proto/gen/fleetnet/v1/admin.js';
+import { connectAgentTls, waitForAgent } from '../bootstrap/agent-client.js';
+import { rotateHostCert } from '../bootstrap/rotate.js';
+import type { Trust } from '../pki/controller-dir.js';
+import { parseAgentAddr } from '../fleet/hosts.js';
+import { revokeHost } from '../pki/enrollment-service.js';
+import type { Store } from '../store/store.js';
+
+/** Every Admin RPC: a CLI (admin) certificate, never a host's or the controller's own. */
+export const ADMIN_POLICY: Readonly<Record<string, Rule>> = Object.freeze(Object.fromEntries(
+  ['HostToken', 'WaitHostEnrolled', 'ProbeAgent', 'RotateHostCert', 'RevokeHostCerts', 'IssueClientCert']
+    .map((m) => [`/fleetnet.v1.Admin/${m}`, { kind: 'roles', roles: ['cli'] } satisfies Rule]),
+));
+
+export interface AdminServiceDeps {
+  /** Undefined: the controller runs without a CA (plain TCP); only ProbeAgent and RevokeHostCerts answer. */
+  trust: Trust | undefined;
+  store: Store;
+  log: Logger;
+  now?: () => number;
+}
+
+const PROBE_TIMEOUT_MS = 3000;
+/** A CLI user's name, as a host id is checked (it becomes the certificate's CN and DNS name). */
+const userName = (s: string) => parseHostId(s);
+
+export function adminService(d: AdminServiceDeps): UntypedServiceImplementation {
+  const { store, log } = d;
+  const now = d.now ?? Date.now;
+  const needTrust = (what: string): Trust => {
+    if (d.trust) return d.trust;
+    throw new FleetnetError('unsupported', `${what} needs the controller's CA, and this controller runs without one (plain TCP)`, {
+      hint: 'run fleetnet controller init on the controller\'s machine, then restart it',
+    });
+  };
+  const agentAddrOf = async (host: string, given: string): Promise<string> => {
+    if (given) return given;
+    const h = await store.read((tx) => tx.getHost(host));
+    if (!h) throw notFound(`host ${host} is not registered and no agent address was given`, 'register it (fleetnet host add) or pass --addr ADDR:PORT');
+    return h.agentAddr;
+  };
+
+  return {
+    hostToken: unary(log, 'HostToken', async (r: HostTokenRequest) => {
+      const trust = needTrust('a join token');
+      const host = parseHostId(r.hostId);
+      if (r.ttlMs < 0) throw invalid(`join token lifetime ${r.ttlMs} ms is negative`, 'give a lifetime like 15m or 1h');
+      const issuedAtUnixMs = now();
+      const { token, expiresAtMs } = await trust.tokens.issue(host, r.ttlMs || undefined);
+      log.info({ host, expiresAtMs }, 'join token issued'); // never the token itself
+      return { token, hostId: host, expiresAtUnixMs: expiresAtMs, issuedAtUnixMs, caPem: trust.ca.certPem };
+    }),
+    waitHostEnrolled: unary(log, 'WaitHostEnrolled', async (r: WaitHostEnrolledRequest, ctx) => {
+      const trust = needTrust('waiting for an enrollment');
+      const host = parseHostId(r.hostId);
+      if (!r.agentAddr) throw invalid('WaitHostEnrolled needs the agent\'s address');
+      const leftMs = Math.min(r.timeoutMs || 60_000, ctx.deadlineMs - now() - 200);
+      await waitForAgent(r.agentAddr, host, trust, Math.max(leftMs, 0), ctx.signal);
+      const serial = trust.issued.list(host).at(-1)?.serial ?? '';
+      return { serial };
+    }),
+    probeAgent: unary(log, 'ProbeAgent', async (r: ProbeAgentRequest, ctx) => {
+      const host = parseHostId(r.hostId);
+      const addr = parseAgentAddr(r.agentAddr).addr; // as AddHost will record it
+      if (!d.trust) return { state: Probe.NO_CA, detail: 'this controller has no CA' };
+      const tls = connectAgentTls(addr, host, d.trust);
+      let tlsError: string;
+      try {
+        await tls.list(PROBE_TIMEOUT_MS, ctx.signal);
+        return { state: Probe.ENROLLED, detail: `answers over mutual TLS as ${host}` };
+      } catch (err) {
+        tlsError = err instanceof Error ? err.message : String(err);
+      } finally {
+        tls.close();
+      }
+      // An agent that is not enrolled serves plain TCP: Health to anyone, nothing else.
+      const plain = new AgentRpcClient(addr, insecureChannel(), `agent ${host} at ${addr}`);
+      try {
+        await plain.list(PROBE_TIMEOUT_MS, ctx.signal);
+        return { state: Probe.OPEN, detail: 'serves plain TCP without authorization (--insecure-tcp)' };
+      } catch (err) {
+        if (err instanceof FleetnetError && err.kind === 'permission') return { state: Probe.NOT_ENROLLED, detail: 'answers on plain TCP, Health only: not enrolled' };
+        return { state: Probe.UNREACHABLE, detail: tlsError };
+      } finally {
+        plain.close();
+      }
+    }),
+    rotateHostCert: unary(log, 'RotateHostCert', async (r: RotateHostCertRequest) => {
+      const trust = needTrust('certificate rotation');
+      const host = parseHostId(r.hostId);
+      const reply = await rotateHostCert(trust, host, await agentAddrOf(host, r.agentAddr));
+      log.info({ host, old: reply.oldSerial, serial: reply.newSerial }, 'host certificate rotated');
+      return { oldSerial: reply.oldSerial, newSerial: reply.newSerial, notAfterUnixMs: reply.notAfterUnixMs };
+    }),
+    revokeHostCerts: unary(log, 'RevokeHostCerts', async (r: RevokeHostCertsRequest) => {
+      const host = parseHostId(r.hostId);
+      if (!d.trust) return { serials: [], hasCa: false };
+      const reason = r.reason || 'revoked by an administrator';
+      const serials = r.issuedSinceUnixMs
+        ? d.trust.issued.list(host).filter((c) => c.atMs >= r.issuedSinceUnixMs).map((c) => c.serial)
+        : revokeHost(d.trust, host, reason);
+      if (r.issuedSinceUnixMs) for (const serial of serials) d.trust.revocations.revoke({ serial, name: host, reason });
+      if (r.forget) d.trust.issued.forget(host);
+      log.info({ host, serials, reason }, 'host certificates revoked');
+      return { serials, hasCa: true };
+    }),
+    issueClientCert: unary(log, 'IssueClientCert', async (r: IssueClientCertRequest) => {
+      const trust = needTrust('a CLI credential');
+      const user = userName(r.user);
+      const c = await trust.ca.issueFromCsr(r.csrPem, { role: 'cli', name: user, validityMs: trust.settings.cliCertValidityMs });
+      log.info({ user, serial: c.serial }, 'CLI credential issued');
+      return { certPem: c.certPem, caPem: trust.ca.certPem, serial: c.serial, notAfterUnixMs: c.notAfterMs };
+    }),
+  };
+}

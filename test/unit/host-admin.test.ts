@@ -1,0 +1,157 @@
+// Fleet administration without a host: the Admin service's handlers on a real CA (tokens, CLI
+// credentials, revocation, who may call), the agent settings file host add --ssh installs, and
+// the exact commands of an upgrade (systemd and supervised).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { readAgentConfig } from '../../cli/bootstrap/agent-config.js';
+import { readAgentSettings, REMOTE, restartAgent, startSupervised, unitText, writeAgentConfig } from '../../cli/bootstrap/install.js';
+import { FleetnetError } from '../../common/errors.js';
+import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
+import * as x509 from '../../common/pki/x509.js';
+import { FakeRunner } from '../../common/runner.js';
+import { ADMIN_POLICY, adminService } from '../../controller/service/admin-service.js';
+import type { Store } from '../../controller/store/store.js';
+import { AdminDefinition } from '../../proto/gen/fleetnet/v1/admin.js';
+import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
+
+const silent = pino({ level: 'silent' });
+const noStore = { read: async () => undefined } as unknown as Store;
+
+/** Calls one unary handler as grpc-js would (no deadline, never cancelled). */
+function call<Res>(impl: Record<string, unknown>, method: string, request: object): Promise<Res> {
+  const h = impl[method] as (c: object, cb: (err: { details?: string; metadata?: { get(k: string): unknown[] } } | null, res: Res) => void) => void;
+  return new Promise((resolve, reject) => h({ request, on() {}, getDeadline: () => Infinity }, (err, res) => {
+    if (!err) return resolve(res);
+    reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
+  }));
+}
+
+describe('the Admin service', () => {
+  let fleet: TestFleet;
+  before(async () => {
+    fleet = await makeTestFleet();
+  });
+  after(() => fleet.cleanup());
+
+  it('every Admin RPC is for a CLI certificate only (not a host, not the controller itself)', () => {
+    const methods = Object.values(AdminDefinition.methods).map((m) => `/fleetnet.v1.Admin/${m.name}`).sort();
+    assert.deepEqual(Object.keys(ADMIN_POLICY).sort(), methods, 'a new RPC needs its rule');
+    for (const m of methods) assert.deepEqual(ADMIN_POLICY[m], { kind: 'roles', roles: ['cli'] }, m);
+  });
+
+  it('HostToken: a single-use token bound to the host, the CA to pin; the token works once, for that host', async () => {
+    const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
+    const t = await call<{ token: string; hostId: string; caPem: string; expiresAtUnixMs: number; issuedAtUnixMs: number }>(impl, 'hostToken', { hostId: 'h7', ttlMs: 3_600_000 });
+    assert.equal(t.hostId, 'h7');
+    assert.equal(t.caPem, fleet.trust.ca.certPem);
+    const lifetime = t.expiresAtUnixMs - t.issuedAtUnixMs; // two clock reads on the controller, one after the other
+    assert.ok(lifetime >= 3_600_000 && lifetime < 3_660_000, `the lifetime asked for: ${lifetime} ms`);
+    assert.equal(await fleet.trust.tokens.consume(t.token), 'h7');
+    await assert.rejects(fleet.trust.tokens.consume(t.token), /already used/);
+    await assert.rejects(call(impl, 'hostToken', { hostId: 'H!', ttlMs: 0 }), (e: Error & { kind: string }) => e.kind === 'invalid');
+  });
+
+  it('IssueClientCert signs the CLI\'s CSR as a cli certificate for that user; the key never travels', async () => {
+    const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
+    const csrPem = await makeCsr(await generateKeyPair(), 'alice');
+    const c = await call<{ certPem: string; caPem: string; serial: string }>(impl, 'issueClientCert', { user: 'alice', csrPem });
+    const cert = new x509.X509Certificate(c.certPem);
+    assert.match(cert.subject, /CN=alice/);
+    assert.match(cert.subject, /OU=cli/);
+    assert.equal(c.caPem, fleet.trust.ca.certPem);
+    await assert.rejects(call(impl, 'issueClientCert', { user: 'bob', csrPem: 'not a csr' }), /not a PEM PKCS#10 CSR/);
+  });
+
+  it('RevokeHostCerts: only what was issued since the time given (a failed bootstrap), or all and forgotten (host rm)', async () => {
+    const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
+    fleet.trust.issued.record('h8', { serial: 'a1', notAfterMs: Date.now() + 1000, atMs: 1000 });
+    fleet.trust.issued.record('h8', { serial: 'b2', notAfterMs: Date.now() + 1000, atMs: 5000 });
+    const some = await call<{ serials: string[]; hasCa: boolean }>(impl, 'revokeHostCerts', { hostId: 'h8', reason: 'bootstrap failed', issuedSinceUnixMs: 4000, forget: false });
+    assert.deepEqual(some, { serials: ['b2'], hasCa: true });
+    assert.ok(fleet.trust.revocations.isRevoked('b2') && !fleet.trust.revocations.isRevoked('a1'));
+    const all = await call<{ serials: string[] }>(impl, 'revokeHostCerts', { hostId: 'h8', reason: 'host rm', issuedSinceUnixMs: 0, forget: true });
+    assert.deepEqual(all.serials, ['a1', 'b2']);
+    assert.deepEqual(fleet.trust.issued.list('h8'), []);
+  });
+
+  it('without a CA: what needs one says so and how to get one; revocation has nothing to do', async () => {
+    const impl = adminService({ trust: undefined, store: noStore, log: silent });
+    await assert.rejects(call(impl, 'hostToken', { hostId: 'h1', ttlMs: 0 }), (e: Error & { kind: string }) => e.kind === 'unsupported' && /no CA|without one/.test(e.message));
+    assert.deepEqual(await call(impl, 'revokeHostCerts', { hostId: 'h1', reason: '', issuedSinceUnixMs: 0, forget: true }), { serials: [], hasCa: false });
+    assert.deepEqual(await call(impl, 'probeAgent', { hostId: 'h1', agentAddr: '10.0.0.1' }), { state: 5, detail: 'this controller has no CA' });
+  });
+});
+
+describe('host add --agent-config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  const file = (name: string, text: string) => {
+    const p = join(dir, `${name}-${n++}.yaml`);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('a valid file is sent as written', async () => {
+    const text = '# this host runs user-space OVS\novs-datapath: netdev\nlog-level: debug\n';
+    assert.equal(await readAgentConfig(file('ok', text)), text);
+  });
+
+  it('mistakes are exit 2 naming the file, the line and the key, before anything is sent', async () => {
+    const cases: [string, RegExp][] = [
+      ['log-level: debug\novs-datapth: netdev\n', /:2: unknown key 'ovs-datapth'/],
+      ['ovs-datapath: fast\n', /:1: key 'ovs-datapath'/],
+      ['listen: [1, 2\n', /not valid YAML/],
+      ['log-level: info\nlisten: 10.0.0.1:7441\n', /key 'listen' is set by the install/],
+      ['controller: 10.0.0.1:7440\n', /key 'controller' is set by the install/],
+    ];
+    for (const [text, msg] of cases) {
+      await assert.rejects(readAgentConfig(file('bad', text)), (e: FleetnetError) => e.kind === 'invalid' && msg.test(e.message), text);
+    }
+    await assert.rejects(readAgentConfig('/nonexistent/agent.yaml'), /--agent-config \/nonexistent\/agent.yaml does not exist/);
+  });
+
+  it('is installed as /etc/fleetnet/agent.yaml, 0600, after the agent\'s own files', async () => {
+    const r = new FakeRunner();
+    await writeAgentConfig(r, { hostId: 'h3', listen: '10.0.0.13:7441', controller: '10.0.0.1:7440' }, 'CA', 'fnj_x', 'ovs-datapath: netdev\n');
+    assert.deepEqual(r.calls.slice(-2).map((c) => [c.cmd, ...c.args]), [
+      ['install', '-m', '0600', '/dev/null', REMOTE.agentConfig], ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.agentConfig],
+    ]);
+    assert.equal(r.calls.at(-1)!.input, 'ovs-datapath: netdev\n');
+    assert.equal(REMOTE.agentConfig, '/etc/fleetnet/agent.yaml');
+  });
+});
+
+describe('host upgrade on the host', () => {
+  const S = { hostId: 'h3', listen: '10.0.0.13:7441', controller: '10.0.0.1:7440' };
+
+  it('reads back the settings the install wrote; refuses an agent.env that lacks them', async () => {
+    const env = (stdout: string) => new FakeRunner((c) => (c.cmd === 'cat' ? { stdout } : undefined));
+    assert.deepEqual(await readAgentSettings(env('FLEETNET_HOST_ID=h3\nFLEETNET_LISTEN=10.0.0.13:7441\nFLEETNET_CONTROLLER=10.0.0.1:7440\n')), S);
+    await assert.rejects(readAgentSettings(env('FLEETNET_HOST_ID=h3\n')), /lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER/);
+  });
+
+  it('systemd: the unit of this version, then a restart (nothing else touched)', async () => {
+    const r = new FakeRunner();
+    await restartAgent(r, true, S);
+    assert.deepEqual(r.calls.map((c) => [c.cmd, ...c.args]), [
+      ['install', '-m', '0644', '/dev/null', REMOTE.unit], ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.unit],
+      ['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'fleetnet-agent.service'],
+    ]);
+    assert.equal(r.calls[1]!.input, unitText());
+  });
+
+  it('no systemd: the supervisor stops (and its agent with it), then starts again with the same settings', async () => {
+    const r = new FakeRunner();
+    await restartAgent(r, false, S);
+    const start = new FakeRunner();
+    await startSupervised(start, S);
+    assert.equal(r.calls.length, 2);
+    assert.deepEqual(r.calls[0]!.args.slice(-1), [REMOTE.pid]);
+    assert.deepEqual(r.calls[1], start.calls[0]);
+  });
+});
