@@ -51,7 +51,7 @@ after(async () => {
 it('three bare hosts join through the controller, and an attach through the controller works on each', async () => {
   const inv = join(dir, 'hosts.yaml');
   writeFileSync(inv, `all:\n  vars:\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n${hosts.map((h) => `    ${h.name}:\n      ansible_host: ${h.addr}\n`).join('')}`);
-  const add = await fleetnet(true, 'host', 'add', '--inventory', inv, '--accept-new', '--advertise', `${lab.ctlAddr}:7440`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts'), '--json');
+  const add = await fleetnet(true, 'host', 'add', '--inventory', inv, '--accept-new', '--advertise', `${lab.ctlAddr}:7440`, '--known-hosts', join(dir, 'known_hosts'), '--json');
   assert.equal(add.code, 0, add.stdout + add.stderr);
   const ls = await fleetnet(true, 'host', 'ls', '--json');
   assert.deepEqual((JSON.parse(ls.stdout) as { name: string }[]).map((h) => h.name).sort(), ['h1', 'h2', 'h3']);

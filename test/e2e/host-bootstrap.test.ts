@@ -2,7 +2,7 @@
 // endpoint in its own namespace, and the real `fleetnet` CLI driving it all.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,18 +16,33 @@ let dir: string;
 let lab: SshLab;
 let ctlProc: ChildProcess | undefined;
 const H: Record<string, SshHost> = {};
-const CTL_PORT = 7440;
+const ctl = () => `${lab.ctlAddr}:7440`;
 
-const inCtl = (cmd: string, ...args: string[]) => sh.run('nsenter', [`--net=/run/netns/${lab.ctlNs}`, cmd, ...args], { allowFail: true, timeoutMs: 240_000 });
-const fleetnet = (...args: string[]) => inCtl('node', FLEETNET, ...args);
+// The CLI as on an operator's laptop: its own CLI credential (made by `controller cli-cert`), no
+// controller folder anywhere it looks. Only `controller init` and the test's agent calls use the folder.
+const laptop = () => ({ ...process.env, HOME: join(dir, 'home'), FLEETNET_TLS_DIR: join(dir, 'laptop'), FLEETNET_CONTROLLER_DIR: join(dir, 'no-controller-here'), FLEETNET_CONTROLLER: '' });
+const admin = () => ({ ...process.env, HOME: join(dir, 'home'), FLEETNET_CONTROLLER_DIR: join(dir, 'ctl'), FLEETNET_CONTROLLER: '' });
+const inNs = (ns: string, env: NodeJS.ProcessEnv, cmd: string, ...args: string[]) =>
+  sh.run('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], { allowFail: true, timeoutMs: 240_000, env });
+const fleetnet = (...args: string[]) => inNs(lab.ctlNs, laptop(), 'node', FLEETNET, '--controller', ctl(), ...args);
 const agentCall = (host: SshHost, method: string, req: object = {}) =>
-  inCtl('node', '--import', 'tsx', 'test/helpers/trust-agent-call.ts', join(dir, 'ctl'), `${host.addr}:7441`, host.name, method, JSON.stringify(req));
+  inNs(lab.ctlNs, process.env, 'node', '--import', 'tsx', 'test/helpers/trust-agent-call.ts', join(dir, 'ctl'), `${host.addr}:7441`, host.name, method, JSON.stringify(req));
+/** The pid of the agent (not its supervisor) running in a host's namespace. */
+const agentPid = async (h: SshHost) => (await sh.run('ip', ['netns', 'pids', h.ns])).stdout.split('\n').filter(Boolean).find((p) => {
+  try {
+    const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    return cmd.includes('run') && cmd.includes('agent') && !cmd.includes('supervise');
+  } catch {
+    return false;
+  }
+});
 
 let snapBefore: Snapshot;
 const scope = { netnsPrefixes: [P], cmdlineNeedles: [P, '/opt/fleetnet/'] };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetnet-bootstrap-'));
+  mkdirSync(join(dir, 'home'));
   await sh.run('node', ['scripts/build.mjs']);
   mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation folder: machine setup, not the test's
   snapBefore = await takeSnapshot(scope);
@@ -36,14 +51,19 @@ before(async () => {
   H.h2 = await lab.addHost('h2', 12);
   H.h3 = await lab.addHost('h3', 13, { hideNode: true });
   H.h4 = await lab.addHost('h4', 14);
+  // on the controller's machine: the CA, and the controller serving the Admin service
   const init = await sh.run('node', [FLEETNET, 'controller', 'init', '--dir', join(dir, 'ctl'), '--token-ttl', '5m']);
   assert.match(init.stdout, /CA:/);
-  ctlProc = sh.start('nsenter', [`--net=/run/netns/${lab.ctlNs}`, 'node', '--import', 'tsx', 'test/helpers/trust-controller.ts', join(dir, 'ctl'), `${lab.ctlAddr}:${CTL_PORT}`], { stdio: 'pipe' });
-  await new Promise<void>((resolve, reject) => {
-    ctlProc!.stdout!.once('data', () => resolve());
-    ctlProc!.once('exit', (c) => reject(new Error(`controller endpoint exited ${c}`)));
-  });
-  ctlProc.stderr!.pipe(process.stderr);
+  ctlProc = sh.start('nsenter', [`--net=/run/netns/${lab.ctlNs}`, 'node', FLEETNET, 'controller', 'run', '--listen', ctl(), '--db', join(dir, 'state.db'),
+    '--trust-dir', join(dir, 'ctl'), '--log-level', 'warn'], { stdio: 'inherit' });
+  for (let i = 0; (await inNs(lab.ctlNs, admin(), 'node', FLEETNET, '--controller', ctl(), 'host', 'ls')).code !== 0; i++) {
+    if (i > 100 || ctlProc.exitCode !== null) throw new Error('the controller did not come up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // the laptop's credential: its key made there, signed by the controller over the Admin service
+  const cert = await inNs(lab.ctlNs, admin(), 'node', FLEETNET, '--controller', ctl(), 'controller', 'cli-cert', 'ops', '--out', join(dir, 'laptop'), '--json');
+  assert.equal(cert.code, 0, cert.stderr);
+  assert.equal(statSync(join(dir, 'laptop', 'cli.key')).mode & 0o777, 0o600);
 });
 
 after(async () => {
@@ -54,12 +74,15 @@ after(async () => {
   assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [P, '/opt/fleetnet', '/etc/fleetnet', '/var/lib/fleetnet', '/run/fleetnet/']);
 });
 
-const common = () => ['--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts')];
+const common = () => ['--advertise', ctl(), '--known-hosts', join(dir, 'known_hosts')];
+const ssh = (h: SshHost) => ['--ssh', `root@${h.addr}`, '--identity', lab.identity, '--known-hosts', join(dir, 'known_hosts')];
 
 describe('fleetnet host add over SSH', () => {
   it('bootstraps three bare hosts in parallel from an inventory; Node.js is shipped to the host that has none', async () => {
     const inv = join(dir, 'hosts.yaml');
-    writeFileSync(inv, `# test fleet (an Ansible YAML inventory)\nall:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n    h1:\n      ansible_host: ${H.h1!.addr}\n    h2:\n      ansible_host: ${H.h2!.addr}\n    h3:\n      ansible_host: ${H.h3!.addr}  # Node.js hidden\n`);
+    const agentYaml = '# h2 only (fleetnet_agent_config)\nlog-level: debug\nmesh-resync-ms: 20000\n';
+    writeFileSync(join(dir, 'h2-agent.yaml'), agentYaml);
+    writeFileSync(inv, `# test fleet (an Ansible YAML inventory)\nall:\n  vars:\n    ansible_user: root\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n    h1:\n      ansible_host: ${H.h1!.addr}\n    h2:\n      ansible_host: ${H.h2!.addr}\n      fleetnet_agent_config: ${join(dir, 'h2-agent.yaml')}\n    h3:\n      ansible_host: ${H.h3!.addr}  # Node.js hidden\n`);
     const r = await fleetnet('host', 'add', '--inventory', inv, '--accept-new', '--json', ...common());
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const rows = JSON.parse(r.stdout) as { host: string; ok: boolean; result: { runtime: string; supervisor: string; pinnedNow: boolean; fingerprint: string } }[];
@@ -81,6 +104,14 @@ describe('fleetnet host add over SSH', () => {
       assert.ok(!files.includes('/etc/fleetnet/agent/join-token'), 'the join token is used up and gone');
       assert.equal(statSync(join(h.priv['/var/lib/fleetnet'], 'agent/tls/host.key')).mode & 0o777, 0o600);
     }
+    // the agent settings file: installed on h2 alone, and read by its agent
+    assert.equal(readFileSync(join(H.h2!.priv['/etc/fleetnet'], 'agent.yaml'), 'utf8'), agentYaml);
+    assert.ok(!installedFiles(H.h1!).includes('/etc/fleetnet/agent.yaml'));
+    assert.match(readFileSync(join(H.h2!.priv['/var/lib/fleetnet'], 'agent.log'), 'utf8'), /"config":"\/etc\/fleetnet\/agent.yaml".*settings file read/);
+    assert.match(r.stderr, /h2: configure done.*\/etc\/fleetnet\/agent.yaml/);
+    // registered with the controller, which the agents answer over mTLS
+    const ls = await fleetnet('host', 'ls', '--json');
+    assert.deepEqual((JSON.parse(ls.stdout) as { name: string }[]).map((h) => h.name).sort(), ['h1', 'h2', 'h3']);
     // h3 got a real Node.js binary; h1 a link to its own (lab hosts share this machine's files: its node)
     assert.ok(statSync(join(H.h3!.priv['/opt/fleetnet'], 'bin/node')).size > 10_000_000);
     const ownNode = (await sh.run('sh', ['-c', 'command -v node'])).stdout.trim();
@@ -89,7 +120,7 @@ describe('fleetnet host add over SSH', () => {
 
   it('a host that already has an agent is refused and left as it was', async () => {
     const before = installedFiles(H.h1!).sort();
-    const r = await fleetnet('host', 'add', 'h1', '--ssh', `root@${H.h1!.addr}`, '--identity', lab.identity, ...common());
+    const r = await fleetnet('host', 'add', 'h1', ...ssh(H.h1!), '--advertise', ctl());
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /already has a fleetnet agent installed/);
     assert.deepEqual(installedFiles(H.h1!).sort(), before);
@@ -115,8 +146,8 @@ describe('fleetnet host add over SSH', () => {
     }
   });
 
-  it('host rotate-cert: new certificate in use, the old serial revoked', async () => {
-    const r = await fleetnet('host', 'rotate-cert', 'h1', '--addr', `${H.h1!.addr}:7441`, '--controller-dir', join(dir, 'ctl'), '--json');
+  it('host rotate-cert, from the laptop: new certificate in use, the old serial revoked', async () => {
+    const r = await fleetnet('host', 'rotate-cert', 'h1', '--json'); // the agent's address: the one h1 is registered with
     assert.equal(r.code, 0, r.stderr);
     const { oldSerial, newSerial } = JSON.parse(r.stdout) as { oldSerial: string; newSerial: string };
     assert.notEqual(oldSerial, newSerial);
@@ -126,31 +157,67 @@ describe('fleetnet host add over SSH', () => {
   });
 
   it('without systemd, the supervisor restarts an agent that dies', async () => {
-    const pids = (await sh.run('ip', ['netns', 'pids', H.h3!.ns])).stdout.split('\n').filter(Boolean);
-    const agentPid = pids.find((p) => {
-      try {
-        const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-        return cmd.includes('run') && cmd.includes('agent') && !cmd.includes('supervise');
-      } catch {
-        return false;
-      }
-    });
-    assert.ok(agentPid, 'the agent runs in h3');
-    await sh.run('kill', ['-KILL', agentPid]);
+    const pid = await agentPid(H.h3!);
+    assert.ok(pid, 'the agent runs in h3');
+    await sh.run('kill', ['-KILL', pid]);
     let r = await agentCall(H.h3!, 'list');
     for (let i = 0; i < 20 && r.code !== 0; i++) r = await agentCall(H.h3!, 'list');
     assert.equal(r.code, 0, `the agent came back: ${r.stderr}`);
     assert.match(readFileSync(join(H.h3!.priv['/var/lib/fleetnet'], 'agent.log'), 'utf8'), /agent exited \(SIGKILL\); restarting/);
   });
 
+  it('host upgrade: a new agent on the same settings and certificate; an attachment through the controller stays up', async () => {
+    assert.equal((await fleetnet('net', 'create', 'blue', '--subnet', '10.9.0.0/24')).code, 0);
+    const c = `${P}-cup`;
+    await sh.run('ip', ['netns', 'add', c]);
+    try {
+      const at = await fleetnet('attach', '--host', 'h1', `netns:${c}`, '10.9.0.21/24');
+      assert.equal(at.code, 0, at.stdout + at.stderr);
+      const before = await agentPid(H.h1!);
+      const certBefore = readFileSync(join(H.h1!.priv['/var/lib/fleetnet'], 'agent/tls/host.crt'), 'utf8');
+      const r = await fleetnet('host', 'upgrade', 'h1', ...ssh(H.h1!), '--json');
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      for (const step of ['connect', 'check', 'upload', 'restart', 'register']) assert.match(r.stderr, new RegExp(`h1: ${step} done`));
+      const [row] = JSON.parse(r.stdout) as { host: string; ok: boolean; result: { supervisor: string } }[];
+      assert.deepEqual([row?.host, row?.ok, row?.result.supervisor], ['h1', true, 'fleetnet']);
+      const after = await agentPid(H.h1!);
+      assert.ok(before && after && before !== after, `a new agent process (${before} -> ${after})`);
+      assert.equal(readFileSync(join(H.h1!.priv['/var/lib/fleetnet'], 'agent/tls/host.crt'), 'utf8'), certBefore, 'the same certificate');
+      assert.match((await sh.run('ip', ['-n', c, '-4', 'addr', 'show'])).stdout, /10\.9\.0\.21\/24/, 'the container keeps its interface');
+      const list = await agentCall(H.h1!, 'list');
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok((JSON.parse(list.stdout) as { interfaces: { addresses: string[] }[] }).interfaces.some((i) => i.addresses.includes('10.9.0.21/24')), 'the new agent knows it');
+      const ls = await fleetnet('ls', '--json');
+      assert.match(ls.stdout, /10\.9\.0\.21\/24/);
+      assert.equal((await fleetnet('detach', '--host', 'h1', `netns:${c}`)).code, 0);
+    } finally {
+      await sh.run('ip', ['netns', 'del', c], { allowFail: true });
+    }
+    const none = await fleetnet('host', 'upgrade', 'h4', ...ssh(H.h4!), '--accept-new');
+    assert.equal(none.code, 1, none.stdout + none.stderr);
+    assert.match(none.stdout, /h4 has no fleetnet agent installed/);
+  });
+
   it('bad input exits 2 naming the problem, before any connection', async () => {
+    writeFileSync(join(dir, 'bad-agent.yaml'), 'log-level: info\novs-datapth: netdev\n');
+    writeFileSync(join(dir, 'listen-agent.yaml'), 'listen: 10.231.0.14:7441\n');
     for (const [args, msg] of [
       [['host', 'add', 'H!', '--ssh', `root@${H.h4!.addr}`], /host id "H!" is not usable/],
       [['host', 'add', 'h4', '--ssh', 'root@a;b'], /is not USER@ADDRESS/],
       [['host', 'add', 'h4'], /host add needs NAME/],
       [['host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--token-ttl', '5x'], /duration "5x" is not valid/],
+      [['host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--agent-config', join(dir, 'bad-agent.yaml')], /bad-agent.yaml:2: unknown key 'ovs-datapth'/],
+      [['host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--agent-config', join(dir, 'listen-agent.yaml')], /key 'listen' is set by the install/],
     ] as [string[], RegExp][]) {
       const r = await fleetnet(...args, ...common());
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+    }
+    for (const [args, msg] of [
+      [['host', 'token', 'h4', '--ttl', 'soon'], /--ttl: duration "soon" is not valid/],
+      [['host', 'upgrade', 'h4'], /host upgrade over SSH needs NAME and --ssh/],
+    ] as [string[], RegExp][]) {
+      const r = await fleetnet(...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, msg);
     }
@@ -162,16 +229,81 @@ describe('fleetnet host add over SSH', () => {
     await sh.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const kh = join(dir, 'known_hosts_h4');
     writeFileSync(kh, `${H.h4!.addr} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
-    const r = await fleetnet('host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--identity', lab.identity, '--accept-new',
-      '--advertise', `${lab.ctlAddr}:${CTL_PORT}`, '--controller-dir', join(dir, 'ctl'), '--known-hosts', kh);
+    const r = await fleetnet('host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--identity', lab.identity, '--accept-new', '--advertise', ctl(), '--known-hosts', kh);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /does not match/);
     assert.deepEqual(installedFiles(H.h4!), []);
     assert.equal(readFileSync(kh, 'utf8').split('\n').filter(Boolean).length, 1, '--accept-new does not overwrite a pinned key');
   });
 
+  it('host token: an agent started by hand enrolls with it; without one, host add --addr says what to run', async () => {
+    const h4 = H.h4!;
+    const listen = `${h4.addr}:7441`;
+    const byHand = (name: string, extra: string[]) => ['node', FLEETNET, 'agent', 'run', '--socket', join(dir, `${name}.sock`), '--state-dir', join(dir, name),
+      '--listen', listen, '--host-name', 'h4', '--docker-socket', join(dir, 'no-docker.sock'), '--log-level', 'warn', ...extra];
+    const up = async () => {
+      for (let i = 0; (await inNs(lab.ctlNs, process.env, 'bash', '-c', 'exec 3<>/dev/tcp/$1/7441', 'bash', h4.addr)).code !== 0; i++) {
+        if (i > 100) throw new Error('the agent on h4 does not listen');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    // an agent started without a join token: it answers, but not to the controller
+    const open = sh.start('nsenter', [`--net=/run/netns/${h4.ns}`, ...byHand('h4-open', [])], { stdio: 'inherit' });
+    try {
+      await up();
+      const add = await fleetnet('host', 'add', 'h4', '--addr', listen);
+      assert.equal(add.code, 1, add.stdout + add.stderr);
+      assert.match(add.stderr, /the agent at .* answers but is not enrolled with this controller/);
+      assert.match(add.stderr, new RegExp(`fleetnet host token h4 --listen ${listen}`));
+      assert.match(add.stderr, new RegExp(`fleetnet agent run --listen ${listen} --host-name h4 --controller ${ctl()} .*--join-token-file`));
+      assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'nothing recorded');
+    } finally {
+      open.kill('SIGTERM');
+      await new Promise((r) => (open.exitCode === null ? open.once('exit', r) : r(undefined)));
+    }
+    const token = async (host: string, ...args: string[]) => {
+      const r = await fleetnet('host', 'token', host, '--out', join(dir, `${host}-join${args.length}`), '--json', ...args);
+      assert.equal(r.code, 0, r.stderr);
+      return { ...(JSON.parse(r.stdout) as { token: string; agentRun: string[] }), dir: join(dir, `${host}-join${args.length}`) };
+    };
+    const enroll = (name: string, t: { dir: string }, tokenFile = join(t.dir, 'join-token')) =>
+      inNs(h4.ns, process.env, ...(byHand(name, ['--controller', ctl(), '--ca-file', join(t.dir, 'ca.crt'), '--join-token-file', tokenFile]) as [string, ...string[]]));
+    // a token for another host, and an expired one: the agent stops at once, exit 2, the problem named
+    const other = await token('h5');
+    let r = await enroll('h4-other', other);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /join token refused: it was made for host h5, not h4/);
+    const short = await token('h4', '--ttl', '1s', '--listen', listen);
+    await new Promise((res) => setTimeout(res, 1500));
+    r = await enroll('h4-late', short);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /join token refused: expired/);
+    // a good one: the agent enrolls, and host add --addr takes it
+    const good = await token('h4', '--listen', listen, '--ttl', '1h');
+    assert.match(good.token, /^fnj_/);
+    assert.equal(statSync(join(good.dir, 'join-token')).mode & 0o777, 0o600);
+    assert.deepEqual(good.agentRun.slice(0, 7), ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', 'h4']);
+    writeFileSync(join(dir, 'h4-token-copy'), readFileSync(join(good.dir, 'join-token')));
+    const agent = sh.start('nsenter', [`--net=/run/netns/${h4.ns}`, ...byHand('h4', ['--controller', ctl(), '--ca-file', join(good.dir, 'ca.crt'), '--join-token-file', join(good.dir, 'join-token')])], { stdio: 'inherit' });
+    try {
+      await up();
+      const add = await fleetnet('host', 'add', 'h4', '--addr', listen, '--json');
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      assert.equal((await agentCall(h4, 'list')).code, 0, 'h4 answers the controller over mTLS');
+      assert.ok(!existsSync(join(good.dir, 'join-token')), 'the token is used up and gone');
+      // the same token again (a copy): used
+      r = await enroll('h4-again', good, join(dir, 'h4-token-copy'));
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /join token refused: unknown or already used/);
+      assert.equal((await fleetnet('host', 'rm', 'h4')).code, 0);
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((res) => (agent.exitCode === null ? agent.once('exit', res) : res(undefined)));
+    }
+  });
+
   it('host rm --purge: agent stopped, files gone, certificates revoked', async () => {
-    const r = await fleetnet('host', 'rm', 'h2', '--purge', '--ssh', `root@${H.h2!.addr}`, '--identity', lab.identity, '--controller-dir', join(dir, 'ctl'), '--known-hosts', join(dir, 'known_hosts'));
+    const r = await fleetnet('host', 'rm', 'h2', '--purge', ...ssh(H.h2!));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /certificate\(s\) revoked/);
     assert.deepEqual(installedFiles(H.h2!), []);
