@@ -55,7 +55,8 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     capabilities: unary(log, 'Capabilities', async () => ({ capabilities: await d.capabilities() })),
     attach: unary(log, 'Attach', async (req: Parameters<typeof attachOrderFromProto>[0], ctx) => {
       const order = attachOrderFromProto(req);
-      const res = await attacher.attach(order, { signal: ctx.signal, ...(req.keepAddress ? { keepAddress: true } : {}) });
+      const opts = { signal: ctx.signal, ...(req.keepAddress ? { keepAddress: true } : {}) };
+      const res = await attacher.attach(order, opts);
       if (res.changed) log.info({ container: res.record.container.name, ifname: res.record.ifname, hostIf: res.record.hostIf }, 'attached');
       return { interface: interfaceToProto(res.record, 'up', attacher.lease(res.record.key)), changed: res.changed, commands: res.commands };
     }),

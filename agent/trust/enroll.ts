@@ -37,12 +37,14 @@ export function enrollSettings(cfg: { controller?: string | undefined; hostName?
  */
 function tokenProblem(e: FleetnetError): FleetnetError {
   if (e.kind !== 'permission' || !e.message.includes('join token refused')) return e;
-  return new FleetnetError('invalid', e.message, { cause: e, hint: 'ask for a new one where the CLI runs: fleetnet host token HOST (then point --join-token-file at it)' });
+  const hint = 'ask for a new one where the CLI runs: fleetnet host token HOST (then point --join-token-file at it)';
+  return new FleetnetError('invalid', e.message, { cause: e, hint });
 }
 
 function call(client: EnrollmentClient, fn: 'enroll' | 'renew', req: object, timeoutMs: number): Promise<EnrollReply> {
   return new Promise((resolve, reject) => {
-    const cb = (err: unknown, res: EnrollReply) => (err ? reject(tokenProblem(fromServiceError(err, 'the controller'))) : resolve(res));
+    const cb = (err: unknown, res: EnrollReply) =>
+      (err ? reject(tokenProblem(fromServiceError(err, 'the controller'))) : resolve(res));
     const deadline = { deadline: Date.now() + timeoutMs };
     if (fn === 'enroll') client.enroll(req as never, new Metadata(), deadline, cb);
     else client.renew(req as never, new Metadata(), deadline, cb);

@@ -17,8 +17,12 @@ const SET_BY_INSTALL: Readonly<Record<string, string>> = {
 
 /** The file's text, once it parses and passes the agent's schema (exit 2 naming file, line and key). */
 export async function readAgentConfig(path: string, what = '--agent-config'): Promise<string> {
-  if (!existsSync(path)) throw invalid(`${what} ${path} does not exist`, 'give the path of the agent\'s YAML settings file (see fleetnet agent run --help)');
-  const [{ AgentConfigSchema }, { fileSchemaOf, kebab, parseConfigText }] = await Promise.all([import('../../agent/config.js'), import('../../common/config-file.js')]);
+  if (!existsSync(path)) {
+    throw invalid(`${what} ${path} does not exist`, 'give the path of the agent\'s YAML settings file (see fleetnet agent run --help)');
+  }
+  const [{ AgentConfigSchema }, { fileSchemaOf, kebab, parseConfigText }] = await Promise.all([
+    import('../../agent/config.js'), import('../../common/config-file.js'),
+  ]);
   const text = readFileSync(path, 'utf8');
   const values = parseConfigText(text, path, fileSchemaOf(AgentConfigSchema.shape), 'fleetnet agent run --help');
   for (const k of Object.keys(values).map(kebab)) {

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
 import { parseHostId } from '../../common/pki/identity.js';
 import { UndoStack } from '../../common/undo.js';
-import { REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig, type AgentSettings } from './install.js';
+import { REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig } from './install.js';
+import type { AgentSettings } from './install.js';
 import { describePlan, planHost, uploadAgent } from './upload.js';
 import { SshSession, type SshTarget } from './ssh-session.js';
 import { stepper, type ProgressEvent } from './steps.js';
@@ -69,7 +70,8 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
       // never overwrite (or, on a failure, uninstall) an agent that is already there
       if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code === 0) {
         throw new FleetnetError('conflict', `${host} already has a fleetnet agent installed (${REMOTE.bundle})`, {
-          hint: `upgrade it (fleetnet host upgrade ${host} --ssh ${req.ssh.user}@${req.ssh.addr}) or remove it first (fleetnet host rm ${host} --purge --ssh ...)`,
+          hint: `upgrade it (fleetnet host upgrade ${host} --ssh ${req.ssh.user}@${req.ssh.addr}) `
+            + `or remove it first (fleetnet host rm ${host} --purge --ssh ...)`,
         });
       }
       return planHost(session, host, { needOvs: req.needOvs ?? false });

@@ -86,7 +86,9 @@ export async function linkHostNode(r: Runner, nodePath: string): Promise<void> {
 }
 
 /** CA, join token and agent.env; the settings file too when one was given (host add --agent-config). */
-export async function writeAgentConfig(r: Runner, s: AgentSettings, caPem: string, joinToken: string, agentYaml?: string): Promise<void> {
+export async function writeAgentConfig(
+  r: Runner, s: AgentSettings, caPem: string, joinToken: string, agentYaml?: string,
+): Promise<void> {
   await writeRemote(r, REMOTE.ca, caPem, '0644');
   await writeRemote(r, REMOTE.token, joinToken + '\n', '0600');
   await writeRemote(r, REMOTE.env, envFile(s), '0600');
@@ -96,14 +98,24 @@ export async function writeAgentConfig(r: Runner, s: AgentSettings, caPem: strin
 /** The settings agent.env holds (what the install wrote), read back for an upgrade. */
 export async function readAgentSettings(r: Runner): Promise<AgentSettings> {
   const text = (await r.run('cat', [REMOTE.env])).stdout;
-  const v = Object.fromEntries(text.split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  const lines = text.split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null);
+  const v = Object.fromEntries(lines.map((m) => [m[1], m[2]]));
   const { FLEETNET_HOST_ID: hostId, FLEETNET_LISTEN: listen, FLEETNET_CONTROLLER: controller } = v;
-  if (!hostId || !listen || !controller) throw new FleetnetError('failed', `${REMOTE.env} on the host lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER`, { hint: 'install the agent again: fleetnet host rm H --purge, then fleetnet host add' });
+  if (!hostId || !listen || !controller) {
+    throw new FleetnetError('failed', `${REMOTE.env} on the host lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER`, {
+      hint: 'install the agent again: fleetnet host rm H --purge, then fleetnet host add',
+    });
+  }
   return { hostId, listen, controller };
 }
 
+/** A runner that also copies files to the host (an SSH session). */
+export interface FileSender {
+  putFile(local: string, remote: string): Promise<void>;
+}
+
 /** Uploads a file next to its place, then renames it there: a running agent keeps the file it has open. */
-export async function replaceRemote(r: Runner & { putFile(local: string, remote: string): Promise<void> }, local: string, remote: string, mode?: string): Promise<void> {
+export async function replaceRemote(r: Runner & FileSender, local: string, remote: string, mode?: string): Promise<void> {
   await r.putFile(local, `${remote}.new`);
   if (mode) await r.run('chmod', [mode, `${remote}.new`]);
   await r.run('mv', ['-f', `${remote}.new`, remote]);

@@ -28,7 +28,8 @@ export function stepper(host: string, progress?: (e: ProgressEvent) => void) {
       return t;
     },
     failed(err: unknown): void {
-      if (current) progress?.({ host, step: current, state: 'failed', detail: err instanceof Error ? err.message : String(err) });
+      const detail = err instanceof Error ? err.message : String(err);
+      if (current) progress?.({ host, step: current, state: 'failed', detail });
     },
   };
 }

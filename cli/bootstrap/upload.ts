@@ -4,7 +4,9 @@
 // a half-written file: an upgrade swaps files under the old agent, then restarts it.
 import { FleetnetError } from '../../common/errors.js';
 import { ARCH as ARCH_OF, gatherFacts, localRuntime, missingPrereqs, planRuntime, type HostFacts, type RuntimePlan } from './facts.js';
-import { DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, localNativeArchive, makeDirs, REMOTE, replaceRemote, unpackNative } from './install.js';
+import {
+  DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, localNativeArchive, makeDirs, REMOTE, replaceRemote, unpackNative,
+} from './install.js';
 import type { SshSession } from './ssh-session.js';
 
 export interface HostPlan {
@@ -17,13 +19,16 @@ export async function planHost(session: SshSession, host: string, o: { needOvs: 
   const facts = await gatherFacts(session);
   const missing = missingPrereqs(facts, o);
   if (missing.length) {
-    throw new FleetnetError('unsupported', `${host} lacks: ${missing.map((m) => m.what).join(', ')}`, { hint: missing.map((m) => m.fix).join('; ') });
+    const what = `${host} lacks: ${missing.map((m) => m.what).join(', ')}`;
+    throw new FleetnetError('unsupported', what, { hint: missing.map((m) => m.fix).join('; ') });
   }
   return { facts, runtime: planRuntime(facts, localRuntime()) };
 }
 
-export const describePlan = ({ facts, runtime }: HostPlan) =>
-  `${facts.arch}, kernel ${facts.kernel}, ${runtime.ship ? `Node.js to ship (${runtime.reason})` : `Node.js ${facts.node?.version}`}, ${facts.systemd ? 'systemd' : 'no systemd'}`;
+export function describePlan({ facts, runtime }: HostPlan): string {
+  const node = runtime.ship ? `Node.js to ship (${runtime.reason})` : `Node.js ${facts.node?.version}`;
+  return `${facts.arch}, kernel ${facts.kernel}, ${node}, ${facts.systemd ? 'systemd' : 'no systemd'}`;
+}
 
 /** Uploads the agent; says how it will attach (in-process netlink needs native code for the host's CPU). */
 export async function uploadAgent(session: SshSession, { facts, runtime }: HostPlan): Promise<string> {

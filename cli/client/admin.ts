@@ -8,8 +8,10 @@ import { methodsOf } from './grpc-h2.js';
 /** Admin RPCs; ProbeAgent is a read (it may move on to another controller). */
 export const ADMIN = methodsOf(AdminDefinition, ['probeAgent']);
 
-/** A bootstrap's calls to the controller: token, enrollment wait, undo, registration. */
-export function fleetAuthority(conn: ControllerConn, onRegistered?: (name: string, conn: ControllerConn) => Promise<void>): FleetAuthority {
+export type OnRegistered = (name: string, conn: ControllerConn) => Promise<void>;
+
+/** A bootstrap's calls to the controller: token, enrollment wait, undo, registration (then onRegistered). */
+export function fleetAuthority(conn: ControllerConn, onRegistered?: OnRegistered): FleetAuthority {
   return {
     hostToken: async (hostId, ttlMs) => conn.call(ADMIN.hostToken, { hostId, ttlMs: ttlMs ?? 0 }),
     waitEnrolled: async (hostId, agentAddr, timeoutMs) => {

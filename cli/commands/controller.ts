@@ -66,7 +66,8 @@ export function register(program: Command): void {
     });
   c.command('init')
     .summary('make the fleet CA, the controller\'s certificate and the first CLI (admin) credential')
-    .description('Run on the controller\'s machine: the CA key stays in the trust folder, which only the controller reads. Other machines get CLI credentials with `fleetnet controller cli-cert` (signed by the controller over the Admin service).')
+    .description('Run on the controller\'s machine: the CA key stays in the trust folder, which only the controller reads. '
+      + 'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed by the controller over the Admin service).')
     .option('--dir <dir>', 'trust folder (0700)', '/etc/fleetnet/controller')
     .option('--token-ttl <duration>', 'join token lifetime', '15m')
     .option('--host-cert-validity <duration>', 'host certificate lifetime', '30d')
@@ -75,13 +76,20 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  fleetnet controller init --dir /etc/fleetnet/controller --token-ttl 10m')
     .action(async (o: { dir: string; tokenTtl: string; hostCertValidity: string; cliUser: string; json?: boolean }) => {
       const [{ initControllerDir }, { parseDuration }, { parseHostId }] = await Promise.all([
-        import('../../controller/pki/controller-dir.js'), import('../../common/flag-values.js'), import('../../common/pki/identity.js'),
+        import('../../controller/pki/controller-dir.js'), import('../../common/flag-values.js'),
+        import('../../common/pki/identity.js'),
       ]);
+      const settings = {
+        joinTokenTtlMs: parseDuration(o.tokenTtl, '--token-ttl'), hostCertValidityMs: parseDuration(o.hostCertValidity, '--host-cert-validity'),
+      };
       const r = await initControllerDir(o.dir, {
-        settings: { joinTokenTtlMs: parseDuration(o.tokenTtl, '--token-ttl'), hostCertValidityMs: parseDuration(o.hostCertValidity, '--host-cert-validity') },
+        settings,
         cliUser: parseHostId(o.cliUser),
       });
       if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
-      else process.stdout.write(`CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\nCLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`);
+      else {
+        process.stdout.write(`CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\n`
+          + `CLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`);
+      }
     });
 }

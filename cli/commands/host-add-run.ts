@@ -6,16 +6,23 @@ import { invalid } from '../../common/errors.js';
 import { parseDuration } from '../../common/flag-values.js';
 import { parseHostId } from '../../common/pki/identity.js';
 import { readAgentConfig } from '../bootstrap/agent-config.js';
-import { bootstrapHost, type BootstrapRequest, type BootstrapResult, type FleetAuthority } from '../bootstrap/bootstrap.js';
+import { bootstrapHost, type BootstrapRequest, type BootstrapResult } from '../bootstrap/bootstrap.js';
+import type { FleetAuthority } from '../bootstrap/bootstrap.js';
 import type { SshTarget } from '../bootstrap/ssh-session.js';
-import { UPGRADE_STEPS } from '../bootstrap/steps.js';
+import { UPGRADE_STEPS, type ProgressEvent, type Step } from '../bootstrap/steps.js';
 import { upgradeHost, type UpgradeRequest, type UpgradeResult } from '../bootstrap/upgrade.js';
 import { loadInventory, type ResolvedHost } from '../inventory/load.js';
 import { progressView } from '../output/progress.js';
 import { table } from '../output/table.js';
 
 export type Opts = Record<string, string | boolean | undefined>;
-export type TargetFn = (o: Opts, over?: { addr?: string; user?: string; port?: number; identity?: string }) => Promise<SshTarget>;
+export interface TargetOverride {
+  addr?: string;
+  user?: string;
+  port?: number;
+  identity?: string;
+}
+export type TargetFn = (o: Opts, over?: TargetOverride) => Promise<SshTarget>;
 
 /** Runs fn over items with at most n at once. */
 async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
@@ -24,42 +31,69 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await fn(items[i] as T).then((value) => ({ status: 'fulfilled', value }) as const, (reason: unknown) => ({ status: 'rejected', reason }) as const);
+      out[i] = await fn(items[i] as T).then(
+        (value) => ({ status: 'fulfilled', value }) as const,
+        (reason: unknown) => ({ status: 'rejected', reason }) as const,
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
   return out;
 }
 
-/** The hosts to act on: NAME --ssh, or an inventory (--limit); --list-hosts prints them and returns undefined. */
-async function selectHosts(verb: string, name: string | undefined, o: Opts): Promise<ResolvedHost[] | 'listed' | undefined> {
-  if (o.limit !== undefined && typeof o.inventory !== 'string') throw invalid('--limit selects hosts of an inventory', 'use it with --inventory FILE');
-  if (o.listHosts && typeof o.inventory !== 'string') throw invalid('--list-hosts lists the hosts of an inventory', 'use it with --inventory FILE');
-  const inventory = typeof o.inventory === 'string' ? loadInventory(o.inventory, typeof o.limit === 'string' ? { limit: o.limit } : {}) : undefined;
+/** The SSH target of an inventory host. */
+const inventoryTarget = (h: ResolvedHost): TargetOverride => ({
+  addr: h.address, user: h.user, port: h.port, ...(h.keyFile ? { identity: h.keyFile } : {}),
+});
+
+/** The hosts to act on: NAME --ssh (undefined), an inventory (--limit), or 'listed' (--list-hosts printed them). */
+type Selection = ResolvedHost[] | 'listed' | undefined;
+
+async function selectHosts(verb: string, name: string | undefined, o: Opts): Promise<Selection> {
+  const inv = typeof o.inventory === 'string' ? o.inventory : undefined;
+  const withInventory = 'use it with --inventory FILE';
+  if (o.limit !== undefined && !inv) throw invalid('--limit selects hosts of an inventory', withInventory);
+  if (o.listHosts && !inv) throw invalid('--list-hosts lists the hosts of an inventory', withInventory);
+  const inventory = inv ? loadInventory(inv, typeof o.limit === 'string' ? { limit: o.limit } : {}) : undefined;
   if (inventory && o.listHosts) {
     // like `ansible --list-hosts`: what would be acted on, and nothing is
     const { printListHosts } = await import('../output/list-hosts.js');
     printListHosts(inventory, Boolean(o.json));
     return 'listed';
   }
-  if (inventory && (name || o.ssh)) throw invalid(`give either NAME --ssh USER@ADDR or --inventory FILE, not both`, `one host: fleetnet host ${verb} h3 --ssh root@ADDR; many: --inventory hosts.yaml`);
+  if (inventory && (name || o.ssh)) {
+    throw invalid('give either NAME --ssh USER@ADDR or --inventory FILE, not both',
+      `one host: fleetnet host ${verb} h3 --ssh root@ADDR; many: --inventory hosts.yaml`);
+  }
   if (!inventory && (!name || !o.ssh)) {
-    throw invalid(`host ${verb} over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)`, `e.g. fleetnet host ${verb} h3 --ssh root@10.99.0.13`);
+    throw invalid(`host ${verb} over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)`,
+      `e.g. fleetnet host ${verb} h3 --ssh root@10.99.0.13`);
   }
   return inventory;
 }
 
 function parallelOf(o: Opts): number {
   const parallel = Number(o.parallel ?? 8);
-  if (!Number.isInteger(parallel) || parallel < 1) throw invalid(`--parallel ${String(o.parallel)} is not a positive number`, 'e.g. --parallel 8');
+  if (!Number.isInteger(parallel) || parallel < 1) {
+    throw invalid(`--parallel ${String(o.parallel)} is not a positive number`, 'e.g. --parallel 8');
+  }
   return parallel;
 }
 
+interface Job<Q, R> {
+  steps?: readonly Step[];
+  work(r: Q, progress: (e: ProgressEvent) => void): Promise<R>;
+  /** One host's line in the summary. */
+  say(r: R): string;
+  /** The summary's verb: "2 of 3 host(s) joined". */
+  verb: string;
+}
+
 /** Runs the work per host with a progress view; prints a table (or JSON) of the results. */
-async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, steps: Parameters<typeof progressView>[2], work: (r: Q, progress: (e: Parameters<ReturnType<typeof progressView>['on']>[0]) => void) => Promise<R>, say: (r: R) => string, verb: string): Promise<number> {
+async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, job: Job<Q, R>): Promise<number> {
   for (const r of requests) parseHostId(r.hostId); // bad input is exit 2 before anything starts
-  const view = progressView(requests.map((r) => r.hostId), process.stderr, steps);
-  const results = await pool(requests, parallelOf(o), (r) => work(r, (e) => view.on(e)));
+  const view = progressView(requests.map((r) => r.hostId), process.stderr, job.steps);
+  const results = await pool(requests, parallelOf(o), (r) => job.work(r, (e) => view.on(e)));
   view.end();
   const rows = results.map((r, i) => {
     const host = requests[i]!.hostId;
@@ -69,50 +103,70 @@ async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, s
   });
   if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
-    process.stdout.write(table(['HOST', 'RESULT'], rows.map((r) => [r.host, r.ok ? say(r.result) : `FAILED: ${r.error}${r.hint ? ` (${r.hint})` : ''}`])) + '\n');
-    process.stdout.write(`${rows.filter((r) => r.ok).length} of ${rows.length} host(s) ${verb}\n`);
+    const result = (r: (typeof rows)[number]) =>
+      (r.ok ? job.say(r.result) : `FAILED: ${r.error}${r.hint ? ` (${r.hint})` : ''}`);
+    process.stdout.write(table(['HOST', 'RESULT'], rows.map((r) => [r.host, result(r)])) + '\n');
+    process.stdout.write(`${rows.filter((r) => r.ok).length} of ${rows.length} host(s) ${job.verb}\n`);
   }
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 
+const nodeOf = (runtime: 'host' | 'shipped') => `Node.js ${runtime === 'shipped' ? 'shipped' : 'from the host'}`;
+
 /** What the bootstrap sends, per host, with every input checked (exit 2) before any connection. */
-export async function hostAddRequests(name: string | undefined, o: Opts, target: TargetFn, controllerAddr: () => string): Promise<BootstrapRequest[] | undefined> {
+export async function hostAddRequests(
+  name: string | undefined, o: Opts, target: TargetFn, controllerAddr: () => string,
+): Promise<BootstrapRequest[] | undefined> {
   const inventory = await selectHosts('add', name, o);
   if (inventory === 'listed') return undefined;
   if (typeof o.tokenTtl === 'string') parseDuration(o.tokenTtl, '--token-ttl');
   // --advertise wins; else a host's fleetnet_controller variable; else the controller this CLI uses
-  const controllerOf = (h?: { controller?: string }) => (o.advertise as string | undefined) ?? h?.controller ?? controllerAddr();
+  const advertise = typeof o.advertise === 'string' ? o.advertise : undefined;
+  const controllerOf = (h?: { controller?: string }) => advertise ?? h?.controller ?? controllerAddr();
   const common = typeof o.agentConfig === 'string' ? await readAgentConfig(o.agentConfig) : undefined;
+  const optional = (listen: unknown, agentConfig: string | undefined) => ({
+    ...(typeof listen === 'string' ? { listen } : {}), ...(agentConfig !== undefined ? { agentConfig } : {}),
+  });
   if (!inventory) {
-    return [{ hostId: name as string, controller: controllerOf(), needOvs: Boolean(o.ovs), ...(typeof o.listen === 'string' ? { listen: o.listen } : {}),
-      ...(common !== undefined ? { agentConfig: common } : {}), ssh: await target(o) }];
+    const ssh = await target(o);
+    const hostId = name as string;
+    return [{ hostId, controller: controllerOf(), needOvs: Boolean(o.ovs), ssh, ...optional(o.listen, common) }];
   }
   return Promise.all(inventory.map(async (h) => {
     const own = h.agentConfig ? await readAgentConfig(h.agentConfig, `fleetnet_agent_config of ${h.name}:`) : common;
-    return {
-      hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ...(h.listen ? { listen: h.listen } : {}), ...(own !== undefined ? { agentConfig: own } : {}),
-      ssh: await target(o, { addr: h.address, user: h.user, port: h.port, ...(h.keyFile ? { identity: h.keyFile } : {}) }),
-    };
+    const ssh = await target(o, inventoryTarget(h));
+    return { hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ...optional(h.listen, own), ssh };
   }));
 }
 
 export async function runHostAdd(requests: BootstrapRequest[], o: Opts, authority: FleetAuthority): Promise<number> {
   const tokenTtlMs = typeof o.tokenTtl === 'string' ? parseDuration(o.tokenTtl, '--token-ttl') : undefined;
   const log = pino({ level: 'warn' }, pino.destination(2));
-  const ok = (v: BootstrapResult) => `joined: agent at ${v.agentAddr}, Node.js ${v.runtime === 'shipped' ? 'shipped' : 'from the host'}, ${v.supervisor}${v.pinnedNow ? `; pinned host key ${v.fingerprint}` : ''}`;
-  return runAll(requests, o, undefined, (r, progress) => bootstrapHost(r, { authority, log, progress, ...(tokenTtlMs ? { tokenTtlMs } : {}) }), ok, 'joined');
+  return runAll(requests, o, {
+    work: (r, progress) => bootstrapHost(r, { authority, log, progress, ...(tokenTtlMs ? { tokenTtlMs } : {}) }),
+    say: (v: BootstrapResult) =>
+      `joined: agent at ${v.agentAddr}, ${nodeOf(v.runtime)}, ${v.supervisor}` +
+      (v.pinnedNow ? `; pinned host key ${v.fingerprint}` : ''),
+    verb: 'joined',
+  });
 }
 
-export async function upgradeRequests(name: string | undefined, o: Opts, target: TargetFn): Promise<UpgradeRequest[] | undefined> {
+export async function upgradeRequests(
+  name: string | undefined, o: Opts, target: TargetFn,
+): Promise<UpgradeRequest[] | undefined> {
   const inventory = await selectHosts('upgrade', name, o);
   if (inventory === 'listed') return undefined;
   if (!inventory) return [{ hostId: name as string, needOvs: Boolean(o.ovs), ssh: await target(o) }];
   return Promise.all(inventory.map(async (h) => ({
-    hostId: h.name, needOvs: h.ovs, ssh: await target(o, { addr: h.address, user: h.user, port: h.port, ...(h.keyFile ? { identity: h.keyFile } : {}) }),
+    hostId: h.name, needOvs: h.ovs, ssh: await target(o, inventoryTarget(h)),
   })));
 }
 
-export async function runHostUpgrade(requests: UpgradeRequest[], o: Opts, authority: Pick<FleetAuthority, 'waitEnrolled'>): Promise<number> {
-  const ok = (v: UpgradeResult) => `upgraded: agent at ${v.agentAddr}, Node.js ${v.runtime === 'shipped' ? 'shipped' : 'from the host'}, ${v.supervisor}`;
-  return runAll(requests, o, UPGRADE_STEPS, (r, progress) => upgradeHost(r, { authority, progress }), ok, 'upgraded');
+export async function runHostUpgrade(requests: UpgradeRequest[], o: Opts, authority: FleetAuthority): Promise<number> {
+  return runAll(requests, o, {
+    steps: UPGRADE_STEPS,
+    work: (r, progress) => upgradeHost(r, { authority, progress }),
+    say: (v: UpgradeResult) => `upgraded: agent at ${v.agentAddr}, ${nodeOf(v.runtime)}, ${v.supervisor}`,
+    verb: 'upgraded',
+  });
 }

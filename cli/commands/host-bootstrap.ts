@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
 import { parseDuration } from '../../common/flag-values.js';
+import type { OnRegistered } from '../client/admin.js';
 import type { ControllerConn } from '../client/controller.js';
 
 interface SshOpts {
@@ -32,10 +33,13 @@ async function sshTarget(o: SshOpts, over: { addr?: string; user?: string; port?
   const { parseSshTarget } = await import('../bootstrap/ssh-session.js');
   const t = over.addr ? { user: over.user ?? 'root', addr: over.addr } : parseSshTarget(o.ssh ?? '');
   const port = over.port ?? Number(o.port ?? 22);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`--port ${o.port} is not a TCP port`, 'give 1-65535');
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalid(`--port ${o.port} is not a TCP port`, 'give 1-65535');
+  }
   const identity = over.identity ?? o.identity;
   const knownHostsFile = o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts');
-  return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile, acceptNew: Boolean(o.acceptNew) };
+  const acceptNew = Boolean(o.acceptNew);
+  return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile, acceptNew };
 }
 
 export const SSH_ADD_EXAMPLES = `
@@ -71,9 +75,10 @@ function inventoryOptions(cmd: Command): Command {
 /** The SSH-bootstrap options of `host add`. */
 export function addSshHostAddOptions(cmd: Command): Command {
   return inventoryOptions(cmd)
-    .option('--advertise <addr:port>', 'the controller address the agents enroll with and use (default: the one this CLI uses)')
+    .option('--advertise <addr:port>', 'the controller address the agents enroll with (default: the one this CLI uses)')
     .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
-    .option('--agent-config <file>', 'the agent\'s settings file (YAML, as agent run reads it), checked here, installed as /etc/fleetnet/agent.yaml')
+    .option('--agent-config <file>',
+      'the agent\'s settings file (YAML, as agent run reads it): checked here, installed as /etc/fleetnet/agent.yaml')
     .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)');
 }
 
@@ -89,25 +94,28 @@ const controllerOf = async (g: Opts, what: string) => {
  * `host add --ssh/--inventory`; returns the exit code. onRegistered: what follows each host's
  * registration with the controller (host add --join puts it into meshes); its result is awaited.
  */
-export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: (host: string, conn: ControllerConn) => Promise<void>): Promise<number> {
-  const [{ hostAddRequests, runHostAdd }, { requireController }] = await Promise.all([import('./host-add-run.js'), import('../client/controller-address.js')]);
+export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: OnRegistered): Promise<number> {
+  const [{ hostAddRequests, runHostAdd }, { requireController }] = await Promise.all([
+    import('./host-add-run.js'), import('../client/controller-address.js'),
+  ]);
   // every input is checked (exit 2) before anything connects anywhere; --list-hosts needs no controller
   const requests = await hostAddRequests(name, g, sshTarget, () => requireController(g, 'host add').addr);
   if (!requests) return 0;
-  const [{ withController }, { fleetAuthority }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
-  return withController(g, 'host add', (conn) => runHostAdd(requests, g, fleetAuthority(conn, onRegistered)));
+  return withAdmin(g, 'host add', (conn, a) => runHostAdd(requests, g, a.fleetAuthority(conn, onRegistered)));
 }
 
 /** The options of `host rm` for uninstalling over SSH. */
 export function addPurgeOptions(cmd: Command): Command {
-  return sshOptions(cmd).option('--purge', 'stop the agent and delete everything fleetnet installed on the host (needs --ssh)');
+  return sshOptions(cmd)
+    .option('--purge', 'also stop the agent and delete everything fleetnet installed on the host (needs --ssh)');
 }
 
 /** `host rm --purge`: uninstalls the agent over SSH (the controller revokes its certificates). */
 export async function purgeHost(name: string, o: SshOpts): Promise<void> {
   if (!o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
   const [{ SshSession }, { gatherFacts }, { uninstall }, { parseHostId }] = await Promise.all([
-    import('../bootstrap/ssh-session.js'), import('../bootstrap/facts.js'), import('../bootstrap/install.js'), import('../../common/pki/identity.js'),
+    import('../bootstrap/ssh-session.js'), import('../bootstrap/facts.js'), import('../bootstrap/install.js'),
+    import('../../common/pki/identity.js'),
   ]);
   const id = parseHostId(name);
   const s = await SshSession.connect(await sshTarget(o));
@@ -119,23 +127,44 @@ export async function purgeHost(name: string, o: SshOpts): Promise<void> {
   process.stdout.write(`${id}: agent stopped and uninstalled\n`);
 }
 
+type AdminClient = typeof import('../client/admin.js');
+
+/** fn with a connection to the controller and the Admin client at hand (both loaded only now). */
+async function withAdmin<T>(g: Opts, what: string, fn: (c: ControllerConn, a: AdminClient) => Promise<T>): Promise<T> {
+  const [{ withController }, admin] = await Promise.all([
+    import('../client/controller.js'), import('../client/admin.js'),
+  ]);
+  return withController(g, what, (conn) => fn(conn, admin));
+}
+
+/** Where an installed agent keeps the CA and its join token. */
+const AGENT_FILES = { ca: '/etc/fleetnet/agent/ca.crt', token: '/etc/fleetnet/agent/join-token' };
+
 const printJson = (v: unknown) => process.stdout.write(JSON.stringify(v, null, 2) + '\n');
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What to run on a host to enroll an agent started by hand (or by Ansible, cloud-init). */
-export function enrollCommands(host: string, listen: string, controller: string, files = { ca: '/etc/fleetnet/agent/ca.crt', token: '/etc/fleetnet/agent/join-token' }): string[] {
-  return ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', host, '--controller', controller, '--ca-file', files.ca, '--join-token-file', files.token];
+export function enrollCommands(host: string, listen: string, controller: string, files = AGENT_FILES): string[] {
+  return ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', host, '--controller', controller,
+    '--ca-file', files.ca, '--join-token-file', files.token];
 }
 
-async function hostToken(name: string, o: { ttl?: string; listen?: string; advertise?: string; out?: string; json?: boolean }, g: Opts): Promise<void> {
+interface TokenOpts {
+  ttl?: string;
+  listen?: string;
+  advertise?: string;
+  out?: string;
+  json?: boolean;
+}
+
+async function hostToken(name: string, o: TokenOpts, g: Opts): Promise<void> {
   const { parseHostId } = await import('../../common/pki/identity.js');
   const host = parseHostId(name);
   const ttlMs = o.ttl === undefined ? 0 : parseDuration(o.ttl, '--ttl');
   const controller = o.advertise ?? (await controllerOf(g, 'host token'));
   const listen = o.listen ?? 'ADDR:7441';
-  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
-  const t = await withController(g, 'host token', (conn) => conn.call(ADMIN.hostToken, { hostId: host, ttlMs }));
-  const files = { ca: '/etc/fleetnet/agent/ca.crt', token: '/etc/fleetnet/agent/join-token' };
+  const t = await withAdmin(g, 'host token', (conn, a) => conn.call(a.ADMIN.hostToken, { hostId: host, ttlMs }));
+  const files = AGENT_FILES;
   if (o.out) {
     const { writeSecureFile } = await import('../../common/pki/keys.js');
     writeSecureFile(join(o.out, 'join-token'), t.token + '\n', 0o600);
@@ -143,7 +172,8 @@ async function hostToken(name: string, o: { ttl?: string; listen?: string; adver
   }
   const argv = enrollCommands(host, listen, controller, files);
   if (o.json) {
-    printJson({ host, token: t.token, expiresAtUnixMs: t.expiresAtUnixMs, caPem: t.caPem, controller, agentRun: argv, ...(o.out ? { out: o.out } : {}) });
+    const { token, expiresAtUnixMs, caPem } = t;
+    printJson({ host, token, expiresAtUnixMs, caPem, controller, agentRun: argv, ...(o.out ? { out: o.out } : {}) });
     return;
   }
   const w = (s: string) => process.stdout.write(s + '\n');
@@ -152,7 +182,7 @@ async function hostToken(name: string, o: { ttl?: string; listen?: string; adver
   w('');
   w(`On ${host}, as root:`);
   w('  install -d -m 0700 /etc/fleetnet/agent');
-  if (o.out) w(`  # copy ${join(o.out, 'ca.crt')} to ${files.ca} and ${join(o.out, 'join-token')} to ${files.token} (mode 0600)`);
+  if (o.out) w(`  # copy ${join(o.out, 'ca.crt')} to ${files.ca}, ${join(o.out, 'join-token')} to ${files.token}`);
   else {
     w(`  (umask 077; echo '${t.token}' > ${files.token})`);
     w(`  cat > ${files.ca} <<'EOF'\n${t.caPem.trimEnd()}\nEOF`);
@@ -165,18 +195,18 @@ async function hostToken(name: string, o: { ttl?: string; listen?: string; adver
 async function rotateCert(name: string, o: { addr?: string; json?: boolean }, g: Opts): Promise<void> {
   const { parseHostId } = await import('../../common/pki/identity.js');
   const host = parseHostId(name);
-  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
-  const r = await withController(g, 'host rotate-cert', (conn) => conn.call(ADMIN.rotateHostCert, { hostId: host, agentAddr: o.addr ?? '' }, 60_000));
+  const req = { hostId: host, agentAddr: o.addr ?? '' };
+  const r = await withAdmin(g, 'host rotate-cert', (conn, a) => conn.call(a.ADMIN.rotateHostCert, req, 60_000));
   if (o.json) printJson({ host, oldSerial: r.oldSerial, newSerial: r.newSerial, notAfterUnixMs: r.notAfterUnixMs });
-  else process.stdout.write(`${host}: certificate ${r.newSerial} in use until ${iso(r.notAfterUnixMs)}; ${r.oldSerial} revoked\n`);
+  else process.stdout.write(`${host}: certificate ${r.newSerial} in use until ${iso(r.notAfterUnixMs)}; `
+    + `${r.oldSerial} revoked\n`);
 }
 
 async function hostUpgrade(name: string | undefined, g: Opts): Promise<number> {
   const { upgradeRequests, runHostUpgrade } = await import('./host-add-run.js');
   const requests = await upgradeRequests(name, g, sshTarget);
   if (!requests) return 0;
-  const [{ withController }, { fleetAuthority }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
-  return withController(g, 'host upgrade', (conn) => runHostUpgrade(requests, g, fleetAuthority(conn)));
+  return withAdmin(g, 'host upgrade', (conn, a) => runHostUpgrade(requests, g, a.fleetAuthority(conn)));
 }
 
 /** `controller cli-cert USER --out DIR`: a key made here, its certificate signed by the controller. */
@@ -187,18 +217,22 @@ async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts
   const name = parseHostId(user);
   const keys = await generateKeyPair();
   const csrPem = await makeCsr(keys, name);
-  const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
-  const c = await withController(g, 'controller cli-cert', (conn) => conn.call(ADMIN.issueClientCert, { user: name, csrPem }));
+  const req = { user: name, csrPem };
+  const c = await withAdmin(g, 'controller cli-cert', (conn, a) => conn.call(a.ADMIN.issueClientCert, req));
   const files = { key: join(o.out, 'cli.key'), cert: join(o.out, 'cli.crt'), ca: join(o.out, 'ca.crt') };
   writeSecureFile(files.key, await privateKeyPem(keys.privateKey), 0o600);
   writeSecureFile(files.cert, c.certPem, 0o644);
   writeSecureFile(files.ca, c.caPem, 0o644);
   if (o.json) printJson({ user: name, serial: c.serial, notAfterUnixMs: c.notAfterUnixMs, ...files });
-  else process.stdout.write(`CLI credential for ${name} in ${o.out} (serial ${c.serial}, until ${iso(c.notAfterUnixMs)}); use it with FLEETNET_TLS_DIR=${o.out}\n`);
+  else {
+    process.stdout.write(`CLI credential for ${name} in ${o.out} (serial ${c.serial}, until ${iso(c.notAfterUnixMs)}); `
+      + `use it from ~/.config/fleetnet/ or with FLEETNET_TLS_DIR=${o.out}\n`);
+  }
 }
 
 export function register(program: Command): void {
-  const host = program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
+  const host = program.commands.find((c) => c.name() === 'host')
+    ?? program.command('host').summary('hosts of the fleet');
 
   host
     .command('rotate-cert')
@@ -206,7 +240,8 @@ export function register(program: Command): void {
     .argument('<name>', 'host id')
     .option('--addr <addr:port>', 'the agent\'s TCP address (default: the one the host is registered with)')
     .option('--json', 'print the result as JSON')
-    .action((name: string, o: { addr?: string; json?: boolean }, cmd: Command) => rotateCert(name, o, cmd.optsWithGlobals()));
+    .action((name: string, o: { addr?: string; json?: boolean }, cmd: Command) =>
+      rotateCert(name, o, cmd.optsWithGlobals()));
 
   host
     .command('token')
@@ -226,10 +261,10 @@ Example:
   fleetnet host add h5 --addr 10.99.0.15:7441
 A token works once, for that host only, until it expires; the agent refuses to start (exit 2)
 naming which of these went wrong.`)
-    .action((name: string, o: { ttl?: string; listen?: string; advertise?: string; out?: string; json?: boolean }, cmd: Command) => hostToken(name, o, cmd.optsWithGlobals()));
+    .action((name: string, o: TokenOpts, cmd: Command) => hostToken(name, o, cmd.optsWithGlobals()));
 
   inventoryOptions(host.command('upgrade'))
-    .summary('replace the agent on a host with this CLI\'s version over SSH; settings, certificate and attachments stay')
+    .summary('replace a host\'s agent with this CLI\'s version over SSH; settings, certificate and attachments stay')
     .argument('[name]', 'host id')
     .option('--json', 'print the results as JSON')
     .addHelpText('after', `
@@ -240,13 +275,16 @@ Examples:
       process.exitCode = await hostUpgrade(name, cmd.optsWithGlobals());
     });
 
-  const controller = program.commands.find((c) => c.name() === 'controller') ?? program.command('controller').summary('the fleet controller');
+  const controller = program.commands.find((c) => c.name() === 'controller')
+    ?? program.command('controller').summary('the fleet controller');
   controller
     .command('cli-cert')
     .summary('a CLI credential (client certificate) for a user, signed by the controller')
     .argument('<user>', 'name the certificate carries')
     .requiredOption('--out <dir>', 'where to write ca.crt, cli.crt and cli.key (0600), e.g. ~/.config/fleetnet')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nThe key is made here and never leaves this machine; the controller signs its certificate\n(this CLI needs a credential already, e.g. the admin one `controller init` made).')
-    .action((user: string, o: { out: string; json?: boolean }, cmd: Command) => cliCert(user, o, cmd.optsWithGlobals()));
+    .addHelpText('after', '\nThe key is made here and never leaves this machine; the controller signs its certificate\n'
+      + '(this CLI needs a credential already, e.g. the admin one `controller init` made).')
+    .action((user: string, o: { out: string; json?: boolean }, cmd: Command) =>
+      cliCert(user, o, cmd.optsWithGlobals()));
 }

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import type { ControllerConn } from '../client/controller.js';
-import { addPurgeOptions, addSshHostAddOptions, enrollCommands, purgeHost, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh } from './host-bootstrap.js';
+import {
+  addPurgeOptions, addSshHostAddOptions, enrollCommands, purgeHost, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh,
+} from './host-bootstrap.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
@@ -51,18 +53,28 @@ async function joinMeshes(conn: ControllerConn, host: string, nets: string[], js
  * token): every order would stay pending. Refused before anything is recorded, with what to run.
  */
 async function refuseUnenrolled(conn: ControllerConn, name: string, addr: string): Promise<void> {
-  const [{ ADMIN }, { ProbeAgentReply_State: State }] = await Promise.all([import('../client/admin.js'), import('../../proto/gen/fleetnet/v1/admin.js')]);
+  const [{ ADMIN }, { ProbeAgentReply_State: State }] = await Promise.all([
+    import('../client/admin.js'), import('../../proto/gen/fleetnet/v1/admin.js'),
+  ]);
   const probe = await conn.call(ADMIN.probeAgent, { hostId: name, agentAddr: addr });
   if (probe.state !== State.NOT_ENROLLED) return;
   const run = [
     `fleetnet host token ${name} --listen ${addr} --out ./${name}-join        # here: a single-use join token`,
-    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to /etc/fleetnet/agent/, then restart its agent as`,
+    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to /etc/fleetnet/agent/, restart its agent as`,
     enrollCommands(name, addr, conn.addr).join(' '),
     `fleetnet host add ${name} --addr ${addr}        # here, again`,
   ];
-  throw new FleetnetError('conflict', `the agent at ${addr} answers but is not enrolled with this controller (it was started without a join token): nothing was recorded`, {
+  const what = `the agent at ${addr} answers but is not enrolled with this controller (it was started without a join token)`;
+  throw new FleetnetError('conflict', `${what}: nothing was recorded`, {
     hint: `enroll it, then add it:\n    ${run.join('\n    ')}`,
   });
+}
+
+interface RmOpts {
+  force?: boolean;
+  purge?: boolean;
+  ssh?: string;
+  json?: boolean;
 }
 
 export function register(program: Command): void {
@@ -109,18 +121,22 @@ export function register(program: Command): void {
     .argument('<name>')
     .option('--force', 'also forget its attachments (its agent is not asked to remove them)')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, opts: { force?: boolean; purge?: boolean; ssh?: string; json?: boolean }, cmd: Command) => {
-      const [{ withController }, { ADMIN }] = await Promise.all([import('../client/controller.js'), import('../client/admin.js')]);
+    .action(async (name: string, opts: RmOpts, cmd: Command) => {
+      const [{ withController }, { ADMIN }] = await Promise.all([
+        import('../client/controller.js'), import('../client/admin.js'),
+      ]);
       const g = cmd.optsWithGlobals();
       if (opts.purge && !opts.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
       await withController(g, 'host rm', async (conn) => {
         // not registered (an SSH bootstrap that failed late, a token never used): its certificates still go
-        const res = await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) }).catch((err: unknown) => {
+        const removing = conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
+        const res = await removing.catch((err: unknown) => {
           if (err instanceof FleetnetError && err.kind === 'not_found' && opts.purge) return { removed: false };
           throw err;
         });
         if (opts.purge) await purgeHost(name, opts);
-        const rev = await conn.call(ADMIN.revokeHostCerts, { hostId: name, reason: 'host rm', issuedSinceUnixMs: 0, forget: true });
+        const revoke = { hostId: name, reason: 'host rm', issuedSinceUnixMs: 0, forget: true };
+        const rev = await conn.call(ADMIN.revokeHostCerts, revoke);
         if (opts.json) printJson({ host: name, ...res, revoked: rev.serials });
         else {
           process.stdout.write(`host ${name} removed\n`);

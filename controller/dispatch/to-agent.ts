@@ -1,5 +1,6 @@
 // What the controller sends an agent for one attachment, and how it reads the agent's answer.
-import { attachRequestOf, parseHostIfKind, parseMtu, parseStaticAddress, type AttachSpec } from '../../common/attach/index.js';
+import { attachRequestOf, parseHostIfKind, parseMtu, parseStaticAddress } from '../../common/attach/index.js';
+import type { AttachSpec } from '../../common/attach/index.js';
 import { parseIfName, parseNewIfName } from '../../common/ifname.js';
 import { parseMac } from '../../common/mac.js';
 import type { AttachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';

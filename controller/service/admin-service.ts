@@ -42,14 +42,17 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
   const now = d.now ?? Date.now;
   const needTrust = (what: string): Trust => {
     if (d.trust) return d.trust;
-    throw new FleetnetError('unsupported', `${what} needs the controller's CA, and this controller runs without one (plain TCP)`, {
+    const why = `${what} needs the controller's CA, and this controller runs without one (plain TCP)`;
+    throw new FleetnetError('unsupported', why, {
       hint: 'run fleetnet controller init on the controller\'s machine, then restart it',
     });
   };
   const agentAddrOf = async (host: string, given: string): Promise<string> => {
     if (given) return given;
     const h = await store.read((tx) => tx.getHost(host));
-    if (!h) throw notFound(`host ${host} is not registered and no agent address was given`, 'register it (fleetnet host add) or pass --addr ADDR:PORT');
+    if (!h) {
+      throw notFound(`host ${host} is not registered and no agent address was given`, 'register it (fleetnet host add) or pass --addr ADDR:PORT');
+    }
     return h.agentAddr;
   };
 
@@ -92,7 +95,9 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
         await plain.list(PROBE_TIMEOUT_MS, ctx.signal);
         return { state: Probe.OPEN, detail: 'serves plain TCP without authorization (--insecure-tcp)' };
       } catch (err) {
-        if (err instanceof FleetnetError && err.kind === 'permission') return { state: Probe.NOT_ENROLLED, detail: 'answers on plain TCP, Health only: not enrolled' };
+        if (err instanceof FleetnetError && err.kind === 'permission') {
+          return { state: Probe.NOT_ENROLLED, detail: 'answers on plain TCP, Health only: not enrolled' };
+        }
         return { state: Probe.UNREACHABLE, detail: tlsError };
       } finally {
         plain.close();
@@ -120,7 +125,8 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
     issueClientCert: unary(log, 'IssueClientCert', async (r: IssueClientCertRequest) => {
       const trust = needTrust('a CLI credential');
       const user = userName(r.user);
-      const c = await trust.ca.issueFromCsr(r.csrPem, { role: 'cli', name: user, validityMs: trust.settings.cliCertValidityMs });
+      const validityMs = trust.settings.cliCertValidityMs;
+      const c = await trust.ca.issueFromCsr(r.csrPem, { role: 'cli', name: user, validityMs });
       log.info({ user, serial: c.serial }, 'CLI credential issued');
       return { certPem: c.certPem, caPem: trust.ca.certPem, serial: c.serial, notAfterUnixMs: c.notAfterMs };
     }),
