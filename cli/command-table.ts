@@ -10,6 +10,7 @@ import * as attach from './commands/attach.js';
 import * as cni from './commands/cni.js';
 import * as check from './commands/check.js';
 import * as completion from './commands/completion.js';
+import * as config from './commands/config.js';
 import * as controller from './commands/controller.js';
 import * as controllerMigrate from './commands/controller-migrate.js';
 import * as detach from './commands/detach.js';
@@ -32,18 +33,18 @@ export interface CommandModule {
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, completion, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, config, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
   attach: [attach], detach: [detach], ls: [ls], check: [check], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
   controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh], cni: [cni],
-  topology: [topology], completion: ALL_COMMANDS, // the completion scripts describe every command
+  topology: [topology], config: [config], completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
 /** The program's own options that take a value (so the word after them is not the command). */
-const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller']);
+const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller', '--config', '--context']);
 
 /** The command word of `fleetnet [global options] COMMAND …`, or undefined. */
 export function commandWord(args: readonly string[]): string | undefined {

@@ -3,7 +3,7 @@
 // It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
 import { ControllerDefinition, JsonChunk, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
-import { requireController } from './controller-address.js';
+import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
 import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
@@ -76,8 +76,8 @@ export function connectController(addr: string): ControllerConn {
 }
 
 /** Runs fn with a connection to the configured controller, closed afterwards. */
-export async function withController<T>(g: { controller?: string; local?: boolean }, what: string, fn: (conn: ControllerConn) => Promise<T>): Promise<T> {
-  const conn = connectController(requireController(g, what).addr);
+export async function withController<T>(g: GlobalChoice, what: string, fn: (conn: ControllerConn) => Promise<T>): Promise<T> {
+  const conn = connectController((await requireController(g, what)).addr);
   try {
     return await fn(conn);
   } finally {

@@ -64,7 +64,7 @@ export function register(program: Command): void {
         // bootstrap, then register each host that joined with the controller (when one is configured)
         const g = cmd.optsWithGlobals();
         const { chooseController } = await import('../client/controller-address.js');
-        if (!chooseController(g) || g.listHosts) { // --list-hosts changes nothing: no controller needed
+        if (!(await chooseController(g)) || g.listHosts) { // --list-hosts changes nothing: no controller needed
           process.exitCode = await sshHostAdd(name, g);
           return;
         }
@@ -103,7 +103,7 @@ export function register(program: Command): void {
       const [{ withController }, { chooseController }] = await Promise.all([import('../client/controller.js'), import('../client/controller-address.js')]);
       const g = cmd.optsWithGlobals();
       // with no controller configured, host rm is about the host itself: revoke (and --purge)
-      if (chooseController(g) || !(opts.purge || existsSync(opts.controllerDir))) {
+      if ((await chooseController(g)) || !(opts.purge || existsSync(opts.controllerDir))) {
         await withController(g, 'host rm', async (conn) => {
           const res = await conn.call(conn.client.removeHost, { name, force: Boolean(opts.force) });
           if (opts.json) printJson({ host: name, ...res });

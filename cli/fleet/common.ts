@@ -48,7 +48,7 @@ export async function controllerOf(cmd: Command): Promise<ControllerChoice | und
   const { chooseController } = await import('../client/controller-address.js');
   const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string; socket?: string };
   // An explicit --socket names an agent: it wins over a controller from the environment or config.
-  const ctl = chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
+  const ctl = await chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
   if (!ctl && g.host) {
     throw invalid(
       '--host needs a controller',
