@@ -10,7 +10,7 @@ import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
 
 /** Every Controller RPC, from the generated definition; the reads may be sent to another controller. */
 export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
-  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus',
+  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents',
 ]);
 
 /** The server stream of `ls --json` text (JsonChunk messages). */
@@ -22,6 +22,8 @@ export interface ControllerConn {
   call<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
   /** Writes `ls --json` text to `out` as it arrives, chunk by chunk, without decoding it. */
   streamJson(req: ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
+  /** A server stream: each message decoded and given to onMessage as it arrives. */
+  stream<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs: number, onMessage: (res: Res) => void): Promise<void>;
   close(): void;
 }
 
@@ -71,6 +73,7 @@ export function connectController(addr: string): ControllerConn {
     addr,
     call: (m, req, timeoutMs = 30_000) => rpc.unary(m, req, timeoutMs),
     streamJson: (req, out, timeoutMs = 60_000) => rpc.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
+    stream: (m, req, timeoutMs, onMessage) => rpc.stream(m, req, timeoutMs, (msg) => onMessage(m.decode(msg))),
     close: () => rpc.close(),
   };
 }
