@@ -2,6 +2,7 @@
 // up/down), streamed from the controller (WatchEvents) as lines or JSON lines, until interrupted
 // or --count events were printed.
 import type { Command } from 'commander';
+import type { FleetEvent as EventMsg } from '../../proto/gen/fleetnet/v1/controller.js';
 
 const EXAMPLES = `
 Examples:
@@ -62,18 +63,6 @@ export function register(program: Command): void {
         }
       });
     });
-}
-
-interface EventMsg {
-  kind: string;
-  timeUnixMs: number;
-  host: string;
-  attachmentId: string;
-  network: string;
-  container: string;
-  ifname: string;
-  peer: string;
-  detail: string;
 }
 
 function eventJson(e: EventMsg): Record<string, string> {
