@@ -2,7 +2,11 @@
 // CPUs), then bench/README.md from their results. A benchmark that fails stops nothing else: its
 // failure is printed and the run exits 1 at the end, with the figures of those that ran.
 //   node --import tsx bench/all.ts [--only NAME,...] [--quick] [--baseline-cli PATH --baseline-label TEXT]
-// --quick: small sizes, to check that every benchmark runs (figures from it are not for the report).
+// --quick: small sizes, to check that every benchmark runs; bench/results is put back as it was
+// afterwards (figures from a quick run are not for the report).
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExecRunner } from '../common/runner.js';
 
@@ -11,6 +15,7 @@ const { values: opt } = parseArgs({ options: {
   'baseline-cli': { type: 'string' }, 'baseline-label': { type: 'string' },
 } });
 const quick = opt.quick;
+const RESULTS = 'bench/results';
 const baseline = opt['baseline-cli'] ? ['--baseline-cli', opt['baseline-cli'], ...(opt['baseline-label'] ? ['--baseline-label', opt['baseline-label']] : [])] : [];
 
 /** name → the script and its arguments (full size, or --quick). */
@@ -30,6 +35,24 @@ async function main(): Promise<void> {
   }
   const runner = new ExecRunner();
   const failed: string[] = [];
+  const kept = quick ? mkdtempSync(join(tmpdir(), 'fleetnet-bench-results-')) : undefined;
+  if (kept) cpSync(RESULTS, kept, { recursive: true });
+  try {
+    await runAll(runner, names, failed);
+  } finally {
+    if (kept) {
+      rmSync(RESULTS, { recursive: true, force: true });
+      cpSync(kept, RESULTS, { recursive: true });
+      rmSync(kept, { recursive: true, force: true });
+    }
+  }
+  if (failed.length) {
+    process.stderr.write(`bench/all: failed: ${failed.join(', ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+async function runAll(runner: ExecRunner, names: string[], failed: string[]): Promise<void> {
   for (const name of names) {
     const args = BENCHES[name]!();
     const t0 = Date.now();
@@ -42,10 +65,6 @@ async function main(): Promise<void> {
   if (!quick) {
     const p = runner.start(process.execPath, ['--import', 'tsx', 'bench/report.ts'], { stdio: 'inherit' });
     await new Promise((r) => p.once('exit', r));
-  }
-  if (failed.length) {
-    process.stderr.write(`bench/all: failed: ${failed.join(', ')}\n`);
-    process.exitCode = 1;
   }
 }
 

@@ -48,7 +48,8 @@ const HEADER = `# fleetnet benchmarks
 Run as root on a machine with Docker, iproute2 and containernetworking-plugins:
 
 \`\`\`sh
-npm run bench                    # N = 50 attaches per path; --n 200 --warmup 5 to change
+node --import tsx bench/all.ts   # every benchmark, one after the other, then this file (--only NAME,...; --quick)
+npm run bench                    # attach paths only: N = 50 attaches per path; --n 200 --warmup 5 to change
 node --import tsx bench/controller.ts   # controller: allocations/s, ls --json of 100k, attach via controller vs docker
 node --import tsx bench/report.ts   # regenerate this file from bench/results/*.json
 \`\`\`

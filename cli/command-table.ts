@@ -10,9 +10,11 @@ import * as attach from './commands/attach.js';
 import * as cni from './commands/cni.js';
 import * as check from './commands/check.js';
 import * as completion from './commands/completion.js';
+import * as config from './commands/config.js';
 import * as controller from './commands/controller.js';
 import * as controllerMigrate from './commands/controller-migrate.js';
 import * as detach from './commands/detach.js';
+import * as events from './commands/events.js';
 import * as host from './commands/host.js';
 import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
 import * as hosts from './commands/hosts.js';
@@ -26,24 +28,26 @@ import * as route from './commands/route.js';
 import * as rule from './commands/rule.js';
 import * as tc from './commands/tc.js';
 import * as topology from './commands/topology.js';
+import * as version from './commands/version.js';
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, completion, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, config, events, version, completion, hostBootstrap];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
   attach: [attach], detach: [detach], ls: [ls], check: [check], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
   host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
   controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh], cni: [cni],
-  topology: [topology], completion: ALL_COMMANDS, // the completion scripts describe every command
+  topology: [topology], config: [config], events: [events], version: [version],
+  completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
 /** The program's own options that take a value (so the word after them is not the command). */
-const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller']);
+const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller', '--config', '--context']);
 
 /** The command word of `fleetnet [global options] COMMAND …`, or undefined. */
 export function commandWord(args: readonly string[]): string | undefined {

@@ -33,6 +33,8 @@ function bad(path: string, line: number | undefined, message: string, hint: stri
 }
 
 function lineOf(doc: Document, lc: LineCounter, keyPath: readonly PropertyKey[], key?: string): number | undefined {
+  // a key that is missing: the line of the nearest mapping that should hold it
+  if (keyPath.length && !doc.hasIn(keyPath as unknown[])) return lineOf(doc, lc, keyPath.slice(0, -1), String(keyPath.at(-1)));
   const parent = keyPath.length ? doc.getIn(keyPath as unknown[], true) : doc.contents;
   let node: unknown = parent;
   if (key !== undefined && isMap(parent)) node = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === key)?.key ?? parent;
@@ -69,7 +71,8 @@ export function parseConfigText(text: string, path: string, schema: z.ZodObject,
   if (typeof data !== 'object' || Array.isArray(data)) throw bad(path, 1, 'the file must be a mapping of `key: value` settings', `see ${helpCmd}`);
   const r = schema.safeParse(data);
   if (!r.success) {
-    const issue = r.error.issues[0]!;
+    // an unknown key first: a misspelt key also makes the right one look missing
+    const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
     const known = Object.keys(schema.shape);
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0]!;
@@ -79,7 +82,9 @@ export function parseConfigText(text: string, path: string, schema: z.ZodObject,
         near ? `did you mean '${near}'?` : `remove it; known keys: ${known.join(', ')} (${helpCmd})`);
     }
     const key = issue.path.join('.');
-    throw bad(path, lineOf(doc, lc, issue.path), `key '${key}': ${issue.message}`, `give '${key}' a valid value (${helpCmd})`);
+    const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
+    throw bad(path, lineOf(doc, lc, issue.path), missing ? `key '${key}' is missing` : `key '${key}': ${issue.message}`,
+      missing ? `add '${key}' (${helpCmd})` : `give '${key}' a valid value (${helpCmd})`);
   }
   return Object.fromEntries(Object.entries(r.data as Record<string, unknown>).map(([k, v]) => [camel(k), v]));
 }

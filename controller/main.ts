@@ -24,6 +24,8 @@ import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
 import { AdminService, ControllerService } from '../common/rpc/services.js';
 import { FleetEvents } from './events/fleet-events.js';
+import { TunnelWatch } from './events/tunnel-watch.js';
+import { watchEventsHandler } from './events/watch-service.js';
 import { poolStats } from './ipam/pool-stats.js';
 import { ADMIN_POLICY, adminService } from './service/admin-service.js';
 
@@ -81,7 +83,10 @@ async function startServing(
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
-  const impl = metrics && timed ? metrics.m.instrument(ControllerService, served, timed) : served;
+  const withEvents = { ...served, watchEvents: watchEventsHandler(events) };
+  const impl = metrics && timed ? metrics.m.instrument(ControllerService, withEvents, timed) : withEvents;
+  const tunnels = new TunnelWatch({ events, status: () => mesh.status(), periodMs: cfg.resyncMs, log: log.child({ part: 'events' }) });
+  tunnels.start();
   const admin = { def: AdminService, impl: adminService({ trust, store, log: log.child({ part: 'admin' }) }) };
   const protoDir = findProtoDir();
   const protos = ['fleetnet/v1/controller.proto', 'fleetnet/v1/agent.proto', 'fleetnet/v1/admin.proto'];
@@ -114,6 +119,7 @@ async function startServing(
       warnUnauthorized(log, cfg.listen, `no CA in ${cfg.trustDir} (run fleetnet controller init for mutual TLS)`);
     }
   } catch (err) {
+    tunnels.stop();
     mesh.stop();
     await ownership?.stop();
     await dispatcher.stop();
@@ -130,6 +136,7 @@ async function startServing(
     dispatcher,
     mesh,
     async stop() {
+      tunnels.stop();
       health?.draining();
       await new Promise<void>((r) => server.tryShutdown(() => r()));
       mesh.stop();

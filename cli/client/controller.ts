@@ -3,14 +3,14 @@
 // It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
 import { ControllerDefinition, JsonChunk, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
-import { requireController } from './controller-address.js';
+import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
 import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
 
 /** Every Controller RPC, from the generated definition; the reads may be sent to another controller. */
 export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
-  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus',
+  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents',
 ]);
 
 /** The server stream of `ls --json` text (JsonChunk messages). */
@@ -22,6 +22,8 @@ export interface ControllerConn {
   call<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res>;
   /** Writes `ls --json` text to `out` as it arrives, chunk by chunk, without decoding it. */
   streamJson(req: ListAttachmentsRequest, out: NodeJS.WritableStream, timeoutMs?: number): Promise<void>;
+  /** A server stream: each message decoded and given to onMessage as it arrives. */
+  stream<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs: number, onMessage: (res: Res) => void): Promise<void>;
   close(): void;
 }
 
@@ -71,13 +73,14 @@ export function connectController(addr: string): ControllerConn {
     addr,
     call: (m, req, timeoutMs = 30_000) => rpc.unary(m, req, timeoutMs),
     streamJson: (req, out, timeoutMs = 60_000) => rpc.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
+    stream: (m, req, timeoutMs, onMessage) => rpc.stream(m, req, timeoutMs, (msg) => onMessage(m.decode(msg))),
     close: () => rpc.close(),
   };
 }
 
 /** Runs fn with a connection to the configured controller, closed afterwards. */
-export async function withController<T>(g: { controller?: string; local?: boolean }, what: string, fn: (conn: ControllerConn) => Promise<T>): Promise<T> {
-  const conn = connectController(requireController(g, what).addr);
+export async function withController<T>(g: GlobalChoice, what: string, fn: (conn: ControllerConn) => Promise<T>): Promise<T> {
+  const conn = connectController((await requireController(g, what)).addr);
   try {
     return await fn(conn);
   } finally {

@@ -48,7 +48,8 @@ export function register(program: Command): void {
           import('../../common/readiness.js'),
         ]);
       const file = readConfigFile({
-        explicit: opts.config as string | undefined, defaultPath: DEFAULT_AGENT_CONFIG, schema: fileSchemaOf(AgentConfigSchema.shape), helpCmd: 'fleetnet agent run --help',
+        // --config after `agent run` is read by the program's own --config (same meaning here)
+        explicit: (opts.config ?? cmd.optsWithGlobals().config) as string | undefined, defaultPath: DEFAULT_AGENT_CONFIG, schema: fileSchemaOf(AgentConfigSchema.shape), helpCmd: 'fleetnet agent run --help',
       });
       const g = cmd.optsWithGlobals();
       const { config: _file, ...given } = opts;

@@ -53,7 +53,8 @@ export function register(program: Command): void {
           import('../../controller/store/etcd/flags.js'),
         ]);
       const file = readConfigFile({
-        explicit: opts.config, defaultPath: DEFAULT_CONTROLLER_CONFIG, schema: fileSchemaOf(ControllerConfigSchema.shape), helpCmd: 'fleetnet controller run --help',
+        // --config after `controller run` is read by the program's own --config (same meaning here)
+        explicit: opts.config ?? (cmd.optsWithGlobals().config as string | undefined), defaultPath: DEFAULT_CONTROLLER_CONFIG, schema: fileSchemaOf(ControllerConfigSchema.shape), helpCmd: 'fleetnet controller run --help',
       });
       const { config: _file, etcd: _u, etcdCa: _a, etcdCert: _c, etcdKey: _k, etcdPrefix: _p, ...given } = opts;
       const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms'), ...etcdFlags(opts) };

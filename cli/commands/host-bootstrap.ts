@@ -87,7 +87,7 @@ export const wantsSsh = (o: Record<string, unknown>) => Boolean(o.ssh || o.inven
 
 const controllerOf = async (g: Opts, what: string) => {
   const { requireController } = await import('../client/controller-address.js');
-  return requireController(g, what).addr;
+  return (await requireController(g, what)).addr;
 };
 
 /**
@@ -95,11 +95,17 @@ const controllerOf = async (g: Opts, what: string) => {
  * registration with the controller (host add --join puts it into meshes); its result is awaited.
  */
 export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: OnRegistered): Promise<number> {
-  const [{ hostAddRequests, runHostAdd }, { requireController }] = await Promise.all([
+  const [{ hostAddRequests, runHostAdd }, { chooseController }] = await Promise.all([
     import('./host-add-run.js'), import('../client/controller-address.js'),
   ]);
+  const chosen = await chooseController(g);
+  const controllerAddr = () => {
+    if (chosen) return chosen.addr;
+    throw invalid('host add needs a controller, and the agents an address to enroll with',
+      'give --controller ADDR:PORT (or FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)');
+  };
   // every input is checked (exit 2) before anything connects anywhere; --list-hosts needs no controller
-  const requests = await hostAddRequests(name, g, sshTarget, () => requireController(g, 'host add').addr);
+  const requests = await hostAddRequests(name, g, sshTarget, controllerAddr);
   if (!requests) return 0;
   return withAdmin(g, 'host add', (conn, a) => runHostAdd(requests, g, a.fleetAuthority(conn, onRegistered)));
 }

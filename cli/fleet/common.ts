@@ -32,10 +32,10 @@ export function describeAttachment(a: Attachment): string {
   return `${who} ${a.ifname} ${a.mac} ${a.addresses.join(' ') || 'no address'} on ${a.host} (${a.network}, ${a.hostIf}${side})`;
 }
 
-/** Exit 0 when up, 1 when the agent failed it, 3 while still pending. */
+/** Exit 0 when up, 1 when the agent failed it, 3 while still pending (or its host's agent is unreachable). */
 export function settle(a: Attachment, verb: string): void {
   if (a.state === 'failed') throw new FleetnetError('failed', `${verb} failed on ${a.host}: ${a.error}`);
-  if (a.state === 'pending' || a.state === 'detaching') {
+  if (a.state === 'pending' || a.state === 'detaching' || a.state === 'unreachable') {
     const why = a.error ? ` (${a.error})` : '';
     throw new FleetnetError('pending', `${verb} is still pending on ${a.host}${why}; the controller will finish it`, {
       hint: `follow it with: fleetnet ls --host ${a.host}`,
@@ -48,7 +48,7 @@ export async function controllerOf(cmd: Command): Promise<ControllerChoice | und
   const { chooseController } = await import('../client/controller-address.js');
   const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string; socket?: string };
   // An explicit --socket names an agent: it wins over a controller from the environment or config.
-  const ctl = chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
+  const ctl = await chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
   if (!ctl && g.host) {
     throw invalid(
       '--host needs a controller',

@@ -6,12 +6,13 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
-import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
-import { ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markStopped, markUp } from '../fleet/attachments.js';
+import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
+import { ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markHostUnreachable, markStopped, markUp } from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
+import { applyLabelled, isLabelRefusal } from './labels.js';
 import { agentAttachRequest, agentMatches, reportOf } from './to-agent.js';
 
 export interface DispatcherOptions {
@@ -189,6 +190,7 @@ export class Dispatcher {
     if (!host) return this.forget(hostName);
     const link = this.linkFor(host, l);
     let actual: Interface[];
+    let labelled: LabelledContainer[];
     let probe: { version: string; caps: HostRecord['capabilities'] } | undefined;
     try {
       if (host.state !== 'up') {
@@ -202,12 +204,14 @@ export class Dispatcher {
         ]);
         probe = { version: h.version, caps: c.capabilities };
       }
-      actual = (await link.list(this.o.listTimeoutMs)).interfaces;
+      ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs));
     } catch (err) {
-      await this.recordHost(hostName, { state: 'down', lastError: describeError(err) });
-      if (host.state !== 'down') log.warn({ host: hostName, err: describeError(err) }, 'agent unreachable; will retry with backoff');
+      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(err) });
+      if (host.state !== 'unreachable') log.warn({ host: hostName, err: describeError(err) }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
     }
+    // Labelled containers first: what their labels ask for converges in this same pass.
+    await applyLabelled({ store, log, now: this.now }, hostName, labelled ?? []);
     // The desired set is read after the agent answered (and at its generation or later): a host
     // that is down costs one connection attempt per backoff, not a scan of its attachments.
     const snap = await store.read((tx) => ({ generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }) }));
@@ -241,7 +245,7 @@ export class Dispatcher {
     }
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.recordHost(hostName, { state: 'down', lastError: describeError(unreachable) });
+      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
     await this.recordHost(hostName, {
@@ -270,7 +274,7 @@ export class Dispatcher {
     });
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.recordHost(hostName, { state: 'down', lastError: describeError(unreachable) });
+      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
   }
@@ -279,6 +283,7 @@ export class Dispatcher {
   private async converge(a: AttachmentRecord, have: Interface | undefined, link: AgentLink, known = true): Promise<void> {
     const { store, log } = this.o;
     const now = this.now();
+    if (isLabelRefusal(a) && a.desired === 'present') return; // nothing to make: shown until its labels change
     if (a.desired === 'absent') {
       if (have || !known) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
       if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) {
@@ -343,11 +348,15 @@ export class Dispatcher {
   }
 
   private async recordHost(name: string, patch: Partial<HostRecord>): Promise<void> {
+    const now = this.now();
     const was = await this.o.store.transact((tx) => {
       const h = tx.getHost(name);
       if (!h) return undefined;
       const observed = patch.observedGeneration;
       tx.putHost({ ...h, ...patch, ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}) });
+      // Just became unreachable: what its attachments are now is not known, and ls says so (written
+      // once, on the transition); the first pass after it answers again writes each one's real state.
+      if (patch.state === 'unreachable' && h.state !== 'unreachable') markHostUnreachable(tx, name, patch.lastError ?? '', now);
       return h.state;
     });
     if (was !== undefined && patch.state && patch.state !== was && patch.state !== 'unknown') {

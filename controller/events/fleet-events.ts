@@ -43,4 +43,9 @@ export class FleetEvents {
     this.bus.on('event', fn);
     return () => this.bus.off('event', fn);
   }
+
+  /** How many watch now (tunnel states are polled only while someone does). */
+  watchers(): number {
+    return this.bus.listenerCount('event');
+  }
 }

@@ -221,6 +221,24 @@ export function markStopped(tx: Tx, id: string, generation: number, nowMs: numbe
 }
 
 /**
+ * The host's agent stopped answering: its settled attachments show `unreachable` (not `up`); their
+ * addresses and MACs stay held, and nothing changes on the host. Pending and detaching ones keep
+ * their state (the order is still to be carried out); refused label attachments keep their error.
+ */
+export function markHostUnreachable(tx: Tx, host: string, why: string, nowMs: number): number {
+  let n = 0;
+  for (const a of tx.listAttachments({ host })) {
+    if (a.desired !== 'present' || a.labelRefused || !['up', 'stopped', 'failed'].includes(a.state)) continue;
+    a.state = 'unreachable';
+    a.error = why ? `agent unreachable: ${why}` : 'agent unreachable';
+    a.updatedMs = nowMs;
+    tx.putAttachment(a);
+    n++;
+  }
+  return n;
+}
+
+/**
  * The container is gone for good (its agent cannot find it any more): the attachment goes and its
  * address and MAC are freed — unless it was made with --keep-address, which keeps them (stopped).
  */

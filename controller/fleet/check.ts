@@ -31,6 +31,10 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
     if (a.desired !== 'present') continue;
     const i = byId.get(a.id);
     const subject = `${a.container?.name ?? a.target.value}/${a.ifname}`;
+    if (a.labelRefused) {
+      out.push({ kind: 'failed', host, subject, detail: a.error, fixed: false });
+      continue;
+    }
     if (!i) {
       if (a.state !== 'stopped') out.push({ kind: 'leak', host, subject, detail: `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated (${a.state}), no interface on ${host}`, fixed: false });
     } else if (!agentMatches(a, i)) {
@@ -54,6 +58,7 @@ async function duplicates(store: Store): Promise<Finding[]> {
   const seen = new Map<string, string>();
   const out: Finding[] = [];
   for (const a of atts) {
+    if (a.labelRefused) continue; // holds nothing
     for (const v of [...a.addresses.map((x) => `${a.net} ${x.cidr.split('/')[0]}`), `mac ${a.mac}`]) {
       const other = seen.get(v);
       if (other && other !== a.id) out.push({ kind: 'duplicate', host: a.host, subject: v, detail: `held by ${other} and ${a.id}`, fixed: false });

@@ -1,7 +1,8 @@
 // The controller's domain records, as the store keeps them. Proto types stop at service/.
 import type { AddressSpec, TargetRef } from '../../common/attach-args.js';
 
-export type HostState = 'unknown' | 'up' | 'down';
+/** `unreachable`: the controller cannot reach the agent (its data plane is left as it is). */
+export type HostState = 'unknown' | 'up' | 'unreachable';
 
 export interface HostCapability {
   name: string;
@@ -63,7 +64,8 @@ export interface NetworkMesh {
   dstPort: number;
 }
 
-export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching' | 'stopped';
+/** `unreachable`: its host's agent does not answer, so its live state is not known (shown until the host is back). */
+export type AttachmentState = 'pending' | 'up' | 'failed' | 'detaching' | 'stopped' | 'unreachable';
 
 export interface ResolvedContainer {
   runtime: string;
@@ -108,6 +110,8 @@ export interface AttachmentRecord {
   nextRetryMs?: number;
   /** Made from the container's labels (fleetnet.net): it goes when the labels or the container go. */
   fromLabels?: boolean;
+  /** Labels asked for it and it was refused (error says why): nothing is allocated, it is only shown. */
+  labelRefused?: boolean;
   createdMs: number;
   updatedMs: number;
 }

@@ -1,17 +1,19 @@
 // Through the controller (issue 11): a restarted container gets its interface back (same MAC and
 // address) and the controller shows it up; a removed container's address and MAC are freed so
-// another container can take the address; --keep-address keeps them (stopped).
+// another container can take the address; --keep-address keeps them (stopped); labelled containers
+// (fleetnet.net / fleetnet.ip / fleetnet.IF.net) are attached by the controller, a refused label shows
+// in ls with its error; an agent the controller cannot reach shows unreachable, then converges.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
-import { removeContainers, startContainer } from '../helpers/docker.js';
+import { BUSYBOX_IMAGE, removeContainers, startContainer, TEST_LABEL } from '../helpers/docker.js';
 import { startTestFleet, type TestFleet } from '../helpers/controller-fleet.js';
 
 const sh = new ExecRunner();
 let fleet: TestFleet;
 const c = (n: string) => `${fleet.prefix}-${n}`;
 
-interface Row { container: string; addresses: string[]; state: string; mac: string }
+interface Row { container: string; ifname: string; addresses: string[]; state: string; mac: string; error: string }
 
 async function ls(): Promise<Row[]> {
   const r = await fleet.cli('ls', '--json');
@@ -71,4 +73,73 @@ test('--keep-address: removal keeps the address reserved (stopped)', async () =>
   const taken = await fleet.cli('attach', '--host', 'h1', c('k2'), '10.71.0.6/24');
   assert.equal(taken.code, 1, taken.stdout);
   assert.match(taken.stderr, /taken by/);
+});
+
+/** A container started with fleetnet labels (and this run's test label, for the cleanup). */
+async function runLabelled(name: string, labels: string[]): Promise<void> {
+  const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name, '--label', `${TEST_LABEL}=${fleet.prefix}`,
+    ...labels.flatMap((l) => ['--label', l]), BUSYBOX_IMAGE, 'sleep', '3600']);
+  assert.equal(r.code, 0, r.stderr);
+}
+
+const addrsIn = async (name: string, dev: string) => {
+  const r = await sh.run('docker', ['exec', name, 'ip', '-o', '-4', 'addr', 'show', 'dev', dev], { allowFail: true });
+  return r.code === 0 ? [...r.stdout.matchAll(/inet (\S+)/g)].map((m) => m[1]!) : [];
+};
+
+test('labels: fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds an interface; a refused label shows in ls; removal frees', async () => {
+  await runLabelled(c('lab'), ['fleetnet.host=h1', 'fleetnet.net=blue', 'fleetnet.ip=10.71.0.30/24', 'fleetnet.eth2.net=blue']);
+  const mine = async () => (await ls()).filter((r) => r.container === c('lab'));
+  await eventually('both label attachments up', async () => (await mine()).filter((r) => r.state === 'up').length === 2);
+  const rows = await mine();
+  const e1 = rows.find((r) => r.ifname === 'eth1')!;
+  const e2 = rows.find((r) => r.ifname === 'eth2')!;
+  assert.deepEqual(e1.addresses, ['10.71.0.30/24']);
+  assert.match(e2.addresses[0] ?? '', /^10\.71\.0\.\d+\/24$/);
+  assert.deepEqual(await addrsIn(c('lab'), 'eth1'), ['10.71.0.30/24']);
+  assert.deepEqual(await addrsIn(c('lab'), 'eth2'), e2.addresses);
+
+  // Refused: an unknown network and a malformed address; nothing allocated, the container in ls with the error.
+  await runLabelled(c('bad'), ['fleetnet.host=h1', 'fleetnet.net=nosuch', 'fleetnet.eth2.net=blue', 'fleetnet.eth2.ip=10.71.0.999/24',
+    'fleetnet.eth3.ip=10.71.0.50/24']);
+  await eventually('refusals in ls', async () => (await ls()).filter((r) => r.container === c('bad') && r.state === 'failed').length === 3);
+  const bad = (await ls()).filter((r) => r.container === c('bad'));
+  assert.match(bad.find((r) => r.ifname === 'eth1')!.error, /no network named nosuch/);
+  assert.match(bad.find((r) => r.ifname === 'eth2')!.error, /10\.71\.0\.999/);
+  assert.match(bad.find((r) => r.ifname === 'labels')!.error, /fleetnet\.eth3\.ip without fleetnet\.eth3\.net/);
+  assert.ok(bad.every((r) => r.addresses.length === 0 && r.mac === ''), JSON.stringify(bad));
+  assert.deepEqual(await addrsIn(c('bad'), 'eth1'), [], 'nothing half-made');
+
+  // Restart: the agent re-applies the same interfaces; removal frees the asked address for another container.
+  await sh.run('docker', ['restart', '-t', '0', c('lab')]);
+  await eventually('eth1 back after restart', async () => (await addrsIn(c('lab'), 'eth1')).join() === '10.71.0.30/24');
+  await sh.run('docker', ['rm', '-f', c('lab'), c('bad')]);
+  await eventually('gone from ls', async () => !(await ls()).some((r) => r.container === c('lab') || r.container === c('bad')));
+  await startContainer(c('next'), fleet.prefix);
+  const next = await fleet.cli('attach', '--host', 'h1', c('next'), '10.71.0.30/24');
+  assert.equal(next.code, 0, next.stderr);
+});
+
+test('partition: an agent the controller cannot reach shows unreachable, its interfaces stay, attaches wait (exit 3); then it converges', async () => {
+  const h1 = fleet.hosts[0]!;
+  await startContainer(c('p'), fleet.prefix);
+  await startContainer(c('q'), fleet.prefix);
+  const p = await fleet.cli('attach', '--host', 'h1', c('p'), '10.71.0.40/24');
+  assert.equal(p.code, 0, p.stderr);
+  await h1.stopAgent();
+  await eventually('host unreachable', async () => {
+    const hosts = JSON.parse((await fleet.cli('hosts', '--json')).stdout) as { name: string; state: string }[];
+    return hosts.find((h) => h.name === 'h1')?.state === 'unreachable';
+  });
+  await eventually('attachment unreachable', async () => (await ls()).find((r) => r.container === c('p'))?.state === 'unreachable');
+  assert.deepEqual(await addrsIn(c('p'), 'eth1'), ['10.71.0.40/24'], 'the data plane is left as it is');
+  const q = await fleet.cli('attach', '--host', 'h1', '--timeout', '2', c('q'), '10.71.0.41/24');
+  assert.equal(q.code, 3, q.stdout + q.stderr);
+  await h1.startAgent();
+  await eventually('converged', async () => {
+    const rows = (await ls()).filter((r) => r.container === c('p') || r.container === c('q'));
+    return rows.length === 2 && rows.every((r) => r.state === 'up');
+  });
+  assert.deepEqual(await addrsIn(c('q'), 'eth1'), ['10.71.0.41/24']);
+  assert.deepEqual(await addrsIn(c('p'), 'eth1'), ['10.71.0.40/24']);
 });

@@ -300,6 +300,24 @@ export interface FleetMeshStatusReply {
   tunnels: MeshTunnelState[];
 }
 
+export interface WatchEventsRequest {
+}
+
+export interface FleetEvent {
+  /** watching | attach | detach | host-up | host-down | tunnel-up | tunnel-down */
+  kind: string;
+  timeUnixMs: number;
+  host: string;
+  attachmentId: string;
+  network: string;
+  container: string;
+  ifname: string;
+  /** tunnels: the peer host */
+  peer: string;
+  /** why (host-down: the agent's error; tunnels: the probe's answer) */
+  detail: string;
+}
+
 function createBaseFleetCheckRequest(): FleetCheckRequest {
   return { host: "", fix: false };
 }
@@ -4315,6 +4333,273 @@ export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
   },
 };
 
+function createBaseWatchEventsRequest(): WatchEventsRequest {
+  return {};
+}
+
+export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
+  encode(_: WatchEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchEventsRequest {
+    return {};
+  },
+
+  toJSON(_: WatchEventsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchEventsRequest>, I>>(base?: I): WatchEventsRequest {
+    return WatchEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchEventsRequest>, I>>(_: I): WatchEventsRequest {
+    const message = createBaseWatchEventsRequest();
+    return message;
+  },
+};
+
+function createBaseFleetEvent(): FleetEvent {
+  return {
+    kind: "",
+    timeUnixMs: 0,
+    host: "",
+    attachmentId: "",
+    network: "",
+    container: "",
+    ifname: "",
+    peer: "",
+    detail: "",
+  };
+}
+
+export const FleetEvent: MessageFns<FleetEvent> = {
+  encode(message: FleetEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.timeUnixMs !== 0) {
+      writer.uint32(16).int64(message.timeUnixMs);
+    }
+    if (message.host !== "") {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.attachmentId !== "") {
+      writer.uint32(34).string(message.attachmentId);
+    }
+    if (message.network !== "") {
+      writer.uint32(42).string(message.network);
+    }
+    if (message.container !== "") {
+      writer.uint32(50).string(message.container);
+    }
+    if (message.ifname !== "") {
+      writer.uint32(58).string(message.ifname);
+    }
+    if (message.peer !== "") {
+      writer.uint32(66).string(message.peer);
+    }
+    if (message.detail !== "") {
+      writer.uint32(74).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FleetEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFleetEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.attachmentId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ifname = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FleetEvent {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      timeUnixMs: isSet(object.timeUnixMs)
+        ? globalThis.Number(object.timeUnixMs)
+        : isSet(object.time_unix_ms)
+        ? globalThis.Number(object.time_unix_ms)
+        : 0,
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      attachmentId: isSet(object.attachmentId)
+        ? globalThis.String(object.attachmentId)
+        : isSet(object.attachment_id)
+        ? globalThis.String(object.attachment_id)
+        : "",
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      container: isSet(object.container) ? globalThis.String(object.container) : "",
+      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: FleetEvent): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.timeUnixMs !== 0) {
+      obj.timeUnixMs = Math.round(message.timeUnixMs);
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.attachmentId !== "") {
+      obj.attachmentId = message.attachmentId;
+    }
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.container !== "") {
+      obj.container = message.container;
+    }
+    if (message.ifname !== "") {
+      obj.ifname = message.ifname;
+    }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FleetEvent>, I>>(base?: I): FleetEvent {
+    return FleetEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FleetEvent>, I>>(object: I): FleetEvent {
+    const message = createBaseFleetEvent();
+    message.kind = object.kind ?? "";
+    message.timeUnixMs = object.timeUnixMs ?? 0;
+    message.host = object.host ?? "";
+    message.attachmentId = object.attachmentId ?? "";
+    message.network = object.network ?? "";
+    message.container = object.container ?? "";
+    message.ifname = object.ifname ?? "";
+    message.peer = object.peer ?? "";
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
 export type ControllerDefinition = typeof ControllerDefinition;
 export const ControllerDefinition = {
   name: "Controller",
@@ -4464,6 +4749,18 @@ export const ControllerDefinition = {
       requestStream: false,
       responseType: CheckReply as typeof CheckReply,
       responseStream: false,
+      options: {},
+    },
+    /**
+     * What changes in the fleet while the caller watches (`fleetnet events`): attach, detach, host
+     * up/down, tunnel up/down. The first message (kind "watching") says the watch has begun.
+     */
+    watchEvents: {
+      name: "WatchEvents",
+      requestType: WatchEventsRequest as typeof WatchEventsRequest,
+      requestStream: false,
+      responseType: FleetEvent as typeof FleetEvent,
+      responseStream: true,
       options: {},
     },
   },
