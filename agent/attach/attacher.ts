@@ -101,6 +101,8 @@ export class Attacher {
   private async dropHostPeer(key: string): Promise<void> {
     await this.queue.run(key, async () => {
       const r = this.d.records.get(key);
+      // Made again meanwhile (the container restarted and its start re-applied it): that peer is the new one's.
+      if (r?.hostIfname && this.liveState(r) !== 'container-gone') return;
       if (r?.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
     });
   }
@@ -135,6 +137,7 @@ export class Attacher {
     const fp = orderFingerprint(order);
     const existing = this.d.records.get(key);
     let again: AttachmentRecord | undefined;
+    let lastLease: string | undefined;
     if (existing && !order.dryRun) {
       if (existing.fingerprint !== fp) {
         throw conflict(
@@ -149,6 +152,8 @@ export class Attacher {
         return { record: this.d.records.get(key)!, changed: false, commands: [] };
       }
       this.d.log.info({ key, restarted: !sameNs }, 'recorded interface is not in the container; making it again');
+      // The lease it held is asked for again (with the same MAC, so also the same client id).
+      lastLease = this.d.dhcp?.lease(key)?.address.split('/')[0];
       await this.dropStale(existing);
       again = existing;
     }
@@ -215,7 +220,7 @@ export class Attacher {
       if (dhcp && this.d.dhcp) {
         const sup = this.d.dhcp;
         undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
-        await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order));
+        await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order), lastLease ? { lastAddress: lastLease } : {});
       }
       const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced, opts);
       record.addresses = live.addresses;

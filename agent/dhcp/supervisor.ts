@@ -54,6 +54,8 @@ const BOUND_EVENTS = new Set(['bound', 'renew', 'rebind', 'reboot']);
 
 export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   private readonly clients = new Map<string, Managed>();
+  /** The address a reaped client held, by key: its container's next start asks for it again. */
+  private readonly heldBefore = new Map<string, string>();
   private readonly root: string;
   private timer?: NodeJS.Timeout;
   private ticking = false;
@@ -76,8 +78,11 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return `${this.root}/${key.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
   }
 
-  /** Starts a client and resolves with its first lease (the client is stopped again when none comes). */
-  async start(spec: DhcpStartSpec): Promise<Lease> {
+  /**
+   * Starts a client and resolves with its first lease (the client is stopped again when none comes).
+   * `lastAddress`: the address this attachment held before (its container restarted), asked for again.
+   */
+  async start(spec: DhcpStartSpec, o: { lastAddress?: string } = {}): Promise<Lease> {
     const existing = this.clients.get(spec.key);
     if (existing) {
       if (JSON.stringify(existing.rec.spec) !== JSON.stringify(spec)) throw conflict(`${spec.ifname} already has a ${existing.rec.spec.client} client with other settings`, 'detach it first');
@@ -98,7 +103,9 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     chmodSync(`${dir}/hook`, 0o755);
     const conf = clientConfig(spec);
     if (conf) writeFileSync(`${dir}/${conf.name}`, conf.text);
-    const m: Managed = { rec: { spec, pid: 0, pidStart: '' }, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs: 0, restarting: false, stopping: false, waiters: [] };
+    const lastAddress = o.lastAddress ?? this.heldBefore.get(spec.key);
+    this.heldBefore.delete(spec.key);
+    const m: Managed = { rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) }, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs: 0, restarting: false, stopping: false, waiters: [] };
     this.clients.set(spec.key, m);
     try {
       await this.launch(m, extra);
@@ -304,6 +311,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   private async stopNow(m: Managed, key: string, o: { release: boolean; reason?: string; ownerGone?: boolean }): Promise<void> {
     m.stopping = true;
     clearTimeout(m.restartTimer);
+    if (o.ownerGone && m.rec.lastAddress) this.heldBefore.set(key, m.rec.lastAddress);
     try {
       if (!m.rec.stopped) await this.killClient(m, o.release);
     } finally {

@@ -1,7 +1,8 @@
 // DHCP through the whole local path: `fleetnet attach … dhclient` → the agent (running inside the
 // DHCP server's namespace, so its bridge is that of dnsmasq) → a supervised client in a Docker
 // container; List/ls/inspect show the lease; kill -9 of the agent → the same client is adopted;
-// detach releases; a removed container's client is reaped with its helper and host peer.
+// a restarted container gets the same lease back (same MAC); detach releases; a removed container's
+// client is reaped with its helper and host peer.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -109,10 +110,23 @@ test('attach with DHCP through the CLI and the agent; agent kill -9; detach; con
   assert.deepEqual(await addrsOf(c.netns, 'eth1'), [ci.lease!.address]);
   assert.equal((await cli(agent.socket, 'detach', c.name)).code, 0);
 
+  // docker restart: the agent makes eth1 again with the same MAC and a new client, which asks for and gets the same lease.
+  const macOf = async () => (await sh.run('docker', ['exec', a.id, 'cat', '/sys/class/net/eth1/address'], { allowFail: true })).stdout.trim();
+  const macBefore = await macOf();
+  await sh.run('docker', ['restart', '-t', '0', a.id]);
+  await until('a leased again after its restart', async () => {
+    const l = (await list()).find((i) => i.container.name === a.name)?.lease;
+    return !!l && l.clientPid !== pid && l.address === ai.lease!.address;
+  }, 30_000, () => JSON.stringify(srv.leases()));
+  assert.equal(await macOf(), macBefore, 'same MAC (so the same client id)');
+  const newPid = (await list()).find((i) => i.container.name === a.name)!.lease!.clientPid;
+  const newStart = (await processStartTime(newPid))!;
+  assert.equal(await isSameProcess(pid, start), false, 'the old client went with the old namespace');
+
   // Detach: DHCPRELEASE, client gone.
   const de = await cli(agent.socket, 'detach', a.name);
   assert.equal(de.code, 0, de.stderr);
-  assert.equal(await isSameProcess(pid, start), false);
+  assert.equal(await isSameProcess(newPid, newStart), false);
   await until('a released', () => !srv.leases().includes(` ${ai.lease!.address.split('/')[0]} `));
 
   // Container removed: helper gone within seconds, host peer gone, lease released.

@@ -2,7 +2,8 @@
 // address) and the controller shows it up; a removed container's address and MAC are freed so
 // another container can take the address; --keep-address keeps them (stopped); labelled containers
 // (fleetnet.net / fleetnet.ip / fleetnet.IF.net) are attached by the controller, a refused label shows
-// in ls with its error; an agent the controller cannot reach shows unreachable, then converges.
+// in ls with its error; an agent the controller cannot reach shows unreachable, then converges; a
+// simulated reboot brings every attachment back.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
@@ -142,4 +143,36 @@ test('partition: an agent the controller cannot reach shows unreachable, its int
   });
   assert.deepEqual(await addrsIn(c('q'), 'eth1'), ['10.71.0.41/24']);
   assert.deepEqual(await addrsIn(c('p'), 'eth1'), ['10.71.0.40/24']);
+});
+
+test('a simulated reboot (agent stopped, every link on the host deleted, containers restarted, agent started): every attachment back', async () => {
+  const h1 = fleet.hosts[0]!;
+  const names = ['r1', 'r2', 'r3'].map(c);
+  for (const [i, n] of names.entries()) {
+    await startContainer(n, fleet.prefix);
+    const a = await fleet.cli('attach', '--host', 'h1', n, `10.71.0.${60 + i}/24`);
+    assert.equal(a.code, 0, a.stderr);
+  }
+  const snapshot = async () => (await ls()).filter((r) => names.includes(r.container)).map(({ container, mac, addresses }) => ({ container, mac, addresses }))
+    .sort((x, y) => x.container.localeCompare(y.container));
+  const before = await snapshot();
+  const macs = async () => Promise.all(names.map(async (n) => [n, await eth1(n)]));
+  const macsBefore = await macs();
+
+  await h1.stopAgent();
+  // What a reboot takes: every link on the host but loopback and the underlay (host-side veths, the
+  // network's bridge), and every container's namespace (they start again).
+  const links = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n')
+    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n): n is string => !!n && n !== 'lo' && n !== 'u0');
+  assert.ok(links.length >= 4, links.join(' '));
+  for (const l of links) await sh.run('ip', ['-n', h1.ns, 'link', 'del', l], { allowFail: true });
+  for (const n of names) await sh.run('docker', ['restart', '-t', '0', n]);
+  assert.deepEqual(await Promise.all(names.map(eth1)), names.map(() => undefined));
+  await h1.startAgent();
+
+  await eventually('every interface back', async () => (await macs()).every(([n, m], i) => n === macsBefore[i]![0] && m === macsBefore[i]![1]));
+  await eventually('up in the controller', async () => (await ls()).filter((r) => names.includes(r.container)).every((r) => r.state === 'up'));
+  assert.deepEqual(await snapshot(), before);
+  const veths = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]+@/.test(l));
+  assert.equal(veths.length, (await ls()).filter((r) => r.state === 'up').length, veths.join('\n'));
 });
