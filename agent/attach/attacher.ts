@@ -62,6 +62,11 @@ type Static = Extract<AddressSpec, { kind: 'static' }>;
 export interface AttachOptions {
   /** Keep the address and MAC reserved when the container is removed (the controller reads it). */
   keepAddress?: boolean;
+  /**
+   * A re-apply of what is recorded (the lifecycle): made only while the record is still there, decided
+   * under the key's queue, so a detach that ran first (a CNI DEL) is never undone by it.
+   */
+  onlyIfRecorded?: boolean;
 }
 
 const ANNOUNCE_DELAY_MS = 5;
@@ -110,6 +115,7 @@ export class Attacher {
     const key = recordKeyOf(container, order.ifname);
     return this.queue.run(key, async () => {
       const before = this.d.records.get(key);
+      if (opts.onlyIfRecorded && !before) throw new FleetnetError('not_found', `${key} was detached meanwhile: not made again`);
       try {
         return await this.attachLocked(order, container, key, opts);
       } catch (err) {
