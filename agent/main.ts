@@ -11,6 +11,7 @@ import { withMetrics, type OpenMetrics } from '../common/metrics-open.js';
 import { hostname } from 'node:os';
 import { GrpcFleetLink } from '../cni/fleet-link-grpc.js';
 import { CniHandler } from '../cni/handler.js';
+import { cniSocketOf } from '../cni/transport.js';
 import { Reservations } from '../cni/reservations.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
@@ -28,6 +29,7 @@ import { netlinkIp } from './linux/ip-netlink.js';
 import { loadRtnl } from './linux/rtnetlink.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
+import { startCniEndpoint } from './service/cni-http.js';
 import { agentTlsFiles, loadAgentCredential, savedControllerAddr } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
@@ -129,6 +131,8 @@ async function startServing(
   await bind(local, `unix://${cfg.socket}`);
   chmodSync(cfg.socket, 0o600); // root only: the local CLI
   servers.push(local);
+  // The CNI plugin processes' own way in, beside the socket (HTTP/1.1: cni/transport.ts says why).
+  const cniEndpoint = await startCniEndpoint(cniSocketOf(cfg.socket), cni, log.child({ part: 'cni' }));
 
   if (cfg.listen) {
     // trust (issue 7): enroll first when told to, then mTLS (or Health only while unenrolled)
@@ -160,6 +164,7 @@ async function startServing(
       dockerIndex?.stop();
       localHealth.draining();
       cniFleet?.close();
+      await cniEndpoint.close();
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
       await metrics?.endpoint.close();

@@ -1,39 +1,38 @@
 // The `fleetnet` and `fleetnet-ipam` CNI plugin executables: a thin client of the local agent.
 // It checks what it can without the agent (command, environment, that stdin is JSON, the
-// version), answers VERSION itself, and hands everything else to the agent's Cni RPC, which does
-// the work in-process. Bundled alone into dist/cni-plugin.cjs (scripts/build.mjs): no commander,
-// no grpc-js, no pino; a process loads the agent client and the protobuf codec, nothing more.
+// version), answers VERSION itself, and hands everything else to the agent's CNI socket
+// (./transport.ts: HTTP/1.1 over a unix socket), where the agent does the work in-process.
+// Bundled alone into dist/cni-plugin.cjs (scripts/build.mjs): node:http, this and ./spec.ts, nothing
+// else (no commander, grpc-js, node:http2 or protobuf codec: a runtime starts one process per call).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { DEFAULT_AGENT_SOCKET } from '../common/defaults.js';
 import {
   CNI_VERSION, CniCode, CniError, COMMANDS, errorJson, isSupportedVersion, REQUIRED_ENV, SUPPORTED_VERSIONS, type CniCommand,
 } from './spec.js';
+import { callAgentCni, cniSocketOf, type CniWireReply, type CniWireRequest } from './transport.js';
 
 export type PluginName = 'fleetnet' | 'fleetnet-ipam';
 
 export interface PluginIo {
   env: NodeJS.ProcessEnv;
   stdin: Buffer;
-  /** The agent's answer to one call; rejects when no agent answers. */
-  call(req: AgentCniRequest): Promise<AgentCniReply>;
+  /** The agent's answer to one call on its gRPC socket `agentSocket`; rejects when no agent answers. */
+  call(req: AgentCniRequest, agentSocket: string): Promise<AgentCniReply>;
 }
 
-export interface AgentCniRequest {
-  plugin: PluginName;
-  command: string;
-  containerId: string;
-  netns: string;
-  ifname: string;
-  args: string;
-  path: string;
-  config: Buffer;
-}
+export type AgentCniRequest = CniWireRequest;
+export type AgentCniReply = CniWireReply;
 
-export interface AgentCniReply {
-  result: Uint8Array;
-  code: number;
-  msg: string;
-  details: string;
+/**
+ * The agent's socket: `agentSocket` in the configuration (in `ipam` for fleetnet-ipam), else
+ * FLEETNET_AGENT_SOCKET, else the default. The configuration wins because runtimes do not always
+ * pass their environment on (podman's cleanup process after a container exits, for one).
+ */
+export function agentSocketOf(conf: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
+  const ipam = conf.ipam && typeof conf.ipam === 'object' ? (conf.ipam as Record<string, unknown>).agentSocket : undefined;
+  const fromConf = typeof conf.agentSocket === 'string' ? conf.agentSocket : typeof ipam === 'string' ? ipam : undefined;
+  return fromConf || env.FLEETNET_AGENT_SOCKET || DEFAULT_AGENT_SOCKET;
 }
 
 export interface PluginOutcome {
@@ -76,19 +75,21 @@ export async function runPlugin(name: PluginName, io: PluginIo): Promise<PluginO
     version = conf.cniVersion;
     const missing = REQUIRED_ENV[command as CniCommand].filter((k) => !io.env[k]);
     if (missing.length) throw new CniError(CniCode.invalidEnv, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`, `CNI_COMMAND=${command} needs ${REQUIRED_ENV[command as CniCommand].join(', ')}`);
+    const socket = agentSocketOf(conf, io.env);
     let reply: AgentCniReply;
     try {
       reply = await io.call({
-        plugin: name, command, containerId: io.env.CNI_CONTAINERID ?? '', netns: io.env.CNI_NETNS ?? '', ifname: io.env.CNI_IFNAME ?? '',
-        args: io.env.CNI_ARGS ?? '', path: io.env.CNI_PATH ?? '', config: io.stdin,
-      });
+        plugin: name, command, containerId: io.env.CNI_CONTAINERID ?? '', netns: io.env.CNI_NETNS ?? '',
+        ifname: io.env.CNI_IFNAME ?? '', args: io.env.CNI_ARGS ?? '', path: io.env.CNI_PATH ?? '', config: io.stdin.toString('utf8'),
+      }, socket);
     } catch (err) {
       // No agent: nothing can be allocated or made here (STATUS's 50); the others may be retried.
       const code = command === 'STATUS' ? CniCode.notAvailable : CniCode.tryAgainLater;
-      throw new CniError(code, 'the fleetnet agent does not answer', `${(err as Error).message}; start it: fleetnet agent run (socket: FLEETNET_AGENT_SOCKET or /run/fleetnet/agent.sock)`);
+      const hint = `${(err as Error).message}; start it: fleetnet agent run --socket ${socket} (or set agentSocket in the configuration)`;
+      throw new CniError(code, `the fleetnet agent does not answer at ${cniSocketOf(socket)}`, hint);
     }
     if (reply.code) return fail(version, new CniError(reply.code, reply.msg, reply.details));
-    return { stdout: Buffer.from(reply.result).toString('utf8'), exitCode: 0 };
+    return { stdout: reply.result, exitCode: 0 };
   } catch (err) {
     if (err instanceof CniError) return fail(version, err);
     return fail(version, new CniError(CniCode.ioFailure, 'the plugin failed', (err as Error).stack ?? String(err)));
@@ -104,17 +105,11 @@ export async function pluginMain(): Promise<void> {
   } catch {
     stdin = Buffer.alloc(0);
   }
-  const { connectAgent } = await import('../cli/client/agent.js');
-  let conn: ReturnType<typeof connectAgent> | undefined;
   const out = await runPlugin(name, {
     env: process.env,
     stdin,
-    call: async (req) => {
-      conn = connectAgent(process.env.FLEETNET_AGENT_SOCKET);
-      return conn.call(conn.client.cni, req, 120_000);
-    },
+    call: (req, socket) => callAgentCni(cniSocketOf(socket), req, 120_000),
   });
-  conn?.close();
   process.stdout.write(out.stdout);
   process.exitCode = out.exitCode;
 }

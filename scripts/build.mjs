@@ -68,8 +68,8 @@ for (const id of LAZY_BUILTINS) cli = cli.replaceAll(`require(${JSON.stringify(i
 writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
-// and a runtime starts one process per call, so it carries only the agent client, the protobuf
-// codec and cni/spec.ts, all inlined (no module resolution at run time).
+// and a runtime starts one process per call, so it carries only cni/plugin.ts, cni/spec.ts and
+// cni/transport.ts (node:http to the agent's CNI socket), a few kilobytes with no module resolution.
 await build({
   ...cjs,
   entryPoints: { 'cni-plugin': 'cni/main.ts' },

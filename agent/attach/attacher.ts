@@ -64,6 +64,11 @@ export interface AttachOptions {
   keepAddress?: boolean;
   /** The RPC's signal (cancel, deadline): an attach still waiting for its container's queue is dropped. */
   signal?: AbortSignal;
+  /**
+   * A re-apply of what is recorded (the lifecycle): made only while the record is still there, decided
+   * under the key's queue, so a detach that ran first (a CNI DEL) is never undone by it.
+   */
+  onlyIfRecorded?: boolean;
 }
 
 const ANNOUNCE_DELAY_MS = 5;
@@ -115,6 +120,7 @@ export class Attacher {
       // nobody waits for it any more: nothing is made (once started, an attach completes or undoes itself)
       opts.signal?.throwIfAborted();
       const before = this.d.records.get(key);
+      if (opts.onlyIfRecorded && !before) throw new FleetnetError('not_found', `${key} was detached meanwhile: not made again`);
       try {
         return await this.attachLocked(order, container, key, opts);
       } catch (err) {

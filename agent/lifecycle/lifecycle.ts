@@ -146,10 +146,11 @@ export class Lifecycle {
       return false;
     }
     try {
-      const res = await this.d.attacher.attach(order, r.order.keepAddress ? { keepAddress: true } : {});
+      const res = await this.d.attacher.attach(order, { onlyIfRecorded: true, ...(r.order.keepAddress ? { keepAddress: true } : {}) });
       if (res.changed) this.d.log.info({ key: r.key, container: res.record.container.name, ifname: r.ifname }, 're-applied');
       return true;
     } catch (err) {
+      if (!this.d.records.get(r.key)) return false; // detached meanwhile (onlyIfRecorded): nothing to do
       if (isNotRunning(err) || isGone(err)) {
         // It stopped (or went) between the look-up and the attach: the events and the next pass say which.
         this.d.attacher.note(r.key, { state: 'stopped' }, before);

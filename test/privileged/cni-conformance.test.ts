@@ -239,3 +239,26 @@ describe('fleetnet-ipam under the reference bridge plugin', () => {
     await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-ref'], { allowFail: true });
   });
 });
+
+describe('DEL against the agent\'s lifecycle re-apply', () => {
+  it('with a full pass every 100 ms, 20 parallel ADD+DELs leave no host link (a DEL is never undone)', async () => {
+    const host = `${P}-lh`;
+    await addNs(host);
+    made.push(host);
+    const busy = await startAgentIn(host, join(dir, 'agent-busy'), ['--lifecycle-pass-ms', '100']);
+    try {
+      const drv = await CniDriver.install(join(dir, 'busy'), busy.socket, host);
+      const paths = await Promise.all(Array.from({ length: 20 }, (_, i) => ns(`l${i}`)));
+      const c = conf({ name: 'busy', subnet: '10.65.0.0/24', gateway: '10.65.0.254' });
+      const adds = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'ADD', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      for (const r of adds) assert.equal(r.code, 0, r.stdout);
+      const dels = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'DEL', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      for (const r of dels) assert.equal(r.code, 0, r.stdout);
+      await new Promise((r) => setTimeout(r, 500)); // a few passes after the last DEL
+      const links = (JSON.parse((await sh.run('ip', ['-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
+      assert.deepEqual(links.filter((n) => n.startsWith('fn')), []);
+    } finally {
+      await busy.stop();
+    }
+  });
+});

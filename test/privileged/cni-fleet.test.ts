@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { CniDriver, type CniOutcome } from '../helpers/cni.js';
-import { startTestFleet, type TestFleet } from '../helpers/controller-fleet.js';
+import { cniRows, startCniFleet } from '../helpers/cni-fleet.js';
+import type { TestFleet } from '../helpers/controller-fleet.js';
 import { addNs, delNs, sh } from '../helpers/netns.js';
 
 let fleet: TestFleet;
@@ -27,12 +28,7 @@ const del = (h: number, netns: string | undefined, id: string) =>
 const ipOf = (r: CniOutcome) => ((r.out?.ips as { address: string }[] | undefined) ?? [])[0]?.address ?? '';
 const macOf = (r: CniOutcome) => ((r.out?.interfaces as { mac?: string; sandbox?: string }[] | undefined) ?? []).find((i) => i.sandbox)?.mac ?? '';
 
-interface Row { id: string; host: string; addresses: string[]; mac: string; state: string }
-async function ls(): Promise<Row[]> {
-  const r = await fleet.cli('ls', '--json');
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as Row[]).filter((a) => a.id.startsWith('cni-'));
-}
+const ls = () => cniRows(fleet);
 async function pingEventually(from: string, to: string): Promise<boolean> {
   for (let i = 0; i < 20; i++) {
     if ((await sh.run('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to], { allowFail: true })).code === 0) return true;
@@ -41,12 +37,7 @@ async function pingEventually(from: string, to: string): Promise<boolean> {
 }
 
 before(async () => {
-  fleet = await startTestFleet({ hosts: 2, tag: 'n', agentArgs: (ctl) => ['--cni-controller', ctl] });
-  await fleet.startController();
-  for (const h of fleet.hosts) assert.equal((await fleet.cli('host', 'add', h.name, '--addr', h.agentAddr)).code, 0);
-  const net = await fleet.cli('net', 'create', 'blue', '--subnet', `${SUBNET}.0/24`, '--bridge', 'br-blue', '--mesh', 'vxlan');
-  assert.equal(net.code, 0, net.stderr);
-  for (const h of fleet.hosts) assert.equal((await fleet.cli('mesh', 'add', h.name, '--net', 'blue')).code, 0);
+  fleet = await startCniFleet('n', `${SUBNET}.0/24`);
   for (const h of fleet.hosts) drivers.push(await CniDriver.install(join(fleet.dir, `cni-${h.name}`), h.socket, h.ns));
 });
 

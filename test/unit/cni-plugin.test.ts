@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { launcher } from '../../cni/install.js';
 import { parseNetConf } from '../../cni/netconf.js';
-import { pluginNameOf, runPlugin, type AgentCniRequest } from '../../cni/plugin.js';
+import { agentSocketOf, pluginNameOf, runPlugin, type AgentCniRequest } from '../../cni/plugin.js';
+import { cniSocketOf } from '../../cni/transport.js';
 import { CniError, renderResult } from '../../cni/spec.js';
 
-const io = (env: Record<string, string>, stdin: unknown, reply?: (r: AgentCniRequest) => Promise<{ result: Uint8Array; code: number; msg: string; details: string }>) => ({
+const io = (env: Record<string, string>, stdin: unknown, reply?: (r: AgentCniRequest) => Promise<{ result: string; code: number; msg: string; details: string }>) => ({
   env, stdin: Buffer.from(typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
   call: reply ?? (async () => { throw new Error('connect ENOENT'); }),
 });
@@ -39,11 +40,24 @@ describe('cni plugin process', () => {
     let seen: AgentCniRequest | undefined;
     const r = await runPlugin('fleetnet-ipam', io({ ...ADD, CNI_ARGS: 'K=V', CNI_PATH: '/opt/cni/bin' }, conf, async (req) => {
       seen = req;
-      return { result: new Uint8Array(), code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' };
+      return { result: '', code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' };
     }));
     assert.equal(seen?.plugin, 'fleetnet-ipam');
     assert.deepEqual([seen?.command, seen?.containerId, seen?.netns, seen?.ifname, seen?.args, seen?.path], ['ADD', 'c1', '/run/netns/x', 'eth0', 'K=V', '/opt/cni/bin']);
     assert.deepEqual(JSON.parse(r.stdout), { cniVersion: '1.1.0', code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' });
+  });
+
+  it('finds the agent: agentSocket in the configuration, else FLEETNET_AGENT_SOCKET, else the default', async () => {
+    const env = { FLEETNET_AGENT_SOCKET: '/e/a.sock' };
+    assert.equal(agentSocketOf({ agentSocket: '/c/a.sock' }, env), '/c/a.sock');
+    assert.equal(agentSocketOf({ ipam: { type: 'fleetnet-ipam', agentSocket: '/i/a.sock' } }, env), '/i/a.sock');
+    assert.equal(agentSocketOf({}, env), '/e/a.sock');
+    assert.equal(agentSocketOf({}, {}), '/run/fleetnet/agent.sock');
+    assert.equal(cniSocketOf('/run/fleetnet/agent.sock'), '/run/fleetnet/agent-cni.sock');
+    assert.equal(cniSocketOf('/tmp/x/h1'), '/tmp/x/h1-cni.sock');
+    let socket = '';
+    await runPlugin('fleetnet', { ...io(ADD, { ...conf, agentSocket: '/c/a.sock' }), call: async (_r, s) => { socket = s; return { result: '{}', code: 0, msg: '', details: '' }; } });
+    assert.equal(socket, '/c/a.sock');
   });
 
   it('knows which plugin it is from its file name', () => {
