@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { readAgentConfig } from '../../cli/bootstrap/agent-config.js';
+import { bootstrapHost, type FleetAuthority } from '../../cli/bootstrap/bootstrap.js';
 import { readAgentSettings, REMOTE, restartAgent, startSupervised, unitText, writeAgentConfig } from '../../cli/bootstrap/install.js';
 import { FleetnetError } from '../../common/errors.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
@@ -123,6 +124,30 @@ describe('host add --agent-config', () => {
     ]);
     assert.equal(r.calls.at(-1)!.input, 'ovs-datapath: netdev\n');
     assert.equal(REMOTE.agentConfig, '/etc/fleetnet/agent.yaml');
+  });
+});
+
+describe('host add --ssh asks the controller first', () => {
+  it('a controller that cannot issue a join token stops the bootstrap before any SSH connection', async () => {
+    const events: string[] = [];
+    const calls: string[] = [];
+    const authority: FleetAuthority = {
+      hostToken: async () => {
+        calls.push('hostToken');
+        throw new FleetnetError('unsupported', 'a join token needs the controller\'s CA, and this controller runs without one (plain TCP)');
+      },
+      waitEnrolled: async () => void calls.push('waitEnrolled'),
+      revokeSince: async () => void calls.push('revokeSince'),
+      register: async () => void calls.push('register'),
+    };
+    // port 1 of loopback: nothing would answer; the bootstrap must not even try
+    const ssh = { user: 'root', addr: '127.0.0.1', port: 1, knownHostsFile: '/nonexistent/known_hosts', acceptNew: false };
+    await assert.rejects(
+      bootstrapHost({ hostId: 'h9', ssh, controller: '127.0.0.1:7440' }, { authority, log: silent, progress: (e) => events.push(`${e.step} ${e.state}`) }),
+      (e: FleetnetError) => e.kind === 'unsupported' && /without one/.test(e.message),
+    );
+    assert.deepEqual(calls, ['hostToken']);
+    assert.deepEqual(events, ['connect start', 'connect failed']);
   });
 });
 
