@@ -141,6 +141,8 @@ async function startServing(
       // refused (a bad join token): what was started above stops again, nothing stays served
       dockerIndex?.stop();
       dhcp.close();
+      cniFleet?.close();
+      await cniEndpoint.close();
       await new Promise<void>((r) => local.tryShutdown(() => r()));
       rmSync(cfg.socket, { force: true });
       throw err;
