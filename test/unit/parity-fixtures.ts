@@ -62,10 +62,16 @@ export function request(over: Partial<AttachRequest>): AttachRequest {
 const ALL_CAPS = ['bridge', 'veth', 'macvlan', '8021q', 'dummy', 'bridge-vlan-filtering', 'ovs', 'ovs-netdev', 'ovs-system', 'ipoib'];
 
 /** An attacher on a FakeRunner: ovs-vsctl br-exists says "no", the container's batch reads back eth1/ib0. */
-export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[] } = {}) {
+export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[]; brokenBridges?: string[] } = {}) {
   const sys = fakeSys();
   const runner: FakeRunner = new FakeRunner((call: RecordedCall): Partial<RunResult> | undefined => {
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists')) return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
+    if (call.cmd === 'ovs-vsctl' && call.args.includes('list') && call.args.includes('bridge')) {
+      // ovs-vswitchd made the bridge (a datapath_id), or could not (the empty set: no kernel datapath).
+      const br = call.args.at(-1)!;
+      const id = opts.brokenBridges?.includes(br) ? ['set', []] : '0000aabbccddeeff';
+      return { stdout: JSON.stringify({ headings: ['name', 'datapath_type', 'datapath_id'], data: [[br, 'system', id]] }) };
+    }
     if (call.cmd === 'nsenter' && call.input?.includes('addr show dev')) {
       const ifname = /addr show dev (\S+)/.exec(call.input)![1]!;
       const addrs = [...call.input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => ({ family: m[1]!.includes(':') ? 'inet6' : 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' }));
@@ -156,6 +162,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
       `${DB} br-exists ovsbr1`,
       `${DB} br-exists ovsbr1`,
       `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev -- br-set-external-id ovsbr1 fleetnet owned`,
+      `${DB} --format=json --columns=name,datapath_type,datapath_id list bridge ovsbr1`,
       'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net',
       'ip -json -batch - <<< link set fn925cadea24ea up',
       `${DB} --may-exist add-port ovsbr1 fn925cadea24ea tag=10 -- set port fn925cadea24ea external_ids:fleetnet-attachment=pid:4242/eth1 external_ids:fleetnet-container=4242 external_ids:fleetnet-ifname=eth1`,

@@ -125,3 +125,18 @@ test('--kind ovs creates an OVS bridge whatever its name', async () => {
   assert.ok(show(f.runner.calls).includes('ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned'));
   await refused(f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }), 'conflict', /'br9' is a Linux bridge, not an Open vSwitch bridge/);
 });
+
+test('an OVS bridge in the database but not in the datapath takes no attach: the reason and --ovs-datapath netdev, nothing left', async () => {
+  // Found (made by someone before, e.g. an agent on a host without the openvswitch module): refused before any change.
+  const found = fakeAttacher({ ovsBridges: ['ovsbr1'], brokenBridges: ['ovsbr1'] });
+  await refused(found.attach({ hostIf: 'ovsbr1' }), 'unsupported', /not in the datapath.*no openvswitch kernel module.*--ovs-datapath netdev/);
+  const reads = ['br-exists', 'list', 'br-get-external-id'];
+  assert.deepEqual(show(found.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !reads.some((r) => c.args.includes(r)))), [], 'read-only checks only');
+  // Made by this attach and found broken on read-back: the bridge goes again, no veth is made.
+  const made = fakeAttacher({ brokenBridges: ['ovsbr1'] });
+  await refused(made.attach({ hostIf: 'ovsbr1', ovsDatapath: 'system' }), 'unsupported', /ovs-vsctl del-br ovsbr1.*--ovs-datapath netdev/);
+  const argv = show(made.runner.calls);
+  assert.ok(argv.some((l) => / add-br ovsbr1 /.test(l)), argv.join('\n'));
+  assert.ok(argv.some((l) => /--if-exists del-br ovsbr1$/.test(l)), argv.join('\n'));
+  assert.ok(!argv.some((l) => /type veth/.test(l)), 'no veth made');
+});
