@@ -22,11 +22,11 @@ import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
 import { decideKind, KINDS } from './kinds/index.js';
 import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
-import type { KindEnv, Made, Need } from './kinds/types.js';
+import { deleteInNs, type KindEnv, type Made, type Need } from './kinds/types.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
 import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
-import { claimHostIfname, pluggedAsAsked, removeHostSide } from '../lifecycle/host-claim.js';
+import { claimContainerIf, claimHostIfname, pluggedAsAsked, removeHostSide } from '../lifecycle/host-claim.js';
 import { saveOrder } from '../lifecycle/saved-order.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
@@ -72,6 +72,9 @@ export interface AttachOptions {
 }
 
 const ANNOUNCE_DELAY_MS = 5;
+
+/** Kinds whose interface is made only in the container (no host side). */
+const IN_CONTAINER: ReadonlySet<HostIfKind> = new Set(['macvlan', 'ipoib', 'dummy']);
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
@@ -174,7 +177,7 @@ export class Attacher {
     const plan = await KINDS[decided.kind].plan(this.env, { order, c, host, ovsBridgeExists: decided.ovsBridgeExists, hostIfname, mtu, ...(mac ? { mac } : {}) });
     await this.checkNeeds(plan.needs);
     if (!order.dryRun) {
-      const adopted = await this.claimOrAdopt(order, c, key, fp, decided.kind, hostIfname, mtu, mac, opts);
+      const adopted = await this.claimOrAdopt(order, c, key, fp, decided.kind, hostIfname, mtu, mac, opts, plan.parent);
       if (adopted) return { record: adopted, changed: false, commands: [] };
     }
 
@@ -279,7 +282,9 @@ export class Attacher {
    */
   private async claimOrAdopt(
     order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind, hostIfname: string, mtu: number, mac: string | undefined, opts: AttachOptions,
+    parent?: string,
   ): Promise<AttachmentRecord | undefined> {
+    if (IN_CONTAINER.has(kind)) return this.claimOrAdoptInContainer(order, c, key, fp, kind, mtu, mac, opts, parent);
     const claim = await claimHostIfname(this.env, kind, c, order.ifname, hostIfname, order.attachmentId ?? key);
     if (claim.kind === 'free') return undefined;
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
@@ -299,6 +304,31 @@ export class Attacher {
     }
     this.d.log.info({ key, hostIfname }, 'removing a half-made interface of this attachment before making it again');
     await removeHostSide(this.env, kind, order.hostIf, hostIfname);
+    return undefined;
+  }
+
+  /**
+   * macvlan, IPoIB, dummy: the interface lives only in the container. Someone else's interface of that
+   * name is refused (exit 2, untouched); fleetnet's own (this agent's alias mark) is adopted when it is
+   * what was asked, else removed and made again.
+   */
+  private async claimOrAdoptInContainer(
+    order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind, mtu: number, mac: string | undefined, opts: AttachOptions,
+    parent?: string,
+  ): Promise<AttachmentRecord | undefined> {
+    if ((await claimContainerIf(this.env, c, order.ifname)).kind === 'free') return undefined;
+    const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
+    const live = parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []);
+    const dhcp = order.addresses.some((a) => a.kind === 'dhcp');
+    if (!dhcp && live && live.mtu === mtu && (!mac || live.mac === mac) && statics.every((a) => live.addresses.includes(a.cidr.text))) {
+      const owned: OwnedRef[] = parent && parent !== order.hostIf && readHostLink(parent, this.d.sysClassNet)?.alias === OWNED_ALIAS ? [{ type: 'link', name: parent }] : [];
+      const record = this.makeRecord(order, c, key, fp, kind, { hostIfname: '', owned, ...(parent ? { parent } : {}) }, mtu, live.mac, [], opts);
+      this.d.records.put(record);
+      this.d.log.info({ key, ifname: order.ifname }, 'adopted an interface fleetnet made before it lost its record');
+      return record;
+    }
+    this.d.log.info({ key, ifname: order.ifname }, 'removing a half-made interface of this attachment before making it again');
+    await deleteInNs(this.env, c.netns, order.ifname);
     return undefined;
   }
 
