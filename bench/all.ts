@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => string[]> = {
   controller: () => ['bench/controller.ts', ...(quick ? ['--n', '2000', '--cli-n', '3', '--batch-n', '0', '--full-n', '200'] : ['--cli-n', '30']), ...baseline],
   mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
   'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
+  cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
 };
 
 async function main(): Promise<void> {

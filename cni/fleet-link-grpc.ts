@@ -79,11 +79,28 @@ export class GrpcFleetLink implements FleetLink {
     }
   }
 
-  private fleetAttach(conf: NetConf, call: CniCall, id: string) {
+  /** The main plugin's attach (the agent is ordered to make it), or IPAM's reservation (nothing to make). */
+  private fleetAttach(conf: NetConf, call: CniCall, id: string, reserveOnly = false) {
+    const waitMs = reserveOnly ? 0 : this.waitMs;
     return this.call((c) => c.fleetAttach, {
       host: this.o.hostName, network: conf.pool.network, target: { kind: 'path', value: call.netns }, ifname: call.ifname,
-      addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: id, waitMs: this.waitMs, keepAddress: false,
-    }, this.waitMs + REPLY_MARGIN_MS);
+      addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: id, waitMs, keepAddress: false, reserveOnly,
+    }, waitMs + REPLY_MARGIN_MS);
+  }
+
+  /** fleetnet-ipam: a fleet-unique address held at the controller; the interface is another plugin's. */
+  async reserve(conf: NetConf, call: CniCall, id: string): Promise<CniResult> {
+    const net = conf.pool.network;
+    const a = (await this.fleetAttach(conf, call, id, true).catch(cniOfController)).attachment;
+    if (!a) throw new CniError(CniCode.attachFailed, 'the controller answered without an attachment');
+    const r = { ...this.reservationOf(a, call), plugin: 'fleetnet-ipam' as const };
+    await this.o.reservations.locked(net, () => this.o.reservations.put(net, r));
+    return {
+      cniVersion: conf.cniVersion,
+      ips: a.addresses.map((cidr, i) => ({ address: cidr, ...(a.gateways[i] ? { gateway: a.gateways[i] } : {}) })),
+      ...(conf.pool.routes.length ? { routes: conf.pool.routes } : {}),
+      ...(conf.dns ? { dns: conf.dns } : {}),
+    };
   }
 
   async add(conf: NetConf, call: CniCall, id: string): Promise<CniResult> {
@@ -156,7 +173,8 @@ export class GrpcFleetLink implements FleetLink {
   async held(conf: NetConf): Promise<string[]> {
     const req = { host: this.o.hostName, network: conf.pool.network, container: '' };
     const r = await this.call((c) => c.listAttachments, req, 10_000).catch(cniOfController);
-    return r.attachments.filter((a) => a.id.startsWith('cni-')).map((a) => a.id);
+    // The main plugin's attachments, or IPAM's reservations: each GC frees its own kind.
+    return r.attachments.filter((a) => a.id.startsWith('cni-') && a.reserveOnly === !conf.link).map((a) => a.id);
   }
 
   async status(): Promise<void> {

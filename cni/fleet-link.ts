@@ -8,6 +8,8 @@ import type { CniResult } from './spec.js';
 export interface FleetLink {
   /** Main plugin: the controller allocates and orders this agent to attach; resolves once it is up. */
   add(conf: NetConf, call: CniCall, id: string): Promise<CniResult>;
+  /** fleetnet-ipam: a fleet-unique address held at the controller (no interface is made). */
+  reserve(conf: NetConf, call: CniCall, id: string): Promise<CniResult>;
   /** Detaches and releases; nothing there is no error. */
   del(conf: NetConf, call: CniCall, id: string): Promise<void>;
   /** What the fleet holds for this attachment (CHECK). */

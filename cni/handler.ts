@@ -84,7 +84,7 @@ export class CniHandler {
   private async add(conf: NetConf, call: CniCall): Promise<CniResult> {
     const net = conf.pool.network;
     const id = cniAttachmentId(net, call.containerId, call.ifname);
-    if (this.d.fleet && conf.link) return this.d.fleet.add(conf, call, id);
+    if (this.d.fleet) return conf.link ? this.d.fleet.add(conf, call, id) : this.d.fleet.reserve(conf, call, id);
     const { res, fresh } = await this.d.reservations.locked(net, async () => {
       const have = this.d.reservations.get(net, id);
       if (have) return { res: have, fresh: false };
@@ -147,7 +147,7 @@ export class CniHandler {
   /** Removes what an attachment has (interface, then reservation); nothing there is no error. */
   private async release(conf: NetConf, net: string, id: string, netns: string, ifname: string, containerId: string): Promise<void> {
     const had = this.d.reservations.get(net, id);
-    if (this.d.fleet && conf.link && (had?.controller ?? true)) {
+    if (this.d.fleet && (had?.controller ?? true)) {
       return this.d.fleet.del(conf, { plugin: conf.plugin, command: 'DEL', containerId, netns, ifname, config: new Uint8Array() }, id);
     }
     if (conf.link) {
@@ -162,7 +162,7 @@ export class CniHandler {
     if (!conf.prevResult) throw new CniError(CniCode.invalidConfig, 'invalid network configuration: prevResult: CHECK needs the result of ADD', 'the runtime passes it');
     const net = conf.pool.network;
     const id = cniAttachmentId(net, call.containerId, call.ifname);
-    const r = this.d.fleet && conf.link ? await this.d.fleet.reservation(conf, call, id) : this.d.reservations.get(net, id);
+    const r = this.d.fleet ? await this.d.fleet.reservation(conf, call, id) : this.d.reservations.get(net, id);
     if (!r) throw new CniError(CniCode.checkFailed, `no reservation for container ${call.containerId} (${call.ifname}) on network ${net}`, 'ADD it again');
     const prev = new Set((conf.prevResult.ips ?? []).map((ip) => ip.address));
     const mine = r.addresses.filter((a) => !prev.has(a));
@@ -191,7 +191,7 @@ export class CniHandler {
       this.d.log.info({ network: net, containerId: r.containerId, ifname: r.ifname }, 'cni gc: releasing an attachment not in the valid list');
       await this.release(conf, net, r.id, r.netns, r.ifname, r.containerId);
     }
-    if (!this.d.fleet || !conf.link) return;
+    if (!this.d.fleet) return;
     // What the controller holds for this host that this agent's own file does not know (a lost state folder).
     const released = new Set(stale.map((r) => r.id));
     for (const id of await this.d.fleet.held(conf)) {
@@ -203,7 +203,7 @@ export class CniHandler {
   }
 
   private async status(conf: NetConf): Promise<void> {
-    if (this.d.fleet && conf.link) return this.d.fleet.status(conf);
+    if (this.d.fleet) return this.d.fleet.status(conf);
     if (!conf.pool.subnet) return; // nothing to allocate from: ADD will say so with the field
     const free = await this.d.reservations.locked(conf.pool.network, () => this.d.reservations.hasFree(conf.pool));
     if (!free) throw new CniError(CniCode.notAvailable, `network ${conf.pool.network} has no free address`, 'DEL unused containers, or widen the range');

@@ -17,17 +17,20 @@ import type { Lease } from '../dhcp/types.js';
 import { probeCapabilities, type Capability } from '../linux/capabilities.js';
 import type { IpExec } from '../linux/ip.js';
 import type { LinkOp } from '../linux/link-ops.js';
-import { OWNED_ALIAS, readHostLink } from '../linux/sysfs.js';
+import { readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
 import { decideKind, KINDS } from './kinds/index.js';
 import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
 import type { KindEnv, Made, Need } from './kinds/types.js';
-import { orderFingerprint, type AttachOrder, type DetachOrder, type HostIfKind } from './order.js';
+import { orderFingerprint, type AttachOrder, type DetachOrder } from './order.js';
 import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
-import { claimHostIfname, pluggedAsAsked, removeHostSide } from '../lifecycle/host-claim.js';
-import { saveOrder } from '../lifecycle/saved-order.js';
+import { removeHostSide } from '../lifecycle/host-claim.js';
+import { claimOrAdopt, type AdoptDeps } from './adopt.js';
+import { announceAddresses } from './announce.js';
+import { findForDetach } from './find-records.js';
+import { makeRecord } from './make-record.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
 export interface AttacherDeps {
@@ -71,7 +74,6 @@ export interface AttachOptions {
   onlyIfRecorded?: boolean;
 }
 
-const ANNOUNCE_DELAY_MS = 5;
 
 export class Attacher {
   private readonly queue = new KeyedQueue();
@@ -80,6 +82,7 @@ export class Attacher {
   /** Host-side names of attaches under way: the orphan sweep leaves them alone. */
   private readonly making = new Set<string>();
   private readonly env: KindEnv;
+  private readonly adoptDeps: AdoptDeps;
   private caps?: Promise<Capability[]>;
 
   constructor(private readonly d: AttacherDeps) {
@@ -93,6 +96,7 @@ export class Attacher {
       lockHostIf,
       releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
     };
+    this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
     d.dhcp?.on('event', (ev) => {
       if (ev.type === 'stopped' && ev.ownerGone) void this.dropHostPeer(ev.key);
     });
@@ -174,7 +178,9 @@ export class Attacher {
     const plan = await KINDS[decided.kind].plan(this.env, { order, c, host, ovsBridgeExists: decided.ovsBridgeExists, hostIfname, mtu, ...(mac ? { mac } : {}) });
     await this.checkNeeds(plan.needs);
     if (!order.dryRun) {
-      const adopted = await this.claimOrAdopt(order, c, key, fp, decided.kind, hostIfname, mtu, mac, opts);
+      const adopted = await claimOrAdopt(this.adoptDeps, {
+        order, c, key, fp, kind: decided.kind, hostIfname, mtu, ...(mac ? { mac } : {}), ...(plan.parent ? { parent: plan.parent } : {}), keepAddress: !!opts.keepAddress,
+      });
       if (adopted) return { record: adopted, changed: false, commands: [] };
     }
 
@@ -201,7 +207,7 @@ export class Attacher {
         ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
-      return { record: this.makeRecord(order, c, key, fp, decided.kind, made, mtu, mac ?? '', []), changed: false, commands };
+      return { record: makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: mac ?? '' }), changed: false, commands };
     }
 
     const undo = new UndoStack();
@@ -228,11 +234,11 @@ export class Attacher {
         undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
         await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order), lastLease ? { lastAddress: lastLease } : {});
       }
-      const record = this.makeRecord(order, c, key, fp, decided.kind, made, mtu, live.mac, replaced, opts);
+      const record = makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: live.mac, replaced, keepAddress: !!opts.keepAddress });
       record.addresses = live.addresses;
       this.d.records.put(record);
       undo.clear();
-      if (this.d.garp !== false) this.announce(c.netns, order.ifname, statics);
+      if (this.d.garp !== false) announceAddresses(this.d.runner, this.d.log, c.netns, order.ifname, statics);
       return { record, changed: true, commands: [] };
     } finally {
       this.making.delete(hostIfname);
@@ -251,57 +257,6 @@ export class Attacher {
     }
   }
 
-  /**
-   * Announces the addresses (gratuitous ARP for IPv4, unsolicited neighbour advertisement for
-   * IPv6) in the background: the reply does not wait for it, and each helper ends on its own.
-   */
-  private announce(netns: string, ifname: string, statics: Static[]): void {
-    // Spawning blocks the event loop for a fork; start the helpers once the reply is on its way.
-    setTimeout(() => this.announceNow(netns, ifname, statics), ANNOUNCE_DELAY_MS);
-  }
-
-  private announceNow(netns: string, ifname: string, statics: Static[]): void {
-    for (const a of statics) {
-      const ip = a.cidr.addr.text;
-      const argv = a.cidr.addr.family === 4
-        ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
-        : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
-      this.d.runner
-        .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
-        .catch((err: unknown) => this.d.log.debug({ err, ip }, 'address not announced'));
-    }
-  }
-
-  /**
-   * The host-side name exists: someone else's is refused (exit 2, left untouched); fleetnet's own
-   * from an earlier run is adopted when it is what was asked (an agent that lost its records), else
-   * removed so the attach makes it again (a half-made attach cut short by a kill).
-   */
-  private async claimOrAdopt(
-    order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind, hostIfname: string, mtu: number, mac: string | undefined, opts: AttachOptions,
-  ): Promise<AttachmentRecord | undefined> {
-    const claim = await claimHostIfname(this.env, kind, c, order.ifname, hostIfname, order.attachmentId ?? key);
-    if (claim.kind === 'free') return undefined;
-    const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-    const dhcp = order.addresses.some((a) => a.kind === 'dhcp');
-    const live = parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []);
-    const asAsked = !dhcp && live && live.mtu === mtu && (!mac || live.mac === mac) && statics.every((a) => live.addresses.includes(a.cidr.text))
-      && (await pluggedAsAsked(this.env, kind, order.hostIf, hostIfname));
-    if (asAsked && live) {
-      const owned: OwnedRef[] = kind === 'bridge'
-        ? (readHostLink(order.hostIf, this.d.sysClassNet)?.alias === OWNED_ALIAS ? [{ type: 'link', name: order.hostIf }] : [])
-        : (await this.env.ovs.bridgeOwned(order.hostIf)) ? [{ type: 'ovs-bridge', name: order.hostIf }] : [];
-      const record = this.makeRecord(order, c, key, fp, kind, { hostIfname, owned }, mtu, live.mac, [], opts);
-      record.addresses = statics.map((a) => a.cidr.text);
-      this.d.records.put(record);
-      this.d.log.info({ key, hostIfname }, 'adopted an interface fleetnet made before it lost its record');
-      return record;
-    }
-    this.d.log.info({ key, hostIfname }, 'removing a half-made interface of this attachment before making it again');
-    await removeHostSide(this.env, kind, order.hostIf, hostIfname);
-    return undefined;
-  }
-
   /** A record whose interface is gone (the container restarted): what is left of it on the host goes. */
   private async dropStale(r: AttachmentRecord): Promise<void> {
     await this.d.dhcp?.stop(r.key, { release: false, reason: 'container restarted' });
@@ -309,24 +264,8 @@ export class Attacher {
     // The record stays until the attach makes it again: a failure leaves it (failed) for the retry.
   }
 
-  private makeRecord(
-    order: AttachOrder, c: ContainerInfo, key: string, fp: string, kind: HostIfKind,
-    made: Made, mtu: number, mac: string, replaced: RouteSnapshot[], opts: AttachOptions = {},
-  ): AttachmentRecord {
-    const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-    return {
-      key, attachmentId: order.attachmentId ?? key, fingerprint: fp, container: c, ifname: order.ifname, hostIfname: made.hostIfname,
-      hostIf: order.hostIf, kind, mac, addresses: statics.map((a) => a.cidr.text),
-      gateways: statics.flatMap((a) => (a.gateway ? [a.gateway.text] : [])), mtu, vlan: order.id ?? '',
-      createdHostIf: made.owned.some((o) => o.name === order.hostIf), owned: made.owned,
-      ...(made.parent ? { parent: made.parent } : {}), ...(made.trunk ? { trunk: made.trunk } : {}),
-      replacedDefaults: replaced, createdAtMs: Date.now(),
-      order: saveOrder(order, opts), state: 'up', attempts: 0,
-    };
-  }
-
   async detach(order: DetachOrder): Promise<{ removed: boolean }> {
-    const matches = await this.findForDetach(order);
+    const matches = await findForDetach(this.d.records, this.d.resolver, order);
     let removed = false;
     for (const r of matches) {
       await this.queue.run(r.key, async () => {
@@ -342,27 +281,6 @@ export class Attacher {
     }
     if (!matches.length && this.d.ovsDb) removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
     return { removed };
-  }
-
-  private async findForDetach(order: DetachOrder): Promise<AttachmentRecord[]> {
-    if (order.attachmentId) return this.d.records.find((r) => r.attachmentId === order.attachmentId);
-    try {
-      const c = await this.d.resolver.resolve(order.target);
-      const r = this.d.records.get(recordKeyOf(c, order.ifname));
-      if (r) return [r];
-      // The same container may have been attached under an earlier namespace (it restarted), or the same
-      // live namespace under another name (attached as netns:NAME, detached by its /run/netns path).
-      return this.d.records.find((x) => x.ifname === order.ifname
-        && ((x.container.runtime === c.runtime && x.container.id === c.id) || (!!c.nsKey && x.container.nsKey === c.nsKey)));
-    } catch (err) {
-      if (!(err instanceof FleetnetError)) throw err;
-      if (err.kind === 'invalid' || err.kind === 'ambiguous') throw err;
-      // The container is gone or stopped: CNI DEL semantics, remove what we recorded for it.
-      const v = order.target.value;
-      return this.d.records.find(
-        (x) => x.ifname === order.ifname && (x.container.name === v || x.container.id === v || (v.length >= 12 && x.container.id.startsWith(v)) || String(x.container.pid) === v),
-      );
-    }
   }
 
   /** The DHCP lease of an attachment, when it has a client. */

@@ -3,6 +3,7 @@
 // not as made (drift) and failed re-applies. With fix, one full lifecycle pass repairs them, and the
 // findings are read again so each says whether it was fixed.
 import { existsSync } from 'node:fs';
+import type { FleetnetError } from '../../common/errors.js';
 import type { Attacher } from '../attach/attacher.js';
 import type { AttachmentRecord, RecordStore } from '../attach/records.js';
 import { findOrphans, removeOrphans, type OrphanDeps } from './orphans.js';
@@ -27,8 +28,17 @@ const subjectOf = (r: AttachmentRecord) => `${r.container.name}/${r.ifname}`;
 async function findings(d: CheckDeps): Promise<Omit<Finding, 'fixed'>[]> {
   const out: Omit<Finding, 'fixed'>[] = [];
   const records = d.records.all();
+  const broken = new Map<string, Promise<FleetnetError | undefined>>();
   for (const r of records) {
     const live = d.attacher.liveState(r);
+    if (r.kind === 'ovs' && r.state !== 'failed') {
+      if (!broken.has(r.hostIf)) broken.set(r.hostIf, d.orphans.ovs.datapathProblem(r.hostIf));
+      const why = await broken.get(r.hostIf);
+      if (why) {
+        out.push({ kind: 'failed', subject: subjectOf(r), detail: `${why.message}; fix: ${why.hint ?? ''}` });
+        continue;
+      }
+    }
     if (r.state === 'failed') out.push({ kind: 'failed', subject: subjectOf(r), detail: `attempt ${r.attempts ?? 0} failed: ${r.lastError ?? ''}` });
     else if (live === 'container-gone' && r.container.runtime !== 'docker' && !existsSync(r.container.netns)) {
       out.push({ kind: 'leak', subject: subjectOf(r), detail: `its namespace ${r.container.netns} is gone; ${r.addresses.join(' ') || 'no address'} still recorded` });

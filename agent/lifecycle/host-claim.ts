@@ -48,3 +48,20 @@ export async function removeHostSide(env: KindEnv, kind: HostIfKind, hostIf: str
   if (kind === 'ovs') await env.ovs.run(...OvsCtl.delPortArgs(hostIf, hostIfname)).catch(() => undefined);
   if (readHostLink(hostIfname, env.sysClassNet)) await env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true });
 }
+
+/**
+ * Kinds made only in the container (macvlan, IPoIB, dummy): its interface name is free, fleetnet's own
+ * from an earlier run (it carries this agent's alias mark), or someone else's (refused, exit 2, untouched).
+ */
+export async function claimContainerIf(env: KindEnv, c: Pick<ContainerInfo, 'name' | 'netns'>, ifname: string): Promise<Claim> {
+  const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', '-json', 'link', 'show', 'dev', ifname], { allowFail: true });
+  if (r.code !== 0) return { kind: 'free' };
+  const [l] = JSON.parse(r.stdout || '[]') as { ifalias?: string; address?: string; mtu?: number; link_type?: string }[];
+  if (!l) return { kind: 'free' };
+  const link: HostLink = { name: ifname, kind: 'other', mac: l.address ?? '', mtu: l.mtu ?? 0, alias: l.ifalias ?? '' };
+  if (env.ownerMark && l.ifalias === env.ownerMark) return { kind: 'ours', link };
+  throw invalid(
+    `${c.name} already has an interface ${ifname} (MAC ${l.address ?? '?'}) that fleetnet did not make`,
+    `it is left as it is; name another interface with -i, or remove ${ifname} from the container first`,
+  );
+}

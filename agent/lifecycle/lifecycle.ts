@@ -195,6 +195,12 @@ export class Lifecycle {
     };
     const view = await this.dockerView();
     const now = Date.now();
+    // OVS bridges of this pass that ovs-vswitchd could not make (asked once per bridge per pass).
+    const broken = new Map<string, Promise<FleetnetError | undefined>>();
+    const problemOf = (br: string) => {
+      if (!broken.has(br)) broken.set(br, this.d.orphans.ovs.datapathProblem(br));
+      return broken.get(br)!;
+    };
     const work = this.d.records.all().map((r) => async () => {
       if (r.container.runtime === 'docker') {
         if (!view) return;
@@ -206,6 +212,19 @@ export class Lifecycle {
         if (!v.running) {
           // Only over the record this pass read: a start event may have re-applied it since the listing.
           if (r.state !== 'stopped' && this.d.attacher.note(r.key, { state: 'stopped' }, r)) rep.stopped.push(r.key);
+          return;
+        }
+      }
+      if (r.kind === 'ovs') {
+        // Converged means working: on a bridge without a datapath it is failed, with the reason and the
+        // fix, and left as it is (a re-apply could only fail the same way) until the bridge works.
+        const why = await problemOf(r.hostIf);
+        if (why) {
+          const lastError = `${why.message}; fix: ${why.hint ?? ''}`;
+          if (r.state !== 'failed' || r.lastError !== lastError) {
+            this.d.attacher.note(r.key, { state: 'failed', lastError, attempts: (r.attempts ?? 0) + 1 }, r);
+            rep.failed.push({ key: r.key, error: lastError });
+          }
           return;
         }
       }

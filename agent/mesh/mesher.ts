@@ -203,14 +203,24 @@ export class Mesher {
       const { network, bridge } = ts[0]!;
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {
-        await this.ovs.add(ts, state.bridges.has(bridge) ? undefined : { bridge, ...(dp ? { datapathType: dp } : {}) });
+        const made = !state.bridges.has(bridge);
+        await this.ovs.add(ts, made ? { bridge, ...(dp ? { datapathType: dp } : {}) } : undefined);
         state.bridges.add(bridge);
         res.added.push(...ts);
         res.changes++;
+        const broken = made ? await this.ovs.datapathProblem(bridge) : undefined;
+        if (broken) state.broken.set(bridge, broken);
       } catch (err) {
         fail(network, err);
       }
     }
+    // Converged means working: tunnels on a bridge ovs-vswitchd could not make carry nothing.
+    const brokenNets = new Map<string, FleetnetError>();
+    for (const t of want) {
+      const why = state.broken.get(t.bridge);
+      if (why) brokenNets.set(t.network, why);
+    }
+    for (const [network, why] of brokenNets) fail(network, new Error(`${why.message}; fix: ${why.hint ?? ''}`));
   }
 
   private async passKernel(nets: Map<string, MeshNetworkSpec>, res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {

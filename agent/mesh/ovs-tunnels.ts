@@ -5,7 +5,7 @@ import { FleetnetError } from '../../common/errors.js';
 import type { Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { parseJsonArrays } from '../linux/ip.js';
-import { OvsCtl } from '../ovs/vsctl.js';
+import { datapathProblem, hasDatapath, OvsCtl } from '../ovs/vsctl.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
@@ -42,6 +42,8 @@ export interface OvsMeshState {
   tunnels: Tunnel[];
   /** name → bfd_status map, for status. */
   bfd: Map<string, Record<string, string>>;
+  /** Bridges in the database that ovs-vswitchd could not make (no datapath): why, and the fix. */
+  broken: Map<string, FleetnetError>;
 }
 
 export interface OvsTunnelsOptions {
@@ -65,7 +67,7 @@ export class OvsTunnels {
   async list(): Promise<OvsMeshState> {
     let out: string;
     try {
-      out = (await this.vsctl(['--format=json', '--', '--columns=name,ports', 'list', 'bridge', '--', '--columns=_uuid,name,external_ids', 'list', 'port',
+      out = (await this.vsctl(['--format=json', '--', '--columns=name,ports,datapath_type,datapath_id', 'list', 'bridge', '--', '--columns=_uuid,name,external_ids', 'list', 'port',
         '--', '--columns=name,type,options,bfd_status', 'list', 'interface'])).stdout;
     } catch (err) {
       throw new FleetnetError('unavailable', `cannot read this host's Open vSwitch database${this.o.ovsDb ? ` ${this.o.ovsDb}` : ''}`, {
@@ -98,7 +100,8 @@ export class OvsTunnels {
         localIp: opts.local_ip ?? '',
       });
     }
-    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd };
+    const broken = new Map((br ?? []).filter((b) => !hasDatapath(b.datapath_id)).map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]));
+    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken };
   }
 
   /** ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given. */
@@ -126,6 +129,11 @@ export class OvsTunnels {
 
   async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
     await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge), { timeoutMs: 15_000 });
+  }
+
+  /** Why a bridge has no datapath (see OvsCtl.datapathProblem), or undefined. */
+  datapathProblem(bridge: string): Promise<FleetnetError | undefined> {
+    return new OvsCtl(this.o.runner, this.o.ovsDb).datapathProblem(bridge);
   }
 
   removeArgs(t: Pick<Tunnel, 'bridge' | 'port'>): string[] {

@@ -49,7 +49,9 @@ export async function tunnelStatuses(i: StatusInput): Promise<TunnelStatus[]> {
       const base = { network: t.network, peer: t.peer, peerIp: t.peerIp, port: t.port, kind: t.kind, encap: t.encap };
       let s: { state: TunnelState; detail: string };
       if (t.kind === 'ovs') {
-        s = ovsPorts.has(t.port) ? bfdState(i.ovs?.bfd.get(t.port)) : { state: 'missing', detail: `port ${t.port} is not on ${t.bridge}; the next pass adds it` };
+        const broken = i.ovs?.broken.get(t.bridge);
+        if (broken) s = { state: 'down', detail: `${broken.message}; fix: ${broken.hint ?? ''}` };
+        else s = ovsPorts.has(t.port) ? bfdState(i.ovs?.bfd.get(t.port)) : { state: 'missing', detail: `port ${t.port} is not on ${t.bridge}; the next pass adds it` };
       } else if (!kernelIds.has(`${t.port}/${t.peerIp}`)) {
         s = { state: 'missing', detail: `${t.port} has no tunnel to ${t.peerIp}; the next pass adds it` };
       } else {

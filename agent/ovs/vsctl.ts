@@ -1,4 +1,5 @@
 // Open vSwitch through ovs-vsctl (argv only, via the Runner), honouring the agent's --ovs-db.
+import { unsupported, type FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 
 /** external_ids keys fleetnet puts on what it makes, so that a restarted agent recognises it. */
@@ -66,6 +67,26 @@ export class OvsCtl {
     return ['--if-exists', 'del-port', bridge, port];
   }
 
+  /**
+   * Why a bridge that is in the database has no datapath (ovs-vswitchd could not make it, e.g. the
+   * kernel datapath on a host without the openvswitch module), or undefined when it works or is absent.
+   */
+  async datapathProblem(name: string): Promise<FleetnetError | undefined> {
+    const r = await this.runner.run('ovs-vsctl', this.args('--format=json', '--columns=name,datapath_type,datapath_id', 'list', 'bridge', name), { allowFail: true })
+      .catch(() => undefined); // no ovs-vsctl here: no bridge to be broken
+    if (!r || r.code !== 0 || !r.stdout.trim()) return undefined;
+    let t: { headings: string[]; data: unknown[][] };
+    try {
+      t = JSON.parse(r.stdout) as typeof t;
+    } catch {
+      return undefined; // not the table asked for: not known to be broken
+    }
+    const row = t.data?.[0];
+    if (!row) return undefined;
+    const at = (h: string) => row[t.headings.indexOf(h)];
+    return hasDatapath(at('datapath_id')) ? undefined : datapathProblem(name, String(at('datapath_type') ?? ''));
+  }
+
   async bridgeOwned(name: string): Promise<boolean> {
     const r = await this.runner.run('ovs-vsctl', this.args('br-get-external-id', name, OVS_OWNED_KEY), { allowFail: true });
     return r.code === 0 && r.stdout.trim() === OVS_OWNED_VALUE;
@@ -98,4 +119,26 @@ export function parseOwnedPorts(json: string): OwnedPort[] {
     res.push({ port: name, attachmentId, container: map.get(OVS_PORT_KEYS.container) ?? '', ifname: map.get(OVS_PORT_KEYS.ifname) ?? '' });
   }
   return res;
+}
+
+/** OVSDB's datapath_id: a string once ovs-vswitchd made the bridge, the empty set when it could not. */
+export function hasDatapath(v: unknown): boolean {
+  if (v === undefined) return true; // not asked for: not known to be broken
+  return !(Array.isArray(v) && v[0] === 'set' && (v[1] as unknown[]).length === 0) && v !== '';
+}
+
+/** A bridge in the database but not in the datapath: the reason and the fix. */
+export function datapathProblem(bridge: string, datapathType: string): FleetnetError {
+  const kernel = datapathType === '' || datapathType === 'system';
+  return kernel
+    ? unsupported(
+      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its kernel (system) datapath ` +
+        '(this host has no openvswitch kernel module); no packet would pass',
+      `use the user-space datapath: ovs-vsctl del-br ${bridge}, then attach with --ovs-datapath netdev (or run the agent with --ovs-datapath netdev); ` +
+        'or load the module: modprobe openvswitch',
+    )
+    : unsupported(
+      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its ${datapathType} datapath; no packet would pass`,
+      "start ovs-vswitchd with user-space (netdev) support; its log says why the bridge failed",
+    );
 }

@@ -33,7 +33,7 @@ function client(): { call: Unary; ready: Promise<void>; close(): void } {
 }
 
 const clients = Array.from({ length: conns }, client);
-const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false });
+const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false });
 const epochMs = () => performance.timeOrigin + performance.now();
 const got: string[] = [];
 /** What each of the first RETRIES targets was given: "address mac". */

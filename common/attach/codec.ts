@@ -97,6 +97,7 @@ export function attachSpecOfRequest(r: AttachRequest): AttachSpec {
 export function fleetAttachRequestOf(s: AttachSpec, f: { host: string; waitMs: number }): FleetAttachRequest {
   return {
     keepAddress: false,
+    reserveOnly: false,
     host: f.host,
     network: s.net ?? '',
     target: targetToProto(s.target),

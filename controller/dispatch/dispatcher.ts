@@ -214,7 +214,10 @@ export class Dispatcher {
     await applyLabelled({ store, log, now: this.now }, hostName, labelled ?? []);
     // The desired set is read after the agent answered (and at its generation or later): a host
     // that is down costs one connection attempt per backoff, not a scan of its attachments.
-    const snap = await store.read((tx) => ({ generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }) }));
+    // Reservations (CNI IPAM) are no agent's business: the interface is someone else's.
+    const snap = await store.read((tx) => ({
+      generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }).filter((a) => !a.reserveOnly),
+    }));
     const byId = new Map(actual.map((i) => [i.attachmentId, i]));
     let unreachable: unknown;
     const work = snap.desired.map((a) => async () => {
@@ -263,7 +266,7 @@ export class Dispatcher {
     if (snap.host.state !== 'up') return this.pass(hostName, l);
     const link = this.linkFor(snap.host, l);
     let unreachable: unknown;
-    const work = snap.atts.filter((a): a is AttachmentRecord => a !== undefined && a.host === hostName).map((a) => async () => {
+    const work = snap.atts.filter((a): a is AttachmentRecord => a !== undefined && a.host === hostName && !a.reserveOnly).map((a) => async () => {
       if (unreachable) return;
       try {
         await this.converge(a, undefined, link, false);

@@ -28,6 +28,8 @@ export interface FleetAttachInput {
   id?: string;
   keepAddress?: boolean;
   fromLabels?: boolean;
+  /** Hold the addresses and MAC only (CNI IPAM): up at once, nothing for the agent to make. */
+  reserveOnly?: boolean;
 }
 
 /** The attachment id of (host, container, ifname): a retry of the same attach finds the same record. */
@@ -71,7 +73,7 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
   const fp = fleetFingerprint(i, net.name);
   const existing = tx.getAttachment(id);
   if (existing) {
-    if (existing.host !== host.name || existing.requestFp !== fp) {
+    if (existing.host !== host.name || existing.requestFp !== fp || !!existing.reserveOnly !== !!i.reserveOnly) {
       throw conflict(
         `${existing.target.value} (${existing.ifname}) on host ${existing.host} is already attached with other settings (${existing.net}, ${existing.addresses.map((a) => a.cidr).join(' ') || 'no address'}, ${existing.mac})`,
         `detach it first: fleetnet detach --host ${existing.host} ${existing.target.value} -i ${existing.ifname}`,
@@ -102,23 +104,27 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
     }
   }
   const mac = allocateMac(tx, { net: net.name, underlayIp: host.underlayIp, spec: i.mac, owner: id }, rand);
-  const generation = bumpGeneration(tx, host);
+  // A reservation changes nothing on the host: its generation stays, and no agent is asked.
+  const generation = i.reserveOnly ? host.generation : bumpGeneration(tx, host);
   const attachment: AttachmentRecord = {
     id, host: host.name, net: net.name, target: i.target, ifname: i.ifname,
     hostIf: net.kind === 'macvlan' ? net.parents[host.name] || net.parent : net.bridge,
     kind: net.kind, mac: mac.mac, macScheme: mac.scheme, macSource: mac.source, addresses, other,
     vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu || net.mtu || meshMtu(net),
-    desired: 'present', state: 'pending', error: '', generation, hostIfname: '', reportedAddresses: [],
+    desired: 'present', state: i.reserveOnly ? 'up' : 'pending', error: '', generation, hostIfname: '', reportedAddresses: [],
     requestFp: fp, createdMs: nowMs, updatedMs: nowMs,
     ...(i.keepAddress ? { keepAddress: true } : {}), ...(i.fromLabels ? { fromLabels: true } : {}),
+    ...(i.reserveOnly ? { reserveOnly: true } : {}),
   };
   tx.putAttachment(attachment);
-  return { attachment, created: true, changed: true };
+  return { attachment, created: true, changed: !i.reserveOnly };
 }
 
 export interface DetachDecision {
   attachment?: AttachmentRecord;
   changed: boolean;
+  /** Released already (a reservation): nothing to wait for. */
+  gone?: boolean;
 }
 
 export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: TargetRef; ifname?: string }, nowMs: number): DetachDecision {
@@ -141,6 +147,12 @@ export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: T
     );
   }
   if (!a) return { changed: false };
+  if (a.reserveOnly) {
+    // Nothing on any host to remove: the addresses and MAC are free at once.
+    releaseHoldings(tx, a);
+    tx.deleteAttachment(a.id);
+    return { attachment: a, changed: false, gone: true };
+  }
   if (a.desired === 'absent') return { attachment: a, changed: false };
   const host = tx.getHost(a.host)!;
   setDesired(tx, host, a, 'absent', nowMs);

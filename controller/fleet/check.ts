@@ -28,7 +28,7 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
   const atts = await store.read((tx) => tx.listAttachments({ host }));
   const byId = new Map(live.map((i) => [i.attachmentId, i]));
   for (const a of atts) {
-    if (a.desired !== 'present') continue;
+    if (a.desired !== 'present' || a.reserveOnly) continue; // a reservation has no interface of fleetnet's
     const i = byId.get(a.id);
     const subject = `${a.container?.name ?? a.target.value}/${a.ifname}`;
     if (a.labelRefused) {

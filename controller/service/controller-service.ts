@@ -144,6 +144,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
           : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }, now()),
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
+      if (dec.gone) return { found: true, done: true, attachment: attachmentToProto(dec.attachment) };
       if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
       const wait = waitOf(r.waitMs, ctx);
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;

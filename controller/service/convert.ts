@@ -21,6 +21,7 @@ export function attachInputFromProto(r: FleetAttachRequest): FleetAttachInput {
     ...(s.mtu ? { mtu: s.mtu } : {}),
     ...(s.attachmentId ? { id: s.attachmentId } : {}),
     ...(r.keepAddress ? { keepAddress: true } : {}),
+    ...(r.reserveOnly ? { reserveOnly: true } : {}),
   };
 }
 
@@ -33,7 +34,7 @@ export function attachmentToProto(a: AttachmentRecord): Attachment {
     container: a.container ? { ...a.container, netns: '' } : undefined,
     hostIfname: a.hostIfname, lease: undefined, createdUnixMs: a.createdMs, updatedUnixMs: a.updatedMs,
     dhcp: a.other.filter((o) => o.kind === 'dhcp').map((o) => ({ dhcp: { client: o.client, options: o.options } })),
-    attempts: a.attempts ?? 0, keepAddress: !!a.keepAddress,
+    attempts: a.attempts ?? 0, keepAddress: !!a.keepAddress, reserveOnly: !!a.reserveOnly,
   };
 }
 

@@ -108,6 +108,8 @@ export interface AttachmentRecord {
   /** Attempts since the last success (failed attachments are retried with backoff) and when the next may run. */
   attempts?: number;
   nextRetryMs?: number;
+  /** Addresses and MAC only, for an interface fleetnet does not make (CNI IPAM): never sent to the agent. */
+  reserveOnly?: boolean;
   /** Made from the container's labels (fleetnet.net): it goes when the labels or the container go. */
   fromLabels?: boolean;
   /** Labels asked for it and it was refused (error says why): nothing is allocated, it is only shown. */

@@ -13,7 +13,7 @@ const DEADLINE_MS = Date.now() + 90_000;
 function attachOnce(client: ControllerClient, value: string): Promise<FleetAttachReply> {
   return new Promise((resolve, reject) => {
     client.fleetAttach(
-      { host: host!, network: net!, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false },
+      { host: host!, network: net!, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false },
       new Metadata(), { deadline: Date.now() + 5000 },
       (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
     );

@@ -44,7 +44,7 @@ export async function killHa(c: HaController, sig: NodeJS.Signals = 'SIGKILL'): 
 function attachOnce(c: ControllerClient, host: string, net: string, value: string): Promise<FleetAttachReply> {
   return new Promise((resolve, reject) => {
     c.fleetAttach(
-      { host, network: net, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false },
+      { host, network: net, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false },
       new Metadata(), { deadline: Date.now() + 5000 },
       (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
     );

@@ -113,6 +113,36 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     assert.equal((await del(0, paths[1], 'gc-1')).code, 0);
   });
 
+  it('fleetnet-ipam under the reference bridge plugin: addresses held at the controller, GC and DEL free them', async () => {
+    const bconf = (extra: Record<string, unknown> = {}) => ({
+      cniVersion: '1.0.0', name: 'blue', type: 'bridge', bridge: 'br-ref', isGateway: false, ipam: { type: 'fleetnet-ipam', network: 'blue' }, ...extra,
+    });
+    const bridge = (h: number, id: string, command: 'ADD' | 'DEL', netns?: string) =>
+      drivers[h]!.call('/usr/lib/cni/bridge', { command, containerId: id, ifname: 'eth0', ...(netns ? { netns } : {}) }, bconf());
+    const [a, b, c] = [await ns('ia'), await ns('ib'), await ns('ic')];
+    const main = await add(0, c, 'im'); // the main plugin's attachment on the same network
+    assert.equal(main.code, 0, main.stdout);
+    const ra = await bridge(0, 'ia', 'ADD', a);
+    assert.equal(ra.code, 0, ra.stdout + ra.stderr);
+    const rb = await bridge(1, 'ib', 'ADD', b);
+    assert.equal(rb.code, 0, rb.stdout + rb.stderr);
+    assert.equal(new Set([ipOf(ra), ipOf(rb), ipOf(main)]).size, 3, 'fleet-unique across hosts and plugins');
+    const live = (await sh.run('ip', ['-n', `${fleet.prefix}-ia`, '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout;
+    assert.ok(live.includes(ipOf(ra)), live);
+    assert.deepEqual((await ls()).map((r) => [r.host, r.addresses[0], r.state]).sort(),
+      [['h1', ipOf(main), 'up'], ['h1', ipOf(ra), 'up'], ['h2', ipOf(rb), 'up']].sort());
+    const check = await fleet.cli('check', '--json');
+    assert.deepEqual((JSON.parse(check.stdout) as { findings: unknown[] }).findings, [], 'a reservation is no leak');
+    // GC of fleetnet-ipam on h1 with nothing valid: its reservation goes, the main plugin's stays.
+    const gc = await drivers[0]!.call('fleetnet-ipam', { command: 'GC' }, bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }));
+    assert.equal(gc.code, 0, gc.stdout);
+    assert.deepEqual((await ls()).map((r) => r.addresses[0]).sort(), [ipOf(main), ipOf(rb)].sort());
+    for (let i = 0; i < 2; i++) assert.equal((await bridge(1, 'ib', 'DEL', b)).code, 0);
+    assert.equal((await bridge(0, 'ia', 'DEL', a)).code, 0);
+    assert.equal((await del(0, c, 'im')).code, 0);
+    assert.deepEqual(await ls(), []);
+  });
+
   it('an unknown network is code 7 naming the field; nothing is left', async () => {
     const p = await ns('u');
     const r = await drivers[0]!.call('fleetnet', { command: 'ADD', containerId: 'u', netns: p, ifname: 'eth0' }, conf({ network: 'nosuch' }));

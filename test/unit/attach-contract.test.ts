@@ -25,7 +25,7 @@ const AGENT: AttachRequest = {
 };
 const FLEET: FleetAttachRequest = {
   host: 'h1', network: '', target: { kind: 'auto', value: 'web1' }, ifname: '', addresses: AGENT.addresses,
-  mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false,
+  mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false,
 };
 
 /** One refusal at every edge: the CLI words (HOSTIF web1 ADDRESS...), the same as a label, and the proto fields. */

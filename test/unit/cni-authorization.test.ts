@@ -86,3 +86,18 @@ it('a host certificate may not act for another host, list the fleet, or call any
   }
   assert.equal((await call('hb', ControllerService.fleetDetach, { host: 'hb', ifname: '', attachmentId: 'cni-b', waitMs: 0 })).code, 0);
 });
+
+it('a reservation (fleetnet-ipam): up at once with nothing ordered, freed at once by FleetDetach', async () => {
+  const r = await call('ha', ControllerService.fleetAttach, { ...attachReq('ha', 'cni-ipam'), reserveOnly: true });
+  assert.equal(r.code, 0, r.details);
+  const a = r.res!.attachment as { state: string; reserveOnly: boolean; addresses: string[] };
+  assert.deepEqual([a.state, a.reserveOnly], ['up', true]);
+  const twice = await call('ha', ControllerService.fleetAttach, { ...attachReq('ha', 'cni-ipam'), reserveOnly: true });
+  assert.deepEqual((twice.res!.attachment as { addresses: string[] }).addresses, a.addresses);
+  const asMain = await call('ha', ControllerService.fleetAttach, attachReq('ha', 'cni-ipam'));
+  assert.equal(asMain.code, status.ALREADY_EXISTS, asMain.details); // the same id as an interface: a conflict
+  const d = await call('ha', ControllerService.fleetDetach, { host: 'ha', ifname: '', attachmentId: 'cni-ipam', waitMs: 5000 });
+  assert.deepEqual([d.code, d.res?.found, d.res?.done], [0, true, true]);
+  const l = await call('ha', ControllerService.listAttachments, { host: 'ha', network: 'blue', container: '' });
+  assert.deepEqual((l.res!.attachments as { id: string }[]).filter((x) => x.id === 'cni-ipam'), []);
+});

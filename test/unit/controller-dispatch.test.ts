@@ -32,7 +32,7 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
   const attach = (value: string, waitMs: number, cidr = '') =>
     call(client.fleetAttach, {
       host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-      mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs, keepAddress: false,
+      mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs, keepAddress: false, reserveOnly: false,
     });
   const detach = (value: string, waitMs: number) => call(client.fleetDetach, { host: 'h1', target: { kind: 'auto', value }, ifname: '', attachmentId: '', waitMs });
   const agent = () => fleet.agents.get('10.99.0.11:7441')!;
@@ -56,7 +56,7 @@ test('a gateway outside the subnet is refused with INVALID_ARGUMENT before anyth
   await attach('warmup', 5000);
   const bad = call(client.fleetAttach, {
     host: 'h1', network: '', target: { kind: 'auto', value: 'web9' }, ifname: '', addresses: [{ static: { cidr: '10.1.1.60/24', gateway: '10.9.9.1' } }],
-    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false,
+    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false, reserveOnly: false,
   });
   await assert.rejects(bad, (e: ServiceError) => e.code === 3 && /10\.9\.9\.1 is outside 10\.1\.1\.0\/24/.test(e.details));
   const ls = await call(client.listAttachments, { host: '', network: '', container: '' }) as { attachments: { target?: { value: string } }[] };
@@ -165,7 +165,7 @@ test('FleetAttachBatch: each item decided on its own, replies in order, a refuse
   await attach('holder', 5000, '10.1.1.60/24');
   const item = (value: string, cidr = '') => ({
     host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false,
+    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false, reserveOnly: false,
   });
   const r = await call(client.fleetAttachBatch, { requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')] });
   assert.deepEqual(r.items.map((i) => i.errorKind), ['', 'conflict', '', '']);

@@ -62,10 +62,33 @@ export function request(over: Partial<AttachRequest>): AttachRequest {
 const ALL_CAPS = ['bridge', 'veth', 'macvlan', '8021q', 'dummy', 'bridge-vlan-filtering', 'ovs', 'ovs-netdev', 'ovs-system', 'ipoib'];
 
 /** An attacher on a FakeRunner: ovs-vsctl br-exists says "no", the container's batch reads back eth1/ib0. */
-export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[] } = {}) {
+/** An interface already in the container (an earlier run's, or someone else's): its alias, addresses and MAC. */
+export interface FoundInContainer {
+  ifname: string;
+  ifalias: string;
+  addresses: string[];
+  mac: string;
+  mtu?: number;
+}
+
+export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[]; brokenBridges?: string[]; ownerMark?: string; found?: FoundInContainer } = {}) {
   const sys = fakeSys();
+  const found = opts.found;
   const runner: FakeRunner = new FakeRunner((call: RecordedCall): Partial<RunResult> | undefined => {
+    if (found && call.cmd === 'nsenter' && call.args.join(' ').endsWith(`ip -json link show dev ${found.ifname}`)) {
+      return { stdout: JSON.stringify([{ ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, link_type: 'ether', ifalias: found.ifalias }]) };
+    }
+    if (found && call.cmd === 'nsenter' && call.input === `addr show dev ${found.ifname}\n`) {
+      const addr_info = found.addresses.map((a) => ({ family: 'inet', local: a.split('/')[0], prefixlen: Number(a.split('/')[1]), scope: 'global' }));
+      return { stdout: JSON.stringify([{ ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, operstate: 'UP', addr_info }]) };
+    }
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists')) return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
+    if (call.cmd === 'ovs-vsctl' && call.args.includes('list') && call.args.includes('bridge')) {
+      // ovs-vswitchd made the bridge (a datapath_id), or could not (the empty set: no kernel datapath).
+      const br = call.args.at(-1)!;
+      const id = opts.brokenBridges?.includes(br) ? ['set', []] : '0000aabbccddeeff';
+      return { stdout: JSON.stringify({ headings: ['name', 'datapath_type', 'datapath_id'], data: [[br, 'system', id]] }) };
+    }
     if (call.cmd === 'nsenter' && call.input?.includes('addr show dev')) {
       const ifname = /addr show dev (\S+)/.exec(call.input)![1]!;
       const addrs = [...call.input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => ({ family: m[1]!.includes(':') ? 'inet6' : 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' }));
@@ -84,7 +107,7 @@ export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[] }
   const attacher = new Attacher({
     runner, ip: ipExec(runner), records: new RecordStore(tmp('fnp-state-')),
     resolver: { resolve: async () => CONTAINER }, log: pino({ level: 'silent' }), sysClassNet: sys, garp: false,
-    ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps,
+    ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps, ...(opts.ownerMark ? { ownerMark: opts.ownerMark } : {}),
   });
   const attach = async (over: Partial<AttachRequest>) => attacher.attach(attachOrderFromProto(request(over), sys));
   return { runner, attacher, attach, sys };
@@ -103,6 +126,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     req: { hostIf: 'eth0', vlan: '10' },
     argv: [
       `${DB} br-exists eth0`,
+      `${NS} ip -json link show dev eth1`,
       'ip -json -batch - <<< link add link eth0 name eth0.10 type vlan id 10 | link set eth0.10 alias fleetnet:owned | link set eth0.10 up',
       'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge',
       `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 | link set eth1 up | addr show dev eth1`,
@@ -112,6 +136,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     req: { hostIf: 'eth0', macvlanMode: 'private', mac: '02:12:34:56:78:9a' },
     argv: [
       `${DB} br-exists eth0`,
+      `${NS} ip -json link show dev eth1`,
       'ip -json -batch - <<< link add fn925cadea24ea link eth0 mtu 1500 address 02:12:34:56:78:9a netns /proc/4242/ns/net type macvlan mode private',
       `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 | link set eth1 up | addr show dev eth1`,
     ],
@@ -119,6 +144,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
   'dummy, dual stack': {
     req: { hostIf: 'dummy', addresses: [{ static: { cidr: '10.9.0.1/32', gateway: '' } }, { static: { cidr: 'fd00::1/128', gateway: '' } }] },
     argv: [
+      `${NS} ip -json link show dev eth1`,
       'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 netns /proc/4242/ns/net type dummy',
       `${NS} sysctl -q -w net/ipv6/conf/fn925cadea24ea/disable_ipv6=0`,
       `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.9.0.1/32 dev eth1 | addr add fd00::1/128 dev eth1 nodad | link set eth1 up | addr show dev eth1`,
@@ -127,6 +153,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
   'IPoIB child with pkey 0x8001 (hex, as pipework reads @8001), named ib0': {
     req: { hostIf: 'ib0', vlan: '8001' },
     argv: [
+      `${NS} ip -json link show dev ib0`,
       'ip -json -batch - <<< link add link ib0 name fnd6a44a3e6477 mtu 2044 netns /proc/4242/ns/net type ipoib pkey 0x8001',
       `${NS} ip -json -batch - <<< link set fnd6a44a3e6477 name ib0 | addr add 10.1.1.5/24 dev ib0 | link set ib0 up | addr show dev ib0`,
     ],
@@ -156,6 +183,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
       `${DB} br-exists ovsbr1`,
       `${DB} br-exists ovsbr1`,
       `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev -- br-set-external-id ovsbr1 fleetnet owned`,
+      `${DB} --format=json --columns=name,datapath_type,datapath_id list bridge ovsbr1`,
       'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net',
       'ip -json -batch - <<< link set fn925cadea24ea up',
       `${DB} --may-exist add-port ovsbr1 fn925cadea24ea tag=10 -- set port fn925cadea24ea external_ids:fleetnet-attachment=pid:4242/eth1 external_ids:fleetnet-container=4242 external_ids:fleetnet-ifname=eth1`,

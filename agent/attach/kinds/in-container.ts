@@ -23,7 +23,9 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
     needs: s.needs,
     uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
     nsName: s.tmpName,
-    nsPrelude: [{ t: 'set', name: s.tmpName, rename: order.ifname }],
+    // Marked with the agent's alias once named: an agent that lost its records finds it as its own.
+    nsPrelude: [{ t: 'set', name: s.tmpName, rename: order.ifname }, ...(env.ownerMark ? [{ t: 'set', name: order.ifname, alias: env.ownerMark } as const] : [])],
+    ...(s.parent ? { parent: s.parent } : {}),
     prepareCommands: s.prepareCommands ?? [],
     commands: env.ip.describe(undefined, [s.addOp]),
     prepare: s.prepare ?? (async (): Promise<OwnedRef[]> => []),

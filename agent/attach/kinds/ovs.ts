@@ -15,6 +15,9 @@ export const ovsKind: Kind = {
     const vid = order.id !== undefined ? parseVlanId(order.id) : undefined;
     // A bridge fleetnet made before (external_ids fleetnet=owned) is fleetnet's, also after a restart.
     const ownedNow = create || (await env.ovs.bridgeOwned(br));
+    // Converged means working: a bridge ovs-vswitchd could not make takes no attach (exit 1, the fix named).
+    const broken = create ? undefined : await env.ovs.datapathProblem(br);
+    if (broken) throw broken;
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
     const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname }, vid);
     const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns)];
@@ -39,6 +42,8 @@ export const ovsKind: Kind = {
           if (await env.ovs.bridgeExists(br)) return false;
           try {
             await env.ovs.run(...addBr);
+            const broken = await env.ovs.datapathProblem(br);
+            if (broken) throw broken;
           } catch (err) {
             // It did not exist a moment ago and nobody else creates it (this lock): remove what the call left.
             await env.ovs.run('--if-exists', 'del-br', br).catch(() => undefined);

@@ -71,6 +71,8 @@ export interface KindPlan {
   beforeNsBatch?(): void;
   /** Makes the container's interface (and its host side); pushes undo steps. */
   apply(undo: UndoStack): Promise<Omit<Made, 'owned'>>;
+  /** Kinds whose interface lives only in the container: the host link it hangs off (macvlan's lower link). */
+  parent?: string;
 }
 
 export interface Kind {

@@ -170,6 +170,8 @@ export interface Attachment {
   /** failed: attempts since the last success (retried with backoff) */
   attempts: number;
   keepAddress: boolean;
+  /** an address and MAC held for an interface fleetnet does not make (CNI IPAM) */
+  reserveOnly: boolean;
 }
 
 export interface FleetAttachRequest {
@@ -194,6 +196,11 @@ export interface FleetAttachRequest {
   waitMs: number;
   /** keep the address and MAC after the container is removed */
   keepAddress: boolean;
+  /**
+   * Only hold an address and MAC (up at once, nothing ordered to the agent): the interface is made by
+   * someone else, e.g. the reference bridge plugin with fleetnet-ipam. FleetDetach frees them.
+   */
+  reserveOnly: boolean;
 }
 
 export interface FleetAttachReply {
@@ -2122,6 +2129,7 @@ function createBaseAttachment(): Attachment {
     dhcp: [],
     attempts: 0,
     keepAddress: false,
+    reserveOnly: false,
   };
 }
 
@@ -2195,6 +2203,9 @@ export const Attachment: MessageFns<Attachment> = {
     }
     if (message.keepAddress !== false) {
       writer.uint32(184).bool(message.keepAddress);
+    }
+    if (message.reserveOnly !== false) {
+      writer.uint32(192).bool(message.reserveOnly);
     }
     return writer;
   },
@@ -2396,6 +2407,14 @@ export const Attachment: MessageFns<Attachment> = {
             message.keepAddress = reader.bool();
             continue;
           }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.reserveOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2456,6 +2475,11 @@ export const Attachment: MessageFns<Attachment> = {
         ? globalThis.Boolean(object.keepAddress)
         : isSet(object.keep_address)
         ? globalThis.Boolean(object.keep_address)
+        : false,
+      reserveOnly: isSet(object.reserveOnly)
+        ? globalThis.Boolean(object.reserveOnly)
+        : isSet(object.reserve_only)
+        ? globalThis.Boolean(object.reserve_only)
         : false,
     };
   },
@@ -2531,6 +2555,9 @@ export const Attachment: MessageFns<Attachment> = {
     if (message.keepAddress !== false) {
       obj.keepAddress = message.keepAddress;
     }
+    if (message.reserveOnly !== false) {
+      obj.reserveOnly = message.reserveOnly;
+    }
     return obj;
   },
 
@@ -2566,6 +2593,7 @@ export const Attachment: MessageFns<Attachment> = {
     message.dhcp = object.dhcp?.map((e) => AddressSpec.fromPartial(e)) || [];
     message.attempts = object.attempts ?? 0;
     message.keepAddress = object.keepAddress ?? false;
+    message.reserveOnly = object.reserveOnly ?? false;
     return message;
   },
 };
@@ -2584,6 +2612,7 @@ function createBaseFleetAttachRequest(): FleetAttachRequest {
     attachmentId: "",
     waitMs: 0,
     keepAddress: false,
+    reserveOnly: false,
   };
 }
 
@@ -2624,6 +2653,9 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     }
     if (message.keepAddress !== false) {
       writer.uint32(96).bool(message.keepAddress);
+    }
+    if (message.reserveOnly !== false) {
+      writer.uint32(104).bool(message.reserveOnly);
     }
     return writer;
   },
@@ -2737,6 +2769,14 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
             message.keepAddress = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.reserveOnly = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2781,6 +2821,11 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
         : isSet(object.keep_address)
         ? globalThis.Boolean(object.keep_address)
         : false,
+      reserveOnly: isSet(object.reserveOnly)
+        ? globalThis.Boolean(object.reserveOnly)
+        : isSet(object.reserve_only)
+        ? globalThis.Boolean(object.reserve_only)
+        : false,
     };
   },
 
@@ -2822,6 +2867,9 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     if (message.keepAddress !== false) {
       obj.keepAddress = message.keepAddress;
     }
+    if (message.reserveOnly !== false) {
+      obj.reserveOnly = message.reserveOnly;
+    }
     return obj;
   },
 
@@ -2844,6 +2892,7 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     message.attachmentId = object.attachmentId ?? "";
     message.waitMs = object.waitMs ?? 0;
     message.keepAddress = object.keepAddress ?? false;
+    message.reserveOnly = object.reserveOnly ?? false;
     return message;
   },
 };
