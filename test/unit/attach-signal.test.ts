@@ -17,10 +17,12 @@ import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 
 const req: AttachRequest = {
   hostIf: 'br1', kind: '', target: { kind: 'path', value: '/proc/self/ns/net' }, ifname: '', hostIfname: '',
-  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false,
-  keepAddress: false,
+  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0,
+  dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false,
+  dhcpOneshot: false, keepAddress: false,
 };
+type Call = ServerUnaryCall<AttachRequest, unknown>;
+type Reply = Partial<ServiceError> | null;
 
 it('an Attach whose call was cancelled makes nothing: UNAVAILABLE, no command run', async (t) => {
   const runner = new FakeRunner();
@@ -30,11 +32,13 @@ it('an Attach whose call was cancelled makes nothing: UNAVAILABLE, no command ru
     runner, ip: ipExec(runner), records: new RecordStore(dir), log: silentLogger(),
     resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: join(dir, 'netns') }),
   });
-  const svc = agentService({ attacher, capabilities: async () => [], log: silentLogger(), version: 't', startedAtMs: 0 });
+  const log = silentLogger();
+  const svc = agentService({ attacher, capabilities: async () => [], log, version: 't', startedAtMs: 0 });
   // grpc-js says 'cancelled' when the caller goes away or the deadline passes; here it already has
-  const call = { request: req, getDeadline: () => Infinity, on: (ev: string, fn: () => void) => (ev === 'cancelled' ? fn() : undefined) };
-  const attach = svc.attach as (c: ServerUnaryCall<AttachRequest, unknown>, cb: (e: Partial<ServiceError> | null) => void) => void;
-  const err = await new Promise<Partial<ServiceError> | null>((resolve) => attach(call as unknown as ServerUnaryCall<AttachRequest, unknown>, resolve));
+  const on = (ev: string, fn: () => void) => (ev === 'cancelled' ? fn() : undefined);
+  const call = { request: req, getDeadline: () => Infinity, on } as unknown as Call;
+  const attach = svc.attach as (c: Call, cb: (e: Reply) => void) => void;
+  const err = await new Promise<Reply>((resolve) => attach(call, resolve));
   assert.equal(err?.code, status.UNAVAILABLE, err?.details);
   assert.match(err?.details ?? '', /cancelled the call or its deadline passed/);
   assert.deepEqual(runner.calls, [], 'no command ran');
