@@ -23,7 +23,7 @@ import type { HostOwnership, SharedStore, Store, Tx } from '../store.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
 import { EtcdHostLeases } from './host-leases.js';
-import { ATTS, DATA, HOSTS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
+import { ATTS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
 import { MirrorFeed } from './mirror-feed.js';
 import { COMMITTED, RequestFences } from './request-fence.js';
 import { Mirror } from './mirror.js';
@@ -101,8 +101,8 @@ export class EtcdStore implements Store, SharedStore {
     }
   }
 
-  /** Another controller changed an attachment (id, its host) or a host. */
-  onRemoteChange(l: (c: { kind: 'attachment' | 'host'; name: string; host: string }) => void): void {
+  /** Another controller changed an attachment (id, its host), a host, or a network (its mesh: who pushes). */
+  onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void {
     this.mirror.onChange((k, v, fromWatch) => {
       if (!fromWatch) return;
       if (k.startsWith(ATTS)) {
@@ -110,6 +110,8 @@ export class EtcdStore implements Store, SharedStore {
         l({ kind: 'attachment', name: nameOf(k, ATTS), host });
       } else if (k.startsWith(HOSTS)) {
         l({ kind: 'host', name: nameOf(k, HOSTS), host: nameOf(k, HOSTS) });
+      } else if (k.startsWith(NETS)) {
+        l({ kind: 'network', name: nameOf(k, NETS), host: '' });
       }
     });
   }

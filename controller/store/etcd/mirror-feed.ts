@@ -67,16 +67,13 @@ export class MirrorFeed {
     return rev;
   }
 
+  /** A watch from rev + 1: resolves once etcd created it, rejects when etcd cancels it (start compacted away). */
   private async watchFrom(rev: number): Promise<void> {
     const epoch = ++this.epoch;
     const start = Buffer.concat([this.prefix, Buffer.from(DATA)]);
-    const w = await this.client.watch().prefix(start).startRevision(String(rev + 1)).create();
-    if (this.closed || epoch !== this.epoch) {
-      void w.cancel().catch(() => undefined);
-      return;
-    }
+    // watcher(), not create(): the feed holds it while it connects, so close() can cancel it then too.
+    const w = this.client.watch().prefix(start).startRevision(String(rev + 1)).watcher();
     this.watcher = w;
-    this.up = true;
     const fromWatch = (kv: IKeyValue, v: string | undefined) => {
       if (epoch !== this.epoch) return;
       const mod = Number(kv.mod_revision);
@@ -85,6 +82,18 @@ export class MirrorFeed {
     };
     w.on('put', (kv) => fromWatch(kv, kv.value.toString()));
     w.on('delete', (kv) => fromWatch(kv, undefined));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        w.once('connected', () => resolve());
+        w.once('error', reject);
+      });
+    } catch (err) {
+      if (this.watcher === w) this.watcher = undefined;
+      void cancelSoon(w);
+      throw err;
+    }
+    if (this.closed || epoch !== this.epoch) return;
+    this.up = true;
     w.on('disconnected', (err) => this.lost(w, epoch, `etcd watch lost (${err.message}); reads wait for it`, false));
     w.on('error', (err) => this.lost(w, epoch, `etcd cancelled the watch (${err.message}); reading all again`, true));
   }
@@ -95,7 +104,8 @@ export class MirrorFeed {
     this.epoch++;
     this.up = false;
     this.log.warn(why);
-    void w.cancel().catch(() => undefined);
+    if (this.watcher === w) this.watcher = undefined;
+    void cancelSoon(w);
     void this.resume(reload);
   }
 
@@ -103,7 +113,7 @@ export class MirrorFeed {
     for (let delayMs = 100; !this.closed; delayMs = Math.min(delayMs * 2, 2000)) {
       try {
         const rev = reload ? await this.load() : this.mirror.watchRev;
-        // create() fails only when etcd cancels the watch (its start was compacted away): read everything next time.
+        // watchFrom fails only when etcd cancels the watch (its start was compacted away): read all next time.
         await this.watchFrom(rev).catch((err: unknown) => {
           reload = true;
           throw err;
@@ -117,9 +127,22 @@ export class MirrorFeed {
     }
   }
 
+  /** Cancels the watch; resolves within a second even when etcd does not answer (the client is closed next). */
   close(): Promise<void> {
     this.closed = true;
     this.epoch++;
-    return this.watcher?.cancel().catch(() => undefined) ?? Promise.resolve();
+    return this.watcher ? cancelSoon(this.watcher) : Promise.resolve();
   }
+}
+
+/**
+ * A watcher's cancel, given up after waitMs: the library's cancel waits for etcd's answer, or, for a
+ * watcher whose stream dropped, for events that never come to a watcher it no longer holds.
+ */
+function cancelSoon(w: Watcher, waitMs = 1000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, waitMs);
+    t.unref();
+    w.cancel().then(resolve, () => resolve()).finally(() => clearTimeout(t));
+  });
 }
