@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => string[]> = {
   mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
   'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
   cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
+  lifecycle: () => ['bench/lifecycle.ts', ...(quick ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2'] : [])],
 };
 
 async function main(): Promise<void> {

@@ -74,8 +74,14 @@ async function startServing(
     },
   });
   await dispatcher.start();
-  if (ownership && isShared(store)) await startOwnedDispatch(store, ownership, dispatcher, log.child({ part: 'ownership' }));
-  const mesh = new MeshPusher({ store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs, links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))) });
+  const mesh = new MeshPusher({
+    store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs,
+    links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))),
+    ...(ownership ? { owns: (h: string) => ownership.owns(h) } : {}),
+  });
+  if (ownership && isShared(store)) {
+    await startOwnedDispatch(store, ownership, dispatcher, mesh, log.child({ part: 'ownership' }));
+  }
   await mesh.start();
 
   const served = controllerService({

@@ -2,15 +2,21 @@
 // the next controller named (cli/client/grpc-h2.ts says when a call may move on). Imported lazily.
 // It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
+import { GrpcStatus } from '../../common/rpc/status.js';
 import { ControllerDefinition, JsonChunk, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
 import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
 
-/** Every Controller RPC, from the generated definition; the reads may be sent to another controller. */
+/**
+ * Every Controller RPC, from the generated definition. These may be sent to another controller when
+ * the one that had them went silent: the reads, and fleetAttach, which names its attachment by host,
+ * container and interface (or its id), so the same attach sent twice is applied once.
+ */
 export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
   'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents',
+  'fleetAttach',
 ]);
 
 /** The server stream of `ls --json` text (JsonChunk messages). */
@@ -65,8 +71,13 @@ export function connectController(addr: string): ControllerConn {
   const rpc = new GrpcH2Client(addrs, addrs.length > 1 ? 'the controllers' : `the controller at ${addr}`, {
     unavailable,
     ...(cred ? { tls: { ...cred, serverName: CONTROLLER_NAME } } : {}),
-    // A plain UNAVAILABLE status (no fleetnet kind: the controller's own refusals carry one) means nobody is there.
-    mapError: (e) => (e.kind === 'unavailable' && !(e.cause as { metadata?: { get(k: string): unknown[] } } | undefined)?.metadata?.get('fleetnet-kind').length ? unavailable(e.cause) : e),
+    // A plain UNAVAILABLE status (no fleetnet kind: the controller's own refusals carry one) means nobody is there;
+    // a plain DEADLINE_EXCEEDED keeps its own words (a controller that took too long is there).
+    mapError: (e) => {
+      const c = e.cause as { code?: number; metadata?: { get(k: string): unknown[] } } | undefined;
+      const plain = c?.code === GrpcStatus.UNAVAILABLE && !c.metadata?.get('fleetnet-kind').length;
+      return e.kind === 'unavailable' && plain ? unavailable(e.cause) : e;
+    },
   });
   return {
     client: CONTROLLER_METHODS,

@@ -89,7 +89,11 @@ export function hostPort(addr: string, tls: boolean): { host: string; port: numb
 }
 
 export interface GrpcH2Options {
-  /** The error for "nobody answers" at any address (refused, reset, no socket); `reached`: a connection was made. */
+  /**
+   * The error for "nobody answers" at any address (refused, reset, no socket); `reached`: a connection was made
+   * but what listens there never spoke HTTP/2 on it (e.g. a TLS-only listener). A peer that spoke and then went
+   * away (killed mid-call) is not `reached`: it is simply gone.
+   */
   unavailable?: (cause: unknown, reached: boolean) => FleetnetError;
   /** Rewrites a failed call's error (e.g. a plain UNAVAILABLE status into a hint for this peer). */
   mapError?: (e: FleetnetError) => FleetnetError;
@@ -112,6 +116,8 @@ export class GrpcH2Client {
   private live: { i: number; session: ClientHttp2Session } | undefined;
   /** Whether any address accepted a connection (something listens there). */
   private reached = false;
+  /** Whether a peer sent its HTTP/2 settings (it speaks plain gRPC). */
+  private spoke = false;
   private readonly unavailable: (cause: unknown, reached: boolean) => FleetnetError;
 
   /** addrs: `unix:///path/to.sock`, `unix:/path`, or `host:port`, in the order to try them. */
@@ -144,6 +150,7 @@ export class GrpcH2Client {
         session.destroy();
         reject(err);
       };
+      session.once('remoteSettings', () => (this.spoke = true));
       session.once('error', fail);
       session.once('connect', () => {
         clearTimeout(timer);
@@ -246,7 +253,7 @@ export class GrpcH2Client {
       try {
         s = await this.session(from, deadline);
       } catch (err) {
-        throw this.unavailable(err instanceof TransportError ? (err.cause ?? err) : err, this.reached);
+        throw this.unavailable(err instanceof TransportError ? (err.cause ?? err) : err, this.reached && !this.spoke);
       }
       try {
         return await this.once(s.session, m.path, body, deadline, count);
@@ -254,7 +261,8 @@ export class GrpcH2Client {
         if (!(err instanceof TransportError)) throw err;
         this.drop();
         const harmless = !err.sent || (resend && got === 0);
-        if (!harmless || s.i + 1 >= this.addrs.length) throw this.unavailable(err.cause ?? err, this.reached);
+        const last = s.i + 1 >= this.addrs.length;
+        if (!harmless || last) throw this.unavailable(err.cause ?? err, this.reached && !this.spoke);
         from = s.i + 1;
       }
     }

@@ -64,6 +64,8 @@ export function register(program: Command): void {
       const handle = await startController(cfg, log);
       await notifyReady(log, `serving on ${handle.listen}`);
       await runUntilSignal(log, handle);
+      // Stopped cleanly: exit even if a library kept a stream open (the etcd client can keep one after close).
+      process.exit(process.exitCode ?? 0);
     });
   c.command('init')
     .summary('make the fleet CA, the controller\'s certificate and the first CLI (admin) credential')

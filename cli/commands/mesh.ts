@@ -70,7 +70,7 @@ export function register(program: Command): void {
           else {
             const what = verb === 'add' ? `${host} joined` : `${host} left`;
             process.stdout.write(res.changed ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n` : `nothing to do: ${host} ${verb === 'add' ? 'is already' : 'is not'} in the mesh of ${opts.net}\n`);
-            for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${h.error ? `not converged: ${h.error}` : `+${h.added} -${h.removed} tunnel(s), generation ${h.generation}`}\n`);
+            for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
           }
           // Recorded in the store either way; an agent that did not answer gets it when it returns.
           if (res.hosts.some((h) => h.error)) process.exitCode = 3;
@@ -109,4 +109,11 @@ export function register(program: Command): void {
         conn.close();
       }
     });
+}
+
+/** One member's line: what its agent did, or that the controller owning the host pushes it (several controllers). */
+function memberResult(h: { error: string; added: number; removed: number; generation: number }): string {
+  if (h.error) return `not converged: ${h.error}`;
+  if (!h.generation) return 'pushed by the controller that owns this host (see: fleetnet mesh status)';
+  return `+${h.added} -${h.removed} tunnel(s), generation ${h.generation}`;
 }

@@ -2,6 +2,9 @@
 // (MeshStatus). Desired state, not commands: a push always sends the host's whole plan from the
 // store under a new generation, so a lost push is repaired by the next one; an agent that did not
 // answer is retried with backoff, and every meshed host is pushed periodically.
+// With several controllers (`owns`), a host is pushed only by the controller that owns it: two
+// pushers could reach an agent out of order, an older plan under a newer generation. A push asked
+// of another controller is left to the owner, which sees the change through its watch.
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
 import { AgentRpcClient, type RpcChannel } from '../../common/rpc/agent-client.js';
@@ -26,10 +29,13 @@ export interface MeshPusherOptions {
   timeoutMs?: number;
   backoffMaxMs?: number;
   now?: () => number;
+  /** Several controllers: whether this one owns the host (only the owner pushes to it). */
+  owns?: (host: string) => boolean;
 }
 
 export interface HostMeshState {
   host: string;
+  /** 0: not pushed from here (another controller owns the host and pushes it). */
   generation: number;
   error: string;
   reply?: MeshReply;
@@ -42,6 +48,7 @@ export class MeshPusher {
   private readonly running = new Map<string, Promise<HostMeshState>>();
   private lastGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
+  private soon: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly o: MeshPusherOptions) {}
@@ -77,6 +84,7 @@ export class MeshPusher {
 
   private async doPush(host: string): Promise<HostMeshState> {
     if (this.stopped) return { host, generation: 0, error: 'the controller is stopping' };
+    if (this.o.owns && !this.o.owns(host)) return { host, generation: 0, error: '' };
     const { h, plan } = await this.o.store.read((tx) => {
       const input = planInputFromTx(tx);
       return { h: tx.getHost(host), plan: planForHost(host, input.hosts, input.networks) };
@@ -115,24 +123,48 @@ export class MeshPusher {
     this.retry.delete(host);
   }
 
+  /**
+   * Pushes every meshed host, and every host pushed before (one that left its last mesh gets its empty
+   * plan: its tunnels go, also when the mesh change was taken by another controller).
+   */
+  private async resync(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const meshed = await this.o.store.read((tx) => meshedHosts(tx));
+      const states = await this.push([...meshed, ...this.state.keys()]);
+      for (const s of states) if (!meshed.includes(s.host) && s.generation && !s.error) this.state.delete(s.host);
+    } catch (err) {
+      if (!this.stopped) this.o.log.warn({ err: describeError(err) }, 'mesh resync failed');
+    }
+  }
+
   /** Every meshed host gets its plan now and then every resyncMs. */
   async start(): Promise<void> {
-    const tick = async () => {
-      if (this.stopped) return;
-      try {
-        await this.push(await this.o.store.read((tx) => meshedHosts(tx)));
-      } catch (err) {
-        if (!this.stopped) this.o.log.warn({ err: describeError(err) }, 'mesh resync failed');
-      }
-    };
-    void tick();
-    this.timer = setInterval(() => void tick(), this.o.resyncMs);
+    void this.resync();
+    this.timer = setInterval(() => void this.resync(), this.o.resyncMs);
     this.timer.unref();
+  }
+
+  /** A resync soon (the mesh changed elsewhere, or this controller gained a host); several asks make one. */
+  resyncSoon(): void {
+    if (this.soon || this.stopped) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      void this.resync();
+    }, 20);
+    this.soon.unref();
+  }
+
+  /** Another controller owns the host now: no more retries from here. */
+  forget(host: string): void {
+    this.clearRetry(host);
+    this.state.delete(host);
   }
 
   stop(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.soon);
     for (const r of this.retry.values()) clearTimeout(r.timer);
     this.retry.clear();
     for (const l of this.links.values()) l.link.close();

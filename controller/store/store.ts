@@ -54,7 +54,7 @@ export interface Store {
  * dispatcher runs for the hosts it owns and its waiting requests hear about their attachments.
  */
 export interface SharedStore {
-  onRemoteChange(l: (c: { kind: 'attachment' | 'host'; name: string; host: string }) => void): void;
+  onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void;
   /** Which hosts this controller dispatches to (each host owned by one live controller). */
   hostOwnership(log: Logger): HostOwnership;
 }

@@ -17,3 +17,4 @@ const cfg = controllerConfig({
 const h = await startController(cfg, log, { links: fakeFleet().links });
 process.stdout.write(JSON.stringify({ listen: h.listen, controller: (h.store as EtcdStore).controllerId }) + '\n');
 await runUntilSignal(log, h);
+process.exit(0); // as `fleetnet controller run` does after a clean stop

@@ -71,10 +71,16 @@ export function isEtcdError(err: unknown): boolean {
   return err instanceof GRPCGenericError || err instanceof EtcdError;
 }
 
-export function storeUnavailable(urls: string[], err: unknown): FleetnetError {
+/** `outcome`: what became of the request that met it (e.g. "nothing was changed"), when there was one. */
+export function storeUnavailable(urls: string[], err: unknown, outcome?: string): FleetnetError {
   const why = err instanceof Error ? err.message : String(err);
-  return new FleetnetError('unavailable', `store unavailable: etcd (${urls.join(',')}) did not answer: ${why}`, {
+  const what = `store unavailable: etcd (${urls.join(',')}) did not answer: ${why}${outcome ? `; ${outcome}` : ''}`;
+  const retry = outcome?.startsWith('this change may')
+    ? '; then `fleetnet ls` shows whether it did, and sending the same request again is safe (it is applied once)'
+    : '';
+  return new FleetnetError('unavailable', what, {
     cause: err,
-    hint: 'check that a majority of the etcd members runs and is reachable (etcdctl endpoint health); the controller resumes by itself when it answers',
+    hint: 'check that a majority of the etcd members runs and is reachable (etcdctl endpoint health); ' +
+      `the controller resumes by itself when it answers${retry}`,
   });
 }

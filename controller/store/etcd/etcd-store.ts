@@ -1,35 +1,36 @@
 // The Store on etcd, for several controllers sharing one fleet (issue 13).
 //
 // Every controller holds a mirror of the data keys (mirror.ts), filled by one paged read at a
-// fixed revision and kept current by one watch. A decision runs synchronously against the mirror
+// fixed revision and kept current by one watch (mirror-feed.ts). A decision runs synchronously against the mirror
 // (overlay-tx.ts) and commits as one etcd transaction that compares the revision of every key it
 // read: if another controller changed one meanwhile, the transaction's failure branch returns the
 // current values of those keys, the mirror takes them and the decision runs again (etcd's STM).
 // As in the SQLite store, the decisions of one event-loop turn share one commit (group commit),
 // each refused decision rolled back alone; a group stays under etcd's --max-txn-ops (128).
 //
-// A commit carries a request id (`r/<controller>/<n>`, written in the same transaction). When
-// etcd does not answer a commit (a timeout may still have committed), the id says what happened:
-// present, it committed and the callers get their answers; absent, they get "store unavailable",
-// and a retry of their request is applied once, because every decision compares what it read (a
-// late commit of the first attempt makes the retry's compare fail and the retry finds its record).
+// A commit carries a request id (`r/<controller>/<n>`, written in the same transaction, compared
+// as absent). When etcd does not answer a commit (a timed-out request may still commit, even much
+// later), the request is fenced (request-fence.ts): its callers get their answers if it had
+// committed, "store unavailable; nothing was changed" if it never can, and "store unavailable; this
+// change may still take effect" while etcd answers neither. A retry of their request is applied
+// once: every decision compares what it read, and an attachment's id derives from what it names.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { CompareResult, CompareTarget, type Etcd3, type IKeyValue, type IRequestOp, type Watcher } from 'etcd3';
+import { CompareResult, CompareTarget, type Etcd3, type IRequestOp } from 'etcd3';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../../common/errors.js';
 import type { HostOwnership, SharedStore, Store, Tx } from '../store.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
 import { EtcdHostLeases } from './host-leases.js';
-import { ATTS, DATA, HOSTS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
+import { ATTS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
+import { MirrorFeed } from './mirror-feed.js';
+import { COMMITTED, RequestFences } from './request-fence.js';
 import { Mirror } from './mirror.js';
 import { OverlayTx } from './overlay-tx.js';
 
 /** Compares or operations per transaction: etcd's default --max-txn-ops is 128. */
 const MAX_TXN_OPS = 120;
-/** Keys per page when the mirror is loaded (a page stays far below gRPC's 4 MiB message limit). */
-const PAGE = 2000;
 /** Rounds of a group lost to other controllers before its callers hear "busy". */
 const MAX_ROUNDS = 200;
 
@@ -49,17 +50,19 @@ export class EtcdStore implements Store, SharedStore {
   readonly controllerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   readonly prefix: Buffer;
   readonly mirror = new Mirror();
-  private watcher: Watcher | undefined;
-  private watching = false;
+  private readonly feed: MirrorFeed;
+  private readonly fences: RequestFences;
   private pending: Decision[] = [];
   private busy = false;
   private seq = 0;
-  private lastRequest: string | undefined;
+  private lastRequest: Buffer | undefined;
   private closed = false;
 
   private constructor(readonly client: Etcd3, private readonly o: EtcdStoreOptions) {
     this.prefix = Buffer.from(o.prefix ?? '/fleetnet/');
     this.description = `etcd:${o.urls.join(',')} (prefix ${this.prefix.toString()})`;
+    this.feed = new MirrorFeed(client, this.prefix, this.mirror, o.log);
+    this.fences = new RequestFences(client, o.urls, o.log);
   }
 
   /** Connects, checks the schema, loads the mirror, starts the watch. Unreachable: "store unavailable". */
@@ -67,8 +70,7 @@ export class EtcdStore implements Store, SharedStore {
     const s = new EtcdStore(etcdClient(o), o);
     try {
       await s.checkSchema();
-      const rev = await s.load();
-      await s.watch(rev);
+      await s.feed.start();
     } catch (err) {
       s.close();
       throw err instanceof FleetnetError ? err : storeUnavailable(o.urls, err);
@@ -79,10 +81,6 @@ export class EtcdStore implements Store, SharedStore {
 
   key(k: string): Buffer {
     return Buffer.concat([this.prefix, Buffer.from(k)]);
-  }
-
-  private unkey(b: Buffer): string {
-    return b.subarray(this.prefix.length).toString();
   }
 
   private async checkSchema(): Promise<void> {
@@ -103,47 +101,8 @@ export class EtcdStore implements Store, SharedStore {
     }
   }
 
-  /** Every data key at one revision, page by page; returns that revision. */
-  private async load(): Promise<number> {
-    const start = this.key(DATA);
-    const end = prefixEnd(start);
-    let key = start;
-    let rev = 0;
-    for (;;) {
-      const r = await this.client.kv.range({ key, range_end: end, limit: PAGE, ...(rev ? { revision: rev } : {}) });
-      if (!rev) rev = Number(r.header.revision);
-      for (const kv of r.kvs) this.mirror.apply(this.unkey(kv.key), kv.value.toString(), Number(kv.mod_revision));
-      if (!r.more || !r.kvs.length) break;
-      key = Buffer.concat([r.kvs[r.kvs.length - 1]!.key, Buffer.from([0])]);
-    }
-    this.mirror.watchedTo(rev);
-    return rev;
-  }
-
-  private async watch(rev: number): Promise<void> {
-    const w = await this.client.watch().prefix(this.key(DATA)).startRevision(String(rev + 1)).create();
-    this.watcher = w;
-    this.watching = true;
-    const fromWatch = (kv: IKeyValue, v: string | undefined) => {
-      const mod = Number(kv.mod_revision);
-      this.mirror.apply(this.unkey(kv.key), v, mod, true);
-      this.mirror.watchedTo(mod);
-    };
-    w.on('put', (kv) => fromWatch(kv, kv.value.toString()));
-    w.on('delete', (kv) => fromWatch(kv, undefined));
-    w.on('disconnected', (err) => {
-      if (this.watching) this.o.log.warn({ err: err.message }, 'etcd watch lost; reads wait for it');
-      this.watching = false;
-    });
-    w.on('connected', () => {
-      if (!this.watching) this.o.log.info('etcd watch back');
-      this.watching = true;
-    });
-    w.on('error', (err) => this.o.log.error({ err: err.message }, 'etcd watch failed'));
-  }
-
-  /** Another controller changed an attachment (id, its host) or a host. */
-  onRemoteChange(l: (c: { kind: 'attachment' | 'host'; name: string; host: string }) => void): void {
+  /** Another controller changed an attachment (id, its host), a host, or a network (its mesh: who pushes). */
+  onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void {
     this.mirror.onChange((k, v, fromWatch) => {
       if (!fromWatch) return;
       if (k.startsWith(ATTS)) {
@@ -151,6 +110,8 @@ export class EtcdStore implements Store, SharedStore {
         l({ kind: 'attachment', name: nameOf(k, ATTS), host });
       } else if (k.startsWith(HOSTS)) {
         l({ kind: 'host', name: nameOf(k, HOSTS), host: nameOf(k, HOSTS) });
+      } else if (k.startsWith(NETS)) {
+        l({ kind: 'network', name: nameOf(k, NETS), host: '' });
       }
     });
   }
@@ -239,53 +200,57 @@ export class EtcdStore implements Store, SharedStore {
   /** One etcd transaction: 'ok', or 'conflict' with the mirror brought up to date for the keys read. */
   private async commit(g: OverlayTx): Promise<'ok' | 'conflict'> {
     const reads = [...g.reads];
-    const request = keys.request(this.controllerId, ++this.seq);
+    const request = this.key(keys.request(this.controllerId, ++this.seq));
     const success: IRequestOp[] = [];
     for (const [k, v] of g.writes) {
       success.push(v === undefined ? { request_delete_range: { key: this.key(k) } } : { request_put: { key: this.key(k), value: Buffer.from(v) } });
     }
     if (!success.length && !reads.length) return 'ok';
-    success.push({ request_put: { key: this.key(request), value: Buffer.from('1') } });
-    if (this.lastRequest) success.push({ request_delete_range: { key: this.key(this.lastRequest) } });
+    success.push({ request_put: { key: request, value: Buffer.from(COMMITTED) } });
+    if (this.lastRequest) success.push({ request_delete_range: { key: this.lastRequest } });
     let res;
     try {
       res = await this.client.kv.txn({
-        compare: reads.map(([k, mod]) => ({ key: this.key(k), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: mod })),
+        compare: [
+          ...reads.map(([k, mod]) => ({
+            key: this.key(k), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: mod,
+          })),
+          // Absent: a late copy of this commit (or one after its fence, request-fence.ts) changes nothing.
+          { key: request, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 },
+        ],
         success,
-        failure: reads.map(([k]) => ({ request_range: { key: this.key(k) } })),
+        failure: [
+          ...reads.map(([k]) => ({ request_range: { key: this.key(k) } })),
+          { request_range: { key: request } },
+        ],
       });
     } catch (err) {
-      const rev = await this.committedAt(request, err);
-      this.applyWrites(g, rev);
-      this.lastRequest = request;
+      // No answer: fenced, it either had committed (its callers get their answers) or never will.
+      this.ok(g, request, await this.fences.settle(request, err));
       return 'ok';
     }
     if (res.succeeded) {
-      this.applyWrites(g, Number(res.header.revision));
-      this.lastRequest = request;
+      this.ok(g, request, Number(res.header.revision));
+      return 'ok';
+    }
+    // The client library resends a call whose connection failed: an earlier copy may have committed.
+    const mine = res.responses[reads.length]?.response_range?.kvs[0];
+    if (mine) {
+      this.ok(g, request, Number(mine.mod_revision));
       return 'ok';
     }
     const at = Number(res.header.revision);
-    res.responses.forEach((r, i) => {
-      const kv = r.response_range?.kvs[0];
-      if (kv) this.mirror.apply(reads[i]![0], kv.value.toString(), Number(kv.mod_revision));
-      else this.mirror.apply(reads[i]![0], undefined, at);
+    reads.forEach(([k], i) => {
+      const kv = res.responses[i]?.response_range?.kvs[0];
+      if (kv) this.mirror.apply(k, kv.value.toString(), Number(kv.mod_revision));
+      else this.mirror.apply(k, undefined, at);
     });
     return 'conflict';
   }
 
-  /** A commit got no answer: did it happen? Its request id says (the revision), else "store unavailable". */
-  private async committedAt(request: string, err: unknown): Promise<number> {
-    let found;
-    try {
-      found = await this.client.kv.range({ key: this.key(request) });
-    } catch {
-      throw storeUnavailable(this.o.urls, err);
-    }
-    const kv = found.kvs[0];
-    if (!kv) throw storeUnavailable(this.o.urls, err);
-    this.o.log.info({ request }, 'a commit without an answer had committed (found by its request id)');
-    return Number(kv.mod_revision);
+  private ok(g: OverlayTx, request: Buffer, rev: number): void {
+    this.applyWrites(g, rev);
+    this.lastRequest = request;
   }
 
   private applyWrites(g: OverlayTx, rev: number): void {
@@ -293,7 +258,7 @@ export class EtcdStore implements Store, SharedStore {
   }
 
   read<T>(fn: (tx: Tx) => T): Promise<T> {
-    if (!this.watching) return Promise.reject(storeUnavailable(this.o.urls, new Error('the watch on etcd is down')));
+    if (!this.feed.live) return Promise.reject(storeUnavailable(this.o.urls, new Error('the watch on etcd is down')));
     try {
       return Promise.resolve(fn(new OverlayTx(this.mirror, undefined, true)));
     } catch (err) {
@@ -302,7 +267,7 @@ export class EtcdStore implements Store, SharedStore {
   }
 
   attachmentsJson(f?: AttachmentFilter): Promise<string> {
-    if (!this.watching) return Promise.reject(storeUnavailable(this.o.urls, new Error('the watch on etcd is down')));
+    if (!this.feed.live) return Promise.reject(storeUnavailable(this.o.urls, new Error('the watch on etcd is down')));
     return Promise.resolve(this.mirror.attachmentsJson(f));
   }
 
@@ -315,13 +280,12 @@ export class EtcdStore implements Store, SharedStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.watching = false;
+    this.fences.close();
     for (const d of this.pending.splice(0)) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
-    const w = this.watcher;
     const last = this.lastRequest;
     void (async () => {
-      await w?.cancel().catch(() => undefined);
-      if (last) await this.client.delete().key(this.key(last)).catch(() => undefined);
+      await this.feed.close();
+      if (last) await this.client.delete().key(last).catch(() => undefined);
       this.client.close();
     })();
   }

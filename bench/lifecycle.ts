@@ -1,0 +1,280 @@
+// Container lifecycle benchmarks (issue 11), on one agent inside a bench network namespace:
+//   1. `docker start` → the container's eth1 up with its address (the agent hears the start event and
+//      re-applies the attachment): p50, goal ≤ 100 ms from the start call's return;
+//   2. a "rebooted" host: agent stopped, every link in its namespace deleted, every container
+//      restarted, agent started → all N attachments back (goal ≤ 2 s for 200);
+//   3. 1,000 attaches to network-namespace targets from 50 concurrent clients: attaches/s (goal ≥ 300/s),
+//      then attach p50 onto the bridge holding those 1,000 ports against an empty bridge (goal ≤ 1.2×);
+//   4. one full lifecycle reconcile pass over those attachments (an in-process agent on the same state).
+// The parent makes the namespace, runs itself inside it (`ip netns exec`, so the agent's sysfs is the
+// namespace's), and removes everything after, also on failure. Writes bench/results/lifecycle.json.
+//   node --import tsx bench/lifecycle.ts [--start-n 30] [--reboot-n 200] [--scale-n 1000] [--clients 50]
+//     [--lat-n 50] [--pass-n 10] [--results bench/results/lifecycle.json]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import Docker from 'dockerode';
+import { connectAgent, type AgentConn } from '../cli/client/agent.js';
+import { silentLogger } from '../common/logger.js';
+import { ExecRunner } from '../common/runner.js';
+import { agentConfig } from '../agent/config.js';
+import { startAgent } from '../agent/main.js';
+import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../lab/image.js';
+import type { AttachRequest } from '../proto/gen/fleetnet/v1/agent.js';
+import { userEnvNote } from './lib/env.js';
+import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
+import { mapLimit, summarize } from './lib/stats.js';
+
+const { values: opt } = parseArgs({ options: {
+  'start-n': { type: 'string', default: '30' }, 'reboot-n': { type: 'string', default: '200' }, 'scale-n': { type: 'string', default: '1000' },
+  clients: { type: 'string', default: '50' }, 'lat-n': { type: 'string', default: '50' }, 'pass-n': { type: 'string', default: '10' },
+  results: { type: 'string', default: 'bench/results/lifecycle.json' }, inner: { type: 'string' },
+} });
+const START_N = Number(opt['start-n']);
+const REBOOT_N = Math.max(Number(opt['reboot-n']), START_N);
+const SCALE_N = Number(opt['scale-n']);
+const CLIENTS = Number(opt.clients);
+const LAT_N = Number(opt['lat-n']);
+const PASS_N = Number(opt['pass-n']);
+/** fleetnet.test labels are not fleetnet's own labels to the agent (no label attach looked for). */
+const LABEL = 'fleetnet.test';
+const sh = new ExecRunner();
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
+
+/** The parent: a namespace, this script inside it, and everything removed after. */
+async function parent(): Promise<void> {
+  const prefix = `fnbl${Math.random().toString(36).slice(2, 7)}`;
+  const ns = `${prefix}-host`;
+  await sh.run('ip', ['netns', 'add', ns]);
+  await sh.run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  const cleanup = async () => {
+    const ids = (await sh.run('docker', ['ps', '-aq', '--filter', `label=${LABEL}=${prefix}`], { allowFail: true })).stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < ids.length; i += 50) await sh.run('docker', ['rm', '-f', ...ids.slice(i, i + 50)], { allowFail: true, timeoutMs: 300_000 });
+    const all = (await sh.run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
+    for (const n of all) await sh.run('ip', ['netns', 'del', n], { allowFail: true });
+  };
+  const args = process.argv.slice(2);
+  try {
+    const code = await new Promise<number>((resolve) => {
+      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'bench/lifecycle.ts', '--inner', prefix, ...args], { stdio: 'inherit' });
+      const stop = () => p.kill('SIGTERM');
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      p.on('exit', (c) => resolve(c ?? 1));
+    });
+    process.exitCode = code;
+  } finally {
+    await cleanup();
+  }
+}
+
+function request(hostIf: string, target: { kind: string; value: string }, cidr: string): AttachRequest {
+  return {
+    hostIf, kind: '', target, ifname: 'eth1', hostIfname: '', addresses: [{ static: { cidr, gateway: '' } }],
+    mac: '', macString: '', vlan: '', mtu: 0, dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '',
+    dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+  };
+}
+
+const addrOf = (i: number, third: number) => `10.${240 + third}.${Math.floor(i / 250)}.${(i % 250) + 2}/16`;
+
+/** eth1 with this address in the namespace of `pid` (read from /proc: no process run, so it can be polled). */
+function upIn(pid: number, cidr: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/net/dev`, 'utf8').includes('eth1:') && readFileSync(`/proc/${pid}/net/fib_trie`, 'utf8').includes(cidr.split('/')[0]!);
+  } catch {
+    return false;
+  }
+}
+
+interface AgentProcess {
+  stop(): Promise<void>;
+}
+
+async function startAgentProcess(dir: string): Promise<{ agent: AgentProcess; spawnedAt: number }> {
+  const spawnedAt = performance.now();
+  const p = spawn(process.execPath, [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'), '--state-dir', join(dir, 'state'),
+    '--log-level', 'warn', '--lifecycle-pass-ms', '600000', '--host-name', 'bench'], { stdio: 'inherit' });
+  const stop = () => new Promise<void>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+  });
+  return { agent: { stop }, spawnedAt };
+}
+
+async function waitServing(socket: string): Promise<void> {
+  const c = connectAgent(socket);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await c.call(c.client.health, {}, 1000);
+        return;
+      } catch (err) {
+        if (i > 300) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  } finally {
+    c.close();
+  }
+}
+
+async function attachOk(conn: AgentConn, req: AttachRequest): Promise<void> {
+  await conn.call(conn.client.attach, req, 120_000);
+}
+
+async function inner(prefix: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const socket = join(dir, 'agent.sock');
+  const docker = new Docker();
+  await ensureBusyboxImage(sh);
+  const rows: ResultRow[] = [];
+  const comparisons: Comparison[] = [];
+  const notes: string[] = [];
+  let { agent } = await startAgentProcess(dir);
+  await waitServing(socket);
+  const conn = connectAgent(socket);
+  try {
+    // Containers for 1 and 2, each attached once to br-lc.
+    const names = Array.from({ length: REBOOT_N }, (_, i) => `${prefix}-c${i}`);
+    await mapLimit(names, 8, (n) => sh.run('docker', ['run', '-d', '--network', 'none', '--name', n, '--label', `${LABEL}=${prefix}`, BUSYBOX_IMAGE, 'sleep', '36000']));
+    await mapLimit(names, 8, (n, i) => attachOk(conn, request('br-lc', { kind: 'docker', value: n }, addrOf(i, 0))));
+
+    // 1. docker start → eth1 up with its address.
+    const fromReturn: number[] = [];
+    const fromCall: number[] = [];
+    for (const [i, n] of names.slice(0, START_N).entries()) {
+      const c = docker.getContainer(n);
+      await c.stop({ t: 0 });
+      await new Promise((r) => setTimeout(r, 50)); // the die event heard, the record stopped
+      const t0 = performance.now();
+      await c.start();
+      const t1 = performance.now();
+      const pid = (await c.inspect()).State.Pid;
+      while (!upIn(pid, addrOf(i, 0))) await new Promise((r) => setImmediate(r));
+      const t2 = performance.now();
+      fromReturn.push(t2 - t1);
+      fromCall.push(t2 - t0);
+    }
+    const ret = summarize(fromReturn);
+    rows.push({ name: 'docker start returned → eth1 up with its address', ...ret, goalMs: 100, met: ret.p50Ms <= 100,
+      timed: 'from the return of Docker\'s container start call to eth1 with its address in the container (read from /proc/PID/net, polled): the start event reaching the agent, the record\'s re-apply' });
+    rows.push({ name: 'docker start called → eth1 up with its address', ...summarize(fromCall),
+      timed: 'the same from the start call itself (Docker starting the container included)' });
+
+    // 2. A "rebooted" host.
+    await agent.stop();
+    const links = (await sh.run('ip', ['-o', 'link', 'show'])).stdout.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((x): x is string => !!x && x !== 'lo');
+    for (const l of links) await sh.run('ip', ['link', 'del', l], { allowFail: true });
+    await mapLimit(names, 8, (n) => docker.getContainer(n).restart({ t: 0 }));
+    const pids = await Promise.all(names.map(async (n) => (await docker.getContainer(n).inspect()).State.Pid));
+    const started = await startAgentProcess(dir);
+    agent = started.agent;
+    const waiting = new Set(names.map((_, i) => i));
+    while (waiting.size) {
+      for (const i of waiting) if (upIn(pids[i]!, addrOf(i, 0))) waiting.delete(i);
+      if (waiting.size) await new Promise((r) => setTimeout(r, 2));
+    }
+    const rebootMs = performance.now() - started.spawnedAt;
+    rows.push({ name: `rebooted host: ${REBOOT_N} attachments back`, p50Ms: r2(rebootMs), p95Ms: r2(rebootMs), n: 1, goalMs: REBOOT_N >= 200 ? 2000 : undefined,
+      met: REBOOT_N >= 200 ? rebootMs <= 2000 : undefined,
+      timed: 'from spawning the agent (its links, bridge and every container\'s namespace gone; the containers started again while it was down) to eth1 with its address in every container' });
+    await waitServing(socket);
+
+    // 3. SCALE_N attaches to netns targets from CLIENTS clients, then attach latency on a full vs an empty bridge.
+    const targets = Array.from({ length: SCALE_N + 2 * LAT_N }, (_, i) => `${prefix}-t${i}`);
+    await mapLimit(targets, 8, (t) => sh.run('ip', ['netns', 'add', t]));
+    const clients = Array.from({ length: CLIENTS }, () => connectAgent(socket));
+    const each: number[] = [];
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(clients.map(async (c) => {
+      while (next < SCALE_N) {
+        const i = next++;
+        const s = performance.now();
+        await attachOk(c, request('br-full', { kind: 'netns', value: targets[i]! }, addrOf(i, 1)));
+        each.push(performance.now() - s);
+      }
+    }));
+    const wallMs = performance.now() - t0;
+    for (const c of clients) c.close();
+    const perS = SCALE_N / (wallMs / 1000);
+    rows.push({ name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (each)`, ...summarize(each),
+      timed: 'one Attach RPC to a network-namespace target, as its client saw it, while the others ran' });
+    rows.push({ name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (wall)`, p50Ms: r2(wallMs), p95Ms: r2(wallMs), n: 1,
+      attachesPerS: r2(perS), goalPerS: 300, met: perS >= 300, timed: `wall time of all ${SCALE_N}; attaches/s = ${r2(perS)}` });
+    const full: number[] = [];
+    const empty: number[] = [];
+    const paired: number[] = [];
+    await attachOk(conn, request('br-empty', { kind: 'netns', value: targets[SCALE_N]! }, addrOf(0, 2))); // makes the bridge
+    await conn.call(conn.client.detach, { target: { kind: 'netns', value: targets[SCALE_N]! }, ifname: 'eth1', attachmentId: '' });
+    for (let k = 0; k < LAT_N; k++) {
+      const tf = targets[SCALE_N + k]!;
+      const te = targets[SCALE_N + LAT_N + k]!;
+      let s = performance.now();
+      await attachOk(conn, request('br-full', { kind: 'netns', value: tf }, addrOf(SCALE_N + k, 1)));
+      const f = performance.now() - s;
+      s = performance.now();
+      await attachOk(conn, request('br-empty', { kind: 'netns', value: te }, addrOf(k + 1, 2)));
+      const e = performance.now() - s;
+      full.push(f);
+      empty.push(e);
+      paired.push(f / e);
+      // Both back as they were (outside the clock): the full bridge keeps its SCALE_N ports, the empty one none.
+      await conn.call(conn.client.detach, { target: { kind: 'netns', value: tf }, ifname: 'eth1', attachmentId: '' });
+      await conn.call(conn.client.detach, { target: { kind: 'netns', value: te }, ifname: 'eth1', attachmentId: '' });
+    }
+    const [fs, es] = [summarize(full), summarize(empty)];
+    rows.push({ name: `attach onto a bridge with ${SCALE_N} ports`, ...fs, timed: 'one Attach RPC to a netns target from a warm client, nothing else running' });
+    rows.push({ name: 'attach onto an empty bridge', ...es, timed: 'the same, interleaved with the row above' });
+    const sp = [...paired].sort((a, b) => a - b);
+    comparisons.push({ what: `attach p50: bridge with ${SCALE_N} ports / empty bridge`, ratio: r2(fs.p50Ms / es.p50Ms),
+      pairedRatio: r2(sp[Math.floor(sp.length / 2)] ?? Number.NaN), target: 1.2, met: fs.p50Ms / es.p50Ms <= 1.2 });
+
+    // 4. One full lifecycle pass over every record (SCALE_N netns targets and REBOOT_N containers), in process.
+    await agent.stop();
+    const cfg = agentConfig({ socket: join(dir, 'inproc.sock'), stateDir: join(dir, 'state'), lifecyclePassMs: 3_600_000, hostName: 'bench', logLevel: 'silent' });
+    const h = await startAgent(cfg, silentLogger());
+    try {
+      // Only the passes asked for from here: no timer, no event-driven pass, no pass re-run after a joined one.
+      h.lifecycle.stop();
+      await h.lifecycle.fullPass(); // the first one, started with the agent
+      const passes: number[] = [];
+      for (let k = 0; k < PASS_N; k++) {
+        const s = performance.now();
+        await h.lifecycle.fullPass();
+        passes.push(performance.now() - s);
+      }
+      rows.push({ name: `one lifecycle pass over ${SCALE_N + REBOOT_N} attachments`, ...summarize(passes),
+        timed: `Lifecycle.fullPass() in process: Docker's container list, each record checked live (sysfs, the namespace), the orphan sweep; ${SCALE_N} netns and ${REBOOT_N} Docker attachments, nothing to repair` });
+    } finally {
+      await h.stop();
+    }
+    notes.push(`Sizes: ${START_N} starts, ${REBOOT_N} attachments rebooted, ${SCALE_N} attaches from ${CLIENTS} clients, ${LAT_N} interleaved latency pairs, ${PASS_N} passes.`);
+  } finally {
+    conn.close();
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  notes.push(`Load average at the end: ${loadavg().map(r2).join(' / ')}.`, userEnvNote(),
+    'The agent runs as its own process (bin/fleetnet.mjs agent run, --log-level warn, in-process netlink when its native modules load) inside the bench namespace; containers are busybox with --network none.');
+  writeResults(opt.results!, {
+    title: 'Container lifecycle: restart, reboot, scale on one host',
+    path: 'bench/lifecycle.ts',
+    date: new Date().toISOString(),
+    machine: { nproc: availableParallelism(), kernel: release(), node: process.version },
+    rows,
+    comparisons,
+    notes,
+  });
+  for (const r of rows) process.stdout.write(`${r.name}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms (n ${r.n})${r.attachesPerS ? `, ${r.attachesPerS} attaches/s` : ''}\n`);
+  for (const c of comparisons) process.stdout.write(`${c.what}: ${c.ratio} (paired ${c.pairedRatio})\n`);
+}
+
+if (opt.inner) await inner(opt.inner);
+else await parent();

@@ -1,0 +1,75 @@
+// The etcd store's mirror watch (controller/store/etcd/mirror-feed.ts) resumes by itself: after
+// the member it watched dies (each member killed in turn, so one of them was it), after etcd lost
+// its quorum, and after etcd compacted away the revision it would resume from (it reads everything
+// again: a key deleted meanwhile is gone from the mirror too).
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { Etcd3 } from 'etcd3';
+import { silentLogger } from '../../common/logger.js';
+import { EtcdStore } from '../../controller/store/etcd/etcd-store.js';
+import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+
+const prefix = `/fleetnet-watch-${process.pid}/`;
+const open: { close(): void }[] = [];
+const clusters: TestEtcd[] = [];
+
+after(async () => {
+  for (const o of open) o.close();
+  for (const e of clusters) await e.stop();
+});
+
+async function seen(s: EtcdStore, key: string, present = true): Promise<boolean> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (Boolean(s.mirror.get(key)) === present) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+test('the watch resumes after the member it watched dies, and after etcd lost its quorum', async () => {
+  const e = await startTestEtcd(3);
+  clusters.push(e);
+  const s = await EtcdStore.open({ urls: e.urls, prefix, log: silentLogger() });
+  open.push(s);
+  for (const i of [0, 1, 2]) {
+    await e.kill(i);
+    const c = new Etcd3({ hosts: e.urls.filter((_, j) => j !== i) });
+    await c.put(`${prefix}d/hosts/k${i}`).value('{}');
+    c.close();
+    assert.ok(await seen(s, `d/hosts/k${i}`), `a change made while member ${i} was down reaches the mirror`);
+    await e.restart(i);
+  }
+  await e.kill(0);
+  await e.kill(1);
+  await e.restart(0);
+  await e.restart(1);
+  const c = new Etcd3({ hosts: e.urls });
+  open.push(c);
+  await c.put(`${prefix}d/hosts/after-quorum`).value('{}');
+  assert.ok(await seen(s, 'd/hosts/after-quorum'), 'a change made after the quorum returned reaches the mirror');
+  assert.ok(await s.read(() => true), 'reads are served again');
+});
+
+test('a watch whose revision was compacted away reads everything again', async () => {
+  const e = await startTestEtcd(3);
+  clusters.push(e);
+  // This store knows member 0 only: while it is down, the others change and compact what the store would resume from.
+  const s = await EtcdStore.open({ urls: [e.urls[0]!], prefix, log: silentLogger() });
+  open.push(s);
+  const c = new Etcd3({ hosts: e.urls.slice(1) });
+  open.push(c);
+  await c.put(`${prefix}d/hosts/old`).value('{}');
+  assert.ok(await seen(s, 'd/hosts/old'));
+  await e.kill(0);
+  await c.delete().key(`${prefix}d/hosts/old`);
+  await c.put(`${prefix}d/hosts/new`).value('{}');
+  for (let i = 0; i < 5; i++) await c.put(`${prefix}other/${i}`).value('x');
+  const rev = (await c.get(`${prefix}other/4`).exec()).header.revision;
+  await c.kv.compact({ revision: rev, physical: true });
+  await e.restart(0);
+  assert.ok(await seen(s, 'd/hosts/new'), 'a change made while its member was down reaches the mirror');
+  assert.ok(await seen(s, 'd/hosts/old', false), 'the key deleted meanwhile is gone from the mirror');
+  await c.put(`${prefix}d/hosts/later`).value('{}');
+  assert.ok(await seen(s, 'd/hosts/later'), 'the new watch delivers what comes next');
+});
