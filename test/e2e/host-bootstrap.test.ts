@@ -266,8 +266,17 @@ describe('fleetnet host add over SSH', () => {
       assert.equal(r.code, 0, r.stderr);
       return { ...(JSON.parse(r.stdout) as { token: string; agentRun: string[] }), dir: join(dir, `${host}-join${args.length}`) };
     };
-    const enroll = (name: string, t: { dir: string }, tokenFile = join(t.dir, 'join-token')) =>
-      inNs(h4.ns, process.env, ...(byHand(name, ['--controller', ctl(), '--ca-file', join(t.dir, 'ca.crt'), '--join-token-file', tokenFile]) as [string, ...string[]]));
+    // An agent whose token is refused exits at once (exit 2). The wait is bounded (60 s, far above the
+    // few seconds it takes) so that one that stays up fails here, saying so, instead of hanging the file.
+    const REFUSED_EXIT_MS = 60_000;
+    const enroll = async (name: string, t: { dir: string }, tokenFile = join(t.dir, 'join-token')) => {
+      const argv = byHand(name, ['--controller', ctl(), '--ca-file', join(t.dir, 'ca.crt'), '--join-token-file', tokenFile]);
+      const r = await sh.run('nsenter', [`--net=/run/netns/${h4.ns}`, ...argv], { allowFail: true, timeoutMs: REFUSED_EXIT_MS });
+      const stuck = `agent run with a refused join token (${name}) did not exit within ${REFUSED_EXIT_MS / 1000} s and was killed: `
+        + 'something it started before enrolling keeps the process alive';
+      assert.ok(!/killed by SIG/.test(r.stderr), `${stuck}\n${r.stderr}`);
+      return r;
+    };
     // a token for another host, and an expired one: the agent stops at once, exit 2, the problem named
     const other = await token('h5');
     let r = await enroll('h4-other', other);
