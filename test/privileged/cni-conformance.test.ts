@@ -215,7 +215,8 @@ describe('fleetnet-ipam under the reference bridge plugin', () => {
     assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-cra`, 'ping', '-c', '1', '-W', '2', ipb.split('/')[0]!], { allowFail: true })).code, 0);
     assert.deepEqual(reservations('refnet').map((r) => r.addresses[0]).sort(), [ipa, ipb].sort());
     // The bridge takes the lowest MAC of its ports: only the latest ADD's result still names its MAC.
-    const chk = await bridge({ command: 'CHECK', containerId: 'ref-b', netns: b, ifname: 'eth0' }, bconf({ prevResult: rb.out }));
+    const chkEnv = { command: 'CHECK' as const, containerId: 'ref-b', netns: b, ifname: 'eth0' };
+    const chk = await bridge(chkEnv, bconf({ prevResult: rb.out }));
     assert.equal(chk.code, 0, chk.stdout + chk.stderr);
     const gc = await cni.call('fleetnet-ipam', { command: 'GC' }, bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ref-a', ifname: 'eth0' }] }));
     assert.equal(gc.code, 0, gc.stdout);
@@ -250,13 +251,15 @@ describe('DEL against the agent\'s lifecycle re-apply', () => {
       const drv = await CniDriver.install(join(dir, 'busy'), busy.socket, host);
       const paths = await Promise.all(Array.from({ length: 20 }, (_, i) => ns(`l${i}`)));
       const c = conf({ name: 'busy', subnet: '10.65.0.0/24', gateway: '10.65.0.254' });
-      const adds = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'ADD', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      const one = (command: 'ADD' | 'DEL', p: string, i: number) =>
+        drv.call('fleetnet', { command, containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c);
+      const adds = await Promise.all(paths.map((p, i) => one('ADD', p, i)));
       for (const r of adds) assert.equal(r.code, 0, r.stdout);
-      const dels = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'DEL', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      const dels = await Promise.all(paths.map((p, i) => one('DEL', p, i)));
       for (const r of dels) assert.equal(r.code, 0, r.stdout);
       await new Promise((r) => setTimeout(r, 500)); // a few passes after the last DEL
-      const links = (JSON.parse((await sh.run('ip', ['-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
-      assert.deepEqual(links.filter((n) => n.startsWith('fn')), []);
+      const links = JSON.parse((await sh.run('ip', ['-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
+      assert.deepEqual(links.map((l) => l.ifname).filter((n) => n.startsWith('fn')), []);
     } finally {
       await busy.stop();
     }
