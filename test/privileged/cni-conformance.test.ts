@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectAgent } from '../../cli/client/agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { CniDriver, type CniEnv } from '../helpers/cni.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
@@ -183,6 +184,24 @@ describe('fleetnet CNI plugin (conformance)', () => {
     assert.deepEqual(await hostLinks(), before);
     assert.deepEqual(reservations(), []);
     assert.deepEqual(reservations('unknown'), []);
+  });
+
+  it('the agent\'s Cni RPC (gRPC, for other clients than the plugin) answers as the CNI socket does', async () => {
+    const p = await ns('g');
+    const conn = connectAgent(agent.socket);
+    try {
+      const req = { plugin: 'fleetnet', containerId: 'grpc-1', netns: p, ifname: 'eth0', args: '', path: '' };
+      const config = Buffer.from(JSON.stringify(conf()));
+      const a = await conn.call(conn.client.cni, { ...req, command: 'ADD', config });
+      assert.equal(a.code, 0, a.msg);
+      assert.match((JSON.parse(Buffer.from(a.result).toString()) as { ips: { address: string }[] }).ips[0]!.address, /^10\.61\.0\./);
+      const bad = await conn.call(conn.client.cni, { ...req, command: 'ADD', config: Buffer.from('{') });
+      assert.equal(bad.code, 6);
+      assert.equal((await conn.call(conn.client.cni, { ...req, command: 'DEL', config })).code, 0);
+    } finally {
+      conn.close();
+    }
+    assert.deepEqual(reservations(), []);
   });
 
   it('results in 0.4.0 carry the IP version', async () => {
