@@ -19,10 +19,14 @@ import { userEnvNote, userProcessEnv } from './lib/env.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
-const { values: opt } = parseArgs({ options: {
-  n: { type: 'string', default: '30' }, parallel: { type: 'string', default: '50' }, warmup: { type: 'string', default: '3' },
-  results: { type: 'string', default: 'bench/results/cni.json' },
-} });
+const { values: opt } = parseArgs({
+  options: {
+    n: { type: 'string', default: '30' },
+    parallel: { type: 'string', default: '50' },
+    warmup: { type: 'string', default: '3' },
+    results: { type: 'string', default: 'bench/results/cni.json' },
+  },
+});
 const N = Number(opt.n);
 const PAR = Number(opt.parallel);
 const WARMUP = Number(opt.warmup);
@@ -51,10 +55,20 @@ async function newNetns(): Promise<string> {
 /** One plugin process in the host's namespace, spawn → exit (nsenter --net: the same prefix for both plugins). */
 async function callPlugin(p: Plugin, binDir: string, command: string, id: string, netns: string): Promise<number> {
   const env = {
-    ...userProcessEnv(), CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: `${binDir}:/usr/lib/cni`,
+    ...userProcessEnv(),
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: id,
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: `${binDir}:/usr/lib/cni`,
   };
   const t0 = performance.now();
-  const r = await sh.run('nsenter', [`--net=/run/netns/${hostNs}`, p.exe], { input: JSON.stringify(p.conf), env, allowFail: true, timeoutMs: 120_000 });
+  const r = await sh.run('nsenter', [`--net=/run/netns/${hostNs}`, p.exe], {
+    input: JSON.stringify(p.conf),
+    env,
+    allowFail: true,
+    timeoutMs: 120_000,
+  });
   const ms = performance.now() - t0;
   if (r.code !== 0) throw new Error(`${p.name} ${command} ${id}: exit ${r.code}: ${r.stdout}${r.stderr}`);
   return ms;
@@ -74,7 +88,10 @@ async function run(): Promise<void> {
   const host = fleet.hosts[0]!;
   hostNs = host.ns;
   await fleet.startController();
-  for (const args of [['host', 'add', 'h1', '--addr', host.agentAddr], ['net', 'create', 'bench', '--subnet', '10.230.0.0/16', '--bridge', 'br-fbench']]) {
+  for (const args of [
+    ['host', 'add', 'h1', '--addr', host.agentAddr],
+    ['net', 'create', 'bench', '--subnet', '10.230.0.0/16', '--bridge', 'br-fbench'],
+  ]) {
     const r = await fleet.cli(...args);
     if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: ${r.stderr}`);
   }
@@ -82,13 +99,22 @@ async function run(): Promise<void> {
   const ipamDir = join(fleet.dir, 'host-local');
   mkdirSync(ipamDir, { recursive: true });
   const fleetnet: Plugin = {
-    name: 'fleetnet', exe: join(cni.binDir, 'fleetnet'),
+    name: 'fleetnet',
+    exe: join(cni.binDir, 'fleetnet'),
     conf: { cniVersion: '1.0.0', name: 'bench', type: 'fleetnet', network: 'bench', agentSocket: host.socket },
   };
   const reference: Plugin = {
-    name: 'bridge + host-local', exe: '/usr/lib/cni/bridge',
-    conf: { cniVersion: '1.0.0', name: 'ref', type: 'bridge', bridge: 'br-rbench', isGateway: false, ipMasq: false,
-      ipam: { type: 'host-local', subnet: '10.231.0.0/16', dataDir: ipamDir } },
+    name: 'bridge + host-local',
+    exe: '/usr/lib/cni/bridge',
+    conf: {
+      cniVersion: '1.0.0',
+      name: 'ref',
+      type: 'bridge',
+      bridge: 'br-rbench',
+      isGateway: false,
+      ipMasq: false,
+      ipam: { type: 'host-local', subnet: '10.231.0.0/16', dataDir: ipamDir },
+    },
   };
   const plugins = [fleetnet, reference];
   const samples = new Map(plugins.map((p) => [p.name, [] as number[]]));
@@ -114,13 +140,24 @@ async function run(): Promise<void> {
   const socket: number[] = [];
   for (let i = 0; i < N; i++) {
     const t0 = performance.now();
-    await sh.run(fleetnet.exe, [], { input: '{"cniVersion":"1.0.0"}', env: { ...userProcessEnv(), CNI_COMMAND: 'VERSION' } });
+    await sh.run(fleetnet.exe, [], {
+      input: '{"cniVersion":"1.0.0"}',
+      env: { ...userProcessEnv(), CNI_COMMAND: 'VERSION' },
+    });
     version.push(performance.now() - t0);
     const t1 = performance.now();
     await sh.run(process.execPath, ['-e', ''], { env: userProcessEnv() });
     floor.push(performance.now() - t1);
     const netns = await newNetns();
-    const req = { plugin: 'fleetnet' as const, containerId: `w${i}`, netns, ifname: 'eth0', args: '', path: '', config: JSON.stringify(fleetnet.conf) };
+    const req = {
+      plugin: 'fleetnet' as const,
+      containerId: `w${i}`,
+      netns,
+      ifname: 'eth0',
+      args: '',
+      path: '',
+      config: JSON.stringify(fleetnet.conf),
+    };
     const t2 = performance.now();
     const add = await callAgentCni(cniSocketOf(host.socket), { ...req, command: 'ADD' }, 120_000);
     socket.push(performance.now() - t2);
@@ -141,23 +178,65 @@ async function run(): Promise<void> {
   const [f, ref] = [summarize(samples.get(fleetnet.name)!), summarize(samples.get(reference.name)!)];
   const sortedPaired = [...paired].sort((a, b) => a - b);
   const rows: ResultRow[] = [
-    { name: 'CNI ADD: fleetnet (address and MAC from the controller)', ...f,
-      timed: 'one `fleetnet` plugin process (nsenter --net into the host, spawn to exit): the agent\'s CNI socket, FleetAttach to the controller, its order back to the agent, the veth made in the container namespace, the result printed' },
-    { name: 'CNI ADD: reference bridge + host-local', ...ref,
-      timed: 'one /usr/lib/cni/bridge process (nsenter --net into the host, spawn to exit), which runs host-local (dataDir in a temp folder) and makes the veth' },
-    { name: 'fleetnet plugin process alone (VERSION)', ...summarize(version), timed: 'the plugin process answering VERSION: Node start, the launcher, the 5 KB bundle, no agent call' },
-    { name: 'node -e "" (the floor of any Node process)', ...summarize(floor), timed: 'a Node process that runs nothing' },
-    { name: 'fleetnet ADD through the agent\'s CNI socket (no plugin process)', ...summarize(socket),
-      timed: 'one HTTP request to the agent\'s CNI socket from this warm process: agent -> controller FleetAttach -> order to the agent -> veth made -> reply' },
-    { name: `${PAR} parallel CNI ADDs: fleetnet (controller)`, p50Ms: r2(wall.get(fleetnet.name)!), p95Ms: r2(wall.get(fleetnet.name)!), n: 1,
-      timed: `wall time from starting ${PAR} plugin processes at once to the last exit` },
-    { name: `${PAR} parallel CNI ADDs: reference bridge + host-local`, p50Ms: r2(wall.get(reference.name)!), p95Ms: r2(wall.get(reference.name)!), n: 1,
-      timed: `wall time from starting ${PAR} /usr/lib/cni/bridge processes at once to the last exit` },
+    {
+      name: 'CNI ADD: fleetnet (address and MAC from the controller)',
+      ...f,
+      timed:
+        'one `fleetnet` plugin process (nsenter --net into the host, spawn to exit): ' +
+        "the agent's CNI socket, FleetAttach to the controller, its order back to the agent, " +
+        'the veth made in the container namespace, the result printed',
+    },
+    {
+      name: 'CNI ADD: reference bridge + host-local',
+      ...ref,
+      timed:
+        'one /usr/lib/cni/bridge process (nsenter --net into the host, spawn to exit), ' +
+        'which runs host-local (dataDir in a temp folder) and makes the veth',
+    },
+    {
+      name: 'fleetnet plugin process alone (VERSION)',
+      ...summarize(version),
+      timed: 'the plugin process answering VERSION: Node start, the launcher, the 5 KB bundle, no agent call',
+    },
+    {
+      name: 'node -e "" (the floor of any Node process)',
+      ...summarize(floor),
+      timed: 'a Node process that runs nothing',
+    },
+    {
+      name: "fleetnet ADD through the agent's CNI socket (no plugin process)",
+      ...summarize(socket),
+      timed:
+        "one HTTP request to the agent's CNI socket from this warm process: " +
+        'agent -> controller FleetAttach -> order to the agent -> veth made -> reply',
+    },
+    {
+      name: `${PAR} parallel CNI ADDs: fleetnet (controller)`,
+      p50Ms: r2(wall.get(fleetnet.name)!),
+      p95Ms: r2(wall.get(fleetnet.name)!),
+      n: 1,
+      timed: `wall time from starting ${PAR} plugin processes at once to the last exit`,
+    },
+    {
+      name: `${PAR} parallel CNI ADDs: reference bridge + host-local`,
+      p50Ms: r2(wall.get(reference.name)!),
+      p95Ms: r2(wall.get(reference.name)!),
+      n: 1,
+      timed: `wall time from starting ${PAR} /usr/lib/cni/bridge processes at once to the last exit`,
+    },
   ];
   const comparisons: Comparison[] = [
-    { what: 'CNI ADD p50: fleetnet (controller) / bridge + host-local', ratio: r2(f.p50Ms / ref.p50Ms),
-      pairedRatio: r2(sortedPaired[Math.floor(sortedPaired.length / 2)] ?? Number.NaN), target: 2, met: f.p50Ms / ref.p50Ms <= 2 },
-    { what: `${PAR} parallel ADDs wall: fleetnet (controller) / bridge + host-local`, ratio: r2(wall.get(fleetnet.name)! / wall.get(reference.name)!) },
+    {
+      what: 'CNI ADD p50: fleetnet (controller) / bridge + host-local',
+      ratio: r2(f.p50Ms / ref.p50Ms),
+      pairedRatio: r2(sortedPaired[Math.floor(sortedPaired.length / 2)] ?? Number.NaN),
+      target: 2,
+      met: f.p50Ms / ref.p50Ms <= 2,
+    },
+    {
+      what: `${PAR} parallel ADDs wall: fleetnet (controller) / bridge + host-local`,
+      ratio: r2(wall.get(fleetnet.name)! / wall.get(reference.name)!),
+    },
   ];
   writeResults(RESULTS, {
     title: 'CNI plugin: ADD with addresses from the fleet controller vs bridge + host-local',
@@ -170,11 +249,13 @@ async function run(): Promise<void> {
     notes: [
       `Load average at the end: ${loadavg().map(r2).join(' / ')}.`,
       userEnvNote(),
-      'The controller runs with its default SQLite store (synchronous normal) in its own namespace; the agent in the host namespace with --cni-controller, no mTLS (a test fleet).',
+      'The controller runs with its default SQLite store (synchronous normal) in its own namespace; ' +
+        'the agent in the host namespace with --cni-controller, no mTLS (a test fleet).',
     ],
   });
   for (const r of rows) process.stdout.write(`${r.name}: p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms (n ${r.n})\n`);
-  for (const c of comparisons) process.stdout.write(`${c.what}: ${c.ratio}${c.pairedRatio !== undefined ? ` (paired ${c.pairedRatio})` : ''}\n`);
+  for (const c of comparisons)
+    process.stdout.write(`${c.what}: ${c.ratio}${c.pairedRatio !== undefined ? ` (paired ${c.pairedRatio})` : ''}\n`);
 }
 
 await main();

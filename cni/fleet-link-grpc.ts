@@ -68,7 +68,9 @@ export class GrpcFleetLink implements FleetLink {
   }
 
   private async call<Req, Res>(
-    pick: (c: ControllerClient) => Parameters<typeof callAgent<Req, Res>>[1], req: Req, timeoutMs: number,
+    pick: (c: ControllerClient) => Parameters<typeof callAgent<Req, Res>>[1],
+    req: Req,
+    timeoutMs: number,
   ): Promise<Res> {
     const { client, addr } = await this.client();
     try {
@@ -82,10 +84,25 @@ export class GrpcFleetLink implements FleetLink {
   /** The main plugin's attach (the agent is ordered to make it), or IPAM's reservation (nothing to make). */
   private fleetAttach(conf: NetConf, call: CniCall, id: string, reserveOnly = false) {
     const waitMs = reserveOnly ? 0 : this.waitMs;
-    return this.call((c) => c.fleetAttach, {
-      host: this.o.hostName, network: conf.pool.network, target: { kind: 'path', value: call.netns }, ifname: call.ifname,
-      addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: id, waitMs, keepAddress: false, reserveOnly,
-    }, waitMs + REPLY_MARGIN_MS);
+    return this.call(
+      (c) => c.fleetAttach,
+      {
+        host: this.o.hostName,
+        network: conf.pool.network,
+        target: { kind: 'path', value: call.netns },
+        ifname: call.ifname,
+        addresses: [],
+        mac: '',
+        macString: '',
+        vlan: '',
+        mtu: 0,
+        attachmentId: id,
+        waitMs,
+        keepAddress: false,
+        reserveOnly,
+      },
+      waitMs + REPLY_MARGIN_MS,
+    );
   }
 
   /** fleetnet-ipam: a fleet-unique address held at the controller; the interface is another plugin's. */
@@ -126,7 +143,10 @@ export class GrpcFleetLink implements FleetLink {
     }
     const r = this.reservationOf(a, call);
     await this.o.reservations.locked(net, () => this.o.reservations.put(net, r));
-    const ifaces = [...(a.hostIfname ? [{ name: a.hostIfname }] : []), { name: a.ifname, mac: a.mac, sandbox: call.netns }];
+    const ifaces = [
+      ...(a.hostIfname ? [{ name: a.hostIfname }] : []),
+      { name: a.ifname, mac: a.mac, sandbox: call.netns },
+    ];
     const routes = [...conf.pool.routes];
     const gw = a.gateways[0];
     if (conf.link?.defaultRoute && gw) routes.push({ dst: gw.includes(':') ? '::/0' : '0.0.0.0/0', gw });
@@ -134,7 +154,9 @@ export class GrpcFleetLink implements FleetLink {
       cniVersion: conf.cniVersion,
       interfaces: ifaces,
       ips: a.addresses.map((cidr, i) => ({
-        address: cidr, ...(a.gateways[i] ? { gateway: a.gateways[i] } : {}), interface: ifaces.length - 1,
+        address: cidr,
+        ...(a.gateways[i] ? { gateway: a.gateways[i] } : {}),
+        interface: ifaces.length - 1,
       })),
       ...(routes.length ? { routes } : {}),
       ...(conf.dns ? { dns: conf.dns } : {}),
@@ -143,16 +165,31 @@ export class GrpcFleetLink implements FleetLink {
 
   private reservationOf(a: Attachment, call: CniCall): Reservation {
     return {
-      id: a.id, containerId: call.containerId, ifname: call.ifname, netns: call.netns, plugin: 'fleetnet',
-      addresses: a.addresses, ...(a.gateways[0] ? { gateway: a.gateways[0] } : {}), mac: a.mac, controller: true,
+      id: a.id,
+      containerId: call.containerId,
+      ifname: call.ifname,
+      netns: call.netns,
+      plugin: 'fleetnet',
+      addresses: a.addresses,
+      ...(a.gateways[0] ? { gateway: a.gateways[0] } : {}),
+      mac: a.mac,
+      controller: true,
       createdMs: Date.now(),
     };
   }
 
   private async detach(id: string): Promise<void> {
-    const r = await this.call((c) => c.fleetDetach, {
-      host: this.o.hostName, target: undefined, ifname: '', attachmentId: id, waitMs: this.waitMs,
-    }, this.waitMs + REPLY_MARGIN_MS).catch(cniOfController);
+    const r = await this.call(
+      (c) => c.fleetDetach,
+      {
+        host: this.o.hostName,
+        target: undefined,
+        ifname: '',
+        attachmentId: id,
+        waitMs: this.waitMs,
+      },
+      this.waitMs + REPLY_MARGIN_MS,
+    ).catch(cniOfController);
     if (!r.done) {
       const why = r.attachment?.error || 'the agent has not confirmed it';
       throw new CniError(CniCode.tryAgainLater, `the detach of ${id} is still pending (${why})`, 'retry the DEL');
@@ -196,7 +233,11 @@ function cniOfController(err: unknown): never {
     case 'not_found':
       throw new CniError(CniCode.invalidConfig, `invalid network configuration: network: ${err.message}`, hint);
     case 'unavailable':
-      throw new CniError(CniCode.tryAgainLater, err.message, hint || 'start the controller, or check this host reaches it');
+      throw new CniError(
+        CniCode.tryAgainLater,
+        err.message,
+        hint || 'start the controller, or check this host reaches it',
+      );
     case 'permission':
       throw new CniError(CniCode.attachFailed, `the controller refused: ${err.message}`, hint);
     default:

@@ -197,7 +197,9 @@ export class CniHandler {
     for (const id of await this.d.fleet.held(conf)) {
       if (valid.has(id) || released.has(id)) continue;
       this.d.log.info({ network: net, id }, 'cni gc: releasing a controller attachment not in the valid list');
-      const call: CniCall = { plugin: conf.plugin, command: 'DEL', containerId: '', netns: '', ifname: '', config: new Uint8Array() };
+      const call: CniCall = {
+        plugin: conf.plugin, command: 'DEL', containerId: '', netns: '', ifname: '', config: new Uint8Array(),
+      };
       await this.d.fleet.del(conf, call, id);
     }
   }

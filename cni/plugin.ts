@@ -30,8 +30,8 @@ export type AgentCniReply = CniWireReply;
  * pass their environment on (podman's cleanup process after a container exits, for one).
  */
 export function agentSocketOf(conf: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
-  const ipam = conf.ipam && typeof conf.ipam === 'object' ? (conf.ipam as Record<string, unknown>).agentSocket : undefined;
-  const fromConf = typeof conf.agentSocket === 'string' ? conf.agentSocket : typeof ipam === 'string' ? ipam : undefined;
+  const ipam = conf.ipam && typeof conf.ipam === 'object' ? (conf.ipam as Record<string, unknown>) : {};
+  const fromConf = [conf.agentSocket, ipam.agentSocket].find((v): v is string => typeof v === 'string' && v !== '');
   return fromConf || env.FLEETNET_AGENT_SOCKET || DEFAULT_AGENT_SOCKET;
 }
 
@@ -80,12 +80,14 @@ export async function runPlugin(name: PluginName, io: PluginIo): Promise<PluginO
     try {
       reply = await io.call({
         plugin: name, command, containerId: io.env.CNI_CONTAINERID ?? '', netns: io.env.CNI_NETNS ?? '',
-        ifname: io.env.CNI_IFNAME ?? '', args: io.env.CNI_ARGS ?? '', path: io.env.CNI_PATH ?? '', config: io.stdin.toString('utf8'),
+        ifname: io.env.CNI_IFNAME ?? '', args: io.env.CNI_ARGS ?? '', path: io.env.CNI_PATH ?? '',
+        config: io.stdin.toString('utf8'),
       }, socket);
     } catch (err) {
       // No agent: nothing can be allocated or made here (STATUS's 50); the others may be retried.
       const code = command === 'STATUS' ? CniCode.notAvailable : CniCode.tryAgainLater;
-      const hint = `${(err as Error).message}; start it: fleetnet agent run --socket ${socket} (or set agentSocket in the configuration)`;
+      const hint = `${(err as Error).message}; start it: fleetnet agent run --socket ${socket}`
+        + ' (or set agentSocket in the configuration)';
       throw new CniError(code, `the fleetnet agent does not answer at ${cniSocketOf(socket)}`, hint);
     }
     if (reply.code) return fail(version, new CniError(reply.code, reply.msg, reply.details));

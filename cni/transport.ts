@@ -21,30 +21,39 @@ export type CniWireReply = Omit<CniReply, 'result'> & { result: string };
 
 /** The CNI socket of an agent, from its gRPC socket's path. */
 export function cniSocketOf(agentSocket: string): string {
-  return agentSocket.endsWith('.sock') ? `${agentSocket.slice(0, -'.sock'.length)}-cni.sock` : `${agentSocket}-cni.sock`;
+  return agentSocket.endsWith('.sock')
+    ? `${agentSocket.slice(0, -'.sock'.length)}-cni.sock`
+    : `${agentSocket}-cni.sock`;
 }
 
 /** One CNI call to the agent listening on `socket`; rejects when nothing answers there. */
 export function callAgentCni(socket: string, req: CniWireRequest, timeoutMs: number): Promise<CniWireReply> {
   const body = JSON.stringify(req);
   return new Promise((resolve, reject) => {
-    const r = request({
-      socketPath: socket, path: CNI_HTTP_PATH, method: 'POST', timeout: timeoutMs,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) return reject(new Error(`the agent answered HTTP ${res.statusCode}: ${text.trim()}`));
-        try {
-          resolve(JSON.parse(text) as CniWireReply);
-        } catch (err) {
-          reject(new Error(`the agent's answer is not JSON: ${(err as Error).message}`));
-        }
-      });
-    });
+    const r = request(
+      {
+        socketPath: socket,
+        path: CNI_HTTP_PATH,
+        method: 'POST',
+        timeout: timeoutMs,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200)
+            return reject(new Error(`the agent answered HTTP ${res.statusCode}: ${text.trim()}`));
+          try {
+            resolve(JSON.parse(text) as CniWireReply);
+          } catch (err) {
+            reject(new Error(`the agent's answer is not JSON: ${(err as Error).message}`));
+          }
+        });
+      },
+    );
     r.on('timeout', () => r.destroy(new Error(`no answer from the agent in ${timeoutMs} ms`)));
     r.on('error', reject);
     r.end(body);

@@ -124,7 +124,9 @@ export class Attacher {
       // nobody waits for it any more: nothing is made (once started, an attach completes or undoes itself)
       opts.signal?.throwIfAborted();
       const before = this.d.records.get(key);
-      if (opts.onlyIfRecorded && !before) throw new FleetnetError('not_found', `${key} was detached meanwhile: not made again`);
+      if (opts.onlyIfRecorded && !before) {
+        throw new FleetnetError('not_found', `${key} was detached meanwhile: not made again`);
+      }
       try {
         return await this.attachLocked(order, container, key, opts);
       } catch (err) {

@@ -146,7 +146,8 @@ export class Lifecycle {
       return false;
     }
     try {
-      const res = await this.d.attacher.attach(order, { onlyIfRecorded: true, ...(r.order.keepAddress ? { keepAddress: true } : {}) });
+      const opts = { onlyIfRecorded: true, ...(r.order.keepAddress ? { keepAddress: true } : {}) };
+      const res = await this.d.attacher.attach(order, opts);
       if (res.changed) this.d.log.info({ key: r.key, container: res.record.container.name, ifname: r.ifname }, 're-applied');
       return true;
     } catch (err) {

@@ -12,13 +12,27 @@ export async function answerCni(h: CniHandler, call: CniCall, log: Logger): Prom
     return { result: await h.handle(call), code: 0, msg: '', details: '' };
   } catch (err) {
     const e = toCniError(err);
-    log.info({ command: call.command, containerId: call.containerId, ifname: call.ifname, code: e.code, msg: e.message }, 'cni call refused');
+    log.info(
+      { command: call.command, containerId: call.containerId, ifname: call.ifname, code: e.code, msg: e.message },
+      'cni call refused',
+    );
     return { result: '', code: e.code, msg: e.message, details: e.details };
   }
 }
 
 export async function cniReply(h: CniHandler, req: CniRequest, log: Logger): Promise<CniReply> {
   const plugin = req.plugin === 'fleetnet-ipam' ? 'fleetnet-ipam' : 'fleetnet';
-  const r = await answerCni(h, { plugin, command: req.command, containerId: req.containerId, netns: req.netns, ifname: req.ifname, config: req.config }, log);
+  const r = await answerCni(
+    h,
+    {
+      plugin,
+      command: req.command,
+      containerId: req.containerId,
+      netns: req.netns,
+      ifname: req.ifname,
+      config: req.config,
+    },
+    log,
+  );
   return { ...r, result: Buffer.from(r.result) };
 }

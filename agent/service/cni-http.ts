@@ -44,15 +44,27 @@ export async function startCniEndpoint(socket: string, handler: CniHandler, log:
   const server: Server = createServer((req, res) => {
     const reply = (status: number, body: object) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        .end(text);
     };
     if (req.method !== 'POST' || req.url !== CNI_HTTP_PATH) return reply(404, { error: `POST ${CNI_HTTP_PATH} only` });
-    readBody(req).then(async (text) => {
-      const w = parseWire(text);
-      if (typeof w === 'string') return reply(400, { error: w });
-      const call = { plugin: w.plugin, command: w.command, containerId: w.containerId, netns: w.netns, ifname: w.ifname, config: Buffer.from(w.config) };
-      reply(200, await answerCni(handler, call, log));
-    }, (err: unknown) => reply(400, { error: (err as Error).message }));
+    readBody(req).then(
+      async (text) => {
+        const w = parseWire(text);
+        if (typeof w === 'string') return reply(400, { error: w });
+        const call = {
+          plugin: w.plugin,
+          command: w.command,
+          containerId: w.containerId,
+          netns: w.netns,
+          ifname: w.ifname,
+          config: Buffer.from(w.config),
+        };
+        reply(200, await answerCni(handler, call, log));
+      },
+      (err: unknown) => reply(400, { error: (err as Error).message }),
+    );
   });
   if (existsSync(socket)) rmSync(socket); // a stale socket from an earlier run
   await new Promise<void>((resolve, reject) => {
@@ -61,10 +73,11 @@ export async function startCniEndpoint(socket: string, handler: CniHandler, log:
   });
   chmodSync(socket, 0o600); // root only, like the agent's own socket
   return {
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-      rmSync(socket, { force: true });
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        rmSync(socket, { force: true });
+      }),
   };
 }

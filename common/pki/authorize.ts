@@ -41,7 +41,8 @@ export function checkPeer(rule: Rule, peer: Parameters<typeof identityOfPeer>[0]
   }
   if (rule.kind === 'host-self' && id.role !== 'host' && !rule.alsoRoles?.includes(id.role)) {
     const also = rule.alsoRoles ? `, or ${rule.alsoRoles.join(' or ')}` : '';
-    throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint: `only a host, for itself${also}` });
+    const hint = `only a host, for itself${also}`;
+    throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint });
   }
   return id;
 }

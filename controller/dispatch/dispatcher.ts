@@ -216,7 +216,8 @@ export class Dispatcher {
     // that is down costs one connection attempt per backoff, not a scan of its attachments.
     // Reservations (CNI IPAM) are no agent's business: the interface is someone else's.
     const snap = await store.read((tx) => ({
-      generation: tx.getHost(hostName)?.generation ?? host.generation, desired: tx.listAttachments({ host: hostName }).filter((a) => !a.reserveOnly),
+      generation: tx.getHost(hostName)?.generation ?? host.generation,
+      desired: tx.listAttachments({ host: hostName }).filter((a) => !a.reserveOnly),
     }));
     const byId = new Map(actual.map((i) => [i.attachmentId, i]));
     let unreachable: unknown;
@@ -266,7 +267,8 @@ export class Dispatcher {
     if (snap.host.state !== 'up') return this.pass(hostName, l);
     const link = this.linkFor(snap.host, l);
     let unreachable: unknown;
-    const work = snap.atts.filter((a): a is AttachmentRecord => a !== undefined && a.host === hostName && !a.reserveOnly).map((a) => async () => {
+    const mine = (a: AttachmentRecord | undefined): a is AttachmentRecord => a !== undefined && a.host === hostName && !a.reserveOnly;
+    const work = snap.atts.filter(mine).map((a) => async () => {
       if (unreachable) return;
       try {
         await this.converge(a, undefined, link, false);

@@ -18,7 +18,13 @@ export async function startCniFleet(tag: string, subnet: string): Promise<TestFl
   }
 }
 
-export interface CniRow { id: string; host: string; addresses: string[]; mac: string; state: string }
+export interface CniRow {
+  id: string;
+  host: string;
+  addresses: string[];
+  mac: string;
+  state: string;
+}
 
 /** The CNI attachments (ids cni-…) of `fleetnet ls --json` through the controller. */
 export async function cniRows(fleet: TestFleet): Promise<CniRow[]> {

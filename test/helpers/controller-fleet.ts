@@ -129,7 +129,8 @@ export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
         async startAgent() {
           agents.set(ns, sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir,
             '--listen', `${ip}:7441`, '--insecure-tcp', '--host-name', `h${i}`, '--log-level', 'warn',
-            ...(o.agentArgs?.(fleet.controllerAddr) ?? [])] /* not enrolled: the controller runs without a CA here */, { stdio: 'inherit' }));
+            ...(o.agentArgs?.(fleet.controllerAddr) ?? []),
+          ] /* not enrolled: the controller runs without a CA here */, { stdio: 'inherit' }));
           await waitFor(`agent h${i}`, async () => {
             const c = connectAgent(socket);
             try {

@@ -22,25 +22,31 @@ export interface PodmanHostOptions {
 }
 
 export class PodmanHost {
-  private constructor(readonly o: PodmanHostOptions, readonly confDir: string) {}
+  private constructor(
+    readonly o: PodmanHostOptions,
+    readonly confDir: string,
+  ) {}
 
   static async create(o: PodmanHostOptions): Promise<PodmanHost> {
     const confDir = join(o.dir, 'net.d');
     for (const d of ['root', 'run', 'tmp', 'rootfs/bin', 'net.d']) mkdirSync(join(o.dir, d), { recursive: true });
     // Lower limits than the machine's: raising them (podman's default for root) needs CAP_SYS_RESOURCE.
-    writeFileSync(join(o.dir, 'containers.conf'), [
-      '[containers]',
-      'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
-      '[network]',
-      'network_backend = "cni"',
-      `cni_plugin_dirs = ${JSON.stringify(o.pluginDirs)}`,
-      `network_config_dir = ${JSON.stringify(confDir)}`,
-      '[engine]',
-      'cgroup_manager = "cgroupfs"',
-      'events_logger = "file"',
-      `events_logfile_path = ${JSON.stringify(join(o.dir, 'events.log'))}`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(o.dir, 'containers.conf'),
+      [
+        '[containers]',
+        'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
+        '[network]',
+        'network_backend = "cni"',
+        `cni_plugin_dirs = ${JSON.stringify(o.pluginDirs)}`,
+        `network_config_dir = ${JSON.stringify(confDir)}`,
+        '[engine]',
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+        `events_logfile_path = ${JSON.stringify(join(o.dir, 'events.log'))}`,
+        '',
+      ].join('\n'),
+    );
     const h = new PodmanHost(o, confDir);
     const rootfs = join(o.dir, 'rootfs');
     copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
@@ -56,14 +62,32 @@ export class PodmanHost {
     writeFileSync(join(this.confDir, `${name}.conflist`), `${JSON.stringify(conflist, null, 2)}\n`);
   }
 
-  /** `podman ARGS` with the temporary configuration, inside the host's network namespace; never throws on exit codes. */
+  /** `podman ARGS` with the temporary configuration, in the host's network namespace; never throws on exit codes. */
   podman(...args: string[]): Promise<RunResult> {
     const d = this.o.dir;
-    return sh.run('nsenter', [`--net=/run/netns/${this.o.netns}`, 'podman', '--root', join(d, 'root'), '--runroot', join(d, 'run'),
-      '--tmpdir', join(d, 'tmp'), '--cni-config-dir', this.confDir, '--storage-driver', 'vfs', ...args], {
-      allowFail: true, timeoutMs: 120_000,
-      env: { ...process.env, CONTAINERS_CONF: join(d, 'containers.conf'), FLEETNET_AGENT_SOCKET: this.o.agentSocket },
-    });
+    return sh.run(
+      'nsenter',
+      [
+        `--net=/run/netns/${this.o.netns}`,
+        'podman',
+        '--root',
+        join(d, 'root'),
+        '--runroot',
+        join(d, 'run'),
+        '--tmpdir',
+        join(d, 'tmp'),
+        '--cni-config-dir',
+        this.confDir,
+        '--storage-driver',
+        'vfs',
+        ...args,
+      ],
+      {
+        allowFail: true,
+        timeoutMs: 120_000,
+        env: { ...process.env, CONTAINERS_CONF: join(d, 'containers.conf'), FLEETNET_AGENT_SOCKET: this.o.agentSocket },
+      },
+    );
   }
 
   /** The IPv4 address (CIDR) of an interface inside a running container. */

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectAgent } from '../../cli/client/agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { CniDriver, type CniEnv } from '../helpers/cni.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
@@ -185,6 +186,24 @@ describe('fleetnet CNI plugin (conformance)', () => {
     assert.deepEqual(reservations('unknown'), []);
   });
 
+  it('the agent\'s Cni RPC (gRPC, for other clients than the plugin) answers as the CNI socket does', async () => {
+    const p = await ns('g');
+    const conn = connectAgent(agent.socket);
+    try {
+      const req = { plugin: 'fleetnet', containerId: 'grpc-1', netns: p, ifname: 'eth0', args: '', path: '' };
+      const config = Buffer.from(JSON.stringify(conf()));
+      const a = await conn.call(conn.client.cni, { ...req, command: 'ADD', config });
+      assert.equal(a.code, 0, a.msg);
+      assert.match((JSON.parse(Buffer.from(a.result).toString()) as { ips: { address: string }[] }).ips[0]!.address, /^10\.61\.0\./);
+      const bad = await conn.call(conn.client.cni, { ...req, command: 'ADD', config: Buffer.from('{') });
+      assert.equal(bad.code, 6);
+      assert.equal((await conn.call(conn.client.cni, { ...req, command: 'DEL', config })).code, 0);
+    } finally {
+      conn.close();
+    }
+    assert.deepEqual(reservations(), []);
+  });
+
   it('results in 0.4.0 carry the IP version', async () => {
     const p = await ns('v');
     const c = conf({ cniVersion: '0.4.0' });
@@ -215,7 +234,8 @@ describe('fleetnet-ipam under the reference bridge plugin', () => {
     assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-cra`, 'ping', '-c', '1', '-W', '2', ipb.split('/')[0]!], { allowFail: true })).code, 0);
     assert.deepEqual(reservations('refnet').map((r) => r.addresses[0]).sort(), [ipa, ipb].sort());
     // The bridge takes the lowest MAC of its ports: only the latest ADD's result still names its MAC.
-    const chk = await bridge({ command: 'CHECK', containerId: 'ref-b', netns: b, ifname: 'eth0' }, bconf({ prevResult: rb.out }));
+    const chkEnv = { command: 'CHECK' as const, containerId: 'ref-b', netns: b, ifname: 'eth0' };
+    const chk = await bridge(chkEnv, bconf({ prevResult: rb.out }));
     assert.equal(chk.code, 0, chk.stdout + chk.stderr);
     const gc = await cni.call('fleetnet-ipam', { command: 'GC' }, bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ref-a', ifname: 'eth0' }] }));
     assert.equal(gc.code, 0, gc.stdout);
@@ -250,13 +270,15 @@ describe('DEL against the agent\'s lifecycle re-apply', () => {
       const drv = await CniDriver.install(join(dir, 'busy'), busy.socket, host);
       const paths = await Promise.all(Array.from({ length: 20 }, (_, i) => ns(`l${i}`)));
       const c = conf({ name: 'busy', subnet: '10.65.0.0/24', gateway: '10.65.0.254' });
-      const adds = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'ADD', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      const one = (command: 'ADD' | 'DEL', p: string, i: number) =>
+        drv.call('fleetnet', { command, containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c);
+      const adds = await Promise.all(paths.map((p, i) => one('ADD', p, i)));
       for (const r of adds) assert.equal(r.code, 0, r.stdout);
-      const dels = await Promise.all(paths.map((p, i) => drv.call('fleetnet', { command: 'DEL', containerId: `l-${i}`, netns: p, ifname: 'eth0' }, c)));
+      const dels = await Promise.all(paths.map((p, i) => one('DEL', p, i)));
       for (const r of dels) assert.equal(r.code, 0, r.stdout);
       await new Promise((r) => setTimeout(r, 500)); // a few passes after the last DEL
-      const links = (JSON.parse((await sh.run('ip', ['-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
-      assert.deepEqual(links.filter((n) => n.startsWith('fn')), []);
+      const links = JSON.parse((await sh.run('ip', ['-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
+      assert.deepEqual(links.map((l) => l.ifname).filter((n) => n.startsWith('fn')), []);
     } finally {
       await busy.stop();
     }

@@ -15,23 +15,36 @@ let fleet: TestFleet;
 const drivers: CniDriver[] = [];
 const made: string[] = [];
 const SUBNET = `10.${80 + Math.floor(Math.random() * 10)}.${Math.floor(Math.random() * 250)}`;
-const conf = (extra: Record<string, unknown> = {}) => ({ cniVersion: '1.1.0', name: 'blue', type: 'fleetnet', network: 'blue', ...extra });
+const conf = (extra: Record<string, unknown> = {}) => ({
+  cniVersion: '1.1.0',
+  name: 'blue',
+  type: 'fleetnet',
+  network: 'blue',
+  ...extra,
+});
 
 const ns = async (tag: string) => {
   const n = `${fleet.prefix}-${tag}`;
   made.push(n);
   return addNs(n);
 };
-const add = (h: number, netns: string, id: string, ifname = 'eth0') => drivers[h]!.call('fleetnet', { command: 'ADD', containerId: id, netns, ifname }, conf());
+const add = (h: number, netns: string, id: string, ifname = 'eth0') =>
+  drivers[h]!.call('fleetnet', { command: 'ADD', containerId: id, netns, ifname }, conf());
 const del = (h: number, netns: string | undefined, id: string) =>
-  drivers[h]!.call('fleetnet', { command: 'DEL', containerId: id, ifname: 'eth0', ...(netns ? { netns } : {}) }, conf());
+  drivers[h]!.call(
+    'fleetnet',
+    { command: 'DEL', containerId: id, ifname: 'eth0', ...(netns ? { netns } : {}) },
+    conf(),
+  );
 const ipOf = (r: CniOutcome) => ((r.out?.ips as { address: string }[] | undefined) ?? [])[0]?.address ?? '';
-const macOf = (r: CniOutcome) => ((r.out?.interfaces as { mac?: string; sandbox?: string }[] | undefined) ?? []).find((i) => i.sandbox)?.mac ?? '';
+const macOf = (r: CniOutcome) =>
+  ((r.out?.interfaces as { mac?: string; sandbox?: string }[] | undefined) ?? []).find((i) => i.sandbox)?.mac ?? '';
 
 const ls = () => cniRows(fleet);
 async function pingEventually(from: string, to: string): Promise<boolean> {
   for (let i = 0; i < 20; i++) {
-    if ((await sh.run('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to], { allowFail: true })).code === 0) return true;
+    if ((await sh.run('ip', ['netns', 'exec', from, 'ping', '-c', '1', '-W', '1', to], { allowFail: true })).code === 0)
+      return true;
   }
   return false;
 }
@@ -56,12 +69,24 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     assert.match(ipOf(ra), new RegExp(`^${SUBNET.replaceAll('.', '\\.')}\\.\\d+/24$`));
     assert.notEqual(ipOf(ra), ipOf(rb));
     // XX:IP:IP:IP:YY:ZZ: the hosts' underlay addresses are in the MACs, so they differ by host
-    const [ua, ub] = fleet.hosts.map((h) => h.underlayIp.split('.').slice(1).map((o) => Number(o).toString(16).padStart(2, '0')).join(':'));
+    const [ua, ub] = fleet.hosts.map((h) =>
+      h.underlayIp
+        .split('.')
+        .slice(1)
+        .map((o) => Number(o).toString(16).padStart(2, '0'))
+        .join(':'),
+    );
     assert.equal(macOf(ra).slice(3, 11), ua);
     assert.equal(macOf(rb).slice(3, 11), ub);
     const rows = await ls();
-    assert.deepEqual(rows.map((r) => [r.host, r.addresses[0], r.mac, r.state]).sort(), [['h1', ipOf(ra), macOf(ra), 'up'], ['h2', ipOf(rb), macOf(rb), 'up']]);
-    assert.ok(await pingEventually(`${fleet.prefix}-a`, ipOf(rb).split('/')[0]!), 'a (h1) pings b (h2) over the VXLAN mesh');
+    assert.deepEqual(rows.map((r) => [r.host, r.addresses[0], r.mac, r.state]).sort(), [
+      ['h1', ipOf(ra), macOf(ra), 'up'],
+      ['h2', ipOf(rb), macOf(rb), 'up'],
+    ]);
+    assert.ok(
+      await pingEventually(`${fleet.prefix}-a`, ipOf(rb).split('/')[0]!),
+      'a (h1) pings b (h2) over the VXLAN mesh',
+    );
     const check = await fleet.cli('check', '--json');
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.deepEqual((JSON.parse(check.stdout) as { findings: unknown[] }).findings, []);
@@ -70,7 +95,10 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     const found = await fleet.cli('check', '--json');
     assert.equal(found.code, 1, found.stdout);
     const f = (JSON.parse(found.stdout) as { findings: { host: string; subject: string }[] }).findings;
-    assert.ok(f.some((x) => x.host === 'h2' && x.subject.endsWith('/eth0')), found.stdout);
+    assert.ok(
+      f.some((x) => x.host === 'h2' && x.subject.endsWith('/eth0')),
+      found.stdout,
+    );
     assert.equal((await del(0, a, 'fa')).code, 0);
     assert.equal((await del(1, undefined, 'fb')).code, 0);
     assert.deepEqual(await ls(), []);
@@ -93,8 +121,14 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     assert.equal((await add(0, p1, 'rs')).code, 0);
     const moved = await add(0, p2, 'rs');
     assert.equal(moved.code, 0, moved.stdout);
-    assert.equal((await sh.run('ip', ['-n', `${fleet.prefix}-r1`, 'link', 'show', 'eth0'], { allowFail: true })).code, 1);
-    assert.equal((await sh.run('ip', ['-n', `${fleet.prefix}-r2`, 'link', 'show', 'eth0'], { allowFail: true })).code, 0);
+    assert.equal(
+      (await sh.run('ip', ['-n', `${fleet.prefix}-r1`, 'link', 'show', 'eth0'], { allowFail: true })).code,
+      1,
+    );
+    assert.equal(
+      (await sh.run('ip', ['-n', `${fleet.prefix}-r2`, 'link', 'show', 'eth0'], { allowFail: true })).code,
+      0,
+    );
     assert.equal((await ls()).length, 1);
     const d = await del(0, undefined, 'rs');
     assert.equal(d.code, 0, d.stdout);
@@ -105,20 +139,37 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
   it('GC with a partial valid list frees the rest at the controller', async () => {
     const paths = await Promise.all([0, 1, 2].map((i) => ns(`g${i}`)));
     for (const [i, p] of paths.entries()) assert.equal((await add(0, p, `gc-${i}`)).code, 0);
-    const gc = await drivers[0]!.call('fleetnet', { command: 'GC' }, conf({ 'cni.dev/valid-attachments': [{ containerID: 'gc-1', ifname: 'eth0' }] }));
+    const gc = await drivers[0]!.call(
+      'fleetnet',
+      { command: 'GC' },
+      conf({ 'cni.dev/valid-attachments': [{ containerID: 'gc-1', ifname: 'eth0' }] }),
+    );
     assert.equal(gc.code, 0, gc.stdout);
     const rows = await ls();
     assert.equal(rows.length, 1);
-    assert.equal((await sh.run('ip', ['-n', `${fleet.prefix}-g0`, 'link', 'show', 'eth0'], { allowFail: true })).code, 1);
+    assert.equal(
+      (await sh.run('ip', ['-n', `${fleet.prefix}-g0`, 'link', 'show', 'eth0'], { allowFail: true })).code,
+      1,
+    );
     assert.equal((await del(0, paths[1], 'gc-1')).code, 0);
   });
 
-  it('fleetnet-ipam under the reference bridge plugin: addresses held at the controller, GC and DEL free them', async () => {
+  it('fleetnet-ipam under the reference bridge: addresses held at the controller, GC and DEL free them', async () => {
     const bconf = (extra: Record<string, unknown> = {}) => ({
-      cniVersion: '1.0.0', name: 'blue', type: 'bridge', bridge: 'br-ref', isGateway: false, ipam: { type: 'fleetnet-ipam', network: 'blue' }, ...extra,
+      cniVersion: '1.0.0',
+      name: 'blue',
+      type: 'bridge',
+      bridge: 'br-ref',
+      isGateway: false,
+      ipam: { type: 'fleetnet-ipam', network: 'blue' },
+      ...extra,
     });
     const bridge = (h: number, id: string, command: 'ADD' | 'DEL', netns?: string) =>
-      drivers[h]!.call('/usr/lib/cni/bridge', { command, containerId: id, ifname: 'eth0', ...(netns ? { netns } : {}) }, bconf());
+      drivers[h]!.call(
+        '/usr/lib/cni/bridge',
+        { command, containerId: id, ifname: 'eth0', ...(netns ? { netns } : {}) },
+        bconf(),
+      );
     const [a, b, c] = [await ns('ia'), await ns('ib'), await ns('ic')];
     const main = await add(0, c, 'im'); // the main plugin's attachment on the same network
     assert.equal(main.code, 0, main.stdout);
@@ -129,12 +180,22 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     assert.equal(new Set([ipOf(ra), ipOf(rb), ipOf(main)]).size, 3, 'fleet-unique across hosts and plugins');
     const live = (await sh.run('ip', ['-n', `${fleet.prefix}-ia`, '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).stdout;
     assert.ok(live.includes(ipOf(ra)), live);
-    assert.deepEqual((await ls()).map((r) => [r.host, r.addresses[0], r.state]).sort(),
-      [['h1', ipOf(main), 'up'], ['h1', ipOf(ra), 'up'], ['h2', ipOf(rb), 'up']].sort());
+    assert.deepEqual(
+      (await ls()).map((r) => [r.host, r.addresses[0], r.state]).sort(),
+      [
+        ['h1', ipOf(main), 'up'],
+        ['h1', ipOf(ra), 'up'],
+        ['h2', ipOf(rb), 'up'],
+      ].sort(),
+    );
     const check = await fleet.cli('check', '--json');
     assert.deepEqual((JSON.parse(check.stdout) as { findings: unknown[] }).findings, [], 'a reservation is no leak');
     // GC of fleetnet-ipam on h1 with nothing valid: its reservation goes, the main plugin's stays.
-    const gc = await drivers[0]!.call('fleetnet-ipam', { command: 'GC' }, bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }));
+    const gc = await drivers[0]!.call(
+      'fleetnet-ipam',
+      { command: 'GC' },
+      bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] }),
+    );
     assert.equal(gc.code, 0, gc.stdout);
     assert.deepEqual((await ls()).map((r) => r.addresses[0]).sort(), [ipOf(main), ipOf(rb)].sort());
     for (let i = 0; i < 2; i++) assert.equal((await bridge(1, 'ib', 'DEL', b)).code, 0);
@@ -145,14 +206,18 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
 
   it('an unknown network is code 7 naming the field; nothing is left', async () => {
     const p = await ns('u');
-    const r = await drivers[0]!.call('fleetnet', { command: 'ADD', containerId: 'u', netns: p, ifname: 'eth0' }, conf({ network: 'nosuch' }));
+    const r = await drivers[0]!.call(
+      'fleetnet',
+      { command: 'ADD', containerId: 'u', netns: p, ifname: 'eth0' },
+      conf({ network: 'nosuch' }),
+    );
     assert.equal(r.code, 1);
     assert.equal((r.out as { code: number }).code, 7, r.stdout);
     assert.match((r.out as { msg: string }).msg, /network: no network named nosuch/);
     assert.deepEqual(await ls(), []);
   });
 
-  it('STATUS: 0 with the controller up; 50 with it down (and with no agent); ADD then says try again later', async () => {
+  it('STATUS: 0 with the controller up; 50 with it down (and with no agent); ADD says try again later', async () => {
     assert.equal((await drivers[0]!.call('fleetnet', { command: 'STATUS' }, conf())).code, 0);
     await fleet.stopController();
     try {
@@ -164,7 +229,11 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     } finally {
       await fleet.startController();
     }
-    const noAgent = await drivers[0]!.call('fleetnet', { command: 'STATUS', extra: { FLEETNET_AGENT_SOCKET: join(fleet.dir, 'none.sock') } }, conf());
+    const noAgent = await drivers[0]!.call(
+      'fleetnet',
+      { command: 'STATUS', extra: { FLEETNET_AGENT_SOCKET: join(fleet.dir, 'none.sock') } },
+      conf(),
+    );
     assert.equal((noAgent.out as { code: number }).code, 50, noAgent.stdout);
     assert.equal((await drivers[0]!.call('fleetnet', { command: 'STATUS' }, conf())).code, 0);
   });

@@ -37,10 +37,19 @@ before(async () => {
   for (const h of fleet.hosts) {
     const dir = join(fleet.dir, `podman-${h.name}`);
     const cni = await CniDriver.install(dir, h.socket);
-    const p = await PodmanHost.create({ dir, netns: h.ns, pluginDirs: [cni.binDir, '/usr/lib/cni'], agentSocket: h.socket });
+    const p = await PodmanHost.create({
+      dir,
+      netns: h.ns,
+      pluginDirs: [cni.binDir, '/usr/lib/cni'],
+      agentSocket: h.socket,
+    });
     // podman 4.3's CNI library reads configurations up to 1.0.0; agentSocket: this lab host's agent
     // (podman's cleanup process, which tears the network down when a container exits, has no FLEETNET_AGENT_SOCKET)
-    p.writeNetwork('blue', { cniVersion: '1.0.0', name: 'blue', plugins: [{ type: 'fleetnet', network: 'blue', agentSocket: h.socket }] });
+    p.writeNetwork('blue', {
+      cniVersion: '1.0.0',
+      name: 'blue',
+      plugins: [{ type: 'fleetnet', network: 'blue', agentSocket: h.socket }],
+    });
     podmen.push(p);
   }
 });
@@ -56,7 +65,10 @@ it('podman run on two hosts: fleet-unique addresses, ping across the mesh, resta
   const a2 = await run(p2, 'web2');
   assert.notEqual(a1, a2);
   const rows = await ls();
-  assert.deepEqual(rows.map((r) => [r.host, r.addresses[0], r.state]).sort(), [['h1', a1, 'up'], ['h2', a2, 'up']]);
+  assert.deepEqual(rows.map((r) => [r.host, r.addresses[0], r.state]).sort(), [
+    ['h1', a1, 'up'],
+    ['h2', a2, 'up'],
+  ]);
   const mac = (await p1.podman('exec', 'web1', 'cat', '/sys/class/net/eth0/address')).stdout.trim();
   assert.equal(mac, rows.find((r) => r.host === 'h1')!.mac, 'the MAC the controller allocated');
   assert.ok(await pings(p1, 'web1', a2.split('/')[0]!), 'web1 (h1) pings web2 (h2) over the mesh');
@@ -73,7 +85,10 @@ it('podman run on two hosts: fleet-unique addresses, ping across the mesh, resta
   // rm releases: the attachment leaves the controller, and the address is free for the next one.
   const rm = await p2.podman('rm', '--force', '--time', '0', 'web2');
   assert.equal(rm.code, 0, rm.stderr);
-  assert.deepEqual((await ls()).map((r) => r.host), ['h1']);
+  assert.deepEqual(
+    (await ls()).map((r) => r.host),
+    ['h1'],
+  );
   const rm1 = await p1.podman('rm', '--force', '--time', '0', 'web1');
   assert.equal(rm1.code, 0, rm1.stderr);
   assert.deepEqual(await ls(), []);

@@ -7,7 +7,8 @@ import { agentSocketOf, pluginNameOf, runPlugin, type AgentCniRequest } from '..
 import { cniSocketOf } from '../../cni/transport.js';
 import { CniError, renderResult } from '../../cni/spec.js';
 
-const io = (env: Record<string, string>, stdin: unknown, reply?: (r: AgentCniRequest) => Promise<{ result: string; code: number; msg: string; details: string }>) => ({
+type Reply = { result: string; code: number; msg: string; details: string };
+const io = (env: Record<string, string>, stdin: unknown, reply?: (r: AgentCniRequest) => Promise<Reply>) => ({
   env, stdin: Buffer.from(typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
   call: reply ?? (async () => { throw new Error('connect ENOENT'); }),
 });
@@ -56,7 +57,11 @@ describe('cni plugin process', () => {
     assert.equal(cniSocketOf('/run/fleetnet/agent.sock'), '/run/fleetnet/agent-cni.sock');
     assert.equal(cniSocketOf('/tmp/x/h1'), '/tmp/x/h1-cni.sock');
     let socket = '';
-    await runPlugin('fleetnet', { ...io(ADD, { ...conf, agentSocket: '/c/a.sock' }), call: async (_r, s) => { socket = s; return { result: '{}', code: 0, msg: '', details: '' }; } });
+    const call = async (_r: AgentCniRequest, s: string) => {
+      socket = s;
+      return { result: '{}', code: 0, msg: '', details: '' };
+    };
+    await runPlugin('fleetnet', { ...io(ADD, { ...conf, agentSocket: '/c/a.sock' }), call });
     assert.equal(socket, '/c/a.sock');
   });
 
