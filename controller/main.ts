@@ -58,8 +58,12 @@ async function startServing(
   cfg: ControllerConfig, log: Logger, deps: ControllerDeps, metrics: Metrics | undefined,
 ): Promise<ControllerHandle> {
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
-  const trust = await openTrustIfInitialised(cfg.trustDir);
+  const folderTrust = await openTrustIfInitialised(cfg.trustDir);
   const store = deps.store ?? (await openStore(cfg, log));
+  // Several controllers: join tokens, issued serials and revocations in the shared store (never the CA key).
+  const trust = folderTrust && isShared(store)
+    ? store.sharedTrust(folderTrust, log.child({ part: 'trust' }))
+    : folderTrust;
   // Several controllers on one store: each host is dispatched by the one that owns it.
   const ownership = isShared(store) ? store.hostOwnership(log.child({ part: 'ownership' })) : undefined;
   const events = new FleetEvents();

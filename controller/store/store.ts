@@ -8,6 +8,7 @@
 // watch-fed mirror, commits with a compare on the revisions of every key it read, and re-runs it
 // when another controller got there first (etcd's STM pattern).
 import type { Logger } from 'pino';
+import type { Trust } from '../pki/controller-dir.js';
 import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from './types.js';
 
 export interface Tx {
@@ -57,6 +58,8 @@ export interface SharedStore {
   onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void;
   /** Which hosts this controller dispatches to (each host owned by one live controller). */
   hostOwnership(log: Logger): HostOwnership;
+  /** The trust folder's CA with what every controller must share (tokens, issued serials, revocations) in the store. */
+  sharedTrust(t: Trust, log: Logger): Trust;
 }
 
 export interface HostOwnership {

@@ -26,6 +26,8 @@ import { EtcdHostLeases } from './host-leases.js';
 import { ATTS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
 import { MirrorFeed } from './mirror-feed.js';
 import { COMMITTED, RequestFences } from './request-fence.js';
+import { sharedTrust } from './trust.js';
+import type { Trust } from '../../pki/controller-dir.js';
 import { Mirror } from './mirror.js';
 import { OverlayTx } from './overlay-tx.js';
 
@@ -57,6 +59,7 @@ export class EtcdStore implements Store, SharedStore {
   private seq = 0;
   private lastRequest: Buffer | undefined;
   private closed = false;
+  private readonly onClose: (() => void)[] = [];
 
   private constructor(readonly client: Etcd3, private readonly o: EtcdStoreOptions) {
     this.prefix = Buffer.from(o.prefix ?? '/fleetnet/');
@@ -118,6 +121,13 @@ export class EtcdStore implements Store, SharedStore {
 
   hostOwnership(log: Logger): HostOwnership {
     return new EtcdHostLeases(this, log);
+  }
+
+  /** The trust folder's CA with join tokens, issued serials and revocations in this store (trust.ts). */
+  sharedTrust(t: Trust, log: Logger): Trust {
+    const shared = sharedTrust(t, this, log);
+    this.onClose.push(shared.close);
+    return shared.trust;
   }
 
   transact<T>(fn: (tx: Tx) => T): Promise<T> {
@@ -281,6 +291,7 @@ export class EtcdStore implements Store, SharedStore {
     if (this.closed) return;
     this.closed = true;
     this.fences.close();
+    for (const f of this.onClose) f();
     for (const d of this.pending.splice(0)) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
     const last = this.lastRequest;
     void (async () => {
