@@ -24,8 +24,6 @@ const BENCHES: Record<string, () => string[]> = {
   controller: () => ['bench/controller.ts', ...(quick ? ['--n', '2000', '--cli-n', '3', '--batch-n', '0', '--full-n', '200'] : ['--cli-n', '30']), ...baseline],
   mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
   'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
-  lifecycle: () => ['bench/lifecycle.ts', ...(quick ? ['--start-n', '3', '--reboot-n', '10', '--scale-n', '50', '--clients', '5', '--lat-n', '5', '--pass-n', '2'] : [])],
-  cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
   cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
   lifecycle: () => ['bench/lifecycle.ts', ...(quick ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2'] : [])],
 };
