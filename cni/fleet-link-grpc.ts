@@ -202,8 +202,10 @@ export class GrpcFleetLink implements FleetLink {
     await this.o.reservations.locked(net, () => this.o.reservations.delete(net, id));
   }
 
+  /** What this agent noted at ADD, while the controller still holds it (CHECK: no reservation otherwise). */
   async reservation(conf: NetConf, _call: CniCall, id: string): Promise<Reservation | undefined> {
-    return this.o.reservations.get(conf.pool.network, id);
+    const r = this.o.reservations.get(conf.pool.network, id);
+    return r && (await this.held(conf)).includes(id) ? r : undefined;
   }
 
   /** The ids of this host's CNI attachments on a network, as the controller holds them (GC). */

@@ -12,7 +12,7 @@ export interface FleetLink {
   reserve(conf: NetConf, call: CniCall, id: string): Promise<CniResult>;
   /** Detaches and releases; nothing there is no error. */
   del(conf: NetConf, call: CniCall, id: string): Promise<void>;
-  /** What the fleet holds for this attachment (CHECK). */
+  /** What the fleet holds for this attachment (CHECK): undefined when the controller no longer has it. */
   reservation(conf: NetConf, call: CniCall, id: string): Promise<Reservation | undefined>;
   /** The ids of this host's CNI attachments on the network that the controller holds (GC). */
   held(conf: NetConf): Promise<string[]>;

@@ -136,6 +136,22 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     assert.equal((await del(0, p2, 'rs')).code, 0);
   });
 
+  it('CHECK: passes on what ADD made, fails once the controller no longer holds the attachment', async () => {
+    const p = await ns('k');
+    const a = await add(0, p, 'chk');
+    assert.equal(a.code, 0, a.stdout);
+    const check = () =>
+      drivers[0]!.call('fleetnet', { command: 'CHECK', containerId: 'chk', netns: p, ifname: 'eth0' }, conf({ prevResult: a.out }));
+    const ok = await check();
+    assert.equal(ok.code, 0, ok.stdout);
+    const d = await fleet.cli('detach', '--host', 'h1', p, '-i', 'eth0');
+    assert.equal(d.code, 0, d.stderr);
+    const gone = await check();
+    assert.equal((gone.out as { code: number }).code, 101, gone.stdout);
+    assert.match((gone.out as { msg: string }).msg, /no reservation for container chk/);
+    assert.equal((await del(0, p, 'chk')).code, 0);
+  });
+
   it('GC with a partial valid list frees the rest at the controller', async () => {
     const paths = await Promise.all([0, 1, 2].map((i) => ns(`g${i}`)));
     for (const [i, p] of paths.entries()) assert.equal((await add(0, p, `gc-${i}`)).code, 0);
