@@ -40,7 +40,7 @@ export interface Host {
   agentAddr: string;
   /** IPv4; its last three octets go into XX:IP:IP:IP:YY:ZZ MACs */
   underlayIp: string;
-  /** "unknown" | "up" | "down" */
+  /** "unknown" | "up" | "unreachable" (its agent does not answer) */
   state: string;
   lastSeenUnixMs: number;
   agentVersion: string;
@@ -153,7 +153,7 @@ export interface Attachment {
   gateways: string[];
   mtu: number;
   vlan: string;
-  /** "pending" | "up" | "failed" | "detaching" | "stopped" */
+  /** "pending" | "up" | "failed" | "detaching" | "stopped" | "unreachable" */
   state: string;
   /** the agent's own error when failed */
   error: string;
