@@ -38,20 +38,26 @@ export interface Planned extends Omit<RecordInput, 'made' | 'mac'> {
 async function liveAsAsked(d: AdoptDeps, p: Planned): Promise<LinkState | undefined> {
   const { order, c } = p;
   if (order.addresses.some((a) => a.kind === 'dhcp')) return undefined;
-  const live = parseAddrShow((await d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []);
+  const rows = await d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]);
+  const live = parseAddrShow(rows[0] ?? []);
   const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-  const ok = live && live.mtu === p.mtu && (!p.mac || live.mac === p.mac) && statics.every((a) => live.addresses.includes(a.cidr.text));
+  const ok = live && live.mtu === p.mtu && (!p.mac || live.mac === p.mac)
+    && statics.every((a) => live.addresses.includes(a.cidr.text));
   return ok ? live : undefined;
 }
 
 function adopt(d: AdoptDeps, p: Planned, live: LinkState, hostIfname: string, owned: OwnedRef[]): AttachmentRecord {
-  const record = makeRecord({ ...p, made: { hostIfname, owned, ...(p.parent ? { parent: p.parent } : {}) }, mac: live.mac });
+  const made = { hostIfname, owned, ...(p.parent ? { parent: p.parent } : {}) };
+  const record = makeRecord({ ...p, made, mac: live.mac });
   d.records.put(record);
-  d.log.info({ key: p.key, hostIfname, ifname: p.order.ifname }, 'adopted an interface fleetnet made before it lost its record');
+  d.log.info({ key: p.key, hostIfname, ifname: p.order.ifname }, 'adopted an interface made before the record was lost');
   return record;
 }
 
-/** The adopted record, or undefined when the attach is to make everything (the name was free, or what was there went). */
+/**
+ * The adopted record, or undefined when the attach is to make everything (the name
+ * was free, or what was there went).
+ */
 export async function claimOrAdopt(d: AdoptDeps, p: Planned): Promise<AttachmentRecord | undefined> {
   const { order, c, kind, key } = p;
   if (IN_CONTAINER.has(kind)) return claimOrAdoptInContainer(d, p);
@@ -64,7 +70,7 @@ export async function claimOrAdopt(d: AdoptDeps, p: Planned): Promise<Attachment
       : (await d.env.ovs.bridgeOwned(order.hostIf)) ? [{ type: 'ovs-bridge', name: order.hostIf }] : [];
     return adopt(d, p, live, p.hostIfname, owned);
   }
-  d.log.info({ key, hostIfname: p.hostIfname }, 'removing a half-made interface of this attachment before making it again');
+  d.log.info({ key, hostIfname: p.hostIfname }, 'removing a half-made interface to make it again');
   await removeHostSide(d.env, kind, order.hostIf, p.hostIfname);
   return undefined;
 }
@@ -79,10 +85,12 @@ async function claimOrAdoptInContainer(d: AdoptDeps, p: Planned): Promise<Attach
   if ((await claimContainerIf(d.env, c, order.ifname)).kind === 'free') return undefined;
   const live = await liveAsAsked(d, p);
   if (live) {
-    const owned: OwnedRef[] = parent && parent !== order.hostIf && readHostLink(parent, d.sysClassNet)?.alias === OWNED_ALIAS ? [{ type: 'link', name: parent }] : [];
+    const ownsParent = !!parent && parent !== order.hostIf
+      && readHostLink(parent, d.sysClassNet)?.alias === OWNED_ALIAS;
+    const owned: OwnedRef[] = ownsParent ? [{ type: 'link', name: parent! }] : [];
     return adopt(d, p, live, '', owned);
   }
-  d.log.info({ key: p.key, ifname: order.ifname }, 'removing a half-made interface of this attachment before making it again');
+  d.log.info({ key: p.key, ifname: order.ifname }, 'removing a half-made interface to make it again');
   await deleteInNs(d.env, c.netns, order.ifname);
   return undefined;
 }

@@ -96,7 +96,8 @@ export class Attacher {
       lockHostIf,
       releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
     };
-    this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
+    this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log };
+    if (d.sysClassNet) this.adoptDeps.sysClassNet = d.sysClassNet;
     d.dhcp?.on('event', (ev) => {
       if (ev.type === 'stopped' && ev.ownerGone) void this.dropHostPeer(ev.key);
     });
@@ -181,7 +182,8 @@ export class Attacher {
     await this.checkNeeds(plan.needs);
     if (!order.dryRun) {
       const adopted = await claimOrAdopt(this.adoptDeps, {
-        order, c, key, fp, kind: decided.kind, hostIfname, mtu, ...(mac ? { mac } : {}), ...(plan.parent ? { parent: plan.parent } : {}), keepAddress: !!opts.keepAddress,
+        order, c, key, fp, kind: decided.kind, hostIfname, mtu, keepAddress: !!opts.keepAddress,
+        ...(mac ? { mac } : {}), ...(plan.parent ? { parent: plan.parent } : {}),
       });
       if (adopted) return { record: adopted, changed: false, commands: [] };
     }
@@ -209,7 +211,8 @@ export class Attacher {
         ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
-      return { record: makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: mac ?? '' }), changed: false, commands };
+      const record = makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: mac ?? '' });
+      return { record, changed: false, commands };
     }
 
     const undo = new UndoStack();
@@ -234,9 +237,12 @@ export class Attacher {
       if (dhcp && this.d.dhcp) {
         const sup = this.d.dhcp;
         undo.push('stop dhcp client', () => sup.stop(key, { release: true, reason: 'attach failed' }));
-        await sup.start(await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order), lastLease ? { lastAddress: lastLease } : {});
+        const spec = await dhcpStartSpec(dhcp, c, key, order.ifname, live.mac, order);
+        await sup.start(spec, lastLease ? { lastAddress: lastLease } : {});
       }
-      const record = makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: live.mac, replaced, keepAddress: !!opts.keepAddress });
+      const record = makeRecord({
+        order, c, key, fp, kind: decided.kind, made, mtu, mac: live.mac, replaced, keepAddress: !!opts.keepAddress,
+      });
       record.addresses = live.addresses;
       this.d.records.put(record);
       undo.clear();
@@ -309,7 +315,9 @@ export class Attacher {
    * With `over`, written only when the record is still that one (not replaced by a re-apply since).
    */
   note(
-    key: string, patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
+    key: string, patch:
+      Pick<AttachmentRecord, 'state'> 
+      & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
     over?: AttachmentRecord,
   ): boolean {
     const r = this.d.records.get(key);

@@ -27,7 +27,8 @@ export function makeRecord(i: RecordInput): AttachmentRecord {
   const { order, c, key, made } = i;
   const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
   return {
-    key, attachmentId: order.attachmentId ?? key, fingerprint: i.fp, container: c, ifname: order.ifname, hostIfname: made.hostIfname,
+    key, attachmentId: order.attachmentId ?? key, fingerprint: i.fp, container: c, ifname: order.ifname,
+    hostIfname: made.hostIfname,
     hostIf: order.hostIf, kind: i.kind, mac: i.mac, addresses: statics.map((a) => a.cidr.text),
     gateways: statics.flatMap((a) => (a.gateway ? [a.gateway.text] : [])), mtu: i.mtu, vlan: order.id ?? '',
     createdHostIf: made.owned.some((o) => o.name === order.hostIf), owned: made.owned,

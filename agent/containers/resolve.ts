@@ -134,7 +134,7 @@ export class ContainerResolver {
       // Docker answered "running" just before the process exited (a restart under way): the container
       // exists, so this is "not running", never "gone" (the lifecycle releases what is gone).
       if (!(err instanceof FleetnetError && err.kind === 'not_found')) throw err;
-      throw new FleetnetError('failed', `Docker container '${ref}' is not running (its process exited while it was looked up)`, {
+      throw new FleetnetError('failed', `Docker container '${ref}' is not running (its process just exited)`, {
         hint: `start it first: docker start ${ref}`, cause: err,
       });
     }
@@ -153,7 +153,10 @@ export class ContainerResolver {
     } catch (err) {
       if (!(err instanceof FleetnetError && err.kind === 'unsupported')) throw err;
       const pid = fromCgroups();
-      if (!pid && (await this.hasLxc(name))) throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint: `start it: lxc-start -n ${name}` });
+      if (!pid && (await this.hasLxc(name))) {
+        const hint = `start it: lxc-start -n ${name}`;
+        throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint });
+      }
       if (!pid) throw notFound(`LXC container '${name}' is not running (no cgroup holds it, and lxc-info is not installed)`, 'start it, or install lxc');
       return this.byPid(pid, 'lxc', name, name);
     }

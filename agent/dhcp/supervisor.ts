@@ -52,6 +52,12 @@ interface Managed {
 
 const BOUND_EVENTS = new Set(['bound', 'renew', 'rebind', 'reboot']);
 
+interface StopOptions {
+  release: boolean;
+  reason?: string;
+  ownerGone?: boolean;
+}
+
 export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   private readonly clients = new Map<string, Managed>();
   /** The address a reaped client held, by key: its container's next start asks for it again. */
@@ -105,7 +111,10 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     if (conf) writeFileSync(`${dir}/${conf.name}`, conf.text);
     const lastAddress = o.lastAddress ?? this.heldBefore.get(spec.key);
     this.heldBefore.delete(spec.key);
-    const m: Managed = { rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) }, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs: 0, restarting: false, stopping: false, waiters: [] };
+    const m: Managed = {
+      rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) }, dir,
+      leaseMtimeMs: 0, attempts: 0, launchedAtMs: 0, restarting: false, stopping: false, waiters: [],
+    };
     this.clients.set(spec.key, m);
     try {
       await this.launch(m, extra);
@@ -301,14 +310,14 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
    * already under way (the container's exit reaped it) is joined, not skipped: whoever removes the
    * interface next (a release on removal) must wait until the DHCPRELEASE has left through it.
    */
-  stop(key: string, o: { release: boolean; reason?: string; ownerGone?: boolean } = { release: true }): Promise<void> {
+  stop(key: string, o: StopOptions = { release: true }): Promise<void> {
     const m = this.clients.get(key);
     if (!m) return Promise.resolve();
     m.stopRun ??= this.stopNow(m, key, o);
     return m.stopRun;
   }
 
-  private async stopNow(m: Managed, key: string, o: { release: boolean; reason?: string; ownerGone?: boolean }): Promise<void> {
+  private async stopNow(m: Managed, key: string, o: StopOptions): Promise<void> {
     m.stopping = true;
     clearTimeout(m.restartTimer);
     if (o.ownerGone && m.rec.lastAddress) this.heldBefore.set(key, m.rec.lastAddress);

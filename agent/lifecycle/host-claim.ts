@@ -53,10 +53,13 @@ export async function removeHostSide(env: KindEnv, kind: HostIfKind, hostIf: str
  * Kinds made only in the container (macvlan, IPoIB, dummy): its interface name is free, fleetnet's own
  * from an earlier run (it carries this agent's alias mark), or someone else's (refused, exit 2, untouched).
  */
-export async function claimContainerIf(env: KindEnv, c: Pick<ContainerInfo, 'name' | 'netns'>, ifname: string): Promise<Claim> {
-  const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', '-json', 'link', 'show', 'dev', ifname], { allowFail: true });
+export async function claimContainerIf(
+  env: KindEnv, c: Pick<ContainerInfo, 'name' | 'netns'>, ifname: string,
+): Promise<Claim> {
+  const argv = [`--net=${c.netns}`, 'ip', '-json', 'link', 'show', 'dev', ifname];
+  const r = await env.runner.run('nsenter', argv, { allowFail: true });
   if (r.code !== 0) return { kind: 'free' };
-  const [l] = JSON.parse(r.stdout || '[]') as { ifalias?: string; address?: string; mtu?: number; link_type?: string }[];
+  const [l] = JSON.parse(r.stdout || '[]') as { ifalias?: string; address?: string; mtu?: number }[];
   if (!l) return { kind: 'free' };
   const link: HostLink = { name: ifname, kind: 'other', mac: l.address ?? '', mtu: l.mtu ?? 0, alias: l.ifalias ?? '' };
   if (env.ownerMark && l.ifalias === env.ownerMark) return { kind: 'ours', link };

@@ -148,7 +148,8 @@ export class Lifecycle {
     try {
       const opts = { onlyIfRecorded: true, ...(r.order.keepAddress ? { keepAddress: true } : {}) };
       const res = await this.d.attacher.attach(order, opts);
-      if (res.changed) this.d.log.info({ key: r.key, container: res.record.container.name, ifname: r.ifname }, 're-applied');
+      const container = res.record.container.name;
+      if (res.changed) this.d.log.info({ key: r.key, container, ifname: r.ifname }, 're-applied');
       return true;
     } catch (err) {
       if (!this.d.records.get(r.key)) return false; // detached meanwhile (onlyIfRecorded): nothing to do

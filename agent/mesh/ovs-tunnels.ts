@@ -67,7 +67,9 @@ export class OvsTunnels {
   async list(): Promise<OvsMeshState> {
     let out: string;
     try {
-      out = (await this.vsctl(['--format=json', '--', '--columns=name,ports,datapath_type,datapath_id', 'list', 'bridge', '--', '--columns=_uuid,name,external_ids', 'list', 'port',
+      out = (await this.vsctl(['--format=json',
+        '--', '--columns=name,ports,datapath_type,datapath_id', 'list', 'bridge',
+        '--', '--columns=_uuid,name,external_ids', 'list', 'port',
         '--', '--columns=name,type,options,bfd_status', 'list', 'interface'])).stdout;
     } catch (err) {
       throw new FleetnetError('unavailable', `cannot read this host's Open vSwitch database${this.o.ovsDb ? ` ${this.o.ovsDb}` : ''}`, {
@@ -100,7 +102,8 @@ export class OvsTunnels {
         localIp: opts.local_ip ?? '',
       });
     }
-    const broken = new Map((br ?? []).filter((b) => !hasDatapath(b.datapath_id)).map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]));
+    const broken = new Map((br ?? []).filter((b) => !hasDatapath(b.datapath_id))
+      .map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]));
     return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken };
   }
 

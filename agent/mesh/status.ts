@@ -51,7 +51,8 @@ export async function tunnelStatuses(i: StatusInput): Promise<TunnelStatus[]> {
       if (t.kind === 'ovs') {
         const broken = i.ovs?.broken.get(t.bridge);
         if (broken) s = { state: 'down', detail: `${broken.message}; fix: ${broken.hint ?? ''}` };
-        else s = ovsPorts.has(t.port) ? bfdState(i.ovs?.bfd.get(t.port)) : { state: 'missing', detail: `port ${t.port} is not on ${t.bridge}; the next pass adds it` };
+        else if (ovsPorts.has(t.port)) s = bfdState(i.ovs?.bfd.get(t.port));
+        else s = { state: 'missing', detail: `port ${t.port} is not on ${t.bridge}; the next pass adds it` };
       } else if (!kernelIds.has(`${t.port}/${t.peerIp}`)) {
         s = { state: 'missing', detail: `${t.port} has no tunnel to ${t.peerIp}; the next pass adds it` };
       } else {

@@ -72,8 +72,9 @@ export class OvsCtl {
    * kernel datapath on a host without the openvswitch module), or undefined when it works or is absent.
    */
   async datapathProblem(name: string): Promise<FleetnetError | undefined> {
-    const r = await this.runner.run('ovs-vsctl', this.args('--format=json', '--columns=name,datapath_type,datapath_id', 'list', 'bridge', name), { allowFail: true })
-      .catch(() => undefined); // no ovs-vsctl here: no bridge to be broken
+    const argv = this.args('--format=json', '--columns=name,datapath_type,datapath_id', 'list', 'bridge', name);
+    // No ovs-vsctl here: nothing to be broken.
+    const r = await this.runner.run('ovs-vsctl', argv, { allowFail: true }).catch(() => undefined);
     if (!r || r.code !== 0 || !r.stdout.trim()) return undefined;
     let t: { headings: string[]; data: unknown[][] };
     try {
@@ -132,13 +133,14 @@ export function datapathProblem(bridge: string, datapathType: string): FleetnetE
   const kernel = datapathType === '' || datapathType === 'system';
   return kernel
     ? unsupported(
-      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its kernel (system) datapath ` +
-        '(this host has no openvswitch kernel module); no packet would pass',
-      `use the user-space datapath: ovs-vsctl del-br ${bridge}, then attach with --ovs-datapath netdev (or run the agent with --ovs-datapath netdev); ` +
-        'or load the module: modprobe openvswitch',
+      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its ` +
+        'kernel (system) datapath (this host has no openvswitch kernel module); no packet would pass',
+      `use the user-space datapath: ovs-vsctl del-br ${bridge}, then attach with --ovs-datapath netdev ` +
+        '(or run the agent with --ovs-datapath netdev); or load the module: modprobe openvswitch',
     )
     : unsupported(
-      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its ${datapathType} datapath; no packet would pass`,
+      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create ` +
+        `its ${datapathType} datapath; no packet would pass`,
       "start ovs-vswitchd with user-space (netdev) support; its log says why the bridge failed",
     );
 }

@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
-import { ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markHostUnreachable, markStopped, markUp } from '../fleet/attachments.js';
+import {
+  ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markHostUnreachable, markStopped, markUp,
+} from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
@@ -206,8 +208,9 @@ export class Dispatcher {
       }
       ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs));
     } catch (err) {
-      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(err) });
-      if (host.state !== 'unreachable') log.warn({ host: hostName, err: describeError(err) }, 'agent unreachable; will retry with backoff');
+      const why = describeError(err);
+      await this.recordHost(hostName, { state: 'unreachable', lastError: why });
+      if (host.state !== 'unreachable') log.warn({ host: hostName, err: why }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
     }
     // Labelled containers first: what their labels ask for converges in this same pass.
@@ -361,7 +364,9 @@ export class Dispatcher {
       tx.putHost({ ...h, ...patch, ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}) });
       // Just became unreachable: what its attachments are now is not known, and ls says so (written
       // once, on the transition); the first pass after it answers again writes each one's real state.
-      if (patch.state === 'unreachable' && h.state !== 'unreachable') markHostUnreachable(tx, name, patch.lastError ?? '', now);
+      if (patch.state === 'unreachable' && h.state !== 'unreachable') {
+        markHostUnreachable(tx, name, patch.lastError ?? '', now);
+      }
       return h.state;
     });
     if (was !== undefined && patch.state && patch.state !== was && patch.state !== 'unknown') {

@@ -39,9 +39,10 @@ export function isLabelRefusal(a: AttachmentRecord): boolean {
 
 function refusalRecord(tx: Tx, host: string, r: Refusal, nowMs: number): AttachmentRecord {
   return {
-    id: r.id, host, net: r.net, target: r.target, ifname: r.ifname, hostIf: '', kind: 'bridge', mac: '', macScheme: 'auto', macSource: '',
-    addresses: [], other: [], vlan: '', mtu: 0, desired: 'present', state: 'failed', error: r.error,
-    generation: tx.getHost(host)?.generation ?? 0, container: { ...r.container, runtime: 'docker', pid: 0 }, hostIfname: '', reportedAddresses: [],
+    id: r.id, host, net: r.net, target: r.target, ifname: r.ifname, hostIf: '', kind: 'bridge',
+    mac: '', macScheme: 'auto', macSource: '', addresses: [], other: [], vlan: '', mtu: 0,
+    desired: 'present', state: 'failed', error: r.error, generation: tx.getHost(host)?.generation ?? 0,
+    container: { ...r.container, runtime: 'docker', pid: 0 }, hostIfname: '', reportedAddresses: [],
     requestFp: '', createdMs: nowMs, updatedMs: nowMs, fromLabels: true, labelRefused: true,
   };
 }
@@ -65,7 +66,8 @@ export async function applyLabelled(
     const target: TargetRef = { kind: 'docker', value: c.id };
     const who = { id: c.id, name: c.name };
     if (c.errors.length) {
-      refusals.push({ id: attachmentIdOf(host, target, LABELS_IFNAME), target, container: who, ifname: LABELS_IFNAME, net: '', error: c.errors.join('; ') });
+      const id = attachmentIdOf(host, target, LABELS_IFNAME);
+      refusals.push({ id, target, container: who, ifname: LABELS_IFNAME, net: '', error: c.errors.join('; ') });
     }
     for (const s of c.attach) {
       const id = attachmentIdOf(host, target, s.ifname);
@@ -75,21 +77,24 @@ export async function applyLabelled(
           if (have && !isLabelRefusal(have)) return false;
           const other = heldElsewhere(tx, host, c.id, s.ifname);
           if (other) {
-            throw new Error(`${c.name} ${s.ifname} is already attached on host ${other.host} (several hosts share this Docker daemon); `
-              + `label the container fleetnet.host=NAME so that one host owns it`);
+            throw new Error(`${c.name} ${s.ifname} is already attached on host ${other.host} `
+              + '(several hosts share this Docker daemon); label the container fleetnet.host=NAME '
+              + 'so that one host owns it');
           }
           if (have) tx.deleteAttachment(id);
           decideAttach(tx, {
-            host, net: s.network, target, ifname: s.ifname, addresses: s.addresses.map(parseAddressToken), mac: { kind: 'auto' }, fromLabels: true,
+            host, net: s.network, target, ifname: s.ifname, addresses: s.addresses.map(parseAddressToken),
+            mac: { kind: 'auto' }, fromLabels: true,
           }, o.now());
           return true;
         });
         if (made) {
           out.created.push(id);
-          o.log.info({ host, container: c.name, ifname: s.ifname, net: s.network }, 'attachment made from container labels');
+          o.log.info({ host, container: c.name, ifname: s.ifname, net: s.network }, 'attachment made from labels');
         }
       } catch (err) {
-        const error = `labels fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}net=${s.network}: ${describeError(err)}`;
+        const where = s.ifname === 'eth1' ? '' : `${s.ifname}.`;
+        const error = `labels fleetnet.${where}net=${s.network}: ${describeError(err)}`;
         refusals.push({ id, target, container: who, ifname: s.ifname, net: s.network, error });
       }
     }

@@ -37,19 +37,23 @@ test('an OVS bridge without a datapath: attach refused with the fix, nothing lef
   assert.match(r.stderr, /not in the datapath/);
   assert.equal((await vsctl('br-exists', `${br}x`)).code, 0, 'a found bridge stays');
   assert.equal((await vsctl('list-ports', `${br}x`)).stdout.trim(), '', 'no port was added');
-  assert.notEqual((await sh('docker', ['exec', a!.name, 'cat', '/sys/class/net/eth1/address'], true)).code, 0, 'nothing half-made in the container');
+  const eth1 = await sh('docker', ['exec', a!.name, 'cat', '/sys/class/net/eth1/address'], true);
+  assert.notEqual(eth1.code, 0, 'nothing half-made in the container');
 
   // An attachment made on a working (netdev) bridge, whose bridge then loses its datapath: failed, with the reason.
   r = await agent.cli(['attach', '--ovs-datapath', 'netdev', `${br}n`, b!.name, '10.8.0.2/24']);
   assert.equal(r.code, 0, r.stderr);
   // (ovs-vswitchd keeps a stale datapath_id when only the type of a working bridge changes: the bridge
   // is made again, as after a reboot onto a kernel without the module.)
-  assert.equal((await vsctl('del-br', `${br}n`, '--', 'add-br', `${br}n`, '--', 'set', 'bridge', `${br}n`, 'datapath_type=system')).code, 0);
+  const n = `${br}n`;
+  const remade = await vsctl('del-br', n, '--', 'add-br', n, '--', 'set', 'bridge', n, 'datapath_type=system');
+  assert.equal(remade.code, 0, remade.stderr);
   const check = await agent.cli(['check']);
   assert.equal(check.code, 1, check.stdout + check.stderr);
   assert.match(check.stdout, /not in the datapath/);
   assert.equal((await agent.cli(['check', '--fix'])).code, 1, 'not fixable by fleetnet: still reported');
-  const ls = JSON.parse((await agent.cli(['ls', '--json'])).stdout) as { container: string; state: string; error: string }[];
+  type Row = { container: string; state: string; error: string };
+  const ls = JSON.parse((await agent.cli(['ls', '--json'])).stdout) as Row[];
   const row = ls.find((x) => x.container === b!.name)!;
   assert.equal(row.state, 'failed', JSON.stringify(row));
   assert.match(row.error, /not in the datapath.*--ovs-datapath netdev/);

@@ -25,19 +25,24 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'fleetnet-lc-unit-'));
 }
 
-const C: ContainerInfo = { runtime: 'docker', id: 'c'.repeat(64), name: 'web', pid: 1, netns: '/proc/1/ns/net', nsKey: '1:1' };
+const C: ContainerInfo = {
+  runtime: 'docker', id: 'c'.repeat(64), name: 'web', pid: 1, netns: '/proc/1/ns/net', nsKey: '1:1',
+};
 
 function record(): AttachmentRecord {
   return {
-    key: `docker:${C.id}/eth1`, attachmentId: `docker:${C.id}/eth1`, fingerprint: 'fp', container: C, ifname: 'eth1', hostIfname: 'fnabc', hostIf: 'br0',
-    kind: 'bridge', mac: '02:00:00:00:00:01', addresses: ['10.0.0.2/24'], gateways: [], mtu: 1500, vlan: '', createdHostIf: false,
-    replacedDefaults: [], createdAtMs: 0, order: { hostIf: 'br0', ifname: 'eth1', addresses: ['10.0.0.2/24'], mac: '' }, state: 'up', attempts: 0,
+    key: `docker:${C.id}/eth1`, attachmentId: `docker:${C.id}/eth1`, fingerprint: 'fp', container: C, ifname: 'eth1',
+    hostIfname: 'fnabc', hostIf: 'br0', kind: 'bridge', mac: '02:00:00:00:00:01', addresses: ['10.0.0.2/24'],
+    gateways: [],
+    mtu: 1500, vlan: '', createdHostIf: false, replacedDefaults: [], createdAtMs: 0,
+    order: { hostIf: 'br0', ifname: 'eth1', addresses: ['10.0.0.2/24'], mac: '' }, state: 'up', attempts: 0,
   };
 }
 
 /** The real Attacher (its note()) over a real RecordStore; release and attach only recorded. */
 function fakeAttacher(records: RecordStore, calls: string[]): Attacher {
-  const a = new Attacher({ runner: noRunner as never, ip: {} as never, records, resolver: { resolve: async () => C }, log });
+  const resolver = { resolve: async () => C };
+  const a = new Attacher({ runner: noRunner as never, ip: {} as never, records, resolver, log });
   a.release = async (key: string) => {
     calls.push(`release ${key}`);
     records.delete(key);
@@ -52,8 +57,10 @@ function fakeAttacher(records: RecordStore, calls: string[]): Attacher {
 
 describe('container lifecycle races', () => {
   it('Docker says running but the process just exited: "not running", never "gone"', async () => {
+    const running = { Id: C.id, Name: '/web', State: { Running: true, Pid: 2 ** 22 + 7 } };
     const docker = {
-      getContainer: () => ({ inspect: async () => ({ Id: C.id, Name: '/web', State: { Running: true, Pid: 2 ** 22 + 7 } }) }),
+      // A PID past the kernel's pid_max: no such process, whatever runs on this machine.
+      getContainer: () => ({ inspect: async () => (running) }),
     } as unknown as Docker;
     const r = new ContainerResolver({ runner: noRunner as never, docker: () => docker, netnsDir: '/run/netns' });
     await assert.rejects(r.resolve({ kind: 'docker', value: 'web' }), (err: unknown) =>
@@ -68,7 +75,8 @@ describe('container lifecycle races', () => {
       const calls: string[] = [];
       const notRunning = new FleetnetError('failed', `Docker container '${C.id}' is not running`);
       const lc = new Lifecycle({
-        attacher: fakeAttacher(records, calls), records, resolver: { resolve: async () => { throw notRunning; } }, docker: () => undefined, log,
+        attacher: fakeAttacher(records, calls), records, docker: () => undefined, log,
+        resolver: { resolve: async () => { throw notRunning; } },
         fullPassMs: 60_000, orphans: { runner: noRunner as never, ovs: {} as never, ownerMark: 'x', privateOvs: true },
       });
       assert.equal(await lc.reapply(records.get(record().key)!), false);
@@ -98,7 +106,9 @@ describe('container lifecycle races', () => {
       assert.equal(await live.reapply(records.get(record().key)!), false);
       assert.deepEqual(calls, ['attach']);
       assert.ok(records.get(record().key), 'kept for the retry');
-      const gone = new Lifecycle({ ...deps, attacher, resolver: { resolve: async () => { throw notFound('no such container'); } } });
+      const gone = new Lifecycle({
+        ...deps, attacher, resolver: { resolve: async () => { throw notFound('no such container'); } },
+      });
       assert.equal(await gone.reapply(records.get(record().key)!), false);
       assert.deepEqual(calls, ['attach', `release ${record().key}`]);
     } finally {
@@ -139,14 +149,20 @@ describe('container lifecycle races', () => {
     const key = 'docker:x/eth1';
     mkdirSync(join(dir, 'dhcp', 'k'), { recursive: true });
     writeFileSync(join(dir, 'dhcp', 'k', 'client.json'), JSON.stringify({
-      spec: { key, netns: '/proc/self/ns/net', ifname: 'eth1', client: 'dhcp', options: '', dns: false, oneshot: false, owner: { pid: process.pid, pidStart, nsKey: '' } },
+      spec: {
+        key, netns: '/proc/self/ns/net', ifname: 'eth1', client: 'dhcp', options: '', dns: false, oneshot: false,
+        owner: { pid: process.pid, pidStart, nsKey: '' },
+      },
       pid: process.pid, pidStart, helperId: 'h1',
     }));
-    const sup = new DhcpSupervisor({ runner: noRunner as never, log, stateDir: dir, docker: () => docker, pollMs: 60_000 });
+    const sup = new DhcpSupervisor({
+      runner: noRunner as never, log, stateDir: dir, docker: () => docker, pollMs: 60_000,
+    });
     try {
       assert.deepEqual((await sup.adopt()).adopted, [key]);
       const first = sup.stop(key, { release: true, reason: 'container exited' });
-      const second = sup.stop(key, { release: true, reason: 'container removed' }).then(() => order.push('second returned'));
+      const second = sup.stop(key, { release: true, reason: 'container removed' })
+        .then(() => order.push('second returned'));
       await Promise.all([first, second]);
       assert.deepEqual(order, ['helper stopped', 'helper removed', 'second returned']);
     } finally {

@@ -24,7 +24,10 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
     uses: s.parent && s.parent !== order.hostIf ? [s.parent] : [],
     nsName: s.tmpName,
     // Marked with the agent's alias once named: an agent that lost its records finds it as its own.
-    nsPrelude: [{ t: 'set', name: s.tmpName, rename: order.ifname }, ...(env.ownerMark ? [{ t: 'set', name: order.ifname, alias: env.ownerMark } as const] : [])],
+    nsPrelude: [
+      { t: 'set', name: s.tmpName, rename: order.ifname },
+      ...(env.ownerMark ? [{ t: 'set', name: order.ifname, alias: env.ownerMark } as const] : []),
+    ],
     ...(s.parent ? { parent: s.parent } : {}),
     prepareCommands: s.prepareCommands ?? [],
     commands: env.ip.describe(undefined, [s.addOp]),
