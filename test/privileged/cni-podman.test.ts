@@ -4,6 +4,7 @@
 // containers ping each other across the mesh, a restarted container gets a working interface
 // again, and `podman rm` releases the addresses (gone from `fleetnet ls`, free for the next one).
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { CniDriver } from '../helpers/cni.js';
@@ -12,6 +13,9 @@ import type { TestFleet } from '../helpers/controller-fleet.js';
 import { PODMAN_IMAGE, PodmanHost } from '../helpers/podman.js';
 
 let fleet: TestFleet;
+/** podman's name of the fleet network `blue` for this run (a conflist name of its own). */
+const netName = () => `blue-${fleet.prefix}`;
+const CNI_CACHE = '/var/lib/cni/results';
 const podmen: PodmanHost[] = [];
 const SUBNET = `10.${90 + Math.floor(Math.random() * 10)}.${Math.floor(Math.random() * 250)}`;
 
@@ -25,7 +29,7 @@ async function pings(h: PodmanHost, container: string, to: string): Promise<bool
 }
 
 async function run(h: PodmanHost, name: string): Promise<string> {
-  const r = await h.podman('run', '-d', '--name', name, '--network', 'blue', PODMAN_IMAGE, 'sleep', '600');
+  const r = await h.podman('run', '-d', '--name', name, '--network', netName(), PODMAN_IMAGE, 'sleep', '600');
   assert.equal(r.code, 0, `podman run ${name}: ${r.stderr}`);
   const addr = await h.addressOf(name);
   assert.match(addr, new RegExp(`^${SUBNET.replaceAll('.', '\\.')}\\.\\d+/24$`), `${name} has an address of blue`);
@@ -45,9 +49,9 @@ before(async () => {
     });
     // podman 4.3's CNI library reads configurations up to 1.0.0; agentSocket: this lab host's agent
     // (podman's cleanup process, which tears the network down when a container exits, has no FLEETNET_AGENT_SOCKET)
-    p.writeNetwork('blue', {
+    p.writeNetwork(netName(), {
       cniVersion: '1.0.0',
-      name: 'blue',
+      name: netName(),
       plugins: [{ type: 'fleetnet', network: 'blue', agentSocket: h.socket }],
     });
     podmen.push(p);
@@ -57,6 +61,10 @@ before(async () => {
 after(async () => {
   for (const p of podmen) await p.removeAll();
   await fleet?.down();
+  // libcni's cache of results (/var/lib/cni/results/NETWORK-ID-IF): DEL removes each entry; this
+  // run's network name is its own, so whatever a failed run left there is this run's to remove.
+  if (!fleet || !existsSync(CNI_CACHE)) return;
+  for (const f of readdirSync(CNI_CACHE)) if (f.startsWith(`${netName()}-`)) rmSync(join(CNI_CACHE, f), { force: true });
 });
 
 it('podman run on two hosts: fleet-unique addresses, ping across the mesh, restart works, rm releases', async () => {
