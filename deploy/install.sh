@@ -127,6 +127,7 @@ if [ -n "$AGENT" ] && [ ! -e "$ETC/agent.yaml" ]; then
 	# listen: 10.0.0.12:7441          # the controller reaches the agent here (this host's address)
 	# host-name: h2
 	# ovs-datapath: system
+	# metrics: 127.0.0.1:9464         # Prometheus GET /metrics (off when absent)
 	EOF
 fi
 if [ -n "$CONTROLLER" ] && [ ! -e "$ETC/controller.yaml" ]; then
@@ -134,6 +135,7 @@ if [ -n "$CONTROLLER" ] && [ ! -e "$ETC/controller.yaml" ]; then
 	# fleetnet controller settings (keys as in `fleetnet controller run --help`; flags override them)
 	# listen: 10.0.0.2:7440
 	# db: /var/lib/fleetnet/state.db
+	# metrics: 127.0.0.1:9465         # Prometheus GET /metrics (off when absent)
 	EOF
 fi
 
