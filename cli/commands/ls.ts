@@ -21,6 +21,10 @@ export function register(program: Command): void {
       try {
         const [res, health] = await Promise.all([conn.call(conn.client.list, {}), conn.call(conn.client.health, {})]);
         await render(spec, { items: res.interfaces.map((i) => lsEntryOf(health.hostname, i)) }, LS_VIEW);
+        // Containers whose fleetnet labels could not be acted on: on stderr, so -o json stays the one schema.
+        for (const l of res.labelled) {
+          for (const e of l.errors) process.stderr.write(`fleetnet: labels of ${l.name || l.id.slice(0, 12)} not acted on: ${e}\n`);
+        }
       } finally {
         conn.close();
       }

@@ -128,6 +128,9 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
       }
     });
     assert.equal(await eth1Of(`${P}-bad`), undefined, 'nothing half-made');
+    const l = await cli(agent.socket, 'ls', '--json');
+    assert.match(l.stderr, new RegExp(`labels of ${P}-bad not acted on: .*10\\.61\\.0\\.300`));
+    JSON.parse(l.stdout); // stdout stays the ls schema
   });
 
   it('kill -9 during 30 attaches, then lost records: re-asked attaches made or adopted, orphans fixed, check clean', async () => {
