@@ -9,7 +9,13 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { silentLogger } from '../../common/logger.js';
 import { agentTlsFiles } from '../../agent/trust/credentials.js';
 import { startAgentTcp } from '../../agent/trust/tcp-endpoint.js';
+import { CONTROLLER_NAME } from '../../common/pki/identity.js';
+import { controllerConfig } from '../../controller/config.js';
+import { startController } from '../../controller/main.js';
+import { fakeFleet } from '../helpers/controller-fake-agent.js';
 import { controllerWithCli } from '../helpers/controller-cli.js';
+import { tempStore } from '../helpers/controller-store.js';
+import { makeTestFleet } from '../helpers/pki.js';
 import { healthCheck as check } from '../helpers/grpc-health.js';
 
 async function agentTcp(t: { after(fn: () => unknown): void }, insecureTcp: boolean): Promise<string> {
@@ -37,4 +43,23 @@ test('agent TCP endpoint, not enrolled: health answers through the authorization
 test('agent TCP endpoint opened by --insecure-tcp: Agent SERVING', async (t) => {
   const addr = await agentTcp(t, true);
   assert.equal(await check(addr, 'fleetnet.v1.Agent'), 'SERVING');
+});
+
+test('mutual TLS endpoints: a probe with no client certificate gets the health answer (controller and enrolled agent)', async (t) => {
+  const fleet = await makeTestFleet();
+  t.after(() => fleet.cleanup());
+  const { store } = tempStore(t);
+  const cfg = controllerConfig({ listen: '127.0.0.1:0', db: ':unused:', trustDir: join(fleet.dir, 'ctl') });
+  const ctl = await startController(cfg, silentLogger(), { links: fakeFleet().links, store });
+  t.after(() => ctl.stop());
+  const ca = fleet.trust.ca.certPem;
+  assert.equal(await check(ctl.listen, '', { caPem: ca, serverName: CONTROLLER_NAME }), 'SERVING');
+  assert.equal(await check(ctl.listen, 'fleetnet.v1.Controller', { caPem: ca, serverName: CONTROLLER_NAME }), 'SERVING');
+  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-health-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const credential = await fleet.cred('host', 'h1');
+  const addr = `unix:${dir}/agent.sock`;
+  const server = await startAgentTcp({ listen: addr, agentImpl: {}, credential, files: agentTlsFiles(dir), insecureTcp: false, log: silentLogger() });
+  t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+  assert.equal(await check(addr, 'fleetnet.v1.Agent', { caPem: ca, serverName: 'h1' }), 'SERVING');
 });
