@@ -197,7 +197,8 @@ export async function serveMetrics(metrics: FleetMetrics, listen: string, log: L
   });
   const addr = server.address();
   const host6 = typeof addr === 'object' && addr?.family === 'IPv6';
-  const bound = typeof addr === 'object' && addr ? `${host6 ? `[${addr.address}]` : addr.address}:${addr.port}` : listen;
+  const hostText = typeof addr === 'object' && addr ? (host6 ? `[${addr.address}]` : addr.address) : '';
+  const bound = typeof addr === 'object' && addr ? `${hostText}:${addr.port}` : listen;
   log.info({ metrics: bound }, 'metrics served on /metrics');
   return { listen: bound, close: () => new Promise<void>((r) => server.close(() => r())) };
 }

@@ -27,7 +27,8 @@ const ContextSchema = z.strictObject({
 
 const CliConfigSchema = z.strictObject({
   'current-context': z.string().optional(),
-  contexts: z.record(z.string().regex(CONTEXT_NAME, 'a context name is letters, digits, _ . -'), ContextSchema).optional(),
+  contexts: z.record(z.string().regex(CONTEXT_NAME, 'a context name is letters, digits, _ . -'), ContextSchema)
+    .optional(),
   controller: z.string().min(1).optional(),
 }).superRefine((c, ctx) => {
   const cur = c['current-context'];
@@ -66,7 +67,8 @@ function read(path: string): { text: string; config: CliConfig } {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FleetnetError('invalid', `cannot read config file ${path}`, { cause: err, hint: 'check that it is a readable file' });
+    throw new FleetnetError('invalid', `cannot read config file ${path}`,
+      { cause: err, hint: 'check that it is a readable file' });
   }
   const v = parseConfigText(text, path, CliConfigSchema as unknown as z.ZodObject, HELP) as {
     currentContext?: string; contexts?: Record<string, CliContext>; controller?: string;
@@ -101,7 +103,8 @@ export function controllersFromFile(cfg: CliConfig, context: { name: string; fro
     const c = cfg.contexts[name];
     if (!c) {
       const known = Object.keys(cfg.contexts);
-      throw new FleetnetError('invalid', `context '${name}' (${context?.from ?? 'current-context'}) is not in ${cfg.path}`,
+      const from = context?.from ?? 'current-context';
+      throw new FleetnetError('invalid', `context '${name}' (${from}) is not in ${cfg.path}`,
         { hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file' });
     }
     return { addrs: c.controllers.join(','), from: `${cfg.path} (context ${name})` };

@@ -47,9 +47,10 @@ export function register(program: Command): void {
         controller: cfg?.controller ?? null, inUse: inUse ? { controllers: inUse.addrs, from: inUse.from } : null,
       };
       const using = inUse ? `${inUse.addr} (from ${inUse.from})` : 'none: commands go to this host\'s agent';
-      await render(spec, { items, whole, heading: `file: ${file}${cfg ? '' : ' (absent)'}\ncontroller in use: ${using}` }, {
-        columns: [['CURRENT', (r) => (r.current ? '*' : '')], ['NAME', (r) => r.name], ['CONTROLLERS', (r) => r.controllers.join(',')],
-          ['DESCRIPTION', (r) => r.description]],
+      const heading = `file: ${file}${cfg ? '' : ' (absent)'}\ncontroller in use: ${using}`;
+      await render(spec, { items, whole, heading }, {
+        columns: [['CURRENT', (r) => (r.current ? '*' : '')], ['NAME', (r) => r.name],
+          ['CONTROLLERS', (r) => r.controllers.join(',')], ['DESCRIPTION', (r) => r.description]],
         id: (r) => r.name,
       });
     });
@@ -58,11 +59,15 @@ export function register(program: Command): void {
     .argument('<name>', 'a context of the settings file')
     .summary('make NAME the current context (the file keeps its comments)')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
-      const [{ configFilePath }, { useContext }] = await Promise.all([import('../client/controller-address.js'), import('../client/cli-config.js')]);
+      const [{ configFilePath }, { useContext }] = await Promise.all([
+        import('../client/controller-address.js'), import('../client/cli-config.js'),
+      ]);
       const { existsSync } = await import('node:fs');
       const { invalid } = await import('../../common/errors.js');
       const path = configFilePath(process.env, cmd.optsWithGlobals().config as string | undefined).path;
-      if (!existsSync(path)) throw invalid(`there is no settings file ${path}`, 'make it with contexts: first (see fleetnet config --help)');
+      if (!existsSync(path)) {
+        throw invalid(`there is no settings file ${path}`, 'make it with contexts: first (see fleetnet config --help)');
+      }
       useContext(path, name);
       process.stdout.write(`current context: ${name} (${path})\n`);
     });

@@ -36,7 +36,9 @@ export function register(program: Command): void {
     .action(async (opts: EventOpts, cmd: Command) => {
       const { invalid } = await import('../../common/errors.js');
       const count = opts.count === undefined ? Infinity : Number(opts.count);
-      if (!Number.isInteger(count) || count < 1) throw invalid(`--count ${opts.count}: not a whole number of events`, 'give e.g. --count 1');
+      if (!Number.isInteger(count) || count < 1) {
+        throw invalid(`--count ${opts.count}: not a whole number of events`, 'give e.g. --count 1');
+      }
       const kinds = opts.kind?.split(',').map((k) => k.trim()).filter(Boolean);
       const unknown = kinds?.filter((k) => !KINDS.includes(k)) ?? [];
       if (unknown.length) throw invalid(`--kind ${unknown.join(',')}: unknown event kind`, `use ${KINDS.join(', ')}`);
@@ -67,14 +69,18 @@ export function register(program: Command): void {
 
 function eventJson(e: EventMsg): Record<string, string> {
   const out: Record<string, string> = { time: new Date(e.timeUnixMs).toISOString(), kind: e.kind, host: e.host };
-  for (const k of ['network', 'container', 'ifname', 'peer', 'attachmentId', 'detail'] as const) if (e[k]) out[k] = e[k];
+  for (const k of ['network', 'container', 'ifname', 'peer', 'attachmentId', 'detail'] as const) {
+    if (e[k]) out[k] = e[k];
+  }
   return out;
 }
 
 /** `TIME KIND HOST key=value …` */
 export function eventLine(e: EventMsg): string {
-  const fields = ([['net', e.network], ['container', e.container], ['ifname', e.ifname], ['peer', e.peer], ['id', e.attachmentId]] as const)
-    .filter(([, v]) => v).map(([k, v]) => `${k}=${v}`);
+  const named = [
+    ['net', e.network], ['container', e.container], ['ifname', e.ifname], ['peer', e.peer], ['id', e.attachmentId],
+  ] as const;
+  const fields = named.filter(([, v]) => v).map(([k, v]) => `${k}=${v}`);
   if (e.detail) fields.push(`detail=${JSON.stringify(e.detail)}`);
   return [new Date(e.timeUnixMs).toISOString(), e.kind.padEnd(11), e.host, ...fields].join(' ');
 }

@@ -11,6 +11,9 @@ interface Row {
   address: string;
 }
 
+const row = (component: Row['component'], name: string, version: string, state: string, address: string): Row =>
+  ({ component, name, version, state, address });
+
 export function register(program: Command): void {
   addOutputOptions(program.command('version'), { kinds: ['table', 'json', 'yaml'] })
     .summary('versions of this CLI, the controller and every agent')
@@ -25,7 +28,7 @@ export function register(program: Command): void {
         import('../output/render.js'),
       ]);
       const g = cmd.optsWithGlobals();
-      const rows: Row[] = [{ component: 'client', name: 'fleetnet', version: VERSION, state: '', address: '' }];
+      const rows: Row[] = [row('client', 'fleetnet', VERSION, '', '')];
       let failed = false;
       const ctl = await chooseController(g);
       if (ctl) {
@@ -33,14 +36,14 @@ export function register(program: Command): void {
         const conn = connectController(ctl.addr);
         try {
           const h = await conn.call(conn.client.controllerHealth, {}, 10_000);
-          rows.push({ component: 'controller', name: 'controller', version: h.version, state: h.status, address: conn.addr });
+          rows.push(row('controller', 'controller', h.version, h.status, conn.addr));
           const hosts = (await conn.call(conn.client.listHosts, {}, 10_000)).hosts;
           for (const x of hosts) {
-            rows.push({ component: 'agent', name: x.name, version: x.agentVersion || '-', state: x.state, address: x.agentAddr });
+            rows.push(row('agent', x.name, x.agentVersion || '-', x.state, x.agentAddr));
           }
         } catch (err) {
           failed = true;
-          rows.push({ component: 'controller', name: 'controller', version: '-', state: `error: ${describeError(err)}`, address: ctl.addr });
+          rows.push(row('controller', 'controller', '-', `error: ${describeError(err)}`, ctl.addr));
         } finally {
           conn.close();
         }
@@ -52,7 +55,7 @@ export function register(program: Command): void {
           rows.push({ component: 'agent', name: h.hostname, version: h.version, state: h.status, address: conn.addr });
         } catch (err) {
           failed = true;
-          rows.push({ component: 'agent', name: 'local', version: '-', state: `error: ${describeError(err)}`, address: conn.addr });
+          rows.push(row('agent', 'local', '-', `error: ${describeError(err)}`, conn.addr));
         } finally {
           conn.close();
         }
