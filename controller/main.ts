@@ -26,6 +26,7 @@ import { AdminService, ControllerService } from '../common/rpc/services.js';
 import { FleetEvents } from './events/fleet-events.js';
 import { TunnelWatch } from './events/tunnel-watch.js';
 import { watchEventsHandler } from './events/watch-service.js';
+import { agentVersionsHandler } from './service/agent-versions.js';
 import { poolStats } from './ipam/pool-stats.js';
 import { ADMIN_POLICY, adminService } from './service/admin-service.js';
 
@@ -93,7 +94,9 @@ async function startServing(
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
-  const withEvents = { ...served, watchEvents: watchEventsHandler(events) };
+  const withEvents = {
+    ...served, watchEvents: watchEventsHandler(events), agentVersions: agentVersionsHandler(store, dispatcher, log),
+  };
   const impl = metrics && timed ? metrics.m.instrument(ControllerService, withEvents, timed) : withEvents;
   const tunnels = new TunnelWatch({ events, status: () => mesh.status(), periodMs: cfg.resyncMs, log: log.child({ part: 'events' }) });
   tunnels.start();

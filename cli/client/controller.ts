@@ -15,7 +15,7 @@ import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
  * container and interface (or its id), so the same attach sent twice is applied once.
  */
 export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
-  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents',
+  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents', 'agentVersions',
   'fleetAttach',
 ]);
 

@@ -1,5 +1,5 @@
-// fleetnet version: this CLI's version, the controller's, and each agent's as the controller last
-// saw it (ListHosts); without a controller, the local agent's (its Health).
+// fleetnet version: this CLI's version, the controller's, and each agent's as the controller asks
+// it now (AgentVersions: each agent's Health); without a controller, the local agent's.
 import type { Command } from 'commander';
 import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
 
@@ -17,9 +17,10 @@ const row = (component: Row['component'], name: string, version: string, state: 
 export function register(program: Command): void {
   addOutputOptions(program.command('version'), { kinds: ['table', 'json', 'yaml'] })
     .summary('versions of this CLI, the controller and every agent')
-    .description('The version of this CLI, of the controller it talks to and of each agent of the fleet (as the '
-      + 'controller last saw it); with no controller configured (or --local), of this host\'s agent. A part that does '
-      + 'not answer is shown with its error, and the exit code is 1.')
+    .description('The version of this CLI, of the controller it talks to and of each agent of the fleet (the '
+      + 'controller asks each agent now; one that does not answer shows the version last seen); with no controller '
+      + 'configured (or --local), of this host\'s agent. A part that does not answer is shown with its error, and '
+      + 'the exit code is 1.')
     .addHelpText('after', FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => {
       const spec = await outputOf(cmd, 'table', ['table', 'json', 'yaml']);
@@ -37,9 +38,12 @@ export function register(program: Command): void {
         try {
           const h = await conn.call(conn.client.controllerHealth, {}, 10_000);
           rows.push(row('controller', 'controller', h.version, h.status, conn.addr));
-          const hosts = (await conn.call(conn.client.listHosts, {}, 10_000)).hosts;
-          for (const x of hosts) {
-            rows.push(row('agent', x.name, x.agentVersion || '-', x.state, x.agentAddr));
+          // each agent asked now (its Health through the controller)
+          const agents = (await conn.call(conn.client.agentVersions, {}, 15_000)).agents;
+          for (const a of agents) {
+            const state = a.state === 'up' ? 'up' : `${a.state}: ${a.error}`;
+            rows.push(row('agent', a.host, a.version || '-', state, a.agentAddr));
+            if (a.state !== 'up') failed = true;
           }
         } catch (err) {
           failed = true;

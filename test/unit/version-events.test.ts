@@ -10,8 +10,8 @@ import { FleetEvents, type FleetEvent } from '../../controller/events/fleet-even
 import { TunnelWatch, type TunnelReport } from '../../controller/events/tunnel-watch.js';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 
-test('fleetnet version: the client, the controller and each agent; -o json', async (t) => {
-  const { cli } = await controllerWithCli(t);
+test('fleetnet version: the client, the controller and each agent (asked now); -o json', async (t) => {
+  const { cli, fleet } = await controllerWithCli(t);
   assert.equal((await cli('host', 'add', 'h1', '--addr', '10.99.0.11')).code, 0);
   for (let i = 0; i < 100; i++) {
     if ((await cli('hosts', '--json')).out.includes('"up"')) break;
@@ -24,6 +24,13 @@ test('fleetnet version: the client, the controller and each agent; -o json', asy
   const table = await cli('version');
   assert.match(table.out, /^COMPONENT\s+NAME\s+VERSION\s+STATE\s+ADDRESS/);
   assert.match(table.out, /agent\s+h1\s+fake\s+up\s+10\.99\.0\.11:7441/);
+  // an agent that stops answering: its last version, its error, exit 1
+  fleet.agents.get('10.99.0.11:7441')!.down = true;
+  const down = await cli('version', '-o', 'json');
+  assert.equal(down.code, 1);
+  const agentRow = (JSON.parse(down.out) as { component: string; version: string; state: string }[]).find((r) => r.component === 'agent')!;
+  assert.equal(agentRow.version, 'fake');
+  assert.match(agentRow.state, /^unreachable: .*does not answer/);
   const none = await cli('--controller', '127.0.0.1:1', 'version', '--json');
   assert.equal(none.code, 1);
   assert.match(JSON.parse(none.out)[1].state, /^error: no controller answers/);

@@ -325,6 +325,23 @@ export interface FleetEvent {
   detail: string;
 }
 
+export interface AgentVersionsRequest {
+}
+
+export interface AgentVersion {
+  host: string;
+  agentAddr: string;
+  /** from its Health now, else as last seen */
+  version: string;
+  /** "up" (it answered now) | "unreachable" */
+  state: string;
+  error: string;
+}
+
+export interface AgentVersionsReply {
+  agents: AgentVersion[];
+}
+
 function createBaseFleetCheckRequest(): FleetCheckRequest {
   return { host: "", fix: false };
 }
@@ -4649,6 +4666,264 @@ export const FleetEvent: MessageFns<FleetEvent> = {
   },
 };
 
+function createBaseAgentVersionsRequest(): AgentVersionsRequest {
+  return {};
+}
+
+export const AgentVersionsRequest: MessageFns<AgentVersionsRequest> = {
+  encode(_: AgentVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AgentVersionsRequest {
+    return {};
+  },
+
+  toJSON(_: AgentVersionsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentVersionsRequest>, I>>(base?: I): AgentVersionsRequest {
+    return AgentVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentVersionsRequest>, I>>(_: I): AgentVersionsRequest {
+    const message = createBaseAgentVersionsRequest();
+    return message;
+  },
+};
+
+function createBaseAgentVersion(): AgentVersion {
+  return { host: "", agentAddr: "", version: "", state: "", error: "" };
+}
+
+export const AgentVersion: MessageFns<AgentVersion> = {
+  encode(message: AgentVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.agentAddr !== "") {
+      writer.uint32(18).string(message.agentAddr);
+    }
+    if (message.version !== "") {
+      writer.uint32(26).string(message.version);
+    }
+    if (message.state !== "") {
+      writer.uint32(34).string(message.state);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.agentAddr = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentVersion {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      agentAddr: isSet(object.agentAddr)
+        ? globalThis.String(object.agentAddr)
+        : isSet(object.agent_addr)
+        ? globalThis.String(object.agent_addr)
+        : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: AgentVersion): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.agentAddr !== "") {
+      obj.agentAddr = message.agentAddr;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentVersion>, I>>(base?: I): AgentVersion {
+    return AgentVersion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentVersion>, I>>(object: I): AgentVersion {
+    const message = createBaseAgentVersion();
+    message.host = object.host ?? "";
+    message.agentAddr = object.agentAddr ?? "";
+    message.version = object.version ?? "";
+    message.state = object.state ?? "";
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseAgentVersionsReply(): AgentVersionsReply {
+  return { agents: [] };
+}
+
+export const AgentVersionsReply: MessageFns<AgentVersionsReply> = {
+  encode(message: AgentVersionsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.agents) {
+      AgentVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentVersionsReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentVersionsReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agents.push(AgentVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentVersionsReply {
+    return {
+      agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => AgentVersion.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: AgentVersionsReply): unknown {
+    const obj: any = {};
+    if (message.agents?.length) {
+      obj.agents = message.agents.map((e) => AgentVersion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentVersionsReply>, I>>(base?: I): AgentVersionsReply {
+    return AgentVersionsReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentVersionsReply>, I>>(object: I): AgentVersionsReply {
+    const message = createBaseAgentVersionsReply();
+    message.agents = object.agents?.map((e) => AgentVersion.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 export type ControllerDefinition = typeof ControllerDefinition;
 export const ControllerDefinition = {
   name: "Controller",
@@ -4810,6 +5085,18 @@ export const ControllerDefinition = {
       requestStream: false,
       responseType: FleetEvent as typeof FleetEvent,
       responseStream: true,
+      options: {},
+    },
+    /**
+     * Each host's agent version, asked of the agents now (fleetnet version); a host whose agent does
+     * not answer has the version last seen and its error.
+     */
+    agentVersions: {
+      name: "AgentVersions",
+      requestType: AgentVersionsRequest as typeof AgentVersionsRequest,
+      requestStream: false,
+      responseType: AgentVersionsReply as typeof AgentVersionsReply,
+      responseStream: false,
       options: {},
     },
   },
