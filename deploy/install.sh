@@ -2,11 +2,14 @@
 # fleetnet install: puts `fleetnet` on PATH from the npm package and starts the agent and/or the
 # controller: systemd units where systemd runs, else the agent's own supervisor (rotated log).
 #
-#   sh install.sh [--tarball fleetnet-X.tgz] [--prefix /usr/local] [--agent] [--controller] [--no-start] [--no-native]
+#   sh install.sh [--tarball fleetnet-X.tgz] [--prefix /usr/local] [--agent] [--controller] [--no-start] [--no-native] [--offline]
 #   sh install.sh --uninstall [--prefix /usr/local] [--purge]
 #
 # Without --agent/--controller: the agent only. Without --tarball: the package this script belongs
-# to is packed first (`npm pack`). --no-native skips building native modules (no compiler needed;
+# to is packed first (`npm pack`). The package is unpacked into PREFIX/lib/node_modules/fleetnet and
+# its dependencies installed by `npm ci` from the npm-shrinkwrap.json it carries: exact versions and
+# integrity, nothing resolved, the same tree on every host; --offline takes them from npm's cache only
+# (filled by an earlier `npm ci` or install), else the cache first and the registry for what it lacks. --no-native skips building native modules (no compiler needed;
 # the agent then runs `ip -batch` instead of in-process netlink; the controller needs better-sqlite3). Needs Node.js >= 24 and npm on PATH. Why a script and not a .deb:
 # Debian 12 ships Node 18, so a .deb could not depend on a packaged Node; npm is the ordinary client
 # for the package and builds its native modules for the Node it runs on; one script covers systemd
@@ -26,6 +29,7 @@ START=yes
 UNINSTALL=
 PURGE=
 NATIVE=yes
+OFFLINE=
 # Packages whose install scripts build native code (npm 11 asks before running them globally).
 ALLOW_SCRIPTS=better-sqlite3,koffi,netlink,protobufjs,ssh2,cpu-features
 ETC=${FLEETNET_ETC:-/etc/fleetnet}
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--controller) CONTROLLER=yes; shift ;;
 	--no-start) START=; shift ;;
 	--no-native) NATIVE=; shift ;;
+	--offline) OFFLINE=yes; shift ;;
 	--uninstall) UNINSTALL=yes; shift ;;
 	--purge) PURGE=yes; shift ;;
 	-h | --help) usage ;;
@@ -91,7 +96,8 @@ if [ -n "$UNINSTALL" ]; then
 	fi
 	stop_supervised
 	rm -f "$PIDFILE"
-	npm uninstall --global --prefix "$PREFIX" fleetnet >/dev/null 2>&1 || true
+	rm -rf "$PREFIX/lib/node_modules/fleetnet"
+	[ ! -L "$BIN" ] || rm -f "$BIN"
 	if [ -n "$PURGE" ]; then
 		rm -rf "$ETC" "$LOGDIR" /var/lib/fleetnet "$RUN"
 	fi
@@ -114,10 +120,26 @@ fi
 [ -f "$TARBALL" ] || die "no package at $TARBALL"
 
 echo "installing $(basename "$TARBALL") into $PREFIX"
-if [ -n "$NATIVE" ]; then scripts=--allow-scripts=$ALLOW_SCRIPTS; else scripts=--ignore-scripts; fi
-npm install --global --no-fund --no-audit --prefer-offline --loglevel=error "$scripts" --prefix "$PREFIX" "$TARBALL" >/dev/null
-"$BIN" --version >/dev/null || die "$BIN does not run"
 PKG=$PREFIX/lib/node_modules/fleetnet
+NEW=$PREFIX/lib/node_modules/.fleetnet-new
+rm -rf "$NEW"
+install -d "$NEW" "$PREFIX/bin"
+tar -xzf "$TARBALL" -C "$NEW" --strip-components=1 --no-same-owner || { rm -rf "$NEW"; die "cannot unpack $TARBALL"; }
+[ -f "$NEW/npm-shrinkwrap.json" ] || { rm -rf "$NEW"; die "$TARBALL carries no npm-shrinkwrap.json: make it with npm pack (its prepack writes one)"; }
+if [ -n "$NATIVE" ]; then scripts=--allow-scripts=$ALLOW_SCRIPTS; else scripts=--ignore-scripts; fi
+if [ -n "$OFFLINE" ]; then cache=--offline; else cache=--prefer-offline; fi
+# the locked tree, production dependencies only; the installed package is replaced only when it is whole
+(cd "$NEW" && npm ci --omit=dev --no-fund --no-audit --loglevel=error "$cache" "$scripts" >/dev/null) || {
+	rm -rf "$NEW"
+	die "npm could not install fleetnet's dependencies${OFFLINE:+ from its cache (--offline: fill it with npm ci first, or leave --offline out)}"
+}
+chmod 0755 "$NEW/bin/fleetnet.cjs"
+rm -rf "$PKG.old"
+[ ! -e "$PKG" ] || mv "$PKG" "$PKG.old"
+mv "$NEW" "$PKG"
+rm -rf "$PKG.old"
+ln -sfn ../lib/node_modules/fleetnet/bin/fleetnet.cjs "$BIN"
+"$BIN" --version >/dev/null || die "$BIN does not run"
 
 install -d -m 0755 "$ETC"
 # Settings files are created once, commented; an existing file is never touched.

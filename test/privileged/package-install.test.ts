@@ -55,22 +55,26 @@ describe('npm package and deploy/install.sh', () => {
   let tarball: string;
 
   it('npm pack holds what runs: bin, both bundles, deploy scripts and units, protos; no sources', async () => {
-    // the suite has built dist/ already: the prepack build (scripts.prepack) is not run twice here
-    const r = await sh.run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: { ...process.env, npm_config_loglevel: 'error' } });
+    // the suite has built dist/ already: of scripts.prepack only the shrinkwrap is made here (not the build again)
+    await sh.run(process.execPath, ['scripts/shrinkwrap.mjs']);
+    const r = await sh.run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: { ...process.env, npm_config_loglevel: 'error' } })
+      .finally(() => rmSync(join(root, 'npm-shrinkwrap.json'), { force: true }));
     const [info] = JSON.parse(r.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = info.files.map((f) => f.path);
     for (const f of ['bin/fleetnet.cjs', 'dist/fleetnet.cjs', 'dist/fleetnet-agent.mjs', 'deploy/install.sh', 'deploy/dhcp-hook',
       'deploy/systemd/fleetnet-agent.service', 'deploy/systemd/fleetnet-agent-package.service', 'deploy/systemd/fleetnet-controller.service',
-      'proto/fleetnet/v1/controller.proto', 'package.json']) assert.ok(files.includes(f), `${f} is in the package`);
+      'proto/fleetnet/v1/controller.proto', 'package.json', 'npm-shrinkwrap.json']) assert.ok(files.includes(f), `${f} is in the package`);
     assert.deepEqual(files.filter((f) => /\.ts$|^test\/|^node_modules\//.test(f)), []);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
-    assert.equal(pkg.scripts.prepack, 'npm run build');
+    assert.equal(pkg.scripts.prepack, 'npm run build && node scripts/shrinkwrap.mjs');
     for (const dev of ['esbuild', 'tsx', 'typescript', 'ts-proto']) assert.equal(pkg.dependencies[dev], undefined, `${dev} is a devDependency`);
     tarball = join(dir, info.filename);
   });
 
   it('install.sh on a host without systemd: fleetnet on PATH, the agent supervised from agent.yaml', async () => {
-    const r = await sh.run('ip', ['netns', 'exec', NS, 'sh', join(root, 'deploy', 'install.sh'), '--tarball', tarball, '--prefix', prefix, '--no-native'],
+    // --offline: the dependencies come from the locked tree (npm-shrinkwrap.json) out of npm's cache,
+    // which `npm ci` filled; the host's namespace has no network, and nothing may be fetched
+    const r = await sh.run('ip', ['netns', 'exec', NS, 'sh', join(root, 'deploy', 'install.sh'), '--tarball', tarball, '--prefix', prefix, '--no-native', '--offline'],
       { allowFail: true, env, timeoutMs: 300_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no systemd here: agent supervised/);
