@@ -35,6 +35,7 @@ import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
 import { AgentService } from '../common/rpc/services.js';
 import { addHealth } from '../common/rpc/health.js';
+import { agentGauges, passMetrics } from './metrics.js';
 
 export interface AgentHandle {
   attacher: Attacher;
@@ -174,7 +175,6 @@ async function startServing(
   };
 }
 
-/** A lifecycle pass: drift is what it had to repair; leaks are records whose container was gone. */
 /**
  * The fleet controller CNI ADDs take addresses and MACs from: --cni-controller, else the controller
  * this agent enrolls (or enrolled) with; none: local pools. It calls as this host, with the host
@@ -189,36 +189,6 @@ export function cniFleetLink(cfg: AgentConfig, reservations: Reservations, log: 
   const hostName = cfg.hostName ?? hostname();
   log.info({ controller, hostName }, 'cni: addresses from the fleet controller');
   return new GrpcFleetLink({ controller, hostName, reservations, credential: () => loadAgentCredential(files), log });
-}
-
-function passMetrics(m: Metrics['m'], rep: PassReport): void {
-  m.reconcilePasses.inc();
-  m.reconcileDrift.inc(rep.reapplied.length + rep.released.length + rep.stopped.length + rep.orphansRemoved.length);
-  m.leaksFound.inc(rep.released.length);
-  m.orphansFound.inc(rep.orphansFound.length);
-}
-
-/** DHCP restarts as they happen; leases and tunnel states read at each scrape. */
-function agentGauges(m: Metrics['m'], dhcp: DhcpSupervisor, mesher: Mesher): void {
-  dhcp.on('event', (e) => {
-    if (e.type === 'restarted') m.dhcpRestarts.inc();
-  });
-  m.onScrape(async () => {
-    const now = Date.now();
-    m.dhcpLeaseAge.reset();
-    m.dhcpLeaseRemaining.reset();
-    for (const l of dhcp.leases()) {
-      m.dhcpLeaseAge.set({ key: l.key, ifname: l.ifname }, Math.max(0, (now - l.obtainedUnixMs) / 1000));
-      m.dhcpLeaseRemaining.set({ key: l.key, ifname: l.ifname }, Math.max(0, (l.expiresUnixMs - now) / 1000));
-    }
-    const tunnels = await mesher.status();
-    m.tunnelUp.reset();
-    for (const t of tunnels) {
-      const probe = t.kind === 'ovs' ? 'bfd' : 'ping';
-      const labels = { network: t.network, peer: t.peer, kind: t.kind, probe, state: t.state };
-      m.tunnelUp.set(labels, t.state === 'up' ? 1 : 0);
-    }
-  });
 }
 
 /**
