@@ -78,9 +78,12 @@ export function labDir(name: string, runRoot = DEFAULT_RUN_ROOT): string {
   return join(runRoot, name);
 }
 
-/** Every namespace a lab of this name may own: exactly NAME-sw and NAME-h<digits>. */
+/**
+ * Every namespace a lab of this name may own: exactly NAME-sw, NAME-h<digits> (hosts), NAME-c<digits>
+ * (controllers), NAME-e<digits> (etcd members) and NAME-k<digits> (the HA demo's containers).
+ */
 export function isLabNetns(lab: string, ns: string): boolean {
-  return ns === `${lab}-sw` || new RegExp(`^${lab}-h[0-9]{1,3}$`).test(ns);
+  return ns === `${lab}-sw` || new RegExp(`^${lab}-[hcek][0-9]{1,3}$`).test(ns);
 }
 
 export function layoutOf(name: string, hosts: number, underlay: Cidr, runRoot = DEFAULT_RUN_ROOT): LabLayout {

@@ -8,7 +8,7 @@ export const ProcessRecordSchema = z.object({
   pid: z.number().int().positive(),
   /** Field 22 of /proc/PID/stat (clock ticks since boot). */
   startTime: z.string(),
-  role: z.enum(['ovsdb-server', 'ovs-vswitchd', 'agent']),
+  role: z.enum(['ovsdb-server', 'ovs-vswitchd', 'agent', 'etcd', 'controller']),
   host: z.string(),
 });
 export type ProcessRecord = z.infer<typeof ProcessRecordSchema>;

@@ -8,6 +8,10 @@ import { conflict, FleetnetError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { fleetnetBin, startAgent, waitAgentHealthy } from './agents.js';
+import {
+  buildNode, controllerArgv, haLayoutOf, parseHa, startEtcd, startLabController, waitLabController, waitLabEtcd,
+  type HaLayout,
+} from './ha.js';
 import { labDown } from './down.js';
 import {
   DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, DEFAULT_UNDERLAY, layoutOf, parseHostCount, parseLabName, parseUnderlay, requireRoot, UNDERLAY_IF,
@@ -33,6 +37,10 @@ export interface LabUpOptions {
   signal?: AbortSignal;
   /** Leave what was made when up fails (for debugging); default: take it down again. */
   keepOnFailure?: boolean;
+  /** Controllers in their own namespaces (0-3; more than one needs etcd), the lab's hosts registered with them. */
+  controllers?: number;
+  /** etcd members in their own namespaces (0, 1, 3 or 5), the controllers' shared store. */
+  etcd?: number;
 }
 
 export interface LabHostInfo {
@@ -50,6 +58,8 @@ export interface LabUpResult {
   underlay: string;
   switchNetns: string;
   hosts: LabHostInfo[];
+  controllers: { name: string; netns: string; listen: string }[];
+  etcd: { name: string; netns: string; clientUrl: string }[];
   elapsedMs: number;
 }
 
@@ -106,6 +116,35 @@ async function allSettledOrThrow(ps: Promise<unknown>[]): Promise<void> {
   if (bad) throw bad.reason;
 }
 
+const alive = (c: ChildProcess) => () => c.exitCode === null && c.signalCode === null;
+
+/** etcd members, then controllers, each in its namespace; the lab's hosts registered through the first controller. */
+async function buildControlPlane(
+  runner: Runner, lab: LabLayout, ha: HaLayout, bin: string, state: LabStateFile, step: (l: string) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (const n of [...ha.etcd, ...ha.controllers]) await buildNode(runner, lab, n, state);
+  if (ha.etcd.length) {
+    step(`etcd: ${ha.etcd.length} member(s) ${ha.etcd.map((e) => `${e.netns}=${e.member.clientUrl}`).join(' ')}`);
+    const token = `fleetnet-lab-${lab.name}-${Date.now()}`;
+    const procs = ha.etcd.map((e) => startEtcd(runner, ha, e, token));
+    for (const [i, p] of procs.entries()) await record(state, p.pid ?? 0, 'etcd', ha.etcd[i]!.name);
+    await allSettledOrThrow(ha.etcd.map((e, i) => waitLabEtcd(runner, e, alive(procs[i]!), signal)));
+  }
+  const on = ha.etcd.length ? ', all on the etcd' : '';
+  step(`controllers: ${ha.controllers.map((c) => `${c.netns}=${c.listen}`).join(' ')}${on}`);
+  const procs = ha.controllers.map((c) => startLabController(runner, c, controllerArgv(ha, c, bin)));
+  for (const [i, p] of procs.entries()) await record(state, p.pid ?? 0, 'controller', ha.controllers[i]!.name);
+  await allSettledOrThrow(ha.controllers.map((c, i) => waitLabController(runner, c, bin, alive(procs[i]!), signal)));
+  const first = ha.controllers[0]!;
+  step(`controllers: the lab's hosts registered (through ${first.name})`);
+  for (const h of lab.hosts) {
+    const argv = ['netns', 'exec', first.netns, process.execPath, bin, '--controller', first.listen,
+      'host', 'add', h.name, '--addr', h.listen];
+    await runner.run('ip', argv, { timeoutMs: 30_000 });
+  }
+}
+
 export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const t0 = Date.now();
   const name = parseLabName(opts.name ?? DEFAULT_LAB_NAME);
@@ -117,8 +156,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const log = opts.log ?? silentLogger();
   const step = opts.onStep ?? (() => undefined);
   const lab = layoutOf(name, hosts, underlay, runRoot);
+  const ha = parseHa(opts.controllers ?? 0, opts.etcd ?? 0);
+  const haLayout = haLayoutOf(lab, underlay, ha.controllers, ha.etcd);
   const withAgents = opts.agents ?? true;
-  const bin = withAgents ? fleetnetBin() : '';
+  const bin = withAgents || ha.controllers ? fleetnetBin() : '';
 
   if (existsSync(lab.dir) || existsSync(`/run/netns/${lab.switchNetns}`)) {
     throw conflict(`a lab named '${name}' exists already`, `take it down first: fleetnet lab down --name ${name}   (or pick another --name)`);
@@ -153,10 +194,16 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
       await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), 30_000, opts.signal)));
       step(`agents: all ${hosts} answer Health`);
     }
+    if (ha.controllers) await buildControlPlane(runner, lab, haLayout, bin, state, step, opts.signal);
     state.markReady();
     const elapsedMs = Date.now() - t0;
-    log.info({ lab: name, hosts, elapsedMs }, 'lab up');
-    return { name, dir: lab.dir, underlay: lab.underlay, switchNetns: lab.switchNetns, hosts: lab.hosts.map(hostInfo), elapsedMs };
+    log.info({ lab: name, hosts, ...ha, elapsedMs }, 'lab up');
+    return {
+      name, dir: lab.dir, underlay: lab.underlay, switchNetns: lab.switchNetns, hosts: lab.hosts.map(hostInfo),
+      controllers: haLayout.controllers.map((c) => ({ name: c.name, netns: c.netns, listen: c.listen })),
+      etcd: haLayout.etcd.map((e) => ({ name: e.name, netns: e.netns, clientUrl: e.member.clientUrl })),
+      elapsedMs,
+    };
   } catch (err) {
     if (!opts.keepOnFailure) {
       step(`failed (${err instanceof Error ? err.message : String(err)}); taking the lab down again`);

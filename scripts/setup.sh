@@ -11,7 +11,7 @@ PKGS=(iproute2 util-linux procps openvswitch-switch docker.io busybox-static dns
       isc-dhcp-client dhcpcd-base openssh-server iputils-arping iputils-ping protobuf-compiler
       containernetworking-plugins lxc tcpdump tar libndp-tools nftables iptables systemd
       curl ca-certificates build-essential python3
-      etcd-server etcd-client podman graphviz ansible-core zsh fish)
+      etcd-server etcd-client ethtool podman graphviz ansible-core zsh fish)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

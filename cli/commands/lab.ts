@@ -19,6 +19,11 @@ Examples:
   fleetnet lab down                          # removes all of lab "lab", also after a crash
   fleetnet lab demo                          # a guided tour: up, attach, ping, down`;
 
+function wholeNumber(v: string, flag: string): number {
+  if (!/^\d+$/.test(v)) throw invalid(`${flag} ${v} is not a number`, `e.g. ${flag} 3`);
+  return Number(v);
+}
+
 function hostCount(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v)) throw invalid(`--hosts ${v} is not a number`, 'e.g. --hosts 3');
@@ -56,21 +61,36 @@ export function register(program: Command): void {
     .option('--underlay <cidr>', 'IPv4 underlay network; host i gets .(10+i)', '10.99.0.0/24')
     .option('--keep-on-failure', 'leave what was made when a step fails (for debugging)')
     .option('--agent-log-level <level>', 'log level of the lab agents', 'info')
+    .option('--controllers <n>', 'controllers, each in its own namespace (0-3; more than one needs --etcd)', '0')
+    .option('--etcd <n>', 'etcd members, each in its own namespace: the controllers\' shared store (0, 1, 3, 5)', '0')
     .option('--json', 'print the lab as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | boolean | undefined>) => {
       const hosts = hostCount(String(opts.hosts));
-      const { labUp } = await import('../../lab/up.js');
+      const controllers = wholeNumber(String(opts.controllers), '--controllers');
+      const etcd = wholeNumber(String(opts.etcd), '--etcd');
+      const [{ labUp }, { parseHa }] = await Promise.all([import('../../lab/up.js'), import('../../lab/ha.js')]);
+      parseHa(controllers, etcd); // bad counts: exit 2 before anything is made
       const res = await withInterrupt((signal) =>
         labUp({
           name: String(opts.name), hosts, underlay: String(opts.underlay), signal, keepOnFailure: Boolean(opts.keepOnFailure),
-          agentLogLevel: String(opts.agentLogLevel),
+          agentLogLevel: String(opts.agentLogLevel), controllers, etcd,
           ...(opts.json ? {} : { onStep: (l: string) => process.stdout.write(`- ${l}\n`) }),
         }),
       );
       if (opts.json) return printJson(res);
       process.stdout.write(`\nlab ${res.name} is up (${res.hosts.length} hosts, ${res.elapsedMs} ms):\n`);
       process.stdout.write(table(['HOST', 'NETNS', 'UNDERLAY', 'AGENT SOCKET', 'AGENT TCP'], res.hosts.map((h) => [h.name, h.netns, h.underlayIp, h.agentSocket, h.listen])) + '\n');
+      if (res.controllers.length) {
+        const nodes = [
+          ...res.controllers.map((c) => [c.name, c.netns, `controller ${c.listen}`]),
+          ...res.etcd.map((e) => [e.name, e.netns, `etcd ${e.clientUrl}`]),
+        ];
+        process.stdout.write(`\n${table(['NODE', 'NETNS', 'SERVES'], nodes)}\n`);
+        const addrs = res.controllers.map((c) => c.listen).join(',');
+        const ns = res.hosts[0]!.netns;
+        process.stdout.write(`the CLI inside the lab: ip netns exec ${ns} fleetnet --controller ${addrs} hosts\n`);
+      }
       process.stdout.write(`\ntake it down with: fleetnet lab down --name ${res.name}\n`);
     });
 
@@ -107,6 +127,17 @@ export function register(program: Command): void {
       if (opts.json) return printJson(res);
       const nothing = !res.netns.length && !res.processes.length && !res.containers.length && !res.removedDir;
       process.stdout.write(nothing ? `lab ${res.name}: nothing to remove\n` : `lab ${res.name} is down\n`);
+    });
+
+  lab
+    .command('demo-ha')
+    .summary('several controllers on etcd: one is killed -9, an attach still goes through a surviving one')
+    .option('--name <name>', 'lab name for the demo', 'demoha')
+    .option('--keep', 'leave the lab up afterwards')
+    .action(async (opts: { name: string; keep?: boolean }) => {
+      const { runHaDemo } = await import('../../lab/demo-ha.js');
+      const out = (l: string) => process.stdout.write(l + '\n');
+      await withInterrupt((signal) => runHaDemo({ name: opts.name, signal, keep: Boolean(opts.keep), out }));
     });
 
   lab
