@@ -110,8 +110,12 @@ test('attach with DHCP through the CLI and the agent; agent kill -9; detach; con
   assert.deepEqual(await addrsOf(c.netns, 'eth1'), [ci.lease!.address]);
   assert.equal((await cli(agent.socket, 'detach', c.name)).code, 0);
 
-  // docker restart: the agent makes eth1 again with the same MAC and a new client, which asks for and gets the same lease.
-  const macOf = async () => (await sh.run('docker', ['exec', a.id, 'cat', '/sys/class/net/eth1/address'], { allowFail: true })).stdout.trim();
+  // docker restart: the agent makes eth1 again with the same MAC and a new client, which asks for and
+  // gets the same lease.
+  const macOf = async () => {
+    const r = await sh.run('docker', ['exec', a.id, 'cat', '/sys/class/net/eth1/address'], { allowFail: true });
+    return r.stdout.trim();
+  };
   const macBefore = await macOf();
   await sh.run('docker', ['restart', '-t', '0', a.id]);
   await until('a leased again after its restart', async () => {

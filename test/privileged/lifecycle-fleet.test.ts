@@ -78,8 +78,9 @@ test('--keep-address: removal keeps the address reserved (stopped)', async () =>
 
 /** A container started with fleetnet labels (and this run's test label, for the cleanup). */
 async function runLabelled(name: string, labels: string[]): Promise<void> {
-  const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name, '--label', `${TEST_LABEL}=${fleet.prefix}`,
-    ...labels.flatMap((l) => ['--label', l]), BUSYBOX_IMAGE, 'sleep', '3600']);
+  const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name,
+    '--label', `${TEST_LABEL}=${fleet.prefix}`, ...labels.flatMap((l) => ['--label', l]),
+    BUSYBOX_IMAGE, 'sleep', '3600']);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -88,10 +89,13 @@ const addrsIn = async (name: string, dev: string) => {
   return r.code === 0 ? [...r.stdout.matchAll(/inet (\S+)/g)].map((m) => m[1]!) : [];
 };
 
-test('labels: fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds an interface; a refused label shows in ls; removal frees', async () => {
-  await runLabelled(c('lab'), ['fleetnet.host=h1', 'fleetnet.net=blue', 'fleetnet.ip=10.71.0.30/24', 'fleetnet.eth2.net=blue']);
+// fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds an interface.
+test('labels: attached by the controller; a refused label shows in ls; removal frees', async () => {
+  await runLabelled(c('lab'), ['fleetnet.host=h1', 'fleetnet.net=blue', 'fleetnet.ip=10.71.0.30/24',
+    'fleetnet.eth2.net=blue']);
   const mine = async () => (await ls()).filter((r) => r.container === c('lab'));
-  await eventually('both label attachments up', async () => (await mine()).filter((r) => r.state === 'up').length === 2);
+  const upRows = async () => (await mine()).filter((r) => r.state === 'up');
+  await eventually('both label attachments up', async () => (await upRows()).length === 2);
   const rows = await mine();
   const e1 = rows.find((r) => r.ifname === 'eth1')!;
   const e2 = rows.find((r) => r.ifname === 'eth2')!;
@@ -101,9 +105,10 @@ test('labels: fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds a
   assert.deepEqual(await addrsIn(c('lab'), 'eth2'), e2.addresses);
 
   // Refused: an unknown network and a malformed address; nothing allocated, the container in ls with the error.
-  await runLabelled(c('bad'), ['fleetnet.host=h1', 'fleetnet.net=nosuch', 'fleetnet.eth2.net=blue', 'fleetnet.eth2.ip=10.71.0.999/24',
-    'fleetnet.eth3.ip=10.71.0.50/24']);
-  await eventually('refusals in ls', async () => (await ls()).filter((r) => r.container === c('bad') && r.state === 'failed').length === 3);
+  await runLabelled(c('bad'), ['fleetnet.host=h1', 'fleetnet.net=nosuch', 'fleetnet.eth2.net=blue',
+    'fleetnet.eth2.ip=10.71.0.999/24', 'fleetnet.eth3.ip=10.71.0.50/24']);
+  const refused = async () => (await ls()).filter((r) => r.container === c('bad') && r.state === 'failed');
+  await eventually('refusals in ls', async () => (await refused()).length === 3);
   const bad = (await ls()).filter((r) => r.container === c('bad'));
   assert.match(bad.find((r) => r.ifname === 'eth1')!.error, /no network named nosuch/);
   assert.match(bad.find((r) => r.ifname === 'eth2')!.error, /10\.71\.0\.999/);
@@ -115,13 +120,15 @@ test('labels: fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds a
   await sh.run('docker', ['restart', '-t', '0', c('lab')]);
   await eventually('eth1 back after restart', async () => (await addrsIn(c('lab'), 'eth1')).join() === '10.71.0.30/24');
   await sh.run('docker', ['rm', '-f', c('lab'), c('bad')]);
-  await eventually('gone from ls', async () => !(await ls()).some((r) => r.container === c('lab') || r.container === c('bad')));
+  const gone = [c('lab'), c('bad')];
+  await eventually('gone from ls', async () => !(await ls()).some((r) => gone.includes(r.container)));
   await startContainer(c('next'), fleet.prefix);
   const next = await fleet.cli('attach', '--host', 'h1', c('next'), '10.71.0.30/24');
   assert.equal(next.code, 0, next.stderr);
 });
 
-test('partition: an agent the controller cannot reach shows unreachable, its interfaces stay, attaches wait (exit 3); then it converges', async () => {
+// Its interfaces stay, attaches for it wait (exit 3), and it converges when it is back.
+test('partition: an agent the controller cannot reach shows unreachable', async () => {
   const h1 = fleet.hosts[0]!;
   await startContainer(c('p'), fleet.prefix);
   await startContainer(c('q'), fleet.prefix);
@@ -132,7 +139,8 @@ test('partition: an agent the controller cannot reach shows unreachable, its int
     const hosts = JSON.parse((await fleet.cli('hosts', '--json')).stdout) as { name: string; state: string }[];
     return hosts.find((h) => h.name === 'h1')?.state === 'unreachable';
   });
-  await eventually('attachment unreachable', async () => (await ls()).find((r) => r.container === c('p'))?.state === 'unreachable');
+  const pState = async () => (await ls()).find((r) => r.container === c('p'))?.state;
+  await eventually('attachment unreachable', async () => (await pState()) === 'unreachable');
   assert.deepEqual(await addrsIn(c('p'), 'eth1'), ['10.71.0.40/24'], 'the data plane is left as it is');
   const q = await fleet.cli('attach', '--host', 'h1', '--timeout', '2', c('q'), '10.71.0.41/24');
   assert.equal(q.code, 3, q.stdout + q.stderr);
@@ -145,7 +153,8 @@ test('partition: an agent the controller cannot reach shows unreachable, its int
   assert.deepEqual(await addrsIn(c('p'), 'eth1'), ['10.71.0.40/24']);
 });
 
-test('a simulated reboot (agent stopped, every link on the host deleted, containers restarted, agent started): every attachment back', async () => {
+// The reboot: agent stopped, every link on the host deleted, containers restarted, agent started.
+test('a simulated reboot: every attachment back', async () => {
   const h1 = fleet.hosts[0]!;
   const names = ['r1', 'r2', 'r3'].map(c);
   for (const [i, n] of names.entries()) {
@@ -153,7 +162,8 @@ test('a simulated reboot (agent stopped, every link on the host deleted, contain
     const a = await fleet.cli('attach', '--host', 'h1', n, `10.71.0.${60 + i}/24`);
     assert.equal(a.code, 0, a.stderr);
   }
-  const snapshot = async () => (await ls()).filter((r) => names.includes(r.container)).map(({ container, mac, addresses }) => ({ container, mac, addresses }))
+  const ours = async () => (await ls()).filter((r) => names.includes(r.container));
+  const snapshot = async () => (await ours()).map(({ container, mac, addresses }) => ({ container, mac, addresses }))
     .sort((x, y) => x.container.localeCompare(y.container));
   const before = await snapshot();
   const macs = async () => Promise.all(names.map(async (n) => [n, await eth1(n)]));
@@ -170,9 +180,11 @@ test('a simulated reboot (agent stopped, every link on the host deleted, contain
   assert.deepEqual(await Promise.all(names.map(eth1)), names.map(() => undefined));
   await h1.startAgent();
 
-  await eventually('every interface back', async () => (await macs()).every(([n, m], i) => n === macsBefore[i]![0] && m === macsBefore[i]![1]));
-  await eventually('up in the controller', async () => (await ls()).filter((r) => names.includes(r.container)).every((r) => r.state === 'up'));
+  const same = ([n, m]: (string | undefined)[], i: number) => n === macsBefore[i]![0] && m === macsBefore[i]![1];
+  await eventually('every interface back', async () => (await macs()).every(same));
+  await eventually('up in the controller', async () => (await ours()).every((r) => r.state === 'up'));
   assert.deepEqual(await snapshot(), before);
-  const veths = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]+@/.test(l));
+  const linksNow = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n');
+  const veths = linksNow.filter((l) => /: fn[0-9a-f]+@/.test(l));
   assert.equal(veths.length, (await ls()).filter((r) => r.state === 'up').length, veths.join('\n'));
 });

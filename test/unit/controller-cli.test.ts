@@ -50,7 +50,8 @@ test('CLI through a controller: exit codes and messages', async (t) => {
   assert.equal(ls.code, 0);
   const rows = JSON.parse(ls.out) as { container: string; state: string }[];
   // web1's host h1 does not answer: unreachable, not up (issue 11, partition).
-  assert.deepEqual(rows.map((r) => [r.container, r.state]).sort(), [['ghost', 'failed'], ['web1', 'unreachable'], ['web3', 'pending']]);
+  const states = rows.map((r) => [r.container, r.state]).sort();
+  assert.deepEqual(states, [['ghost', 'failed'], ['web1', 'unreachable'], ['web3', 'pending']]);
   assert.match((await cli('ls', '--host', 'h1')).out, /CONTAINER\s+HOST\s+NET/);
   assert.equal((await cli('net', 'rm', 'blue')).code, 1, 'a network with attachments stays');
   assert.equal((await cli('inspect', 'nobody')).code, 2);

@@ -87,14 +87,18 @@ test('agent down: attach stays pending, then completes when the agent is back', 
   assert.equal(hosts.hosts[0]?.state, 'unreachable');
   // Partition: what was up shows unreachable (not up), its address still held; nothing pending is lost.
   const during = (await call(client.listAttachments, ALL)).attachments;
-  assert.deepEqual(during.map((a) => [a.target?.value, a.state]).sort(), [['warmup', 'unreachable'], ['web2', 'pending']]);
+  const states = during.map((a) => [a.target?.value, a.state]).sort();
+  assert.deepEqual(states, [['warmup', 'unreachable'], ['web2', 'pending']]);
   assert.match(during.find((a) => a.target?.value === 'warmup')!.error, /agent unreachable/);
   agent().down = false;
   const done = await attach('web2', 5000);
   assert.equal(done.attachment?.state, 'up');
   assert.equal(done.attachment?.addresses[0], r.attachment?.addresses[0]);
-  for (let i = 0; i < 100 && (await call(client.listAttachments, ALL)).attachments.some((a) => a.state !== 'up'); i++) await new Promise((res) => setTimeout(res, 20));
-  assert.deepEqual((await call(client.listAttachments, ALL)).attachments.map((a) => a.state), ['up', 'up'], 'converged when the agent is back');
+  const statesNow = async () => (await call(client.listAttachments, ALL)).attachments.map((a) => a.state);
+  for (let i = 0; i < 100 && (await statesNow()).some((s) => s !== 'up'); i++) {
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  assert.deepEqual(await statesNow(), ['up', 'up'], 'converged when the agent is back');
 });
 
 test('attach then detach while the agent is down: nothing is ever created, the address is free again', async (t) => {

@@ -35,11 +35,17 @@ function stateDir(): string {
 }
 
 /** OVSDB as `ovs-vsctl --format=json list bridge/port/interface` prints it. */
-function ovsListing(bridges: string[], ports: { name: string; bridge: string; net: string; peer: string; type: string; key: number; remote: string; local: string }[],
-  noDatapath: string[] = []): string {
+interface ListedPort {
+  name: string; bridge: string; net: string; peer: string; type: string; key: number; remote: string; local: string;
+}
+
+function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[] = []): string {
   const portsOf = (b: string) => ['set', ports.filter((p) => p.bridge === b).map((p) => ['uuid', `u-${p.name}`])];
   // datapath_id: set by ovs-vswitchd once it made the bridge; the empty set when it could not.
-  const br = { headings: ['name', 'ports', 'datapath_type', 'datapath_id'], data: bridges.map((b) => [b, portsOf(b), 'system', noDatapath.includes(b) ? ['set', []] : '00001234']) };
+  const dpid = (b: string) => (noDatapath.includes(b) ? ['set', []] : '00001234');
+  const br = {
+    headings: ['name', 'ports', 'datapath_type', 'datapath_id'], data: bridges.map((b) => [b, portsOf(b), 'system', dpid(b)]),
+  };
   const port = { headings: ['_uuid', 'name', 'external_ids'], data: ports.map((p) => [['uuid', `u-${p.name}`], p.name, ['map', [['fleetnet-net', p.net], ['fleetnet-peer', p.peer]]]]) };
   const iface = {
     headings: ['name', 'type', 'options', 'bfd_status'],
@@ -122,16 +128,21 @@ describe('mesh pass (FakeRunner)', () => {
     assert.deepEqual([res.changes, res.kept, res.removed.map((x) => x.port)], [1, 1, ['fgstale']]);
   });
 
-  it('a bridge in the database but not in the datapath: not converged (the reason, --ovs-datapath netdev), tunnels down in status', async () => {
+  // Not converged (the reason, --ovs-datapath netdev), tunnels down in status.
+  it('a bridge in the database but not in the datapath', async () => {
     const spec = specFor(1, [blue]);
     const ts = spec.networks[0]!.tunnels;
-    const listing = ovsListing(['ovs-blue'], ts.map((t) => ({ name: t.port, bridge: t.bridge, net: t.network, peer: t.peer, type: 'gre', key: 100, remote: t.peerIp, local: t.localIp })),
-      ['ovs-blue']);
-    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' && c.args.includes('list') ? { stdout: listing } : c.cmd === 'ip' ? { stdout: '[]' } : c.cmd === 'nft' ? { code: 1 } : {}));
-    const m = new Mesher({ runner: r, ovsDb: DB, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => false });
+    const listed = ts.map((t) => ({ name: t.port, bridge: t.bridge, net: t.network, peer: t.peer, type: 'gre', key: 100,
+      remote: t.peerIp, local: t.localIp }));
+    const listing = ovsListing(['ovs-blue'], listed, ['ovs-blue']);
+    const r = new FakeRunner((c) => (c.cmd === 'ovs-vsctl' && c.args.includes('list') ? { stdout: listing }
+      : c.cmd === 'ip' ? { stdout: '[]' } : c.cmd === 'nft' ? { code: 1 } : {}));
+    const hasGretap = async () => false;
+    const m = new Mesher({ runner: r, ovsDb: DB, stateDir: stateDir(), log: silentLogger(), hasGretap });
     const res = await m.apply(spec);
     assert.equal(res.errors.length, 1, JSON.stringify(res.errors));
-    assert.match(res.errors[0]!.message, /ovs-blue is in the database but not in the datapath.*fix: .*--ovs-datapath netdev/);
+    assert.match(res.errors[0]!.message,
+      /ovs-blue is in the database but not in the datapath.*fix: .*--ovs-datapath netdev/);
     const st = await m.status();
     assert.deepEqual([...new Set(st.map((s) => s.state))], ['down']);
     assert.match(st[0]!.detail, /not in the datapath/);

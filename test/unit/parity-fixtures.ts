@@ -71,23 +71,38 @@ export interface FoundInContainer {
   mtu?: number;
 }
 
-export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[]; brokenBridges?: string[]; ownerMark?: string; found?: FoundInContainer } = {}) {
+export interface FakeAttacherOptions {
+  missing?: string[];
+  ovsBridges?: string[];
+  /** OVS bridges in the database that ovs-vswitchd could not make (no datapath_id). */
+  brokenBridges?: string[];
+  ownerMark?: string;
+  found?: FoundInContainer;
+}
+
+export function fakeAttacher(opts: FakeAttacherOptions = {}) {
   const sys = fakeSys();
   const found = opts.found;
   const runner: FakeRunner = new FakeRunner((call: RecordedCall): Partial<RunResult> | undefined => {
     if (found && call.cmd === 'nsenter' && call.args.join(' ').endsWith(`ip -json link show dev ${found.ifname}`)) {
-      return { stdout: JSON.stringify([{ ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, link_type: 'ether', ifalias: found.ifalias }]) };
+      const link = { ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, ifalias: found.ifalias };
+      return { stdout: JSON.stringify([link]) };
     }
     if (found && call.cmd === 'nsenter' && call.input === `addr show dev ${found.ifname}\n`) {
-      const addr_info = found.addresses.map((a) => ({ family: 'inet', local: a.split('/')[0], prefixlen: Number(a.split('/')[1]), scope: 'global' }));
-      return { stdout: JSON.stringify([{ ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, operstate: 'UP', addr_info }]) };
+      const addr_info = found.addresses.map((a) => {
+        const [local, prefix] = a.split('/');
+        return { family: 'inet', local, prefixlen: Number(prefix), scope: 'global' };
+      });
+      const link = { ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, operstate: 'UP', addr_info };
+      return { stdout: JSON.stringify([link]) };
     }
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists')) return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
     if (call.cmd === 'ovs-vsctl' && call.args.includes('list') && call.args.includes('bridge')) {
       // ovs-vswitchd made the bridge (a datapath_id), or could not (the empty set: no kernel datapath).
       const br = call.args.at(-1)!;
       const id = opts.brokenBridges?.includes(br) ? ['set', []] : '0000aabbccddeeff';
-      return { stdout: JSON.stringify({ headings: ['name', 'datapath_type', 'datapath_id'], data: [[br, 'system', id]] }) };
+      const table = { headings: ['name', 'datapath_type', 'datapath_id'], data: [[br, 'system', id]] };
+      return { stdout: JSON.stringify(table) };
     }
     if (call.cmd === 'nsenter' && call.input?.includes('addr show dev')) {
       const ifname = /addr show dev (\S+)/.exec(call.input)![1]!;
@@ -107,7 +122,8 @@ export function fakeAttacher(opts: { missing?: string[]; ovsBridges?: string[]; 
   const attacher = new Attacher({
     runner, ip: ipExec(runner), records: new RecordStore(tmp('fnp-state-')),
     resolver: { resolve: async () => CONTAINER }, log: pino({ level: 'silent' }), sysClassNet: sys, garp: false,
-    ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps, ...(opts.ownerMark ? { ownerMark: opts.ownerMark } : {}),
+    ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps,
+    ...(opts.ownerMark ? { ownerMark: opts.ownerMark } : {}),
   });
   const attach = async (over: Partial<AttachRequest>) => attacher.attach(attachOrderFromProto(request(over), sys));
   return { runner, attacher, attach, sys };

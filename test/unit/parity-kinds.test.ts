@@ -80,7 +80,10 @@ test('a found eth0.10 is reused, and stays after the last detach', async () => {
   const f = fakeAttacher();
   fakeLink(f.sys, 'eth0.10', '');
   await f.attach({ hostIf: 'eth0', vlan: '10' });
-  assert.deepEqual(show(f.runner.calls).slice(2, 3), ['ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge']);
+  assert.deepEqual(show(f.runner.calls).slice(2, 3), [
+    'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net '
+      + 'type macvlan mode bridge',
+  ]);
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
   assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`]);
@@ -126,46 +129,56 @@ test('--kind ovs creates an OVS bridge whatever its name', async () => {
   await refused(f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }), 'conflict', /'br9' is a Linux bridge, not an Open vSwitch bridge/);
 });
 
-test('an OVS bridge in the database but not in the datapath takes no attach: the reason and --ovs-datapath netdev, nothing left', async () => {
+// The reason and --ovs-datapath netdev, nothing left.
+test('an OVS bridge in the database but not in the datapath takes no attach', async () => {
   // Found (made by someone before, e.g. an agent on a host without the openvswitch module): refused before any change.
   const found = fakeAttacher({ ovsBridges: ['ovsbr1'], brokenBridges: ['ovsbr1'] });
-  await refused(found.attach({ hostIf: 'ovsbr1' }), 'unsupported', /not in the datapath.*no openvswitch kernel module.*--ovs-datapath netdev/);
+  const why = /not in the datapath.*no openvswitch kernel module.*--ovs-datapath netdev/;
+  await refused(found.attach({ hostIf: 'ovsbr1' }), 'unsupported', why);
   const reads = ['br-exists', 'list', 'br-get-external-id'];
-  assert.deepEqual(show(found.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !reads.some((r) => c.args.includes(r)))), [], 'read-only checks only');
+  const isRead = (c: RecordedCall) => c.cmd === 'ovs-vsctl' && reads.some((r) => c.args.includes(r));
+  assert.deepEqual(show(found.runner.calls.filter((c: RecordedCall) => !isRead(c))), [], 'read-only checks only');
   // Made by this attach and found broken on read-back: the bridge goes again, no veth is made.
   const made = fakeAttacher({ brokenBridges: ['ovsbr1'] });
-  await refused(made.attach({ hostIf: 'ovsbr1', ovsDatapath: 'system' }), 'unsupported', /ovs-vsctl del-br ovsbr1.*--ovs-datapath netdev/);
+  const fix = /ovs-vsctl del-br ovsbr1.*--ovs-datapath netdev/;
+  await refused(made.attach({ hostIf: 'ovsbr1', ovsDatapath: 'system' }), 'unsupported', fix);
   const argv = show(made.runner.calls);
   assert.ok(argv.some((l) => / add-br ovsbr1 /.test(l)), argv.join('\n'));
   assert.ok(argv.some((l) => /--if-exists del-br ovsbr1$/.test(l)), argv.join('\n'));
   assert.ok(!argv.some((l) => /type veth/.test(l)), 'no veth made');
 });
 
-test('macvlan, IPoIB, dummy: an agent that lost its records adopts its own interface as asked, remakes one not as asked, refuses another\'s', async () => {
+// An agent that lost its records adopts its own interface as asked, remakes one not as asked, refuses another's.
+test('macvlan, IPoIB, dummy: adoption of the container\'s own interface', async () => {
   const mark = 'fleetnet:a0123456789';
   const kinds: [string, Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, number][] = [
     ['macvlan', { hostIf: 'eth0' }, 'eth1', 1500],
     ['ipoib', { hostIf: 'ib0', ifname: 'ib0' }, 'ib0', 2044],
     ['dummy', { hostIf: 'dummy' }, 'eth1', 1500],
   ];
-  const writes = (f: ReturnType<typeof fakeAttacher>) => show(f.runner.calls).filter((l) => !/ br-exists | link show dev |<<< addr show dev \S+$/.test(l));
+  const readOnly = / br-exists | link show dev |<<< addr show dev \S+$/;
+  const writes = (f: ReturnType<typeof fakeAttacher>) => show(f.runner.calls).filter((l) => !readOnly.test(l));
   for (const [kind, req, ifname, mtu] of kinds) {
     // Its own (the agent's alias mark) and as asked: recorded as it is, nothing run that changes anything.
-    const mine = fakeAttacher({ ownerMark: mark, found: { ifname, ifalias: mark, addresses: ['10.1.1.5/24'], mac: '02:00:00:00:00:05', mtu } });
+    const mac = '02:00:00:00:00:05';
+    const found = (addresses: string[]) => ({ ifname, ifalias: mark, addresses, mac, mtu });
+    const mine = fakeAttacher({ ownerMark: mark, found: found(['10.1.1.5/24']) });
     const res = await mine.attach(req);
     assert.equal(res.changed, false, kind);
     assert.equal(res.record.kind, kind);
     assert.equal(res.record.mac, '02:00:00:00:00:05');
     assert.deepEqual(writes(mine), [], `${kind}: adopted without a change`);
     // Its own, not as asked (another address): removed in the container, then made again (and marked).
-    const stale = fakeAttacher({ ownerMark: mark, found: { ifname, ifalias: mark, addresses: ['10.1.1.99/24'], mac: '02:00:00:00:00:05', mtu } });
+    const stale = fakeAttacher({ ownerMark: mark, found: found(['10.1.1.99/24']) });
     await stale.attach(req);
     const w = writes(stale);
     assert.equal(w[0], `${NS} ip link del ${ifname}`, `${kind}: ${w.join('\n')}`);
     assert.ok(w.some((l) => l.includes(`link set ${ifname} alias ${mark}`)), `${kind} marked: ${w.join('\n')}`);
     // Someone else's: exit 2 naming it, nothing changed.
-    const other = fakeAttacher({ ownerMark: mark, found: { ifname, ifalias: '', addresses: [], mac: '52:54:00:00:00:01' } });
-    await refused(other.attach(req), 'invalid', new RegExp(`already has an interface ${ifname} \\(MAC 52:54:00:00:00:01\\) that fleetnet did not make`));
+    const foreign = '52:54:00:00:00:01';
+    const other = fakeAttacher({ ownerMark: mark, found: { ifname, ifalias: '', addresses: [], mac: foreign } });
+    const named = new RegExp(`already has an interface ${ifname} \\(MAC ${foreign}\\) that fleetnet did not make`);
+    await refused(other.attach(req), 'invalid', named);
     assert.deepEqual(writes(other), [], `${kind}: someone else's interface untouched`);
   }
 });
