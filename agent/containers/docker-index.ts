@@ -4,6 +4,7 @@
 // falls back to asking Docker: the index can make resolution faster, never wrong.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
+import { watchContainerEvents, type EventWatch } from '../dhcp/docker-events.js';
 
 export interface DockerEntry {
   id: string;
@@ -14,54 +15,48 @@ export interface DockerEntry {
 export class DockerIndex {
   private byId = new Map<string, DockerEntry>();
   private byName = new Map<string, DockerEntry>();
-  private stream: NodeJS.ReadableStream | undefined;
+  private watch?: EventWatch;
   private stopped = false;
 
   constructor(private readonly docker: Docker, private readonly log: Logger) {}
 
-  /** Subscribes to container events, then indexes what already runs. Errors only log: the index is an accelerator. */
-  async start(): Promise<void> {
-    try {
-      this.stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['start', 'die', 'destroy', 'rename'] } })) as NodeJS.ReadableStream;
-    } catch (err) {
-      this.log.debug({ err }, 'docker events unavailable; resolving by inspect only');
-      return;
-    }
-    let buf = '';
-    this.stream.on('data', (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) this.onEvent(line);
-      }
+  /**
+   * Follows container events (the stream opened again when it breaks: dockerd restarted), indexing
+   * what runs at each (re)connect. Resolves once first connected, or after a few seconds without
+   * Docker. Errors only log: the index is an accelerator.
+   */
+  start(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const giveUp = setTimeout(resolve, 5000);
+      giveUp.unref();
+      this.watch = watchContainerEvents(() => this.docker, {
+        onEvent: (ev) => {
+          if (ev.action === 'start' || ev.action === 'rename') void this.refresh(ev.id);
+          else this.remove(ev.id);
+        },
+        onConnect: () => void this.indexRunning().finally(() => {
+          clearTimeout(giveUp);
+          resolve();
+        }),
+      }, this.log, 1000, ['start', 'die', 'destroy', 'rename']);
     });
-    this.stream.on('error', (err) => this.log.debug({ err }, 'docker event stream error'));
-    try {
-      const running = await this.docker.listContainers();
-      await Promise.all(running.map((c) => this.refresh(c.Id)));
-    } catch (err) {
-      this.log.debug({ err }, 'could not list running containers');
-    }
   }
 
   stop(): void {
     this.stopped = true;
-    (this.stream as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+    this.watch?.close();
   }
 
-  private onEvent(line: string): void {
-    let ev: { Action?: string; id?: string; Actor?: { ID?: string } };
+  /** Everything that runs now (after a reconnect, what changed meanwhile was not heard). */
+  private async indexRunning(): Promise<void> {
     try {
-      ev = JSON.parse(line);
-    } catch {
-      return;
+      const running = await this.docker.listContainers();
+      const ids = new Set(running.map((c) => c.Id));
+      for (const id of [...this.byId.keys()]) if (!ids.has(id)) this.remove(id);
+      await Promise.all(running.map((c) => this.refresh(c.Id)));
+    } catch (err) {
+      this.log.debug({ err }, 'could not list running containers');
     }
-    const id = ev.id ?? ev.Actor?.ID;
-    if (!id) return;
-    if (ev.Action === 'start' || ev.Action === 'rename') void this.refresh(id);
-    else this.remove(id);
   }
 
   private async refresh(id: string): Promise<void> {

@@ -8,8 +8,10 @@ export interface EventWatch {
   close(): void;
 }
 
+export type ContainerAction = 'start' | 'die' | 'destroy' | 'rename';
+
 export interface ContainerEvent {
-  action: 'start' | 'die' | 'destroy';
+  action: ContainerAction;
   id: string;
   /** The container's labels, as Docker attaches them to the event. */
   labels: Record<string, string>;
@@ -21,7 +23,10 @@ export interface WatchHandlers {
   onConnect?(): void;
 }
 
-export function watchContainerEvents(docker: () => Docker | undefined, h: WatchHandlers, log: Logger, retryMs = 1000): EventWatch {
+export function watchContainerEvents(
+  docker: () => Docker | undefined, h: WatchHandlers, log: Logger, retryMs = 1000,
+  actions: readonly ContainerAction[] = ['start', 'die', 'destroy'],
+): EventWatch {
   let closed = false;
   let stream: NodeJS.ReadableStream | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -30,7 +35,7 @@ export function watchContainerEvents(docker: () => Docker | undefined, h: WatchH
     if (closed) return;
     if (!d) return retry();
     try {
-      const s = await d.getEvents({ filters: JSON.stringify({ type: ['container'], event: ['start', 'die', 'destroy'] }) });
+      const s = await d.getEvents({ filters: JSON.stringify({ type: ['container'], event: actions }) });
       stream = s;
       if (closed) return destroy(s);
       let buf = '';
@@ -46,8 +51,8 @@ export function watchContainerEvents(docker: () => Docker | undefined, h: WatchH
             continue; // a partial or foreign line: the periodic pass still covers it
           }
           const id = ev.Actor?.ID ?? ev.id;
-          const action = ev.Action ?? ev.status;
-          if (!id || (action !== 'start' && action !== 'die' && action !== 'destroy')) continue;
+          const action = (ev.Action ?? ev.status) as ContainerAction | undefined;
+          if (!id || !action || !actions.includes(action)) continue;
           const { name: _n, image: _i, exitCode: _e, ...labels } = ev.Actor?.Attributes ?? {};
           h.onEvent({ action, id, labels });
         }
