@@ -8,7 +8,38 @@ import { Etcd3 } from 'etcd3';
 import { CreateNetworkRequest } from '../proto/gen/fleetnet/v1/controller.js';
 import { openEtcdStore, useEtcdStores } from '../test/helpers/controller-store.js';
 import { startTestEtcd } from '../test/helpers/etcd.js';
-import { attachFailover, killHa, startHaController } from '../test/helpers/ha-fleet.js';
+import { attachFailover, killHa, startHaController, type HaController } from '../test/helpers/ha-fleet.js';
+import type { EtcdStore } from '../controller/store/etcd/etcd-store.js';
+
+/** Each controller's store counters (SIGUSR2: one JSON line on its stdout), summed. */
+async function storeStats(cs: HaController[]): Promise<Record<string, unknown>> {
+  const all = await Promise.all(cs.map((c) => new Promise<EtcdStore['stats']>((resolve) => {
+    let buf = '';
+    const on = (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{"stats"'));
+      if (!line) return;
+      c.proc.stdout!.off('data', on);
+      resolve((JSON.parse(line) as { stats: EtcdStore['stats'] }).stats);
+    };
+    c.proc.stdout!.on('data', on);
+    c.proc.kill('SIGUSR2');
+  })));
+  const sum = { decisions: 0, commits: 0, conflicts: 0, txnMs: 0, lostOn: {} as Record<string, number> };
+  for (const s of all) {
+    sum.decisions += s.decisions;
+    sum.commits += s.commits;
+    sum.conflicts += s.conflicts;
+    sum.txnMs += s.txnMs;
+    for (const [k, v] of Object.entries(s.lostOn)) sum.lostOn[k] = (sum.lostOn[k] ?? 0) + v;
+  }
+  return {
+    ...sum, txnMs: Math.round(sum.txnMs),
+    decisionsPerCommit: +(sum.decisions / Math.max(1, sum.commits)).toFixed(1),
+    lostPerCommit: +(sum.conflicts / Math.max(1, sum.commits)).toFixed(2),
+    msPerTxn: +(sum.txnMs / Math.max(1, sum.commits + sum.conflicts)).toFixed(1),
+  };
+}
 
 const { values: opt } = parseArgs({ options: { n: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '96' } } });
 const N = Number(opt.n);
@@ -31,6 +62,7 @@ try {
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  const stats = await storeStats(ctls);
   const view = await openEtcdStore(prefix);
   const atts = await view.read((tx) => tx.listAttachments({ net: 'bench' }));
   const dupAddr = atts.length - new Set(atts.map((a) => a.addresses[0]!.cidr)).size;
@@ -55,7 +87,8 @@ try {
   c.close();
   process.stdout.write(JSON.stringify({
     allocations: N, concurrency: CONC, seconds: +secs.toFixed(2), perSecond: Math.round(N / secs), duplicateAddresses: dupAddr, duplicateMacs: dupMac,
-    stored: atts.length, lsJsonMsInProcess: +lsMs.toFixed(1), lsJsonBytes: json.length, failoverMs: Math.round(failoverMs), loadBefore, loadAfter: loadavg().map((x) => x.toFixed(2)).join(' / '),
+    stored: atts.length, store: stats, lsJsonMsInProcess: +lsMs.toFixed(1), lsJsonBytes: json.length,
+    failoverMs: Math.round(failoverMs), loadBefore, loadAfter: loadavg().map((x) => x.toFixed(2)).join(' / '),
   }, null, 1) + '\n');
 } finally {
   for (const x of ctls) await killHa(x, 'SIGTERM');

@@ -8,7 +8,7 @@ export const DEFAULT_LAB_NAME = 'lab';
 export const DEFAULT_UNDERLAY = '10.99.0.0/24';
 export const DEFAULT_RUN_ROOT = '/run/fleetnet-lab';
 export const AGENT_PORT = 7441;
-export const MAX_HOSTS = 32;
+export const MAX_HOSTS = 64;
 /** Host i holds underlay address network + HOST_OFFSET + i (10.99.0.11 for h1), as DESIGN.md's examples do. */
 const HOST_OFFSET = 10;
 const NAME_RE = /^[a-z0-9]{1,8}$/;

@@ -56,7 +56,7 @@ export function register(program: Command): void {
   lab
     .command('up')
     .summary('build a lab fleet')
-    .option('--hosts <n>', 'how many hosts (1-32)', '3')
+    .option('--hosts <n>', 'how many hosts (1-64)', '3')
     .option('--name <name>', 'lab name, the prefix of everything it makes (1-8 of a-z0-9)', 'lab')
     .option('--underlay <cidr>', 'IPv4 underlay network; host i gets .(10+i)', '10.99.0.0/24')
     .option('--keep-on-failure', 'leave what was made when a step fails (for debugging)')

@@ -101,7 +101,7 @@ test('fleetnet lab up with bad input exits 2, names the problem and makes nothin
   for (const [args, msg] of [
     [['--name', 'Bad_1'], /lab name 'Bad_1' is not 1-8 characters/],
     [['--hosts', 'x'], /--hosts x is not a number/],
-    [['--hosts', '99'], /--hosts 99 is not a whole number from 1 to 32/],
+    [['--hosts', '99'], /--hosts 99 is not a whole number from 1 to 64/],
     [['--underlay', '10.99.0.1/24'], /./],
     [['--underlay', 'fd00::/64'], /not IPv4/],
   ] as const) {

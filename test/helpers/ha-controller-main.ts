@@ -16,5 +16,7 @@ const cfg = controllerConfig({
 });
 const h = await startController(cfg, log, { links: fakeFleet().links });
 process.stdout.write(JSON.stringify({ listen: h.listen, controller: (h.store as EtcdStore).controllerId }) + '\n');
+// For the HA benchmark: SIGUSR2 prints where this controller's store spent its time (one JSON line).
+process.on('SIGUSR2', () => process.stdout.write(JSON.stringify({ stats: (h.store as EtcdStore).stats }) + '\n'));
 await runUntilSignal(log, h);
 process.exit(0); // as `fleetnet controller run` does after a clean stop
