@@ -7,6 +7,7 @@ import { closeSync } from 'node:fs';
 import { failed } from '../../common/errors.js';
 import { formatAddr, type IpAddr } from '../../common/ip.js';
 import type { IpExec } from './ip.js';
+import { deleteLinkWatched } from './link-delete.js';
 import { renderOp, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
 
@@ -182,6 +183,11 @@ export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string
     if (ops.some((o) => !NETLINK_OPS.has(o.t))) {
       stats.execs++;
       return viaExec();
+    }
+    // A lone delete (a detach): an exec watched over netlink answers as soon as the link is gone.
+    if (ops.length === 1 && ops[0]!.t === 'del') {
+      stats.execs++;
+      return deleteLinkWatched(rt, netns, ops[0]!.name, viaExec);
     }
     stats.inProcess++;
     const sock = rt.open(netns);

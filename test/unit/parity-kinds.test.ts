@@ -96,10 +96,10 @@ test('a trunk loses the VLAN only with the last attachment that uses it', async 
   await f.attach({ hostIf: 'br9', vlan: '20', trunk: 'up0', ifname: 'eth2' });
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
-  assert.deepEqual(show(f.runner.calls), ['ip link del fn925cadea24ea']);
+  assert.deepEqual(show(f.runner.calls), ['ip -json -batch - <<< link del fn925cadea24ea']);
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth2' as never });
-  assert.deepEqual(show(f.runner.calls), ['ip link del fnb039dc4ed475', 'bridge -batch - <<< vlan del dev up0 vid 20']);
+  assert.deepEqual(show(f.runner.calls), ['ip -json -batch - <<< link del fnb039dc4ed475', 'bridge -batch - <<< vlan del dev up0 vid 20']);
 });
 
 test('--dry-run of a macvlan on eth0.10 prints the commands and runs none that change anything', async () => {

@@ -111,7 +111,8 @@ export const bridgeKind: Kind = {
     };
   },
   async remove(env, r) {
-    if (r.hostIfname) await env.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
+    // In-process netlink where the agent has it (no exec of ip); gone already is fine, as before.
+    if (r.hostIfname) await env.ip.host([{ t: 'del', name: r.hostIfname }]).catch(() => undefined);
     else await env.runner.run('nsenter', [`--net=${r.container.netns}`, 'ip', 'link', 'del', r.ifname], { allowFail: true });
     if (r.trunk && r.vlan) await releaseTrunkVlan(env, r.hostIf, r.trunk, Number(r.vlan), r.key);
   },
