@@ -64,7 +64,9 @@ export function connectController(addr: string): ControllerConn {
     if (reached && !cred && !insecure) {
       return new FleetnetError('permission', `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI has none (looked for ${cliCredentialFiles().map((p) => p.cert).join(', ')})`, { cause, hint: CREDENTIAL_HINT });
     }
-    return new FleetnetError('unavailable', `no controller answers at ${addr}`, {
+    // The last failure's own words (refused, reset, timed out): the one clue to why nobody answered.
+    const last = cause instanceof Error ? `: ${cause.message}` : '';
+    return new FleetnetError('unavailable', `no controller answers at ${addr}${last}`, {
       cause, hint: 'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host\'s agent',
     });
   };

@@ -240,7 +240,15 @@ export class GrpcH2Client {
   }
 
   /** A call with failover: the next address after a connection failure, or after any transport failure when resending is harmless. */
-  private async call(m: Pick<Method<unknown, unknown>, 'path' | 'idempotent'>, req: unknown, body: Uint8Array, timeoutMs: number, onMessage: (msg: Buffer) => void): Promise<void> {
+  /**
+   * `unary`: the reply is used only once the call ended, so a reply message that arrived from a peer
+   * that then died (no status) is dropped and the call resent like any other when resending is harmless;
+   * a stream's messages are already out, so it is resent only when none had arrived.
+   */
+  private async call(
+    m: Pick<Method<unknown, unknown>, 'path' | 'idempotent'>, req: unknown, body: Uint8Array, timeoutMs: number,
+    onMessage: (msg: Buffer) => void, unary = false,
+  ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const resend = m.idempotent || hasRequestId(req);
     let got = 0;
@@ -260,7 +268,7 @@ export class GrpcH2Client {
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
         this.drop();
-        const harmless = !err.sent || (resend && got === 0);
+        const harmless = !err.sent || (resend && (unary || got === 0));
         const last = s.i + 1 >= this.addrs.length;
         if (!harmless || last) throw this.unavailable(err.cause ?? err, this.reached && !this.spoke);
         from = s.i + 1;
@@ -270,7 +278,7 @@ export class GrpcH2Client {
 
   async unary<Req, Res>(m: Method<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
     let reply: Buffer | undefined;
-    await this.call(m as Method<unknown, unknown>, req, m.encode(req), timeoutMs, (msg) => (reply = msg));
+    await this.call(m as Method<unknown, unknown>, req, m.encode(req), timeoutMs, (msg) => (reply = msg), true);
     if (reply === undefined) throw new FleetnetError('failed', `${this.peer} sent no reply message`);
     return m.decode(reply);
   }

@@ -114,8 +114,13 @@ test('hostPort splits HOST:PORT and [V6]:PORT', async () => {
   assert.deepEqual(hostPort('ctl.example', true), { host: 'ctl.example', port: 443 });
 });
 
-/** A node:http2 server on a unix socket: `answer` replies OK with its name; `drop` resets every stream unanswered. */
-async function fakeServer(dir: string, name: string, mode: 'answer' | 'drop'): Promise<{ addr: string; calls: string[]; close(): void }> {
+/**
+ * A node:http2 server on a unix socket: `answer` replies OK with its name; `drop` resets every stream unanswered;
+ * `half` sends its reply message and then its connection dies before the status (a controller killed mid-reply).
+ */
+async function fakeServer(
+  dir: string, name: string, mode: 'answer' | 'drop' | 'half',
+): Promise<{ addr: string; calls: string[]; close(): void }> {
   const sock = join(dir, `${name}.sock`);
   const calls: string[] = [];
   const server = createServer();
@@ -125,6 +130,11 @@ async function fakeServer(dir: string, name: string, mode: 'answer' | 'drop'): P
     s.on('data', () => {});
     s.on('end', () => {
       if (mode === 'drop') return s.close(2); // INTERNAL_ERROR: no status, may have been processed
+      if (mode === 'half') {
+        s.respond({ ':status': 200, 'content-type': 'application/grpc' });
+        s.write(frame(Buffer.from(name)), () => s.session?.destroy());
+        return;
+      }
       s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
       s.end(frame(Buffer.from(name)));
@@ -163,6 +173,28 @@ test('GrpcH2Client with several addresses: the first that connects; a dropped ca
   // with a request id, the controller applies it once however often it arrives: it moves on
   assert.equal(await c3.unary(write, { requestId: 'r-1' }, 5000), 'good');
   c3.close();
+});
+
+test('GrpcH2Client: a unary reply from a peer that died before its status: resent when harmless', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-half-'));
+  const half = await fakeServer(dir, 'half', 'half');
+  const good = await fakeServer(dir, 'good', 'answer');
+  t.after(() => {
+    half.close();
+    good.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const decode = (b: Uint8Array) => Buffer.from(b).toString();
+  const read = { path: '/t.S/Read', encode: () => new Uint8Array(0), decode, idempotent: true };
+  const write = { ...read, path: '/t.S/Write', idempotent: false };
+  const gone = { unavailable: (cause: unknown) => new FleetnetError('unavailable', 'gone', { cause }) };
+  const c = new GrpcH2Client([half.addr, good.addr], 'the controllers', gone);
+  assert.equal(await c.unary(read, {}, 5000), 'good', 'the half reply is not taken; the call goes to the next');
+  c.close();
+  const w = new GrpcH2Client([half.addr, good.addr], 'the controllers', gone);
+  await assert.rejects(w.unary(write, {}, 5000), (e: unknown) => e instanceof FleetnetError && e.message === 'gone');
+  w.close();
+  assert.deepEqual(good.calls, ['/t.S/Read'], 'a change without a request id is not sent again');
 });
 
 test('the CLI without a credential, against a controller that wants mutual TLS: says the credential is missing and how to get one', async (t) => {
