@@ -20,6 +20,8 @@ export const keys = {
   schema: 'meta/schema',
   host: (name: string) => HOSTS + enc(name),
   net: (name: string) => NETS + enc(name),
+  /** A network's allocation cursors (overlay-tx.ts): outside the record, written without a compare. */
+  cursor: (name: string) => `d/cur/${enc(name)}`,
   att: (id: string) => ATTS + enc(id),
   addr: (net: string, addr: string) => `d/addr/${enc(net)}/${enc(addr)}`,
   mac: (scope: string, mac: string) => `d/mac/${enc(scope)}/${enc(mac)}`,

@@ -107,15 +107,28 @@ export class OverlayTx implements Tx {
     this.put(k, undefined);
   }
 
+  // A network's allocation cursors (where the next search starts) live in their own key, written
+  // without a compare: every allocation moves them, and were they in the network's record, every two
+  // allocations in one network through two controllers would conflict on it. A stale cursor costs a
+  // probe, never a duplicate: each address is its own compared key.
+  private withCursors(n: NetworkRecord | undefined): NetworkRecord | undefined {
+    const c = n && this.peek(keys.cursor(n.name));
+    return n && c !== undefined ? { ...n, cursors: JSON.parse(c) as NetworkRecord['cursors'] } : n;
+  }
   getNetwork(name: string): NetworkRecord | undefined {
-    return parse<NetworkRecord>(this.get(keys.net(name)));
+    return this.withCursors(parse<NetworkRecord>(this.get(keys.net(name))));
   }
   listNetworks(): NetworkRecord[] {
-    return this.list(this.m.netKeys, NETS, keys.epochNets).map((v) => JSON.parse(v) as NetworkRecord).sort(byName);
+    return this.list(this.m.netKeys, NETS, keys.epochNets)
+      .map((v) => this.withCursors(JSON.parse(v) as NetworkRecord)!).sort(byName);
   }
   putNetwork(n: NetworkRecord): void {
     const k = keys.net(n.name);
-    if (this.peek(k) === undefined) this.bump(keys.epochNets);
+    const stored = parse<NetworkRecord>(this.peek(k));
+    if (stored === undefined) this.bump(keys.epochNets);
+    if (!this.readOnly) this.writes.set(keys.cursor(n.name), JSON.stringify(n.cursors));
+    // Only the cursors moved: the record itself stays as it is (and uncompared by this write).
+    if (stored && JSON.stringify({ ...stored, cursors: n.cursors }) === JSON.stringify(n)) return;
     this.put(k, JSON.stringify(n));
   }
   deleteNetwork(name: string): void {
@@ -123,6 +136,7 @@ export class OverlayTx implements Tx {
     if (this.peek(k) === undefined) return;
     this.bump(keys.epochNets);
     this.put(k, undefined);
+    if (this.peek(keys.cursor(name)) !== undefined) this.writes.set(keys.cursor(name), undefined);
   }
 
   getAttachment(id: string): AttachmentRecord | undefined {
