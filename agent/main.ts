@@ -29,7 +29,7 @@ import { netlinkIp } from './linux/ip-netlink.js';
 import { loadRtnl } from './linux/rtnetlink.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
-import { startCniEndpoint } from './service/cni-http.js';
+import { startCniEndpoint } from './service/cni-socket.js';
 import { agentTlsFiles, loadAgentCredential, savedControllerAddr } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
@@ -132,7 +132,7 @@ async function startServing(
   await bind(local, `unix://${cfg.socket}`);
   chmodSync(cfg.socket, 0o600); // root only: the local CLI
   servers.push(local);
-  // The CNI plugin processes' own way in, beside the socket (HTTP/1.1: cni/transport.ts says why).
+  // The CNI plugin processes' own way in, beside the socket (its own framing: cni/transport.ts says why).
   const cniEndpoint = await startCniEndpoint(cniSocketOf(cfg.socket), cni, log.child({ part: 'cni' }));
 
   if (cfg.listen) {

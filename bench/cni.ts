@@ -161,7 +161,7 @@ async function run(): Promise<void> {
     const t2 = performance.now();
     const add = await callAgentCni(cniSocketOf(host.socket), { ...req, command: 'ADD' }, 120_000);
     socket.push(performance.now() - t2);
-    if (add.code) throw new Error(`agent CNI socket ADD: ${add.msg}`);
+    if (add.exitCode) throw new Error(`agent CNI socket ADD: ${add.stdout}`);
     await callAgentCni(cniSocketOf(host.socket), { ...req, command: 'DEL' }, 120_000);
   }
 
@@ -196,7 +196,7 @@ async function run(): Promise<void> {
     {
       name: 'fleetnet plugin process alone (VERSION)',
       ...summarize(version),
-      timed: 'the plugin process answering VERSION: Node start, the launcher, the 5 KB bundle, no agent call',
+      timed: 'the installed plugin process (the native one where built) answering VERSION, no agent call',
     },
     {
       name: 'node -e "" (the floor of any Node process)',

@@ -1,8 +1,9 @@
 // `fleetnet cni install`: the two plugin executables into the CNI plugin directory, and an example
-// network configuration list. Each executable is a three-line launcher: Node's compile cache on,
-// then the plugin bundle of this fleetnet installation (dist/cni-plugin.cjs), so an upgrade of
-// fleetnet upgrades the plugin and a process compiles nothing it compiled before.
-import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+// network configuration list. Each executable is a copy of the native plugin (dist/fleetnet-cni-<os>-<cpu>,
+// cni/native/fleetnet-cni.c: it starts in a millisecond, a Node process in tens) when this
+// installation has one, else a three-line launcher: Node's compile cache on, then the plugin bundle
+// of this installation (dist/cni-plugin.cjs). Both are thin clients of the agent and behave alike.
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { invalid } from '../common/errors.js';
 import { parseIfName } from '../common/ifname.js';
@@ -18,6 +19,10 @@ export interface InstallOptions {
   bundle: string;
   /** The Node.js to run the plugin with (the runtime's PATH may not hold one). */
   node: string;
+  /** dist/fleetnet-cni-<os>-<cpu> of this installation, for this host: installed when it exists, unless `nodePlugin`. */
+  native: string;
+  /** Install the Node plugin even when the native one exists. */
+  nodePlugin: boolean;
   network: string;
   kind: 'bridge' | 'ovs' | 'macvlan';
   bridge?: string;
@@ -28,6 +33,8 @@ export interface InstallOptions {
 
 export interface InstallResult {
   plugins: string[];
+  /** Which plugin the executables are. */
+  implementation: 'native' | 'node';
   conflist: string;
 }
 
@@ -51,7 +58,7 @@ export function exampleConflist(o: Pick<InstallOptions, 'network' | 'kind' | 'br
   };
 }
 
-function writeAtomic(path: string, text: string, mode: number): void {
+function writeAtomic(path: string, text: string | Buffer, mode: number): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
   chmodSync(tmp, mode);
@@ -62,12 +69,14 @@ export function installCni(o: InstallOptions): InstallResult {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.network)) throw invalid(`network name '${o.network}' is not a CNI network name`, 'letters, digits, _ . - (starting with a letter or digit)');
   if (o.bridge) parseIfName(o.bridge, o.kind === 'macvlan' ? '--master' : '--bridge');
   if (o.subnet) parseNetwork(o.subnet);
-  if (!existsSync(o.bundle)) throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');
+  const implementation = !o.nodePlugin && existsSync(o.native) ? 'native' : 'node';
+  if (implementation === 'node' && !existsSync(o.bundle)) throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');
+  const exe = implementation === 'native' ? readFileSync(o.native) : launcher(o.node, o.bundle);
   mkdirSync(o.binDir, { recursive: true, mode: 0o755 });
   mkdirSync(o.confDir, { recursive: true, mode: 0o755 });
   const plugins = PLUGIN_NAMES.map((n) => join(o.binDir, n));
-  for (const p of plugins) writeAtomic(p, launcher(o.node, o.bundle), 0o755);
+  for (const p of plugins) writeAtomic(p, exe, 0o755);
   const conflist = join(o.confDir, `${o.network}.conflist${o.enable ? '' : '.example'}`);
   writeAtomic(conflist, `${JSON.stringify(exampleConflist(o), null, 2)}\n`, 0o644);
-  return { plugins, conflist };
+  return { plugins, implementation, conflist };
 }

@@ -69,7 +69,8 @@ writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
 // and a runtime starts one process per call, so it carries only cni/plugin.ts, cni/spec.ts and
-// cni/transport.ts (node:http to the agent's CNI socket), a few kilobytes with no module resolution.
+// cni/transport.ts (node:net to the agent's CNI socket), a few kilobytes with no module resolution.
+// It is the fallback: the native plugin below is what `fleetnet cni install` prefers.
 await build({
   ...cjs,
   entryPoints: { 'cni-plugin': 'cni/main.ts' },
@@ -79,6 +80,28 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
 });
+
+// The native CNI plugin (cni/native/fleetnet-cni.c): what `fleetnet cni install` installs when it is
+// here, because a runtime starts one plugin process per call and a Node process alone costs more than
+// fleetnet's whole ADD. Static when the C library allows it (no loader at start), else dynamic; a
+// machine without a C compiler builds without it and installs the Node plugin above instead. Named
+// for this machine's system and CPU, like the agent's native modules below: the package may be
+// installed on hosts of another CPU, which install the Node plugin.
+const nativeCni = `dist/fleetnet-cni-${process.platform}-${process.arch}`;
+const ccArgs = ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-o', nativeCni, 'cni/native/fleetnet-cni.c'];
+const cc = process.env.CC || 'cc';
+for (const args of [['-static', ...ccArgs], ccArgs]) {
+  try {
+    execFileSync(cc, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    break;
+  } catch (err) {
+    if (err.code === 'ENOENT') {
+      console.warn(`build: no C compiler (${cc}): ${nativeCni} not built; fleetnet cni install uses the Node plugin`);
+      break;
+    }
+    if (args === ccArgs) throw new Error(`build: ${cc} ${args.join(' ')} failed:\n${err.stderr}`);
+  }
+}
 
 // common/pki/x509.ts loads @peculiar/x509 from node_modules at run time (after its Reflect shim);
 // inside this self-contained bundle it must be inlined instead. Bundled ESM keeps import order,

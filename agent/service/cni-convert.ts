@@ -1,13 +1,13 @@
 // CNI calls in, the handler's answer (stdout, or a CNI error) out: for the Cni RPC and for the
-// plugin's HTTP socket (./cni-http.ts). CNI errors travel in the reply, not as a transport status:
+// plugin's CNI socket (./cni-socket.ts). CNI errors travel in the reply, not as a transport status:
 // the plugin prints them as they are.
 import type { Logger } from 'pino';
 import { toCniError, type CniCall, type CniHandler } from '../../cni/handler.js';
-import type { CniWireReply } from '../../cni/transport.js';
+import type { HandlerReply } from '../../cni/call.js';
 import type { CniReply, CniRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 
 /** One call through the handler; never rejects. */
-export async function answerCni(h: CniHandler, call: CniCall, log: Logger): Promise<CniWireReply> {
+export async function answerCni(h: CniHandler, call: CniCall, log: Logger): Promise<HandlerReply> {
   try {
     return { result: await h.handle(call), code: 0, msg: '', details: '' };
   } catch (err) {

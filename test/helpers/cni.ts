@@ -31,9 +31,12 @@ export class CniDriver {
     private readonly hostNs?: string,
   ) {}
 
-  static async install(dir: string, socket: string, hostNs?: string, runner: Runner = new ExecRunner()): Promise<CniDriver> {
+  /** `fleetnet cni install` into `dir`; `args` are more of its options (--node-plugin). */
+  static async install(
+    dir: string, socket: string, hostNs?: string, runner: Runner = new ExecRunner(), args: string[] = [],
+  ): Promise<CniDriver> {
     const binDir = join(dir, 'bin');
-    await runner.run('node', [FLEETNET, 'cni', 'install', '--cni-bin-dir', binDir, '--cni-config-dir', join(dir, 'conf')]);
+    await runner.run('node', [FLEETNET, 'cni', 'install', '--cni-bin-dir', binDir, '--cni-config-dir', join(dir, 'conf'), ...args]);
     return new CniDriver(binDir, socket, runner, hostNs);
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
+import { ExecRunner } from '../../common/runner.js';
 import { CniDriver, type CniEnv } from '../helpers/cni.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
 
@@ -51,6 +52,15 @@ after(async () => {
 });
 
 describe('fleetnet CNI plugin (conformance)', () => {
+  it('the installed plugins are the native one, under both names', () => {
+    const native = readFileSync(join(process.cwd(), 'dist', `fleetnet-cni-${process.platform}-${process.arch}`));
+    for (const name of ['fleetnet', 'fleetnet-ipam']) {
+      const exe = readFileSync(join(cni.binDir, name));
+      assert.equal(exe.subarray(0, 4).toString('latin1'), '\x7fELF', name);
+      assert.ok(exe.equals(native), `${name} is the native plugin`);
+    }
+  });
+
   it('VERSION lists 0.4.0 to 1.1.0, without an agent', async () => {
     const r = await cni.call('fleetnet', { command: 'VERSION', extra: { FLEETNET_AGENT_SOCKET: '/nonexistent.sock' } }, { cniVersion: '1.1.0' });
     assert.equal(r.code, 0, r.stdout);
@@ -282,5 +292,59 @@ describe('DEL against the agent\'s lifecycle re-apply', () => {
     } finally {
       await busy.stop();
     }
+  });
+});
+
+describe('the Node plugin (the fallback where no C compiler built the native one)', () => {
+  let node: CniDriver;
+  before(async () => {
+    node = await CniDriver.install(join(dir, 'node'), agent.socket, HOST, new ExecRunner(), ['--node-plugin']);
+  });
+  const nconf = (extra: Record<string, unknown> = {}) => conf({ name: 'nodenet', subnet: '10.66.0.0/24', gateway: '10.66.0.254', ...extra });
+
+  it('is installed as a Node launcher under both names', () => {
+    for (const name of ['fleetnet', 'fleetnet-ipam']) {
+      assert.match(readFileSync(join(node.binDir, name), 'utf8'), /^#!.*node.*\n[^]*cni-plugin\.cjs/, name);
+    }
+  });
+
+  it('VERSION without an agent; STATUS 50 without an agent; bad input with its code', async () => {
+    const v = await node.call('fleetnet', { command: 'VERSION', extra: { FLEETNET_AGENT_SOCKET: '/nonexistent.sock' } }, { cniVersion: '1.1.0' });
+    assert.deepEqual(v.out, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
+    const down = await node.call('fleetnet', { command: 'STATUS', extra: { FLEETNET_AGENT_SOCKET: join(dir, 'none.sock') } }, nconf());
+    assert.equal((down.out as { code: number }).code, 50);
+    const env = { command: 'ADD' as const, containerId: 'nb', netns: '/run/netns/none', ifname: 'eth0' };
+    const cases: [CniEnv, unknown, number][] = [
+      [env, '{"cniVersion": ', 6], [{ ...env, netns: undefined }, nconf(), 4], [{ ...env, extra: { CNI_COMMAND: 'FROB' } }, nconf(), 4],
+      [env, nconf({ cniVersion: '0.2.0' }), 1], [env, nconf({ subnet: '10.66.0.0/33' }), 7],
+    ];
+    for (const [e, c, code] of cases) {
+      const r = await node.call('fleetnet', e, c);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal((r.out as { code: number }).code, code, r.stdout);
+    }
+    assert.deepEqual(reservations('nodenet'), []);
+  });
+
+  it('ADD, CHECK, DEL twice; fleetnet-ipam under the reference bridge plugin', async () => {
+    const p = await ns('n');
+    const a = await node.call('fleetnet', { command: 'ADD', containerId: 'n-1', netns: p, ifname: 'eth0' }, nconf());
+    assert.equal(a.code, 0, a.stdout + a.stderr);
+    assert.match(ipOf(a), /^10\.66\.0\.\d+\/24$/);
+    const chk = await node.call('fleetnet', { command: 'CHECK', containerId: 'n-1', netns: p, ifname: 'eth0' }, nconf({ prevResult: a.out }));
+    assert.equal(chk.code, 0, chk.stdout);
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await node.call('fleetnet', { command: 'DEL', containerId: 'n-1', ifname: 'eth0' }, nconf())).code, 0);
+    }
+    assert.deepEqual(reservations('nodenet'), []);
+    const b = await ns('nb');
+    const bconf = { cniVersion: '1.0.0', name: 'nodeipam', type: 'bridge', bridge: 'br-nref', ipam: { type: 'fleetnet-ipam', subnet: '10.67.0.0/24' } };
+    const env = { containerId: 'n-2', netns: b, ifname: 'eth0' };
+    const r = await node.call('/usr/lib/cni/bridge', { command: 'ADD', ...env }, bconf);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(ipOf(r), /^10\.67\.0\.\d+\/24$/);
+    assert.equal((await node.call('/usr/lib/cni/bridge', { command: 'DEL', ...env }, bconf)).code, 0);
+    assert.deepEqual(reservations('nodeipam'), []);
+    await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-nref'], { allowFail: true });
   });
 });

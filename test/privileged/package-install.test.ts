@@ -61,7 +61,8 @@ describe('npm package and deploy/install.sh', () => {
       .finally(() => rmSync(join(root, 'npm-shrinkwrap.json'), { force: true }));
     const [info] = JSON.parse(r.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = info.files.map((f) => f.path);
-    for (const f of ['bin/fleetnet.cjs', 'dist/fleetnet.cjs', 'dist/fleetnet-agent.mjs', 'deploy/install.sh', 'deploy/dhcp-hook',
+    const nativeCni = `dist/fleetnet-cni-${process.platform}-${process.arch}`;
+    for (const f of ['bin/fleetnet.cjs', 'dist/fleetnet.cjs', 'dist/fleetnet-agent.mjs', 'dist/cni-plugin.cjs', nativeCni, 'deploy/install.sh', 'deploy/dhcp-hook',
       'deploy/systemd/fleetnet-agent.service', 'deploy/systemd/fleetnet-agent-package.service', 'deploy/systemd/fleetnet-controller.service',
       'proto/fleetnet/v1/controller.proto', 'package.json', 'npm-shrinkwrap.json']) assert.ok(files.includes(f), `${f} is in the package`);
     assert.deepEqual(files.filter((f) => /\.ts$|^test\/|^node_modules\//.test(f)), []);
@@ -89,6 +90,12 @@ describe('npm package and deploy/install.sh', () => {
     const log = readFileSync(join(paths().log, 'agent.log'), 'utf8');
     assert.match(log, /"msg":"agent serving"/);
     assert.match(log, /settings file read/);
+    // the installed package's CNI plugins are its native one
+    const cni = await fleetnet('cni', 'install', '--cni-bin-dir', join(dir, 'cni-bin'), '--cni-config-dir', join(dir, 'cni-conf'), '--json');
+    assert.equal(cni.code, 0, cni.stderr);
+    assert.equal((JSON.parse(cni.stdout) as { implementation: string }).implementation, 'native');
+    const version = await sh.run(join(dir, 'cni-bin', 'fleetnet-ipam'), [], { input: '{}', env: { CNI_COMMAND: 'VERSION' } });
+    assert.match(version.stdout, /"supportedVersions":\["0\.4\.0","1\.0\.0","1\.1\.0"\]/);
   });
 
   it('the supervisor restarts a killed agent', async () => {

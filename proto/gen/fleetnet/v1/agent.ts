@@ -4705,8 +4705,8 @@ export const AgentDefinition = {
     /**
      * One CNI plugin call (ADD, DEL, CHECK, GC, STATUS), as the `fleetnet`/`fleetnet-ipam` plugin
      * executables hand it over; CNI errors come back in the reply (code, msg, details), not as gRPC
-     * status. The executables themselves use the agent's CNI socket (the same messages as JSON over
-     * HTTP/1.1, cni/transport.ts: no HTTP/2 to load in a process per call); this is for gRPC clients.
+     * status. The executables themselves use the agent's CNI socket (the request as JSON in a framing
+     * of fleetnet's own, cni/transport.ts: no HTTP/2 in a process per call); this is for gRPC clients.
      */
     cni: {
       name: "Cni",
