@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { ExecRunner } from '../../common/runner.js';
-import { CniDriver, type CniEnv } from '../helpers/cni.js';
+import { CniDriver, type CniEnv, type CniOutcome } from '../helpers/cni.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
 
 const P = uniquePrefix('cn');
@@ -305,6 +305,24 @@ describe('the Node plugin (the fallback where no C compiler built the native one
   it('is installed as a Node launcher under both names', () => {
     for (const name of ['fleetnet', 'fleetnet-ipam']) {
       assert.match(readFileSync(join(node.binDir, name), 'utf8'), /^#!.*node.*\n[^]*cni-plugin\.cjs/, name);
+    }
+  });
+
+  it('without an agent, answers as the native plugin does (the socket it tried, code, version)', async () => {
+    const none = { FLEETNET_AGENT_SOCKET: '/nonexistent/e.sock' };
+    const cases: [string, CniEnv, unknown][] = [
+      ['fleetnet', { command: 'ADD', containerId: 'x', netns: '/run/netns/x', ifname: 'eth0', extra: none }, { cniVersion: '1.0.0', agentSocket: '/nonexistent/a.sock' }],
+      ['fleetnet-ipam', { command: 'DEL', containerId: 'x', ifname: 'eth0', extra: none }, '{"cniVersion":"0.4.0","ipam":{"type":"fleetnet-ipam","agentSocket":"\\/nonexistent\\/i.sock"}}'],
+      ['fleetnet', { command: 'STATUS', extra: none }, { cniVersion: '1.1.0', prevResult: { agentSocket: '/nonexistent/p.sock' }, ipam: [{ agentSocket: '/x' }] }],
+      ['fleetnet', { command: 'CHECK', extra: none }, '{"cniVersion": "1.0.0", "agentSocket": "/nonexistent/a.sock"} trailing'],
+      ['fleetnet', { command: 'GC', extra: none }, { cniVersion: '1.1.0', agentSocket: '/nonexistent/\u00e9.sock' }],
+      ['fleetnet', { command: 'ADD', extra: { ...none, CNI_COMMAND: undefined } }, {}],
+      ['fleetnet', { command: 'ADD', extra: { ...none, CNI_COMMAND: 'add' } }, {}],
+    ];
+    for (const [plugin, e, c] of cases) {
+      const [n, j] = await Promise.all([node.call(plugin, e, c), cni.call(plugin, e, c)]);
+      const strip = (o: CniOutcome) => ({ code: o.code, out: { ...o.out, details: undefined } });
+      assert.deepEqual(strip(j), strip(n), `${plugin} ${e.command} ${JSON.stringify(c)}: native ${j.stdout} node ${n.stdout}`);
     }
   });
 
