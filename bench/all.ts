@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ExecRunner } from '../common/runner.js';
+import { etcdHaResults, etcdLsResults, fleetScaleResults } from './lib/printed-results.js';
+import { writeResults, type Results } from './lib/results.js';
 
 const { values: opt } = parseArgs({ options: {
   only: { type: 'string' }, quick: { type: 'boolean', default: false },
@@ -25,7 +27,14 @@ const BENCHES: Record<string, () => string[]> = {
   mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
   'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
   cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
+  'etcd-ls': () => ['bench/etcd-ls.ts', ...(quick ? ['--n', '2000', '--runs', '2'] : [])],
+  'fleet-scale': () => ['bench/etcd-fleet-scale.ts', '--hosts', quick ? '3' : '50'],
   lifecycle: () => ['bench/lifecycle.ts', ...(quick ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2'] : [])],
+};
+
+/** Benchmarks that print one JSON object of figures: how it becomes a results file. */
+const PRINTED: Record<string, [file: string, (j: Record<string, unknown>) => Results]> = {
+  'etcd-ha': ['etcd-ha.json', etcdHaResults], 'etcd-ls': ['etcd-ls.json', etcdLsResults], 'fleet-scale': ['fleet-scale.json', fleetScaleResults],
 };
 
 async function main(): Promise<void> {
@@ -59,8 +68,21 @@ async function runAll(runner: ExecRunner, names: string[], failed: string[]): Pr
     const args = BENCHES[name]!();
     const t0 = Date.now();
     process.stdout.write(`\n=== bench ${name}: node --import tsx ${args.join(' ')}\n`);
-    const p = runner.start(process.execPath, ['--import', 'tsx', ...args], { stdio: 'inherit' });
-    const code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
+    const printed = PRINTED[name];
+    const p = runner.start(process.execPath, ['--import', 'tsx', ...args], { stdio: printed ? 'pipe' : 'inherit' });
+    p.stdin?.end();
+    p.stderr?.pipe(process.stderr);
+    let out = '';
+    p.stdout?.on('data', (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
+    let code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
+    if (printed && code === 0) {
+      try {
+        writeResults(`${RESULTS}/${printed[0]}`, printed[1](JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1))));
+      } catch (err) {
+        process.stderr.write(`bench/all: ${name} printed no figures it could read: ${String(err)}\n`);
+        code = 1;
+      }
+    }
     process.stdout.write(`=== bench ${name}: exit ${code} after ${Math.round((Date.now() - t0) / 1000)} s\n`);
     if (code !== 0) failed.push(name);
   }
