@@ -25,6 +25,8 @@ export interface FleetHost {
   socket: string;
   stateDir: string;
   stopAgent(): Promise<void>;
+  /** kill -9: no clean stop (the agent's records and links stay as the kill found them). */
+  killAgent(): Promise<void>;
   startAgent(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
       const h: FleetHost = {
         name: `h${i}`, ns, underlayIp: ip, agentAddr: `${ip}:7441`, socket, stateDir,
         stopAgent: () => stopProc(agents.get(ns)),
+        killAgent: () => stopProc(agents.get(ns), 'SIGKILL'),
         async startAgent() {
           agents.set(ns, sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir,
             '--listen', `${ip}:7441`, '--insecure-tcp', '--host-name', `h${i}`, '--log-level', 'warn',
