@@ -216,7 +216,10 @@ async function inside(ns: string): Promise<void> {
     ctl = await startController(env, join(dir, 'full.db'), 'full');
     await fleetFor(env, CTL);
     rows.push(await allocationsRow(env, ctl, 'f', FULL_N, 'full', notes));
-    // 4. CLI end to end against docker network connect, interleaved.
+    await stopProcess(ctl.pid, 10_000);
+    // 4. CLI end to end against docker network connect, interleaved, on a controller with the default
+    //    settings (synchronous=normal), as a user runs it.
+    ctl = await startController(env, join(dir, 'cli.db'), 'normal');
     await cliAttachRows(env, rows, notes, comparisons);
   } finally {
     await env.cleanup();
