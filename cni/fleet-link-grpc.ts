@@ -12,7 +12,7 @@ import { clientCredentials, expectServerName, type Credential } from '../common/
 import { callAgent } from '../common/rpc/agent-client.js';
 import { connectFirstLive } from '../common/rpc/failover.js';
 import { ControllerClient } from '../common/rpc/services.js';
-import type { Attachment } from '../proto/gen/fleetnet/v1/controller.js';
+import { FleetAttachRequest, type Attachment } from '../proto/gen/fleetnet/v1/controller.js';
 import type { FleetLink } from './fleet-link.js';
 import type { CniCall } from './handler.js';
 import type { NetConf } from './netconf.js';
@@ -86,21 +86,10 @@ export class GrpcFleetLink implements FleetLink {
     const waitMs = reserveOnly ? 0 : this.waitMs;
     return this.call(
       (c) => c.fleetAttach,
-      {
-        host: this.o.hostName,
-        network: conf.pool.network,
-        target: { kind: 'path', value: call.netns },
-        ifname: call.ifname,
-        addresses: [],
-        mac: '',
-        macString: '',
-        vlan: '',
-        mtu: 0,
-        attachmentId: id,
-        waitMs,
-        keepAddress: false,
-        reserveOnly,
-      },
+      FleetAttachRequest.fromPartial({
+        host: this.o.hostName, network: conf.pool.network, target: { kind: 'path', value: call.netns },
+        ifname: call.ifname, attachmentId: id, waitMs, reserveOnly,
+      }),
       waitMs + REPLY_MARGIN_MS,
     );
   }

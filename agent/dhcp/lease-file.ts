@@ -1,4 +1,6 @@
 // Reads what fleetnet's hook recorded (deploy/dhcp-hook writes `key=value` lines, atomically).
+import type { ClientRecord, Lease } from './types.js';
+
 export interface HookRecord {
   event: string;
   address: string; // IPv4 without prefix; '' when the lease is gone
@@ -38,4 +40,17 @@ export function parseHookRecord(text: string): HookRecord | undefined {
 /** A hook record that means "this interface holds a lease". */
 export function isBound(r: HookRecord | undefined): r is HookRecord {
   return !!r && !!r.address && ['bound', 'renew', 'rebind', 'reboot'].includes(r.event);
+}
+
+const BOUND_EVENTS = new Set(['bound', 'renew', 'rebind', 'reboot']);
+
+/** The lease a hook record announces for this client, or undefined when it says the lease is gone. */
+export function leaseOfHook(r: HookRecord, rec: ClientRecord): Lease | undefined {
+  if (!isBound(r) || !BOUND_EVENTS.has(r.event)) return undefined;
+  const { spec } = rec;
+  return {
+    key: spec.key, client: spec.client, ifname: spec.ifname, address: `${r.address}/${r.prefix}`, router: r.router, dns: r.dns,
+    leaseSeconds: r.leaseSeconds, obtainedUnixMs: r.timeUnixMs, expiresUnixMs: r.timeUnixMs + r.leaseSeconds * 1000,
+    clientPid: rec.stopped ? 0 : rec.pid, ...(rec.helperId ? { helperId: rec.helperId } : {}),
+  };
 }

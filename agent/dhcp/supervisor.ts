@@ -4,14 +4,15 @@
 // and adopts live clients again after an agent restart.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { conflict, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
+import { readClientRecords, saveClientRecord } from './client-records.js';
 import { clientConfig, helperCommand, hostClientCommand, missingClient } from './commands.js';
 import { ensureHelperImage, startHelper } from './helper-container.js';
-import { isBound, parseHookRecord } from './lease-file.js';
+import { leaseOfHook, parseHookRecord } from './lease-file.js';
 import { parseClientOptions } from './options.js';
 import { isSameProcess, killSession, ownerAlive, processStartTime } from './process.js';
 import { writeContainerResolvConf } from './resolv.js';
@@ -49,8 +50,6 @@ interface Managed {
   stopRun?: Promise<void>;
   waiters: { resolve(l: Lease): void; reject(e: Error): void }[];
 }
-
-const BOUND_EVENTS = new Set(['bound', 'renew', 'rebind', 'reboot']);
 
 interface StopOptions {
   release: boolean;
@@ -261,18 +260,14 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     const r = parseHookRecord(readFileSync(f, 'utf8'));
     const { spec } = m.rec;
     if (!r) return;
-    if (!isBound(r) || !BOUND_EVENTS.has(r.event)) {
+    const lease = leaseOfHook(r, m.rec);
+    if (!lease) {
       if (m.lease && !m.rec.stopped) {
         m.lease = undefined;
         this.emit('event', { type: 'lost', key: spec.key, reason: r.event });
       }
       return;
     }
-    const lease: Lease = {
-      key: spec.key, client: spec.client, ifname: spec.ifname, address: `${r.address}/${r.prefix}`, router: r.router, dns: r.dns,
-      leaseSeconds: r.leaseSeconds, obtainedUnixMs: r.timeUnixMs, expiresUnixMs: r.timeUnixMs + r.leaseSeconds * 1000,
-      clientPid: m.rec.stopped ? 0 : m.rec.pid, ...(m.rec.helperId ? { helperId: m.rec.helperId } : {}),
-    };
     m.lease = lease;
     if (m.rec.lastAddress !== r.address) {
       m.rec.lastAddress = r.address;
@@ -360,14 +355,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   /** After an agent restart: live clients are adopted (same PID and start time), dead ones restarted, orphans reaped. */
   async adopt(): Promise<{ adopted: string[]; restarted: string[]; reaped: string[] }> {
     const out = { adopted: [] as string[], restarted: [] as string[], reaped: [] as string[] };
-    for (const name of readdirSync(this.root)) {
-      const dir = `${this.root}/${name}`;
-      let rec: ClientRecord;
-      try {
-        rec = JSON.parse(readFileSync(`${dir}/client.json`, 'utf8')) as ClientRecord;
-      } catch {
-        continue;
-      }
+    for (const { dir, rec } of readClientRecords(this.root)) {
       if (this.clients.has(rec.spec.key)) continue;
       const m: Managed = { rec, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs: Date.now(), restarting: false, stopping: false, waiters: [] };
       this.clients.set(rec.spec.key, m);
@@ -393,10 +381,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private save(m: Managed): void {
-    const f = `${m.dir}/client.json`;
-    if (!existsSync(m.dir)) return;
-    writeFileSync(`${f}.tmp`, JSON.stringify(m.rec, null, 1), { mode: 0o600 });
-    renameSync(`${f}.tmp`, f);
+    saveClientRecord(m.dir, m.rec);
   }
 
   /** Stops supervising (the agent is going down); clients keep running and are adopted next time. */

@@ -18,6 +18,7 @@ import { agentTlsFiles, saveAgentCredential } from '../../agent/trust/credential
 import { parseNetConf } from '../../cni/netconf.js';
 import { Reservations } from '../../cni/reservations.js';
 import { CniError } from '../../cni/spec.js';
+import { FleetAttachRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 
 let fleet: TestFleet;
 let ctl: ControllerHandle;
@@ -64,19 +65,8 @@ async function call(
   }
 }
 
-const attachReq = (host: string, id: string) => ({
-  host,
-  network: 'blue',
-  target: { kind: 'path', value: `/run/netns/${id}` },
-  ifname: 'eth0',
-  addresses: [],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  attachmentId: id,
-  waitMs: 0,
-  keepAddress: false,
+const attachReq = (host: string, id: string) => FleetAttachRequest.fromPartial({
+  host, network: 'blue', target: { kind: 'path', value: `/run/netns/${id}` }, ifname: 'eth0', attachmentId: id,
 });
 
 before(async () => {
