@@ -12,37 +12,64 @@ import { ExecRunner } from '../common/runner.js';
 import { etcdHaResults, etcdLsResults, fleetScaleResults } from './lib/printed-results.js';
 import { writeResults, type Results } from './lib/results.js';
 
-const { values: opt } = parseArgs({ options: {
-  only: { type: 'string' }, quick: { type: 'boolean', default: false },
-  'baseline-cli': { type: 'string' }, 'baseline-label': { type: 'string' },
-} });
+const { values: opt } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'baseline-cli': { type: 'string' },
+    'baseline-label': { type: 'string' },
+  },
+});
 const quick = opt.quick;
 const RESULTS = 'bench/results';
-const baseline = opt['baseline-cli'] ? ['--baseline-cli', opt['baseline-cli'], ...(opt['baseline-label'] ? ['--baseline-label', opt['baseline-label']] : [])] : [];
+const baseline = opt['baseline-cli']
+  ? [
+      '--baseline-cli',
+      opt['baseline-cli'],
+      ...(opt['baseline-label'] ? ['--baseline-label', opt['baseline-label']] : []),
+    ]
+  : [];
 
 /** name → the script and its arguments (full size, or --quick). */
 const BENCHES: Record<string, () => string[]> = {
-  attach: () => ['bench/run.ts', ...(quick ? ['--n', '5', '--warmup', '1', '--no-profile'] : ['--n', '30', '--busy', '30']), ...baseline],
-  controller: () => ['bench/controller.ts', ...(quick ? ['--n', '2000', '--cli-n', '3', '--batch-n', '0', '--full-n', '200'] : ['--cli-n', '30']), ...baseline],
+  attach: () => [
+    'bench/run.ts',
+    ...(quick ? ['--n', '5', '--warmup', '1', '--no-profile'] : ['--n', '30', '--busy', '30']),
+    ...baseline,
+  ],
+  controller: () => [
+    'bench/controller.ts',
+    ...(quick ? ['--n', '2000', '--cli-n', '3', '--batch-n', '0', '--full-n', '200'] : ['--cli-n', '30']),
+    ...baseline,
+  ],
   mesh: () => ['bench/mesh.ts', ...(quick ? ['--reps', '1', '--max-hosts', '3'] : [])],
   'etcd-ha': () => ['bench/etcd-ha.ts', ...(quick ? ['--n', '300'] : [])],
   cni: () => ['bench/cni.ts', ...(quick ? ['--n', '3', '--parallel', '5', '--warmup', '1'] : [])],
   'etcd-ls': () => ['bench/etcd-ls.ts', ...(quick ? ['--n', '2000', '--runs', '2'] : [])],
-  lifecycle: () => ['bench/lifecycle.ts', ...(quick ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2'] : [])],
+  lifecycle: () => [
+    'bench/lifecycle.ts',
+    ...(quick
+      ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2']
+      : []),
+  ],
   // last: tearing down 51 simulated hosts leaves the machine loaded for a while after it
   'fleet-scale': () => ['bench/etcd-fleet-scale.ts', '--hosts', quick ? '3' : '50'],
 };
 
 /** Benchmarks that print one JSON object of figures: how it becomes a results file. */
 const PRINTED: Record<string, [file: string, (j: Record<string, unknown>) => Results]> = {
-  'etcd-ha': ['etcd-ha.json', etcdHaResults], 'etcd-ls': ['etcd-ls.json', etcdLsResults], 'fleet-scale': ['fleet-scale.json', fleetScaleResults],
+  'etcd-ha': ['etcd-ha.json', etcdHaResults],
+  'etcd-ls': ['etcd-ls.json', etcdLsResults],
+  'fleet-scale': ['fleet-scale.json', fleetScaleResults],
 };
 
 async function main(): Promise<void> {
   const names = opt.only ? opt.only.split(',') : Object.keys(BENCHES);
   const unknown = names.filter((n) => !BENCHES[n]);
   if (unknown.length) {
-    process.stderr.write(`bench/all: no benchmark named ${unknown.join(', ')}; there are ${Object.keys(BENCHES).join(', ')}\n`);
+    process.stderr.write(
+      `bench/all: no benchmark named ${unknown.join(', ')}; there are ${Object.keys(BENCHES).join(', ')}\n`,
+    );
     process.exit(2);
   }
   const runner = new ExecRunner();
@@ -74,11 +101,17 @@ async function runAll(runner: ExecRunner, names: string[], failed: string[]): Pr
     p.stdin?.end();
     p.stderr?.pipe(process.stderr);
     let out = '';
-    p.stdout?.on('data', (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
+    p.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      process.stdout.write(b);
+    });
     let code = await new Promise<number>((r) => p.once('exit', (c) => r(c ?? 1)));
     if (printed && code === 0) {
       try {
-        writeResults(`${RESULTS}/${printed[0]}`, printed[1](JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1))));
+        writeResults(
+          `${RESULTS}/${printed[0]}`,
+          printed[1](JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1))),
+        );
       } catch (err) {
         process.stderr.write(`bench/all: ${name} printed no figures it could read: ${String(err)}\n`);
         code = 1;

@@ -13,19 +13,37 @@ export function etcdHaResults(j: Obj): Results {
     title: 'HA controllers on etcd: allocations through 3 controllers, failover',
     path: 'bench/etcd-ha.ts',
     rows: [
-      { name: `single FleetAttach allocations through 3 controllers on a 3-member etcd (${j.allocations}, ${j.concurrency} in flight)`,
-        p50Ms: Math.round((1000 / j.perSecond) * 1000) / 1000, p95Ms: Math.round((1000 / j.perSecond) * 1000) / 1000, n: j.allocations,
-        allocationsPerSecond: j.perSecond, timed: 'wall clock of all allocations / their count (the p50 column is ms per allocation)' },
-      one('failover: controller killed -9 → all its hosts owned by a live controller', j.failoverMs, 'kill -9 → the ownership keys in etcd name only live controllers'),
-      one(`attachments JSON of ${j.stored} from the etcd mirror, in process`, j.lsJsonMsInProcess, 'the store part of ls --json'),
+      {
+        name: `single FleetAttach allocations through 3 controllers on a 3-member etcd (${j.allocations}, `
+          + `${j.concurrency} in flight)`,
+        p50Ms: Math.round((1000 / j.perSecond) * 1000) / 1000,
+        p95Ms: Math.round((1000 / j.perSecond) * 1000) / 1000,
+        n: j.allocations,
+        allocationsPerSecond: j.perSecond,
+        timed: 'wall clock of all allocations / their count (the p50 column is ms per allocation)',
+      },
+      one(
+        'failover: controller killed -9 → all its hosts owned by a live controller',
+        j.failoverMs,
+        'kill -9 → the ownership keys in etcd name only live controllers',
+      ),
+      one(
+        `attachments JSON of ${j.stored} from the etcd mirror, in process`,
+        j.lsJsonMsInProcess,
+        'the store part of ls --json',
+      ),
     ],
     notes: [
-      `${j.perSecond} allocations/s (goal ≥ 1,000/s: ${met(j.perSecond >= 1000)}); duplicates: ${j.duplicateAddresses} addresses, ${j.duplicateMacs} MACs; ${j.stored} stored`,
+      `${j.perSecond} allocations/s (goal ≥ 1,000/s: ${met(j.perSecond >= 1000)}); `
+        + `duplicates: ${j.duplicateAddresses} addresses, ${j.duplicateMacs} MACs; `
+        + `${j.stored} stored`,
       `failover ${j.failoverMs} ms (goal ≤ 10 s: ${met(j.failoverMs <= 10_000)})`,
       `etcd transactions: ${JSON.stringify(j.store)}`,
-      `load (1/5/15 min) before ${j.loadBefore}, after ${j.loadAfter}; the 3 etcd members, 3 controllers and the load generator share the machine`,
+      `load (1/5/15 min) before ${j.loadBefore}, after ${j.loadAfter}; `
+        + `the 3 etcd members, 3 controllers and the load generator share the machine`,
     ],
-    date: new Date().toISOString(), machine: machine(),
+    date: new Date().toISOString(),
+    machine: machine(),
   };
 }
 
@@ -34,12 +52,25 @@ export function etcdLsResults(j: Obj): Results {
     title: 'ls --json from the etcd store',
     path: 'bench/etcd-ls.ts',
     rows: [
-      { name: `fleetnet ls --json, ${j.attachments} attachments, controller on etcd (new CLI process)`, p50Ms: j.cliMedianMs, p95Ms: Math.max(...j.cliRunsMs),
-        n: j.cliRunsMs.length, timed: 'spawn → exit of fleetnet ls --json, stdout to a file' },
-      one(`attachments JSON of ${j.attachments} from the etcd mirror, in process`, j.mirrorJsonMsInProcess, 'the store part'),
+      {
+        name: `fleetnet ls --json, ${j.attachments} attachments, controller on etcd (new CLI process)`,
+        p50Ms: j.cliMedianMs,
+        p95Ms: Math.max(...j.cliRunsMs),
+        n: j.cliRunsMs.length,
+        timed: 'spawn → exit of fleetnet ls --json, stdout to a file',
+      },
+      one(
+        `attachments JSON of ${j.attachments} from the etcd mirror, in process`,
+        j.mirrorJsonMsInProcess,
+        'the store part',
+      ),
     ],
-    notes: [`median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ${j.outputBytes} bytes; load before ${j.loadBefore}, after ${j.loadAfter}`],
-    date: new Date().toISOString(), machine: machine(),
+    notes: [
+      `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); `
+        + `${j.outputBytes} bytes; load before ${j.loadBefore}, after ${j.loadAfter}`,
+    ],
+    date: new Date().toISOString(),
+    machine: machine(),
   };
 }
 
@@ -48,15 +79,29 @@ export function fleetScaleResults(j: Obj): Results {
     title: `Fleet scale: ${j.hosts} simulated hosts (one Open vSwitch each) meshed for one network, store ${j.store}`,
     path: 'bench/etcd-fleet-scale.ts',
     rows: [
-      one(`full mesh of ${j.hosts} hosts built (${j.meshBuild.tunnels} tunnel ends up)`, j.meshBuild.ms, 'first mesh add → every tunnel up'),
-      one(`host ${j.hosts + 1} joins (${j.join.newPorts} new ports)`, j.join.ms, 'mesh add of the new host → every tunnel up'),
+      one(
+        `full mesh of ${j.hosts} hosts built (${j.meshBuild.tunnels} tunnel ends up)`,
+        j.meshBuild.ms,
+        'first mesh add → every tunnel up',
+      ),
+      one(
+        `host ${j.hosts + 1} joins (${j.join.newPorts} new ports)`,
+        j.join.ms,
+        'mesh add of the new host → every tunnel up',
+      ),
     ],
     notes: [
-      `mesh build ${j.meshBuild.ms} ms (goal ≤ ${j.meshBuild.goalMs} ms: ${met(j.meshBuild.allTunnelsUp && j.meshBuild.ms <= j.meshBuild.goalMs)}), all up: ${j.meshBuild.allTunnelsUp}`,
-      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), all up: ${j.join.allTunnelsUp}`,
-      `controller CPU ${j.controller.cpuMsDuringBuild} ms during the build, ${j.controller.cpuMsDuringJoin} ms during the join; RSS ${j.controller.rssKiBBefore} KiB before, ${j.controller.rssKiBAtEnd} KiB at the end`,
+      `mesh build ${j.meshBuild.ms} ms (goal ≤ ${j.meshBuild.goalMs} ms: `
+        + `${met(j.meshBuild.allTunnelsUp && j.meshBuild.ms <= j.meshBuild.goalMs)}), `
+        + `all up: ${j.meshBuild.allTunnelsUp}`,
+      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), `
+        + `all up: ${j.join.allTunnelsUp}`,
+      `controller CPU ${j.controller.cpuMsDuringBuild} ms during the build, `
+        + `${j.controller.cpuMsDuringJoin} ms during the join; RSS ${j.controller.rssKiBBefore} KiB before, `
+        + `${j.controller.rssKiBAtEnd} KiB at the end`,
       `lab up ${j.labUpSeconds} s; load before ${j.loadBefore}, after ${j.loadAfter}`,
     ],
-    date: new Date().toISOString(), machine: machine(),
+    date: new Date().toISOString(),
+    machine: machine(),
   };
 }

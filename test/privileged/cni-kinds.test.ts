@@ -22,8 +22,10 @@ let dir: string;
 let cni: CniDriver;
 let ovsDb: string;
 
-const ipOf = (out: Record<string, unknown> | undefined) => ((out?.ips as { address: string }[] | undefined) ?? [])[0]?.address ?? '';
-const ping = (netns: string, to: string) => sh.run('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '2', to], { allowFail: true });
+const ipOf = (out: Record<string, unknown> | undefined) =>
+  ((out?.ips as { address: string }[] | undefined) ?? [])[0]?.address ?? '';
+const ping = (netns: string, to: string) =>
+  sh.run('ip', ['netns', 'exec', netns, 'ping', '-c', '1', '-W', '2', to], { allowFail: true });
 
 async function twoContainers(kind: string, conf: Record<string, unknown>): Promise<{ nss: string[]; addrs: string[] }> {
   const nss: string[] = [];
@@ -32,7 +34,11 @@ async function twoContainers(kind: string, conf: Record<string, unknown>): Promi
     const n = `${P}-${kind}${i}`;
     made.push(n);
     nss.push(n);
-    const r = await cni.call('fleetnet', { command: 'ADD', containerId: `${kind}${i}`, netns: await addNs(n), ifname: 'eth0' }, conf);
+    const r = await cni.call(
+      'fleetnet',
+      { command: 'ADD', containerId: `${kind}${i}`, netns: await addNs(n), ifname: 'eth0' },
+      conf,
+    );
     assert.equal(r.code, 0, `${kind} ADD ${i}: ${r.stdout} ${r.stderr}`);
     addrs.push(ipOf(r.out).split('/')[0]!);
   }
@@ -45,7 +51,11 @@ async function twoContainers(kind: string, conf: Record<string, unknown>): Promi
 
 async function delBoth(kind: string, conf: Record<string, unknown>, nss: string[]): Promise<void> {
   for (const [i, n] of nss.entries()) {
-    const r = await cni.call('fleetnet', { command: 'DEL', containerId: `${kind}${i + 1}`, netns: `/run/netns/${n}`, ifname: 'eth0' }, conf);
+    const r = await cni.call(
+      'fleetnet',
+      { command: 'DEL', containerId: `${kind}${i + 1}`, netns: `/run/netns/${n}`, ifname: 'eth0' },
+      conf,
+    );
     assert.equal(r.code, 0, `${kind} DEL ${i + 1}: ${r.stdout} ${r.stderr}`);
     const links = (await sh.run('ip', ['-n', n, '-o', 'link', 'show'])).stdout;
     assert.doesNotMatch(links, /eth0/, `${kind}: eth0 gone from container ${i + 1}`);
@@ -72,20 +82,40 @@ after(async () => {
 
 describe('fleetnet CNI plugin: macvlan and OVS with a VLAN', () => {
   it('macvlan (bridge mode) on a master: two containers ping; DEL removes both', async () => {
-    const conf = { cniVersion: '1.1.0', name: 'ckmv', type: 'fleetnet', kind: 'macvlan', master: 'mvm0', mode: 'bridge', subnet: '10.63.0.0/24' };
+    const conf = {
+      cniVersion: '1.1.0',
+      name: 'ckmv',
+      type: 'fleetnet',
+      kind: 'macvlan',
+      master: 'mvm0',
+      mode: 'bridge',
+      subnet: '10.63.0.0/24',
+    };
     const { nss } = await twoContainers('mv', conf);
-    const d = JSON.parse((await sh.run('ip', ['-n', nss[0]!, '-j', '-d', 'link', 'show', 'eth0'])).stdout) as { linkinfo?: { info_kind?: string } }[];
+    const d = JSON.parse((await sh.run('ip', ['-n', nss[0]!, '-j', '-d', 'link', 'show', 'eth0'])).stdout) as {
+      linkinfo?: { info_kind?: string };
+    }[];
     assert.equal(d[0]?.linkinfo?.info_kind, 'macvlan');
     await delBoth('mv', conf, nss);
   });
 
   it('ovs with VLAN 12 (user-space datapath): tagged ports, two containers ping; DEL removes the ports', async () => {
-    const conf = { cniVersion: '1.1.0', name: 'ckovs', type: 'fleetnet', kind: 'ovs', bridge: 'ovs-ck', vlan: 12, ovsDatapath: 'netdev', subnet: '10.64.0.0/24' };
+    const conf = {
+      cniVersion: '1.1.0',
+      name: 'ckovs',
+      type: 'fleetnet',
+      kind: 'ovs',
+      bridge: 'ovs-ck',
+      vlan: 12,
+      ovsDatapath: 'netdev',
+      subnet: '10.64.0.0/24',
+    };
     const { nss } = await twoContainers('ov', conf);
     const vsctl = (...a: string[]) => sh.run('ovs-vsctl', [`--db=${ovsDb}`, ...a]);
     const ports = (await vsctl('list-ports', 'ovs-ck')).stdout.split('\n').filter(Boolean);
     assert.equal(ports.length, 2, ports.join(' '));
-    for (const p of ports) assert.equal((await vsctl('get', 'port', p, 'tag')).stdout.trim(), '12', `port ${p} carries VLAN 12`);
+    for (const p of ports)
+      assert.equal((await vsctl('get', 'port', p, 'tag')).stdout.trim(), '12', `port ${p} carries VLAN 12`);
     await delBoth('ov', conf, nss);
     const exists = await sh.run('ovs-vsctl', [`--db=${ovsDb}`, 'br-exists', 'ovs-ck'], { allowFail: true });
     assert.equal(exists.code, 2, 'the bridge fleetnet made goes with its last port');

@@ -25,7 +25,8 @@ import { netns, scope, sh, startOvs, tempDir, uniq, type After } from './parity-
 /** Read-only detections whose failure reads as "no" (not there, not ours): they may fail without failing the attach. */
 const READ_ONLY_OVS = /\b(br-exists|br-get-external-id|list-ports|list bridge)\b/;
 const READ_ONLY_IP = /\bip -json link show dev \S+/;
-const readOnly = (call: string) => (call.startsWith('ovs-vsctl ') && READ_ONLY_OVS.test(call)) || READ_ONLY_IP.test(call);
+const readOnly = (call: string) =>
+  (call.startsWith('ovs-vsctl ') && READ_ONLY_OVS.test(call)) || READ_ONLY_IP.test(call);
 const ALL: Capability[] = ['macvlan', 'ovs', 'ovs-netdev'].map((name) => ({ name, available: true, detail: '' }));
 
 type IpPath = 'exec' | 'netlink';
