@@ -48,14 +48,21 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
-export async function startAgent(cfg: AgentConfig, log: Logger, runner: Runner = new ExecRunner()): Promise<AgentHandle> {
+export async function startAgent(
+  cfg: AgentConfig,
+  log: Logger,
+  runner: Runner = new ExecRunner(),
+): Promise<AgentHandle> {
   return withMetrics('AgentMetrics', cfg.metrics, log, (metrics) => startServing(cfg, log, runner, metrics));
 }
 
 type Metrics = OpenMetrics<'AgentMetrics'>;
 
 async function startServing(
-  cfg: AgentConfig, log: Logger, runner: Runner, metrics: Metrics | undefined,
+  cfg: AgentConfig,
+  log: Logger,
+  runner: Runner,
+  metrics: Metrics | undefined,
 ): Promise<AgentHandle> {
   let docker: Docker | undefined;
   let dockerIndex: DockerIndex | undefined;
@@ -68,36 +75,73 @@ async function startServing(
     return docker;
   };
   getDocker();
-  const resolver = new ContainerResolver({ runner, netnsDir: cfg.netnsDir, docker: getDocker, dockerIndex: () => dockerIndex });
+  const resolver = new ContainerResolver({
+    runner,
+    netnsDir: cfg.netnsDir,
+    docker: getDocker,
+    dockerIndex: () => dockerIndex,
+  });
   const records = new RecordStore(cfg.stateDir);
-  const dhcp = new DhcpSupervisor({ runner, log: log.child({ part: 'dhcp' }), stateDir: cfg.stateDir, docker: getDocker });
+  const dhcp = new DhcpSupervisor({
+    runner,
+    log: log.child({ part: 'dhcp' }),
+    stateDir: cfg.stateDir,
+    docker: getDocker,
+  });
   // Before serving: live clients are adopted (same PID), dead ones restarted, orphans reaped.
   const adopted = await dhcp.adopt();
-  if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length) log.info(adopted, 'dhcp clients after restart');
+  if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length)
+    log.info(adopted, 'dhcp clients after restart');
   const ipPath = chooseIpPath(cfg, runner, log);
   let caps: Promise<Capability[]> | undefined;
-  const capabilities = () => (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }).then((c) => [...c, ipPath.capability]));
+  const capabilities = () =>
+    (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }).then((c) => [
+      ...c,
+      ipPath.capability,
+    ]));
   const ownerMark = ownerMarkOf(cfg.stateDir);
   const attacher = new Attacher({
-    runner, ip: ipPath.ip, records, resolver, log, capabilities, dhcp, ovsDatapath: cfg.ovsDatapath, ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), ownerMark,
+    runner,
+    ip: ipPath.ip,
+    records,
+    resolver,
+    log,
+    capabilities,
+    dhcp,
+    ovsDatapath: cfg.ovsDatapath,
+    ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+    ownerMark,
   });
   // Containers' lives: events re-apply, stop and release at once; a periodic full pass repairs the rest.
   const lifecycle = new Lifecycle({
-    attacher, records, resolver, docker: getDocker, log: log.child({ part: 'lifecycle' }), fullPassMs: cfg.lifecyclePassMs,
+    attacher,
+    records,
+    resolver,
+    docker: getDocker,
+    log: log.child({ part: 'lifecycle' }),
+    fullPassMs: cfg.lifecyclePassMs,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
     orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb },
     onExit: (id) => void dhcp.containerGone(id),
     ...(metrics ? { onPass: (rep: PassReport) => passMetrics(metrics.m, rep) } : {}),
   });
   const mesher = new Mesher({
-    runner, stateDir: cfg.stateDir, log: log.child({ part: 'mesh' }), ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}), resyncMs: cfg.meshResyncMs,
+    runner,
+    stateDir: cfg.stateDir,
+    log: log.child({ part: 'mesh' }),
+    ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
+    resyncMs: cfg.meshResyncMs,
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
   const reservations = new Reservations(cfg.stateDir);
   const cniFleet = cniFleetLink(cfg, reservations, log.child({ part: 'cni' }));
   const cni = new CniHandler({
-    attacher, reservations, runner, log: log.child({ part: 'cni' }), ...(cniFleet ? { fleet: cniFleet } : {}),
+    attacher,
+    reservations,
+    runner,
+    log: log.child({ part: 'cni' }),
+    ...(cniFleet ? { fleet: cniFleet } : {}),
   });
   const served = agentService({
     attacher,
@@ -111,7 +155,16 @@ async function startServing(
     startedAtMs: Date.now(),
     capabilities,
     lifecycle,
-    check: (fix) => checkHost({ attacher, records, lifecycle, orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb, log } }, fix),
+    check: (fix) =>
+      checkHost(
+        {
+          attacher,
+          records,
+          lifecycle,
+          orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb, log },
+        },
+        fix,
+      ),
   });
   if (metrics) agentGauges(metrics.m, dhcp, mesher);
   const impl = metrics
@@ -148,7 +201,16 @@ async function startServing(
       rmSync(cfg.socket, { force: true });
       throw err;
     });
-    servers.push(await startAgentTcp({ listen: cfg.listen, agentImpl: impl, credential, files, insecureTcp: cfg.insecureTcp, log }));
+    servers.push(
+      await startAgentTcp({
+        listen: cfg.listen,
+        agentImpl: impl,
+        credential,
+        files,
+        insecureTcp: cfg.insecureTcp,
+        log,
+      }),
+    );
   }
   // A mesh held from before a restart: converge to it now, then periodically.
   mesher.resume();
@@ -195,14 +257,30 @@ export function cniFleetLink(cfg: AgentConfig, reservations: Reservations, log: 
  * In-process route netlink for the attach path when its native modules load (no exec per attach);
  * `ip -batch` execs otherwise, or when --ip-path exec asks for them.
  */
-export function chooseIpPath(cfg: Pick<AgentConfig, 'ipPath'>, runner: Runner, log: Logger, load: typeof loadRtnl = loadRtnl): { ip: IpExec; capability: Capability } {
+export function chooseIpPath(
+  cfg: Pick<AgentConfig, 'ipPath'>,
+  runner: Runner,
+  log: Logger,
+  load: typeof loadRtnl = loadRtnl,
+): { ip: IpExec; capability: Capability } {
   const exec = ipExec(runner);
   const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : load();
   if (typeof rt === 'string') {
-    if (cfg.ipPath === 'netlink') throw unsupported(rt, 'run the agent from an npm install of fleetnet (node_modules holds netlink and koffi), or pass --ip-path exec');
+    if (cfg.ipPath === 'netlink')
+      throw unsupported(
+        rt,
+        'run the agent from an npm install of fleetnet (node_modules holds netlink and koffi), or pass --ip-path exec',
+      );
     if (cfg.ipPath === 'auto') log.warn({ reason: rt }, 'attaches run ip -batch (two execs each)');
     return { ip: exec, capability: { name: 'netlink', available: false, detail: rt } };
   }
   log.debug('attaches use in-process route netlink');
-  return { ip: netlinkIp(rt, exec), capability: { name: 'netlink', available: true, detail: 'in-process route netlink for attaches (setns through koffi)' } };
+  return {
+    ip: netlinkIp(rt, exec),
+    capability: {
+      name: 'netlink',
+      available: true,
+      detail: 'in-process route netlink for attaches (setns through koffi)',
+    },
+  };
 }

@@ -8,15 +8,17 @@ import type { Mesher } from './mesh/mesher.js';
 /** A lifecycle pass: drift is what it had to repair; leaks are records whose container was gone. */
 export function passMetrics(m: AgentMetrics, rep: PassReport): void {
   m.reconcilePasses.inc();
-  m.reconcileDrift.inc(rep.reapplied.length + rep.released.length + rep.stopped.length
-    + rep.orphansRemoved.length);
+  m.reconcileDrift.inc(rep.reapplied.length + rep.released.length + rep.stopped.length + rep.orphansRemoved.length);
   m.leaksFound.inc(rep.released.length);
   m.orphansFound.inc(rep.orphansFound.length);
 }
 
 /** DHCP restarts as they happen; leases and tunnel states read at each scrape. */
 export function agentGauges(
-  m: AgentMetrics, dhcp: Pick<DhcpSupervisor, 'on' | 'leases'>, mesher: Pick<Mesher, 'status'>, now: () => number = Date.now,
+  m: AgentMetrics,
+  dhcp: Pick<DhcpSupervisor, 'on' | 'leases'>,
+  mesher: Pick<Mesher, 'status'>,
+  now: () => number = Date.now,
 ): void {
   dhcp.on('event', (e) => {
     if (e.type === 'restarted') m.dhcpRestarts.inc();

@@ -38,7 +38,8 @@ export class RotatingLog {
     closeSync(this.fd);
     if (this.keep === 0) rmSync(this.path, { force: true });
     else {
-      for (let i = this.keep - 1; i >= 1; i--) if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      for (let i = this.keep - 1; i >= 1; i--)
+        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
       renameSync(this.path, `${this.path}.1`);
     }
     this.reopen();

@@ -21,7 +21,11 @@ export async function supervise(o: SuperviseOptions): Promise<void> {
   mkdirSync(dirname(o.pidFile), { recursive: true });
   mkdirSync(dirname(o.log), { recursive: true });
   writeFileSync(o.pidFile, `${process.pid}\n`);
-  const out = new RotatingLog({ path: o.log, ...(o.logMaxBytes ? { maxBytes: o.logMaxBytes } : {}), ...(o.logKeep !== undefined ? { keep: o.logKeep } : {}) });
+  const out = new RotatingLog({
+    path: o.log,
+    ...(o.logMaxBytes ? { maxBytes: o.logMaxBytes } : {}),
+    ...(o.logKeep !== undefined ? { keep: o.logKeep } : {}),
+  });
   let child: ChildProcess | undefined;
   let stopping = false;
   let backoffMs = 500;
@@ -38,7 +42,9 @@ export async function supervise(o: SuperviseOptions): Promise<void> {
     // Lines from both streams land whole (pino writes one line per write) in one rotated file.
     child.stdout!.on('data', (b: Buffer) => out.write(b));
     child.stderr!.on('data', (b: Buffer) => out.write(b));
-    const code = await new Promise<number | string>((resolve) => child!.once('close', (c, sig) => resolve(c ?? sig ?? 'unknown')));
+    const code = await new Promise<number | string>((resolve) =>
+      child!.once('close', (c, sig) => resolve(c ?? sig ?? 'unknown')),
+    );
     if (stopping) break;
     if (Date.now() - startedAt > 30_000) backoffMs = 500; // it ran a while: start over gently
     out.write(`fleetnet supervise: agent exited (${code}); restarting in ${backoffMs} ms\n`);

@@ -23,7 +23,11 @@ const rt = loadRtnl();
 if (typeof rt === 'string') throw new Error(rt);
 const dir = mkdtempSync(join(tmpdir(), 'fn-ab-'));
 const attacher = new Attacher({
-  runner, ip: netlinkIp(rt, ipExec(runner)), records: new RecordStore(dir), log: silentLogger(), garp: false,
+  runner,
+  ip: netlinkIp(rt, ipExec(runner)),
+  records: new RecordStore(dir),
+  log: silentLogger(),
+  garp: false,
   resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
 });
 const samples: number[] = [];
@@ -31,7 +35,14 @@ const pids = pidList.split(',');
 for (let r = 0; r < Number(roundsText); r++) {
   for (const [i, pid] of pids.entries()) {
     const a = parseAttachArgs([br, `pid:${pid}`, `10.77.${r % 200}.${i + 10}/16`]);
-    const order = { hostIf: parseIfName(br), target: a.target, ifname: parseIfName('eth1'), addresses: a.addresses, mac: a.mac, dryRun: false };
+    const order = {
+      hostIf: parseIfName(br),
+      target: a.target,
+      ifname: parseIfName('eth1'),
+      addresses: a.addresses,
+      mac: a.mac,
+      dryRun: false,
+    };
     const t0 = performance.now();
     await attacher.attach(order);
     samples.push(performance.now() - t0);

@@ -24,7 +24,10 @@ const ETCD = Number(opt.etcd);
 const name = `fs${randomBytes(2).toString('hex')}`;
 const sh = new ExecRunner();
 const bin = fleetnetBin();
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' / ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
 const loadBefore = load();
 const TICK_MS = 10; // USER_HZ 100: /proc/PID/stat counts CPU time in 10 ms ticks
 
@@ -43,8 +46,10 @@ try {
   const ctl = lab.controllers[0]!;
   const pid = readLabState(`${lab.dir}/lab.json`)!.processes.find((p) => p.role === 'controller')!.pid;
   const cli = async (args: string[]) =>
-    sh.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, process.execPath, bin, '--controller', ctl.listen, ...args],
-      { allowFail: true, timeoutMs: 300_000 });
+    sh.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, process.execPath, bin, '--controller', ctl.listen, ...args], {
+      allowFail: true,
+      timeoutMs: 300_000,
+    });
   const must = async (args: string[]) => {
     const r = await cli(args);
     if (r.code !== 0 && r.code !== 3) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
@@ -56,8 +61,19 @@ try {
     }
     return false;
   };
-  await must(['net', 'create', 'scale', '--subnet', '10.40.0.0/16', '--kind', 'ovs', '--bridge', 'ovs-scale',
-    '--mesh', 'gre']);
+  await must([
+    'net',
+    'create',
+    'scale',
+    '--subnet',
+    '10.40.0.0/16',
+    '--kind',
+    'ovs',
+    '--bridge',
+    'ovs-scale',
+    '--mesh',
+    'gre',
+  ]);
   const before = await usage(pid);
   const b0 = performance.now();
   for (const h of lab.hosts.slice(0, N)) await must(['mesh', 'add', h.name, '--net', 'scale']);
@@ -71,22 +87,39 @@ try {
   const joined = await allUp(j0 + 120_000);
   const joinMs = performance.now() - j0;
   const atEnd = await usage(pid);
-  process.stdout.write(JSON.stringify({
-    hosts: N, store: ETCD ? `etcd x${ETCD}` : 'sqlite', labUpSeconds: +labUpSeconds.toFixed(1),
-    meshBuild: {
-      ms: Math.round(buildMs), meshAddCommandsMs: Math.round(addsMs), allTunnelsUp: built, tunnels: N * (N - 1),
-      goalMs: 30_000,
-    },
-    join: {
-      ms: Math.round(joinMs), meshAddCommandMs: Math.round(joinAddMs), allTunnelsUp: joined, newPorts: 2 * N,
-      goalMs: 2000,
-    },
-    controller: {
-      cpuMsDuringBuild: afterBuild.cpuMs - before.cpuMs, cpuMsDuringJoin: atEnd.cpuMs - afterBuild.cpuMs,
-      rssKiBBefore: before.rssKiB, rssKiBAtEnd: atEnd.rssKiB,
-    },
-    loadBefore, loadAfter: load(),
-  }, null, 1) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      {
+        hosts: N,
+        store: ETCD ? `etcd x${ETCD}` : 'sqlite',
+        labUpSeconds: +labUpSeconds.toFixed(1),
+        meshBuild: {
+          ms: Math.round(buildMs),
+          meshAddCommandsMs: Math.round(addsMs),
+          allTunnelsUp: built,
+          tunnels: N * (N - 1),
+          goalMs: 30_000,
+        },
+        join: {
+          ms: Math.round(joinMs),
+          meshAddCommandMs: Math.round(joinAddMs),
+          allTunnelsUp: joined,
+          newPorts: 2 * N,
+          goalMs: 2000,
+        },
+        controller: {
+          cpuMsDuringBuild: afterBuild.cpuMs - before.cpuMs,
+          cpuMsDuringJoin: atEnd.cpuMs - afterBuild.cpuMs,
+          rssKiBBefore: before.rssKiB,
+          rssKiBAtEnd: atEnd.rssKiB,
+        },
+        loadBefore,
+        loadAfter: load(),
+      },
+      null,
+      1,
+    ) + '\n',
+  );
 } finally {
   await labDown({ name });
 }

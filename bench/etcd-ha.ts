@@ -13,18 +13,23 @@ import type { EtcdStore } from '../controller/store/etcd/etcd-store.js';
 
 /** Each controller's store counters (SIGUSR2: one JSON line on its stdout), summed. */
 async function storeStats(cs: HaController[]): Promise<Record<string, unknown>> {
-  const all = await Promise.all(cs.map((c) => new Promise<EtcdStore['stats']>((resolve) => {
-    let buf = '';
-    const on = (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => l.startsWith('{"stats"'));
-      if (!line) return;
-      c.proc.stdout!.off('data', on);
-      resolve((JSON.parse(line) as { stats: EtcdStore['stats'] }).stats);
-    };
-    c.proc.stdout!.on('data', on);
-    c.proc.kill('SIGUSR2');
-  })));
+  const all = await Promise.all(
+    cs.map(
+      (c) =>
+        new Promise<EtcdStore['stats']>((resolve) => {
+          let buf = '';
+          const on = (d: Buffer) => {
+            buf += d.toString();
+            const line = buf.split('\n').find((l) => l.startsWith('{"stats"'));
+            if (!line) return;
+            c.proc.stdout!.off('data', on);
+            resolve((JSON.parse(line) as { stats: EtcdStore['stats'] }).stats);
+          };
+          c.proc.stdout!.on('data', on);
+          c.proc.kill('SIGUSR2');
+        }),
+    ),
+  );
   const sum = { decisions: 0, commits: 0, conflicts: 0, txnMs: 0, lostOn: {} as Record<string, number> };
   for (const s of all) {
     sum.decisions += s.decisions;
@@ -34,33 +39,51 @@ async function storeStats(cs: HaController[]): Promise<Record<string, unknown>> 
     for (const [k, v] of Object.entries(s.lostOn)) sum.lostOn[k] = (sum.lostOn[k] ?? 0) + v;
   }
   return {
-    ...sum, txnMs: Math.round(sum.txnMs),
+    ...sum,
+    txnMs: Math.round(sum.txnMs),
     decisionsPerCommit: +(sum.decisions / Math.max(1, sum.commits)).toFixed(1),
     lostPerCommit: +(sum.conflicts / Math.max(1, sum.commits)).toFixed(2),
     msPerTxn: +(sum.txnMs / Math.max(1, sum.commits + sum.conflicts)).toFixed(1),
   };
 }
 
-const { values: opt } = parseArgs({ options: { n: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '96' } } });
+const { values: opt } = parseArgs({
+  options: { n: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '96' } },
+});
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
 const prefix = `/fleetnet-bench-${process.pid}/`;
-const loadBefore = loadavg().map((x) => x.toFixed(2)).join(' / ');
+const loadBefore = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' / ');
 const etcd = await startTestEtcd(3);
 useEtcdStores(etcd.urls);
 const ctls = await Promise.all([0, 1, 2].map(() => startHaController(etcd.urls, prefix)));
 try {
-  const call = <T>(f: (cb: (err: Error | null) => void) => T) => new Promise<void>((res, rej) => f((err) => (err ? rej(err) : res())));
-  for (const i of [1, 2, 3, 4, 5, 6]) await call((cb) => ctls[i % 3]!.client.addHost({ name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441`, underlayIp: '' }, cb));
-  await call((cb) => ctls[0]!.client.createNetwork(CreateNetworkRequest.fromPartial({ network: { name: 'bench', subnets: ['10.30.0.0/16'], bridge: 'br-bench', kind: 'bridge' } }), cb));
+  const call = <T>(f: (cb: (err: Error | null) => void) => T) =>
+    new Promise<void>((res, rej) => f((err) => (err ? rej(err) : res())));
+  for (const i of [1, 2, 3, 4, 5, 6])
+    await call((cb) =>
+      ctls[i % 3]!.client.addHost({ name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441`, underlayIp: '' }, cb),
+    );
+  await call((cb) =>
+    ctls[0]!.client.createNetwork(
+      CreateNetworkRequest.fromPartial({
+        network: { name: 'bench', subnets: ['10.30.0.0/16'], bridge: 'br-bench', kind: 'bridge' },
+      }),
+      cb,
+    ),
+  );
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONC }, async () => {
-    while (next < N) {
-      const i = next++;
-      await attachFailover(ctls, i, `h${(i % 6) + 1}`, 'bench', `b${i}`, Date.now() + 60_000);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (next < N) {
+        const i = next++;
+        await attachFailover(ctls, i, `h${(i % 6) + 1}`, 'bench', `b${i}`, Date.now() + 60_000);
+      }
+    }),
+  );
   const secs = (performance.now() - t0) / 1000;
   const stats = await storeStats(ctls);
   const view = await openEtcdStore(prefix);
@@ -85,11 +108,29 @@ try {
   }
   const failoverMs = performance.now() - f0;
   c.close();
-  process.stdout.write(JSON.stringify({
-    allocations: N, concurrency: CONC, seconds: +secs.toFixed(2), perSecond: Math.round(N / secs), duplicateAddresses: dupAddr, duplicateMacs: dupMac,
-    stored: atts.length, store: stats, lsJsonMsInProcess: +lsMs.toFixed(1), lsJsonBytes: json.length,
-    failoverMs: Math.round(failoverMs), loadBefore, loadAfter: loadavg().map((x) => x.toFixed(2)).join(' / '),
-  }, null, 1) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      {
+        allocations: N,
+        concurrency: CONC,
+        seconds: +secs.toFixed(2),
+        perSecond: Math.round(N / secs),
+        duplicateAddresses: dupAddr,
+        duplicateMacs: dupMac,
+        stored: atts.length,
+        store: stats,
+        lsJsonMsInProcess: +lsMs.toFixed(1),
+        lsJsonBytes: json.length,
+        failoverMs: Math.round(failoverMs),
+        loadBefore,
+        loadAfter: loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' / '),
+      },
+      null,
+      1,
+    ) + '\n',
+  );
 } finally {
   for (const x of ctls) await killHa(x, 'SIGTERM');
   await etcd.stop();

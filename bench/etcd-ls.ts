@@ -24,7 +24,10 @@ const N = Number(opt.n);
 const RUNS = Number(opt.runs);
 const HOSTS = 50;
 const prefix = `/fleetnet-bench-ls-${process.pid}/`;
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' / ');
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
 const loadBefore = load();
 const sh = new ExecRunner();
 const bin = await ensureBuilt(sh);
@@ -37,11 +40,29 @@ function record(i: number): AttachmentRecord {
   const addr = `10.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
   const mac = `02:00:${[i >> 24, i >> 16, i >> 8, i].map((b) => (b & 255).toString(16).padStart(2, '0')).join(':')}`;
   return {
-    id: `fa-bench${String(i).padStart(12, '0')}`, host, net: 'bench', target: { kind: 'netns', value: `c${i}` },
-    ifname: 'eth1', hostIf: 'br-bench', kind: 'bridge', mac, macScheme: 'auto', macSource: 'generated',
-    addresses: [{ cidr: `${addr}/10` }], other: [], vlan: '', mtu: 1500, desired: 'present', state: 'up', error: '',
-    generation: 1, hostIfname: `fnb${i}`, reportedAddresses: [],
-    requestFp: '', createdMs: 0, updatedMs: 0,
+    id: `fa-bench${String(i).padStart(12, '0')}`,
+    host,
+    net: 'bench',
+    target: { kind: 'netns', value: `c${i}` },
+    ifname: 'eth1',
+    hostIf: 'br-bench',
+    kind: 'bridge',
+    mac,
+    macScheme: 'auto',
+    macSource: 'generated',
+    addresses: [{ cidr: `${addr}/10` }],
+    other: [],
+    vlan: '',
+    mtu: 1500,
+    desired: 'present',
+    state: 'up',
+    error: '',
+    generation: 1,
+    hostIfname: `fnb${i}`,
+    reportedAddresses: [],
+    requestFp: '',
+    createdMs: 0,
+    updatedMs: 0,
   };
 }
 
@@ -55,12 +76,16 @@ const ctl = await (async () => {
     });
     // Many decisions at once: the store groups them into transactions under etcd's op limit.
     for (let i = 0; i < N; i += 2000) {
-      await Promise.all(Array.from({ length: Math.min(2000, N - i) }, (_, k) => s.transact((tx) => {
-        const a = record(i + k);
-        tx.putAttachment(a);
-        tx.reserveAddress('bench', a.addresses[0]!.cidr.split('/')[0]!, a.id);
-        tx.reserveMac('fleet', a.mac, a.id);
-      })));
+      await Promise.all(
+        Array.from({ length: Math.min(2000, N - i) }, (_, k) =>
+          s.transact((tx) => {
+            const a = record(i + k);
+            tx.putAttachment(a);
+            tx.reserveAddress('bench', a.addresses[0]!.cidr.split('/')[0]!, a.id);
+            tx.reserveMac('fleet', a.mac, a.id);
+          }),
+        ),
+      );
     }
   } finally {
     s.close();
@@ -92,12 +117,26 @@ try {
   const mirrorMs = performance.now() - m0;
   view.close();
   const sorted = [...times].sort((a, b) => a - b);
-  process.stdout.write(JSON.stringify({
-    attachments: N, hosts: HOSTS, fillSeconds: +ctl.fillSeconds.toFixed(1), cliRunsMs: times.map((t) => Math.round(t)),
-    cliFirstMs: Math.round(times[0]!), cliMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!), goalMs: 500,
-    outputBytes: bytes, mirrorJsonMsInProcess: +mirrorMs.toFixed(1), mirrorJsonBytes: json.length,
-    loadBefore, loadAfter: load(),
-  }, null, 1) + '\n');
+  process.stdout.write(
+    JSON.stringify(
+      {
+        attachments: N,
+        hosts: HOSTS,
+        fillSeconds: +ctl.fillSeconds.toFixed(1),
+        cliRunsMs: times.map((t) => Math.round(t)),
+        cliFirstMs: Math.round(times[0]!),
+        cliMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+        goalMs: 500,
+        outputBytes: bytes,
+        mirrorJsonMsInProcess: +mirrorMs.toFixed(1),
+        mirrorJsonBytes: json.length,
+        loadBefore,
+        loadAfter: load(),
+      },
+      null,
+      1,
+    ) + '\n',
+  );
 } finally {
   await killHa(ctl.c, 'SIGTERM');
   await etcd.stop();

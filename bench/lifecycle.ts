@@ -28,12 +28,18 @@ import { userEnvNote } from './lib/env.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
 import { mapLimit, summarize } from './lib/stats.js';
 
-const { values: opt } = parseArgs({ options: {
-  'start-n': { type: 'string', default: '30' }, 'reboot-n': { type: 'string', default: '200' },
-  'scale-n': { type: 'string', default: '1000' }, clients: { type: 'string', default: '50' },
-  'lat-n': { type: 'string', default: '50' }, 'pass-n': { type: 'string', default: '10' },
-  results: { type: 'string', default: 'bench/results/lifecycle.json' }, inner: { type: 'string' },
-} });
+const { values: opt } = parseArgs({
+  options: {
+    'start-n': { type: 'string', default: '30' },
+    'reboot-n': { type: 'string', default: '200' },
+    'scale-n': { type: 'string', default: '1000' },
+    clients: { type: 'string', default: '50' },
+    'lat-n': { type: 'string', default: '50' },
+    'pass-n': { type: 'string', default: '10' },
+    results: { type: 'string', default: 'bench/results/lifecycle.json' },
+    inner: { type: 'string' },
+  },
+});
 const START_N = Number(opt['start-n']);
 const REBOOT_N = Math.max(Number(opt['reboot-n']), START_N);
 const SCALE_N = Number(opt['scale-n']);
@@ -58,15 +64,27 @@ async function parent(): Promise<void> {
     for (let i = 0; i < ids.length; i += 50) {
       await sh.run('docker', ['rm', '-f', ...ids.slice(i, i + 50)], { allowFail: true, timeoutMs: 300_000 });
     }
-    const all = (await sh.run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!)
+    const all = (await sh.run('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
       .filter((n) => n.startsWith(`${prefix}-`));
     for (const n of all) await sh.run('ip', ['netns', 'del', n], { allowFail: true });
   };
   const args = process.argv.slice(2);
   try {
     const code = await new Promise<number>((resolve) => {
-      const argv = ['netns', 'exec', ns, process.execPath, '--import', 'tsx', 'bench/lifecycle.ts', '--inner', prefix,
-        ...args];
+      const argv = [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        '--import',
+        'tsx',
+        'bench/lifecycle.ts',
+        '--inner',
+        prefix,
+        ...args,
+      ];
       const p = spawn('ip', argv, { stdio: 'inherit' });
       const stop = () => p.kill('SIGTERM');
       process.once('SIGINT', stop);
@@ -81,10 +99,25 @@ async function parent(): Promise<void> {
 
 function request(hostIf: string, target: { kind: string; value: string }, cidr: string): AttachRequest {
   return {
-    hostIf, kind: '', target, ifname: 'eth1', hostIfname: '', addresses: [{ static: { cidr, gateway: '' } }],
-    mac: '', macString: '', vlan: '', mtu: 0, dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false,
-    trunk: '', ovsDatapath: '',
-    dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+    hostIf,
+    kind: '',
+    target,
+    ifname: 'eth1',
+    hostIfname: '',
+    addresses: [{ static: { cidr, gateway: '' } }],
+    mac: '',
+    macString: '',
+    vlan: '',
+    mtu: 0,
+    dryRun: false,
+    attachmentId: '',
+    macvlanMode: '',
+    vlanFiltering: false,
+    trunk: '',
+    ovsDatapath: '',
+    dhcpDns: false,
+    dhcpOneshot: false,
+    keepAddress: false,
   };
 }
 
@@ -93,8 +126,10 @@ const addrOf = (i: number, third: number) => `10.${240 + third}.${Math.floor(i /
 /** eth1 with this address in the namespace of `pid` (read from /proc: no process run, so it can be polled). */
 function upIn(pid: number, cidr: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/net/dev`, 'utf8').includes('eth1:')
-      && readFileSync(`/proc/${pid}/net/fib_trie`, 'utf8').includes(cidr.split('/')[0]!);
+    return (
+      readFileSync(`/proc/${pid}/net/dev`, 'utf8').includes('eth1:') &&
+      readFileSync(`/proc/${pid}/net/fib_trie`, 'utf8').includes(cidr.split('/')[0]!)
+    );
   } catch {
     return false;
   }
@@ -106,14 +141,31 @@ interface AgentProcess {
 
 async function startAgentProcess(dir: string): Promise<{ agent: AgentProcess; spawnedAt: number }> {
   const spawnedAt = performance.now();
-  const p = spawn(process.execPath, [FLEETNET, 'agent', 'run', '--socket', join(dir, 'agent.sock'),
-    '--state-dir', join(dir, 'state'),
-    '--log-level', 'warn', '--lifecycle-pass-ms', '600000', '--host-name', 'bench'], { stdio: 'inherit' });
-  const stop = () => new Promise<void>((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGTERM');
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      FLEETNET,
+      'agent',
+      'run',
+      '--socket',
+      join(dir, 'agent.sock'),
+      '--state-dir',
+      join(dir, 'state'),
+      '--log-level',
+      'warn',
+      '--lifecycle-pass-ms',
+      '600000',
+      '--host-name',
+      'bench',
+    ],
+    { stdio: 'inherit' },
+  );
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill('SIGTERM');
+    });
   return { agent: { stop }, spawnedAt };
 }
 
@@ -152,8 +204,21 @@ async function inner(prefix: string): Promise<void> {
   try {
     // Containers for 1 and 2, each attached once to br-lc.
     const names = Array.from({ length: REBOOT_N }, (_, i) => `${prefix}-c${i}`);
-    await mapLimit(names, 8, (n) => sh.run('docker', ['run', '-d', '--network', 'none', '--name', n,
-      '--label', `${LABEL}=${prefix}`, BUSYBOX_IMAGE, 'sleep', '36000']));
+    await mapLimit(names, 8, (n) =>
+      sh.run('docker', [
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '--name',
+        n,
+        '--label',
+        `${LABEL}=${prefix}`,
+        BUSYBOX_IMAGE,
+        'sleep',
+        '36000',
+      ]),
+    );
     await mapLimit(names, 8, (n, i) => attachOk(conn, request('br-lc', { kind: 'docker', value: n }, addrOf(i, 0))));
 
     // 1. docker start → eth1 up with its address.
@@ -173,20 +238,33 @@ async function inner(prefix: string): Promise<void> {
       fromCall.push(t2 - t0);
     }
     const ret = summarize(fromReturn);
-    rows.push({ name: 'docker start returned → eth1 up with its address', ...ret, goalMs: 100, met: ret.p50Ms <= 100,
-      timed: 'from the return of Docker\'s container start call to eth1 with its address in the container '
-        + '(read from /proc/PID/net, polled): the start event reaching the agent, the record\'s re-apply' });
+    rows.push({
+      name: 'docker start returned → eth1 up with its address',
+      ...ret,
+      goalMs: 100,
+      met: ret.p50Ms <= 100,
+      timed:
+        "from the return of Docker's container start call to eth1 with its address in the container " +
+        "(read from /proc/PID/net, polled): the start event reaching the agent, the record's re-apply",
+    });
     comparisons.push({
-      what: 'docker start → eth1 up, p50 / the 100 ms goal', ratio: r2(ret.p50Ms / 100), target: 1,
+      what: 'docker start → eth1 up, p50 / the 100 ms goal',
+      ratio: r2(ret.p50Ms / 100),
+      target: 1,
       met: ret.p50Ms <= 100,
     });
-    rows.push({ name: 'docker start called → eth1 up with its address', ...summarize(fromCall),
-      timed: 'the same from the start call itself (Docker starting the container included)' });
+    rows.push({
+      name: 'docker start called → eth1 up with its address',
+      ...summarize(fromCall),
+      timed: 'the same from the start call itself (Docker starting the container included)',
+    });
 
     // 2. A "rebooted" host.
     await agent.stop();
-    const links = (await sh.run('ip', ['-o', 'link', 'show'])).stdout.split('\n')
-      .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((x): x is string => !!x && x !== 'lo');
+    const links = (await sh.run('ip', ['-o', 'link', 'show'])).stdout
+      .split('\n')
+      .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
+      .filter((x): x is string => !!x && x !== 'lo');
     for (const l of links) await sh.run('ip', ['link', 'del', l], { allowFail: true });
     await mapLimit(names, 8, (n) => docker.getContainer(n).restart({ t: 0 }));
     const pids = await Promise.all(names.map(async (n) => (await docker.getContainer(n).inspect()).State.Pid));
@@ -198,14 +276,22 @@ async function inner(prefix: string): Promise<void> {
       if (waiting.size) await new Promise((r) => setTimeout(r, 2));
     }
     const rebootMs = performance.now() - started.spawnedAt;
-    rows.push({ name: `rebooted host: ${REBOOT_N} attachments back`, p50Ms: r2(rebootMs), p95Ms: r2(rebootMs), n: 1,
+    rows.push({
+      name: `rebooted host: ${REBOOT_N} attachments back`,
+      p50Ms: r2(rebootMs),
+      p95Ms: r2(rebootMs),
+      n: 1,
       goalMs: REBOOT_N >= 200 ? 2000 : undefined,
       met: REBOOT_N >= 200 ? rebootMs <= 2000 : undefined,
-      timed: 'from spawning the agent (its links, bridge and every container\'s namespace gone; the containers started '
-        + 'again while it was down) to eth1 with its address in every container' });
+      timed:
+        "from spawning the agent (its links, bridge and every container's namespace gone; the containers started " +
+        'again while it was down) to eth1 with its address in every container',
+    });
     if (REBOOT_N >= 200) {
       comparisons.push({
-        what: `rebooted host, ${REBOOT_N} back / the 2 s goal`, ratio: r2(rebootMs / 2000), target: 1,
+        what: `rebooted host, ${REBOOT_N} back / the 2 s goal`,
+        ratio: r2(rebootMs / 2000),
+        target: 1,
         met: rebootMs <= 2000,
       });
     }
@@ -218,24 +304,39 @@ async function inner(prefix: string): Promise<void> {
     const each: number[] = [];
     const t0 = performance.now();
     let next = 0;
-    await Promise.all(clients.map(async (c) => {
-      while (next < SCALE_N) {
-        const i = next++;
-        const s = performance.now();
-        await attachOk(c, request('br-full', { kind: 'netns', value: targets[i]! }, addrOf(i, 1)));
-        each.push(performance.now() - s);
-      }
-    }));
+    await Promise.all(
+      clients.map(async (c) => {
+        while (next < SCALE_N) {
+          const i = next++;
+          const s = performance.now();
+          await attachOk(c, request('br-full', { kind: 'netns', value: targets[i]! }, addrOf(i, 1)));
+          each.push(performance.now() - s);
+        }
+      }),
+    );
     const wallMs = performance.now() - t0;
     for (const c of clients) c.close();
     const perS = SCALE_N / (wallMs / 1000);
-    rows.push({ name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (each)`, ...summarize(each),
-      timed: 'one Attach RPC to a network-namespace target, as its client saw it, while the others ran' });
-    rows.push({ name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (wall)`,
-      p50Ms: r2(wallMs), p95Ms: r2(wallMs), n: 1, attachesPerS: r2(perS), goalPerS: 300, met: perS >= 300,
-      timed: `wall time of all ${SCALE_N}; attaches/s = ${r2(perS)}` });
+    rows.push({
+      name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (each)`,
+      ...summarize(each),
+      timed: 'one Attach RPC to a network-namespace target, as its client saw it, while the others ran',
+    });
+    rows.push({
+      name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (wall)`,
+      p50Ms: r2(wallMs),
+      p95Ms: r2(wallMs),
+      n: 1,
+      attachesPerS: r2(perS),
+      goalPerS: 300,
+      met: perS >= 300,
+      timed: `wall time of all ${SCALE_N}; attaches/s = ${r2(perS)}`,
+    });
     comparisons.push({
-      what: `the 300/s goal / attaches/s from ${CLIENTS} clients`, ratio: r2(300 / perS), target: 1, met: perS >= 300,
+      what: `the 300/s goal / attaches/s from ${CLIENTS} clients`,
+      ratio: r2(300 / perS),
+      target: 1,
+      met: perS >= 300,
     });
     const full: number[] = [];
     const empty: number[] = [];
@@ -260,18 +361,29 @@ async function inner(prefix: string): Promise<void> {
       await conn.call(conn.client.detach, { target: { kind: 'netns', value: te }, ifname: 'eth1', attachmentId: '' });
     }
     const [fs, es] = [summarize(full), summarize(empty)];
-    rows.push({ name: `attach onto a bridge with ${SCALE_N} ports`, ...fs,
-      timed: 'one Attach RPC to a netns target from a warm client, nothing else running' });
+    rows.push({
+      name: `attach onto a bridge with ${SCALE_N} ports`,
+      ...fs,
+      timed: 'one Attach RPC to a netns target from a warm client, nothing else running',
+    });
     rows.push({ name: 'attach onto an empty bridge', ...es, timed: 'the same, interleaved with the row above' });
     const sp = [...paired].sort((a, b) => a - b);
-    comparisons.push({ what: `attach p50: bridge with ${SCALE_N} ports / empty bridge`, ratio: r2(fs.p50Ms / es.p50Ms),
-      pairedRatio: r2(sp[Math.floor(sp.length / 2)] ?? Number.NaN), target: 1.2, met: fs.p50Ms / es.p50Ms <= 1.2 });
+    comparisons.push({
+      what: `attach p50: bridge with ${SCALE_N} ports / empty bridge`,
+      ratio: r2(fs.p50Ms / es.p50Ms),
+      pairedRatio: r2(sp[Math.floor(sp.length / 2)] ?? Number.NaN),
+      target: 1.2,
+      met: fs.p50Ms / es.p50Ms <= 1.2,
+    });
 
     // 4. One full lifecycle pass over every record (SCALE_N netns targets and REBOOT_N containers), in process.
     await agent.stop();
     const cfg = agentConfig({
-      socket: join(dir, 'inproc.sock'), stateDir: join(dir, 'state'), lifecyclePassMs: 3_600_000,
-      hostName: 'bench', logLevel: 'silent',
+      socket: join(dir, 'inproc.sock'),
+      stateDir: join(dir, 'state'),
+      lifecyclePassMs: 3_600_000,
+      hostName: 'bench',
+      logLevel: 'silent',
     });
     const h = await startAgent(cfg, silentLogger());
     try {
@@ -284,23 +396,32 @@ async function inner(prefix: string): Promise<void> {
         await h.lifecycle.fullPass();
         passes.push(performance.now() - s);
       }
-      rows.push({ name: `one lifecycle pass over ${SCALE_N + REBOOT_N} attachments`, ...summarize(passes),
-        timed: 'Lifecycle.fullPass() in process: Docker\'s container list, each record checked live '
-          + `(sysfs, the namespace), the orphan sweep; ${SCALE_N} netns and ${REBOOT_N} Docker attachments, `
-          + 'nothing to repair' });
+      rows.push({
+        name: `one lifecycle pass over ${SCALE_N + REBOOT_N} attachments`,
+        ...summarize(passes),
+        timed:
+          "Lifecycle.fullPass() in process: Docker's container list, each record checked live " +
+          `(sysfs, the namespace), the orphan sweep; ${SCALE_N} netns and ${REBOOT_N} Docker attachments, ` +
+          'nothing to repair',
+      });
     } finally {
       await h.stop();
     }
-    notes.push(`Sizes: ${START_N} starts, ${REBOOT_N} attachments rebooted, `
-      + `${SCALE_N} attaches from ${CLIENTS} clients, ${LAT_N} interleaved latency pairs, ${PASS_N} passes.`);
+    notes.push(
+      `Sizes: ${START_N} starts, ${REBOOT_N} attachments rebooted, ` +
+        `${SCALE_N} attaches from ${CLIENTS} clients, ${LAT_N} interleaved latency pairs, ${PASS_N} passes.`,
+    );
   } finally {
     conn.close();
     await agent.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  notes.push(`Load average at the end: ${loadavg().map(r2).join(' / ')}.`, userEnvNote(),
-    'The agent runs as its own process (bin/fleetnet.mjs agent run, --log-level warn, in-process netlink '
-      + 'when its native modules load) inside the bench namespace; containers are busybox with --network none.');
+  notes.push(
+    `Load average at the end: ${loadavg().map(r2).join(' / ')}.`,
+    userEnvNote(),
+    'The agent runs as its own process (bin/fleetnet.mjs agent run, --log-level warn, in-process netlink ' +
+      'when its native modules load) inside the bench namespace; containers are busybox with --network none.',
+  );
   writeResults(opt.results!, {
     title: 'Container lifecycle: restart, reboot, scale on one host',
     path: 'bench/lifecycle.ts',

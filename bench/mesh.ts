@@ -16,7 +16,8 @@ const arg = (name: string, def: number) => {
 const REPS = arg('--reps', 5);
 const MAX_HOSTS = arg('--max-hosts', 8);
 
-const JOIN_TIMED = 'planMesh + Mesher.apply on every member host in parallel (each reads back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j through its Runner into its namespace, diffs, applies) until every host reports converged';
+const JOIN_TIMED =
+  'planMesh + Mesher.apply on every member host in parallel (each reads back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j through its Runner into its namespace, diffs, applies) until every host reports converged';
 const READY_TIMED = 'the same, plus pings from a container on h1 until one on the new host answers';
 
 interface Row extends ResultRow {
@@ -31,7 +32,14 @@ function pct(xs: number[], p: number): number {
 
 async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promise<Row[]> {
   const fleet = await MeshFleet.create(newRunId('b'), MAX_HOSTS);
-  const net: MeshNetwork = { name: 'bench', kind, encap, key: 900, bridge: kind === 'ovs' ? 'ovs-bench' : 'br-bench', members: ['h1'] };
+  const net: MeshNetwork = {
+    name: 'bench',
+    kind,
+    encap,
+    key: 900,
+    bridge: kind === 'ovs' ? 'ovs-bench' : 'br-bench',
+    members: ['h1'],
+  };
   const mtu = encap === 'gre' ? 1458 : 1450;
   let generation = 0;
   const rows: Row[] = [];
@@ -67,10 +75,27 @@ async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promis
           else perExisting.push(w);
         }
       }
-      const changes = { changesPerExistingHost: [...new Set(perExisting)].sort(), changesOnNewHost: [...new Set(onNew)].sort() };
+      const changes = {
+        changesPerExistingHost: [...new Set(perExisting)].sort(),
+        changesOnNewHost: [...new Set(onNew)].sort(),
+      };
       rows.push(
-        { name: `join host ${n} (${kind} ${encap})`, p50Ms: pct(joinMs, 50), p95Ms: pct(joinMs, 95), n: REPS, timed: JOIN_TIMED, ...changes },
-        { name: `join host ${n} (${kind} ${encap}) until a container pings`, p50Ms: pct(readyMs, 50), p95Ms: pct(readyMs, 95), n: REPS, timed: READY_TIMED, ...changes },
+        {
+          name: `join host ${n} (${kind} ${encap})`,
+          p50Ms: pct(joinMs, 50),
+          p95Ms: pct(joinMs, 95),
+          n: REPS,
+          timed: JOIN_TIMED,
+          ...changes,
+        },
+        {
+          name: `join host ${n} (${kind} ${encap}) until a container pings`,
+          p50Ms: pct(readyMs, 50),
+          p95Ms: pct(readyMs, 95),
+          n: REPS,
+          timed: READY_TIMED,
+          ...changes,
+        },
       );
       console.error(JSON.stringify(rows.at(-2)));
     }
@@ -83,7 +108,10 @@ async function benchKind(kind: 'ovs' | 'bridge', encap: 'gre' | 'vxlan'): Promis
 const rows = [...(await benchKind('ovs', 'gre')), ...(await benchKind('bridge', 'vxlan'))];
 const changeNotes = rows
   .filter((r) => !r.name.endsWith('pings'))
-  .map((r) => `${r.name}: ${r.changesPerExistingHost.join('/')} change(s) on each existing host, ${r.changesOnNewHost.join('/')} on the new one`);
+  .map(
+    (r) =>
+      `${r.name}: ${r.changesPerExistingHost.join('/')} change(s) on each existing host, ${r.changesOnNewHost.join('/')} on the new one`,
+  );
 writeResults('bench/results/mesh.json', {
   title: 'Mesh: time to join the Nth host, and changes per join',
   path: 'bench/mesh.ts',
@@ -92,10 +120,10 @@ writeResults('bench/results/mesh.json', {
   machine: { nproc: availableParallelism(), kernel: release(), node: process.version },
   rows,
   notes: [
-    'Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), all 8 built up front; each host\'s Mesher runs in this process with a Runner into its namespace; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).',
+    "Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), all 8 built up front; each host's Mesher runs in this process with a Runner into its namespace; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).",
     'changesPerExistingHost counts mutating commands per existing host in the RecordingRunner log (set of values seen over all reps): OVS = the one add-port; Linux bridge VXLAN = the one flood entry + the one nft table replace that admits the newcomer.',
     'changesOnNewHost: OVS = one ovs-vsctl transaction (bridge when absent + one port per peer); Linux bridge = one ip -batch (bridge + device, first time only) + one bridge -batch with a flood entry per peer + nft.',
-    'Linux bridge, N=2: the first join also makes h1\'s bridge and VXLAN device (one ip -batch), hence 3 there; later joins never touch it. OVS does that inside its one transaction.',
+    "Linux bridge, N=2: the first join also makes h1's bridge and VXLAN device (one ip -batch), hence 3 there; later joins never touch it. OVS does that inside its one transaction.",
     'The machine is shared with other test runs: the timings are noisy (p95 especially).',
     `Each N: ${REPS} reps of leave (untimed) + join (timed). Target: join <= 2 s; exactly one tunnel change on each existing host.`,
     ...changeNotes,

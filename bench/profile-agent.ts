@@ -56,8 +56,10 @@ class TimingRunner implements Runner {
 
 function labelOf(cmd: string, args: readonly string[]): { name: string; background: boolean } {
   if (cmd === 'nsenter' && args.includes('arping')) return { name: 'arping (gratuitous ARP)', background: true };
-  if (cmd === 'ip' && args.includes('-batch')) return { name: 'exec ip -json -batch (bench netns: veth, bridge port, up)', background: false };
-  if (cmd === 'nsenter' && args.includes('-batch')) return { name: 'exec nsenter ip -json -batch (container: address, up, read-back dump)', background: false };
+  if (cmd === 'ip' && args.includes('-batch'))
+    return { name: 'exec ip -json -batch (bench netns: veth, bridge port, up)', background: false };
+  if (cmd === 'nsenter' && args.includes('-batch'))
+    return { name: 'exec nsenter ip -json -batch (container: address, up, read-back dump)', background: false };
   return { name: `exec ${cmd} ${args.slice(0, 3).join(' ')}`, background: false };
 }
 
@@ -74,13 +76,17 @@ function timedIp(ip: IpExec & { execs: number }, r: TimingRunner): IpExec {
   };
   return {
     host: (lines) => timed('netlink, host namespace (veth, bridge port, up)', () => ip.host(lines)),
-    inNs: (ns, lines, o) => timed('netlink, container namespace (setns + socket, address, up, read-back)', () => ip.inNs(ns, lines, o)),
+    inNs: (ns, lines, o) =>
+      timed('netlink, container namespace (setns + socket, address, up, read-back)', () => ip.inNs(ns, lines, o)),
     describe: (ns, lines, f) => ip.describe(ns, lines, f),
   };
 }
 
 class TimedResolver extends ContainerResolver {
-  constructor(deps: ConstructorParameters<typeof ContainerResolver>[0], private readonly r: TimingRunner) {
+  constructor(
+    deps: ConstructorParameters<typeof ContainerResolver>[0],
+    private readonly r: TimingRunner,
+  ) {
     super(deps);
   }
   override async resolve(t: TargetRef) {
@@ -88,13 +94,19 @@ class TimedResolver extends ContainerResolver {
     try {
       return await super.resolve(t);
     } finally {
-      this.r.add(t.kind === 'docker' ? 'container lookup (Docker API inspect, /proc reads)' : 'container lookup (/proc reads)', performance.now() - t0);
+      this.r.add(
+        t.kind === 'docker' ? 'container lookup (Docker API inspect, /proc reads)' : 'container lookup (/proc reads)',
+        performance.now() - t0,
+      );
     }
   }
 }
 
 class TimedRecords extends RecordStore {
-  constructor(dir: string, private readonly r: TimingRunner) {
+  constructor(
+    dir: string,
+    private readonly r: TimingRunner,
+  ) {
     super(dir);
   }
   override put(rec: AttachmentRecord): void {
@@ -118,10 +130,20 @@ const Args = z.object({
 });
 
 async function main(): Promise<void> {
-  const a = Args.parse(parseArgs({ options: Object.fromEntries(Object.keys(Args.shape).map((k) => [k, { type: 'string' as const }])) }).values);
+  const a = Args.parse(
+    parseArgs({ options: Object.fromEntries(Object.keys(Args.shape).map((k) => [k, { type: 'string' as const }])) })
+      .values,
+  );
   const timing = new TimingRunner(new ExecRunner());
   let docker: Docker | undefined;
-  const resolver = new TimedResolver({ runner: timing, netnsDir: '/run/netns', docker: () => (docker ??= new Docker({ socketPath: '/var/run/docker.sock' })) }, timing);
+  const resolver = new TimedResolver(
+    {
+      runner: timing,
+      netnsDir: '/run/netns',
+      docker: () => (docker ??= new Docker({ socketPath: '/var/run/docker.sock' })),
+    },
+    timing,
+  );
   const records = new TimedRecords(a['state-dir'], timing);
   // The agent's own choice of path (in-process netlink when it loads), timed per namespace.
   const rt = loadRtnl();
@@ -135,14 +157,26 @@ async function main(): Promise<void> {
   const conn = connectAgent(a.socket);
   const perKind: Record<string, { seen: number; totals: number[]; phases: Phases[]; grpc: number[] }> = {};
   for (const [i, target] of targets.entries()) {
-    const order = attachOrderFromProto(AttachRequest.fromPartial({ hostIf: a.bridge, target, ifname: a.ifname, addresses: [{ static: { cidr: `${benchAddr(a.net, i)}/16`, gateway: '' } }] }));
+    const order = attachOrderFromProto(
+      AttachRequest.fromPartial({
+        hostIf: a.bridge,
+        target,
+        ifname: a.ifname,
+        addresses: [{ static: { cidr: `${benchAddr(a.net, i)}/16`, gateway: '' } }],
+      }),
+    );
     timing.phases = {};
     const t0 = performance.now();
     await attacher.attach(order);
     const total = performance.now() - t0;
     const phases = { ...timing.phases }; // before the detach adds its own calls
     await attacher.detach(detachOrderFromProto(DetachRequest.fromPartial({ target, ifname: a.ifname })));
-    const req = AttachRequest.fromPartial({ hostIf: a['grpc-bridge'], target, ifname: a['grpc-ifname'], addresses: [{ static: { cidr: `${benchAddr(a.net + 1, i)}/16`, gateway: '' } }] });
+    const req = AttachRequest.fromPartial({
+      hostIf: a['grpc-bridge'],
+      target,
+      ifname: a['grpc-ifname'],
+      addresses: [{ static: { cidr: `${benchAddr(a.net + 1, i)}/16`, gateway: '' } }],
+    });
     const g0 = performance.now();
     await conn.call(conn.client.attach, req);
     const grpc = performance.now() - g0;

@@ -5,25 +5,34 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { readAllResults, type Results } from './lib/results.js';
 
-const fmt = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2));
+const fmt = (x: number | undefined) =>
+  x === undefined || Number.isNaN(x) ? '–' : x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2);
 
 function section(file: string, r: Results): string {
   const out: string[] = [`## ${r.title}`, ''];
   const meta = [
     r.date ? `date ${r.date}` : '',
     r.n !== undefined ? `N = ${r.n}` : '',
-    r.machine ? `${r.machine.nproc} CPUs${r.machine.cpu ? ` (${r.machine.cpu})` : ''}, kernel ${r.machine.kernel}${r.machine.node ? `, Node ${r.machine.node}` : ''}` : '',
+    r.machine
+      ? `${r.machine.nproc} CPUs${r.machine.cpu ? ` (${r.machine.cpu})` : ''}, kernel ${r.machine.kernel}${r.machine.node ? `, Node ${r.machine.node}` : ''}`
+      : '',
     `written by \`${r.path}\` to \`${file}\``,
   ].filter(Boolean);
   out.push(meta.join(' · '), '');
   out.push('| path | p50 ms | p95 ms | mean ms | n |', '|---|---:|---:|---:|---:|');
-  for (const row of r.rows) out.push(`| ${row.name} | ${fmt(row.p50Ms)} | ${fmt(row.p95Ms)} | ${fmt(row.meanMs)} | ${row.n ?? '–'} |`);
+  for (const row of r.rows)
+    out.push(`| ${row.name} | ${fmt(row.p50Ms)} | ${fmt(row.p95Ms)} | ${fmt(row.meanMs)} | ${row.n ?? '–'} |`);
   out.push('');
   if (r.comparisons?.length) {
-    out.push('| comparison | p50 / p50 | median of paired ratios | target (on p50 / p50) | met |', '|---|---:|---:|---:|:---:|');
+    out.push(
+      '| comparison | p50 / p50 | median of paired ratios | target (on p50 / p50) | met |',
+      '|---|---:|---:|---:|:---:|',
+    );
     for (const c of r.comparisons) {
       const paired = c.pairedRatio !== undefined ? `${c.pairedRatio.toFixed(2)}×` : '–';
-      out.push(`| ${c.what} | ${c.ratio.toFixed(2)}× | ${paired} | ${c.target !== undefined ? `≤ ${c.target}×` : '–'} | ${c.met === undefined ? '–' : c.met ? 'yes' : '**no**'} |`);
+      out.push(
+        `| ${c.what} | ${c.ratio.toFixed(2)}× | ${paired} | ${c.target !== undefined ? `≤ ${c.target}×` : '–'} | ${c.met === undefined ? '–' : c.met ? 'yes' : '**no**'} |`,
+      );
     }
     out.push('');
   }
@@ -74,7 +83,12 @@ export function writeReport(dir = 'bench/results', out = 'bench/README.md'): voi
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { results: { type: 'string', default: 'bench/results' }, out: { type: 'string', default: 'bench/README.md' } } });
+  const { values } = parseArgs({
+    options: {
+      results: { type: 'string', default: 'bench/results' },
+      out: { type: 'string', default: 'bench/README.md' },
+    },
+  });
   writeReport(values.results, values.out);
   process.stdout.write(`wrote ${values.out}\n`);
 }

@@ -17,7 +17,9 @@ import { parseArgs } from 'node:util';
 import { writeResults, type ResultRow } from './lib/results.js';
 import { summarize } from './lib/stats.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '3' } },
+});
 const ROWS = Number(values.rows);
 const ROUNDS = Number(values.rounds);
 
@@ -89,8 +91,28 @@ function decision(d: Driver, i: number): void {
   const a = 10 + (i >> 16);
   const addr = `10.${a}.${(i >> 8) & 255}.${i & 255}/8`;
   const mac = `02:0a:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
-  const data = JSON.stringify({ id, host: `h${i % 50}`, net: 'big', target: { kind: 'auto', value: `c${i}` }, ifname: 'eth1', addresses: [{ cidr: addr }], mac, macScheme: 'auto', state: 'pending', generation: i });
-  const view = JSON.stringify({ id, container: `c${i}`, host: `h${i % 50}`, net: 'big', ifname: 'eth1', mac, addresses: [addr], state: 'pending' });
+  const data = JSON.stringify({
+    id,
+    host: `h${i % 50}`,
+    net: 'big',
+    target: { kind: 'auto', value: `c${i}` },
+    ifname: 'eth1',
+    addresses: [{ cidr: addr }],
+    mac,
+    macScheme: 'auto',
+    state: 'pending',
+    generation: i,
+  });
+  const view = JSON.stringify({
+    id,
+    container: `c${i}`,
+    host: `h${i % 50}`,
+    net: 'big',
+    ifname: 'eth1',
+    mac,
+    addresses: [addr],
+    state: 'pending',
+  });
   d.insertAtt(id, `h${i % 50}`, 'big', data, view);
   d.putHost(`h${i % 50}`, JSON.stringify({ name: `h${i % 50}`, agentAddr: '10.99.0.1:7441', generation: i }));
   d.putNet('big', JSON.stringify({ name: 'big', subnets: ['10.0.0.0/8'], cursor: i }));
@@ -116,22 +138,42 @@ try {
       const path = join(dir, `r${round}-${make.name}.db`);
       const d = make(path);
       let i = 0;
-      record(d.name, 'single decisions, COMMIT each (per decision, µs)', (timed(() => {
-        for (const end = ROWS / 2; i < end; i++) {
-          d.exec('BEGIN IMMEDIATE');
-          decision(d, i);
-          d.exec('COMMIT');
-        }
-      }) * 1000) / (ROWS / 2));
-      record(d.name, 'groups of 64 decisions, one COMMIT (per decision, µs)', (timed(() => {
-        while (i < ROWS) {
-          d.exec('BEGIN IMMEDIATE');
-          for (let k = 0; k < 64 && i < ROWS; k++, i++) decision(d, i);
-          d.exec('COMMIT');
-        }
-      }) * 1000) / (ROWS / 2));
-      record(d.name, `open-time key scan of ${ROWS} attachments (ms)`, timed(() => void d.rows(KEYS)));
-      record(d.name, `ls --json read of ${ROWS} views (ms)`, timed(() => void d.rows(VIEWS)));
+      record(
+        d.name,
+        'single decisions, COMMIT each (per decision, µs)',
+        (timed(() => {
+          for (const end = ROWS / 2; i < end; i++) {
+            d.exec('BEGIN IMMEDIATE');
+            decision(d, i);
+            d.exec('COMMIT');
+          }
+        }) *
+          1000) /
+          (ROWS / 2),
+      );
+      record(
+        d.name,
+        'groups of 64 decisions, one COMMIT (per decision, µs)',
+        (timed(() => {
+          while (i < ROWS) {
+            d.exec('BEGIN IMMEDIATE');
+            for (let k = 0; k < 64 && i < ROWS; k++, i++) decision(d, i);
+            d.exec('COMMIT');
+          }
+        }) *
+          1000) /
+          (ROWS / 2),
+      );
+      record(
+        d.name,
+        `open-time key scan of ${ROWS} attachments (ms)`,
+        timed(() => void d.rows(KEYS)),
+      );
+      record(
+        d.name,
+        `ls --json read of ${ROWS} views (ms)`,
+        timed(() => void d.rows(VIEWS)),
+      );
       d.close();
     }
   }
@@ -139,27 +181,42 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
-process.stdout.write(`node ${process.version}, ${ROWS} attachments, ${ROUNDS} rounds interleaved, 1-minute load ${load} before, ${loadavg()[0]!.toFixed(2)} after\n`);
+process.stdout.write(
+  `node ${process.version}, ${ROWS} attachments, ${ROUNDS} rounds interleaved, 1-minute load ${load} before, ${loadavg()[0]!.toFixed(2)} after\n`,
+);
 const whats = Object.keys(results.values().next().value ?? {});
 const rows: ResultRow[] = [];
 const comparisons = [];
 for (const w of whats) {
   const b = median(results.get('better-sqlite3')![w]!);
   const n = median(results.get('node:sqlite')![w]!);
-  process.stdout.write(`${w.padEnd(56)} better-sqlite3 ${b.toFixed(1).padStart(8)}  node:sqlite ${n.toFixed(1).padStart(8)}  node/better ${(n / b).toFixed(2)}×\n`);
-  for (const d of ['better-sqlite3', 'node:sqlite']) rows.push({ name: `${d}: ${w}`, ...summarize(results.get(d)![w]!) });
+  process.stdout.write(
+    `${w.padEnd(56)} better-sqlite3 ${b.toFixed(1).padStart(8)}  node:sqlite ${n.toFixed(1).padStart(8)}  node/better ${(n / b).toFixed(2)}×\n`,
+  );
+  for (const d of ['better-sqlite3', 'node:sqlite'])
+    rows.push({ name: `${d}: ${w}`, ...summarize(results.get(d)![w]!) });
   comparisons.push({ what: `node:sqlite / better-sqlite3: ${w}`, ratio: Math.round((n / b) * 100) / 100 });
 }
 writeResults('bench/results/sqlite-drivers.json', {
-  title: 'SQLite drivers on the store\'s operations: node:sqlite vs better-sqlite3',
+  title: "SQLite drivers on the store's operations: node:sqlite vs better-sqlite3",
   path: 'bench/sqlite-drivers.ts',
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   n: ROUNDS,
-  machine: { nproc: cpus().length, kernel: release(), cpu: cpus()[0]?.model.trim() ?? '', node: process.versions.node, load1: `${load} before, ${loadavg()[0]!.toFixed(2)} after` },
+  machine: {
+    nproc: cpus().length,
+    kernel: release(),
+    cpu: cpus()[0]?.model.trim() ?? '',
+    node: process.versions.node,
+    load1: `${load} before, ${loadavg()[0]!.toFixed(2)} after`,
+  },
   rows,
   comparisons,
   notes: [
     `The controller store's schema and pragmas (WAL, synchronous=NORMAL) in a temporary file per driver and round; ${ROWS} attach decisions per round (half committed one by one, half in groups of 64; each decision one attachment INSERT with its JSON record and view, and the host and network rows written back), then the open-time key scan (json_each over every attachment's addresses) and the ls --json read (every view, ordered by host and id). Rounds alternate which driver goes first. Rows: the per-round figures (µs per decision, or ms per read).`,
-    'better-sqlite3 ' + (await import('better-sqlite3/package.json', { with: { type: 'json' } })).default.version + ' (its own SQLite), node:sqlite of Node ' + process.version + ' (SQLite built into Node).',
+    'better-sqlite3 ' +
+      (await import('better-sqlite3/package.json', { with: { type: 'json' } })).default.version +
+      ' (its own SQLite), node:sqlite of Node ' +
+      process.version +
+      ' (SQLite built into Node).',
   ],
 });

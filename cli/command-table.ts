@@ -35,14 +35,56 @@ export interface CommandModule {
 }
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
-export const ALL_COMMANDS: readonly CommandModule[] = [attach, detach, ls, check, inspect, route, rule, tc, host, hosts, net, nets, agent, controller, controllerMigrate, lab, mesh, cni, topology, config, events, version, completion, hostBootstrap];
+export const ALL_COMMANDS: readonly CommandModule[] = [
+  attach,
+  detach,
+  ls,
+  check,
+  inspect,
+  route,
+  rule,
+  tc,
+  host,
+  hosts,
+  net,
+  nets,
+  agent,
+  controller,
+  controllerMigrate,
+  lab,
+  mesh,
+  cni,
+  topology,
+  config,
+  events,
+  version,
+  completion,
+  hostBootstrap,
+];
 
 /** Top-level command name → the modules that register it (in ALL_COMMANDS order). */
 export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>> = {
-  attach: [attach], detach: [detach], ls: [ls], check: [check], inspect: [inspect], route: [route], rule: [rule], tc: [tc],
-  host: [host, hostBootstrap], hosts: [hosts], net: [net], nets: [nets], agent: [agent],
-  controller: [controller, controllerMigrate, hostBootstrap], lab: [lab], mesh: [mesh], cni: [cni],
-  topology: [topology], config: [config], events: [events], version: [version],
+  attach: [attach],
+  detach: [detach],
+  ls: [ls],
+  check: [check],
+  inspect: [inspect],
+  route: [route],
+  rule: [rule],
+  tc: [tc],
+  host: [host, hostBootstrap],
+  hosts: [hosts],
+  net: [net],
+  nets: [nets],
+  agent: [agent],
+  controller: [controller, controllerMigrate, hostBootstrap],
+  lab: [lab],
+  mesh: [mesh],
+  cni: [cni],
+  topology: [topology],
+  config: [config],
+  events: [events],
+  version: [version],
   completion: ALL_COMMANDS, // the completion scripts describe every command
 };
 
@@ -63,5 +105,7 @@ export function commandWord(args: readonly string[]): string | undefined {
 /** The modules to register for these arguments (process.argv without node and the script). */
 export function commandModules(args: readonly string[]): readonly CommandModule[] {
   const word = commandWord(args);
-  return (word !== undefined && Object.hasOwn(COMMAND_MODULES, word) ? COMMAND_MODULES[word] : undefined) ?? ALL_COMMANDS;
+  return (
+    (word !== undefined && Object.hasOwn(COMMAND_MODULES, word) ? COMMAND_MODULES[word] : undefined) ?? ALL_COMMANDS
+  );
 }

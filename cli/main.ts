@@ -14,10 +14,19 @@ const program = new Command('fleetnet')
   .description('Give containers real network interfaces, on one host or across a fleet.')
   .version(VERSION)
   .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
-  .option('--controller <addr:port,...>', 'the fleet controller, or several comma-separated (the first that answers; env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)')
-  .option('--local', 'talk to this host\'s agent even when a controller is configured')
-  .option('--config <file>', 'the CLI\'s settings file (env FLEETNET_CONFIG; default ~/.config/fleetnet/config.yaml); for agent run and controller run, their settings file')
-  .option('--context <name>', 'a context of the settings file: its controllers (env FLEETNET_CONTEXT; default current-context)')
+  .option(
+    '--controller <addr:port,...>',
+    'the fleet controller, or several comma-separated (the first that answers; env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)',
+  )
+  .option('--local', "talk to this host's agent even when a controller is configured")
+  .option(
+    '--config <file>',
+    "the CLI's settings file (env FLEETNET_CONFIG; default ~/.config/fleetnet/config.yaml); for agent run and controller run, their settings file",
+  )
+  .option(
+    '--context <name>',
+    'a context of the settings file: its controllers (env FLEETNET_CONTEXT; default current-context)',
+  )
   .showHelpAfterError('(add --help for usage and examples)')
   .exitOverride()
   .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });

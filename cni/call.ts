@@ -3,7 +3,15 @@
 // the command needs) made here, once, for both thin clients (the native plugin and the Node one),
 // then the handler. Its answer is what the plugin prints and how it exits.
 import type { CniCall } from './handler.js';
-import { CNI_VERSION, CniCode, CniError, isSupportedVersion, REQUIRED_ENV, SUPPORTED_VERSIONS, type CniCommand } from './spec.js';
+import {
+  CNI_VERSION,
+  CniCode,
+  CniError,
+  isSupportedVersion,
+  REQUIRED_ENV,
+  SUPPORTED_VERSIONS,
+  type CniCommand,
+} from './spec.js';
 import type { CniWireRequest, PluginOutcome } from './transport.js';
 import { commandError, failOutcome, versionOutcome } from './plugin.js';
 
@@ -17,7 +25,11 @@ export interface HandlerReply {
 
 /** The environment variable each field of the request came from. */
 const ENV_OF = {
-  CNI_CONTAINERID: 'containerId', CNI_NETNS: 'netns', CNI_IFNAME: 'ifname', CNI_ARGS: 'args', CNI_PATH: 'path',
+  CNI_CONTAINERID: 'containerId',
+  CNI_NETNS: 'netns',
+  CNI_IFNAME: 'ifname',
+  CNI_ARGS: 'args',
+  CNI_PATH: 'path',
 } as const satisfies Record<string, keyof CniWireRequest>;
 
 /** The request's shape, or why it is not one (a plugin of another fleetnet version, or not a plugin at all). */
@@ -37,7 +49,8 @@ export function parseWire(text: string): CniWireRequest | string {
 
 /** One call from a plugin process; never rejects when `handle` does not. */
 export async function answerPluginCall(
-  w: CniWireRequest, handle: (call: CniCall) => Promise<HandlerReply>,
+  w: CniWireRequest,
+  handle: (call: CniCall) => Promise<HandlerReply>,
 ): Promise<PluginOutcome> {
   const bad = commandError(w.command);
   if (bad) return failOutcome(CNI_VERSION, bad);
@@ -47,20 +60,41 @@ export async function answerPluginCall(
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('the configuration is not a JSON object');
     conf = v as Record<string, unknown>;
   } catch (err) {
-    return failOutcome(CNI_VERSION, new CniError(CniCode.decodeFailure, 'cannot decode the network configuration on stdin', (err as Error).message));
+    return failOutcome(
+      CNI_VERSION,
+      new CniError(CniCode.decodeFailure, 'cannot decode the network configuration on stdin', (err as Error).message),
+    );
   }
   if (w.command === 'VERSION') return versionOutcome();
   if (!isSupportedVersion(conf.cniVersion)) {
-    return failOutcome(CNI_VERSION, new CniError(CniCode.incompatibleVersion, `cniVersion ${JSON.stringify(conf.cniVersion ?? null)} is not supported`, `${w.plugin} supports ${SUPPORTED_VERSIONS.join(', ')}`));
+    return failOutcome(
+      CNI_VERSION,
+      new CniError(
+        CniCode.incompatibleVersion,
+        `cniVersion ${JSON.stringify(conf.cniVersion ?? null)} is not supported`,
+        `${w.plugin} supports ${SUPPORTED_VERSIONS.join(', ')}`,
+      ),
+    );
   }
   const version = conf.cniVersion;
   const needs = REQUIRED_ENV[w.command as CniCommand];
   const missing = needs.filter((k) => !w[ENV_OF[k as keyof typeof ENV_OF]]);
   if (missing.length) {
-    return failOutcome(version, new CniError(CniCode.invalidEnv, `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`, `CNI_COMMAND=${w.command} needs ${needs.join(', ')}`));
+    return failOutcome(
+      version,
+      new CniError(
+        CniCode.invalidEnv,
+        `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not set`,
+        `CNI_COMMAND=${w.command} needs ${needs.join(', ')}`,
+      ),
+    );
   }
   const r = await handle({
-    plugin: w.plugin, command: w.command, containerId: w.containerId, netns: w.netns, ifname: w.ifname,
+    plugin: w.plugin,
+    command: w.command,
+    containerId: w.containerId,
+    netns: w.netns,
+    ifname: w.ifname,
     config: Buffer.from(w.config),
   });
   if (r.code) return failOutcome(version, new CniError(r.code, r.msg, r.details));

@@ -87,8 +87,13 @@ export class GrpcFleetLink implements FleetLink {
     return this.call(
       (c) => c.fleetAttach,
       FleetAttachRequest.fromPartial({
-        host: this.o.hostName, network: conf.pool.network, target: { kind: 'path', value: call.netns },
-        ifname: call.ifname, attachmentId: id, waitMs, reserveOnly,
+        host: this.o.hostName,
+        network: conf.pool.network,
+        target: { kind: 'path', value: call.netns },
+        ifname: call.ifname,
+        attachmentId: id,
+        waitMs,
+        reserveOnly,
       }),
       waitMs + REPLY_MARGIN_MS,
     );

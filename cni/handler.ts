@@ -44,12 +44,17 @@ export function toCniError(err: unknown): CniError {
   if (err instanceof FleetnetError) {
     const details = err.hint ?? '';
     switch (err.kind) {
-      case 'invalid': return new CniError(CniCode.invalidConfig, err.message, details);
-      case 'not_found': return new CniError(CniCode.containerUnknown, err.message, details);
-      case 'conflict': return new CniError(CniCode.conflict, err.message, details);
+      case 'invalid':
+        return new CniError(CniCode.invalidConfig, err.message, details);
+      case 'not_found':
+        return new CniError(CniCode.containerUnknown, err.message, details);
+      case 'conflict':
+        return new CniError(CniCode.conflict, err.message, details);
       case 'unavailable':
-      case 'pending': return new CniError(CniCode.tryAgainLater, err.message, details);
-      default: return new CniError(CniCode.attachFailed, err.message, details);
+      case 'pending':
+        return new CniError(CniCode.tryAgainLater, err.message, details);
+      default:
+        return new CniError(CniCode.attachFailed, err.message, details);
     }
   }
   return new CniError(CniCode.attachFailed, (err as Error).message ?? String(err));
@@ -68,16 +73,29 @@ export class CniHandler {
     }
     const conf = parseNetConf(call.plugin, raw);
     if ((call.command === 'GC' || call.command === 'STATUS') && compareVersions(conf.cniVersion, '1.1.0') < 0) {
-      throw new CniError(CniCode.incompatibleVersion, `${call.command} needs cniVersion 1.1.0 (the configuration says ${conf.cniVersion})`);
+      throw new CniError(
+        CniCode.incompatibleVersion,
+        `${call.command} needs cniVersion 1.1.0 (the configuration says ${conf.cniVersion})`,
+      );
     }
     if (call.ifname) parseIfNameCni(call.ifname);
     switch (call.command) {
-      case 'ADD': return JSON.stringify(renderResult(await this.add(conf, call)));
-      case 'DEL': await this.del(conf, call); return '';
-      case 'CHECK': await this.check(conf, call); return '';
-      case 'GC': await this.gc(conf); return '';
-      case 'STATUS': await this.status(conf); return '';
-      default: throw new CniError(CniCode.invalidEnv, `CNI_COMMAND '${call.command}' is not handled by the agent`);
+      case 'ADD':
+        return JSON.stringify(renderResult(await this.add(conf, call)));
+      case 'DEL':
+        await this.del(conf, call);
+        return '';
+      case 'CHECK':
+        await this.check(conf, call);
+        return '';
+      case 'GC':
+        await this.gc(conf);
+        return '';
+      case 'STATUS':
+        await this.status(conf);
+        return '';
+      default:
+        throw new CniError(CniCode.invalidEnv, `CNI_COMMAND '${call.command}' is not handled by the agent`);
     }
   }
 
@@ -89,8 +107,14 @@ export class CniHandler {
       const have = this.d.reservations.get(net, id);
       if (have) return { res: have, fresh: false };
       const r: Reservation = {
-        id, containerId: call.containerId, ifname: call.ifname, netns: call.netns, plugin: conf.plugin,
-        addresses: [this.d.reservations.nextFree(conf.pool)], ...(conf.pool.gateway ? { gateway: conf.pool.gateway.text } : {}), createdMs: Date.now(),
+        id,
+        containerId: call.containerId,
+        ifname: call.ifname,
+        netns: call.netns,
+        plugin: conf.plugin,
+        addresses: [this.d.reservations.nextFree(conf.pool)],
+        ...(conf.pool.gateway ? { gateway: conf.pool.gateway.text } : {}),
+        createdMs: Date.now(),
       };
       this.d.reservations.put(net, r);
       return { res: r, fresh: true };
@@ -99,7 +123,11 @@ export class CniHandler {
     try {
       if (!fresh && res.netns !== call.netns) {
         // The same container and ifname again in another namespace (a restart without DEL): the old one goes.
-        await this.d.attacher.detach({ target: { kind: 'path', value: res.netns }, ifname: parseIfName(call.ifname), attachmentId: id });
+        await this.d.attacher.detach({
+          target: { kind: 'path', value: res.netns },
+          ifname: parseIfName(call.ifname),
+          attachmentId: id,
+        });
       }
       const made = await this.d.attacher.attach(this.order(conf, call, id, res));
       const r: Reservation = { ...res, netns: call.netns, mac: made.record.mac };
@@ -115,24 +143,44 @@ export class CniHandler {
     const l = conf.link!;
     const gw = r.gateway && l.defaultRoute ? parseAddr(r.gateway) : undefined;
     return {
-      hostIf: l.hostIf, kind: l.kind, target: { kind: 'path', value: call.netns }, ifname: parseIfName(call.ifname),
+      hostIf: l.hostIf,
+      kind: l.kind,
+      target: { kind: 'path', value: call.netns },
+      ifname: parseIfName(call.ifname),
       hostIfname: hostIfName('cni', call.containerId, call.ifname),
-      addresses: r.addresses.map((a) => ({ kind: 'static' as const, cidr: parseIfAddr(a), ...(gw && parseIfAddr(a).addr.family === gw.family ? { gateway: gw } : {}) })),
+      addresses: r.addresses.map((a) => ({
+        kind: 'static' as const,
+        cidr: parseIfAddr(a),
+        ...(gw && parseIfAddr(a).addr.family === gw.family ? { gateway: gw } : {}),
+      })),
       mac: r.mac ? { kind: 'explicit', mac: r.mac as never } : { kind: 'auto' },
-      ...(l.vlan ? { id: String(l.vlan) } : {}), ...(l.mtu ? { mtu: l.mtu } : {}), ...(l.macvlanMode ? { macvlanMode: l.macvlanMode } : {}),
+      ...(l.vlan ? { id: String(l.vlan) } : {}),
+      ...(l.mtu ? { mtu: l.mtu } : {}),
+      ...(l.macvlanMode ? { macvlanMode: l.macvlanMode } : {}),
       ...(l.ovsDatapath ? { ovsDatapath: l.ovsDatapath } : {}),
-      dryRun: false, attachmentId: id,
+      dryRun: false,
+      attachmentId: id,
     };
   }
 
   result(conf: NetConf, r: Reservation, hostIfname = ''): CniResult {
-    const ifaces = conf.link ? [...(hostIfname ? [{ name: hostIfname }] : []), { name: r.ifname, ...(r.mac ? { mac: r.mac } : {}), sandbox: r.netns }] : [];
+    const ifaces = conf.link
+      ? [
+          ...(hostIfname ? [{ name: hostIfname }] : []),
+          { name: r.ifname, ...(r.mac ? { mac: r.mac } : {}), sandbox: r.netns },
+        ]
+      : [];
     const routes = [...conf.pool.routes];
-    if (conf.link?.defaultRoute && r.gateway) routes.push({ dst: r.gateway.includes(':') ? '::/0' : '0.0.0.0/0', gw: r.gateway });
+    if (conf.link?.defaultRoute && r.gateway)
+      routes.push({ dst: r.gateway.includes(':') ? '::/0' : '0.0.0.0/0', gw: r.gateway });
     return {
       cniVersion: conf.cniVersion,
       ...(conf.link ? { interfaces: ifaces } : {}),
-      ips: r.addresses.map((a) => ({ address: a, ...(r.gateway ? { gateway: r.gateway } : {}), ...(conf.link ? { interface: ifaces.length - 1 } : {}) })),
+      ips: r.addresses.map((a) => ({
+        address: a,
+        ...(r.gateway ? { gateway: r.gateway } : {}),
+        ...(conf.link ? { interface: ifaces.length - 1 } : {}),
+      })),
       ...(routes.length ? { routes } : {}),
       ...(conf.dns ? { dns: conf.dns } : {}),
     };
@@ -145,40 +193,86 @@ export class CniHandler {
   }
 
   /** Removes what an attachment has (interface, then reservation); nothing there is no error. */
-  private async release(conf: NetConf, net: string, id: string, netns: string, ifname: string, containerId: string): Promise<void> {
+  private async release(
+    conf: NetConf,
+    net: string,
+    id: string,
+    netns: string,
+    ifname: string,
+    containerId: string,
+  ): Promise<void> {
     const had = this.d.reservations.get(net, id);
     if (this.d.fleet && (had?.controller ?? true)) {
-      return this.d.fleet.del(conf, { plugin: conf.plugin, command: 'DEL', containerId, netns, ifname, config: new Uint8Array() }, id);
+      return this.d.fleet.del(
+        conf,
+        { plugin: conf.plugin, command: 'DEL', containerId, netns, ifname, config: new Uint8Array() },
+        id,
+      );
     }
     if (conf.link) {
-      await this.d.attacher.detach({ target: { kind: 'path', value: netns || '/nonexistent' }, ifname: parseIfName(ifname), attachmentId: id }).catch((err: unknown) => {
-        throw toCniError(err);
-      });
+      await this.d.attacher
+        .detach({
+          target: { kind: 'path', value: netns || '/nonexistent' },
+          ifname: parseIfName(ifname),
+          attachmentId: id,
+        })
+        .catch((err: unknown) => {
+          throw toCniError(err);
+        });
     }
     await this.d.reservations.locked(net, () => this.d.reservations.delete(net, id));
   }
 
   private async check(conf: NetConf, call: CniCall): Promise<void> {
-    if (!conf.prevResult) throw new CniError(CniCode.invalidConfig, 'invalid network configuration: prevResult: CHECK needs the result of ADD', 'the runtime passes it');
+    if (!conf.prevResult)
+      throw new CniError(
+        CniCode.invalidConfig,
+        'invalid network configuration: prevResult: CHECK needs the result of ADD',
+        'the runtime passes it',
+      );
     const net = conf.pool.network;
     const id = cniAttachmentId(net, call.containerId, call.ifname);
     const r = this.d.fleet ? await this.d.fleet.reservation(conf, call, id) : this.d.reservations.get(net, id);
-    if (!r) throw new CniError(CniCode.checkFailed, `no reservation for container ${call.containerId} (${call.ifname}) on network ${net}`, 'ADD it again');
+    if (!r)
+      throw new CniError(
+        CniCode.checkFailed,
+        `no reservation for container ${call.containerId} (${call.ifname}) on network ${net}`,
+        'ADD it again',
+      );
     const prev = new Set((conf.prevResult.ips ?? []).map((ip) => ip.address));
     const mine = r.addresses.filter((a) => !prev.has(a));
-    if (mine.length) throw new CniError(CniCode.invalidConfig, `invalid network configuration: prevResult.ips: does not hold ${mine.join(', ')}, reserved for this container`, `prevResult has ${[...prev].join(', ') || 'no address'}`);
+    if (mine.length)
+      throw new CniError(
+        CniCode.invalidConfig,
+        `invalid network configuration: prevResult.ips: does not hold ${mine.join(', ')}, reserved for this container`,
+        `prevResult has ${[...prev].join(', ') || 'no address'}`,
+      );
     const live = await this.liveAddresses(call.netns, call.ifname);
     if (!live) throw new CniError(CniCode.checkFailed, `interface ${call.ifname} is missing from ${call.netns}`);
-    if (conf.link && r.mac && live.mac !== r.mac) throw new CniError(CniCode.checkFailed, `interface ${call.ifname} has MAC ${live.mac}, ADD gave it ${r.mac}`);
+    if (conf.link && r.mac && live.mac !== r.mac)
+      throw new CniError(CniCode.checkFailed, `interface ${call.ifname} has MAC ${live.mac}, ADD gave it ${r.mac}`);
     const gone = r.addresses.filter((a) => !live.addresses.includes(a));
-    if (gone.length) throw new CniError(CniCode.checkFailed, `interface ${call.ifname} in ${call.netns} lacks ${gone.join(', ')}`, `it has ${live.addresses.join(', ') || 'no address'}`);
+    if (gone.length)
+      throw new CniError(
+        CniCode.checkFailed,
+        `interface ${call.ifname} in ${call.netns} lacks ${gone.join(', ')}`,
+        `it has ${live.addresses.join(', ') || 'no address'}`,
+      );
   }
 
   /** The interface's MAC and addresses inside a namespace; undefined when it is not there. */
-  private async liveAddresses(netns: string, ifname: string): Promise<{ mac: string; addresses: string[] } | undefined> {
-    const out = await this.d.runner.run('nsenter', [`--net=${netns}`, 'ip', '-j', 'addr', 'show', 'dev', ifname], { allowFail: true });
+  private async liveAddresses(
+    netns: string,
+    ifname: string,
+  ): Promise<{ mac: string; addresses: string[] } | undefined> {
+    const out = await this.d.runner.run('nsenter', [`--net=${netns}`, 'ip', '-j', 'addr', 'show', 'dev', ifname], {
+      allowFail: true,
+    });
     if (out.code !== 0) return undefined;
-    const [link] = JSON.parse(out.stdout || '[]') as { address?: string; addr_info?: { local: string; prefixlen: number }[] }[];
+    const [link] = JSON.parse(out.stdout || '[]') as {
+      address?: string;
+      addr_info?: { local: string; prefixlen: number }[];
+    }[];
     if (!link) return undefined;
     return { mac: link.address ?? '', addresses: (link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) };
   }
@@ -188,7 +282,10 @@ export class CniHandler {
     const valid = new Set((conf.validAttachments ?? []).map((v) => cniAttachmentId(net, v.containerID, v.ifname)));
     const stale = this.d.reservations.all(net).filter((r) => r.plugin === conf.plugin && !valid.has(r.id));
     for (const r of stale) {
-      this.d.log.info({ network: net, containerId: r.containerId, ifname: r.ifname }, 'cni gc: releasing an attachment not in the valid list');
+      this.d.log.info(
+        { network: net, containerId: r.containerId, ifname: r.ifname },
+        'cni gc: releasing an attachment not in the valid list',
+      );
       await this.release(conf, net, r.id, r.netns, r.ifname, r.containerId);
     }
     if (!this.d.fleet) return;
@@ -198,7 +295,12 @@ export class CniHandler {
       if (valid.has(id) || released.has(id)) continue;
       this.d.log.info({ network: net, id }, 'cni gc: releasing a controller attachment not in the valid list');
       const call: CniCall = {
-        plugin: conf.plugin, command: 'DEL', containerId: '', netns: '', ifname: '', config: new Uint8Array(),
+        plugin: conf.plugin,
+        command: 'DEL',
+        containerId: '',
+        netns: '',
+        ifname: '',
+        config: new Uint8Array(),
       };
       await this.d.fleet.del(conf, call, id);
     }
@@ -208,7 +310,12 @@ export class CniHandler {
     if (this.d.fleet) return this.d.fleet.status(conf);
     if (!conf.pool.subnet) return; // nothing to allocate from: ADD will say so with the field
     const free = await this.d.reservations.locked(conf.pool.network, () => this.d.reservations.hasFree(conf.pool));
-    if (!free) throw new CniError(CniCode.notAvailable, `network ${conf.pool.network} has no free address`, 'DEL unused containers, or widen the range');
+    if (!free)
+      throw new CniError(
+        CniCode.notAvailable,
+        `network ${conf.pool.network} has no free address`,
+        'DEL unused containers, or widen the range',
+      );
   }
 }
 

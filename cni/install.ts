@@ -50,11 +50,14 @@ export function launcher(node: string, bundle: string): string {
 }
 
 export function exampleConflist(o: Pick<InstallOptions, 'network' | 'kind' | 'bridge' | 'subnet'>): object {
-  const link = o.kind === 'macvlan' ? { master: o.bridge ?? 'eth0' } : { bridge: o.bridge ?? `br-${o.network}`.slice(0, 15) };
+  const link =
+    o.kind === 'macvlan' ? { master: o.bridge ?? 'eth0' } : { bridge: o.bridge ?? `br-${o.network}`.slice(0, 15) };
   return {
     cniVersion: CNI_VERSION,
     name: o.network,
-    plugins: [{ type: 'fleetnet', network: o.network, kind: o.kind, ...link, ...(o.subnet ? { subnet: o.subnet } : {}) }],
+    plugins: [
+      { type: 'fleetnet', network: o.network, kind: o.kind, ...link, ...(o.subnet ? { subnet: o.subnet } : {}) },
+    ],
   };
 }
 
@@ -66,11 +69,16 @@ function writeAtomic(path: string, text: string | Buffer, mode: number): void {
 }
 
 export function installCni(o: InstallOptions): InstallResult {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.network)) throw invalid(`network name '${o.network}' is not a CNI network name`, 'letters, digits, _ . - (starting with a letter or digit)');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(o.network))
+    throw invalid(
+      `network name '${o.network}' is not a CNI network name`,
+      'letters, digits, _ . - (starting with a letter or digit)',
+    );
   if (o.bridge) parseIfName(o.bridge, o.kind === 'macvlan' ? '--master' : '--bridge');
   if (o.subnet) parseNetwork(o.subnet);
   const implementation = !o.nodePlugin && existsSync(o.native) ? 'native' : 'node';
-  if (implementation === 'node' && !existsSync(o.bundle)) throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');
+  if (implementation === 'node' && !existsSync(o.bundle))
+    throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');
   const exe = implementation === 'native' ? readFileSync(o.native) : launcher(o.node, o.bundle);
   mkdirSync(o.binDir, { recursive: true, mode: 0o755 });
   mkdirSync(o.confDir, { recursive: true, mode: 0o755 });

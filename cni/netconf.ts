@@ -29,8 +29,18 @@ const addressing = {
 
 const prevResult = z.looseObject({
   cniVersion: z.string().optional(),
-  interfaces: z.array(z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() })).optional(),
-  ips: z.array(z.looseObject({ address: z.string(), gateway: z.string().optional(), interface: z.number().int().min(0).optional() })).optional(),
+  interfaces: z
+    .array(z.looseObject({ name: z.string(), mac: z.string().optional(), sandbox: z.string().optional() }))
+    .optional(),
+  ips: z
+    .array(
+      z.looseObject({
+        address: z.string(),
+        gateway: z.string().optional(),
+        interface: z.number().int().min(0).optional(),
+      }),
+    )
+    .optional(),
   routes: z.array(route).optional(),
   dns: dns.optional(),
 });
@@ -97,7 +107,9 @@ export interface NetConf {
 }
 
 function fieldOf(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || '(top level)'
+  );
 }
 
 function invalidField(field: string, msg: string, details = ''): CniError {
@@ -114,14 +126,29 @@ function at<T>(field: string, fn: () => T): T {
   }
 }
 
-function poolOf(a: { network?: string | undefined; subnet?: string | undefined; gateway?: string | undefined; rangeStart?: string | undefined; rangeEnd?: string | undefined; routes?: { dst: string; gw?: string | undefined }[] | undefined }, name: string, prefix: string): Pool {
-  const pool: Pool = { network: a.network ?? name, routes: (a.routes ?? []).map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) })) };
+function poolOf(
+  a: {
+    network?: string | undefined;
+    subnet?: string | undefined;
+    gateway?: string | undefined;
+    rangeStart?: string | undefined;
+    rangeEnd?: string | undefined;
+    routes?: { dst: string; gw?: string | undefined }[] | undefined;
+  },
+  name: string,
+  prefix: string,
+): Pool {
+  const pool: Pool = {
+    network: a.network ?? name,
+    routes: (a.routes ?? []).map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) })),
+  };
   for (const [i, r] of pool.routes.entries()) {
     at(`${prefix}routes[${i}].dst`, () => parseNetwork(r.dst));
     if (r.gw) at(`${prefix}routes[${i}].gw`, () => parseAddr(r.gw!));
   }
   if (!a.subnet) {
-    for (const k of ['gateway', 'rangeStart', 'rangeEnd'] as const) if (a[k]) throw invalidField(`${prefix}${k}`, 'needs a subnet beside it', `add ${prefix}subnet`);
+    for (const k of ['gateway', 'rangeStart', 'rangeEnd'] as const)
+      if (a[k]) throw invalidField(`${prefix}${k}`, 'needs a subnet beside it', `add ${prefix}subnet`);
     return pool;
   }
   const subnet = at(`${prefix}subnet`, () => parseNetwork(a.subnet!));
@@ -154,7 +181,14 @@ export function parseNetConf(plugin: 'fleetnet' | 'fleetnet-ipam', raw: unknown)
   const r = (plugin === 'fleetnet' ? pluginSchema : ipamSchema).safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw invalidField(fieldOf(issue.path), issue.message, r.error.issues.slice(1).map((i) => `${fieldOf(i.path)}: ${i.message}`).join('; '));
+    throw invalidField(
+      fieldOf(issue.path),
+      issue.message,
+      r.error.issues
+        .slice(1)
+        .map((i) => `${fieldOf(i.path)}: ${i.message}`)
+        .join('; '),
+    );
   }
   const base = {
     cniVersion: r.data.cniVersion,
@@ -169,7 +203,7 @@ export function parseNetConf(plugin: 'fleetnet' | 'fleetnet-ipam', raw: unknown)
     return Object.freeze({ ...base, pool: poolOf(d.ipam, d.name, 'ipam.') });
   }
   const d = r.data as z.infer<typeof pluginSchema>;
-  const hostIfText = d.kind === 'macvlan' ? d.master : d.bridge ?? `br-${d.network ?? d.name}`.slice(0, 15);
+  const hostIfText = d.kind === 'macvlan' ? d.master : (d.bridge ?? `br-${d.network ?? d.name}`.slice(0, 15));
   if (!hostIfText) throw invalidField('master', 'kind macvlan needs the parent interface', 'add "master": "eth0"');
   const hostIf = at(d.kind === 'macvlan' ? 'master' : 'bridge', () => parseIfName(hostIfText));
   if (d.vlan && d.kind !== 'ovs') throw invalidField('vlan', `is for kind ovs (this network is ${d.kind})`);
@@ -178,8 +212,12 @@ export function parseNetConf(plugin: 'fleetnet' | 'fleetnet-ipam', raw: unknown)
     ...base,
     pool: poolOf(d, d.name, ''),
     link: {
-      kind: d.kind, hostIf, defaultRoute: d.defaultRoute,
-      ...(d.mode ? { macvlanMode: d.mode } : {}), ...(d.vlan ? { vlan: d.vlan } : {}), ...(d.mtu ? { mtu: d.mtu } : {}),
+      kind: d.kind,
+      hostIf,
+      defaultRoute: d.defaultRoute,
+      ...(d.mode ? { macvlanMode: d.mode } : {}),
+      ...(d.vlan ? { vlan: d.vlan } : {}),
+      ...(d.mtu ? { mtu: d.mtu } : {}),
       ...(d.ovsDatapath ? { ovsDatapath: d.ovsDatapath } : {}),
     },
   });

@@ -9,7 +9,11 @@ import { basename } from 'node:path';
 import { DEFAULT_AGENT_SOCKET } from '../common/defaults.js';
 import { CNI_VERSION, CniCode, CniError, COMMANDS, errorJson, isSupportedVersion, SUPPORTED_VERSIONS } from './spec.js';
 import {
-  callAgentCni, cniSocketOf, MAX_CNI_CONFIG_BYTES, type CniWireRequest, type PluginOutcome,
+  callAgentCni,
+  cniSocketOf,
+  MAX_CNI_CONFIG_BYTES,
+  type CniWireRequest,
+  type PluginOutcome,
 } from './transport.js';
 
 export type PluginName = 'fleetnet' | 'fleetnet-ipam';
@@ -39,18 +43,33 @@ export function pluginNameOf(argv1: string | undefined): PluginName {
 }
 
 export function failOutcome(version: string, e: CniError): PluginOutcome {
-  return { stdout: `${JSON.stringify(errorJson(version, { code: e.code, msg: e.message, details: e.details }))}\n`, exitCode: 1 };
+  return {
+    stdout: `${JSON.stringify(errorJson(version, { code: e.code, msg: e.message, details: e.details }))}\n`,
+    exitCode: 1,
+  };
 }
 
 export function versionOutcome(): PluginOutcome {
-  return { stdout: `${JSON.stringify({ cniVersion: CNI_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`, exitCode: 0 };
+  return {
+    stdout: `${JSON.stringify({ cniVersion: CNI_VERSION, supportedVersions: SUPPORTED_VERSIONS })}\n`,
+    exitCode: 0,
+  };
 }
 
 /** CNI_COMMAND's own check (4): the one check both plugins make before any agent is asked. */
 export function commandError(command: string): CniError | undefined {
-  if (!command) return new CniError(CniCode.invalidEnv, 'CNI_COMMAND is not set', 'set CNI_COMMAND to ADD, DEL, CHECK, GC, STATUS or VERSION');
+  if (!command)
+    return new CniError(
+      CniCode.invalidEnv,
+      'CNI_COMMAND is not set',
+      'set CNI_COMMAND to ADD, DEL, CHECK, GC, STATUS or VERSION',
+    );
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    return new CniError(CniCode.invalidEnv, `CNI_COMMAND '${command}' is not a CNI command`, `one of ${COMMANDS.join(', ')}`);
+    return new CniError(
+      CniCode.invalidEnv,
+      `CNI_COMMAND '${command}' is not a CNI command`,
+      `one of ${COMMANDS.join(', ')}`,
+    );
   }
   return undefined;
 }
@@ -72,23 +91,42 @@ export async function runPlugin(name: PluginName, io: PluginIo): Promise<PluginO
   if (bad) return failOutcome(CNI_VERSION, bad);
   if (command === 'VERSION') return versionOutcome();
   if (io.stdin.length > MAX_CNI_CONFIG_BYTES) {
-    return failOutcome(CNI_VERSION, new CniError(CniCode.decodeFailure, `the network configuration on stdin is over ${MAX_CNI_CONFIG_BYTES} bytes`, 'a network configuration is a few kilobytes'));
+    return failOutcome(
+      CNI_VERSION,
+      new CniError(
+        CniCode.decodeFailure,
+        `the network configuration on stdin is over ${MAX_CNI_CONFIG_BYTES} bytes`,
+        'a network configuration is a few kilobytes',
+      ),
+    );
   }
   const conf = looseConf(io.stdin);
   const socket = agentSocketOf(conf, io.env);
   try {
-    return await io.call({
-      plugin: name, command, containerId: io.env.CNI_CONTAINERID ?? '', netns: io.env.CNI_NETNS ?? '',
-      ifname: io.env.CNI_IFNAME ?? '', args: io.env.CNI_ARGS ?? '', path: io.env.CNI_PATH ?? '',
-      config: io.stdin.toString('utf8'),
-    }, socket);
+    return await io.call(
+      {
+        plugin: name,
+        command,
+        containerId: io.env.CNI_CONTAINERID ?? '',
+        netns: io.env.CNI_NETNS ?? '',
+        ifname: io.env.CNI_IFNAME ?? '',
+        args: io.env.CNI_ARGS ?? '',
+        path: io.env.CNI_PATH ?? '',
+        config: io.stdin.toString('utf8'),
+      },
+      socket,
+    );
   } catch (err) {
     // No agent: nothing can be allocated or made here (STATUS's 50); the others may be retried.
     const version = isSupportedVersion(conf.cniVersion) ? conf.cniVersion : CNI_VERSION;
     const code = command === 'STATUS' ? CniCode.notAvailable : CniCode.tryAgainLater;
-    const hint = `${(err as Error).message}; start it: fleetnet agent run --socket ${socket}`
-      + ' (or set agentSocket in the configuration)';
-    return failOutcome(version, new CniError(code, `the fleetnet agent does not answer at ${cniSocketOf(socket)}`, hint));
+    const hint =
+      `${(err as Error).message}; start it: fleetnet agent run --socket ${socket}` +
+      ' (or set agentSocket in the configuration)';
+    return failOutcome(
+      version,
+      new CniError(code, `the fleetnet agent does not answer at ${cniSocketOf(socket)}`, hint),
+    );
   }
 }
 

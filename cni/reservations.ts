@@ -94,8 +94,11 @@ export class Reservations {
   /** The next free address of a local pool (call inside `locked`). */
   nextFree(pool: Pool): string {
     if (!pool.subnet || pool.first === undefined || pool.last === undefined) {
-      throw new CniError(CniCode.invalidConfig, `invalid network configuration: subnet: network ${pool.network} needs a subnet (this agent has no controller to ask)`,
-        'add "subnet" (and optionally "gateway", "rangeStart", "rangeEnd"), or start the agent with --cni-controller');
+      throw new CniError(
+        CniCode.invalidConfig,
+        `invalid network configuration: subnet: network ${pool.network} needs a subnet (this agent has no controller to ask)`,
+        'add "subnet" (and optionally "gateway", "rangeStart", "rangeEnd"), or start the agent with --cni-controller',
+      );
     }
     const f = this.load(pool.network);
     const held = new Set(Object.values(f.reservations).flatMap((r) => r.addresses.map((a) => a.split('/')[0]!)));
@@ -111,7 +114,11 @@ export class Reservations {
       f.cursor = a.text;
       return `${a.text}/${pool.subnet.prefix}`;
     }
-    throw new CniError(CniCode.poolExhausted, `network ${pool.network} has no free address in ${pool.subnet.text}`, 'DEL unused containers, or widen the range');
+    throw new CniError(
+      CniCode.poolExhausted,
+      `network ${pool.network} has no free address in ${pool.subnet.text}`,
+      'DEL unused containers, or widen the range',
+    );
   }
 
   /** Whether a local pool still has a free address (STATUS). */

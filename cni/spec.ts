@@ -29,7 +29,11 @@ export const CniCode = {
 } as const;
 
 export class CniError extends Error {
-  constructor(readonly code: number, msg: string, readonly details = '') {
+  constructor(
+    readonly code: number,
+    msg: string,
+    readonly details = '',
+  ) {
     super(msg);
     this.name = 'CniError';
   }

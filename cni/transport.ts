@@ -45,7 +45,7 @@ export function decodeReply(buf: Buffer): PluginOutcome {
   const nl = buf.indexOf(10);
   const head = nl > 0 ? buf.subarray(0, nl).toString('latin1') : '';
   if (!/^\d{1,3}$/.test(head) || Number(head) > 255) {
-    throw new Error(buf.length ? 'the agent\'s answer is not a CNI reply' : 'the agent closed without an answer');
+    throw new Error(buf.length ? "the agent's answer is not a CNI reply" : 'the agent closed without an answer');
   }
   return { exitCode: Number(head), stdout: buf.subarray(nl + 1).toString('utf8') };
 }
@@ -59,7 +59,8 @@ export function callAgentCni(socket: string, req: CniWireRequest, timeoutMs: num
     conn.setTimeout(timeoutMs, () => conn.destroy(new Error(`no answer from the agent in ${timeoutMs} ms`)));
     conn.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_CNI_REPLY_BYTES) conn.destroy(new Error(`the agent's answer is over ${MAX_CNI_REPLY_BYTES} bytes`));
+      if (size > MAX_CNI_REPLY_BYTES)
+        conn.destroy(new Error(`the agent's answer is over ${MAX_CNI_REPLY_BYTES} bytes`));
       else chunks.push(c);
     });
     conn.on('error', reject);

@@ -16,7 +16,10 @@ export function parseDuration(s: string, what = 'duration'): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(s.trim());
   if (!m || Number(m[1]) <= 0) {
     const flag = what === 'duration' ? '' : `${what}: `;
-    throw invalid(`${flag}duration "${s}" is not valid`, 'write a positive number with a unit: 500ms, 1s, 15m, 2h, 30d');
+    throw invalid(
+      `${flag}duration "${s}" is not valid`,
+      'write a positive number with a unit: 500ms, 1s, 15m, 2h, 30d',
+    );
   }
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }

@@ -19,7 +19,17 @@ export interface InventoryInterface {
   /** Why the last re-apply failed (agent lifecycle), with its attempts. */
   lastError?: string;
   attempts?: number;
-  lease?: { address: string; router: string; dns: string[]; leaseSeconds: number; expiresUnixMs: number | string; clientPid: number; client: string } | undefined;
+  lease?:
+    | {
+        address: string;
+        router: string;
+        dns: string[];
+        leaseSeconds: number;
+        expiresUnixMs: number | string;
+        clientPid: number;
+        client: string;
+      }
+    | undefined;
 }
 
 export interface Compat {
@@ -59,16 +69,27 @@ export function buildInventory(host: string, interfaces: readonly InventoryInter
     const c = i.container ?? { runtime: '', id: '', name: '', pid: 0 };
     const k = `${c.runtime}:${c.id}`;
     let e = by.get(k);
-    if (!e) by.set(k, (e = { container: { runtime: c.runtime, id: c.id, name: c.name, pid: c.pid }, host, interfaces: [] }));
+    if (!e)
+      by.set(k, (e = { container: { runtime: c.runtime, id: c.id, name: c.name, pid: c.pid }, host, interfaces: [] }));
     const { container: _omit, ...rest } = i;
-    e.interfaces.push({ ...rest, ...(i.lease ? { lease: { ...i.lease, expiresUnixMs: Number(i.lease.expiresUnixMs) } } : {}), compat: compatOf(i) });
+    e.interfaces.push({
+      ...rest,
+      ...(i.lease ? { lease: { ...i.lease, expiresUnixMs: Number(i.lease.expiresUnixMs) } } : {}),
+      compat: compatOf(i),
+    });
   }
   return [...by.values()];
 }
 
 /** The entries for one container, matched by name, full ID or an ID prefix of 12+ characters. */
 export function selectContainer(entries: readonly InventoryEntry[], ref: string): InventoryEntry[] {
-  return entries.filter((e) => e.container.name === ref || e.container.id === ref || (ref.length >= 12 && e.container.id.startsWith(ref)) || String(e.container.pid) === ref);
+  return entries.filter(
+    (e) =>
+      e.container.name === ref ||
+      e.container.id === ref ||
+      (ref.length >= 12 && e.container.id.startsWith(ref)) ||
+      String(e.container.pid) === ref,
+  );
 }
 
 /** One row of `fleetnet ls --json` (common/ls-schema.ts) from an agent's interface: the controller's shape. */
@@ -76,9 +97,23 @@ export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-sch
   const addresses = [...i.addresses];
   if (i.lease?.address && !addresses.includes(i.lease.address)) addresses.push(i.lease.address);
   return {
-    id: i.attachmentId ?? '', host, network: '', container: i.container?.name || i.container?.id || '', containerId: i.container?.id ?? '',
-    pid: i.container?.pid ?? 0, ifname: i.ifname, hostIf: i.hostIf, hostIfname: i.hostIfname, kind: i.kind, mac: i.mac, addresses,
-    gateways: i.gateways, mtu: i.mtu, vlan: i.vlan, state: i.state,
-    error: i.lastError ? `${i.lastError}${i.attempts ? ` (attempt ${i.attempts})` : ''}` : '', generation: 0,
+    id: i.attachmentId ?? '',
+    host,
+    network: '',
+    container: i.container?.name || i.container?.id || '',
+    containerId: i.container?.id ?? '',
+    pid: i.container?.pid ?? 0,
+    ifname: i.ifname,
+    hostIf: i.hostIf,
+    hostIfname: i.hostIfname,
+    kind: i.kind,
+    mac: i.mac,
+    addresses,
+    gateways: i.gateways,
+    mtu: i.mtu,
+    vlan: i.vlan,
+    state: i.state,
+    error: i.lastError ? `${i.lastError}${i.attempts ? ` (attempt ${i.attempts})` : ''}` : '',
+    generation: 0,
   };
 }

@@ -9,9 +9,11 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 export function parseMac(s: string): Mac {
   const m = s.toLowerCase().replace(/-/g, ':');
-  if (!MAC_RE.test(m)) throw invalid(`'${s}' is not a MAC address`, `write it as six hex octets, like 02:12:34:56:78:9a`);
+  if (!MAC_RE.test(m))
+    throw invalid(`'${s}' is not a MAC address`, `write it as six hex octets, like 02:12:34:56:78:9a`);
   const first = parseInt(m.slice(0, 2), 16);
-  if (first & 1) throw invalid(`MAC '${s}' is a multicast address`, `the first octet must be even; 02:… is a safe local choice`);
+  if (first & 1)
+    throw invalid(`MAC '${s}' is a multicast address`, `the first octet must be even; 02:… is a safe local choice`);
   if (m === '00:00:00:00:00:00') throw invalid(`MAC '${s}' is all zeros`);
   return m as Mac;
 }
@@ -26,9 +28,14 @@ const U_FORBIDDEN = /[\s\\*?[\]@]/;
 export function macFromString(s: string): Mac {
   if (s.length === 0) throw invalid(`'U:' needs a string after it`, `for example U:web1.example.com`);
   if (U_FORBIDDEN.test(s) || s.startsWith('-')) {
-    throw invalid(`'U:${s}' contains whitespace, '\\', '*', '?', '[', '@' or a leading '-'`, `use letters, digits, '.', '-' and '_'`);
+    throw invalid(
+      `'U:${s}' contains whitespace, '\\', '*', '?', '[', '@' or a leading '-'`,
+      `use letters, digits, '.', '-' and '_'`,
+    );
   }
-  const h = createHash('md5').update(s + '\n').digest('hex');
+  const h = createHash('md5')
+    .update(s + '\n')
+    .digest('hex');
   return ['02', h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(':') as Mac;
 }
 

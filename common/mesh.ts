@@ -24,7 +24,10 @@ export const ENCAP_OVERHEAD: Readonly<Record<MeshEncap, number>> = Object.freeze
 export function tunnelMtu(underlayMtu: number, encap: MeshEncap): number {
   const mtu = underlayMtu - ENCAP_OVERHEAD[encap];
   if (!Number.isInteger(underlayMtu) || mtu < 576) {
-    throw invalid(`underlay MTU ${underlayMtu} leaves ${mtu} bytes after ${encap} overhead`, 'give an underlay MTU of at least 626 (68..65535 bytes per Linux, 576 minimum inside)');
+    throw invalid(
+      `underlay MTU ${underlayMtu} leaves ${mtu} bytes after ${encap} overhead`,
+      'give an underlay MTU of at least 626 (68..65535 bytes per Linux, 576 minimum inside)',
+    );
   }
   return mtu;
 }
@@ -60,7 +63,9 @@ export function ovsTunnelPortName(network: string, peer: string, encap: MeshEnca
  * `gt` + 12 hex of hash(network, peer), made an `isolated` bridge port (the kernel's `protected`).
  */
 export function bridgeTunnelDeviceName(network: string, encap: MeshEncap, peer: string): IfName {
-  return parseIfName(encap === 'vxlan' ? `vx-${hash('dev', network).slice(0, 11)}` : `gt${hash('gretap', network, peer).slice(0, 12)}`);
+  return parseIfName(
+    encap === 'vxlan' ? `vx-${hash('dev', network).slice(0, 11)}` : `gt${hash('gretap', network, peer).slice(0, 12)}`,
+  );
 }
 
 export function tunnelId(t: Pick<Tunnel, 'kind' | 'port' | 'peerIp'>): string {
@@ -69,7 +74,11 @@ export function tunnelId(t: Pick<Tunnel, 'kind' | 'port' | 'peerIp'>): string {
 
 function sameTunnel(a: Tunnel, b: Tunnel): boolean {
   return (
-    a.encap === b.encap && a.key === b.key && a.bridge === b.bridge && a.peerIp === b.peerIp && a.localIp === b.localIp &&
+    a.encap === b.encap &&
+    a.key === b.key &&
+    a.bridge === b.bridge &&
+    a.peerIp === b.peerIp &&
+    a.localIp === b.localIp &&
     (a.kind === 'ovs' || (a.dstPort ?? VXLAN_PORT) === (b.dstPort ?? VXLAN_PORT))
   );
 }
@@ -121,13 +130,24 @@ export function diffTunnels(desired: readonly Tunnel[], actual: readonly Tunnel[
 export function checkTunnel(t: Tunnel): Tunnel {
   parseIfName(t.port, 'tunnel port');
   parseIfName(t.bridge, 'bridge');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(t.network)) throw invalid(`network name '${t.network}' is not 1-63 of A-Z a-z 0-9 . _ -`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(t.peer)) throw invalid(`peer host name '${t.peer}' is not 1-63 of A-Z a-z 0-9 . _ -`);
-  if (!Number.isInteger(t.key) || t.key < 1 || t.key > MAX_KEY) throw invalid(`tunnel key ${t.key} of network ${t.network} is not 1..${MAX_KEY}`);
-  for (const [what, ip] of [['peer address', t.peerIp], ['local address', t.localIp]] as const) {
-    if (tryParseAddr(ip)?.family !== 4) throw invalid(`${what} '${ip}' of network ${t.network} is not an IPv4 address`, 'the mesh runs over the hosts\' IPv4 underlay');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(t.network))
+    throw invalid(`network name '${t.network}' is not 1-63 of A-Z a-z 0-9 . _ -`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(t.peer))
+    throw invalid(`peer host name '${t.peer}' is not 1-63 of A-Z a-z 0-9 . _ -`);
+  if (!Number.isInteger(t.key) || t.key < 1 || t.key > MAX_KEY)
+    throw invalid(`tunnel key ${t.key} of network ${t.network} is not 1..${MAX_KEY}`);
+  for (const [what, ip] of [
+    ['peer address', t.peerIp],
+    ['local address', t.localIp],
+  ] as const) {
+    if (tryParseAddr(ip)?.family !== 4)
+      throw invalid(
+        `${what} '${ip}' of network ${t.network} is not an IPv4 address`,
+        "the mesh runs over the hosts' IPv4 underlay",
+      );
   }
-  if (t.dstPort !== undefined && (!Number.isInteger(t.dstPort) || t.dstPort < 1 || t.dstPort > 65535)) throw invalid(`VXLAN port ${t.dstPort} is not 1..65535`);
+  if (t.dstPort !== undefined && (!Number.isInteger(t.dstPort) || t.dstPort < 1 || t.dstPort > 65535))
+    throw invalid(`VXLAN port ${t.dstPort} is not 1..65535`);
   if (t.encap !== 'gre' && t.encap !== 'vxlan') throw invalid(`encapsulation '${String(t.encap)}' is not gre or vxlan`);
   if (t.kind !== 'ovs' && t.kind !== 'bridge') throw invalid(`network kind '${String(t.kind)}' is not ovs or bridge`);
   return t;

@@ -11,7 +11,10 @@ export interface OpenMetrics<K extends Kind> {
 }
 
 export async function withMetrics<K extends Kind, T>(
-  kind: K, listen: string | undefined, log: Logger, start: (metrics: OpenMetrics<K> | undefined) => Promise<T>,
+  kind: K,
+  listen: string | undefined,
+  log: Logger,
+  start: (metrics: OpenMetrics<K> | undefined) => Promise<T>,
 ): Promise<T> {
   let metrics: OpenMetrics<K> | undefined;
   if (listen) {

@@ -69,7 +69,9 @@ export class FleetMetrics {
    * errors counted by status code. Streams are passed through as they are.
    */
   instrument(
-    def: ServiceDefinition, impl: UntypedServiceImplementation, timed: Readonly<Record<string, Histogram<'result'>>>,
+    def: ServiceDefinition,
+    impl: UntypedServiceImplementation,
+    timed: Readonly<Record<string, Histogram<'result'>>>,
   ): UntypedServiceImplementation {
     const out: UntypedServiceImplementation = { ...impl };
     for (const [key, m] of Object.entries(def)) {
@@ -98,22 +100,17 @@ export class AgentMetrics extends FleetMetrics {
   );
   readonly orphansFound = this.c(
     'fleetnet_orphans_found_total',
-    'Interfaces or ports marked as fleetnet\'s that no attachment record owns, per pass that saw them',
+    "Interfaces or ports marked as fleetnet's that no attachment record owns, per pass that saw them",
   );
   readonly dhcpRestarts = this.c(
     'fleetnet_dhcp_client_restarts_total',
     'DHCP clients restarted by the supervisor after they died',
   );
-  readonly dhcpLeaseAge = this.g(
-    'fleetnet_dhcp_lease_age_seconds',
-    'Age of each held DHCP lease',
-    ['key', 'ifname'],
-  );
-  readonly dhcpLeaseRemaining = this.g(
-    'fleetnet_dhcp_lease_remaining_seconds',
-    'Time left on each held DHCP lease',
-    ['key', 'ifname'],
-  );
+  readonly dhcpLeaseAge = this.g('fleetnet_dhcp_lease_age_seconds', 'Age of each held DHCP lease', ['key', 'ifname']);
+  readonly dhcpLeaseRemaining = this.g('fleetnet_dhcp_lease_remaining_seconds', 'Time left on each held DHCP lease', [
+    'key',
+    'ifname',
+  ]);
   readonly tunnelUp = this.g(
     'fleetnet_tunnel_up',
     'Tunnel to a mesh peer: 1 up, 0 down, missing or unknown (probe: bfd for OVS tunnels, ping for kernel ones)',
@@ -128,7 +125,7 @@ export class AgentMetrics extends FleetMetrics {
 export class ControllerMetrics extends FleetMetrics {
   readonly hostUp = this.g(
     'fleetnet_host_up',
-    'Each host\'s agent as the controller last found it: 1 up, 0 down or unknown',
+    "Each host's agent as the controller last found it: 1 up, 0 down or unknown",
     ['host', 'state'],
   );
   readonly poolSize = this.g(
@@ -136,16 +133,11 @@ export class ControllerMetrics extends FleetMetrics {
     'Addresses the network can hand out (its range, less network, broadcast and gateways)',
     ['network', 'family'],
   );
-  readonly poolUsed = this.g(
-    'fleetnet_ipam_pool_used',
-    'Addresses of the network held by attachments',
-    ['network', 'family'],
-  );
-  readonly poolFree = this.g(
-    'fleetnet_ipam_pool_free',
-    'Addresses of the network still free',
-    ['network', 'family'],
-  );
+  readonly poolUsed = this.g('fleetnet_ipam_pool_used', 'Addresses of the network held by attachments', [
+    'network',
+    'family',
+  ]);
+  readonly poolFree = this.g('fleetnet_ipam_pool_free', 'Addresses of the network still free', ['network', 'family']);
 
   constructor() {
     super('controller');
@@ -157,8 +149,9 @@ export function parseMetricsListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    throw new FleetnetError('invalid', `metrics address '${s}' is not ADDR:PORT`,
-      { hint: 'give e.g. --metrics 127.0.0.1:9464 (or [::1]:9464)' });
+    throw new FleetnetError('invalid', `metrics address '${s}' is not ADDR:PORT`, {
+      hint: 'give e.g. --metrics 127.0.0.1:9464 (or [::1]:9464)',
+    });
   }
   return { host: m[1] ?? m[2]!, port };
 }
@@ -187,11 +180,17 @@ export async function serveMetrics(metrics: FleetMetrics, listen: string, log: L
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'is taken by another program'
-        : err.code === 'EADDRNOTAVAIL' ? 'is not an address of this machine'
-          : `cannot be used (${err.code ?? err.message})`;
-      reject(new FleetnetError('invalid', `metrics address ${listen} ${why}`,
-        { hint: 'give a free port on an address this machine holds to --metrics (or metrics: in the settings file)' }));
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'is taken by another program'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'is not an address of this machine'
+            : `cannot be used (${err.code ?? err.message})`;
+      reject(
+        new FleetnetError('invalid', `metrics address ${listen} ${why}`, {
+          hint: 'give a free port on an address this machine holds to --metrics (or metrics: in the settings file)',
+        }),
+      );
     });
     server.listen(port, host, () => resolve());
   });

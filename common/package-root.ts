@@ -14,5 +14,7 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
       /* an unreadable package.json is not ours: keep climbing */
     }
   }
-  throw new FleetnetError('failed', `cannot find the fleetnet package folder above ${from}`, { hint: 'run fleetnet from its folder or an installed package' });
+  throw new FleetnetError('failed', `cannot find the fleetnet package folder above ${from}`, {
+    hint: 'run fleetnet from its folder or an installed package',
+  });
 }

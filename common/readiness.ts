@@ -5,9 +5,21 @@
 import type { Logger } from 'pino';
 import { ExecRunner, type Runner } from './runner.js';
 
-export async function notifyReady(log: Logger, status: string, env: NodeJS.ProcessEnv = process.env, runner: Runner = new ExecRunner()): Promise<boolean> {
+export async function notifyReady(
+  log: Logger,
+  status: string,
+  env: NodeJS.ProcessEnv = process.env,
+  runner: Runner = new ExecRunner(),
+): Promise<boolean> {
   if (!env.NOTIFY_SOCKET) return false;
-  const r = await runner.run('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=${status}`], { allowFail: true, timeoutMs: 5_000 });
-  if (r.code !== 0) log.warn({ code: r.code, stderr: r.stderr.trim() }, 'systemd-notify --ready failed: systemd will time the start out');
+  const r = await runner.run('systemd-notify', ['--ready', `--pid=${process.pid}`, `--status=${status}`], {
+    allowFail: true,
+    timeoutMs: 5_000,
+  });
+  if (r.code !== 0)
+    log.warn(
+      { code: r.code, stderr: r.stderr.trim() },
+      'systemd-notify --ready failed: systemd will time the start out',
+    );
   return r.code === 0;
 }

@@ -12,13 +12,19 @@ export const ControllerConfigSchema = z.object({
   db: z.string().min(1).default('/var/lib/fleetnet/state.db'),
   synchronous: z.enum(['normal', 'full']).default('normal'),
   /** etcd instead of the SQLite file (several controllers): client URLs, client TLS files, key prefix. */
-  etcd: z.object({
-    urls: z.array(z.string().min(1)).min(1),
-    ca: z.string().min(1).optional(),
-    cert: z.string().min(1).optional(),
-    key: z.string().min(1).optional(),
-    prefix: z.string().min(1).regex(/^\/.*\/$/, 'starts and ends with /').optional(),
-  }).optional(),
+  etcd: z
+    .object({
+      urls: z.array(z.string().min(1)).min(1),
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      prefix: z
+        .string()
+        .min(1)
+        .regex(/^\/.*\/$/, 'starts and ends with /')
+        .optional(),
+    })
+    .optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   resyncMs: z.number().int().min(100).default(10_000),
   backoffMinMs: z.number().int().min(10).default(250),

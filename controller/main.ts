@@ -49,29 +49,41 @@ export interface ControllerDeps {
   meshLinks?: MeshLinkFactory;
 }
 
-export async function startController(cfg: ControllerConfig, log: Logger, deps: ControllerDeps = {}): Promise<ControllerHandle> {
+export async function startController(
+  cfg: ControllerConfig,
+  log: Logger,
+  deps: ControllerDeps = {},
+): Promise<ControllerHandle> {
   return withMetrics('ControllerMetrics', cfg.metrics, log, (metrics) => startServing(cfg, log, deps, metrics));
 }
 
 type Metrics = OpenMetrics<'ControllerMetrics'>;
 
 async function startServing(
-  cfg: ControllerConfig, log: Logger, deps: ControllerDeps, metrics: Metrics | undefined,
+  cfg: ControllerConfig,
+  log: Logger,
+  deps: ControllerDeps,
+  metrics: Metrics | undefined,
 ): Promise<ControllerHandle> {
   // trust (issue 7): with a CA in the trust folder, mutual TLS towards the CLI and the agents
   const folderTrust = await openTrustIfInitialised(cfg.trustDir);
   const store = deps.store ?? (await openStore(cfg, log));
   // Several controllers: join tokens, issued serials and revocations in the shared store (never the CA key).
-  const trust = folderTrust && isShared(store)
-    ? store.sharedTrust(folderTrust, log.child({ part: 'trust' }))
-    : folderTrust;
+  const trust =
+    folderTrust && isShared(store) ? store.sharedTrust(folderTrust, log.child({ part: 'trust' })) : folderTrust;
   // Several controllers on one store: each host is dispatched by the one that owns it.
   const ownership = isShared(store) ? store.hostOwnership(log.child({ part: 'ownership' })) : undefined;
   const events = new FleetEvents();
   const dispatcher = new Dispatcher({
-    store, log: log.child({ part: 'dispatch' }), links: deps.links ?? tlsAgentLinks(trust), resyncMs: cfg.resyncMs,
-    backoffMinMs: cfg.backoffMinMs, backoffMaxMs: cfg.backoffMaxMs, listTimeoutMs: cfg.listTimeoutMs,
-    attachTimeoutMs: cfg.attachTimeoutMs, parallel: cfg.parallelPerHost,
+    store,
+    log: log.child({ part: 'dispatch' }),
+    links: deps.links ?? tlsAgentLinks(trust),
+    resyncMs: cfg.resyncMs,
+    backoffMinMs: cfg.backoffMinMs,
+    backoffMaxMs: cfg.backoffMaxMs,
+    listTimeoutMs: cfg.listTimeoutMs,
+    attachTimeoutMs: cfg.attachTimeoutMs,
+    parallel: cfg.parallelPerHost,
     ...(ownership ? { owns: (h: string) => ownership.owns(h) } : {}),
     observer: {
       event: (e) => events.publish(e),
@@ -80,7 +92,11 @@ async function startServing(
   });
   await dispatcher.start();
   const mesh = new MeshPusher({
-    store, log: log.child({ part: 'mesh' }), resyncMs: cfg.resyncMs, timeoutMs: 10_000, backoffMaxMs: cfg.backoffMaxMs,
+    store,
+    log: log.child({ part: 'mesh' }),
+    resyncMs: cfg.resyncMs,
+    timeoutMs: 10_000,
+    backoffMaxMs: cfg.backoffMaxMs,
     links: deps.meshLinks ?? ((addr, host) => grpcMeshLink(addr, agentChannel(trust, host))),
     ...(ownership ? { owns: (h: string) => ownership.owns(h) } : {}),
   });
@@ -90,15 +106,28 @@ async function startServing(
   await mesh.start();
 
   const served = controllerService({
-    store, dispatcher, log, version: VERSION, startedAtMs: Date.now(), maxWaitMs: cfg.maxWaitMs, mesh,
+    store,
+    dispatcher,
+    log,
+    version: VERSION,
+    startedAtMs: Date.now(),
+    maxWaitMs: cfg.maxWaitMs,
+    mesh,
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
   const withEvents = {
-    ...served, watchEvents: watchEventsHandler(events), agentVersions: agentVersionsHandler(store, dispatcher, log),
+    ...served,
+    watchEvents: watchEventsHandler(events),
+    agentVersions: agentVersionsHandler(store, dispatcher, log),
   };
   const impl = metrics && timed ? metrics.m.instrument(ControllerService, withEvents, timed) : withEvents;
-  const tunnels = new TunnelWatch({ events, status: () => mesh.status(), periodMs: cfg.resyncMs, log: log.child({ part: 'events' }) });
+  const tunnels = new TunnelWatch({
+    events,
+    status: () => mesh.status(),
+    periodMs: cfg.resyncMs,
+    log: log.child({ part: 'events' }),
+  });
   tunnels.start();
   const admin = { def: AdminService, impl: adminService({ trust, store, log: log.child({ part: 'admin' }) }) };
   const protoDir = findProtoDir();
@@ -113,13 +142,20 @@ async function startServing(
   // grpc.health.v1 beside the fleetnet services (and reflection)
   const configure = (s: Server) => {
     reflection.addToServer(s);
-    health = addHealth(s, { 'fleetnet.v1.Controller': 'SERVING', ...(trust ? { 'fleetnet.v1.Enrollment': 'SERVING' } : {}) });
+    health = addHealth(s, {
+      'fleetnet.v1.Controller': 'SERVING',
+      ...(trust ? { 'fleetnet.v1.Enrollment': 'SERVING' } : {}),
+    });
   };
   try {
     if (trust) {
       const ep = await startControllerEndpoint({
-        trust, listen: cfg.listen, log, services: [{ def: ControllerService, impl }, admin],
-        policy: { ...HOST_SCOPED_POLICY, ...ADMIN_POLICY }, configure,
+        trust,
+        listen: cfg.listen,
+        log,
+        services: [{ def: ControllerService, impl }, admin],
+        policy: { ...HOST_SCOPED_POLICY, ...ADMIN_POLICY },
+        configure,
       });
       server = ep.server;
       port = ep.port;
@@ -137,7 +173,10 @@ async function startServing(
     await ownership?.stop();
     await dispatcher.stop();
     store.close();
-    throw new FleetnetError('failed', `cannot listen on ${cfg.listen}`, { cause: err, hint: 'give an address this machine holds and a free port, e.g. --listen 127.0.0.1:7440' });
+    throw new FleetnetError('failed', `cannot listen on ${cfg.listen}`, {
+      cause: err,
+      hint: 'give an address this machine holds and a free port, e.g. --listen 127.0.0.1:7440',
+    });
   }
   const listen = cfg.listen.replace(/:\d+$/, `:${port}`);
   log.info({ listen, store: store.description, version: VERSION }, 'controller serving');

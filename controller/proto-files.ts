@@ -9,5 +9,7 @@ export function findProtoDir(from = dirname(fileURLToPath(import.meta.url))): st
   for (let dir = from, i = 0; i < 8; i++, dir = dirname(dir)) {
     if (existsSync(join(dir, 'proto', 'fleetnet', 'v1', 'controller.proto'))) return join(dir, 'proto');
   }
-  throw new FleetnetError('failed', `cannot find proto/fleetnet/v1/controller.proto above ${from}`, { hint: 'install fleetnet with its proto/ folder next to dist/' });
+  throw new FleetnetError('failed', `cannot find proto/fleetnet/v1/controller.proto above ${from}`, {
+    hint: 'install fleetnet with its proto/ folder next to dist/',
+  });
 }

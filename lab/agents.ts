@@ -15,15 +15,39 @@ export const fleetnetRoot = packageRoot;
 export function fleetnetBin(root = fleetnetRoot()): string {
   const bin = join(root, 'bin', 'fleetnet.cjs');
   if (!existsSync(join(root, 'dist', 'fleetnet.cjs'))) {
-    throw new FleetnetError('failed', 'the fleetnet bundle is not built, so lab agents cannot start', { hint: `run: (cd ${root} && npm run build)` });
+    throw new FleetnetError('failed', 'the fleetnet bundle is not built, so lab agents cannot start', {
+      hint: `run: (cd ${root} && npm run build)`,
+    });
   }
   return bin;
 }
 
 export function agentArgv(h: HostLayout, bin: string, logLevel: string): string[] {
   // --insecure-tcp: lab agents are not enrolled (trust, issue 7); without it their TCP answers Health only
-  return ['netns', 'exec', h.netns, process.execPath, bin, 'agent', 'run', '--socket', h.agentSocket, '--state-dir', h.agentStateDir,
-    '--ovs-db', h.ovsDb, '--ovs-datapath', 'netdev', '--host-name', h.name, '--listen', h.listen, '--insecure-tcp', '--log-level', logLevel];
+  return [
+    'netns',
+    'exec',
+    h.netns,
+    process.execPath,
+    bin,
+    'agent',
+    'run',
+    '--socket',
+    h.agentSocket,
+    '--state-dir',
+    h.agentStateDir,
+    '--ovs-db',
+    h.ovsDb,
+    '--ovs-datapath',
+    'netdev',
+    '--host-name',
+    h.name,
+    '--listen',
+    h.listen,
+    '--insecure-tcp',
+    '--log-level',
+    logLevel,
+  ];
 }
 
 /** Starts the agent detached (it outlives `lab up`), logging to the host's agent.log. */
@@ -61,7 +85,12 @@ export async function agentHealth(address: string, timeoutMs = 2000): Promise<He
 }
 
 /** Polls Health until the agent answers; fails early when the agent process exits. */
-export async function waitAgentHealthy(h: HostLayout, child: ChildProcess | undefined, timeoutMs = 30_000, signal?: AbortSignal): Promise<HealthReply> {
+export async function waitAgentHealthy(
+  h: HostLayout,
+  child: ChildProcess | undefined,
+  timeoutMs = 30_000,
+  signal?: AbortSignal,
+): Promise<HealthReply> {
   let exited: string | undefined;
   child?.once('exit', (code, sig) => (exited = sig ?? String(code)));
   const deadline = Date.now() + timeoutMs;
@@ -69,7 +98,9 @@ export async function waitAgentHealthy(h: HostLayout, child: ChildProcess | unde
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
     if (exited !== undefined) {
-      throw new FleetnetError('failed', `the agent of ${h.name} exited (${exited}) before it answered`, { hint: `its log ${h.agentLog} ends with:\n${tail(h.agentLog)}` });
+      throw new FleetnetError('failed', `the agent of ${h.name} exited (${exited}) before it answered`, {
+        hint: `its log ${h.agentLog} ends with:\n${tail(h.agentLog)}`,
+      });
     }
     if (existsSync(h.agentSocket)) {
       try {
@@ -80,5 +111,8 @@ export async function waitAgentHealthy(h: HostLayout, child: ChildProcess | unde
     }
     await sleep(50);
   }
-  throw new FleetnetError('failed', `the agent of ${h.name} did not answer Health within ${timeoutMs} ms`, { cause: last, hint: `see ${h.agentLog}` });
+  throw new FleetnetError('failed', `the agent of ${h.name} did not answer Health within ${timeoutMs} ms`, {
+    cause: last,
+    hint: `see ${h.agentLog}`,
+  });
 }

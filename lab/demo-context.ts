@@ -25,5 +25,9 @@ export interface DemoContext {
 
 /** A command's output, indented under the line that ran it. */
 export function indent(text: string): string {
-  return text.trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 }

@@ -31,7 +31,11 @@ export async function runHaDemo(opts: HaDemoOptions): Promise<void> {
   say('');
   say('== 1. The lab: 2 hosts, 3 etcd members, 3 controllers, each in its own namespace ==');
   const lab = await labUp({
-    name: opts.name, hosts: 2, controllers: 3, etcd: 3, onStep: (l) => say(`- ${l}`),
+    name: opts.name,
+    hosts: 2,
+    controllers: 3,
+    etcd: 3,
+    onStep: (l) => say(`- ${l}`),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   try {

@@ -53,7 +53,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (opts.hosts < 2) throw new FleetnetError('invalid', 'the demo needs at least 2 hosts', { hint: '--hosts 2 or 3' });
   say('fleetnet demo: a simulated fleet on this machine; containers attached by a host agent, then by the');
   say('fleet controller across hosts over a GRE mesh; and cleanup.');
-  say('Nothing touches this machine\'s own network: every host is a network namespace.');
+  say("Nothing touches this machine's own network: every host is a network namespace.");
   say('');
   say('== 0. Checks ==');
   await checkDocker(runner); // before anything is made: no Docker, no demo
@@ -65,10 +65,21 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   try {
     say('');
     say(`== 1. A lab fleet: ${opts.hosts} hosts named ${opts.name}-h1..${opts.name}-h${opts.hosts} ==`);
-    lab = await labUp({ name: opts.name, hosts: opts.hosts, runner, log, onStep: (l) => say(`  ${l}`), ...(opts.signal ? { signal: opts.signal } : {}) });
+    lab = await labUp({
+      name: opts.name,
+      hosts: opts.hosts,
+      runner,
+      log,
+      onStep: (l) => say(`  ${l}`),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     say(`  lab up in ${lab.elapsedMs} ms.`);
     const ctx: DemoContext = {
-      opts, runner, lab, bin, say,
+      opts,
+      runner,
+      lab,
+      bin,
+      say,
       fleetnet: async (args) => {
         say(`$ fleetnet ${args.join(' ')}`);
         const r = await runner.run(process.execPath, [bin, ...args], { allowFail: true, timeoutMs: 60_000 });

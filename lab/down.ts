@@ -42,7 +42,10 @@ export async function listNetns(runner: Runner): Promise<string[]> {
 export async function removeLabelledContainers(runner: Runner, label: string, log: Logger): Promise<string[]> {
   let r;
   try {
-    r = await runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${label}`], { allowFail: true, timeoutMs: 20_000 });
+    r = await runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${label}`], {
+      allowFail: true,
+      timeoutMs: 20_000,
+    });
   } catch (err) {
     log.warn({ err }, 'docker is not installed; no containers to remove');
     return [];
@@ -51,7 +54,10 @@ export async function removeLabelledContainers(runner: Runner, label: string, lo
     log.warn({ stderr: r.stderr.trim() }, 'docker does not answer; labelled containers (if any) were not removed');
     return [];
   }
-  const ids = r.stdout.split('\n').map((s) => s.trim()).filter(Boolean);
+  const ids = r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
   await removeContainers(runner, ids);
   return ids;
 }
@@ -81,7 +87,8 @@ export async function labDown(opts: LabDownOptions = {}): Promise<LabDownResult>
   const result: LabDownResult = { name, containers: [], processes: [], netns: [], removedDir: false };
 
   result.containers = await removeLabelledContainers(runner, `${LAB_LABEL}=${name}`, log);
-  if (result.containers.length) step(`removed ${result.containers.length} Docker container(s) labelled ${LAB_LABEL}=${name}`);
+  if (result.containers.length)
+    step(`removed ${result.containers.length} Docker container(s) labelled ${LAB_LABEL}=${name}`);
 
   // More than one pass: a command that `up` had in flight when it was killed may finish after the first.
   for (let pass = 0; pass < MAX_PASSES; pass++) {

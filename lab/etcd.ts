@@ -18,19 +18,47 @@ export const initialCluster = (ms: readonly EtcdMember[]) => ms.map((m) => `${m.
 
 export function etcdArgs(m: EtcdMember, cluster: readonly EtcdMember[], token: string): string[] {
   return [
-    '--name', m.name, '--data-dir', m.dataDir,
-    '--listen-client-urls', m.clientUrl, '--advertise-client-urls', m.clientUrl,
-    '--listen-peer-urls', m.peerUrl, '--initial-advertise-peer-urls', m.peerUrl,
-    '--initial-cluster', initialCluster(cluster), '--initial-cluster-token', token, '--initial-cluster-state', 'new',
+    '--name',
+    m.name,
+    '--data-dir',
+    m.dataDir,
+    '--listen-client-urls',
+    m.clientUrl,
+    '--advertise-client-urls',
+    m.clientUrl,
+    '--listen-peer-urls',
+    m.peerUrl,
+    '--initial-advertise-peer-urls',
+    m.peerUrl,
+    '--initial-cluster',
+    initialCluster(cluster),
+    '--initial-cluster-token',
+    token,
+    '--initial-cluster-state',
+    'new',
     // Small heartbeats: a killed leader is replaced in about a second on loopback.
-    '--heartbeat-interval', '100', '--election-timeout', '1000',
+    '--heartbeat-interval',
+    '100',
+    '--election-timeout',
+    '1000',
     // A group of decisions is one transaction (controller/store/etcd): room for larger groups.
-    '--max-txn-ops', '1024', '--log-level', 'warn', '--logger', 'zap',
+    '--max-txn-ops',
+    '1024',
+    '--log-level',
+    'warn',
+    '--logger',
+    'zap',
   ];
 }
 
 /** Starts a member (prefix: argv before `etcd`, e.g. `ip netns exec NS`). */
-export function startEtcdMember(run: Runner, m: EtcdMember, cluster: readonly EtcdMember[], token: string, prefix: string[] = []): ChildProcess {
+export function startEtcdMember(
+  run: Runner,
+  m: EtcdMember,
+  cluster: readonly EtcdMember[],
+  token: string,
+  prefix: string[] = [],
+): ChildProcess {
   const argv = [...prefix, 'etcd', ...etcdArgs(m, cluster, token)];
   return run.start(argv[0]!, argv.slice(1), { stdio: 'ignore' });
 }

@@ -57,7 +57,10 @@ export function haLayoutOf(lab: LabLayout, underlay: Cidr, controllers: number, 
   };
   const ms = Array.from({ length: etcd }, (_, k) => node('e', k + 1, 4));
   const members: EtcdMember[] = ms.map((n) => ({
-    name: n.name, clientUrl: `http://${n.ip}:2379`, peerUrl: `http://${n.ip}:2380`, dataDir: join(n.dir, 'data'),
+    name: n.name,
+    clientUrl: `http://${n.ip}:2379`,
+    peerUrl: `http://${n.ip}:2380`,
+    dataDir: join(n.dir, 'data'),
   }));
   return {
     controllers: Array.from({ length: controllers }, (_, k) => {
@@ -73,8 +76,20 @@ export async function buildNode(runner: Runner, lab: LabLayout, n: NodeLayout, s
   mkdirSync(n.dir, { recursive: true });
   state.addNetns(n.netns);
   await runner.run('ip', ['netns', 'add', n.netns]);
-  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'add', n.switchPort, 'type', 'veth',
-    'peer', 'name', UNDERLAY_IF, 'netns', n.netns]);
+  await runner.run('ip', [
+    '-n',
+    lab.switchNetns,
+    'link',
+    'add',
+    n.switchPort,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    UNDERLAY_IF,
+    'netns',
+    n.netns,
+  ]);
   await runner.run('ip', ['-n', lab.switchNetns, 'link', 'set', n.switchPort, 'master', lab.switchBridge, 'up']);
   await runner.run('ip', ['-n', n.netns, '-batch', '-'], {
     input: `link set lo up\naddr add ${n.cidr} dev ${UNDERLAY_IF}\nlink set ${UNDERLAY_IF} up\n`,
@@ -106,7 +121,14 @@ function startDetached(runner: Runner, argv: string[], log: string): ChildProces
 }
 
 export function startEtcd(runner: Runner, ha: HaLayout, e: HaLayout['etcd'][number], token: string): ChildProcess {
-  const argv = inNs(e.netns, ['etcd', ...etcdArgs(e.member, ha.etcd.map((x) => x.member), token)]);
+  const argv = inNs(e.netns, [
+    'etcd',
+    ...etcdArgs(
+      e.member,
+      ha.etcd.map((x) => x.member),
+      token,
+    ),
+  ]);
   return startDetached(runner, argv, join(e.dir, 'etcd.log'));
 }
 
@@ -115,8 +137,21 @@ export function controllerArgv(ha: HaLayout, c: HaLayout['controllers'][number],
     ? ['--etcd', ha.etcd.map((e) => e.member.clientUrl).join(',')]
     : ['--db', join(c.dir, 'state.db')];
   // No trust folder in the lab (its agents run --insecure-tcp): plain gRPC on the underlay.
-  return inNs(c.netns, [process.execPath, bin, 'controller', 'run', '--listen', c.listen, ...store,
-    '--trust-dir', join(c.dir, 'trust'), '--resync-ms', '2000', '--log-level', 'warn']);
+  return inNs(c.netns, [
+    process.execPath,
+    bin,
+    'controller',
+    'run',
+    '--listen',
+    c.listen,
+    ...store,
+    '--trust-dir',
+    join(c.dir, 'trust'),
+    '--resync-ms',
+    '2000',
+    '--log-level',
+    'warn',
+  ]);
 }
 
 export function startLabController(runner: Runner, c: HaLayout['controllers'][number], argv: string[]): ChildProcess {
@@ -124,7 +159,11 @@ export function startLabController(runner: Runner, c: HaLayout['controllers'][nu
 }
 
 async function waitUntil(
-  what: string, ok: () => Promise<boolean>, timeoutMs: number, alive: () => boolean, signal?: AbortSignal,
+  what: string,
+  ok: () => Promise<boolean>,
+  timeoutMs: number,
+  alive: () => boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
@@ -137,7 +176,10 @@ async function waitUntil(
 
 /** etcd answers /health inside its namespace (the lab's addresses exist only there). */
 export function waitLabEtcd(
-  runner: Runner, e: HaLayout['etcd'][number], alive: () => boolean, signal?: AbortSignal,
+  runner: Runner,
+  e: HaLayout['etcd'][number],
+  alive: () => boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   const argv = inNs(e.netns, ['etcdctl', '--endpoints', e.member.clientUrl, 'endpoint', 'health']).slice(1);
   const env = { ...process.env, ETCDCTL_API: '3' };
@@ -147,7 +189,11 @@ export function waitLabEtcd(
 
 /** The controller answers a read through the CLI, asked from inside its namespace. */
 export function waitLabController(
-  runner: Runner, c: HaLayout['controllers'][number], bin: string, alive: () => boolean, signal?: AbortSignal,
+  runner: Runner,
+  c: HaLayout['controllers'][number],
+  bin: string,
+  alive: () => boolean,
+  signal?: AbortSignal,
 ): Promise<void> {
   const argv = inNs(c.netns, [process.execPath, bin, '--controller', c.listen, 'hosts', '--json']).slice(1);
   const ok = async () => (await runner.run('ip', argv, { allowFail: true, timeoutMs: 10_000 })).code === 0;

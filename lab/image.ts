@@ -18,20 +18,32 @@ export async function checkDocker(runner: Runner): Promise<void> {
   try {
     r = await runner.run('docker', ['info', '--format', '{{.ServerVersion}}'], { allowFail: true, timeoutMs: 15_000 });
   } catch (err) {
-    throw new FleetnetError('unavailable', 'docker is not installed', { cause: err, hint: 'apt-get install docker.io' });
+    throw new FleetnetError('unavailable', 'docker is not installed', {
+      cause: err,
+      hint: 'apt-get install docker.io',
+    });
   }
   if (r.code !== 0) {
-    throw new FleetnetError('unavailable', `the Docker daemon does not answer: ${r.stderr.trim().split('\n').pop() ?? ''}`, {
-      hint: 'start one, e.g.: dockerd --bridge=none --iptables=false &',
-    });
+    throw new FleetnetError(
+      'unavailable',
+      `the Docker daemon does not answer: ${r.stderr.trim().split('\n').pop() ?? ''}`,
+      {
+        hint: 'start one, e.g.: dockerd --bridge=none --iptables=false &',
+      },
+    );
   }
 }
 
 /** Makes fleetnet/busybox:local unless it exists. */
 export async function ensureBusyboxImage(runner: Runner): Promise<string> {
-  const have = await runner.run('docker', ['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE], { allowFail: true });
+  const have = await runner.run('docker', ['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE], {
+    allowFail: true,
+  });
   if (have.code === 0) return BUSYBOX_IMAGE;
-  const applets = (await runner.run(BUSYBOX, ['--list'])).stdout.split('\n').map((s) => s.trim()).filter((s) => /^[a-z0-9_.\-[]+$/.test(s));
+  const applets = (await runner.run(BUSYBOX, ['--list'])).stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => /^[a-z0-9_.\-[]+$/.test(s));
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-busybox-'));
   try {
     const root = join(dir, 'root');
@@ -40,7 +52,11 @@ export async function ensureBusyboxImage(runner: Runner): Promise<string> {
     for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
     const tar = join(dir, 'image.tar');
     await runner.run('tar', ['-C', root, '-cf', tar, '.']);
-    await runner.run('docker', ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', tar, BUSYBOX_IMAGE], { timeoutMs: 120_000 });
+    await runner.run(
+      'docker',
+      ['import', '--change', 'CMD ["/bin/sh"]', '--change', 'ENV PATH=/bin', tar, BUSYBOX_IMAGE],
+      { timeoutMs: 120_000 },
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -59,8 +75,17 @@ export async function runBusybox(runner: Runner, spec: ContainerSpec): Promise<s
   if (!NAME_RE.test(spec.name)) throw invalid(`container name '${spec.name}' is not a Docker name`);
   if (!spec.labels.length) throw invalid('a test container needs a label, so it can be found and removed');
   for (const l of spec.labels) if (!LABEL_RE.test(l)) throw invalid(`label '${l}' is not KEY=VALUE`);
-  const args = ['run', '-d', '--network', 'none', '--name', spec.name, ...spec.labels.flatMap((l) => ['--label', l]),
-    BUSYBOX_IMAGE, ...(spec.cmd ?? ['sleep', '86400'])];
+  const args = [
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--name',
+    spec.name,
+    ...spec.labels.flatMap((l) => ['--label', l]),
+    BUSYBOX_IMAGE,
+    ...(spec.cmd ?? ['sleep', '86400']),
+  ];
   return (await runner.run('docker', args, { timeoutMs: 60_000 })).stdout.trim();
 }
 

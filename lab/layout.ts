@@ -15,28 +15,39 @@ const NAME_RE = /^[a-z0-9]{1,8}$/;
 
 /** Namespaces, OVS daemons and agents need root; say so before anything is tried. */
 export function requireRoot(what: string): void {
-  if (process.getuid?.() !== 0) throw new FleetnetError('permission', `${what} needs root`, { hint: 'run it as root (e.g. sudo fleetnet lab ...)' });
+  if (process.getuid?.() !== 0)
+    throw new FleetnetError('permission', `${what} needs root`, {
+      hint: 'run it as root (e.g. sudo fleetnet lab ...)',
+    });
 }
 
 /** A lab name is a prefix: short and plain, so `L-sw`, `L-h32` and paths stay well under 15 bytes. */
 export function parseLabName(s: string): string {
   if (!NAME_RE.test(s)) {
-    throw invalid(`lab name '${s}' is not 1-8 characters of a-z and 0-9`, 'it prefixes namespaces (NAME-h1) and paths; try e.g. --name lab2');
+    throw invalid(
+      `lab name '${s}' is not 1-8 characters of a-z and 0-9`,
+      'it prefixes namespaces (NAME-h1) and paths; try e.g. --name lab2',
+    );
   }
   return s;
 }
 
 export function parseHostCount(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS) throw invalid(`--hosts ${n} is not a whole number from 1 to ${MAX_HOSTS}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_HOSTS)
+    throw invalid(`--hosts ${n} is not a whole number from 1 to ${MAX_HOSTS}`);
   return n;
 }
 
 export function parseUnderlay(s: string, hosts: number): Cidr {
   const net = parseNetwork(s);
-  if (net.addr.family !== 4) throw invalid(`underlay ${s} is not IPv4`, `give an IPv4 network such as ${DEFAULT_UNDERLAY}`);
+  if (net.addr.family !== 4)
+    throw invalid(`underlay ${s} is not IPv4`, `give an IPv4 network such as ${DEFAULT_UNDERLAY}`);
   const size = 2n ** BigInt(32 - net.prefix);
   if (BigInt(HOST_OFFSET + hosts) >= size - 1n) {
-    throw invalid(`underlay ${net.text} has no room for ${hosts} hosts (they take .${HOST_OFFSET + 1} to .${HOST_OFFSET + hosts})`, 'give a larger network, e.g. /24');
+    throw invalid(
+      `underlay ${net.text} has no room for ${hosts} hosts (they take .${HOST_OFFSET + 1} to .${HOST_OFFSET + hosts})`,
+      'give a larger network, e.g. /24',
+    );
   }
   return net;
 }

@@ -45,14 +45,23 @@ export async function labList(opts: { runRoot?: string; health?: boolean } = {})
           try {
             health = (await agentHealth(h.agentSocket, 1500)).status || 'ok';
           } catch (err) {
-            health = existsSync(h.agentSocket) ? `no answer (${err instanceof Error ? err.message : String(err)})` : 'no agent socket';
+            health = existsSync(h.agentSocket)
+              ? `no answer (${err instanceof Error ? err.message : String(err)})`
+              : 'no agent socket';
           }
         }
         const agentPid = state.processes.find((p) => p.role === 'agent' && p.host === h.name)?.pid;
         return { ...hostInfo(h), netnsPresent, health, ...(agentPid ? { agentPid } : {}) };
       }),
     );
-    out.push({ name, dir: lab.dir, underlay: state.underlay, ready: state.ready, createdAtMs: state.createdAtMs, hosts });
+    out.push({
+      name,
+      dir: lab.dir,
+      underlay: state.underlay,
+      ready: state.ready,
+      createdAtMs: state.createdAtMs,
+      hosts,
+    });
   }
   return out;
 }

@@ -40,9 +40,20 @@ export async function startOvsdb(runner: Runner, h: HostLayout): Promise<number>
   const sock = h.ovsDb.replace(/^unix:/, '');
   await runner.run(
     'ip',
-    ['netns', 'exec', h.netns, 'ovsdb-server', db, `--remote=punix:${sock}`, `--pidfile=${ovsPidFile(h, 'ovsdb-server')}`,
-      `--unixctl=${join(h.ovsDir, 'ovsdb-server.ctl')}`, `--log-file=${join(h.ovsDir, 'ovsdb-server.log')}`, '-vconsole:off',
-      '--detach', '--no-chdir'],
+    [
+      'netns',
+      'exec',
+      h.netns,
+      'ovsdb-server',
+      db,
+      `--remote=punix:${sock}`,
+      `--pidfile=${ovsPidFile(h, 'ovsdb-server')}`,
+      `--unixctl=${join(h.ovsDir, 'ovsdb-server.ctl')}`,
+      `--log-file=${join(h.ovsDir, 'ovsdb-server.log')}`,
+      '-vconsole:off',
+      '--detach',
+      '--no-chdir',
+    ],
     { env: ovsEnv(h.ovsDir) },
   );
   await vsctl(runner, h, ['--no-wait', 'init']);
@@ -53,9 +64,19 @@ export async function startOvsdb(runner: Runner, h: HostLayout): Promise<number>
 export async function startVswitchd(runner: Runner, h: HostLayout): Promise<number> {
   await runner.run(
     'ip',
-    ['netns', 'exec', h.netns, 'ovs-vswitchd', h.ovsDb, `--pidfile=${ovsPidFile(h, 'ovs-vswitchd')}`,
-      `--unixctl=${join(h.ovsDir, 'ovs-vswitchd.ctl')}`, `--log-file=${join(h.ovsDir, 'ovs-vswitchd.log')}`, '-vconsole:off',
-      '--detach', '--no-chdir'],
+    [
+      'netns',
+      'exec',
+      h.netns,
+      'ovs-vswitchd',
+      h.ovsDb,
+      `--pidfile=${ovsPidFile(h, 'ovs-vswitchd')}`,
+      `--unixctl=${join(h.ovsDir, 'ovs-vswitchd.ctl')}`,
+      `--log-file=${join(h.ovsDir, 'ovs-vswitchd.log')}`,
+      '-vconsole:off',
+      '--detach',
+      '--no-chdir',
+    ],
     { env: ovsEnv(h.ovsDir), timeoutMs: 30_000 },
   );
   return pidOf(h, 'ovs-vswitchd');
@@ -63,14 +84,30 @@ export async function startVswitchd(runner: Runner, h: HostLayout): Promise<numb
 
 function pidOf(h: HostLayout, d: OvsDaemon): number {
   const pid = readPidFile(ovsPidFile(h, d));
-  if (!pid) throw new FleetnetError('failed', `${d} of ${h.netns} started but wrote no pid file`, { hint: `see ${join(h.ovsDir, `${d}.log`)}` });
+  if (!pid)
+    throw new FleetnetError('failed', `${d} of ${h.netns} started but wrote no pid file`, {
+      hint: `see ${join(h.ovsDir, `${d}.log`)}`,
+    });
   return pid;
 }
 
 /** br-phy (user-space datapath) with the underlay veth as its port and the host's underlay address. */
 export async function ensurePhysBridge(runner: Runner, h: HostLayout): Promise<void> {
-  await vsctl(runner, h, ['--may-exist', 'add-br', PHYS_BRIDGE, '--', 'set', 'bridge', PHYS_BRIDGE, 'datapath_type=netdev',
-    '--', '--may-exist', 'add-port', PHYS_BRIDGE, UNDERLAY_IF]);
+  await vsctl(runner, h, [
+    '--may-exist',
+    'add-br',
+    PHYS_BRIDGE,
+    '--',
+    'set',
+    'bridge',
+    PHYS_BRIDGE,
+    'datapath_type=netdev',
+    '--',
+    '--may-exist',
+    'add-port',
+    PHYS_BRIDGE,
+    UNDERLAY_IF,
+  ]);
   await runner.run('ip', ['-n', h.netns, '-batch', '-'], {
     input: `addr replace ${h.underlayCidr} dev ${PHYS_BRIDGE}\nlink set ${PHYS_BRIDGE} up\n`,
   });

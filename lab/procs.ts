@@ -16,7 +16,9 @@ export interface ProcInfo {
   netnsIno?: string;
 }
 
-export async function readProcStat(pid: number): Promise<{ state: string; startTime: string; comm: string } | undefined> {
+export async function readProcStat(
+  pid: number,
+): Promise<{ state: string; startTime: string; comm: string } | undefined> {
   try {
     const s = await readFile(`/proc/${pid}/stat`, 'utf8');
     const close = s.lastIndexOf(')');
@@ -73,7 +75,9 @@ export async function netnsInodes(names: readonly string[], netnsDir = '/run/net
 export async function findProcesses(nsInodes: ReadonlySet<string>, needles: readonly string[]): Promise<ProcInfo[]> {
   const all = await listProcesses();
   return all.filter(
-    (p) => p.state !== 'Z' && ((p.netnsIno !== undefined && nsInodes.has(p.netnsIno)) || needles.some((n) => p.cmdline.includes(n))),
+    (p) =>
+      p.state !== 'Z' &&
+      ((p.netnsIno !== undefined && nsInodes.has(p.netnsIno)) || needles.some((n) => p.cmdline.includes(n))),
   );
 }
 
@@ -84,7 +88,11 @@ async function alive(p: { pid: number; startTime: string }): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function signalAll(procs: readonly { pid: number; startTime: string }[], sig: NodeJS.Signals, log: Logger): Promise<void> {
+async function signalAll(
+  procs: readonly { pid: number; startTime: string }[],
+  sig: NodeJS.Signals,
+  log: Logger,
+): Promise<void> {
   for (const p of procs) {
     if (!(await alive(p))) continue; // gone, or the PID now belongs to someone else
     try {
@@ -96,7 +104,10 @@ async function signalAll(procs: readonly { pid: number; startTime: string }[], s
   }
 }
 
-async function waitGone(procs: readonly { pid: number; startTime: string }[], timeoutMs: number): Promise<{ pid: number; startTime: string }[]> {
+async function waitGone(
+  procs: readonly { pid: number; startTime: string }[],
+  timeoutMs: number,
+): Promise<{ pid: number; startTime: string }[]> {
   const deadline = Date.now() + timeoutMs;
   let left = [...procs];
   while (left.length && Date.now() < deadline) {
@@ -109,7 +120,11 @@ async function waitGone(procs: readonly { pid: number; startTime: string }[], ti
 }
 
 /** SIGTERM, a grace period, then SIGKILL; every signal only after the start time still matches. */
-export async function stopProcesses(procs: readonly { pid: number; startTime: string }[], log: Logger, graceMs = 3000): Promise<void> {
+export async function stopProcesses(
+  procs: readonly { pid: number; startTime: string }[],
+  log: Logger,
+  graceMs = 3000,
+): Promise<void> {
   if (!procs.length) return;
   await signalAll(procs, 'SIGTERM', log);
   const stubborn = await waitGone(procs, graceMs);

@@ -9,13 +9,29 @@ import { silentLogger } from '../common/logger.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
 import { fleetnetBin, startAgent, waitAgentHealthy } from './agents.js';
 import {
-  buildNode, controllerArgv, haLayoutOf, parseHa, startEtcd, startLabController, waitLabController, waitLabEtcd,
+  buildNode,
+  controllerArgv,
+  haLayoutOf,
+  parseHa,
+  startEtcd,
+  startLabController,
+  waitLabController,
+  waitLabEtcd,
   type HaLayout,
 } from './ha.js';
 import { labDown } from './down.js';
 import {
-  DEFAULT_LAB_NAME, DEFAULT_RUN_ROOT, DEFAULT_UNDERLAY, layoutOf, parseHostCount, parseLabName, parseUnderlay, requireRoot, UNDERLAY_IF,
-  type HostLayout, type LabLayout,
+  DEFAULT_LAB_NAME,
+  DEFAULT_RUN_ROOT,
+  DEFAULT_UNDERLAY,
+  layoutOf,
+  parseHostCount,
+  parseLabName,
+  parseUnderlay,
+  requireRoot,
+  UNDERLAY_IF,
+  type HostLayout,
+  type LabLayout,
 } from './layout.js';
 import { ensurePhysBridge, startOvsdb, startVswitchd } from './ovs.js';
 import { readProcStat } from './procs.js';
@@ -64,7 +80,14 @@ export interface LabUpResult {
 }
 
 export function hostInfo(h: HostLayout): LabHostInfo {
-  return { name: h.name, netns: h.netns, underlayIp: h.underlayIp, agentSocket: h.agentSocket, listen: h.listen, ovsDb: h.ovsDb };
+  return {
+    name: h.name,
+    netns: h.netns,
+    underlayIp: h.underlayIp,
+    agentSocket: h.agentSocket,
+    listen: h.listen,
+    ovsDb: h.ovsDb,
+  };
 }
 
 async function record(state: LabStateFile, pid: number, role: ProcessRecord['role'], host: string): Promise<void> {
@@ -85,7 +108,20 @@ async function buildHostNetwork(runner: Runner, lab: LabLayout, h: HostLayout, s
   state.addNetns(h.netns);
   await runner.run('ip', ['netns', 'add', h.netns]);
   // Both ends are made where they live: nothing ever appears in the root namespace.
-  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'add', h.switchPort, 'type', 'veth', 'peer', 'name', UNDERLAY_IF, 'netns', h.netns]);
+  await runner.run('ip', [
+    '-n',
+    lab.switchNetns,
+    'link',
+    'add',
+    h.switchPort,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    UNDERLAY_IF,
+    'netns',
+    h.netns,
+  ]);
   await runner.run('ip', ['-n', lab.switchNetns, 'link', 'set', h.switchPort, 'master', lab.switchBridge, 'up']);
   await runner.run('ip', ['-n', h.netns, '-batch', '-'], { input: `link set lo up\nlink set ${UNDERLAY_IF} up\n` });
 }
@@ -102,9 +138,14 @@ export async function checkUnderlay(runner: Runner, lab: LabLayout): Promise<voi
   if (!first) return;
   await Promise.all(
     rest.map(async (h) => {
-      const r = await runner.run('ip', ['netns', 'exec', first.netns, 'ping', '-c', '1', '-W', '3', h.underlayIp], { allowFail: true, timeoutMs: 10_000 });
+      const r = await runner.run('ip', ['netns', 'exec', first.netns, 'ping', '-c', '1', '-W', '3', h.underlayIp], {
+        allowFail: true,
+        timeoutMs: 10_000,
+      });
       if (r.code !== 0) {
-        throw new FleetnetError('failed', `${first.name} cannot ping ${h.name} (${h.underlayIp}) over the underlay`, { hint: `look at ovs-vsctl --db=${first.ovsDb} show and ${first.ovsDir}/ovs-vswitchd.log` });
+        throw new FleetnetError('failed', `${first.name} cannot ping ${h.name} (${h.underlayIp}) over the underlay`, {
+          hint: `look at ovs-vsctl --db=${first.ovsDb} show and ${first.ovsDir}/ovs-vswitchd.log`,
+        });
       }
     }),
   );
@@ -120,7 +161,12 @@ const alive = (c: ChildProcess) => () => c.exitCode === null && c.signalCode ===
 
 /** etcd members, then controllers, each in its namespace; the lab's hosts registered through the first controller. */
 async function buildControlPlane(
-  runner: Runner, lab: LabLayout, ha: HaLayout, bin: string, state: LabStateFile, step: (l: string) => void,
+  runner: Runner,
+  lab: LabLayout,
+  ha: HaLayout,
+  bin: string,
+  state: LabStateFile,
+  step: (l: string) => void,
   signal?: AbortSignal,
 ): Promise<void> {
   for (const n of [...ha.etcd, ...ha.controllers]) await buildNode(runner, lab, n, state);
@@ -139,8 +185,20 @@ async function buildControlPlane(
   const first = ha.controllers[0]!;
   step(`controllers: the lab's hosts registered (through ${first.name})`);
   for (const h of lab.hosts) {
-    const argv = ['netns', 'exec', first.netns, process.execPath, bin, '--controller', first.listen,
-      'host', 'add', h.name, '--addr', h.listen];
+    const argv = [
+      'netns',
+      'exec',
+      first.netns,
+      process.execPath,
+      bin,
+      '--controller',
+      first.listen,
+      'host',
+      'add',
+      h.name,
+      '--addr',
+      h.listen,
+    ];
     await runner.run('ip', argv, { timeoutMs: 30_000 });
   }
 }
@@ -162,9 +220,17 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
   const bin = withAgents || ha.controllers ? fleetnetBin() : '';
 
   if (existsSync(lab.dir) || existsSync(`/run/netns/${lab.switchNetns}`)) {
-    throw conflict(`a lab named '${name}' exists already`, `take it down first: fleetnet lab down --name ${name}   (or pick another --name)`);
+    throw conflict(
+      `a lab named '${name}' exists already`,
+      `take it down first: fleetnet lab down --name ${name}   (or pick another --name)`,
+    );
   }
-  const state = LabStateFile.create(lab.stateFile, { name, underlay: lab.underlay, hostsWanted: hosts, createdAtMs: t0 });
+  const state = LabStateFile.create(lab.stateFile, {
+    name,
+    underlay: lab.underlay,
+    hostsWanted: hosts,
+    createdAtMs: t0,
+  });
   const check = () => opts.signal?.throwIfAborted();
   try {
     step(`switch: netns ${lab.switchNetns}, Linux bridge ${lab.switchBridge}: the underlay`);
@@ -179,7 +245,9 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     step('ovs: its own ovsdb-server + ovs-vswitchd in each host, user space (datapath netdev)');
     await allSettledOrThrow(lab.hosts.map((h) => buildHostOvs(runner, h, state)));
     check();
-    step(`underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on br-phy; ${lab.hosts[0]!.name} pings the others`);
+    step(
+      `underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on br-phy; ${lab.hosts[0]!.name} pings the others`,
+    );
     await checkUnderlay(runner, lab);
     check();
     if (withAgents) {
@@ -199,7 +267,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     const elapsedMs = Date.now() - t0;
     log.info({ lab: name, hosts, ...ha, elapsedMs }, 'lab up');
     return {
-      name, dir: lab.dir, underlay: lab.underlay, switchNetns: lab.switchNetns, hosts: lab.hosts.map(hostInfo),
+      name,
+      dir: lab.dir,
+      underlay: lab.underlay,
+      switchNetns: lab.switchNetns,
+      hosts: lab.hosts.map(hostInfo),
       controllers: haLayout.controllers.map((c) => ({ name: c.name, netns: c.netns, listen: c.listen })),
       etcd: haLayout.etcd.map((e) => ({ name: e.name, netns: e.netns, clientUrl: e.member.clientUrl })),
       elapsedMs,

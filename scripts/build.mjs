@@ -11,7 +11,8 @@ function externalExcept(bundled) {
     name: 'external-except',
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, (args) => {
-        if (args.path.startsWith('node:') || bundled.some((p) => args.path === p || args.path.startsWith(`${p}/`))) return undefined;
+        if (args.path.startsWith('node:') || bundled.some((p) => args.path === p || args.path.startsWith(`${p}/`)))
+          return undefined;
         return { path: args.path, external: true };
       });
     },
@@ -25,8 +26,13 @@ rmSync('dist', { recursive: true, force: true });
 const builtinDynamicImports = {
   name: 'builtin-dynamic-imports',
   setup(b) {
-    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-cjs' } : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-cjs' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
   },
 };
 
@@ -34,7 +40,15 @@ const builtinDynamicImports = {
 // (no ES module resolution, linking or built-in facades) and compiles it once into Node's compile
 // cache (bin/fleetnet.cjs). Commands still import their heavy parts lazily, so they run only when
 // needed; V8 compiles a function only when it first runs.
-const cjs = { outdir: 'dist', outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node24', logLevel: 'warning' };
+const cjs = {
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node24',
+  logLevel: 'warning',
+};
 await build({
   ...cjs,
   entryPoints: { fleetnet: 'cli/main.ts' },
@@ -43,12 +57,14 @@ await build({
   // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
   plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
   // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
-  banner: { js: [
-    "'use strict';",
-    "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
-    // LAZY_BUILTINS below: a stand-in that requires the module on first use of any of its names.
-    'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
-  ].join('\n') },
+  banner: {
+    js: [
+      "'use strict';",
+      "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+      // LAZY_BUILTINS below: a stand-in that requires the module on first use of any of its names.
+      'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
+    ].join('\n'),
+  },
   define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
   // Every process reads the whole file and copies it into V8: a third smaller without
   // whitespace and with shorter syntax (names are kept, so stack traces still name functions;
@@ -64,7 +80,8 @@ await build({
 // anything that enumerates the module (a namespace import) simply loads it then.
 const LAZY_BUILTINS = ['node:crypto', 'node:child_process'];
 let cli = readFileSync('dist/fleetnet.cjs', 'latin1');
-for (const id of LAZY_BUILTINS) cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
+for (const id of LAZY_BUILTINS)
+  cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
 writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
@@ -127,9 +144,13 @@ const healthProtoInline = {
   name: 'health-proto-inline',
   setup(b) {
     b.onResolve({ filter: /^@grpc\/proto-loader$/ }, (args) =>
-      /[\\/]grpc-health-check[\\/]/.test(args.importer) ? { path: 'health-proto-loader', namespace: 'health-proto' } : undefined);
+      /[\\/]grpc-health-check[\\/]/.test(args.importer)
+        ? { path: 'health-proto-loader', namespace: 'health-proto' }
+        : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'health-proto' }, () => ({
-      contents: `import { fromJSON } from '@grpc/proto-loader';\nconst json = ${healthJson};\n` +
+      contents:
+        `import { fromJSON } from '@grpc/proto-loader';\nconst json = ${healthJson};\n` +
         'export function loadSync(_file, options) { return fromJSON(json, options); }\n',
       loader: 'js',
       resolveDir: process.cwd(),
@@ -150,7 +171,9 @@ await build({
   target: 'node24',
   external: ['cpu-features', '*.node', 'koffi', 'netlink'],
   plugins: [x509Inline, healthProtoInline],
-  banner: { js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);" },
+  banner: {
+    js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);",
+  },
   logLevel: 'warning',
 });
 
@@ -159,5 +182,13 @@ await build({
 // Absent when node_modules lacks them; such hosts' agents run `ip -batch` instead.
 const nativePkgs = ['netlink', 'node-gyp-build', 'koffi', `@koromix/koffi-${process.platform}-${process.arch}`];
 if (nativePkgs.every((p) => existsSync(`node_modules/${p}/package.json`))) {
-  execFileSync('tar', ['-czf', `dist/agent-native-${process.platform}-${process.arch}.tar.gz`, '--owner=0', '--group=0', '-C', 'node_modules', ...nativePkgs]);
+  execFileSync('tar', [
+    '-czf',
+    `dist/agent-native-${process.platform}-${process.arch}.tar.gz`,
+    '--owner=0',
+    '--group=0',
+    '-C',
+    'node_modules',
+    ...nativePkgs,
+  ]);
 }

@@ -41,8 +41,11 @@ async function liveAsAsked(d: AdoptDeps, p: Planned): Promise<LinkState | undefi
   const rows = await d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]);
   const live = parseAddrShow(rows[0] ?? []);
   const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
-  const ok = live && live.mtu === p.mtu && (!p.mac || live.mac === p.mac)
-    && statics.every((a) => live.addresses.includes(a.cidr.text));
+  const ok =
+    live &&
+    live.mtu === p.mtu &&
+    (!p.mac || live.mac === p.mac) &&
+    statics.every((a) => live.addresses.includes(a.cidr.text));
   return ok ? live : undefined;
 }
 
@@ -50,7 +53,10 @@ function adopt(d: AdoptDeps, p: Planned, live: LinkState, hostIfname: string, ow
   const made = { hostIfname, owned, ...(p.parent ? { parent: p.parent } : {}) };
   const record = makeRecord({ ...p, made, mac: live.mac });
   d.records.put(record);
-  d.log.info({ key: p.key, hostIfname, ifname: p.order.ifname }, 'adopted an interface made before the record was lost');
+  d.log.info(
+    { key: p.key, hostIfname, ifname: p.order.ifname },
+    'adopted an interface made before the record was lost',
+  );
   return record;
 }
 
@@ -65,9 +71,14 @@ export async function claimOrAdopt(d: AdoptDeps, p: Planned): Promise<Attachment
   if (claim.kind === 'free') return undefined;
   const live = await liveAsAsked(d, p);
   if (live && (await pluggedAsAsked(d.env, kind, order.hostIf, p.hostIfname))) {
-    const owned: OwnedRef[] = kind === 'bridge'
-      ? (readHostLink(order.hostIf, d.sysClassNet)?.alias === OWNED_ALIAS ? [{ type: 'link', name: order.hostIf }] : [])
-      : (await d.env.ovs.bridgeOwned(order.hostIf)) ? [{ type: 'ovs-bridge', name: order.hostIf }] : [];
+    const owned: OwnedRef[] =
+      kind === 'bridge'
+        ? readHostLink(order.hostIf, d.sysClassNet)?.alias === OWNED_ALIAS
+          ? [{ type: 'link', name: order.hostIf }]
+          : []
+        : (await d.env.ovs.bridgeOwned(order.hostIf))
+          ? [{ type: 'ovs-bridge', name: order.hostIf }]
+          : [];
     return adopt(d, p, live, p.hostIfname, owned);
   }
   d.log.info({ key, hostIfname: p.hostIfname }, 'removing a half-made interface to make it again');
@@ -85,8 +96,8 @@ async function claimOrAdoptInContainer(d: AdoptDeps, p: Planned): Promise<Attach
   if ((await claimContainerIf(d.env, c, order.ifname)).kind === 'free') return undefined;
   const live = await liveAsAsked(d, p);
   if (live) {
-    const ownsParent = !!parent && parent !== order.hostIf
-      && readHostLink(parent, d.sysClassNet)?.alias === OWNED_ALIAS;
+    const ownsParent =
+      !!parent && parent !== order.hostIf && readHostLink(parent, d.sysClassNet)?.alias === OWNED_ALIAS;
     const owned: OwnedRef[] = ownsParent ? [{ type: 'link', name: parent! }] : [];
     return adopt(d, p, live, '', owned);
   }
@@ -94,4 +105,3 @@ async function claimOrAdoptInContainer(d: AdoptDeps, p: Planned): Promise<Attach
   await deleteInNs(d.env, c.netns, order.ifname);
   return undefined;
 }
-

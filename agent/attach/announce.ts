@@ -14,9 +14,10 @@ export function announceAddresses(runner: Runner, log: Logger, netns: string, if
   setTimeout(() => {
     for (const a of statics) {
       const ip = a.cidr.addr.text;
-      const argv = a.cidr.addr.family === 4
-        ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
-        : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
+      const argv =
+        a.cidr.addr.family === 4
+          ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
+          : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
       runner
         .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
         .catch((err: unknown) => log.debug({ err, ip }, 'address not announced'));

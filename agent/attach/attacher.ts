@@ -74,7 +74,6 @@ export interface AttachOptions {
   onlyIfRecorded?: boolean;
 }
 
-
 export class Attacher {
   private readonly queue = new KeyedQueue();
   /** Attaches under way per host interface: a host interface in use by one of them is never removed. */
@@ -88,9 +87,20 @@ export class Attacher {
   constructor(private readonly d: AttacherDeps) {
     const ovs = new OvsCtl(d.runner, d.ovsDb);
     const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
-    const own = { runner: d.runner, ovs, records: d.records, busy: (name: string) => (this.inflight.get(name) ?? 0) > 0, ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}) };
+    const own = {
+      runner: d.runner,
+      ovs,
+      records: d.records,
+      busy: (name: string) => (this.inflight.get(name) ?? 0) > 0,
+      ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
+    };
     this.env = {
-      runner: d.runner, ip: d.ip, ovs, records: d.records, log: d.log, defaultOvsDatapath: d.ovsDatapath ?? 'system',
+      runner: d.runner,
+      ip: d.ip,
+      ovs,
+      records: d.records,
+      log: d.log,
+      defaultOvsDatapath: d.ovsDatapath ?? 'system',
       ...(d.ownerMark ? { ownerMark: d.ownerMark } : {}),
       ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
       lockHostIf,
@@ -133,9 +143,21 @@ export class Attacher {
       } catch (err) {
         // A recorded attachment that could not be made again stays recorded, failed, with its attempts.
         const r = this.d.records.get(key);
-        if (r && r === before && !order.dryRun && r.fingerprint === orderFingerprint(order) && !this.isLive(r, container)) {
+        if (
+          r &&
+          r === before &&
+          !order.dryRun &&
+          r.fingerprint === orderFingerprint(order) &&
+          !this.isLive(r, container)
+        ) {
           const attempts = (r.attempts ?? 0) + 1;
-          this.d.records.put({ ...r, state: 'failed', attempts, lastError: describeError(err), nextRetryMs: Date.now() + retryDelayMs(attempts) });
+          this.d.records.put({
+            ...r,
+            state: 'failed',
+            attempts,
+            lastError: describeError(err),
+            nextRetryMs: Date.now() + retryDelayMs(attempts),
+          });
         }
         throw err;
       }
@@ -146,7 +168,12 @@ export class Attacher {
     return r.container.nsKey === c.nsKey && r.state === 'up' && this.liveState(r) === 'up';
   }
 
-  private async attachLocked(order: AttachOrder, c: ContainerInfo, key: string, opts: AttachOptions): Promise<AttachResult> {
+  private async attachLocked(
+    order: AttachOrder,
+    c: ContainerInfo,
+    key: string,
+    opts: AttachOptions,
+  ): Promise<AttachResult> {
     const fp = orderFingerprint(order);
     const existing = this.d.records.get(key);
     let again: AttachmentRecord | undefined;
@@ -159,9 +186,14 @@ export class Attacher {
         );
       }
       const sameNs = existing.container.nsKey === c.nsKey;
-      const live = sameNs ? parseAddrShow((await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? []) : undefined;
+      const live = sameNs
+        ? parseAddrShow(
+            (await this.d.ip.inNs(c.netns, [{ t: 'addr-show', dev: order.ifname }]).catch(() => [[]]))[0] ?? [],
+          )
+        : undefined;
       if (live && existing.addresses.every((a) => live.addresses.includes(a)) && this.liveState(existing) === 'up') {
-        if (existing.state && existing.state !== 'up') this.d.records.put({ ...existing, state: 'up', attempts: 0, lastError: '' });
+        if (existing.state && existing.state !== 'up')
+          this.d.records.put({ ...existing, state: 'up', attempts: 0, lastError: '' });
         return { record: this.d.records.get(key)!, changed: false, commands: [] };
       }
       this.d.log.info({ key, restarted: !sameNs }, 'recorded interface is not in the container; making it again');
@@ -177,13 +209,29 @@ export class Attacher {
     const mtu = order.mtu ?? host?.mtu ?? 1500;
     const hostIfname = order.hostIfname ?? hostIfName(c.runtime, c.id, order.ifname);
     // Made again (the container restarted): the same MAC as before, also when the kernel chose it.
-    const mac = order.mac.kind === 'auto' ? (again?.mac || undefined) : order.mac.mac;
-    const plan = await KINDS[decided.kind].plan(this.env, { order, c, host, ovsBridgeExists: decided.ovsBridgeExists, hostIfname, mtu, ...(mac ? { mac } : {}) });
+    const mac = order.mac.kind === 'auto' ? again?.mac || undefined : order.mac.mac;
+    const plan = await KINDS[decided.kind].plan(this.env, {
+      order,
+      c,
+      host,
+      ovsBridgeExists: decided.ovsBridgeExists,
+      hostIfname,
+      mtu,
+      ...(mac ? { mac } : {}),
+    });
     await this.checkNeeds(plan.needs);
     if (!order.dryRun) {
       const adopted = await claimOrAdopt(this.adoptDeps, {
-        order, c, key, fp, kind: decided.kind, hostIfname, mtu, keepAddress: !!opts.keepAddress,
-        ...(mac ? { mac } : {}), ...(plan.parent ? { parent: plan.parent } : {}),
+        order,
+        c,
+        key,
+        fp,
+        kind: decided.kind,
+        hostIfname,
+        mtu,
+        keepAddress: !!opts.keepAddress,
+        ...(mac ? { mac } : {}),
+        ...(plan.parent ? { parent: plan.parent } : {}),
       });
       if (adopted) return { record: adopted, changed: false, commands: [] };
     }
@@ -208,7 +256,9 @@ export class Attacher {
         ...plan.commands,
         ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
         ...this.d.ip.describe(c.netns, nsOps(plan.nsPrelude)),
-        ...(dhcp ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`] : []),
+        ...(dhcp
+          ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`]
+          : []),
       ];
       const made: Made = { hostIfname: '', owned: [] };
       const record = makeRecord({ order, c, key, fp, kind: decided.kind, made, mtu, mac: mac ?? '' });
@@ -224,7 +274,8 @@ export class Attacher {
       const replaced: RouteSnapshot[] = [];
       for (const f of gwFamilies) replaced.push(...(await readDefaults(this.d.runner, c.netns, f)));
       const made: Made = { ...(await plan.apply(undo)), owned };
-      if (replaced.length) undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
+      if (replaced.length)
+        undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
       if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
       plan.beforeNsBatch?.();
       const out = await this.d.ip.inNs(c.netns, nsOps(plan.nsPrelude));
@@ -241,7 +292,16 @@ export class Attacher {
         await sup.start(spec, lastLease ? { lastAddress: lastLease } : {});
       }
       const record = makeRecord({
-        order, c, key, fp, kind: decided.kind, made, mtu, mac: live.mac, replaced, keepAddress: !!opts.keepAddress,
+        order,
+        c,
+        key,
+        fp,
+        kind: decided.kind,
+        made,
+        mtu,
+        mac: live.mac,
+        replaced,
+        keepAddress: !!opts.keepAddress,
       });
       record.addresses = live.addresses;
       this.d.records.put(record);
@@ -258,7 +318,12 @@ export class Attacher {
   /** Refuses, before anything changes, an attach this host cannot do. */
   private async checkNeeds(needs: Need[]): Promise<void> {
     if (!needs.length) return;
-    const caps = await (this.d.capabilities ? this.d.capabilities() : (this.caps ??= probeCapabilities(this.d.runner, undefined, { ...(this.d.ovsDb ? { ovsDb: this.d.ovsDb } : {}), ...(this.d.sysClassNet ? { sysClassNet: this.d.sysClassNet } : {}) })));
+    const caps = await (this.d.capabilities
+      ? this.d.capabilities()
+      : (this.caps ??= probeCapabilities(this.d.runner, undefined, {
+          ...(this.d.ovsDb ? { ovsDb: this.d.ovsDb } : {}),
+          ...(this.d.sysClassNet ? { sysClassNet: this.d.sysClassNet } : {}),
+        })));
     for (const n of needs) {
       const cap = caps.find((x) => x.name === n.cap);
       if (cap && !cap.available) throw unsupported(cap.detail, n.hint);
@@ -268,7 +333,8 @@ export class Attacher {
   /** A record whose interface is gone (the container restarted): what is left of it on the host goes. */
   private async dropStale(r: AttachmentRecord): Promise<void> {
     await this.d.dhcp?.stop(r.key, { release: false, reason: 'container restarted' });
-    if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs')) await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
+    if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs'))
+      await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
     // The record stays until the attach makes it again: a failure leaves it (failed) for the retry.
   }
 
@@ -281,13 +347,15 @@ export class Attacher {
         // DHCPRELEASE needs the interface: stop the client before the link goes.
         await this.d.dhcp?.stop(r.key, { release: true, reason: 'detach' });
         await KINDS[r.kind].remove(this.env, r);
-        if (r.replacedDefaults.length && (await nsAlive(r.container))) await restoreDefaults(this.d.runner, this.d.log, r.container.netns, r.replacedDefaults);
+        if (r.replacedDefaults.length && (await nsAlive(r.container)))
+          await restoreDefaults(this.d.runner, this.d.log, r.container.netns, r.replacedDefaults);
         this.d.records.delete(r.key);
         removed = true;
       });
       for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
     }
-    if (!matches.length && this.d.ovsDb) removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
+    if (!matches.length && this.d.ovsDb)
+      removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
     return { removed };
   }
 
@@ -315,9 +383,8 @@ export class Attacher {
    * With `over`, written only when the record is still that one (not replaced by a re-apply since).
    */
   note(
-    key: string, patch:
-      Pick<AttachmentRecord, 'state'> 
-      & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
+    key: string,
+    patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
     over?: AttachmentRecord,
   ): boolean {
     const r = this.d.records.get(key);
@@ -338,7 +405,8 @@ export class Attacher {
     await this.queue.run(key, async () => {
       if (!this.d.records.get(key)) return;
       await this.d.dhcp?.stop(key, { release: true, reason });
-      if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs')) await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
+      if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs'))
+        await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
       this.d.records.delete(key);
     });
     for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
@@ -365,5 +433,9 @@ export function retryDelayMs(attempts: number): number {
 }
 
 function describe(c: ContainerInfo): string {
-  return c.runtime === 'docker' ? `container ${c.name}` : c.runtime === 'netns' ? `netns ${c.name}` : `${c.runtime} ${c.name}`;
+  return c.runtime === 'docker'
+    ? `container ${c.name}`
+    : c.runtime === 'netns'
+      ? `netns ${c.name}`
+      : `${c.runtime} ${c.name}`;
 }

@@ -9,9 +9,20 @@ export async function readDefaults(runner: Runner, netns: string, family: 4 | 6)
   return rows.map((x) => ({ family, ...(x.gateway ? { gateway: x.gateway } : {}), ...(x.dev ? { dev: x.dev } : {}) }));
 }
 
-export async function restoreDefaults(runner: Runner, log: Logger, netns: string, routes: RouteSnapshot[]): Promise<void> {
+export async function restoreDefaults(
+  runner: Runner,
+  log: Logger,
+  netns: string,
+  routes: RouteSnapshot[],
+): Promise<void> {
   for (const r of routes) {
-    const args = ['route', 'replace', 'default', ...(r.gateway ? ['via', r.gateway] : []), ...(r.dev ? ['dev', r.dev] : [])];
+    const args = [
+      'route',
+      'replace',
+      'default',
+      ...(r.gateway ? ['via', r.gateway] : []),
+      ...(r.dev ? ['dev', r.dev] : []),
+    ];
     const res = await runner.run('nsenter', [`--net=${netns}`, 'ip', `-${r.family}`, ...args], { allowFail: true });
     if (res.code !== 0) log.warn({ netns, route: r, stderr: res.stderr.trim() }, 'could not restore a default route');
   }

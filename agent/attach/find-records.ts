@@ -6,7 +6,9 @@ import type { DetachOrder } from './order.js';
 import { recordKeyOf, type AttachmentRecord, type RecordStore } from './records.js';
 
 export async function findForDetach(
-  records: RecordStore, resolver: Pick<ContainerResolver, 'resolve'>, order: DetachOrder,
+  records: RecordStore,
+  resolver: Pick<ContainerResolver, 'resolve'>,
+  order: DetachOrder,
 ): Promise<AttachmentRecord[]> {
   if (order.attachmentId) return records.find((r) => r.attachmentId === order.attachmentId);
   try {
@@ -22,8 +24,11 @@ export async function findForDetach(
     if (!(err instanceof FleetnetError)) throw err;
     if (err.kind === 'invalid' || err.kind === 'ambiguous') throw err;
     const v = order.target.value;
-    const named = (x: AttachmentRecord) => x.container.name === v || x.container.id === v
-      || (v.length >= 12 && x.container.id.startsWith(v)) || String(x.container.pid) === v;
+    const named = (x: AttachmentRecord) =>
+      x.container.name === v ||
+      x.container.id === v ||
+      (v.length >= 12 && x.container.id.startsWith(v)) ||
+      String(x.container.pid) === v;
     return records.find((x) => x.ifname === order.ifname && named(x));
   }
 }

@@ -20,7 +20,14 @@ export function ownedOf(r: AttachmentRecord): OwnedRef[] {
 }
 
 function inUse(records: RecordStore, ref: OwnedRef): boolean {
-  return records.find((r) => r.hostIf === ref.name || r.parent === ref.name || ownedOf(r).some((o) => o.name === ref.name && o.type === ref.type)).length > 0;
+  return (
+    records.find(
+      (r) =>
+        r.hostIf === ref.name ||
+        r.parent === ref.name ||
+        ownedOf(r).some((o) => o.name === ref.name && o.type === ref.type),
+    ).length > 0
+  );
 }
 
 /** Call under the host interface's lock. Deletes only what still carries fleetnet's mark. */

@@ -24,10 +24,19 @@ export function parseAddrShow(rows: unknown[]): LinkState | undefined {
   const addresses = (r.addr_info ?? [])
     .filter((a) => a.scope !== 'link' && a.scope !== 'host' && a.local)
     .map((a) => `${a.local}/${a.prefixlen}`);
-  return { ifname: r.ifname, mtu: r.mtu ?? 0, mac: (r.address ?? '').toLowerCase(), operstate: r.operstate ?? '', addresses };
+  return {
+    ifname: r.ifname,
+    mtu: r.mtu ?? 0,
+    mac: (r.address ?? '').toLowerCase(),
+    operstate: r.operstate ?? '',
+    addresses,
+  };
 }
 
-export function verifyLink(got: LinkState | undefined, want: { ifname: string; addresses: string[]; mac?: string; mtu: number }): LinkState {
+export function verifyLink(
+  got: LinkState | undefined,
+  want: { ifname: string; addresses: string[]; mac?: string; mtu: number },
+): LinkState {
   if (!got) throw failed(`read-back: ${want.ifname} is not in the container after the attach`);
   const missing = want.addresses.filter((a) => !got.addresses.includes(a));
   if (missing.length) throw failed(`read-back: ${want.ifname} lacks ${missing.join(', ')} after the attach`);

@@ -18,7 +18,10 @@ export class DockerIndex {
   private watch?: EventWatch;
   private stopped = false;
 
-  constructor(private readonly docker: Docker, private readonly log: Logger) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * Follows container events (the stream opened again when it breaks: dockerd restarted), indexing
@@ -29,16 +32,23 @@ export class DockerIndex {
     return new Promise<void>((resolve) => {
       const giveUp = setTimeout(resolve, 5000);
       giveUp.unref();
-      this.watch = watchContainerEvents(() => this.docker, {
-        onEvent: (ev) => {
-          if (ev.action === 'start' || ev.action === 'rename') void this.refresh(ev.id);
-          else this.remove(ev.id);
+      this.watch = watchContainerEvents(
+        () => this.docker,
+        {
+          onEvent: (ev) => {
+            if (ev.action === 'start' || ev.action === 'rename') void this.refresh(ev.id);
+            else this.remove(ev.id);
+          },
+          onConnect: () =>
+            void this.indexRunning().finally(() => {
+              clearTimeout(giveUp);
+              resolve();
+            }),
         },
-        onConnect: () => void this.indexRunning().finally(() => {
-          clearTimeout(giveUp);
-          resolve();
-        }),
-      }, this.log, 1000, ['start', 'die', 'destroy', 'rename']);
+        this.log,
+        1000,
+        ['start', 'die', 'destroy', 'rename'],
+      );
     });
   }
 

@@ -20,7 +20,8 @@ export function parseCgroupMounts(mountinfo: string): CgroupMount[] {
     const mountPoint = (left[4] ?? '').replace(/\\040/g, ' ');
     if (fstype === 'cgroup2') res.push({ mountPoint, version: 2, controllers: [] });
     else if (fstype === 'cgroup') {
-      const known = /^(cpu|cpuacct|cpuset|memory|pids|devices|freezer|blkio|net_cls|net_prio|perf_event|hugetlb|rdma|misc)$|^name=/;
+      const known =
+        /^(cpu|cpuacct|cpuset|memory|pids|devices|freezer|blkio|net_cls|net_prio|perf_event|hugetlb|rdma|misc)$|^name=/;
       res.push({ mountPoint, version: 1, controllers: (superOpts ?? '').split(',').filter((o) => known.test(o)) });
     }
   }
@@ -31,7 +32,8 @@ const PATTERNS = [(n: string) => `lxc.payload.${n}`, (n: string) => `lxc/${n}`, 
 
 /** Where a container's processes are listed, most reliable first: v2 (unified) then v1 pids/memory/cpuset/systemd. */
 export function lxcCgroupProcFiles(name: string, mounts: CgroupMount[]): string[] {
-  const v1Rank = (m: CgroupMount) => ['pids', 'memory', 'cpuset', 'name=systemd'].findIndex((c) => m.controllers.includes(c));
+  const v1Rank = (m: CgroupMount) =>
+    ['pids', 'memory', 'cpuset', 'name=systemd'].findIndex((c) => m.controllers.includes(c));
   const ordered = [
     ...mounts.filter((m) => m.version === 2),
     ...mounts.filter((m) => m.version === 1 && v1Rank(m) >= 0).sort((a, b) => v1Rank(a) - v1Rank(b)),
@@ -50,9 +52,16 @@ export function lxcNameOfCgroup(procCgroup: string): string | undefined {
 }
 
 /** A container's first process, from its cgroup (what pipework did, for v1, v2 and hybrid hosts). */
-export function lxcPidFromCgroups(name: string, mountinfo: string, read: (path: string) => string | undefined): number | undefined {
+export function lxcPidFromCgroups(
+  name: string,
+  mountinfo: string,
+  read: (path: string) => string | undefined,
+): number | undefined {
   for (const f of lxcCgroupProcFiles(name, parseCgroupMounts(mountinfo))) {
-    const pids = (read(f) ?? '').split('\n').map(Number).filter((p) => Number.isInteger(p) && p > 0);
+    const pids = (read(f) ?? '')
+      .split('\n')
+      .map(Number)
+      .filter((p) => Number.isInteger(p) && p > 0);
     if (pids.length) return Math.min(...pids);
   }
   return undefined;

@@ -56,7 +56,12 @@ export class ContainerResolver {
     }
   }
 
-  async byPid(pid: number, runtime: ContainerInfo['runtime'] = 'pid', id = String(pid), name = String(pid)): Promise<ContainerInfo> {
+  async byPid(
+    pid: number,
+    runtime: ContainerInfo['runtime'] = 'pid',
+    id = String(pid),
+    name = String(pid),
+  ): Promise<ContainerInfo> {
     const netns = `/proc/${pid}/ns/net`;
     let nsKey: string;
     try {
@@ -69,7 +74,8 @@ export class ContainerResolver {
 
   async byNetns(name: string): Promise<ContainerInfo> {
     const netns = `${this.deps.netnsDir}/${name}`;
-    if (!existsSync(netns)) throw notFound(`network namespace '${name}' does not exist`, `'ip netns list' shows the named ones`);
+    if (!existsSync(netns))
+      throw notFound(`network namespace '${name}' does not exist`, `'ip netns list' shows the named ones`);
     return { runtime: 'netns', id: name, name, pid: 0, netns, nsKey: await nsKeyOf(netns) };
   }
 
@@ -80,7 +86,11 @@ export class ContainerResolver {
     } catch {
       throw notFound(`network namespace path ${path} does not exist`);
     }
-    if (s.isDirectory()) throw invalid(`${path} is a directory, not a network namespace`, 'give a file like /proc/PID/ns/net or /run/netns/NAME');
+    if (s.isDirectory())
+      throw invalid(
+        `${path} is a directory, not a network namespace`,
+        'give a file like /proc/PID/ns/net or /run/netns/NAME',
+      );
     return { runtime: 'netns', id: path, name: path, pid: 0, netns: path, nsKey: `${s.dev}:${s.ino}` };
   }
 
@@ -118,14 +128,22 @@ export class ContainerResolver {
       const e = err as { statusCode?: number; message?: string; code?: string };
       if (e.statusCode === 404) {
         const multiple = /multiple IDs found/i.test(e.message ?? '');
-        if (multiple) throw new FleetnetError('ambiguous', `Docker ID prefix '${ref}' matches more than one container`, { hint: 'give more characters of the ID, or the name' });
+        if (multiple)
+          throw new FleetnetError('ambiguous', `Docker ID prefix '${ref}' matches more than one container`, {
+            hint: 'give more characters of the ID, or the name',
+          });
         throw notFound(`Docker container '${ref}' does not exist`, `'docker ps' lists the running ones`);
       }
-      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') throw new FleetnetError('unavailable', 'the Docker daemon does not answer', { cause: err });
-      throw new FleetnetError('failed', `Docker could not inspect '${ref}': ${e.message ?? String(err)}`, { cause: err });
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')
+        throw new FleetnetError('unavailable', 'the Docker daemon does not answer', { cause: err });
+      throw new FleetnetError('failed', `Docker could not inspect '${ref}': ${e.message ?? String(err)}`, {
+        cause: err,
+      });
     }
     if (!c.State.Running || !c.State.Pid) {
-      throw new FleetnetError('failed', `Docker container '${ref}' is not running`, { hint: `start it first: docker start ${ref}` });
+      throw new FleetnetError('failed', `Docker container '${ref}' is not running`, {
+        hint: `start it first: docker start ${ref}`,
+      });
     }
     let info: ContainerInfo;
     try {
@@ -135,7 +153,8 @@ export class ContainerResolver {
       // exists, so this is "not running", never "gone" (the lifecycle releases what is gone).
       if (!(err instanceof FleetnetError && err.kind === 'not_found')) throw err;
       throw new FleetnetError('failed', `Docker container '${ref}' is not running (its process just exited)`, {
-        hint: `start it first: docker start ${ref}`, cause: err,
+        hint: `start it first: docker start ${ref}`,
+        cause: err,
       });
     }
     const start = await processStartTime(info.pid);
@@ -146,7 +165,10 @@ export class ContainerResolver {
   async byLxc(name: string): Promise<ContainerInfo> {
     // lxc-info asks the container's monitor (an abstract socket, so only from the monitor's network
     // namespace); the container's cgroup (what pipework read) answers when it cannot.
-    const fromCgroups = () => lxcPidFromCgroups(name, readFileSync('/proc/self/mountinfo', 'utf8'), (f) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined));
+    const fromCgroups = () =>
+      lxcPidFromCgroups(name, readFileSync('/proc/self/mountinfo', 'utf8'), (f) =>
+        existsSync(f) ? readFileSync(f, 'utf8') : undefined,
+      );
     let r;
     try {
       r = await this.deps.runner.run('lxc-info', ['-n', name, '-pH'], { allowFail: true, timeoutMs: 10_000 });
@@ -157,7 +179,11 @@ export class ContainerResolver {
         const hint = `start it: lxc-start -n ${name}`;
         throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint });
       }
-      if (!pid) throw notFound(`LXC container '${name}' is not running (no cgroup holds it, and lxc-info is not installed)`, 'start it, or install lxc');
+      if (!pid)
+        throw notFound(
+          `LXC container '${name}' is not running (no cgroup holds it, and lxc-info is not installed)`,
+          'start it, or install lxc',
+        );
       return this.byPid(pid, 'lxc', name, name);
     }
     const pid = Number(r.stdout.trim());
@@ -165,7 +191,9 @@ export class ContainerResolver {
       const byCgroup = fromCgroups();
       if (byCgroup) return this.byPid(byCgroup, 'lxc', name, name);
       if (/doesn't exist|does not exist/.test(r.stderr)) throw notFound(`LXC container '${name}' does not exist`);
-      throw new FleetnetError('failed', `LXC container '${name}' is not running`, { hint: `start it: lxc-start -n ${name}` });
+      throw new FleetnetError('failed', `LXC container '${name}' is not running`, {
+        hint: `start it: lxc-start -n ${name}`,
+      });
     }
     return this.byPid(pid, 'lxc', name, name);
   }
@@ -183,7 +211,8 @@ export class ContainerResolver {
         dockerHit = await this.byDocker(name);
         found.push(`docker:${name}`);
       } catch (err) {
-        if (!(err instanceof FleetnetError && (err.kind === 'not_found' || err.kind === 'unavailable'))) dockerErr = err;
+        if (!(err instanceof FleetnetError && (err.kind === 'not_found' || err.kind === 'unavailable')))
+          dockerErr = err;
       }
     }
     const nsHit = existsSync(`${this.deps.netnsDir}/${name}`);
@@ -192,12 +221,17 @@ export class ContainerResolver {
     if (lxcHit) found.push(`lxc:${name}`);
     if (found.length > 1 || (dockerErr && found.length > 0)) {
       if (dockerErr && !found.includes(`docker:${name}`)) found.unshift(`docker:${name}`);
-      throw new FleetnetError('ambiguous', `'${name}' names more than one thing: ${found.join(', ')}`, { hint: `say which: ${found.join(' or ')}` });
+      throw new FleetnetError('ambiguous', `'${name}' names more than one thing: ${found.join(', ')}`, {
+        hint: `say which: ${found.join(' or ')}`,
+      });
     }
     if (dockerErr) throw dockerErr;
     if (dockerHit) return dockerHit;
     if (nsHit) return this.byNetns(name);
     if (lxcHit) return this.byLxc(name);
-    throw notFound(`no container, network namespace or LXC container is named '${name}'`, `'docker ps' and 'ip netns list' show what exists`);
+    throw notFound(
+      `no container, network namespace or LXC container is named '${name}'`,
+      `'docker ps' and 'ip netns list' show what exists`,
+    );
   }
 }

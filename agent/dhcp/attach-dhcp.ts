@@ -16,22 +16,44 @@ export interface DhcpFlags {
 }
 
 /** The DHCP address of an order, validated (options, client installed, target kind); undefined when static. */
-export function dhcpAddressOf(addresses: readonly AddressSpec[], c: ContainerInfo, available: boolean): Dhcp | undefined {
+export function dhcpAddressOf(
+  addresses: readonly AddressSpec[],
+  c: ContainerInfo,
+  available: boolean,
+): Dhcp | undefined {
   const d = addresses.find((a): a is Dhcp => a.kind === 'dhcp');
   if (!d) return undefined;
   if (!available) throw unsupported('DHCP addressing is not available in this agent (no supervisor configured)');
   parseClientOptions(d.client, d.options);
   if (d.client !== 'dhcp' && !findProgram(d.client)) throw missingClient(d.client);
   if (d.client === 'dhcp' && c.runtime !== 'docker') {
-    throw invalid("'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's network; this target is not a Docker container", 'use udhcpc, dhclient or dhcpcd');
+    throw invalid(
+      "'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's network; this target is not a Docker container",
+      'use udhcpc, dhclient or dhcpcd',
+    );
   }
   return d;
 }
 
-export async function dhcpStartSpec(d: Dhcp, c: ContainerInfo, key: string, ifname: string, mac: string, flags: DhcpFlags): Promise<DhcpStartSpec> {
+export async function dhcpStartSpec(
+  d: Dhcp,
+  c: ContainerInfo,
+  key: string,
+  ifname: string,
+  mac: string,
+  flags: DhcpFlags,
+): Promise<DhcpStartSpec> {
   const hostname = c.runtime === 'docker' || c.runtime === 'lxc' ? dhcpHostname(c.name) : undefined;
   return {
-    key, netns: c.netns, ifname, client: d.client, options: d.options, ...(hostname ? { hostname } : {}), mac,
-    dns: !!flags.dhcpDns, oneshot: !!flags.dhcpOneshot, owner: await ownerOf(c),
+    key,
+    netns: c.netns,
+    ifname,
+    client: d.client,
+    options: d.options,
+    ...(hostname ? { hostname } : {}),
+    mac,
+    dns: !!flags.dhcpDns,
+    oneshot: !!flags.dhcpOneshot,
+    owner: await ownerOf(c),
   };
 }

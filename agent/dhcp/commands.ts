@@ -17,13 +17,20 @@ export interface Command {
 }
 
 /** Debian package that provides each host client, named in the error when it is missing. */
-export const PACKAGE: Record<Exclude<DhcpClient, 'dhcp'>, string> = { udhcpc: 'udhcpc', dhclient: 'isc-dhcp-client', dhcpcd: 'dhcpcd-base' };
+export const PACKAGE: Record<Exclude<DhcpClient, 'dhcp'>, string> = {
+  udhcpc: 'udhcpc',
+  dhclient: 'isc-dhcp-client',
+  dhcpcd: 'dhcpcd-base',
+};
 
 /** Where dhcpcd sees its state directory inside its private mount namespace. */
 export const DHCPCD_DB = '/var/lib/dhcpcd';
 
 export function missingClient(client: Exclude<DhcpClient, 'dhcp'>): Error {
-  return unsupported(`${client} is not installed on this host`, `install the Debian package ${PACKAGE[client]} (apt-get install ${PACKAGE[client]}), or use another client`);
+  return unsupported(
+    `${client} is not installed on this host`,
+    `install the Debian package ${PACKAGE[client]} (apt-get install ${PACKAGE[client]}), or use another client`,
+  );
 }
 
 /** Files the client reads, written into its state directory before it starts. */
@@ -37,14 +44,25 @@ export function clientConfig(spec: DhcpStartSpec): { name: string; text: string 
   }
   if (spec.client === 'dhcpcd') {
     // clientid: the MAC identifies the client (a U: MAC keeps its lease); no DUID file to lose.
-    const lines = ['clientid', 'ipv4only', 'noipv4ll', 'noipv6rs', 'option domain_name_servers, domain_name, routers, subnet_mask, interface_mtu'];
+    const lines = [
+      'clientid',
+      'ipv4only',
+      'noipv4ll',
+      'noipv6rs',
+      'option domain_name_servers, domain_name, routers, subnet_mask, interface_mtu',
+    ];
     return { name: 'dhcpcd.conf', text: lines.join('\n') + '\n' };
   }
   return undefined;
 }
 
 /** The host-client command (not `dhcp`, which runs in a helper container). */
-export function hostClientCommand(spec: DhcpStartSpec, files: ClientFiles, extra: readonly string[], lastAddress?: string): Command {
+export function hostClientCommand(
+  spec: DhcpStartSpec,
+  files: ClientFiles,
+  extra: readonly string[],
+  lastAddress?: string,
+): Command {
   const ns = `--net=${spec.netns}`;
   const d = files.dir;
   const ask = lastAddress && !extra.includes('-r') ? ['-r', lastAddress] : [];
@@ -52,17 +70,48 @@ export function hostClientCommand(spec: DhcpStartSpec, files: ClientFiles, extra
     case 'udhcpc':
       return {
         cmd: 'nsenter',
-        args: [ns, 'udhcpc', '-f', '-R', '-i', spec.ifname, '-s', `${d}/hook`, '-p', `${d}/udhcpc.pid`,
-          ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []), ...ask, ...extra],
+        args: [
+          ns,
+          'udhcpc',
+          '-f',
+          '-R',
+          '-i',
+          spec.ifname,
+          '-s',
+          `${d}/hook`,
+          '-p',
+          `${d}/udhcpc.pid`,
+          ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []),
+          ...ask,
+          ...extra,
+        ],
       };
     case 'dhclient':
       return { cmd: 'nsenter', args: [ns, 'dhclient', ...dhclientFiles(d), '-d', '-4', ...extra, spec.ifname] };
     case 'dhcpcd':
       return {
         cmd: 'nsenter',
-        args: [ns, 'unshare', '--mount', '--propagation', 'private', files.privateNs, d, '--',
-          'dhcpcd', '-B', '-4', '-f', `${DHCPCD_DB}/dhcpcd.conf`, '-c', `${DHCPCD_DB}/hook`,
-          ...(spec.hostname ? ['-h', spec.hostname] : []), ...ask, ...extra, spec.ifname],
+        args: [
+          ns,
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          files.privateNs,
+          d,
+          '--',
+          'dhcpcd',
+          '-B',
+          '-4',
+          '-f',
+          `${DHCPCD_DB}/dhcpcd.conf`,
+          '-c',
+          `${DHCPCD_DB}/hook`,
+          ...(spec.hostname ? ['-h', spec.hostname] : []),
+          ...ask,
+          ...extra,
+          spec.ifname,
+        ],
       };
     case 'dhcp':
       throw new Error('the dhcp client runs in a helper container, not on the host');
@@ -75,7 +124,10 @@ export function hostClientCommand(spec: DhcpStartSpec, files: ClientFiles, extra
  * has exited, its own path is gone, but the client still holds the namespace and its interface.
  */
 export function dhclientReleaseCommand(spec: DhcpStartSpec, dir: string, clientPid: number): Command {
-  return { cmd: 'nsenter', args: [`--net=/proc/${clientPid}/ns/net`, 'dhclient', ...dhclientFiles(dir), '-4', '-r', spec.ifname] };
+  return {
+    cmd: 'nsenter',
+    args: [`--net=/proc/${clientPid}/ns/net`, 'dhclient', ...dhclientFiles(dir), '-4', '-r', spec.ifname],
+  };
 }
 
 function dhclientFiles(d: string): string[] {
@@ -85,8 +137,19 @@ function dhclientFiles(d: string): string[] {
 /** The helper container's command (busybox udhcpc, the hook mounted at /fleetnet). */
 export function helperCommand(spec: DhcpStartSpec, extra: readonly string[], lastAddress?: string): string[] {
   const ask = lastAddress && !extra.includes('-r') ? ['-r', lastAddress] : [];
-  return ['/bin/busybox', 'udhcpc', '-f', '-R', '-i', spec.ifname, '-s', '/fleetnet/hook',
-    ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []), ...ask, ...extra];
+  return [
+    '/bin/busybox',
+    'udhcpc',
+    '-f',
+    '-R',
+    '-i',
+    spec.ifname,
+    '-s',
+    '/fleetnet/hook',
+    ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []),
+    ...ask,
+    ...extra,
+  ];
 }
 
 /** How a client is stopped: the signal that releases the lease, and the one that does not. */

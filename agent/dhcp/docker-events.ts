@@ -24,7 +24,10 @@ export interface WatchHandlers {
 }
 
 export function watchContainerEvents(
-  docker: () => Docker | undefined, h: WatchHandlers, log: Logger, retryMs = 1000,
+  docker: () => Docker | undefined,
+  h: WatchHandlers,
+  log: Logger,
+  retryMs = 1000,
   actions: readonly ContainerAction[] = ['start', 'die', 'destroy'],
 ): EventWatch {
   let closed = false;
@@ -44,7 +47,12 @@ export function watchContainerEvents(
         for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
           const lineText = buf.slice(0, i);
           buf = buf.slice(i + 1);
-          let ev: { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+          let ev: {
+            id?: string;
+            Action?: string;
+            status?: string;
+            Actor?: { ID?: string; Attributes?: Record<string, string> };
+          };
           try {
             ev = JSON.parse(lineText);
           } catch {
@@ -94,6 +102,11 @@ function destroy(s: NodeJS.ReadableStream): void {
 }
 
 /** Docker's events make reaping prompt: a container's `die` stops its DHCP clients at once. */
-export function watchContainerExits(docker: () => Docker | undefined, onExit: (id: string) => void, log: Logger, retryMs = 2000): EventWatch {
+export function watchContainerExits(
+  docker: () => Docker | undefined,
+  onExit: (id: string) => void,
+  log: Logger,
+  retryMs = 2000,
+): EventWatch {
   return watchContainerEvents(docker, { onEvent: (ev) => ev.action !== 'start' && onExit(ev.id) }, log, retryMs);
 }

@@ -19,19 +19,40 @@ export function helperName(key: string): string {
 
 /** Builds the helper image when it is missing: /bin/busybox and a symlink per applet. */
 export async function ensureHelperImage(runner: Runner): Promise<void> {
-  const have = await runner.run('docker', ['image', 'inspect', '--format', '{{.Id}}', HELPER_IMAGE], { allowFail: true });
+  const have = await runner.run('docker', ['image', 'inspect', '--format', '{{.Id}}', HELPER_IMAGE], {
+    allowFail: true,
+  });
   if (have.code === 0) return;
-  if (!existsSync(BUSYBOX)) throw unsupported(`${BUSYBOX} is missing, so the dhcp helper image cannot be made`, 'install the Debian package busybox-static');
-  const applets = (await runner.run(BUSYBOX, ['--list'])).stdout.split('\n').filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
+  if (!existsSync(BUSYBOX))
+    throw unsupported(
+      `${BUSYBOX} is missing, so the dhcp helper image cannot be made`,
+      'install the Debian package busybox-static',
+    );
+  const applets = (await runner.run(BUSYBOX, ['--list'])).stdout
+    .split('\n')
+    .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== 'busybox');
   const tmp = mkdtempSync(join(tmpdir(), 'fleetnet-dhcp-img-'));
   try {
     const root = join(tmp, 'root');
-    for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'run', 'fleetnet']) mkdirSync(join(root, d), { recursive: true });
+    for (const d of ['bin', 'etc', 'tmp', 'proc', 'sys', 'dev', 'run', 'fleetnet'])
+      mkdirSync(join(root, d), { recursive: true });
     copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
     chmodSync(join(root, 'bin/busybox'), 0o755);
     for (const a of applets) symlinkSync('busybox', join(root, 'bin', a));
     await runner.run('tar', ['-C', root, '-cf', join(tmp, 'image.tar'), '.']);
-    await runner.run('docker', ['import', '--change', 'ENV PATH=/bin', '--change', `LABEL ${HELPER_LABEL}=image`, join(tmp, 'image.tar'), HELPER_IMAGE], { timeoutMs: 120_000 });
+    await runner.run(
+      'docker',
+      [
+        'import',
+        '--change',
+        'ENV PATH=/bin',
+        '--change',
+        `LABEL ${HELPER_LABEL}=image`,
+        join(tmp, 'image.tar'),
+        HELPER_IMAGE,
+      ],
+      { timeoutMs: 120_000 },
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -60,7 +81,12 @@ export async function startHelper(docker: Docker, s: HelperSpec): Promise<Helper
       Image: HELPER_IMAGE,
       Cmd: s.cmd,
       Labels: { [HELPER_LABEL]: '1', 'fleetnet.dhcp-key': s.key, 'fleetnet.owner': s.containerId },
-      HostConfig: { NetworkMode: `container:${s.containerId}`, CapAdd: ['NET_ADMIN', 'NET_RAW'], Binds: [`${s.dir}:/fleetnet`], AutoRemove: false },
+      HostConfig: {
+        NetworkMode: `container:${s.containerId}`,
+        CapAdd: ['NET_ADMIN', 'NET_RAW'],
+        Binds: [`${s.dir}:/fleetnet`],
+        AutoRemove: false,
+      },
     });
     await c.start();
     const info = await c.inspect();
@@ -68,7 +94,10 @@ export async function startHelper(docker: Docker, s: HelperSpec): Promise<Helper
     return { id: info.Id, pid: info.State.Pid };
   } catch (err) {
     if (c) await c.remove({ force: true }).catch(() => undefined);
-    throw new FleetnetError('failed', `the dhcp helper container could not start: ${(err as Error).message}`, { cause: err, hint: 'check `docker ps -a` and the agent log' });
+    throw new FleetnetError('failed', `the dhcp helper container could not start: ${(err as Error).message}`, {
+      cause: err,
+      hint: 'check `docker ps -a` and the agent log',
+    });
   }
 }
 
@@ -81,7 +110,8 @@ export async function removeHelper(docker: Docker, idOrName: string, release: bo
   } catch {
     return;
   }
-  if (info.Config.Labels?.[HELPER_LABEL] !== '1') throw new FleetnetError('conflict', `container ${idOrName} is not a fleetnet dhcp helper; leaving it alone`);
+  if (info.Config.Labels?.[HELPER_LABEL] !== '1')
+    throw new FleetnetError('conflict', `container ${idOrName} is not a fleetnet dhcp helper; leaving it alone`);
   if (info.State.Running) {
     if (release) await c.stop({ t: 5 }).catch(() => undefined);
     else await c.kill({ signal: 'SIGKILL' }).catch(() => undefined);

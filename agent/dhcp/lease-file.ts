@@ -49,8 +49,16 @@ export function leaseOfHook(r: HookRecord, rec: ClientRecord): Lease | undefined
   if (!isBound(r) || !BOUND_EVENTS.has(r.event)) return undefined;
   const { spec } = rec;
   return {
-    key: spec.key, client: spec.client, ifname: spec.ifname, address: `${r.address}/${r.prefix}`, router: r.router, dns: r.dns,
-    leaseSeconds: r.leaseSeconds, obtainedUnixMs: r.timeUnixMs, expiresUnixMs: r.timeUnixMs + r.leaseSeconds * 1000,
-    clientPid: rec.stopped ? 0 : rec.pid, ...(rec.helperId ? { helperId: rec.helperId } : {}),
+    key: spec.key,
+    client: spec.client,
+    ifname: spec.ifname,
+    address: `${r.address}/${r.prefix}`,
+    router: r.router,
+    dns: r.dns,
+    leaseSeconds: r.leaseSeconds,
+    obtainedUnixMs: r.timeUnixMs,
+    expiresUnixMs: r.timeUnixMs + r.leaseSeconds * 1000,
+    clientPid: rec.stopped ? 0 : rec.pid,
+    ...(rec.helperId ? { helperId: rec.helperId } : {}),
   };
 }

@@ -52,7 +52,12 @@ const DHCPCD: Record<string, Rule> = {
   '-d': { value: 'none', what: 'debug log' },
 };
 
-export const ALLOWED: Record<DhcpClient, Record<string, Rule>> = { udhcpc: UDHCPC, dhcp: UDHCPC, dhclient: DHCLIENT, dhcpcd: DHCPCD };
+export const ALLOWED: Record<DhcpClient, Record<string, Rule>> = {
+  udhcpc: UDHCPC,
+  dhcp: UDHCPC,
+  dhclient: DHCLIENT,
+  dhcpcd: DHCPCD,
+};
 
 /** Refused on purpose, with the reason the user reads. */
 const REFUSED: Record<DhcpClient, Record<string, string>> = {
@@ -61,21 +66,25 @@ const REFUSED: Record<DhcpClient, Record<string, string>> = {
     '-n': 'it quits when no lease comes; fleetnet keeps trying and restarts the client',
     '-b': 'it goes to the background; fleetnet runs the client in the foreground to supervise it',
     '-f': 'fleetnet already runs the client in the foreground',
-    '-s': 'fleetnet runs its own hook script (the default one would rewrite the machine\'s /etc/resolv.conf)',
+    '-s': "fleetnet runs its own hook script (the default one would rewrite the machine's /etc/resolv.conf)",
     '-p': 'fleetnet keeps the pid file',
     '-i': 'the interface is the one being attached (-i of fleetnet attach)',
     '-R': 'fleetnet releases the lease on detach by itself',
-    '-S': 'the client\'s log goes to the agent\'s state directory',
+    '-S': "the client's log goes to the agent's state directory",
   },
   dhcp: {},
   dhclient: {
     '-1': 'it quits after one attempt; fleetnet keeps trying',
     '-nw': 'it goes to the background; fleetnet runs the client in the foreground to supervise it',
     '-d': 'fleetnet already runs the client in the foreground',
-    '-sf': 'fleetnet runs its own hook script (dhclient-script would rewrite the machine\'s /etc/resolv.conf)',
-    '-pf': 'fleetnet keeps the pid file', '-lf': 'fleetnet keeps the lease file', '-cf': 'fleetnet writes the configuration',
-    '-df': 'fleetnet keeps the client\'s files', '--no-pid': 'fleetnet needs the pid file',
-    '-r': 'detach releases the lease', '-x': 'detach stops the client',
+    '-sf': "fleetnet runs its own hook script (dhclient-script would rewrite the machine's /etc/resolv.conf)",
+    '-pf': 'fleetnet keeps the pid file',
+    '-lf': 'fleetnet keeps the lease file',
+    '-cf': 'fleetnet writes the configuration',
+    '-df': "fleetnet keeps the client's files",
+    '--no-pid': 'fleetnet needs the pid file',
+    '-r': 'detach releases the lease',
+    '-x': 'detach stops the client',
     '-e': 'the hook takes no environment from the command line',
     '-6': 'DHCPv6 is not supported by fleetnet yet; use a static IPv6 address',
   },
@@ -83,12 +92,16 @@ const REFUSED: Record<DhcpClient, Record<string, string>> = {
     '-1': 'it quits after the lease; use --dhcp-oneshot for one lease and no renewals',
     '-b': 'it goes to the background; fleetnet runs the client in the foreground to supervise it',
     '-B': 'fleetnet already runs the client in the foreground',
-    '-c': 'fleetnet runs its own hook script (dhcpcd-run-hooks would rewrite the machine\'s /etc/resolv.conf)',
-    '-f': 'fleetnet writes the configuration', '-e': 'the hook takes no environment from the command line',
-    '-k': 'detach releases the lease', '-x': 'detach stops the client', '-n': 'fleetnet renews by itself',
-    '-p': 'detach must take the address away', '-w': 'fleetnet waits for the lease itself',
+    '-c': "fleetnet runs its own hook script (dhcpcd-run-hooks would rewrite the machine's /etc/resolv.conf)",
+    '-f': 'fleetnet writes the configuration',
+    '-e': 'the hook takes no environment from the command line',
+    '-k': 'detach releases the lease',
+    '-x': 'detach stops the client',
+    '-n': 'fleetnet renews by itself',
+    '-p': 'detach must take the address away',
+    '-w': 'fleetnet waits for the lease itself',
     '-6': 'DHCPv6 is not supported by fleetnet yet; use a static IPv6 address',
-    '-h': 'the host name is the container\'s name',
+    '-h': "the host name is the container's name",
   },
 };
 REFUSED.dhcp = REFUSED.udhcpc;
@@ -116,20 +129,33 @@ export function parseClientOptions(client: DhcpClient, options: string): string[
 
 function checkValue(client: DhcpClient, opt: string, rule: Rule, v: string): void {
   const ok =
-    rule.value === 'number' ? NUMBER.test(v)
-    : rule.value === 'word' ? WORD.test(v)
-    : rule.value === 'optval' ? OPTVAL.test(v)
-    : tryParseAddr(v)?.family === 4;
-  if (!ok) throw invalid(`${client} option ${opt} '${v}' is not a valid ${rule.value === 'ipv4' ? 'IPv4 address' : rule.value} (${rule.what})`);
+    rule.value === 'number'
+      ? NUMBER.test(v)
+      : rule.value === 'word'
+        ? WORD.test(v)
+        : rule.value === 'optval'
+          ? OPTVAL.test(v)
+          : tryParseAddr(v)?.family === 4;
+  if (!ok)
+    throw invalid(
+      `${client} option ${opt} '${v}' is not a valid ${rule.value === 'ipv4' ? 'IPv4 address' : rule.value} (${rule.what})`,
+    );
 }
 
 function allowedHint(client: DhcpClient): string {
-  const list = Object.entries(ALLOWED[client]).map(([k, r]) => (r.value === 'none' ? k : `${k} ${r.value.toUpperCase()}`));
+  const list = Object.entries(ALLOWED[client]).map(([k, r]) =>
+    r.value === 'none' ? k : `${k} ${r.value.toUpperCase()}`,
+  );
   return `allowed for ${client}: ${list.join(', ')}; separate words with spaces or commas, e.g. ${client}:${client === 'dhclient' ? '-timeout,30' : '-O,ntpsrv'}`;
 }
 
 /** A DHCP host name from a container name: letters, digits and '-' (RFC 1123 labels), else none. */
 export function dhcpHostname(name: string): string | undefined {
-  const h = name.replace(/^\//, '').replace(/[_.]/g, '-').toLowerCase().slice(0, 63).replace(/^-+|-+$/g, '');
+  const h = name
+    .replace(/^\//, '')
+    .replace(/[_.]/g, '-')
+    .toLowerCase()
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
   return /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(h) ? h : undefined;
 }

@@ -11,9 +11,13 @@ export interface DhcpScripts {
 export function findDhcpScripts(base: string = import.meta.url): DhcpScripts {
   for (const rel of ['../../deploy/', '../deploy/', '../../../deploy/']) {
     const dir = fileURLToPath(new URL(rel, base));
-    if (existsSync(`${dir}dhcp-hook`) && existsSync(`${dir}dhcp-private-ns`)) return { hook: `${dir}dhcp-hook`, privateNs: `${dir}dhcp-private-ns` };
+    if (existsSync(`${dir}dhcp-hook`) && existsSync(`${dir}dhcp-private-ns`))
+      return { hook: `${dir}dhcp-hook`, privateNs: `${dir}dhcp-private-ns` };
   }
-  throw unsupported('fleetnet\'s DHCP hook script (deploy/dhcp-hook) is missing from this installation', 'reinstall fleetnet; the deploy/ folder ships with the agent');
+  throw unsupported(
+    "fleetnet's DHCP hook script (deploy/dhcp-hook) is missing from this installation",
+    'reinstall fleetnet; the deploy/ folder ships with the agent',
+  );
 }
 
 /** A client program on this host's PATH (a plain look-up: running it to ask would start a client). */

@@ -21,17 +21,23 @@ export async function stopClient(d: StopDeps, rec: ClientRecord, dir: string, re
   if (spec.client === 'dhcp') {
     const docker = d.docker?.();
     if (!docker || !rec.helperId) return;
-    if (release) await releaseFirst(d, spec.key, dir, () => docker.getContainer(rec.helperId!).kill({ signal: 'SIGUSR2' }));
+    if (release)
+      await releaseFirst(d, spec.key, dir, () => docker.getContainer(rec.helperId!).kill({ signal: 'SIGUSR2' }));
     await removeHelper(docker, rec.helperId, release).catch((err) => d.log.warn({ err }, 'helper not removed'));
     return;
   }
-  if (release && spec.client === 'udhcpc') await releaseFirst(d, spec.key, dir, async () => void (await signalIfSame(pid, pidStart, 'SIGUSR2')));
+  if (release && spec.client === 'udhcpc')
+    await releaseFirst(d, spec.key, dir, async () => void (await signalIfSame(pid, pidStart, 'SIGUSR2')));
   const sigs = stopSignals(spec.client);
   if (release && sigs.release === 'command' && (await isSameProcess(pid, pidStart))) {
     const c = dhclientReleaseCommand(spec, dir, pid);
     await d.runner.run(c.cmd, c.args, { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined);
   }
-  await stopProcess(pid, pidStart, release && sigs.release !== 'command' ? sigs.release : release ? 'SIGTERM' : sigs.keep);
+  await stopProcess(
+    pid,
+    pidStart,
+    release && sigs.release !== 'command' ? sigs.release : release ? 'SIGTERM' : sigs.keep,
+  );
 }
 
 /**

@@ -4,7 +4,17 @@
 // and adopts live clients again after an agent restart.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { conflict, FleetnetError } from '../../common/errors.js';
@@ -90,14 +100,26 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   async start(spec: DhcpStartSpec, o: { lastAddress?: string } = {}): Promise<Lease> {
     const existing = this.clients.get(spec.key);
     if (existing) {
-      if (JSON.stringify(existing.rec.spec) !== JSON.stringify(spec)) throw conflict(`${spec.ifname} already has a ${existing.rec.spec.client} client with other settings`, 'detach it first');
+      if (JSON.stringify(existing.rec.spec) !== JSON.stringify(spec))
+        throw conflict(
+          `${spec.ifname} already has a ${existing.rec.spec.client} client with other settings`,
+          'detach it first',
+        );
       return existing.lease ?? this.waitLease(existing);
     }
     const extra = parseClientOptions(spec.client, spec.options);
     if (spec.client !== 'dhcp' && !findProgram(spec.client)) throw missingClient(spec.client);
     if (spec.client === 'dhcp') {
-      if (!spec.owner.containerId) throw new FleetnetError('invalid', "'dhcp' runs udhcpc in a helper container next to a Docker container; this target is not one", { hint: 'use udhcpc, dhclient or dhcpcd for namespaces and PIDs' });
-      if (!this.d.docker?.()) throw new FleetnetError('unavailable', "'dhcp' needs Docker, which does not answer on this host", { hint: 'use udhcpc, dhclient or dhcpcd' });
+      if (!spec.owner.containerId)
+        throw new FleetnetError(
+          'invalid',
+          "'dhcp' runs udhcpc in a helper container next to a Docker container; this target is not one",
+          { hint: 'use udhcpc, dhclient or dhcpcd for namespaces and PIDs' },
+        );
+      if (!this.d.docker?.())
+        throw new FleetnetError('unavailable', "'dhcp' needs Docker, which does not answer on this host", {
+          hint: 'use udhcpc, dhclient or dhcpcd',
+        });
       await ensureHelperImage(this.d.runner);
     }
     const dir = this.dirOf(spec.key);
@@ -111,8 +133,14 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     const lastAddress = o.lastAddress ?? this.heldBefore.get(spec.key);
     this.heldBefore.delete(spec.key);
     const m: Managed = {
-      rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) }, dir,
-      leaseMtimeMs: 0, attempts: 0, launchedAtMs: 0, restarting: false, stopping: false, waiters: [],
+      rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) },
+      dir,
+      leaseMtimeMs: 0,
+      attempts: 0,
+      launchedAtMs: 0,
+      restarting: false,
+      stopping: false,
+      waiters: [],
     };
     this.clients.set(spec.key, m);
     try {
@@ -132,9 +160,15 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
         m.waiters = m.waiters.filter((w) => w.resolve !== done);
         const { spec } = m.rec;
         void this.stop(spec.key, { release: false, reason: 'no lease' }).finally(() =>
-          reject(new FleetnetError('failed', `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`, {
-            hint: `check that a DHCP server answers on the host interface; the client's log was ${m.dir}/client.log`,
-          })),
+          reject(
+            new FleetnetError(
+              'failed',
+              `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`,
+              {
+                hint: `check that a DHCP server answers on the host interface; the client's log was ${m.dir}/client.log`,
+              },
+            ),
+          ),
         );
       }, timeoutMs);
       const done = (l: Lease) => {
@@ -161,7 +195,12 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     if (spec.client === 'dhcp') {
       const docker = this.d.docker?.();
       if (!docker) throw new FleetnetError('unavailable', 'Docker does not answer; the dhcp helper cannot start');
-      const h = await startHelper(docker, { key: spec.key, containerId: spec.owner.containerId!, dir: m.dir, cmd: helperCommand(spec, opts, m.rec.lastAddress) });
+      const h = await startHelper(docker, {
+        key: spec.key,
+        containerId: spec.owner.containerId!,
+        dir: m.dir,
+        cmd: helperCommand(spec, opts, m.rec.lastAddress),
+      });
       // PID and start time change together: the supervision pass must never see one without the other.
       const pidStart = (await processStartTime(h.pid)) ?? '';
       Object.assign(m.rec, { pid: h.pid, pidStart, helperId: h.id });
@@ -208,7 +247,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
           if (m.stopping) return;
           // What is left of the dead client's session (dhcpcd's helpers) goes first.
           if (m.rec.spec.client !== 'dhcp') await killSession(m.rec.pid, m.rec.pidStart);
-          if (!(await ownerAlive(m.rec.spec.owner, m.rec.spec.netns))) return void (await this.reap(m, 'container gone'));
+          if (!(await ownerAlive(m.rec.spec.owner, m.rec.spec.netns)))
+            return void (await this.reap(m, 'container gone'));
           await this.launch(m);
           this.emit('event', { type: 'restarted', key: m.rec.spec.key, pid: m.rec.pid, attempt: m.attempts });
         } catch (err) {
@@ -235,7 +275,13 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
           continue;
         }
         // Our own children report their exit; adopted clients and helpers are checked here.
-        if (!m.child && !m.restarting && !m.launching && !m.rec.stopped && !(await isSameProcess(m.rec.pid, m.rec.pidStart))) {
+        if (
+          !m.child &&
+          !m.restarting &&
+          !m.launching &&
+          !m.rec.stopped &&
+          !(await isSameProcess(m.rec.pid, m.rec.pidStart))
+        ) {
           this.d.log.warn({ key: m.rec.spec.key, pid: m.rec.pid }, 'dhcp client is gone');
           this.scheduleRestart(m);
         }
@@ -273,7 +319,10 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
       m.rec.lastAddress = r.address;
       this.save(m);
     }
-    this.d.log.info({ key: spec.key, address: lease.address, router: lease.router, leaseSeconds: lease.leaseSeconds, event: r.event }, 'dhcp lease');
+    this.d.log.info(
+      { key: spec.key, address: lease.address, router: lease.router, leaseSeconds: lease.leaseSeconds, event: r.event },
+      'dhcp lease',
+    );
     if (spec.dns && lease.dns.length) {
       try {
         writeContainerResolvConf(spec.owner.pid ?? 0, lease);
@@ -283,7 +332,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     }
     this.emit('event', { type: 'lease', lease });
     const waiters = m.waiters.splice(0);
-    if (spec.oneshot && !m.rec.stopped) void this.endOneshot(m).finally(() => waiters.forEach((w) => w.resolve(m.lease ?? lease)));
+    if (spec.oneshot && !m.rec.stopped)
+      void this.endOneshot(m).finally(() => waiters.forEach((w) => w.resolve(m.lease ?? lease)));
     else waiters.forEach((w) => w.resolve(lease));
   }
 
@@ -297,7 +347,12 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private killClient(m: Managed, release: boolean): Promise<void> {
-    return stopClient({ runner: this.d.runner, log: this.d.log, ...(this.d.docker ? { docker: this.d.docker } : {}) }, m.rec, m.dir, release);
+    return stopClient(
+      { runner: this.d.runner, log: this.d.log, ...(this.d.docker ? { docker: this.d.docker } : {}) },
+      m.rec,
+      m.dir,
+      release,
+    );
   }
 
   /**
@@ -321,7 +376,16 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     } finally {
       this.clients.delete(key);
       rmSync(m.dir, { recursive: true, force: true });
-      m.waiters.splice(0).forEach((w) => w.reject(new FleetnetError('failed', `the DHCP client on ${m.rec.spec.ifname} was stopped (${o.reason ?? 'detach'})`)));
+      m.waiters
+        .splice(0)
+        .forEach((w) =>
+          w.reject(
+            new FleetnetError(
+              'failed',
+              `the DHCP client on ${m.rec.spec.ifname} was stopped (${o.reason ?? 'detach'})`,
+            ),
+          ),
+        );
       this.emit('event', { type: 'stopped', key, reason: o.reason ?? 'detach', ownerGone: !!o.ownerGone });
       this.d.log.info({ key, release: o.release, reason: o.reason }, 'dhcp client stopped');
     }
@@ -336,7 +400,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   /** Docker said the container died: reap its clients now instead of at the next pass. */
   async containerGone(containerId: string): Promise<void> {
     for (const m of [...this.clients.values()]) {
-      if (m.rec.spec.owner.containerId === containerId && !(await ownerAlive(m.rec.spec.owner, m.rec.spec.netns))) await this.reap(m, 'container exited');
+      if (m.rec.spec.owner.containerId === containerId && !(await ownerAlive(m.rec.spec.owner, m.rec.spec.netns)))
+        await this.reap(m, 'container exited');
     }
   }
 
@@ -357,7 +422,16 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     const out = { adopted: [] as string[], restarted: [] as string[], reaped: [] as string[] };
     for (const { dir, rec } of readClientRecords(this.root)) {
       if (this.clients.has(rec.spec.key)) continue;
-      const m: Managed = { rec, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs: Date.now(), restarting: false, stopping: false, waiters: [] };
+      const m: Managed = {
+        rec,
+        dir,
+        leaseMtimeMs: 0,
+        attempts: 0,
+        launchedAtMs: Date.now(),
+        restarting: false,
+        stopping: false,
+        waiters: [],
+      };
       this.clients.set(rec.spec.key, m);
       this.readLease(m);
       if (!(await ownerAlive(rec.spec.owner, rec.spec.netns))) {

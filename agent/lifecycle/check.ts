@@ -39,18 +39,39 @@ async function findings(d: CheckDeps): Promise<Omit<Finding, 'fixed'>[]> {
         continue;
       }
     }
-    if (r.state === 'failed') out.push({ kind: 'failed', subject: subjectOf(r), detail: `attempt ${r.attempts ?? 0} failed: ${r.lastError ?? ''}` });
+    if (r.state === 'failed')
+      out.push({
+        kind: 'failed',
+        subject: subjectOf(r),
+        detail: `attempt ${r.attempts ?? 0} failed: ${r.lastError ?? ''}`,
+      });
     else if (live === 'container-gone' && r.container.runtime !== 'docker' && !existsSync(r.container.netns)) {
-      out.push({ kind: 'leak', subject: subjectOf(r), detail: `its namespace ${r.container.netns} is gone; ${r.addresses.join(' ') || 'no address'} still recorded` });
+      out.push({
+        kind: 'leak',
+        subject: subjectOf(r),
+        detail: `its namespace ${r.container.netns} is gone; ${r.addresses.join(' ') || 'no address'} still recorded`,
+      });
     } else if (live === 'missing' || live === 'container-gone') {
-      out.push({ kind: 'drift', subject: subjectOf(r), detail: live === 'missing' ? `host-side ${r.hostIfname} is missing` : 'the container is not running in the namespace it was made in' });
+      out.push({
+        kind: 'drift',
+        subject: subjectOf(r),
+        detail:
+          live === 'missing'
+            ? `host-side ${r.hostIfname} is missing`
+            : 'the container is not running in the namespace it was made in',
+      });
     }
   }
   const seen = new Map<string, AttachmentRecord>();
   for (const r of records) {
     for (const v of [...r.addresses.map((a) => a.split('/')[0]!), ...(r.mac ? [r.mac] : [])]) {
       const other = seen.get(v);
-      if (other && other.key !== r.key && other.hostIf === r.hostIf) out.push({ kind: 'duplicate', subject: v, detail: `held by ${subjectOf(other)} and ${subjectOf(r)} on ${r.hostIf}` });
+      if (other && other.key !== r.key && other.hostIf === r.hostIf)
+        out.push({
+          kind: 'duplicate',
+          subject: v,
+          detail: `held by ${subjectOf(other)} and ${subjectOf(r)} on ${r.hostIf}`,
+        });
       else seen.set(v, r);
     }
   }
@@ -63,7 +84,8 @@ export async function checkHost(d: CheckDeps, fix: boolean): Promise<Finding[]> 
   const before = await findings(d);
   if (!fix || !before.length) return before.map((f) => ({ ...f, fixed: false }));
   // Failed ones are retried now, not at their backoff's end.
-  for (const r of d.records.all()) if (r.state === 'failed') d.attacher.note(r.key, { state: 'failed', nextRetryMs: 0 });
+  for (const r of d.records.all())
+    if (r.state === 'failed') d.attacher.note(r.key, { state: 'failed', nextRetryMs: 0 });
   await d.lifecycle.fullPass();
   await d.lifecycle.fullPass(); // the pass that may have been under way when check asked did not see the reset
   const od = { ...d.orphans, records: d.records, inProgress: () => d.attacher.inProgress() };

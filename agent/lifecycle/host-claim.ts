@@ -13,7 +13,9 @@ export type Claim = { kind: 'free' } | { kind: 'ours'; link: HostLink };
 
 /** An OVS port's fleetnet attachment id ('' when none or no such port). */
 async function portAttachment(ovs: OvsCtl, port: string): Promise<string> {
-  const out = await ovs.run('--if-exists', 'get', 'port', port, `external_ids:${OVS_PORT_KEYS.attachment}`).catch(() => '');
+  const out = await ovs
+    .run('--if-exists', 'get', 'port', port, `external_ids:${OVS_PORT_KEYS.attachment}`)
+    .catch(() => '');
   return out.trim().replace(/^"|"$/g, '');
 }
 
@@ -22,7 +24,12 @@ async function portAttachment(ovs: OvsCtl, port: string): Promise<string> {
  * name scheme), or an OVS port tagged with this attachment's id. Anything else is refused (exit 2).
  */
 export async function claimHostIfname(
-  env: KindEnv, kind: HostIfKind, c: Pick<ContainerInfo, 'runtime' | 'id' | 'name'>, ifname: string, hostIfname: string, attachmentId: string,
+  env: KindEnv,
+  kind: HostIfKind,
+  c: Pick<ContainerInfo, 'runtime' | 'id' | 'name'>,
+  ifname: string,
+  hostIfname: string,
+  attachmentId: string,
 ): Promise<Claim> {
   if (kind !== 'bridge' && kind !== 'ovs') return { kind: 'free' }; // the others make their interface in the container
   const link = readHostLink(hostIfname, env.sysClassNet);
@@ -37,16 +44,27 @@ export async function claimHostIfname(
 }
 
 /** Is an existing host-side veth plugged where this attach wants it? */
-export async function pluggedAsAsked(env: KindEnv, kind: HostIfKind, hostIf: string, hostIfname: string): Promise<boolean> {
+export async function pluggedAsAsked(
+  env: KindEnv,
+  kind: HostIfKind,
+  hostIf: string,
+  hostIfname: string,
+): Promise<boolean> {
   if (kind === 'bridge') return masterOf(hostIfname, env.sysClassNet) === hostIf;
   const br = (await env.ovs.run('port-to-br', hostIfname).catch(() => '')).trim();
   return br === hostIf;
 }
 
 /** Removes fleetnet's own leftover host side (an OVS port and its veth; the container end goes with it). */
-export async function removeHostSide(env: KindEnv, kind: HostIfKind, hostIf: string, hostIfname: string): Promise<void> {
+export async function removeHostSide(
+  env: KindEnv,
+  kind: HostIfKind,
+  hostIf: string,
+  hostIfname: string,
+): Promise<void> {
   if (kind === 'ovs') await env.ovs.run(...OvsCtl.delPortArgs(hostIf, hostIfname)).catch(() => undefined);
-  if (readHostLink(hostIfname, env.sysClassNet)) await env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true });
+  if (readHostLink(hostIfname, env.sysClassNet))
+    await env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true });
 }
 
 /**
@@ -54,7 +72,9 @@ export async function removeHostSide(env: KindEnv, kind: HostIfKind, hostIf: str
  * from an earlier run (it carries this agent's alias mark), or someone else's (refused, exit 2, untouched).
  */
 export async function claimContainerIf(
-  env: KindEnv, c: Pick<ContainerInfo, 'name' | 'netns'>, ifname: string,
+  env: KindEnv,
+  c: Pick<ContainerInfo, 'name' | 'netns'>,
+  ifname: string,
 ): Promise<Claim> {
   const argv = [`--net=${c.netns}`, 'ip', '-json', 'link', 'show', 'dev', ifname];
   const r = await env.runner.run('nsenter', argv, { allowFail: true });

@@ -25,7 +25,10 @@ export function ownerHostOf(labels: Record<string, string>): string {
 }
 
 export function hasFleetnetLabels(labels: Record<string, string>): boolean {
-  return Object.keys(labels).some((k) => k.startsWith(PREFIX) && k !== 'fleetnet.host' && !k.startsWith('fleetnet.test') && !k.startsWith('fleetnet.lab'));
+  return Object.keys(labels).some(
+    (k) =>
+      k.startsWith(PREFIX) && k !== 'fleetnet.host' && !k.startsWith('fleetnet.test') && !k.startsWith('fleetnet.lab'),
+  );
 }
 
 export function readLabels(labels: Record<string, string>): LabelReading {
@@ -50,24 +53,40 @@ export function readLabels(labels: Record<string, string>): LabelReading {
     const where = ifnameText === 'eth1' ? 'fleetnet.' : `fleetnet.${ifnameText}.`;
     try {
       const ifname = parseIfName(ifnameText, `interface name in label ${where}…`);
-      if (g.attach !== undefined && g.net !== undefined) throw invalid(`labels ${where}attach and ${where}net both given`, 'give one: attach (this host, the attach grammar) or net (the controller allocates)');
+      if (g.attach !== undefined && g.net !== undefined)
+        throw invalid(
+          `labels ${where}attach and ${where}net both given`,
+          'give one: attach (this host, the attach grammar) or net (the controller allocates)',
+        );
       if (g.attach !== undefined) {
         const words = g.attach.trim().split(/\s+/).filter(Boolean);
-        if (words.length < 2) throw invalid(`label ${where}attach='${g.attach}': give the host interface and an address`, `e.g. ${where}attach=br1 192.168.1.10/24@192.168.1.254`);
+        if (words.length < 2)
+          throw invalid(
+            `label ${where}attach='${g.attach}': give the host interface and an address`,
+            `e.g. ${where}attach=br1 192.168.1.10/24@192.168.1.254`,
+          );
         // The container is the one carrying the label: it stands after the host interface.
         const args = parseAttachArgs([words[0]!, 'labelled', ...words.slice(1)]);
         if (!args.hostIf) throw invalid(`label ${where}attach='${g.attach}': the host interface comes first`);
         specs.push({ kind: 'local', ifname, args: { ...args, hostIf: args.hostIf, target: parseTarget('labelled') } });
       } else if (g.net !== undefined) {
-        if (!/^[a-z0-9][a-z0-9-]{0,31}$/i.test(g.net)) throw invalid(`label ${where}net='${g.net}' is not a network name`, "names are letters, digits and '-'; 'fleetnet nets' lists them");
+        if (!/^[a-z0-9][a-z0-9-]{0,31}$/i.test(g.net))
+          throw invalid(
+            `label ${where}net='${g.net}' is not a network name`,
+            "names are letters, digits and '-'; 'fleetnet nets' lists them",
+          );
         const addresses = (g.ip ?? '').split(/[\s,]+/).filter(Boolean);
-        for (const a of addresses) if (!/^[0-9a-f.:]+\/\d+(@[0-9a-f.:]+)?$/i.test(a)) throw invalid(`label ${where}ip='${a}' is not an address with its prefix`, `e.g. ${where}ip=10.1.1.5/24`);
+        for (const a of addresses)
+          if (!/^[0-9a-f.:]+\/\d+(@[0-9a-f.:]+)?$/i.test(a))
+            throw invalid(`label ${where}ip='${a}' is not an address with its prefix`, `e.g. ${where}ip=10.1.1.5/24`);
         specs.push({ kind: 'fleet', ifname, net: g.net, addresses });
       } else {
         throw invalid(`label ${where}ip without ${where}net`, `add ${where}net=NETWORK`);
       }
     } catch (err) {
-      const what = Object.entries(g).map(([k, v]) => `${where}${k}='${v}'`).join(', ');
+      const what = Object.entries(g)
+        .map(([k, v]) => `${where}${k}='${v}'`)
+        .join(', ');
       errors.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }

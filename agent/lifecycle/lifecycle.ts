@@ -73,11 +73,18 @@ export class Lifecycle {
   constructor(private readonly d: LifecycleDeps) {}
 
   start(): void {
-    this.watch = watchContainerEvents(this.d.docker, {
-      onEvent: (ev) => void this.onEvent(ev).catch((err: unknown) => this.d.log.warn({ err: describeError(err), ev }, 'container event not handled')),
-      // Connected (again): whatever happened while the stream was down is found by a full pass.
-      onConnect: () => void this.fullPass(),
-    }, this.d.log);
+    this.watch = watchContainerEvents(
+      this.d.docker,
+      {
+        onEvent: (ev) =>
+          void this.onEvent(ev).catch((err: unknown) =>
+            this.d.log.warn({ err: describeError(err), ev }, 'container event not handled'),
+          ),
+        // Connected (again): whatever happened while the stream was down is found by a full pass.
+        onConnect: () => void this.fullPass(),
+      },
+      this.d.log,
+    );
     const tick = () => {
       if (this.stopped) return;
       this.timer = setTimeout(() => void this.fullPass().finally(tick), this.d.fullPassMs);
@@ -184,16 +191,35 @@ export class Lifecycle {
     if (!docker) return undefined;
     try {
       const list = await docker.listContainers({ all: true });
-      return new Map(list.map((c) => [c.Id, { running: c.State === 'running', pid: 0, name: (c.Names[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {} }]));
+      return new Map(
+        list.map((c) => [
+          c.Id,
+          {
+            running: c.State === 'running',
+            pid: 0,
+            name: (c.Names[0] ?? '').replace(/^\//, ''),
+            labels: c.Labels ?? {},
+          },
+        ]),
+      );
     } catch (err) {
-      this.d.log.debug({ err: describeError(err) }, 'docker did not answer; docker attachments are left as they are this pass');
+      this.d.log.debug(
+        { err: describeError(err) },
+        'docker did not answer; docker attachments are left as they are this pass',
+      );
       return undefined;
     }
   }
 
   private async pass(): Promise<PassReport> {
     const rep: PassReport = {
-      reapplied: [], released: [], stopped: [], failed: [], orphansRemoved: [], orphansFound: [], labelled: 0,
+      reapplied: [],
+      released: [],
+      stopped: [],
+      failed: [],
+      orphansRemoved: [],
+      orphansFound: [],
+      labelled: 0,
     };
     const view = await this.dockerView();
     const now = Date.now();
@@ -253,15 +279,24 @@ export class Lifecycle {
       }
       for (const id of this.labelled.keys()) if (!view.get(id)) this.labelled.delete(id);
     }
-    const od = { ...this.d.orphans, records: this.d.records, log: this.d.log, inProgress: () => this.d.attacher.inProgress() };
+    const od = {
+      ...this.d.orphans,
+      records: this.d.records,
+      log: this.d.log,
+      inProgress: () => this.d.attacher.inProgress(),
+    };
     const found = await findOrphans(od);
     const grace = this.d.orphanGraceMs ?? 3 * this.d.fullPassMs;
     for (const n of [...this.orphanSeen.keys()]) if (!found.some((o) => o.name === n)) this.orphanSeen.delete(n);
     for (const o of found) if (!this.orphanSeen.has(o.name)) this.orphanSeen.set(o.name, now);
-    const removed = await removeOrphans(od, found.filter((o) => now - this.orphanSeen.get(o.name)! >= grace));
+    const removed = await removeOrphans(
+      od,
+      found.filter((o) => now - this.orphanSeen.get(o.name)! >= grace),
+    );
     rep.orphansRemoved = removed.map((o) => o.name);
     rep.orphansFound = found.map((o) => o.name);
-    if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length) this.d.log.info(rep, 'lifecycle pass');
+    if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length)
+      this.d.log.info(rep, 'lifecycle pass');
     this.d.onPass?.(rep);
     return rep;
   }
@@ -293,7 +328,8 @@ export class Lifecycle {
     }
     state.container = c.name;
     const known = this.labelled.get(id)?.errors ?? [];
-    for (const err of read.errors) if (!known.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
+    for (const err of read.errors)
+      if (!known.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
     for (const s of read.specs) {
       if (s.kind === 'fleet') {
         state.fleet.push(s);
@@ -304,8 +340,13 @@ export class Lifecycle {
       if (r && r.state === 'failed' && (r.nextRetryMs ?? 0) > Date.now()) continue;
       if (r && r.state !== 'failed') continue; // made already; restarts re-apply it
       const order: AttachOrder = {
-        hostIf: s.args.hostIf as AttachOrder['hostIf'], target: { kind: 'docker', value: c.id }, ifname: s.ifname as AttachOrder['ifname'],
-        addresses: s.args.addresses, mac: s.args.mac, ...(s.args.id !== undefined ? { id: s.args.id } : {}), dryRun: false,
+        hostIf: s.args.hostIf as AttachOrder['hostIf'],
+        target: { kind: 'docker', value: c.id },
+        ifname: s.ifname as AttachOrder['ifname'],
+        addresses: s.args.addresses,
+        mac: s.args.mac,
+        ...(s.args.id !== undefined ? { id: s.args.id } : {}),
+        dryRun: false,
       };
       try {
         await this.d.attacher.attach(order, {} as AttachOptions);

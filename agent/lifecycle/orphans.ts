@@ -31,7 +31,12 @@ const DERIVED = /^fn[0-9a-f]{12}$/;
 
 /** What the sweep would remove (nothing is changed). */
 export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
-  const held = new Set(d.records.all().map((r) => r.hostIfname).filter(Boolean));
+  const held = new Set(
+    d.records
+      .all()
+      .map((r) => r.hostIfname)
+      .filter(Boolean),
+  );
   const busy = d.inProgress();
   const found: Orphan[] = [];
   const marked = (name: string) => readHostLink(name, d.sysClassNet)?.alias === d.ownerMark;
@@ -49,7 +54,12 @@ export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
   for (const p of ports) {
     if (held.has(p.port) || busy.has(p.port)) continue;
     if (!d.privateOvs && !marked(p.port)) continue; // the machine's shared OVS: only ports whose veth carries our mark
-    if (!found.some((o) => o.name === p.port)) found.push({ type: 'ovs-port', name: p.port, detail: `OVS port ${p.port} of ${p.container}/${p.ifname} (attachment ${p.attachmentId}), held by no attachment` });
+    if (!found.some((o) => o.name === p.port))
+      found.push({
+        type: 'ovs-port',
+        name: p.port,
+        detail: `OVS port ${p.port} of ${p.container}/${p.ifname} (attachment ${p.attachmentId}), held by no attachment`,
+      });
   }
   return found;
 }

@@ -1,6 +1,12 @@
 // An attach order as it is kept in a record: JSON with the tokens it was parsed from, parsed again
 // (at this boundary, the disk) when a container start re-applies it through the same attach path.
-import { parseAddressToken, parseLast, type AddressSpec, type MacSpec, type TargetRef } from '../../common/attach-args.js';
+import {
+  parseAddressToken,
+  parseLast,
+  type AddressSpec,
+  type MacSpec,
+  type TargetRef,
+} from '../../common/attach-args.js';
 import { parseIfName } from '../../common/ifname.js';
 import type { AttachOrder, MacvlanMode } from '../attach/order.js';
 import type { SavedOrder } from '../attach/records.js';
@@ -18,11 +24,22 @@ function macToken(m: MacSpec): string {
 
 export function saveOrder(o: AttachOrder, extra: { keepAddress?: boolean } = {}): SavedOrder {
   return {
-    hostIf: o.hostIf, ...(o.kind ? { kind: o.kind } : {}), ifname: o.ifname, ...(o.hostIfname ? { hostIfname: o.hostIfname } : {}),
-    addresses: o.addresses.map(addressToken), mac: macToken(o.mac), ...(o.id !== undefined ? { id: o.id } : {}), ...(o.mtu ? { mtu: o.mtu } : {}),
-    ...(o.attachmentId ? { attachmentId: o.attachmentId } : {}), ...(o.macvlanMode ? { macvlanMode: o.macvlanMode } : {}),
-    ...(o.vlanFiltering ? { vlanFiltering: true } : {}), ...(o.trunk ? { trunk: o.trunk } : {}), ...(o.ovsDatapath ? { ovsDatapath: o.ovsDatapath } : {}),
-    ...(o.dhcpDns ? { dhcpDns: true } : {}), ...(o.dhcpOneshot ? { dhcpOneshot: true } : {}), ...(extra.keepAddress ? { keepAddress: true } : {}),
+    hostIf: o.hostIf,
+    ...(o.kind ? { kind: o.kind } : {}),
+    ifname: o.ifname,
+    ...(o.hostIfname ? { hostIfname: o.hostIfname } : {}),
+    addresses: o.addresses.map(addressToken),
+    mac: macToken(o.mac),
+    ...(o.id !== undefined ? { id: o.id } : {}),
+    ...(o.mtu ? { mtu: o.mtu } : {}),
+    ...(o.attachmentId ? { attachmentId: o.attachmentId } : {}),
+    ...(o.macvlanMode ? { macvlanMode: o.macvlanMode } : {}),
+    ...(o.vlanFiltering ? { vlanFiltering: true } : {}),
+    ...(o.trunk ? { trunk: o.trunk } : {}),
+    ...(o.ovsDatapath ? { ovsDatapath: o.ovsDatapath } : {}),
+    ...(o.dhcpDns ? { dhcpDns: true } : {}),
+    ...(o.dhcpOneshot ? { dhcpOneshot: true } : {}),
+    ...(extra.keepAddress ? { keepAddress: true } : {}),
   };
 }
 
@@ -43,11 +60,22 @@ export function identityTarget(c: Pick<ContainerInfo, 'runtime' | 'id'>): Target
 export function loadOrder(s: SavedOrder, target: TargetRef): AttachOrder {
   const mac: MacSpec = s.mac ? parseLast(s.mac).mac : { kind: 'auto' };
   return {
-    hostIf: parseIfName(s.hostIf, 'host interface'), ...(s.kind ? { kind: s.kind } : {}), target,
-    ifname: parseIfName(s.ifname, 'container interface name'), ...(s.hostIfname ? { hostIfname: parseIfName(s.hostIfname, 'host-side name') } : {}),
-    addresses: s.addresses.map(parseAddressToken), mac, ...(s.id !== undefined ? { id: s.id } : {}), ...(s.mtu ? { mtu: s.mtu } : {}),
-    dryRun: false, ...(s.attachmentId ? { attachmentId: s.attachmentId } : {}), ...(s.macvlanMode ? { macvlanMode: s.macvlanMode as MacvlanMode } : {}),
-    ...(s.vlanFiltering ? { vlanFiltering: true } : {}), ...(s.trunk ? { trunk: parseIfName(s.trunk, 'trunk') } : {}), ...(s.ovsDatapath ? { ovsDatapath: s.ovsDatapath } : {}),
-    ...(s.dhcpDns ? { dhcpDns: true } : {}), ...(s.dhcpOneshot ? { dhcpOneshot: true } : {}),
+    hostIf: parseIfName(s.hostIf, 'host interface'),
+    ...(s.kind ? { kind: s.kind } : {}),
+    target,
+    ifname: parseIfName(s.ifname, 'container interface name'),
+    ...(s.hostIfname ? { hostIfname: parseIfName(s.hostIfname, 'host-side name') } : {}),
+    addresses: s.addresses.map(parseAddressToken),
+    mac,
+    ...(s.id !== undefined ? { id: s.id } : {}),
+    ...(s.mtu ? { mtu: s.mtu } : {}),
+    dryRun: false,
+    ...(s.attachmentId ? { attachmentId: s.attachmentId } : {}),
+    ...(s.macvlanMode ? { macvlanMode: s.macvlanMode as MacvlanMode } : {}),
+    ...(s.vlanFiltering ? { vlanFiltering: true } : {}),
+    ...(s.trunk ? { trunk: parseIfName(s.trunk, 'trunk') } : {}),
+    ...(s.ovsDatapath ? { ovsDatapath: s.ovsDatapath } : {}),
+    ...(s.dhcpDns ? { dhcpDns: true } : {}),
+    ...(s.dhcpOneshot ? { dhcpOneshot: true } : {}),
   };
 }

@@ -12,5 +12,9 @@ export function vlanLinkName(parent: string, vid: string): IfName {
 
 /** The operations that make the VLAN child, mark it as fleetnet's and bring it up. */
 export function vlanLinkOps(parent: string, name: string, vid: number): LinkOp[] {
-  return [{ t: 'vlan', name, link: parent, id: vid }, { t: 'set', name, alias: OWNED_ALIAS }, { t: 'set', name, up: true }];
+  return [
+    { t: 'vlan', name, link: parent, id: vid },
+    { t: 'set', name, alias: OWNED_ALIAS },
+    { t: 'set', name, up: true },
+  ];
 }

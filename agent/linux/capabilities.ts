@@ -18,7 +18,11 @@ const LINK_PROBES: { name: string; line: string; config: string }[] = [
   { name: '8021q', line: 'link add link fnp-v0 name fnp-vl type vlan id 5', config: 'CONFIG_VLAN_8021Q' },
   { name: 'dummy', line: 'link add fnp-du type dummy', config: 'CONFIG_DUMMY' },
   { name: 'gretap', line: 'link add fnp-gt type gretap remote 127.0.0.2 local 127.0.0.1', config: 'CONFIG_NET_IPGRE' },
-  { name: 'bridge-vlan-filtering', line: 'link add fnp-bv type bridge vlan_filtering 1', config: 'CONFIG_BRIDGE_VLAN_FILTERING' },
+  {
+    name: 'bridge-vlan-filtering',
+    line: 'link add fnp-bv type bridge vlan_filtering 1',
+    config: 'CONFIG_BRIDGE_VLAN_FILTERING',
+  },
 ];
 
 const TOOLS: { name: string; cmd: string; pkg: string }[] = [
@@ -39,7 +43,11 @@ export interface ProbeOptions {
   sysModule?: string;
 }
 
-export async function probeCapabilities(runner: Runner, pathDirs = (process.env.PATH ?? '').split(':'), opts: ProbeOptions = {}): Promise<Capability[]> {
+export async function probeCapabilities(
+  runner: Runner,
+  pathDirs = (process.env.PATH ?? '').split(':'),
+  opts: ProbeOptions = {},
+): Promise<Capability[]> {
   const input = LINK_PROBES.map((p) => p.line).join('\n') + '\n';
   const r = await runner.run('unshare', ['-n', 'ip', '-force', '-batch', '-'], { input, allowFail: true });
   // Each failing line is reported as "Command failed -:N" after the kernel's own message.
@@ -58,7 +66,11 @@ export async function probeCapabilities(runner: Runner, pathDirs = (process.env.
   const { existsSync } = await import('node:fs');
   for (const t of TOOLS) {
     const found = pathDirs.find((d) => d && existsSync(`${d}/${t.cmd}`));
-    caps.push(found ? { name: t.name, available: true, detail: `${found}/${t.cmd}` } : { name: t.name, available: false, detail: `${t.cmd} is not installed (Debian package ${t.pkg})` });
+    caps.push(
+      found
+        ? { name: t.name, available: true, detail: `${found}/${t.cmd}` }
+        : { name: t.name, available: false, detail: `${t.cmd} is not installed (Debian package ${t.pkg})` },
+    );
   }
   const ovsInstalled = caps.find((c) => c.name === 'ovs-vsctl')?.available ?? false;
   caps.push(...(await probeOvs(runner, ovsInstalled, opts)));
@@ -73,21 +85,38 @@ export async function probeOvs(runner: Runner, installed: boolean, opts: ProbeOp
     const why = 'ovs-vsctl is not installed (Debian package openvswitch-switch)';
     return [missing('ovs', why), missing('ovs-netdev', why), missing('ovs-system', why)];
   }
-  const args = [...(opts.ovsDb ? [`--db=${opts.ovsDb}`] : []), '--timeout=5', 'get', 'Open_vSwitch', '.', 'datapath_types'];
-  const r = await runner.run('ovs-vsctl', args, { allowFail: true, timeoutMs: 10_000 }).catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
+  const args = [
+    ...(opts.ovsDb ? [`--db=${opts.ovsDb}`] : []),
+    '--timeout=5',
+    'get',
+    'Open_vSwitch',
+    '.',
+    'datapath_types',
+  ];
+  const r = await runner
+    .run('ovs-vsctl', args, { allowFail: true, timeoutMs: 10_000 })
+    .catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
   if (r.code !== 0) {
     const why = `no Open vSwitch database answers${opts.ovsDb ? ` at ${opts.ovsDb}` : ''}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
     return [missing('ovs', why), missing('ovs-netdev', why), missing('ovs-system', why)];
   }
-  const types = r.stdout.replace(/[[\]\s]/g, '').split(',').filter(Boolean);
+  const types = r.stdout
+    .replace(/[[\]\s]/g, '')
+    .split(',')
+    .filter(Boolean);
   const { existsSync } = await import('node:fs');
   const kmod = existsSync(`${opts.sysModule ?? '/sys/module'}/openvswitch`);
   return [
     { name: 'ovs', available: true, detail: `ovs-vswitchd datapaths: ${types.join(', ') || 'none reported'}` },
-    types.includes('netdev') ? { name: 'ovs-netdev', available: true, detail: 'user-space datapath' } : missing('ovs-netdev', 'ovs-vswitchd reports no netdev datapath'),
+    types.includes('netdev')
+      ? { name: 'ovs-netdev', available: true, detail: 'user-space datapath' }
+      : missing('ovs-netdev', 'ovs-vswitchd reports no netdev datapath'),
     kmod && types.includes('system')
       ? { name: 'ovs-system', available: true, detail: 'openvswitch kernel module loaded' }
-      : missing('ovs-system', "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)"),
+      : missing(
+          'ovs-system',
+          "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)",
+        ),
   ];
 }
 
@@ -95,13 +124,15 @@ export async function probeOvs(runner: Runner, installed: boolean, opts: ProbeOp
 export function probeIpoib(sysClassNet = '/sys/class/net'): Capability {
   let names: string[] = [];
   try {
-    names = readdirSync(sysClassNet).sort().filter((n) => {
-      try {
-        return readFileSync(`${sysClassNet}/${n}/type`, 'utf8').trim() === '32';
-      } catch {
-        return false;
-      }
-    });
+    names = readdirSync(sysClassNet)
+      .sort()
+      .filter((n) => {
+        try {
+          return readFileSync(`${sysClassNet}/${n}/type`, 'utf8').trim() === '32';
+        } catch {
+          return false;
+        }
+      });
   } catch {
     /* no sysfs: no devices */
   }

@@ -5,7 +5,8 @@ import { invalid } from '../../common/errors.js';
 export function line(...tokens: (string | number)[]): string {
   for (const t of tokens) {
     const s = String(t);
-    if (s === '' || /[\s"'\\#]/.test(s)) throw invalid(`refusing to pass '${s}' to ip: empty or contains whitespace or quotes`);
+    if (s === '' || /[\s"'\\#]/.test(s))
+      throw invalid(`refusing to pass '${s}' to ip: empty or contains whitespace or quotes`);
   }
   return tokens.join(' ');
 }

@@ -12,7 +12,15 @@ import { renderOp, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
 
 /** The operations this renderer carries out itself. */
-export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set(['veth', 'bridge', 'set', 'del', 'addr-add', 'default-via', 'addr-show']);
+export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set([
+  'veth',
+  'bridge',
+  'set',
+  'del',
+  'addr-add',
+  'default-via',
+  'addr-show',
+]);
 
 function addrBytes(a: IpAddr): Buffer {
   const n = a.family === 4 ? 4 : 16;
@@ -52,7 +60,10 @@ const macBuf = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 /** A batch's operations against one socket, in order; the first failure stops it, as `ip -batch` does. */
 class Batch {
   private readonly index = new Map<string, number>();
-  constructor(private readonly rt: Rtnl, private readonly s: RtSocket) {}
+  constructor(
+    private readonly rt: Rtnl,
+    private readonly s: RtSocket,
+  ) {}
 
   private buf(data: Parameters<InstanceType<Rtnl['nl']['AttrStream']>['emit']>[0]): Buffer {
     const out = new this.rt.nl.AttrStream();
@@ -79,10 +90,28 @@ class Batch {
         try {
           const peer = Buffer.concat([
             this.buf(nl.rt.formatLink({})),
-            this.buf(nl.ifla.formatLinkAttrs({ ifname: op.peer.name, ...opt('mtu', op.peer.mtu), ...opt('address', op.peer.mac ? macBuf(op.peer.mac) : undefined), ...opt('netNsFd', fd) })),
+            this.buf(
+              nl.ifla.formatLinkAttrs({
+                ifname: op.peer.name,
+                ...opt('mtu', op.peer.mtu),
+                ...opt('address', op.peer.mac ? macBuf(op.peer.mac) : undefined),
+                ...opt('netNsFd', fd),
+              }),
+            ),
           ]);
-          const linkinfo = this.buf(nl.ifla.formatInfo({ kind: 'veth', data: this.buf(nl.ifla.formatVethInfo({ peer })) }));
-          await this.s.newLink({}, { ifname: op.name, ...opt('mtu', op.mtu), ...opt('address', op.mac ? macBuf(op.mac) : undefined), linkinfo }, create);
+          const linkinfo = this.buf(
+            nl.ifla.formatInfo({ kind: 'veth', data: this.buf(nl.ifla.formatVethInfo({ peer })) }),
+          );
+          await this.s.newLink(
+            {},
+            {
+              ifname: op.name,
+              ...opt('mtu', op.mtu),
+              ...opt('address', op.mac ? macBuf(op.mac) : undefined),
+              linkinfo,
+            },
+            create,
+          );
         } finally {
           if (fd !== undefined) closeSync(fd);
         }
@@ -90,7 +119,11 @@ class Batch {
       }
       case 'bridge': {
         const linkinfo = this.buf(nl.ifla.formatInfo({ kind: 'bridge' }));
-        await this.s.newLink({}, { ifname: op.name, ...opt('address', op.mac ? macBuf(op.mac) : undefined), linkinfo }, create);
+        await this.s.newLink(
+          {},
+          { ifname: op.name, ...opt('address', op.mac ? macBuf(op.mac) : undefined), linkinfo },
+          create,
+        );
         return undefined;
       }
       case 'set': {
@@ -98,7 +131,13 @@ class Batch {
         const master = op.master ? await this.ifindex(op.master) : undefined;
         await this.s.setLink(
           { index, ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}) },
-          { ...opt('master', master), ...opt('ifalias', op.alias), ...opt('ifname', op.rename), ...opt('mtu', op.mtu), ...opt('address', op.mac ? macBuf(op.mac) : undefined) },
+          {
+            ...opt('master', master),
+            ...opt('ifalias', op.alias),
+            ...opt('ifname', op.rename),
+            ...opt('mtu', op.mtu),
+            ...opt('address', op.mac ? macBuf(op.mac) : undefined),
+          },
           T,
         );
         if (op.rename) {
@@ -116,7 +155,12 @@ class Batch {
         const index = await this.ifindex(op.dev);
         const bytes = addrBytes(op.cidr.addr);
         await this.s.newAddress(
-          { family: op.cidr.addr.family === 4 ? 2 : 10, prefixlen: op.cidr.prefix, index, ...(op.nodad ? { flags: { nodad: true } } : {}) },
+          {
+            family: op.cidr.addr.family === 4 ? 2 : 10,
+            prefixlen: op.cidr.prefix,
+            index,
+            ...(op.nodad ? { flags: { nodad: true } } : {}),
+          },
           { local: bytes, address: bytes },
           create,
         );
@@ -125,7 +169,14 @@ class Batch {
       case 'default-via': {
         const oif = await this.ifindex(op.dev);
         await this.s.newRoute(
-          { family: op.gw.family === 4 ? 2 : 10, dstLen: 0, table: 254, protocol: 'BOOT', scope: 'UNIVERSE', type: 'UNICAST' },
+          {
+            family: op.gw.family === 4 ? 2 : 10,
+            dstLen: 0,
+            table: 254,
+            protocol: 'BOOT',
+            scope: 'UNIVERSE',
+            type: 'UNICAST',
+          },
           { gateway: addrBytes(op.gw), oif, table: 254 },
           { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE, ...T },
         );
@@ -162,9 +213,16 @@ class Batch {
 }
 
 const ERRNO_TEXT: Record<string, string> = {
-  EEXIST: 'File exists', ENODEV: 'No such device', ENOENT: 'No such file or directory', EINVAL: 'Invalid argument',
-  EBUSY: 'Device or resource busy', EADDRNOTAVAIL: 'Cannot assign requested address', ENETUNREACH: 'Network is unreachable',
-  EOPNOTSUPP: 'Operation not supported', EPERM: 'Operation not permitted', ERANGE: 'Numerical result out of range',
+  EEXIST: 'File exists',
+  ENODEV: 'No such device',
+  ENOENT: 'No such file or directory',
+  EINVAL: 'Invalid argument',
+  EBUSY: 'Device or resource busy',
+  EADDRNOTAVAIL: 'Cannot assign requested address',
+  ENETUNREACH: 'Network is unreachable',
+  EOPNOTSUPP: 'Operation not supported',
+  EPERM: 'Operation not permitted',
+  ERANGE: 'Numerical result out of range',
 };
 
 function describeError(err: unknown): string {
@@ -177,9 +235,17 @@ function describeError(err: unknown): string {
  * the batch's namespace), falling back to `fallback` (execs of `ip`) for any other batch.
  * `hostNetns`: the namespace host() acts in (the agent's own when undefined; tests give a test host's).
  */
-export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string; hook?: OpHook } = {}): IpExec & { inProcess: number; execs: number } {
+export function netlinkIp(
+  rt: Rtnl,
+  fallback: IpExec,
+  opts: { hostNetns?: string; hook?: OpHook } = {},
+): IpExec & { inProcess: number; execs: number } {
   const stats = { inProcess: 0, execs: 0 };
-  const run = async (netns: string | undefined, ops: LinkOp[], viaExec: () => Promise<unknown[][]>): Promise<unknown[][]> => {
+  const run = async (
+    netns: string | undefined,
+    ops: LinkOp[],
+    viaExec: () => Promise<unknown[][]>,
+  ): Promise<unknown[][]> => {
     if (ops.some((o) => !NETLINK_OPS.has(o.t))) {
       stats.execs++;
       return viaExec();
@@ -214,7 +280,7 @@ export function netlinkIp(rt: Rtnl, fallback: IpExec, opts: { hostNetns?: string
   return Object.assign(stats, {
     host: (ops: LinkOp[]) => run(opts.hostNetns, ops, () => fallback.host(ops)),
     inNs: (netns: string, ops: LinkOp[], o: { family?: 4 | 6 } = {}) =>
-      (o.family ? fallback.inNs(netns, ops, o) : run(netns, ops, () => fallback.inNs(netns, ops, o))),
+      o.family ? fallback.inNs(netns, ops, o) : run(netns, ops, () => fallback.inNs(netns, ops, o)),
     describe: fallback.describe.bind(fallback),
   });
 }

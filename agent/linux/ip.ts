@@ -58,7 +58,9 @@ export function ipExec(runner: Runner): IpExec {
       return parseJsonArrays(r.stdout);
     },
     async inNs(netns, ops, opts = {}) {
-      const r = await runner.run('nsenter', [`--net=${netns}`, 'ip', ...ipArgs(opts.family)], { input: renderBatch(ops) });
+      const r = await runner.run('nsenter', [`--net=${netns}`, 'ip', ...ipArgs(opts.family)], {
+        input: renderBatch(ops),
+      });
       return parseJsonArrays(r.stdout);
     },
     describe(netns, ops, family) {

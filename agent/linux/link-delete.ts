@@ -17,11 +17,19 @@ const T = { timeout: 10_000 };
  * is first; a failed exec rejects as before. A link that cannot be looked up is left to the exec
  * (which says what is wrong).
  */
-export async function deleteLinkWatched(rt: Rtnl, netns: string | undefined, name: string, viaExec: () => Promise<unknown[][]>): Promise<unknown[][]> {
+export async function deleteLinkWatched(
+  rt: Rtnl,
+  netns: string | undefined,
+  name: string,
+  viaExec: () => Promise<unknown[][]>,
+): Promise<unknown[][]> {
   const mon = rt.open(netns);
   mon.socket.on('error', () => {}); // e.g. ENOBUFS under a burst of link changes: the exec still answers
   try {
-    const index = await mon.getLink({}, { ifname: name }, T).then((l) => l[0]?.data.index, () => undefined);
+    const index = await mon.getLink({}, { ifname: name }, T).then(
+      (l) => l[0]?.data.index,
+      () => undefined,
+    );
     if (!index) return await viaExec();
     // Subscribed before the delete starts: its announcement cannot be missed, only (a full
     // receive buffer) dropped, and then the exec's end answers.
@@ -30,7 +38,11 @@ export async function deleteLinkWatched(rt: Rtnl, netns: string | undefined, nam
     const gone = new Promise<void>((resolve) => {
       mon.socket.on('message', (msgs) => {
         for (const m of msgs) {
-          if (m.type === MessageType.DELLINK && (parseMessage(m.type, m.data) as { data: { index?: number } }).data.index === index) resolve();
+          if (
+            m.type === MessageType.DELLINK &&
+            (parseMessage(m.type, m.data) as { data: { index?: number } }).data.index === index
+          )
+            resolve();
         }
       });
     });

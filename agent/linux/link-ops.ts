@@ -7,14 +7,29 @@ import { line } from './ip-line.js';
 
 export type LinkOp =
   /** A veth pair; the peer is made straight inside `peer.netns` (no move). */
-  | { t: 'veth'; name: string; mtu?: number; mac?: string; peer: { name: string; mtu?: number; mac?: string; netns?: string } }
+  | {
+      t: 'veth';
+      name: string;
+      mtu?: number;
+      mac?: string;
+      peer: { name: string; mtu?: number; mac?: string; netns?: string };
+    }
   | { t: 'bridge'; name: string; mac?: string }
   | { t: 'bridge-vlan-filtering'; name: string }
   | { t: 'macvlan'; name: string; link: string; mtu: number; mac?: string; netns: string; mode: string }
   | { t: 'ipoib'; name: string; link: string; mtu: number; netns: string; pkey: number }
   | { t: 'dummy'; name: string; mtu: number; mac?: string; netns: string }
   | { t: 'vlan'; name: string; link: string; id: number }
-  | { t: 'set'; name: string; master?: string; alias?: string; rename?: string; mtu?: number; mac?: string; up?: boolean }
+  | {
+      t: 'set';
+      name: string;
+      master?: string;
+      alias?: string;
+      rename?: string;
+      mtu?: number;
+      mac?: string;
+      up?: boolean;
+    }
   | { t: 'del'; name: string }
   | { t: 'addr-add'; cidr: Cidr; dev: string; nodad: boolean }
   /** `route replace default via GW dev DEV`: replaces the default route of the gateway's family. */
@@ -29,8 +44,19 @@ export function renderOp(op: LinkOp): string {
   switch (op.t) {
     case 'veth':
       return line(
-        'link', 'add', op.name, ...opt('mtu', op.mtu), ...opt('address', op.mac), 'type', 'veth', 'peer', 'name', op.peer.name,
-        ...opt('mtu', op.peer.mtu), ...opt('address', op.peer.mac), ...opt('netns', op.peer.netns),
+        'link',
+        'add',
+        op.name,
+        ...opt('mtu', op.mtu),
+        ...opt('address', op.mac),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        op.peer.name,
+        ...opt('mtu', op.peer.mtu),
+        ...opt('address', op.peer.mac),
+        ...opt('netns', op.peer.netns),
       );
     case 'bridge':
       return line('link', 'add', op.name, ...opt('address', op.mac), 'type', 'bridge');
@@ -38,18 +64,53 @@ export function renderOp(op: LinkOp): string {
       return line('link', 'set', op.name, 'type', 'bridge', 'vlan_filtering', 1);
     case 'macvlan':
       return line(
-        'link', 'add', op.name, 'link', op.link, 'mtu', op.mtu, ...opt('address', op.mac), 'netns', op.netns, 'type', 'macvlan', 'mode', op.mode,
+        'link',
+        'add',
+        op.name,
+        'link',
+        op.link,
+        'mtu',
+        op.mtu,
+        ...opt('address', op.mac),
+        'netns',
+        op.netns,
+        'type',
+        'macvlan',
+        'mode',
+        op.mode,
       );
     case 'ipoib':
-      return line('link', 'add', 'link', op.link, 'name', op.name, 'mtu', op.mtu, 'netns', op.netns, 'type', 'ipoib', 'pkey', `0x${op.pkey.toString(16)}`);
+      return line(
+        'link',
+        'add',
+        'link',
+        op.link,
+        'name',
+        op.name,
+        'mtu',
+        op.mtu,
+        'netns',
+        op.netns,
+        'type',
+        'ipoib',
+        'pkey',
+        `0x${op.pkey.toString(16)}`,
+      );
     case 'dummy':
       return line('link', 'add', op.name, 'mtu', op.mtu, ...opt('address', op.mac), 'netns', op.netns, 'type', 'dummy');
     case 'vlan':
       return line('link', 'add', 'link', op.link, 'name', op.name, 'type', 'vlan', 'id', op.id);
     case 'set':
       return line(
-        'link', 'set', op.name, ...opt('master', op.master), ...opt('alias', op.alias), ...opt('name', op.rename), ...opt('mtu', op.mtu),
-        ...opt('address', op.mac), ...(op.up === undefined ? [] : [op.up ? 'up' : 'down']),
+        'link',
+        'set',
+        op.name,
+        ...opt('master', op.master),
+        ...opt('alias', op.alias),
+        ...opt('name', op.rename),
+        ...opt('mtu', op.mtu),
+        ...opt('address', op.mac),
+        ...(op.up === undefined ? [] : [op.up ? 'up' : 'down']),
       );
     case 'del':
       return line('link', 'del', op.name);

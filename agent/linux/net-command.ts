@@ -18,8 +18,15 @@ function refusedOption(tok: string): string | undefined {
 
 /** The argv to run, after refusing what must never pass. Family switches (-4/-6) may lead for route/rule. */
 export function netCommandArgv(tool: string, args: readonly string[]): { cmd: string; argv: string[] } {
-  if (!(NET_TOOLS as readonly string[]).includes(tool)) throw invalid(`unknown tool '${tool}'`, 'use route, rule or tc');
-  if (args.length === 0) throw invalid(`fleetnet ${tool} needs arguments`, tool === 'tc' ? 'e.g. fleetnet tc web1 qdisc add dev eth1 root tbf rate 1mbit burst 32kbit latency 400ms' : `e.g. fleetnet ${tool} web1 show`);
+  if (!(NET_TOOLS as readonly string[]).includes(tool))
+    throw invalid(`unknown tool '${tool}'`, 'use route, rule or tc');
+  if (args.length === 0)
+    throw invalid(
+      `fleetnet ${tool} needs arguments`,
+      tool === 'tc'
+        ? 'e.g. fleetnet tc web1 qdisc add dev eth1 root tbf rate 1mbit burst 32kbit latency 400ms'
+        : `e.g. fleetnet ${tool} web1 show`,
+    );
   if (args.length > MAX_ARGS) throw invalid(`too many arguments (${args.length}; at most ${MAX_ARGS})`);
   let family: string[] = [];
   let rest = [...args];
@@ -28,15 +35,30 @@ export function netCommandArgv(tool: string, args: readonly string[]): { cmd: st
     rest = rest.slice(1);
   }
   for (const a of rest) {
-    if (a.length === 0 || a.length > 256 || /[\0\n]/.test(a)) throw invalid(`argument '${a.slice(0, 40)}' is empty, too long or holds a newline`);
+    if (a.length === 0 || a.length > 256 || /[\0\n]/.test(a))
+      throw invalid(`argument '${a.slice(0, 40)}' is empty, too long or holds a newline`);
     const opt = a.startsWith('-') ? refusedOption(a) : undefined;
-    if (opt) throw invalid(`'${a}' (${opt}) is refused: it would act outside the container's namespace or read commands from elsewhere`, `run the command without ${opt}; fleetnet already runs it inside the container`);
-    if (tool === 'tc' && /^(bpf|exec)$/i.test(a)) throw invalid(`tc '${a}' is refused: it loads programs or runs commands on the host`, 'use a qdisc, class or filter that needs no external program (tbf, htb, netem, u32, flower)');
+    if (opt)
+      throw invalid(
+        `'${a}' (${opt}) is refused: it would act outside the container's namespace or read commands from elsewhere`,
+        `run the command without ${opt}; fleetnet already runs it inside the container`,
+      );
+    if (tool === 'tc' && /^(bpf|exec)$/i.test(a))
+      throw invalid(
+        `tc '${a}' is refused: it loads programs or runs commands on the host`,
+        'use a qdisc, class or filter that needs no external program (tbf, htb, netem, u32, flower)',
+      );
   }
   return tool === 'tc' ? { cmd: 'tc', argv: rest } : { cmd: 'ip', argv: [...family, tool, ...rest] };
 }
 
-export async function runNetCommand(runner: Runner, netns: string, tool: string, args: readonly string[], signal?: AbortSignal) {
+export async function runNetCommand(
+  runner: Runner,
+  netns: string,
+  tool: string,
+  args: readonly string[],
+  signal?: AbortSignal,
+) {
   const { cmd, argv } = netCommandArgv(tool, args);
   const full = [`--net=${netns}`, cmd, ...argv];
   const r = await runner.run('nsenter', full, { allowFail: true, timeoutMs: 30_000, ...(signal ? { signal } : {}) });

@@ -41,7 +41,10 @@ export function loadRtnl(): Rtnl | string {
     try {
       return openSync(netns, 'r');
     } catch (err) {
-      throw failed(`cannot open network namespace ${netns}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, err);
+      throw failed(
+        `cannot open network namespace ${netns}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        err,
+      );
     }
   };
   return {

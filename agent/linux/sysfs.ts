@@ -22,7 +22,13 @@ export function readHostLink(name: string, sysClassNet = '/sys/class/net'): Host
     }
   };
   const type = Number(read('type'));
-  const kind: HostLinkKind = existsSync(`${dir}/bridge`) ? 'bridge' : type === 32 ? 'infiniband' : type === 1 ? 'ether' : 'other';
+  const kind: HostLinkKind = existsSync(`${dir}/bridge`)
+    ? 'bridge'
+    : type === 32
+      ? 'infiniband'
+      : type === 1
+        ? 'ether'
+        : 'other';
   return { name, kind, mtu: Number(read('mtu')) || 1500, alias: read('ifalias'), mac: read('address') };
 }
 

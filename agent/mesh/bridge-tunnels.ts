@@ -17,7 +17,10 @@ interface LinkJson {
   master?: string;
   operstate?: string;
   mtu?: number;
-  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; remote?: string; port?: number; ikey?: string; key?: string } };
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; local?: string; remote?: string; port?: number; ikey?: string; key?: string };
+  };
 }
 
 interface FdbJson {
@@ -47,7 +50,9 @@ export class BridgeTunnels {
 
   /** Everything fleetnet made, from `ip -json -d link` and `bridge -json fdb` (two execs). */
   async list(peerNames: ReadonlyMap<string, string> = new Map()): Promise<BridgeMeshState> {
-    const links = JSON.parse((await this.runner.run('ip', ['-json', '-d', 'link', 'show'])).stdout || '[]') as LinkJson[];
+    const links = JSON.parse(
+      (await this.runner.run('ip', ['-json', '-d', 'link', 'show'])).stdout || '[]',
+    ) as LinkJson[];
     const bridges = new Set(links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
     const devices = new Map<string, { network: string; kind: string; mtu?: number; operstate?: string }>();
     const tunnels: Tunnel[] = [];
@@ -57,13 +62,25 @@ export class BridgeTunnels {
       const kind = l.linkinfo?.info_kind ?? '';
       if (kind !== 'vxlan' && kind !== 'gretap') continue;
       const network = l.ifalias.slice(ALIAS_PREFIX.length);
-      devices.set(l.ifname, { network, kind, ...(l.mtu ? { mtu: l.mtu } : {}), ...(l.operstate ? { operstate: l.operstate } : {}) });
+      devices.set(l.ifname, {
+        network,
+        kind,
+        ...(l.mtu ? { mtu: l.mtu } : {}),
+        ...(l.operstate ? { operstate: l.operstate } : {}),
+      });
       const d = l.linkinfo?.info_data ?? {};
       if (kind === 'vxlan') vx.set(l.ifname, l);
       else {
         tunnels.push({
-          network, kind: 'bridge', encap: 'gre', key: keyOf(d.ikey ?? d.key), bridge: l.master ?? '', port: l.ifname,
-          peer: peerNames.get(d.remote ?? '') ?? '', peerIp: d.remote ?? '', localIp: d.local ?? '',
+          network,
+          kind: 'bridge',
+          encap: 'gre',
+          key: keyOf(d.ikey ?? d.key),
+          bridge: l.master ?? '',
+          port: l.ifname,
+          peer: peerNames.get(d.remote ?? '') ?? '',
+          peerIp: d.remote ?? '',
+          localIp: d.local ?? '',
         });
       }
     }
@@ -74,8 +91,16 @@ export class BridgeTunnels {
         if (!l || f.mac !== FLOOD_MAC || !f.dst) continue;
         const d = l.linkinfo?.info_data ?? {};
         tunnels.push({
-          network: l.ifalias!.slice(ALIAS_PREFIX.length), kind: 'bridge', encap: 'vxlan', key: d.id ?? 0, bridge: l.master ?? '',
-          port: l.ifname, peer: peerNames.get(f.dst) ?? '', peerIp: f.dst, localIp: d.local ?? '', dstPort: d.port ?? VXLAN_PORT,
+          network: l.ifalias!.slice(ALIAS_PREFIX.length),
+          kind: 'bridge',
+          encap: 'vxlan',
+          key: d.id ?? 0,
+          bridge: l.master ?? '',
+          port: l.ifname,
+          peer: peerNames.get(f.dst) ?? '',
+          peerIp: f.dst,
+          localIp: d.local ?? '',
+          dstPort: d.port ?? VXLAN_PORT,
         });
       }
     }
@@ -91,9 +116,25 @@ export class BridgeTunnels {
   deviceLines(t: Tunnel, mtu: number): string[] {
     const add =
       t.encap === 'vxlan'
-        ? line('link', 'add', t.port, 'type', 'vxlan', 'id', t.key, 'local', t.localIp, 'dstport', t.dstPort ?? VXLAN_PORT, 'nolearning')
+        ? line(
+            'link',
+            'add',
+            t.port,
+            'type',
+            'vxlan',
+            'id',
+            t.key,
+            'local',
+            t.localIp,
+            'dstport',
+            t.dstPort ?? VXLAN_PORT,
+            'nolearning',
+          )
         : line('link', 'add', t.port, 'type', 'gretap', 'local', t.localIp, 'remote', t.peerIp, 'key', t.key);
-    const lines = [add, line('link', 'set', 'dev', t.port, 'alias', `${ALIAS_PREFIX}${t.network}`, 'mtu', mtu, 'master', t.bridge, 'up')];
+    const lines = [
+      add,
+      line('link', 'set', 'dev', t.port, 'alias', `${ALIAS_PREFIX}${t.network}`, 'mtu', mtu, 'master', t.bridge, 'up'),
+    ];
     if (t.encap === 'gre') lines.push(line('link', 'set', 'dev', t.port, 'type', 'bridge_slave', 'isolated', 'on'));
     return lines;
   }
@@ -109,7 +150,10 @@ export class BridgeTunnels {
   /** One entry: `bridge fdb append …`; several (a joining host): one `bridge -batch -`. */
   async addFloods(ts: Tunnel[]): Promise<void> {
     if (ts.length === 1) await this.runner.run('bridge', this.floodArgs('append', ts[0]!));
-    else if (ts.length > 1) await this.runner.run('bridge', ['-batch', '-'], { input: ts.map((t) => line(...this.floodArgs('append', t))).join('\n') + '\n' });
+    else if (ts.length > 1)
+      await this.runner.run('bridge', ['-batch', '-'], {
+        input: ts.map((t) => line(...this.floodArgs('append', t))).join('\n') + '\n',
+      });
   }
 
   async removeFlood(t: Tunnel): Promise<void> {
@@ -119,7 +163,9 @@ export class BridgeTunnels {
   async deleteDevice(name: string): Promise<void> {
     const r = await this.runner.run('ip', ['link', 'del', 'dev', name], { allowFail: true });
     if (r.code !== 0 && !/Cannot find device|does not exist/.test(r.stderr)) {
-      throw new FleetnetError('failed', `cannot delete tunnel device ${name}: ${r.stderr.trim()}`, { hint: `look at it with: ip -d link show ${name}` });
+      throw new FleetnetError('failed', `cannot delete tunnel device ${name}: ${r.stderr.trim()}`, {
+        hint: `look at it with: ip -d link show ${name}`,
+      });
     }
   }
 }

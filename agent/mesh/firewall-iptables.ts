@@ -46,7 +46,8 @@ export class IptablesFirewall {
   }
 
   async write(want: FirewallState | undefined): Promise<void> {
-    const jumped = (await this.runner.run('iptables', ['-w', '-C', 'INPUT', '-j', IPT_CHAIN], { allowFail: true })).code === 0;
+    const jumped =
+      (await this.runner.run('iptables', ['-w', '-C', 'INPUT', '-j', IPT_CHAIN], { allowFail: true })).code === 0;
     if (!want) {
       if (jumped) await this.runner.run('iptables', ['-w', '-D', 'INPUT', '-j', IPT_CHAIN]);
       await this.runner.run('iptables', ['-w', '-F', IPT_CHAIN], { allowFail: true });

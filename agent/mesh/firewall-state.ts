@@ -9,6 +9,10 @@ export interface FirewallState {
 }
 
 export function checkFirewallState(s: FirewallState): void {
-  for (const p of s.peers) if (tryParseAddr(p)?.family !== 4) throw new FleetnetError('invalid', `firewall peer '${p}' is not an IPv4 address`);
-  for (const p of s.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FleetnetError('invalid', `firewall port ${p} is not 1..65535`);
+  for (const p of s.peers)
+    if (tryParseAddr(p)?.family !== 4)
+      throw new FleetnetError('invalid', `firewall peer '${p}' is not an IPv4 address`);
+  for (const p of s.ports)
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw new FleetnetError('invalid', `firewall port ${p} is not 1..65535`);
 }

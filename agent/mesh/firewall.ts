@@ -53,7 +53,8 @@ export class NftFirewall {
   async read(): Promise<FirewallState | undefined> {
     const r = await this.runner.run('nft', ['-j', 'list', 'table', 'ip', NFT_TABLE], { allowFail: true });
     // Through nsenter a missing nft is exit 127, not ENOENT.
-    if (r.code === 127 || /failed to execute nft/.test(r.stderr)) throw new FleetnetError('unsupported', 'nft is not installed');
+    if (r.code === 127 || /failed to execute nft/.test(r.stderr))
+      throw new FleetnetError('unsupported', 'nft is not installed');
     if (r.code !== 0) return undefined;
     const objs = (JSON.parse(r.stdout) as { nftables: NftObj[] }).nftables;
     const elems = (name: string) => objs.find((o) => o.set?.name === name)?.set?.elem ?? [];
@@ -76,7 +77,10 @@ export interface FirewallBackend {
  */
 export class MeshFirewall {
   private chosen: FirewallBackend | undefined;
-  constructor(private readonly runner: Runner, private readonly backend?: 'nft' | 'iptables') {}
+  constructor(
+    private readonly runner: Runner,
+    private readonly backend?: 'nft' | 'iptables',
+  ) {}
 
   private async pick(): Promise<{ fw: FirewallBackend; have: FirewallState | undefined }> {
     if (this.chosen) return { fw: this.chosen, have: await this.chosen.read() };
@@ -96,9 +100,14 @@ export class MeshFirewall {
       this.chosen = ipt;
       return { fw: ipt, have };
     } catch (err) {
-      throw new FleetnetError('unsupported', 'neither nft nor iptables is installed: fleetnet cannot drop VXLAN/GRE from non-peers on Linux-bridge meshes', {
-        cause: err, hint: 'apt-get install nftables (or mesh the network on OVS, whose tunnel ports need no firewall)',
-      });
+      throw new FleetnetError(
+        'unsupported',
+        'neither nft nor iptables is installed: fleetnet cannot drop VXLAN/GRE from non-peers on Linux-bridge meshes',
+        {
+          cause: err,
+          hint: 'apt-get install nftables (or mesh the network on OVS, whose tunnel ports need no firewall)',
+        },
+      );
     }
   }
 

@@ -54,16 +54,26 @@ export interface MesherOptions {
 const EMPTY: MeshSpec = { generation: 0, networks: [] };
 
 export function checkMeshSpec(spec: MeshSpec): MeshSpec {
-  if (!Number.isInteger(spec.generation) || spec.generation < 0) throw invalid(`mesh generation ${spec.generation} is not a whole number ≥ 0`);
+  if (!Number.isInteger(spec.generation) || spec.generation < 0)
+    throw invalid(`mesh generation ${spec.generation} is not a whole number ≥ 0`);
   const seen = new Set<string>();
   for (const n of spec.networks) {
     if (seen.has(n.network)) throw invalid(`network ${n.network} appears twice in the mesh spec`);
     seen.add(n.network);
-    if (!Number.isInteger(n.mtu) || n.mtu < 576 || n.mtu > 65535) throw invalid(`network ${n.network}: MTU ${n.mtu} is not 576..65535`);
-    if (n.datapathType !== undefined && !/^[a-z]{1,16}$/.test(n.datapathType)) throw invalid(`datapath type '${n.datapathType}' is not a plain word such as netdev or system`);
+    if (!Number.isInteger(n.mtu) || n.mtu < 576 || n.mtu > 65535)
+      throw invalid(`network ${n.network}: MTU ${n.mtu} is not 576..65535`);
+    if (n.datapathType !== undefined && !/^[a-z]{1,16}$/.test(n.datapathType))
+      throw invalid(`datapath type '${n.datapathType}' is not a plain word such as netdev or system`);
     for (const t of n.tunnels) {
       checkTunnel(t);
-      if (t.network !== n.network || t.kind !== n.kind || t.encap !== n.encap || t.key !== n.key || t.bridge !== n.bridge || t.localIp !== n.localIp) {
+      if (
+        t.network !== n.network ||
+        t.kind !== n.kind ||
+        t.encap !== n.encap ||
+        t.key !== n.key ||
+        t.bridge !== n.bridge ||
+        t.localIp !== n.localIp
+      ) {
         throw invalid(`tunnel ${t.port} to ${t.peer} does not match its network ${n.network}'s settings`);
       }
     }
@@ -105,9 +115,13 @@ export class Mesher {
     checkMeshSpec(spec);
     return this.queue.run('mesh', async () => {
       if (spec.generation < this.spec.generation) {
-        throw new FleetnetError('conflict', `mesh generation ${spec.generation} is older than the one this agent holds (${this.spec.generation})`, {
-          hint: 'send the latest generation; the agent keeps converging to the newest it has seen',
-        });
+        throw new FleetnetError(
+          'conflict',
+          `mesh generation ${spec.generation} is older than the one this agent holds (${this.spec.generation})`,
+          {
+            hint: 'send the latest generation; the agent keeps converging to the newest it has seen',
+          },
+        );
       }
       mkdirSync(this.o.stateDir, { recursive: true });
       const tmp = `${this.file()}.tmp`;
@@ -139,7 +153,9 @@ export class Mesher {
   start(resyncMs: number, passNow = true): void {
     this.stop();
     const tick = () => {
-      this.reconcile().catch((err: unknown) => this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'));
+      this.reconcile().catch((err: unknown) =>
+        this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'),
+      );
     };
     if (passNow) tick();
     this.timer = setInterval(tick, resyncMs);
@@ -161,7 +177,14 @@ export class Mesher {
   }
 
   private async pass(): Promise<MeshResult> {
-    const res: MeshResult = { generation: this.spec.generation, added: [], removed: [], kept: 0, changes: 0, errors: [] };
+    const res: MeshResult = {
+      generation: this.spec.generation,
+      added: [],
+      removed: [],
+      kept: 0,
+      changes: 0,
+      errors: [],
+    };
     const nets = new Map(this.spec.networks.map((n) => [n.network, n]));
     const fail = (network: string, err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
@@ -170,12 +193,20 @@ export class Mesher {
     };
     await this.passOvs(nets, res, fail);
     await this.passKernel(nets, res, fail);
-    if (res.changes > 0) this.o.log.info({ generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes }, 'mesh converged');
+    if (res.changes > 0)
+      this.o.log.info(
+        { generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes },
+        'mesh converged',
+      );
     this.lastPass = res;
     return res;
   }
 
-  private async passOvs(nets: Map<string, MeshNetworkSpec>, res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
+  private async passOvs(
+    nets: Map<string, MeshNetworkSpec>,
+    res: MeshResult,
+    fail: (n: string, e: unknown) => void,
+  ): Promise<void> {
     const want = [...nets.values()].filter((n) => n.kind === 'ovs').flatMap((n) => n.tunnels);
     let state;
     try {
@@ -198,7 +229,8 @@ export class Mesher {
     }
     // One transaction per network (and bridge): a failing network leaves the others converged.
     const groups = new Map<string, Tunnel[]>();
-    for (const t of d.add) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
+    for (const t of d.add)
+      groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
     for (const ts of groups.values()) {
       const { network, bridge } = ts[0]!;
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
@@ -223,11 +255,16 @@ export class Mesher {
     for (const [network, why] of brokenNets) fail(network, new Error(`${why.message}; fix: ${why.hint ?? ''}`));
   }
 
-  private async passKernel(nets: Map<string, MeshNetworkSpec>, res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
+  private async passKernel(
+    nets: Map<string, MeshNetworkSpec>,
+    res: MeshResult,
+    fail: (n: string, e: unknown) => void,
+  ): Promise<void> {
     const kernelNets = [...nets.values()].filter((n) => n.kind === 'bridge');
     let want = kernelNets.flatMap((n) => n.tunnels);
     if (want.some((t) => t.encap === 'gre') && !(await this.o.hasGretap())) {
-      for (const n of kernelNets.filter((x) => x.encap === 'gre' && x.tunnels.length)) fail(n.network, gretapMissing(n.network));
+      for (const n of kernelNets.filter((x) => x.encap === 'gre' && x.tunnels.length))
+        fail(n.network, gretapMissing(n.network));
       want = want.filter((t) => t.encap !== 'gre');
     }
     const state = await this.kernel.list();
@@ -302,7 +339,10 @@ export class Mesher {
 
   private async passFirewall(want: Tunnel[], res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
     const fw: FirewallState | undefined = want.length
-      ? { peers: want.map((t) => t.peerIp), ports: want.filter((t) => t.encap === 'vxlan').map((t) => t.dstPort ?? 4789) }
+      ? {
+          peers: want.map((t) => t.peerIp),
+          ports: want.filter((t) => t.encap === 'vxlan').map((t) => t.dstPort ?? 4789),
+        }
       : undefined;
     try {
       if (await this.firewall.ensure(fw)) res.changes++;

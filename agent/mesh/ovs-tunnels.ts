@@ -18,7 +18,8 @@ interface OvsTable {
 
 /** OVSDB JSON: ["map", [[k, v]...]] → object. */
 export function ovsMap(v: unknown): Record<string, string> {
-  if (Array.isArray(v) && v[0] === 'map') return Object.fromEntries((v[1] as [string, unknown][]).map(([k, x]) => [k, String(x)]));
+  if (Array.isArray(v) && v[0] === 'map')
+    return Object.fromEntries((v[1] as [string, unknown][]).map(([k, x]) => [k, String(x)]));
   return {};
 }
 
@@ -67,14 +68,32 @@ export class OvsTunnels {
   async list(): Promise<OvsMeshState> {
     let out: string;
     try {
-      out = (await this.vsctl(['--format=json',
-        '--', '--columns=name,ports,datapath_type,datapath_id', 'list', 'bridge',
-        '--', '--columns=_uuid,name,external_ids', 'list', 'port',
-        '--', '--columns=name,type,options,bfd_status', 'list', 'interface'])).stdout;
+      out = (
+        await this.vsctl([
+          '--format=json',
+          '--',
+          '--columns=name,ports,datapath_type,datapath_id',
+          'list',
+          'bridge',
+          '--',
+          '--columns=_uuid,name,external_ids',
+          'list',
+          'port',
+          '--',
+          '--columns=name,type,options,bfd_status',
+          'list',
+          'interface',
+        ])
+      ).stdout;
     } catch (err) {
-      throw new FleetnetError('unavailable', `cannot read this host's Open vSwitch database${this.o.ovsDb ? ` ${this.o.ovsDb}` : ''}`, {
-        cause: err, hint: 'start ovsdb-server/ovs-vswitchd, or give the agent the right --ovs-db unix:PATH',
-      });
+      throw new FleetnetError(
+        'unavailable',
+        `cannot read this host's Open vSwitch database${this.o.ovsDb ? ` ${this.o.ovsDb}` : ''}`,
+        {
+          cause: err,
+          hint: 'start ovsdb-server/ovs-vswitchd, or give the agent the right --ovs-db unix:PATH',
+        },
+      );
     }
     const [br, port, iface] = parseJsonArrays(out).map((a) => rows(a[0] as OvsTable));
     const bridgeOfPort = new Map<string, string>();
@@ -102,22 +121,44 @@ export class OvsTunnels {
         localIp: opts.local_ip ?? '',
       });
     }
-    const broken = new Map((br ?? []).filter((b) => !hasDatapath(b.datapath_id))
-      .map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]));
+    const broken = new Map(
+      (br ?? [])
+        .filter((b) => !hasDatapath(b.datapath_id))
+        .map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]),
+    );
     return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken };
   }
 
   /** ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given. */
   private bridgeCmds(bridge: string, datapathType?: string): string[][] {
-    return [['--may-exist', 'add-br', bridge], ...(datapathType ? [['set', 'bridge', bridge, `datapath_type=${datapathType}`]] : [])];
+    return [
+      ['--may-exist', 'add-br', bridge],
+      ...(datapathType ? [['set', 'bridge', bridge, `datapath_type=${datapathType}`]] : []),
+    ];
   }
 
   /** ovs-vsctl commands for one tunnel: the port, its interface settings, BFD, protected and fleetnet's marks. */
   private portCmds(t: Tunnel): string[][] {
     return [
       ['--may-exist', 'add-port', t.bridge, t.port],
-      ['set', 'interface', t.port, `type=${t.encap}`, `options:remote_ip=${t.peerIp}`, `options:key=${t.key}`, `options:local_ip=${t.localIp}`, 'bfd:enable=true'],
-      ['set', 'port', t.port, 'protected=true', `external_ids:${EXT_NET}=${t.network}`, `external_ids:${EXT_PEER}=${t.peer}`],
+      [
+        'set',
+        'interface',
+        t.port,
+        `type=${t.encap}`,
+        `options:remote_ip=${t.peerIp}`,
+        `options:key=${t.key}`,
+        `options:local_ip=${t.localIp}`,
+        'bfd:enable=true',
+      ],
+      [
+        'set',
+        'port',
+        t.port,
+        'protected=true',
+        `external_ids:${EXT_NET}=${t.network}`,
+        `external_ids:${EXT_PEER}=${t.peer}`,
+      ],
     ];
   }
 
@@ -126,7 +167,10 @@ export class OvsTunnels {
    * or nothing, and ovs-vswitchd is waited for once, not once per peer (a joining host adds N-1).
    */
   addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): string[] {
-    const cmds = [...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []), ...[tunnels].flat().flatMap((t) => this.portCmds(t))];
+    const cmds = [
+      ...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []),
+      ...[tunnels].flat().flatMap((t) => this.portCmds(t)),
+    ];
     return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
   }
 

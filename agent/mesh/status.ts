@@ -35,9 +35,18 @@ export function bfdState(bfd: Record<string, string> | undefined): { state: Tunn
   return { state: bfd.state === 'up' && bfd.forwarding === 'true' ? 'up' : 'down', detail };
 }
 
-export async function probePeer(runner: Runner, localIp: string, peerIp: string): Promise<{ state: TunnelState; detail: string }> {
-  const r = await runner.run('ping', ['-n', '-q', '-c', '1', '-W', '1', '-I', localIp, peerIp], { allowFail: true, timeoutMs: 3000 });
-  return r.code === 0 ? { state: 'up', detail: `peer ${peerIp} answers on the underlay` } : { state: 'down', detail: `peer ${peerIp} does not answer on the underlay` };
+export async function probePeer(
+  runner: Runner,
+  localIp: string,
+  peerIp: string,
+): Promise<{ state: TunnelState; detail: string }> {
+  const r = await runner.run('ping', ['-n', '-q', '-c', '1', '-W', '1', '-I', localIp, peerIp], {
+    allowFail: true,
+    timeoutMs: 3000,
+  });
+  return r.code === 0
+    ? { state: 'up', detail: `peer ${peerIp} answers on the underlay` }
+    : { state: 'down', detail: `peer ${peerIp} does not answer on the underlay` };
 }
 
 export async function tunnelStatuses(i: StatusInput): Promise<TunnelStatus[]> {

@@ -5,7 +5,11 @@ import type { Runner } from '../../common/runner.js';
 /** external_ids keys fleetnet puts on what it makes, so that a restarted agent recognises it. */
 export const OVS_OWNED_KEY = 'fleetnet';
 export const OVS_OWNED_VALUE = 'owned';
-export const OVS_PORT_KEYS = { attachment: 'fleetnet-attachment', container: 'fleetnet-container', ifname: 'fleetnet-ifname' } as const;
+export const OVS_PORT_KEYS = {
+  attachment: 'fleetnet-attachment',
+  container: 'fleetnet-container',
+  ifname: 'fleetnet-ifname',
+} as const;
 
 export type OvsDatapath = 'system' | 'netdev';
 
@@ -50,13 +54,34 @@ export class OvsCtl {
   }
 
   static addBridgeArgs(name: string, datapath: OvsDatapath): string[] {
-    return ['--may-exist', 'add-br', name, '--', 'set', 'bridge', name, `datapath_type=${datapath}`, '--', 'br-set-external-id', name, OVS_OWNED_KEY, OVS_OWNED_VALUE];
+    return [
+      '--may-exist',
+      'add-br',
+      name,
+      '--',
+      'set',
+      'bridge',
+      name,
+      `datapath_type=${datapath}`,
+      '--',
+      'br-set-external-id',
+      name,
+      OVS_OWNED_KEY,
+      OVS_OWNED_VALUE,
+    ];
   }
 
   static addPortArgs(bridge: string, port: string, tag: OvsPortTag, vlan?: number): string[] {
     return [
-      '--may-exist', 'add-port', bridge, port, ...(vlan ? [`tag=${vlan}`] : []),
-      '--', 'set', 'port', port,
+      '--may-exist',
+      'add-port',
+      bridge,
+      port,
+      ...(vlan ? [`tag=${vlan}`] : []),
+      '--',
+      'set',
+      'port',
+      port,
       `external_ids:${OVS_PORT_KEYS.attachment}=${tag.attachmentId}`,
       `external_ids:${OVS_PORT_KEYS.container}=${tag.container}`,
       `external_ids:${OVS_PORT_KEYS.ifname}=${tag.ifname}`,
@@ -89,18 +114,31 @@ export class OvsCtl {
   }
 
   async bridgeOwned(name: string): Promise<boolean> {
-    const r = await this.runner.run('ovs-vsctl', this.args('br-get-external-id', name, OVS_OWNED_KEY), { allowFail: true });
+    const r = await this.runner.run('ovs-vsctl', this.args('br-get-external-id', name, OVS_OWNED_KEY), {
+      allowFail: true,
+    });
     return r.code === 0 && r.stdout.trim() === OVS_OWNED_VALUE;
   }
 
   async listPorts(bridge: string): Promise<string[]> {
     const r = await this.runner.run('ovs-vsctl', this.args('list-ports', bridge), { allowFail: true });
-    return r.code === 0 ? r.stdout.split('\n').map((s) => s.trim()).filter(Boolean) : [];
+    return r.code === 0
+      ? r.stdout
+          .split('\n')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
   }
 
   /** Ports that carry fleetnet's attachment id: what a restarted agent recognises as its own. */
   async ownedPorts(): Promise<OwnedPort[]> {
-    const out = await this.run('--format=json', '--columns=name,external_ids', 'find', 'port', `external_ids:${OVS_PORT_KEYS.attachment}!=""`);
+    const out = await this.run(
+      '--format=json',
+      '--columns=name,external_ids',
+      'find',
+      'port',
+      `external_ids:${OVS_PORT_KEYS.attachment}!=""`,
+    );
     return parseOwnedPorts(out);
   }
 }
@@ -117,7 +155,12 @@ export function parseOwnedPorts(json: string): OwnedPort[] {
     const map = new Map((((row[ei] as [string, [string, string][]]) ?? ['map', []])[1] ?? []).map(([k, v]) => [k, v]));
     const attachmentId = map.get(OVS_PORT_KEYS.attachment);
     if (!attachmentId) continue;
-    res.push({ port: name, attachmentId, container: map.get(OVS_PORT_KEYS.container) ?? '', ifname: map.get(OVS_PORT_KEYS.ifname) ?? '' });
+    res.push({
+      port: name,
+      attachmentId,
+      container: map.get(OVS_PORT_KEYS.container) ?? '',
+      ifname: map.get(OVS_PORT_KEYS.ifname) ?? '',
+    });
   }
   return res;
 }
@@ -133,14 +176,14 @@ export function datapathProblem(bridge: string, datapathType: string): FleetnetE
   const kernel = datapathType === '' || datapathType === 'system';
   return kernel
     ? unsupported(
-      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its ` +
-        'kernel (system) datapath (this host has no openvswitch kernel module); no packet would pass',
-      `use the user-space datapath: ovs-vsctl del-br ${bridge}, then attach with --ovs-datapath netdev ` +
-        '(or run the agent with --ovs-datapath netdev); or load the module: modprobe openvswitch',
-    )
+        `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create its ` +
+          'kernel (system) datapath (this host has no openvswitch kernel module); no packet would pass',
+        `use the user-space datapath: ovs-vsctl del-br ${bridge}, then attach with --ovs-datapath netdev ` +
+          '(or run the agent with --ovs-datapath netdev); or load the module: modprobe openvswitch',
+      )
     : unsupported(
-      `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create ` +
-        `its ${datapathType} datapath; no packet would pass`,
-      "start ovs-vswitchd with user-space (netdev) support; its log says why the bridge failed",
-    );
+        `Open vSwitch bridge ${bridge} is in the database but not in the datapath: ovs-vswitchd could not create ` +
+          `its ${datapathType} datapath; no packet would pass`,
+        'start ovs-vswitchd with user-space (netdev) support; its log says why the bridge failed',
+      );
 }

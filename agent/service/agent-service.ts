@@ -57,8 +57,16 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const order = attachOrderFromProto(req);
       const opts = { signal: ctx.signal, ...(req.keepAddress ? { keepAddress: true } : {}) };
       const res = await attacher.attach(order, opts);
-      if (res.changed) log.info({ container: res.record.container.name, ifname: res.record.ifname, hostIf: res.record.hostIf }, 'attached');
-      return { interface: interfaceToProto(res.record, 'up', attacher.lease(res.record.key)), changed: res.changed, commands: res.commands };
+      if (res.changed)
+        log.info(
+          { container: res.record.container.name, ifname: res.record.ifname, hostIf: res.record.hostIf },
+          'attached',
+        );
+      return {
+        interface: interfaceToProto(res.record, 'up', attacher.lease(res.record.key)),
+        changed: res.changed,
+        commands: res.commands,
+      };
     }),
     detach: unary(log, 'Detach', async (req: Parameters<typeof detachOrderFromProto>[0]) => {
       const res = await attacher.detach(detachOrderFromProto(req));
@@ -67,7 +75,10 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     list: unary(log, 'List', async () => ({
       interfaces: attacher.list().map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))),
       labelled: (d.lifecycle?.labels() ?? []).map((l) => ({
-        id: l.id, name: l.container, errors: l.errors, attach: l.fleet.map((f) => ({ ifname: f.ifname, network: f.net, addresses: f.addresses })),
+        id: l.id,
+        name: l.container,
+        errors: l.errors,
+        attach: l.fleet.map((f) => ({ ifname: f.ifname, network: f.net, addresses: f.addresses })),
       })),
     })),
     check: unary(log, 'Check', async (req: { fix: boolean }) => {
@@ -75,8 +86,12 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
       const host = d.hostName ?? hostname();
       return { findings: (await d.check(req.fix)).map((f) => ({ ...f, host })) };
     }),
-    applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) => meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req)))),
-    meshStatus: unary(log, 'MeshStatus', async () => meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status())),
+    applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) =>
+      meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req))),
+    ),
+    meshStatus: unary(log, 'MeshStatus', async () =>
+      meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status()),
+    ),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest, ctx) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');

@@ -19,8 +19,14 @@ export async function startCniEndpoint(socket: string, handler: CniHandler, log:
   const answer = async (text: string): Promise<PluginOutcome> => {
     const w = parseWire(text);
     if (typeof w === 'string') {
-      return failOutcome(CNI_VERSION, new CniError(CniCode.ioFailure, `the plugin's request to the agent is not one: ${w}`,
-        'the plugin is of another fleetnet version than the agent: run fleetnet cni install again'));
+      return failOutcome(
+        CNI_VERSION,
+        new CniError(
+          CniCode.ioFailure,
+          `the plugin's request to the agent is not one: ${w}`,
+          'the plugin is of another fleetnet version than the agent: run fleetnet cni install again',
+        ),
+      );
     }
     return answerPluginCall(w, (call) => answerCni(handler, call, log));
   };

@@ -1,6 +1,12 @@
 // Proto types stop here: requests become domain orders, records become proto interfaces.
 import { existsSync } from 'node:fs';
-import { attachSpecOfRequest, checkAddressList, checkId, isIpoibParent, targetFromProto } from '../../common/attach/index.js';
+import {
+  attachSpecOfRequest,
+  checkAddressList,
+  checkId,
+  isIpoibParent,
+  targetFromProto,
+} from '../../common/attach/index.js';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import { parseIfName, parseNewIfName, type IfName } from '../../common/ifname.js';
 import type { Mac } from '../../common/mac.js';
@@ -31,12 +37,15 @@ export function attachOrderFromProto(r: AttachRequest, sysClassNet?: string): At
 /** pipework's `mac:HOSTMAC`: the one host interface holding that MAC. */
 function hostIfByMac(mac: Mac, sysClassNet?: string): IfName {
   const names = findLinksByMac(mac, sysClassNet);
-  if (names.length === 0) throw notFound(`no host interface has MAC ${mac}`, "'ip link' shows the MACs of this host's interfaces");
+  if (names.length === 0)
+    throw notFound(`no host interface has MAC ${mac}`, "'ip link' shows the MACs of this host's interfaces");
   // A NIC and the VLAN children or bridges made on it share its MAC: prefer the one that is none of those.
   const plain = names.filter((n) => !n.includes('.') && !existsSync(`${sysClassNet ?? '/sys/class/net'}/${n}/bridge`));
   if (plain.length === 1) return parseIfName(plain[0]!, 'host interface');
   if (names.length === 1) return parseIfName(names[0]!, 'host interface');
-  throw new FleetnetError('ambiguous', `MAC ${mac} is held by more than one host interface: ${names.join(', ')}`, { hint: 'name the interface instead of mac:…' });
+  throw new FleetnetError('ambiguous', `MAC ${mac} is held by more than one host interface: ${names.join(', ')}`, {
+    hint: 'name the interface instead of mac:…',
+  });
 }
 
 export function detachOrderFromProto(r: DetachRequest): DetachOrder {
@@ -49,13 +58,27 @@ export function detachOrderFromProto(r: DetachRequest): DetachOrder {
 
 export function leaseToProto(l: Lease | undefined): Interface['lease'] {
   if (!l) return undefined;
-  return { address: l.address, router: l.router, dns: l.dns, leaseSeconds: l.leaseSeconds, expiresUnixMs: l.expiresUnixMs, clientPid: l.clientPid, client: l.client };
+  return {
+    address: l.address,
+    router: l.router,
+    dns: l.dns,
+    leaseSeconds: l.leaseSeconds,
+    expiresUnixMs: l.expiresUnixMs,
+    clientPid: l.clientPid,
+    client: l.client,
+  };
 }
 
 export function interfaceToProto(r: AttachmentRecord, state = 'up', lease?: Lease): Interface {
   return {
     attachmentId: r.attachmentId,
-    container: { runtime: r.container.runtime, id: r.container.id, name: r.container.name, pid: r.container.pid, netns: r.container.netns },
+    container: {
+      runtime: r.container.runtime,
+      id: r.container.id,
+      name: r.container.name,
+      pid: r.container.pid,
+      netns: r.container.netns,
+    },
     ifname: r.ifname,
     hostIfname: r.hostIfname,
     hostIf: r.hostIf,

@@ -9,16 +9,31 @@ export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {
   const spec: MeshSpec = {
     generation: m.generation,
     networks: m.networks.map((n) => {
-      if (n.kind !== 'ovs' && n.kind !== 'bridge') throw invalid(`network ${n.network}: kind '${n.kind}' is not ovs or bridge`);
-      if (n.encap !== 'gre' && n.encap !== 'vxlan') throw invalid(`network ${n.network}: encapsulation '${n.encap}' is not gre or vxlan`);
+      if (n.kind !== 'ovs' && n.kind !== 'bridge')
+        throw invalid(`network ${n.network}: kind '${n.kind}' is not ovs or bridge`);
+      if (n.encap !== 'gre' && n.encap !== 'vxlan')
+        throw invalid(`network ${n.network}: encapsulation '${n.encap}' is not gre or vxlan`);
       const kind: MeshKind = n.kind;
       const encap: MeshEncap = n.encap;
       return {
-        network: n.network, kind, encap, key: n.key, bridge: n.bridge, localIp: n.localIp, mtu: n.mtu,
+        network: n.network,
+        kind,
+        encap,
+        key: n.key,
+        bridge: n.bridge,
+        localIp: n.localIp,
+        mtu: n.mtu,
         ...(n.datapathType ? { datapathType: n.datapathType } : {}),
         tunnels: n.tunnels.map((t) => ({
-          network: n.network, kind, encap, key: n.key, bridge: n.bridge, localIp: n.localIp,
-          port: t.port, peer: t.peer, peerIp: t.peerIp,
+          network: n.network,
+          kind,
+          encap,
+          key: n.key,
+          bridge: n.bridge,
+          localIp: n.localIp,
+          port: t.port,
+          peer: t.peer,
+          peerIp: t.peerIp,
           ...(kind === 'bridge' && encap === 'vxlan' ? { dstPort: t.dstPort || VXLAN_PORT } : {}),
         })),
       };
@@ -28,7 +43,14 @@ export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {
 }
 
 export function meshReplyToProto(r: MeshResult): MeshReply {
-  return { generation: r.generation, added: r.added.length, removed: r.removed.length, kept: r.kept, changes: r.changes, errors: r.errors };
+  return {
+    generation: r.generation,
+    added: r.added.length,
+    removed: r.removed.length,
+    kept: r.kept,
+    changes: r.changes,
+    errors: r.errors,
+  };
 }
 
 export function meshStatusToProto(generation: number, ts: TunnelStatus[]): MeshStatusReply {

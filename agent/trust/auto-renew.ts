@@ -16,7 +16,12 @@ export function renewAtMs(certPem: string): number {
   return issued + ((c.notAfter.getTime() - issued) * 2) / 3;
 }
 
-export function startAutoRenew(provider: CredentialProvider, files: AgentTlsFiles, log: Logger, retryMs = 60_000): { stop(): void } {
+export function startAutoRenew(
+  provider: CredentialProvider,
+  files: AgentTlsFiles,
+  log: Logger,
+  retryMs = 60_000,
+): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const schedule = (atMs: number) => {
@@ -35,7 +40,10 @@ export function startAutoRenew(provider: CredentialProvider, files: AgentTlsFile
         schedule(renewAtMs(cred.certPem));
       },
       (err: unknown) => {
-        log.warn({ err: err instanceof Error ? err.message : String(err), retryMs }, 'certificate renewal failed; retrying');
+        log.warn(
+          { err: err instanceof Error ? err.message : String(err), retryMs },
+          'certificate renewal failed; retrying',
+        );
         schedule(Date.now() + retryMs);
       },
     );

@@ -16,12 +16,23 @@ export interface AgentTlsFiles {
 
 export function agentTlsFiles(stateDir: string): AgentTlsFiles {
   const dir = join(stateDir, 'tls');
-  return { dir, key: join(dir, 'host.key'), cert: join(dir, 'host.crt'), ca: join(dir, 'ca.crt'), controller: join(dir, 'controller.json'), revoked: join(dir, 'revoked.json') };
+  return {
+    dir,
+    key: join(dir, 'host.key'),
+    cert: join(dir, 'host.crt'),
+    ca: join(dir, 'ca.crt'),
+    controller: join(dir, 'controller.json'),
+    revoked: join(dir, 'revoked.json'),
+  };
 }
 
 export function loadAgentCredential(f: AgentTlsFiles): Credential | undefined {
   if (!existsSync(f.key) || !existsSync(f.cert) || !existsSync(f.ca)) return undefined;
-  return { keyPem: readFileSync(f.key, 'utf8'), certPem: readFileSync(f.cert, 'utf8'), caPem: readFileSync(f.ca, 'utf8') };
+  return {
+    keyPem: readFileSync(f.key, 'utf8'),
+    certPem: readFileSync(f.cert, 'utf8'),
+    caPem: readFileSync(f.ca, 'utf8'),
+  };
 }
 
 /** Key first, then certificate: a crash in between leaves an unusable pair, never a mismatched one in use. */

@@ -25,9 +25,17 @@ export interface EnrollSettings {
 }
 
 /** Enrollment settings from the agent's config: only when a controller is named. */
-export function enrollSettings(cfg: { controller?: string | undefined; hostName?: string | undefined; caFile: string; joinTokenFile: string }): EnrollSettings | undefined {
+export function enrollSettings(cfg: {
+  controller?: string | undefined;
+  hostName?: string | undefined;
+  caFile: string;
+  joinTokenFile: string;
+}): EnrollSettings | undefined {
   if (!cfg.controller) return undefined;
-  if (!cfg.hostName) throw new FleetnetError('invalid', '--controller needs --host-name (the host id the join token was made for)', { hint: 'add --host-name h3' });
+  if (!cfg.hostName)
+    throw new FleetnetError('invalid', '--controller needs --host-name (the host id the join token was made for)', {
+      hint: 'add --host-name h3',
+    });
   return { hostId: cfg.hostName, controller: cfg.controller, caFile: cfg.caFile, joinTokenFile: cfg.joinTokenFile };
 }
 
@@ -44,7 +52,7 @@ function tokenProblem(e: FleetnetError): FleetnetError {
 function call(client: EnrollmentClient, fn: 'enroll' | 'renew', req: object, timeoutMs: number): Promise<EnrollReply> {
   return new Promise((resolve, reject) => {
     const cb = (err: unknown, res: EnrollReply) =>
-      (err ? reject(tokenProblem(fromServiceError(err, 'the controller'))) : resolve(res));
+      err ? reject(tokenProblem(fromServiceError(err, 'the controller'))) : resolve(res);
     const deadline = { deadline: Date.now() + timeoutMs };
     if (fn === 'enroll') client.enroll(req as never, new Metadata(), deadline, cb);
     else client.renew(req as never, new Metadata(), deadline, cb);
@@ -59,14 +67,25 @@ async function newKeyAndCsr(hostId: string): Promise<{ keyPem: string; csrPem: s
 /** One enrollment attempt. Permission errors (bad token) are final; others may be retried. */
 export async function enrollOnce(s: EnrollSettings, files: AgentTlsFiles, timeoutMs = 10_000): Promise<Credential> {
   const hostId = parseHostId(s.hostId);
-  if (!existsSync(s.joinTokenFile)) throw new FleetnetError('not_found', `no join token at ${s.joinTokenFile}`, { hint: 'bootstrap the host again: fleetnet host add' });
+  if (!existsSync(s.joinTokenFile))
+    throw new FleetnetError('not_found', `no join token at ${s.joinTokenFile}`, {
+      hint: 'bootstrap the host again: fleetnet host add',
+    });
   const caPem = readFileSync(s.caFile, 'utf8');
   const joinToken = readFileSync(s.joinTokenFile, 'utf8').trim();
   const { keyPem, csrPem } = await newKeyAndCsr(hostId);
-  const { client } = await connectFirstLive(s.controller, (a) => new EnrollmentClient(a, clientCredentials(caPem), expectServerName(CONTROLLER_NAME)), timeoutMs, '--controller');
+  const { client } = await connectFirstLive(
+    s.controller,
+    (a) => new EnrollmentClient(a, clientCredentials(caPem), expectServerName(CONTROLLER_NAME)),
+    timeoutMs,
+    '--controller',
+  );
   try {
     const reply = await call(client, 'enroll', { joinToken, hostId, csrPem }, timeoutMs);
-    if (reply.caPem.trim() !== caPem.trim()) throw new FleetnetError('permission', 'the controller answered with a different CA than the one pinned', { hint: 'check which controller this host was bootstrapped from' });
+    if (reply.caPem.trim() !== caPem.trim())
+      throw new FleetnetError('permission', 'the controller answered with a different CA than the one pinned', {
+        hint: 'check which controller this host was bootstrapped from',
+      });
     const cred = { keyPem, certPem: reply.certPem, caPem };
     saveAgentCredential(files, cred, s.controller);
     rmSync(s.joinTokenFile, { force: true }); // used up either way
@@ -77,7 +96,12 @@ export async function enrollOnce(s: EnrollSettings, files: AgentTlsFiles, timeou
 }
 
 /** Enrolls unless a credential exists; retries while the controller is unreachable (bounded). */
-export async function ensureEnrolled(s: EnrollSettings | undefined, files: AgentTlsFiles, log: Logger, attempts = 60): Promise<Credential | undefined> {
+export async function ensureEnrolled(
+  s: EnrollSettings | undefined,
+  files: AgentTlsFiles,
+  log: Logger,
+  attempts = 60,
+): Promise<Credential | undefined> {
   const have = loadAgentCredential(files);
   if (have || !s) return have;
   for (let i = 1; ; i++) {
@@ -95,11 +119,23 @@ export async function ensureEnrolled(s: EnrollSettings | undefined, files: Agent
 }
 
 /** A new key and certificate from the controller, asked with the current certificate. */
-export async function renewCredential(hostId: string, current: Credential, files: AgentTlsFiles, timeoutMs = 10_000): Promise<{ cred: Credential; reply: EnrollReply }> {
+export async function renewCredential(
+  hostId: string,
+  current: Credential,
+  files: AgentTlsFiles,
+  timeoutMs = 10_000,
+): Promise<{ cred: Credential; reply: EnrollReply }> {
   const addr = savedControllerAddr(files);
-  if (!addr) throw new FleetnetError('unsupported', 'this agent does not know its controller', { hint: 'enroll it through fleetnet host add' });
+  if (!addr)
+    throw new FleetnetError('unsupported', 'this agent does not know its controller', {
+      hint: 'enroll it through fleetnet host add',
+    });
   const { keyPem, csrPem } = await newKeyAndCsr(hostId);
-  const { client } = await connectFirstLive(addr, (a) => new EnrollmentClient(a, clientCredentials(current.caPem, current), expectServerName(CONTROLLER_NAME)), timeoutMs);
+  const { client } = await connectFirstLive(
+    addr,
+    (a) => new EnrollmentClient(a, clientCredentials(current.caPem, current), expectServerName(CONTROLLER_NAME)),
+    timeoutMs,
+  );
   try {
     const reply = await call(client, 'renew', { hostId, csrPem }, timeoutMs);
     const cred = { keyPem, certPem: reply.certPem, caPem: current.caPem };

@@ -17,7 +17,10 @@ import { startAutoRenew } from './auto-renew.js';
 import { agentTrustService } from './trust-service.js';
 import { AgentService, AgentTrustService } from '../../common/rpc/services.js';
 
-export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({ '/fleetnet.v1.Agent/Health': { kind: 'public' }, ...HEALTH_POLICY });
+export const AGENT_POLICY: Readonly<Record<string, Rule>> = Object.freeze({
+  '/fleetnet.v1.Agent/Health': { kind: 'public' },
+  ...HEALTH_POLICY,
+});
 export const AGENT_DEFAULT_RULE: Rule = { kind: 'roles', roles: ['controller'] };
 
 export interface AgentTcpOptions {
@@ -32,7 +35,16 @@ export interface AgentTcpOptions {
 export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
   const revocations = new FileRevocationStore(o.files.revoked);
   const open = o.insecureTcp && !o.credential;
-  const interceptors = open ? [] : [authorizationInterceptor({ policy: AGENT_POLICY, defaultRule: AGENT_DEFAULT_RULE, isRevoked: (s) => revocations.isRevoked(s), log: o.log })];
+  const interceptors = open
+    ? []
+    : [
+        authorizationInterceptor({
+          policy: AGENT_POLICY,
+          defaultRule: AGENT_DEFAULT_RULE,
+          isRevoked: (s) => revocations.isRevoked(s),
+          log: o.log,
+        }),
+      ];
   const server = new Server({ ...SERVER_OPTIONS, interceptors });
   server.addService(AgentService, o.agentImpl);
   // grpc.health.v1: the Agent service serves only once enrolled (or when open by --insecure-tcp)
@@ -40,14 +52,19 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
   let stopRenew = () => {};
   let creds: ServerCredentials;
   if (o.credential) {
-    if (o.insecureTcp) o.log.warn({ listen: o.listen }, '--insecure-tcp ignored: this agent is enrolled, so its TCP endpoint serves mutual TLS with authorization');
+    if (o.insecureTcp)
+      o.log.warn(
+        { listen: o.listen },
+        '--insecure-tcp ignored: this agent is enrolled, so its TCP endpoint serves mutual TLS with authorization',
+      );
     const provider = new CredentialProvider(o.credential);
     server.addService(AgentTrustService, agentTrustService({ provider, files: o.files, revocations, log: o.log }));
     creds = serverCredentials(provider);
     const renew = startAutoRenew(provider, o.files, o.log);
     stopRenew = () => renew.stop();
   } else {
-    if (!open) o.log.warn({ listen: o.listen }, 'not enrolled: TCP answers Health only (bootstrap with fleetnet host add)');
+    if (!open)
+      o.log.warn({ listen: o.listen }, 'not enrolled: TCP answers Health only (bootstrap with fleetnet host add)');
     creds = ServerCredentials.createInsecure();
   }
   // grpc-js has no shutdown hook: health watchers hear NOT_SERVING and the renewal timer stops
@@ -56,7 +73,10 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
   try {
     await bindServer(server, o.listen, creds);
   } catch (err) {
-    throw new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this host holds, e.g. --listen 10.99.0.11:7441' });
+    throw new FleetnetError('failed', `cannot listen on ${o.listen}`, {
+      cause: err,
+      hint: 'give an address this host holds, e.g. --listen 10.99.0.11:7441',
+    });
   }
   if (open) warnUnauthorized(o.log, o.listen, 'agent TCP endpoint without TLS (--insecure-tcp, not enrolled)');
   return server;

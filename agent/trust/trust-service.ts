@@ -16,9 +16,17 @@ export function certNames(pem: string): { hostId: string; serial: string } {
   return { hostId: c.subjectName.getField('CN')[0] ?? '', serial: normalizeSerial(c.serialNumber) };
 }
 
-export function agentTrustService(d: { provider: CredentialProvider; files: AgentTlsFiles; revocations: RevocationStore; log: Logger }): UntypedServiceImplementation {
+export function agentTrustService(d: {
+  provider: CredentialProvider;
+  files: AgentTlsFiles;
+  revocations: RevocationStore;
+  log: Logger;
+}): UntypedServiceImplementation {
   return {
-    rotateCertificate: (_call: ServerUnaryCall<unknown, RotateCertificateReply>, cb: sendUnaryData<RotateCertificateReply>) => {
+    rotateCertificate: (
+      _call: ServerUnaryCall<unknown, RotateCertificateReply>,
+      cb: sendUnaryData<RotateCertificateReply>,
+    ) => {
       const old = certNames(d.provider.current.certPem);
       renewCredential(old.hostId, d.provider.current, d.files).then(
         ({ cred, reply }) => {
@@ -34,7 +42,8 @@ export function agentTrustService(d: { provider: CredentialProvider; files: Agen
     },
     revoke: (call: ServerUnaryCall<RevokeRequest, RevokeReply>, cb: sendUnaryData<RevokeReply>) => {
       try {
-        for (const serial of call.request.serials) d.revocations.revoke({ serial: normalizeSerial(serial), name: '', reason: 'pushed by the controller' });
+        for (const serial of call.request.serials)
+          d.revocations.revoke({ serial: normalizeSerial(serial), name: '', reason: 'pushed by the controller' });
         cb(null, { revoked: d.revocations.list().length });
       } catch (err) {
         cb(toServiceError(err));

@@ -19,10 +19,29 @@ export async function startAgent(env: BenchEnv, logLevel: string): Promise<Bench
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'agent.sock');
   const logFile = join(dir, 'agent.log');
-  const args = ['netns', 'exec', env.netns, process.execPath, FLEETNET_BIN, 'agent', 'run', '--socket', socket, '--state-dir', join(dir, 'state'), '--log-level', logLevel];
+  const args = [
+    'netns',
+    'exec',
+    env.netns,
+    process.execPath,
+    FLEETNET_BIN,
+    'agent',
+    'run',
+    '--socket',
+    socket,
+    '--state-dir',
+    join(dir, 'state'),
+    '--log-level',
+    logLevel,
+  ];
   const d = startDaemon(env, 'bench agent', 'ip', args, logFile, 5_000);
   const conn = connectAgent(socket);
   env.onCleanup('close agent connection', async () => conn.close());
-  await waitReady('the bench agent', d, 30_000, async () => existsSync(socket) && Boolean(await conn.call(conn.client.health, {}, 2_000)));
+  await waitReady(
+    'the bench agent',
+    d,
+    30_000,
+    async () => existsSync(socket) && Boolean(await conn.call(conn.client.health, {}, 2_000)),
+  );
   return { socket, conn, logFile };
 }

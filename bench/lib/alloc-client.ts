@@ -29,11 +29,29 @@ function client(): { call: Unary; ready: Promise<void>; close(): void } {
     return { call: (m, req) => c.unary(m, req, 60_000), ready: Promise.resolve(), close: () => c.close() };
   }
   const c = new H2LoadClient(addr!);
-  return { call: async (m, req) => m.decode(await c.unary(m.path, m.encode(req))), ready: c.ready, close: () => c.close() };
+  return {
+    call: async (m, req) => m.decode(await c.unary(m.path, m.encode(req))),
+    ready: c.ready,
+    close: () => c.close(),
+  };
 }
 
 const clients = Array.from({ length: conns }, client);
-const req = (i: number) => ({ host: 'hx', network: 'big', target: { kind: 'auto', value: `${prefix}${i}` }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false });
+const req = (i: number) => ({
+  host: 'hx',
+  network: 'big',
+  target: { kind: 'auto', value: `${prefix}${i}` },
+  ifname: '',
+  addresses: [],
+  mac: '',
+  macString: '',
+  vlan: '',
+  mtu: 0,
+  attachmentId: '',
+  waitMs: 0,
+  keepAddress: false,
+  reserveOnly: false,
+});
 const epochMs = () => performance.timeOrigin + performance.now();
 const got: string[] = [];
 /** What each of the first RETRIES targets was given: "address mac". */
@@ -52,9 +70,12 @@ async function one(c: (typeof clients)[number], i: number, lat: number[]): Promi
   if (batch <= 1) check(i, await c.call(CONTROLLER_METHODS.fleetAttach, req(i)));
   else {
     const count = Math.min(batch, from + n - i);
-    const r = await c.call(CONTROLLER_METHODS.fleetAttachBatch, { requests: Array.from({ length: count }, (_, k) => req(i + k)) });
+    const r = await c.call(CONTROLLER_METHODS.fleetAttachBatch, {
+      requests: Array.from({ length: count }, (_, k) => req(i + k)),
+    });
     const refused = r.items.find((x) => x.errorKind);
-    if (refused || r.items.length !== count) throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
+    if (refused || r.items.length !== count)
+      throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
     r.items.forEach((x, k) => check(i + k, x.reply));
   }
   lat.push(performance.now() - t0);
@@ -68,13 +89,15 @@ const lat: number[] = [];
 let next = from;
 const startMs = epochMs();
 const cpu0 = process.cpuUsage();
-await Promise.all(Array.from({ length: conc }, async (_, k) => {
-  while (next < from + n) {
-    const i = next;
-    next += batch;
-    await one(clients[k % conns]!, i, lat);
-  }
-}));
+await Promise.all(
+  Array.from({ length: conc }, async (_, k) => {
+    while (next < from + n) {
+      const i = next;
+      next += batch;
+      await one(clients[k % conns]!, i, lat);
+    }
+  }),
+);
 const endMs = epochMs();
 const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -82,7 +105,8 @@ const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 for (const [i, given] of firstGiven) {
   const r = await clients[0]!.call(CONTROLLER_METHODS.fleetAttach, req(i));
   const again = `${r.attachment?.addresses.join(' ')} ${r.attachment?.mac}`;
-  if (r.created || again !== given) throw new Error(`retry of ${prefix}${i}: got ${again} (created ${r.created}), first given ${given}`);
+  if (r.created || again !== given)
+    throw new Error(`retry of ${prefix}${i}: got ${again} (created ${r.created}), first given ${given}`);
 }
 for (const c of clients) c.close();
 process.stdout.write(`${JSON.stringify({ startMs, endMs, cpuSeconds, lat, got })}\n`);

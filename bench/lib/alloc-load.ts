@@ -29,7 +29,13 @@ export interface AllocResult {
   checked: number;
 }
 
-interface WorkerResult { startMs: number; endMs: number; cpuSeconds: number; lat: number[]; got: string[] }
+interface WorkerResult {
+  startMs: number;
+  endMs: number;
+  cpuSeconds: number;
+  lat: number[];
+  got: string[];
+}
 
 interface Worker {
   ready: Promise<void>;
@@ -38,7 +44,9 @@ interface Worker {
 }
 
 function startWorker(args: string[]): Worker {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'alloc-client.ts'), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'alloc-client.ts'), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   let onReady: () => void;
   const ready = new Promise<void>((r) => (onReady = r));
@@ -64,7 +72,9 @@ export async function runAllocLoad(o: AllocLoad): Promise<AllocResult> {
     const share = k === o.procs - 1 ? o.n - from : Math.floor(o.n / o.procs / step) * step;
     const conc = Math.max(1, Math.round(o.conc / o.procs));
     const conns = Math.max(1, Math.round(o.conns / o.procs));
-    workers.push(startWorker([o.addr, o.prefix, String(from), String(share), String(conc), String(conns), String(step), o.client]));
+    workers.push(
+      startWorker([o.addr, o.prefix, String(from), String(share), String(conc), String(conns), String(step), o.client]),
+    );
     from += share;
   }
   await Promise.all(workers.map((w) => w.ready));
@@ -73,9 +83,18 @@ export async function runAllocLoad(o: AllocLoad): Promise<AllocResult> {
   const seconds = (Math.max(...rs.map((r) => r.endMs)) - Math.min(...rs.map((r) => r.startMs))) / 1000;
   const got = rs.flatMap((r) => r.got);
   if (got.length !== o.n) throw new Error(`${got.length} allocations acknowledged, ${o.n} asked for`);
-  for (const [what, k] of [['address', 0], ['MAC', 1]] as const) {
+  for (const [what, k] of [
+    ['address', 0],
+    ['MAC', 1],
+  ] as const) {
     const seen = new Set(got.map((g) => g.split(' ')[k]));
-    if (seen.size !== got.length) throw new Error(`an ${what} was handed out twice (${got.length - seen.size} duplicates)`);
+    if (seen.size !== got.length)
+      throw new Error(`an ${what} was handed out twice (${got.length - seen.size} duplicates)`);
   }
-  return { lat: rs.flatMap((r) => r.lat), seconds, clientCpuSeconds: rs.reduce((s, r) => s + r.cpuSeconds, 0), checked: got.length };
+  return {
+    lat: rs.flatMap((r) => r.lat),
+    seconds,
+    clientCpuSeconds: rs.reduce((s, r) => s + r.cpuSeconds, 0),
+    checked: got.length,
+  };
 }

@@ -25,8 +25,17 @@ export function dockerCli(env: BenchEnv, host?: string): Docker {
   return { argv: host ? ['-H', host] : [], label: `fleetnet.bench=${env.runId}` };
 }
 
-export async function docker(env: BenchEnv, d: Docker, args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}) {
-  return env.runner.run('docker', [...d.argv, ...args], { timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail ?? false, env: userProcessEnv() });
+export async function docker(
+  env: BenchEnv,
+  d: Docker,
+  args: string[],
+  opts: { timeoutMs?: number; allowFail?: boolean } = {},
+) {
+  return env.runner.run('docker', [...d.argv, ...args], {
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    allowFail: opts.allowFail ?? false,
+    env: userProcessEnv(),
+  });
 }
 
 /** A tar holding /bin/busybox and a few applet links, imported as IMAGE when the daemon lacks it. */
@@ -46,22 +55,44 @@ export async function ensureImage(env: BenchEnv, d: Docker): Promise<void> {
 
 /** Starts `count` labelled containers and registers their removal. */
 export async function startContainers(
-  env: BenchEnv, d: Docker, prefix: string, count: number, network: string,
+  env: BenchEnv,
+  d: Docker,
+  prefix: string,
+  count: number,
+  network: string,
 ): Promise<BenchContainer[]> {
   const names = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
   const ids: string[] = [];
   env.onCleanup(`remove containers ${prefix}-*`, async () => {
     const byLabel = await docker(env, d, ['ps', '-aq', '--filter', `label=${d.label}`], { allowFail: true });
     const all = [...new Set([...ids, ...byLabel.stdout.split(/\s+/).filter(Boolean)])];
-    for (let i = 0; i < all.length; i += 50) await docker(env, d, ['rm', '-f', ...all.slice(i, i + 50)], { allowFail: true, timeoutMs: 120_000 });
+    for (let i = 0; i < all.length; i += 50)
+      await docker(env, d, ['rm', '-f', ...all.slice(i, i + 50)], { allowFail: true, timeoutMs: 120_000 });
   });
   await mapLimit(names, 6, async (name) => {
-    const r = await docker(env, d, ['run', '-d', '--network', network, '--label', d.label, '--name', name, IMAGE, '/bin/sleep', '86400']);
+    const r = await docker(env, d, [
+      'run',
+      '-d',
+      '--network',
+      network,
+      '--label',
+      d.label,
+      '--name',
+      name,
+      IMAGE,
+      '/bin/sleep',
+      '86400',
+    ]);
     ids.push(r.stdout.trim());
   });
   const out: BenchContainer[] = [];
   for (let i = 0; i < names.length; i += 50) {
-    const r = await docker(env, d, ['inspect', '--format', '{{.Name}} {{.Id}} {{.State.Pid}}', ...names.slice(i, i + 50)]);
+    const r = await docker(env, d, [
+      'inspect',
+      '--format',
+      '{{.Name}} {{.Id}} {{.State.Pid}}',
+      ...names.slice(i, i + 50),
+    ]);
     for (const l of r.stdout.trim().split('\n')) {
       const [n, id, pid] = l.trim().split(' ');
       if (!n || !id || !Number(pid)) throw new Error(`docker inspect gave an unexpected line: ${l}`);
@@ -81,8 +112,23 @@ export async function startSecondDockerd(env: BenchEnv, opts: { privateContainer
   const dir = join(env.tmp, 'dockerd');
   mkdirSync(dir, { recursive: true });
   const sock = `unix://${dir}/docker.sock`;
-  const args = [`--net=${env.netnsPath}`, 'dockerd', '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'),
-    '-H', sock, '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false', '--log-level=warn'];
+  const args = [
+    `--net=${env.netnsPath}`,
+    'dockerd',
+    '--data-root',
+    join(dir, 'data'),
+    '--exec-root',
+    join(dir, 'exec'),
+    '--pidfile',
+    join(dir, 'dockerd.pid'),
+    '-H',
+    sock,
+    '--bridge=none',
+    '--iptables=false',
+    '--ip6tables=false',
+    '--ip-masq=false',
+    '--log-level=warn',
+  ];
   // Cleanup runs newest first: the managed containerd check and unmounts come after dockerd stopped.
   env.onCleanup('second dockerd leftovers', async () => {
     const cpid = readPid(join(dir, 'exec', 'containerd', 'containerd.pid'));
@@ -90,7 +136,9 @@ export async function startSecondDockerd(env: BenchEnv, opts: { privateContainer
     await unmountUnder(env.runner, dir);
   });
   const d = dockerCli(env, sock);
-  const answers = async () => (await docker(env, d, ['version', '--format', '{{.Server.Version}}'], { allowFail: true, timeoutMs: 5_000 })).code === 0;
+  const answers = async () =>
+    (await docker(env, d, ['version', '--format', '{{.Server.Version}}'], { allowFail: true, timeoutMs: 5_000 }))
+      .code === 0;
   if (!opts.privateContainerd) {
     const daemon = startDaemon(env, 'second dockerd', 'nsenter', args, join(dir, 'dockerd.log'), 20_000);
     try {
@@ -98,18 +146,44 @@ export async function startSecondDockerd(env: BenchEnv, opts: { privateContainer
       return d;
     } catch (err) {
       if (!/containerd/i.test(daemon.logTail(30))) throw err;
-      env.log.warn({ log: daemon.logTail(3) }, 'the second dockerd could not run its own containerd; starting a private one');
+      env.log.warn(
+        { log: daemon.logTail(3) },
+        'the second dockerd could not run its own containerd; starting a private one',
+      );
       await stopProcess(daemon.pid, 10_000);
     }
   }
   const ctd = join(dir, 'containerd');
   mkdirSync(ctd, { recursive: true });
   const ctdSock = join(ctd, 'containerd.sock');
-  const c = startDaemon(env, 'private containerd', 'nsenter',
-    [`--net=${env.netnsPath}`, 'containerd', '--root', join(ctd, 'root'), '--state', join(ctd, 'state'), '--address', ctdSock, '--log-level', 'warn'],
-    join(ctd, 'containerd.log'), 10_000);
+  const c = startDaemon(
+    env,
+    'private containerd',
+    'nsenter',
+    [
+      `--net=${env.netnsPath}`,
+      'containerd',
+      '--root',
+      join(ctd, 'root'),
+      '--state',
+      join(ctd, 'state'),
+      '--address',
+      ctdSock,
+      '--log-level',
+      'warn',
+    ],
+    join(ctd, 'containerd.log'),
+    10_000,
+  );
   await waitReady("the bench's private containerd", c, 30_000, async () => existsSync(ctdSock));
-  const daemon = startDaemon(env, 'second dockerd', 'nsenter', [...args, '--containerd', ctdSock], join(dir, 'dockerd-private.log'), 20_000);
+  const daemon = startDaemon(
+    env,
+    'second dockerd',
+    'nsenter',
+    [...args, '--containerd', ctdSock],
+    join(dir, 'dockerd-private.log'),
+    20_000,
+  );
   await waitReady("the bench's second dockerd (private containerd)", daemon, 60_000, answers);
   return d;
 }

@@ -77,7 +77,12 @@ export function benchEnvIn(log: Logger, netns: string, tmp: string, runner: Runn
   const undo = new UndoStack();
   let cleaning: Promise<void> | undefined;
   return {
-    runId: randomBytes(3).toString('hex'), netns, netnsPath: `/run/netns/${netns}`, tmp, runner, log,
+    runId: randomBytes(3).toString('hex'),
+    netns,
+    netnsPath: `/run/netns/${netns}`,
+    tmp,
+    runner,
+    log,
     onCleanup: (what, fn) => undo.push(what, fn),
     cleanup: () => (cleaning ??= undo.unwind(log)),
   };
@@ -85,7 +90,10 @@ export function benchEnvIn(log: Logger, netns: string, tmp: string, runner: Runn
 
 /** Ctrl-C and SIGTERM clean up before the process ends (exit 130 / 143). */
 export function cleanupOnSignals(env: BenchEnv): void {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(sig, () => {
       env.log.warn({ sig }, 'interrupted: cleaning up');
       void env.cleanup().finally(() => process.exit(code));
@@ -106,7 +114,11 @@ export async function unmountUnder(runner: Runner, dir: string): Promise<void> {
 /** Processes still inside the bench namespace are ours (agent helpers): end them before the netns goes. */
 async function killNetnsPids(runner: Runner, netns: string, log: Logger): Promise<void> {
   const r = await runner.run('ip', ['netns', 'pids', netns], { allowFail: true });
-  const pids = r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => Number.isInteger(p) && p > 1);
+  const pids = r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((p) => Number.isInteger(p) && p > 1);
   for (const pid of pids) {
     log.warn({ pid, netns }, 'process left in the bench netns: killing it');
     try {
@@ -143,7 +155,14 @@ export interface Daemon {
 }
 
 /** Starts a long-running process in its own process group, its output in logFile, stopped at cleanup. */
-export function startDaemon(env: BenchEnv, what: string, cmd: string, args: string[], logFile: string, graceMs: number): Daemon {
+export function startDaemon(
+  env: BenchEnv,
+  what: string,
+  cmd: string,
+  args: string[],
+  logFile: string,
+  graceMs: number,
+): Daemon {
   const child = env.runner.start(cmd, args, { stdio: 'pipe', detached: true });
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);
@@ -159,12 +178,19 @@ export function startDaemon(env: BenchEnv, what: string, cmd: string, args: stri
 }
 
 /** Polls `ready` until it says yes; fails with the daemon's log tail when it exits or time runs out. */
-export async function waitReady(what: string, d: Daemon, timeoutMs: number, ready: () => Promise<boolean>): Promise<void> {
+export async function waitReady(
+  what: string,
+  d: Daemon,
+  timeoutMs: number,
+  ready: () => Promise<boolean>,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     if (await ready().catch(() => false)) return;
     if (d.exited() || Date.now() > until) {
-      throw new Error(`${what} did not come up (${d.exited() ? 'it exited' : `no answer in ${timeoutMs / 1000} s`}); its log ends:\n${d.logTail(8)}`);
+      throw new Error(
+        `${what} did not come up (${d.exited() ? 'it exited' : `no answer in ${timeoutMs / 1000} s`}); its log ends:\n${d.logTail(8)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -9,7 +9,16 @@
 import { connect, type Socket } from 'node:net';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const T = { DATA: 0, HEADERS: 1, RST_STREAM: 3, SETTINGS: 4, PING: 6, GOAWAY: 7, WINDOW_UPDATE: 8, CONTINUATION: 9 } as const;
+const T = {
+  DATA: 0,
+  HEADERS: 1,
+  RST_STREAM: 3,
+  SETTINGS: 4,
+  PING: 6,
+  GOAWAY: 7,
+  WINDOW_UPDATE: 8,
+  CONTINUATION: 9,
+} as const;
 const F = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 } as const;
 const SETTINGS_MAX_CONCURRENT_STREAMS = 3;
 const SETTINGS_INITIAL_WINDOW_SIZE = 4;
@@ -36,10 +45,15 @@ function headerBlock(path: string, authority: string): Buffer {
   return Buffer.concat([
     Buffer.from([0x83]), // :method POST (static 3)
     Buffer.from([0x86]), // :scheme http (static 6)
-    Buffer.from([0x04]), str(path), // :path, literal without indexing, name static 4
-    Buffer.from([0x01]), str(authority), // :authority, name static 1
-    Buffer.from([0x0f, 0x10]), str('application/grpc'), // content-type, name static 31
-    Buffer.from([0x00]), str('te'), str('trailers'),
+    Buffer.from([0x04]),
+    str(path), // :path, literal without indexing, name static 4
+    Buffer.from([0x01]),
+    str(authority), // :authority, name static 1
+    Buffer.from([0x0f, 0x10]),
+    str('application/grpc'), // content-type, name static 31
+    Buffer.from([0x00]),
+    str('te'),
+    str('trailers'),
   ]);
 }
 
@@ -75,7 +89,9 @@ export class H2LoadClient {
     settings.writeUInt32BE(0, 8);
     const wu = Buffer.alloc(4);
     wu.writeUInt32BE(BIG_WINDOW - 65_535);
-    this.sock.write(Buffer.concat([PREFACE, frameHeader(12, T.SETTINGS, 0, 0), settings, frameHeader(4, T.WINDOW_UPDATE, 0, 0), wu]));
+    this.sock.write(
+      Buffer.concat([PREFACE, frameHeader(12, T.SETTINGS, 0, 0), settings, frameHeader(4, T.WINDOW_UPDATE, 0, 0), wu]),
+    );
     this.sock.on('data', (d: Buffer) => this.onData(d));
     this.sock.on('error', (err) => this.fail(err));
     this.sock.on('close', () => this.fail(new Error(`connection to ${addr} closed`)));
@@ -101,7 +117,12 @@ export class H2LoadClient {
     data[0] = 0;
     data.writeUInt32BE(message.length, 1);
     data.set(message, 5);
-    this.out.push(frameHeader(block.length, T.HEADERS, F.END_HEADERS, id), block, frameHeader(data.length, T.DATA, F.END_STREAM, id), data);
+    this.out.push(
+      frameHeader(block.length, T.HEADERS, F.END_HEADERS, id),
+      block,
+      frameHeader(data.length, T.DATA, F.END_STREAM, id),
+      data,
+    );
     this.scheduleFlush();
     return new Promise((resolve, reject) => this.calls.set(id, { reply: undefined, resolve, reject }));
   }

@@ -32,8 +32,15 @@ export interface PathSamples {
  * Measures all paths interleaved: attach i runs on every path before attach i+1 (the starting path
  * rotates), so a burst of load from elsewhere on the machine hits every path alike.
  */
-export async function measurePaths(env: BenchEnv, paths: AttachPath[], count: number, warmup: number, log: Logger): Promise<PathSamples[]> {
-  const verifyAttached = (p: AttachPath, i: number) => expectContainerIf(env, p.netnsOf(i), p.ifname, p.expectAddr(i), p.name);
+export async function measurePaths(
+  env: BenchEnv,
+  paths: AttachPath[],
+  count: number,
+  warmup: number,
+  log: Logger,
+): Promise<PathSamples[]> {
+  const verifyAttached = (p: AttachPath, i: number) =>
+    expectContainerIf(env, p.netnsOf(i), p.ifname, p.expectAddr(i), p.name);
   const base = new Map<AttachPath, number>();
   for (const p of paths) base.set(p, (await bridgePorts(env, p.bridge)).length);
   for (const p of paths) {
@@ -53,13 +60,17 @@ export async function measurePaths(env: BenchEnv, paths: AttachPath[], count: nu
   }
   for (const p of paths) {
     const ports = (await bridgePorts(env, p.bridge)).length;
-    if (ports !== base.get(p)! + count) throw new Error(`${p.name}: bridge ${p.bridge} has ${ports} ports after ${count} attaches, expected ${base.get(p)! + count}`);
+    if (ports !== base.get(p)! + count)
+      throw new Error(
+        `${p.name}: bridge ${p.bridge} has ${ports} ports after ${count} attaches, expected ${base.get(p)! + count}`,
+      );
   }
   for (let i = 0; i < count; i++) for (const s of rotated(i)) s.detachMs.push(await timeMs(() => s.path.detach(i)));
   for (const p of paths) {
     for (let i = 0; i < count; i++) await expectContainerIfGone(env, p.netnsOf(i), p.ifname, p.expectAddr(i), p.name);
     const left = (await bridgePorts(env, p.bridge)).length;
-    if (left !== base.get(p)!) throw new Error(`${p.name}: bridge ${p.bridge} still has ${left - base.get(p)!} ports after the detaches`);
+    if (left !== base.get(p)!)
+      throw new Error(`${p.name}: bridge ${p.bridge} still has ${left - base.get(p)!} ports after the detaches`);
   }
   log.info({ paths: paths.length, count }, 'paths measured');
   return out;

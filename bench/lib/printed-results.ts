@@ -14,8 +14,9 @@ export function etcdHaResults(j: Obj): Results {
     path: 'bench/etcd-ha.ts',
     rows: [
       {
-        name: `single FleetAttach allocations through 3 controllers on a 3-member etcd (${j.allocations}, `
-          + `${j.concurrency} in flight)`,
+        name:
+          `single FleetAttach allocations through 3 controllers on a 3-member etcd (${j.allocations}, ` +
+          `${j.concurrency} in flight)`,
         p50Ms: Math.round((1000 / j.perSecond) * 1000) / 1000,
         p95Ms: Math.round((1000 / j.perSecond) * 1000) / 1000,
         n: j.allocations,
@@ -34,13 +35,13 @@ export function etcdHaResults(j: Obj): Results {
       ),
     ],
     notes: [
-      `${j.perSecond} allocations/s (goal ≥ 1,000/s: ${met(j.perSecond >= 1000)}); `
-        + `duplicates: ${j.duplicateAddresses} addresses, ${j.duplicateMacs} MACs; `
-        + `${j.stored} stored`,
+      `${j.perSecond} allocations/s (goal ≥ 1,000/s: ${met(j.perSecond >= 1000)}); ` +
+        `duplicates: ${j.duplicateAddresses} addresses, ${j.duplicateMacs} MACs; ` +
+        `${j.stored} stored`,
       `failover ${j.failoverMs} ms (goal ≤ 10 s: ${met(j.failoverMs <= 10_000)})`,
       `etcd transactions: ${JSON.stringify(j.store)}`,
-      `load (1/5/15 min) before ${j.loadBefore}, after ${j.loadAfter}; `
-        + `the 3 etcd members, 3 controllers and the load generator share the machine`,
+      `load (1/5/15 min) before ${j.loadBefore}, after ${j.loadAfter}; ` +
+        `the 3 etcd members, 3 controllers and the load generator share the machine`,
     ],
     date: new Date().toISOString(),
     machine: machine(),
@@ -66,8 +67,8 @@ export function etcdLsResults(j: Obj): Results {
       ),
     ],
     notes: [
-      `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); `
-        + `${j.outputBytes} bytes; load before ${j.loadBefore}, after ${j.loadAfter}`,
+      `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ` +
+        `${j.outputBytes} bytes; load before ${j.loadBefore}, after ${j.loadAfter}`,
     ],
     date: new Date().toISOString(),
     machine: machine(),
@@ -91,14 +92,14 @@ export function fleetScaleResults(j: Obj): Results {
       ),
     ],
     notes: [
-      `mesh build ${j.meshBuild.ms} ms (goal ≤ ${j.meshBuild.goalMs} ms: `
-        + `${met(j.meshBuild.allTunnelsUp && j.meshBuild.ms <= j.meshBuild.goalMs)}), `
-        + `all up: ${j.meshBuild.allTunnelsUp}`,
-      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), `
-        + `all up: ${j.join.allTunnelsUp}`,
-      `controller CPU ${j.controller.cpuMsDuringBuild} ms during the build, `
-        + `${j.controller.cpuMsDuringJoin} ms during the join; RSS ${j.controller.rssKiBBefore} KiB before, `
-        + `${j.controller.rssKiBAtEnd} KiB at the end`,
+      `mesh build ${j.meshBuild.ms} ms (goal ≤ ${j.meshBuild.goalMs} ms: ` +
+        `${met(j.meshBuild.allTunnelsUp && j.meshBuild.ms <= j.meshBuild.goalMs)}), ` +
+        `all up: ${j.meshBuild.allTunnelsUp}`,
+      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), ` +
+        `all up: ${j.join.allTunnelsUp}`,
+      `controller CPU ${j.controller.cpuMsDuringBuild} ms during the build, ` +
+        `${j.controller.cpuMsDuringJoin} ms during the join; RSS ${j.controller.rssKiBBefore} KiB before, ` +
+        `${j.controller.rssKiBAtEnd} KiB at the end`,
       `lab up ${j.labUpSeconds} s; load before ${j.loadBefore}, after ${j.loadAfter}`,
     ],
     date: new Date().toISOString(),

@@ -36,7 +36,10 @@ export const ResultsSchema = z
     notes: z.array(z.string()).default([]),
     date: z.string().optional(),
     n: z.number().int().optional(),
-    machine: z.object({ nproc: z.number(), kernel: z.string(), cpu: z.string().optional(), node: z.string().optional() }).passthrough().optional(),
+    machine: z
+      .object({ nproc: z.number(), kernel: z.string(), cpu: z.string().optional(), node: z.string().optional() })
+      .passthrough()
+      .optional(),
     comparisons: z.array(ComparisonSchema).optional(),
   })
   .passthrough();
@@ -63,7 +66,8 @@ export function readAllResults(dir: string): { file: string; results: Results }[
   return names.map((f) => {
     const file = join(dir, f);
     const parsed = ResultsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${file} does not follow the results schema (bench/lib/results.ts): ${parsed.error.message}`);
+    if (!parsed.success)
+      throw new Error(`${file} does not follow the results schema (bench/lib/results.ts): ${parsed.error.message}`);
     return { file, results: parsed.data };
   });
 }

@@ -14,8 +14,10 @@ export interface AgentPathOptions {
 }
 
 export function agentGrpcPath(agent: BenchAgent, cs: BenchContainer[], o: AgentPathOptions): AttachPath {
-  const target = (i: number) => (o.target === 'docker' ? { kind: 'docker', value: cs[i]!.name } : { kind: 'pid', value: String(cs[i]!.pid) });
-  const lookup = o.target === 'docker' ? 'Docker name lookup (inspect via the Docker API)' : 'PID target (no Docker lookup)';
+  const target = (i: number) =>
+    o.target === 'docker' ? { kind: 'docker', value: cs[i]!.name } : { kind: 'pid', value: String(cs[i]!.pid) };
+  const lookup =
+    o.target === 'docker' ? 'Docker name lookup (inspect via the Docker API)' : 'PID target (no Docker lookup)';
   return {
     name: o.name,
     timed: `gRPC Attach request → reply on the agent's unix socket, one connection kept open: ${lookup}, veth made over route netlink in the bench netns, addressed over a netlink socket opened in the container\'s namespace (no exec; the agent\'s default --ip-path), read back and checked inside the agent, record written`,
@@ -35,7 +37,10 @@ export function agentGrpcPath(agent: BenchAgent, cs: BenchContainer[], o: AgentP
       if (!res.changed) throw new Error(`${o.name}: the agent reported attach ${i} as unchanged`);
     },
     async detach(i) {
-      const res = await agent.conn.call(agent.conn.client.detach, DetachRequest.fromPartial({ target: target(i), ifname: o.ifname }));
+      const res = await agent.conn.call(
+        agent.conn.client.detach,
+        DetachRequest.fromPartial({ target: target(i), ifname: o.ifname }),
+      );
       if (!res.removed) throw new Error(`${o.name}: the agent removed nothing for detach ${i}`);
     },
   };

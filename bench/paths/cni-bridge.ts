@@ -8,7 +8,11 @@ import type { AttachPath } from '../lib/measure.js';
 
 export const CNI_DIR = '/usr/lib/cni';
 
-export function cniBridgePath(env: BenchEnv, cs: BenchContainer[], o: { bridge: string; ifname: string; net: number }): AttachPath {
+export function cniBridgePath(
+  env: BenchEnv,
+  cs: BenchContainer[],
+  o: { bridge: string; ifname: string; net: number },
+): AttachPath {
   const dataDir = join(env.tmp, 'cni-ipam');
   mkdirSync(dataDir, { recursive: true });
   const config = JSON.stringify({
@@ -22,14 +26,29 @@ export function cniBridgePath(env: BenchEnv, cs: BenchContainer[], o: { bridge: 
   });
   const call = async (command: 'ADD' | 'DEL', i: number) => {
     const c = cs[i]!;
-    const env2 = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', CNI_COMMAND: command, CNI_CONTAINERID: c.id, CNI_NETNS: c.netnsPath, CNI_IFNAME: o.ifname, CNI_PATH: CNI_DIR };
-    const r = await env.runner.run('nsenter', [`--net=${env.netnsPath}`, join(CNI_DIR, 'bridge')], { input: config, env: env2, allowFail: true });
-    if (r.code !== 0) throw new Error(`CNI bridge ${command} for ${c.name} failed (exit ${r.code}): ${r.stdout.trim() || r.stderr.trim()}`);
+    const env2 = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: c.id,
+      CNI_NETNS: c.netnsPath,
+      CNI_IFNAME: o.ifname,
+      CNI_PATH: CNI_DIR,
+    };
+    const r = await env.runner.run('nsenter', [`--net=${env.netnsPath}`, join(CNI_DIR, 'bridge')], {
+      input: config,
+      env: env2,
+      allowFail: true,
+    });
+    if (r.code !== 0)
+      throw new Error(
+        `CNI bridge ${command} for ${c.name} failed (exit ${r.code}): ${r.stdout.trim() || r.stderr.trim()}`,
+      );
     return r.stdout;
   };
   return {
     name: 'CNI bridge plugin + host-local',
-    timed: '`nsenter --net=BENCH_NETNS /usr/lib/cni/bridge` with CNI_COMMAND=ADD (it runs host-local, which allocates from a file store); spawn → exit',
+    timed:
+      '`nsenter --net=BENCH_NETNS /usr/lib/cni/bridge` with CNI_COMMAND=ADD (it runs host-local, which allocates from a file store); spawn → exit',
     detachTimed: 'the same with CNI_COMMAND=DEL (releases the address)',
     bridge: o.bridge,
     ifname: o.ifname,

@@ -6,10 +6,15 @@ import { userProcessEnv, type BenchEnv } from '../lib/env.js';
 import { benchAddr, type AttachPath } from '../lib/measure.js';
 
 export function controllerCliPath(
-  env: BenchEnv, cs: BenchContainer[],
+  env: BenchEnv,
+  cs: BenchContainer[],
   o: { name: string; bin: string; controller: string; host: string; bridge: string; net: number },
 ): AttachPath {
-  const cli = (args: string[]) => env.runner.run(process.execPath, [o.bin, '--controller', o.controller, ...args], { timeoutMs: 60_000, env: userProcessEnv() });
+  const cli = (args: string[]) =>
+    env.runner.run(process.execPath, [o.bin, '--controller', o.controller, ...args], {
+      timeoutMs: 60_000,
+      env: userProcessEnv(),
+    });
   return {
     name: o.name,
     timed: `\`node ${o.bin} --controller ${o.controller} attach --host ${o.host} NAME ADDR/16\`: process spawn → exit 0 (Node start, CLI load, FleetAttach, reservation committed, targeted dispatcher pass: agent Attach over gRPC TCP with Docker lookup, veth, addresses, read-back; attachment marked up, reply)`,

@@ -3,11 +3,16 @@ import type { BenchContainer } from '../lib/docker.js';
 import type { BenchEnv } from '../lib/env.js';
 import { benchAddr, type AttachPath } from '../lib/measure.js';
 
-export function rawIproute2Path(env: BenchEnv, cs: BenchContainer[], o: { bridge: string; ifname: string; net: number }): AttachPath {
+export function rawIproute2Path(
+  env: BenchEnv,
+  cs: BenchContainer[],
+  o: { bridge: string; ifname: string; net: number },
+): AttachPath {
   const hostIf = (i: number) => `rb${i}`;
   return {
     name: 'raw iproute2, two execs',
-    timed: '`ip -n NETNS -batch -` (veth with its peer created straight in the container netns, host end on the bridge, up) then `nsenter --net=/proc/PID/ns/net ip -batch -` (address, up); spawn → exit of both, spawned from the bench Node process as the agent spawns its own (so both pay the Node spawn cost)',
+    timed:
+      '`ip -n NETNS -batch -` (veth with its peer created straight in the container netns, host end on the bridge, up) then `nsenter --net=/proc/PID/ns/net ip -batch -` (address, up); spawn → exit of both, spawned from the bench Node process as the agent spawns its own (so both pay the Node spawn cost)',
     detachTimed: '`ip -n NETNS link del` of the host end',
     bridge: o.bridge,
     ifname: o.ifname,

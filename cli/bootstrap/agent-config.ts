@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { invalid } from '../../common/errors.js';
 
 const SET_BY_INSTALL: Readonly<Record<string, string>> = {
-  'listen': 'give --listen ADDR:PORT to host add (or fleetnet_listen in the inventory)',
-  'controller': 'give --advertise ADDR:PORT to host add (or fleetnet_controller in the inventory)',
-  'host-name': 'the host\'s name is the NAME given to host add',
-  'socket': 'the install uses /run/fleetnet/agent.sock',
+  listen: 'give --listen ADDR:PORT to host add (or fleetnet_listen in the inventory)',
+  controller: 'give --advertise ADDR:PORT to host add (or fleetnet_controller in the inventory)',
+  'host-name': "the host's name is the NAME given to host add",
+  socket: 'the install uses /run/fleetnet/agent.sock',
   'state-dir': 'the install uses /var/lib/fleetnet/agent',
   'ca-file': 'the install writes the fleet CA to /etc/fleetnet/agent/ca.crt',
   'join-token-file': 'the install writes the join token to /etc/fleetnet/agent/join-token',
@@ -18,10 +18,14 @@ const SET_BY_INSTALL: Readonly<Record<string, string>> = {
 /** The file's text, once it parses and passes the agent's schema (exit 2 naming file, line and key). */
 export async function readAgentConfig(path: string, what = '--agent-config'): Promise<string> {
   if (!existsSync(path)) {
-    throw invalid(`${what} ${path} does not exist`, 'give the path of the agent\'s YAML settings file (see fleetnet agent run --help)');
+    throw invalid(
+      `${what} ${path} does not exist`,
+      "give the path of the agent's YAML settings file (see fleetnet agent run --help)",
+    );
   }
   const [{ AgentConfigSchema }, { fileSchemaOf, kebab, parseConfigText }] = await Promise.all([
-    import('../../agent/config.js'), import('../../common/config-file.js'),
+    import('../../agent/config.js'),
+    import('../../common/config-file.js'),
   ]);
   const text = readFileSync(path, 'utf8');
   const values = parseConfigText(text, path, fileSchemaOf(AgentConfigSchema.shape), 'fleetnet agent run --help');

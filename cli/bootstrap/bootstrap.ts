@@ -64,38 +64,60 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
   const undo = new UndoStack();
   let ssh: SshSession | undefined;
   try {
-    const { token, caPem, session } = await step('connect', async () => {
-      // The token first: a controller that cannot issue one (no CA) stops this before the host is
-      // touched. Only its hash is kept, by the controller; unused, it expires.
-      const t = await d.authority.hostToken(host, d.tokenTtlMs);
-      // whatever the agent enrolls with is revoked again if the bootstrap does not complete
-      undo.push('revoke', () => d.authority.revokeSince(host, t.issuedAtUnixMs, 'bootstrap failed'));
-      ssh = await SshSession.connect(req.ssh);
-      return { ...t, session: ssh };
-    }, ({ session: { hostKey: k } }) => `${k.pinnedNow ? 'pinned new host key' : 'host key verified'} ${k.fingerprint}`,
+    const { token, caPem, session } = await step(
+      'connect',
+      async () => {
+        // The token first: a controller that cannot issue one (no CA) stops this before the host is
+        // touched. Only its hash is kept, by the controller; unused, it expires.
+        const t = await d.authority.hostToken(host, d.tokenTtlMs);
+        // whatever the agent enrolls with is revoked again if the bootstrap does not complete
+        undo.push('revoke', () => d.authority.revokeSince(host, t.issuedAtUnixMs, 'bootstrap failed'));
+        ssh = await SshSession.connect(req.ssh);
+        return { ...t, session: ssh };
+      },
+      ({ session: { hostKey: k } }) => `${k.pinnedNow ? 'pinned new host key' : 'host key verified'} ${k.fingerprint}`,
     );
-    const plan = await step('check', async () => {
-      // never overwrite (or, on a failure, uninstall) an agent that is already there
-      if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code === 0) {
-        throw new FleetnetError('conflict', `${host} already has a fleetnet agent installed (${REMOTE.bundle})`, {
-          hint: `upgrade it (fleetnet host upgrade ${host} --ssh ${req.ssh.user}@${req.ssh.addr}) `
-            + `or remove it first (fleetnet host rm ${host} --purge --ssh ...)`,
-        });
-      }
-      return planHost(session, host, { needOvs: req.needOvs ?? false });
-    }, describePlan);
+    const plan = await step(
+      'check',
+      async () => {
+        // never overwrite (or, on a failure, uninstall) an agent that is already there
+        if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code === 0) {
+          throw new FleetnetError('conflict', `${host} already has a fleetnet agent installed (${REMOTE.bundle})`, {
+            hint:
+              `upgrade it (fleetnet host upgrade ${host} --ssh ${req.ssh.user}@${req.ssh.addr}) ` +
+              `or remove it first (fleetnet host rm ${host} --purge --ssh ...)`,
+          });
+        }
+        return planHost(session, host, { needOvs: req.needOvs ?? false });
+      },
+      describePlan,
+    );
     const { facts, runtime } = plan;
     const settings: AgentSettings = { hostId: host, listen: agentAddr, controller: req.controller };
     undo.push('uninstall', () => uninstall(session, facts.systemd));
-    await step('upload', () => uploadAgent(session, plan), (said) => said);
-    await step('configure', () => writeAgentConfig(session, settings, caPem, token, req.agentConfig),
-      () => `CA, single-use join token, agent.env${req.agentConfig === undefined ? '' : `, ${REMOTE.agentConfig}`}`);
-    await step('start', () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)),
-      () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'));
-    await step('register', async () => {
-      await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
-      await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
-    }, () => `enrolled; answers over mTLS at ${agentAddr}`);
+    await step(
+      'upload',
+      () => uploadAgent(session, plan),
+      (said) => said,
+    );
+    await step(
+      'configure',
+      () => writeAgentConfig(session, settings, caPem, token, req.agentConfig),
+      () => `CA, single-use join token, agent.env${req.agentConfig === undefined ? '' : `, ${REMOTE.agentConfig}`}`,
+    );
+    await step(
+      'start',
+      () => (facts.systemd ? startWithSystemd(session) : startSupervised(session, settings)),
+      () => (facts.systemd ? 'systemd unit fleetnet-agent.service' : 'fleetnet supervisor'),
+    );
+    await step(
+      'register',
+      async () => {
+        await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
+        await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+      },
+      () => `enrolled; answers over mTLS at ${agentAddr}`,
+    );
     undo.clear();
     const { fingerprint, pinnedNow } = session.hostKey;
     const supervisor = facts.systemd ? 'systemd' : 'fleetnet';

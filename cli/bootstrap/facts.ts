@@ -3,8 +3,8 @@ import { FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 
 export interface HostFacts {
-  arch: string;            // uname -m
-  kernel: string;          // uname -r
+  arch: string; // uname -m
+  kernel: string; // uname -r
   libc: { kind: 'glibc' | 'musl' | 'unknown'; version?: string };
   node?: { path: string; version: string };
   systemd: boolean;
@@ -14,7 +14,9 @@ export interface HostFacts {
 }
 
 export const REQUIRED_MODULES = ['veth', 'bridge'] as const;
-const PROBE: Record<string, string[]> = { veth: ['link', 'add', 'fnprobe0', 'type', 'veth', 'peer', 'name', 'fnprobe1'] };
+const PROBE: Record<string, string[]> = {
+  veth: ['link', 'add', 'fnprobe0', 'type', 'veth', 'peer', 'name', 'fnprobe1'],
+};
 /** The agent's native modules are built for this Node.js major (its ABI): a host's own Node.js must match. */
 export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 
@@ -43,8 +45,15 @@ export async function gatherFacts(r: Runner, modules: readonly string[] = REQUIR
   return {
     arch,
     kernel,
-    libc: l === 'musl' ? { kind: 'musl' } : glibc ? { kind: 'glibc', version: glibc[glibc.length - 1] as string } : { kind: 'unknown' },
-    ...(node.code === 0 && nodePath && nodeVersion ? { node: { path: nodePath, version: nodeVersion.replace(/^v/, '') } } : {}),
+    libc:
+      l === 'musl'
+        ? { kind: 'musl' }
+        : glibc
+          ? { kind: 'glibc', version: glibc[glibc.length - 1] as string }
+          : { kind: 'unknown' },
+    ...(node.code === 0 && nodePath && nodeVersion
+      ? { node: { path: nodePath, version: nodeVersion.replace(/^v/, '') } }
+      : {}),
     systemd: systemd.code === 0,
     iproute2: ip.code === 0,
     ovs: ovs.code === 0,
@@ -61,12 +70,24 @@ export interface Missing {
 export function missingPrereqs(f: HostFacts, o: { needOvs: boolean }): Missing[] {
   const miss: Missing[] = [];
   if (!f.iproute2) miss.push({ what: 'iproute2 (the ip command)', fix: 'install the iproute2 package' });
-  for (const [m, ok] of Object.entries(f.modules)) if (!ok) miss.push({ what: `kernel feature ${m}`, fix: `load its module (modprobe ${m}) or use a kernel that has it` });
-  if (o.needOvs && !f.ovs) miss.push({ what: 'Open vSwitch (ovs-vsctl)', fix: 'install openvswitch-switch: a network on this host uses --kind ovs' });
+  for (const [m, ok] of Object.entries(f.modules))
+    if (!ok)
+      miss.push({ what: `kernel feature ${m}`, fix: `load its module (modprobe ${m}) or use a kernel that has it` });
+  if (o.needOvs && !f.ovs)
+    miss.push({
+      what: 'Open vSwitch (ovs-vsctl)',
+      fix: 'install openvswitch-switch: a network on this host uses --kind ovs',
+    });
   return miss;
 }
 
-export const ARCH: Record<string, string> = { x86_64: 'x64', aarch64: 'arm64', armv7l: 'arm', ppc64le: 'ppc64', s390x: 's390x' };
+export const ARCH: Record<string, string> = {
+  x86_64: 'x64',
+  aarch64: 'arm64',
+  armv7l: 'arm',
+  ppc64le: 'ppc64',
+  s390x: 's390x',
+};
 
 const versionAtLeast = (have: string, want: string) => {
   const [a = 0, b = 0] = have.split('.').map(Number);
@@ -87,11 +108,19 @@ export function planRuntime(f: HostFacts, local: { arch: string; glibc?: string;
   if (f.node && major === want) return { ship: false, nodePath: f.node.path };
   const reason = f.node ? `its Node.js ${f.node.version} is not Node.js ${want}` : 'it has no Node.js';
   if (ARCH[f.arch] !== local.arch) {
-    throw new FleetnetError('unsupported', `${reason}, and this machine's Node.js (${local.arch}) cannot run on ${f.arch}`, { hint: `install Node.js ${want} on the host` });
+    throw new FleetnetError(
+      'unsupported',
+      `${reason}, and this machine's Node.js (${local.arch}) cannot run on ${f.arch}`,
+      { hint: `install Node.js ${want} on the host` },
+    );
   }
   if (!local.glibc || f.libc.kind !== 'glibc' || !f.libc.version || !versionAtLeast(f.libc.version, local.glibc)) {
     const libc = f.libc.kind === 'glibc' ? `glibc ${f.libc.version ?? '?'}` : f.libc.kind;
-    throw new FleetnetError('unsupported', `${reason}, and this machine's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`, { hint: `install Node.js ${want} on the host` });
+    throw new FleetnetError(
+      'unsupported',
+      `${reason}, and this machine's Node.js needs glibc ≥ ${local.glibc ?? '?'} (the host has ${libc})`,
+      { hint: `install Node.js ${want} on the host` },
+    );
   }
   return { ship: true, reason };
 }

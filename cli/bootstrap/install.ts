@@ -66,8 +66,24 @@ export function envFile(s: AgentSettings): string {
 
 /** The same arguments the unit's ExecStart gives, for the supervised (no systemd) case. */
 export function agentRunArgs(s: AgentSettings): string[] {
-  return ['agent', 'run', '--socket', REMOTE.socket, '--state-dir', REMOTE.state, '--listen', s.listen, '--host-name', s.hostId,
-    '--controller', s.controller, '--ca-file', REMOTE.ca, '--join-token-file', REMOTE.token];
+  return [
+    'agent',
+    'run',
+    '--socket',
+    REMOTE.socket,
+    '--state-dir',
+    REMOTE.state,
+    '--listen',
+    s.listen,
+    '--host-name',
+    s.hostId,
+    '--controller',
+    s.controller,
+    '--ca-file',
+    REMOTE.ca,
+    '--join-token-file',
+    REMOTE.token,
+  ];
 }
 
 /** Writes a file through the runner's stdin; mode set before the content lands. */
@@ -87,7 +103,11 @@ export async function linkHostNode(r: Runner, nodePath: string): Promise<void> {
 
 /** CA, join token and agent.env; the settings file too when one was given (host add --agent-config). */
 export async function writeAgentConfig(
-  r: Runner, s: AgentSettings, caPem: string, joinToken: string, agentYaml?: string,
+  r: Runner,
+  s: AgentSettings,
+  caPem: string,
+  joinToken: string,
+  agentYaml?: string,
 ): Promise<void> {
   await writeRemote(r, REMOTE.ca, caPem, '0644');
   await writeRemote(r, REMOTE.token, joinToken + '\n', '0600');
@@ -98,13 +118,20 @@ export async function writeAgentConfig(
 /** The settings agent.env holds (what the install wrote), read back for an upgrade. */
 export async function readAgentSettings(r: Runner): Promise<AgentSettings> {
   const text = (await r.run('cat', [REMOTE.env])).stdout;
-  const lines = text.split('\n').map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null);
+  const lines = text
+    .split('\n')
+    .map((l) => /^([A-Z_]+)=(.*)$/.exec(l.trim()))
+    .filter((m) => m !== null);
   const v = Object.fromEntries(lines.map((m) => [m[1], m[2]]));
   const { FLEETNET_HOST_ID: hostId, FLEETNET_LISTEN: listen, FLEETNET_CONTROLLER: controller } = v;
   if (!hostId || !listen || !controller) {
-    throw new FleetnetError('failed', `${REMOTE.env} on the host lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER`, {
-      hint: 'install the agent again: fleetnet host rm H --purge, then fleetnet host add',
-    });
+    throw new FleetnetError(
+      'failed',
+      `${REMOTE.env} on the host lacks FLEETNET_HOST_ID, FLEETNET_LISTEN or FLEETNET_CONTROLLER`,
+      {
+        hint: 'install the agent again: fleetnet host rm H --purge, then fleetnet host add',
+      },
+    );
   }
   return { hostId, listen, controller };
 }
@@ -115,7 +142,12 @@ export interface FileSender {
 }
 
 /** Uploads a file next to its place, then renames it there: a running agent keeps the file it has open. */
-export async function replaceRemote(r: Runner & FileSender, local: string, remote: string, mode?: string): Promise<void> {
+export async function replaceRemote(
+  r: Runner & FileSender,
+  local: string,
+  remote: string,
+  mode?: string,
+): Promise<void> {
   await r.putFile(local, `${remote}.new`);
   if (mode) await r.run('chmod', [mode, `${remote}.new`]);
   await r.run('mv', ['-f', `${remote}.new`, remote]);
@@ -129,13 +161,33 @@ export async function startWithSystemd(r: Runner): Promise<void> {
 
 /** No systemd (a lab host, a container): the agent's own supervisor, detached from the session. */
 export async function startSupervised(r: Runner, s: AgentSettings): Promise<void> {
-  const argv = [REMOTE.node, REMOTE.bundle, 'agent', 'supervise', '--pid-file', REMOTE.pid, '--log', REMOTE.log, '--', ...agentRunArgs(s)];
+  const argv = [
+    REMOTE.node,
+    REMOTE.bundle,
+    'agent',
+    'supervise',
+    '--pid-file',
+    REMOTE.pid,
+    '--log',
+    REMOTE.log,
+    '--',
+    ...agentRunArgs(s),
+  ];
   await r.run('sh', ['-c', 'exec setsid -f "$@" </dev/null >/dev/null 2>&1', 'sh', ...argv]);
 }
 
 /** Stops the agent's supervisor (it stops its agent on SIGTERM); waits, bounded, until it is gone. */
 export async function stopSupervised(r: Runner): Promise<void> {
-  await r.run('sh', ['-c', 'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done', 'sh', REMOTE.pid], { allowFail: true });
+  await r.run(
+    'sh',
+    [
+      '-c',
+      'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
+      'sh',
+      REMOTE.pid,
+    ],
+    { allowFail: true },
+  );
 }
 
 /** host upgrade: the new files are in place; the agent restarts on them (state and certificate stay). */
@@ -161,5 +213,12 @@ export async function uninstall(r: Runner, systemd: boolean): Promise<void> {
   }
   await r.run('rm', ['-f', REMOTE.log, REMOTE.pid, REMOTE.socket, REMOTE.agentConfig]);
   // contents first, then the folder where it can go (a folder may be a mount point, as in the lab)
-  await r.run('sh', ['-c', 'for d; do [ -e "$d" ] || continue; find "$d" -mindepth 1 -delete; rmdir "$d" 2>/dev/null || true; done', 'sh', REMOTE.root, REMOTE.etc, REMOTE.state]);
+  await r.run('sh', [
+    '-c',
+    'for d; do [ -e "$d" ] || continue; find "$d" -mindepth 1 -delete; rmdir "$d" 2>/dev/null || true; done',
+    'sh',
+    REMOTE.root,
+    REMOTE.etc,
+    REMOTE.state,
+  ]);
 }

@@ -27,12 +27,16 @@ const SSH_TARGET = /^(?:([a-z_][a-z0-9_-]{0,31})@)?([0-9a-fA-F:.]+|[a-zA-Z0-9.-]
 /** `root@10.99.0.13` → user, addr; refuses what could become an option or a shell word. */
 export function parseSshTarget(s: string): { user: string; addr: string } {
   const m = SSH_TARGET.exec(s);
-  if (!m || s.startsWith('-')) throw new FleetnetError('invalid', `--ssh "${s}" is not USER@ADDRESS`, { hint: 'e.g. --ssh root@10.99.0.13' });
+  if (!m || s.startsWith('-'))
+    throw new FleetnetError('invalid', `--ssh "${s}" is not USER@ADDRESS`, { hint: 'e.g. --ssh root@10.99.0.13' });
   return { user: m[1] ?? 'root', addr: m[2] as string };
 }
 
 export class SshSession implements Runner {
-  private constructor(private readonly ssh: NodeSSH, readonly hostKey: Extract<HostKeyVerdict, { ok: true }>) {}
+  private constructor(
+    private readonly ssh: NodeSSH,
+    readonly hostKey: Extract<HostKeyVerdict, { ok: true }>,
+  ) {}
 
   static async connect(t: SshTarget, timeoutMs = 20_000): Promise<SshSession> {
     const ssh = new NodeSSH();
@@ -44,7 +48,9 @@ export class SshSession implements Runner {
         port: t.port,
         username: t.user,
         readyTimeout: timeoutMs,
-        ...(t.identityFile ? { privateKey: readFileSync(t.identityFile, 'utf8') } : { agent: process.env.SSH_AUTH_SOCK }),
+        ...(t.identityFile
+          ? { privateKey: readFileSync(t.identityFile, 'utf8') }
+          : { agent: process.env.SSH_AUTH_SOCK }),
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(t.knownHostsFile, name, key, t.acceptNew);
           return verdict.ok;
@@ -53,12 +59,31 @@ export class SshSession implements Runner {
     } catch (err) {
       ssh.dispose();
       if (verdict && !verdict.ok && verdict.reason === 'mismatch') {
-        throw new FleetnetError('permission', `host key of ${name} does not match ${t.knownHostsFile} (it offered ${verdict.fingerprint}); nothing was run`, { cause: err, hint: 'if the host was reinstalled, remove its line: ssh-keygen -R ' + name + ' -f ' + t.knownHostsFile + '; otherwise treat it as an attack' });
+        throw new FleetnetError(
+          'permission',
+          `host key of ${name} does not match ${t.knownHostsFile} (it offered ${verdict.fingerprint}); nothing was run`,
+          {
+            cause: err,
+            hint:
+              'if the host was reinstalled, remove its line: ssh-keygen -R ' +
+              name +
+              ' -f ' +
+              t.knownHostsFile +
+              '; otherwise treat it as an attack',
+          },
+        );
       }
       if (verdict && !verdict.ok) {
-        throw new FleetnetError('permission', `host key of ${name} is not in ${t.knownHostsFile} (it offered ${verdict.fingerprint}); nothing was run`, { cause: err, hint: 'check the fingerprint, then pass --accept-new to pin it, or --known-hosts FILE' });
+        throw new FleetnetError(
+          'permission',
+          `host key of ${name} is not in ${t.knownHostsFile} (it offered ${verdict.fingerprint}); nothing was run`,
+          { cause: err, hint: 'check the fingerprint, then pass --accept-new to pin it, or --known-hosts FILE' },
+        );
       }
-      throw new FleetnetError('unavailable', `cannot SSH to ${t.user}@${name}: ${(err as Error).message}`, { cause: err, hint: 'check the address, --port, --identity and that sshd runs there' });
+      throw new FleetnetError('unavailable', `cannot SSH to ${t.user}@${name}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'check the address, --port, --identity and that sshd runs there',
+      });
     }
     if (!verdict?.ok) throw new FleetnetError('permission', 'host key was not verified');
     return new SshSession(ssh, verdict);
@@ -66,14 +91,20 @@ export class SshSession implements Runner {
 
   async run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     const line = shellQuote([cmd, ...args]);
-    const r = await this.ssh.execCommand(line, { ...(opts.input !== undefined ? { stdin: opts.input } : {}), noTrim: true });
+    const r = await this.ssh.execCommand(line, {
+      ...(opts.input !== undefined ? { stdin: opts.input } : {}),
+      noTrim: true,
+    });
     const res = { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 255 };
     if (res.code !== 0 && !opts.allowFail) throw new CommandError(cmd, args, res.code, res.stderr);
     return res;
   }
 
   start(): ChildProcess {
-    throw new FleetnetError('unsupported', 'long-running processes are started on the host by its supervisor, not over SSH');
+    throw new FleetnetError(
+      'unsupported',
+      'long-running processes are started on the host by its supervisor, not over SSH',
+    );
   }
 
   putFile(local: string, remote: string): Promise<void> {

@@ -36,29 +36,50 @@ export async function upgradeHost(req: UpgradeRequest, d: UpgradeDeps): Promise<
   const steps = stepper(host, d.progress);
   let ssh: SshSession | undefined;
   try {
-    ssh = await steps.run('connect', () => SshSession.connect(req.ssh), (s) => `host key verified ${s.hostKey.fingerprint}`);
+    ssh = await steps.run(
+      'connect',
+      () => SshSession.connect(req.ssh),
+      (s) => `host key verified ${s.hostKey.fingerprint}`,
+    );
     const session = ssh;
-    const { plan, settings } = await steps.run('check', async () => {
-      if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code !== 0) {
-        const what = `${host} has no fleetnet agent installed (${REMOTE.bundle}): nothing to upgrade`;
-        throw new FleetnetError('not_found', what, {
-          hint: `install one: fleetnet host add ${host} --ssh ${req.ssh.user}@${req.ssh.addr}`,
-        });
-      }
-      const settings = await readAgentSettings(session);
-      if (settings.hostId !== host) {
-        const what = `the agent at ${req.ssh.addr} is host ${settings.hostId}, not ${host}`;
-        throw new FleetnetError('invalid', what, { hint: 'check the host name and --ssh address' });
-      }
-      return { plan: await planHost(session, host, { needOvs: req.needOvs ?? false }), settings };
-    }, ({ plan }) => describePlan(plan));
-    await steps.run('upload', () => uploadAgent(session, plan), (said) => said);
-    await steps.run('restart', () => restartAgent(session, plan.facts.systemd, settings),
-      () => (plan.facts.systemd ? 'systemctl restart fleetnet-agent.service' : 'fleetnet supervisor restarted'));
-    await steps.run('register', () => d.authority.waitEnrolled(host, settings.listen, d.registerTimeoutMs ?? 60_000),
-      () => `answers over mTLS at ${settings.listen} with its certificate`);
+    const { plan, settings } = await steps.run(
+      'check',
+      async () => {
+        if ((await session.run('test', ['-e', REMOTE.bundle], { allowFail: true })).code !== 0) {
+          const what = `${host} has no fleetnet agent installed (${REMOTE.bundle}): nothing to upgrade`;
+          throw new FleetnetError('not_found', what, {
+            hint: `install one: fleetnet host add ${host} --ssh ${req.ssh.user}@${req.ssh.addr}`,
+          });
+        }
+        const settings = await readAgentSettings(session);
+        if (settings.hostId !== host) {
+          const what = `the agent at ${req.ssh.addr} is host ${settings.hostId}, not ${host}`;
+          throw new FleetnetError('invalid', what, { hint: 'check the host name and --ssh address' });
+        }
+        return { plan: await planHost(session, host, { needOvs: req.needOvs ?? false }), settings };
+      },
+      ({ plan }) => describePlan(plan),
+    );
+    await steps.run(
+      'upload',
+      () => uploadAgent(session, plan),
+      (said) => said,
+    );
+    await steps.run(
+      'restart',
+      () => restartAgent(session, plan.facts.systemd, settings),
+      () => (plan.facts.systemd ? 'systemctl restart fleetnet-agent.service' : 'fleetnet supervisor restarted'),
+    );
+    await steps.run(
+      'register',
+      () => d.authority.waitEnrolled(host, settings.listen, d.registerTimeoutMs ?? 60_000),
+      () => `answers over mTLS at ${settings.listen} with its certificate`,
+    );
     return {
-      host, agentAddr: settings.listen, runtime: plan.runtime.ship ? 'shipped' : 'host', supervisor: plan.facts.systemd ? 'systemd' : 'fleetnet',
+      host,
+      agentAddr: settings.listen,
+      runtime: plan.runtime.ship ? 'shipped' : 'host',
+      supervisor: plan.facts.systemd ? 'systemd' : 'fleetnet',
     };
   } catch (err) {
     steps.failed(err);

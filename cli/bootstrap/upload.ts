@@ -3,9 +3,25 @@
 // Each file is uploaded beside its place and renamed there, so a running agent is never handed
 // a half-written file: an upgrade swaps files under the old agent, then restarts it.
 import { FleetnetError } from '../../common/errors.js';
-import { ARCH as ARCH_OF, gatherFacts, localRuntime, missingPrereqs, planRuntime, type HostFacts, type RuntimePlan } from './facts.js';
 import {
-  DEPLOY_SCRIPTS, linkHostNode, localBundle, localDeployScript, localNativeArchive, makeDirs, REMOTE, replaceRemote, unpackNative,
+  ARCH as ARCH_OF,
+  gatherFacts,
+  localRuntime,
+  missingPrereqs,
+  planRuntime,
+  type HostFacts,
+  type RuntimePlan,
+} from './facts.js';
+import {
+  DEPLOY_SCRIPTS,
+  linkHostNode,
+  localBundle,
+  localDeployScript,
+  localNativeArchive,
+  makeDirs,
+  REMOTE,
+  replaceRemote,
+  unpackNative,
 } from './install.js';
 import type { SshSession } from './ssh-session.js';
 

@@ -25,27 +25,32 @@ const ContextSchema = z.strictObject({
   description: z.string().optional(),
 });
 
-const CliConfigSchema = z.strictObject({
-  'current-context': z.string().optional(),
-  contexts: z.record(z.string().regex(CONTEXT_NAME, 'a context name is letters, digits, _ . -'), ContextSchema)
-    .optional(),
-  controller: z.string().min(1).optional(),
-}).superRefine((c, ctx) => {
-  const cur = c['current-context'];
-  if (cur !== undefined && !Object.hasOwn(c.contexts ?? {}, cur)) {
-    const known = Object.keys(c.contexts ?? {});
-    ctx.addIssue({
-      code: 'custom', path: ['current-context'],
-      message: `names no context (${known.length ? `known: ${known.join(', ')}` : 'the file has no contexts:'})`,
-    });
-  }
-  if (cur !== undefined && c.controller !== undefined) {
-    ctx.addIssue({
-      code: 'custom', path: ['controller'],
-      message: 'and current-context both choose the controller: move it into a context and remove this line',
-    });
-  }
-});
+const CliConfigSchema = z
+  .strictObject({
+    'current-context': z.string().optional(),
+    contexts: z
+      .record(z.string().regex(CONTEXT_NAME, 'a context name is letters, digits, _ . -'), ContextSchema)
+      .optional(),
+    controller: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const cur = c['current-context'];
+    if (cur !== undefined && !Object.hasOwn(c.contexts ?? {}, cur)) {
+      const known = Object.keys(c.contexts ?? {});
+      ctx.addIssue({
+        code: 'custom',
+        path: ['current-context'],
+        message: `names no context (${known.length ? `known: ${known.join(', ')}` : 'the file has no contexts:'})`,
+      });
+    }
+    if (cur !== undefined && c.controller !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['controller'],
+        message: 'and current-context both choose the controller: move it into a context and remove this line',
+      });
+    }
+  });
 
 export interface CliContext {
   controllers: string[];
@@ -67,11 +72,15 @@ function read(path: string): { text: string; config: CliConfig } {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FleetnetError('invalid', `cannot read config file ${path}`,
-      { cause: err, hint: 'check that it is a readable file' });
+    throw new FleetnetError('invalid', `cannot read config file ${path}`, {
+      cause: err,
+      hint: 'check that it is a readable file',
+    });
   }
   const v = parseConfigText(text, path, CliConfigSchema as unknown as z.ZodObject, HELP) as {
-    currentContext?: string; contexts?: Record<string, CliContext>; controller?: string;
+    currentContext?: string;
+    contexts?: Record<string, CliContext>;
+    controller?: string;
   };
   // every controller address is checked here, so a typo is reported against this file
   for (const [name, c] of Object.entries(v.contexts ?? {})) {
@@ -81,7 +90,8 @@ function read(path: string): { text: string; config: CliConfig } {
   return {
     text,
     config: {
-      path, contexts: v.contexts ?? {},
+      path,
+      contexts: v.contexts ?? {},
       ...(v.currentContext !== undefined ? { currentContext: v.currentContext } : {}),
       ...(v.controller !== undefined ? { controller: v.controller } : {}),
     },
@@ -96,16 +106,19 @@ export function readCliConfig(path: string): CliConfig {
  * The controllers the file chooses: those of `context` (from --context or FLEETNET_CONTEXT) when
  * given, else of the current context, else `controller:`; undefined when it chooses none.
  */
-export function controllersFromFile(cfg: CliConfig, context: { name: string; from: string } | undefined):
-  { addrs: string; from: string } | undefined {
+export function controllersFromFile(
+  cfg: CliConfig,
+  context: { name: string; from: string } | undefined,
+): { addrs: string; from: string } | undefined {
   const name = context?.name ?? cfg.currentContext;
   if (name !== undefined) {
     const c = cfg.contexts[name];
     if (!c) {
       const known = Object.keys(cfg.contexts);
       const from = context?.from ?? 'current-context';
-      throw new FleetnetError('invalid', `context '${name}' (${from}) is not in ${cfg.path}`,
-        { hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file' });
+      throw new FleetnetError('invalid', `context '${name}' (${from}) is not in ${cfg.path}`, {
+        hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file',
+      });
     }
     return { addrs: c.controllers.join(','), from: `${cfg.path} (context ${name})` };
   }
@@ -117,8 +130,9 @@ export function useContext(path: string, name: string): void {
   const { text, config } = read(path);
   if (!Object.hasOwn(config.contexts, name)) {
     const known = Object.keys(config.contexts);
-    throw new FleetnetError('invalid', `context '${name}' is not in ${path}`,
-      { hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file first' });
+    throw new FleetnetError('invalid', `context '${name}' is not in ${path}`, {
+      hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file first',
+    });
   }
   const doc = parseDocument(text);
   doc.set('current-context', name);

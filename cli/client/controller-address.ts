@@ -22,7 +22,8 @@ export interface ControllerChoice {
 
 /** The CLI's settings file: --config, else FLEETNET_CONFIG, else ~/.config/fleetnet/config.yaml. */
 export function configFilePath(
-  env: NodeJS.ProcessEnv = process.env, explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  explicit?: string,
 ): { path: string; explicit: boolean } {
   if (explicit) return { path: explicit, explicit: true };
   if (env.FLEETNET_CONFIG) return { path: env.FLEETNET_CONFIG, explicit: true };
@@ -47,8 +48,10 @@ export async function loadCliConfig(g: GlobalChoice, env: NodeJS.ProcessEnv = pr
   const f = configFilePath(env, g.config);
   if (!existsSync(f.path)) {
     if (f.explicit) {
-      throw invalid(`config file ${f.path} does not exist`,
-        'give the path of an existing YAML file to --config (or FLEETNET_CONFIG)');
+      throw invalid(
+        `config file ${f.path} does not exist`,
+        'give the path of an existing YAML file to --config (or FLEETNET_CONFIG)',
+      );
     }
     return undefined;
   }
@@ -66,18 +69,24 @@ function choice(s: string, from: string): ControllerChoice {
  * (--context, FLEETNET_CONTEXT, current-context), `controller:`.
  */
 export async function chooseController(
-  g: GlobalChoice, env: NodeJS.ProcessEnv = process.env,
+  g: GlobalChoice,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<ControllerChoice | undefined> {
   if (g.local) return undefined;
   if (g.controller) return choice(g.controller, '--controller');
   if (env.FLEETNET_CONTROLLER) return choice(env.FLEETNET_CONTROLLER, 'FLEETNET_CONTROLLER');
-  const context = g.context ? { name: g.context, from: '--context' }
-    : env.FLEETNET_CONTEXT ? { name: env.FLEETNET_CONTEXT, from: 'FLEETNET_CONTEXT' } : undefined;
+  const context = g.context
+    ? { name: g.context, from: '--context' }
+    : env.FLEETNET_CONTEXT
+      ? { name: env.FLEETNET_CONTEXT, from: 'FLEETNET_CONTEXT' }
+      : undefined;
   const cfg = await loadCliConfig(g, env);
   if (!cfg) {
     if (context) {
-      throw invalid(`${context.from} ${context.name} names a context, but there is no config file`,
-        `make ${configFilePath(env, g.config).path} with contexts: (see "Configuration files" in the README)`);
+      throw invalid(
+        `${context.from} ${context.name} names a context, but there is no config file`,
+        `make ${configFilePath(env, g.config).path} with contexts: (see "Configuration files" in the README)`,
+      );
     }
     return undefined;
   }
@@ -90,8 +99,11 @@ export async function chooseController(
 export async function requireController(g: GlobalChoice, what: string): Promise<ControllerChoice> {
   const c = await chooseController({ ...g, local: false });
   if (!c) {
-    throw invalid(`${what} needs a controller`, 'give --controller ADDR:PORT, set FLEETNET_CONTROLLER, or name one in '
-      + '~/.config/fleetnet/config.yaml (a context, see "Configuration files" in the README)');
+    throw invalid(
+      `${what} needs a controller`,
+      'give --controller ADDR:PORT, set FLEETNET_CONTROLLER, or name one in ' +
+        '~/.config/fleetnet/config.yaml (a context, see "Configuration files" in the README)',
+    );
   }
   if (g.local) throw invalid(`${what} is answered by the controller, not the local agent`, 'leave out --local');
   return c;

@@ -10,9 +10,13 @@ import { FleetnetError } from '../../common/errors.js';
 import type { Credential } from '../../common/pki/tls.js';
 
 /** How to get a CLI credential (said wherever one is missing). */
-export const CREDENTIAL_HINT = 'copy ca.crt, cli/admin.crt and cli/admin.key from the controller\'s /etc/fleetnet/controller to ~/.config/fleetnet/ as ca.crt, cli.crt, cli.key (or set FLEETNET_TLS_DIR to a folder holding them)';
+export const CREDENTIAL_HINT =
+  "copy ca.crt, cli/admin.crt and cli/admin.key from the controller's /etc/fleetnet/controller to ~/.config/fleetnet/ as ca.crt, cli.crt, cli.key (or set FLEETNET_TLS_DIR to a folder holding them)";
 
-export function cliCredentialFiles(env: NodeJS.ProcessEnv = process.env, home = homedir()): { ca: string; cert: string; key: string }[] {
+export function cliCredentialFiles(
+  env: NodeJS.ProcessEnv = process.env,
+  home = homedir(),
+): { ca: string; cert: string; key: string }[] {
   const user = env.FLEETNET_TLS_DIR ?? join(home, '.config', 'fleetnet');
   const ctl = env.FLEETNET_CONTROLLER_DIR ?? '/etc/fleetnet/controller';
   return [
@@ -25,9 +29,17 @@ export function findCliCredential(env: NodeJS.ProcessEnv = process.env, home = h
   const places = cliCredentialFiles(env, home);
   const found = places.find((p) => existsSync(p.ca) && existsSync(p.cert) && existsSync(p.key));
   if (!found) {
-    throw new FleetnetError('permission', `no CLI credential for the controller (looked in ${places.map((p) => p.cert).join(', ')})`, { hint: CREDENTIAL_HINT });
+    throw new FleetnetError(
+      'permission',
+      `no CLI credential for the controller (looked in ${places.map((p) => p.cert).join(', ')})`,
+      { hint: CREDENTIAL_HINT },
+    );
   }
-  return { caPem: readFileSync(found.ca, 'utf8'), certPem: readFileSync(found.cert, 'utf8'), keyPem: readFileSync(found.key, 'utf8') };
+  return {
+    caPem: readFileSync(found.ca, 'utf8'),
+    certPem: readFileSync(found.cert, 'utf8'),
+    keyPem: readFileSync(found.key, 'utf8'),
+  };
 }
 
 /** The credential, or undefined when there is none (the controller then gets plain TCP). */
@@ -38,4 +50,3 @@ export function tryCliCredential(env: NodeJS.ProcessEnv = process.env, home = ho
     return undefined;
   }
 }
-

@@ -7,6 +7,9 @@ import { findCliCredential } from './controller-credential.js';
 
 export { cliCredentialFiles, findCliCredential, tryCliCredential } from './controller-credential.js';
 
-export function controllerChannel(cred: Credential = findCliCredential()): { creds: ChannelCredentials; options: ChannelOptions } {
+export function controllerChannel(cred: Credential = findCliCredential()): {
+  creds: ChannelCredentials;
+  options: ChannelOptions;
+} {
   return { creds: clientCredentials(cred.caPem, cred), options: expectServerName(CONTROLLER_NAME) };
 }

@@ -3,7 +3,11 @@
 // It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcStatus } from '../../common/rpc/status.js';
-import { ControllerDefinition, JsonChunk, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import {
+  ControllerDefinition,
+  JsonChunk,
+  type ListAttachmentsRequest,
+} from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
@@ -15,7 +19,14 @@ import { GrpcH2Client, methodsOf, type Method } from './grpc-h2.js';
  * container and interface (or its id), so the same attach sent twice is applied once.
  */
 export const CONTROLLER_METHODS = methodsOf(ControllerDefinition, [
-  'controllerHealth', 'listHosts', 'listNetworks', 'listAttachments', 'listAttachmentsJson', 'fleetMeshStatus', 'watchEvents', 'agentVersions',
+  'controllerHealth',
+  'listHosts',
+  'listNetworks',
+  'listAttachments',
+  'listAttachmentsJson',
+  'fleetMeshStatus',
+  'watchEvents',
+  'agentVersions',
   'fleetAttach',
 ]);
 
@@ -62,12 +73,19 @@ export function connectController(addr: string): ControllerConn {
   const unavailable = (cause: unknown, reached = false) => {
     // Something listens but did not speak plain gRPC: a controller with mutual TLS, and no credential here.
     if (reached && !cred && !insecure) {
-      return new FleetnetError('permission', `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI has none (looked for ${cliCredentialFiles().map((p) => p.cert).join(', ')})`, { cause, hint: CREDENTIAL_HINT });
+      return new FleetnetError(
+        'permission',
+        `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI has none (looked for ${cliCredentialFiles()
+          .map((p) => p.cert)
+          .join(', ')})`,
+        { cause, hint: CREDENTIAL_HINT },
+      );
     }
     // The last failure's own words (refused, reset, timed out): the one clue to why nobody answered.
     const last = cause instanceof Error ? `: ${cause.message}` : '';
     return new FleetnetError('unavailable', `no controller answers at ${addr}${last}`, {
-      cause, hint: 'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host\'s agent',
+      cause,
+      hint: "start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host's agent",
     });
   };
   const rpc = new GrpcH2Client(addrs, addrs.length > 1 ? 'the controllers' : `the controller at ${addr}`, {
@@ -85,14 +103,19 @@ export function connectController(addr: string): ControllerConn {
     client: CONTROLLER_METHODS,
     addr,
     call: (m, req, timeoutMs = 30_000) => rpc.unary(m, req, timeoutMs),
-    streamJson: (req, out, timeoutMs = 60_000) => rpc.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
+    streamJson: (req, out, timeoutMs = 60_000) =>
+      rpc.stream(LIST_ATTACHMENTS_JSON, req, timeoutMs, (msg) => out.write(jsonChunkData(msg))),
     stream: (m, req, timeoutMs, onMessage) => rpc.stream(m, req, timeoutMs, (msg) => onMessage(m.decode(msg))),
     close: () => rpc.close(),
   };
 }
 
 /** Runs fn with a connection to the configured controller, closed afterwards. */
-export async function withController<T>(g: GlobalChoice, what: string, fn: (conn: ControllerConn) => Promise<T>): Promise<T> {
+export async function withController<T>(
+  g: GlobalChoice,
+  what: string,
+  fn: (conn: ControllerConn) => Promise<T>,
+): Promise<T> {
   const conn = connectController((await requireController(g, what)).addr);
   try {
     return await fn(conn);

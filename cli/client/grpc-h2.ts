@@ -17,14 +17,21 @@ export interface Method<Req, Res> {
   idempotent: boolean;
 }
 
-export type MethodsOf<D extends GenericService> = { [K in keyof D['methods']]: Method<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>> };
+export type MethodsOf<D extends GenericService> = {
+  [K in keyof D['methods']]: Method<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>;
+};
 
 /** The client's methods of a generated service definition; `idempotent` names the reads. */
 export function methodsOf<D extends GenericService>(d: D, idempotent: readonly (keyof D['methods'])[]): MethodsOf<D> {
   const out: Record<string, Method<unknown, unknown>> = {};
   for (const [key, m] of Object.entries(d.methods)) {
     const req = m.requestType as unknown as { encode(v: unknown): { finish(): Uint8Array } };
-    out[key] = { path: methodPath(d, m), encode: (v) => req.encode(v).finish(), decode: (b) => m.responseType.decode(b), idempotent: idempotent.includes(key) };
+    out[key] = {
+      path: methodPath(d, m),
+      encode: (v) => req.encode(v).finish(),
+      decode: (b) => m.responseType.decode(b),
+      idempotent: idempotent.includes(key),
+    };
   }
   return out as MethodsOf<D>;
 }
@@ -105,12 +112,18 @@ export interface GrpcH2Options {
 
 /** A failure of the transport (no gRPC status): the call may or may not have reached the peer. */
 class TransportError extends Error {
-  constructor(message: string, readonly sent: boolean, cause?: unknown) {
+  constructor(
+    message: string,
+    readonly sent: boolean,
+    cause?: unknown,
+  ) {
     super(message, { cause });
   }
 }
 
-const hasRequestId = (req: unknown): boolean => typeof (req as { requestId?: unknown } | null)?.requestId === 'string' && (req as { requestId: string }).requestId !== '';
+const hasRequestId = (req: unknown): boolean =>
+  typeof (req as { requestId?: unknown } | null)?.requestId === 'string' &&
+  (req as { requestId: string }).requestId !== '';
 
 export class GrpcH2Client {
   private live: { i: number; session: ClientHttp2Session } | undefined;
@@ -121,10 +134,19 @@ export class GrpcH2Client {
   private readonly unavailable: (cause: unknown, reached: boolean) => FleetnetError;
 
   /** addrs: `unix:///path/to.sock`, `unix:/path`, or `host:port`, in the order to try them. */
-  constructor(readonly addrs: readonly string[], private readonly peer: string, private readonly opts: GrpcH2Options = {}) {
+  constructor(
+    readonly addrs: readonly string[],
+    private readonly peer: string,
+    private readonly opts: GrpcH2Options = {},
+  ) {
     if (addrs.length === 0) throw new FleetnetError('invalid', `no address for ${peer}`);
-    this.unavailable = opts.unavailable ?? ((cause) =>
-      new FleetnetError('unavailable', `no agent answers at ${this.peer}`, { cause, hint: 'start one with: fleetnet agent run   (or point --socket at a running agent)' }));
+    this.unavailable =
+      opts.unavailable ??
+      ((cause) =>
+        new FleetnetError('unavailable', `no agent answers at ${this.peer}`, {
+          cause,
+          hint: 'start one with: fleetnet agent run   (or point --socket at a running agent)',
+        }));
   }
 
   /** One HTTP/2 session to address i: resolves once connected (TLS verified), rejects if it cannot be. */
@@ -139,7 +161,14 @@ export class GrpcH2Client {
       session = http2.connect('http://localhost', { createConnection: () => net.connect(path) });
     } else if (tls) {
       const { host, port } = hostPort(addr, true);
-      session = http2.connect(`https://${addr}`, { host, port, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, servername: tls.serverName });
+      session = http2.connect(`https://${addr}`, {
+        host,
+        port,
+        ca: tls.caPem,
+        cert: tls.certPem,
+        key: tls.keyPem,
+        servername: tls.serverName,
+      });
     } else {
       session = http2.connect(`http://${addr}`);
     }
@@ -183,7 +212,13 @@ export class GrpcH2Client {
   }
 
   /** One call on one session: request message, reply messages to onMessage, then the status. */
-  private once(session: ClientHttp2Session, path: string, body: Uint8Array, deadline: number, onMessage: (msg: Buffer) => void): Promise<void> {
+  private once(
+    session: ClientHttp2Session,
+    path: string,
+    body: Uint8Array,
+    deadline: number,
+    onMessage: (msg: Buffer) => void,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const timeoutMs = Math.max(1, deadline - Date.now());
       const frame = Buffer.allocUnsafe(5 + body.length);
@@ -194,7 +229,11 @@ export class GrpcH2Client {
       let stream: ClientHttp2Stream;
       try {
         stream = session.request({
-          ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': `${timeoutMs}m`,
+          ':method': 'POST',
+          ':path': path,
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          'grpc-timeout': `${timeoutMs}m`,
         });
       } catch (err) {
         return reject(new TransportError('the connection is gone', false, err));
@@ -203,7 +242,10 @@ export class GrpcH2Client {
         failed ??= e;
         stream.close(process.getBuiltinModule('node:http2').constants.NGHTTP2_CANCEL);
       };
-      const timer = setTimeout(() => fail(new FleetnetError('unavailable', `${this.peer} did not answer within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => fail(new FleetnetError('unavailable', `${this.peer} did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const md: IncomingHttpHeaders = {};
       const reader = new FrameReader(onMessage);
       stream.on('response', (h: IncomingHttpHeaders & IncomingHttpStatusHeader) => Object.assign(md, h));
@@ -224,7 +266,9 @@ export class GrpcH2Client {
         if (statusText === undefined) {
           // REFUSED_STREAM: the peer did not process it (a server going away): safe to send elsewhere
           const refused = stream.rstCode === process.getBuiltinModule('node:http2').constants.NGHTTP2_REFUSED_STREAM;
-          return reject(new TransportError(`HTTP/2 stream closed without a gRPC status (${stream.rstCode ?? 0})`, !refused));
+          return reject(
+            new TransportError(`HTTP/2 stream closed without a gRPC status (${stream.rstCode ?? 0})`, !refused),
+          );
         }
         const code = Number(statusText);
         if (code !== GrpcStatus.OK) {
@@ -246,8 +290,12 @@ export class GrpcH2Client {
    * a stream's messages are already out, so it is resent only when none had arrived.
    */
   private async call(
-    m: Pick<Method<unknown, unknown>, 'path' | 'idempotent'>, req: unknown, body: Uint8Array, timeoutMs: number,
-    onMessage: (msg: Buffer) => void, unary = false,
+    m: Pick<Method<unknown, unknown>, 'path' | 'idempotent'>,
+    req: unknown,
+    body: Uint8Array,
+    timeoutMs: number,
+    onMessage: (msg: Buffer) => void,
+    unary = false,
   ): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const resend = m.idempotent || hasRequestId(req);
@@ -284,7 +332,12 @@ export class GrpcH2Client {
   }
 
   /** A server stream; each message's raw protobuf bytes go to onMessage as they arrive. */
-  stream<Req>(m: Pick<Method<Req, unknown>, 'path' | 'encode' | 'idempotent'>, req: Req, timeoutMs: number, onMessage: (msg: Buffer) => void): Promise<void> {
+  stream<Req>(
+    m: Pick<Method<Req, unknown>, 'path' | 'encode' | 'idempotent'>,
+    req: Req,
+    timeoutMs: number,
+    onMessage: (msg: Buffer) => void,
+  ): Promise<void> {
     return this.call(m as Method<unknown, unknown>, req, m.encode(req), timeoutMs, onMessage);
   }
 

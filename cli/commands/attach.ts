@@ -41,7 +41,14 @@ Exit codes: 0 done, 1 failed, 2 bad usage or input, 3 accepted but still pending
 
 export function describeInterface(i: Interface): string {
   const who = i.container ? i.container.name : '?';
-  const all = [...i.addresses, ...(i.lease ? [`${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`] : [])];
+  const all = [
+    ...i.addresses,
+    ...(i.lease
+      ? [
+          `${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`,
+        ]
+      : []),
+  ];
   const addrs = all.length ? all.join(' ') : 'no address';
   const gws = [...i.gateways, ...(i.lease?.router ? [i.lease.router] : [])];
   const gw = gws.length ? ` via ${gws.join(' ')}` : '';
@@ -49,7 +56,10 @@ export function describeInterface(i: Interface): string {
 }
 
 /** pipework's other forms: `mac:HOSTMAC` names the host interface by MAC (resolved by the agent); --direct-phys is refused. */
-export function pipeworkForms(words: string[], opts: Record<string, string | boolean | undefined>): { hostByMac?: string; words: string[] } {
+export function pipeworkForms(
+  words: string[],
+  opts: Record<string, string | boolean | undefined>,
+): { hostByMac?: string; words: string[] } {
   if (opts.directPhys) {
     throw invalid(
       '--direct-phys (moving a whole NIC into the container) is not supported: the NIC would vanish from the host and fleetnet could not give it back on detach',
@@ -66,7 +76,10 @@ export function checkFamily(family: string | boolean | undefined, addresses: Add
   if (family !== '4' && family !== '6') throw invalid(`-a ${String(family)}: the address family is 4 or 6`);
   for (const a of addresses) {
     if (a.kind === 'static' && String(a.cidr.addr.family) !== family) {
-      throw invalid(`-a ${family}, but ${a.cidr.text} is IPv${a.cidr.addr.family}`, 'leave -a out: fleetnet reads the family from each address, and one attach may carry both (dual stack)');
+      throw invalid(
+        `-a ${family}, but ${a.cidr.text} is IPv${a.cidr.addr.family}`,
+        'leave -a out: fleetnet reads the family from each address, and one attach may carry both (dual stack)',
+      );
     }
   }
 }
@@ -75,7 +88,9 @@ export function register(program: Command): void {
   program
     .command('attach')
     .summary('give a container a new network interface')
-    .description('Give a container a new network interface, plugged into a host bridge, with addresses, MAC and gateway.')
+    .description(
+      'Give a container a new network interface, plugged into a host bridge, with addresses, MAC and gateway.',
+    )
     .usage('[options] [HOSTIF] CONTAINER ADDRESS... [MAC|U:string][@VLAN]')
     .argument('<words...>', 'HOSTIF CONTAINER ADDRESS... [LAST], see below')
     .option('-i, --ifname <name>', 'interface name inside the container (default eth1)')
@@ -84,13 +99,16 @@ export function register(program: Command): void {
     .option('--macvlan-mode <mode>', 'macvlan on a NIC: bridge (default), private, vepa, passthru')
     .option('--vlan-filtering', 'with @VID on a Linux bridge fleetnet did not create: turn its vlan_filtering on')
     .option('--trunk <if>', 'with @VID on a Linux bridge: also carry the VLAN tagged on this uplink port')
-    .option('--ovs-datapath <type>', 'an OVS bridge fleetnet creates: system or netdev (default: the agent\'s)')
-    .option('-a, --family <4|6>', 'pipework\'s address family switch: checked against the addresses (fleetnet reads it from them)')
+    .option('--ovs-datapath <type>', "an OVS bridge fleetnet creates: system or netdev (default: the agent's)")
+    .option(
+      '-a, --family <4|6>',
+      "pipework's address family switch: checked against the addresses (fleetnet reads it from them)",
+    )
     .option('--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint')
-    .option('--mtu <bytes>', 'MTU (default: the host interface\'s)')
+    .option('--mtu <bytes>', "MTU (default: the host interface's)")
     .option('--net <name>', 'network to attach to (with a controller)')
     .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
-    .option('--dhcp-oneshot', 'DHCP: take one lease, then stop the client (pipework\'s old behaviour: no renewals)')
+    .option('--dhcp-oneshot', "DHCP: take one lease, then stop the client (pipework's old behaviour: no renewals)")
     .option('--keep-address', 'keep the address and MAC reserved after the container is removed (default: freed)')
     .option('--host <name>', 'the fleet host the container runs on (with a controller)')
     .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
@@ -111,7 +129,10 @@ export function register(program: Command): void {
         );
       }
       const { hostIf: _placeholder, ...byMac } = spec;
-      const req = { ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec), keepAddress: Boolean(opts.keepAddress) };
+      const req = {
+        ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec),
+        keepAddress: Boolean(opts.keepAddress),
+      };
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
@@ -122,7 +143,10 @@ export function register(program: Command): void {
           return;
         }
         if (opts.json) printJson({ ...res.interface, changed: res.changed });
-        else process.stdout.write(`${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`);
+        else
+          process.stdout.write(
+            `${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`,
+          );
       } finally {
         conn.close();
       }

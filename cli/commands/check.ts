@@ -27,7 +27,13 @@ Examples:
 `;
 
 const FINDINGS_VIEW: View<Finding & { fix: string }> = {
-  columns: [['KIND', (f) => f.kind], ['HOST', (f) => f.host], ['WHAT', (f) => f.subject], ['DETAIL', (f) => f.detail], ['FIX', (f) => f.fix]],
+  columns: [
+    ['KIND', (f) => f.kind],
+    ['HOST', (f) => f.host],
+    ['WHAT', (f) => f.subject],
+    ['DETAIL', (f) => f.detail],
+    ['FIX', (f) => f.fix],
+  ],
   id: (f) => `${f.kind} ${f.host} ${f.subject}`,
 };
 
@@ -61,15 +67,29 @@ export function register(program: Command): void {
         }
       }
       const count = (k: string) => findings.filter((f) => f.kind === k).length;
-      const summary = { leaks: count('leak'), orphans: count('orphan'), duplicates: count('duplicate'), drift: count('drift'), failed: count('failed') };
+      const summary = {
+        leaks: count('leak'),
+        orphans: count('orphan'),
+        duplicates: count('duplicate'),
+        drift: count('drift'),
+        failed: count('failed'),
+      };
       const unfixed = findings.filter((f) => !f.fixed).length;
       const items = findings.map((f) => ({ ...f, fix: fix ? (f.fixed ? 'fixed' : 'NOT fixed') : '-' }));
       const { render } = await import('../output/render.js');
       if (spec.kind === 'table' || spec.kind === 'wide') {
         if (findings.length) await render(spec, { items }, FINDINGS_VIEW);
-        process.stdout.write(`${summary.leaks} leaks, ${summary.orphans} orphans, ${summary.duplicates} duplicates, ${summary.drift} drift, ${summary.failed} failed`
-          + (fix ? `; ${findings.length - unfixed} fixed, ${unfixed} not fixed` : '') + '\n');
-      } else await render(spec, { items: findings, whole: { ...summary, unfixed, findings } }, FINDINGS_VIEW as View<Finding>);
+        process.stdout.write(
+          `${summary.leaks} leaks, ${summary.orphans} orphans, ${summary.duplicates} duplicates, ${summary.drift} drift, ${summary.failed} failed` +
+            (fix ? `; ${findings.length - unfixed} fixed, ${unfixed} not fixed` : '') +
+            '\n',
+        );
+      } else
+        await render(
+          spec,
+          { items: findings, whole: { ...summary, unfixed, findings } },
+          FINDINGS_VIEW as View<Finding>,
+        );
       if (unfixed) process.exitCode = 1;
     });
 }

@@ -16,6 +16,8 @@ export function register(program: Command): void {
     .action(async (shell: 'bash' | 'zsh' | 'fish') => {
       const c = await import('../output/completion.js');
       const tree = c.completionTree(program);
-      process.stdout.write(shell === 'bash' ? c.bashScript(tree) : shell === 'zsh' ? c.zshScript(tree) : c.fishScript(tree));
+      process.stdout.write(
+        shell === 'bash' ? c.bashScript(tree) : shell === 'zsh' ? c.zshScript(tree) : c.fishScript(tree),
+      );
     });
 }

@@ -22,37 +22,54 @@ interface ContextRow {
 }
 
 export function register(program: Command): void {
-  const c = program.command('config')
-    .summary('show the CLI\'s settings file, choose its current context')
-    .description('The CLI\'s settings file: named contexts, each a fleet\'s controllers, and the current one.')
+  const c = program
+    .command('config')
+    .summary("show the CLI's settings file, choose its current context")
+    .description("The CLI's settings file: named contexts, each a fleet's controllers, and the current one.")
     .addHelpText('after', FILE_HELP);
 
   addOutputOptions(c.command('view'), { ids: 'context names' })
-    .summary('the settings file\'s contexts and the controller in use')
+    .summary("the settings file's contexts and the controller in use")
     .addHelpText('after', FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => {
       const spec = await outputOf(cmd);
       const [{ loadCliConfig, chooseController, configFilePath }, { render }] = await Promise.all([
-        import('../client/controller-address.js'), import('../output/render.js'),
+        import('../client/controller-address.js'),
+        import('../output/render.js'),
       ]);
       const g = cmd.optsWithGlobals();
       const cfg = await loadCliConfig(g);
       const inUse = await chooseController(g);
       const items: ContextRow[] = Object.entries(cfg?.contexts ?? {}).map(([name, x]) => ({
-        name, current: name === cfg?.currentContext, controllers: x.controllers, description: x.description ?? '',
+        name,
+        current: name === cfg?.currentContext,
+        controllers: x.controllers,
+        description: x.description ?? '',
       }));
       const file = cfg?.path ?? configFilePath(process.env, g.config as string | undefined).path;
       const whole = {
-        file, exists: cfg !== undefined, currentContext: cfg?.currentContext ?? null, contexts: items,
-        controller: cfg?.controller ?? null, inUse: inUse ? { controllers: inUse.addrs, from: inUse.from } : null,
+        file,
+        exists: cfg !== undefined,
+        currentContext: cfg?.currentContext ?? null,
+        contexts: items,
+        controller: cfg?.controller ?? null,
+        inUse: inUse ? { controllers: inUse.addrs, from: inUse.from } : null,
       };
-      const using = inUse ? `${inUse.addr} (from ${inUse.from})` : 'none: commands go to this host\'s agent';
+      const using = inUse ? `${inUse.addr} (from ${inUse.from})` : "none: commands go to this host's agent";
       const heading = `file: ${file}${cfg ? '' : ' (absent)'}\ncontroller in use: ${using}`;
-      await render(spec, { items, whole, heading }, {
-        columns: [['CURRENT', (r) => (r.current ? '*' : '')], ['NAME', (r) => r.name],
-          ['CONTROLLERS', (r) => r.controllers.join(',')], ['DESCRIPTION', (r) => r.description]],
-        id: (r) => r.name,
-      });
+      await render(
+        spec,
+        { items, whole, heading },
+        {
+          columns: [
+            ['CURRENT', (r) => (r.current ? '*' : '')],
+            ['NAME', (r) => r.name],
+            ['CONTROLLERS', (r) => r.controllers.join(',')],
+            ['DESCRIPTION', (r) => r.description],
+          ],
+          id: (r) => r.name,
+        },
+      );
     });
 
   c.command('use-context')
@@ -60,7 +77,8 @@ export function register(program: Command): void {
     .summary('make NAME the current context (the file keeps its comments)')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const [{ configFilePath }, { useContext }] = await Promise.all([
-        import('../client/controller-address.js'), import('../client/cli-config.js'),
+        import('../client/controller-address.js'),
+        import('../client/cli-config.js'),
       ]);
       const { existsSync } = await import('node:fs');
       const { invalid } = await import('../../common/errors.js');
@@ -73,7 +91,7 @@ export function register(program: Command): void {
     });
 
   c.command('current-context')
-    .summary('print the current context\'s name')
+    .summary("print the current context's name")
     .action(async (_opts: unknown, cmd: Command) => {
       const { loadCliConfig } = await import('../client/controller-address.js');
       const cfg = await loadCliConfig(cmd.optsWithGlobals());

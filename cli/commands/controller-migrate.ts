@@ -22,13 +22,15 @@ interface Opts {
 }
 
 export function register(program: Command): void {
-  const c = program.commands.find((x) => x.name() === 'controller') ?? program.command('controller').summary('the fleet controller');
+  const c =
+    program.commands.find((x) => x.name() === 'controller') ??
+    program.command('controller').summary('the fleet controller');
   c.command('migrate')
     .summary('copy the fleet from a SQLite file to etcd (--from FILE) or back (--to FILE), then verify the copy')
     .option('--from <file>', 'the SQLite state file to copy into etcd')
-    .option('--to <file>', 'a new SQLite state file to copy etcd\'s fleet into')
+    .option('--to <file>', "a new SQLite state file to copy etcd's fleet into")
     .option('--etcd <urls>', 'etcd client URLs (comma-separated)')
-    .option('--etcd-ca <file>', 'CA certificate of etcd\'s client TLS')
+    .option('--etcd-ca <file>', "CA certificate of etcd's client TLS")
     .option('--etcd-cert <file>', 'client certificate for etcd')
     .option('--etcd-key <file>', 'client private key for etcd')
     .option('--etcd-prefix <prefix>', 'key prefix of the fleet in etcd', '/fleetnet/')
@@ -36,20 +38,39 @@ export function register(program: Command): void {
     .addHelpText('after', EXAMPLES)
     .action(async (o: Opts) => {
       if (!o.etcd) throw invalid('controller migrate needs --etcd URLS', 'e.g. --etcd http://10.0.0.5:2379');
-      if (!o.from === !o.to) throw invalid('give one of --from FILE (SQLite to etcd) or --to FILE (etcd to SQLite)', 'see: fleetnet controller migrate --help');
-      const [{ etcdFlags }, { EtcdStore }, { SqliteStore }, { migrateFleet, verifyCopy }, { makeLogger }, { existsSync, rmSync }] = await Promise.all([
-        import('../../controller/store/etcd/flags.js'), import('../../controller/store/etcd/etcd-store.js'), import('../../controller/store/sqlite.js'),
-        import('../../controller/store/migrate.js'), import('../../common/logger.js'), import('node:fs'),
+      if (!o.from === !o.to)
+        throw invalid(
+          'give one of --from FILE (SQLite to etcd) or --to FILE (etcd to SQLite)',
+          'see: fleetnet controller migrate --help',
+        );
+      const [
+        { etcdFlags },
+        { EtcdStore },
+        { SqliteStore },
+        { migrateFleet, verifyCopy },
+        { makeLogger },
+        { existsSync, rmSync },
+      ] = await Promise.all([
+        import('../../controller/store/etcd/flags.js'),
+        import('../../controller/store/etcd/etcd-store.js'),
+        import('../../controller/store/sqlite.js'),
+        import('../../controller/store/migrate.js'),
+        import('../../common/logger.js'),
+        import('node:fs'),
       ]);
       const { etcd } = etcdFlags(o);
-      if (o.from && !existsSync(o.from)) throw invalid(`--from ${o.from}: no such file`, 'give the controller\'s state file (--db of controller run)');
-      if (o.to && existsSync(o.to)) throw invalid(`--to ${o.to} exists`, 'give a new file: a migration never merges into an existing fleet');
+      if (o.from && !existsSync(o.from))
+        throw invalid(`--from ${o.from}: no such file`, "give the controller's state file (--db of controller run)");
+      if (o.to && existsSync(o.to))
+        throw invalid(`--to ${o.to} exists`, 'give a new file: a migration never merges into an existing fleet');
       const log = makeLogger('warn', 'migrate');
       const etcdStore = await EtcdStore.open({ ...etcd!, log });
       const file = new SqliteStore({ path: (o.from ?? o.to)! });
       let copied = false;
       let written = false;
-      const writing = () => { written = true; };
+      const writing = () => {
+        written = true;
+      };
       try {
         const r = o.from ? await migrateFleet(file, etcdStore, writing) : await migrateFleet(etcdStore, file, writing);
         copied = true;
@@ -63,7 +84,10 @@ export function register(program: Command): void {
           }
         }
         if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else process.stdout.write(`copied and verified: ${r.hosts} hosts, ${r.networks} networks, ${r.attachments} attachments (${r.addresses} addresses, ${r.macs} MACs) ${o.from ? `from ${o.from} to ${etcdStore.description}` : `from ${etcdStore.description} to ${o.to}`}\n`);
+        else
+          process.stdout.write(
+            `copied and verified: ${r.hosts} hosts, ${r.networks} networks, ${r.attachments} attachments (${r.addresses} addresses, ${r.macs} MACs) ${o.from ? `from ${o.from} to ${etcdStore.description}` : `from ${etcdStore.description} to ${o.to}`}\n`,
+          );
       } catch (err) {
         // Nothing half-made: the destination was empty (migrateFleet checked), so it is emptied again.
         if (written && o.from) await etcdStore.clearData().catch(() => undefined);

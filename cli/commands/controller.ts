@@ -27,14 +27,27 @@ export function register(program: Command): void {
   const c = program.command('controller').summary('run the fleet controller');
   c.command('run')
     .summary('serve the fleet: hosts, networks, IPAM, MACs, attachments')
-    .description('Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from the file before it serves, and converges every host\'s agent to the desired state.')
+    .description(
+      "Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from the file before it serves, and converges every host's agent to the desired state.",
+    )
     .option('--config <file>', 'settings file (default /etc/fleetnet/controller.yaml when it exists)')
-    .option('--listen <addr:port>', 'where to serve (mutual TLS once `fleetnet controller init` made a CA)', '127.0.0.1:7440')
+    .option(
+      '--listen <addr:port>',
+      'where to serve (mutual TLS once `fleetnet controller init` made a CA)',
+      '127.0.0.1:7440',
+    )
     .option('--trust-dir <dir>', 'PKI folder made by `fleetnet controller init`', '/etc/fleetnet/controller')
     .option('--db <path>', 'SQLite state file', '/var/lib/fleetnet/state.db')
-    .option('--synchronous <mode>', 'SQLite synchronous mode in WAL: normal (survives a crash of the process) or full (also power loss)', 'normal')
-    .option('--etcd <urls>', 'keep the state in etcd instead of --db (comma-separated client URLs); several controllers may share it')
-    .option('--etcd-ca <file>', 'CA certificate of etcd\'s client TLS (https:// URLs)')
+    .option(
+      '--synchronous <mode>',
+      'SQLite synchronous mode in WAL: normal (survives a crash of the process) or full (also power loss)',
+      'normal',
+    )
+    .option(
+      '--etcd <urls>',
+      'keep the state in etcd instead of --db (comma-separated client URLs); several controllers may share it',
+    )
+    .option('--etcd-ca <file>', "CA certificate of etcd's client TLS (https:// URLs)")
     .option('--etcd-cert <file>', 'client certificate for etcd (with --etcd-key)')
     .option('--etcd-key <file>', 'client private key for etcd (with --etcd-cert)')
     .option('--etcd-prefix <prefix>', 'key prefix of this fleet in etcd', '/fleetnet/')
@@ -43,18 +56,27 @@ export function register(program: Command): void {
     .option('--metrics <addr:port>', 'serve Prometheus metrics on http://ADDR:PORT/metrics (default: off)')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
-      const [{ controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG }, { readConfigFile, fileSchemaOf, mergeFlags }, { startController }, { makeLogger, runUntilSignal }, { notifyReady }, { etcdFlags }] =
-        await Promise.all([
-          import('../../controller/config.js'),
-          import('../../common/config-file.js'),
-          import('../../controller/main.js'),
-          import('../../common/logger.js'),
-          import('../../common/readiness.js'),
-          import('../../controller/store/etcd/flags.js'),
-        ]);
+      const [
+        { controllerConfig, ControllerConfigSchema, DEFAULT_CONTROLLER_CONFIG },
+        { readConfigFile, fileSchemaOf, mergeFlags },
+        { startController },
+        { makeLogger, runUntilSignal },
+        { notifyReady },
+        { etcdFlags },
+      ] = await Promise.all([
+        import('../../controller/config.js'),
+        import('../../common/config-file.js'),
+        import('../../controller/main.js'),
+        import('../../common/logger.js'),
+        import('../../common/readiness.js'),
+        import('../../controller/store/etcd/flags.js'),
+      ]);
       const file = readConfigFile({
         // --config after `controller run` is read by the program's own --config (same meaning here)
-        explicit: opts.config ?? (cmd.optsWithGlobals().config as string | undefined), defaultPath: DEFAULT_CONTROLLER_CONFIG, schema: fileSchemaOf(ControllerConfigSchema.shape), helpCmd: 'fleetnet controller run --help',
+        explicit: opts.config ?? (cmd.optsWithGlobals().config as string | undefined),
+        defaultPath: DEFAULT_CONTROLLER_CONFIG,
+        schema: fileSchemaOf(ControllerConfigSchema.shape),
+        helpCmd: 'fleetnet controller run --help',
       });
       const { config: _file, etcd: _u, etcdCa: _a, etcdCert: _c, etcdKey: _k, etcdPrefix: _p, ...given } = opts;
       const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms'), ...etcdFlags(opts) };
@@ -68,9 +90,11 @@ export function register(program: Command): void {
       process.exit(process.exitCode ?? 0);
     });
   c.command('init')
-    .summary('make the fleet CA, the controller\'s certificate and the first CLI (admin) credential')
-    .description('Run on the controller\'s machine: the CA key stays in the trust folder, which only the controller reads. '
-      + 'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed by the controller over the Admin service).')
+    .summary("make the fleet CA, the controller's certificate and the first CLI (admin) credential")
+    .description(
+      "Run on the controller's machine: the CA key stays in the trust folder, which only the controller reads. " +
+        'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed by the controller over the Admin service).',
+    )
     .option('--dir <dir>', 'trust folder (0700)', '/etc/fleetnet/controller')
     .option('--token-ttl <duration>', 'join token lifetime', '15m')
     .option('--host-cert-validity <duration>', 'host certificate lifetime', '30d')
@@ -79,11 +103,13 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExample:\n  fleetnet controller init --dir /etc/fleetnet/controller --token-ttl 10m')
     .action(async (o: { dir: string; tokenTtl: string; hostCertValidity: string; cliUser: string; json?: boolean }) => {
       const [{ initControllerDir }, { parseDuration }, { parseHostId }] = await Promise.all([
-        import('../../controller/pki/controller-dir.js'), import('../../common/flag-values.js'),
+        import('../../controller/pki/controller-dir.js'),
+        import('../../common/flag-values.js'),
         import('../../common/pki/identity.js'),
       ]);
       const settings = {
-        joinTokenTtlMs: parseDuration(o.tokenTtl, '--token-ttl'), hostCertValidityMs: parseDuration(o.hostCertValidity, '--host-cert-validity'),
+        joinTokenTtlMs: parseDuration(o.tokenTtl, '--token-ttl'),
+        hostCertValidityMs: parseDuration(o.hostCertValidity, '--host-cert-validity'),
       };
       const r = await initControllerDir(o.dir, {
         settings,
@@ -91,8 +117,10 @@ export function register(program: Command): void {
       });
       if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else {
-        process.stdout.write(`CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\n`
-          + `CLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`);
+        process.stdout.write(
+          `CA:              ${r.caCert}\ncontroller cert: ${r.controllerCert}\n` +
+            `CLI credential:  ${r.cliCert} (key ${r.cliKey}, 0600)\n`,
+        );
       }
     });
 }

@@ -8,7 +8,9 @@ export function register(program: Command): void {
   program
     .command('detach')
     .summary('remove an interface fleetnet gave a container')
-    .description('Remove an interface fleetnet gave a container, with its host-side peer, and restore the default route an @gateway replaced. Detaching what is not there succeeds.')
+    .description(
+      'Remove an interface fleetnet gave a container, with its host-side peer, and restore the default route an @gateway replaced. Detaching what is not there succeeds.',
+    )
     .argument('<container>', 'as for attach: name, ID, PID, netns:NAME, /path')
     .option('-i, --ifname <name>', 'interface inside the container', 'eth1')
     .option('--json', 'print the result as JSON')
@@ -24,9 +26,18 @@ export function register(program: Command): void {
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
-        const res = await conn.call(conn.client.detach, { target: { kind: target.kind, value: target.value }, ifname, attachmentId: '' });
+        const res = await conn.call(conn.client.detach, {
+          target: { kind: target.kind, value: target.value },
+          ifname,
+          attachmentId: '',
+        });
         if (opts.json) printJson(res);
-        else process.stdout.write(res.removed ? `detached ${ifname} from ${container}\n` : `nothing to detach: ${container} has no ${ifname} from fleetnet\n`);
+        else
+          process.stdout.write(
+            res.removed
+              ? `detached ${ifname} from ${container}\n`
+              : `nothing to detach: ${container} has no ${ifname} from fleetnet\n`,
+          );
       } finally {
         conn.close();
       }

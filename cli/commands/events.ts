@@ -24,10 +24,13 @@ interface EventOpts {
 }
 
 export function register(program: Command): void {
-  program.command('events')
+  program
+    .command('events')
     .summary('stream fleet changes: attach, detach, host and tunnel up/down')
-    .description('Print what changes in the fleet while this runs, as the controller sees it happen: one line per '
-      + 'event (or one JSON object per line with --json). "watching …" on stderr says the watch has begun.')
+    .description(
+      'Print what changes in the fleet while this runs, as the controller sees it happen: one line per ' +
+        'event (or one JSON object per line with --json). "watching …" on stderr says the watch has begun.',
+    )
     .option('--json', 'one JSON object per line')
     .option('--count <n>', 'exit after printing N events')
     .option('--kind <kinds>', 'only these kinds, comma-separated')
@@ -39,7 +42,10 @@ export function register(program: Command): void {
       if (!Number.isInteger(count) || count < 1) {
         throw invalid(`--count ${opts.count}: not a whole number of events`, 'give e.g. --count 1');
       }
-      const kinds = opts.kind?.split(',').map((k) => k.trim()).filter(Boolean);
+      const kinds = opts.kind
+        ?.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
       const unknown = kinds?.filter((k) => !KINDS.includes(k)) ?? [];
       if (unknown.length) throw invalid(`--kind ${unknown.join(',')}: unknown event kind`, `use ${KINDS.join(', ')}`);
       const { withController } = await import('../client/controller.js');
@@ -47,21 +53,23 @@ export function register(program: Command): void {
         let printed = 0;
         let done = false;
         while (!done) {
-          await conn.stream(conn.client.watchEvents, {}, WATCH_MS, (e) => {
-            if (done) return;
-            if (e.kind === 'watching') {
-              process.stderr.write(`watching fleet events at ${conn.addr}\n`);
-              return;
-            }
-            if ((kinds && !kinds.includes(e.kind)) || (opts.host && e.host !== opts.host)) return;
-            process.stdout.write(opts.json ? `${JSON.stringify(eventJson(e))}\n` : `${eventLine(e)}\n`);
-            if (++printed >= count) {
-              done = true;
-              conn.close(); // the stream ends here; its error is not one
-            }
-          }).catch((err: unknown) => {
-            if (!done) throw err;
-          });
+          await conn
+            .stream(conn.client.watchEvents, {}, WATCH_MS, (e) => {
+              if (done) return;
+              if (e.kind === 'watching') {
+                process.stderr.write(`watching fleet events at ${conn.addr}\n`);
+                return;
+              }
+              if ((kinds && !kinds.includes(e.kind)) || (opts.host && e.host !== opts.host)) return;
+              process.stdout.write(opts.json ? `${JSON.stringify(eventJson(e))}\n` : `${eventLine(e)}\n`);
+              if (++printed >= count) {
+                done = true;
+                conn.close(); // the stream ends here; its error is not one
+              }
+            })
+            .catch((err: unknown) => {
+              if (!done) throw err;
+            });
         }
       });
     });
@@ -78,7 +86,11 @@ function eventJson(e: EventMsg): Record<string, string> {
 /** `TIME KIND HOST key=value …` */
 export function eventLine(e: EventMsg): string {
   const named = [
-    ['net', e.network], ['container', e.container], ['ifname', e.ifname], ['peer', e.peer], ['id', e.attachmentId],
+    ['net', e.network],
+    ['container', e.container],
+    ['ifname', e.ifname],
+    ['peer', e.peer],
+    ['id', e.attachmentId],
   ] as const;
   const fields = named.filter(([, v]) => v).map(([k, v]) => `${k}=${v}`);
   if (e.detail) fields.push(`detail=${JSON.stringify(e.detail)}`);

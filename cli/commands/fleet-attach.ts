@@ -20,10 +20,15 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
   const { connectController } = await import('../client/controller.js');
   const conn = connectController(ctl.addr);
   try {
-    const res = await conn.call(conn.client.fleetAttach, { ...fleetAttachRequestOf(spec, { host, waitMs: timeoutMs }), keepAddress: Boolean(opts.keepAddress) }, timeoutMs + 10_000);
+    const res = await conn.call(
+      conn.client.fleetAttach,
+      { ...fleetAttachRequestOf(spec, { host, waitMs: timeoutMs }), keepAddress: Boolean(opts.keepAddress) },
+      timeoutMs + 10_000,
+    );
     const a = res.attachment!;
     if (opts.json) printJson(a);
-    else if (a.state === 'up') process.stdout.write(`${res.created ? 'attached' : 'already attached'}: ${describeAttachment(a)}\n`);
+    else if (a.state === 'up')
+      process.stdout.write(`${res.created ? 'attached' : 'already attached'}: ${describeAttachment(a)}\n`);
     else process.stdout.write(`${a.state}: ${describeAttachment(a)}\n`);
     settle(a, 'attach');
   } finally {

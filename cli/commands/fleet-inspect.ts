@@ -14,20 +14,36 @@ export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
     container: list[0]!.container?.name || container,
     host,
     interfaces: list.map((a) => ({
-      id: a.id, network: a.network, ifname: a.ifname, hostIf: a.hostIf, hostIfname: a.hostIfname, kind: a.kind, mac: a.mac,
-      addresses: a.addresses, gateways: a.gateways, mtu: a.mtu, vlan: a.vlan, state: a.state, error: a.error,
+      id: a.id,
+      network: a.network,
+      ifname: a.ifname,
+      hostIf: a.hostIf,
+      hostIfname: a.hostIfname,
+      kind: a.kind,
+      mac: a.mac,
+      addresses: a.addresses,
+      gateways: a.gateways,
+      mtu: a.mtu,
+      vlan: a.vlan,
+      state: a.state,
+      error: a.error,
       compat: compatOf(a), // the same compat fields as the local inspect
     })),
   }));
 }
 
-export async function fleetInspect(cmd: Command, container: string, host: string | undefined, spec: OutputSpec): Promise<void> {
+export async function fleetInspect(
+  cmd: Command,
+  container: string,
+  host: string | undefined,
+  spec: OutputSpec,
+): Promise<void> {
   const { withController } = await import('../client/controller.js');
   await withController(cmd.optsWithGlobals(), 'inspect', async (conn) => {
     const res = await conn.call(conn.client.listAttachments, { host: host ?? '', network: '', container });
-    if (!res.attachments.length) throw notFound(`no attachment for ${container}${host ? ` on ${host}` : ''}`, 'see them all with: fleetnet ls');
+    if (!res.attachments.length)
+      throw notFound(`no attachment for ${container}${host ? ` on ${host}` : ''}`, 'see them all with: fleetnet ls');
     const inv = inventoryOf(container, res.attachments) as InspectItem[];
     await render(spec, { items: inv, whole: inv.length === 1 ? inv[0] : inv }, INSPECT_VIEW);
   });
 }
-

@@ -43,7 +43,10 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
 
 /** The SSH target of an inventory host. */
 const inventoryTarget = (h: ResolvedHost): TargetOverride => ({
-  addr: h.address, user: h.user, port: h.port, ...(h.keyFile ? { identity: h.keyFile } : {}),
+  addr: h.address,
+  user: h.user,
+  port: h.port,
+  ...(h.keyFile ? { identity: h.keyFile } : {}),
 });
 
 /** The hosts to act on: NAME --ssh (undefined), an inventory (--limit), or 'listed' (--list-hosts printed them). */
@@ -62,12 +65,16 @@ async function selectHosts(verb: string, name: string | undefined, o: Opts): Pro
     return 'listed';
   }
   if (inventory && (name || o.ssh)) {
-    throw invalid('give either NAME --ssh USER@ADDR or --inventory FILE, not both',
-      `one host: fleetnet host ${verb} h3 --ssh root@ADDR; many: --inventory hosts.yaml`);
+    throw invalid(
+      'give either NAME --ssh USER@ADDR or --inventory FILE, not both',
+      `one host: fleetnet host ${verb} h3 --ssh root@ADDR; many: --inventory hosts.yaml`,
+    );
   }
   if (!inventory && (!name || !o.ssh)) {
-    throw invalid(`host ${verb} over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)`,
-      `e.g. fleetnet host ${verb} h3 --ssh root@10.99.0.13`);
+    throw invalid(
+      `host ${verb} over SSH needs NAME and --ssh USER@ADDR (or --inventory FILE)`,
+      `e.g. fleetnet host ${verb} h3 --ssh root@10.99.0.13`,
+    );
   }
   return inventory;
 }
@@ -92,7 +99,11 @@ interface Job<Q, R> {
 /** Runs the work per host with a progress view; prints a table (or JSON) of the results. */
 async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, job: Job<Q, R>): Promise<number> {
   for (const r of requests) parseHostId(r.hostId); // bad input is exit 2 before anything starts
-  const view = progressView(requests.map((r) => r.hostId), process.stderr, job.steps);
+  const view = progressView(
+    requests.map((r) => r.hostId),
+    process.stderr,
+    job.steps,
+  );
   const results = await pool(requests, parallelOf(o), (r) => job.work(r, (e) => view.on(e)));
   view.end();
   const rows = results.map((r, i) => {
@@ -104,8 +115,13 @@ async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, j
   if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
     const result = (r: (typeof rows)[number]) =>
-      (r.ok ? job.say(r.result) : `FAILED: ${r.error}${r.hint ? ` (${r.hint})` : ''}`);
-    process.stdout.write(table(['HOST', 'RESULT'], rows.map((r) => [r.host, result(r)])) + '\n');
+      r.ok ? job.say(r.result) : `FAILED: ${r.error}${r.hint ? ` (${r.hint})` : ''}`;
+    process.stdout.write(
+      table(
+        ['HOST', 'RESULT'],
+        rows.map((r) => [r.host, result(r)]),
+      ) + '\n',
+    );
     process.stdout.write(`${rows.filter((r) => r.ok).length} of ${rows.length} host(s) ${job.verb}\n`);
   }
   return rows.every((r) => r.ok) ? 0 : 1;
@@ -115,7 +131,10 @@ const nodeOf = (runtime: 'host' | 'shipped') => `Node.js ${runtime === 'shipped'
 
 /** What the bootstrap sends, per host, with every input checked (exit 2) before any connection. */
 export async function hostAddRequests(
-  name: string | undefined, o: Opts, target: TargetFn, controllerAddr: () => string,
+  name: string | undefined,
+  o: Opts,
+  target: TargetFn,
+  controllerAddr: () => string,
 ): Promise<BootstrapRequest[] | undefined> {
   const inventory = await selectHosts('add', name, o);
   if (inventory === 'listed') return undefined;
@@ -125,18 +144,21 @@ export async function hostAddRequests(
   const controllerOf = (h?: { controller?: string }) => advertise ?? h?.controller ?? controllerAddr();
   const common = typeof o.agentConfig === 'string' ? await readAgentConfig(o.agentConfig) : undefined;
   const optional = (listen: unknown, agentConfig: string | undefined) => ({
-    ...(typeof listen === 'string' ? { listen } : {}), ...(agentConfig !== undefined ? { agentConfig } : {}),
+    ...(typeof listen === 'string' ? { listen } : {}),
+    ...(agentConfig !== undefined ? { agentConfig } : {}),
   });
   if (!inventory) {
     const ssh = await target(o);
     const hostId = name as string;
     return [{ hostId, controller: controllerOf(), needOvs: Boolean(o.ovs), ssh, ...optional(o.listen, common) }];
   }
-  return Promise.all(inventory.map(async (h) => {
-    const own = h.agentConfig ? await readAgentConfig(h.agentConfig, `fleetnet_agent_config of ${h.name}:`) : common;
-    const ssh = await target(o, inventoryTarget(h));
-    return { hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ...optional(h.listen, own), ssh };
-  }));
+  return Promise.all(
+    inventory.map(async (h) => {
+      const own = h.agentConfig ? await readAgentConfig(h.agentConfig, `fleetnet_agent_config of ${h.name}:`) : common;
+      const ssh = await target(o, inventoryTarget(h));
+      return { hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ...optional(h.listen, own), ssh };
+    }),
+  );
 }
 
 export async function runHostAdd(requests: BootstrapRequest[], o: Opts, authority: FleetAuthority): Promise<number> {
@@ -152,14 +174,20 @@ export async function runHostAdd(requests: BootstrapRequest[], o: Opts, authorit
 }
 
 export async function upgradeRequests(
-  name: string | undefined, o: Opts, target: TargetFn,
+  name: string | undefined,
+  o: Opts,
+  target: TargetFn,
 ): Promise<UpgradeRequest[] | undefined> {
   const inventory = await selectHosts('upgrade', name, o);
   if (inventory === 'listed') return undefined;
   if (!inventory) return [{ hostId: name as string, needOvs: Boolean(o.ovs), ssh: await target(o) }];
-  return Promise.all(inventory.map(async (h) => ({
-    hostId: h.name, needOvs: h.ovs, ssh: await target(o, inventoryTarget(h)),
-  })));
+  return Promise.all(
+    inventory.map(async (h) => ({
+      hostId: h.name,
+      needOvs: h.ovs,
+      ssh: await target(o, inventoryTarget(h)),
+    })),
+  );
 }
 
 export async function runHostUpgrade(requests: UpgradeRequest[], o: Opts, authority: FleetAuthority): Promise<number> {

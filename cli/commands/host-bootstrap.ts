@@ -77,8 +77,10 @@ export function addSshHostAddOptions(cmd: Command): Command {
   return inventoryOptions(cmd)
     .option('--advertise <addr:port>', 'the controller address the agents enroll with (default: the one this CLI uses)')
     .option('--listen <addr:port>', 'agent TCP address (default: the SSH address, port 7441)')
-    .option('--agent-config <file>',
-      'the agent\'s settings file (YAML, as agent run reads it): checked here, installed as /etc/fleetnet/agent.yaml')
+    .option(
+      '--agent-config <file>',
+      "the agent's settings file (YAML, as agent run reads it): checked here, installed as /etc/fleetnet/agent.yaml",
+    )
     .option('--token-ttl <duration>', 'join token lifetime (default: the controller setting, 15m)');
 }
 
@@ -96,13 +98,16 @@ const controllerOf = async (g: Opts, what: string) => {
  */
 export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: OnRegistered): Promise<number> {
   const [{ hostAddRequests, runHostAdd }, { chooseController }] = await Promise.all([
-    import('./host-add-run.js'), import('../client/controller-address.js'),
+    import('./host-add-run.js'),
+    import('../client/controller-address.js'),
   ]);
   const chosen = await chooseController(g);
   const controllerAddr = () => {
     if (chosen) return chosen.addr;
-    throw invalid('host add needs a controller, and the agents an address to enroll with',
-      'give --controller ADDR:PORT (or FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)');
+    throw invalid(
+      'host add needs a controller, and the agents an address to enroll with',
+      'give --controller ADDR:PORT (or FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)',
+    );
   };
   // every input is checked (exit 2) before anything connects anywhere; --list-hosts needs no controller
   const requests = await hostAddRequests(name, g, sshTarget, controllerAddr);
@@ -112,15 +117,19 @@ export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered
 
 /** The options of `host rm` for uninstalling over SSH. */
 export function addPurgeOptions(cmd: Command): Command {
-  return sshOptions(cmd)
-    .option('--purge', 'also stop the agent and delete everything fleetnet installed on the host (needs --ssh)');
+  return sshOptions(cmd).option(
+    '--purge',
+    'also stop the agent and delete everything fleetnet installed on the host (needs --ssh)',
+  );
 }
 
 /** `host rm --purge`: uninstalls the agent over SSH (the controller revokes its certificates). */
 export async function purgeHost(name: string, o: SshOpts): Promise<void> {
   if (!o.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
   const [{ SshSession }, { gatherFacts }, { uninstall }, { parseHostId }] = await Promise.all([
-    import('../bootstrap/ssh-session.js'), import('../bootstrap/facts.js'), import('../bootstrap/install.js'),
+    import('../bootstrap/ssh-session.js'),
+    import('../bootstrap/facts.js'),
+    import('../bootstrap/install.js'),
     import('../../common/pki/identity.js'),
   ]);
   const id = parseHostId(name);
@@ -138,7 +147,8 @@ type AdminClient = typeof import('../client/admin.js');
 /** fn with a connection to the controller and the Admin client at hand (both loaded only now). */
 async function withAdmin<T>(g: Opts, what: string, fn: (c: ControllerConn, a: AdminClient) => Promise<T>): Promise<T> {
   const [{ withController }, admin] = await Promise.all([
-    import('../client/controller.js'), import('../client/admin.js'),
+    import('../client/controller.js'),
+    import('../client/admin.js'),
   ]);
   return withController(g, what, (conn) => fn(conn, admin));
 }
@@ -151,8 +161,21 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** What to run on a host to enroll an agent started by hand (or by Ansible, cloud-init). */
 export function enrollCommands(host: string, listen: string, controller: string, files = AGENT_FILES): string[] {
-  return ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', host, '--controller', controller,
-    '--ca-file', files.ca, '--join-token-file', files.token];
+  return [
+    'fleetnet',
+    'agent',
+    'run',
+    '--listen',
+    listen,
+    '--host-name',
+    host,
+    '--controller',
+    controller,
+    '--ca-file',
+    files.ca,
+    '--join-token-file',
+    files.token,
+  ];
 }
 
 interface TokenOpts {
@@ -204,8 +227,10 @@ async function rotateCert(name: string, o: { addr?: string; json?: boolean }, g:
   const req = { hostId: host, agentAddr: o.addr ?? '' };
   const r = await withAdmin(g, 'host rotate-cert', (conn, a) => conn.call(a.ADMIN.rotateHostCert, req, 60_000));
   if (o.json) printJson({ host, oldSerial: r.oldSerial, newSerial: r.newSerial, notAfterUnixMs: r.notAfterUnixMs });
-  else process.stdout.write(`${host}: certificate ${r.newSerial} in use until ${iso(r.notAfterUnixMs)}; `
-    + `${r.oldSerial} revoked\n`);
+  else
+    process.stdout.write(
+      `${host}: certificate ${r.newSerial} in use until ${iso(r.notAfterUnixMs)}; ` + `${r.oldSerial} revoked\n`,
+    );
 }
 
 async function hostUpgrade(name: string | undefined, g: Opts): Promise<number> {
@@ -218,7 +243,8 @@ async function hostUpgrade(name: string | undefined, g: Opts): Promise<number> {
 /** `controller cli-cert USER --out DIR`: a key made here, its certificate signed by the controller. */
 async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts): Promise<void> {
   const [{ parseHostId }, { generateKeyPair, makeCsr, privateKeyPem, writeSecureFile }] = await Promise.all([
-    import('../../common/pki/identity.js'), import('../../common/pki/keys.js'),
+    import('../../common/pki/identity.js'),
+    import('../../common/pki/keys.js'),
   ]);
   const name = parseHostId(user);
   const keys = await generateKeyPair();
@@ -231,34 +257,39 @@ async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts
   writeSecureFile(files.ca, c.caPem, 0o644);
   if (o.json) printJson({ user: name, serial: c.serial, notAfterUnixMs: c.notAfterUnixMs, ...files });
   else {
-    process.stdout.write(`CLI credential for ${name} in ${o.out} (serial ${c.serial}, until ${iso(c.notAfterUnixMs)}); `
-      + `use it from ~/.config/fleetnet/ or with FLEETNET_TLS_DIR=${o.out}\n`);
+    process.stdout.write(
+      `CLI credential for ${name} in ${o.out} (serial ${c.serial}, until ${iso(c.notAfterUnixMs)}); ` +
+        `use it from ~/.config/fleetnet/ or with FLEETNET_TLS_DIR=${o.out}\n`,
+    );
   }
 }
 
 export function register(program: Command): void {
-  const host = program.commands.find((c) => c.name() === 'host')
-    ?? program.command('host').summary('hosts of the fleet');
+  const host =
+    program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
 
   host
     .command('rotate-cert')
-    .summary('give a host\'s agent a new key and certificate; the old one is revoked')
+    .summary("give a host's agent a new key and certificate; the old one is revoked")
     .argument('<name>', 'host id')
-    .option('--addr <addr:port>', 'the agent\'s TCP address (default: the one the host is registered with)')
+    .option('--addr <addr:port>', "the agent's TCP address (default: the one the host is registered with)")
     .option('--json', 'print the result as JSON')
     .action((name: string, o: { addr?: string; json?: boolean }, cmd: Command) =>
-      rotateCert(name, o, cmd.optsWithGlobals()));
+      rotateCert(name, o, cmd.optsWithGlobals()),
+    );
 
   host
     .command('token')
     .summary('a single-use join token for an agent started by hand (or by Ansible, cloud-init)')
-    .argument('<name>', 'the host id the token is bound to (the agent\'s --host-name)')
+    .argument('<name>', "the host id the token is bound to (the agent's --host-name)")
     .option('--ttl <duration>', 'how long the token is valid (default: the controller setting, 15m)')
-    .option('--listen <addr:port>', 'the agent\'s TCP address, for the printed commands')
+    .option('--listen <addr:port>', "the agent's TCP address, for the printed commands")
     .option('--advertise <addr:port>', 'the controller address the agent enrolls with (default: the one this CLI uses)')
     .option('--out <dir>', 'also write join-token (0600) and ca.crt there, to copy to the host')
     .option('--json', 'print token, expiry, CA and the agent command as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   fleetnet host token h5 --ttl 1h --listen 10.99.0.15:7441 --out ./h5
   # on h5: put ./h5/ca.crt and ./h5/join-token in /etc/fleetnet/agent/, then
@@ -266,31 +297,40 @@ Example:
     --ca-file /etc/fleetnet/agent/ca.crt --join-token-file /etc/fleetnet/agent/join-token
   fleetnet host add h5 --addr 10.99.0.15:7441
 A token works once, for that host only, until it expires; the agent refuses to start (exit 2)
-naming which of these went wrong.`)
+naming which of these went wrong.`,
+    )
     .action((name: string, o: TokenOpts, cmd: Command) => hostToken(name, o, cmd.optsWithGlobals()));
 
   inventoryOptions(host.command('upgrade'))
-    .summary('replace a host\'s agent with this CLI\'s version over SSH; settings, certificate and attachments stay')
+    .summary("replace a host's agent with this CLI's version over SSH; settings, certificate and attachments stay")
     .argument('[name]', 'host id')
     .option('--json', 'print the results as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   fleetnet host upgrade h3 --ssh root@10.99.0.13
-  fleetnet host upgrade --inventory hosts.yaml --parallel 4`)
+  fleetnet host upgrade --inventory hosts.yaml --parallel 4`,
+    )
     .action(async (name: string | undefined, _o: unknown, cmd: Command) => {
       process.exitCode = await hostUpgrade(name, cmd.optsWithGlobals());
     });
 
-  const controller = program.commands.find((c) => c.name() === 'controller')
-    ?? program.command('controller').summary('the fleet controller');
+  const controller =
+    program.commands.find((c) => c.name() === 'controller') ??
+    program.command('controller').summary('the fleet controller');
   controller
     .command('cli-cert')
     .summary('a CLI credential (client certificate) for a user, signed by the controller')
     .argument('<user>', 'name the certificate carries')
     .requiredOption('--out <dir>', 'where to write ca.crt, cli.crt and cli.key (0600), e.g. ~/.config/fleetnet')
     .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nThe key is made here and never leaves this machine; the controller signs its certificate\n'
-      + '(this CLI needs a credential already, e.g. the admin one `controller init` made).')
+    .addHelpText(
+      'after',
+      '\nThe key is made here and never leaves this machine; the controller signs its certificate\n' +
+        '(this CLI needs a credential already, e.g. the admin one `controller init` made).',
+    )
     .action((user: string, o: { out: string; json?: boolean }, cmd: Command) =>
-      cliCert(user, o, cmd.optsWithGlobals()));
+      cliCert(user, o, cmd.optsWithGlobals()),
+    );
 }

@@ -3,7 +3,13 @@ import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import type { ControllerConn } from '../client/controller.js';
 import {
-  addPurgeOptions, addSshHostAddOptions, enrollCommands, purgeHost, SSH_ADD_EXAMPLES, sshHostAdd, wantsSsh,
+  addPurgeOptions,
+  addSshHostAddOptions,
+  enrollCommands,
+  purgeHost,
+  SSH_ADD_EXAMPLES,
+  sshHostAdd,
+  wantsSsh,
 } from './host-bootstrap.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
@@ -16,7 +22,11 @@ Examples:
   fleetnet host rm h3                              # refused while h3 has attachments (--force forgets them)`;
 
 export async function printHosts(cmd: Command, spec: OutputSpec): Promise<void> {
-  const [{ withController }, { render }, { HOSTS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
+  const [{ withController }, { render }, { HOSTS_VIEW }] = await Promise.all([
+    import('../client/controller.js'),
+    import('../output/render.js'),
+    import('../output/views.js'),
+  ]);
   await withController(cmd.optsWithGlobals(), 'host ls', async (conn) => {
     const res = await conn.call(conn.client.listHosts, {});
     await render(spec, { items: res.hosts }, HOSTS_VIEW);
@@ -34,14 +44,25 @@ async function checkMeshes(conn: ControllerConn, nets: string[]): Promise<void> 
 }
 
 /** `host add --join N`: the new host joins each network's mesh. Returns true when an agent has not converged yet. */
-async function joinMeshes(conn: ControllerConn, host: string, nets: string[], json: boolean, added?: unknown): Promise<boolean> {
+async function joinMeshes(
+  conn: ControllerConn,
+  host: string,
+  nets: string[],
+  json: boolean,
+  added?: unknown,
+): Promise<boolean> {
   const joined = [];
   for (const network of nets) {
     const res = await conn.call(conn.client.meshAdd, { host, network }, 60_000);
     joined.push(res);
     if (!json) {
-      process.stdout.write(`  joined the mesh of ${network} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`);
-      for (const h of res.hosts) process.stdout.write(`    ${h.host}: ${h.error ? `not converged: ${h.error}` : `+${h.added} -${h.removed} tunnel(s)`}\n`);
+      process.stdout.write(
+        `  joined the mesh of ${network} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`,
+      );
+      for (const h of res.hosts)
+        process.stdout.write(
+          `    ${h.host}: ${h.error ? `not converged: ${h.error}` : `+${h.added} -${h.removed} tunnel(s)`}\n`,
+        );
     }
   }
   if (json && nets.length) printJson({ host: added, joined });
@@ -54,7 +75,8 @@ async function joinMeshes(conn: ControllerConn, host: string, nets: string[], js
  */
 async function refuseUnenrolled(conn: ControllerConn, name: string, addr: string): Promise<void> {
   const [{ ADMIN }, { ProbeAgentReply_State: State }] = await Promise.all([
-    import('../client/admin.js'), import('../../proto/gen/fleetnet/v1/admin.js'),
+    import('../client/admin.js'),
+    import('../../proto/gen/fleetnet/v1/admin.js'),
   ]);
   const probe = await conn.call(ADMIN.probeAgent, { hostId: name, agentAddr: addr });
   if (probe.state !== State.NOT_ENROLLED) return;
@@ -81,37 +103,56 @@ export function register(program: Command): void {
   const host = program.command('host').summary('register, list and remove fleet hosts').addHelpText('after', EXAMPLES);
   addSshHostAddOptions(host.command('add'))
     .summary('register a running agent (--addr), or bootstrap one over SSH (--ssh, --inventory)')
-    .argument('[name]', 'the host\'s name in the fleet')
-    .option('--addr <ip[:port]>', 'the agent\'s TCP endpoint (its --listen), default port 7441')
-    .option('--underlay <ipv4>', 'the host\'s underlay IPv4 (default: the --addr IP); MACs carry its last three octets')
-    .option('--join <net>', 'then put the host into this network\'s mesh (repeatable): one new tunnel on each member', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .argument('[name]', "the host's name in the fleet")
+    .option('--addr <ip[:port]>', "the agent's TCP endpoint (its --listen), default port 7441")
+    .option('--underlay <ipv4>', "the host's underlay IPv4 (default: the --addr IP); MACs carry its last three octets")
+    .option(
+      '--join <net>',
+      "then put the host into this network's mesh (repeatable): one new tunnel on each member",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
     .addHelpText('after', SSH_ADD_EXAMPLES)
-    .action(async (name: string | undefined, opts: { addr: string; underlay?: string; json?: boolean; join: string[] } & Record<string, unknown>, cmd: Command) => {
-      const g = cmd.optsWithGlobals();
-      if (wantsSsh(opts)) {
-        // SSH from here; the controller issues the token, sees the agent enroll, and records the host
-        let pending = false;
-        process.exitCode = await sshHostAdd(name, g, async (h, conn) => {
-          // A member that has not converged yet is no reason to undo the install: it is recorded, exit 3.
-          pending = (await joinMeshes(conn, h, opts.join, false)) || pending;
+    .action(
+      async (
+        name: string | undefined,
+        opts: { addr: string; underlay?: string; json?: boolean; join: string[] } & Record<string, unknown>,
+        cmd: Command,
+      ) => {
+        const g = cmd.optsWithGlobals();
+        if (wantsSsh(opts)) {
+          // SSH from here; the controller issues the token, sees the agent enroll, and records the host
+          let pending = false;
+          process.exitCode = await sshHostAdd(name, g, async (h, conn) => {
+            // A member that has not converged yet is no reason to undo the install: it is recorded, exit 3.
+            pending = (await joinMeshes(conn, h, opts.join, false)) || pending;
+          });
+          if (pending && !process.exitCode) process.exitCode = 3;
+          return;
+        }
+        if (!name || !opts.addr)
+          throw invalid(
+            'host add needs NAME and --addr IP[:PORT] (or --ssh USER@ADDR / --inventory FILE)',
+            'e.g. fleetnet host add h2 --addr 10.99.0.12',
+          );
+        const { withController } = await import('../client/controller.js');
+        await withController(g, 'host add', async (conn) => {
+          if (opts.join.length) await checkMeshes(conn, opts.join); // refused before the host is registered
+          await refuseUnenrolled(conn, name, opts.addr);
+          const h = await conn.call(conn.client.addHost, {
+            name,
+            agentAddr: opts.addr,
+            underlayIp: opts.underlay ?? '',
+          });
+          if (opts.json && !opts.join.length) printJson(h);
+          else if (!opts.json) process.stdout.write(`host ${h.name}: agent ${h.agentAddr}, underlay ${h.underlayIp}\n`);
+          const pending = await joinMeshes(conn, h.name, opts.join, Boolean(opts.json), h);
+          if (pending) process.exitCode = 3; // recorded; the agents that did not answer converge when they return
         });
-        if (pending && !process.exitCode) process.exitCode = 3;
-        return;
-      }
-      if (!name || !opts.addr) throw invalid('host add needs NAME and --addr IP[:PORT] (or --ssh USER@ADDR / --inventory FILE)', 'e.g. fleetnet host add h2 --addr 10.99.0.12');
-      const { withController } = await import('../client/controller.js');
-      await withController(g, 'host add', async (conn) => {
-        if (opts.join.length) await checkMeshes(conn, opts.join); // refused before the host is registered
-        await refuseUnenrolled(conn, name, opts.addr);
-        const h = await conn.call(conn.client.addHost, { name, agentAddr: opts.addr, underlayIp: opts.underlay ?? '' });
-        if (opts.json && !opts.join.length) printJson(h);
-        else if (!opts.json) process.stdout.write(`host ${h.name}: agent ${h.agentAddr}, underlay ${h.underlayIp}\n`);
-        const pending = await joinMeshes(conn, h.name, opts.join, Boolean(opts.json), h);
-        if (pending) process.exitCode = 3; // recorded; the agents that did not answer converge when they return
-      });
-    });
+      },
+    );
   addOutputOptions(host.command('ls'), { ids: 'host names' })
     .summary('list fleet hosts')
     .addHelpText('after', FORMAT_HELP)
@@ -123,7 +164,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: RmOpts, cmd: Command) => {
       const [{ withController }, { ADMIN }] = await Promise.all([
-        import('../client/controller.js'), import('../client/admin.js'),
+        import('../client/controller.js'),
+        import('../client/admin.js'),
       ]);
       const g = cmd.optsWithGlobals();
       if (opts.purge && !opts.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');

@@ -29,7 +29,10 @@ export function register(program: Command): void {
         if (!ref) throw invalid('name a container', 'fleetnet inspect web1');
         return (await import('./fleet-inspect.js')).fleetInspect(cmd, ref, opts.host, spec);
       }
-      const [{ connectAgent }, { buildInventory, selectContainer }] = await Promise.all([import('../client/agent.js'), import('../../common/inventory.js')]);
+      const [{ connectAgent }, { buildInventory, selectContainer }] = await Promise.all([
+        import('../client/agent.js'),
+        import('../../common/inventory.js'),
+      ]);
       if (!ref && !opts.all) throw invalid('name a container, or pass --all', 'fleetnet inspect web1');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
@@ -39,7 +42,8 @@ export function register(program: Command): void {
         const { INSPECT_VIEW } = await import('../output/views.js');
         if (opts.all) return render(spec, { items: all }, INSPECT_VIEW);
         const hit = selectContainer(all, ref!);
-        if (!hit.length) throw notFound(`no fleetnet interface belongs to '${ref}' on this host`, "'fleetnet ls' lists them");
+        if (!hit.length)
+          throw notFound(`no fleetnet interface belongs to '${ref}' on this host`, "'fleetnet ls' lists them");
         await render(spec, { items: hit, whole: hit.length === 1 ? hit[0] : hit }, INSPECT_VIEW);
       } finally {
         conn.close();

@@ -50,7 +50,9 @@ export function register(program: Command): void {
   const lab = program
     .command('lab')
     .summary('a simulated fleet of hosts on this machine, in network namespaces')
-    .description('Build, list and remove lab fleets: simulated hosts in network namespaces, each with its own Open vSwitch and fleetnet agent.')
+    .description(
+      'Build, list and remove lab fleets: simulated hosts in network namespaces, each with its own Open vSwitch and fleetnet agent.',
+    )
     .addHelpText('after', EXAMPLES);
 
   lab
@@ -62,7 +64,7 @@ export function register(program: Command): void {
     .option('--keep-on-failure', 'leave what was made when a step fails (for debugging)')
     .option('--agent-log-level <level>', 'log level of the lab agents', 'info')
     .option('--controllers <n>', 'controllers, each in its own namespace (0-3; more than one needs --etcd)', '0')
-    .option('--etcd <n>', 'etcd members, each in its own namespace: the controllers\' shared store (0, 1, 3, 5)', '0')
+    .option('--etcd <n>', "etcd members, each in its own namespace: the controllers' shared store (0, 1, 3, 5)", '0')
     .option('--json', 'print the lab as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (opts: Record<string, string | boolean | undefined>) => {
@@ -73,14 +75,25 @@ export function register(program: Command): void {
       parseHa(controllers, etcd); // bad counts: exit 2 before anything is made
       const res = await withInterrupt((signal) =>
         labUp({
-          name: String(opts.name), hosts, underlay: String(opts.underlay), signal, keepOnFailure: Boolean(opts.keepOnFailure),
-          agentLogLevel: String(opts.agentLogLevel), controllers, etcd,
+          name: String(opts.name),
+          hosts,
+          underlay: String(opts.underlay),
+          signal,
+          keepOnFailure: Boolean(opts.keepOnFailure),
+          agentLogLevel: String(opts.agentLogLevel),
+          controllers,
+          etcd,
           ...(opts.json ? {} : { onStep: (l: string) => process.stdout.write(`- ${l}\n`) }),
         }),
       );
       if (opts.json) return printJson(res);
       process.stdout.write(`\nlab ${res.name} is up (${res.hosts.length} hosts, ${res.elapsedMs} ms):\n`);
-      process.stdout.write(table(['HOST', 'NETNS', 'UNDERLAY', 'AGENT SOCKET', 'AGENT TCP'], res.hosts.map((h) => [h.name, h.netns, h.underlayIp, h.agentSocket, h.listen])) + '\n');
+      process.stdout.write(
+        table(
+          ['HOST', 'NETNS', 'UNDERLAY', 'AGENT SOCKET', 'AGENT TCP'],
+          res.hosts.map((h) => [h.name, h.netns, h.underlayIp, h.agentSocket, h.listen]),
+        ) + '\n',
+      );
       if (res.controllers.length) {
         const nodes = [
           ...res.controllers.map((c) => [c.name, c.netns, `controller ${c.listen}`]),
@@ -96,8 +109,11 @@ export function register(program: Command): void {
 
   addOutputOptions(lab.command('ls'), { ids: 'host namespaces (for ip netns exec)' })
     .summary('list the labs on this machine, with agent health')
-    .addHelpText('after', `${FORMAT_HELP}\n-o json / -o yaml print the labs; --format and -q go over their hosts
-(fields: lab, ready, name, netns, netnsPresent, underlayIp, agentSocket, health).`)
+    .addHelpText(
+      'after',
+      `${FORMAT_HELP}\n-o json / -o yaml print the labs; --format and -q go over their hosts
+(fields: lab, ready, name, netns, netnsPresent, underlayIp, agentSocket, health).`,
+    )
     .action(async (_opts: unknown, cmd: Command) => {
       const spec = await outputOf(cmd);
       const [{ labList }, { render }] = await Promise.all([import('../../lab/list.js'), import('../output/render.js')]);
@@ -106,14 +122,21 @@ export function register(program: Command): void {
       if (!labs.length && (spec.kind === 'table' || spec.kind === 'wide')) {
         return void process.stdout.write('no labs (make one: fleetnet lab up --hosts 3)\n');
       }
-      await render(spec, { items: hosts, whole: labs }, {
-        columns: [
-          ['LAB', (h) => h.lab + (h.ready ? '' : ' (incomplete)')], ['HOST', (h) => h.name],
-          ['NETNS', (h) => (h.netnsPresent ? h.netns : `${h.netns} (missing)`)], ['UNDERLAY', (h) => h.underlayIp],
-          ['AGENT SOCKET', (h) => h.agentSocket], ['HEALTH', (h) => h.health],
-        ],
-        id: (h) => h.netns,
-      });
+      await render(
+        spec,
+        { items: hosts, whole: labs },
+        {
+          columns: [
+            ['LAB', (h) => h.lab + (h.ready ? '' : ' (incomplete)')],
+            ['HOST', (h) => h.name],
+            ['NETNS', (h) => (h.netnsPresent ? h.netns : `${h.netns} (missing)`)],
+            ['UNDERLAY', (h) => h.underlayIp],
+            ['AGENT SOCKET', (h) => h.agentSocket],
+            ['HEALTH', (h) => h.health],
+          ],
+          id: (h) => h.netns,
+        },
+      );
     });
 
   lab
@@ -123,7 +146,10 @@ export function register(program: Command): void {
     .option('--json', 'print what was removed as JSON')
     .action(async (opts: { name: string; json?: boolean }) => {
       const { labDown } = await import('../../lab/down.js');
-      const res = await labDown({ name: opts.name, ...(opts.json ? {} : { onStep: (l: string) => process.stdout.write(`- ${l}\n`) }) });
+      const res = await labDown({
+        name: opts.name,
+        ...(opts.json ? {} : { onStep: (l: string) => process.stdout.write(`- ${l}\n`) }),
+      });
       if (opts.json) return printJson(res);
       const nothing = !res.netns.length && !res.processes.length && !res.containers.length && !res.removedDir;
       process.stdout.write(nothing ? `lab ${res.name}: nothing to remove\n` : `lab ${res.name} is down\n`);
@@ -148,6 +174,8 @@ export function register(program: Command): void {
     .action(async (opts: { name: string; hosts: string }) => {
       const hosts = hostCount(opts.hosts);
       const { runDemo } = await import('../../lab/demo.js');
-      await withInterrupt((signal) => runDemo({ name: opts.name, hosts, signal, out: (l) => process.stdout.write(l + '\n') }));
+      await withInterrupt((signal) =>
+        runDemo({ name: opts.name, hosts, signal, out: (l) => process.stdout.write(l + '\n') }),
+      );
     });
 }

@@ -8,14 +8,20 @@ export function register(program: Command): void {
     .summary('list the interfaces fleetnet made')
     .option('--host <name>', 'only this fleet host (with a controller)')
     .option('--net <name>', 'only this network (with a controller)')
-    .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ls --format '{{container}} {{join addresses " "}}'`)
+    .addHelpText(
+      'after',
+      `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ls --format '{{container}} {{join addresses " "}}'`,
+    )
     .action(async (opts: { host?: string; net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
       const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
       if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts, spec);
       const [{ connectAgent }, { lsEntryOf }, { render }, { LS_VIEW }] = await Promise.all([
-        import('../client/agent.js'), import('../../common/inventory.js'), import('../output/render.js'), import('../output/views.js'),
+        import('../client/agent.js'),
+        import('../../common/inventory.js'),
+        import('../output/render.js'),
+        import('../output/views.js'),
       ]);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
@@ -23,7 +29,8 @@ export function register(program: Command): void {
         await render(spec, { items: res.interfaces.map((i) => lsEntryOf(health.hostname, i)) }, LS_VIEW);
         // Containers whose fleetnet labels could not be acted on: on stderr, so -o json stays the one schema.
         for (const l of res.labelled) {
-          for (const e of l.errors) process.stderr.write(`fleetnet: labels of ${l.name || l.id.slice(0, 12)} not acted on: ${e}\n`);
+          for (const e of l.errors)
+            process.stderr.write(`fleetnet: labels of ${l.name || l.id.slice(0, 12)} not acted on: ${e}\n`);
         }
       } finally {
         conn.close();

@@ -12,7 +12,11 @@ const FILE_EXAMPLE = `{
 }`;
 
 async function fleetStatus(cmd: Command, opts: { net?: string }, spec: OutputSpec): Promise<void> {
-  const [{ withController }, { render }, { FLEET_TUNNELS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
+  const [{ withController }, { render }, { FLEET_TUNNELS_VIEW }] = await Promise.all([
+    import('../client/controller.js'),
+    import('../output/render.js'),
+    import('../output/views.js'),
+  ]);
   await withController(cmd.optsWithGlobals(), 'mesh status', async (conn) => {
     const res = await conn.call(conn.client.fleetMeshStatus, { network: opts.net ?? '' });
     await render(spec, { items: res.tunnels, whole: res }, FLEET_TUNNELS_VIEW);
@@ -21,42 +25,68 @@ async function fleetStatus(cmd: Command, opts: { net?: string }, spec: OutputSpe
 }
 
 export function register(program: Command): void {
-  const mesh = program.command('mesh').summary('tunnels between hosts: add, rm, status, apply').description('The tunnel mesh between the hosts of a network, as this host\'s agent keeps it.');
+  const mesh = program
+    .command('mesh')
+    .summary('tunnels between hosts: add, rm, status, apply')
+    .description("The tunnel mesh between the hosts of a network, as this host's agent keeps it.");
   addOutputOptions(mesh.command('status'), { ids: 'tunnel ports' })
-    .summary('state of each tunnel: the fleet\'s (controller) or this host\'s (local agent)')
+    .summary("state of each tunnel: the fleet's (controller) or this host's (local agent)")
     .option('--net <name>', 'with a controller: only this network')
-    .addHelpText('after', `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`)
+    .addHelpText(
+      'after',
+      `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
+    )
     .action(async (opts: { net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
       const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
       if (ctl) return fleetStatus(cmd, opts, spec);
-      if (opts.net) throw invalid('--net needs a controller', 'give --controller ADDR; without it the local agent answers for this host');
-      const [{ connectAgent }, { render }, { AGENT_TUNNELS_VIEW }] = await Promise.all([import('../client/agent.js'), import('../output/render.js'), import('../output/views.js')]);
+      if (opts.net)
+        throw invalid(
+          '--net needs a controller',
+          'give --controller ADDR; without it the local agent answers for this host',
+        );
+      const [{ connectAgent }, { render }, { AGENT_TUNNELS_VIEW }] = await Promise.all([
+        import('../client/agent.js'),
+        import('../output/render.js'),
+        import('../output/views.js'),
+      ]);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const res = await conn.call(conn.client.meshStatus, {});
-        await render(spec, { items: res.tunnels, whole: res, heading: `generation ${res.generation}` }, AGENT_TUNNELS_VIEW);
+        await render(
+          spec,
+          { items: res.tunnels, whole: res, heading: `generation ${res.generation}` },
+          AGENT_TUNNELS_VIEW,
+        );
         if (res.tunnels.some((t) => t.state === 'down' || t.state === 'missing')) process.exitCode = 1;
       } finally {
         conn.close();
       }
     });
-  for (const [verb, summary] of [['add', 'put a host into a network\'s mesh: one new tunnel on each member'], ['rm', 'take a host out of a network\'s mesh']] as const) {
+  for (const [verb, summary] of [
+    ['add', "put a host into a network's mesh: one new tunnel on each member"],
+    ['rm', "take a host out of a network's mesh"],
+  ] as const) {
     mesh
       .command(verb)
       .summary(summary)
       .argument('<host>', 'a fleet host (fleetnet hosts)')
       .requiredOption('--net <name>', 'a network created with --mesh gre|vxlan')
       .option('--json', 'print JSON')
-      .addHelpText('after', `\nExamples:\n  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre\n  fleetnet mesh add h1 --net blue\n  fleetnet mesh add h2 --net blue\n  fleetnet mesh ${verb} h3 --net blue`)
+      .addHelpText(
+        'after',
+        `\nExamples:\n  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre\n  fleetnet mesh add h1 --net blue\n  fleetnet mesh add h2 --net blue\n  fleetnet mesh ${verb} h3 --net blue`,
+      )
       .action(async (host: string, opts: { net: string; json?: boolean }, cmd: Command) => {
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
           const req = { host, network: opts.net };
           // up to a minute while every member's agent converges: say so (stderr, so --json stays clean)
           const { waitView } = await import('../output/progress.js');
-          const view = waitView(`${verb === 'add' ? 'adding' : 'removing'} ${host} ${verb === 'add' ? 'to' : 'from'} the mesh of ${opts.net}: pushing tunnels to its members`);
+          const view = waitView(
+            `${verb === 'add' ? 'adding' : 'removing'} ${host} ${verb === 'add' ? 'to' : 'from'} the mesh of ${opts.net}: pushing tunnels to its members`,
+          );
           let res;
           try {
             res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
@@ -65,11 +95,19 @@ export function register(program: Command): void {
             throw err;
           }
           const pending = res.hosts.filter((h) => h.error).length;
-          view.end(pending ? `${pending} of ${res.hosts.length} member(s) not converged yet` : `${res.hosts.length} member(s) converged`);
+          view.end(
+            pending
+              ? `${pending} of ${res.hosts.length} member(s) not converged yet`
+              : `${res.hosts.length} member(s) converged`,
+          );
           if (opts.json) printJson(res);
           else {
             const what = verb === 'add' ? `${host} joined` : `${host} left`;
-            process.stdout.write(res.changed ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n` : `nothing to do: ${host} ${verb === 'add' ? 'is already' : 'is not'} in the mesh of ${opts.net}\n`);
+            process.stdout.write(
+              res.changed
+                ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`
+                : `nothing to do: ${host} ${verb === 'add' ? 'is already' : 'is not'} in the mesh of ${opts.net}\n`,
+            );
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
           }
           // Recorded in the store either way; an agent that did not answer gets it when it returns.
@@ -85,30 +123,47 @@ export function register(program: Command): void {
     .option('--generation <n>', 'generation of this mesh (default: now in ms, so a later apply wins)')
     .option('--datapath <type>', 'datapath type for OVS bridges the mesh creates (netdev for user-space OVS)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket /run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`)
-    .action(async (file: string, opts: { host: string; generation?: string; datapath?: string; json?: boolean }, cmd: Command) => {
-      const { readMeshFile } = await import('../../common/mesh/mesh-file.js');
-      const spec = readMeshFile(file);
-      const generation = opts.generation === undefined ? Date.now() : Number(opts.generation);
-      if (!Number.isSafeInteger(generation) || generation < 0) throw invalid(`--generation ${opts.generation} is not a whole number ≥ 0`);
-      if (!spec.hosts.some((h) => h.name === opts.host)) throw invalid(`host ${opts.host} is not in ${file}`, `one of: ${spec.hosts.map((h) => h.name).join(', ')}`);
-      const { planForHost } = await import('../../common/mesh/plan.js');
-      const { agentMeshSpec } = await import('../../common/mesh/to-agent.js');
-      const plan = planForHost(opts.host, spec.hosts, spec.networks);
-      const { connectAgent } = await import('../client/agent.js');
-      const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
-      try {
-        const res = await conn.call(conn.client.applyMesh, agentMeshSpec(plan, generation, opts.datapath ? { datapathType: opts.datapath } : {}));
-        if (opts.json) printJson(res);
-        else {
-          process.stdout.write(`mesh generation ${res.generation} on ${opts.host}: ${res.added} added, ${res.removed} removed, ${res.kept} kept (${res.changes} changes)\n`);
-          for (const e of res.errors) process.stderr.write(`fleetnet: network ${e.network} not converged: ${e.message}\n`);
+    .addHelpText(
+      'after',
+      `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket /run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`,
+    )
+    .action(
+      async (
+        file: string,
+        opts: { host: string; generation?: string; datapath?: string; json?: boolean },
+        cmd: Command,
+      ) => {
+        const { readMeshFile } = await import('../../common/mesh/mesh-file.js');
+        const spec = readMeshFile(file);
+        const generation = opts.generation === undefined ? Date.now() : Number(opts.generation);
+        if (!Number.isSafeInteger(generation) || generation < 0)
+          throw invalid(`--generation ${opts.generation} is not a whole number ≥ 0`);
+        if (!spec.hosts.some((h) => h.name === opts.host))
+          throw invalid(`host ${opts.host} is not in ${file}`, `one of: ${spec.hosts.map((h) => h.name).join(', ')}`);
+        const { planForHost } = await import('../../common/mesh/plan.js');
+        const { agentMeshSpec } = await import('../../common/mesh/to-agent.js');
+        const plan = planForHost(opts.host, spec.hosts, spec.networks);
+        const { connectAgent } = await import('../client/agent.js');
+        const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
+        try {
+          const res = await conn.call(
+            conn.client.applyMesh,
+            agentMeshSpec(plan, generation, opts.datapath ? { datapathType: opts.datapath } : {}),
+          );
+          if (opts.json) printJson(res);
+          else {
+            process.stdout.write(
+              `mesh generation ${res.generation} on ${opts.host}: ${res.added} added, ${res.removed} removed, ${res.kept} kept (${res.changes} changes)\n`,
+            );
+            for (const e of res.errors)
+              process.stderr.write(`fleetnet: network ${e.network} not converged: ${e.message}\n`);
+          }
+          if (res.errors.length) process.exitCode = 1;
+        } finally {
+          conn.close();
         }
-        if (res.errors.length) process.exitCode = 1;
-      } finally {
-        conn.close();
-      }
-    });
+      },
+    );
 }
 
 /** One member's line: what its agent did, or that the controller owning the host pushes it (several controllers). */

@@ -49,7 +49,11 @@ function num(v: string | undefined, what: string): number {
 }
 
 export async function printNets(cmd: Command, spec: OutputSpec): Promise<void> {
-  const [{ withController }, { render }, { NETS_VIEW }] = await Promise.all([import('../client/controller.js'), import('../output/render.js'), import('../output/views.js')]);
+  const [{ withController }, { render }, { NETS_VIEW }] = await Promise.all([
+    import('../client/controller.js'),
+    import('../output/render.js'),
+    import('../output/views.js'),
+  ]);
   await withController(cmd.optsWithGlobals(), 'net ls', async (conn) => {
     const res = await conn.call(conn.client.listNetworks, {});
     await render(spec, { items: res.networks }, NETS_VIEW);
@@ -58,7 +62,8 @@ export async function printNets(cmd: Command, spec: OutputSpec): Promise<void> {
 
 export function register(program: Command): void {
   const net = program.command('net').summary('create, list and remove fleet networks').addHelpText('after', EXAMPLES);
-  net.command('create')
+  net
+    .command('create')
     .summary('create a network')
     .argument('<name>', 'letters, digits, - and _')
     .option('--subnet <cidr>', 'an IPv4 and/or an IPv6 subnet (repeat for dual stack)', collect)
@@ -68,37 +73,56 @@ export function register(program: Command): void {
     .option('--kind <kind>', 'bridge, ovs or macvlan', 'bridge')
     .option('--parent <if|host=if,...>', 'macvlan parent, the same on every host or per host')
     .option('--vlan <id>', 'VLAN id 1-4094')
-    .option('--mtu <bytes>', 'MTU of the containers\' interfaces')
-    .option('--mesh <encap>', 'tunnel mesh between the network\'s hosts: gre or vxlan (then: fleetnet mesh add HOST --net NAME)')
+    .option('--mtu <bytes>', "MTU of the containers' interfaces")
+    .option(
+      '--mesh <encap>',
+      "tunnel mesh between the network's hosts: gre or vxlan (then: fleetnet mesh add HOST --net NAME)",
+    )
     .option('--mesh-key <n>', 'GRE key / VXLAN VNI (default: a free one)')
     .option('--mesh-port <port>', 'UDP port of kernel VXLAN on Linux-bridge networks (default 4789)')
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (name: string, opts: Record<string, string | string[] | boolean | undefined>, cmd: Command) => {
       const subnets = (opts.subnet as string[] | undefined) ?? [];
-      if (!subnets.length) throw invalid(`network ${name} needs a subnet`, `add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)`);
+      if (!subnets.length)
+        throw invalid(`network ${name} needs a subnet`, `add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)`);
       const { parent, parents } = parseParents(opts.parent as string | undefined);
       const network: Network = {
-        name, subnets, gateways: (opts.gateway as string[] | undefined) ?? [], ipamRanges: parseRanges((opts.ipamRange as string[] | undefined) ?? []),
-        bridge: (opts.bridge as string | undefined) ?? '', kind: String(opts.kind), parent, parents,
+        name,
+        subnets,
+        gateways: (opts.gateway as string[] | undefined) ?? [],
+        ipamRanges: parseRanges((opts.ipamRange as string[] | undefined) ?? []),
+        bridge: (opts.bridge as string | undefined) ?? '',
+        kind: String(opts.kind),
+        parent,
+        parents,
         vlan: opts.vlan !== undefined ? parseVlanId(String(opts.vlan)) : 0,
-        mtu: opts.mtu !== undefined ? parseMtu(String(opts.mtu), '--mtu') : 0, createdUnixMs: 0, attachments: 0,
-        mesh: (opts.mesh as string | undefined) ?? '', meshKey: num(opts.meshKey as string | undefined, '--mesh-key'), meshHosts: [],
+        mtu: opts.mtu !== undefined ? parseMtu(String(opts.mtu), '--mtu') : 0,
+        createdUnixMs: 0,
+        attachments: 0,
+        mesh: (opts.mesh as string | undefined) ?? '',
+        meshKey: num(opts.meshKey as string | undefined, '--mesh-key'),
+        meshHosts: [],
         meshPort: num(opts.meshPort as string | undefined, '--mesh-port'),
       };
-      if (!network.mesh && (network.meshKey || network.meshPort)) throw invalid('--mesh-key and --mesh-port need --mesh gre|vxlan');
+      if (!network.mesh && (network.meshKey || network.meshPort))
+        throw invalid('--mesh-key and --mesh-port need --mesh gre|vxlan');
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net create', async (conn) => {
         const n = await conn.call(conn.client.createNetwork, { network });
         if (opts.json) printJson(n);
-        else process.stdout.write(`network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`);
+        else
+          process.stdout.write(
+            `network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`,
+          );
       });
     });
   addOutputOptions(net.command('ls'), { ids: 'network names' })
     .summary('list networks')
     .addHelpText('after', FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => printNets(cmd, await outputOf(cmd)));
-  net.command('rm')
+  net
+    .command('rm')
     .summary('remove a network (refused while anything is attached to it)')
     .argument('<name>')
     .option('--json', 'print the result as JSON')

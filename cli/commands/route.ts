@@ -9,10 +9,15 @@ export function netCommand(program: Command, tool: 'route' | 'rule' | 'tc', summ
   program
     .command(tool)
     .summary(summary)
-    .description(`${summary}. The arguments pass as separate words (never through a shell); options that would act outside the container (-batch, -n, -netns, -force) are refused${tool === 'tc' ? ', and so are bpf and exec' : ''}.`)
+    .description(
+      `${summary}. The arguments pass as separate words (never through a shell); options that would act outside the container (-batch, -n, -netns, -force) are refused${tool === 'tc' ? ', and so are bpf and exec' : ''}.`,
+    )
     .usage(`[--json] CONTAINER ARGS...`)
     .argument('<container>', 'as for attach: name, ID, PID, netns:NAME, /path')
-    .argument('<args...>', tool === 'tc' ? 'tc arguments' : `ip ${tool} arguments (a leading -4 or -6 picks the family)`)
+    .argument(
+      '<args...>',
+      tool === 'tc' ? 'tc arguments' : `ip ${tool} arguments (a leading -4 or -6 picks the family)`,
+    )
     .option('--json', 'print exit code, output and the argv that ran as JSON')
     .allowUnknownOption()
     .addHelpText('after', `\nExamples:\n${examples}`)
@@ -21,7 +26,11 @@ export function netCommand(program: Command, tool: 'route' | 'rule' | 'tc', summ
       const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
-        const res = await conn.call(conn.client.containerNetCommand, { target: { kind: target.kind, value: target.value }, tool, args });
+        const res = await conn.call(conn.client.containerNetCommand, {
+          target: { kind: target.kind, value: target.value },
+          tool,
+          args,
+        });
         if (opts.json) printJson(res);
         else {
           process.stdout.write(res.stdout);
@@ -38,9 +47,14 @@ export function netCommand(program: Command, tool: 'route' | 'rule' | 'tc', summ
 }
 
 export function register(program: Command): void {
-  netCommand(program, 'route', 'run ip route inside a container', [
-    '  fleetnet route web1 add 10.0.5.0/24 via 192.168.2.1',
-    '  fleetnet route web1 -6 add default via fd00:1::1',
-    '  fleetnet route web1 show',
-  ].join('\n'));
+  netCommand(
+    program,
+    'route',
+    'run ip route inside a container',
+    [
+      '  fleetnet route web1 add 10.0.5.0/24 via 192.168.2.1',
+      '  fleetnet route web1 -6 add default via fd00:1::1',
+      '  fleetnet route web1 show',
+    ].join('\n'),
+  );
 }

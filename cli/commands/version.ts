@@ -11,21 +11,30 @@ interface Row {
   address: string;
 }
 
-const row = (component: Row['component'], name: string, version: string, state: string, address: string): Row =>
-  ({ component, name, version, state, address });
+const row = (component: Row['component'], name: string, version: string, state: string, address: string): Row => ({
+  component,
+  name,
+  version,
+  state,
+  address,
+});
 
 export function register(program: Command): void {
   addOutputOptions(program.command('version'), { kinds: ['table', 'json', 'yaml'] })
     .summary('versions of this CLI, the controller and every agent')
-    .description('The version of this CLI, of the controller it talks to and of each agent of the fleet (the '
-      + 'controller asks each agent now; one that does not answer shows the version last seen); with no controller '
-      + 'configured (or --local), of this host\'s agent. A part that does not answer is shown with its error, and '
-      + 'the exit code is 1.')
+    .description(
+      'The version of this CLI, of the controller it talks to and of each agent of the fleet (the ' +
+        'controller asks each agent now; one that does not answer shows the version last seen); with no controller ' +
+        "configured (or --local), of this host's agent. A part that does not answer is shown with its error, and " +
+        'the exit code is 1.',
+    )
     .addHelpText('after', FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => {
       const spec = await outputOf(cmd, 'table', ['table', 'json', 'yaml']);
       const [{ VERSION }, { chooseController }, { describeError }, { render }] = await Promise.all([
-        import('../../common/version.js'), import('../client/controller-address.js'), import('../../common/errors.js'),
+        import('../../common/version.js'),
+        import('../client/controller-address.js'),
+        import('../../common/errors.js'),
         import('../output/render.js'),
       ]);
       const g = cmd.optsWithGlobals();
@@ -64,10 +73,19 @@ export function register(program: Command): void {
           conn.close();
         }
       }
-      await render(spec, { items: rows }, {
-        columns: [['COMPONENT', (r) => r.component], ['NAME', (r) => r.name], ['VERSION', (r) => r.version],
-          ['STATE', (r) => r.state], ['ADDRESS', (r) => r.address]],
-      });
+      await render(
+        spec,
+        { items: rows },
+        {
+          columns: [
+            ['COMPONENT', (r) => r.component],
+            ['NAME', (r) => r.name],
+            ['VERSION', (r) => r.version],
+            ['STATE', (r) => r.state],
+            ['ADDRESS', (r) => r.address],
+          ],
+        },
+      );
       if (failed) process.exitCode = 1;
     });
 }

@@ -12,7 +12,8 @@ const DEFAULT_TIMEOUT_S = 30;
 export function timeoutMsOf(opts: Opts): number {
   if (opts.timeout === undefined) return DEFAULT_TIMEOUT_S * 1000;
   const s = Number(opts.timeout);
-  if (!Number.isFinite(s) || s < 0 || s > 3600) throw invalid(`--timeout ${String(opts.timeout)} is not a number of seconds (0-3600)`);
+  if (!Number.isFinite(s) || s < 0 || s > 3600)
+    throw invalid(`--timeout ${String(opts.timeout)} is not a number of seconds (0-3600)`);
   return Math.round(s * 1000);
 }
 
@@ -20,7 +21,7 @@ export function needHost(opts: Opts, what: string): string {
   if (!opts.host) {
     throw invalid(
       `${what} through the controller needs --host`,
-      'say where the container runs, e.g. --host h2 (see: fleetnet hosts), or use --local for this host\'s agent',
+      "say where the container runs, e.g. --host h2 (see: fleetnet hosts), or use --local for this host's agent",
     );
   }
   return String(opts.host);

@@ -21,7 +21,11 @@ export function expandHostRange(pattern: string, where: string): string[] {
   const head = pattern.slice(0, open);
   const tail = pattern.slice(close + 1);
   const bounds = pattern.slice(open + 1, close).split(':');
-  const bad = (why: string) => invalid(`${where}: host range '${pattern}': ${why}`, 'write it as [BEGIN:END] or [BEGIN:END:STEP], e.g. web[1:3], db-[a:c], node[01:10]');
+  const bad = (why: string) =>
+    invalid(
+      `${where}: host range '${pattern}': ${why}`,
+      'write it as [BEGIN:END] or [BEGIN:END:STEP], e.g. web[1:3], db-[a:c], node[01:10]',
+    );
   if (bounds.length !== 2 && bounds.length !== 3) throw bad('must be begin:end or begin:end:step');
   const beg = bounds[0] || '0';
   const end = bounds[1]!;

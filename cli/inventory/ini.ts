@@ -69,10 +69,14 @@ export function parseIniInventory(text: string, file: string): InventoryData {
       group = sec[1]!;
       const kind = sec[2] ?? 'hosts';
       if (kind !== 'hosts' && kind !== 'vars' && kind !== 'children') {
-        throw invalid(`${where}: section [${group}:${kind}] has unknown type '${kind}'`, 'a section is [GROUP], [GROUP:vars] or [GROUP:children]');
+        throw invalid(
+          `${where}: section [${group}:${kind}] has unknown type '${kind}'`,
+          'a section is [GROUP], [GROUP:vars] or [GROUP:children]',
+        );
       }
       state = kind;
-      if (!inv.groups.has(group) && state === 'vars' && !pending.has(group)) pending.set(group, { line: n, state: 'vars', parents: [] });
+      if (!inv.groups.has(group) && state === 'vars' && !pending.has(group))
+        pending.set(group, { line: n, state: 'vars', parents: [] });
       inv.addGroup(group, at);
       const p = pending.get(group);
       if (p && state !== 'vars') {
@@ -82,7 +86,10 @@ export function parseIniInventory(text: string, file: string): InventoryData {
       continue;
     }
     if (line.startsWith('[')) {
-      throw invalid(`${where}: invalid section '${line}'`, 'write [GROUP], [GROUP:vars] or [GROUP:children], with no spaces in the brackets');
+      throw invalid(
+        `${where}: invalid section '${line}'`,
+        'write [GROUP], [GROUP:vars] or [GROUP:children], with no spaces in the brackets',
+      );
     }
     if (state === 'hosts') {
       const words = shellWords(line, where);
@@ -91,7 +98,11 @@ export function parseIniInventory(text: string, file: string): InventoryData {
       const vars = new Map<string, unknown>();
       for (const w of words.slice(1)) {
         const eq = w.indexOf('=');
-        if (eq <= 0) throw invalid(`${where}: expected key=value host variable, got '${w}'`, 'write host lines as NAME key=value key2="a value"');
+        if (eq <= 0)
+          throw invalid(
+            `${where}: expected key=value host variable, got '${w}'`,
+            'write host lines as NAME key=value key2="a value"',
+          );
         vars.set(w.slice(0, eq), parsePythonValue(w.slice(eq + 1)));
       }
       for (const name of expandHostRange(pattern, where)) {
@@ -101,13 +112,21 @@ export function parseIniInventory(text: string, file: string): InventoryData {
       }
     } else if (state === 'vars') {
       const eq = line.indexOf('=');
-      if (eq < 0) throw invalid(`${where}: expected key=value, got '${line}'`, `a [${group}:vars] section holds one key=value per line`);
+      if (eq < 0)
+        throw invalid(
+          `${where}: expected key=value, got '${line}'`,
+          `a [${group}:vars] section holds one key=value per line`,
+        );
       const key = line.slice(0, eq).trim();
       if (!key) throw invalid(`${where}: a variable needs a name before '='`);
       inv.groups.get(group)!.vars.set(key, { value: parsePythonValue(line.slice(eq + 1).trim()), origin: at });
     } else {
       const m = GROUP_NAME.exec(line);
-      if (!m) throw invalid(`${where}: '${line}' is not a valid group name`, 'one group name per line in a [GROUP:children] section');
+      if (!m)
+        throw invalid(
+          `${where}: '${line}' is not a valid group name`,
+          'one group name per line in a [GROUP:children] section',
+        );
       const child = m[1]!;
       if (inv.groups.has(child)) inv.addChild(group, child, where);
       else {
@@ -118,8 +137,15 @@ export function parseIniInventory(text: string, file: string): InventoryData {
     }
   }
   for (const [name, p] of pending) {
-    if (p.state === 'vars') throw invalid(`${file}:${p.line}: section [${name}:vars] is for a group that is never defined`, `define the group with [${name}] or [${name}:children], or fix its name`);
-    throw invalid(`${file}:${p.line}: section [${p.parents.at(-1)}:children] names undefined group '${name}'`, `define it with a [${name}] section, or fix its name`);
+    if (p.state === 'vars')
+      throw invalid(
+        `${file}:${p.line}: section [${name}:vars] is for a group that is never defined`,
+        `define the group with [${name}] or [${name}:children], or fix its name`,
+      );
+    throw invalid(
+      `${file}:${p.line}: section [${p.parents.at(-1)}:children] names undefined group '${name}'`,
+      `define it with a [${name}] section, or fix its name`,
+    );
   }
   inv.reconcile();
   return inv;

@@ -38,7 +38,9 @@ export interface LoadOptions {
 
 /** .yml/.yaml/.json are YAML inventories (as Ansible's yaml plugin decides); anything else is INI. */
 export function parseInventory(text: string, file: string): InventoryData {
-  return ['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase()) ? parseYamlInventory(text, file) : parseIniInventory(text, file);
+  return ['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase())
+    ? parseYamlInventory(text, file)
+    : parseIniInventory(text, file);
 }
 
 export function loadInventory(file: string, opts: LoadOptions = {}): ResolvedHost[] {
@@ -46,11 +48,16 @@ export function loadInventory(file: string, opts: LoadOptions = {}): ResolvedHos
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new FleetnetError('invalid', `cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err, hint: 'give the path of an Ansible inventory (INI, or YAML ending in .yml/.yaml)' });
+    throw new FleetnetError(
+      'invalid',
+      `cannot read inventory ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err, hint: 'give the path of an Ansible inventory (INI, or YAML ending in .yml/.yaml)' },
+    );
   }
   const inv = parseInventory(text, file);
   checkVarNames(inv);
-  if (!inv.hosts.size) throw invalid(`${file} lists no hosts`, 'an inventory names its hosts under [GROUP] (INI) or hosts: (YAML)');
+  if (!inv.hosts.size)
+    throw invalid(`${file} lists no hosts`, 'an inventory names its hosts under [GROUP] (INI) or hosts: (YAML)');
   return selectHosts(inv, opts.limit).map((name) => resolveHost(inv, name));
 }
 
@@ -71,8 +78,13 @@ export function resolveHost(inv: InventoryData, name: string): ResolvedHost {
     throw invalid(`${o.file}:${o.line}: ansible_port '${portText}' of host ${name} is not a TCP port`, 'give 1-65535');
   }
   const ovs = vars.get('fleetnet_ovs');
-  if (ovs && typeof ovs.value !== 'boolean') throw invalid(`${ovs.origin.file}:${ovs.origin.line}: fleetnet_ovs of host ${name} must be true or false`);
-  const keyFile = str(vars.get('ansible_ssh_private_key_file') ?? vars.get('ansible_private_key_file'), 'ansible_ssh_private_key_file', name);
+  if (ovs && typeof ovs.value !== 'boolean')
+    throw invalid(`${ovs.origin.file}:${ovs.origin.line}: fleetnet_ovs of host ${name} must be true or false`);
+  const keyFile = str(
+    vars.get('ansible_ssh_private_key_file') ?? vars.get('ansible_private_key_file'),
+    'ansible_ssh_private_key_file',
+    name,
+  );
   const listen = str(vars.get('fleetnet_listen'), 'fleetnet_listen', name);
   const controller = str(vars.get('fleetnet_controller'), 'fleetnet_controller', name);
   const agentConfig = str(vars.get('fleetnet_agent_config'), 'fleetnet_agent_config', name);

@@ -61,7 +61,10 @@ export class InventoryData {
     const p = this.groups.get(parent)!;
     const c = this.groups.get(child)!;
     if (parent === child || this.ancestors(parent).has(child)) {
-      throw invalid(`${where ?? this.file}: making ${child} a child of ${parent} creates a loop`, `${child} is already ${parent === child ? 'that group' : `an ancestor of ${parent}`}`);
+      throw invalid(
+        `${where ?? this.file}: making ${child} a child of ${parent} creates a loop`,
+        `${child} is already ${parent === child ? 'that group' : `an ancestor of ${parent}`}`,
+      );
     }
     if (!p.children.includes(child)) p.children.push(child);
     if (!c.parents.includes(parent)) c.parents.push(parent);
@@ -73,7 +76,8 @@ export class InventoryData {
       if (g.name !== 'all' && g.parents.length === 0) this.addChild('all', g.name);
     }
     const grouped = new Set<string>();
-    for (const g of this.groups.values()) if (g.name !== 'all' && g.name !== 'ungrouped') for (const h of g.hosts) grouped.add(h);
+    for (const g of this.groups.values())
+      if (g.name !== 'all' && g.name !== 'ungrouped') for (const h of g.hosts) grouped.add(h);
     const ungrouped = this.groups.get('ungrouped')!;
     for (const h of this.hosts.keys()) if (!grouped.has(h) && !ungrouped.hosts.includes(h)) ungrouped.hosts.push(h);
     // A host that joined a real group after being listed at the top leaves ungrouped, as in Ansible.
@@ -84,7 +88,11 @@ export class InventoryData {
   ancestors(name: string): Set<string> {
     const out = new Set<string>();
     const up = (g: string) => {
-      for (const p of this.groups.get(g)!.parents) if (!out.has(p)) { out.add(p); up(p); }
+      for (const p of this.groups.get(g)!.parents)
+        if (!out.has(p)) {
+          out.add(p);
+          up(p);
+        }
     };
     up(name);
     return out;
@@ -110,7 +118,8 @@ export class InventoryData {
   /** Every host of a group and its descendants in Ansible's order: the group's own, then its children's, breadth first. */
   hostsOf(group: string): string[] {
     const order = [group];
-    for (let i = 0; i < order.length; i++) for (const c of this.groups.get(order[i]!)!.children) if (!order.includes(c)) order.push(c);
+    for (let i = 0; i < order.length; i++)
+      for (const c of this.groups.get(order[i]!)!.children) if (!order.includes(c)) order.push(c);
     const out = new Set<string>();
     for (const g of order) for (const h of this.groups.get(g)!.hosts) out.add(h);
     return [...out];
@@ -127,7 +136,9 @@ export class InventoryData {
       const prio = g.vars.get('ansible_group_priority')?.value;
       return { g, depth: this.depth(name), prio: typeof prio === 'number' ? prio : 1 };
     });
-    groups.sort((a, b) => a.depth - b.depth || a.prio - b.prio || (a.g.name < b.g.name ? -1 : a.g.name > b.g.name ? 1 : 0));
+    groups.sort(
+      (a, b) => a.depth - b.depth || a.prio - b.prio || (a.g.name < b.g.name ? -1 : a.g.name > b.g.name ? 1 : 0),
+    );
     const out = new Map<string, VarDef>();
     // ansible_group_priority orders groups; Ansible keeps it as the group's priority, not a variable
     for (const { g } of groups) for (const [k, v] of g.vars) if (k !== 'ansible_group_priority') out.set(k, v);

@@ -44,7 +44,10 @@ class LiteralParser {
     if (c === '[' || c === '(') return this.seq(c === '[' ? ']' : ')');
     if (c === '{') return this.dict();
     if (c === '"' || c === "'") return this.str();
-    const m = /^(?:[+-]\s*)?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?\.?|[A-Za-z_]\w*)/.exec(this.s.slice(this.i));
+    const m =
+      /^(?:[+-]\s*)?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?\.?|[A-Za-z_]\w*)/.exec(
+        this.s.slice(this.i),
+      );
     if (!m) throw new NotLiteral();
     this.i += m[0].length;
     const t = m[0].replace(/\s/g, '');
@@ -55,7 +58,8 @@ class LiteralParser {
     const body = t.replace(/^[+-]/, '');
     if (/^0[xX][0-9a-fA-F_]+$|^0[oO][0-7_]+$|^0[bB][01_]+$/.test(body)) return sign * Number(body.replace(/_/g, ''));
     if (/^(?:0|[1-9][\d_]*)$/.test(body)) return sign * Number(body.replace(/_/g, ''));
-    if (/^(?:\d[\d_]*)?\.?\d*(?:[eE][+-]?\d+)?$/.test(body) && /[.eE]/.test(body) && /\d/.test(body)) return sign * Number(body.replace(/_/g, ''));
+    if (/^(?:\d[\d_]*)?\.?\d*(?:[eE][+-]?\d+)?$/.test(body) && /[.eE]/.test(body) && /\d/.test(body))
+      return sign * Number(body.replace(/_/g, ''));
     throw new NotLiteral(); // a bare name (yes, web1) or 010: Python refuses, so it stays text
   }
 
@@ -100,7 +104,8 @@ class LiteralParser {
       }
       if (c === '\\') {
         const n = this.s[++this.i];
-        out += n === 'n' ? '\n' : n === 't' ? '\t' : n === '\\' || n === q || n === '"' || n === "'" ? n : `\\${n ?? ''}`;
+        out +=
+          n === 'n' ? '\n' : n === 't' ? '\t' : n === '\\' || n === q || n === '"' || n === "'" ? n : `\\${n ?? ''}`;
       } else out += c;
     }
     throw new NotLiteral();

@@ -10,14 +10,37 @@ import type { InventoryData, VarDef } from './model.js';
 
 /** The variables fleetnet reads from an inventory. */
 export const READ_VARS = ['ansible_host', 'ansible_user', 'ansible_port', 'ansible_ssh_private_key_file'] as const;
-export const FLEETNET_VARS = ['fleetnet_listen', 'fleetnet_ovs', 'fleetnet_controller', 'fleetnet_agent_config'] as const;
+export const FLEETNET_VARS = [
+  'fleetnet_listen',
+  'fleetnet_ovs',
+  'fleetnet_controller',
+  'fleetnet_agent_config',
+] as const;
 
 /** Ansible's own connection variables that lie close to the ones above (never misspellings). */
 const ANSIBLE_KNOWN = new Set([
-  ...READ_VARS, 'ansible_ssh_host', 'ansible_ssh_port', 'ansible_ssh_user', 'ansible_private_key_file', 'ansible_ssh_pass',
-  'ansible_password', 'ansible_become_user', 'ansible_shell', 'ansible_shell_type', 'ansible_remote_user', 'ansible_connection',
-  'ansible_group_priority', 'ansible_python_interpreter', 'ansible_become', 'ansible_ssh_args', 'ansible_sftp_extra_args',
-  'ansible_ssh_common_args', 'ansible_ssh_extra_args', 'ansible_scp_extra_args', 'ansible_ssh_pipelining', 'ansible_ssh_executable',
+  ...READ_VARS,
+  'ansible_ssh_host',
+  'ansible_ssh_port',
+  'ansible_ssh_user',
+  'ansible_private_key_file',
+  'ansible_ssh_pass',
+  'ansible_password',
+  'ansible_become_user',
+  'ansible_shell',
+  'ansible_shell_type',
+  'ansible_remote_user',
+  'ansible_connection',
+  'ansible_group_priority',
+  'ansible_python_interpreter',
+  'ansible_become',
+  'ansible_ssh_args',
+  'ansible_sftp_extra_args',
+  'ansible_ssh_common_args',
+  'ansible_ssh_extra_args',
+  'ansible_scp_extra_args',
+  'ansible_ssh_pipelining',
+  'ansible_ssh_executable',
 ]);
 
 /** Damerau-Levenshtein distance (optimal string alignment), enough to tell a typo. */
@@ -50,7 +73,11 @@ export function checkVarNames(inv: InventoryData): void {
   const check = (vars: Map<string, VarDef>, owner: string) => {
     for (const [k, v] of vars) {
       const meant = misspeltVar(k);
-      if (meant) throw invalid(`${v.origin.file}:${v.origin.line}: unknown variable '${k}' on ${owner}`, `did you mean ${meant}? (fleetnet reads ${[...READ_VARS, ...FLEETNET_VARS].join(', ')})`);
+      if (meant)
+        throw invalid(
+          `${v.origin.file}:${v.origin.line}: unknown variable '${k}' on ${owner}`,
+          `did you mean ${meant}? (fleetnet reads ${[...READ_VARS, ...FLEETNET_VARS].join(', ')})`,
+        );
     }
   };
   for (const g of inv.groups.values()) check(g.vars, `group ${g.name}`);

@@ -21,7 +21,11 @@ export function parseYamlInventory(text: string, file: string): InventoryData {
   }
   const inv = new InventoryData(file);
   const root = doc.contents;
-  if (!isMap(root)) throw invalid(`${file}: a YAML inventory is a mapping of groups (all: hosts: ...)`, 'start it with all:, then hosts:, vars:, children:');
+  if (!isMap(root))
+    throw invalid(
+      `${file}: a YAML inventory is a mapping of groups (all: hosts: ...)`,
+      'start it with all:, then hosts:, vars:, children:',
+    );
   const r = new YamlReader(inv, doc, lc, file);
   for (const pair of root.items) r.group(pair);
   inv.reconcile();
@@ -47,14 +51,16 @@ class YamlReader {
 
   private keyOf(pair: Pair): string {
     const k = pair.key;
-    if (!isScalar(k) || k.value === null || typeof k.value === 'object') throw invalid(`${this.where(k)}: a key must be a plain name`);
+    if (!isScalar(k) || k.value === null || typeof k.value === 'object')
+      throw invalid(`${this.where(k)}: a key must be a plain name`);
     return String(k.value);
   }
 
   /** A mapping, or undefined for an empty value (`web:` with nothing under it). */
   private mapOrEmpty(node: unknown, what: string): YAMLMap | undefined {
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return undefined;
-    if (!isMap(node)) throw invalid(`${this.where(node)}: ${what} must be a mapping`, 'indent its entries under it as key: value');
+    if (!isMap(node))
+      throw invalid(`${this.where(node)}: ${what} must be a mapping`, 'indent its entries under it as key: value');
     return node;
   }
 
@@ -65,10 +71,17 @@ class YamlReader {
     const body = this.mapOrEmpty(pair.value, `group ${name}`);
     for (const sec of body?.items ?? []) {
       const key = this.keyOf(sec);
-      if (!SECTIONS.has(key)) throw invalid(`${this.where(sec.key)}: '${key}' in group ${name} is not hosts, vars or children`, 'Ansible would skip it with a warning; fix the key');
+      if (!SECTIONS.has(key))
+        throw invalid(
+          `${this.where(sec.key)}: '${key}' in group ${name} is not hosts, vars or children`,
+          'Ansible would skip it with a warning; fix the key',
+        );
       const m = this.mapOrEmpty(sec.value, `${key} of group ${name}`);
       for (const item of m?.items ?? []) {
-        if (key === 'vars') this.inv.groups.get(name)!.vars.set(this.keyOf(item), { value: this.value(item.value), origin: this.at(item.key) });
+        if (key === 'vars')
+          this.inv.groups
+            .get(name)!
+            .vars.set(this.keyOf(item), { value: this.value(item.value), origin: this.at(item.key) });
         else if (key === 'children') this.inv.addChild(name, this.group(item), where);
         else this.hosts(name, item);
       }
@@ -83,7 +96,8 @@ class YamlReader {
     for (const name of expandHostRange(pattern, this.where(item.key))) {
       const h = this.inv.addHost(name, group, at);
       if (port !== undefined) h.vars.set('ansible_port', { value: port, origin: at });
-      for (const v of vars?.items ?? []) h.vars.set(this.keyOf(v), { value: this.value(v.value), origin: this.at(v.key) });
+      for (const v of vars?.items ?? [])
+        h.vars.set(this.keyOf(v), { value: this.value(v.value), origin: this.at(v.key) });
     }
   }
 

@@ -8,9 +8,7 @@ export const OUTPUT_KINDS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
 
 export type OutputSpec =
-  | { kind: OutputKind | 'tree' | 'dot' | 'svg' }
-  | { kind: 'template'; template: string }
-  | { kind: 'ids' };
+  { kind: OutputKind | 'tree' | 'dot' | 'svg' } | { kind: 'template'; template: string } | { kind: 'ids' };
 
 export interface OutputOpts {
   output?: string;
@@ -28,18 +26,30 @@ Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints on
 export function addOutputOptions(cmd: Command, o: { ids?: string; kinds?: readonly string[] } = {}): Command {
   cmd
     .addOption(new Option('-o, --output <format>', 'output format').choices(o.kinds ?? OUTPUT_KINDS)) // commander refuses others, naming the token
-    .option('--format <template>', 'one line per item from a Handlebars template, e.g. \'{{host}} {{state}}\'')
+    .option('--format <template>', "one line per item from a Handlebars template, e.g. '{{host}} {{state}}'")
     .option('--json', 'print JSON (same as -o json)');
   if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);
   return cmd;
 }
 
 /** The one output the options ask for; exit 2 for an unknown -o, a template that does not parse, or two that disagree. */
-export async function outputSpec(o: OutputOpts, defaultKind: string = 'table', kinds: readonly string[] = OUTPUT_KINDS): Promise<OutputSpec> {
+export async function outputSpec(
+  o: OutputOpts,
+  defaultKind: string = 'table',
+  kinds: readonly string[] = OUTPUT_KINDS,
+): Promise<OutputSpec> {
   if (o.output !== undefined && !kinds.includes(o.output)) {
-    throw invalid(`-o ${o.output}: unknown output format '${o.output}'`, `use one of ${kinds.join(', ')}, or --format TEMPLATE`);
+    throw invalid(
+      `-o ${o.output}: unknown output format '${o.output}'`,
+      `use one of ${kinds.join(', ')}, or --format TEMPLATE`,
+    );
   }
-  const asked = [o.output !== undefined && `-o ${o.output}`, o.format !== undefined && '--format', o.quiet && '-q', o.json && '--json'].filter(Boolean);
+  const asked = [
+    o.output !== undefined && `-o ${o.output}`,
+    o.format !== undefined && '--format',
+    o.quiet && '-q',
+    o.json && '--json',
+  ].filter(Boolean);
   if (asked.length > 1 && !(asked.length === 2 && o.json && o.output === 'json')) {
     throw invalid(`${asked.join(' and ')} ask for different outputs`, 'give one of -o, --format, -q, --json');
   }
@@ -54,6 +64,10 @@ export async function outputSpec(o: OutputOpts, defaultKind: string = 'table', k
 }
 
 /** Reads a command's output options (its own, as registered by addOutputOptions). */
-export function outputOf(cmd: Command, defaultKind: string = 'table', kinds: readonly string[] = OUTPUT_KINDS): Promise<OutputSpec> {
+export function outputOf(
+  cmd: Command,
+  defaultKind: string = 'table',
+  kinds: readonly string[] = OUTPUT_KINDS,
+): Promise<OutputSpec> {
   return outputSpec(cmd.opts<OutputOpts>(), defaultKind, [...kinds, defaultKind]);
 }

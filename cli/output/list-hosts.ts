@@ -5,6 +5,17 @@ import { printJson, table } from './table.js';
 
 export function printListHosts(hosts: readonly ResolvedHost[], json: boolean): void {
   if (json) return printJson(hosts);
-  const rows = hosts.map((h) => [h.name, h.address, h.user, String(h.port), h.keyFile ?? '(ssh-agent)', h.groups.filter((g) => g !== 'all').join(',') || '-']);
-  process.stdout.write(`  hosts (${hosts.length}):\n` + table(['HOST', 'ADDRESS', 'USER', 'PORT', 'KEY', 'GROUPS'], rows).replace(/^/gm, '    ') + '\n');
+  const rows = hosts.map((h) => [
+    h.name,
+    h.address,
+    h.user,
+    String(h.port),
+    h.keyFile ?? '(ssh-agent)',
+    h.groups.filter((g) => g !== 'all').join(',') || '-',
+  ]);
+  process.stdout.write(
+    `  hosts (${hosts.length}):\n` +
+      table(['HOST', 'ADDRESS', 'USER', 'PORT', 'KEY', 'GROUPS'], rows).replace(/^/gm, '    ') +
+      '\n',
+  );
 }

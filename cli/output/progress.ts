@@ -9,14 +9,23 @@ export interface ProgressView {
 
 const MARK = { start: '…', done: '✓', failed: '✗' } as const;
 
-export function progressView(hosts: string[], out: NodeJS.WriteStream = process.stderr, steps: readonly Step[] = STEPS): ProgressView {
+export function progressView(
+  hosts: string[],
+  out: NodeJS.WriteStream = process.stderr,
+  steps: readonly Step[] = STEPS,
+): ProgressView {
   if (!out.isTTY) {
     return {
-      on: (e) => out.write(`${e.host}: ${e.step} ${e.state === 'start' ? 'started' : e.state}${e.detail ? ` — ${e.detail}` : ''}\n`),
+      on: (e) =>
+        out.write(
+          `${e.host}: ${e.step} ${e.state === 'start' ? 'started' : e.state}${e.detail ? ` — ${e.detail}` : ''}\n`,
+        ),
       end: () => undefined,
     };
   }
-  const state = new Map<string, { step: Step; state: ProgressEvent['state']; detail: string }>(hosts.map((h) => [h, { step: 'connect', state: 'start', detail: 'waiting' }]));
+  const state = new Map<string, { step: Step; state: ProgressEvent['state']; detail: string }>(
+    hosts.map((h) => [h, { step: 'connect', state: 'start', detail: 'waiting' }]),
+  );
   const width = Math.max(...hosts.map((h) => h.length));
   let drawn = 0;
   const draw = () => {
@@ -50,7 +59,11 @@ const SPIN = ['|', '/', '-', '\\'];
  * member's tunnels and waits for their agents). On a terminal: a spinner with the seconds waited,
  * redrawn in place; elsewhere one line when it starts and one when it ends.
  */
-export function waitView(label: string, out: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): WaitView {
+export function waitView(
+  label: string,
+  out: NodeJS.WriteStream = process.stderr,
+  now: () => number = Date.now,
+): WaitView {
   const t0 = now();
   const secs = () => `${Math.round((now() - t0) / 100) / 10}s`;
   if (!out.isTTY) {

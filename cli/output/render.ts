@@ -23,7 +23,12 @@ export interface RenderInput<T> {
   heading?: string;
 }
 
-export async function render<T>(spec: OutputSpec, input: RenderInput<T>, view: View<T>, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function render<T>(
+  spec: OutputSpec,
+  input: RenderInput<T>,
+  view: View<T>,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   const data = input.whole ?? input.items;
   switch (spec.kind) {
     case 'json':
@@ -45,7 +50,14 @@ export async function render<T>(spec: OutputSpec, input: RenderInput<T>, view: V
       return;
     default: {
       const cols = spec.kind === 'wide' ? [...view.columns, ...(view.wide ?? [])] : view.columns;
-      out.write((input.heading ? input.heading + '\n' : '') + table(cols.map((c) => c[0]), input.items.map((i) => cols.map((c) => c[1](i)))) + '\n');
+      out.write(
+        (input.heading ? input.heading + '\n' : '') +
+          table(
+            cols.map((c) => c[0]),
+            input.items.map((i) => cols.map((c) => c[1](i))),
+          ) +
+          '\n',
+      );
     }
   }
 }

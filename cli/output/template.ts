@@ -7,7 +7,9 @@ import { invalid } from '../../common/errors.js';
 
 const hb = Handlebars.create();
 hb.registerHelper('json', (v: unknown) => JSON.stringify(v));
-hb.registerHelper('join', (v: unknown, sep: unknown) => (Array.isArray(v) ? v.join(typeof sep === 'string' ? sep : ',') : String(v ?? '')));
+hb.registerHelper('join', (v: unknown, sep: unknown) =>
+  Array.isArray(v) ? v.join(typeof sep === 'string' ? sep : ',') : String(v ?? ''),
+);
 
 export type Template = (item: unknown) => string;
 
@@ -16,7 +18,10 @@ function badTemplate(template: string, err: unknown): Error {
   // Handlebars' parse errors quote the line and a caret; keep the one line that names the token
   const m = /Expecting (.*), got '([^']*)'/.exec(msg);
   const what = m ? `unexpected ${m[2]} (expected ${m[1]})` : msg.split('\n')[0];
-  return invalid(`--format '${template}': ${what}`, "write fields as {{name}}, blocks as {{#each addresses}}{{this}} {{/each}}; the fields are those of -o json");
+  return invalid(
+    `--format '${template}': ${what}`,
+    'write fields as {{name}}, blocks as {{#each addresses}}{{this}} {{/each}}; the fields are those of -o json',
+  );
 }
 
 export function compileTemplate(template: string): Template {
@@ -31,7 +36,12 @@ export function compileTemplate(template: string): Template {
       return fn(item);
     } catch (err) {
       const m = /"([^"]+)" not defined/.exec((err as Error).message);
-      throw m ? invalid(`--format '${template}': no field '${m[1]}'`, 'the fields are those of -o json (see fleetnet COMMAND -o json)') : badTemplate(template, err);
+      throw m
+        ? invalid(
+            `--format '${template}': no field '${m[1]}'`,
+            'the fields are those of -o json (see fleetnet COMMAND -o json)',
+          )
+        : badTemplate(template, err);
     }
   };
 }

@@ -16,49 +16,103 @@ function ago(ms: number): string {
 
 export const LS_VIEW: View<LsEntry> = {
   columns: [
-    ['CONTAINER', (a) => a.container], ['HOST', (a) => a.host], ['NET', (a) => dash(a.network)], ['IF', (a) => a.ifname],
-    ['MAC', (a) => a.mac], ['ADDRESSES', (a) => a.addresses.join(',') || '-'], ['STATE', (a) => a.state], ['ERROR', (a) => a.error],
+    ['CONTAINER', (a) => a.container],
+    ['HOST', (a) => a.host],
+    ['NET', (a) => dash(a.network)],
+    ['IF', (a) => a.ifname],
+    ['MAC', (a) => a.mac],
+    ['ADDRESSES', (a) => a.addresses.join(',') || '-'],
+    ['STATE', (a) => a.state],
+    ['ERROR', (a) => a.error],
   ],
   wide: [
-    ['PID', (a) => dash(a.pid)], ['HOSTIF', (a) => a.hostIf], ['KIND', (a) => a.kind], ['PEER', (a) => dash(a.hostIfname)],
-    ['MTU', (a) => dash(a.mtu)], ['VLAN', (a) => dash(a.vlan)], ['GEN', (a) => String(a.generation)], ['ID', (a) => dash(a.id)],
+    ['PID', (a) => dash(a.pid)],
+    ['HOSTIF', (a) => a.hostIf],
+    ['KIND', (a) => a.kind],
+    ['PEER', (a) => dash(a.hostIfname)],
+    ['MTU', (a) => dash(a.mtu)],
+    ['VLAN', (a) => dash(a.vlan)],
+    ['GEN', (a) => String(a.generation)],
+    ['ID', (a) => dash(a.id)],
   ],
   id: (a) => a.id || `${a.host}/${a.container}/${a.ifname}`,
 };
 
 export const HOSTS_VIEW: View<Host> = {
   columns: [
-    ['HOST', (h) => h.name], ['AGENT', (h) => h.agentAddr], ['UNDERLAY', (h) => h.underlayIp], ['STATE', (h) => h.state],
-    ['SEEN', (h) => ago(Number(h.lastSeenUnixMs))], ['VERSION', (h) => h.agentVersion || '-'], ['GEN', (h) => `${h.observedGeneration}/${h.generation}`],
+    ['HOST', (h) => h.name],
+    ['AGENT', (h) => h.agentAddr],
+    ['UNDERLAY', (h) => h.underlayIp],
+    ['STATE', (h) => h.state],
+    ['SEEN', (h) => ago(Number(h.lastSeenUnixMs))],
+    ['VERSION', (h) => h.agentVersion || '-'],
+    ['GEN', (h) => `${h.observedGeneration}/${h.generation}`],
     ['ERROR', (h) => h.lastError],
   ],
-  wide: [['CAPABILITIES', (h) => h.capabilities.filter((c) => c.available).map((c) => c.name).join(',') || '-'], ['ADDED', (h) => (h.addedUnixMs ? new Date(Number(h.addedUnixMs)).toISOString() : '-')]],
+  wide: [
+    [
+      'CAPABILITIES',
+      (h) =>
+        h.capabilities
+          .filter((c) => c.available)
+          .map((c) => c.name)
+          .join(',') || '-',
+    ],
+    ['ADDED', (h) => (h.addedUnixMs ? new Date(Number(h.addedUnixMs)).toISOString() : '-')],
+  ],
   id: (h) => h.name,
 };
 
 export const NETS_VIEW: View<Network> = {
   columns: [
-    ['NET', (n) => n.name], ['SUBNETS', (n) => n.subnets.join(',')], ['GATEWAYS', (n) => n.gateways.join(',') || '-'],
-    ['IPAM RANGE', (n) => n.ipamRanges.map((r) => `${r.start}-${r.end}`).join(',') || '-'], ['KIND', (n) => n.kind],
-    ['BRIDGE/PARENT', (n) => n.bridge || n.parent || Object.entries(n.parents).map(([h, p]) => `${h}=${p}`).join(',')],
-    ['VLAN', (n) => dash(n.vlan)], ['MTU', (n) => dash(n.mtu)], ['ATTACHED', (n) => String(n.attachments)],
+    ['NET', (n) => n.name],
+    ['SUBNETS', (n) => n.subnets.join(',')],
+    ['GATEWAYS', (n) => n.gateways.join(',') || '-'],
+    ['IPAM RANGE', (n) => n.ipamRanges.map((r) => `${r.start}-${r.end}`).join(',') || '-'],
+    ['KIND', (n) => n.kind],
+    [
+      'BRIDGE/PARENT',
+      (n) =>
+        n.bridge ||
+        n.parent ||
+        Object.entries(n.parents)
+          .map(([h, p]) => `${h}=${p}`)
+          .join(','),
+    ],
+    ['VLAN', (n) => dash(n.vlan)],
+    ['MTU', (n) => dash(n.mtu)],
+    ['ATTACHED', (n) => String(n.attachments)],
   ],
-  wide: [['MESH', (n) => (n.mesh ? `${n.mesh}/${n.meshKey}` : '-')], ['MEMBERS', (n) => n.meshHosts.join(',') || '-']],
+  wide: [
+    ['MESH', (n) => (n.mesh ? `${n.mesh}/${n.meshKey}` : '-')],
+    ['MEMBERS', (n) => n.meshHosts.join(',') || '-'],
+  ],
   id: (n) => n.name,
 };
 
 export const FLEET_TUNNELS_VIEW: View<MeshTunnelState> = {
   columns: [
-    ['NETWORK', (t) => t.network || '-'], ['HOST', (t) => t.host], ['PEER', (t) => t.peer || '-'], ['PORT', (t) => t.port || '-'],
-    ['STATE', (t) => t.state], ['CHECKED', (t) => when(Number(t.checkedAtMs))], ['DETAIL', (t) => t.detail],
+    ['NETWORK', (t) => t.network || '-'],
+    ['HOST', (t) => t.host],
+    ['PEER', (t) => t.peer || '-'],
+    ['PORT', (t) => t.port || '-'],
+    ['STATE', (t) => t.state],
+    ['CHECKED', (t) => when(Number(t.checkedAtMs))],
+    ['DETAIL', (t) => t.detail],
   ],
   id: (t) => t.port || `${t.host}/${t.network || '*'}`, // a host whose agent did not answer has no port
 };
 
 export const AGENT_TUNNELS_VIEW: View<TunnelStatus> = {
   columns: [
-    ['NETWORK', (t) => t.network], ['PEER', (t) => t.peer], ['PEER-IP', (t) => t.peerIp], ['PORT', (t) => t.port],
-    ['KIND', (t) => `${t.kind}/${t.encap}`], ['STATE', (t) => t.state], ['CHECKED', (t) => when(Number(t.checkedAtMs))], ['DETAIL', (t) => t.detail],
+    ['NETWORK', (t) => t.network],
+    ['PEER', (t) => t.peer],
+    ['PEER-IP', (t) => t.peerIp],
+    ['PORT', (t) => t.port],
+    ['KIND', (t) => `${t.kind}/${t.encap}`],
+    ['STATE', (t) => t.state],
+    ['CHECKED', (t) => when(Number(t.checkedAtMs))],
+    ['DETAIL', (t) => t.detail],
   ],
   id: (t) => t.port,
 };
@@ -74,7 +128,8 @@ const cname = (e: InspectItem) => (typeof e.container === 'string' ? e.container
 /** `inspect -o table`: one row per container (the default stays JSON, which scripts read). */
 export const INSPECT_VIEW: View<InspectItem> = {
   columns: [
-    ['CONTAINER', cname], ['HOST', (e) => e.host],
+    ['CONTAINER', cname],
+    ['HOST', (e) => e.host],
     ['INTERFACES', (e) => e.interfaces.map((i) => `${i.ifname}=${i.compat.IPAddress || '-'}`).join(' ')],
   ],
   wide: [['MACS', (e) => e.interfaces.map((i) => i.mac).join(',')]],

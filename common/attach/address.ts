@@ -2,8 +2,17 @@
 // gateway), 0/0 for none, or a DHCP client. The rules for one address and for the list live here.
 import { invalid } from '../errors.js';
 import {
-  contains, isMulticast, isReservedInNetwork, networkOf, parseAddr, parseIfAddr, tryParseAddr, usableBounds, makeAddr,
-  type Cidr, type IpAddr,
+  contains,
+  isMulticast,
+  isReservedInNetwork,
+  networkOf,
+  parseAddr,
+  parseIfAddr,
+  tryParseAddr,
+  usableBounds,
+  makeAddr,
+  type Cidr,
+  type IpAddr,
 } from '../ip.js';
 
 export type DhcpClient = 'dhcp' | 'dhclient' | 'udhcpc' | 'dhcpcd';
@@ -28,7 +37,8 @@ export function isAddressToken(t: string): boolean {
 export function parseStaticAddress(cidrText: string, gatewayText?: string): StaticAddress {
   const cidr = parseIfAddr(cidrText);
   const net = networkOf(cidr);
-  if (isMulticast(cidr.addr)) throw invalid(`${cidr.text} is a multicast address`, 'give the interface a unicast address');
+  if (isMulticast(cidr.addr))
+    throw invalid(`${cidr.text} is a multicast address`, 'give the interface a unicast address');
   if (cidr.addr.family === 4 && cidr.prefix < 31) {
     const why = isReservedInNetwork(net, cidr.addr);
     if (why === 'the network address' || why === 'the broadcast address') {
@@ -57,7 +67,8 @@ export function parseStaticAddress(cidrText: string, gatewayText?: string): Stat
 }
 
 export function parseDhcp(client: string, options: string): AddressSpec {
-  if (!DHCP_CLIENTS.includes(client)) throw invalid(`unknown DHCP client '${client}'`, `use one of: ${DHCP_CLIENTS.join(', ')}`);
+  if (!DHCP_CLIENTS.includes(client))
+    throw invalid(`unknown DHCP client '${client}'`, `use one of: ${DHCP_CLIENTS.join(', ')}`);
   return { kind: 'dhcp', client: client as DhcpClient, options };
 }
 
@@ -75,7 +86,10 @@ export function checkAddressList(addresses: readonly AddressSpec[], opts: { requ
     throw invalid('no address given', 'give an address like 10.1.1.5/24, or 0/0 for none');
   }
   if (addresses.some((a) => a.kind === 'none') && addresses.length > 1) {
-    throw invalid('0/0 means no address; it cannot be combined with other addresses', 'drop 0/0, or drop the other addresses');
+    throw invalid(
+      '0/0 means no address; it cannot be combined with other addresses',
+      'drop 0/0, or drop the other addresses',
+    );
   }
   if (addresses.filter((a) => a.kind === 'dhcp').length > 1) throw invalid('only one DHCP client per interface');
 }

@@ -40,7 +40,13 @@ function macFields(m: MacSpec): { mac: string; macString: string } {
 
 /** The fields every attach message carries, decoded. */
 function commonFromProto(r: {
-  target?: Target | undefined; ifname: string; addresses: ProtoAddress[]; mac: string; macString: string; vlan: string; mtu: number;
+  target?: Target | undefined;
+  ifname: string;
+  addresses: ProtoAddress[];
+  mac: string;
+  macString: string;
+  vlan: string;
+  mtu: number;
 }): Pick<AttachSpec, 'target' | 'ifname' | 'addresses' | 'mac' | 'id' | 'mtu'> {
   return {
     target: targetFromProto(r.target),
@@ -112,7 +118,8 @@ export function fleetAttachRequestOf(s: AttachSpec, f: { host: string; waitMs: n
 }
 
 export function attachSpecOfFleetRequest(r: FleetAttachRequest): AttachSpec & { host: string } {
-  if (!r.host) throw invalid('no host given', 'say where the container runs: fleetnet attach --host H CONTAINER ADDRESS');
+  if (!r.host)
+    throw invalid('no host given', 'say where the container runs: fleetnet attach --host H CONTAINER ADDRESS');
   const spec = checkSpec({
     ...commonFromProto(r),
     ...(r.network ? { net: r.network } : {}),

@@ -7,7 +7,13 @@ import type { AttachSpec } from './spec.js';
 
 function canonical(addresses: readonly AddressSpec[], mac: MacSpec): { addrs: string[]; mac: string } {
   const addrs = addresses
-    .map((a) => (a.kind === 'static' ? `${a.cidr.text}@${a.gateway?.text ?? ''}` : a.kind === 'dhcp' ? `dhcp:${a.client}:${a.options}` : 'none'))
+    .map((a) =>
+      a.kind === 'static'
+        ? `${a.cidr.text}@${a.gateway?.text ?? ''}`
+        : a.kind === 'dhcp'
+          ? `dhcp:${a.client}:${a.options}`
+          : 'none',
+    )
     .sort();
   return { addrs, mac: mac.kind === 'auto' ? 'auto' : mac.mac };
 }
@@ -23,13 +29,22 @@ export function agentFingerprint(o: Omit<AttachSpec, 'mtu'> & { hostIf: string; 
     ...(o.ovsDatapath ? { ovsDatapath: o.ovsDatapath } : {}),
   };
   return JSON.stringify({
-    hostIf: o.hostIf, kind: o.kind ?? '', addrs, mac, id: o.id ?? '', mtu: o.mtu ?? 0, hostIfname: o.hostIfname ?? '', ...extra,
+    hostIf: o.hostIf,
+    kind: o.kind ?? '',
+    addrs,
+    mac,
+    id: o.id ?? '',
+    mtu: o.mtu ?? 0,
+    hostIfname: o.hostIfname ?? '',
+    ...extra,
   });
 }
 
 /** The controller's fingerprint of a fleet attach in network `net`. */
-export function fleetFingerprint(i: Pick<AttachSpec, 'addresses' | 'mac'> & { mtu?: number; vlan?: string }, net: string): string {
+export function fleetFingerprint(
+  i: Pick<AttachSpec, 'addresses' | 'mac'> & { mtu?: number; vlan?: string },
+  net: string,
+): string {
   const { addrs, mac } = canonical(i.addresses, i.mac);
   return JSON.stringify({ net, addrs, mac, vlan: i.vlan ?? '', mtu: i.mtu ?? 0 });
 }
-

@@ -12,7 +12,8 @@ export function parseLast(t: string): { mac: MacSpec; id?: string } {
     throw invalid(`'@${id}' is not a VLAN id (1-4094) or an IPoIB pkey (hex)`);
   }
   let mac: MacSpec = { kind: 'auto' };
-  if (macPart.startsWith('U:')) mac = { kind: 'string', source: macPart.slice(2), mac: macFromString(macPart.slice(2)) };
+  if (macPart.startsWith('U:'))
+    mac = { kind: 'string', source: macPart.slice(2), mac: macFromString(macPart.slice(2)) };
   else if (macPart !== '') mac = { kind: 'explicit', mac: parseMac(macPart) };
   return id === undefined ? { mac } : { mac, id };
 }

@@ -60,6 +60,7 @@ export function checkSpec(s: AttachSpec): AttachSpec {
   // Given by mac:, the host interface is known only once the agent finds it: it checks @ID then.
   if (!s.hostIfByMac || s.kind) checkId(s.id, isIpoibParent(s));
   if (s.hostIf && s.hostIfByMac) throw invalid('give the host interface by name or by mac:, not both');
-  if (s.hostIf && s.net) throw invalid('--net and a host interface do not go together', 'the network says which bridge to use');
+  if (s.hostIf && s.net)
+    throw invalid('--net and a host interface do not go together', 'the network says which bridge to use');
   return s;
 }

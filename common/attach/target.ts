@@ -37,6 +37,9 @@ export function parseTargetParts(kind: string, value: string): TargetRef {
 
 function checkName(v: string, what: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(v)) {
-    throw invalid(`${what} name '${v}' has characters no container or namespace name uses`, `names are letters, digits, '.', '-' and '_'`);
+    throw invalid(
+      `${what} name '${v}' has characters no container or namespace name uses`,
+      `names are letters, digits, '.', '-' and '_'`,
+    );
   }
 }

@@ -21,7 +21,10 @@ export const MTU_MAX = 65535;
 export function parseMtu(v: string | number, what = 'MTU'): Mtu {
   const n = typeof v === 'number' ? v : /^\d{1,6}$/.test(v.trim()) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < MTU_MIN || n > MTU_MAX) {
-    throw invalid(`${what} ${String(v)} is not an MTU (${MTU_MIN}-${MTU_MAX})`, 'give the MTU in bytes, e.g. 1500 or 9000');
+    throw invalid(
+      `${what} ${String(v)} is not an MTU (${MTU_MIN}-${MTU_MAX})`,
+      'give the MTU in bytes, e.g. 1500 or 9000',
+    );
   }
   return n as Mtu;
 }
@@ -29,14 +32,18 @@ export function parseMtu(v: string | number, what = 'MTU'): Mtu {
 /** VLAN ids are decimal 1-4094; on an IPoIB parent (`ib*`) the id is a pkey in hex, as pipework reads it. */
 export function parseVlanId(id: string): VlanId {
   if (!/^\d{1,4}$/.test(id) || Number(id) < 1 || Number(id) > 4094) {
-    throw invalid(`VLAN id '${id}' is out of range`, 'VLAN ids are decimal, 1 to 4094; leave the VLAN out for untagged traffic');
+    throw invalid(
+      `VLAN id '${id}' is out of range`,
+      'VLAN ids are decimal, 1 to 4094; leave the VLAN out for untagged traffic',
+    );
   }
   return Number(id) as VlanId;
 }
 
 export function parsePkey(id: string): Pkey {
   const v = parseInt(id, 16);
-  if (!/^[0-9a-fA-F]{1,4}$/.test(id) || v === 0 || v === 0xffff) throw invalid(`IPoIB pkey '${id}' is out of range (hex 1-fffe)`);
+  if (!/^[0-9a-fA-F]{1,4}$/.test(id) || v === 0 || v === 0xffff)
+    throw invalid(`IPoIB pkey '${id}' is out of range (hex 1-fffe)`);
   return v as Pkey;
 }
 
@@ -44,7 +51,8 @@ export const HOST_IF_KINDS = ['bridge', 'ovs', 'macvlan', 'ipoib', 'dummy'] as c
 export type HostIfKind = (typeof HOST_IF_KINDS)[number];
 
 export function parseHostIfKind(k: string): HostIfKind {
-  if (!(HOST_IF_KINDS as readonly string[]).includes(k)) throw invalid(`unknown --kind '${k}'`, `use one of: ${HOST_IF_KINDS.join(', ')}`);
+  if (!(HOST_IF_KINDS as readonly string[]).includes(k))
+    throw invalid(`unknown --kind '${k}'`, `use one of: ${HOST_IF_KINDS.join(', ')}`);
   return k as HostIfKind;
 }
 
@@ -52,7 +60,8 @@ export const MACVLAN_MODES = ['bridge', 'private', 'vepa', 'passthru'] as const;
 export type MacvlanMode = (typeof MACVLAN_MODES)[number];
 
 export function parseMacvlanMode(m: string): MacvlanMode {
-  if (!(MACVLAN_MODES as readonly string[]).includes(m)) throw invalid(`unknown --macvlan-mode '${m}'`, `use one of: ${MACVLAN_MODES.join(', ')}`);
+  if (!(MACVLAN_MODES as readonly string[]).includes(m))
+    throw invalid(`unknown --macvlan-mode '${m}'`, `use one of: ${MACVLAN_MODES.join(', ')}`);
   return m as MacvlanMode;
 }
 
@@ -65,6 +74,7 @@ export function parseOvsDatapath(d: string): OvsDatapath {
 
 /** A client-chosen attachment id (the controller's are `fa-` + hex). */
 export function parseAttachmentId(id: string): string {
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(id)) throw invalid(`attachment id '${id}' is not valid`, 'use 1-128 letters, digits and _.:-');
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(id))
+    throw invalid(`attachment id '${id}' is not valid`, 'use 1-128 letters, digits and _.:-');
   return id;
 }

@@ -34,7 +34,10 @@ export function parseAttachArgs(
   let rest: string[];
   if (first < 0) {
     if (!opts.net) {
-      throw invalid('no address given', 'add an address like 10.1.1.5/24, 0/0 for none, dhcp, or --net NAME to allocate one');
+      throw invalid(
+        'no address given',
+        'add an address like 10.1.1.5/24, 0/0 for none, dhcp, or --net NAME to allocate one',
+      );
     }
     lead = tokens.slice(0, opts.target ? 0 : 1) as string[];
     rest = tokens.slice(lead.length) as string[];
@@ -46,18 +49,30 @@ export function parseAttachArgs(
     addrTokens = tokens.slice(first, end) as string[];
     rest = tokens.slice(end) as string[];
   }
-  if (lead.length === 0 && !opts.target) throw invalid('no container given', 'write: fleetnet attach [HOSTIF] CONTAINER ADDRESS');
+  if (lead.length === 0 && !opts.target)
+    throw invalid('no container given', 'write: fleetnet attach [HOSTIF] CONTAINER ADDRESS');
   if (lead.length > maxLead) throw invalid(`too many words before the address: ${lead.join(' ')}`, USAGE);
-  if (rest.length > 1) throw invalid(`unexpected words after the addresses: ${rest.join(' ')}`, 'only one MAC[@VLAN] may follow the addresses');
+  if (rest.length > 1)
+    throw invalid(
+      `unexpected words after the addresses: ${rest.join(' ')}`,
+      'only one MAC[@VLAN] may follow the addresses',
+    );
   const hasHostIf = lead.length === maxLead;
-  if (hasHostIf && opts.net) throw invalid('--net and a host interface do not go together', 'the network says which bridge to use');
+  if (hasHostIf && opts.net)
+    throw invalid('--net and a host interface do not go together', 'the network says which bridge to use');
   const hostIf = hasHostIf ? parseIfName(lead[0]!, 'host interface') : undefined;
   const target = opts.target ?? parseTarget(lead[lead.length - 1]!);
   const addresses = addrTokens.map(parseAddressToken);
   checkAddressList(addresses);
   const last = rest.length ? parseLast(rest[0]!) : { mac: { kind: 'auto' } as MacSpec };
   checkId(last.id, isIpoibParent({ ...(hostIf ? { hostIf } : {}), ...(opts.kind ? { kind: opts.kind } : {}) }));
-  return { ...(hostIf ? { hostIf } : {}), target, addresses, mac: last.mac, ...(last.id !== undefined ? { id: last.id } : {}) };
+  return {
+    ...(hostIf ? { hostIf } : {}),
+    target,
+    addresses,
+    mac: last.mac,
+    ...(last.id !== undefined ? { id: last.id } : {}),
+  };
 }
 
 /** The attach options as commander hands them over (strings and flags). */
@@ -80,7 +95,11 @@ export interface AttachOptionWords {
 export function parseAttachWords(words: readonly string[], o: AttachOptionWords = {}, target?: TargetRef): AttachSpec {
   const kind = o.kind !== undefined ? parseHostIfKind(String(o.kind)) : undefined;
   const net = o.net ? String(o.net) : undefined;
-  const args = parseAttachArgs(words, { ...(net ? { net } : {}), ...(target ? { target } : {}), ...(kind ? { kind } : {}) });
+  const args = parseAttachArgs(words, {
+    ...(net ? { net } : {}),
+    ...(target ? { target } : {}),
+    ...(kind ? { kind } : {}),
+  });
   const spec: AttachSpec = {
     ...(args.hostIf ? { hostIf: parseIfName(args.hostIf, 'host interface') } : {}),
     ...(kind ? { kind } : {}),
@@ -104,11 +123,20 @@ export function parseAttachWords(words: readonly string[], o: AttachOptionWords 
 }
 
 const LABEL_OPTIONS: Record<string, keyof AttachOptionWords> = {
-  '-i': 'ifname', '--ifname': 'ifname', '-l': 'hostIfname', '--host-ifname': 'hostIfname', '--mtu': 'mtu', '--kind': 'kind',
-  '--macvlan-mode': 'macvlanMode', '--trunk': 'trunk', '--ovs-datapath': 'ovsDatapath',
+  '-i': 'ifname',
+  '--ifname': 'ifname',
+  '-l': 'hostIfname',
+  '--host-ifname': 'hostIfname',
+  '--mtu': 'mtu',
+  '--kind': 'kind',
+  '--macvlan-mode': 'macvlanMode',
+  '--trunk': 'trunk',
+  '--ovs-datapath': 'ovsDatapath',
 };
 const LABEL_FLAGS: Record<string, keyof AttachOptionWords> = {
-  '--vlan-filtering': 'vlanFiltering', '--dhcp-dns': 'dhcpDns', '--dhcp-oneshot': 'dhcpOneshot',
+  '--vlan-filtering': 'vlanFiltering',
+  '--dhcp-dns': 'dhcpDns',
+  '--dhcp-oneshot': 'dhcpOneshot',
 };
 
 /**
@@ -119,7 +147,8 @@ const LABEL_FLAGS: Record<string, keyof AttachOptionWords> = {
  */
 export function parseAttachLabel(value: string, target: TargetRef): AttachSpec {
   const words = value.trim().split(/\s+/).filter(Boolean);
-  if (words.length === 0) throw invalid('the fleetnet.attach label is empty', "write it like 'br1 10.1.1.5/24@10.1.1.1'");
+  if (words.length === 0)
+    throw invalid('the fleetnet.attach label is empty', "write it like 'br1 10.1.1.5/24@10.1.1.1'");
   const positional: string[] = [];
   const o: AttachOptionWords = {};
   for (let i = 0; i < words.length; i++) {
@@ -130,10 +159,14 @@ export function parseAttachLabel(value: string, target: TargetRef): AttachSpec {
       if (v === undefined) throw invalid(`the fleetnet.attach label ends after ${w}`, `give ${w} a value`);
       o[LABEL_OPTIONS[w]] = v;
     } else if (w.startsWith('-')) {
-      throw invalid(`the fleetnet.attach label has an unknown option ${w}`, `use ${[...Object.keys(LABEL_OPTIONS), ...Object.keys(LABEL_FLAGS)].join(', ')}`);
+      throw invalid(
+        `the fleetnet.attach label has an unknown option ${w}`,
+        `use ${[...Object.keys(LABEL_OPTIONS), ...Object.keys(LABEL_FLAGS)].join(', ')}`,
+      );
     } else positional.push(w);
   }
   const spec = parseAttachWords(positional, o, target);
-  if (!spec.hostIf) throw invalid(`the fleetnet.attach label '${value}' names no host interface`, 'put it first, e.g. br1 10.1.1.5/24');
+  if (!spec.hostIf)
+    throw invalid(`the fleetnet.attach label '${value}' names no host interface`, 'put it first, e.g. br1 10.1.1.5/24');
   return spec;
 }

@@ -6,8 +6,16 @@ import { invalid } from '../errors.js';
 import { parseIfName } from '../ifname.js';
 import { tryParseAddr } from '../ip.js';
 import {
-  MAX_KEY, VXLAN_PORT, bridgeTunnelDeviceName, checkTunnel, ovsTunnelPortName, tunnelMtu,
-  type MeshEncap, type MeshKind, type NetworkTunnels, type Tunnel,
+  MAX_KEY,
+  VXLAN_PORT,
+  bridgeTunnelDeviceName,
+  checkTunnel,
+  ovsTunnelPortName,
+  tunnelMtu,
+  type MeshEncap,
+  type MeshKind,
+  type NetworkTunnels,
+  type Tunnel,
 } from '../mesh.js';
 
 export { diffTunnels, tunnelMtu, ENCAP_OVERHEAD, type Tunnel, type TunnelDiff } from '../mesh.js';
@@ -49,10 +57,18 @@ function checkInput(hosts: readonly MeshHost[], networks: readonly MeshNetwork[]
   const byIp = new Map<string, string>();
   for (const h of hosts) {
     if (!NAME_RE.test(h.name)) throw invalid(`host name '${h.name}' is not 1-63 of A-Z a-z 0-9 . _ -`);
-    if (tryParseAddr(h.underlayIp)?.family !== 4) throw invalid(`host ${h.name}: underlay address '${h.underlayIp}' is not IPv4`, 'register the host with its IPv4 underlay address');
+    if (tryParseAddr(h.underlayIp)?.family !== 4)
+      throw invalid(
+        `host ${h.name}: underlay address '${h.underlayIp}' is not IPv4`,
+        'register the host with its IPv4 underlay address',
+      );
     if (byName.has(h.name)) throw invalid(`host ${h.name} is listed twice`);
     const other = byIp.get(h.underlayIp);
-    if (other) throw invalid(`hosts ${other} and ${h.name} share underlay address ${h.underlayIp}`, 'each host needs its own underlay address');
+    if (other)
+      throw invalid(
+        `hosts ${other} and ${h.name} share underlay address ${h.underlayIp}`,
+        'each host needs its own underlay address',
+      );
     byName.set(h.name, h);
     byIp.set(h.underlayIp, h.name);
   }
@@ -60,14 +76,23 @@ function checkInput(hosts: readonly MeshHost[], networks: readonly MeshNetwork[]
   for (const n of networks) {
     if (!NAME_RE.test(n.name)) throw invalid(`network name '${n.name}' is not 1-63 of A-Z a-z 0-9 . _ -`);
     parseIfName(n.bridge, `bridge of network ${n.name}`);
-    if (!Number.isInteger(n.key) || n.key < 1 || n.key > MAX_KEY) throw invalid(`network ${n.name}: key ${n.key} is not 1..${MAX_KEY}`);
+    if (!Number.isInteger(n.key) || n.key < 1 || n.key > MAX_KEY)
+      throw invalid(`network ${n.name}: key ${n.key} is not 1..${MAX_KEY}`);
     // Same key and encapsulation on two networks would join their layer-2 domains.
     const k = `${n.encap}/${n.key}`;
     const other = keys.get(k);
-    if (other) throw invalid(`networks ${other} and ${n.name} both use ${n.encap} key ${n.key}`, 'give each meshed network its own key/VNI');
+    if (other)
+      throw invalid(
+        `networks ${other} and ${n.name} both use ${n.encap} key ${n.key}`,
+        'give each meshed network its own key/VNI',
+      );
     keys.set(k, n.name);
     for (const m of n.members) {
-      if (!byName.has(m)) throw invalid(`network ${n.name} lists member ${m}, which is not a known host`, 'register the host first (fleetnet host add)');
+      if (!byName.has(m))
+        throw invalid(
+          `network ${n.name} lists member ${m}, which is not a known host`,
+          'register the host first (fleetnet host add)',
+        );
     }
   }
   return byName;
@@ -97,14 +122,26 @@ function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHos
         encap: n.encap,
         key: n.key,
         bridge: n.bridge,
-        port: n.kind === 'ovs' ? ovsTunnelPortName(n.name, peer.name, n.encap) : bridgeTunnelDeviceName(n.name, n.encap, peer.name),
+        port:
+          n.kind === 'ovs'
+            ? ovsTunnelPortName(n.name, peer.name, n.encap)
+            : bridgeTunnelDeviceName(n.name, n.encap, peer.name),
         peer: peer.name,
         peerIp: peer.underlayIp,
         localIp: self.underlayIp,
         ...(n.kind === 'bridge' && n.encap === 'vxlan' ? { dstPort: n.dstPort ?? VXLAN_PORT } : {}),
       }),
     );
-  return { network: n.name, kind: n.kind, encap: n.encap, key: n.key, bridge: n.bridge, localIp: self.underlayIp, mtu, tunnels };
+  return {
+    network: n.name,
+    kind: n.kind,
+    encap: n.encap,
+    key: n.key,
+    bridge: n.bridge,
+    localIp: self.underlayIp,
+    mtu,
+    tunnels,
+  };
 }
 
 /** One host's plan, or an empty one when the host is in no meshed network. */

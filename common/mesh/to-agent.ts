@@ -12,7 +12,13 @@ export function agentMeshSpec(plan: HostPlan, generation: number, o: AgentMeshOp
   return {
     generation,
     networks: plan.networks.map((n) => ({
-      network: n.network, kind: n.kind, encap: n.encap, key: n.key, bridge: n.bridge, localIp: n.localIp, mtu: n.mtu,
+      network: n.network,
+      kind: n.kind,
+      encap: n.encap,
+      key: n.key,
+      bridge: n.bridge,
+      localIp: n.localIp,
+      mtu: n.mtu,
       datapathType: o.datapathType ?? '',
       tunnels: n.tunnels.map((t) => ({ peer: t.peer, peerIp: t.peerIp, port: t.port, dstPort: t.dstPort ?? 0 })),
     })),

@@ -1,6 +1,12 @@
 // Per-method authorization on every call, from the peer certificate TLS verified. grpc-js takes
 // no revocation list, so revocation, expiry, role and host scope are all checked here.
-import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status, type ServerInterceptor } from '@grpc/grpc-js';
+import {
+  ResponderBuilder,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
+  status,
+  type ServerInterceptor,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../errors.js';
 import { toServiceError } from '../rpc/server.js';
@@ -28,16 +34,27 @@ export interface AuthorizationOptions {
 }
 
 /** Decides one call; throws a FleetnetError('permission') naming why it is refused. */
-export function checkPeer(rule: Rule, peer: Parameters<typeof identityOfPeer>[0], o: Pick<AuthorizationOptions, 'isRevoked' | 'now'>): Identity | undefined {
+export function checkPeer(
+  rule: Rule,
+  peer: Parameters<typeof identityOfPeer>[0],
+  o: Pick<AuthorizationOptions, 'isRevoked' | 'now'>,
+): Identity | undefined {
   if (rule.kind === 'public') return undefined;
   const id = identityOfPeer(peer);
   const now = (o.now ?? Date.now)();
   if (!(id.notAfterMs > now) || !(id.notBeforeMs <= now)) {
-    throw new FleetnetError('permission', `certificate of ${id.role} ${id.name} is not valid now`, { hint: 'renew it: fleetnet host rotate-cert (hosts) or fleetnet controller init / a new CLI credential' });
+    throw new FleetnetError('permission', `certificate of ${id.role} ${id.name} is not valid now`, {
+      hint: 'renew it: fleetnet host rotate-cert (hosts) or fleetnet controller init / a new CLI credential',
+    });
   }
-  if (o.isRevoked?.(id.serial)) throw new FleetnetError('permission', `certificate ${id.serial} of ${id.role} ${id.name} is revoked`, { hint: 'the host was removed or its certificate rotated; enroll it again with fleetnet host add' });
+  if (o.isRevoked?.(id.serial))
+    throw new FleetnetError('permission', `certificate ${id.serial} of ${id.role} ${id.name} is revoked`, {
+      hint: 'the host was removed or its certificate rotated; enroll it again with fleetnet host add',
+    });
   if (rule.kind === 'roles' && !rule.roles.includes(id.role)) {
-    throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, { hint: `only ${rule.roles.join(' or ')} may` });
+    throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, {
+      hint: `only ${rule.roles.join(' or ')} may`,
+    });
   }
   if (rule.kind === 'host-self' && id.role !== 'host' && !rule.alsoRoles?.includes(id.role)) {
     const also = rule.alsoRoles ? `, or ${rule.alsoRoles.join(' or ')}` : '';
@@ -51,7 +68,9 @@ function hostScope(rule: Rule, id: Identity | undefined, message: unknown): void
   if (rule.kind !== 'host-self' || id?.role !== 'host') return;
   const claimed = (message as Record<string, unknown> | null)?.[rule.field];
   if (claimed !== id.name) {
-    throw new FleetnetError('permission', `host ${id.name}'s certificate may not act for host ${String(claimed)}`, { hint: 'a host certificate acts for its own host only' });
+    throw new FleetnetError('permission', `host ${id.name}'s certificate may not act for host ${String(claimed)}`, {
+      hint: 'a host certificate acts for its own host only',
+    });
   }
 }
 
@@ -73,7 +92,11 @@ export function authorizationInterceptor(o: AuthorizationOptions): ServerInterce
       o.log?.warn({ method: method.path, peer: call.getPeer(), err: err.message }, 'call refused');
       const st = toServiceError(err);
       const noCert = err.message === 'no client certificate';
-      call.sendStatus({ code: noCert ? status.UNAUTHENTICATED : status.PERMISSION_DENIED, details: st.details ?? err.message, metadata: st.metadata! });
+      call.sendStatus({
+        code: noCert ? status.UNAUTHENTICATED : status.PERMISSION_DENIED,
+        details: st.details ?? err.message,
+        metadata: st.metadata!,
+      });
     };
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((md, next) => (refused ? refuse(refused) : next(md)))

@@ -27,13 +27,19 @@ const HOST_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[
 
 export function parseHostId(s: string): string {
   if (s.length > 253 || !HOST_ID.test(s)) {
-    throw invalid(`host id "${s}" is not usable`, 'use lower-case letters, digits, "-" and "." (a DNS name), e.g. h3 or web-1.dc2');
+    throw invalid(
+      `host id "${s}" is not usable`,
+      'use lower-case letters, digits, "-" and "." (a DNS name), e.g. h3 or web-1.dc2',
+    );
   }
   return s;
 }
 
 export function normalizeSerial(hex: string): string {
-  const s = hex.replace(/[^0-9a-fA-F]/g, '').toLowerCase().replace(/^0+/, '');
+  const s = hex
+    .replace(/[^0-9a-fA-F]/g, '')
+    .toLowerCase()
+    .replace(/^0+/, '');
   return s === '' ? '0' : s;
 }
 
@@ -41,11 +47,16 @@ const first = (v: string | string[] | undefined): string | undefined => (Array.i
 
 /** Reads the identity out of a verified peer certificate; refuses anything fleetnet did not issue. */
 export function identityOfPeer(cert: PeerCertificate | undefined): Identity {
-  if (!cert || !cert.raw) throw new FleetnetError('permission', 'no client certificate', { hint: 'connect with a certificate issued by this fleet\'s controller (fleetnet controller init, host add)' });
+  if (!cert || !cert.raw)
+    throw new FleetnetError('permission', 'no client certificate', {
+      hint: "connect with a certificate issued by this fleet's controller (fleetnet controller init, host add)",
+    });
   const role = first(cert.subject?.OU);
   const name = first(cert.subject?.CN);
   if (!role || !(ROLES as readonly string[]).includes(role) || !name) {
-    throw new FleetnetError('permission', 'the client certificate names no fleetnet role', { hint: 'use a certificate issued by fleetnet' });
+    throw new FleetnetError('permission', 'the client certificate names no fleetnet role', {
+      hint: 'use a certificate issued by fleetnet',
+    });
   }
   return {
     role: role as Role,

@@ -26,7 +26,10 @@ export async function importPrivateKey(pem: string): Promise<CryptoKey> {
 
 /** A CSR for a fresh key; the name is only a hint: the controller sets the real names. */
 export async function makeCsr(keys: CryptoKeyPair, name: string): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${name}`, keys, signingAlgorithm: SIGN_ALG }, crypto);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create(
+    { name: `CN=${name}`, keys, signingAlgorithm: SIGN_ALG },
+    crypto,
+  );
   return csr.toString('pem');
 }
 

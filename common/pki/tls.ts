@@ -4,7 +4,13 @@
 // defaults (:7440, :7441) promise.
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { normalizeSerial } from './identity.js';
-import { credentials, experimental, type ChannelCredentials, type ChannelOptions, type ServerCredentials } from '@grpc/grpc-js';
+import {
+  credentials,
+  experimental,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ServerCredentials,
+} from '@grpc/grpc-js';
 
 export interface Credential {
   caPem: string;
@@ -26,7 +32,8 @@ export class CredentialProvider implements experimental.CertificateProvider {
   update(cred: Credential): void {
     this.cred = cred;
     for (const l of this.caListeners) l({ caCertificate: Buffer.from(cred.caPem) });
-    for (const l of this.idListeners) l({ certificate: Buffer.from(cred.certPem), privateKey: Buffer.from(cred.keyPem) });
+    for (const l of this.idListeners)
+      l({ certificate: Buffer.from(cred.certPem), privateKey: Buffer.from(cred.keyPem) });
   }
   addCaCertificateListener(l: CaListener): void {
     this.caListeners.add(l);
@@ -38,7 +45,11 @@ export class CredentialProvider implements experimental.CertificateProvider {
   }
   addIdentityCertificateListener(l: IdListener): void {
     this.idListeners.add(l);
-    queueMicrotask(() => this.idListeners.has(l) && l({ certificate: Buffer.from(this.cred.certPem), privateKey: Buffer.from(this.cred.keyPem) }));
+    queueMicrotask(
+      () =>
+        this.idListeners.has(l) &&
+        l({ certificate: Buffer.from(this.cred.certPem), privateKey: Buffer.from(this.cred.keyPem) }),
+    );
   }
   removeIdentityCertificateListener(l: IdListener): void {
     this.idListeners.delete(l);
@@ -55,11 +66,18 @@ export function serverCredentials(provider: CredentialProvider): ServerCredentia
  * TLS client pinned to the fleet CA; with a credential it presents a client certificate. With
  * isRevoked, a server whose certificate was revoked is refused as well.
  */
-export function clientCredentials(caPem: string, own?: Pick<Credential, 'certPem' | 'keyPem'>, isRevoked?: (serial: string) => boolean): ChannelCredentials {
+export function clientCredentials(
+  caPem: string,
+  own?: Pick<Credential, 'certPem' | 'keyPem'>,
+  isRevoked?: (serial: string) => boolean,
+): ChannelCredentials {
   const verify = isRevoked
     ? {
         checkServerIdentity: (host: string, cert: PeerCertificate) =>
-          checkServerIdentity(host, cert) ?? (isRevoked(normalizeSerial(cert.serialNumber)) ? new Error(`the certificate of ${host} (serial ${normalizeSerial(cert.serialNumber)}) is revoked`) : undefined),
+          checkServerIdentity(host, cert) ??
+          (isRevoked(normalizeSerial(cert.serialNumber))
+            ? new Error(`the certificate of ${host} (serial ${normalizeSerial(cert.serialNumber)}) is revoked`)
+            : undefined),
       }
     : undefined;
   return own

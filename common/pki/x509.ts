@@ -8,9 +8,19 @@ import type * as X from '@peculiar/x509';
 const lib = createRequire(import.meta.url)('@peculiar/x509') as typeof X;
 
 export const {
-  X509Certificate, X509CertificateGenerator, Pkcs10CertificateRequest, Pkcs10CertificateRequestGenerator, PemConverter,
-  BasicConstraintsExtension, KeyUsagesExtension, KeyUsageFlags, SubjectKeyIdentifierExtension, ExtendedKeyUsageExtension,
-  ExtendedKeyUsage, SubjectAlternativeNameExtension, AuthorityKeyIdentifierExtension,
+  X509Certificate,
+  X509CertificateGenerator,
+  Pkcs10CertificateRequest,
+  Pkcs10CertificateRequestGenerator,
+  PemConverter,
+  BasicConstraintsExtension,
+  KeyUsagesExtension,
+  KeyUsageFlags,
+  SubjectKeyIdentifierExtension,
+  ExtendedKeyUsageExtension,
+  ExtendedKeyUsage,
+  SubjectAlternativeNameExtension,
+  AuthorityKeyIdentifierExtension,
 } = lib;
 export type X509Certificate = X.X509Certificate;
 export type Pkcs10CertificateRequest = X.Pkcs10CertificateRequest;

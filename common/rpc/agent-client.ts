@@ -2,9 +2,29 @@
 // by the controller's dispatch (orders), mesh push and bootstrap (wait, rotate). Every call has a
 // deadline and may carry an AbortSignal (cancelling the call); a failure is a FleetnetError with
 // the grpc-js error as its `cause`.
-import { credentials, Metadata, type ChannelCredentials, type ChannelOptions, type Client, type ServiceError } from '@grpc/grpc-js';
+import {
+  credentials,
+  Metadata,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { FleetnetError } from '../errors.js';
-import { type AttachReply, type AttachRequest, type CapabilitiesReply, type CheckReply, type CheckRequest, type DetachReply, type DetachRequest, type HealthReply, type ListReply, type MeshReply, type MeshSpec, type MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
+import {
+  type AttachReply,
+  type AttachRequest,
+  type CapabilitiesReply,
+  type CheckReply,
+  type CheckRequest,
+  type DetachReply,
+  type DetachRequest,
+  type HealthReply,
+  type ListReply,
+  type MeshReply,
+  type MeshSpec,
+  type MeshStatusReply,
+} from '../../proto/gen/fleetnet/v1/agent.js';
 import { type RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import { fromServiceError } from './status.js';
 import { AgentClient, AgentTrustClient } from './services.js';
@@ -17,11 +37,24 @@ export interface RpcChannel {
 
 export const insecureChannel = (): RpcChannel => ({ creds: credentials.createInsecure(), options: {} });
 
-type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: (err: ServiceError | null, res: Res) => void) => { cancel(): void };
+type Unary<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: { deadline: number },
+  cb: (err: ServiceError | null, res: Res) => void,
+) => { cancel(): void };
 
 /** One unary call on a grpc-js client: a promise, a deadline, an optional signal, typed errors. */
-export function callAgent<Req, Res>(client: Client, fn: Unary<Req, Res>, req: Req, timeoutMs: number, peer: string, signal?: AbortSignal): Promise<Res> {
-  const cancelled = (cause: unknown) => new FleetnetError('unavailable', `the call to ${peer} was cancelled`, { cause });
+export function callAgent<Req, Res>(
+  client: Client,
+  fn: Unary<Req, Res>,
+  req: Req,
+  timeoutMs: number,
+  peer: string,
+  signal?: AbortSignal,
+): Promise<Res> {
+  const cancelled = (cause: unknown) =>
+    new FleetnetError('unavailable', `the call to ${peer} was cancelled`, { cause });
   if (signal?.aborted) return Promise.reject(cancelled(signal.reason));
   return new Promise((resolve, reject) => {
     const onAbort = () => call.cancel();
@@ -43,7 +76,11 @@ export class AgentRpcClient {
   readonly trust: AgentTrustClient;
   readonly peer: string;
 
-  constructor(readonly addr: string, channel: RpcChannel = insecureChannel(), peer?: string) {
+  constructor(
+    readonly addr: string,
+    channel: RpcChannel = insecureChannel(),
+    peer?: string,
+  ) {
     const options = { ...channel.options, ...RECONNECT };
     this.agent = new AgentClient(addr, channel.creds, options);
     // the same channel: grpc-js shares one subchannel between clients with equal target and options

@@ -6,7 +6,11 @@ import { invalid } from '../errors.js';
 export function normaliseControllerAddr(s: string, from: string): string {
   const v = s.trim();
   if (/^unix:\/[^\s,]*$/.test(v)) return v; // a controller on this machine, by its socket
-  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(v)) throw invalid(`controller address '${s}' (from ${from}) is not HOST[:PORT]`, 'for example --controller 10.99.0.2:7440 (several: 10.99.0.2:7440,10.99.0.3:7440)');
+  if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(v))
+    throw invalid(
+      `controller address '${s}' (from ${from}) is not HOST[:PORT]`,
+      'for example --controller 10.99.0.2:7440 (several: 10.99.0.2:7440,10.99.0.3:7440)',
+    );
   return /:\d+$/.test(v) ? v : `${v}:${DEFAULT_CONTROLLER_PORT}`;
 }
 
@@ -17,4 +21,3 @@ export function parseControllerList(s: string, from: string): string[] {
   if (twice) throw invalid(`controller address ${twice} is given twice (from ${from})`, 'name each controller once');
   return addrs;
 }
-

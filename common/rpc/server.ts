@@ -1,7 +1,15 @@
 // The server side of fleetnet's RPC layer, on grpc-js's public API: a FleetnetError becomes a gRPC
 // status at this edge (kind and hint travel as metadata; the way back is ./status.ts), and every
 // unary handler receives the call's AbortSignal and deadline and passes them on.
-import { Metadata, Server, status, type sendUnaryData, type ServerCredentials, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import {
+  Metadata,
+  Server,
+  status,
+  type sendUnaryData,
+  type ServerCredentials,
+  type ServerUnaryCall,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, type ErrorKind } from '../errors.js';
 
@@ -44,7 +52,9 @@ export interface CallContext {
  */
 export function callContext(call: Partial<Pick<ServerUnaryCall<unknown, unknown>, 'getDeadline' | 'on'>>): CallContext {
   const ac = new AbortController();
-  call.on?.('cancelled', () => ac.abort(new FleetnetError('unavailable', 'the caller cancelled the call or its deadline passed')));
+  call.on?.('cancelled', () =>
+    ac.abort(new FleetnetError('unavailable', 'the caller cancelled the call or its deadline passed')),
+  );
   const d = call.getDeadline?.() ?? Infinity;
   return { signal: ac.signal, deadlineMs: d instanceof Date ? d.getTime() : d };
 }
@@ -52,7 +62,11 @@ export function callContext(call: Partial<Pick<ServerUnaryCall<unknown, unknown>
 export type UnaryHandler<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
 
 /** A unary gRPC handler from an async function: the reply, or the error mapped at this edge (and logged). */
-export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, ctx: CallContext, call: ServerUnaryCall<Req, Res>) => Promise<Res>): UnaryHandler<Req, Res> {
+export function unary<Req, Res>(
+  log: Logger,
+  name: string,
+  fn: (req: Req, ctx: CallContext, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+): UnaryHandler<Req, Res> {
   return (call, cb) => {
     let p: Promise<Res>;
     try {
@@ -60,10 +74,13 @@ export function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, ctx: C
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then((res) => cb(null, res), (err: unknown) => {
-      log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
-      cb(toServiceError(err));
-    });
+    p.then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        log.info({ rpc: name, err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
+        cb(toServiceError(err));
+      },
+    );
   };
 }
 
@@ -75,10 +92,15 @@ export const SERVER_OPTIONS = { 'grpc.enable_channelz': 0 } as const;
 
 /** Binds a grpc-js server; the port actually bound (filled in when :0 was asked). */
 export function bindServer(server: Server, listen: string, creds: ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync(listen, creds, (err, port) => (err ? reject(err) : resolve(port))));
+  return new Promise((resolve, reject) =>
+    server.bindAsync(listen, creds, (err, port) => (err ? reject(err) : resolve(port))),
+  );
 }
 
 /** Logs loudly that a server answers calls without authorization, once per server start. */
 export function warnUnauthorized(log: Logger, listen: string, why: string): void {
-  log.warn({ listen, authorization: 'none' }, `SERVING WITHOUT AUTHORIZATION on ${listen}: ${why}; anyone who reaches this address can give orders`);
+  log.warn(
+    { listen, authorization: 'none' },
+    `SERVING WITHOUT AUTHORIZATION on ${listen}: ${why}; anyone who reaches this address can give orders`,
+  );
 }

@@ -2,7 +2,18 @@
 // generic definitions, which import nothing from grpc-js, so that the CLI can read the same
 // definitions without loading it). Everything here is grpc-js's public API: a ServiceDefinition
 // for Server.addService, and makeGenericClientConstructor for clients.
-import { makeGenericClientConstructor, type CallOptions, type ChannelCredentials, type ChannelOptions, type Client, type ClientReadableStream, type ClientUnaryCall, type Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
+import {
+  makeGenericClientConstructor,
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type Metadata,
+  type MethodDefinition,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { AdminDefinition } from '../../proto/gen/fleetnet/v1/admin.js';
 import { AgentDefinition } from '../../proto/gen/fleetnet/v1/agent.js';
 import { methodPath, type GenericService, type ReqOf, type ResOf } from './definitions.js';
@@ -16,7 +27,9 @@ interface MessageType<M> {
 }
 
 /** The grpc-js ServiceDefinition of a generated definition, keyed like it (camelCase). */
-export type GrpcServiceOf<D extends GenericService> = { [K in keyof D['methods']]: MethodDefinition<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>> };
+export type GrpcServiceOf<D extends GenericService> = {
+  [K in keyof D['methods']]: MethodDefinition<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>;
+};
 
 export function grpcService<D extends GenericService>(d: D): GrpcServiceOf<D> {
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
@@ -52,7 +65,11 @@ export type GrpcClientOf<D extends GenericService> = Client & {
     ? StreamMethod<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>
     : UnaryMethod<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>;
 };
-export type GrpcClientConstructor<D extends GenericService> = new (address: string, creds: ChannelCredentials, options?: ChannelOptions) => GrpcClientOf<D>;
+export type GrpcClientConstructor<D extends GenericService> = new (
+  address: string,
+  creds: ChannelCredentials,
+  options?: ChannelOptions,
+) => GrpcClientOf<D>;
 
 function grpcClient<D extends GenericService>(d: D, svc: GrpcServiceOf<D>): GrpcClientConstructor<D> {
   return makeGenericClientConstructor(svc as never, d.name) as unknown as GrpcClientConstructor<D>;

@@ -3,9 +3,23 @@
 import { FleetnetError, type ErrorKind } from '../errors.js';
 
 export const GrpcStatus = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14, DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** The parts of a failed call that the mapping reads (grpc-js's ServiceError has them). */
@@ -21,10 +35,14 @@ export function fromServiceError(err: unknown, peer = 'the agent'): FleetnetErro
   if (typeof e?.code !== 'number') return new FleetnetError('failed', String(err), { cause: err });
   const kind = e.metadata?.get('fleetnet-kind')[0] as ErrorKind | undefined;
   const hintBuf = e.metadata?.get('fleetnet-hint-bin')[0];
-  const hint = hintBuf === undefined ? undefined : Buffer.isBuffer(hintBuf) ? hintBuf.toString('utf8') : String(hintBuf);
+  const hint =
+    hintBuf === undefined ? undefined : Buffer.isBuffer(hintBuf) ? hintBuf.toString('utf8') : String(hintBuf);
   if (kind) return new FleetnetError(kind, e.details, { cause: err, ...(hint ? { hint } : {}) });
-  if (e.code === GrpcStatus.UNAVAILABLE) return new FleetnetError('unavailable', `${peer} does not answer (${e.details})`, { cause: err });
-  if (e.code === GrpcStatus.DEADLINE_EXCEEDED) return new FleetnetError('unavailable', `${peer} did not answer in time`, { cause: err });
-  if (e.code === GrpcStatus.UNAUTHENTICATED || e.code === GrpcStatus.PERMISSION_DENIED) return new FleetnetError('permission', e.details, { cause: err });
+  if (e.code === GrpcStatus.UNAVAILABLE)
+    return new FleetnetError('unavailable', `${peer} does not answer (${e.details})`, { cause: err });
+  if (e.code === GrpcStatus.DEADLINE_EXCEEDED)
+    return new FleetnetError('unavailable', `${peer} did not answer in time`, { cause: err });
+  if (e.code === GrpcStatus.UNAUTHENTICATED || e.code === GrpcStatus.PERMISSION_DENIED)
+    return new FleetnetError('permission', e.details, { cause: err });
   return new FleetnetError('failed', e.details || e.message || `gRPC status ${e.code}`, { cause: err });
 }

@@ -13,7 +13,13 @@ export function connectAgentTls(addr: string, hostId: string, trust: Trust): Age
 }
 
 /** Until the agent answers a controller-only call over mTLS with its own certificate (bounded). */
-export async function waitForAgent(addr: string, hostId: string, trust: Trust, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+export async function waitForAgent(
+  addr: string,
+  hostId: string,
+  trust: Trust,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const conn = connectAgentTls(addr, hostId, trust);
   const until = Date.now() + timeoutMs;
   try {

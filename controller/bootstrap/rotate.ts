@@ -4,7 +4,11 @@ import { parseHostId } from '../../common/pki/identity.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { connectAgentTls } from './agent-client.js';
 
-export async function rotateHostCert(trust: Trust, hostId: string, addr: string): Promise<{ oldSerial: string; newSerial: string; notAfterUnixMs: number }> {
+export async function rotateHostCert(
+  trust: Trust,
+  hostId: string,
+  addr: string,
+): Promise<{ oldSerial: string; newSerial: string; notAfterUnixMs: number }> {
   const id = parseHostId(hostId);
   const conn = connectAgentTls(addr, id, trust);
   try {

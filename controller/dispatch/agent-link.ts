@@ -12,11 +12,12 @@ export function tlsAgentLinks(trust: Trust | undefined): AgentLinkFactory {
   return (addr, hostName) => grpcAgentLink(addr, hostName, agentChannel(trust, hostName));
 }
 
-export type AgentLink = Pick<AgentRpcClient, 'health' | 'capabilities' | 'list' | 'attach' | 'detach' | 'close'>
+export type AgentLink = Pick<AgentRpcClient, 'health' | 'capabilities' | 'list' | 'attach' | 'detach' | 'close'> &
   /** The agent's own check of its host (`fleetnet check`); links that cannot ask it leave it out. */
-  & Partial<Pick<AgentRpcClient, 'check'>>;
+  Partial<Pick<AgentRpcClient, 'check'>>;
 
 /** Makes links; a test may hand in its own. */
 export type AgentLinkFactory = (addr: string, hostName: string) => AgentLink;
 
-export const grpcAgentLink = (addr: string, _hostName?: string, channel?: RpcChannel): AgentLink => new AgentRpcClient(addr, channel);
+export const grpcAgentLink = (addr: string, _hostName?: string, channel?: RpcChannel): AgentLink =>
+  new AgentRpcClient(addr, channel);

@@ -8,7 +8,13 @@ import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
 import {
-  ATTACHMENT_ID_PREFIX, containerRemoved, finishDetach, markFailed, markHostUnreachable, markStopped, markUp,
+  ATTACHMENT_ID_PREFIX,
+  containerRemoved,
+  finishDetach,
+  markFailed,
+  markHostUnreachable,
+  markStopped,
+  markUp,
 } from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
@@ -78,7 +84,8 @@ export class Dispatcher {
       l.link?.link.close();
     }
     const deadline = this.now() + 5000;
-    while ([...this.loops.values()].some((l) => l.running) && this.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ([...this.loops.values()].some((l) => l.running) && this.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
   }
 
   /**
@@ -125,7 +132,11 @@ export class Dispatcher {
         this.events.off(id, onEvent);
         void read().then(resolve, () => resolve(a));
       };
-      const onEvent = () => void read().then((x) => { a = x; if (settled(x)) done(); });
+      const onEvent = () =>
+        void read().then((x) => {
+          a = x;
+          if (settled(x)) done();
+        });
       const timer = setTimeout(done, timeoutMs);
       this.events.on(id, onEvent);
     });
@@ -210,7 +221,8 @@ export class Dispatcher {
     } catch (err) {
       const why = describeError(err);
       await this.recordHost(hostName, { state: 'unreachable', lastError: why });
-      if (host.state !== 'unreachable') log.warn({ host: hostName, err: why }, 'agent unreachable; will retry with backoff');
+      if (host.state !== 'unreachable')
+        log.warn({ host: hostName, err: why }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
     }
     // Labelled containers first: what their labels ask for converges in this same pass.
@@ -245,9 +257,18 @@ export class Dispatcher {
       drift++;
       work.push(async () => {
         log.info({ host: hostName, attachmentId: i.attachmentId }, 'removing an interface no attachment wants');
-        await link.detach({ target: { kind: 'auto', value: i.container?.name ?? '' }, ifname: i.ifname, attachmentId: i.attachmentId }, this.o.attachTimeoutMs).catch((err: unknown) => {
-          if (isUnreachable(err)) unreachable = err;
-        });
+        await link
+          .detach(
+            {
+              target: { kind: 'auto', value: i.container?.name ?? '' },
+              ifname: i.ifname,
+              attachmentId: i.attachmentId,
+            },
+            this.o.attachTimeoutMs,
+          )
+          .catch((err: unknown) => {
+            if (isUnreachable(err)) unreachable = err;
+          });
       });
     }
     await runLimited(work, this.o.parallel);
@@ -256,7 +277,9 @@ export class Dispatcher {
       throw new Unreachable();
     }
     await this.recordHost(hostName, {
-      state: 'up', lastError: '', lastSeenMs: this.now(),
+      state: 'up',
+      lastError: '',
+      lastSeenMs: this.now(),
       ...(probe ? { agentVersion: probe.version, capabilities: probe.caps } : {}),
       observedGeneration: snap.generation,
     });
@@ -265,12 +288,16 @@ export class Dispatcher {
 
   /** Only the attachments that changed, on a host known to be up. */
   private async targeted(hostName: string, l: HostLoop, ids: string[]): Promise<void> {
-    const snap = await this.o.store.read((tx) => ({ host: tx.getHost(hostName), atts: ids.map((id) => tx.getAttachment(id)) }));
+    const snap = await this.o.store.read((tx) => ({
+      host: tx.getHost(hostName),
+      atts: ids.map((id) => tx.getAttachment(id)),
+    }));
     if (!snap.host) return this.forget(hostName);
     if (snap.host.state !== 'up') return this.pass(hostName, l);
     const link = this.linkFor(snap.host, l);
     let unreachable: unknown;
-    const mine = (a: AttachmentRecord | undefined): a is AttachmentRecord => a !== undefined && a.host === hostName && !a.reserveOnly;
+    const mine = (a: AttachmentRecord | undefined): a is AttachmentRecord =>
+      a !== undefined && a.host === hostName && !a.reserveOnly;
     const work = snap.atts.filter(mine).map((a) => async () => {
       if (unreachable) return;
       try {
@@ -288,12 +315,21 @@ export class Dispatcher {
   }
 
   /** `known`: `have` is what the agent's List said; else the agent was not asked (targeted pass). */
-  private async converge(a: AttachmentRecord, have: Interface | undefined, link: AgentLink, known = true): Promise<void> {
+  private async converge(
+    a: AttachmentRecord,
+    have: Interface | undefined,
+    link: AgentLink,
+    known = true,
+  ): Promise<void> {
     const { store, log } = this.o;
     const now = this.now();
     if (isLabelRefusal(a) && a.desired === 'present') return; // nothing to make: shown until its labels change
     if (a.desired === 'absent') {
-      if (have || !known) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+      if (have || !known)
+        await link.detach(
+          { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
+          this.o.attachTimeoutMs,
+        );
       if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) {
         log.info({ id: a.id, host: a.host }, 'detached');
         this.tell('detach', a);
@@ -308,7 +344,8 @@ export class Dispatcher {
     }
     if (matches && have.state === 'failed') {
       // The agent retries it with backoff on its own; the controller shows its attempts and error.
-      if (a.state !== 'failed' || a.error !== have.lastError) await store.transact((tx) => markFailed(tx, a.id, a.generation, have.lastError, now, have.attempts));
+      if (a.state !== 'failed' || a.error !== have.lastError)
+        await store.transact((tx) => markFailed(tx, a.id, a.generation, have.lastError, now, have.attempts));
       return this.emit(a.id);
     }
     if (matches && (have.state === 'up' || have.state === '')) {
@@ -325,7 +362,11 @@ export class Dispatcher {
     if (a.state === 'failed' && (a.nextRetryMs ?? 0) > now) return;
     // Made with other settings: undone first. Made as asked but not working (missing, container
     // restarted): the agent's attach makes it again through the same path.
-    if (have && !matches) await link.detach({ target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id }, this.o.attachTimeoutMs);
+    if (have && !matches)
+      await link.detach(
+        { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
+        this.o.attachTimeoutMs,
+      );
     try {
       const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);
       await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), this.now()));
@@ -361,7 +402,11 @@ export class Dispatcher {
       const h = tx.getHost(name);
       if (!h) return undefined;
       const observed = patch.observedGeneration;
-      tx.putHost({ ...h, ...patch, ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}) });
+      tx.putHost({
+        ...h,
+        ...patch,
+        ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}),
+      });
       // Just became unreachable: what its attachments are now is not known, and ls says so (written
       // once, on the transition); the first pass after it answers again writes each one's real state.
       if (patch.state === 'unreachable' && h.state !== 'unreachable') {
@@ -371,13 +416,22 @@ export class Dispatcher {
     });
     if (was !== undefined && patch.state && patch.state !== was && patch.state !== 'unknown') {
       const kind = patch.state === 'up' ? 'host-up' : 'host-down';
-      this.o.observer?.event?.({ kind, timeMs: this.now(), host: name, ...(patch.lastError ? { detail: patch.lastError } : {}) });
+      this.o.observer?.event?.({
+        kind,
+        timeMs: this.now(),
+        host: name,
+        ...(patch.lastError ? { detail: patch.lastError } : {}),
+      });
     }
   }
 
   private tell(kind: 'attach' | 'detach', a: AttachmentRecord, container = a.container?.name): void {
     this.o.observer?.event?.({
-      kind, timeMs: this.now(), host: a.host, attachmentId: a.id, ifname: a.ifname,
+      kind,
+      timeMs: this.now(),
+      host: a.host,
+      attachmentId: a.id,
+      ifname: a.ifname,
       ...(a.net ? { network: a.net } : {}),
       ...(container || a.target.value ? { container: container || a.target.value } : {}),
     });

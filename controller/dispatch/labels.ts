@@ -39,18 +39,46 @@ export function isLabelRefusal(a: AttachmentRecord): boolean {
 
 function refusalRecord(tx: Tx, host: string, r: Refusal, nowMs: number): AttachmentRecord {
   return {
-    id: r.id, host, net: r.net, target: r.target, ifname: r.ifname, hostIf: '', kind: 'bridge',
-    mac: '', macScheme: 'auto', macSource: '', addresses: [], other: [], vlan: '', mtu: 0,
-    desired: 'present', state: 'failed', error: r.error, generation: tx.getHost(host)?.generation ?? 0,
-    container: { ...r.container, runtime: 'docker', pid: 0 }, hostIfname: '', reportedAddresses: [],
-    requestFp: '', createdMs: nowMs, updatedMs: nowMs, fromLabels: true, labelRefused: true,
+    id: r.id,
+    host,
+    net: r.net,
+    target: r.target,
+    ifname: r.ifname,
+    hostIf: '',
+    kind: 'bridge',
+    mac: '',
+    macScheme: 'auto',
+    macSource: '',
+    addresses: [],
+    other: [],
+    vlan: '',
+    mtu: 0,
+    desired: 'present',
+    state: 'failed',
+    error: r.error,
+    generation: tx.getHost(host)?.generation ?? 0,
+    container: { ...r.container, runtime: 'docker', pid: 0 },
+    hostIfname: '',
+    reportedAddresses: [],
+    requestFp: '',
+    createdMs: nowMs,
+    updatedMs: nowMs,
+    fromLabels: true,
+    labelRefused: true,
   };
 }
 
 /** Another host already holds an attachment for this Docker container and interface (one daemon, several hosts). */
 function heldElsewhere(tx: Tx, host: string, containerId: string, ifname: string): AttachmentRecord | undefined {
-  return tx.listAttachments({}).find((a) => a.host !== host && !isLabelRefusal(a) && a.ifname === ifname
-    && ((a.target.kind === 'docker' && a.target.value === containerId) || a.container?.id === containerId));
+  return tx
+    .listAttachments({})
+    .find(
+      (a) =>
+        a.host !== host &&
+        !isLabelRefusal(a) &&
+        a.ifname === ifname &&
+        ((a.target.kind === 'docker' && a.target.value === containerId) || a.container?.id === containerId),
+    );
 }
 
 /**
@@ -58,7 +86,9 @@ function heldElsewhere(tx: Tx, host: string, containerId: string, ifname: string
  * labels ask for that the store does not have yet, and keeps the refusals current.
  */
 export async function applyLabelled(
-  o: { store: Store; log: Logger; now: () => number }, host: string, labelled: LabelledContainer[],
+  o: { store: Store; log: Logger; now: () => number },
+  host: string,
+  labelled: LabelledContainer[],
 ): Promise<LabelsOutcome> {
   const out: LabelsOutcome = { created: [], refused: [] };
   const refusals: Refusal[] = [];
@@ -77,15 +107,26 @@ export async function applyLabelled(
           if (have && !isLabelRefusal(have)) return false;
           const other = heldElsewhere(tx, host, c.id, s.ifname);
           if (other) {
-            throw new Error(`${c.name} ${s.ifname} is already attached on host ${other.host} `
-              + '(several hosts share this Docker daemon); label the container fleetnet.host=NAME '
-              + 'so that one host owns it');
+            throw new Error(
+              `${c.name} ${s.ifname} is already attached on host ${other.host} ` +
+                '(several hosts share this Docker daemon); label the container fleetnet.host=NAME ' +
+                'so that one host owns it',
+            );
           }
           if (have) tx.deleteAttachment(id);
-          decideAttach(tx, {
-            host, net: s.network, target, ifname: s.ifname, addresses: s.addresses.map(parseAddressToken),
-            mac: { kind: 'auto' }, fromLabels: true,
-          }, o.now());
+          decideAttach(
+            tx,
+            {
+              host,
+              net: s.network,
+              target,
+              ifname: s.ifname,
+              addresses: s.addresses.map(parseAddressToken),
+              mac: { kind: 'auto' },
+              fromLabels: true,
+            },
+            o.now(),
+          );
           return true;
         });
         if (made) {

@@ -9,7 +9,11 @@ import type { MeshPusher } from '../mesh/push.js';
 import type { Dispatcher } from './dispatcher.js';
 
 export async function startOwnedDispatch(
-  store: Store & SharedStore, own: HostOwnership, d: Dispatcher, mesh: MeshPusher, log: Logger,
+  store: Store & SharedStore,
+  own: HostOwnership,
+  d: Dispatcher,
+  mesh: MeshPusher,
+  log: Logger,
 ): Promise<void> {
   // An attachment changed through another controller: its host's owner converges it, and a request
   // waiting here for it (FleetAttach with wait) hears when the owner marked it up.

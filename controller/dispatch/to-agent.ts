@@ -36,6 +36,10 @@ export function reportOf(i: Interface): AgentReport {
     mac: i.mac,
     addresses: [...i.addresses, ...(i.lease?.address ? [i.lease.address] : [])],
     hostIfname: i.hostIfname,
-    ...(i.container ? { container: { runtime: i.container.runtime, id: i.container.id, name: i.container.name, pid: i.container.pid } } : {}),
+    ...(i.container
+      ? {
+          container: { runtime: i.container.runtime, id: i.container.id, name: i.container.name, pid: i.container.pid },
+        }
+      : {}),
   };
 }

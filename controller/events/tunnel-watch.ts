@@ -53,8 +53,12 @@ export class TunnelWatch {
           this.last.set(key, up);
           if (was === undefined || was === up) continue;
           this.o.events.publish({
-            kind: up ? 'tunnel-up' : 'tunnel-down', timeMs: now, host: h.host,
-            network: t.network, peer: t.peer, detail: t.detail,
+            kind: up ? 'tunnel-up' : 'tunnel-down',
+            timeMs: now,
+            host: h.host,
+            network: t.network,
+            peer: t.peer,
+            detail: t.detail,
           });
         }
       }

@@ -7,8 +7,15 @@ import type { FleetEvent, FleetEvents } from './fleet-events.js';
 
 export function eventToProto(e: FleetEvent): FleetEventMsg {
   return {
-    kind: e.kind, timeUnixMs: e.timeMs, host: e.host, attachmentId: e.attachmentId ?? '', network: e.network ?? '',
-    container: e.container ?? '', ifname: e.ifname ?? '', peer: e.peer ?? '', detail: e.detail ?? '',
+    kind: e.kind,
+    timeUnixMs: e.timeMs,
+    host: e.host,
+    attachmentId: e.attachmentId ?? '',
+    network: e.network ?? '',
+    container: e.container ?? '',
+    ifname: e.ifname ?? '',
+    peer: e.peer ?? '',
+    detail: e.detail ?? '',
   };
 }
 

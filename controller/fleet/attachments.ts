@@ -55,7 +55,11 @@ function chooseNetwork(tx: Tx, i: FleetAttachInput): NetworkRecord {
   if (!statics.length) throw invalid('no network given', 'give an address inside a network, or --net NAME');
   const nets = statics.map((a) => networkForAddress(tx, a.cidr.addr));
   const names = [...new Set(nets.map((n) => n.name))];
-  if (names.length > 1) throw invalid(`the addresses are in different networks (${names.join(', ')})`, 'one attachment joins one network; attach twice with -i');
+  if (names.length > 1)
+    throw invalid(
+      `the addresses are in different networks (${names.join(', ')})`,
+      'one attachment joins one network; attach twice with -i',
+    );
   return nets[0]!;
 }
 
@@ -79,14 +83,21 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
         `detach it first: fleetnet detach --host ${existing.host} ${existing.target.value} -i ${existing.ifname}`,
       );
     }
-    if (existing.desired === 'present' && existing.state !== 'failed') return { attachment: existing, created: false, changed: false };
+    if (existing.desired === 'present' && existing.state !== 'failed')
+      return { attachment: existing, created: false, changed: false };
     // Re-asked after a failure, or while its detach was still pending: present again, new generation.
     setDesired(tx, host, existing, 'present', nowMs);
     return { attachment: existing, created: false, changed: true };
   }
   if (i.id !== undefined) {
-    const same = tx.listAttachments({ host: host.name }).find((a) => a.ifname === i.ifname && a.target.kind === i.target.kind && a.target.value === i.target.value);
-    if (same) throw conflict(`${i.target.value} already has ${i.ifname} on ${host.name} as attachment ${same.id}`, 'use that attachment id, or another -i');
+    const same = tx
+      .listAttachments({ host: host.name })
+      .find((a) => a.ifname === i.ifname && a.target.kind === i.target.kind && a.target.value === i.target.value);
+    if (same)
+      throw conflict(
+        `${i.target.value} already has ${i.ifname} on ${host.name} as attachment ${same.id}`,
+        'use that attachment id, or another -i',
+      );
   }
 
   const addresses: AttachmentRecord['addresses'] = [];
@@ -107,14 +118,31 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
   // A reservation changes nothing on the host: its generation stays, and no agent is asked.
   const generation = i.reserveOnly ? host.generation : bumpGeneration(tx, host);
   const attachment: AttachmentRecord = {
-    id, host: host.name, net: net.name, target: i.target, ifname: i.ifname,
+    id,
+    host: host.name,
+    net: net.name,
+    target: i.target,
+    ifname: i.ifname,
     hostIf: net.kind === 'macvlan' ? net.parents[host.name] || net.parent : net.bridge,
-    kind: net.kind, mac: mac.mac, macScheme: mac.scheme, macSource: mac.source, addresses, other,
-    vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''), mtu: i.mtu || net.mtu || meshMtu(net),
-    desired: 'present', state: i.reserveOnly ? 'up' : 'pending', error: '', generation, hostIfname: '',
+    kind: net.kind,
+    mac: mac.mac,
+    macScheme: mac.scheme,
+    macSource: mac.source,
+    addresses,
+    other,
+    vlan: i.vlan ?? (net.vlan ? String(net.vlan) : ''),
+    mtu: i.mtu || net.mtu || meshMtu(net),
+    desired: 'present',
+    state: i.reserveOnly ? 'up' : 'pending',
+    error: '',
+    generation,
+    hostIfname: '',
     reportedAddresses: [],
-    requestFp: fp, createdMs: nowMs, updatedMs: nowMs,
-    ...(i.keepAddress ? { keepAddress: true } : {}), ...(i.fromLabels ? { fromLabels: true } : {}),
+    requestFp: fp,
+    createdMs: nowMs,
+    updatedMs: nowMs,
+    ...(i.keepAddress ? { keepAddress: true } : {}),
+    ...(i.fromLabels ? { fromLabels: true } : {}),
     ...(i.reserveOnly ? { reserveOnly: true } : {}),
   };
   tx.putAttachment(attachment);
@@ -128,7 +156,11 @@ export interface DetachDecision {
   gone?: boolean;
 }
 
-export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: TargetRef; ifname?: string }, nowMs: number): DetachDecision {
+export function decideDetach(
+  tx: Tx,
+  i: { id?: string; host?: string; target?: TargetRef; ifname?: string },
+  nowMs: number,
+): DetachDecision {
   let a: AttachmentRecord | undefined;
   if (i.id) {
     a = tx.getAttachment(i.id);
@@ -138,14 +170,21 @@ export function decideDetach(tx: Tx, i: { id?: string; host?: string; target?: T
       throw new FleetnetError('permission', `attachment ${i.id} is on host ${a.host}, not ${i.host}`, { hint });
     }
   } else {
-    if (!i.host || !i.target) throw invalid('say which attachment to detach', 'give --host H CONTAINER [-i IF], or an attachment id');
+    if (!i.host || !i.target)
+      throw invalid('say which attachment to detach', 'give --host H CONTAINER [-i IF], or an attachment id');
     const host = getHostOrThrow(tx, i.host);
     const ifname = i.ifname || 'eth1';
     a = tx.getAttachment(attachmentIdOf(host.name, i.target, ifname));
     // Also find it by the name the agent resolved (the user may name a container by ID or name).
-    a ??= tx.listAttachments({ host: host.name }).find(
-      (x) => x.ifname === ifname && (x.target.value === i.target!.value || x.container?.name === i.target!.value || x.container?.id === i.target!.value),
-    );
+    a ??= tx
+      .listAttachments({ host: host.name })
+      .find(
+        (x) =>
+          x.ifname === ifname &&
+          (x.target.value === i.target!.value ||
+            x.container?.name === i.target!.value ||
+            x.container?.id === i.target!.value),
+      );
   }
   if (!a) return { changed: false };
   if (a.reserveOnly) {
@@ -189,7 +228,13 @@ export interface AgentReport {
 }
 
 /** The agent made it as asked: mark it up, unless a newer generation changed it meanwhile. */
-export function markUp(tx: Tx, id: string, generation: number, r: AgentReport, nowMs: number): AttachmentRecord | undefined {
+export function markUp(
+  tx: Tx,
+  id: string,
+  generation: number,
+  r: AgentReport,
+  nowMs: number,
+): AttachmentRecord | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   a.state = 'up';
@@ -209,7 +254,14 @@ export function retryDelayMs(attempts: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
-export function markFailed(tx: Tx, id: string, generation: number, error: string, nowMs: number, attempts?: number): AttachmentRecord | undefined {
+export function markFailed(
+  tx: Tx,
+  id: string,
+  generation: number,
+  error: string,
+  nowMs: number,
+  attempts?: number,
+): AttachmentRecord | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   a.state = 'failed';
@@ -222,7 +274,13 @@ export function markFailed(tx: Tx, id: string, generation: number, error: string
 }
 
 /** The container is stopped: its addresses stay reserved for it; `ls` shows `stopped`. */
-export function markStopped(tx: Tx, id: string, generation: number, nowMs: number, note = ''): AttachmentRecord | undefined {
+export function markStopped(
+  tx: Tx,
+  id: string,
+  generation: number,
+  nowMs: number,
+  note = '',
+): AttachmentRecord | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   if (a.state === 'stopped' && a.error === note) return a;
@@ -255,7 +313,12 @@ export function markHostUnreachable(tx: Tx, host: string, why: string, nowMs: nu
  * The container is gone for good (its agent cannot find it any more): the attachment goes and its
  * address and MAC are freed — unless it was made with --keep-address, which keeps them (stopped).
  */
-export function containerRemoved(tx: Tx, id: string, generation: number, nowMs: number): 'released' | 'kept' | undefined {
+export function containerRemoved(
+  tx: Tx,
+  id: string,
+  generation: number,
+  nowMs: number,
+): 'released' | 'kept' | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.generation !== generation) return undefined;
   if (a.keepAddress && a.desired === 'present') {

@@ -36,9 +36,22 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
       continue;
     }
     if (!i) {
-      if (a.state !== 'stopped') out.push({ kind: 'leak', host, subject, detail: `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated (${a.state}), no interface on ${host}`, fixed: false });
+      if (a.state !== 'stopped')
+        out.push({
+          kind: 'leak',
+          host,
+          subject,
+          detail: `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated (${a.state}), no interface on ${host}`,
+          fixed: false,
+        });
     } else if (!agentMatches(a, i)) {
-      out.push({ kind: 'drift', host, subject, detail: `live ${i.mac} ${i.addresses.join(' ')}; wanted ${a.mac} ${a.addresses.map((x) => x.cidr).join(' ')}`, fixed: false });
+      out.push({
+        kind: 'drift',
+        host,
+        subject,
+        detail: `live ${i.mac} ${i.addresses.join(' ')}; wanted ${a.mac} ${a.addresses.map((x) => x.cidr).join(' ')}`,
+        fixed: false,
+      });
     } else if (i.state === 'missing' || i.state === 'container-gone') {
       out.push({ kind: 'drift', host, subject, detail: `interface ${i.state} on ${host}`, fixed: false });
     }
@@ -46,7 +59,13 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
   const ids = new Set(atts.map((a) => a.id));
   for (const i of live) {
     if (i.attachmentId.startsWith(ATTACHMENT_ID_PREFIX) && !ids.has(i.attachmentId)) {
-      out.push({ kind: 'orphan', host, subject: `${i.container?.name ?? ''}/${i.ifname}`, detail: `attachment ${i.attachmentId} is not in the controller's store`, fixed: false });
+      out.push({
+        kind: 'orphan',
+        host,
+        subject: `${i.container?.name ?? ''}/${i.ifname}`,
+        detail: `attachment ${i.attachmentId} is not in the controller's store`,
+        fixed: false,
+      });
     }
   }
   return out;
@@ -61,14 +80,19 @@ async function duplicates(store: Store): Promise<Finding[]> {
     if (a.labelRefused) continue; // holds nothing
     for (const v of [...a.addresses.map((x) => `${a.net} ${x.cidr.split('/')[0]}`), `mac ${a.mac}`]) {
       const other = seen.get(v);
-      if (other && other !== a.id) out.push({ kind: 'duplicate', host: a.host, subject: v, detail: `held by ${other} and ${a.id}`, fixed: false });
+      if (other && other !== a.id)
+        out.push({ kind: 'duplicate', host: a.host, subject: v, detail: `held by ${other} and ${a.id}`, fixed: false });
       else seen.set(v, a.id);
     }
   }
   return out;
 }
 
-export async function fleetCheck(o: { store: Store; dispatcher: Dispatcher; log: Logger }, host: string, fix: boolean): Promise<Finding[]> {
+export async function fleetCheck(
+  o: { store: Store; dispatcher: Dispatcher; log: Logger },
+  host: string,
+  fix: boolean,
+): Promise<Finding[]> {
   const hosts = host ? [host] : (await o.store.read((tx) => tx.listHosts())).map((h) => h.name);
   const run = async (withFix: boolean) => [
     ...(await Promise.all(hosts.map((h) => hostFindings(o.store, o.dispatcher, h, withFix)))).flat(),

@@ -9,7 +9,8 @@ export const DEFAULT_AGENT_PORT = 7441;
 const HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/i;
 
 export function parseHostName(name: string): string {
-  if (!HOST_RE.test(name)) throw invalid(`host name '${name}' is not valid`, 'use letters, digits, . and -, up to 63 characters');
+  if (!HOST_RE.test(name))
+    throw invalid(`host name '${name}' is not valid`, 'use letters, digits, . and -, up to 63 characters');
   return name;
 }
 
@@ -32,21 +33,45 @@ export function parseAgentAddr(s: string): { addr: string; ip: string } {
   return { addr: ip.family === 6 ? `[${ip.text}]:${port}` : `${ip.text}:${port}`, ip: ip.text };
 }
 
-export function addHost(tx: Tx, i: { name: string; agentAddr: string; underlayIp?: string }, nowMs: number): { host: HostRecord; created: boolean } {
+export function addHost(
+  tx: Tx,
+  i: { name: string; agentAddr: string; underlayIp?: string },
+  nowMs: number,
+): { host: HostRecord; created: boolean } {
   const name = parseHostName(i.name);
   const { addr, ip } = parseAgentAddr(i.agentAddr);
   const underlay = parseAddr(i.underlayIp || ip, 'underlay address');
-  if (underlay.family !== 4) throw invalid(`underlay address ${underlay.text} is not IPv4`, 'give --underlay with the host\'s IPv4 address (its MACs are derived from it)');
+  if (underlay.family !== 4)
+    throw invalid(
+      `underlay address ${underlay.text} is not IPv4`,
+      "give --underlay with the host's IPv4 address (its MACs are derived from it)",
+    );
   const existing = tx.getHost(name);
   if (existing) {
     if (existing.agentAddr === addr && existing.underlayIp === underlay.text) return { host: existing, created: false };
-    throw conflict(`host ${name} is already registered at ${existing.agentAddr}`, `remove it first: fleetnet host rm ${name}`);
+    throw conflict(
+      `host ${name} is already registered at ${existing.agentAddr}`,
+      `remove it first: fleetnet host rm ${name}`,
+    );
   }
   const clash = tx.listHosts().find((h) => h.agentAddr === addr || h.underlayIp === underlay.text);
-  if (clash) throw conflict(`${clash.name} is already registered with ${clash.agentAddr} (underlay ${clash.underlayIp})`, 'each host has its own address');
+  if (clash)
+    throw conflict(
+      `${clash.name} is already registered with ${clash.agentAddr} (underlay ${clash.underlayIp})`,
+      'each host has its own address',
+    );
   const host: HostRecord = {
-    name, agentAddr: addr, underlayIp: underlay.text, state: 'unknown', lastSeenMs: 0, agentVersion: '',
-    capabilities: [], generation: 0, observedGeneration: 0, lastError: '', addedMs: nowMs,
+    name,
+    agentAddr: addr,
+    underlayIp: underlay.text,
+    state: 'unknown',
+    lastSeenMs: 0,
+    agentVersion: '',
+    capabilities: [],
+    generation: 0,
+    observedGeneration: 0,
+    lastError: '',
+    addedMs: nowMs,
   };
   tx.putHost(host);
   return { host, created: true };
@@ -56,7 +81,10 @@ export function removeHost(tx: Tx, name: string, force: boolean): boolean {
   if (!tx.getHost(name)) throw notFound(`no host named ${name}`, 'see the registered hosts with: fleetnet hosts');
   const atts = tx.listAttachments({ host: name });
   if (atts.length && !force) {
-    throw conflict(`host ${name} still has ${atts.length} attachment(s)`, `detach them first, or forget them with: fleetnet host rm ${name} --force`);
+    throw conflict(
+      `host ${name} still has ${atts.length} attachment(s)`,
+      `detach them first, or forget them with: fleetnet host rm ${name} --force`,
+    );
   }
   for (const a of atts) {
     releaseHoldings(tx, a);

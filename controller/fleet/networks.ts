@@ -11,13 +11,23 @@ export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network
   const existing = tx.getNetwork(n.name);
   if (existing) {
     // Mesh members change with mesh add/rm; a picked key is whatever was picked then.
-    const cmp = (x: NetworkRecord) => JSON.stringify({ ...x, createdMs: 0, cursors: {}, mesh: x.mesh ? { ...x.mesh, members: [], key: 0 } : undefined });
+    const cmp = (x: NetworkRecord) =>
+      JSON.stringify({
+        ...x,
+        createdMs: 0,
+        cursors: {},
+        mesh: x.mesh ? { ...x.mesh, members: [], key: 0 } : undefined,
+      });
     const same = cmp(existing) === cmp(n) && (!i.mesh?.key || existing.mesh?.key === i.mesh.key);
     if (same) return { network: existing, created: false };
-    throw conflict(`network ${n.name} already exists with other settings (${existing.subnets.join(', ')})`, `remove it first: fleetnet net rm ${n.name}`);
+    throw conflict(
+      `network ${n.name} already exists with other settings (${existing.subnets.join(', ')})`,
+      `remove it first: fleetnet net rm ${n.name}`,
+    );
   }
   for (const other of tx.listNetworks()) {
-    if (n.bridge && other.bridge === n.bridge) throw conflict(`bridge ${n.bridge} is already used by network ${other.name}`, 'give --bridge NAME');
+    if (n.bridge && other.bridge === n.bridge)
+      throw conflict(`bridge ${n.bridge} is already used by network ${other.name}`, 'give --bridge NAME');
   }
   tx.putNetwork(n);
   return { network: n, created: true };
@@ -26,7 +36,8 @@ export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network
 export function removeNetwork(tx: Tx, name: string): boolean {
   if (!tx.getNetwork(name)) throw notFound(`no network named ${name}`, 'see them with: fleetnet nets');
   const count = tx.countAttachments({ net: name });
-  if (count) throw conflict(`network ${name} still has ${count} attachment(s)`, `detach them first (fleetnet ls --net ${name})`);
+  if (count)
+    throw conflict(`network ${name} still has ${count} attachment(s)`, `detach them first (fleetnet ls --net ${name})`);
   tx.deleteNetwork(name);
   return true;
 }

@@ -1,7 +1,15 @@
 // Cluster-wide IPAM over the store's Tx: reserve a given address, or hand out the next free one.
 // Addresses belong to an attachment id: asking again for the same id gets the same address.
 import { conflict, failed, invalid, notFound } from '../../common/errors.js';
-import { contains, makeAddr, parseNetwork, tryParseAddr, type Cidr, type Family, type IpAddr } from '../../common/ip.js';
+import {
+  contains,
+  makeAddr,
+  parseNetwork,
+  tryParseAddr,
+  type Cidr,
+  type Family,
+  type IpAddr,
+} from '../../common/ip.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkRecord } from '../store/types.js';
 import { isReservedInNetwork, usableBounds } from './network-spec.js';
@@ -16,8 +24,16 @@ export function subnetsOf(n: NetworkRecord): Cidr[] {
 /** The network holding an address; refused when none or more than one does. */
 export function networkForAddress(tx: Tx, a: IpAddr): NetworkRecord {
   const hits = tx.listNetworks().filter((n) => subnetsOf(n).some((s) => contains(s, a)));
-  if (hits.length === 0) throw notFound(`no network holds ${a.text}`, 'create one with: fleetnet net create NAME --subnet CIDR, or name it with --net');
-  if (hits.length > 1) throw invalid(`${a.text} is inside several networks (${hits.map((n) => n.name).join(', ')})`, 'say which with --net NAME');
+  if (hits.length === 0)
+    throw notFound(
+      `no network holds ${a.text}`,
+      'create one with: fleetnet net create NAME --subnet CIDR, or name it with --net',
+    );
+  if (hits.length > 1)
+    throw invalid(
+      `${a.text} is inside several networks (${hits.map((n) => n.name).join(', ')})`,
+      'say which with --net NAME',
+    );
   return hits[0]!;
 }
 
@@ -31,13 +47,22 @@ export function describeHolder(tx: Tx, holderId: string): string {
 export function reserveStatic(tx: Tx, n: NetworkRecord, cidr: Cidr, owner: string): void {
   const subnet = subnetsOf(n).find((s) => contains(s, cidr.addr));
   if (!subnet) throw invalid(`${cidr.addr.text} is not inside network ${n.name} (${n.subnets.join(', ')})`);
-  if (subnet.prefix !== cidr.prefix) throw invalid(`${cidr.text} has prefix /${cidr.prefix} but network ${n.name} is ${subnet.text}`, `write ${cidr.addr.text}/${subnet.prefix}`);
+  if (subnet.prefix !== cidr.prefix)
+    throw invalid(
+      `${cidr.text} has prefix /${cidr.prefix} but network ${n.name} is ${subnet.text}`,
+      `write ${cidr.addr.text}/${subnet.prefix}`,
+    );
   const why = isReservedInNetwork(subnet, cidr.addr);
   if (why) throw invalid(`${cidr.addr.text} is ${why} of ${subnet.text} and is never handed out`);
-  if (n.gateways.includes(cidr.addr.text)) throw invalid(`${cidr.addr.text} is the gateway of network ${n.name} and is never handed out`);
+  if (n.gateways.includes(cidr.addr.text))
+    throw invalid(`${cidr.addr.text} is the gateway of network ${n.name} and is never handed out`);
   const holder = tx.addressHolder(n.name, cidr.addr.text);
   if (holder === owner) return;
-  if (holder) throw conflict(`${cidr.addr.text} in network ${n.name} is taken by ${describeHolder(tx, holder)}`, 'choose another address, or omit it and give --net to have one allocated');
+  if (holder)
+    throw conflict(
+      `${cidr.addr.text} in network ${n.name} is taken by ${describeHolder(tx, holder)}`,
+      'choose another address, or omit it and give --net to have one allocated',
+    );
   tx.reserveAddress(n.name, cidr.addr.text, owner);
 }
 
@@ -56,7 +81,13 @@ export function rangeFor(n: NetworkRecord, subnet: Cidr): { first: bigint; last:
  * host-local does), so a burst of allocations costs one probe each. Mutates n.cursors; the caller
  * writes n back in the same transaction.
  */
-export function allocateNext(tx: Tx, n: NetworkRecord, family: Family, owner: string, subnets: Cidr[] = subnetsOf(n)): Cidr {
+export function allocateNext(
+  tx: Tx,
+  n: NetworkRecord,
+  family: Family,
+  owner: string,
+  subnets: Cidr[] = subnetsOf(n),
+): Cidr {
   const subnet = subnets.find((s) => s.addr.family === family);
   if (!subnet) throw invalid(`network ${n.name} has no IPv${family} subnet`);
   const { first, last } = rangeFor(n, subnet);
@@ -74,5 +105,10 @@ export function allocateNext(tx: Tx, n: NetworkRecord, family: Family, owner: st
     n.cursors[String(family)] = a.text;
     return { addr: a, prefix: subnet.prefix, text: `${a.text}/${subnet.prefix}` };
   }
-  throw conflict(`network ${n.name} has no free IPv${family} address left`, n.ipamRanges.length ? 'widen --ipam-range, or detach unused attachments' : 'detach unused attachments, or use a larger subnet');
+  throw conflict(
+    `network ${n.name} has no free IPv${family} address left`,
+    n.ipamRanges.length
+      ? 'widen --ipam-range, or detach unused attachments'
+      : 'detach unused attachments, or use a larger subnet',
+  );
 }

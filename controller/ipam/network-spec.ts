@@ -2,7 +2,14 @@
 import { meshOfInput } from '../mesh/fleet-mesh.js';
 import { invalid } from '../../common/errors.js';
 import {
-  contains, isMulticast, isReservedInNetwork, parseAddr, parseNetwork, usableBounds, type Cidr, type IpAddr,
+  contains,
+  isMulticast,
+  isReservedInNetwork,
+  parseAddr,
+  parseNetwork,
+  usableBounds,
+  type Cidr,
+  type IpAddr,
 } from '../../common/ip.js';
 import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { parseIfName, parseNewIfName } from '../../common/ifname.js';
@@ -28,7 +35,10 @@ const KINDS: NetworkKind[] = ['bridge', 'ovs', 'macvlan'];
 
 export function parseNetworkName(name: string): string {
   if (!NAME_RE.test(name)) {
-    throw invalid(`network name '${name}' is not valid`, 'use 1-32 lower-case letters, digits, - and _, starting with a letter or digit');
+    throw invalid(
+      `network name '${name}' is not valid`,
+      'use 1-32 lower-case letters, digits, - and _, starting with a letter or digit',
+    );
   }
   return name;
 }
@@ -37,19 +47,25 @@ export { isReservedInNetwork, usableBounds };
 
 export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   const name = parseNetworkName(i.name);
-  if (i.subnets.length === 0) throw invalid(`network ${name} has no subnet`, 'add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)');
+  if (i.subnets.length === 0)
+    throw invalid(`network ${name} has no subnet`, 'add --subnet 10.1.1.0/24 (and/or --subnet fd00:1::/64)');
   const subnets = i.subnets.map((s) => parseNetwork(s));
   for (const s of subnets) {
     if (isMulticast(s.addr)) {
-      throw invalid(`subnet ${s.text} is a multicast range, which no interface address may come from`, 'give a unicast subnet, e.g. 10.1.1.0/24 or fd00:1::/64');
+      throw invalid(
+        `subnet ${s.text} is a multicast range, which no interface address may come from`,
+        'give a unicast subnet, e.g. 10.1.1.0/24 or fd00:1::/64',
+      );
     }
   }
   for (const f of [4, 6] as const) {
-    if (subnets.filter((s) => s.addr.family === f).length > 1) throw invalid(`network ${name} has more than one IPv${f} subnet`, 'give at most one IPv4 and one IPv6 subnet');
+    if (subnets.filter((s) => s.addr.family === f).length > 1)
+      throw invalid(`network ${name} has more than one IPv${f} subnet`, 'give at most one IPv4 and one IPv6 subnet');
   }
   const subnetOf = (a: IpAddr, what: string): Cidr => {
     const s = subnets.find((n) => contains(n, a));
-    if (!s) throw invalid(`${what} ${a.text} is not inside any subnet of ${name} (${subnets.map((x) => x.text).join(', ')})`);
+    if (!s)
+      throw invalid(`${what} ${a.text} is not inside any subnet of ${name} (${subnets.map((x) => x.text).join(', ')})`);
     return s;
   };
   const gateways = (i.gateways ?? []).map((g) => parseAddr(g, 'gateway'));
@@ -71,9 +87,14 @@ export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   const kind = (i.kind || 'bridge') as NetworkKind;
   if (!KINDS.includes(kind)) throw invalid(`unknown network kind '${i.kind}'`, `use one of: ${KINDS.join(', ')}`);
   const bridgeName = i.bridge || (kind === 'macvlan' ? '' : `br-${name}`);
-  if (!i.bridge && kind !== 'macvlan' && bridgeName.length > 15) throw invalid(`the bridge name from the network name, 'br-${name}', is longer than 15 bytes`, 'use a network name of at most 12 characters, or give --bridge NAME');
+  if (!i.bridge && kind !== 'macvlan' && bridgeName.length > 15)
+    throw invalid(
+      `the bridge name from the network name, 'br-${name}', is longer than 15 bytes`,
+      'use a network name of at most 12 characters, or give --bridge NAME',
+    );
   if (bridgeName) parseNewIfName(bridgeName, '--bridge');
-  if (kind === 'macvlan' && !i.parent && !Object.keys(i.parents ?? {}).length) throw invalid('a macvlan network needs --parent IF (or --parent h1=eth1,h2=ens3)');
+  if (kind === 'macvlan' && !i.parent && !Object.keys(i.parents ?? {}).length)
+    throw invalid('a macvlan network needs --parent IF (or --parent h1=eth1,h2=ens3)');
   if (i.parent) parseIfName(i.parent, '--parent');
   for (const p of Object.values(i.parents ?? {})) parseIfName(p, '--parent');
   // 0 is the proto's "none" for both.
@@ -95,4 +116,3 @@ export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
     ...(i.mesh ? { mesh: meshOfInput(i.mesh, kind) } : {}),
   };
 }
-

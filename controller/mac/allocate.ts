@@ -51,15 +51,24 @@ export function allocateMac(
     const mac = o.spec.mac;
     // Within the network: a U:/explicit MAC, or a generated one given to an attachment of this network.
     const fleetHolder = tx.macHolder(FLEET_SCOPE, mac);
-    const holder = tx.macHolder(scope, mac) ?? (fleetHolder && tx.getAttachment(fleetHolder)?.net === o.net ? fleetHolder : undefined);
+    const holder =
+      tx.macHolder(scope, mac) ??
+      (fleetHolder && tx.getAttachment(fleetHolder)?.net === o.net ? fleetHolder : undefined);
     if (holder && holder !== o.owner) {
-      throw conflict(`MAC ${mac} is already used in network ${o.net} by ${describeHolder(tx, holder)}`, 'choose another MAC or U:string, or leave it out to have one allocated');
+      throw conflict(
+        `MAC ${mac} is already used in network ${o.net} by ${describeHolder(tx, holder)}`,
+        'choose another MAC or U:string, or leave it out to have one allocated',
+      );
     }
     if (!holder) tx.reserveMac(scope, mac, o.owner);
     return { mac, scheme: o.spec.kind, source: o.spec.kind === 'string' ? o.spec.source : '' };
   }
   const ip = parseAddr(o.underlayIp, 'underlay address');
-  if (ip.family !== 4) throw invalid(`the host's underlay address ${ip.text} is not IPv4`, 'the XX:IP:IP:IP:YY:ZZ scheme needs an IPv4 underlay; give a MAC or U:string');
+  if (ip.family !== 4)
+    throw invalid(
+      `the host's underlay address ${ip.text} is not IPv4`,
+      'the XX:IP:IP:IP:YY:ZZ scheme needs an IPv4 underlay; give a MAC or U:string',
+    );
   for (let i = 0; i < MAX_TRIES; i++) {
     const mac = macFromHostIp(ip, rand);
     // Unique fleet-wide, and not equal to a U:/explicit MAC someone chose in this network.

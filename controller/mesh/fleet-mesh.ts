@@ -12,10 +12,13 @@ const FIRST_KEY = 100;
 /** `--mesh gre|vxlan [--mesh-key N] [--mesh-port P]` as the network will keep it (members: none yet). */
 export function meshOfInput(m: { encap: string; key: number; dstPort?: number }, kind: NetworkKind): NetworkMesh {
   if (m.encap !== 'gre' && m.encap !== 'vxlan') throw invalid(`--mesh '${m.encap}' is not gre or vxlan`);
-  if (kind !== 'ovs' && kind !== 'bridge') throw invalid(`a ${kind} network cannot be meshed`, 'mesh a network of kind bridge or ovs');
-  if (!Number.isInteger(m.key) || m.key < 0 || m.key > MAX_KEY) throw invalid(`--mesh-key ${m.key} is not 1..${MAX_KEY}`);
+  if (kind !== 'ovs' && kind !== 'bridge')
+    throw invalid(`a ${kind} network cannot be meshed`, 'mesh a network of kind bridge or ovs');
+  if (!Number.isInteger(m.key) || m.key < 0 || m.key > MAX_KEY)
+    throw invalid(`--mesh-key ${m.key} is not 1..${MAX_KEY}`);
   const dstPort = m.dstPort ?? 0;
-  if (!Number.isInteger(dstPort) || dstPort < 0 || dstPort > 65535) throw invalid(`--mesh-port ${dstPort} is not 1..65535`);
+  if (!Number.isInteger(dstPort) || dstPort < 0 || dstPort > 65535)
+    throw invalid(`--mesh-port ${dstPort} is not 1..65535`);
   return { encap: m.encap, key: m.key, members: [], dstPort };
 }
 
@@ -25,7 +28,11 @@ export function withMeshKey(tx: Tx, n: NetworkRecord): NetworkRecord {
   const others = tx.listNetworks().filter((o) => o.name !== n.name && o.mesh?.encap === n.mesh!.encap);
   if (n.mesh.key) {
     const holder = others.find((o) => o.mesh!.key === n.mesh!.key);
-    if (holder) throw conflict(`${n.mesh.encap} key ${n.mesh.key} is already used by network ${holder.name}`, 'give another --mesh-key, or leave it out to get a free one');
+    if (holder)
+      throw conflict(
+        `${n.mesh.encap} key ${n.mesh.key} is already used by network ${holder.name}`,
+        'give another --mesh-key, or leave it out to get a free one',
+      );
     return n;
   }
   const existing = tx.getNetwork(n.name);
@@ -39,12 +46,20 @@ export function withMeshKey(tx: Tx, n: NetworkRecord): NetworkRecord {
 function meshedNetwork(tx: Tx, net: string): NetworkRecord & { mesh: NetworkMesh } {
   const n = tx.getNetwork(net);
   if (!n) throw notFound(`no network named ${net}`, 'see them with: fleetnet nets');
-  if (!n.mesh) throw invalid(`network ${net} has no mesh`, `create it with --mesh gre|vxlan (fleetnet net create ${net} … --mesh gre)`);
+  if (!n.mesh)
+    throw invalid(
+      `network ${net} has no mesh`,
+      `create it with --mesh gre|vxlan (fleetnet net create ${net} … --mesh gre)`,
+    );
   return n as NetworkRecord & { mesh: NetworkMesh };
 }
 
 /** Adds a host to a network's mesh; returns the hosts whose tunnels change (all members). */
-export function meshAdd(tx: Tx, net: string, host: string): { network: NetworkRecord; hosts: string[]; changed: boolean } {
+export function meshAdd(
+  tx: Tx,
+  net: string,
+  host: string,
+): { network: NetworkRecord; hosts: string[]; changed: boolean } {
   const n = meshedNetwork(tx, net);
   if (!tx.getHost(host)) throw notFound(`no host named ${host}`, 'add it first: fleetnet host add NAME --addr IP');
   if (n.mesh.members.includes(host)) return { network: n, hosts: n.mesh.members, changed: false };
@@ -55,7 +70,11 @@ export function meshAdd(tx: Tx, net: string, host: string): { network: NetworkRe
 }
 
 /** Takes a host out of a network's mesh; returns the hosts whose tunnels change (the old members). */
-export function meshRemove(tx: Tx, net: string, host: string): { network: NetworkRecord; hosts: string[]; changed: boolean } {
+export function meshRemove(
+  tx: Tx,
+  net: string,
+  host: string,
+): { network: NetworkRecord; hosts: string[]; changed: boolean } {
   const n = meshedNetwork(tx, net);
   if (!n.mesh.members.includes(host)) return { network: n, hosts: [], changed: false };
   const network = { ...n, mesh: { ...n.mesh, members: n.mesh.members.filter((m) => m !== host) } };
@@ -69,10 +88,17 @@ export function planInputFromTx(tx: Tx): { hosts: MeshHost[]; networks: MeshNetw
   const known = new Set(hosts.map((h) => h.name));
   const networks = tx.listNetworks().flatMap((n): MeshNetwork[] =>
     n.mesh && (n.kind === 'ovs' || n.kind === 'bridge')
-      ? [{
-          name: n.name, kind: n.kind, encap: n.mesh.encap, key: n.mesh.key, bridge: n.bridge,
-          members: n.mesh.members.filter((m) => known.has(m)), ...(n.mesh.dstPort ? { dstPort: n.mesh.dstPort } : {}),
-        }]
+      ? [
+          {
+            name: n.name,
+            kind: n.kind,
+            encap: n.mesh.encap,
+            key: n.mesh.key,
+            bridge: n.bridge,
+            members: n.mesh.members.filter((m) => known.has(m)),
+            ...(n.mesh.dstPort ? { dstPort: n.mesh.dstPort } : {}),
+          },
+        ]
       : [],
   );
   return { hosts, networks };

@@ -76,7 +76,10 @@ export class MeshPusher {
   private pushOne(host: string): Promise<HostMeshState> {
     // One push per host at a time; a push asked for meanwhile runs after it (with the newer plan).
     const prev = this.running.get(host) ?? Promise.resolve(undefined);
-    const next = prev.then(() => this.doPush(host), () => this.doPush(host));
+    const next = prev.then(
+      () => this.doPush(host),
+      () => this.doPush(host),
+    );
     this.running.set(host, next);
     void next.finally(() => this.running.get(host) === next && this.running.delete(host));
     return next;
@@ -93,11 +96,15 @@ export class MeshPusher {
     const generation = this.nextGeneration();
     let st: HostMeshState;
     try {
-      const reply = await this.link(host, h.agentAddr).applyMesh(agentMeshSpec(plan, generation), this.o.timeoutMs ?? 30_000);
+      const reply = await this.link(host, h.agentAddr).applyMesh(
+        agentMeshSpec(plan, generation),
+        this.o.timeoutMs ?? 30_000,
+      );
       const error = reply.errors.map((e) => `${e.network}: ${e.message}`).join('; ');
       st = { host, generation, error, reply };
       this.clearRetry(host);
-      if (reply.changes) this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
+      if (reply.changes)
+        this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
     } catch (err) {
       st = { host, generation, error: describeError(err) };
       if (this.stopped) return st;
@@ -178,15 +185,28 @@ export class MeshPusher {
   /** Each member host's tunnel state, asked of its agent now (in parallel, bounded by the timeout). */
   async status(net?: string): Promise<{ host: string; reply?: MeshStatusReply; error: string }[]> {
     const hosts = await this.o.store.read((tx) =>
-      tx.listNetworks().filter((n) => n.mesh && (!net || n.name === net)).flatMap((n) => n.mesh!.members)
-        .filter((m, i, a) => a.indexOf(m) === i).sort().map((m) => tx.getHost(m)).filter((h) => h !== undefined));
-    return Promise.all(hosts.map(async (h) => {
-      try {
-        const reply = await this.link(h.name, h.agentAddr).meshStatus(this.o.timeoutMs ?? 10_000);
-        return { host: h.name, reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply, error: '' };
-      } catch (err) {
-        return { host: h.name, error: describeError(err) };
-      }
-    }));
+      tx
+        .listNetworks()
+        .filter((n) => n.mesh && (!net || n.name === net))
+        .flatMap((n) => n.mesh!.members)
+        .filter((m, i, a) => a.indexOf(m) === i)
+        .sort()
+        .map((m) => tx.getHost(m))
+        .filter((h) => h !== undefined),
+    );
+    return Promise.all(
+      hosts.map(async (h) => {
+        try {
+          const reply = await this.link(h.name, h.agentAddr).meshStatus(this.o.timeoutMs ?? 10_000);
+          return {
+            host: h.name,
+            reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply,
+            error: '',
+          };
+        } catch (err) {
+          return { host: h.name, error: describeError(err) };
+        }
+      }),
+    );
   }
 }

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import * as x509 from '../../common/pki/x509.js';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import { CLOCK_SKEW_MS, normalizeSerial, type Role } from '../../common/pki/identity.js';
-import { crypto, generateKeyPair, importPrivateKey, privateKeyPem, readText, SIGN_ALG, writeSecureFile } from '../../common/pki/keys.js';
+import {
+  crypto,
+  generateKeyPair,
+  importPrivateKey,
+  privateKeyPem,
+  readText,
+  SIGN_ALG,
+  writeSecureFile,
+} from '../../common/pki/keys.js';
 
 export const CA_KEY = 'ca.key';
 export const CA_CERT = 'ca.crt';
@@ -47,7 +55,9 @@ export class CertificateAuthority {
   /** Makes a new CA in dir (key 0600). Refuses to overwrite one. */
   static async create(dir: string, opts: { validityDays?: number; name?: string } = {}): Promise<CertificateAuthority> {
     if (CertificateAuthority.exists(dir)) {
-      throw new FleetnetError('conflict', `a CA already exists in ${dir}`, { hint: 'keep it (every issued certificate depends on it), or choose another --dir' });
+      throw new FleetnetError('conflict', `a CA already exists in ${dir}`, {
+        hint: 'keep it (every issued certificate depends on it), or choose another --dir',
+      });
     }
     const keys = await generateKeyPair();
     const now = Date.now();
@@ -78,16 +88,24 @@ export class CertificateAuthority {
       throw new FleetnetError('not_found', `no CA in ${dir}`, { hint: 'run: fleetnet controller init --dir ' + dir });
     }
     const certPem = readText(join(dir, CA_CERT));
-    return new CertificateAuthority(new x509.X509Certificate(certPem), await importPrivateKey(readText(join(dir, CA_KEY))), certPem);
+    return new CertificateAuthority(
+      new x509.X509Certificate(certPem),
+      await importPrivateKey(readText(join(dir, CA_KEY))),
+      certPem,
+    );
   }
 
   /** Signs a certificate for a public key with fleetnet's names for the role. */
   async issueFor(publicKey: CryptoKey, o: IssueOptions): Promise<IssuedCert> {
-    if (!(o.validityMs > 0)) throw invalid(`certificate validity ${o.validityMs} ms is not positive`, 'give a validity above zero');
+    if (!(o.validityMs > 0))
+      throw invalid(`certificate validity ${o.validityMs} ms is not positive`, 'give a validity above zero');
     const issuedAt = o.notBeforeMs ?? Date.now();
     const notBefore = o.notBeforeMs ?? issuedAt - CLOCK_SKEW_MS;
     const notAfterMs = issuedAt + o.validityMs;
-    const usages = o.role === 'cli' ? [x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
+    const usages =
+      o.role === 'cli'
+        ? [x509.ExtendedKeyUsage.clientAuth]
+        : [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth];
     const serial = randomSerial();
     const cert = await x509.X509CertificateGenerator.create(
       {
@@ -118,9 +136,13 @@ export class CertificateAuthority {
     try {
       csr = new x509.Pkcs10CertificateRequest(csrPem);
     } catch (err) {
-      throw new FleetnetError('invalid', 'the certificate request is not a PEM PKCS#10 CSR', { cause: err, hint: 'send the CSR the agent made' });
+      throw new FleetnetError('invalid', 'the certificate request is not a PEM PKCS#10 CSR', {
+        cause: err,
+        hint: 'send the CSR the agent made',
+      });
     }
-    if (!(await csr.verify(crypto))) throw invalid('the certificate request\'s signature does not verify', 'make a new CSR with the key it names');
+    if (!(await csr.verify(crypto)))
+      throw invalid("the certificate request's signature does not verify", 'make a new CSR with the key it names');
     return this.issueFor(await csr.publicKey.export(crypto), o);
   }
 

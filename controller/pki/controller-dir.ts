@@ -40,13 +40,20 @@ export interface InitResult {
 }
 
 /** `fleetnet controller init`: CA, the controller's certificate, and the first CLI credential. */
-export async function initControllerDir(dir: string, opts: { settings?: Partial<PkiSettings>; cliUser?: string } = {}): Promise<InitResult> {
+export async function initControllerDir(
+  dir: string,
+  opts: { settings?: Partial<PkiSettings>; cliUser?: string } = {},
+): Promise<InitResult> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = await CertificateAuthority.create(dir);
   const p = paths(dir);
   writeSecureFile(p.settings, JSON.stringify(opts.settings ?? {}, null, 1) + '\n', 0o600);
   const settings = loadPkiSettings(p.settings);
-  const ctl = await ca.issueWithKey({ role: 'controller', name: CONTROLLER_NAME, validityMs: settings.controllerCertValidityMs });
+  const ctl = await ca.issueWithKey({
+    role: 'controller',
+    name: CONTROLLER_NAME,
+    validityMs: settings.controllerCertValidityMs,
+  });
   writeSecureFile(p.controllerKey, ctl.keyPem, 0o600);
   writeSecureFile(p.controllerCert, ctl.certPem, 0o644);
   const user = opts.cliUser ?? 'admin';
@@ -77,15 +84,26 @@ export async function openTrust(dir: string, overrides: { joinTokenTtlMs?: numbe
     dir,
     ca,
     settings,
-    tokens: new JoinTokens({ store: new FileJoinTokenStore(p.tokens), ttlMs: overrides.joinTokenTtlMs ?? settings.joinTokenTtlMs }),
+    tokens: new JoinTokens({
+      store: new FileJoinTokenStore(p.tokens),
+      ttlMs: overrides.joinTokenTtlMs ?? settings.joinTokenTtlMs,
+    }),
     revocations: new FileRevocationStore(p.revoked),
     issued: new FileIssuedCerts(p.certs),
-    controllerCredential: () => ({ caPem: ca.certPem, certPem: readFileSync(p.controllerCert, 'utf8'), keyPem: readFileSync(p.controllerKey, 'utf8') }),
+    controllerCredential: () => ({
+      caPem: ca.certPem,
+      certPem: readFileSync(p.controllerCert, 'utf8'),
+      keyPem: readFileSync(p.controllerKey, 'utf8'),
+    }),
   };
 }
 
 export function cliCredential(dir: string, user = 'admin'): Credential | undefined {
   const p = paths(dir);
   if (!existsSync(p.cliCert(user))) return undefined;
-  return { caPem: readFileSync(p.caCert, 'utf8'), certPem: readFileSync(p.cliCert(user), 'utf8'), keyPem: readFileSync(p.cliKey(user), 'utf8') };
+  return {
+    caPem: readFileSync(p.caCert, 'utf8'),
+    certPem: readFileSync(p.cliCert(user), 'utf8'),
+    keyPem: readFileSync(p.cliKey(user), 'utf8'),
+  };
 }

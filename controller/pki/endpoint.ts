@@ -43,7 +43,10 @@ export async function startControllerEndpoint(o: ControllerEndpointOptions): Pro
   o.configure?.(server);
   const creds = serverCredentials(new CredentialProvider(o.trust.controllerCredential()));
   const port = await bindServer(server, o.listen, creds).catch((err: unknown) => {
-    throw new FleetnetError('failed', `cannot listen on ${o.listen}`, { cause: err, hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440' });
+    throw new FleetnetError('failed', `cannot listen on ${o.listen}`, {
+      cause: err,
+      hint: 'give an address this machine holds, e.g. --listen 10.99.0.1:7440',
+    });
   });
   o.log.info({ listen: o.listen, port }, 'controller endpoint serving (mTLS)');
   return { port, server, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };

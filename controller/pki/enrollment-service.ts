@@ -24,7 +24,11 @@ export const CONTROLLER_DEFAULT_RULE: Rule = { kind: 'roles', roles: ['cli', 'co
 
 /** Issues a host certificate for a CSR and records its serial under the host. */
 export async function issueHostCert(trust: Trust, hostId: string, csrPem: string): Promise<EnrollReply> {
-  const issued = await trust.ca.issueFromCsr(csrPem, { role: 'host', name: hostId, validityMs: trust.settings.hostCertValidityMs });
+  const issued = await trust.ca.issueFromCsr(csrPem, {
+    role: 'host',
+    name: hostId,
+    validityMs: trust.settings.hostCertValidityMs,
+  });
   trust.issued.record(hostId, { serial: issued.serial, notAfterMs: issued.notAfterMs, atMs: Date.now() });
   return { certPem: issued.certPem, caPem: trust.ca.certPem, serial: issued.serial, notAfterUnixMs: issued.notAfterMs };
 }
@@ -41,7 +45,10 @@ function unary<Req, Res>(log: Logger, name: string, fn: (req: Req, call: ServerU
     fn(call.request, call).then(
       (res) => cb(null, res),
       (err: unknown) => {
-        log.warn({ rpc: name, peer: call.getPeer(), err: err instanceof Error ? err.message : String(err) }, 'request refused or failed');
+        log.warn(
+          { rpc: name, peer: call.getPeer(), err: err instanceof Error ? err.message : String(err) },
+          'request refused or failed',
+        );
         cb(toServiceError(err));
       },
     );
@@ -55,7 +62,9 @@ export function enrollmentService(trust: Trust, log: Logger): UntypedServiceImpl
       if (!req.csrPem) throw invalid('the enrollment carries no CSR', 'send a PEM PKCS#10 request');
       const hostId = await trust.tokens.consume(req.joinToken);
       if (hostId !== claimed) {
-        throw new FleetnetError('permission', `join token refused: it was made for host ${hostId}, not ${claimed}`, { hint: 'use the token issued for this host' });
+        throw new FleetnetError('permission', `join token refused: it was made for host ${hostId}, not ${claimed}`, {
+          hint: 'use the token issued for this host',
+        });
       }
       const reply = await issueHostCert(trust, hostId, req.csrPem);
       log.info({ hostId, serial: reply.serial }, 'host enrolled');

@@ -103,7 +103,8 @@ export class JoinTokens {
   /** A fresh token for one host; shown once, stored only as a hash. */
   async issue(hostId: string, ttlMs = this.o.ttlMs): Promise<{ token: string; expiresAtMs: number }> {
     parseHostId(hostId);
-    if (!(ttlMs > 0)) throw invalid(`join token lifetime ${ttlMs} ms is not positive`, 'give a lifetime above zero, e.g. 15m');
+    if (!(ttlMs > 0))
+      throw invalid(`join token lifetime ${ttlMs} ms is not positive`, 'give a lifetime above zero, e.g. 15m');
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const expiresAtMs = this.now() + ttlMs;
     await this.o.store.put({ hash: hashToken(token), hostId, expiresAtMs });
@@ -112,7 +113,10 @@ export class JoinTokens {
 
   /** Uses a token up. Returns the host id it was made for; refuses unknown, used and expired tokens. */
   async consume(token: string): Promise<string> {
-    const refuse = (why: string) => new FleetnetError('permission', `join token refused: ${why}`, { hint: 'ask the controller for a new one (fleetnet host add issues one per bootstrap)' });
+    const refuse = (why: string) =>
+      new FleetnetError('permission', `join token refused: ${why}`, {
+        hint: 'ask the controller for a new one (fleetnet host add issues one per bootstrap)',
+      });
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) throw refuse('not a fleetnet join token');
     const rec = await this.o.store.take(hashToken(token));
     if (!rec) throw refuse('unknown or already used');

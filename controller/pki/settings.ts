@@ -8,16 +8,36 @@ const DAY = 86_400_000;
 
 export const PkiSettingsSchema = z.object({
   /** Host (agent) certificates are short-lived; `fleetnet host rotate-cert` renews them. */
-  hostCertValidityMs: z.number().int().positive().default(30 * DAY),
-  cliCertValidityMs: z.number().int().positive().default(90 * DAY),
-  controllerCertValidityMs: z.number().int().positive().default(365 * DAY),
-  joinTokenTtlMs: z.number().int().positive().default(15 * MIN),
+  hostCertValidityMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30 * DAY),
+  cliCertValidityMs: z
+    .number()
+    .int()
+    .positive()
+    .default(90 * DAY),
+  controllerCertValidityMs: z
+    .number()
+    .int()
+    .positive()
+    .default(365 * DAY),
+  joinTokenTtlMs: z
+    .number()
+    .int()
+    .positive()
+    .default(15 * MIN),
 });
 export type PkiSettings = Readonly<z.infer<typeof PkiSettingsSchema>>;
 
 export function pkiSettings(input: unknown): PkiSettings {
   const r = PkiSettingsSchema.safeParse(input ?? {});
-  if (!r.success) throw invalid(`PKI settings are not valid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, 'fix settings.json in the controller folder');
+  if (!r.success)
+    throw invalid(
+      `PKI settings are not valid: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      'fix settings.json in the controller folder',
+    );
   return Object.freeze(r.data);
 }
 

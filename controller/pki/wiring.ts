@@ -14,7 +14,10 @@ export async function openTrustIfInitialised(dir: string): Promise<Trust | undef
 }
 
 /** Credentials for the controller's connection to one agent; plain TCP when there is no trust folder. */
-export function agentChannel(trust: Trust | undefined, hostName: string): { creds: ChannelCredentials; options: ChannelOptions } {
+export function agentChannel(
+  trust: Trust | undefined,
+  hostName: string,
+): { creds: ChannelCredentials; options: ChannelOptions } {
   if (!trust) return { creds: credentials.createInsecure(), options: {} };
   return {
     creds: clientCredentials(trust.ca.certPem, trust.controllerCredential(), (s) => trust.revocations.isRevoked(s)),

@@ -9,8 +9,13 @@ import { parseHostId } from '../../common/pki/identity.js';
 import { AgentRpcClient, insecureChannel } from '../../common/rpc/agent-client.js';
 import { unary } from '../../common/rpc/server.js';
 import {
-  ProbeAgentReply_State as Probe, type HostTokenRequest, type IssueClientCertRequest, type ProbeAgentRequest,
-  type RevokeHostCertsRequest, type RotateHostCertRequest, type WaitHostEnrolledRequest,
+  ProbeAgentReply_State as Probe,
+  type HostTokenRequest,
+  type IssueClientCertRequest,
+  type ProbeAgentRequest,
+  type RevokeHostCertsRequest,
+  type RotateHostCertRequest,
+  type WaitHostEnrolledRequest,
 } from '../../proto/gen/fleetnet/v1/admin.js';
 import { connectAgentTls, waitForAgent } from '../bootstrap/agent-client.js';
 import { rotateHostCert } from '../bootstrap/rotate.js';
@@ -20,10 +25,14 @@ import { revokeHost } from '../pki/enrollment-service.js';
 import type { Store } from '../store/store.js';
 
 /** Every Admin RPC: a CLI (admin) certificate, never a host's or the controller's own. */
-export const ADMIN_POLICY: Readonly<Record<string, Rule>> = Object.freeze(Object.fromEntries(
-  ['HostToken', 'WaitHostEnrolled', 'ProbeAgent', 'RotateHostCert', 'RevokeHostCerts', 'IssueClientCert']
-    .map((m) => [`/fleetnet.v1.Admin/${m}`, { kind: 'roles', roles: ['cli'] } satisfies Rule]),
-));
+export const ADMIN_POLICY: Readonly<Record<string, Rule>> = Object.freeze(
+  Object.fromEntries(
+    ['HostToken', 'WaitHostEnrolled', 'ProbeAgent', 'RotateHostCert', 'RevokeHostCerts', 'IssueClientCert'].map((m) => [
+      `/fleetnet.v1.Admin/${m}`,
+      { kind: 'roles', roles: ['cli'] } satisfies Rule,
+    ]),
+  ),
+);
 
 export interface AdminServiceDeps {
   /** Undefined: the controller runs without a CA (plain TCP); only ProbeAgent and RevokeHostCerts answer. */
@@ -44,14 +53,17 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
     if (d.trust) return d.trust;
     const why = `${what} needs the controller's CA, and this controller runs without one (plain TCP)`;
     throw new FleetnetError('unsupported', why, {
-      hint: 'run fleetnet controller init on the controller\'s machine, then restart it',
+      hint: "run fleetnet controller init on the controller's machine, then restart it",
     });
   };
   const agentAddrOf = async (host: string, given: string): Promise<string> => {
     if (given) return given;
     const h = await store.read((tx) => tx.getHost(host));
     if (!h) {
-      throw notFound(`host ${host} is not registered and no agent address was given`, 'register it (fleetnet host add) or pass --addr ADDR:PORT');
+      throw notFound(
+        `host ${host} is not registered and no agent address was given`,
+        'register it (fleetnet host add) or pass --addr ADDR:PORT',
+      );
     }
     return h.agentAddr;
   };
@@ -69,7 +81,7 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
     waitHostEnrolled: unary(log, 'WaitHostEnrolled', async (r: WaitHostEnrolledRequest, ctx) => {
       const trust = needTrust('waiting for an enrollment');
       const host = parseHostId(r.hostId);
-      if (!r.agentAddr) throw invalid('WaitHostEnrolled needs the agent\'s address');
+      if (!r.agentAddr) throw invalid("WaitHostEnrolled needs the agent's address");
       const leftMs = Math.min(r.timeoutMs || 60_000, ctx.deadlineMs - now() - 200);
       await waitForAgent(r.agentAddr, host, trust, Math.max(leftMs, 0), ctx.signal);
       const serial = trust.issued.list(host).at(-1)?.serial ?? '';
@@ -115,7 +127,10 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       if (!d.trust) return { serials: [], hasCa: false };
       const reason = r.reason || 'revoked by an administrator';
       const serials = r.issuedSinceUnixMs
-        ? d.trust.issued.list(host).filter((c) => c.atMs >= r.issuedSinceUnixMs).map((c) => c.serial)
+        ? d.trust.issued
+            .list(host)
+            .filter((c) => c.atMs >= r.issuedSinceUnixMs)
+            .map((c) => c.serial)
         : revokeHost(d.trust, host, reason);
       if (r.issuedSinceUnixMs) for (const serial of serials) d.trust.revocations.revoke({ serial, name: host, reason });
       if (r.forget) d.trust.issued.forget(host);

@@ -13,17 +13,19 @@ const HEALTH_TIMEOUT_MS = 5_000;
 export function agentVersionsHandler(store: Store, dispatcher: Pick<Dispatcher, 'linkOf'>, log: Logger) {
   return unary(log, 'AgentVersions', async (): Promise<AgentVersionsReply> => {
     const hosts = await store.read((tx) => tx.listHosts());
-    const agents = await Promise.all(hosts.map(async (h): Promise<AgentVersion> => {
-      const base = { host: h.name, agentAddr: h.agentAddr };
-      try {
-        const link = await dispatcher.linkOf(h.name);
-        if (!link) return { ...base, version: h.agentVersion, state: 'unreachable', error: 'the host was removed' };
-        const r = await link.health(HEALTH_TIMEOUT_MS);
-        return { ...base, version: r.version, state: 'up', error: '' };
-      } catch (err) {
-        return { ...base, version: h.agentVersion, state: 'unreachable', error: describeError(err) };
-      }
-    }));
+    const agents = await Promise.all(
+      hosts.map(async (h): Promise<AgentVersion> => {
+        const base = { host: h.name, agentAddr: h.agentAddr };
+        try {
+          const link = await dispatcher.linkOf(h.name);
+          if (!link) return { ...base, version: h.agentVersion, state: 'unreachable', error: 'the host was removed' };
+          const r = await link.health(HEALTH_TIMEOUT_MS);
+          return { ...base, version: r.version, state: 'up', error: '' };
+        } catch (err) {
+          return { ...base, version: h.agentVersion, state: 'unreachable', error: describeError(err) };
+        }
+      }),
+    );
     return { agents };
   });
 }

@@ -4,7 +4,18 @@ import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
-import type { FleetAttachBatchItem, FleetAttachBatchRequest, FleetAttachReply, FleetAttachRequest, FleetDetachRequest, ListAttachmentsRequest, AddHostRequest, RemoveHostRequest, CreateNetworkRequest, RemoveNetworkRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import type {
+  FleetAttachBatchItem,
+  FleetAttachBatchRequest,
+  FleetAttachReply,
+  FleetAttachRequest,
+  FleetDetachRequest,
+  ListAttachmentsRequest,
+  AddHostRequest,
+  RemoveHostRequest,
+  CreateNetworkRequest,
+  RemoveNetworkRequest,
+} from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { fleetCheck } from '../fleet/check.js';
@@ -17,7 +28,13 @@ import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 import type { MeshPusher } from '../mesh/push.js';
 import { meshHandlers } from './mesh-service.js';
-import { attachInputFromProto, attachmentToProto, hostToProto, networkInputFromProto, networkToProto } from './convert.js';
+import {
+  attachInputFromProto,
+  attachmentToProto,
+  hostToProto,
+  networkInputFromProto,
+  networkToProto,
+} from './convert.js';
 
 export interface ControllerServiceDeps {
   store: Store;
@@ -73,7 +90,10 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     return ctx && Number.isFinite(ctx.deadlineMs) ? Math.min(w, ctx.deadlineMs - Date.now() - REPLY_MARGIN_MS) : w;
   };
   const listAtts = (r: ListAttachmentsRequest) =>
-    store.read((tx) => tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }))
+    store
+      .read((tx) =>
+        tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }),
+      )
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
@@ -92,17 +112,29 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     meshAdd: unary(log, 'MeshAdd', mesh.meshAdd),
     meshRemove: unary(log, 'MeshRemove', mesh.meshRemove),
     fleetMeshStatus: unary(log, 'FleetMeshStatus', mesh.fleetMeshStatus),
-    controllerHealth: unary(log, 'ControllerHealth', async () => ({ status: 'ok', version: d.version, uptimeMs: now() - d.startedAtMs, store: store.description })),
+    controllerHealth: unary(log, 'ControllerHealth', async () => ({
+      status: 'ok',
+      version: d.version,
+      uptimeMs: now() - d.startedAtMs,
+      store: store.description,
+    })),
 
     addHost: unary(log, 'AddHost', async (r: AddHostRequest) => {
-      const { host, created } = await store.transact((tx) => addHost(tx, { name: r.name, agentAddr: r.agentAddr, underlayIp: r.underlayIp }, now()));
+      const { host, created } = await store.transact((tx) =>
+        addHost(tx, { name: r.name, agentAddr: r.agentAddr, underlayIp: r.underlayIp }, now()),
+      );
       if (created) log.info({ host: host.name, addr: host.agentAddr }, 'host added');
       dispatcher.kick(host.name);
       return hostToProto(host);
     }),
-    listHosts: unary(log, 'ListHosts', async () => ({ hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto) })),
+    listHosts: unary(log, 'ListHosts', async () => ({
+      hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto),
+    })),
     removeHost: unary(log, 'RemoveHost', async (r: RemoveHostRequest) => {
-      const { removed, peers } = await store.transact((tx) => ({ removed: removeHost(tx, r.name, r.force), peers: leaveMeshes(tx, r.name) }));
+      const { removed, peers } = await store.transact((tx) => ({
+        removed: removeHost(tx, r.name, r.force),
+        peers: leaveMeshes(tx, r.name),
+      }));
       dispatcher.forget(r.name);
       log.info({ host: r.name, force: r.force, meshPeers: peers }, 'host removed');
       // Its tunnels go from the other members now, not at their next resync (the push retries on its own).
@@ -111,12 +143,16 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     }),
 
     createNetwork: unary(log, 'CreateNetwork', async (r: CreateNetworkRequest) => {
-      const { network, created } = await store.transact((tx) => createNetwork(tx, networkInputFromProto(r.network), now()));
+      const { network, created } = await store.transact((tx) =>
+        createNetwork(tx, networkInputFromProto(r.network), now()),
+      );
       if (created) log.info({ net: network.name, subnets: network.subnets }, 'network created');
       return networkToProto(network, 0);
     }),
     listNetworks: unary(log, 'ListNetworks', async () => ({
-      networks: await store.read((tx) => tx.listNetworks().map((n) => networkToProto(n, tx.countAttachments({ net: n.name })))),
+      networks: await store.read((tx) =>
+        tx.listNetworks().map((n) => networkToProto(n, tx.countAttachments({ net: n.name }))),
+      ),
     })),
     removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => {
       const members = await store.read((tx) => tx.getNetwork(r.name)?.mesh?.members ?? []);
@@ -127,21 +163,36 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
 
     fleetAttach: unary(log, 'FleetAttach', attachOne),
     fleetAttachBatch: unary(log, 'FleetAttachBatch', async (r: FleetAttachBatchRequest, ctx) => {
-      if (r.requests.length > MAX_BATCH) throw invalid(`a batch of ${r.requests.length} attaches is too large`, `send at most ${MAX_BATCH} per FleetAttachBatch`);
-      const items = await Promise.all(r.requests.map((one) => attachOne(one, ctx).then(
-        (reply): FleetAttachBatchItem => ({ reply, errorKind: '', error: '', hint: '' }),
-        (err: unknown): FleetAttachBatchItem => {
-          const e = err instanceof FleetnetError ? err : new FleetnetError('failed', err instanceof Error ? err.message : String(err));
-          return { reply: undefined, errorKind: e.kind, error: e.message, hint: e.hint ?? '' };
-        },
-      )));
+      if (r.requests.length > MAX_BATCH)
+        throw invalid(
+          `a batch of ${r.requests.length} attaches is too large`,
+          `send at most ${MAX_BATCH} per FleetAttachBatch`,
+        );
+      const items = await Promise.all(
+        r.requests.map((one) =>
+          attachOne(one, ctx).then(
+            (reply): FleetAttachBatchItem => ({ reply, errorKind: '', error: '', hint: '' }),
+            (err: unknown): FleetAttachBatchItem => {
+              const e =
+                err instanceof FleetnetError
+                  ? err
+                  : new FleetnetError('failed', err instanceof Error ? err.message : String(err));
+              return { reply: undefined, errorKind: e.kind, error: e.message, hint: e.hint ?? '' };
+            },
+          ),
+        ),
+      );
       return { items };
     }),
     fleetDetach: unary(log, 'FleetDetach', async (r: FleetDetachRequest, ctx) => {
       const dec = await store.transact((tx) =>
-        decideDetach(tx, r.attachmentId
-          ? { id: r.attachmentId, ...(r.host ? { host: r.host } : {}) }
-          : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname }, now()),
+        decideDetach(
+          tx,
+          r.attachmentId
+            ? { id: r.attachmentId, ...(r.host ? { host: r.host } : {}) }
+            : { host: r.host, target: targetFromProto(r.target), ifname: r.ifname },
+          now(),
+        ),
       );
       if (!dec.attachment) return { found: false, done: true, attachment: undefined };
       if (dec.gone) return { found: true, done: true, attachment: attachmentToProto(dec.attachment) };
@@ -150,8 +201,12 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),
-    fleetCheck: unary(log, 'FleetCheck', async (r: { host: string; fix: boolean }) => ({ findings: await fleetCheck({ store, dispatcher, log }, r.host, r.fix) })),
-    listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({ attachments: (await listAtts(r)).map(attachmentToProto) })),
+    fleetCheck: unary(log, 'FleetCheck', async (r: { host: string; fix: boolean }) => ({
+      findings: await fleetCheck({ store, dispatcher, log }, r.host, r.fix),
+    })),
+    listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({
+      attachments: (await listAtts(r)).map(attachmentToProto),
+    })),
     listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, { data: Buffer }>) => {
       const r = call.request;
       const text = r.container
@@ -160,7 +215,8 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       text.then(
         (s) => {
           const buf = jsonBytes(s);
-          for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES) call.write({ data: buf.subarray(off, off + JSON_CHUNK_BYTES) });
+          for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES)
+            call.write({ data: buf.subarray(off, off + JSON_CHUNK_BYTES) });
           call.end();
         },
         (err: unknown) => call.destroy(Object.assign(new Error('list failed'), toServiceError(err))),

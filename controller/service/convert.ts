@@ -7,7 +7,6 @@ import type { NetworkInput } from '../ipam/network-spec.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 
-
 export function attachInputFromProto(r: FleetAttachRequest): FleetAttachInput {
   const s = attachSpecOfFleetRequest(r);
   return {
@@ -28,37 +27,83 @@ export function attachInputFromProto(r: FleetAttachRequest): FleetAttachInput {
 export function attachmentToProto(a: AttachmentRecord): Attachment {
   const v = attachmentView(a);
   return {
-    id: a.id, host: a.host, network: a.net, target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname,
-    hostIf: a.hostIf, kind: a.kind, mac: a.mac, addresses: v.addresses, gateways: v.gateways, mtu: a.mtu, vlan: a.vlan,
-    state: a.state, error: a.error, generation: a.generation,
+    id: a.id,
+    host: a.host,
+    network: a.net,
+    target: { kind: a.target.kind, value: a.target.value },
+    ifname: a.ifname,
+    hostIf: a.hostIf,
+    kind: a.kind,
+    mac: a.mac,
+    addresses: v.addresses,
+    gateways: v.gateways,
+    mtu: a.mtu,
+    vlan: a.vlan,
+    state: a.state,
+    error: a.error,
+    generation: a.generation,
     container: a.container ? { ...a.container, netns: '' } : undefined,
-    hostIfname: a.hostIfname, lease: undefined, createdUnixMs: a.createdMs, updatedUnixMs: a.updatedMs,
+    hostIfname: a.hostIfname,
+    lease: undefined,
+    createdUnixMs: a.createdMs,
+    updatedUnixMs: a.updatedMs,
     dhcp: a.other.filter((o) => o.kind === 'dhcp').map((o) => ({ dhcp: { client: o.client, options: o.options } })),
-    attempts: a.attempts ?? 0, keepAddress: !!a.keepAddress, reserveOnly: !!a.reserveOnly,
+    attempts: a.attempts ?? 0,
+    keepAddress: !!a.keepAddress,
+    reserveOnly: !!a.reserveOnly,
   };
 }
 
 export function hostToProto(h: HostRecord): Host {
   return {
-    name: h.name, agentAddr: h.agentAddr, underlayIp: h.underlayIp, state: h.state, lastSeenUnixMs: h.lastSeenMs,
-    agentVersion: h.agentVersion, capabilities: h.capabilities, generation: h.generation,
-    observedGeneration: h.observedGeneration, lastError: h.lastError, addedUnixMs: h.addedMs,
+    name: h.name,
+    agentAddr: h.agentAddr,
+    underlayIp: h.underlayIp,
+    state: h.state,
+    lastSeenUnixMs: h.lastSeenMs,
+    agentVersion: h.agentVersion,
+    capabilities: h.capabilities,
+    generation: h.generation,
+    observedGeneration: h.observedGeneration,
+    lastError: h.lastError,
+    addedUnixMs: h.addedMs,
   };
 }
 
 export function networkToProto(n: NetworkRecord, attachments: number): Network {
   return {
-    name: n.name, subnets: n.subnets, gateways: n.gateways, ipamRanges: n.ipamRanges, bridge: n.bridge, kind: n.kind,
-    parent: n.parent, parents: n.parents, vlan: n.vlan, mtu: n.mtu, createdUnixMs: n.createdMs, attachments,
-    mesh: n.mesh?.encap ?? '', meshKey: n.mesh?.key ?? 0, meshHosts: n.mesh?.members ?? [], meshPort: n.mesh?.dstPort ?? 0,
+    name: n.name,
+    subnets: n.subnets,
+    gateways: n.gateways,
+    ipamRanges: n.ipamRanges,
+    bridge: n.bridge,
+    kind: n.kind,
+    parent: n.parent,
+    parents: n.parents,
+    vlan: n.vlan,
+    mtu: n.mtu,
+    createdUnixMs: n.createdMs,
+    attachments,
+    mesh: n.mesh?.encap ?? '',
+    meshKey: n.mesh?.key ?? 0,
+    meshHosts: n.mesh?.members ?? [],
+    meshPort: n.mesh?.dstPort ?? 0,
   };
 }
 
 export function networkInputFromProto(n: Network | undefined): NetworkInput {
   if (!n) throw invalid('no network given');
   return {
-    name: n.name, subnets: n.subnets, gateways: n.gateways, ipamRanges: n.ipamRanges, bridge: n.bridge, kind: n.kind,
-    parent: n.parent, parents: n.parents, vlan: n.vlan, mtu: n.mtu,
+    name: n.name,
+    subnets: n.subnets,
+    gateways: n.gateways,
+    ipamRanges: n.ipamRanges,
+    bridge: n.bridge,
+    kind: n.kind,
+    parent: n.parent,
+    parents: n.parents,
+    vlan: n.vlan,
+    mtu: n.mtu,
     ...(n.mesh ? { mesh: { encap: n.mesh, key: n.meshKey, dstPort: n.meshPort } } : {}),
   };
 }

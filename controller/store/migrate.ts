@@ -31,12 +31,18 @@ export async function readFleet(s: Store): Promise<FleetCopy> {
 const PER_TX = 10;
 
 /** `writing` is called once the destination was found empty, before the first write to it. */
-export async function migrateFleet(from: Store, to: Store, writing: () => void = () => undefined): Promise<MigrateResult> {
+export async function migrateFleet(
+  from: Store,
+  to: Store,
+  writing: () => void = () => undefined,
+): Promise<MigrateResult> {
   const src = await readFleet(from);
   const dst = await readFleet(to);
   if (dst.hosts.length || dst.networks.length || dst.attachments.length) {
-    throw invalid(`the destination ${to.description} already holds a fleet (${dst.hosts.length} hosts, ${dst.networks.length} networks, ${dst.attachments.length} attachments)`,
-      'migrate into an empty store: a new SQLite file, or an etcd prefix nothing uses (--etcd-prefix)');
+    throw invalid(
+      `the destination ${to.description} already holds a fleet (${dst.hosts.length} hosts, ${dst.networks.length} networks, ${dst.attachments.length} attachments)`,
+      'migrate into an empty store: a new SQLite file, or an etcd prefix nothing uses (--etcd-prefix)',
+    );
   }
   writing();
   await to.transact((tx) => {
@@ -48,9 +54,11 @@ export async function migrateFleet(from: Store, to: Store, writing: () => void =
   const batches: Promise<void>[] = [];
   for (let i = 0; i < src.attachments.length; i += PER_TX) {
     const part = src.attachments.slice(i, i + PER_TX);
-    batches.push(to.transact((tx) => {
-      for (const a of part) copyAttachment(tx, a);
-    }));
+    batches.push(
+      to.transact((tx) => {
+        for (const a of part) copyAttachment(tx, a);
+      }),
+    );
     for (const a of part) {
       addresses += a.addresses.length;
       if (a.mac) macs++;
@@ -58,7 +66,13 @@ export async function migrateFleet(from: Store, to: Store, writing: () => void =
   }
   await Promise.all(batches);
   await verifyCopy(from, to);
-  return { hosts: src.hosts.length, networks: src.networks.length, attachments: src.attachments.length, addresses, macs };
+  return {
+    hosts: src.hosts.length,
+    networks: src.networks.length,
+    attachments: src.attachments.length,
+    addresses,
+    macs,
+  };
 }
 
 function copyAttachment(tx: Tx, a: AttachmentRecord): void {
@@ -71,13 +85,20 @@ function copyAttachment(tx: Tx, a: AttachmentRecord): void {
 export async function verifyCopy(from: Store, to: Store): Promise<void> {
   const [a, b] = await Promise.all([readFleet(from), readFleet(to)]);
   const differ = (what: string, x: unknown, y: unknown) => {
-    if (JSON.stringify(x) !== JSON.stringify(y)) throw new FleetnetError('failed', `the copy differs from the source in its ${what}`, { hint: 'the destination is incomplete: remove it and migrate again' });
+    if (JSON.stringify(x) !== JSON.stringify(y))
+      throw new FleetnetError('failed', `the copy differs from the source in its ${what}`, {
+        hint: 'the destination is incomplete: remove it and migrate again',
+      });
   };
   differ('hosts', a.hosts, b.hosts);
   differ('networks', a.networks, b.networks);
   differ('attachments', a.attachments, b.attachments);
-  const holders = (s: Store) => s.read((tx) => a.attachments.map((x) => [
-    x.addresses.map((c) => tx.addressHolder(x.net, addrOf(c.cidr))), x.mac ? tx.macHolder(macScope(x), x.mac) : '',
-  ]));
+  const holders = (s: Store) =>
+    s.read((tx) =>
+      a.attachments.map((x) => [
+        x.addresses.map((c) => tx.addressHolder(x.net, addrOf(c.cidr))),
+        x.mac ? tx.macHolder(macScope(x), x.mac) : '',
+      ]),
+    );
   differ('address and MAC holders', await holders(from), await holders(to));
 }

@@ -70,7 +70,10 @@ function openDatabase(path: string, synchronous: string): Database.Database {
     db.exec(SCHEMA);
     return db;
   } catch (err) {
-    throw new FleetnetError('failed', `cannot open the state database ${path}`, { cause: err, hint: 'check the path and its permissions (--db PATH)' });
+    throw new FleetnetError('failed', `cannot open the state database ${path}`, {
+      cause: err,
+      hint: 'check the path and its permissions (--db PATH)',
+    });
   }
 }
 
@@ -118,7 +121,9 @@ export class SqliteStore implements Store {
    * parsed once, written back before any list of them and before the COMMIT (write-behind). A
    * decision that throws sends the whole group back to the replay path, where none of this applies.
    */
-  private group: { hosts: Map<string, HostRecord | undefined>; nets: Map<string, NetworkRecord | undefined>; dirty: Set<string> } | undefined;
+  private group:
+    | { hosts: Map<string, HostRecord | undefined>; nets: Map<string, NetworkRecord | undefined>; dirty: Set<string> }
+    | undefined;
   private readonly writeBack: () => void;
   /** Attachment id → its row (the table's rowid); see the head of this file. */
   private readonly seqOf = new Map<string, number>();
@@ -145,8 +150,13 @@ export class SqliteStore implements Store {
   /** The in-memory indexes (row ids, address and MAC holders) from the attachment rows. */
   private loadHolders(): void {
     // One pass over the attachment rows (one row per address; ~0.3 s for 100k attachments).
-    const keys = this.db.prepare(`SELECT a.seq, a.id, a.net, a.data ->> '$.mac', a.data ->> '$.macScheme', j.value ->> '$.cidr'
-      FROM attachments a LEFT JOIN json_each(a.data, '$.addresses') j`).raw().all() as [number, string, string, string | null, string | null, string | null][];
+    const keys = this.db
+      .prepare(
+        `SELECT a.seq, a.id, a.net, a.data ->> '$.mac', a.data ->> '$.macScheme', j.value ->> '$.cidr'
+      FROM attachments a LEFT JOIN json_each(a.data, '$.addresses') j`,
+      )
+      .raw()
+      .all() as [number, string, string, string | null, string | null, string | null][];
     for (const [seq, id, net, mac, scheme, cidr] of keys) {
       this.seqOf.set(id, seq);
       if (mac) this.macHolders.set(holderKey(scheme === 'auto' ? FLEET_SCOPE : netScope(net), mac), id);
@@ -158,10 +168,12 @@ export class SqliteStore implements Store {
   private makeTx(): { tx: Tx; writeBack: () => void } {
     const db = this.db;
     const q = this.q;
-    const parse = <T>(row: { data: string } | undefined): T | undefined => (row ? (JSON.parse(row.data) as T) : undefined);
+    const parse = <T>(row: { data: string } | undefined): T | undefined =>
+      row ? (JSON.parse(row.data) as T) : undefined;
     // Hosts and networks: inside a group's fast path, read once and written back once at its end
     // (every attach reads and rewrites its host's generation and its network's cursor).
-    const cached = <T extends { name: string }>(kind: 'hosts' | 'nets', get: Database.Statement<[string], { data: string }>) =>
+    const cached =
+      <T extends { name: string }>(kind: 'hosts' | 'nets', get: Database.Statement<[string], { data: string }>) =>
       (name: string): T | undefined => {
         const g = this.group?.[kind] as Map<string, T | undefined> | undefined;
         if (!g) return parse<T>(get.get(name));
@@ -170,20 +182,24 @@ export class SqliteStore implements Store {
         g.set(name, v);
         return v;
       };
-    const put = <T extends { name: string }>(kind: 'hosts' | 'nets', write: (v: T) => void) => (v: T): void => {
-      const g = this.group;
-      if (!g) return write(v);
-      (g[kind] as Map<string, T | undefined>).set(v.name, v);
-      g.dirty.add(`${kind}\0${v.name}`);
-    };
-    const del = (kind: 'hosts' | 'nets', run: (name: string) => void) => (name: string): void => {
-      const g = this.group;
-      if (g) {
-        g[kind].set(name, undefined);
-        g.dirty.delete(`${kind}\0${name}`);
-      }
-      run(name);
-    };
+    const put =
+      <T extends { name: string }>(kind: 'hosts' | 'nets', write: (v: T) => void) =>
+      (v: T): void => {
+        const g = this.group;
+        if (!g) return write(v);
+        (g[kind] as Map<string, T | undefined>).set(v.name, v);
+        g.dirty.add(`${kind}\0${v.name}`);
+      };
+    const del =
+      (kind: 'hosts' | 'nets', run: (name: string) => void) =>
+      (name: string): void => {
+        const g = this.group;
+        if (g) {
+          g[kind].set(name, undefined);
+          g.dirty.delete(`${kind}\0${name}`);
+        }
+        run(name);
+      };
     const writeHost = (h: HostRecord) => void q.putHost.run(h.name, JSON.stringify(h));
     const writeNet = (n: NetworkRecord) => void q.putNet.run(n.name, JSON.stringify(n));
     const writeBack = () => {
@@ -224,7 +240,12 @@ export class SqliteStore implements Store {
         const view = JSON.stringify(attachmentView(a));
         const seq = this.seqOf.get(a.id);
         if (seq !== undefined) q.updateAtt.run(a.host, a.net, JSON.stringify(a), view, seq);
-        else this.undo.set(this.seqOf, a.id, Number(q.insertAtt.run(a.id, a.host, a.net, JSON.stringify(a), view).lastInsertRowid));
+        else
+          this.undo.set(
+            this.seqOf,
+            a.id,
+            Number(q.insertAtt.run(a.id, a.host, a.net, JSON.stringify(a), view).lastInsertRowid),
+          );
         this.viewLog.push([a.id, view]);
       },
       deleteAttachment: (id) => {
@@ -237,7 +258,8 @@ export class SqliteStore implements Store {
       addressHolder: (net, addr) => this.addrHolders.get(holderKey(net, addr)),
       reserveAddress: (net, addr, id) => {
         const k = holderKey(net, addr);
-        if (this.addrHolders.has(k)) throw new FleetnetError('conflict', `${addr} in network ${net} is already reserved`);
+        if (this.addrHolders.has(k))
+          throw new FleetnetError('conflict', `${addr} in network ${net} is already reserved`);
         this.undo.set(this.addrHolders, k, id);
       },
       releaseAddress: (net, addr) => this.undo.delete(this.addrHolders, holderKey(net, addr)),
@@ -254,7 +276,10 @@ export class SqliteStore implements Store {
 
   private select(col: 'data' | 'view', f?: AttachmentFilter): string[] {
     const { where, args } = filterSql(f);
-    return this.db.prepare(`SELECT ${col} AS v FROM attachments ${where} ORDER BY host, id`).pluck().all(...args) as string[];
+    return this.db
+      .prepare(`SELECT ${col} AS v FROM attachments ${where} ORDER BY host, id`)
+      .pluck()
+      .all(...args) as string[];
   }
 
   transact<T>(fn: (tx: Tx) => T): Promise<T> {
@@ -275,7 +300,8 @@ export class SqliteStore implements Store {
       setImmediate(() => this.flush());
     }
     if (!this.db.open) {
-      for (const d of batch) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
+      for (const d of batch)
+        d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
       return;
     }
     let outcome: Outcome[];
@@ -303,35 +329,41 @@ export class SqliteStore implements Store {
   private runGroup(fns: ((tx: Tx) => unknown)[]): Outcome[] {
     const refused = Symbol('refused');
     try {
-      return this.committed(() => this.inGroup.immediate(() => {
-        this.group = { hosts: new Map(), nets: new Map(), dirty: new Set() };
-        const out = fns.map((fn): Outcome => {
-          try {
-            return { ok: true, value: fn(this.tx) };
-          } catch (err) {
-            throw Object.assign(new Error('a decision of the group was refused'), { [refused]: true, cause: err });
-          }
-        });
-        this.writeBack();
-        return out;
-      }));
+      return this.committed(() =>
+        this.inGroup.immediate(() => {
+          this.group = { hosts: new Map(), nets: new Map(), dirty: new Set() };
+          const out = fns.map((fn): Outcome => {
+            try {
+              return { ok: true, value: fn(this.tx) };
+            } catch (err) {
+              throw Object.assign(new Error('a decision of the group was refused'), { [refused]: true, cause: err });
+            }
+          });
+          this.writeBack();
+          return out;
+        }),
+      );
     } catch (err) {
       if (!(err as Record<symbol, unknown>)[refused]) throw err;
       this.viewLog = [];
     } finally {
       this.group = undefined;
     }
-    return this.committed(() => this.inGroup.immediate(() => fns.map((fn): Outcome => {
-      const mark = this.viewLog.length;
-      const undoMark = this.undo.mark();
-      try {
-        return { ok: true, value: this.inSavepoint(fn) };
-      } catch (err) {
-        this.viewLog.length = mark;
-        this.undo.rollbackTo(undoMark);
-        return { ok: false, err };
-      }
-    })));
+    return this.committed(() =>
+      this.inGroup.immediate(() =>
+        fns.map((fn): Outcome => {
+          const mark = this.viewLog.length;
+          const undoMark = this.undo.mark();
+          try {
+            return { ok: true, value: this.inSavepoint(fn) };
+          } catch (err) {
+            this.viewLog.length = mark;
+            this.undo.rollbackTo(undoMark);
+            return { ok: false, err };
+          }
+        }),
+      ),
+    );
   }
 
   /** Runs a transaction; the in-memory maps keep its changes if it committed, lose them if not. */
@@ -368,7 +400,10 @@ export class SqliteStore implements Store {
   attachmentsJson(f?: AttachmentFilter): Promise<string> {
     if (f?.host || f?.net) return Promise.resolve(`[${this.select('view', f).join(',')}]`);
     if (!this.views) {
-      const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [string, string][];
+      const rows = this.db.prepare('SELECT id, view FROM attachments ORDER BY host, id').raw().all() as [
+        string,
+        string,
+      ][];
       this.views = new Map(rows);
     }
     // The same string object until a commit changes an attachment (the service caches its bytes by it).
@@ -385,7 +420,13 @@ export class SqliteStore implements Store {
 function filterSql(f?: AttachmentFilter): { where: string; args: string[] } {
   const conds: string[] = [];
   const args: string[] = [];
-  if (f?.host) { conds.push('host = ?'); args.push(f.host); }
-  if (f?.net) { conds.push('net = ?'); args.push(f.net); }
+  if (f?.host) {
+    conds.push('host = ?');
+    args.push(f.host);
+  }
+  if (f?.net) {
+    conds.push('net = ?');
+    args.push(f.net);
+  }
   return { where: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
 }

@@ -18,9 +18,18 @@ let lab: SshLab;
 let ctl: ChildProcess | undefined;
 const hosts: SshHost[] = [];
 
-const env = (withCred: boolean) => ({ ...process.env, HOME: join(dir, 'home'), FLEETNET_CONTROLLER_DIR: withCred ? join(dir, 'ctl') : join(dir, 'none'), FLEETNET_CONTROLLER: '' });
+const env = (withCred: boolean) => ({
+  ...process.env,
+  HOME: join(dir, 'home'),
+  FLEETNET_CONTROLLER_DIR: withCred ? join(dir, 'ctl') : join(dir, 'none'),
+  FLEETNET_CONTROLLER: '',
+});
 const fleetnet = (withCred: boolean, ...args: string[]) =>
-  sh.run('nsenter', [`--net=/run/netns/${lab.ctlNs}`, 'node', FLEETNET, '--controller', `${lab.ctlAddr}:7440`, ...args], { allowFail: true, timeoutMs: 240_000, env: env(withCred) });
+  sh.run(
+    'nsenter',
+    [`--net=/run/netns/${lab.ctlNs}`, 'node', FLEETNET, '--controller', `${lab.ctlAddr}:7440`, ...args],
+    { allowFail: true, timeoutMs: 240_000, env: env(withCred) },
+  );
 
 let snapBefore: Snapshot;
 const scope = { netnsPrefixes: [P], cmdlineNeedles: [P, '/opt/fleetnet/'] };
@@ -34,7 +43,25 @@ before(async () => {
   lab = await makeSshLab(P, dir);
   hosts.push(await lab.addHost('h1', 11), await lab.addHost('h2', 12), await lab.addHost('h3', 13, { hideNode: true }));
   await sh.run('node', [FLEETNET, 'controller', 'init', '--dir', join(dir, 'ctl')]);
-  ctl = sh.start('nsenter', [`--net=/run/netns/${lab.ctlNs}`, 'node', FLEETNET, 'controller', 'run', '--listen', `${lab.ctlAddr}:7440`, '--db', join(dir, 'state.db'), '--trust-dir', join(dir, 'ctl'), '--log-level', 'warn'], { stdio: 'inherit' });
+  ctl = sh.start(
+    'nsenter',
+    [
+      `--net=/run/netns/${lab.ctlNs}`,
+      'node',
+      FLEETNET,
+      'controller',
+      'run',
+      '--listen',
+      `${lab.ctlAddr}:7440`,
+      '--db',
+      join(dir, 'state.db'),
+      '--trust-dir',
+      join(dir, 'ctl'),
+      '--log-level',
+      'warn',
+    ],
+    { stdio: 'inherit' },
+  );
   for (let i = 0; (await fleetnet(true, 'host', 'ls')).code !== 0; i++) {
     if (i > 100 || ctl.exitCode !== null) throw new Error('the controller did not come up');
     await new Promise((r) => setTimeout(r, 100));
@@ -45,13 +72,34 @@ after(async () => {
   ctl?.kill('SIGTERM');
   await lab?.cleanup();
   rmSync(dir, { recursive: true, force: true });
-  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [P, '/opt/fleetnet', '/etc/fleetnet', '/var/lib/fleetnet', '/run/fleetnet/']);
+  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [
+    P,
+    '/opt/fleetnet',
+    '/etc/fleetnet',
+    '/var/lib/fleetnet',
+    '/run/fleetnet/',
+  ]);
 });
 
 it('three bare hosts join through the controller, and an attach through the controller works on each', async () => {
   const inv = join(dir, 'hosts.yaml');
-  writeFileSync(inv, `all:\n  vars:\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n${hosts.map((h) => `    ${h.name}:\n      ansible_host: ${h.addr}\n`).join('')}`);
-  const add = await fleetnet(true, 'host', 'add', '--inventory', inv, '--accept-new', '--advertise', `${lab.ctlAddr}:7440`, '--known-hosts', join(dir, 'known_hosts'), '--json');
+  writeFileSync(
+    inv,
+    `all:\n  vars:\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n${hosts.map((h) => `    ${h.name}:\n      ansible_host: ${h.addr}\n`).join('')}`,
+  );
+  const add = await fleetnet(
+    true,
+    'host',
+    'add',
+    '--inventory',
+    inv,
+    '--accept-new',
+    '--advertise',
+    `${lab.ctlAddr}:7440`,
+    '--known-hosts',
+    join(dir, 'known_hosts'),
+    '--json',
+  );
   assert.equal(add.code, 0, add.stdout + add.stderr);
   const ls = await fleetnet(true, 'host', 'ls', '--json');
   assert.deepEqual((JSON.parse(ls.stdout) as { name: string }[]).map((h) => h.name).sort(), ['h1', 'h2', 'h3']);
@@ -62,7 +110,10 @@ it('three bare hosts join through the controller, and an attach through the cont
     try {
       const r = await fleetnet(true, 'attach', '--host', h.name, `netns:${c}`, `10.9.0.${21 + i}/24`);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match((await sh.run('ip', ['-n', c, '-4', 'addr', 'show'])).stdout, new RegExp(`10\\.9\\.0\\.${21 + i}/24`));
+      assert.match(
+        (await sh.run('ip', ['-n', c, '-4', 'addr', 'show'])).stdout,
+        new RegExp(`10\\.9\\.0\\.${21 + i}/24`),
+      );
       assert.equal((await fleetnet(true, 'detach', '--host', h.name, `netns:${c}`)).code, 0);
     } finally {
       await sh.run('ip', ['netns', 'del', c], { allowFail: true });

@@ -34,7 +34,10 @@ test('lab demo: containers attached on a lab host ping each other, and the lab g
   const name = newRunId('d');
   made.push(name);
   const before = await takeSnapshot(labScope(name));
-  const r = await runner.run(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], { allowFail: true, timeoutMs: 180_000 });
+  const r = await runner.run(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], {
+    allowFail: true,
+    timeoutMs: 180_000,
+  });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /attached: \S+-web1 eth1 .* 10\.200\.0\.1\/24 on br-demo/);
   assert.match(r.stdout, /3 packets transmitted, 3 packets received/);
@@ -46,13 +49,16 @@ test('lab demo interrupted with Ctrl-C once its containers run: it still takes t
   const name = newRunId('d');
   made.push(name);
   const before = await takeSnapshot(labScope(name));
-  const child = spawn(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'lab', 'demo', '--name', name, '--hosts', '2'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const deadline = Date.now() + 120_000;
-  while (!out.includes('started container') && child.exitCode === null && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  while (!out.includes('started container') && child.exitCode === null && Date.now() < deadline)
+    await new Promise((res) => setTimeout(res, 10));
   assert.match(out, /started container/, 'the demo got as far as starting a container');
   child.kill('SIGINT');
   const code = await exited;

@@ -26,8 +26,10 @@ test('lab demo-ha: an attach through a surviving controller after one is killed;
   const name = newRunId('ha');
   made.push(name);
   const before = await takeSnapshot(labScope(name));
-  const r = await runner.run(process.execPath, [bin, 'lab', 'demo-ha', '--name', name],
-    { allowFail: true, timeoutMs: 240_000 });
+  const r = await runner.run(process.execPath, [bin, 'lab', 'demo-ha', '--name', name], {
+    allowFail: true,
+    timeoutMs: 240_000,
+  });
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /etcd: 3 member\(s\)/);
   assert.match(r.stdout, /Controller c1 \(10\.99\.0\.2:7440, pid \d+\) killed -9/);
@@ -48,8 +50,9 @@ test('lab up with bad controller or etcd counts: exit 2, nothing made', async ()
     [['--etcd', '3'], /--etcd without controllers/],
     [['--controllers', '4', '--etcd', '3'], /--controllers 4 is not a whole number from 0 to 3/],
   ] as const) {
-    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', name, '--hosts', '1', ...args],
-      { allowFail: true });
+    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', name, '--hosts', '1', ...args], {
+      allowFail: true,
+    });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, why);
   }

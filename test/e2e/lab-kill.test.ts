@@ -28,8 +28,14 @@ const points: { what: string; reached: (name: string) => boolean }[] = [
   { what: 'the state file is written', reached: (n) => existsSync(`/run/fleetnet-lab/${n}/lab.json`) },
   { what: 'the switch namespace exists', reached: (n) => existsSync(`/run/netns/${n}-sw`) },
   { what: 'the 3rd host namespace exists', reached: (n) => existsSync(`/run/netns/${n}-h3`) },
-  { what: 'the 2nd ovsdb-server wrote its pid file', reached: (n) => existsSync(`/run/fleetnet-lab/${n}/h2/ovs/ovsdb-server.pid`) },
-  { what: 'an ovs-vswitchd wrote its pid file', reached: (n) => existsSync(`/run/fleetnet-lab/${n}/h3/ovs/ovs-vswitchd.pid`) },
+  {
+    what: 'the 2nd ovsdb-server wrote its pid file',
+    reached: (n) => existsSync(`/run/fleetnet-lab/${n}/h2/ovs/ovsdb-server.pid`),
+  },
+  {
+    what: 'an ovs-vswitchd wrote its pid file',
+    reached: (n) => existsSync(`/run/fleetnet-lab/${n}/h3/ovs/ovs-vswitchd.pid`),
+  },
   { what: 'the 1st agent made its socket', reached: (n) => existsSync(`/run/fleetnet-lab/${n}/h1/agent.sock`) },
 ];
 
@@ -41,7 +47,9 @@ for (const p of points) {
     const snapBefore = await takeSnapshot(scope);
 
     const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: 'ignore' });
-    const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((r) => child.once('exit', (code, sig) => r({ code, sig })));
+    const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((r) =>
+      child.once('exit', (code, sig) => r({ code, sig })),
+    );
     let done = false;
     void exited.then(() => (done = true));
     const deadline = Date.now() + 60_000;
@@ -65,13 +73,20 @@ test('up interrupted with Ctrl-C halfway takes down what it made by itself', asy
   made.push(name);
   const scope = labScope(name);
   const snapBefore = await takeSnapshot(scope);
-  const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const deadline = Date.now() + 60_000;
-  while (!existsSync(`/run/fleetnet-lab/${name}/h1/ovs/ovsdb-server.pid`) && child.exitCode === null && Date.now() < deadline) await sleep(5);
+  while (
+    !existsSync(`/run/fleetnet-lab/${name}/h1/ovs/ovsdb-server.pid`) &&
+    child.exitCode === null &&
+    Date.now() < deadline
+  )
+    await sleep(5);
   child.kill('SIGINT');
   const code = await exited;
   assert.equal(code, 1, out);

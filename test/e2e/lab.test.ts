@@ -31,8 +31,14 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   const snapBefore = await takeSnapshot(scope);
   const lab = await labUp({ name, hosts: 3 });
   assert.equal(lab.hosts.length, 3);
-  assert.deepEqual(lab.hosts.map((h) => h.netns), [`${name}-h1`, `${name}-h2`, `${name}-h3`]);
-  assert.deepEqual(lab.hosts.map((h) => h.underlayIp), ['10.99.0.11', '10.99.0.12', '10.99.0.13']);
+  assert.deepEqual(
+    lab.hosts.map((h) => h.netns),
+    [`${name}-h1`, `${name}-h2`, `${name}-h3`],
+  );
+  assert.deepEqual(
+    lab.hosts.map((h) => h.underlayIp),
+    ['10.99.0.11', '10.99.0.12', '10.99.0.13'],
+  );
 
   for (const h of lab.hosts) {
     const health = await agentHealth(h.agentSocket);
@@ -45,14 +51,20 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   for (const [i, h] of lab.hosts.entries()) {
     const from: LabHostInfo = lab.hosts[(i + 1) % lab.hosts.length]!;
     // tsx by its resolved URL, so the probe runs whatever the current folder is.
-    const r = await runner.run('ip', ['netns', 'exec', from.netns, process.execPath, '--import', import.meta.resolve('tsx'), probe, h.listen], { timeoutMs: 30_000 });
+    const r = await runner.run(
+      'ip',
+      ['netns', 'exec', from.netns, process.execPath, '--import', import.meta.resolve('tsx'), probe, h.listen],
+      { timeoutMs: 30_000 },
+    );
     const reply = JSON.parse(r.stdout) as { status: string; hostname: string };
     assert.equal(reply.status, 'ok', `${h.name} over TCP from ${from.name}`);
     assert.equal(reply.hostname, h.name);
   }
 
   // Two hosts ping over the underlay (through br-phy of both user-space OVS instances).
-  const ping = await runner.run('ip', ['netns', 'exec', `${name}-h2`, 'ping', '-c', '2', '-W', '3', '10.99.0.13'], { allowFail: true });
+  const ping = await runner.run('ip', ['netns', 'exec', `${name}-h2`, 'ping', '-c', '2', '-W', '3', '10.99.0.13'], {
+    allowFail: true,
+  });
   assert.equal(ping.code, 0, ping.stdout + ping.stderr);
 
   // The host's underlay address lives on br-phy, an OVS bridge with the netdev datapath, ul0 its port.
@@ -61,40 +73,69 @@ test('3 hosts come up, agents answer Health on their sockets and over TCP from a
   assert.equal(dp.stdout.trim(), 'netdev');
   const ports = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'list-ports', 'br-phy']);
   assert.deepEqual(ports.stdout.trim().split('\n'), ['ul0']);
-  const addrs = JSON.parse((await runner.run('ip', ['-n', `${name}-h1`, '-json', 'addr', 'show', 'br-phy'])).stdout) as { addr_info: { local: string }[] }[];
+  const addrs = JSON.parse(
+    (await runner.run('ip', ['-n', `${name}-h1`, '-json', 'addr', 'show', 'br-phy'])).stdout,
+  ) as { addr_info: { local: string }[] }[];
   assert.ok(addrs[0]!.addr_info.some((a) => a.local === '10.99.0.11'));
 
   const listed = (await labList()).find((l) => l.name === name);
   assert.ok(listed, 'lab ls shows the lab');
   assert.equal(listed.ready, true);
-  assert.deepEqual(listed.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
+  assert.deepEqual(
+    listed.hosts.map((h) => h.health),
+    ['ok', 'ok', 'ok'],
+  );
 
   // The CLI sees it too, and a second `up` with the same name is refused without touching it.
   const ls = await runner.run(process.execPath, [bin, 'lab', 'ls', '--json']);
   const mine = (JSON.parse(ls.stdout) as { name: string; hosts: { health: string }[] }[]).find((l) => l.name === name);
-  assert.deepEqual(mine?.hosts.map((h) => h.health), ['ok', 'ok', 'ok']);
-  const [q, tpl, yml] = await Promise.all([['-q'], ['--format', '{{lab}} {{name}} {{underlayIp}}'], ['-o', 'yaml']]
-    .map((o) => runner.run(process.execPath, [bin, 'lab', 'ls', ...o])));
-  assert.deepEqual(q!.stdout.split('\n').filter((l) => l.startsWith(`${name}-`)), [`${name}-h1`, `${name}-h2`, `${name}-h3`]);
+  assert.deepEqual(
+    mine?.hosts.map((h) => h.health),
+    ['ok', 'ok', 'ok'],
+  );
+  const [q, tpl, yml] = await Promise.all(
+    [['-q'], ['--format', '{{lab}} {{name}} {{underlayIp}}'], ['-o', 'yaml']].map((o) =>
+      runner.run(process.execPath, [bin, 'lab', 'ls', ...o]),
+    ),
+  );
+  assert.deepEqual(
+    q!.stdout.split('\n').filter((l) => l.startsWith(`${name}-`)),
+    [`${name}-h1`, `${name}-h2`, `${name}-h3`],
+  );
   assert.ok(tpl!.stdout.split('\n').includes(`${name} h2 10.99.0.12`), tpl!.stdout);
   assert.match(yml!.stdout, new RegExp(`- name: ${name}\\n`));
-  const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], { allowFail: true });
+  const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], {
+    allowFail: true,
+  });
   assert.equal(again1.code, 1, again1.stderr);
   assert.match(again1.stderr, /exists already[\s\S]*lab down --name/);
   assert.equal((await agentHealth(lab.hosts[0]!.agentSocket)).status, 'ok', 'the refused up left the lab alone');
 
   const down = await labDown({ name });
   assert.equal(down.netns.length, 4);
-  assert.ok(down.processes.length >= 9, `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`);
+  assert.ok(
+    down.processes.length >= 9,
+    `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`,
+  );
   const again = await labDown({ name });
-  assert.deepEqual([again.netns, again.processes, again.containers, again.removedDir], [[], [], [], false], 'down is idempotent');
+  assert.deepEqual(
+    [again.netns, again.processes, again.containers, again.removedDir],
+    [[], [], [], false],
+    'down is idempotent',
+  );
   assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]);
 });
 
 test('a lab name that is not a short prefix is refused before anything runs', async () => {
-  await assert.rejects(labUp({ name: 'Bad-Name', hosts: 1 }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /a-z and 0-9/.test(e.message));
+  await assert.rejects(
+    labUp({ name: 'Bad-Name', hosts: 1 }),
+    (e: Error & { kind?: string }) => e.kind === 'invalid' && /a-z and 0-9/.test(e.message),
+  );
   await assert.rejects(labUp({ name: 'x', hosts: 0 }), (e: Error & { kind?: string }) => e.kind === 'invalid');
-  await assert.rejects(labUp({ name: 'x', hosts: 2, underlay: '10.99.0.0/29' }), (e: Error & { kind?: string }) => e.kind === 'invalid' && /no room/.test(e.message));
+  await assert.rejects(
+    labUp({ name: 'x', hosts: 2, underlay: '10.99.0.0/29' }),
+    (e: Error & { kind?: string }) => e.kind === 'invalid' && /no room/.test(e.message),
+  );
 });
 
 test('fleetnet lab up with bad input exits 2, names the problem and makes nothing', async () => {
@@ -105,26 +146,40 @@ test('fleetnet lab up with bad input exits 2, names the problem and makes nothin
     [['--underlay', '10.99.0.1/24'], /./],
     [['--underlay', 'fd00::/64'], /not IPv4/],
   ] as const) {
-    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', `${name}x`, ...args], { allowFail: true });
+    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', `${name}x`, ...args], {
+      allowFail: true,
+    });
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, msg);
   }
-  assert.equal((await labList()).some((l) => l.name === `${name}x`), false);
+  assert.equal(
+    (await labList()).some((l) => l.name === `${name}x`),
+    false,
+  );
 });
 
-test('lab names derive from the prefix: interface names fit 15 bytes, other labs\' namespaces are not ours', () => {
+test("lab names derive from the prefix: interface names fit 15 bytes, other labs' namespaces are not ours", () => {
   const lab = layoutOf('abcdefgh', 32, parseUnderlay('10.99.0.0/24', 32));
-  for (const h of lab.hosts) assert.ok(Buffer.byteLength(h.switchPort) <= 15 && Buffer.byteLength(h.netns) <= 15, h.netns);
+  for (const h of lab.hosts)
+    assert.ok(Buffer.byteLength(h.switchPort) <= 15 && Buffer.byteLength(h.netns) <= 15, h.netns);
   assert.equal(lab.hosts[31]!.underlayIp, '10.99.0.42');
   assert.equal(lab.hosts[0]!.ovsDb, 'unix:/run/fleetnet-lab/abcdefgh/h1/ovs/db.sock');
   assert.ok(isLabNetns('lab', 'lab-sw') && isLabNetns('lab', 'lab-h12'));
-  for (const other of ['lab2-h1', 'lab-h1x', 'lab-', 'xlab-h1', 'lab-hh1', 'lab-sw2']) assert.equal(isLabNetns('lab', other), false, other);
+  for (const other of ['lab2-h1', 'lab-h1x', 'lab-', 'xlab-h1', 'lab-hh1', 'lab-sw2'])
+    assert.equal(isLabNetns('lab', other), false, other);
 });
 
 test('useLab: a 2-host lab without agents on another underlay, removed after the test', async (t) => {
   const lab = await useLab(t, { hosts: 2, agents: false, underlay: '10.98.0.0/24' });
-  assert.deepEqual(lab.hosts.map((h) => h.underlayIp), ['10.98.0.11', '10.98.0.12']);
-  const ping = await runner.run('ip', ['netns', 'exec', lab.hosts[1]!.netns, 'ping', '-c', '1', '-W', '3', '10.98.0.11'], { allowFail: true });
+  assert.deepEqual(
+    lab.hosts.map((h) => h.underlayIp),
+    ['10.98.0.11', '10.98.0.12'],
+  );
+  const ping = await runner.run(
+    'ip',
+    ['netns', 'exec', lab.hosts[1]!.netns, 'ping', '-c', '1', '-W', '3', '10.98.0.11'],
+    { allowFail: true },
+  );
   assert.equal(ping.code, 0, ping.stdout + ping.stderr);
   assert.equal(existsSync(lab.hosts[0]!.agentSocket), false, 'no agent was started');
 });

@@ -24,15 +24,38 @@ let ctl: ChildProcess | undefined;
 const CTL = '10.99.0.11:7440';
 
 const cli = (...args: string[]) =>
-  runner.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, 'node', bin, '--controller', CTL, ...args], { allowFail: true, timeoutMs: 90_000 });
+  runner.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, 'node', bin, '--controller', CTL, ...args], {
+    allowFail: true,
+    timeoutMs: 90_000,
+  });
 
 before(async () => {
   bin = await ensureBuilt(runner);
   await ensureBusyboxImage(runner);
   lab = await labUp({ name, hosts: 3 });
-  ctl = runner.start('ip', ['netns', 'exec', lab.hosts[0]!.netns, 'node', bin, 'controller', 'run', '--listen', CTL, '--db', join(dir, 'state.db'),
-    '--log-level', 'warn', '--resync-ms', '2000'], { stdio: 'inherit' });
-  for (let i = 0; i < 100 && (await cli('hosts', '--json')).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+  ctl = runner.start(
+    'ip',
+    [
+      'netns',
+      'exec',
+      lab.hosts[0]!.netns,
+      'node',
+      bin,
+      'controller',
+      'run',
+      '--listen',
+      CTL,
+      '--db',
+      join(dir, 'state.db'),
+      '--log-level',
+      'warn',
+      '--resync-ms',
+      '2000',
+    ],
+    { stdio: 'inherit' },
+  );
+  for (let i = 0; i < 100 && (await cli('hosts', '--json')).code !== 0; i++)
+    await new Promise((r) => setTimeout(r, 200));
   for (const h of lab.hosts) {
     const r = await cli('host', 'add', h.name, '--addr', h.listen);
     assert.equal(r.code, 0, r.stderr);
@@ -50,22 +73,56 @@ after(async () => {
 });
 
 test('net create --mesh gre; mesh add h1..h3 (one change per existing member); containers ping over GRE; mesh status; mesh rm', async () => {
-  const n = await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre', '--json');
+  const n = await cli(
+    'net',
+    'create',
+    'blue',
+    '--subnet',
+    '10.1.1.0/24',
+    '--kind',
+    'ovs',
+    '--bridge',
+    'ovs-blue',
+    '--mesh',
+    'gre',
+    '--json',
+  );
   assert.equal(n.code, 0, n.stderr);
   const net = JSON.parse(n.stdout) as { mesh: string; meshKey: number };
   assert.deepEqual([net.mesh, net.meshKey], ['gre', 100]);
   // Same subnet, its own key: picked free.
-  const red = await cli('net', 'create', 'red', '--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-red', '--mesh', 'gre', '--json');
+  const red = await cli(
+    'net',
+    'create',
+    'red',
+    '--subnet',
+    '10.1.1.0/24',
+    '--kind',
+    'ovs',
+    '--bridge',
+    'ovs-red',
+    '--mesh',
+    'gre',
+    '--json',
+  );
   assert.equal(JSON.parse(red.stdout).meshKey, 101);
 
   for (const [i, h] of ['h1', 'h2', 'h3'].entries()) {
     const r = await cli('mesh', 'add', h, '--net', 'blue', '--json');
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    const res = JSON.parse(r.stdout) as { changed: boolean; hosts: { host: string; added: number; removed: number; error: string }[] };
+    const res = JSON.parse(r.stdout) as {
+      changed: boolean;
+      hosts: { host: string; added: number; removed: number; error: string }[];
+    };
     assert.equal(res.changed, true);
     // The newcomer gets a tunnel to each existing member; each existing member exactly one.
-    assert.deepEqual(res.hosts.map((x) => [x.host, x.added, x.removed, x.error]).sort(),
-      ['h1', 'h2', 'h3'].slice(0, i + 1).map((x) => [x, x === h ? i : 1, 0, '']).sort());
+    assert.deepEqual(
+      res.hosts.map((x) => [x.host, x.added, x.removed, x.error]).sort(),
+      ['h1', 'h2', 'h3']
+        .slice(0, i + 1)
+        .map((x) => [x, x === h ? i : 1, 0, ''])
+        .sort(),
+    );
   }
   const again = JSON.parse((await cli('mesh', 'add', 'h2', '--net', 'blue', '--json')).stdout) as { changed: boolean };
   assert.equal(again.changed, false);
@@ -79,7 +136,10 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
     assert.equal((await runner.run('docker', ['exec', w, 'cat', '/sys/class/net/eth1/mtu'])).stdout.trim(), '1458');
   }
   let ok = false;
-  for (let i = 0; i < 10 && !ok; i++) ok = (await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code === 0;
+  for (let i = 0; i < 10 && !ok; i++)
+    ok =
+      (await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true }))
+        .code === 0;
   assert.ok(ok, 'h1 -> h3 over the controller-made GRE mesh');
 
   let st: { tunnels: { host: string; peer: string; state: string }[] } = { tunnels: [] };
@@ -88,36 +148,92 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
     if (st.tunnels.length === 6 && st.tunnels.every((t) => t.state === 'up')) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  assert.deepEqual(st.tunnels.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(),
-    ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up']);
+  assert.deepEqual(st.tunnels.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(), [
+    'h1>h2:up',
+    'h1>h3:up',
+    'h2>h1:up',
+    'h2>h3:up',
+    'h3>h1:up',
+    'h3>h2:up',
+  ]);
 
   // topology through the controller: the live fleet's hosts, the blue bridge, its tunnels and containers.
   const topo = await cli('topology', '-o', 'json');
   assert.equal(topo.code, 0, topo.stderr);
-  const tj = JSON.parse(topo.stdout) as { hosts: { name: string; networks: { name: string; bridge: string; containers: { name: string }[]; tunnels: { peer: string; state: string }[] }[] }[] };
+  const tj = JSON.parse(topo.stdout) as {
+    hosts: {
+      name: string;
+      networks: {
+        name: string;
+        bridge: string;
+        containers: { name: string }[];
+        tunnels: { peer: string; state: string }[];
+      }[];
+    }[];
+  };
   const blueOf = (h: string) => tj.hosts.find((x) => x.name === h)?.networks.find((n) => n.name === 'blue');
-  assert.deepEqual(['h1', 'h2', 'h3'].map((h) => blueOf(h)?.bridge), ['ovs-blue', 'ovs-blue', 'ovs-blue'], topo.stdout);
-  assert.deepEqual(blueOf('h1')!.containers.map((c) => c.name), [web[0]]);
-  assert.deepEqual(blueOf('h1')!.tunnels.map((x) => `${x.peer}:${x.state}`).sort(), ['h2:up', 'h3:up']);
+  assert.deepEqual(
+    ['h1', 'h2', 'h3'].map((h) => blueOf(h)?.bridge),
+    ['ovs-blue', 'ovs-blue', 'ovs-blue'],
+    topo.stdout,
+  );
+  assert.deepEqual(
+    blueOf('h1')!.containers.map((c) => c.name),
+    [web[0]],
+  );
+  assert.deepEqual(
+    blueOf('h1')!
+      .tunnels.map((x) => `${x.peer}:${x.state}`)
+      .sort(),
+    ['h2:up', 'h3:up'],
+  );
   const tree = await cli('topology');
-  assert.match(tree.stdout, new RegExp(`blue: ovs-blue \\(ovs, gre mesh\\)[\\s\\S]*<-> h2 up[\\s\\S]*${web[1]} eth1 10\\.1\\.1\\.3/24`));
+  assert.match(
+    tree.stdout,
+    new RegExp(`blue: ovs-blue \\(ovs, gre mesh\\)[\\s\\S]*<-> h2 up[\\s\\S]*${web[1]} eth1 10\\.1\\.1\\.3/24`),
+  );
   const svg = await cli('topology', '-o', 'svg');
   assert.equal(svg.code, 0, svg.stderr);
   assert.match(svg.stdout, /<svg[\s\S]*h3[\s\S]*<\/svg>/);
 
   const rm = await cli('mesh', 'rm', 'h3', '--net', 'blue', '--json');
   assert.equal(rm.code, 0, rm.stderr);
-  assert.deepEqual((JSON.parse(rm.stdout) as { hosts: { host: string; removed: number }[] }).hosts.map((x) => [x.host, x.removed]).sort(), [['h1', 1], ['h2', 1], ['h3', 2]]);
-  assert.notEqual((await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code, 0);
+  assert.deepEqual(
+    (JSON.parse(rm.stdout) as { hosts: { host: string; removed: number }[] }).hosts
+      .map((x) => [x.host, x.removed])
+      .sort(),
+    [
+      ['h1', 1],
+      ['h2', 1],
+      ['h3', 2],
+    ],
+  );
+  assert.notEqual(
+    (await runner.run('docker', ['exec', web[0]!, 'ping', '-c', '1', '-W', '2', '10.1.1.3'], { allowFail: true })).code,
+    0,
+  );
 
   const bad = await cli('mesh', 'add', 'h9', '--net', 'blue');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /no host named h9/);
   // A meshed network removed: its tunnels go from the members' bridges.
-  const violet = await cli('net', 'create', 'violet', '--subnet', '10.3.3.0/24', '--kind', 'ovs', '--bridge', 'ovs-vio', '--mesh', 'vxlan');
+  const violet = await cli(
+    'net',
+    'create',
+    'violet',
+    '--subnet',
+    '10.3.3.0/24',
+    '--kind',
+    'ovs',
+    '--bridge',
+    'ovs-vio',
+    '--mesh',
+    'vxlan',
+  );
   assert.equal(violet.code, 0, violet.stderr);
   for (const h of ['h1', 'h2']) assert.equal((await cli('mesh', 'add', h, '--net', 'violet')).code, 0);
-  const ports = async () => (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-vio'])).stdout.trim();
+  const ports = async () =>
+    (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-vio'])).stdout.trim();
   assert.match(await ports(), /^fv[0-9a-f]{12}$/);
   assert.equal((await cli('net', 'rm', 'violet')).code, 0);
   let gone = false;
@@ -135,15 +251,40 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
 });
 
 test('host add --join N: a host registered with --join gets its tunnels, each member exactly one', async () => {
-  assert.equal((await cli('net', 'create', 'teal', '--subnet', '10.4.4.0/24', '--kind', 'ovs', '--bridge', 'ovs-teal', '--mesh', 'gre')).code, 0);
+  assert.equal(
+    (
+      await cli(
+        'net',
+        'create',
+        'teal',
+        '--subnet',
+        '10.4.4.0/24',
+        '--kind',
+        'ovs',
+        '--bridge',
+        'ovs-teal',
+        '--mesh',
+        'gre',
+      )
+    ).code,
+    0,
+  );
   assert.equal((await cli('mesh', 'add', 'h1', '--net', 'teal')).code, 0);
-  const bluePortsBefore = (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-blue'])).stdout.split('\n').filter((p) => p && !p.startsWith('fn'));
+  const bluePortsBefore = (
+    await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-blue'])
+  ).stdout
+    .split('\n')
+    .filter((p) => p && !p.startsWith('fn'));
   assert.equal(bluePortsBefore.length, 1, `before: h1 has one blue tunnel, to h2 (${bluePortsBefore.join(' ')})`);
   const rm = await cli('host', 'rm', 'h2', '--force');
   assert.equal(rm.code, 0, rm.stderr);
   // h2 left every mesh: h1's tunnel to it on blue (still meshed with h1 and h2) goes at once.
   // (Tunnel ports only: the container attached on h1 keeps its own fn… port.)
-  const bluePorts = async () => (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-blue'])).stdout.split('\n').filter((p) => p && !p.startsWith('fn')).join(' ');
+  const bluePorts = async () =>
+    (await runner.run('ovs-vsctl', [`--db=${lab.hosts[0]!.ovsDb}`, 'list-ports', 'ovs-blue'])).stdout
+      .split('\n')
+      .filter((p) => p && !p.startsWith('fn'))
+      .join(' ');
   let left = false;
   for (let i = 0; i < 50 && !left; i++) {
     left = (await bluePorts()) === '';
@@ -152,11 +293,17 @@ test('host add --join N: a host registered with --join gets its tunnels, each me
   assert.ok(left, `h1's blue tunnel to the removed h2 is gone (ports: ${await bluePorts()})`);
   const r = await cli('host', 'add', 'h2', '--addr', lab.hosts[1]!.listen, '--join', 'teal', '--json');
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as { host: { name: string }; joined: { hosts: { host: string; added: number; removed: number }[] }[] };
+  const j = JSON.parse(r.stdout) as {
+    host: { name: string };
+    joined: { hosts: { host: string; added: number; removed: number }[] }[];
+  };
   assert.equal(j.host.name, 'h2');
   // h2's agent still held its blue tunnel from before its removal (nobody tells a removed host):
   // joining teal only, it drops that one.
-  assert.deepEqual(j.joined[0]!.hosts.map((h) => [h.host, h.added, h.removed]).sort(), [['h1', 1, 0], ['h2', 1, 1]]);
+  assert.deepEqual(j.joined[0]!.hosts.map((h) => [h.host, h.added, h.removed]).sort(), [
+    ['h1', 1, 0],
+    ['h2', 1, 1],
+  ]);
   const bad = await cli('host', 'add', 'h9', '--addr', '10.99.0.99', '--join', 'nosuchnet');
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /no network named nosuchnet/);

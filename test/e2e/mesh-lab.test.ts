@@ -27,16 +27,43 @@ after(async () => {
 });
 
 /** A labelled busybox container on a lab host, attached by the CLI through that host's agent. */
-async function dockerOn(h: LabHostInfo, container: string, bridge: string, cidr: string, mtu: number): Promise<{ name: string; pid: string }> {
+async function dockerOn(
+  h: LabHostInfo,
+  container: string,
+  bridge: string,
+  cidr: string,
+  mtu: number,
+): Promise<{ name: string; pid: string }> {
   await runBusybox(runner, { name: container, labels: [`${LAB_LABEL}=${name}`] });
-  const r = await runner.run('node', [bin, '--socket', h.agentSocket, 'attach', '--mtu', String(mtu), bridge, container, cidr], { allowFail: true });
+  const r = await runner.run(
+    'node',
+    [bin, '--socket', h.agentSocket, 'attach', '--mtu', String(mtu), bridge, container, cidr],
+    { allowFail: true },
+  );
   assert.equal(r.code, 0, r.stderr);
-  return { name: container, pid: (await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', container])).stdout.trim() };
+  return {
+    name: container,
+    pid: (await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', container])).stdout.trim(),
+  };
 }
 
 /** busybox ping has no -M: DF pings run iputils' ping inside the container's namespace. */
 function ping(from: { pid: string }, to: string, size?: number) {
-  return runner.run('nsenter', [`--net=/proc/${from.pid}/ns/net`, 'ping', '-n', '-c', '1', '-W', '2', ...(size ? ['-s', String(size), '-M', 'do'] : []), to], { allowFail: true, timeoutMs: 20_000 });
+  return runner.run(
+    'nsenter',
+    [
+      `--net=/proc/${from.pid}/ns/net`,
+      'ping',
+      '-n',
+      '-c',
+      '1',
+      '-W',
+      '2',
+      ...(size ? ['-s', String(size), '-M', 'do'] : []),
+      to,
+    ],
+    { allowFail: true, timeoutMs: 20_000 },
+  );
 }
 
 test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker containers on h1 and h3 ping over each; down leaves none of it', async () => {
@@ -48,19 +75,32 @@ test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker con
     { name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: all },
     { name: 'violet', kind: 'ovs', encap: 'vxlan', key: 5000, bridge: 'ovs-vio', members: all },
   ];
-  const plans = planMesh(lab.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets);
+  const plans = planMesh(
+    lab.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })),
+    nets,
+  );
   for (const h of lab.hosts) {
     const conn = connectAgent(h.agentSocket);
     try {
       // No datapath in the spec: the lab agents' own --ovs-datapath netdev applies.
-      const r = await conn.call(conn.client.applyMesh, agentMeshSpec(plans.find((x) => x.host === h.name)!, 1));
+      const r = await conn.call(
+        conn.client.applyMesh,
+        agentMeshSpec(
+          plans.find((x) => x.host === h.name)!,
+          1,
+        ),
+      );
       assert.deepEqual([r.added, r.errors], [6, []], `${h.name}`);
     } finally {
       conn.close();
     }
   }
   const [h1, , h3] = lab.hosts as [LabHostInfo, LabHostInfo, LabHostInfo];
-  for (const [bridge, subnet, mtu] of [['br-green', '10.2.2', 1450], ['ovs-blue', '10.1.1', 1458], ['ovs-vio', '10.3.3', 1450]] as const) {
+  for (const [bridge, subnet, mtu] of [
+    ['br-green', '10.2.2', 1450],
+    ['ovs-blue', '10.1.1', 1458],
+    ['ovs-vio', '10.3.3', 1450],
+  ] as const) {
     const a = await dockerOn(h1, `${name}-${bridge}-1`, bridge, `${subnet}.1/24`, mtu);
     await dockerOn(h3, `${name}-${bridge}-3`, bridge, `${subnet}.3/24`, mtu);
     let ok = false;
@@ -78,8 +118,14 @@ test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker con
       await new Promise((r) => setTimeout(r, 500));
       st = await conn.call(conn.client.meshStatus, {});
     }
-    assert.deepEqual(st.tunnels.map((t) => `${t.network}/${t.peer}:${t.state}`).sort(),
-      ['blue/h2:up', 'blue/h3:up', 'green/h2:up', 'green/h3:up', 'violet/h2:up', 'violet/h3:up']);
+    assert.deepEqual(st.tunnels.map((t) => `${t.network}/${t.peer}:${t.state}`).sort(), [
+      'blue/h2:up',
+      'blue/h3:up',
+      'green/h2:up',
+      'green/h3:up',
+      'violet/h2:up',
+      'violet/h3:up',
+    ]);
   } finally {
     conn.close();
   }
@@ -87,6 +133,9 @@ test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker con
   // The lab's own tests compare whole-machine snapshots around `down`; on this shared machine
   // other runs change those meanwhile, so this one checks what it made: namespaces and containers.
   await labDown({ name });
-  assert.deepEqual((await runner.run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${name}-`)), []);
+  assert.deepEqual(
+    (await runner.run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${name}-`)),
+    [],
+  );
   assert.equal((await runner.run('docker', ['ps', '-aq', '--filter', `label=${LAB_LABEL}=${name}`])).stdout.trim(), '');
 });

@@ -10,7 +10,17 @@
 // asked for.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -28,7 +38,8 @@ let noDocker: string | undefined;
 /** The README's quick-start block, exactly as printed. */
 export function quickStartBlock(readme: string): string {
   const m = /<!-- quickstart:begin -->\s*```sh\n([\s\S]*?)```\s*<!-- quickstart:end -->/.exec(readme);
-  if (!m) throw new Error('README.md has no quick-start block between <!-- quickstart:begin --> and <!-- quickstart:end -->');
+  if (!m)
+    throw new Error('README.md has no quick-start block between <!-- quickstart:begin --> and <!-- quickstart:end -->');
   return m[1]!;
 }
 
@@ -39,7 +50,7 @@ before(async () => {
   await ensureBuilt();
   dir = mkdtempSync(join(tmpdir(), `fleetnet-${P}-`));
   lab = await makeSshLab(P, dir);
-  assert.equal(lab.ctlAddr, '10.231.0.1', 'the README\'s controller address');
+  assert.equal(lab.ctlAddr, '10.231.0.1', "the README's controller address");
   await lab.addHost('h1', 11);
   await lab.addHost('h2', 12);
 });
@@ -54,7 +65,13 @@ after(async () => {
 it('the README quick start runs as printed: two hosts over SSH, a network, two attachments up', async (t) => {
   if (noDocker) return t.skip(`Docker: ${noDocker}`);
   const block = quickStartBlock(readFileSync('README.md', 'utf8'));
-  for (const cmd of ['fleetnet controller init', 'fleetnet host add h1 --ssh', 'fleetnet net create', 'fleetnet attach', 'fleetnet ls']) {
+  for (const cmd of [
+    'fleetnet controller init',
+    'fleetnet host add h1 --ssh',
+    'fleetnet net create',
+    'fleetnet attach',
+    'fleetnet ls',
+  ]) {
     assert.ok(block.includes(cmd), `the quick start has ${cmd}`);
   }
   let script = block.replace(/\bbusybox\b/g, BUSYBOX_IMAGE);
@@ -65,19 +82,32 @@ it('the README quick start runs as printed: two hosts over SSH, a network, two a
   chmodSync(join(home, '.ssh', 'id_ed25519'), 0o600);
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'fleetnet'), `#!/bin/sh\nexec ${process.execPath} ${join(process.cwd(), 'bin', 'fleetnet.cjs')} "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(bin, 'fleetnet'),
+    `#!/bin/sh\nexec ${process.execPath} ${join(process.cwd(), 'bin', 'fleetnet.cjs')} "$@"\n`,
+    { mode: 0o755 },
+  );
   const out = join(dir, 'ls.json');
-  writeFileSync(join(dir, 'quickstart.sh'), `set -euo pipefail\n${script}\n# the test's own check, after the README's commands\nfleetnet ls --json > ${out}\n`);
+  writeFileSync(
+    join(dir, 'quickstart.sh'),
+    `set -euo pipefail\n${script}\n# the test's own check, after the README's commands\nfleetnet ls --json > ${out}\n`,
+  );
   // the controller machine: its own network and its own fleetnet folders (mount namespace)
   const priv = PRIVATE_DIRS.map((d) => join(dir, 'ctl-root', d.slice(1).replace(/\//g, '_')));
   for (const p of priv) mkdirSync(p, { recursive: true });
-  const inner = [...PRIVATE_DIRS.map((d, i) => `mount --bind "${priv[i]}" ${d}`), `exec bash "${join(dir, 'quickstart.sh')}"`].join('\n');
+  const inner = [
+    ...PRIVATE_DIRS.map((d, i) => `mount --bind "${priv[i]}" ${d}`),
+    `exec bash "${join(dir, 'quickstart.sh')}"`,
+  ].join('\n');
   const log = join(dir, 'quickstart.log');
   const fd = openSync(log, 'w');
   const env: NodeJS.ProcessEnv = { PATH: `${bin}:${process.env.PATH}`, HOME: home, LANG: 'C.UTF-8' };
   // stdout and stderr go to a file: the controller started with `&` keeps running after bash ends
-  const child = spawn('nsenter', [`--net=/run/netns/${lab!.ctlNs}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', inner],
-    { env, stdio: ['ignore', fd, fd] });
+  const child = spawn(
+    'nsenter',
+    [`--net=/run/netns/${lab!.ctlNs}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', inner],
+    { env, stdio: ['ignore', fd, fd] },
+  );
   // a bound on a stuck step (the README's wait loop has none): the log then says where it stopped
   const guard = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000);
   const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
@@ -88,9 +118,22 @@ it('the README quick start runs as printed: two hosts over SSH, a network, two a
   // what the README says the reader sees
   assert.match(printed, /h1\s.*\bup\b/);
   assert.match(printed, /h2\s.*\bup\b/);
-  const ls = JSON.parse(readFileSync(out, 'utf8')) as { host: string; container: string; network: string; state: string; addresses: string[] }[];
+  const ls = JSON.parse(readFileSync(out, 'utf8')) as {
+    host: string;
+    container: string;
+    network: string;
+    state: string;
+    addresses: string[];
+  }[];
   const rows = ls.map((a) => [a.host, a.container, a.network, a.state]).sort();
-  assert.deepEqual(rows, [['h1', `${P}-web1`, 'blue', 'up'], ['h2', `${P}-web2`, 'blue', 'up']], printed);
+  assert.deepEqual(
+    rows,
+    [
+      ['h1', `${P}-web1`, 'blue', 'up'],
+      ['h2', `${P}-web2`, 'blue', 'up'],
+    ],
+    printed,
+  );
   assert.match(ls.find((a) => a.host === 'h1')!.addresses.join(), /^10\.1\.1\.\d+\/24$/);
   assert.deepEqual(ls.find((a) => a.host === 'h2')!.addresses, ['10.1.1.20/24']);
 });

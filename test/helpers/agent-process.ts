@@ -18,11 +18,34 @@ export interface AgentProc {
   cleanup(): void;
 }
 
-export async function startAgentIn(ns: string, dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-')), extra: string[] = []): Promise<AgentProc> {
+export async function startAgentIn(
+  ns: string,
+  dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-')),
+  extra: string[] = [],
+): Promise<AgentProc> {
   await ensureBuilt();
   const socket = join(dir, 'agent.sock');
   const stateDir = join(dir, 'state');
-  const proc = sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir, '--log-level', 'warn', ...extra], { stdio: 'inherit' });
+  const proc = sh.start(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'node',
+      FLEETNET,
+      'agent',
+      'run',
+      '--socket',
+      socket,
+      '--state-dir',
+      stateDir,
+      '--log-level',
+      'warn',
+      ...extra,
+    ],
+    { stdio: 'inherit' },
+  );
   const conn = connectAgent(socket);
   try {
     for (let i = 0; ; i++) {
@@ -47,6 +70,9 @@ export async function startAgentIn(ns: string, dir = mkdtempSync(join(tmpdir(), 
 }
 
 /** Runs the fleetnet CLI as a user would; never throws on a non-zero exit. */
-export async function cli(socket: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  socket: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return sh.run('node', [FLEETNET, '--socket', socket, ...args], { allowFail: true });
 }

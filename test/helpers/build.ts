@@ -6,6 +6,7 @@ import { fleetnetRoot } from '../../lab/agents.js';
 
 export async function ensureBuilt(runner: Runner = new ExecRunner()): Promise<string> {
   const root = fleetnetRoot();
-  if (!existsSync(join(root, 'dist', 'fleetnet.cjs'))) await runner.run('npm', ['--prefix', root, 'run', 'build'], { timeoutMs: 120_000 });
+  if (!existsSync(join(root, 'dist', 'fleetnet.cjs')))
+    await runner.run('npm', ['--prefix', root, 'run', 'build'], { timeoutMs: 120_000 });
   return join(root, 'bin', 'fleetnet.cjs');
 }

@@ -33,17 +33,35 @@ export class CniDriver {
 
   /** `fleetnet cni install` into `dir`; `args` are more of its options (--node-plugin). */
   static async install(
-    dir: string, socket: string, hostNs?: string, runner: Runner = new ExecRunner(), args: string[] = [],
+    dir: string,
+    socket: string,
+    hostNs?: string,
+    runner: Runner = new ExecRunner(),
+    args: string[] = [],
   ): Promise<CniDriver> {
     const binDir = join(dir, 'bin');
-    await runner.run('node', [FLEETNET, 'cni', 'install', '--cni-bin-dir', binDir, '--cni-config-dir', join(dir, 'conf'), ...args]);
+    await runner.run('node', [
+      FLEETNET,
+      'cni',
+      'install',
+      '--cni-bin-dir',
+      binDir,
+      '--cni-config-dir',
+      join(dir, 'conf'),
+      ...args,
+    ]);
     return new CniDriver(binDir, socket, runner, hostNs);
   }
 
   env(e: CniEnv): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, CNI_COMMAND: e.command, CNI_PATH: this.binDir, FLEETNET_AGENT_SOCKET: this.socket,
-      ...(e.containerId ? { CNI_CONTAINERID: e.containerId } : {}), ...(e.netns ? { CNI_NETNS: e.netns } : {}), ...(e.ifname ? { CNI_IFNAME: e.ifname } : {}),
+      PATH: process.env.PATH,
+      CNI_COMMAND: e.command,
+      CNI_PATH: this.binDir,
+      FLEETNET_AGENT_SOCKET: this.socket,
+      ...(e.containerId ? { CNI_CONTAINERID: e.containerId } : {}),
+      ...(e.netns ? { CNI_NETNS: e.netns } : {}),
+      ...(e.ifname ? { CNI_IFNAME: e.ifname } : {}),
     };
     for (const [k, v] of Object.entries(e.extra ?? {})) {
       if (v === undefined) delete env[k];
@@ -56,7 +74,12 @@ export class CniDriver {
   async call(plugin: string, e: CniEnv, conf: unknown): Promise<CniOutcome> {
     const exe = plugin.startsWith('/') ? plugin : join(this.binDir, plugin);
     const [cmd, args] = this.hostNs ? ['ip', ['netns', 'exec', this.hostNs, exe]] : [exe, []];
-    const r = await this.runner.run(cmd, args as string[], { input: typeof conf === 'string' ? conf : JSON.stringify(conf), env: this.env(e), allowFail: true, timeoutMs: 120_000 });
+    const r = await this.runner.run(cmd, args as string[], {
+      input: typeof conf === 'string' ? conf : JSON.stringify(conf),
+      env: this.env(e),
+      allowFail: true,
+      timeoutMs: 120_000,
+    });
     let out: Record<string, unknown> | undefined;
     if (r.stdout.trim()) out = JSON.parse(r.stdout) as Record<string, unknown>;
     return { code: r.code, ...(out ? { out } : {}), stdout: r.stdout, stderr: r.stderr };

@@ -13,8 +13,23 @@ const DEADLINE_MS = Date.now() + 90_000;
 function attachOnce(client: ControllerClient, value: string): Promise<FleetAttachReply> {
   return new Promise((resolve, reject) => {
     client.fleetAttach(
-      { host: host!, network: net!, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false },
-      new Metadata(), { deadline: Date.now() + 5000 },
+      {
+        host: host!,
+        network: net!,
+        target: { kind: 'auto', value },
+        ifname: '',
+        addresses: [],
+        mac: '',
+        macString: '',
+        vlan: '',
+        mtu: 0,
+        attachmentId: '',
+        waitMs: 0,
+        keepAddress: false,
+        reserveOnly: false,
+      },
+      new Metadata(),
+      { deadline: Date.now() + 5000 },
       (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
     );
   });
@@ -39,7 +54,9 @@ try {
       const value = `${prefix}-${i}`;
       const r = await attach(client, value);
       const a = r.attachment!;
-      process.stdout.write(JSON.stringify({ phase, target: value, id: a.id, addresses: a.addresses, mac: a.mac }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ phase, target: value, id: a.id, addresses: a.addresses, mac: a.mac }) + '\n',
+      );
     }
   }
 } finally {

@@ -14,17 +14,31 @@ export type CliResult = { code: number; out: string; err: string };
  * entry: how to start the CLI (default: from the sources through tsx, no build needed); settings:
  * more controller settings (e.g. metrics).
  */
-export async function controllerWithCli(t: { after(fn: () => unknown): void }, entry: string[] = ['--import', 'tsx', 'cli/main.ts'],
-  settings: Record<string, unknown> = {}) {
+export async function controllerWithCli(
+  t: { after(fn: () => unknown): void },
+  entry: string[] = ['--import', 'tsx', 'cli/main.ts'],
+  settings: Record<string, unknown> = {},
+) {
   const { store, dir } = tempStore(t);
   const fleet = fakeFleet();
   const sock = `unix:${dir}/ctl.sock`;
-  const cfg = controllerConfig({ listen: sock, db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100, ...settings });
+  const cfg = controllerConfig({
+    listen: sock,
+    db: ':unused:',
+    resyncMs: 200,
+    backoffMinMs: 20,
+    backoffMaxMs: 100,
+    ...settings,
+  });
   const ctl = await startController(cfg, silentLogger(), { links: fleet.links, store });
   t.after(() => ctl.stop());
   const sh = new ExecRunner();
   const cli = async (...args: string[]): Promise<CliResult> => {
-    const r = await sh.run(process.execPath, [...entry, '--controller', sock, ...args], { allowFail: true, timeoutMs: 120_000, env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' } });
+    const r = await sh.run(process.execPath, [...entry, '--controller', sock, ...args], {
+      allowFail: true,
+      timeoutMs: 120_000,
+      env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' },
+    });
     return { code: r.code, out: r.stdout, err: r.stderr };
   };
   return { cli, fleet, dir, sock, ctl };

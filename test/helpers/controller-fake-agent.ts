@@ -23,11 +23,31 @@ export class FakeAgent {
       attach: async (r: AttachRequest) => {
         this.check();
         this.log.push(`attach ${r.attachmentId} ${r.target?.value}`);
-        if (this.missing.has(r.target?.value ?? '')) throw new FleetnetError('not_found', `no container named ${r.target?.value}`);
+        if (this.missing.has(r.target?.value ?? ''))
+          throw new FleetnetError('not_found', `no container named ${r.target?.value}`);
         const i: Interface = {
-          attachmentId: r.attachmentId, container: { runtime: 'docker', id: `id-${r.target?.value}`, name: r.target?.value ?? '', pid: 42, netns: '' },
-          ifname: r.ifname, hostIfname: 'fn0123', hostIf: r.hostIf, kind: r.kind, mac: r.mac,
-          addresses: r.addresses.flatMap((a) => (a.static ? [a.static.cidr] : [])), gateways: [], mtu: r.mtu || 1500, vlan: r.vlan, lease: undefined, state: 'up', attempts: 0, lastError: '', keepAddress: false,
+          attachmentId: r.attachmentId,
+          container: {
+            runtime: 'docker',
+            id: `id-${r.target?.value}`,
+            name: r.target?.value ?? '',
+            pid: 42,
+            netns: '',
+          },
+          ifname: r.ifname,
+          hostIfname: 'fn0123',
+          hostIf: r.hostIf,
+          kind: r.kind,
+          mac: r.mac,
+          addresses: r.addresses.flatMap((a) => (a.static ? [a.static.cidr] : [])),
+          gateways: [],
+          mtu: r.mtu || 1500,
+          vlan: r.vlan,
+          lease: undefined,
+          state: 'up',
+          attempts: 0,
+          lastError: '',
+          keepAddress: false,
         };
         this.made.set(r.attachmentId, i);
         return { interface: i, changed: true, commands: [] };

@@ -95,15 +95,42 @@ export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
     await sh.run('ip', ['-n', ns, 'link', 'set', 'u0', 'up']);
   };
   const fleet: TestFleet = {
-    prefix, dir, controllerNs: ctlNs, controllerAddr: `${net}.2:7440`, db: join(dir, 'state.db'), hosts: [], deadAddr: `${net}.99`,
+    prefix,
+    dir,
+    controllerNs: ctlNs,
+    controllerAddr: `${net}.2:7440`,
+    db: join(dir, 'state.db'),
+    hosts: [],
+    deadAddr: `${net}.99`,
     async startController(extra = []) {
-      controller = sh.start('ip', ['netns', 'exec', ctlNs, 'node', FLEETNET, 'controller', 'run', '--listen', fleet.controllerAddr, '--db', fleet.db,
-        '--log-level', 'warn', '--resync-ms', '1000', ...extra], { stdio: 'inherit' });
+      controller = sh.start(
+        'ip',
+        [
+          'netns',
+          'exec',
+          ctlNs,
+          'node',
+          FLEETNET,
+          'controller',
+          'run',
+          '--listen',
+          fleet.controllerAddr,
+          '--db',
+          fleet.db,
+          '--log-level',
+          'warn',
+          '--resync-ms',
+          '1000',
+          ...extra,
+        ],
+        { stdio: 'inherit' },
+      );
       await waitFor('controller', async () => (await fleet.cli('hosts', '--json')).code === 0, 50, 200);
     },
     stopController: (signal = 'SIGTERM') => stopProc(controller, signal),
     controllerPid: () => controller?.pid,
-    inControllerNs: (cmd, args, opts = {}) => sh.run('ip', ['netns', 'exec', ctlNs, cmd, ...args], { allowFail: true, timeoutMs: opts.timeoutMs ?? 60_000 }),
+    inControllerNs: (cmd, args, opts = {}) =>
+      sh.run('ip', ['netns', 'exec', ctlNs, cmd, ...args], { allowFail: true, timeoutMs: opts.timeoutMs ?? 60_000 }),
     cli: (...args) => fleet.inControllerNs('node', [FLEETNET, '--controller', fleet.controllerAddr, ...args]),
     async down() {
       await stopProc(controller);
@@ -126,14 +153,43 @@ export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
       const socket = join(dir, `h${i}.sock`);
       const stateDir = join(dir, `h${i}-state`);
       const h: FleetHost = {
-        name: `h${i}`, ns, underlayIp: ip, agentAddr: `${ip}:7441`, socket, stateDir,
+        name: `h${i}`,
+        ns,
+        underlayIp: ip,
+        agentAddr: `${ip}:7441`,
+        socket,
+        stateDir,
         stopAgent: () => stopProc(agents.get(ns)),
         killAgent: () => stopProc(agents.get(ns), 'SIGKILL'),
         async startAgent() {
-          agents.set(ns, sh.start('ip', ['netns', 'exec', ns, 'node', FLEETNET, 'agent', 'run', '--socket', socket, '--state-dir', stateDir,
-            '--listen', `${ip}:7441`, '--insecure-tcp', '--host-name', `h${i}`, '--log-level', 'warn',
-            ...(o.agentArgs?.(fleet.controllerAddr) ?? []),
-          ] /* not enrolled: the controller runs without a CA here */, { stdio: 'inherit' }));
+          agents.set(
+            ns,
+            sh.start(
+              'ip',
+              [
+                'netns',
+                'exec',
+                ns,
+                'node',
+                FLEETNET,
+                'agent',
+                'run',
+                '--socket',
+                socket,
+                '--state-dir',
+                stateDir,
+                '--listen',
+                `${ip}:7441`,
+                '--insecure-tcp',
+                '--host-name',
+                `h${i}`,
+                '--log-level',
+                'warn',
+                ...(o.agentArgs?.(fleet.controllerAddr) ?? []),
+              ] /* not enrolled: the controller runs without a CA here */,
+              { stdio: 'inherit' },
+            ),
+          );
           await waitFor(`agent h${i}`, async () => {
             const c = connectAgent(socket);
             try {

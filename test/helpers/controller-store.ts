@@ -23,7 +23,10 @@ export const storeKind = (): 'sqlite' | 'etcd' => (etcdUrls ? 'etcd' : 'sqlite')
 /** A Store whose etcd connection opens in the background: tempStore stays synchronous for the tests. */
 class OpeningStore implements Store {
   readonly description: string;
-  constructor(readonly opened: Promise<EtcdStore>, prefix: string) {
+  constructor(
+    readonly opened: Promise<EtcdStore>,
+    prefix: string,
+  ) {
     this.description = `etcd (test prefix ${prefix})`;
   }
   async transact<T>(fn: (tx: Tx) => T): Promise<T> {
@@ -36,7 +39,10 @@ class OpeningStore implements Store {
     return (await this.opened).attachmentsJson(f);
   }
   close(): void {
-    void this.opened.then((s) => s.close(), () => undefined);
+    void this.opened.then(
+      (s) => s.close(),
+      () => undefined,
+    );
   }
 }
 

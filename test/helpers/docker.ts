@@ -3,7 +3,13 @@
 // nothing started) when no Docker daemon answers.
 import { randomBytes } from 'node:crypto';
 import { ExecRunner, type Runner } from '../../common/runner.js';
-import { BUSYBOX_IMAGE, checkDocker, ensureBusyboxImage, removeContainers as removeIds, runBusybox } from '../../lab/image.js';
+import {
+  BUSYBOX_IMAGE,
+  checkDocker,
+  ensureBusyboxImage,
+  removeContainers as removeIds,
+  runBusybox,
+} from '../../lab/image.js';
 import { LAB_LABEL } from '../../lab/down.js';
 
 export { BUSYBOX_IMAGE };
@@ -40,7 +46,11 @@ export interface TestContainer {
 }
 
 /** Starts a container with no network (`--network none`) labelled fleetnet.test=LABEL; returns its PID too. */
-export async function startContainer(name: string, label: string, runner: Runner = new ExecRunner()): Promise<TestContainer> {
+export async function startContainer(
+  name: string,
+  label: string,
+  runner: Runner = new ExecRunner(),
+): Promise<TestContainer> {
   await ensureBusyboxImage(runner);
   const id = await runBusybox(runner, { name, labels: [`${TEST_LABEL}=${label}`], cmd: ['sleep', '3600'] });
   const p = await runner.run('docker', ['inspect', '-f', '{{.State.Pid}}', id]);
@@ -49,8 +59,16 @@ export async function startContainer(name: string, label: string, runner: Runner
 
 /** Removes every container labelled fleetnet.test=LABEL. */
 export async function removeContainers(label: string, runner: Runner = new ExecRunner()): Promise<void> {
-  const r = await runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${TEST_LABEL}=${label}`], { allowFail: true });
-  await removeIds(runner, r.stdout.split('\n').map((s) => s.trim()).filter(Boolean));
+  const r = await runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${TEST_LABEL}=${label}`], {
+    allowFail: true,
+  });
+  await removeIds(
+    runner,
+    r.stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 }
 
 /** The containers of one test run: started labelled fleetnet.test=RUN (and fleetnet.lab=L), removed by cleanup(). */
@@ -79,8 +97,16 @@ export class TestContainers {
 
   /** Removes every container carrying this run's label (also ones a crashed step did not report). */
   async cleanup(): Promise<void> {
-    const r = await this.runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${this.runLabel}`], { allowFail: true });
-    const ids = new Set([...this.ids, ...r.stdout.split('\n').map((s) => s.trim()).filter(Boolean)]);
+    const r = await this.runner.run('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=${this.runLabel}`], {
+      allowFail: true,
+    });
+    const ids = new Set([
+      ...this.ids,
+      ...r.stdout
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ]);
     await removeIds(this.runner, [...ids]);
     this.ids.length = 0;
   }

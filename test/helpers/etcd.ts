@@ -44,11 +44,18 @@ export async function startTestEtcd(size = 1): Promise<TestEtcd> {
   const token = `fleetnet-test-${process.pid}-${Date.now()}`;
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
-    members.push({ name: `m${i}`, clientUrl: `http://127.0.0.1:${await freePort()}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: join(dir, `m${i}`) });
+    members.push({
+      name: `m${i}`,
+      clientUrl: `http://127.0.0.1:${await freePort()}`,
+      peerUrl: `http://127.0.0.1:${await freePort()}`,
+      dataDir: join(dir, `m${i}`),
+    });
   }
   const procs: (ChildProcess | undefined)[] = members.map((m) => startEtcdMember(run, m, members, token));
   const e: TestEtcd = {
-    members, procs, urls: members.map((m) => m.clientUrl),
+    members,
+    procs,
+    urls: members.map((m) => m.clientUrl),
     async kill(i) {
       const p = procs[i];
       p?.kill('SIGKILL');

@@ -11,8 +11,12 @@ import { fakeFleet } from './controller-fake-agent.js';
 const [urls, prefix] = process.argv.slice(2);
 const log = makeLogger(process.env.FLEETNET_TEST_LOG ?? 'fatal', 'controller');
 const cfg = controllerConfig({
-  listen: '127.0.0.1:0', etcd: { urls: urls!.split(','), prefix: prefix! }, trustDir: '/nonexistent/fleetnet-ha-test',
-  resyncMs: 2000, backoffMinMs: 50, backoffMaxMs: 1000,
+  listen: '127.0.0.1:0',
+  etcd: { urls: urls!.split(','), prefix: prefix! },
+  trustDir: '/nonexistent/fleetnet-ha-test',
+  resyncMs: 2000,
+  backoffMinMs: 50,
+  backoffMaxMs: 1000,
 });
 const h = await startController(cfg, log, { links: fakeFleet().links });
 process.stdout.write(JSON.stringify({ listen: h.listen, controller: (h.store as EtcdStore).controllerId }) + '\n');

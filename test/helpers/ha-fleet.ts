@@ -17,7 +17,11 @@ export interface HaController {
 }
 
 export async function startHaController(urls: string[], prefix: string): Promise<HaController> {
-  const proc = sh.start('node', ['--import', 'tsx', join('test', 'helpers', 'ha-controller-main.ts'), urls.join(','), prefix], { stdio: 'pipe' });
+  const proc = sh.start(
+    'node',
+    ['--import', 'tsx', join('test', 'helpers', 'ha-controller-main.ts'), urls.join(','), prefix],
+    { stdio: 'pipe' },
+  );
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
   const line = await new Promise<string>((resolve, reject) => {
     let buf = '';
@@ -44,15 +48,37 @@ export async function killHa(c: HaController, sig: NodeJS.Signals = 'SIGKILL'): 
 function attachOnce(c: ControllerClient, host: string, net: string, value: string): Promise<FleetAttachReply> {
   return new Promise((resolve, reject) => {
     c.fleetAttach(
-      { host, network: net, target: { kind: 'auto', value }, ifname: '', addresses: [], mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 0, keepAddress: false, reserveOnly: false },
-      new Metadata(), { deadline: Date.now() + 5000 },
+      {
+        host,
+        network: net,
+        target: { kind: 'auto', value },
+        ifname: '',
+        addresses: [],
+        mac: '',
+        macString: '',
+        vlan: '',
+        mtu: 0,
+        attachmentId: '',
+        waitMs: 0,
+        keepAddress: false,
+        reserveOnly: false,
+      },
+      new Metadata(),
+      { deadline: Date.now() + 5000 },
       (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
     );
   });
 }
 
 /** FleetAttach on controller `first`, then the next live one on UNAVAILABLE/DEADLINE (the same target: applied once). */
-export async function attachFailover(cs: HaController[], first: number, host: string, net: string, value: string, deadlineMs: number): Promise<FleetAttachReply> {
+export async function attachFailover(
+  cs: HaController[],
+  first: number,
+  host: string,
+  net: string,
+  value: string,
+  deadlineMs: number,
+): Promise<FleetAttachReply> {
   for (let i = first; ; i++) {
     const c = cs[i % cs.length]!;
     if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;

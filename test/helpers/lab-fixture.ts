@@ -7,7 +7,11 @@ import type { SnapshotScope } from './snapshot.js';
 
 /** What a snapshot must look at for lab NAME: its namespaces, its run dir, its labelled containers. */
 export function labScope(name: string): SnapshotScope {
-  return { netnsPrefixes: [`${name}-`], cmdlineNeedles: [`/run/fleetnet-lab/${name}/`], dockerLabels: [`fleetnet.lab=${name}`] };
+  return {
+    netnsPrefixes: [`${name}-`],
+    cmdlineNeedles: [`/run/fleetnet-lab/${name}/`],
+    dockerLabels: [`fleetnet.lab=${name}`],
+  };
 }
 
 /** Builds a lab named PREFIX + random hex and registers its removal with the test context. */

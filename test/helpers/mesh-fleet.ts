@@ -72,8 +72,25 @@ export class MeshFleet {
         const runner = new RecordingRunner(new NsRunner(nsPath, sh));
         const stateDir = join(h.dir, 'mesh-agent');
         mkdirSync(stateDir, { recursive: true });
-        const mesher = new Mesher({ runner, ovsDb: h.ovsDb, stateDir, log: silentLogger(), hasGretap: async () => false });
-        f.hosts.push({ name: h.name, index: h.index, netns: h.netns, nsPath, underlayIp: h.underlayIp, switchPort: h.switchPort, dir: h.dir, ovsDb: h.ovsDb, runner, mesher });
+        const mesher = new Mesher({
+          runner,
+          ovsDb: h.ovsDb,
+          stateDir,
+          log: silentLogger(),
+          hasGretap: async () => false,
+        });
+        f.hosts.push({
+          name: h.name,
+          index: h.index,
+          netns: h.netns,
+          nsPath,
+          underlayIp: h.underlayIp,
+          switchPort: h.switchPort,
+          dir: h.dir,
+          ovsDb: h.ovsDb,
+          runner,
+          mesher,
+        });
       }
       return f;
     } catch (err) {
@@ -89,14 +106,37 @@ export class MeshFleet {
   }
 
   /** A "container" (own netns) on a host, plugged into an OVS or Linux bridge that must exist. */
-  async container(hostName: string, kind: 'ovs' | 'bridge', bridge: string, cidr: string, mtu: number): Promise<SimContainer> {
+  async container(
+    hostName: string,
+    kind: 'ovs' | 'bridge',
+    bridge: string,
+    cidr: string,
+    mtu: number,
+  ): Promise<SimContainer> {
     const host = this.host(hostName);
     const n = this.containers.length + 1;
     const netns = `${this.prefix}-c${n}`;
     await addNs(netns);
     this.namespaces.push(netns);
     const hostIf = `ct${n}`;
-    await sh.run('ip', ['-n', netns, 'link', 'add', 'eth1', 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', hostIf, 'mtu', String(mtu), 'netns', host.netns]);
+    await sh.run('ip', [
+      '-n',
+      netns,
+      'link',
+      'add',
+      'eth1',
+      'mtu',
+      String(mtu),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      hostIf,
+      'mtu',
+      String(mtu),
+      'netns',
+      host.netns,
+    ]);
     await sh.run('ip', ['-n', netns, '-batch', '-'], { input: `addr add ${cidr} dev eth1\nlink set dev eth1 up\n` });
     if (kind === 'ovs') {
       await sh.run('ovs-vsctl', [`--db=${host.ovsDb}`, '--timeout=10', 'add-port', bridge, hostIf]);
@@ -110,7 +150,11 @@ export class MeshFleet {
   }
 
   /** True when `count` DF-less (or DF with `size`) pings all get an answer; each waits ≤ 2 s. */
-  async ping(from: SimContainer | string, to: string, o: { count?: number; size?: number; df?: boolean; intervalS?: string } = {}): Promise<{ ok: boolean; out: string }> {
+  async ping(
+    from: SimContainer | string,
+    to: string,
+    o: { count?: number; size?: number; df?: boolean; intervalS?: string } = {},
+  ): Promise<{ ok: boolean; out: string }> {
     const ns = typeof from === 'string' ? from : from.netns;
     const args = ['netns', 'exec', ns, 'ping', '-n', '-c', String(o.count ?? 1), '-W', '2'];
     if (o.intervalS) args.push('-i', o.intervalS);
@@ -127,13 +171,21 @@ export class MeshFleet {
   }
 
   /** What the controller does: plan, then hand each host its part under a new generation. */
-  async applyPlan(nets: MeshNetwork[], generation: number, datapathType?: string, o: { parallel?: boolean; only?: string[] } = {}): Promise<Map<string, MeshResult>> {
+  async applyPlan(
+    nets: MeshNetwork[],
+    generation: number,
+    datapathType?: string,
+    o: { parallel?: boolean; only?: string[] } = {},
+  ): Promise<Map<string, MeshResult>> {
     const out = new Map<string, MeshResult>();
     const one = async (p: ReturnType<typeof planMesh>[number]) => {
       const networks = p.networks.map((n) => ({ ...n, ...(datapathType ? { datapathType } : {}) }));
       out.set(p.host, await this.host(p.host).mesher.apply({ generation, networks }));
     };
-    const plans = planMesh(this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets).filter((p) => !o.only || o.only.includes(p.host));
+    const plans = planMesh(
+      this.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })),
+      nets,
+    ).filter((p) => !o.only || o.only.includes(p.host));
     if (o.parallel) await Promise.all(plans.map(one));
     else for (const p of plans) await one(p);
     return out;
@@ -141,11 +193,21 @@ export class MeshFleet {
 
   /** How many ARP requests for `target` each receiver sees while `sender` asks once (fixed 3 s window). */
   async arpRequestsSeen(sender: SimContainer, receivers: SimContainer[], target: string): Promise<number[]> {
-    const hex = target.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
+    const hex = target
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('');
     const caps = receivers.map((x) =>
-      sh.run('ip', ['netns', 'exec', x.netns, 'timeout', '3', 'tcpdump', '-l', '-n', '-i', 'eth1', `arp and arp[24:4] = 0x${hex}`], { allowFail: true }));
+      sh.run(
+        'ip',
+        ['netns', 'exec', x.netns, 'timeout', '3', 'tcpdump', '-l', '-n', '-i', 'eth1', `arp and arp[24:4] = 0x${hex}`],
+        { allowFail: true },
+      ),
+    );
     await new Promise((r) => setTimeout(r, 700)); // the captures are listening
-    await sh.run('ip', ['netns', 'exec', sender.netns, 'arping', '-c', '1', '-w', '1', '-I', 'eth1', target], { allowFail: true });
+    await sh.run('ip', ['netns', 'exec', sender.netns, 'arping', '-c', '1', '-w', '1', '-I', 'eth1', target], {
+      allowFail: true,
+    });
     const re = new RegExp(`Request who-has ${target.replace(/\./g, '\\.')}\\b`);
     return Promise.all(caps.map(async (p) => (await p).stdout.split('\n').filter((l) => re.test(l)).length));
   }
@@ -161,7 +223,8 @@ export class MeshFleet {
     await sh.run('ip', ['-n', this.switchNs, 'link', 'add', 'px', 'type', 'veth', 'peer', 'name', 'ul0', 'netns', x]);
     await sh.run('ip', ['-n', this.switchNs, 'link', 'set', 'px', 'master', this.switchBridge, 'up']);
     await sh.run('ip', ['-n', x, '-batch', '-'], {
-      input: `link set ul0 up\naddr add ${UNDERLAY_NET}.99/24 dev ul0\n` +
+      input:
+        `link set ul0 up\naddr add ${UNDERLAY_NET}.99/24 dev ul0\n` +
         `link add vx type vxlan id ${vni} local ${UNDERLAY_NET}.99 remote ${remote} dstport 4789\nlink set vx up\naddr add ${overlayCidr} dev vx\n`,
     });
     return x;
@@ -169,8 +232,27 @@ export class MeshFleet {
 
   /** Frames from or about `ip` seen in a container during a 4 s window while `act` runs. */
   async framesSeen(x: SimContainer, ip: string, act: () => Promise<unknown>): Promise<string> {
-    const hex = ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('');
-    const cap = sh.run('ip', ['netns', 'exec', x.netns, 'timeout', '4', 'tcpdump', '-l', '-n', '-i', 'eth1', `host ${ip} or arp[14:4] = 0x${hex}`], { allowFail: true });
+    const hex = ip
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join('');
+    const cap = sh.run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        x.netns,
+        'timeout',
+        '4',
+        'tcpdump',
+        '-l',
+        '-n',
+        '-i',
+        'eth1',
+        `host ${ip} or arp[14:4] = 0x${hex}`,
+      ],
+      { allowFail: true },
+    );
     await new Promise((r) => setTimeout(r, 700));
     await act();
     const { stdout, stderr } = await cap;
@@ -185,9 +267,17 @@ export class MeshFleet {
 
   /** What of this fleet is still on the machine: namespaces with its prefix, processes naming its dir, the dir. */
   async leftovers(): Promise<string[]> {
-    const ns = (await sh.run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${this.prefix}-`));
-    const procs = (await sh.run('pgrep', ['-a', '-f', this.dir], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    return [...ns.map((n) => `netns ${n}`), ...procs.map((p) => `process ${p}`), ...(existsSync(this.dir) ? [`dir ${this.dir}`] : [])];
+    const ns = (await sh.run('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0]!)
+      .filter((n) => n.startsWith(`${this.prefix}-`));
+    const procs = (await sh.run('pgrep', ['-a', '-f', this.dir], { allowFail: true })).stdout
+      .split('\n')
+      .filter(Boolean);
+    return [
+      ...ns.map((n) => `netns ${n}`),
+      ...procs.map((p) => `process ${p}`),
+      ...(existsSync(this.dir) ? [`dir ${this.dir}`] : []),
+    ];
   }
 }
-

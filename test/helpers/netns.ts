@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { OpHook } from '../../agent/linux/ip-netlink.js';
-import { CommandError, ExecRunner, type RunOptions, type RunResult, type Runner, type StartOptions } from '../../common/runner.js';
+import {
+  CommandError,
+  ExecRunner,
+  type RunOptions,
+  type RunResult,
+  type Runner,
+  type StartOptions,
+} from '../../common/runner.js';
 
 export const sh = new ExecRunner();
 
@@ -25,7 +32,10 @@ export async function delNs(name: string): Promise<void> {
 
 /** Runs every command inside a network namespace, as an agent living there would. */
 export class NsRunner implements Runner {
-  constructor(private readonly netns: string, private readonly inner: Runner = sh) {}
+  constructor(
+    private readonly netns: string,
+    private readonly inner: Runner = sh,
+  ) {}
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
     return this.inner.run('nsenter', [`--net=${this.netns}`, cmd, ...args], opts);
   }
@@ -40,7 +50,11 @@ export class NsRunner implements Runner {
  */
 export class FailAtRunner implements Runner {
   count = 0;
-  constructor(private readonly inner: Runner, private readonly failAt: number, private readonly mode: 'before' | 'after' = 'before') {}
+  constructor(
+    private readonly inner: Runner,
+    private readonly failAt: number,
+    private readonly mode: 'before' | 'after' = 'before',
+  ) {}
   async run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
     this.count++;
     if (this.count === this.failAt) {
@@ -112,10 +126,22 @@ export async function dumpNs(netns: string): Promise<string> {
     const r = await sh.run('nsenter', [`--net=${netns}`, 'ip', '-json', ...args]);
     return JSON.parse(r.stdout || '[]') as Record<string, unknown>[];
   };
-  const links = (await q('link', 'show')).map((l) => ({ ifname: l.ifname, mtu: l.mtu, master: l.master, address: l.address, flags: l.flags, alias: l.ifalias }));
-  const addrs = (await q('addr', 'show')).map((l) => ({ ifname: l.ifname, addr: (l.addr_info as { local: string; prefixlen: number }[]).map((a) => `${a.local}/${a.prefixlen}`) }));
+  const links = (await q('link', 'show')).map((l) => ({
+    ifname: l.ifname,
+    mtu: l.mtu,
+    master: l.master,
+    address: l.address,
+    flags: l.flags,
+    alias: l.ifalias,
+  }));
+  const addrs = (await q('addr', 'show')).map((l) => ({
+    ifname: l.ifname,
+    addr: (l.addr_info as { local: string; prefixlen: number }[]).map((a) => `${a.local}/${a.prefixlen}`),
+  }));
   const r4 = await q('-4', 'route', 'show', 'table', 'all');
-  const r6 = (await q('-6', 'route', 'show', 'table', 'all')).filter((r) => !String(r.dst).startsWith('fe80') && r.dst !== 'ff00::/8' && r.type !== 'local' && r.type !== 'multicast');
+  const r6 = (await q('-6', 'route', 'show', 'table', 'all')).filter(
+    (r) => !String(r.dst).startsWith('fe80') && r.dst !== 'ff00::/8' && r.type !== 'local' && r.type !== 'multicast',
+  );
   return JSON.stringify({ links, addrs, r4, r6 }, null, 1);
 }
 

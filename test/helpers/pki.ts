@@ -27,7 +27,12 @@ export async function makeTestFleet(settings: Record<string, number> = {}): Prom
     dir,
     trust,
     async cred(role, name, o = {}) {
-      const i = await trust.ca.issueWithKey({ role, name, validityMs: HOUR, ...(o.expired ? { notBeforeMs: Date.now() - 2 * HOUR } : {}) });
+      const i = await trust.ca.issueWithKey({
+        role,
+        name,
+        validityMs: HOUR,
+        ...(o.expired ? { notBeforeMs: Date.now() - 2 * HOUR } : {}),
+      });
       return { caPem: trust.ca.certPem, certPem: i.certPem, keyPem: i.keyPem, serial: i.serial };
     },
     async foreign(role, name) {

@@ -80,8 +80,18 @@ export async function takeSnapshot(scope: SnapshotScope): Promise<Snapshot> {
   const runner = scope.runner ?? new ExecRunner();
   const nsOut = (await runner.run('ip', ['-json', 'netns', 'list'])).stdout.trim();
   const netns = (nsOut ? (JSON.parse(nsOut) as { name: string }[]).map((n) => n.name) : []).sort();
-  const links = (JSON.parse((await runner.run('ip', ['-json', 'link'])).stdout) as { ifindex: number; ifname: string; link_type?: string; address?: string; master?: string }[])
-    .map((l) => `${l.ifindex} ${l.ifname} ${l.link_type ?? ''} ${l.address ?? ''}${l.master ? ` master ${l.master}` : ''}`)
+  const links = (
+    JSON.parse((await runner.run('ip', ['-json', 'link'])).stdout) as {
+      ifindex: number;
+      ifname: string;
+      link_type?: string;
+      address?: string;
+      master?: string;
+    }[]
+  )
+    .map(
+      (l) => `${l.ifindex} ${l.ifname} ${l.link_type ?? ''} ${l.address ?? ''}${l.master ? ` master ${l.master}` : ''}`,
+    )
     .sort();
   const labNs = netns.filter((n) => scope.netnsPrefixes.some((p) => n.startsWith(p)));
   const inodes = await netnsInodes(labNs);
@@ -90,9 +100,19 @@ export async function takeSnapshot(scope: SnapshotScope): Promise<Snapshot> {
     .sort();
   const containers: string[] = [];
   for (const label of scope.dockerLabels ?? []) {
-    const r = await runner.run('docker', ['ps', '-a', '--no-trunc', '--filter', `label=${label}`, '--format', '{{.ID}} {{.Names}}'], { allowFail: true });
+    const r = await runner.run(
+      'docker',
+      ['ps', '-a', '--no-trunc', '--filter', `label=${label}`, '--format', '{{.ID}} {{.Names}}'],
+      { allowFail: true },
+    );
     if (r.code !== 0) containers.push(`(docker does not answer: ${r.stderr.trim().split('\n').pop() ?? ''})`);
-    else containers.push(...r.stdout.split('\n').filter(Boolean).map((l) => `${label}: ${l}`));
+    else
+      containers.push(
+        ...r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `${label}: ${l}`),
+      );
   }
   const files: string[] = [];
   for (const root of FILE_ROOTS) walk(root, files);
@@ -148,7 +168,9 @@ export function assertSnapshotsEqual(before: Snapshot, after: Snapshot, mine: st
   const d = equalSnapshots(before, after, mine);
   if (d.foreign.length) {
     const shown = d.foreign.slice(0, 20).join('\n  ');
-    process.stderr.write(`snapshot: ${d.foreign.length} difference(s) outside this test's scope, not judged:\n  ${shown}\n`);
+    process.stderr.write(
+      `snapshot: ${d.foreign.length} difference(s) outside this test's scope, not judged:\n  ${shown}\n`,
+    );
   }
   if (!d.equal) throw new Error(`the machine differs from before the test:\n${d.text}`);
 }

@@ -79,12 +79,27 @@ export async function makeSshLab(prefix: string, dir: string): Promise<SshLab> {
       await link(sw, ns, `v${name}`, `${addr}/24`);
       await sh.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(hd, 'ssh_host_ed25519_key')]);
       writeFileSync(join(hd, 'authorized_keys'), readFileSync(`${identity}.pub`), { mode: 0o600 });
-      writeFileSync(join(hd, 'sshd_config'), [
-        'Port 22', `ListenAddress ${addr}`, `HostKey ${hd}/ssh_host_ed25519_key`, `PidFile ${hd}/sshd.pid`,
-        `AuthorizedKeysFile ${hd}/authorized_keys`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'Subsystem sftp internal-sftp', 'LogLevel ERROR', '',
-      ].join('\n'));
-      const priv = Object.fromEntries(PRIVATE_DIRS.map((d) => [d, join(hd, 'root', d.slice(1).replace(/\//g, '_'))])) as SshHost['priv'];
+      writeFileSync(
+        join(hd, 'sshd_config'),
+        [
+          'Port 22',
+          `ListenAddress ${addr}`,
+          `HostKey ${hd}/ssh_host_ed25519_key`,
+          `PidFile ${hd}/sshd.pid`,
+          `AuthorizedKeysFile ${hd}/authorized_keys`,
+          'PermitRootLogin prohibit-password',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'StrictModes no',
+          'Subsystem sftp internal-sftp',
+          'LogLevel ERROR',
+          '',
+        ].join('\n'),
+      );
+      const priv = Object.fromEntries(
+        PRIVATE_DIRS.map((d) => [d, join(hd, 'root', d.slice(1).replace(/\//g, '_'))]),
+      ) as SshHost['priv'];
       for (const p of Object.values(priv)) mkdirSync(p, { recursive: true });
       const nonode = join(hd, 'no-node');
       writeFileSync(nonode, '', { mode: 0o644 });
@@ -94,14 +109,32 @@ export async function makeSshLab(prefix: string, dir: string): Promise<SshLab> {
       const script = [
         'set -e',
         ...PRIVATE_DIRS.map((d) => `mount --bind "${priv[d]}" ${d}`),
-        ...(o.hideNode ? ['for n in /usr/bin/node /usr/local/bin/node; do [ -e $n ] && mount --bind "$1" $n; done; true'] : []),
+        ...(o.hideNode
+          ? ['for n in /usr/bin/node /usr/local/bin/node; do [ -e $n ] && mount --bind "$1" $n; done; true']
+          : []),
         `exec /usr/sbin/sshd -D -e -f "${hd}/sshd_config"`,
       ].join('\n');
-      const sshd = sh.start('nsenter', [`--net=/run/netns/${ns}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', script, 'sh', nonode], { stdio: 'inherit' });
-      const h: SshHost = { name, ns, addr, dir: hd, priv, sshd, hostKeyPub: readFileSync(join(hd, 'ssh_host_ed25519_key.pub'), 'utf8') };
+      const sshd = sh.start(
+        'nsenter',
+        [`--net=/run/netns/${ns}`, 'unshare', '--mount', '--propagation', 'slave', 'sh', '-c', script, 'sh', nonode],
+        { stdio: 'inherit' },
+      );
+      const h: SshHost = {
+        name,
+        ns,
+        addr,
+        dir: hd,
+        priv,
+        sshd,
+        hostKeyPub: readFileSync(join(hd, 'ssh_host_ed25519_key.pub'), 'utf8'),
+      };
       hosts.push(h);
       for (let i = 0; ; i++) {
-        const r = await sh.run('nsenter', [`--net=/run/netns/${ctlNs}`, 'bash', '-c', 'exec 3<>/dev/tcp/$1/22', 'bash', addr], { allowFail: true });
+        const r = await sh.run(
+          'nsenter',
+          [`--net=/run/netns/${ctlNs}`, 'bash', '-c', 'exec 3<>/dev/tcp/$1/22', 'bash', addr],
+          { allowFail: true },
+        );
         if (r.code === 0 || existsSync(join(hd, 'sshd.pid'))) break;
         if (i > 100 || sshd.exitCode !== null) throw new Error(`sshd for ${name} did not start`);
         await new Promise((res) => setTimeout(res, 100));

@@ -16,8 +16,23 @@ test('the agent bundle, alone in a folder, serves grpc.health.v1 on its socket',
   mkdirSync(join(dir, 'dist'));
   copyFileSync(join(process.cwd(), 'dist', 'fleetnet-agent.mjs'), join(dir, 'dist', 'fleetnet-agent.mjs'));
   const sock = join(dir, 'agent.sock');
-  const child = spawn(process.execPath, [join(dir, 'dist', 'fleetnet-agent.mjs'), 'agent', 'run', '--socket', sock,
-    '--state-dir', join(dir, 'state'), '--docker-socket', join(dir, 'no-docker.sock'), '--ip-path', 'exec'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      join(dir, 'dist', 'fleetnet-agent.mjs'),
+      'agent',
+      'run',
+      '--socket',
+      sock,
+      '--state-dir',
+      join(dir, 'state'),
+      '--docker-socket',
+      join(dir, 'no-docker.sock'),
+      '--ip-path',
+      'exec',
+    ],
+    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -26,7 +41,8 @@ test('the agent bundle, alone in a folder, serves grpc.health.v1 on its socket',
     await exited;
     rmSync(dir, { recursive: true, force: true });
   });
-  for (let i = 0; i < 300 && !existsSync(sock) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && !existsSync(sock) && child.exitCode === null; i++)
+    await new Promise((r) => setTimeout(r, 100));
   assert.ok(existsSync(sock), `the bundle's agent made its socket (stderr: ${stderr})`);
   assert.equal(await healthCheck(`unix:${sock}`, 'fleetnet.v1.Agent'), 'SERVING');
 });

@@ -36,20 +36,40 @@ describe('fleetnet CLI against a local agent', () => {
     const a = await cli(agent.socket, 'attach', 'br-c', `netns:${P}-a`, '10.52.0.1/24');
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stdout, /^attached: .* eth1 .* 10\.52\.0\.1\/24 on br-c/);
-    const b = await cli(agent.socket, 'attach', '--json', '-i', 'eth7', 'br-c', `netns:${P}-b`, '10.52.0.2/24', 'U:myhost.foo.com');
+    const b = await cli(
+      agent.socket,
+      'attach',
+      '--json',
+      '-i',
+      'eth7',
+      'br-c',
+      `netns:${P}-b`,
+      '10.52.0.2/24',
+      'U:myhost.foo.com',
+    );
     assert.equal(b.code, 0, b.stderr);
     const bj = JSON.parse(b.stdout);
     assert.equal(bj.mac, '02:72:6c:cd:9b:8d');
     assert.equal(bj.ifname, 'eth7');
-    assert.equal((await sh.run('ip', ['netns', 'exec', `${P}-a`, 'ping', '-c', '1', '-W', '2', '10.52.0.2'], { allowFail: true })).code, 0);
+    assert.equal(
+      (await sh.run('ip', ['netns', 'exec', `${P}-a`, 'ping', '-c', '1', '-W', '2', '10.52.0.2'], { allowFail: true }))
+        .code,
+      0,
+    );
     const ls = LsOutput.parse(JSON.parse((await cli(agent.socket, 'ls', '--json')).stdout)); // the one ls schema
     assert.equal(ls.length, 2);
-    assert.deepEqual(ls.map((i) => i.state), ['up', 'up']);
+    assert.deepEqual(
+      ls.map((i) => i.state),
+      ['up', 'up'],
+    );
     const lb = ls.find((i) => i.ifname === 'eth7')!;
     assert.deepEqual([lb.container, lb.hostIf, lb.addresses, lb.mtu], [`${P}-b`, 'br-c', ['10.52.0.2/24'], 1500]);
     const table = (await cli(agent.socket, 'ls')).stdout;
     assert.match(table, /^CONTAINER\s+HOST\s+NET\s+IF/);
-    assert.equal((await cli(agent.socket, 'detach', `netns:${P}-b`, '-i', 'eth7')).stdout, `detached eth7 from netns:${P}-b\n`);
+    assert.equal(
+      (await cli(agent.socket, 'detach', `netns:${P}-b`, '-i', 'eth7')).stdout,
+      `detached eth7 from netns:${P}-b\n`,
+    );
     assert.match((await cli(agent.socket, 'detach', `netns:${P}-b`, '-i', 'eth7')).stdout, /nothing to detach/);
   });
 
@@ -64,15 +84,33 @@ describe('fleetnet CLI against a local agent', () => {
   it('20 identical gRPC attaches at once: one interface, identical replies', async () => {
     const conn = connectAgent(agent.socket);
     const req: AttachRequest = {
-      hostIf: 'br-c', kind: '', target: { kind: 'netns', value: `${P}-b` }, ifname: 'eth3', hostIfname: '',
-      addresses: [{ static: { cidr: '10.52.0.3/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-      attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+      hostIf: 'br-c',
+      kind: '',
+      target: { kind: 'netns', value: `${P}-b` },
+      ifname: 'eth3',
+      hostIfname: '',
+      addresses: [{ static: { cidr: '10.52.0.3/24', gateway: '' } }],
+      mac: '',
+      macString: '',
+      vlan: '',
+      mtu: 0,
+      dryRun: false,
+      attachmentId: '',
+      macvlanMode: '',
+      vlanFiltering: false,
+      trunk: '',
+      ovsDatapath: '',
+      dhcpDns: false,
+      dhcpOneshot: false,
+      keepAddress: false,
     };
     try {
       const res = await Promise.all(Array.from({ length: 20 }, () => conn.call(conn.client.attach, req)));
       assert.equal(res.filter((r) => r.changed).length, 1);
       assert.ok(res.every((r) => JSON.stringify(r.interface) === JSON.stringify(res[0]!.interface)));
-      const links = JSON.parse((await sh.run('ip', ['-n', `${P}-b`, '-json', 'link', 'show'])).stdout) as { ifname: string }[];
+      const links = JSON.parse((await sh.run('ip', ['-n', `${P}-b`, '-json', 'link', 'show'])).stdout) as {
+        ifname: string;
+      }[];
       assert.equal(links.filter((l) => l.ifname === 'eth3').length, 1);
     } finally {
       conn.close();
@@ -82,9 +120,15 @@ describe('fleetnet CLI against a local agent', () => {
   it('exit codes: 2 for bad input (nothing sent), 2 for a missing container, 1 for a conflict, 1 with a hint when no agent answers', async () => {
     const nowhere = join(dir, 'no-such.sock');
     for (const args of [
-      ['attach', 'br-c', 'web1', '10.1.1.5'], ['attach', 'br-c', 'web1', '10.1.1.5/24', 'U:a b'], ['attach', 'br-c', 'web1', '10.1.1.5/24', '@5000'],
-      ['attach', 'br/c', 'web1', '10.1.1.5/24'], ['attach', 'br-c', 'web1', '10.1.1.5/24', '01:00:5e:00:00:01'], ['attach', '-i', 'a'.repeat(16), 'br-c', 'web1', '10.1.1.5/24'],
-      ['attach', 'br-c', 'web1'], ['attach', '--bogus', 'br-c', 'web1', '10.1.1.5/24'], ['detach', 'pid:x'],
+      ['attach', 'br-c', 'web1', '10.1.1.5'],
+      ['attach', 'br-c', 'web1', '10.1.1.5/24', 'U:a b'],
+      ['attach', 'br-c', 'web1', '10.1.1.5/24', '@5000'],
+      ['attach', 'br/c', 'web1', '10.1.1.5/24'],
+      ['attach', 'br-c', 'web1', '10.1.1.5/24', '01:00:5e:00:00:01'],
+      ['attach', '-i', 'a'.repeat(16), 'br-c', 'web1', '10.1.1.5/24'],
+      ['attach', 'br-c', 'web1'],
+      ['attach', '--bogus', 'br-c', 'web1', '10.1.1.5/24'],
+      ['detach', 'pid:x'],
     ]) {
       const r = await cli(nowhere, ...args);
       assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
@@ -119,7 +163,10 @@ describe('fleetnet CLI against a local agent', () => {
       const dummy = by.get('dummy')!;
       if (!dummy.available) assert.match(dummy.detail, /no dummy support \(CONFIG_DUMMY\)/);
       // Run from the package (node_modules present), the agent attaches over in-process netlink.
-      assert.deepEqual([by.get('netlink')?.available, by.get('netlink')?.detail], [true, 'in-process route netlink for attaches (setns through koffi)']);
+      assert.deepEqual(
+        [by.get('netlink')?.available, by.get('netlink')?.detail],
+        [true, 'in-process route netlink for attaches (setns through koffi)'],
+      );
     } finally {
       conn.close();
     }

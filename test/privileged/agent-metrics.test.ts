@@ -57,8 +57,25 @@ describe('agent --metrics', () => {
 
   it('a second agent on the taken metrics address exits 2 and makes no socket', async () => {
     const other = join(dir, 'other.sock');
-    const r = await sh.run('ip', ['netns', 'exec', HOST, process.execPath, FLEETNET, 'agent', 'run', '--socket', other,
-      '--state-dir', join(dir, 'other-state'), '--metrics', METRICS], { allowFail: true, timeoutMs: 60_000 });
+    const r = await sh.run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        HOST,
+        process.execPath,
+        FLEETNET,
+        'agent',
+        'run',
+        '--socket',
+        other,
+        '--state-dir',
+        join(dir, 'other-state'),
+        '--metrics',
+        METRICS,
+      ],
+      { allowFail: true, timeoutMs: 60_000 },
+    );
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /metrics address 127\.0\.0\.1:9464 is taken/);
     assert.equal(existsSync(other), false);

@@ -55,9 +55,25 @@ const CLI_CASES: [string[], RegExp][] = [
 ];
 
 const REQ: AttachRequest = {
-  hostIf: 'br-r', kind: '', target: { kind: 'netns', value: CONT }, ifname: '', hostIfname: '',
-  addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+  hostIf: 'br-r',
+  kind: '',
+  target: { kind: 'netns', value: CONT },
+  ifname: '',
+  hostIfname: '',
+  addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '' } }],
+  mac: '',
+  macString: '',
+  vlan: '',
+  mtu: 0,
+  dryRun: false,
+  attachmentId: '',
+  macvlanMode: '',
+  vlanFiltering: false,
+  trunk: '',
+  ovsDatapath: '',
+  dhcpDns: false,
+  dhcpOneshot: false,
+  keepAddress: false,
 };
 const RPC_CASES: Partial<AttachRequest>[] = [
   { addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '10.9.9.1' } }] },
@@ -79,7 +95,11 @@ it('every refused attach exits 2 (CLI) or is INVALID_ARGUMENT (gRPC, read by the
   const conn = connectAgent(agent.socket);
   try {
     for (const patch of RPC_CASES) {
-      await assert.rejects(conn.call(conn.client.attach, { ...REQ, ...patch }), (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid', JSON.stringify(patch));
+      await assert.rejects(
+        conn.call(conn.client.attach, { ...REQ, ...patch }),
+        (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid',
+        JSON.stringify(patch),
+      );
     }
     assert.deepEqual((await conn.call(conn.client.list, {})).interfaces, [], 'no record');
   } finally {

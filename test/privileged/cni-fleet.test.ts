@@ -141,7 +141,11 @@ describe('fleetnet CNI plugin, addresses from the fleet controller', () => {
     const a = await add(0, p, 'chk');
     assert.equal(a.code, 0, a.stdout);
     const check = () =>
-      drivers[0]!.call('fleetnet', { command: 'CHECK', containerId: 'chk', netns: p, ifname: 'eth0' }, conf({ prevResult: a.out }));
+      drivers[0]!.call(
+        'fleetnet',
+        { command: 'CHECK', containerId: 'chk', netns: p, ifname: 'eth0' },
+        conf({ prevResult: a.out }),
+      );
     const ok = await check();
     assert.equal(ok.code, 0, ok.stdout);
     const d = await fleet.cli('detach', '--host', 'h1', p, '-i', 'eth0');

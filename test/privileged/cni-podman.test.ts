@@ -64,7 +64,8 @@ after(async () => {
   // libcni's cache of results (/var/lib/cni/results/NETWORK-ID-IF): DEL removes each entry; this
   // run's network name is its own, so whatever a failed run left there is this run's to remove.
   if (!fleet || !existsSync(CNI_CACHE)) return;
-  for (const f of readdirSync(CNI_CACHE)) if (f.startsWith(`${netName()}-`)) rmSync(join(CNI_CACHE, f), { force: true });
+  for (const f of readdirSync(CNI_CACHE))
+    if (f.startsWith(`${netName()}-`)) rmSync(join(CNI_CACHE, f), { force: true });
 });
 
 it('podman run on two hosts: fleet-unique addresses, ping across the mesh, restart works, rm releases', async () => {

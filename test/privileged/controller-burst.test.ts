@@ -13,21 +13,46 @@ const CLIENTS = 4;
 const PER_CLIENT = 50;
 let fleet: TestFleet;
 
-interface Ack { phase: 'first' | 'retry'; target: string; id: string; addresses: string[]; mac: string }
+interface Ack {
+  phase: 'first' | 'retry';
+  target: string;
+  id: string;
+  addresses: string[];
+  mac: string;
+}
 
 before(async () => {
   fleet = await startTestFleet({ hosts: 1, tag: 'b' });
   await fleet.startController();
   // The burst's host answers nowhere: attachments stay pending, so this tests the controller alone.
   assert.equal((await fleet.cli('host', 'add', 'hx', '--addr', fleet.deadAddr)).code, 0);
-  assert.equal((await fleet.cli('net', 'create', 'burst', '--subnet', '10.7.0.0/16', '--subnet', 'fd00:7::/64')).code, 0);
+  assert.equal(
+    (await fleet.cli('net', 'create', 'burst', '--subnet', '10.7.0.0/16', '--subnet', 'fd00:7::/64')).code,
+    0,
+  );
 });
 
 after(async () => fleet?.down());
 
 function startClient(i: number, onAck: (a: Ack) => void): { proc: ChildProcess; done: Promise<number> } {
-  const proc = sh.start('ip', ['netns', 'exec', fleet.controllerNs, 'node', '--import', 'tsx', join('test', 'helpers', 'controller-burst-client.ts'),
-    fleet.controllerAddr, 'hx', 'burst', `c${i}`, String(PER_CLIENT)], { stdio: 'pipe' });
+  const proc = sh.start(
+    'ip',
+    [
+      'netns',
+      'exec',
+      fleet.controllerNs,
+      'node',
+      '--import',
+      'tsx',
+      join('test', 'helpers', 'controller-burst-client.ts'),
+      fleet.controllerAddr,
+      'hx',
+      'burst',
+      `c${i}`,
+      String(PER_CLIENT),
+    ],
+    { stdio: 'pipe' },
+  );
   let buf = '';
   proc.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -47,7 +72,8 @@ test('200 attaches from 4 processes survive a kill -9 of the controller mid-burs
   const onAck = (a: Ack) => {
     acks.push(a);
     // Mid-burst: once a quarter is acknowledged, kill -9 and start again.
-    if (!killed && acks.length >= (CLIENTS * PER_CLIENT) / 4) killed = fleet.stopController('SIGKILL').then(() => fleet.startController());
+    if (!killed && acks.length >= (CLIENTS * PER_CLIENT) / 4)
+      killed = fleet.stopController('SIGKILL').then(() => fleet.startController());
   };
   const clients = Array.from({ length: CLIENTS }, (_, i) => startClient(i, onAck));
   const codes = await Promise.all(clients.map((c) => c.done));

@@ -13,7 +13,15 @@ let fleet: TestFleet;
 let label: string;
 const c = (n: string) => `${fleet.prefix}-${n}`;
 
-interface Row { container: string; host: string; network: string; mac: string; addresses: string[]; state: string; ifname: string }
+interface Row {
+  container: string;
+  host: string;
+  network: string;
+  mac: string;
+  addresses: string[];
+  state: string;
+  ifname: string;
+}
 
 async function ls(...args: string[]): Promise<Row[]> {
   const r = await fleet.cli('ls', '--json', ...args);
@@ -49,7 +57,7 @@ after(async () => {
   await fleet?.down();
 });
 
-test('attach on h2 by static address; a second container on h2 pings it; the MAC carries h2\'s underlay', async () => {
+test("attach on h2 by static address; a second container on h2 pings it; the MAC carries h2's underlay", async () => {
   const a = await fleet.cli('attach', '--host', 'h2', c('web1'), '10.1.1.50/24');
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /attached: .*10\.1\.1\.50\/24 on h2/);
@@ -58,9 +66,14 @@ test('attach on h2 by static address; a second container on h2 pings it; the MAC
   const rows = await ls('--host', 'h2');
   const web2 = rows.find((r) => r.container === c('web2'))!;
   assert.equal(web2.state, 'up');
-  const ping = await sh.run('docker', ['exec', c('web2'), 'ping', '-c', '1', '-W', '2', '10.1.1.50'], { allowFail: true });
+  const ping = await sh.run('docker', ['exec', c('web2'), 'ping', '-c', '1', '-W', '2', '10.1.1.50'], {
+    allowFail: true,
+  });
   assert.equal(ping.code, 0, ping.stdout + ping.stderr);
-  const h2 = fleet.hosts[1]!.underlayIp.split('.').slice(1).map((o) => Number(o).toString(16).padStart(2, '0')).join(':');
+  const h2 = fleet.hosts[1]!.underlayIp.split('.')
+    .slice(1)
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join(':');
   for (const r of rows) assert.equal(r.mac.slice(3, 11), h2, `${r.mac} carries ${h2}`);
   const live = await sh.run('docker', ['exec', c('web1'), 'cat', '/sys/class/net/eth1/address']);
   assert.equal(live.stdout.trim(), rows.find((r) => r.container === c('web1'))!.mac);
@@ -84,7 +97,11 @@ test('ls shows every attachment on the right host; inspect prints the inventory 
   assert.deepEqual((await ls('--host', 'h1')).length, 0);
   const ins = await fleet.cli('inspect', c('web1'));
   assert.equal(ins.code, 0, ins.stderr);
-  const one = JSON.parse(ins.stdout) as { container: string; host: string; interfaces: { compat: { IPAddress: string; IPPrefixLen: number; Bridge: string } }[] };
+  const one = JSON.parse(ins.stdout) as {
+    container: string;
+    host: string;
+    interfaces: { compat: { IPAddress: string; IPPrefixLen: number; Bridge: string } }[];
+  };
   const inv = [one];
   assert.equal(inv[0]!.host, 'h2');
   assert.deepEqual(inv[0]!.interfaces[0]!.compat.IPAddress, '10.1.1.50');
@@ -97,7 +114,8 @@ test('a controller restart keeps everything', async () => {
   await fleet.stopController('SIGKILL');
   await fleet.startController();
   const after_ = await ls();
-  const strip = (rows: Row[]) => rows.map(({ container, host, mac, addresses, state }) => ({ container, host, mac, addresses, state }));
+  const strip = (rows: Row[]) =>
+    rows.map(({ container, host, mac, addresses, state }) => ({ container, host, mac, addresses, state }));
   assert.deepEqual(strip(after_), strip(before_));
   const again = await fleet.cli('attach', '--host', 'h2', c('web1'), '10.1.1.50/24');
   assert.match(again.stdout, /already attached/);
@@ -110,7 +128,9 @@ test('agent down: attach exits 3 (pending); the agent comes back and the attach 
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.match(r.stderr, /still pending on h1/);
   await h1.startAgent();
-  await eventually('web4 attached after the agent returned', async () => (await ls('--host', 'h1')).some((x) => x.container === c('web4') && x.state === 'up'));
+  await eventually('web4 attached after the agent returned', async () =>
+    (await ls('--host', 'h1')).some((x) => x.container === c('web4') && x.state === 'up'),
+  );
   assert.equal(await containerHas(c('web4'), 'eth1'), true);
 });
 

@@ -40,13 +40,31 @@ export async function startDhcpServer(prefix: string, leaseTime = '2m'): Promise
   let proc: ChildProcess | undefined;
   let veths = 0;
   const s: DhcpServer = {
-    ns, netns, subnet, serverIp, dir,
+    ns,
+    netns,
+    subnet,
+    serverIp,
+    dir,
     leases: () => (existsSync(`${dir}/leases`) ? readFileSync(`${dir}/leases`, 'utf8') : ''),
     log: () => (existsSync(`${dir}/dnsmasq.log`) ? readFileSync(`${dir}/dnsmasq.log`, 'utf8') : ''),
     async plug(peer, ifname, mac) {
       const host = `v${++veths}`;
       // `netns` takes a PID or a name; a path is opened by `ip` through the name form only, so pass what we have.
-      await sh.run('ip', ['-n', ns, 'link', 'add', host, 'type', 'veth', 'peer', 'name', ifname, ...(mac ? ['address', mac] : []), 'netns', peer]);
+      await sh.run('ip', [
+        '-n',
+        ns,
+        'link',
+        'add',
+        host,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        ifname,
+        ...(mac ? ['address', mac] : []),
+        'netns',
+        peer,
+      ]);
       await sh.run('ip', ['-n', ns, 'link', 'set', host, 'master', 'br0', 'up']);
       return host;
     },
@@ -67,10 +85,25 @@ export async function startDhcpServer(prefix: string, leaseTime = '2m'): Promise
     await sh.run('ip', ['-n', ns, 'link', 'add', 'br0', 'address', '02:00:00:77:00:01', 'type', 'bridge']);
     await sh.run('ip', ['-n', ns, 'addr', 'add', `${serverIp}/24`, 'dev', 'br0']);
     await sh.run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
-    proc = sh.start('nsenter', [`--net=${netns}`, 'dnsmasq', '-k', '--conf-file=/dev/null', `--pid-file=${dir}/dnsmasq.pid`,
-      `--dhcp-leasefile=${dir}/leases`, '--interface=br0', '--bind-interfaces', '--port=0', '--user=root', '--group=root',
-      `--dhcp-range=${subnet}.100,${subnet}.200,255.255.255.0,${leaseTime}`, `--dhcp-option=option:router,${serverIp}`,
-      `--dhcp-option=option:dns-server,${serverIp}`, '--dhcp-authoritative', '--log-dhcp', `--log-facility=${dir}/dnsmasq.log`]);
+    proc = sh.start('nsenter', [
+      `--net=${netns}`,
+      'dnsmasq',
+      '-k',
+      '--conf-file=/dev/null',
+      `--pid-file=${dir}/dnsmasq.pid`,
+      `--dhcp-leasefile=${dir}/leases`,
+      '--interface=br0',
+      '--bind-interfaces',
+      '--port=0',
+      '--user=root',
+      '--group=root',
+      `--dhcp-range=${subnet}.100,${subnet}.200,255.255.255.0,${leaseTime}`,
+      `--dhcp-option=option:router,${serverIp}`,
+      `--dhcp-option=option:dns-server,${serverIp}`,
+      '--dhcp-authoritative',
+      '--log-dhcp',
+      `--log-facility=${dir}/dnsmasq.log`,
+    ]);
     for (let i = 0; i < 50 && !existsSync(`${dir}/dnsmasq.pid`); i++) await new Promise((r) => setTimeout(r, 100));
     if (!existsSync(`${dir}/dnsmasq.pid`)) throw new Error('dnsmasq did not start');
     return s;
@@ -94,7 +127,19 @@ export const madeNetns = new Set<string>();
 
 export async function startTarget(name: string, label: string): Promise<Target> {
   await ensureHelperImage(sh);
-  const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name, '--label', `fleetnet.test=${label}`, HELPER_IMAGE, '/bin/sleep', '3600']);
+  const r = await sh.run('docker', [
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--name',
+    name,
+    '--label',
+    `fleetnet.test=${label}`,
+    HELPER_IMAGE,
+    '/bin/sleep',
+    '3600',
+  ]);
   const id = r.stdout.trim();
   const p = await sh.run('docker', ['inspect', '-f', '{{.State.Pid}}', id]);
   const pid = Number(p.stdout.trim());
@@ -122,17 +167,26 @@ export async function removeTargets(label: string): Promise<void> {
 }
 
 export async function addrsOf(netns: string, ifname: string): Promise<string[]> {
-  const r = await sh.run('nsenter', [`--net=${netns}`, 'ip', '-4', '-json', 'addr', 'show', 'dev', ifname], { allowFail: true });
+  const r = await sh.run('nsenter', [`--net=${netns}`, 'ip', '-4', '-json', 'addr', 'show', 'dev', ifname], {
+    allowFail: true,
+  });
   const rows = JSON.parse(r.stdout || '[]') as { addr_info: { local: string; prefixlen: number }[] }[];
   return rows.flatMap((x) => x.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
 }
 
 export async function ping(netns: string, ip: string): Promise<boolean> {
-  return (await sh.run('nsenter', [`--net=${netns}`, 'ping', '-c', '1', '-W', '2', ip], { allowFail: true })).code === 0;
+  return (
+    (await sh.run('nsenter', [`--net=${netns}`, 'ping', '-c', '1', '-W', '2', ip], { allowFail: true })).code === 0
+  );
 }
 
 /** Bounded wait for a condition (count and time), for state that changes asynchronously. */
-export async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000, explain?: () => string): Promise<void> {
+export async function until(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  explain?: () => string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (await cond()) return;
@@ -164,7 +218,8 @@ export function processesInNetns(nsLink: string): string[] {
     try {
       const cmd = () => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 120);
       if (readlinkSync(`/proc/${p}/ns/net`) === nsLink) out.push(`in it: ${p} ${cmd()}`);
-      for (const fd of readdirSync(`/proc/${p}/fd`)) if (readlinkSync(`/proc/${p}/fd/${fd}`) === nsLink) out.push(`fd: ${p} ${cmd()}`);
+      for (const fd of readdirSync(`/proc/${p}/fd`))
+        if (readlinkSync(`/proc/${p}/fd/${fd}`) === nsLink) out.push(`fd: ${p} ${cmd()}`);
       if (readFileSync(`/proc/${p}/mountinfo`, 'utf8').includes(`net:[${ino}]`)) out.push(`mount: ${p} ${cmd()}`);
     } catch {
       /* exited */

@@ -22,12 +22,22 @@ test('the hook configures only its interface, validates server data and records 
   chmodSync(join(dir, 'hook'), 0o755);
   const hook = (kind: string, args: string[], env: Record<string, string>) => {
     writeFileSync(join(dir, 'kind'), `${kind}\n`);
-    return sh.run('nsenter', [`--net=${netns}`, join(dir, 'hook'), ...args], { env: { interface: 'eth1', ...env }, allowFail: true });
+    return sh.run('nsenter', [`--net=${netns}`, join(dir, 'hook'), ...args], {
+      env: { interface: 'eth1', ...env },
+      allowFail: true,
+    });
   };
   const lease = () => parseHookRecord(readFileSync(join(dir, 'lease'), 'utf8'));
 
   assert.equal((await hook('dhclient', [], { reason: 'PREINIT' })).code, 0);
-  await hook('dhclient', [], { reason: 'BOUND', new_ip_address: '10.9.0.5', new_subnet_mask: '255.255.252.0', new_routers: '10.9.0.1', new_domain_name_servers: '10.9.0.1 1.1.1.1', new_dhcp_lease_time: '120' });
+  await hook('dhclient', [], {
+    reason: 'BOUND',
+    new_ip_address: '10.9.0.5',
+    new_subnet_mask: '255.255.252.0',
+    new_routers: '10.9.0.1',
+    new_domain_name_servers: '10.9.0.1 1.1.1.1',
+    new_dhcp_lease_time: '120',
+  });
   assert.deepEqual(await addrsOf(netns, 'eth1'), ['10.9.0.5/22']);
   assert.equal(lease()?.prefix, 22);
   assert.deepEqual(lease()?.dns, ['10.9.0.1', '1.1.1.1']);
@@ -35,7 +45,13 @@ test('the hook configures only its interface, validates server data and records 
   assert.match(routes.stdout, /default via 10\.9\.0\.1 dev eth1/);
 
   // A renewal with a new address moves the interface to it.
-  await hook('dhclient', [], { reason: 'RENEW', old_ip_address: '10.9.0.5', new_ip_address: '10.9.0.6', new_subnet_mask: '255.255.252.0', new_dhcp_lease_time: '120' });
+  await hook('dhclient', [], {
+    reason: 'RENEW',
+    old_ip_address: '10.9.0.5',
+    new_ip_address: '10.9.0.6',
+    new_subnet_mask: '255.255.252.0',
+    new_dhcp_lease_time: '120',
+  });
   assert.deepEqual(await addrsOf(netns, 'eth1'), ['10.9.0.6/22']);
 
   // udhcpc's form; hostile server data is refused before it reaches `ip`.
@@ -49,7 +65,12 @@ test('the hook configures only its interface, validates server data and records 
   assert.equal(lease()?.leaseSeconds, 60);
 
   // dhcpcd configures the interface itself: the hook only records.
-  await hook('dhcpcd', [], { reason: 'BOUND', new_ip_address: '10.9.0.9', new_subnet_cidr: '24', new_dhcp_lease_time: '30' });
+  await hook('dhcpcd', [], {
+    reason: 'BOUND',
+    new_ip_address: '10.9.0.9',
+    new_subnet_cidr: '24',
+    new_dhcp_lease_time: '30',
+  });
   assert.deepEqual(await addrsOf(netns, 'eth1'), ['10.9.0.8/24']);
   assert.equal(lease()?.address, '10.9.0.9');
   await hook('dhcpcd', [], { reason: 'RELEASE' });

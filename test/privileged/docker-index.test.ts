@@ -29,7 +29,15 @@ it('indexes started containers, forgets stopped ones, and resolves names without
       if (prop === 'getContainer') {
         return (id: string) => {
           const c = target.getContainer(id);
-          return new Proxy(c, { get: (t, p) => (p === 'inspect' ? (...a: []) => { inspects++; return t.inspect(...a); } : Reflect.get(t, p)) });
+          return new Proxy(c, {
+            get: (t, p) =>
+              p === 'inspect'
+                ? (...a: []) => {
+                    inspects++;
+                    return t.inspect(...a);
+                  }
+                : Reflect.get(t, p),
+          });
         };
       }
       return Reflect.get(target, prop, recv);
@@ -41,7 +49,12 @@ it('indexes started containers, forgets stopped ones, and resolves names without
     const c = await startContainer(`${P}-a`, P);
     await until('the index knows the new container', () => index.lookup(c.name)?.pid === c.pid);
     assert.equal(index.lookup(c.id.slice(0, 12))?.name, c.name);
-    const resolver = new ContainerResolver({ runner: new FakeRunner(), docker: () => counting as Docker, dockerIndex: () => index, netnsDir: '/run/netns' });
+    const resolver = new ContainerResolver({
+      runner: new FakeRunner(),
+      docker: () => counting as Docker,
+      dockerIndex: () => index,
+      netnsDir: '/run/netns',
+    });
     const info = await resolver.resolve({ kind: 'docker', value: c.name });
     assert.deepEqual([info.id, info.pid, info.netns], [c.id, c.pid, `/proc/${c.pid}/ns/net`]);
     assert.equal(inspects, 0, 'answered from the index');

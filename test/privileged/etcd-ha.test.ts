@@ -23,10 +23,17 @@ let ctls: HaController[] = [];
 let view: EtcdStore;
 
 const addHost = (c: HaController, name: string, addr: string) =>
-  new Promise<void>((resolve, reject) => c.client.addHost({ name, agentAddr: addr, underlayIp: '' }, (err) => (err ? reject(err) : resolve())));
+  new Promise<void>((resolve, reject) =>
+    c.client.addHost({ name, agentAddr: addr, underlayIp: '' }, (err) => (err ? reject(err) : resolve())),
+  );
 const addNet = (c: HaController) =>
   new Promise<void>((resolve, reject) =>
-    c.client.createNetwork(CreateNetworkRequest.fromPartial({ network: { name: 'ha', subnets: ['10.20.0.0/16'], bridge: 'br-ha', kind: 'bridge' } }), (err) => (err ? reject(err) : resolve())),
+    c.client.createNetwork(
+      CreateNetworkRequest.fromPartial({
+        network: { name: 'ha', subnets: ['10.20.0.0/16'], bridge: 'br-ha', kind: 'bridge' },
+      }),
+      (err) => (err ? reject(err) : resolve()),
+    ),
   );
 
 async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -84,7 +91,8 @@ test('1,000 allocations over 3 controllers survive the etcd leader and a control
     assert.equal(a.addresses[0]!.cidr, ack.address);
     assert.equal(a.mac, ack.mac);
   }
-  for (const a of atts) assert.equal(await view.read((tx) => tx.addressHolder('ha', a.addresses[0]!.cidr.split('/')[0]!)), a.id);
+  for (const a of atts)
+    assert.equal(await view.read((tx) => tx.addressHolder('ha', a.addresses[0]!.cidr.split('/')[0]!)), a.id);
 
   // Every host owned by a live controller, and converged: every attachment up, generations observed.
   const live = new Set([ctls[0]!.id, ctls[2]!.id]);
@@ -97,9 +105,13 @@ test('1,000 allocations over 3 controllers survive the etcd leader and a control
   } finally {
     c.close();
   }
-  await waitFor('every host converged', () => view.read((tx) =>
-    tx.listHosts().every((h) => h.observedGeneration === h.generation && h.state === 'up') &&
-    tx.listAttachments().every((a) => a.state === 'up')));
+  await waitFor('every host converged', () =>
+    view.read(
+      (tx) =>
+        tx.listHosts().every((h) => h.observedGeneration === h.generation && h.state === 'up') &&
+        tx.listAttachments().every((a) => a.state === 'up'),
+    ),
+  );
 });
 
 test('CLI attach during a controller failover exits 0 or 3, never 1', async () => {
@@ -108,11 +120,29 @@ test('CLI attach during a controller failover exits 0 or 3, never 1', async () =
   ctls.push(doomed); // stopped by after() if this test fails before it is killed
   const addrs = [doomed, ctls[0]!, ctls[2]!].map((c) => c.listen).join(',');
   const runs = [0, 1, 2, 3, 4, 5].map((i) =>
-    sh.run('node', [FLEETNET, '--controller', addrs, 'attach', '--host', `h${(i % 3) + 1}`, '--net', 'ha',
-      '--timeout', '5', `fo${i}`], { allowFail: true }));
+    sh.run(
+      'node',
+      [
+        FLEETNET,
+        '--controller',
+        addrs,
+        'attach',
+        '--host',
+        `h${(i % 3) + 1}`,
+        '--net',
+        'ha',
+        '--timeout',
+        '5',
+        `fo${i}`,
+      ],
+      { allowFail: true },
+    ),
+  );
   // Killed once an attach it was asked for is recorded: the CLI that asked it is waiting on it then.
-  const foTargets = () => view.read((tx) => tx.listAttachments({ net: 'ha' }).map((a) => a.target.value))
-    .then((ts) => ts.filter((t) => t.startsWith('fo')));
+  const foTargets = () =>
+    view
+      .read((tx) => tx.listAttachments({ net: 'ha' }).map((a) => a.target.value))
+      .then((ts) => ts.filter((t) => t.startsWith('fo')));
   await waitFor('an attach reached the controller about to die', async () => (await foTargets()).length > 0);
   await killHa(doomed, 'SIGKILL');
   const rs = await Promise.all(runs);
@@ -128,7 +158,8 @@ test('etcd without a quorum: "store unavailable", exit 1, nothing half-made; ser
   await etcd.kill(alive[0]!);
   if (alive.length > 2) await etcd.kill(alive[1]!);
   const live = ctls.filter((x) => x.proc.exitCode === null && x.proc.signalCode === null);
-  const cli = (...args: string[]) => sh.run('node', [FLEETNET, '--controller', live[0]!.listen, ...args], { allowFail: true });
+  const cli = (...args: string[]) =>
+    sh.run('node', [FLEETNET, '--controller', live[0]!.listen, ...args], { allowFail: true });
   const r = await cli('attach', '--host', 'h1', '--net', 'ha', 'nq1');
   assert.equal(r.code, 1, r.stderr);
   // etcd may commit a request that timed out, later (the member that held it in its log can lead again): the
@@ -137,9 +168,13 @@ test('etcd without a quorum: "store unavailable", exit 1, nothing half-made; ser
   assert.ok(outcome, `the refusal says what became of the attach: ${r.stderr}`);
   assert.match(r.stderr, /store unavailable/);
   for (let i = 0; i < etcd.members.length; i++) if (!etcd.procs[i]) await etcd.restart(i);
-  await waitFor('the attach goes through again', async () => (await cli('attach', '--host', 'h1', '--net', 'ha', 'nq2', '--json')).code === 0);
+  await waitFor(
+    'the attach goes through again',
+    async () => (await cli('attach', '--host', 'h1', '--net', 'ha', 'nq2', '--json')).code === 0,
+  );
   await waitFor('the long-lived view caught up', () =>
-    view.read((tx) => tx.listAttachments().some((a) => a.target.value === 'nq2')));
+    view.read((tx) => tx.listAttachments().some((a) => a.target.value === 'nq2')),
+  );
   const fresh = await openEtcdStore(prefix);
   try {
     const [all, holders] = await fresh.read((tx) => {
@@ -148,11 +183,17 @@ test('etcd without a quorum: "store unavailable", exit 1, nothing half-made; ser
     });
     const nq1 = all.some((a) => a.target.value === 'nq1');
     if (outcome === 'none') assert.equal(nq1, false, 'the refused attach left nothing');
-    const last = all.slice(-5).map((a) => a.target.value).join(', ');
+    const last = all
+      .slice(-5)
+      .map((a) => a.target.value)
+      .join(', ');
     assert.equal(all.length, before + 1 + (nq1 ? 1 : 0), `the acknowledged one, the refused one if it may: ${last}`);
     all.forEach((a, i) => assert.equal(holders[i], a.id, `${a.target.value} holds its address (nothing half-made)`));
     // The watch of the long-lived view resumed after its member died: it holds what a fresh read holds.
-    assert.deepEqual(await view.read((tx) => tx.listAttachments().map((a) => a.id)), all.map((a) => a.id));
+    assert.deepEqual(
+      await view.read((tx) => tx.listAttachments().map((a) => a.id)),
+      all.map((a) => a.id),
+    );
   } finally {
     fresh.close();
   }

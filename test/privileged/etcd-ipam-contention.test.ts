@@ -31,21 +31,25 @@ test('two controllers allocate in one network: unique addresses, the network rec
   open.push(c);
   const netRev = async () => (await c.get(`${prefix}d/nets/n`).exec()).kvs[0]!.mod_revision;
   const before = await netRev();
-  const allocate = (s: EtcdStore, i: number) => s.transact((tx) => {
-    const n = tx.getNetwork('n')!;
-    const addr = allocateNext(tx, n, 4, `owner${i}`).text;
-    tx.putNetwork(n);
-    return addr;
-  });
+  const allocate = (s: EtcdStore, i: number) =>
+    s.transact((tx) => {
+      const n = tx.getNetwork('n')!;
+      const addr = allocateNext(tx, n, 4, `owner${i}`).text;
+      tx.putNetwork(n);
+      return addr;
+    });
   const got = await Promise.all(Array.from({ length: 120 }, (_, i) => allocate(i % 2 ? a! : b!, i)));
   assert.equal(new Set(got).size, got.length, 'no address twice');
   assert.equal(await netRev(), before, 'the network record was not rewritten by the allocations');
   assert.equal((a!.stats.lostOn['d/nets'] ?? 0) + (b!.stats.lostOn['d/nets'] ?? 0), 0, 'no transaction lost on it');
   // The cursor moved on: the next allocation continues after the last one, through either store.
-  const last = got.map((x) => Number(x.split('/')[0]!.split('.')[3])).sort((x, y) => x - y).at(-1)!;
+  const last = got
+    .map((x) => Number(x.split('/')[0]!.split('.')[3]))
+    .sort((x, y) => x - y)
+    .at(-1)!;
   const cursor = (await c.get(`${prefix}d/cur/n`).string())!;
   for (let i = 0; b!.mirror.get('d/cur/n')?.v !== cursor; i++) {
-    assert.ok(i < 200, 'b\'s mirror takes the last cursor from its watch');
+    assert.ok(i < 200, "b's mirror takes the last cursor from its watch");
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.equal(await allocate(b!, 999), `10.50.0.${last + 1}/24`);

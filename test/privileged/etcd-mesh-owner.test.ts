@@ -36,8 +36,12 @@ function recordingLinks(by: string): MeshLinkFactory {
 
 async function startOne(by: string): Promise<ControllerHandle> {
   const cfg = controllerConfig({
-    listen: '127.0.0.1:0', etcd: { urls: etcd.urls, prefix }, trustDir: '/nonexistent/fleetnet-mesh-owner-test',
-    resyncMs: 300, backoffMinMs: 50, backoffMaxMs: 500,
+    listen: '127.0.0.1:0',
+    etcd: { urls: etcd.urls, prefix },
+    trustDir: '/nonexistent/fleetnet-mesh-owner-test',
+    resyncMs: 300,
+    backoffMinMs: 50,
+    backoffMaxMs: 500,
   });
   const h = await startController(cfg, silentLogger(), { links: fakeFleet().links, meshLinks: recordingLinks(by) });
   ctls.push(h);
@@ -74,10 +78,13 @@ after(async () => {
   await etcd?.stop();
 });
 
-test('each host\'s mesh is pushed only by its owner; the next owner takes over', async () => {
+test("each host's mesh is pushed only by its owner; the next owner takes over", async () => {
   const a = await startOne('A');
   const b = await startOne('B');
-  const names = new Map([[idOf(a), 'A'], [idOf(b), 'B']]);
+  const names = new Map([
+    [idOf(a), 'A'],
+    [idOf(b), 'B'],
+  ]);
   await a.store.transact((tx) => {
     HOSTS.forEach((h, i) => {
       const ip = `10.98.0.${i + 1}`;
@@ -104,11 +111,15 @@ test('each host\'s mesh is pushed only by its owner; the next owner takes over',
   await a.stop();
   ctls.splice(ctls.indexOf(a), 1);
   const from = pushes.length;
-  await waitFor('A\'s hosts owned by B', async () => {
+  await waitFor("A's hosts owned by B", async () => {
     const o = await owners();
     return aHosts.every((h) => o[h] === idOf(b));
   });
   const later = () => pushes.slice(from);
-  await waitFor('B pushed A\'s hosts', () => aHosts.every((h) => later().some((p) => p.host === h && p.by === 'B')));
-  assert.deepEqual(later().filter((p) => p.by !== 'B'), [], 'nothing pushed by the stopped controller');
+  await waitFor("B pushed A's hosts", () => aHosts.every((h) => later().some((p) => p.host === h && p.by === 'B')));
+  assert.deepEqual(
+    later().filter((p) => p.by !== 'B'),
+    [],
+    'nothing pushed by the stopped controller',
+  );
 });

@@ -46,15 +46,30 @@ test('SQLite → etcd → SQLite: the same fleet, verified; refusals write nothi
     return { host, ifname: 'eth1', target: a.target, addresses: a.addresses, mac: a.mac, ...(net ? { net } : {}) };
   };
   await store.transact((tx) => {
-    for (const i of [1, 2, 3]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441`, underlayIp: `10.99.0.${10 + i}` }, 1);
-    createNetwork(tx, { name: 'blue', subnets: ['10.1.1.0/24', 'fd00:1::/64'], gateways: ['10.1.1.1'], kind: 'ovs', bridge: 'ovs-blue', mesh: { encap: 'gre', key: 0 } }, 1);
+    for (const i of [1, 2, 3])
+      addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441`, underlayIp: `10.99.0.${10 + i}` }, 1);
+    createNetwork(
+      tx,
+      {
+        name: 'blue',
+        subnets: ['10.1.1.0/24', 'fd00:1::/64'],
+        gateways: ['10.1.1.1'],
+        kind: 'ovs',
+        bridge: 'ovs-blue',
+        mesh: { encap: 'gre', key: 0 },
+      },
+      1,
+    );
     createNetwork(tx, { name: 'red', subnets: ['10.2.0.0/24'] }, 1);
   });
   await store.transact((tx) => ['h1', 'h2'].forEach((h) => meshAdd(tx, 'blue', h)));
-  for (let i = 0; i < 40; i++) await store.transact((tx) => decideAttach(tx, words([`c${i}`], `h${(i % 3) + 1}`, 'blue'), 2));
+  for (let i = 0; i < 40; i++)
+    await store.transact((tx) => decideAttach(tx, words([`c${i}`], `h${(i % 3) + 1}`, 'blue'), 2));
   await store.transact((tx) => decideAttach(tx, words(['s1', '10.2.0.9/24', 'U:s1'], 'h1'), 2));
   await store.transact((tx) => decideAttach(tx, words(['s2', 'dhcp'], 'h2', 'red'), 2));
-  await store.transact((tx) => decideDetach(tx, { host: 'h1', target: { kind: 'auto', value: 'c0' }, ifname: 'eth1' }, 3));
+  await store.transact((tx) =>
+    decideDetach(tx, { host: 'h1', target: { kind: 'auto', value: 'c0' }, ifname: 'eth1' }, 3),
+  );
   store.close();
 
   const r1 = await cli('--from', path, '--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-a/`, '--json');
@@ -67,7 +82,10 @@ test('SQLite → etcd → SQLite: the same fleet, verified; refusals write nothi
 
   const a = new SqliteStore({ path });
   const b = new SqliteStore({ path: back });
-  t.after(() => { a.close(); b.close(); });
+  t.after(() => {
+    a.close();
+    b.close();
+  });
   await verifyCopy(a, b);
   assert.deepEqual(await readFleet(b), await readFleet(a));
 
@@ -91,7 +109,12 @@ test('SQLite → etcd → SQLite: the same fleet, verified; refusals write nothi
   assert.equal(await keysUnder(`${P}-new/`), 1);
 
   // Bad flags: exit 2 before anything is contacted.
-  for (const bad of [['--etcd', 'nope'], ['--etcd', 'ftp://1.2.3.4:1'], ['--etcd', 'https://127.0.0.1:1', '--etcd-ca', '/nonexistent/ca.crt'], ['--etcd', 'http://127.0.0.1:1', '--etcd-cert', path]]) {
+  for (const bad of [
+    ['--etcd', 'nope'],
+    ['--etcd', 'ftp://1.2.3.4:1'],
+    ['--etcd', 'https://127.0.0.1:1', '--etcd-ca', '/nonexistent/ca.crt'],
+    ['--etcd', 'http://127.0.0.1:1', '--etcd-cert', path],
+  ]) {
     const r = await cli('--from', path, ...bad);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
   }

@@ -69,7 +69,7 @@ test('a serial issued through one controller is revoked through the other, and e
   await waitFor('the revocation reaches the first controller', () => ta.revocations.isRevoked('CAFE01'));
   assert.ok(ta.revocations.list().some((e) => e.serial === 'cafe01' && e.reason === 'host rm'));
   const both = (serial: string) => ta.revocations.isRevoked(serial) && tb.revocations.isRevoked(serial);
-  await waitFor('the folder\'s revocation is in etcd', () => both('ab01'));
+  await waitFor("the folder's revocation is in etcd", () => both('ab01'));
   tb.issued.forget('h2');
   await waitFor('forgotten everywhere', () => ta.issued.list('h2').length === 0);
 });
@@ -78,8 +78,13 @@ test('etcd holds no CA key and no token in the clear', async () => {
   const c = new Etcd3({ hosts: etcd.urls });
   try {
     const all = await c.getAll().prefix(prefix).strings();
-    const text = Object.entries(all).map(([k, v]) => `${k}\n${v}`).join('\n');
-    assert.ok(Object.keys(all).some((k) => k.includes('/d/trust/revoked/')), 'the trust records are there');
+    const text = Object.entries(all)
+      .map(([k, v]) => `${k}\n${v}`)
+      .join('\n');
+    assert.ok(
+      Object.keys(all).some((k) => k.includes('/d/trust/revoked/')),
+      'the trust records are there',
+    );
     assert.doesNotMatch(text, /PRIVATE KEY/, 'no private key');
     assert.ok(!text.includes(fleet.trust.ca.certPem.split('\n')[1]!), 'not even the CA certificate');
     for (const t of issuedTokens) assert.ok(!text.includes(t), 'no join token in the clear');

@@ -48,19 +48,34 @@ function arpingsIn(nsKey: string): Promise<number[]> {
 it('a peer with stale IPv4 and IPv6 neighbour entries learns the new MAC without asking, and no announcing helper is left', async () => {
   const runner = new NsRunner(`/run/netns/${P}-h`);
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records: new RecordStore(stateDir), log: silentLogger(), sysClassNet: sysfs.classNet,
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(stateDir),
+    log: silentLogger(),
+    sysClassNet: sysfs.classNet,
     resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
   });
   const mk = (words: string[]) => {
     const a = parseAttachArgs(words);
-    return { hostIf: parseIfName(a.hostIf!), target: a.target, ifname: parseIfName('eth1'), addresses: a.addresses, mac: a.mac, dryRun: false };
+    return {
+      hostIf: parseIfName(a.hostIf!),
+      target: a.target,
+      ifname: parseIfName('eth1'),
+      addresses: a.addresses,
+      mac: a.mac,
+      dryRun: false,
+    };
   };
   await attacher.attach(mk(['br-g', `netns:${P}-peer`, '10.51.0.1/24', 'fd51::1/64']));
   const peer = (...args: string[]) => sh.run('ip', ['-n', `${P}-peer`, ...args]);
   await peer('neigh', 'replace', '10.51.0.2', 'lladdr', '02:00:00:00:00:99', 'dev', 'eth1', 'nud', 'stale');
   await peer('neigh', 'replace', 'fd51::2', 'lladdr', '02:00:00:00:00:99', 'dev', 'eth1', 'nud', 'stale');
   // Watch the peer's wire for ARP requests it sends, for a bounded time.
-  const dump = sh.run('timeout', ['4', 'nsenter', `--net=/run/netns/${P}-peer`, 'tcpdump', '-nn', '-l', '-i', 'eth1', 'arp'], { allowFail: true, timeoutMs: 10_000 });
+  const dump = sh.run(
+    'timeout',
+    ['4', 'nsenter', `--net=/run/netns/${P}-peer`, 'tcpdump', '-nn', '-l', '-i', 'eth1', 'arp'],
+    { allowFail: true, timeoutMs: 10_000 },
+  );
   await new Promise((r) => setTimeout(r, 500));
   const res = await attacher.attach(mk(['br-g', `netns:${P}-c`, '10.51.0.2/24', 'fd51::2/64', '02:00:00:00:00:22']));
   for (const addr of ['10.51.0.2', 'fd51::2']) {
@@ -73,7 +88,11 @@ it('a peer with stale IPv4 and IPv6 neighbour entries learns the new MAC without
     assert.equal(learned, '02:00:00:00:00:22', `the peer updated its entry for ${addr} from the announcement`);
   }
   const out = (await dump).stdout;
-  assert.match(out, /Request who-has 10\.51\.0\.2 (\([0-9a-f:]+\) )?tell 10\.51\.0\.2/, 'the announcement was seen on the wire');
+  assert.match(
+    out,
+    /Request who-has 10\.51\.0\.2 (\([0-9a-f:]+\) )?tell 10\.51\.0\.2/,
+    'the announcement was seen on the wire',
+  );
   assert.doesNotMatch(out, /tell 10\.51\.0\.1/, 'the peer never had to ask');
   assert.doesNotMatch(out, /who-has 10\.51\.0\.2 .*tell 10\.51\.0\.1/, 'the peer never had to ask');
   let left = await arpingsIn(res.record.container.nsKey);
@@ -82,5 +101,6 @@ it('a peer with stale IPv4 and IPv6 neighbour entries learns the new MAC without
     left = await arpingsIn(res.record.container.nsKey);
   }
   assert.deepEqual(left, [], 'no arping or ndptool outlives the announcement');
-  for (const n of ['peer', 'c']) await attacher.detach({ target: { kind: 'netns', value: `${P}-${n}` }, ifname: parseIfName('eth1') });
+  for (const n of ['peer', 'c'])
+    await attacher.detach({ target: { kind: 'netns', value: `${P}-${n}` }, ifname: parseIfName('eth1') });
 });

@@ -19,7 +19,14 @@ const dockerWhy = await dockerUnavailable();
 let agent: AgentProc;
 let docker: TestContainers;
 
-interface Row { container: string; ifname: string; mac: string; addresses: string[]; state: string; hostIfname: string }
+interface Row {
+  container: string;
+  ifname: string;
+  mac: string;
+  addresses: string[];
+  state: string;
+  hostIfname: string;
+}
 
 async function ls(): Promise<Row[]> {
   const r = await cli(agent.socket, 'ls', '--json');
@@ -42,12 +49,30 @@ async function eth1Of(name: string): Promise<{ mac: string; addrs: string[] } | 
   return { mac, addrs: [...r.stdout.matchAll(/inet6? (\S+)/g)].map((m) => m[1]!).filter((a) => !a.startsWith('fe80')) };
 }
 
-const hostVeths = async () => (await sh.run('ip', ['-n', NS, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]{12}@/.test(l)).length;
+const hostVeths = async () =>
+  (await sh.run('ip', ['-n', NS, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]{12}@/.test(l))
+    .length;
 
 const request = (target: string, i: number): AttachRequest => ({
-  hostIf: 'br-b', kind: '', target: { kind: 'netns', value: target }, ifname: 'eth1', hostIfname: '', addresses: [{ static: { cidr: `10.62.0.${i + 10}/24`, gateway: '' } }],
-  mac: '', macString: '', vlan: '', mtu: 0, dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '',
-  dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+  hostIf: 'br-b',
+  kind: '',
+  target: { kind: 'netns', value: target },
+  ifname: 'eth1',
+  hostIfname: '',
+  addresses: [{ static: { cidr: `10.62.0.${i + 10}/24`, gateway: '' } }],
+  mac: '',
+  macString: '',
+  vlan: '',
+  mtu: 0,
+  dryRun: false,
+  attachmentId: '',
+  macvlanMode: '',
+  vlanFiltering: false,
+  trunk: '',
+  ovsDatapath: '',
+  dhcpDns: false,
+  dhcpOneshot: false,
+  keepAddress: false,
 });
 
 describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }, () => {
@@ -73,7 +98,11 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const r = await cli(agent.socket, 'attach', 'br-a', '-l', 'victim0', c.name, '10.61.0.2/24');
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(r.stderr, /victim0 already exists/);
-    assert.equal((await sh.run('ip', ['-n', NS, 'link', 'show', 'victim0'], { allowFail: true })).code, 0, 'victim0 is still there');
+    assert.equal(
+      (await sh.run('ip', ['-n', NS, 'link', 'show', 'victim0'], { allowFail: true })).code,
+      0,
+      'victim0 is still there',
+    );
     assert.equal(await eth1Of(c.name), undefined, 'nothing half-made in the container');
   });
 
@@ -84,7 +113,9 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const first = (await eth1Of(c.name))!;
     assert.deepEqual(first.addrs, ['10.61.0.5/24']);
     await sh.run('docker', ['stop', '-t', '0', c.name]);
-    await eventually('stopped in ls', async () => (await ls()).some((x) => x.container === c.name && x.state === 'stopped'));
+    await eventually('stopped in ls', async () =>
+      (await ls()).some((x) => x.container === c.name && x.state === 'stopped'),
+    );
     await sh.run('docker', ['start', c.name]);
     for (let i = 0; i < 20; i++) {
       if (i > 0) await sh.run('docker', ['restart', '-t', '0', c.name]);
@@ -94,7 +125,10 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const rows = (await ls()).filter((x) => x.container === c.name);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.state, 'up');
-    const ports = (await sh.run('ip', ['-n', NS, '-o', 'link', 'show', 'master', 'br-a'])).stdout.trim().split('\n').filter(Boolean);
+    const ports = (await sh.run('ip', ['-n', NS, '-o', 'link', 'show', 'master', 'br-a'])).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     assert.equal(ports.length, 1, ports.join('\n'));
   });
 
@@ -105,18 +139,53 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     const peer = (await ls()).find((x) => x.container === c.name)!.hostIfname;
     await sh.run('docker', ['rm', '-f', c.name]);
     await eventually('record released', async () => !(await ls()).some((x) => x.container === c.name));
-    assert.notEqual((await sh.run('ip', ['-n', NS, 'link', 'show', peer], { allowFail: true })).code, 0, `${peer} is gone`);
+    assert.notEqual(
+      (await sh.run('ip', ['-n', NS, 'link', 'show', peer], { allowFail: true })).code,
+      0,
+      `${peer} is gone`,
+    );
   });
 
-  it('a labelled container is attached when it starts; another host\'s is left alone', async () => {
-    const run = (name: string, host: string) => sh.run('docker', ['run', '-d', '--network', 'none', '--name', `${P}-${name}`, '--label', `${TEST_LABEL}=${P}`,
-      '--label', 'fleetnet.attach=br-a 10.61.0.9/24', '--label', `fleetnet.host=${host}`, BUSYBOX_IMAGE, 'sleep', '3600']);
+  it("a labelled container is attached when it starts; another host's is left alone", async () => {
+    const run = (name: string, host: string) =>
+      sh.run('docker', [
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '--name',
+        `${P}-${name}`,
+        '--label',
+        `${TEST_LABEL}=${P}`,
+        '--label',
+        'fleetnet.attach=br-a 10.61.0.9/24',
+        '--label',
+        `fleetnet.host=${host}`,
+        BUSYBOX_IMAGE,
+        'sleep',
+        '3600',
+      ]);
     await run('other', `${P}-h2`);
     await run('mine', `${P}-h1`);
     await eventually('label attach', async () => (await eth1Of(`${P}-mine`))?.addrs[0] === '10.61.0.9/24');
     assert.equal(await eth1Of(`${P}-other`), undefined);
-    const bad = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', `${P}-bad`, '--label', `${TEST_LABEL}=${P}`,
-      '--label', 'fleetnet.attach=br-a 10.61.0.300/24', '--label', `fleetnet.host=${P}-h1`, BUSYBOX_IMAGE, 'sleep', '3600']);
+    const bad = await sh.run('docker', [
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '--name',
+      `${P}-bad`,
+      '--label',
+      `${TEST_LABEL}=${P}`,
+      '--label',
+      'fleetnet.attach=br-a 10.61.0.300/24',
+      '--label',
+      `fleetnet.host=${P}-h1`,
+      BUSYBOX_IMAGE,
+      'sleep',
+      '3600',
+    ]);
     assert.equal(bad.code, 0);
     await eventually('label error reported', async () => {
       const conn = connectAgent(agent.socket);
@@ -141,7 +210,12 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     await Promise.all(burst);
     conn.close();
     await agent.stop();
-    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), ['--host-name', `${P}-h1`, '--lifecycle-pass-ms', '500']);
+    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
+      '--host-name',
+      `${P}-h1`,
+      '--lifecycle-pass-ms',
+      '500',
+    ]);
     const again = connectAgent(agent.socket);
     try {
       for (const [i, t] of TARGETS.entries()) await again.call(again.client.attach, request(t, i), 30_000);
@@ -149,13 +223,22 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
       again.close();
     }
     let check = await cli(agent.socket, 'check', '--json');
-    assert.equal(check.code, 0, check.stdout + check.stderr + JSON.stringify(await ls()) + (await sh.run('ip', ['-n', NS, '-br', 'link'])).stdout);
+    assert.equal(
+      check.code,
+      0,
+      check.stdout + check.stderr + JSON.stringify(await ls()) + (await sh.run('ip', ['-n', NS, '-br', 'link'])).stdout,
+    );
     assert.equal(await hostVeths(), (await ls()).filter((x) => x.hostIfname).length);
 
     // Records lost: the first 3 re-asked are adopted as they are; the other 27 are orphans.
     await agent.stop();
     renameSync(`${agent.stateDir}/attachments`, `${agent.stateDir}/attachments.lost`);
-    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), ['--host-name', `${P}-h1`, '--lifecycle-pass-ms', '60000']);
+    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
+      '--host-name',
+      `${P}-h1`,
+      '--lifecycle-pass-ms',
+      '60000',
+    ]);
     for (const [i, t] of TARGETS.slice(0, 3).entries()) {
       const r = await cli(agent.socket, 'attach', 'br-b', `netns:${t}`, `10.62.0.${i + 10}/24`);
       assert.equal(r.code, 0, r.stderr);
@@ -173,7 +256,11 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     assert.deepEqual([s.leaks, s.orphans, s.duplicates], [0, 0, 0]);
     const rows = await ls();
     assert.equal(await hostVeths(), rows.filter((x) => x.hostIfname).length);
-    for (const t of TARGETS.slice(0, 3)) assert.ok(rows.some((x) => x.container === t && x.state === 'up'), t);
+    for (const t of TARGETS.slice(0, 3))
+      assert.ok(
+        rows.some((x) => x.container === t && x.state === 'up'),
+        t,
+      );
     assert.ok(await victimStillThere(), 'the unrelated interface survived every pass');
   });
 });

@@ -28,20 +28,48 @@ test('bench/lifecycle.ts at smoke sizes: every section runs, nothing is left', {
   t.after(() => rmSync(out, { recursive: true, force: true }));
   const before = snapshot();
   const file = join(out, 'lifecycle.json');
-  const args = ['--start-n', '2', '--reboot-n', '3', '--scale-n', '10', '--clients', '3', '--lat-n', '2',
-    '--pass-n', '2', '--results', file];
+  const args = [
+    '--start-n',
+    '2',
+    '--reboot-n',
+    '3',
+    '--scale-n',
+    '10',
+    '--clients',
+    '3',
+    '--lat-n',
+    '2',
+    '--pass-n',
+    '2',
+    '--results',
+    file,
+  ];
   const argv = ['--import', 'tsx', 'bench/lifecycle.ts', ...args];
   const r = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 280_000 });
   assert.equal(r.status, 0, `bench failed:\n${r.stdout}\n${r.stderr}`);
   const res = ResultsSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   const names = res.rows.map((x) => x.name);
-  const wanted = [/^docker start returned/, /^rebooted host: 3 attachments back$/,
-    /^10 attaches from 3 concurrent clients \(wall\)$/, /^attach onto a bridge with 10 ports$/,
-    /^attach onto an empty bridge$/, /^one lifecycle pass over 13 attachments$/];
+  const wanted = [
+    /^docker start returned/,
+    /^rebooted host: 3 attachments back$/,
+    /^10 attaches from 3 concurrent clients \(wall\)$/,
+    /^attach onto a bridge with 10 ports$/,
+    /^attach onto an empty bridge$/,
+    /^one lifecycle pass over 13 attachments$/,
+  ];
   for (const want of wanted) {
-    assert.ok(names.some((n) => want.test(n)), `${String(want)} in ${names.join(' | ')}`);
+    assert.ok(
+      names.some((n) => want.test(n)),
+      `${String(want)} in ${names.join(' | ')}`,
+    );
   }
-  assert.ok(res.rows.every((x) => x.p50Ms > 0), JSON.stringify(res.rows));
-  assert.deepEqual(res.comparisons?.map((c) => c.target), [1, 1, 1.2]);
+  assert.ok(
+    res.rows.every((x) => x.p50Ms > 0),
+    JSON.stringify(res.rows),
+  );
+  assert.deepEqual(
+    res.comparisons?.map((c) => c.target),
+    [1, 1, 1.2],
+  );
   assert.deepEqual(snapshot(), before);
 });

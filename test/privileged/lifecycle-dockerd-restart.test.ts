@@ -18,7 +18,11 @@ let env: BenchEnv;
 let d: Docker;
 let agent: AgentProc | undefined;
 
-interface Row { container: string; hostIfname: string; state: string }
+interface Row {
+  container: string;
+  hostIfname: string;
+  state: string;
+}
 
 async function eventually(what: string, cond: () => Promise<boolean>, tries = 300): Promise<void> {
   for (let i = 0; i < tries; i++) {

@@ -15,7 +15,14 @@ const sh = new ExecRunner();
 let fleet: TestFleet;
 const c = (n: string) => `${fleet.prefix}-${n}`;
 
-interface Row { container: string; ifname: string; addresses: string[]; state: string; mac: string; error: string }
+interface Row {
+  container: string;
+  ifname: string;
+  addresses: string[];
+  state: string;
+  mac: string;
+  error: string;
+}
 
 async function ls(): Promise<Row[]> {
   const r = await fleet.cli('ls', '--json');
@@ -56,7 +63,10 @@ test('docker restart: the interface comes back with the same MAC and address, th
   assert.equal(await eth1(c('a')), mac);
   await sh.run('docker', ['restart', '-t', '0', c('a')]);
   await eventually('eth1 back', async () => (await eth1(c('a'))) === mac);
-  await eventually('up in the controller', async () => (await ls()).find((r) => r.container === c('a'))?.state === 'up');
+  await eventually(
+    'up in the controller',
+    async () => (await ls()).find((r) => r.container === c('a'))?.state === 'up',
+  );
 });
 
 test('docker rm -f: the address and MAC are freed and another container can take the address', async () => {
@@ -79,9 +89,20 @@ test('--keep-address: removal keeps the address reserved (stopped)', async () =>
 
 /** A container started with fleetnet labels (and this run's test label, for the cleanup). */
 async function runLabelled(name: string, labels: string[]): Promise<void> {
-  const r = await sh.run('docker', ['run', '-d', '--network', 'none', '--name', name,
-    '--label', `${TEST_LABEL}=${fleet.prefix}`, ...labels.flatMap((l) => ['--label', l]),
-    BUSYBOX_IMAGE, 'sleep', '3600']);
+  const r = await sh.run('docker', [
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--name',
+    name,
+    '--label',
+    `${TEST_LABEL}=${fleet.prefix}`,
+    ...labels.flatMap((l) => ['--label', l]),
+    BUSYBOX_IMAGE,
+    'sleep',
+    '3600',
+  ]);
   assert.equal(r.code, 0, r.stderr);
 }
 
@@ -92,8 +113,12 @@ const addrsIn = async (name: string, dev: string) => {
 
 // fleetnet.net allocates, fleetnet.ip asks, fleetnet.eth2.net adds an interface.
 test('labels: attached by the controller; a refused label shows in ls; removal frees', async () => {
-  await runLabelled(c('lab'), ['fleetnet.host=h1', 'fleetnet.net=blue', 'fleetnet.ip=10.71.0.30/24',
-    'fleetnet.eth2.net=blue']);
+  await runLabelled(c('lab'), [
+    'fleetnet.host=h1',
+    'fleetnet.net=blue',
+    'fleetnet.ip=10.71.0.30/24',
+    'fleetnet.eth2.net=blue',
+  ]);
   const mine = async () => (await ls()).filter((r) => r.container === c('lab'));
   const upRows = async () => (await mine()).filter((r) => r.state === 'up');
   await eventually('both label attachments up', async () => (await upRows()).length === 2);
@@ -106,15 +131,23 @@ test('labels: attached by the controller; a refused label shows in ls; removal f
   assert.deepEqual(await addrsIn(c('lab'), 'eth2'), e2.addresses);
 
   // Refused: an unknown network and a malformed address; nothing allocated, the container in ls with the error.
-  await runLabelled(c('bad'), ['fleetnet.host=h1', 'fleetnet.net=nosuch', 'fleetnet.eth2.net=blue',
-    'fleetnet.eth2.ip=10.71.0.999/24', 'fleetnet.eth3.ip=10.71.0.50/24']);
+  await runLabelled(c('bad'), [
+    'fleetnet.host=h1',
+    'fleetnet.net=nosuch',
+    'fleetnet.eth2.net=blue',
+    'fleetnet.eth2.ip=10.71.0.999/24',
+    'fleetnet.eth3.ip=10.71.0.50/24',
+  ]);
   const refused = async () => (await ls()).filter((r) => r.container === c('bad') && r.state === 'failed');
   await eventually('refusals in ls', async () => (await refused()).length === 3);
   const bad = (await ls()).filter((r) => r.container === c('bad'));
   assert.match(bad.find((r) => r.ifname === 'eth1')!.error, /no network named nosuch/);
   assert.match(bad.find((r) => r.ifname === 'eth2')!.error, /10\.71\.0\.999/);
   assert.match(bad.find((r) => r.ifname === 'labels')!.error, /fleetnet\.eth3\.ip without fleetnet\.eth3\.net/);
-  assert.ok(bad.every((r) => r.addresses.length === 0 && r.mac === ''), JSON.stringify(bad));
+  assert.ok(
+    bad.every((r) => r.addresses.length === 0 && r.mac === ''),
+    JSON.stringify(bad),
+  );
   assert.deepEqual(await addrsIn(c('bad'), 'eth1'), [], 'nothing half-made');
 
   // Restart: the agent re-applies the same interfaces; removal frees the asked address for another container.
@@ -164,8 +197,10 @@ test('a simulated reboot: every attachment back', async () => {
     assert.equal(a.code, 0, a.stderr);
   }
   const ours = async () => (await ls()).filter((r) => names.includes(r.container));
-  const snapshot = async () => (await ours()).map(({ container, mac, addresses }) => ({ container, mac, addresses }))
-    .sort((x, y) => x.container.localeCompare(y.container));
+  const snapshot = async () =>
+    (await ours())
+      .map(({ container, mac, addresses }) => ({ container, mac, addresses }))
+      .sort((x, y) => x.container.localeCompare(y.container));
   const before = await snapshot();
   const macs = async () => Promise.all(names.map(async (n) => [n, await eth1(n)]));
   const macsBefore = await macs();
@@ -173,12 +208,17 @@ test('a simulated reboot: every attachment back', async () => {
   await h1.stopAgent();
   // What a reboot takes: every link on the host but loopback and the underlay (host-side veths, the
   // network's bridge), and every container's namespace (they start again).
-  const links = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n')
-    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n): n is string => !!n && n !== 'lo' && n !== 'u0');
+  const links = (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout
+    .split('\n')
+    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
+    .filter((n): n is string => !!n && n !== 'lo' && n !== 'u0');
   assert.ok(links.length >= 4, links.join(' '));
   for (const l of links) await sh.run('ip', ['-n', h1.ns, 'link', 'del', l], { allowFail: true });
   for (const n of names) await sh.run('docker', ['restart', '-t', '0', n]);
-  assert.deepEqual(await Promise.all(names.map(eth1)), names.map(() => undefined));
+  assert.deepEqual(
+    await Promise.all(names.map(eth1)),
+    names.map(() => undefined),
+  );
   await h1.startAgent();
 
   const same = ([n, m]: (string | undefined)[], i: number) => n === macsBefore[i]![0] && m === macsBefore[i]![1];
@@ -196,8 +236,9 @@ test('the agent killed -9 during 30 attaches through the controller: all made on
   const h1 = fleet.hosts[0]!;
   const names = Array.from({ length: 30 }, (_, i) => c(`b${i}`));
   for (const n of names) await startContainer(n, fleet.prefix);
-  const veths = async () => (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n')
-    .filter((l) => /: fn[0-9a-f]+@/.test(l)).length;
+  const veths = async () =>
+    (await sh.run('ip', ['-n', h1.ns, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]+@/.test(l))
+      .length;
   const base = await veths();
   const burst = names.map((n) => fleet.cli('attach', '--host', 'h1', '--net', 'blue', n));
   await eventually('the agent making the burst', async () => (await veths()) >= base + 3);
@@ -207,10 +248,14 @@ test('the agent killed -9 during 30 attaches through the controller: all made on
   assert.ok(madeOrPending, `attach exits 0 (made) or 3 (pending), never 1: ${codes.join(' ')}`);
   await h1.startAgent();
   const ours = async () => (await ls()).filter((r) => names.includes(r.container));
-  await eventually('all 30 up', async () => {
-    const rows = await ours();
-    return rows.length === 30 && rows.every((r) => r.state === 'up');
-  }, 600);
+  await eventually(
+    'all 30 up',
+    async () => {
+      const rows = await ours();
+      return rows.length === 30 && rows.every((r) => r.state === 'up');
+    },
+    600,
+  );
   const rows = await ours();
   assert.equal(new Set(rows.map((r) => r.addresses[0])).size, 30, 'thirty addresses, none twice');
   assert.equal(new Set(rows.map((r) => r.mac)).size, 30, 'thirty MACs, none twice');

@@ -33,8 +33,14 @@ async function vethOnBridge(name: string, peer: string): Promise<void> {
   await sh.run('ip', ['-n', HOST, 'link', 'set', name, 'master', 'br0', 'up']);
 }
 
-const exists = async (ns: string, dev: string) => (await sh.run('ip', ['-n', ns, 'link', 'show', 'dev', dev], { allowFail: true })).code === 0;
-const ports = async () => (JSON.parse((await sh.run('ip', ['-n', HOST, '-json', 'link', 'show', 'master', 'br0'])).stdout || '[]') as { ifname: string }[]).map((l) => l.ifname);
+const exists = async (ns: string, dev: string) =>
+  (await sh.run('ip', ['-n', ns, 'link', 'show', 'dev', dev], { allowFail: true })).code === 0;
+const ports = async () =>
+  (
+    JSON.parse((await sh.run('ip', ['-n', HOST, '-json', 'link', 'show', 'master', 'br0'])).stdout || '[]') as {
+      ifname: string;
+    }[]
+  ).map((l) => l.ifname);
 
 test('the answer comes when the link is gone, not when its exec returns', { timeout: 30_000 }, async () => {
   await vethOnBridge('fnv1', 'eth1');
@@ -50,7 +56,7 @@ test('the answer comes when the link is gone, not when its exec returns', { time
     return out;
   };
   await deleteLinkWatched(rt, `/run/netns/${HOST}`, 'fnv1', viaExec);
-  assert.equal(execEnded, false, 'answered on the kernel\'s announcement');
+  assert.equal(execEnded, false, "answered on the kernel's announcement");
   assert.equal(await exists(HOST, 'fnv1'), false, 'the host end is gone');
   assert.equal(await exists(CTR, 'eth1'), false, 'the container end is gone');
   assert.deepEqual(await ports(), [], 'the bridge has no port left');

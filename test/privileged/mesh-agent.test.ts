@@ -15,7 +15,14 @@ import { newRunId } from '../helpers/docker.js';
 
 let fleet: MeshFleet;
 const agents = new Map<string, AgentProc>();
-const blue: MeshNetwork = { name: 'blue', kind: 'ovs', encap: 'gre', key: 300, bridge: 'ovs-blue', members: ['h1', 'h2'] };
+const blue: MeshNetwork = {
+  name: 'blue',
+  kind: 'ovs',
+  encap: 'gre',
+  key: 300,
+  bridge: 'ovs-blue',
+  members: ['h1', 'h2'],
+};
 const c: SimContainer[] = [];
 
 async function start(host: string): Promise<AgentConn> {
@@ -25,7 +32,10 @@ async function start(host: string): Promise<AgentConn> {
 }
 
 function specFor(host: string, generation: number) {
-  const p = planMesh(fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), [blue]).find((x) => x.host === host)!;
+  const p = planMesh(
+    fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })),
+    [blue],
+  ).find((x) => x.host === host)!;
   return agentMeshSpec(p, generation, { datapathType: 'netdev' });
 }
 
@@ -60,20 +70,33 @@ describe('mesh through the agent gRPC API', () => {
       st = await conn.call(conn.client.meshStatus, {});
     }
     assert.equal(st.generation, 1);
-    assert.deepEqual(st.tunnels.map((t) => [t.network, t.peer, t.state]), [['blue', 'h2', 'up']]);
+    assert.deepEqual(
+      st.tunnels.map((t) => [t.network, t.peer, t.state]),
+      [['blue', 'h2', 'up']],
+    );
     assert.ok(st.tunnels[0]!.checkedAtMs > 0);
   });
 
   it('refuses an older generation and a bad spec with clear errors', async () => {
     const conn = conns.get('h1')!;
     await conn.call(conn.client.applyMesh, specFor('h1', 2));
-    await assert.rejects(conn.call(conn.client.applyMesh, specFor('h1', 1)), (e: unknown) => e instanceof FleetnetError && /older than the one this agent holds \(2\)/.test(e.message));
+    await assert.rejects(
+      conn.call(conn.client.applyMesh, specFor('h1', 1)),
+      (e: unknown) => e instanceof FleetnetError && /older than the one this agent holds \(2\)/.test(e.message),
+    );
     const bad = specFor('h1', 3);
     bad.networks[0]!.kind = 'macvlan';
-    await assert.rejects(conn.call(conn.client.applyMesh, bad), (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && /kind 'macvlan' is not ovs or bridge/.test(e.message));
+    await assert.rejects(
+      conn.call(conn.client.applyMesh, bad),
+      (e: unknown) =>
+        e instanceof FleetnetError && e.kind === 'invalid' && /kind 'macvlan' is not ovs or bridge/.test(e.message),
+    );
     const bad2 = specFor('h1', 3);
     bad2.networks[0]!.tunnels[0]!.peerIp = '10.99.0.12; reboot';
-    await assert.rejects(conn.call(conn.client.applyMesh, bad2), (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid');
+    await assert.rejects(
+      conn.call(conn.client.applyMesh, bad2),
+      (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid',
+    );
   });
 
   it('a restarted agent converges to the mesh it held, with no new order (a port deleted while it was down comes back)', async () => {
@@ -92,11 +115,29 @@ describe('mesh through the agent gRPC API', () => {
   it('the CLI: mesh apply FILE --host gives the agent its part; mesh status shows it; bad input exits 2', async () => {
     const h1 = fleet.host('h1');
     const file = join(h1.dir, 'mesh.json');
-    writeFileSync(file, JSON.stringify({ hosts: fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), networks: [blue] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ hosts: fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), networks: [blue] }),
+    );
     const socket = agents.get('h1')!.socket;
-    const r = await cli(socket, 'mesh', 'apply', file, '--host', 'h1', '--generation', '10', '--datapath', 'netdev', '--json');
+    const r = await cli(
+      socket,
+      'mesh',
+      'apply',
+      file,
+      '--host',
+      'h1',
+      '--generation',
+      '10',
+      '--datapath',
+      'netdev',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((({ generation, added, removed, kept }) => ({ generation, added, removed, kept }))(JSON.parse(r.stdout)), { generation: 10, added: 0, removed: 0, kept: 1 });
+    assert.deepEqual(
+      (({ generation, added, removed, kept }) => ({ generation, added, removed, kept }))(JSON.parse(r.stdout)),
+      { generation: 10, added: 0, removed: 0, kept: 1 },
+    );
     let st = await cli(socket, 'mesh', 'status', '--json');
     for (let i = 0; i < 20 && JSON.parse(st.stdout).tunnels[0]?.state !== 'up'; i++) {
       await new Promise((res) => setTimeout(res, 500));

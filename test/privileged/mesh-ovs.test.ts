@@ -60,10 +60,17 @@ describe('mesh over user-space OVS', () => {
     assert.ok((await fleet.ping(c.v1!, '10.3.3.2', { df: true, size: 1450 - 28 })).ok, 'VXLAN 1422');
     assert.equal((await fleet.ping(c.v1!, '10.3.3.2', { df: true, size: 1450 - 27 })).ok, false, 'VXLAN 1423');
     // The datapath itself agrees: with both containers' MTU raised to the underlay's, one byte more than planned is still dropped.
-    for (const [x, y, mtu] of [[c.b1!, c.b2!, 1458], [c.v1!, c.v2!, 1450]] as const) {
+    for (const [x, y, mtu] of [
+      [c.b1!, c.b2!, 1458],
+      [c.v1!, c.v2!, 1450],
+    ] as const) {
       for (const n of [x, y]) await sh.run('ip', ['-n', n.netns, 'link', 'set', 'eth1', 'mtu', '1500']);
       try {
-        assert.equal((await fleet.ping(x, y.ip, { df: true, size: mtu - 27 })).ok, false, `${mtu - 27} bytes went through the tunnel`);
+        assert.equal(
+          (await fleet.ping(x, y.ip, { df: true, size: mtu - 27 })).ok,
+          false,
+          `${mtu - 27} bytes went through the tunnel`,
+        );
         assert.ok((await fleet.ping(x, y.ip, { df: true, size: mtu - 28 })).ok);
       } finally {
         for (const n of [x, y]) await sh.run('ip', ['-n', n.netns, 'link', 'set', 'eth1', 'mtu', String(mtu)]);
@@ -83,7 +90,10 @@ describe('mesh over user-space OVS', () => {
       assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length], [1, 0]);
     }
     // h3 itself: its bridge and one port per peer.
-    assert.deepEqual(res.get('h3')!.added.map((t) => t.peer), ['h1', 'h2']);
+    assert.deepEqual(
+      res.get('h3')!.added.map((t) => t.peer),
+      ['h1', 'h2'],
+    );
     const r = await running;
     assert.ok(r.ok && /30 received/.test(r.out), r.out);
     c.b3 = await fleet.container('h3', 'ovs', 'ovs-blue', '10.1.1.9/24', 1458);
@@ -97,12 +107,18 @@ describe('mesh over user-space OVS', () => {
 
   it('a tunnel deleted by hand comes back after the next pass; nothing else is touched', async () => {
     const h1 = fleet.host('h1');
-    const t = planMesh(fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), nets)[0]!.networks[0]!.tunnels.find((x) => x.peer === 'h2')!;
+    const t = planMesh(
+      fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })),
+      nets,
+    )[0]!.networks[0]!.tunnels.find((x) => x.peer === 'h2')!;
     await sh.run('ovs-vsctl', [`--db=${h1.ovsDb}`, 'del-port', 'ovs-blue', t.port]);
     assert.equal((await fleet.ping(c.b1!, '10.1.1.2')).ok, false);
     h1.runner.calls.length = 0;
     const res = await h1.mesher.reconcile();
-    assert.deepEqual(res.added.map((x) => x.port), [t.port]);
+    assert.deepEqual(
+      res.added.map((x) => x.port),
+      [t.port],
+    );
     assert.equal(h1.runner.calls.filter(isMeshWrite).length, 1);
     assert.ok(await fleet.pingEventually(c.b1!, '10.1.1.2'));
   });
@@ -146,7 +162,10 @@ describe('mesh over user-space OVS', () => {
     nets[0]!.members = ['h1', 'h2'];
     const res = await applyAll();
     for (const h of ['h1', 'h2']) {
-      assert.deepEqual(res.get(h)!.removed.map((t) => t.peer), ['h3']);
+      assert.deepEqual(
+        res.get(h)!.removed.map((t) => t.peer),
+        ['h3'],
+      );
       assert.equal(fleet.host(h).runner.calls.filter(isMeshWrite).length, 1);
     }
     assert.equal(res.get('h3')!.removed.length, 2);

@@ -12,7 +12,14 @@ import { newRunId } from '../helpers/docker.js';
 
 let fleet: MeshFleet;
 let generation = 0;
-const green: MeshNetwork = { name: 'green', kind: 'bridge', encap: 'vxlan', key: 42, bridge: 'br-green', members: ['h1', 'h2'] };
+const green: MeshNetwork = {
+  name: 'green',
+  kind: 'bridge',
+  encap: 'vxlan',
+  key: 42,
+  bridge: 'br-green',
+  members: ['h1', 'h2'],
+};
 const c: Record<string, SimContainer> = {};
 
 async function applyAll(): Promise<Map<string, MeshResult>> {
@@ -21,7 +28,11 @@ async function applyAll(): Promise<Map<string, MeshResult>> {
   return out;
 }
 
-const device = () => planMesh(fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })), [green])[0]!.networks[0]!.tunnels[0]!.port;
+const device = () =>
+  planMesh(
+    fleet.hosts.map((h) => ({ name: h.name, underlayIp: h.underlayIp })),
+    [green],
+  )[0]!.networks[0]!.tunnels[0]!.port;
 
 describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
   before(async () => {
@@ -39,7 +50,9 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     assert.ok(await fleet.pingEventually(c.g1!, '10.2.2.2'));
     assert.ok((await fleet.ping(c.g1!, '10.2.2.2', { df: true, size: 1422 })).ok);
     assert.equal((await fleet.ping(c.g1!, '10.2.2.2', { df: true, size: 1423 })).ok, false);
-    const link = JSON.parse((await sh.run('ip', ['-n', fleet.host('h1').netns, '-json', '-d', 'link', 'show', device()])).stdout)[0];
+    const link = JSON.parse(
+      (await sh.run('ip', ['-n', fleet.host('h1').netns, '-json', '-d', 'link', 'show', device()])).stdout,
+    )[0];
     assert.equal(link.linkinfo.info_data.learning, false);
     assert.equal(link.ifalias, 'fleetnet-mesh:green');
     assert.equal(link.master, 'br-green');
@@ -51,10 +64,13 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     const res = await applyAll();
     for (const h of ['h1', 'h2']) {
       const w = fleet.host(h).runner.calls.filter(isMeshWrite);
-      assert.deepEqual(w.map((x) => [x.cmd, ...x.args]), [
-        ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', device(), 'dst', '10.99.0.13'],
-        ['nft', '-f', '-'],
-      ]);
+      assert.deepEqual(
+        w.map((x) => [x.cmd, ...x.args]),
+        [
+          ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', device(), 'dst', '10.99.0.13'],
+          ['nft', '-f', '-'],
+        ],
+      );
       assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length, res.get(h)!.kept], [1, 0, 1]);
     }
     c.g3 = await fleet.container('h3', 'bridge', 'br-green', '10.2.2.3/24', 1450);
@@ -66,7 +82,7 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     assert.deepEqual(await fleet.arpRequestsSeen(c.g1!, [c.g2!, c.g3!], '10.2.2.200'), [1, 1]);
   });
 
-  it('a non-peer sending VXLAN to a host reaches no container; without fleetnet\'s table it would', async () => {
+  it("a non-peer sending VXLAN to a host reaches no container; without fleetnet's table it would", async () => {
     const x = await fleet.addIntruder(42, '10.99.0.11', '10.2.2.99/24');
     const intrude = () => fleet.framesSeen(c.g1!, '10.2.2.99', () => fleet.ping(x, '10.2.2.1', { count: 2 }));
     assert.equal(await intrude(), '');
@@ -75,13 +91,23 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     await sh.run('ip', ['netns', 'exec', h1.netns, 'nft', 'delete', 'table', 'ip', 'fleetnet']);
     assert.notEqual(await intrude(), '');
     // The iptables backend (hosts without nft) keeps the intruder out the same way.
-    const ipt = new Mesher({ runner: h1.runner, stateDir: join(h1.dir, 'agent-ipt'), log: silentLogger(), hasGretap: async () => false, firewall: 'iptables' });
+    const ipt = new Mesher({
+      runner: h1.runner,
+      stateDir: join(h1.dir, 'agent-ipt'),
+      log: silentLogger(),
+      hasGretap: async () => false,
+      firewall: 'iptables',
+    });
     const r1 = await ipt.apply(h1.mesher.current());
     assert.deepEqual([r1.changes, r1.added.length, r1.errors], [1, 0, []]); // only the chain: the tunnels are there
     assert.equal(await intrude(), '');
     const chain = (await sh.run('ip', ['netns', 'exec', h1.netns, 'iptables', '-w', '-S', 'FLEETNET-MESH'])).stdout;
     assert.match(chain, /-s 10\.99\.0\.12\/32 -j RETURN/);
-    for (const args of [['-D', 'INPUT', '-j', 'FLEETNET-MESH'], ['-F', 'FLEETNET-MESH'], ['-X', 'FLEETNET-MESH']]) {
+    for (const args of [
+      ['-D', 'INPUT', '-j', 'FLEETNET-MESH'],
+      ['-F', 'FLEETNET-MESH'],
+      ['-X', 'FLEETNET-MESH'],
+    ]) {
       await sh.run('ip', ['netns', 'exec', h1.netns, 'iptables', '-w', ...args]);
     }
     assert.notEqual(await intrude(), '');
@@ -99,7 +125,10 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     await sh.run('ip', ['-n', h1.netns, 'link', 'del', device()]);
     assert.equal((await fleet.ping(c.g1!, '10.2.2.2')).ok, false);
     res = await h1.mesher.reconcile();
-    assert.deepEqual(res.added.map((t) => t.peer), ['h2', 'h3']);
+    assert.deepEqual(
+      res.added.map((t) => t.peer),
+      ['h2', 'h3'],
+    );
     // A new device goes back under the bridge; the container's own port was never touched.
     assert.ok(await fleet.pingEventually(c.g1!, '10.2.2.2'));
     assert.ok(await fleet.pingEventually(c.g1!, '10.2.2.3'));
@@ -122,8 +151,15 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     green.members = ['h1', 'h2'];
     await applyAll();
     const h3 = fleet.host('h3');
-    assert.equal((await sh.run('ip', ['-n', h3.netns, 'link', 'show', device()], { allowFail: true })).code !== 0, true);
-    assert.notEqual((await sh.run('ip', ['netns', 'exec', h3.netns, 'nft', 'list', 'table', 'ip', 'fleetnet'], { allowFail: true })).code, 0);
+    assert.equal(
+      (await sh.run('ip', ['-n', h3.netns, 'link', 'show', device()], { allowFail: true })).code !== 0,
+      true,
+    );
+    assert.notEqual(
+      (await sh.run('ip', ['netns', 'exec', h3.netns, 'nft', 'list', 'table', 'ip', 'fleetnet'], { allowFail: true }))
+        .code,
+      0,
+    );
     assert.ok((await fleet.ping(c.g1!, '10.2.2.2')).ok);
   });
 });

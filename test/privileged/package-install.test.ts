@@ -16,7 +16,12 @@ const root = process.cwd();
 let dir: string;
 let prefix: string;
 let env: NodeJS.ProcessEnv;
-const paths = () => ({ etc: join(dir, 'etc'), run: join(dir, 'run'), log: join(dir, 'log'), state: join(dir, 'state') });
+const paths = () => ({
+  etc: join(dir, 'etc'),
+  run: join(dir, 'run'),
+  log: join(dir, 'log'),
+  state: join(dir, 'state'),
+});
 
 async function waitFor(what: string, ok: () => boolean | Promise<boolean>, tries = 600): Promise<void> {
   for (let i = 0; i < tries; i++) {
@@ -35,9 +40,12 @@ before(async () => {
   prefix = join(dir, 'prefix');
   const p = paths();
   mkdirSync(p.etc, { recursive: true });
-  writeFileSync(join(p.etc, 'agent.yaml'), [
-    `socket: ${join(p.run, 'agent.sock')}`, `state-dir: ${p.state}`, 'ip-path: exec', 'log-level: info', '',
-  ].join('\n'));
+  writeFileSync(
+    join(p.etc, 'agent.yaml'),
+    [`socket: ${join(p.run, 'agent.sock')}`, `state-dir: ${p.state}`, 'ip-path: exec', 'log-level: info', ''].join(
+      '\n',
+    ),
+  );
   env = { ...process.env, FLEETNET_ETC: p.etc, FLEETNET_RUN: p.run, FLEETNET_LOG_DIR: p.log, FLEETNET_SYSTEMD: 'no' };
   await addNs(NS);
 });
@@ -45,7 +53,10 @@ before(async () => {
 after(async () => {
   // also on failure: the supervisor and its agent, then the namespace and the files
   if (dir && existsSync(join(paths().run, 'agent-supervisor.pid'))) {
-    await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], { allowFail: true, env });
+    await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], {
+      allowFail: true,
+      env,
+    });
   }
   await delNs(NS);
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -57,26 +68,64 @@ describe('npm package and deploy/install.sh', () => {
   it('npm pack holds what runs: bin, both bundles, deploy scripts and units, protos; no sources', async () => {
     // the suite has built dist/ already: of scripts.prepack only the shrinkwrap is made here (not the build again)
     await sh.run(process.execPath, ['scripts/shrinkwrap.mjs']);
-    const r = await sh.run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: { ...process.env, npm_config_loglevel: 'error' } })
+    const r = await sh
+      .run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+        env: { ...process.env, npm_config_loglevel: 'error' },
+      })
       .finally(() => rmSync(join(root, 'npm-shrinkwrap.json'), { force: true }));
     const [info] = JSON.parse(r.stdout) as [{ filename: string; files: { path: string }[] }];
     const files = info.files.map((f) => f.path);
     const nativeCni = `dist/fleetnet-cni-${process.platform}-${process.arch}`;
-    for (const f of ['bin/fleetnet.cjs', 'dist/fleetnet.cjs', 'dist/fleetnet-agent.mjs', 'dist/cni-plugin.cjs', nativeCni, 'deploy/install.sh', 'deploy/dhcp-hook',
-      'deploy/systemd/fleetnet-agent.service', 'deploy/systemd/fleetnet-agent-package.service', 'deploy/systemd/fleetnet-controller.service',
-      'proto/fleetnet/v1/controller.proto', 'package.json', 'npm-shrinkwrap.json']) assert.ok(files.includes(f), `${f} is in the package`);
-    assert.deepEqual(files.filter((f) => /\.ts$|^test\/|^node_modules\//.test(f)), []);
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    for (const f of [
+      'bin/fleetnet.cjs',
+      'dist/fleetnet.cjs',
+      'dist/fleetnet-agent.mjs',
+      'dist/cni-plugin.cjs',
+      nativeCni,
+      'deploy/install.sh',
+      'deploy/dhcp-hook',
+      'deploy/systemd/fleetnet-agent.service',
+      'deploy/systemd/fleetnet-agent-package.service',
+      'deploy/systemd/fleetnet-controller.service',
+      'proto/fleetnet/v1/controller.proto',
+      'package.json',
+      'npm-shrinkwrap.json',
+    ])
+      assert.ok(files.includes(f), `${f} is in the package`);
+    assert.deepEqual(
+      files.filter((f) => /\.ts$|^test\/|^node_modules\//.test(f)),
+      [],
+    );
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
     assert.equal(pkg.scripts.prepack, 'npm run build && node scripts/shrinkwrap.mjs');
-    for (const dev of ['esbuild', 'tsx', 'typescript', 'ts-proto']) assert.equal(pkg.dependencies[dev], undefined, `${dev} is a devDependency`);
+    for (const dev of ['esbuild', 'tsx', 'typescript', 'ts-proto'])
+      assert.equal(pkg.dependencies[dev], undefined, `${dev} is a devDependency`);
     tarball = join(dir, info.filename);
   });
 
   it('install.sh on a host without systemd: fleetnet on PATH, the agent supervised from agent.yaml', async () => {
     // --offline: the dependencies come from the locked tree (npm-shrinkwrap.json) out of npm's cache,
     // which `npm ci` filled; the host's namespace has no network, and nothing may be fetched
-    const r = await sh.run('ip', ['netns', 'exec', NS, 'sh', join(root, 'deploy', 'install.sh'), '--tarball', tarball, '--prefix', prefix, '--no-native', '--offline'],
-      { allowFail: true, env, timeoutMs: 300_000 });
+    const r = await sh.run(
+      'ip',
+      [
+        'netns',
+        'exec',
+        NS,
+        'sh',
+        join(root, 'deploy', 'install.sh'),
+        '--tarball',
+        tarball,
+        '--prefix',
+        prefix,
+        '--no-native',
+        '--offline',
+      ],
+      { allowFail: true, env, timeoutMs: 300_000 },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /no systemd here: agent supervised/);
     const v = await fleetnet('--version');
@@ -91,25 +140,44 @@ describe('npm package and deploy/install.sh', () => {
     assert.match(log, /"msg":"agent serving"/);
     assert.match(log, /settings file read/);
     // the installed package's CNI plugins are its native one
-    const cni = await fleetnet('cni', 'install', '--cni-bin-dir', join(dir, 'cni-bin'), '--cni-config-dir', join(dir, 'cni-conf'), '--json');
+    const cni = await fleetnet(
+      'cni',
+      'install',
+      '--cni-bin-dir',
+      join(dir, 'cni-bin'),
+      '--cni-config-dir',
+      join(dir, 'cni-conf'),
+      '--json',
+    );
     assert.equal(cni.code, 0, cni.stderr);
     assert.equal((JSON.parse(cni.stdout) as { implementation: string }).implementation, 'native');
-    const version = await sh.run(join(dir, 'cni-bin', 'fleetnet-ipam'), [], { input: '{}', env: { CNI_COMMAND: 'VERSION' } });
+    const version = await sh.run(join(dir, 'cni-bin', 'fleetnet-ipam'), [], {
+      input: '{}',
+      env: { CNI_COMMAND: 'VERSION' },
+    });
     assert.match(version.stdout, /"supportedVersions":\["0\.4\.0","1\.0\.0","1\.1\.0"\]/);
   });
 
   it('the supervisor restarts a killed agent', async () => {
-    const children = (await sh.run('pgrep', ['-P', String(supervisorPid())], { allowFail: true })).stdout.trim().split('\n').filter(Boolean);
+    const children = (await sh.run('pgrep', ['-P', String(supervisorPid())], { allowFail: true })).stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean);
     assert.equal(children.length, 1);
     process.kill(Number(children[0]), 'SIGKILL');
-    await waitFor('a restart', () => /agent exited \(SIGKILL\); restarting/.test(readFileSync(join(paths().log, 'agent.log'), 'utf8')));
+    await waitFor('a restart', () =>
+      /agent exited \(SIGKILL\); restarting/.test(readFileSync(join(paths().log, 'agent.log'), 'utf8')),
+    );
     const sock = join(paths().run, 'agent.sock');
     await waitFor('the new agent', async () => (await fleetnet('--socket', sock, 'ls', '--json')).code === 0);
   });
 
   it('install.sh --uninstall stops the supervisor and its agent and removes the package', async () => {
     const pid = supervisorPid();
-    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], { allowFail: true, env });
+    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--uninstall', '--prefix', prefix], {
+      allowFail: true,
+      env,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.throws(() => process.kill(pid, 0));
     assert.equal(existsSync(join(prefix, 'bin', 'fleetnet')), false);
@@ -117,24 +185,44 @@ describe('npm package and deploy/install.sh', () => {
   });
 
   it('bad usage exits 2', async () => {
-    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--prefix', 'relative/dir'], { allowFail: true, env });
+    const r = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--prefix', 'relative/dir'], {
+      allowFail: true,
+      env,
+    });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /absolute path/);
-    const c = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--controller', '--no-native'], { allowFail: true, env });
+    const c = await sh.run('sh', [join(root, 'deploy', 'install.sh'), '--controller', '--no-native'], {
+      allowFail: true,
+      env,
+    });
     assert.equal(c.code, 2);
   });
 
   it('the systemd units pass systemd-analyze verify', async (t) => {
-    if ((await sh.run('sh', ['-c', 'command -v systemd-analyze'], { allowFail: true })).code !== 0) return t.skip('systemd-analyze is not installed');
+    if ((await sh.run('sh', ['-c', 'command -v systemd-analyze'], { allowFail: true })).code !== 0)
+      return t.skip('systemd-analyze is not installed');
     const units = join(dir, 'units');
     mkdirSync(units);
     for (const f of readdirSync(join(root, 'deploy', 'systemd'))) {
       // verify checks that ExecStart's program exists: point it at one that does (this node)
-      const text = readFileSync(join(root, 'deploy', 'systemd', f), 'utf8').replace(/^ExecStart=\S+/m, `ExecStart=${process.execPath}`);
+      const text = readFileSync(join(root, 'deploy', 'systemd', f), 'utf8').replace(
+        /^ExecStart=\S+/m,
+        `ExecStart=${process.execPath}`,
+      );
       writeFileSync(join(units, f), text);
     }
-    const r = await sh.run('systemd-analyze', ['verify', '--man=no', ...readdirSync(units).map((f) => join(units, f))], { allowFail: true });
-    assert.equal(r.stderr.split('\n').filter((l) => l && !/EnvironmentFile|agent\.env/.test(l)).join('\n'), '');
+    const r = await sh.run(
+      'systemd-analyze',
+      ['verify', '--man=no', ...readdirSync(units).map((f) => join(units, f))],
+      { allowFail: true },
+    );
+    assert.equal(
+      r.stderr
+        .split('\n')
+        .filter((l) => l && !/EnvironmentFile|agent\.env/.test(l))
+        .join('\n'),
+      '',
+    );
     assert.equal(r.code, 0, r.stderr);
   });
 });

@@ -9,7 +9,10 @@ test('Linux bridge: a created bridge goes with the last detach, a found one stay
   const [a, b] = await Promise.all([container(t, `${p}-a`, p), container(t, `${p}-b`, p)]);
   await sh('ip', ['-n', ns, 'link', 'add', 'found0', 'type', 'bridge']);
   await sh('ip', ['-n', ns, 'link', 'set', 'found0', 'up']);
-  for (const [x, n] of [[a, 1], [b, 2]] as const) {
+  for (const [x, n] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
     let r = await agent.cli(['attach', 'br0', x.name, `10.5.0.${n}/24`]);
     assert.equal(r.code, 0, r.stderr);
     r = await agent.cli(['attach', 'found0', '-i', 'eth2', x.name, `10.6.0.${n}/24`]);
@@ -51,17 +54,39 @@ test('macvlan on a veth that plays the NIC: bridge mode pings, private mode does
   await sh('ip', ['-n', ns, 'link', 'set', 'nic0p', 'up']);
   const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((x) => container(t, `${p}-${x}`, p)));
   // pipework's mac:HOSTMAC names the NIC by its MAC.
-  const nicMac = (await sh('ip', ['-n', ns, '-json', 'link', 'show', 'nic0'])).stdout.match(/"address":"([0-9a-f:]+)"/)![1]!;
-  for (const [x, ip, mode] of [[a, '10.4.0.1', 'bridge'], [b, '10.4.0.2', 'bridge'], [c, '10.4.0.3', 'private'], [d, '10.4.0.4', 'private']] as const) {
-    const r = await agent.cli(['attach', x === b ? `mac:${nicMac}` : 'nic0', x!.name, `${ip}/24`, '--macvlan-mode', mode]);
+  const nicMac = (await sh('ip', ['-n', ns, '-json', 'link', 'show', 'nic0'])).stdout.match(
+    /"address":"([0-9a-f:]+)"/,
+  )![1]!;
+  for (const [x, ip, mode] of [
+    [a, '10.4.0.1', 'bridge'],
+    [b, '10.4.0.2', 'bridge'],
+    [c, '10.4.0.3', 'private'],
+    [d, '10.4.0.4', 'private'],
+  ] as const) {
+    const r = await agent.cli([
+      'attach',
+      x === b ? `mac:${nicMac}` : 'nic0',
+      x!.name,
+      `${ip}/24`,
+      '--macvlan-mode',
+      mode,
+    ]);
     assert.equal(r.code, 0, r.stderr);
   }
   const detail = (await sh('nsenter', [`--net=/proc/${a!.pid}/ns/net`, 'ip', '-d', 'link', 'show', 'eth1'])).stdout;
   assert.match(detail, /macvlan mode bridge/);
   const listed = JSON.parse((await agent.cli(['ls', '--json'])).stdout) as { hostIf: string; kind: string }[];
-  assert.deepEqual(listed.map((i) => `${i.kind}:${i.hostIf}`), Array(4).fill('macvlan:nic0'), 'mac:HOSTMAC resolved to nic0');
+  assert.deepEqual(
+    listed.map((i) => `${i.kind}:${i.hostIf}`),
+    Array(4).fill('macvlan:nic0'),
+    'mac:HOSTMAC resolved to nic0',
+  );
   assert.equal((await inContainer(a!.name, ['ping', '-c', '1', '-W', '2', '10.4.0.2'])).code, 0, 'bridge mode pings');
-  assert.notEqual((await inContainer(c!.name, ['ping', '-c', '1', '-W', '2', '10.4.0.4'])).code, 0, 'private mode does not');
+  assert.notEqual(
+    (await inContainer(c!.name, ['ping', '-c', '1', '-W', '2', '10.4.0.4'])).code,
+    0,
+    'private mode does not',
+  );
   for (const x of [a, b, c, d]) assert.equal((await agent.cli(['detach', x!.name])).code, 0);
   assert.notEqual((await inContainer(a!.name, ['ip', 'link', 'show', 'eth1'])).code, 0, 'gone from the container');
 });
@@ -72,11 +97,29 @@ test('route, rule and tc run inside the container; refused options never run', a
   assert.equal((await agent.cli(['attach', 'br0', a.name, '192.168.2.5/24'])).code, 0);
   let r = await agent.cli(['route', a.name, 'add', '10.0.5.0/24', 'via', '192.168.2.1']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match((await inContainer(a.name, ['ip', 'route', 'show', '10.0.5.0/24'])).stdout, /10\.0\.5\.0\/24 via 192\.168\.2\.1 dev eth1/);
+  assert.match(
+    (await inContainer(a.name, ['ip', 'route', 'show', '10.0.5.0/24'])).stdout,
+    /10\.0\.5\.0\/24 via 192\.168\.2\.1 dev eth1/,
+  );
   r = await agent.cli(['rule', a.name, 'add', 'from', '192.168.2.5', 'table', '100']);
   assert.equal(r.code, 0, r.stderr);
   assert.match((await inContainer(a.name, ['ip', 'rule', 'show'])).stdout, /from 192\.168\.2\.5 lookup 100/);
-  r = await agent.cli(['tc', a.name, 'qdisc', 'add', 'dev', 'eth1', 'root', 'tbf', 'rate', '1mbit', 'burst', '32kbit', 'latency', '400ms']);
+  r = await agent.cli([
+    'tc',
+    a.name,
+    'qdisc',
+    'add',
+    'dev',
+    'eth1',
+    'root',
+    'tbf',
+    'rate',
+    '1mbit',
+    'burst',
+    '32kbit',
+    'latency',
+    '400ms',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   r = await agent.cli(['tc', a.name, 'qdisc', 'show', 'dev', 'eth1']);
   assert.match(r.stdout, /qdisc tbf .* rate 1Mbit/);
@@ -87,7 +130,14 @@ test('route, rule and tc run inside the container; refused options never run', a
   assert.match((await agent.cli(['route', a.name, 'show'])).stdout, /192\.168\.2\.0\/24 dev eth1/);
   r = await agent.cli(['tc', a.name, '-s', 'qdisc', 'show', 'dev', 'eth1']);
   assert.match(r.stdout, /Sent \d+ bytes/);
-  for (const bad of [['route', '-batch', '/etc/x'], ['route', '-n', 'other', 'show'], ['rule', '-netns', 'x', 'show'], ['route', '-force', 'show'], ['tc', 'filter', 'add', 'dev', 'eth1', 'bpf', 'obj', 'x.o'], ['tc', 'action', 'add', 'exec', 'x']]) {
+  for (const bad of [
+    ['route', '-batch', '/etc/x'],
+    ['route', '-n', 'other', 'show'],
+    ['rule', '-netns', 'x', 'show'],
+    ['route', '-force', 'show'],
+    ['tc', 'filter', 'add', 'dev', 'eth1', 'bpf', 'obj', 'x.o'],
+    ['tc', 'action', 'add', 'exec', 'x'],
+  ]) {
     r = await agent.cli([bad[0]!, a.name, ...bad.slice(1)]);
     assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /refused/);

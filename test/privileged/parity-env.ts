@@ -51,9 +51,27 @@ export function tempDir(t: After, prefix: string): string {
 }
 
 /** A running container with no network of its own, labelled with the run's prefix, removed after. */
-export async function container(t: After, name: string, label: string, extra: string[] = []): Promise<{ name: string; pid: number }> {
+export async function container(
+  t: After,
+  name: string,
+  label: string,
+  extra: string[] = [],
+): Promise<{ name: string; pid: number }> {
   await ensureTestImage(runner);
-  await sh('docker', ['run', '-d', '--network', 'none', '--label', `fleetnet.test=${label}`, '--name', name, ...extra, TEST_IMAGE, 'sleep', '3600']);
+  await sh('docker', [
+    'run',
+    '-d',
+    '--network',
+    'none',
+    '--label',
+    `fleetnet.test=${label}`,
+    '--name',
+    name,
+    ...extra,
+    TEST_IMAGE,
+    'sleep',
+    '3600',
+  ]);
   t.after(() => sh('docker', ['rm', '-f', name], true));
   const pid = Number((await sh('docker', ['inspect', '-f', '{{.State.Pid}}', name])).stdout.trim());
   return { name, pid };
@@ -82,10 +100,26 @@ export async function startOvs(t: After, ns: string, dir: string): Promise<strin
     killPidFile(`${dir}/ovsdb-server.pid`);
   });
   const run = (args: string[]) => runner.run('ip', ['netns', 'exec', ns, ...args], { env, timeoutMs: 30_000 });
-  await run(['ovsdb-server', `${dir}/conf.db`, `--remote=punix:${dir}/db.sock`, `--pidfile=${dir}/ovsdb-server.pid`, `--unixctl=${dir}/ovsdb-server.ctl`,
-    '--detach', '--no-chdir', `--log-file=${dir}/ovsdb-server.log`]);
+  await run([
+    'ovsdb-server',
+    `${dir}/conf.db`,
+    `--remote=punix:${dir}/db.sock`,
+    `--pidfile=${dir}/ovsdb-server.pid`,
+    `--unixctl=${dir}/ovsdb-server.ctl`,
+    '--detach',
+    '--no-chdir',
+    `--log-file=${dir}/ovsdb-server.log`,
+  ]);
   await sh('ovs-vsctl', [`--db=${db}`, '--no-wait', 'init']);
-  await run(['ovs-vswitchd', db, `--pidfile=${dir}/ovs-vswitchd.pid`, `--unixctl=${dir}/ovs-vswitchd.ctl`, '--detach', '--no-chdir', `--log-file=${dir}/ovs-vswitchd.log`]);
+  await run([
+    'ovs-vswitchd',
+    db,
+    `--pidfile=${dir}/ovs-vswitchd.pid`,
+    `--unixctl=${dir}/ovs-vswitchd.ctl`,
+    '--detach',
+    '--no-chdir',
+    `--log-file=${dir}/ovs-vswitchd.log`,
+  ]);
   return db;
 }
 
@@ -97,8 +131,15 @@ export interface AgentProc {
 }
 
 /** The built agent inside a netns with private paths (test/helpers/agent-process.ts), stopped after. */
-export async function startAgentProc(t: After, dir: string, opts: { ns: string; ovsDb?: string; datapath?: string }): Promise<AgentProc> {
-  const extra = [...(opts.ovsDb ? ['--ovs-db', opts.ovsDb] : []), ...(opts.datapath ? ['--ovs-datapath', opts.datapath] : [])];
+export async function startAgentProc(
+  t: After,
+  dir: string,
+  opts: { ns: string; ovsDb?: string; datapath?: string },
+): Promise<AgentProc> {
+  const extra = [
+    ...(opts.ovsDb ? ['--ovs-db', opts.ovsDb] : []),
+    ...(opts.datapath ? ['--ovs-datapath', opts.datapath] : []),
+  ];
   let a = await startAgentIn(opts.ns, dir, extra);
   t.after(() => a.stop());
   return {
@@ -123,6 +164,10 @@ export async function testHost(tc: Pick<TestContext, 'after'>) {
   const p = uniq();
   const ns = await netns(t, `${p}-host`);
   const agent = await startAgentProc(t, tempDir(t, p), { ns });
-  const links = async () => (await sh('ip', ['-n', ns, '-o', 'link', 'show'])).stdout.split('\n').map((l) => l.split(':')[1]?.trim().split('@')[0]).filter(Boolean);
+  const links = async () =>
+    (await sh('ip', ['-n', ns, '-o', 'link', 'show'])).stdout
+      .split('\n')
+      .map((l) => l.split(':')[1]?.trim().split('@')[0])
+      .filter(Boolean);
   return { t, p, ns, agent, links };
 }

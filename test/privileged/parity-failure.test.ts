@@ -41,20 +41,36 @@ function ipFor(path: IpPath, runner: Runner, hostNs: string, hook?: OpHook) {
   return netlinkIp(rt, exec, { hostNetns: hostNs, ...(hook ? { hook } : {}) });
 }
 
-async function everyStepFails(t: After, path: IpPath, host: string, cont: string, o: AttachOrder, extraState: () => Promise<string>, ovsDb?: string): Promise<number> {
+async function everyStepFails(
+  t: After,
+  path: IpPath,
+  host: string,
+  cont: string,
+  o: AttachOrder,
+  extraState: () => Promise<string>,
+  ovsDb?: string,
+): Promise<number> {
   const sysfs = await mountNsSysfs(`/run/netns/${host}`);
   t.after(() => sysfs.release());
   const make = (f: FailAtStep, dir: string) => {
     const records = new RecordStore(dir);
     const runner = f.runner;
     const attacher = new Attacher({
-      runner, ip: ipFor(path, runner, `/run/netns/${host}`, f.hook), records, log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
+      runner,
+      ip: ipFor(path, runner, `/run/netns/${host}`, f.hook),
+      records,
+      log: silentLogger(),
+      sysClassNet: sysfs.classNet,
+      garp: false,
       resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
-      capabilities: async () => ALL, ovsDatapath: 'netdev', ...(ovsDb ? { ovsDb } : {}),
+      capabilities: async () => ALL,
+      ovsDatapath: 'netdev',
+      ...(ovsDb ? { ovsDb } : {}),
     });
     return { attacher, records };
   };
-  const state = async () => [await dumpNs(`/run/netns/${host}`), await dumpNs(`/run/netns/${cont}`), await extraState()].join('\n');
+  const state = async () =>
+    [await dumpNs(`/run/netns/${host}`), await dumpNs(`/run/netns/${cont}`), await extraState()].join('\n');
   const probe = new FailAtStep(new NsRunner(`/run/netns/${host}`));
   const ok = make(probe, tempDir(t, 'fnp-ok'));
   const before = await state();
@@ -68,7 +84,10 @@ async function everyStepFails(t: After, path: IpPath, host: string, cont: string
       const { attacher, records } = make(new FailAtStep(new NsRunner(`/run/netns/${host}`), k, mode), d);
       const call = probe.calls[k - 1]!;
       const what = `step ${k} of ${steps} (${call.slice(0, 60)}) failing ${mode} it ran`;
-      const outcome = await attacher.attach(o).then(() => 'attached', (e: unknown) => e);
+      const outcome = await attacher.attach(o).then(
+        () => 'attached',
+        (e: unknown) => e,
+      );
       if (outcome === 'attached') {
         // Only a read-only detection may fail without failing the attach (br-exists failing reads as "no",
         // a container interface that cannot be shown is not there to adopt, a bridge's datapath not known broken).
@@ -85,39 +104,74 @@ async function everyStepFails(t: After, path: IpPath, host: string, cont: string
 
 function order(words: string[], extra: Partial<AttachOrder> = {}): AttachOrder {
   const a = parseAttachArgs(words);
-  return { hostIf: parseIfName(a.hostIf!), target: a.target, ifname: parseIfName('eth1'), addresses: a.addresses, mac: a.mac, dryRun: false, ...(a.id ? { id: a.id } : {}), ...extra };
+  return {
+    hostIf: parseIfName(a.hostIf!),
+    target: a.target,
+    ifname: parseIfName('eth1'),
+    addresses: a.addresses,
+    mac: a.mac,
+    dryRun: false,
+    ...(a.id ? { id: a.id } : {}),
+    ...extra,
+  };
 }
 
-for (const path of PATHS) test(`macvlan (${path}): a failure at any step leaves nothing (also a container eth1 that is not ours stays)`, async (tc) => {
-  const t = scope(tc);
-  const p = uniq();
-  const host = await netns(t, `${p}-h`);
-  const cont = await netns(t, `${p}-c`);
-  await sh('ip', ['-n', host, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
-  await sh('ip', ['-n', host, 'link', 'set', 'nic0', 'up']);
-  const steps = await everyStepFails(t, path, host, cont, order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }), async () => '');
-  assert.ok(steps >= 4, `${steps} commands`);
-  // The container already has an eth1 of its own: the attach fails and that eth1 is untouched.
-  await sh('ip', ['-n', cont, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'theirs']);
-  const before = await dumpNs(`/run/netns/${cont}`);
-  const sysfs = await mountNsSysfs(`/run/netns/${host}`);
-  t.after(() => sysfs.release());
-  const runner = new NsRunner(`/run/netns/${host}`);
-  const a = new Attacher({
-    runner, ip: ipFor(path, runner, `/run/netns/${host}`), records: new RecordStore(tempDir(t, 'fnp-st')), log: silentLogger(), sysClassNet: sysfs.classNet, garp: false,
-    resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }), capabilities: async () => ALL,
+for (const path of PATHS)
+  test(`macvlan (${path}): a failure at any step leaves nothing (also a container eth1 that is not ours stays)`, async (tc) => {
+    const t = scope(tc);
+    const p = uniq();
+    const host = await netns(t, `${p}-h`);
+    const cont = await netns(t, `${p}-c`);
+    await sh('ip', ['-n', host, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
+    await sh('ip', ['-n', host, 'link', 'set', 'nic0', 'up']);
+    const steps = await everyStepFails(
+      t,
+      path,
+      host,
+      cont,
+      order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }),
+      async () => '',
+    );
+    assert.ok(steps >= 4, `${steps} commands`);
+    // The container already has an eth1 of its own: the attach fails and that eth1 is untouched.
+    await sh('ip', ['-n', cont, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'theirs']);
+    const before = await dumpNs(`/run/netns/${cont}`);
+    const sysfs = await mountNsSysfs(`/run/netns/${host}`);
+    t.after(() => sysfs.release());
+    const runner = new NsRunner(`/run/netns/${host}`);
+    const a = new Attacher({
+      runner,
+      ip: ipFor(path, runner, `/run/netns/${host}`),
+      records: new RecordStore(tempDir(t, 'fnp-st')),
+      log: silentLogger(),
+      sysClassNet: sysfs.classNet,
+      garp: false,
+      resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
+      capabilities: async () => ALL,
+    });
+    await assert.rejects(a.attach(order(['nic0', `netns:${cont}`, '10.60.0.2/24'])), FleetnetError);
+    assert.equal(await dumpNs(`/run/netns/${cont}`), before);
   });
-  await assert.rejects(a.attach(order(['nic0', `netns:${cont}`, '10.60.0.2/24'])), FleetnetError);
-  assert.equal(await dumpNs(`/run/netns/${cont}`), before);
-});
 
-for (const path of PATHS) test(`OVS (${path}; new netdev bridge, tagged port): a failure at any step leaves nothing, in the kernel and in the OVS database`, async (tc) => {
-  const t = scope(tc);
-  const p = uniq();
-  const host = await netns(t, `${p}-h`);
-  const cont = await netns(t, `${p}-c`);
-  const db = await startOvs(t, host, tempDir(t, p));
-  const ovsState = async () => (await sh('ovs-vsctl', [`--db=${db}`, '--format=json', 'list', 'port'])).stdout.length + ' ' + (await sh('ovs-vsctl', [`--db=${db}`, 'list-br'])).stdout;
-  const steps = await everyStepFails(t, path, host, cont, order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']), ovsState, db);
-  assert.ok(steps >= 5, `${steps} commands`);
-});
+for (const path of PATHS)
+  test(`OVS (${path}; new netdev bridge, tagged port): a failure at any step leaves nothing, in the kernel and in the OVS database`, async (tc) => {
+    const t = scope(tc);
+    const p = uniq();
+    const host = await netns(t, `${p}-h`);
+    const cont = await netns(t, `${p}-c`);
+    const db = await startOvs(t, host, tempDir(t, p));
+    const ovsState = async () =>
+      (await sh('ovs-vsctl', [`--db=${db}`, '--format=json', 'list', 'port'])).stdout.length +
+      ' ' +
+      (await sh('ovs-vsctl', [`--db=${db}`, 'list-br'])).stdout;
+    const steps = await everyStepFails(
+      t,
+      path,
+      host,
+      cont,
+      order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']),
+      ovsState,
+      db,
+    );
+    assert.ok(steps >= 5, `${steps} commands`);
+  });

@@ -10,7 +10,8 @@ import { netns, scope, sh, uniq } from './parity-env.js';
 // (`bridge vlan del … vid 1` succeeds even without VLAN filtering: nothing to delete.)
 const NEEDS_MISSING = /type (vlan|dummy|ipoib)\b|vlan_filtering 1|^vlan add /;
 const KERNEL_ERROR = /Unknown device type|Operation not supported/;
-const USAGE_ERROR = /Usage:|Garbage|is wrong|not complete|Try "|Error: argument|invalid argument|Unknown command|does not match/i;
+const USAGE_ERROR =
+  /Usage:|Garbage|is wrong|not complete|Try "|Error: argument|invalid argument|Unknown command|does not match/i;
 
 /** The interfaces the fixtures take as found: eth0 (NIC), ib0 (stands in for the IB parent), br9 with port up0. */
 async function hostLike(ns: string): Promise<void> {

@@ -7,8 +7,13 @@ import { lxcNameOfCgroup, lxcPidFromCgroups } from '../../agent/containers/lxc.j
 import { container, inContainer, scope, sh, tempDir, testHost, uniq, type After } from './parity-env.js';
 
 /** Creates and starts an LXC busybox container with no network; `ns`: start it (its monitor) inside that netns. */
-async function lxcContainer(t: After, name: string, ns?: string): Promise<{ pid: number; lxc: (cmd: string, args: string[]) => ReturnType<typeof sh> }> {
-  const lxc = (cmd: string, args: string[]) => (ns ? sh('ip', ['netns', 'exec', ns, cmd, ...args], true) : sh(cmd, args, true));
+async function lxcContainer(
+  t: After,
+  name: string,
+  ns?: string,
+): Promise<{ pid: number; lxc: (cmd: string, args: string[]) => ReturnType<typeof sh> }> {
+  const lxc = (cmd: string, args: string[]) =>
+    ns ? sh('ip', ['netns', 'exec', ns, cmd, ...args], true) : sh(cmd, args, true);
   const conf = `${tempDir(t, `${name}-conf`)}/lxc.conf`;
   writeFileSync(conf, 'lxc.net.0.type = empty\n');
   t.after(() => sh('lxc-destroy', ['-f', '-n', name], true));

@@ -4,7 +4,18 @@ import { test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { probeOvs } from '../../agent/linux/capabilities.js';
 import { OvsCtl } from '../../agent/ovs/vsctl.js';
-import { container, runner, scope, inContainer, netns, sh, startAgentProc, startOvs, tempDir, uniq } from './parity-env.js';
+import {
+  container,
+  runner,
+  scope,
+  inContainer,
+  netns,
+  sh,
+  startAgentProc,
+  startOvs,
+  tempDir,
+  uniq,
+} from './parity-env.js';
 
 /** A test host: a netns with its own user-space OVS and an agent inside it. */
 async function ovsHost(tc: Parameters<typeof scope>[0], datapath?: string) {
@@ -49,7 +60,10 @@ test('OVS: containers ping, VLAN tags isolate, ports carry external_ids, a creat
   const owned = await new OvsCtl(runner, db).ownedPorts();
   assert.deepEqual(owned.map((o) => o.container).sort(), [a!.name, b!.name, c!.name].sort());
   await agent.restart();
-  assert.equal((await agent.cli(['attach', br, a!.name, '10.7.0.1/24', '@10'])).stdout.startsWith('already attached'), true);
+  assert.equal(
+    (await agent.cli(['attach', br, a!.name, '10.7.0.1/24', '@10'])).stdout.startsWith('already attached'),
+    true,
+  );
   // Even with its records gone (state dir lost), the agent finds c's port by its external_ids.
   await agent.restart({ wipeState: true });
   const r2 = await agent.cli(['detach', c!.name]);
@@ -57,7 +71,11 @@ test('OVS: containers ping, VLAN tags isolate, ports carry external_ids, a creat
   assert.equal((await vsctl('list-ports', br)).stdout.trim().split('\n').length, 2);
   await agent.restart(); // records back, c's included: detaching it again finds nothing left to remove
   for (const x of [a, b, c]) assert.equal((await agent.cli(['detach', x!.name])).code, 0);
-  assert.equal((await vsctl('br-exists', br).catch((e: { code?: number }) => ({ code: e.code ?? 1 }))).code !== 0, true, 'the bridge fleetnet created is gone');
+  assert.equal(
+    (await vsctl('br-exists', br).catch((e: { code?: number }) => ({ code: e.code ?? 1 }))).code !== 0,
+    true,
+    'the bridge fleetnet created is gone',
+  );
 });
 
 test('OVS: a bridge fleetnet found stays after the last detach; a system datapath is refused before anything changes', async (tc) => {
@@ -73,9 +91,14 @@ test('OVS: a bridge fleetnet found stays after the last detach; a system datapat
   // The probe against this OVS: it answers, user space forwards, the kernel datapath only with the module.
   const kmod = existsSync('/sys/module/openvswitch');
   const caps = await probeOvs(runner, true, { ovsDb: db });
-  assert.deepEqual(caps.map((c) => `${c.name}:${c.available}`), ['ovs:true', 'ovs-netdev:true', `ovs-system:${kmod}`]);
+  assert.deepEqual(
+    caps.map((c) => `${c.name}:${c.available}`),
+    ['ovs:true', 'ovs-netdev:true', `ovs-system:${kmod}`],
+  );
   if (kmod) {
-    tc.diagnostic('this kernel has the openvswitch module: the refusal of a system-datapath bridge cannot be shown here');
+    tc.diagnostic(
+      'this kernel has the openvswitch module: the refusal of a system-datapath bridge cannot be shown here',
+    );
     return;
   }
   // This kernel has no openvswitch module: a system-datapath bridge (the agent's default here) is refused.

@@ -11,7 +11,9 @@ test('fleetnet-wait: waits for an interface attached later, returns at once when
   const c = await container(t, `${p}-w`, p, ['-v', `${SCRIPT}:/fleetnet-wait:ro`]);
 
   // Before: started while eth1 does not exist; it must still be waiting when the attach comes.
-  const waiter = spawn('docker', ['exec', c.name, 'sh', '/fleetnet-wait', '-i', 'eth1', '-t', '60'], { stdio: 'ignore' });
+  const waiter = spawn('docker', ['exec', c.name, 'sh', '/fleetnet-wait', '-i', 'eth1', '-t', '60'], {
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((r) => waiter.once('exit', (code) => r(code)));
   t.after(() => waiter.kill());
   const early = await Promise.race([exited, new Promise((r) => setTimeout(() => r('waiting'), 1500))]);

@@ -27,17 +27,40 @@ let ctl: ControllerEndpoint;
 const agents: Record<string, { handle: AgentHandle; tcp: string; stateDir: string; tokenFile: string }> = {};
 let ctlAddr: string;
 
-type Method = { path: string; requestSerialize: (x: never) => Buffer; requestDeserialize: (b: Buffer) => object; responseDeserialize: (b: Buffer) => unknown };
+type Method = {
+  path: string;
+  requestSerialize: (x: never) => Buffer;
+  requestDeserialize: (b: Buffer) => object;
+  responseDeserialize: (b: Buffer) => unknown;
+};
 
 /** One raw unary call of any method: returns the status code (0 = OK). */
-async function callCode(addr: string, serverName: string, cred: Credential | 'none' | 'plaintext', m: Method, req: object = {}): Promise<{ code: number; details: string; res?: unknown }> {
+async function callCode(
+  addr: string,
+  serverName: string,
+  cred: Credential | 'none' | 'plaintext',
+  m: Method,
+  req: object = {},
+): Promise<{ code: number; details: string; res?: unknown }> {
   const caPem = fleet.trust.ca.certPem;
-  const creds = cred === 'plaintext' ? credentials.createInsecure() : cred === 'none' ? clientCredentials(caPem) : clientCredentials(caPem, cred);
+  const creds =
+    cred === 'plaintext'
+      ? credentials.createInsecure()
+      : cred === 'none'
+        ? clientCredentials(caPem)
+        : clientCredentials(caPem, cred);
   const client = new Client(addr, creds, expectServerName(serverName));
   try {
     return await new Promise((resolve) => {
-      client.makeUnaryRequest(m.path, m.requestSerialize as (x: object) => Buffer, m.responseDeserialize, { ...m.requestDeserialize(Buffer.alloc(0)), ...req }, new Metadata(), { deadline: Date.now() + 15_000 }, (err: ServiceError | null, res?: unknown) =>
-        resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', res }),
+      client.makeUnaryRequest(
+        m.path,
+        m.requestSerialize as (x: object) => Buffer,
+        m.responseDeserialize,
+        { ...m.requestDeserialize(Buffer.alloc(0)), ...req },
+        new Metadata(),
+        { deadline: Date.now() + 15_000 },
+        (err: ServiceError | null, res?: unknown) =>
+          resolve(err ? { code: err.code, details: err.details } : { code: 0, details: '', res }),
       );
     });
   } finally {
@@ -51,7 +74,17 @@ async function startHostAgent(name: string, extra: { insecureTcp?: boolean } = {
   const tokenFile = join(d, 'join-token');
   writeFileSync(tokenFile, (await fleet.trust.tokens.issue(name)).token, { mode: 0o600 });
   const tcp = `unix://${d}/tcp.sock`;
-  const cfg = agentConfig({ socket: join(d, 'agent.sock'), stateDir: join(d, 'state'), listen: tcp, controller: ctlAddr, hostName: name, caFile: join(fleet.dir, 'ctl', 'ca.crt'), joinTokenFile: tokenFile, logLevel: 'silent', ...extra });
+  const cfg = agentConfig({
+    socket: join(d, 'agent.sock'),
+    stateDir: join(d, 'state'),
+    listen: tcp,
+    controller: ctlAddr,
+    hostName: name,
+    caFile: join(fleet.dir, 'ctl', 'ca.crt'),
+    joinTokenFile: tokenFile,
+    logLevel: 'silent',
+    ...extra,
+  });
   agents[name] = { handle: await startAgent(cfg, log), tcp, stateDir: join(d, 'state'), tokenFile };
 }
 
@@ -60,8 +93,16 @@ before(async () => {
   ctlAddr = `unix://${fleet.dir}/ctl.sock`;
   // a stand-in for the Controller service: any method without a rule of its own is CLI/controller only
   // list through grpc-js and its interceptor; capabilities (a `unary` handler) on node:http2 directly
-  const stub = { list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [], labelled: [] }), capabilities: unary(log, 'Capabilities', async () => ({ capabilities: [] })) };
-  ctl = await startControllerEndpoint({ trust: fleet.trust, listen: ctlAddr, log, services: [{ def: AgentService, impl: stub as never }] });
+  const stub = {
+    list: (_c: unknown, cb: (e: null, r: object) => void) => cb(null, { interfaces: [], labelled: [] }),
+    capabilities: unary(log, 'Capabilities', async () => ({ capabilities: [] })),
+  };
+  ctl = await startControllerEndpoint({
+    trust: fleet.trust,
+    listen: ctlAddr,
+    log,
+    services: [{ def: AgentService, impl: stub as never }],
+  });
   await startHostAgent('ha');
   await startHostAgent('hb');
 });
@@ -73,7 +114,9 @@ after(async () => {
 });
 
 const DENIED = [status.UNAUTHENTICATED, status.PERMISSION_DENIED];
-const agentMethods = [...Object.values(AgentService), ...Object.values(AgentTrustService)] as unknown as (Method & { path: string })[];
+const agentMethods = [...Object.values(AgentService), ...Object.values(AgentTrustService)] as unknown as (Method & {
+  path: string;
+})[];
 
 describe('enrollment', () => {
   it('an agent enrolls with its token: key 0600 under its state dir, certificate named for the host, CA pinned, token gone', () => {
@@ -89,17 +132,28 @@ describe('enrollment', () => {
     const csrPem = await makeCsr(await generateKeyPair(), 'hc');
     const enroll = EnrollmentService.enroll as unknown as Method;
     const { token } = await fleet.trust.tokens.issue('hc');
-    assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, { joinToken: token, hostId: 'hc', csrPem })).code, status.OK);
+    assert.equal(
+      (await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, { joinToken: token, hostId: 'hc', csrPem })).code,
+      status.OK,
+    );
     const again = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, { joinToken: token, hostId: 'hc', csrPem });
     assert.equal(again.code, status.PERMISSION_DENIED);
     assert.match(again.details, /already used/);
     const short = await fleet.trust.tokens.issue('hd', 1000);
     await new Promise((r) => setTimeout(r, 1100));
-    const late = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, { joinToken: short.token, hostId: 'hd', csrPem });
+    const late = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, {
+      joinToken: short.token,
+      hostId: 'hd',
+      csrPem,
+    });
     assert.equal(late.code, status.PERMISSION_DENIED);
     assert.match(late.details, /expired/);
     const other = await fleet.trust.tokens.issue('he');
-    const wrong = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, { joinToken: other.token, hostId: 'hf', csrPem });
+    const wrong = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, {
+      joinToken: other.token,
+      hostId: 'hf',
+      csrPem,
+    });
     assert.equal(wrong.code, status.PERMISSION_DENIED);
     assert.match(wrong.details, /made for host he/);
   });
@@ -111,12 +165,21 @@ describe('every agent RPC', () => {
     assert.equal(r.code, status.OK);
   });
 
-  it('refuses no certificate, another CA, an expired one, a revoked one, and host certificates (its own and another host\'s)', async () => {
+  it("refuses no certificate, another CA, an expired one, a revoked one, and host certificates (its own and another host's)", async () => {
     const revoked = await fleet.cred('controller', CONTROLLER_NAME);
     fleet.trust.revocations.revoke({ serial: revoked.serial, name: CONTROLLER_NAME, reason: 'test' });
-    const pushed = await callCode(agents.ha!.tcp, 'ha', fleet.trust.controllerCredential(), AgentTrustService.revoke as unknown as Method, { serials: [revoked.serial] });
+    const pushed = await callCode(
+      agents.ha!.tcp,
+      'ha',
+      fleet.trust.controllerCredential(),
+      AgentTrustService.revoke as unknown as Method,
+      { serials: [revoked.serial] },
+    );
     assert.equal(pushed.code, status.OK, pushed.details);
-    assert.equal((await callCode(agents.ha!.tcp, 'ha', revoked, AgentService.list as unknown as Method)).code, status.PERMISSION_DENIED);
+    assert.equal(
+      (await callCode(agents.ha!.tcp, 'ha', revoked, AgentService.list as unknown as Method)).code,
+      status.PERMISSION_DENIED,
+    );
     const clients: [string, Credential | 'none'][] = [
       ['no certificate', 'none'],
       ['another CA', await fleet.foreign('controller', CONTROLLER_NAME)],
@@ -139,16 +202,24 @@ describe('every agent RPC', () => {
     assert.equal(checked, (agentMethods.length - 1) * clients.length);
   });
 
-  it('obeys the controller\'s certificate (List, Capabilities; Attach reaches validation)', async () => {
+  it("obeys the controller's certificate (List, Capabilities; Attach reaches validation)", async () => {
     const c = fleet.trust.controllerCredential();
     assert.equal((await callCode(agents.ha!.tcp, 'ha', c, AgentService.list as unknown as Method)).code, status.OK);
-    assert.equal((await callCode(agents.ha!.tcp, 'ha', c, AgentService.capabilities as unknown as Method)).code, status.OK);
+    assert.equal(
+      (await callCode(agents.ha!.tcp, 'ha', c, AgentService.capabilities as unknown as Method)).code,
+      status.OK,
+    );
     const attach = await callCode(agents.ha!.tcp, 'ha', c, AgentService.attach as unknown as Method);
     assert.equal(attach.code, status.INVALID_ARGUMENT, attach.details); // past authorization, refused by validation
   });
 
-  it('a client that dials host hb\'s address expecting ha is refused by TLS (host name checked)', async () => {
-    const r = await callCode(agents.hb!.tcp, 'ha', fleet.trust.controllerCredential(), AgentService.list as unknown as Method);
+  it("a client that dials host hb's address expecting ha is refused by TLS (host name checked)", async () => {
+    const r = await callCode(
+      agents.hb!.tcp,
+      'ha',
+      fleet.trust.controllerCredential(),
+      AgentService.list as unknown as Method,
+    );
     assert.equal(r.code, status.UNAVAILABLE);
   });
 });
@@ -167,11 +238,24 @@ describe('short-lived host certificates', () => {
     const d = join(short.dir, 'hs');
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 'token'), (await short.trust.tokens.issue('hs')).token);
-    const handle = await startAgent(agentConfig({ socket: join(d, 'a.sock'), stateDir: join(d, 'state'), listen: `unix://${d}/tcp.sock`, controller: addr, hostName: 'hs', caFile: join(short.dir, 'ctl', 'ca.crt'), joinTokenFile: join(d, 'token'), logLevel: 'silent' }), log);
+    const handle = await startAgent(
+      agentConfig({
+        socket: join(d, 'a.sock'),
+        stateDir: join(d, 'state'),
+        listen: `unix://${d}/tcp.sock`,
+        controller: addr,
+        hostName: 'hs',
+        caFile: join(short.dir, 'ctl', 'ca.crt'),
+        joinTokenFile: join(d, 'token'),
+        logLevel: 'silent',
+      }),
+      log,
+    );
     try {
       const f = agentTlsFiles(join(d, 'state'));
       const first = certNames(readFileSync(f.cert, 'utf8')).serial;
-      for (let i = 0; i < 100 && certNames(readFileSync(f.cert, 'utf8')).serial === first; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && certNames(readFileSync(f.cert, 'utf8')).serial === first; i++)
+        await new Promise((r) => setTimeout(r, 100));
       assert.notEqual(certNames(readFileSync(f.cert, 'utf8')).serial, first, 'renewed within 10 s');
       assert.ok(short.trust.issued.list('hs').length >= 2);
     } finally {
@@ -187,13 +271,20 @@ describe('an agent that is not enrolled', () => {
     const d = join(fleet.dir, 'plain');
     mkdirSync(d, { recursive: true });
     const tcp = `unix://${d}/tcp.sock`;
-    const handle = await startAgent(agentConfig({ socket: join(d, 'agent.sock'), stateDir: join(d, 'state'), listen: tcp, logLevel: 'silent' }), log);
+    const handle = await startAgent(
+      agentConfig({ socket: join(d, 'agent.sock'), stateDir: join(d, 'state'), listen: tcp, logLevel: 'silent' }),
+      log,
+    );
     try {
       assert.equal((await callCode(tcp, 'x', 'plaintext', AgentService.health as unknown as Method)).code, status.OK);
       for (const m of agentMethods.filter((x) => x.path !== AgentService.health.path)) {
         const r = await callCode(tcp, 'x', 'plaintext', m);
         // AgentTrust is not even served before enrollment
-        assert.equal(r.code, m.path.includes('AgentTrust') ? status.UNIMPLEMENTED : status.UNAUTHENTICATED, `${m.path}: ${r.details}`);
+        assert.equal(
+          r.code,
+          m.path.includes('AgentTrust') ? status.UNIMPLEMENTED : status.UNAUTHENTICATED,
+          `${m.path}: ${r.details}`,
+        );
       }
     } finally {
       await handle.stop();
@@ -212,18 +303,29 @@ describe('controller RPCs', () => {
     fleet.trust.revocations.revoke({ serial: revoked.serial, name: 'admin', reason: 'test' });
     const [viaGrpcJs, direct] = [AgentService.list, AgentService.capabilities] as unknown as Method[];
     for (const m of [viaGrpcJs!, direct!]) {
-      { const r0 = await callCode(ctlAddr, CONTROLLER_NAME, cli, m); assert.equal(r0.code, status.OK, r0.details); }
+      {
+        const r0 = await callCode(ctlAddr, CONTROLLER_NAME, cli, m);
+        assert.equal(r0.code, status.OK, r0.details);
+      }
       assert.equal((await callCode(ctlAddr, CONTROLLER_NAME, fleet.trust.controllerCredential(), m)).code, status.OK);
     }
-    for (const [who, cred] of [['no certificate', 'none'], ['host ha', await fleet.cred('host', 'ha')], ['another CA', await fleet.foreign('cli', 'admin')],
-      ['expired CLI', await fleet.cred('cli', 'admin', { expired: true })], ['revoked CLI cert', revoked]] as [string, Credential | 'none'][]) {
+    for (const [who, cred] of [
+      ['no certificate', 'none'],
+      ['host ha', await fleet.cred('host', 'ha')],
+      ['another CA', await fleet.foreign('cli', 'admin')],
+      ['expired CLI', await fleet.cred('cli', 'admin', { expired: true })],
+      ['revoked CLI cert', revoked],
+    ] as [string, Credential | 'none'][]) {
       const r = await callCode(ctlAddr, CONTROLLER_NAME, cred, viaGrpcJs!);
       assert.ok(DENIED.includes(r.code), `${who}: got ${r.code} ${r.details}`);
       // a second method refuses alike, with the same status and message
       const d = await callCode(ctlAddr, CONTROLLER_NAME, cred, direct!);
       assert.deepEqual([d.code, d.details], [r.code, r.details], `direct method by ${who}`);
     }
-    assert.throws(() => findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'nowhere') }, home), /no CLI credential/);
+    assert.throws(
+      () => findCliCredential({ FLEETNET_CONTROLLER_DIR: join(fleet.dir, 'nowhere') }, home),
+      /no CLI credential/,
+    );
   });
 
   const renew = EnrollmentService.renew as unknown as Method;
@@ -248,18 +350,31 @@ describe('controller RPCs', () => {
   it('rotate-cert: the controller asks, the agent renews and serves the new certificate', async () => {
     const f = agentTlsFiles(agents.hb!.stateDir);
     const before = certNames(readFileSync(f.cert, 'utf8')).serial;
-    const r = await callCode(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), AgentTrustService.rotateCertificate as unknown as Method);
+    const r = await callCode(
+      agents.hb!.tcp,
+      'hb',
+      fleet.trust.controllerCredential(),
+      AgentTrustService.rotateCertificate as unknown as Method,
+    );
     assert.equal(r.code, status.OK, r.details);
     const reply = r.res as { oldSerial: string; newSerial: string };
     assert.equal(reply.oldSerial, before);
     assert.equal(certNames(readFileSync(f.cert, 'utf8')).serial, reply.newSerial);
     assert.notEqual(reply.newSerial, before);
     // still reachable with the new certificate
-    assert.equal((await callCode(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), AgentService.list as unknown as Method)).code, status.OK);
+    assert.equal(
+      (await callCode(agents.hb!.tcp, 'hb', fleet.trust.controllerCredential(), AgentService.list as unknown as Method))
+        .code,
+      status.OK,
+    );
   });
 
   it('the controller refuses to talk to an agent whose certificate it revoked', async () => {
-    const list = (conn: ReturnType<typeof connectAgentTls>) => callAgent(conn.agent, conn.agent.list, {}, 10_000, 'hb').then(() => 'ok', (e: Error) => e.message);
+    const list = (conn: ReturnType<typeof connectAgentTls>) =>
+      callAgent(conn.agent, conn.agent.list, {}, 10_000, 'hb').then(
+        () => 'ok',
+        (e: Error) => e.message,
+      );
     const before = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust);
     assert.equal(await list(before), 'ok');
     before.close();
@@ -275,9 +390,18 @@ describe('an enrolled agent started with --insecure-tcp', () => {
   it('keeps mutual TLS and authorization: the flag does not open it', async () => {
     await startHostAgent('hi', { insecureTcp: true });
     const tcp = agents.hi!.tcp;
-    assert.equal((await callCode(tcp, 'hi', fleet.trust.controllerCredential(), AgentService.list as unknown as Method)).code, status.OK);
-    assert.equal((await callCode(tcp, 'hi', 'plaintext', AgentService.health as unknown as Method)).code, status.UNAVAILABLE, 'no plain TCP');
-    for (const cred of ['none', await fleet.cred('host', 'hi'), await fleet.cred('cli', 'admin')] as (Credential | 'none')[]) {
+    assert.equal(
+      (await callCode(tcp, 'hi', fleet.trust.controllerCredential(), AgentService.list as unknown as Method)).code,
+      status.OK,
+    );
+    assert.equal(
+      (await callCode(tcp, 'hi', 'plaintext', AgentService.health as unknown as Method)).code,
+      status.UNAVAILABLE,
+      'no plain TCP',
+    );
+    for (const cred of ['none', await fleet.cred('host', 'hi'), await fleet.cred('cli', 'admin')] as (
+      Credential | 'none'
+    )[]) {
       const r = await callCode(tcp, 'hi', cred, AgentService.list as unknown as Method);
       assert.ok(DENIED.includes(r.code), `got ${r.code} ${r.details}`);
     }

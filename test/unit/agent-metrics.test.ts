@@ -24,7 +24,15 @@ test('agent metrics: DHCP restarts and leases, tunnels by peer and probe, lifecy
   dhcp.emit('event', { type: 'restarted', key: 'c1/eth1', pid: 42, attempt: 1 });
   dhcp.emit('event', { type: 'restarted', key: 'c1/eth1', pid: 43, attempt: 2 });
   dhcp.emit('event', { type: 'lost', key: 'c1/eth1', reason: 'nak' });
-  passMetrics(m, { reapplied: ['a'], released: ['b', 'c'], stopped: [], failed: [], orphansRemoved: ['x'], orphansFound: ['x', 'y'], labelled: 0 });
+  passMetrics(m, {
+    reapplied: ['a'],
+    released: ['b', 'c'],
+    stopped: [],
+    failed: [],
+    orphansRemoved: ['x'],
+    orphansFound: ['x', 'y'],
+    labelled: 0,
+  });
   const text = await m.text();
   assert.equal(sample(text, 'fleetnet_dhcp_client_restarts_total'), 2);
   assert.equal(sample(text, 'fleetnet_dhcp_lease_age_seconds', { key: 'c1/eth1', ifname: 'eth1' }), 30);

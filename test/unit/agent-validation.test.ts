@@ -15,9 +15,25 @@ import { agentService } from '../../agent/service/agent-service.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 
 const base: AttachRequest = {
-  hostIf: 'br1', kind: '', target: { kind: 'auto', value: 'web1' }, ifname: '', hostIfname: '',
-  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0, dryRun: false,
-  attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false, dhcpOneshot: false, keepAddress: false,
+  hostIf: 'br1',
+  kind: '',
+  target: { kind: 'auto', value: 'web1' },
+  ifname: '',
+  hostIfname: '',
+  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
+  mac: '',
+  macString: '',
+  vlan: '',
+  mtu: 0,
+  dryRun: false,
+  attachmentId: '',
+  macvlanMode: '',
+  vlanFiltering: false,
+  trunk: '',
+  ovsDatapath: '',
+  dhcpDns: false,
+  dhcpOneshot: false,
+  keepAddress: false,
 };
 
 const BAD: [string, Partial<AttachRequest>][] = [
@@ -61,15 +77,28 @@ it('bad input is refused with INVALID_ARGUMENT and no command runs', async () =>
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-unit-'));
   try {
     const attacher = new Attacher({
-      runner, ip: ipExec(runner), records: new RecordStore(dir), log: silentLogger(),
+      runner,
+      ip: ipExec(runner),
+      records: new RecordStore(dir),
+      log: silentLogger(),
       resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: join(dir, 'netns') }),
     });
-    const svc = agentService({ attacher, capabilities: async () => [], log: silentLogger(), version: 't', startedAtMs: 0 });
+    const svc = agentService({
+      attacher,
+      capabilities: async () => [],
+      log: silentLogger(),
+      version: 't',
+      startedAtMs: 0,
+    });
     for (const [what, patch] of BAD) {
       const req = { ...base, ...patch };
       const err = await new Promise<Partial<ServiceError> | null>((resolve) =>
-        (svc.attach as (c: ServerUnaryCall<AttachRequest, unknown>, cb: (e: Partial<ServiceError> | null) => void) => void)(
-          { request: req } as ServerUnaryCall<AttachRequest, unknown>, (e) => resolve(e)),
+        (
+          svc.attach as (
+            c: ServerUnaryCall<AttachRequest, unknown>,
+            cb: (e: Partial<ServiceError> | null) => void,
+          ) => void
+        )({ request: req } as ServerUnaryCall<AttachRequest, unknown>, (e) => resolve(e)),
       );
       assert.ok(err, `${what}: accepted`);
       assert.equal(err.code, status.INVALID_ARGUMENT, `${what}: ${err.details}`);

@@ -16,10 +16,25 @@ import { agentService } from '../../agent/service/agent-service.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 
 const req: AttachRequest = {
-  hostIf: 'br1', kind: '', target: { kind: 'path', value: '/proc/self/ns/net' }, ifname: '', hostIfname: '',
-  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }], mac: '', macString: '', vlan: '', mtu: 0,
-  dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '', dhcpDns: false,
-  dhcpOneshot: false, keepAddress: false,
+  hostIf: 'br1',
+  kind: '',
+  target: { kind: 'path', value: '/proc/self/ns/net' },
+  ifname: '',
+  hostIfname: '',
+  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
+  mac: '',
+  macString: '',
+  vlan: '',
+  mtu: 0,
+  dryRun: false,
+  attachmentId: '',
+  macvlanMode: '',
+  vlanFiltering: false,
+  trunk: '',
+  ovsDatapath: '',
+  dhcpDns: false,
+  dhcpOneshot: false,
+  keepAddress: false,
 };
 type Call = ServerUnaryCall<AttachRequest, unknown>;
 type Reply = Partial<ServiceError> | null;
@@ -29,7 +44,10 @@ it('an Attach whose call was cancelled makes nothing: UNAVAILABLE, no command ru
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-unit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records: new RecordStore(dir), log: silentLogger(),
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(dir),
+    log: silentLogger(),
     resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: join(dir, 'netns') }),
   });
   const log = silentLogger();

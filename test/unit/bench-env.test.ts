@@ -13,6 +13,9 @@ it('userProcessEnv drops NODE_EXTRA_CA_CERTS and keeps everything else', () => {
 });
 
 it('the note names the variable and its value when set, and says so when not', () => {
-  assert.match(userEnvNote({ NODE_EXTRA_CA_CERTS: '/x.crt' }), /without NODE_EXTRA_CA_CERTS \(this workplace sets NODE_EXTRA_CA_CERTS=\/x\.crt\)/);
+  assert.match(
+    userEnvNote({ NODE_EXTRA_CA_CERTS: '/x.crt' }),
+    /without NODE_EXTRA_CA_CERTS \(this workplace sets NODE_EXTRA_CA_CERTS=\/x\.crt\)/,
+  );
   assert.match(userEnvNote({}), /not set here either/);
 });

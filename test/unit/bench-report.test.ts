@@ -41,15 +41,29 @@ test('the report shows every results file, latest.json first, with comparisons a
   const dir = mkdtempSync(join(tmpdir(), 'fnbench-report-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const latest: Results = {
-    title: 'Attach paths', path: 'bench/run.ts', date: '2026-01-01T00:00:00Z', n: 50,
+    title: 'Attach paths',
+    path: 'bench/run.ts',
+    date: '2026-01-01T00:00:00Z',
+    n: 50,
     machine: { nproc: 2, kernel: '6.1.0' },
     rows: [{ name: 'agent', p50Ms: 5.25, p95Ms: 7.5, n: 50, timed: 'request → reply' }],
     comparisons: [{ what: 'agent / raw', ratio: 1.5, pairedRatio: 1.4, target: 1.2, met: false }],
     notes: ['a note'],
   };
   writeResults(join(dir, 'latest.json'), latest);
-  writeFileSync(join(dir, 'controller.json'), JSON.stringify({ title: 'Controller', path: 'bench/controller.ts', rows: [{ name: 'allocate', p50Ms: 1, p95Ms: 2 }], notes: [] }));
-  assert.deepEqual(readAllResults(dir).map((r) => r.results.title), ['Attach paths', 'Controller']);
+  writeFileSync(
+    join(dir, 'controller.json'),
+    JSON.stringify({
+      title: 'Controller',
+      path: 'bench/controller.ts',
+      rows: [{ name: 'allocate', p50Ms: 1, p95Ms: 2 }],
+      notes: [],
+    }),
+  );
+  assert.deepEqual(
+    readAllResults(dir).map((r) => r.results.title),
+    ['Attach paths', 'Controller'],
+  );
   const md = renderReport(dir);
   assert.ok(md.indexOf('## Attach paths') < md.indexOf('## Controller'));
   assert.match(md, /\| agent \| 5\.25 \| 7\.50 \|/);

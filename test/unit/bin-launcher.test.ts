@@ -13,7 +13,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Every file under a folder, recursively. */
 function filesUnder(d: string): string[] {
-  return readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return readdirSync(d, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 describe('bin/fleetnet.cjs', () => {

@@ -24,8 +24,11 @@ export function importsOf(text: string): string[] {
 
 it('finds static, type-only, re-exported and dynamic imports', () => {
   const text = [
-    `import a from '../x.js';`, `import type { B } from "../y.js";`, `export { c } from '../z.js';`,
-    `const d = await import('../w.js');`, `import './side.js';`,
+    `import a from '../x.js';`,
+    `import type { B } from "../y.js";`,
+    `export { c } from '../z.js';`,
+    `const d = await import('../w.js');`,
+    `import './side.js';`,
   ].join('\n');
   assert.deepEqual(importsOf(text), ['../x.js', '../y.js', '../z.js', '../w.js', './side.js']);
 });

@@ -65,9 +65,14 @@ async function call(
   }
 }
 
-const attachReq = (host: string, id: string) => FleetAttachRequest.fromPartial({
-  host, network: 'blue', target: { kind: 'path', value: `/run/netns/${id}` }, ifname: 'eth0', attachmentId: id,
-});
+const attachReq = (host: string, id: string) =>
+  FleetAttachRequest.fromPartial({
+    host,
+    network: 'blue',
+    target: { kind: 'path', value: `/run/netns/${id}` },
+    ifname: 'eth0',
+    attachmentId: id,
+  });
 
 before(async () => {
   fleet = await makeTestFleet();

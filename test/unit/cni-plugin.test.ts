@@ -13,50 +13,80 @@ import { launcher } from '../../cni/install.js';
 import { parseNetConf } from '../../cni/netconf.js';
 import { agentSocketOf, pluginNameOf, runPlugin } from '../../cni/plugin.js';
 import {
-  callAgentCni, cniSocketOf, decodeReply, encodeReply, type CniWireRequest, type PluginOutcome,
+  callAgentCni,
+  cniSocketOf,
+  decodeReply,
+  encodeReply,
+  type CniWireRequest,
+  type PluginOutcome,
 } from '../../cni/transport.js';
 import { CniError, renderResult } from '../../cni/spec.js';
 
 const io = (env: Record<string, string>, stdin: unknown, reply?: (r: CniWireRequest) => Promise<PluginOutcome>) => ({
-  env, stdin: Buffer.from(typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
-  call: reply ?? (async () => { throw new Error('connect ENOENT'); }),
+  env,
+  stdin: Buffer.from(typeof stdin === 'string' ? stdin : JSON.stringify(stdin)),
+  call:
+    reply ??
+    (async () => {
+      throw new Error('connect ENOENT');
+    }),
 });
 const ADD = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c1', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0' };
 const conf = { cniVersion: '1.1.0', name: 'blue', type: 'fleetnet' };
 const wire = (env: Record<string, string>, stdin: unknown): CniWireRequest => ({
-  plugin: 'fleetnet', command: env.CNI_COMMAND ?? '', containerId: env.CNI_CONTAINERID ?? '', netns: env.CNI_NETNS ?? '',
-  ifname: env.CNI_IFNAME ?? '', args: '', path: '', config: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
+  plugin: 'fleetnet',
+  command: env.CNI_COMMAND ?? '',
+  containerId: env.CNI_CONTAINERID ?? '',
+  netns: env.CNI_NETNS ?? '',
+  ifname: env.CNI_IFNAME ?? '',
+  args: '',
+  path: '',
+  config: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
 });
 const ok = async (): Promise<HandlerReply> => ({ result: '{"ok":1}', code: 0, msg: '', details: '' });
 
 describe('cni plugin process (client)', () => {
   it('answers VERSION itself', async () => {
     const r = await runPlugin('fleetnet', io({ CNI_COMMAND: 'VERSION' }, { cniVersion: '1.1.0' }));
-    assert.deepEqual([r.exitCode, JSON.parse(r.stdout)], [0, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] }]);
+    assert.deepEqual(
+      [r.exitCode, JSON.parse(r.stdout)],
+      [0, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] }],
+    );
   });
 
   it('refuses a missing or unknown CNI_COMMAND (4) without calling the agent', async () => {
     for (const env of [{}, { ...ADD, CNI_COMMAND: 'FROB' }]) {
-      const r = await runPlugin('fleetnet', io(env, conf, async () => assert.fail('the agent was asked')));
+      const r = await runPlugin(
+        'fleetnet',
+        io(env, conf, async () => assert.fail('the agent was asked')),
+      );
       assert.deepEqual([r.exitCode, JSON.parse(r.stdout).code], [1, 4]);
     }
   });
 
-  it('no agent: 11 (try again later), and 50 for STATUS, in the configuration\'s version', async () => {
+  it("no agent: 11 (try again later), and 50 for STATUS, in the configuration's version", async () => {
     assert.equal(JSON.parse((await runPlugin('fleetnet', io(ADD, conf))).stdout).code, 11);
-    const s = JSON.parse((await runPlugin('fleetnet', io({ CNI_COMMAND: 'STATUS' }, { ...conf, cniVersion: '1.0.0' }))).stdout);
+    const s = JSON.parse(
+      (await runPlugin('fleetnet', io({ CNI_COMMAND: 'STATUS' }, { ...conf, cniVersion: '1.0.0' }))).stdout,
+    );
     assert.deepEqual([s.code, s.cniVersion], [50, '1.0.0']);
     assert.equal(JSON.parse((await runPlugin('fleetnet', io(ADD, '{nope'))).stdout).code, 11);
   });
 
-  it('passes the environment and stdin through, and prints the agent\'s answer as it is', async () => {
+  it("passes the environment and stdin through, and prints the agent's answer as it is", async () => {
     let seen: CniWireRequest | undefined;
-    const r = await runPlugin('fleetnet-ipam', io({ ...ADD, CNI_ARGS: 'K=V', CNI_PATH: '/opt/cni/bin' }, conf, async (req) => {
-      seen = req;
-      return { stdout: 'as is', exitCode: 1 };
-    }));
+    const r = await runPlugin(
+      'fleetnet-ipam',
+      io({ ...ADD, CNI_ARGS: 'K=V', CNI_PATH: '/opt/cni/bin' }, conf, async (req) => {
+        seen = req;
+        return { stdout: 'as is', exitCode: 1 };
+      }),
+    );
     assert.equal(seen?.plugin, 'fleetnet-ipam');
-    assert.deepEqual([seen?.command, seen?.containerId, seen?.netns, seen?.ifname, seen?.args, seen?.path], ['ADD', 'c1', '/run/netns/x', 'eth0', 'K=V', '/opt/cni/bin']);
+    assert.deepEqual(
+      [seen?.command, seen?.containerId, seen?.netns, seen?.ifname, seen?.args, seen?.path],
+      ['ADD', 'c1', '/run/netns/x', 'eth0', 'K=V', '/opt/cni/bin'],
+    );
     assert.deepEqual(JSON.parse(seen?.config ?? ''), conf);
     assert.deepEqual(r, { stdout: 'as is', exitCode: 1 });
   });
@@ -93,7 +123,11 @@ describe('cni plugin process (client)', () => {
 describe('cni call in the agent', () => {
   it('refuses missing variables (4), bad JSON (6) and versions it does not speak (1) before the handler', async () => {
     const cases: [Record<string, string>, unknown, number][] = [
-      [{}, conf, 4], [{ ...ADD, CNI_NETNS: '' }, conf, 4], [ADD, '{nope', 6], [ADD, '[]', 6], [ADD, { ...conf, cniVersion: '0.3.1' }, 1],
+      [{}, conf, 4],
+      [{ ...ADD, CNI_NETNS: '' }, conf, 4],
+      [ADD, '{nope', 6],
+      [ADD, '[]', 6],
+      [ADD, { ...conf, cniVersion: '0.3.1' }, 1],
     ];
     for (const [env, stdin, code] of cases) {
       const r = await answerPluginCall(wire(env, stdin), async () => assert.fail('the handler was asked'));
@@ -102,11 +136,18 @@ describe('cni call in the agent', () => {
     }
   });
 
-  it('the handler\'s result is stdout; its error is the spec\'s JSON in the configuration\'s version', async () => {
+  it("the handler's result is stdout; its error is the spec's JSON in the configuration's version", async () => {
     assert.deepEqual(await answerPluginCall(wire(ADD, conf), ok), { stdout: '{"ok":1}', exitCode: 0 });
-    const r = await answerPluginCall(wire(ADD, { ...conf, cniVersion: '0.4.0' }), async () => (
-      { result: '', code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' }));
-    assert.deepEqual([r.exitCode, JSON.parse(r.stdout)], [1, { cniVersion: '0.4.0', code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' }]);
+    const r = await answerPluginCall(wire(ADD, { ...conf, cniVersion: '0.4.0' }), async () => ({
+      result: '',
+      code: 7,
+      msg: 'invalid network configuration: subnet: x',
+      details: 'd',
+    }));
+    assert.deepEqual(
+      [r.exitCode, JSON.parse(r.stdout)],
+      [1, { cniVersion: '0.4.0', code: 7, msg: 'invalid network configuration: subnet: x', details: 'd' }],
+    );
   });
 
   it('the socket: a request until EOF, then exit code, newline, stdout; a foreign request gets code 5', async () => {
@@ -115,10 +156,12 @@ describe('cni call in the agent', () => {
     assert.throws(() => decodeReply(Buffer.from('HTTP/1.1 200\n')), /not a CNI reply/);
     const dir = mkdtempSync(join(tmpdir(), 'fleetnet-cni-unit-'));
     const calls: string[] = [];
-    const handler = { handle: async (c: { command: string; config: Uint8Array }) => {
-      calls.push(`${c.command} ${Buffer.from(c.config).toString()}`);
-      return '{"cniVersion":"1.1.0"}\n';
-    } } as unknown as CniHandler;
+    const handler = {
+      handle: async (c: { command: string; config: Uint8Array }) => {
+        calls.push(`${c.command} ${Buffer.from(c.config).toString()}`);
+        return '{"cniVersion":"1.1.0"}\n';
+      },
+    } as unknown as CniHandler;
     const ep = await startCniEndpoint(join(dir, 'a-cni.sock'), handler, pino({ level: 'silent' }));
     try {
       const r = await callAgentCni(join(dir, 'a-cni.sock'), wire(ADD, conf), 10_000);
@@ -136,7 +179,10 @@ describe('cni call in the agent', () => {
 
 describe('cni network configuration', () => {
   const bad = (plugin: 'fleetnet' | 'fleetnet-ipam', c: unknown, field: RegExp) => {
-    assert.throws(() => parseNetConf(plugin, c), (e: unknown) => e instanceof CniError && e.code === 7 && field.test(e.message));
+    assert.throws(
+      () => parseNetConf(plugin, c),
+      (e: unknown) => e instanceof CniError && e.code === 7 && field.test(e.message),
+    );
   };
   it('names the wrong field', () => {
     bad('fleetnet', { ...conf, subnet: '10.0.0.1/24' }, /^invalid network configuration: subnet: .*host bits/);
@@ -148,17 +194,27 @@ describe('cni network configuration', () => {
     bad('fleetnet', { ...conf, name: '-x' }, /name/);
     bad('fleetnet', { ...conf, bridge: 'a-very-long-bridge-name' }, /bridge: .*15/);
     bad('fleetnet-ipam', { ...conf, type: 'bridge' }, /^invalid network configuration: ipam/);
-    bad('fleetnet-ipam', { ...conf, ipam: { type: 'fleetnet-ipam', routes: [{ dst: 'x' }] } }, /ipam\.routes\[0\]\.dst/);
+    bad(
+      'fleetnet-ipam',
+      { ...conf, ipam: { type: 'fleetnet-ipam', routes: [{ dst: 'x' }] } },
+      /ipam\.routes\[0\]\.dst/,
+    );
     bad('fleetnet', { ...conf, prevResult: { ips: [{ address: '1.2.3.4' }] } }, /prevResult\.ips\[0\]\.address/);
   });
   it('local pool: network address, broadcast and the gateway are never handed out', () => {
     const c = parseNetConf('fleetnet', { ...conf, subnet: '10.0.0.0/30', kind: 'ovs', bridge: 'ovs-b', vlan: 12 });
-    assert.deepEqual([c.pool.first, c.pool.last, c.link?.kind, c.link?.hostIf, c.link?.vlan], [0x0a000001n, 0x0a000002n, 'ovs', 'ovs-b', 12]);
+    assert.deepEqual(
+      [c.pool.first, c.pool.last, c.link?.kind, c.link?.hostIf, c.link?.vlan],
+      [0x0a000001n, 0x0a000002n, 'ovs', 'ovs-b', 12],
+    );
     assert.equal(parseNetConf('fleetnet', conf).link?.hostIf, 'br-blue');
   });
   it('0.4.0 results carry the IP version; 1.x do not', () => {
     const r = { ips: [{ address: '10.0.0.2/24' }, { address: 'fd00::2/64' }] };
-    assert.deepEqual((renderResult({ cniVersion: '0.4.0', ...r }).ips as { version: string }[]).map((i) => i.version), ['4', '6']);
-    assert.equal('version' in ((renderResult({ cniVersion: '1.0.0', ...r }).ips as object[])[0]!), false);
+    assert.deepEqual(
+      (renderResult({ cniVersion: '0.4.0', ...r }).ips as { version: string }[]).map((i) => i.version),
+      ['4', '6'],
+    );
+    assert.equal('version' in (renderResult({ cniVersion: '1.0.0', ...r }).ips as object[])[0]!, false);
   });
 });

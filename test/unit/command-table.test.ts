@@ -3,9 +3,22 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { Command } from 'commander';
-import { ALL_COMMANDS, COMMAND_MODULES, commandModules, commandWord, type CommandModule } from '../../cli/command-table.js';
+import {
+  ALL_COMMANDS,
+  COMMAND_MODULES,
+  commandModules,
+  commandWord,
+  type CommandModule,
+} from '../../cli/command-table.js';
 
-interface Shape { name: string; aliases: string[]; options: string[]; args: string[]; summary: string; commands: Shape[] }
+interface Shape {
+  name: string;
+  aliases: string[];
+  options: string[];
+  args: string[];
+  summary: string;
+  commands: Shape[];
+}
 const shape = (c: Command): Shape => ({
   name: c.name(),
   aliases: c.aliases(),
@@ -29,10 +42,15 @@ it('each command registered alone is the same command as in the full registratio
     const alone = programWith(COMMAND_MODULES[name]!);
     // host-bootstrap, registered with host, also makes a bare `controller` to extend: never run then.
     // completion describes every command, so it registers them all
-    if (name !== 'completion') assert.ok(alone.commands.length < full.commands.length, `${name}: fewer commands registered than all`);
+    if (name !== 'completion')
+      assert.ok(alone.commands.length < full.commands.length, `${name}: fewer commands registered than all`);
     const mine = alone.commands.find((c) => c.name() === name);
     assert.ok(mine, `${name} is registered`);
-    assert.deepEqual(shape(mine), shape(full.commands.find((c) => c.name() === name)!), `${name}: same subcommands, options and help`);
+    assert.deepEqual(
+      shape(mine),
+      shape(full.commands.find((c) => c.name() === name)!),
+      `${name}: same subcommands, options and help`,
+    );
   }
 });
 

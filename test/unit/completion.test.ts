@@ -36,20 +36,46 @@ async function have(shell: string): Promise<boolean> {
 describe('completion scripts', () => {
   it('bash: complete -p fleetnet after sourcing; subcommands, -o values and the shell names complete', async (t) => {
     if (!(await have('bash'))) return t.skip('bash is not installed');
-    const probe = (words: string[]) => `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _fleetnet; echo "\${COMPREPLY[*]}"`;
-    const r = await sh.run('bash', ['--norc', '-c', [`source ${scripts.bash}`, 'complete -p fleetnet', probe(['fleetnet', 'host', 'a']), probe(['fleetnet', '--controller', 'x:1', 'ls', '-o', '']), probe(['fleetnet', 'completion', '']), probe(['fleetnet', 'mesh', 'st'])].join('\n')]);
-    assert.deepEqual(r.stdout.trim().split('\n'), ['complete -o default -F _fleetnet fleetnet', 'add', 'table wide json yaml', 'bash zsh fish', 'status']);
+    const probe = (words: string[]) =>
+      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _fleetnet; echo "\${COMPREPLY[*]}"`;
+    const r = await sh.run('bash', [
+      '--norc',
+      '-c',
+      [
+        `source ${scripts.bash}`,
+        'complete -p fleetnet',
+        probe(['fleetnet', 'host', 'a']),
+        probe(['fleetnet', '--controller', 'x:1', 'ls', '-o', '']),
+        probe(['fleetnet', 'completion', '']),
+        probe(['fleetnet', 'mesh', 'st']),
+      ].join('\n'),
+    ]);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'complete -o default -F _fleetnet fleetnet',
+      'add',
+      'table wide json yaml',
+      'bash zsh fish',
+      'status',
+    ]);
   });
   it('zsh: the script parses (zsh -n) and loads', async (t) => {
     if (!(await have('zsh'))) return t.skip('zsh is not installed');
     await sh.run('zsh', ['-n', scripts.zsh!]);
-    const r = await sh.run('zsh', ['-f', '-c', `autoload -U compinit && compinit -u -D && source ${scripts.zsh} && print -r -- \${_comps[fleetnet]} \${_fleetnet_cmds[fleetnet host]}`]);
+    const r = await sh.run('zsh', [
+      '-f',
+      '-c',
+      `autoload -U compinit && compinit -u -D && source ${scripts.zsh} && print -r -- \${_comps[fleetnet]} \${_fleetnet_cmds[fleetnet host]}`,
+    ]);
     assert.match(r.stdout, /^_fleetnet add ls rm rotate-cert/);
   });
   it('fish: the script parses (fish -n) and completes', async (t) => {
     if (!(await have('fish'))) return t.skip('fish is not installed');
     await sh.run('fish', ['-n', scripts.fish!]);
-    const r = await sh.run('fish', ['--no-config', '-c', `source ${scripts.fish}; complete -C 'fleetnet host a'; complete -C 'fleetnet ls -o '`]);
+    const r = await sh.run('fish', [
+      '--no-config',
+      '-c',
+      `source ${scripts.fish}; complete -C 'fleetnet host a'; complete -C 'fleetnet ls -o '`,
+    ]);
     assert.match(r.stdout, /^add\t.*\njson\t.*\ntable\t/);
   });
   it('the tree has every command and subcommand of the CLI', () => {
@@ -57,7 +83,11 @@ describe('completion scripts', () => {
     for (const m of ALL_COMMANDS) m.register(p);
     const tree = completionTree(p);
     const paths = new Set(tree.map((n) => n.path));
-    const walk = (c: Command, path: string): void => c.commands.forEach((s) => { assert.ok(paths.has(`${path} ${s.name()}`), `${path} ${s.name()}`); walk(s, `${path} ${s.name()}`); });
+    const walk = (c: Command, path: string): void =>
+      c.commands.forEach((s) => {
+        assert.ok(paths.has(`${path} ${s.name()}`), `${path} ${s.name()}`);
+        walk(s, `${path} ${s.name()}`);
+      });
     walk(p, 'fleetnet');
     for (const f of [bashScript, zshScript, fishScript]) assert.ok(f(tree).includes('rotate-cert'));
   });

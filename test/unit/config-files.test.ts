@@ -15,28 +15,49 @@ import { ensureBuilt } from '../helpers/build.js';
 const dir = mkdtempSync(join(tmpdir(), 'fleetnet-cfg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const agentSchema = fileSchemaOf(AgentConfigSchema.shape);
-const parseAgent = (text: string) => parseConfigText(text, '/etc/fleetnet/agent.yaml', agentSchema, 'fleetnet agent run --help');
+const parseAgent = (text: string) =>
+  parseConfigText(text, '/etc/fleetnet/agent.yaml', agentSchema, 'fleetnet agent run --help');
 
 function refused(text: string, message: RegExp, hint?: RegExp): void {
-  assert.throws(() => parseAgent(text), (e: FleetnetError) => {
-    assert.equal(e.kind, 'invalid');
-    assert.match(e.message, message);
-    if (hint) assert.match(e.hint ?? '', hint);
-    return true;
-  });
+  assert.throws(
+    () => parseAgent(text),
+    (e: FleetnetError) => {
+      assert.equal(e.kind, 'invalid');
+      assert.match(e.message, message);
+      if (hint) assert.match(e.hint ?? '', hint);
+      return true;
+    },
+  );
 }
 
 describe('settings files', () => {
   it('takes every flag by its name, typed', () => {
-    const v = parseAgent('listen: 10.0.0.2:7441\nstate-dir: /srv/fn\novs-datapath: netdev\ninsecure-tcp: true\nmesh-resync-ms: 500\n');
-    assert.deepEqual(v, { listen: '10.0.0.2:7441', stateDir: '/srv/fn', ovsDatapath: 'netdev', insecureTcp: true, meshResyncMs: 500 });
+    const v = parseAgent(
+      'listen: 10.0.0.2:7441\nstate-dir: /srv/fn\novs-datapath: netdev\ninsecure-tcp: true\nmesh-resync-ms: 500\n',
+    );
+    assert.deepEqual(v, {
+      listen: '10.0.0.2:7441',
+      stateDir: '/srv/fn',
+      ovsDatapath: 'netdev',
+      insecureTcp: true,
+      meshResyncMs: 500,
+    });
     assert.deepEqual(parseAgent('# only comments\n'), {});
-    const ctl = parseConfigText('resync-ms: 2000\ndb: /x.db\n', 'c.yaml', fileSchemaOf(ControllerConfigSchema.shape), 'x');
+    const ctl = parseConfigText(
+      'resync-ms: 2000\ndb: /x.db\n',
+      'c.yaml',
+      fileSchemaOf(ControllerConfigSchema.shape),
+      'x',
+    );
     assert.deepEqual(ctl, { resyncMs: 2000, db: '/x.db' });
   });
 
   it('an unknown key: file, line, key, and the near miss', () => {
-    refused('listen: a:1\n\nstate-dri: /x\n', /^\/etc\/fleetnet\/agent\.yaml:3: unknown key 'state-dri'$/, /did you mean 'state-dir'\?/);
+    refused(
+      'listen: a:1\n\nstate-dri: /x\n',
+      /^\/etc\/fleetnet\/agent\.yaml:3: unknown key 'state-dri'$/,
+      /did you mean 'state-dir'\?/,
+    );
     refused('stateDir: /x\n', /:1: unknown key 'stateDir'/, /state-dir/);
     refused('zzzzzzzz: 1\n', /:1: unknown key 'zzzzzzzz'/, /known keys: socket, listen, state-dir/);
   });
@@ -49,7 +70,11 @@ describe('settings files', () => {
   });
 
   it('bad YAML and a file that is no mapping', () => {
-    refused('listen: a:1\nsocket: @x\n', /^\/etc\/fleetnet\/agent\.yaml:2: not valid YAML: .*reserved character @/, /YAML syntax/);
+    refused(
+      'listen: a:1\nsocket: @x\n',
+      /^\/etc\/fleetnet\/agent\.yaml:2: not valid YAML: .*reserved character @/,
+      /YAML syntax/,
+    );
     refused('listen: a:1\nsocket: x\n state-dir: y\n', /^\/etc\/fleetnet\/agent\.yaml:2: not valid YAML/);
     refused('listen: "open\n', /:2: not valid YAML: Missing closing/);
     refused('listen: a\nlisten: b\n', /:2: not valid YAML: .*[Uu]nique|:2: not valid YAML/);
@@ -57,14 +82,22 @@ describe('settings files', () => {
   });
 
   it('--config names a file that must exist; the default file may be absent', () => {
-    assert.deepEqual(readConfigFile({ defaultPath: join(dir, 'none.yaml'), schema: agentSchema, helpCmd: 'x' }), { path: undefined, values: {} });
-    assert.throws(() => readConfigFile({ explicit: join(dir, 'none.yaml'), defaultPath: '/x', schema: agentSchema, helpCmd: 'x' }), /does not exist/);
+    assert.deepEqual(readConfigFile({ defaultPath: join(dir, 'none.yaml'), schema: agentSchema, helpCmd: 'x' }), {
+      path: undefined,
+      values: {},
+    });
+    assert.throws(
+      () => readConfigFile({ explicit: join(dir, 'none.yaml'), defaultPath: '/x', schema: agentSchema, helpCmd: 'x' }),
+      /does not exist/,
+    );
   });
 
   it('flags given on the command line override the file; commander defaults do not', () => {
     const file = { stateDir: '/from/file', listen: 'f:1' };
     const src: Record<string, string> = { stateDir: 'default', listen: 'cli' };
-    const cfg = agentConfig(mergeFlags(file, { stateDir: '/var/lib/fleetnet/agent', listen: 'c:2', socket: undefined }, (k) => src[k]));
+    const cfg = agentConfig(
+      mergeFlags(file, { stateDir: '/var/lib/fleetnet/agent', listen: 'c:2', socket: undefined }, (k) => src[k]),
+    );
     assert.equal(cfg.stateDir, '/from/file');
     assert.equal(cfg.listen, 'c:2');
     assert.throws(() => agentConfig({ ovsDatapath: 'x' }), /agent setting --ovs-datapath/);
@@ -81,7 +114,9 @@ describe('settings files', () => {
     assert.equal(existsSync(sock), false);
     const cbad = join(dir, 'controller.yaml');
     writeFileSync(cbad, `db: ${join(dir, 'state.db')}\nresync-ms: soon\n`);
-    const c = await new ExecRunner().run(process.execPath, [bin, 'controller', 'run', '--config', cbad], { allowFail: true });
+    const c = await new ExecRunner().run(process.execPath, [bin, 'controller', 'run', '--config', cbad], {
+      allowFail: true,
+    });
     assert.equal(c.code, 2);
     assert.match(c.stderr, new RegExp(`${cbad}:2: key 'resync-ms'`));
     assert.equal(existsSync(join(dir, 'state.db')), false);

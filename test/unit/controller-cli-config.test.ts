@@ -34,8 +34,14 @@ test('controller address: flag, then env, then config file, else the local agent
   assert.equal(await chooseController({}, env), undefined);
   writeFileSync(file, '# fleetnet\ncontroller: "10.99.0.2"  # the lab\n');
   assert.equal((await chooseController({}, env))?.addr, '10.99.0.2:7440');
-  assert.equal((await chooseController({}, { ...env, FLEETNET_CONTROLLER: 'ctl.example:9000' }))?.addr, 'ctl.example:9000');
-  assert.equal((await chooseController({ controller: '[fd00::2]:7440' }, { ...env, FLEETNET_CONTROLLER: 'x' }))?.addr, '[fd00::2]:7440');
+  assert.equal(
+    (await chooseController({}, { ...env, FLEETNET_CONTROLLER: 'ctl.example:9000' }))?.addr,
+    'ctl.example:9000',
+  );
+  assert.equal(
+    (await chooseController({ controller: '[fd00::2]:7440' }, { ...env, FLEETNET_CONTROLLER: 'x' }))?.addr,
+    '[fd00::2]:7440',
+  );
   assert.equal(await chooseController({ controller: '127.0.0.1:1', local: true }, env), undefined);
   await assert.rejects(chooseController({ controller: 'a b' }, env), (e: FleetnetError) => e.kind === 'invalid');
   await assert.rejects(requireController({ local: true }, 'net ls'), (e: FleetnetError) => e.kind === 'invalid');
@@ -49,8 +55,15 @@ test('contexts: current-context, --context and FLEETNET_CONTEXT choose; --config
   assert.match(cur!.from, /context prod/);
   assert.deepEqual((await chooseController({ context: 'lab' }, env))?.addrs, ['10.99.0.2:7440']);
   assert.deepEqual((await chooseController({}, { ...env, FLEETNET_CONTEXT: 'lab' }))?.addrs, ['10.99.0.2:7440']);
-  assert.deepEqual((await chooseController({ controller: '10.5.5.5' }, env))?.addrs, ['10.5.5.5:7440'], 'a flag beats the file');
-  await assert.rejects(chooseController({ context: 'nope' }, env), (e: FleetnetError) => /context 'nope'.*is not in/.test(e.message) && /prod, lab/.test(e.hint ?? ''));
+  assert.deepEqual(
+    (await chooseController({ controller: '10.5.5.5' }, env))?.addrs,
+    ['10.5.5.5:7440'],
+    'a flag beats the file',
+  );
+  await assert.rejects(
+    chooseController({ context: 'nope' }, env),
+    (e: FleetnetError) => /context 'nope'.*is not in/.test(e.message) && /prod, lab/.test(e.hint ?? ''),
+  );
   const other = join(dir, 'other.yaml');
   writeFileSync(other, 'contexts:\n  x:\n    controllers: [10.7.0.1:7440]\ncurrent-context: x\n');
   assert.deepEqual((await chooseController({ config: other }, env))?.addrs, ['10.7.0.1:7440']);
@@ -61,22 +74,35 @@ test('contexts: current-context, --context and FLEETNET_CONTEXT choose; --config
 test('settings file mistakes: FILE:LINE, the key, the fix', async (t) => {
   const { file, env } = home(t);
   const cases: [string, RegExp][] = [
-    ['contexts:\n  prod:\n    controllers: [10.0.0.2:7440]\n    controler: x\n', /config\.yaml:4: unknown key 'controler' under contexts\.prod/],
-    ['current-context: prod\ncontexts:\n  lab:\n    controllers: [10.99.0.2]\n', /config\.yaml:1: key 'current-context': names no context \(known: lab\)/],
+    [
+      'contexts:\n  prod:\n    controllers: [10.0.0.2:7440]\n    controler: x\n',
+      /config\.yaml:4: unknown key 'controler' under contexts\.prod/,
+    ],
+    [
+      'current-context: prod\ncontexts:\n  lab:\n    controllers: [10.99.0.2]\n',
+      /config\.yaml:1: key 'current-context': names no context \(known: lab\)/,
+    ],
     ['contexts:\n  prod:\n    controllers: 10.0.0.2\n', /config\.yaml:3: key 'contexts\.prod\.controllers'/],
     ['contexts:\n  prod:\n    controllers: [not an address]\n', /contexts\.prod\.controllers/],
     ['contexts: [\n', /config\.yaml:\d+: not valid YAML/],
-    ['current-context: a\ncontroller: 10.0.0.9\ncontexts:\n  a:\n    controllers: [10.0.0.2]\n', /config\.yaml:2: key 'controller': and current-context both/],
+    [
+      'current-context: a\ncontroller: 10.0.0.9\ncontexts:\n  a:\n    controllers: [10.0.0.2]\n',
+      /config\.yaml:2: key 'controller': and current-context both/,
+    ],
     ['curent-context: a\n', /unknown key 'curent-context'/],
   ];
   for (const [text, re] of cases) {
     writeFileSync(file, text);
-    await assert.rejects(chooseController({}, env), (e: FleetnetError) => {
-      assert.equal(e.kind, 'invalid');
-      assert.match(e.message, re);
-      assert.ok(e.hint, 'a fix is given');
-      return true;
-    }, text);
+    await assert.rejects(
+      chooseController({}, env),
+      (e: FleetnetError) => {
+        assert.equal(e.kind, 'invalid');
+        assert.match(e.message, re);
+        assert.ok(e.hint, 'a fix is given');
+        return true;
+      },
+      text,
+    );
   }
 });
 
@@ -84,14 +110,21 @@ test('fleetnet config view / use-context / current-context, and exit 2 for a bad
   const { file, dir } = home(t);
   writeFileSync(file, `${CONTEXTS}# keep me\n`);
   const env = { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '', FLEETNET_CONTEXT: '', FLEETNET_CONFIG: '' };
-  const fleetnet = (...args: string[]) => new ExecRunner().run(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { allowFail: true, env });
+  const fleetnet = (...args: string[]) =>
+    new ExecRunner().run(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { allowFail: true, env });
   const v = await fleetnet('config', 'view');
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stdout, /controller in use: 10\.0\.0\.2:7440,10\.0\.0\.3:7440 \(from .*context prod\)/);
   assert.match(v.stdout, /\*\s+prod\s+10\.0\.0\.2:7440,10\.0\.0\.3\s+production/);
-  const j = JSON.parse((await fleetnet('config', 'view', '--json')).stdout) as { currentContext: string; contexts: { name: string }[] };
+  const j = JSON.parse((await fleetnet('config', 'view', '--json')).stdout) as {
+    currentContext: string;
+    contexts: { name: string }[];
+  };
   assert.equal(j.currentContext, 'prod');
-  assert.deepEqual(j.contexts.map((c) => c.name), ['prod', 'lab']);
+  assert.deepEqual(
+    j.contexts.map((c) => c.name),
+    ['prod', 'lab'],
+  );
   const u = await fleetnet('config', 'use-context', 'lab');
   assert.equal(u.code, 0, u.stderr);
   assert.match(readFileSync(file, 'utf8'), /^current-context: lab$/m);

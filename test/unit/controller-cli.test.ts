@@ -51,7 +51,11 @@ test('CLI through a controller: exit codes and messages', async (t) => {
   const rows = JSON.parse(ls.out) as { container: string; state: string }[];
   // web1's host h1 does not answer: unreachable, not up (issue 11, partition).
   const states = rows.map((r) => [r.container, r.state]).sort();
-  assert.deepEqual(states, [['ghost', 'failed'], ['web1', 'unreachable'], ['web3', 'pending']]);
+  assert.deepEqual(states, [
+    ['ghost', 'failed'],
+    ['web1', 'unreachable'],
+    ['web3', 'pending'],
+  ]);
   assert.match((await cli('ls', '--host', 'h1')).out, /CONTAINER\s+HOST\s+NET/);
   assert.equal((await cli('net', 'rm', 'blue')).code, 1, 'a network with attachments stays');
   assert.equal((await cli('inspect', 'nobody')).code, 2);

@@ -18,7 +18,13 @@ type Cb<R> = (e: ServiceError | null, r: R) => void;
 async function setup(t: Parameters<typeof tempStore>[0]) {
   const { store } = tempStore(t);
   const fleet = fakeFleet();
-  const cfg = controllerConfig({ listen: '127.0.0.1:0', db: ':unused:', resyncMs: 200, backoffMinMs: 20, backoffMaxMs: 100 });
+  const cfg = controllerConfig({
+    listen: '127.0.0.1:0',
+    db: ':unused:',
+    resyncMs: 200,
+    backoffMinMs: 20,
+    backoffMaxMs: 100,
+  });
   const ctl = await startController(cfg, silentLogger(), { links: fleet.links, store });
   const client = new ControllerClient(ctl.listen, credentials.createInsecure());
   t.after(async () => {
@@ -26,15 +32,48 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     await ctl.stop();
   });
   const call = <Req, Res>(fn: (r: Req, md: Metadata, o: object, cb: Cb<Res>) => unknown, req: Req) =>
-    new Promise<Res>((res, rej) => fn.call(client, req, new Metadata(), {}, (e: ServiceError | null, r: Res) => (e ? rej(e) : res(r))));
+    new Promise<Res>((res, rej) =>
+      fn.call(client, req, new Metadata(), {}, (e: ServiceError | null, r: Res) => (e ? rej(e) : res(r))),
+    );
   await call(client.addHost, { name: 'h1', agentAddr: '10.99.0.11', underlayIp: '' });
-  await call(client.createNetwork, { network: { name: 'blue', subnets: ['10.1.1.0/24'], gateways: ['10.1.1.1'], ipamRanges: [], bridge: '', kind: 'bridge', parent: '', parents: {}, vlan: 0, mtu: 0, createdUnixMs: 0, attachments: 0, mesh: '', meshKey: 0, meshHosts: [], meshPort: 0 } });
+  await call(client.createNetwork, {
+    network: {
+      name: 'blue',
+      subnets: ['10.1.1.0/24'],
+      gateways: ['10.1.1.1'],
+      ipamRanges: [],
+      bridge: '',
+      kind: 'bridge',
+      parent: '',
+      parents: {},
+      vlan: 0,
+      mtu: 0,
+      createdUnixMs: 0,
+      attachments: 0,
+      mesh: '',
+      meshKey: 0,
+      meshHosts: [],
+      meshPort: 0,
+    },
+  });
   const attach = (value: string, waitMs: number, cidr = '') =>
     call(client.fleetAttach, {
-      host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-      mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs, keepAddress: false, reserveOnly: false,
+      host: 'h1',
+      network: cidr ? '' : 'blue',
+      target: { kind: 'auto', value },
+      ifname: '',
+      addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
+      mac: '',
+      macString: '',
+      vlan: '',
+      mtu: 0,
+      attachmentId: '',
+      waitMs,
+      keepAddress: false,
+      reserveOnly: false,
     });
-  const detach = (value: string, waitMs: number) => call(client.fleetDetach, { host: 'h1', target: { kind: 'auto', value }, ifname: '', attachmentId: '', waitMs });
+  const detach = (value: string, waitMs: number) =>
+    call(client.fleetDetach, { host: 'h1', target: { kind: 'auto', value }, ifname: '', attachmentId: '', waitMs });
   const agent = () => fleet.agents.get('10.99.0.11:7441')!;
   return { ctl, client, call, attach, detach, agent, fleet };
 }
@@ -55,18 +94,38 @@ test('a gateway outside the subnet is refused with INVALID_ARGUMENT before anyth
   const { call, client, agent, attach } = await setup(t);
   await attach('warmup', 5000);
   const bad = call(client.fleetAttach, {
-    host: 'h1', network: '', target: { kind: 'auto', value: 'web9' }, ifname: '', addresses: [{ static: { cidr: '10.1.1.60/24', gateway: '10.9.9.1' } }],
-    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false, reserveOnly: false,
+    host: 'h1',
+    network: '',
+    target: { kind: 'auto', value: 'web9' },
+    ifname: '',
+    addresses: [{ static: { cidr: '10.1.1.60/24', gateway: '10.9.9.1' } }],
+    mac: '',
+    macString: '',
+    vlan: '',
+    mtu: 0,
+    attachmentId: '',
+    waitMs: 5000,
+    keepAddress: false,
+    reserveOnly: false,
   });
-  await assert.rejects(bad, (e: ServiceError) => e.code === 3 && /10\.9\.9\.1 is outside 10\.1\.1\.0\/24/.test(e.details));
-  const ls = await call(client.listAttachments, { host: '', network: '', container: '' }) as { attachments: { target?: { value: string } }[] };
-  assert.deepEqual(ls.attachments.map((a) => a.target?.value), ['warmup'], 'no attachment was recorded');
+  await assert.rejects(
+    bad,
+    (e: ServiceError) => e.code === 3 && /10\.9\.9\.1 is outside 10\.1\.1\.0\/24/.test(e.details),
+  );
+  const ls = (await call(client.listAttachments, { host: '', network: '', container: '' })) as {
+    attachments: { target?: { value: string } }[];
+  };
+  assert.deepEqual(
+    ls.attachments.map((a) => a.target?.value),
+    ['warmup'],
+    'no attachment was recorded',
+  );
   assert.equal(agent().made.size, 1, 'the agent was asked for nothing more');
   const ok = await attach('web9', 5000, '10.1.1.60/24');
   assert.equal(ok.attachment?.state, 'up', 'the address was never held');
 });
 
-test('the agent\'s own error marks the attachment failed', async (t) => {
+test("the agent's own error marks the attachment failed", async (t) => {
   const { attach, agent } = await setup(t);
   await attach('warmup', 5000);
   agent().missing.add('ghost');
@@ -88,7 +147,10 @@ test('agent down: attach stays pending, then completes when the agent is back', 
   // Partition: what was up shows unreachable (not up), its address still held; nothing pending is lost.
   const during = (await call(client.listAttachments, ALL)).attachments;
   const states = during.map((a) => [a.target?.value, a.state]).sort();
-  assert.deepEqual(states, [['warmup', 'unreachable'], ['web2', 'pending']]);
+  assert.deepEqual(states, [
+    ['warmup', 'unreachable'],
+    ['web2', 'pending'],
+  ]);
   assert.match(during.find((a) => a.target?.value === 'warmup')!.error, /agent unreachable/);
   agent().down = false;
   const done = await attach('web2', 5000);
@@ -138,7 +200,18 @@ test('server reflection lists the Controller service', async (t) => {
   const { ctl } = await setup(t);
   const dir = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto');
   const def = loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [dir] });
-  const pkg = loadPackageDefinition(def) as unknown as { grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => { serverReflectionInfo(): NodeJS.EventEmitter & { write(m: object): void; end(): void }; close(): void } } } } };
+  const pkg = loadPackageDefinition(def) as unknown as {
+    grpc: {
+      reflection: {
+        v1: {
+          ServerReflection: new (
+            a: string,
+            c: ReturnType<typeof credentials.createInsecure>,
+          ) => { serverReflectionInfo(): NodeJS.EventEmitter & { write(m: object): void; end(): void }; close(): void };
+        };
+      };
+    };
+  };
   const rc = new pkg.grpc.reflection.v1.ServerReflection(ctl.listen, credentials.createInsecure());
   t.after(() => rc.close());
   const names = await new Promise<string[]>((resolve, reject) => {
@@ -158,7 +231,10 @@ test('20 identical attaches at once: one attachment, one interface, identical re
   const { attach, agent } = await setup(t);
   const replies = await Promise.all(Array.from({ length: 20 }, () => attach('same', 5000)));
   assert.equal(replies.filter((r) => r.created).length, 1);
-  assert.equal(new Set(replies.map((r) => `${r.attachment?.id} ${r.attachment?.addresses.join()} ${r.attachment?.mac}`)).size, 1);
+  assert.equal(
+    new Set(replies.map((r) => `${r.attachment?.id} ${r.attachment?.addresses.join()} ${r.attachment?.mac}`)).size,
+    1,
+  );
   assert.ok(replies.every((r) => r.attachment?.state === 'up'));
   assert.equal(agent().made.size, 1);
   assert.equal(agent().log.filter((l) => l.startsWith('attach')).length, 1, agent().log.join('\n'));
@@ -168,11 +244,27 @@ test('FleetAttachBatch: each item decided on its own, replies in order, a refuse
   const { call, client, attach, agent } = await setup(t);
   await attach('holder', 5000, '10.1.1.60/24');
   const item = (value: string, cidr = '') => ({
-    host: 'h1', network: cidr ? '' : 'blue', target: { kind: 'auto', value }, ifname: '', addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-    mac: '', macString: '', vlan: '', mtu: 0, attachmentId: '', waitMs: 5000, keepAddress: false, reserveOnly: false,
+    host: 'h1',
+    network: cidr ? '' : 'blue',
+    target: { kind: 'auto', value },
+    ifname: '',
+    addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
+    mac: '',
+    macString: '',
+    vlan: '',
+    mtu: 0,
+    attachmentId: '',
+    waitMs: 5000,
+    keepAddress: false,
+    reserveOnly: false,
   });
-  const r = await call(client.fleetAttachBatch, { requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')] });
-  assert.deepEqual(r.items.map((i) => i.errorKind), ['', 'conflict', '', '']);
+  const r = await call(client.fleetAttachBatch, {
+    requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')],
+  });
+  assert.deepEqual(
+    r.items.map((i) => i.errorKind),
+    ['', 'conflict', '', ''],
+  );
   assert.match(r.items[1]!.error, /holder/);
   const [b1, , b3, b1again] = r.items.map((i) => i.reply?.attachment);
   assert.equal(b1?.container?.name, 'b1');
@@ -181,7 +273,10 @@ test('FleetAttachBatch: each item decided on its own, replies in order, a refuse
   assert.notEqual(b1?.addresses[0], b3?.addresses[0]);
   assert.equal(b1again?.id, b1?.id, 'the same attach twice in a batch is one attachment');
   assert.equal(agent().made.size, 3); // holder, b1, b3
-  await assert.rejects(call(client.fleetAttachBatch, { requests: Array.from({ length: 1001 }, (_, i) => item(`x${i}`)) }), /too large/);
+  await assert.rejects(
+    call(client.fleetAttachBatch, { requests: Array.from({ length: 1001 }, (_, i) => item(`x${i}`)) }),
+    /too large/,
+  );
 });
 
 test('a DHCP lease the agent reports shows in the fleet inventory after the next pass', async (t) => {
@@ -190,7 +285,15 @@ test('a DHCP lease the agent reports shows in the fleet inventory after the next
   assert.equal(r.attachment?.state, 'up');
   // The agent's DHCP client got a lease on the same interface (as List reports it).
   const made = agent().made.get(r.attachment!.id)!;
-  made.lease = { address: '10.1.1.150/24', router: '10.1.1.1', dns: ['10.1.1.1'], leaseSeconds: 120, expiresUnixMs: Date.now() + 120_000, clientPid: 4242, client: 'udhcpc' };
+  made.lease = {
+    address: '10.1.1.150/24',
+    router: '10.1.1.1',
+    dns: ['10.1.1.1'],
+    leaseSeconds: 120,
+    expiresUnixMs: Date.now() + 120_000,
+    clientPid: 4242,
+    client: 'udhcpc',
+  };
   let addrs: string[] = [];
   for (let i = 0; i < 50 && !addrs.includes('10.1.1.150/24'); i++) {
     const ls = await call(client.listAttachments, { host: 'h1', network: '', container: 'dhcpweb' });

@@ -8,7 +8,12 @@ import { ControllerService } from '../../common/rpc/services.js';
 
 it('CONTROLLER_METHODS and LIST_ATTACHMENTS_JSON match the generated Controller service', () => {
   const fromService = Object.fromEntries(Object.entries(ControllerService).map(([k, v]) => [k, v.path]));
-  const fromLite = Object.fromEntries([...Object.entries(CONTROLLER_METHODS), ['listAttachmentsJson', LIST_ATTACHMENTS_JSON]].map(([k, v]) => [k, (v as { path: string }).path]));
+  const fromLite = Object.fromEntries(
+    [...Object.entries(CONTROLLER_METHODS), ['listAttachmentsJson', LIST_ATTACHMENTS_JSON]].map(([k, v]) => [
+      k,
+      (v as { path: string }).path,
+    ]),
+  );
   assert.deepEqual(fromLite, fromService);
   assert.equal(ControllerService.listAttachmentsJson.responseStream, true);
 });

@@ -44,10 +44,14 @@ test('GrpcH2Client: a server stream arrives message by message; a refusal maps b
         s.end();
       } else {
         s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        s.on('wantTrailers', () => s.sendTrailers({
-          'grpc-status': '6', 'grpc-message': encodeURIComponent('10.1.1.5 is taken by web1'),
-          'fleetnet-kind': 'conflict', 'fleetnet-hint-bin': Buffer.from('detach it first').toString('base64'),
-        }));
+        s.on('wantTrailers', () =>
+          s.sendTrailers({
+            'grpc-status': '6',
+            'grpc-message': encodeURIComponent('10.1.1.5 is taken by web1'),
+            'fleetnet-kind': 'conflict',
+            'fleetnet-hint-bin': Buffer.from('detach it first').toString('base64'),
+          }),
+        );
         s.end();
       }
     });
@@ -63,10 +67,30 @@ test('GrpcH2Client: a server stream arrives message by message; a refusal maps b
   const got: string[] = [];
   await c.stream(m, {}, 10_000, (msg) => got.push(`${String.fromCharCode(msg[0]!)}${msg.length}`));
   assert.deepEqual(got, ['A100000', 'B100000', 'C100000']);
-  const refused = c.unary({ path: '/t.S/Refuse', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false }, {}, 10_000);
-  await assert.rejects(refused, (e: unknown) => e instanceof FleetnetError && e.kind === 'conflict' && e.message === '10.1.1.5 is taken by web1' && e.hint === 'detach it first');
-  const gone = new GrpcH2Client([`unix://${join(dir, 'nobody.sock')}`], 'nobody', { unavailable: (cause) => new FleetnetError('unavailable', 'nobody there', { cause }) });
-  await assert.rejects(gone.unary({ path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false }, {}, 2_000), /nobody there/);
+  const refused = c.unary(
+    { path: '/t.S/Refuse', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
+    {},
+    10_000,
+  );
+  await assert.rejects(
+    refused,
+    (e: unknown) =>
+      e instanceof FleetnetError &&
+      e.kind === 'conflict' &&
+      e.message === '10.1.1.5 is taken by web1' &&
+      e.hint === 'detach it first',
+  );
+  const gone = new GrpcH2Client([`unix://${join(dir, 'nobody.sock')}`], 'nobody', {
+    unavailable: (cause) => new FleetnetError('unavailable', 'nobody there', { cause }),
+  });
+  await assert.rejects(
+    gone.unary(
+      { path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
+      {},
+      2_000,
+    ),
+    /nobody there/,
+  );
   gone.close();
 });
 
@@ -78,7 +102,13 @@ test('GrpcH2Client over mutual TLS (the CLI to a controller): ALPN h2, both cert
   const server = await fleet.cred('controller', CONTROLLER_NAME);
   const cli = await fleet.cred('cli', 'admin');
   const seen: string[] = [];
-  const srv = createSecureServer({ key: server.keyPem, cert: server.certPem, ca: server.caPem, requestCert: true, rejectUnauthorized: true });
+  const srv = createSecureServer({
+    key: server.keyPem,
+    cert: server.certPem,
+    ca: server.caPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
   srv.on('stream', (s, h) => {
     const peer = (s.session?.socket as import('node:tls').TLSSocket).getPeerCertificate();
     seen.push(`${String(h[':scheme'])} ${String(peer.subject?.CN)}`);
@@ -91,19 +121,39 @@ test('GrpcH2Client over mutual TLS (the CLI to a controller): ALPN h2, both cert
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as import('node:net').AddressInfo).port;
-  const c = new GrpcH2Client([`127.0.0.1:${port}`], 'the test controller', { tls: { ...cli, serverName: CONTROLLER_NAME } });
+  const c = new GrpcH2Client([`127.0.0.1:${port}`], 'the test controller', {
+    tls: { ...cli, serverName: CONTROLLER_NAME },
+  });
   t.after(() => {
     c.close();
     srv.close();
     fleet.cleanup();
   });
-  const reply = await c.unary({ path: '/t.S/Tls', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => Buffer.from(b).toString(), idempotent: false }, {}, 10_000);
+  const reply = await c.unary(
+    {
+      path: '/t.S/Tls',
+      encode: () => new Uint8Array(0),
+      decode: (b: Uint8Array) => Buffer.from(b).toString(),
+      idempotent: false,
+    },
+    {},
+    10_000,
+  );
   assert.equal(reply, 'over tls');
   assert.equal(seen.length, 1);
   assert.match(seen[0]!, /^https /, 'the request says https');
   // A client without a certificate of this fleet is refused by the server's TLS, and says so.
-  const stranger = new GrpcH2Client([`127.0.0.1:${port}`], 'the test controller', { tls: { ...(await fleet.foreign('cli', 'eve')), serverName: CONTROLLER_NAME } });
-  await assert.rejects(stranger.unary({ path: '/t.S/Tls', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false }, {}, 10_000), (e: unknown) => e instanceof FleetnetError);
+  const stranger = new GrpcH2Client([`127.0.0.1:${port}`], 'the test controller', {
+    tls: { ...(await fleet.foreign('cli', 'eve')), serverName: CONTROLLER_NAME },
+  });
+  await assert.rejects(
+    stranger.unary(
+      { path: '/t.S/Tls', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
+      {},
+      10_000,
+    ),
+    (e: unknown) => e instanceof FleetnetError,
+  );
   stranger.close();
 });
 
@@ -119,7 +169,9 @@ test('hostPort splits HOST:PORT and [V6]:PORT', async () => {
  * `half` sends its reply message and then its connection dies before the status (a controller killed mid-reply).
  */
 async function fakeServer(
-  dir: string, name: string, mode: 'answer' | 'drop' | 'half',
+  dir: string,
+  name: string,
+  mode: 'answer' | 'drop' | 'half',
 ): Promise<{ addr: string; calls: string[]; close(): void }> {
   const sock = join(dir, `${name}.sock`);
   const calls: string[] = [];
@@ -154,8 +206,18 @@ test('GrpcH2Client with several addresses: the first that connects; a dropped ca
     rmSync(dir, { recursive: true, force: true });
   });
   const nobody = `unix://${join(dir, 'nobody.sock')}`;
-  const read = { path: '/t.S/Read', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => Buffer.from(b).toString(), idempotent: true };
-  const write = { ...read, path: '/t.S/Write', encode: (_r: { requestId?: string }) => new Uint8Array(0), idempotent: false };
+  const read = {
+    path: '/t.S/Read',
+    encode: () => new Uint8Array(0),
+    decode: (b: Uint8Array) => Buffer.from(b).toString(),
+    idempotent: true,
+  };
+  const write = {
+    ...read,
+    path: '/t.S/Write',
+    encode: (_r: { requestId?: string }) => new Uint8Array(0),
+    idempotent: false,
+  };
 
   // nobody listens at the first address: the request was never sent, so any call moves on
   const c1 = new GrpcH2Client([nobody, good.addr], 'the controllers');
@@ -167,9 +229,18 @@ test('GrpcH2Client with several addresses: the first that connects; a dropped ca
   const c2 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers');
   assert.equal(await c2.unary(read, {}, 5000), 'good');
   c2.close();
-  const c3 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers', { unavailable: (cause) => new FleetnetError('unavailable', 'gone', { cause }) });
-  await assert.rejects(c3.unary(write, {}, 5000), (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable');
-  assert.deepEqual(good.calls.filter((p) => p === '/t.S/Write'), ['/t.S/Write'], 'only the first client\'s write reached the good server');
+  const c3 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers', {
+    unavailable: (cause) => new FleetnetError('unavailable', 'gone', { cause }),
+  });
+  await assert.rejects(
+    c3.unary(write, {}, 5000),
+    (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable',
+  );
+  assert.deepEqual(
+    good.calls.filter((p) => p === '/t.S/Write'),
+    ['/t.S/Write'],
+    "only the first client's write reached the good server",
+  );
   // with a request id, the controller applies it once however often it arrives: it moves on
   assert.equal(await c3.unary(write, { requestId: 'r-1' }, 5000), 'good');
   c3.close();
@@ -204,10 +275,20 @@ test('the CLI without a credential, against a controller that wants mutual TLS: 
   const { connectController } = await import('../../cli/client/controller.js');
   const fleet = await makeTestFleet();
   const server = await fleet.cred('controller', CONTROLLER_NAME);
-  const srv = createSecureServer({ key: server.keyPem, cert: server.certPem, ca: server.caPem, requestCert: true, rejectUnauthorized: true });
+  const srv = createSecureServer({
+    key: server.keyPem,
+    cert: server.certPem,
+    ca: server.caPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as import('node:net').AddressInfo).port;
-  const saved = { tls: process.env.FLEETNET_TLS_DIR, ctl: process.env.FLEETNET_CONTROLLER_DIR, insecure: process.env.FLEETNET_INSECURE };
+  const saved = {
+    tls: process.env.FLEETNET_TLS_DIR,
+    ctl: process.env.FLEETNET_CONTROLLER_DIR,
+    insecure: process.env.FLEETNET_INSECURE,
+  };
   process.env.FLEETNET_TLS_DIR = join(fleet.dir, 'no-cli-credential');
   process.env.FLEETNET_CONTROLLER_DIR = join(fleet.dir, 'no-controller-dir');
   delete process.env.FLEETNET_INSECURE;
@@ -216,7 +297,11 @@ test('the CLI without a credential, against a controller that wants mutual TLS: 
     conn.close();
     srv.close();
     fleet.cleanup();
-    for (const [k, v] of [['FLEETNET_TLS_DIR', saved.tls], ['FLEETNET_CONTROLLER_DIR', saved.ctl], ['FLEETNET_INSECURE', saved.insecure]] as const) {
+    for (const [k, v] of [
+      ['FLEETNET_TLS_DIR', saved.tls],
+      ['FLEETNET_CONTROLLER_DIR', saved.ctl],
+      ['FLEETNET_INSECURE', saved.insecure],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -244,7 +329,9 @@ test('a connection that is never closed does not keep a CLI process alive', asyn
     console.log(r); // and no close()`;
   // a second process, so that only its own event loop decides when it ends
   const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);

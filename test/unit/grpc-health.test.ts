@@ -22,7 +22,14 @@ async function agentTcp(t: { after(fn: () => unknown): void }, insecureTcp: bool
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-health-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const addr = `unix:${dir}/agent.sock`;
-  const server = await startAgentTcp({ listen: addr, agentImpl: {}, credential: undefined, files: agentTlsFiles(dir), insecureTcp, log: silentLogger() });
+  const server = await startAgentTcp({
+    listen: addr,
+    agentImpl: {},
+    credential: undefined,
+    files: agentTlsFiles(dir),
+    insecureTcp,
+    log: silentLogger(),
+  });
   t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
   return addr;
 }
@@ -54,12 +61,22 @@ test('mutual TLS endpoints: a probe with no client certificate gets the health a
   t.after(() => ctl.stop());
   const ca = fleet.trust.ca.certPem;
   assert.equal(await check(ctl.listen, '', { caPem: ca, serverName: CONTROLLER_NAME }), 'SERVING');
-  assert.equal(await check(ctl.listen, 'fleetnet.v1.Controller', { caPem: ca, serverName: CONTROLLER_NAME }), 'SERVING');
+  assert.equal(
+    await check(ctl.listen, 'fleetnet.v1.Controller', { caPem: ca, serverName: CONTROLLER_NAME }),
+    'SERVING',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-health-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const credential = await fleet.cred('host', 'h1');
   const addr = `unix:${dir}/agent.sock`;
-  const server = await startAgentTcp({ listen: addr, agentImpl: {}, credential, files: agentTlsFiles(dir), insecureTcp: false, log: silentLogger() });
+  const server = await startAgentTcp({
+    listen: addr,
+    agentImpl: {},
+    credential,
+    files: agentTlsFiles(dir),
+    insecureTcp: false,
+    log: silentLogger(),
+  });
   t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
   assert.equal(await check(addr, 'fleetnet.v1.Agent', { caPem: ca, serverName: 'h1' }), 'SERVING');
 });

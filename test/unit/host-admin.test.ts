@@ -10,7 +10,12 @@ import pino from 'pino';
 import { readAgentConfig } from '../../cli/bootstrap/agent-config.js';
 import { bootstrapHost, type FleetAuthority } from '../../cli/bootstrap/bootstrap.js';
 import {
-  readAgentSettings, REMOTE, restartAgent, startSupervised, unitText, writeAgentConfig,
+  readAgentSettings,
+  REMOTE,
+  restartAgent,
+  startSupervised,
+  unitText,
+  writeAgentConfig,
 } from '../../cli/bootstrap/install.js';
 import { FleetnetError } from '../../common/errors.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
@@ -29,10 +34,12 @@ const noStore = { read: async () => undefined } as unknown as Store;
 function call<Res>(impl: Record<string, unknown>, method: string, request: object): Promise<Res> {
   type Err = { details?: string; metadata?: { get(k: string): unknown[] } } | null;
   const h = impl[method] as (c: object, cb: (err: Err, res: Res) => void) => void;
-  return new Promise((resolve, reject) => h({ request, on() {}, getDeadline: () => Infinity }, (err, res) => {
-    if (!err) return resolve(res);
-    reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
-  }));
+  return new Promise((resolve, reject) =>
+    h({ request, on() {}, getDeadline: () => Infinity }, (err, res) => {
+      if (!err) return resolve(res);
+      reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
+    }),
+  );
 }
 
 describe('the Admin service', () => {
@@ -43,7 +50,9 @@ describe('the Admin service', () => {
   after(() => fleet.cleanup());
 
   it('every Admin RPC is for a CLI certificate only (not a host, not the controller itself)', () => {
-    const methods = Object.values(AdminDefinition.methods).map((m) => `/fleetnet.v1.Admin/${m.name}`).sort();
+    const methods = Object.values(AdminDefinition.methods)
+      .map((m) => `/fleetnet.v1.Admin/${m.name}`)
+      .sort();
     assert.deepEqual(Object.keys(ADMIN_POLICY).sort(), methods, 'a new RPC needs its rule');
     for (const m of methods) assert.deepEqual(ADMIN_POLICY[m], { kind: 'roles', roles: ['cli'] }, m);
   });
@@ -61,7 +70,7 @@ describe('the Admin service', () => {
     await assert.rejects(call(impl, 'hostToken', { hostId: 'H!', ttlMs: 0 }), (e: Kinded) => e.kind === 'invalid');
   });
 
-  it('IssueClientCert signs the CLI\'s CSR as a cli certificate for that user; the key never travels', async () => {
+  it("IssueClientCert signs the CLI's CSR as a cli certificate for that user; the key never travels", async () => {
     const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
     const csrPem = await makeCsr(await generateKeyPair(), 'alice');
     const c = await call<{ certPem: string; caPem: string }>(impl, 'issueClientCert', { user: 'alice', csrPem });
@@ -88,8 +97,10 @@ describe('the Admin service', () => {
 
   it('without a CA: what needs one says so and how to get one; revocation has nothing to do', async () => {
     const impl = adminService({ trust: undefined, store: noStore, log: silent });
-    await assert.rejects(call(impl, 'hostToken', { hostId: 'h1', ttlMs: 0 }),
-      (e: Kinded) => e.kind === 'unsupported' && /without one/.test(e.message));
+    await assert.rejects(
+      call(impl, 'hostToken', { hostId: 'h1', ttlMs: 0 }),
+      (e: Kinded) => e.kind === 'unsupported' && /without one/.test(e.message),
+    );
     const rm = { hostId: 'h1', reason: '', issuedSinceUnixMs: 0, forget: true };
     assert.deepEqual(await call(impl, 'revokeHostCerts', rm), { serials: [], hasCa: false });
     const probe = await call(impl, 'probeAgent', { hostId: 'h1', agentAddr: '10.0.0.1' });
@@ -127,13 +138,17 @@ describe('host add --agent-config', () => {
     await assert.rejects(readAgentConfig('/nonexistent/agent.yaml'), /--agent-config \/nonexistent\/agent.yaml/);
   });
 
-  it('is installed as /etc/fleetnet/agent.yaml, 0600, after the agent\'s own files', async () => {
+  it("is installed as /etc/fleetnet/agent.yaml, 0600, after the agent's own files", async () => {
     const r = new FakeRunner();
     const s = { hostId: 'h3', listen: '10.0.0.13:7441', controller: '10.0.0.1:7440' };
     await writeAgentConfig(r, s, 'CA', 'fnj_x', 'ovs-datapath: netdev\n');
-    assert.deepEqual(r.calls.slice(-2).map((c) => [c.cmd, ...c.args]), [
-      ['install', '-m', '0600', '/dev/null', REMOTE.agentConfig], ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.agentConfig],
-    ]);
+    assert.deepEqual(
+      r.calls.slice(-2).map((c) => [c.cmd, ...c.args]),
+      [
+        ['install', '-m', '0600', '/dev/null', REMOTE.agentConfig],
+        ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.agentConfig],
+      ],
+    );
     assert.equal(r.calls.at(-1)!.input, 'ovs-datapath: netdev\n');
     assert.equal(REMOTE.agentConfig, '/etc/fleetnet/agent.yaml');
   });
@@ -146,7 +161,7 @@ describe('host add --ssh asks the controller first', () => {
     const authority: FleetAuthority = {
       hostToken: async () => {
         calls.push('hostToken');
-        throw new FleetnetError('unsupported', 'a join token needs the controller\'s CA, and it runs without one');
+        throw new FleetnetError('unsupported', "a join token needs the controller's CA, and it runs without one");
       },
       waitEnrolled: async () => void calls.push('waitEnrolled'),
       revokeSince: async () => void calls.push('revokeSince'),
@@ -177,10 +192,15 @@ describe('host upgrade on the host', () => {
   it('systemd: the unit of this version, then a restart (nothing else touched)', async () => {
     const r = new FakeRunner();
     await restartAgent(r, true, S);
-    assert.deepEqual(r.calls.map((c) => [c.cmd, ...c.args]), [
-      ['install', '-m', '0644', '/dev/null', REMOTE.unit], ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.unit],
-      ['systemctl', 'daemon-reload'], ['systemctl', 'restart', 'fleetnet-agent.service'],
-    ]);
+    assert.deepEqual(
+      r.calls.map((c) => [c.cmd, ...c.args]),
+      [
+        ['install', '-m', '0644', '/dev/null', REMOTE.unit],
+        ['sh', '-c', 'cat > "$1"', 'sh', REMOTE.unit],
+        ['systemctl', 'daemon-reload'],
+        ['systemctl', 'restart', 'fleetnet-agent.service'],
+      ],
+    );
     assert.equal(r.calls[1]!.input, unitText());
   });
 

@@ -29,33 +29,62 @@ function withFile(name: string, text: string, fn: (f: string) => void): void {
 
 /** Exit 2 (kind invalid) with a message matching re. */
 function refused(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && re.test(e.message) ? true : assert.fail(`${String(e)} !~ ${re}`));
+  assert.throws(fn, (e: unknown) =>
+    e instanceof FleetnetError && e.kind === 'invalid' && re.test(e.message)
+      ? true
+      : assert.fail(`${String(e)} !~ ${re}`),
+  );
 }
 
 describe('resolved hosts', () => {
   for (const f of ['fleet.ini', 'fleet.yaml']) {
     it(`${f}: address, user, port and key with Ansible's precedence`, () => {
       const hosts = new Map(loadInventory(join(DIR, f)).map((h) => [h.name, h]));
-      assert.deepEqual({ ...hosts.get('bastion'), groups: undefined }, { name: 'bastion', address: '192.0.2.1', user: 'everyone', port: 2200, ovs: false, groups: undefined });
+      assert.deepEqual(
+        { ...hosts.get('bastion'), groups: undefined },
+        { name: 'bastion', address: '192.0.2.1', user: 'everyone', port: 2200, ovs: false, groups: undefined },
+      );
       const web1 = hosts.get('web1')!;
-      assert.deepEqual([web1.address, web1.user, web1.port, web1.keyFile], ['web1', 'deploy', 22, '/keys/prod'], 'host var beats dc1, dc1 beats prod and all');
+      assert.deepEqual(
+        [web1.address, web1.user, web1.port, web1.keyFile],
+        ['web1', 'deploy', 22, '/keys/prod'],
+        'host var beats dc1, dc1 beats prod and all',
+      );
       const dbb = hosts.get('db-b')!;
       assert.deepEqual([dbb.address, dbb.user, dbb.port], ['198.51.100.7', 'dc1user', 5022]);
     });
   }
-  it('host:port and [v6]:port set ansible_port; a host\'s own key file wins', () => {
+  it("host:port and [v6]:port set ansible_port; a host's own key file wins", () => {
     const ini = new Map(loadInventory(join(DIR, 'fleet.ini')).map((h) => [h.name, h]));
     assert.deepEqual([ini.get('10.0.0.9')!.port, ini.get('10.0.0.9')!.keyFile], [2222, '/keys/nine']);
     const yml = new Map(loadInventory(join(DIR, 'fleet.yaml')).map((h) => [h.name, h]));
     assert.equal(yml.get('2001:db8::5')!.port, 2022);
   });
-  it('--limit keeps Ansible\'s order and applies unions, then intersections, then exclusions', () => {
-    assert.deepEqual(loadInventory(join(DIR, 'fleet.ini'), { limit: 'db:web1:!db-b' }).map((h) => h.name), ['db-a', 'db-c', 'web1']);
-    assert.deepEqual(loadInventory(join(DIR, 'fleet.ini'), { limit: 'web*:&prod' }).map((h) => h.name).slice(0, 3), ['web1', 'web2', 'web3']);
+  it("--limit keeps Ansible's order and applies unions, then intersections, then exclusions", () => {
+    assert.deepEqual(
+      loadInventory(join(DIR, 'fleet.ini'), { limit: 'db:web1:!db-b' }).map((h) => h.name),
+      ['db-a', 'db-c', 'web1'],
+    );
+    assert.deepEqual(
+      loadInventory(join(DIR, 'fleet.ini'), { limit: 'web*:&prod' })
+        .map((h) => h.name)
+        .slice(0, 3),
+      ['web1', 'web2', 'web3'],
+    );
   });
   it('ranges, zero padding and steps; Python literals', () => {
     assert.deepEqual(expandHostRange('n[01:10:4]x[a:b]', 't'), ['n01xa', 'n01xb', 'n05xa', 'n05xb', 'n09xa', 'n09xb']);
-    assert.deepEqual([parsePythonValue('5'), parsePythonValue('True'), parsePythonValue("[1, 'a']"), parsePythonValue('010'), parsePythonValue('a b'), parsePythonValue('1.5')], [5, true, [1, 'a'], '010', 'a b', 1.5]);
+    assert.deepEqual(
+      [
+        parsePythonValue('5'),
+        parsePythonValue('True'),
+        parsePythonValue("[1, 'a']"),
+        parsePythonValue('010'),
+        parsePythonValue('a b'),
+        parsePythonValue('1.5'),
+      ],
+      [5, true, [1, 'a'], '010', 'a b', 1.5],
+    );
   });
 });
 
@@ -75,12 +104,17 @@ describe('bad inventories: exit 2 naming the file and line', () => {
     ['bad.ini', '[a:children]\nb\n[b:children]\na\n', /bad\.ini:4: making a a child of b creates a loop/],
     ['bad.yaml', 'all:\n  hosts:\n    h1:\n      ansible_host: [unclosed\n', /bad\.yaml:\d+: /],
     ['bad.yaml', 'all:\n  host:\n    h1:\n', /bad\.yaml:2: 'host' in group all is not hosts, vars or children/],
-    ['bad.yaml', 'all:\n  hosts:\n    h1:\n      fleetnet_ovz: true\n', /bad\.yaml:4: unknown variable 'fleetnet_ovz' on host h1/],
+    [
+      'bad.yaml',
+      'all:\n  hosts:\n    h1:\n      fleetnet_ovz: true\n',
+      /bad\.yaml:4: unknown variable 'fleetnet_ovz' on host h1/,
+    ],
     ['bad.yaml', 'all:\n  hosts:\n    h1:\n    h1:\n', /bad\.yaml:\d+: .*[Uu]nique|bad\.yaml:\d+: .*duplicate/i],
     ['bad.yaml', '- h1\n', /bad\.yaml: a YAML inventory is a mapping/],
   ];
-  for (const [name, text, re] of cases) it(`${JSON.stringify(text)} → ${re}`, () => withFile(name, text, (f) => refused(() => loadInventory(f), re)));
-  it('a variable of Ansible\'s own close to one fleetnet reads is not a typo', () => {
+  for (const [name, text, re] of cases)
+    it(`${JSON.stringify(text)} → ${re}`, () => withFile(name, text, (f) => refused(() => loadInventory(f), re)));
+  it("a variable of Ansible's own close to one fleetnet reads is not a typo", () => {
     assert.equal(misspeltVar('ansible_ssh_host'), undefined);
     assert.equal(misspeltVar('http_port'), undefined);
     assert.equal(misspeltVar('ansible_ssh_private_keyfile'), 'ansible_ssh_private_key_file');
@@ -89,16 +123,31 @@ describe('bad inventories: exit 2 naming the file and line', () => {
 
 describe('bad --limit: exit 2 naming the token', () => {
   const f = join(DIR, 'fleet.ini');
-  for (const [limit, re] of [['', /--limit is empty/], ['web:&', /'&' or '!' without a name/], ['~web[', /unbalanced '\['/], ['~web(', /'~web\(' is not a valid regular expression/], ['webb', /'webb' matches no host or group/], ['web:&db', /leaves no host/], ['web[0]', /subscripts/]] as const) {
+  for (const [limit, re] of [
+    ['', /--limit is empty/],
+    ['web:&', /'&' or '!' without a name/],
+    ['~web[', /unbalanced '\['/],
+    ['~web(', /'~web\(' is not a valid regular expression/],
+    ['webb', /'webb' matches no host or group/],
+    ['web:&db', /leaves no host/],
+    ['web[0]', /subscripts/],
+  ] as const) {
     it(JSON.stringify(limit), () => refused(() => loadInventory(f, { limit }), re));
   }
 });
 
 it('the CLI: --list-hosts prints and changes nothing; bad input is exit 2 with the place named', () => {
-  const run = (...a: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'fleetnet.cjs'), ...a], { encoding: 'utf8', env: { ...process.env, FLEETNET_CONTROLLER: '' } });
+  const run = (...a: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin', 'fleetnet.cjs'), ...a], {
+      encoding: 'utf8',
+      env: { ...process.env, FLEETNET_CONTROLLER: '' },
+    });
   const ok = run('host', 'add', '--inventory', join(DIR, 'fleet.ini'), '--limit', 'db', '--list-hosts', '--json');
   assert.equal(ok.status, 0, ok.stderr);
-  assert.deepEqual((JSON.parse(ok.stdout) as { name: string }[]).map((h) => h.name), ['db-a', 'db-b', 'db-c']);
+  assert.deepEqual(
+    (JSON.parse(ok.stdout) as { name: string }[]).map((h) => h.name),
+    ['db-a', 'db-b', 'db-c'],
+  );
   const bad = run('host', 'add', '--inventory', join(DIR, 'fleet.ini'), '--limit', 'dbx', '--list-hosts');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /'dbx' matches no host or group/);

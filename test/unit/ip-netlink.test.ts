@@ -24,15 +24,20 @@ test('the operations of a bridge attach render to their iproute2 lines and run o
   assert.equal(renderOp(alias!), 'link set br-blue alias fleetnet:owned');
   assert.equal(renderOp(up!), 'link set br-blue up');
   const cases: [LinkOp, string][] = [
-    [vethOp('fnd1a2b3c4eth1', 'eth1', 1400, '02:72:6c:cd:9b:8d', '/proc/42/ns/net'),
-      'link add fnd1a2b3c4eth1 mtu 1400 type veth peer name eth1 mtu 1400 address 02:72:6c:cd:9b:8d netns /proc/42/ns/net'],
+    [
+      vethOp('fnd1a2b3c4eth1', 'eth1', 1400, '02:72:6c:cd:9b:8d', '/proc/42/ns/net'),
+      'link add fnd1a2b3c4eth1 mtu 1400 type veth peer name eth1 mtu 1400 address 02:72:6c:cd:9b:8d netns /proc/42/ns/net',
+    ],
     [{ t: 'set', name: 'fnd1', master: 'br-blue', up: true }, 'link set fnd1 master br-blue up'],
     [{ t: 'set', name: 'fntmp0', rename: 'eth1' }, 'link set fntmp0 name eth1'],
     [{ t: 'set', name: 'fnd1', up: false }, 'link set fnd1 down'],
     [{ t: 'del', name: 'fnd1' }, 'link del fnd1'],
     [{ t: 'addr-show', dev: 'eth1' }, 'addr show dev eth1'],
     [{ t: 'addr-add', cidr: parseIfAddr('10.1.1.5/24'), dev: 'eth1', nodad: false }, 'addr add 10.1.1.5/24 dev eth1'],
-    [{ t: 'addr-add', cidr: parseIfAddr('fd00:1::5/64'), dev: 'eth1', nodad: true }, 'addr add fd00:1::5/64 dev eth1 nodad'],
+    [
+      { t: 'addr-add', cidr: parseIfAddr('fd00:1::5/64'), dev: 'eth1', nodad: true },
+      'addr add fd00:1::5/64 dev eth1 nodad',
+    ],
     [{ t: 'default-via', gw: parseAddr('fd00:1::1'), dev: 'eth1' }, 'route replace default via fd00:1::1 dev eth1'],
   ];
   for (const [op, text] of [...cases, [add, ''] as [LinkOp, string], [alias!, ''] as [LinkOp, string]]) {
@@ -44,11 +49,18 @@ test('the operations of a bridge attach render to their iproute2 lines and run o
 test('any other operation is left to ip, as the lines it always was', () => {
   const cases: [LinkOp, string][] = [
     [{ t: 'bridge-vlan-filtering', name: 'br0' }, 'link set br0 type bridge vlan_filtering 1'],
-    [{ t: 'macvlan', name: 'fnm1', link: 'eth0', mtu: 1500, netns: '/proc/1/ns/net', mode: 'bridge' },
-      'link add fnm1 link eth0 mtu 1500 netns /proc/1/ns/net type macvlan mode bridge'],
-    [{ t: 'dummy', name: 'fnd1', mtu: 1500, netns: '/proc/1/ns/net' }, 'link add fnd1 mtu 1500 netns /proc/1/ns/net type dummy'],
-    [{ t: 'ipoib', name: 'fni1', link: 'ib0', mtu: 2044, netns: '/proc/1/ns/net', pkey: 0x8001 },
-      'link add link ib0 name fni1 mtu 2044 netns /proc/1/ns/net type ipoib pkey 0x8001'],
+    [
+      { t: 'macvlan', name: 'fnm1', link: 'eth0', mtu: 1500, netns: '/proc/1/ns/net', mode: 'bridge' },
+      'link add fnm1 link eth0 mtu 1500 netns /proc/1/ns/net type macvlan mode bridge',
+    ],
+    [
+      { t: 'dummy', name: 'fnd1', mtu: 1500, netns: '/proc/1/ns/net' },
+      'link add fnd1 mtu 1500 netns /proc/1/ns/net type dummy',
+    ],
+    [
+      { t: 'ipoib', name: 'fni1', link: 'ib0', mtu: 2044, netns: '/proc/1/ns/net', pkey: 0x8001 },
+      'link add link ib0 name fni1 mtu 2044 netns /proc/1/ns/net type ipoib pkey 0x8001',
+    ],
     [vlanLinkOps('eth0', 'eth0.10', 10)[0]!, 'link add link eth0 name eth0.10 type vlan id 10'],
   ];
   for (const [op, text] of cases) {
@@ -62,29 +74,58 @@ test('any other operation is left to ip, as the lines it always was', () => {
 test('a batch holding one operation for ip runs whole through ip -batch; netlink batches never exec', async () => {
   const runner = new FakeRunner(() => ({ stdout: '' }));
   const opened: (string | undefined)[] = [];
-  const rt = { open: (ns?: string) => { opened.push(ns); throw new Error('no socket in a unit test'); } } as unknown as Rtnl;
+  const rt = {
+    open: (ns?: string) => {
+      opened.push(ns);
+      throw new Error('no socket in a unit test');
+    },
+  } as unknown as Rtnl;
   const ip = netlinkIp(rt, ipExec(runner));
-  await ip.host([{ t: 'bridge-vlan-filtering', name: 'br0' }, { t: 'set', name: 'br0', up: true }]);
-  assert.deepEqual(runner.calls.map((c) => [c.cmd, c.args.join(' '), c.input]), [['ip', '-json -batch -', 'link set br0 type bridge vlan_filtering 1\nlink set br0 up\n']]);
+  await ip.host([
+    { t: 'bridge-vlan-filtering', name: 'br0' },
+    { t: 'set', name: 'br0', up: true },
+  ]);
+  assert.deepEqual(
+    runner.calls.map((c) => [c.cmd, c.args.join(' '), c.input]),
+    [['ip', '-json -batch -', 'link set br0 type bridge vlan_filtering 1\nlink set br0 up\n']],
+  );
   assert.deepEqual([ip.execs, ip.inProcess], [1, 0]);
   await assert.rejects(ip.inNs('/proc/7/ns/net', [{ t: 'set', name: 'eth1', up: true }]), /no socket in a unit test/);
   assert.deepEqual(opened, ['/proc/7/ns/net']);
   assert.equal(runner.calls.length, 1, 'the in-process batch ran no command');
-  assert.deepEqual(ip.describe('/proc/7/ns/net', [{ t: 'set', name: 'eth1', up: true }]), ['nsenter --net=/proc/7/ns/net ip link set eth1 up'], '--dry-run still shows iproute2');
+  assert.deepEqual(
+    ip.describe('/proc/7/ns/net', [{ t: 'set', name: 'eth1', up: true }]),
+    ['nsenter --net=/proc/7/ns/net ip link set eth1 up'],
+    '--dry-run still shows iproute2',
+  );
 });
 
 test('the agent picks its ip path: netlink when it loads, else exec with the reason in Capabilities; --ip-path netlink insists', () => {
   const log = silentLogger();
   const runner = new FakeRunner();
-  const fake = { open() { throw new Error('unused'); } } as unknown as Rtnl;
+  const fake = {
+    open() {
+      throw new Error('unused');
+    },
+  } as unknown as Rtnl;
   const auto = chooseIpPath({ ipPath: 'auto' }, runner, log, () => fake);
   assert.deepEqual([auto.capability.name, auto.capability.available], ['netlink', true]);
   assert.ok('inProcess' in auto.ip);
-  const missing = chooseIpPath({ ipPath: 'auto' }, runner, log, () => 'in-process netlink unavailable (Cannot find module \'koffi\')');
-  assert.deepEqual([missing.capability.available, missing.capability.detail], [false, 'in-process netlink unavailable (Cannot find module \'koffi\')']);
+  const missing = chooseIpPath(
+    { ipPath: 'auto' },
+    runner,
+    log,
+    () => "in-process netlink unavailable (Cannot find module 'koffi')",
+  );
+  assert.deepEqual(
+    [missing.capability.available, missing.capability.detail],
+    [false, "in-process netlink unavailable (Cannot find module 'koffi')"],
+  );
   assert.ok(!('inProcess' in missing.ip));
   const exec = chooseIpPath({ ipPath: 'exec' }, runner, log, () => fake);
   assert.deepEqual([exec.capability.available, exec.capability.detail], [false, 'not chosen (--ip-path exec)']);
-  assert.throws(() => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
-    (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''));
+  assert.throws(
+    () => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
+    (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''),
+  );
 });

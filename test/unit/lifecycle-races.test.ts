@@ -19,23 +19,47 @@ import { DhcpSupervisor } from '../../agent/dhcp/supervisor.js';
 import { Lifecycle } from '../../agent/lifecycle/lifecycle.js';
 
 const log = silentLogger();
-const noRunner = { run: async () => ({ code: 0, stdout: '', stderr: '' }), start: () => { throw new Error('no'); } };
+const noRunner = {
+  run: async () => ({ code: 0, stdout: '', stderr: '' }),
+  start: () => {
+    throw new Error('no');
+  },
+};
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'fleetnet-lc-unit-'));
 }
 
 const C: ContainerInfo = {
-  runtime: 'docker', id: 'c'.repeat(64), name: 'web', pid: 1, netns: '/proc/1/ns/net', nsKey: '1:1',
+  runtime: 'docker',
+  id: 'c'.repeat(64),
+  name: 'web',
+  pid: 1,
+  netns: '/proc/1/ns/net',
+  nsKey: '1:1',
 };
 
 function record(): AttachmentRecord {
   return {
-    key: `docker:${C.id}/eth1`, attachmentId: `docker:${C.id}/eth1`, fingerprint: 'fp', container: C, ifname: 'eth1',
-    hostIfname: 'fnabc', hostIf: 'br0', kind: 'bridge', mac: '02:00:00:00:00:01', addresses: ['10.0.0.2/24'],
+    key: `docker:${C.id}/eth1`,
+    attachmentId: `docker:${C.id}/eth1`,
+    fingerprint: 'fp',
+    container: C,
+    ifname: 'eth1',
+    hostIfname: 'fnabc',
+    hostIf: 'br0',
+    kind: 'bridge',
+    mac: '02:00:00:00:00:01',
+    addresses: ['10.0.0.2/24'],
     gateways: [],
-    mtu: 1500, vlan: '', createdHostIf: false, replacedDefaults: [], createdAtMs: 0,
-    order: { hostIf: 'br0', ifname: 'eth1', addresses: ['10.0.0.2/24'], mac: '' }, state: 'up', attempts: 0,
+    mtu: 1500,
+    vlan: '',
+    createdHostIf: false,
+    replacedDefaults: [],
+    createdAtMs: 0,
+    order: { hostIf: 'br0', ifname: 'eth1', addresses: ['10.0.0.2/24'], mac: '' },
+    state: 'up',
+    attempts: 0,
   };
 }
 
@@ -60,11 +84,13 @@ describe('container lifecycle races', () => {
     const running = { Id: C.id, Name: '/web', State: { Running: true, Pid: 2 ** 22 + 7 } };
     const docker = {
       // A PID past the kernel's pid_max: no such process, whatever runs on this machine.
-      getContainer: () => ({ inspect: async () => (running) }),
+      getContainer: () => ({ inspect: async () => running }),
     } as unknown as Docker;
     const r = new ContainerResolver({ runner: noRunner as never, docker: () => docker, netnsDir: '/run/netns' });
-    await assert.rejects(r.resolve({ kind: 'docker', value: 'web' }), (err: unknown) =>
-      err instanceof FleetnetError && err.kind === 'failed' && /is not running/.test(err.message));
+    await assert.rejects(
+      r.resolve({ kind: 'docker', value: 'web' }),
+      (err: unknown) => err instanceof FleetnetError && err.kind === 'failed' && /is not running/.test(err.message),
+    );
   });
 
   it('a re-apply that finds the container restarting marks it stopped and keeps the record', async () => {
@@ -75,9 +101,17 @@ describe('container lifecycle races', () => {
       const calls: string[] = [];
       const notRunning = new FleetnetError('failed', `Docker container '${C.id}' is not running`);
       const lc = new Lifecycle({
-        attacher: fakeAttacher(records, calls), records, docker: () => undefined, log,
-        resolver: { resolve: async () => { throw notRunning; } },
-        fullPassMs: 60_000, orphans: { runner: noRunner as never, ovs: {} as never, ownerMark: 'x', privateOvs: true },
+        attacher: fakeAttacher(records, calls),
+        records,
+        docker: () => undefined,
+        log,
+        resolver: {
+          resolve: async () => {
+            throw notRunning;
+          },
+        },
+        fullPassMs: 60_000,
+        orphans: { runner: noRunner as never, ovs: {} as never, ownerMark: 'x', privateOvs: true },
       });
       assert.equal(await lc.reapply(records.get(record().key)!), false);
       assert.deepEqual(calls, []);
@@ -94,7 +128,10 @@ describe('container lifecycle races', () => {
       records.put(record());
       const calls: string[] = [];
       const deps = {
-        records, docker: () => undefined, log, fullPassMs: 60_000,
+        records,
+        docker: () => undefined,
+        log,
+        fullPassMs: 60_000,
         orphans: { runner: noRunner as never, ovs: {} as never, ownerMark: 'x', privateOvs: true },
       };
       const attacher = fakeAttacher(records, calls);
@@ -107,7 +144,13 @@ describe('container lifecycle races', () => {
       assert.deepEqual(calls, ['attach']);
       assert.ok(records.get(record().key), 'kept for the retry');
       const gone = new Lifecycle({
-        ...deps, attacher, resolver: { resolve: async () => { throw notFound('no such container'); } },
+        ...deps,
+        attacher,
+        resolver: {
+          resolve: async () => {
+            throw notFound('no such container');
+          },
+        },
       });
       assert.equal(await gone.reapply(records.get(record().key)!), false);
       assert.deepEqual(calls, ['attach', `release ${record().key}`]);
@@ -148,20 +191,36 @@ describe('container lifecycle races', () => {
     const pidStart = (await processStartTime(process.pid))!;
     const key = 'docker:x/eth1';
     mkdirSync(join(dir, 'dhcp', 'k'), { recursive: true });
-    writeFileSync(join(dir, 'dhcp', 'k', 'client.json'), JSON.stringify({
-      spec: {
-        key, netns: '/proc/self/ns/net', ifname: 'eth1', client: 'dhcp', options: '', dns: false, oneshot: false,
-        owner: { pid: process.pid, pidStart, nsKey: '' },
-      },
-      pid: process.pid, pidStart, helperId: 'h1',
-    }));
+    writeFileSync(
+      join(dir, 'dhcp', 'k', 'client.json'),
+      JSON.stringify({
+        spec: {
+          key,
+          netns: '/proc/self/ns/net',
+          ifname: 'eth1',
+          client: 'dhcp',
+          options: '',
+          dns: false,
+          oneshot: false,
+          owner: { pid: process.pid, pidStart, nsKey: '' },
+        },
+        pid: process.pid,
+        pidStart,
+        helperId: 'h1',
+      }),
+    );
     const sup = new DhcpSupervisor({
-      runner: noRunner as never, log, stateDir: dir, docker: () => docker, pollMs: 60_000,
+      runner: noRunner as never,
+      log,
+      stateDir: dir,
+      docker: () => docker,
+      pollMs: 60_000,
     });
     try {
       assert.deepEqual((await sup.adopt()).adopted, [key]);
       const first = sup.stop(key, { release: true, reason: 'container exited' });
-      const second = sup.stop(key, { release: true, reason: 'container removed' })
+      const second = sup
+        .stop(key, { release: true, reason: 'container removed' })
         .then(() => order.push('second returned'));
       await Promise.all([first, second]);
       assert.deepEqual(order, ['helper stopped', 'helper removed', 'second returned']);

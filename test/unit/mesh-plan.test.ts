@@ -4,15 +4,25 @@ import { FleetnetError } from '../../common/errors.js';
 import { ENCAP_OVERHEAD, bridgeTunnelDeviceName, ovsTunnelPortName, tunnelMtu } from '../../common/mesh.js';
 import { diffTunnels, planForHost, planMesh, type MeshHost, type MeshNetwork } from '../../common/mesh/plan.js';
 
-const hosts = (n: number): MeshHost[] => Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}`, underlayIp: `10.99.0.${11 + i}` }));
+const hosts = (n: number): MeshHost[] =>
+  Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}`, underlayIp: `10.99.0.${11 + i}` }));
 const net = (over: Partial<MeshNetwork> = {}): MeshNetwork => ({
-  name: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', members: ['h1', 'h2', 'h3'], ...over,
+  name: 'blue',
+  kind: 'ovs',
+  encap: 'gre',
+  key: 100,
+  bridge: 'ovs-blue',
+  members: ['h1', 'h2', 'h3'],
+  ...over,
 });
 
 describe('mesh plan', () => {
   it('gives every member one tunnel per peer, nothing to non-members', () => {
     const plans = planMesh(hosts(4), [net()]);
-    assert.deepEqual(plans.map((p) => p.host), ['h1', 'h2', 'h3', 'h4']);
+    assert.deepEqual(
+      plans.map((p) => p.host),
+      ['h1', 'h2', 'h3', 'h4'],
+    );
     for (const p of plans.slice(0, 3)) {
       const [n] = p.networks;
       assert.equal(n!.tunnels.length, 2);
@@ -21,14 +31,24 @@ describe('mesh plan', () => {
     assert.deepEqual(plans[3]!.networks, []);
     const t = plans[0]!.networks[0]!.tunnels[0]!;
     assert.deepEqual(t, {
-      network: 'blue', kind: 'ovs', encap: 'gre', key: 100, bridge: 'ovs-blue', port: ovsTunnelPortName('blue', 'h2', 'gre'),
-      peer: 'h2', peerIp: '10.99.0.12', localIp: '10.99.0.11',
+      network: 'blue',
+      kind: 'ovs',
+      encap: 'gre',
+      key: 100,
+      bridge: 'ovs-blue',
+      port: ovsTunnelPortName('blue', 'h2', 'gre'),
+      peer: 'h2',
+      peerIp: '10.99.0.12',
+      localIp: '10.99.0.11',
     });
   });
 
   it('is deterministic whatever the input order', () => {
     const a = planMesh(hosts(3), [net(), net({ name: 'red', key: 7, members: ['h3', 'h1'] })]);
-    const b = planMesh(hosts(3).reverse(), [net({ name: 'red', key: 7, members: ['h1', 'h3'] }), net({ members: ['h3', 'h2', 'h1'] })]);
+    const b = planMesh(hosts(3).reverse(), [
+      net({ name: 'red', key: 7, members: ['h1', 'h3'] }),
+      net({ members: ['h3', 'h2', 'h1'] }),
+    ]);
     assert.deepEqual(a, b);
   });
 
@@ -55,9 +75,15 @@ describe('mesh plan', () => {
     assert.equal(new Set(ts.map((t) => t.port)).size, 1);
     assert.equal(ts[0]!.port, bridgeTunnelDeviceName('blue', 'vxlan', 'h2'));
     const [g] = planMesh(hosts(3), [net({ kind: 'bridge', encap: 'gre', bridge: 'br-blue' })]);
-    assert.deepEqual(g!.networks[0]!.tunnels.map((t) => t.port), [bridgeTunnelDeviceName('blue', 'gre', 'h2'), bridgeTunnelDeviceName('blue', 'gre', 'h3')]);
+    assert.deepEqual(
+      g!.networks[0]!.tunnels.map((t) => t.port),
+      [bridgeTunnelDeviceName('blue', 'gre', 'h2'), bridgeTunnelDeviceName('blue', 'gre', 'h3')],
+    );
     assert.match(g!.networks[0]!.tunnels[0]!.port, /^gt[0-9a-f]{12}$/);
-    assert.deepEqual(ts.map((t) => t.peerIp), ['10.99.0.12', '10.99.0.13']);
+    assert.deepEqual(
+      ts.map((t) => t.peerIp),
+      ['10.99.0.12', '10.99.0.13'],
+    );
     assert.equal(ts[0]!.dstPort, 4789);
   });
 
@@ -99,7 +125,11 @@ describe('mesh plan', () => {
     assert.deepEqual(d.keep, [want[0]]);
     assert.deepEqual(d.add, [want[1]]);
     assert.deepEqual(d.remove.map((t) => t.peer).sort(), ['h3', 'h9']);
-    assert.deepEqual(diffTunnels(want, want), { add: [], remove: [], keep: [...want].sort((a, b) => a.port.localeCompare(b.port)) });
+    assert.deepEqual(diffTunnels(want, want), {
+      add: [],
+      remove: [],
+      keep: [...want].sort((a, b) => a.port.localeCompare(b.port)),
+    });
   });
 
   it('refuses bad input with what to do', () => {
@@ -114,7 +144,10 @@ describe('mesh plan', () => {
       [hosts(3), [net({ name: 'bad name' })], /network name/],
     ];
     for (const [h, n, re] of bad) {
-      assert.throws(() => planMesh(h, n), (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && re.test(e.message));
+      assert.throws(
+        () => planMesh(h, n),
+        (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && re.test(e.message),
+      );
     }
   });
 

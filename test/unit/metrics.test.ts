@@ -52,9 +52,22 @@ test('controller run --metrics on a taken port: exit 2, the error names the addr
   const port = (busy.address() as { port: number }).port;
   const { dir } = await controllerWithCli(t);
   const db = join(dir, 'never.db');
-  const run = (...args: string[]) => new ExecRunner().run(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', 'run', ...args],
-    { allowFail: true, timeoutMs: 60_000, env: { ...process.env, HOME: dir } });
-  const r = await run('--listen', '127.0.0.1:0', '--db', db, '--trust-dir', join(dir, 'no-trust'), '--metrics', `127.0.0.1:${port}`);
+  const run = (...args: string[]) =>
+    new ExecRunner().run(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'controller', 'run', ...args], {
+      allowFail: true,
+      timeoutMs: 60_000,
+      env: { ...process.env, HOME: dir },
+    });
+  const r = await run(
+    '--listen',
+    '127.0.0.1:0',
+    '--db',
+    db,
+    '--trust-dir',
+    join(dir, 'no-trust'),
+    '--metrics',
+    `127.0.0.1:${port}`,
+  );
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`metrics address 127\\.0\\.0\\.1:${port} is taken`));
   assert.match(r.stderr, /--metrics/);

@@ -10,16 +10,21 @@ import { LsOutput } from '../../common/ls-schema.js';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 
 /** Times that move between two calls (last seen, checked at) left out of a comparison. */
-const noClock = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (k, x: unknown) => (/(?:Seen|Checked)\w*Ms$|checkedAtMs$/i.test(k) ? undefined : x)));
+const noClock = (v: unknown): unknown =>
+  JSON.parse(JSON.stringify(v, (k, x: unknown) => (/(?:Seen|Checked)\w*Ms$|checkedAtMs$/i.test(k) ? undefined : x)));
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'fleetnet.cjs');
 
 test('read commands: table, wide, json, yaml, --format and -q show the same items; one ls schema', async (t) => {
   const { cli, fleet } = await controllerWithCli(t, [BIN]);
-  for (const a of [['host', 'add', 'h1', '--addr', '10.99.0.11'], ['host', 'add', 'h2', '--addr', '10.99.0.12'],
-    ['net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--mesh', 'gre'], ['net', 'create', 'red', '--subnet', '10.2.0.0/24'],
+  for (const a of [
+    ['host', 'add', 'h1', '--addr', '10.99.0.11'],
+    ['host', 'add', 'h2', '--addr', '10.99.0.12'],
+    ['net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--mesh', 'gre'],
+    ['net', 'create', 'red', '--subnet', '10.2.0.0/24'],
     ['attach', '--host', 'h1', 'web1', '10.1.1.5/24'],
-    ['attach', '--host', 'h2', 'web2', '10.1.1.6/24']]) {
+    ['attach', '--host', 'h2', 'web2', '10.1.1.6/24'],
+  ]) {
     const r = await cli(...a);
     assert.equal(r.code, 0, `${a.join(' ')}: ${r.err}`);
   }
@@ -29,23 +34,39 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
 
   // [command, a field of each item, what -q prints for the first item]
   const cmds: [string[], string, RegExp][] = [
-    [['ls'], 'container', /^blue|^h1\/|^[\w.:-]+$/], [['hosts'], 'name', /^h1$/], [['nets'], 'name', /^blue$/], [['mesh', 'status'], 'host', /^\S+$/],
+    [['ls'], 'container', /^blue|^h1\/|^[\w.:-]+$/],
+    [['hosts'], 'name', /^h1$/],
+    [['nets'], 'name', /^blue$/],
+    [['mesh', 'status'], 'host', /^\S+$/],
   ];
-  for (const [cmd, field, qre] of cmds) { // one command at a time, its formats at once: 6 CLI processes, not 24
+  for (const [cmd, field, qre] of cmds) {
+    // one command at a time, its formats at once: 6 CLI processes, not 24
     const [tbl, wide, json, yaml, tpl, q] = await Promise.all([
-      cli(...cmd), cli(...cmd, '-o', 'wide'), cli(...cmd, '-o', 'json'), cli(...cmd, '-o', 'yaml'), cli(...cmd, '--format', `{{${field}}}`), cli(...cmd, '-q'),
+      cli(...cmd),
+      cli(...cmd, '-o', 'wide'),
+      cli(...cmd, '-o', 'json'),
+      cli(...cmd, '-o', 'yaml'),
+      cli(...cmd, '--format', `{{${field}}}`),
+      cli(...cmd, '-q'),
     ]);
     const name = cmd.join(' ');
     const jv = JSON.parse(json.out) as unknown;
     const items = (Array.isArray(jv) ? jv : (jv as { tunnels: unknown[] }).tunnels) as Record<string, unknown>[];
     assert.ok(items.length >= 2, `${name}: ${json.out}`);
     assert.deepEqual(noClock(parseYaml(yaml.out)), noClock(jv), `${name}: -o yaml is -o json (${yaml.err})`);
-    assert.deepEqual(tpl.out.trimEnd().split('\n'), items.map((i) => String(i[field])), `${name}: --format`);
+    assert.deepEqual(
+      tpl.out.trimEnd().split('\n'),
+      items.map((i) => String(i[field])),
+      `${name}: --format`,
+    );
     assert.equal(q.out.trimEnd().split('\n').length, items.length, `${name}: -q`);
     assert.match(q.out.split('\n')[0]!, qre, `${name}: -q`);
     const head = tbl.out.split('\n').find((l) => /^[A-Z]/.test(l))!;
     const wideHead = wide.out.split('\n').find((l) => /^[A-Z]/.test(l))!;
-    assert.ok(wideHead.startsWith(head) || name === 'mesh status', `${name}: -o wide adds columns: ${head} / ${wideHead}`);
+    assert.ok(
+      wideHead.startsWith(head) || name === 'mesh status',
+      `${name}: -o wide adds columns: ${head} / ${wideHead}`,
+    );
     assert.equal(tbl.out.trimEnd().split('\n').length, items.length + 1, `${name}: a table row per item`);
   }
 
@@ -54,7 +75,22 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
   LsOutput.parse(JSON.parse((await cli('ls', '--json')).out));
   const agentIf = [...fleet.agents.values()].flatMap((a) => [...a.made.values()]);
   assert.ok(agentIf.length >= 2);
-  LsOutput.parse(agentIf.map((i) => lsEntryOf('h1', { ...i, lease: { address: '10.1.1.9/24', router: '', dns: [], leaseSeconds: 60, expiresUnixMs: 0, clientPid: 1, client: 'udhcpc' } })));
+  LsOutput.parse(
+    agentIf.map((i) =>
+      lsEntryOf('h1', {
+        ...i,
+        lease: {
+          address: '10.1.1.9/24',
+          router: '',
+          dns: [],
+          leaseSeconds: 60,
+          expiresUnixMs: 0,
+          clientPid: 1,
+          client: 'udhcpc',
+        },
+      }),
+    ),
+  );
 
   // topology (its model, tree and DOT rendered by dot) is tested in topology.test.ts: through this controller
   // it asks every fake agent for its mesh, which under load outlasts a test's patience
@@ -78,7 +114,11 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
   // answering, so each host is one stable 'failed' finding (exit 1: found, not fixed).
   for (const a of fleet.agents.values()) a.down = true;
   const [ctbl, cjson, cyaml, ctpl, cq] = await Promise.all([
-    cli('check'), cli('check', '-o', 'json'), cli('check', '-o', 'yaml'), cli('check', '--format', '{{kind}} {{host}}'), cli('check', '-q'),
+    cli('check'),
+    cli('check', '-o', 'json'),
+    cli('check', '-o', 'yaml'),
+    cli('check', '--format', '{{kind}} {{host}}'),
+    cli('check', '-q'),
   ]);
   for (const r of [ctbl, cjson, cyaml, ctpl, cq]) assert.equal(r.code, 1, `check: ${r.err}`);
   const cj = JSON.parse(cjson.out) as { failed: number; unfixed: number; findings: { kind: string; host: string }[] };

@@ -16,7 +16,14 @@ import { FakeRunner, type RecordedCall, type RunResult } from '../../common/runn
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 
 export const NETNS = '/proc/4242/ns/net';
-export const CONTAINER: ContainerInfo = { runtime: 'pid', id: '4242', name: '4242', pid: 4242, netns: NETNS, nsKey: '0:4242' };
+export const CONTAINER: ContainerInfo = {
+  runtime: 'pid',
+  id: '4242',
+  name: '4242',
+  pid: 4242,
+  netns: NETNS,
+  nsKey: '0:4242',
+};
 /** hostIfName('pid', '4242', IF): the deterministic temporary / host-side name. */
 export const TMP_ETH1 = 'fn925cadea24ea';
 export const TMP_IB0 = 'fnd6a44a3e6477';
@@ -38,7 +45,13 @@ export function fakeSys(): string {
   const dir = tmp('fnp-sys-');
   const link = (name: string, type: number, mtu: number, mac: string, extra: Record<string, string> = {}) => {
     mkdirSync(join(dir, name), { recursive: true });
-    for (const [f, v] of Object.entries({ type: String(type), mtu: String(mtu), address: mac, ifalias: '', ...extra })) {
+    for (const [f, v] of Object.entries({
+      type: String(type),
+      mtu: String(mtu),
+      address: mac,
+      ifalias: '',
+      ...extra,
+    })) {
       mkdirSync(join(dir, name, f, '..'), { recursive: true });
       writeFileSync(join(dir, name, f), `${v}\n`);
     }
@@ -53,13 +66,41 @@ export function fakeSys(): string {
 
 export function request(over: Partial<AttachRequest>): AttachRequest {
   return {
-    hostIf: '', kind: '', target: { kind: 'pid', value: '4242' }, ifname: '', hostIfname: '', addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
-    mac: '', macString: '', vlan: '', mtu: 0, dryRun: false, attachmentId: '', macvlanMode: '', vlanFiltering: false, trunk: '', ovsDatapath: '',
-    dhcpDns: false, dhcpOneshot: false, keepAddress: false, ...over,
+    hostIf: '',
+    kind: '',
+    target: { kind: 'pid', value: '4242' },
+    ifname: '',
+    hostIfname: '',
+    addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
+    mac: '',
+    macString: '',
+    vlan: '',
+    mtu: 0,
+    dryRun: false,
+    attachmentId: '',
+    macvlanMode: '',
+    vlanFiltering: false,
+    trunk: '',
+    ovsDatapath: '',
+    dhcpDns: false,
+    dhcpOneshot: false,
+    keepAddress: false,
+    ...over,
   };
 }
 
-const ALL_CAPS = ['bridge', 'veth', 'macvlan', '8021q', 'dummy', 'bridge-vlan-filtering', 'ovs', 'ovs-netdev', 'ovs-system', 'ipoib'];
+const ALL_CAPS = [
+  'bridge',
+  'veth',
+  'macvlan',
+  '8021q',
+  'dummy',
+  'bridge-vlan-filtering',
+  'ovs',
+  'ovs-netdev',
+  'ovs-system',
+  'ipoib',
+];
 
 /** An attacher on a FakeRunner: ovs-vsctl br-exists says "no", the container's batch reads back eth1/ib0. */
 /** An interface already in the container (an earlier run's, or someone else's): its alias, addresses and MAC. */
@@ -96,7 +137,8 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
       const link = { ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, operstate: 'UP', addr_info };
       return { stdout: JSON.stringify([link]) };
     }
-    if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists')) return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
+    if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists'))
+      return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
     if (call.cmd === 'ovs-vsctl' && call.args.includes('list') && call.args.includes('bridge')) {
       // ovs-vswitchd made the bridge (a datapath_id), or could not (the empty set: no kernel datapath).
       const br = call.args.at(-1)!;
@@ -106,7 +148,12 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
     }
     if (call.cmd === 'nsenter' && call.input?.includes('addr show dev')) {
       const ifname = /addr show dev (\S+)/.exec(call.input)![1]!;
-      const addrs = [...call.input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => ({ family: m[1]!.includes(':') ? 'inet6' : 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' }));
+      const addrs = [...call.input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => ({
+        family: m[1]!.includes(':') ? 'inet6' : 'inet',
+        local: m[1],
+        prefixlen: Number(m[2]),
+        scope: 'global',
+      }));
       const made: string = runner.calls.map((c: RecordedCall) => c.input ?? '').join(' ');
       const mtu: number = Number(/mtu (\d+)/.exec(made)?.[1] ?? 1500);
       const address = /address (\S+)/.exec(made)?.[1] ?? '02:00:00:aa:bb:cc';
@@ -117,12 +164,21 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
   const caps: Capability[] = ALL_CAPS.map((name) => ({
     name,
     available: !opts.missing?.includes(name),
-    detail: name === 'ovs-system' ? "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)" : `this host's kernel has no ${name} support`,
+    detail:
+      name === 'ovs-system'
+        ? "this host's kernel has no Open vSwitch datapath (openvswitch module, CONFIG_OPENVSWITCH)"
+        : `this host's kernel has no ${name} support`,
   }));
   const attacher = new Attacher({
-    runner, ip: ipExec(runner), records: new RecordStore(tmp('fnp-state-')),
-    resolver: { resolve: async () => CONTAINER }, log: pino({ level: 'silent' }), sysClassNet: sys, garp: false,
-    ovsDb: 'unix:/run/fnp/db.sock', capabilities: async () => caps,
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(tmp('fnp-state-')),
+    resolver: { resolve: async () => CONTAINER },
+    log: pino({ level: 'silent' }),
+    sysClassNet: sys,
+    garp: false,
+    ovsDb: 'unix:/run/fnp/db.sock',
+    capabilities: async () => caps,
     ...(opts.ownerMark ? { ownerMark: opts.ownerMark } : {}),
   });
   const attach = async (over: Partial<AttachRequest>) => attacher.attach(attachOrderFromProto(request(over), sys));
@@ -131,7 +187,9 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
 
 /** Calls as `cmd argv… <<< input` strings: what a reviewer reads. */
 export function show(calls: RecordedCall[]): string[] {
-  return calls.map((c) => [c.cmd, ...c.args].join(' ') + (c.input ? ` <<< ${c.input.trimEnd().split('\n').join(' | ')}` : ''));
+  return calls.map(
+    (c) => [c.cmd, ...c.args].join(' ') + (c.input ? ` <<< ${c.input.trimEnd().split('\n').join(' | ')}` : ''),
+  );
 }
 
 export const NS = 'nsenter --net=/proc/4242/ns/net';
@@ -158,7 +216,10 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     ],
   },
   'dummy, dual stack': {
-    req: { hostIf: 'dummy', addresses: [{ static: { cidr: '10.9.0.1/32', gateway: '' } }, { static: { cidr: 'fd00::1/128', gateway: '' } }] },
+    req: {
+      hostIf: 'dummy',
+      addresses: [{ static: { cidr: '10.9.0.1/32', gateway: '' } }, { static: { cidr: 'fd00::1/128', gateway: '' } }],
+    },
     argv: [
       `${NS} ip -json link show dev eth1`,
       'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 netns /proc/4242/ns/net type dummy',
@@ -207,4 +268,3 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     ],
   },
 };
-

@@ -17,7 +17,10 @@ for (const [name, { req, argv }] of Object.entries(EXPECTED)) {
 }
 
 async function refused(attach: Promise<unknown>, kind: string, re: RegExp): Promise<void> {
-  await assert.rejects(attach, (e: unknown) => e instanceof FleetnetError && e.kind === kind && re.test(`${e.message} ${e.hint ?? ''}`));
+  await assert.rejects(
+    attach,
+    (e: unknown) => e instanceof FleetnetError && e.kind === kind && re.test(`${e.message} ${e.hint ?? ''}`),
+  );
 }
 
 test('a missing capability refuses before any change: dummy, 8021q, bridge VLAN filtering, OVS kernel datapath', async () => {
@@ -25,12 +28,20 @@ test('a missing capability refuses before any change: dummy, 8021q, bridge VLAN 
     [{ hostIf: 'dummy' }, 'dummy', /no dummy support/],
     [{ hostIf: 'eth0', vlan: '10' }, '8021q', /no 8021q support.*OVS bridge/],
     [{ hostIf: 'brv1', vlan: '10' }, 'bridge-vlan-filtering', /no bridge-vlan-filtering support/],
-    [{ hostIf: 'ovsbr1' }, 'ovs-system', /no Open vSwitch datapath \(openvswitch module, CONFIG_OPENVSWITCH\).*--ovs-datapath netdev/],
+    [
+      { hostIf: 'ovsbr1' },
+      'ovs-system',
+      /no Open vSwitch datapath \(openvswitch module, CONFIG_OPENVSWITCH\).*--ovs-datapath netdev/,
+    ],
   ];
   for (const [req, cap, re] of cases) {
     const f = fakeAttacher({ missing: [cap] });
     await refused(f.attach(req), 'unsupported', re);
-    assert.deepEqual(f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')), [], `${cap}: nothing but read-only checks ran`);
+    assert.deepEqual(
+      f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
+      [],
+      `${cap}: nothing but read-only checks ran`,
+    );
   }
 });
 
@@ -38,7 +49,11 @@ test('refused before anything runs: IPoIB with a MAC, a VLAN on a found bridge w
   const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
     [{ hostIf: 'ib0', mac: '02:12:34:56:78:9a' }, 'invalid', /IPoIB interface cannot take a MAC.*leave the MAC out/],
     [{ hostIf: 'br9', vlan: '10' }, 'conflict', /not made by fleetnet.*--vlan-filtering/],
-    [{ hostIf: 'br9', vlan: '10', vlanFiltering: true, trunk: 'eth0' }, 'invalid', /'eth0' is not a port of bridge br9/],
+    [
+      { hostIf: 'br9', vlan: '10', vlanFiltering: true, trunk: 'eth0' },
+      'invalid',
+      /'eth0' is not a port of bridge br9/,
+    ],
     [{ hostIf: 'eth7' }, 'not_found', /'eth7' does not exist.*ovs\*/],
     [{ hostIf: 'ib3' }, 'not_found', /InfiniBand interface 'ib3' does not exist/],
     [{ hostIf: 'eth0', macvlanMode: 'sideways' }, 'invalid', /unknown --macvlan-mode 'sideways'/],
@@ -47,7 +62,11 @@ test('refused before anything runs: IPoIB with a MAC, a VLAN on a found bridge w
   for (const [req, kind, re] of cases) {
     const f = fakeAttacher();
     await refused(f.attach(req), kind, re);
-    assert.deepEqual(f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')), [], JSON.stringify(req));
+    assert.deepEqual(
+      f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
+      [],
+      JSON.stringify(req),
+    );
   }
 });
 
@@ -56,7 +75,11 @@ test('mac:HOSTMAC finds the host interface by its MAC', async () => {
   const res = await f.attach({ hostIf: 'mac:52:54:00:12:34:56', kind: 'macvlan' });
   assert.equal(res.record.hostIf, 'eth0');
   assert.equal(res.record.kind, 'macvlan');
-  await refused(f.attach({ hostIf: 'mac:02:99:99:99:99:99' }), 'not_found', /no host interface has MAC 02:99:99:99:99:99/);
+  await refused(
+    f.attach({ hostIf: 'mac:02:99:99:99:99:99' }),
+    'not_found',
+    /no host interface has MAC 02:99:99:99:99:99/,
+  );
 });
 
 test('detach of a macvlan on a created eth0.10 removes the macvlan, then eth0.10 with its last user', async () => {
@@ -65,7 +88,13 @@ test('detach of a macvlan on a created eth0.10 removes the macvlan, then eth0.10
   // The fake sysfs now needs eth0.10 marked as fleetnet's, as the kernel would show it.
   const { mkdirSync, writeFileSync } = await import('node:fs');
   mkdirSync(`${f.sys}/eth0.10`);
-  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: 'fleetnet:owned' })) writeFileSync(`${f.sys}/eth0.10/${k}`, v);
+  for (const [k, v] of Object.entries({
+    type: '1',
+    mtu: '1500',
+    address: '52:54:00:12:34:56',
+    ifalias: 'fleetnet:owned',
+  }))
+    writeFileSync(`${f.sys}/eth0.10/${k}`, v);
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
   assert.deepEqual(show(f.runner.calls), [`${NS} ip link del eth1`, 'ip link del eth0.10']);
@@ -73,7 +102,8 @@ test('detach of a macvlan on a created eth0.10 removes the macvlan, then eth0.10
 
 function fakeLink(sys: string, name: string, alias: string): void {
   mkdirSync(`${sys}/${name}`);
-  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: alias })) writeFileSync(`${sys}/${name}/${k}`, v);
+  for (const [k, v] of Object.entries({ type: '1', mtu: '1500', address: '52:54:00:12:34:56', ifalias: alias }))
+    writeFileSync(`${sys}/${name}/${k}`, v);
 }
 
 test('a found eth0.10 is reused, and stays after the last detach', async () => {
@@ -81,8 +111,8 @@ test('a found eth0.10 is reused, and stays after the last detach', async () => {
   fakeLink(f.sys, 'eth0.10', '');
   await f.attach({ hostIf: 'eth0', vlan: '10' });
   assert.deepEqual(show(f.runner.calls).slice(2, 3), [
-    'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net '
-      + 'type macvlan mode bridge',
+    'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net ' +
+      'type macvlan mode bridge',
   ]);
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth1' as never });
@@ -99,12 +129,20 @@ test('a trunk loses the VLAN only with the last attachment that uses it', async 
   assert.deepEqual(show(f.runner.calls), ['ip -json -batch - <<< link del fn925cadea24ea']);
   f.runner.calls.length = 0;
   await f.attacher.detach({ target: { kind: 'pid', value: '4242' }, ifname: 'eth2' as never });
-  assert.deepEqual(show(f.runner.calls), ['ip -json -batch - <<< link del fnb039dc4ed475', 'bridge -batch - <<< vlan del dev up0 vid 20']);
+  assert.deepEqual(show(f.runner.calls), [
+    'ip -json -batch - <<< link del fnb039dc4ed475',
+    'bridge -batch - <<< vlan del dev up0 vid 20',
+  ]);
 });
 
 test('--dry-run of a macvlan on eth0.10 prints the commands and runs none that change anything', async () => {
   const f = fakeAttacher();
-  const res = await f.attach({ hostIf: 'eth0', vlan: '10', dryRun: true, addresses: [{ static: { cidr: 'fd00::5/64', gateway: 'fd00::1' } }] });
+  const res = await f.attach({
+    hostIf: 'eth0',
+    vlan: '10',
+    dryRun: true,
+    addresses: [{ static: { cidr: 'fd00::5/64', gateway: 'fd00::1' } }],
+  });
   assert.deepEqual(res.commands, [
     'ip link add link eth0 name eth0.10 type vlan id 10',
     'ip link set eth0.10 alias fleetnet:owned',
@@ -125,8 +163,16 @@ test('--kind ovs creates an OVS bridge whatever its name', async () => {
   const f = fakeAttacher();
   const res = await f.attach({ hostIf: 'sw1', kind: 'ovs', ovsDatapath: 'netdev' });
   assert.equal(res.record.kind, 'ovs');
-  assert.ok(show(f.runner.calls).includes('ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned'));
-  await refused(f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }), 'conflict', /'br9' is a Linux bridge, not an Open vSwitch bridge/);
+  assert.ok(
+    show(f.runner.calls).includes(
+      'ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned',
+    ),
+  );
+  await refused(
+    f.attach({ hostIf: 'br9', kind: 'ovs', ifname: 'eth3' }),
+    'conflict',
+    /'br9' is a Linux bridge, not an Open vSwitch bridge/,
+  );
 });
 
 // The reason and --ovs-datapath netdev, nothing left.
@@ -143,13 +189,19 @@ test('an OVS bridge in the database but not in the datapath takes no attach', as
   const fix = /ovs-vsctl del-br ovsbr1.*--ovs-datapath netdev/;
   await refused(made.attach({ hostIf: 'ovsbr1', ovsDatapath: 'system' }), 'unsupported', fix);
   const argv = show(made.runner.calls);
-  assert.ok(argv.some((l) => / add-br ovsbr1 /.test(l)), argv.join('\n'));
-  assert.ok(argv.some((l) => /--if-exists del-br ovsbr1$/.test(l)), argv.join('\n'));
+  assert.ok(
+    argv.some((l) => / add-br ovsbr1 /.test(l)),
+    argv.join('\n'),
+  );
+  assert.ok(
+    argv.some((l) => /--if-exists del-br ovsbr1$/.test(l)),
+    argv.join('\n'),
+  );
   assert.ok(!argv.some((l) => /type veth/.test(l)), 'no veth made');
 });
 
 // An agent that lost its records adopts its own interface as asked, remakes one not as asked, refuses another's.
-test('macvlan, IPoIB, dummy: adoption of the container\'s own interface', async () => {
+test("macvlan, IPoIB, dummy: adoption of the container's own interface", async () => {
   const mark = 'fleetnet:a0123456789';
   const kinds: [string, Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, number][] = [
     ['macvlan', { hostIf: 'eth0' }, 'eth1', 1500],
@@ -173,7 +225,10 @@ test('macvlan, IPoIB, dummy: adoption of the container\'s own interface', async 
     await stale.attach(req);
     const w = writes(stale);
     assert.equal(w[0], `${NS} ip link del ${ifname}`, `${kind}: ${w.join('\n')}`);
-    assert.ok(w.some((l) => l.includes(`link set ${ifname} alias ${mark}`)), `${kind} marked: ${w.join('\n')}`);
+    assert.ok(
+      w.some((l) => l.includes(`link set ${ifname} alias ${mark}`)),
+      `${kind} marked: ${w.join('\n')}`,
+    );
     // Someone else's: exit 2 naming it, nothing changed.
     const foreign = '52:54:00:00:00:01';
     const other = fakeAttacher({ ownerMark: mark, found: { ifname, ifalias: '', addresses: [], mac: foreign } });

@@ -7,7 +7,11 @@ import { contains, parseAddr, parseIfAddr, parseNetwork } from '../../common/ip.
 import { macFromHostIp, macFromString, parseMac } from '../../common/mac.js';
 
 const isInvalid = (fn: () => unknown, re?: RegExp) =>
-  assert.throws(fn, (e: unknown) => e instanceof FleetnetError && (e.kind === 'invalid') && (!re || re.test(e.message + ' ' + (e.hint ?? ''))));
+  assert.throws(
+    fn,
+    (e: unknown) =>
+      e instanceof FleetnetError && e.kind === 'invalid' && (!re || re.test(e.message + ' ' + (e.hint ?? ''))),
+  );
 
 describe('MAC schemes', () => {
   it('U:<string> is pipework-compatible (md5 of the string and a newline)', () => {
@@ -55,7 +59,8 @@ describe('interface names', () => {
   it('accepts 1-15 bytes without / : % or whitespace, not . or ..', () => {
     assert.equal(parseIfName('eth1'), 'eth1');
     assert.equal(parseIfName('a'.repeat(15)), 'a'.repeat(15));
-    for (const bad of ['', 'a'.repeat(16), 'a/b', 'a:b', 'a%b', 'a b', '.', '..', 'é'.repeat(8)]) isInvalid(() => parseIfName(bad));
+    for (const bad of ['', 'a'.repeat(16), 'a/b', 'a:b', 'a%b', 'a b', '.', '..', 'é'.repeat(8)])
+      isInvalid(() => parseIfName(bad));
   });
   it('derives deterministic host-side names that fit', () => {
     const a = hostIfName('docker', 'abc', 'eth1');

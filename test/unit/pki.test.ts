@@ -21,18 +21,26 @@ function tmp(t: { after(fn: () => void): void }): string {
   return d;
 }
 
-const kindOf = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof FleetnetError ? e.kind : `other: ${String(e)}`));
+const kindOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof FleetnetError ? e.kind : `other: ${String(e)}`),
+  );
 
 test('controller init: CA, controller and CLI certificates, keys 0600, refuses to overwrite', async (t) => {
   const dir = join(tmp(t), 'ctl');
   const r = await initControllerDir(dir);
   const p = paths(dir);
-  for (const f of ['ca.key', 'controller.key', 'cli/admin.key']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  for (const f of ['ca.key', 'controller.key', 'cli/admin.key'])
+    assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
   const ca = new x509.X509Certificate(readFileSync(p.caCert, 'utf8'));
   assert.ok(await ca.isSelfSigned(crypto));
   assert.equal(ca.getExtension(x509.BasicConstraintsExtension)?.ca, true);
-  for (const [file, ou, cn] of [[r.controllerCert, 'controller', 'fleetnet-controller'], [r.cliCert, 'cli', 'admin']] as const) {
+  for (const [file, ou, cn] of [
+    [r.controllerCert, 'controller', 'fleetnet-controller'],
+    [r.cliCert, 'cli', 'admin'],
+  ] as const) {
     const c = new x509.X509Certificate(readFileSync(file, 'utf8'));
     assert.ok(await c.verify({ publicKey: ca.publicKey, signatureOnly: true }, crypto), `${file} signed by the CA`);
     assert.match(c.subject, new RegExp(`CN=${cn}`));
@@ -51,11 +59,16 @@ test('host certificate from a CSR: names from fleetnet, not from the CSR; validi
   const cert = new x509.X509Certificate(reply.certPem);
   assert.match(cert.subject, /CN=h3/);
   assert.match(cert.subject, /OU=host/);
-  assert.deepEqual(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON(), [{ type: 'dns', value: 'h3' }]);
+  assert.deepEqual(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON(), [
+    { type: 'dns', value: 'h3' },
+  ]);
   const lifeMs = cert.notAfter.getTime() - cert.notBefore.getTime();
   assert.equal(lifeMs, 3_600_000 + CLOCK_SKEW_MS, 'valid for the setting from now, and back-dated by the clock skew');
   assert.equal(reply.caPem, trust.ca.certPem);
-  assert.deepEqual(trust.issued.list('h3').map((r) => r.serial), [reply.serial]);
+  assert.deepEqual(
+    trust.issued.list('h3').map((r) => r.serial),
+    [reply.serial],
+  );
   // the key in the certificate is the CSR's
   const spki = Buffer.from(await crypto.subtle.exportKey('spki', keys.publicKey));
   assert.deepEqual(Buffer.from(cert.publicKey.rawData), spki);
@@ -83,7 +96,10 @@ for (const kind of ['memory', 'file'] as const) {
     if (kind === 'file') {
       const files = readdirSync(join(dir, 'tokens'));
       assert.equal(files.length, 1);
-      assert.ok(!readFileSync(join(dir, 'tokens', files[0]!), 'utf8').includes(a.token.slice(4)), 'the token itself is never stored');
+      assert.ok(
+        !readFileSync(join(dir, 'tokens', files[0]!), 'utf8').includes(a.token.slice(4)),
+        'the token itself is never stored',
+      );
       assert.equal(statSync(join(dir, 'tokens', files[0]!)).mode & 0o777, 0o600);
     }
     assert.equal(await tokens.consume(a.token), 'h1');
@@ -108,7 +124,9 @@ test('a join token raced by 20 consumers at once (file store, two store instance
   const tokens1 = new JoinTokens({ store: new FileJoinTokenStore(dir), ttlMs: 60_000 });
   const tokens2 = new JoinTokens({ store: new FileJoinTokenStore(dir), ttlMs: 60_000 });
   const { token } = await tokens1.issue('h9');
-  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => (i % 2 ? tokens1 : tokens2).consume(token)));
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) => (i % 2 ? tokens1 : tokens2).consume(token)),
+  );
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.deepEqual(readdirSync(dir), []);
 });
@@ -137,21 +155,31 @@ test('durations and host ids', () => {
   assert.throws(() => parseDuration('0s'), /duration/);
   assert.throws(() => parseDuration('10'), /not valid/);
   assert.equal(parseHostId('web-1.dc2'), 'web-1.dc2');
-  for (const bad of ['', 'H1', '-h', 'h_1', 'a/b', 'a..b', '../x']) assert.throws(() => parseHostId(bad), /not usable/, bad);
+  for (const bad of ['', 'H1', '-h', 'h_1', 'a/b', 'a..b', '../x'])
+    assert.throws(() => parseHostId(bad), /not usable/, bad);
 });
 
 test('checkPeer: the per-call decision from a peer certificate (expiry, revocation, role, host scope)', async () => {
   const { checkPeer } = await import('../../common/pki/authorize.js');
   const now = Date.parse('2026-01-01T00:00:00Z');
   const peer = (ou: string, cn: string, from = '2025-12-01T00:00:00Z', to = '2026-02-01T00:00:00Z') =>
-    ({ raw: Buffer.from('x'), subject: { OU: ou, CN: cn }, serialNumber: '0ABC', valid_from: from, valid_to: to }) as never;
+    ({
+      raw: Buffer.from('x'),
+      subject: { OU: ou, CN: cn },
+      serialNumber: '0ABC',
+      valid_from: from,
+      valid_to: to,
+    }) as never;
   const o = { now: () => now, isRevoked: (s: string) => s === 'dead' };
   const ctl = { kind: 'roles', roles: ['controller'] } as const;
   assert.equal(checkPeer(ctl, peer('controller', 'fleetnet-controller'), o)?.serial, 'abc');
   assert.equal(checkPeer({ kind: 'public' }, undefined, o), undefined);
   assert.throws(() => checkPeer(ctl, undefined, o), /no client certificate/);
   assert.throws(() => checkPeer(ctl, peer('host', 'h1'), o), /a host certificate \(h1\) may not call this/);
-  assert.throws(() => checkPeer(ctl, peer('controller', 'c', '2025-01-01T00:00:00Z', '2025-12-31T00:00:00Z'), o), /not valid now/);
+  assert.throws(
+    () => checkPeer(ctl, peer('controller', 'c', '2025-01-01T00:00:00Z', '2025-12-31T00:00:00Z'), o),
+    /not valid now/,
+  );
   assert.throws(() => checkPeer(ctl, peer('controller', 'c', '2026-01-02T00:00:00Z'), o), /not valid now/);
   assert.throws(() => checkPeer(ctl, peer('controller', 'c'), { ...o, isRevoked: (s) => s === 'abc' }), /revoked/);
   assert.throws(() => checkPeer(ctl, peer('admin', 'c'), o), /names no fleetnet role/);

@@ -5,7 +5,10 @@ import { progressView, waitView } from '../../cli/output/progress.js';
 
 function stream(isTTY: boolean) {
   const out: string[] = [];
-  return { out, s: { isTTY, columns: 100, write: (x: string) => (out.push(x), true) } as unknown as NodeJS.WriteStream };
+  return {
+    out,
+    s: { isTTY, columns: 100, write: (x: string) => (out.push(x), true) } as unknown as NodeJS.WriteStream,
+  };
 }
 
 test('not a terminal: one line per event, with the detail', () => {
@@ -15,7 +18,11 @@ test('not a terminal: one line per event, with the detail', () => {
   v.on({ host: 'h1', step: 'connect', state: 'done', detail: 'host key verified SHA256:x' });
   v.on({ host: 'h1', step: 'check', state: 'failed', detail: 'h1 lacks: iproute2' });
   v.end();
-  assert.deepEqual(out, ['h1: connect started\n', 'h1: connect done — host key verified SHA256:x\n', 'h1: check failed — h1 lacks: iproute2\n']);
+  assert.deepEqual(out, [
+    'h1: connect started\n',
+    'h1: connect done — host key verified SHA256:x\n',
+    'h1: check failed — h1 lacks: iproute2\n',
+  ]);
 });
 
 test('terminal: one line per host, redrawn in place with a step bar', () => {
@@ -34,7 +41,10 @@ test('waitView (mesh add): one line at the start and one at the end off a termin
   const v = waitView('adding h3 to the mesh of blue', plain.s, () => t);
   t += 2500;
   v.end('2 member(s) converged');
-  assert.deepEqual(plain.out, ['adding h3 to the mesh of blue…\n', 'adding h3 to the mesh of blue: 2 member(s) converged (2.5s)\n']);
+  assert.deepEqual(plain.out, [
+    'adding h3 to the mesh of blue…\n',
+    'adding h3 to the mesh of blue: 2 member(s) converged (2.5s)\n',
+  ]);
   const tty = stream(true);
   const w = waitView('adding h3', tty.s, () => t);
   t += 300;

@@ -14,11 +14,18 @@ it('proto/gen is up to date with proto/ (regenerated with protoc into a temporar
   const out = mkdtempSync(join(tmpdir(), 'fleetnet-gen-'));
   try {
     execFileSync('bash', ['scripts/gen-proto.sh', out], { stdio: 'pipe' });
-    const fresh = files(out).map((f) => relative(out, f)).sort();
-    const committed = files('proto/gen').map((f) => relative('proto/gen', f)).sort();
+    const fresh = files(out)
+      .map((f) => relative(out, f))
+      .sort();
+    const committed = files('proto/gen')
+      .map((f) => relative('proto/gen', f))
+      .sort();
     assert.deepEqual(committed, fresh, 'the generated file set differs: run npm run gen');
     for (const f of fresh) {
-      assert.ok(readFileSync(join(out, f)).equals(readFileSync(join('proto/gen', f))), `proto/gen/${f} is stale: run npm run gen and commit`);
+      assert.ok(
+        readFileSync(join(out, f)).equals(readFileSync(join('proto/gen', f))),
+        `proto/gen/${f} is stale: run npm run gen and commit`,
+      );
     }
   } finally {
     rmSync(out, { recursive: true, force: true });

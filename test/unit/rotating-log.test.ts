@@ -11,7 +11,16 @@ test('rotates before passing maxBytes and keeps the newest files', (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'agent.log');
   const log = new RotatingLog({ path, maxBytes: 20, keep: 2 });
-  for (const l of ['line-0001\n', 'line-0002\n', 'line-0003\n', 'line-0004\n', 'line-0005\n', 'line-0006\n', 'line-0007\n']) log.write(l);
+  for (const l of [
+    'line-0001\n',
+    'line-0002\n',
+    'line-0003\n',
+    'line-0004\n',
+    'line-0005\n',
+    'line-0006\n',
+    'line-0007\n',
+  ])
+    log.write(l);
   log.close();
   assert.equal(readFileSync(path, 'utf8'), 'line-0007\n');
   assert.equal(readFileSync(`${path}.1`, 'utf8'), 'line-0005\nline-0006\n');

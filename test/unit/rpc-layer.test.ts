@@ -32,8 +32,12 @@ before(async () => {
     // never answers: ends when its signal says the caller is gone
     list: unary(log, 'List', (_req, ctx) => {
       seen.ctx = ctx;
-      seen.aborted = new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason), { once: true }));
-      return new Promise((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }));
+      seen.aborted = new Promise((resolve) =>
+        ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason), { once: true }),
+      );
+      return new Promise((_resolve, reject) =>
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true }),
+      );
     }),
     detach: unary(log, 'Detach', () => {
       throw new Error('a plain bug'); // thrown synchronously: still a status, not a crash
@@ -62,24 +66,37 @@ describe('common/rpc', () => {
       assert.equal((e.cause as { code: number }).code, status.ALREADY_EXISTS);
       return true;
     });
-    await assert.rejects(client.detach(DetachRequest.fromPartial({}), 5000), (e: unknown) => e instanceof FleetnetError && e.kind === 'failed' && e.message === 'a plain bug');
+    await assert.rejects(
+      client.detach(DetachRequest.fromPartial({}), 5000),
+      (e: unknown) => e instanceof FleetnetError && e.kind === 'failed' && e.message === 'a plain bug',
+    );
   });
 
   it('the handler gets the deadline, and its signal aborts when the deadline passes', async () => {
     const t0 = Date.now();
-    await assert.rejects(client.list(300), (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable' && /did not answer in time/.test(e.message));
+    await assert.rejects(
+      client.list(300),
+      (e: unknown) =>
+        e instanceof FleetnetError && e.kind === 'unavailable' && /did not answer in time/.test(e.message),
+    );
     const reason = await seen.aborted;
     assert.ok(reason instanceof FleetnetError);
-    assert.ok(seen.ctx!.deadlineMs >= t0 && seen.ctx!.deadlineMs <= Date.now() + 1000, `deadline ${seen.ctx!.deadlineMs}`);
+    assert.ok(
+      seen.ctx!.deadlineMs >= t0 && seen.ctx!.deadlineMs <= Date.now() + 1000,
+      `deadline ${seen.ctx!.deadlineMs}`,
+    );
   });
 
-  it('a caller\'s AbortSignal cancels the call, and the handler hears it', async () => {
+  it("a caller's AbortSignal cancels the call, and the handler hears it", async () => {
     seen.aborted = undefined;
     const ac = new AbortController();
     const call = client.list(60_000, ac.signal);
     while (seen.aborted === undefined) await new Promise((r) => setImmediate(r)); // the handler is running
     ac.abort();
-    await assert.rejects(call, (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable' && /cancelled/.test(e.message));
+    await assert.rejects(
+      call,
+      (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable' && /cancelled/.test(e.message),
+    );
     const reason: unknown = await (seen.aborted as Promise<unknown> | undefined);
     assert.ok(reason instanceof FleetnetError);
     assert.equal(seen.ctx!.deadlineMs > Date.now() + 30_000, true);
@@ -90,6 +107,9 @@ describe('common/rpc', () => {
     const e = fromServiceError({ code: GrpcStatus.UNAVAILABLE, details: 'connect ECONNREFUSED' }, 'the agent at x');
     assert.equal(e.kind, 'unavailable');
     assert.match(e.message, /the agent at x does not answer/);
-    assert.equal(fromServiceError({ code: GrpcStatus.UNAUTHENTICATED, details: 'no client certificate' }).kind, 'permission');
+    assert.equal(
+      fromServiceError({ code: GrpcStatus.UNAUTHENTICATED, details: 'no client certificate' }).kind,
+      'permission',
+    );
   });
 });

@@ -6,7 +6,7 @@ import { equalSnapshots, type Snapshot } from '../helpers/snapshot.js';
 
 const empty = (): Snapshot => ({ netns: [], links: [], processes: [], containers: [], mounts: [], files: [] });
 
-test('the machine\'s own changes are reported as foreign and not judged', () => {
+test("the machine's own changes are reported as foreign and not judged", () => {
   const before = empty();
   const after = { ...empty(), files: ['/run/mount', '/run/mount/utab'], mounts: ['/run/docker/x nsfs nsfs'] };
   const d = equalSnapshots(before, after, ['fnt-abc']);
@@ -22,8 +22,10 @@ test('a leak that names the test fails, with a readable diff', () => {
   assert.equal(d.text, 'netns:\n  + fnt-abc-h1\nlinks:\n  + 12 fnt-abc-u1 ether 02:00:00:00:00:01');
 });
 
-test('scoped kinds (the lab\'s processes, labelled containers) are judged whatever they are named', () => {
-  const d = equalSnapshots(empty(), { ...empty(), processes: ['77 dnsmasq: dnsmasq --keep-in-foreground'] }, ['fnt-abc']);
+test("scoped kinds (the lab's processes, labelled containers) are judged whatever they are named", () => {
+  const d = equalSnapshots(empty(), { ...empty(), processes: ['77 dnsmasq: dnsmasq --keep-in-foreground'] }, [
+    'fnt-abc',
+  ]);
   assert.equal(d.equal, false);
   assert.match(d.text, /processes:\n {2}\+ 77 dnsmasq/);
 });

@@ -4,16 +4,43 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import type { LsEntry } from '../../common/ls-schema.js';
-import { buildTopology, topologyDot, topologySvg, topologyTree, type TopologyInput } from '../../cli/output/topology.js';
+import {
+  buildTopology,
+  topologyDot,
+  topologySvg,
+  topologyTree,
+  type TopologyInput,
+} from '../../cli/output/topology.js';
 
 const att = (host: string, container: string, addr: string, state = 'up'): LsEntry => ({
-  id: `${host}-${container}`, host, network: 'blue', container, containerId: '', pid: 0, ifname: 'eth1', hostIf: 'br-blue', hostIfname: '', kind: 'bridge',
-  mac: '02:00:00:00:00:01', addresses: [addr], gateways: [], mtu: 1500, vlan: '', state, error: '', generation: 1,
+  id: `${host}-${container}`,
+  host,
+  network: 'blue',
+  container,
+  containerId: '',
+  pid: 0,
+  ifname: 'eth1',
+  hostIf: 'br-blue',
+  hostIfname: '',
+  kind: 'bridge',
+  mac: '02:00:00:00:00:01',
+  addresses: [addr],
+  gateways: [],
+  mtu: 1500,
+  vlan: '',
+  state,
+  error: '',
+  generation: 1,
 });
 
 const input: TopologyInput = {
-  hosts: [{ name: 'h1', state: 'up', underlayIp: '10.99.0.11' }, { name: 'h2', state: 'down', underlayIp: '10.99.0.12' }],
-  networks: [{ name: 'blue', bridge: 'ovs-blue', kind: 'ovs', parent: '', parents: {}, mesh: 'gre', meshHosts: ['h1', 'h2'] }],
+  hosts: [
+    { name: 'h1', state: 'up', underlayIp: '10.99.0.11' },
+    { name: 'h2', state: 'down', underlayIp: '10.99.0.12' },
+  ],
+  networks: [
+    { name: 'blue', bridge: 'ovs-blue', kind: 'ovs', parent: '', parents: {}, mesh: 'gre', meshHosts: ['h1', 'h2'] },
+  ],
   attachments: [att('h1', 'web1', '10.1.1.5/24'), att('h2', 'web"2', '10.1.1.6/24', 'pending')],
   tunnels: [
     { host: 'h1', network: 'blue', peer: 'h2', port: 'gblue-h2', state: 'up', detail: '' },
@@ -22,18 +49,21 @@ const input: TopologyInput = {
 };
 
 it('the tree shows hosts, bridges, tunnels with state, containers per network', () => {
-  assert.equal(topologyTree(buildTopology(input)), [
-    'fleet',
-    '├── h1 10.99.0.11',
-    '│   └── blue: ovs-blue (ovs, gre mesh)',
-    '│       ├── <-> h2 up',
-    '│       └── web1 eth1 10.1.1.5/24',
-    '└── h2 10.99.0.12 [down]',
-    '    └── blue: ovs-blue (ovs, gre mesh)',
-    '        ├── <-> h1 down (no carrier)',
-    '        └── web"2 eth1 10.1.1.6/24 [pending]',
-    '',
-  ].join('\n'));
+  assert.equal(
+    topologyTree(buildTopology(input)),
+    [
+      'fleet',
+      '├── h1 10.99.0.11',
+      '│   └── blue: ovs-blue (ovs, gre mesh)',
+      '│       ├── <-> h2 up',
+      '│       └── web1 eth1 10.1.1.5/24',
+      '└── h2 10.99.0.12 [down]',
+      '    └── blue: ovs-blue (ovs, gre mesh)',
+      '        ├── <-> h1 down (no carrier)',
+      '        └── web"2 eth1 10.1.1.6/24 [pending]',
+      '',
+    ].join('\n'),
+  );
 });
 
 it('the DOT renders with Graphviz dot: one tunnel edge per pair, in its worse state', async (t) => {

@@ -20,7 +20,14 @@ test('fleetnet version: the client, the controller and each agent (asked now); -
   const v = await cli('version', '-o', 'json');
   assert.equal(v.code, 0, v.err);
   const rows = JSON.parse(v.out) as { component: string; name: string; version: string; state: string }[];
-  assert.deepEqual(rows.map((r) => [r.component, r.name, r.version]), [['client', 'fleetnet', VERSION], ['controller', 'controller', VERSION], ['agent', 'h1', 'fake']]);
+  assert.deepEqual(
+    rows.map((r) => [r.component, r.name, r.version]),
+    [
+      ['client', 'fleetnet', VERSION],
+      ['controller', 'controller', VERSION],
+      ['agent', 'h1', 'fake'],
+    ],
+  );
   const table = await cli('version');
   assert.match(table.out, /^COMPONENT\s+NAME\s+VERSION\s+STATE\s+ADDRESS/);
   assert.match(table.out, /agent\s+h1\s+fake\s+up\s+10\.99\.0\.11:7441/);
@@ -28,7 +35,9 @@ test('fleetnet version: the client, the controller and each agent (asked now); -
   fleet.agents.get('10.99.0.11:7441')!.down = true;
   const down = await cli('version', '-o', 'json');
   assert.equal(down.code, 1);
-  const agentRow = (JSON.parse(down.out) as { component: string; version: string; state: string }[]).find((r) => r.component === 'agent')!;
+  const agentRow = (JSON.parse(down.out) as { component: string; version: string; state: string }[]).find(
+    (r) => r.component === 'agent',
+  )!;
   assert.equal(agentRow.version, 'fake');
   assert.match(agentRow.state, /^unreachable: .*does not answer/);
   const none = await cli('--controller', '127.0.0.1:1', 'version', '--json');
@@ -42,7 +51,10 @@ test('fleetnet events: attach, detach, host down and up, as lines and JSON', asy
   assert.equal((await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24')).code, 0);
   const env = { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' };
   const watch = (...args: string[]) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', sock, 'events', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', sock, 'events', ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -71,8 +83,15 @@ test('fleetnet events: attach, detach, host down and up, as lines and JSON', asy
   for (let i = 0; i < 200 && !json.out().includes('host-down'); i++) await new Promise((r) => setTimeout(r, 25));
   agent.down = false;
   assert.equal(await json.exited, 0, json.err());
-  const evs = json.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
-  assert.deepEqual(evs.map((e) => e.kind), ['attach', 'detach', 'host-down', 'host-up']);
+  const evs = json
+    .out()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, string>);
+  assert.deepEqual(
+    evs.map((e) => e.kind),
+    ['attach', 'detach', 'host-down', 'host-up'],
+  );
   assert.equal(evs[0]!.container, 'web1');
   assert.equal(evs[0]!.network, 'blue');
   assert.match(evs[2]!.detail!, /does not answer/);
@@ -83,7 +102,9 @@ test('fleetnet events: attach, detach, host down and up, as lines and JSON', asy
 test('tunnel events: a change between up and not up, only while someone watches', async () => {
   const events = new FleetEvents();
   let state = 'up';
-  const status = async (): Promise<TunnelReport[]> => [{ host: 'h1', error: '', reply: { tunnels: [{ network: 'blue', peer: 'h2', state, detail: `bfd ${state}` }] } }];
+  const status = async (): Promise<TunnelReport[]> => [
+    { host: 'h1', error: '', reply: { tunnels: [{ network: 'blue', peer: 'h2', state, detail: `bfd ${state}` }] } },
+  ];
   const w = new TunnelWatch({ events, status, periodMs: 60_000, log: silentLogger() });
   const seen: FleetEvent[] = [];
   await w.poll(); // nobody watches: nothing asked
@@ -95,7 +116,11 @@ test('tunnel events: a change between up and not up, only while someone watches'
   state = 'up';
   await w.poll();
   off();
-  assert.deepEqual(seen.map((e) => [e.kind, e.host, e.network, e.peer, e.detail]), [
-    ['tunnel-down', 'h1', 'blue', 'h2', 'bfd down'], ['tunnel-up', 'h1', 'blue', 'h2', 'bfd up'],
-  ]);
+  assert.deepEqual(
+    seen.map((e) => [e.kind, e.host, e.network, e.peer, e.detail]),
+    [
+      ['tunnel-down', 'h1', 'blue', 'h2', 'bfd down'],
+      ['tunnel-up', 'h1', 'blue', 'h2', 'bfd up'],
+    ],
+  );
 });

@@ -62,11 +62,27 @@ export const bridgeKind: Kind = {
     const create = !host;
     const ownedNow = create || host?.alias === OWNED_ALIAS;
     const vid = order.id !== undefined ? parseVlanId(order.id) : undefined;
-    if (order.trunk && vid === undefined) throw invalid('--trunk needs a VLAN', `add @VID after the addresses, e.g. ... 10.1.1.5/24 @10 --trunk ${order.trunk}`);
+    if (order.trunk && vid === undefined)
+      throw invalid(
+        '--trunk needs a VLAN',
+        `add @VID after the addresses, e.g. ... 10.1.1.5/24 @10 --trunk ${order.trunk}`,
+      );
     if (order.trunk) {
-      if (!readHostLink(order.trunk, env.sysClassNet)) throw notFound(`trunk interface '${order.trunk}' does not exist`, `name a port of ${br} that leads to the uplink`);
-      if (!create && masterOf(order.trunk, env.sysClassNet) !== br) throw invalid(`trunk interface '${order.trunk}' is not a port of bridge ${br}`, `add it first: ip link set ${order.trunk} master ${br}`);
-      if (create) throw invalid(`--trunk ${order.trunk}: bridge ${br} does not exist yet, so it has no ports`, `create ${br} and add ${order.trunk} to it first`);
+      if (!readHostLink(order.trunk, env.sysClassNet))
+        throw notFound(
+          `trunk interface '${order.trunk}' does not exist`,
+          `name a port of ${br} that leads to the uplink`,
+        );
+      if (!create && masterOf(order.trunk, env.sysClassNet) !== br)
+        throw invalid(
+          `trunk interface '${order.trunk}' is not a port of bridge ${br}`,
+          `add it first: ip link set ${order.trunk} master ${br}`,
+        );
+      if (create)
+        throw invalid(
+          `--trunk ${order.trunk}: bridge ${br} does not exist yet, so it has no ports`,
+          `create ${br} and add ${order.trunk} to it first`,
+        );
     }
     let turnOn = false;
     if (vid !== undefined && !bridgeVlanFiltering(br, env.sysClassNet)) {
@@ -82,14 +98,24 @@ export const bridgeKind: Kind = {
       ...(turnOn ? [{ t: 'bridge-vlan-filtering', name: br } as const] : []),
       vethOp(hostIfname, order.ifname, mtu, mac, c.netns),
     ];
-    const plugOps: LinkOp[] = [{ t: 'set', name: hostIfname, master: br, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) }];
+    const plugOps: LinkOp[] = [
+      { t: 'set', name: hostIfname, master: br, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) },
+    ];
     const hostOps: LinkOp[] = [...makeOps, ...plugOps];
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];
     return {
       uses: [],
       nsName: order.ifname,
       nsPrelude: [],
-      needs: vid !== undefined ? [{ cap: 'bridge-vlan-filtering', hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space` }] : [],
+      needs:
+        vid !== undefined
+          ? [
+              {
+                cap: 'bridge-vlan-filtering',
+                hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space`,
+              },
+            ]
+          : [],
       prepareCommands: create ? env.ip.describe(undefined, bridgeOps(br)) : [],
       commands: [...env.ip.describe(undefined, hostOps), ...vlanLines.map((l) => `bridge ${l}`)],
       async prepare(undo) {
@@ -100,7 +126,11 @@ export const bridgeKind: Kind = {
       async apply(undo) {
         // The veth first, alone: its undo is registered only once this attach made it, so a name that
         // turned out to be taken (someone else's interface) is never deleted by the undo.
-        await makeHostVeth(() => env.ip.host(makeOps), () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }), undo);
+        await makeHostVeth(
+          () => env.ip.host(makeOps),
+          () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
+          undo,
+        );
         await env.ip.host(plugOps);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
@@ -113,14 +143,25 @@ export const bridgeKind: Kind = {
   async remove(env, r) {
     // In-process netlink where the agent has it (no exec of ip); gone already is fine, as before.
     if (r.hostIfname) await env.ip.host([{ t: 'del', name: r.hostIfname }]).catch(() => undefined);
-    else await env.runner.run('nsenter', [`--net=${r.container.netns}`, 'ip', 'link', 'del', r.ifname], { allowFail: true });
+    else
+      await env.runner.run('nsenter', [`--net=${r.container.netns}`, 'ip', 'link', 'del', r.ifname], {
+        allowFail: true,
+      });
     if (r.trunk && r.vlan) await releaseTrunkVlan(env, r.hostIf, r.trunk, Number(r.vlan), r.key);
   },
 };
 
 /** Takes a VLAN off a trunk once no other attachment on that bridge uses it. */
-async function releaseTrunkVlan(env: KindEnv, br: string, trunk: string, vid: number, exceptKey: string): Promise<void> {
-  const users = env.records.find((x: AttachmentRecord) => x.key !== exceptKey && x.hostIf === br && x.trunk === trunk && Number(x.vlan) === vid);
+async function releaseTrunkVlan(
+  env: KindEnv,
+  br: string,
+  trunk: string,
+  vid: number,
+  exceptKey: string,
+): Promise<void> {
+  const users = env.records.find(
+    (x: AttachmentRecord) => x.key !== exceptKey && x.hostIf === br && x.trunk === trunk && Number(x.vlan) === vid,
+  );
   if (users.length) return;
   await runBridgeBatch(env, [line('vlan', 'del', 'dev', trunk, 'vid', vid)], true);
 }

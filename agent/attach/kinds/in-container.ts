@@ -40,7 +40,9 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
       // named like ours is never touched: eth1 is deleted only when our temporary name is gone
       // because the rename ran.
       undo.push(`delete ${s.tmpName}`, async () => {
-        const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', 'link', 'del', s.tmpName], { allowFail: true });
+        const r = await env.runner.run('nsenter', [`--net=${c.netns}`, 'ip', 'link', 'del', s.tmpName], {
+          allowFail: true,
+        });
         if (r.code !== 0 && renameSent) await deleteInNs(env, c.netns, order.ifname);
       });
       await env.ip.host([s.addOp]);

@@ -10,14 +10,27 @@ import { macvlanKind } from './macvlan.js';
 import { ovsKind } from './ovs.js';
 import type { Kind, KindEnv } from './types.js';
 
-export const KINDS: Record<HostIfKind, Kind> = { bridge: bridgeKind, ovs: ovsKind, macvlan: macvlanKind, ipoib: ipoibKind, dummy: dummyKind };
+export const KINDS: Record<HostIfKind, Kind> = {
+  bridge: bridgeKind,
+  ovs: ovsKind,
+  macvlan: macvlanKind,
+  ipoib: ipoibKind,
+  dummy: dummyKind,
+};
 
 export interface Decided {
   kind: HostIfKind;
   ovsBridgeExists: boolean;
 }
 
-const what = (h: HostLink) => (h.kind === 'bridge' ? 'a Linux bridge' : h.kind === 'infiniband' ? 'an InfiniBand interface' : h.kind === 'ether' ? 'an Ethernet interface' : 'an interface of another type');
+const what = (h: HostLink) =>
+  h.kind === 'bridge'
+    ? 'a Linux bridge'
+    : h.kind === 'infiniband'
+      ? 'an InfiniBand interface'
+      : h.kind === 'ether'
+        ? 'an Ethernet interface'
+        : 'an interface of another type';
 
 /**
  * pipework's rules, plus `--kind`: a missing interface is created only when its name or --kind asks
@@ -26,7 +39,8 @@ const what = (h: HostLink) => (h.kind === 'bridge' ? 'a Linux bridge' : h.kind =
 export async function decideKind(env: KindEnv, order: AttachOrder, host: HostLink | undefined): Promise<Decided> {
   const d = await decideExisting(env, order, host);
   const creates = (d.kind === 'bridge' && !host) || (d.kind === 'ovs' && !d.ovsBridgeExists);
-  if (creates) parseNewIfName(order.hostIf, `host interface (a new ${d.kind === 'ovs' ? 'Open vSwitch' : 'Linux'} bridge)`);
+  if (creates)
+    parseNewIfName(order.hostIf, `host interface (a new ${d.kind === 'ovs' ? 'Open vSwitch' : 'Linux'} bridge)`);
   return d;
 }
 
@@ -34,20 +48,35 @@ async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink |
   const name = order.hostIf;
   const plain = (kind: HostIfKind): Decided => ({ kind, ovsBridgeExists: false });
   const missingParent = (k: string) =>
-    notFound(`host interface '${name}' does not exist`, `a ${k} needs an existing parent interface; 'ip link' lists them`);
+    notFound(
+      `host interface '${name}' does not exist`,
+      `a ${k} needs an existing parent interface; 'ip link' lists them`,
+    );
   switch (order.kind) {
     case 'bridge':
-      if (host && host.kind !== 'bridge') throw conflict(`'${name}' is ${what(host)}, not a Linux bridge`, `drop --kind, or pick another name for the bridge`);
+      if (host && host.kind !== 'bridge')
+        throw conflict(
+          `'${name}' is ${what(host)}, not a Linux bridge`,
+          `drop --kind, or pick another name for the bridge`,
+        );
       return plain('bridge');
     case 'ovs':
-      if (host?.kind === 'bridge') throw conflict(`'${name}' is a Linux bridge, not an Open vSwitch bridge`, `drop --kind ovs, or pick another name`);
+      if (host?.kind === 'bridge')
+        throw conflict(
+          `'${name}' is a Linux bridge, not an Open vSwitch bridge`,
+          `drop --kind ovs, or pick another name`,
+        );
       return { kind: 'ovs', ovsBridgeExists: await env.ovs.bridgeExists(name) };
     case 'macvlan':
       if (!host) throw missingParent('macvlan');
       return plain('macvlan');
     case 'ipoib':
       if (!host) throw missingParent('IPoIB child');
-      if (host.kind !== 'infiniband') throw conflict(`'${name}' is ${what(host)}, not an InfiniBand interface`, 'IPoIB children hang off ib* devices');
+      if (host.kind !== 'infiniband')
+        throw conflict(
+          `'${name}' is ${what(host)}, not an InfiniBand interface`,
+          'IPoIB children hang off ib* devices',
+        );
       return plain('ipoib');
     case 'dummy':
       return plain('dummy');
@@ -63,12 +92,16 @@ async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink |
   if (!host) {
     if (name.startsWith('br')) return plain('bridge');
     if (name.startsWith('ovs')) return { kind: 'ovs', ovsBridgeExists: false };
-    if (name.startsWith('ib')) throw notFound(`InfiniBand interface '${name}' does not exist`, `'ip link' lists the ib* devices of this host`);
+    if (name.startsWith('ib'))
+      throw notFound(`InfiniBand interface '${name}' does not exist`, `'ip link' lists the ib* devices of this host`);
     throw notFound(
       `host interface '${name}' does not exist`,
       'create it first, or name a bridge br* (Linux) or ovs* (Open vSwitch), or pass --kind bridge|ovs, to have fleetnet create one',
     );
   }
   if (host.kind === 'ether') return plain('macvlan');
-  throw unsupported(`I do not know how to set up interface ${name} (${what(host)})`, 'pass --kind bridge|ovs|macvlan|ipoib|dummy to say what it is');
+  throw unsupported(
+    `I do not know how to set up interface ${name} (${what(host)})`,
+    'pass --kind bridge|ovs|macvlan|ipoib|dummy to say what it is',
+  );
 }

@@ -19,7 +19,9 @@ export const macvlanKind: Kind = {
     return inContainerPlan(env, order, c, {
       needs: [
         { cap: 'macvlan', hint: 'use a Linux bridge (br*) or an OVS bridge (ovs*) as host interface' },
-        ...(vid !== undefined ? [{ cap: '8021q', hint: `create ${lower} another way, or use an OVS bridge, which tags in user space` }] : []),
+        ...(vid !== undefined
+          ? [{ cap: '8021q', hint: `create ${lower} another way, or use an OVS bridge, which tags in user space` }]
+          : []),
       ],
       addOp: { t: 'macvlan', name: hostIfname, link: lower, mtu, ...(mac ? { mac } : {}), netns: c.netns, mode },
       tmpName: hostIfname,

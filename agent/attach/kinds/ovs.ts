@@ -19,9 +19,16 @@ export const ovsKind: Kind = {
     const broken = create ? undefined : await env.ovs.datapathProblem(br);
     if (broken) throw broken;
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
-    const addPort = OvsCtl.addPortArgs(br, hostIfname, { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname }, vid);
+    const addPort = OvsCtl.addPortArgs(
+      br,
+      hostIfname,
+      { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname },
+      vid,
+    );
     const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns)];
-    const upOps: LinkOp[] = [{ t: 'set', name: hostIfname, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) }];
+    const upOps: LinkOp[] = [
+      { t: 'set', name: hostIfname, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) },
+    ];
     const hostOps: LinkOp[] = [...makeOps, ...upOps];
     return {
       uses: [],
@@ -29,8 +36,17 @@ export const ovsKind: Kind = {
       nsPrelude: [],
       needs: create
         ? [
-            { cap: 'ovs', hint: 'install openvswitch-switch and start it, or pass the agent --ovs-db unix:PATH of a running ovsdb-server' },
-            { cap: `ovs-${datapath}`, hint: datapath === 'system' ? 'load the openvswitch kernel module, or use the user-space datapath: --ovs-datapath netdev' : 'start ovs-vswitchd with user-space (netdev) support' },
+            {
+              cap: 'ovs',
+              hint: 'install openvswitch-switch and start it, or pass the agent --ovs-db unix:PATH of a running ovsdb-server',
+            },
+            {
+              cap: `ovs-${datapath}`,
+              hint:
+                datapath === 'system'
+                  ? 'load the openvswitch kernel module, or use the user-space datapath: --ovs-datapath netdev'
+                  : 'start ovs-vswitchd with user-space (netdev) support',
+            },
           ]
         : [],
       prepareCommands: create ? [env.ovs.describe(...addBr)] : [],
@@ -55,7 +71,11 @@ export const ovsKind: Kind = {
         return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
       },
       async apply(undo) {
-        await makeHostVeth(() => env.ip.host(makeOps), () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }), undo);
+        await makeHostVeth(
+          () => env.ip.host(makeOps),
+          () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
+          undo,
+        );
         await env.ip.host(upOps);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
@@ -65,7 +85,9 @@ export const ovsKind: Kind = {
   },
   async remove(env, r) {
     if (r.hostIfname) {
-      await env.ovs.run(...OvsCtl.delPortArgs(r.hostIf, r.hostIfname)).catch((err: unknown) => env.log.warn({ err, port: r.hostIfname }, 'could not remove the OVS port'));
+      await env.ovs
+        .run(...OvsCtl.delPortArgs(r.hostIf, r.hostIfname))
+        .catch((err: unknown) => env.log.warn({ err, port: r.hostIfname }, 'could not remove the OVS port'));
       await env.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
     }
   },

@@ -85,5 +85,6 @@ export interface Kind {
 
 /** Deletes an interface inside a container namespace; a missing one is not an error. */
 export async function deleteInNs(env: KindEnv, netns: string, ...names: string[]): Promise<void> {
-  for (const n of names) await env.runner.run('nsenter', [`--net=${netns}`, 'ip', 'link', 'del', n], { allowFail: true });
+  for (const n of names)
+    await env.runner.run('nsenter', [`--net=${netns}`, 'ip', 'link', 'del', n], { allowFail: true });
 }

@@ -18,8 +18,12 @@ export interface EtcdOptions {
 
 /** `--etcd http://a:2379,https://b:2379`: each a URL with a scheme, a host and a port. */
 export function parseEtcdUrls(text: string): string[] {
-  const urls = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!urls.length) throw invalid('--etcd needs at least one URL', 'e.g. --etcd http://10.0.0.1:2379,http://10.0.0.2:2379');
+  const urls = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!urls.length)
+    throw invalid('--etcd needs at least one URL', 'e.g. --etcd http://10.0.0.1:2379,http://10.0.0.2:2379');
   for (const u of urls) {
     let p: URL;
     try {
@@ -27,13 +31,21 @@ export function parseEtcdUrls(text: string): string[] {
     } catch {
       throw invalid(`--etcd: '${u}' is not a URL`, 'give scheme, host and port: http://10.0.0.1:2379');
     }
-    if (p.protocol !== 'http:' && p.protocol !== 'https:') throw invalid(`--etcd: '${u}' must start with http:// or https://`, 'etcd client URLs look like http://10.0.0.1:2379');
+    if (p.protocol !== 'http:' && p.protocol !== 'https:')
+      throw invalid(
+        `--etcd: '${u}' must start with http:// or https://`,
+        'etcd client URLs look like http://10.0.0.1:2379',
+      );
     if (!p.port || (p.pathname !== '/' && p.pathname !== '') || p.search || p.username) {
       throw invalid(`--etcd: '${u}' must be scheme://host:port and nothing else`, 'e.g. https://10.0.0.1:2379');
     }
   }
   const schemes = new Set(urls.map((u) => new URL(u).protocol));
-  if (schemes.size > 1) throw invalid('--etcd mixes http:// and https:// URLs', 'one cluster speaks one of them: use the same scheme for every member');
+  if (schemes.size > 1)
+    throw invalid(
+      '--etcd mixes http:// and https:// URLs',
+      'one cluster speaks one of them: use the same scheme for every member',
+    );
   return urls;
 }
 
@@ -43,9 +55,16 @@ function pem(path: string | undefined, flag: string, kind: RegExp): Buffer | und
   try {
     b = readFileSync(path);
   } catch (err) {
-    throw new FleetnetError('invalid', `${flag} ${path} cannot be read`, { cause: err, hint: `give a readable PEM file: ${flag} FILE` });
+    throw new FleetnetError('invalid', `${flag} ${path} cannot be read`, {
+      cause: err,
+      hint: `give a readable PEM file: ${flag} FILE`,
+    });
   }
-  if (!kind.test(b.toString('latin1'))) throw invalid(`${flag} ${path} is not a PEM ${flag === '--etcd-key' ? 'private key' : 'certificate'}`, `give the PEM file etcd's client TLS uses (${flag})`);
+  if (!kind.test(b.toString('latin1')))
+    throw invalid(
+      `${flag} ${path} is not a PEM ${flag === '--etcd-key' ? 'private key' : 'certificate'}`,
+      `give the PEM file etcd's client TLS uses (${flag})`,
+    );
   return b;
 }
 
@@ -55,13 +74,25 @@ export function etcdClient(o: EtcdOptions): Etcd3 {
   const ca = pem(o.ca, '--etcd-ca', /-----BEGIN CERTIFICATE-----/);
   const cert = pem(o.cert, '--etcd-cert', /-----BEGIN CERTIFICATE-----/);
   const key = pem(o.key, '--etcd-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/);
-  if (!cert !== !key) throw invalid('--etcd-cert and --etcd-key go together', 'give both (etcd client certificate authentication) or neither');
-  if (!https && (ca || cert)) throw invalid('--etcd-ca/--etcd-cert/--etcd-key need https:// etcd URLs', 'write the URLs as https://HOST:2379');
+  if (!cert !== !key)
+    throw invalid(
+      '--etcd-cert and --etcd-key go together',
+      'give both (etcd client certificate authentication) or neither',
+    );
+  if (!https && (ca || cert))
+    throw invalid('--etcd-ca/--etcd-cert/--etcd-key need https:// etcd URLs', 'write the URLs as https://HOST:2379');
   const timeout = o.callTimeoutMs ?? 5000;
   return new Etcd3({
     hosts: o.urls,
     dialTimeout: timeout,
-    ...(https ? { credentials: { rootCertificate: ca ?? Buffer.from(rootCertificates.join('\n')), ...(key ? { privateKey: key, certChain: cert! } : {}) } } : {}),
+    ...(https
+      ? {
+          credentials: {
+            rootCertificate: ca ?? Buffer.from(rootCertificates.join('\n')),
+            ...(key ? { privateKey: key, certChain: cert! } : {}),
+          },
+        }
+      : {}),
     defaultCallOptions: (ctx: CallContext) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
   });
 }
@@ -80,7 +111,8 @@ export function storeUnavailable(urls: string[], err: unknown, outcome?: string)
     : '';
   return new FleetnetError('unavailable', what, {
     cause: err,
-    hint: 'check that a majority of the etcd members runs and is reachable (etcdctl endpoint health); ' +
+    hint:
+      'check that a majority of the etcd members runs and is reachable (etcdctl endpoint health); ' +
       `the controller resumes by itself when it answers${retry}`,
   });
 }

@@ -66,7 +66,10 @@ export class EtcdStore implements Store, SharedStore {
    */
   readonly stats = { decisions: 0, commits: 0, conflicts: 0, txnMs: 0, lostOn: {} as Record<string, number> };
 
-  private constructor(readonly client: Etcd3, private readonly o: EtcdStoreOptions) {
+  private constructor(
+    readonly client: Etcd3,
+    private readonly o: EtcdStoreOptions,
+  ) {
     this.prefix = Buffer.from(o.prefix ?? '/fleetnet/');
     this.description = `etcd:${o.urls.join(',')} (prefix ${this.prefix.toString()})`;
     this.feed = new MirrorFeed(client, this.prefix, this.mirror, o.log);
@@ -96,9 +99,13 @@ export class EtcdStore implements Store, SharedStore {
     const r = await this.client.kv.range({ key: k });
     const have = r.kvs[0] ? Number(r.kvs[0].value.toString()) : undefined;
     if (have !== undefined && !(have <= SCHEMA_VERSION)) {
-      throw new FleetnetError('invalid', `the store under ${this.prefix.toString()} was written by a newer fleetnet (schema ${r.kvs[0]!.value.toString()}; this controller knows ${SCHEMA_VERSION})`, {
-        hint: 'run the fleetnet version that wrote it (or newer) on every controller; nothing was changed',
-      });
+      throw new FleetnetError(
+        'invalid',
+        `the store under ${this.prefix.toString()} was written by a newer fleetnet (schema ${r.kvs[0]!.value.toString()}; this controller knows ${SCHEMA_VERSION})`,
+        {
+          hint: 'run the fleetnet version that wrote it (or newer) on every controller; nothing was changed',
+        },
+      );
     }
     if (have === undefined) {
       await this.client.kv.txn({
@@ -136,7 +143,8 @@ export class EtcdStore implements Store, SharedStore {
   }
 
   transact<T>(fn: (tx: Tx) => T): Promise<T> {
-    if (this.closed) return Promise.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
+    if (this.closed)
+      return Promise.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
@@ -175,14 +183,26 @@ export class EtcdStore implements Store, SharedStore {
         return;
       }
       if (round >= MAX_ROUNDS) {
-        for (const d of batch) d.reject(new FleetnetError('unavailable', 'the store is too busy: other controllers changed the same records again and again', { hint: 'retry the request' }));
+        for (const d of batch)
+          d.reject(
+            new FleetnetError(
+              'unavailable',
+              'the store is too busy: other controllers changed the same records again and again',
+              { hint: 'retry the request' },
+            ),
+          );
         return;
       }
     }
   }
 
   /** Runs decisions on one overlay, each rolled back alone when it throws (its reads still count). */
-  private runGroup(batch: Decision[]): { group: OverlayTx; outcomes: Outcome[]; taken: Decision[]; deferred: Decision[] } {
+  private runGroup(batch: Decision[]): {
+    group: OverlayTx;
+    outcomes: Outcome[];
+    taken: Decision[];
+    deferred: Decision[];
+  } {
     const group = new OverlayTx(this.mirror);
     const outcomes: Outcome[] = [];
     const taken: Decision[] = [];
@@ -219,7 +239,11 @@ export class EtcdStore implements Store, SharedStore {
     const request = this.key(keys.request(this.controllerId, ++this.seq));
     const success: IRequestOp[] = [];
     for (const [k, v] of g.writes) {
-      success.push(v === undefined ? { request_delete_range: { key: this.key(k) } } : { request_put: { key: this.key(k), value: Buffer.from(v) } });
+      success.push(
+        v === undefined
+          ? { request_delete_range: { key: this.key(k) } }
+          : { request_put: { key: this.key(k), value: Buffer.from(v) } },
+      );
     }
     if (!success.length && !reads.length) return 'ok';
     success.push({ request_put: { key: request, value: Buffer.from(COMMITTED) } });
@@ -230,7 +254,10 @@ export class EtcdStore implements Store, SharedStore {
       res = await this.client.kv.txn({
         compare: [
           ...reads.map(([k, mod]) => ({
-            key: this.key(k), target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: mod,
+            key: this.key(k),
+            target: CompareTarget.Mod,
+            result: CompareResult.Equal,
+            mod_revision: mod,
           })),
           // Absent: a late copy of this commit (or one after its fence, request-fence.ts) changes nothing.
           { key: request, target: CompareTarget.Create, result: CompareResult.Equal, create_revision: 0 },
@@ -306,11 +333,16 @@ export class EtcdStore implements Store, SharedStore {
     this.closed = true;
     this.fences.close();
     for (const f of this.onClose) f();
-    for (const d of this.pending.splice(0)) d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
+    for (const d of this.pending.splice(0))
+      d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
     const last = this.lastRequest;
     void (async () => {
       await this.feed.close();
-      if (last) await this.client.delete().key(last).catch(() => undefined);
+      if (last)
+        await this.client
+          .delete()
+          .key(last)
+          .catch(() => undefined);
       this.client.close();
     })();
   }

@@ -11,9 +11,12 @@ export interface EtcdFlags {
   etcdPrefix?: string;
 }
 
-export function etcdFlags(o: EtcdFlags): { etcd?: { urls: string[]; ca?: string; cert?: string; key?: string; prefix?: string } } {
+export function etcdFlags(o: EtcdFlags): {
+  etcd?: { urls: string[]; ca?: string; cert?: string; key?: string; prefix?: string };
+} {
   if (o.etcd === undefined) {
-    if (o.etcdCa || o.etcdCert || o.etcdKey) throw invalid('--etcd-ca/--etcd-cert/--etcd-key need --etcd URLS', 'add --etcd https://HOST:2379,…');
+    if (o.etcdCa || o.etcdCert || o.etcdKey)
+      throw invalid('--etcd-ca/--etcd-cert/--etcd-key need --etcd URLS', 'add --etcd https://HOST:2379,…');
     return {};
   }
   const etcd = {
@@ -23,7 +26,8 @@ export function etcdFlags(o: EtcdFlags): { etcd?: { urls: string[]; ca?: string;
     ...(o.etcdKey ? { key: o.etcdKey } : {}),
     ...(o.etcdPrefix ? { prefix: o.etcdPrefix } : {}),
   };
-  if (etcd.prefix && !/^\/.*\/$/.test(etcd.prefix)) throw invalid(`--etcd-prefix '${etcd.prefix}' must start and end with /`, 'e.g. --etcd-prefix /fleetnet/');
+  if (etcd.prefix && !/^\/.*\/$/.test(etcd.prefix))
+    throw invalid(`--etcd-prefix '${etcd.prefix}' must start and end with /`, 'e.g. --etcd-prefix /fleetnet/');
   etcdClient(etcd).close(); // reads and checks the TLS files now (the client connects lazily)
   return { etcd };
 }

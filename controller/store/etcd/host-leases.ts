@@ -26,7 +26,11 @@ export class EtcdHostLeases implements HostOwnership {
   private readonly ttlS: number;
   private readonly everyMs: number;
 
-  constructor(private readonly s: EtcdStore, private readonly log: Logger, o: HostLeaseOptions = {}) {
+  constructor(
+    private readonly s: EtcdStore,
+    private readonly log: Logger,
+    o: HostLeaseOptions = {},
+  ) {
     this.ttlS = o.ttlS ?? 5;
     this.everyMs = o.claimEveryMs ?? 1000;
   }
@@ -41,7 +45,9 @@ export class EtcdHostLeases implements HostOwnership {
     this.s.mirror.onChange((k, v) => {
       if (k.startsWith(HOSTS) && v !== undefined && !this.owned.has(nameOf(k, HOSTS))) this.soon();
     });
-    await this.round().catch((err: unknown) => this.log.warn({ err: String(err) }, 'first claim round failed; retrying'));
+    await this.round().catch((err: unknown) =>
+      this.log.warn({ err: String(err) }, 'first claim round failed; retrying'),
+    );
     this.schedule();
   }
 
@@ -63,7 +69,10 @@ export class EtcdHostLeases implements HostOwnership {
     try {
       await this.round();
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'host claim round failed (etcd unavailable?)');
+      this.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'host claim round failed (etcd unavailable?)',
+      );
     } finally {
       this.running = false;
       this.schedule();
@@ -75,14 +84,21 @@ export class EtcdHostLeases implements HostOwnership {
     const lease = this.s.client.lease(this.ttlS);
     lease.on('lost', (err) => {
       if (this.lease !== lease) return;
-      this.log.warn({ err: err.message, hosts: [...this.owned] }, 'dispatch lease lost: giving up every host until a new lease is held');
+      this.log.warn(
+        { err: err.message, hosts: [...this.owned] },
+        'dispatch lease lost: giving up every host until a new lease is held',
+      );
       this.lease = undefined;
       this.leaseId = '';
       for (const h of [...this.owned]) this.drop(h);
     });
     this.leaseId = await lease.grant();
     this.lease = lease;
-    await this.s.client.kv.put({ key: this.s.key(keys.controller(this.s.controllerId)), value: Buffer.from(String(Date.now())), lease: this.leaseId });
+    await this.s.client.kv.put({
+      key: this.s.key(keys.controller(this.s.controllerId)),
+      value: Buffer.from(String(Date.now())),
+      lease: this.leaseId,
+    });
     return this.leaseId;
   }
 
@@ -99,10 +115,16 @@ export class EtcdHostLeases implements HostOwnership {
       return (await this.s.client.kv.range({ key: start, range_end: prefixEnd(start) })).kvs;
     };
     const [owners, ctls] = await Promise.all([range(keys.ownersPrefix), range(keys.controllersPrefix)]);
-    const ownerOf = new Map(owners.map((kv) => [nameOf(kv.key.subarray(this.s.prefix.length).toString(), keys.ownersPrefix), kv.value.toString()]));
+    const ownerOf = new Map(
+      owners.map((kv) => [
+        nameOf(kv.key.subarray(this.s.prefix.length).toString(), keys.ownersPrefix),
+        kv.value.toString(),
+      ]),
+    );
     for (const h of [...this.owned]) if (ownerOf.get(h) !== this.s.controllerId) this.drop(h);
     const hosts = [...this.s.mirror.hostKeys].map((k) => nameOf(k, HOSTS));
-    for (const [h, c] of ownerOf) if (c === this.s.controllerId && hosts.includes(h) && !this.owned.has(h)) this.gain(h);
+    for (const [h, c] of ownerOf)
+      if (c === this.s.controllerId && hosts.includes(h) && !this.owned.has(h)) this.gain(h);
     const fair = Math.ceil(hosts.length / Math.max(1, ctls.length));
     for (const h of hosts) {
       if (this.owned.size >= fair || this.stopped) break;

@@ -72,7 +72,11 @@ export class MirrorFeed {
     const epoch = ++this.epoch;
     const start = Buffer.concat([this.prefix, Buffer.from(DATA)]);
     // watcher(), not create(): the feed holds it while it connects, so close() can cancel it then too.
-    const w = this.client.watch().prefix(start).startRevision(String(rev + 1)).watcher();
+    const w = this.client
+      .watch()
+      .prefix(start)
+      .startRevision(String(rev + 1))
+      .watcher();
     this.watcher = w;
     const fromWatch = (kv: IKeyValue, v: string | undefined) => {
       if (epoch !== this.epoch) return;
@@ -143,6 +147,8 @@ function cancelSoon(w: Watcher, waitMs = 1000): Promise<void> {
   return new Promise<void>((resolve) => {
     const t = setTimeout(resolve, waitMs);
     t.unref();
-    w.cancel().then(resolve, () => resolve()).finally(() => clearTimeout(t));
+    w.cancel()
+      .then(resolve, () => resolve())
+      .finally(() => clearTimeout(t));
   });
 }

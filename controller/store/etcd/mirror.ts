@@ -113,8 +113,13 @@ export class Mirror {
 
   /** The public JSON of the attachments; the whole inventory's text is the same string until one changes. */
   attachmentsJson(f?: { host?: string; net?: string }): string {
-    if (f?.host || f?.net) return `[${this.attachmentIds(f).map((id) => this.atts.get(id)![2]).join(',')}]`;
-    this.allJson ??= `[${this.attachmentIds().map((id) => this.atts.get(id)![2]).join(',')}]`;
+    if (f?.host || f?.net)
+      return `[${this.attachmentIds(f)
+        .map((id) => this.atts.get(id)![2])
+        .join(',')}]`;
+    this.allJson ??= `[${this.attachmentIds()
+      .map((id) => this.atts.get(id)![2])
+      .join(',')}]`;
     return this.allJson;
   }
 

@@ -17,7 +17,11 @@ export class OverlayTx implements Tx {
   /** key → new value (undefined: delete). */
   readonly writes = new Map<string, string | undefined>();
 
-  constructor(private readonly m: Mirror, private readonly parent?: OverlayTx, private readonly readOnly = false) {}
+  constructor(
+    private readonly m: Mirror,
+    private readonly parent?: OverlayTx,
+    private readonly readOnly = false,
+  ) {}
 
   /** This decision's changes become its group's. */
   mergeInto(p: OverlayTx): void {
@@ -93,7 +97,9 @@ export class OverlayTx implements Tx {
     return parse<HostRecord>(this.get(keys.host(name)));
   }
   listHosts(): HostRecord[] {
-    return this.list(this.m.hostKeys, HOSTS, keys.epochHosts).map((v) => JSON.parse(v) as HostRecord).sort(byName);
+    return this.list(this.m.hostKeys, HOSTS, keys.epochHosts)
+      .map((v) => JSON.parse(v) as HostRecord)
+      .sort(byName);
   }
   putHost(h: HostRecord): void {
     const k = keys.host(h.name);
@@ -120,7 +126,8 @@ export class OverlayTx implements Tx {
   }
   listNetworks(): NetworkRecord[] {
     return this.list(this.m.netKeys, NETS, keys.epochNets)
-      .map((v) => this.withCursors(JSON.parse(v) as NetworkRecord)!).sort(byName);
+      .map((v) => this.withCursors(JSON.parse(v) as NetworkRecord)!)
+      .sort(byName);
   }
   putNetwork(n: NetworkRecord): void {
     const k = keys.net(n.name);

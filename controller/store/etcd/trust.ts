@@ -30,7 +30,10 @@ class Outbox {
   private readonly queue: (() => Promise<unknown>)[] = [];
   private running = false;
   private closed = false;
-  constructor(private readonly log: Logger, private readonly retryMs = 1000) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly retryMs = 1000,
+  ) {}
 
   push(write: () => Promise<unknown>): void {
     this.queue.push(write);
@@ -100,7 +103,10 @@ async function putKey(s: EtcdStore, k: string, v: string): Promise<void> {
 export class EtcdRevocations implements RevocationStore {
   /** Revoked here and not seen back through the watch yet. */
   private readonly mine = new Map<string, RevokedEntry>();
-  constructor(private readonly s: EtcdStore, private readonly out: Outbox) {}
+  constructor(
+    private readonly s: EtcdStore,
+    private readonly out: Outbox,
+  ) {}
 
   isRevoked(serial: string): boolean {
     const n = normalizeSerial(serial);
@@ -131,7 +137,10 @@ export class EtcdRevocations implements RevocationStore {
 
 export class EtcdIssuedCerts implements IssuedCertsStore {
   private readonly mine = new Map<string, Map<string, IssuedRecord>>();
-  constructor(private readonly s: EtcdStore, private readonly out: Outbox) {}
+  constructor(
+    private readonly s: EtcdStore,
+    private readonly out: Outbox,
+  ) {}
 
   record(hostId: string, rec: IssuedRecord): void {
     let m = this.mine.get(hostId);
