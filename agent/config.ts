@@ -11,7 +11,10 @@ export const AgentConfigSchema = z.object({
   listen: z.string().optional(),
   stateDir: z.string().min(1).default('/var/lib/fleetnet/agent'),
   ovsDb: z.string().optional(),
-  /** Datapath of OVS bridges the agent creates when an attach does not say: system (kernel) or netdev (user space, the lab). */
+  /**
+   * Datapath of OVS bridges the agent creates when an attach does not say: system (kernel) or netdev (user space, the
+   * lab).
+   */
   ovsDatapath: z.enum(['system', 'netdev']).default('system'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   dockerSocket: z.string().default('/var/run/docker.sock'),

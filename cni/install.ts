@@ -19,7 +19,9 @@ export interface InstallOptions {
   bundle: string;
   /** The Node.js to run the plugin with (the runtime's PATH may not hold one). */
   node: string;
-  /** dist/fleetnet-cni-<os>-<cpu> of this installation, for this host: installed when it exists, unless `nodePlugin`. */
+  /**
+   * dist/fleetnet-cni-<os>-<cpu> of this installation, for this host: installed when it exists, unless `nodePlugin`.
+   */
   native: string;
   /** Install the Node plugin even when the native one exists. */
   nodePlugin: boolean;

@@ -96,7 +96,8 @@ export class Reservations {
     if (!pool.subnet || pool.first === undefined || pool.last === undefined) {
       throw new CniError(
         CniCode.invalidConfig,
-        `invalid network configuration: subnet: network ${pool.network} needs a subnet (this agent has no controller to ask)`,
+        `invalid network configuration: subnet: network ${pool.network} needs a subnet ` +
+          `(this agent has no controller to ask)`,
         'add "subnet" (and optionally "gateway", "rangeStart", "rangeEnd"), or start the agent with --cni-controller',
       );
     }

@@ -27,9 +27,11 @@ export function parseNewIfName(s: string, what = 'interface name'): IfName {
   const name = parseIfName(s, what);
   if (!NEW_NAME_RE.test(name)) {
     const bad = [...name].find((ch) => !NEW_NAME_RE.test(ch))!;
+    const cleaned = /^[A-Za-z]/.test(s) ? s.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, IFNAMSIZ) : '';
     throw invalid(
-      `${what} '${s}' contains '${bad}'; fleetnet names the links it creates with ASCII letters, digits, '-', '_' and '.' only`,
-      `choose a name like ${/^[A-Za-z]/.test(s) ? s.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, IFNAMSIZ) || 'eth1' : 'eth1'}`,
+      `${what} '${s}' contains '${bad}'; fleetnet names the links it creates with ` +
+        `ASCII letters, digits, '-', '_' and '.' only`,
+      `choose a name like ${cleaned || 'eth1'}`,
     );
   }
   return name;

@@ -32,7 +32,10 @@ export function tunnelMtu(underlayMtu: number, encap: MeshEncap): number {
   return mtu;
 }
 
-/** One tunnel on one host. For kind=bridge + vxlan, `port` is the network's VXLAN device and the tunnel is its flood entry to `peerIp`. */
+/**
+ * One tunnel on one host. For kind=bridge + vxlan, `port` is the network's VXLAN device and the tunnel is its flood
+ * entry to `peerIp`.
+ */
 export interface Tunnel {
   network: string;
   kind: MeshKind;

@@ -83,7 +83,8 @@ export async function actFleet(ctx: DemoContext): Promise<void> {
     [last, `${opts.name}-web4`, `${SUBNET}.20/24`],
   ] as const;
   say(
-    `Two containers, on ${first.name} and ${last.name}; the controller reserves their addresses fleet-wide and picks MACs:`,
+    `Two containers, on ${first.name} and ${last.name}; the controller reserves ` +
+      `their addresses fleet-wide and picks MACs:`,
   );
   for (const [h, name, addr] of webs) {
     await runBusybox(runner, { name, labels: [`${LAB_LABEL}=${opts.name}`, 'fleetnet.demo=1'] });
@@ -103,6 +104,7 @@ export async function actFleet(ctx: DemoContext): Promise<void> {
     throw new FleetnetError('failed', `${webs[0][1]} on ${first.name} could not reach ${SUBNET}.20 on ${last.name}`);
   await must(['mesh', 'status', '--net', NET]);
   say(
-    `ok: ${webs[0][1]} on ${first.name} and ${webs[1][1]} on ${last.name} share one layer-2 network through the controller's GRE mesh.`,
+    `ok: ${webs[0][1]} on ${first.name} and ${webs[1][1]} on ${last.name} share one ` +
+      `layer-2 network through the controller's GRE mesh.`,
   );
 }

@@ -246,7 +246,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     await allSettledOrThrow(lab.hosts.map((h) => buildHostOvs(runner, h, state)));
     check();
     step(
-      `underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on br-phy; ${lab.hosts[0]!.name} pings the others`,
+      `underlay: ${lab.hosts.map((h) => `${h.name}=${h.underlayIp}`).join(' ')} on ` +
+        `br-phy; ${lab.hosts[0]!.name} pings the others`,
     );
     await checkUnderlay(runner, lab);
     check();

@@ -18,5 +18,6 @@ for (const [path, entry] of Object.entries(lock.packages)) {
 }
 writeFileSync('npm-shrinkwrap.json', `${JSON.stringify(lock, null, 2)}\n`);
 console.error(
-  `npm-shrinkwrap.json: ${Object.keys(lock.packages).length - 1} packages locked (${filled} tarball addresses filled in)`,
+  `npm-shrinkwrap.json: ${Object.keys(lock.packages).length - 1} packages locked ` +
+    `(${filled} tarball addresses filled in)`,
 );

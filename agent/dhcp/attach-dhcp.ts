@@ -28,7 +28,8 @@ export function dhcpAddressOf(
   if (d.client !== 'dhcp' && !findProgram(d.client)) throw missingClient(d.client);
   if (d.client === 'dhcp' && c.runtime !== 'docker') {
     throw invalid(
-      "'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's network; this target is not a Docker container",
+      "'dhcp' runs busybox udhcpc in a helper container sharing a Docker container's " +
+        'network; this target is not a Docker container',
       'use udhcpc, dhclient or dhcpcd',
     );
   }

@@ -138,7 +138,8 @@ function checkValue(client: DhcpClient, opt: string, rule: Rule, v: string): voi
           : tryParseAddr(v)?.family === 4;
   if (!ok)
     throw invalid(
-      `${client} option ${opt} '${v}' is not a valid ${rule.value === 'ipv4' ? 'IPv4 address' : rule.value} (${rule.what})`,
+      `${client} option ${opt} '${v}' is not a valid ` +
+        `${rule.value === 'ipv4' ? 'IPv4 address' : rule.value} (${rule.what})`,
     );
 }
 
@@ -146,7 +147,10 @@ function allowedHint(client: DhcpClient): string {
   const list = Object.entries(ALLOWED[client]).map(([k, r]) =>
     r.value === 'none' ? k : `${k} ${r.value.toUpperCase()}`,
   );
-  return `allowed for ${client}: ${list.join(', ')}; separate words with spaces or commas, e.g. ${client}:${client === 'dhclient' ? '-timeout,30' : '-O,ntpsrv'}`;
+  return (
+    `allowed for ${client}: ${list.join(', ')}; separate words with spaces or commas, e.g. ` +
+    `${client}:${client === 'dhclient' ? '-timeout,30' : '-O,ntpsrv'}`
+  );
 }
 
 /** A DHCP host name from a container name: letters, digits and '-' (RFC 1123 labels), else none. */

@@ -22,7 +22,8 @@ export function writeContainerResolvConf(pid: number, l: Lease, procRoot = '/pro
   const host = statSync('/');
   if (root.dev === host.dev && root.ino === host.ino)
     throw failed(
-      `process ${pid} shares the machine's root filesystem; its resolv.conf is the machine's, so fleetnet leaves it alone`,
+      `process ${pid} shares the machine's root filesystem; its resolv.conf is the ` +
+        `machine's, so fleetnet leaves it alone`,
     );
   writeFileSync(`${procRoot}/${pid}/root/etc/resolv.conf`, resolvConfText(l));
 }

@@ -165,7 +165,9 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
               'failed',
               `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`,
               {
-                hint: `check that a DHCP server answers on the host interface; the client's log was ${m.dir}/client.log`,
+                hint:
+                  `check that a DHCP server answers on the host interface; the client's ` +
+                  `log was ${m.dir}/client.log`,
               },
             ),
           ),
@@ -417,7 +419,9 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return this.clients.has(key);
   }
 
-  /** After an agent restart: live clients are adopted (same PID and start time), dead ones restarted, orphans reaped. */
+  /**
+   * After an agent restart: live clients are adopted (same PID and start time), dead ones restarted, orphans reaped.
+   */
   async adopt(): Promise<{ adopted: string[]; restarted: string[]; reaped: string[] }> {
     const out = { adopted: [] as string[], restarted: [] as string[], reaped: [] as string[] };
     for (const { dir, rec } of readClientRecords(this.root)) {

@@ -97,7 +97,9 @@ export async function probeOvs(runner: Runner, installed: boolean, opts: ProbeOp
     .run('ovs-vsctl', args, { allowFail: true, timeoutMs: 10_000 })
     .catch((err: unknown) => ({ code: -1, stdout: '', stderr: String(err) }));
   if (r.code !== 0) {
-    const why = `no Open vSwitch database answers${opts.ovsDb ? ` at ${opts.ovsDb}` : ''}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
+    const why =
+      `no Open vSwitch database answers${opts.ovsDb ? ` at ${opts.ovsDb}` : ''}: ` +
+      `${r.stderr.trim().split('\n').pop() ?? ''}`;
     return [missing('ovs', why), missing('ovs-netdev', why), missing('ovs-system', why)];
   }
   const types = r.stdout

@@ -57,7 +57,10 @@ export function masterOf(name: string, sysClassNet = '/sys/class/net'): string |
   }
 }
 
-/** pipework's `mac:HOSTMAC`: the host interface holding this MAC (bridges and VLAN children skipped when a plain NIC also has it). */
+/**
+ * pipework's `mac:HOSTMAC`: the host interface holding this MAC (bridges and VLAN children skipped when a plain NIC
+ * also has it).
+ */
 export function findLinksByMac(mac: string, sysClassNet = '/sys/class/net'): string[] {
   let names: string[] = [];
   try {

@@ -182,7 +182,8 @@ export async function stopSupervised(r: Runner): Promise<void> {
     'sh',
     [
       '-c',
-      'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
+      'test -f "$1" || exit 0; p=$(cat "$1"); kill "$p" 2>/dev/null; i=0; while kill -0 "$p" ' +
+        '2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done',
       'sh',
       REMOTE.pid,
     ],

@@ -12,7 +12,10 @@ export function splitHostPort(pattern: string): { pattern: string; port?: number
   return m ? { pattern: m[1]!, port: Number(m[2]) } : { pattern };
 }
 
-/** Expands every `[beg:end(:step)]` of a host pattern, as Ansible's expand_hostname_range does. `where` names the line for errors. */
+/**
+ * Expands every `[beg:end(:step)]` of a host pattern, as Ansible's expand_hostname_range does. `where` names the line
+ * for errors.
+ */
 export function expandHostRange(pattern: string, where: string): string[] {
   const open = pattern.indexOf('[');
   if (open < 0) return [pattern];

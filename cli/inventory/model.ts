@@ -70,7 +70,10 @@ export class InventoryData {
     if (!c.parents.includes(parent)) c.parents.push(parent);
   }
 
-  /** What Ansible's reconcile does after parsing: top-level groups become children of all; hosts in no group, of ungrouped. */
+  /**
+   * What Ansible's reconcile does after parsing: top-level groups become children of all; hosts in no group, of
+   * ungrouped.
+   */
   reconcile(): void {
     for (const g of this.groups.values()) {
       if (g.name !== 'all' && g.parents.length === 0) this.addChild('all', g.name);
@@ -115,7 +118,9 @@ export class InventoryData {
     return [...out];
   }
 
-  /** Every host of a group and its descendants in Ansible's order: the group's own, then its children's, breadth first. */
+  /**
+   * Every host of a group and its descendants in Ansible's order: the group's own, then its children's, breadth first.
+   */
   hostsOf(group: string): string[] {
     const order = [group];
     for (let i = 0; i < order.length; i++)

@@ -44,7 +44,10 @@ function matcher(part: string, limit: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** The hosts one pattern part names: groups (with their descendants' hosts), then hosts for wildcards or when no group matched. */
+/**
+ * The hosts one pattern part names: groups (with their descendants' hosts), then hosts for wildcards or when no group
+ * matched.
+ */
 function hostsOfPart(inv: InventoryData, part: string, limit: string): string[] {
   const re = matcher(part, limit);
   const out = new Set<string>();
@@ -55,7 +58,10 @@ function hostsOfPart(inv: InventoryData, part: string, limit: string): string[] 
   return [...out];
 }
 
-/** The hosts of the inventory a limit selects, in Ansible's order; exit 2 naming the part that is bad or matches nothing. */
+/**
+ * The hosts of the inventory a limit selects, in Ansible's order; exit 2 naming the part that is bad or matches
+ * nothing.
+ */
 export function selectHosts(inv: InventoryData, limit: string | undefined): string[] {
   if (limit === undefined) return inv.hostsOf('all');
   if (!limit.trim()) throw invalid('--limit is empty', 'give a host, a group or a pattern, e.g. --limit web:&dc1');

@@ -4,6 +4,12 @@
 
 class NotLiteral extends Error {}
 
+/** A number (hex, octal, binary, decimal, float, signed) or a bare name such as True or None. */
+const BARE_WORD = new RegExp(
+  String.raw`^(?:[+-]\s*)?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|` +
+    String.raw`(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?\.?|[A-Za-z_]\w*)`,
+);
+
 export function parsePythonValue(text: string): unknown {
   try {
     const p = new LiteralParser(text.trim());
@@ -44,10 +50,7 @@ class LiteralParser {
     if (c === '[' || c === '(') return this.seq(c === '[' ? ']' : ')');
     if (c === '{') return this.dict();
     if (c === '"' || c === "'") return this.str();
-    const m =
-      /^(?:[+-]\s*)?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][+-]?\d+)?\.?|[A-Za-z_]\w*)/.exec(
-        this.s.slice(this.i),
-      );
+    const m = BARE_WORD.exec(this.s.slice(this.i));
     if (!m) throw new NotLiteral();
     this.i += m[0].length;
     const t = m[0].replace(/\s/g, '');

@@ -60,7 +60,8 @@ export function parseStaticAddress(cidrText: string, gatewayText?: string): Stat
   if (!linkLocal && !contains(net, gateway)) {
     throw invalid(
       `gateway ${gateway.text} is outside ${net.text}, the subnet of ${cidr.text}, so the container could not reach it`,
-      `give a gateway inside ${net.text}, or widen the prefix of the address (e.g. ${cidr.addr.text}/${cidr.addr.family === 4 ? 16 : 48})`,
+      `give a gateway inside ${net.text}, or widen the prefix of the address (e.g. ` +
+        `${cidr.addr.text}/${cidr.addr.family === 4 ? 16 : 48})`,
     );
   }
   return { kind: 'static', cidr, gateway };

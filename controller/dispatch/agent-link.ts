@@ -7,7 +7,9 @@ import { agentChannel } from '../pki/wiring.js';
 
 export { isUnreachable } from '../../common/rpc/agent-client.js';
 
-/** Links over mutual TLS (trust, issue 7): the agent's certificate must name the host; plain TCP without a trust folder. */
+/**
+ * Links over mutual TLS (trust, issue 7): the agent's certificate must name the host; plain TCP without a trust folder.
+ */
 export function tlsAgentLinks(trust: Trust | undefined): AgentLinkFactory {
   return (addr, hostName) => grpcAgentLink(addr, hostName, agentChannel(trust, hostName));
 }

@@ -79,7 +79,8 @@ export function decideAttach(tx: Tx, i: FleetAttachInput, nowMs: number, rand?: 
   if (existing) {
     if (existing.host !== host.name || existing.requestFp !== fp || !!existing.reserveOnly !== !!i.reserveOnly) {
       throw conflict(
-        `${existing.target.value} (${existing.ifname}) on host ${existing.host} is already attached with other settings (${existing.net}, ${existing.addresses.map((a) => a.cidr).join(' ') || 'no address'}, ${existing.mac})`,
+        `${existing.target.value} (${existing.ifname}) on host ${existing.host} is already attached with other ` +
+          `settings (${existing.net}, ${addressesText(existing)}, ${existing.mac})`,
         `detach it first: fleetnet detach --host ${existing.host} ${existing.target.value} -i ${existing.ifname}`,
       );
     }
@@ -330,4 +331,8 @@ export function containerRemoved(
   const host = tx.getHost(a.host);
   if (host) bumpGeneration(tx, host);
   return 'released';
+}
+
+function addressesText(a: AttachmentRecord): string {
+  return a.addresses.map((x) => x.cidr).join(' ') || 'no address';
 }

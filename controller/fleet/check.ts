@@ -41,7 +41,9 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
           kind: 'leak',
           host,
           subject,
-          detail: `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated (${a.state}), no interface on ${host}`,
+          detail:
+            `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated ` +
+            `(${a.state}), no interface on ${host}`,
           fixed: false,
         });
     } else if (!agentMatches(a, i)) {

@@ -40,7 +40,8 @@ export async function migrateFleet(
   const dst = await readFleet(to);
   if (dst.hosts.length || dst.networks.length || dst.attachments.length) {
     throw invalid(
-      `the destination ${to.description} already holds a fleet (${dst.hosts.length} hosts, ${dst.networks.length} networks, ${dst.attachments.length} attachments)`,
+      `the destination ${to.description} already holds a fleet (${dst.hosts.length} hosts, ` +
+        `${dst.networks.length} networks, ${dst.attachments.length} attachments)`,
       'migrate into an empty store: a new SQLite file, or an etcd prefix nothing uses (--etcd-prefix)',
     );
   }

@@ -26,7 +26,8 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS networks (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attachments (
-  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL,
+  data TEXT NOT NULL, view TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attachments_host ON attachments(host);
 CREATE INDEX IF NOT EXISTS attachments_net ON attachments(net);
 DROP TABLE IF EXISTS addresses;
@@ -36,7 +37,8 @@ DROP TABLE IF EXISTS macs;
 /** A state file of the first layout (attachments keyed by id; addresses and macs tables): rewritten in place once. */
 const MIGRATE_V1 = `
 CREATE TABLE attachments_v2 (
-  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+  seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL,
+  data TEXT NOT NULL, view TEXT NOT NULL);
 INSERT INTO attachments_v2 (id, host, net, data, view) SELECT id, host, net, data, view FROM attachments ORDER BY rowid;
 DROP TABLE attachments;
 ALTER TABLE attachments_v2 RENAME TO attachments;

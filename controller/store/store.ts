@@ -4,7 +4,8 @@
 // `transact(fn)`: all of fn's reads and writes commit together or not at all. fn is synchronous
 // and must have no side effects outside tx, because a backend may run it again: the SQLite backend
 // runs it in a group-committed IMMEDIATE transaction (a second time, in a SAVEPOINT, when another
-// decision of its group was refused) and resolves only after the COMMIT; an etcd backend (several controllers) runs it against a
+// decision of its group was refused) and resolves only after the COMMIT; an etcd backend (several controllers) runs it
+// against a
 // watch-fed mirror, commits with a compare on the revisions of every key it read, and re-runs it
 // when another controller got there first (etcd's STM pattern).
 import type { Logger } from 'pino';

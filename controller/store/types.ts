@@ -48,7 +48,9 @@ export interface NetworkRecord {
   vlan: number;
   mtu: number;
   createdMs: number;
-  /** Per family, the last address handed out by allocation (host-local's cursor), so the next search starts after it. */
+  /**
+   * Per family, the last address handed out by allocation (host-local's cursor), so the next search starts after it.
+   */
   cursors: Record<string, string>;
   /** The network's tunnel mesh (absent: not meshed). See controller/mesh/fleet-mesh.ts. */
   mesh?: NetworkMesh;
