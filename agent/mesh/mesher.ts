@@ -12,7 +12,8 @@ import { checkTunnel, diffTunnels, tunnelId, type NetworkTunnels, type Tunnel } 
 import type { Runner } from '../../common/runner.js';
 import { BridgeTunnels, gretapMissing } from './bridge-tunnels.js';
 import { MeshFirewall, type FirewallState } from './firewall.js';
-import { OvsTunnels } from './ovs-tunnels.js';
+import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
+import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
 
 export interface MeshNetworkSpec extends NetworkTunnels {
@@ -30,7 +31,10 @@ export interface MeshResult {
   added: Tunnel[];
   removed: Tunnel[];
   kept: number;
-  /** Mutating commands run: one per OVS network's additions (one transaction), per OVS port removed, per kernel device made or removed, per flood entry, per firewall replace. */
+  /**
+   * Mutating commands run: one per OVS network's additions and one per its removals (one transaction
+   * each), per kernel device made or removed, per flood entry, per firewall replace.
+   */
   changes: number;
   errors: { network: string; message: string }[];
 }
@@ -81,6 +85,13 @@ export function checkMeshSpec(spec: MeshSpec): MeshSpec {
   return spec;
 }
 
+/** Tunnels grouped by network and bridge, in order. */
+function byNetwork(ts: readonly Tunnel[]): Map<string, Tunnel[]> {
+  const groups = new Map<string, Tunnel[]>();
+  for (const t of ts) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
+  return groups;
+}
+
 export class Mesher {
   private spec: MeshSpec = EMPTY;
   private readonly queue = new KeyedQueue();
@@ -89,6 +100,8 @@ export class Mesher {
   private readonly firewall: MeshFirewall;
   private timer: NodeJS.Timeout | undefined;
   private lastPass: MeshResult | undefined;
+  /** The spec the last pass left converged with no error: the next ApplyMesh diffs against it, reading nothing back. */
+  private settled: MeshSpec | undefined;
 
   constructor(private readonly o: MesherOptions) {
     this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
@@ -127,8 +140,9 @@ export class Mesher {
       const tmp = `${this.file()}.tmp`;
       writeFileSync(tmp, JSON.stringify(spec), { mode: 0o600 });
       renameSync(tmp, this.file());
+      const settled = this.settled;
       this.spec = spec;
-      const res = await this.pass();
+      const res = await this.pass(settled);
       this.resume(false);
       return res;
     });
@@ -176,7 +190,13 @@ export class Mesher {
     });
   }
 
-  private async pass(): Promise<MeshResult> {
+  /**
+   * Converges to the spec held. With `settled` (what the last clean pass left, an ApplyMesh), what
+   * exists is taken to be that spec and only the difference is run: a join costs each member one
+   * ovs-vsctl, nothing read back. The periodic pass (reconcile) always reads back: it repairs drift.
+   */
+  private async pass(settled?: MeshSpec): Promise<MeshResult> {
+    this.settled = undefined;
     const res: MeshResult = {
       generation: this.spec.generation,
       added: [],
@@ -191,14 +211,17 @@ export class Mesher {
       res.errors.push({ network, message });
       this.o.log.warn({ network, err: message }, 'mesh: network not converged');
     };
-    await this.passOvs(nets, res, fail);
-    await this.passKernel(nets, res, fail);
+    await this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
+    const kernelSame = settled && sameTunnels(kernelTunnels(settled), kernelTunnels(this.spec));
+    if (kernelSame) res.kept += kernelTunnels(this.spec).length;
+    else await this.passKernel(nets, res, fail);
     if (res.changes > 0)
       this.o.log.info(
         { generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes },
         'mesh converged',
       );
     this.lastPass = res;
+    if (!res.errors.length) this.settled = this.spec;
     return res;
   }
 
@@ -206,11 +229,12 @@ export class Mesher {
     nets: Map<string, MeshNetworkSpec>,
     res: MeshResult,
     fail: (n: string, e: unknown) => void,
+    settled: OvsMeshState | undefined,
   ): Promise<void> {
     const want = [...nets.values()].filter((n) => n.kind === 'ovs').flatMap((n) => n.tunnels);
-    let state;
+    let state = settled;
     try {
-      state = await this.ovs.list();
+      state ??= await this.ovs.list();
     } catch (err) {
       // No OVS here and nothing asked of it: nothing to do, nothing to report.
       for (const n of new Set(want.map((t) => t.network))) fail(n, err);
@@ -218,20 +242,18 @@ export class Mesher {
     }
     const d = diffTunnels(want, state.tunnels);
     res.kept += d.keep.length;
-    for (const t of d.remove) {
+    // One transaction per network for its stale ports, one for its missing ones (and bridge): a
+    // failing network leaves the others converged.
+    for (const ts of byNetwork(d.remove).values()) {
       try {
-        await this.ovs.remove(t);
-        res.removed.push(t);
+        await this.ovs.remove(ts);
+        res.removed.push(...ts);
         res.changes++;
       } catch (err) {
-        fail(t.network, err);
+        fail(ts[0]!.network, err);
       }
     }
-    // One transaction per network (and bridge): a failing network leaves the others converged.
-    const groups = new Map<string, Tunnel[]>();
-    for (const t of d.add)
-      groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
-    for (const ts of groups.values()) {
+    for (const ts of byNetwork(d.add).values()) {
       const { network, bridge } = ts[0]!;
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {

@@ -183,11 +183,13 @@ export class OvsTunnels {
     return new OvsCtl(this.o.runner, this.o.ovsDb).datapathProblem(bridge);
   }
 
-  removeArgs(t: Pick<Tunnel, 'bridge' | 'port'>): string[] {
-    return [...this.base(), '--if-exists', 'del-port', ...(t.bridge ? [t.bridge] : []), t.port];
+  /** One ovs-vsctl transaction removing the ports (a network taken out removes N-1 at once). */
+  removeArgs(tunnels: Pick<Tunnel, 'bridge' | 'port'> | Pick<Tunnel, 'bridge' | 'port'>[]): string[] {
+    const cmds = [tunnels].flat().map((t) => ['--if-exists', 'del-port', ...(t.bridge ? [t.bridge] : []), t.port]);
+    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
   }
 
-  async remove(t: Pick<Tunnel, 'bridge' | 'port'>): Promise<void> {
+  async remove(t: Pick<Tunnel, 'bridge' | 'port'> | Pick<Tunnel, 'bridge' | 'port'>[]): Promise<void> {
     await this.o.runner.run('ovs-vsctl', this.removeArgs(t), { timeoutMs: 15_000 });
   }
 }

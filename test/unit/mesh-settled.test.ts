@@ -1,0 +1,129 @@
+// An ApplyMesh after a clean pass runs only the difference from the spec that pass left (nothing
+// read back); the periodic pass still reads everything back, and a pass with an error is never
+// trusted. Through a FakeRunner: the exact commands a joining peer costs an existing member.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { silentLogger } from '../../common/logger.js';
+import { FakeRunner, type RecordedCall } from '../../common/runner.js';
+import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
+import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
+import { planMesh } from '../../common/mesh/plan.js';
+
+const DB = 'unix:/run/x/db.sock';
+const hosts = [1, 2, 3, 4].map((i) => ({ name: `h${i}`, underlayIp: `10.99.0.${10 + i}` }));
+const dir = mkdtempSync(join(tmpdir(), 'fleetnet-mesh-settled-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** h1's part of the blue mesh with these members. */
+function specOf(generation: number, members: string[]): MeshSpec {
+  const nets = [{ name: 'blue', kind: 'ovs' as const, encap: 'gre' as const, key: 100, bridge: 'ovs-blue', members }];
+  return { generation, networks: planMesh(hosts, nets)[0]!.networks };
+}
+
+/** `ovs-vsctl list` of a database holding ovs-blue with no ports (the first pass reads this). */
+const EMPTY_BLUE =
+  [
+    {
+      headings: ['name', 'ports', 'datapath_type', 'datapath_id'],
+      data: [['ovs-blue', ['set', []], 'netdev', '0001']],
+    },
+    { headings: ['_uuid', 'name', 'external_ids'], data: [] },
+    { headings: ['name', 'type', 'options', 'bfd_status'], data: [] },
+  ]
+    .map((x) => JSON.stringify(x))
+    .join('\n') + '\n';
+
+function mesher(failAdd: () => boolean = () => false) {
+  const r = new FakeRunner((c) => {
+    if (c.cmd === 'ovs-vsctl' && c.args.includes('list')) return { stdout: EMPTY_BLUE };
+    if (c.cmd === 'ovs-vsctl' && c.args.includes('add-port') && failAdd()) return { code: 1, stderr: 'boom' };
+    if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: '[]' };
+    if (c.cmd === 'bridge') return { stdout: '[]' };
+    if (c.cmd === 'nft') return { code: 1 };
+    return {};
+  });
+  const m = new Mesher({
+    runner: r,
+    ovsDb: DB,
+    stateDir: mkdtempSync(join(dir, 'a-')),
+    log: silentLogger(),
+    hasGretap: async () => false,
+  });
+  return { r, m };
+}
+
+const summary = (c: RecordedCall) =>
+  `${c.cmd} ${c.args
+    .filter((a) => !a.startsWith('--db='))
+    .slice(0, 4)
+    .join(' ')}`;
+
+test('a joining peer costs an existing member one ovs-vsctl (its port), nothing read back', async () => {
+  const { r, m } = mesher();
+  const first = await m.apply(specOf(1, ['h1', 'h2', 'h3']));
+  assert.deepEqual([first.added.length, first.errors], [2, []]);
+  // The first pass reads back: OVS, kernel links, flood entries, firewall.
+  assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
+  assert.ok(r.calls.some((c) => c.cmd === 'ip') && r.calls.some((c) => c.cmd === 'nft'));
+
+  r.calls.length = 0;
+  const join4 = await m.apply(specOf(2, ['h1', 'h2', 'h3', 'h4']));
+  const port4 = specOf(2, ['h1', 'h4']).networks[0]!.tunnels[0]!;
+  assert.deepEqual(
+    r.calls.map((c) => c.args),
+    [new OvsTunnels({ runner: r, ovsDb: DB }).addArgs([port4])],
+  );
+  assert.deepEqual([join4.added.map((t) => t.peer), join4.removed, join4.kept, join4.changes], [['h4'], [], 2, 1]);
+
+  // The same plan under a newer generation (the controller's periodic push): no command at all.
+  r.calls.length = 0;
+  const same = await m.apply(specOf(3, ['h1', 'h2', 'h3', 'h4']));
+  assert.deepEqual([r.calls.length, same.kept, same.changes, same.generation], [0, 3, 0, 3]);
+
+  // Two peers leave: one transaction removes both ports.
+  r.calls.length = 0;
+  const left = await m.apply(specOf(4, ['h1', 'h2']));
+  assert.deepEqual(r.calls.map(summary), ['ovs-vsctl --timeout=10 --if-exists del-port ovs-blue']);
+  assert.equal(r.calls[0]!.args.filter((a) => a === 'del-port').length, 2);
+  assert.deepEqual([left.removed.map((t) => t.peer).sort(), left.kept, left.changes], [['h3', 'h4'], 1, 1]);
+
+  // The periodic pass reads everything back (and here finds the port gone from this fake database: adds it).
+  r.calls.length = 0;
+  const pass = await m.reconcile();
+  assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
+  assert.ok(r.calls.some((c) => c.cmd === 'ip') && r.calls.some((c) => c.cmd === 'nft'));
+  assert.deepEqual(
+    pass.added.map((t) => t.peer),
+    ['h2'],
+  );
+});
+
+test('after a pass with an error the next ApplyMesh reads back again', async () => {
+  let fail = true;
+  const { r, m } = mesher(() => fail);
+  const bad = await m.apply(specOf(1, ['h1', 'h2']));
+  assert.equal(bad.errors.length, 1);
+  fail = false;
+  r.calls.length = 0;
+  const ok = await m.apply(specOf(2, ['h1', 'h2']));
+  assert.deepEqual([ok.added.map((t) => t.peer), ok.errors], [['h2'], []]);
+  assert.ok(
+    r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')),
+    'read back after a failure',
+  );
+  // Clean now: the same plan again costs nothing.
+  r.calls.length = 0;
+  await m.apply(specOf(3, ['h1', 'h2']));
+  assert.deepEqual(r.calls, []);
+});
+
+test('a new network on a bridge no settled tunnel was on: read back first (it may have to be made)', async () => {
+  const { r, m } = mesher();
+  await m.apply({ generation: 1, networks: [] });
+  r.calls.length = 0;
+  await m.apply(specOf(2, ['h1', 'h2']));
+  assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
+});
