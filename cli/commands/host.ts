@@ -53,7 +53,7 @@ async function joinMeshes(
 ): Promise<boolean> {
   const joined = [];
   for (const network of nets) {
-    const res = await conn.call(conn.client.meshAdd, { host, network }, 60_000);
+    const res = await conn.call(conn.client.meshAdd, { host, network, hosts: [] }, 60_000);
     joined.push(res);
     if (!json) {
       process.stdout.write(

@@ -65,28 +65,37 @@ export function register(program: Command): void {
       }
     });
   for (const [verb, summary] of [
-    ['add', "put a host into a network's mesh: one new tunnel on each member"],
-    ['rm', "take a host out of a network's mesh"],
+    ['add', "put hosts into a network's mesh: one new tunnel per newcomer on each member"],
+    ['rm', "take hosts out of a network's mesh"],
   ] as const) {
     mesh
       .command(verb)
       .summary(summary)
-      .argument('<host>', 'a fleet host (fleetnet hosts)')
+      .argument('<host...>', 'fleet hosts (fleetnet hosts); several at once are one change, each member pushed once')
       .requiredOption('--net <name>', 'a network created with --mesh gre|vxlan')
       .option('--json', 'print JSON')
       .addHelpText(
         'after',
-        `\nExamples:\n  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre\n  fleetnet mesh add h1 --net blue\n  fleetnet mesh add h2 --net blue\n  fleetnet mesh ${verb} h3 --net blue`,
+        [
+          '',
+          'An unknown host refuses the whole command (exit 2) and changes nothing.',
+          '',
+          'Examples:',
+          '  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre',
+          '  fleetnet mesh add h1 h2 h3 --net blue      # a fleet at once: each member pushed once',
+          '  fleetnet mesh add h4 --net blue            # one more: one port on each member',
+          `  fleetnet mesh ${verb} h3 --net blue`,
+        ].join('\n'),
       )
-      .action(async (host: string, opts: { net: string; json?: boolean }, cmd: Command) => {
+      .action(async (hosts: string[], opts: { net: string; json?: boolean }, cmd: Command) => {
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
-          const req = { host, network: opts.net };
+          const req = { host: '', hosts, network: opts.net };
+          const who = hosts.length > 3 ? `${hosts.length} hosts` : hosts.join(' ');
           // up to a minute while every member's agent converges: say so (stderr, so --json stays clean)
           const { waitView } = await import('../output/progress.js');
-          const view = waitView(
-            `${verb === 'add' ? 'adding' : 'removing'} ${host} ${verb === 'add' ? 'to' : 'from'} the mesh of ${opts.net}: pushing tunnels to its members`,
-          );
+          const doing = verb === 'add' ? `adding ${who} to` : `removing ${who} from`;
+          const view = waitView(`${doing} the mesh of ${opts.net}: pushing tunnels to its members`);
           let res;
           try {
             res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
@@ -102,11 +111,13 @@ export function register(program: Command): void {
           );
           if (opts.json) printJson(res);
           else {
-            const what = verb === 'add' ? `${host} joined` : `${host} left`;
+            const what = verb === 'add' ? `${who} joined` : `${who} left`;
+            const is = `${hosts.length > 1 ? 'are' : 'is'} ${verb === 'add' ? 'already' : 'not'}`;
+            const nothing = `nothing to do: ${who} ${is} in the mesh of ${opts.net}`;
             process.stdout.write(
               res.changed
                 ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`
-                : `nothing to do: ${host} ${verb === 'add' ? 'is already' : 'is not'} in the mesh of ${opts.net}\n`,
+                : `${nothing}\n`,
             );
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
           }

@@ -104,10 +104,14 @@ export function planMesh(hosts: readonly MeshHost[], networks: readonly MeshNetw
   const sortedNets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
   return [...byName.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((self) => ({
-      host: self.name,
-      networks: sortedNets.filter((n) => n.members.includes(self.name)).map((n) => planNetwork(self, n, byName)),
-    }));
+    .map((self) => planOf(self, sortedNets, byName));
+}
+
+function planOf(self: MeshHost, sortedNets: readonly MeshNetwork[], byName: Map<string, MeshHost>): HostPlan {
+  return {
+    host: self.name,
+    networks: sortedNets.filter((n) => n.members.includes(self.name)).map((n) => planNetwork(self, n, byName)),
+  };
 }
 
 function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHost>): HostNetworkPlan {
@@ -144,7 +148,17 @@ function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHos
   };
 }
 
-/** One host's plan, or an empty one when the host is in no meshed network. */
+/**
+ * One host's plan (planMesh's entry for it), or an empty one when the host is in no meshed network.
+ * Only this host's tunnels are made: a push to each of N hosts costs O(N²) in all, not O(N³).
+ */
 export function planForHost(host: string, hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): HostPlan {
-  return planMesh(hosts, networks).find((p) => p.host === host) ?? { host, networks: [] };
+  const byName = checkInput(hosts, networks);
+  const self = byName.get(host);
+  if (!self) return { host, networks: [] };
+  return planOf(
+    self,
+    [...networks].sort((a, b) => a.name.localeCompare(b.name)),
+    byName,
+  );
 }

@@ -54,30 +54,49 @@ function meshedNetwork(tx: Tx, net: string): NetworkRecord & { mesh: NetworkMesh
   return n as NetworkRecord & { mesh: NetworkMesh };
 }
 
-/** Adds a host to a network's mesh; returns the hosts whose tunnels change (all members). */
+/** Host names as one request gives them: each once, none empty (a blank name is a usage error, not a lookup). */
+function hostList(hosts: string | readonly string[]): string[] {
+  const list = [...new Set([hosts].flat())];
+  if (!list.length || list.some((h) => !h))
+    throw invalid('an empty host name', 'name one or more hosts (see them with: fleetnet hosts)');
+  return list;
+}
+
+/**
+ * Adds hosts to a network's mesh in one decision; returns the hosts whose tunnels change (all members).
+ * An unknown host refuses the whole request before anything is written.
+ */
 export function meshAdd(
   tx: Tx,
   net: string,
-  host: string,
+  hosts: string | readonly string[],
 ): { network: NetworkRecord; hosts: string[]; changed: boolean } {
   const n = meshedNetwork(tx, net);
-  if (!tx.getHost(host)) throw notFound(`no host named ${host}`, 'add it first: fleetnet host add NAME --addr IP');
-  if (n.mesh.members.includes(host)) return { network: n, hosts: n.mesh.members, changed: false };
-  const members = [...n.mesh.members, host].sort();
+  const list = hostList(hosts);
+  const unknown = list.filter((h) => !tx.getHost(h));
+  if (unknown.length)
+    throw notFound(
+      `no host named ${unknown.join(', ')}`,
+      `add ${unknown.length > 1 ? 'them' : 'it'} first: fleetnet host add NAME --addr IP`,
+    );
+  const joining = list.filter((h) => !n.mesh.members.includes(h));
+  if (!joining.length) return { network: n, hosts: n.mesh.members, changed: false };
+  const members = [...n.mesh.members, ...joining].sort();
   const network = { ...n, mesh: { ...n.mesh, members } };
   tx.putNetwork(network);
   return { network, hosts: members, changed: true };
 }
 
-/** Takes a host out of a network's mesh; returns the hosts whose tunnels change (the old members). */
+/** Takes hosts out of a network's mesh; returns the hosts whose tunnels change (the old members). */
 export function meshRemove(
   tx: Tx,
   net: string,
-  host: string,
+  hosts: string | readonly string[],
 ): { network: NetworkRecord; hosts: string[]; changed: boolean } {
   const n = meshedNetwork(tx, net);
-  if (!n.mesh.members.includes(host)) return { network: n, hosts: [], changed: false };
-  const network = { ...n, mesh: { ...n.mesh, members: n.mesh.members.filter((m) => m !== host) } };
+  const leaving = new Set(hostList(hosts).filter((h) => n.mesh.members.includes(h)));
+  if (!leaving.size) return { network: n, hosts: [], changed: false };
+  const network = { ...n, mesh: { ...n.mesh, members: n.mesh.members.filter((m) => !leaving.has(m)) } };
   tx.putNetwork(network);
   return { network, hosts: n.mesh.members, changed: true };
 }

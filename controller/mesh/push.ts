@@ -41,11 +41,17 @@ export interface HostMeshState {
   reply?: MeshReply;
 }
 
+/** A host's pushes: the one in flight and the one waiting for it. */
+interface PushSlot {
+  running: Promise<HostMeshState | undefined>;
+  queued?: Promise<HostMeshState>;
+}
+
 export class MeshPusher {
   private readonly links = new Map<string, { addr: string; link: MeshAgentLink }>();
   private readonly state = new Map<string, HostMeshState>();
   private readonly retry = new Map<string, { timer: NodeJS.Timeout; backoffMs: number }>();
-  private readonly running = new Map<string, Promise<HostMeshState>>();
+  private readonly slots = new Map<string, PushSlot>();
   private lastGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
@@ -73,16 +79,34 @@ export class MeshPusher {
     return Promise.all([...new Set(hosts)].map((h) => this.pushOne(h)));
   }
 
+  /**
+   * Per host, one push in flight and at most one waiting: a push asked for while one waits joins it.
+   * The waiting push reads the plan from the store when it starts, so it carries every change made
+   * before it ran (no lost update), and N quick changes cost two pushes, not N.
+   */
   private pushOne(host: string): Promise<HostMeshState> {
-    // One push per host at a time; a push asked for meanwhile runs after it (with the newer plan).
-    const prev = this.running.get(host) ?? Promise.resolve(undefined);
-    const next = prev.then(
-      () => this.doPush(host),
-      () => this.doPush(host),
-    );
-    this.running.set(host, next);
-    void next.finally(() => this.running.get(host) === next && this.running.delete(host));
-    return next;
+    const slot = this.slots.get(host);
+    if (slot?.queued) return slot.queued;
+    const s: PushSlot = slot ?? { running: Promise.resolve(undefined) };
+    const p: Promise<HostMeshState> = s.running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        if (s.queued === p) s.queued = undefined;
+        s.running = p;
+        return this.doPush(host);
+      });
+    if (slot) slot.queued = p;
+    else {
+      s.running = p;
+      this.slots.set(host, s);
+    }
+    void p.finally(() => {
+      if (this.slots.get(host) === s && s.running === p && !s.queued) this.slots.delete(host);
+    });
+    return p;
   }
 
   private async doPush(host: string): Promise<HostMeshState> {

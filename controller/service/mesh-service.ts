@@ -33,31 +33,31 @@ function hostResults(states: HostMeshState[]): MeshMemberReply['hosts'] {
   }));
 }
 
+/** The hosts a request names: `hosts`, and `host` from clients that send one. */
+function requestHosts(r: MeshMemberRequest): string[] {
+  return [...(r.host ? [r.host] : []), ...r.hosts];
+}
+
+/** One store decision for every host named, then each member whose tunnels change is pushed once. */
+async function member(d: MeshServiceDeps, r: MeshMemberRequest, verb: 'add' | 'rm'): Promise<MeshMemberReply> {
+  const m = pusher(d);
+  const hosts = requestHosts(r);
+  const res = await d.store.transact((tx) => (verb === 'add' ? meshAdd : meshRemove)(tx, r.network, hosts));
+  if (res.changed)
+    d.log.info({ net: r.network, hosts }, verb === 'add' ? 'hosts joined the mesh' : 'hosts left the mesh');
+  const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
+  return {
+    network: networkToProto(res.network, count),
+    changed: res.changed,
+    hosts: hostResults(await m.push(res.hosts)),
+  };
+}
+
 /** Handlers keyed as the generated Controller service names them; wrap each with the service's `unary`. */
 export function meshHandlers(d: MeshServiceDeps) {
   return {
-    meshAdd: async (r: MeshMemberRequest): Promise<MeshMemberReply> => {
-      const m = pusher(d);
-      const res = await d.store.transact((tx) => meshAdd(tx, r.network, r.host));
-      if (res.changed) d.log.info({ net: r.network, host: r.host }, 'host joined the mesh');
-      const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
-      return {
-        network: networkToProto(res.network, count),
-        changed: res.changed,
-        hosts: hostResults(await m.push(res.hosts)),
-      };
-    },
-    meshRemove: async (r: MeshMemberRequest): Promise<MeshMemberReply> => {
-      const m = pusher(d);
-      const res = await d.store.transact((tx) => meshRemove(tx, r.network, r.host));
-      if (res.changed) d.log.info({ net: r.network, host: r.host }, 'host left the mesh');
-      const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
-      return {
-        network: networkToProto(res.network, count),
-        changed: res.changed,
-        hosts: hostResults(await m.push(res.hosts)),
-      };
-    },
+    meshAdd: (r: MeshMemberRequest) => member(d, r, 'add'),
+    meshRemove: (r: MeshMemberRequest) => member(d, r, 'rm'),
     fleetMeshStatus: async (r: FleetMeshStatusRequest) => {
       const all = await pusher(d).status(r.network || undefined);
       return {

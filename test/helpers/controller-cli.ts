@@ -5,6 +5,7 @@ import { silentLogger } from '../../common/logger.js';
 import { ExecRunner } from '../../common/runner.js';
 import { controllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/main.js';
+import type { MeshLinkFactory } from '../../controller/mesh/push.js';
 import { fakeFleet } from './controller-fake-agent.js';
 import { tempStore } from './controller-store.js';
 
@@ -12,12 +13,13 @@ export type CliResult = { code: number; out: string; err: string };
 
 /**
  * entry: how to start the CLI (default: from the sources through tsx, no build needed); settings:
- * more controller settings (e.g. metrics).
+ * more controller settings (e.g. metrics); meshLinks: agents' mesh side in memory too.
  */
 export async function controllerWithCli(
   t: { after(fn: () => unknown): void },
   entry: string[] = ['--import', 'tsx', 'cli/main.ts'],
   settings: Record<string, unknown> = {},
+  meshLinks?: MeshLinkFactory,
 ) {
   const { store, dir } = tempStore(t);
   const fleet = fakeFleet();
@@ -30,7 +32,11 @@ export async function controllerWithCli(
     backoffMaxMs: 100,
     ...settings,
   });
-  const ctl = await startController(cfg, silentLogger(), { links: fleet.links, store });
+  const ctl = await startController(cfg, silentLogger(), {
+    links: fleet.links,
+    store,
+    ...(meshLinks ? { meshLinks } : {}),
+  });
   t.after(() => ctl.stop());
   const sh = new ExecRunner();
   const cli = async (...args: string[]): Promise<CliResult> => {

@@ -155,4 +155,14 @@ describe('mesh plan', () => {
     assert.deepEqual(planForHost('h3', hosts(3), [net({ members: ['h1', 'h2'] })]), { host: 'h3', networks: [] });
     assert.deepEqual(planForHost('h9', hosts(3), []), { host: 'h9', networks: [] });
   });
+
+  it("planForHost plans only that host, and equals planMesh's entry for it; bad input is refused the same", () => {
+    const nets = [
+      net({ members: ['h1', 'h2', 'h4', 'h5'] }),
+      net({ name: 'green', kind: 'bridge', encap: 'vxlan', key: 42, bridge: 'br-green', members: ['h2', 'h3', 'h5'] }),
+    ];
+    const all = planMesh(hosts(5), nets);
+    for (const p of all) assert.deepEqual(planForHost(p.host, hosts(5), nets), p);
+    assert.throws(() => planForHost('h1', hosts(3), [net(), net({ name: 'red' })]), /both use gre key 100/);
+  });
 });

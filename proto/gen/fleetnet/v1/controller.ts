@@ -266,8 +266,11 @@ export interface JsonChunk {
 }
 
 export interface MeshMemberRequest {
+  /** one host (older clients); joined with hosts */
   host: string;
   network: string;
+  /** several hosts in one store change: each member is pushed once */
+  hosts: string[];
 }
 
 /** What a mesh add/rm changed, per host its agent's answer. */
@@ -3752,7 +3755,7 @@ export const JsonChunk: MessageFns<JsonChunk> = {
 };
 
 function createBaseMeshMemberRequest(): MeshMemberRequest {
-  return { host: "", network: "" };
+  return { host: "", network: "", hosts: [] };
 }
 
 export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
@@ -3762,6 +3765,9 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     }
     if (message.network !== "") {
       writer.uint32(18).string(message.network);
+    }
+    for (const v of message.hosts) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -3795,6 +3801,14 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
             message.network = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hosts.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3811,6 +3825,7 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     return {
       host: isSet(object.host) ? globalThis.String(object.host) : "",
       network: isSet(object.network) ? globalThis.String(object.network) : "",
+      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -3822,6 +3837,9 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     if (message.network !== "") {
       obj.network = message.network;
     }
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts;
+    }
     return obj;
   },
 
@@ -3832,6 +3850,7 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     const message = createBaseMeshMemberRequest();
     message.host = object.host ?? "";
     message.network = object.network ?? "";
+    message.hosts = object.hosts?.map((e) => e) || [];
     return message;
   },
 };

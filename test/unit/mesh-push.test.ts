@@ -1,0 +1,156 @@
+// The controller's mesh pushes with agents in memory: per host one push in flight and one waiting
+// (N quick changes cost two pushes and the last carries them all), and `fleetnet mesh add/rm` with
+// several hosts: one store change, each member pushed once; an unknown host changes nothing.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../../common/logger.js';
+import { addHost } from '../../controller/fleet/hosts.js';
+import { createNetwork } from '../../controller/fleet/networks.js';
+import { meshAdd } from '../../controller/mesh/fleet-mesh.js';
+import { MeshPusher, type MeshLinkFactory } from '../../controller/mesh/push.js';
+import type { MeshReply, MeshSpec } from '../../proto/gen/fleetnet/v1/agent.js';
+import { controllerWithCli } from '../helpers/controller-cli.js';
+import { tempStore } from '../helpers/controller-store.js';
+
+/** Agents' mesh side in memory: every spec each host got; `hold` keeps each ApplyMesh waiting until released. */
+function meshAgents() {
+  const got = new Map<string, MeshSpec[]>();
+  const waiting: (() => void)[] = [];
+  const state = { hold: false };
+  const ports = (s: MeshSpec | undefined) => new Set(s?.networks.flatMap((n) => n.tunnels.map((t) => t.port)) ?? []);
+  const links: MeshLinkFactory = (_addr, host) => ({
+    applyMesh: async (spec: MeshSpec): Promise<MeshReply> => {
+      const list = got.get(host) ?? [];
+      got.set(host, [...list, spec]);
+      if (state.hold) await new Promise<void>((r) => waiting.push(r));
+      const [before, after] = [ports(list.at(-1)), ports(spec)];
+      const added = [...after].filter((p) => !before.has(p)).length;
+      const removed = [...before].filter((p) => !after.has(p)).length;
+      return { generation: spec.generation, added, removed, kept: after.size - added, changes: 0, errors: [] };
+    },
+    meshStatus: async () => ({ generation: 0, tunnels: [] }),
+    close: () => undefined,
+  });
+  const peers = (host: string) =>
+    got
+      .get(host)
+      ?.at(-1)
+      ?.networks.flatMap((n) => n.tunnels.map((t) => t.peer))
+      .sort() ?? [];
+  return { links, got, waiting, state, peers, count: (host: string) => got.get(host)?.length ?? 0 };
+}
+
+const until = async (ok: () => boolean) => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ok());
+};
+
+test('pushes to a host coalesce: one in flight, one waiting that carries every change (no lost update)', async (t) => {
+  const { store } = tempStore(t);
+  await store.transact((tx) => {
+    for (const i of [1, 2, 3, 4, 5, 6]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
+    createNetwork(
+      tx,
+      { name: 'blue', subnets: ['10.1.1.0/24'], kind: 'ovs', bridge: 'ovs-blue', mesh: { encap: 'gre', key: 0 } },
+      1,
+    );
+    meshAdd(tx, 'blue', ['h1', 'h2']);
+  });
+  const agents = meshAgents();
+  const pusher = new MeshPusher({ store, log: silentLogger(), links: agents.links, resyncMs: 3_600_000 });
+  t.after(() => pusher.stop());
+  agents.state.hold = true;
+  const first = pusher.push(['h1']);
+  await until(() => agents.count('h1') === 1);
+  // Three changes while h1's first push is held at its agent: each asks for a push of h1.
+  const later: Promise<{ generation: number }[]>[] = [];
+  for (const h of ['h3', 'h4', 'h5']) {
+    await store.transact((tx) => meshAdd(tx, 'blue', h));
+    later.push(pusher.push(['h1']));
+  }
+  agents.state.hold = false;
+  agents.waiting.splice(0).forEach((go) => go());
+  const [g1] = (await first).map((s) => s.generation);
+  const gs = (await Promise.all(later)).map(([s]) => s!.generation);
+  assert.equal(agents.count('h1'), 2, 'the three asks made one push');
+  assert.deepEqual(agents.peers('h1'), ['h2', 'h3', 'h4', 'h5'], 'that push carries all three changes');
+  assert.deepEqual(new Set(gs).size, 1);
+  assert.ok(gs[0]! > g1!);
+
+  // A change made while the waiting push is already running gets a push of its own after it.
+  agents.state.hold = true;
+  const running = pusher.push(['h1']);
+  await until(() => agents.count('h1') === 3);
+  await store.transact((tx) => meshAdd(tx, 'blue', 'h6'));
+  const after = pusher.push(['h1']);
+  agents.state.hold = false;
+  agents.waiting.splice(0).forEach((go) => go());
+  await running;
+  const [last] = await after;
+  assert.equal(agents.count('h1'), 4);
+  assert.deepEqual(agents.peers('h1'), ['h2', 'h3', 'h4', 'h5', 'h6']);
+  assert.equal(last!.error, '');
+});
+
+test('fleetnet mesh add h1 h2 h3 --net N: one change, each member pushed once; unknown host: exit 2, nothing changed', async (t) => {
+  const agents = meshAgents();
+  // No periodic push during the test: every push counted is one a command asked for.
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, agents.links);
+  for (const i of [1, 2, 3, 4])
+    assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
+  const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
+  assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
+
+  const add = await cli('mesh', 'add', 'h1', 'h2', 'h3', '--net', 'blue', '--json');
+  assert.equal(add.code, 0, add.err);
+  const res = JSON.parse(add.out) as {
+    changed: boolean;
+    network: { meshHosts: string[] };
+    hosts: { host: string; added: number; removed: number; error: string }[];
+  };
+  assert.equal(res.changed, true);
+  assert.deepEqual(res.network.meshHosts, ['h1', 'h2', 'h3']);
+  assert.deepEqual(
+    res.hosts.map((h) => [h.host, h.added, h.removed, h.error]),
+    [
+      ['h1', 2, 0, ''],
+      ['h2', 2, 0, ''],
+      ['h3', 2, 0, ''],
+    ],
+  );
+  assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
+
+  // One unknown host refuses the whole command: h4 does not join, nobody is pushed.
+  const bad = await cli('mesh', 'add', 'h4', 'h9', 'h8', '--net', 'blue');
+  assert.equal(bad.code, 2, bad.err);
+  assert.match(bad.err, /no host named h9, h8/);
+  const nets = JSON.parse((await cli('nets', '--json')).out) as { name: string; meshHosts: string[] }[];
+  assert.deepEqual(nets.find((n) => n.name === 'blue')?.meshHosts, ['h1', 'h2', 'h3']);
+  assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
+
+  const none = await cli('mesh', 'add', '--net', 'blue');
+  assert.equal(none.code, 2);
+  assert.match(none.err, /missing required argument 'host'/);
+
+  const again = await cli('mesh', 'add', 'h2', 'h3', '--net', 'blue');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.out, /nothing to do: h2 h3 are already in the mesh of blue/);
+
+  // The 4th host: each existing member one port, the newcomer three.
+  const join = JSON.parse((await cli('mesh', 'add', 'h4', '--net', 'blue', '--json')).out) as typeof res;
+  assert.deepEqual(
+    join.hosts.map((h) => [h.host, h.added]),
+    [
+      ['h1', 1],
+      ['h2', 1],
+      ['h3', 1],
+      ['h4', 3],
+    ],
+  );
+
+  const rm = await cli('mesh', 'rm', 'h2', 'h3', '--net', 'blue');
+  assert.equal(rm.code, 0, rm.err);
+  assert.match(rm.out, /^h2 h3 left the mesh of blue \(gre key 100\); members: h1 h4$/m);
+  assert.deepEqual(agents.peers('h1'), ['h4']);
+  assert.deepEqual(agents.peers('h3'), []);
+});
