@@ -9,7 +9,7 @@ if [ "$(id -u)" != 0 ]; then echo "setup: run as root (fleetnet makes network na
 
 PKGS=(iproute2 util-linux procps openvswitch-switch docker.io busybox-static dnsmasq-base udhcpc
       isc-dhcp-client dhcpcd-base openssh-server iputils-arping iputils-ping protobuf-compiler
-      containernetworking-plugins lxc tcpdump tar libndp-tools nftables iptables systemd
+      containernetworking-plugins lxc tcpdump tar nftables iptables systemd
       curl ca-certificates build-essential python3
       etcd-server etcd-client ethtool podman graphviz ansible-core zsh fish)
 missing=()

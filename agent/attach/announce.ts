@@ -1,26 +1,91 @@
-// After an attach: the new addresses announced to the segment (gratuitous ARP for IPv4, unsolicited
-// neighbour advertisement for IPv6), in the background — the reply does not wait for it, and each
-// helper ends on its own.
+// The container interface's own settings, and the announcement of its static addresses. The kernel
+// sends them itself — a gratuitous ARP for each IPv4 address (arp_notify) and an unsolicited neighbour
+// advertisement for each IPv6 address (ndisc_notify) when the interface comes up or changes its MAC
+// (net/ipv4/devinet.c, net/ipv6/ndisc.c) — so no helper process runs per address.
+//
+// Coming up is enough where the first hop already passes frames (macvlan, IPoIB). A veth's host end
+// is not: it gets its carrier in the same call that brings the container end up, and the bridge (or
+// OVS) learns of it only later, from the kernel's link watcher, so the announcement sent at up is
+// dropped at the still-disabled port. For those the interface comes up quiet, and once the port
+// passes frames its MAC goes to a throwaway value and back with the announcements turned on in
+// between: the kernel announces once, with the real MAC; no announcement carries the throwaway one.
+// (An agent killed in those microseconds leaves the throwaway MAC: the three run back to back.)
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
-import type { Runner } from '../../common/runner.js';
+import type { IpExec } from '../linux/ip.js';
+import type { LinkOp } from '../linux/link-ops.js';
+import { portForwarding } from '../linux/sysfs.js';
 
 type Static = Extract<AddressSpec, { kind: 'static' }>;
 
-const ANNOUNCE_DELAY_MS = 5;
+const families = (statics: Static[]) => ({
+  v4: statics.some((a) => a.cidr.addr.family === 4),
+  v6: statics.some((a) => a.cidr.addr.family === 6),
+});
 
-export function announceAddresses(runner: Runner, log: Logger, netns: string, ifname: string, statics: Static[]): void {
-  // Spawning blocks the event loop for a fork; start the helpers once the reply is on its way.
-  setTimeout(() => {
-    for (const a of statics) {
-      const ip = a.cidr.addr.text;
-      const argv =
-        a.cidr.addr.family === 4
-          ? ['arping', '-q', '-U', '-c', '1', '-I', ifname, '-s', ip, ip]
-          : ['ndptool', '-t', 'na', '-U', '-i', ifname, '-T', ip, 'send'];
-      runner
-        .run('nsenter', [`--net=${netns}`, ...argv], { allowFail: true, timeoutMs: 3000 })
-        .catch((err: unknown) => log.debug({ err, ip }, 'address not announced'));
-    }
-  }, ANNOUNCE_DELAY_MS);
+/**
+ * The devconf set while the interface `dev` (its name when made) is still down: IPv6 on where it has
+ * IPv6 addresses (Docker turns it off, all and default, in its containers), the announcements on when
+ * they are to be sent at up. Undefined when there is nothing to set.
+ */
+export function announceConf(dev: string, statics: Static[], atUp: boolean): LinkOp | undefined {
+  const { v4, v6 } = families(statics);
+  if (!v6 && !(atUp && v4)) return undefined;
+  return {
+    t: 'devconf',
+    dev,
+    ...(v6 ? { ipv6On: true } : {}),
+    ...(atUp && v4 ? { arpNotify: true } : {}),
+    ...(atUp && v6 ? { ndiscNotify: true } : {}),
+  };
+}
+
+/** The operations that make the kernel announce `dev`'s addresses with `mac` (the announcements still off). */
+export function announceOps(dev: string, mac: string, statics: Static[]): LinkOp[] {
+  const { v4, v6 } = families(statics);
+  let tmp = mac;
+  while (tmp === mac) {
+    const b = randomBytes(6);
+    b[0] = (b[0]! & 0xfc) | 0x02; // unicast, locally administered
+    tmp = [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  }
+  return [
+    { t: 'set', name: dev, mac: tmp },
+    { t: 'devconf', dev, ...(v4 ? { arpNotify: true } : {}), ...(v6 ? { ndiscNotify: true } : {}) },
+    { t: 'set', name: dev, mac },
+  ];
+}
+
+const POLL_MS = 2;
+const GIVE_UP_MS = 2000;
+
+export interface AnnounceTarget {
+  netns: string;
+  dev: string;
+  mac: string;
+  statics: Static[];
+  /** The host-side veth, and whether it is a Linux bridge port (else: an OVS port). */
+  hostIfname: string;
+  bridgePort: boolean;
+}
+
+/**
+ * In the background (the reply does not wait): once the host-side port passes frames, the kernel
+ * announces the addresses (announceOps). Resolves when done or given up; never rejects.
+ */
+export async function announceWhenForwarding(
+  d: { ip: IpExec; log: Logger; sysClassNet?: string },
+  t: AnnounceTarget,
+): Promise<void> {
+  const { v4, v6 } = families(t.statics);
+  if (!v4 && !v6) return;
+  const until = Date.now() + GIVE_UP_MS;
+  while (!portForwarding(t.hostIfname, t.bridgePort, d.sysClassNet) && Date.now() < until)
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  try {
+    await d.ip.inNs(t.netns, announceOps(t.dev, t.mac, t.statics));
+  } catch (err) {
+    d.log.debug({ err, dev: t.dev, netns: t.netns }, 'addresses not announced');
+  }
 }

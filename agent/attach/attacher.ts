@@ -28,7 +28,7 @@ import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
 import { removeHostSide } from '../lifecycle/host-claim.js';
 import { claimOrAdopt, type AdoptDeps } from './adopt.js';
-import { announceAddresses } from './announce.js';
+import { announceConf, announceWhenForwarding } from './announce.js';
 import { findForDetach } from './find-records.js';
 import { makeRecord } from './make-record.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
@@ -83,6 +83,8 @@ export class Attacher {
   private readonly env: KindEnv;
   private readonly adoptDeps: AdoptDeps;
   private caps?: Promise<Capability[]>;
+  /** Announcements still to be sent (after their reply): see announceWhenForwarding. */
+  private readonly announcing = new Set<Promise<void>>();
 
   constructor(private readonly d: AttacherDeps) {
     const ovs = new OvsCtl(d.runner, d.ovsDb);
@@ -237,24 +239,25 @@ export class Attacher {
     }
 
     const gwFamilies = [...new Set(statics.filter((a) => a.gateway).map((a) => a.cidr.addr.family))];
-    const v6 = statics.some((a) => a.cidr.addr.family === 6);
     const dev = order.ifname;
+    const announce = this.d.garp !== false;
+    // A veth's host port passes frames only after the kernel's link watcher ran: its kernel announces later.
+    const later = decided.kind === 'bridge' || decided.kind === 'ovs';
+    const devconf = announceConf(plan.nsName, statics, announce && (!later || !!order.dryRun));
     const nsOps = (prelude: LinkOp[]): LinkOp[] => [
+      ...(devconf ? [devconf] : []),
       ...prelude,
       ...statics.map((a): LinkOp => ({ t: 'addr-add', cidr: a.cidr, dev, nodad: a.cidr.addr.family === 6 })),
       { t: 'set', name: dev, up: true },
       ...statics.flatMap((a): LinkOp[] => (a.gateway ? [{ t: 'default-via', gw: a.gateway, dev }] : [])),
       { t: 'addr-show', dev },
     ];
-    // IPv6 on the new interface only: Docker turns it off by default (all and default) in its containers.
-    const sysctlArgs = (nsName: string) => ['-q', '-w', `net/ipv6/conf/${nsName}/disable_ipv6=0`];
 
     if (order.dryRun) {
       const commands = [
         ...plan.prepareCommands,
         ...gwFamilies.map((f) => `nsenter --net=${c.netns} ip -${f} -json route show default`),
         ...plan.commands,
-        ...(v6 ? [`nsenter --net=${c.netns} sysctl ${sysctlArgs(plan.nsName).join(' ')}`] : []),
         ...this.d.ip.describe(c.netns, nsOps(plan.nsPrelude)),
         ...(dhcp
           ? [`${dhcp.client}${dhcp.options ? `:${dhcp.options}` : ''} on ${order.ifname}, supervised by the agent`]
@@ -276,7 +279,6 @@ export class Attacher {
       const made: Made = { ...(await plan.apply(undo)), owned };
       if (replaced.length)
         undo.push('restore default routes', () => restoreDefaults(this.d.runner, this.d.log, c.netns, replaced));
-      if (v6) await this.d.runner.run('nsenter', [`--net=${c.netns}`, 'sysctl', ...sysctlArgs(plan.nsName)]);
       plan.beforeNsBatch?.();
       const out = await this.d.ip.inNs(c.netns, nsOps(plan.nsPrelude));
       const live = verifyLink(parseAddrShow(out[out.length - 1] ?? []), {
@@ -306,7 +308,18 @@ export class Attacher {
       record.addresses = live.addresses;
       this.d.records.put(record);
       undo.clear();
-      if (this.d.garp !== false) announceAddresses(this.d.runner, this.d.log, c.netns, order.ifname, statics);
+      if (announce && later && made.hostIfname) {
+        const sent = announceWhenForwarding(this.d, {
+          netns: c.netns,
+          dev: order.ifname,
+          mac: live.mac,
+          statics,
+          hostIfname: made.hostIfname,
+          bridgePort: decided.kind === 'bridge',
+        });
+        this.announcing.add(sent);
+        void sent.finally(() => this.announcing.delete(sent));
+      }
       return { record, changed: true, commands: [] };
     } finally {
       this.making.delete(hostIfname);
@@ -357,6 +370,11 @@ export class Attacher {
     if (!matches.length && this.d.ovsDb)
       removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
     return { removed };
+  }
+
+  /** Settles once the address announcements of the attaches made so far are sent (or given up). */
+  async announcementsSent(): Promise<void> {
+    await Promise.all([...this.announcing]);
   }
 
   /** The DHCP lease of an attachment, when it has a client. */

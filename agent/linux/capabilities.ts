@@ -27,8 +27,6 @@ const LINK_PROBES: { name: string; line: string; config: string }[] = [
 
 const TOOLS: { name: string; cmd: string; pkg: string }[] = [
   { name: 'ovs-vsctl', cmd: 'ovs-vsctl', pkg: 'openvswitch-switch' },
-  { name: 'arping', cmd: 'arping', pkg: 'iputils-arping' },
-  { name: 'ndptool', cmd: 'ndptool', pkg: 'libndp-tools' },
   { name: 'dhclient', cmd: 'dhclient', pkg: 'isc-dhcp-client' },
   { name: 'udhcpc', cmd: 'udhcpc', pkg: 'udhcpc' },
   { name: 'dhcpcd', cmd: 'dhcpcd', pkg: 'dhcpcd-base' },

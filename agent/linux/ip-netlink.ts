@@ -8,7 +8,7 @@ import { failed } from '../../common/errors.js';
 import { formatAddr, type IpAddr } from '../../common/ip.js';
 import type { IpExec } from './ip.js';
 import { deleteLinkWatched } from './link-delete.js';
-import { renderOp, type LinkOp } from './link-ops.js';
+import { commandText, devconfSettings, renderOp, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
 
 /** The operations this renderer carries out itself. */
@@ -20,7 +20,12 @@ export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set([
   'addr-add',
   'default-via',
   'addr-show',
+  'devconf',
 ]);
+
+/** AF_INET in IFLA_AF_SPEC, and IPV4_DEVCONF_ARP_NOTIFY in its IFLA_INET_CONF (linux/ip.h). */
+const AF_INET = 2;
+const IPV4_DEVCONF_ARP_NOTIFY = 22;
 
 function addrBytes(a: IpAddr): Buffer {
   const n = a.family === 4 ? 4 : 16;
@@ -63,6 +68,7 @@ class Batch {
   constructor(
     private readonly rt: Rtnl,
     private readonly s: RtSocket,
+    private readonly netns: string | undefined,
   ) {}
 
   private buf(data: Parameters<InstanceType<Rtnl['nl']['AttrStream']>['emit']>[0]): Buffer {
@@ -184,6 +190,20 @@ class Batch {
       }
       case 'addr-show':
         return [await this.show(op.dev)];
+      case 'devconf': {
+        const index = await this.ifindex(op.dev);
+        if (op.arpNotify) {
+          // RTM_SETLINK, IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF { ARP_NOTIFY: 1 } (net/ipv4/devinet.c).
+          const conf = new nl.AttrStream();
+          conf.push(IPV4_DEVCONF_ARP_NOTIFY, nl.putU32(1));
+          const inet = this.buf(nl.ifla.formatLinkProtocolInfoInet({ conf: Buffer.concat(conf.bufs) }));
+          await this.s.setLink({ index }, { afSpec: new Map([[AF_INET, inet]]) }, T);
+        }
+        // The kernel takes no IPv6 devconf over netlink (only the token and the address generation mode).
+        const v6 = devconfSettings({ ...op, arpNotify: false });
+        if (v6.length) this.rt.writeSysctl(this.netns, v6);
+        return undefined;
+      }
       default:
         throw new Error(`${op.t} is not carried out over netlink here`);
     }
@@ -230,6 +250,9 @@ function describeError(err: unknown): string {
   return m ? `RTNETLINK answers: ${ERRNO_TEXT[m[1]!] ?? m[1]}` : String((err as Error)?.message ?? err);
 }
 
+/** The text a hook sees: the `ip -batch` line, or the `sysctl` command of a devconf. */
+const hookLine = (op: LinkOp) => (op.t === 'devconf' ? commandText(op) : renderOp(op));
+
 /**
  * An IpExec that carries out the lines fleetnet writes over route netlink (a socket per batch, in
  * the batch's namespace), falling back to `fallback` (execs of `ip`) for any other batch.
@@ -258,18 +281,18 @@ export function netlinkIp(
     stats.inProcess++;
     const sock = rt.open(netns);
     try {
-      const b = new Batch(rt, sock);
+      const b = new Batch(rt, sock, netns);
       const out: unknown[][] = [];
       for (const op of ops) {
         // The text is for the hook and the message only (what runs is the operation): rendered when needed.
         const hook = opts.hook;
         try {
-          hook?.before?.(op, renderOp(op));
+          hook?.before?.(op, hookLine(op));
           const rows = await b.run(op);
-          hook?.after?.(op, renderOp(op));
+          hook?.after?.(op, hookLine(op));
           if (rows) out.push(rows);
         } catch (err) {
-          throw failed(`ip ${renderOp(op)}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`, err);
+          throw failed(`${commandText(op)}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`, err);
         }
       }
       return out;

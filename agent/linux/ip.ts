@@ -1,7 +1,7 @@
 // iproute2 through the Runner: typed link operations rendered as `ip -batch` text, one batch per
 // namespace, which keeps an attach to two execs (the `--ip-path exec` path and --dry-run).
 import type { Runner } from '../../common/runner.js';
-import { renderOp, type LinkOp } from './link-ops.js';
+import { devconfSysctl, renderOp, type LinkOp } from './link-ops.js';
 
 export { line } from './ip-line.js';
 
@@ -49,24 +49,47 @@ export function renderBatch(ops: LinkOp[]): string {
   return ops.map(renderOp).join('\n') + '\n';
 }
 
-/** The iproute2 batch-text renderer: each batch is one `ip -json -batch -` exec. */
+/** A batch cut where devconf and `ip` operations alternate: each run is one `sysctl` or one `ip -batch`. */
+function segments(ops: LinkOp[]): ({ sysctl: string[] } | { ip: LinkOp[] })[] {
+  const out: ({ sysctl: string[] } | { ip: LinkOp[] })[] = [];
+  for (const o of ops) {
+    const last = out[out.length - 1];
+    if (o.t === 'devconf') {
+      const args = devconfSysctl(o).slice(2);
+      if (last && 'sysctl' in last) last.sysctl.push(...args);
+      else out.push({ sysctl: ['-q', '-w', ...args] });
+    } else if (last && 'ip' in last) last.ip.push(o);
+    else out.push({ ip: [o] });
+  }
+  return out;
+}
+
+/** The iproute2 batch-text renderer: each batch is one `ip -json -batch -` exec (after one `sysctl` for devconf). */
 export function ipExec(runner: Runner): IpExec {
   const ipArgs = (family?: 4 | 6) => [...(family ? [`-${family}`] : []), '-json', '-batch', '-'];
+  const batch = async (enter: string[], ops: LinkOp[], family?: 4 | 6): Promise<unknown[][]> => {
+    const run = (cmd: string, args: string[], input?: string) => {
+      const o = input === undefined ? {} : { input };
+      return enter.length ? runner.run('nsenter', [...enter, cmd, ...args], o) : runner.run(cmd, args, o);
+    };
+    const out: unknown[][] = [];
+    for (const seg of segments(ops)) {
+      if ('sysctl' in seg) await run('sysctl', seg.sysctl);
+      else out.push(...parseJsonArrays((await run('ip', ipArgs(family), renderBatch(seg.ip))).stdout));
+    }
+    return out;
+  };
   return {
-    async host(ops) {
-      const r = await runner.run('ip', ipArgs(), { input: renderBatch(ops) });
-      return parseJsonArrays(r.stdout);
-    },
-    async inNs(netns, ops, opts = {}) {
-      const r = await runner.run('nsenter', [`--net=${netns}`, 'ip', ...ipArgs(opts.family)], {
-        input: renderBatch(ops),
-      });
-      return parseJsonArrays(r.stdout);
-    },
+    host: (ops) => batch([], ops),
+    inNs: (netns, ops, opts = {}) => batch([`--net=${netns}`], ops, opts.family),
     describe(netns, ops, family) {
-      const prefix = netns ? `nsenter --net=${netns} ip` : 'ip';
+      const enter = netns ? `nsenter --net=${netns} ` : '';
       const fam = family ? ` -${family}` : '';
-      return ops.map((o) => `${prefix}${fam} ${renderOp(o)}`);
+      return segments(ops).flatMap((seg) =>
+        'sysctl' in seg
+          ? [`${enter}sysctl ${seg.sysctl.join(' ')}`]
+          : seg.ip.map((o) => `${enter}ip${fam} ${renderOp(o)}`),
+      );
     },
   };
 }

@@ -35,7 +35,34 @@ export type LinkOp =
   /** `route replace default via GW dev DEV`: replaces the default route of the gateway's family. */
   | { t: 'default-via'; gw: IpAddr; dev: string }
   /** Reads the link and its addresses back (as `ip -json addr show dev DEV` prints them). */
-  | { t: 'addr-show'; dev: string };
+  | { t: 'addr-show'; dev: string }
+  /**
+   * Per-interface settings, set while the link is still down (first in its batch): IPv6 on (Docker turns it
+   * off in its containers), and the kernel's own announcements when the link comes up — a gratuitous ARP
+   * for each IPv4 address (arp_notify), an unsolicited neighbour advertisement for each IPv6 address
+   * (ndisc_notify) — instead of a helper process per address. Not an `ip` line: `sysctl` (devconfSysctl).
+   */
+  | { t: 'devconf'; dev: string; ipv6On?: boolean; arpNotify?: boolean; ndiscNotify?: boolean };
+
+/** The `sysctl -w` settings of a devconf operation, in the order they are written. */
+export function devconfSettings(op: Extract<LinkOp, { t: 'devconf' }>): [key: string, value: string][] {
+  const dev = line(op.dev);
+  return [
+    ...(op.ipv6On ? [[`net/ipv6/conf/${dev}/disable_ipv6`, '0'] as [string, string]] : []),
+    ...(op.arpNotify ? [[`net/ipv4/conf/${dev}/arp_notify`, '1'] as [string, string]] : []),
+    ...(op.ndiscNotify ? [[`net/ipv6/conf/${dev}/ndisc_notify`, '1'] as [string, string]] : []),
+  ];
+}
+
+/** The argv after `sysctl` that carries out a devconf operation (the text path and --dry-run). */
+export function devconfSysctl(op: Extract<LinkOp, { t: 'devconf' }>): string[] {
+  return ['-q', '-w', ...devconfSettings(op).map(([k, v]) => `${k}=${v}`)];
+}
+
+/** The command a person would run for one operation: `ip LINE`, or `sysctl -q -w …` for a devconf. */
+export function commandText(op: LinkOp): string {
+  return op.t === 'devconf' ? `sysctl ${devconfSysctl(op).join(' ')}` : `ip ${renderOp(op)}`;
+}
 
 const opt = (k: string, v: string | number | undefined): (string | number)[] => (v === undefined ? [] : [k, v]);
 
@@ -120,5 +147,7 @@ export function renderOp(op: LinkOp): string {
       return line('route', 'replace', 'default', 'via', op.gw.text, 'dev', op.dev);
     case 'addr-show':
       return line('addr', 'show', 'dev', op.dev);
+    case 'devconf':
+      throw new Error('a devconf operation is not an ip line: render it with devconfSysctl');
   }
 }

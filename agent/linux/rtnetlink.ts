@@ -3,7 +3,7 @@
 // A netlink socket belongs to the namespace it was created in for its whole life, so the calling
 // thread only visits the target namespace for the socket() call and comes straight back; nothing
 // else runs in between (it is all synchronous on the main thread).
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { failed } from '../../common/errors.js';
 
@@ -18,6 +18,11 @@ export interface Rtnl {
   open(netns?: string): RtSocket;
   /** An open file descriptor of a namespace (for IFLA_NET_NS_FD); the caller closes it. */
   nsFd(netns: string): number;
+  /**
+   * Writes `/proc/sys/KEY` files (KEY as `net/ipv6/conf/eth1/ndisc_notify`) as seen from inside `netns`
+   * (the agent's own when undefined): the settings the kernel does not take over netlink (IPv6 devconf).
+   */
+  writeSysctl(netns: string | undefined, settings: [key: string, value: string][]): void;
 }
 
 /**
@@ -47,26 +52,40 @@ export function loadRtnl(): Rtnl | string {
       );
     }
   };
+  /** fn run on this thread inside `netns` (synchronously: nothing else runs meanwhile), then back home. */
+  const inNs = <T>(netns: string | undefined, fn: () => T): T => {
+    if (netns === undefined) return fn();
+    const fd = nsFd(netns);
+    try {
+      if (setns(fd, CLONE_NEWNET) !== 0) throw failed(`setns into ${netns} failed`);
+      try {
+        return fn();
+      } finally {
+        // Staying in the container's namespace would send every later request there: give up.
+        if (setns(home, CLONE_NEWNET) !== 0) {
+          process.stderr.write('fleetnet-agent: could not return to its own network namespace; exiting\n');
+          process.exit(70);
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
   return {
     nl,
     nsFd,
-    open(netns) {
-      if (netns === undefined) return nl.createRtNetlink();
-      const fd = nsFd(netns);
-      try {
-        if (setns(fd, CLONE_NEWNET) !== 0) throw failed(`setns into ${netns} failed`);
-        try {
-          return nl.createRtNetlink();
-        } finally {
-          // Staying in the container's namespace would send every later request there: give up.
-          if (setns(home, CLONE_NEWNET) !== 0) {
-            process.stderr.write('fleetnet-agent: could not return to its own network namespace; exiting\n');
-            process.exit(70);
+    open: (netns) => inNs(netns, () => nl.createRtNetlink()),
+    // /proc/sys/net shows the namespace of the thread that opens a file there.
+    writeSysctl: (netns, settings) =>
+      inNs(netns, () => {
+        for (const [key, value] of settings) {
+          const fd = openSync(`/proc/sys/${key}`, 'w');
+          try {
+            writeSync(fd, value);
+          } finally {
+            closeSync(fd);
           }
         }
-      } finally {
-        closeSync(fd);
-      }
-    },
+      }),
   };
 }

@@ -70,3 +70,13 @@ export function findLinksByMac(mac: string, sysClassNet = '/sys/class/net'): str
   }
   return names.filter((n) => readSys(`${sysClassNet}/${n}/address`)?.toLowerCase() === mac.toLowerCase()).sort();
 }
+
+/**
+ * A host-side port passes frames: a Linux bridge port forwarding (brport/state 3), any other link
+ * operationally up. The kernel gets there after the link's carrier event (linkwatch), not at once.
+ */
+export function portForwarding(name: string, bridgePort: boolean, sysClassNet = '/sys/class/net'): boolean {
+  return bridgePort
+    ? readSys(`${sysClassNet}/${name}/brport/state`) === '3'
+    : readSys(`${sysClassNet}/${name}/operstate`) === 'up';
+}

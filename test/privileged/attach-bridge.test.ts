@@ -4,13 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import Docker from 'dockerode';
-import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { parseIfName } from '../../common/ifname.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Runner } from '../../common/runner.js';
 import { Attacher } from '../../agent/attach/attacher.js';
-import type { AttachOrder } from '../../agent/attach/order.js';
 import { RecordStore } from '../../agent/attach/records.js';
 import { ContainerResolver } from '../../agent/containers/resolve.js';
 import { ipExec } from '../../agent/linux/ip.js';
@@ -31,6 +29,7 @@ import {
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { attachOrder as order } from '../helpers/attach-order.js';
 
 const P = uniquePrefix('br');
 const HOST = `${P}-h`;
@@ -43,20 +42,6 @@ let c1: TestContainer;
 let c2: TestContainer;
 const nsProcs: ChildProcess[] = [];
 const extraNs: string[] = [];
-
-function order(words: string[], extra: Partial<AttachOrder> = {}): AttachOrder {
-  const a = parseAttachArgs(words);
-  return {
-    hostIf: parseIfName(a.hostIf!),
-    target: a.target,
-    ifname: parseIfName('eth1'),
-    addresses: a.addresses,
-    mac: a.mac,
-    dryRun: false,
-    ...(a.id ? { id: a.id } : {}),
-    ...extra,
-  };
-}
 
 // Every test runs twice: with the agent's `ip -batch` execs, and with its in-process netlink path.
 type IpPath = 'exec' | 'netlink';

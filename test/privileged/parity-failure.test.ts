@@ -12,15 +12,14 @@ import { RecordStore } from '../../agent/attach/records.js';
 import { ContainerResolver } from '../../agent/containers/resolve.js';
 import type { Capability } from '../../agent/linux/capabilities.js';
 import { ipExec } from '../../agent/linux/ip.js';
-import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
-import { parseIfName } from '../../common/ifname.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Runner } from '../../common/runner.js';
 import { netlinkIp, type OpHook } from '../../agent/linux/ip-netlink.js';
 import { loadRtnl } from '../../agent/linux/rtnetlink.js';
 import { dumpNs, FailAtStep, mountNsSysfs, NsRunner } from '../helpers/netns.js';
 import { netns, scope, sh, startOvs, tempDir, uniq, type After } from './parity-env.js';
+import { attachOrder as order } from '../helpers/attach-order.js';
 
 /** Read-only detections whose failure reads as "no" (not there, not ours): they may fail without failing the attach. */
 const READ_ONLY_OVS = /\b(br-exists|br-get-external-id|list-ports|list bridge)\b/;
@@ -100,20 +99,6 @@ async function everyStepFails(
     }
   }
   return steps;
-}
-
-function order(words: string[], extra: Partial<AttachOrder> = {}): AttachOrder {
-  const a = parseAttachArgs(words);
-  return {
-    hostIf: parseIfName(a.hostIf!),
-    target: a.target,
-    ifname: parseIfName('eth1'),
-    addresses: a.addresses,
-    mac: a.mac,
-    dryRun: false,
-    ...(a.id ? { id: a.id } : {}),
-    ...extra,
-  };
 }
 
 for (const path of PATHS)
