@@ -21,6 +21,7 @@ import { ContainerResolver } from './containers/resolve.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { checkHost } from './lifecycle/check.js';
 import { Lifecycle, type PassReport } from './lifecycle/lifecycle.js';
+import { watchLxcEvents } from './lifecycle/lxc-events.js';
 import { ownerMarkOf } from './lifecycle/owner-mark.js';
 import { OvsCtl } from './ovs/vsctl.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
@@ -124,6 +125,7 @@ async function startServing(
     orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb },
     onExit: (id) => void dhcp.containerGone(id),
     ...(metrics ? { onPass: (rep: PassReport) => passMetrics(metrics.m, rep) } : {}),
+    lxcEvents: (h) => watchLxcEvents({ runner, log: log.child({ part: 'lxc-events' }) }, h),
   });
   const mesher = new Mesher({
     runner,
@@ -224,7 +226,7 @@ async function startServing(
     ...(metrics ? { metricsListen: metrics.endpoint.listen } : {}),
     async stop() {
       mesher.stop();
-      lifecycle.stop();
+      await lifecycle.stop(); // LXC's event child too
       dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();
       localHealth.draining();

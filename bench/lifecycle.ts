@@ -405,7 +405,7 @@ async function inner(prefix: string): Promise<void> {
     const h = await startAgent(cfg, silentLogger());
     try {
       // Only the passes asked for from here: no timer, no event-driven pass, no pass re-run after a joined one.
-      h.lifecycle.stop();
+      await h.lifecycle.stop();
       await h.lifecycle.fullPass(); // the first one, started with the agent
       const passes: number[] = [];
       for (let k = 0; k < PASS_N; k++) {

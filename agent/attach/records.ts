@@ -94,6 +94,7 @@ export function recordKeyOf(c: Pick<ContainerInfo, 'runtime' | 'id'>, ifname: st
 export class RecordStore {
   private readonly dir: string;
   private readonly byKey = new Map<string, AttachmentRecord>();
+  private readonly putListeners: ((r: AttachmentRecord) => void)[] = [];
 
   constructor(stateDir: string) {
     this.dir = `${stateDir}/attachments`;
@@ -137,6 +138,12 @@ export class RecordStore {
     writeFileSync(`${f}.tmp`, JSON.stringify(r, null, 1), { mode: 0o600 });
     renameSync(`${f}.tmp`, f);
     this.byKey.set(r.key, r);
+    for (const fn of this.putListeners) fn(r);
+  }
+
+  /** `fn` hears of every record written from now on (the lifecycle follows LXC from the first LXC record). */
+  onPut(fn: (r: AttachmentRecord) => void): void {
+    this.putListeners.push(fn);
   }
 
   delete(key: string): void {

@@ -2,6 +2,9 @@
 // process when lxc-info is not installed. cgroup v1 (`/lxc/NAME`, LXC ≤ 3), v2 and hybrid
 // (`/lxc.payload.NAME`, LXC ≥ 4) layouts are all read.
 
+/** LXC's default lxcpath (`lxc-config lxc.lxcpath`): one directory per container, holding its config. */
+export const DEFAULT_LXC_PATH = '/var/lib/lxc';
+
 export interface CgroupMount {
   mountPoint: string;
   version: 1 | 2;

@@ -6,7 +6,7 @@ import type { TargetRef } from '../../common/attach-args.js';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import type { DockerIndex } from './docker-index.js';
-import { lxcPidFromCgroups } from './lxc.js';
+import { DEFAULT_LXC_PATH, lxcPidFromCgroups } from './lxc.js';
 import type { ContainerInfo } from './types.js';
 
 export interface ResolverDeps {
@@ -199,7 +199,7 @@ export class ContainerResolver {
   }
 
   private async hasLxc(name: string): Promise<boolean> {
-    return existsSync(`/var/lib/lxc/${name}/config`);
+    return existsSync(`${DEFAULT_LXC_PATH}/${name}/config`);
   }
 
   async byAuto(name: string): Promise<ContainerInfo> {

@@ -1,5 +1,5 @@
-// Attachments follow their containers. Docker's events are hints acted on at once (start: re-apply
-// through the same path as a first attach; die: stopped; destroy: released); a periodic
+// Attachments follow their containers. Docker's events, and LXC's (lxc-events.ts), are hints acted on
+// at once (start: re-apply through the same path as a first attach; die: stopped; destroy: released); a periodic
 // level-triggered pass compares every record with the runtimes and the kernel and repairs what an
 // event stream missed (agent down, dockerd restarted), retries failed re-applies with backoff and
 // removes orphans that carry this agent's marks.
@@ -13,6 +13,7 @@ import { watchContainerEvents, type ContainerEvent, type EventWatch } from '../d
 import type { AttachOrder } from '../attach/order.js';
 import { findOrphans, removeOrphans, type OrphanDeps } from './orphans.js';
 import { hasFleetnetLabels, ownerHostOf, readLabels, type LabelSpec } from './labels.js';
+import type { LxcEvent, LxcHandlers, LxcWatch } from './lxc-events.js';
 import { identityTarget, loadOrder } from './saved-order.js';
 
 export interface LifecycleDeps {
@@ -31,6 +32,11 @@ export interface LifecycleDeps {
   onExit?: (id: string) => void;
   /** Called with each full pass's report (metrics). */
   onPass?: (rep: PassReport) => void;
+  /**
+   * Starts LXC's event watch (watchLxcEvents); run only while this agent holds an LXC record: the one
+   * lxc-monitord of an LXC path serves only its own network namespace, and a host without LXC needs none.
+   */
+  lxcEvents?: (h: LxcHandlers) => LxcWatch;
 }
 
 interface DockerView {
@@ -61,6 +67,7 @@ export interface LabelState {
 
 export class Lifecycle {
   private watch?: EventWatch;
+  private lxcWatch?: LxcWatch;
   private timer?: NodeJS.Timeout;
   private passing?: Promise<PassReport>;
   private again = false;
@@ -85,6 +92,10 @@ export class Lifecycle {
       },
       this.d.log,
     );
+    this.d.records.onPut((r) => {
+      if (r.container.runtime === 'lxc' && !this.lxcWatch) void this.syncLxcWatch();
+    });
+    void this.syncLxcWatch();
     const tick = () => {
       if (this.stopped) return;
       this.timer = setTimeout(() => void this.fullPass().finally(tick), this.d.fullPassMs);
@@ -93,10 +104,29 @@ export class Lifecycle {
     void this.fullPass().finally(tick);
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.watch?.close();
+    await this.syncLxcWatch();
+  }
+
+  /** LXC events are followed while there is an LXC record (checked on each new record and after each pass). */
+  private async syncLxcWatch(): Promise<void> {
+    const want = !this.stopped && !!this.d.lxcEvents && this.d.records.all().some((r) => r.container.runtime === 'lxc');
+    if (want && !this.lxcWatch) {
+      this.lxcWatch = this.d.lxcEvents!({
+        onEvent: (ev) =>
+          void this.onLxcEvent(ev).catch((err: unknown) =>
+            this.d.log.warn({ err: describeError(err), ev }, 'LXC event not handled'),
+          ),
+        onConnect: () => void this.fullPass(),
+      });
+    } else if (!want && this.lxcWatch) {
+      const w = this.lxcWatch;
+      this.lxcWatch = undefined;
+      await w.close();
+    }
   }
 
   labels(): LabelState[] {
@@ -120,6 +150,14 @@ export class Lifecycle {
     }
     this.labelled.delete(ev.id);
     for (const r of this.dockerRecords(ev.id)) await this.d.attacher.release(r.key, 'container removed');
+  }
+
+  /** LXC's counterpart of onEvent: RUNNING re-applies, STOPPED marks stopped, a destroyed container releases. */
+  async onLxcEvent(ev: LxcEvent): Promise<void> {
+    const mine = this.d.records.find((r) => r.container.runtime === 'lxc' && r.container.id === ev.name);
+    if (ev.state === 'running') await Promise.all(mine.map((r) => this.reapply(r)));
+    else if (ev.state === 'stopped') for (const r of mine) this.d.attacher.note(r.key, { state: 'stopped' }, r);
+    else for (const r of mine) await this.d.attacher.release(r.key, 'container removed');
   }
 
   /** The same attach again, with the same settings, through the same path; a failure is noted with backoff. */
@@ -146,7 +184,8 @@ export class Lifecycle {
       if (isGone(err)) {
         await this.d.attacher.release(r.key, 'container gone');
       } else if (isNotRunning(err)) {
-        this.d.attacher.note(r.key, { state: 'stopped' }, before);
+        // Each pass asks again of a stopped LXC or PID target: the record is written only when it changes.
+        if (before?.state !== 'stopped') this.d.attacher.note(r.key, { state: 'stopped' }, before);
       } else {
         this.d.log.warn({ key: r.key, err: describeError(err) }, 'container not resolved; the next pass tries again');
       }
@@ -298,6 +337,7 @@ export class Lifecycle {
     if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length)
       this.d.log.info(rep, 'lifecycle pass');
     this.d.onPass?.(rep);
+    await this.syncLxcWatch();
     return rep;
   }
 

@@ -17,6 +17,7 @@ import { HELPER_LABEL } from '../../agent/dhcp/helper-container.js';
 import { processStartTime } from '../../agent/dhcp/process.js';
 import { DhcpSupervisor } from '../../agent/dhcp/supervisor.js';
 import { Lifecycle } from '../../agent/lifecycle/lifecycle.js';
+import { attachmentRecord } from '../helpers/records.js';
 
 const log = silentLogger();
 const noRunner = {
@@ -40,27 +41,7 @@ const C: ContainerInfo = {
 };
 
 function record(): AttachmentRecord {
-  return {
-    key: `docker:${C.id}/eth1`,
-    attachmentId: `docker:${C.id}/eth1`,
-    fingerprint: 'fp',
-    container: C,
-    ifname: 'eth1',
-    hostIfname: 'fnabc',
-    hostIf: 'br0',
-    kind: 'bridge',
-    mac: '02:00:00:00:00:01',
-    addresses: ['10.0.0.2/24'],
-    gateways: [],
-    mtu: 1500,
-    vlan: '',
-    createdHostIf: false,
-    replacedDefaults: [],
-    createdAtMs: 0,
-    order: { hostIf: 'br0', ifname: 'eth1', addresses: ['10.0.0.2/24'], mac: '' },
-    state: 'up',
-    attempts: 0,
-  };
+  return { ...attachmentRecord(C), attempts: 0 };
 }
 
 /** The real Attacher (its note()) over a real RecordStore; release and attach only recorded. */
