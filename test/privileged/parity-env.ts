@@ -1,6 +1,7 @@
 // Fixtures for the parity tests: unique names, netns, Docker containers, a private OVS, an agent in a netns.
 // Everything made here is registered for removal with t.after, so it goes also when a test fails.
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -75,6 +76,32 @@ export async function container(
   t.after(() => sh('docker', ['rm', '-f', name], true));
   const pid = Number((await sh('docker', ['inspect', '-f', '{{.State.Pid}}', name])).stdout.trim());
   return { name, pid };
+}
+
+export interface LxcContainer {
+  pid: number;
+  /** An lxc-* command where the container's monitor runs (its command socket is abstract: that netns only). */
+  lxc(cmd: string, args: string[]): Promise<RunResult>;
+}
+
+/**
+ * Creates and starts an LXC busybox container with no network (`lxc.net.0.type = empty`); `ns`: start
+ * it (its monitor) inside that netns. Stopped and destroyed after, from the same netns.
+ */
+export async function lxcContainer(t: After, name: string, ns?: string): Promise<LxcContainer> {
+  const lxc = (cmd: string, args: string[]) =>
+    ns ? sh('ip', ['netns', 'exec', ns, cmd, ...args], true) : sh(cmd, args, true);
+  const conf = `${tempDir(t, `${name}-conf`)}/lxc.conf`;
+  writeFileSync(conf, 'lxc.net.0.type = empty\n');
+  t.after(() => lxc('lxc-destroy', ['-f', '-n', name]));
+  const created = await sh('lxc-create', ['-n', name, '-t', 'busybox', '-f', conf], true);
+  assert.equal(created.code, 0, `lxc-create failed: ${created.stderr}`);
+  const started = await lxc('lxc-start', ['-n', name]);
+  assert.equal(started.code, 0, `lxc-start failed: ${started.stderr}`);
+  t.after(() => lxc('lxc-stop', ['-k', '-n', name]));
+  const pid = Number((await lxc('lxc-info', ['-n', name, '-pH'])).stdout.trim());
+  assert.ok(pid > 0, 'lxc-info gives the PID');
+  return { pid, lxc };
 }
 
 export async function inContainer(name: string, args: string[], allowFail = true): Promise<RunResult> {

@@ -1,31 +1,10 @@
 // Real LXC containers (lxc-create -t busybox, lxc.net.0.type = empty): found by name through
 // lxc-info and through their cgroups, and attached by name next to a Docker container.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { lxcNameOfCgroup, lxcPidFromCgroups } from '../../agent/containers/lxc.js';
-import { container, inContainer, scope, sh, tempDir, testHost, uniq, type After } from './parity-env.js';
-
-/** Creates and starts an LXC busybox container with no network; `ns`: start it (its monitor) inside that netns. */
-async function lxcContainer(
-  t: After,
-  name: string,
-  ns?: string,
-): Promise<{ pid: number; lxc: (cmd: string, args: string[]) => ReturnType<typeof sh> }> {
-  const lxc = (cmd: string, args: string[]) =>
-    ns ? sh('ip', ['netns', 'exec', ns, cmd, ...args], true) : sh(cmd, args, true);
-  const conf = `${tempDir(t, `${name}-conf`)}/lxc.conf`;
-  writeFileSync(conf, 'lxc.net.0.type = empty\n');
-  t.after(() => sh('lxc-destroy', ['-f', '-n', name], true));
-  const created = await sh('lxc-create', ['-n', name, '-t', 'busybox', '-f', conf], true);
-  assert.equal(created.code, 0, `lxc-create failed: ${created.stderr}`);
-  const started = await lxc('lxc-start', ['-n', name]);
-  assert.equal(started.code, 0, `lxc-start failed: ${started.stderr}`);
-  t.after(() => lxc('lxc-stop', ['-k', '-n', name]));
-  const pid = Number((await lxc('lxc-info', ['-n', name, '-pH'])).stdout.trim());
-  assert.ok(pid > 0, 'lxc-info gives the PID');
-  return { pid, lxc };
-}
+import { container, inContainer, lxcContainer, scope, testHost, uniq } from './parity-env.js';
 
 test('LXC cgroups on this (hybrid) host: the container is found by name, and a process by its cgroup', async (tc) => {
   const t = scope(tc);
