@@ -4,7 +4,8 @@
 // not in this table, all of them are (help lists every command, and commander suggests the near
 // miss for a typo). test/unit/command-table.test.ts checks that each entry registers exactly
 // what the full registration has under that name.
-import type { Command } from 'commander';
+import type { CommandModule } from './program.js';
+import { commandWord } from './command-word.js';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';
 import * as cni from './commands/cni.js';
@@ -30,9 +31,7 @@ import * as tc from './commands/tc.js';
 import * as topology from './commands/topology.js';
 import * as version from './commands/version.js';
 
-export interface CommandModule {
-  register(program: Command): void;
-}
+export { commandWord, type CommandModule };
 
 /** Every module, in registration order (hostBootstrap last: it extends host and controller). */
 export const ALL_COMMANDS: readonly CommandModule[] = [
@@ -87,20 +86,6 @@ export const COMMAND_MODULES: Readonly<Record<string, readonly CommandModule[]>>
   version: [version],
   completion: ALL_COMMANDS, // the completion scripts describe every command
 };
-
-/** The program's own options that take a value (so the word after them is not the command). */
-const GLOBAL_WITH_VALUE = new Set(['--socket', '--controller', '--config', '--context']);
-
-/** The command word of `fleetnet [global options] COMMAND …`, or undefined. */
-export function commandWord(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') return undefined;
-    if (GLOBAL_WITH_VALUE.has(a)) i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return undefined;
-}
 
 /** The modules to register for these arguments (process.argv without node and the script). */
 export function commandModules(args: readonly string[]): readonly CommandModule[] {

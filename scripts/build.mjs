@@ -1,5 +1,6 @@
-// Bundles the CLI (agent and controller included) into dist/fleetnet.cjs with esbuild (run by
-// bin/fleetnet.cjs with Node's compile cache), and the agent alone into dist/fleetnet-agent.mjs.
+// Bundles the CLI (agent and controller included) into dist/fleetnet-all.cjs and its fast path
+// (attach, detach, ls) into dist/fleetnet.cjs with esbuild (run by bin/fleetnet.cjs with Node's
+// compile cache), and the agent alone into dist/fleetnet-agent.mjs.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,40 +50,50 @@ const cjs = {
   target: 'node24',
   logLevel: 'warning',
 };
-await build({
-  ...cjs,
-  entryPoints: { fleetnet: 'cli/main.ts' },
-  charset: 'ascii', // a one-byte string for V8: no UTF-8 decoding of a megabyte on every start
-  // Everything from node_modules stays external except the two small libraries every CLI run
-  // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
-  plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
-  // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
-  banner: {
-    js: [
-      "'use strict';",
-      "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
-      // LAZY_BUILTINS below: a stand-in that requires the module on first use of any of its names.
-      'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
-    ].join('\n'),
-  },
-  define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
-  // Every process reads the whole file and copies it into V8: a third smaller without
-  // whitespace and with shorter syntax (names are kept, so stack traces still name functions;
-  // node --enable-source-maps maps them back to the sources through the linked map).
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: 'linked',
-});
 // Two built-ins the CLI's common modules import at their top but a typical command never calls
 // (node:crypto for MAC and name derivation, node:child_process for commander's external
 // subcommands) cost every process ~3 ms to load: required on first use instead. Named imports
 // compile to `import_x = require("node:x")` used as `import_x.name`, which the proxy serves;
 // anything that enumerates the module (a namespace import) simply loads it then.
 const LAZY_BUILTINS = ['node:crypto', 'node:child_process'];
-let cli = readFileSync('dist/fleetnet.cjs', 'latin1');
-for (const id of LAZY_BUILTINS)
-  cli = cli.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
-writeFileSync('dist/fleetnet.cjs', cli, 'latin1');
+
+/** One CLI bundle, dist/NAME.cjs, from one entry. */
+async function cliBundle(name, entry) {
+  await build({
+    ...cjs,
+    entryPoints: { [name]: entry },
+    charset: 'ascii', // a one-byte string for V8: no UTF-8 decoding of a megabyte on every start
+    // Everything from node_modules stays external except the two small libraries every CLI run
+    // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
+    plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
+    // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
+    banner: {
+      js: [
+        "'use strict';",
+        "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+        // LAZY_BUILTINS: a stand-in that requires the module on first use of any of its names.
+        'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
+      ].join('\n'),
+    },
+    define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
+    // Every process reads the whole file and copies it into V8: a third smaller without
+    // whitespace and with shorter syntax (names are kept, so stack traces still name functions;
+    // node --enable-source-maps maps them back to the sources through the linked map).
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+  });
+  const file = `dist/${name}.cjs`;
+  let text = readFileSync(file, 'latin1');
+  for (const id of LAZY_BUILTINS)
+    text = text.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
+  writeFileSync(file, text, 'latin1');
+}
+// The whole CLI (cli/main.ts), and the fast entry bin/fleetnet.cjs runs first (cli/main-fast.ts):
+// attach, detach, ls and --version from a bundle of only their modules, imported statically (no
+// lazy wrappers to compile on every start); any other command line requires the whole CLI.
+await cliBundle('fleetnet-all', 'cli/main.ts');
+await cliBundle('fleetnet', 'cli/main-fast.ts');
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
 // and a runtime starts one process per call, so it carries only cni/plugin.ts, cni/spec.ts and

@@ -4,7 +4,10 @@ import { attachRequestOf, parseAttachWords, type AddressSpec } from '../../commo
 import { invalid } from '../../common/errors.js';
 import { parseMac } from '../../common/mac.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import { connectAgent } from '../client/agent.js';
+import { controllerOf } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
+import { fleetAttach } from './fleet-attach.js';
 
 const EXAMPLES = `
 Tokens are told apart by their syntax: one or two words before the first address
@@ -116,9 +119,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
-      if (ctl) return (await import('./fleet-attach.js')).fleetAttach(ctl, words, opts);
+      if (ctl) return fleetAttach(ctl, words, opts);
       const { hostByMac, words: w } = pipeworkForms(words, opts);
       const spec = parseAttachWords(w, opts);
       checkFamily(opts.family, spec.addresses);
@@ -133,7 +135,6 @@ export function register(program: Command): void {
         ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec),
         keepAddress: Boolean(opts.keepAddress),
       };
-      const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const res = await conn.call(conn.client.attach, req);

@@ -2,7 +2,10 @@
 import type { Command } from 'commander';
 import { parseTarget } from '../../common/attach-args.js';
 import { parseIfName } from '../../common/ifname.js';
+import { connectAgent } from '../client/agent.js';
+import { controllerOf } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
+import { fleetDetach } from './fleet-detach.js';
 
 export function register(program: Command): void {
   program
@@ -18,12 +21,10 @@ export function register(program: Command): void {
     .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
     .addHelpText('after', '\nExamples:\n  fleetnet detach web1\n  fleetnet detach web1 -i eth2')
     .action(async (container: string, opts: { ifname: string; json?: boolean }, cmd: Command) => {
-      const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
-      if (ctl) return (await import('./fleet-detach.js')).fleetDetach(ctl, container, opts);
+      if (ctl) return fleetDetach(ctl, container, opts);
       const target = parseTarget(container);
       const ifname = parseIfName(opts.ifname, 'container interface name (-i)');
-      const { connectAgent } = await import('../client/agent.js');
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const res = await conn.call(conn.client.detach, {

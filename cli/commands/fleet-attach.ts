@@ -3,6 +3,7 @@
 import { fleetAttachRequestOf, parseAttachWords } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import type { ControllerChoice } from '../client/controller-address.js';
+import { connectController } from '../client/controller.js';
 import { describeAttachment, needHost, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
 
@@ -17,7 +18,6 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
   const host = needHost(opts, 'attach');
   const timeoutMs = timeoutMsOf(opts);
   if (opts.dryRun) throw invalid('--dry-run is answered by an agent', 'use --local on the host to see the commands');
-  const { connectController } = await import('../client/controller.js');
   const conn = connectController(ctl.addr);
   try {
     const res = await conn.call(

@@ -3,6 +3,7 @@
 import { parseTarget, targetToProto } from '../../common/attach/index.js';
 import { parseIfName } from '../../common/ifname.js';
 import type { ControllerChoice } from '../client/controller-address.js';
+import { connectController } from '../client/controller.js';
 import { needHost, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
 
@@ -11,7 +12,6 @@ export async function fleetDetach(ctl: ControllerChoice, container: string, opts
   const target = parseTarget(container);
   const ifname = parseIfName(String(opts.ifname ?? 'eth1'), 'container interface name (-i)');
   const timeoutMs = timeoutMsOf(opts);
-  const { connectController } = await import('../client/controller.js');
   const conn = connectController(ctl.addr);
   try {
     const req = { host, target: targetToProto(target), ifname, attachmentId: '', waitMs: timeoutMs };

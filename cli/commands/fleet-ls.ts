@@ -4,9 +4,11 @@ import { Writable } from 'node:stream';
 import type { LsEntry } from '../../common/ls-schema.js';
 import type { ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import type { ControllerChoice } from '../client/controller-address.js';
-import type { ControllerConn } from '../client/controller.js';
+import { connectController, type ControllerConn } from '../client/controller.js';
 import type { Opts } from '../fleet/common.js';
 import type { OutputSpec } from '../output/format.js';
+import { render } from '../output/render.js';
+import { LS_VIEW } from '../output/views.js';
 
 /** The controller's attachments in the ls schema (the same JSON -o json streams through). */
 export async function lsEntries(conn: ControllerConn, req: ListAttachmentsRequest): Promise<LsEntry[]> {
@@ -19,7 +21,6 @@ export async function lsEntries(conn: ControllerConn, req: ListAttachmentsReques
 
 export async function fleetLs(ctl: ControllerChoice, opts: Opts, spec: OutputSpec): Promise<void> {
   const req = { host: opts.host ? String(opts.host) : '', network: opts.net ? String(opts.net) : '', container: '' };
-  const { connectController } = await import('../client/controller.js');
   const conn = connectController(ctl.addr);
   try {
     // -o json: the controller's pre-rendered JSON (common/ls-schema.ts) goes out as it arrives, unparsed
@@ -28,7 +29,6 @@ export async function fleetLs(ctl: ControllerChoice, opts: Opts, spec: OutputSpe
       process.stdout.write('\n');
       return;
     }
-    const [{ render }, { LS_VIEW }] = await Promise.all([import('../output/render.js'), import('../output/views.js')]);
     await render(spec, { items: await lsEntries(conn, req) }, LS_VIEW);
   } finally {
     conn.close();

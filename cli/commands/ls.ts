@@ -1,7 +1,13 @@
 // fleetnet ls: every interface fleetnet made (on this host, until a controller answers for the fleet).
 // One schema whichever answers (common/ls-schema.ts); the formats come from cli/output/.
 import type { Command } from 'commander';
+import { lsEntryOf } from '../../common/inventory.js';
+import { connectAgent } from '../client/agent.js';
+import { controllerOf } from '../fleet/common.js';
 import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
+import { render } from '../output/render.js';
+import { LS_VIEW } from '../output/views.js';
+import { fleetLs } from './fleet-ls.js';
 
 export function register(program: Command): void {
   addOutputOptions(program.command('ls'), { ids: 'attachment ids' })
@@ -14,15 +20,8 @@ export function register(program: Command): void {
     )
     .action(async (opts: { host?: string; net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
-      const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
-      if (ctl) return (await import('./fleet-ls.js')).fleetLs(ctl, opts, spec);
-      const [{ connectAgent }, { lsEntryOf }, { render }, { LS_VIEW }] = await Promise.all([
-        import('../client/agent.js'),
-        import('../../common/inventory.js'),
-        import('../output/render.js'),
-        import('../output/views.js'),
-      ]);
+      if (ctl) return fleetLs(ctl, opts, spec);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
         const [res, health] = await Promise.all([conn.call(conn.client.list, {}), conn.call(conn.client.health, {})]);

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
-import type { ControllerChoice } from '../client/controller-address.js';
+import { chooseController, type ControllerChoice } from '../client/controller-address.js';
 
 export type Opts = Record<string, string | boolean | undefined>;
 
@@ -46,7 +46,6 @@ export function settle(a: Attachment, verb: string): void {
 
 /** The controller this invocation talks to, or undefined for the local agent. */
 export async function controllerOf(cmd: Command): Promise<ControllerChoice | undefined> {
-  const { chooseController } = await import('../client/controller-address.js');
   const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string; socket?: string };
   // An explicit --socket names an agent: it wins over a controller from the environment or config.
   const ctl = await chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });

@@ -1,0 +1,13 @@
+// The entry bin/fleetnet.cjs runs (dist/fleetnet.cjs): attach, detach and ls — the commands scripts
+// run once per container — and --version, served by a bundle of just what they need; every other
+// command line goes to the whole CLI (cli/main.ts, dist/fleetnet-all.cjs). In the whole CLI nearly
+// every module sits behind a lazy `import()`, so a new process compiles each one it runs from source;
+// this bundle imports its modules statically (none behind `import()` but the rarely used settings
+// file and --format template), so their code comes compiled from Node's compile cache, and its file
+// is a third of the size. Only for the bundle: under tsx, run cli/main.ts.
+import { fastModules } from './fast-commands.js';
+import { runCli } from './program.js';
+
+const modules = fastModules(process.argv.slice(2));
+if (modules) runCli(modules);
+else require(`${__dirname}/fleetnet-all.cjs`);
