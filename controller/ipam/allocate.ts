@@ -12,6 +12,7 @@ import {
 } from '../../common/ip.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkRecord } from '../store/types.js';
+import { allocateFromBlocks } from './blocks.js';
 import { isReservedInNetwork, usableBounds } from './network-spec.js';
 
 /** How far one allocation searches before it gives up (bounded work inside a transaction). */
@@ -77,9 +78,10 @@ export function rangeFor(n: NetworkRecord, subnet: Cidr): { first: bigint; last:
 }
 
 /**
- * Hands out the next free address of one family, starting after the network's cursor (as
- * host-local does), so a burst of allocations costs one probe each. Mutates n.cursors; the caller
- * writes n back in the same transaction.
+ * Hands out the next free address of one family: on a store several controllers share, from this
+ * controller's address blocks (blocks.ts); else, or when no block has room, starting after the
+ * network's cursor (as host-local does), so a burst of allocations costs one probe each. Mutates
+ * n.cursors; the caller writes n back in the same transaction.
  */
 export function allocateNext(
   tx: Tx,
@@ -93,17 +95,28 @@ export function allocateNext(
   const { first, last } = rangeFor(n, subnet);
   if (last < first) throw failed(`network ${n.name} has no usable IPv${family} address`);
   const size = last - first + 1n;
+  const cidrOf = (a: IpAddr): Cidr => ({ addr: a, prefix: subnet.prefix, text: `${a.text}/${subnet.prefix}` });
+  const budget = { left: MAX_PROBES };
+  const blocks = tx.blocks;
+  if (blocks) {
+    const a = allocateFromBlocks(tx, blocks, n, family, owner, { first, last }, budget);
+    if (a) return cidrOf(a);
+  }
+  // No blocks (one controller), or no unclaimed block with a free address: every address of the range.
+  const taken = blocks
+    ? (a: IpAddr) => !blocks.isFree(n.name, a.text)
+    : (a: IpAddr) => tx.addressHolder(n.name, a.text) !== undefined;
   const cur = n.cursors[String(family)] ? tryParseAddr(n.cursors[String(family)]!)?.value : undefined;
   let off = cur !== undefined && cur >= first && cur <= last ? cur - first + 1n : 0n;
-  const probes = size < BigInt(MAX_PROBES) ? size : BigInt(MAX_PROBES);
+  const probes = size < BigInt(budget.left) ? size : BigInt(budget.left);
   for (let i = 0n; i < probes; i++, off++) {
     if (off >= size) off = 0n;
     const a = makeAddr(family, first + off);
     if (n.gateways.includes(a.text)) continue;
-    if (tx.addressHolder(n.name, a.text) !== undefined) continue;
+    if (taken(a)) continue;
     tx.reserveAddress(n.name, a.text, owner);
     n.cursors[String(family)] = a.text;
-    return { addr: a, prefix: subnet.prefix, text: `${a.text}/${subnet.prefix}` };
+    return cidrOf(a);
   }
   throw conflict(
     `network ${n.name} has no free IPv${family} address left`,

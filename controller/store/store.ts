@@ -38,6 +38,31 @@ export interface Tx {
   macHolder(scope: string, mac: string): string | undefined;
   reserveMac(scope: string, mac: string, attachmentId: string): void;
   releaseMac(scope: string, mac: string): void;
+
+  /** Address blocks with an affinity: only on a store several controllers share (controller/ipam/blocks.ts). */
+  readonly blocks?: BlockTx | undefined;
+}
+
+/**
+ * A network's address blocks (CIDR text, `10.30.0.64/26`), each affine to the controller that claimed
+ * it. A block only says where a controller looks first: the address keys alone keep addresses unique.
+ */
+export interface BlockTx {
+  /** This controller: the affinity its claims record. */
+  readonly self: string;
+  /** The blocks of a network this controller holds, as the transaction sees them. */
+  mine(net: string): string[];
+  /** A block's holder, not compared at the commit (a hint). */
+  holder(net: string, block: string): string | undefined;
+  /** Claims an unclaimed block: compared as unclaimed at the commit; it lapses when this controller stops. */
+  claim(net: string, block: string): void;
+  /**
+   * Whether nobody holds an address, not compared at the commit: skipping a taken address can miss
+   * one freed meanwhile, never hand one out twice (reserveAddress compares the one it takes).
+   */
+  isFree(net: string, addr: string): boolean;
+  /** Where this controller handed out its last address, per network and family (memory: where to look next). */
+  readonly lastGiven: Map<string, bigint>;
 }
 
 export interface Store {

@@ -1,8 +1,10 @@
-// Allocations through two controllers' stores on one etcd (issue 13): a network's allocation cursor
-// lives in its own key, written without a compare, so allocations never rewrite (and never conflict
-// on) the network's record; addresses stay unique because each one is its own compared key.
+// Allocations through several controllers' stores on one etcd (issue 13). Each controller hands
+// out addresses from address blocks it claimed (controller/ipam/blocks.ts): blocks never overlap,
+// a full block moves on to a new one, a pool without an unclaimed block still hands out the free
+// addresses in other controllers' blocks, and a stopped controller's blocks lapse. Allocations never
+// rewrite the network's record (its cursor lives in its own key, written without a compare).
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { silentLogger } from '../../common/logger.js';
 import { addHost } from '../../controller/fleet/hosts.js';
@@ -11,46 +13,170 @@ import { allocateNext } from '../../controller/ipam/allocate.js';
 import { EtcdStore } from '../../controller/store/etcd/etcd-store.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
 
-const prefix = `/fleetnet-ipam-${process.pid}/`;
-let etcd: TestEtcd | undefined;
+let etcd: TestEtcd;
+let c: Etcd3;
+let seq = 0;
 const open: { close(): void }[] = [];
+before(async () => {
+  etcd = await startTestEtcd(1);
+  c = new Etcd3({ hosts: etcd.urls });
+});
 after(async () => {
   for (const o of open) o.close();
+  c?.close();
   await etcd?.stop();
 });
 
-test('two controllers allocate in one network: unique addresses, the network record untouched', async () => {
-  etcd = await startTestEtcd(1);
-  const [a, b] = await Promise.all([0, 1].map(() => EtcdStore.open({ urls: etcd!.urls, prefix, log: silentLogger() })));
-  open.push(a!, b!);
-  await a!.transact((tx) => {
+/** `count` stores (controllers) on a fresh prefix, with host h1 and network n of `subnet` (within `range`). */
+async function controllers(count: number, subnet: string, range?: { start: string; end: string }) {
+  const prefix = `/fleetnet-ipam-${process.pid}-${++seq}/`;
+  const stores = await Promise.all(
+    Array.from({ length: count }, () => EtcdStore.open({ urls: etcd.urls, prefix, log: silentLogger() })),
+  );
+  open.push(...stores);
+  await stores[0]!.transact((tx) => {
     addHost(tx, { name: 'h1', agentAddr: '10.99.0.11:7441' }, 0);
-    createNetwork(tx, { name: 'n', subnets: ['10.50.0.0/24'], kind: 'bridge', bridge: 'br-n' }, 0);
+    createNetwork(
+      tx,
+      { name: 'n', subnets: [subnet], kind: 'bridge', bridge: 'br-n', ...(range ? { ipamRanges: [range] } : {}) },
+      0,
+    );
   });
-  const c = new Etcd3({ hosts: etcd.urls });
-  open.push(c);
+  for (const s of stores) await caughtUp(s, 'd/nets/n');
+  return { prefix, stores };
+}
+
+/** Until store s's mirror holds key k (its watch brought it). */
+async function caughtUp(s: EtcdStore, k: string, present = true): Promise<void> {
+  for (let i = 0; (s.mirror.get(k) !== undefined) !== present; i++) {
+    assert.ok(i < 200, `the watch brings ${k}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+let owners = 0;
+const allocate = (s: EtcdStore) =>
+  s.transact((tx) => {
+    const n = tx.getNetwork('n')!;
+    const addr = allocateNext(tx, n, 4, `owner${++owners}`).text.split('/')[0]!;
+    tx.putNetwork(n);
+    return addr;
+  });
+const lastOctet = (a: string) => Number(a.split('.')[3]);
+
+/** The block keys under a prefix: block → controller. */
+async function blocks(prefix: string): Promise<Map<string, string>> {
+  const all = await c.getAll().prefix(`${prefix}d/blk/n/`).strings();
+  return new Map(Object.entries(all).map(([k, v]) => [decodeURIComponent(k.slice(`${prefix}d/blk/n/`.length)), v]));
+}
+const inBlock = (addr: string, block: string) => lastOctet(addr) >> 6 === lastOctet(block.split('/')[0]!) >> 6;
+
+test('three controllers allocate at once: disjoint blocks, unique addresses, none lost to another', async () => {
+  const { prefix, stores } = await controllers(3, '10.50.0.0/16');
   const netRev = async () => (await c.get(`${prefix}d/nets/n`).exec()).kvs[0]!.mod_revision;
   const before = await netRev();
-  const allocate = (s: EtcdStore, i: number) =>
-    s.transact((tx) => {
-      const n = tx.getNetwork('n')!;
-      const addr = allocateNext(tx, n, 4, `owner${i}`).text;
-      tx.putNetwork(n);
-      return addr;
-    });
-  const got = await Promise.all(Array.from({ length: 120 }, (_, i) => allocate(i % 2 ? a! : b!, i)));
-  assert.equal(new Set(got).size, got.length, 'no address twice');
+  const lostOnAddr = () => stores.reduce((sum, s) => sum + (s.stats.lostOn['d/addr'] ?? 0), 0);
+  const got: { a: string; by: EtcdStore }[] = [];
+  const burst = async (perController: number) => {
+    const all = Array.from({ length: perController * 3 }, (_, i) => stores[i % 3]!);
+    got.push(...(await Promise.all(all.map((s) => allocate(s).then((a) => ({ a, by: s }))))));
+  };
+  // One at a time first: each claims a block (and the others see it before they claim theirs).
+  for (const s of stores) {
+    got.push({ a: await allocate(s), by: s });
+    for (const o of stores) await caughtUp(o, `d/cur/n`);
+    for (const block of (await blocks(prefix)).keys())
+      for (const o of stores) await caughtUp(o, `d/blk/n/${encodeURIComponent(block)}`);
+  }
+  const lostBefore = lostOnAddr();
+  // Within their blocks (62 free addresses each at most), at once: nobody races anybody for an address.
+  await burst(60);
+  assert.equal(lostOnAddr(), lostBefore, 'no transaction lost on an address another controller took');
+  // Past the first blocks (new claims, at once).
+  await burst(100);
+  assert.equal(new Set(got.map((g) => g.a)).size, got.length, 'no address twice');
+  const held = await blocks(prefix);
+  for (const { a, by } of got) {
+    const mine = [...held].filter(
+      ([b, who]) => who === by.controllerId && a.startsWith(b.split('.', 3).join('.') + '.'),
+    );
+    assert.ok(
+      mine.some(([b]) => inBlock(a, b)),
+      `${a} lies in a block of the controller that handed it out`,
+    );
+  }
+  // A block is one key, so it has one holder; the blocks are aligned /26s, so they do not overlap.
+  const starts = [...held.keys()].map((b) => b.split('/')[0]!);
+  assert.equal(new Set(starts).size, starts.length);
+  assert.ok(
+    [...held.keys()].every((b) => b.endsWith('/26') && lastOctet(b.split('/')[0]!) % 64 === 0),
+    [...held.keys()].join(' '),
+  );
+  assert.equal(new Set(held.values()).size, 3, 'each controller claimed its own blocks');
   assert.equal(await netRev(), before, 'the network record was not rewritten by the allocations');
-  assert.equal((a!.stats.lostOn['d/nets'] ?? 0) + (b!.stats.lostOn['d/nets'] ?? 0), 0, 'no transaction lost on it');
-  // The cursor moved on: the next allocation continues after the last one, through either store.
-  const last = got
-    .map((x) => Number(x.split('/')[0]!.split('.')[3]))
-    .sort((x, y) => x - y)
-    .at(-1)!;
-  const cursor = (await c.get(`${prefix}d/cur/n`).string())!;
-  for (let i = 0; b!.mirror.get('d/cur/n')?.v !== cursor; i++) {
-    assert.ok(i < 200, "b's mirror takes the last cursor from its watch");
+});
+
+test('a full block moves on to a new block; addresses reserved without blocks are respected', async () => {
+  const { prefix, stores } = await controllers(1, '10.51.0.0/24');
+  const [s] = stores as [EtcdStore];
+  // Reservations of a fleet written before blocks existed (or static asks): never handed out again.
+  await s.transact((tx) => {
+    for (const x of [1, 2, 3, 70]) tx.reserveAddress('n', `10.51.0.${x}`, `old${x}`);
+  });
+  const got: string[] = [];
+  for (let i = 0; i < 70; i++) got.push(await allocate(s));
+  assert.deepEqual(got.slice(0, 3), ['10.51.0.4', '10.51.0.5', '10.51.0.6']);
+  assert.equal(got[59], '10.51.0.63', 'the first block filled up');
+  assert.deepEqual(got.slice(60, 63), ['10.51.0.64', '10.51.0.65', '10.51.0.66'], 'then the next block');
+  assert.ok(!got.includes('10.51.0.70'));
+  const held = await blocks(prefix);
+  assert.deepEqual([...held.keys()].sort(), ['10.51.0.0/26', '10.51.0.64/26']);
+  assert.ok([...held.values()].every((v) => v === s.controllerId));
+});
+
+test('no unclaimed block left: the free addresses of another controller’s block are handed out', async () => {
+  // Range .1–.126: two blocks (.1–.63, .64–.126).
+  const { prefix, stores } = await controllers(2, '10.52.0.0/24', { start: '10.52.0.1', end: '10.52.0.126' });
+  const [a, b] = stores as [EtcdStore, EtcdStore];
+  const first = await allocate(a);
+  await caughtUp(b, `d/blk/n/${encodeURIComponent('10.52.0.0/26')}`);
+  const got = [first];
+  for (let i = 0; i < 63; i++) got.push(await allocate(b));
+  assert.ok(
+    got.slice(1).every((x) => lastOctet(x) >= 64),
+    'b filled the block it claimed',
+  );
+  // b's block is full and no block is unclaimed: b takes a free address in a's block.
+  const fromA = await allocate(b);
+  assert.ok(lastOctet(fromA) < 64 && fromA !== first, fromA);
+  got.push(fromA);
+  for (;;) {
+    const r = await allocate(b).catch((e: Error) => e);
+    if (r instanceof Error) {
+      assert.match(r.message, /no free IPv4 address/);
+      break;
+    }
+    got.push(r);
+  }
+  assert.equal(new Set(got).size, 126, 'every address of the range, each once, before "no free address"');
+  const held = await blocks(prefix);
+  assert.equal(held.get('10.52.0.0/26'), a.controllerId);
+  assert.equal(held.get('10.52.0.64/26'), b.controllerId);
+});
+
+test("a stopped controller's blocks lapse; their addresses stay reserved", async () => {
+  const { prefix, stores } = await controllers(2, '10.53.0.0/24');
+  const [a, b] = stores as [EtcdStore, EtcdStore];
+  const mine = await allocate(a);
+  assert.equal((await blocks(prefix)).get('10.53.0.0/26'), a.controllerId);
+  a.close();
+  for (let i = 0; (await blocks(prefix)).size; i++) {
+    assert.ok(i < 100, 'the block is given up when its controller stops');
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.equal(await allocate(b!, 999), `10.50.0.${last + 1}/24`);
+  await caughtUp(b, `d/blk/n/${encodeURIComponent('10.53.0.0/26')}`, false);
+  const next = await allocate(b);
+  assert.equal(next, '10.53.0.2', 'b claims the block again and skips the reserved address');
+  assert.equal(mine, '10.53.0.1');
+  assert.equal((await blocks(prefix)).get('10.53.0.0/26'), b.controllerId);
 });

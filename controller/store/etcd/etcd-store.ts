@@ -16,25 +16,30 @@
 // once: every decision compares what it read, and an attachment's id derives from what it names.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { CompareResult, CompareTarget, type Etcd3, type IRequestOp } from 'etcd3';
+import { CompareResult, CompareTarget, type Etcd3, type IRequestOp, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../../common/errors.js';
 import type { HostOwnership, SharedStore, Store, Tx } from '../store.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
 import { EtcdHostLeases } from './host-leases.js';
-import { ATTS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
+import { ATTS, BLOCKS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
 import { MirrorFeed } from './mirror-feed.js';
 import { COMMITTED, RequestFences } from './request-fence.js';
 import { sharedTrust } from './trust.js';
 import type { Trust } from '../../pki/controller-dir.js';
 import { Mirror } from './mirror.js';
-import { OverlayTx } from './overlay-tx.js';
+import { OverlayTx, type BlockContext } from './overlay-tx.js';
 
 /** Compares or operations per transaction: etcd's default --max-txn-ops is 128. */
 const MAX_TXN_OPS = 120;
 /** Rounds of a group lost to other controllers before its callers hear "busy". */
 const MAX_ROUNDS = 200;
+/**
+ * The lease this controller's address blocks are held under: a controller that dies stops renewing
+ * it, and its blocks become free to claim this long after (their addresses stay reserved).
+ */
+const BLOCK_LEASE_S = 15;
 
 type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
 interface Decision {
@@ -60,6 +65,8 @@ export class EtcdStore implements Store, SharedStore {
   private lastRequest: Buffer | undefined;
   private closed = false;
   private readonly onClose: (() => void)[] = [];
+  private readonly blockCtx: BlockContext = { self: this.controllerId, lastGiven: new Map() };
+  private blockLease: { lease: Lease; id: Promise<string> } | undefined;
   /**
    * Where the time goes (the HA benchmark prints these): decisions answered, transactions committed and
    * lost to another controller, time inside etcd transactions, and which kind of key a lost one lost on.
@@ -203,7 +210,7 @@ export class EtcdStore implements Store, SharedStore {
     taken: Decision[];
     deferred: Decision[];
   } {
-    const group = new OverlayTx(this.mirror);
+    const group = new OverlayTx(this.mirror, undefined, false, this.blockCtx);
     const outcomes: Outcome[] = [];
     const taken: Decision[] = [];
     const deferred: Decision[] = [];
@@ -238,11 +245,13 @@ export class EtcdStore implements Store, SharedStore {
     const reads = [...g.reads];
     const request = this.key(keys.request(this.controllerId, ++this.seq));
     const success: IRequestOp[] = [];
+    let lease: string | undefined;
     for (const [k, v] of g.writes) {
+      if (v !== undefined && k.startsWith(BLOCKS)) lease ??= await this.blockLeaseId();
       success.push(
         v === undefined
           ? { request_delete_range: { key: this.key(k) } }
-          : { request_put: { key: this.key(k), value: Buffer.from(v) } },
+          : { request_put: { key: this.key(k), value: Buffer.from(v), ...(k.startsWith(BLOCKS) ? { lease } : {}) } },
       );
     }
     if (!success.length && !reads.length) return 'ok';
@@ -298,6 +307,25 @@ export class EtcdStore implements Store, SharedStore {
     return 'conflict';
   }
 
+  /** The lease of this controller's address blocks, granted at its first claim and kept alive by the client. */
+  private blockLeaseId(): Promise<string> {
+    if (!this.blockLease) {
+      const lease = this.client.lease(BLOCK_LEASE_S);
+      const held = { lease, id: lease.grant() };
+      held.id.catch(() => undefined);
+      // Lost (etcd unreachable for its TTL): its blocks are gone; the next claim takes a new lease.
+      lease.on('lost', () => {
+        if (this.blockLease === held) this.blockLease = undefined;
+      });
+      this.blockLease = held;
+    }
+    const held = this.blockLease;
+    return held.id.catch((err: unknown) => {
+      if (this.blockLease === held) this.blockLease = undefined;
+      throw storeUnavailable(this.o.urls, err);
+    });
+  }
+
   private ok(g: OverlayTx, request: Buffer, rev: number): void {
     this.stats.commits++;
     this.applyWrites(g, rev);
@@ -336,8 +364,11 @@ export class EtcdStore implements Store, SharedStore {
     for (const d of this.pending.splice(0))
       d.reject(new FleetnetError('unavailable', 'the state store is closed (the controller is stopping)'));
     const last = this.lastRequest;
+    const blockLease = this.blockLease?.lease;
     void (async () => {
       await this.feed.close();
+      // A clean stop gives its address blocks up at once (their addresses stay reserved).
+      await blockLease?.revoke().catch(() => undefined);
       if (last)
         await this.client
           .delete()

@@ -1,6 +1,6 @@
 // Where the etcd store keeps what. Everything lives under one prefix (default `/fleetnet/`):
 //   d/…  the data, mirrored by every controller through one watch (hosts, networks, attachments,
-//        address and MAC holders, the epoch keys below, trust records)
+//        address and MAC holders, address blocks, the epoch keys below, trust records)
 //   r/…  request ids of commits (one live key per controller: see etcd-store.ts)
 //   o/…  dispatch ownership and live controllers (leases: controller/dispatch/ownership.ts)
 // Names are URI-encoded, so a `/` in a name can never reach into another key.
@@ -15,6 +15,7 @@ export const HOSTS = 'd/hosts/';
 export const NETS = 'd/nets/';
 export const ATTS = 'd/atts/';
 export const TRUST = 'd/trust/';
+export const BLOCKS = 'd/blk/';
 
 export const keys = {
   schema: 'meta/schema',
@@ -25,6 +26,8 @@ export const keys = {
   att: (id: string) => ATTS + enc(id),
   addr: (net: string, addr: string) => `d/addr/${enc(net)}/${enc(addr)}`,
   mac: (scope: string, mac: string) => `d/mac/${enc(scope)}/${enc(mac)}`,
+  /** A network's address block (`10.30.0.64/26`) and the controller it is affine to (controller/ipam/blocks.ts). */
+  block: (net: string, block: string) => `${BLOCKS}${enc(net)}/${enc(block)}`,
   epochHosts: 'd/ep/hosts',
   epochNets: 'd/ep/nets',
   epochAtts: 'd/ep/atts',

@@ -5,7 +5,7 @@
 // Attachments are indexed by host and network, and their public JSON (`ls --json`) is kept here.
 import type { AttachmentRecord } from '../types.js';
 import { attachmentView } from '../view.js';
-import { ATTS, HOSTS, NETS, nameOf } from './keys.js';
+import { ATTS, BLOCKS, HOSTS, NETS, nameOf } from './keys.js';
 
 export interface Entry {
   v: string;
@@ -26,6 +26,8 @@ export class Mirror {
   private readonly byHost = new Map<string, Set<string>>();
   private readonly byNet = new Map<string, Set<string>>();
   private allJson: string | undefined;
+  /** Network → its address blocks → the controller each is affine to. */
+  private readonly blocks = new Map<string, Map<string, string>>();
   private readonly listeners: ChangeListener[] = [];
 
   get(key: string): Entry | undefined {
@@ -67,6 +69,14 @@ export class Mirror {
     } else if (key.startsWith(NETS)) {
       if (v === undefined) this.netKeys.delete(key);
       else this.netKeys.add(key);
+    } else if (key.startsWith(BLOCKS)) {
+      const rest = key.slice(BLOCKS.length);
+      const net = decodeURIComponent(rest.slice(0, rest.indexOf('/')));
+      const block = decodeURIComponent(rest.slice(rest.indexOf('/') + 1));
+      let m = this.blocks.get(net);
+      if (!m) this.blocks.set(net, (m = new Map()));
+      if (v === undefined) m.delete(block);
+      else m.set(block, v);
     } else if (key.startsWith(ATTS)) {
       const id = nameOf(key, ATTS);
       const old = this.atts.get(id);
@@ -82,6 +92,11 @@ export class Mirror {
       addTo(this.byHost, a.host, id);
       addTo(this.byNet, a.net, id);
     }
+  }
+
+  /** A network's address blocks and who holds each. */
+  blocksOf(net: string): ReadonlyMap<string, string> {
+    return this.blocks.get(net) ?? new Map<string, string>();
   }
 
   /** Attachment ids, by host then id (the SQLite store's order). */

@@ -4,10 +4,16 @@
 // key (keys.ts), and the revision of each record it returned: when such a record is then written,
 // its revision is compared too, so a record cannot be overwritten with a stale copy.
 import { FleetnetError, conflict } from '../../../common/errors.js';
-import type { Tx } from '../store.js';
+import type { BlockTx, Tx } from '../store.js';
 import type { AttachmentFilter, AttachmentRecord, HostRecord, NetworkRecord } from '../types.js';
 import { ATTS, HOSTS, NETS, keys } from './keys.js';
 import type { Mirror } from './mirror.js';
+
+/** What a controller's transactions need for address blocks: who it is, where it handed out last. */
+export interface BlockContext {
+  self: string;
+  lastGiven: Map<string, bigint>;
+}
 
 export class OverlayTx implements Tx {
   /** key → the revision it had when first read (0: absent): compared at the commit. */
@@ -17,11 +23,20 @@ export class OverlayTx implements Tx {
   /** key → new value (undefined: delete). */
   readonly writes = new Map<string, string | undefined>();
 
+  readonly blocks: BlockTx | undefined;
+
   constructor(
     private readonly m: Mirror,
     private readonly parent?: OverlayTx,
     private readonly readOnly = false,
-  ) {}
+    ctx?: BlockContext,
+  ) {
+    const c = ctx ?? parent?.blockCtx;
+    this.blockCtx = readOnly ? undefined : c;
+    this.blocks = this.blockCtx && this.blockTx(this.blockCtx);
+  }
+
+  private readonly blockCtx: BlockContext | undefined;
 
   /** This decision's changes become its group's. */
   mergeInto(p: OverlayTx): void {
@@ -144,6 +159,9 @@ export class OverlayTx implements Tx {
     this.bump(keys.epochNets);
     this.put(k, undefined);
     if (this.peek(keys.cursor(name)) !== undefined) this.writes.set(keys.cursor(name), undefined);
+    // Its blocks go with it (hints only: nothing compares them away).
+    if (!this.readOnly)
+      for (const block of this.m.blocksOf(name).keys()) this.writes.set(keys.block(name, block), undefined);
   }
 
   getAttachment(id: string): AttachmentRecord | undefined {
@@ -183,6 +201,36 @@ export class OverlayTx implements Tx {
     this.bump(keys.epochAttsOfHost(old.host));
     this.bump(keys.epochAttsOfNet(old.net));
     this.put(k, undefined);
+  }
+
+  /** Address blocks (controller/ipam/blocks.ts): holders are read as hints, a claim is compared. */
+  private blockTx(c: BlockContext): BlockTx {
+    return {
+      self: c.self,
+      lastGiven: c.lastGiven,
+      mine: (net) => {
+        const out = new Set<string>();
+        for (const [block, holder] of this.m.blocksOf(net)) if (holder === c.self) out.add(block);
+        const prefix = keys.block(net, '');
+        const chain: OverlayTx[] = [];
+        for (let t: OverlayTx | undefined = this; t; t = t.parent) chain.unshift(t);
+        for (const t of chain)
+          for (const [k, v] of t.writes) {
+            if (!k.startsWith(prefix)) continue;
+            const block = decodeURIComponent(k.slice(prefix.length));
+            if (v === c.self) out.add(block);
+            else out.delete(block);
+          }
+        return [...out];
+      },
+      holder: (net, block) => this.peek(keys.block(net, block)),
+      claim: (net, block) => {
+        if (this.get(keys.block(net, block)) !== undefined)
+          throw conflict(`address block ${block} of ${net} is claimed`);
+        this.put(keys.block(net, block), c.self);
+      },
+      isFree: (net, addr) => this.peek(keys.addr(net, addr)) === undefined,
+    };
   }
 
   addressHolder(net: string, addr: string): string | undefined {
