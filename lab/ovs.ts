@@ -108,6 +108,10 @@ export async function ensurePhysBridge(runner: Runner, h: HostLayout): Promise<v
     PHYS_BRIDGE,
     UNDERLAY_IF,
   ]);
+  // The kernel still sees what arrives on the veth (OVS reads it with a raw socket) and would answer
+  // ARP for the address on br-phy there too, with the veth's MAC; a peer's OVS that learns that MAC
+  // sends its tunnel packets to a port that drops them (one BFD session of 2,450 stuck at 50 hosts).
+  await runner.run('ip', ['netns', 'exec', h.netns, 'sysctl', '-qw', `net.ipv4.conf.${UNDERLAY_IF}.arp_ignore=1`]);
   await runner.run('ip', ['-n', h.netns, '-batch', '-'], {
     input: `addr replace ${h.underlayCidr} dev ${PHYS_BRIDGE}\nlink set ${PHYS_BRIDGE} up\n`,
   });

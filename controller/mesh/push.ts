@@ -1,7 +1,8 @@
 // Pushes each host its part of the fleet's mesh (ApplyMesh) and asks for tunnel state
 // (MeshStatus). Desired state, not commands: a push always sends the host's whole plan from the
 // store under a new generation, so a lost push is repaired by the next one; an agent that did not
-// answer is retried with backoff, and every meshed host is pushed periodically.
+// answer is retried with backoff, and every meshed host is pushed periodically (unless its agent
+// recently acknowledged that very plan: see RESEND_UNCHANGED_EVERY).
 // With several controllers (`owns`), a host is pushed only by the controller that owns it: two
 // pushers could reach an agent out of order, an older plan under a newer generation. A push asked
 // of another controller is left to the owner, which sees the change through its watch.
@@ -41,17 +42,28 @@ export interface HostMeshState {
   reply?: MeshReply;
 }
 
-/** A host's pushes: the one in flight and the one waiting for it. */
+/** A host's pushes: the one in flight and the one waiting for it (forced when any asker needs a real push). */
 interface PushSlot {
   running: Promise<HostMeshState | undefined>;
   queued?: Promise<HostMeshState>;
+  queuedWant?: { force: boolean };
 }
+
+/**
+ * A periodic push skips a host whose agent acknowledged the same plan, cleanly, within this many
+ * periods: at 50 hosts re-sending unchanged plans every period was most of the controller's garbage
+ * (its RSS grew ~4 MB/s at rest, lab resync 2 s) and of the agents' work. The agent keeps its spec on
+ * disk and repairs drift itself; the slower re-send still reaches one that lost its state.
+ */
+export const RESEND_UNCHANGED_EVERY = 10;
 
 export class MeshPusher {
   private readonly links = new Map<string, { addr: string; link: MeshAgentLink }>();
   private readonly state = new Map<string, HostMeshState>();
   private readonly retry = new Map<string, { timer: NodeJS.Timeout; backoffMs: number }>();
   private readonly slots = new Map<string, PushSlot>();
+  /** Per host, the plan (and address) its agent last acknowledged with no error, and when. */
+  private readonly acked = new Map<string, { key: string; atMs: number }>();
   private lastGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
@@ -74,9 +86,12 @@ export class MeshPusher {
     return this.lastGeneration;
   }
 
-  /** Pushes each named host its whole plan now; resolves when every agent answered or failed. */
-  async push(hosts: readonly string[]): Promise<HostMeshState[]> {
-    return Promise.all([...new Set(hosts)].map((h) => this.pushOne(h)));
+  /**
+   * Pushes each named host its whole plan now; resolves when every agent answered or failed.
+   * ifChanged (the periodic push): not a host whose agent recently acknowledged this very plan.
+   */
+  async push(hosts: readonly string[], o: { ifChanged?: boolean } = {}): Promise<HostMeshState[]> {
+    return Promise.all([...new Set(hosts)].map((h) => this.pushOne(h, !o.ifChanged)));
   }
 
   /**
@@ -84,9 +99,13 @@ export class MeshPusher {
    * The waiting push reads the plan from the store when it starts, so it carries every change made
    * before it ran (no lost update), and N quick changes cost two pushes, not N.
    */
-  private pushOne(host: string): Promise<HostMeshState> {
+  private pushOne(host: string, force = true): Promise<HostMeshState> {
     const slot = this.slots.get(host);
-    if (slot?.queued) return slot.queued;
+    if (slot?.queued) {
+      if (force) slot.queuedWant!.force = true;
+      return slot.queued;
+    }
+    const want = { force };
     const s: PushSlot = slot ?? { running: Promise.resolve(undefined) };
     const p: Promise<HostMeshState> = s.running
       .then(
@@ -96,10 +115,12 @@ export class MeshPusher {
       .then(() => {
         if (s.queued === p) s.queued = undefined;
         s.running = p;
-        return this.doPush(host);
+        return this.doPush(host, want.force);
       });
-    if (slot) slot.queued = p;
-    else {
+    if (slot) {
+      slot.queued = p;
+      slot.queuedWant = want;
+    } else {
       s.running = p;
       this.slots.set(host, s);
     }
@@ -109,7 +130,7 @@ export class MeshPusher {
     return p;
   }
 
-  private async doPush(host: string): Promise<HostMeshState> {
+  private async doPush(host: string, force: boolean): Promise<HostMeshState> {
     if (this.stopped) return { host, generation: 0, error: 'the controller is stopping' };
     if (this.o.owns && !this.o.owns(host)) return { host, generation: 0, error: '' };
     const { h, plan } = await this.o.store.read((tx) => {
@@ -117,6 +138,12 @@ export class MeshPusher {
       return { h: tx.getHost(host), plan: planForHost(host, input.hosts, input.networks) };
     });
     if (!h) return { host, generation: 0, error: 'host is not registered' };
+    const key = JSON.stringify([h.agentAddr, plan]);
+    const nowMs = (this.o.now ?? Date.now)();
+    const ack = this.acked.get(host);
+    const last = this.state.get(host);
+    if (!force && last && ack?.key === key && nowMs - ack.atMs < RESEND_UNCHANGED_EVERY * this.o.resyncMs) return last;
+    this.acked.delete(host);
     const generation = this.nextGeneration();
     let st: HostMeshState;
     try {
@@ -126,6 +153,7 @@ export class MeshPusher {
       );
       const error = reply.errors.map((e) => `${e.network}: ${e.message}`).join('; ');
       st = { host, generation, error, reply };
+      if (!error) this.acked.set(host, { key, atMs: nowMs });
       this.clearRetry(host);
       if (reply.changes)
         this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
@@ -162,8 +190,12 @@ export class MeshPusher {
     if (this.stopped) return;
     try {
       const meshed = await this.o.store.read((tx) => meshedHosts(tx));
-      const states = await this.push([...meshed, ...this.state.keys()]);
-      for (const s of states) if (!meshed.includes(s.host) && s.generation && !s.error) this.state.delete(s.host);
+      const states = await this.push([...meshed, ...this.state.keys()], { ifChanged: true });
+      for (const s of states) {
+        if (meshed.includes(s.host) || !s.generation || s.error) continue;
+        this.state.delete(s.host);
+        this.acked.delete(s.host);
+      }
     } catch (err) {
       if (!this.stopped) this.o.log.warn({ err: describeError(err) }, 'mesh resync failed');
     }
@@ -190,6 +222,7 @@ export class MeshPusher {
   forget(host: string): void {
     this.clearRetry(host);
     this.state.delete(host);
+    this.acked.delete(host);
   }
 
   stop(): void {

@@ -154,3 +154,43 @@ test('fleetnet mesh add h1 h2 h3 --net N: one change, each member pushed once; u
   assert.deepEqual(agents.peers('h1'), ['h4']);
   assert.deepEqual(agents.peers('h3'), []);
 });
+
+test('the periodic push skips an acknowledged plan, sends a changed one, re-sends after 10 periods', async (t) => {
+  const { store } = tempStore(t);
+  await store.transact((tx) => {
+    for (const i of [1, 2, 3]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
+    createNetwork(
+      tx,
+      { name: 'blue', subnets: ['10.1.1.0/24'], kind: 'ovs', bridge: 'ovs-blue', mesh: { encap: 'gre', key: 0 } },
+      1,
+    );
+    meshAdd(tx, 'blue', ['h1', 'h2']);
+  });
+  // Rounds are counted by the pusher's store reads (one per round, one per host it plans).
+  let reads = 0;
+  const read = store.read.bind(store);
+  store.read = ((fn: Parameters<typeof read>[0]) => (reads++, read(fn))) as typeof store.read;
+  let nowMs = 1_000_000;
+  const agents = meshAgents();
+  const pusher = new MeshPusher({ store, log: silentLogger(), links: agents.links, resyncMs: 20, now: () => nowMs });
+  t.after(() => pusher.stop());
+  const rounds = async (n: number) => {
+    const from = reads;
+    await until(() => reads >= from + 3 * n);
+  };
+  await pusher.start();
+  await until(() => agents.count('h1') === 1 && agents.count('h2') === 1);
+  await rounds(5);
+  assert.deepEqual([agents.count('h1'), agents.count('h2')], [1, 1], 'unchanged and acknowledged: not sent again');
+  // Asked for (a mesh command): sent even though unchanged.
+  await pusher.push(['h1']);
+  assert.equal(agents.count('h1'), 2);
+  // Changed in the store behind the pusher's back: the next period sends it.
+  await store.transact((tx) => meshAdd(tx, 'blue', 'h3'));
+  await until(() => agents.count('h3') === 1 && agents.count('h2') === 2);
+  assert.deepEqual(agents.peers('h2'), ['h1', 'h3']);
+  // Ten periods later an unchanged plan goes again (an agent that lost its state gets it back).
+  const before = agents.count('h2');
+  nowMs += 10 * 20;
+  await until(() => agents.count('h2') === before + 1);
+});
