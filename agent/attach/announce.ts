@@ -72,11 +72,14 @@ export interface AnnounceTarget {
 
 /**
  * In the background (the reply does not wait): once the host-side port passes frames, the kernel
- * announces the addresses (announceOps). Resolves when done or given up; never rejects.
+ * announces the addresses (announceOps). `exclusive` runs the change under the attachment's own queue,
+ * and only while the interface is still the one announced (a detach and a new attach of the same name
+ * may have come between: that one's MAC is never touched). Resolves when done or given up; never rejects.
  */
 export async function announceWhenForwarding(
   d: { ip: IpExec; log: Logger; sysClassNet?: string },
   t: AnnounceTarget,
+  exclusive: (fn: () => Promise<void>) => Promise<void>,
 ): Promise<void> {
   const { v4, v6 } = families(t.statics);
   if (!v4 && !v6) return;
@@ -84,7 +87,9 @@ export async function announceWhenForwarding(
   while (!portForwarding(t.hostIfname, t.bridgePort, d.sysClassNet) && Date.now() < until)
     await new Promise((r) => setTimeout(r, POLL_MS));
   try {
-    await d.ip.inNs(t.netns, announceOps(t.dev, t.mac, t.statics));
+    await exclusive(async () => {
+      await d.ip.inNs(t.netns, announceOps(t.dev, t.mac, t.statics));
+    });
   } catch (err) {
     d.log.debug({ err, dev: t.dev, netns: t.netns }, 'addresses not announced');
   }

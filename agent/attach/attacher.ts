@@ -309,14 +309,21 @@ export class Attacher {
       this.d.records.put(record);
       undo.clear();
       if (announce && later && made.hostIfname) {
-        const sent = announceWhenForwarding(this.d, {
-          netns: c.netns,
-          dev: order.ifname,
-          mac: live.mac,
-          statics,
-          hostIfname: made.hostIfname,
-          bridgePort: decided.kind === 'bridge',
-        });
+        const sent = announceWhenForwarding(
+          this.d,
+          {
+            netns: c.netns,
+            dev: order.ifname,
+            mac: live.mac,
+            statics,
+            hostIfname: made.hostIfname,
+            bridgePort: decided.kind === 'bridge',
+          },
+          (fn) =>
+            this.queue.run(key, async () => {
+              if (this.d.records.get(key) === record) await fn();
+            }),
+        );
         this.announcing.add(sent);
         void sent.finally(() => this.announcing.delete(sent));
       }
