@@ -58,8 +58,13 @@ export function etcdLsResults(j: Obj): Results {
         p50Ms: j.cliMedianMs,
         p95Ms: Math.max(...j.cliRunsMs),
         n: j.cliRunsMs.length,
-        timed: 'spawn → exit of fleetnet ls --json, stdout to a file',
+        timed: 'spawn → exit of fleetnet ls --json, stdout to a file, the fleet at rest',
       },
+      one(
+        `fleetnet ls --json, ${j.attachments} attachments, while the controller converges every host`,
+        j.cliDuringConvergeMs,
+        'one run right after the controller started: it rewrites every record then (in-memory agents)',
+      ),
       one(
         `attachments JSON of ${j.attachments} from the etcd mirror, in process`,
         j.mirrorJsonMsInProcess,
@@ -68,7 +73,8 @@ export function etcdLsResults(j: Obj): Results {
     ],
     notes: [
       `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ` +
-        `${j.outputBytes} bytes; load before ${j.loadBefore}, after ${j.loadAfter}`,
+        `${j.outputBytes} bytes; the controller settled ${j.settleSeconds} s after it started; ` +
+        `load before ${j.loadBefore}, after ${j.loadAfter}`,
     ],
     date: new Date().toISOString(),
     machine: machine(),

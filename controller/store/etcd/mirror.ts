@@ -25,7 +25,9 @@ export class Mirror {
   private readonly atts = new Map<string, [string, string, string]>();
   private readonly byHost = new Map<string, Set<string>>();
   private readonly byNet = new Map<string, Set<string>>();
+  /** The inventory's JSON: whole, and per host (a change re-renders its host's part only). */
   private allJson: string | undefined;
+  private readonly hostJson = new Map<string, string>();
   /** Network → its address blocks → the controller each is affine to. */
   private readonly blocks = new Map<string, Map<string, string>>();
   private readonly listeners: ChangeListener[] = [];
@@ -84,10 +86,12 @@ export class Mirror {
         this.byHost.get(old[0])?.delete(id);
         this.byNet.get(old[1])?.delete(id);
         this.atts.delete(id);
+        this.hostJson.delete(old[0]);
       }
       this.allJson = undefined;
       if (v === undefined) return;
       const a = JSON.parse(v) as AttachmentRecord;
+      this.hostJson.delete(a.host);
       this.atts.set(id, [a.host, a.net, JSON.stringify(attachmentView(a))]);
       addTo(this.byHost, a.host, id);
       addTo(this.byNet, a.net, id);
@@ -126,16 +130,37 @@ export class Mirror {
     return this.attachmentIds(f).length;
   }
 
-  /** The public JSON of the attachments; the whole inventory's text is the same string until one changes. */
+  /**
+   * The public JSON of the attachments, by host then id. The whole inventory's text is the same
+   * string until an attachment changes, and then only the changed hosts' parts are rendered again.
+   */
   attachmentsJson(f?: { host?: string; net?: string }): string {
-    if (f?.host || f?.net)
+    if (f?.net)
       return `[${this.attachmentIds(f)
         .map((id) => this.atts.get(id)![2])
         .join(',')}]`;
-    this.allJson ??= `[${this.attachmentIds()
-      .map((id) => this.atts.get(id)![2])
+    if (f?.host) return `[${this.hostPart(f.host)}]`;
+    this.allJson ??= `[${[...this.byHost.keys()]
+      .sort()
+      .map((h) => this.hostPart(h))
+      .filter((p) => p !== '')
       .join(',')}]`;
     return this.allJson;
+  }
+
+  /** One host's attachments' JSON, by id, without the brackets. */
+  private hostPart(host: string): string {
+    const ids = this.byHost.get(host);
+    if (!ids) return '';
+    let part = this.hostJson.get(host);
+    if (part === undefined) {
+      part = [...ids]
+        .sort()
+        .map((id) => this.atts.get(id)![2])
+        .join(',');
+      this.hostJson.set(host, part);
+    }
+    return part;
   }
 
   get size(): number {
