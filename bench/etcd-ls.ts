@@ -101,22 +101,24 @@ const ctl = await (async () => {
  * Until the fleet is at rest: the controller, started on records its in-memory agents have never
  * seen, converges every host first (an attach and a record rewrite per attachment, which sets its
  * updatedMs: the fill leaves it 0). At rest: every record converged, then nothing changed for quietMs.
+ * Gives up after timeoutMs (100k converge slowly: the runs are then timed with the controller busy).
  */
-async function settled(view: EtcdStore, quietMs = 2000, timeoutMs = 900_000): Promise<number> {
+async function settled(view: EtcdStore, quietMs = 2000, timeoutMs = 300_000): Promise<{ s: number; ok: boolean }> {
   const t0 = performance.now();
+  const late = () => performance.now() - t0 > timeoutMs;
   // (false while the view's own watch is being re-established: 100k events at once can drop it)
   const converged = () => view.read((tx) => tx.listAttachments().every((a) => a.updatedMs > 0)).catch(() => false);
   while (!(await converged())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error('the controller did not converge');
+    if (late()) return { s: (performance.now() - t0) / 1000, ok: false };
     await new Promise((r) => setTimeout(r, 1000));
   }
   let rev = view.mirror.watchRev;
   let since = performance.now();
-  while (performance.now() - since < quietMs) {
+  while (performance.now() - since < quietMs && !late()) {
     await new Promise((r) => setTimeout(r, 250));
     if (view.mirror.watchRev !== rev) [rev, since] = [view.mirror.watchRev, performance.now()];
   }
-  return (since - t0) / 1000;
+  return { s: (since - t0) / 1000, ok: !late() };
 }
 
 try {
@@ -136,7 +138,7 @@ try {
   const view = await openEtcdStore(prefix);
   // Once while the controller converges its hosts (every attachment rewritten), then at rest.
   const duringConvergeMs = await lsOnce();
-  const settleSeconds = await settled(view);
+  const settle = await settled(view);
   const times: number[] = [];
   for (let r = 0; r < RUNS; r++) times.push(await lsOnce());
   const bytes = statSync(out).size;
@@ -152,7 +154,8 @@ try {
         hosts: HOSTS,
         fillSeconds: +ctl.fillSeconds.toFixed(1),
         cliDuringConvergeMs: Math.round(duringConvergeMs),
-        settleSeconds: +settleSeconds.toFixed(1),
+        settleSeconds: +settle.s.toFixed(1),
+        atRest: settle.ok,
         cliRunsMs: times.map((t) => Math.round(t)),
         cliFirstMs: Math.round(times[0]!),
         cliMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!),

@@ -58,7 +58,7 @@ export function etcdLsResults(j: Obj): Results {
         p50Ms: j.cliMedianMs,
         p95Ms: Math.max(...j.cliRunsMs),
         n: j.cliRunsMs.length,
-        timed: 'spawn → exit of fleetnet ls --json, stdout to a file, the fleet at rest',
+        timed: `spawn → exit of fleetnet ls --json, stdout to a file, ${j.atRest ? 'the fleet at rest' : 'the controller converging'}`,
       },
       one(
         `fleetnet ls --json, ${j.attachments} attachments, while the controller converges every host`,
@@ -73,7 +73,10 @@ export function etcdLsResults(j: Obj): Results {
     ],
     notes: [
       `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ` +
-        `${j.outputBytes} bytes; the controller settled ${j.settleSeconds} s after it started; ` +
+        `${j.outputBytes} bytes; ` +
+        (j.atRest
+          ? `the controller settled ${j.settleSeconds} s after it started; `
+          : `timed while the controller still converged (not at rest after ${j.settleSeconds} s); `) +
         `load before ${j.loadBefore}, after ${j.loadAfter}`,
     ],
     date: new Date().toISOString(),
