@@ -4,11 +4,15 @@ import { invalid } from '../../common/errors.js';
 
 const EXAMPLES = `
 Examples:
-  fleetnet controller migrate --from /var/lib/fleetnet/state.db --etcd http://10.0.0.5:2379,http://10.0.0.6:2379,http://10.0.0.7:2379
+  fleetnet controller migrate --from /var/lib/fleetnet/state.db \\
+    --etcd http://10.0.0.5:2379,http://10.0.0.6:2379,http://10.0.0.7:2379
   fleetnet controller migrate --etcd http://10.0.0.5:2379 --to /var/lib/fleetnet/state.db      # and back
 
 Stop the controller(s) first: a fleet that changes during the copy fails the verification.
-The destination must be empty (a new file, or an etcd prefix nothing uses: --etcd-prefix).`;
+The destination must be empty (a new file, or an etcd prefix nothing uses: --etcd-prefix).
+The trust records go with the fleet: join tokens, issued serials and revocations of the trust
+folder (--trust-dir) are copied into etcd, or etcd's are added to the folder. The CA and the
+credentials stay in the folder.`;
 
 interface Opts {
   from?: string;
@@ -18,6 +22,7 @@ interface Opts {
   etcdCert?: string;
   etcdKey?: string;
   etcdPrefix?: string;
+  trustDir: string;
   json?: boolean;
 }
 
@@ -34,6 +39,11 @@ export function register(program: Command): void {
     .option('--etcd-cert <file>', 'client certificate for etcd')
     .option('--etcd-key <file>', 'client private key for etcd')
     .option('--etcd-prefix <prefix>', 'key prefix of the fleet in etcd', '/fleetnet/')
+    .option(
+      '--trust-dir <dir>',
+      "the controller's trust folder: its join tokens, issued serials and revocations go with the fleet",
+      '/etc/fleetnet/controller',
+    )
     .option('--json', 'print the counts as JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (o: Opts) => {
@@ -48,6 +58,7 @@ export function register(program: Command): void {
         { EtcdStore },
         { SqliteStore },
         { migrateFleet, verifyCopy },
+        trust,
         { makeLogger },
         { existsSync, rmSync },
       ] = await Promise.all([
@@ -55,6 +66,7 @@ export function register(program: Command): void {
         import('../../controller/store/etcd/etcd-store.js'),
         import('../../controller/store/sqlite.js'),
         import('../../controller/store/migrate.js'),
+        import('../../controller/store/migrate-trust.js'),
         import('../../common/logger.js'),
         import('node:fs'),
       ]);
@@ -63,6 +75,7 @@ export function register(program: Command): void {
         throw invalid(`--from ${o.from}: no such file`, "give the controller's state file (--db of controller run)");
       if (o.to && existsSync(o.to))
         throw invalid(`--to ${o.to} exists`, 'give a new file: a migration never merges into an existing fleet');
+      const withTrust = trust.isTrustFolder(o.trustDir);
       const log = makeLogger('warn', 'migrate');
       const etcdStore = await EtcdStore.open({ ...etcd!, log });
       const file = new SqliteStore({ path: (o.from ?? o.to)! });
@@ -73,20 +86,40 @@ export function register(program: Command): void {
       };
       try {
         const r = o.from ? await migrateFleet(file, etcdStore, writing) : await migrateFleet(etcdStore, file, writing);
-        copied = true;
+        const records = withTrust ? (o.from ? trust.folderTrust(o.trustDir) : trust.etcdTrust(etcdStore)) : undefined;
+        if (records && o.from) await trust.writeEtcdTrust(etcdStore, records);
+        if (records && o.to) await trust.writeFolderTrust(o.trustDir, records);
         if (o.from) {
           // Verified once more from a fresh read of etcd, not from the copy this process wrote.
           const fresh = await EtcdStore.open({ ...etcd!, log });
           try {
             await verifyCopy(file, fresh);
+            if (records) trust.verifyTrust(records, trust.etcdTrust(fresh), fresh.description);
           } finally {
             fresh.close();
           }
-        }
-        if (o.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else
+        } else if (records) trust.verifyTrust(records, trust.folderTrust(o.trustDir), o.trustDir);
+        copied = true;
+        const counts = records ? trust.countTrust(records) : null;
+        const route = o.from
+          ? `from ${o.from} to ${etcdStore.description}`
+          : `from ${etcdStore.description} to ${o.to}`;
+        if (o.json) process.stdout.write(JSON.stringify({ ...r, trust: counts }) + '\n');
+        else {
           process.stdout.write(
-            `copied and verified: ${r.hosts} hosts, ${r.networks} networks, ${r.attachments} attachments (${r.addresses} addresses, ${r.macs} MACs) ${o.from ? `from ${o.from} to ${etcdStore.description}` : `from ${etcdStore.description} to ${o.to}`}\n`,
+            `copied and verified: ${r.hosts} hosts, ${r.networks} networks, ${r.attachments} attachments ` +
+              `(${r.addresses} addresses, ${r.macs} MACs) ${route}\n`,
+          );
+          if (counts)
+            process.stdout.write(
+              `trust records of ${o.trustDir}: ${counts.revoked} revoked serials, ${counts.issued} issued serials, ` +
+                `${counts.tokens} join tokens\n`,
+            );
+        }
+        if (!counts)
+          process.stderr.write(
+            `fleetnet: no trust folder at ${o.trustDir} (no ca.crt): join tokens, issued serials and revocations ` +
+              `were not copied; give --trust-dir DIR if the controller keeps its folder elsewhere\n`,
           );
       } catch (err) {
         // Nothing half-made: the destination was empty (migrateFleet checked), so it is emptied again.

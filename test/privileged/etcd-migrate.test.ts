@@ -2,7 +2,8 @@
 // address and MAC holder); a non-empty destination, a store of a newer fleetnet and bad flags are
 // exit 2 with nothing written.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
@@ -12,7 +13,12 @@ import { decideAttach, decideDetach } from '../../controller/fleet/attachments.j
 import { addHost } from '../../controller/fleet/hosts.js';
 import { createNetwork } from '../../controller/fleet/networks.js';
 import { meshAdd } from '../../controller/mesh/fleet-mesh.js';
+import { FileRevocationStore } from '../../common/pki/revocation.js';
+import { initControllerDir, paths } from '../../controller/pki/controller-dir.js';
+import { FileIssuedCerts } from '../../controller/pki/issued-certs.js';
+import { FileJoinTokenStore } from '../../controller/pki/join-tokens.js';
 import { readFleet, verifyCopy } from '../../controller/store/migrate.js';
+import { folderTrust } from '../../controller/store/migrate-trust.js';
 import { SqliteStore } from '../../controller/store/sqlite.js';
 import { FLEETNET } from '../helpers/agent-process.js';
 import { ensureBuilt } from '../helpers/build.js';
@@ -72,11 +78,14 @@ test('SQLite → etcd → SQLite: the same fleet, verified; refusals write nothi
   );
   store.close();
 
-  const r1 = await cli('--from', path, '--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-a/`, '--json');
+  const noTrust = ['--trust-dir', join(dir, 'no-trust-folder')];
+  const r1 = await cli('--from', path, '--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-a/`, '--json', ...noTrust);
   assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stderr, /no trust folder at .*no-trust-folder.*were not copied/);
+  assert.equal((JSON.parse(r1.stdout) as { trust: unknown }).trust, null);
   assert.equal((JSON.parse(r1.stdout) as { attachments: number }).attachments, 42);
   const back = join(dir, 'back.db');
-  const r2 = await cli('--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-a/`, '--to', back);
+  const r2 = await cli('--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-a/`, '--to', back, ...noTrust);
   assert.equal(r2.code, 0, r2.stderr);
   assert.match(r2.stdout, /copied and verified: 3 hosts, 2 networks, 42 attachments/);
 
@@ -129,4 +138,52 @@ test('the etcd store keeps what the SQLite store keeps across a reopen (fresh mi
   const again = await openEtcdStore(`${P}-r/`);
   t.after(() => again.close());
   assert.equal((await again.read((tx) => tx.getHost('h1')))?.agentAddr, '10.99.0.11:7441');
+});
+
+test('the trust records go with the fleet: tokens, issued serials and revocations, there and back', async (t) => {
+  // A SQLite file of its own (tempStore gives etcd stores once a test called useEtcdStores).
+  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-trust-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'state.db');
+  const store = new SqliteStore({ path });
+  await store.transact((tx) => addHost(tx, { name: 'h1', agentAddr: '10.99.0.11:7441' }, 1));
+  store.close();
+  const folder = join(dir, 'controller');
+  await initControllerDir(folder);
+  const p = paths(folder);
+  new FileRevocationStore(p.revoked).revoke({ serial: '0A01', name: 'h9', reason: 'host removed' });
+  new FileIssuedCerts(p.certs).record('h1', { serial: 'b1', notAfterMs: Date.now() + 3_600_000, atMs: 1 });
+  const tokens = new FileJoinTokenStore(p.tokens);
+  await tokens.put({ hash: 'c'.repeat(64), hostId: 'h1', expiresAtMs: Date.now() + 3_600_000 });
+  await tokens.put({ hash: 'd'.repeat(64), hostId: 'h2', expiresAtMs: Date.now() - 1 });
+
+  const to = ['--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-t/`, '--trust-dir', folder];
+  const r1 = await cli('--from', path, ...to, '--json');
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.deepEqual((JSON.parse(r1.stdout) as { trust: unknown }).trust, { revoked: 1, issued: 1, tokens: 1 });
+  const c = new Etcd3({ hosts: etcd.urls });
+  t.after(() => c.close());
+  const trustKeys = await c.getAll().prefix(`${P}-t/d/trust/`).keys();
+  assert.deepEqual(trustKeys.sort(), [
+    `${P}-t/d/trust/issued/h1/b1`,
+    `${P}-t/d/trust/revoked/a01`,
+    `${P}-t/d/trust/tokens/${'c'.repeat(64)}`,
+  ]);
+
+  // Revoked while the fleet ran on etcd: a SQLite controller after the way back must refuse it too.
+  const late = { serial: 'e5', name: 'h1', reason: 'rotated', atMs: 2 };
+  await c.put(`${P}-t/d/trust/revoked/e5`).value(JSON.stringify(late));
+  const back = join(dir, 'back.db');
+  const r2 = await cli(...to, '--to', back);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stdout, /trust records of .*: 2 revoked serials, 1 issued serials, 1 join tokens/);
+  const revoked = new FileRevocationStore(p.revoked);
+  assert.ok(revoked.isRevoked('e5') && revoked.isRevoked('a01'));
+  assert.equal(revoked.list().length, 2);
+  const after = folderTrust(folder);
+  assert.deepEqual(after.issued, { h1: [{ serial: 'b1', notAfterMs: after.issued.h1![0]!.notAfterMs, atMs: 1 }] });
+  assert.deepEqual(
+    after.tokens.map((x) => x.hash),
+    ['c'.repeat(64)],
+  );
 });
