@@ -17,7 +17,8 @@ import * as controllerMigrate from './commands/controller-migrate.js';
 import * as detach from './commands/detach.js';
 import * as events from './commands/events.js';
 import * as host from './commands/host.js';
-import * as hostBootstrap from './commands/host-bootstrap.js'; // trust (issue 7): host add --ssh, rm, rotate-cert, controller init
+// trust (issue 7): host add --ssh, rm, rotate-cert, controller init
+import * as hostBootstrap from './commands/host-bootstrap.js';
 import * as hosts from './commands/hosts.js';
 import * as inspect from './commands/inspect.js';
 import * as lab from './commands/lab.js';

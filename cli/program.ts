@@ -21,12 +21,14 @@ export function runCli(modules: readonly CommandModule[]): void {
     .option('--socket <path>', 'local agent socket (env FLEETNET_AGENT_SOCKET)')
     .option(
       '--controller <addr:port,...>',
-      'the fleet controller, or several comma-separated (the first that answers; env FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)',
+      'the fleet controller, or several comma-separated (the first that answers; env ' +
+        'FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml)',
     )
     .option('--local', "talk to this host's agent even when a controller is configured")
     .option(
       '--config <file>',
-      "the CLI's settings file (env FLEETNET_CONFIG; default ~/.config/fleetnet/config.yaml); for agent run and controller run, their settings file",
+      "the CLI's settings file (env FLEETNET_CONFIG; default ~/.config/fleetnet/config.yaml); for " +
+        'agent run and controller run, their settings file',
     )
     .option(
       '--context <name>',

@@ -72,7 +72,10 @@ async function cliBundle(name, entry) {
         "'use strict';",
         "const __fleetnetImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
         // LAZY_BUILTINS: a stand-in that requires the module on first use of any of its names.
-        'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); return d && { ...d, configurable: true }; } }); };',
+        'const __fleetnetLazyRequire = (id) => { let m; const get = () => (m ??= require(id)); return new ' +
+          'Proxy({}, { get: (_, k) => get()[k], has: (_, k) => k in get(), ownKeys: () => Reflect.ownKeys(get()), ' +
+          'getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(get(), k); ' +
+          'return d && { ...d, configurable: true }; } }); };',
       ].join('\n'),
     },
     define: { 'import.meta.url': '__fleetnetImportMetaUrl' },
@@ -183,7 +186,11 @@ await build({
   external: ['cpu-features', '*.node', 'koffi', 'netlink'],
   plugins: [x509Inline, healthProtoInline],
   banner: {
-    js: "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = __fnCreateRequire(import.meta.url); const __filename = __fnPath(import.meta.url); const __dirname = __fnDir(__filename);",
+    js:
+      "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } " +
+      "from 'node:url'; import { dirname as __fnDir } from 'node:path'; const require = " +
+      '__fnCreateRequire(import.meta.url); const __filename = ' +
+      '__fnPath(import.meta.url); const __dirname = __fnDir(__filename);',
   },
   logLevel: 'warning',
 });

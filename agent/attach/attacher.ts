@@ -183,7 +183,8 @@ export class Attacher {
     if (existing && !order.dryRun) {
       if (existing.fingerprint !== fp) {
         throw conflict(
-          `${describe(c)} already has ${order.ifname} from fleetnet with other settings (${existing.hostIf}, ${existing.addresses.join(' ') || 'no address'}, ${existing.mac})`,
+          `${describe(c)} already has ${order.ifname} from fleetnet with other settings (${existing.hostIf}, ` +
+            `${existing.addresses.join(' ') || 'no address'}, ${existing.mac})`,
           `detach it first: fleetnet detach ${c.name} -i ${order.ifname}`,
         );
       }

@@ -1,4 +1,5 @@
-// What fleetnet made on the host (bridges, `<if>.<VID>`, OVS bridges) goes with its last attachment; what it found stays.
+// What fleetnet made on the host (bridges, `<if>.<VID>`, OVS bridges) goes with its last attachment; what it found
+// stays.
 import type { Runner } from '../../common/runner.js';
 import { OWNED_ALIAS, readHostLink } from '../linux/sysfs.js';
 import type { OvsCtl } from '../ovs/vsctl.js';

@@ -69,7 +69,10 @@ export interface SavedOrder {
   keepAddress?: boolean;
 }
 
-/** Something on the host fleetnet owns: a link carrying the alias `fleetnet:owned`, or an OVS bridge with external_ids fleetnet=owned. */
+/**
+ * Something on the host fleetnet owns: a link carrying the alias `fleetnet:owned`, or an OVS bridge with external_ids
+ * fleetnet=owned.
+ */
 export interface OwnedRef {
   type: 'link' | 'ovs-bridge';
   name: string;

@@ -38,7 +38,8 @@ export async function claimHostIfname(
   if (kind === 'ovs' && (await portAttachment(env.ovs, hostIfname)) === attachmentId) return { kind: 'ours', link };
   const master = masterOf(hostIfname, env.sysClassNet);
   throw invalid(
-    `host interface ${hostIfname} already exists (${link.kind === 'bridge' ? 'a bridge' : 'an interface'}, MAC ${link.mac}${master ? `, port of ${master}` : ''}) and fleetnet did not make it for ${c.name}`,
+    `host interface ${hostIfname} already exists (${link.kind === 'bridge' ? 'a bridge' : 'an interface'}, MAC ` +
+      `${link.mac}${master ? `, port of ${master}` : ''}) and fleetnet did not make it for ${c.name}`,
     `it is left as it is; pick another host-side name with -l, or leave -l out for a generated one`,
   );
 }

@@ -25,7 +25,9 @@ export interface LifecycleDeps {
   /** This agent's host name: containers labelled fleetnet.host=OTHER are left to that host's agent. */
   hostName?: string;
   fullPassMs: number;
-  /** How long an orphan must have been seen before the pass removes it (default 3 passes); `check --fix` does not wait. */
+  /**
+   * How long an orphan must have been seen before the pass removes it (default 3 passes); `check --fix` does not wait.
+   */
   orphanGraceMs?: number;
   orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress'>;
   /** Called when a container dies or is destroyed (DHCP clients are reaped at once). */
@@ -74,7 +76,10 @@ export class Lifecycle {
   private stopped = false;
   /** Containers with fleetnet labels, by Docker ID: what their labels asked for and what went wrong. */
   private readonly labelled = new Map<string, LabelState>();
-  /** Orphans seen, by name, with when first seen: removed only once older than the grace (a controller re-asking adopts them first). */
+  /**
+   * Orphans seen, by name, with when first seen: removed only once older than the grace (a controller re-asking adopts
+   * them first).
+   */
   private readonly orphanSeen = new Map<string, number>();
 
   constructor(private readonly d: LifecycleDeps) {}
@@ -352,7 +357,10 @@ export class Lifecycle {
     }
   }
 
-  /** A labelled container of this host: its fleetnet.attach labels are attached here; fleet ones are kept for the controller. */
+  /**
+   * A labelled container of this host: its fleetnet.attach labels are attached here; fleet ones are kept for the
+   * controller.
+   */
   private async applyLabels(id: string, labels: Record<string, string>): Promise<void> {
     const owner = ownerHostOf(labels);
     if (owner && owner !== (this.d.hostName ?? '')) return; // another host's container on a shared daemon
@@ -391,7 +399,9 @@ export class Lifecycle {
       try {
         await this.d.attacher.attach(order, {} as AttachOptions);
       } catch (err) {
-        const msg = `${c.name} ${s.ifname} from label fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}attach: ${describeError(err)}`;
+        const msg =
+          `${c.name} ${s.ifname} from label ` +
+          `fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}attach: ${describeError(err)}`;
         state.errors.push(msg);
         this.d.log.warn({ container: c.name, ifname: s.ifname, err: describeError(err) }, 'label attach failed');
       }

@@ -58,7 +58,8 @@ export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
       found.push({
         type: 'ovs-port',
         name: p.port,
-        detail: `OVS port ${p.port} of ${p.container}/${p.ifname} (attachment ${p.attachmentId}), held by no attachment`,
+        detail:
+          `OVS port ${p.port} of ${p.container}/${p.ifname} (attachment ` + `${p.attachmentId}), held by no attachment`,
       });
   }
   return found;

@@ -2,7 +2,8 @@
 // the network's bridge, with one all-zeros flood entry per peer (head-end replication: a frame
 // is sent once to each peer and never back into the mesh, so no loop can form). gretap: one
 // device per peer, an `isolated` bridge port (isolated ports never forward to one another).
-// Devices carry the alias `fleetnet-mesh:<network>` (attach marks its bridges `fleetnet:owned`), which is how a read-back finds them again.
+// Devices carry the alias `fleetnet-mesh:<network>` (attach marks its bridges `fleetnet:owned`), which is how a
+// read-back finds them again.
 import { FleetnetError, unsupported } from '../../common/errors.js';
 import { VXLAN_PORT, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
@@ -173,7 +174,9 @@ export class BridgeTunnels {
 /** A clear answer when the kernel lacks gretap, instead of `ip`'s "Unknown device type". */
 export function gretapMissing(network: string) {
   return unsupported(
-    `network ${network} asks for GRE on a Linux bridge, but this host's kernel has no gretap (CONFIG_NET_IPGRE, module ip_gre)`,
-    'load ip_gre (modprobe ip_gre), or mesh the network with VXLAN (--mesh vxlan), or use an OVS network (user-space GRE)',
+    `network ${network} asks for GRE on a Linux bridge, but this host's kernel has no ` +
+      `gretap (CONFIG_NET_IPGRE, module ip_gre)`,
+    'load ip_gre (modprobe ip_gre), or mesh the network with VXLAN (--mesh vxlan), ' +
+      'or use an OVS network (user-space GRE)',
   );
 }

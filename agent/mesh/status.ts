@@ -31,7 +31,10 @@ export interface StatusInput {
 /** BFD says up only when the session is up and forwarding; no status yet (just made) is unknown. */
 export function bfdState(bfd: Record<string, string> | undefined): { state: TunnelState; detail: string } {
   if (!bfd || !bfd.state) return { state: 'unknown', detail: 'no BFD status yet' };
-  const detail = `bfd state=${bfd.state} forwarding=${bfd.forwarding ?? '?'} remote_state=${bfd.remote_state ?? '?'}${bfd.diagnostic && bfd.diagnostic !== 'No Diagnostic' ? ` diagnostic=${bfd.diagnostic}` : ''}`;
+  const diagnostic = bfd.diagnostic && bfd.diagnostic !== 'No Diagnostic' ? ` diagnostic=${bfd.diagnostic}` : '';
+  const detail =
+    `bfd state=${bfd.state} forwarding=${bfd.forwarding ?? '?'} ` +
+    `remote_state=${bfd.remote_state ?? '?'}${diagnostic}`;
   return { state: bfd.state === 'up' && bfd.forwarding === 'true' ? 'up' : 'down', detail };
 }
 

@@ -11,7 +11,8 @@ import type { Credential } from '../../common/pki/tls.js';
 
 /** How to get a CLI credential (said wherever one is missing). */
 export const CREDENTIAL_HINT =
-  "copy ca.crt, cli/admin.crt and cli/admin.key from the controller's /etc/fleetnet/controller to ~/.config/fleetnet/ as ca.crt, cli.crt, cli.key (or set FLEETNET_TLS_DIR to a folder holding them)";
+  "copy ca.crt, cli/admin.crt and cli/admin.key from the controller's /etc/fleetnet/controller to " +
+  '~/.config/fleetnet/ as ca.crt, cli.crt, cli.key (or set FLEETNET_TLS_DIR to a folder holding them)';
 
 export function cliCredentialFiles(
   env: NodeJS.ProcessEnv = process.env,

@@ -73,11 +73,13 @@ export function connectController(addr: string): ControllerConn {
   const unavailable = (cause: unknown, reached = false) => {
     // Something listens but did not speak plain gRPC: a controller with mutual TLS, and no credential here.
     if (reached && !cred && !insecure) {
+      const lookedFor = cliCredentialFiles()
+        .map((p) => p.cert)
+        .join(', ');
       return new FleetnetError(
         'permission',
-        `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI has none (looked for ${cliCredentialFiles()
-          .map((p) => p.cert)
-          .join(', ')})`,
+        `the controller at ${addr} requires a client certificate (mutual TLS), and this CLI ` +
+          `has none (looked for ${lookedFor})`,
         { cause, hint: CREDENTIAL_HINT },
       );
     }
@@ -85,7 +87,9 @@ export function connectController(addr: string): ControllerConn {
     const last = cause instanceof Error ? `: ${cause.message}` : '';
     return new FleetnetError('unavailable', `no controller answers at ${addr}${last}`, {
       cause,
-      hint: "start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, or use --local for this host's agent",
+      hint:
+        'start one (fleetnet controller run), fix --controller / FLEETNET_CONTROLLER, ' +
+        "or use --local for this host's agent",
     });
   };
   const rpc = new GrpcH2Client(addrs, addrs.length > 1 ? 'the controllers' : `the controller at ${addr}`, {

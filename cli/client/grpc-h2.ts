@@ -283,7 +283,10 @@ export class GrpcH2Client {
     });
   }
 
-  /** A call with failover: the next address after a connection failure, or after any transport failure when resending is harmless. */
+  /**
+   * A call with failover: the next address after a connection failure, or after any transport failure when resending is
+   * harmless.
+   */
   /**
    * `unary`: the reply is used only once the call ended, so a reply message that arrived from a peer
    * that then died (no status) is dropped and the call resent like any other when resending is harmless;

@@ -101,7 +101,8 @@ export function register(program: Command): void {
     .command('supervise')
     .summary('run `agent run` and restart it when it dies (hosts without systemd)')
     .description(
-      'Keep an agent running where there is no systemd: restart it with backoff when it exits, and write its log to a size-rotated file (FILE, FILE.1 … FILE.N; SIGHUP reopens FILE for an outside logrotate).',
+      'Keep an agent running where there is no systemd: restart it with backoff when it exits, and write its log ' +
+        'to a size-rotated file (FILE, FILE.1 … FILE.N; SIGHUP reopens FILE for an outside logrotate).',
     )
     .requiredOption('--pid-file <file>', 'where the supervisor writes its pid')
     .requiredOption('--log <file>', "the agent's output goes here")

@@ -48,25 +48,34 @@ export function describeInterface(i: Interface): string {
     ...i.addresses,
     ...(i.lease
       ? [
-          `${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`,
+          `${i.lease.address} (${i.lease.client} lease, ${i.lease.leaseSeconds} ` +
+            `s${i.lease.clientPid ? `, pid ${i.lease.clientPid}` : ''})`,
         ]
       : []),
   ];
   const addrs = all.length ? all.join(' ') : 'no address';
   const gws = [...i.gateways, ...(i.lease?.router ? [i.lease.router] : [])];
   const gw = gws.length ? ` via ${gws.join(' ')}` : '';
-  return `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ${i.hostIfname || '-'}, mtu ${i.mtu})`;
+  return (
+    `${who} ${i.ifname} ${i.mac} ${addrs}${gw} on ${i.hostIf} (${i.kind}, host side ` +
+    `${i.hostIfname || '-'}, mtu ${i.mtu})`
+  );
 }
 
-/** pipework's other forms: `mac:HOSTMAC` names the host interface by MAC (resolved by the agent); --direct-phys is refused. */
+/**
+ * pipework's other forms: `mac:HOSTMAC` names the host interface by MAC (resolved by the agent); --direct-phys is
+ * refused.
+ */
 export function pipeworkForms(
   words: string[],
   opts: Record<string, string | boolean | undefined>,
 ): { hostByMac?: string; words: string[] } {
   if (opts.directPhys) {
     throw invalid(
-      '--direct-phys (moving a whole NIC into the container) is not supported: the NIC would vanish from the host and fleetnet could not give it back on detach',
-      'give the container a macvlan on the NIC instead: fleetnet attach NIC CONTAINER ADDRESS --macvlan-mode passthru (the container gets all of its traffic); for an SR-IOV VF, attach the VF the same way',
+      '--direct-phys (moving a whole NIC into the container) is not supported: the NIC would vanish ' +
+        'from the host and fleetnet could not give it back on detach',
+      'give the container a macvlan on the NIC instead: fleetnet attach NIC CONTAINER ADDRESS --macvlan-mode ' +
+        'passthru (the container gets all of its traffic); for an SR-IOV VF, attach the VF the same way',
     );
   }
   if (!words[0]?.startsWith('mac:')) return { words };

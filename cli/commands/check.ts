@@ -80,7 +80,8 @@ export function register(program: Command): void {
       if (spec.kind === 'table' || spec.kind === 'wide') {
         if (findings.length) await render(spec, { items }, FINDINGS_VIEW);
         process.stdout.write(
-          `${summary.leaks} leaks, ${summary.orphans} orphans, ${summary.duplicates} duplicates, ${summary.drift} drift, ${summary.failed} failed` +
+          `${summary.leaks} leaks, ${summary.orphans} orphans, ${summary.duplicates} duplicates, ` +
+            `${summary.drift} drift, ${summary.failed} failed` +
             (fix ? `; ${findings.length - unfixed} fixed, ${unfixed} not fixed` : '') +
             '\n',
         );

@@ -56,7 +56,8 @@ export function register(program: Command): void {
       if (opts.json) process.stdout.write(`${JSON.stringify(res)}\n`);
       else
         process.stdout.write(
-          `installed ${res.plugins.join(', ')} (${res.implementation} plugin)\nnetwork configuration: ${res.conflist}\n`,
+          `installed ${res.plugins.join(', ')} (${res.implementation} ` +
+            `plugin)\nnetwork configuration: ${res.conflist}\n`,
         );
     });
 }

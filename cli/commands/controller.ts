@@ -6,8 +6,10 @@ const EXAMPLES = `
 Examples:
   fleetnet controller run                                   # 127.0.0.1:7440, /var/lib/fleetnet/state.db
   fleetnet controller run --listen 10.99.0.2:7440 --db /srv/fleetnet/state.db
-  fleetnet controller run --listen 10.99.0.2:7440 --etcd https://10.99.0.5:2379,https://10.99.0.6:2379,https://10.99.0.7:2379 \
-    --etcd-ca /etc/fleetnet/etcd/ca.crt --etcd-cert /etc/fleetnet/etcd/client.crt --etcd-key /etc/fleetnet/etcd/client.key
+  fleetnet controller run --listen 10.99.0.2:7440 \
+    --etcd https://10.99.0.5:2379,https://10.99.0.6:2379,https://10.99.0.7:2379 \
+    --etcd-ca /etc/fleetnet/etcd/ca.crt --etcd-cert /etc/fleetnet/etcd/client.crt \
+    --etcd-key /etc/fleetnet/etcd/client.key
     # several controllers on one etcd serve one fleet (README: HA controllers on etcd)
 
 Then point the CLI at it (--controller, FLEETNET_CONTROLLER, or ~/.config/fleetnet/config.yaml):
@@ -28,7 +30,8 @@ export function register(program: Command): void {
   c.command('run')
     .summary('serve the fleet: hosts, networks, IPAM, MACs, attachments')
     .description(
-      "Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from the file before it serves, and converges every host's agent to the desired state.",
+      'Run the controller: a gRPC service (with server reflection) over a SQLite state file. It rebuilds from ' +
+        "the file before it serves, and converges every host's agent to the desired state.",
     )
     .option('--config <file>', 'settings file (default /etc/fleetnet/controller.yaml when it exists)')
     .option(
@@ -93,7 +96,8 @@ export function register(program: Command): void {
     .summary("make the fleet CA, the controller's certificate and the first CLI (admin) credential")
     .description(
       "Run on the controller's machine: the CA key stays in the trust folder, which only the controller reads. " +
-        'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed by the controller over the Admin service).',
+        'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed ' +
+        'by the controller over the Admin service).',
     )
     .option('--dir <dir>', 'trust folder (0700)', '/etc/fleetnet/controller')
     .option('--token-ttl <duration>', 'join token lifetime', '15m')

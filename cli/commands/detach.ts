@@ -12,7 +12,8 @@ export function register(program: Command): void {
     .command('detach')
     .summary('remove an interface fleetnet gave a container')
     .description(
-      'Remove an interface fleetnet gave a container, with its host-side peer, and restore the default route an @gateway replaced. Detaching what is not there succeeds.',
+      'Remove an interface fleetnet gave a container, with its host-side peer, and restore the default ' +
+        'route an @gateway replaced. Detaching what is not there succeeds.',
     )
     .argument('<container>', 'as for attach: name, ID, PID, netns:NAME, /path')
     .option('-i, --ifname <name>', 'interface inside the container', 'eth1')

@@ -57,7 +57,8 @@ async function joinMeshes(
     joined.push(res);
     if (!json) {
       process.stdout.write(
-        `  joined the mesh of ${network} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`,
+        `  joined the mesh of ${network} (${res.network?.mesh} key ${res.network?.meshKey}); ` +
+          `members: ${res.network?.meshHosts.join(' ') || '-'}\n`,
       );
       for (const h of res.hosts)
         process.stdout.write(
@@ -82,11 +83,13 @@ async function refuseUnenrolled(conn: ControllerConn, name: string, addr: string
   if (probe.state !== State.NOT_ENROLLED) return;
   const run = [
     `fleetnet host token ${name} --listen ${addr} --out ./${name}-join        # here: a single-use join token`,
-    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to /etc/fleetnet/agent/, restart its agent as`,
+    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to ` +
+      `/etc/fleetnet/agent/, restart its agent as`,
     enrollCommands(name, addr, conn.addr).join(' '),
     `fleetnet host add ${name} --addr ${addr}        # here, again`,
   ];
-  const what = `the agent at ${addr} answers but is not enrolled with this controller (it was started without a join token)`;
+  const what =
+    `the agent at ${addr} answers but is not enrolled with this controller (it ` + `was started without a join token)`;
   throw new FleetnetError('conflict', `${what}: nothing was recorded`, {
     hint: `enroll it, then add it:\n    ${run.join('\n    ')}`,
   });

@@ -51,7 +51,8 @@ export function register(program: Command): void {
     .command('lab')
     .summary('a simulated fleet of hosts on this machine, in network namespaces')
     .description(
-      'Build, list and remove lab fleets: simulated hosts in network namespaces, each with its own Open vSwitch and fleetnet agent.',
+      'Build, list and remove lab fleets: simulated hosts in network namespaces, each ' +
+        'with its own Open vSwitch and fleetnet agent.',
     )
     .addHelpText('after', EXAMPLES);
 

@@ -16,7 +16,8 @@ export function register(program: Command): void {
     .option('--net <name>', 'only this network (with a controller)')
     .addHelpText(
       'after',
-      `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ls --format '{{container}} {{join addresses " "}}'`,
+      `${FORMAT_HELP}\n\nExamples:\n  fleetnet ls -o wide\n  fleetnet ls --host h2 -q\n  fleetnet ` +
+        `ls --format '{{container}} {{join addresses " "}}'`,
     )
     .action(async (opts: { host?: string; net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);

@@ -8,7 +8,9 @@ import { printJson } from '../output/table.js';
 
 const FILE_EXAMPLE = `{
   "hosts": [{ "name": "h1", "underlayIp": "10.99.0.11" }, { "name": "h2", "underlayIp": "10.99.0.12" }],
-  "networks": [{ "name": "blue", "kind": "ovs", "encap": "gre", "key": 100, "bridge": "ovs-blue", "members": ["h1", "h2"] }]
+  "networks": [
+    { "name": "blue", "kind": "ovs", "encap": "gre", "key": 100, "bridge": "ovs-blue", "members": ["h1", "h2"] }
+  ]
 }`;
 
 async function fleetStatus(cmd: Command, opts: { net?: string }, spec: OutputSpec): Promise<void> {
@@ -34,7 +36,8 @@ export function register(program: Command): void {
     .option('--net <name>', 'with a controller: only this network')
     .addHelpText(
       'after',
-      `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
+      `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: ` +
+        `every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
     )
     .action(async (opts: { net?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
@@ -116,7 +119,8 @@ export function register(program: Command): void {
             const nothing = `nothing to do: ${who} ${is} in the mesh of ${opts.net}`;
             process.stdout.write(
               res.changed
-                ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); members: ${res.network?.meshHosts.join(' ') || '-'}\n`
+                ? `${what} the mesh of ${opts.net} (${res.network?.mesh} key ${res.network?.meshKey}); ` +
+                    `members: ${res.network?.meshHosts.join(' ') || '-'}\n`
                 : `${nothing}\n`,
             );
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
@@ -136,7 +140,8 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
-      `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket /run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`,
+      `\nThe file:\n${FILE_EXAMPLE}\n\nExamples:\n  fleetnet mesh apply mesh.json --host h1\n  fleetnet --socket ` +
+        `/run/fleetnet-lab/lab/h2/agent.sock mesh apply mesh.json --host h2 --datapath netdev`,
     )
     .action(
       async (
@@ -164,7 +169,8 @@ export function register(program: Command): void {
           if (opts.json) printJson(res);
           else {
             process.stdout.write(
-              `mesh generation ${res.generation} on ${opts.host}: ${res.added} added, ${res.removed} removed, ${res.kept} kept (${res.changes} changes)\n`,
+              `mesh generation ${res.generation} on ${opts.host}: ${res.added} added, ${res.removed} ` +
+                `removed, ${res.kept} kept (${res.changes} changes)\n`,
             );
             for (const e of res.errors)
               process.stderr.write(`fleetnet: network ${e.network} not converged: ${e.message}\n`);

@@ -11,7 +11,8 @@ Examples:
   fleetnet net create blue --subnet 10.1.1.0/24 --gateway 10.1.1.1
   fleetnet net create green --subnet 10.2.0.0/24 --subnet fd00:2::/64 --ipam-range 10.2.0.100-10.2.0.199
   fleetnet net create lan --subnet 192.168.5.0/24 --kind macvlan --parent h1=eth1,h2=ens3
-  fleetnet net create red --subnet 10.1.1.0/24 --kind ovs --bridge ovs-red --mesh gre   # then: fleetnet mesh add h1 --net red
+  fleetnet net create red --subnet 10.1.1.0/24 --kind ovs --bridge ovs-red --mesh gre
+    # then: fleetnet mesh add h1 h2 --net red
   fleetnet net ls
   fleetnet net rm green                            # refused while anything is attached to it
 
@@ -113,7 +114,8 @@ export function register(program: Command): void {
         if (opts.json) printJson(n);
         else
           process.stdout.write(
-            `network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} (${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`,
+            `network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} ` +
+              `(${n.kind})${n.mesh ? `, mesh ${n.mesh} key ${n.meshKey}` : ''}\n`,
           );
       });
     });

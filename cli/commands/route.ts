@@ -10,7 +10,8 @@ export function netCommand(program: Command, tool: 'route' | 'rule' | 'tc', summ
     .command(tool)
     .summary(summary)
     .description(
-      `${summary}. The arguments pass as separate words (never through a shell); options that would act outside the container (-batch, -n, -netns, -force) are refused${tool === 'tc' ? ', and so are bpf and exec' : ''}.`,
+      `${summary}. The arguments pass as separate words (never through a shell); options that would act outside ` +
+        `the container (-batch, -n, -netns, -force) are refused${tool === 'tc' ? ', and so are bpf and exec' : ''}.`,
     )
     .usage(`[--json] CONTAINER ARGS...`)
     .argument('<container>', 'as for attach: name, ID, PID, netns:NAME, /path')

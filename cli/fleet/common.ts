@@ -30,7 +30,10 @@ export function needHost(opts: Opts, what: string): string {
 export function describeAttachment(a: Attachment): string {
   const who = a.container?.name || a.target?.value || '?';
   const side = a.hostIfname ? `, host side ${a.hostIfname}` : '';
-  return `${who} ${a.ifname} ${a.mac} ${a.addresses.join(' ') || 'no address'} on ${a.host} (${a.network}, ${a.hostIf}${side})`;
+  return (
+    `${who} ${a.ifname} ${a.mac} ${a.addresses.join(' ') || 'no address'} on ` +
+    `${a.host} (${a.network}, ${a.hostIf}${side})`
+  );
 }
 
 /** Exit 0 when up, 1 when the agent failed it, 3 while still pending (or its host's agent is unreachable). */
@@ -52,7 +55,8 @@ export async function controllerOf(cmd: Command): Promise<ControllerChoice | und
   if (!ctl && g.host) {
     throw invalid(
       '--host needs a controller',
-      'give --controller ADDR (or FLEETNET_CONTROLLER, or controller: in ~/.config/fleetnet/config.yaml); without --host the local agent answers',
+      'give --controller ADDR (or FLEETNET_CONTROLLER, or controller: in ' +
+        '~/.config/fleetnet/config.yaml); without --host the local agent answers',
     );
   }
   return ctl;

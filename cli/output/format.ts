@@ -25,14 +25,17 @@ Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints on
 /** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. kinds: what -o takes. */
 export function addOutputOptions(cmd: Command, o: { ids?: string; kinds?: readonly string[] } = {}): Command {
   cmd
-    .addOption(new Option('-o, --output <format>', 'output format').choices(o.kinds ?? OUTPUT_KINDS)) // commander refuses others, naming the token
+    // commander refuses other formats, naming the token
+    .addOption(new Option('-o, --output <format>', 'output format').choices(o.kinds ?? OUTPUT_KINDS))
     .option('--format <template>', "one line per item from a Handlebars template, e.g. '{{host}} {{state}}'")
     .option('--json', 'print JSON (same as -o json)');
   if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);
   return cmd;
 }
 
-/** The one output the options ask for; exit 2 for an unknown -o, a template that does not parse, or two that disagree. */
+/**
+ * The one output the options ask for; exit 2 for an unknown -o, a template that does not parse, or two that disagree.
+ */
 export async function outputSpec(
   o: OutputOpts,
   defaultKind: string = 'table',

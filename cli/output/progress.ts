@@ -32,7 +32,9 @@ export function progressView(
     if (drawn) out.write(`\x1b[${drawn}A`);
     for (const [h, s] of state) {
       const n = steps.indexOf(s.step) + (s.state === 'done' ? 1 : 0);
-      const line = `${h.padEnd(width)}  [${'#'.repeat(n)}${'.'.repeat(steps.length - n)}] ${MARK[s.state]} ${s.step} ${s.detail}`;
+      const line =
+        `${h.padEnd(width)}  [${'#'.repeat(n)}${'.'.repeat(steps.length - n)}] ` +
+        `${MARK[s.state]} ${s.step} ${s.detail}`;
       out.write(`\x1b[2K${line.slice(0, (out.columns || 120) - 1)}\n`);
     }
     drawn = state.size;

@@ -123,7 +123,8 @@ export function topologyTree(t: Topology, wide = false): string {
         node(`${n.name}: ${n.bridge}${n.kind ? ` (${n.kind}${n.mesh ? `, ${n.mesh} mesh` : ''})` : ''}`, [
           ...n.tunnels.map((x) =>
             node(
-              `<-> ${x.peer}${wide ? ` via ${x.port}` : ''} ${x.state}${x.state !== 'up' && x.detail ? ` (${x.detail})` : ''}`,
+              `<-> ${x.peer}${wide ? ` via ${x.port}` : ''} ` +
+                `${x.state}${x.state !== 'up' && x.detail ? ` (${x.detail})` : ''}`,
             ),
           ),
           ...n.containers.map((c) =>
@@ -160,9 +161,8 @@ export function topologyDot(t: Topology): string {
       out.push(`    ${q(br)} [shape=box, label=${q(`${n.bridge}\n${n.name}`)}];`);
       for (const c of n.containers) {
         const id = `${br}/${c.name}/${c.ifname}`;
-        out.push(
-          `    ${q(id)} [shape=ellipse, label=${q(`${c.name} ${c.ifname}\n${c.addresses.join(' ') || '-'}`)}${c.state === 'up' ? '' : ', color=red'}];`,
-        );
+        const label = q(`${c.name} ${c.ifname}\n${c.addresses.join(' ') || '-'}`);
+        out.push(`    ${q(id)} [shape=ellipse, label=${label}${c.state === 'up' ? '' : ', color=red'}];`);
         out.push(`    ${q(br)} -- ${q(id)};`);
       }
     }
@@ -182,7 +182,9 @@ export function topologyDot(t: Topology): string {
         const state =
           x.state === 'up' && (!back || back.state === 'up') ? 'up' : x.state !== 'up' ? x.state : back!.state;
         out.push(
-          `  ${q(`${h.name}/${n.name}`)} -- ${q(`${x.peer}/${n.name}`)} [label=${q(`${n.mesh || 'tunnel'} ${state}`)}, color=${COLOR[state] ?? 'gray'}${state === 'up' ? '' : ', style=dashed'}];`,
+          `  ${q(`${h.name}/${n.name}`)} -- ${q(`${x.peer}/${n.name}`)} ` +
+            `[label=${q(`${n.mesh || 'tunnel'} ${state}`)}, ` +
+            `color=${COLOR[state] ?? 'gray'}${state === 'up' ? '' : ', style=dashed'}];`,
         );
       }
     }

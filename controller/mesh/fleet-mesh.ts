@@ -22,7 +22,9 @@ export function meshOfInput(m: { encap: string; key: number; dstPort?: number },
   return { encap: m.encap, key: m.key, members: [], dstPort };
 }
 
-/** A meshed network without a key gets the next free one of its encapsulation; a taken key is refused naming its holder. */
+/**
+ * A meshed network without a key gets the next free one of its encapsulation; a taken key is refused naming its holder.
+ */
 export function withMeshKey(tx: Tx, n: NetworkRecord): NetworkRecord {
   if (!n.mesh) return n;
   const others = tx.listNetworks().filter((o) => o.name !== n.name && o.mesh?.encap === n.mesh!.encap);
@@ -101,7 +103,9 @@ export function meshRemove(
   return { network, hosts: n.mesh.members, changed: true };
 }
 
-/** planMesh's input from the store: every host, every meshed network (members that are no longer hosts are left out). */
+/**
+ * planMesh's input from the store: every host, every meshed network (members that are no longer hosts are left out).
+ */
 export function planInputFromTx(tx: Tx): { hosts: MeshHost[]; networks: MeshNetwork[] } {
   const hosts = tx.listHosts().map((h) => ({ name: h.name, underlayIp: h.underlayIp }));
   const known = new Set(hosts.map((h) => h.name));
@@ -128,7 +132,10 @@ export function meshedHosts(tx: Tx): string[] {
   return [...new Set(tx.listNetworks().flatMap((n) => n.mesh?.members ?? []))].sort();
 }
 
-/** Container MTU on a meshed network when neither the attach nor the network gives one: a 1500-byte underlay minus the overhead (0: not meshed, the host interface's). */
+/**
+ * Container MTU on a meshed network when neither the attach nor the network gives one: a 1500-byte underlay minus the
+ * overhead (0: not meshed, the host interface's).
+ */
 export function meshMtu(n: NetworkRecord): number {
   return n.mesh ? tunnelMtu(1500, n.mesh.encap) : 0;
 }

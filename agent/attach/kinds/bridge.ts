@@ -89,7 +89,8 @@ export const bridgeKind: Kind = {
       if (!ownedNow && !order.vlanFiltering) {
         throw conflict(
           `bridge ${br} was not made by fleetnet and has vlan_filtering off; a VLAN needs it on`,
-          `pass --vlan-filtering to let fleetnet turn it on (then every other port of ${br} only carries VLAN 1 unless you add VLANs to it), or attach to a bridge fleetnet creates`,
+          `pass --vlan-filtering to let fleetnet turn it on (then every other port of ${br} only carries VLAN 1 ` +
+            `unless you add VLANs to it), or attach to a bridge fleetnet creates`,
         );
       }
       turnOn = true;
@@ -112,7 +113,9 @@ export const bridgeKind: Kind = {
           ? [
               {
                 cap: 'bridge-vlan-filtering',
-                hint: `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), which tags ports in user space`,
+                hint:
+                  `attach without @${order.id}, or use an Open vSwitch bridge (ovs*), ` +
+                  `which tags ports in user space`,
               },
             ]
           : [],

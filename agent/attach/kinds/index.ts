@@ -96,7 +96,8 @@ async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink |
       throw notFound(`InfiniBand interface '${name}' does not exist`, `'ip link' lists the ib* devices of this host`);
     throw notFound(
       `host interface '${name}' does not exist`,
-      'create it first, or name a bridge br* (Linux) or ovs* (Open vSwitch), or pass --kind bridge|ovs, to have fleetnet create one',
+      'create it first, or name a bridge br* (Linux) or ovs* (Open vSwitch), or pass ' +
+        '--kind bridge|ovs, to have fleetnet create one',
     );
   }
   if (host.kind === 'ether') return plain('macvlan');

@@ -12,7 +12,8 @@ export const ipoibKind: Kind = {
   async plan(env, { order, c, hostIfname, mtu }) {
     if (order.mac.kind !== 'auto') {
       throw invalid(
-        `an IPoIB interface cannot take a MAC (${order.mac.mac}): its 20-byte hardware address comes from the InfiniBand port`,
+        `an IPoIB interface cannot take a MAC (${order.mac.mac}): its 20-byte hardware ` +
+          `address comes from the InfiniBand port`,
         'leave the MAC out; @PKEY alone (e.g. @8001) picks the partition',
       );
     }

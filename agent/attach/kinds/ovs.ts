@@ -38,7 +38,9 @@ export const ovsKind: Kind = {
         ? [
             {
               cap: 'ovs',
-              hint: 'install openvswitch-switch and start it, or pass the agent --ovs-db unix:PATH of a running ovsdb-server',
+              hint:
+                'install openvswitch-switch and start it, or pass the agent --ovs-db ' +
+                'unix:PATH of a running ovsdb-server',
             },
             {
               cap: `ovs-${datapath}`,

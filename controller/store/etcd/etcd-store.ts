@@ -108,7 +108,8 @@ export class EtcdStore implements Store, SharedStore {
     if (have !== undefined && !(have <= SCHEMA_VERSION)) {
       throw new FleetnetError(
         'invalid',
-        `the store under ${this.prefix.toString()} was written by a newer fleetnet (schema ${r.kvs[0]!.value.toString()}; this controller knows ${SCHEMA_VERSION})`,
+        `the store under ${this.prefix.toString()} was written by a newer fleetnet ` +
+          `(schema ${r.kvs[0]!.value.toString()}; this controller knows ${SCHEMA_VERSION})`,
         {
           hint: 'run the fleetnet version that wrote it (or newer) on every controller; nothing was changed',
         },
