@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
-import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
 
@@ -83,27 +83,12 @@ describe('fleetnet CLI against a local agent', () => {
 
   it('20 identical gRPC attaches at once: one interface, identical replies', async () => {
     const conn = connectAgent(agent.socket);
-    const req: AttachRequest = {
+    const req = attachRequest({
       hostIf: 'br-c',
-      kind: '',
       target: { kind: 'netns', value: `${P}-b` },
       ifname: 'eth3',
-      hostIfname: '',
       addresses: [{ static: { cidr: '10.52.0.3/24', gateway: '' } }],
-      mac: '',
-      macString: '',
-      vlan: '',
-      mtu: 0,
-      dryRun: false,
-      attachmentId: '',
-      macvlanMode: '',
-      vlanFiltering: false,
-      trunk: '',
-      ovsDatapath: '',
-      dhcpDns: false,
-      dhcpOneshot: false,
-      keepAddress: false,
-    };
+    });
     try {
       const res = await Promise.all(Array.from({ length: 20 }, () => conn.call(conn.client.attach, req)));
       assert.equal(res.filter((r) => r.changed).length, 1);

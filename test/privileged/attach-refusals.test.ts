@@ -9,6 +9,7 @@ import { after, before, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
 import { FleetnetError } from '../../common/errors.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { addNs, delNs, dumpNs, uniquePrefix } from '../helpers/netns.js';
 
@@ -54,27 +55,11 @@ const CLI_CASES: [string[], RegExp][] = [
   [['--kind', 'ovs', 'ovs$(id)', target, '10.53.0.5/24'], /'ovs\$\(id\)'/],
 ];
 
-const REQ: AttachRequest = {
+const REQ = attachRequest({
   hostIf: 'br-r',
-  kind: '',
   target: { kind: 'netns', value: CONT },
-  ifname: '',
-  hostIfname: '',
   addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '' } }],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  dryRun: false,
-  attachmentId: '',
-  macvlanMode: '',
-  vlanFiltering: false,
-  trunk: '',
-  ovsDatapath: '',
-  dhcpDns: false,
-  dhcpOneshot: false,
-  keepAddress: false,
-};
+});
 const RPC_CASES: Partial<AttachRequest>[] = [
   { addresses: [{ static: { cidr: '10.53.0.5/24', gateway: '10.9.9.1' } }] },
   { addresses: [{ static: { cidr: '10.53.0.255/24', gateway: '' } }] },

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { BUSYBOX_IMAGE, dockerUnavailable, ensureTestImage, TEST_LABEL, TestContainers } from '../helpers/docker.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
@@ -53,27 +54,13 @@ const hostVeths = async () =>
   (await sh.run('ip', ['-n', NS, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: fn[0-9a-f]{12}@/.test(l))
     .length;
 
-const request = (target: string, i: number): AttachRequest => ({
-  hostIf: 'br-b',
-  kind: '',
-  target: { kind: 'netns', value: target },
-  ifname: 'eth1',
-  hostIfname: '',
-  addresses: [{ static: { cidr: `10.62.0.${i + 10}/24`, gateway: '' } }],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  dryRun: false,
-  attachmentId: '',
-  macvlanMode: '',
-  vlanFiltering: false,
-  trunk: '',
-  ovsDatapath: '',
-  dhcpDns: false,
-  dhcpOneshot: false,
-  keepAddress: false,
-});
+const request = (target: string, i: number): AttachRequest =>
+  attachRequest({
+    hostIf: 'br-b',
+    target: { kind: 'netns', value: target },
+    ifname: 'eth1',
+    addresses: [{ static: { cidr: `10.62.0.${i + 10}/24`, gateway: '' } }],
+  });
 
 describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }, () => {
   before(async () => {

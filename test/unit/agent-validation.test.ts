@@ -13,28 +13,9 @@ import { ContainerResolver } from '../../agent/containers/resolve.js';
 import { ipExec } from '../../agent/linux/ip.js';
 import { agentService } from '../../agent/service/agent-service.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 
-const base: AttachRequest = {
-  hostIf: 'br1',
-  kind: '',
-  target: { kind: 'auto', value: 'web1' },
-  ifname: '',
-  hostIfname: '',
-  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  dryRun: false,
-  attachmentId: '',
-  macvlanMode: '',
-  vlanFiltering: false,
-  trunk: '',
-  ovsDatapath: '',
-  dhcpDns: false,
-  dhcpOneshot: false,
-  keepAddress: false,
-};
+const base = attachRequest();
 
 const BAD: [string, Partial<AttachRequest>][] = [
   ['host interface too long', { hostIf: 'b'.repeat(16) }],

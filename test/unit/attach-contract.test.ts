@@ -24,29 +24,10 @@ import { attachInputFromProto } from '../../controller/service/convert.js';
 import { buildNetwork } from '../../controller/ipam/network-spec.js';
 import { register as registerNet } from '../../cli/commands/net.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 import type { FleetAttachRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 
-const AGENT: AttachRequest = {
-  hostIf: 'br1',
-  kind: '',
-  target: { kind: 'auto', value: 'web1' },
-  ifname: '',
-  hostIfname: '',
-  addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  dryRun: false,
-  attachmentId: '',
-  macvlanMode: '',
-  vlanFiltering: false,
-  trunk: '',
-  ovsDatapath: '',
-  dhcpDns: false,
-  dhcpOneshot: false,
-  keepAddress: false,
-};
+const AGENT = attachRequest();
 const FLEET: FleetAttachRequest = {
   host: 'h1',
   network: '',

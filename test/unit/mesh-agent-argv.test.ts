@@ -14,7 +14,7 @@ import { FleetnetError } from '../../common/errors.js';
 import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { bfdState } from '../../agent/mesh/status.js';
-import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+import { planMesh, type MeshNetwork, type Tunnel } from '../../common/mesh/plan.js';
 import { agentMeshSpec } from '../../common/mesh/to-agent.js';
 import { meshSpecFromProto } from '../../agent/service/mesh-convert.js';
 
@@ -91,6 +91,39 @@ function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[]
     ]),
   };
   return [br, port, iface].map((x) => JSON.stringify(x)).join('\n') + '\n';
+}
+
+/** The ports of these tunnels as OVSDB lists them once a pass made them. */
+const listedPorts = (ts: readonly Tunnel[], type = 'gre', key = 100): ListedPort[] =>
+  ts.map((t) => ({
+    name: t.port,
+    bridge: t.bridge,
+    net: t.network,
+    peer: t.peer,
+    type,
+    key,
+    remote: t.peerIp,
+    local: t.localIp,
+  }));
+
+/**
+ * A host as the FakeRunner plays it: `ovs-vsctl list` prints ovs() (no ovs(): no OVS database), `ip -json`
+ * prints these links, fleetnet has no nft table yet, an `ip -batch` fails with batchError; the rest succeeds.
+ */
+function fakeHost(o: { ovs?: () => string; links?: string; batchError?: string } = {}): FakeRunner {
+  return new FakeRunner((c) => {
+    if (c.cmd === 'ovs-vsctl')
+      return !o.ovs ? { code: 1, stderr: 'no db' } : c.args.includes('list') ? { stdout: o.ovs() } : {};
+    if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: o.links ?? '[]' };
+    if (c.cmd === 'ip' && c.args[0] === '-batch' && o.batchError) return { code: 1, stderr: o.batchError };
+    return c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {};
+  });
+}
+
+/** A Mesher on that host with its own state folder; gretap only where the test says the kernel has it. */
+function mesher(runner: FakeRunner, o: { ovsDb?: string; gretap?: boolean; dir?: string } = {}): Mesher {
+  const hasGretap = async () => o.gretap ?? false;
+  return new Mesher({ runner, ovsDb: o.ovsDb, stateDir: o.dir ?? stateDir(), log: silentLogger(), hasGretap });
 }
 
 const isWrite = (c: RecordedCall) =>
@@ -209,22 +242,8 @@ describe('mesh pass (FakeRunner)', () => {
   it('makes the missing bridge and one port per peer; a second pass on that state changes nothing', async () => {
     const spec = specFor(1, [blue], 1, 'netdev');
     let listing = ovsListing(['br-phy'], []);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl' && c.args.includes('list')
-        ? { stdout: listing }
-        : c.cmd === 'ip' && c.args[0] === '-json'
-          ? { stdout: '[]' }
-          : c.cmd === 'nft'
-            ? { code: 1 }
-            : {},
-    );
-    const m = new Mesher({
-      runner: r,
-      ovsDb: DB,
-      stateDir: stateDir(),
-      log: silentLogger(),
-      hasGretap: async () => false,
-    });
+    const r = fakeHost({ ovs: () => listing });
+    const m = mesher(r, { ovsDb: DB });
     const res = await m.apply(spec);
     const ts = spec.networks[0]!.tunnels;
     // One transaction: the bridge (absent) and both ports.
@@ -250,19 +269,7 @@ describe('mesh pass (FakeRunner)', () => {
       ],
     );
     assert.deepEqual(res.added.map((t) => t.peer).sort(), ['h2', 'h3']);
-    listing = ovsListing(
-      ['br-phy', 'ovs-blue'],
-      ts.map((t) => ({
-        name: t.port,
-        bridge: t.bridge,
-        net: t.network,
-        peer: t.peer,
-        type: 'gre',
-        key: 100,
-        remote: t.peerIp,
-        local: t.localIp,
-      })),
-    );
+    listing = ovsListing(['br-phy', 'ovs-blue'], listedPorts(ts));
     r.calls.length = 0;
     const again = await m.reconcile();
     assert.equal(again.changes, 0);
@@ -273,48 +280,11 @@ describe('mesh pass (FakeRunner)', () => {
   it('removes a stale port and leaves ports it does not own alone', async () => {
     const spec = specFor(1, [{ ...blue, members: ['h1', 'h2'] }]);
     const t = spec.networks[0]!.tunnels[0]!;
-    const listing = ovsListing(
-      ['ovs-blue'],
-      [
-        {
-          name: t.port,
-          bridge: 'ovs-blue',
-          net: 'blue',
-          peer: 'h2',
-          type: 'gre',
-          key: 100,
-          remote: '10.99.0.12',
-          local: '10.99.0.11',
-        },
-        {
-          name: 'fgstale',
-          bridge: 'ovs-blue',
-          net: 'blue',
-          peer: 'h3',
-          type: 'gre',
-          key: 100,
-          remote: '10.99.0.13',
-          local: '10.99.0.11',
-        },
-      ],
-    );
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl' && c.args.includes('list')
-        ? { stdout: listing }
-        : c.cmd === 'ip'
-          ? { stdout: '[]' }
-          : c.cmd === 'nft'
-            ? { code: 1 }
-            : {},
-    );
-    const m = new Mesher({
-      runner: r,
-      ovsDb: DB,
-      stateDir: stateDir(),
-      log: silentLogger(),
-      hasGretap: async () => false,
-    });
-    const res = await m.apply(spec);
+    const [ours] = listedPorts([t]);
+    const stale = { ...ours!, name: 'fgstale', peer: 'h3', remote: '10.99.0.13' };
+    const listing = ovsListing(['ovs-blue'], [ours!, stale]);
+    const r = fakeHost({ ovs: () => listing });
+    const res = await mesher(r, { ovsDb: DB }).apply(spec);
     assert.deepEqual(
       r.calls.filter(isWrite).map((c) => c.args),
       [[`--db=${DB}`, '--timeout=10', '--if-exists', 'del-port', 'ovs-blue', 'fgstale']],
@@ -325,29 +295,8 @@ describe('mesh pass (FakeRunner)', () => {
   // Not converged (the reason, --ovs-datapath netdev), tunnels down in status.
   it('a bridge in the database but not in the datapath', async () => {
     const spec = specFor(1, [blue]);
-    const ts = spec.networks[0]!.tunnels;
-    const listed = ts.map((t) => ({
-      name: t.port,
-      bridge: t.bridge,
-      net: t.network,
-      peer: t.peer,
-      type: 'gre',
-      key: 100,
-      remote: t.peerIp,
-      local: t.localIp,
-    }));
-    const listing = ovsListing(['ovs-blue'], listed, ['ovs-blue']);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl' && c.args.includes('list')
-        ? { stdout: listing }
-        : c.cmd === 'ip'
-          ? { stdout: '[]' }
-          : c.cmd === 'nft'
-            ? { code: 1 }
-            : {},
-    );
-    const hasGretap = async () => false;
-    const m = new Mesher({ runner: r, ovsDb: DB, stateDir: stateDir(), log: silentLogger(), hasGretap });
+    const listing = ovsListing(['ovs-blue'], listedPorts(spec.networks[0]!.tunnels), ['ovs-blue']);
+    const m = mesher(fakeHost({ ovs: () => listing }), { ovsDb: DB });
     const res = await m.apply(spec);
     assert.equal(res.errors.length, 1, JSON.stringify(res.errors));
     assert.match(
@@ -361,16 +310,11 @@ describe('mesh pass (FakeRunner)', () => {
 
   it('refuses an older generation and keeps the spec across a restart', async () => {
     const dir = stateDir();
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl' ? { stdout: ovsListing([], []) } : c.cmd === 'ip' ? { stdout: '[]' } : { code: 1 },
-    );
-    const m = new Mesher({ runner: r, stateDir: dir, log: silentLogger(), hasGretap: async () => false });
+    const r = fakeHost({ ovs: () => ovsListing([], []) });
+    const m = mesher(r, { dir });
     await m.apply({ generation: 5, networks: [] });
     await assert.rejects(m.apply({ generation: 4, networks: [] }), /older than the one this agent holds \(5\)/);
-    assert.equal(
-      new Mesher({ runner: r, stateDir: dir, log: silentLogger(), hasGretap: async () => false }).current().generation,
-      5,
-    );
+    assert.equal(mesher(r, { dir }).current().generation, 5);
   });
 });
 
@@ -386,21 +330,8 @@ describe('Linux-bridge tunnels (argv)', () => {
 
   it('kernel VXLAN: bridge + device in one ip -batch, one flood entry per peer, firewall for the peers', async () => {
     const spec = specFor(1, [green]);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl'
-        ? { code: 1, stderr: 'no db' }
-        : c.cmd === 'ip' && c.args[0] === '-json'
-          ? { stdout: '[]' }
-          : c.cmd === 'nft' && c.args[0] === '-j'
-            ? { code: 1 }
-            : {},
-    );
-    const res = await new Mesher({
-      runner: r,
-      stateDir: stateDir(),
-      log: silentLogger(),
-      hasGretap: async () => false,
-    }).apply(spec);
+    const r = fakeHost();
+    const res = await mesher(r).apply(spec);
     const dev = spec.networks[0]!.tunnels[0]!.port;
     const w = r.calls.filter(isWrite);
     assert.deepEqual(
@@ -434,16 +365,8 @@ describe('Linux-bridge tunnels (argv)', () => {
 
   it('gretap where the kernel has it: one isolated device per peer', async () => {
     const spec = specFor(2, [{ ...green, name: 'olive', encap: 'gre', key: 7, bridge: 'br-olive' }]);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl'
-        ? { code: 1 }
-        : c.cmd === 'ip' && c.args[0] === '-json'
-          ? { stdout: '[{"ifname":"br-olive","linkinfo":{"info_kind":"bridge"}}]' }
-          : c.cmd === 'nft' && c.args[0] === '-j'
-            ? { code: 1 }
-            : {},
-    );
-    await new Mesher({ runner: r, stateDir: stateDir(), log: silentLogger(), hasGretap: async () => true }).apply(spec);
+    const r = fakeHost({ links: '[{"ifname":"br-olive","linkinfo":{"info_kind":"bridge"}}]' });
+    await mesher(r, { gretap: true }).apply(spec);
     const [t1, t3] = spec.networks[0]!.tunnels;
     const batches = r.calls.filter((c) => c.args.includes('-batch')).map((c) => c.input);
     assert.deepEqual(
@@ -473,21 +396,8 @@ describe('Linux-bridge tunnels (argv)', () => {
       { ...green, encap: 'gre' },
       { ...green, name: 'teal', key: 43, bridge: 'br-teal' },
     ]);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl'
-        ? { code: 1 }
-        : c.cmd === 'ip' && c.args[0] === '-json'
-          ? { stdout: '[]' }
-          : c.cmd === 'nft' && c.args[0] === '-j'
-            ? { code: 1 }
-            : {},
-    );
-    const res = await new Mesher({
-      runner: r,
-      stateDir: stateDir(),
-      log: silentLogger(),
-      hasGretap: async () => false,
-    }).apply(spec);
+    const r = fakeHost();
+    const res = await mesher(r).apply(spec);
     assert.equal(res.errors.length, 1);
     assert.equal(res.errors[0]!.network, 'green');
     assert.match(res.errors[0]!.message, /kernel has no gretap \(CONFIG_NET_IPGRE, module ip_gre\)/);
@@ -555,23 +465,8 @@ describe('Linux-bridge tunnels (argv)', () => {
 
   it('a device batch that fails halfway leaves no device behind', async () => {
     const spec = specFor(1, [green]);
-    const r = new FakeRunner((c) =>
-      c.cmd === 'ovs-vsctl'
-        ? { code: 1 }
-        : c.cmd === 'ip' && c.args[0] === '-json'
-          ? { stdout: '[]' }
-          : c.cmd === 'ip' && c.args[0] === '-batch'
-            ? { code: 1, stderr: 'RTNETLINK answers: Invalid argument\nCommand failed -:4' }
-            : c.cmd === 'nft' && c.args[0] === '-j'
-              ? { code: 1 }
-              : {},
-    );
-    const res = await new Mesher({
-      runner: r,
-      stateDir: stateDir(),
-      log: silentLogger(),
-      hasGretap: async () => false,
-    }).apply(spec);
+    const r = fakeHost({ batchError: 'RTNETLINK answers: Invalid argument\nCommand failed -:4' });
+    const res = await mesher(r).apply(spec);
     const dev = spec.networks[0]!.tunnels[0]!.port;
     assert.equal(res.errors.length, 2); // one per peer: each tried, each undone
     assert.equal(r.calls.filter((c) => c.cmd === 'ip' && c.args.join(' ') === `link del dev ${dev}`).length, 2);

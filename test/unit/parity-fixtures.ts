@@ -14,6 +14,7 @@ import { ipExec } from '../../agent/linux/ip.js';
 import { attachOrderFromProto } from '../../agent/service/convert.js';
 import { FakeRunner, type RecordedCall, type RunResult } from '../../common/runner.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import { attachRequest } from '../helpers/attach-request.js';
 
 export const NETNS = '/proc/4242/ns/net';
 export const CONTAINER: ContainerInfo = {
@@ -65,28 +66,7 @@ export function fakeSys(): string {
 }
 
 export function request(over: Partial<AttachRequest>): AttachRequest {
-  return {
-    hostIf: '',
-    kind: '',
-    target: { kind: 'pid', value: '4242' },
-    ifname: '',
-    hostIfname: '',
-    addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
-    mac: '',
-    macString: '',
-    vlan: '',
-    mtu: 0,
-    dryRun: false,
-    attachmentId: '',
-    macvlanMode: '',
-    vlanFiltering: false,
-    trunk: '',
-    ovsDatapath: '',
-    dhcpDns: false,
-    dhcpOneshot: false,
-    keepAddress: false,
-    ...over,
-  };
+  return attachRequest({ hostIf: '', target: { kind: 'pid', value: '4242' }, ...over });
 }
 
 const ALL_CAPS = [

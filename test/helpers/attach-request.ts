@@ -1,0 +1,13 @@
+// An agent AttachRequest as the tests send it: the message's own defaults (proto3: empty, zero,
+// false), a bridge br1, the container web1 and 10.1.1.5/24, with what a test changes laid over it.
+import { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+
+export function attachRequest(over: Partial<AttachRequest> = {}): AttachRequest {
+  return {
+    ...AttachRequest.create(),
+    hostIf: 'br1',
+    target: { kind: 'auto', value: 'web1' },
+    addresses: [{ static: { cidr: '10.1.1.5/24', gateway: '' } }],
+    ...over,
+  };
+}
