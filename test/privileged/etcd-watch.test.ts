@@ -1,7 +1,8 @@
 // The etcd store's mirror watch (controller/store/etcd/mirror-feed.ts) resumes by itself: after
 // the member it watched dies (each member killed in turn, so one of them was it), after etcd lost
 // its quorum, and after etcd compacted away the revision it would resume from (it reads everything
-// again: a key deleted meanwhile is gone from the mirror too).
+// again: a key deleted meanwhile is gone from the mirror too), and when what it missed is one message of
+// many megabytes.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
@@ -51,14 +52,20 @@ test('the watch resumes after the member it watched dies, and after etcd lost it
   assert.ok(await s.read(() => true), 'reads are served again');
 });
 
-test('a watch whose revision was compacted away reads everything again', async () => {
+/** A store that knows member 0 only, and a client of the others: they change etcd while member 0 is down. */
+async function storeOnMemberZero(): Promise<{ e: TestEtcd; s: EtcdStore; c: Etcd3 }> {
   const e = await startTestEtcd(3);
   clusters.push(e);
-  // This store knows member 0 only: while it is down, the others change and compact what the store would resume from.
   const s = await EtcdStore.open({ urls: [e.urls[0]!], prefix, log: silentLogger() });
   open.push(s);
   const c = new Etcd3({ hosts: e.urls.slice(1) });
   open.push(c);
+  return { e, s, c };
+}
+
+test('a watch whose revision was compacted away reads everything again', async () => {
+  // While member 0 is down, the others change and compact what the store would resume from.
+  const { e, s, c } = await storeOnMemberZero();
   await c.put(`${prefix}d/hosts/old`).value('{}');
   assert.ok(await seen(s, 'd/hosts/old'));
   await e.kill(0);
@@ -72,4 +79,17 @@ test('a watch whose revision was compacted away reads everything again', async (
   assert.ok(await seen(s, 'd/hosts/old', false), 'the key deleted meanwhile is gone from the mirror');
   await c.put(`${prefix}d/hosts/later`).value('{}');
   assert.ok(await seen(s, 'd/hosts/later'), 'the new watch delivers what comes next');
+});
+
+test('a watch that catches up on more than 4 MiB of changes gets them all (one etcd message, over the gRPC default)', async () => {
+  const { e, s, c } = await storeOnMemberZero();
+  await e.kill(0);
+  // 40 revisions of 200 kB: etcd sends a watcher that is behind up to 1,000 revisions in one message.
+  const big = 'x'.repeat(200_000);
+  for (let i = 0; i < 40; i++) await c.put(`${prefix}d/hosts/big${i}`).value(big);
+  await e.restart(0);
+  assert.ok(await seen(s, 'd/hosts/big39'), 'the last change made while its member was down reaches the mirror');
+  for (let i = 0; i < 40; i++) assert.equal(s.mirror.get(`d/hosts/big${i}`)?.v.length, big.length, `big${i}`);
+  await c.put(`${prefix}d/hosts/after-big`).value('{}');
+  assert.ok(await seen(s, 'd/hosts/after-big'), 'the watch goes on after the big message');
 });

@@ -16,6 +16,9 @@ export interface EtcdOptions {
   callTimeoutMs?: number;
 }
 
+/** The largest message etcd sends and its Go client accepts (math.MaxInt32). */
+const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+
 /** `--etcd http://a:2379,https://b:2379`: each a URL with a scheme, a host and a port. */
 export function parseEtcdUrls(text: string): string[] {
   const urls = text
@@ -85,6 +88,10 @@ export function etcdClient(o: EtcdOptions): Etcd3 {
   return new Etcd3({
     hosts: o.urls,
     dialTimeout: timeout,
+    // A watch that catches up gets up to 1,000 revisions in one message (100k records rewritten:
+    // ~100 MB), far over gRPC's default 4 MiB: refused, the watch would restart on the same batch
+    // forever. etcd sends up to 2 GiB, and its own Go client receives as much (MaxCallRecvMsgSize).
+    grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES },
     ...(https
       ? {
           credentials: {
