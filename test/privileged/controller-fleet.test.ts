@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { removeContainers, startContainer } from '../helpers/docker.js';
 import { startTestFleet, type TestFleet } from '../helpers/controller-fleet.js';
+import { eventually } from '../helpers/poll.js';
 
 const sh = new ExecRunner();
 let fleet: TestFleet;
@@ -34,14 +35,6 @@ async function containerHas(name: string, ifname: string): Promise<boolean> {
 }
 
 /** Polls until cond holds (bounded); the attempt count, not the time, is the bound. */
-async function eventually(what: string, cond: () => Promise<boolean>, tries = 150): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what}: never happened`);
-}
-
 before(async () => {
   fleet = await startTestFleet({ hosts: 3, tag: 'f' });
   label = fleet.prefix;

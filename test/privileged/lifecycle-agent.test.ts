@@ -11,6 +11,7 @@ import { attachRequest } from '../helpers/attach-request.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { BUSYBOX_IMAGE, dockerUnavailable, ensureTestImage, TEST_LABEL, TestContainers } from '../helpers/docker.js';
 import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
+import { eventually } from '../helpers/poll.js';
 import { renameSync } from 'node:fs';
 
 const P = uniquePrefix('lc');
@@ -33,14 +34,6 @@ async function ls(): Promise<Row[]> {
   const r = await cli(agent.socket, 'ls', '--json');
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Row[];
-}
-
-async function eventually(what: string, cond: () => Promise<boolean>, tries = 200): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`${what}: never happened`);
 }
 
 async function eth1Of(name: string): Promise<{ mac: string; addrs: string[] } | undefined> {

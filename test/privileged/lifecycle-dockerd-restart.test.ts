@@ -12,6 +12,7 @@ import { makeBenchEnv, stopProcess, type BenchEnv } from '../../bench/lib/env.js
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { dockerUnavailable } from '../helpers/docker.js';
 import { sh } from '../helpers/netns.js';
+import { eventually } from '../helpers/poll.js';
 
 const dockerWhy = await dockerUnavailable();
 let env: BenchEnv;
@@ -22,14 +23,6 @@ interface Row {
   container: string;
   hostIfname: string;
   state: string;
-}
-
-async function eventually(what: string, cond: () => Promise<boolean>, tries = 300): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what}: never happened`);
 }
 
 const rows = async (): Promise<Row[]> => JSON.parse((await cli(agent!.socket, 'ls', '--json')).stdout) as Row[];

@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { BUSYBOX_IMAGE, removeContainers, startContainer, TEST_LABEL } from '../helpers/docker.js';
 import { startTestFleet, type TestFleet } from '../helpers/controller-fleet.js';
+import { eventually } from '../helpers/poll.js';
 
 const sh = new ExecRunner();
 let fleet: TestFleet;
@@ -28,14 +29,6 @@ async function ls(): Promise<Row[]> {
   const r = await fleet.cli('ls', '--json');
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as Row[];
-}
-
-async function eventually(what: string, cond: () => Promise<boolean>, tries = 300): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await cond().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what}: never happened`);
 }
 
 const eth1 = async (name: string) => {
@@ -254,7 +247,7 @@ test('the agent killed -9 during 30 attaches through the controller: all made on
       const rows = await ours();
       return rows.length === 30 && rows.every((r) => r.state === 'up');
     },
-    600,
+    { tries: 600 },
   );
   const rows = await ours();
   assert.equal(new Set(rows.map((r) => r.addresses[0])).size, 30, 'thirty addresses, none twice');
