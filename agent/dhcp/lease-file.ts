@@ -1,4 +1,5 @@
 // Reads what fleetnet's hook recorded (deploy/dhcp-hook writes `key=value` lines, atomically).
+import { readFileSync, statSync } from 'node:fs';
 import type { ClientRecord, Lease } from './types.js';
 
 export interface HookRecord {
@@ -35,6 +36,23 @@ export function parseHookRecord(text: string): HookRecord | undefined {
     leaseSeconds: Math.max(0, Math.floor(Number(kv.get('lease')) || 0)),
     timeUnixMs: time * 1000,
   };
+}
+
+/**
+ * The record in a client's directory when its lease file changed since sinceMtimeMs (undefined: no file, or
+ * nothing new); its mtimeMs is the next call's sinceMtimeMs, also when the record does not parse.
+ */
+export function readHookFile(dir: string, sinceMtimeMs: number): { mtimeMs: number; record?: HookRecord } | undefined {
+  const f = `${dir}/lease`;
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(f).mtimeMs;
+  } catch {
+    return undefined;
+  }
+  if (mtimeMs === sinceMtimeMs) return undefined;
+  const record = parseHookRecord(readFileSync(f, 'utf8'));
+  return record ? { mtimeMs, record } : { mtimeMs };
 }
 
 /** A hook record that means "this interface holds a lease". */

@@ -4,29 +4,18 @@
 // and adopts live clients again after an agent restart.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import {
-  chmodSync,
-  closeSync,
-  copyFileSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { conflict, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import { readClientRecords, saveClientRecord } from './client-records.js';
-import { clientConfig, helperCommand, hostClientCommand, missingClient } from './commands.js';
-import { ensureHelperImage, startHelper } from './helper-container.js';
-import { leaseOfHook, parseHookRecord } from './lease-file.js';
+import { checkClient, launchClient, prepareClientDir } from './launch.js';
+import { leaseOfHook, readHookFile } from './lease-file.js';
 import { parseClientOptions } from './options.js';
-import { isSameProcess, killSession, ownerAlive, processStartTime } from './process.js';
+import { isSameProcess, killSession, ownerAlive } from './process.js';
 import { writeContainerResolvConf } from './resolv.js';
-import { findDhcpScripts, findProgram, type DhcpScripts } from './scripts.js';
+import { findDhcpScripts, type DhcpScripts } from './scripts.js';
 import { stopClient } from './stop-client.js';
 import type { ClientRecord, DhcpStartSpec, Lease, LeaseEvent } from './types.js';
 
@@ -59,6 +48,10 @@ interface Managed {
   /** The stop under way, for every caller to wait on. */
   stopRun?: Promise<void>;
   waiters: { resolve(l: Lease): void; reject(e: Error): void }[];
+}
+
+function managed(rec: ClientRecord, dir: string, launchedAtMs: number): Managed {
+  return { rec, dir, leaseMtimeMs: 0, attempts: 0, launchedAtMs, restarting: false, stopping: false, waiters: [] };
 }
 
 interface StopOptions {
@@ -107,41 +100,12 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
         );
       return existing.lease ?? this.waitLease(existing);
     }
-    const extra = parseClientOptions(spec.client, spec.options);
-    if (spec.client !== 'dhcp' && !findProgram(spec.client)) throw missingClient(spec.client);
-    if (spec.client === 'dhcp') {
-      if (!spec.owner.containerId)
-        throw new FleetnetError(
-          'invalid',
-          "'dhcp' runs udhcpc in a helper container next to a Docker container; this target is not one",
-          { hint: 'use udhcpc, dhclient or dhcpcd for namespaces and PIDs' },
-        );
-      if (!this.d.docker?.())
-        throw new FleetnetError('unavailable', "'dhcp' needs Docker, which does not answer on this host", {
-          hint: 'use udhcpc, dhclient or dhcpcd',
-        });
-      await ensureHelperImage(this.d.runner);
-    }
+    const extra = await checkClient(this.d, spec);
     const dir = this.dirOf(spec.key);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(`${dir}/kind`, `${spec.client}\n`);
-    copyFileSync(this.scripts.hook, `${dir}/hook`);
-    chmodSync(`${dir}/hook`, 0o755);
-    const conf = clientConfig(spec);
-    if (conf) writeFileSync(`${dir}/${conf.name}`, conf.text);
+    prepareClientDir(dir, spec, this.scripts.hook);
     const lastAddress = o.lastAddress ?? this.heldBefore.get(spec.key);
     this.heldBefore.delete(spec.key);
-    const m: Managed = {
-      rec: { spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) },
-      dir,
-      leaseMtimeMs: 0,
-      attempts: 0,
-      launchedAtMs: 0,
-      restarting: false,
-      stopping: false,
-      waiters: [],
-    };
+    const m = managed({ spec, pid: 0, pidStart: '', ...(lastAddress ? { lastAddress } : {}) }, dir, 0);
     this.clients.set(spec.key, m);
     try {
       await this.launch(m, extra);
@@ -194,36 +158,14 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     const { spec } = m.rec;
     const opts = extra ?? parseClientOptions(spec.client, spec.options);
     m.launchedAtMs = Date.now();
-    if (spec.client === 'dhcp') {
-      const docker = this.d.docker?.();
-      if (!docker) throw new FleetnetError('unavailable', 'Docker does not answer; the dhcp helper cannot start');
-      const h = await startHelper(docker, {
-        key: spec.key,
-        containerId: spec.owner.containerId!,
-        dir: m.dir,
-        cmd: helperCommand(spec, opts, m.rec.lastAddress),
-      });
-      // PID and start time change together: the supervision pass must never see one without the other.
-      const pidStart = (await processStartTime(h.pid)) ?? '';
-      Object.assign(m.rec, { pid: h.pid, pidStart, helperId: h.id });
-    } else {
-      const cmd = hostClientCommand(spec, { dir: m.dir, privateNs: this.scripts.privateNs }, opts, m.rec.lastAddress);
-      const logFd = openSync(`${m.dir}/client.log`, 'a', 0o600);
-      let child: ChildProcess;
-      try {
-        // Detached, output to a file: the client must survive the agent (it is adopted after a restart).
-        child = this.d.runner.start(cmd.cmd, cmd.args, { stdio: logFd, detached: true });
-      } finally {
-        closeSync(logFd);
-      }
-      if (!child.pid) throw new FleetnetError('failed', `${spec.client} could not be started`);
+    const watch = (child: ChildProcess) => {
+      m.child = child;
       child.on('error', (err) => this.d.log.warn({ key: spec.key, err }, 'dhcp client error'));
       child.on('exit', (code, sig) => this.onExit(m, child, code, sig));
-      child.unref();
-      m.child = child;
-      const pidStart = (await processStartTime(child.pid)) ?? '';
-      Object.assign(m.rec, { pid: child.pid, pidStart });
-    }
+    };
+    const run = await launchClient(this.d, { rec: m.rec, dir: m.dir, opts, privateNs: this.scripts.privateNs, watch });
+    // PID and start time change together: the supervision pass must never see one without the other.
+    Object.assign(m.rec, run);
     m.rec.stopped = false;
     this.save(m);
     this.d.log.info({ key: spec.key, client: spec.client, pid: m.rec.pid, ifname: spec.ifname }, 'dhcp client started');
@@ -296,16 +238,10 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
   }
 
   private readLease(m: Managed): void {
-    const f = `${m.dir}/lease`;
-    let mtime: number;
-    try {
-      mtime = statSync(f).mtimeMs;
-    } catch {
-      return;
-    }
-    if (mtime === m.leaseMtimeMs) return;
-    m.leaseMtimeMs = mtime;
-    const r = parseHookRecord(readFileSync(f, 'utf8'));
+    const read = readHookFile(m.dir, m.leaseMtimeMs);
+    if (!read) return;
+    m.leaseMtimeMs = read.mtimeMs;
+    const r = read.record;
     const { spec } = m.rec;
     if (!r) return;
     const lease = leaseOfHook(r, m.rec);
@@ -426,16 +362,7 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     const out = { adopted: [] as string[], restarted: [] as string[], reaped: [] as string[] };
     for (const { dir, rec } of readClientRecords(this.root)) {
       if (this.clients.has(rec.spec.key)) continue;
-      const m: Managed = {
-        rec,
-        dir,
-        leaseMtimeMs: 0,
-        attempts: 0,
-        launchedAtMs: Date.now(),
-        restarting: false,
-        stopping: false,
-        waiters: [],
-      };
+      const m = managed(rec, dir, Date.now());
       this.clients.set(rec.spec.key, m);
       this.readLease(m);
       if (!(await ownerAlive(rec.spec.owner, rec.spec.netns))) {

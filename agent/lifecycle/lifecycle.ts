@@ -6,13 +6,15 @@
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
-import type { AttachOptions, Attacher } from '../attach/attacher.js';
-import { recordKeyOf, type AttachmentRecord, type RecordStore } from '../attach/records.js';
+import type { Attacher } from '../attach/attacher.js';
+import type { AttachmentRecord, RecordStore } from '../attach/records.js';
 import type { ContainerResolver } from '../containers/resolve.js';
 import { watchContainerEvents, type ContainerEvent, type EventWatch } from '../dhcp/docker-events.js';
 import type { AttachOrder } from '../attach/order.js';
 import { findOrphans, removeOrphans, type OrphanDeps } from './orphans.js';
-import { hasFleetnetLabels, ownerHostOf, readLabels, type LabelSpec } from './labels.js';
+import { isGone, isNotRunning } from './container-errors.js';
+import { LabelAttachments, type LabelState } from './label-attach.js';
+import { hasFleetnetLabels } from './labels.js';
 import type { LxcEvent, LxcHandlers, LxcWatch } from './lxc-events.js';
 import { identityTarget, loadOrder } from './saved-order.js';
 
@@ -59,14 +61,6 @@ export interface PassReport {
   labelled: number;
 }
 
-export interface LabelState {
-  container: string;
-  id: string;
-  /** Controller allocations asked by labels (fleetnet.net), for the controller to act on. */
-  fleet: Extract<LabelSpec, { kind: 'fleet' }>[];
-  errors: string[];
-}
-
 export class Lifecycle {
   private watch?: EventWatch;
   private lxcWatch?: LxcWatch;
@@ -74,15 +68,16 @@ export class Lifecycle {
   private passing?: Promise<PassReport>;
   private again = false;
   private stopped = false;
-  /** Containers with fleetnet labels, by Docker ID: what their labels asked for and what went wrong. */
-  private readonly labelled = new Map<string, LabelState>();
+  private readonly labelled: LabelAttachments;
   /**
    * Orphans seen, by name, with when first seen: removed only once older than the grace (a controller re-asking adopts
    * them first).
    */
   private readonly orphanSeen = new Map<string, number>();
 
-  constructor(private readonly d: LifecycleDeps) {}
+  constructor(private readonly d: LifecycleDeps) {
+    this.labelled = new LabelAttachments(d);
+  }
 
   start(): void {
     this.watch = watchContainerEvents(
@@ -135,7 +130,7 @@ export class Lifecycle {
   }
 
   labels(): LabelState[] {
-    return [...this.labelled.values()];
+    return this.labelled.states();
   }
 
   private dockerRecords(id: string): AttachmentRecord[] {
@@ -145,7 +140,7 @@ export class Lifecycle {
   async onEvent(ev: ContainerEvent): Promise<void> {
     if (ev.action === 'start') {
       await Promise.all(this.dockerRecords(ev.id).map((r) => this.reapply(r)));
-      if (hasFleetnetLabels(ev.labels)) await this.applyLabels(ev.id, ev.labels);
+      if (hasFleetnetLabels(ev.labels)) await this.labelled.apply(ev.id, ev.labels);
       return;
     }
     this.d.onExit?.(ev.id);
@@ -153,7 +148,7 @@ export class Lifecycle {
       for (const r of this.dockerRecords(ev.id)) this.d.attacher.note(r.key, { state: 'stopped' });
       return;
     }
-    this.labelled.delete(ev.id);
+    this.labelled.forget(ev.id);
     for (const r of this.dockerRecords(ev.id)) await this.d.attacher.release(r.key, 'container removed');
   }
 
@@ -318,10 +313,10 @@ export class Lifecycle {
       for (const [id, v] of view) {
         if (v.running && hasFleetnetLabels(v.labels)) {
           rep.labelled++;
-          await this.applyLabels(id, v.labels);
+          await this.labelled.apply(id, v.labels);
         }
       }
-      for (const id of this.labelled.keys()) if (!view.get(id)) this.labelled.delete(id);
+      this.labelled.keepOnly((id) => view.has(id));
     }
     const od = {
       ...this.d.orphans,
@@ -356,66 +351,6 @@ export class Lifecycle {
       return true; // cannot tell (runtime not answering): leave it as it is
     }
   }
-
-  /**
-   * A labelled container of this host: its fleetnet.attach labels are attached here; fleet ones are kept for the
-   * controller.
-   */
-  private async applyLabels(id: string, labels: Record<string, string>): Promise<void> {
-    const owner = ownerHostOf(labels);
-    if (owner && owner !== (this.d.hostName ?? '')) return; // another host's container on a shared daemon
-    const read = readLabels(labels);
-    const state: LabelState = { container: '', id, fleet: [], errors: [...read.errors] };
-    let c;
-    try {
-      c = await this.d.resolver.resolve({ kind: 'docker', value: id });
-    } catch (err) {
-      if (!isNotRunning(err) && !isGone(err)) state.errors.push(describeError(err));
-      this.labelled.set(id, state);
-      return;
-    }
-    state.container = c.name;
-    const known = this.labelled.get(id)?.errors ?? [];
-    for (const err of read.errors)
-      if (!known.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
-    for (const s of read.specs) {
-      if (s.kind === 'fleet') {
-        state.fleet.push(s);
-        continue;
-      }
-      const key = recordKeyOf(c, s.ifname);
-      const r = this.d.records.get(key);
-      if (r && r.state === 'failed' && (r.nextRetryMs ?? 0) > Date.now()) continue;
-      if (r && r.state !== 'failed') continue; // made already; restarts re-apply it
-      const order: AttachOrder = {
-        hostIf: s.args.hostIf as AttachOrder['hostIf'],
-        target: { kind: 'docker', value: c.id },
-        ifname: s.ifname as AttachOrder['ifname'],
-        addresses: s.args.addresses,
-        mac: s.args.mac,
-        ...(s.args.id !== undefined ? { id: s.args.id } : {}),
-        dryRun: false,
-      };
-      try {
-        await this.d.attacher.attach(order, {} as AttachOptions);
-      } catch (err) {
-        const msg =
-          `${c.name} ${s.ifname} from label ` +
-          `fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}attach: ${describeError(err)}`;
-        state.errors.push(msg);
-        this.d.log.warn({ container: c.name, ifname: s.ifname, err: describeError(err) }, 'label attach failed');
-      }
-    }
-    this.labelled.set(id, state);
-  }
-}
-
-function isGone(err: unknown): boolean {
-  return err instanceof FleetnetError && err.kind === 'not_found';
-}
-
-function isNotRunning(err: unknown): boolean {
-  return err instanceof FleetnetError && err.kind === 'failed' && /is not running/.test(err.message);
 }
 
 async function runLimited(work: (() => Promise<void>)[], parallel: number): Promise<void> {

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { FLEETNET } from '../helpers/agent-process.js';
 import { sh, uniquePrefix } from '../helpers/netns.js';
-import { assertSnapshotsEqual, takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
+import { assertLabGone, labScope, startLabController } from '../helpers/bootstrap-lab.js';
+import { takeSnapshot, type Snapshot } from '../helpers/snapshot.js';
 import { makeSshLab, type SshHost, type SshLab } from '../helpers/ssh-hosts.js';
 
 const P = uniquePrefix('ft');
@@ -32,53 +33,24 @@ const fleetnet = (withCred: boolean, ...args: string[]) =>
   );
 
 let snapBefore: Snapshot;
-const scope = { netnsPrefixes: [P], cmdlineNeedles: [P, '/opt/fleetnet/'] };
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fleetnet-fleet-trust-'));
   mkdirSync(join(dir, 'home'));
   await sh.run('node', ['scripts/build.mjs']);
   mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege-separation folder: machine setup
-  snapBefore = await takeSnapshot(scope);
+  snapBefore = await takeSnapshot(labScope(P));
   lab = await makeSshLab(P, dir);
   hosts.push(await lab.addHost('h1', 11), await lab.addHost('h2', 12), await lab.addHost('h3', 13, { hideNode: true }));
   await sh.run('node', [FLEETNET, 'controller', 'init', '--dir', join(dir, 'ctl')]);
-  ctl = sh.start(
-    'nsenter',
-    [
-      `--net=/run/netns/${lab.ctlNs}`,
-      'node',
-      FLEETNET,
-      'controller',
-      'run',
-      '--listen',
-      `${lab.ctlAddr}:7440`,
-      '--db',
-      join(dir, 'state.db'),
-      '--trust-dir',
-      join(dir, 'ctl'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
-  for (let i = 0; (await fleetnet(true, 'host', 'ls')).code !== 0; i++) {
-    if (i > 100 || ctl.exitCode !== null) throw new Error('the controller did not come up');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  ctl = await startLabController(lab, dir, async () => (await fleetnet(true, 'host', 'ls')).code === 0);
 });
 
 after(async () => {
   ctl?.kill('SIGTERM');
   await lab?.cleanup();
   rmSync(dir, { recursive: true, force: true });
-  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [
-    P,
-    '/opt/fleetnet',
-    '/etc/fleetnet',
-    '/var/lib/fleetnet',
-    '/run/fleetnet/',
-  ]);
+  await assertLabGone(P, snapBefore);
 });
 
 it('three bare hosts join through the controller, and an attach through the controller works on each', async () => {
