@@ -9,7 +9,7 @@
 // The parent makes the namespace, runs itself inside it (`ip netns exec`, so the agent's sysfs is the
 // namespace's), and removes everything after, also on failure. Writes bench/results/lifecycle.json.
 //   node --import tsx bench/lifecycle.ts [--start-n 30] [--reboot-n 200] [--scale-n 1000] [--clients 50]
-//     [--lat-n 50] [--pass-n 10] [--results bench/results/lifecycle.json]
+//     [--lat-n 50] [--pass-n 10] [--results bench/results/lifecycle.json] [--agent-cpu-prof DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
@@ -37,6 +37,8 @@ const { values: opt } = parseArgs({
     'lat-n': { type: 'string', default: '50' },
     'pass-n': { type: 'string', default: '10' },
     results: { type: 'string', default: 'bench/results/lifecycle.json' },
+    /** The agent runs with `node --cpu-prof --cpu-prof-dir DIR` (one profile per agent process). */
+    'agent-cpu-prof': { type: 'string' },
     inner: { type: 'string' },
   },
 });
@@ -154,6 +156,7 @@ async function startAgentProcess(dir: string): Promise<{ agent: AgentProcess; sp
   const p = spawn(
     process.execPath,
     [
+      ...(opt['agent-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['agent-cpu-prof']] : []),
       FLEETNET,
       'agent',
       'run',

@@ -11,6 +11,7 @@
 // between: the kernel announces once, with the real MAC; no announcement carries the throwaway one.
 // (An agent killed in those microseconds leaves the throwaway MAC: the three run back to back.)
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
 import type { IpExec } from '../linux/ip.js';
@@ -23,6 +24,25 @@ const families = (statics: Static[]) => ({
   v4: statics.some((a) => a.cidr.addr.family === 4),
   v6: statics.some((a) => a.cidr.addr.family === 6),
 });
+
+/** IPv6 needs an MTU of at least 1280: below it a link has no IPv6 state to configure (RFC 8200). */
+const IPV6_MIN_MTU = 1280;
+let ipv6Kernel: boolean | undefined;
+
+/**
+ * Whether a new interface with this MTU is made without an IPv6 link-local address (addrGenMode 'none'):
+ * every attached interface that makes one sends duplicate address detection, MLD reports and router
+ * solicitations, and on a bridge those are flooded to every port, so each attach would cost work in
+ * every other attached namespace (a host's size). `addresses`: the container side's own (it keeps its
+ * link-local whenever it is given IPv6 or DHCP, or no address at all); undefined for a host-side port,
+ * whose own IPv6 nobody uses (its frames go only to the container). False on a kernel without IPv6.
+ */
+export function quietIpv6(mtu: number, addresses?: AddressSpec[]): boolean {
+  if (addresses && !(addresses.length && addresses.every((a) => a.kind === 'static' && a.cidr.addr.family === 4)))
+    return false;
+  ipv6Kernel ??= existsSync('/proc/sys/net/ipv6');
+  return ipv6Kernel && mtu >= IPV6_MIN_MTU;
+}
 
 /**
  * The devconf set while the interface `dev` (its name when made) is still down: IPv6 on where it has

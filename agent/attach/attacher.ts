@@ -28,7 +28,7 @@ import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
 import { removeHostSide } from '../lifecycle/host-claim.js';
 import { claimOrAdopt, type AdoptDeps } from './adopt.js';
-import { announceConf, announceWhenForwarding } from './announce.js';
+import { announceConf, announceWhenForwarding, quietIpv6 } from './announce.js';
 import { findForDetach } from './find-records.js';
 import { makeRecord } from './make-record.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
@@ -249,7 +249,7 @@ export class Attacher {
       ...(devconf ? [devconf] : []),
       ...prelude,
       ...statics.map((a): LinkOp => ({ t: 'addr-add', cidr: a.cidr, dev, nodad: a.cidr.addr.family === 6 })),
-      { t: 'set', name: dev, up: true },
+      { t: 'set', name: dev, up: true, ...(quietIpv6(mtu, order.addresses) ? { addrGenMode: 'none' as const } : {}) },
       ...statics.flatMap((a): LinkOp[] => (a.gateway ? [{ t: 'default-via', gw: a.gateway, dev }] : [])),
       { t: 'addr-show', dev },
     ];

@@ -26,6 +26,8 @@ export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set([
 /** AF_INET in IFLA_AF_SPEC, and IPV4_DEVCONF_ARP_NOTIFY in its IFLA_INET_CONF (linux/ip.h). */
 const AF_INET = 2;
 const IPV4_DEVCONF_ARP_NOTIFY = 22;
+/** AF_INET6 in IFLA_AF_SPEC. */
+const AF_INET6 = 10;
 
 function addrBytes(a: IpAddr): Buffer {
   const n = a.family === 4 ? 4 : 16;
@@ -143,6 +145,7 @@ class Batch {
             ...opt('ifname', op.rename),
             ...opt('mtu', op.mtu),
             ...opt('address', op.mac ? macBuf(op.mac) : undefined),
+            ...opt('afSpec', op.addrGenMode ? this.noLinkLocal() : undefined),
           },
           T,
         );
@@ -207,6 +210,14 @@ class Batch {
       default:
         throw new Error(`${op.t} is not carried out over netlink here`);
     }
+  }
+
+  /** IFLA_AF_SPEC → AF_INET6 → IFLA_INET6_ADDR_GEN_MODE none (`ip link set … addrgenmode none`). */
+  private noLinkLocal(): Map<number, Buffer> {
+    const nl = this.rt.nl;
+    return new Map([
+      [AF_INET6, this.buf(nl.ifla.formatLinkProtocolInfoInet6({ addrGenMode: nl.ifla.In6AddrGenMode.NONE }))],
+    ]);
   }
 
   /** The fields of `ip -json addr show dev X` that the agent reads back. */

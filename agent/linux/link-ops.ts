@@ -29,6 +29,12 @@ export type LinkOp =
       mtu?: number;
       mac?: string;
       up?: boolean;
+      /**
+       * 'none': the link makes no IPv6 link-local address, so it sends no IPv6 frames of its own (duplicate
+       * address detection, MLD reports, router solicitations). In the message that brings it up, the kernel
+       * applies it before the link is ready for addresses (the link watcher needs the lock this message holds).
+       */
+      addrGenMode?: 'none';
     }
   | { t: 'del'; name: string }
   | { t: 'addr-add'; cidr: Cidr; dev: string; nodad: boolean }
@@ -137,6 +143,7 @@ export function renderOp(op: LinkOp): string {
         ...opt('name', op.rename),
         ...opt('mtu', op.mtu),
         ...opt('address', op.mac),
+        ...opt('addrgenmode', op.addrGenMode),
         ...(op.up === undefined ? [] : [op.up ? 'up' : 'down']),
       );
     case 'del':

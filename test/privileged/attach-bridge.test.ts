@@ -194,6 +194,38 @@ for (const path of ['exec', 'netlink'] as const)
       await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-found']);
     });
 
+    it('IPv4 only: no IPv6 link-local on either veth end (no frames flooded); IPv6 or 0/0 keep theirs', async () => {
+      const { attacher } = makeAttacher(new NsRunner(hostNs));
+      const name = (ns: string) => ns.slice('/run/netns/'.length);
+      const [v4, dual, none] = [await newNs('l4'), await newNs('l6'), await newNs('l0')];
+      const linkLocal = async (ns: string, dev: string) =>
+        /inet6 fe80::/.test((await sh.run('ip', ['-n', ns, '-o', '-6', 'addr', 'show', 'dev', dev])).stdout);
+      try {
+        const a = await attacher.attach(order(['br-ll', `netns:${name(v4)}`, '10.50.9.1/24']));
+        const b = await attacher.attach(order(['br-ll', `netns:${name(dual)}`, '10.50.9.2/24', 'fd00:9::2/64']));
+        const c = await attacher.attach(order(['br-ll', `netns:${name(none)}`, '0/0']));
+        // The kernel makes one in these namespaces (IPv6 on): wait until the two that keep theirs have it.
+        for (let i = 0; i < 100; i++) {
+          if ((await linkLocal(name(dual), 'eth1')) && (await linkLocal(name(none), 'eth1'))) break;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.ok(await linkLocal(name(dual), 'eth1'), 'an attach with IPv6 keeps its link-local');
+        assert.ok(await linkLocal(name(none), 'eth1'), '0/0 (addresses set by hand later) keeps it');
+        assert.equal(await linkLocal(name(v4), 'eth1'), false, 'IPv4 only: no link-local in the container');
+        for (const r of [a, b, c])
+          assert.equal(await linkLocal(HOST, r.record.hostIfname), false, 'the host-side bridge port has none');
+        // IPv6 stays on: an address added by hand later answers.
+        await sh.run('ip', ['-n', name(v4), 'addr', 'add', 'fd00:9::1/64', 'dev', 'eth1', 'nodad']);
+        const reach = await sh.run('ip', ['netns', 'exec', name(dual), 'ping', '-c', '1', '-W', '2', 'fd00:9::1'], {
+          allowFail: true,
+        });
+        assert.equal(reach.code, 0, `the IPv4-only interface answers on an IPv6 address added later: ${reach.stderr}`);
+      } finally {
+        for (const ns of [v4, dual, none])
+          await attacher.detach({ target: { kind: 'path', value: ns }, ifname: parseIfName('eth1') });
+      }
+    });
+
     it('re-attach is idempotent; a conflicting one is refused; detach twice succeeds', async () => {
       const rec = recorder();
       const { attacher } = makeAttacher(rec.runner, { hook: rec.hook });

@@ -8,6 +8,7 @@ import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { makeHostVeth, vethOp } from './veth.js';
+import { quietIpv6 } from '../announce.js';
 
 /**
  * A bridge fleetnet makes gets a fixed MAC (locally administered, derived from its name): a bridge
@@ -100,7 +101,14 @@ export const bridgeKind: Kind = {
       vethOp(hostIfname, order.ifname, mtu, mac, c.netns),
     ];
     const plugOps: LinkOp[] = [
-      { t: 'set', name: hostIfname, master: br, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) },
+      {
+        t: 'set',
+        name: hostIfname,
+        master: br,
+        up: true,
+        ...(quietIpv6(mtu) ? { addrGenMode: 'none' as const } : {}),
+        ...(env.ownerMark ? { alias: env.ownerMark } : {}),
+      },
     ];
     const hostOps: LinkOp[] = [...makeOps, ...plugOps];
     const vlanLines = vid !== undefined ? bridgeVlanLines(hostIfname, vid, order.trunk) : [];

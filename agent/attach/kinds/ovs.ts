@@ -5,6 +5,7 @@ import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { makeHostVeth, vethOp } from './veth.js';
+import { quietIpv6 } from '../announce.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
@@ -27,7 +28,13 @@ export const ovsKind: Kind = {
     );
     const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns)];
     const upOps: LinkOp[] = [
-      { t: 'set', name: hostIfname, up: true, ...(env.ownerMark ? { alias: env.ownerMark } : {}) },
+      {
+        t: 'set',
+        name: hostIfname,
+        up: true,
+        ...(quietIpv6(mtu) ? { addrGenMode: 'none' as const } : {}),
+        ...(env.ownerMark ? { alias: env.ownerMark } : {}),
+      },
     ];
     const hostOps: LinkOp[] = [...makeOps, ...upOps];
     return {
