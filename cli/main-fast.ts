@@ -9,5 +9,5 @@ import { fastModules } from './fast-commands.js';
 import { runCli } from './program.js';
 
 const modules = fastModules(process.argv.slice(2));
-if (modules) runCli(modules);
+if (modules) runCli(modules, { exitWhenDone: true });
 else require(`${__dirname}/fleetnet-all.cjs`);

@@ -8,8 +8,11 @@ export interface CommandModule {
   register(program: Command): void;
 }
 
-/** Parses process.argv with these command modules registered and runs the command; sets the exit code. */
-export function runCli(modules: readonly CommandModule[]): void {
+/**
+ * Parses process.argv with these command modules registered and runs the command; sets the exit code.
+ * `exitWhenDone`: the process exits as soon as the command has finished (see main()).
+ */
+export function runCli(modules: readonly CommandModule[], o: { exitWhenDone?: boolean } = {}): void {
   // `fleetnet ls | head`: a reader that stops early is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
@@ -39,11 +42,11 @@ export function runCli(modules: readonly CommandModule[]): void {
     .configureOutput({ outputError: (s, write) => write(`fleetnet: ${s.replace(/^error: /, '')}`) });
   for (const m of modules) m.register(program);
   for (const c of program.commands) c.exitOverride();
-  void main(program);
+  void main(program, o.exitWhenDone ?? false);
 }
 
 // No top-level await: the bundles are CommonJS (run by bin/fleetnet.cjs with Node's compile cache).
-async function main(program: Command): Promise<void> {
+async function main(program: Command, exitWhenDone: boolean): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
@@ -54,4 +57,9 @@ async function main(program: Command): Promise<void> {
       process.exitCode = exitCodeOf(err);
     }
   }
+  // A one-shot command (attach, detach, ls, --version) whose promise has settled is done: once stdout
+  // and stderr hold nothing unwritten (a pipe whose reader lags keeps the rest queued), process.exit()
+  // spares the process tearing its heap and handles down one by one (~1 ms). Never for commands that
+  // leave servers or watches running after their action returns (agent run, controller run, events).
+  if (exitWhenDone && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();
 }

@@ -75,6 +75,24 @@ describe('bin/fleetnet.cjs with the built bundles', () => {
     assert.deepEqual(version.loaded, ['fleetnet.cjs']);
   });
 
+  it('its commands end the process when done, even with something else keeping the event loop alive', async () => {
+    const bin = await ensureBuilt();
+    const keepAlive = join(dir, 'keep-alive.cjs');
+    writeFileSync(keepAlive, 'setInterval(() => {}, 60_000);\n');
+    const timeout = 20_000; // only to end a run that would never exit
+    const runKept = (args: string[]) =>
+      spawnSync(process.execPath, ['--require', keepAlive, bin, ...args], { encoding: 'utf8', timeout });
+    const version = runKept(['--version']);
+    assert.equal(version.signal, null, 'exited by itself');
+    assert.equal(version.stdout.trim(), VERSION);
+    const attach = runKept(['--socket', noAgent, 'attach', 'br1', 'netns:x', '10.0.0.1/24']);
+    assert.equal(attach.signal, null, 'exited by itself');
+    assert.equal(attach.status, 1, attach.stderr);
+    // the control: the whole CLI ends as before, so here the timer keeps `completion bash` running
+    const other = spawnSync(process.execPath, ['--require', keepAlive, bin, 'completion', 'bash'], { timeout: 3000 });
+    assert.equal(other.signal, 'SIGTERM', 'still running when killed');
+  });
+
   it('any other command line is answered by the whole CLI', async () => {
     const help = await run(['--help']);
     assert.equal(help.status, 0, help.stderr);
