@@ -13,30 +13,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { makeLogger } from '../common/logger.js';
 import { ExecRunner } from '../common/runner.js';
-import { docker, dockerCli, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
 import { runAllocLoad } from './lib/alloc-load.js';
-import {
-  benchEnvIn,
-  startDaemon,
-  stopProcess,
-  userEnvNote,
-  userProcessEnv,
-  waitReady,
-  WORKPLACE_ONLY_ENV,
-  type BenchEnv,
-  type Daemon,
-} from './lib/env.js';
-import { measurePaths } from './lib/measure.js';
-import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
-import { percentile, summarize } from './lib/stats.js';
-import { compare } from './lib/summary.js';
-import { ensureBridge } from './lib/verify.js';
-import { controllerCliPath } from './paths/controller-cli.js';
-import { dockerConnectPath } from './paths/user-cli.js';
+import { cliAt, cliAttachRows, lsRows } from './lib/controller-cli-rows.js';
+import { benchEnvIn, startDaemon, stopProcess, userEnvNote, waitReady, type BenchEnv, type Daemon } from './lib/env.js';
+import { load, r2, row, writeResults, type Comparison, type ResultRow } from './lib/results.js';
 
 const FLEETNET = join(process.cwd(), 'bin/fleetnet.cjs'); // package.json's bin
 const CTL = '127.0.0.1:7440';
@@ -76,29 +59,6 @@ const BASELINE_LABEL = opt['baseline-label'] ?? BASELINE;
 const BASELINE_CTL = opt['baseline-controller'];
 const BASELINE_CTL_LABEL = opt['baseline-controller-label'] ?? BASELINE_CTL;
 
-const r2 = (x: number) => Math.round(x * 100) / 100;
-const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({
-  name,
-  ...summarize(s),
-  timed,
-  ...extra,
-});
-const load = () => loadavg().map(r2).join(' / ');
-
-/** Wall time of one new process, spawn → exit, output discarded; as on a user's machine (userProcessEnv) unless told. */
-function timeProcess(
-  env: BenchEnv,
-  cmd: string,
-  args: string[],
-  penv: NodeJS.ProcessEnv = userProcessEnv(),
-): Promise<{ ms: number; code: number }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const p = env.runner.start(cmd, args, { stdio: 'ignore', env: penv });
-    p.once('exit', (code) => resolve({ ms: performance.now() - t0, code: code ?? -1 }));
-  });
-}
-
 /** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number | undefined): number {
   if (!pid) return Number.NaN;
@@ -115,23 +75,16 @@ async function startController(env: BenchEnv, db: string, sync: string, bin = FL
     `${db}.log`,
     10_000,
   );
-  await waitReady('controller', d, 30_000, async () => (await cliAt(env, listen, 'hosts')).code === 0);
+  await waitReady('controller', d, 30_000, async () => (await cliAt(env, FLEETNET, listen, 'hosts')).code === 0);
   return d;
 }
-const cliAt = (env: BenchEnv, ctl: string, ...args: string[]) =>
-  env.runner.run(process.execPath, [FLEETNET, '--controller', ctl, ...args], { allowFail: true, timeoutMs: 120_000 });
-const cli = (env: BenchEnv, ...args: string[]) => cliAt(env, CTL, ...args);
-const must = async (env: BenchEnv, ...args: string[]) => {
-  const r = await cli(env, ...args);
-  if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-};
 /** The bench's host (its agent never answers: the dispatcher backs off) and network, on the controller at ctl. */
 async function fleetFor(env: BenchEnv, ctl: string): Promise<void> {
   for (const args of [
     ['host', 'add', 'hx', '--addr', '127.0.0.3:1'],
     ['net', 'create', 'big', '--subnet', '10.64.0.0/10'],
   ]) {
-    const r = await cliAt(env, ctl, ...args);
+    const r = await cliAt(env, FLEETNET, ctl, ...args);
     if (r.code !== 0) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
   }
 }
@@ -176,196 +129,6 @@ async function allocationsRow(
   });
 }
 
-/** ls --json (and --version as the floor), new processes, interleaved round by round with the baseline CLI. */
-async function lsRows(env: BenchEnv, rows: ResultRow[], notes: string[], comparisons: Comparison[]): Promise<void> {
-  const bins = [['this tree', FLEETNET], ...(BASELINE ? [['baseline', BASELINE]] : [])] as const;
-  const ls = bins.map(() => [] as number[]);
-  const ver = bins.map(() => [] as number[]);
-  const bare: number[] = [];
-  const bareWorkplace: number[] = [];
-  const loadBefore = load();
-  for (let i = 0; i < 10; i++) {
-    bare.push((await timeProcess(env, process.execPath, ['-e', ''])).ms);
-    bareWorkplace.push((await timeProcess(env, process.execPath, ['-e', ''], process.env)).ms);
-    for (const [k, [, bin]] of bins.entries()) {
-      ver[k]!.push((await timeProcess(env, process.execPath, [bin, '--version'])).ms);
-      const t = await timeProcess(env, process.execPath, [bin, '--controller', CTL, 'ls', '--json']);
-      if (t.code !== 0) throw new Error(`${bin} ls --json: exit ${t.code}`);
-      ls[k]!.push(t.ms);
-    }
-  }
-  const out = await cli(env, 'ls', '--json');
-  const count = (JSON.parse(out.stdout) as unknown[]).length;
-  for (const [k, [who]] of bins.entries()) {
-    const tag = k === 0 ? '' : ` — ${who} CLI (${BASELINE_LABEL})`;
-    rows.push(
-      row(
-        `fleetnet ls --json, ${count} attachments (new CLI process)${tag}`,
-        ls[k]!,
-        `spawn → exit of \`fleetnet --controller ${CTL} ls --json\`, stdout to /dev/null: Node start, CLI load, the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`,
-      ),
-    );
-    rows.push(
-      row(
-        `baseline: fleetnet --version (new CLI process)${tag}`,
-        ver[k]!,
-        'spawn → exit of `fleetnet --version`: Node start and the CLI bundle, nothing else',
-      ),
-    );
-  }
-  rows.push(
-    row(
-      'floor: node -e "" (bare Node start)',
-      bare,
-      'Node start and exit with nothing loaded, in the environment of every timed process here (without NODE_EXTRA_CA_CERTS)',
-    ),
-  );
-  rows.push(
-    row(
-      `floor: node -e "" with this workplace's ${WORKPLACE_ONLY_ENV.join(', ')}`,
-      bareWorkplace,
-      "the same with the bench's own environment: what every Node process here pays when the variable is left in",
-    ),
-  );
-  const p50 = r2(percentile(ls[0]!, 50));
-  notes.push(
-    `ls --json of ${count}: p50 ${p50} ms (target < 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}), of which ${r2(percentile(ver[0]!, 50))} ms is starting Node and the CLI; load average ${loadBefore} before, ${load()} after`,
-  );
-  if (BASELINE) comparisons.push(compare('ls --json: this tree / baseline CLI', ls[0]!, ls[1]!));
-}
-
-async function cliAttachRows(
-  env: BenchEnv,
-  rows: ResultRow[],
-  notes: string[],
-  comparisons: Comparison[],
-): Promise<void> {
-  const dir = env.tmp;
-  const agent = startDaemon(
-    env,
-    'agent',
-    'ip',
-    [
-      'netns',
-      'exec',
-      env.netns,
-      process.execPath,
-      FLEETNET,
-      'agent',
-      'run',
-      '--socket',
-      join(dir, 'agent.sock'),
-      '--state-dir',
-      join(dir, 'agent'),
-      '--listen',
-      '127.0.0.1:7441',
-      '--insecure-tcp',
-      '--log-level',
-      'error',
-    ],
-    join(dir, 'agent.log'),
-    10_000,
-  );
-  await waitReady(
-    'agent',
-    agent,
-    30_000,
-    async () =>
-      (
-        await env.runner.run(process.execPath, [FLEETNET, '--socket', join(dir, 'agent.sock'), 'ls'], {
-          allowFail: true,
-        })
-      ).code === 0,
-  );
-  await must(env, 'host', 'add', 'hb', '--addr', '127.0.0.1:7441');
-  await must(env, 'net', 'create', 'bench', '--subnet', `10.${NET.cli}.0.0/16`, '--bridge', 'brfcbench');
-  await ensureBridge(env, 'brfcbench');
-  if (BASELINE) {
-    await must(env, 'net', 'create', 'benchbase', '--subnet', `10.${NET.baseline}.0.0/16`, '--bridge', 'brfcbase');
-    await ensureBridge(env, 'brfcbase');
-  }
-  const d0 = dockerCli(env);
-  await ensureImage(env, d0);
-  const cs = await startContainers(env, d0, `fcb${env.runId}`, CLI_N, 'none');
-  const cs1 = BASELINE ? await startContainers(env, d0, `fcc${env.runId}`, CLI_N, 'none') : [];
-  const d2 = await startSecondDockerd(env);
-  await ensureImage(env, d2);
-  await docker(env, d2, [
-    'network',
-    'create',
-    '--driver',
-    'bridge',
-    '--subnet',
-    `10.${NET.park}.0.0/16`,
-    '--label',
-    d2.label,
-    `park${env.runId}`,
-  ]);
-  const netId = (
-    await docker(env, d2, [
-      'network',
-      'create',
-      '--driver',
-      'bridge',
-      '--subnet',
-      `10.${NET.docker}.0.0/16`,
-      '--label',
-      d2.label,
-      `bench${env.runId}`,
-    ])
-  ).stdout.trim();
-  const cs2 = await startContainers(env, d2, `fcd${env.runId}`, CLI_N, `park${env.runId}`);
-  const paths = [
-    controllerCliPath(env, cs, {
-      name: 'fleetnet attach through the controller (new CLI process → controller → agent → Docker container)',
-      bin: FLEETNET,
-      controller: CTL,
-      host: 'hb',
-      bridge: 'brfcbench',
-      net: NET.cli,
-    }),
-    dockerConnectPath(env, d2, cs2, {
-      network: `bench${env.runId}`,
-      bridge: `br-${netId.slice(0, 12)}`,
-      net: NET.docker,
-    }),
-    ...(BASELINE
-      ? [
-          controllerCliPath(env, cs1, {
-            name: `fleetnet attach through the controller — baseline CLI (${BASELINE_LABEL})`,
-            bin: BASELINE,
-            controller: CTL,
-            host: 'hb',
-            bridge: 'brfcbase',
-            net: NET.baseline,
-          }),
-        ]
-      : []),
-  ];
-  const loadBefore = load();
-  const m = await measurePaths(env, paths, CLI_N, 2, env.log);
-  for (const s of m) {
-    rows.push(row(s.path.name, s.attachMs, s.path.timed));
-    rows.push(row(`${s.path.name} — detach`, s.detachMs, s.path.detachTimed));
-  }
-  const c = compare(
-    'fleetnet attach via controller (new CLI process) / docker network connect --ip',
-    m[0]!.attachMs,
-    m[1]!.attachMs,
-    1.2,
-  );
-  comparisons.push(
-    c,
-    compare('fleetnet detach via controller / docker network disconnect', m[0]!.detachMs, m[1]!.detachMs),
-  );
-  if (BASELINE)
-    comparisons.push(compare('attach via controller: this tree / baseline CLI', m[0]!.attachMs, m[2]!.attachMs));
-  notes.push(
-    `CLI attach through the controller vs docker network connect --ip, interleaved (attach i on every path, starting path rotating), each attach checked afterwards: ${c.ratio}× on p50 (paired ${c.pairedRatio}×; target ≤ 1.2×: ${c.met ? 'met' : 'NOT met'}); load average ${loadBefore} before, ${load()} after`,
-  );
-  await stopProcess(agent.pid, 10_000);
-}
-
 async function inside(ns: string): Promise<void> {
   const loadavgAtStart = loadavg().map(r2);
   const dir = mkdtempSync(join(tmpdir(), 'fcbench-'));
@@ -373,6 +136,8 @@ async function inside(ns: string): Promise<void> {
   const rows: ResultRow[] = [];
   const notes: string[] = [];
   const comparisons: Comparison[] = [];
+  const baseline = BASELINE ? { bin: BASELINE, label: BASELINE_LABEL ?? BASELINE } : undefined;
+  const cliBench = { env, fleetnet: FLEETNET, ctl: CTL, baseline, cliN: CLI_N, net: NET, rows, notes, comparisons };
   try {
     // 1. Allocations, synchronous=NORMAL (the default), to a host whose agent is down (the dispatcher
     //    backs off; the path timed is request → transaction committed → reply).
@@ -397,7 +162,7 @@ async function inside(ns: string): Promise<void> {
       );
     }
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
-    await lsRows(env, rows, notes, comparisons);
+    await lsRows(cliBench);
     // 2b. The same allocations batched (FleetAttachBatch), after ls so that ls saw exactly N.
     if (BATCH_N > 0) rows.push(await allocationsRow(env, ctl, 'b', BATCH_N, 'normal', notes, BATCH));
     await stopProcess(ctl.pid, 10_000);
@@ -409,7 +174,7 @@ async function inside(ns: string): Promise<void> {
     // 4. CLI end to end against docker network connect, interleaved, on a controller with the default
     //    settings (synchronous=normal), as a user runs it.
     ctl = await startController(env, join(dir, 'cli.db'), 'normal');
-    await cliAttachRows(env, rows, notes, comparisons);
+    await cliAttachRows(cliBench);
   } finally {
     await env.cleanup();
     rmSync(dir, { recursive: true, force: true });

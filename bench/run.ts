@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { describeError } from '../common/errors.js';
 import { makeLogger } from '../common/logger.js';
 import { FLEETNET_BIN, startAgent } from './lib/agent-proc.js';
-import { dockerCli, docker, ensureImage, startContainers, startSecondDockerd } from './lib/docker.js';
+import { dockerCli, dockerConnectTarget, ensureImage, startContainers } from './lib/docker.js';
 import { cleanupOnSignals, makeBenchEnv, userProcessEnv, WORKPLACE_ONLY_ENV, type BenchEnv } from './lib/env.js';
 import { measurePaths, type AttachPath, type PathSamples } from './lib/measure.js';
 import { buildResults, printSummary, type ExtraKey, type Measured, type PathKey } from './lib/summary.js';
@@ -113,33 +113,13 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   for (const br of ['brag', 'brap', 'brraw', 'brcni', 'brcli', 'brclb', 'brpf', 'brpg']) await ensureBridge(env, br);
   const agent = await startAgent(env, o['agent-log-level']);
 
-  const d2 = await startSecondDockerd(env, { privateContainerd: o['private-containerd'] });
-  await ensureImage(env, d2);
-  await docker(env, d2, [
-    'network',
-    'create',
-    '--driver',
-    'bridge',
-    '--subnet',
-    `10.${NET.park}.0.0/16`,
-    '--label',
-    d2.label,
-    `park${env.runId}`,
-  ]);
-  const netId = (
-    await docker(env, d2, [
-      'network',
-      'create',
-      '--driver',
-      'bridge',
-      '--subnet',
-      `10.${NET.docker}.0.0/16`,
-      '--label',
-      d2.label,
-      `bench${env.runId}`,
-    ])
-  ).stdout.trim();
-  const cs2 = await startContainers(env, d2, `fnd${env.runId}`, o.n, `park${env.runId}`);
+  const dc = await dockerConnectTarget(env, {
+    n: o.n,
+    prefix: 'fnd',
+    net: NET.docker,
+    park: NET.park,
+    privateContainerd: o['private-containerd'],
+  });
 
   const paths: Record<PathKey, AttachPath> = {
     agent: agentGrpcPath(agent, cs, {
@@ -159,11 +139,7 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     raw: rawIproute2Path(env, cs, { bridge: 'brraw', ifname: 'eth3', net: NET.raw }),
     cni: cniBridgePath(env, cs, { bridge: 'brcni', ifname: 'eth4', net: NET.cni }),
     cli: fleetnetCliPath(env, agent, cs, { bridge: 'brcli', ifname: 'eth5', net: NET.cli }),
-    docker: dockerConnectPath(env, d2, cs2, {
-      network: `bench${env.runId}`,
-      bridge: `br-${netId.slice(0, 12)}`,
-      net: NET.docker,
-    }),
+    docker: dockerConnectPath(env, dc.d2, dc.containers, { network: dc.network, bridge: dc.bridge, net: NET.docker }),
   };
   const all: Partial<Record<PathKey | ExtraKey, AttachPath>> = { ...paths };
   if (o['baseline-cli']) {
@@ -187,7 +163,7 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
   const samples = Object.fromEntries(keys.map((k, i) => [k, measured[i]!])) as Measured['samples'];
   if (o.busy > 0) {
     // A daemon that already runs containers: docker's own time grows with them; fleetnet's does not depend on it.
-    await startContainers(env, d2, `fnx${env.runId}`, o.busy, `park${env.runId}`);
+    await startContainers(env, dc.d2, `fnx${env.runId}`, o.busy, `park${env.runId}`);
     const round2 = [
       fleetnetCliPath(env, agent, cs, {
         bridge: 'brcli',
@@ -195,9 +171,9 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
         net: NET.cli,
         name: 'fleetnet attach (new CLI process), second round',
       }),
-      dockerConnectPath(env, d2, cs2, {
-        network: `bench${env.runId}`,
-        bridge: `br-${netId.slice(0, 12)}`,
+      dockerConnectPath(env, dc.d2, dc.containers, {
+        network: dc.network,
+        bridge: dc.bridge,
         net: NET.docker,
         name: `docker network connect --ip, busy daemon (+${o.busy} containers), second round`,
       }),

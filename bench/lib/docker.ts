@@ -205,3 +205,41 @@ function isOurContainerd(pid: number, dir: string): boolean {
     return false;
   }
 }
+
+/** What `docker network connect` is timed against: the second dockerd, its bench network and containers. */
+export interface DockerConnectTarget {
+  d2: Docker;
+  /** The network the containers are connected to (`bench<run id>`), and its Linux bridge. */
+  network: string;
+  bridge: string;
+  containers: BenchContainer[];
+}
+
+/**
+ * The second dockerd (startSecondDockerd), a network `park<run id>` (10.PARK.0.0/16) its n containers
+ * (named PREFIX<run id>-i) start on, and the network `bench<run id>` (10.NET.0.0/16) they are timed
+ * connecting to.
+ */
+export async function dockerConnectTarget(
+  env: BenchEnv,
+  o: { n: number; prefix: string; net: number; park: number; privateContainerd?: boolean },
+): Promise<DockerConnectTarget> {
+  const d2 = await startSecondDockerd(env, { privateContainerd: o.privateContainerd });
+  await ensureImage(env, d2);
+  const create = (net: number, name: string) =>
+    docker(env, d2, [
+      'network',
+      'create',
+      '--driver',
+      'bridge',
+      '--subnet',
+      `10.${net}.0.0/16`,
+      '--label',
+      d2.label,
+      name,
+    ]);
+  await create(o.park, `park${env.runId}`);
+  const netId = (await create(o.net, `bench${env.runId}`)).stdout.trim();
+  const containers = await startContainers(env, d2, `${o.prefix}${env.runId}`, o.n, `park${env.runId}`);
+  return { d2, network: `bench${env.runId}`, bridge: `br-${netId.slice(0, 12)}`, containers };
+}

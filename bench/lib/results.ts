@@ -1,7 +1,9 @@
 // The results-file schema every benchmark writes (bench/results/*.json) and the report reads.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { summarize } from './stats.js';
 
 export const ResultRowSchema = z
   .object({
@@ -71,3 +73,17 @@ export function readAllResults(dir: string): { file: string; results: Results }[
     return { file, results: parsed.data };
   });
 }
+
+/** Rounded to hundredths, as the results files give figures. */
+export const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/** A result row from timed samples: their summary and what the clock covered. */
+export const row = (name: string, s: number[], timed: string, extra: Record<string, unknown> = {}): ResultRow => ({
+  name,
+  ...summarize(s),
+  timed,
+  ...extra,
+});
+
+/** The machine's load averages (1, 5, 15 min), for the notes. */
+export const load = () => loadavg().map(r2).join(' / ');
