@@ -49,6 +49,15 @@ export function prepareClientDir(dir: string, spec: DhcpStartSpec, hook: string)
   if (conf) writeFileSync(`${dir}/${conf.name}`, conf.text);
 }
 
+/** A start that got no lease in time (the client is stopped again): what to check, and where its log was. */
+export function noLeaseError(spec: DhcpStartSpec, timeoutMs: number, dir: string): FleetnetError {
+  return new FleetnetError(
+    'failed',
+    `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`,
+    { hint: `check that a DHCP server answers on the host interface; the client's log was ${dir}/client.log` },
+  );
+}
+
 export interface Launched {
   pid: number;
   pidStart: string;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { conflict, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import { readClientRecords, saveClientRecord } from './client-records.js';
-import { checkClient, launchClient, prepareClientDir } from './launch.js';
+import { checkClient, launchClient, noLeaseError, prepareClientDir } from './launch.js';
 import { leaseOfHook, readHookFile } from './lease-file.js';
 import { parseClientOptions } from './options.js';
 import { isSameProcess, killSession, ownerAlive } from './process.js';
@@ -122,19 +122,8 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return new Promise<Lease>((resolve, reject) => {
       const t = setTimeout(() => {
         m.waiters = m.waiters.filter((w) => w.resolve !== done);
-        const { spec } = m.rec;
-        void this.stop(spec.key, { release: false, reason: 'no lease' }).finally(() =>
-          reject(
-            new FleetnetError(
-              'failed',
-              `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`,
-              {
-                hint:
-                  `check that a DHCP server answers on the host interface; the client's ` +
-                  `log was ${m.dir}/client.log`,
-              },
-            ),
-          ),
+        void this.stop(m.rec.spec.key, { release: false, reason: 'no lease' }).finally(() =>
+          reject(noLeaseError(m.rec.spec, timeoutMs, m.dir)),
         );
       }, timeoutMs);
       const done = (l: Lease) => {
@@ -363,23 +352,30 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     for (const { dir, rec } of readClientRecords(this.root)) {
       if (this.clients.has(rec.spec.key)) continue;
       const m = managed(rec, dir, Date.now());
+      // Until this adoption has decided, the supervision pass leaves the client alone: seeing the old
+      // process dead, it would start a second client beside the one launched here.
+      m.launching = true;
       this.clients.set(rec.spec.key, m);
-      this.readLease(m);
-      if (!(await ownerAlive(rec.spec.owner, rec.spec.netns))) {
-        await this.reap(m, 'container gone while the agent was down');
-        out.reaped.push(rec.spec.key);
-      } else if (rec.stopped || (await isSameProcess(rec.pid, rec.pidStart))) {
-        this.d.log.info({ key: rec.spec.key, pid: rec.pid }, 'dhcp client adopted');
-        out.adopted.push(rec.spec.key);
-      } else {
-        try {
-          if (rec.spec.client !== 'dhcp') await killSession(rec.pid, rec.pidStart);
-          await this.launch(m);
-          out.restarted.push(rec.spec.key);
-        } catch (err) {
-          this.d.log.warn({ key: rec.spec.key, err }, 'dhcp client could not be restarted; trying again');
-          this.scheduleRestart(m);
+      try {
+        this.readLease(m);
+        if (!(await ownerAlive(rec.spec.owner, rec.spec.netns))) {
+          await this.reap(m, 'container gone while the agent was down');
+          out.reaped.push(rec.spec.key);
+        } else if (rec.stopped || (await isSameProcess(rec.pid, rec.pidStart))) {
+          this.d.log.info({ key: rec.spec.key, pid: rec.pid }, 'dhcp client adopted');
+          out.adopted.push(rec.spec.key);
+        } else {
+          try {
+            if (rec.spec.client !== 'dhcp') await killSession(rec.pid, rec.pidStart);
+            await this.launch(m);
+            out.restarted.push(rec.spec.key);
+          } catch (err) {
+            this.d.log.warn({ key: rec.spec.key, err }, 'dhcp client could not be restarted; trying again');
+            this.scheduleRestart(m);
+          }
         }
+      } finally {
+        m.launching = false;
       }
     }
     return out;
