@@ -5,23 +5,16 @@
 // One pass per host at a time; hosts run in parallel.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { describeError, FleetnetError } from '../../common/errors.js';
+import { describeError } from '../../common/errors.js';
 import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
-import {
-  ATTACHMENT_ID_PREFIX,
-  containerRemoved,
-  finishDetach,
-  markFailed,
-  markHostUnreachable,
-  markStopped,
-  markUp,
-} from '../fleet/attachments.js';
+import { ATTACHMENT_ID_PREFIX, markHostUnreachable } from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
-import { applyLabelled, isLabelRefusal } from './labels.js';
-import { agentAttachRequest, agentMatches, reportOf } from './to-agent.js';
+import { convergeOne, type ConvergeContext } from './converge.js';
+import { applyLabelled } from './labels.js';
+import { agentMatches } from './to-agent.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -39,6 +32,11 @@ export interface DispatcherOptions {
   owns?: (host: string) => boolean;
   /** Told of passes (metrics) and of changes: attach, detach, host up/down (`fleetnet events`). */
   observer?: DispatchObserver;
+  /**
+   * A pass that finds a host as it was writes nothing, but its last contact at least this often
+   * (default a minute): an unchanged fleet costs its store no write per host and pass.
+   */
+  seenEveryMs?: number;
 }
 
 interface HostLoop {
@@ -59,10 +57,19 @@ export class Dispatcher {
   private readonly events = new EventEmitter();
   private stopped = false;
   private readonly now: () => number;
+  private readonly cc: ConvergeContext;
 
   constructor(private readonly o: DispatcherOptions) {
     this.events.setMaxListeners(0);
     this.now = o.now ?? Date.now;
+    this.cc = {
+      store: o.store,
+      log: o.log,
+      now: this.now,
+      attachTimeoutMs: o.attachTimeoutMs,
+      settled: (id) => this.emit(id),
+      tell: (kind, a, container) => this.tell(kind, a, container),
+    };
   }
 
   /** Rebuilt from the store: every host gets a pass. */
@@ -220,26 +227,29 @@ export class Dispatcher {
       ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs));
     } catch (err) {
       const why = describeError(err);
-      await this.recordHost(hostName, { state: 'unreachable', lastError: why });
+      await this.noteHost(host, { state: 'unreachable', lastError: why });
       if (host.state !== 'unreachable')
         log.warn({ host: hostName, err: why }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
     }
-    // Labelled containers first: what their labels ask for converges in this same pass.
-    await applyLabelled({ store, log, now: this.now }, hostName, labelled ?? []);
     // The desired set is read after the agent answered (and at its generation or later): a host
     // that is down costs one connection attempt per backoff, not a scan of its attachments.
     // Reservations (CNI IPAM) are no agent's business: the interface is someone else's.
-    const snap = await store.read((tx) => ({
-      generation: tx.getHost(hostName)?.generation ?? host.generation,
-      desired: tx.listAttachments({ host: hostName }).filter((a) => !a.reserveOnly),
-    }));
+    const readDesired = () =>
+      store.read((tx) => ({
+        generation: tx.getHost(hostName)?.generation ?? host.generation,
+        desired: tx.listAttachments({ host: hostName }).filter((a) => !a.reserveOnly),
+      }));
+    let snap = await readDesired();
+    // Labelled containers first: what their labels ask for converges in this same pass.
+    if ((await applyLabelled({ store, log, now: this.now }, hostName, labelled ?? [], snap.desired)).changed)
+      snap = await readDesired();
     const byId = new Map(actual.map((i) => [i.attachmentId, i]));
     let unreachable: unknown;
     const work = snap.desired.map((a) => async () => {
       if (unreachable) return;
       try {
-        await this.converge(a, byId.get(a.id), link);
+        await convergeOne(this.cc, a, byId.get(a.id), link);
       } catch (err) {
         if (isUnreachable(err)) unreachable = err;
         else throw err;
@@ -273,10 +283,10 @@ export class Dispatcher {
     }
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(unreachable) });
+      await this.noteHost(host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
-    await this.recordHost(hostName, {
+    await this.noteHost(host, {
       state: 'up',
       lastError: '',
       lastSeenMs: this.now(),
@@ -301,7 +311,7 @@ export class Dispatcher {
     const work = snap.atts.filter(mine).map((a) => async () => {
       if (unreachable) return;
       try {
-        await this.converge(a, undefined, link, false);
+        await convergeOne(this.cc, a, undefined, link, false);
       } catch (err) {
         if (isUnreachable(err)) unreachable = err;
         else throw err;
@@ -309,82 +319,9 @@ export class Dispatcher {
     });
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.recordHost(hostName, { state: 'unreachable', lastError: describeError(unreachable) });
+      await this.noteHost(snap.host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
-  }
-
-  /** `known`: `have` is what the agent's List said; else the agent was not asked (targeted pass). */
-  private async converge(
-    a: AttachmentRecord,
-    have: Interface | undefined,
-    link: AgentLink,
-    known = true,
-  ): Promise<void> {
-    const { store, log } = this.o;
-    const now = this.now();
-    if (isLabelRefusal(a) && a.desired === 'present') return; // nothing to make: shown until its labels change
-    if (a.desired === 'absent') {
-      if (have || !known)
-        await link.detach(
-          { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
-          this.o.attachTimeoutMs,
-        );
-      if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) {
-        log.info({ id: a.id, host: a.host }, 'detached');
-        this.tell('detach', a);
-      }
-      return this.emit(a.id);
-    }
-    const matches = have !== undefined && agentMatches(a, have);
-    if (matches && have.state === 'stopped') {
-      // The container is stopped: its addresses stay reserved; the agent re-applies on its start.
-      await store.transact((tx) => markStopped(tx, a.id, a.generation, now));
-      return this.emit(a.id);
-    }
-    if (matches && have.state === 'failed') {
-      // The agent retries it with backoff on its own; the controller shows its attempts and error.
-      if (a.state !== 'failed' || a.error !== have.lastError)
-        await store.transact((tx) => markFailed(tx, a.id, a.generation, have.lastError, now, have.attempts));
-      return this.emit(a.id);
-    }
-    if (matches && (have.state === 'up' || have.state === '')) {
-      const report = reportOf(have);
-      const extra = report.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
-      // Up now, or something the agent reports changed (a DHCP lease, the host-side name).
-      if (a.state !== 'up' || a.hostIfname !== have.hostIfname || extra.join() !== a.reportedAddresses.join()) {
-        await store.transact((tx) => markUp(tx, a.id, a.generation, report, now));
-      }
-      return this.emit(a.id);
-    }
-    if (!known && a.state === 'up') return;
-    // A failed attachment is retried with backoff (the attempts and the last error show in ls).
-    if (a.state === 'failed' && (a.nextRetryMs ?? 0) > now) return;
-    // Made with other settings: undone first. Made as asked but not working (missing, container
-    // restarted): the agent's attach makes it again through the same path.
-    if (have && !matches)
-      await link.detach(
-        { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
-        this.o.attachTimeoutMs,
-      );
-    try {
-      const res = await link.attach(agentAttachRequest(a), this.o.attachTimeoutMs);
-      await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), this.now()));
-      log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
-      this.tell('attach', a, res.interface?.container?.name);
-    } catch (err) {
-      if (isUnreachable(err)) throw err;
-      if (a.container && err instanceof FleetnetError && err.kind === 'not_found') {
-        // It was made once and its container is gone now (removed while nobody watched, or its
-        // agent already released it): free what it held, unless it asked to keep it.
-        const r = await store.transact((tx) => containerRemoved(tx, a.id, a.generation, this.now()));
-        log.info({ id: a.id, host: a.host, container: a.container.name, outcome: r }, 'container removed');
-        return this.emit(a.id);
-      }
-      await store.transact((tx) => markFailed(tx, a.id, a.generation, describeError(err), this.now()));
-      log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
-    }
-    this.emit(a.id);
   }
 
   /** Another controller settled or changed this attachment: wake whoever waits for it here. */
@@ -394,6 +331,20 @@ export class Dispatcher {
 
   private emit(id: string): void {
     this.events.emit(id);
+  }
+
+  /**
+   * Records what a pass found unless the host, as the pass read it, shows it already: a pass that
+   * finds a host as it was writes nothing, except its last contact every seenEveryMs.
+   */
+  private async noteHost(host: HostRecord, patch: Partial<HostRecord>): Promise<void> {
+    const seenEveryMs = this.o.seenEveryMs ?? 60_000;
+    const shown = (Object.keys(patch) as (keyof HostRecord)[]).every((k) => {
+      if (k === 'lastSeenMs') return patch.lastSeenMs! - host.lastSeenMs < seenEveryMs;
+      if (k === 'observedGeneration') return patch.observedGeneration! <= host.observedGeneration;
+      return JSON.stringify(patch[k]) === JSON.stringify(host[k]);
+    });
+    if (!shown) await this.recordHost(host.name, patch);
   }
 
   private async recordHost(name: string, patch: Partial<HostRecord>): Promise<void> {

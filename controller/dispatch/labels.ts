@@ -21,6 +21,8 @@ export interface LabelsOutcome {
   created: string[];
   /** `container/ifname: error` of every label refused in this pass. */
   refused: string[];
+  /** Something was written (the host's attachments are to be read again). */
+  changed: boolean;
 }
 
 interface Refusal {
@@ -83,14 +85,18 @@ function heldElsewhere(tx: Tx, host: string, containerId: string, ifname: string
 
 /**
  * Acts on the labelled containers of one host (from its agent's List): makes the attachments their
- * labels ask for that the store does not have yet, and keeps the refusals current.
+ * labels ask for that the store does not have yet, and keeps the refusals current. `known`: the
+ * host's attachments as the caller just read them; what they show done already costs no transaction
+ * (each transaction checks again what it changes).
  */
 export async function applyLabelled(
   o: { store: Store; log: Logger; now: () => number },
   host: string,
   labelled: LabelledContainer[],
+  known: readonly AttachmentRecord[],
 ): Promise<LabelsOutcome> {
-  const out: LabelsOutcome = { created: [], refused: [] };
+  const out: LabelsOutcome = { created: [], refused: [], changed: false };
+  const knownById = new Map(known.map((a) => [a.id, a]));
   const refusals: Refusal[] = [];
   for (const c of labelled) {
     const target: TargetRef = { kind: 'docker', value: c.id };
@@ -101,6 +107,8 @@ export async function applyLabelled(
     }
     for (const s of c.attach) {
       const id = attachmentIdOf(host, target, s.ifname);
+      const had = knownById.get(id);
+      if (had && !isLabelRefusal(had)) continue; // made already
       try {
         const made = await o.store.transact((tx) => {
           const have = tx.getAttachment(id);
@@ -140,6 +148,10 @@ export async function applyLabelled(
       }
     }
   }
+  out.changed = out.created.length > 0;
+  for (const r of refusals) out.refused.push(`${r.container.name}/${r.ifname}: ${r.error}`);
+  if (out.refused.length) o.log.debug({ host, refused: out.refused }, 'container labels not acted on');
+  if (!out.changed && refusalsCurrent(knownById, refusals)) return out;
   const now = o.now();
   await o.store.transact((tx) => {
     const wanted = new Set(refusals.map((r) => r.id));
@@ -150,9 +162,16 @@ export async function applyLabelled(
       tx.putAttachment(refusalRecord(tx, host, r, now));
     }
   });
-  for (const r of refusals) {
-    out.refused.push(`${r.container.name}/${r.ifname}: ${r.error}`);
-  }
-  if (out.refused.length) o.log.debug({ host, refused: out.refused }, 'container labels not acted on');
+  out.changed = true;
   return out;
+}
+
+/** The refusal records are what this pass found: none to add, none to change, none to remove. */
+function refusalsCurrent(known: ReadonlyMap<string, AttachmentRecord>, refusals: Refusal[]): boolean {
+  const wanted = new Set(refusals.map((r) => r.id));
+  for (const a of known.values()) if (isLabelRefusal(a) && !wanted.has(a.id)) return false;
+  return refusals.every((r) => {
+    const have = known.get(r.id);
+    return have !== undefined && (!isLabelRefusal(have) || have.error === r.error);
+  });
 }

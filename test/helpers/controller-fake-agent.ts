@@ -1,7 +1,7 @@
 // An in-memory agent behind the controller's AgentLink, for dispatcher tests: it can be "down",
 // refuse targets, and it records every Attach/Detach it received.
 import { FleetnetError } from '../../common/errors.js';
-import type { AttachRequest, DetachRequest, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { AttachRequest, DetachRequest, Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { AgentLink, AgentLinkFactory } from '../../controller/dispatch/agent-link.js';
 
 export class FakeAgent {
@@ -10,6 +10,8 @@ export class FakeAgent {
   readonly log: string[] = [];
   /** Targets this agent cannot find (its answer: not_found). */
   readonly missing = new Set<string>();
+  /** Containers with fleetnet labels, as its List reports them. */
+  labelled: LabelledContainer[] = [];
 
   private check(): void {
     if (this.down) throw new FleetnetError('unavailable', 'the agent does not answer (fake: down)');
@@ -19,7 +21,7 @@ export class FakeAgent {
     return {
       health: async () => (this.check(), { status: 'ok', version: 'fake', hostname: 'fake', uptimeMs: 1 }),
       capabilities: async () => (this.check(), { capabilities: [{ name: 'bridge', available: true, detail: '' }] }),
-      list: async () => (this.check(), { interfaces: [...this.made.values()], labelled: [] }),
+      list: async () => (this.check(), { interfaces: [...this.made.values()], labelled: this.labelled }),
       attach: async (r: AttachRequest) => {
         this.check();
         this.log.push(`attach ${r.attachmentId} ${r.target?.value}`);

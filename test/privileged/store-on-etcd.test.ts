@@ -11,3 +11,4 @@ useEtcdStores(etcd.urls);
 
 await import('../unit/controller-ipam.test.js');
 await import('../unit/controller-dispatch.test.js');
+await import('../unit/dispatch-passes.test.js');

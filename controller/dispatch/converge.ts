@@ -1,0 +1,106 @@
+// One attachment against what its agent reports: the order to send (attach, detach, nothing) and the
+// record to write (up, failed, stopped, detached, container removed). The dispatcher decides when and
+// on which host this runs (dispatcher.ts); this decides what one attachment needs.
+import type { Logger } from 'pino';
+import { describeError, FleetnetError } from '../../common/errors.js';
+import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
+import { containerRemoved, finishDetach, markFailed, markStopped, markUp } from '../fleet/attachments.js';
+import type { Store } from '../store/store.js';
+import type { AttachmentRecord } from '../store/types.js';
+import { isUnreachable, type AgentLink } from './agent-link.js';
+import { isLabelRefusal } from './labels.js';
+import { agentAttachRequest, agentMatches, reportOf } from './to-agent.js';
+
+export interface ConvergeContext {
+  store: Store;
+  log: Logger;
+  now: () => number;
+  attachTimeoutMs: number;
+  /** The attachment was settled or changed here: wake whoever waits for it. */
+  settled(id: string): void;
+  /** An attach or detach happened (`fleetnet events`). */
+  tell(kind: 'attach' | 'detach', a: AttachmentRecord, container?: string): void;
+}
+
+/**
+ * Brings one attachment to what its record asks. `known`: `have` is what the agent's List said;
+ * else the agent was not asked (a targeted pass), and an attachment already up is left alone.
+ * Throws what isUnreachable() recognises when the agent did not answer.
+ */
+export async function convergeOne(
+  c: ConvergeContext,
+  a: AttachmentRecord,
+  have: Interface | undefined,
+  link: AgentLink,
+  known = true,
+): Promise<void> {
+  const { store, log } = c;
+  const now = c.now();
+  if (isLabelRefusal(a) && a.desired === 'present') return; // nothing to make: shown until its labels change
+  if (a.desired === 'absent') {
+    if (have || !known) await detachOf(c, a, link);
+    if (await store.transact((tx) => finishDetach(tx, a.id, a.generation))) {
+      log.info({ id: a.id, host: a.host }, 'detached');
+      c.tell('detach', a);
+    }
+    return c.settled(a.id);
+  }
+  const matches = have !== undefined && agentMatches(a, have);
+  if (matches && have.state === 'stopped') {
+    // The container is stopped: its addresses stay reserved; the agent re-applies on its start.
+    await store.transact((tx) => markStopped(tx, a.id, a.generation, now));
+    return c.settled(a.id);
+  }
+  if (matches && have.state === 'failed') {
+    // The agent retries it with backoff on its own; the controller shows its attempts and error.
+    if (a.state !== 'failed' || a.error !== have.lastError)
+      await store.transact((tx) => markFailed(tx, a.id, a.generation, have.lastError, now, have.attempts));
+    return c.settled(a.id);
+  }
+  if (matches && (have.state === 'up' || have.state === '')) {
+    if (reportChanged(a, have)) await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(have), now));
+    return c.settled(a.id);
+  }
+  if (!known && a.state === 'up') return;
+  // A failed attachment is retried with backoff (the attempts and the last error show in ls).
+  if (a.state === 'failed' && (a.nextRetryMs ?? 0) > now) return;
+  // Made with other settings: undone first. Made as asked but not working (missing, container
+  // restarted): the agent's attach makes it again through the same path.
+  if (have && !matches) await detachOf(c, a, link);
+  await attachOf(c, a, link);
+  c.settled(a.id);
+}
+
+/** Up now, or something the agent reports changed (a DHCP lease, the host-side name): the record is rewritten. */
+function reportChanged(a: AttachmentRecord, have: Interface): boolean {
+  const extra = reportOf(have).addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+  return a.state !== 'up' || a.hostIfname !== have.hostIfname || extra.join() !== a.reportedAddresses.join();
+}
+
+function detachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink): Promise<unknown> {
+  return link.detach(
+    { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
+    c.attachTimeoutMs,
+  );
+}
+
+async function attachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink): Promise<void> {
+  const { store, log } = c;
+  try {
+    const res = await link.attach(agentAttachRequest(a), c.attachTimeoutMs);
+    await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), c.now()));
+    log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
+    c.tell('attach', a, res.interface?.container?.name);
+  } catch (err) {
+    if (isUnreachable(err)) throw err;
+    if (a.container && err instanceof FleetnetError && err.kind === 'not_found') {
+      // It was made once and its container is gone now (removed while nobody watched, or its
+      // agent already released it): free what it held, unless it asked to keep it.
+      const r = await store.transact((tx) => containerRemoved(tx, a.id, a.generation, c.now()));
+      log.info({ id: a.id, host: a.host, container: a.container.name, outcome: r }, 'container removed');
+      return;
+    }
+    await store.transact((tx) => markFailed(tx, a.id, a.generation, describeError(err), c.now()));
+    log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
+  }
+}
