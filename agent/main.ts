@@ -133,6 +133,7 @@ async function startServing(
     log: log.child({ part: 'mesh' }),
     ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
     resyncMs: cfg.meshResyncMs,
+    watchBfd: true,
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
@@ -225,7 +226,7 @@ async function startServing(
     lifecycle,
     ...(metrics ? { metricsListen: metrics.endpoint.listen } : {}),
     async stop() {
-      mesher.stop();
+      mesher.stop(true);
       await lifecycle.stop(); // LXC's event child too
       dhcp.close(); // clients keep running: the next agent adopts them
       dockerIndex?.stop();

@@ -4,10 +4,15 @@
 // `mesh add h1 … hN` as an operator meshes a fleet, or with --one-by-one a `mesh add` per host, then
 // until `mesh status` says every tunnel is up; goal <= 30 s at N=50), then the
 // (N+1)th host joining (goal <= 2 s; one port added per existing member), and the controller's
-// CPU time and resident memory while it holds N+1 hosts. Prints JSON. Needs root; the lab is
-// removed at the end (also on failure).
-//   node --import tsx bench/etcd-fleet-scale.ts [--hosts 50] [--etcd 0|1|3] [--one-by-one]
+// CPU time and resident memory while it holds N+1 hosts. "Every tunnel up" is one `mesh status --wait`
+// (it answers when the last agent's BFD sessions are up); --poll: `mesh status` every 200 ms as before.
+// Prints JSON. Needs root; the lab is removed at the end (also on failure).
+// With --timeline, the join's stages (wall clock, ms after the `mesh add`): when each tunnel port
+// appeared and when its BFD session said up (each host's OVS Interface table, watched), each agent's
+// apply ('mesh converged' in its log), and the bench's `mesh status` calls, so the slow stage shows.
+//   node --import tsx bench/etcd-fleet-scale.ts [--hosts 50] [--etcd 0|1|3] [--one-by-one] [--timeline] [--poll]
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +27,8 @@ const { values: opt } = parseArgs({
     hosts: { type: 'string', default: '50' },
     etcd: { type: 'string', default: '0' },
     'one-by-one': { type: 'boolean', default: false },
+    timeline: { type: 'boolean', default: false },
+    poll: { type: 'boolean', default: false },
   },
 });
 const N = Number(opt.hosts);
@@ -44,6 +51,109 @@ async function usage(pid: number): Promise<{ cpuMs: number; rssKiB: number }> {
   return { cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS, rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) };
 }
 
+/** Tunnels `mesh status -o json` printed as not up (-1: no JSON). */
+function notUpCount(stdout: string): number {
+  try {
+    const j = JSON.parse(stdout) as { tunnels?: { state: string }[] } | { state: string }[];
+    const ts = Array.isArray(j) ? j : (j.tunnels ?? []);
+    return ts.filter((t) => t.state !== 'up').length;
+  } catch {
+    return -1;
+  }
+}
+
+/** Log lines' times (ms) at or after t0: pino JSON lines of the agent, `2026-…Z|…` lines of OVS. */
+async function logTimes(file: string, t0: number, match: RegExp): Promise<number[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const out: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!match.test(line)) continue;
+    const t = line.startsWith('{')
+      ? Number((JSON.parse(line) as { time?: number }).time)
+      : Date.parse(line.split('|')[0]!);
+    if (t >= t0) out.push(t);
+  }
+  return out;
+}
+
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : -1);
+  return { n: s.length, first: q(0), p50: q(0.5), p90: q(0.9), last: s.length ? s[s.length - 1]! : -1 };
+};
+
+/**
+ * Watches each host's OVS Interface table (`ovsdb-client monitor`, one JSON line per change) from
+ * before the join: when each tunnel port appeared (its agent's apply) and when its BFD session said
+ * up and forwarding (what `mesh status` reports), wall clock.
+ */
+function watchBfd(hosts: { netns: string; ovsDb: string }[]) {
+  const made: number[] = [];
+  const up: number[] = [];
+  const seen = new Set<string>();
+  const procs = hosts.map((h, i) => {
+    const p = sh.start(
+      'ip',
+      [
+        'netns',
+        'exec',
+        h.netns,
+        'ovsdb-client',
+        '--format=json',
+        'monitor',
+        h.ovsDb,
+        'Open_vSwitch',
+        'Interface',
+        'name,bfd_status',
+      ],
+      { stdio: 'pipe' },
+    );
+    let initial = true;
+    let buf = '';
+    p.stdout!.on('data', (b: Buffer) => {
+      const now = Date.now();
+      buf += b.toString('utf8');
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const line of lines) {
+        const t = JSON.parse(line) as { data: [string, string, string | null, ['map', [string, string][]]][] };
+        for (const [, action, name, bfd] of t.data) {
+          if (!name) continue;
+          const key = `${i}/${name}`;
+          if (action === 'insert' && !initial) made.push(now);
+          const st = Object.fromEntries(bfd[1]);
+          if (st.state === 'up' && st.forwarding === 'true' && !seen.has(key)) {
+            seen.add(key);
+            if (!initial) up.push(now);
+          }
+        }
+        initial = false;
+      }
+    });
+    return p;
+  });
+  return {
+    stop: () => procs.forEach((p) => p.kill()),
+    result: (t0: number) => ({ portsMade: stats(made.map((t) => t - t0)), bfdUp: stats(up.map((t) => t - t0)) }),
+  };
+}
+
+/** The join's stages in ms after the `mesh add` (agents' logs, OVS's Interface tables, the bench's rounds). */
+async function joinTimeline(
+  labDir: string,
+  hosts: { name: string }[],
+  t0: number,
+  rounds: { startMs: number; endMs: number; notUp: number }[],
+) {
+  const applied: number[] = [];
+  for (const h of hosts)
+    applied.push(...(await logTimes(join(labDir, h.name, 'agent.log'), t0, /mesh converged/)).map((t) => t - t0));
+  return {
+    agentsApplied: stats(applied),
+    statusRounds: rounds.map((r) => ({ start: r.startMs - t0, end: r.endMs - t0, notUp: r.notUp })),
+  };
+}
+
 const t0 = performance.now();
 const lab = await labUp({ name, hosts: N + 1, controllers: 1, etcd: ETCD });
 try {
@@ -59,9 +169,23 @@ try {
     const r = await cli(args);
     if (r.code !== 0 && r.code !== 3) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
   };
+  /** The `mesh status` rounds of one stage (wall clock): when each started and ended, and how many tunnels were not up. */
+  let rounds: { startMs: number; endMs: number; notUp: number }[] = [];
   const allUp = async (deadlineMs: number) => {
+    rounds = [];
+    if (!opt.poll) {
+      // One `mesh status --wait`: it answers when the last agent says its tunnels are up.
+      const startMs = Date.now();
+      const waitS = String(Math.ceil((deadlineMs - performance.now()) / 1000));
+      const r = await cli(['mesh', 'status', '--net', 'scale', '-o', 'json', '--wait', waitS]);
+      rounds.push({ startMs, endMs: Date.now(), notUp: notUpCount(r.stdout) });
+      return r.code === 0;
+    }
     while (performance.now() < deadlineMs) {
-      if ((await cli(['mesh', 'status', '--net', 'scale', '-o', 'json'])).code === 0) return true;
+      const startMs = Date.now();
+      const r = await cli(['mesh', 'status', '--net', 'scale', '-o', 'json']);
+      rounds.push({ startMs, endMs: Date.now(), notUp: notUpCount(r.stdout) });
+      if (r.code === 0) return true;
       await new Promise((r) => setTimeout(r, 200));
     }
     return false;
@@ -88,12 +212,19 @@ try {
   const built = await allUp(b0 + 300_000);
   const buildMs = performance.now() - b0;
   const afterBuild = await usage(pid);
+  const watch = opt.timeline ? watchBfd(lab.hosts.slice(0, N + 1)) : undefined;
+  if (watch) await new Promise((r) => setTimeout(r, 1000)); // each monitor's initial table read
   const j0 = performance.now();
+  const j0Wall = Date.now();
   await must(['mesh', 'add', lab.hosts[N]!.name, '--net', 'scale']);
   const joinAddMs = performance.now() - j0;
   const joined = await allUp(j0 + 120_000);
   const joinMs = performance.now() - j0;
   const atEnd = await usage(pid);
+  watch?.stop();
+  const timeline = watch
+    ? { ...watch.result(j0Wall), ...(await joinTimeline(lab.dir, lab.hosts.slice(0, N + 1), j0Wall, rounds)) }
+    : undefined;
   process.stdout.write(
     JSON.stringify(
       {
@@ -121,6 +252,7 @@ try {
           rssKiBBefore: before.rssKiB,
           rssKiBAtEnd: atEnd.rssKiB,
         },
+        ...(timeline ? { joinTimeline: timeline } : {}),
         loadBefore,
         loadAfter: load(),
       },

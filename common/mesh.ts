@@ -11,6 +11,15 @@ export type MeshEncap = 'gre' | 'vxlan';
 export type MeshKind = 'ovs' | 'bridge';
 
 export const VXLAN_PORT = 4789;
+/** The longest wait for "every tunnel up" one mesh status call may ask for (agent and controller). */
+export const MAX_WAIT_UP_MS = 600_000;
+
+/** A status request's wait for "up", refused (not cut short) above MAX_WAIT_UP_MS. */
+export function checkWaitUpMs(ms: number): number {
+  if (ms > MAX_WAIT_UP_MS)
+    throw invalid(`a wait of ${ms} ms for the tunnels to come up is over ${MAX_WAIT_UP_MS} ms`, 'wait less');
+  return ms;
+}
 export const MAX_KEY = 0xffffff; // VXLAN VNIs are 24 bits; GRE keys fleetnet hands out stay in the same range
 
 /**

@@ -10,6 +10,7 @@ import { FleetnetError, invalid } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { checkTunnel, diffTunnels, tunnelId, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
+import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels, gretapMissing } from './bridge-tunnels.js';
 import { MeshFirewall, type FirewallState } from './firewall.js';
 import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
@@ -52,8 +53,30 @@ export interface MesherOptions {
   firewall?: 'nft' | 'iptables';
   /** Period of the full pass while a mesh is held (0: only on ApplyMesh). */
   resyncMs?: number;
+  /**
+   * Keep OVS tunnels' BFD state from a live `ovsdb-client monitor` while a mesh with OVS networks is
+   * held: status reads memory, and a wait for "every tunnel up" ends when OVS records it.
+   */
+  watchBfd?: boolean;
   now?: () => number;
 }
+
+export interface StatusQuery {
+  /** Only this network's tunnels. */
+  network?: string;
+  /** Above 0: answer once every tunnel asked about is up, or after this long (then as they are). */
+  waitUpMs?: number;
+  signal?: AbortSignal;
+}
+
+/** With no BFD watch (kernel tunnels, no ovsdb-client), a wait for "up" looks again this often. */
+const WAIT_POLL_MS = 500;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
 
 const EMPTY: MeshSpec = { generation: 0, networks: [] };
 
@@ -98,6 +121,7 @@ export class Mesher {
   private readonly ovs: OvsTunnels;
   private readonly kernel: BridgeTunnels;
   private readonly firewall: MeshFirewall;
+  private readonly bfd: BfdWatch | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastPass: MeshResult | undefined;
   /** The spec the last pass left converged with no error: the next ApplyMesh diffs against it, reading nothing back. */
@@ -107,6 +131,7 @@ export class Mesher {
     this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
     this.kernel = new BridgeTunnels(o.runner);
     this.firewall = new MeshFirewall(o.runner, o.firewall);
+    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
   }
@@ -156,6 +181,8 @@ export class Mesher {
     const want = this.spec.networks.length > 0 && (this.o.resyncMs ?? 0) > 0;
     if (want && !this.timer) this.start(this.o.resyncMs!, passNow);
     else if (!want) this.stop();
+    if (this.spec.networks.some((n) => n.kind === 'ovs')) this.bfd?.start();
+    else this.bfd?.stop();
   }
 
   /** One reconcile pass against the spec held. */
@@ -176,18 +203,56 @@ export class Mesher {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the periodic passes (and with `all`, the BFD watch: the agent is shutting down). */
+  stop(all = false): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (all) this.bfd?.stop();
   }
 
-  async status(): Promise<TunnelStatus[]> {
+  /**
+   * Each wanted tunnel's state. With waitUpMs, answers as soon as every one asked about is up (woken by
+   * the BFD watch when OVS records a change), or when the wait runs out, with the states as they are.
+   */
+  async status(q: StatusQuery = {}): Promise<TunnelStatus[]> {
+    const deadline = Date.now() + (q.waitUpMs ?? 0);
+    for (;;) {
+      const s = await this.statusNow(q.network);
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0 || s.every((t) => t.state === 'up') || q.signal?.aborted) return s;
+      const live = this.bfd?.snapshot() && s.every((t) => t.kind === 'ovs');
+      await (live ? this.bfd!.changed(leftMs, q.signal) : sleep(Math.min(WAIT_POLL_MS, leftMs), q.signal));
+    }
+  }
+
+  private async statusNow(network?: string): Promise<TunnelStatus[]> {
+    const only = (ts: Tunnel[]) => (network ? ts.filter((t) => t.network === network) : ts);
+    const now = this.o.now ?? Date.now;
+    const live = this.liveOvs();
+    if (live && this.spec.networks.every((n) => n.kind === 'ovs')) {
+      const wanted = only(this.spec.networks.flatMap((n) => n.tunnels));
+      return tunnelStatuses({ runner: this.o.runner, wanted, ovs: live, kernel: undefined, now });
+    }
     return this.queue.run('mesh', async () => {
-      const wanted = this.spec.networks.flatMap((n) => n.tunnels);
+      const wanted = only(this.spec.networks.flatMap((n) => n.tunnels));
       const ovs = wanted.some((t) => t.kind === 'ovs') ? await this.ovs.list() : undefined;
       const kernel = wanted.some((t) => t.kind === 'bridge') ? await this.kernel.list() : undefined;
-      return tunnelStatuses({ runner: this.o.runner, wanted, ovs, kernel, now: this.o.now ?? Date.now });
+      return tunnelStatuses({ runner: this.o.runner, wanted, ovs, kernel, now });
     });
+  }
+
+  /**
+   * This host's OVS tunnels as the BFD watch sees them, when that can stand in for a read of the
+   * database: the watch is live, the last pass left the spec held converged with no error (so no
+   * broken bridge), and every wanted port has its interface row (one the watch has not heard of yet,
+   * or deleted by hand, is looked up in the database: "missing" is said only from a real read).
+   */
+  private liveOvs(): OvsMeshState | undefined {
+    const bfd = this.bfd?.snapshot();
+    if (!bfd || this.settled !== this.spec) return undefined;
+    const tunnels = this.spec.networks.flatMap((n) => n.tunnels);
+    if (tunnels.some((t) => t.kind === 'ovs' && !bfd.has(t.port))) return undefined;
+    return { bridges: new Set(tunnels.map((t) => t.bridge)), tunnels, bfd, broken: new Map() };
   }
 
   /**

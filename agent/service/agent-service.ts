@@ -9,7 +9,7 @@ import type { Mesher } from '../mesh/mesher.js';
 import type { TargetRef } from '../../common/attach-args.js';
 import { unsupported } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
-import type { CniRequest, ContainerNetCommandRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type { CniRequest, ContainerNetCommandRequest, MeshStatusRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { ContainerInfo } from '../containers/types.js';
 import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
 import type { Finding } from '../lifecycle/check.js';
@@ -17,7 +17,7 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { attachOrderFromProto, detachOrderFromProto, interfaceToProto, targetFromProto } from './convert.js';
 import type { CniHandler } from '../../cni/handler.js';
 import { cniReply } from './cni-convert.js';
-import { meshReplyToProto, meshSpecFromProto, meshStatusToProto } from './mesh-convert.js';
+import { meshReplyToProto, meshSpecFromProto, meshStatusQuery, meshStatusToProto } from './mesh-convert.js';
 
 export interface AgentServiceDeps {
   attacher: Attacher;
@@ -89,9 +89,11 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
     applyMesh: unary(log, 'ApplyMesh', async (req: Parameters<typeof meshSpecFromProto>[0]) =>
       meshReplyToProto(await mesherOf(d).apply(meshSpecFromProto(req))),
     ),
-    meshStatus: unary(log, 'MeshStatus', async () =>
-      meshStatusToProto(mesherOf(d).current().generation, await mesherOf(d).status()),
-    ),
+    meshStatus: unary(log, 'MeshStatus', async (req: MeshStatusRequest, ctx) => {
+      const m = mesherOf(d);
+      const tunnels = await m.status({ ...meshStatusQuery(req), signal: ctx.signal });
+      return meshStatusToProto(m.current().generation, tunnels);
+    }),
     containerNetCommand: unary(log, 'ContainerNetCommand', async (req: ContainerNetCommandRequest, ctx) => {
       netCommandArgv(req.tool, req.args); // refuse bad input before resolving anything
       if (!d.resolve || !d.runner) throw unsupported('this agent does not run route/rule/tc');

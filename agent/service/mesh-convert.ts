@@ -1,8 +1,13 @@
 // Proto ↔ domain for the mesh RPCs: a MeshSpec message becomes the Mesher's checked MeshSpec.
 import { invalid } from '../../common/errors.js';
-import { VXLAN_PORT, type MeshEncap, type MeshKind } from '../../common/mesh.js';
-import type { MeshReply, MeshSpec as MeshSpecMsg, MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
-import { checkMeshSpec, type MeshResult, type MeshSpec } from '../mesh/mesher.js';
+import { checkWaitUpMs, VXLAN_PORT, type MeshEncap, type MeshKind } from '../../common/mesh.js';
+import type {
+  MeshReply,
+  MeshSpec as MeshSpecMsg,
+  MeshStatusReply,
+  MeshStatusRequest,
+} from '../../proto/gen/fleetnet/v1/agent.js';
+import { checkMeshSpec, type MeshResult, type MeshSpec, type StatusQuery } from '../mesh/mesher.js';
 import type { TunnelStatus } from '../mesh/status.js';
 
 export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {
@@ -55,4 +60,10 @@ export function meshReplyToProto(r: MeshResult): MeshReply {
 
 export function meshStatusToProto(generation: number, ts: TunnelStatus[]): MeshStatusReply {
   return { generation, tunnels: ts.map((t) => ({ ...t })) };
+}
+
+/** A MeshStatus request as the Mesher takes it: a wait over ten minutes is refused, not cut short. */
+export function meshStatusQuery(r: MeshStatusRequest): StatusQuery {
+  checkWaitUpMs(r.waitUpMs);
+  return { ...(r.network ? { network: r.network } : {}), ...(r.waitUpMs ? { waitUpMs: r.waitUpMs } : {}) };
 }

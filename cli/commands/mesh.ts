@@ -3,6 +3,7 @@
 // `apply FILE --host H` hands this host its part of a mesh described in a file (same plan).
 import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
+import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
@@ -13,14 +14,28 @@ const FILE_EXAMPLE = `{
   ]
 }`;
 
-async function fleetStatus(cmd: Command, opts: { net?: string }, spec: OutputSpec): Promise<void> {
+/** Time the RPC gets beyond the wait for "up" (the answers themselves). */
+const STATUS_SLACK_MS = 15_000;
+
+/** `--wait SECONDS` in ms (0 when absent): how long mesh status may wait for every tunnel to be up. */
+function waitUpMsOf(wait: string | undefined): number {
+  if (wait === undefined) return 0;
+  const s = Number(wait);
+  if (!Number.isFinite(s) || s < 0 || s * 1000 > MAX_WAIT_UP_MS)
+    throw invalid(`--wait ${wait} is not a number of seconds (0-${MAX_WAIT_UP_MS / 1000})`, 'e.g. --wait 30');
+  return Math.round(s * 1000);
+}
+
+async function fleetStatus(cmd: Command, opts: { net?: string; wait?: string }, spec: OutputSpec): Promise<void> {
+  const waitUpMs = waitUpMsOf(opts.wait);
   const [{ withController }, { render }, { FLEET_TUNNELS_VIEW }] = await Promise.all([
     import('../client/controller.js'),
     import('../output/render.js'),
     import('../output/views.js'),
   ]);
   await withController(cmd.optsWithGlobals(), 'mesh status', async (conn) => {
-    const res = await conn.call(conn.client.fleetMeshStatus, { network: opts.net ?? '' });
+    const req = { network: opts.net ?? '', waitUpMs };
+    const res = await conn.call(conn.client.fleetMeshStatus, req, waitUpMs + STATUS_SLACK_MS);
     await render(spec, { items: res.tunnels, whole: res }, FLEET_TUNNELS_VIEW);
     if (res.tunnels.some((t) => t.state !== 'up')) process.exitCode = 1;
   });
@@ -34,12 +49,17 @@ export function register(program: Command): void {
   addOutputOptions(mesh.command('status'), { ids: 'tunnel ports' })
     .summary("state of each tunnel: the fleet's (controller) or this host's (local agent)")
     .option('--net <name>', 'with a controller: only this network')
+    .option(
+      '--wait <seconds>',
+      'answer once every tunnel is up (each agent says so when BFD does), or after this long with the states then',
+    )
     .addHelpText(
       'after',
       `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: ` +
-        `every member host\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
+        `every member host\n  fleetnet mesh status --net blue --wait 30    # once every tunnel is up (exit 1 if ` +
+        `not in 30 s)\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
     )
-    .action(async (opts: { net?: string }, cmd: Command) => {
+    .action(async (opts: { net?: string; wait?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
       const { controllerOf } = await import('../fleet/common.js');
       const ctl = await controllerOf(cmd);
@@ -54,9 +74,10 @@ export function register(program: Command): void {
         import('../output/render.js'),
         import('../output/views.js'),
       ]);
+      const waitUpMs = waitUpMsOf(opts.wait);
       const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
       try {
-        const res = await conn.call(conn.client.meshStatus, {});
+        const res = await conn.call(conn.client.meshStatus, { network: '', waitUpMs }, waitUpMs + STATUS_SLACK_MS);
         await render(
           spec,
           { items: res.tunnels, whole: res, heading: `generation ${res.generation}` },

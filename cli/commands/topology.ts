@@ -51,7 +51,7 @@ async function fromController(cmd: Command): Promise<import('../output/topology.
       conn.call(conn.client.listHosts, {}),
       conn.call(conn.client.listNetworks, {}),
       lsEntries(conn, { host: '', network: '', container: '' }),
-      conn.call(conn.client.fleetMeshStatus, { network: '' }),
+      conn.call(conn.client.fleetMeshStatus, { network: '', waitUpMs: 0 }),
     ]);
     return { hosts: hosts.hosts, networks: nets.networks, attachments, tunnels: mesh.tunnels };
   });
@@ -67,7 +67,7 @@ async function fromAgent(cmd: Command): Promise<import('../output/topology.js').
     const [list, health, mesh] = await Promise.all([
       conn.call(conn.client.list, {}),
       conn.call(conn.client.health, {}),
-      conn.call(conn.client.meshStatus, {}),
+      conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 }),
     ]);
     const host = health.hostname;
     return {

@@ -116,8 +116,14 @@ export class AgentRpcClient {
     return callAgent(this.agent, this.agent.applyMesh, spec, timeoutMs, this.peer, signal);
   }
 
-  meshStatus(timeoutMs: number, signal?: AbortSignal): Promise<MeshStatusReply> {
-    return callAgent(this.agent, this.agent.meshStatus, {}, timeoutMs, this.peer, signal);
+  /** The tunnels' states now, or (waitUpMs) once they are all up; timeoutMs should leave room for the wait. */
+  meshStatus(
+    timeoutMs: number,
+    signal?: AbortSignal,
+    q: { network?: string; waitUpMs?: number } = {},
+  ): Promise<MeshStatusReply> {
+    const req = { network: q.network ?? '', waitUpMs: q.waitUpMs ?? 0 };
+    return callAgent(this.agent, this.agent.meshStatus, req, timeoutMs, this.peer, signal);
   }
 
   rotateCertificate(timeoutMs: number, signal?: AbortSignal): Promise<RotateCertificateReply> {

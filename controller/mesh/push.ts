@@ -239,8 +239,15 @@ export class MeshPusher {
     return this.state.get(host);
   }
 
-  /** Each member host's tunnel state, asked of its agent now (in parallel, bounded by the timeout). */
-  async status(net?: string): Promise<{ host: string; reply?: MeshStatusReply; error: string }[]> {
+  /**
+   * Each member host's tunnel state, asked of its agent (in parallel, bounded by the timeout). With
+   * waitUpMs each agent answers once its tunnels are up (or the wait ran out): the last answer is
+   * the moment the whole mesh is up, learnt from the agents as it happens, not by asking again.
+   */
+  async status(
+    net?: string,
+    o: { waitUpMs?: number; signal?: AbortSignal } = {},
+  ): Promise<{ host: string; reply?: MeshStatusReply; error: string }[]> {
     const hosts = await this.o.store.read((tx) =>
       tx
         .listNetworks()
@@ -254,7 +261,13 @@ export class MeshPusher {
     return Promise.all(
       hosts.map(async (h) => {
         try {
-          const reply = await this.link(h.name, h.agentAddr).meshStatus(this.o.timeoutMs ?? 10_000);
+          const waitUpMs = o.waitUpMs ?? 0;
+          const reply = await this.link(h.name, h.agentAddr).meshStatus(
+            (this.o.timeoutMs ?? 10_000) + waitUpMs,
+            o.signal,
+            { ...(net ? { network: net } : {}), waitUpMs },
+          );
+          // An agent from before the network filter answers for all its networks.
           return {
             host: h.name,
             reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply,

@@ -2,6 +2,7 @@
 // change get their whole plan pushed (ApplyMesh), and the reply says what each agent did.
 import type { Logger } from 'pino';
 import { unsupported } from '../../common/errors.js';
+import { checkWaitUpMs } from '../../common/mesh.js';
 import type {
   FleetMeshStatusRequest,
   MeshMemberRequest,
@@ -58,8 +59,11 @@ export function meshHandlers(d: MeshServiceDeps) {
   return {
     meshAdd: (r: MeshMemberRequest) => member(d, r, 'add'),
     meshRemove: (r: MeshMemberRequest) => member(d, r, 'rm'),
-    fleetMeshStatus: async (r: FleetMeshStatusRequest) => {
-      const all = await pusher(d).status(r.network || undefined);
+    fleetMeshStatus: async (r: FleetMeshStatusRequest, ctx?: { signal: AbortSignal }) => {
+      const all = await pusher(d).status(r.network || undefined, {
+        waitUpMs: checkWaitUpMs(r.waitUpMs),
+        ...(ctx ? { signal: ctx.signal } : {}),
+      });
       return {
         tunnels: all.flatMap((h) =>
           h.reply

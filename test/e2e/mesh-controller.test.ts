@@ -126,6 +126,15 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   }
   const again = JSON.parse((await cli('mesh', 'add', 'h2', '--net', 'blue', '--json')).stdout) as { changed: boolean };
   assert.equal(again.changed, false);
+  // One call that answers once every tunnel is up: each agent replies when its BFD sessions are.
+  const waited = await cli('mesh', 'status', '--net', 'blue', '--wait', '60', '--json');
+  assert.equal(waited.code, 0, waited.stderr + waited.stdout);
+  assert.deepEqual(
+    (JSON.parse(waited.stdout) as { tunnels: { host: string; peer: string; state: string }[] }).tunnels
+      .map((t) => `${t.host}>${t.peer}:${t.state}`)
+      .sort(),
+    ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up'],
+  );
 
   const web = [`${name}-w1`, `${name}-w3`];
   for (const [i, w] of web.entries()) {

@@ -113,10 +113,10 @@ test('lab agents converge kernel VXLAN, OVS GRE and OVS VXLAN meshes; Docker con
   // Status through the agent: the OVS tunnels' BFD comes up, the kernel VXLAN peers answer.
   const conn = connectAgent(h1.agentSocket);
   try {
-    let st = await conn.call(conn.client.meshStatus, {});
+    let st = await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 });
     for (let i = 0; i < 30 && !st.tunnels.every((t) => t.state === 'up'); i++) {
       await new Promise((r) => setTimeout(r, 500));
-      st = await conn.call(conn.client.meshStatus, {});
+      st = await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 });
     }
     assert.deepEqual(st.tunnels.map((t) => `${t.network}/${t.peer}:${t.state}`).sort(), [
       'blue/h2:up',

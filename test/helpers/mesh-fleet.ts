@@ -62,7 +62,8 @@ export class MeshFleet {
     this.dir = layout.dir;
   }
 
-  static async create(name: string, hosts: number): Promise<MeshFleet> {
+  /** `watchBfd`: each host's Mesher keeps BFD state from a live ovsdb-client monitor, as the agent does. */
+  static async create(name: string, hosts: number, o: { watchBfd?: boolean } = {}): Promise<MeshFleet> {
     const f = new MeshFleet(name);
     try {
       const lab = await labUp({ name, hosts, agents: false });
@@ -78,6 +79,7 @@ export class MeshFleet {
           stateDir,
           log: silentLogger(),
           hasGretap: async () => false,
+          ...(o.watchBfd ? { watchBfd: true } : {}),
         });
         f.hosts.push({
           name: h.name,
@@ -265,6 +267,7 @@ export class MeshFleet {
   }
 
   async destroy(): Promise<void> {
+    for (const h of this.hosts) h.mesher.stop(true);
     for (const ns of this.namespaces.reverse()) await delNs(ns);
     await labDown({ name: this.prefix });
   }

@@ -64,10 +64,10 @@ describe('mesh through the agent gRPC API', () => {
     c.push(await fleet.container('h2', 'ovs', 'ovs-blue', '10.5.5.2/24', 1458));
     assert.ok(await fleet.pingEventually(c[0]!, '10.5.5.2'));
     const conn = conns.get('h1')!;
-    let st = await conn.call(conn.client.meshStatus, {});
+    let st = await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 });
     for (let i = 0; i < 20 && st.tunnels[0]?.state !== 'up'; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      st = await conn.call(conn.client.meshStatus, {});
+      st = await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 });
     }
     assert.equal(st.generation, 1);
     assert.deepEqual(
@@ -109,7 +109,7 @@ describe('mesh through the agent gRPC API', () => {
     conns.set('h1', await start('h1'));
     assert.ok(await fleet.pingEventually(c[0]!, '10.5.5.2', 20));
     const conn = conns.get('h1')!;
-    assert.equal((await conn.call(conn.client.meshStatus, {})).generation, 2);
+    assert.equal((await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 })).generation, 2);
   });
 
   it('the CLI: mesh apply FILE --host gives the agent its part; mesh status shows it; bad input exits 2', async () => {

@@ -27,7 +27,7 @@ const c: Record<string, SimContainer> = {};
 
 describe('mesh over user-space OVS', () => {
   before(async () => {
-    fleet = await MeshFleet.create(newRunId('m'), 3);
+    fleet = await MeshFleet.create(newRunId('m'), 3, { watchBfd: true });
     await applyAll();
     c.b1 = await fleet.container('h1', 'ovs', 'ovs-blue', '10.1.1.1/24', 1458);
     c.b2 = await fleet.container('h2', 'ovs', 'ovs-blue', '10.1.1.2/24', 1458);
@@ -101,6 +101,24 @@ describe('mesh over user-space OVS', () => {
     assert.ok(await fleet.pingEventually(c.b3, '10.1.1.2'));
   });
 
+  it('status comes from the BFD watch (no ovs-vsctl per call); a wait for up ends once every tunnel is up', async () => {
+    const h3 = fleet.host('h3');
+    const up = await h3.mesher.status({ waitUpMs: 60_000 });
+    assert.deepEqual(up.map((s) => `${s.network}>${s.peer}:${s.state}`).sort(), ['blue>h1:up', 'blue>h2:up']);
+    assert.ok(
+      up.every((s) => /bfd state=up forwarding=true/.test(s.detail)),
+      JSON.stringify(up),
+    );
+    const h1 = fleet.host('h1');
+    h1.runner.calls.length = 0;
+    const blue = await h1.mesher.status({ network: 'blue' });
+    assert.deepEqual(blue.map((s) => `${s.network}>${s.peer}`).sort(), ['blue>h2', 'blue>h3']);
+    assert.deepEqual(
+      h1.runner.calls.filter((c) => c.cmd === 'ovs-vsctl'),
+      [],
+    );
+  });
+
   it('a flooded frame reaches each host once (protected ports: no tunnel-to-tunnel flooding)', async () => {
     assert.deepEqual(await fleet.arpRequestsSeen(c.b1!, [c.b2!, c.b3!], '10.1.1.200'), [1, 1]);
   });
@@ -151,9 +169,14 @@ describe('mesh over user-space OVS', () => {
       assert.deepEqual([...new Set(down.map((s) => s.state))], ['down'], JSON.stringify(down));
       assert.ok(down.every((s) => s.checkedAtMs > Date.now() - 60_000 && /bfd state=down/.test(s.detail)));
       assert.ok((await h1.mesher.status()).filter((s) => s.peer === 'h3').every((s) => s.state !== 'down'));
+      // A wait for up that runs out answers with the states as they are.
+      const late = await h1.mesher.status({ network: 'blue', waitUpMs: 1500 });
+      assert.deepEqual(late.map((s) => `${s.peer}:${s.state}`).sort(), ['h2:down', 'h3:up']);
     } finally {
       await sh.run('ip', ['-n', fleet.switchNs, 'link', 'set', fleet.host('h2').switchPort, 'up']);
     }
+    const back = await h1.mesher.status({ waitUpMs: 60_000 });
+    assert.deepEqual([...new Set(back.map((s) => s.state))], ['up'], JSON.stringify(back));
     assert.deepEqual([...new Set((await waitFor('up')).map((s) => s.state))], ['up']);
   });
 

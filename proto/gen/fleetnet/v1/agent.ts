@@ -278,6 +278,13 @@ export interface MeshReply {
 }
 
 export interface MeshStatusRequest {
+  /** empty: every network of this host's mesh */
+  network: string;
+  /**
+   * Above 0: answer as soon as every tunnel asked about is up (OVS: when BFD says so, as OVS records
+   * it), or after this many ms with the states as they are. 0: answer now.
+   */
+  waitUpMs: number;
 }
 
 export interface TunnelStatus {
@@ -3747,11 +3754,17 @@ export const MeshReply: MessageFns<MeshReply> = {
 };
 
 function createBaseMeshStatusRequest(): MeshStatusRequest {
-  return {};
+  return { network: "", waitUpMs: 0 };
 }
 
 export const MeshStatusRequest: MessageFns<MeshStatusRequest> = {
-  encode(_: MeshStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: MeshStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== "") {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.waitUpMs !== 0) {
+      writer.uint32(16).uint32(message.waitUpMs);
+    }
     return writer;
   },
 
@@ -3768,6 +3781,22 @@ export const MeshStatusRequest: MessageFns<MeshStatusRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.waitUpMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3780,20 +3809,35 @@ export const MeshStatusRequest: MessageFns<MeshStatusRequest> = {
     }
   },
 
-  fromJSON(_: any): MeshStatusRequest {
-    return {};
+  fromJSON(object: any): MeshStatusRequest {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      waitUpMs: isSet(object.waitUpMs)
+        ? globalThis.Number(object.waitUpMs)
+        : isSet(object.wait_up_ms)
+        ? globalThis.Number(object.wait_up_ms)
+        : 0,
+    };
   },
 
-  toJSON(_: MeshStatusRequest): unknown {
+  toJSON(message: MeshStatusRequest): unknown {
     const obj: any = {};
+    if (message.network !== "") {
+      obj.network = message.network;
+    }
+    if (message.waitUpMs !== 0) {
+      obj.waitUpMs = Math.round(message.waitUpMs);
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(base?: I): MeshStatusRequest {
     return MeshStatusRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(_: I): MeshStatusRequest {
+  fromPartial<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(object: I): MeshStatusRequest {
     const message = createBaseMeshStatusRequest();
+    message.network = object.network ?? "";
+    message.waitUpMs = object.waitUpMs ?? 0;
     return message;
   },
 };

@@ -292,6 +292,11 @@ export interface MeshMemberReply {
 export interface FleetMeshStatusRequest {
   /** empty: every meshed network */
   network: string;
+  /**
+   * Above 0: each member's agent answers once its tunnels are up (or after this many ms), so the
+   * reply comes when the last one is: no polling round trips. 0: the states now.
+   */
+  waitUpMs: number;
 }
 
 export interface MeshTunnelState {
@@ -4092,13 +4097,16 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
 };
 
 function createBaseFleetMeshStatusRequest(): FleetMeshStatusRequest {
-  return { network: "" };
+  return { network: "", waitUpMs: 0 };
 }
 
 export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
   encode(message: FleetMeshStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.network !== "") {
       writer.uint32(10).string(message.network);
+    }
+    if (message.waitUpMs !== 0) {
+      writer.uint32(16).uint32(message.waitUpMs);
     }
     return writer;
   },
@@ -4124,6 +4132,14 @@ export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
             message.network = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.waitUpMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4137,13 +4153,23 @@ export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
   },
 
   fromJSON(object: any): FleetMeshStatusRequest {
-    return { network: isSet(object.network) ? globalThis.String(object.network) : "" };
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : "",
+      waitUpMs: isSet(object.waitUpMs)
+        ? globalThis.Number(object.waitUpMs)
+        : isSet(object.wait_up_ms)
+        ? globalThis.Number(object.wait_up_ms)
+        : 0,
+    };
   },
 
   toJSON(message: FleetMeshStatusRequest): unknown {
     const obj: any = {};
     if (message.network !== "") {
       obj.network = message.network;
+    }
+    if (message.waitUpMs !== 0) {
+      obj.waitUpMs = Math.round(message.waitUpMs);
     }
     return obj;
   },
@@ -4154,6 +4180,7 @@ export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
   fromPartial<I extends Exact<DeepPartial<FleetMeshStatusRequest>, I>>(object: I): FleetMeshStatusRequest {
     const message = createBaseFleetMeshStatusRequest();
     message.network = object.network ?? "";
+    message.waitUpMs = object.waitUpMs ?? 0;
     return message;
   },
 };
@@ -5024,7 +5051,7 @@ export const ControllerDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Each member host's tunnels as its agent reports them now. */
+    /** Each member host's tunnels as its agent reports them (now, or once they are up: wait_up_ms). */
     fleetMeshStatus: {
       name: "FleetMeshStatus",
       requestType: FleetMeshStatusRequest as typeof FleetMeshStatusRequest,

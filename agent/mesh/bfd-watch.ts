@@ -1,0 +1,163 @@
+// The BFD state of this host's OVS interfaces as OVS writes it: one long-running `ovsdb-client monitor`
+// of the Interface table (name, bfd_status), which prints the table once and then one JSON line per
+// change. MeshStatus answers from it without a process per call, and a wait for "every tunnel up"
+// wakes when OVS records the change, not at the next poll. The child is started again with backoff
+// when it dies (ovsdb-server restarted); while it is down, or before its first table, the watch is not
+// live and callers read the database as before.
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Logger } from 'pino';
+import type { Runner } from '../../common/runner.js';
+import { ovsMap } from './ovs-tunnels.js';
+
+export interface BfdWatchOptions {
+  runner: Runner;
+  log: Logger;
+  /** `unix:PATH`; absent: what ovsdb-client finds by itself (it honours OVS_RUNDIR, as ovs-vsctl does). */
+  ovsDb?: string;
+  retryFirstMs?: number;
+  retryMaxMs?: number;
+}
+
+/** One row of an `ovsdb-client --format=json monitor` update, by its headings. */
+interface MonitorTable {
+  headings: string[];
+  data: unknown[][];
+}
+
+/** The argv of the monitor (exported for the argv test). */
+export function bfdMonitorArgs(ovsDb?: string): string[] {
+  return ['--format=json', 'monitor', ...(ovsDb ? [ovsDb] : []), 'Open_vSwitch', 'Interface', 'name,bfd_status'];
+}
+
+/**
+ * Interface rows by uuid, kept from monitor updates. An update lists rows as `initial`, `insert`,
+ * `delete`, or `old` (the row's uuid, only the changed columns' old values) followed by `new` (no
+ * uuid: the same row, every monitored column).
+ */
+export class InterfaceRows {
+  private readonly rows = new Map<string, { name: string; bfd: Record<string, string> }>();
+
+  /** Applies one update line; returns whether any row changed. */
+  apply(line: string): boolean {
+    const t = JSON.parse(line) as MonitorTable;
+    const col = (r: unknown[], name: string) => r[t.headings.indexOf(name)];
+    let last = '';
+    let changed = false;
+    for (const r of t.data) {
+      const action = String(col(r, 'action'));
+      const uuid = String(col(r, 'row') ?? '') || last;
+      last = uuid;
+      if (action === 'delete') changed = this.rows.delete(uuid) || changed;
+      else if (action !== 'old') {
+        this.rows.set(uuid, { name: String(col(r, 'name')), bfd: ovsMap(col(r, 'bfd_status')) });
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /** Interface name → its bfd_status. */
+  byName(): Map<string, Record<string, string>> {
+    return new Map([...this.rows.values()].map((r) => [r.name, r.bfd]));
+  }
+}
+
+export class BfdWatch {
+  private rows = new InterfaceRows();
+  private live = false;
+  private child: ChildProcess | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private closed = true;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly o: BfdWatchOptions) {
+    this.backoffMs = o.retryFirstMs ?? 1000;
+  }
+
+  start(): void {
+    if (!this.closed) return;
+    this.closed = false;
+    this.spawn();
+  }
+
+  stop(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.child?.kill();
+    this.child = undefined;
+    this.live = false;
+    this.wake();
+  }
+
+  /** Interface name → bfd_status as OVS last wrote it; undefined while the watch is not live. */
+  snapshot(): Map<string, Record<string, string>> | undefined {
+    return this.live ? this.rows.byName() : undefined;
+  }
+
+  /** Resolves at the next change OVS records (or when the watch stops), at the latest after timeoutMs or on abort. */
+  changed(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal?.removeEventListener('abort', done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, timeoutMs));
+      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private spawn(): void {
+    if (this.closed) return;
+    let c: ChildProcess;
+    try {
+      c = this.o.runner.start('ovsdb-client', bfdMonitorArgs(this.o.ovsDb), { stdio: 'pipe' });
+    } catch (err) {
+      this.o.log.warn({ err: String(err) }, 'BFD watch not started; mesh status reads the database');
+      return this.retry();
+    }
+    this.child = c;
+    const rows = new InterfaceRows();
+    let stderr = '';
+    c.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString('utf8')).slice(-500)));
+    c.on('error', () => undefined); // ENOENT and the like: 'close' follows and retries
+    createInterface({ input: c.stdout! }).on('line', (line) => {
+      let changed: boolean;
+      try {
+        changed = rows.apply(line);
+      } catch {
+        return; // not a table line (a warning): nothing to learn from it
+      }
+      if (!this.live) {
+        this.rows = rows; // the first table: everything from here on is current
+        this.live = true;
+        this.backoffMs = this.o.retryFirstMs ?? 1000;
+      }
+      if (changed) this.wake();
+    });
+    c.on('close', (code, sig) => {
+      if (this.child !== c) return;
+      this.child = undefined;
+      this.live = false;
+      this.wake();
+      if (this.closed) return;
+      this.o.log.warn({ code, sig, stderr: stderr.trim() }, 'BFD watch ended; starting it again');
+      this.retry();
+    });
+  }
+
+  private retry(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => this.spawn(), this.backoffMs);
+    this.timer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, this.o.retryMaxMs ?? 30_000);
+  }
+}
