@@ -2,6 +2,7 @@
 // members, `status` shows every member's tunnels. Without: `status` asks the local agent, and
 // `apply FILE --host H` hands this host its part of a mesh described in a file (same plan).
 import type { Command } from 'commander';
+import type { ControllerConn } from '../client/controller.js';
 import { invalid } from '../../common/errors.js';
 import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
@@ -98,6 +99,7 @@ export function register(program: Command): void {
       .argument('<host...>', 'fleet hosts (fleetnet hosts); several at once are one change, each member pushed once')
       .requiredOption('--net <name>', 'a network created with --mesh gre|vxlan')
       .option('--json', 'print JSON')
+      .option('--wait <seconds>', 'then wait until every tunnel of the network is up (exit 1 if not in time)')
       .addHelpText(
         'after',
         [
@@ -107,11 +109,12 @@ export function register(program: Command): void {
           'Examples:',
           '  fleetnet net create blue --subnet 10.1.1.0/24 --kind ovs --bridge ovs-blue --mesh gre',
           '  fleetnet mesh add h1 h2 h3 --net blue      # a fleet at once: each member pushed once',
-          '  fleetnet mesh add h4 --net blue            # one more: one port on each member',
+          '  fleetnet mesh add h4 --net blue --wait 30  # one more: one port on each member; back once all are up',
           `  fleetnet mesh ${verb} h3 --net blue`,
         ].join('\n'),
       )
-      .action(async (hosts: string[], opts: { net: string; json?: boolean }, cmd: Command) => {
+      .action(async (hosts: string[], opts: { net: string; json?: boolean; wait?: string }, cmd: Command) => {
+        const waitUpMs = waitUpMsOf(opts.wait);
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
           const req = { host: '', hosts, network: opts.net };
@@ -133,7 +136,8 @@ export function register(program: Command): void {
               ? `${pending} of ${res.hosts.length} member(s) not converged yet`
               : `${res.hosts.length} member(s) converged`,
           );
-          if (opts.json) printJson(res);
+          const tunnels = waitUpMs ? await tunnelsOnceUp(conn, opts.net, waitUpMs) : undefined;
+          if (opts.json) printJson(tunnels ? { ...res, tunnels } : res);
           else {
             const what = verb === 'add' ? `${who} joined` : `${who} left`;
             const is = `${hosts.length > 1 ? 'are' : 'is'} ${verb === 'add' ? 'already' : 'not'}`;
@@ -145,7 +149,9 @@ export function register(program: Command): void {
                 : `${nothing}\n`,
             );
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
+            if (tunnels) process.stdout.write(tunnelsLine(tunnels, opts.net, waitUpMs));
           }
+          if (tunnels?.some((t) => t.state !== 'up')) process.exitCode = 1;
           // Recorded in the store either way; an agent that did not answer gets it when it returns.
           if (res.hosts.some((h) => h.error)) process.exitCode = 3;
         });
@@ -202,6 +208,30 @@ export function register(program: Command): void {
         }
       },
     );
+}
+
+type FleetTunnel = { host: string; peer: string; state: string };
+
+/** `mesh add --wait`: the network's tunnels once every one is up, or as they are when the wait runs out. */
+async function tunnelsOnceUp(conn: ControllerConn, net: string, waitUpMs: number): Promise<FleetTunnel[]> {
+  const { waitView } = await import('../output/progress.js');
+  const view = waitView(`waiting for every tunnel of ${net} to be up`);
+  try {
+    const res = await conn.call(conn.client.fleetMeshStatus, { network: net, waitUpMs }, waitUpMs + STATUS_SLACK_MS);
+    const down = res.tunnels.filter((t) => t.state !== 'up').length;
+    view.end(down ? `${down} of ${res.tunnels.length} not up` : `${res.tunnels.length} up`);
+    return res.tunnels;
+  } catch (err) {
+    view.end('failed');
+    throw err;
+  }
+}
+
+function tunnelsLine(ts: FleetTunnel[], net: string, waitUpMs: number): string {
+  const down = ts.filter((t) => t.state !== 'up');
+  if (!down.length) return `every tunnel of ${net} is up (${ts.length})\n`;
+  const list = down.map((t) => `${t.host}>${t.peer || '?'} ${t.state}`).join(', ');
+  return `${down.length} of ${ts.length} tunnel(s) of ${net} not up after ${waitUpMs / 1000} s: ${list}\n`;
 }
 
 /** One member's line: what its agent did, or that the controller owning the host pushes it (several controllers). */

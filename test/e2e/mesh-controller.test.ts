@@ -108,12 +108,23 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   assert.equal(JSON.parse(red.stdout).meshKey, 101);
 
   for (const [i, h] of ['h1', 'h2', 'h3'].entries()) {
-    const r = await cli('mesh', 'add', h, '--net', 'blue', '--json');
+    // The last join waits until every tunnel of blue is up (one command for a usable join).
+    const r = await cli('mesh', 'add', h, '--net', 'blue', '--json', ...(h === 'h3' ? ['--wait', '60'] : []));
     assert.equal(r.code, 0, r.stderr + r.stdout);
     const res = JSON.parse(r.stdout) as {
       changed: boolean;
       hosts: { host: string; added: number; removed: number; error: string }[];
+      tunnels?: { host: string; peer: string; state: string }[];
     };
+    if (h === 'h3')
+      assert.deepEqual(res.tunnels?.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(), [
+        'h1>h2:up',
+        'h1>h3:up',
+        'h2>h1:up',
+        'h2>h3:up',
+        'h3>h1:up',
+        'h3>h2:up',
+      ]);
     assert.equal(res.changed, true);
     // The newcomer gets a tunnel to each existing member; each existing member exactly one.
     assert.deepEqual(
