@@ -72,6 +72,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Each tunnel as host>peer:state, sorted; and all six of a 3-host mesh up. */
+const tunnelStates = (ts: { host: string; peer: string; state: string }[]) =>
+  ts.map((t) => `${t.host}>${t.peer}:${t.state}`).sort();
+const ALL_UP = ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up'];
+
 test('net create --mesh gre; mesh add h1..h3 (one change per existing member); containers ping over GRE; mesh status; mesh rm', async () => {
   const n = await cli(
     'net',
@@ -116,15 +121,7 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
       hosts: { host: string; added: number; removed: number; error: string }[];
       tunnels?: { host: string; peer: string; state: string }[];
     };
-    if (h === 'h3')
-      assert.deepEqual(res.tunnels?.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(), [
-        'h1>h2:up',
-        'h1>h3:up',
-        'h2>h1:up',
-        'h2>h3:up',
-        'h3>h1:up',
-        'h3>h2:up',
-      ]);
+    if (h === 'h3') assert.deepEqual(tunnelStates(res.tunnels ?? []), ALL_UP);
     assert.equal(res.changed, true);
     // The newcomer gets a tunnel to each existing member; each existing member exactly one.
     assert.deepEqual(
@@ -141,10 +138,8 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
   const waited = await cli('mesh', 'status', '--net', 'blue', '--wait', '60', '--json');
   assert.equal(waited.code, 0, waited.stderr + waited.stdout);
   assert.deepEqual(
-    (JSON.parse(waited.stdout) as { tunnels: { host: string; peer: string; state: string }[] }).tunnels
-      .map((t) => `${t.host}>${t.peer}:${t.state}`)
-      .sort(),
-    ['h1>h2:up', 'h1>h3:up', 'h2>h1:up', 'h2>h3:up', 'h3>h1:up', 'h3>h2:up'],
+    tunnelStates((JSON.parse(waited.stdout) as { tunnels: { host: string; peer: string; state: string }[] }).tunnels),
+    ALL_UP,
   );
 
   const web = [`${name}-w1`, `${name}-w3`];
@@ -168,14 +163,7 @@ test('net create --mesh gre; mesh add h1..h3 (one change per existing member); c
     if (st.tunnels.length === 6 && st.tunnels.every((t) => t.state === 'up')) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  assert.deepEqual(st.tunnels.map((t) => `${t.host}>${t.peer}:${t.state}`).sort(), [
-    'h1>h2:up',
-    'h1>h3:up',
-    'h2>h1:up',
-    'h2>h3:up',
-    'h3>h1:up',
-    'h3>h2:up',
-  ]);
+  assert.deepEqual(tunnelStates(st.tunnels), ALL_UP);
 
   // topology through the controller: the live fleet's hosts, the blue bridge, its tunnels and containers.
   const topo = await cli('topology', '-o', 'json');
