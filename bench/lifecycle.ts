@@ -4,7 +4,8 @@
 //   2. a "rebooted" host: agent stopped, every link in its namespace deleted, every container
 //      restarted, agent started → all N attachments back (goal ≤ 2 s for 200);
 //   3. 1,000 attaches to network-namespace targets from 50 concurrent clients: attaches/s (goal ≥ 300/s),
-//      then attach p50 onto the bridge holding those 1,000 ports against an empty bridge (goal ≤ 1.2×);
+//      then attach p50 onto the bridge holding those 1,000 ports against an empty bridge (goal ≤ 1.2×)
+//      (bench/lifecycle-scale.ts);
 //   4. one full lifecycle reconcile pass over those attachments (an in-process agent on the same state).
 // The parent makes the namespace, runs itself inside it (`ip netns exec`, so the agent's sysfs is the
 // namespace's), and removes everything after, also on failure. Writes bench/results/lifecycle.json.
@@ -17,16 +18,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Docker from 'dockerode';
-import { connectAgent, type AgentConn } from '../cli/client/agent.js';
+import { connectAgent } from '../cli/client/agent.js';
 import { silentLogger } from '../common/logger.js';
 import { ExecRunner } from '../common/runner.js';
 import { agentConfig } from '../agent/config.js';
 import { startAgent } from '../agent/main.js';
 import { BUSYBOX_IMAGE, ensureBusyboxImage } from '../lab/image.js';
-import type { AttachRequest } from '../proto/gen/fleetnet/v1/agent.js';
 import { userEnvNote } from './lib/env.js';
 import { writeResults, type Comparison, type ResultRow } from './lib/results.js';
 import { mapLimit, summarize } from './lib/stats.js';
+import { addrOf, attachOk, request } from './lib/agent-requests.js';
+import { scaleStep } from './lifecycle-scale.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -98,32 +100,6 @@ async function parent(): Promise<void> {
     await cleanup();
   }
 }
-
-function request(hostIf: string, target: { kind: string; value: string }, cidr: string): AttachRequest {
-  return {
-    hostIf,
-    kind: '',
-    target,
-    ifname: 'eth1',
-    hostIfname: '',
-    addresses: [{ static: { cidr, gateway: '' } }],
-    mac: '',
-    macString: '',
-    vlan: '',
-    mtu: 0,
-    dryRun: false,
-    attachmentId: '',
-    macvlanMode: '',
-    vlanFiltering: false,
-    trunk: '',
-    ovsDatapath: '',
-    dhcpDns: false,
-    dhcpOneshot: false,
-    keepAddress: false,
-  };
-}
-
-const addrOf = (i: number, third: number) => `10.${240 + third}.${Math.floor(i / 250)}.${(i % 250) + 2}/16`;
 
 /** eth1 with this address in the namespace of `pid` (read from /proc: no process run, so it can be polled). */
 function upIn(pid: number, cidr: string): boolean {
@@ -197,10 +173,6 @@ async function waitServing(socket: string): Promise<void> {
   } finally {
     c.close();
   }
-}
-
-async function attachOk(conn: AgentConn, req: AttachRequest): Promise<void> {
-  await conn.call(conn.client.attach, req, 120_000);
 }
 
 async function inner(prefix: string): Promise<void> {
@@ -311,94 +283,10 @@ async function inner(prefix: string): Promise<void> {
     await waitServing(socket);
 
     // 3. SCALE_N attaches to netns targets from CLIENTS clients, then attach latency on a full vs an empty bridge.
-    const targets = Array.from({ length: SCALE_N + 2 * LAT_N }, (_, i) => `${prefix}-t${i}`);
-    await mapLimit(targets, 8, (t) => sh.run('ip', ['netns', 'add', t]));
-    const clients = Array.from({ length: CLIENTS }, () => connectAgent(socket));
-    const each: number[] = [];
-    const cpu0 = agent.cpuS();
-    const ownCpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    let next = 0;
-    await Promise.all(
-      clients.map(async (c) => {
-        while (next < SCALE_N) {
-          const i = next++;
-          const s = performance.now();
-          await attachOk(c, request('br-full', { kind: 'netns', value: targets[i]! }, addrOf(i, 1)));
-          each.push(performance.now() - s);
-        }
-      }),
+    await scaleStep(
+      { prefix, socket, conn, agentCpuS: () => agent.cpuS(), scaleN: SCALE_N, clients: CLIENTS, latN: LAT_N },
+      { rows, comparisons, notes },
     );
-    const wallMs = performance.now() - t0;
-    const cpuMsPerAttach = ((agent.cpuS() - cpu0) * 1000) / SCALE_N;
-    const ownCpu = process.cpuUsage(ownCpu0);
-    const clientMsPerAttach = (ownCpu.user + ownCpu.system) / 1000 / SCALE_N;
-    for (const c of clients) c.close();
-    const perS = SCALE_N / (wallMs / 1000);
-    rows.push({
-      name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (each)`,
-      ...summarize(each),
-      timed: 'one Attach RPC to a network-namespace target, as its client saw it, while the others ran',
-    });
-    rows.push({
-      name: `${SCALE_N} attaches from ${CLIENTS} concurrent clients (wall)`,
-      p50Ms: r2(wallMs),
-      p95Ms: r2(wallMs),
-      n: 1,
-      attachesPerS: r2(perS),
-      goalPerS: 300,
-      met: perS >= 300,
-      timed: `wall time of all ${SCALE_N}; attaches/s = ${r2(perS)}`,
-    });
-    notes.push(
-      `Agent CPU per attach during the ${SCALE_N}: ${r2(cpuMsPerAttach)} ms (user + system, its reaped children ` +
-        `included; /proc/PID/stat), so at most ${Math.round(1000 / cpuMsPerAttach)}/s on one core whatever the load; ` +
-        `the ${CLIENTS} clients' process ${r2(clientMsPerAttach)} ms.`,
-    );
-    process.stdout.write(`CPU per attach: agent ${r2(cpuMsPerAttach)} ms, clients ${r2(clientMsPerAttach)} ms\n`);
-    comparisons.push({
-      what: `the 300/s goal / attaches/s from ${CLIENTS} clients`,
-      ratio: r2(300 / perS),
-      target: 1,
-      met: perS >= 300,
-    });
-    const full: number[] = [];
-    const empty: number[] = [];
-    const paired: number[] = [];
-    const first = { kind: 'netns', value: targets[SCALE_N]! };
-    await attachOk(conn, request('br-empty', first, addrOf(0, 2))); // makes the bridge
-    await conn.call(conn.client.detach, { target: first, ifname: 'eth1', attachmentId: '' });
-    for (let k = 0; k < LAT_N; k++) {
-      const tf = targets[SCALE_N + k]!;
-      const te = targets[SCALE_N + LAT_N + k]!;
-      let s = performance.now();
-      await attachOk(conn, request('br-full', { kind: 'netns', value: tf }, addrOf(SCALE_N + k, 1)));
-      const f = performance.now() - s;
-      s = performance.now();
-      await attachOk(conn, request('br-empty', { kind: 'netns', value: te }, addrOf(k + 1, 2)));
-      const e = performance.now() - s;
-      full.push(f);
-      empty.push(e);
-      paired.push(f / e);
-      // Both back as they were (outside the clock): the full bridge keeps its SCALE_N ports, the empty one none.
-      await conn.call(conn.client.detach, { target: { kind: 'netns', value: tf }, ifname: 'eth1', attachmentId: '' });
-      await conn.call(conn.client.detach, { target: { kind: 'netns', value: te }, ifname: 'eth1', attachmentId: '' });
-    }
-    const [fs, es] = [summarize(full), summarize(empty)];
-    rows.push({
-      name: `attach onto a bridge with ${SCALE_N} ports`,
-      ...fs,
-      timed: 'one Attach RPC to a netns target from a warm client, nothing else running',
-    });
-    rows.push({ name: 'attach onto an empty bridge', ...es, timed: 'the same, interleaved with the row above' });
-    const sp = [...paired].sort((a, b) => a - b);
-    comparisons.push({
-      what: `attach p50: bridge with ${SCALE_N} ports / empty bridge`,
-      ratio: r2(fs.p50Ms / es.p50Ms),
-      pairedRatio: r2(sp[Math.floor(sp.length / 2)] ?? Number.NaN),
-      target: 1.2,
-      met: fs.p50Ms / es.p50Ms <= 1.2,
-    });
 
     // 4. One full lifecycle pass over every record (SCALE_N netns targets and REBOOT_N containers), in process.
     await agent.stop();

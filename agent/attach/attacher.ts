@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
-import { conflict, describeError, FleetnetError, unsupported } from '../../common/errors.js';
+import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import type { Runner } from '../../common/runner.js';
@@ -20,16 +20,15 @@ import type { LinkOp } from '../linux/link-ops.js';
 import { readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
+import { noteState, recordFailure, type StatePatch } from './record-state.js';
+import { detachRecords, dropHostPeer, dropStale, releaseRecord, type Removal } from './removal.js';
 import { decideKind, KINDS } from './kinds/index.js';
-import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
 import type { KindEnv, Made, Need } from './kinds/types.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder } from './order.js';
-import { deleteOwnedIfUnused, ownedOf } from './ownership.js';
+import { deleteOwnedIfUnused } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
-import { removeHostSide } from '../lifecycle/host-claim.js';
 import { claimOrAdopt, type AdoptDeps } from './adopt.js';
 import { announceConf, announceWhenForwarding, quietIpv6 } from './announce.js';
-import { findForDetach } from './find-records.js';
 import { makeRecord } from './make-record.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
@@ -82,6 +81,7 @@ export class Attacher {
   private readonly making = new Set<string>();
   private readonly env: KindEnv;
   private readonly adoptDeps: AdoptDeps;
+  private readonly removal: Removal;
   private caps?: Promise<Capability[]>;
   /** Announcements still to be sent (after their reply): see announceWhenForwarding. */
   private readonly announcing = new Set<Promise<void>>();
@@ -109,23 +109,11 @@ export class Attacher {
       releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
     };
     this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log };
+    this.removal = { d, env: this.env, queue: this.queue };
     if (d.sysClassNet) this.adoptDeps.sysClassNet = d.sysClassNet;
     d.dhcp?.on('event', (ev) => {
-      if (ev.type === 'stopped' && ev.ownerGone) void this.dropHostPeer(ev.key);
-    });
-  }
-
-  /**
-   * The container of a DHCP attachment is gone: its host peer goes too, at once, instead of whenever
-   * the kernel frees the namespace (another mount namespace may still hold it). The record stays,
-   * so a later detach succeeds as CNI DEL does.
-   */
-  private async dropHostPeer(key: string): Promise<void> {
-    await this.queue.run(key, async () => {
-      const r = this.d.records.get(key);
-      // Made again meanwhile (the container restarted and its start re-applied it): that peer is the new one's.
-      if (r?.hostIfname && this.liveState(r) !== 'container-gone') return;
-      if (r?.hostIfname) await this.d.runner.run('ip', ['link', 'del', r.hostIfname], { allowFail: true });
+      if (ev.type === 'stopped' && ev.ownerGone)
+        void dropHostPeer(this.removal, ev.key, (r) => this.liveState(r) === 'container-gone');
     });
   }
 
@@ -151,16 +139,8 @@ export class Attacher {
           !order.dryRun &&
           r.fingerprint === orderFingerprint(order) &&
           !this.isLive(r, container)
-        ) {
-          const attempts = (r.attempts ?? 0) + 1;
-          this.d.records.put({
-            ...r,
-            state: 'failed',
-            attempts,
-            lastError: describeError(err),
-            nextRetryMs: Date.now() + retryDelayMs(attempts),
-          });
-        }
+        )
+          recordFailure(this.d.records, r, err);
         throw err;
       }
     });
@@ -202,7 +182,7 @@ export class Attacher {
       this.d.log.info({ key, restarted: !sameNs }, 'recorded interface is not in the container; making it again');
       // The lease it held is asked for again (with the same MAC, so also the same client id).
       lastLease = this.d.dhcp?.lease(key)?.address.split('/')[0];
-      await this.dropStale(existing);
+      await dropStale(this.removal, existing);
       again = existing;
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
@@ -351,33 +331,8 @@ export class Attacher {
     }
   }
 
-  /** A record whose interface is gone (the container restarted): what is left of it on the host goes. */
-  private async dropStale(r: AttachmentRecord): Promise<void> {
-    await this.d.dhcp?.stop(r.key, { release: false, reason: 'container restarted' });
-    if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs'))
-      await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
-    // The record stays until the attach makes it again: a failure leaves it (failed) for the retry.
-  }
-
   async detach(order: DetachOrder): Promise<{ removed: boolean }> {
-    const matches = await findForDetach(this.d.records, this.d.resolver, order);
-    let removed = false;
-    for (const r of matches) {
-      await this.queue.run(r.key, async () => {
-        if (!this.d.records.get(r.key)) return;
-        // DHCPRELEASE needs the interface: stop the client before the link goes.
-        await this.d.dhcp?.stop(r.key, { release: true, reason: 'detach' });
-        await KINDS[r.kind].remove(this.env, r);
-        if (r.replacedDefaults.length && (await nsAlive(r.container)))
-          await restoreDefaults(this.d.runner, this.d.log, r.container.netns, r.replacedDefaults);
-        this.d.records.delete(r.key);
-        removed = true;
-      });
-      for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
-    }
-    if (!matches.length && this.d.ovsDb)
-      removed = await removeUnrecordedOvsPorts(this.env, order.target.value, order.ifname);
-    return { removed };
+    return detachRecords(this.removal, order);
   }
 
   /** Settles once the address announcements of the attaches made so far are sent (or given up). */
@@ -408,36 +363,13 @@ export class Attacher {
    * A lifecycle fact about a record (stopped, failed with its attempts): kept on disk, shown by ls.
    * With `over`, written only when the record is still that one (not replaced by a re-apply since).
    */
-  note(
-    key: string,
-    patch: Pick<AttachmentRecord, 'state'> & Partial<Pick<AttachmentRecord, 'attempts' | 'lastError' | 'nextRetryMs'>>,
-    over?: AttachmentRecord,
-  ): boolean {
-    const r = this.d.records.get(key);
-    if (!r || (over && r !== over)) return false;
-    this.d.records.put({ ...r, ...patch });
-    return true;
+  note(key: string, patch: StatePatch, over?: AttachmentRecord): boolean {
+    return noteState(this.d.records, key, patch, over);
   }
 
-  /**
-   * The container is gone for good (removed): everything this attachment holds on the host goes —
-   * DHCP client (lease released), host-side veth or OVS port, owned bridges with their last user —
-   * and the record. The container's side went with its namespace; nothing is run inside a namespace
-   * that may by now belong to another process.
-   */
+  /** The container is gone for good: everything this attachment holds on the host goes (releaseRecord). */
   async release(key: string, reason: string): Promise<boolean> {
-    const r = this.d.records.get(key);
-    if (!r) return false;
-    await this.queue.run(key, async () => {
-      if (!this.d.records.get(key)) return;
-      await this.d.dhcp?.stop(key, { release: true, reason });
-      if (r.hostIfname && (r.kind === 'bridge' || r.kind === 'ovs'))
-        await removeHostSide(this.env, r.kind, r.hostIf, r.hostIfname);
-      this.d.records.delete(key);
-    });
-    for (const ref of ownedOf(r)) await this.env.releaseOwned(ref);
-    this.d.log.info({ key, container: r.container.name, ifname: r.ifname, reason }, 'released');
-    return true;
+    return releaseRecord(this.removal, key, reason);
   }
 
   /** What is true now of a recorded interface, read from sysfs and /proc (no process is run). */
@@ -447,15 +379,6 @@ export class Attacher {
     if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
     return 'up';
   }
-}
-
-async function nsAlive(c: ContainerInfo): Promise<boolean> {
-  return existsSync(c.netns);
-}
-
-/** Backoff of re-apply attempts: 1 s, 2 s, 4 s … at most a minute. */
-export function retryDelayMs(attempts: number): number {
-  return Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
 function describe(c: ContainerInfo): string {
