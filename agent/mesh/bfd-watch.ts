@@ -70,6 +70,8 @@ export class BfdWatch {
   private timer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private closed = true;
+  /** An ended watch was already reported (until it is live again). */
+  private quiet = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly o: BfdWatchOptions) {
@@ -140,6 +142,7 @@ export class BfdWatch {
         this.rows = rows; // the first table: everything from here on is current
         this.live = true;
         this.backoffMs = this.o.retryFirstMs ?? 1000;
+        this.quiet = false;
       }
       if (changed) this.wake();
     });
@@ -149,7 +152,10 @@ export class BfdWatch {
       this.live = false;
       this.wake();
       if (this.closed) return;
-      this.o.log.warn({ code, sig, stderr: stderr.trim() }, 'BFD watch ended; starting it again');
+      // Said once per outage (a missing ovsdb-client or database would say it every retry otherwise).
+      const level = this.quiet ? 'debug' : 'warn';
+      this.quiet = true;
+      this.o.log[level]({ code, sig, stderr: stderr.trim() }, 'BFD watch ended; starting it again');
       this.retry();
     });
   }

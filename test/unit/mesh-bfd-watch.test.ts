@@ -1,9 +1,11 @@
 // The BFD watch's side of `ovsdb-client --format=json monitor`: the exact argv, and the Interface rows
 // kept from its updates (initial table, insert, old/new pair of a change, delete), as OVS 3.1 prints
-// them. And the limits of a wait for "up": refused above ten minutes at the agent and at the CLI.
+// them; a watch that cannot start is not live and says so once. And the limits of a wait for "up":
+// refused above ten minutes at the agent and at the CLI.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bfdMonitorArgs, InterfaceRows } from '../../agent/mesh/bfd-watch.js';
+import pino from 'pino';
+import { BfdWatch, bfdMonitorArgs, InterfaceRows } from '../../agent/mesh/bfd-watch.js';
 import { meshStatusQuery } from '../../agent/service/mesh-convert.js';
 import { ExecRunner } from '../../common/runner.js';
 import { ensureBuilt } from '../helpers/build.js';
@@ -73,4 +75,29 @@ test('a wait for up: none by default, the network filter passed on, over ten min
   );
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /--wait soon is not a number of seconds \(0-600\)/);
+});
+
+test('a watch that cannot start (no database) is not live, retries, and says so once', async () => {
+  const lines: { level: number; msg: string }[] = [];
+  const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const w = new BfdWatch({
+    runner: new ExecRunner(),
+    log,
+    ovsDb: 'unix:/nonexistent/fleetnet-test/db.sock',
+    retryFirstMs: 10,
+    retryMaxMs: 20,
+  });
+  w.start();
+  try {
+    for (let i = 0; i < 500 && lines.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const ended = lines.filter((l) => l.msg === 'BFD watch ended; starting it again');
+    assert.ok(ended.length >= 3, JSON.stringify(lines));
+    assert.deepEqual(
+      ended.map((l) => l.level),
+      [40, ...ended.slice(1).map(() => 20)], // warn once, then debug
+    );
+    assert.equal(w.snapshot(), undefined);
+  } finally {
+    w.stop();
+  }
 });
