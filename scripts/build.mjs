@@ -23,20 +23,19 @@ function externalExcept(bundled) {
 rmSync('dist', { recursive: true, force: true });
 
 // `import('node:fs')` of a built-in would stay a dynamic import (a promise and the ES module
-// loader's facade for a built-in): made a require() like every other import here. `packages`: also
-// those of packages (the fast bundle: bin/fleetnet.cjs runs it through node:vm, which has no import()).
-const dynamicImportsAsRequire = (packages) => ({
-  name: 'dynamic-imports-as-require',
+// loader's facade for a built-in): made a require() like every other import here.
+const builtinDynamicImports = {
+  name: 'builtin-dynamic-imports',
   setup(b) {
-    b.onResolve({ filter: packages ? /^[^./]/ : /^node:/ }, (args) =>
-      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'dynamic-require' } : undefined,
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-cjs' } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'dynamic-require' }, (args) => ({
+    b.onLoad({ filter: /.*/, namespace: 'builtin-cjs' }, (args) => ({
       contents: `module.exports = require(${JSON.stringify(args.path)});`,
       loader: 'js',
     }));
   },
-});
+};
 
 // The CLI (agent and controller included) as ONE CommonJS file: a new process reads one file
 // (no ES module resolution, linking or built-in facades) and compiles it once into Node's compile
@@ -58,15 +57,15 @@ const cjs = {
 // anything that enumerates the module (a namespace import) simply loads it then.
 const LAZY_BUILTINS = ['node:crypto', 'node:child_process'];
 
-/** One CLI bundle, dist/NAME.cjs, from one entry; `vm`: run through node:vm (no import() of packages). */
-async function cliBundle(name, entry, vm = false) {
+/** One CLI bundle, dist/NAME.cjs, from one entry. */
+async function cliBundle(name, entry) {
   await build({
     ...cjs,
     entryPoints: { [name]: entry },
     charset: 'ascii', // a one-byte string for V8: no UTF-8 decoding of a megabyte on every start
     // Everything from node_modules stays external except the two small libraries every CLI run
     // loads (commander, the protobuf wire codec): bundled, they cost no module resolution.
-    plugins: [dynamicImportsAsRequire(vm), externalExcept(['commander', '@bufbuild/protobuf'])],
+    plugins: [externalExcept(['commander', '@bufbuild/protobuf']), builtinDynamicImports],
     // The sources are ES modules: strict mode, and import.meta.url as the bundle's own file URL.
     banner: {
       js: [
@@ -97,7 +96,7 @@ async function cliBundle(name, entry, vm = false) {
 // attach, detach, ls and --version from a bundle of only their modules, imported statically (no
 // lazy wrappers to compile on every start); any other command line requires the whole CLI.
 await cliBundle('fleetnet-all', 'cli/main.ts');
-await cliBundle('fleetnet', 'cli/main-fast.ts', true);
+await cliBundle('fleetnet', 'cli/main-fast.ts');
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
 // and a runtime starts one process per call, so it carries only cni/plugin.ts, cni/spec.ts and
@@ -107,7 +106,7 @@ await build({
   ...cjs,
   entryPoints: { 'cni-plugin': 'cni/main.ts' },
   charset: 'ascii',
-  plugins: [dynamicImportsAsRequire(false)],
+  plugins: [builtinDynamicImports],
   banner: { js: "'use strict';" },
   minifyWhitespace: true,
   minifySyntax: true,
