@@ -7,14 +7,15 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
 import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
-import { ATTACHMENT_ID_PREFIX, markHostUnreachable } from '../fleet/attachments.js';
+import { ATTACHMENT_ID_PREFIX } from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord, HostRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink, type AgentLinkFactory } from './agent-link.js';
 import { convergeOne, type ConvergeContext } from './converge.js';
+import { HostStatus } from './host-status.js';
 import { applyLabelled } from './labels.js';
-import { agentMatches } from './to-agent.js';
+import { agentMatches, reportDigest } from './to-agent.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -48,6 +49,8 @@ interface HostLoop {
   timer?: NodeJS.Timeout;
   backoffMs: number;
   link?: { addr: string; link: AgentLink };
+  /** The last full pass had nothing to do: what it found (the store's version, the agent's report). */
+  quiet?: { version: number; report: string; generation: number };
 }
 
 class Unreachable extends Error {}
@@ -58,10 +61,17 @@ export class Dispatcher {
   private stopped = false;
   private readonly now: () => number;
   private readonly cc: ConvergeContext;
+  private readonly hosts: HostStatus;
 
   constructor(private readonly o: DispatcherOptions) {
     this.events.setMaxListeners(0);
     this.now = o.now ?? Date.now;
+    this.hosts = new HostStatus({
+      store: o.store,
+      now: this.now,
+      seenEveryMs: o.seenEveryMs ?? 60_000,
+      ...(o.observer ? { observer: o.observer } : {}),
+    });
     this.cc = {
       store: o.store,
       log: o.log,
@@ -192,6 +202,7 @@ export class Dispatcher {
     const l = this.loopOf(host);
     for (let i = 0; l.running && i < 500; i++) await new Promise((r) => setTimeout(r, 20));
     l.full = true;
+    l.quiet = undefined; // compared record by record
     this.kick(host, { force: true });
     for (let i = 0; l.running && i < 1500; i++) await new Promise((r) => setTimeout(r, 20));
   }
@@ -225,12 +236,24 @@ export class Dispatcher {
         probe = { version: h.version, caps: c.capabilities };
       }
       ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs));
+      labelled ??= [];
     } catch (err) {
       const why = describeError(err);
-      await this.noteHost(host, { state: 'unreachable', lastError: why });
+      await this.hosts.note(host, { state: 'unreachable', lastError: why });
       if (host.state !== 'unreachable')
         log.warn({ host: hostName, err: why }, 'agent unreachable; will retry with backoff');
       throw new Unreachable();
+    }
+    // Nothing changed since a pass that had nothing to do (its attachments in the store, what the
+    // agent reports, no labels to act on): this one has nothing to do either, and reads no record.
+    const version = store.attachmentsVersion?.(hostName);
+    const report = labelled.length || version === undefined ? undefined : reportDigest(actual);
+    const q = l.quiet;
+    l.quiet = undefined;
+    if (q && !probe && q.version === version && q.report === report && q.generation === host.generation) {
+      l.quiet = q;
+      await this.hosts.note(host, { state: 'up', lastError: '', lastSeenMs: this.now() });
+      return this.o.observer?.passDone?.(hostName, 0);
     }
     // The desired set is read after the agent answered (and at its generation or later): a host
     // that is down costs one connection attempt per backoff, not a scan of its attachments.
@@ -242,7 +265,7 @@ export class Dispatcher {
       }));
     let snap = await readDesired();
     // Labelled containers first: what their labels ask for converges in this same pass.
-    if ((await applyLabelled({ store, log, now: this.now }, hostName, labelled ?? [], snap.desired)).changed)
+    if ((await applyLabelled({ store, log, now: this.now }, hostName, labelled, snap.desired)).changed)
       snap = await readDesired();
     const byId = new Map(actual.map((i) => [i.attachmentId, i]));
     let unreachable: unknown;
@@ -283,16 +306,18 @@ export class Dispatcher {
     }
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.noteHost(host, { state: 'unreachable', lastError: describeError(unreachable) });
+      await this.hosts.note(host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
-    await this.noteHost(host, {
+    await this.hosts.note(host, {
       state: 'up',
       lastError: '',
       lastSeenMs: this.now(),
       ...(probe ? { agentVersion: probe.version, capabilities: probe.caps } : {}),
       observedGeneration: snap.generation,
     });
+    if (drift === 0 && version !== undefined && report !== undefined)
+      l.quiet = { version, report, generation: snap.generation };
     this.o.observer?.passDone?.(hostName, drift);
   }
 
@@ -319,7 +344,7 @@ export class Dispatcher {
     });
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.noteHost(snap.host, { state: 'unreachable', lastError: describeError(unreachable) });
+      await this.hosts.note(snap.host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
   }
@@ -331,49 +356,6 @@ export class Dispatcher {
 
   private emit(id: string): void {
     this.events.emit(id);
-  }
-
-  /**
-   * Records what a pass found unless the host, as the pass read it, shows it already: a pass that
-   * finds a host as it was writes nothing, except its last contact every seenEveryMs.
-   */
-  private async noteHost(host: HostRecord, patch: Partial<HostRecord>): Promise<void> {
-    const seenEveryMs = this.o.seenEveryMs ?? 60_000;
-    const shown = (Object.keys(patch) as (keyof HostRecord)[]).every((k) => {
-      if (k === 'lastSeenMs') return patch.lastSeenMs! - host.lastSeenMs < seenEveryMs;
-      if (k === 'observedGeneration') return patch.observedGeneration! <= host.observedGeneration;
-      return JSON.stringify(patch[k]) === JSON.stringify(host[k]);
-    });
-    if (!shown) await this.recordHost(host.name, patch);
-  }
-
-  private async recordHost(name: string, patch: Partial<HostRecord>): Promise<void> {
-    const now = this.now();
-    const was = await this.o.store.transact((tx) => {
-      const h = tx.getHost(name);
-      if (!h) return undefined;
-      const observed = patch.observedGeneration;
-      tx.putHost({
-        ...h,
-        ...patch,
-        ...(observed !== undefined ? { observedGeneration: Math.max(observed, h.observedGeneration) } : {}),
-      });
-      // Just became unreachable: what its attachments are now is not known, and ls says so (written
-      // once, on the transition); the first pass after it answers again writes each one's real state.
-      if (patch.state === 'unreachable' && h.state !== 'unreachable') {
-        markHostUnreachable(tx, name, patch.lastError ?? '', now);
-      }
-      return h.state;
-    });
-    if (was !== undefined && patch.state && patch.state !== was && patch.state !== 'unknown') {
-      const kind = patch.state === 'up' ? 'host-up' : 'host-down';
-      this.o.observer?.event?.({
-        kind,
-        timeMs: this.now(),
-        host: name,
-        ...(patch.lastError ? { detail: patch.lastError } : {}),
-      });
-    }
   }
 
   private tell(kind: 'attach' | 'detach', a: AttachmentRecord, container = a.container?.name): void {

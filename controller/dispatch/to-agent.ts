@@ -31,6 +31,30 @@ export function agentMatches(a: AttachmentRecord, i: Interface): boolean {
   return i.mac === a.mac && i.ifname === a.ifname && a.addresses.every((s) => i.addresses.includes(s.cidr));
 }
 
+/**
+ * What a pass reads of an agent's interfaces, as one string: equal strings, equal reports. A pass
+ * compares it with the last quiet pass's instead of comparing every record again.
+ */
+export function reportDigest(interfaces: Interface[]): string {
+  return interfaces
+    .map((i) =>
+      [
+        i.attachmentId,
+        i.state,
+        i.mac,
+        i.ifname,
+        i.hostIfname,
+        i.addresses.join(' '),
+        i.lease?.address ?? '',
+        i.lastError,
+        i.attempts,
+        i.container?.id ?? '',
+        i.container?.name ?? '',
+      ].join('\t'),
+    )
+    .join('\n');
+}
+
 export function reportOf(i: Interface): AgentReport {
   return {
     mac: i.mac,

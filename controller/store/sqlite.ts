@@ -50,6 +50,8 @@ export class SqliteStore implements Store {
   private viewLog: [string, string | undefined][] = [];
   /** The whole inventory's JSON as last rendered; dropped by any committed attachment write. */
   private allJson: string | undefined;
+  /** Commits that wrote an attachment: every host's attachmentsVersion (one controller writes them all). */
+  private attachmentWrites = 0;
   /** Made once: better-sqlite3 builds four wrappers per db.transaction() call. */
   private readonly inGroup: Database.Transaction<(fn: () => Outcome[]) => Outcome[]>;
   /** Inside a transaction, better-sqlite3 runs a transaction function as a SAVEPOINT. */
@@ -325,7 +327,10 @@ export class SqliteStore implements Store {
   }
 
   private applyViewLog(): void {
-    if (this.viewLog.length) this.allJson = undefined;
+    if (this.viewLog.length) {
+      this.allJson = undefined;
+      this.attachmentWrites++;
+    }
     if (this.views) {
       for (const [id, v] of this.viewLog) {
         if (v === undefined) this.views.delete(id);
@@ -333,6 +338,10 @@ export class SqliteStore implements Store {
       }
     }
     this.viewLog = [];
+  }
+
+  attachmentsVersion(): number {
+    return this.attachmentWrites;
   }
 
   attachmentsJson(f?: AttachmentFilter): Promise<string> {

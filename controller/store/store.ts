@@ -73,6 +73,12 @@ export interface Store {
   read<T>(fn: (tx: Tx) => T): Promise<T>;
   /** The attachments as JSON text (one array), for the fast inventory path. */
   attachmentsJson(f?: AttachmentFilter): Promise<string>;
+  /**
+   * A number that changes (and never comes back) whenever an attachment of this host may have
+   * changed: a full pass that finds it and its agent's report as a pass that had nothing to do left
+   * them has nothing to do either. Undefined (or no method): every pass compares everything.
+   */
+  attachmentsVersion?(host: string): number | undefined;
   close(): void;
 }
 

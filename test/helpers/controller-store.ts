@@ -23,11 +23,19 @@ export const storeKind = (): 'sqlite' | 'etcd' => (etcdUrls ? 'etcd' : 'sqlite')
 /** A Store whose etcd connection opens in the background: tempStore stays synchronous for the tests. */
 class OpeningStore implements Store {
   readonly description: string;
+  private store: EtcdStore | undefined;
   constructor(
     readonly opened: Promise<EtcdStore>,
     prefix: string,
   ) {
     this.description = `etcd (test prefix ${prefix})`;
+    opened.then(
+      (s) => (this.store = s),
+      () => undefined,
+    );
+  }
+  attachmentsVersion(host: string): number | undefined {
+    return this.store?.attachmentsVersion(host);
   }
   async transact<T>(fn: (tx: Tx) => T): Promise<T> {
     return (await this.opened).transact(fn);

@@ -1,8 +1,9 @@
 // What a dispatcher pass costs when little or nothing changed (issue 13: 100k attachments on etcd):
 // a full pass over a host whose agent has everything sends it nothing and writes nothing (its last
-// contact at most every seenEveryMs); labelled containers already attached cost no transaction; a
-// change on one host is carried by a pass of that host only. Runs on SQLite here and on etcd from
-// test/privileged/store-on-etcd.test.ts.
+// contact at most every seenEveryMs); after a pass that had nothing to do, the next one reads no
+// attachment record unless the store or the agent's report changed; labelled containers already
+// attached cost no transaction; a change on one host is carried by a pass of that host only. Runs
+// on SQLite here and on etcd from test/privileged/store-on-etcd.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
@@ -17,9 +18,10 @@ import { tempStore } from '../helpers/controller-store.js';
 
 const N = 40;
 
-/** The store, counting the transactions asked of it (a read is not one). */
+/** The store, counting the transactions asked of it, and the lists of attachments read outside them. */
 class CountingStore implements Store {
   transactions = 0;
+  lists = 0;
   readonly description = 'counting';
   constructor(private readonly s: Store) {}
   transact<T>(fn: (tx: Tx) => T): Promise<T> {
@@ -27,7 +29,16 @@ class CountingStore implements Store {
     return this.s.transact(fn);
   }
   read<T>(fn: (tx: Tx) => T): Promise<T> {
-    return this.s.read(fn);
+    return this.s.read((tx) =>
+      fn(
+        Object.assign(Object.create(tx) as Tx, {
+          listAttachments: (f?: AttachmentFilter) => (this.lists++, tx.listAttachments(f)),
+        }),
+      ),
+    );
+  }
+  attachmentsVersion(host: string): number | undefined {
+    return this.s.attachmentsVersion?.(host);
   }
   attachmentsJson(f?: AttachmentFilter): Promise<string> {
     return this.s.attachmentsJson(f);
@@ -67,8 +78,16 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
   const agent = (h: string) => fleet.agents.get(`10.99.0.${h === 'h1' ? 11 : 12}:7441`)!;
   const host = (h: string) => store.read((tx) => tx.getHost(h)!);
   const clock = (ms: number) => (nowMs += ms);
+  /** A full pass as the resync timer runs it (passNow compares every record). */
+  const fullPass = (h: string) =>
+    new Promise<void>((resolve) => {
+      const n = passes.filter((x) => x === h).length;
+      const poll = () => (passes.filter((x) => x === h).length > n ? resolve() : setTimeout(poll, 5));
+      d.kick(h);
+      poll();
+    });
   for (const h of ['h1', 'h2']) await d.passNow(h);
-  return { store, d, agent, host, clock, passes };
+  return { store, d, agent, host, clock, passes, fullPass };
 }
 
 test('a full pass over a host whose agent has every attachment sends it nothing and writes nothing', async (t) => {
@@ -132,4 +151,28 @@ test('labelled containers already attached cost no transaction; a new one is mad
   agent('h1').labelled.push(labelled('lab2'));
   await d.passNow('h1');
   assert.ok(agent('h1').made.has(attachmentIdOf('h1', { kind: 'docker', value: 'lab2' }, 'eth1')), 'the new one too');
+});
+
+test('after a pass with nothing to do, the next reads no record; a change in the store or on the agent is seen', async (t) => {
+  const { store, agent, fullPass } = await setup(t);
+  await fullPass('h1'); // finds nothing to do
+  store.lists = 0;
+  await fullPass('h1');
+  await fullPass('h1');
+  assert.equal(store.lists, 0, 'nothing changed since the quiet pass: no record read');
+  // The store changed (a detach recorded, its host not kicked for it): the next full pass carries it.
+  const id = attachmentIdOf('h1', { kind: 'netns', value: 'c3' }, 'eth1');
+  await store.transact((tx) => decideDetach(tx, { id }, 0));
+  await fullPass('h1');
+  assert.ok(agent('h1').log.includes(`detach ${id}`), 'the detach was sent');
+  assert.ok(store.lists > 0);
+  // The agent lost an interface (no store change): the next full pass makes it again.
+  const other = attachmentIdOf('h1', { kind: 'netns', value: 'c5' }, 'eth1');
+  await fullPass('h1');
+  store.lists = 0;
+  agent('h1').made.delete(other);
+  const before = agent('h1').log.length;
+  await fullPass('h1');
+  assert.deepEqual(agent('h1').log.slice(before), [`attach ${other} c5`], 'made again');
+  assert.ok(store.lists > 0, 'compared record by record');
 });

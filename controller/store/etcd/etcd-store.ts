@@ -351,6 +351,10 @@ export class EtcdStore implements Store, SharedStore {
     return Promise.resolve(this.mirror.attachmentsJson(f));
   }
 
+  attachmentsVersion(host: string): number | undefined {
+    return this.feed.live ? this.mirror.attachmentsVersion(host) : undefined;
+  }
+
   /** Removes every data key of this fleet (a failed migration into an empty prefix undoes itself). */
   async clearData(): Promise<void> {
     const start = this.key(DATA);

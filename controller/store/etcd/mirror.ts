@@ -28,6 +28,9 @@ export class Mirror {
   /** The inventory's JSON: whole, and per host (a change re-renders its host's part only). */
   private allJson: string | undefined;
   private readonly hostJson = new Map<string, string>();
+  /** Host → the change count when one of its attachments last changed (attachmentsVersion). */
+  private readonly hostVersions = new Map<string, number>();
+  private changes = 0;
   /** Network → its address blocks → the controller each is affine to. */
   private readonly blocks = new Map<string, Map<string, string>>();
   private readonly listeners: ChangeListener[] = [];
@@ -83,6 +86,7 @@ export class Mirror {
       const id = nameOf(key, ATTS);
       const old = this.atts.get(id);
       if (old) {
+        this.hostVersions.set(old[0], ++this.changes);
         this.byHost.get(old[0])?.delete(id);
         this.byNet.get(old[1])?.delete(id);
         this.atts.delete(id);
@@ -92,10 +96,16 @@ export class Mirror {
       if (v === undefined) return;
       const a = JSON.parse(v) as AttachmentRecord;
       this.hostJson.delete(a.host);
+      this.hostVersions.set(a.host, ++this.changes);
       this.atts.set(id, [a.host, a.net, JSON.stringify(attachmentView(a))]);
       addTo(this.byHost, a.host, id);
       addTo(this.byNet, a.net, id);
     }
+  }
+
+  /** Changes whenever an attachment of this host changed here (Store.attachmentsVersion). */
+  attachmentsVersion(host: string): number {
+    return this.hostVersions.get(host) ?? 0;
   }
 
   /** A network's address blocks and who holds each. */
