@@ -135,14 +135,14 @@ export const bridgeKind: Kind = {
         return created || ownedNow ? [{ type: 'link', name: br }] : [];
       },
       async apply(undo) {
-        // The veth first, alone: its undo is registered only once this attach made it, so a name that
-        // turned out to be taken (someone else's interface) is never deleted by the undo.
+        // The veth and its port settings in one batch (one socket): a name that turned out to be taken
+        // (someone else's interface, "File exists") is never deleted; a veth this batch made goes when a
+        // later step of it fails, and its undo is registered once the whole batch went through.
         await makeHostVeth(
-          () => env.ip.host(makeOps),
+          () => env.ip.host(hostOps),
           () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
           undo,
         );
-        await env.ip.host(plugOps);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
           await runBridgeBatch(env, vlanLines);

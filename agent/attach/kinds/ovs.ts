@@ -80,12 +80,12 @@ export const ovsKind: Kind = {
         return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
       },
       async apply(undo) {
+        // The veth and its settings in one batch, as for a Linux bridge (bridge.ts).
         await makeHostVeth(
-          () => env.ip.host(makeOps),
+          () => env.ip.host(hostOps),
           () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
           undo,
         );
-        await env.ip.host(upOps);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
         return { hostIfname };

@@ -12,9 +12,10 @@ export function vethOp(
 }
 
 /**
- * Makes the host veth (its name was checked free just before) and registers its undo. When the create
- * fails after the kernel made the link, the link is this attach's and goes; when it fails because the name
- * exists ("File exists"), the link is someone else's and stays.
+ * Makes the host veth (its name was checked free just before) with the batch that sets it up, and
+ * registers its undo. When the batch fails after the kernel made the link (a later step of it), the link
+ * is this attach's and goes; when it fails because the name exists ("File exists"), the link is someone
+ * else's and stays.
  */
 export async function makeHostVeth(
   makeOps: () => Promise<unknown>,
