@@ -31,6 +31,14 @@ export type GrpcServiceOf<D extends GenericService> = {
   [K in keyof D['methods']]: MethodDefinition<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>;
 };
 
+/**
+ * The encoded bytes as a Buffer without copying them: the generated encoders' finish() returns a
+ * fresh array of its own (a slice of the writer's), which the Buffer can simply view. Buffer.from(array)
+ * would copy it once more, element by element: for the 1 MiB chunks of `ls --json` that copy was the
+ * controller's largest cost after the garbage it made.
+ */
+const bufferOf = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+
 export function grpcService<D extends GenericService>(d: D): GrpcServiceOf<D> {
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [key, m] of Object.entries(d.methods)) {
@@ -40,9 +48,9 @@ export function grpcService<D extends GenericService>(d: D): GrpcServiceOf<D> {
       path: methodPath(d, m),
       requestStream: m.requestStream,
       responseStream: m.responseStream,
-      requestSerialize: (v) => Buffer.from(req.encode(v).finish()),
+      requestSerialize: (v) => bufferOf(req.encode(v).finish()),
       requestDeserialize: (b) => req.decode(b),
-      responseSerialize: (v) => Buffer.from(res.encode(v).finish()),
+      responseSerialize: (v) => bufferOf(res.encode(v).finish()),
       responseDeserialize: (b) => res.decode(b),
       originalName: m.name,
     };

@@ -25,3 +25,20 @@ it('jsonChunkData returns the data field of a JsonChunk without decoding', () =>
     assert.deepEqual(jsonChunkData(msg), data, `size ${size}`);
   }
 });
+
+it("the services' serializers give the encoded bytes as a Buffer over the encoder's own array (no second copy)", () => {
+  const m = ControllerService.listAttachmentsJson;
+  const data = Buffer.alloc((1 << 20) + 7, 'x'); // an ls --json chunk is up to 1 MiB
+  const wire = m.responseSerialize({ data });
+  assert.ok(Buffer.isBuffer(wire));
+  assert.equal(wire.byteOffset, 0);
+  assert.equal(
+    wire.buffer.byteLength,
+    wire.length,
+    'the Buffer views an array of exactly its size: the encoder made it',
+  );
+  assert.ok(jsonChunkData(wire).equals(data));
+  assert.ok(Buffer.from(m.responseDeserialize(wire).data).equals(data));
+  const req = ControllerService.listAttachments.requestSerialize({ host: 'h1', network: 'n', container: '' });
+  assert.equal(req.buffer.byteLength, req.length);
+});
