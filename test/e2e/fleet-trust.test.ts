@@ -57,7 +57,8 @@ it('three bare hosts join through the controller, and an attach through the cont
   const inv = join(dir, 'hosts.yaml');
   writeFileSync(
     inv,
-    `all:\n  vars:\n    ansible_ssh_private_key_file: ${lab.identity}\n  hosts:\n${hosts.map((h) => `    ${h.name}:\n      ansible_host: ${h.addr}\n`).join('')}`,
+    `all:\n  vars:\n    ansible_ssh_private_key_file: ${lab.identity}\n` +
+      `  hosts:\n${hosts.map((h) => `    ${h.name}:\n      ansible_host: ${h.addr}\n`).join('')}`,
   );
   const add = await fleetnet(
     true,

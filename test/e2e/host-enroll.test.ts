@@ -74,138 +74,149 @@ describe('fleetnet host add: refusals and join tokens', () => {
     );
   });
 
-  it('host token: an agent started by hand enrolls with it; without one, host add --addr says what to run', async () => {
-    const h4 = H.h4!;
-    const listen = `${h4.addr}:7441`;
-    const byHand = (name: string, extra: string[]) => [
-      'node',
-      FLEETNET,
-      'agent',
-      'run',
-      '--socket',
-      join(dir, `${name}.sock`),
-      '--state-dir',
-      join(dir, name),
-      '--listen',
-      listen,
-      '--host-name',
-      'h4',
-      '--docker-socket',
-      join(dir, 'no-docker.sock'),
-      '--log-level',
-      'warn',
-      ...extra,
-    ];
-    const up = async () => {
-      for (
-        let i = 0;
-        (await inNs(lab().ctlNs, process.env, 'bash', '-c', 'exec 3<>/dev/tcp/$1/7441', 'bash', h4.addr)).code !== 0;
-        i++
-      ) {
-        if (i > 100) throw new Error('the agent on h4 does not listen');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    };
-    // an agent started without a join token: it answers, but not to the controller
-    const open = sh.start('nsenter', [`--net=/run/netns/${h4.ns}`, ...byHand('h4-open', [])], { stdio: 'inherit' });
-    try {
-      await up();
-      const add = await fleetnet('host', 'add', 'h4', '--addr', listen);
-      assert.equal(add.code, 1, add.stdout + add.stderr);
-      assert.match(add.stderr, /the agent at .* answers but is not enrolled with this controller/);
-      assert.match(add.stderr, new RegExp(`fleetnet host token h4 --listen ${listen}`));
-      assert.match(
-        add.stderr,
-        new RegExp(`fleetnet agent run --listen ${listen} --host-name h4 --controller ${ctl()} .*--join-token-file`),
-      );
-      assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'nothing recorded');
-    } finally {
-      open.kill('SIGTERM');
-      await new Promise((r) => (open.exitCode === null ? open.once('exit', r) : r(undefined)));
-    }
-    const token = async (host: string, ...args: string[]) => {
-      const r = await fleetnet(
-        'host',
-        'token',
-        host,
-        '--out',
-        join(dir, `${host}-join${args.length}`),
-        '--json',
-        ...args,
-      );
-      assert.equal(r.code, 0, r.stderr);
-      return {
-        ...(JSON.parse(r.stdout) as { token: string; agentRun: string[] }),
-        dir: join(dir, `${host}-join${args.length}`),
+  it(
+    'host token: an agent started by hand enrolls with it; ' + 'without one, host add --addr says what to run',
+    async () => {
+      const h4 = H.h4!;
+      const listen = `${h4.addr}:7441`;
+      const byHand = (name: string, extra: string[]) => [
+        'node',
+        FLEETNET,
+        'agent',
+        'run',
+        '--socket',
+        join(dir, `${name}.sock`),
+        '--state-dir',
+        join(dir, name),
+        '--listen',
+        listen,
+        '--host-name',
+        'h4',
+        '--docker-socket',
+        join(dir, 'no-docker.sock'),
+        '--log-level',
+        'warn',
+        ...extra,
+      ];
+      const up = async () => {
+        for (
+          let i = 0;
+          (await inNs(lab().ctlNs, process.env, 'bash', '-c', 'exec 3<>/dev/tcp/$1/7441', 'bash', h4.addr)).code !== 0;
+          i++
+        ) {
+          if (i > 100) throw new Error('the agent on h4 does not listen');
+          await new Promise((r) => setTimeout(r, 100));
+        }
       };
-    };
-    // An agent whose token is refused exits at once (exit 2). The wait is bounded (60 s, far above the
-    // few seconds it takes) so that one that stays up fails here, saying so, instead of hanging the file.
-    const REFUSED_EXIT_MS = 60_000;
-    const enroll = async (name: string, t: { dir: string }, tokenFile = join(t.dir, 'join-token')) => {
-      const argv = byHand(name, [
-        '--controller',
-        ctl(),
-        '--ca-file',
-        join(t.dir, 'ca.crt'),
-        '--join-token-file',
-        tokenFile,
-      ]);
-      const r = await sh.run('nsenter', [`--net=/run/netns/${h4.ns}`, ...argv], {
-        allowFail: true,
-        timeoutMs: REFUSED_EXIT_MS,
-      });
-      const stuck =
-        `agent run with a refused join token (${name}) did not exit within ${REFUSED_EXIT_MS / 1000} s and was killed: ` +
-        'something it started before enrolling keeps the process alive';
-      assert.ok(!/killed by SIG/.test(r.stderr), `${stuck}\n${r.stderr}`);
-      return r;
-    };
-    // a token for another host, and an expired one: the agent stops at once, exit 2, the problem named
-    const other = await token('h5');
-    let r = await enroll('h4-other', other);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /join token refused: it was made for host h5, not h4/);
-    const short = await token('h4', '--ttl', '1s', '--listen', listen);
-    await new Promise((res) => setTimeout(res, 1500));
-    r = await enroll('h4-late', short);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /join token refused: expired/);
-    // a good one: the agent enrolls, and host add --addr takes it
-    const good = await token('h4', '--listen', listen, '--ttl', '1h');
-    assert.match(good.token, /^fnj_/);
-    assert.equal(statSync(join(good.dir, 'join-token')).mode & 0o777, 0o600);
-    assert.deepEqual(good.agentRun.slice(0, 7), ['fleetnet', 'agent', 'run', '--listen', listen, '--host-name', 'h4']);
-    writeFileSync(join(dir, 'h4-token-copy'), readFileSync(join(good.dir, 'join-token')));
-    const agent = sh.start(
-      'nsenter',
-      [
-        `--net=/run/netns/${h4.ns}`,
-        ...byHand('h4', [
+      // an agent started without a join token: it answers, but not to the controller
+      const open = sh.start('nsenter', [`--net=/run/netns/${h4.ns}`, ...byHand('h4-open', [])], { stdio: 'inherit' });
+      try {
+        await up();
+        const add = await fleetnet('host', 'add', 'h4', '--addr', listen);
+        assert.equal(add.code, 1, add.stdout + add.stderr);
+        assert.match(add.stderr, /the agent at .* answers but is not enrolled with this controller/);
+        assert.match(add.stderr, new RegExp(`fleetnet host token h4 --listen ${listen}`));
+        assert.match(
+          add.stderr,
+          new RegExp(`fleetnet agent run --listen ${listen} --host-name h4 --controller ${ctl()} .*--join-token-file`),
+        );
+        assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'nothing recorded');
+      } finally {
+        open.kill('SIGTERM');
+        await new Promise((r) => (open.exitCode === null ? open.once('exit', r) : r(undefined)));
+      }
+      const token = async (host: string, ...args: string[]) => {
+        const r = await fleetnet(
+          'host',
+          'token',
+          host,
+          '--out',
+          join(dir, `${host}-join${args.length}`),
+          '--json',
+          ...args,
+        );
+        assert.equal(r.code, 0, r.stderr);
+        return {
+          ...(JSON.parse(r.stdout) as { token: string; agentRun: string[] }),
+          dir: join(dir, `${host}-join${args.length}`),
+        };
+      };
+      // An agent whose token is refused exits at once (exit 2). The wait is bounded (60 s, far above the
+      // few seconds it takes) so that one that stays up fails here, saying so, instead of hanging the file.
+      const REFUSED_EXIT_MS = 60_000;
+      const enroll = async (name: string, t: { dir: string }, tokenFile = join(t.dir, 'join-token')) => {
+        const argv = byHand(name, [
           '--controller',
           ctl(),
           '--ca-file',
-          join(good.dir, 'ca.crt'),
+          join(t.dir, 'ca.crt'),
           '--join-token-file',
-          join(good.dir, 'join-token'),
-        ]),
-      ],
-      { stdio: 'inherit' },
-    );
-    try {
-      await up();
-      const add = await fleetnet('host', 'add', 'h4', '--addr', listen, '--json');
-      assert.equal(add.code, 0, add.stdout + add.stderr);
-      assert.equal((await agentCall(h4, 'list')).code, 0, 'h4 answers the controller over mTLS');
-      assert.ok(!existsSync(join(good.dir, 'join-token')), 'the token is used up and gone');
-      // the same token again (a copy): used
-      r = await enroll('h4-again', good, join(dir, 'h4-token-copy'));
+          tokenFile,
+        ]);
+        const r = await sh.run('nsenter', [`--net=/run/netns/${h4.ns}`, ...argv], {
+          allowFail: true,
+          timeoutMs: REFUSED_EXIT_MS,
+        });
+        const stuck =
+          `agent run with a refused join token (${name}) did not exit within ${REFUSED_EXIT_MS / 1000} s ` +
+          'and was killed: something it started before enrolling keeps the process alive';
+        assert.ok(!/killed by SIG/.test(r.stderr), `${stuck}\n${r.stderr}`);
+        return r;
+      };
+      // a token for another host, and an expired one: the agent stops at once, exit 2, the problem named
+      const other = await token('h5');
+      let r = await enroll('h4-other', other);
       assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /join token refused: unknown or already used/);
-      assert.equal((await fleetnet('host', 'rm', 'h4')).code, 0);
-    } finally {
-      agent.kill('SIGTERM');
-      await new Promise((res) => (agent.exitCode === null ? agent.once('exit', res) : res(undefined)));
-    }
-  });
+      assert.match(r.stderr, /join token refused: it was made for host h5, not h4/);
+      const short = await token('h4', '--ttl', '1s', '--listen', listen);
+      await new Promise((res) => setTimeout(res, 1500));
+      r = await enroll('h4-late', short);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /join token refused: expired/);
+      // a good one: the agent enrolls, and host add --addr takes it
+      const good = await token('h4', '--listen', listen, '--ttl', '1h');
+      assert.match(good.token, /^fnj_/);
+      assert.equal(statSync(join(good.dir, 'join-token')).mode & 0o777, 0o600);
+      assert.deepEqual(good.agentRun.slice(0, 7), [
+        'fleetnet',
+        'agent',
+        'run',
+        '--listen',
+        listen,
+        '--host-name',
+        'h4',
+      ]);
+      writeFileSync(join(dir, 'h4-token-copy'), readFileSync(join(good.dir, 'join-token')));
+      const agent = sh.start(
+        'nsenter',
+        [
+          `--net=/run/netns/${h4.ns}`,
+          ...byHand('h4', [
+            '--controller',
+            ctl(),
+            '--ca-file',
+            join(good.dir, 'ca.crt'),
+            '--join-token-file',
+            join(good.dir, 'join-token'),
+          ]),
+        ],
+        { stdio: 'inherit' },
+      );
+      try {
+        await up();
+        const add = await fleetnet('host', 'add', 'h4', '--addr', listen, '--json');
+        assert.equal(add.code, 0, add.stdout + add.stderr);
+        assert.equal((await agentCall(h4, 'list')).code, 0, 'h4 answers the controller over mTLS');
+        assert.ok(!existsSync(join(good.dir, 'join-token')), 'the token is used up and gone');
+        // the same token again (a copy): used
+        r = await enroll('h4-again', good, join(dir, 'h4-token-copy'));
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /join token refused: unknown or already used/);
+        assert.equal((await fleetnet('host', 'rm', 'h4')).code, 0);
+      } finally {
+        agent.kill('SIGTERM');
+        await new Promise((res) => (agent.exitCode === null ? agent.once('exit', res) : res(undefined)));
+      }
+    },
+  );
 });

@@ -27,104 +27,109 @@ after(async () => {
   await labDown({ name }); // whatever a failed test left
 });
 
-test('3 hosts come up, agents answer Health on their sockets and over TCP from another host, down leaves nothing', async () => {
-  const snapBefore = await takeSnapshot(scope);
-  const lab = await labUp({ name, hosts: 3 });
-  assert.equal(lab.hosts.length, 3);
-  assert.deepEqual(
-    lab.hosts.map((h) => h.netns),
-    [`${name}-h1`, `${name}-h2`, `${name}-h3`],
-  );
-  assert.deepEqual(
-    lab.hosts.map((h) => h.underlayIp),
-    ['10.99.0.11', '10.99.0.12', '10.99.0.13'],
-  );
-
-  for (const h of lab.hosts) {
-    const health = await agentHealth(h.agentSocket);
-    assert.equal(health.status, 'ok');
-    assert.equal(health.hostname, h.name);
-  }
-
-  // Over TCP, from the next host's namespace: the agent listens on its underlay address.
-  const probe = join(fleetnetRoot(), 'test', 'helpers', 'health-probe.ts');
-  for (const [i, h] of lab.hosts.entries()) {
-    const from: LabHostInfo = lab.hosts[(i + 1) % lab.hosts.length]!;
-    // tsx by its resolved URL, so the probe runs whatever the current folder is.
-    const r = await runner.run(
-      'ip',
-      ['netns', 'exec', from.netns, process.execPath, '--import', import.meta.resolve('tsx'), probe, h.listen],
-      { timeoutMs: 30_000 },
+test(
+  '3 hosts come up, agents answer Health on their sockets and over TCP from another host, ' + 'down leaves nothing',
+  async () => {
+    const snapBefore = await takeSnapshot(scope);
+    const lab = await labUp({ name, hosts: 3 });
+    assert.equal(lab.hosts.length, 3);
+    assert.deepEqual(
+      lab.hosts.map((h) => h.netns),
+      [`${name}-h1`, `${name}-h2`, `${name}-h3`],
     );
-    const reply = JSON.parse(r.stdout) as { status: string; hostname: string };
-    assert.equal(reply.status, 'ok', `${h.name} over TCP from ${from.name}`);
-    assert.equal(reply.hostname, h.name);
-  }
+    assert.deepEqual(
+      lab.hosts.map((h) => h.underlayIp),
+      ['10.99.0.11', '10.99.0.12', '10.99.0.13'],
+    );
 
-  // Two hosts ping over the underlay (through br-phy of both user-space OVS instances).
-  const ping = await runner.run('ip', ['netns', 'exec', `${name}-h2`, 'ping', '-c', '2', '-W', '3', '10.99.0.13'], {
-    allowFail: true,
-  });
-  assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    for (const h of lab.hosts) {
+      const health = await agentHealth(h.agentSocket);
+      assert.equal(health.status, 'ok');
+      assert.equal(health.hostname, h.name);
+    }
 
-  // The host's underlay address lives on br-phy, an OVS bridge with the netdev datapath, ul0 its port.
-  const ovsDb = lab.hosts[0]!.ovsDb;
-  const dp = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'get', 'bridge', 'br-phy', 'datapath_type']);
-  assert.equal(dp.stdout.trim(), 'netdev');
-  const ports = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'list-ports', 'br-phy']);
-  assert.deepEqual(ports.stdout.trim().split('\n'), ['ul0']);
-  const addrs = JSON.parse(
-    (await runner.run('ip', ['-n', `${name}-h1`, '-json', 'addr', 'show', 'br-phy'])).stdout,
-  ) as { addr_info: { local: string }[] }[];
-  assert.ok(addrs[0]!.addr_info.some((a) => a.local === '10.99.0.11'));
+    // Over TCP, from the next host's namespace: the agent listens on its underlay address.
+    const probe = join(fleetnetRoot(), 'test', 'helpers', 'health-probe.ts');
+    for (const [i, h] of lab.hosts.entries()) {
+      const from: LabHostInfo = lab.hosts[(i + 1) % lab.hosts.length]!;
+      // tsx by its resolved URL, so the probe runs whatever the current folder is.
+      const r = await runner.run(
+        'ip',
+        ['netns', 'exec', from.netns, process.execPath, '--import', import.meta.resolve('tsx'), probe, h.listen],
+        { timeoutMs: 30_000 },
+      );
+      const reply = JSON.parse(r.stdout) as { status: string; hostname: string };
+      assert.equal(reply.status, 'ok', `${h.name} over TCP from ${from.name}`);
+      assert.equal(reply.hostname, h.name);
+    }
 
-  const listed = (await labList()).find((l) => l.name === name);
-  assert.ok(listed, 'lab ls shows the lab');
-  assert.equal(listed.ready, true);
-  assert.deepEqual(
-    listed.hosts.map((h) => h.health),
-    ['ok', 'ok', 'ok'],
-  );
+    // Two hosts ping over the underlay (through br-phy of both user-space OVS instances).
+    const ping = await runner.run('ip', ['netns', 'exec', `${name}-h2`, 'ping', '-c', '2', '-W', '3', '10.99.0.13'], {
+      allowFail: true,
+    });
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
 
-  // The CLI sees it too, and a second `up` with the same name is refused without touching it.
-  const ls = await runner.run(process.execPath, [bin, 'lab', 'ls', '--json']);
-  const mine = (JSON.parse(ls.stdout) as { name: string; hosts: { health: string }[] }[]).find((l) => l.name === name);
-  assert.deepEqual(
-    mine?.hosts.map((h) => h.health),
-    ['ok', 'ok', 'ok'],
-  );
-  const [q, tpl, yml] = await Promise.all(
-    [['-q'], ['--format', '{{lab}} {{name}} {{underlayIp}}'], ['-o', 'yaml']].map((o) =>
-      runner.run(process.execPath, [bin, 'lab', 'ls', ...o]),
-    ),
-  );
-  assert.deepEqual(
-    q!.stdout.split('\n').filter((l) => l.startsWith(`${name}-`)),
-    [`${name}-h1`, `${name}-h2`, `${name}-h3`],
-  );
-  assert.ok(tpl!.stdout.split('\n').includes(`${name} h2 10.99.0.12`), tpl!.stdout);
-  assert.match(yml!.stdout, new RegExp(`- name: ${name}\\n`));
-  const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], {
-    allowFail: true,
-  });
-  assert.equal(again1.code, 1, again1.stderr);
-  assert.match(again1.stderr, /exists already[\s\S]*lab down --name/);
-  assert.equal((await agentHealth(lab.hosts[0]!.agentSocket)).status, 'ok', 'the refused up left the lab alone');
+    // The host's underlay address lives on br-phy, an OVS bridge with the netdev datapath, ul0 its port.
+    const ovsDb = lab.hosts[0]!.ovsDb;
+    const dp = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'get', 'bridge', 'br-phy', 'datapath_type']);
+    assert.equal(dp.stdout.trim(), 'netdev');
+    const ports = await runner.run('ovs-vsctl', [`--db=${ovsDb}`, 'list-ports', 'br-phy']);
+    assert.deepEqual(ports.stdout.trim().split('\n'), ['ul0']);
+    const addrs = JSON.parse(
+      (await runner.run('ip', ['-n', `${name}-h1`, '-json', 'addr', 'show', 'br-phy'])).stdout,
+    ) as { addr_info: { local: string }[] }[];
+    assert.ok(addrs[0]!.addr_info.some((a) => a.local === '10.99.0.11'));
 
-  const down = await labDown({ name });
-  assert.equal(down.netns.length, 4);
-  assert.ok(
-    down.processes.length >= 9,
-    `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`,
-  );
-  const again = await labDown({ name });
-  assert.deepEqual(
-    [again.netns, again.processes, again.containers, again.removedDir],
-    [[], [], [], false],
-    'down is idempotent',
-  );
-  assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]);
-});
+    const listed = (await labList()).find((l) => l.name === name);
+    assert.ok(listed, 'lab ls shows the lab');
+    assert.equal(listed.ready, true);
+    assert.deepEqual(
+      listed.hosts.map((h) => h.health),
+      ['ok', 'ok', 'ok'],
+    );
+
+    // The CLI sees it too, and a second `up` with the same name is refused without touching it.
+    const ls = await runner.run(process.execPath, [bin, 'lab', 'ls', '--json']);
+    const mine = (JSON.parse(ls.stdout) as { name: string; hosts: { health: string }[] }[]).find(
+      (l) => l.name === name,
+    );
+    assert.deepEqual(
+      mine?.hosts.map((h) => h.health),
+      ['ok', 'ok', 'ok'],
+    );
+    const [q, tpl, yml] = await Promise.all(
+      [['-q'], ['--format', '{{lab}} {{name}} {{underlayIp}}'], ['-o', 'yaml']].map((o) =>
+        runner.run(process.execPath, [bin, 'lab', 'ls', ...o]),
+      ),
+    );
+    assert.deepEqual(
+      q!.stdout.split('\n').filter((l) => l.startsWith(`${name}-`)),
+      [`${name}-h1`, `${name}-h2`, `${name}-h3`],
+    );
+    assert.ok(tpl!.stdout.split('\n').includes(`${name} h2 10.99.0.12`), tpl!.stdout);
+    assert.match(yml!.stdout, new RegExp(`- name: ${name}\\n`));
+    const again1 = await runner.run(process.execPath, [bin, 'lab', 'up', '--hosts', '1', '--name', name], {
+      allowFail: true,
+    });
+    assert.equal(again1.code, 1, again1.stderr);
+    assert.match(again1.stderr, /exists already[\s\S]*lab down --name/);
+    assert.equal((await agentHealth(lab.hosts[0]!.agentSocket)).status, 'ok', 'the refused up left the lab alone');
+
+    const down = await labDown({ name });
+    assert.equal(down.netns.length, 4);
+    assert.ok(
+      down.processes.length >= 9,
+      `ovsdb-server, ovs-vswitchd and agent per host: ${JSON.stringify(down.processes)}`,
+    );
+    const again = await labDown({ name });
+    assert.deepEqual(
+      [again.netns, again.processes, again.containers, again.removedDir],
+      [[], [], [], false],
+      'down is idempotent',
+    );
+    assertSnapshotsEqual(snapBefore, await takeSnapshot(scope), [name]);
+  },
+);
 
 test('a lab name that is not a short prefix is refused before anything runs', async () => {
   await assert.rejects(

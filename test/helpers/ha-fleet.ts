@@ -70,7 +70,9 @@ function attachOnce(c: ControllerClient, host: string, net: string, value: strin
   });
 }
 
-/** FleetAttach on controller `first`, then the next live one on UNAVAILABLE/DEADLINE (the same target: applied once). */
+/**
+ * FleetAttach on controller `first`, then the next live one on UNAVAILABLE/DEADLINE (the same target: applied once).
+ */
 export async function attachFailover(
   cs: HaController[],
   first: number,

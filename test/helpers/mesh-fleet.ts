@@ -227,7 +227,8 @@ export class MeshFleet {
     await sh.run('ip', ['-n', x, '-batch', '-'], {
       input:
         `link set ul0 up\naddr add ${UNDERLAY_NET}.99/24 dev ul0\n` +
-        `link add vx type vxlan id ${vni} local ${UNDERLAY_NET}.99 remote ${remote} dstport 4789\nlink set vx up\naddr add ${overlayCidr} dev vx\n`,
+        `link add vx type vxlan id ${vni} local ${UNDERLAY_NET}.99 remote ${remote} dstport 4789\n` +
+        `link set vx up\naddr add ${overlayCidr} dev vx\n`,
     });
     // Checksums filled in as a real NIC would: a veth leaves them to the receiver, and the host's
     // user-space OVS (which reads the underlay with a raw socket) hands them on unfilled; the host's

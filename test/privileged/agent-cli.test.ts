@@ -102,33 +102,37 @@ describe('fleetnet CLI against a local agent', () => {
     }
   });
 
-  it('exit codes: 2 for bad input (nothing sent), 2 for a missing container, 1 for a conflict, 1 with a hint when no agent answers', async () => {
-    const nowhere = join(dir, 'no-such.sock');
-    for (const args of [
-      ['attach', 'br-c', 'web1', '10.1.1.5'],
-      ['attach', 'br-c', 'web1', '10.1.1.5/24', 'U:a b'],
-      ['attach', 'br-c', 'web1', '10.1.1.5/24', '@5000'],
-      ['attach', 'br/c', 'web1', '10.1.1.5/24'],
-      ['attach', 'br-c', 'web1', '10.1.1.5/24', '01:00:5e:00:00:01'],
-      ['attach', '-i', 'a'.repeat(16), 'br-c', 'web1', '10.1.1.5/24'],
-      ['attach', 'br-c', 'web1'],
-      ['attach', '--bogus', 'br-c', 'web1', '10.1.1.5/24'],
-      ['detach', 'pid:x'],
-    ]) {
-      const r = await cli(nowhere, ...args);
-      assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
-      assert.match(r.stderr, /^fleetnet: /);
-    }
-    const missing = await cli(agent.socket, 'attach', 'br-c', `netns:${P}-nosuch`, '10.52.0.9/24');
-    assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /does not exist/);
-    const clash = await cli(agent.socket, 'attach', 'br-c', `netns:${P}-a`, '10.52.0.7/24');
-    assert.equal(clash.code, 1);
-    assert.match(clash.stderr, /other settings[\s\S]*hint: detach it first/);
-    const down = await cli(nowhere, 'attach', 'br-c', `netns:${P}-a`, '10.52.0.1/24');
-    assert.equal(down.code, 1);
-    assert.match(down.stderr, /no agent answers[\s\S]*fleetnet agent run/);
-  });
+  it(
+    'exit codes: 2 for bad input (nothing sent), 2 for a missing container, 1 for a conflict, ' +
+      '1 with a hint when no agent answers',
+    async () => {
+      const nowhere = join(dir, 'no-such.sock');
+      for (const args of [
+        ['attach', 'br-c', 'web1', '10.1.1.5'],
+        ['attach', 'br-c', 'web1', '10.1.1.5/24', 'U:a b'],
+        ['attach', 'br-c', 'web1', '10.1.1.5/24', '@5000'],
+        ['attach', 'br/c', 'web1', '10.1.1.5/24'],
+        ['attach', 'br-c', 'web1', '10.1.1.5/24', '01:00:5e:00:00:01'],
+        ['attach', '-i', 'a'.repeat(16), 'br-c', 'web1', '10.1.1.5/24'],
+        ['attach', 'br-c', 'web1'],
+        ['attach', '--bogus', 'br-c', 'web1', '10.1.1.5/24'],
+        ['detach', 'pid:x'],
+      ]) {
+        const r = await cli(nowhere, ...args);
+        assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+        assert.match(r.stderr, /^fleetnet: /);
+      }
+      const missing = await cli(agent.socket, 'attach', 'br-c', `netns:${P}-nosuch`, '10.52.0.9/24');
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /does not exist/);
+      const clash = await cli(agent.socket, 'attach', 'br-c', `netns:${P}-a`, '10.52.0.7/24');
+      assert.equal(clash.code, 1);
+      assert.match(clash.stderr, /other settings[\s\S]*hint: detach it first/);
+      const down = await cli(nowhere, 'attach', 'br-c', `netns:${P}-a`, '10.52.0.1/24');
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /no agent answers[\s\S]*fleetnet agent run/);
+    },
+  );
 
   it('--dry-run prints the commands and changes nothing', async () => {
     const r = await cli(agent.socket, 'attach', '--dry-run', 'br-dry', `netns:${P}-b`, '10.52.1.2/24@10.52.1.1');

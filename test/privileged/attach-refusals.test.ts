@@ -69,30 +69,34 @@ const RPC_CASES: Partial<AttachRequest>[] = [
   { mtu: 65536 },
 ];
 
-it('every refused attach exits 2 (CLI) or is INVALID_ARGUMENT (gRPC, read by the CLI client as invalid), naming the value, and makes nothing', async () => {
-  const beforeState = await state();
-  for (const [words, names] of CLI_CASES) {
-    const r = await cli(agent.socket, 'attach', ...words);
-    assert.equal(r.code, 2, `${words.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, names, words.join(' '));
-    assert.match(r.stderr, /hint: /, `${words.join(' ')}: a hint says the fix`);
-  }
-  const conn = connectAgent(agent.socket);
-  try {
-    for (const patch of RPC_CASES) {
-      await assert.rejects(
-        conn.call(conn.client.attach, { ...REQ, ...patch }),
-        (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid',
-        JSON.stringify(patch),
-      );
+it(
+  'every refused attach exits 2 (CLI) or is INVALID_ARGUMENT (gRPC, read by the CLI client as invalid), ' +
+    'naming the value, and makes nothing',
+  async () => {
+    const beforeState = await state();
+    for (const [words, names] of CLI_CASES) {
+      const r = await cli(agent.socket, 'attach', ...words);
+      assert.equal(r.code, 2, `${words.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, names, words.join(' '));
+      assert.match(r.stderr, /hint: /, `${words.join(' ')}: a hint says the fix`);
     }
-    assert.deepEqual((await conn.call(conn.client.list, {})).interfaces, [], 'no record');
-  } finally {
-    conn.close();
-  }
-  assert.equal(await state(), beforeState, 'nothing was made in the host or the container');
-  // The same words with valid values work: the refusals were about the values, not the setup.
-  const ok = await cli(agent.socket, 'attach', '-i', 'eth.1_x', 'br-r', target, '10.53.0.5/24@10.53.0.1');
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.equal((await cli(agent.socket, 'detach', target, '-i', 'eth.1_x')).code, 0);
-});
+    const conn = connectAgent(agent.socket);
+    try {
+      for (const patch of RPC_CASES) {
+        await assert.rejects(
+          conn.call(conn.client.attach, { ...REQ, ...patch }),
+          (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid',
+          JSON.stringify(patch),
+        );
+      }
+      assert.deepEqual((await conn.call(conn.client.list, {})).interfaces, [], 'no record');
+    } finally {
+      conn.close();
+    }
+    assert.equal(await state(), beforeState, 'nothing was made in the host or the container');
+    // The same words with valid values work: the refusals were about the values, not the setup.
+    const ok = await cli(agent.socket, 'attach', '-i', 'eth.1_x', 'br-r', target, '10.53.0.5/24@10.53.0.1');
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((await cli(agent.socket, 'detach', target, '-i', 'eth.1_x')).code, 0);
+  },
+);

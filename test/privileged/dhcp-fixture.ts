@@ -148,7 +148,10 @@ export async function startTarget(name: string, label: string): Promise<Target> 
   return { name, id, pid, netns: `/proc/${pid}/ns/net`, nsLink };
 }
 
-/** Kills what is still running inside the namespaces of the targets this process made (clients' helpers after a failed test). */
+/**
+ * Kills what is still running inside the namespaces of the targets this process made (clients' helpers after a failed
+ * test).
+ */
 export function killLeftoversInTargets(): void {
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
@@ -209,7 +212,10 @@ export function processesMentioning(needle: string): number[] {
   return out;
 }
 
-/** What keeps a network namespace (named by its `net:[ino]` link) alive: processes in it, open fds, nsfs mounts. For failure messages. */
+/**
+ * What keeps a network namespace (named by its `net:[ino]` link) alive: processes in it, open fds, nsfs mounts. For
+ * failure messages.
+ */
 export function processesInNetns(nsLink: string): string[] {
   const out: string[] = [];
   const ino = nsLink.replace(/\D/g, '');

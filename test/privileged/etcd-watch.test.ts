@@ -81,15 +81,18 @@ test('a watch whose revision was compacted away reads everything again', async (
   assert.ok(await seen(s, 'd/hosts/later'), 'the new watch delivers what comes next');
 });
 
-test('a watch that catches up on more than 4 MiB of changes gets them all (one etcd message, over the gRPC default)', async () => {
-  const { e, s, c } = await storeOnMemberZero();
-  await e.kill(0);
-  // 40 revisions of 200 kB: etcd sends a watcher that is behind up to 1,000 revisions in one message.
-  const big = 'x'.repeat(200_000);
-  for (let i = 0; i < 40; i++) await c.put(`${prefix}d/hosts/big${i}`).value(big);
-  await e.restart(0);
-  assert.ok(await seen(s, 'd/hosts/big39'), 'the last change made while its member was down reaches the mirror');
-  for (let i = 0; i < 40; i++) assert.equal(s.mirror.get(`d/hosts/big${i}`)?.v.length, big.length, `big${i}`);
-  await c.put(`${prefix}d/hosts/after-big`).value('{}');
-  assert.ok(await seen(s, 'd/hosts/after-big'), 'the watch goes on after the big message');
-});
+test(
+  'a watch that catches up on more than 4 MiB of changes gets them all ' + '(one etcd message, over the gRPC default)',
+  async () => {
+    const { e, s, c } = await storeOnMemberZero();
+    await e.kill(0);
+    // 40 revisions of 200 kB: etcd sends a watcher that is behind up to 1,000 revisions in one message.
+    const big = 'x'.repeat(200_000);
+    for (let i = 0; i < 40; i++) await c.put(`${prefix}d/hosts/big${i}`).value(big);
+    await e.restart(0);
+    assert.ok(await seen(s, 'd/hosts/big39'), 'the last change made while its member was down reaches the mirror');
+    for (let i = 0; i < 40; i++) assert.equal(s.mirror.get(`d/hosts/big${i}`)?.v.length, big.length, `big${i}`);
+    await c.put(`${prefix}d/hosts/after-big`).value('{}');
+    assert.ok(await seen(s, 'd/hosts/after-big'), 'the watch goes on after the big message');
+  },
+);

@@ -139,7 +139,8 @@ for (const path of ['exec', 'netlink'] as const)
       await peer('neigh', 'replace', v4, 'lladdr', '02:00:00:00:00:99', 'dev', 'eth1', 'nud', 'stale');
       await peer('neigh', 'replace', v6, 'lladdr', '02:00:00:00:00:99', 'dev', 'eth1', 'nud', 'stale');
       const arp = new RegExp(
-        `^\\S+ ${mac} > ff:ff:ff:ff:ff:ff, .*Request who-has ${v4.replaceAll('.', '\\.')} tell ${v4.replaceAll('.', '\\.')},`,
+        `^\\S+ ${mac} > ff:ff:ff:ff:ff:ff, .*Request who-has ` +
+          `${v4.replaceAll('.', '\\.')} tell ${v4.replaceAll('.', '\\.')},`,
         'm',
       );
       const na = new RegExp(

@@ -182,67 +182,74 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     JSON.parse(l.stdout); // stdout stays the ls schema
   });
 
-  it('kill -9 during 30 attaches, then lost records: re-asked attaches made or adopted, orphans fixed, check clean', async () => {
-    const conn = connectAgent(agent.socket);
-    const burst = TARGETS.map((t, i) => conn.call(conn.client.attach, request(t, i), 30_000).catch(() => undefined));
-    await new Promise((r) => setTimeout(r, 150));
-    agent.proc.kill('SIGKILL');
-    await Promise.all(burst);
-    conn.close();
-    await agent.stop();
-    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
-      '--host-name',
-      `${P}-h1`,
-      '--lifecycle-pass-ms',
-      '500',
-    ]);
-    const again = connectAgent(agent.socket);
-    try {
-      for (const [i, t] of TARGETS.entries()) await again.call(again.client.attach, request(t, i), 30_000);
-    } finally {
-      again.close();
-    }
-    let check = await cli(agent.socket, 'check', '--json');
-    assert.equal(
-      check.code,
-      0,
-      check.stdout + check.stderr + JSON.stringify(await ls()) + (await sh.run('ip', ['-n', NS, '-br', 'link'])).stdout,
-    );
-    assert.equal(await hostVeths(), (await ls()).filter((x) => x.hostIfname).length);
-
-    // Records lost: the first 3 re-asked are adopted as they are; the other 27 are orphans.
-    await agent.stop();
-    renameSync(`${agent.stateDir}/attachments`, `${agent.stateDir}/attachments.lost`);
-    agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
-      '--host-name',
-      `${P}-h1`,
-      '--lifecycle-pass-ms',
-      '60000',
-    ]);
-    for (const [i, t] of TARGETS.slice(0, 3).entries()) {
-      const r = await cli(agent.socket, 'attach', 'br-b', `netns:${t}`, `10.62.0.${i + 10}/24`);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^already attached/, 'adopted, not made again');
-    }
-    check = await cli(agent.socket, 'check', '--json');
-    assert.equal(check.code, 1);
-    // The 27 unasked targets, plus the restarted container's veth (its record went too; the labelled one is re-made from its labels).
-    assert.ok(JSON.parse(check.stdout).orphans >= 27, check.stdout);
-    const fixed = await cli(agent.socket, 'check', '--fix', '--json');
-    assert.equal(fixed.code, 0, fixed.stdout);
-    check = await cli(agent.socket, 'check', '--json');
-    assert.equal(check.code, 0, check.stdout);
-    const s = JSON.parse(check.stdout);
-    assert.deepEqual([s.leaks, s.orphans, s.duplicates], [0, 0, 0]);
-    const rows = await ls();
-    assert.equal(await hostVeths(), rows.filter((x) => x.hostIfname).length);
-    for (const t of TARGETS.slice(0, 3))
-      assert.ok(
-        rows.some((x) => x.container === t && x.state === 'up'),
-        t,
+  it(
+    'kill -9 during 30 attaches, then lost records: ' + 're-asked attaches made or adopted, orphans fixed, check clean',
+    async () => {
+      const conn = connectAgent(agent.socket);
+      const burst = TARGETS.map((t, i) => conn.call(conn.client.attach, request(t, i), 30_000).catch(() => undefined));
+      await new Promise((r) => setTimeout(r, 150));
+      agent.proc.kill('SIGKILL');
+      await Promise.all(burst);
+      conn.close();
+      await agent.stop();
+      agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
+        '--host-name',
+        `${P}-h1`,
+        '--lifecycle-pass-ms',
+        '500',
+      ]);
+      const again = connectAgent(agent.socket);
+      try {
+        for (const [i, t] of TARGETS.entries()) await again.call(again.client.attach, request(t, i), 30_000);
+      } finally {
+        again.close();
+      }
+      let check = await cli(agent.socket, 'check', '--json');
+      assert.equal(
+        check.code,
+        0,
+        check.stdout +
+          check.stderr +
+          JSON.stringify(await ls()) +
+          (await sh.run('ip', ['-n', NS, '-br', 'link'])).stdout,
       );
-    assert.ok(await victimStillThere(), 'the unrelated interface survived every pass');
-  });
+      assert.equal(await hostVeths(), (await ls()).filter((x) => x.hostIfname).length);
+
+      // Records lost: the first 3 re-asked are adopted as they are; the other 27 are orphans.
+      await agent.stop();
+      renameSync(`${agent.stateDir}/attachments`, `${agent.stateDir}/attachments.lost`);
+      agent = await startAgentIn(NS, agent.socket.replace(/\/agent\.sock$/, ''), [
+        '--host-name',
+        `${P}-h1`,
+        '--lifecycle-pass-ms',
+        '60000',
+      ]);
+      for (const [i, t] of TARGETS.slice(0, 3).entries()) {
+        const r = await cli(agent.socket, 'attach', 'br-b', `netns:${t}`, `10.62.0.${i + 10}/24`);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^already attached/, 'adopted, not made again');
+      }
+      check = await cli(agent.socket, 'check', '--json');
+      assert.equal(check.code, 1);
+      // The 27 unasked targets, plus the restarted container's veth (its record went too; the labelled one is re-made
+      // from its labels).
+      assert.ok(JSON.parse(check.stdout).orphans >= 27, check.stdout);
+      const fixed = await cli(agent.socket, 'check', '--fix', '--json');
+      assert.equal(fixed.code, 0, fixed.stdout);
+      check = await cli(agent.socket, 'check', '--json');
+      assert.equal(check.code, 0, check.stdout);
+      const s = JSON.parse(check.stdout);
+      assert.deepEqual([s.leaks, s.orphans, s.duplicates], [0, 0, 0]);
+      const rows = await ls();
+      assert.equal(await hostVeths(), rows.filter((x) => x.hostIfname).length);
+      for (const t of TARGETS.slice(0, 3))
+        assert.ok(
+          rows.some((x) => x.container === t && x.state === 'up'),
+          t,
+        );
+      assert.ok(await victimStillThere(), 'the unrelated interface survived every pass');
+    },
+  );
 });
 
 function victimStillThere(): Promise<boolean> {

@@ -99,18 +99,22 @@ describe('mesh through the agent gRPC API', () => {
     );
   });
 
-  it('a restarted agent converges to the mesh it held, with no new order (a port deleted while it was down comes back)', async () => {
-    const h1 = fleet.host('h1');
-    await agents.get('h1')!.stop();
-    conns.get('h1')!.close();
-    const port = specFor('h1', 2).networks[0]!.tunnels[0]!.port;
-    await sh.run('ovs-vsctl', [`--db=${h1.ovsDb}`, 'del-port', 'ovs-blue', port]);
-    assert.equal((await fleet.ping(c[0]!, '10.5.5.2')).ok, false);
-    conns.set('h1', await start('h1'));
-    assert.ok(await fleet.pingEventually(c[0]!, '10.5.5.2', 20));
-    const conn = conns.get('h1')!;
-    assert.equal((await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 })).generation, 2);
-  });
+  it(
+    'a restarted agent converges to the mesh it held, ' +
+      'with no new order (a port deleted while it was down comes back)',
+    async () => {
+      const h1 = fleet.host('h1');
+      await agents.get('h1')!.stop();
+      conns.get('h1')!.close();
+      const port = specFor('h1', 2).networks[0]!.tunnels[0]!.port;
+      await sh.run('ovs-vsctl', [`--db=${h1.ovsDb}`, 'del-port', 'ovs-blue', port]);
+      assert.equal((await fleet.ping(c[0]!, '10.5.5.2')).ok, false);
+      conns.set('h1', await start('h1'));
+      assert.ok(await fleet.pingEventually(c[0]!, '10.5.5.2', 20));
+      const conn = conns.get('h1')!;
+      assert.equal((await conn.call(conn.client.meshStatus, { network: '', waitUpMs: 0 })).generation, 2);
+    },
+  );
 
   it('the CLI: mesh apply FILE --host gives the agent its part; mesh status shows it; bad input exits 2', async () => {
     const h1 = fleet.host('h1');

@@ -59,7 +59,8 @@ describe('mesh over user-space OVS', () => {
     assert.equal((await fleet.ping(c.b1!, '10.1.1.2', { df: true, size: 1458 - 27 })).ok, false, 'GRE 1431');
     assert.ok((await fleet.ping(c.v1!, '10.3.3.2', { df: true, size: 1450 - 28 })).ok, 'VXLAN 1422');
     assert.equal((await fleet.ping(c.v1!, '10.3.3.2', { df: true, size: 1450 - 27 })).ok, false, 'VXLAN 1423');
-    // The datapath itself agrees: with both containers' MTU raised to the underlay's, one byte more than planned is still dropped.
+    // The datapath itself agrees: with both containers' MTU raised to the underlay's, one byte more than planned is
+    // still dropped.
     for (const [x, y, mtu] of [
       [c.b1!, c.b2!, 1458],
       [c.v1!, c.v2!, 1450],
@@ -78,28 +79,31 @@ describe('mesh over user-space OVS', () => {
     }
   });
 
-  it('a joining host changes exactly one thing on each existing host, with no lost reply on a running ping', async () => {
-    const running = fleet.ping(c.b1!, '10.1.1.2', { count: 30, intervalS: '0.1' });
-    for (const h of fleet.hosts) h.runner.calls.length = 0;
-    nets[0]!.members.push('h3');
-    const res = await applyAll();
-    for (const h of ['h1', 'h2']) {
-      const writes = fleet.host(h).runner.calls.filter(isMeshWrite);
-      assert.equal(writes.length, 1, `${h}: ${JSON.stringify(writes)}`);
-      assert.ok(writes[0]!.args.includes('add-port') && writes[0]!.args.includes('options:remote_ip=10.99.0.13'));
-      assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length], [1, 0]);
-    }
-    // h3 itself: its bridge and one port per peer.
-    assert.deepEqual(
-      res.get('h3')!.added.map((t) => t.peer),
-      ['h1', 'h2'],
-    );
-    const r = await running;
-    assert.ok(r.ok && /30 received/.test(r.out), r.out);
-    c.b3 = await fleet.container('h3', 'ovs', 'ovs-blue', '10.1.1.9/24', 1458);
-    assert.ok(await fleet.pingEventually(c.b3, '10.1.1.1'));
-    assert.ok(await fleet.pingEventually(c.b3, '10.1.1.2'));
-  });
+  it(
+    'a joining host changes exactly one thing on each existing host, ' + 'with no lost reply on a running ping',
+    async () => {
+      const running = fleet.ping(c.b1!, '10.1.1.2', { count: 30, intervalS: '0.1' });
+      for (const h of fleet.hosts) h.runner.calls.length = 0;
+      nets[0]!.members.push('h3');
+      const res = await applyAll();
+      for (const h of ['h1', 'h2']) {
+        const writes = fleet.host(h).runner.calls.filter(isMeshWrite);
+        assert.equal(writes.length, 1, `${h}: ${JSON.stringify(writes)}`);
+        assert.ok(writes[0]!.args.includes('add-port') && writes[0]!.args.includes('options:remote_ip=10.99.0.13'));
+        assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length], [1, 0]);
+      }
+      // h3 itself: its bridge and one port per peer.
+      assert.deepEqual(
+        res.get('h3')!.added.map((t) => t.peer),
+        ['h1', 'h2'],
+      );
+      const r = await running;
+      assert.ok(r.ok && /30 received/.test(r.out), r.out);
+      c.b3 = await fleet.container('h3', 'ovs', 'ovs-blue', '10.1.1.9/24', 1458);
+      assert.ok(await fleet.pingEventually(c.b3, '10.1.1.1'));
+      assert.ok(await fleet.pingEventually(c.b3, '10.1.1.2'));
+    },
+  );
 
   it('status comes from the BFD watch (no ovs-vsctl per call); a wait for up ends once every tunnel is up', async () => {
     const h3 = fleet.host('h3');

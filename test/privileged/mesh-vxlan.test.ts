@@ -58,25 +58,28 @@ describe('mesh of a Linux-bridge network over kernel VXLAN', () => {
     assert.equal(link.master, 'br-green');
   });
 
-  it('a joining host: one tunnel (flood entry) on each existing host, plus its firewall allowing the newcomer', async () => {
-    for (const h of fleet.hosts) h.runner.calls.length = 0;
-    green.members.push('h3');
-    const res = await applyAll();
-    for (const h of ['h1', 'h2']) {
-      const w = fleet.host(h).runner.calls.filter(isMeshWrite);
-      assert.deepEqual(
-        w.map((x) => [x.cmd, ...x.args]),
-        [
-          ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', device(), 'dst', '10.99.0.13'],
-          ['nft', '-f', '-'],
-        ],
-      );
-      assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length, res.get(h)!.kept], [1, 0, 1]);
-    }
-    c.g3 = await fleet.container('h3', 'bridge', 'br-green', '10.2.2.3/24', 1450);
-    assert.ok(await fleet.pingEventually(c.g3, '10.2.2.1'));
-    assert.ok(await fleet.pingEventually(c.g3, '10.2.2.2'));
-  });
+  it(
+    'a joining host: ' + 'one tunnel (flood entry) on each existing host, plus its firewall allowing the newcomer',
+    async () => {
+      for (const h of fleet.hosts) h.runner.calls.length = 0;
+      green.members.push('h3');
+      const res = await applyAll();
+      for (const h of ['h1', 'h2']) {
+        const w = fleet.host(h).runner.calls.filter(isMeshWrite);
+        assert.deepEqual(
+          w.map((x) => [x.cmd, ...x.args]),
+          [
+            ['bridge', 'fdb', 'append', '00:00:00:00:00:00', 'dev', device(), 'dst', '10.99.0.13'],
+            ['nft', '-f', '-'],
+          ],
+        );
+        assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length, res.get(h)!.kept], [1, 0, 1]);
+      }
+      c.g3 = await fleet.container('h3', 'bridge', 'br-green', '10.2.2.3/24', 1450);
+      assert.ok(await fleet.pingEventually(c.g3, '10.2.2.1'));
+      assert.ok(await fleet.pingEventually(c.g3, '10.2.2.2'));
+    },
+  );
 
   it('a flooded frame reaches each host once', async () => {
     assert.deepEqual(await fleet.arpRequestsSeen(c.g1!, [c.g2!, c.g3!], '10.2.2.200'), [1, 1]);

@@ -102,61 +102,68 @@ async function everyStepFails(
 }
 
 for (const path of PATHS)
-  test(`macvlan (${path}): a failure at any step leaves nothing (also a container eth1 that is not ours stays)`, async (tc) => {
-    const t = scope(tc);
-    const p = uniq();
-    const host = await netns(t, `${p}-h`);
-    const cont = await netns(t, `${p}-c`);
-    await sh('ip', ['-n', host, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
-    await sh('ip', ['-n', host, 'link', 'set', 'nic0', 'up']);
-    const steps = await everyStepFails(
-      t,
-      path,
-      host,
-      cont,
-      order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }),
-      async () => '',
-    );
-    assert.ok(steps >= 4, `${steps} commands`);
-    // The container already has an eth1 of its own: the attach fails and that eth1 is untouched.
-    await sh('ip', ['-n', cont, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'theirs']);
-    const before = await dumpNs(`/run/netns/${cont}`);
-    const sysfs = await mountNsSysfs(`/run/netns/${host}`);
-    t.after(() => sysfs.release());
-    const runner = new NsRunner(`/run/netns/${host}`);
-    const a = new Attacher({
-      runner,
-      ip: ipFor(path, runner, `/run/netns/${host}`),
-      records: new RecordStore(tempDir(t, 'fnp-st')),
-      log: silentLogger(),
-      sysClassNet: sysfs.classNet,
-      garp: false,
-      resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
-      capabilities: async () => ALL,
-    });
-    await assert.rejects(a.attach(order(['nic0', `netns:${cont}`, '10.60.0.2/24'])), FleetnetError);
-    assert.equal(await dumpNs(`/run/netns/${cont}`), before);
-  });
+  test(
+    `macvlan (${path}): a failure at any step leaves nothing ` + `(also a container eth1 that is not ours stays)`,
+    async (tc) => {
+      const t = scope(tc);
+      const p = uniq();
+      const host = await netns(t, `${p}-h`);
+      const cont = await netns(t, `${p}-c`);
+      await sh('ip', ['-n', host, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
+      await sh('ip', ['-n', host, 'link', 'set', 'nic0', 'up']);
+      const steps = await everyStepFails(
+        t,
+        path,
+        host,
+        cont,
+        order(['nic0', `netns:${cont}`, '10.60.0.2/24@10.60.0.1', 'fd60::2/64@fd60::1'], { macvlanMode: 'private' }),
+        async () => '',
+      );
+      assert.ok(steps >= 4, `${steps} commands`);
+      // The container already has an eth1 of its own: the attach fails and that eth1 is untouched.
+      await sh('ip', ['-n', cont, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'theirs']);
+      const before = await dumpNs(`/run/netns/${cont}`);
+      const sysfs = await mountNsSysfs(`/run/netns/${host}`);
+      t.after(() => sysfs.release());
+      const runner = new NsRunner(`/run/netns/${host}`);
+      const a = new Attacher({
+        runner,
+        ip: ipFor(path, runner, `/run/netns/${host}`),
+        records: new RecordStore(tempDir(t, 'fnp-st')),
+        log: silentLogger(),
+        sysClassNet: sysfs.classNet,
+        garp: false,
+        resolver: new ContainerResolver({ runner, docker: () => undefined, netnsDir: '/run/netns' }),
+        capabilities: async () => ALL,
+      });
+      await assert.rejects(a.attach(order(['nic0', `netns:${cont}`, '10.60.0.2/24'])), FleetnetError);
+      assert.equal(await dumpNs(`/run/netns/${cont}`), before);
+    },
+  );
 
 for (const path of PATHS)
-  test(`OVS (${path}; new netdev bridge, tagged port): a failure at any step leaves nothing, in the kernel and in the OVS database`, async (tc) => {
-    const t = scope(tc);
-    const p = uniq();
-    const host = await netns(t, `${p}-h`);
-    const cont = await netns(t, `${p}-c`);
-    const db = await startOvs(t, host, tempDir(t, p));
-    const ovsState = async () =>
-      (await sh('ovs-vsctl', [`--db=${db}`, '--format=json', 'list', 'port'])).stdout.length +
-      ' ' +
-      (await sh('ovs-vsctl', [`--db=${db}`, 'list-br'])).stdout;
-    const steps = await everyStepFails(
-      t,
-      path,
-      host,
-      cont,
-      order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']),
-      ovsState,
-      db,
-    );
-    assert.ok(steps >= 5, `${steps} commands`);
-  });
+  test(
+    `OVS (${path}; new netdev bridge, tagged port): ` +
+      `a failure at any step leaves nothing, in the kernel and in the OVS database`,
+    async (tc) => {
+      const t = scope(tc);
+      const p = uniq();
+      const host = await netns(t, `${p}-h`);
+      const cont = await netns(t, `${p}-c`);
+      const db = await startOvs(t, host, tempDir(t, p));
+      const ovsState = async () =>
+        (await sh('ovs-vsctl', [`--db=${db}`, '--format=json', 'list', 'port'])).stdout.length +
+        ' ' +
+        (await sh('ovs-vsctl', [`--db=${db}`, 'list-br'])).stdout;
+      const steps = await everyStepFails(
+        t,
+        path,
+        host,
+        cont,
+        order([`ovs${p}`.slice(0, 15), `netns:${cont}`, '10.61.0.2/24', '@7']),
+        ovsState,
+        db,
+      );
+      assert.ok(steps >= 5, `${steps} commands`);
+    },
+  );

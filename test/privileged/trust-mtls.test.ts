@@ -119,14 +119,18 @@ const agentMethods = [...Object.values(AgentService), ...Object.values(AgentTrus
 })[];
 
 describe('enrollment', () => {
-  it('an agent enrolls with its token: key 0600 under its state dir, certificate named for the host, CA pinned, token gone', () => {
-    const f = agentTlsFiles(agents.ha!.stateDir);
-    assert.equal(statSync(f.key).mode & 0o777, 0o600);
-    assert.equal(statSync(f.dir).mode & 0o777, 0o700);
-    assert.equal(certNames(readFileSync(f.cert, 'utf8')).hostId, 'ha');
-    assert.equal(readFileSync(f.ca, 'utf8'), fleet.trust.ca.certPem);
-    assert.equal(existsSync(agents.ha!.tokenFile), false);
-  });
+  it(
+    'an agent enrolls with its token: ' +
+      'key 0600 under its state dir, certificate named for the host, CA pinned, token gone',
+    () => {
+      const f = agentTlsFiles(agents.ha!.stateDir);
+      assert.equal(statSync(f.key).mode & 0o777, 0o600);
+      assert.equal(statSync(f.dir).mode & 0o777, 0o700);
+      assert.equal(certNames(readFileSync(f.cert, 'utf8')).hostId, 'ha');
+      assert.equal(readFileSync(f.ca, 'utf8'), fleet.trust.ca.certPem);
+      assert.equal(existsSync(agents.ha!.tokenFile), false);
+    },
+  );
 
   it('a reused token, an expired one (1 s) and one made for another host are refused', async () => {
     const csrPem = await makeCsr(await generateKeyPair(), 'hc');
@@ -165,42 +169,46 @@ describe('every agent RPC', () => {
     assert.equal(r.code, status.OK);
   });
 
-  it("refuses no certificate, another CA, an expired one, a revoked one, and host certificates (its own and another host's)", async () => {
-    const revoked = await fleet.cred('controller', CONTROLLER_NAME);
-    fleet.trust.revocations.revoke({ serial: revoked.serial, name: CONTROLLER_NAME, reason: 'test' });
-    const pushed = await callCode(
-      agents.ha!.tcp,
-      'ha',
-      fleet.trust.controllerCredential(),
-      AgentTrustService.revoke as unknown as Method,
-      { serials: [revoked.serial] },
-    );
-    assert.equal(pushed.code, status.OK, pushed.details);
-    assert.equal(
-      (await callCode(agents.ha!.tcp, 'ha', revoked, AgentService.list as unknown as Method)).code,
-      status.PERMISSION_DENIED,
-    );
-    const clients: [string, Credential | 'none'][] = [
-      ['no certificate', 'none'],
-      ['another CA', await fleet.foreign('controller', CONTROLLER_NAME)],
-      ['expired', await fleet.cred('controller', CONTROLLER_NAME, { expired: true })],
-      ['revoked controller cert', revoked],
-      ['revoked host cert', await revokedHost()],
-      ['host ha (itself)', await fleet.cred('host', 'ha')],
-      ['host hb acting on ha', await fleet.cred('host', 'hb')],
-      ['a CLI user', await fleet.cred('cli', 'admin')],
-    ];
-    let checked = 0;
-    for (const m of agentMethods.filter((x) => x.path !== AgentService.health.path)) {
-      for (const [who, cred] of clients) {
-        const r = await callCode(agents.ha!.tcp, 'ha', cred, m);
-        assert.ok(DENIED.includes(r.code), `${m.path} by ${who}: got ${r.code} ${r.details}`);
-        checked++;
+  it(
+    'refuses no certificate, another CA, an expired one, a revoked one, ' +
+      "and host certificates (its own and another host's)",
+    async () => {
+      const revoked = await fleet.cred('controller', CONTROLLER_NAME);
+      fleet.trust.revocations.revoke({ serial: revoked.serial, name: CONTROLLER_NAME, reason: 'test' });
+      const pushed = await callCode(
+        agents.ha!.tcp,
+        'ha',
+        fleet.trust.controllerCredential(),
+        AgentTrustService.revoke as unknown as Method,
+        { serials: [revoked.serial] },
+      );
+      assert.equal(pushed.code, status.OK, pushed.details);
+      assert.equal(
+        (await callCode(agents.ha!.tcp, 'ha', revoked, AgentService.list as unknown as Method)).code,
+        status.PERMISSION_DENIED,
+      );
+      const clients: [string, Credential | 'none'][] = [
+        ['no certificate', 'none'],
+        ['another CA', await fleet.foreign('controller', CONTROLLER_NAME)],
+        ['expired', await fleet.cred('controller', CONTROLLER_NAME, { expired: true })],
+        ['revoked controller cert', revoked],
+        ['revoked host cert', await revokedHost()],
+        ['host ha (itself)', await fleet.cred('host', 'ha')],
+        ['host hb acting on ha', await fleet.cred('host', 'hb')],
+        ['a CLI user', await fleet.cred('cli', 'admin')],
+      ];
+      let checked = 0;
+      for (const m of agentMethods.filter((x) => x.path !== AgentService.health.path)) {
+        for (const [who, cred] of clients) {
+          const r = await callCode(agents.ha!.tcp, 'ha', cred, m);
+          assert.ok(DENIED.includes(r.code), `${m.path} by ${who}: got ${r.code} ${r.details}`);
+          checked++;
+        }
       }
-    }
-    assert.ok(agentMethods.length >= 7, 'every Agent and AgentTrust method is in the list');
-    assert.equal(checked, (agentMethods.length - 1) * clients.length);
-  });
+      assert.ok(agentMethods.length >= 7, 'every Agent and AgentTrust method is in the list');
+      assert.equal(checked, (agentMethods.length - 1) * clients.length);
+    },
+  );
 
   it("obeys the controller's certificate (List, Capabilities; Attach reaches validation)", async () => {
     const c = fleet.trust.controllerCredential();

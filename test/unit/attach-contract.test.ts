@@ -191,29 +191,32 @@ describe('attach rules, at every edge', () => {
     }
   });
 
-  it('accepts what the rules allow: /31 and /32 ends, a gateway inside, an IPv6 link-local gateway, the edge MTUs', () => {
-    for (const w of [
-      '10.1.1.0/31',
-      '10.1.1.1/31',
-      '10.1.1.0/32',
-      '10.1.1.255/32',
-      '10.1.1.254/24@10.1.1.1',
-      'fd00::5/64@fe80::1',
-      'fd00::/64',
-    ]) {
-      assert.equal(parseAttachWords(['br1', 'web1', w]).addresses.length, 1, w);
-      assert.equal(
-        attachSpecOfRequest({ ...AGENT, addresses: [st(w.split('@')[0]!, w.split('@')[1] ?? '')] }).addresses.length,
-        1,
-        w,
-      );
-    }
-    assert.equal(parseMtu(68), 68);
-    assert.equal(parseMtu('65535'), 65535);
-    for (const n of ['eth1', 'e-1_2.x', 'A'.repeat(15)]) assert.equal(parseNewIfName(n), n);
-    for (const n of ['.', '..', 'a'.repeat(16), '-x', 'a b', 'a/b', 'é'])
-      assert.throws(() => parseNewIfName(n), FleetnetError, n);
-  });
+  it(
+    'accepts what the rules allow: ' + '/31 and /32 ends, a gateway inside, an IPv6 link-local gateway, the edge MTUs',
+    () => {
+      for (const w of [
+        '10.1.1.0/31',
+        '10.1.1.1/31',
+        '10.1.1.0/32',
+        '10.1.1.255/32',
+        '10.1.1.254/24@10.1.1.1',
+        'fd00::5/64@fe80::1',
+        'fd00::/64',
+      ]) {
+        assert.equal(parseAttachWords(['br1', 'web1', w]).addresses.length, 1, w);
+        assert.equal(
+          attachSpecOfRequest({ ...AGENT, addresses: [st(w.split('@')[0]!, w.split('@')[1] ?? '')] }).addresses.length,
+          1,
+          w,
+        );
+      }
+      assert.equal(parseMtu(68), 68);
+      assert.equal(parseMtu('65535'), 65535);
+      for (const n of ['eth1', 'e-1_2.x', 'A'.repeat(15)]) assert.equal(parseNewIfName(n), n);
+      for (const n of ['.', '..', 'a'.repeat(16), '-x', 'a b', 'a/b', 'é'])
+        assert.throws(() => parseNewIfName(n), FleetnetError, n);
+    },
+  );
 
   it('a label is the attach grammar, host interface first, with options anywhere; bad labels are refused', () => {
     const s = parseAttachLabel(' br1  192.168.1.10/24@192.168.1.254 -i eth2 U:web1@10 --mtu 1400 ', {
@@ -291,12 +294,13 @@ describe('request fingerprints', () => {
     const spec = parseAttachWords(['br1', 'web1', '10.1.1.5/24@10.1.1.1', 'dhcp'], { mtu: '1400' });
     assert.equal(
       agentFingerprint({ ...spec, hostIf: spec.hostIf! }),
-      '{"hostIf":"br1","kind":"","addrs":["10.1.1.5/24@10.1.1.1","dhcp:dhcp:"],"mac":"auto","id":"","mtu":1400,"hostIfname":""}',
+      '{"hostIf":"br1","kind":"","addrs":["10.1.1.5/24@10.1.1.1","dhcp:dhcp:"],' +
+        '"mac":"auto","id":"","mtu":1400,"hostIfname":""}',
     );
     assert.equal(
       agentFingerprint({ ...spec, hostIf: spec.hostIf!, macvlanMode: 'vepa', trunk: parseNewIfName('eth0') }),
-      '{"hostIf":"br1","kind":"","addrs":["10.1.1.5/24@10.1.1.1","dhcp:dhcp:"],"mac":"auto","id":"","mtu":1400,"hostIfname":"",' +
-        '"macvlanMode":"vepa","trunk":"eth0"}',
+      '{"hostIf":"br1","kind":"","addrs":["10.1.1.5/24@10.1.1.1","dhcp:dhcp:"],' +
+        '"mac":"auto","id":"","mtu":1400,"hostIfname":"","macvlanMode":"vepa","trunk":"eth0"}',
     );
     const u = parseAttachWords(['web1', 'fd00::5/64', '10.1.1.5/24', 'U:myhost.foo.com'], {});
     assert.equal(

@@ -34,29 +34,33 @@ const blob = (seed = randomBytes(32)) => {
   return Buffer.concat([len(t.length), t, len(32), seed]);
 };
 
-test('known_hosts: pinned key passes, another key is a mismatch (even with --accept-new), unknown host pinned only with --accept-new', (t) => {
-  const f = join(tmp(t), 'kh');
-  const k1 = blob();
-  const k2 = blob();
-  assert.deepEqual(verifyHostKey(f, '10.0.0.1', k1, false), {
-    ok: false,
-    reason: 'unknown',
-    fingerprint: fingerprint(k1),
-  });
-  const pinned = verifyHostKey(f, '10.0.0.1', k1, true);
-  assert.deepEqual(pinned, { ok: true, pinnedNow: true, fingerprint: fingerprint(k1) });
-  assert.match(readFileSync(f, 'utf8'), /^10\.0\.0\.1 ssh-ed25519 [A-Za-z0-9+/=]+\n$/);
-  assert.deepEqual(verifyHostKey(f, '10.0.0.1', k1, false), {
-    ok: true,
-    pinnedNow: false,
-    fingerprint: fingerprint(k1),
-  });
-  assert.equal(verifyHostKey(f, '10.0.0.1', k2, true).ok, false);
-  assert.equal(readFileSync(f, 'utf8').split('\n').filter(Boolean).length, 1, 'a mismatch never re-pins');
-  assert.match(fingerprint(k1), /^SHA256:[A-Za-z0-9+/]{43}$/);
-  assert.equal(knownHostsName('10.0.0.1', 22), '10.0.0.1');
-  assert.equal(knownHostsName('10.0.0.1', 2222), '[10.0.0.1]:2222');
-});
+test(
+  'known_hosts: pinned key passes, another key is a mismatch (even with --accept-new), ' +
+    'unknown host pinned only with --accept-new',
+  (t) => {
+    const f = join(tmp(t), 'kh');
+    const k1 = blob();
+    const k2 = blob();
+    assert.deepEqual(verifyHostKey(f, '10.0.0.1', k1, false), {
+      ok: false,
+      reason: 'unknown',
+      fingerprint: fingerprint(k1),
+    });
+    const pinned = verifyHostKey(f, '10.0.0.1', k1, true);
+    assert.deepEqual(pinned, { ok: true, pinnedNow: true, fingerprint: fingerprint(k1) });
+    assert.match(readFileSync(f, 'utf8'), /^10\.0\.0\.1 ssh-ed25519 [A-Za-z0-9+/=]+\n$/);
+    assert.deepEqual(verifyHostKey(f, '10.0.0.1', k1, false), {
+      ok: true,
+      pinnedNow: false,
+      fingerprint: fingerprint(k1),
+    });
+    assert.equal(verifyHostKey(f, '10.0.0.1', k2, true).ok, false);
+    assert.equal(readFileSync(f, 'utf8').split('\n').filter(Boolean).length, 1, 'a mismatch never re-pins');
+    assert.match(fingerprint(k1), /^SHA256:[A-Za-z0-9+/]{43}$/);
+    assert.equal(knownHostsName('10.0.0.1', 22), '10.0.0.1');
+    assert.equal(knownHostsName('10.0.0.1', 2222), '[10.0.0.1]:2222');
+  },
+);
 
 test('known_hosts: hashed entries and host lists are understood', (t) => {
   const f = join(tmp(t), 'kh');
@@ -65,7 +69,9 @@ test('known_hosts: hashed entries and host lists are understood', (t) => {
   const hash = createHmac('sha1', salt).update('[10.0.0.9]:2200').digest('base64');
   writeFileSync(
     f,
-    `# comment\n@revoked * ssh-ed25519 AAAA\n|1|${salt.toString('base64')}|${hash} ssh-ed25519 ${k.toString('base64')}\nother,10.0.0.8 ssh-ed25519 ${k.toString('base64')}\n`,
+    `# comment\n@revoked * ssh-ed25519 AAAA\n` +
+      `|1|${salt.toString('base64')}|${hash} ssh-ed25519 ${k.toString('base64')}\n` +
+      `other,10.0.0.8 ssh-ed25519 ${k.toString('base64')}\n`,
   );
   assert.equal(verifyHostKey(f, '[10.0.0.9]:2200', k, false).ok, true);
   assert.equal(verifyHostKey(f, '10.0.0.8', k, false).ok, true);
@@ -95,44 +101,48 @@ test('prerequisites: says exactly what is missing and how to fix it', () => {
   assert.match(miss[0]!.fix, /install the iproute2 package/);
 });
 
-test("runtime: the host's Node.js when it is our major version, else ours only on the same arch and a new enough glibc", () => {
-  const local = { arch: 'x64', glibc: '2.36', nodeMajor: 24 };
-  assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '24.1.0' } }), local), {
-    ship: false,
-    nodePath: '/usr/bin/node',
-  });
-  assert.equal(
-    planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local).ship,
-    true,
-    'older: native modules would not load',
-  );
-  assert.equal(
-    planRuntime(facts({ node: { path: '/usr/bin/node', version: '26.0.0' } }), local).ship,
-    true,
-    'newer: another ABI too',
-  );
-  assert.equal(planRuntime(facts(), local).ship, true);
-  const kind = (f: () => unknown) => {
-    try {
-      f();
-      return 'ok';
-    } catch (e) {
-      return (e as FleetnetError).kind + ': ' + (e as Error).message;
-    }
-  };
-  assert.match(
-    kind(() => planRuntime(facts({ arch: 'aarch64' }), local)),
-    /^unsupported: .*cannot run on aarch64/,
-  );
-  assert.match(
-    kind(() => planRuntime(facts({ libc: { kind: 'musl' } }), local)),
-    /^unsupported: .*glibc ≥ 2\.36 \(the host has musl\)/,
-  );
-  assert.match(
-    kind(() => planRuntime(facts({ libc: { kind: 'glibc', version: '2.31' } }), local)),
-    /^unsupported: .*glibc 2\.31/,
-  );
-});
+test(
+  "runtime: the host's Node.js when it is our major version, " +
+    'else ours only on the same arch and a new enough glibc',
+  () => {
+    const local = { arch: 'x64', glibc: '2.36', nodeMajor: 24 };
+    assert.deepEqual(planRuntime(facts({ node: { path: '/usr/bin/node', version: '24.1.0' } }), local), {
+      ship: false,
+      nodePath: '/usr/bin/node',
+    });
+    assert.equal(
+      planRuntime(facts({ node: { path: '/usr/bin/node', version: '20.11.0' } }), local).ship,
+      true,
+      'older: native modules would not load',
+    );
+    assert.equal(
+      planRuntime(facts({ node: { path: '/usr/bin/node', version: '26.0.0' } }), local).ship,
+      true,
+      'newer: another ABI too',
+    );
+    assert.equal(planRuntime(facts(), local).ship, true);
+    const kind = (f: () => unknown) => {
+      try {
+        f();
+        return 'ok';
+      } catch (e) {
+        return (e as FleetnetError).kind + ': ' + (e as Error).message;
+      }
+    };
+    assert.match(
+      kind(() => planRuntime(facts({ arch: 'aarch64' }), local)),
+      /^unsupported: .*cannot run on aarch64/,
+    );
+    assert.match(
+      kind(() => planRuntime(facts({ libc: { kind: 'musl' } }), local)),
+      /^unsupported: .*glibc ≥ 2\.36 \(the host has musl\)/,
+    );
+    assert.match(
+      kind(() => planRuntime(facts({ libc: { kind: 'glibc', version: '2.31' } }), local)),
+      /^unsupported: .*glibc 2\.31/,
+    );
+  },
+);
 
 test('facts are read from the exact commands a host answers', async () => {
   const r = new FakeRunner((c) => {

@@ -37,7 +37,8 @@ describe('completion scripts', () => {
   it('bash: complete -p fleetnet after sourcing; subcommands, -o values and the shell names complete', async (t) => {
     if (!(await have('bash'))) return t.skip('bash is not installed');
     const probe = (words: string[]) =>
-      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; COMPREPLY=(); _fleetnet; echo "\${COMPREPLY[*]}"`;
+      `COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; ` +
+      `COMPREPLY=(); _fleetnet; echo "\${COMPREPLY[*]}"`;
     const r = await sh.run('bash', [
       '--norc',
       '-c',
@@ -64,7 +65,8 @@ describe('completion scripts', () => {
     const r = await sh.run('zsh', [
       '-f',
       '-c',
-      `autoload -U compinit && compinit -u -D && source ${scripts.zsh} && print -r -- \${_comps[fleetnet]} \${_fleetnet_cmds[fleetnet host]}`,
+      `autoload -U compinit && compinit -u -D && source ${scripts.zsh} && print -r -- ` +
+        `\${_comps[fleetnet]} \${_fleetnet_cmds[fleetnet host]}`,
     ]);
     assert.match(r.stdout, /^_fleetnet add ls rm rotate-cert/);
   });

@@ -47,29 +47,32 @@ test('controller address: flag, then env, then config file, else the local agent
   await assert.rejects(requireController({ local: true }, 'net ls'), (e: FleetnetError) => e.kind === 'invalid');
 });
 
-test('contexts: current-context, --context and FLEETNET_CONTEXT choose; --config and FLEETNET_CONFIG name the file', async (t) => {
-  const { dir, file, env } = home(t);
-  writeFileSync(file, CONTEXTS);
-  const cur = await chooseController({}, env);
-  assert.deepEqual(cur?.addrs, ['10.0.0.2:7440', '10.0.0.3:7440']);
-  assert.match(cur!.from, /context prod/);
-  assert.deepEqual((await chooseController({ context: 'lab' }, env))?.addrs, ['10.99.0.2:7440']);
-  assert.deepEqual((await chooseController({}, { ...env, FLEETNET_CONTEXT: 'lab' }))?.addrs, ['10.99.0.2:7440']);
-  assert.deepEqual(
-    (await chooseController({ controller: '10.5.5.5' }, env))?.addrs,
-    ['10.5.5.5:7440'],
-    'a flag beats the file',
-  );
-  await assert.rejects(
-    chooseController({ context: 'nope' }, env),
-    (e: FleetnetError) => /context 'nope'.*is not in/.test(e.message) && /prod, lab/.test(e.hint ?? ''),
-  );
-  const other = join(dir, 'other.yaml');
-  writeFileSync(other, 'contexts:\n  x:\n    controllers: [10.7.0.1:7440]\ncurrent-context: x\n');
-  assert.deepEqual((await chooseController({ config: other }, env))?.addrs, ['10.7.0.1:7440']);
-  assert.deepEqual((await chooseController({}, { ...env, FLEETNET_CONFIG: other }))?.addrs, ['10.7.0.1:7440']);
-  await assert.rejects(chooseController({ config: join(dir, 'missing.yaml') }, env), /does not exist/);
-});
+test(
+  'contexts: current-context, --context and FLEETNET_CONTEXT choose; ' + '--config and FLEETNET_CONFIG name the file',
+  async (t) => {
+    const { dir, file, env } = home(t);
+    writeFileSync(file, CONTEXTS);
+    const cur = await chooseController({}, env);
+    assert.deepEqual(cur?.addrs, ['10.0.0.2:7440', '10.0.0.3:7440']);
+    assert.match(cur!.from, /context prod/);
+    assert.deepEqual((await chooseController({ context: 'lab' }, env))?.addrs, ['10.99.0.2:7440']);
+    assert.deepEqual((await chooseController({}, { ...env, FLEETNET_CONTEXT: 'lab' }))?.addrs, ['10.99.0.2:7440']);
+    assert.deepEqual(
+      (await chooseController({ controller: '10.5.5.5' }, env))?.addrs,
+      ['10.5.5.5:7440'],
+      'a flag beats the file',
+    );
+    await assert.rejects(
+      chooseController({ context: 'nope' }, env),
+      (e: FleetnetError) => /context 'nope'.*is not in/.test(e.message) && /prod, lab/.test(e.hint ?? ''),
+    );
+    const other = join(dir, 'other.yaml');
+    writeFileSync(other, 'contexts:\n  x:\n    controllers: [10.7.0.1:7440]\ncurrent-context: x\n');
+    assert.deepEqual((await chooseController({ config: other }, env))?.addrs, ['10.7.0.1:7440']);
+    assert.deepEqual((await chooseController({}, { ...env, FLEETNET_CONFIG: other }))?.addrs, ['10.7.0.1:7440']);
+    await assert.rejects(chooseController({ config: join(dir, 'missing.yaml') }, env), /does not exist/);
+  },
+);
 
 test('settings file mistakes: FILE:LINE, the key, the fix', async (t) => {
   const { file, env } = home(t);

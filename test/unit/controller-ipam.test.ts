@@ -128,43 +128,46 @@ test('static address: reserved fleet-wide, refused naming the holder, network fo
   );
 });
 
-test('allocation: dual stack, skips network, gateway and taken addresses, stays in the IPAM range, then runs out', async (t) => {
-  const { store } = await fleet(t);
-  await store.transact((tx) => decideAttach(tx, input(['s', '10.1.1.2/24'], { host: 'h1' }), 1));
-  const got = [];
-  for (const name of ['a', 'b'])
-    got.push(
-      (
-        await store.transact((tx) => decideAttach(tx, input([name], { host: 'h1', net: 'blue' }), 1))
-      ).attachment.addresses.map((x) => x.cidr),
+test(
+  'allocation: dual stack, skips network, gateway and taken addresses, stays in the IPAM range, ' + 'then runs out',
+  async (t) => {
+    const { store } = await fleet(t);
+    await store.transact((tx) => decideAttach(tx, input(['s', '10.1.1.2/24'], { host: 'h1' }), 1));
+    const got = [];
+    for (const name of ['a', 'b'])
+      got.push(
+        (
+          await store.transact((tx) => decideAttach(tx, input([name], { host: 'h1', net: 'blue' }), 1))
+        ).attachment.addresses.map((x) => x.cidr),
+      );
+    assert.deepEqual(got, [
+      ['10.1.1.3/24', 'fd00:1::1/64'],
+      ['10.1.1.4/24', 'fd00:1::2/64'],
+    ]);
+    const red = [];
+    for (const name of ['r1', 'r2', 'r3'])
+      red.push(
+        (await store.transact((tx) => decideAttach(tx, input([name], { host: 'h1', net: 'red' }), 1))).attachment
+          .addresses[0]!.cidr,
+      );
+    assert.deepEqual(red, ['10.2.0.2/29', '10.2.0.3/29', '10.2.0.4/29']);
+    await assert.rejects(
+      store.transact((tx) => decideAttach(tx, input(['r4'], { host: 'h1', net: 'red' }), 1)),
+      (e: FleetnetError) => e.kind === 'conflict' && /no free IPv4/.test(e.message),
     );
-  assert.deepEqual(got, [
-    ['10.1.1.3/24', 'fd00:1::1/64'],
-    ['10.1.1.4/24', 'fd00:1::2/64'],
-  ]);
-  const red = [];
-  for (const name of ['r1', 'r2', 'r3'])
-    red.push(
-      (await store.transact((tx) => decideAttach(tx, input([name], { host: 'h1', net: 'red' }), 1))).attachment
-        .addresses[0]!.cidr,
+    // A failed decision leaves nothing behind (the transaction rolled back).
+    assert.equal(
+      await store.read((tx) => tx.getAttachment(attachmentIdOf('h1', { kind: 'auto', value: 'r4' }, 'eth1'))),
+      undefined,
     );
-  assert.deepEqual(red, ['10.2.0.2/29', '10.2.0.3/29', '10.2.0.4/29']);
-  await assert.rejects(
-    store.transact((tx) => decideAttach(tx, input(['r4'], { host: 'h1', net: 'red' }), 1)),
-    (e: FleetnetError) => e.kind === 'conflict' && /no free IPv4/.test(e.message),
-  );
-  // A failed decision leaves nothing behind (the transaction rolled back).
-  assert.equal(
-    await store.read((tx) => tx.getAttachment(attachmentIdOf('h1', { kind: 'auto', value: 'r4' }, 'eth1'))),
-    undefined,
-  );
-  // Detach releases: after the agent confirms, the address is free again and wraps around.
-  const d = await store.transact((tx) => decideDetach(tx, { host: 'h1', target: { kind: 'auto', value: 'r2' } }, 2));
-  assert.equal(d.attachment?.state, 'detaching');
-  assert.equal(await store.transact((tx) => finishDetach(tx, d.attachment!.id, d.attachment!.generation)), true);
-  const r5 = await store.transact((tx) => decideAttach(tx, input(['r5'], { host: 'h1', net: 'red' }), 3));
-  assert.equal(r5.attachment.addresses[0]!.cidr, '10.2.0.3/29');
-});
+    // Detach releases: after the agent confirms, the address is free again and wraps around.
+    const d = await store.transact((tx) => decideDetach(tx, { host: 'h1', target: { kind: 'auto', value: 'r2' } }, 2));
+    assert.equal(d.attachment?.state, 'detaching');
+    assert.equal(await store.transact((tx) => finishDetach(tx, d.attachment!.id, d.attachment!.generation)), true);
+    const r5 = await store.transact((tx) => decideAttach(tx, input(['r5'], { host: 'h1', net: 'red' }), 3));
+    assert.equal(r5.attachment.addresses[0]!.cidr, '10.2.0.3/29');
+  },
+);
 
 test('MACs: XX:IP:IP:IP:YY:ZZ from the host underlay, U:/explicit unique per network', async (t) => {
   const { store } = await fleet(t);
@@ -302,10 +305,14 @@ test(
     store.close();
     // Back to the first layout, as a controller before this change wrote it.
     const old = new Database(path);
-    old.exec(`CREATE TABLE a1 (id TEXT PRIMARY KEY, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
-    INSERT INTO a1 SELECT id, host, net, data, view FROM attachments; DROP TABLE attachments; ALTER TABLE a1 RENAME TO attachments;
-    CREATE TABLE macs (scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (scope, mac)) WITHOUT ROWID;
-    CREATE TABLE addresses (net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL, PRIMARY KEY (net, addr)) WITHOUT ROWID;`);
+    old.exec(`CREATE TABLE a1 (id TEXT PRIMARY KEY, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL,
+      view TEXT NOT NULL);
+    INSERT INTO a1 SELECT id, host, net, data, view FROM attachments; DROP TABLE attachments;
+    ALTER TABLE a1 RENAME TO attachments;
+    CREATE TABLE macs (scope TEXT NOT NULL, mac TEXT NOT NULL, attachment_id TEXT NOT NULL,
+      PRIMARY KEY (scope, mac)) WITHOUT ROWID;
+    CREATE TABLE addresses (net TEXT NOT NULL, addr TEXT NOT NULL, attachment_id TEXT NOT NULL,
+      PRIMARY KEY (net, addr)) WITHOUT ROWID;`);
     old.prepare('INSERT INTO addresses VALUES (?, ?, ?)').run('blue', '10.1.1.40', a.id);
     old.prepare('INSERT INTO addresses VALUES (?, ?, ?)').run('blue', '10.1.1.41', u.id);
     old.prepare('INSERT INTO macs VALUES (?, ?, ?)').run('fleet', a.mac, a.id);

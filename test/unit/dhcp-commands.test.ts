@@ -179,7 +179,8 @@ test('container names become valid DHCP host names, or none', () => {
 
 test('hook records: parsed strictly', () => {
   const r = parseHookRecord(
-    'event=renew\naddress=10.1.1.5\nprefix=24\nrouter=10.1.1.1\ndns=10.1.1.1 bogus 8.8.8.8\nlease=120\ntime=1000\nclient=udhcpc\n',
+    'event=renew\naddress=10.1.1.5\nprefix=24\nrouter=10.1.1.1\n' +
+      'dns=10.1.1.1 bogus 8.8.8.8\nlease=120\ntime=1000\nclient=udhcpc\n',
   );
   assert.deepEqual(r, {
     event: 'renew',

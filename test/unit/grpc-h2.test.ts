@@ -30,69 +30,72 @@ test('FrameReader yields each message whole, whatever the chunk boundaries', () 
   }
 });
 
-test('GrpcH2Client: a server stream arrives message by message; a refusal maps back to its FleetnetError', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-lite-'));
-  const sock = join(dir, 's.sock');
-  const server = createServer();
-  server.on('stream', (s: ServerHttp2Stream, h) => {
-    s.on('data', () => {});
-    s.on('end', () => {
-      if (h[':path'] === '/t.S/Stream') {
-        s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
-        for (let i = 0; i < 3; i++) s.write(frame(Buffer.alloc(100_000, 65 + i)));
-        s.end();
-      } else {
-        s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-        s.on('wantTrailers', () =>
-          s.sendTrailers({
-            'grpc-status': '6',
-            'grpc-message': encodeURIComponent('10.1.1.5 is taken by web1'),
-            'fleetnet-kind': 'conflict',
-            'fleetnet-hint-bin': Buffer.from('detach it first').toString('base64'),
-          }),
-        );
-        s.end();
-      }
+test(
+  'GrpcH2Client: a server stream arrives message by message; ' + 'a refusal maps back to its FleetnetError',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-lite-'));
+    const sock = join(dir, 's.sock');
+    const server = createServer();
+    server.on('stream', (s: ServerHttp2Stream, h) => {
+      s.on('data', () => {});
+      s.on('end', () => {
+        if (h[':path'] === '/t.S/Stream') {
+          s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+          for (let i = 0; i < 3; i++) s.write(frame(Buffer.alloc(100_000, 65 + i)));
+          s.end();
+        } else {
+          s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          s.on('wantTrailers', () =>
+            s.sendTrailers({
+              'grpc-status': '6',
+              'grpc-message': encodeURIComponent('10.1.1.5 is taken by web1'),
+              'fleetnet-kind': 'conflict',
+              'fleetnet-hint-bin': Buffer.from('detach it first').toString('base64'),
+            }),
+          );
+          s.end();
+        }
+      });
     });
-  });
-  await new Promise<void>((r) => server.listen(sock, r));
-  const c = new GrpcH2Client([`unix://${sock}`], 'the test server');
-  t.after(() => {
-    c.close();
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const m = { path: '/t.S/Stream', encode: () => new Uint8Array(0), idempotent: true };
-  const got: string[] = [];
-  await c.stream(m, {}, 10_000, (msg) => got.push(`${String.fromCharCode(msg[0]!)}${msg.length}`));
-  assert.deepEqual(got, ['A100000', 'B100000', 'C100000']);
-  const refused = c.unary(
-    { path: '/t.S/Refuse', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
-    {},
-    10_000,
-  );
-  await assert.rejects(
-    refused,
-    (e: unknown) =>
-      e instanceof FleetnetError &&
-      e.kind === 'conflict' &&
-      e.message === '10.1.1.5 is taken by web1' &&
-      e.hint === 'detach it first',
-  );
-  const gone = new GrpcH2Client([`unix://${join(dir, 'nobody.sock')}`], 'nobody', {
-    unavailable: (cause) => new FleetnetError('unavailable', 'nobody there', { cause }),
-  });
-  await assert.rejects(
-    gone.unary(
-      { path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
+    await new Promise<void>((r) => server.listen(sock, r));
+    const c = new GrpcH2Client([`unix://${sock}`], 'the test server');
+    t.after(() => {
+      c.close();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const m = { path: '/t.S/Stream', encode: () => new Uint8Array(0), idempotent: true };
+    const got: string[] = [];
+    await c.stream(m, {}, 10_000, (msg) => got.push(`${String.fromCharCode(msg[0]!)}${msg.length}`));
+    assert.deepEqual(got, ['A100000', 'B100000', 'C100000']);
+    const refused = c.unary(
+      { path: '/t.S/Refuse', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
       {},
-      2_000,
-    ),
-    /nobody there/,
-  );
-  gone.close();
-});
+      10_000,
+    );
+    await assert.rejects(
+      refused,
+      (e: unknown) =>
+        e instanceof FleetnetError &&
+        e.kind === 'conflict' &&
+        e.message === '10.1.1.5 is taken by web1' &&
+        e.hint === 'detach it first',
+    );
+    const gone = new GrpcH2Client([`unix://${join(dir, 'nobody.sock')}`], 'nobody', {
+      unavailable: (cause) => new FleetnetError('unavailable', 'nobody there', { cause }),
+    });
+    await assert.rejects(
+      gone.unary(
+        { path: '/t.S/X', encode: () => new Uint8Array(0), decode: (b: Uint8Array) => b, idempotent: false },
+        {},
+        2_000,
+      ),
+      /nobody there/,
+    );
+    gone.close();
+  },
+);
 
 test('GrpcH2Client over mutual TLS (the CLI to a controller): ALPN h2, both certificates checked', async (t) => {
   const { makeTestFleet } = await import('../helpers/pki.js');
@@ -196,55 +199,59 @@ async function fakeServer(
   return { addr: `unix://${sock}`, calls, close: () => server.close() };
 }
 
-test('GrpcH2Client with several addresses: the first that connects; a dropped call moves on only when resending is harmless', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-failover-'));
-  const dropper = await fakeServer(dir, 'dropper', 'drop');
-  const good = await fakeServer(dir, 'good', 'answer');
-  t.after(() => {
-    dropper.close();
-    good.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const nobody = `unix://${join(dir, 'nobody.sock')}`;
-  const read = {
-    path: '/t.S/Read',
-    encode: () => new Uint8Array(0),
-    decode: (b: Uint8Array) => Buffer.from(b).toString(),
-    idempotent: true,
-  };
-  const write = {
-    ...read,
-    path: '/t.S/Write',
-    encode: (_r: { requestId?: string }) => new Uint8Array(0),
-    idempotent: false,
-  };
+test(
+  'GrpcH2Client with several addresses: the first that connects; ' +
+    'a dropped call moves on only when resending is harmless',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-failover-'));
+    const dropper = await fakeServer(dir, 'dropper', 'drop');
+    const good = await fakeServer(dir, 'good', 'answer');
+    t.after(() => {
+      dropper.close();
+      good.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const nobody = `unix://${join(dir, 'nobody.sock')}`;
+    const read = {
+      path: '/t.S/Read',
+      encode: () => new Uint8Array(0),
+      decode: (b: Uint8Array) => Buffer.from(b).toString(),
+      idempotent: true,
+    };
+    const write = {
+      ...read,
+      path: '/t.S/Write',
+      encode: (_r: { requestId?: string }) => new Uint8Array(0),
+      idempotent: false,
+    };
 
-  // nobody listens at the first address: the request was never sent, so any call moves on
-  const c1 = new GrpcH2Client([nobody, good.addr], 'the controllers');
-  assert.equal(await c1.unary(write, {}, 5000), 'good');
-  assert.equal(await c1.unary(read, {}, 5000), 'good', 'the live connection is kept');
-  c1.close();
+    // nobody listens at the first address: the request was never sent, so any call moves on
+    const c1 = new GrpcH2Client([nobody, good.addr], 'the controllers');
+    assert.equal(await c1.unary(write, {}, 5000), 'good');
+    assert.equal(await c1.unary(read, {}, 5000), 'good', 'the live connection is kept');
+    c1.close();
 
-  // the first accepts and drops the call: a read moves on, a write without a request id does not
-  const c2 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers');
-  assert.equal(await c2.unary(read, {}, 5000), 'good');
-  c2.close();
-  const c3 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers', {
-    unavailable: (cause) => new FleetnetError('unavailable', 'gone', { cause }),
-  });
-  await assert.rejects(
-    c3.unary(write, {}, 5000),
-    (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable',
-  );
-  assert.deepEqual(
-    good.calls.filter((p) => p === '/t.S/Write'),
-    ['/t.S/Write'],
-    "only the first client's write reached the good server",
-  );
-  // with a request id, the controller applies it once however often it arrives: it moves on
-  assert.equal(await c3.unary(write, { requestId: 'r-1' }, 5000), 'good');
-  c3.close();
-});
+    // the first accepts and drops the call: a read moves on, a write without a request id does not
+    const c2 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers');
+    assert.equal(await c2.unary(read, {}, 5000), 'good');
+    c2.close();
+    const c3 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers', {
+      unavailable: (cause) => new FleetnetError('unavailable', 'gone', { cause }),
+    });
+    await assert.rejects(
+      c3.unary(write, {}, 5000),
+      (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable',
+    );
+    assert.deepEqual(
+      good.calls.filter((p) => p === '/t.S/Write'),
+      ['/t.S/Write'],
+      "only the first client's write reached the good server",
+    );
+    // with a request id, the controller applies it once however often it arrives: it moves on
+    assert.equal(await c3.unary(write, { requestId: 'r-1' }, 5000), 'good');
+    c3.close();
+  },
+);
 
 test('GrpcH2Client: a unary reply from a peer that died before its status: resent when harmless', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-half-'));
@@ -268,52 +275,56 @@ test('GrpcH2Client: a unary reply from a peer that died before its status: resen
   assert.deepEqual(good.calls, ['/t.S/Read'], 'a change without a request id is not sent again');
 });
 
-test('the CLI without a credential, against a controller that wants mutual TLS: says the credential is missing and how to get one', async (t) => {
-  const { makeTestFleet } = await import('../helpers/pki.js');
-  const { createSecureServer } = await import('node:http2');
-  const { CONTROLLER_NAME } = await import('../../common/pki/identity.js');
-  const { connectController } = await import('../../cli/client/controller.js');
-  const fleet = await makeTestFleet();
-  const server = await fleet.cred('controller', CONTROLLER_NAME);
-  const srv = createSecureServer({
-    key: server.keyPem,
-    cert: server.certPem,
-    ca: server.caPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as import('node:net').AddressInfo).port;
-  const saved = {
-    tls: process.env.FLEETNET_TLS_DIR,
-    ctl: process.env.FLEETNET_CONTROLLER_DIR,
-    insecure: process.env.FLEETNET_INSECURE,
-  };
-  process.env.FLEETNET_TLS_DIR = join(fleet.dir, 'no-cli-credential');
-  process.env.FLEETNET_CONTROLLER_DIR = join(fleet.dir, 'no-controller-dir');
-  delete process.env.FLEETNET_INSECURE;
-  const conn = connectController(`127.0.0.1:${port}`);
-  t.after(() => {
-    conn.close();
-    srv.close();
-    fleet.cleanup();
-    for (const [k, v] of [
-      ['FLEETNET_TLS_DIR', saved.tls],
-      ['FLEETNET_CONTROLLER_DIR', saved.ctl],
-      ['FLEETNET_INSECURE', saved.insecure],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-  await assert.rejects(conn.call(conn.client.listHosts, {}, 5000), (e: unknown) => {
-    assert.ok(e instanceof FleetnetError);
-    assert.equal(e.kind, 'permission');
-    assert.match(e.message, /requires a client certificate \(mutual TLS\), and this CLI has none/);
-    assert.match(e.hint ?? '', /copy ca\.crt, cli\/admin\.crt and cli\/admin\.key/);
-    return true;
-  });
-});
+test(
+  'the CLI without a credential, against a controller that wants mutual TLS: ' +
+    'says the credential is missing and how to get one',
+  async (t) => {
+    const { makeTestFleet } = await import('../helpers/pki.js');
+    const { createSecureServer } = await import('node:http2');
+    const { CONTROLLER_NAME } = await import('../../common/pki/identity.js');
+    const { connectController } = await import('../../cli/client/controller.js');
+    const fleet = await makeTestFleet();
+    const server = await fleet.cred('controller', CONTROLLER_NAME);
+    const srv = createSecureServer({
+      key: server.keyPem,
+      cert: server.certPem,
+      ca: server.caPem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as import('node:net').AddressInfo).port;
+    const saved = {
+      tls: process.env.FLEETNET_TLS_DIR,
+      ctl: process.env.FLEETNET_CONTROLLER_DIR,
+      insecure: process.env.FLEETNET_INSECURE,
+    };
+    process.env.FLEETNET_TLS_DIR = join(fleet.dir, 'no-cli-credential');
+    process.env.FLEETNET_CONTROLLER_DIR = join(fleet.dir, 'no-controller-dir');
+    delete process.env.FLEETNET_INSECURE;
+    const conn = connectController(`127.0.0.1:${port}`);
+    t.after(() => {
+      conn.close();
+      srv.close();
+      fleet.cleanup();
+      for (const [k, v] of [
+        ['FLEETNET_TLS_DIR', saved.tls],
+        ['FLEETNET_CONTROLLER_DIR', saved.ctl],
+        ['FLEETNET_INSECURE', saved.insecure],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
+    await assert.rejects(conn.call(conn.client.listHosts, {}, 5000), (e: unknown) => {
+      assert.ok(e instanceof FleetnetError);
+      assert.equal(e.kind, 'permission');
+      assert.match(e.message, /requires a client certificate \(mutual TLS\), and this CLI has none/);
+      assert.match(e.hint ?? '', /copy ca\.crt, cli\/admin\.crt and cli\/admin\.key/);
+      return true;
+    });
+  },
+);
 
 test('a connection that is never closed does not keep a CLI process alive', async (t) => {
   const { spawn } = await import('node:child_process');
@@ -325,7 +336,8 @@ test('a connection that is never closed does not keep a CLI process alive', asyn
   });
   const code = `import { GrpcH2Client } from './cli/client/grpc-h2.ts';
     const c = new GrpcH2Client([${JSON.stringify(good.addr)}], 'x');
-    const r = await c.unary({ path: '/t.S/Read', encode: () => new Uint8Array(0), decode: (b) => Buffer.from(b).toString(), idempotent: true }, {}, 5000);
+    const read = { path: '/t.S/Read', encode: () => new Uint8Array(0), decode: (b) => Buffer.from(b).toString() };
+    const r = await c.unary({ ...read, idempotent: true }, {}, 5000);
     console.log(r); // and no close()`;
   // a second process, so that only its own event loop decides when it ends
   const r = await new Promise<{ status: number | null; stdout: string }>((resolve) => {

@@ -26,7 +26,8 @@ test('the operations of a bridge attach render to their iproute2 lines and run o
   const cases: [LinkOp, string][] = [
     [
       vethOp('fnd1a2b3c4eth1', 'eth1', 1400, '02:72:6c:cd:9b:8d', '/proc/42/ns/net'),
-      'link add fnd1a2b3c4eth1 mtu 1400 type veth peer name eth1 mtu 1400 address 02:72:6c:cd:9b:8d netns /proc/42/ns/net',
+      'link add fnd1a2b3c4eth1 mtu 1400 type veth peer name eth1 mtu 1400 address ' +
+        '02:72:6c:cd:9b:8d netns /proc/42/ns/net',
     ],
     [{ t: 'set', name: 'fnd1', master: 'br-blue', up: true }, 'link set fnd1 master br-blue up'],
     [{ t: 'set', name: 'fntmp0', rename: 'eth1' }, 'link set fntmp0 name eth1'],
@@ -100,32 +101,36 @@ test('a batch holding one operation for ip runs whole through ip -batch; netlink
   );
 });
 
-test('the agent picks its ip path: netlink when it loads, else exec with the reason in Capabilities; --ip-path netlink insists', () => {
-  const log = silentLogger();
-  const runner = new FakeRunner();
-  const fake = {
-    open() {
-      throw new Error('unused');
-    },
-  } as unknown as Rtnl;
-  const auto = chooseIpPath({ ipPath: 'auto' }, runner, log, () => fake);
-  assert.deepEqual([auto.capability.name, auto.capability.available], ['netlink', true]);
-  assert.ok('inProcess' in auto.ip);
-  const missing = chooseIpPath(
-    { ipPath: 'auto' },
-    runner,
-    log,
-    () => "in-process netlink unavailable (Cannot find module 'koffi')",
-  );
-  assert.deepEqual(
-    [missing.capability.available, missing.capability.detail],
-    [false, "in-process netlink unavailable (Cannot find module 'koffi')"],
-  );
-  assert.ok(!('inProcess' in missing.ip));
-  const exec = chooseIpPath({ ipPath: 'exec' }, runner, log, () => fake);
-  assert.deepEqual([exec.capability.available, exec.capability.detail], [false, 'not chosen (--ip-path exec)']);
-  assert.throws(
-    () => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
-    (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''),
-  );
-});
+test(
+  'the agent picks its ip path: netlink when it loads, else exec with the reason in Capabilities; ' +
+    '--ip-path netlink insists',
+  () => {
+    const log = silentLogger();
+    const runner = new FakeRunner();
+    const fake = {
+      open() {
+        throw new Error('unused');
+      },
+    } as unknown as Rtnl;
+    const auto = chooseIpPath({ ipPath: 'auto' }, runner, log, () => fake);
+    assert.deepEqual([auto.capability.name, auto.capability.available], ['netlink', true]);
+    assert.ok('inProcess' in auto.ip);
+    const missing = chooseIpPath(
+      { ipPath: 'auto' },
+      runner,
+      log,
+      () => "in-process netlink unavailable (Cannot find module 'koffi')",
+    );
+    assert.deepEqual(
+      [missing.capability.available, missing.capability.detail],
+      [false, "in-process netlink unavailable (Cannot find module 'koffi')"],
+    );
+    assert.ok(!('inProcess' in missing.ip));
+    const exec = chooseIpPath({ ipPath: 'exec' }, runner, log, () => fake);
+    assert.deepEqual([exec.capability.available, exec.capability.detail], [false, 'not chosen (--ip-path exec)']);
+    assert.throws(
+      () => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
+      (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''),
+    );
+  },
+);

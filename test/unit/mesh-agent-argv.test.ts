@@ -344,7 +344,8 @@ describe('Linux-bridge tunnels (argv)', () => {
     );
     assert.equal(
       w[1]!.input,
-      `fdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.12\nfdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.13\n`,
+      `fdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.12\n` +
+        `fdb append 00:00:00:00:00:00 dev ${dev} dst 10.99.0.13\n`,
     );
     assert.equal(
       w[0]!.input,

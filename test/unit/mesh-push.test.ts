@@ -92,68 +92,71 @@ test('pushes to a host coalesce: one in flight, one waiting that carries every c
   assert.equal(last!.error, '');
 });
 
-test('fleetnet mesh add h1 h2 h3 --net N: one change, each member pushed once; unknown host: exit 2, nothing changed', async (t) => {
-  const agents = meshAgents();
-  // No periodic push during the test: every push counted is one a command asked for.
-  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, agents.links);
-  for (const i of [1, 2, 3, 4])
-    assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
-  const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
-  assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
+test(
+  'fleetnet mesh add h1 h2 h3 --net N: one change, each member pushed once; ' + 'unknown host: exit 2, nothing changed',
+  async (t) => {
+    const agents = meshAgents();
+    // No periodic push during the test: every push counted is one a command asked for.
+    const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, agents.links);
+    for (const i of [1, 2, 3, 4])
+      assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
+    const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
+    assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
 
-  const add = await cli('mesh', 'add', 'h1', 'h2', 'h3', '--net', 'blue', '--json');
-  assert.equal(add.code, 0, add.err);
-  const res = JSON.parse(add.out) as {
-    changed: boolean;
-    network: { meshHosts: string[] };
-    hosts: { host: string; added: number; removed: number; error: string }[];
-  };
-  assert.equal(res.changed, true);
-  assert.deepEqual(res.network.meshHosts, ['h1', 'h2', 'h3']);
-  assert.deepEqual(
-    res.hosts.map((h) => [h.host, h.added, h.removed, h.error]),
-    [
-      ['h1', 2, 0, ''],
-      ['h2', 2, 0, ''],
-      ['h3', 2, 0, ''],
-    ],
-  );
-  assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
+    const add = await cli('mesh', 'add', 'h1', 'h2', 'h3', '--net', 'blue', '--json');
+    assert.equal(add.code, 0, add.err);
+    const res = JSON.parse(add.out) as {
+      changed: boolean;
+      network: { meshHosts: string[] };
+      hosts: { host: string; added: number; removed: number; error: string }[];
+    };
+    assert.equal(res.changed, true);
+    assert.deepEqual(res.network.meshHosts, ['h1', 'h2', 'h3']);
+    assert.deepEqual(
+      res.hosts.map((h) => [h.host, h.added, h.removed, h.error]),
+      [
+        ['h1', 2, 0, ''],
+        ['h2', 2, 0, ''],
+        ['h3', 2, 0, ''],
+      ],
+    );
+    assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
 
-  // One unknown host refuses the whole command: h4 does not join, nobody is pushed.
-  const bad = await cli('mesh', 'add', 'h4', 'h9', 'h8', '--net', 'blue');
-  assert.equal(bad.code, 2, bad.err);
-  assert.match(bad.err, /no host named h9, h8/);
-  const nets = JSON.parse((await cli('nets', '--json')).out) as { name: string; meshHosts: string[] }[];
-  assert.deepEqual(nets.find((n) => n.name === 'blue')?.meshHosts, ['h1', 'h2', 'h3']);
-  assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
+    // One unknown host refuses the whole command: h4 does not join, nobody is pushed.
+    const bad = await cli('mesh', 'add', 'h4', 'h9', 'h8', '--net', 'blue');
+    assert.equal(bad.code, 2, bad.err);
+    assert.match(bad.err, /no host named h9, h8/);
+    const nets = JSON.parse((await cli('nets', '--json')).out) as { name: string; meshHosts: string[] }[];
+    assert.deepEqual(nets.find((n) => n.name === 'blue')?.meshHosts, ['h1', 'h2', 'h3']);
+    assert.deepEqual(['h1', 'h2', 'h3', 'h4'].map(agents.count), [1, 1, 1, 0]);
 
-  const none = await cli('mesh', 'add', '--net', 'blue');
-  assert.equal(none.code, 2);
-  assert.match(none.err, /missing required argument 'host'/);
+    const none = await cli('mesh', 'add', '--net', 'blue');
+    assert.equal(none.code, 2);
+    assert.match(none.err, /missing required argument 'host'/);
 
-  const again = await cli('mesh', 'add', 'h2', 'h3', '--net', 'blue');
-  assert.equal(again.code, 0, again.err);
-  assert.match(again.out, /nothing to do: h2 h3 are already in the mesh of blue/);
+    const again = await cli('mesh', 'add', 'h2', 'h3', '--net', 'blue');
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /nothing to do: h2 h3 are already in the mesh of blue/);
 
-  // The 4th host: each existing member one port, the newcomer three.
-  const join = JSON.parse((await cli('mesh', 'add', 'h4', '--net', 'blue', '--json')).out) as typeof res;
-  assert.deepEqual(
-    join.hosts.map((h) => [h.host, h.added]),
-    [
-      ['h1', 1],
-      ['h2', 1],
-      ['h3', 1],
-      ['h4', 3],
-    ],
-  );
+    // The 4th host: each existing member one port, the newcomer three.
+    const join = JSON.parse((await cli('mesh', 'add', 'h4', '--net', 'blue', '--json')).out) as typeof res;
+    assert.deepEqual(
+      join.hosts.map((h) => [h.host, h.added]),
+      [
+        ['h1', 1],
+        ['h2', 1],
+        ['h3', 1],
+        ['h4', 3],
+      ],
+    );
 
-  const rm = await cli('mesh', 'rm', 'h2', 'h3', '--net', 'blue');
-  assert.equal(rm.code, 0, rm.err);
-  assert.match(rm.out, /^h2 h3 left the mesh of blue \(gre key 100\); members: h1 h4$/m);
-  assert.deepEqual(agents.peers('h1'), ['h4']);
-  assert.deepEqual(agents.peers('h3'), []);
-});
+    const rm = await cli('mesh', 'rm', 'h2', 'h3', '--net', 'blue');
+    assert.equal(rm.code, 0, rm.err);
+    assert.match(rm.out, /^h2 h3 left the mesh of blue \(gre key 100\); members: h1 h4$/m);
+    assert.deepEqual(agents.peers('h1'), ['h4']);
+    assert.deepEqual(agents.peers('h3'), []);
+  },
+);
 
 test('the periodic push skips an acknowledged plan, sends a changed one, re-sends after 10 periods', async (t) => {
   const { store } = tempStore(t);

@@ -41,7 +41,10 @@ export function tmp(prefix: string): string {
   return d;
 }
 
-/** A fake /sys/class/net: eth0 (a NIC), ib0 (InfiniBand), br9 (a Linux bridge fleetnet did not make), up0 (a port of br9). */
+/**
+ * A fake /sys/class/net: eth0 (a NIC), ib0 (InfiniBand), br9 (a Linux bridge fleetnet did not make),
+ * up0 (a port of br9).
+ */
 export function fakeSys(): string {
   const dir = tmp('fnp-sys-');
   const link = (name: string, type: number, mtu: number, mac: string, extra: Record<string, string> = {}) => {
@@ -181,9 +184,12 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     argv: [
       `${DB} br-exists eth0`,
       `${NS} ip -json link show dev eth1`,
-      'ip -json -batch - <<< link add link eth0 name eth0.10 type vlan id 10 | link set eth0.10 alias fleetnet:owned | link set eth0.10 up',
-      'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode bridge',
-      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up | addr show dev eth1`,
+      'ip -json -batch - <<< link add link eth0 name eth0.10 type vlan id 10 | link set eth0.10 alias fleetnet:owned ' +
+        '| link set eth0.10 up',
+      'ip -json -batch - <<< link add fn925cadea24ea link eth0.10 mtu 1500 netns /proc/4242/ns/net type macvlan mode ' +
+        'bridge',
+      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 ` +
+        `| link set eth1 addrgenmode none up | addr show dev eth1`,
     ],
   },
   'macvlan mode private with a MAC': {
@@ -191,8 +197,10 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     argv: [
       `${DB} br-exists eth0`,
       `${NS} ip -json link show dev eth1`,
-      'ip -json -batch - <<< link add fn925cadea24ea link eth0 mtu 1500 address 02:12:34:56:78:9a netns /proc/4242/ns/net type macvlan mode private',
-      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up | addr show dev eth1`,
+      'ip -json -batch - <<< link add fn925cadea24ea link eth0 mtu 1500 address 02:12:34:56:78:9a netns ' +
+        '/proc/4242/ns/net type macvlan mode private',
+      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.1.1.5/24 dev eth1 ` +
+        `| link set eth1 addrgenmode none up | addr show dev eth1`,
     ],
   },
   'dummy, dual stack': {
@@ -204,32 +212,43 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
       `${NS} ip -json link show dev eth1`,
       'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 netns /proc/4242/ns/net type dummy',
       `${NS} sysctl -q -w net/ipv6/conf/fn925cadea24ea/disable_ipv6=0`,
-      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.9.0.1/32 dev eth1 | addr add fd00::1/128 dev eth1 nodad | link set eth1 up | addr show dev eth1`,
+      `${NS} ip -json -batch - <<< link set fn925cadea24ea name eth1 | addr add 10.9.0.1/32 dev eth1 ` +
+        `| addr add fd00::1/128 dev eth1 nodad | link set eth1 up | addr show dev eth1`,
     ],
   },
   'IPoIB child with pkey 0x8001 (hex, as pipework reads @8001), named ib0': {
     req: { hostIf: 'ib0', vlan: '8001' },
     argv: [
       `${NS} ip -json link show dev ib0`,
-      'ip -json -batch - <<< link add link ib0 name fnd6a44a3e6477 mtu 2044 netns /proc/4242/ns/net type ipoib pkey 0x8001',
-      `${NS} ip -json -batch - <<< link set fnd6a44a3e6477 name ib0 | addr add 10.1.1.5/24 dev ib0 | link set ib0 addrgenmode none up | addr show dev ib0`,
+      'ip -json -batch - <<< link add link ib0 name fnd6a44a3e6477 mtu 2044 netns /proc/4242/ns/net type ipoib pkey ' +
+        '0x8001',
+      `${NS} ip -json -batch - <<< link set fnd6a44a3e6477 name ib0 | addr add 10.1.1.5/24 dev ib0 ` +
+        `| link set ib0 addrgenmode none up | addr show dev ib0`,
     ],
   },
   'Linux bridge VLAN on a bridge fleetnet creates: vlan_filtering on, PVID untagged, VID 1 removed': {
     req: { hostIf: 'brv1', vlan: '10' },
     argv: [
-      'ip -json -batch - <<< link add brv1 address 86:95:bb:d3:ce:96 type bridge | link set brv1 alias fleetnet:owned | link set brv1 up', // fixed MAC: bridgeMac('brv1')
-      'ip -json -batch - <<< link set brv1 type bridge vlan_filtering 1 | link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net | link set fn925cadea24ea master brv1 addrgenmode none up',
+      'ip -json -batch - <<< link add brv1 address 86:95:bb:d3:ce:96 type bridge ' +
+        '| link set brv1 alias fleetnet:owned | link set brv1 up', // fixed MAC: bridgeMac('brv1')
+      'ip -json -batch - <<< link set brv1 type bridge vlan_filtering 1 ' +
+        '| link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net ' +
+        '| link set fn925cadea24ea master brv1 addrgenmode none up',
       'bridge -batch - <<< vlan add dev fn925cadea24ea vid 10 pvid untagged | vlan del dev fn925cadea24ea vid 1',
-      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up | addr show dev eth1`,
+      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up ` +
+        `| addr show dev eth1`,
     ],
   },
   'Linux bridge VLAN on a found bridge with --vlan-filtering and --trunk': {
     req: { hostIf: 'br9', vlan: '20', vlanFiltering: true, trunk: 'up0' },
     argv: [
-      'ip -json -batch - <<< link set br9 type bridge vlan_filtering 1 | link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net | link set fn925cadea24ea master br9 addrgenmode none up',
-      'bridge -batch - <<< vlan add dev fn925cadea24ea vid 20 pvid untagged | vlan del dev fn925cadea24ea vid 1 | vlan add dev up0 vid 20',
-      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up | addr show dev eth1`,
+      'ip -json -batch - <<< link set br9 type bridge vlan_filtering 1 ' +
+        '| link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net ' +
+        '| link set fn925cadea24ea master br9 addrgenmode none up',
+      'bridge -batch - <<< vlan add dev fn925cadea24ea vid 20 pvid untagged | vlan del dev fn925cadea24ea vid 1 ' +
+        '| vlan add dev up0 vid 20',
+      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up ` +
+        `| addr show dev eth1`,
     ],
   },
   'OVS bridge created with the netdev datapath, port tagged and carrying external_ids': {
@@ -237,11 +256,16 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     argv: [
       `${DB} br-exists ovsbr1`,
       `${DB} br-exists ovsbr1`,
-      `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev -- br-set-external-id ovsbr1 fleetnet owned`,
+      `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev ` +
+        `-- br-set-external-id ovsbr1 fleetnet owned`,
       `${DB} --format=json --columns=name,datapath_type,datapath_id list bridge ovsbr1`,
-      'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net | link set fn925cadea24ea addrgenmode none up',
-      `${DB} --may-exist add-port ovsbr1 fn925cadea24ea tag=10 -- set port fn925cadea24ea external_ids:fleetnet-attachment=pid:4242/eth1 external_ids:fleetnet-container=4242 external_ids:fleetnet-ifname=eth1`,
-      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up | addr show dev eth1`,
+      'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns ' +
+        '/proc/4242/ns/net | link set fn925cadea24ea addrgenmode none up',
+      `${DB} --may-exist add-port ovsbr1 fn925cadea24ea tag=10 ` +
+        `-- set port fn925cadea24ea external_ids:fleetnet-attachment=pid:4242/eth1 ` +
+        `external_ids:fleetnet-container=4242 external_ids:fleetnet-ifname=eth1`,
+      `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up ` +
+        `| addr show dev eth1`,
     ],
   },
 };

@@ -23,52 +23,60 @@ async function refused(attach: Promise<unknown>, kind: string, re: RegExp): Prom
   );
 }
 
-test('a missing capability refuses before any change: dummy, 8021q, bridge VLAN filtering, OVS kernel datapath', async () => {
-  const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
-    [{ hostIf: 'dummy' }, 'dummy', /no dummy support/],
-    [{ hostIf: 'eth0', vlan: '10' }, '8021q', /no 8021q support.*OVS bridge/],
-    [{ hostIf: 'brv1', vlan: '10' }, 'bridge-vlan-filtering', /no bridge-vlan-filtering support/],
-    [
-      { hostIf: 'ovsbr1' },
-      'ovs-system',
-      /no Open vSwitch datapath \(openvswitch module, CONFIG_OPENVSWITCH\).*--ovs-datapath netdev/,
-    ],
-  ];
-  for (const [req, cap, re] of cases) {
-    const f = fakeAttacher({ missing: [cap] });
-    await refused(f.attach(req), 'unsupported', re);
-    assert.deepEqual(
-      f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
-      [],
-      `${cap}: nothing but read-only checks ran`,
-    );
-  }
-});
+test(
+  'a missing capability refuses before any change: ' + 'dummy, 8021q, bridge VLAN filtering, OVS kernel datapath',
+  async () => {
+    const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
+      [{ hostIf: 'dummy' }, 'dummy', /no dummy support/],
+      [{ hostIf: 'eth0', vlan: '10' }, '8021q', /no 8021q support.*OVS bridge/],
+      [{ hostIf: 'brv1', vlan: '10' }, 'bridge-vlan-filtering', /no bridge-vlan-filtering support/],
+      [
+        { hostIf: 'ovsbr1' },
+        'ovs-system',
+        /no Open vSwitch datapath \(openvswitch module, CONFIG_OPENVSWITCH\).*--ovs-datapath netdev/,
+      ],
+    ];
+    for (const [req, cap, re] of cases) {
+      const f = fakeAttacher({ missing: [cap] });
+      await refused(f.attach(req), 'unsupported', re);
+      assert.deepEqual(
+        f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
+        [],
+        `${cap}: nothing but read-only checks ran`,
+      );
+    }
+  },
+);
 
-test('refused before anything runs: IPoIB with a MAC, a VLAN on a found bridge without --vlan-filtering, a trunk that is no port, unknown host interfaces', async () => {
-  const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
-    [{ hostIf: 'ib0', mac: '02:12:34:56:78:9a' }, 'invalid', /IPoIB interface cannot take a MAC.*leave the MAC out/],
-    [{ hostIf: 'br9', vlan: '10' }, 'conflict', /not made by fleetnet.*--vlan-filtering/],
-    [
-      { hostIf: 'br9', vlan: '10', vlanFiltering: true, trunk: 'eth0' },
-      'invalid',
-      /'eth0' is not a port of bridge br9/,
-    ],
-    [{ hostIf: 'eth7' }, 'not_found', /'eth7' does not exist.*ovs\*/],
-    [{ hostIf: 'ib3' }, 'not_found', /InfiniBand interface 'ib3' does not exist/],
-    [{ hostIf: 'eth0', macvlanMode: 'sideways' }, 'invalid', /unknown --macvlan-mode 'sideways'/],
-    [{ hostIf: 'ib0', kind: 'macvlan', vlan: 'zz' }, 'invalid', /pkey|VLAN/],
-  ];
-  for (const [req, kind, re] of cases) {
-    const f = fakeAttacher();
-    await refused(f.attach(req), kind, re);
-    assert.deepEqual(
-      f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
-      [],
-      JSON.stringify(req),
-    );
-  }
-});
+test(
+  'refused before anything runs: ' +
+    'IPoIB with a MAC, a VLAN on a found bridge without --vlan-filtering, a trunk ' +
+    'that is no port, unknown host interfaces',
+  async () => {
+    const cases: [Parameters<ReturnType<typeof fakeAttacher>['attach']>[0], string, RegExp][] = [
+      [{ hostIf: 'ib0', mac: '02:12:34:56:78:9a' }, 'invalid', /IPoIB interface cannot take a MAC.*leave the MAC out/],
+      [{ hostIf: 'br9', vlan: '10' }, 'conflict', /not made by fleetnet.*--vlan-filtering/],
+      [
+        { hostIf: 'br9', vlan: '10', vlanFiltering: true, trunk: 'eth0' },
+        'invalid',
+        /'eth0' is not a port of bridge br9/,
+      ],
+      [{ hostIf: 'eth7' }, 'not_found', /'eth7' does not exist.*ovs\*/],
+      [{ hostIf: 'ib3' }, 'not_found', /InfiniBand interface 'ib3' does not exist/],
+      [{ hostIf: 'eth0', macvlanMode: 'sideways' }, 'invalid', /unknown --macvlan-mode 'sideways'/],
+      [{ hostIf: 'ib0', kind: 'macvlan', vlan: 'zz' }, 'invalid', /pkey|VLAN/],
+    ];
+    for (const [req, kind, re] of cases) {
+      const f = fakeAttacher();
+      await refused(f.attach(req), kind, re);
+      assert.deepEqual(
+        f.runner.calls.filter((c: RecordedCall) => c.cmd !== 'ovs-vsctl' || !c.args.includes('br-exists')),
+        [],
+        JSON.stringify(req),
+      );
+    }
+  },
+);
 
 test('mac:HOSTMAC finds the host interface by its MAC', async () => {
   const f = fakeAttacher();
@@ -165,7 +173,8 @@ test('--kind ovs creates an OVS bridge whatever its name', async () => {
   assert.equal(res.record.kind, 'ovs');
   assert.ok(
     show(f.runner.calls).includes(
-      'ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 datapath_type=netdev -- br-set-external-id sw1 fleetnet owned',
+      'ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10 --may-exist add-br sw1 -- set bridge sw1 ' +
+        'datapath_type=netdev -- br-set-external-id sw1 fleetnet owned',
     ),
   );
   await refused(

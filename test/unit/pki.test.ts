@@ -131,22 +131,25 @@ test('a join token raced by 20 consumers at once (file store, two store instance
   assert.deepEqual(readdirSync(dir), []);
 });
 
-test('revocation: a file store sees what another instance revoked; host rm revokes every serial of the host', async (t) => {
-  const dir = tmp(t);
-  await initControllerDir(dir);
-  const trust = await openTrust(dir);
-  const csr = await makeCsr(await generateKeyPair(), 'x');
-  const one = await issueHostCert(trust, 'h1', csr);
-  const two = await issueHostCert(trust, 'h1', csr);
-  const other = await issueHostCert(trust, 'h2', csr);
-  const reader = new FileRevocationStore(paths(dir).revoked);
-  assert.equal(reader.isRevoked(one.serial), false);
-  assert.deepEqual(revokeHost(trust, 'h1', 'host rm').sort(), [one.serial, two.serial].sort());
-  assert.equal(reader.isRevoked(one.serial), true);
-  assert.equal(reader.isRevoked(two.serial.toUpperCase()), true, 'serials compare case-insensitively');
-  assert.equal(reader.isRevoked(other.serial), false);
-  assert.equal(statSync(paths(dir).revoked).mode & 0o777, 0o644);
-});
+test(
+  'revocation: a file store sees what another instance revoked; ' + 'host rm revokes every serial of the host',
+  async (t) => {
+    const dir = tmp(t);
+    await initControllerDir(dir);
+    const trust = await openTrust(dir);
+    const csr = await makeCsr(await generateKeyPair(), 'x');
+    const one = await issueHostCert(trust, 'h1', csr);
+    const two = await issueHostCert(trust, 'h1', csr);
+    const other = await issueHostCert(trust, 'h2', csr);
+    const reader = new FileRevocationStore(paths(dir).revoked);
+    assert.equal(reader.isRevoked(one.serial), false);
+    assert.deepEqual(revokeHost(trust, 'h1', 'host rm').sort(), [one.serial, two.serial].sort());
+    assert.equal(reader.isRevoked(one.serial), true);
+    assert.equal(reader.isRevoked(two.serial.toUpperCase()), true, 'serials compare case-insensitively');
+    assert.equal(reader.isRevoked(other.serial), false);
+    assert.equal(statSync(paths(dir).revoked).mode & 0o777, 0o644);
+  },
+);
 
 test('durations and host ids', () => {
   assert.equal(parseDuration('1s'), 1000);

@@ -35,20 +35,24 @@ test('terminal: one line per host, redrawn in place with a step bar', () => {
   assert.equal(last[2], '\x1b[2Kh22  [###...] ✓ upload agent bundle\n');
 });
 
-test('waitView (mesh add): one line at the start and one at the end off a terminal; a spinner redrawn in place on one', () => {
-  let t = 1000;
-  const plain = stream(false);
-  const v = waitView('adding h3 to the mesh of blue', plain.s, () => t);
-  t += 2500;
-  v.end('2 member(s) converged');
-  assert.deepEqual(plain.out, [
-    'adding h3 to the mesh of blue…\n',
-    'adding h3 to the mesh of blue: 2 member(s) converged (2.5s)\n',
-  ]);
-  const tty = stream(true);
-  const w = waitView('adding h3', tty.s, () => t);
-  t += 300;
-  w.end('failed');
-  assert.equal(tty.out[0], '\r\x1b[2K| adding h3… 0s');
-  assert.equal(tty.out.at(-1), '\r\x1b[2Kadding h3: failed (0.3s)\n');
-});
+test(
+  'waitView (mesh add): one line at the start and one at the end off a terminal; ' +
+    'a spinner redrawn in place on one',
+  () => {
+    let t = 1000;
+    const plain = stream(false);
+    const v = waitView('adding h3 to the mesh of blue', plain.s, () => t);
+    t += 2500;
+    v.end('2 member(s) converged');
+    assert.deepEqual(plain.out, [
+      'adding h3 to the mesh of blue…\n',
+      'adding h3 to the mesh of blue: 2 member(s) converged (2.5s)\n',
+    ]);
+    const tty = stream(true);
+    const w = waitView('adding h3', tty.s, () => t);
+    t += 300;
+    w.end('failed');
+    assert.equal(tty.out[0], '\r\x1b[2K| adding h3… 0s');
+    assert.equal(tty.out.at(-1), '\r\x1b[2Kadding h3: failed (0.3s)\n');
+  },
+);

@@ -56,21 +56,24 @@ after(() => {
 });
 
 describe('common/rpc', () => {
-  it('a reply arrives; a refusal arrives as the same FleetnetError kind and hint, with the call as its cause', async () => {
-    assert.equal((await client.health(5000)).version, 'v-test');
-    await assert.rejects(client.attach(AttachRequest.fromPartial({}), 5000), (e: unknown) => {
-      assert.ok(e instanceof FleetnetError);
-      assert.equal(e.kind, 'conflict');
-      assert.equal(e.message, '10.1.1.5 is taken by web1');
-      assert.equal(e.hint, 'pick another address or detach web1');
-      assert.equal((e.cause as { code: number }).code, status.ALREADY_EXISTS);
-      return true;
-    });
-    await assert.rejects(
-      client.detach(DetachRequest.fromPartial({}), 5000),
-      (e: unknown) => e instanceof FleetnetError && e.kind === 'failed' && e.message === 'a plain bug',
-    );
-  });
+  it(
+    'a reply arrives; ' + 'a refusal arrives as the same FleetnetError kind and hint, with the call as its cause',
+    async () => {
+      assert.equal((await client.health(5000)).version, 'v-test');
+      await assert.rejects(client.attach(AttachRequest.fromPartial({}), 5000), (e: unknown) => {
+        assert.ok(e instanceof FleetnetError);
+        assert.equal(e.kind, 'conflict');
+        assert.equal(e.message, '10.1.1.5 is taken by web1');
+        assert.equal(e.hint, 'pick another address or detach web1');
+        assert.equal((e.cause as { code: number }).code, status.ALREADY_EXISTS);
+        return true;
+      });
+      await assert.rejects(
+        client.detach(DetachRequest.fromPartial({}), 5000),
+        (e: unknown) => e instanceof FleetnetError && e.kind === 'failed' && e.message === 'a plain bug',
+      );
+    },
+  );
 
   it('the handler gets the deadline, and its signal aborts when the deadline passes', async () => {
     const t0 = Date.now();

@@ -1,5 +1,5 @@
-// Lines a reader can see (issue 12): the product code is as prettier prints it (.prettierrc.json,
-// 120 columns), and no line of it, comments and strings included, is wider than 120 columns.
+// Lines a reader can see (issue 12): the product code and the tests are as prettier prints them
+// (.prettierrc.json, 120 columns), and no line of them, comments and strings included, is wider than 120 columns.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PRODUCT = ['agent', 'cli', 'cni', 'common', 'controller', 'lab', 'scripts', 'bin'];
+/** What both checks read: the product and its tests (not bench/ yet). */
+const CHECKED = [...PRODUCT, 'test'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -18,8 +20,8 @@ function sources(dir: string): string[] {
   });
 }
 
-test('product code: at most 120 columns per line', () => {
-  const wide = PRODUCT.flatMap((d) => sources(join(ROOT, d))).flatMap((f) =>
+test('product code and tests: at most 120 columns per line', () => {
+  const wide = CHECKED.flatMap((d) => sources(join(ROOT, d))).flatMap((f) =>
     readFileSync(f, 'utf8')
       .split('\n')
       .flatMap((line, i) => (line.length > 120 ? [`${f.slice(ROOT.length + 1)}:${i + 1} (${line.length})`] : [])),
@@ -27,9 +29,9 @@ test('product code: at most 120 columns per line', () => {
   assert.deepEqual(wide, [], 'wrap these lines');
 });
 
-test('product code: formatted by prettier (npm run format)', async () => {
+test('product code and tests: formatted by prettier (npm run format)', async () => {
   const prettier = join(ROOT, 'node_modules', '.bin', 'prettier');
-  const r = await promisify(execFile)(prettier, ['--check', ...PRODUCT], { cwd: ROOT }).catch(
+  const r = await promisify(execFile)(prettier, ['--check', ...CHECKED], { cwd: ROOT }).catch(
     (err: { stdout?: string; stderr?: string }) => err,
   );
   assert.ok(!('code' in r) || r.code === undefined, `not formatted (run npm run format):\n${r.stdout}${r.stderr}`);
