@@ -105,23 +105,26 @@ describe('mesh over user-space OVS', () => {
     },
   );
 
-  it('status comes from the BFD watch (no ovs-vsctl per call); a wait for up ends once every tunnel is up', async () => {
-    const h3 = fleet.host('h3');
-    const up = await h3.mesher.status({ waitUpMs: 60_000 });
-    assert.deepEqual(up.map((s) => `${s.network}>${s.peer}:${s.state}`).sort(), ['blue>h1:up', 'blue>h2:up']);
-    assert.ok(
-      up.every((s) => /bfd state=up forwarding=true/.test(s.detail)),
-      JSON.stringify(up),
-    );
-    const h1 = fleet.host('h1');
-    h1.runner.calls.length = 0;
-    const blue = await h1.mesher.status({ network: 'blue' });
-    assert.deepEqual(blue.map((s) => `${s.network}>${s.peer}`).sort(), ['blue>h2', 'blue>h3']);
-    assert.deepEqual(
-      h1.runner.calls.filter((c) => c.cmd === 'ovs-vsctl'),
-      [],
-    );
-  });
+  it(
+    'status comes from the BFD watch (no ovs-vsctl per call); ' + 'a wait for up ends once every tunnel is up',
+    async () => {
+      const h3 = fleet.host('h3');
+      const up = await h3.mesher.status({ waitUpMs: 60_000 });
+      assert.deepEqual(up.map((s) => `${s.network}>${s.peer}:${s.state}`).sort(), ['blue>h1:up', 'blue>h2:up']);
+      assert.ok(
+        up.every((s) => /bfd state=up forwarding=true/.test(s.detail)),
+        JSON.stringify(up),
+      );
+      const h1 = fleet.host('h1');
+      h1.runner.calls.length = 0;
+      const blue = await h1.mesher.status({ network: 'blue' });
+      assert.deepEqual(blue.map((s) => `${s.network}>${s.peer}`).sort(), ['blue>h2', 'blue>h3']);
+      assert.deepEqual(
+        h1.runner.calls.filter((c) => c.cmd === 'ovs-vsctl'),
+        [],
+      );
+    },
+  );
 
   it('a flooded frame reaches each host once (protected ports: no tunnel-to-tunnel flooding)', async () => {
     assert.deepEqual(await fleet.arpRequestsSeen(c.b1!, [c.b2!, c.b3!], '10.1.1.200'), [1, 1]);

@@ -153,26 +153,29 @@ test('labelled containers already attached cost no transaction; a new one is mad
   assert.ok(agent('h1').made.has(attachmentIdOf('h1', { kind: 'docker', value: 'lab2' }, 'eth1')), 'the new one too');
 });
 
-test('after a pass with nothing to do, the next reads no record; a change in the store or on the agent is seen', async (t) => {
-  const { store, agent, fullPass } = await setup(t);
-  await fullPass('h1'); // finds nothing to do
-  store.lists = 0;
-  await fullPass('h1');
-  await fullPass('h1');
-  assert.equal(store.lists, 0, 'nothing changed since the quiet pass: no record read');
-  // The store changed (a detach recorded, its host not kicked for it): the next full pass carries it.
-  const id = attachmentIdOf('h1', { kind: 'netns', value: 'c3' }, 'eth1');
-  await store.transact((tx) => decideDetach(tx, { id }, 0));
-  await fullPass('h1');
-  assert.ok(agent('h1').log.includes(`detach ${id}`), 'the detach was sent');
-  assert.ok(store.lists > 0);
-  // The agent lost an interface (no store change): the next full pass makes it again.
-  const other = attachmentIdOf('h1', { kind: 'netns', value: 'c5' }, 'eth1');
-  await fullPass('h1');
-  store.lists = 0;
-  agent('h1').made.delete(other);
-  const before = agent('h1').log.length;
-  await fullPass('h1');
-  assert.deepEqual(agent('h1').log.slice(before), [`attach ${other} c5`], 'made again');
-  assert.ok(store.lists > 0, 'compared record by record');
-});
+test(
+  'after a pass with nothing to do, the next reads no record; ' + 'a change in the store or on the agent is seen',
+  async (t) => {
+    const { store, agent, fullPass } = await setup(t);
+    await fullPass('h1'); // finds nothing to do
+    store.lists = 0;
+    await fullPass('h1');
+    await fullPass('h1');
+    assert.equal(store.lists, 0, 'nothing changed since the quiet pass: no record read');
+    // The store changed (a detach recorded, its host not kicked for it): the next full pass carries it.
+    const id = attachmentIdOf('h1', { kind: 'netns', value: 'c3' }, 'eth1');
+    await store.transact((tx) => decideDetach(tx, { id }, 0));
+    await fullPass('h1');
+    assert.ok(agent('h1').log.includes(`detach ${id}`), 'the detach was sent');
+    assert.ok(store.lists > 0);
+    // The agent lost an interface (no store change): the next full pass makes it again.
+    const other = attachmentIdOf('h1', { kind: 'netns', value: 'c5' }, 'eth1');
+    await fullPass('h1');
+    store.lists = 0;
+    agent('h1').made.delete(other);
+    const before = agent('h1').log.length;
+    await fullPass('h1');
+    assert.deepEqual(agent('h1').log.slice(before), [`attach ${other} c5`], 'made again');
+    assert.ok(store.lists > 0, 'compared record by record');
+  },
+);
