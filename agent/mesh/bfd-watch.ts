@@ -93,6 +93,11 @@ export class BfdWatch {
     this.wake();
   }
 
+  /** Started and not stopped (live or about to be: its child is running or will be started again). */
+  running(): boolean {
+    return !this.closed;
+  }
+
   /** Interface name → bfd_status as OVS last wrote it; undefined while the watch is not live. */
   snapshot(): Map<string, Record<string, string>> | undefined {
     return this.live ? this.rows.byName() : undefined;
@@ -141,6 +146,7 @@ export class BfdWatch {
       if (!this.live) {
         this.rows = rows; // the first table: everything from here on is current
         this.live = true;
+        changed = true; // a wait can now read memory instead of the database
         this.backoffMs = this.o.retryFirstMs ?? 1000;
         this.quiet = false;
       }

@@ -71,6 +71,8 @@ export interface StatusQuery {
 
 /** With no BFD watch (kernel tunnels, no ovsdb-client), a wait for "up" looks again this often. */
 const WAIT_POLL_MS = 500;
+/** With one, a wait is woken by each change; this only bounds it should a wake-up be missed (the watch restarting). */
+const WATCHED_RECHECK_MS = 2000;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -167,6 +169,9 @@ export class Mesher {
       renameSync(tmp, this.file());
       const settled = this.settled;
       this.spec = spec;
+      // A host's first OVS mesh: the watch starts before the ports are made, so it is live (its first
+      // table read done) by the time someone waits for them to come up.
+      if (spec.networks.some((n) => n.kind === 'ovs')) this.bfd?.start();
       const res = await this.pass(settled);
       this.resume(false);
       return res;
@@ -220,8 +225,10 @@ export class Mesher {
       const s = await this.statusNow(q.network);
       const leftMs = deadline - Date.now();
       if (leftMs <= 0 || s.every((t) => t.state === 'up') || q.signal?.aborted) return s;
-      const live = this.bfd?.snapshot() && s.every((t) => t.kind === 'ovs');
-      await (live ? this.bfd!.changed(leftMs, q.signal) : sleep(Math.min(WAIT_POLL_MS, leftMs), q.signal));
+      // A running watch wakes the wait at each change (its first table included); without one, look again.
+      const watched = this.bfd?.running() && s.every((t) => t.kind === 'ovs');
+      const nextMs = Math.min(watched ? WATCHED_RECHECK_MS : WAIT_POLL_MS, leftMs);
+      await (watched ? this.bfd!.changed(nextMs, q.signal) : sleep(nextMs, q.signal));
     }
   }
 
