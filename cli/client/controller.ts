@@ -1,13 +1,10 @@
 // The CLI's connection to the controller(s): promises with deadlines, typed errors, failover to
 // the next controller named (cli/client/grpc-h2.ts says when a call may move on). Imported lazily.
 // It runs on node:http2: a CLI process talking to the controller never loads @grpc/grpc-js.
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcStatus } from '../../common/rpc/status.js';
-import {
-  ControllerDefinition,
-  JsonChunk,
-  type ListAttachmentsRequest,
-} from '../../proto/gen/fleetnet/v1/controller.js';
+import { ControllerDefinition, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { cliCredentialFiles, CREDENTIAL_HINT, tryCliCredential } from './controller-credential.js';
@@ -45,23 +42,22 @@ export interface ControllerConn {
 }
 
 /**
- * The `data` bytes of one JsonChunk message (field 1, length-delimited: tag 0x0a, varint length),
- * as a view into the message: no protobuf decode, no copy of the text.
+ * The `data` bytes of one JsonChunk message, read with protobuf's own BinaryReader, as a view into
+ * the message: the generated decoder would copy the text (up to 1 MiB a chunk) once more.
  */
 export function jsonChunkData(msg: Buffer): Buffer {
-  if (msg.length === 0) return msg; // an empty chunk: proto3 leaves the field out
-  if (msg[0] !== 0x0a) return JsonChunk.decode(msg).data;
-  let len = 0;
-  let shift = 0;
-  let i = 1;
-  for (; i < msg.length && i < 6; i++) {
-    const b = msg[i]!;
-    len += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (b < 0x80) break;
+  const reader = new BinaryReader(msg);
+  let data = msg.subarray(0, 0); // an empty chunk: proto3 leaves the field out
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field !== 1 || wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType);
+      continue;
+    }
+    const bytes = reader.bytes();
+    data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  const start = i + 1;
-  return start + len === msg.length ? msg.subarray(start, start + len) : JsonChunk.decode(msg).data;
+  return data;
 }
 
 /** addr: one controller's address, or several comma-separated (tried in order). */

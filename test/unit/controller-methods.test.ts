@@ -18,12 +18,19 @@ it('CONTROLLER_METHODS and LIST_ATTACHMENTS_JSON match the generated Controller 
   assert.equal(ControllerService.listAttachmentsJson.responseStream, true);
 });
 
-it('jsonChunkData returns the data field of a JsonChunk without decoding', () => {
+it('jsonChunkData returns the data field of a JsonChunk as a view into the message (no copy)', () => {
   for (const size of [0, 1, 127, 128, 16_383, 16_384, (1 << 20) + 3]) {
     const data = Buffer.alloc(size, 'x');
     const msg = Buffer.from(JsonChunk.encode({ data }).finish());
-    assert.deepEqual(jsonChunkData(msg), data, `size ${size}`);
+    const got = jsonChunkData(msg);
+    assert.deepEqual(got, data, `size ${size}`);
+    assert.equal(got.buffer, msg.buffer, `size ${size}: a view into the message`);
   }
+  const withUnknownField = Buffer.concat([
+    Buffer.from([0x10, 0x05]),
+    Buffer.from(JsonChunk.encode({ data: Buffer.from('ab') }).finish()),
+  ]);
+  assert.equal(jsonChunkData(withUnknownField).toString(), 'ab', 'a field it does not know is skipped');
 });
 
 it("the services' serializers give the encoded bytes as a Buffer over the encoder's own array (no second copy)", () => {
