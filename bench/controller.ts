@@ -4,7 +4,7 @@
 // dockerd in the same namespace. Writes bench/results/controller.json.
 // Runs inside a network namespace of its own (it re-executes itself there with nsenter --net), on its lo.
 //   node --import tsx bench/controller.ts [--n 100000] [--concurrency 64] [--connections 4] [--procs 2]
-//     [--client frames|lite] [--cli-n 20]
+//     [--cli-n 20]
 //     [--batch-n 50000] [--batch-size 100]   (0 skips the FleetAttachBatch row)
 //     [--baseline-cli /path/to/other/bin/fleetnet.mjs [--baseline-label 'main at abc123']]
 //     (another build's CLI, timed interleaved with this tree's against the same controller)
@@ -32,7 +32,6 @@ const { values: opt } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     connections: { type: 'string', default: '4' },
     procs: { type: 'string', default: '2' },
-    client: { type: 'string', default: 'frames' },
     'cli-n': { type: 'string', default: '20' },
     'batch-n': { type: 'string', default: '50000' },
     'batch-size': { type: 'string', default: '100' },
@@ -47,7 +46,6 @@ const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
 const CONNS = Number(opt.connections);
 const PROCS = Number(opt.procs);
-const CLIENT = opt.client === 'lite' ? 'lite' : 'frames';
 const CLI_N = Number(opt['cli-n']);
 const FULL_N = Number(opt['full-n']);
 const BATCH_N = Number(opt['batch-n']);
@@ -102,7 +100,7 @@ async function allocationsRow(
   const loadBefore = load();
   const conc = batch > 1 ? Math.max(CONNS, Math.round(CONC / batch) * 2) : CONC;
   const cpu0 = cpuSeconds(ctl.pid);
-  const a = await runAllocLoad({ addr: at.addr, prefix, n, conc, conns: CONNS, procs: PROCS, batch, client: CLIENT });
+  const a = await runAllocLoad({ addr: at.addr, prefix, n, conc, conns: CONNS, procs: PROCS, batch });
   const cpu = cpuSeconds(ctl.pid) - cpu0;
   const perSec = Math.round(n / a.seconds);
   const callers = `${conc} in flight over ${CONNS} connections from ${PROCS} client processes`;
@@ -188,7 +186,7 @@ async function inside(ns: string): Promise<void> {
       ...notes,
       'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
       'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); no reply leaves before the COMMIT of its decision',
-      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ${CLIENT === 'frames' ? "each speaking gRPC as hand-made HTTP/2 frames (bench/lib/h2-frames.ts: the least CPU per call, as h2load or ghz would, so that the load generator leaves the controller its CPU; the CLI's node:http2 client is the --client lite option)" : "each with the CLI's node:http2 client (cli/client/grpc-h2.ts)"}; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
+      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), each with the CLI's gRPC client on node:http2 (cli/client/grpc-h2.ts); its CPU is reported beside the controller's and shares the machine with it; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
       "everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers' work share this machine's CPUs",
       userEnvNote(),
     ],

@@ -4,16 +4,15 @@
 // for a line on stdin, runs, and prints one JSON line: {startMs, endMs, cpuSeconds, lat, got}
 // (epoch milliseconds with sub-ms precision, latencies in ms, got: "address mac" per allocation,
 // for the duplicate check). Then, untimed, it asks again for its first 200 and checks that each
-// comes back with the address and MAC it was given.
-//   node --import tsx bench/lib/alloc-client.ts ADDR PREFIX FROM COUNT CONC CONNS BATCH CLIENT
-// CLIENT: `frames` (bench/lib/h2-frames.ts, the least CPU per call) or `lite` (the CLI's node:http2 client).
+// comes back with the address and MAC it was given. Each connection is the CLI's own gRPC client
+// (cli/client/grpc-h2.ts, on node:http2's public API).
+//   node --import tsx bench/lib/alloc-client.ts ADDR PREFIX FROM COUNT CONC CONNS BATCH
 import { performance } from 'node:perf_hooks';
 import { CONTROLLER_METHODS } from '../../cli/client/controller.js';
-import { GrpcH2Client, type Method } from '../../cli/client/grpc-h2.js';
+import { GrpcH2Client } from '../../cli/client/grpc-h2.js';
 import type { FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
-import { H2LoadClient } from './h2-frames.js';
 
-const [addr, prefix, fromText, countText, concText, connsText, batchText, kind] = process.argv.slice(2);
+const [addr, prefix, fromText, countText, concText, connsText, batchText] = process.argv.slice(2);
 const from = Number(fromText);
 const n = Number(countText);
 const conc = Number(concText);
@@ -21,22 +20,9 @@ const conns = Number(connsText);
 const batch = Math.max(1, Number(batchText));
 /** Allocations asked for again after the run (untimed), each expected to come back unchanged. */
 const RETRIES = 200;
+const CALL_TIMEOUT_MS = 60_000;
 
-type Unary = <Req, Res>(m: Method<Req, Res>, req: Req) => Promise<Res>;
-function client(): { call: Unary; ready: Promise<void>; close(): void } {
-  if (kind === 'lite') {
-    const c = new GrpcH2Client([addr!], 'the bench controller');
-    return { call: (m, req) => c.unary(m, req, 60_000), ready: Promise.resolve(), close: () => c.close() };
-  }
-  const c = new H2LoadClient(addr!);
-  return {
-    call: async (m, req) => m.decode(await c.unary(m.path, m.encode(req))),
-    ready: c.ready,
-    close: () => c.close(),
-  };
-}
-
-const clients = Array.from({ length: conns }, client);
+const clients = Array.from({ length: conns }, () => new GrpcH2Client([addr!], 'the bench controller'));
 const req = (i: number) => ({
   host: 'hx',
   network: 'big',
@@ -67,12 +53,14 @@ function check(i: number, r: FleetAttachReply | undefined): void {
 
 async function one(c: (typeof clients)[number], i: number, lat: number[]): Promise<void> {
   const t0 = performance.now();
-  if (batch <= 1) check(i, await c.call(CONTROLLER_METHODS.fleetAttach, req(i)));
+  if (batch <= 1) check(i, await c.unary(CONTROLLER_METHODS.fleetAttach, req(i), CALL_TIMEOUT_MS));
   else {
     const count = Math.min(batch, from + n - i);
-    const r = await c.call(CONTROLLER_METHODS.fleetAttachBatch, {
-      requests: Array.from({ length: count }, (_, k) => req(i + k)),
-    });
+    const r = await c.unary(
+      CONTROLLER_METHODS.fleetAttachBatch,
+      { requests: Array.from({ length: count }, (_, k) => req(i + k)) },
+      CALL_TIMEOUT_MS,
+    );
     const refused = r.items.find((x) => x.errorKind);
     if (refused || r.items.length !== count)
       throw new Error(`batch at ${i}: ${refused?.error ?? `${r.items.length} replies for ${count}`}`);
@@ -81,8 +69,7 @@ async function one(c: (typeof clients)[number], i: number, lat: number[]): Promi
   lat.push(performance.now() - t0);
 }
 
-for (const c of clients) await c.ready;
-await Promise.all(clients.map((c) => c.call(CONTROLLER_METHODS.controllerHealth, {})));
+await Promise.all(clients.map((c) => c.unary(CONTROLLER_METHODS.controllerHealth, {}, CALL_TIMEOUT_MS)));
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
 const lat: number[] = [];
@@ -103,7 +90,7 @@ const cpu = process.cpuUsage(cpu0);
 const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 // Untimed: a retry of the same attachment (same host, container, ifname) gets the same address and MAC.
 for (const [i, given] of firstGiven) {
-  const r = await clients[0]!.call(CONTROLLER_METHODS.fleetAttach, req(i));
+  const r = await clients[0]!.unary(CONTROLLER_METHODS.fleetAttach, req(i), CALL_TIMEOUT_MS);
   const again = `${r.attachment?.addresses.join(' ')} ${r.attachment?.mac}`;
   if (r.created || again !== given)
     throw new Error(`retry of ${prefix}${i}: got ${again} (created ${r.created}), first given ${given}`);

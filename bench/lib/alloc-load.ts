@@ -1,5 +1,5 @@
 // The controller allocation load: `procs` client processes (bench/lib/alloc-client.ts), each with
-// its share of the calls in flight over its own HTTP/2 connections, started together once every one
+// its share of the calls in flight over its own HTTP/2 connections (the CLI's gRPC client on node:http2), started together once every one
 // has connected. Wall time runs from the first process's start to the last one's end.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,8 +16,6 @@ export interface AllocLoad {
   procs: number;
   /** 1: single FleetAttach requests; more: FleetAttachBatch of this many. */
   batch: number;
-  /** `frames`: the frame-level load client (bench/lib/h2-frames.ts); `lite`: the CLI's node:http2 client (cli/client/grpc-h2.ts). */
-  client: 'frames' | 'lite';
 }
 
 export interface AllocResult {
@@ -73,7 +71,7 @@ export async function runAllocLoad(o: AllocLoad): Promise<AllocResult> {
     const conc = Math.max(1, Math.round(o.conc / o.procs));
     const conns = Math.max(1, Math.round(o.conns / o.procs));
     workers.push(
-      startWorker([o.addr, o.prefix, String(from), String(share), String(conc), String(conns), String(step), o.client]),
+      startWorker([o.addr, o.prefix, String(from), String(share), String(conc), String(conns), String(step)]),
     );
     from += share;
   }
