@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The fleetnet executable: runs the CLI bundle built by `npm run build` (dist/fleetnet.cjs, which
-// hands any command but attach, detach and ls to dist/fleetnet-all.cjs) with
+// The fleetnet executable: runs the CLI entry built by `npm run build` (dist/fleetnet.cjs, which hands
+// attach, detach and ls to dist/fleetnet-fast.cjs and any other command to dist/fleetnet-all.cjs) with
 // Node's own compile cache (module.enableCompileCache: V8 code for the bundle kept on disk, in
 // NODE_COMPILE_CACHE or the temp folder's node-compile-cache; NODE_DISABLE_COMPILE_CACHE=1 turns
 // it off), so a new process does not compile the whole bundle again. CommonJS on purpose: an ES

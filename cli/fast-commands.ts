@@ -1,7 +1,7 @@
-// The commands the fast entry (cli/main-fast.ts) serves itself: its own table, so that the fast bundle
-// does not hold the table of every command. test/unit/cli-fast-path.test.ts checks it against
-// cli/command-table.ts.
-import { commandWord } from './command-word.js';
+// The commands the fast bundle (cli/fast-bundle.ts) serves: its own table, so that the fast bundle does
+// not hold the table of every command. test/unit/cli-fast-path.test.ts checks it against
+// cli/command-table.ts and the entry's FAST_WORDS.
+import { commandWord, isBareVersion } from './command-word.js';
 import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
@@ -18,5 +18,5 @@ export const FAST_COMMANDS: Readonly<Record<string, readonly CommandModule[]>> =
 export function fastModules(args: readonly string[]): readonly CommandModule[] | undefined {
   const word = commandWord(args);
   if (word !== undefined) return Object.hasOwn(FAST_COMMANDS, word) ? FAST_COMMANDS[word] : undefined;
-  return args.length === 1 && (args[0] === '--version' || args[0] === '-V') ? [] : undefined;
+  return isBareVersion(args) ? [] : undefined;
 }

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, exitCodeOf } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
+import { exitOnceWritten } from './exit.js';
 
 export interface CommandModule {
   register(program: Command): void;
@@ -57,9 +58,6 @@ async function main(program: Command, exitWhenDone: boolean): Promise<void> {
       process.exitCode = exitCodeOf(err);
     }
   }
-  // A one-shot command (attach, detach, ls, --version) whose promise has settled is done: once stdout
-  // and stderr hold nothing unwritten (a pipe whose reader lags keeps the rest queued), process.exit()
-  // spares the process tearing its heap and handles down one by one (~1 ms). Never for commands that
-  // leave servers or watches running after their action returns (agent run, controller run, events).
-  if (exitWhenDone && process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit();
+  // A one-shot command (attach, detach, ls, --version) whose promise has settled is done.
+  if (exitWhenDone) exitOnceWritten();
 }

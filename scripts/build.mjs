@@ -1,6 +1,7 @@
-// Bundles the CLI (agent and controller included) into dist/fleetnet-all.cjs and its fast path
-// (attach, detach, ls) into dist/fleetnet.cjs with esbuild (run by bin/fleetnet.cjs with Node's
-// compile cache), and the agent alone into dist/fleetnet-agent.mjs.
+// Bundles the CLI (agent and controller included) into dist/fleetnet-all.cjs, its fast path (attach,
+// detach, ls) into dist/fleetnet-fast.cjs and the entry that chooses between them into dist/fleetnet.cjs
+// with esbuild (run by bin/fleetnet.cjs with Node's compile cache), and the agent alone into
+// dist/fleetnet-agent.mjs.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,11 +93,22 @@ async function cliBundle(name, entry) {
     text = text.replaceAll(`require(${JSON.stringify(id)})`, `__fleetnetLazyRequire(${JSON.stringify(id)})`);
   writeFileSync(file, text, 'latin1');
 }
-// The whole CLI (cli/main.ts), and the fast entry bin/fleetnet.cjs runs first (cli/main-fast.ts):
-// attach, detach, ls and --version from a bundle of only their modules, imported statically (no
-// lazy wrappers to compile on every start); any other command line requires the whole CLI.
+// The whole CLI (cli/main.ts); the entry bin/fleetnet.cjs runs first (cli/main-fast.ts), which answers a
+// bare --version itself and requires one of the other two; and attach, detach and ls from a bundle of only
+// their modules (cli/fast-bundle.ts), imported statically (no lazy wrappers to compile on every start).
 await cliBundle('fleetnet-all', 'cli/main.ts');
-await cliBundle('fleetnet', 'cli/main-fast.ts');
+await cliBundle('fleetnet-fast', 'cli/fast-bundle.ts');
+// The entry imports no package and no import.meta, and loads no built-in but what it writes with: none
+// of the bundles' preamble.
+await build({
+  ...cjs,
+  entryPoints: { fleetnet: 'cli/main-fast.ts' },
+  charset: 'ascii',
+  banner: { js: "'use strict';" },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+});
 
 // The CNI plugin executables' bundle (issue 14): the plugin is a thin client of the local agent
 // and a runtime starts one process per call, so it carries only cni/plugin.ts, cni/spec.ts and

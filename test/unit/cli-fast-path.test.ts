@@ -1,6 +1,7 @@
-// cli/main-fast.ts (dist/fleetnet.cjs, what bin/fleetnet.cjs runs): attach, detach, ls and --version
-// come from the fast bundle alone, registered exactly as the whole CLI registers them; every other
-// command line is handed to the whole CLI (dist/fleetnet-all.cjs), which answers it as before.
+// cli/main-fast.ts (dist/fleetnet.cjs, what bin/fleetnet.cjs runs): a bare --version is answered by the
+// entry alone; attach, detach and ls come from the fast bundle (cli/fast-bundle.ts, dist/fleetnet-fast.cjs),
+// registered exactly as the whole CLI registers them; every other command line is handed to the whole CLI
+// (dist/fleetnet-all.cjs), which answers it as before.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { COMMAND_MODULES } from '../../cli/command-table.js';
+import { FAST_WORDS } from '../../cli/command-word.js';
 import { FAST_COMMANDS, fastModules } from '../../cli/fast-commands.js';
 import { VERSION } from '../../common/version.js';
 import { ensureBuilt } from '../helpers/build.js';
@@ -19,6 +21,11 @@ describe('the fast entry', () => {
   it('serves each of its commands with the modules the whole CLI registers for it', () => {
     assert.deepEqual(Object.keys(FAST_COMMANDS).sort(), ['attach', 'detach', 'ls']);
     for (const [word, modules] of Object.entries(FAST_COMMANDS)) assert.deepEqual(modules, COMMAND_MODULES[word], word);
+    assert.deepEqual(
+      [...FAST_WORDS].sort(),
+      Object.keys(FAST_COMMANDS).sort(),
+      'the entry hands on what the bundle serves',
+    );
   });
 
   it('answers its commands and a bare --version, and hands the rest to the whole CLI', () => {
@@ -73,6 +80,33 @@ describe('bin/fleetnet.cjs with the built bundles', () => {
     const version = await run(['--version']);
     assert.equal(version.stdout.trim(), VERSION);
     assert.deepEqual(version.loaded, ['fleetnet.cjs']);
+  });
+
+  it('a bare --version loads no bundle but the entry; attach loads the entry and the fast bundle', async () => {
+    const bin = await ensureBuilt();
+    const preloadAll = join(dir, 'loaded-all.cjs');
+    const out = join(dir, 'loaded-all.json');
+    writeFileSync(
+      preloadAll,
+      [
+        'const dist = /dist[\\\\/]([^\\\\/]+\\.cjs)$/;',
+        `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(`,
+        '  Object.keys(require.cache).flatMap((f) => dist.exec(f)?.[1] ?? []).sort())));',
+      ].join('\n'),
+    );
+    const loaded = (args: string[]) => {
+      const r = spawnSync(process.execPath, ['--require', preloadAll, bin, ...args], { encoding: 'utf8' });
+      return { ...r, loaded: JSON.parse(readFileSync(out, 'utf8')) as string[] };
+    };
+    for (const flag of ['--version', '-V']) {
+      const version = loaded([flag]);
+      assert.equal(version.status, 0, version.stderr);
+      assert.equal(version.stdout, `${VERSION}\n`);
+      assert.deepEqual(version.loaded, ['fleetnet.cjs'], flag);
+    }
+    const attach = loaded(['--socket', noAgent, 'attach', 'br1', 'netns:x', '10.0.0.1/24']);
+    assert.equal(attach.status, 1, attach.stderr);
+    assert.deepEqual(attach.loaded, ['fleetnet-fast.cjs', 'fleetnet.cjs']);
   });
 
   it('its commands end the process when done, even with something else keeping the event loop alive', async () => {

@@ -1,0 +1,11 @@
+// dist/fleetnet-fast.cjs, which the entry (cli/main-fast.ts) hands attach, detach and ls: a bundle of just
+// their modules. In the whole CLI nearly every module sits behind a lazy `import()`, so a new process
+// compiles each one it runs from source; this bundle imports its modules statically (none behind `import()`
+// but the rarely used settings file and --format template), so their code comes compiled from Node's
+// compile cache, and its file is a third of the size. Only for the bundle: under tsx, run cli/main.ts.
+import { fastModules } from './fast-commands.js';
+import { runCli } from './program.js';
+
+const modules = fastModules(process.argv.slice(2));
+if (modules) runCli(modules, { exitWhenDone: true });
+else require(`${__dirname}/fleetnet-all.cjs`);
