@@ -16,6 +16,7 @@ import { MeshFirewall, type FirewallState } from './firewall.js';
 import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
 import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
+import { addOvsTunnels } from './tunnel-neigh.js';
 
 export interface MeshNetworkSpec extends NetworkTunnels {
   /** OVS bridges made by the mesh get this datapath type (e.g. netdev); absent: OVS's default. */
@@ -330,7 +331,7 @@ export class Mesher {
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {
         const made = !state.bridges.has(bridge);
-        await this.ovs.add(ts, made ? { bridge, ...(dp ? { datapathType: dp } : {}) } : undefined);
+        await addOvsTunnels(this.ovs, this.o.runner, ts, { bridge, made, log: this.o.log, datapathType: dp });
         state.bridges.add(bridge);
         res.added.push(...ts);
         res.changes++;

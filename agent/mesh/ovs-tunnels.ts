@@ -137,8 +137,11 @@ export class OvsTunnels {
     ];
   }
 
-  /** ovs-vsctl commands for one tunnel: the port, its interface settings, BFD, protected and fleetnet's marks. */
-  private portCmds(t: Tunnel): string[][] {
+  /**
+   * ovs-vsctl commands for one tunnel: the port, its interface settings, BFD (unless bfd is false: then
+   * enableBfd turns it on), protected and fleetnet's marks.
+   */
+  private portCmds(t: Tunnel, bfd = true): string[][] {
     return [
       ['--may-exist', 'add-port', t.bridge, t.port],
       [
@@ -149,7 +152,7 @@ export class OvsTunnels {
         `options:remote_ip=${t.peerIp}`,
         `options:key=${t.key}`,
         `options:local_ip=${t.localIp}`,
-        'bfd:enable=true',
+        ...(bfd ? ['bfd:enable=true'] : []),
       ],
       [
         'set',
@@ -166,16 +169,30 @@ export class OvsTunnels {
    * One ovs-vsctl transaction for a network's missing tunnels (and its bridge when absent): all
    * or nothing, and ovs-vswitchd is waited for once, not once per peer (a joining host adds N-1).
    */
-  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): string[] {
+  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }, bfd = true): string[] {
     const cmds = [
       ...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []),
-      ...[tunnels].flat().flatMap((t) => this.portCmds(t)),
+      ...[tunnels].flat().flatMap((t) => this.portCmds(t, bfd)),
     ];
     return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
   }
 
-  async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
-    await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge), { timeoutMs: 15_000 });
+  async add(
+    tunnels: Tunnel | Tunnel[],
+    makeBridge?: { bridge: string; datapathType?: string },
+    bfd = true,
+  ): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge, bfd), { timeoutMs: 15_000 });
+  }
+
+  /** One ovs-vsctl transaction turning BFD on for ports added with bfd false. */
+  enableBfdArgs(tunnels: Pick<Tunnel, 'port'>[]): string[] {
+    const cmds = tunnels.map((t) => ['set', 'interface', t.port, 'bfd:enable=true']);
+    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
+  }
+
+  async enableBfd(tunnels: Pick<Tunnel, 'port'>[]): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.enableBfdArgs(tunnels), { timeoutMs: 15_000 });
   }
 
   /** Why a bridge has no datapath (see OvsCtl.datapathProblem), or undefined. */

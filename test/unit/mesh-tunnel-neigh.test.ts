@@ -1,0 +1,129 @@
+// A host making a user-space (netdev) tunnel bridge: ports with BFD off, the peers resolved by its
+// own kernel (which OVS snoops), then BFD on: the exact commands, through a FakeRunner.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeRunner, type RecordedCall } from '../../common/runner.js';
+import type { Tunnel } from '../../common/mesh.js';
+import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
+import { addOvsTunnels, findUnderlay, resolveLines, resolvePeers } from '../../agent/mesh/tunnel-neigh.js';
+
+const DB = 'unix:/run/x/db.sock';
+const ADDRS = JSON.stringify([
+  { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
+  { ifname: 'br-phy', addr_info: [{ family: 'inet', local: '10.99.0.11', prefixlen: 24 }] },
+]);
+
+const tunnel = (peer: number, peerIp = `10.99.0.${10 + peer}`): Tunnel => ({
+  network: 'blue',
+  kind: 'ovs',
+  encap: 'gre',
+  key: 100,
+  bridge: 'ovs-blue',
+  port: `fgport${peer}`,
+  peer: `h${peer}`,
+  peerIp,
+  localIp: '10.99.0.11',
+});
+
+/**
+ * A host whose kernel holds these neighbour entries before the resolve and answers every peer it is
+ * asked about (REACHABLE on the next read); vsctlFails: the ovs-vsctl call that contains this word fails.
+ */
+function host(before: object[] = [], o: { addrs?: string; vsctlFails?: string } = {}) {
+  let asked = false;
+  return new FakeRunner((c: RecordedCall) => {
+    if (c.cmd === 'ip' && c.args.join(' ') === '-json -4 addr show') return { stdout: o.addrs ?? ADDRS };
+    if (c.cmd === 'ip' && c.args[0] === '-force') {
+      asked = true;
+      return {};
+    }
+    if (c.cmd === 'ip' && c.args.includes('neigh')) {
+      if (!asked) return { stdout: JSON.stringify(before) };
+      const dsts = ['10.99.0.12', '10.99.0.13'];
+      return {
+        stdout: JSON.stringify(dsts.map((dst) => ({ dst, lladdr: '02:00:00:00:00:01', state: ['REACHABLE'] }))),
+      };
+    }
+    if (c.cmd === 'ovs-vsctl' && o.vsctlFails && c.args.includes(o.vsctlFails)) return { code: 1, stderr: 'boom' };
+    return {};
+  });
+}
+
+const line = (c: RecordedCall) => `${c.cmd} ${c.args.join(' ')}`;
+
+describe('tunnel neighbours before BFD (user-space OVS)', () => {
+  it('the underlay device is the one holding the local address; off-link peers and itself are left out', async () => {
+    const u = await findUnderlay(host(), '10.99.0.11', ['10.99.0.12', '10.99.0.11', '10.7.0.5', '10.99.0.12']);
+    assert.deepEqual(u, { dev: 'br-phy', onLink: ['10.99.0.12'] });
+    assert.equal(await findUnderlay(host(), '10.99.0.99', ['10.99.0.12']), undefined);
+    assert.equal(await findUnderlay(host([], { addrs: 'not json' }), '10.99.0.11', ['10.99.0.12']), undefined);
+  });
+
+  it('an unknown peer is resolved, a known one probed, a static entry left alone', () => {
+    const known = new Map([
+      ['10.99.0.13', { dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }],
+      ['10.99.0.14', { dst: '10.99.0.14', lladdr: '02:00:00:00:00:14', state: ['PERMANENT'] }],
+      ['10.99.0.15', { dst: '10.99.0.15', state: ['FAILED'] }],
+    ]);
+    assert.deepEqual(resolveLines('br-phy', ['10.99.0.12', '10.99.0.13', '10.99.0.14', '10.99.0.15'], known), [
+      'neigh replace 10.99.0.12 dev br-phy use',
+      'neigh change 10.99.0.13 dev br-phy nud probe',
+      'neigh replace 10.99.0.15 dev br-phy use',
+    ]);
+  });
+
+  it('a peer that never answers is given up on after the wait, and named', async () => {
+    const r = new FakeRunner((c) => (c.args.includes('show') ? { stdout: '[]' } : {}));
+    let t = 0;
+    const left = await resolvePeers(r, { dev: 'br-phy', onLink: ['10.99.0.12'] }, { waitMs: 30, now: () => (t += 10) });
+    assert.deepEqual(left, ['10.99.0.12']);
+  });
+
+  it('a bridge it makes: ports with BFD off, the peers resolved, then BFD on in one transaction', async () => {
+    const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
+    const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
+    const ts = [tunnel(2), tunnel(3)];
+    await addOvsTunnels(ovs, r, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
+    const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
+    assert.deepEqual(r.calls.map(line), [
+      'ip -json -4 addr show',
+      `ovs-vsctl ${ovs.addArgs(ts, make, false).join(' ')}`,
+      'ip -json neigh show dev br-phy',
+      'ip -force -batch -',
+      'ip -json neigh show dev br-phy',
+      `ovs-vsctl --db=${DB} --timeout=10 set interface fgport2 bfd:enable=true` +
+        ' -- set interface fgport3 bfd:enable=true',
+    ]);
+    assert.ok(!ovs.addArgs(ts, make, false).includes('bfd:enable=true'));
+    assert.equal(
+      r.calls[3]!.input,
+      'neigh replace 10.99.0.12 dev br-phy use\nneigh change 10.99.0.13 dev br-phy nud probe\n',
+    );
+  });
+
+  it('BFD that cannot be turned on takes the new ports away again, and the pass fails', async () => {
+    const r = host([], { vsctlFails: 'bfd:enable=true' });
+    const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
+    const ts = [tunnel(2)];
+    await assert.rejects(addOvsTunnels(ovs, r, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }));
+    assert.equal(line(r.calls.at(-1)!), `ovs-vsctl ${ovs.removeArgs(ts).join(' ')}`);
+  });
+
+  it('one step as before: a bridge it has, a kernel datapath, or no local device with the address', async () => {
+    const ts = [tunnel(2)];
+    const cases = [
+      { r: host(), o: { bridge: 'ovs-blue', made: false, datapathType: 'netdev' } },
+      { r: host(), o: { bridge: 'ovs-blue', made: true, datapathType: 'system' } },
+      { r: host([], { addrs: '[]' }), o: { bridge: 'ovs-blue', made: true, datapathType: 'netdev' } },
+    ];
+    for (const { r, o } of cases) {
+      const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
+      await addOvsTunnels(ovs, r, ts, o);
+      const writes = r.calls.filter((c) => c.cmd === 'ovs-vsctl');
+      const make = o.made ? { bridge: o.bridge, datapathType: o.datapathType } : undefined;
+      assert.deepEqual(writes.map(line), [`ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`]);
+      assert.ok(writes[0]!.args.includes('bfd:enable=true'));
+      assert.ok(!r.calls.some((c) => c.args[0] === '-force'));
+    }
+  });
+});
