@@ -2,10 +2,12 @@
 // not hold the table of every command. test/unit/cli-fast-path.test.ts checks it against
 // cli/command-table.ts and the entry's FAST_WORDS.
 import { commandWord, isBareVersion } from './command-word.js';
+import type { Opts } from './fleet/common.js';
 import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
-import type { CommandModule } from './program.js';
+import { parseFastLine, type FastGrammar } from './fast-parse.js';
+import { GLOBAL_OPTIONS, type CommandModule } from './program.js';
 
 /** The commands this bundle serves, with the modules that register them (as in cli/command-table.ts). */
 export const FAST_COMMANDS: Readonly<Record<string, readonly CommandModule[]>> = {
@@ -19,4 +21,33 @@ export function fastModules(args: readonly string[]): readonly CommandModule[] |
   const word = commandWord(args);
   if (word !== undefined) return Object.hasOwn(FAST_COMMANDS, word) ? FAST_COMMANDS[word] : undefined;
   return isBareVersion(args) ? [] : undefined;
+}
+
+interface FastAction extends FastGrammar {
+  run(operands: string[], opts: Opts, withGlobals: Opts): Promise<void>;
+}
+
+/** The commands whose plain command lines the fast path parses without commander (cli/fast-parse.ts). */
+export const FAST_ACTIONS: readonly FastAction[] = [
+  {
+    word: 'attach',
+    options: attach.ATTACH_OPTIONS,
+    operands: { min: 1, max: Infinity },
+    run: (operands, opts, g) => attach.attachAction(operands, opts, g),
+  },
+  {
+    word: 'detach',
+    options: detach.DETACH_OPTIONS,
+    operands: { min: 1, max: 1 },
+    run: ([container], opts, g) => detach.detachAction(container!, opts, g),
+  },
+];
+
+/** The action of a plain attach or detach command line, ready to run; undefined for commander to parse. */
+export function fastAction(args: readonly string[]): (() => Promise<void>) | undefined {
+  for (const a of FAST_ACTIONS) {
+    const line = parseFastLine(args, a, GLOBAL_OPTIONS);
+    if (line) return () => a.run(line.operands, line.opts, line.withGlobals);
+  }
+  return undefined;
 }

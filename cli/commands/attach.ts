@@ -5,7 +5,8 @@ import { invalid } from '../../common/errors.js';
 import { parseMac } from '../../common/mac.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import { connectAgent } from '../client/agent.js';
-import { controllerOf } from '../fleet/common.js';
+import { controllerFor, type Opts } from '../fleet/common.js';
+import { addOptions, type OptionSpec } from '../option-spec.js';
 import { printJson } from '../output/table.js';
 import { fleetAttach } from './fleet-attach.js';
 
@@ -96,69 +97,77 @@ export function checkFamily(family: string | boolean | undefined, addresses: Add
   }
 }
 
+/** attach's options, in the order its help lists them. */
+export const ATTACH_OPTIONS: readonly OptionSpec[] = [
+  ['-i, --ifname <name>', 'interface name inside the container (default eth1)'],
+  ['-l, --host-ifname <name>', 'host-side interface name (default: derived from the container id, fn…)'],
+  ['--kind <kind>', 'what the host interface is or should be made: bridge, ovs, macvlan, ipoib, dummy'],
+  ['--macvlan-mode <mode>', 'macvlan on a NIC: bridge (default), private, vepa, passthru'],
+  ['--vlan-filtering', 'with @VID on a Linux bridge fleetnet did not create: turn its vlan_filtering on'],
+  ['--trunk <if>', 'with @VID on a Linux bridge: also carry the VLAN tagged on this uplink port'],
+  ['--ovs-datapath <type>', "an OVS bridge fleetnet creates: system or netdev (default: the agent's)"],
+  [
+    '-a, --family <4|6>',
+    "pipework's address family switch: checked against the addresses (fleetnet reads it from them)",
+  ],
+  ['--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint'],
+  ['--mtu <bytes>', "MTU (default: the host interface's)"],
+  ['--net <name>', 'network to attach to (with a controller)'],
+  ['--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf"],
+  ['--dhcp-oneshot', "DHCP: take one lease, then stop the client (pipework's old behaviour: no renewals)"],
+  ['--keep-address', 'keep the address and MAC reserved after the container is removed (default: freed)'],
+  ['--host <name>', 'the fleet host the container runs on (with a controller)'],
+  ['--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30'],
+  ['--dry-run', 'print the commands the agent would run, and change nothing'],
+  ['--json', 'print the result as JSON'],
+];
+
 export function register(program: Command): void {
-  program
-    .command('attach')
-    .summary('give a container a new network interface')
-    .description(
-      'Give a container a new network interface, plugged into a host bridge, with addresses, MAC and gateway.',
-    )
-    .usage('[options] [HOSTIF] CONTAINER ADDRESS... [MAC|U:string][@VLAN]')
-    .argument('<words...>', 'HOSTIF CONTAINER ADDRESS... [LAST], see below')
-    .option('-i, --ifname <name>', 'interface name inside the container (default eth1)')
-    .option('-l, --host-ifname <name>', 'host-side interface name (default: derived from the container id, fn…)')
-    .option('--kind <kind>', 'what the host interface is or should be made: bridge, ovs, macvlan, ipoib, dummy')
-    .option('--macvlan-mode <mode>', 'macvlan on a NIC: bridge (default), private, vepa, passthru')
-    .option('--vlan-filtering', 'with @VID on a Linux bridge fleetnet did not create: turn its vlan_filtering on')
-    .option('--trunk <if>', 'with @VID on a Linux bridge: also carry the VLAN tagged on this uplink port')
-    .option('--ovs-datapath <type>', "an OVS bridge fleetnet creates: system or netdev (default: the agent's)")
-    .option(
-      '-a, --family <4|6>',
-      "pipework's address family switch: checked against the addresses (fleetnet reads it from them)",
-    )
-    .option('--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint')
-    .option('--mtu <bytes>', "MTU (default: the host interface's)")
-    .option('--net <name>', 'network to attach to (with a controller)')
-    .option('--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf")
-    .option('--dhcp-oneshot', "DHCP: take one lease, then stop the client (pipework's old behaviour: no renewals)")
-    .option('--keep-address', 'keep the address and MAC reserved after the container is removed (default: freed)')
-    .option('--host <name>', 'the fleet host the container runs on (with a controller)')
-    .option('--timeout <seconds>', 'with a controller: how long to wait for the agent before exiting 3 (pending)', '30')
-    .option('--dry-run', 'print the commands the agent would run, and change nothing')
-    .option('--json', 'print the result as JSON')
+  addOptions(
+    program
+      .command('attach')
+      .summary('give a container a new network interface')
+      .description(
+        'Give a container a new network interface, plugged into a host bridge, with addresses, MAC and gateway.',
+      )
+      .usage('[options] [HOSTIF] CONTAINER ADDRESS... [MAC|U:string][@VLAN]')
+      .argument('<words...>', 'HOSTIF CONTAINER ADDRESS... [LAST], see below'),
+    ATTACH_OPTIONS,
+  )
     .addHelpText('after', EXAMPLES)
-    .action(async (words: string[], opts: Record<string, string | boolean | undefined>, cmd: Command) => {
-      const ctl = await controllerOf(cmd);
-      if (ctl) return fleetAttach(ctl, words, opts);
-      const { hostByMac, words: w } = pipeworkForms(words, opts);
-      const spec = parseAttachWords(w, opts);
-      checkFamily(opts.family, spec.addresses);
-      if (!spec.hostIf) {
-        throw invalid(
-          'no host interface given',
-          'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)',
-        );
-      }
-      const { hostIf: _placeholder, ...byMac } = spec;
-      const req = {
-        ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec),
-        keepAddress: Boolean(opts.keepAddress),
-      };
-      const conn = connectAgent(cmd.optsWithGlobals().socket as string | undefined);
-      try {
-        const res = await conn.call(conn.client.attach, req);
-        if (req.dryRun) {
-          if (opts.json) printJson(res.commands);
-          else process.stdout.write(res.commands.join('\n') + '\n');
-          return;
-        }
-        if (opts.json) printJson({ ...res.interface, changed: res.changed });
-        else
-          process.stdout.write(
-            `${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`,
-          );
-      } finally {
-        conn.close();
-      }
-    });
+    .action((words: string[], opts: Opts, cmd: Command) => attachAction(words, opts, cmd.optsWithGlobals()));
+}
+
+/** `fleetnet attach WORDS…` with its options and the program's (`g`: commander's optsWithGlobals()). */
+export async function attachAction(words: string[], opts: Opts, g: Opts): Promise<void> {
+  const ctl = await controllerFor(g);
+  if (ctl) return fleetAttach(ctl, words, opts);
+  const { hostByMac, words: w } = pipeworkForms(words, opts);
+  const spec = parseAttachWords(w, opts);
+  checkFamily(opts.family, spec.addresses);
+  if (!spec.hostIf) {
+    throw invalid(
+      'no host interface given',
+      'write: fleetnet attach HOSTIF CONTAINER ADDRESS (a controller that picks the network comes later)',
+    );
+  }
+  const { hostIf: _placeholder, ...byMac } = spec;
+  const req = {
+    ...attachRequestOf(hostByMac ? { ...byMac, hostIfByMac: parseMac(hostByMac) } : spec),
+    keepAddress: Boolean(opts.keepAddress),
+  };
+  const conn = connectAgent(g.socket as string | undefined);
+  try {
+    const res = await conn.call(conn.client.attach, req);
+    if (req.dryRun) {
+      if (opts.json) printJson(res.commands);
+      else process.stdout.write(res.commands.join('\n') + '\n');
+      return;
+    }
+    if (opts.json) printJson({ ...res.interface, changed: res.changed });
+    else
+      process.stdout.write(`${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`);
+  } finally {
+    conn.close();
+  }
 }

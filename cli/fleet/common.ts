@@ -49,7 +49,12 @@ export function settle(a: Attachment, verb: string): void {
 
 /** The controller this invocation talks to, or undefined for the local agent. */
 export async function controllerOf(cmd: Command): Promise<ControllerChoice | undefined> {
-  const g = cmd.optsWithGlobals() as { controller?: string; local?: boolean; host?: string; socket?: string };
+  return controllerFor(cmd.optsWithGlobals());
+}
+
+/** controllerOf from a command's options merged with the program's (commander's optsWithGlobals()). */
+export async function controllerFor(opts: Opts): Promise<ControllerChoice | undefined> {
+  const g = opts as { controller?: string; local?: boolean; host?: string; socket?: string };
   // An explicit --socket names an agent: it wins over a controller from the environment or config.
   const ctl = await chooseController({ ...g, local: g.local || (Boolean(g.socket) && !g.controller) });
   if (!ctl && g.host) {
