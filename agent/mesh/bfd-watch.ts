@@ -17,6 +17,8 @@ export interface BfdWatchOptions {
   ovsDb?: string;
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /** Called with every interface's bfd_status at each change while the watch is live. */
+  onChange?: (byName: Map<string, Record<string, string>>) => void;
 }
 
 /** One row of an `ovsdb-client --format=json monitor` update, by its headings. */
@@ -150,7 +152,9 @@ export class BfdWatch {
         this.backoffMs = this.o.retryFirstMs ?? 1000;
         this.quiet = false;
       }
-      if (changed) this.wake();
+      if (!changed) return;
+      this.wake();
+      this.o.onChange?.(this.rows.byName());
     });
     c.on('close', (code, sig) => {
       if (this.child !== c) return;

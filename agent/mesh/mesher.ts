@@ -10,6 +10,7 @@ import { FleetnetError, invalid } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { checkTunnel, diffTunnels, tunnelId, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
+import { BfdNudge } from './bfd-nudge.js';
 import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels, gretapMissing } from './bridge-tunnels.js';
 import { MeshFirewall, type FirewallState } from './firewall.js';
@@ -134,7 +135,11 @@ export class Mesher {
     this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
     this.kernel = new BridgeTunnels(o.runner);
     this.firewall = new MeshFirewall(o.runner, o.firewall);
-    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
+    const db = o.ovsDb ? { ovsDb: o.ovsDb } : {};
+    const ours = (name: string) =>
+      this.spec.networks.some((n) => n.kind === 'ovs' && n.tunnels.some((t) => t.port === name));
+    const nudge = new BfdNudge({ runner: o.runner, log: o.log, ...db, ours });
+    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, onChange: (r) => nudge.see(r) });
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
   }
