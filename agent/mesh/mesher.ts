@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
-import { checkTunnel, diffTunnels, tunnelId, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
+import { checkTunnel, diffTunnels, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { BfdNudge } from './bfd-nudge.js';
 import { BfdWatch } from './bfd-watch.js';
-import { BridgeTunnels, gretapMissing } from './bridge-tunnels.js';
-import { MeshFirewall, type FirewallState } from './firewall.js';
+import { BridgeTunnels } from './bridge-tunnels.js';
+import { MeshFirewall } from './firewall.js';
+import { passKernel } from './kernel-pass.js';
 import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
 import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
@@ -292,7 +293,8 @@ export class Mesher {
     await this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
     const kernelSame = settled && sameTunnels(kernelTunnels(settled), kernelTunnels(this.spec));
     if (kernelSame) res.kept += kernelTunnels(this.spec).length;
-    else await this.passKernel(nets, res, fail);
+    else
+      await passKernel({ kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap }, nets, res, fail);
     if (res.changes > 0)
       this.o.log.info(
         { generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes },
@@ -353,101 +355,5 @@ export class Mesher {
       if (why) brokenNets.set(t.network, why);
     }
     for (const [network, why] of brokenNets) fail(network, new Error(`${why.message}; fix: ${why.hint ?? ''}`));
-  }
-
-  private async passKernel(
-    nets: Map<string, MeshNetworkSpec>,
-    res: MeshResult,
-    fail: (n: string, e: unknown) => void,
-  ): Promise<void> {
-    const kernelNets = [...nets.values()].filter((n) => n.kind === 'bridge');
-    let want = kernelNets.flatMap((n) => n.tunnels);
-    if (want.some((t) => t.encap === 'gre') && !(await this.o.hasGretap())) {
-      for (const n of kernelNets.filter((x) => x.encap === 'gre' && x.tunnels.length))
-        fail(n.network, gretapMissing(n.network));
-      want = want.filter((t) => t.encap !== 'gre');
-    }
-    const state = await this.kernel.list();
-    const d = diffTunnels(want, state.tunnels);
-    res.kept += d.keep.length;
-    const wantedPorts = new Set(want.map((t) => t.port));
-    // A device whose own settings changed (VNI, local address, port, gretap remote) is made again.
-    const addIds = new Set(d.add.map((t) => tunnelId(t)));
-    const replaced = new Set(d.remove.filter((t) => addIds.has(tunnelId(t))).map((t) => t.port));
-    const gone = new Set<string>();
-    // Stale: a device nothing wants goes whole (one command); otherwise its flood entry goes.
-    for (const [dev] of state.devices) {
-      if (wantedPorts.has(dev) && !replaced.has(dev)) continue;
-      try {
-        await this.kernel.deleteDevice(dev);
-        gone.add(dev);
-        res.changes++;
-      } catch (err) {
-        fail(state.devices.get(dev)!.network, err);
-      }
-    }
-    for (const t of d.remove) {
-      try {
-        if (!gone.has(t.port)) {
-          await this.kernel.removeFlood(t);
-          res.changes++;
-        }
-        res.removed.push(t);
-      } catch (err) {
-        fail(t.network, err);
-      }
-    }
-    const devices = new Set([...state.devices.keys()].filter((x) => !gone.has(x)));
-    const bridges = new Set(state.bridges);
-    const floods = new Map<string, Tunnel[]>();
-    for (const t of d.add) {
-      try {
-        const lines: string[] = [];
-        if (!bridges.has(t.bridge)) lines.push(...this.kernel.bridgeLines(t.bridge));
-        const makeDevice = !devices.has(t.port);
-        if (makeDevice) lines.push(...this.kernel.deviceLines(t, nets.get(t.network)!.mtu));
-        if (lines.length) {
-          try {
-            await this.kernel.batch(lines);
-          } catch (err) {
-            // A device made but not finished (no alias: invisible to the read-back) must not stay.
-            if (makeDevice) await this.kernel.deleteDevice(t.port).catch(() => undefined);
-            throw err;
-          }
-          bridges.add(t.bridge);
-          devices.add(t.port);
-          res.changes++;
-        }
-        if (t.encap === 'vxlan') floods.set(t.port, [...(floods.get(t.port) ?? []), t]);
-        else res.added.push(t);
-      } catch (err) {
-        fail(t.network, err);
-      }
-    }
-    // Flood entries: one command per device (a joining host adds N-1 in one `bridge -batch`).
-    for (const ts of floods.values()) {
-      try {
-        await this.kernel.addFloods(ts);
-        res.added.push(...ts);
-        res.changes++;
-      } catch (err) {
-        fail(ts[0]!.network, err);
-      }
-    }
-    await this.passFirewall(want, res, fail);
-  }
-
-  private async passFirewall(want: Tunnel[], res: MeshResult, fail: (n: string, e: unknown) => void): Promise<void> {
-    const fw: FirewallState | undefined = want.length
-      ? {
-          peers: want.map((t) => t.peerIp),
-          ports: want.filter((t) => t.encap === 'vxlan').map((t) => t.dstPort ?? 4789),
-        }
-      : undefined;
-    try {
-      if (await this.firewall.ensure(fw)) res.changes++;
-    } catch (err) {
-      if (fw) for (const n of new Set(want.map((t) => t.network))) fail(n, err);
-    }
   }
 }
