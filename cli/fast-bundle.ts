@@ -2,14 +2,14 @@
 // their modules. In the whole CLI nearly every module sits behind a lazy `import()`, so a new process
 // compiles each one it runs from source; this bundle imports its modules statically (none behind `import()`
 // but the rarely used settings file and --format template), so their code comes compiled from Node's
-// compile cache, and its file is a third of the size. A plain attach or detach line is parsed from the
+// compile cache, and its file is a third of the size. A plain attach, detach or ls line is parsed from the
 // commands' option tables without commander (cli/fast-parse.ts); anything else goes through commander as
 // before. Only for the bundle: under tsx, run cli/main.ts.
 import { fastAction, fastModules } from './fast-commands.js';
 import { runAction, runCli } from './program.js';
 
 const args = process.argv.slice(2);
-const action = fastAction(args); // a plain attach or detach: parsed without building commander's program
+const action = fastAction(args); // a plain attach, detach or ls: parsed without building commander's program
 const modules = action ? undefined : fastModules(args);
 if (action) runAction(action);
 else if (modules) runCli(modules, { exitWhenDone: true });

@@ -7,6 +7,7 @@ import * as attach from './commands/attach.js';
 import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
 import { parseFastLine, type FastGrammar } from './fast-parse.js';
+import { OUTPUT_KINDS, outputOptions, type OutputKind } from './output/format.js';
 import { GLOBAL_OPTIONS, type CommandModule } from './program.js';
 
 /** The commands this bundle serves, with the modules that register them (as in cli/command-table.ts). */
@@ -36,6 +37,14 @@ export const FAST_ACTIONS: readonly FastAction[] = [
     run: (operands, opts, g) => attach.attachAction(operands, opts, g),
   },
   {
+    word: 'ls',
+    options: [...outputOptions({ ids: ls.LS_IDS }), ...ls.LS_OPTIONS],
+    operands: { min: 0, max: 0 },
+    // commander's -o choices (cli/output/format.ts)
+    accepts: (opts) => opts.output === undefined || OUTPUT_KINDS.includes(opts.output as OutputKind),
+    run: (_operands, opts, g) => ls.lsAction(opts, g),
+  },
+  {
     word: 'detach',
     options: detach.DETACH_OPTIONS,
     operands: { min: 1, max: 1 },
@@ -43,11 +52,10 @@ export const FAST_ACTIONS: readonly FastAction[] = [
   },
 ];
 
-/** The action of a plain attach or detach command line, ready to run; undefined for commander to parse. */
+/** The action of a plain attach, detach or ls command line, ready to run; undefined for commander to parse. */
 export function fastAction(args: readonly string[]): (() => Promise<void>) | undefined {
-  for (const a of FAST_ACTIONS) {
-    const line = parseFastLine(args, a, GLOBAL_OPTIONS);
-    if (line) return () => a.run(line.operands, line.opts, line.withGlobals);
-  }
-  return undefined;
+  const word = commandWord(args);
+  const a = FAST_ACTIONS.find((x) => x.word === word);
+  const line = a && parseFastLine(args, a, GLOBAL_OPTIONS);
+  return line && (() => a!.run(line.operands, line.opts, line.withGlobals));
 }

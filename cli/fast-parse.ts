@@ -1,10 +1,11 @@
-// The fast path's parse of a plain attach or detach command line: Node's util.parseArgs over the option
+// The fast path's parse of a plain attach, detach or ls command line: Node's util.parseArgs over the option
 // tables commander registers (cli/option-spec.ts), giving what commander would give the command's action,
 // so that a process which runs one of them does not build commander's program and parse with it (about
 // 1.5 ms of a new process's CPU). Anything but a plain line is left to commander, for its own output and
 // errors: help and --version anywhere, an unknown or ambiguous option, a missing value or argument, too many
-// arguments, a command's option before the command word, a short option written with its value attached
-// (-ieth1) and `--`. test/unit/cli-fast-parse.test.ts holds both parsers to the same answers.
+// arguments, a value outside an option's choices, a command's option before the command word, a short
+// option written with its value attached (-ieth1) and `--`. test/unit/cli-fast-parse.test.ts holds both
+// parsers to the same answers.
 import { parseArgs } from 'node:util';
 import type { Opts } from './fleet/common.js';
 import type { OptionSpec } from './option-spec.js';
@@ -23,6 +24,8 @@ export interface FastGrammar {
   options: readonly OptionSpec[];
   /** How many arguments the command takes after its word. */
   operands: { min: number; max: number };
+  /** What commander checks beyond the table (e.g. an option's choices): false leaves the line to commander. */
+  accepts?: (opts: Opts) => boolean;
 }
 
 interface Flag {
@@ -75,6 +78,7 @@ export function parseFastLine(
     const v = values[f.long] ?? f.defaultValue;
     if (v !== undefined) opts[f.key] = v;
   }
+  if (grammar.accepts && !grammar.accepts(opts)) return undefined;
   const withGlobals: Opts = { ...opts };
   for (const f of globals) if (values[f.long] !== undefined) withGlobals[f.key] = values[f.long];
   return { operands, opts, withGlobals };

@@ -1,8 +1,9 @@
 // The output options every read command takes, checked before anything is asked of an agent or
 // the controller: `-o table|wide|json|yaml`, `--format TEMPLATE`, `-q` (ids only), `--json`
 // (same as -o json). Bad input is exit 2 naming the token.
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
+import { addOptions, type OptionSpec } from '../option-spec.js';
 
 export const OUTPUT_KINDS = ['table', 'wide', 'json', 'yaml'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
@@ -22,15 +23,22 @@ Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints on
 --format TEMPLATE prints one line per item from a Handlebars template over the fields of -o json:
   --format '{{host}} {{mac}}'   --format '{{container}}: {{join addresses ","}}'   --format '{{json this}}'`;
 
+/** The output options as a table (cli/option-spec.ts), -o first; -q/--quiet when the items have ids. */
+export function outputOptions(o: { ids?: string } = {}): OptionSpec[] {
+  return [
+    ['-o, --output <format>', 'output format'],
+    ['--format <template>', "one line per item from a Handlebars template, e.g. '{{host}} {{state}}'"],
+    ['--json', 'print JSON (same as -o json)'],
+    ...(o.ids ? [['-q, --quiet', `print only ${o.ids}`] as const] : []),
+  ];
+}
+
 /** Adds -o/--output, --format, --json and (when the items have ids) -q/--quiet. kinds: what -o takes. */
 export function addOutputOptions(cmd: Command, o: { ids?: string; kinds?: readonly string[] } = {}): Command {
-  cmd
-    // commander refuses other formats, naming the token
-    .addOption(new Option('-o, --output <format>', 'output format').choices(o.kinds ?? OUTPUT_KINDS))
-    .option('--format <template>', "one line per item from a Handlebars template, e.g. '{{host}} {{state}}'")
-    .option('--json', 'print JSON (same as -o json)');
-  if (o.ids) cmd.option('-q, --quiet', `print only ${o.ids}`);
-  return cmd;
+  const [output, ...rest] = outputOptions(o);
+  // commander refuses other formats, naming the token
+  cmd.addOption(cmd.createOption(output![0], output![1]).choices(o.kinds ?? OUTPUT_KINDS));
+  return addOptions(cmd, rest);
 }
 
 /**

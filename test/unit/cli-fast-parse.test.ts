@@ -1,4 +1,4 @@
-// cli/fast-parse.ts: a plain attach or detach line parsed without commander must give the action exactly
+// cli/fast-parse.ts: a plain attach, detach or ls line parsed without commander must give the action exactly
 // what commander gives it (arguments, options with defaults, options merged with the program's); any other
 // line is left to commander. Each line here goes through both: the real program (cli/program.ts with the
 // real attach and detach modules, their actions swapped for a recorder) and the fast parser.
@@ -7,19 +7,22 @@ import { describe, it } from 'node:test';
 import type { Command } from 'commander';
 import * as attach from '../../cli/commands/attach.js';
 import * as detach from '../../cli/commands/detach.js';
+import * as ls from '../../cli/commands/ls.js';
 import { FAST_ACTIONS } from '../../cli/fast-commands.js';
 import { parseFastLine, type FastLine } from '../../cli/fast-parse.js';
 import { buildProgram, GLOBAL_OPTIONS } from '../../cli/program.js';
 
 /** What commander hands the action for this line, or 'error' when it refuses the line (or prints help). */
 async function viaCommander(args: string[]): Promise<FastLine | 'error'> {
-  const program = buildProgram([attach, detach]);
+  const program = buildProgram([attach, detach, ls]);
   let got: FastLine | 'error' = 'error';
   const quiet = { writeOut: () => {}, writeErr: () => {}, outputError: () => {} };
   program.configureOutput(quiet);
   for (const c of program.commands) {
     c.configureOutput(quiet);
-    c.action((first: string | string[], opts: Record<string, string | boolean>, cmd: Command) => {
+    c.action((...a: unknown[]) => {
+      const [opts, cmd] = a.slice(-2) as [Record<string, string | boolean>, Command];
+      const first = a.length > 2 ? (a[0] as string | string[]) : []; // ls takes no argument
       got = { operands: Array.isArray(first) ? first : [first], opts: { ...opts }, withGlobals: cmd.optsWithGlobals() };
     });
   }
@@ -68,6 +71,12 @@ const PLAIN: string[][] = [
   ['detach', '-i', 'eth2', 'web1', '--json'],
   ['--socket', 's', 'detach', '--host', 'h', '--timeout', '3', 'web1'],
   ['detach', 'web1', '--socket=s2', '--local'],
+  ['ls'],
+  ['ls', '--json'],
+  ['--controller', 'c:1', 'ls', '--json', '--host', 'h1', '--net', 'n1'],
+  ['ls', '-o', 'wide'],
+  ['ls', '--output=yaml', '-q', '--socket', 's'],
+  ['ls', '--format', '{{host}} {{mac}}'],
 ];
 
 const LEFT_TO_COMMANDER: string[][] = [
@@ -88,11 +97,13 @@ const LEFT_TO_COMMANDER: string[][] = [
   ['attach', '--mtu', '-5', 'br1', 'w', '0/0'],
   ['attach', '--json=yes', 'br1', 'w', '0/0'],
   ['attach', 'br1', 'w', '-5'],
-  ['ls'],
-  ['ls', '--json'],
+  ['ls', '-o', 'xml'],
+  ['ls', '-owide'],
+  ['ls', 'extra'],
+  ['ls', '-i', 'eth1'],
 ];
 
-describe('the fast parse of attach and detach', () => {
+describe('the fast parse of attach, detach and ls', () => {
   it('parses every plain line as commander does', async () => {
     for (const args of PLAIN) {
       const fast = viaFastParser(args);
@@ -106,6 +117,7 @@ describe('the fast parse of attach and detach', () => {
     // commander still answers them as before: these it refuses (exit 2 with its message), these it takes
     assert.equal(await viaCommander(['--json', 'attach', 'br1', 'w', '0/0']), 'error');
     assert.equal(await viaCommander(['detach', 'a', 'b']), 'error');
+    assert.equal(await viaCommander(['ls', '-o', 'xml']), 'error');
     assert.deepEqual((await viaCommander(['attach', '-ieth1', 'br1', 'w', '0/0'])) !== 'error', true);
   });
 
@@ -113,7 +125,8 @@ describe('the fast parse of attach and detach', () => {
     for (const a of FAST_ACTIONS) {
       for (const [flags] of a.options) {
         const long = /--[a-z-]+/.exec(flags)![0];
-        const args = [a.word, long, ...(flags.includes('<') ? ['v1'] : []), 'web1'];
+        const value = long === '--output' ? ['json'] : flags.includes('<') ? ['v1'] : [];
+        const args = [a.word, long, ...value, ...Array<string>(a.operands.min).fill('web1')];
         const fast = viaFastParser(args);
         assert.ok(fast, args.join(' '));
         assert.deepEqual(fast, await viaCommander(args), args.join(' '));
