@@ -7,8 +7,9 @@
 // while the controller converges and RUNS times once the fleet is at rest (converged, then no store
 // change for 2 s), and the store's own part (the mirror's JSON, in process). Not at rest within
 // --timeout-s: the runs are timed anyway and flagged (`atRest: false`, a warning on stderr).
-//   node --import tsx bench/etcd-ls.ts [--n 100000] [--runs 5] [--timeout-s 300]
-import { closeSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+// Also reported: the controller's CPU time per ls and at rest without requests (its periodic passes).
+//   node --import tsx bench/etcd-ls.ts [--n 100000] [--runs 5] [--timeout-s 300] [--cpu-prof DIR]
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,8 @@ const { values: opt } = parseArgs({
     n: { type: 'string', default: '100000' },
     runs: { type: 'string', default: '5' },
     'timeout-s': { type: 'string', default: '300' },
+    /** A folder for the controller's CPU profile (node --cpu-prof), written when it stops. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const N = Number(opt.n);
@@ -145,12 +148,20 @@ async function quiet(view: EtcdStore, deadline: number, quietMs = 2000): Promise
 const view = await openEtcdStore(prefix);
 const t0 = performance.now();
 const conv = await watchConvergence(view, t0, TIMEOUT_MS);
-const ctl = { c: await startHaController(etcd.urls, prefix), ...fill };
+const profArgs = opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']] : [];
+const ctl = { c: await startHaController(etcd.urls, prefix, profArgs), ...fill };
+/** The controller's CPU time so far (user + system, /proc: clock ticks of 10 ms). */
+const ctlCpuMs = () => {
+  const f = readFileSync(`/proc/${ctl.c.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
 
 try {
   const out = join(dir, 'ls.json');
+  const cpuMs: number[] = [];
   const lsOnce = async () => {
     const fd = openSync(out, 'w');
+    const c0 = ctlCpuMs();
     const t0 = performance.now();
     try {
       const p = sh.start(process.execPath, [bin, '--controller', ctl.c.listen, 'ls', '--json'], { stdio: fd });
@@ -159,6 +170,7 @@ try {
     } finally {
       closeSync(fd);
     }
+    cpuMs.push(ctlCpuMs() - c0);
     return performance.now() - t0;
   };
   // Once while the controller converges its hosts (every attachment rewritten), then at rest.
@@ -171,6 +183,11 @@ try {
       `bench/etcd-ls: NOT at rest after ${restSeconds.toFixed(0)} s (${conv.pending.size} records not converged): ` +
         'the runs below are timed while the controller is busy\n',
     );
+  // What the controller spends at rest with no request (its periodic passes), per second.
+  const i0 = [ctlCpuMs(), performance.now()] as const;
+  await new Promise((r) => setTimeout(r, 5000));
+  const idleCpuMsPerS = ((ctlCpuMs() - i0[0]) / (performance.now() - i0[1])) * 1000;
+  cpuMs.length = 0;
   const times: number[] = [];
   for (let r = 0; r < RUNS; r++) times.push(await lsOnce());
   const bytes = statSync(out).size;
@@ -192,6 +209,8 @@ try {
         cliRunsMs: times.map((t) => Math.round(t)),
         cliFirstMs: Math.round(times[0]!),
         cliMedianMs: Math.round(sorted[Math.floor(sorted.length / 2)]!),
+        controllerCpuMsPerLs: cpuMs,
+        controllerIdleCpuMsPerS: Math.round(idleCpuMsPerS),
         goalMs: 500,
         outputBytes: bytes,
         mirrorJsonMsInProcess: +mirrorMs.toFixed(1),

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
+import { EncodedMessage } from '../../common/rpc/services.js';
 import type {
   FleetAttachBatchItem,
   FleetAttachBatchRequest,
@@ -16,6 +17,7 @@ import type {
   CreateNetworkRequest,
   RemoveNetworkRequest,
 } from '../../proto/gen/fleetnet/v1/controller.js';
+import { JsonChunk } from '../../proto/gen/fleetnet/v1/controller.js';
 import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { fleetCheck } from '../fleet/check.js';
@@ -77,12 +79,19 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
   const { store, dispatcher, log } = d;
   const now = d.now ?? Date.now;
   const rand = pooledRandom();
-  // The bytes of the last JSON text sent: the store hands out the same string until an attachment
-  // changes, so repeated `ls --json` of a big fleet skip the 30 MB UTF-8 encoding.
-  let lastJson: { text: string; buf: Buffer } | undefined;
-  const jsonBytes = (text: string): Buffer => {
-    if (lastJson?.text !== text) lastJson = { text, buf: Buffer.from(text) };
-    return lastJson.buf;
+  // The reply chunks of the last JSON text sent, encoded: the store hands out the same string until
+  // an attachment changes, so repeated `ls --json` of a big fleet skip the 30 MB UTF-8 and protobuf
+  // encoding (and its garbage).
+  let lastJson: { text: string; chunks: EncodedMessage[] } | undefined;
+  const jsonChunks = (text: string): EncodedMessage[] => {
+    if (lastJson?.text !== text) {
+      const buf = Buffer.from(text);
+      const chunks: EncodedMessage[] = [];
+      for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES)
+        chunks.push(EncodedMessage.of(JsonChunk, { data: buf.subarray(off, off + JSON_CHUNK_BYTES) }));
+      lastJson = { text, chunks };
+    }
+    return lastJson.chunks;
   };
   // A wait ends before the caller's deadline (so the reply still reaches it: the attachment as it stands).
   const waitOf = (ms: number, ctx?: CallContext) => {
@@ -207,16 +216,14 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     listAttachments: unary(log, 'ListAttachments', async (r: ListAttachmentsRequest) => ({
       attachments: (await listAtts(r)).map(attachmentToProto),
     })),
-    listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, { data: Buffer }>) => {
+    listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, EncodedMessage>) => {
       const r = call.request;
       const text = r.container
         ? listAtts(r).then((atts) => JSON.stringify(atts.map(attachmentView)))
         : store.attachmentsJson({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
       text.then(
         (s) => {
-          const buf = jsonBytes(s);
-          for (let off = 0; off < buf.length; off += JSON_CHUNK_BYTES)
-            call.write({ data: buf.subarray(off, off + JSON_CHUNK_BYTES) });
+          for (const c of jsonChunks(s)) call.write(c);
           call.end();
         },
         (err: unknown) => call.destroy(Object.assign(new Error('list failed'), toServiceError(err))),

@@ -16,10 +16,15 @@ export interface HaController {
   client: ControllerClient;
 }
 
-export async function startHaController(urls: string[], prefix: string): Promise<HaController> {
+/** `nodeArgs`: node's own flags for the controller process (e.g. --cpu-prof for a benchmark's profile). */
+export async function startHaController(
+  urls: string[],
+  prefix: string,
+  nodeArgs: string[] = [],
+): Promise<HaController> {
   const proc = sh.start(
     'node',
-    ['--import', 'tsx', join('test', 'helpers', 'ha-controller-main.ts'), urls.join(','), prefix],
+    [...nodeArgs, '--import', 'tsx', join('test', 'helpers', 'ha-controller-main.ts'), urls.join(','), prefix],
     { stdio: 'pipe' },
   );
   proc.stderr!.on('data', (d: Buffer) => process.stderr.write(d));

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CONTROLLER_METHODS, LIST_ATTACHMENTS_JSON, jsonChunkData } from '../../cli/client/controller.js';
 import { JsonChunk } from '../../proto/gen/fleetnet/v1/controller.js';
-import { ControllerService } from '../../common/rpc/services.js';
+import { ControllerService, EncodedMessage } from '../../common/rpc/services.js';
 
 it('CONTROLLER_METHODS and LIST_ATTACHMENTS_JSON match the generated Controller service', () => {
   const fromService = Object.fromEntries(Object.entries(ControllerService).map(([k, v]) => [k, v.path]));
@@ -48,4 +48,14 @@ it("the services' serializers give the encoded bytes as a Buffer over the encode
   assert.ok(Buffer.from(m.responseDeserialize(wire).data).equals(data));
   const req = ControllerService.listAttachments.requestSerialize({ host: 'h1', network: 'n', container: '' });
   assert.equal(req.buffer.byteLength, req.length);
+});
+
+it('a reply encoded once is sent as its bytes, the same as encoding it each time', () => {
+  const m = ControllerService.listAttachmentsJson;
+  const data = Buffer.from('[{"id":"fa-1"}]');
+  const once = EncodedMessage.of(JsonChunk, { data });
+  const wire = m.responseSerialize(once as unknown as { data: Buffer });
+  assert.equal(wire, once.bytes, 'passed through, not encoded again');
+  assert.ok(wire.equals(m.responseSerialize({ data })));
+  assert.ok(jsonChunkData(wire).equals(data));
 });
