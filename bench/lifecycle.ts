@@ -41,9 +41,15 @@ const { values: opt } = parseArgs({
     results: { type: 'string', default: 'bench/results/lifecycle.json' },
     /** The agent runs with `node --cpu-prof --cpu-prof-dir DIR` (one profile per agent process). */
     'agent-cpu-prof': { type: 'string' },
+    /** Everything the run makes is named PREFIX-… (default fnbl + 5 random letters or digits). */
+    prefix: { type: 'string' },
     inner: { type: 'string' },
   },
 });
+if (opt.prefix !== undefined && !/^[a-z][a-z0-9]{1,11}$/.test(opt.prefix)) {
+  console.error(`--prefix ${JSON.stringify(opt.prefix)}: 2-12 lower-case letters or digits, a letter first`);
+  process.exit(2);
+}
 const START_N = Number(opt['start-n']);
 const REBOOT_N = Math.max(Number(opt['reboot-n']), START_N);
 const SCALE_N = Number(opt['scale-n']);
@@ -58,7 +64,7 @@ const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
 
 /** The parent: a namespace, this script inside it, and everything removed after. */
 async function parent(): Promise<void> {
-  const prefix = `fnbl${Math.random().toString(36).slice(2, 7)}`;
+  const prefix = opt.prefix ?? `fnbl${Math.random().toString(36).slice(2, 7)}`;
   const ns = `${prefix}-host`;
   await sh.run('ip', ['netns', 'add', ns]);
   await sh.run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);

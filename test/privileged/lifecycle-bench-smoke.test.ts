@@ -1,5 +1,6 @@
 // bench/lifecycle.ts at the smallest sizes: every section runs, the results file follows the schema
 // (with the goals as comparisons), and nothing it made is left (namespaces, containers, temp folders).
+// It runs under a prefix of its own, so a bench run beside it (a developer's) is not blamed on it.
 // No timing is asserted.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -12,8 +13,11 @@ import { dockerUnavailable } from '../helpers/docker.js';
 
 const dockerWhy = await dockerUnavailable();
 
+const PREFIX = `fnbls${Math.random().toString(36).slice(2, 8)}`;
+
+/** What a run under PREFIX made and left: namespaces, temp folders, containers. */
 function snapshot(): string[] {
-  const ours = (s: string) => s.startsWith('fnbl');
+  const ours = (s: string) => s.startsWith(`${PREFIX}-`);
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(ours);
   const tmp = readdirSync(tmpdir()).filter(ours);
   const names = execFileSync('docker', ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' });
@@ -26,7 +30,6 @@ const skip = dockerWhy ? `Docker: ${dockerWhy}` : false;
 test('bench/lifecycle.ts at smoke sizes: every section runs, nothing is left', { skip, timeout: 300_000 }, (t) => {
   const out = mkdtempSync(join(tmpdir(), 'fleetnet-lcbench-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
-  const before = snapshot();
   const file = join(out, 'lifecycle.json');
   const args = [
     '--start-n',
@@ -43,6 +46,8 @@ test('bench/lifecycle.ts at smoke sizes: every section runs, nothing is left', {
     '2',
     '--results',
     file,
+    '--prefix',
+    PREFIX,
   ];
   const argv = ['--import', 'tsx', 'bench/lifecycle.ts', ...args];
   const r = spawnSync(process.execPath, argv, { encoding: 'utf8', timeout: 280_000 });
@@ -71,5 +76,5 @@ test('bench/lifecycle.ts at smoke sizes: every section runs, nothing is left', {
     res.comparisons?.map((c) => c.target),
     [1, 1, 1.2],
   );
-  assert.deepEqual(snapshot(), before);
+  assert.deepEqual(snapshot(), []);
 });
