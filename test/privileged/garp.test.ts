@@ -21,7 +21,7 @@ import { addNs, delNs, mountNsSysfs, NsRunner, sh, uniquePrefix } from '../helpe
 import { attachOrder as order } from '../helpers/attach-order.js';
 
 const P = uniquePrefix('ga');
-const NAMES = ['h', 'peer', 'c', 'q', 'cn', 'qn'];
+const NAMES = ['h', 'peer', 'c', 'q', 'v', 'cn', 'qn', 'vn'];
 let sysfs: { classNet: string; release(): Promise<void> };
 let stateDir: string;
 const captures: ChildProcess[] = [];
@@ -209,5 +209,26 @@ for (const path of ['exec', 'netlink'] as const)
         ['0', '0', '0'],
       );
       for (const ns of [c, q]) await a.detach({ target: { kind: 'netns', value: ns }, ifname: parseIfName('eth1') });
+    });
+
+    it('IPv4 only: the gratuitous ARP comes from the real MAC, none from the throwaway one', async () => {
+      // Over netlink the throwaway MAC and arp_notify go in one message: the kernel must apply the MAC first.
+      const a = attacher(true);
+      const v = `${P}-v${sfx}`;
+      const last = path === 'exec' ? '4' : '5';
+      const [v4, mac] = [`10.51.0.${last}`, `02:00:00:00:00:3${last}`];
+      const e = v4.replaceAll('.', '\\.');
+      const arp = new RegExp(`^\\S+ ${mac} > ff:ff:ff:ff:ff:ff, .*Request who-has ${e} tell ${e},`, 'm');
+      const dump = await capture(8000);
+      const seen = dump.until((o) => arp.test(o));
+      await a.attach(order(['br-g', `netns:${v}`, `${v4}/24`, mac]));
+      await a.announcementsSent();
+      const out = await seen;
+      assert.match(out, arp, 'a gratuitous ARP from the real MAC');
+      assert.doesNotMatch(out, new RegExp(`^\\S+ (?!${mac})\\S+ > .*tell ${e},`, 'm'), 'announced with no other MAC');
+      const link = JSON.parse((await sh.run('ip', ['-n', v, '-json', 'link', 'show', 'eth1'])).stdout);
+      assert.equal(link[0].address, mac, 'eth1 ends with its own MAC');
+      assert.equal(await sysctlIn(`v${sfx}`, 'net.ipv4.conf.eth1.arp_notify'), '1');
+      await a.detach({ target: { kind: 'netns', value: v }, ifname: parseIfName('eth1') });
     });
   });
