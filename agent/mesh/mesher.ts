@@ -321,6 +321,10 @@ export class Mesher {
       return;
     }
     const d = diffTunnels(want, state.tunnels);
+    // A port left with BFD off (the agent stopped between its two steps) is added again: the add turns BFD on.
+    const off = d.keep.filter((t) => state.bfdOff?.has(t.port));
+    d.keep = d.keep.filter((t) => !off.includes(t));
+    d.add.push(...off);
     res.kept += d.keep.length;
     // One transaction per network for its stale ports, one for its missing ones (and bridge): a
     // failing network leaves the others converged.

@@ -45,6 +45,8 @@ export interface OvsMeshState {
   bfd: Map<string, Record<string, string>>;
   /** Bridges in the database that ovs-vswitchd could not make (no datapath): why, and the fix. */
   broken: Map<string, FleetnetError>;
+  /** Tunnel ports whose BFD is not on (made with BFD off, the switch-on never came): to be added again. */
+  bfdOff?: Set<string>;
 }
 
 export interface OvsTunnelsOptions {
@@ -80,7 +82,7 @@ export class OvsTunnels {
           'list',
           'port',
           '--',
-          '--columns=name,type,options,bfd_status',
+          '--columns=name,type,options,bfd_status,bfd',
           'list',
           'interface',
         ])
@@ -101,6 +103,7 @@ export class OvsTunnels {
     const ifaces = new Map((iface ?? []).map((i) => [String(i.name), i]));
     const tunnels: Tunnel[] = [];
     const bfd = new Map<string, Record<string, string>>();
+    const bfdOff = new Set<string>();
     for (const p of port ?? []) {
       const ext = ovsMap(p.external_ids);
       const name = String(p.name);
@@ -109,6 +112,7 @@ export class OvsTunnels {
       const opts = ovsMap(i.options);
       const type = String(i.type);
       bfd.set(name, ovsMap(i.bfd_status));
+      if (ovsMap(i.bfd).enable !== 'true') bfdOff.add(name);
       tunnels.push({
         network: ext[EXT_NET]!,
         kind: 'ovs',
@@ -126,7 +130,7 @@ export class OvsTunnels {
         .filter((b) => !hasDatapath(b.datapath_id))
         .map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]),
     );
-    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken };
+    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken, bfdOff };
   }
 
   /** ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given. */

@@ -44,6 +44,8 @@ interface ListedPort {
   key: number;
   remote: string;
   local: string;
+  /** Listed with BFD off (made in two steps, the second never came). */
+  bfdOff?: boolean;
 }
 
 function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[] = []): string {
@@ -69,7 +71,7 @@ function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[]
     ]),
   };
   const iface = {
-    headings: ['name', 'type', 'options', 'bfd_status'],
+    headings: ['name', 'type', 'options', 'bfd_status', 'bfd'],
     data: ports.map((p) => [
       p.name,
       p.type,
@@ -88,6 +90,7 @@ function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[]
           ['forwarding', 'true'],
         ],
       ],
+      ['map', p.bfdOff ? [] : [['enable', 'true']]],
     ]),
   };
   return [br, port, iface].map((x) => JSON.stringify(x)).join('\n') + '\n';
@@ -275,6 +278,21 @@ describe('mesh pass (FakeRunner)', () => {
     assert.equal(again.changes, 0);
     assert.equal(again.kept, 2);
     assert.deepEqual(r.calls.filter(isWrite), []);
+  });
+
+  it('a port listed with BFD off is added again, which turns BFD on; the others are kept', async () => {
+    const spec = specFor(1, [blue], 1, 'netdev');
+    const ts = spec.networks[0]!.tunnels;
+    const [a, b] = listedPorts(ts);
+    const r = fakeHost({ ovs: () => ovsListing(['ovs-blue'], [{ ...a!, bfdOff: true }, b!]) });
+    const res = await mesher(r, { ovsDb: DB }).apply(spec);
+    const again = ts.find((t) => t.port === a!.name)!;
+    assert.deepEqual(
+      r.calls.filter(isWrite).map((c) => c.args),
+      [new OvsTunnels({ runner: r, ovsDb: DB }).addArgs([again])],
+    );
+    assert.ok(r.calls.filter(isWrite)[0]!.args.includes('bfd:enable=true'));
+    assert.deepEqual([res.kept, res.added.map((t) => t.port)], [1, [a!.name]]);
   });
 
   it('removes a stale port and leaves ports it does not own alone', async () => {
