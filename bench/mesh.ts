@@ -17,7 +17,9 @@ const REPS = arg('--reps', 5);
 const MAX_HOSTS = arg('--max-hosts', 8);
 
 const JOIN_TIMED =
-  'planMesh + Mesher.apply on every member host in parallel (each reads back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j through its Runner into its namespace, diffs, applies) until every host reports converged';
+  'planMesh + Mesher.apply on every member host in parallel ' +
+  '(each reads back ovs-vsctl / ip -json -d link / bridge -json fdb / nft -j ' +
+  'through its Runner into its namespace, diffs, applies) until every host reports converged';
 const READY_TIMED = 'the same, plus pings from a container on h1 until one on the new host answers';
 
 interface Row extends ResultRow {
@@ -110,7 +112,8 @@ const changeNotes = rows
   .filter((r) => !r.name.endsWith('pings'))
   .map(
     (r) =>
-      `${r.name}: ${r.changesPerExistingHost.join('/')} change(s) on each existing host, ${r.changesOnNewHost.join('/')} on the new one`,
+      `${r.name}: ${r.changesPerExistingHost.join('/')} change(s) on each existing host, ` +
+      `${r.changesOnNewHost.join('/')} on the new one`,
   );
 writeResults('bench/results/mesh.json', {
   title: 'Mesh: time to join the Nth host, and changes per join',
@@ -120,12 +123,21 @@ writeResults('bench/results/mesh.json', {
   machine: { nproc: availableParallelism(), kernel: release(), node: process.version },
   rows,
   notes: [
-    "Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), all 8 built up front; each host's Mesher runs in this process with a Runner into its namespace; no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).",
-    'changesPerExistingHost counts mutating commands per existing host in the RecordingRunner log (set of values seen over all reps): OVS = the one add-port; Linux bridge VXLAN = the one flood entry + the one nft table replace that admits the newcomer.',
-    'changesOnNewHost: OVS = one ovs-vsctl transaction (bridge when absent + one port per peer); Linux bridge = one ip -batch (bridge + device, first time only) + one bridge -batch with a flood entry per peer + nft.',
-    "Linux bridge, N=2: the first join also makes h1's bridge and VXLAN device (one ip -batch), hence 3 there; later joins never touch it. OVS does that inside its one transaction.",
+    'Hosts are a lab (lab/ labUp without agents: network namespaces on one machine, ' +
+      'each with its own user-space OVS, datapath netdev, and br-phy holding the underlay address), ' +
+      "all 8 built up front; each host's Mesher runs in this process with a Runner into its namespace; " +
+      'no gRPC hop (ApplyMesh over a unix socket adds ~1 ms).',
+    'changesPerExistingHost counts mutating commands per existing host in the RecordingRunner log ' +
+      '(set of values seen over all reps): OVS = the one add-port; ' +
+      'Linux bridge VXLAN = the one flood entry + the one nft table replace that admits the newcomer.',
+    'changesOnNewHost: OVS = one ovs-vsctl transaction (bridge when absent + one port per peer); ' +
+      'Linux bridge = one ip -batch (bridge + device, first time only) ' +
+      '+ one bridge -batch with a flood entry per peer + nft.',
+    "Linux bridge, N=2: the first join also makes h1's bridge and VXLAN device (one ip -batch), hence 3 there; " +
+      'later joins never touch it. OVS does that inside its one transaction.',
     'The machine is shared with other test runs: the timings are noisy (p95 especially).',
-    `Each N: ${REPS} reps of leave (untimed) + join (timed). Target: join <= 2 s; exactly one tunnel change on each existing host.`,
+    `Each N: ${REPS} reps of leave (untimed) + join (timed). Target: join <= 2 s; ` +
+      'exactly one tunnel change on each existing host.',
     ...changeNotes,
   ],
 });

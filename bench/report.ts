@@ -8,14 +8,17 @@ import { readAllResults, type Results } from './lib/results.js';
 const fmt = (x: number | undefined) =>
   x === undefined || Number.isNaN(x) ? '–' : x.toFixed(x >= 100 ? 0 : x >= 10 ? 1 : 2);
 
+function machineLine(m: NonNullable<Results['machine']>): string {
+  const cpu = m.cpu ? ` (${m.cpu})` : '';
+  return `${m.nproc} CPUs${cpu}, kernel ${m.kernel}${m.node ? `, Node ${m.node}` : ''}`;
+}
+
 function section(file: string, r: Results): string {
   const out: string[] = [`## ${r.title}`, ''];
   const meta = [
     r.date ? `date ${r.date}` : '',
     r.n !== undefined ? `N = ${r.n}` : '',
-    r.machine
-      ? `${r.machine.nproc} CPUs${r.machine.cpu ? ` (${r.machine.cpu})` : ''}, kernel ${r.machine.kernel}${r.machine.node ? `, Node ${r.machine.node}` : ''}`
-      : '',
+    r.machine ? machineLine(r.machine) : '',
     `written by \`${r.path}\` to \`${file}\``,
   ].filter(Boolean);
   out.push(meta.join(' · '), '');
@@ -30,9 +33,9 @@ function section(file: string, r: Results): string {
     );
     for (const c of r.comparisons) {
       const paired = c.pairedRatio !== undefined ? `${c.pairedRatio.toFixed(2)}×` : '–';
-      out.push(
-        `| ${c.what} | ${c.ratio.toFixed(2)}× | ${paired} | ${c.target !== undefined ? `≤ ${c.target}×` : '–'} | ${c.met === undefined ? '–' : c.met ? 'yes' : '**no**'} |`,
-      );
+      const target = c.target !== undefined ? `≤ ${c.target}×` : '–';
+      const met = c.met === undefined ? '–' : c.met ? 'yes' : '**no**';
+      out.push(`| ${c.what} | ${c.ratio.toFixed(2)}× | ${paired} | ${target} | ${met} |`);
     }
     out.push('');
   }

@@ -26,7 +26,8 @@ const ROUNDS = Number(values.rounds);
 const SCHEMA = `
 CREATE TABLE hosts (name TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE networks (name TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE attachments (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL, data TEXT NOT NULL, view TEXT NOT NULL);
+CREATE TABLE attachments (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, host TEXT NOT NULL, net TEXT NOT NULL,
+  data TEXT NOT NULL, view TEXT NOT NULL);
 CREATE INDEX attachments_host ON attachments(host);
 CREATE INDEX attachments_net ON attachments(net);`;
 const KEYS = `SELECT a.seq, a.id, a.net, a.data ->> '$.mac', a.data ->> '$.macScheme', j.value ->> '$.cidr'
@@ -90,7 +91,8 @@ function decision(d: Driver, i: number): void {
   const id = `att-${i}`;
   const a = 10 + (i >> 16);
   const addr = `10.${a}.${(i >> 8) & 255}.${i & 255}/8`;
-  const mac = `02:0a:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const hex = (x: number) => (x & 255).toString(16).padStart(2, '0');
+  const mac = `02:0a:00:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}`;
   const data = JSON.stringify({
     id,
     host: `h${i % 50}`,
@@ -182,7 +184,8 @@ try {
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
 process.stdout.write(
-  `node ${process.version}, ${ROWS} attachments, ${ROUNDS} rounds interleaved, 1-minute load ${load} before, ${loadavg()[0]!.toFixed(2)} after\n`,
+  `node ${process.version}, ${ROWS} attachments, ${ROUNDS} rounds interleaved, ` +
+    `1-minute load ${load} before, ${loadavg()[0]!.toFixed(2)} after\n`,
 );
 const whats = Object.keys(results.values().next().value ?? {});
 const rows: ResultRow[] = [];
@@ -191,7 +194,8 @@ for (const w of whats) {
   const b = median(results.get('better-sqlite3')![w]!);
   const n = median(results.get('node:sqlite')![w]!);
   process.stdout.write(
-    `${w.padEnd(56)} better-sqlite3 ${b.toFixed(1).padStart(8)}  node:sqlite ${n.toFixed(1).padStart(8)}  node/better ${(n / b).toFixed(2)}×\n`,
+    `${w.padEnd(56)} better-sqlite3 ${b.toFixed(1).padStart(8)}  node:sqlite ${n.toFixed(1).padStart(8)}  ` +
+      `node/better ${(n / b).toFixed(2)}×\n`,
   );
   for (const d of ['better-sqlite3', 'node:sqlite'])
     rows.push({ name: `${d}: ${w}`, ...summarize(results.get(d)![w]!) });
@@ -212,7 +216,12 @@ writeResults('bench/results/sqlite-drivers.json', {
   rows,
   comparisons,
   notes: [
-    `The controller store's schema and pragmas (WAL, synchronous=NORMAL) in a temporary file per driver and round; ${ROWS} attach decisions per round (half committed one by one, half in groups of 64; each decision one attachment INSERT with its JSON record and view, and the host and network rows written back), then the open-time key scan (json_each over every attachment's addresses) and the ls --json read (every view, ordered by host and id). Rounds alternate which driver goes first. Rows: the per-round figures (µs per decision, or ms per read).`,
+    "The controller store's schema and pragmas (WAL, synchronous=NORMAL) in a temporary file per driver and round; " +
+      `${ROWS} attach decisions per round (half committed one by one, half in groups of 64; ` +
+      'each decision one attachment INSERT with its JSON record and view, ' +
+      'and the host and network rows written back), then the open-time key scan ' +
+      "(json_each over every attachment's addresses) and the ls --json read (every view, ordered by host and id). " +
+      'Rounds alternate which driver goes first. Rows: the per-round figures (µs per decision, or ms per read).',
     'better-sqlite3 ' +
       (await import('better-sqlite3/package.json', { with: { type: 'json' } })).default.version +
       ' (its own SQLite), node:sqlite of Node ' +

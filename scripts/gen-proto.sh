@@ -8,9 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-proto/gen}
 mkdir -p "$out"
+opts=outputServices=generic-definitions,esModuleInterop=true,importSuffix=.js
+opts+=,env=node,forceLong=number,useDate=false
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \
-  --ts_proto_opt=outputServices=generic-definitions,esModuleInterop=true,importSuffix=.js,env=node,forceLong=number,useDate=false \
+  --ts_proto_opt="$opts" \
   -I proto \
   proto/fleetnet/v1/*.proto

@@ -8,12 +8,15 @@ set -euo pipefail
 
 NODE_VERSION=24.22.3
 NPM_VERSION=11.21.3
-# The registry's sha512 integrity of each tarball, in hex (what sha512sum prints).
-declare -A NODE_SHA512=(
-  [x64]=287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44
-  [arm64]=219c74279dbfd4d0f002c6368b2591f6794f218b98be24d67ad8e3f3e125bd8421dbe5d184b7c27e46c5105ff63b9bc623685c51bc8f34757e9f3df8d856c95f
-)
-NPM_SHA512=e427fe8c4f9772d6e11ffce338ea970be8adcbb79e73f4e4938425dfcb5feb0fb586da76c183c7984e1cd51d44b370d8db6ec0735e3e48bae5609c2406271b4e
+# The registry's sha512 integrity of each tarball, in hex (what sha512sum prints), written in two
+# halves of 64 digits.
+declare -A NODE_SHA512
+NODE_SHA512[x64]=287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e4
+NODE_SHA512[x64]+=86a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44
+NODE_SHA512[arm64]=219c74279dbfd4d0f002c6368b2591f6794f218b98be24d67ad8e3f3e125bd84
+NODE_SHA512[arm64]+=21dbe5d184b7c27e46c5105ff63b9bc623685c51bc8f34757e9f3df8d856c95f
+NPM_SHA512=e427fe8c4f9772d6e11ffce338ea970be8adcbb79e73f4e4938425dfcb5feb0f
+NPM_SHA512+=b586da76c183c7984e1cd51d44b370d8db6ec0735e3e48bae5609c2406271b4e
 REGISTRY=${npm_config_registry:-https://registry.npmjs.org}
 REGISTRY=${REGISTRY%/}
 PREFIX=/usr/local/lib/fleetnet-node
@@ -39,7 +42,8 @@ fetch() {
   if [ "$got" != "$3" ]; then echo "install-node: $url does not match its pinned sha512; not installed" >&2; exit 1; fi
 }
 
-echo "install-node: Node.js $NODE_VERSION and npm $NPM_VERSION from $REGISTRY (found: $(node --version 2>/dev/null || echo none))"
+found=$(node --version 2>/dev/null || echo none)
+echo "install-node: Node.js $NODE_VERSION and npm $NPM_VERSION from $REGISTRY (found: $found)"
 fetch "node-linux-$arch" "$NODE_VERSION" "${NODE_SHA512[$arch]}"
 fetch npm "$NPM_VERSION" "$NPM_SHA512"
 

@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" != 0 ]; then echo "setup: run as root (fleetnet makes network namespaces and interfaces)" >&2; exit 2; fi
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: run as root (fleetnet makes network namespaces and interfaces)" >&2
+  exit 2
+fi
 
 PKGS=(iproute2 util-linux procps openvswitch-switch docker.io busybox-static dnsmasq-base udhcpc
       isc-dhcp-client dhcpcd-base openssh-server iputils-arping iputils-ping protobuf-compiler
@@ -24,7 +27,8 @@ bash scripts/install-node.sh
 hash -r
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$node_major" -lt 24 ]; then
-  echo "setup: fleetnet needs Node.js 24 or later first on PATH (found: $(node --version 2>/dev/null || echo none) at $(command -v node || echo nowhere))" >&2
+  found="$(node --version 2>/dev/null || echo none) at $(command -v node || echo nowhere)"
+  echo "setup: fleetnet needs Node.js 24 or later first on PATH (found: $found)" >&2
   exit 1
 fi
 

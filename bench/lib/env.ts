@@ -25,7 +25,14 @@ export function userProcessEnv(from: NodeJS.ProcessEnv = process.env): NodeJS.Pr
 /** A note for the results naming what userProcessEnv() leaves out, and what it was here. */
 export function userEnvNote(from: NodeJS.ProcessEnv = process.env): string {
   const set = WORKPLACE_ONLY_ENV.filter((k) => from[k] !== undefined).map((k) => `${k}=${from[k]}`);
-  return `New CLI processes (fleetnet and docker) and the start-up floors run without ${WORKPLACE_ONLY_ENV.join(', ')} (${set.length ? `this workplace sets ${set.join(', ')}` : 'not set here either'}); a user's Debian machine does not set it, and with it every Node process first parses the ~140 certificates of that file — the floor rows \`node -e ""\` with and without it show what that costs here. The agent, controller and the bench itself keep the environment they were started with.`;
+  const here = set.length ? `this workplace sets ${set.join(', ')}` : 'not set here either';
+  return (
+    `New CLI processes (fleetnet and docker) and the start-up floors run without ${WORKPLACE_ONLY_ENV.join(', ')} ` +
+    `(${here}); a user's Debian machine does not set it, ` +
+    'and with it every Node process first parses the ~140 certificates of that file — ' +
+    'the floor rows `node -e ""` with and without it show what that costs here. ' +
+    'The agent, controller and the bench itself keep the environment they were started with.'
+  );
 }
 
 export interface BenchEnv {
@@ -189,7 +196,8 @@ export async function waitReady(
     if (await ready().catch(() => false)) return;
     if (d.exited() || Date.now() > until) {
       throw new Error(
-        `${what} did not come up (${d.exited() ? 'it exited' : `no answer in ${timeoutMs / 1000} s`}); its log ends:\n${d.logTail(8)}`,
+        `${what} did not come up (${d.exited() ? 'it exited' : `no answer in ${timeoutMs / 1000} s`}); ` +
+          `its log ends:\n${d.logTail(8)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -49,6 +49,7 @@ export function etcdHaResults(j: Obj): Results {
 }
 
 export function etcdLsResults(j: Obj): Results {
+  const state = j.atRest ? 'the fleet at rest' : 'the controller converging';
   return {
     title: 'ls --json from the etcd store',
     path: 'bench/etcd-ls.ts',
@@ -58,7 +59,7 @@ export function etcdLsResults(j: Obj): Results {
         p50Ms: j.cliMedianMs,
         p95Ms: Math.max(...j.cliRunsMs),
         n: j.cliRunsMs.length,
-        timed: `spawn → exit of fleetnet ls --json, stdout to a file, ${j.atRest ? 'the fleet at rest' : 'the controller converging'}`,
+        timed: `spawn → exit of fleetnet ls --json, stdout to a file, ${state}`,
       },
       ...(j.convergeSeconds === null || j.convergeSeconds === undefined
         ? []
@@ -81,7 +82,8 @@ export function etcdLsResults(j: Obj): Results {
       ),
     ],
     notes: [
-      `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms (goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ` +
+      `median ${j.cliMedianMs} ms, first ${j.cliFirstMs} ms ` +
+        `(goal < ${j.goalMs} ms: ${met(j.cliMedianMs < j.goalMs)}); ` +
         `${j.outputBytes} bytes; ` +
         (j.atRest
           ? `converged ${j.convergeSeconds} s and at rest ${j.settleSeconds} s after the controller started; `
@@ -113,7 +115,8 @@ export function fleetScaleResults(j: Obj): Results {
       `mesh build ${j.meshBuild.ms} ms (goal ≤ ${j.meshBuild.goalMs} ms: ` +
         `${met(j.meshBuild.allTunnelsUp && j.meshBuild.ms <= j.meshBuild.goalMs)}), ` +
         `all up: ${j.meshBuild.allTunnelsUp}`,
-      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), ` +
+      `join ${j.join.ms} ms (goal ≤ ${j.join.goalMs} ms: ` +
+        `${met(j.join.allTunnelsUp && j.join.ms <= j.join.goalMs)}), ` +
         `all up: ${j.join.allTunnelsUp}`,
       `controller CPU ${j.controller.cpuMsDuringBuild} ms during the build, ` +
         `${j.controller.cpuMsDuringJoin} ms during the join; RSS ${j.controller.rssKiBBefore} KiB before, ` +

@@ -87,7 +87,8 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
     ...(s.cliBusy && s.dockerBusy
       ? [
           compare(
-            `fleetnet attach CLI process / docker network connect (busy daemon: ${m.busy ?? 0} more containers), second round`,
+            'fleetnet attach CLI process / docker network connect ' +
+              `(busy daemon: ${m.busy ?? 0} more containers), second round`,
             s.cliBusy.attachMs,
             s.dockerBusy.attachMs,
             1.0,
@@ -105,19 +106,44 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
     .filter((c) => c.met === false)
     .map((c) => `${c.what} = ${c.ratio}× (target ≤ ${c.target}×)`);
   const notes = [
-    `Each path: ${m.warmup} untimed warm-up attach+detach, then ${m.n} timed attaches (each checked afterwards, untimed: the container interface is up with its address; after all of them each bridge has exactly ${m.n} more ports), then ${m.n} timed detaches (checked: interfaces and ports gone). The paths are interleaved: attach i runs on every path (starting path rotating) before attach i+1, so load from elsewhere hits all paths alike.`,
-    "All bridges, veths and both Docker networks live in the bench network namespace; containers of the machine's dockerd run with --network none and a run label. The agent runs inside the bench netns (`ip netns exec`) with its own socket and state dir, at log level " +
+    `Each path: ${m.warmup} untimed warm-up attach+detach, then ${m.n} timed attaches ` +
+      '(each checked afterwards, untimed: the container interface is up with its address; ' +
+      `after all of them each bridge has exactly ${m.n} more ports), ` +
+      `then ${m.n} timed detaches (checked: interfaces and ports gone). ` +
+      'The paths are interleaved: attach i runs on every path (starting path rotating) before attach i+1, ' +
+      'so load from elsewhere hits all paths alike.',
+    'All bridges, veths and both Docker networks live in the bench network namespace; ' +
+      "containers of the machine's dockerd run with --network none and a run label. " +
+      'The agent runs inside the bench netns (`ip netns exec`) with its own socket and state dir, at log level ' +
       m.agentLogLevel +
-      ' (the default), gratuitous ARP on (spawned before the reply, sent in the background). The agent does its `ip` work in-process over route netlink (no exec per attach; agent/linux/ip-netlink.ts), with the same read-back before it replies; `agent run --ip-path exec` gives the two-exec path instead.',
-    'docker network connect runs against a second dockerd started inside the bench netns (own data/exec root, socket, managed containerd). Its containers start on a parking user-defined network, because Docker refuses to connect a --network none container to any network; the timed connect adds eth1 with the given --ip: the same end state as the other paths (veth into the container, host end on the bridge, address, up).',
-    'The agent and CLI paths use the same containers as raw iproute2 and CNI (other interface names and bridges); addresses are static /16s, except CNI, where host-local allocates from a temporary dataDir.',
-    'Ratios: the targets are defined on p50 / p50; the median of paired ratios (attach i of one path over attach i of the other, run back to back) is shown beside it because it is less sensitive to load that changes during the run.',
+      ' (the default), gratuitous ARP on (spawned before the reply, sent in the background). ' +
+      'The agent does its `ip` work in-process over route netlink (no exec per attach; ' +
+      'agent/linux/ip-netlink.ts), with the same read-back before it replies; ' +
+      '`agent run --ip-path exec` gives the two-exec path instead.',
+    'docker network connect runs against a second dockerd started inside the bench netns ' +
+      '(own data/exec root, socket, managed containerd). ' +
+      'Its containers start on a parking user-defined network, ' +
+      'because Docker refuses to connect a --network none container to any network; ' +
+      'the timed connect adds eth1 with the given --ip: the same end state as the other paths ' +
+      '(veth into the container, host end on the bridge, address, up).',
+    'The agent and CLI paths use the same containers as raw iproute2 and CNI ' +
+      '(other interface names and bridges); addresses are static /16s, except CNI, ' +
+      'where host-local allocates from a temporary dataDir.',
+    'Ratios: the targets are defined on p50 / p50; ' +
+      'the median of paired ratios (attach i of one path over attach i of the other, run back to back) ' +
+      'is shown beside it because it is less sensitive to load that changes during the run.',
     `1-minute load average ${m.machine.load1} the run (other work shares this machine; p95s are sensitive to it).`,
     userEnvNote(),
-    "The fleetnet CLI is package.json's bin, bin/fleetnet.cjs, run as `node bin/fleetnet.cjs …`: one CommonJS bundle (dist/fleetnet.cjs) run with Node's compile cache (module.enableCompileCache()); the floor row with NODE_DISABLE_COMPILE_CACHE=1 shows the same process compiling from source.",
+    "The fleetnet CLI is package.json's bin, bin/fleetnet.cjs, run as `node bin/fleetnet.cjs …`: " +
+      "one CommonJS bundle (dist/fleetnet.cjs) run with Node's compile cache (module.enableCompileCache()); " +
+      'the floor row with NODE_DISABLE_COMPILE_CACHE=1 shows the same process compiling from source.',
     ...(s.cliBusy
       ? [
-          `Second round (rows marked "second round"): after the first, ${m.busy ?? 0} more idle containers were started on the second dockerd (a daemon that already runs containers, as on a working host), and the fleetnet CLI and docker network connect were measured again, interleaved, on the same containers.`,
+          'Second round (rows marked "second round"): after the first, ' +
+            `${m.busy ?? 0} more idle containers were started on the second dockerd ` +
+            '(a daemon that already runs containers, as on a working host), ' +
+            'and the fleetnet CLI and docker network connect were measured again, interleaved, ' +
+            'on the same containers.',
         ]
       : []),
     missed.length
@@ -140,8 +166,12 @@ export function buildResults(m: RunInfo): { latest: Results; profile?: Results }
 function profileResults(m: RunInfo, date: string): Results {
   const rows: ResultRow[] = [];
   const notes: string[] = [
-    "The agent's own Attacher (agent/attach/attacher.ts, unchanged) driven in process inside the bench netns by bench/profile-agent.ts, with a timing Runner and timed container lookup and record store; each attach is detached right away (so the bridge holds one port, not up to N).",
-    '"other" = total − the timed phases: sysfs reads of the bridge, order parsing, JSON parsing of the read-back, promise scheduling. Rows starting with "~" are a share of other rows, not added again.',
+    "The agent's own Attacher (agent/attach/attacher.ts, unchanged) driven in process inside the bench netns " +
+      'by bench/profile-agent.ts, with a timing Runner and timed container lookup and record store; ' +
+      'each attach is detached right away (so the bridge holds one port, not up to N).',
+    '"other" = total − the timed phases: ' +
+      'sysfs reads of the bridge, order parsing, JSON parsing of the read-back, promise scheduling. ' +
+      'Rows starting with "~" are a share of other rows, not added again.',
   ];
   for (const [kind, k] of Object.entries(m.profile ?? {})) {
     const label = kind === 'docker' ? 'Docker name' : kind.toUpperCase();
@@ -169,7 +199,11 @@ function profileResults(m: RunInfo, date: string): Results {
     if (k.totals.length && k.grpc.length) {
       const [g, t] = [percentile(k.grpc, 50), percentile(k.totals, 50)];
       notes.push(
-        `${label} target: gRPC Attach p50 ${g.toFixed(2)} ms vs in-process p50 ${t.toFixed(2)} ms, run back to back (difference ${(g - t).toFixed(2)} ms). What the agent process adds around the Attacher is gRPC over the unix socket (the Health round trip floor in latest.json bounds it), proto conversion and one log line; a difference much beyond that floor is load noise, not agent work.`,
+        `${label} target: gRPC Attach p50 ${g.toFixed(2)} ms vs in-process p50 ${t.toFixed(2)} ms, ` +
+          `run back to back (difference ${(g - t).toFixed(2)} ms). ` +
+          'What the agent process adds around the Attacher is gRPC over the unix socket ' +
+          '(the Health round trip floor in latest.json bounds it), proto conversion and one log line; ' +
+          'a difference much beyond that floor is load noise, not agent work.',
       );
     }
   }
@@ -204,11 +238,20 @@ function reading(label: string, k: { totals: number[]; phases: Record<string, nu
   const pct = (x: number) => `${Math.round((100 * x) / total)} %`;
   if (netlink > 0) {
     return [
-      `${label} target, in-process p50 ${total.toFixed(2)} ms: the two netlink batches (host namespace; container namespace, entered by setns for one socket) ${netlink.toFixed(2)} ms (${pct(netlink)}), mostly the kernel making the veth pair and moving its peer; execs ${execs.toFixed(2)} ms; the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
+      `${label} target, in-process p50 ${total.toFixed(2)} ms: the two netlink batches (host namespace; ` +
+        `container namespace, entered by setns for one socket) ${netlink.toFixed(2)} ms (${pct(netlink)}), ` +
+        `mostly the kernel making the veth pair and moving its peer; execs ${execs.toFixed(2)} ms; ` +
+        `the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); ` +
+        `the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
     ];
   }
   return [
-    `${label} target, in-process p50 ${total.toFixed(2)} ms: the two awaited execs (\`ip -json -batch\`, \`nsenter ip -json -batch\`, the same two a script runs) ${execs.toFixed(2)} ms (${pct(execs)}), of which spawn() blocks the agent's event loop ${spawn.toFixed(2)} ms (libuv forks the Node process and waits until the child has exec'd); the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
+    `${label} target, in-process p50 ${total.toFixed(2)} ms: the two awaited execs (\`ip -json -batch\`, ` +
+      `\`nsenter ip -json -batch\`, the same two a script runs) ${execs.toFixed(2)} ms (${pct(execs)}), ` +
+      `of which spawn() blocks the agent's event loop ${spawn.toFixed(2)} ms ` +
+      "(libuv forks the Node process and waits until the child has exec'd); " +
+      `the gratuitous-ARP spawn, made before the reply, ${arp.toFixed(2)} ms (${pct(arp)}); ` +
+      `the container lookup ${lookup.toFixed(2)} ms (${pct(lookup)}).`,
   ];
 }
 

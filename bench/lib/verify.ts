@@ -37,7 +37,8 @@ export async function expectContainerIf(
   const row = rows.find((r) => v4(r).some((c) => matches(c, want)));
   if (!row)
     throw new Error(
-      `${who}: ${ifname ?? 'no interface'} in the container holds ${String(want)} (it has ${rows.flatMap(v4).join(', ') || 'no IPv4 address'})`,
+      `${who}: ${ifname ?? 'no interface'} in the container holds ${String(want)} ` +
+        `(it has ${rows.flatMap(v4).join(', ') || 'no IPv4 address'})`,
     );
   if (!row.flags?.includes('UP') || row.operstate !== 'UP')
     throw new Error(`${who}: ${row.ifname} is not up (operstate ${row.operstate ?? '?'})`);

@@ -20,7 +20,11 @@ export function agentGrpcPath(agent: BenchAgent, cs: BenchContainer[], o: AgentP
     o.target === 'docker' ? 'Docker name lookup (inspect via the Docker API)' : 'PID target (no Docker lookup)';
   return {
     name: o.name,
-    timed: `gRPC Attach request → reply on the agent's unix socket, one connection kept open: ${lookup}, veth made over route netlink in the bench netns, addressed over a netlink socket opened in the container\'s namespace (no exec; the agent\'s default --ip-path), read back and checked inside the agent, record written`,
+    timed:
+      `gRPC Attach request → reply on the agent's unix socket, one connection kept open: ${lookup}, ` +
+      'veth made over route netlink in the bench netns, ' +
+      "addressed over a netlink socket opened in the container's namespace (no exec; the agent's default --ip-path), " +
+      'read back and checked inside the agent, record written',
     detachTimed: 'gRPC Detach request → reply: lookup, `ip link del` of the host peer, record removed',
     bridge: o.bridge,
     ifname: o.ifname,

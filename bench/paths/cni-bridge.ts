@@ -48,7 +48,8 @@ export function cniBridgePath(
   return {
     name: 'CNI bridge plugin + host-local',
     timed:
-      '`nsenter --net=BENCH_NETNS /usr/lib/cni/bridge` with CNI_COMMAND=ADD (it runs host-local, which allocates from a file store); spawn → exit',
+      '`nsenter --net=BENCH_NETNS /usr/lib/cni/bridge` with CNI_COMMAND=ADD (it runs host-local, ' +
+      'which allocates from a file store); spawn → exit',
     detachTimed: 'the same with CNI_COMMAND=DEL (releases the address)',
     bridge: o.bridge,
     ifname: o.ifname,

@@ -17,8 +17,13 @@ export function controllerCliPath(
     });
   return {
     name: o.name,
-    timed: `\`node ${o.bin} --controller ${o.controller} attach --host ${o.host} NAME ADDR/16\`: process spawn → exit 0 (Node start, CLI load, FleetAttach, reservation committed, targeted dispatcher pass: agent Attach over gRPC TCP with Docker lookup, veth, addresses, read-back; attachment marked up, reply)`,
-    detachTimed: `\`node ${o.bin} --controller ${o.controller} detach --host ${o.host} NAME\`: spawn → exit 0 (detach recorded, agent Detach, addresses released, reply)`,
+    timed:
+      `\`node ${o.bin} --controller ${o.controller} attach --host ${o.host} NAME ADDR/16\`: ` +
+      'process spawn → exit 0 (Node start, CLI load, FleetAttach, reservation committed, targeted dispatcher pass: ' +
+      'agent Attach over gRPC TCP with Docker lookup, veth, addresses, read-back; attachment marked up, reply)',
+    detachTimed:
+      `\`node ${o.bin} --controller ${o.controller} detach --host ${o.host} NAME\`: ` +
+      'spawn → exit 0 (detach recorded, agent Detach, addresses released, reply)',
     bridge: o.bridge,
     ifname: 'eth1',
     netnsOf: (i) => cs[i]!.netnsPath,

@@ -19,7 +19,9 @@ export function fleetnetCliPath(
   return {
     name: o.name ?? 'fleetnet attach (new CLI process)',
     timed:
-      "`node bin/fleetnet.cjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: process spawn → exit 0 (Node start, CLI bundle from Node's compile cache, parse, gRPC Attach as above over the unix socket, exit)",
+      '`node bin/fleetnet.cjs --socket S attach -i IF BRIDGE docker:NAME ADDR/16`: ' +
+      "process spawn → exit 0 (Node start, CLI bundle from Node's compile cache, parse, " +
+      'gRPC Attach as above over the unix socket, exit)',
     detachTimed: '`node bin/fleetnet.cjs --socket S detach -i IF docker:NAME`: spawn → exit',
     bridge: o.bridge,
     ifname: o.ifname,
@@ -40,7 +42,8 @@ export function dockerConnectPath(
   return {
     name: o.name ?? 'docker network connect --ip',
     timed:
-      '`docker -H SECOND_DAEMON network connect --ip ADDR NET ID`: process spawn → exit 0 (Go client, daemon API, libnetwork veth + bridge + address)',
+      '`docker -H SECOND_DAEMON network connect --ip ADDR NET ID`: process spawn → exit 0 ' +
+      '(Go client, daemon API, libnetwork veth + bridge + address)',
     detachTimed: '`docker -H SECOND_DAEMON network disconnect NET ID`: spawn → exit',
     bridge: o.bridge,
     ifname: undefined, // Docker names it eth1, then eth2 after a reconnect
