@@ -229,13 +229,18 @@ export class Mesher {
   async status(q: StatusQuery = {}): Promise<TunnelStatus[]> {
     const deadline = Date.now() + (q.waitUpMs ?? 0);
     for (;;) {
+      // A running watch wakes the wait at each change (its first table included); it is listened to before
+      // the states are read, so a change OVS records meanwhile is not missed. Without one, look again.
+      const done = new AbortController();
+      const signal = q.signal ? AbortSignal.any([q.signal, done.signal]) : done.signal;
+      const nextMs = Math.max(0, Math.min(WATCHED_RECHECK_MS, deadline - Date.now()));
+      const change = this.bfd?.running() ? this.bfd.changed(nextMs, signal) : undefined;
       const s = await this.statusNow(q.network);
       const leftMs = deadline - Date.now();
+      const watched = change && s.every((t) => t.kind === 'ovs');
+      if (leftMs <= 0 || s.every((t) => t.state === 'up') || q.signal?.aborted || !watched) done.abort();
       if (leftMs <= 0 || s.every((t) => t.state === 'up') || q.signal?.aborted) return s;
-      // A running watch wakes the wait at each change (its first table included); without one, look again.
-      const watched = this.bfd?.running() && s.every((t) => t.kind === 'ovs');
-      const nextMs = Math.min(watched ? WATCHED_RECHECK_MS : WAIT_POLL_MS, leftMs);
-      await (watched ? this.bfd!.changed(nextMs, q.signal) : sleep(nextMs, q.signal));
+      await (watched ? change : sleep(Math.min(WAIT_POLL_MS, leftMs), q.signal));
     }
   }
 
