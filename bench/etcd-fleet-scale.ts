@@ -218,6 +218,7 @@ try {
     const startMs = Date.now();
     const r = await cli(['mesh', 'add', ...hosts, '--net', 'scale', '--wait', String(waitMs / 1000)]);
     if (![0, 1, 3].includes(r.code)) throw new Error(`fleetnet mesh add: exit ${r.code}: ${r.stderr}`);
+    if (r.code !== 0) process.stderr.write(`mesh add ${hosts.length} host(s) --wait: exit ${r.code}: ${r.stderr}`);
     rounds = [{ startMs, endMs: Date.now(), notUp: -1 }];
     return { up: r.code === 0 };
   };

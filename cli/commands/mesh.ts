@@ -8,6 +8,16 @@ import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
+/**
+ * `mesh add/rm`'s exit code: 3 when a member's agent did not take the change (recorded all the same,
+ * the controller retries); with --wait, what the tunnels say afterwards: 0 all up (the retries got
+ * through), 1 if one is not.
+ */
+export function memberExitCode(hosts: { error: string }[], tunnels?: { state: string }[]): number {
+  if (tunnels) return tunnels.some((t) => t.state !== 'up') ? 1 : 0;
+  return hosts.some((h) => h.error) ? 3 : 0;
+}
+
 const FILE_EXAMPLE = `{
   "hosts": [{ "name": "h1", "underlayIp": "10.99.0.11" }, { "name": "h2", "underlayIp": "10.99.0.12" }],
   "networks": [
@@ -151,9 +161,7 @@ export function register(program: Command): void {
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
             if (tunnels) process.stdout.write(tunnelsLine(tunnels, opts.net, waitUpMs));
           }
-          if (tunnels?.some((t) => t.state !== 'up')) process.exitCode = 1;
-          // Recorded in the store either way; an agent that did not answer gets it when it returns.
-          if (res.hosts.some((h) => h.error)) process.exitCode = 3;
+          process.exitCode = memberExitCode(res.hosts, tunnels);
         });
       });
   }
