@@ -106,17 +106,36 @@ async function allocationsRow(
   const callers = `${conc} in flight over ${CONNS} connections from ${PROCS} client processes`;
   const how =
     batch > 1 ? `FleetAttachBatch requests of ${batch} (${callers})` : `single FleetAttach requests (${callers})`;
+  const target =
+    sync === 'full'
+      ? 'for comparison: the target is about the default, synchronous=normal'
+      : `target ≥ 5,000 (issue 12): ${perSec >= 5_000 ? 'met' : 'NOT met'}` +
+        (batch > 1 ? ' — by batching, not by single requests' : '');
   notes.push(
-    `allocations/s${at.tag}, synchronous=${sync}, ${how}: ${perSec} wall-clock (${n} in ${a.seconds.toFixed(1)} s; ${sync === 'full' ? 'for comparison: the target is about the default, synchronous=normal' : `target ≥ 5,000 (issue 12): ${perSec >= 5_000 ? 'met' : 'NOT met'}${batch > 1 ? ' — by batching, not by single requests' : ''}`}); the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second (${Math.round((cpu / n) * 1e6)} µs each); the load generator ${a.clientCpuSeconds.toFixed(1)} CPU-s (${Math.round((a.clientCpuSeconds / n) * 1e6)} µs per allocation); ${a.checked} replies checked: each a new allocation, no address or MAC twice; load average ${loadBefore} before, ${load()} after`,
+    `allocations/s${at.tag}, synchronous=${sync}, ${how}: ${perSec} wall-clock ` +
+      `(${n} in ${a.seconds.toFixed(1)} s; ${target}); ` +
+      `the controller used ${cpu.toFixed(1)} CPU-s: ${Math.round(n / cpu)} allocations per controller CPU-second ` +
+      `(${Math.round((cpu / n) * 1e6)} µs each); ` +
+      `the load generator ${a.clientCpuSeconds.toFixed(1)} CPU-s ` +
+      `(${Math.round((a.clientCpuSeconds / n) * 1e6)} µs per allocation); ` +
+      `${a.checked} replies checked: each a new allocation, no address or MAC twice; ` +
+      `load average ${loadBefore} before, ${load()} after`,
   );
   const name =
     batch > 1
-      ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
-      : `FleetAttach allocations over gRPC (${n}, single requests, ${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})${at.tag}`;
+      ? `FleetAttachBatch allocations over gRPC (${n}, ${batch} per request, ` +
+        `${conc} requests in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()}) — per request`
+      : `FleetAttach allocations over gRPC (${n}, single requests, ` +
+        `${conc} in flight on ${CONNS} connections, synchronous=${sync.toUpperCase()})${at.tag}`;
   const timed =
     batch > 1
-      ? `one unary FleetAttachBatch of ${batch} allocations request → reply (each item its own decision, as below; they share group commits)`
-      : `one unary FleetAttach (--net allocation, wait_ms 0) request → reply, over TCP on the controller's gRPC port (served by ${at.server}): decode, the decision in a group-committed IMMEDIATE transaction (next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, attachment row, host generation), COMMIT, encode, reply`;
+      ? `one unary FleetAttachBatch of ${batch} allocations request → reply ` +
+        '(each item its own decision, as below; they share group commits)'
+      : 'one unary FleetAttach (--net allocation, wait_ms 0) request → reply, ' +
+        `over TCP on the controller's gRPC port (served by ${at.server}): ` +
+        'decode, the decision in a group-committed IMMEDIATE transaction ' +
+        '(next free address after the cursor, XX:IP:IP:IP:YY:ZZ MAC checked fleet-wide and per network, ' +
+        'attachment row, host generation), COMMIT, encode, reply';
   return row(name, a.lat, timed, {
     allocationsPerSecond: perSec,
     controllerCpuSeconds: r2(cpu),
@@ -155,8 +174,12 @@ async function inside(ns: string): Promise<void> {
       await stopProcess(old.pid, 10_000);
       rows.push(b);
       const mine = rows.at(-2)!;
+      const cpuUs = (r: typeof b) => Math.round(1e6 / Number(r.allocationsPerControllerCpuSecond));
       notes.push(
-        `allocations/s, this tree / baseline controller (${BASELINE_CTL_LABEL}), measured one after the other: ${String(mine.allocationsPerSecond)} / ${String(b.allocationsPerSecond)} = ${r2(Number(mine.allocationsPerSecond) / Number(b.allocationsPerSecond))}×; controller CPU per allocation ${Math.round(1e6 / Number(mine.allocationsPerControllerCpuSecond))} µs / ${Math.round(1e6 / Number(b.allocationsPerControllerCpuSecond))} µs`,
+        `allocations/s, this tree / baseline controller (${BASELINE_CTL_LABEL}), measured one after the other: ` +
+          `${String(mine.allocationsPerSecond)} / ${String(b.allocationsPerSecond)} = ` +
+          `${r2(Number(mine.allocationsPerSecond) / Number(b.allocationsPerSecond))}×; ` +
+          `controller CPU per allocation ${cpuUs(mine)} µs / ${cpuUs(b)} µs`,
       );
     }
     // 2. `fleetnet ls --json` with N attachments, as a user sees it: a new CLI process.
@@ -184,10 +207,22 @@ async function inside(ns: string): Promise<void> {
     comparisons,
     notes: [
       ...notes,
-      'the single-request rows are one allocation per FleetAttach request (the figure the target is about); the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; either way the controller groups the decisions that arrive together into one commit',
-      'SQLite in WAL mode; synchronous=NORMAL is the default: a commit survives the process being killed (-9), a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); no reply leaves before the COMMIT of its decision',
-      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), each with the CLI's gRPC client on node:http2 (cli/client/grpc-h2.ts); its CPU is reported beside the controller's and shares the machine with it; every reply is decoded and checked (a new allocation with one address and a MAC), no address or MAC appears in two replies, and afterwards (untimed) each client process asks again for its first 200 attachments: each comes back with the address and MAC it was given`,
-      "everything ran inside one network namespace made for the bench, on its loopback; the load generator, the controller, the agent and other helpers' work share this machine's CPUs",
+      'the single-request rows are one allocation per FleetAttach request (the figure the target is about); ' +
+        'the FleetAttachBatch row carries many per request and is reported beside it, never instead of it; ' +
+        'either way the controller groups the decisions that arrive together into one commit',
+      'SQLite in WAL mode; synchronous=NORMAL is the default: ' +
+        'a commit survives the process being killed (-9), ' +
+        'a power loss may lose the last commits (synchronous=FULL closes that, at the rate shown); ' +
+        'no reply leaves before the COMMIT of its decision',
+      `load generator: ${PROCS} client processes (bench/lib/alloc-client.ts), ` +
+        "each with the CLI's gRPC client on node:http2 (cli/client/grpc-h2.ts); " +
+        "its CPU is reported beside the controller's and shares the machine with it; " +
+        'every reply is decoded and checked (a new allocation with one address and a MAC), ' +
+        'no address or MAC appears in two replies, ' +
+        'and afterwards (untimed) each client process asks again for its first 200 attachments: ' +
+        'each comes back with the address and MAC it was given',
+      'everything ran inside one network namespace made for the bench, on its loopback; ' +
+        "the load generator, the controller, the agent and other helpers' work share this machine's CPUs",
       userEnvNote(),
     ],
     date: new Date().toISOString(),
@@ -200,10 +235,10 @@ async function inside(ns: string): Promise<void> {
       loadavgAtEnd: loadavg().map(r2),
     },
   });
-  for (const r of rows)
-    process.stdout.write(
-      `${r.name}\n  p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms  n ${r.n}${r.allocationsPerSecond ? `  ${String(r.allocationsPerSecond)}/s` : ''}\n`,
-    );
+  for (const r of rows) {
+    const perSec = r.allocationsPerSecond ? `  ${String(r.allocationsPerSecond)}/s` : '';
+    process.stdout.write(`${r.name}\n  p50 ${r.p50Ms} ms  p95 ${r.p95Ms} ms  n ${r.n}${perSec}\n`);
+  }
   for (const c of comparisons) process.stdout.write(`${c.what}: ${c.ratio}× (paired ${c.pairedRatio}×)\n`);
   for (const n of notes) process.stdout.write(`- ${n}\n`);
 }

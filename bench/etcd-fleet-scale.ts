@@ -169,7 +169,10 @@ try {
     const r = await cli(args);
     if (r.code !== 0 && r.code !== 3) throw new Error(`fleetnet ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
   };
-  /** The `mesh status` rounds of one stage (wall clock): when each started and ended, and how many tunnels were not up. */
+  /**
+   * The `mesh status` rounds of one stage (wall clock): when each started and ended, and how many tunnels were
+   * not up.
+   */
   let rounds: { startMs: number; endMs: number; notUp: number }[] = [];
   const allUp = async (deadlineMs: number) => {
     rounds = [];

@@ -41,7 +41,9 @@ const Options = z.object({
 type Options = z.infer<typeof Options>;
 
 const USAGE =
-  'usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd] [--results-dir bench/results] [--report bench/README.md] [--baseline-cli OTHER/bin/fleetnet.cjs [--baseline-label L]] [--busy 30]';
+  'usage: npm run bench -- [--n 50] [--warmup 3] [--agent-log-level info] [--no-profile] [--private-containerd] ' +
+  '[--results-dir bench/results] [--report bench/README.md] ' +
+  '[--baseline-cli OTHER/bin/fleetnet.cjs [--baseline-label L]] [--busy 30]';
 
 function options(): Options {
   const bad = (why: string): never => {
@@ -191,14 +193,18 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     {
       name: 'floor: node -e "" (bare Node start)',
       timed:
-        'Node start and exit with nothing loaded, without NODE_EXTRA_CA_CERTS (as every process here except the next row)',
+        'Node start and exit with nothing loaded, without NODE_EXTRA_CA_CERTS ' +
+        '(as every process here except the next row)',
       once: exec(process.execPath, ['-e', '']),
     },
     ...(WORKPLACE_ONLY_ENV.some((k) => process.env[k] !== undefined)
       ? [
           {
             name: `floor: node -e "" with this workplace's ${WORKPLACE_ONLY_ENV.join(', ')}`,
-            timed: `the same with the bench's own environment (${WORKPLACE_ONLY_ENV.map((k) => `${k}=${process.env[k] ?? ''}`).join(', ')}): what every Node process here pays when it is left in`,
+            timed:
+              "the same with the bench's own environment " +
+              `(${WORKPLACE_ONLY_ENV.map((k) => `${k}=${process.env[k] ?? ''}`).join(', ')}): ` +
+              'what every Node process here pays when it is left in',
             once: exec(process.execPath, ['-e', ''], process.env),
           },
         ]
@@ -206,13 +212,15 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     {
       name: 'floor: node, import @grpc/grpc-js',
       timed:
-        'Node start + loading grpc-js (66 CommonJS files from node_modules): what every agent-talking CLI process pays before its first call',
+        'Node start + loading grpc-js (66 CommonJS files from node_modules): ' +
+        'what every agent-talking CLI process pays before its first call',
       once: exec(process.execPath, ['--input-type=module', '-e', "await import('@grpc/grpc-js')"]),
     },
     {
       name: 'floor: node, import node:http2',
       timed:
-        'Node start + the built-in HTTP/2 module (with tls, http and crypto), which the CLI loads for its first call (cli/client/grpc-h2.ts)',
+        'Node start + the built-in HTTP/2 module (with tls, http and crypto), ' +
+        'which the CLI loads for its first call (cli/client/grpc-h2.ts)',
       once: exec(process.execPath, ['--input-type=module', '-e', "await import('node:http2')"]),
     },
     {
@@ -229,7 +237,8 @@ async function measureAll(env: BenchEnv, o: Options): Promise<Measured> {
     {
       name: 'floor: fleetnet ls (new CLI process, List RPC)',
       timed:
-        'a whole CLI round trip to the agent that runs no command on the host: Node start, bundle + HTTP/2 client load, one List call',
+        'a whole CLI round trip to the agent that runs no command on the host: ' +
+        'Node start, bundle + HTTP/2 client load, one List call',
       once: exec(process.execPath, [FLEETNET_BIN, '--socket', agent.socket, 'ls']),
     },
     {

@@ -1,6 +1,7 @@
 // The controller allocation load: `procs` client processes (bench/lib/alloc-client.ts), each with
-// its share of the calls in flight over its own HTTP/2 connections (the CLI's gRPC client on node:http2), started together once every one
-// has connected. Wall time runs from the first process's start to the last one's end.
+// its share of the calls in flight over its own HTTP/2 connections (the CLI's gRPC client on
+// node:http2), started together once every one has connected. Wall time runs from the first
+// process's start to the last one's end.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 

@@ -32,7 +32,10 @@ export interface ControllerCliBench {
 export const cliAt = (env: BenchEnv, bin: string, ctl: string, ...args: string[]) =>
   env.runner.run(process.execPath, [bin, '--controller', ctl, ...args], { allowFail: true, timeoutMs: 120_000 });
 
-/** Wall time of one new process, spawn → exit, output discarded; as on a user's machine (userProcessEnv) unless told. */
+/**
+ * Wall time of one new process, spawn → exit, output discarded; as on a user's machine (userProcessEnv) unless
+ * told.
+ */
 function timeProcess(
   env: BenchEnv,
   cmd: string,
@@ -73,7 +76,8 @@ export async function lsRows(x: ControllerCliBench): Promise<void> {
       row(
         `fleetnet ls --json, ${count} attachments (new CLI process)${tag}`,
         ls[k]!,
-        `spawn → exit of \`fleetnet --controller ${x.ctl} ls --json\`, stdout to /dev/null: Node start, CLI load, the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`,
+        `spawn → exit of \`fleetnet --controller ${x.ctl} ls --json\`, stdout to /dev/null: Node start, CLI load, ` +
+          `the controller's pre-rendered JSON (${(out.stdout.length / 1e6).toFixed(1)} MB) streamed and written out`,
       ),
     );
     rows.push(
@@ -88,7 +92,8 @@ export async function lsRows(x: ControllerCliBench): Promise<void> {
     row(
       'floor: node -e "" (bare Node start)',
       bare,
-      'Node start and exit with nothing loaded, in the environment of every timed process here (without NODE_EXTRA_CA_CERTS)',
+      'Node start and exit with nothing loaded, ' +
+        'in the environment of every timed process here (without NODE_EXTRA_CA_CERTS)',
     ),
   );
   rows.push(
@@ -100,7 +105,9 @@ export async function lsRows(x: ControllerCliBench): Promise<void> {
   );
   const p50 = r2(percentile(ls[0]!, 50));
   notes.push(
-    `ls --json of ${count}: p50 ${p50} ms (target < 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}), of which ${r2(percentile(ver[0]!, 50))} ms is starting Node and the CLI; load average ${loadBefore} before, ${load()} after`,
+    `ls --json of ${count}: p50 ${p50} ms (target < 200 ms: ${p50 < 200 ? 'met' : 'NOT met'}), ` +
+      `of which ${r2(percentile(ver[0]!, 50))} ms is starting Node and the CLI; ` +
+      `load average ${loadBefore} before, ${load()} after`,
   );
   if (baseline) comparisons.push(compare('ls --json: this tree / baseline CLI', ls[0]!, ls[1]!));
 }
@@ -207,7 +214,10 @@ export async function cliAttachRows(x: ControllerCliBench): Promise<void> {
   if (baseline)
     comparisons.push(compare('attach via controller: this tree / baseline CLI', m[0]!.attachMs, m[2]!.attachMs));
   notes.push(
-    `CLI attach through the controller vs docker network connect --ip, interleaved (attach i on every path, starting path rotating), each attach checked afterwards: ${c.ratio}× on p50 (paired ${c.pairedRatio}×; target ≤ 1.2×: ${c.met ? 'met' : 'NOT met'}); load average ${loadBefore} before, ${load()} after`,
+    'CLI attach through the controller vs docker network connect --ip, ' +
+      'interleaved (attach i on every path, starting path rotating), each attach checked afterwards: ' +
+      `${c.ratio}× on p50 (paired ${c.pairedRatio}×; target ≤ 1.2×: ${c.met ? 'met' : 'NOT met'}); ` +
+      `load average ${loadBefore} before, ${load()} after`,
   );
   await stopProcess(agent.pid, 10_000);
 }
