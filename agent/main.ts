@@ -36,7 +36,6 @@ import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
 import { startAgentTcp } from './trust/tcp-endpoint.js';
 import { AgentService } from '../common/rpc/services.js';
 import { addHealth } from '../common/rpc/health.js';
-import { SERVER_OPTIONS } from '../common/rpc/server.js';
 import { agentGauges, passMetrics } from './metrics.js';
 
 export interface AgentHandle {
@@ -183,7 +182,7 @@ async function startServing(
 
   mkdirSync(dirname(cfg.socket), { recursive: true, mode: 0o755 });
   if (existsSync(cfg.socket)) rmSync(cfg.socket); // a stale socket from an earlier run
-  const local = new Server(SERVER_OPTIONS);
+  const local = new Server();
   local.addService(AgentService, impl);
   const localHealth = addHealth(local, { 'fleetnet.v1.Agent': 'SERVING' });
   await bind(local, `unix://${cfg.socket}`);

@@ -9,8 +9,7 @@
 // dropped at the still-disabled port. For those the interface comes up quiet, and once the port
 // passes frames its MAC goes to a throwaway value and back with the announcements turned on in
 // between: the kernel announces once, with the real MAC; no announcement carries the throwaway one.
-// (An agent killed in those microseconds leaves the throwaway MAC: the three run back to back; over
-// netlink the throwaway MAC and arp_notify go in one message, the kernel applying the MAC first.)
+// (An agent killed in those microseconds leaves the throwaway MAC: the three run back to back.)
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';

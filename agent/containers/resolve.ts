@@ -1,5 +1,5 @@
 // Resolves a target (Docker name/ID, LXC name, PID, named netns, netns path) to its namespace.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { TargetRef } from '../../common/attach-args.js';
@@ -74,10 +74,9 @@ export class ContainerResolver {
 
   async byNetns(name: string): Promise<ContainerInfo> {
     const netns = `${this.deps.netnsDir}/${name}`;
-    // One stat, in place (a local tmpfs entry: no need for the thread pool), both the check and the key.
-    const s = statSync(netns, { throwIfNoEntry: false });
-    if (!s) throw notFound(`network namespace '${name}' does not exist`, `'ip netns list' shows the named ones`);
-    return { runtime: 'netns', id: name, name, pid: 0, netns, nsKey: `${s.dev}:${s.ino}` };
+    if (!existsSync(netns))
+      throw notFound(`network namespace '${name}' does not exist`, `'ip netns list' shows the named ones`);
+    return { runtime: 'netns', id: name, name, pid: 0, netns, nsKey: await nsKeyOf(netns) };
   }
 
   async byPath(path: string): Promise<ContainerInfo> {

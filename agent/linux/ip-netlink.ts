@@ -10,7 +10,6 @@ import type { IpExec } from './ip.js';
 import { deleteLinkWatched } from './link-delete.js';
 import { commandText, devconfSettings, renderOp, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
-import { keptSockets } from './kept-sockets.js';
 
 /** The operations this renderer carries out itself. */
 export const NETLINK_OPS: ReadonlySet<LinkOp['t']> = new Set([
@@ -48,7 +47,7 @@ export interface OpHook {
 }
 
 /** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
-const TIMEOUT_MS = 10_000;
+const T = { timeout: 10_000 };
 
 const OPER = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
@@ -68,15 +67,11 @@ const macBuf = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 /** A batch's operations against one socket, in order; the first failure stops it, as `ip -batch` does. */
 class Batch {
   private readonly index = new Map<string, number>();
-  /** Request options: the timeout, and the socket's port given once (else each message asks the kernel for it). */
-  private readonly T: { timeout: number; localPort: number };
   constructor(
     private readonly rt: Rtnl,
     private readonly s: RtSocket,
     private readonly netns: string | undefined,
-  ) {
-    this.T = { timeout: TIMEOUT_MS, localPort: s.socket.address().port };
-  }
+  ) {}
 
   private buf(data: Parameters<InstanceType<Rtnl['nl']['AttrStream']>['emit']>[0]): Buffer {
     const out = new this.rt.nl.AttrStream();
@@ -87,52 +82,16 @@ class Batch {
   private async ifindex(name: string): Promise<number> {
     const known = this.index.get(name);
     if (known) return known;
-    const [l] = await this.s.getLink({}, { ifname: name }, this.T);
+    const [l] = await this.s.getLink({}, { ifname: name }, T);
     const i = l?.data.index;
     if (!i) throw new Error(`Cannot find device "${name}"`);
     this.index.set(name, i);
     return i;
   }
 
-  /**
-   * RTM_SETLINK for link `name`: by its index once this batch knows it, else by the name itself
-   * (IFLA_IFNAME with index 0: no lookup first); a named link that is not there fails as a lookup does.
-   */
-  private async setLink(
-    name: string,
-    data: Parameters<RtSocket['setLink']>[0],
-    attrs: NonNullable<Parameters<RtSocket['setLink']>[1]>,
-  ): Promise<void> {
-    const index = data.index ?? this.index.get(name);
-    try {
-      await this.s.setLink(index ? { ...data, index } : data, index ? attrs : { ...attrs, ifname: name }, this.T);
-    } catch (err) {
-      if (!index && /Request rejected: ENODEV/.test(String((err as Error)?.message))) {
-        throw new Error(`Cannot find device "${name}"`);
-      }
-      throw err;
-    }
-  }
-
-  /** IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF { ARP_NOTIFY: 1 } (net/ipv4/devinet.c). */
-  private arpNotifyOn(): Map<number, Buffer> {
-    const nl = this.rt.nl;
-    const conf = new nl.AttrStream();
-    conf.push(IPV4_DEVCONF_ARP_NOTIFY, nl.putU32(1));
-    return new Map([[AF_INET, this.buf(nl.ifla.formatLinkProtocolInfoInet({ conf: Buffer.concat(conf.bufs) }))]]);
-  }
-
-  /**
-   * A MAC change, then the IPv4 announcements turned on (announceOps), in one message: the kernel applies
-   * IFLA_ADDRESS before IFLA_AF_SPEC (do_setlink), so the change itself goes unannounced, as in two.
-   */
-  async macThenArpNotify(dev: string, mac: string): Promise<void> {
-    await this.setLink(dev, {}, { address: macBuf(mac), afSpec: this.arpNotifyOn() });
-  }
-
   async run(op: LinkOp): Promise<unknown[] | undefined> {
     const nl = this.rt.nl;
-    const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL, ...this.T };
+    const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL, ...T };
     switch (op.t) {
       case 'veth': {
         const fd = op.peer.netns ? this.rt.nsFd(op.peer.netns) : undefined;
@@ -176,15 +135,10 @@ class Batch {
         return undefined;
       }
       case 'set': {
-        // A rename needs the index (IFLA_IFNAME carries the new name); otherwise setLink names the link.
-        const index = op.rename ? await this.ifindex(op.name) : undefined;
+        const index = await this.ifindex(op.name);
         const master = op.master ? await this.ifindex(op.master) : undefined;
-        await this.setLink(
-          op.name,
-          {
-            ...(index ? { index } : {}),
-            ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}),
-          },
+        await this.s.setLink(
+          { index, ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}) },
           {
             ...opt('master', master),
             ...opt('ifalias', op.alias),
@@ -193,15 +147,16 @@ class Batch {
             ...opt('address', op.mac ? macBuf(op.mac) : undefined),
             ...opt('afSpec', op.addrGenMode ? this.noLinkLocal() : undefined),
           },
+          T,
         );
         if (op.rename) {
           this.index.delete(op.name);
-          this.index.set(op.rename, index!);
+          this.index.set(op.rename, index);
         }
         return undefined;
       }
       case 'del': {
-        await this.s.delLink({ index: await this.ifindex(op.name) }, {}, this.T);
+        await this.s.delLink({ index: await this.ifindex(op.name) }, {}, T);
         this.index.delete(op.name);
         return undefined;
       }
@@ -232,15 +187,21 @@ class Batch {
             type: 'UNICAST',
           },
           { gateway: addrBytes(op.gw), oif, table: 254 },
-          { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE, ...this.T },
+          { flags: nl.FlagsNew.CREATE | nl.FlagsNew.REPLACE, ...T },
         );
         return undefined;
       }
       case 'addr-show':
         return [await this.show(op.dev)];
       case 'devconf': {
-        if (op.arpNotify) await this.setLink(op.dev, {}, { afSpec: this.arpNotifyOn() });
-        else await this.ifindex(op.dev);
+        const index = await this.ifindex(op.dev);
+        if (op.arpNotify) {
+          // RTM_SETLINK, IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF { ARP_NOTIFY: 1 } (net/ipv4/devinet.c).
+          const conf = new nl.AttrStream();
+          conf.push(IPV4_DEVCONF_ARP_NOTIFY, nl.putU32(1));
+          const inet = this.buf(nl.ifla.formatLinkProtocolInfoInet({ conf: Buffer.concat(conf.bufs) }));
+          await this.s.setLink({ index }, { afSpec: new Map([[AF_INET, inet]]) }, T);
+        }
         // The kernel takes no IPv6 devconf over netlink (only the token and the address generation mode).
         const v6 = devconfSettings({ ...op, arpNotify: false });
         if (v6.length) this.rt.writeSysctl(this.netns, v6);
@@ -262,8 +223,8 @@ class Batch {
   /** The fields of `ip -json addr show dev X` that the agent reads back. */
   private async show(dev: string): Promise<unknown> {
     const index = await this.ifindex(dev);
-    const [l] = await this.s.getLink({ index }, {}, this.T);
-    const addrs = await this.s.getAddresses({}, {}, this.T);
+    const [l] = await this.s.getLink({ index }, {}, T);
+    const addrs = await this.s.getAddresses({}, {}, T);
     return {
       ifindex: index,
       ifname: l?.attrs.ifname,
@@ -300,13 +261,6 @@ function describeError(err: unknown): string {
   return m ? `RTNETLINK answers: ${ERRNO_TEXT[m[1]!] ?? m[1]}` : String((err as Error)?.message ?? err);
 }
 
-/** `set NAME address MAC` (nothing else) followed by a devconf of NAME that only turns arp_notify on. */
-function foldsArpNotify(op: LinkOp, next: LinkOp): op is Extract<LinkOp, { t: 'set' }> {
-  if (op.t !== 'set' || next.t !== 'devconf' || next.dev !== op.name || !op.mac) return false;
-  const { t: _t, name: _n, mac: _m, ...rest } = op;
-  return !Object.keys(rest).length && !!next.arpNotify && !next.ipv6On && !next.ndiscNotify;
-}
-
 /** The text a hook sees: the `ip -batch` line, or the `sysctl` command of a devconf. */
 const hookLine = (op: LinkOp) => (op.t === 'devconf' ? commandText(op) : renderOp(op));
 
@@ -321,7 +275,6 @@ export function netlinkIp(
   opts: { hostNetns?: string; hook?: OpHook } = {},
 ): IpExec & { inProcess: number; execs: number } {
   const stats = { inProcess: 0, execs: 0 };
-  const kept = keptSockets(rt);
   const run = async (
     netns: string | undefined,
     ops: LinkOp[],
@@ -337,35 +290,13 @@ export function netlinkIp(
       return deleteLinkWatched(rt, netns, ops[0]!.name, viaExec);
     }
     stats.inProcess++;
-    // A batch in the agent's own namespace takes a kept socket; in any other it opens one there, closed after.
-    const own = netns === undefined;
-    const sock = own ? kept.take() : rt.open(netns);
-    let clean = false;
+    const sock = rt.open(netns);
     try {
       const b = new Batch(rt, sock, netns);
       const out: unknown[][] = [];
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i]!;
-        const next = ops[i + 1];
+      for (const op of ops) {
         // The text is for the hook and the message only (what runs is the operation): rendered when needed.
         const hook = opts.hook;
-        if (next && foldsArpNotify(op, next)) {
-          // announceOps' MAC change and the devconf after it: one message (Batch.macThenArpNotify).
-          try {
-            hook?.before?.(op, hookLine(op));
-            hook?.before?.(next, hookLine(next));
-            await b.macThenArpNotify(op.name, op.mac!);
-            hook?.after?.(op, hookLine(op));
-            hook?.after?.(next, hookLine(next));
-          } catch (err) {
-            throw failed(
-              `${commandText(op)}; ${commandText(next)}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`,
-              err,
-            );
-          }
-          i++;
-          continue;
-        }
         try {
           hook?.before?.(op, hookLine(op));
           const rows = await b.run(op);
@@ -375,11 +306,9 @@ export function netlinkIp(
           throw failed(`${commandText(op)}${netns ? ` (in ${netns})` : ''}: ${describeError(err)}`, err);
         }
       }
-      clean = true;
       return out;
     } finally {
-      if (own) kept.giveBack(sock, clean);
-      else sock.socket.close();
+      sock.socket.close();
     }
   };
   return Object.assign(stats, {
