@@ -9,7 +9,7 @@
 // Changes are batched: one ovs-vsctl transaction for every session that entered init meanwhile.
 import type { Logger } from 'pino';
 import type { Runner } from '../../common/runner.js';
-import { OvsCtl } from '../ovs/vsctl.js';
+import { oneTransaction, OvsCtl } from '../ovs/vsctl.js';
 
 export const NUDGE_MIN_TX = ['101', '100'] as const;
 
@@ -49,7 +49,7 @@ export class BfdNudge {
       this.minTx.set(n, v);
       return ['--if-exists', 'set', 'interface', n, `bfd:min_tx=${v}`];
     });
-    return new OvsCtl(this.o.runner, this.o.ovsDb).args(...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c])));
+    return new OvsCtl(this.o.runner, this.o.ovsDb).args(...oneTransaction(cmds));
   }
 
   /** Runs batches until nothing is pending; a failure is logged (the periodic packets still finish the handshake). */

@@ -5,7 +5,7 @@ import { FleetnetError } from '../../common/errors.js';
 import type { Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { parseJsonArrays } from '../linux/ip.js';
-import { datapathProblem, hasDatapath, OvsCtl } from '../ovs/vsctl.js';
+import { datapathProblem, hasDatapath, oneTransaction, OvsCtl } from '../ovs/vsctl.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
@@ -178,7 +178,7 @@ export class OvsTunnels {
       ...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []),
       ...[tunnels].flat().flatMap((t) => this.portCmds(t, bfd)),
     ];
-    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
+    return [...this.base(), ...oneTransaction(cmds)];
   }
 
   async add(
@@ -192,7 +192,7 @@ export class OvsTunnels {
   /** One ovs-vsctl transaction turning BFD on for ports added with bfd false. */
   enableBfdArgs(tunnels: Pick<Tunnel, 'port'>[]): string[] {
     const cmds = tunnels.map((t) => ['set', 'interface', t.port, 'bfd:enable=true']);
-    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
+    return [...this.base(), ...oneTransaction(cmds)];
   }
 
   async enableBfd(tunnels: Pick<Tunnel, 'port'>[]): Promise<void> {
@@ -207,7 +207,7 @@ export class OvsTunnels {
   /** One ovs-vsctl transaction removing the ports (a network taken out removes N-1 at once). */
   removeArgs(tunnels: Pick<Tunnel, 'bridge' | 'port'> | Pick<Tunnel, 'bridge' | 'port'>[]): string[] {
     const cmds = [tunnels].flat().map((t) => ['--if-exists', 'del-port', ...(t.bridge ? [t.bridge] : []), t.port]);
-    return [...this.base(), ...cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]))];
+    return [...this.base(), ...oneTransaction(cmds)];
   }
 
   async remove(t: Pick<Tunnel, 'bridge' | 'port'> | Pick<Tunnel, 'bridge' | 'port'>[]): Promise<void> {

@@ -23,6 +23,11 @@ export interface OwnedPort extends OvsPortTag {
   port: string;
 }
 
+/** Several ovs-vsctl commands as one argv, so one transaction: `a … -- b … -- c …`. */
+export function oneTransaction(cmds: readonly string[][]): string[] {
+  return cmds.flatMap((c, i) => (i === 0 ? c : ['--', ...c]));
+}
+
 export class OvsCtl {
   constructor(
     private readonly runner: Runner,
