@@ -125,6 +125,10 @@ const hasRequestId = (req: unknown): boolean =>
   typeof (req as { requestId?: unknown } | null)?.requestId === 'string' &&
   (req as { requestId: string }).requestId !== '';
 
+/** What this client may be sent before it acknowledges (per stream and for the connection) and in one frame. */
+const RECEIVE_WINDOW = 32 << 20;
+const RECEIVE_SETTINGS = { initialWindowSize: RECEIVE_WINDOW, maxFrameSize: (1 << 24) - 1 };
+
 export class GrpcH2Client {
   private live: { i: number; session: ClientHttp2Session } | undefined;
   /** Whether any address accepted a connection (something listens there). */
@@ -155,13 +159,15 @@ export class GrpcH2Client {
     const addr = this.addrs[i]!;
     const tls = this.opts.tls;
     let session: ClientHttp2Session;
+    const settings = { settings: RECEIVE_SETTINGS };
     if (addr.startsWith('unix:')) {
       const path = addr.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
       const net = process.getBuiltinModule('node:net');
-      session = http2.connect('http://localhost', { createConnection: () => net.connect(path) });
+      session = http2.connect('http://localhost', { ...settings, createConnection: () => net.connect(path) });
     } else if (tls) {
       const { host, port } = hostPort(addr, true);
       session = http2.connect(`https://${addr}`, {
+        ...settings,
         host,
         port,
         ca: tls.caPem,
@@ -170,7 +176,7 @@ export class GrpcH2Client {
         servername: tls.serverName,
       });
     } else {
-      session = http2.connect(`http://${addr}`);
+      session = http2.connect(`http://${addr}`, settings);
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
@@ -183,6 +189,7 @@ export class GrpcH2Client {
       session.once('error', fail);
       session.once('connect', () => {
         clearTimeout(timer);
+        session.setLocalWindowSize(RECEIVE_WINDOW);
         session.off('error', fail);
         session.on('error', () => {}); // each stream reports what it lost
         // The connection alone never keeps a CLI process alive (a command that forgets close() still

@@ -2,11 +2,11 @@
 // streams, gRPC status and fleetnet error metadata, against a plain node:http2 server on a unix
 // socket; mutual TLS; failover between several addresses, and only when resending is harmless.
 import assert from 'node:assert/strict';
-import { createServer, type ServerHttp2Stream } from 'node:http2';
+import { createServer, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { FrameReader, GrpcH2Client } from '../../cli/client/grpc-h2.js';
 
@@ -16,6 +16,19 @@ function frame(body: Buffer): Buffer {
   b.writeUInt32BE(body.length, 1);
   body.copy(b, 5);
   return b;
+}
+
+/** A client of server, listening on a socket in dir; all three gone after the test. */
+async function clientOf(t: TestContext, server: Http2Server, dir: string): Promise<GrpcH2Client> {
+  const sock = join(dir, 's.sock');
+  await new Promise<void>((r) => server.listen(sock, r));
+  const c = new GrpcH2Client([`unix://${sock}`], 'the test server');
+  t.after(() => {
+    c.close();
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return c;
 }
 
 test('FrameReader yields each message whole, whatever the chunk boundaries', () => {
@@ -34,7 +47,6 @@ test(
   'GrpcH2Client: a server stream arrives message by message; ' + 'a refusal maps back to its FleetnetError',
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-lite-'));
-    const sock = join(dir, 's.sock');
     const server = createServer();
     server.on('stream', (s: ServerHttp2Stream, h) => {
       s.on('data', () => {});
@@ -58,13 +70,7 @@ test(
         }
       });
     });
-    await new Promise<void>((r) => server.listen(sock, r));
-    const c = new GrpcH2Client([`unix://${sock}`], 'the test server');
-    t.after(() => {
-      c.close();
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const c = await clientOf(t, server, dir);
     const m = { path: '/t.S/Stream', encode: () => new Uint8Array(0), idempotent: true };
     const got: string[] = [];
     await c.stream(m, {}, 10_000, (msg) => got.push(`${String.fromCharCode(msg[0]!)}${msg.length}`));
@@ -351,4 +357,31 @@ test('a connection that is never closed does not keep a CLI process alive', asyn
   });
   assert.equal(r.stdout.trim(), 'good');
   assert.equal(r.status, 0, 'the process exited on its own');
+});
+
+test('GrpcH2Client lets a server send a big reply without waiting on window updates', async (t) => {
+  // ls --json of a big fleet is ~30 MB in 1 MiB messages: with HTTP/2's default 64 KiB windows and
+  // 16 KiB frames the server stops every 64 KiB until the client's WINDOW_UPDATE comes back.
+  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-window-'));
+  const server = createServer();
+  const seen: { streamWindow?: number; frame?: number; connWindow?: number } = {};
+  server.on('stream', (s: ServerHttp2Stream) => {
+    seen.streamWindow = s.session!.remoteSettings.initialWindowSize;
+    seen.frame = s.session!.remoteSettings.maxFrameSize;
+    seen.connWindow = s.session!.state.remoteWindowSize;
+    s.on('data', () => {});
+    s.on('end', () => {
+      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
+      s.end(frame(Buffer.alloc(3 << 20, 1)));
+    });
+  });
+  const c = await clientOf(t, server, dir);
+  const sizes: number[] = [];
+  const m = { path: '/t.S/Big', encode: () => new Uint8Array(0), idempotent: true };
+  await c.stream(m, {}, 10_000, (msg) => sizes.push(msg.length));
+  assert.deepEqual(sizes, [3 << 20]);
+  assert.ok(seen.streamWindow! >= 32 << 20, `stream window ${seen.streamWindow}`);
+  assert.ok(seen.connWindow! >= 32 << 20, `connection window ${seen.connWindow}`);
+  assert.ok(seen.frame! >= 1 << 20, `max frame ${seen.frame}`);
 });
