@@ -1,76 +1,31 @@
-// CNI conformance (there is no official suite): the `fleetnet` and `fleetnet-ipam` plugins, as
-// installed by `fleetnet cni install`, driven with the spec's environment and stdin against a
-// real agent running in a host namespace; containers are namespaces. Local pools (no controller).
+// CNI conformance (there is no official suite): the native `fleetnet` plugin, as installed by
+// `fleetnet cni install`, driven with the spec's environment and stdin against a real agent running in
+// a host namespace; containers are namespaces. Local pools (no controller). The lab: cni-conformance-fixture.ts.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
-import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
-import { ExecRunner } from '../../common/runner.js';
-import { CniDriver, type CniEnv, type CniOutcome } from '../helpers/cni.js';
-import { addNs, delNs, sh, uniquePrefix } from '../helpers/netns.js';
+import { cli, startAgentIn } from '../helpers/agent-process.js';
+import { CniDriver, type CniEnv } from '../helpers/cni.js';
+import { addNs, sh } from '../helpers/netns.js';
+import {
+  add,
+  agent,
+  cni,
+  cniConformanceLab,
+  conf,
+  del,
+  dir,
+  hostLinks,
+  ipOf,
+  made,
+  ns,
+  P,
+  reservations,
+} from './cni-conformance-fixture.js';
 
-const P = uniquePrefix('cn');
-const HOST = `${P}-h`;
-const BR = 'br-cn';
-const made: string[] = [];
-let agent: AgentProc;
-let dir: string;
-let cni: CniDriver;
-
-const conf = (extra: Record<string, unknown> = {}) => ({
-  cniVersion: '1.1.0',
-  name: 'cnt',
-  type: 'fleetnet',
-  bridge: BR,
-  subnet: '10.61.0.0/24',
-  gateway: '10.61.0.254',
-  ...extra,
-});
-const ns = async (i: number | string) => {
-  const n = `${P}-c${i}`;
-  made.push(n);
-  return addNs(n);
-};
-const add = (netns: string, id: string, c: unknown = conf(), ifname = 'eth0') =>
-  cni.call('fleetnet', { command: 'ADD', containerId: id, netns, ifname }, c);
-const del = (netns: string | undefined, id: string, c: unknown = conf(), ifname = 'eth0') =>
-  cni.call('fleetnet', { command: 'DEL', containerId: id, ifname, ...(netns ? { netns } : {}) }, c);
-const reservations = (net = 'cnt') => {
-  try {
-    return Object.values(
-      (
-        JSON.parse(readFileSync(join(agent.stateDir, 'cni', `${net}.json`), 'utf8')) as {
-          reservations: Record<string, { addresses: string[]; containerId: string }>;
-        }
-      ).reservations,
-    );
-  } catch {
-    return [];
-  }
-};
-const hostLinks = async () =>
-  (JSON.parse((await sh.run('ip', ['-n', HOST, '-j', 'link', 'show'])).stdout) as { ifname: string }[])
-    .map((l) => l.ifname)
-    .filter((n) => n.startsWith('fn'))
-    .sort();
-const ipOf = (r: { out?: Record<string, unknown> }) =>
-  ((r.out?.ips as { address: string }[] | undefined) ?? [])[0]?.address ?? '';
-
-before(async () => {
-  await addNs(HOST);
-  dir = mkdtempSync(join(tmpdir(), 'fleetnet-cni-'));
-  agent = await startAgentIn(HOST, join(dir, 'agent'));
-  cni = await CniDriver.install(dir, agent.socket, HOST);
-});
-
-after(async () => {
-  await agent?.stop();
-  for (const n of [...made, HOST]) await delNs(n);
-  rmSync(dir, { recursive: true, force: true });
-});
+cniConformanceLab('cn');
 
 describe('fleetnet CNI plugin (conformance)', () => {
   it('the installed plugins are the native one, under both names', () => {
@@ -307,93 +262,6 @@ describe('fleetnet CNI plugin (conformance)', () => {
   });
 });
 
-describe('fleetnet-ipam under the reference bridge plugin', () => {
-  const bconf = (extra: Record<string, unknown> = {}) => ({
-    cniVersion: '1.0.0',
-    name: 'refnet',
-    type: 'bridge',
-    bridge: 'br-ref',
-    isGateway: false,
-    ipam: {
-      type: 'fleetnet-ipam',
-      subnet: '10.63.0.0/24',
-      gateway: '10.63.0.1',
-      routes: [{ dst: '10.64.0.0/16', gw: '10.63.0.1' }],
-    },
-    ...extra,
-  });
-  const bridge = (e: CniEnv, c: unknown) => cni.call('/usr/lib/cni/bridge', e, c);
-
-  it('ADD gives two containers addresses that ping; CHECK; GC frees; DEL releases; twice is fine', async () => {
-    const [a, b] = await Promise.all([ns('ra'), ns('rb')]);
-    const ra = await bridge({ command: 'ADD', containerId: 'ref-a', netns: a, ifname: 'eth0' }, bconf());
-    assert.equal(ra.code, 0, ra.stdout + ra.stderr);
-    const rb = await bridge({ command: 'ADD', containerId: 'ref-b', netns: b, ifname: 'eth0' }, bconf());
-    assert.equal(rb.code, 0, rb.stdout + rb.stderr);
-    const [ipa, ipb] = [ipOf(ra), ipOf(rb)];
-    assert.notEqual(ipa, ipb);
-    assert.match(ipa, /^10\.63\.0\.\d+\/24$/);
-    assert.deepEqual(
-      (ra.out as { routes: { dst: string }[] }).routes.map((r) => r.dst),
-      ['10.64.0.0/16'],
-    );
-    assert.equal(
-      (
-        await sh.run('ip', ['netns', 'exec', `${P}-cra`, 'ping', '-c', '1', '-W', '2', ipb.split('/')[0]!], {
-          allowFail: true,
-        })
-      ).code,
-      0,
-    );
-    assert.deepEqual(
-      reservations('refnet')
-        .map((r) => r.addresses[0])
-        .sort(),
-      [ipa, ipb].sort(),
-    );
-    // The bridge takes the lowest MAC of its ports: only the latest ADD's result still names its MAC.
-    const chkEnv = { command: 'CHECK' as const, containerId: 'ref-b', netns: b, ifname: 'eth0' };
-    const chk = await bridge(chkEnv, bconf({ prevResult: rb.out }));
-    assert.equal(chk.code, 0, chk.stdout + chk.stderr);
-    const gc = await cni.call(
-      'fleetnet-ipam',
-      { command: 'GC' },
-      bconf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'ref-a', ifname: 'eth0' }] }),
-    );
-    assert.equal(gc.code, 0, gc.stdout);
-    assert.deepEqual(
-      reservations('refnet').map((r) => r.containerId),
-      ['ref-a'],
-    );
-    for (let i = 0; i < 2; i++) {
-      for (const [id, p] of [
-        ['ref-a', a],
-        ['ref-b', b],
-      ] as const) {
-        const d = await bridge(
-          { command: 'DEL', containerId: id, netns: p, ifname: 'eth0' },
-          bconf({ prevResult: id === 'ref-a' ? ra.out : rb.out }),
-        );
-        assert.equal(d.code, 0, d.stdout + d.stderr);
-      }
-    }
-    assert.deepEqual(reservations('refnet'), []);
-    await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-ref'], { allowFail: true });
-  });
-
-  it('an IPAM config error reaches the runtime through the bridge plugin with its code', async () => {
-    const p = await ns('rx');
-    const r = await bridge(
-      { command: 'ADD', containerId: 'ref-x', netns: p, ifname: 'eth0' },
-      bconf({ ipam: { type: 'fleetnet-ipam', subnet: 'nope' } }),
-    );
-    assert.equal(r.code, 1);
-    assert.equal((r.out as { code: number }).code, 7, r.stdout);
-    assert.match((r.out as { msg: string }).msg, /ipam\.subnet/);
-    await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-ref'], { allowFail: true });
-  });
-});
-
 describe("DEL against the agent's lifecycle re-apply", () => {
   it('with a full pass every 100 ms, 20 parallel ADD+DELs leave no host link (a DEL is never undone)', async () => {
     const host = `${P}-lh`;
@@ -419,122 +287,5 @@ describe("DEL against the agent's lifecycle re-apply", () => {
     } finally {
       await busy.stop();
     }
-  });
-});
-
-describe('the Node plugin (the fallback where no C compiler built the native one)', () => {
-  let node: CniDriver;
-  before(async () => {
-    node = await CniDriver.install(join(dir, 'node'), agent.socket, HOST, new ExecRunner(), ['--node-plugin']);
-  });
-  const nconf = (extra: Record<string, unknown> = {}) =>
-    conf({ name: 'nodenet', subnet: '10.66.0.0/24', gateway: '10.66.0.254', ...extra });
-
-  it('is installed as a Node launcher under both names', () => {
-    for (const name of ['fleetnet', 'fleetnet-ipam']) {
-      assert.match(readFileSync(join(node.binDir, name), 'utf8'), /^#!.*node.*\n[^]*cni-plugin\.cjs/, name);
-    }
-  });
-
-  it('without an agent, answers as the native plugin does (the socket it tried, code, version)', async () => {
-    const none = { FLEETNET_AGENT_SOCKET: '/nonexistent/e.sock' };
-    const cases: [string, CniEnv, unknown][] = [
-      [
-        'fleetnet',
-        { command: 'ADD', containerId: 'x', netns: '/run/netns/x', ifname: 'eth0', extra: none },
-        { cniVersion: '1.0.0', agentSocket: '/nonexistent/a.sock' },
-      ],
-      [
-        'fleetnet-ipam',
-        { command: 'DEL', containerId: 'x', ifname: 'eth0', extra: none },
-        '{"cniVersion":"0.4.0","ipam":{"type":"fleetnet-ipam","agentSocket":"\\/nonexistent\\/i.sock"}}',
-      ],
-      [
-        'fleetnet',
-        { command: 'STATUS', extra: none },
-        { cniVersion: '1.1.0', prevResult: { agentSocket: '/nonexistent/p.sock' }, ipam: [{ agentSocket: '/x' }] },
-      ],
-      [
-        'fleetnet',
-        { command: 'CHECK', extra: none },
-        '{"cniVersion": "1.0.0", "agentSocket": "/nonexistent/a.sock"} trailing',
-      ],
-      ['fleetnet', { command: 'GC', extra: none }, { cniVersion: '1.1.0', agentSocket: '/nonexistent/\u00e9.sock' }],
-      ['fleetnet', { command: 'ADD', extra: { ...none, CNI_COMMAND: undefined } }, {}],
-      ['fleetnet', { command: 'ADD', extra: { ...none, CNI_COMMAND: 'add' } }, {}],
-    ];
-    for (const [plugin, e, c] of cases) {
-      const [n, j] = await Promise.all([node.call(plugin, e, c), cni.call(plugin, e, c)]);
-      const strip = (o: CniOutcome) => ({ code: o.code, out: { ...o.out, details: undefined } });
-      assert.deepEqual(
-        strip(j),
-        strip(n),
-        `${plugin} ${e.command} ${JSON.stringify(c)}: native ${j.stdout} node ${n.stdout}`,
-      );
-    }
-  });
-
-  it('VERSION without an agent; STATUS 50 without an agent; bad input with its code', async () => {
-    const v = await node.call(
-      'fleetnet',
-      { command: 'VERSION', extra: { FLEETNET_AGENT_SOCKET: '/nonexistent.sock' } },
-      { cniVersion: '1.1.0' },
-    );
-    assert.deepEqual(v.out, { cniVersion: '1.1.0', supportedVersions: ['0.4.0', '1.0.0', '1.1.0'] });
-    const down = await node.call(
-      'fleetnet',
-      { command: 'STATUS', extra: { FLEETNET_AGENT_SOCKET: join(dir, 'none.sock') } },
-      nconf(),
-    );
-    assert.equal((down.out as { code: number }).code, 50);
-    const env = { command: 'ADD' as const, containerId: 'nb', netns: '/run/netns/none', ifname: 'eth0' };
-    const cases: [CniEnv, unknown, number][] = [
-      [env, '{"cniVersion": ', 6],
-      [{ ...env, netns: undefined }, nconf(), 4],
-      [{ ...env, extra: { CNI_COMMAND: 'FROB' } }, nconf(), 4],
-      [env, nconf({ cniVersion: '0.2.0' }), 1],
-      [env, nconf({ subnet: '10.66.0.0/33' }), 7],
-    ];
-    for (const [e, c, code] of cases) {
-      const r = await node.call('fleetnet', e, c);
-      assert.equal(r.code, 1, r.stdout);
-      assert.equal((r.out as { code: number }).code, code, r.stdout);
-    }
-    assert.deepEqual(reservations('nodenet'), []);
-  });
-
-  it('ADD, CHECK, DEL twice; fleetnet-ipam under the reference bridge plugin', async () => {
-    const p = await ns('n');
-    const a = await node.call('fleetnet', { command: 'ADD', containerId: 'n-1', netns: p, ifname: 'eth0' }, nconf());
-    assert.equal(a.code, 0, a.stdout + a.stderr);
-    assert.match(ipOf(a), /^10\.66\.0\.\d+\/24$/);
-    const chk = await node.call(
-      'fleetnet',
-      { command: 'CHECK', containerId: 'n-1', netns: p, ifname: 'eth0' },
-      nconf({ prevResult: a.out }),
-    );
-    assert.equal(chk.code, 0, chk.stdout);
-    for (let i = 0; i < 2; i++) {
-      assert.equal(
-        (await node.call('fleetnet', { command: 'DEL', containerId: 'n-1', ifname: 'eth0' }, nconf())).code,
-        0,
-      );
-    }
-    assert.deepEqual(reservations('nodenet'), []);
-    const b = await ns('nb');
-    const bconf = {
-      cniVersion: '1.0.0',
-      name: 'nodeipam',
-      type: 'bridge',
-      bridge: 'br-nref',
-      ipam: { type: 'fleetnet-ipam', subnet: '10.67.0.0/24' },
-    };
-    const env = { containerId: 'n-2', netns: b, ifname: 'eth0' };
-    const r = await node.call('/usr/lib/cni/bridge', { command: 'ADD', ...env }, bconf);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(ipOf(r), /^10\.67\.0\.\d+\/24$/);
-    assert.equal((await node.call('/usr/lib/cni/bridge', { command: 'DEL', ...env }, bconf)).code, 0);
-    assert.deepEqual(reservations('nodeipam'), []);
-    await sh.run('ip', ['-n', HOST, 'link', 'del', 'br-nref'], { allowFail: true });
   });
 });
