@@ -70,7 +70,13 @@ export function hostToProto(h: HostRecord): Host {
   };
 }
 
-export function networkToProto(n: NetworkRecord, attachments: number): Network {
+/** What a network's record, its proto message and a new network's input have alike, copied as it is. */
+type NetworkFields = Pick<
+  Network,
+  'name' | 'subnets' | 'gateways' | 'ipamRanges' | 'bridge' | 'kind' | 'parent' | 'parents' | 'vlan' | 'mtu'
+>;
+
+function networkFields(n: NetworkFields): NetworkFields {
   return {
     name: n.name,
     subnets: n.subnets,
@@ -82,6 +88,12 @@ export function networkToProto(n: NetworkRecord, attachments: number): Network {
     parents: n.parents,
     vlan: n.vlan,
     mtu: n.mtu,
+  };
+}
+
+export function networkToProto(n: NetworkRecord, attachments: number): Network {
+  return {
+    ...networkFields(n),
     createdUnixMs: n.createdMs,
     attachments,
     mesh: n.mesh?.encap ?? '',
@@ -94,16 +106,7 @@ export function networkToProto(n: NetworkRecord, attachments: number): Network {
 export function networkInputFromProto(n: Network | undefined): NetworkInput {
   if (!n) throw invalid('no network given');
   return {
-    name: n.name,
-    subnets: n.subnets,
-    gateways: n.gateways,
-    ipamRanges: n.ipamRanges,
-    bridge: n.bridge,
-    kind: n.kind,
-    parent: n.parent,
-    parents: n.parents,
-    vlan: n.vlan,
-    mtu: n.mtu,
+    ...networkFields(n),
     ...(n.mesh ? { mesh: { encap: n.mesh, key: n.meshKey, dstPort: n.meshPort } } : {}),
   };
 }
