@@ -128,16 +128,19 @@ export function readConfigFile(o: {
       });
     return { path: undefined, values: {} };
   }
-  let text: string;
+  return { path, values: parseConfigText(readConfigText(path), path, o.schema, o.helpCmd) };
+}
+
+/** A config file's text; a file that cannot be read is bad input (exit 2), named with the fix. */
+export function readConfigText(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new FleetnetError('invalid', `cannot read config file ${path}`, {
       cause: err,
       hint: 'check that it is a readable file',
     });
   }
-  return { path, values: parseConfigText(text, path, o.schema, o.helpCmd) };
 }
 
 /**

@@ -11,10 +11,10 @@
 // The one-line form of earlier versions (`controller: ADDR:PORT`) is still read, as the controller
 // when no context is chosen. Read with the `yaml` package and checked with zod (common/config-file.ts:
 // FILE:LINE, the key, the fix; exit 2). Loaded only when such a file exists (cli/client/controller-address.ts).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { parseConfigText } from '../../common/config-file.js';
+import { parseConfigText, readConfigText } from '../../common/config-file.js';
 import { FleetnetError } from '../../common/errors.js';
 import { parseControllerList } from '../../common/rpc/controller-addresses.js';
 
@@ -68,15 +68,7 @@ export interface CliConfig {
 const HELP = 'see "Configuration files" in the README';
 
 function read(path: string): { text: string; config: CliConfig } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FleetnetError('invalid', `cannot read config file ${path}`, {
-      cause: err,
-      hint: 'check that it is a readable file',
-    });
-  }
+  const text = readConfigText(path);
   const v = parseConfigText(text, path, CliConfigSchema as unknown as z.ZodObject, HELP) as {
     currentContext?: string;
     contexts?: Record<string, CliContext>;
