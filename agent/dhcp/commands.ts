@@ -65,27 +65,10 @@ export function hostClientCommand(
 ): Command {
   const ns = `--net=${spec.netns}`;
   const d = files.dir;
-  const ask = lastAddress && !extra.includes('-r') ? ['-r', lastAddress] : [];
+  const ask = askFor(extra, lastAddress);
   switch (spec.client) {
     case 'udhcpc':
-      return {
-        cmd: 'nsenter',
-        args: [
-          ns,
-          'udhcpc',
-          '-f',
-          '-R',
-          '-i',
-          spec.ifname,
-          '-s',
-          `${d}/hook`,
-          '-p',
-          `${d}/udhcpc.pid`,
-          ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []),
-          ...ask,
-          ...extra,
-        ],
-      };
+      return { cmd: 'nsenter', args: [ns, ...udhcpcArgs(spec, `${d}/hook`, ['-p', `${d}/udhcpc.pid`], extra, ask)] };
     case 'dhclient':
       return { cmd: 'nsenter', args: [ns, 'dhclient', ...dhclientFiles(d), '-d', '-4', ...extra, spec.ifname] };
     case 'dhcpcd':
@@ -136,20 +119,35 @@ function dhclientFiles(d: string): string[] {
 
 /** The helper container's command (busybox udhcpc, the hook mounted at /fleetnet). */
 export function helperCommand(spec: DhcpStartSpec, extra: readonly string[], lastAddress?: string): string[] {
-  const ask = lastAddress && !extra.includes('-r') ? ['-r', lastAddress] : [];
+  return ['/bin/busybox', ...udhcpcArgs(spec, '/fleetnet/hook', [], extra, askFor(extra, lastAddress))];
+}
+
+/** udhcpc in the foreground, releasing on exit, with its hook script (and pid file, on the host). */
+function udhcpcArgs(
+  spec: DhcpStartSpec,
+  hook: string,
+  pidFile: readonly string[],
+  extra: readonly string[],
+  ask: readonly string[],
+): string[] {
   return [
-    '/bin/busybox',
     'udhcpc',
     '-f',
     '-R',
     '-i',
     spec.ifname,
     '-s',
-    '/fleetnet/hook',
+    hook,
+    ...pidFile,
     ...(spec.hostname ? ['-x', `hostname:${spec.hostname}`] : []),
     ...ask,
     ...extra,
   ];
+}
+
+/** Ask for the last address again (`-r`), unless the user's own options already ask for one. */
+function askFor(extra: readonly string[], lastAddress: string | undefined): string[] {
+  return lastAddress && !extra.includes('-r') ? ['-r', lastAddress] : [];
 }
 
 /** How a client is stopped: the signal that releases the lease, and the one that does not. */
