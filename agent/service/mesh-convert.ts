@@ -20,22 +20,14 @@ export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {
         throw invalid(`network ${n.network}: encapsulation '${n.encap}' is not gre or vxlan`);
       const kind: MeshKind = n.kind;
       const encap: MeshEncap = n.encap;
+      // what a network's tunnels repeat of it
+      const own = { network: n.network, kind, encap, key: n.key, bridge: n.bridge, localIp: n.localIp };
       return {
-        network: n.network,
-        kind,
-        encap,
-        key: n.key,
-        bridge: n.bridge,
-        localIp: n.localIp,
+        ...own,
         mtu: n.mtu,
         ...(n.datapathType ? { datapathType: n.datapathType } : {}),
         tunnels: n.tunnels.map((t) => ({
-          network: n.network,
-          kind,
-          encap,
-          key: n.key,
-          bridge: n.bridge,
-          localIp: n.localIp,
+          ...own,
           port: t.port,
           peer: t.peer,
           peerIp: t.peerIp,
