@@ -1,26 +1,9 @@
 // The public shape of an attachment (`fleetnet ls --json`, inventory): the same whichever path served it.
+import type { LsEntry } from '../../common/ls-schema.js';
 import type { AttachmentRecord } from './types.js';
 
-export interface AttachmentView {
-  id: string;
-  host: string;
-  network: string;
-  container: string;
-  containerId: string;
-  pid: number;
-  ifname: string;
-  hostIf: string;
-  hostIfname: string;
-  kind: string;
-  mac: string;
-  addresses: string[];
-  gateways: string[];
-  mtu: number;
-  vlan: string;
-  state: string;
-  error: string;
-  generation: number;
-}
+/** One row of `fleetnet ls --json`: common/ls-schema.ts, the one schema for the controller's and an agent's rows. */
+export type AttachmentView = LsEntry;
 
 export function attachmentView(a: AttachmentRecord): AttachmentView {
   const addrs = a.addresses.map((x) => x.cidr);
