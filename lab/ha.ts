@@ -11,6 +11,7 @@ import type { Runner } from '../common/runner.js';
 import { etcdArgs, type EtcdMember } from './etcd.js';
 import { UNDERLAY_IF, type LabLayout } from './layout.js';
 import type { LabStateFile } from './state.js';
+import { plugIntoSwitch } from './switch.js';
 
 export const CONTROLLER_PORT = 7440;
 export const MAX_CONTROLLERS = 3;
@@ -74,23 +75,7 @@ export function haLayoutOf(lab: LabLayout, underlay: Cidr, controllers: number, 
 /** A namespace with one veth to the switch and the node's underlay address on it (no OVS: it holds no containers). */
 export async function buildNode(runner: Runner, lab: LabLayout, n: NodeLayout, state: LabStateFile): Promise<void> {
   mkdirSync(n.dir, { recursive: true });
-  state.addNetns(n.netns);
-  await runner.run('ip', ['netns', 'add', n.netns]);
-  await runner.run('ip', [
-    '-n',
-    lab.switchNetns,
-    'link',
-    'add',
-    n.switchPort,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    UNDERLAY_IF,
-    'netns',
-    n.netns,
-  ]);
-  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'set', n.switchPort, 'master', lab.switchBridge, 'up']);
+  await plugIntoSwitch(runner, lab, n, state);
   await runner.run('ip', ['-n', n.netns, '-batch', '-'], {
     input: `link set lo up\naddr add ${n.cidr} dev ${UNDERLAY_IF}\nlink set ${UNDERLAY_IF} up\n`,
   });

@@ -36,6 +36,7 @@ import {
 import { ensurePhysBridge, startOvsdb, startVswitchd } from './ovs.js';
 import { readProcStat } from './procs.js';
 import { LabStateFile, type ProcessRecord } from './state.js';
+import { buildSwitch, plugIntoSwitch } from './switch.js';
 
 export interface LabUpOptions {
   name?: string;
@@ -96,33 +97,8 @@ async function record(state: LabStateFile, pid: number, role: ProcessRecord['rol
   state.addProcess({ pid, startTime: st.startTime, role, host });
 }
 
-async function buildSwitch(runner: Runner, lab: LabLayout, state: LabStateFile): Promise<void> {
-  state.addNetns(lab.switchNetns); // recorded first: a kill between the two lines leaves nothing unrecorded
-  await runner.run('ip', ['netns', 'add', lab.switchNetns]);
-  await runner.run('ip', ['-n', lab.switchNetns, '-batch', '-'], {
-    input: `link set lo up\nlink add ${lab.switchBridge} type bridge\nlink set ${lab.switchBridge} up\n`,
-  });
-}
-
 async function buildHostNetwork(runner: Runner, lab: LabLayout, h: HostLayout, state: LabStateFile): Promise<void> {
-  state.addNetns(h.netns);
-  await runner.run('ip', ['netns', 'add', h.netns]);
-  // Both ends are made where they live: nothing ever appears in the root namespace.
-  await runner.run('ip', [
-    '-n',
-    lab.switchNetns,
-    'link',
-    'add',
-    h.switchPort,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    UNDERLAY_IF,
-    'netns',
-    h.netns,
-  ]);
-  await runner.run('ip', ['-n', lab.switchNetns, 'link', 'set', h.switchPort, 'master', lab.switchBridge, 'up']);
+  await plugIntoSwitch(runner, lab, h, state);
   await runner.run('ip', ['-n', h.netns, '-batch', '-'], { input: `link set lo up\nlink set ${UNDERLAY_IF} up\n` });
 }
 
