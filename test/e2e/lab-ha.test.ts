@@ -3,30 +3,16 @@
 // same controller list still succeeds and its container reaches the first one; the lab goes down
 // and leaves nothing), and bad counts refused with exit 2 before anything is made.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ExecRunner } from '../../common/runner.js';
-import { labDown } from '../../lab/down.js';
-import { ensureBuilt } from '../helpers/build.js';
-import { newRunId } from '../helpers/docker.js';
-import { labScope } from '../helpers/lab-fixture.js';
+import { test } from 'node:test';
+import { labCliRuns, labScope } from '../helpers/lab-fixture.js';
 import { assertSnapshotsEqual, takeSnapshot } from '../helpers/snapshot.js';
 
-const runner = new ExecRunner();
-let bin = '';
-const made: string[] = [];
-
-before(async () => {
-  bin = await ensureBuilt(runner);
-});
-after(async () => {
-  for (const name of made) await labDown({ name });
-});
+const lab = labCliRuns();
 
 test('lab demo-ha: an attach through a surviving controller after one is killed; the lab goes down', async () => {
-  const name = newRunId('ha');
-  made.push(name);
+  const name = lab.name('ha');
   const before = await takeSnapshot(labScope(name));
-  const r = await runner.run(process.execPath, [bin, 'lab', 'demo-ha', '--name', name], {
+  const r = await lab.runner.run(process.execPath, [lab.bin(), 'lab', 'demo-ha', '--name', name], {
     allowFail: true,
     timeoutMs: 240_000,
   });
@@ -41,8 +27,7 @@ test('lab demo-ha: an attach through a surviving controller after one is killed;
 });
 
 test('lab up with bad controller or etcd counts: exit 2, nothing made', async () => {
-  const name = newRunId('hb');
-  made.push(name);
+  const name = lab.name('hb');
   const before = await takeSnapshot(labScope(name));
   for (const [args, why] of [
     [['--controllers', '2'], /2 controllers need a shared store/],
@@ -50,9 +35,13 @@ test('lab up with bad controller or etcd counts: exit 2, nothing made', async ()
     [['--etcd', '3'], /--etcd without controllers/],
     [['--controllers', '4', '--etcd', '3'], /--controllers 4 is not a whole number from 0 to 3/],
   ] as const) {
-    const r = await runner.run(process.execPath, [bin, 'lab', 'up', '--name', name, '--hosts', '1', ...args], {
-      allowFail: true,
-    });
+    const r = await lab.runner.run(
+      process.execPath,
+      [lab.bin(), 'lab', 'up', '--name', name, '--hosts', '1', ...args],
+      {
+        allowFail: true,
+      },
+    );
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, why);
   }

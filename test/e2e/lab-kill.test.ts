@@ -2,24 +2,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { ExecRunner } from '../../common/runner.js';
+import { test } from 'node:test';
 import { labDown } from '../../lab/down.js';
-import { ensureBuilt } from '../helpers/build.js';
-import { labScope } from '../helpers/lab-fixture.js';
-import { newRunId } from '../helpers/docker.js';
+import { labCliRuns, labScope } from '../helpers/lab-fixture.js';
 import { assertSnapshotsEqual, equalSnapshots, takeSnapshot } from '../helpers/snapshot.js';
 
-const runner = new ExecRunner();
-let bin = '';
-const made: string[] = [];
-
-before(async () => {
-  bin = await ensureBuilt(runner);
-});
-after(async () => {
-  for (const name of made) await labDown({ name });
-});
+const lab = labCliRuns();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -41,12 +29,13 @@ const points: { what: string; reached: (name: string) => boolean }[] = [
 
 for (const p of points) {
   test(`up killed with -9 when ${p.what}, then down: snapshots equal`, async () => {
-    const name = newRunId('k');
-    made.push(name);
+    const name = lab.name('k');
     const scope = labScope(name);
     const snapBefore = await takeSnapshot(scope);
 
-    const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [lab.bin(), 'lab', 'up', '--hosts', '3', '--name', name], {
+      stdio: 'ignore',
+    });
     const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((r) =>
       child.once('exit', (code, sig) => r({ code, sig })),
     );
@@ -69,11 +58,10 @@ for (const p of points) {
 }
 
 test('up interrupted with Ctrl-C halfway takes down what it made by itself', async () => {
-  const name = newRunId('k');
-  made.push(name);
+  const name = lab.name('k');
   const scope = labScope(name);
   const snapBefore = await takeSnapshot(scope);
-  const child = spawn(process.execPath, [bin, 'lab', 'up', '--hosts', '3', '--name', name], {
+  const child = spawn(process.execPath, [lab.bin(), 'lab', 'up', '--hosts', '3', '--name', name], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
