@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { CONTROLLER_METHODS } from '../../cli/client/controller.js';
 import { GrpcH2Client } from '../../cli/client/grpc-h2.js';
 import type { FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
+import { fleetAttachRequest } from '../../test/helpers/attach-request.js';
 
 const [addr, prefix, fromText, countText, concText, connsText, batchText] = process.argv.slice(2);
 const from = Number(fromText);
@@ -23,21 +24,7 @@ const RETRIES = 200;
 const CALL_TIMEOUT_MS = 60_000;
 
 const clients = Array.from({ length: conns }, () => new GrpcH2Client([addr!], 'the bench controller'));
-const req = (i: number) => ({
-  host: 'hx',
-  network: 'big',
-  target: { kind: 'auto', value: `${prefix}${i}` },
-  ifname: '',
-  addresses: [],
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  attachmentId: '',
-  waitMs: 0,
-  keepAddress: false,
-  reserveOnly: false,
-});
+const req = (i: number) => fleetAttachRequest('hx', 'big', `${prefix}${i}`);
 const epochMs = () => performance.timeOrigin + performance.now();
 const got: string[] = [];
 /** What each of the first RETRIES targets was given: "address mac". */

@@ -2,43 +2,19 @@
 // network, no wait for the agent), retrying each until the controller acknowledges it (the
 // controller may be killed and restarted meanwhile), then asks for every one again.
 // Prints one JSON line per acknowledgement: {phase, target, id, addresses, mac}.
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
 import { ControllerClient } from '../../common/rpc/services.js';
+import { attachOnce } from './ha-fleet.js';
 
 const [addr, host, net, prefix, countText] = process.argv.slice(2);
 const count = Number(countText);
 const DEADLINE_MS = Date.now() + 90_000;
 
-function attachOnce(client: ControllerClient, value: string): Promise<FleetAttachReply> {
-  return new Promise((resolve, reject) => {
-    client.fleetAttach(
-      {
-        host: host!,
-        network: net!,
-        target: { kind: 'auto', value },
-        ifname: '',
-        addresses: [],
-        mac: '',
-        macString: '',
-        vlan: '',
-        mtu: 0,
-        attachmentId: '',
-        waitMs: 0,
-        keepAddress: false,
-        reserveOnly: false,
-      },
-      new Metadata(),
-      { deadline: Date.now() + 5000 },
-      (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),
-    );
-  });
-}
-
 async function attach(client: ControllerClient, value: string): Promise<FleetAttachReply> {
   for (;;) {
     try {
-      return await attachOnce(client, value);
+      return await attachOnce(client, host!, net!, value);
     } catch (err) {
       const code = (err as ServiceError).code;
       if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || Date.now() > DEADLINE_MS) throw err;

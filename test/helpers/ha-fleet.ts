@@ -6,6 +6,7 @@ import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js'
 import { ExecRunner } from '../../common/runner.js';
 import { type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
 import { ControllerClient } from '../../common/rpc/services.js';
+import { fleetAttachRequest } from './attach-request.js';
 
 const sh = new ExecRunner();
 
@@ -50,24 +51,11 @@ export async function killHa(c: HaController, sig: NodeJS.Signals = 'SIGKILL'): 
   await gone;
 }
 
-function attachOnce(c: ControllerClient, host: string, net: string, value: string): Promise<FleetAttachReply> {
+/** One FleetAttach (5 s deadline), no retry. */
+export function attachOnce(c: ControllerClient, host: string, net: string, value: string): Promise<FleetAttachReply> {
   return new Promise((resolve, reject) => {
     c.fleetAttach(
-      {
-        host,
-        network: net,
-        target: { kind: 'auto', value },
-        ifname: '',
-        addresses: [],
-        mac: '',
-        macString: '',
-        vlan: '',
-        mtu: 0,
-        attachmentId: '',
-        waitMs: 0,
-        keepAddress: false,
-        reserveOnly: false,
-      },
+      fleetAttachRequest(host, net, value),
       new Metadata(),
       { deadline: Date.now() + 5000 },
       (err: ServiceError | null, res: FleetAttachReply) => (err ? reject(err) : resolve(res)),

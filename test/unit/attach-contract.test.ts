@@ -24,25 +24,11 @@ import { attachInputFromProto } from '../../controller/service/convert.js';
 import { buildNetwork } from '../../controller/ipam/network-spec.js';
 import { register as registerNet } from '../../cli/commands/net.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
-import { attachRequest } from '../helpers/attach-request.js';
+import { attachRequest, fleetAttachRequest } from '../helpers/attach-request.js';
 import type { FleetAttachRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 
 const AGENT = attachRequest();
-const FLEET: FleetAttachRequest = {
-  host: 'h1',
-  network: '',
-  target: { kind: 'auto', value: 'web1' },
-  ifname: '',
-  addresses: AGENT.addresses,
-  mac: '',
-  macString: '',
-  vlan: '',
-  mtu: 0,
-  attachmentId: '',
-  waitMs: 0,
-  keepAddress: false,
-  reserveOnly: false,
-};
+const FLEET: FleetAttachRequest = fleetAttachRequest('h1', '', 'web1', { addresses: AGENT.addresses });
 
 /** One refusal at every edge: the CLI words (HOSTIF web1 ADDRESS...), the same as a label, and the proto fields. */
 interface Case {

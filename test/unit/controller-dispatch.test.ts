@@ -12,8 +12,10 @@ import { startController } from '../../controller/main.js';
 import { fakeFleet } from '../helpers/controller-fake-agent.js';
 import { tempStore } from '../helpers/controller-store.js';
 import { ControllerClient } from '../../common/rpc/services.js';
+import { fleetAttachRequest } from '../helpers/attach-request.js';
 
 type Cb<R> = (e: ServiceError | null, r: R) => void;
+const staticAt = (cidr: string) => (cidr ? [{ static: { cidr, gateway: '' } }] : []);
 
 async function setup(t: Parameters<typeof tempStore>[0]) {
   const { store } = tempStore(t);
@@ -57,21 +59,10 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     },
   });
   const attach = (value: string, waitMs: number, cidr = '') =>
-    call(client.fleetAttach, {
-      host: 'h1',
-      network: cidr ? '' : 'blue',
-      target: { kind: 'auto', value },
-      ifname: '',
-      addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-      mac: '',
-      macString: '',
-      vlan: '',
-      mtu: 0,
-      attachmentId: '',
-      waitMs,
-      keepAddress: false,
-      reserveOnly: false,
-    });
+    call(
+      client.fleetAttach,
+      fleetAttachRequest('h1', cidr ? '' : 'blue', value, { addresses: staticAt(cidr), waitMs }),
+    );
   const detach = (value: string, waitMs: number) =>
     call(client.fleetDetach, { host: 'h1', target: { kind: 'auto', value }, ifname: '', attachmentId: '', waitMs });
   const agent = () => fleet.agents.get('10.99.0.11:7441')!;
@@ -243,21 +234,8 @@ test('20 identical attaches at once: one attachment, one interface, identical re
 test('FleetAttachBatch: each item decided on its own, replies in order, a refused item alone', async (t) => {
   const { call, client, attach, agent } = await setup(t);
   await attach('holder', 5000, '10.1.1.60/24');
-  const item = (value: string, cidr = '') => ({
-    host: 'h1',
-    network: cidr ? '' : 'blue',
-    target: { kind: 'auto', value },
-    ifname: '',
-    addresses: cidr ? [{ static: { cidr, gateway: '' } }] : [],
-    mac: '',
-    macString: '',
-    vlan: '',
-    mtu: 0,
-    attachmentId: '',
-    waitMs: 5000,
-    keepAddress: false,
-    reserveOnly: false,
-  });
+  const item = (value: string, cidr = '') =>
+    fleetAttachRequest('h1', cidr ? '' : 'blue', value, { addresses: staticAt(cidr), waitMs: 5000 });
   const r = await call(client.fleetAttachBatch, {
     requests: [item('b1'), item('b2', '10.1.1.60/24'), item('b3'), item('b1')],
   });
