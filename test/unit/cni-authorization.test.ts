@@ -18,7 +18,7 @@ import { agentTlsFiles, saveAgentCredential } from '../../agent/trust/credential
 import { parseNetConf } from '../../cni/netconf.js';
 import { Reservations } from '../../cni/reservations.js';
 import { CniError } from '../../cni/spec.js';
-import { FleetAttachRequest } from '../../proto/gen/fleetnet/v1/controller.js';
+import { FleetAttachRequest, Network } from '../../proto/gen/fleetnet/v1/controller.js';
 
 let fleet: TestFleet;
 let ctl: ControllerHandle;
@@ -98,24 +98,7 @@ before(async () => {
     assert.equal(r.code, 0, r.details);
   }
   const net = await call('admin', ControllerService.createNetwork, {
-    network: {
-      name: 'blue',
-      subnets: ['10.5.0.0/24'],
-      gateways: [],
-      ipamRanges: [],
-      bridge: 'br-blue',
-      kind: 'bridge',
-      parent: '',
-      parents: {},
-      vlan: 0,
-      mtu: 0,
-      createdUnixMs: 0,
-      attachments: 0,
-      mesh: '',
-      meshKey: 0,
-      meshHosts: [],
-      meshPort: 0,
-    },
+    network: Network.create({ name: 'blue', subnets: ['10.5.0.0/24'], bridge: 'br-blue', kind: 'bridge' }),
   });
   assert.equal(net.code, 0, net.details);
 });

@@ -12,6 +12,7 @@ import { startController } from '../../controller/main.js';
 import { fakeFleet } from '../helpers/controller-fake-agent.js';
 import { tempStore } from '../helpers/controller-store.js';
 import { ControllerClient } from '../../common/rpc/services.js';
+import { Network } from '../../proto/gen/fleetnet/v1/controller.js';
 import { fleetAttachRequest } from '../helpers/attach-request.js';
 
 type Cb<R> = (e: ServiceError | null, r: R) => void;
@@ -39,24 +40,7 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     );
   await call(client.addHost, { name: 'h1', agentAddr: '10.99.0.11', underlayIp: '' });
   await call(client.createNetwork, {
-    network: {
-      name: 'blue',
-      subnets: ['10.1.1.0/24'],
-      gateways: ['10.1.1.1'],
-      ipamRanges: [],
-      bridge: '',
-      kind: 'bridge',
-      parent: '',
-      parents: {},
-      vlan: 0,
-      mtu: 0,
-      createdUnixMs: 0,
-      attachments: 0,
-      mesh: '',
-      meshKey: 0,
-      meshHosts: [],
-      meshPort: 0,
-    },
+    network: Network.create({ name: 'blue', subnets: ['10.1.1.0/24'], gateways: ['10.1.1.1'], kind: 'bridge' }),
   });
   const attach = (value: string, waitMs: number, cidr = '') =>
     call(
