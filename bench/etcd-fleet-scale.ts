@@ -7,11 +7,16 @@
 // CPU time and resident memory while it holds N+1 hosts. Each is one `mesh add --wait` (it returns when
 // the last agent's BFD sessions are up); --poll: `mesh add`, then `mesh status` every 200 ms as before.
 // Prints JSON. Needs root; the lab is removed at the end (also on failure).
-// With --timeline, the join's stages (wall clock, ms after the `mesh add`): when each tunnel port
-// appeared and when its BFD session said up (each host's OVS Interface table, watched), each agent's
-// apply ('mesh converged' in its log), and the bench's `mesh status` calls, so the slow stage shows.
+// With --timeline, the join's stages (wall clock, ms after the `mesh add`), the newcomer's ports and the
+// peers' apart: when each tunnel port appeared, had BFD on, said init and said up (each host's OVS
+// Interface table, watched), when the controller decided and had each agent's reply, when each agent got
+// its plan and had applied it (their logs; the lab's controller logs at info then), and the bench's
+// `mesh status` calls, so the slow stage shows. Always: the CPU time of each role's lab processes
+// (their reaped children included: an agent's ovs-vsctl and ip) during 2 s at rest before the join and
+// during the join, and how busy the machine was (/proc/stat). --keep-logs DIR keeps the lab's logs.
 //   node --import tsx bench/etcd-fleet-scale.ts [--hosts 50] [--etcd 0|1|3] [--one-by-one] [--timeline] [--poll]
-import { readFile } from 'node:fs/promises';
+//     [--keep-logs DIR]
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,6 +34,7 @@ const { values: opt } = parseArgs({
     'one-by-one': { type: 'boolean', default: false },
     timeline: { type: 'boolean', default: false },
     poll: { type: 'boolean', default: false },
+    'keep-logs': { type: 'string' },
   },
 });
 const N = Number(opt.hosts);
@@ -62,19 +68,34 @@ function notUpCount(stdout: string): number {
   }
 }
 
-/** Log lines' times (ms) at or after t0: pino JSON lines of the agent, `2026-…Z|…` lines of OVS. */
-async function logTimes(file: string, t0: number, match: RegExp): Promise<number[]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const out: number[] = [];
-  for (const line of text.split('\n')) {
-    if (!match.test(line)) continue;
-    const t = line.startsWith('{')
-      ? Number((JSON.parse(line) as { time?: number }).time)
-      : Date.parse(line.split('|')[0]!);
-    if (t >= t0) out.push(t);
+/** CPU time (ms) of each role's lab processes, their reaped children included (an agent's ovs-vsctl and ip). */
+async function roleCpu(procs: { pid: number; role: string }[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const p of procs) {
+    const stat = await readFile(`/proc/${p.pid}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    out[p.role] = (out[p.role] ?? 0) + ticks * TICK_MS;
   }
   return out;
 }
+
+/** The machine's busy and total CPU time (ms, all CPUs) from /proc/stat. */
+async function machineCpu(): Promise<{ busyMs: number; totalMs: number }> {
+  const f = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busyMs: (total - f[3]! - f[4]!) * TICK_MS, totalMs: total * TICK_MS };
+}
+
+/** CPU per role (and the machine's busy share) between two readings. */
+const cpuDelta = (
+  a: { roles: Record<string, number>; m: { busyMs: number; totalMs: number } },
+  b: { roles: Record<string, number>; m: { busyMs: number; totalMs: number } },
+) => ({
+  ...Object.fromEntries(Object.entries(b.roles).map(([k, v]) => [`${k}Ms`, v - (a.roles[k] ?? 0)])),
+  machineBusyPct: Math.round((100 * (b.m.busyMs - a.m.busyMs)) / Math.max(1, b.m.totalMs - a.m.totalMs)),
+});
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,8 +109,9 @@ const stats = (xs: number[]) => {
  * up and forwarding (what `mesh status` reports), wall clock.
  */
 function watchBfd(hosts: { netns: string; ovsDb: string }[]) {
-  const made: number[] = [];
-  const up: number[] = [];
+  /** Per side (the newcomer's ports, the peers'), per stage: when each port reached it. */
+  const stages = ['made', 'bfdOn', 'init', 'up'] as const;
+  const ev = { newcomer: new Map<string, number[]>(), peers: new Map<string, number[]>() };
   const seen = new Set<string>();
   const procs = hosts.map((h, i) => {
     const p = sh.start(
@@ -108,8 +130,14 @@ function watchBfd(hosts: { netns: string; ovsDb: string }[]) {
       ],
       { stdio: 'pipe' },
     );
+    const side = i === hosts.length - 1 ? ev.newcomer : ev.peers;
     let initial = true;
     let buf = '';
+    const mark = (key: string, stage: (typeof stages)[number], now: number) => {
+      if (seen.has(`${key}/${stage}`)) return;
+      seen.add(`${key}/${stage}`);
+      if (!initial) side.set(stage, [...(side.get(stage) ?? []), now]);
+    };
     p.stdout!.on('data', (b: Buffer) => {
       const now = Date.now();
       buf += b.toString('utf8');
@@ -118,48 +146,79 @@ function watchBfd(hosts: { netns: string; ovsDb: string }[]) {
       for (const line of lines) {
         const t = JSON.parse(line) as { data: [string, string, string | null, ['map', [string, string][]]][] };
         for (const [, action, name, bfd] of t.data) {
-          if (!name) continue;
+          if (!name || name.startsWith('br-') || name.startsWith('ovs-')) continue;
           const key = `${i}/${name}`;
-          if (action === 'insert' && !initial) made.push(now);
+          if (action === 'insert' || action === 'initial') mark(key, 'made', now);
           const st = Object.fromEntries(bfd[1]);
-          if (st.state === 'up' && st.forwarding === 'true' && !seen.has(key)) {
-            seen.add(key);
-            if (!initial) up.push(now);
-          }
+          if (st.state) mark(key, 'bfdOn', now);
+          if (st.state === 'init') mark(key, 'init', now);
+          if (st.state === 'up' && st.forwarding === 'true') mark(key, 'up', now);
         }
         initial = false;
       }
     });
     return p;
   });
+  const sideResult = (m: Map<string, number[]>, t0: number) =>
+    Object.fromEntries(stages.map((s) => [s, stats((m.get(s) ?? []).map((t) => t - t0))]));
   return {
     stop: () => procs.forEach((p) => p.kill()),
-    result: (t0: number) => ({ portsMade: stats(made.map((t) => t - t0)), bfdUp: stats(up.map((t) => t - t0)) }),
+    result: (t0: number) => ({ newcomerPorts: sideResult(ev.newcomer, t0), peerPorts: sideResult(ev.peers, t0) }),
   };
 }
 
-/** The join's stages in ms after the `mesh add` (agents' logs, OVS's Interface tables, the bench's rounds). */
+/** The pino lines (agent, controller) at or after t0 whose msg matches: their time and `ms` field. */
+async function logEvents(file: string, t0: number, msg: string): Promise<{ t: number; ms: number }[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const out: { t: number; ms: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{') || !line.includes(msg)) continue;
+    const j = JSON.parse(line) as { time?: number; msg?: string; ms?: number };
+    if (j.msg === msg && Number(j.time) >= t0) out.push({ t: Number(j.time), ms: j.ms ?? 0 });
+  }
+  return out;
+}
+
+/**
+ * The join's stages in ms after the `mesh add` (controller's and agents' logs, the bench's rounds): when each
+ * agent got its plan and when it had applied it, when the controller had each reply.
+ */
 async function joinTimeline(
   labDir: string,
+  ctlDir: string,
   hosts: { name: string }[],
   t0: number,
   rounds: { startMs: number; endMs: number; notUp: number }[],
 ) {
-  const applied: number[] = [];
-  for (const h of hosts)
-    applied.push(...(await logTimes(join(labDir, h.name, 'agent.log'), t0, /mesh converged/)).map((t) => t - t0));
+  const applied: { t: number; ms: number }[] = [];
+  for (const h of hosts) applied.push(...(await logEvents(join(labDir, h.name, 'agent.log'), t0, 'mesh converged')));
+  const pushed = await logEvents(join(ctlDir, 'controller.log'), t0, 'mesh pushed');
+  const decided = await logEvents(join(ctlDir, 'controller.log'), t0, 'hosts joined the mesh');
   return {
-    agentsApplied: stats(applied),
+    controllerDecided: decided.map((e) => e.t - t0),
+    agentsGotPlan: stats(applied.map((e) => e.t - e.ms - t0)),
+    agentsApplied: stats(applied.map((e) => e.t - t0)),
+    agentApplyMs: stats(applied.map((e) => e.ms)),
+    controllerHadReply: stats(pushed.map((e) => e.t - t0)),
+    pushRoundTripMs: stats(pushed.map((e) => e.ms)),
     statusRounds: rounds.map((r) => ({ start: r.startMs - t0, end: r.endMs - t0, notUp: r.notUp })),
   };
 }
 
 const t0 = performance.now();
-const lab = await labUp({ name, hosts: N + 1, controllers: 1, etcd: ETCD });
+const lab = await labUp({
+  name,
+  hosts: N + 1,
+  controllers: 1,
+  etcd: ETCD,
+  ...(opt.timeline ? { controllerLogLevel: 'info' } : {}),
+});
 try {
   const labUpSeconds = (performance.now() - t0) / 1000;
   const ctl = lab.controllers[0]!;
-  const pid = readLabState(`${lab.dir}/lab.json`)!.processes.find((p) => p.role === 'controller')!.pid;
+  const procs = readLabState(`${lab.dir}/lab.json`)!.processes;
+  const pid = procs.find((p) => p.role === 'controller')!.pid;
+  const cpuNow = async () => ({ roles: await roleCpu(procs), m: await machineCpu() });
   const cli = async (args: string[]) =>
     sh.run('ip', ['netns', 'exec', lab.hosts[0]!.netns, process.execPath, bin, '--controller', ctl.listen, ...args], {
       allowFail: true,
@@ -238,14 +297,22 @@ try {
   const afterBuild = await usage(pid);
   const watch = opt.timeline ? watchBfd(lab.hosts.slice(0, N + 1)) : undefined;
   if (watch) await new Promise((r) => setTimeout(r, 1000)); // each monitor's initial table read
+  // The lab at rest for 2 s (what the join competes with), then the join.
+  const r0 = await cpuNow();
+  await new Promise((r) => setTimeout(r, 2000));
+  const r1 = await cpuNow();
   const j0 = performance.now();
   const j0Wall = Date.now();
-  const join = await addUntilUp([lab.hosts[N]!.name], 120_000);
+  const joined = await addUntilUp([lab.hosts[N]!.name], 120_000);
   const joinMs = performance.now() - j0;
+  const j1 = await cpuNow();
   const atEnd = await usage(pid);
   watch?.stop();
   const timeline = watch
-    ? { ...watch.result(j0Wall), ...(await joinTimeline(lab.dir, lab.hosts.slice(0, N + 1), j0Wall, rounds)) }
+    ? {
+        ...watch.result(j0Wall),
+        ...(await joinTimeline(lab.dir, join(lab.dir, ctl.name), lab.hosts.slice(0, N + 1), j0Wall, rounds)),
+      }
     : undefined;
   process.stdout.write(
     JSON.stringify(
@@ -263,8 +330,8 @@ try {
         },
         join: {
           ms: Math.round(joinMs),
-          ...(join.addMs === undefined ? {} : { meshAddCommandMs: Math.round(join.addMs) }),
-          allTunnelsUp: join.up,
+          ...(joined.addMs === undefined ? {} : { meshAddCommandMs: Math.round(joined.addMs) }),
+          allTunnelsUp: joined.up,
           newPorts: 2 * N,
           goalMs: 2000,
         },
@@ -274,6 +341,8 @@ try {
           rssKiBBefore: before.rssKiB,
           rssKiBAtEnd: atEnd.rssKiB,
         },
+        cpuAtRest2s: cpuDelta(r0, r1),
+        cpuDuringJoin: cpuDelta(r1, j1),
         ...(timeline ? { joinTimeline: timeline } : {}),
         loadBefore,
         loadAfter: load(),
@@ -283,5 +352,11 @@ try {
     ) + '\n',
   );
 } finally {
+  // The agents', OVS's and the controller's logs, kept for a look at one run (before the lab goes).
+  if (opt['keep-logs'])
+    await cp(lab.dir, opt['keep-logs'], {
+      recursive: true,
+      filter: (src) => !/\.(sock|ctl|db|snoop|mgmt)$|\/(state|trust)$/.test(src),
+    }).catch((err: unknown) => process.stderr.write(`keeping the logs: ${String(err)}\n`));
   await labDown({ name });
 }

@@ -117,7 +117,12 @@ export function startEtcd(runner: Runner, ha: HaLayout, e: HaLayout['etcd'][numb
   return startDetached(runner, argv, join(e.dir, 'etcd.log'));
 }
 
-export function controllerArgv(ha: HaLayout, c: HaLayout['controllers'][number], bin: string): string[] {
+export function controllerArgv(
+  ha: HaLayout,
+  c: HaLayout['controllers'][number],
+  bin: string,
+  logLevel = 'warn',
+): string[] {
   const store = ha.etcd.length
     ? ['--etcd', ha.etcd.map((e) => e.member.clientUrl).join(',')]
     : ['--db', join(c.dir, 'state.db')];
@@ -135,7 +140,7 @@ export function controllerArgv(ha: HaLayout, c: HaLayout['controllers'][number],
     '--resync-ms',
     '2000',
     '--log-level',
-    'warn',
+    logLevel,
   ]);
 }
 

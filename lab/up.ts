@@ -47,6 +47,8 @@ export interface LabUpOptions {
   /** Start the fleetnet agents (default true). */
   agents?: boolean;
   agentLogLevel?: string;
+  /** The lab controllers' --log-level (default warn; info logs each mesh push). */
+  controllerLogLevel?: string;
   runner?: Runner;
   log?: Logger;
   /** One short human line per step (the CLI and the demo print them). */
@@ -143,8 +145,9 @@ async function buildControlPlane(
   bin: string,
   state: LabStateFile,
   step: (l: string) => void,
-  signal?: AbortSignal,
+  o: { signal?: AbortSignal | undefined; logLevel?: string | undefined },
 ): Promise<void> {
+  const signal = o.signal;
   for (const n of [...ha.etcd, ...ha.controllers]) await buildNode(runner, lab, n, state);
   if (ha.etcd.length) {
     step(`etcd: ${ha.etcd.length} member(s) ${ha.etcd.map((e) => `${e.netns}=${e.member.clientUrl}`).join(' ')}`);
@@ -155,7 +158,7 @@ async function buildControlPlane(
   }
   const on = ha.etcd.length ? ', all on the etcd' : '';
   step(`controllers: ${ha.controllers.map((c) => `${c.netns}=${c.listen}`).join(' ')}${on}`);
-  const procs = ha.controllers.map((c) => startLabController(runner, c, controllerArgv(ha, c, bin)));
+  const procs = ha.controllers.map((c) => startLabController(runner, c, controllerArgv(ha, c, bin, o.logLevel)));
   for (const [i, p] of procs.entries()) await record(state, p.pid ?? 0, 'controller', ha.controllers[i]!.name);
   await allSettledOrThrow(ha.controllers.map((c, i) => waitLabController(runner, c, bin, alive(procs[i]!), signal)));
   const first = ha.controllers[0]!;
@@ -239,7 +242,11 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
       await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), 30_000, opts.signal)));
       step(`agents: all ${hosts} answer Health`);
     }
-    if (ha.controllers) await buildControlPlane(runner, lab, haLayout, bin, state, step, opts.signal);
+    if (ha.controllers)
+      await buildControlPlane(runner, lab, haLayout, bin, state, step, {
+        signal: opts.signal,
+        logLevel: opts.controllerLogLevel,
+      });
     state.markReady();
     const elapsedMs = Date.now() - t0;
     log.info({ lab: name, hosts, ...ha, elapsedMs }, 'lab up');

@@ -280,6 +280,7 @@ export class Mesher {
    * ovs-vsctl, nothing read back. The periodic pass (reconcile) always reads back: it repairs drift.
    */
   private async pass(settled?: MeshSpec): Promise<MeshResult> {
+    const t0 = performance.now();
     this.settled = undefined;
     const res: MeshResult = {
       generation: this.spec.generation,
@@ -302,7 +303,13 @@ export class Mesher {
       await passKernel({ kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap }, nets, res, fail);
     if (res.changes > 0)
       this.o.log.info(
-        { generation: res.generation, added: res.added.length, removed: res.removed.length, changes: res.changes },
+        {
+          generation: res.generation,
+          added: res.added.length,
+          removed: res.removed.length,
+          changes: res.changes,
+          ms: Math.round(performance.now() - t0),
+        },
         'mesh converged',
       );
     this.lastPass = res;

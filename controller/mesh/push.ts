@@ -133,6 +133,7 @@ export class MeshPusher {
   private async doPush(host: string, force: boolean): Promise<HostMeshState> {
     if (this.stopped) return { host, generation: 0, error: 'the controller is stopping' };
     if (this.o.owns && !this.o.owns(host)) return { host, generation: 0, error: '' };
+    const t0 = performance.now();
     const { h, plan } = await this.o.store.read((tx) => {
       const input = planInputFromTx(tx);
       return { h: tx.getHost(host), plan: planForHost(host, input.hosts, input.networks) };
@@ -156,7 +157,10 @@ export class MeshPusher {
       if (!error) this.acked.set(host, { key, atMs: nowMs });
       this.clearRetry(host);
       if (reply.changes)
-        this.o.log.info({ host, generation, added: reply.added, removed: reply.removed }, 'mesh pushed');
+        this.o.log.info(
+          { host, generation, added: reply.added, removed: reply.removed, ms: Math.round(performance.now() - t0) },
+          'mesh pushed',
+        );
     } catch (err) {
       st = { host, generation, error: describeError(err) };
       if (this.stopped) return st;
