@@ -47,10 +47,14 @@ async function member(d: MeshServiceDeps, r: MeshMemberRequest, verb: 'add' | 'r
   if (res.changed)
     d.log.info({ net: r.network, hosts }, verb === 'add' ? 'hosts joined the mesh' : 'hosts left the mesh');
   const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
+  // The hosts joining go first: each has a tunnel to make to every member, the members one each.
+  const joining = verb === 'add' ? res.hosts.filter((h) => hosts.includes(h)) : [];
+  const states = await m.push([...joining, ...res.hosts.filter((h) => !joining.includes(h))]);
+  const byHost = new Map(states.map((s) => [s.host, s]));
   return {
     network: networkToProto(res.network, count),
     changed: res.changed,
-    hosts: hostResults(await m.push(res.hosts)),
+    hosts: hostResults(res.hosts.map((h) => byHost.get(h)!)),
   };
 }
 

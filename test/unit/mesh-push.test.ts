@@ -158,6 +158,30 @@ test(
   },
 );
 
+test('mesh add pushes the joining hosts first; the reply lists the members in order', async (t) => {
+  const agents = meshAgents();
+  const order: string[] = [];
+  const links: MeshLinkFactory = (addr, host) => {
+    const l = agents.links(addr, host);
+    return { ...l, applyMesh: (spec, ...rest) => (order.push(host), l.applyMesh(spec, ...rest)) };
+  };
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, links);
+  for (const i of [1, 2, 3, 4, 5])
+    assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
+  const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
+  assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
+  assert.equal((await cli('mesh', 'add', 'h2', 'h3', 'h5', '--net', 'blue')).code, 0);
+  order.length = 0;
+  const join = await cli('mesh', 'add', 'h4', 'h1', '--net', 'blue', '--json');
+  assert.equal(join.code, 0, join.err);
+  assert.deepEqual(order, ['h1', 'h4', 'h2', 'h3', 'h5']);
+  const res = JSON.parse(join.out) as { hosts: { host: string; added: number }[] };
+  assert.deepEqual(
+    res.hosts.map((h) => `${h.host}+${h.added}`),
+    ['h1+4', 'h2+2', 'h3+2', 'h4+4', 'h5+2'],
+  );
+});
+
 test('the periodic push skips an acknowledged plan, sends a changed one, re-sends after 10 periods', async (t) => {
   const { store } = tempStore(t);
   await store.transact((tx) => {
