@@ -1,7 +1,9 @@
 // HA benchmark (issue 13): single FleetAttach allocations/s through 3 controller processes on a
 // 3-member etcd (loopback, in-memory agents), duplicates counted; then the failover time (a
 // controller killed -9 → all its hosts owned by a live controller). Prints JSON.
-//   node --import tsx bench/etcd-ha.ts [--n 3000] [--concurrency 96]
+//   node --import tsx bench/etcd-ha.ts [--n 3000] [--concurrency 96] [--cpu-prof DIR]
+// It also prints the CPU time (user+sys) per allocation of the controllers, the etcd members and itself.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
@@ -47,8 +49,25 @@ async function storeStats(cs: HaController[]): Promise<Record<string, unknown>> 
   };
 }
 
+/** user+sys CPU ms of a process (/proc/PID/stat, clock ticks of 10 ms). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 const { values: opt } = parseArgs({
-  options: { n: { type: 'string', default: '3000' }, concurrency: { type: 'string', default: '96' } },
+  options: {
+    n: { type: 'string', default: '3000' },
+    concurrency: { type: 'string', default: '96' },
+    /** A folder for the controllers' CPU profiles (node --cpu-prof), written when they stop. */
+    'cpu-prof': { type: 'string' },
+  },
 });
 const N = Number(opt.n);
 const CONC = Number(opt.concurrency);
@@ -58,7 +77,8 @@ const loadBefore = loadavg()
   .join(' / ');
 const etcd = await startTestEtcd(3);
 useEtcdStores(etcd.urls);
-const ctls = await Promise.all([0, 1, 2].map(() => startHaController(etcd.urls, prefix)));
+const profArgs = opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', opt['cpu-prof']] : [];
+const ctls = await Promise.all([0, 1, 2].map(() => startHaController(etcd.urls, prefix, profArgs)));
 try {
   const call = <T>(f: (cb: (err: Error | null) => void) => T) =>
     new Promise<void>((res, rej) => f((err) => (err ? rej(err) : res())));
@@ -75,6 +95,12 @@ try {
     ),
   );
   let next = 0;
+  const cpu = () => ({
+    controllers: ctls.reduce((t, c) => t + cpuMs(c.proc.pid), 0),
+    etcd: etcd.procs.reduce((t, p) => t + cpuMs(p?.pid), 0),
+    client: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+  });
+  const cpu0 = cpu();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONC }, async () => {
@@ -85,8 +111,22 @@ try {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  const stats = await storeStats(ctls);
+  const cpu1 = cpu();
+  // The owners mark each attachment up after the answer (the in-memory agents made it): CPU until then too.
   const view = await openEtcdStore(prefix);
+  const s0 = performance.now();
+  while (!(await view.read((tx) => tx.listAttachments({ net: 'bench' }).every((a) => a.state === 'up')))) {
+    if (performance.now() - s0 > 60_000) throw new Error('the attachments did not all come up within 60 s');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const settledMs = performance.now() - s0;
+  const cpu2 = cpu();
+  const perAlloc = (a: typeof cpu0, b: typeof cpu0) => ({
+    controllers: +((b.controllers - a.controllers) / N).toFixed(3),
+    etcd: +((b.etcd - a.etcd) / N).toFixed(3),
+    client: +((b.client - a.client) / N).toFixed(3),
+  });
+  const stats = await storeStats(ctls);
   const atts = await view.read((tx) => tx.listAttachments({ net: 'bench' }));
   const dupAddr = atts.length - new Set(atts.map((a) => a.addresses[0]!.cidr)).size;
   const dupMac = atts.length - new Set(atts.map((a) => a.mac)).size;
@@ -119,6 +159,10 @@ try {
         duplicateMacs: dupMac,
         stored: atts.length,
         store: stats,
+        cpuMsPerAllocation: perAlloc(cpu0, cpu1),
+        // From the first allocation until every attachment is up (the owners' markUp included).
+        cpuMsPerAllocationUntilUp: perAlloc(cpu0, cpu2),
+        upAfterLastAnswerMs: Math.round(settledMs),
         lsJsonMsInProcess: +lsMs.toFixed(1),
         lsJsonBytes: json.length,
         failoverMs: Math.round(failoverMs),

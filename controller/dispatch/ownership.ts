@@ -17,11 +17,15 @@ export async function startOwnedDispatch(
 ): Promise<void> {
   // An attachment changed through another controller: its host's owner converges it, and a request
   // waiting here for it (FleetAttach with wait) hears when the owner marked it up.
+  // A host record whose counters alone moved (the generation of an attachment change, which comes with
+  // that change) needs no full pass: the attachment's own event kicks a targeted one. A removed
+  // attachment gets a full pass (its interface, if any, goes as one no attachment wants).
   store.onRemoteChange((c) => {
     if (c.kind === 'attachment') {
-      if (c.host) d.kick(c.host, { id: c.name });
+      if (c.host) d.kick(c.host, c.gone ? {} : { id: c.name });
       d.notify(c.name);
     } else if (c.kind === 'host') {
+      if (c.countersOnly) return;
       d.kick(c.host);
       mesh.resyncSoon();
     } else mesh.resyncSoon();

@@ -2,7 +2,8 @@
 // controllers share (etcd), a controller hands out addresses from blocks of 64 that it claimed (a
 // compare-and-swap on the block's key, which records the affinity), so the controllers no longer
 // race for the same next free address of a network: each fills its own blocks, and when they are
-// full claims the first unclaimed block with a free address, from the network's cursor on.
+// full claims an unclaimed block with a free address, from the network's cursor on (first among
+// the blocks its rank among the controllers picks for it, so that they do not race for one block).
 // A block is a hint, never the guard against duplicates: every address is still reserved by its
 // own compared key. So a fleet written before blocks existed keeps its reservations, a static
 // address may be asked anywhere, and when no unclaimed block with a free address is left, the
@@ -92,22 +93,36 @@ function fromMine(b: BlockTx, n: NetworkRecord, family: Family, r: AddressRange,
   return undefined;
 }
 
-/** Claims the first unclaimed block with a free address, from the block of the network's cursor on. */
+/**
+ * Claims an unclaimed block with a free address, searched from the block of the network's cursor on.
+ * When other controllers hold blocks of this network too, this controller looks first at the blocks
+ * whose number is its rank among their ids, modulo their count: controllers that fill their blocks at
+ * the same pace then do not all race for the same next block (a lost claim costs another round trip
+ * for every allocation of its group). Then at any unclaimed block.
+ */
 function claimNext(b: BlockTx, n: NetworkRecord, family: Family, r: AddressRange, budget: Budget): IpAddr | undefined {
   const firstBlock = blockStart(r.first);
   const lastBlock = blockStart(r.last);
   const cursor = n.cursors[String(family)] ? tryParseAddr(n.cursors[String(family)]!)?.value : undefined;
-  let s = cursor !== undefined && cursor >= r.first && cursor <= r.last ? blockStart(cursor) : firstBlock;
+  const from = cursor !== undefined && cursor >= r.first && cursor <= r.last ? blockStart(cursor) : firstBlock;
   const count = ((lastBlock - firstBlock) >> BLOCK_BITS) + 1n;
-  for (let i = 0n; i < count && budget.left > 0; i++, s = s === lastBlock ? firstBlock : s + BLOCK) {
-    budget.left--;
-    const name = blockName(family, s);
-    if (b.holder(n.name, name) !== undefined) continue;
-    const a = freeInBlock(b, n, family, s, r, budget);
-    if (!a) continue;
-    b.claim(n.name, name);
-    n.cursors[String(family)] = a.text;
-    return a;
+  const holders = [...new Set([...b.holders(n.name), b.self])].sort();
+  const share = BigInt(holders.length);
+  const rank = BigInt(holders.indexOf(b.self));
+  const passes = share > 1n ? [(s: bigint) => (s >> BLOCK_BITS) % share === rank, () => true] : [() => true];
+  for (const inPass of passes) {
+    let s = from;
+    for (let i = 0n; i < count && budget.left > 0; i++, s = s === lastBlock ? firstBlock : s + BLOCK) {
+      if (!inPass(s)) continue;
+      budget.left--;
+      const name = blockName(family, s);
+      if (b.holder(n.name, name) !== undefined) continue;
+      const a = freeInBlock(b, n, family, s, r, budget);
+      if (!a) continue;
+      b.claim(n.name, name);
+      n.cursors[String(family)] = a.text;
+      return a;
+    }
   }
   return undefined;
 }

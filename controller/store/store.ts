@@ -52,6 +52,8 @@ export interface BlockTx {
   readonly self: string;
   /** The blocks of a network this controller holds, as the transaction sees them. */
   mine(net: string): string[];
+  /** The controllers holding blocks of a network, as this controller last heard (a hint). */
+  holders(net: string): string[];
   /** A block's holder, not compared at the commit (a hint). */
   holder(net: string, block: string): string | undefined;
   /** Claims an unclaimed block: compared as unclaimed at the commit; it lapses when this controller stops. */
@@ -82,12 +84,27 @@ export interface Store {
   close(): void;
 }
 
+/** What another controller changed (SharedStore.onRemoteChange). */
+export interface RemoteChange {
+  kind: 'attachment' | 'host' | 'network';
+  name: string;
+  /** The attachment's host (as it was, for one removed); the host's own name. */
+  host: string;
+  /** An attachment was removed (not changed). */
+  gone?: boolean;
+  /**
+   * A host record changed in its counters only (the generation an attachment change bumped, the observed
+   * generation, the last contact): the attachment's own change says what to do, nothing else changed.
+   */
+  countersOnly?: boolean;
+}
+
 /**
  * A store several controllers share (etcd): what the others changed reaches this one, so its
  * dispatcher runs for the hosts it owns and its waiting requests hear about their attachments.
  */
 export interface SharedStore {
-  onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void;
+  onRemoteChange(l: (c: RemoteChange) => void): void;
   /** Which hosts this controller dispatches to (each host owned by one live controller). */
   hostOwnership(log: Logger): HostOwnership;
   /** The trust folder's CA with what every controller must share (tokens, issued serials, revocations) in the store. */

@@ -3,6 +3,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { Etcd3 } from 'etcd3';
+import { controllerConfig, type ControllerConfig } from '../../controller/config.js';
 import { ExecRunner } from '../../common/runner.js';
 import { type FleetAttachReply } from '../../proto/gen/fleetnet/v1/controller.js';
 import { ControllerClient } from '../../common/rpc/services.js';
@@ -84,5 +86,38 @@ export async function attachFailover(
       if ((code !== status.UNAVAILABLE && code !== status.DEADLINE_EXCEEDED) || Date.now() > deadlineMs) throw err;
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+}
+
+/** An in-process controller's settings on a test etcd: loopback, no trust folder, short backoffs. */
+export function etcdControllerConfig(urls: string[], prefix: string, resyncMs: number): ControllerConfig {
+  return controllerConfig({
+    listen: '127.0.0.1:0',
+    etcd: { urls, prefix },
+    trustDir: '/nonexistent/fleetnet-etcd-test',
+    resyncMs,
+    backoffMinMs: 50,
+    backoffMaxMs: 500,
+  });
+}
+
+/** Host → the id of the controller that owns it (its dispatch lease), as etcd holds it now. */
+export async function hostOwners(urls: string[], prefix: string): Promise<Record<string, string>> {
+  const c = new Etcd3({ hosts: urls });
+  try {
+    const all = await c.getAll().prefix(`${prefix}o/hosts/`).strings();
+    const host = (k: string) => decodeURIComponent(k.slice(`${prefix}o/hosts/`.length));
+    return Object.fromEntries(Object.entries(all).map(([k, v]) => [host(k), v]));
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls `ok` every 50 ms until it holds; throws naming `what` after timeoutMs. */
+export async function waitUntil(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -180,3 +180,25 @@ test("a stopped controller's blocks lapse; their addresses stay reserved", async
   assert.equal(mine, '10.53.0.1');
   assert.equal((await blocks(prefix)).get('10.53.0.0/26'), b.controllerId);
 });
+
+test('controllers whose blocks fill at the same pace claim different blocks: no claim lost to another', async () => {
+  const { prefix, stores } = await controllers(3, '10.54.0.0/16');
+  // One block each, one at a time, each controller seeing every block.
+  for (const s of stores) {
+    await allocate(s);
+    for (const block of (await blocks(prefix)).keys())
+      for (const o of stores) await caughtUp(o, `d/blk/n/${encodeURIComponent(block)}`);
+  }
+  const lost = (kind: string) => stores.reduce((sum, s) => sum + (s.stats.lostOn[kind] ?? 0), 0);
+  const before = { blk: lost('d/blk'), addr: lost('d/addr') };
+  // 200 each at once: every controller fills its block and claims three more, all at the same moments.
+  const got = await Promise.all(Array.from({ length: 600 }, (_, i) => allocate(stores[i % 3]!)));
+  assert.equal(new Set(got).size, got.length, 'no address twice');
+  assert.equal(lost('d/blk'), before.blk, 'no claim lost to another controller');
+  assert.equal(lost('d/addr'), before.addr, 'no address lost to another controller');
+  const held = await blocks(prefix);
+  for (const s of stores) {
+    const n = [...held.values()].filter((who) => who === s.controllerId).length;
+    assert.ok(n >= 4, `each controller holds its own blocks (${n})`);
+  }
+});

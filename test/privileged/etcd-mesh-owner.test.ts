@@ -3,9 +3,7 @@
 // when that controller stops, the host's next owner pushes it.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Etcd3 } from 'etcd3';
 import { silentLogger } from '../../common/logger.js';
-import { controllerConfig } from '../../controller/config.js';
 import { startController, type ControllerHandle } from '../../controller/main.js';
 import { addHost } from '../../controller/fleet/hosts.js';
 import { createNetwork } from '../../controller/fleet/networks.js';
@@ -15,6 +13,7 @@ import type { EtcdStore } from '../../controller/store/etcd/etcd-store.js';
 import { MeshReply, MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
 import { fakeFleet } from '../helpers/controller-fake-agent.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
+import { etcdControllerConfig, hostOwners, waitUntil } from '../helpers/ha-fleet.js';
 
 const prefix = `/fleetnet-mesh-owner-${process.pid}/`;
 const HOSTS = ['h1', 'h2', 'h3', 'h4'];
@@ -35,39 +34,15 @@ function recordingLinks(by: string): MeshLinkFactory {
 }
 
 async function startOne(by: string): Promise<ControllerHandle> {
-  const cfg = controllerConfig({
-    listen: '127.0.0.1:0',
-    etcd: { urls: etcd.urls, prefix },
-    trustDir: '/nonexistent/fleetnet-mesh-owner-test',
-    resyncMs: 300,
-    backoffMinMs: 50,
-    backoffMaxMs: 500,
-  });
+  const cfg = etcdControllerConfig(etcd.urls, prefix, 300);
   const h = await startController(cfg, silentLogger(), { links: fakeFleet().links, meshLinks: recordingLinks(by) });
   ctls.push(h);
   return h;
 }
 
 const idOf = (h: ControllerHandle) => (h.store as EtcdStore).controllerId;
-
-async function owners(): Promise<Record<string, string>> {
-  const c = new Etcd3({ hosts: etcd.urls });
-  try {
-    const all = await c.getAll().prefix(`${prefix}o/hosts/`).strings();
-    const host = (k: string) => decodeURIComponent(k.slice(`${prefix}o/hosts/`.length));
-    return Object.fromEntries(Object.entries(all).map(([k, v]) => [host(k), v]));
-  } finally {
-    c.close();
-  }
-}
-
-async function waitFor(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const owners = () => hostOwners(etcd.urls, prefix);
+const waitFor = waitUntil;
 
 before(async () => {
   etcd = await startTestEtcd(1);

@@ -19,7 +19,8 @@ import { randomBytes } from 'node:crypto';
 import { CompareResult, CompareTarget, type Etcd3, type IRequestOp, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../../common/errors.js';
-import type { HostOwnership, SharedStore, Store, Tx } from '../store.js';
+import type { HostOwnership, RemoteChange, SharedStore, Store, Tx } from '../store.js';
+import type { HostRecord } from '../types.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
 import { EtcdHostLeases } from './host-leases.js';
@@ -125,14 +126,17 @@ export class EtcdStore implements Store, SharedStore {
   }
 
   /** Another controller changed an attachment (id, its host), a host, or a network (its mesh: who pushes). */
-  onRemoteChange(l: (c: { kind: 'attachment' | 'host' | 'network'; name: string; host: string }) => void): void {
-    this.mirror.onChange((k, v, fromWatch) => {
+  onRemoteChange(l: (c: RemoteChange) => void): void {
+    this.mirror.onChange((k, v, fromWatch, old) => {
       if (!fromWatch) return;
       if (k.startsWith(ATTS)) {
-        const host = v ? (JSON.parse(v) as { host: string }).host : '';
-        l({ kind: 'attachment', name: nameOf(k, ATTS), host });
+        const id = nameOf(k, ATTS);
+        if (v !== undefined) l({ kind: 'attachment', name: id, host: this.mirror.attachmentHost(id) ?? '' });
+        else
+          l({ kind: 'attachment', name: id, host: old ? (JSON.parse(old) as { host: string }).host : '', gone: true });
       } else if (k.startsWith(HOSTS)) {
-        l({ kind: 'host', name: nameOf(k, HOSTS), host: nameOf(k, HOSTS) });
+        const name = nameOf(k, HOSTS);
+        l({ kind: 'host', name, host: name, ...(countersOnly(old, v) ? { countersOnly: true } : {}) });
       } else if (k.startsWith(NETS)) {
         l({ kind: 'network', name: nameOf(k, NETS), host: '' });
       }
@@ -382,6 +386,18 @@ export class EtcdStore implements Store, SharedStore {
       this.client.close();
     })();
   }
+}
+
+/** Fields of a host record that change with its attachments and its passes, not with what the host is. */
+const COUNTERS = ['generation', 'observedGeneration', 'lastSeenMs'] as const;
+
+/** Both versions of a host record differ in COUNTERS only. */
+function countersOnly(old: string | undefined, v: string | undefined): boolean {
+  if (old === undefined || v === undefined) return false;
+  const a = JSON.parse(old) as HostRecord;
+  const b = JSON.parse(v) as HostRecord;
+  for (const f of COUNTERS) b[f] = a[f];
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function settle(d: Decision, o: Outcome): void {

@@ -42,8 +42,10 @@ export class EtcdHostLeases implements HostOwnership {
   async start(on: { gained(host: string): void; lost(host: string): void }): Promise<void> {
     this.on = on;
     // A new host is claimed at once, not at the next round.
-    this.s.mirror.onChange((k, v) => {
-      if (k.startsWith(HOSTS) && v !== undefined && !this.owned.has(nameOf(k, HOSTS))) this.soon();
+    // Only a host that was not there: a round postponed on every change of a host record would never
+    // run while attachments keep bumping generations (and a dead controller's hosts would wait).
+    this.s.mirror.onChange((k, v, _fromWatch, old) => {
+      if (k.startsWith(HOSTS) && v !== undefined && old === undefined && !this.owned.has(nameOf(k, HOSTS))) this.soon();
     });
     await this.round().catch((err: unknown) =>
       this.log.warn({ err: String(err) }, 'first claim round failed; retrying'),

@@ -12,7 +12,8 @@ export interface Entry {
   mod: number;
 }
 
-export type ChangeListener = (key: string, value: string | undefined, fromWatch: boolean) => void;
+/** A key changed: its new value (undefined: deleted), whether the watch brought it, and the value it had. */
+export type ChangeListener = (key: string, value: string | undefined, fromWatch: boolean, old?: string) => void;
 
 export class Mirror {
   private readonly entries = new Map<string, Entry>();
@@ -57,7 +58,7 @@ export class Mirror {
       this.entries.set(key, { v, mod });
     }
     this.index(key, v);
-    for (const l of this.listeners) l(key, v, fromWatch);
+    for (const l of this.listeners) l(key, v, fromWatch, cur?.v);
     return true;
   }
 
@@ -101,6 +102,11 @@ export class Mirror {
       addTo(this.byHost, a.host, id);
       addTo(this.byNet, a.net, id);
     }
+  }
+
+  /** The host of an attachment the mirror holds. */
+  attachmentHost(id: string): string | undefined {
+    return this.atts.get(id)?.[0];
   }
 
   /** Changes whenever an attachment of this host changed here (Store.attachmentsVersion). */

@@ -148,7 +148,9 @@ export class OverlayTx implements Tx {
     const k = keys.net(n.name);
     const stored = parse<NetworkRecord>(this.peek(k));
     if (stored === undefined) this.bump(keys.epochNets);
-    if (!this.readOnly) this.writes.set(keys.cursor(n.name), JSON.stringify(n.cursors));
+    // Unmoved cursors (an allocation from a block this controller holds) cost no write.
+    const cursors = JSON.stringify(n.cursors);
+    if (!this.readOnly && this.peek(keys.cursor(n.name)) !== cursors) this.writes.set(keys.cursor(n.name), cursors);
     // Only the cursors moved: the record itself stays as it is (and uncompared by this write).
     if (stored && JSON.stringify({ ...stored, cursors: n.cursors }) === JSON.stringify(n)) return;
     this.put(k, JSON.stringify(n));
@@ -223,6 +225,7 @@ export class OverlayTx implements Tx {
           }
         return [...out];
       },
+      holders: (net) => [...new Set(this.m.blocksOf(net).values())],
       holder: (net, block) => this.peek(keys.block(net, block)),
       claim: (net, block) => {
         if (this.get(keys.block(net, block)) !== undefined)
