@@ -1,14 +1,16 @@
 // Dispatch ownership on etcd: each controller holds one lease (TTL ttlS, kept alive by the client)
 // and owns a host while `o/hosts/<host>` carries its id under that lease. A controller that dies
 // stops renewing; etcd drops its keys when the lease expires, and the next claim round of another
-// controller takes the hosts over: within ttlS + claimEveryMs (5 s + 1 s by default).
+// controller takes the hosts over: at once, as a watch of the owner keys sees them go (a claim round
+// every claimEveryMs stays the fallback: within ttlS + claimEveryMs, 5 s + 1 s by default).
 // A controller claims unowned hosts up to its fair share (hosts / live controllers, rounded up),
 // so a fleet spreads over its controllers; owned hosts are not moved while their owner lives.
-import { CompareResult, CompareTarget, type Lease } from 'etcd3';
+import { CompareResult, CompareTarget, type Lease, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import type { HostOwnership } from '../store.js';
 import type { EtcdStore } from './etcd-store.js';
 import { HOSTS, keys, nameOf, prefixEnd } from './keys.js';
+import { cancelSoon } from './mirror-feed.js';
 
 export interface HostLeaseOptions {
   ttlS?: number;
@@ -23,6 +25,9 @@ export class EtcdHostLeases implements HostOwnership {
   private on: { gained(host: string): void; lost(host: string): void } | undefined;
   private stopped = false;
   private running = false;
+  /** A round was asked for while one ran: another follows at once. */
+  private again = false;
+  private ownersWatch: Watcher | undefined;
   private readonly ttlS: number;
   private readonly everyMs: number;
 
@@ -47,6 +52,11 @@ export class EtcdHostLeases implements HostOwnership {
     this.s.mirror.onChange((k, v, _fromWatch, old) => {
       if (k.startsWith(HOSTS) && v !== undefined && old === undefined && !this.owned.has(nameOf(k, HOSTS))) this.soon();
     });
+    // An owner key gone (its controller's lease expired, or it stopped): its host is claimed at once.
+    const w = this.s.client.watch().prefix(this.s.key(keys.ownersPrefix)).watcher();
+    w.on('delete', () => this.soon());
+    w.on('error', (err) => this.log.debug({ err: String(err) }, 'watch of the host owners ended; rounds go on'));
+    this.ownersWatch = w;
     await this.round().catch((err: unknown) =>
       this.log.warn({ err: String(err) }, 'first claim round failed; retrying'),
     );
@@ -66,7 +76,10 @@ export class EtcdHostLeases implements HostOwnership {
   }
 
   private async tick(): Promise<void> {
-    if (this.running) return this.schedule();
+    if (this.running) {
+      this.again = true;
+      return;
+    }
     this.running = true;
     try {
       await this.round();
@@ -77,7 +90,10 @@ export class EtcdHostLeases implements HostOwnership {
       );
     } finally {
       this.running = false;
-      this.schedule();
+      if (this.again) {
+        this.again = false;
+        this.soon();
+      } else this.schedule();
     }
   }
 
@@ -156,6 +172,7 @@ export class EtcdHostLeases implements HostOwnership {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.ownersWatch) await cancelSoon(this.ownersWatch);
     for (const h of [...this.owned]) this.drop(h);
     const lease = this.lease;
     this.lease = undefined;

@@ -143,7 +143,7 @@ export class MirrorFeed {
  * A watcher's cancel, given up after waitMs: the library's cancel waits for etcd's answer, or, for a
  * watcher whose stream dropped, for events that never come to a watcher it no longer holds.
  */
-function cancelSoon(w: Watcher, waitMs = 1000): Promise<void> {
+export function cancelSoon(w: Watcher, waitMs = 1000): Promise<void> {
   return new Promise<void>((resolve) => {
     const t = setTimeout(resolve, waitMs);
     t.unref();
