@@ -18,15 +18,14 @@ export interface AgentProc {
   cleanup(): void;
 }
 
-export async function startAgentIn(
+/** `fleetnet agent run` in namespace NS on SOCKET and STATEDIR, logging warnings; EXTRA options after (they win). */
+export function spawnAgentIn(
   ns: string,
-  dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-')),
-  extra: string[] = [],
-): Promise<AgentProc> {
-  await ensureBuilt();
-  const socket = join(dir, 'agent.sock');
-  const stateDir = join(dir, 'state');
-  const proc = sh.start(
+  socket: string,
+  stateDir: string,
+  extra: readonly string[] = [],
+): ChildProcess {
+  return sh.start(
     'ip',
     [
       'netns',
@@ -46,6 +45,17 @@ export async function startAgentIn(
     ],
     { stdio: 'inherit' },
   );
+}
+
+export async function startAgentIn(
+  ns: string,
+  dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-')),
+  extra: string[] = [],
+): Promise<AgentProc> {
+  await ensureBuilt();
+  const socket = join(dir, 'agent.sock');
+  const stateDir = join(dir, 'state');
+  const proc = spawnAgentIn(ns, socket, stateDir, extra);
   const conn = connectAgent(socket);
   try {
     for (let i = 0; ; i++) {

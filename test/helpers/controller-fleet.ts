@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAgent } from '../../cli/client/agent.js';
 import { ExecRunner, type RunResult } from '../../common/runner.js';
+import { spawnAgentIn } from './agent-process.js';
 
 const sh = new ExecRunner();
 export const FLEETNET = join(process.cwd(), 'bin/fleetnet.mjs');
@@ -164,31 +165,15 @@ export async function startTestFleet(o: TestFleetOptions): Promise<TestFleet> {
         async startAgent() {
           agents.set(
             ns,
-            sh.start(
-              'ip',
-              [
-                'netns',
-                'exec',
-                ns,
-                'node',
-                FLEETNET,
-                'agent',
-                'run',
-                '--socket',
-                socket,
-                '--state-dir',
-                stateDir,
-                '--listen',
-                `${ip}:7441`,
-                '--insecure-tcp',
-                '--host-name',
-                `h${i}`,
-                '--log-level',
-                'warn',
-                ...(o.agentArgs?.(fleet.controllerAddr) ?? []),
-              ] /* not enrolled: the controller runs without a CA here */,
-              { stdio: 'inherit' },
-            ),
+            // not enrolled: the controller runs without a CA here
+            spawnAgentIn(ns, socket, stateDir, [
+              '--listen',
+              `${ip}:7441`,
+              '--insecure-tcp',
+              '--host-name',
+              `h${i}`,
+              ...(o.agentArgs?.(fleet.controllerAddr) ?? []),
+            ]),
           );
           await waitFor(`agent h${i}`, async () => {
             const c = connectAgent(socket);
