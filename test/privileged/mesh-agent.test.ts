@@ -5,24 +5,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent, type AgentConn } from '../../cli/client/agent.js';
 import { FleetnetError } from '../../common/errors.js';
-import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+import { planMesh } from '../../common/mesh/plan.js';
 import { agentMeshSpec } from '../../common/mesh/to-agent.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
 import { writeFileSync } from 'node:fs';
 import { MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh } from '../helpers/netns.js';
 import { newRunId } from '../helpers/docker.js';
+import { blueNet } from '../unit/mesh-agent-fixture.js';
 
 let fleet: MeshFleet;
 const agents = new Map<string, AgentProc>();
-const blue: MeshNetwork = {
-  name: 'blue',
-  kind: 'ovs',
-  encap: 'gre',
-  key: 300,
-  bridge: 'ovs-blue',
-  members: ['h1', 'h2'],
-};
+const blue = blueNet({ key: 300, members: ['h1', 'h2'] });
 const c: SimContainer[] = [];
 
 async function start(host: string): Promise<AgentConn> {

@@ -2,24 +2,18 @@
 // peer) on real namespaces, with fleetnet's nftables table (or iptables chain) dropping VXLAN from non-peers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+import { planMesh } from '../../common/mesh/plan.js';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { Mesher, type MeshResult } from '../../agent/mesh/mesher.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh } from '../helpers/netns.js';
 import { newRunId } from '../helpers/docker.js';
+import { greenNet } from '../unit/mesh-agent-fixture.js';
 
 let fleet: MeshFleet;
 let generation = 0;
-const green: MeshNetwork = {
-  name: 'green',
-  kind: 'bridge',
-  encap: 'vxlan',
-  key: 42,
-  bridge: 'br-green',
-  members: ['h1', 'h2'],
-};
+const green = greenNet({ members: ['h1', 'h2'] });
 const c: Record<string, SimContainer> = {};
 
 async function applyAll(): Promise<Map<string, MeshResult>> {

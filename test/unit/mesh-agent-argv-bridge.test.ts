@@ -8,22 +8,15 @@ import { BridgeTunnels } from '../../agent/mesh/bridge-tunnels.js';
 import { MeshFirewall, nftScript } from '../../agent/mesh/firewall.js';
 import { iptablesRestoreInput, parseIptablesChain } from '../../agent/mesh/firewall-iptables.js';
 import { FleetnetError } from '../../common/errors.js';
-import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+import { planMesh } from '../../common/mesh/plan.js';
 import { agentMeshSpec } from '../../common/mesh/to-agent.js';
 import { meshSpecFromProto } from '../../agent/service/mesh-convert.js';
-import { fakeHost, hosts, isWrite, mesher, removeStateDirs, specFor } from './mesh-agent-fixture.js';
+import { fakeHost, greenNet, hosts, isWrite, mesher, removeStateDirs, specFor } from './mesh-agent-fixture.js';
 
 after(removeStateDirs);
 
 describe('Linux-bridge tunnels (argv)', () => {
-  const green: MeshNetwork = {
-    name: 'green',
-    kind: 'bridge',
-    encap: 'vxlan',
-    key: 42,
-    bridge: 'br-green',
-    members: ['h1', 'h2', 'h3'],
-  };
+  const green = greenNet();
 
   it('kernel VXLAN: bridge + device in one ip -batch, one flood entry per peer, firewall for the peers', async () => {
     const spec = specFor(1, [green]);

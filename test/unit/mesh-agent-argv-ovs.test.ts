@@ -5,8 +5,8 @@ import { after, describe, it } from 'node:test';
 import { FakeRunner } from '../../common/runner.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { bfdState } from '../../agent/mesh/status.js';
-import { planMesh, type MeshNetwork, type Tunnel } from '../../common/mesh/plan.js';
-import { fakeHost, hosts, isWrite, mesher, removeStateDirs, specFor, stateDir } from './mesh-agent-fixture.js';
+import { planMesh, type Tunnel } from '../../common/mesh/plan.js';
+import { blueNet, fakeHost, hosts, isWrite, mesher, removeStateDirs, specFor, stateDir } from './mesh-agent-fixture.js';
 
 const DB = 'unix:/run/x/db.sock';
 after(removeStateDirs);
@@ -183,14 +183,7 @@ describe('OVS tunnel ports (argv)', () => {
 });
 
 describe('mesh pass (FakeRunner)', () => {
-  const blue: MeshNetwork = {
-    name: 'blue',
-    kind: 'ovs',
-    encap: 'gre',
-    key: 100,
-    bridge: 'ovs-blue',
-    members: ['h1', 'h2', 'h3'],
-  };
+  const blue = blueNet();
 
   it('makes the missing bridge and one port per peer; a second pass on that state changes nothing', async () => {
     const spec = specFor(1, [blue], 1, 'netdev');

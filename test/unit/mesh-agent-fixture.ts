@@ -1,6 +1,7 @@
 // The fake host of the mesh-agent-argv-*.test.ts files: three hosts' plans, a FakeRunner that plays a
 // host (OVS listing, links, a failing ip -batch), a Mesher on it with its own state folder (removed by
-// removeStateDirs, which each file runs after its tests), and which recorded calls write.
+// removeStateDirs, which each file runs after its tests), and which recorded calls write. Also the two
+// mesh networks the mesh tests plan (blueNet, greenNet), for the plan and privileged mesh tests too.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,28 @@ import { silentLogger } from '../../common/logger.js';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
 import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
+
+/** The tests' OVS network: GRE key 100 on ovs-blue, meshing h1..h3 unless a test says otherwise. */
+export const blueNet = (over: Partial<MeshNetwork> = {}): MeshNetwork => ({
+  name: 'blue',
+  kind: 'ovs',
+  encap: 'gre',
+  key: 100,
+  bridge: 'ovs-blue',
+  members: ['h1', 'h2', 'h3'],
+  ...over,
+});
+
+/** The tests' Linux-bridge network: kernel VXLAN VNI 42 on br-green, meshing h1..h3 unless a test says otherwise. */
+export const greenNet = (over: Partial<MeshNetwork> = {}): MeshNetwork => ({
+  name: 'green',
+  kind: 'bridge',
+  encap: 'vxlan',
+  key: 42,
+  bridge: 'br-green',
+  members: ['h1', 'h2', 'h3'],
+  ...over,
+});
 
 export const hosts = [1, 2, 3].map((i) => ({ name: `h${i}`, underlayIp: `10.99.0.${10 + i}` }));
 

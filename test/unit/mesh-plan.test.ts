@@ -3,18 +3,11 @@ import { describe, it } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { ENCAP_OVERHEAD, bridgeTunnelDeviceName, ovsTunnelPortName, tunnelMtu } from '../../common/mesh.js';
 import { diffTunnels, planForHost, planMesh, type MeshHost, type MeshNetwork } from '../../common/mesh/plan.js';
+import { blueNet } from './mesh-agent-fixture.js';
 
 const hosts = (n: number): MeshHost[] =>
   Array.from({ length: n }, (_, i) => ({ name: `h${i + 1}`, underlayIp: `10.99.0.${11 + i}` }));
-const net = (over: Partial<MeshNetwork> = {}): MeshNetwork => ({
-  name: 'blue',
-  kind: 'ovs',
-  encap: 'gre',
-  key: 100,
-  bridge: 'ovs-blue',
-  members: ['h1', 'h2', 'h3'],
-  ...over,
-});
+const net = blueNet;
 
 describe('mesh plan', () => {
   it('gives every member one tunnel per peer, nothing to non-members', () => {
