@@ -53,7 +53,11 @@ async function joinMeshes(
 ): Promise<boolean> {
   const joined = [];
   for (const network of nets) {
-    const res = await conn.call(conn.client.meshAdd, { host, network, hosts: [] }, 60_000);
+    const { tunnels: _none, ...res } = await conn.call(
+      conn.client.meshAdd,
+      { host, network, hosts: [], waitUpMs: 0 },
+      60_000,
+    );
     joined.push(res);
     if (!json) {
       process.stdout.write(

@@ -127,26 +127,35 @@ export function register(program: Command): void {
         const waitUpMs = waitUpMsOf(opts.wait);
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
-          const req = { host: '', hosts, network: opts.net };
+          // With --wait the controller asks each member for its tunnels as soon as its push is answered.
+          const req = { host: '', hosts, network: opts.net, waitUpMs };
           const who = hosts.length > 3 ? `${hosts.length} hosts` : hosts.join(' ');
           // up to a minute while every member's agent converges: say so (stderr, so --json stays clean)
           const { waitView } = await import('../output/progress.js');
           const doing = verb === 'add' ? `adding ${who} to` : `removing ${who} from`;
-          const view = waitView(`${doing} the mesh of ${opts.net}: pushing tunnels to its members`);
-          let res;
+          const then = waitUpMs ? ', then waiting for every tunnel to be up' : '';
+          const view = waitView(`${doing} the mesh of ${opts.net}: pushing tunnels to its members${then}`);
+          let reply;
           try {
-            res = await conn.call(verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove, req, 60_000);
+            const rpc = verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove;
+            reply = await conn.call(rpc, req, 60_000 + waitUpMs);
           } catch (err) {
             view.end('failed');
             throw err;
           }
+          const { tunnels: got, ...res } = reply;
           const pending = res.hosts.filter((h) => h.error).length;
+          const down = got.filter((t) => t.state !== 'up').length;
           view.end(
-            pending
+            (pending
               ? `${pending} of ${res.hosts.length} member(s) not converged yet`
-              : `${res.hosts.length} member(s) converged`,
+              : `${res.hosts.length} member(s) converged`) +
+              (got.length
+                ? `; ${down ? `${down} of ${got.length} tunnel(s) not up` : `${got.length} tunnel(s) up`}`
+                : ''),
           );
-          const tunnels = waitUpMs ? await tunnelsOnceUp(conn, opts.net, waitUpMs) : undefined;
+          // A controller from before the wait in mesh add/rm answers with no tunnels: ask it as before.
+          const tunnels = waitUpMs ? (got.length ? got : await tunnelsOnceUp(conn, opts.net, waitUpMs)) : undefined;
           if (opts.json) printJson(tunnels ? { ...res, tunnels } : res);
           else {
             const what = verb === 'add' ? `${who} joined` : `${who} left`;

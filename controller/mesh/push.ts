@@ -34,6 +34,18 @@ export interface MeshPusherOptions {
   owns?: (host: string) => boolean;
 }
 
+export interface HostStatusQuery {
+  waitUpMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A host's tunnels as its agent reported them, or why it did not. */
+export interface HostTunnels {
+  host: string;
+  reply?: MeshStatusReply;
+  error: string;
+}
+
 export interface HostMeshState {
   host: string;
   /** 0: not pushed from here (another controller owns the host and pushes it). */
@@ -248,10 +260,7 @@ export class MeshPusher {
    * waitUpMs each agent answers once its tunnels are up (or the wait ran out): the last answer is
    * the moment the whole mesh is up, learnt from the agents as it happens, not by asking again.
    */
-  async status(
-    net?: string,
-    o: { waitUpMs?: number; signal?: AbortSignal } = {},
-  ): Promise<{ host: string; reply?: MeshStatusReply; error: string }[]> {
+  async status(net?: string, o: HostStatusQuery = {}): Promise<HostTunnels[]> {
     const hosts = await this.o.store.read((tx) =>
       tx
         .listNetworks()
@@ -259,28 +268,29 @@ export class MeshPusher {
         .flatMap((n) => n.mesh!.members)
         .filter((m, i, a) => a.indexOf(m) === i)
         .sort()
-        .map((m) => tx.getHost(m))
-        .filter((h) => h !== undefined),
+        .filter((m) => tx.getHost(m) !== undefined),
     );
-    return Promise.all(
-      hosts.map(async (h) => {
-        try {
-          const waitUpMs = o.waitUpMs ?? 0;
-          const reply = await this.link(h.name, h.agentAddr).meshStatus(
-            (this.o.timeoutMs ?? 10_000) + waitUpMs,
-            o.signal,
-            { ...(net ? { network: net } : {}), waitUpMs },
-          );
-          // An agent from before the network filter answers for all its networks.
-          return {
-            host: h.name,
-            reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply,
-            error: '',
-          };
-        } catch (err) {
-          return { host: h.name, error: describeError(err) };
-        }
-      }),
-    );
+    return Promise.all(hosts.map((h) => this.hostStatus(h, net, o)));
+  }
+
+  /** One host's tunnels (of the network when given), asked of its agent; waitUpMs as in status. */
+  async hostStatus(host: string, net?: string, o: HostStatusQuery = {}): Promise<HostTunnels> {
+    const h = await this.o.store.read((tx) => tx.getHost(host));
+    if (!h) return { host, error: 'host is not registered' };
+    try {
+      const waitUpMs = o.waitUpMs ?? 0;
+      const reply = await this.link(h.name, h.agentAddr).meshStatus((this.o.timeoutMs ?? 10_000) + waitUpMs, o.signal, {
+        ...(net ? { network: net } : {}),
+        waitUpMs,
+      });
+      // An agent from before the network filter answers for all its networks.
+      return {
+        host: h.name,
+        reply: net ? { ...reply, tunnels: reply.tunnels.filter((t) => t.network === net) } : reply,
+        error: '',
+      };
+    } catch (err) {
+      return { host: h.name, error: describeError(err) };
+    }
   }
 }

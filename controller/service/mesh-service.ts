@@ -7,9 +7,10 @@ import type {
   FleetMeshStatusRequest,
   MeshMemberRequest,
   MeshMemberReply,
+  MeshTunnelState,
 } from '../../proto/gen/fleetnet/v1/controller.js';
 import { meshAdd, meshRemove } from '../mesh/fleet-mesh.js';
-import type { HostMeshState, MeshPusher } from '../mesh/push.js';
+import type { HostMeshState, HostTunnels, MeshPusher } from '../mesh/push.js';
 import type { Store } from '../store/store.js';
 import { networkToProto } from './convert.js';
 
@@ -39,62 +40,87 @@ function requestHosts(r: MeshMemberRequest): string[] {
   return [...(r.host ? [r.host] : []), ...r.hosts];
 }
 
-/** One store decision for every host named, then each member whose tunnels change is pushed once. */
-async function member(d: MeshServiceDeps, r: MeshMemberRequest, verb: 'add' | 'rm'): Promise<MeshMemberReply> {
+/**
+ * One store decision for every host named, then each member whose tunnels change is pushed once. With
+ * waitUpMs each member's agent is then asked for its tunnels of the network (answering once they are up)
+ * as soon as its own push is answered, not after the last member's: a join's slowest push (the newcomer's)
+ * and the others' waits overlap.
+ */
+async function member(
+  d: MeshServiceDeps,
+  r: MeshMemberRequest,
+  verb: 'add' | 'rm',
+  signal?: AbortSignal,
+): Promise<MeshMemberReply> {
   const m = pusher(d);
   const hosts = requestHosts(r);
+  const waitUpMs = checkWaitUpMs(r.waitUpMs);
   const res = await d.store.transact((tx) => (verb === 'add' ? meshAdd : meshRemove)(tx, r.network, hosts));
   if (res.changed)
     d.log.info({ net: r.network, hosts }, verb === 'add' ? 'hosts joined the mesh' : 'hosts left the mesh');
   const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
   // The hosts joining go first: each has a tunnel to make to every member, the members one each.
   const joining = verb === 'add' ? res.hosts.filter((h) => hosts.includes(h)) : [];
-  const states = await m.push([...joining, ...res.hosts.filter((h) => !joining.includes(h))]);
+  const order = [...joining, ...res.hosts.filter((h) => !joining.includes(h))];
+  const members = new Set(res.network.mesh?.members ?? []);
+  const tunnels = new Map<string, HostTunnels>();
+  const states = await Promise.all(
+    order.map(async (h) => {
+      const [st] = await m.push([h]);
+      if (waitUpMs && members.has(h)) tunnels.set(h, await m.hostStatus(h, r.network, { waitUpMs, signal }));
+      return st!;
+    }),
+  );
   const byHost = new Map(states.map((s) => [s.host, s]));
+  const asked = [...members].sort().flatMap((h) => (tunnels.has(h) ? [tunnels.get(h)!] : []));
   return {
     network: networkToProto(res.network, count),
     changed: res.changed,
     hosts: hostResults(res.hosts.map((h) => byHost.get(h)!)),
+    tunnels: tunnelRows(asked, r.network),
   };
+}
+
+/** Each host's tunnels as rows; a host whose agent did not answer is one row, unreachable, with why. */
+function tunnelRows(all: HostTunnels[], network: string): MeshTunnelState[] {
+  return all.flatMap((h) =>
+    h.reply
+      ? h.reply.tunnels.map((t) => ({
+          host: h.host,
+          network: t.network,
+          peer: t.peer,
+          peerIp: t.peerIp,
+          port: t.port,
+          state: t.state,
+          detail: t.detail,
+          checkedAtMs: t.checkedAtMs,
+        }))
+      : [
+          {
+            host: h.host,
+            network,
+            peer: '',
+            peerIp: '',
+            port: '',
+            state: 'unreachable',
+            detail: h.error,
+            checkedAtMs: Date.now(),
+          },
+        ],
+  );
 }
 
 /** Handlers keyed as the generated Controller service names them; wrap each with the service's `unary`. */
 export function meshHandlers(d: MeshServiceDeps) {
   return {
-    meshAdd: (r: MeshMemberRequest) => member(d, r, 'add'),
-    meshRemove: (r: MeshMemberRequest) => member(d, r, 'rm'),
+    meshAdd: (r: MeshMemberRequest, ctx?: { signal: AbortSignal }) => member(d, r, 'add', ctx?.signal),
+    meshRemove: (r: MeshMemberRequest, ctx?: { signal: AbortSignal }) => member(d, r, 'rm', ctx?.signal),
     fleetMeshStatus: async (r: FleetMeshStatusRequest, ctx?: { signal: AbortSignal }) => {
       const all = await pusher(d).status(r.network || undefined, {
         waitUpMs: checkWaitUpMs(r.waitUpMs),
         ...(ctx ? { signal: ctx.signal } : {}),
       });
-      return {
-        tunnels: all.flatMap((h) =>
-          h.reply
-            ? h.reply.tunnels.map((t) => ({
-                host: h.host,
-                network: t.network,
-                peer: t.peer,
-                peerIp: t.peerIp,
-                port: t.port,
-                state: t.state,
-                detail: t.detail,
-                checkedAtMs: t.checkedAtMs,
-              }))
-            : [
-                {
-                  host: h.host,
-                  network: r.network,
-                  peer: '',
-                  peerIp: '',
-                  port: '',
-                  state: 'unreachable',
-                  detail: h.error,
-                  checkedAtMs: Date.now(),
-                },
-              ],
-        ),
-      };
+      return { tunnels: tunnelRows(all, r.network) };
     },
   };
 }

@@ -182,6 +182,58 @@ test('mesh add pushes the joining hosts first; the reply lists the members in or
   );
 });
 
+test('mesh add --wait: each member is asked for its tunnels once its own push is answered, not the last', async (t) => {
+  const agents = meshAgents();
+  const log: string[] = [];
+  const held: (() => void)[] = [];
+  let hold = false;
+  const links: MeshLinkFactory = (addr, host) => {
+    const l = agents.links(addr, host);
+    return {
+      ...l,
+      applyMesh: async (spec, ...rest) => {
+        // h2's push is held until h5 (the newcomer) has been asked for its tunnels.
+        if (host === 'h2' && hold) await new Promise<void>((r) => held.push(r));
+        return l.applyMesh(spec, ...rest);
+      },
+      meshStatus: async (_timeoutMs, _signal, q) => {
+        log.push(`${host} ${q?.network} ${q?.waitUpMs}`);
+        if (host === 'h5') {
+          hold = false;
+          held.splice(0).forEach((r) => r());
+        }
+        const peers = agents.got
+          .get(host)!
+          .at(-1)!
+          .networks.flatMap((n) => n.tunnels.map((x) => x.peer));
+        const row = { network: 'blue', peerIp: '', port: '', kind: 'ovs', encap: 'gre', detail: '', checkedAtMs: 0 };
+        return { generation: 0, tunnels: peers.map((peer) => ({ ...row, peer, state: 'up' })) };
+      },
+    };
+  };
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, links);
+  for (const i of [1, 2, 5]) assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
+  const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
+  assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
+  assert.equal((await cli('mesh', 'add', 'h1', 'h2', '--net', 'blue')).code, 0);
+  hold = true;
+  const join = await cli('mesh', 'add', 'h5', '--net', 'blue', '--wait', '30', '--json');
+  assert.equal(join.code, 0, join.err);
+  // h5 was asked while h2's push was still held (h2 was asked only after it was let go).
+  assert.equal(log[0], 'h5 blue 30000');
+  assert.deepEqual(log.slice(1).sort(), ['h1 blue 30000', 'h2 blue 30000']);
+  const res = JSON.parse(join.out) as { tunnels: { host: string; peer: string; state: string }[] };
+  assert.deepEqual(
+    res.tunnels.map((x) => `${x.host}>${x.peer} ${x.state}`),
+    ['h1>h2 up', 'h1>h5 up', 'h2>h1 up', 'h2>h5 up', 'h5>h1 up', 'h5>h2 up'],
+  );
+  // Without --wait nobody is asked, and the JSON has no tunnels.
+  log.length = 0;
+  const plain = await cli('mesh', 'rm', 'h1', '--net', 'blue', '--json');
+  assert.equal(plain.code, 0, plain.err);
+  assert.deepEqual([log, 'tunnels' in JSON.parse(plain.out)], [[], false]);
+});
+
 test('the periodic push skips an acknowledged plan, sends a changed one, re-sends after 10 periods', async (t) => {
   const { store } = tempStore(t);
   await store.transact((tx) => {

@@ -271,6 +271,12 @@ export interface MeshMemberRequest {
   network: string;
   /** several hosts in one store change: each member is pushed once */
   hosts: string[];
+  /**
+   * Above 0 (mesh add/rm --wait): each member's agent is then asked for its tunnels of the network, to
+   * answer once they are up (or after this many ms), as soon as its own push is answered; the reply
+   * carries them (tunnels).
+   */
+  waitUpMs: number;
 }
 
 /** What a mesh add/rm changed, per host its agent's answer. */
@@ -287,6 +293,8 @@ export interface MeshMemberReply {
   network: Network | undefined;
   changed: boolean;
   hosts: MeshHostResult[];
+  /** with wait_up_ms: every member's tunnels of the network */
+  tunnels: MeshTunnelState[];
 }
 
 export interface FleetMeshStatusRequest {
@@ -3760,7 +3768,7 @@ export const JsonChunk: MessageFns<JsonChunk> = {
 };
 
 function createBaseMeshMemberRequest(): MeshMemberRequest {
-  return { host: "", network: "", hosts: [] };
+  return { host: "", network: "", hosts: [], waitUpMs: 0 };
 }
 
 export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
@@ -3773,6 +3781,9 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     }
     for (const v of message.hosts) {
       writer.uint32(26).string(v!);
+    }
+    if (message.waitUpMs !== 0) {
+      writer.uint32(32).uint32(message.waitUpMs);
     }
     return writer;
   },
@@ -3814,6 +3825,14 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
             message.hosts.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.waitUpMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3831,6 +3850,11 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
       host: isSet(object.host) ? globalThis.String(object.host) : "",
       network: isSet(object.network) ? globalThis.String(object.network) : "",
       hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => globalThis.String(e)) : [],
+      waitUpMs: isSet(object.waitUpMs)
+        ? globalThis.Number(object.waitUpMs)
+        : isSet(object.wait_up_ms)
+        ? globalThis.Number(object.wait_up_ms)
+        : 0,
     };
   },
 
@@ -3845,6 +3869,9 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     if (message.hosts?.length) {
       obj.hosts = message.hosts;
     }
+    if (message.waitUpMs !== 0) {
+      obj.waitUpMs = Math.round(message.waitUpMs);
+    }
     return obj;
   },
 
@@ -3856,6 +3883,7 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     message.host = object.host ?? "";
     message.network = object.network ?? "";
     message.hosts = object.hosts?.map((e) => e) || [];
+    message.waitUpMs = object.waitUpMs ?? 0;
     return message;
   },
 };
@@ -3994,7 +4022,7 @@ export const MeshHostResult: MessageFns<MeshHostResult> = {
 };
 
 function createBaseMeshMemberReply(): MeshMemberReply {
-  return { network: undefined, changed: false, hosts: [] };
+  return { network: undefined, changed: false, hosts: [], tunnels: [] };
 }
 
 export const MeshMemberReply: MessageFns<MeshMemberReply> = {
@@ -4007,6 +4035,9 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
     }
     for (const v of message.hosts) {
       MeshHostResult.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.tunnels) {
+      MeshTunnelState.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -4048,6 +4079,14 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
             message.hosts.push(MeshHostResult.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tunnels.push(MeshTunnelState.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4065,6 +4104,9 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
       network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
       changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
       hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => MeshHostResult.fromJSON(e)) : [],
+      tunnels: globalThis.Array.isArray(object?.tunnels)
+        ? object.tunnels.map((e: any) => MeshTunnelState.fromJSON(e))
+        : [],
     };
   },
 
@@ -4079,6 +4121,9 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
     if (message.hosts?.length) {
       obj.hosts = message.hosts.map((e) => MeshHostResult.toJSON(e));
     }
+    if (message.tunnels?.length) {
+      obj.tunnels = message.tunnels.map((e) => MeshTunnelState.toJSON(e));
+    }
     return obj;
   },
 
@@ -4092,6 +4137,7 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
       : undefined;
     message.changed = object.changed ?? false;
     message.hosts = object.hosts?.map((e) => MeshHostResult.fromPartial(e)) || [];
+    message.tunnels = object.tunnels?.map((e) => MeshTunnelState.fromPartial(e)) || [];
     return message;
   },
 };
