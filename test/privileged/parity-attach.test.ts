@@ -2,6 +2,7 @@
 // an agent inside a test netns (the "host"), Docker containers with --network none.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { TBF_QDISC } from '../unit/parity-fixtures.js';
 import { container, inContainer, sh, testHost } from './parity-env.js';
 
 test('Linux bridge: a created bridge goes with the last detach, a found one stays', async (tc) => {
@@ -104,22 +105,7 @@ test('route, rule and tc run inside the container; refused options never run', a
   r = await agent.cli(['rule', a.name, 'add', 'from', '192.168.2.5', 'table', '100']);
   assert.equal(r.code, 0, r.stderr);
   assert.match((await inContainer(a.name, ['ip', 'rule', 'show'])).stdout, /from 192\.168\.2\.5 lookup 100/);
-  r = await agent.cli([
-    'tc',
-    a.name,
-    'qdisc',
-    'add',
-    'dev',
-    'eth1',
-    'root',
-    'tbf',
-    'rate',
-    '1mbit',
-    'burst',
-    '32kbit',
-    'latency',
-    '400ms',
-  ]);
+  r = await agent.cli(['tc', a.name, ...TBF_QDISC]);
   assert.equal(r.code, 0, r.stderr);
   r = await agent.cli(['tc', a.name, 'qdisc', 'show', 'dev', 'eth1']);
   assert.match(r.stdout, /qdisc tbf .* rate 1Mbit/);

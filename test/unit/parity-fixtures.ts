@@ -176,6 +176,22 @@ export function show(calls: RecordedCall[]): string[] {
 }
 
 export const NS = 'nsenter --net=/proc/4242/ns/net';
+
+/** `tc` tokens for a token-bucket qdisc on eth1 (1 Mbit/s): parsed in parity-parsing, run for real in parity-attach. */
+export const TBF_QDISC: readonly string[] = [
+  'qdisc',
+  'add',
+  'dev',
+  'eth1',
+  'root',
+  'tbf',
+  'rate',
+  '1mbit',
+  'burst',
+  '32kbit',
+  'latency',
+  '400ms',
+];
 const DB = 'ovs-vsctl --db=unix:/run/fnp/db.sock --timeout=10';
 
 export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: string[] }> = {

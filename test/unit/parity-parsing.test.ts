@@ -10,7 +10,7 @@ import { checkFamily, pipeworkForms } from '../../cli/commands/attach.js';
 import { parseAddressToken } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { FakeRunner } from '../../common/runner.js';
-import { tmp } from './parity-fixtures.js';
+import { TBF_QDISC, tmp } from './parity-fixtures.js';
 
 const isInvalid = (re: RegExp) => (e: unknown) =>
   e instanceof FleetnetError && e.kind === 'invalid' && re.test(`${e.message} ${e.hint ?? ''}`);
@@ -28,23 +28,7 @@ test('route/rule/tc: argv passes as tokens; a leading -4/-6 picks the family', (
     cmd: 'ip',
     argv: ['rule', 'add', 'from', '10.1.1.5', 'table', '100'],
   });
-  assert.deepEqual(
-    netCommandArgv('tc', [
-      'qdisc',
-      'add',
-      'dev',
-      'eth1',
-      'root',
-      'tbf',
-      'rate',
-      '1mbit',
-      'burst',
-      '32kbit',
-      'latency',
-      '400ms',
-    ]).cmd,
-    'tc',
-  );
+  assert.deepEqual(netCommandArgv('tc', TBF_QDISC).cmd, 'tc');
   assert.deepEqual(
     netCommandArgv('route', ['add', 'x;reboot']).argv,
     ['route', 'add', 'x;reboot'],
