@@ -7,10 +7,9 @@
 // is not: it gets its carrier in the same call that brings the container end up, and the bridge (or
 // OVS) learns of it only later, from the kernel's link watcher, so the announcement sent at up is
 // dropped at the still-disabled port. For those the interface comes up quiet, and once the port
-// passes frames its MAC goes to a throwaway value and back with the announcements turned on in
-// between: the kernel announces once, with the real MAC; no announcement carries the throwaway one.
-// (An agent killed in those microseconds leaves the throwaway MAC: the three run back to back.)
-import { randomBytes } from 'node:crypto';
+// passes frames the announcements are turned on and its MAC is set again to the value it has: the
+// kernel runs its address-change notifiers even for an unchanged MAC (net/core/dev.c
+// netif_set_mac_address), so it announces once, with the real MAC, and no other MAC ever shows.
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
@@ -61,17 +60,10 @@ export function announceConf(dev: string, statics: Static[], atUp: boolean): Lin
   };
 }
 
-/** The operations that make the kernel announce `dev`'s addresses with `mac` (the announcements still off). */
+/** The operations that make the kernel announce `dev`'s addresses with `mac`, its own (the announcements still off). */
 export function announceOps(dev: string, mac: string, statics: Static[]): LinkOp[] {
   const { v4, v6 } = families(statics);
-  let tmp = mac;
-  while (tmp === mac) {
-    const b = randomBytes(6);
-    b[0] = (b[0]! & 0xfc) | 0x02; // unicast, locally administered
-    tmp = [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-  }
   return [
-    { t: 'set', name: dev, mac: tmp },
     { t: 'devconf', dev, ...(v4 ? { arpNotify: true } : {}), ...(v6 ? { ndiscNotify: true } : {}) },
     { t: 'set', name: dev, mac },
   ];
