@@ -27,6 +27,8 @@ import { OvsCtl } from './ovs/vsctl.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec, type IpExec } from './linux/ip.js';
 import { netlinkIp } from './linux/ip-netlink.js';
+import { runBatch } from './linux/netlink-batch.js';
+import { netlinkWorkerFile, startNetlinkThread, type NetlinkThread } from './linux/netlink-thread.js';
 import { loadRtnl } from './linux/rtnetlink.js';
 import { Mesher } from './mesh/mesher.js';
 import { agentService } from './service/agent-service.js';
@@ -94,6 +96,7 @@ async function startServing(
   if (adopted.adopted.length + adopted.restarted.length + adopted.reaped.length)
     log.info(adopted, 'dhcp clients after restart');
   const ipPath = chooseIpPath(cfg, runner, log);
+  ipPath.thread?.start();
   let caps: Promise<Capability[]> | undefined;
   const capabilities = () =>
     (caps ??= probeCapabilities(runner, undefined, { ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}) }).then((c) => [
@@ -201,6 +204,7 @@ async function startServing(
       cniFleet?.close();
       await cniEndpoint.close();
       await new Promise<void>((r) => local.tryShutdown(() => r()));
+      await ipPath.thread?.close();
       rmSync(cfg.socket, { force: true });
       throw err;
     });
@@ -236,6 +240,7 @@ async function startServing(
       await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
       rmSync(cfg.socket, { force: true });
       await metrics?.endpoint.close();
+      await ipPath.thread?.close();
     },
   };
 }
@@ -265,7 +270,7 @@ export function chooseIpPath(
   runner: Runner,
   log: Logger,
   load: typeof loadRtnl = loadRtnl,
-): { ip: IpExec; capability: Capability } {
+): { ip: IpExec; capability: Capability; thread?: NetlinkThread } {
   const exec = ipExec(runner);
   const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : load();
   if (typeof rt === 'string') {
@@ -278,8 +283,18 @@ export function chooseIpPath(
     return { ip: exec, capability: { name: 'netlink', available: false, detail: rt } };
   }
   log.debug('attaches use in-process route netlink');
+  // Their batches on a thread of their own (netlink-thread.ts), started by the agent (not by this choice).
+  const file = netlinkWorkerFile();
+  const thread = file
+    ? startNetlinkThread(
+        file,
+        (netns, ops) => runBatch(rt, netns, ops),
+        (why) => log.warn({ why }, 'netlink thread down: attaches run netlink on the main thread'),
+      )
+    : undefined;
   return {
-    ip: netlinkIp(rt, exec),
+    ip: netlinkIp(rt, exec, thread ? { thread } : {}),
+    ...(thread ? { thread } : {}),
     capability: {
       name: 'netlink',
       available: true,

@@ -98,6 +98,8 @@ async function cliBundle(name, entry) {
 // their modules (cli/fast-bundle.ts), imported statically (no lazy wrappers to compile on every start).
 await cliBundle('fleetnet-all', 'cli/main.ts');
 await cliBundle('fleetnet-fast', 'cli/fast-bundle.ts');
+// The agent's netlink thread (agent/linux/netlink-thread.ts), a worker started from the file beside the bundle.
+await cliBundle('netlink-worker', 'agent/linux/netlink-worker.ts');
 // The entry imports no package and no import.meta, and loads no built-in but what it writes with: none
 // of the bundles' preamble.
 await build({

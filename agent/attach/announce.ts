@@ -96,8 +96,10 @@ export async function announceWhenForwarding(
   const { v4, v6 } = families(t.statics);
   if (!v4 && !v6) return;
   const until = Date.now() + GIVE_UP_MS;
-  while (!portForwarding(t.hostIfname, t.bridgePort, d.sysClassNet) && Date.now() < until)
-    await new Promise((r) => setTimeout(r, POLL_MS));
+  // One interval first, also when the port already forwards: the reply goes out before the broadcast,
+  // whose flood to every port of the bridge (work that grows with the host) runs on the netlink thread.
+  do await new Promise((r) => setTimeout(r, POLL_MS));
+  while (!portForwarding(t.hostIfname, t.bridgePort, d.sysClassNet) && Date.now() < until);
   try {
     await exclusive(async () => {
       await d.ip.inNs(t.netns, announceOps(t.dev, t.mac, t.statics));

@@ -2,7 +2,8 @@
 // protocol, and `koffi` calls setns(2) so that a socket is opened inside a container's namespace.
 // A netlink socket belongs to the namespace it was created in for its whole life, so the calling
 // thread only visits the target namespace for the socket() call and comes straight back; nothing
-// else runs in between (it is all synchronous on the main thread).
+// else runs in between (it is all synchronous on that thread: the agent's netlink thread, or the
+// main thread where there is none). setns(2) moves only the thread that calls it.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { failed } from '../../common/errors.js';
@@ -61,7 +62,8 @@ export function loadRtnl(): Rtnl | string {
       try {
         return fn();
       } finally {
-        // Staying in the container's namespace would send every later request there: give up.
+        // Staying in the container's namespace would send every later request there: give up (on the
+        // netlink thread this ends that thread only, and its batches go to the main thread).
         if (setns(home, CLONE_NEWNET) !== 0) {
           process.stderr.write('fleetnet-agent: could not return to its own network namespace; exiting\n');
           process.exit(70);

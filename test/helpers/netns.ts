@@ -1,5 +1,6 @@
 // Network-namespace fixtures for privileged tests: unique names, an in-process agent that acts
 // inside a test namespace, fault injection, and `ip -json` dumps for before/after comparisons.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,18 @@ export async function addNs(name: string): Promise<string> {
 
 export async function delNs(name: string): Promise<void> {
   await sh.run('ip', ['netns', 'del', name], { allowFail: true });
+}
+
+/**
+ * A host namespace with bridge br0 up and an empty container namespace, for tests of the in-process
+ * netlink path; `rt` must have loaded (the machine has the native modules).
+ */
+export async function hostWithBridge(rt: unknown, host: string, ctr: string): Promise<void> {
+  assert.equal(typeof rt, 'object', `in-process netlink must load here: ${String(rt)}`);
+  await addNs(host);
+  await addNs(ctr);
+  await sh.run('ip', ['-n', host, 'link', 'add', 'br0', 'type', 'bridge']);
+  await sh.run('ip', ['-n', host, 'link', 'set', 'br0', 'up']);
 }
 
 /** Runs every command inside a network namespace, as an agent living there would. */

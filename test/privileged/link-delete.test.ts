@@ -7,7 +7,7 @@ import { ipExec } from '../../agent/linux/ip.js';
 import { netlinkIp } from '../../agent/linux/ip-netlink.js';
 import { deleteLinkWatched } from '../../agent/linux/link-delete.js';
 import { loadRtnl, type Rtnl } from '../../agent/linux/rtnetlink.js';
-import { addNs, delNs, NsRunner, sh, uniquePrefix } from '../helpers/netns.js';
+import { delNs, hostWithBridge, NsRunner, sh, uniquePrefix } from '../helpers/netns.js';
 
 const P = uniquePrefix('ld');
 const HOST = `${P}-h`;
@@ -16,12 +16,8 @@ let rt: Rtnl;
 
 before(async () => {
   const r = loadRtnl();
-  assert.equal(typeof r, 'object', `in-process netlink must load here: ${String(r)}`);
+  await hostWithBridge(r, HOST, CTR);
   rt = r as Rtnl;
-  await addNs(HOST);
-  await addNs(CTR);
-  await sh.run('ip', ['-n', HOST, 'link', 'add', 'br0', 'type', 'bridge']);
-  await sh.run('ip', ['-n', HOST, 'link', 'set', 'br0', 'up']);
 });
 after(async () => {
   await delNs(HOST);
