@@ -113,10 +113,12 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const cpu1 = cpu();
   // The owners mark each attachment up after the answer (the in-memory agents made it): CPU until then too.
+  // (The view's mirror is fed by its own watch: it also waits for it to hear of all of them.)
   const view = await openEtcdStore(prefix);
   const s0 = performance.now();
-  while (!(await view.read((tx) => tx.listAttachments({ net: 'bench' }).every((a) => a.state === 'up')))) {
-    if (performance.now() - s0 > 60_000) throw new Error('the attachments did not all come up within 60 s');
+  const allUp = (atts: { state: string }[]) => atts.length >= N && atts.every((a) => a.state === 'up');
+  while (!(await view.read((tx) => allUp(tx.listAttachments({ net: 'bench' }))))) {
+    if (performance.now() - s0 > 60_000) break; // reported as it is: `stored` says what is missing
     await new Promise((r) => setTimeout(r, 20));
   }
   const settledMs = performance.now() - s0;

@@ -78,6 +78,14 @@ test('1,000 allocations over 3 controllers survive the etcd leader and a control
   await Promise.all(work.map((w) => w()));
   await chaos;
   assert.equal(acks.size, N);
+  // The view reads a mirror its own watch feeds: the last acknowledged commits may still be on their
+  // way to it (under load, by more than the test's first read). What it must hold is checked below.
+  await waitFor('the view has heard of every acknowledged attachment', () =>
+    view.read((tx) => {
+      const have = new Set(tx.listAttachments({ net: 'ha' }).map((a) => a.target.value));
+      return [...acks.keys()].every((t) => have.has(t));
+    }),
+  );
 
   const atts = await view.read((tx) => tx.listAttachments({ net: 'ha' }));
   const addrs = atts.map((a) => a.addresses[0]!.cidr);
