@@ -299,7 +299,9 @@ export function chooseIpPath(
     capability: {
       name: 'netlink',
       available: true,
-      detail: 'in-process route netlink for attaches (setns through koffi)',
+      detail:
+        'in-process route netlink for attaches (setns through koffi)' +
+        (thread ? ', on a thread of its own' : ', on the main thread (no netlink-worker.cjs beside the agent)'),
     },
   };
 }

@@ -11,6 +11,8 @@ export const REMOTE = Object.freeze({
   root: '/opt/fleetnet',
   // dist/ and deploy/ side by side, as in the repository: the agent finds its DHCP scripts at ../deploy
   bundle: '/opt/fleetnet/dist/fleetnet-agent.mjs',
+  /** The agent's netlink thread (agent/linux/netlink-thread.ts): found beside the bundle. */
+  netlinkWorker: '/opt/fleetnet/dist/netlink-worker.cjs',
   deploy: '/opt/fleetnet/deploy',
   node: '/opt/fleetnet/bin/node',
   // the agent's native modules (in-process netlink), found by Node from the bundle's folder upwards
@@ -38,6 +40,7 @@ export interface AgentSettings {
 }
 
 export const localBundle = () => join(packageRoot(), 'dist', 'fleetnet-agent.mjs');
+export const localNetlinkWorker = () => join(packageRoot(), 'dist', 'netlink-worker.cjs');
 /** Helper scripts the agent runs (its DHCP hook), uploaded next to the bundle. */
 export const DEPLOY_SCRIPTS = ['dhcp-hook', 'dhcp-private-ns'] as const;
 export const localDeployScript = (name: string) => join(packageRoot(), 'deploy', name);

@@ -18,6 +18,7 @@ import {
   localBundle,
   localDeployScript,
   localNativeArchive,
+  localNetlinkWorker,
   makeDirs,
   REMOTE,
   replaceRemote,
@@ -57,6 +58,8 @@ export async function uploadAgent(session: SshSession, { facts, runtime }: HostP
   if (native) {
     await session.putFile(native, `${REMOTE.root}/native.tar.gz`);
     await unpackNative(session, `${REMOTE.root}/native.tar.gz`);
+    // The netlink work of attaches on a thread of its own, off the thread that serves gRPC.
+    await replaceRemote(session, localNetlinkWorker(), REMOTE.netlinkWorker);
   }
   const shipped = runtime.ship ? `agent bundle and Node.js ${process.version}` : 'agent bundle';
   return `${shipped}; attaches by ${native ? 'in-process netlink' : 'ip -batch (no native modules for this CPU here)'}`;

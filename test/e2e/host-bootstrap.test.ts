@@ -72,6 +72,7 @@ describe('fleetnet host add over SSH', () => {
         const files = installedFiles(h);
         for (const f of [
           '/opt/fleetnet/dist/fleetnet-agent.mjs',
+          '/opt/fleetnet/dist/netlink-worker.cjs',
           '/opt/fleetnet/deploy/dhcp-hook',
           '/opt/fleetnet/deploy/dhcp-private-ns',
           '/opt/fleetnet/bin/node',
@@ -124,7 +125,7 @@ describe('fleetnet host add over SSH', () => {
       ).capabilities.find((x) => x.name === 'netlink');
       assert.deepEqual(
         [netlink?.available, netlink?.detail],
-        [true, 'in-process route netlink for attaches (setns through koffi)'],
+        [true, 'in-process route netlink for attaches (setns through koffi), on a thread of its own'],
         `${h.name}: the uploaded native modules load`,
       );
       const c = `${P}-c${h.name}`;

@@ -154,7 +154,7 @@ describe('fleetnet CLI against a local agent', () => {
       // Run from the package (node_modules present), the agent attaches over in-process netlink.
       assert.deepEqual(
         [by.get('netlink')?.available, by.get('netlink')?.detail],
-        [true, 'in-process route netlink for attaches (setns through koffi)'],
+        [true, 'in-process route netlink for attaches (setns through koffi), on a thread of its own'],
       );
     } finally {
       conn.close();
