@@ -72,7 +72,8 @@ export async function scaleStep(
   });
   notes.push(
     `Agent CPU per attach during the ${SCALE_N}: ${r2(cpuMsPerAttach)} ms (user + system, its reaped children ` +
-      `included; /proc/PID/stat), so at most ${Math.round(1000 / cpuMsPerAttach)}/s on one core whatever the load; ` +
+      'included; /proc/PID/stat), over all its threads: the one that serves gRPC and the netlink thread ' +
+      'that makes the links (agent/linux/netlink-thread.ts); ' +
       `the ${CLIENTS} clients' process ${r2(clientMsPerAttach)} ms.`,
   );
   process.stdout.write(`CPU per attach: agent ${r2(cpuMsPerAttach)} ms, clients ${r2(clientMsPerAttach)} ms\n`);
