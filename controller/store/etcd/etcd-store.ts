@@ -20,17 +20,17 @@ import { CompareResult, CompareTarget, type Etcd3, type IRequestOp, type Lease }
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../../common/errors.js';
 import type { HostOwnership, RemoteChange, SharedStore, Store, Tx } from '../store.js';
-import type { HostRecord } from '../types.js';
 import type { AttachmentFilter } from '../types.js';
 import { etcdClient, storeUnavailable, type EtcdOptions } from './connect.js';
 import { EtcdHostLeases } from './host-leases.js';
-import { ATTS, BLOCKS, DATA, HOSTS, NETS, SCHEMA_VERSION, keys, nameOf, prefixEnd } from './keys.js';
+import { BLOCKS, DATA, SCHEMA_VERSION, keys, prefixEnd } from './keys.js';
 import { MirrorFeed } from './mirror-feed.js';
 import { COMMITTED, RequestFences } from './request-fence.js';
 import { sharedTrust } from './trust.js';
 import type { Trust } from '../../pki/controller-dir.js';
 import { Mirror } from './mirror.js';
 import { OverlayTx, type BlockContext } from './overlay-tx.js';
+import { remoteChangeOf } from './remote-change.js';
 
 /** Compares or operations per transaction: etcd's default --max-txn-ops is 128. */
 const MAX_TXN_OPS = 120;
@@ -128,18 +128,8 @@ export class EtcdStore implements Store, SharedStore {
   /** Another controller changed an attachment (id, its host), a host, or a network (its mesh: who pushes). */
   onRemoteChange(l: (c: RemoteChange) => void): void {
     this.mirror.onChange((k, v, fromWatch, old) => {
-      if (!fromWatch) return;
-      if (k.startsWith(ATTS)) {
-        const id = nameOf(k, ATTS);
-        if (v !== undefined) l({ kind: 'attachment', name: id, host: this.mirror.attachmentHost(id) ?? '' });
-        else
-          l({ kind: 'attachment', name: id, host: old ? (JSON.parse(old) as { host: string }).host : '', gone: true });
-      } else if (k.startsWith(HOSTS)) {
-        const name = nameOf(k, HOSTS);
-        l({ kind: 'host', name, host: name, ...(countersOnly(old, v) ? { countersOnly: true } : {}) });
-      } else if (k.startsWith(NETS)) {
-        l({ kind: 'network', name: nameOf(k, NETS), host: '' });
-      }
+      const c = fromWatch ? remoteChangeOf(k, v, old, (id) => this.mirror.attachmentHost(id)) : undefined;
+      if (c) l(c);
     });
   }
 
@@ -386,18 +376,6 @@ export class EtcdStore implements Store, SharedStore {
       this.client.close();
     })();
   }
-}
-
-/** Fields of a host record that change with its attachments and its passes, not with what the host is. */
-const COUNTERS = ['generation', 'observedGeneration', 'lastSeenMs'] as const;
-
-/** Both versions of a host record differ in COUNTERS only. */
-function countersOnly(old: string | undefined, v: string | undefined): boolean {
-  if (old === undefined || v === undefined) return false;
-  const a = JSON.parse(old) as HostRecord;
-  const b = JSON.parse(v) as HostRecord;
-  for (const f of COUNTERS) b[f] = a[f];
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function settle(d: Decision, o: Outcome): void {
