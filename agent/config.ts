@@ -22,6 +22,19 @@ export const AgentConfigSchema = z.object({
   hostName: z.string().optional(),
   /** Period of the mesh's full reconcile pass (0: only on ApplyMesh). */
   meshResyncMs: z.number().int().min(0).default(10_000),
+  /**
+   * bfd:decay_min_rx of the mesh's OVS tunnels (0: none, OVS's 1 s always). Once a session has been up
+   * this long with no data arriving on its tunnel, OVS asks the peer for one BFD packet per this interval
+   * instead of one a second, and goes back to 1 s when traffic comes. A 50-host mesh holds 2,450 sessions,
+   * each end sending a packet a second: in the user-space-OVS lab that was most of the CPU the meshed fleet
+   * used at rest. A dead idle tunnel is found down after 3 x this (mult 3) instead of 3 s; coming up is not
+   * affected (decay starts once a session is up). OVS wants it at least min_rx (1000).
+   */
+  meshBfdDecayMs: z
+    .number()
+    .int()
+    .refine((v) => v === 0 || (v >= 1000 && v <= 600_000), 'expected 0 (no decay) or 1000..600000 ms')
+    .default(5000),
   /** Period of the container lifecycle's full pass (missed events, failed re-applies, orphans). */
   lifecyclePassMs: z.number().int().min(100).default(10_000),
   /** How `ip` work is done: netlink (in-process), exec (`ip -batch`), auto (netlink when its native modules load). */

@@ -137,6 +137,7 @@ async function startServing(
     log: log.child({ part: 'mesh' }),
     ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
     resyncMs: cfg.meshResyncMs,
+    bfdDecayMs: cfg.meshBfdDecayMs,
     watchBfd: true,
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),

@@ -50,6 +50,8 @@ export interface MesherOptions {
   log: Logger;
   /** Whether this kernel can make gretap devices (from the capability probe). */
   hasGretap: () => Promise<boolean>;
+  /** bfd:decay_min_rx of OVS tunnels (the agent's --mesh-bfd-decay-ms; 0: none); absent: not set. */
+  bfdDecayMs?: number;
   /** Datapath type of OVS bridges the mesh creates when the spec names none (the agent's --ovs-datapath). */
   defaultDatapathType?: string;
   /** Force a firewall backend (tests); default: nft when installed, else iptables. */
@@ -131,9 +133,19 @@ export class Mesher {
   private lastPass: MeshResult | undefined;
   /** The spec the last pass left converged with no error: the next ApplyMesh diffs against it, reading nothing back. */
   private settled: MeshSpec | undefined;
+  /**
+   * The last kernel pass wanted no kernel tunnel and left none, nor a firewall, with no error: while the spec
+   * wants none, the periodic pass reads only OVS. Only this agent makes kernel tunnels and their firewall, so
+   * none can appear meanwhile; a restarted agent starts false (its first pass reads everything).
+   */
+  private kernelClean = false;
 
   constructor(private readonly o: MesherOptions) {
-    this.ovs = new OvsTunnels({ runner: o.runner, ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}) });
+    this.ovs = new OvsTunnels({
+      runner: o.runner,
+      ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}),
+      ...(o.bfdDecayMs === undefined ? {} : { bfdDecayMs: o.bfdDecayMs }),
+    });
     this.kernel = new BridgeTunnels(o.runner);
     this.firewall = new MeshFirewall(o.runner, o.firewall);
     const db = o.ovsDb ? { ovsDb: o.ovsDb } : {};
@@ -277,7 +289,9 @@ export class Mesher {
   /**
    * Converges to the spec held. With `settled` (what the last clean pass left, an ApplyMesh), what
    * exists is taken to be that spec and only the difference is run: a join costs each member one
-   * ovs-vsctl, nothing read back. The periodic pass (reconcile) always reads back: it repairs drift.
+   * ovs-vsctl, nothing read back. The periodic pass (reconcile) reads back what the spec has (it repairs
+   * drift): OVS always, the kernel's devices and firewall unless the spec wants none and the last read found
+   * none (kernelClean).
    */
   private async pass(settled?: MeshSpec): Promise<MeshResult> {
     const t0 = performance.now();
@@ -297,10 +311,17 @@ export class Mesher {
       this.o.log.warn({ network, err: message }, 'mesh: network not converged');
     };
     await this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
-    const kernelSame = settled && sameTunnels(kernelTunnels(settled), kernelTunnels(this.spec));
-    if (kernelSame) res.kept += kernelTunnels(this.spec).length;
-    else
+    const kernelWant = kernelTunnels(this.spec);
+    const kernelSame = settled && sameTunnels(kernelTunnels(settled), kernelWant);
+    if (kernelSame) res.kept += kernelWant.length;
+    else if (!kernelWant.length && this.kernelClean) {
+      // Nothing wanted and nothing left at the last read: no ip/bridge/nft read (an OVS-only mesh).
+    } else {
+      this.kernelClean = false;
+      const errors = res.errors.length;
       await passKernel({ kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap }, nets, res, fail);
+      this.kernelClean = !kernelWant.length && res.errors.length === errors;
+    }
     if (res.changes > 0)
       this.o.log.info(
         {

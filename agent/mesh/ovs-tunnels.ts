@@ -1,5 +1,6 @@
 // OVS tunnel ports of the mesh: one port per (network, peer) on the network's OVS bridge, marked
-// `protected` (a frame from one tunnel is never flooded into another), BFD on every tunnel.
+// `protected` (a frame from one tunnel is never flooded into another), BFD on every tunnel (with
+// bfd:decay_min_rx when the agent gives one: an idle tunnel's session slows down; agent/config.ts says why).
 // Every call is an argv array through the Runner, against the agent's own --ovs-db.
 import { FleetnetError } from '../../common/errors.js';
 import type { Tunnel } from '../../common/mesh.js';
@@ -45,7 +46,10 @@ export interface OvsMeshState {
   bfd: Map<string, Record<string, string>>;
   /** Bridges in the database that ovs-vswitchd could not make (no datapath): why, and the fix. */
   broken: Map<string, FleetnetError>;
-  /** Tunnel ports whose BFD is not on (made with BFD off, the switch-on never came): to be added again. */
+  /**
+   * Tunnel ports whose BFD is not on (made with BFD off, the switch-on never came) or not as this agent
+   * sets it (another bfd:decay_min_rx, an older agent's port): to be added again.
+   */
   bfdOff?: Set<string>;
 }
 
@@ -53,6 +57,8 @@ export interface OvsTunnelsOptions {
   runner: Runner;
   /** `unix:PATH`; absent: what ovs-vsctl finds by itself. */
   ovsDb?: string;
+  /** bfd:decay_min_rx of every tunnel (0: no decay); absent: the key is left alone. */
+  bfdDecayMs?: number;
 }
 
 export class OvsTunnels {
@@ -112,7 +118,9 @@ export class OvsTunnels {
       const opts = ovsMap(i.options);
       const type = String(i.type);
       bfd.set(name, ovsMap(i.bfd_status));
-      if (ovsMap(i.bfd).enable !== 'true') bfdOff.add(name);
+      const b = ovsMap(i.bfd);
+      const decay = this.o.bfdDecayMs;
+      if (b.enable !== 'true' || (decay !== undefined && (b.decay_min_rx ?? '0') !== String(decay))) bfdOff.add(name);
       tunnels.push({
         network: ext[EXT_NET]!,
         kind: 'ovs',
@@ -156,7 +164,7 @@ export class OvsTunnels {
         `options:remote_ip=${t.peerIp}`,
         `options:key=${t.key}`,
         `options:local_ip=${t.localIp}`,
-        ...(bfd ? ['bfd:enable=true'] : []),
+        ...(bfd ? this.bfdSettings() : []),
       ],
       [
         'set',
@@ -167,6 +175,12 @@ export class OvsTunnels {
         `external_ids:${EXT_PEER}=${t.peer}`,
       ],
     ];
+  }
+
+  /** The bfd column's keys this agent sets on a tunnel. */
+  private bfdSettings(): string[] {
+    const decay = this.o.bfdDecayMs;
+    return ['bfd:enable=true', ...(decay === undefined ? [] : [`bfd:decay_min_rx=${decay}`])];
   }
 
   /**
@@ -191,7 +205,7 @@ export class OvsTunnels {
 
   /** One ovs-vsctl transaction turning BFD on for ports added with bfd false. */
   enableBfdArgs(tunnels: Pick<Tunnel, 'port'>[]): string[] {
-    const cmds = tunnels.map((t) => ['set', 'interface', t.port, 'bfd:enable=true']);
+    const cmds = tunnels.map((t) => ['set', 'interface', t.port, ...this.bfdSettings()]);
     return [...this.base(), ...oneTransaction(cmds)];
   }
 

@@ -51,6 +51,10 @@ export function register(program: Command): void {
     )
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
     .option('--mesh-resync-ms <ms>', "period of the mesh's full reconcile pass (0: only when the controller pushes)")
+    .option(
+      '--mesh-bfd-decay-ms <ms>',
+      "an idle OVS tunnel's BFD interval (bfd:decay_min_rx; 0: always OVS's 1 s; default 5000)",
+    )
     .option('--docker-socket <path>', 'the Docker daemon whose containers this agent follows', '/var/run/docker.sock')
     .option(
       '--lifecycle-pass-ms <ms>',
@@ -88,6 +92,7 @@ export function register(program: Command): void {
         controller: opts.controller ?? g.controller,
         insecureTcp: opts.insecureTcp === undefined ? undefined : Boolean(opts.insecureTcp),
         meshResyncMs: int(opts.meshResyncMs as string | undefined, '--mesh-resync-ms'),
+        meshBfdDecayMs: int(opts.meshBfdDecayMs as string | undefined, '--mesh-bfd-decay-ms'),
         lifecyclePassMs: int(opts.lifecyclePassMs as string | undefined, '--lifecycle-pass-ms'),
       };
       const cfg = agentConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSourceWithGlobals(k)));

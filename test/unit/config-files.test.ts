@@ -67,6 +67,10 @@ describe('settings files', () => {
     refused('insecure-tcp: "yes"\n', /:1: key 'insecure-tcp': .*expected boolean/);
     refused('socket: /s\novs-datapath: kernel\n', /:2: key 'ovs-datapath': .*"system"\|"netdev"/);
     refused('mesh-resync-ms: -5\n', /:1: key 'mesh-resync-ms'/);
+    // OVS wants bfd:decay_min_rx at least min_rx (1000 ms); 0 turns decay off.
+    refused('mesh-bfd-decay-ms: 500\n', /:1: key 'mesh-bfd-decay-ms': .*0 \(no decay\) or 1000\.\.600000/);
+    assert.deepEqual(parseAgent('mesh-bfd-decay-ms: 0\n'), { meshBfdDecayMs: 0 });
+    assert.equal(agentConfig({}).meshBfdDecayMs, 5000);
   });
 
   it('bad YAML and a file that is no mapping', () => {

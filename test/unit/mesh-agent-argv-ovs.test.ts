@@ -23,6 +23,8 @@ interface ListedPort {
   local: string;
   /** Listed with BFD off (made in two steps, the second never came). */
   bfdOff?: boolean;
+  /** bfd:decay_min_rx as listed (absent: not set). */
+  decay?: number;
 }
 
 function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[] = []): string {
@@ -67,7 +69,13 @@ function ovsListing(bridges: string[], ports: ListedPort[], noDatapath: string[]
           ['forwarding', 'true'],
         ],
       ],
-      ['map', p.bfdOff ? [] : [['enable', 'true']]],
+      [
+        'map',
+        [
+          ...(p.bfdOff ? [] : [['enable', 'true']]),
+          ...(p.decay === undefined ? [] : [['decay_min_rx', String(p.decay)]]),
+        ],
+      ],
     ]),
   };
   return [br, port, iface].map((x) => JSON.stringify(x)).join('\n') + '\n';
@@ -236,6 +244,42 @@ describe('mesh pass (FakeRunner)', () => {
     );
     assert.ok(r.calls.filter(isWrite)[0]!.args.includes('bfd:enable=true'));
     assert.deepEqual([res.kept, res.added.map((t) => t.port)], [1, [a!.name]]);
+  });
+
+  it('BFD decay: in the BFD settings of a port, and a port listed without it is set again', async () => {
+    const spec = specFor(1, [blue], 1, 'netdev');
+    const ts = spec.networks[0]!.tunnels;
+    const o = new OvsTunnels({ runner: new FakeRunner(), ovsDb: DB, bfdDecayMs: 5000 });
+    const iface = (args: string[]) => args.slice(args.indexOf('interface') + 2, args.indexOf('port') - 2);
+    assert.deepEqual(iface(o.addArgs(ts[0]!)).slice(-2), ['bfd:enable=true', 'bfd:decay_min_rx=5000']);
+    assert.deepEqual(o.enableBfdArgs([ts[0]!]), [
+      `--db=${DB}`,
+      '--timeout=10',
+      'set',
+      'interface',
+      ts[0]!.port,
+      'bfd:enable=true',
+      'bfd:decay_min_rx=5000',
+    ]);
+    // An older agent's port (no decay) and one with another decay are set again; the one as wanted is kept.
+    const [a, b] = listedPorts(ts);
+    const listed = [
+      { ...a!, decay: 5000 },
+      { ...b!, decay: 2000 },
+    ];
+    const r = fakeHost({ ovs: () => ovsListing(['ovs-blue'], listed) });
+    const res = await mesher(r, { ovsDb: DB, bfdDecayMs: 5000 }).apply(spec);
+    const again = ts.find((t) => t.port === b!.name)!;
+    assert.deepEqual(
+      r.calls.filter(isWrite).map((c) => c.args),
+      [new OvsTunnels({ runner: r, ovsDb: DB, bfdDecayMs: 5000 }).addArgs([again])],
+    );
+    assert.deepEqual([res.kept, res.added.map((t) => t.port)], [1, [b!.name]]);
+    // 0: no decay wanted, written as such; a port with none listed is as wanted.
+    const none = fakeHost({ ovs: () => ovsListing(['ovs-blue'], listedPorts(ts)) });
+    const kept = await mesher(none, { ovsDb: DB, bfdDecayMs: 0 }).apply(spec);
+    assert.deepEqual([kept.kept, none.calls.filter(isWrite)], [2, []]);
+    assert.ok(new OvsTunnels({ runner: none, bfdDecayMs: 0 }).addArgs(ts[0]!).includes('bfd:decay_min_rx=0'));
   });
 
   it('removes a stale port and leaves ports it does not own alone', async () => {

@@ -62,9 +62,20 @@ export function fakeHost(o: { ovs?: () => string; links?: string; batchError?: s
 }
 
 /** A Mesher on that host with its own state folder; gretap only where the test says the kernel has it. */
-export function mesher(runner: FakeRunner, o: { ovsDb?: string; gretap?: boolean; dir?: string } = {}): Mesher {
+export function mesher(
+  runner: FakeRunner,
+  o: { ovsDb?: string; gretap?: boolean; dir?: string; bfdDecayMs?: number } = {},
+): Mesher {
   const hasGretap = async () => o.gretap ?? false;
-  return new Mesher({ runner, ovsDb: o.ovsDb, stateDir: o.dir ?? stateDir(), log: silentLogger(), hasGretap });
+  const decay = o.bfdDecayMs === undefined ? {} : { bfdDecayMs: o.bfdDecayMs };
+  return new Mesher({
+    runner,
+    ovsDb: o.ovsDb,
+    stateDir: o.dir ?? stateDir(),
+    log: silentLogger(),
+    hasGretap,
+    ...decay,
+  });
 }
 
 export const isWrite = (c: RecordedCall) =>

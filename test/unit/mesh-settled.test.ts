@@ -1,5 +1,6 @@
 // An ApplyMesh after a clean pass runs only the difference from the spec that pass left (nothing
-// read back); the periodic pass still reads everything back, and a pass with an error is never
+// read back); the periodic pass still reads back what the spec has (the kernel's tunnels and firewall
+// only while it wants some or the last read found some left), and a pass with an error is never
 // trusted. Through a FakeRunner: the exact commands a joining peer costs an existing member.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -36,11 +37,17 @@ const EMPTY_BLUE =
     .map((x) => JSON.stringify(x))
     .join('\n') + '\n';
 
-function mesher(failAdd: () => boolean = () => false) {
+/** `ip -json -d link show` listing one kernel tunnel device an earlier spec's bridge network left. */
+const LEFTOVER = JSON.stringify([
+  { ifname: 'fvold', ifalias: 'fleetnet-mesh:green', linkinfo: { info_kind: 'vxlan', info_data: { id: 7 } } },
+]);
+
+function mesher(failAdd: () => boolean = () => false, links: () => string = () => '[]', failDel = () => false) {
   const r = new FakeRunner((c) => {
     if (c.cmd === 'ovs-vsctl' && c.args.includes('list')) return { stdout: EMPTY_BLUE };
     if (c.cmd === 'ovs-vsctl' && c.args.includes('add-port') && failAdd()) return { code: 1, stderr: 'boom' };
-    if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: '[]' };
+    if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: links() };
+    if (c.cmd === 'ip' && c.args.includes('del') && failDel()) return { code: 1, stderr: 'busy' };
     if (c.cmd === 'bridge') return { stdout: '[]' };
     if (c.cmd === 'nft') return { code: 1 };
     return {};
@@ -90,11 +97,15 @@ test('a joining peer costs an existing member one ovs-vsctl (its port), nothing 
   assert.equal(r.calls[0]!.args.filter((a) => a === 'del-port').length, 2);
   assert.deepEqual([left.removed.map((t) => t.peer).sort(), left.kept, left.changes], [['h3', 'h4'], 1, 1]);
 
-  // The periodic pass reads everything back (and here finds the port gone from this fake database: adds it).
+  // The periodic pass reads OVS back (and here finds the port gone from this fake database: adds it). Not the
+  // kernel: this spec wants no kernel tunnel, and the first pass read that none (and no firewall) was left.
   r.calls.length = 0;
   const pass = await m.reconcile();
   assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
-  assert.ok(r.calls.some((c) => c.cmd === 'ip') && r.calls.some((c) => c.cmd === 'nft'));
+  assert.deepEqual(
+    r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+    [],
+  );
   assert.deepEqual(
     pass.added.map((t) => t.peer),
     ['h2'],
@@ -126,4 +137,52 @@ test('a new network on a bridge no settled tunnel was on: read back first (it ma
   r.calls.length = 0;
   await m.apply(specOf(2, ['h1', 'h2']));
   assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
+});
+
+test('a kernel tunnel left behind: the periodic pass reads the kernel until it is gone, then OVS only', async () => {
+  let links = LEFTOVER;
+  let refuse = true;
+  const { r, m } = mesher(
+    () => false,
+    () => links,
+    () => refuse,
+  );
+  // An OVS-only spec; the device an earlier bridge network left cannot be deleted yet (the fake refuses).
+  const first = await m.apply(specOf(1, ['h1', 'h2']));
+  assert.deepEqual(
+    first.errors.map((e) => e.network),
+    ['green'],
+  );
+  const deletes = () => r.calls.filter((c) => c.cmd === 'ip' && c.args.includes('del') && c.args.includes('fvold'));
+  assert.equal(deletes().length, 1);
+
+  // Not clean: the next periodic pass reads the kernel again and this time deletes the device.
+  refuse = false;
+  r.calls.length = 0;
+  const again = await m.reconcile();
+  assert.deepEqual([deletes().length, again.errors], [1, []]);
+  links = '[]';
+  // That pass found nothing left: the next ones read OVS only.
+  for (let i = 0; i < 2; i++) {
+    r.calls.length = 0;
+    await m.reconcile();
+    assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
+    assert.deepEqual(
+      r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+      [],
+    );
+  }
+});
+
+test('a spec with a Linux-bridge network: every periodic pass reads the kernel', async () => {
+  const { r, m } = mesher();
+  const nets = [
+    { name: 'green', kind: 'bridge' as const, encap: 'vxlan' as const, key: 7, bridge: 'brg', members: ['h1', 'h2'] },
+  ];
+  await m.apply({ generation: 1, networks: planMesh(hosts, nets)[0]!.networks });
+  for (let i = 0; i < 2; i++) {
+    r.calls.length = 0;
+    await m.reconcile();
+    assert.ok(r.calls.some((c) => c.cmd === 'ip' && c.args[0] === '-json'));
+  }
 });
