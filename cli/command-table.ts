@@ -4,7 +4,7 @@
 // not in this table, all of them are (help lists every command, and commander suggests the near
 // miss for a typo). test/unit/command-table.test.ts checks that each entry registers exactly
 // what the full registration has under that name.
-import type { CommandModule } from './program.js';
+import type { CommandModule } from './run-action.js';
 import { commandWord } from './command-word.js';
 import * as agent from './commands/agent.js';
 import * as attach from './commands/attach.js';

@@ -8,7 +8,7 @@ import * as detach from './commands/detach.js';
 import * as ls from './commands/ls.js';
 import { parseFastLine, type FastGrammar } from './fast-parse.js';
 import { OUTPUT_KINDS, outputOptions, type OutputKind } from './output/format.js';
-import { GLOBAL_OPTIONS, type CommandModule } from './program.js';
+import { GLOBAL_OPTIONS, type CommandModule } from './run-action.js';
 
 /** The commands this bundle serves, with the modules that register them (as in cli/command-table.ts). */
 export const FAST_COMMANDS: Readonly<Record<string, readonly CommandModule[]>> = {

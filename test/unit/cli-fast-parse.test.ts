@@ -10,7 +10,8 @@ import * as detach from '../../cli/commands/detach.js';
 import * as ls from '../../cli/commands/ls.js';
 import { FAST_ACTIONS } from '../../cli/fast-commands.js';
 import { parseFastLine, type FastLine } from '../../cli/fast-parse.js';
-import { buildProgram, GLOBAL_OPTIONS } from '../../cli/program.js';
+import { buildProgram } from '../../cli/program.js';
+import { GLOBAL_OPTIONS } from '../../cli/run-action.js';
 
 /** What commander hands the action for this line, or 'error' when it refuses the line (or prints help). */
 async function viaCommander(args: string[]): Promise<FastLine | 'error'> {
