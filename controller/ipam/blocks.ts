@@ -53,12 +53,16 @@ export function allocateFromBlocks(
   return a;
 }
 
-/** A free address of block `start` inside the range, searched from `from` on and wrapping inside the block. */
+/**
+ * A free address of block `start` (named `name`) inside the range, searched from `from` on and wrapping
+ * inside the block. None: the block is remembered as full (BlockTx.knownFull).
+ */
 function freeInBlock(
   b: BlockTx,
   n: NetworkRecord,
   family: Family,
   start: bigint,
+  name: string,
   r: AddressRange,
   budget: Budget,
   from = start,
@@ -71,6 +75,7 @@ function freeInBlock(
     const a = makeAddr(family, v);
     if (!n.gateways.includes(a.text) && b.isFree(n.name, a.text)) return a;
   }
+  if (budget.left > 0) b.markFull(n.name, name); // searched whole
   return undefined;
 }
 
@@ -79,15 +84,17 @@ function fromMine(b: BlockTx, n: NetworkRecord, family: Family, r: AddressRange,
   // freed address is not handed out again at once.
   const last = b.lastGiven.get(`${n.name}/${family}`);
   const hinted = last === undefined ? undefined : blockStart(last);
-  if (hinted !== undefined && b.holder(n.name, blockName(family, hinted)) === b.self) {
-    const a = freeInBlock(b, n, family, hinted, r, budget, last! + 1n);
+  const hintedName = hinted === undefined ? undefined : blockName(family, hinted);
+  if (hintedName && b.holder(n.name, hintedName) === b.self && !b.knownFull(n.name, hintedName)) {
+    const a = freeInBlock(b, n, family, hinted!, hintedName, r, budget, last! + 1n);
     if (a) return a;
   }
   for (const name of b.mine(n.name)) {
+    if (name === hintedName || b.knownFull(n.name, name)) continue;
     const start = tryParseAddr(name.slice(0, name.indexOf('/')));
-    if (!start || start.family !== family || start.value === hinted) continue;
+    if (!start || start.family !== family) continue;
     if (start.value + BLOCK - 1n < r.first || start.value > r.last) continue;
-    const a = freeInBlock(b, n, family, start.value, r, budget);
+    const a = freeInBlock(b, n, family, start.value, name, r, budget);
     if (a) return a;
   }
   return undefined;
@@ -116,8 +123,8 @@ function claimNext(b: BlockTx, n: NetworkRecord, family: Family, r: AddressRange
       if (!inPass(s)) continue;
       budget.left--;
       const name = blockName(family, s);
-      if (b.holder(n.name, name) !== undefined) continue;
-      const a = freeInBlock(b, n, family, s, r, budget);
+      if (b.holder(n.name, name) !== undefined || b.knownFull(n.name, name)) continue;
+      const a = freeInBlock(b, n, family, s, name, r, budget);
       if (!a) continue;
       b.claim(n.name, name);
       n.cursors[String(family)] = a.text;

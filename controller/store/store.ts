@@ -65,6 +65,13 @@ export interface BlockTx {
   isFree(net: string, addr: string): boolean;
   /** Where this controller handed out its last address, per network and family (memory: where to look next). */
   readonly lastGiven: Map<string, bigint>;
+  /**
+   * A block (its name and the range searched in it) was found full: later searches skip it until an
+   * address of its network is freed or the network changes. A hint: it may skip a block that has a
+   * free address again (the whole range is searched before a pool is called exhausted), never give one twice.
+   */
+  knownFull(net: string, block: string): boolean;
+  markFull(net: string, block: string): void;
 }
 
 export interface Store {

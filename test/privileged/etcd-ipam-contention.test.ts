@@ -1,8 +1,9 @@
 // Allocations through several controllers' stores on one etcd (issue 13). Each controller hands
 // out addresses from address blocks it claimed (controller/ipam/blocks.ts): blocks never overlap,
-// a full block moves on to a new one, a pool without an unclaimed block still hands out the free
-// addresses in other controllers' blocks, and a stopped controller's blocks lapse. Allocations never
-// rewrite the network's record (its cursor lives in its own key, written without a compare).
+// a full block moves on to a new one (and is searched again once an address in it is freed), a pool
+// without an unclaimed block still hands out the free addresses in other controllers' blocks, and a
+// stopped controller's blocks lapse. Allocations never rewrite the network's record (its cursor lives
+// in its own key, written without a compare).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
@@ -162,6 +163,23 @@ test('no unclaimed block left: the free addresses of another controller’s bloc
   const held = await blocks(prefix);
   assert.equal(held.get('10.52.0.0/26'), a.controllerId);
   assert.equal(held.get('10.52.0.64/26'), b.controllerId);
+});
+
+test('a full block is skipped until one of its addresses is freed (by any controller), then found again', async () => {
+  // Range .1–.190: three blocks (.1–.63, .64–.127, .128–.190); b only frees.
+  const { stores } = await controllers(2, '10.55.0.0/24', { start: '10.55.0.1', end: '10.55.0.190' });
+  const [a, b] = stores as [EtcdStore, EtcdStore];
+  const got: string[] = [];
+  for (let i = 0; i < 127; i++) got.push(await allocate(a));
+  assert.equal(got[126], '10.55.0.127', 'the first two blocks are full');
+  await b.transact((tx) => tx.releaseAddress('n', '10.55.0.10'));
+  await caughtUp(a, `d/addr/n/${encodeURIComponent('10.55.0.10')}`, false);
+  assert.equal(await allocate(a), '10.55.0.10', 'the freed address of a full block, before a new block');
+  assert.equal(await allocate(a), '10.55.0.128', 'then a new block');
+  await a.transact((tx) => tx.releaseAddress('n', '10.55.0.100'));
+  assert.equal(await allocate(a), '10.55.0.129', 'the block in use first');
+  for (let i = 130; i <= 190; i++) assert.equal(await allocate(a), `10.55.0.${i}`);
+  assert.equal(await allocate(a), '10.55.0.100', 'then the one freed here');
 });
 
 test("a stopped controller's blocks lapse; their addresses stay reserved", async () => {

@@ -66,7 +66,7 @@ export class EtcdStore implements Store, SharedStore {
   private lastRequest: Buffer | undefined;
   private closed = false;
   private readonly onClose: (() => void)[] = [];
-  private readonly blockCtx: BlockContext = { self: this.controllerId, lastGiven: new Map() };
+  private readonly blockCtx: BlockContext = { self: this.controllerId, lastGiven: new Map(), full: new Map() };
   private blockLease: { lease: Lease; id: Promise<string> } | undefined;
   /**
    * Where the time goes (the HA benchmark prints these): decisions answered, transactions committed and
@@ -176,6 +176,7 @@ export class EtcdStore implements Store, SharedStore {
       try {
         r = await this.commit(group);
       } catch (err) {
+        this.blockCtx.full.clear(); // what it found full may count reservations that never committed
         for (const d of batch) d.reject(err);
         return;
       }
@@ -290,6 +291,7 @@ export class EtcdStore implements Store, SharedStore {
     }
     const at = Number(res.header.revision);
     this.stats.conflicts++;
+    this.blockCtx.full.clear(); // what it found full may count reservations that never committed
     reads.forEach(([k, mod], i) => {
       const kv = res.responses[i]?.response_range?.kvs[0];
       if (Number(kv?.mod_revision ?? 0) !== mod) {

@@ -16,6 +16,7 @@ export const NETS = 'd/nets/';
 export const ATTS = 'd/atts/';
 export const TRUST = 'd/trust/';
 export const BLOCKS = 'd/blk/';
+export const ADDRS = 'd/addr/';
 
 export const keys = {
   schema: 'meta/schema',
@@ -24,7 +25,7 @@ export const keys = {
   /** A network's allocation cursors (overlay-tx.ts): outside the record, written without a compare. */
   cursor: (name: string) => `d/cur/${enc(name)}`,
   att: (id: string) => ATTS + enc(id),
-  addr: (net: string, addr: string) => `d/addr/${enc(net)}/${enc(addr)}`,
+  addr: (net: string, addr: string) => `${ADDRS}${enc(net)}/${enc(addr)}`,
   mac: (scope: string, mac: string) => `d/mac/${enc(scope)}/${enc(mac)}`,
   /** A network's address block (`10.30.0.64/26`) and the controller it is affine to (controller/ipam/blocks.ts). */
   block: (net: string, block: string) => `${BLOCKS}${enc(net)}/${enc(block)}`,

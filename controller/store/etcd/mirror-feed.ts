@@ -78,14 +78,16 @@ export class MirrorFeed {
       .startRevision(String(rev + 1))
       .watcher();
     this.watcher = w;
-    const fromWatch = (kv: IKeyValue, v: string | undefined) => {
+    const fromWatch = (kv: IKeyValue, put: boolean) => {
       if (epoch !== this.epoch) return;
       const mod = Number(kv.mod_revision);
-      this.mirror.apply(this.unkey(kv.key), v, mod, true);
+      const k = this.unkey(kv.key);
+      // This controller's own commits were applied when etcd answered them: their echo's value is not decoded.
+      if (this.mirror.isNewer(k, mod)) this.mirror.apply(k, put ? kv.value.toString() : undefined, mod, true);
       this.mirror.watchedTo(mod);
     };
-    w.on('put', (kv) => fromWatch(kv, kv.value.toString()));
-    w.on('delete', (kv) => fromWatch(kv, undefined));
+    w.on('put', (kv) => fromWatch(kv, true));
+    w.on('delete', (kv) => fromWatch(kv, false));
     try {
       await new Promise<void>((resolve, reject) => {
         w.once('connected', () => resolve());

@@ -5,7 +5,7 @@
 // Attachments are indexed by host and network, and their public JSON (`ls --json`) is kept here.
 import type { AttachmentRecord } from '../types.js';
 import { attachmentView } from '../view.js';
-import { ATTS, BLOCKS, HOSTS, NETS, nameOf } from './keys.js';
+import { ADDRS, ATTS, BLOCKS, HOSTS, NETS, nameOf } from './keys.js';
 
 export interface Entry {
   v: string;
@@ -34,6 +34,8 @@ export class Mirror {
   private changes = 0;
   /** Network → its address blocks → the controller each is affine to. */
   private readonly blocks = new Map<string, Map<string, string>>();
+  /** Network → how often one of its addresses was freed or its record changed (blocks known full: overlay-tx.ts). */
+  private readonly frees = new Map<string, number>();
   private readonly listeners: ChangeListener[] = [];
 
   get(key: string): Entry | undefined {
@@ -42,6 +44,11 @@ export class Mirror {
 
   onChange(l: ChangeListener): void {
     this.listeners.push(l);
+  }
+
+  /** Whether a change of `key` at revision `mod` is newer than what is held (apply would take it). */
+  isNewer(key: string, mod: number): boolean {
+    return mod > (this.entries.get(key)?.mod ?? this.tombs.get(key) ?? 0);
   }
 
   /** A value at revision `mod` (undefined: deleted at `mod`); false when what is held is as new or newer. */
@@ -75,6 +82,9 @@ export class Mirror {
     } else if (key.startsWith(NETS)) {
       if (v === undefined) this.netKeys.delete(key);
       else this.netKeys.add(key);
+      this.freed(nameOf(key, NETS));
+    } else if (key.startsWith(ADDRS)) {
+      if (v === undefined) this.freed(decodeURIComponent(key.slice(ADDRS.length, key.indexOf('/', ADDRS.length))));
     } else if (key.startsWith(BLOCKS)) {
       const rest = key.slice(BLOCKS.length);
       const net = decodeURIComponent(rest.slice(0, rest.indexOf('/')));
@@ -102,6 +112,15 @@ export class Mirror {
       addTo(this.byHost, a.host, id);
       addTo(this.byNet, a.net, id);
     }
+  }
+
+  private freed(net: string): void {
+    this.frees.set(net, (this.frees.get(net) ?? 0) + 1);
+  }
+
+  /** Changes whenever an address of the network is freed or its record changes. */
+  freesOf(net: string): number {
+    return this.frees.get(net) ?? 0;
   }
 
   /** The host of an attachment the mirror holds. */

@@ -13,6 +13,8 @@ import type { Mirror } from './mirror.js';
 export interface BlockContext {
   self: string;
   lastGiven: Map<string, bigint>;
+  /** Network → block → the network's free count (Mirror.freesOf) when the block was found full. */
+  full: Map<string, Map<string, number>>;
 }
 
 export class OverlayTx implements Tx {
@@ -233,6 +235,12 @@ export class OverlayTx implements Tx {
         this.put(keys.block(net, block), c.self);
       },
       isFree: (net, addr) => this.peek(keys.addr(net, addr)) === undefined,
+      knownFull: (net, block) => c.full.get(net)?.get(block) === this.m.freesOf(net),
+      markFull: (net, block) => {
+        let m = c.full.get(net);
+        if (!m) c.full.set(net, (m = new Map()));
+        m.set(block, this.m.freesOf(net));
+      },
     };
   }
 
