@@ -2,10 +2,13 @@
 // YAML read with the `yaml` package (positions kept), checked with a strict zod schema, and every
 // mistake reported as FILE:LINE: key, problem, fix (exit 2). Keys are the daemons' flag names
 // (`state-dir`, `ovs-db`), so what `--help` teaches is what the file takes; flags override the file.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { readConfigText } from './config-file-text.js';
 import { FleetnetError } from './errors.js';
+
+export { readConfigText };
 
 export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -129,18 +132,6 @@ export function readConfigFile(o: {
     return { path: undefined, values: {} };
   }
   return { path, values: parseConfigText(readConfigText(path), path, o.schema, o.helpCmd) };
-}
-
-/** A config file's text; a file that cannot be read is bad input (exit 2), named with the fix. */
-export function readConfigText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FleetnetError('invalid', `cannot read config file ${path}`, {
-      cause: err,
-      hint: 'check that it is a readable file',
-    });
-  }
 }
 
 /**

@@ -10,15 +10,16 @@
 //
 // The one-line form of earlier versions (`controller: ADDR:PORT`) is still read, as the controller
 // when no context is chosen. Read with the `yaml` package and checked with zod (common/config-file.ts:
-// FILE:LINE, the key, the fix; exit 2). Loaded only when such a file exists (cli/client/controller-address.ts).
+// FILE:LINE, the key, the fix; exit 2). Loaded only when such a file exists and is not plainly right
+// (cli/client/cli-config-plain.ts reads that one without zod), or to change it.
 import { renameSync, writeFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseConfigText, readConfigText } from '../../common/config-file.js';
 import { FleetnetError } from '../../common/errors.js';
-import { parseControllerList } from '../../common/rpc/controller-addresses.js';
+import { checkAddresses, CONTEXT_NAME, type CliConfig, type CliContext } from './cli-config-plain.js';
 
-const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export { controllersFromFile, type CliConfig, type CliContext } from './cli-config-plain.js';
 
 const ContextSchema = z.strictObject({
   controllers: z.array(z.string().min(1)).min(1, 'give at least one controller ADDR:PORT'),
@@ -52,19 +53,6 @@ const CliConfigSchema = z
     }
   });
 
-export interface CliContext {
-  controllers: string[];
-  description?: string;
-}
-
-export interface CliConfig {
-  path: string;
-  currentContext?: string;
-  contexts: Record<string, CliContext>;
-  /** The single-controller form of earlier versions. */
-  controller?: string;
-}
-
 const HELP = 'see "Configuration files" in the README';
 
 function read(path: string): { text: string; config: CliConfig } {
@@ -74,47 +62,18 @@ function read(path: string): { text: string; config: CliConfig } {
     contexts?: Record<string, CliContext>;
     controller?: string;
   };
-  // every controller address is checked here, so a typo is reported against this file
-  for (const [name, c] of Object.entries(v.contexts ?? {})) {
-    for (const a of c.controllers) parseControllerList(a, `${path}: contexts.${name}.controllers`);
-  }
-  if (v.controller) parseControllerList(v.controller, `${path}: controller`);
-  return {
-    text,
-    config: {
-      path,
-      contexts: v.contexts ?? {},
-      ...(v.currentContext !== undefined ? { currentContext: v.currentContext } : {}),
-      ...(v.controller !== undefined ? { controller: v.controller } : {}),
-    },
+  const config: CliConfig = {
+    path,
+    contexts: v.contexts ?? {},
+    ...(v.currentContext !== undefined ? { currentContext: v.currentContext } : {}),
+    ...(v.controller !== undefined ? { controller: v.controller } : {}),
   };
+  checkAddresses(config);
+  return { text, config };
 }
 
 export function readCliConfig(path: string): CliConfig {
   return read(path).config;
-}
-
-/**
- * The controllers the file chooses: those of `context` (from --context or FLEETNET_CONTEXT) when
- * given, else of the current context, else `controller:`; undefined when it chooses none.
- */
-export function controllersFromFile(
-  cfg: CliConfig,
-  context: { name: string; from: string } | undefined,
-): { addrs: string; from: string } | undefined {
-  const name = context?.name ?? cfg.currentContext;
-  if (name !== undefined) {
-    const c = cfg.contexts[name];
-    if (!c) {
-      const known = Object.keys(cfg.contexts);
-      const from = context?.from ?? 'current-context';
-      throw new FleetnetError('invalid', `context '${name}' (${from}) is not in ${cfg.path}`, {
-        hint: known.length ? `choose one of: ${known.join(', ')}` : 'add it under contexts: in that file',
-      });
-    }
-    return { addrs: c.controllers.join(','), from: `${cfg.path} (context ${name})` };
-  }
-  return cfg.controller ? { addrs: cfg.controller, from: cfg.path } : undefined;
 }
 
 /** Makes `name` the current context, keeping the file's comments and layout; written atomically. */

@@ -55,6 +55,14 @@ export async function loadCliConfig(g: GlobalChoice, env: NodeJS.ProcessEnv = pr
     }
     return undefined;
   }
+  // a plainly right file without zod; anything else from the schema, with its FILE:LINE message
+  const { checkAddresses, plainCliConfig } = await import('./cli-config-plain.js');
+  const { readConfigText } = await import('../../common/config-file-text.js');
+  const plain = plainCliConfig(readConfigText(f.path), f.path);
+  if (plain) {
+    checkAddresses(plain);
+    return plain;
+  }
   const { readCliConfig } = await import('./cli-config.js');
   return readCliConfig(f.path);
 }
@@ -90,7 +98,7 @@ export async function chooseController(
     }
     return undefined;
   }
-  const { controllersFromFile } = await import('./cli-config.js');
+  const { controllersFromFile } = await import('./cli-config-plain.js');
   const c = controllersFromFile(cfg, context);
   return c ? choice(c.addrs, c.from) : undefined;
 }
