@@ -189,6 +189,9 @@ export class GrpcH2Client {
       session.once('error', fail);
       session.once('connect', () => {
         clearTimeout(timer);
+        // A session the peer (or a reset) ended in the same turn is already destroyed here: a failed
+        // connection attempt like any other, never an exception thrown out of the event.
+        if (session.destroyed) return fail(new Error('the connection closed as it opened'));
         session.setLocalWindowSize(RECEIVE_WINDOW);
         session.off('error', fail);
         session.on('error', () => {}); // each stream reports what it lost
