@@ -9,14 +9,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { FrameReader, GrpcH2Client } from '../../cli/client/grpc-h2.js';
-
-/** One gRPC message on the wire: uncompressed flag, 4-byte length, body. */
-function frame(body: Buffer): Buffer {
-  const b = Buffer.alloc(5 + body.length);
-  b.writeUInt32BE(body.length, 1);
-  body.copy(b, 5);
-  return b;
-}
+import { fakeServer, frame } from './grpc-h2-fixture.js';
 
 /** A client of server, listening on a socket in dir; all three gone after the test. */
 async function clientOf(t: TestContext, server: Http2Server, dir: string): Promise<GrpcH2Client> {
@@ -173,114 +166,6 @@ test('hostPort splits HOST:PORT and [V6]:PORT', async () => {
   assert.deepEqual(hostPort('ctl.example', true), { host: 'ctl.example', port: 443 });
 });
 
-/**
- * A node:http2 server on a unix socket: `answer` replies OK with its name; `drop` resets every stream unanswered;
- * `half` sends its reply message and then its connection dies before the status (a controller killed mid-reply).
- */
-async function fakeServer(
-  dir: string,
-  name: string,
-  mode: 'answer' | 'drop' | 'half',
-): Promise<{ addr: string; calls: string[]; close(): void }> {
-  const sock = join(dir, `${name}.sock`);
-  const calls: string[] = [];
-  const server = createServer();
-  server.on('stream', (s: ServerHttp2Stream, h) => {
-    calls.push(String(h[':path']));
-    s.on('error', () => {}); // the dropper's own reset
-    s.on('data', () => {});
-    s.on('end', () => {
-      if (mode === 'drop') return s.close(2); // INTERNAL_ERROR: no status, may have been processed
-      if (mode === 'half') {
-        s.respond({ ':status': 200, 'content-type': 'application/grpc' });
-        s.write(frame(Buffer.from(name)), () => s.session?.destroy());
-        return;
-      }
-      s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-      s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '0' }));
-      s.end(frame(Buffer.from(name)));
-    });
-  });
-  await new Promise<void>((r) => server.listen(sock, r));
-  return { addr: `unix://${sock}`, calls, close: () => server.close() };
-}
-
-test(
-  'GrpcH2Client with several addresses: the first that connects; ' +
-    'a dropped call moves on only when resending is harmless',
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-failover-'));
-    const dropper = await fakeServer(dir, 'dropper', 'drop');
-    const good = await fakeServer(dir, 'good', 'answer');
-    t.after(() => {
-      dropper.close();
-      good.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const nobody = `unix://${join(dir, 'nobody.sock')}`;
-    const read = {
-      path: '/t.S/Read',
-      encode: () => new Uint8Array(0),
-      decode: (b: Uint8Array) => Buffer.from(b).toString(),
-      idempotent: true,
-    };
-    const write = {
-      ...read,
-      path: '/t.S/Write',
-      encode: (_r: { requestId?: string }) => new Uint8Array(0),
-      idempotent: false,
-    };
-
-    // nobody listens at the first address: the request was never sent, so any call moves on
-    const c1 = new GrpcH2Client([nobody, good.addr], 'the controllers');
-    assert.equal(await c1.unary(write, {}, 5000), 'good');
-    assert.equal(await c1.unary(read, {}, 5000), 'good', 'the live connection is kept');
-    c1.close();
-
-    // the first accepts and drops the call: a read moves on, a write without a request id does not
-    const c2 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers');
-    assert.equal(await c2.unary(read, {}, 5000), 'good');
-    c2.close();
-    const c3 = new GrpcH2Client([dropper.addr, good.addr], 'the controllers', {
-      unavailable: (cause) => new FleetnetError('unavailable', 'gone', { cause }),
-    });
-    await assert.rejects(
-      c3.unary(write, {}, 5000),
-      (e: unknown) => e instanceof FleetnetError && e.kind === 'unavailable',
-    );
-    assert.deepEqual(
-      good.calls.filter((p) => p === '/t.S/Write'),
-      ['/t.S/Write'],
-      "only the first client's write reached the good server",
-    );
-    // with a request id, the controller applies it once however often it arrives: it moves on
-    assert.equal(await c3.unary(write, { requestId: 'r-1' }, 5000), 'good');
-    c3.close();
-  },
-);
-
-test('GrpcH2Client: a unary reply from a peer that died before its status: resent when harmless', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-half-'));
-  const half = await fakeServer(dir, 'half', 'half');
-  const good = await fakeServer(dir, 'good', 'answer');
-  t.after(() => {
-    half.close();
-    good.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const decode = (b: Uint8Array) => Buffer.from(b).toString();
-  const read = { path: '/t.S/Read', encode: () => new Uint8Array(0), decode, idempotent: true };
-  const write = { ...read, path: '/t.S/Write', idempotent: false };
-  const gone = { unavailable: (cause: unknown) => new FleetnetError('unavailable', 'gone', { cause }) };
-  const c = new GrpcH2Client([half.addr, good.addr], 'the controllers', gone);
-  assert.equal(await c.unary(read, {}, 5000), 'good', 'the half reply is not taken; the call goes to the next');
-  c.close();
-  const w = new GrpcH2Client([half.addr, good.addr], 'the controllers', gone);
-  await assert.rejects(w.unary(write, {}, 5000), (e: unknown) => e instanceof FleetnetError && e.message === 'gone');
-  w.close();
-  assert.deepEqual(good.calls, ['/t.S/Read'], 'a change without a request id is not sent again');
-});
-
 test(
   'the CLI without a credential, against a controller that wants mutual TLS: ' +
     'says the credential is missing and how to get one',
@@ -384,36 +269,4 @@ test('GrpcH2Client lets a server send a big reply without waiting on window upda
   assert.ok(seen.streamWindow! >= 32 << 20, `stream window ${seen.streamWindow}`);
   assert.ok(seen.connWindow! >= 32 << 20, `connection window ${seen.connWindow}`);
   assert.ok(seen.frame! >= 1 << 20, `max frame ${seen.frame}`);
-});
-
-test('GrpcH2Client: a session destroyed as it connects is a failed attempt (the next address), not a crash', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-destroyed-'));
-  const first = await fakeServer(dir, 'first', 'answer');
-  const good = await fakeServer(dir, 'good', 'answer');
-  t.after(() => {
-    first.close();
-    good.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  // The first session is destroyed by a 'connect' listener that runs before the client's own, as a reset
-  // arriving in the same turn would leave it (seen under load: setLocalWindowSize threw out of the event).
-  const http2 = process.getBuiltinModule('node:http2');
-  const connect = http2.connect;
-  let opened = 0;
-  t.mock.method(http2, 'connect', (...args: Parameters<typeof connect>) => {
-    const s = connect(...args);
-    if (opened++ === 0) s.prependListener('connect', () => s.destroy());
-    return s;
-  });
-  const read = {
-    path: '/t.S/Read',
-    encode: () => new Uint8Array(0),
-    decode: (b: Uint8Array) => Buffer.from(b).toString(),
-    idempotent: true,
-  };
-  const c = new GrpcH2Client([first.addr, good.addr], 'the controllers');
-  t.after(() => c.close());
-  assert.equal(await c.unary(read, {}, 5000), 'good');
-  assert.equal(opened, 2, 'one attempt per address');
-  assert.deepEqual(first.calls, [], 'nothing reached the first address');
 });
