@@ -2,6 +2,7 @@
 // concurrent clients (attaches/s, goal ≥ 300/s, with the agent's and the clients' CPU per attach), then
 // attach p50 onto the bridge holding those ports against an empty bridge (goal ≤ 1.2×). Runs inside the
 // bench namespace, against the agent process lifecycle.ts started; its namespaces go with the bench's prefix.
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { connectAgent, type AgentConn } from '../cli/client/agent.js';
 import { ExecRunner } from '../common/runner.js';
@@ -12,6 +13,56 @@ import { mapLimit, summarize } from './lib/stats.js';
 const sh = new ExecRunner();
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
+interface ThreadCpu {
+  name: string;
+  user: number;
+  sys: number;
+}
+
+/** CPU seconds (user, system) of each thread of `pid`, by thread id, with its name. */
+function threadCpu(pid: number): Map<string, ThreadCpu> {
+  const out = new Map<string, ThreadCpu>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(tid, {
+        name: tid === String(pid) ? 'main' : name,
+        user: Number(rest[11]) / 100,
+        sys: Number(rest[12]) / 100,
+      });
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
+/** The machine's CPU time so far (all CPUs), in seconds: busy (all but idle and iowait) and all. */
+function machineCpu(): { busy: number; all: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: (all - f[3]! - f[4]!) / 100, all: all / 100 };
+}
+
+/** Each thread's CPU ms per attach (user + system) between two snapshots, by thread name, largest first. */
+function threadShares(a: Map<string, ThreadCpu>, b: Map<string, ThreadCpu>, n: number): string {
+  const by = new Map<string, { user: number; sys: number }>();
+  for (const [tid, t] of b) {
+    const e = by.get(t.name) ?? { user: 0, sys: 0 };
+    e.user += t.user - (a.get(tid)?.user ?? 0);
+    e.sys += t.sys - (a.get(tid)?.sys ?? 0);
+    by.set(t.name, e);
+  }
+  const ms = (s: number) => r2((s * 1000) / n);
+  return [...by]
+    .filter(([, e]) => e.user + e.sys > 0)
+    .sort((x, y) => y[1].user + y[1].sys - (x[1].user + x[1].sys))
+    .map(([name, e]) => `${name} ${ms(e.user + e.sys)} (${ms(e.user)} user + ${ms(e.sys)} system)`)
+    .join(', ');
+}
+
 export interface ScaleInput {
   /** The bench's name prefix: the targets are namespaces `PREFIX-tN`. */
   prefix: string;
@@ -20,6 +71,8 @@ export interface ScaleInput {
   conn: AgentConn;
   /** CPU seconds the agent process used so far. */
   agentCpuS: () => number;
+  /** The agent process: its threads' CPU is reported one by one. */
+  agentPid?: number;
   scaleN: number;
   clients: number;
   latN: number;
@@ -36,6 +89,8 @@ export async function scaleStep(
   const clients = Array.from({ length: CLIENTS }, () => connectAgent(socket));
   const each: number[] = [];
   const cpu0 = x.agentCpuS();
+  const threads0 = x.agentPid ? threadCpu(x.agentPid) : undefined;
+  const machine0 = machineCpu();
   const ownCpu0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
@@ -51,6 +106,9 @@ export async function scaleStep(
   );
   const wallMs = performance.now() - t0;
   const cpuMsPerAttach = ((x.agentCpuS() - cpu0) * 1000) / SCALE_N;
+  const machine1 = machineCpu();
+  const threads = x.agentPid && threads0 ? threadShares(threads0, threadCpu(x.agentPid), SCALE_N) : undefined;
+  const busyShare = (machine1.busy - machine0.busy) / (machine1.all - machine0.all);
   const ownCpu = process.cpuUsage(ownCpu0);
   const clientMsPerAttach = (ownCpu.user + ownCpu.system) / 1000 / SCALE_N;
   for (const c of clients) c.close();
@@ -76,7 +134,15 @@ export async function scaleStep(
       'that makes the links (agent/linux/netlink-thread.ts); ' +
       `the ${CLIENTS} clients' process ${r2(clientMsPerAttach)} ms.`,
   );
-  process.stdout.write(`CPU per attach: agent ${r2(cpuMsPerAttach)} ms, clients ${r2(clientMsPerAttach)} ms\n`);
+  notes.push(
+    `During the ${SCALE_N}: the machine's CPUs were ${Math.round(busyShare * 100)}% busy (/proc/stat, every ` +
+      `process); ` +
+      (threads ? `the agent's threads, CPU ms per attach: ${threads}.` : ''),
+  );
+  process.stdout.write(
+    `CPU per attach: agent ${r2(cpuMsPerAttach)} ms, clients ${r2(clientMsPerAttach)} ms; machine ` +
+      `${Math.round(busyShare * 100)}% busy; ${r2(perS)} attaches/s; threads: ${threads ?? '?'}\n`,
+  );
   comparisons.push({
     what: `the 300/s goal / attaches/s from ${CLIENTS} clients`,
     ratio: r2(300 / perS),

@@ -123,6 +123,7 @@ interface AgentProcess {
   stop(): Promise<void>;
   /** CPU seconds the agent used so far, its reaped children's included (/proc/PID/stat). */
   cpuS(): number;
+  pid: number;
 }
 
 /** utime + stime + cutime + cstime of a process, in seconds. */
@@ -161,7 +162,7 @@ async function startAgentProcess(dir: string): Promise<{ agent: AgentProcess; sp
       p.once('exit', () => resolve());
       p.kill('SIGTERM');
     });
-  return { agent: { stop, cpuS: () => cpuSecondsOf(p.pid!) }, spawnedAt };
+  return { agent: { stop, cpuS: () => cpuSecondsOf(p.pid!), pid: p.pid! }, spawnedAt };
 }
 
 async function waitServing(socket: string): Promise<void> {
@@ -290,7 +291,16 @@ async function inner(prefix: string): Promise<void> {
 
     // 3. SCALE_N attaches to netns targets from CLIENTS clients, then attach latency on a full vs an empty bridge.
     await scaleStep(
-      { prefix, socket, conn, agentCpuS: () => agent.cpuS(), scaleN: SCALE_N, clients: CLIENTS, latN: LAT_N },
+      {
+        prefix,
+        socket,
+        conn,
+        agentCpuS: () => agent.cpuS(),
+        agentPid: agent.pid,
+        scaleN: SCALE_N,
+        clients: CLIENTS,
+        latN: LAT_N,
+      },
       { rows, comparisons, notes },
     );
 

@@ -31,7 +31,7 @@ export interface OpHook {
 }
 
 /** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
-const T = { timeout: 10_000 };
+const TIMEOUT_MS = 10_000;
 
 const OPER = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
@@ -51,11 +51,27 @@ const macBuf = (m: string) => Buffer.from(m.replace(/:/g, ''), 'hex');
 /** A batch's operations against one socket, in order; the first failure stops it, as `ip -batch` does. */
 export class Batch {
   private readonly index = new Map<string, number>();
+  /**
+   * Options of every request: the socket's own address goes in each header as given here, read once
+   * (left out, the netlink package asks the socket for it, a getsockname(2), on every request).
+   */
+  private readonly T: { timeout: number; localPort: number };
   constructor(
     private readonly rt: Rtnl,
     private readonly s: RtSocket,
     private readonly netns: string | undefined,
-  ) {}
+  ) {
+    this.T = { timeout: TIMEOUT_MS, localPort: s.socket.socket.address().port };
+  }
+
+  /**
+   * How a request names a link: by its index once this batch knows it, else by name (the kernel looks
+   * a link up by IFLA_IFNAME when the index is 0), which saves the request that would ask for the index.
+   */
+  private linkRef(name: string): { data: { index?: number }; attrs: { ifname?: string } } {
+    const index = this.index.get(name);
+    return index ? { data: { index }, attrs: {} } : { data: {}, attrs: { ifname: name } };
+  }
 
   private buf(data: Parameters<InstanceType<Rtnl['nl']['AttrStream']>['emit']>[0]): Buffer {
     const out = new this.rt.nl.AttrStream();
@@ -66,7 +82,7 @@ export class Batch {
   private async ifindex(name: string): Promise<number> {
     const known = this.index.get(name);
     if (known) return known;
-    const [l] = await this.s.getLink({}, { ifname: name }, T);
+    const [l] = await this.s.getLink({}, { ifname: name }, this.T);
     const i = l?.data.index;
     if (!i) throw new Error(`Cannot find device "${name}"`);
     this.index.set(name, i);
@@ -75,6 +91,7 @@ export class Batch {
 
   async run(op: LinkOp): Promise<unknown[] | undefined> {
     const nl = this.rt.nl;
+    const T = this.T;
     const create = { flags: nl.FlagsNew.CREATE | nl.FlagsNew.EXCL, ...T };
     switch (op.t) {
       case 'veth': {
@@ -119,11 +136,16 @@ export class Batch {
         return undefined;
       }
       case 'set': {
-        const index = await this.ifindex(op.name);
+        // A rename names the link by its index (IFLA_IFNAME is then the new name); otherwise by name.
+        const ref = op.rename ? { data: { index: await this.ifindex(op.name) }, attrs: {} } : this.linkRef(op.name);
         const master = op.master ? await this.ifindex(op.master) : undefined;
         await this.s.setLink(
-          { index, ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}) },
           {
+            ...ref.data,
+            ...(op.up !== undefined ? { flags: op.up ? { up: true } : {}, change: { up: true } } : {}),
+          },
+          {
+            ...ref.attrs,
             ...opt('master', master),
             ...opt('ifalias', op.alias),
             ...opt('ifname', op.rename),
@@ -135,12 +157,13 @@ export class Batch {
         );
         if (op.rename) {
           this.index.delete(op.name);
-          this.index.set(op.rename, index);
+          this.index.set(op.rename, ref.data.index!);
         }
         return undefined;
       }
       case 'del': {
-        await this.s.delLink({ index: await this.ifindex(op.name) }, {}, T);
+        const ref = this.linkRef(op.name);
+        await this.s.delLink(ref.data, ref.attrs, T);
         this.index.delete(op.name);
         return undefined;
       }
@@ -178,13 +201,13 @@ export class Batch {
       case 'addr-show':
         return [await this.show(op.dev)];
       case 'devconf': {
-        const index = await this.ifindex(op.dev);
         if (op.arpNotify) {
+          const ref = this.linkRef(op.dev);
           // RTM_SETLINK, IFLA_AF_SPEC → AF_INET → IFLA_INET_CONF { ARP_NOTIFY: 1 } (net/ipv4/devinet.c).
           const conf = new nl.AttrStream();
           conf.push(IPV4_DEVCONF_ARP_NOTIFY, nl.putU32(1));
           const inet = this.buf(nl.ifla.formatLinkProtocolInfoInet({ conf: Buffer.concat(conf.bufs) }));
-          await this.s.setLink({ index }, { afSpec: new Map([[AF_INET, inet]]) }, T);
+          await this.s.setLink(ref.data, { ...ref.attrs, afSpec: new Map([[AF_INET, inet]]) }, T);
         }
         // The kernel takes no IPv6 devconf over netlink (only the token and the address generation mode).
         const v6 = devconfSettings({ ...op, arpNotify: false });
@@ -207,8 +230,8 @@ export class Batch {
   /** The fields of `ip -json addr show dev X` that the agent reads back. */
   private async show(dev: string): Promise<unknown> {
     const index = await this.ifindex(dev);
-    const [l] = await this.s.getLink({ index }, {}, T);
-    const addrs = await this.s.getAddresses({}, {}, T);
+    const [l] = await this.s.getLink({ index }, {}, this.T);
+    const addrs = await this.s.getAddresses({}, {}, this.T);
     return {
       ifindex: index,
       ifname: l?.attrs.ifname,
