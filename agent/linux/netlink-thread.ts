@@ -14,11 +14,17 @@ import { FleetnetError, type ErrorKind } from '../../common/errors.js';
 import type { LinkOp } from './link-ops.js';
 
 /** A batch for the worker, and what it answers. */
-export interface ThreadRequest {
-  id: number;
-  netns?: string;
-  ops: LinkOp[];
-}
+export type ThreadRequest =
+  | {
+      id: number;
+      netns?: string;
+      ops: LinkOp[];
+    }
+  /** The agent is stopping: finish what is under way and end. */
+  | { close: true };
+
+/** How long a closing worker may take to end by itself before it is terminated. */
+const CLOSE_GRACE_MS = 2000;
 export type ThreadReply =
   | { id: number; rows: unknown[][] }
   | { id: number; error: { kind: ErrorKind; message: string; hint?: string } }
@@ -51,13 +57,16 @@ export function startNetlinkThread(
   onDown: (why: string) => void,
 ): NetlinkThread {
   let worker: Worker | undefined;
+  /** Settles when the worker has ended (by itself, by a crash or terminated). */
+  let ended: Promise<void> = Promise.resolve();
   const pending = new Map<number, { resolve: (rows: unknown[][]) => void; reject: (err: Error) => void }>();
   let next = 1;
   let down: string | undefined;
   const fail = (why: string) => {
-    if (down) return;
-    down = why;
-    onDown(why);
+    if (!down) {
+      down = why;
+      onDown(why);
+    }
     for (const [id, p] of pending) {
       pending.delete(id);
       p.reject(new FleetnetError('failed', `netlink thread: ${why}`));
@@ -79,7 +88,12 @@ export function startNetlinkThread(
       else p.reject(new FleetnetError(m.error.kind, m.error.message, m.error.hint ? { hint: m.error.hint } : {}));
     });
     w.on('error', (err) => fail(err.message));
-    w.on('exit', (code) => fail(`exited (code ${code})`));
+    ended = new Promise((r) =>
+      w.on('exit', (code) => {
+        fail(`exited (code ${code})`);
+        r();
+      }),
+    );
     return w;
   };
   return {
@@ -98,7 +112,15 @@ export function startNetlinkThread(
     },
     async close() {
       down ??= 'closed';
-      await worker?.terminate();
+      const w = worker;
+      if (!w) return;
+      // Asked to end, the worker finishes the batch under way and leaves on its own. Worker.terminate()
+      // is only the fallback: stopping the thread under the netlink addon aborts the whole process
+      // ("terminate called after throwing an instance of 'Napi::Error'").
+      w.postMessage({ close: true } satisfies ThreadRequest);
+      const timer = setTimeout(() => void w.terminate(), CLOSE_GRACE_MS);
+      await ended;
+      clearTimeout(timer);
     },
   };
 }

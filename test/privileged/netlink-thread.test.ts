@@ -1,8 +1,10 @@
 // The agent's netlink thread (agent/linux/netlink-thread.ts): a bridge attach's two batches carried out
 // by the worker (the veth made into the container's namespace, plugged and up; the address added and
 // read back), a failure answered with the in-process path's own message, and a worker that cannot
-// serve (gone, or without its native modules) leaving the batches to the calling thread.
+// serve (gone, or without its native modules) leaving the batches to the calling thread, and a thread
+// closed with the agent: the batches under way answered, the process alive to its own exit.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,4 +128,28 @@ test('a worker that is gone or lacks its modules leaves the batches to the calli
   await b.t.run(hostPath, ops);
   assert.deepEqual(b.seen.down, ['no netlink here']);
   assert.ok(b.seen.inProcess >= 1);
+});
+
+test('closing the thread (the agent stopping) answers the batches under way and never aborts the process', () => {
+  // Worker.terminate() under the netlink addon aborted the process ("terminate called after throwing an
+  // instance of 'Napi::Error'", exit 134) in most runs: so this runs in a process of its own, 8 times.
+  const script = join(tmp, 'close.mts');
+  const THREAD_MODULE = join(process.cwd(), 'agent/linux/netlink-thread.ts');
+  writeFileSync(
+    script,
+    `import { netlinkWorkerFile, startNetlinkThread } from ${JSON.stringify(THREAD_MODULE)};
+    const ops = [{ t: 'addr-show', dev: 'lo' }];
+    let answered = 0;
+    for (let round = 0; round < 8; round++) {
+      const t = startNetlinkThread(netlinkWorkerFile(), async () => { throw new Error('ran in process'); }, () => {});
+      await t.run(undefined, ops);
+      const under = round % 2 ? Array.from({ length: 20 }, () => t.run(undefined, ops).then(() => answered++)) : [];
+      await t.close();
+      await Promise.all(under);
+    }
+    console.log('answered ' + answered);`,
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}: ${r.stderr.slice(-400)}`);
+  assert.equal(r.stdout.trim(), 'answered 80', 'every batch posted before close() was answered by the thread');
 });

@@ -85,7 +85,7 @@ test('GrpcH2Client: a unary reply from a peer that died before its status: resen
   assert.deepEqual(good.calls, ['/t.S/Read'], 'a change without a request id is not sent again');
 });
 
-test('GrpcH2Client: a session destroyed as it connects is a failed attempt (the next address), not a crash', async (t) => {
+test('GrpcH2Client: a session destroyed as it connects is a failed attempt (next address), no crash', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-destroyed-'));
   const first = await fakeServer(dir, 'first', 'answer');
   const good = await fakeServer(dir, 'good', 'answer');
