@@ -4,36 +4,45 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcH2Client } from '../../cli/client/grpc-h2.js';
 import { fakeServer } from './grpc-h2-fixture.js';
+
+/** A read (harmless to resend) and a write (resent only with a request id), answered with the server's name. */
+const READ = {
+  path: '/t.S/Read',
+  encode: () => new Uint8Array(0),
+  decode: (b: Uint8Array) => Buffer.from(b).toString(),
+  idempotent: true,
+};
+const WRITE = {
+  ...READ,
+  path: '/t.S/Write',
+  encode: (_r: { requestId?: string }) => new Uint8Array(0),
+  idempotent: false,
+};
+
+/** A server of `mode` named `name` and a `good` one in a new directory; all gone after the test. */
+async function firstAndGood(t: TestContext, name: string, mode: 'answer' | 'drop' | 'half') {
+  const dir = mkdtempSync(join(tmpdir(), `fn-grpc-h2-${name}-`));
+  const first = await fakeServer(dir, name, mode);
+  const good = await fakeServer(dir, 'good', 'answer');
+  t.after(() => {
+    first.close();
+    good.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, first, good };
+}
 
 test(
   'GrpcH2Client with several addresses: the first that connects; ' +
     'a dropped call moves on only when resending is harmless',
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-failover-'));
-    const dropper = await fakeServer(dir, 'dropper', 'drop');
-    const good = await fakeServer(dir, 'good', 'answer');
-    t.after(() => {
-      dropper.close();
-      good.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const { dir, first: dropper, good } = await firstAndGood(t, 'dropper', 'drop');
     const nobody = `unix://${join(dir, 'nobody.sock')}`;
-    const read = {
-      path: '/t.S/Read',
-      encode: () => new Uint8Array(0),
-      decode: (b: Uint8Array) => Buffer.from(b).toString(),
-      idempotent: true,
-    };
-    const write = {
-      ...read,
-      path: '/t.S/Write',
-      encode: (_r: { requestId?: string }) => new Uint8Array(0),
-      idempotent: false,
-    };
+    const [read, write] = [READ, WRITE];
 
     // nobody listens at the first address: the request was never sent, so any call moves on
     const c1 = new GrpcH2Client([nobody, good.addr], 'the controllers');
@@ -64,17 +73,8 @@ test(
 );
 
 test('GrpcH2Client: a unary reply from a peer that died before its status: resent when harmless', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-half-'));
-  const half = await fakeServer(dir, 'half', 'half');
-  const good = await fakeServer(dir, 'good', 'answer');
-  t.after(() => {
-    half.close();
-    good.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const decode = (b: Uint8Array) => Buffer.from(b).toString();
-  const read = { path: '/t.S/Read', encode: () => new Uint8Array(0), decode, idempotent: true };
-  const write = { ...read, path: '/t.S/Write', idempotent: false };
+  const { first: half, good } = await firstAndGood(t, 'half', 'half');
+  const [read, write] = [READ, { ...READ, path: '/t.S/Write', idempotent: false }];
   const gone = { unavailable: (cause: unknown) => new FleetnetError('unavailable', 'gone', { cause }) };
   const c = new GrpcH2Client([half.addr, good.addr], 'the controllers', gone);
   assert.equal(await c.unary(read, {}, 5000), 'good', 'the half reply is not taken; the call goes to the next');
@@ -86,14 +86,7 @@ test('GrpcH2Client: a unary reply from a peer that died before its status: resen
 });
 
 test('GrpcH2Client: a session destroyed as it connects is a failed attempt (next address), no crash', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fn-grpc-h2-destroyed-'));
-  const first = await fakeServer(dir, 'first', 'answer');
-  const good = await fakeServer(dir, 'good', 'answer');
-  t.after(() => {
-    first.close();
-    good.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { first, good } = await firstAndGood(t, 'first', 'answer');
   // The first session is destroyed by a 'connect' listener that runs before the client's own, as a reset
   // arriving in the same turn would leave it (seen under load: setLocalWindowSize threw out of the event).
   const http2 = process.getBuiltinModule('node:http2');
@@ -104,15 +97,9 @@ test('GrpcH2Client: a session destroyed as it connects is a failed attempt (next
     if (opened++ === 0) s.prependListener('connect', () => s.destroy());
     return s;
   });
-  const read = {
-    path: '/t.S/Read',
-    encode: () => new Uint8Array(0),
-    decode: (b: Uint8Array) => Buffer.from(b).toString(),
-    idempotent: true,
-  };
   const c = new GrpcH2Client([first.addr, good.addr], 'the controllers');
   t.after(() => c.close());
-  assert.equal(await c.unary(read, {}, 5000), 'good');
+  assert.equal(await c.unary(READ, {}, 5000), 'good');
   assert.equal(opened, 2, 'one attempt per address');
   assert.deepEqual(first.calls, [], 'nothing reached the first address');
 });
