@@ -239,7 +239,10 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
         children.set(h.name, child);
         await record(state, child.pid, 'agent', h.name);
       }
-      await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), 30_000, opts.signal)));
+      // All agents start at once and share the machine's CPUs: a big lab on a busy machine needs longer than a small
+      // one. Waiting is safe, as an agent that exits fails the wait at once.
+      const healthMs = Math.max(30_000, lab.hosts.length * 1_000);
+      await allSettledOrThrow(lab.hosts.map((h) => waitAgentHealthy(h, children.get(h.name), healthMs, opts.signal)));
       step(`agents: all ${hosts} answer Health`);
     }
     if (ha.controllers)

@@ -63,20 +63,27 @@ export async function startAgentIn(
         await conn.call(conn.client.health, {}, 1000);
         break;
       } catch (err) {
-        if (i >= 100 || proc.exitCode !== null) throw err;
+        if (i >= 100 || proc.exitCode !== null) {
+          // An agent that never answered is not left behind: it would keep the test process alive.
+          await stopProc(proc, 'SIGKILL');
+          throw err;
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
     }
   } finally {
     conn.close();
   }
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    });
+  const stop = () => stopProc(proc, 'SIGTERM');
   return { socket, stateDir, proc, stop, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function stopProc(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
 }
 
 /** Runs the fleetnet CLI as a user would; never throws on a non-zero exit. */
