@@ -3,9 +3,8 @@
 // mistake reported as FILE:LINE: key, problem, fix (exit 2). Keys are the daemons' flag names
 // (`state-dir`, `ovs-db`), so what `--help` teaches is what the file takes; flags override the file.
 import { existsSync } from 'node:fs';
-import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { readConfigText } from './config-file-text.js';
+import { bad, configIssueError, parseConfigYaml, readConfigText, type ConfigIssue } from './config-file-text.js';
 import { FleetnetError } from './errors.js';
 
 export { readConfigText };
@@ -31,36 +30,6 @@ export interface ConfigFile {
   values: Record<string, unknown>;
 }
 
-function bad(path: string, line: number | undefined, message: string, hint: string): FleetnetError {
-  return new FleetnetError('invalid', `${path}${line ? `:${line}` : ''}: ${message}`, { hint });
-}
-
-function lineOf(doc: Document, lc: LineCounter, keyPath: readonly PropertyKey[], key?: string): number | undefined {
-  // a key that is missing: the line of the nearest mapping that should hold it
-  if (keyPath.length && !doc.hasIn(keyPath as unknown[]))
-    return lineOf(doc, lc, keyPath.slice(0, -1), String(keyPath.at(-1)));
-  const parent = keyPath.length ? doc.getIn(keyPath as unknown[], true) : doc.contents;
-  let node: unknown = parent;
-  if (key !== undefined && isMap(parent))
-    node = parent.items.find((p) => (p.key as { value?: unknown } | null)?.value === key)?.key ?? parent;
-  const range = (node as { range?: [number, number, number] } | null)?.range;
-  return range ? lc.linePos(range[0]).line : undefined;
-}
-
-function nearest(word: string, known: readonly string[]): string | undefined {
-  const dist = (a: string, b: string) => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++)
-        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    return d[a.length]![b.length]!;
-  };
-  const best = known.map((k) => ({ k, d: dist(word, k) })).sort((x, y) => x.d - y.d)[0];
-  return best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? best.k : undefined;
-}
-
 /**
  * Parses and checks YAML text against a file schema (kebab-case keys). `path` names the file in
  * errors. Returns the values with camelCase keys.
@@ -71,47 +40,34 @@ export function parseConfigText(
   schema: z.ZodObject,
   helpCmd: string,
 ): Record<string, unknown> {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const line = e.linePos?.[0].line ?? lc.linePos(e.pos[0]).line;
-    throw bad(
-      path,
-      line,
-      `not valid YAML: ${e.message.split('\n')[0]}`,
-      'fix the YAML syntax there (indentation, quotes, `key: value` pairs)',
-    );
-  }
-  const data: unknown = doc.toJS() ?? {};
+  const y = parseConfigYaml(text, path);
+  const data: unknown = y.doc.toJS() ?? {};
   if (typeof data !== 'object' || Array.isArray(data))
     throw bad(path, 1, 'the file must be a mapping of `key: value` settings', `see ${helpCmd}`);
   const r = schema.safeParse(data);
   if (!r.success) {
     // an unknown key first: a misspelt key also makes the right one look missing
     const issue = r.error.issues.find((i) => i.code === 'unrecognized_keys') ?? r.error.issues[0]!;
-    const known = Object.keys(schema.shape);
-    if (issue.code === 'unrecognized_keys') {
-      const key = issue.keys[0]!;
-      const scope = issue.path.length ? ` under ${issue.path.join('.')}` : '';
-      const near = issue.path.length ? undefined : nearest(key, known);
-      throw bad(
-        path,
-        lineOf(doc, lc, issue.path, key),
-        `unknown key '${key}'${scope}`,
-        near ? `did you mean '${near}'?` : `remove it; known keys: ${known.join(', ')} (${helpCmd})`,
-      );
-    }
-    const key = issue.path.join('.');
-    const missing = issue.code === 'invalid_type' && / received undefined$/.test(issue.message);
-    throw bad(
-      path,
-      lineOf(doc, lc, issue.path),
-      missing ? `key '${key}' is missing` : `key '${key}': ${issue.message}`,
-      missing ? `add '${key}' (${helpCmd})` : `give '${key}' a valid value (${helpCmd})`,
-    );
+    const report: ConfigIssue =
+      issue.code === 'unrecognized_keys'
+        ? { path: issue.path, unknown: { key: issue.keys[0]!, known: keysAt(schema, issue.path) } }
+        : issue.code === 'invalid_type' && / received undefined$/.test(issue.message)
+          ? { path: issue.path, missing: true }
+          : { path: issue.path, message: issue.message };
+    throw configIssueError(y, path, report, helpCmd);
   }
   return Object.fromEntries(Object.entries(r.data as Record<string, unknown>).map(([k, v]) => [camel(k), v]));
+}
+
+/** The keys the object schema at `path` takes (objects nested in optional objects followed; else none). */
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s: z.ZodType | undefined = schema;
+  for (const k of path) {
+    while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+    s = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>)[String(k)] : undefined;
+  }
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
 /**

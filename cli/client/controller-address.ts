@@ -55,15 +55,7 @@ export async function loadCliConfig(g: GlobalChoice, env: NodeJS.ProcessEnv = pr
     }
     return undefined;
   }
-  // a plainly right file without zod; anything else from the schema, with its FILE:LINE message
-  const { checkAddresses, plainCliConfig } = await import('./cli-config-plain.js');
-  const { readConfigText } = await import('../../common/config-file-text.js');
-  const plain = plainCliConfig(readConfigText(f.path), f.path);
-  if (plain) {
-    checkAddresses(plain);
-    return plain;
-  }
-  const { readCliConfig } = await import('./cli-config.js');
+  const { readCliConfig } = await import('./cli-config-check.js');
   return readCliConfig(f.path);
 }
 
@@ -98,7 +90,7 @@ export async function chooseController(
     }
     return undefined;
   }
-  const { controllersFromFile } = await import('./cli-config-plain.js');
+  const { controllersFromFile } = await import('./cli-config-check.js');
   const c = controllersFromFile(cfg, context);
   return c ? choice(c.addrs, c.from) : undefined;
 }
