@@ -6,7 +6,10 @@ import type { Cidr, IpAddr } from '../../common/ip.js';
 import { line } from './ip-line.js';
 
 export type LinkOp =
-  /** A veth pair; the peer is made straight inside `peer.netns` (no move). */
+  /**
+   * A veth pair; the peer is made straight inside `peer.netns` (no move). Both ends are made with one
+   * queue each way (VETH_QUEUES).
+   */
   | {
       t: 'veth';
       name: string;
@@ -72,6 +75,16 @@ export function commandText(op: LinkOp): string {
 
 const opt = (k: string, v: string | number | undefined): (string | number)[] => (v === undefined ? [] : [k, v]);
 
+/**
+ * The queues each end of a veth is made with, each way (`numtxqueues 1 numrxqueues 1`). The kernel's default
+ * allocates one per possible CPU and, the device registered, cuts the queues in use back to one (veth_init_queues),
+ * which removes the extra queues' sysfs entries and waits for an expedited RCU grace period under the RTNL lock:
+ * twice per pair. Made with one, the pair has the same queue in use (rx-0, tx-0) and no cut; what differs is only
+ * the most `ethtool -L` could later raise it to.
+ */
+export const VETH_QUEUES = 1;
+const vethQueues = ['numtxqueues', VETH_QUEUES, 'numrxqueues', VETH_QUEUES];
+
 /** The iproute2 batch line of one operation (what `ip -batch` reads, and what --dry-run prints after `ip`). */
 export function renderOp(op: LinkOp): string {
   switch (op.t) {
@@ -80,6 +93,7 @@ export function renderOp(op: LinkOp): string {
         'link',
         'add',
         op.name,
+        ...vethQueues,
         ...opt('mtu', op.mtu),
         ...opt('address', op.mac),
         'type',
@@ -87,6 +101,7 @@ export function renderOp(op: LinkOp): string {
         'peer',
         'name',
         op.peer.name,
+        ...vethQueues,
         ...opt('mtu', op.peer.mtu),
         ...opt('address', op.peer.mac),
         ...opt('netns', op.peer.netns),

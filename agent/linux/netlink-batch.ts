@@ -4,7 +4,7 @@
 import { closeSync } from 'node:fs';
 import { failed } from '../../common/errors.js';
 import { formatAddr, type IpAddr } from '../../common/ip.js';
-import { commandText, devconfSettings, renderOp, type LinkOp } from './link-ops.js';
+import { commandText, devconfSettings, renderOp, VETH_QUEUES, type LinkOp } from './link-ops.js';
 import type { Rtnl, RtSocket } from './rtnetlink.js';
 
 /** AF_INET in IFLA_AF_SPEC, and IPV4_DEVCONF_ARP_NOTIFY in its IFLA_INET_CONF (linux/ip.h). */
@@ -102,6 +102,8 @@ export class Batch {
             this.buf(
               nl.ifla.formatLinkAttrs({
                 ifname: op.peer.name,
+                numTxQueues: VETH_QUEUES,
+                numRxQueues: VETH_QUEUES,
                 ...opt('mtu', op.peer.mtu),
                 ...opt('address', op.peer.mac ? macBuf(op.peer.mac) : undefined),
                 ...opt('netNsFd', fd),
@@ -115,6 +117,8 @@ export class Batch {
             {},
             {
               ifname: op.name,
+              numTxQueues: VETH_QUEUES,
+              numRxQueues: VETH_QUEUES,
               ...opt('mtu', op.mtu),
               ...opt('address', op.mac ? macBuf(op.mac) : undefined),
               linkinfo,

@@ -26,7 +26,8 @@ test('the operations of a bridge attach render to their iproute2 lines and run o
   const cases: [LinkOp, string][] = [
     [
       vethOp('fnd1a2b3c4eth1', 'eth1', 1400, '02:72:6c:cd:9b:8d', '/proc/42/ns/net'),
-      'link add fnd1a2b3c4eth1 mtu 1400 type veth peer name eth1 mtu 1400 address ' +
+      'link add fnd1a2b3c4eth1 numtxqueues 1 numrxqueues 1 mtu 1400 type veth ' +
+        'peer name eth1 numtxqueues 1 numrxqueues 1 mtu 1400 address ' +
         '02:72:6c:cd:9b:8d netns /proc/42/ns/net',
     ],
     [{ t: 'set', name: 'fnd1', master: 'br-blue', up: true }, 'link set fnd1 master br-blue up'],

@@ -248,7 +248,8 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
       'ip -json -batch - <<< link add brv1 address 86:95:bb:d3:ce:96 type bridge ' +
         '| link set brv1 alias fleetnet:owned | link set brv1 up', // fixed MAC: bridgeMac('brv1')
       'ip -json -batch - <<< link set brv1 type bridge vlan_filtering 1 ' +
-        '| link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net ' +
+        '| link add fn925cadea24ea numtxqueues 1 numrxqueues 1 mtu 1500 type veth ' +
+        'peer name eth1 numtxqueues 1 numrxqueues 1 mtu 1500 netns /proc/4242/ns/net ' +
         '| link set fn925cadea24ea master brv1 addrgenmode none up',
       'bridge -batch - <<< vlan add dev fn925cadea24ea vid 10 pvid untagged | vlan del dev fn925cadea24ea vid 1',
       `${NS} ip -json -batch - <<< addr add 10.1.1.5/24 dev eth1 | link set eth1 addrgenmode none up ` +
@@ -259,7 +260,8 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     req: { hostIf: 'br9', vlan: '20', vlanFiltering: true, trunk: 'up0' },
     argv: [
       'ip -json -batch - <<< link set br9 type bridge vlan_filtering 1 ' +
-        '| link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns /proc/4242/ns/net ' +
+        '| link add fn925cadea24ea numtxqueues 1 numrxqueues 1 mtu 1500 type veth ' +
+        'peer name eth1 numtxqueues 1 numrxqueues 1 mtu 1500 netns /proc/4242/ns/net ' +
         '| link set fn925cadea24ea master br9 addrgenmode none up',
       'bridge -batch - <<< vlan add dev fn925cadea24ea vid 20 pvid untagged | vlan del dev fn925cadea24ea vid 1 ' +
         '| vlan add dev up0 vid 20',
@@ -275,7 +277,8 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
       `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev ` +
         `-- br-set-external-id ovsbr1 fleetnet owned`,
       `${DB} --format=json --columns=name,datapath_type,datapath_id list bridge ovsbr1`,
-      'ip -json -batch - <<< link add fn925cadea24ea mtu 1500 type veth peer name eth1 mtu 1500 netns ' +
+      'ip -json -batch - <<< link add fn925cadea24ea numtxqueues 1 numrxqueues 1 mtu 1500 type veth ' +
+        'peer name eth1 numtxqueues 1 numrxqueues 1 mtu 1500 netns ' +
         '/proc/4242/ns/net | link set fn925cadea24ea addrgenmode none up',
       `${DB} --may-exist add-port ovsbr1 fn925cadea24ea tag=10 ` +
         `-- set port fn925cadea24ea external_ids:fleetnet-attachment=pid:4242/eth1 ` +
