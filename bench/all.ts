@@ -1,9 +1,7 @@
 // Every benchmark in one run, one after the other (never two at once: they share the machine's
 // CPUs), then bench/README.md from their results. A benchmark that fails stops nothing else: its
 // failure is printed and the run exits 1 at the end, with the figures of those that ran.
-//   node --import tsx bench/all.ts [--only NAME,...] [--quick] [--baseline-cli PATH --baseline-label TEXT]
-// --quick: small sizes, to check that every benchmark runs; bench/results is put back as it was
-// afterwards (figures from a quick run are not for the report).
+// Usage: node --import tsx bench/all.ts --help.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +10,31 @@ import { ExecRunner } from '../common/runner.js';
 import { etcdHaResults, etcdLsResults, fleetScaleResults } from './lib/printed-results.js';
 import { writeResults, type Results } from './lib/results.js';
 
-const { values: opt } = parseArgs({
-  options: {
-    only: { type: 'string' },
-    quick: { type: 'boolean', default: false },
-    'baseline-cli': { type: 'string' },
-    'baseline-label': { type: 'string' },
-  },
-});
+const USAGE = `usage: node --import tsx bench/all.ts [--only NAME,...] [--quick]
+                                      [--baseline-cli PATH --baseline-label TEXT]
+  --only NAME,...       run only these benchmarks (in this order)
+  --quick               small sizes, to check that each one runs; bench/results is left as it was
+  --baseline-cli PATH   a build of another commit's CLI (bin/fleetnet.mjs), measured in the same run
+  --baseline-label TEXT how the report names that build
+Run under flock /tmp/fleetnet-bench.lock when anything else may measure at the same time.
+`;
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        only: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        'baseline-cli': { type: 'string' },
+        'baseline-label': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`bench/all: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+const opt = parsed.values;
 const quick = opt.quick;
 const RESULTS = 'bench/results';
 const baseline = opt['baseline-cli']
@@ -64,6 +79,10 @@ const PRINTED: Record<string, [file: string, (j: Record<string, unknown>) => Res
 };
 
 async function main(): Promise<void> {
+  if (opt.help) {
+    process.stdout.write(`${USAGE}benchmarks, in the order they run: ${Object.keys(BENCHES).join(', ')}\n`);
+    return;
+  }
   const names = opt.only ? opt.only.split(',') : Object.keys(BENCHES);
   const unknown = names.filter((n) => !BENCHES[n]);
   if (unknown.length) {
