@@ -34,7 +34,6 @@ async function containerHas(name: string, ifname: string): Promise<boolean> {
   return (await sh.run('docker', ['exec', name, 'ip', 'link', 'show', ifname], { allowFail: true })).code === 0;
 }
 
-/** Polls until cond holds (bounded); the attempt count, not the time, is the bound. */
 before(async () => {
   fleet = await startTestFleet({ hosts: 3, tag: 'f' });
   label = fleet.prefix;
