@@ -119,6 +119,39 @@ function upIn(pid: number, cidr: string): boolean {
   }
 }
 
+/** Step 4: PASS_N full lifecycle passes over every record, timed in process (the agent process stopped). */
+async function passStep(dir: string, rows: ResultRow[]): Promise<void> {
+  const cfg = agentConfig({
+    socket: join(dir, 'inproc.sock'),
+    stateDir: join(dir, 'state'),
+    lifecyclePassMs: 3_600_000,
+    hostName: 'bench',
+    logLevel: 'silent',
+  });
+  const h = await startAgent(cfg, silentLogger());
+  try {
+    // Only the passes asked for from here: no timer, no event-driven pass, no pass re-run after a joined one.
+    await h.lifecycle.stop();
+    await h.lifecycle.fullPass(); // the first one, started with the agent
+    const passes: number[] = [];
+    for (let k = 0; k < PASS_N; k++) {
+      const s = performance.now();
+      await h.lifecycle.fullPass();
+      passes.push(performance.now() - s);
+    }
+    rows.push({
+      name: `one lifecycle pass over ${SCALE_N + REBOOT_N} attachments`,
+      ...summarize(passes),
+      timed:
+        "Lifecycle.fullPass() in process: Docker's container list, each record checked live " +
+        `(sysfs, the namespace), the orphan sweep; ${SCALE_N} netns and ${REBOOT_N} Docker attachments, ` +
+        'nothing to repair',
+    });
+  } finally {
+    await h.stop();
+  }
+}
+
 /** The rows of step 1 (docker start → eth1 up). */
 function startRows(fromReturn: number[], fromCall: number[], rows: ResultRow[], comparisons: Comparison[]): void {
   const ret = summarize(fromReturn);
@@ -312,38 +345,8 @@ async function inner(prefix: string): Promise<void> {
 
     // 4. One full lifecycle pass over every record (SCALE_N netns targets and REBOOT_N containers), in process.
     await agent.stop();
-    const cfg = agentConfig({
-      socket: join(dir, 'inproc.sock'),
-      stateDir: join(dir, 'state'),
-      lifecyclePassMs: 3_600_000,
-      hostName: 'bench',
-      logLevel: 'silent',
-    });
-    const h = await startAgent(cfg, silentLogger());
-    try {
-      // Only the passes asked for from here: no timer, no event-driven pass, no pass re-run after a joined one.
-      await h.lifecycle.stop();
-      await h.lifecycle.fullPass(); // the first one, started with the agent
-      const passes: number[] = [];
-      for (let k = 0; k < PASS_N; k++) {
-        const s = performance.now();
-        await h.lifecycle.fullPass();
-        passes.push(performance.now() - s);
-      }
-      // --pass-n 0 times no pass: no row for it (a summary of nothing would be NaN)
-      if (PASS_N > 0) {
-        rows.push({
-          name: `one lifecycle pass over ${SCALE_N + REBOOT_N} attachments`,
-          ...summarize(passes),
-          timed:
-            "Lifecycle.fullPass() in process: Docker's container list, each record checked live " +
-            `(sysfs, the namespace), the orphan sweep; ${SCALE_N} netns and ${REBOOT_N} Docker attachments, ` +
-            'nothing to repair',
-        });
-      }
-    } finally {
-      await h.stop();
-    }
+    // --pass-n 0 skips this step: no in-process agent, no rows (a summary of no passes would be NaN)
+    if (PASS_N > 0) await passStep(dir, rows);
     notes.push(
       `Sizes: ${START_N} starts, ${REBOOT_N} attachments rebooted, ` +
         `${SCALE_N} attaches from ${CLIENTS} clients, ${LAT_N} interleaved latency pairs, ${PASS_N} passes.`,
