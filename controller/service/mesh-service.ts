@@ -41,10 +41,26 @@ function requestHosts(r: MeshMemberRequest): string[] {
 }
 
 /**
- * One store decision for every host named, then each member whose tunnels change is pushed once. With
- * waitUpMs each member's agent is then asked for its tunnels of the network (answering once they are up)
- * as soon as its own push is answered, not after the last member's: a join's slowest push (the newcomer's)
- * and the others' waits overlap.
+ * How long the members wait for the joining hosts' pushes to be answered before theirs start anyway (a joining
+ * agent that is down or slow holds the others back no longer than this).
+ */
+export const JOINING_FIRST_MS = 2000;
+
+/** Resolves when every promise has settled or after ms, whichever comes first. */
+function settledOrAfter(ps: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([Promise.allSettled(ps).then(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * One store decision for every host named, then each member whose tunnels change is pushed once. The hosts
+ * joining go first, and the members once the joining hosts have answered (JOINING_FIRST_MS at most): a joining
+ * host has a tunnel to make to every member (the members one each), and it makes them, learns the members'
+ * underlay MACs and turns BFD on while the machine is not also busy with every member's change; a member then
+ * makes its one port and its BFD session's first packet finds the joining host's session already listening.
+ * With waitUpMs each member's agent is then asked for its tunnels of the network (answering once they are up)
+ * as soon as its own push is answered, not after the last member's.
  */
 async function member(
   d: MeshServiceDeps,
@@ -59,16 +75,24 @@ async function member(
   if (res.changed)
     d.log.info({ net: r.network, hosts }, verb === 'add' ? 'hosts joined the mesh' : 'hosts left the mesh');
   const count = await d.store.read((tx) => tx.countAttachments({ net: r.network }));
-  // The hosts joining go first: each has a tunnel to make to every member, the members one each.
   const joining = verb === 'add' ? res.hosts.filter((h) => hosts.includes(h)) : [];
-  const order = [...joining, ...res.hosts.filter((h) => !joining.includes(h))];
+  const others = res.hosts.filter((h) => !joining.includes(h));
+  const pushes = new Map<string, Promise<HostMeshState>>();
+  const pushNow = (h: string) =>
+    pushes.set(
+      h,
+      m.push([h]).then(([st]) => st!),
+    );
+  joining.forEach(pushNow);
+  if (joining.length && others.length) await settledOrAfter([...pushes.values()], JOINING_FIRST_MS);
+  others.forEach(pushNow);
   const members = new Set(res.network.mesh?.members ?? []);
   const tunnels = new Map<string, HostTunnels>();
   const states = await Promise.all(
-    order.map(async (h) => {
-      const [st] = await m.push([h]);
+    res.hosts.map(async (h) => {
+      const st = await pushes.get(h)!;
       if (waitUpMs && members.has(h)) tunnels.set(h, await m.hostStatus(h, r.network, { waitUpMs, signal }));
-      return st!;
+      return st;
     }),
   );
   const byHost = new Map(states.map((s) => [s.host, s]));

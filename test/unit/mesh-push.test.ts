@@ -1,6 +1,7 @@
 // The controller's mesh pushes with agents in memory: per host one push in flight and one waiting
 // (N quick changes cost two pushes and the last carries them all), and `fleetnet mesh add/rm` with
-// several hosts: one store change, each member pushed once; an unknown host changes nothing.
+// several hosts: one store change, each member pushed once (the joining hosts first, the members once they
+// answered); an unknown host changes nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
@@ -180,6 +181,58 @@ test('mesh add pushes the joining hosts first; the reply lists the members in or
     res.hosts.map((h) => `${h.host}+${h.added}`),
     ['h1+4', 'h2+2', 'h3+2', 'h4+4', 'h5+2'],
   );
+});
+
+test('mesh add: the members are pushed once the joining host answered, or when it is late, without it', async (t) => {
+  const agents = meshAgents();
+  const started: string[] = [];
+  const held = new Map<string, () => void>();
+  const hold = new Set<string>();
+  const links: MeshLinkFactory = (addr, host) => {
+    const l = agents.links(addr, host);
+    return {
+      ...l,
+      applyMesh: async (spec, ...rest) => {
+        started.push(host);
+        if (hold.has(host)) await new Promise<void>((r) => held.set(host, r));
+        return l.applyMesh(spec, ...rest);
+      },
+    };
+  };
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, links);
+  for (const i of [1, 2, 5, 6])
+    assert.equal((await cli('host', 'add', `h${i}`, '--addr', `10.99.0.${10 + i}`)).code, 0);
+  const net = ['--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'];
+  assert.equal((await cli('net', 'create', 'blue', ...net)).code, 0);
+  assert.equal((await cli('mesh', 'add', 'h1', 'h2', '--net', 'blue')).code, 0);
+  // h5 joins: while its agent works, h1 and h2 are not pushed; once it answers, they are.
+  started.length = 0;
+  hold.add('h5');
+  const join = cli('mesh', 'add', 'h5', '--net', 'blue');
+  await until(() => held.has('h5'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(started, ['h5'], 'the members wait for the joining host');
+  hold.delete('h5');
+  held.get('h5')!();
+  assert.equal((await join).code, 0);
+  assert.deepEqual(started.slice(1).sort(), ['h1', 'h2']);
+  assert.deepEqual(
+    [agents.peers('h1'), agents.peers('h5')],
+    [
+      ['h2', 'h5'],
+      ['h1', 'h2'],
+    ],
+  );
+  // h6 joins and its agent does not answer: the members are pushed anyway, after JOINING_FIRST_MS.
+  started.length = 0;
+  hold.add('h6');
+  const join6 = cli('mesh', 'add', 'h6', '--net', 'blue');
+  await until(() => held.has('h6'));
+  for (let i = 0; i < 200 && started.length < 4; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.deepEqual(started.slice(1).sort(), ['h1', 'h2', 'h5'], 'pushed while h6 still had not answered');
+  assert.deepEqual(agents.peers('h1'), ['h2', 'h5', 'h6']);
+  held.get('h6')!();
+  assert.equal((await join6).code, 0);
 });
 
 test('mesh add --wait: each member is asked for its tunnels once its own push is answered, not the last', async (t) => {
