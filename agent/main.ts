@@ -27,6 +27,8 @@ import { OvsCtl } from './ovs/vsctl.js';
 import { probeCapabilities, type Capability } from './linux/capabilities.js';
 import { ipExec, type IpExec } from './linux/ip.js';
 import { netlinkIp } from './linux/ip-netlink.js';
+import { execNeighIo, type NeighIo } from './linux/neigh-io.js';
+import { netlinkNeighIo } from './linux/neigh-netlink.js';
 import { runBatch } from './linux/netlink-batch.js';
 import { netlinkWorkerFile, startNetlinkThread, type NetlinkThread } from './linux/netlink-thread.js';
 import { loadRtnl } from './linux/rtnetlink.js';
@@ -133,6 +135,7 @@ async function startServing(
   });
   const mesher = new Mesher({
     runner,
+    neigh: ipPath.neigh,
     stateDir: cfg.stateDir,
     log: log.child({ part: 'mesh' }),
     ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
@@ -265,14 +268,15 @@ export function cniFleetLink(cfg: AgentConfig, reservations: Reservations, log: 
 
 /**
  * In-process route netlink for the attach path when its native modules load (no exec per attach);
- * `ip -batch` execs otherwise, or when --ip-path exec asks for them.
+ * `ip -batch` execs otherwise, or when --ip-path exec asks for them. The mesh's neighbour work (a
+ * tunnel bridge made on user-space OVS) goes the same way: over netlink on the main thread, or `ip` execs.
  */
 export function chooseIpPath(
   cfg: Pick<AgentConfig, 'ipPath'>,
   runner: Runner,
   log: Logger,
   load: typeof loadRtnl = loadRtnl,
-): { ip: IpExec; capability: Capability; thread?: NetlinkThread } {
+): { ip: IpExec; neigh: () => NeighIo; capability: Capability; thread?: NetlinkThread } {
   const exec = ipExec(runner);
   const rt = cfg.ipPath === 'exec' ? 'not chosen (--ip-path exec)' : load();
   if (typeof rt === 'string') {
@@ -282,7 +286,11 @@ export function chooseIpPath(
         'run the agent from an npm install of fleetnet (node_modules holds netlink and koffi), or pass --ip-path exec',
       );
     if (cfg.ipPath === 'auto') log.warn({ reason: rt }, 'attaches run ip -batch (two execs each)');
-    return { ip: exec, capability: { name: 'netlink', available: false, detail: rt } };
+    return {
+      ip: exec,
+      neigh: () => execNeighIo(runner),
+      capability: { name: 'netlink', available: false, detail: rt },
+    };
   }
   log.debug('attaches use in-process route netlink');
   // Their batches on a thread of their own (netlink-thread.ts), started by the agent (not by this choice).
@@ -296,6 +304,7 @@ export function chooseIpPath(
     : undefined;
   return {
     ip: netlinkIp(rt, exec, thread ? { thread } : {}),
+    neigh: () => netlinkNeighIo(rt),
     ...(thread ? { thread } : {}),
     capability: {
       name: 'netlink',

@@ -13,7 +13,8 @@ const IPV4_DEVCONF_ARP_NOTIFY = 22;
 /** AF_INET6 in IFLA_AF_SPEC. */
 const AF_INET6 = 10;
 
-function addrBytes(a: IpAddr): Buffer {
+/** An address as the kernel's bytes (network order). */
+export function addrBytes(a: IpAddr): Buffer {
   const n = a.family === 4 ? 4 : 16;
   const b = Buffer.alloc(n);
   for (let i = n - 1, v = a.value; i >= 0; i--, v >>= 8n) b[i] = Number(v & 0xffn);
@@ -36,12 +37,13 @@ const TIMEOUT_MS = 10_000;
 const OPER = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
 
-function ntop(family: number, b: Buffer): string {
+/** The kernel's bytes of an address as text (family AF_INET or AF_INET6). */
+export function ntop(family: number, b: Buffer): string {
   if (family === 2) return [...b].join('.');
   return formatAddr(6, BigInt(`0x${b.toString('hex')}`));
 }
 
-function macText(b: Buffer | undefined): string {
+export function macText(b: Buffer | undefined): string {
   return b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : '';
 }
 

@@ -10,6 +10,7 @@ import { FleetnetError, invalid } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { checkTunnel, diffTunnels, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
+import { execNeighIo, type NeighIo } from '../linux/neigh-io.js';
 import { BfdNudge } from './bfd-nudge.js';
 import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels } from './bridge-tunnels.js';
@@ -45,6 +46,8 @@ export interface MeshResult {
 
 export interface MesherOptions {
   runner: Runner;
+  /** Opens this host's neighbour I/O (in-process netlink, or `ip` execs); absent: `ip` execs through runner. */
+  neigh?: () => NeighIo;
   ovsDb?: string;
   stateDir: string;
   log: Logger;
@@ -375,7 +378,8 @@ export class Mesher {
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {
         const made = !state.bridges.has(bridge);
-        await addOvsTunnels(this.ovs, this.o.runner, ts, { bridge, made, log: this.o.log, datapathType: dp });
+        const neigh = this.o.neigh ?? (() => execNeighIo(this.o.runner));
+        await addOvsTunnels(this.ovs, neigh, ts, { bridge, made, log: this.o.log, datapathType: dp });
         state.bridges.add(bridge);
         res.added.push(...ts);
         res.changes++;

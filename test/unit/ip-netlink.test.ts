@@ -104,8 +104,8 @@ test('a batch holding one operation for ip runs whole through ip -batch; netlink
 
 test(
   'the agent picks its ip path: netlink when it loads, else exec with the reason in Capabilities; ' +
-    '--ip-path netlink insists',
-  () => {
+    '--ip-path netlink insists; the mesh neighbour work goes the same way',
+  async () => {
     const log = silentLogger();
     const runner = new FakeRunner();
     const fake = {
@@ -116,6 +116,7 @@ test(
     const auto = chooseIpPath({ ipPath: 'auto' }, runner, log, () => fake);
     assert.deepEqual([auto.capability.name, auto.capability.available], ['netlink', true]);
     assert.ok('inProcess' in auto.ip);
+    assert.throws(() => auto.neigh(), /unused/, 'the neighbour I/O opens netlink sockets');
     const missing = chooseIpPath(
       { ipPath: 'auto' },
       runner,
@@ -129,6 +130,12 @@ test(
     assert.ok(!('inProcess' in missing.ip));
     const exec = chooseIpPath({ ipPath: 'exec' }, runner, log, () => fake);
     assert.deepEqual([exec.capability.available, exec.capability.detail], [false, 'not chosen (--ip-path exec)']);
+    for (const p of [missing, exec]) await p.neigh().addresses();
+    assert.deepEqual(
+      runner.calls.map((c) => `${c.cmd} ${c.args.join(' ')}`),
+      ['ip -json -4 addr show', 'ip -json -4 addr show'],
+      'without netlink, the neighbour I/O runs ip',
+    );
     assert.throws(
       () => chooseIpPath({ ipPath: 'netlink' }, runner, log, () => 'in-process netlink unavailable (x)'),
       (e: unknown) => e instanceof FleetnetError && e.kind === 'unsupported' && /--ip-path exec/.test(e.hint ?? ''),

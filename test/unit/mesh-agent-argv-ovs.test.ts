@@ -200,8 +200,10 @@ describe('mesh pass (FakeRunner)', () => {
     const m = mesher(r, { ovsDb: DB });
     const res = await m.apply(spec);
     const ts = spec.networks[0]!.tunnels;
-    // One transaction: the bridge (absent) and both ports.
+    // One transaction: the bridge (absent) and both ports, BFD off (a user-space bridge made: the underlay
+    // device is looked up meanwhile; this host has none with the address, so no peer is resolved); then BFD on.
     assert.equal(res.changes, 1);
+    const sorted = [...ts].sort((a, b) => a.port.localeCompare(b.port));
     assert.deepEqual(
       r.calls.filter(isWrite).map((c) => c.args),
       [
@@ -216,11 +218,13 @@ describe('mesh pass (FakeRunner)', () => {
           'bridge',
           'ovs-blue',
           'datapath_type=netdev',
-          ...[...ts]
-            .sort((a, b) => a.port.localeCompare(b.port))
-            .flatMap((t) => ['--', ...new OvsTunnels({ runner: r }).addArgs(t).slice(1)]),
+          ...sorted.flatMap((t) => ['--', ...new OvsTunnels({ runner: r }).addArgs(t, undefined, false).slice(1)]),
         ],
       ],
+    );
+    assert.deepEqual(
+      r.calls.filter((c) => c.args.includes('bfd:enable=true')).map((c) => c.args),
+      [new OvsTunnels({ runner: r, ovsDb: DB }).enableBfdArgs(sorted)],
     );
     assert.deepEqual(res.added.map((t) => t.peer).sort(), ['h2', 'h3']);
     listing = ovsListing(['br-phy', 'ovs-blue'], listedPorts(ts));

@@ -1,10 +1,12 @@
 // A host making a user-space (netdev) tunnel bridge: ports with BFD off, the peers resolved by its
-// own kernel (which OVS snoops), then BFD on: the exact commands, through a FakeRunner.
+// own kernel (which OVS snoops), then BFD on: the exact commands of the exec path (`ip` through the
+// Runner, as agents without in-process netlink run it), through a FakeRunner.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import type { Tunnel } from '../../common/mesh.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
+import { execNeighIo } from '../../agent/linux/neigh-io.js';
 import { addOvsTunnels, findUnderlay, resolveLines, resolvePeers } from '../../agent/mesh/tunnel-neigh.js';
 
 const DB = 'unix:/run/x/db.sock';
@@ -53,10 +55,18 @@ const line = (c: RecordedCall) => `${c.cmd} ${c.args.join(' ')}`;
 
 describe('tunnel neighbours before BFD (user-space OVS)', () => {
   it('the underlay device is the one holding the local address; off-link peers and itself are left out', async () => {
-    const u = await findUnderlay(host(), '10.99.0.11', ['10.99.0.12', '10.99.0.11', '10.7.0.5', '10.99.0.12']);
+    const u = await findUnderlay(execNeighIo(host()), '10.99.0.11', [
+      '10.99.0.12',
+      '10.99.0.11',
+      '10.7.0.5',
+      '10.99.0.12',
+    ]);
     assert.deepEqual(u, { dev: 'br-phy', onLink: ['10.99.0.12'] });
-    assert.equal(await findUnderlay(host(), '10.99.0.99', ['10.99.0.12']), undefined);
-    assert.equal(await findUnderlay(host([], { addrs: 'not json' }), '10.99.0.11', ['10.99.0.12']), undefined);
+    assert.equal(await findUnderlay(execNeighIo(host()), '10.99.0.99', ['10.99.0.12']), undefined);
+    assert.equal(
+      await findUnderlay(execNeighIo(host([], { addrs: 'not json' })), '10.99.0.11', ['10.99.0.12']),
+      undefined,
+    );
   });
 
   it('an unknown peer is resolved, a known one probed, a static entry left alone', () => {
@@ -75,7 +85,11 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
   it('a peer that never answers is given up on after the wait, and named', async () => {
     const r = new FakeRunner((c) => (c.args.includes('show') ? { stdout: '[]' } : {}));
     let t = 0;
-    const left = await resolvePeers(r, { dev: 'br-phy', onLink: ['10.99.0.12'] }, { waitMs: 30, now: () => (t += 10) });
+    const left = await resolvePeers(
+      execNeighIo(r),
+      { dev: 'br-phy', onLink: ['10.99.0.12'] },
+      { waitMs: 30, now: () => (t += 10) },
+    );
     assert.deepEqual(left, ['10.99.0.12']);
   });
 
@@ -83,7 +97,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2), tunnel(3)];
-    await addOvsTunnels(ovs, r, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
+    await addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
     const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
@@ -105,25 +119,36 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const r = host([], { vsctlFails: 'bfd:enable=true' });
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2)];
-    await assert.rejects(addOvsTunnels(ovs, r, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }));
+    await assert.rejects(
+      addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }),
+    );
     assert.equal(line(r.calls.at(-1)!), `ovs-vsctl ${ovs.removeArgs(ts).join(' ')}`);
   });
 
-  it('one step as before: a bridge it has, a kernel datapath, or no local device with the address', async () => {
+  it('one step as before: a bridge it has, or a kernel datapath; nothing asked of the neighbours', async () => {
     const ts = [tunnel(2)];
     const cases = [
       { r: host(), o: { bridge: 'ovs-blue', made: false, datapathType: 'netdev' } },
       { r: host(), o: { bridge: 'ovs-blue', made: true, datapathType: 'system' } },
-      { r: host([], { addrs: '[]' }), o: { bridge: 'ovs-blue', made: true, datapathType: 'netdev' } },
     ];
     for (const { r, o } of cases) {
       const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
-      await addOvsTunnels(ovs, r, ts, o);
-      const writes = r.calls.filter((c) => c.cmd === 'ovs-vsctl');
+      await addOvsTunnels(ovs, () => execNeighIo(r), ts, o);
       const make = o.made ? { bridge: o.bridge, datapathType: o.datapathType } : undefined;
-      assert.deepEqual(writes.map(line), [`ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`]);
-      assert.ok(writes[0]!.args.includes('bfd:enable=true'));
-      assert.ok(!r.calls.some((c) => c.args[0] === '-force'));
+      assert.deepEqual(r.calls.map(line), [`ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`]);
+      assert.ok(r.calls[0]!.args.includes('bfd:enable=true'));
     }
+  });
+
+  it('no local device with the address (looked up while the ports are made): BFD on, no peer resolved', async () => {
+    const r = host([], { addrs: '[]' });
+    const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
+    const ts = [tunnel(2)];
+    await addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
+    assert.deepEqual(r.calls.map(line), [
+      'ip -json -4 addr show',
+      `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', datapathType: 'netdev' }, false).join(' ')}`,
+      `ovs-vsctl --db=${DB} --timeout=10 set interface fgport2 bfd:enable=true`,
+    ]);
   });
 });
