@@ -31,8 +31,6 @@ export interface NeighIo {
   neighbours(dev: string): Promise<Map<string, NeighEntry>>;
   /** Has the kernel send one ARP request to each now; an entry it refuses does not stop the others. */
   resolve(dev: string, asks: NeighAsk[]): Promise<void>;
-  /** Waits `ms` before the next look, or less where a change can be heard (in-process netlink). */
-  settle(ms: number): Promise<void>;
   /** Gives back what it holds (netlink sockets). */
   close(): void;
 }
@@ -78,7 +76,6 @@ export function execNeighIo(runner: Runner): NeighIo {
       const input = `${neighLines(dev, asks).join('\n')}\n`;
       await runner.run('ip', ['-force', '-batch', '-'], { input, allowFail: true });
     },
-    settle: (ms) => new Promise((r) => setTimeout(r, ms)),
     close() {},
   };
 }

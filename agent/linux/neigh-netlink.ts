@@ -1,9 +1,7 @@
 // The mesh's neighbour work (neigh-io.ts) in-process over route netlink: the requests `ip` would send
 // (RTM_GETADDR, RTM_GETNEIGH dumps; RTM_NEWNEIGH as `ip neigh replace … use` and `ip neigh change …
-// nud probe` build it), on a socket of this namespace, with no process started. A second socket,
-// subscribed to neighbour changes, wakes a wait for the peers' answers as soon as the kernel records
-// one (the look after it is a dump in-process); it is a socket of its own, so that no notification
-// lands between the parts of a dump. Both are opened on the calling thread and closed by close().
+// nud probe` build it), on a socket of this namespace, with no process started. The socket is opened
+// on the calling thread and closed by close().
 import { tryParseAddr } from '../../common/ip.js';
 import type { NeighEntry, NeighIo } from './neigh-io.js';
 import { addrBytes, macText, ntop } from './netlink-batch.js';
@@ -22,33 +20,14 @@ function stateNames(s: Record<string, unknown> | undefined): string[] {
 
 /**
  * Neighbour work over route netlink in the namespace at `netns` (the agent's own when undefined: the
- * agent lives in its host's namespace; tests give a test host's). Opens its two sockets now.
+ * agent lives in its host's namespace; tests give a test host's). Opens its socket now.
  */
 export function netlinkNeighIo(rt: Rtnl, netns?: string): NeighIo {
   const nl = rt.nl;
   const s = rt.open(netns);
-  let mon: ReturnType<Rtnl['open']>;
-  try {
-    mon = rt.open(netns);
-  } catch (err) {
-    s.socket.close();
-    throw err;
-  }
   // The socket's own address in each header, read once (left out, each request asks the socket for it).
   const T = { timeout: TIMEOUT_MS, localPort: s.socket.socket.address().port };
   const index = new Map<string, number>();
-  /** Neighbour changes heard, and how many of them the last look had seen. */
-  let heard = 0;
-  let seen = 0;
-  let wake: (() => void) | undefined;
-  // ENOBUFS under a burst of changes: a missed wake-up only leaves the wait to its timer.
-  mon.socket.on('error', () => {});
-  mon.addMembership('NEIGH');
-  mon.socket.on('message', (msgs) => {
-    if (!msgs.some((m) => m.type === nl.rt.MessageType.NEWNEIGH)) return;
-    heard++;
-    wake?.();
-  });
 
   const ifindex = async (dev: string): Promise<number | undefined> => {
     const known = index.get(dev);
@@ -80,7 +59,6 @@ export function netlinkNeighIo(rt: Rtnl, netns?: string): NeighIo {
       }
     },
     async neighbours(dev) {
-      seen = heard;
       const out = new Map<string, NeighEntry>();
       const i = await ifindex(dev);
       if (!i) return out;
@@ -115,23 +93,8 @@ export function netlinkNeighIo(rt: Rtnl, netns?: string): NeighIo {
         }),
       );
     },
-    settle(ms) {
-      return new Promise<void>((resolve) => {
-        // A change heard since the last look: look again now.
-        if (heard !== seen) return resolve();
-        const t = setTimeout(done, ms);
-        function done() {
-          clearTimeout(t);
-          wake = undefined;
-          resolve();
-        }
-        wake = done;
-      });
-    },
     close() {
-      wake?.();
       s.socket.close();
-      mon.socket.close();
     },
   };
 }

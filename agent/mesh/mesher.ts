@@ -357,7 +357,7 @@ export class Mesher {
       return;
     }
     const d = diffTunnels(want, state.tunnels);
-    // A port left with BFD off (the agent stopped between its two steps) is added again: the add turns BFD on.
+    // A port with BFD off or set otherwise (an older agent's) is added again: the add sets BFD as this agent does.
     const off = d.keep.filter((t) => state.bfdOff?.has(t.port));
     d.keep = d.keep.filter((t) => !off.includes(t));
     d.add.push(...off);

@@ -47,8 +47,8 @@ export interface OvsMeshState {
   /** Bridges in the database that ovs-vswitchd could not make (no datapath): why, and the fix. */
   broken: Map<string, FleetnetError>;
   /**
-   * Tunnel ports whose BFD is not on (made with BFD off, the switch-on never came) or not as this agent
-   * sets it (another bfd:decay_min_rx, an older agent's port): to be added again.
+   * Tunnel ports whose BFD is not on or not as this agent sets it (an older agent's port: one made with BFD
+   * off whose switch-on never came, another bfd:decay_min_rx): to be added again.
    */
   bfdOff?: Set<string>;
 }
@@ -150,10 +150,9 @@ export class OvsTunnels {
   }
 
   /**
-   * ovs-vsctl commands for one tunnel: the port, its interface settings, BFD (unless bfd is false: then
-   * enableBfd turns it on), protected and fleetnet's marks.
+   * ovs-vsctl commands for one tunnel: the port, its interface settings, BFD, protected and fleetnet's marks.
    */
-  private portCmds(t: Tunnel, bfd = true): string[][] {
+  private portCmds(t: Tunnel): string[][] {
     return [
       ['--may-exist', 'add-port', t.bridge, t.port],
       [
@@ -164,7 +163,7 @@ export class OvsTunnels {
         `options:remote_ip=${t.peerIp}`,
         `options:key=${t.key}`,
         `options:local_ip=${t.localIp}`,
-        ...(bfd ? this.bfdSettings() : []),
+        ...this.bfdSettings(),
       ],
       [
         'set',
@@ -187,30 +186,16 @@ export class OvsTunnels {
    * One ovs-vsctl transaction for a network's missing tunnels (and its bridge when absent): all
    * or nothing, and ovs-vswitchd is waited for once, not once per peer (a joining host adds N-1).
    */
-  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }, bfd = true): string[] {
+  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): string[] {
     const cmds = [
       ...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []),
-      ...[tunnels].flat().flatMap((t) => this.portCmds(t, bfd)),
+      ...[tunnels].flat().flatMap((t) => this.portCmds(t)),
     ];
     return [...this.base(), ...oneTransaction(cmds)];
   }
 
-  async add(
-    tunnels: Tunnel | Tunnel[],
-    makeBridge?: { bridge: string; datapathType?: string },
-    bfd = true,
-  ): Promise<void> {
-    await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge, bfd), { timeoutMs: 15_000 });
-  }
-
-  /** One ovs-vsctl transaction turning BFD on for ports added with bfd false. */
-  enableBfdArgs(tunnels: Pick<Tunnel, 'port'>[]): string[] {
-    const cmds = tunnels.map((t) => ['set', 'interface', t.port, ...this.bfdSettings()]);
-    return [...this.base(), ...oneTransaction(cmds)];
-  }
-
-  async enableBfd(tunnels: Pick<Tunnel, 'port'>[]): Promise<void> {
-    await this.o.runner.run('ovs-vsctl', this.enableBfdArgs(tunnels), { timeoutMs: 15_000 });
+  async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
+    await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge), { timeoutMs: 15_000 });
   }
 
   /** Why a bridge has no datapath (see OvsCtl.datapathProblem), or undefined. */

@@ -76,6 +76,8 @@ export class MeshPusher {
   private readonly slots = new Map<string, PushSlot>();
   /** Per host, the plan (and address) its agent last acknowledged with no error, and when. */
   private readonly acked = new Map<string, { key: string; atMs: number }>();
+  /** Hosts a join holds back until its joining hosts have answered (hold): the periodic push leaves them to it. */
+  private readonly held = new Map<string, number>();
   private lastGeneration = 0;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
@@ -206,7 +208,8 @@ export class MeshPusher {
     if (this.stopped) return;
     try {
       const meshed = await this.o.store.read((tx) => meshedHosts(tx));
-      const states = await this.push([...meshed, ...this.state.keys()], { ifChanged: true });
+      const hosts = [...meshed, ...this.state.keys()].filter((h) => !this.held.has(h));
+      const states = await this.push(hosts, { ifChanged: true });
       for (const s of states) {
         if (meshed.includes(s.host) || !s.generation || s.error) continue;
         this.state.delete(s.host);
@@ -215,6 +218,24 @@ export class MeshPusher {
     } catch (err) {
       if (!this.stopped) this.o.log.warn({ err: describeError(err) }, 'mesh resync failed');
     }
+  }
+
+  /**
+   * Keeps the periodic push off these hosts until the returned release is called: a join pushes its members
+   * itself, once the joining hosts have answered, and a periodic push in between would run ahead of it.
+   */
+  hold(hosts: readonly string[]): () => void {
+    for (const h of hosts) this.held.set(h, (this.held.get(h) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const h of hosts) {
+        const n = (this.held.get(h) ?? 1) - 1;
+        if (n > 0) this.held.set(h, n);
+        else this.held.delete(h);
+      }
+    };
   }
 
   /** Every meshed host gets its plan now and then every resyncMs. */

@@ -83,8 +83,13 @@ async function member(
       h,
       m.push([h]).then(([st]) => st!),
     );
-  joining.forEach(pushNow);
-  if (joining.length && others.length) await settledOrAfter([...pushes.values()], JOINING_FIRST_MS);
+  const release = joining.length && others.length ? m.hold(others) : () => undefined;
+  try {
+    joining.forEach(pushNow);
+    if (joining.length && others.length) await settledOrAfter([...pushes.values()], JOINING_FIRST_MS);
+  } finally {
+    release();
+  }
   others.forEach(pushNow);
   const members = new Set(res.network.mesh?.members ?? []);
   const tunnels = new Map<string, HostTunnels>();

@@ -41,15 +41,11 @@ function meshAgents() {
   return { links, got, waiting, state, peers, count: (host: string) => got.get(host)?.length ?? 0 };
 }
 
-const until = async (ok: () => boolean) => {
-  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(ok());
-};
-
-test('pushes to a host coalesce: one in flight, one waiting that carries every change (no lost update)', async (t) => {
+/** A store with hosts h<i> (agents at 10.99.0.<10+i>) and the OVS network blue, meshed on h1 and h2. */
+async function blueStore(t: Parameters<typeof tempStore>[0], hosts: number[]) {
   const { store } = tempStore(t);
   await store.transact((tx) => {
-    for (const i of [1, 2, 3, 4, 5, 6]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
+    for (const i of hosts) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
     createNetwork(
       tx,
       { name: 'blue', subnets: ['10.1.1.0/24'], kind: 'ovs', bridge: 'ovs-blue', mesh: { encap: 'gre', key: 0 } },
@@ -57,6 +53,16 @@ test('pushes to a host coalesce: one in flight, one waiting that carries every c
     );
     meshAdd(tx, 'blue', ['h1', 'h2']);
   });
+  return store;
+}
+
+const until = async (ok: () => boolean) => {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(ok());
+};
+
+test('pushes to a host coalesce: one in flight, one waiting that carries every change (no lost update)', async (t) => {
+  const store = await blueStore(t, [1, 2, 3, 4, 5, 6]);
   const agents = meshAgents();
   const pusher = new MeshPusher({ store, log: silentLogger(), links: agents.links, resyncMs: 3_600_000 });
   t.after(() => pusher.stop());
@@ -288,16 +294,7 @@ test('mesh add --wait: each member is asked for its tunnels once its own push is
 });
 
 test('the periodic push skips an acknowledged plan, sends a changed one, re-sends after 10 periods', async (t) => {
-  const { store } = tempStore(t);
-  await store.transact((tx) => {
-    for (const i of [1, 2, 3]) addHost(tx, { name: `h${i}`, agentAddr: `10.99.0.${10 + i}:7441` }, 1);
-    createNetwork(
-      tx,
-      { name: 'blue', subnets: ['10.1.1.0/24'], kind: 'ovs', bridge: 'ovs-blue', mesh: { encap: 'gre', key: 0 } },
-      1,
-    );
-    meshAdd(tx, 'blue', ['h1', 'h2']);
-  });
+  const store = await blueStore(t, [1, 2, 3]);
   // Rounds are counted by the pusher's store reads (one per round, one per host it plans).
   let reads = 0;
   const read = store.read.bind(store);
@@ -325,4 +322,19 @@ test('the periodic push skips an acknowledged plan, sends a changed one, re-send
   const before = agents.count('h2');
   nowMs += 10 * 20;
   await until(() => agents.count('h2') === before + 1);
+});
+
+test('a host held for a join is left out of the periodic push until released', async (t) => {
+  const store = await blueStore(t, [1, 2]);
+  const agents = meshAgents();
+  const pusher = new MeshPusher({ store, log: silentLogger(), links: agents.links, resyncMs: 20 });
+  t.after(() => pusher.stop());
+  const release = pusher.hold(['h1']);
+  await pusher.start();
+  await until(() => agents.count('h2') === 1);
+  await new Promise((r) => setTimeout(r, 100)); // five periods
+  assert.equal(agents.count('h1'), 0, 'held: not pushed');
+  release();
+  release(); // a second call changes nothing
+  await until(() => agents.count('h1') === 1);
 });

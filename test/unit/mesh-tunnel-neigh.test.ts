@@ -1,13 +1,13 @@
-// A host making a user-space (netdev) tunnel bridge: ports with BFD off, the peers resolved by its
-// own kernel (which OVS snoops), then BFD on: the exact commands of the exec path (`ip` through the
-// Runner, as agents without in-process netlink run it), through a FakeRunner.
+// A host making a user-space (netdev) tunnel bridge: its ports with BFD on, then its own kernel asked to
+// ARP the on-link peers now (which OVS snoops), not waited for: the exact commands of the exec path (`ip`
+// through the Runner, as agents without in-process netlink run it), through a FakeRunner.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import type { Tunnel } from '../../common/mesh.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { execNeighIo } from '../../agent/linux/neigh-io.js';
-import { addOvsTunnels, findUnderlay, resolveLines, resolvePeers } from '../../agent/mesh/tunnel-neigh.js';
+import { addOvsTunnels, askPeers, findUnderlay, resolveLines } from '../../agent/mesh/tunnel-neigh.js';
 
 const DB = 'unix:/run/x/db.sock';
 const ADDRS = JSON.stringify([
@@ -82,18 +82,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     ]);
   });
 
-  it('a peer that never answers is given up on after the wait, and named', async () => {
-    const r = new FakeRunner((c) => (c.args.includes('show') ? { stdout: '[]' } : {}));
-    let t = 0;
-    const left = await resolvePeers(
-      execNeighIo(r),
-      { dev: 'br-phy', onLink: ['10.99.0.12'] },
-      { waitMs: 30, now: () => (t += 10) },
-    );
-    assert.deepEqual(left, ['10.99.0.12']);
-  });
-
-  it('a bridge it makes: ports with BFD off, the peers resolved, then BFD on in one transaction', async () => {
+  it('a bridge it makes: ports with BFD on in one transaction, then the peers asked for (not waited for)', async () => {
     const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2), tunnel(3)];
@@ -101,28 +90,32 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
-      `ovs-vsctl ${ovs.addArgs(ts, make, false).join(' ')}`,
+      `ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`,
       'ip -json neigh show dev br-phy',
       'ip -force -batch -',
-      'ip -json neigh show dev br-phy',
-      `ovs-vsctl --db=${DB} --timeout=10 set interface fgport2 bfd:enable=true` +
-        ' -- set interface fgport3 bfd:enable=true',
     ]);
-    assert.ok(!ovs.addArgs(ts, make, false).includes('bfd:enable=true'));
+    assert.ok(ovs.addArgs(ts, make).includes('bfd:enable=true'));
     assert.equal(
       r.calls[3]!.input,
       'neigh replace 10.99.0.12 dev br-phy use\nneigh change 10.99.0.13 dev br-phy nud probe\n',
     );
   });
 
-  it('BFD that cannot be turned on takes the new ports away again, and the pass fails', async () => {
-    const r = host([], { vsctlFails: 'bfd:enable=true' });
+  it('ports that cannot be made: the pass fails and nothing is asked of the neighbours', async () => {
+    const r = host([], { vsctlFails: 'add-port' });
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
-    const ts = [tunnel(2)];
     await assert.rejects(
-      addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }),
+      addOvsTunnels(ovs, () => execNeighIo(r), [tunnel(2)], { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }),
     );
-    assert.equal(line(r.calls.at(-1)!), `ovs-vsctl ${ovs.removeArgs(ts).join(' ')}`);
+    assert.ok(!r.calls.some((c) => c.args.includes('neigh')));
+  });
+
+  it('askPeers: an unreadable table means nothing known (each peer resolved afresh); it never throws', async () => {
+    const r = new FakeRunner((c) => (c.args.includes('show') ? { code: 1, stderr: 'boom' } : {}));
+    assert.deepEqual(await askPeers(execNeighIo(r), { dev: 'br-phy', onLink: ['10.99.0.12'] }), ['10.99.0.12']);
+    assert.equal(r.calls.at(-1)!.input, 'neigh replace 10.99.0.12 dev br-phy use\n');
+    const broken = { ...execNeighIo(r), neighbours: () => Promise.reject(new Error('socket gone')) };
+    assert.deepEqual(await askPeers(broken, { dev: 'br-phy', onLink: ['10.99.0.12'] }), []);
   });
 
   it('one step as before: a bridge it has, or a kernel datapath; nothing asked of the neighbours', async () => {
@@ -140,15 +133,14 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     }
   });
 
-  it('no local device with the address (looked up while the ports are made): BFD on, no peer resolved', async () => {
+  it('no local device with the address (looked up while the ports are made): no peer asked for', async () => {
     const r = host([], { addrs: '[]' });
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2)];
     await addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
-      `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', datapathType: 'netdev' }, false).join(' ')}`,
-      `ovs-vsctl --db=${DB} --timeout=10 set interface fgport2 bfd:enable=true`,
+      `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', datapathType: 'netdev' }).join(' ')}`,
     ]);
   });
 });
