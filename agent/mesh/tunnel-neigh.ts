@@ -7,12 +7,12 @@
 // answered (controller/service/mesh-service.ts). The joining host makes its bridge and ports with BFD on
 // in one transaction and then has its own kernel ARP each on-link peer at once (an unknown address is
 // resolved, a known one probed; static entries, permanent or noarp, are left alone), without waiting for
-// the answers: its own first BFD packets have no member port to reach yet, and by the time the members'
-// sessions start, a few hundred ms later, the exchanges have crossed both sides' OVS. Measured on the
-// 50-host lab (bench/etcd-fleet-scale.ts --timeline): with the requests, the newcomer's sessions heard
-// the first member's packets 0-0.2 s after its port appeared (3 runs); without them, 1.0-1.2 s after
-// (2 runs: the next periodic packet). Waiting for the answers first (as before) held the members back
-// 0.1-0.6 s more.
+// the answers (nor its reply for the kernel's acknowledgements): its own first BFD packets have no member
+// port to reach yet, and by the time the members' sessions start, a few hundred ms later, the exchanges
+// have crossed both sides' OVS. Measured on the 50-host lab (bench/etcd-fleet-scale.ts --timeline): with
+// the requests, the newcomer's sessions heard the first member's packets 0-0.2 s after its port appeared
+// (3 runs); without them, 1.0-1.2 s after (2 runs: the next periodic packet). Waiting for the answers
+// first (as before) held the members back 0.1-0.6 s more.
 // The kernel is asked through a NeighIo: `ip` execs through the Runner, or in-process route netlink
 // where the agent has it (agent/linux/neigh-*.ts).
 import type { Logger } from 'pino';
@@ -73,23 +73,38 @@ export async function askPeers(io: NeighIo, u: Underlay, log?: Logger): Promise<
  * Adds a network's missing OVS tunnels in one transaction, BFD on (and the bridge when the pass makes
  * it). When the pass makes a user-space (netdev) bridge, this host's underlay device is looked up
  * meanwhile (it does not depend on the ports), and once the ports exist (OVS snoops ARP only while the
- * datapath has tunnel ports) the on-link peers are asked for (askPeers). A member adding ports to a
- * bridge it has (one per newcomer) asks nothing. `neigh` opens the host's NeighIo (closed here).
+ * datapath has tunnel ports) the on-link peers are asked for (askPeers) in the background: the pass and
+ * its reply do not wait for the kernel's acknowledgements either. `asked` settles when that is done (it
+ * never rejects). A member adding ports to a bridge it has (one per newcomer) asks nothing. `neigh`
+ * opens the host's NeighIo (closed here).
  */
 export async function addOvsTunnels(
   ovs: OvsTunnels,
   neigh: () => NeighIo,
   ts: Tunnel[],
   o: { bridge: string; made: boolean; datapathType?: string | undefined; log?: Logger },
-): Promise<void> {
+): Promise<{ asked: Promise<string[]> }> {
   const make = o.made ? { bridge: o.bridge, ...(o.datapathType ? { datapathType: o.datapathType } : {}) } : undefined;
-  if (make?.datapathType !== 'netdev' || !ts[0]) return ovs.add(ts, make);
+  const none = { asked: Promise.resolve([]) };
+  if (make?.datapathType !== 'netdev' || !ts[0]) return ovs.add(ts, make).then(() => none);
   const io = neigh();
+  let u: Underlay | undefined;
   try {
-    const peers = ts.map((t) => t.peerIp);
-    const [u] = await Promise.all([findUnderlay(io, ts[0].localIp, peers), ovs.add(ts, make)]);
-    if (u) await askPeers(io, u, o.log);
-  } finally {
+    [u] = await Promise.all([
+      findUnderlay(
+        io,
+        ts[0].localIp,
+        ts.map((t) => t.peerIp),
+      ),
+      ovs.add(ts, make),
+    ]);
+  } catch (err) {
     io.close();
+    throw err;
   }
+  if (!u) {
+    io.close();
+    return none;
+  }
+  return { asked: askPeers(io, u, o.log).finally(() => io.close()) };
 }

@@ -86,7 +86,9 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2), tunnel(3)];
-    await addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
+    const o = { bridge: 'ovs-blue', made: true, datapathType: 'netdev' };
+    const { asked } = await addOvsTunnels(ovs, () => execNeighIo(r), ts, o);
+    assert.deepEqual(await asked, ['10.99.0.12', '10.99.0.13']);
     const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
