@@ -4,12 +4,10 @@
 // on the calling thread and closed by close().
 import { tryParseAddr } from '../../common/ip.js';
 import type { NeighEntry, NeighIo } from './neigh-io.js';
-import { addrBytes, macText, ntop } from './netlink-batch.js';
+import { addrBytes, macText, ntop, requestOptions } from './netlink-batch.js';
 import type { Rtnl } from './rtnetlink.js';
 
 const AF_INET = 2;
-/** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
-const TIMEOUT_MS = 10_000;
 
 /** A NeighborState (parsed ndm_state bits) as `ip` names its states. */
 function stateNames(s: Record<string, unknown> | undefined): string[] {
@@ -25,8 +23,7 @@ function stateNames(s: Record<string, unknown> | undefined): string[] {
 export function netlinkNeighIo(rt: Rtnl, netns?: string): NeighIo {
   const nl = rt.nl;
   const s = rt.open(netns);
-  // The socket's own address in each header, read once (left out, each request asks the socket for it).
-  const T = { timeout: TIMEOUT_MS, localPort: s.socket.socket.address().port };
+  const T = requestOptions(s);
   const index = new Map<string, number>();
 
   const ifindex = async (dev: string): Promise<number | undefined> => {

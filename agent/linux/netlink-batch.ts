@@ -34,6 +34,14 @@ export interface OpHook {
 /** Every request gives up after this long (the kernel answers in microseconds; this only bounds a wedged socket). */
 const TIMEOUT_MS = 10_000;
 
+/**
+ * The options of every request on socket `s`: the timeout, and the socket's own address in each header,
+ * read once (left out, each request asks the socket for it).
+ */
+export function requestOptions(s: RtSocket): { timeout: number; localPort: number } {
+  return { timeout: TIMEOUT_MS, localPort: s.socket.socket.address().port };
+}
+
 const OPER = ['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'];
 const SCOPE: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
 
@@ -63,7 +71,7 @@ export class Batch {
     private readonly s: RtSocket,
     private readonly netns: string | undefined,
   ) {
-    this.T = { timeout: TIMEOUT_MS, localPort: s.socket.socket.address().port };
+    this.T = requestOptions(s);
   }
 
   /**

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { contains, networkOf, parseIfAddr, tryParseAddr } from '../../common/ip.js';
 import type { Tunnel } from '../../common/mesh.js';
-import { neighLines, type NeighAsk, type NeighEntry, type NeighIo } from '../linux/neigh-io.js';
+import type { NeighAsk, NeighEntry, NeighIo } from '../linux/neigh-io.js';
 import type { OvsTunnels } from './ovs-tunnels.js';
 
 /** The kernel device holding this host's underlay address, and the peers on its link (the rest go by a gateway). */
@@ -46,11 +46,6 @@ const hasMac = (n: NeighEntry | undefined) =>
 /** What to ask of the kernel for each peer: a static entry is left alone, one with a MAC probed, others resolved. */
 export function resolveAsks(peers: string[], known: Map<string, NeighEntry>): NeighAsk[] {
   return peers.filter((p) => !isStatic(known.get(p))).map((p) => ({ peer: p, known: hasMac(known.get(p)) }));
-}
-
-/** The `ip -batch` lines that make the kernel send one ARP request to each peer now (the exec path's text). */
-export function resolveLines(dev: string, peers: string[], known: Map<string, NeighEntry>): string[] {
-  return neighLines(dev, resolveAsks(peers, known));
 }
 
 /**
@@ -88,16 +83,10 @@ export async function addOvsTunnels(
   const none = { asked: Promise.resolve([]) };
   if (make?.datapathType !== 'netdev' || !ts[0]) return ovs.add(ts, make).then(() => none);
   const io = neigh();
+  const peers = ts.map((t) => t.peerIp);
   let u: Underlay | undefined;
   try {
-    [u] = await Promise.all([
-      findUnderlay(
-        io,
-        ts[0].localIp,
-        ts.map((t) => t.peerIp),
-      ),
-      ovs.add(ts, make),
-    ]);
+    [u] = await Promise.all([findUnderlay(io, ts[0].localIp, peers), ovs.add(ts, make)]);
   } catch (err) {
     io.close();
     throw err;

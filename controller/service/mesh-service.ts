@@ -83,12 +83,14 @@ async function member(
       h,
       m.push([h]).then(([st]) => st!),
     );
-  const release = joining.length && others.length ? m.hold(others) : () => undefined;
-  try {
-    joining.forEach(pushNow);
-    if (joining.length && others.length) await settledOrAfter([...pushes.values()], JOINING_FIRST_MS);
-  } finally {
-    release();
+  joining.forEach(pushNow);
+  if (joining.length && others.length) {
+    const release = m.hold(others);
+    try {
+      await settledOrAfter([...pushes.values()], JOINING_FIRST_MS);
+    } finally {
+      release();
+    }
   }
   others.forEach(pushNow);
   const members = new Set(res.network.mesh?.members ?? []);

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import type { Tunnel } from '../../common/mesh.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
-import { execNeighIo } from '../../agent/linux/neigh-io.js';
-import { addOvsTunnels, askPeers, findUnderlay, resolveLines } from '../../agent/mesh/tunnel-neigh.js';
+import { execNeighIo, neighLines } from '../../agent/linux/neigh-io.js';
+import { addOvsTunnels, askPeers, findUnderlay, resolveAsks } from '../../agent/mesh/tunnel-neigh.js';
 
 const DB = 'unix:/run/x/db.sock';
 const ADDRS = JSON.stringify([
@@ -75,7 +75,8 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
       ['10.99.0.14', { dst: '10.99.0.14', lladdr: '02:00:00:00:00:14', state: ['PERMANENT'] }],
       ['10.99.0.15', { dst: '10.99.0.15', state: ['FAILED'] }],
     ]);
-    assert.deepEqual(resolveLines('br-phy', ['10.99.0.12', '10.99.0.13', '10.99.0.14', '10.99.0.15'], known), [
+    const asks = resolveAsks(['10.99.0.12', '10.99.0.13', '10.99.0.14', '10.99.0.15'], known);
+    assert.deepEqual(neighLines('br-phy', asks), [
       'neigh replace 10.99.0.12 dev br-phy use',
       'neigh change 10.99.0.13 dev br-phy nud probe',
       'neigh replace 10.99.0.15 dev br-phy use',
