@@ -3,7 +3,7 @@
 import { diffTunnels, tunnelId, type Tunnel } from '../../common/mesh.js';
 import { gretapMissing, type BridgeTunnels } from './bridge-tunnels.js';
 import type { FirewallState, MeshFirewall } from './firewall.js';
-import type { MeshNetworkSpec, MeshResult } from './mesher.js';
+import type { MeshNetworkSpec, MeshResult } from './spec.js';
 
 export interface KernelPassParts {
   kernel: BridgeTunnels;

@@ -6,9 +6,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { FleetnetError, invalid } from '../../common/errors.js';
+import { FleetnetError } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
-import { checkTunnel, diffTunnels, type NetworkTunnels, type Tunnel } from '../../common/mesh.js';
+import { diffTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { execNeighIo, type NeighIo } from '../linux/neigh-io.js';
 import { BfdNudge } from './bfd-nudge.js';
@@ -18,31 +18,9 @@ import { MeshFirewall } from './firewall.js';
 import { passKernel } from './kernel-pass.js';
 import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
 import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
+import { checkMeshSpec, type MeshNetworkSpec, type MeshResult, type MeshSpec } from './spec.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
 import { addOvsTunnels } from './tunnel-neigh.js';
-
-export interface MeshNetworkSpec extends NetworkTunnels {
-  /** OVS bridges made by the mesh get this datapath type (e.g. netdev); absent: OVS's default. */
-  datapathType?: string;
-}
-
-export interface MeshSpec {
-  generation: number;
-  networks: MeshNetworkSpec[];
-}
-
-export interface MeshResult {
-  generation: number;
-  added: Tunnel[];
-  removed: Tunnel[];
-  kept: number;
-  /**
-   * Mutating commands run: one per OVS network's additions and one per its removals (one transaction
-   * each), per kernel device made or removed, per flood entry, per firewall replace.
-   */
-  changes: number;
-  errors: { network: string; message: string }[];
-}
 
 export interface MesherOptions {
   runner: Runner;
@@ -77,6 +55,9 @@ export interface StatusQuery {
   signal?: AbortSignal;
 }
 
+/** The periodic pass reads everything back at least every this many + 1 periods (see Mesher.periodicPass). */
+export const WATCHED_PASSES_BETWEEN_READS = 5;
+
 /** With no BFD watch (kernel tunnels, no ovsdb-client), a wait for "up" looks again this often. */
 const WAIT_POLL_MS = 500;
 /** With one, a wait is woken by each change; this only bounds it should a wake-up be missed (the watch restarting). */
@@ -89,34 +70,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 const EMPTY: MeshSpec = { generation: 0, networks: [] };
-
-export function checkMeshSpec(spec: MeshSpec): MeshSpec {
-  if (!Number.isInteger(spec.generation) || spec.generation < 0)
-    throw invalid(`mesh generation ${spec.generation} is not a whole number ≥ 0`);
-  const seen = new Set<string>();
-  for (const n of spec.networks) {
-    if (seen.has(n.network)) throw invalid(`network ${n.network} appears twice in the mesh spec`);
-    seen.add(n.network);
-    if (!Number.isInteger(n.mtu) || n.mtu < 576 || n.mtu > 65535)
-      throw invalid(`network ${n.network}: MTU ${n.mtu} is not 576..65535`);
-    if (n.datapathType !== undefined && !/^[a-z]{1,16}$/.test(n.datapathType))
-      throw invalid(`datapath type '${n.datapathType}' is not a plain word such as netdev or system`);
-    for (const t of n.tunnels) {
-      checkTunnel(t);
-      if (
-        t.network !== n.network ||
-        t.kind !== n.kind ||
-        t.encap !== n.encap ||
-        t.key !== n.key ||
-        t.bridge !== n.bridge ||
-        t.localIp !== n.localIp
-      ) {
-        throw invalid(`tunnel ${t.port} to ${t.peer} does not match its network ${n.network}'s settings`);
-      }
-    }
-  }
-  return spec;
-}
 
 /** Tunnels grouped by network and bridge, in order. */
 function byNetwork(ts: readonly Tunnel[]): Map<string, Tunnel[]> {
@@ -142,6 +95,8 @@ export class Mesher {
    * none can appear meanwhile; a restarted agent starts false (its first pass reads everything).
    */
   private kernelClean = false;
+  /** Periodic passes in a row that stood on the BFD watch (periodicPass). */
+  private watchedPasses = 0;
 
   constructor(private readonly o: MesherOptions) {
     this.ovs = new OvsTunnels({
@@ -217,11 +172,37 @@ export class Mesher {
     return this.queue.run('mesh', () => this.pass());
   }
 
+  /**
+   * The timer's pass: a reconcile, unless the BFD watch shows every wanted port as the last clean pass left it
+   * (each with its interface and a BFD state) and no kernel tunnel is wanted or left; then it reads nothing, up
+   * to WATCHED_PASSES_BETWEEN_READS times in a row. A port deleted by hand is seen at once (its interface row
+   * goes); drift the watch cannot see (a port's options changed by hand) waits for the next full read.
+   */
+  periodicPass(): Promise<MeshResult> {
+    return this.queue.run('mesh', async () => {
+      const kept = this.watchedKept();
+      if (kept === undefined || this.watchedPasses >= WATCHED_PASSES_BETWEEN_READS) {
+        this.watchedPasses = 0;
+        return this.pass();
+      }
+      this.watchedPasses++;
+      return { generation: this.spec.generation, added: [], removed: [], kept, changes: 0, errors: [] };
+    });
+  }
+
+  /** How many tunnels the watch shows as planned, when it can stand in for a pass (see periodicPass). */
+  private watchedKept(): number | undefined {
+    const live = this.liveOvs();
+    if (!live || !this.kernelClean || kernelTunnels(this.spec).length) return undefined;
+    const ports = this.spec.networks.flatMap((n) => n.tunnels);
+    return ports.every((t) => live.bfd.get(t.port)?.state) ? ports.length : undefined;
+  }
+
   /** Periodic passes (errors are logged, the next pass retries). */
   start(resyncMs: number, passNow = true): void {
     this.stop();
     const tick = () => {
-      this.reconcile().catch((err: unknown) =>
+      this.periodicPass().catch((err: unknown) =>
         this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'),
       );
     };
@@ -313,18 +294,20 @@ export class Mesher {
       res.errors.push({ network, message });
       this.o.log.warn({ network, err: message }, 'mesh: network not converged');
     };
-    await this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
     const kernelWant = kernelTunnels(this.spec);
     const kernelSame = settled && sameTunnels(kernelTunnels(settled), kernelWant);
     if (kernelSame) res.kept += kernelWant.length;
-    else if (!kernelWant.length && this.kernelClean) {
-      // Nothing wanted and nothing left at the last read: no ip/bridge/nft read (an OVS-only mesh).
-    } else {
-      this.kernelClean = false;
-      const errors = res.errors.length;
-      await passKernel({ kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap }, nets, res, fail);
-      this.kernelClean = !kernelWant.length && res.errors.length === errors;
-    }
+    // Nothing wanted and nothing left at the last read: no ip/bridge/nft read (an OVS-only mesh).
+    const readKernel = !kernelSame && (kernelWant.length > 0 || !this.kernelClean);
+    // With no kernel tunnel wanted the kernel pass only removes leftovers, which no OVS port depends on: it
+    // runs beside the OVS pass (a joining host's first pass answers after the longer of the two, not their sum).
+    const beside = readKernel && !kernelWant.length;
+    const both = await Promise.allSettled([
+      this.passOvs(nets, res, fail, settledOvs(settled, this.spec)),
+      beside ? this.passKernel(nets, res, fail, kernelWant) : undefined,
+    ]);
+    for (const r of both) if (r.status === 'rejected') throw r.reason;
+    if (readKernel && !beside) await this.passKernel(nets, res, fail, kernelWant);
     if (res.changes > 0)
       this.o.log.info(
         {
@@ -339,6 +322,23 @@ export class Mesher {
     this.lastPass = res;
     if (!res.errors.length) this.settled = this.spec;
     return res;
+  }
+
+  /** The kernel pass; kernelClean says afterwards whether it wanted and left nothing, with no error. */
+  private async passKernel(
+    nets: Map<string, MeshNetworkSpec>,
+    res: MeshResult,
+    fail: (n: string, e: unknown) => void,
+    want: readonly Tunnel[],
+  ): Promise<void> {
+    this.kernelClean = false;
+    let failed = false;
+    const parts = { kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap };
+    await passKernel(parts, nets, res, (n, e) => {
+      failed = true;
+      fail(n, e);
+    });
+    this.kernelClean = !want.length && !failed;
   }
 
   private async passOvs(

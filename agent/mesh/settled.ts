@@ -2,7 +2,7 @@
 // with no error, this host's tunnels are the spec's, so the next spec's difference from it is all
 // there is to do. Only the periodic pass reads everything back (and repairs drift by hand).
 import { diffTunnels, type Tunnel } from '../../common/mesh.js';
-import type { MeshSpec } from './mesher.js';
+import type { MeshSpec } from './spec.js';
 import type { OvsMeshState } from './ovs-tunnels.js';
 
 export const kernelTunnels = (s: MeshSpec): Tunnel[] =>

@@ -7,7 +7,8 @@ import type {
   MeshStatusReply,
   MeshStatusRequest,
 } from '../../proto/gen/fleetnet/v1/agent.js';
-import { checkMeshSpec, type MeshResult, type MeshSpec, type StatusQuery } from '../mesh/mesher.js';
+import type { StatusQuery } from '../mesh/mesher.js';
+import { checkMeshSpec, type MeshResult, type MeshSpec } from '../mesh/spec.js';
 import type { TunnelStatus } from '../mesh/status.js';
 
 export function meshSpecFromProto(m: MeshSpecMsg): MeshSpec {

@@ -149,16 +149,25 @@ function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHos
 }
 
 /**
- * One host's plan (planMesh's entry for it), or an empty one when the host is in no meshed network.
- * Only this host's tunnels are made: a push to each of N hosts costs O(N²) in all, not O(N³).
+ * The plans of the named hosts (planMesh's entries for them; an empty one for a host in no meshed network),
+ * from one check of the input: a push to each of N hosts costs O(N²) in all, not O(N³).
  */
-export function planForHost(host: string, hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): HostPlan {
+export function planHosts(
+  names: readonly string[],
+  hosts: readonly MeshHost[],
+  networks: readonly MeshNetwork[],
+): Map<string, HostPlan> {
   const byName = checkInput(hosts, networks);
-  const self = byName.get(host);
-  if (!self) return { host, networks: [] };
-  return planOf(
-    self,
-    [...networks].sort((a, b) => a.name.localeCompare(b.name)),
-    byName,
+  const sortedNets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
+  return new Map(
+    names.map((host) => {
+      const self = byName.get(host);
+      return [host, self ? planOf(self, sortedNets, byName) : { host, networks: [] }];
+    }),
   );
+}
+
+/** One host's plan (planHosts for one). */
+export function planForHost(host: string, hosts: readonly MeshHost[], networks: readonly MeshNetwork[]): HostPlan {
+  return planHosts([host], hosts, networks).get(host)!;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
-import type { MeshResult } from '../../agent/mesh/mesher.js';
+import type { MeshResult } from '../../agent/mesh/spec.js';
 import { isMeshWrite, MeshFleet, type SimContainer } from '../helpers/mesh-fleet.js';
 import { sh } from '../helpers/netns.js';
 import { newRunId } from '../helpers/docker.js';

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../common/logger.js';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
-import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
+import { Mesher } from '../../agent/mesh/mesher.js';
+import type { MeshSpec } from '../../agent/mesh/spec.js';
 import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
 
 /** The tests' OVS network: GRE key 100 on ovs-blue, meshing h1..h3 unless a test says otherwise. */

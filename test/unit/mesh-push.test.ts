@@ -338,3 +338,27 @@ test('a host held for a join is left out of the periodic push until released', a
   release(); // a second call changes nothing
   await until(() => agents.count('h1') === 1);
 });
+
+test('pushes starting together share one store read, each host its own plan; a later one reads again', async (t) => {
+  const store = await blueStore(t, [1, 2, 3, 4, 5, 6, 7]);
+  await store.transact((tx) => meshAdd(tx, 'blue', ['h3', 'h4', 'h5', 'h6']));
+  let reads = 0;
+  const read = store.read.bind(store);
+  store.read = ((fn: Parameters<typeof read>[0]) => (reads++, read(fn))) as typeof store.read;
+  const agents = meshAgents();
+  const pusher = new MeshPusher({ store, log: silentLogger(), links: agents.links, resyncMs: 3_600_000 });
+  t.after(() => pusher.stop());
+  const all = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+  const states = await pusher.push(all);
+  assert.deepEqual([reads, states.map((s) => s.error)], [1, ['', '', '', '', '', '']]);
+  for (const h of all)
+    assert.deepEqual(
+      agents.peers(h),
+      all.filter((x) => x !== h),
+    );
+  // A change, then a push: read afresh, so the plan carries the change.
+  await store.transact((tx) => meshAdd(tx, 'blue', 'h7'));
+  await pusher.push(['h1']);
+  assert.equal(reads, 2);
+  assert.deepEqual(agents.peers('h1'), ['h2', 'h3', 'h4', 'h5', 'h6', 'h7']);
+});

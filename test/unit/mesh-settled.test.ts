@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
 import { FakeRunner, type RecordedCall } from '../../common/runner.js';
-import { Mesher, type MeshSpec } from '../../agent/mesh/mesher.js';
+import { Mesher } from '../../agent/mesh/mesher.js';
+import type { MeshSpec } from '../../agent/mesh/spec.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { planMesh } from '../../common/mesh/plan.js';
 
@@ -185,4 +186,39 @@ test('a spec with a Linux-bridge network: every periodic pass reads the kernel',
     await m.reconcile();
     assert.ok(r.calls.some((c) => c.cmd === 'ip' && c.args[0] === '-json'));
   }
+});
+
+test('a first pass wanting no kernel tunnel removes the kernel leftovers beside the OVS pass, not after', async () => {
+  const { r, m } = mesher(
+    () => false,
+    () => LEFTOVER,
+  );
+  // OVS's port transaction is held until the kernel's leftover device has been deleted (2 s at most: were the
+  // two parts run in turn, the delete would come only after the add).
+  const order: string[] = [];
+  let deleted!: () => void;
+  const gone = new Promise<void>((resolve) => (deleted = resolve));
+  const run = r.run.bind(r);
+  r.run = async (cmd, args, opts) => {
+    if (cmd === 'ovs-vsctl' && args.includes('add-port'))
+      await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000))]);
+    const res = await run(cmd, args, opts);
+    if (cmd === 'ip' && args.includes('del') && args.includes('fvold')) {
+      order.push('kernel leftover deleted');
+      deleted();
+    }
+    if (cmd === 'ovs-vsctl' && args.includes('add-port')) order.push('ovs port added');
+    return res;
+  };
+  const first = await m.apply(specOf(1, ['h1', 'h2']));
+  assert.deepEqual([first.added.map((t) => t.peer), first.errors], [['h2'], []]);
+  assert.deepEqual(order, ['kernel leftover deleted', 'ovs port added']);
+  // Both parts counted, and nothing left: the periodic pass reads OVS only.
+  assert.equal(first.changes, 2);
+  r.calls.length = 0;
+  await m.reconcile();
+  assert.deepEqual(
+    r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+    [],
+  );
 });
