@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=${1:-proto/gen}
 mkdir -p "$out"
 opts=outputServices=generic-definitions,esModuleInterop=true,importSuffix=.js
-opts+=,env=node,forceLong=number,useDate=false
+opts+=,env=node,forceLong=number,useDate=false,outputJsonMethods=false
 protoc \
   --plugin=protoc-gen-ts_proto=node_modules/.bin/protoc-gen-ts_proto \
   --ts_proto_out="$out" \

@@ -72,53 +72,6 @@ export enum ProbeAgentReply_State {
   UNRECOGNIZED = -1,
 }
 
-export function probeAgentReply_StateFromJSON(object: any): ProbeAgentReply_State {
-  switch (object) {
-    case 0:
-    case "STATE_UNSPECIFIED":
-      return ProbeAgentReply_State.STATE_UNSPECIFIED;
-    case 1:
-    case "ENROLLED":
-      return ProbeAgentReply_State.ENROLLED;
-    case 2:
-    case "NOT_ENROLLED":
-      return ProbeAgentReply_State.NOT_ENROLLED;
-    case 3:
-    case "OPEN":
-      return ProbeAgentReply_State.OPEN;
-    case 4:
-    case "UNREACHABLE":
-      return ProbeAgentReply_State.UNREACHABLE;
-    case 5:
-    case "NO_CA":
-      return ProbeAgentReply_State.NO_CA;
-    case -1:
-    case "UNRECOGNIZED":
-    default:
-      return ProbeAgentReply_State.UNRECOGNIZED;
-  }
-}
-
-export function probeAgentReply_StateToJSON(object: ProbeAgentReply_State): string {
-  switch (object) {
-    case ProbeAgentReply_State.STATE_UNSPECIFIED:
-      return "STATE_UNSPECIFIED";
-    case ProbeAgentReply_State.ENROLLED:
-      return "ENROLLED";
-    case ProbeAgentReply_State.NOT_ENROLLED:
-      return "NOT_ENROLLED";
-    case ProbeAgentReply_State.OPEN:
-      return "OPEN";
-    case ProbeAgentReply_State.UNREACHABLE:
-      return "UNREACHABLE";
-    case ProbeAgentReply_State.NO_CA:
-      return "NO_CA";
-    case ProbeAgentReply_State.UNRECOGNIZED:
-    default:
-      return "UNRECOGNIZED";
-  }
-}
-
 export interface RotateHostCertRequest {
   hostId: string;
   /** empty: the address the host is registered with */
@@ -213,32 +166,6 @@ export const HostTokenRequest: MessageFns<HostTokenRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): HostTokenRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      ttlMs: isSet(object.ttlMs)
-        ? globalThis.Number(object.ttlMs)
-        : isSet(object.ttl_ms)
-        ? globalThis.Number(object.ttl_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: HostTokenRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.ttlMs !== 0) {
-      obj.ttlMs = Math.round(message.ttlMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<HostTokenRequest>, I>>(base?: I): HostTokenRequest {
@@ -341,52 +268,6 @@ export const HostTokenReply: MessageFns<HostTokenReply> = {
     }
   },
 
-  fromJSON(object: any): HostTokenReply {
-    return {
-      token: isSet(object.token) ? globalThis.String(object.token) : "",
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      expiresAtUnixMs: isSet(object.expiresAtUnixMs)
-        ? globalThis.Number(object.expiresAtUnixMs)
-        : isSet(object.expires_at_unix_ms)
-        ? globalThis.Number(object.expires_at_unix_ms)
-        : 0,
-      issuedAtUnixMs: isSet(object.issuedAtUnixMs)
-        ? globalThis.Number(object.issuedAtUnixMs)
-        : isSet(object.issued_at_unix_ms)
-        ? globalThis.Number(object.issued_at_unix_ms)
-        : 0,
-      caPem: isSet(object.caPem)
-        ? globalThis.String(object.caPem)
-        : isSet(object.ca_pem)
-        ? globalThis.String(object.ca_pem)
-        : "",
-    };
-  },
-
-  toJSON(message: HostTokenReply): unknown {
-    const obj: any = {};
-    if (message.token !== "") {
-      obj.token = message.token;
-    }
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.expiresAtUnixMs !== 0) {
-      obj.expiresAtUnixMs = Math.round(message.expiresAtUnixMs);
-    }
-    if (message.issuedAtUnixMs !== 0) {
-      obj.issuedAtUnixMs = Math.round(message.issuedAtUnixMs);
-    }
-    if (message.caPem !== "") {
-      obj.caPem = message.caPem;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<HostTokenReply>, I>>(base?: I): HostTokenReply {
     return HostTokenReply.fromPartial(base ?? ({} as any));
   },
@@ -468,40 +349,6 @@ export const WaitHostEnrolledRequest: MessageFns<WaitHostEnrolledRequest> = {
     }
   },
 
-  fromJSON(object: any): WaitHostEnrolledRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-      timeoutMs: isSet(object.timeoutMs)
-        ? globalThis.Number(object.timeoutMs)
-        : isSet(object.timeout_ms)
-        ? globalThis.Number(object.timeout_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: WaitHostEnrolledRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    if (message.timeoutMs !== 0) {
-      obj.timeoutMs = Math.round(message.timeoutMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<WaitHostEnrolledRequest>, I>>(base?: I): WaitHostEnrolledRequest {
     return WaitHostEnrolledRequest.fromPartial(base ?? ({} as any));
   },
@@ -557,18 +404,6 @@ export const WaitHostEnrolledReply: MessageFns<WaitHostEnrolledReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): WaitHostEnrolledReply {
-    return { serial: isSet(object.serial) ? globalThis.String(object.serial) : "" };
-  },
-
-  toJSON(message: WaitHostEnrolledReply): unknown {
-    const obj: any = {};
-    if (message.serial !== "") {
-      obj.serial = message.serial;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<WaitHostEnrolledReply>, I>>(base?: I): WaitHostEnrolledReply {
@@ -635,32 +470,6 @@ export const ProbeAgentRequest: MessageFns<ProbeAgentRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ProbeAgentRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-    };
-  },
-
-  toJSON(message: ProbeAgentRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ProbeAgentRequest>, I>>(base?: I): ProbeAgentRequest {
@@ -730,24 +539,6 @@ export const ProbeAgentReply: MessageFns<ProbeAgentReply> = {
     }
   },
 
-  fromJSON(object: any): ProbeAgentReply {
-    return {
-      state: isSet(object.state) ? probeAgentReply_StateFromJSON(object.state) : 0,
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-    };
-  },
-
-  toJSON(message: ProbeAgentReply): unknown {
-    const obj: any = {};
-    if (message.state !== 0) {
-      obj.state = probeAgentReply_StateToJSON(message.state);
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ProbeAgentReply>, I>>(base?: I): ProbeAgentReply {
     return ProbeAgentReply.fromPartial(base ?? ({} as any));
   },
@@ -813,32 +604,6 @@ export const RotateHostCertRequest: MessageFns<RotateHostCertRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RotateHostCertRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-    };
-  },
-
-  toJSON(message: RotateHostCertRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RotateHostCertRequest>, I>>(base?: I): RotateHostCertRequest {
@@ -917,40 +682,6 @@ export const RotateHostCertReply: MessageFns<RotateHostCertReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RotateHostCertReply {
-    return {
-      oldSerial: isSet(object.oldSerial)
-        ? globalThis.String(object.oldSerial)
-        : isSet(object.old_serial)
-        ? globalThis.String(object.old_serial)
-        : "",
-      newSerial: isSet(object.newSerial)
-        ? globalThis.String(object.newSerial)
-        : isSet(object.new_serial)
-        ? globalThis.String(object.new_serial)
-        : "",
-      notAfterUnixMs: isSet(object.notAfterUnixMs)
-        ? globalThis.Number(object.notAfterUnixMs)
-        : isSet(object.not_after_unix_ms)
-        ? globalThis.Number(object.not_after_unix_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: RotateHostCertReply): unknown {
-    const obj: any = {};
-    if (message.oldSerial !== "") {
-      obj.oldSerial = message.oldSerial;
-    }
-    if (message.newSerial !== "") {
-      obj.newSerial = message.newSerial;
-    }
-    if (message.notAfterUnixMs !== 0) {
-      obj.notAfterUnixMs = Math.round(message.notAfterUnixMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RotateHostCertReply>, I>>(base?: I): RotateHostCertReply {
@@ -1043,40 +774,6 @@ export const RevokeHostCertsRequest: MessageFns<RevokeHostCertsRequest> = {
     }
   },
 
-  fromJSON(object: any): RevokeHostCertsRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
-      issuedSinceUnixMs: isSet(object.issuedSinceUnixMs)
-        ? globalThis.Number(object.issuedSinceUnixMs)
-        : isSet(object.issued_since_unix_ms)
-        ? globalThis.Number(object.issued_since_unix_ms)
-        : 0,
-      forget: isSet(object.forget) ? globalThis.Boolean(object.forget) : false,
-    };
-  },
-
-  toJSON(message: RevokeHostCertsRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.reason !== "") {
-      obj.reason = message.reason;
-    }
-    if (message.issuedSinceUnixMs !== 0) {
-      obj.issuedSinceUnixMs = Math.round(message.issuedSinceUnixMs);
-    }
-    if (message.forget !== false) {
-      obj.forget = message.forget;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RevokeHostCertsRequest>, I>>(base?: I): RevokeHostCertsRequest {
     return RevokeHostCertsRequest.fromPartial(base ?? ({} as any));
   },
@@ -1146,28 +843,6 @@ export const RevokeHostCertsReply: MessageFns<RevokeHostCertsReply> = {
     }
   },
 
-  fromJSON(object: any): RevokeHostCertsReply {
-    return {
-      serials: globalThis.Array.isArray(object?.serials) ? object.serials.map((e: any) => globalThis.String(e)) : [],
-      hasCa: isSet(object.hasCa)
-        ? globalThis.Boolean(object.hasCa)
-        : isSet(object.has_ca)
-        ? globalThis.Boolean(object.has_ca)
-        : false,
-    };
-  },
-
-  toJSON(message: RevokeHostCertsReply): unknown {
-    const obj: any = {};
-    if (message.serials?.length) {
-      obj.serials = message.serials;
-    }
-    if (message.hasCa !== false) {
-      obj.hasCa = message.hasCa;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RevokeHostCertsReply>, I>>(base?: I): RevokeHostCertsReply {
     return RevokeHostCertsReply.fromPartial(base ?? ({} as any));
   },
@@ -1233,28 +908,6 @@ export const IssueClientCertRequest: MessageFns<IssueClientCertRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): IssueClientCertRequest {
-    return {
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      csrPem: isSet(object.csrPem)
-        ? globalThis.String(object.csrPem)
-        : isSet(object.csr_pem)
-        ? globalThis.String(object.csr_pem)
-        : "",
-    };
-  },
-
-  toJSON(message: IssueClientCertRequest): unknown {
-    const obj: any = {};
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.csrPem !== "") {
-      obj.csrPem = message.csrPem;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<IssueClientCertRequest>, I>>(base?: I): IssueClientCertRequest {
@@ -1344,44 +997,6 @@ export const IssueClientCertReply: MessageFns<IssueClientCertReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): IssueClientCertReply {
-    return {
-      certPem: isSet(object.certPem)
-        ? globalThis.String(object.certPem)
-        : isSet(object.cert_pem)
-        ? globalThis.String(object.cert_pem)
-        : "",
-      caPem: isSet(object.caPem)
-        ? globalThis.String(object.caPem)
-        : isSet(object.ca_pem)
-        ? globalThis.String(object.ca_pem)
-        : "",
-      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
-      notAfterUnixMs: isSet(object.notAfterUnixMs)
-        ? globalThis.Number(object.notAfterUnixMs)
-        : isSet(object.not_after_unix_ms)
-        ? globalThis.Number(object.not_after_unix_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: IssueClientCertReply): unknown {
-    const obj: any = {};
-    if (message.certPem !== "") {
-      obj.certPem = message.certPem;
-    }
-    if (message.caPem !== "") {
-      obj.caPem = message.caPem;
-    }
-    if (message.serial !== "") {
-      obj.serial = message.serial;
-    }
-    if (message.notAfterUnixMs !== 0) {
-      obj.notAfterUnixMs = Math.round(message.notAfterUnixMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<IssueClientCertReply>, I>>(base?: I): IssueClientCertReply {
@@ -1485,15 +1100,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

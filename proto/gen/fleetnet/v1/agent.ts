@@ -387,15 +387,6 @@ export const HealthRequest: MessageFns<HealthRequest> = {
     }
   },
 
-  fromJSON(_: any): HealthRequest {
-    return {};
-  },
-
-  toJSON(_: HealthRequest): unknown {
-    const obj: any = {};
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<HealthRequest>, I>>(base?: I): HealthRequest {
     return HealthRequest.fromPartial(base ?? ({} as any));
   },
@@ -483,36 +474,6 @@ export const HealthReply: MessageFns<HealthReply> = {
     }
   },
 
-  fromJSON(object: any): HealthReply {
-    return {
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
-      version: isSet(object.version) ? globalThis.String(object.version) : "",
-      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : "",
-      uptimeMs: isSet(object.uptimeMs)
-        ? globalThis.Number(object.uptimeMs)
-        : isSet(object.uptime_ms)
-        ? globalThis.Number(object.uptime_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: HealthReply): unknown {
-    const obj: any = {};
-    if (message.status !== "") {
-      obj.status = message.status;
-    }
-    if (message.version !== "") {
-      obj.version = message.version;
-    }
-    if (message.hostname !== "") {
-      obj.hostname = message.hostname;
-    }
-    if (message.uptimeMs !== 0) {
-      obj.uptimeMs = Math.round(message.uptimeMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<HealthReply>, I>>(base?: I): HealthReply {
     return HealthReply.fromPartial(base ?? ({} as any));
   },
@@ -558,15 +519,6 @@ export const CapabilitiesRequest: MessageFns<CapabilitiesRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): CapabilitiesRequest {
-    return {};
-  },
-
-  toJSON(_: CapabilitiesRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CapabilitiesRequest>, I>>(base?: I): CapabilitiesRequest {
@@ -645,28 +597,6 @@ export const Capability: MessageFns<Capability> = {
     }
   },
 
-  fromJSON(object: any): Capability {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-    };
-  },
-
-  toJSON(message: Capability): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.available !== false) {
-      obj.available = message.available;
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Capability>, I>>(base?: I): Capability {
     return Capability.fromPartial(base ?? ({} as any));
   },
@@ -722,22 +652,6 @@ export const CapabilitiesReply: MessageFns<CapabilitiesReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CapabilitiesReply {
-    return {
-      capabilities: globalThis.Array.isArray(object?.capabilities)
-        ? object.capabilities.map((e: any) => Capability.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: CapabilitiesReply): unknown {
-    const obj: any = {};
-    if (message.capabilities?.length) {
-      obj.capabilities = message.capabilities.map((e) => Capability.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CapabilitiesReply>, I>>(base?: I): CapabilitiesReply {
@@ -804,24 +718,6 @@ export const Target: MessageFns<Target> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Target {
-    return {
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Target): unknown {
-    const obj: any = {};
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Target>, I>>(base?: I): Target {
@@ -902,28 +798,6 @@ export const AddressSpec: MessageFns<AddressSpec> = {
     }
   },
 
-  fromJSON(object: any): AddressSpec {
-    return {
-      static: isSet(object.static) ? StaticAddress.fromJSON(object.static) : undefined,
-      none: isSet(object.none) ? globalThis.Boolean(object.none) : undefined,
-      dhcp: isSet(object.dhcp) ? DhcpSpec.fromJSON(object.dhcp) : undefined,
-    };
-  },
-
-  toJSON(message: AddressSpec): unknown {
-    const obj: any = {};
-    if (message.static !== undefined) {
-      obj.static = StaticAddress.toJSON(message.static);
-    }
-    if (message.none !== undefined) {
-      obj.none = message.none;
-    }
-    if (message.dhcp !== undefined) {
-      obj.dhcp = DhcpSpec.toJSON(message.dhcp);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AddressSpec>, I>>(base?: I): AddressSpec {
     return AddressSpec.fromPartial(base ?? ({} as any));
   },
@@ -994,24 +868,6 @@ export const StaticAddress: MessageFns<StaticAddress> = {
     }
   },
 
-  fromJSON(object: any): StaticAddress {
-    return {
-      cidr: isSet(object.cidr) ? globalThis.String(object.cidr) : "",
-      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
-    };
-  },
-
-  toJSON(message: StaticAddress): unknown {
-    const obj: any = {};
-    if (message.cidr !== "") {
-      obj.cidr = message.cidr;
-    }
-    if (message.gateway !== "") {
-      obj.gateway = message.gateway;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<StaticAddress>, I>>(base?: I): StaticAddress {
     return StaticAddress.fromPartial(base ?? ({} as any));
   },
@@ -1077,24 +933,6 @@ export const DhcpSpec: MessageFns<DhcpSpec> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): DhcpSpec {
-    return {
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-      options: isSet(object.options) ? globalThis.String(object.options) : "",
-    };
-  },
-
-  toJSON(message: DhcpSpec): unknown {
-    const obj: any = {};
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    if (message.options !== "") {
-      obj.options = message.options;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<DhcpSpec>, I>>(base?: I): DhcpSpec {
@@ -1371,138 +1209,6 @@ export const AttachRequest: MessageFns<AttachRequest> = {
     }
   },
 
-  fromJSON(object: any): AttachRequest {
-    return {
-      hostIf: isSet(object.hostIf)
-        ? globalThis.String(object.hostIf)
-        : isSet(object.host_if)
-        ? globalThis.String(object.host_if)
-        : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      hostIfname: isSet(object.hostIfname)
-        ? globalThis.String(object.hostIfname)
-        : isSet(object.host_ifname)
-        ? globalThis.String(object.host_ifname)
-        : "",
-      addresses: globalThis.Array.isArray(object?.addresses)
-        ? object.addresses.map((e: any) => AddressSpec.fromJSON(e))
-        : [],
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
-      macString: isSet(object.macString)
-        ? globalThis.String(object.macString)
-        : isSet(object.mac_string)
-        ? globalThis.String(object.mac_string)
-        : "",
-      vlan: isSet(object.vlan) ? globalThis.String(object.vlan) : "",
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      dryRun: isSet(object.dryRun)
-        ? globalThis.Boolean(object.dryRun)
-        : isSet(object.dry_run)
-        ? globalThis.Boolean(object.dry_run)
-        : false,
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-      macvlanMode: isSet(object.macvlanMode)
-        ? globalThis.String(object.macvlanMode)
-        : isSet(object.macvlan_mode)
-        ? globalThis.String(object.macvlan_mode)
-        : "",
-      vlanFiltering: isSet(object.vlanFiltering)
-        ? globalThis.Boolean(object.vlanFiltering)
-        : isSet(object.vlan_filtering)
-        ? globalThis.Boolean(object.vlan_filtering)
-        : false,
-      trunk: isSet(object.trunk) ? globalThis.String(object.trunk) : "",
-      ovsDatapath: isSet(object.ovsDatapath)
-        ? globalThis.String(object.ovsDatapath)
-        : isSet(object.ovs_datapath)
-        ? globalThis.String(object.ovs_datapath)
-        : "",
-      dhcpDns: isSet(object.dhcpDns)
-        ? globalThis.Boolean(object.dhcpDns)
-        : isSet(object.dhcp_dns)
-        ? globalThis.Boolean(object.dhcp_dns)
-        : false,
-      dhcpOneshot: isSet(object.dhcpOneshot)
-        ? globalThis.Boolean(object.dhcpOneshot)
-        : isSet(object.dhcp_oneshot)
-        ? globalThis.Boolean(object.dhcp_oneshot)
-        : false,
-      keepAddress: isSet(object.keepAddress)
-        ? globalThis.Boolean(object.keepAddress)
-        : isSet(object.keep_address)
-        ? globalThis.Boolean(object.keep_address)
-        : false,
-    };
-  },
-
-  toJSON(message: AttachRequest): unknown {
-    const obj: any = {};
-    if (message.hostIf !== "") {
-      obj.hostIf = message.hostIf;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.hostIfname !== "") {
-      obj.hostIfname = message.hostIfname;
-    }
-    if (message.addresses?.length) {
-      obj.addresses = message.addresses.map((e) => AddressSpec.toJSON(e));
-    }
-    if (message.mac !== "") {
-      obj.mac = message.mac;
-    }
-    if (message.macString !== "") {
-      obj.macString = message.macString;
-    }
-    if (message.vlan !== "") {
-      obj.vlan = message.vlan;
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.dryRun !== false) {
-      obj.dryRun = message.dryRun;
-    }
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    if (message.macvlanMode !== "") {
-      obj.macvlanMode = message.macvlanMode;
-    }
-    if (message.vlanFiltering !== false) {
-      obj.vlanFiltering = message.vlanFiltering;
-    }
-    if (message.trunk !== "") {
-      obj.trunk = message.trunk;
-    }
-    if (message.ovsDatapath !== "") {
-      obj.ovsDatapath = message.ovsDatapath;
-    }
-    if (message.dhcpDns !== false) {
-      obj.dhcpDns = message.dhcpDns;
-    }
-    if (message.dhcpOneshot !== false) {
-      obj.dhcpOneshot = message.dhcpOneshot;
-    }
-    if (message.keepAddress !== false) {
-      obj.keepAddress = message.keepAddress;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AttachRequest>, I>>(base?: I): AttachRequest {
     return AttachRequest.fromPartial(base ?? ({} as any));
   },
@@ -1620,36 +1326,6 @@ export const Container: MessageFns<Container> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Container {
-    return {
-      runtime: isSet(object.runtime) ? globalThis.String(object.runtime) : "",
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
-      netns: isSet(object.netns) ? globalThis.String(object.netns) : "",
-    };
-  },
-
-  toJSON(message: Container): unknown {
-    const obj: any = {};
-    if (message.runtime !== "") {
-      obj.runtime = message.runtime;
-    }
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.pid !== 0) {
-      obj.pid = Math.round(message.pid);
-    }
-    if (message.netns !== "") {
-      obj.netns = message.netns;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Container>, I>>(base?: I): Container {
@@ -1775,56 +1451,6 @@ export const Lease: MessageFns<Lease> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): Lease {
-    return {
-      address: isSet(object.address) ? globalThis.String(object.address) : "",
-      router: isSet(object.router) ? globalThis.String(object.router) : "",
-      dns: globalThis.Array.isArray(object?.dns) ? object.dns.map((e: any) => globalThis.String(e)) : [],
-      leaseSeconds: isSet(object.leaseSeconds)
-        ? globalThis.Number(object.leaseSeconds)
-        : isSet(object.lease_seconds)
-        ? globalThis.Number(object.lease_seconds)
-        : 0,
-      expiresUnixMs: isSet(object.expiresUnixMs)
-        ? globalThis.Number(object.expiresUnixMs)
-        : isSet(object.expires_unix_ms)
-        ? globalThis.Number(object.expires_unix_ms)
-        : 0,
-      clientPid: isSet(object.clientPid)
-        ? globalThis.Number(object.clientPid)
-        : isSet(object.client_pid)
-        ? globalThis.Number(object.client_pid)
-        : 0,
-      client: isSet(object.client) ? globalThis.String(object.client) : "",
-    };
-  },
-
-  toJSON(message: Lease): unknown {
-    const obj: any = {};
-    if (message.address !== "") {
-      obj.address = message.address;
-    }
-    if (message.router !== "") {
-      obj.router = message.router;
-    }
-    if (message.dns?.length) {
-      obj.dns = message.dns;
-    }
-    if (message.leaseSeconds !== 0) {
-      obj.leaseSeconds = Math.round(message.leaseSeconds);
-    }
-    if (message.expiresUnixMs !== 0) {
-      obj.expiresUnixMs = Math.round(message.expiresUnixMs);
-    }
-    if (message.clientPid !== 0) {
-      obj.clientPid = Math.round(message.clientPid);
-    }
-    if (message.client !== "") {
-      obj.client = message.client;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<Lease>, I>>(base?: I): Lease {
@@ -2070,102 +1696,6 @@ export const Interface: MessageFns<Interface> = {
     }
   },
 
-  fromJSON(object: any): Interface {
-    return {
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-      container: isSet(object.container) ? Container.fromJSON(object.container) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      hostIfname: isSet(object.hostIfname)
-        ? globalThis.String(object.hostIfname)
-        : isSet(object.host_ifname)
-        ? globalThis.String(object.host_ifname)
-        : "",
-      hostIf: isSet(object.hostIf)
-        ? globalThis.String(object.hostIf)
-        : isSet(object.host_if)
-        ? globalThis.String(object.host_if)
-        : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
-      addresses: globalThis.Array.isArray(object?.addresses)
-        ? object.addresses.map((e: any) => globalThis.String(e))
-        : [],
-      gateways: globalThis.Array.isArray(object?.gateways) ? object.gateways.map((e: any) => globalThis.String(e)) : [],
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      vlan: isSet(object.vlan) ? globalThis.String(object.vlan) : "",
-      lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
-      lastError: isSet(object.lastError)
-        ? globalThis.String(object.lastError)
-        : isSet(object.last_error)
-        ? globalThis.String(object.last_error)
-        : "",
-      keepAddress: isSet(object.keepAddress)
-        ? globalThis.Boolean(object.keepAddress)
-        : isSet(object.keep_address)
-        ? globalThis.Boolean(object.keep_address)
-        : false,
-    };
-  },
-
-  toJSON(message: Interface): unknown {
-    const obj: any = {};
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    if (message.container !== undefined) {
-      obj.container = Container.toJSON(message.container);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.hostIfname !== "") {
-      obj.hostIfname = message.hostIfname;
-    }
-    if (message.hostIf !== "") {
-      obj.hostIf = message.hostIf;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.mac !== "") {
-      obj.mac = message.mac;
-    }
-    if (message.addresses?.length) {
-      obj.addresses = message.addresses;
-    }
-    if (message.gateways?.length) {
-      obj.gateways = message.gateways;
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.vlan !== "") {
-      obj.vlan = message.vlan;
-    }
-    if (message.lease !== undefined) {
-      obj.lease = Lease.toJSON(message.lease);
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.attempts !== 0) {
-      obj.attempts = Math.round(message.attempts);
-    }
-    if (message.lastError !== "") {
-      obj.lastError = message.lastError;
-    }
-    if (message.keepAddress !== false) {
-      obj.keepAddress = message.keepAddress;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Interface>, I>>(base?: I): Interface {
     return Interface.fromPartial(base ?? ({} as any));
   },
@@ -2260,28 +1790,6 @@ export const AttachReply: MessageFns<AttachReply> = {
     }
   },
 
-  fromJSON(object: any): AttachReply {
-    return {
-      interface: isSet(object.interface) ? Interface.fromJSON(object.interface) : undefined,
-      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
-      commands: globalThis.Array.isArray(object?.commands) ? object.commands.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: AttachReply): unknown {
-    const obj: any = {};
-    if (message.interface !== undefined) {
-      obj.interface = Interface.toJSON(message.interface);
-    }
-    if (message.changed !== false) {
-      obj.changed = message.changed;
-    }
-    if (message.commands?.length) {
-      obj.commands = message.commands;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AttachReply>, I>>(base?: I): AttachReply {
     return AttachReply.fromPartial(base ?? ({} as any));
   },
@@ -2363,32 +1871,6 @@ export const DetachRequest: MessageFns<DetachRequest> = {
     }
   },
 
-  fromJSON(object: any): DetachRequest {
-    return {
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-    };
-  },
-
-  toJSON(message: DetachRequest): unknown {
-    const obj: any = {};
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<DetachRequest>, I>>(base?: I): DetachRequest {
     return DetachRequest.fromPartial(base ?? ({} as any));
   },
@@ -2448,18 +1930,6 @@ export const DetachReply: MessageFns<DetachReply> = {
     }
   },
 
-  fromJSON(object: any): DetachReply {
-    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
-  },
-
-  toJSON(message: DetachReply): unknown {
-    const obj: any = {};
-    if (message.removed !== false) {
-      obj.removed = message.removed;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<DetachReply>, I>>(base?: I): DetachReply {
     return DetachReply.fromPartial(base ?? ({} as any));
   },
@@ -2502,15 +1972,6 @@ export const ListRequest: MessageFns<ListRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): ListRequest {
-    return {};
-  },
-
-  toJSON(_: ListRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListRequest>, I>>(base?: I): ListRequest {
@@ -2576,28 +2037,6 @@ export const ListReply: MessageFns<ListReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListReply {
-    return {
-      interfaces: globalThis.Array.isArray(object?.interfaces)
-        ? object.interfaces.map((e: any) => Interface.fromJSON(e))
-        : [],
-      labelled: globalThis.Array.isArray(object?.labelled)
-        ? object.labelled.map((e: any) => LabelledContainer.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: ListReply): unknown {
-    const obj: any = {};
-    if (message.interfaces?.length) {
-      obj.interfaces = message.interfaces.map((e) => Interface.toJSON(e));
-    }
-    if (message.labelled?.length) {
-      obj.labelled = message.labelled.map((e) => LabelledContainer.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListReply>, I>>(base?: I): ListReply {
@@ -2689,32 +2128,6 @@ export const LabelledContainer: MessageFns<LabelledContainer> = {
     }
   },
 
-  fromJSON(object: any): LabelledContainer {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      attach: globalThis.Array.isArray(object?.attach) ? object.attach.map((e: any) => LabelAttach.fromJSON(e)) : [],
-      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: LabelledContainer): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.attach?.length) {
-      obj.attach = message.attach.map((e) => LabelAttach.toJSON(e));
-    }
-    if (message.errors?.length) {
-      obj.errors = message.errors;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<LabelledContainer>, I>>(base?: I): LabelledContainer {
     return LabelledContainer.fromPartial(base ?? ({} as any));
   },
@@ -2795,30 +2208,6 @@ export const LabelAttach: MessageFns<LabelAttach> = {
     }
   },
 
-  fromJSON(object: any): LabelAttach {
-    return {
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      addresses: globalThis.Array.isArray(object?.addresses)
-        ? object.addresses.map((e: any) => globalThis.String(e))
-        : [],
-    };
-  },
-
-  toJSON(message: LabelAttach): unknown {
-    const obj: any = {};
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.addresses?.length) {
-      obj.addresses = message.addresses;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<LabelAttach>, I>>(base?: I): LabelAttach {
     return LabelAttach.fromPartial(base ?? ({} as any));
   },
@@ -2874,18 +2263,6 @@ export const CheckRequest: MessageFns<CheckRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CheckRequest {
-    return { fix: isSet(object.fix) ? globalThis.Boolean(object.fix) : false };
-  },
-
-  toJSON(message: CheckRequest): unknown {
-    const obj: any = {};
-    if (message.fix !== false) {
-      obj.fix = message.fix;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CheckRequest>, I>>(base?: I): CheckRequest {
@@ -2987,36 +2364,6 @@ export const Finding: MessageFns<Finding> = {
     }
   },
 
-  fromJSON(object: any): Finding {
-    return {
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-      fixed: isSet(object.fixed) ? globalThis.Boolean(object.fixed) : false,
-    };
-  },
-
-  toJSON(message: Finding): unknown {
-    const obj: any = {};
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.subject !== "") {
-      obj.subject = message.subject;
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    if (message.fixed !== false) {
-      obj.fixed = message.fixed;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Finding>, I>>(base?: I): Finding {
     return Finding.fromPartial(base ?? ({} as any));
   },
@@ -3074,20 +2421,6 @@ export const CheckReply: MessageFns<CheckReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CheckReply {
-    return {
-      findings: globalThis.Array.isArray(object?.findings) ? object.findings.map((e: any) => Finding.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: CheckReply): unknown {
-    const obj: any = {};
-    if (message.findings?.length) {
-      obj.findings = message.findings.map((e) => Finding.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CheckReply>, I>>(base?: I): CheckReply {
@@ -3176,40 +2509,6 @@ export const MeshTunnel: MessageFns<MeshTunnel> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MeshTunnel {
-    return {
-      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
-      peerIp: isSet(object.peerIp)
-        ? globalThis.String(object.peerIp)
-        : isSet(object.peer_ip)
-        ? globalThis.String(object.peer_ip)
-        : "",
-      port: isSet(object.port) ? globalThis.String(object.port) : "",
-      dstPort: isSet(object.dstPort)
-        ? globalThis.Number(object.dstPort)
-        : isSet(object.dst_port)
-        ? globalThis.Number(object.dst_port)
-        : 0,
-    };
-  },
-
-  toJSON(message: MeshTunnel): unknown {
-    const obj: any = {};
-    if (message.peer !== "") {
-      obj.peer = message.peer;
-    }
-    if (message.peerIp !== "") {
-      obj.peerIp = message.peerIp;
-    }
-    if (message.port !== "") {
-      obj.port = message.port;
-    }
-    if (message.dstPort !== 0) {
-      obj.dstPort = Math.round(message.dstPort);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshTunnel>, I>>(base?: I): MeshTunnel {
@@ -3358,62 +2657,6 @@ export const MeshNetwork: MessageFns<MeshNetwork> = {
     }
   },
 
-  fromJSON(object: any): MeshNetwork {
-    return {
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      encap: isSet(object.encap) ? globalThis.String(object.encap) : "",
-      key: isSet(object.key) ? globalThis.Number(object.key) : 0,
-      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
-      localIp: isSet(object.localIp)
-        ? globalThis.String(object.localIp)
-        : isSet(object.local_ip)
-        ? globalThis.String(object.local_ip)
-        : "",
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      datapathType: isSet(object.datapathType)
-        ? globalThis.String(object.datapathType)
-        : isSet(object.datapath_type)
-        ? globalThis.String(object.datapath_type)
-        : "",
-      tunnels: globalThis.Array.isArray(object?.tunnels)
-        ? object.tunnels.map((e: any) => MeshTunnel.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: MeshNetwork): unknown {
-    const obj: any = {};
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.encap !== "") {
-      obj.encap = message.encap;
-    }
-    if (message.key !== 0) {
-      obj.key = Math.round(message.key);
-    }
-    if (message.bridge !== "") {
-      obj.bridge = message.bridge;
-    }
-    if (message.localIp !== "") {
-      obj.localIp = message.localIp;
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.datapathType !== "") {
-      obj.datapathType = message.datapathType;
-    }
-    if (message.tunnels?.length) {
-      obj.tunnels = message.tunnels.map((e) => MeshTunnel.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshNetwork>, I>>(base?: I): MeshNetwork {
     return MeshNetwork.fromPartial(base ?? ({} as any));
   },
@@ -3488,26 +2731,6 @@ export const MeshSpec: MessageFns<MeshSpec> = {
     }
   },
 
-  fromJSON(object: any): MeshSpec {
-    return {
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      networks: globalThis.Array.isArray(object?.networks)
-        ? object.networks.map((e: any) => MeshNetwork.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: MeshSpec): unknown {
-    const obj: any = {};
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.networks?.length) {
-      obj.networks = message.networks.map((e) => MeshNetwork.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshSpec>, I>>(base?: I): MeshSpec {
     return MeshSpec.fromPartial(base ?? ({} as any));
   },
@@ -3573,24 +2796,6 @@ export const MeshError: MessageFns<MeshError> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MeshError {
-    return {
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      message: isSet(object.message) ? globalThis.String(object.message) : "",
-    };
-  },
-
-  toJSON(message: MeshError): unknown {
-    const obj: any = {};
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.message !== "") {
-      obj.message = message.message;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshError>, I>>(base?: I): MeshError {
@@ -3704,40 +2909,6 @@ export const MeshReply: MessageFns<MeshReply> = {
     }
   },
 
-  fromJSON(object: any): MeshReply {
-    return {
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
-      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
-      kept: isSet(object.kept) ? globalThis.Number(object.kept) : 0,
-      changes: isSet(object.changes) ? globalThis.Number(object.changes) : 0,
-      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => MeshError.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: MeshReply): unknown {
-    const obj: any = {};
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.added !== 0) {
-      obj.added = Math.round(message.added);
-    }
-    if (message.removed !== 0) {
-      obj.removed = Math.round(message.removed);
-    }
-    if (message.kept !== 0) {
-      obj.kept = Math.round(message.kept);
-    }
-    if (message.changes !== 0) {
-      obj.changes = Math.round(message.changes);
-    }
-    if (message.errors?.length) {
-      obj.errors = message.errors.map((e) => MeshError.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshReply>, I>>(base?: I): MeshReply {
     return MeshReply.fromPartial(base ?? ({} as any));
   },
@@ -3807,28 +2978,6 @@ export const MeshStatusRequest: MessageFns<MeshStatusRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MeshStatusRequest {
-    return {
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      waitUpMs: isSet(object.waitUpMs)
-        ? globalThis.Number(object.waitUpMs)
-        : isSet(object.wait_up_ms)
-        ? globalThis.Number(object.wait_up_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: MeshStatusRequest): unknown {
-    const obj: any = {};
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.waitUpMs !== 0) {
-      obj.waitUpMs = Math.round(message.waitUpMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshStatusRequest>, I>>(base?: I): MeshStatusRequest {
@@ -3975,60 +3124,6 @@ export const TunnelStatus: MessageFns<TunnelStatus> = {
     }
   },
 
-  fromJSON(object: any): TunnelStatus {
-    return {
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
-      peerIp: isSet(object.peerIp)
-        ? globalThis.String(object.peerIp)
-        : isSet(object.peer_ip)
-        ? globalThis.String(object.peer_ip)
-        : "",
-      port: isSet(object.port) ? globalThis.String(object.port) : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      encap: isSet(object.encap) ? globalThis.String(object.encap) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-      checkedAtMs: isSet(object.checkedAtMs)
-        ? globalThis.Number(object.checkedAtMs)
-        : isSet(object.checked_at_ms)
-        ? globalThis.Number(object.checked_at_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: TunnelStatus): unknown {
-    const obj: any = {};
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.peer !== "") {
-      obj.peer = message.peer;
-    }
-    if (message.peerIp !== "") {
-      obj.peerIp = message.peerIp;
-    }
-    if (message.port !== "") {
-      obj.port = message.port;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.encap !== "") {
-      obj.encap = message.encap;
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    if (message.checkedAtMs !== 0) {
-      obj.checkedAtMs = Math.round(message.checkedAtMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<TunnelStatus>, I>>(base?: I): TunnelStatus {
     return TunnelStatus.fromPartial(base ?? ({} as any));
   },
@@ -4101,26 +3196,6 @@ export const MeshStatusReply: MessageFns<MeshStatusReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MeshStatusReply {
-    return {
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      tunnels: globalThis.Array.isArray(object?.tunnels)
-        ? object.tunnels.map((e: any) => TunnelStatus.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: MeshStatusReply): unknown {
-    const obj: any = {};
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.tunnels?.length) {
-      obj.tunnels = message.tunnels.map((e) => TunnelStatus.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshStatusReply>, I>>(base?: I): MeshStatusReply {
@@ -4199,28 +3274,6 @@ export const ContainerNetCommandRequest: MessageFns<ContainerNetCommandRequest> 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ContainerNetCommandRequest {
-    return {
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      tool: isSet(object.tool) ? globalThis.String(object.tool) : "",
-      args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: ContainerNetCommandRequest): unknown {
-    const obj: any = {};
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.tool !== "") {
-      obj.tool = message.tool;
-    }
-    if (message.args?.length) {
-      obj.args = message.args;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ContainerNetCommandRequest>, I>>(base?: I): ContainerNetCommandRequest {
@@ -4313,36 +3366,6 @@ export const ContainerNetCommandReply: MessageFns<ContainerNetCommandReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ContainerNetCommandReply {
-    return {
-      exitCode: isSet(object.exitCode)
-        ? globalThis.Number(object.exitCode)
-        : isSet(object.exit_code)
-        ? globalThis.Number(object.exit_code)
-        : 0,
-      stdout: isSet(object.stdout) ? globalThis.String(object.stdout) : "",
-      stderr: isSet(object.stderr) ? globalThis.String(object.stderr) : "",
-      argv: globalThis.Array.isArray(object?.argv) ? object.argv.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: ContainerNetCommandReply): unknown {
-    const obj: any = {};
-    if (message.exitCode !== 0) {
-      obj.exitCode = Math.round(message.exitCode);
-    }
-    if (message.stdout !== "") {
-      obj.stdout = message.stdout;
-    }
-    if (message.stderr !== "") {
-      obj.stderr = message.stderr;
-    }
-    if (message.argv?.length) {
-      obj.argv = message.argv;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ContainerNetCommandReply>, I>>(base?: I): ContainerNetCommandReply {
@@ -4489,52 +3512,6 @@ export const CniRequest: MessageFns<CniRequest> = {
     }
   },
 
-  fromJSON(object: any): CniRequest {
-    return {
-      plugin: isSet(object.plugin) ? globalThis.String(object.plugin) : "",
-      command: isSet(object.command) ? globalThis.String(object.command) : "",
-      containerId: isSet(object.containerId)
-        ? globalThis.String(object.containerId)
-        : isSet(object.container_id)
-        ? globalThis.String(object.container_id)
-        : "",
-      netns: isSet(object.netns) ? globalThis.String(object.netns) : "",
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      args: isSet(object.args) ? globalThis.String(object.args) : "",
-      path: isSet(object.path) ? globalThis.String(object.path) : "",
-      config: isSet(object.config) ? Buffer.from(bytesFromBase64(object.config)) : Buffer.alloc(0),
-    };
-  },
-
-  toJSON(message: CniRequest): unknown {
-    const obj: any = {};
-    if (message.plugin !== "") {
-      obj.plugin = message.plugin;
-    }
-    if (message.command !== "") {
-      obj.command = message.command;
-    }
-    if (message.containerId !== "") {
-      obj.containerId = message.containerId;
-    }
-    if (message.netns !== "") {
-      obj.netns = message.netns;
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.args !== "") {
-      obj.args = message.args;
-    }
-    if (message.path !== "") {
-      obj.path = message.path;
-    }
-    if (message.config.length !== 0) {
-      obj.config = base64FromBytes(message.config);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CniRequest>, I>>(base?: I): CniRequest {
     return CniRequest.fromPartial(base ?? ({} as any));
   },
@@ -4628,32 +3605,6 @@ export const CniReply: MessageFns<CniReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CniReply {
-    return {
-      result: isSet(object.result) ? Buffer.from(bytesFromBase64(object.result)) : Buffer.alloc(0),
-      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
-      msg: isSet(object.msg) ? globalThis.String(object.msg) : "",
-      details: isSet(object.details) ? globalThis.String(object.details) : "",
-    };
-  },
-
-  toJSON(message: CniReply): unknown {
-    const obj: any = {};
-    if (message.result.length !== 0) {
-      obj.result = base64FromBytes(message.result);
-    }
-    if (message.code !== 0) {
-      obj.code = Math.round(message.code);
-    }
-    if (message.msg !== "") {
-      obj.msg = message.msg;
-    }
-    if (message.details !== "") {
-      obj.details = message.details;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<CniReply>, I>>(base?: I): CniReply {
@@ -4772,14 +3723,6 @@ export const AgentDefinition = {
   },
 } as const;
 
-function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
-}
-
-function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
-}
-
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -4803,15 +3746,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -414,24 +414,6 @@ export const FleetCheckRequest: MessageFns<FleetCheckRequest> = {
     }
   },
 
-  fromJSON(object: any): FleetCheckRequest {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      fix: isSet(object.fix) ? globalThis.Boolean(object.fix) : false,
-    };
-  },
-
-  toJSON(message: FleetCheckRequest): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.fix !== false) {
-      obj.fix = message.fix;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetCheckRequest>, I>>(base?: I): FleetCheckRequest {
     return FleetCheckRequest.fromPartial(base ?? ({} as any));
   },
@@ -475,15 +457,6 @@ export const ControllerHealthRequest: MessageFns<ControllerHealthRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): ControllerHealthRequest {
-    return {};
-  },
-
-  toJSON(_: ControllerHealthRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ControllerHealthRequest>, I>>(base?: I): ControllerHealthRequest {
@@ -571,36 +544,6 @@ export const ControllerHealthReply: MessageFns<ControllerHealthReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ControllerHealthReply {
-    return {
-      status: isSet(object.status) ? globalThis.String(object.status) : "",
-      version: isSet(object.version) ? globalThis.String(object.version) : "",
-      uptimeMs: isSet(object.uptimeMs)
-        ? globalThis.Number(object.uptimeMs)
-        : isSet(object.uptime_ms)
-        ? globalThis.Number(object.uptime_ms)
-        : 0,
-      store: isSet(object.store) ? globalThis.String(object.store) : "",
-    };
-  },
-
-  toJSON(message: ControllerHealthReply): unknown {
-    const obj: any = {};
-    if (message.status !== "") {
-      obj.status = message.status;
-    }
-    if (message.version !== "") {
-      obj.version = message.version;
-    }
-    if (message.uptimeMs !== 0) {
-      obj.uptimeMs = Math.round(message.uptimeMs);
-    }
-    if (message.store !== "") {
-      obj.store = message.store;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ControllerHealthReply>, I>>(base?: I): ControllerHealthReply {
@@ -783,90 +726,6 @@ export const Host: MessageFns<Host> = {
     }
   },
 
-  fromJSON(object: any): Host {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-      underlayIp: isSet(object.underlayIp)
-        ? globalThis.String(object.underlayIp)
-        : isSet(object.underlay_ip)
-        ? globalThis.String(object.underlay_ip)
-        : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      lastSeenUnixMs: isSet(object.lastSeenUnixMs)
-        ? globalThis.Number(object.lastSeenUnixMs)
-        : isSet(object.last_seen_unix_ms)
-        ? globalThis.Number(object.last_seen_unix_ms)
-        : 0,
-      agentVersion: isSet(object.agentVersion)
-        ? globalThis.String(object.agentVersion)
-        : isSet(object.agent_version)
-        ? globalThis.String(object.agent_version)
-        : "",
-      capabilities: globalThis.Array.isArray(object?.capabilities)
-        ? object.capabilities.map((e: any) => Capability.fromJSON(e))
-        : [],
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      observedGeneration: isSet(object.observedGeneration)
-        ? globalThis.Number(object.observedGeneration)
-        : isSet(object.observed_generation)
-        ? globalThis.Number(object.observed_generation)
-        : 0,
-      lastError: isSet(object.lastError)
-        ? globalThis.String(object.lastError)
-        : isSet(object.last_error)
-        ? globalThis.String(object.last_error)
-        : "",
-      addedUnixMs: isSet(object.addedUnixMs)
-        ? globalThis.Number(object.addedUnixMs)
-        : isSet(object.added_unix_ms)
-        ? globalThis.Number(object.added_unix_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: Host): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    if (message.underlayIp !== "") {
-      obj.underlayIp = message.underlayIp;
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.lastSeenUnixMs !== 0) {
-      obj.lastSeenUnixMs = Math.round(message.lastSeenUnixMs);
-    }
-    if (message.agentVersion !== "") {
-      obj.agentVersion = message.agentVersion;
-    }
-    if (message.capabilities?.length) {
-      obj.capabilities = message.capabilities.map((e) => Capability.toJSON(e));
-    }
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.observedGeneration !== 0) {
-      obj.observedGeneration = Math.round(message.observedGeneration);
-    }
-    if (message.lastError !== "") {
-      obj.lastError = message.lastError;
-    }
-    if (message.addedUnixMs !== 0) {
-      obj.addedUnixMs = Math.round(message.addedUnixMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Host>, I>>(base?: I): Host {
     return Host.fromPartial(base ?? ({} as any));
   },
@@ -954,36 +813,6 @@ export const AddHostRequest: MessageFns<AddHostRequest> = {
     }
   },
 
-  fromJSON(object: any): AddHostRequest {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-      underlayIp: isSet(object.underlayIp)
-        ? globalThis.String(object.underlayIp)
-        : isSet(object.underlay_ip)
-        ? globalThis.String(object.underlay_ip)
-        : "",
-    };
-  },
-
-  toJSON(message: AddHostRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    if (message.underlayIp !== "") {
-      obj.underlayIp = message.underlayIp;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AddHostRequest>, I>>(base?: I): AddHostRequest {
     return AddHostRequest.fromPartial(base ?? ({} as any));
   },
@@ -1028,15 +857,6 @@ export const ListHostsRequest: MessageFns<ListHostsRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): ListHostsRequest {
-    return {};
-  },
-
-  toJSON(_: ListHostsRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListHostsRequest>, I>>(base?: I): ListHostsRequest {
@@ -1091,18 +911,6 @@ export const ListHostsReply: MessageFns<ListHostsReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListHostsReply {
-    return { hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => Host.fromJSON(e)) : [] };
-  },
-
-  toJSON(message: ListHostsReply): unknown {
-    const obj: any = {};
-    if (message.hosts?.length) {
-      obj.hosts = message.hosts.map((e) => Host.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListHostsReply>, I>>(base?: I): ListHostsReply {
@@ -1171,24 +979,6 @@ export const RemoveHostRequest: MessageFns<RemoveHostRequest> = {
     }
   },
 
-  fromJSON(object: any): RemoveHostRequest {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
-    };
-  },
-
-  toJSON(message: RemoveHostRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.force !== false) {
-      obj.force = message.force;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RemoveHostRequest>, I>>(base?: I): RemoveHostRequest {
     return RemoveHostRequest.fromPartial(base ?? ({} as any));
   },
@@ -1243,18 +1033,6 @@ export const RemoveHostReply: MessageFns<RemoveHostReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RemoveHostReply {
-    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
-  },
-
-  toJSON(message: RemoveHostReply): unknown {
-    const obj: any = {};
-    if (message.removed !== false) {
-      obj.removed = message.removed;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RemoveHostReply>, I>>(base?: I): RemoveHostReply {
@@ -1321,24 +1099,6 @@ export const IpRange: MessageFns<IpRange> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): IpRange {
-    return {
-      start: isSet(object.start) ? globalThis.String(object.start) : "",
-      end: isSet(object.end) ? globalThis.String(object.end) : "",
-    };
-  },
-
-  toJSON(message: IpRange): unknown {
-    const obj: any = {};
-    if (message.start !== "") {
-      obj.start = message.start;
-    }
-    if (message.end !== "") {
-      obj.end = message.end;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<IpRange>, I>>(base?: I): IpRange {
@@ -1582,119 +1342,6 @@ export const Network: MessageFns<Network> = {
     }
   },
 
-  fromJSON(object: any): Network {
-    return {
-      name: isSet(object.name) ? globalThis.String(object.name) : "",
-      subnets: globalThis.Array.isArray(object?.subnets) ? object.subnets.map((e: any) => globalThis.String(e)) : [],
-      gateways: globalThis.Array.isArray(object?.gateways) ? object.gateways.map((e: any) => globalThis.String(e)) : [],
-      ipamRanges: globalThis.Array.isArray(object?.ipamRanges)
-        ? object.ipamRanges.map((e: any) => IpRange.fromJSON(e))
-        : globalThis.Array.isArray(object?.ipam_ranges)
-        ? object.ipam_ranges.map((e: any) => IpRange.fromJSON(e))
-        : [],
-      bridge: isSet(object.bridge) ? globalThis.String(object.bridge) : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
-      parents: isObject(object.parents)
-        ? (globalThis.Object.entries(object.parents) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
-      vlan: isSet(object.vlan) ? globalThis.Number(object.vlan) : 0,
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      createdUnixMs: isSet(object.createdUnixMs)
-        ? globalThis.Number(object.createdUnixMs)
-        : isSet(object.created_unix_ms)
-        ? globalThis.Number(object.created_unix_ms)
-        : 0,
-      attachments: isSet(object.attachments) ? globalThis.Number(object.attachments) : 0,
-      mesh: isSet(object.mesh) ? globalThis.String(object.mesh) : "",
-      meshKey: isSet(object.meshKey)
-        ? globalThis.Number(object.meshKey)
-        : isSet(object.mesh_key)
-        ? globalThis.Number(object.mesh_key)
-        : 0,
-      meshHosts: globalThis.Array.isArray(object?.meshHosts)
-        ? object.meshHosts.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.mesh_hosts)
-        ? object.mesh_hosts.map((e: any) => globalThis.String(e))
-        : [],
-      meshPort: isSet(object.meshPort)
-        ? globalThis.Number(object.meshPort)
-        : isSet(object.mesh_port)
-        ? globalThis.Number(object.mesh_port)
-        : 0,
-    };
-  },
-
-  toJSON(message: Network): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    if (message.subnets?.length) {
-      obj.subnets = message.subnets;
-    }
-    if (message.gateways?.length) {
-      obj.gateways = message.gateways;
-    }
-    if (message.ipamRanges?.length) {
-      obj.ipamRanges = message.ipamRanges.map((e) => IpRange.toJSON(e));
-    }
-    if (message.bridge !== "") {
-      obj.bridge = message.bridge;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.parent !== "") {
-      obj.parent = message.parent;
-    }
-    if (message.parents) {
-      const entries = globalThis.Object.entries(message.parents) as [string, string][];
-      if (entries.length > 0) {
-        obj.parents = {};
-        entries.forEach(([k, v]) => {
-          obj.parents[k] = v;
-        });
-      }
-    }
-    if (message.vlan !== 0) {
-      obj.vlan = Math.round(message.vlan);
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.createdUnixMs !== 0) {
-      obj.createdUnixMs = Math.round(message.createdUnixMs);
-    }
-    if (message.attachments !== 0) {
-      obj.attachments = Math.round(message.attachments);
-    }
-    if (message.mesh !== "") {
-      obj.mesh = message.mesh;
-    }
-    if (message.meshKey !== 0) {
-      obj.meshKey = Math.round(message.meshKey);
-    }
-    if (message.meshHosts?.length) {
-      obj.meshHosts = message.meshHosts;
-    }
-    if (message.meshPort !== 0) {
-      obj.meshPort = Math.round(message.meshPort);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Network>, I>>(base?: I): Network {
     return Network.fromPartial(base ?? ({} as any));
   },
@@ -1784,24 +1431,6 @@ export const Network_ParentsEntry: MessageFns<Network_ParentsEntry> = {
     }
   },
 
-  fromJSON(object: any): Network_ParentsEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: Network_ParentsEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Network_ParentsEntry>, I>>(base?: I): Network_ParentsEntry {
     return Network_ParentsEntry.fromPartial(base ?? ({} as any));
   },
@@ -1858,18 +1487,6 @@ export const CreateNetworkRequest: MessageFns<CreateNetworkRequest> = {
     }
   },
 
-  fromJSON(object: any): CreateNetworkRequest {
-    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
-  },
-
-  toJSON(message: CreateNetworkRequest): unknown {
-    const obj: any = {};
-    if (message.network !== undefined) {
-      obj.network = Network.toJSON(message.network);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<CreateNetworkRequest>, I>>(base?: I): CreateNetworkRequest {
     return CreateNetworkRequest.fromPartial(base ?? ({} as any));
   },
@@ -1914,15 +1531,6 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): ListNetworksRequest {
-    return {};
-  },
-
-  toJSON(_: ListNetworksRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListNetworksRequest>, I>>(base?: I): ListNetworksRequest {
@@ -1977,20 +1585,6 @@ export const ListNetworksReply: MessageFns<ListNetworksReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListNetworksReply {
-    return {
-      networks: globalThis.Array.isArray(object?.networks) ? object.networks.map((e: any) => Network.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: ListNetworksReply): unknown {
-    const obj: any = {};
-    if (message.networks?.length) {
-      obj.networks = message.networks.map((e) => Network.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<ListNetworksReply>, I>>(base?: I): ListNetworksReply {
@@ -2048,18 +1642,6 @@ export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
     }
   },
 
-  fromJSON(object: any): RemoveNetworkRequest {
-    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
-  },
-
-  toJSON(message: RemoveNetworkRequest): unknown {
-    const obj: any = {};
-    if (message.name !== "") {
-      obj.name = message.name;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RemoveNetworkRequest>, I>>(base?: I): RemoveNetworkRequest {
     return RemoveNetworkRequest.fromPartial(base ?? ({} as any));
   },
@@ -2113,18 +1695,6 @@ export const RemoveNetworkReply: MessageFns<RemoveNetworkReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RemoveNetworkReply {
-    return { removed: isSet(object.removed) ? globalThis.Boolean(object.removed) : false };
-  },
-
-  toJSON(message: RemoveNetworkReply): unknown {
-    const obj: any = {};
-    if (message.removed !== false) {
-      obj.removed = message.removed;
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RemoveNetworkReply>, I>>(base?: I): RemoveNetworkReply {
@@ -2460,140 +2030,6 @@ export const Attachment: MessageFns<Attachment> = {
     }
   },
 
-  fromJSON(object: any): Attachment {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      hostIf: isSet(object.hostIf)
-        ? globalThis.String(object.hostIf)
-        : isSet(object.host_if)
-        ? globalThis.String(object.host_if)
-        : "",
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
-      addresses: globalThis.Array.isArray(object?.addresses)
-        ? object.addresses.map((e: any) => globalThis.String(e))
-        : [],
-      gateways: globalThis.Array.isArray(object?.gateways) ? object.gateways.map((e: any) => globalThis.String(e)) : [],
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      vlan: isSet(object.vlan) ? globalThis.String(object.vlan) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      error: isSet(object.error) ? globalThis.String(object.error) : "",
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      container: isSet(object.container) ? Container.fromJSON(object.container) : undefined,
-      hostIfname: isSet(object.hostIfname)
-        ? globalThis.String(object.hostIfname)
-        : isSet(object.host_ifname)
-        ? globalThis.String(object.host_ifname)
-        : "",
-      lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
-      createdUnixMs: isSet(object.createdUnixMs)
-        ? globalThis.Number(object.createdUnixMs)
-        : isSet(object.created_unix_ms)
-        ? globalThis.Number(object.created_unix_ms)
-        : 0,
-      updatedUnixMs: isSet(object.updatedUnixMs)
-        ? globalThis.Number(object.updatedUnixMs)
-        : isSet(object.updated_unix_ms)
-        ? globalThis.Number(object.updated_unix_ms)
-        : 0,
-      dhcp: globalThis.Array.isArray(object?.dhcp)
-        ? object.dhcp.map((e: any) => AddressSpec.fromJSON(e))
-        : [],
-      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
-      keepAddress: isSet(object.keepAddress)
-        ? globalThis.Boolean(object.keepAddress)
-        : isSet(object.keep_address)
-        ? globalThis.Boolean(object.keep_address)
-        : false,
-      reserveOnly: isSet(object.reserveOnly)
-        ? globalThis.Boolean(object.reserveOnly)
-        : isSet(object.reserve_only)
-        ? globalThis.Boolean(object.reserve_only)
-        : false,
-    };
-  },
-
-  toJSON(message: Attachment): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.hostIf !== "") {
-      obj.hostIf = message.hostIf;
-    }
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.mac !== "") {
-      obj.mac = message.mac;
-    }
-    if (message.addresses?.length) {
-      obj.addresses = message.addresses;
-    }
-    if (message.gateways?.length) {
-      obj.gateways = message.gateways;
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.vlan !== "") {
-      obj.vlan = message.vlan;
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.error !== "") {
-      obj.error = message.error;
-    }
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.container !== undefined) {
-      obj.container = Container.toJSON(message.container);
-    }
-    if (message.hostIfname !== "") {
-      obj.hostIfname = message.hostIfname;
-    }
-    if (message.lease !== undefined) {
-      obj.lease = Lease.toJSON(message.lease);
-    }
-    if (message.createdUnixMs !== 0) {
-      obj.createdUnixMs = Math.round(message.createdUnixMs);
-    }
-    if (message.updatedUnixMs !== 0) {
-      obj.updatedUnixMs = Math.round(message.updatedUnixMs);
-    }
-    if (message.dhcp?.length) {
-      obj.dhcp = message.dhcp.map((e) => AddressSpec.toJSON(e));
-    }
-    if (message.attempts !== 0) {
-      obj.attempts = Math.round(message.attempts);
-    }
-    if (message.keepAddress !== false) {
-      obj.keepAddress = message.keepAddress;
-    }
-    if (message.reserveOnly !== false) {
-      obj.reserveOnly = message.reserveOnly;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<Attachment>, I>>(base?: I): Attachment {
     return Attachment.fromPartial(base ?? ({} as any));
   },
@@ -2822,90 +2258,6 @@ export const FleetAttachRequest: MessageFns<FleetAttachRequest> = {
     }
   },
 
-  fromJSON(object: any): FleetAttachRequest {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      addresses: globalThis.Array.isArray(object?.addresses)
-        ? object.addresses.map((e: any) => AddressSpec.fromJSON(e))
-        : [],
-      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
-      macString: isSet(object.macString)
-        ? globalThis.String(object.macString)
-        : isSet(object.mac_string)
-        ? globalThis.String(object.mac_string)
-        : "",
-      vlan: isSet(object.vlan) ? globalThis.String(object.vlan) : "",
-      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-      waitMs: isSet(object.waitMs)
-        ? globalThis.Number(object.waitMs)
-        : isSet(object.wait_ms)
-        ? globalThis.Number(object.wait_ms)
-        : 0,
-      keepAddress: isSet(object.keepAddress)
-        ? globalThis.Boolean(object.keepAddress)
-        : isSet(object.keep_address)
-        ? globalThis.Boolean(object.keep_address)
-        : false,
-      reserveOnly: isSet(object.reserveOnly)
-        ? globalThis.Boolean(object.reserveOnly)
-        : isSet(object.reserve_only)
-        ? globalThis.Boolean(object.reserve_only)
-        : false,
-    };
-  },
-
-  toJSON(message: FleetAttachRequest): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.addresses?.length) {
-      obj.addresses = message.addresses.map((e) => AddressSpec.toJSON(e));
-    }
-    if (message.mac !== "") {
-      obj.mac = message.mac;
-    }
-    if (message.macString !== "") {
-      obj.macString = message.macString;
-    }
-    if (message.vlan !== "") {
-      obj.vlan = message.vlan;
-    }
-    if (message.mtu !== 0) {
-      obj.mtu = Math.round(message.mtu);
-    }
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    if (message.waitMs !== 0) {
-      obj.waitMs = Math.round(message.waitMs);
-    }
-    if (message.keepAddress !== false) {
-      obj.keepAddress = message.keepAddress;
-    }
-    if (message.reserveOnly !== false) {
-      obj.reserveOnly = message.reserveOnly;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetAttachRequest>, I>>(base?: I): FleetAttachRequest {
     return FleetAttachRequest.fromPartial(base ?? ({} as any));
   },
@@ -2986,24 +2338,6 @@ export const FleetAttachReply: MessageFns<FleetAttachReply> = {
     }
   },
 
-  fromJSON(object: any): FleetAttachReply {
-    return {
-      attachment: isSet(object.attachment) ? Attachment.fromJSON(object.attachment) : undefined,
-      created: isSet(object.created) ? globalThis.Boolean(object.created) : false,
-    };
-  },
-
-  toJSON(message: FleetAttachReply): unknown {
-    const obj: any = {};
-    if (message.attachment !== undefined) {
-      obj.attachment = Attachment.toJSON(message.attachment);
-    }
-    if (message.created !== false) {
-      obj.created = message.created;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetAttachReply>, I>>(base?: I): FleetAttachReply {
     return FleetAttachReply.fromPartial(base ?? ({} as any));
   },
@@ -3060,22 +2394,6 @@ export const FleetAttachBatchRequest: MessageFns<FleetAttachBatchRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): FleetAttachBatchRequest {
-    return {
-      requests: globalThis.Array.isArray(object?.requests)
-        ? object.requests.map((e: any) => FleetAttachRequest.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: FleetAttachBatchRequest): unknown {
-    const obj: any = {};
-    if (message.requests?.length) {
-      obj.requests = message.requests.map((e) => FleetAttachRequest.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<FleetAttachBatchRequest>, I>>(base?: I): FleetAttachBatchRequest {
@@ -3166,36 +2484,6 @@ export const FleetAttachBatchItem: MessageFns<FleetAttachBatchItem> = {
     }
   },
 
-  fromJSON(object: any): FleetAttachBatchItem {
-    return {
-      reply: isSet(object.reply) ? FleetAttachReply.fromJSON(object.reply) : undefined,
-      errorKind: isSet(object.errorKind)
-        ? globalThis.String(object.errorKind)
-        : isSet(object.error_kind)
-        ? globalThis.String(object.error_kind)
-        : "",
-      error: isSet(object.error) ? globalThis.String(object.error) : "",
-      hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
-    };
-  },
-
-  toJSON(message: FleetAttachBatchItem): unknown {
-    const obj: any = {};
-    if (message.reply !== undefined) {
-      obj.reply = FleetAttachReply.toJSON(message.reply);
-    }
-    if (message.errorKind !== "") {
-      obj.errorKind = message.errorKind;
-    }
-    if (message.error !== "") {
-      obj.error = message.error;
-    }
-    if (message.hint !== "") {
-      obj.hint = message.hint;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetAttachBatchItem>, I>>(base?: I): FleetAttachBatchItem {
     return FleetAttachBatchItem.fromPartial(base ?? ({} as any));
   },
@@ -3254,22 +2542,6 @@ export const FleetAttachBatchReply: MessageFns<FleetAttachBatchReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): FleetAttachBatchReply {
-    return {
-      items: globalThis.Array.isArray(object?.items)
-        ? object.items.map((e: any) => FleetAttachBatchItem.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: FleetAttachBatchReply): unknown {
-    const obj: any = {};
-    if (message.items?.length) {
-      obj.items = message.items.map((e) => FleetAttachBatchItem.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<FleetAttachBatchReply>, I>>(base?: I): FleetAttachBatchReply {
@@ -3371,44 +2643,6 @@ export const FleetDetachRequest: MessageFns<FleetDetachRequest> = {
     }
   },
 
-  fromJSON(object: any): FleetDetachRequest {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      target: isSet(object.target) ? Target.fromJSON(object.target) : undefined,
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-      waitMs: isSet(object.waitMs)
-        ? globalThis.Number(object.waitMs)
-        : isSet(object.wait_ms)
-        ? globalThis.Number(object.wait_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: FleetDetachRequest): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.target !== undefined) {
-      obj.target = Target.toJSON(message.target);
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    if (message.waitMs !== 0) {
-      obj.waitMs = Math.round(message.waitMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetDetachRequest>, I>>(base?: I): FleetDetachRequest {
     return FleetDetachRequest.fromPartial(base ?? ({} as any));
   },
@@ -3492,28 +2726,6 @@ export const FleetDetachReply: MessageFns<FleetDetachReply> = {
     }
   },
 
-  fromJSON(object: any): FleetDetachReply {
-    return {
-      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
-      attachment: isSet(object.attachment) ? Attachment.fromJSON(object.attachment) : undefined,
-      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
-    };
-  },
-
-  toJSON(message: FleetDetachReply): unknown {
-    const obj: any = {};
-    if (message.found !== false) {
-      obj.found = message.found;
-    }
-    if (message.attachment !== undefined) {
-      obj.attachment = Attachment.toJSON(message.attachment);
-    }
-    if (message.done !== false) {
-      obj.done = message.done;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetDetachReply>, I>>(base?: I): FleetDetachReply {
     return FleetDetachReply.fromPartial(base ?? ({} as any));
   },
@@ -3595,28 +2807,6 @@ export const ListAttachmentsRequest: MessageFns<ListAttachmentsRequest> = {
     }
   },
 
-  fromJSON(object: any): ListAttachmentsRequest {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      container: isSet(object.container) ? globalThis.String(object.container) : "",
-    };
-  },
-
-  toJSON(message: ListAttachmentsRequest): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.container !== "") {
-      obj.container = message.container;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListAttachmentsRequest>, I>>(base?: I): ListAttachmentsRequest {
     return ListAttachmentsRequest.fromPartial(base ?? ({} as any));
   },
@@ -3674,22 +2864,6 @@ export const ListAttachmentsReply: MessageFns<ListAttachmentsReply> = {
     }
   },
 
-  fromJSON(object: any): ListAttachmentsReply {
-    return {
-      attachments: globalThis.Array.isArray(object?.attachments)
-        ? object.attachments.map((e: any) => Attachment.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: ListAttachmentsReply): unknown {
-    const obj: any = {};
-    if (message.attachments?.length) {
-      obj.attachments = message.attachments.map((e) => Attachment.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<ListAttachmentsReply>, I>>(base?: I): ListAttachmentsReply {
     return ListAttachmentsReply.fromPartial(base ?? ({} as any));
   },
@@ -3743,18 +2917,6 @@ export const JsonChunk: MessageFns<JsonChunk> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): JsonChunk {
-    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
-  },
-
-  toJSON(message: JsonChunk): unknown {
-    const obj: any = {};
-    if (message.data.length !== 0) {
-      obj.data = base64FromBytes(message.data);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<JsonChunk>, I>>(base?: I): JsonChunk {
@@ -3843,36 +3005,6 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): MeshMemberRequest {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => globalThis.String(e)) : [],
-      waitUpMs: isSet(object.waitUpMs)
-        ? globalThis.Number(object.waitUpMs)
-        : isSet(object.wait_up_ms)
-        ? globalThis.Number(object.wait_up_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: MeshMemberRequest): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.hosts?.length) {
-      obj.hosts = message.hosts;
-    }
-    if (message.waitUpMs !== 0) {
-      obj.waitUpMs = Math.round(message.waitUpMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<MeshMemberRequest>, I>>(base?: I): MeshMemberRequest {
@@ -3977,36 +3109,6 @@ export const MeshHostResult: MessageFns<MeshHostResult> = {
     }
   },
 
-  fromJSON(object: any): MeshHostResult {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
-      added: isSet(object.added) ? globalThis.Number(object.added) : 0,
-      removed: isSet(object.removed) ? globalThis.Number(object.removed) : 0,
-      error: isSet(object.error) ? globalThis.String(object.error) : "",
-    };
-  },
-
-  toJSON(message: MeshHostResult): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.generation !== 0) {
-      obj.generation = Math.round(message.generation);
-    }
-    if (message.added !== 0) {
-      obj.added = Math.round(message.added);
-    }
-    if (message.removed !== 0) {
-      obj.removed = Math.round(message.removed);
-    }
-    if (message.error !== "") {
-      obj.error = message.error;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshHostResult>, I>>(base?: I): MeshHostResult {
     return MeshHostResult.fromPartial(base ?? ({} as any));
   },
@@ -4099,34 +3201,6 @@ export const MeshMemberReply: MessageFns<MeshMemberReply> = {
     }
   },
 
-  fromJSON(object: any): MeshMemberReply {
-    return {
-      network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
-      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
-      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => MeshHostResult.fromJSON(e)) : [],
-      tunnels: globalThis.Array.isArray(object?.tunnels)
-        ? object.tunnels.map((e: any) => MeshTunnelState.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: MeshMemberReply): unknown {
-    const obj: any = {};
-    if (message.network !== undefined) {
-      obj.network = Network.toJSON(message.network);
-    }
-    if (message.changed !== false) {
-      obj.changed = message.changed;
-    }
-    if (message.hosts?.length) {
-      obj.hosts = message.hosts.map((e) => MeshHostResult.toJSON(e));
-    }
-    if (message.tunnels?.length) {
-      obj.tunnels = message.tunnels.map((e) => MeshTunnelState.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshMemberReply>, I>>(base?: I): MeshMemberReply {
     return MeshMemberReply.fromPartial(base ?? ({} as any));
   },
@@ -4196,28 +3270,6 @@ export const FleetMeshStatusRequest: MessageFns<FleetMeshStatusRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): FleetMeshStatusRequest {
-    return {
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      waitUpMs: isSet(object.waitUpMs)
-        ? globalThis.Number(object.waitUpMs)
-        : isSet(object.wait_up_ms)
-        ? globalThis.Number(object.wait_up_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: FleetMeshStatusRequest): unknown {
-    const obj: any = {};
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.waitUpMs !== 0) {
-      obj.waitUpMs = Math.round(message.waitUpMs);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<FleetMeshStatusRequest>, I>>(base?: I): FleetMeshStatusRequest {
@@ -4353,56 +3405,6 @@ export const MeshTunnelState: MessageFns<MeshTunnelState> = {
     }
   },
 
-  fromJSON(object: any): MeshTunnelState {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
-      peerIp: isSet(object.peerIp)
-        ? globalThis.String(object.peerIp)
-        : isSet(object.peer_ip)
-        ? globalThis.String(object.peer_ip)
-        : "",
-      port: isSet(object.port) ? globalThis.String(object.port) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-      checkedAtMs: isSet(object.checkedAtMs)
-        ? globalThis.Number(object.checkedAtMs)
-        : isSet(object.checked_at_ms)
-        ? globalThis.Number(object.checked_at_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: MeshTunnelState): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.peer !== "") {
-      obj.peer = message.peer;
-    }
-    if (message.peerIp !== "") {
-      obj.peerIp = message.peerIp;
-    }
-    if (message.port !== "") {
-      obj.port = message.port;
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    if (message.checkedAtMs !== 0) {
-      obj.checkedAtMs = Math.round(message.checkedAtMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<MeshTunnelState>, I>>(base?: I): MeshTunnelState {
     return MeshTunnelState.fromPartial(base ?? ({} as any));
   },
@@ -4465,22 +3467,6 @@ export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
     }
   },
 
-  fromJSON(object: any): FleetMeshStatusReply {
-    return {
-      tunnels: globalThis.Array.isArray(object?.tunnels)
-        ? object.tunnels.map((e: any) => MeshTunnelState.fromJSON(e))
-        : [],
-    };
-  },
-
-  toJSON(message: FleetMeshStatusReply): unknown {
-    const obj: any = {};
-    if (message.tunnels?.length) {
-      obj.tunnels = message.tunnels.map((e) => MeshTunnelState.toJSON(e));
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetMeshStatusReply>, I>>(base?: I): FleetMeshStatusReply {
     return FleetMeshStatusReply.fromPartial(base ?? ({} as any));
   },
@@ -4523,15 +3509,6 @@ export const WatchEventsRequest: MessageFns<WatchEventsRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): WatchEventsRequest {
-    return {};
-  },
-
-  toJSON(_: WatchEventsRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<WatchEventsRequest>, I>>(base?: I): WatchEventsRequest {
@@ -4686,60 +3663,6 @@ export const FleetEvent: MessageFns<FleetEvent> = {
     }
   },
 
-  fromJSON(object: any): FleetEvent {
-    return {
-      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
-      timeUnixMs: isSet(object.timeUnixMs)
-        ? globalThis.Number(object.timeUnixMs)
-        : isSet(object.time_unix_ms)
-        ? globalThis.Number(object.time_unix_ms)
-        : 0,
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      attachmentId: isSet(object.attachmentId)
-        ? globalThis.String(object.attachmentId)
-        : isSet(object.attachment_id)
-        ? globalThis.String(object.attachment_id)
-        : "",
-      network: isSet(object.network) ? globalThis.String(object.network) : "",
-      container: isSet(object.container) ? globalThis.String(object.container) : "",
-      ifname: isSet(object.ifname) ? globalThis.String(object.ifname) : "",
-      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
-      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
-    };
-  },
-
-  toJSON(message: FleetEvent): unknown {
-    const obj: any = {};
-    if (message.kind !== "") {
-      obj.kind = message.kind;
-    }
-    if (message.timeUnixMs !== 0) {
-      obj.timeUnixMs = Math.round(message.timeUnixMs);
-    }
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.attachmentId !== "") {
-      obj.attachmentId = message.attachmentId;
-    }
-    if (message.network !== "") {
-      obj.network = message.network;
-    }
-    if (message.container !== "") {
-      obj.container = message.container;
-    }
-    if (message.ifname !== "") {
-      obj.ifname = message.ifname;
-    }
-    if (message.peer !== "") {
-      obj.peer = message.peer;
-    }
-    if (message.detail !== "") {
-      obj.detail = message.detail;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<FleetEvent>, I>>(base?: I): FleetEvent {
     return FleetEvent.fromPartial(base ?? ({} as any));
   },
@@ -4790,15 +3713,6 @@ export const AgentVersionsRequest: MessageFns<AgentVersionsRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): AgentVersionsRequest {
-    return {};
-  },
-
-  toJSON(_: AgentVersionsRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<AgentVersionsRequest>, I>>(base?: I): AgentVersionsRequest {
@@ -4899,40 +3813,6 @@ export const AgentVersion: MessageFns<AgentVersion> = {
     }
   },
 
-  fromJSON(object: any): AgentVersion {
-    return {
-      host: isSet(object.host) ? globalThis.String(object.host) : "",
-      agentAddr: isSet(object.agentAddr)
-        ? globalThis.String(object.agentAddr)
-        : isSet(object.agent_addr)
-        ? globalThis.String(object.agent_addr)
-        : "",
-      version: isSet(object.version) ? globalThis.String(object.version) : "",
-      state: isSet(object.state) ? globalThis.String(object.state) : "",
-      error: isSet(object.error) ? globalThis.String(object.error) : "",
-    };
-  },
-
-  toJSON(message: AgentVersion): unknown {
-    const obj: any = {};
-    if (message.host !== "") {
-      obj.host = message.host;
-    }
-    if (message.agentAddr !== "") {
-      obj.agentAddr = message.agentAddr;
-    }
-    if (message.version !== "") {
-      obj.version = message.version;
-    }
-    if (message.state !== "") {
-      obj.state = message.state;
-    }
-    if (message.error !== "") {
-      obj.error = message.error;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<AgentVersion>, I>>(base?: I): AgentVersion {
     return AgentVersion.fromPartial(base ?? ({} as any));
   },
@@ -4990,20 +3870,6 @@ export const AgentVersionsReply: MessageFns<AgentVersionsReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): AgentVersionsReply {
-    return {
-      agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => AgentVersion.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: AgentVersionsReply): unknown {
-    const obj: any = {};
-    if (message.agents?.length) {
-      obj.agents = message.agents.map((e) => AgentVersion.toJSON(e));
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<AgentVersionsReply>, I>>(base?: I): AgentVersionsReply {
@@ -5194,14 +4060,6 @@ export const ControllerDefinition = {
   },
 } as const;
 
-function bytesFromBase64(b64: string): Uint8Array {
-  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
-}
-
-function base64FromBytes(arr: Uint8Array): string {
-  return globalThis.Buffer.from(arr).toString("base64");
-}
-
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
 export type DeepPartial<T> = T extends Builtin ? T
@@ -5225,19 +4083,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

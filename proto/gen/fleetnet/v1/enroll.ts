@@ -122,40 +122,6 @@ export const EnrollRequest: MessageFns<EnrollRequest> = {
     }
   },
 
-  fromJSON(object: any): EnrollRequest {
-    return {
-      joinToken: isSet(object.joinToken)
-        ? globalThis.String(object.joinToken)
-        : isSet(object.join_token)
-        ? globalThis.String(object.join_token)
-        : "",
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      csrPem: isSet(object.csrPem)
-        ? globalThis.String(object.csrPem)
-        : isSet(object.csr_pem)
-        ? globalThis.String(object.csr_pem)
-        : "",
-    };
-  },
-
-  toJSON(message: EnrollRequest): unknown {
-    const obj: any = {};
-    if (message.joinToken !== "") {
-      obj.joinToken = message.joinToken;
-    }
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.csrPem !== "") {
-      obj.csrPem = message.csrPem;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<EnrollRequest>, I>>(base?: I): EnrollRequest {
     return EnrollRequest.fromPartial(base ?? ({} as any));
   },
@@ -246,44 +212,6 @@ export const EnrollReply: MessageFns<EnrollReply> = {
     }
   },
 
-  fromJSON(object: any): EnrollReply {
-    return {
-      certPem: isSet(object.certPem)
-        ? globalThis.String(object.certPem)
-        : isSet(object.cert_pem)
-        ? globalThis.String(object.cert_pem)
-        : "",
-      caPem: isSet(object.caPem)
-        ? globalThis.String(object.caPem)
-        : isSet(object.ca_pem)
-        ? globalThis.String(object.ca_pem)
-        : "",
-      serial: isSet(object.serial) ? globalThis.String(object.serial) : "",
-      notAfterUnixMs: isSet(object.notAfterUnixMs)
-        ? globalThis.Number(object.notAfterUnixMs)
-        : isSet(object.not_after_unix_ms)
-        ? globalThis.Number(object.not_after_unix_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: EnrollReply): unknown {
-    const obj: any = {};
-    if (message.certPem !== "") {
-      obj.certPem = message.certPem;
-    }
-    if (message.caPem !== "") {
-      obj.caPem = message.caPem;
-    }
-    if (message.serial !== "") {
-      obj.serial = message.serial;
-    }
-    if (message.notAfterUnixMs !== 0) {
-      obj.notAfterUnixMs = Math.round(message.notAfterUnixMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<EnrollReply>, I>>(base?: I): EnrollReply {
     return EnrollReply.fromPartial(base ?? ({} as any));
   },
@@ -353,32 +281,6 @@ export const RenewRequest: MessageFns<RenewRequest> = {
     }
   },
 
-  fromJSON(object: any): RenewRequest {
-    return {
-      hostId: isSet(object.hostId)
-        ? globalThis.String(object.hostId)
-        : isSet(object.host_id)
-        ? globalThis.String(object.host_id)
-        : "",
-      csrPem: isSet(object.csrPem)
-        ? globalThis.String(object.csrPem)
-        : isSet(object.csr_pem)
-        ? globalThis.String(object.csr_pem)
-        : "",
-    };
-  },
-
-  toJSON(message: RenewRequest): unknown {
-    const obj: any = {};
-    if (message.hostId !== "") {
-      obj.hostId = message.hostId;
-    }
-    if (message.csrPem !== "") {
-      obj.csrPem = message.csrPem;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RenewRequest>, I>>(base?: I): RenewRequest {
     return RenewRequest.fromPartial(base ?? ({} as any));
   },
@@ -422,15 +324,6 @@ export const RotateCertificateRequest: MessageFns<RotateCertificateRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(_: any): RotateCertificateRequest {
-    return {};
-  },
-
-  toJSON(_: RotateCertificateRequest): unknown {
-    const obj: any = {};
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RotateCertificateRequest>, I>>(base?: I): RotateCertificateRequest {
@@ -509,40 +402,6 @@ export const RotateCertificateReply: MessageFns<RotateCertificateReply> = {
     }
   },
 
-  fromJSON(object: any): RotateCertificateReply {
-    return {
-      oldSerial: isSet(object.oldSerial)
-        ? globalThis.String(object.oldSerial)
-        : isSet(object.old_serial)
-        ? globalThis.String(object.old_serial)
-        : "",
-      newSerial: isSet(object.newSerial)
-        ? globalThis.String(object.newSerial)
-        : isSet(object.new_serial)
-        ? globalThis.String(object.new_serial)
-        : "",
-      notAfterUnixMs: isSet(object.notAfterUnixMs)
-        ? globalThis.Number(object.notAfterUnixMs)
-        : isSet(object.not_after_unix_ms)
-        ? globalThis.Number(object.not_after_unix_ms)
-        : 0,
-    };
-  },
-
-  toJSON(message: RotateCertificateReply): unknown {
-    const obj: any = {};
-    if (message.oldSerial !== "") {
-      obj.oldSerial = message.oldSerial;
-    }
-    if (message.newSerial !== "") {
-      obj.newSerial = message.newSerial;
-    }
-    if (message.notAfterUnixMs !== 0) {
-      obj.notAfterUnixMs = Math.round(message.notAfterUnixMs);
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RotateCertificateReply>, I>>(base?: I): RotateCertificateReply {
     return RotateCertificateReply.fromPartial(base ?? ({} as any));
   },
@@ -600,20 +459,6 @@ export const RevokeRequest: MessageFns<RevokeRequest> = {
     }
   },
 
-  fromJSON(object: any): RevokeRequest {
-    return {
-      serials: globalThis.Array.isArray(object?.serials) ? object.serials.map((e: any) => globalThis.String(e)) : [],
-    };
-  },
-
-  toJSON(message: RevokeRequest): unknown {
-    const obj: any = {};
-    if (message.serials?.length) {
-      obj.serials = message.serials;
-    }
-    return obj;
-  },
-
   create<I extends Exact<DeepPartial<RevokeRequest>, I>>(base?: I): RevokeRequest {
     return RevokeRequest.fromPartial(base ?? ({} as any));
   },
@@ -667,18 +512,6 @@ export const RevokeReply: MessageFns<RevokeReply> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RevokeReply {
-    return { revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0 };
-  },
-
-  toJSON(message: RevokeReply): unknown {
-    const obj: any = {};
-    if (message.revoked !== 0) {
-      obj.revoked = Math.round(message.revoked);
-    }
-    return obj;
   },
 
   create<I extends Exact<DeepPartial<RevokeReply>, I>>(base?: I): RevokeReply {
@@ -774,15 +607,9 @@ function longToNumber(int64: { toString(): string }): number {
   return num;
 }
 
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
   create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
   fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }
