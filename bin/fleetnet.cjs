@@ -6,14 +6,14 @@
 // it off), so a new process does not compile the whole bundle again. CommonJS on purpose: an ES
 // module entry costs every process the ES module loader before any of fleetnet's own code runs.
 'use strict';
+const { existsSync } = require('node:fs');
 const { enableCompileCache } = require('node:module');
 const { join } = require('node:path');
 
 const bundle = join(__dirname, '..', 'dist', 'fleetnet.cjs');
 enableCompileCache(); // a cache that cannot be made (read-only folder) is only a slower start
-try {
-  require.resolve(bundle);
-} catch {
+// one stat: require.resolve would resolve the path (and look for a package.json) once more before require does
+if (!existsSync(bundle)) {
   process.stderr.write('fleetnet: the bundle is not built; run `npm run build` in the fleetnet folder\n');
   process.exit(1);
 }
