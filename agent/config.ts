@@ -20,7 +20,7 @@ export const AgentConfigSchema = z.object({
   dockerSocket: z.string().default('/var/run/docker.sock'),
   netnsDir: z.string().default('/run/netns'),
   hostName: z.string().optional(),
-  /** Period of the mesh's full reconcile pass (0: only on ApplyMesh). */
+  /** Period of the mesh's reconcile pass (0: only on ApplyMesh); Mesher.periodicPass says when it reads. */
   meshResyncMs: z.number().int().min(0).default(10_000),
   /**
    * bfd:decay_min_rx of the mesh's OVS tunnels (0: none, OVS's 1 s always). Once a session has been up

@@ -50,7 +50,10 @@ export function register(program: Command): void {
       'CNI addresses from this controller (default: the one it enrolls with); none: local pools',
     )
     .option('--insecure-tcp', 'serve TCP without TLS or authorization (labs not yet on mTLS only)')
-    .option('--mesh-resync-ms <ms>', "period of the mesh's full reconcile pass (0: only when the controller pushes)")
+    .option(
+      '--mesh-resync-ms <ms>',
+      "period of the mesh's reconcile pass (0: only when the controller pushes; see README, the tunnel mesh)",
+    )
     .option(
       '--mesh-bfd-decay-ms <ms>',
       "an idle OVS tunnel's BFD interval (bfd:decay_min_rx; 0: always OVS's 1 s; default 5000)",
