@@ -299,15 +299,15 @@ export class Mesher {
     if (kernelSame) res.kept += kernelWant.length;
     // Nothing wanted and nothing left at the last read: no ip/bridge/nft read (an OVS-only mesh).
     const readKernel = !kernelSame && (kernelWant.length > 0 || !this.kernelClean);
+    const ovs = this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
     // With no kernel tunnel wanted the kernel pass only removes leftovers, which no OVS port depends on: it
     // runs beside the OVS pass (a joining host's first pass answers after the longer of the two, not their sum).
-    const beside = readKernel && !kernelWant.length;
-    const both = await Promise.allSettled([
-      this.passOvs(nets, res, fail, settledOvs(settled, this.spec)),
-      beside ? this.passKernel(nets, res, fail, kernelWant) : undefined,
-    ]);
-    for (const r of both) if (r.status === 'rejected') throw r.reason;
-    if (readKernel && !beside) await this.passKernel(nets, res, fail, kernelWant);
+    const kernel = !readKernel
+      ? undefined
+      : kernelWant.length
+        ? ovs.then(() => this.kernelPass(nets, res, fail, kernelWant))
+        : this.kernelPass(nets, res, fail, kernelWant);
+    for (const r of await Promise.allSettled([ovs, kernel])) if (r.status === 'rejected') throw r.reason;
     if (res.changes > 0)
       this.o.log.info(
         {
@@ -324,8 +324,8 @@ export class Mesher {
     return res;
   }
 
-  /** The kernel pass; kernelClean says afterwards whether it wanted and left nothing, with no error. */
-  private async passKernel(
+  /** passKernel; kernelClean says afterwards whether it wanted and left nothing, with no error. */
+  private async kernelPass(
     nets: Map<string, MeshNetworkSpec>,
     res: MeshResult,
     fail: (n: string, e: unknown) => void,
