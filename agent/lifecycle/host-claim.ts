@@ -69,6 +69,30 @@ export async function removeHostSide(
 }
 
 /**
+ * The veth's make answered "File exists" although `hostIfname` was free when the attach claimed it: the pair
+ * appeared in between (made by something other than this attach, e.g. the `ip -batch` child of an agent killed
+ * with kill -9, which outlives it). What the claim proves fleetnet's own (the name scheme, the OVS port's
+ * attachment id) goes, and the attach makes it once more (true); someone else's host interface is refused as at
+ * the claim (exit 2, untouched); a name still free means the clash is in the container (its interface of that
+ * name, not provably ours), which stays: false, the error stands.
+ */
+export async function reclaimHostIfname(
+  env: KindEnv,
+  kind: HostIfKind,
+  c: Pick<ContainerInfo, 'runtime' | 'id' | 'name'>,
+  ifname: string,
+  hostIf: string,
+  hostIfname: string,
+  attachmentId: string,
+): Promise<boolean> {
+  const claim = await claimHostIfname(env, kind, c, ifname, hostIfname, attachmentId);
+  if (claim.kind === 'free') return false;
+  env.log.info({ hostIfname, ifname }, 'a veth of this attachment appeared after its claim: removed, made again');
+  await removeHostSide(env, kind, hostIf, hostIfname);
+  return true;
+}
+
+/**
  * Kinds made only in the container (macvlan, IPoIB, dummy): its interface name is free, fleetnet's own
  * from an earlier run (it carries this agent's alias mark), or someone else's (refused, exit 2, untouched).
  */

@@ -5,9 +5,10 @@ import { conflict, invalid, notFound } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
 import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
-import type { AttachmentRecord, OwnedRef } from '../records.js';
+import { recordKeyOf, type AttachmentRecord, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { makeHostVeth, vethOp } from './veth.js';
+import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
 import { quietIpv6 } from '../announce.js';
 
 /**
@@ -142,6 +143,16 @@ export const bridgeKind: Kind = {
           () => env.ip.host(hostOps),
           () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
           undo,
+          () =>
+            reclaimHostIfname(
+              env,
+              'bridge',
+              c,
+              order.ifname,
+              br,
+              hostIfname,
+              order.attachmentId ?? recordKeyOf(c, order.ifname),
+            ),
         );
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));

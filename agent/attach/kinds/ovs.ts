@@ -5,6 +5,7 @@ import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { makeHostVeth, vethOp } from './veth.js';
+import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
 import { quietIpv6 } from '../announce.js';
 
 export const ovsKind: Kind = {
@@ -85,6 +86,16 @@ export const ovsKind: Kind = {
           () => env.ip.host(hostOps),
           () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
           undo,
+          () =>
+            reclaimHostIfname(
+              env,
+              'ovs',
+              c,
+              order.ifname,
+              br,
+              hostIfname,
+              order.attachmentId ?? recordKeyOf(c, order.ifname),
+            ),
         );
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);

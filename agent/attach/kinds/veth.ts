@@ -11,22 +11,30 @@ export function vethOp(
   return { t: 'veth', name: hostIfname, mtu, peer: { name: ifname, mtu, ...(mac ? { mac } : {}), netns } };
 }
 
+const exists = (err: unknown) => /File exists|EEXIST/i.test(String((err as Error)?.message ?? err));
+
 /**
  * Makes the host veth (its name was checked free just before) with the batch that sets it up, and
  * registers its undo. When the batch fails after the kernel made the link (a later step of it), the link
- * is this attach's and goes; when it fails because the name exists ("File exists"), the link is someone
- * else's and stays.
+ * is this attach's and goes; when it fails because the name exists ("File exists"), the link is not this
+ * attach's and stays, unless `reclaim` proves it fleetnet's own leftover and removes it (true): then the
+ * batch runs once more.
  */
 export async function makeHostVeth(
   makeOps: () => Promise<unknown>,
   del: () => Promise<unknown>,
   undo: { push(what: string, fn: () => Promise<unknown>): void },
+  reclaim: () => Promise<boolean> = async () => false,
 ): Promise<void> {
-  try {
-    await makeOps();
-  } catch (err) {
-    if (!/File exists|EEXIST/i.test(String((err as Error)?.message ?? err))) await del();
-    throw err;
+  for (let again = true; ; again = false) {
+    try {
+      await makeOps();
+      break;
+    } catch (err) {
+      if (!exists(err)) await del();
+      else if (again && (await reclaim())) continue;
+      throw err;
+    }
   }
   undo.push('delete host veth', del);
 }
