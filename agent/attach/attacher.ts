@@ -7,6 +7,7 @@ import type { AddressSpec } from '../../common/attach-args.js';
 import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
+import { HostNameClaims } from './host-names.js';
 import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 import type { ContainerResolver } from '../containers/resolve.js';
@@ -78,7 +79,7 @@ export class Attacher {
   /** Attaches under way per host interface: a host interface in use by one of them is never removed. */
   private readonly inflight = new Map<string, number>();
   /** Host-side names of attaches under way: the orphan sweep leaves them alone. */
-  private readonly making = new Set<string>();
+  private readonly names = new HostNameClaims();
   private readonly env: KindEnv;
   private readonly adoptDeps: AdoptDeps;
   private readonly removal: Removal;
@@ -204,6 +205,7 @@ export class Attacher {
     });
     await this.checkNeeds(plan.needs);
     if (!order.dryRun) {
+      await this.names.claim(hostIfname); // released at the end of the make below, or here
       const adopted = await claimOrAdopt(this.adoptDeps, {
         order,
         c,
@@ -215,7 +217,11 @@ export class Attacher {
         keepAddress: !!opts.keepAddress,
         ...(mac ? { mac } : {}),
         ...(plan.parent ? { parent: plan.parent } : {}),
+      }).catch((err: unknown) => {
+        this.names.release(hostIfname);
+        throw err;
       });
+      if (adopted) this.names.release(hostIfname);
       if (adopted) return { record: adopted, changed: false, commands: [] };
     }
 
@@ -252,7 +258,6 @@ export class Attacher {
     const undo = new UndoStack();
     const using = [order.hostIf, ...plan.uses];
     for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
-    this.making.add(hostIfname);
     try {
       const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];
@@ -310,7 +315,7 @@ export class Attacher {
       }
       return { record, changed: true, commands: [] };
     } finally {
-      this.making.delete(hostIfname);
+      this.names.release(hostIfname);
       for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
       await undo.unwind(this.d.log);
     }
@@ -351,7 +356,12 @@ export class Attacher {
 
   /** Host-side names of attaches under way (the orphan sweep must not touch them). */
   inProgress(): ReadonlySet<string> {
-    return this.making;
+    return this.names.names();
+  }
+
+  /** Runs an orphan's removal unless an attach holds its host-side name (false: it did not run). */
+  removeIfUnclaimed(name: string, remove: () => Promise<void>): Promise<boolean> {
+    return this.names.ifUnclaimed(name, remove);
   }
 
   /** Runs fn under the record's key (one writer per attachment). */

@@ -20,7 +20,7 @@ export interface CheckDeps {
   attacher: Attacher;
   records: RecordStore;
   lifecycle: Lifecycle;
-  orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress'> & Pick<OrphanDeps, 'log'>;
+  orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress' | 'removeIfUnclaimed'> & Pick<OrphanDeps, 'log'>;
 }
 
 const subjectOf = (r: AttachmentRecord) => `${r.container.name}/${r.ifname}`;
@@ -75,9 +75,19 @@ async function findings(d: CheckDeps): Promise<Omit<Finding, 'fixed'>[]> {
       else seen.set(v, r);
     }
   }
-  const od = { ...d.orphans, records: d.records, inProgress: () => d.attacher.inProgress() };
+  const od = orphanDeps(d);
   for (const o of await findOrphans(od)) out.push({ kind: 'orphan', subject: o.name, detail: o.detail });
   return out;
+}
+
+/** The orphan sweep's view of this agent: its records, and the host-side names attaches hold. */
+function orphanDeps(d: CheckDeps): OrphanDeps {
+  return {
+    ...d.orphans,
+    records: d.records,
+    inProgress: () => d.attacher.inProgress(),
+    removeIfUnclaimed: (name, remove) => d.attacher.removeIfUnclaimed(name, remove),
+  };
 }
 
 export async function checkHost(d: CheckDeps, fix: boolean): Promise<Finding[]> {
@@ -88,7 +98,7 @@ export async function checkHost(d: CheckDeps, fix: boolean): Promise<Finding[]> 
     if (r.state === 'failed') d.attacher.note(r.key, { state: 'failed', nextRetryMs: 0 });
   await d.lifecycle.fullPass();
   await d.lifecycle.fullPass(); // the pass that may have been under way when check asked did not see the reset
-  const od = { ...d.orphans, records: d.records, inProgress: () => d.attacher.inProgress() };
+  const od = orphanDeps(d);
   await removeOrphans(od, await findOrphans(od)); // --fix does not wait for the pass's grace
   const after = new Set((await findings(d)).map((f) => `${f.kind}\0${f.subject}`));
   return before.map((f) => ({ ...f, fixed: !after.has(`${f.kind}\0${f.subject}`) }));

@@ -31,7 +31,7 @@ export interface LifecycleDeps {
    * How long an orphan must have been seen before the pass removes it (default 3 passes); `check --fix` does not wait.
    */
   orphanGraceMs?: number;
-  orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress'>;
+  orphans: Omit<OrphanDeps, 'records' | 'log' | 'inProgress' | 'removeIfUnclaimed'>;
   /** Called when a container dies or is destroyed (DHCP clients are reaped at once). */
   onExit?: (id: string) => void;
   /** Called with each full pass's report (metrics). */
@@ -323,6 +323,7 @@ export class Lifecycle {
       records: this.d.records,
       log: this.d.log,
       inProgress: () => this.d.attacher.inProgress(),
+      removeIfUnclaimed: (n: string, rm: () => Promise<void>) => this.d.attacher.removeIfUnclaimed(n, rm),
     };
     const found = await findOrphans(od);
     const grace = this.d.orphanGraceMs ?? 3 * this.d.fullPassMs;

@@ -13,6 +13,8 @@ export interface OrphanDeps {
   records: RecordStore;
   /** Host-side names of attaches under way. */
   inProgress: () => ReadonlySet<string>;
+  /** Runs one orphan's removal unless an attach holds its name (Attacher.removeIfUnclaimed); false: skipped. */
+  removeIfUnclaimed: (name: string, remove: () => Promise<void>) => Promise<boolean>;
   /** The alias this agent sets on the veths it makes. */
   ownerMark: string;
   /** The agent has its own OVS database (--ovs-db): every fleetnet-tagged port in it is this agent's. */
@@ -65,14 +67,20 @@ export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
   return found;
 }
 
-/** Removes what findOrphans reports, re-checking each against the records and attaches under way. */
+/**
+ * Removes what findOrphans reports, re-checking each against the records, each while no attach holds its
+ * name: an attach that starts meanwhile waits for the removal, and one under way makes the sweep skip it.
+ */
 export async function removeOrphans(d: OrphanDeps, orphans: Orphan[]): Promise<Orphan[]> {
   const removed: Orphan[] = [];
   for (const o of orphans) {
-    if (d.inProgress().has(o.name) || d.records.find((r) => r.hostIfname === o.name).length) continue;
-    const br = (await d.ovs.run('port-to-br', o.name).catch(() => '')).trim();
-    if (br) await d.ovs.run(...OvsCtl.delPortArgs(br, o.name)).catch(() => undefined);
-    if (readHostLink(o.name, d.sysClassNet)) await d.runner.run('ip', ['link', 'del', o.name], { allowFail: true });
+    if (d.records.find((r) => r.hostIfname === o.name).length) continue;
+    const ran = await d.removeIfUnclaimed(o.name, async () => {
+      const br = (await d.ovs.run('port-to-br', o.name).catch(() => '')).trim();
+      if (br) await d.ovs.run(...OvsCtl.delPortArgs(br, o.name)).catch(() => undefined);
+      if (readHostLink(o.name, d.sysClassNet)) await d.runner.run('ip', ['link', 'del', o.name], { allowFail: true });
+    });
+    if (!ran) continue;
     d.log.info({ orphan: o.name, type: o.type }, 'removed an orphan fleetnet made');
     removed.push(o);
   }
