@@ -39,6 +39,8 @@ export function bfdMonitorArgs(ovsDb?: string): string[] {
  */
 export class InterfaceRows {
   private readonly rows = new Map<string, { name: string; bfd: Record<string, string> }>();
+  /** Rows added or removed so far (a changed bfd_status does not count): the set of interfaces changed. */
+  addedOrRemoved = 0;
 
   /** Applies one update line; returns whether any row changed. */
   apply(line: string): boolean {
@@ -50,8 +52,13 @@ export class InterfaceRows {
       const action = String(col(r, 'action'));
       const uuid = String(col(r, 'row') ?? '') || last;
       last = uuid;
-      if (action === 'delete') changed = this.rows.delete(uuid) || changed;
-      else if (action !== 'old') {
+      if (action === 'delete') {
+        if (this.rows.delete(uuid)) {
+          changed = true;
+          this.addedOrRemoved++;
+        }
+      } else if (action !== 'old') {
+        if (!this.rows.has(uuid)) this.addedOrRemoved++;
         this.rows.set(uuid, { name: String(col(r, 'name')), bfd: ovsMap(col(r, 'bfd_status')) });
         changed = true;
       }
@@ -75,6 +82,8 @@ export class BfdWatch {
   /** An ended watch was already reported (until it is live again). */
   private quiet = false;
   private readonly waiters = new Set<() => void>();
+  /** Bumped whenever the watch goes live and whenever an interface row is added or removed (interfacesVersion). */
+  private setVersion = 0;
 
   constructor(private readonly o: BfdWatchOptions) {
     this.backoffMs = o.retryFirstMs ?? 1000;
@@ -103,6 +112,15 @@ export class BfdWatch {
   /** Interface name → bfd_status as OVS last wrote it; undefined while the watch is not live. */
   snapshot(): Map<string, Record<string, string>> | undefined {
     return this.live ? this.rows.byName() : undefined;
+  }
+
+  /**
+   * A number that stays the same exactly as long as the watch has stayed live and seen no interface added or
+   * removed (a port made or deleted, by anyone); undefined while it is not live. What was read from the database
+   * under one version still has the same ports while the version holds (what the ports carry may have changed).
+   */
+  interfacesVersion(): number | undefined {
+    return this.live ? this.setVersion : undefined;
   }
 
   /** Resolves at the next change OVS records (or when the watch stops), at the latest after timeoutMs or on abort. */
@@ -140,11 +158,13 @@ export class BfdWatch {
     c.on('error', () => undefined); // ENOENT and the like: 'close' follows and retries
     createInterface({ input: c.stdout! }).on('line', (line) => {
       let changed: boolean;
+      const setBefore = rows.addedOrRemoved;
       try {
         changed = rows.apply(line);
       } catch {
         return; // not a table line (a warning): nothing to learn from it
       }
+      if (rows.addedOrRemoved !== setBefore || !this.live) this.setVersion++;
       if (!this.live) {
         this.rows = rows; // the first table: everything from here on is current
         this.live = true;

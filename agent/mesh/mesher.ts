@@ -16,7 +16,7 @@ import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels } from './bridge-tunnels.js';
 import { MeshFirewall } from './firewall.js';
 import { passKernel } from './kernel-pass.js';
-import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
+import { byNetwork, OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
 import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
 import { checkMeshSpec, type MeshNetworkSpec, type MeshResult, type MeshSpec } from './spec.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
@@ -71,13 +71,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 const EMPTY: MeshSpec = { generation: 0, networks: [] };
 
-/** Tunnels grouped by network and bridge, in order. */
-function byNetwork(ts: readonly Tunnel[]): Map<string, Tunnel[]> {
-  const groups = new Map<string, Tunnel[]>();
-  for (const t of ts) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
-  return groups;
-}
-
 export class Mesher {
   private spec: MeshSpec = EMPTY;
   private readonly queue = new KeyedQueue();
@@ -125,6 +118,11 @@ export class Mesher {
 
   last(): MeshResult | undefined {
     return this.lastPass;
+  }
+
+  /** The BFD watch's interfacesVersion, for others reading OVS ports (the orphan sweep); undefined: not live. */
+  interfacesVersion(): number | undefined {
+    return this.bfd?.interfacesVersion();
   }
 
   /** Takes a spec (an older generation than the one held is refused) and converges to it. */
