@@ -17,6 +17,11 @@ export interface BfdWatchOptions {
   ovsDb?: string;
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /**
+   * The mesh's own tunnel ports: their coming and going does not move interfacesVersion (never tagged for an
+   * attachment, they change nothing for the orphan sweep; a join adds one on every member).
+   */
+  ownPort?: (name: string) => boolean;
   /** Called with every interface's bfd_status at each change while the watch is live. */
   onChange?: (byName: Map<string, Record<string, string>>) => void;
 }
@@ -42,8 +47,8 @@ export class InterfaceRows {
   /** Rows added or removed so far (a changed bfd_status does not count): the set of interfaces changed. */
   addedOrRemoved = 0;
 
-  /** Applies one update line; returns whether any row changed. */
-  apply(line: string): boolean {
+  /** Applies one update line; returns whether any row changed. `counted`: which rows added or removed count. */
+  apply(line: string, counted: (name: string) => boolean = () => true): boolean {
     const t = JSON.parse(line) as MonitorTable;
     const col = (r: unknown[], name: string) => r[t.headings.indexOf(name)];
     let last = '';
@@ -53,13 +58,16 @@ export class InterfaceRows {
       const uuid = String(col(r, 'row') ?? '') || last;
       last = uuid;
       if (action === 'delete') {
-        if (this.rows.delete(uuid)) {
+        const gone = this.rows.get(uuid);
+        if (gone) {
+          this.rows.delete(uuid);
           changed = true;
-          this.addedOrRemoved++;
+          if (counted(gone.name)) this.addedOrRemoved++;
         }
       } else if (action !== 'old') {
-        if (!this.rows.has(uuid)) this.addedOrRemoved++;
-        this.rows.set(uuid, { name: String(col(r, 'name')), bfd: ovsMap(col(r, 'bfd_status')) });
+        const name = String(col(r, 'name'));
+        if (!this.rows.has(uuid) && counted(name)) this.addedOrRemoved++;
+        this.rows.set(uuid, { name, bfd: ovsMap(col(r, 'bfd_status')) });
         changed = true;
       }
     }
@@ -116,8 +124,9 @@ export class BfdWatch {
 
   /**
    * A number that stays the same exactly as long as the watch has stayed live and seen no interface added or
-   * removed (a port made or deleted, by anyone); undefined while it is not live. What was read from the database
-   * under one version still has the same ports while the version holds (what the ports carry may have changed).
+   * removed (a port made or deleted, by anyone; the mesh's own tunnels aside); undefined while it is not live.
+   * What was read from the database under one version still has the same ports while the version holds (what
+   * the ports carry may have changed).
    */
   interfacesVersion(): number | undefined {
     return this.live ? this.setVersion : undefined;
@@ -160,7 +169,7 @@ export class BfdWatch {
       let changed: boolean;
       const setBefore = rows.addedOrRemoved;
       try {
-        changed = rows.apply(line);
+        changed = rows.apply(line, (name) => !this.o.ownPort?.(name));
       } catch {
         return; // not a table line (a warning): nothing to learn from it
       }

@@ -103,7 +103,8 @@ export class Mesher {
     const ours = (name: string) =>
       this.spec.networks.some((n) => n.kind === 'ovs' && n.tunnels.some((t) => t.port === name));
     const nudge = new BfdNudge({ runner: o.runner, log: o.log, ...db, ours });
-    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, onChange: (r) => nudge.see(r) });
+    const onChange = (r: Map<string, Record<string, string>>) => nudge.see(r);
+    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, ownPort: ours, onChange });
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
   }

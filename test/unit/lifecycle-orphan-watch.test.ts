@@ -61,9 +61,9 @@ const findOutput = (ports: { port: string; attachment: string }[]) =>
   });
 const isFind = (c: RecordedCall) => c.cmd === 'ovs-vsctl' && c.args.includes('find') && c.args.includes('port');
 
-test('the interfaces version moves when a row is added or removed, or the watch restarts; not on BFD', async () => {
+test('the interfaces version moves as rows come and go or the watch restarts; not on BFD nor own ports', async () => {
   const f = fakeMonitor();
-  const w = new BfdWatch({ runner: f.r, log: silentLogger(), retryFirstMs: 1 });
+  const w = new BfdWatch({ runner: f.r, log: silentLogger(), retryFirstMs: 1, ownPort: (n) => n === 'fgtunnel' });
   assert.equal(w.interfacesVersion(), undefined, 'not started: not live');
   w.start();
   await f.seen();
@@ -78,6 +78,12 @@ test('the interfaces version moves when a row is added or removed, or the watch 
   ]);
   await f.seen();
   assert.equal(w.interfacesVersion(), v0, 'a BFD change is not a port made or deleted');
+  f.write([['u3', 'insert', 'fgtunnel', noBfd]]);
+  await f.seen();
+  assert.equal(w.interfacesVersion(), v0, 'a tunnel port of the mesh (ownPort) made');
+  f.write([['u3', 'delete', 'fgtunnel', noBfd]]);
+  await f.seen();
+  assert.equal(w.interfacesVersion(), v0, 'and deleted');
   f.write([['u2', 'insert', 'fn0123456789ab', noBfd]]);
   await f.seen();
   const v1 = w.interfacesVersion();
@@ -189,13 +195,24 @@ test('agent: the lifecycle pass reads tagged ports once while the watch sees no 
   await f.seen();
   const finds = () => f.r.calls.filter(isFind).length;
   const before = finds();
-  for (let i = 0; i <= OWNED_PORT_PASSES_BETWEEN_READS; i++) await agent.lifecycle.fullPass();
-  assert.equal(finds() - before, 1, `one read in ${OWNED_PORT_PASSES_BETWEEN_READS + 1} passes`);
-  // A port made (a container attached, a tunnel added): the next pass reads.
+  await agent.lifecycle.fullPass();
+  await agent.lifecycle.fullPass();
+  assert.equal(finds() - before, 1, 'read once, then the list is used again');
+  // A host joins: the mesh adds its tunnel port, never tagged for an attachment; the list still holds.
+  const more = [...hosts, { name: 'h3', underlayIp: '10.99.0.13' }];
+  const joined = planMesh(more, [{ ...net, members: ['h1', 'h2', 'h3'] }])[0]!;
+  await agent.mesher.apply({ generation: 2, networks: joined.networks });
+  f.write([['u8', 'insert', joined.networks[0]!.tunnels[1]!.port, noBfd]]);
+  await f.seen();
+  await agent.lifecycle.fullPass();
+  assert.equal(finds() - before, 1, 'a tunnel port of the mesh is not a port the sweep looks at');
+  // A port made (a container attached): the next pass reads.
   f.write([['u9', 'insert', 'fn0123456789ab', noBfd]]);
   await f.seen();
   await agent.lifecycle.fullPass();
   assert.equal(finds() - before, 2);
+  for (let i = 0; i < OWNED_PORT_PASSES_BETWEEN_READS; i++) await agent.lifecycle.fullPass();
+  assert.equal(finds() - before, 2, `used again ${OWNED_PORT_PASSES_BETWEEN_READS} times`);
   await agent.lifecycle.fullPass();
-  assert.equal(finds() - before, 2);
+  assert.equal(finds() - before, 3, 'then read again');
 });
