@@ -46,6 +46,7 @@ export class InterfaceRows {
   private readonly rows = new Map<string, { name: string; bfd: Record<string, string> }>();
   /** Rows added or removed so far (a changed bfd_status does not count): the set of interfaces changed. */
   addedOrRemoved = 0;
+  private named: Map<string, Record<string, string>> | undefined;
 
   /** Applies one update line; returns whether any row changed. `counted`: which rows added or removed count. */
   apply(line: string, counted: (name: string) => boolean = () => true): boolean {
@@ -71,12 +72,16 @@ export class InterfaceRows {
         changed = true;
       }
     }
+    if (changed) this.named = undefined;
     return changed;
   }
 
-  /** Interface name → its bfd_status. */
+  /**
+   * Interface name → its bfd_status: one map per change, shared by its callers until the next (each line woke
+   * the nudge, the status wait and its read with a map of every interface each); not to be changed.
+   */
   byName(): Map<string, Record<string, string>> {
-    return new Map([...this.rows.values()].map((r) => [r.name, r.bfd]));
+    return (this.named ??= new Map([...this.rows.values()].map((r) => [r.name, r.bfd])));
   }
 }
 
