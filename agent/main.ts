@@ -21,6 +21,7 @@ import { ContainerResolver } from './containers/resolve.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { checkHost } from './lifecycle/check.js';
 import { Lifecycle, type PassReport } from './lifecycle/lifecycle.js';
+import { WatchedOwnedPorts } from './lifecycle/orphans.js';
 import { watchLxcEvents } from './lifecycle/lxc-events.js';
 import { ownerMarkOf } from './lifecycle/owner-mark.js';
 import { OvsCtl } from './ovs/vsctl.js';
@@ -119,6 +120,12 @@ async function startServing(
     ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
     ownerMark,
   });
+  const ovsCtl = new OvsCtl(runner, cfg.ovsDb);
+  // The orphan sweep's port list stands on the mesh's OVSDB watch while there is one (mesher is made below).
+  const ownedPorts = new WatchedOwnedPorts(
+    () => ovsCtl.ownedPorts(),
+    () => mesher.interfacesVersion(),
+  );
   // Containers' lives: events re-apply, stop and release at once; a periodic full pass repairs the rest.
   const lifecycle = new Lifecycle({
     attacher,
@@ -128,7 +135,13 @@ async function startServing(
     log: log.child({ part: 'lifecycle' }),
     fullPassMs: cfg.lifecyclePassMs,
     ...(cfg.hostName ? { hostName: cfg.hostName } : {}),
-    orphans: { runner, ovs: new OvsCtl(runner, cfg.ovsDb), ownerMark, privateOvs: !!cfg.ovsDb },
+    orphans: {
+      runner,
+      ovs: ovsCtl,
+      ownerMark,
+      privateOvs: !!cfg.ovsDb,
+      ownedPorts: () => ownedPorts.get(),
+    },
     onExit: (id) => void dhcp.containerGone(id),
     ...(metrics ? { onPass: (rep: PassReport) => passMetrics(metrics.m, rep) } : {}),
     lxcEvents: (h) => watchLxcEvents({ runner, log: log.child({ part: 'lxc-events' }) }, h),

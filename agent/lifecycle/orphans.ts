@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Runner } from '../../common/runner.js';
 import type { RecordStore } from '../attach/records.js';
 import { readHostLink } from '../linux/sysfs.js';
-import { OvsCtl } from '../ovs/vsctl.js';
+import { OvsCtl, type OwnedPort } from '../ovs/vsctl.js';
 
 export interface OrphanDeps {
   runner: Runner;
@@ -19,6 +19,8 @@ export interface OrphanDeps {
   ownerMark: string;
   /** The agent has its own OVS database (--ovs-db): every fleetnet-tagged port in it is this agent's. */
   privateOvs: boolean;
+  /** The tagged OVS ports (the lifecycle pass: WatchedOwnedPorts); absent: ovs.ownedPorts(), read each time. */
+  ownedPorts?: () => Promise<OwnedPort[]>;
   sysClassNet?: string;
   log: Logger;
 }
@@ -52,7 +54,7 @@ export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
     if (!DERIVED.test(n) || held.has(n) || busy.has(n) || !marked(n)) continue;
     found.push({ type: 'veth', name: n, detail: `host-side veth ${n} marked ${d.ownerMark}, held by no attachment` });
   }
-  const ports = await d.ovs.ownedPorts().catch(() => []);
+  const ports = await (d.ownedPorts ? d.ownedPorts() : d.ovs.ownedPorts()).catch(() => []);
   for (const p of ports) {
     if (held.has(p.port) || busy.has(p.port)) continue;
     if (!d.privateOvs && !marked(p.port)) continue; // the machine's shared OVS: only ports whose veth carries our mark
@@ -85,4 +87,40 @@ export async function removeOrphans(d: OrphanDeps, orphans: Orphan[]): Promise<O
     removed.push(o);
   }
   return removed;
+}
+
+/** Lifecycle passes in a row that may re-use the tagged-port list (WatchedOwnedPorts) before it is read again. */
+export const OWNED_PORT_PASSES_BETWEEN_READS = 5;
+
+/**
+ * The tagged OVS ports for the lifecycle's orphan sweep, standing on the live OVSDB watch (the mesh's BFD watch of
+ * the Interface table): the list last read is used again while the watch shows no interface added or removed since
+ * that read began, up to OWNED_PORT_PASSES_BETWEEN_READS times in a row; with no live watch it is read every time.
+ * A port made or deleted, by this agent or by hand, is an interface added or removed, so it is seen at the next
+ * pass; a tag changed by hand on a port that stays waits for the next read. Which ports the records hold is
+ * compared afresh at every pass (findOrphans), so records changing need no read. At 50 hosts the sweep's
+ * `ovs-vsctl find` every 10 s on every host was most of the agents' spawns at rest.
+ */
+export class WatchedOwnedPorts {
+  private last: { version: number; ports: OwnedPort[] } | undefined;
+  private reused = 0;
+
+  constructor(
+    private readonly read: () => Promise<OwnedPort[]>,
+    /** The watch's interfacesVersion (BfdWatch): undefined while it is not live. */
+    private readonly version: () => number | undefined,
+  ) {}
+
+  async get(): Promise<OwnedPort[]> {
+    const v = this.version();
+    if (v !== undefined && this.last?.version === v && this.reused < OWNED_PORT_PASSES_BETWEEN_READS) {
+      this.reused++;
+      return this.last.ports;
+    }
+    this.last = undefined;
+    this.reused = 0;
+    const ports = await this.read(); // the version was taken before the read: a change during it is seen next time
+    if (v !== undefined) this.last = { version: v, ports };
+    return ports;
+  }
 }

@@ -17,6 +17,11 @@ export interface BfdWatchOptions {
   ovsDb?: string;
   retryFirstMs?: number;
   retryMaxMs?: number;
+  /**
+   * The mesh's own tunnel ports: their coming and going does not move interfacesVersion (never tagged for an
+   * attachment, they change nothing for the orphan sweep; a join adds one on every member).
+   */
+  ownPort?: (name: string) => boolean;
   /** Called with every interface's bfd_status at each change while the watch is live. */
   onChange?: (byName: Map<string, Record<string, string>>) => void;
 }
@@ -39,9 +44,12 @@ export function bfdMonitorArgs(ovsDb?: string): string[] {
  */
 export class InterfaceRows {
   private readonly rows = new Map<string, { name: string; bfd: Record<string, string> }>();
+  /** Rows added or removed so far (a changed bfd_status does not count): the set of interfaces changed. */
+  addedOrRemoved = 0;
+  private named: Map<string, Record<string, string>> | undefined;
 
-  /** Applies one update line; returns whether any row changed. */
-  apply(line: string): boolean {
+  /** Applies one update line; returns whether any row changed. `counted`: which rows added or removed count. */
+  apply(line: string, counted: (name: string) => boolean = () => true): boolean {
     const t = JSON.parse(line) as MonitorTable;
     const col = (r: unknown[], name: string) => r[t.headings.indexOf(name)];
     let last = '';
@@ -50,18 +58,30 @@ export class InterfaceRows {
       const action = String(col(r, 'action'));
       const uuid = String(col(r, 'row') ?? '') || last;
       last = uuid;
-      if (action === 'delete') changed = this.rows.delete(uuid) || changed;
-      else if (action !== 'old') {
-        this.rows.set(uuid, { name: String(col(r, 'name')), bfd: ovsMap(col(r, 'bfd_status')) });
+      if (action === 'delete') {
+        const gone = this.rows.get(uuid);
+        if (gone) {
+          this.rows.delete(uuid);
+          changed = true;
+          if (counted(gone.name)) this.addedOrRemoved++;
+        }
+      } else if (action !== 'old') {
+        const name = String(col(r, 'name'));
+        if (!this.rows.has(uuid) && counted(name)) this.addedOrRemoved++;
+        this.rows.set(uuid, { name, bfd: ovsMap(col(r, 'bfd_status')) });
         changed = true;
       }
     }
+    if (changed) this.named = undefined;
     return changed;
   }
 
-  /** Interface name → its bfd_status. */
+  /**
+   * Interface name → its bfd_status: one map per change, shared by its callers until the next (each line woke
+   * the nudge, the status wait and its read with a map of every interface each); not to be changed.
+   */
   byName(): Map<string, Record<string, string>> {
-    return new Map([...this.rows.values()].map((r) => [r.name, r.bfd]));
+    return (this.named ??= new Map([...this.rows.values()].map((r) => [r.name, r.bfd])));
   }
 }
 
@@ -75,6 +95,8 @@ export class BfdWatch {
   /** An ended watch was already reported (until it is live again). */
   private quiet = false;
   private readonly waiters = new Set<() => void>();
+  /** Bumped whenever the watch goes live and whenever an interface row is added or removed (interfacesVersion). */
+  private setVersion = 0;
 
   constructor(private readonly o: BfdWatchOptions) {
     this.backoffMs = o.retryFirstMs ?? 1000;
@@ -103,6 +125,16 @@ export class BfdWatch {
   /** Interface name → bfd_status as OVS last wrote it; undefined while the watch is not live. */
   snapshot(): Map<string, Record<string, string>> | undefined {
     return this.live ? this.rows.byName() : undefined;
+  }
+
+  /**
+   * A number that stays the same exactly as long as the watch has stayed live and seen no interface added or
+   * removed (a port made or deleted, by anyone; the mesh's own tunnels aside); undefined while it is not live.
+   * What was read from the database under one version still has the same ports while the version holds (what
+   * the ports carry may have changed).
+   */
+  interfacesVersion(): number | undefined {
+    return this.live ? this.setVersion : undefined;
   }
 
   /** Resolves at the next change OVS records (or when the watch stops), at the latest after timeoutMs or on abort. */
@@ -140,11 +172,13 @@ export class BfdWatch {
     c.on('error', () => undefined); // ENOENT and the like: 'close' follows and retries
     createInterface({ input: c.stdout! }).on('line', (line) => {
       let changed: boolean;
+      const setBefore = rows.addedOrRemoved;
       try {
-        changed = rows.apply(line);
+        changed = rows.apply(line, (name) => !this.o.ownPort?.(name));
       } catch {
         return; // not a table line (a warning): nothing to learn from it
       }
+      if (rows.addedOrRemoved !== setBefore || !this.live) this.setVersion++;
       if (!this.live) {
         this.rows = rows; // the first table: everything from here on is current
         this.live = true;

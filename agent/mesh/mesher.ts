@@ -16,8 +16,8 @@ import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels } from './bridge-tunnels.js';
 import { MeshFirewall } from './firewall.js';
 import { passKernel } from './kernel-pass.js';
-import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
-import { kernelTunnels, sameTunnels, settledOvs } from './settled.js';
+import { byNetwork, OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
+import { kernelTunnels, sameTunnels, settledOvs, watchedOvs, watchedUp } from './settled.js';
 import { checkMeshSpec, type MeshNetworkSpec, type MeshResult, type MeshSpec } from './spec.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
 import { addOvsTunnels } from './tunnel-neigh.js';
@@ -71,13 +71,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 const EMPTY: MeshSpec = { generation: 0, networks: [] };
 
-/** Tunnels grouped by network and bridge, in order. */
-function byNetwork(ts: readonly Tunnel[]): Map<string, Tunnel[]> {
-  const groups = new Map<string, Tunnel[]>();
-  for (const t of ts) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
-  return groups;
-}
-
 export class Mesher {
   private spec: MeshSpec = EMPTY;
   private readonly queue = new KeyedQueue();
@@ -110,7 +103,8 @@ export class Mesher {
     const ours = (name: string) =>
       this.spec.networks.some((n) => n.kind === 'ovs' && n.tunnels.some((t) => t.port === name));
     const nudge = new BfdNudge({ runner: o.runner, log: o.log, ...db, ours });
-    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, onChange: (r) => nudge.see(r) });
+    const onChange = (r: Map<string, Record<string, string>>) => nudge.see(r);
+    if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, ownPort: ours, onChange });
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
   }
@@ -125,6 +119,11 @@ export class Mesher {
 
   last(): MeshResult | undefined {
     return this.lastPass;
+  }
+
+  /** The BFD watch's interfacesVersion, for others reading OVS ports (the orphan sweep); undefined: not live. */
+  interfacesVersion(): number | undefined {
+    return this.bfd?.interfacesVersion();
   }
 
   /** Takes a spec (an older generation than the one held is refused) and converges to it. */
@@ -231,6 +230,16 @@ export class Mesher {
       const signal = q.signal ? AbortSignal.any([q.signal, done.signal]) : done.signal;
       const nextMs = Math.max(0, Math.min(WATCHED_RECHECK_MS, deadline - Date.now()));
       const change = this.bfd?.running() ? this.bfd.changed(nextMs, signal) : undefined;
+      // While the watch shows a tunnel asked about not up, no state is built: the next change wakes the wait.
+      if (
+        change &&
+        Date.now() < deadline &&
+        !q.signal?.aborted &&
+        watchedUp(this.liveOvs(), this.spec, q.network) === false
+      ) {
+        await change;
+        continue;
+      }
       const s = await this.statusNow(q.network);
       const leftMs = deadline - Date.now();
       const watched = change && s.every((t) => t.kind === 'ovs');
@@ -256,18 +265,9 @@ export class Mesher {
     });
   }
 
-  /**
-   * This host's OVS tunnels as the BFD watch sees them, when that can stand in for a read of the
-   * database: the watch is live, the last pass left the spec held converged with no error (so no
-   * broken bridge), and every wanted port has its interface row (one the watch has not heard of yet,
-   * or deleted by hand, is looked up in the database: "missing" is said only from a real read).
-   */
+  /** This host's OVS tunnels as the BFD watch sees them, when that can stand in for a read (watchedOvs). */
   private liveOvs(): OvsMeshState | undefined {
-    const bfd = this.bfd?.snapshot();
-    if (!bfd || this.settled !== this.spec) return undefined;
-    const tunnels = this.spec.networks.flatMap((n) => n.tunnels);
-    if (tunnels.some((t) => t.kind === 'ovs' && !bfd.has(t.port))) return undefined;
-    return { bridges: new Set(tunnels.map((t) => t.bridge)), tunnels, bfd, broken: new Map() };
+    return watchedOvs(this.spec, this.settled, this.bfd?.snapshot());
   }
 
   /**

@@ -39,6 +39,13 @@ function rows(t: OvsTable): Record<string, unknown>[] {
   return t.data.map((r) => Object.fromEntries(t.headings.map((h, i) => [h, r[i]])));
 }
 
+/** Tunnels grouped by network and bridge, in order: one transaction each (a failing network leaves the others). */
+export function byNetwork(ts: readonly Tunnel[]): Map<string, Tunnel[]> {
+  const groups = new Map<string, Tunnel[]>();
+  for (const t of ts) groups.set(`${t.network}\0${t.bridge}`, [...(groups.get(`${t.network}\0${t.bridge}`) ?? []), t]);
+  return groups;
+}
+
 export interface OvsMeshState {
   bridges: Set<string>;
   tunnels: Tunnel[];

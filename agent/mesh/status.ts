@@ -28,14 +28,18 @@ export interface StatusInput {
   now: () => number;
 }
 
-/** BFD says up only when the session is up and forwarding; no status yet (just made) is unknown. */
+/** BFD says up only when the session is up and forwarding. */
+export const bfdUp = (bfd: Record<string, string> | undefined): boolean =>
+  bfd?.state === 'up' && bfd.forwarding === 'true';
+
+/** BFD says up only when the session is up and forwarding (bfdUp); no status yet (just made) is unknown. */
 export function bfdState(bfd: Record<string, string> | undefined): { state: TunnelState; detail: string } {
   if (!bfd || !bfd.state) return { state: 'unknown', detail: 'no BFD status yet' };
   const diagnostic = bfd.diagnostic && bfd.diagnostic !== 'No Diagnostic' ? ` diagnostic=${bfd.diagnostic}` : '';
   const detail =
     `bfd state=${bfd.state} forwarding=${bfd.forwarding ?? '?'} ` +
     `remote_state=${bfd.remote_state ?? '?'}${diagnostic}`;
-  return { state: bfd.state === 'up' && bfd.forwarding === 'true' ? 'up' : 'down', detail };
+  return { state: bfdUp(bfd) ? 'up' : 'down', detail };
 }
 
 export async function probePeer(

@@ -104,17 +104,38 @@ export function planMesh(hosts: readonly MeshHost[], networks: readonly MeshNetw
   const sortedNets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
   return [...byName.values()]
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((self) => planOf(self, sortedNets, byName));
+    .map((self) => planOf(self, sortedNets, byName, new Map()));
 }
 
-function planOf(self: MeshHost, sortedNets: readonly MeshNetwork[], byName: Map<string, MeshHost>): HostPlan {
+/**
+ * Tunnel port or device names by (network, peer), made once for all the hosts one call plans: every member has a
+ * tunnel to a peer under the same name (a hash each: N² tunnels for N hosts, N names).
+ */
+type PortNames = Map<string, string>;
+
+function portName(names: PortNames, n: MeshNetwork, peer: string): string {
+  const k = `${n.name}\0${peer}`;
+  let name = names.get(k);
+  if (name === undefined) {
+    name = n.kind === 'ovs' ? ovsTunnelPortName(n.name, peer, n.encap) : bridgeTunnelDeviceName(n.name, n.encap, peer);
+    names.set(k, name);
+  }
+  return name;
+}
+
+function planOf(
+  self: MeshHost,
+  sortedNets: readonly MeshNetwork[],
+  byName: Map<string, MeshHost>,
+  names: PortNames,
+): HostPlan {
   return {
     host: self.name,
-    networks: sortedNets.filter((n) => n.members.includes(self.name)).map((n) => planNetwork(self, n, byName)),
+    networks: sortedNets.filter((n) => n.members.includes(self.name)).map((n) => planNetwork(self, n, byName, names)),
   };
 }
 
-function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHost>): HostNetworkPlan {
+function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHost>, names: PortNames): HostNetworkPlan {
   const members = [...new Set(n.members)].sort().map((m) => byName.get(m)!);
   const mtu = tunnelMtu(Math.min(...members.map((m) => m.underlayMtu ?? 1500)), n.encap);
   const tunnels = members
@@ -126,10 +147,7 @@ function planNetwork(self: MeshHost, n: MeshNetwork, byName: Map<string, MeshHos
         encap: n.encap,
         key: n.key,
         bridge: n.bridge,
-        port:
-          n.kind === 'ovs'
-            ? ovsTunnelPortName(n.name, peer.name, n.encap)
-            : bridgeTunnelDeviceName(n.name, n.encap, peer.name),
+        port: portName(names, n, peer.name),
         peer: peer.name,
         peerIp: peer.underlayIp,
         localIp: self.underlayIp,
@@ -159,10 +177,11 @@ export function planHosts(
 ): Map<string, HostPlan> {
   const byName = checkInput(hosts, networks);
   const sortedNets = [...networks].sort((a, b) => a.name.localeCompare(b.name));
+  const ports: PortNames = new Map();
   return new Map(
     names.map((host) => {
       const self = byName.get(host);
-      return [host, self ? planOf(self, sortedNets, byName) : { host, networks: [] }];
+      return [host, self ? planOf(self, sortedNets, byName, ports) : { host, networks: [] }];
     }),
   );
 }

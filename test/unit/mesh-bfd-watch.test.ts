@@ -57,7 +57,13 @@ test('interface rows follow the monitor: initial, insert, a change (old then new
     ]),
   );
   assert.deepEqual(rows.byName().get('gre-a'), { forwarding: 'true', state: 'up' });
+  const seen = rows.byName();
+  assert.equal(rows.byName(), seen, 'the same map until a change: every reader of one change shares it');
+  rows.apply(line([['u1', 'old', null, ['map', [['state', 'up']]]]]));
+  assert.equal(rows.byName(), seen, 'an old row alone changes nothing');
   assert.equal(rows.apply(line([['u3', 'delete', 'gre-b', ['map', []]]])), true);
+  assert.notEqual(rows.byName(), seen, 'a change: a new map (the one handed out before stays as it was)');
+  assert.ok(seen.has('gre-b'));
   assert.deepEqual([...rows.byName().keys()].sort(), ['br-phy', 'gre-a']);
   assert.equal(rows.apply(line([['u9', 'delete', 'gone', ['map', []]]])), false, 'an unknown row changes nothing');
   assert.throws(() => rows.apply('ovsdb-client: a warning, not a table'));

@@ -39,7 +39,7 @@ const monitorLine = (data: unknown[][]) => `${JSON.stringify({ data, headings: H
 const bfd = (state?: string) => ['map', state ? [['state', state]] : []];
 
 /** A Mesher whose OVS commands a FakeRunner answers and whose monitor is a fake child the test writes to. */
-function setup() {
+function setup(o: { now?: () => number } = {}) {
   const out = new PassThrough();
   const child = Object.assign(new EventEmitter(), { stdout: out, stderr: new PassThrough(), kill: () => true });
   const r = new FakeRunner();
@@ -51,6 +51,7 @@ function setup() {
     log: silentLogger(),
     hasGretap: async () => false,
     watchBfd: true,
+    ...o,
   });
   // The full read lists bridges, ports and interfaces in one ovs-vsctl.
   const reads = () =>
@@ -112,4 +113,55 @@ test('a port gone from the watch, or its BFD off, brings the full read back at t
   await seen();
   await m.periodicPass();
   assert.equal(reads(), 2);
+});
+
+test('a wait for "up" builds the tunnels’ states once, when it answers, not at each change it sees', async (t) => {
+  let built = 0; // tunnelStatuses stamps each state it builds with now()
+  const { m, out, seen } = setup({ now: () => (built++, 0) });
+  t.after(() => m.stop(true));
+  await m.apply(spec);
+  out.write(monitorLine(ports.map((p, i) => [`u${i}`, 'initial', p, bfd()])));
+  await seen();
+  const wait = m.status({ waitUpMs: 10_000 });
+  const up = [
+    'map',
+    [
+      ['forwarding', 'true'],
+      ['state', 'up'],
+    ],
+  ];
+  for (const [i, state] of [
+    [0, 'down'],
+    [1, 'down'],
+    [0, 'init'],
+    [1, 'init'],
+  ] as const) {
+    out.write(
+      monitorLine([
+        [`u${i}`, 'old', null, bfd()],
+        ['', 'new', ports[i], bfd(state)],
+      ]),
+    );
+    await seen();
+  }
+  out.write(
+    monitorLine([
+      ['u0', 'old', null, bfd('init')],
+      ['', 'new', ports[0], up],
+    ]),
+  );
+  await seen();
+  assert.equal(built, 0, 'one tunnel still down: nothing built');
+  out.write(
+    monitorLine([
+      ['u1', 'old', null, bfd('init')],
+      ['', 'new', ports[1], up],
+    ]),
+  );
+  const states = await wait;
+  assert.deepEqual(
+    states.map((s) => s.state),
+    ['up', 'up'],
+  );
+  assert.equal(built, ports.length, 'each state built once');
 });

@@ -9,6 +9,7 @@ import { addHost } from '../../controller/fleet/hosts.js';
 import { createNetwork } from '../../controller/fleet/networks.js';
 import { meshAdd } from '../../controller/mesh/fleet-mesh.js';
 import { MeshPusher, type MeshLinkFactory } from '../../controller/mesh/push.js';
+import { planHosts } from '../../common/mesh/plan.js';
 import type { MeshReply, MeshSpec } from '../../proto/gen/fleetnet/v1/agent.js';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 import { tempStore } from '../helpers/controller-store.js';
@@ -361,4 +362,30 @@ test('pushes starting together share one store read, each host its own plan; a l
   await pusher.push(['h1']);
   assert.equal(reads, 2);
   assert.deepEqual(agents.peers('h1'), ['h2', 'h3', 'h4', 'h5', 'h6', 'h7']);
+});
+
+test('hosts and meshes unchanged in the store: a push re-uses the plans made; a change plans again', async (t) => {
+  const store = await blueStore(t, [1, 2, 3]);
+  const planned: string[][] = [];
+  const counting: typeof planHosts = (names, hosts, nets) => (planned.push([...names]), planHosts(names, hosts, nets));
+  const agents = meshAgents();
+  const o = { store, log: silentLogger(), links: agents.links, resyncMs: 3_600_000, planHosts: counting };
+  const pusher = new MeshPusher(o);
+  t.after(() => pusher.stop());
+  await pusher.push(['h1', 'h2']);
+  await pusher.push(['h1', 'h2']); // asked again (sent again), nothing changed: planned once
+  assert.deepEqual(planned, [['h1', 'h2']]);
+  assert.deepEqual([agents.count('h1'), agents.peers('h1'), agents.peers('h2')], [2, ['h2'], ['h1']]);
+  await pusher.push(['h3']); // a host not planned yet: only it
+  assert.deepEqual(planned.at(-1), ['h3']);
+  await store.transact((tx) => meshAdd(tx, 'blue', 'h3'));
+  await pusher.push(['h1', 'h2', 'h3']);
+  assert.deepEqual(planned.at(-1), ['h1', 'h2', 'h3'], 'the store changed: every host planned again');
+  assert.deepEqual(
+    [agents.peers('h1'), agents.peers('h3')],
+    [
+      ['h2', 'h3'],
+      ['h1', 'h2'],
+    ],
+  );
 });
