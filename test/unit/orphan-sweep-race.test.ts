@@ -67,7 +67,7 @@ function leftover(sys: string): void {
     writeFileSync(join(sys, TMP_ETH1, f), `${v}\n`);
 }
 
-test('an attach that starts while the sweep removes its leftover waits; the delete never lands on its new pair', async () => {
+test('an attach that starts while the sweep removes its leftover waits: the delete never hits its pair', async () => {
   const sys = fakeSys();
   leftover(sys);
   const runner = new GatedRunner(sys, (call) => {
