@@ -5,10 +5,9 @@ import { conflict, invalid, notFound } from '../../../common/errors.js';
 import { line } from '../../linux/ip.js';
 import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
-import { recordKeyOf, type AttachmentRecord, type OwnedRef } from '../records.js';
+import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { makeHostVeth, vethOp } from './veth.js';
-import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
+import { makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
 
 /**
@@ -139,21 +138,7 @@ export const bridgeKind: Kind = {
         // The veth and its port settings in one batch (one socket): a name that turned out to be taken
         // (someone else's interface, "File exists") is never deleted; a veth this batch made goes when a
         // later step of it fails, and its undo is registered once the whole batch went through.
-        await makeHostVeth(
-          () => env.ip.host(hostOps),
-          () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
-          undo,
-          () =>
-            reclaimHostIfname(
-              env,
-              'bridge',
-              c,
-              order.ifname,
-              br,
-              hostIfname,
-              order.attachmentId ?? recordKeyOf(c, order.ifname),
-            ),
-        );
+        await makeBridgedVeth(env, 'bridge', { order, c, br, hostIfname, hostOps }, undo);
         if (vlanLines.length) {
           if (order.trunk) undo.push('remove trunk VLAN', () => releaseTrunkVlan(env, br, order.trunk!, vid!, ''));
           await runBridgeBatch(env, vlanLines);

@@ -4,8 +4,7 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { makeHostVeth, vethOp } from './veth.js';
-import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
+import { makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
 
 export const ovsKind: Kind = {
@@ -82,21 +81,7 @@ export const ovsKind: Kind = {
       },
       async apply(undo) {
         // The veth and its settings in one batch, as for a Linux bridge (bridge.ts).
-        await makeHostVeth(
-          () => env.ip.host(hostOps),
-          () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
-          undo,
-          () =>
-            reclaimHostIfname(
-              env,
-              'ovs',
-              c,
-              order.ifname,
-              br,
-              hostIfname,
-              order.attachmentId ?? recordKeyOf(c, order.ifname),
-            ),
-        );
+        await makeBridgedVeth(env, 'ovs', { order, c, br, hostIfname, hostOps }, undo);
         undo.push('delete OVS port', () => env.ovs.run(...OvsCtl.delPortArgs(br, hostIfname)));
         await env.ovs.run(...addPort);
         return { hostIfname };

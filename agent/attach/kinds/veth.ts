@@ -1,5 +1,10 @@
 // The veth pair shared by the bridge kinds: host end named deterministically, peer made straight in the container.
+import type { ContainerInfo } from '../../containers/types.js';
+import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
 import type { LinkOp } from '../../linux/link-ops.js';
+import type { AttachOrder } from '../order.js';
+import { recordKeyOf } from '../records.js';
+import type { KindEnv } from './types.js';
 
 export function vethOp(
   hostIfname: string,
@@ -37,4 +42,24 @@ export async function makeHostVeth(
     }
   }
   undo.push('delete host veth', del);
+}
+
+/**
+ * The bridge kinds' host veth: `hostOps` made in one batch by `makeHostVeth`, deleted by name on a later
+ * failure, and on "File exists" reclaimed when the claim proves the pair this attachment's own leftover.
+ */
+export function makeBridgedVeth(
+  env: KindEnv,
+  kind: 'bridge' | 'ovs',
+  at: { order: AttachOrder; c: ContainerInfo; br: string; hostIfname: string; hostOps: LinkOp[] },
+  undo: { push(what: string, fn: () => Promise<unknown>): void },
+): Promise<void> {
+  const { order, c, br, hostIfname } = at;
+  return makeHostVeth(
+    () => env.ip.host(at.hostOps),
+    () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
+    undo,
+    () =>
+      reclaimHostIfname(env, kind, c, order.ifname, br, hostIfname, order.attachmentId ?? recordKeyOf(c, order.ifname)),
+  );
 }
