@@ -67,6 +67,8 @@ const BENCHES: Record<string, () => string[]> = {
       ? ['--start-n', '3', '--reboot-n', '5', '--scale-n', '20', '--clients', '5', '--lat-n', '3', '--pass-n', '2']
       : []),
   ],
+  // the joins' own latency where the machine is not the bottleneck (8 hosts), beside the 50-host figures
+  'fleet-join': () => ['bench/etcd-fleet-scale.ts', '--hosts', quick ? '3' : '8', '--joins', '6'],
   // last: tearing down 51 simulated hosts leaves the machine loaded for a while after it
   'fleet-scale': () => ['bench/etcd-fleet-scale.ts', '--hosts', quick ? '3' : '50'],
 };
@@ -76,6 +78,7 @@ const PRINTED: Record<string, [file: string, (j: Record<string, unknown>) => Res
   'etcd-ha': ['etcd-ha.json', etcdHaResults],
   'etcd-ls': ['etcd-ls.json', etcdLsResults],
   'fleet-scale': ['fleet-scale.json', fleetScaleResults],
+  'fleet-join': ['fleet-join.json', fleetScaleResults],
 };
 
 async function main(): Promise<void> {

@@ -10,7 +10,7 @@ import { FleetnetError } from '../../common/errors.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { diffTunnels, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
-import { execNeighIo, type NeighIo } from '../linux/neigh-io.js';
+import type { NeighIo } from '../linux/neigh-io.js';
 import { BfdNudge } from './bfd-nudge.js';
 import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels } from './bridge-tunnels.js';
@@ -378,8 +378,8 @@ export class Mesher {
       const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
       try {
         const made = !state.bridges.has(bridge);
-        const neigh = this.o.neigh ?? (() => execNeighIo(this.o.runner));
-        await addOvsTunnels(this.ovs, neigh, ts, { bridge, made, log: this.o.log, datapathType: dp });
+        const { log, runner, neigh } = this.o;
+        await addOvsTunnels(this.ovs, ts, { bridge, made, log, datapathType: dp, runner, neigh });
         state.bridges.add(bridge);
         res.added.push(...ts);
         res.changes++;

@@ -16,9 +16,10 @@
 // The kernel is asked through a NeighIo: `ip` execs through the Runner, or in-process route netlink
 // where the agent has it (agent/linux/neigh-*.ts).
 import type { Logger } from 'pino';
+import type { Runner } from '../../common/runner.js';
 import { contains, networkOf, parseIfAddr, tryParseAddr } from '../../common/ip.js';
 import type { Tunnel } from '../../common/mesh.js';
-import type { NeighAsk, NeighEntry, NeighIo } from '../linux/neigh-io.js';
+import { execNeighIo, type NeighAsk, type NeighEntry, type NeighIo } from '../linux/neigh-io.js';
 import type { OvsTunnels } from './ovs-tunnels.js';
 
 /** The kernel device holding this host's underlay address, and the peers on its link (the rest go by a gateway). */
@@ -70,19 +71,27 @@ export async function askPeers(io: NeighIo, u: Underlay, log?: Logger): Promise<
  * meanwhile (it does not depend on the ports), and once the ports exist (OVS snoops ARP only while the
  * datapath has tunnel ports) the on-link peers are asked for (askPeers) in the background: the pass and
  * its reply do not wait for the kernel's acknowledgements either. `asked` settles when that is done (it
- * never rejects). A member adding ports to a bridge it has (one per newcomer) asks nothing. `neigh`
- * opens the host's NeighIo (closed here).
+ * never rejects). Meanwhile the host announces its own underlay address (announceUnderlay), so members learn
+ * its MAC without asking. A member adding ports to a bridge it has (one per newcomer) asks nothing.
  */
 export async function addOvsTunnels(
   ovs: OvsTunnels,
-  neigh: () => NeighIo,
   ts: Tunnel[],
-  o: { bridge: string; made: boolean; datapathType?: string | undefined; log?: Logger },
+  o: {
+    bridge: string;
+    made: boolean;
+    datapathType?: string | undefined;
+    log?: Logger | undefined;
+    /** Runs `ip` (when no `neigh` is given) and the underlay announcement (announceUnderlay). */
+    runner: Runner;
+    /** Opens the host's NeighIo (closed here); absent: `ip` execs through `runner`. */
+    neigh?: (() => NeighIo) | undefined;
+  },
 ): Promise<{ asked: Promise<string[]> }> {
   const make = o.made ? { bridge: o.bridge, ...(o.datapathType ? { datapathType: o.datapathType } : {}) } : undefined;
   const none = { asked: Promise.resolve([]) };
   if (make?.datapathType !== 'netdev' || !ts[0]) return ovs.add(ts, make).then(() => none);
-  const io = neigh();
+  const io = o.neigh?.() ?? execNeighIo(o.runner);
   const peers = ts.map((t) => t.peerIp);
   let u: Underlay | undefined;
   try {
@@ -95,5 +104,21 @@ export async function addOvsTunnels(
     io.close();
     return none;
   }
+  announceUnderlay(o.runner, o.log, u.dev, ts[0].localIp);
   return { asked: askPeers(io, u, o.log).finally(() => io.close()) };
+}
+
+/**
+ * Gratuitous ARPs for this host's underlay address (`arping -U`, three a second apart), in the background:
+ * every member whose datapath has tunnel ports learns this host's MAC from them, so its first BFD packet
+ * to this host is sent, not dropped for a neighbour-cache miss. Never throws; without arping, members learn
+ * this host by asking, as before.
+ */
+export function announceUnderlay(runner: Runner, log: Logger | undefined, dev: string, ip: string): void {
+  runner
+    .run('arping', ['-q', '-U', '-c', '3', '-i', '1', '-I', dev, ip], { allowFail: true, timeoutMs: 10_000 })
+    .then((r) => {
+      if (r.code !== 0) log?.debug({ dev, ip, code: r.code, stderr: r.stderr }, 'underlay announcement failed');
+    })
+    .catch((err: unknown) => log?.info({ dev, ip, err: String(err) }, 'underlay not announced (arping)'));
 }

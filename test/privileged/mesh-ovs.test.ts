@@ -1,6 +1,7 @@
 // The mesh on real namespaces: hosts with user-space OVS (br-phy underlay), agents' Meshers
 // converging to the controller's plan, "containers" in their own namespaces.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { planMesh, type MeshNetwork } from '../../common/mesh/plan.js';
 import type { MeshResult } from '../../agent/mesh/spec.js';
@@ -83,6 +84,17 @@ describe('mesh over user-space OVS', () => {
     'a joining host changes exactly one thing on each existing host, ' + 'with no lost reply on a running ping',
     async () => {
       const running = fleet.ping(c.b1!, '10.1.1.2', { count: 30, intervalS: '0.1' });
+      // h3's gratuitous ARP for its underlay address (sender and target 10.99.0.13), as h1's underlay sees it.
+      const garp = 'arp and arp[6:2] = 1 and arp[14:4] = 0x0a63000d and arp[24:4] = 0x0a63000d';
+      const h1Ns = fleet.host('h1').netns;
+      const seen = sh.run(
+        'ip',
+        ['netns', 'exec', h1Ns, 'timeout', '8', 'tcpdump', '-l', '-n', '-c', '1', '-i', 'br-phy', garp],
+        {
+          allowFail: true,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 700)); // the capture is listening
       for (const h of fleet.hosts) h.runner.calls.length = 0;
       nets[0]!.members.push('h3');
       const res = await applyAll();
@@ -99,6 +111,17 @@ describe('mesh over user-space OVS', () => {
       );
       const r = await running;
       assert.ok(r.ok && /30 received/.test(r.out), r.out);
+      // The newcomer announced itself, and h1's OVS holds its MAC for the tunnel (snooped from that announcement,
+      // so h1's first BFD packet to h3 needs no ARP of its own).
+      assert.match((await seen).stdout, /Request who-has 10\.99\.0\.13 (\(ff:ff:ff:ff:ff:ff\) )?tell 10\.99\.0\.13,/);
+      const mac = (await sh.run('ip', ['-n', fleet.host('h3').netns, '-j', 'link', 'show', 'br-phy'])).stdout;
+      const neigh = await sh.run('ovs-appctl', [
+        '-t',
+        join(fleet.host('h1').dir, 'ovs', 'ovs-vswitchd.ctl'),
+        'tnl/neigh/show',
+      ]);
+      assert.ok(neigh.stdout.includes(`10.99.0.13`), neigh.stdout);
+      assert.ok(neigh.stdout.includes((JSON.parse(mac) as { address: string }[])[0]!.address), neigh.stdout);
       c.b3 = await fleet.container('h3', 'ovs', 'ovs-blue', '10.1.1.9/24', 1458);
       assert.ok(await fleet.pingEventually(c.b3, '10.1.1.1'));
       assert.ok(await fleet.pingEventually(c.b3, '10.1.1.2'));

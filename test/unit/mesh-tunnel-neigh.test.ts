@@ -7,7 +7,7 @@ import { FakeRunner, type RecordedCall } from '../../common/runner.js';
 import type { Tunnel } from '../../common/mesh.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { execNeighIo, neighLines } from '../../agent/linux/neigh-io.js';
-import { addOvsTunnels, askPeers, findUnderlay, resolveAsks } from '../../agent/mesh/tunnel-neigh.js';
+import { addOvsTunnels, announceUnderlay, askPeers, findUnderlay, resolveAsks } from '../../agent/mesh/tunnel-neigh.js';
 
 const DB = 'unix:/run/x/db.sock';
 const ADDRS = JSON.stringify([
@@ -83,23 +83,24 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     ]);
   });
 
-  it('a bridge it makes: ports with BFD on in one transaction, then the peers asked for (not waited for)', async () => {
+  it('a bridge it makes: ports with BFD on in one transaction, then itself announced and the peers asked for (not waited for)', async () => {
     const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2), tunnel(3)];
     const o = { bridge: 'ovs-blue', made: true, datapathType: 'netdev' };
-    const { asked } = await addOvsTunnels(ovs, () => execNeighIo(r), ts, o);
+    const { asked } = await addOvsTunnels(ovs, ts, { ...o, runner: r });
     assert.deepEqual(await asked, ['10.99.0.12', '10.99.0.13']);
     const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
       `ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`,
+      'arping -q -U -c 3 -i 1 -I br-phy 10.99.0.11',
       'ip -json neigh show dev br-phy',
       'ip -force -batch -',
     ]);
     assert.ok(ovs.addArgs(ts, make).includes('bfd:enable=true'));
     assert.equal(
-      r.calls[3]!.input,
+      r.calls[4]!.input,
       'neigh replace 10.99.0.12 dev br-phy use\nneigh change 10.99.0.13 dev br-phy nud probe\n',
     );
   });
@@ -108,7 +109,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const r = host([], { vsctlFails: 'add-port' });
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     await assert.rejects(
-      addOvsTunnels(ovs, () => execNeighIo(r), [tunnel(2)], { bridge: 'ovs-blue', made: true, datapathType: 'netdev' }),
+      addOvsTunnels(ovs, [tunnel(2)], { bridge: 'ovs-blue', made: true, datapathType: 'netdev', runner: r }),
     );
     assert.ok(!r.calls.some((c) => c.args.includes('neigh')));
   });
@@ -129,7 +130,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     ];
     for (const { r, o } of cases) {
       const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
-      await addOvsTunnels(ovs, () => execNeighIo(r), ts, o);
+      await addOvsTunnels(ovs, ts, { ...o, runner: r });
       const make = o.made ? { bridge: o.bridge, datapathType: o.datapathType } : undefined;
       assert.deepEqual(r.calls.map(line), [`ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`]);
       assert.ok(r.calls[0]!.args.includes('bfd:enable=true'));
@@ -140,10 +141,27 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const r = host([], { addrs: '[]' });
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2)];
-    await addOvsTunnels(ovs, () => execNeighIo(r), ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev' });
+    await addOvsTunnels(ovs, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev', runner: r });
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
       `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', datapathType: 'netdev' }).join(' ')}`,
     ]);
+  });
+
+  it('the underlay announcement: one arping in the background; its failure or absence is logged, never thrown', async () => {
+    const logged: string[] = [];
+    const log = {
+      debug: (_o: object, m: string) => logged.push(`debug ${m}`),
+      info: (_o: object, m: string) => logged.push(`info ${m}`),
+    };
+    const fails = new FakeRunner(() => ({ code: 2, stderr: 'arping: bind: Cannot assign requested address' }));
+    announceUnderlay(fails, log as never, 'br-phy', '10.99.0.11');
+    assert.deepEqual(fails.calls.map(line), ['arping -q -U -c 3 -i 1 -I br-phy 10.99.0.11']);
+    const missing = new FakeRunner(() => {
+      throw new Error('spawn arping ENOENT');
+    });
+    announceUnderlay(missing, log as never, 'br-phy', '10.99.0.11');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(logged, ['debug underlay announcement failed', 'info underlay not announced (arping)']);
   });
 });
