@@ -31,6 +31,8 @@ const TOOLS: { name: string; cmd: string; pkg: string }[] = [
   { name: 'udhcpc', cmd: 'udhcpc', pkg: 'udhcpc' },
   { name: 'dhcpcd', cmd: 'dhcpcd', pkg: 'dhcpcd-base' },
   { name: 'lxc-info', cmd: 'lxc-info', pkg: 'lxc' },
+  // A host joining a user-space OVS mesh announces its underlay address with it (agent/mesh/tunnel-neigh.ts).
+  { name: 'arping', cmd: 'arping', pkg: 'iputils-arping' },
 ];
 
 export interface ProbeOptions {

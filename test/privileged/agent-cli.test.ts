@@ -149,6 +149,9 @@ describe('fleetnet CLI against a local agent', () => {
       const by = new Map(caps.map((c) => [c.name, c]));
       assert.equal(by.get('bridge')?.available, true);
       assert.equal(by.get('veth')?.available, true);
+      // setup.sh installs iputils-arping: a joining host's underlay announcement (mesh) has it.
+      assert.equal(by.get('arping')?.available, true, by.get('arping')?.detail);
+      assert.match(by.get('arping')!.detail, /\/arping$/);
       const dummy = by.get('dummy')!;
       if (!dummy.available) assert.match(dummy.detail, /no dummy support \(CONFIG_DUMMY\)/);
       // Run from the package (node_modules present), the agent attaches over in-process netlink.

@@ -83,7 +83,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     ]);
   });
 
-  it('a bridge it makes: ports with BFD on in one transaction, then itself announced and the peers asked for (not waited for)', async () => {
+  it('a bridge it makes: ports with BFD on in one transaction, then it announces itself, asks for peers', async () => {
     const r = host([{ dst: '10.99.0.13', lladdr: '02:00:00:00:00:13', state: ['STALE'] }]);
     const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
     const ts = [tunnel(2), tunnel(3)];
@@ -148,7 +148,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     ]);
   });
 
-  it('the underlay announcement: one arping in the background; its failure or absence is logged, never thrown', async () => {
+  it('the underlay announcement: one arping in the background; failing or missing, it is logged', async () => {
     const logged: string[] = [];
     const log = {
       debug: (_o: object, m: string) => logged.push(`debug ${m}`),
