@@ -126,9 +126,8 @@ export class Mesher {
     return this.bfd?.interfacesVersion();
   }
 
-  /** Takes a spec (an older generation than the one held is refused) and converges to it. */
+  /** Converges to a spec checked where it entered (meshSpecFromProto); an older generation is refused. */
   apply(spec: MeshSpec): Promise<MeshResult> {
-    checkMeshSpec(spec);
     return this.queue.run('mesh', async () => {
       if (spec.generation < this.spec.generation) {
         throw new FleetnetError(
