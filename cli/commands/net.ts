@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
+import { checkNetwork } from '../../common/network-spec.js';
 import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
@@ -108,6 +109,9 @@ export function register(program: Command): void {
       };
       if (!network.mesh && (network.meshKey || network.meshPort))
         throw invalid('--mesh-key and --mesh-port need --mesh gre|vxlan');
+      // The controller's own check, here first: bad input exits 2 whether or not a controller answers.
+      const { mesh, meshKey: key, meshPort: dstPort, ...fields } = network;
+      checkNetwork({ ...fields, ...(mesh ? { mesh: { encap: mesh, key, dstPort } } : {}) });
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net create', async (conn) => {
         const n = await conn.call(conn.client.createNetwork, { network });

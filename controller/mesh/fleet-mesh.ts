@@ -2,25 +2,12 @@
 // its NetworkRecord; each decision here runs inside one store transaction. planFromTx turns the
 // store into planMesh's input, so every host's desired tunnels derive from the store alone.
 import { conflict, invalid, notFound } from '../../common/errors.js';
-import { MAX_KEY, tunnelMtu } from '../../common/mesh.js';
+import { tunnelMtu } from '../../common/mesh.js';
 import type { Tx } from '../store/store.js';
-import type { NetworkKind, NetworkMesh, NetworkRecord } from '../store/types.js';
+import type { NetworkMesh, NetworkRecord } from '../store/types.js';
 import type { MeshHost, MeshNetwork } from '../../common/mesh/plan.js';
 
 const FIRST_KEY = 100;
-
-/** `--mesh gre|vxlan [--mesh-key N] [--mesh-port P]` as the network will keep it (members: none yet). */
-export function meshOfInput(m: { encap: string; key: number; dstPort?: number }, kind: NetworkKind): NetworkMesh {
-  if (m.encap !== 'gre' && m.encap !== 'vxlan') throw invalid(`--mesh '${m.encap}' is not gre or vxlan`);
-  if (kind !== 'ovs' && kind !== 'bridge')
-    throw invalid(`a ${kind} network cannot be meshed`, 'mesh a network of kind bridge or ovs');
-  if (!Number.isInteger(m.key) || m.key < 0 || m.key > MAX_KEY)
-    throw invalid(`--mesh-key ${m.key} is not 1..${MAX_KEY}`);
-  const dstPort = m.dstPort ?? 0;
-  if (!Number.isInteger(dstPort) || dstPort < 0 || dstPort > 65535)
-    throw invalid(`--mesh-port ${dstPort} is not 1..65535`);
-  return { encap: m.encap, key: m.key, members: [], dstPort };
-}
 
 /**
  * A meshed network without a key gets the next free one of its encapsulation; a taken key is refused naming its holder.

@@ -1,5 +1,6 @@
 // The controller's domain records, as the store keeps them. Proto types stop at service/.
 import type { AddressSpec, TargetRef } from '../../common/attach-args.js';
+import type { CheckedMesh, CheckedNetwork, NetworkKind } from '../../common/network-spec.js';
 
 /** `unreachable`: the controller cannot reach the agent (its data plane is left as it is). */
 export type HostState = 'unknown' | 'up' | 'unreachable';
@@ -28,25 +29,15 @@ export interface HostRecord {
   addedMs: number;
 }
 
-export type NetworkKind = 'bridge' | 'ovs' | 'macvlan';
+export type { NetworkKind };
 
 export interface IpRangeRecord {
   start: string;
   end: string;
 }
 
-export interface NetworkRecord {
-  name: string;
-  /** Canonical CIDR texts, at most one per family. */
-  subnets: string[];
-  gateways: string[];
-  ipamRanges: IpRangeRecord[];
-  bridge: string;
-  kind: NetworkKind;
-  parent: string;
-  parents: Record<string, string>;
-  vlan: number;
-  mtu: number;
+/** A network as `net create` described it, checked (common/network-spec.ts), with what the controller adds. */
+export interface NetworkRecord extends Omit<CheckedNetwork, 'mesh'> {
   createdMs: number;
   /**
    * Per family, the last address handed out by allocation (host-local's cursor), so the next search starts after it.
@@ -56,14 +47,9 @@ export interface NetworkRecord {
   mesh?: NetworkMesh;
 }
 
-export interface NetworkMesh {
-  encap: 'gre' | 'vxlan';
-  /** GRE key / VXLAN VNI, unique per encapsulation in the fleet. */
-  key: number;
+export interface NetworkMesh extends CheckedMesh {
   /** Hosts in the mesh (fleetnet mesh add/rm). */
   members: string[];
-  /** Kernel VXLAN UDP port (Linux-bridge networks), 0: 4789. */
-  dstPort: number;
 }
 
 /** `unreachable`: its host's agent does not answer, so its live state is not known (shown until the host is back). */

@@ -333,4 +333,31 @@ describe('net create', () => {
       );
     }
   });
+
+  it("the CLI refuses what the controller's check refuses, before it connects (exit 2, no controller)", async () => {
+    const bad: [string[], RegExp][] = [
+      [['--subnet', '224.0.0.0/24'], /224\.0\.0\.0\/24 is a multicast/],
+      [['--subnet', '10.1.1.0/24', '--bridge', 'br;x'], /'br;x'/],
+      [['--subnet', '10.1.1.0/24', '--gateway', '10.1.2.1'], /10\.1\.2\.1 is not inside/],
+      [['--subnet', '10.1.1.0/24', '--gateway', '10.1.1.255'], /10\.1\.1\.255/],
+      [['--subnet', '10.1.1.0/24', '--ipam-range', '10.1.1.9-10.1.1.3'], /ends before it starts/],
+      [['--subnet', '10.1.1.0/24', '--mesh', 'ipip'], /'ipip' is not gre or vxlan/],
+      [['--subnet', '10.1.1.0/24', '--kind', 'macvlan', '--parent', 'eth1', '--mesh', 'gre'], /cannot be meshed/],
+      [['--subnet', '10.1.1.0/24', '--kind', 'macvlan'], /needs --parent/],
+    ];
+    for (const [name, words, re] of [
+      ...bad.map(([w, r]) => ['blue', w, r] as const),
+      ['Blue!', [], /'Blue!'/] as const,
+    ]) {
+      const program = new Command('fleetnet').exitOverride();
+      registerNet(program);
+      for (const c of program.commands) c.exitOverride();
+      const line = ['net', 'create', name, ...(words.length ? words : ['--subnet', '10.1.1.0/24'])];
+      await assert.rejects(
+        program.parseAsync(line, { from: 'user' }),
+        (e: unknown) => e instanceof FleetnetError && e.kind === 'invalid' && re.test(e.message),
+        line.join(' '),
+      );
+    }
+  });
 });
