@@ -1,6 +1,7 @@
 // fleetnet host add|ls|rm: the hosts of the fleet, each a running agent the controller can reach.
 import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
+import { checkHostInput } from '../../common/host-spec.js';
 import type { ControllerConn } from '../client/controller.js';
 import {
   addPurgeOptions,
@@ -144,6 +145,8 @@ export function register(program: Command): void {
             'host add needs NAME and --addr IP[:PORT] (or --ssh USER@ADDR / --inventory FILE)',
             'e.g. fleetnet host add h2 --addr 10.99.0.12',
           );
+        // The controller's own check, here first: bad input exits 2 whether or not a controller answers.
+        checkHostInput({ name, agentAddr: opts.addr, underlayIp: opts.underlay ?? '' });
         const { withController } = await import('../client/controller.js');
         await withController(g, 'host add', async (conn) => {
           if (opts.join.length) await checkMeshes(conn, opts.join); // refused before the host is registered

@@ -20,7 +20,7 @@ import {
 import { connectAgentTls, waitForAgent } from '../bootstrap/agent-client.js';
 import { rotateHostCert } from '../bootstrap/rotate.js';
 import type { Trust } from '../pki/controller-dir.js';
-import { parseAgentAddr } from '../fleet/hosts.js';
+import { parseAgentAddr } from '../../common/host-spec.js';
 import { revokeHost } from '../pki/enrollment-service.js';
 import type { Store } from '../store/store.js';
 
