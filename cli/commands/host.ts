@@ -1,7 +1,7 @@
 // fleetnet host add|ls|rm: the hosts of the fleet, each a running agent the controller can reach.
 import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
-import { checkHostInput } from '../../common/host-spec.js';
+import { checkHostInput, parseHostName } from '../../common/host-spec.js';
 import type { ControllerConn } from '../client/controller.js';
 import {
   addPurgeOptions,
@@ -178,6 +178,7 @@ export function register(program: Command): void {
         import('../client/admin.js'),
       ]);
       const g = cmd.optsWithGlobals();
+      parseHostName(name);
       if (opts.purge && !opts.ssh) throw invalid('--purge needs --ssh USER@ADDR', 'say how to reach the host');
       await withController(g, 'host rm', async (conn) => {
         // not registered (an SSH bootstrap that failed late, a token never used): its certificates still go

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import type { ControllerConn } from '../client/controller.js';
 import { invalid } from '../../common/errors.js';
 import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
+import { parseHostName } from '../../common/host-spec.js';
+import { parseNetworkName } from '../../common/network-spec.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
@@ -125,6 +127,8 @@ export function register(program: Command): void {
       )
       .action(async (hosts: string[], opts: { net: string; json?: boolean; wait?: string }, cmd: Command) => {
         const waitUpMs = waitUpMsOf(opts.wait);
+        hosts.forEach((h) => parseHostName(h)); // names no host or network can have: exit 2 before connecting
+        parseNetworkName(opts.net);
         const { withController } = await import('../client/controller.js');
         await withController(cmd.optsWithGlobals(), `mesh ${verb}`, async (conn) => {
           // With --wait the controller asks each member for its tunnels as soon as its push is answered.

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
-import { checkNetwork } from '../../common/network-spec.js';
+import { checkNetwork, parseNetworkName } from '../../common/network-spec.js';
 import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
 import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
@@ -133,6 +133,7 @@ export function register(program: Command): void {
     .argument('<name>')
     .option('--json', 'print the result as JSON')
     .action(async (name: string, opts: { json?: boolean }, cmd: Command) => {
+      parseNetworkName(name);
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net rm', async (conn) => {
         const res = await conn.call(conn.client.removeNetwork, { name });

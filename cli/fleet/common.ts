@@ -2,6 +2,7 @@
 // --timeout, and how an attachment's state becomes an exit code.
 import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
+import { parseHostName } from '../../common/host-spec.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
 import { chooseController, type ControllerChoice } from '../client/controller-address.js';
 
@@ -24,7 +25,7 @@ export function needHost(opts: Opts, what: string): string {
       "say where the container runs, e.g. --host h2 (see: fleetnet hosts), or use --local for this host's agent",
     );
   }
-  return String(opts.host);
+  return parseHostName(String(opts.host)); // a name no host can have: exit 2 before connecting
 }
 
 export function describeAttachment(a: Attachment): string {
