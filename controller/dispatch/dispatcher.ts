@@ -149,11 +149,15 @@ export class Dispatcher {
         this.events.off(id, onEvent);
         void read().then(resolve, () => resolve(a));
       };
+      // A read that fails (the store unavailable) waits for the next event or the timer.
       const onEvent = () =>
-        void read().then((x) => {
-          a = x;
-          if (settled(x)) done();
-        });
+        void read().then(
+          (x) => {
+            a = x;
+            if (settled(x)) done();
+          },
+          () => undefined,
+        );
       const timer = setTimeout(done, timeoutMs);
       this.events.on(id, onEvent);
     });

@@ -152,9 +152,12 @@ export class MeshPusher {
       s.running = p;
       this.slots.set(host, s);
     }
-    void p.finally(() => {
+    // Cleanup on either outcome; the outcome itself is the caller's (a `finally` here would be a second,
+    // unhandled rejection when a push fails, e.g. on a store read while the store is unavailable).
+    const free = () => {
       if (this.slots.get(host) === s && s.running === p && !s.queued) this.slots.delete(host);
-    });
+    };
+    p.then(free, free);
     return p;
   }
 
@@ -245,7 +248,13 @@ export class MeshPusher {
     const r = this.retry.get(host);
     const backoffMs = Math.min((r?.backoffMs ?? 250) * 2, this.o.backoffMaxMs ?? 10_000);
     if (r) clearTimeout(r.timer);
-    const timer = setTimeout(() => void this.pushOne(host), backoffMs);
+    const timer = setTimeout(
+      () =>
+        this.pushOne(host).catch((err: unknown) => {
+          if (!this.stopped) this.o.log.warn({ host, err: describeError(err) }, 'mesh push retry failed');
+        }),
+      backoffMs,
+    );
     timer.unref();
     this.retry.set(host, { timer, backoffMs });
   }
