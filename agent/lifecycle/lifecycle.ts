@@ -88,7 +88,7 @@ export class Lifecycle {
             this.d.log.warn({ err: describeError(err), ev }, 'container event not handled'),
           ),
         // Connected (again): whatever happened while the stream was down is found by a full pass.
-        onConnect: () => void this.fullPass(),
+        onConnect: () => void this.passInBackground(),
       },
       this.d.log,
     );
@@ -98,10 +98,21 @@ export class Lifecycle {
     void this.syncLxcWatch();
     const tick = () => {
       if (this.stopped) return;
-      this.timer = setTimeout(() => void this.fullPass().finally(tick), this.d.fullPassMs);
+      this.timer = setTimeout(() => void this.passInBackground().then(tick), this.d.fullPassMs);
       this.timer.unref();
     };
-    void this.fullPass().finally(tick);
+    void this.passInBackground().then(tick);
+  }
+
+  /**
+   * A full pass nobody waits for (the timer's, after a reconnect): a failure is logged and the next pass tries
+   * again. Never a rejection left unhandled, which would end the agent.
+   */
+  private passInBackground(): Promise<void> {
+    return this.fullPass().then(
+      () => undefined,
+      (err: unknown) => this.d.log.warn({ err: describeError(err) }, 'lifecycle pass failed; the next one tries again'),
+    );
   }
 
   async stop(): Promise<void> {
@@ -120,7 +131,7 @@ export class Lifecycle {
           void this.onLxcEvent(ev).catch((err: unknown) =>
             this.d.log.warn({ err: describeError(err), ev }, 'LXC event not handled'),
           ),
-        onConnect: () => void this.fullPass(),
+        onConnect: () => void this.passInBackground(),
       });
     } else if (!want && this.lxcWatch) {
       const w = this.lxcWatch;
@@ -219,7 +230,7 @@ export class Lifecycle {
       this.passing = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
-        void this.fullPass();
+        void this.passInBackground();
       }
     });
     return this.passing;

@@ -1,12 +1,20 @@
-// Work the controller does in the background (a mesh push, its retry) whose store read fails — the store
-// closed, or unavailable — ends in its caller's error or a log line, never in an unhandled rejection (which
-// would end the controller process). Found in CI: a push running while the test's store had closed.
+// Work done in the background — the controller's mesh push and its retry when the store read fails (the
+// store closed, or unavailable), the agent's timed lifecycle pass when a step fails — ends in its caller's
+// error or a log line, never in an unhandled rejection, which would end the process. Found in CI: a push
+// running while the test's store had closed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { silentLogger } from '../../common/logger.js';
 import { addHost } from '../../controller/fleet/hosts.js';
 import { MeshPusher, type MeshLinkFactory } from '../../controller/mesh/push.js';
+import { RecordStore } from '../../agent/attach/records.js';
+import type { ContainerInfo } from '../../agent/containers/types.js';
+import { Lifecycle } from '../../agent/lifecycle/lifecycle.js';
 import { tempStore } from '../helpers/controller-store.js';
+import { attachmentRecord } from '../helpers/records.js';
 
 function unhandled(t: { after(fn: () => void): void }): unknown[] {
   const seen: unknown[] = [];
@@ -68,5 +76,39 @@ test('a push retried after its agent failed, whose store read then fails, is log
   store.close(); // the retry (20 ms) now finds the store closed
   await sleep(150);
   assert.equal(applies, 1, 'the retry read the store and stopped there');
+  assert.deepEqual(seen, []);
+});
+
+test("the agent's timed lifecycle pass that fails is logged and tried again, not left unhandled", async (t) => {
+  const seen = unhandled(t);
+  const dir = mkdtempSync(join(tmpdir(), 'fleetnet-lc-bg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const records = new RecordStore(dir);
+  const c: ContainerInfo = { runtime: 'netns', id: 'n1', name: 'n1', pid: 0, netns: '/run/netns/n1', nsKey: '1:1' };
+  records.put({ ...attachmentRecord(c), kind: 'ovs', hostIf: 'ovs-blue' });
+  let asked = 0;
+  const ovs = {
+    datapathProblem: async () => {
+      asked++;
+      throw new Error('ovsdb-server does not answer');
+    },
+  };
+  const warned: string[] = [];
+  const log = silentLogger();
+  log.warn = ((_o: unknown, msg: string) => void warned.push(msg)) as typeof log.warn;
+  const lc = new Lifecycle({
+    attacher: {} as never,
+    records,
+    docker: () => undefined,
+    log,
+    resolver: { resolve: async () => c },
+    fullPassMs: 20,
+    orphans: { runner: {} as never, ovs: ovs as never, ownerMark: 'x', privateOvs: true },
+  });
+  lc.start();
+  t.after(() => lc.stop());
+  await sleep(150);
+  assert.ok(asked >= 2, `passes ran again after the failure (${asked})`);
+  assert.ok(warned.includes('lifecycle pass failed; the next one tries again'), warned.join('; '));
   assert.deepEqual(seen, []);
 });
