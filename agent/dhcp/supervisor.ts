@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync, rmSync } from 'node:fs';
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { conflict, FleetnetError } from '../../common/errors.js';
+import { conflict, describeError, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import { readClientRecords, saveClientRecord } from './client-records.js';
 import { checkClient, launchClient, noLeaseError, prepareClientDir } from './launch.js';
@@ -122,9 +122,12 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return new Promise<Lease>((resolve, reject) => {
       const t = setTimeout(() => {
         m.waiters = m.waiters.filter((w) => w.resolve !== done);
-        void this.stop(m.rec.spec.key, { release: false, reason: 'no lease' }).finally(() =>
-          reject(noLeaseError(m.rec.spec, timeoutMs, m.dir)),
-        );
+        // A failing stop is logged, never left unhandled (that would end the agent); the waiter fails either way.
+        void this.stop(m.rec.spec.key, { release: false, reason: 'no lease' })
+          .catch((err: unknown) =>
+            this.d.log.warn({ key: m.rec.spec.key, err: describeError(err) }, 'dhcp stop failed'),
+          )
+          .then(() => reject(noLeaseError(m.rec.spec, timeoutMs, m.dir)));
       }, timeoutMs);
       const done = (l: Lease) => {
         clearTimeout(t);
@@ -260,7 +263,9 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     this.emit('event', { type: 'lease', lease });
     const waiters = m.waiters.splice(0);
     if (spec.oneshot && !m.rec.stopped)
-      void this.endOneshot(m).finally(() => waiters.forEach((w) => w.resolve(m.lease ?? lease)));
+      void this.endOneshot(m)
+        .catch((err: unknown) => this.d.log.warn({ key: spec.key, err: describeError(err) }, 'oneshot stop failed'))
+        .then(() => waiters.forEach((w) => w.resolve(m.lease ?? lease)));
     else waiters.forEach((w) => w.resolve(lease));
   }
 
