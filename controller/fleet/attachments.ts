@@ -5,7 +5,7 @@ import { fleetFingerprint, type AddressSpec, type MacSpec, type TargetRef } from
 import { conflict, FleetnetError, invalid } from '../../common/errors.js';
 import type { Family } from '../../common/ip.js';
 import { allocateNext, networkForAddress, reserveStatic, subnetsOf } from '../ipam/allocate.js';
-import { parseNetworkName } from '../ipam/network-spec.js';
+import { parseNetworkName } from '../../common/network-spec.js';
 import { allocateMac, releaseHoldings, type RandomSource } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';

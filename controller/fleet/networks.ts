@@ -1,7 +1,8 @@
 // Networks: created once, removed only when nothing is attached to them. Subnets may overlap
 // (the mesh keeps same-subnet networks apart by key); an address in two networks then needs --net.
 import { conflict, notFound } from '../../common/errors.js';
-import { buildNetwork, type NetworkInput } from '../ipam/network-spec.js';
+import type { NetworkInput } from '../../common/network-spec.js';
+import { buildNetwork } from '../ipam/network-spec.js';
 import type { Tx } from '../store/store.js';
 import type { NetworkRecord } from '../store/types.js';
 import { withMeshKey } from '../mesh/fleet-mesh.js';

@@ -13,7 +13,7 @@ import {
 import type { Tx } from '../store/store.js';
 import type { NetworkRecord } from '../store/types.js';
 import { allocateFromBlocks } from './blocks.js';
-import { isReservedInNetwork, usableBounds } from './network-spec.js';
+import { isReservedInNetwork, usableBounds } from '../../common/ip.js';
 
 /** How far one allocation searches before it gives up (bounded work inside a transaction). */
 export const MAX_PROBES = 1 << 20;

@@ -4,9 +4,6 @@
 import { checkNetwork, type NetworkInput } from '../../common/network-spec.js';
 import type { NetworkRecord } from '../store/types.js';
 
-export { isReservedInNetwork, usableBounds } from '../../common/ip.js';
-export { parseNetworkName, type NetworkInput } from '../../common/network-spec.js';
-
 export function buildNetwork(i: NetworkInput, nowMs: number): NetworkRecord {
   const { mesh, ...n } = checkNetwork(i);
   return { ...n, createdMs: nowMs, cursors: {}, ...(mesh ? { mesh: { ...mesh, members: [] } } : {}) };

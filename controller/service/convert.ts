@@ -3,7 +3,7 @@ import { attachSpecOfFleetRequest, parseNewIfName } from '../../common/attach/in
 import { invalid } from '../../common/errors.js';
 import type { Attachment, FleetAttachRequest, Host, Network } from '../../proto/gen/fleetnet/v1/controller.js';
 import type { FleetAttachInput } from '../fleet/attachments.js';
-import type { NetworkInput } from '../ipam/network-spec.js';
+import type { NetworkInput } from '../../common/network-spec.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 
