@@ -188,7 +188,10 @@ export class Attacher {
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     const dhcp = dhcpAddressOf(order.addresses, c, !!this.d.dhcp);
-    const host = readHostLink(order.hostIf, this.d.sysClassNet);
+    // Read under the interface's lock: a parallel attach creating this bridge, or a detach removing it, has
+    // finished, so a bridge mid-registration (sysfs shows it before its bridge/ entries) is never taken for
+    // an Ethernet interface.
+    const host = await this.env.lockHostIf(order.hostIf, async () => readHostLink(order.hostIf, this.d.sysClassNet));
     const decided = await decideKind(this.env, order, host);
     const mtu = order.mtu ?? host?.mtu ?? 1500;
     const hostIfname = order.hostIfname ?? hostIfName(c.runtime, c.id, order.ifname);

@@ -22,13 +22,15 @@ export function readHostLink(name: string, sysClassNet = '/sys/class/net'): Host
     }
   };
   const type = Number(read('type'));
-  const kind: HostLinkKind = existsSync(`${dir}/bridge`)
-    ? 'bridge'
-    : type === 32
-      ? 'infiniband'
-      : type === 1
-        ? 'ether'
-        : 'other';
+  // DEVTYPE is set before the device registers; the bridge/ directory is added by a notifier just after.
+  const kind: HostLinkKind =
+    /^DEVTYPE=bridge$/m.test(read('uevent')) || existsSync(`${dir}/bridge`)
+      ? 'bridge'
+      : type === 32
+        ? 'infiniband'
+        : type === 1
+          ? 'ether'
+          : 'other';
   return { name, kind, mtu: Number(read('mtu')) || 1500, alias: read('ifalias'), mac: read('address') };
 }
 

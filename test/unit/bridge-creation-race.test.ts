@@ -1,0 +1,108 @@
+// Two attaches onto one bridge that does not exist yet, at once (20 parallel CNI ADDs did this): the first makes
+// it; the kernel shows a new bridge in sysfs a moment before its bridge/ entries, when it still looks like an
+// Ethernet interface. The second must wait for the first to finish making it, and must never read it half-made
+// (a `--kind bridge` order then failed with "'br7' is an Ethernet interface"; one without --kind would have
+// made a macvlan on the bridge).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pino from 'pino';
+import { Attacher } from '../../agent/attach/attacher.js';
+import { RecordStore } from '../../agent/attach/records.js';
+import { ipExec } from '../../agent/linux/ip.js';
+import { readHostLink } from '../../agent/linux/sysfs.js';
+import { attachOrderFromProto } from '../../agent/service/convert.js';
+import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';
+import { CONTAINER, fakeSys, request, tmp } from './parity-fixtures.js';
+
+const log = pino({ level: 'silent' });
+
+function link(sys: string, name: string, files: Record<string, string>): void {
+  for (const [f, v] of Object.entries(files)) {
+    mkdirSync(join(sys, name, f, '..'), { recursive: true });
+    writeFileSync(join(sys, name, f), `${v}\n`);
+  }
+}
+
+/** Making br7 shows it as a plain Ethernet link until open(), then as the bridge it is. */
+class HalfMadeBridge extends FakeRunner {
+  readonly reached: Promise<void>;
+  private arrive!: () => void;
+  private release!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.release = r));
+
+  constructor(private readonly sys: string) {
+    super((call: RecordedCall) => {
+      const m = /addr show dev (eth\d)/.exec(call.input ?? '');
+      if (call.cmd !== 'nsenter' || !m) return undefined;
+      const addr_info = [...(call.input ?? '').matchAll(/addr add (\S+)\/(\d+) dev/g)].map((a) => {
+        return { family: 'inet', local: a[1], prefixlen: Number(a[2]), scope: 'global' };
+      });
+      return { stdout: JSON.stringify([{ ifname: m[1], mtu: 1500, address: '02:00:00:aa:bb:cc', addr_info }]) };
+    });
+    this.reached = new Promise((r) => (this.arrive = r));
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  override async run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    if (cmd === 'ip' && /link add (name )?br7 .*type bridge/.test(opts?.input ?? '')) {
+      link(this.sys, 'br7', { type: '1', mtu: '1500', address: '02:00:00:00:00:07' });
+      this.arrive();
+      await this.gate;
+      link(this.sys, 'br7', { uevent: 'DEVTYPE=bridge\nINTERFACE=br7', 'bridge/vlan_filtering': '0' });
+    }
+    return super.run(cmd, args, opts);
+  }
+}
+
+test('a second attach onto a bridge being made waits for it and plugs a veth into it', async () => {
+  const sys = fakeSys();
+  const runner = new HalfMadeBridge(sys);
+  const attacher = new Attacher({
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(tmp('fnp-brrace-')),
+    resolver: { resolve: async () => CONTAINER },
+    log,
+    sysClassNet: sys,
+    garp: false,
+    capabilities: async () => [],
+  });
+  const order = (ifname: string, ip: string) =>
+    attachOrderFromProto(
+      request({ hostIf: 'br7', ifname, addresses: [{ static: { cidr: `${ip}/24`, gateway: '' } }] }),
+      sys,
+    );
+  const first = attacher.attach(order('eth1', '10.9.0.1'));
+  await runner.reached; // br7 is in sysfs, not yet a bridge there
+  const second = attacher.attach(order('eth2', '10.9.0.2'));
+  await new Promise((r) => setTimeout(r, 50)); // the second goes as far as it may
+  runner.open();
+  const [a, b] = await Promise.all([first, second]);
+  assert.equal(a.record.kind, 'bridge');
+  assert.equal(b.record.kind, 'bridge');
+  const made = runner.calls.map((c) => c.input ?? '').join('\n');
+  assert.doesNotMatch(made, /type macvlan/);
+  assert.equal((made.match(/type bridge/g) ?? []).length, 1, 'br7 is made once');
+});
+
+test('sysfs: a link whose uevent says DEVTYPE=bridge is a bridge, also before its bridge/ entries exist', () => {
+  const sys = tmp('fnp-sysfs-');
+  link(sys, 'brnew', { type: '1', mtu: '1500', address: '02:00:00:00:00:01', uevent: 'DEVTYPE=bridge\nINTERFACE=b' });
+  link(sys, 'nic', { type: '1', mtu: '9000', address: '02:00:00:00:00:02', uevent: 'INTERFACE=nic\nIFINDEX=3' });
+  link(sys, 'ib0', { type: '32', mtu: '2044', address: '80:00', uevent: 'INTERFACE=ib0' });
+  assert.equal(readHostLink('brnew', sys)?.kind, 'bridge');
+  assert.deepEqual(readHostLink('nic', sys), {
+    name: 'nic',
+    kind: 'ether',
+    mtu: 9000,
+    alias: '',
+    mac: '02:00:00:00:00:02',
+  });
+  assert.equal(readHostLink('ib0', sys)?.kind, 'infiniband');
+  assert.equal(readHostLink('gone', sys), undefined);
+});
