@@ -96,6 +96,7 @@ export class Mesher {
       runner: o.runner,
       ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}),
       ...(o.bfdDecayMs === undefined ? {} : { bfdDecayMs: o.bfdDecayMs }),
+      log: o.log,
     });
     this.kernel = new BridgeTunnels(o.runner);
     this.firewall = new MeshFirewall(o.runner, o.firewall);

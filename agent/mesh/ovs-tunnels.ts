@@ -5,8 +5,10 @@
 import { FleetnetError } from '../../common/errors.js';
 import type { Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
+import type { Logger } from 'pino';
 import { parseJsonArrays } from '../linux/ip.js';
 import { datapathProblem, hasDatapath, oneTransaction, OvsCtl } from '../ovs/vsctl.js';
+import { newPortsTxn, txnFailure } from './ovs-port-txn.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
@@ -66,6 +68,8 @@ export interface OvsTunnelsOptions {
   ovsDb?: string;
   /** bfd:decay_min_rx of every tunnel (0: no decay); absent: the key is left alone. */
   bfdDecayMs?: number;
+  /** Says (debug) why ports went through ovs-vsctl after all. */
+  log?: Logger | undefined;
 }
 
 export class OvsTunnels {
@@ -170,7 +174,7 @@ export class OvsTunnels {
         `options:remote_ip=${t.peerIp}`,
         `options:key=${t.key}`,
         `options:local_ip=${t.localIp}`,
-        ...this.bfdSettings(),
+        ...Object.entries(this.bfdKeys()).map(([k, v]) => `bfd:${k}=${v}`),
       ],
       [
         'set',
@@ -184,9 +188,9 @@ export class OvsTunnels {
   }
 
   /** The bfd column's keys this agent sets on a tunnel. */
-  private bfdSettings(): string[] {
+  private bfdKeys(): Record<string, string> {
     const decay = this.o.bfdDecayMs;
-    return ['bfd:enable=true', ...(decay === undefined ? [] : [`bfd:decay_min_rx=${decay}`])];
+    return { enable: 'true', ...(decay === undefined ? {} : { decay_min_rx: String(decay) }) };
   }
 
   /**
@@ -201,7 +205,28 @@ export class OvsTunnels {
     return [...this.base(), ...oneTransaction(cmds)];
   }
 
+  /** `ovsdb-client` argv adding the tunnels' ports to their existing bridges in one transaction (ovs-port-txn.ts). */
+  addTxnArgs(tunnels: Tunnel | Tunnel[]): string[] {
+    const ext = (t: Tunnel) => ({ [EXT_NET]: t.network, [EXT_PEER]: t.peer });
+    const txn = newPortsTxn([tunnels].flat(), this.bfdKeys(), ext);
+    return ['--timeout=10', 'transact', ...(this.o.ovsDb ? [this.o.ovsDb] : []), txn];
+  }
+
+  /**
+   * Adds the tunnels' ports (and makes their bridge first, when asked). Ports on an existing bridge go in one
+   * OVSDB transaction, which returns once ovsdb-server has them (ovs-vswitchd makes them next; their BFD says
+   * when they carry traffic); when that fails (a port of the name exists, no bridge, no ovsdb-client),
+   * ovs-vsctl does it as before, waiting for ovs-vswitchd.
+   */
   async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
+    if (!makeBridge) {
+      const why = await this.o.runner
+        .run('ovsdb-client', this.addTxnArgs(tunnels), { timeoutMs: 15_000, allowFail: true })
+        .then((r) => (r.code === 0 ? txnFailure(r.stdout) : r.stderr.trim() || `exit code ${r.code}`))
+        .catch((err: unknown) => String(err));
+      if (!why) return;
+      this.o.log?.debug({ why }, 'tunnel ports not added in one OVSDB transaction; ovs-vsctl adds them');
+    }
     await this.o.runner.run('ovs-vsctl', this.addArgs(tunnels, makeBridge), { timeoutMs: 15_000 });
   }
 

@@ -42,6 +42,7 @@ export interface SimContainer {
 /** Commands that change something (reads are not changes): the basis of "changes per join". */
 export function isMeshWrite(c: RecordedCall): boolean {
   if (c.cmd === 'ovs-vsctl') return c.args.some((a) => a === 'add-port' || a === 'del-port' || a === 'add-br');
+  if (c.cmd === 'ovsdb-client') return c.args.includes('transact');
   if (c.cmd === 'ip') return c.args.includes('-batch') || (c.args[0] === 'link' && c.args[1] === 'del');
   if (c.cmd === 'bridge') return c.args[0] === '-batch' || (c.args[0] === 'fdb' && c.args[1] !== 'show');
   return c.cmd === 'nft' && c.args[0] === '-f';

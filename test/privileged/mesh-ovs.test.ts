@@ -101,7 +101,9 @@ describe('mesh over user-space OVS', () => {
       for (const h of ['h1', 'h2']) {
         const writes = fleet.host(h).runner.calls.filter(isMeshWrite);
         assert.equal(writes.length, 1, `${h}: ${JSON.stringify(writes)}`);
-        assert.ok(writes[0]!.args.includes('add-port') && writes[0]!.args.includes('options:remote_ip=10.99.0.13'));
+        // One OVSDB transaction that ovsdb-server committed (no ovs-vsctl after it), with the port to h3.
+        assert.equal(writes[0]!.cmd, 'ovsdb-client', JSON.stringify(writes));
+        assert.match(writes[0]!.args.at(-1)!, /\["remote_ip","10\.99\.0\.13"\]/);
         assert.deepEqual([res.get(h)!.added.length, res.get(h)!.removed.length], [1, 0]);
       }
       // h3 itself: its bridge and one port per peer.

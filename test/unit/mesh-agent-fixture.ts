@@ -49,13 +49,21 @@ export function stateDir(): string {
 }
 
 /**
- * A host as the FakeRunner plays it: `ovs-vsctl list` prints ovs() (no ovs(): no OVS database), `ip -json`
+ * A host as the FakeRunner plays it: `ovs-vsctl list` prints ovs() (no ovs(): no OVS database), `ovsdb-client
+ * transact` commits unless a port it inserts is named in ovs() (as OVSDB's name index refuses), `ip -json`
  * prints these links, fleetnet has no nft table yet, an `ip -batch` fails with batchError; the rest succeeds.
  */
 export function fakeHost(o: { ovs?: () => string; links?: string; batchError?: string } = {}): FakeRunner {
   return new FakeRunner((c) => {
     if (c.cmd === 'ovs-vsctl')
       return !o.ovs ? { code: 1, stderr: 'no db' } : c.args.includes('list') ? { stdout: o.ovs() } : {};
+    if (c.cmd === 'ovsdb-client' && c.args.includes('transact')) {
+      if (!o.ovs) return { code: 1, stderr: 'ovsdb-client: failed to connect' };
+      const listed = o.ovs();
+      const names = [...(c.args.at(-1) ?? '').matchAll(/"table":"Port"[^}]*?"name":"([^"]+)"/g)].map((m) => m[1]!);
+      const taken = names.some((n) => listed.includes(`"${n}"`));
+      return { stdout: taken ? '[{},{"error":"constraint violation"}]' : '[{}]' };
+    }
     if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: o.links ?? '[]' };
     if (c.cmd === 'ip' && c.args[0] === '-batch' && o.batchError) return { code: 1, stderr: o.batchError };
     return c.cmd === 'nft' && c.args[0] === '-j' ? { code: 1 } : {};
@@ -81,6 +89,7 @@ export function mesher(
 
 export const isWrite = (c: RecordedCall) =>
   (c.cmd === 'ovs-vsctl' && c.args.some((a) => a === 'add-port' || a === 'del-port' || a === 'add-br')) ||
+  (c.cmd === 'ovsdb-client' && c.args.includes('transact')) ||
   (c.cmd === 'ip' && c.args.includes('-batch')) ||
   (c.cmd === 'bridge' && (c.args[0] === '-batch' || (c.args[0] === 'fdb' && c.args[1] !== 'show'))) ||
   (c.cmd === 'nft' && c.args[0] === '-f') ||

@@ -47,6 +47,8 @@ function mesher(failAdd: () => boolean = () => false, links: () => string = () =
   const r = new FakeRunner((c) => {
     if (c.cmd === 'ovs-vsctl' && c.args.includes('list')) return { stdout: EMPTY_BLUE };
     if (c.cmd === 'ovs-vsctl' && c.args.includes('add-port') && failAdd()) return { code: 1, stderr: 'boom' };
+    // ovsdb-client transact answers one result per operation; a failed one makes the agent try ovs-vsctl.
+    if (c.cmd === 'ovsdb-client') return { stdout: failAdd() ? '[{"error":"timed out"}]' : '[{}]' };
     if (c.cmd === 'ip' && c.args[0] === '-json') return { stdout: links() };
     if (c.cmd === 'ip' && c.args.includes('del') && failDel()) return { code: 1, stderr: 'busy' };
     if (c.cmd === 'bridge') return { stdout: '[]' };
@@ -69,7 +71,7 @@ const summary = (c: RecordedCall) =>
     .slice(0, 4)
     .join(' ')}`;
 
-test('a joining peer costs an existing member one ovs-vsctl (its port), nothing read back', async () => {
+test('a joining peer costs an existing member one ovsdb-client transact (its port), nothing read back', async () => {
   const { r, m } = mesher();
   const first = await m.apply(specOf(1, ['h1', 'h2', 'h3']));
   assert.deepEqual([first.added.length, first.errors], [2, []]);
@@ -81,8 +83,8 @@ test('a joining peer costs an existing member one ovs-vsctl (its port), nothing 
   const join4 = await m.apply(specOf(2, ['h1', 'h2', 'h3', 'h4']));
   const port4 = specOf(2, ['h1', 'h4']).networks[0]!.tunnels[0]!;
   assert.deepEqual(
-    r.calls.map((c) => c.args),
-    [new OvsTunnels({ runner: r, ovsDb: DB }).addArgs([port4])],
+    r.calls.map((c) => [c.cmd, ...c.args]),
+    [['ovsdb-client', ...new OvsTunnels({ runner: r, ovsDb: DB }).addTxnArgs([port4])]],
   );
   assert.deepEqual([join4.added.map((t) => t.peer), join4.removed, join4.kept, join4.changes], [['h4'], [], 2, 1]);
 
@@ -104,7 +106,7 @@ test('a joining peer costs an existing member one ovs-vsctl (its port), nothing 
   const pass = await m.reconcile();
   assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
   assert.deepEqual(
-    r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+    r.calls.filter((c) => !c.cmd.startsWith('ovs')),
     [],
   );
   assert.deepEqual(
@@ -169,7 +171,7 @@ test('a kernel tunnel left behind: the periodic pass reads the kernel until it i
     await m.reconcile();
     assert.ok(r.calls.some((c) => c.cmd === 'ovs-vsctl' && c.args.includes('list')));
     assert.deepEqual(
-      r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+      r.calls.filter((c) => !c.cmd.startsWith('ovs')),
       [],
     );
   }
@@ -200,14 +202,14 @@ test('a first pass wanting no kernel tunnel removes the kernel leftovers beside 
   const gone = new Promise<void>((resolve) => (deleted = resolve));
   const run = r.run.bind(r);
   r.run = async (cmd, args, opts) => {
-    if (cmd === 'ovs-vsctl' && args.includes('add-port'))
+    if (cmd === 'ovsdb-client' && args.includes('transact'))
       await Promise.race([gone, new Promise((resolve) => setTimeout(resolve, 2000))]);
     const res = await run(cmd, args, opts);
     if (cmd === 'ip' && args.includes('del') && args.includes('fvold')) {
       order.push('kernel leftover deleted');
       deleted();
     }
-    if (cmd === 'ovs-vsctl' && args.includes('add-port')) order.push('ovs port added');
+    if (cmd === 'ovsdb-client' && args.includes('transact')) order.push('ovs port added');
     return res;
   };
   const first = await m.apply(specOf(1, ['h1', 'h2']));
@@ -218,7 +220,7 @@ test('a first pass wanting no kernel tunnel removes the kernel leftovers beside 
   r.calls.length = 0;
   await m.reconcile();
   assert.deepEqual(
-    r.calls.filter((c) => c.cmd !== 'ovs-vsctl'),
+    r.calls.filter((c) => !c.cmd.startsWith('ovs')),
     [],
   );
 });

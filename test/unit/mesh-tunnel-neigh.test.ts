@@ -47,6 +47,7 @@ function host(before: object[] = [], o: { addrs?: string; vsctlFails?: string } 
       };
     }
     if (c.cmd === 'ovs-vsctl' && o.vsctlFails && c.args.includes(o.vsctlFails)) return { code: 1, stderr: 'boom' };
+    if (c.cmd === 'ovsdb-client') return { stdout: '[{}]' }; // the transaction committed
     return {};
   });
 }
@@ -131,9 +132,12 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     for (const { r, o } of cases) {
       const ovs = new OvsTunnels({ runner: r, ovsDb: DB });
       await addOvsTunnels(ovs, ts, { ...o, runner: r });
-      const make = o.made ? { bridge: o.bridge, datapathType: o.datapathType } : undefined;
-      assert.deepEqual(r.calls.map(line), [`ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`]);
-      assert.ok(r.calls[0]!.args.includes('bfd:enable=true'));
+      // Ports on a bridge it has: one OVSDB transaction; a bridge to make: ovs-vsctl.
+      const want = o.made
+        ? `ovs-vsctl ${ovs.addArgs(ts, { bridge: o.bridge, datapathType: o.datapathType }).join(' ')}`
+        : `ovsdb-client ${ovs.addTxnArgs(ts).join(' ')}`;
+      assert.deepEqual(r.calls.map(line), [want]);
+      assert.match(r.calls[0]!.args.join(' '), /bfd:enable=true|"bfd":\["map",\[\["enable","true"\]\]\]/);
     }
   });
 
