@@ -119,7 +119,7 @@ function joinCpuNote(j: Obj): string[] {
     `CPU of host ${j.hosts + 1}'s join (${j.join.each?.[0]?.ms ?? j.join.ms} ms): the machine's CPUs ` +
       `${d.machineBusyPct}% busy; the lab's processes ${total} ms (${Math.round(total / j.hosts)} ms per member): ` +
       `Open vSwitch ${ovs} (ovs-vswitchd ${d['ovs-vswitchdMs']}, ovsdb-server ${d['ovsdb-serverMs']}), ` +
-      `agents ${d.agentMs} and their children (ovs-vsctl, ip) ${d.agentChildrenMs}, controller ${d.controllerMs}; ` +
+      `agents ${d.agentMs} and their children (OVS clients, ip) ${d.agentChildrenMs}, controller ${d.controllerMs}; ` +
       `in the last ${Math.min(j.restBeforeJoinS, 2)} s of the ${j.restBeforeJoinS} s rest before it: ` +
       `${r.machineBusyPct}% busy ` +
       `(ovs-vswitchd ${r['ovs-vswitchdMs']}, agents ${r.agentMs} ms)`,
