@@ -6,10 +6,11 @@
 // Poll sequence (6.5, 6.8.3), which OVS sends at once; the peer answers the Poll at once with Final
 // (6.8.7), so both ends are up within a round trip instead of two timers. The only lasting effect is
 // the 1 ms of the transmit interval once up (the peer's min_rx, 1 s by default, bounds it anyway).
-// Changes are batched: one ovs-vsctl transaction for every session that entered init meanwhile.
+// Changes are batched: one OVSDB transaction (`ovsdb-client transact`, which the watch's monitor already
+// needs) for every session that entered init meanwhile; a member nudges once per join.
 import type { Logger } from 'pino';
 import type { Runner } from '../../common/runner.js';
-import { oneTransaction, OvsCtl } from '../ovs/vsctl.js';
+import { bfdMinTxTxn, transactArgs, txnFailure } from '../ovs/ovsdb-txn.js';
 
 export const NUDGE_MIN_TX = ['101', '100'] as const;
 
@@ -42,14 +43,14 @@ export class BfdNudge {
     if (this.pending.size && !this.running) this.running = this.flush();
   }
 
-  /** The ovs-vsctl argv that gives each interface the other of the two min_tx values. */
+  /** The ovsdb-client argv that gives each interface the other of the two min_tx values. */
   args(names: string[]): string[] {
-    const cmds = names.map((n) => {
+    const values = names.map((n): [string, string] => {
       const v = this.minTx.get(n) === NUDGE_MIN_TX[0] ? NUDGE_MIN_TX[1] : NUDGE_MIN_TX[0];
       this.minTx.set(n, v);
-      return ['--if-exists', 'set', 'interface', n, `bfd:min_tx=${v}`];
+      return [n, v];
     });
-    return new OvsCtl(this.o.runner, this.o.ovsDb).args(...oneTransaction(cmds));
+    return transactArgs(this.o.ovsDb, bfdMinTxTxn(values));
   }
 
   /** Runs batches until nothing is pending; a failure is logged (the periodic packets still finish the handshake). */
@@ -58,7 +59,9 @@ export class BfdNudge {
       const names = [...this.pending];
       this.pending.clear();
       try {
-        await this.o.runner.run('ovs-vsctl', this.args(names), { timeoutMs: 15_000 });
+        const r = await this.o.runner.run('ovsdb-client', this.args(names), { timeoutMs: 15_000 });
+        const why = txnFailure(r.stdout);
+        if (why) throw new Error(why);
       } catch (err) {
         this.o.log.debug({ err: String(err), interfaces: names }, 'BFD nudge failed');
       }

@@ -8,7 +8,7 @@ import type { Runner } from '../../common/runner.js';
 import type { Logger } from 'pino';
 import { parseJsonArrays } from '../linux/ip.js';
 import { datapathProblem, hasDatapath, oneTransaction, OvsCtl } from '../ovs/vsctl.js';
-import { newPortsTxn, txnFailure } from './ovs-port-txn.js';
+import { newPortsTxn, transactArgs, txnFailure } from '../ovs/ovsdb-txn.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
@@ -205,11 +205,11 @@ export class OvsTunnels {
     return [...this.base(), ...oneTransaction(cmds)];
   }
 
-  /** `ovsdb-client` argv adding the tunnels' ports to their existing bridges in one transaction (ovs-port-txn.ts). */
+  /** `ovsdb-client` argv adding the tunnels' ports to their existing bridges in one transaction (ovs/ovsdb-txn.ts). */
   addTxnArgs(tunnels: Tunnel | Tunnel[]): string[] {
     const ext = (t: Tunnel) => ({ [EXT_NET]: t.network, [EXT_PEER]: t.peer });
     const txn = newPortsTxn([tunnels].flat(), this.bfdKeys(), ext);
-    return ['--timeout=10', 'transact', ...(this.o.ovsDb ? [this.o.ovsDb] : []), txn];
+    return transactArgs(this.o.ovsDb, txn);
   }
 
   /**

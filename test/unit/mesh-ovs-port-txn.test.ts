@@ -3,7 +3,7 @@
 // ovsdb-client. Exact argv through a FakeRunner; a real ovsdb-server judges the JSON in mesh-ovs.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { txnFailure } from '../../agent/mesh/ovs-port-txn.js';
+import { txnFailure } from '../../agent/ovs/ovsdb-txn.js';
 import { OvsTunnels } from '../../agent/mesh/ovs-tunnels.js';
 import { planMesh } from '../../common/mesh/plan.js';
 import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';

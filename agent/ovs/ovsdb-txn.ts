@@ -1,9 +1,13 @@
-// New tunnel ports as one OVSDB transaction (RFC 7047's JSON, sent by `ovsdb-client transact`): what a member
-// does when a host joins. Measured at 50 hosts, an `ovs-vsctl` costs a member about twice the CPU of an
-// `ovsdb-client transact` (it starts by reading the bridge, port and interface tables; the transaction reads
-// nothing), and ovsdb-server less; on a busy fleet that is the join's time (bench/README.md, fleet scale).
-// The transaction asserts that the bridge exists and inserts the ports by name: a name already taken (a port
-// re-added to fix its BFD settings) or a missing bridge fails it whole, and the caller falls back to ovs-vsctl.
+// OVSDB transactions (RFC 7047's JSON, sent by `ovsdb-client transact` through the Runner) for the agent's
+// small, frequent OVS writes, where an `ovs-vsctl` costs more than the write: it starts by reading the bridge,
+// port and interface tables, and waits for ovs-vswitchd. Measured on one OVS with 50 ports: 11 ms of the
+// tool's CPU per `ovs-vsctl`, 5 per `ovsdb-client transact`, and less of ovsdb-server's; on a busy fleet that
+// is a join's time (bench/README.md, fleet scale). ovsdb-client exits 0 whether the transaction committed or
+// not: its reply says.
+//
+// A member's new tunnel ports: the transaction asserts that the bridge exists and inserts the ports by name; a
+// name already taken (a port re-added to fix its BFD settings) or a missing bridge fails it whole, and the
+// caller falls back to ovs-vsctl.
 import type { Tunnel } from '../../common/mesh.js';
 
 type Keyed = Pick<Tunnel, 'bridge' | 'port' | 'encap' | 'peerIp' | 'key' | 'localIp' | 'network' | 'peer'>;
@@ -75,4 +79,23 @@ export function txnFailure(stdout: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** The argv of `ovsdb-client` running one transaction on the agent's database (absent: ovsdb-client's default). */
+export function transactArgs(ovsDb: string | undefined, txn: string): string[] {
+  return ['--timeout=10', 'transact', ...(ovsDb ? [ovsDb] : []), txn];
+}
+
+/** Sets bfd:min_tx of each named interface, keeping its other BFD keys; a missing interface matches no row. */
+export function bfdMinTxTxn(values: Iterable<[string, string]>): string {
+  const ops = [...values].map(([name, v]) => ({
+    op: 'mutate',
+    table: 'Interface',
+    where: [['name', '==', name]],
+    mutations: [
+      ['bfd', 'delete', ['set', ['min_tx']]],
+      ['bfd', 'insert', ['map', [['min_tx', v]]]],
+    ],
+  }));
+  return JSON.stringify(['Open_vSwitch', ...ops]);
 }
