@@ -4,18 +4,18 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
-import { conflict, FleetnetError, unsupported } from '../../common/errors.js';
+import { conflict, FleetnetError } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { HostNameClaims } from './host-names.js';
 import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
 import type { ContainerResolver } from '../containers/resolve.js';
-import type { ContainerInfo } from '../containers/types.js';
+import { describeContainer, type ContainerInfo } from '../containers/types.js';
 import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
 import type { DhcpSupervisor } from '../dhcp/supervisor.js';
 import type { Lease } from '../dhcp/types.js';
-import { probeCapabilities, type Capability } from '../linux/capabilities.js';
+import type { Capability } from '../linux/capabilities.js';
 import type { IpExec } from '../linux/ip.js';
 import type { LinkOp } from '../linux/link-ops.js';
 import { readHostLink } from '../linux/sysfs.js';
@@ -24,7 +24,8 @@ import { readDefaults, restoreDefaults } from './default-routes.js';
 import { noteState, recordFailure, type StatePatch } from './record-state.js';
 import { detachRecords, dropHostPeer, dropStale, releaseRecord, type Removal } from './removal.js';
 import { decideKind, KINDS } from './kinds/index.js';
-import type { KindEnv, Made, Need } from './kinds/types.js';
+import type { KindEnv, Made } from './kinds/types.js';
+import { capabilitiesOnce, refuseUnmet } from './needs.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder } from './order.js';
 import { deleteOwnedIfUnused } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
@@ -83,11 +84,12 @@ export class Attacher {
   private readonly env: KindEnv;
   private readonly adoptDeps: AdoptDeps;
   private readonly removal: Removal;
-  private caps?: Promise<Capability[]>;
+  private readonly capabilities: () => Promise<Capability[]>;
   /** Announcements still to be sent (after their reply): see announceWhenForwarding. */
   private readonly announcing = new Set<Promise<void>>();
 
   constructor(private readonly d: AttacherDeps) {
+    this.capabilities = capabilitiesOnce(d);
     const ovs = new OvsCtl(d.runner, d.ovsDb);
     const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
     const own = {
@@ -129,8 +131,10 @@ export class Attacher {
       if (opts.onlyIfRecorded && !before) {
         throw new FleetnetError('not_found', `${key} was detached meanwhile: not made again`);
       }
+      // In flight on its host interface before it looks at it: no detach removes that bridge as unused meanwhile.
+      const held = this.hold([order.hostIf]);
       try {
-        return await this.attachLocked(order, container, key, opts);
+        return await this.attachLocked(order, container, key, opts, held);
       } catch (err) {
         // A recorded attachment that could not be made again stays recorded, failed, with its attempts.
         const r = this.d.records.get(key);
@@ -143,8 +147,20 @@ export class Attacher {
         )
           recordFailure(this.d.records, r, err);
         throw err;
+      } finally {
+        held();
       }
     });
+  }
+
+  /** Counts an attach in flight on host interfaces (deleteOwnedIfUnused leaves them) until released, once. */
+  private hold(names: readonly string[]): () => void {
+    for (const n of names) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
+    let on = true;
+    return () => {
+      if (on) for (const n of names) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
+      on = false;
+    };
   }
 
   private isLive(r: AttachmentRecord, c: ContainerInfo): boolean {
@@ -156,6 +172,7 @@ export class Attacher {
     c: ContainerInfo,
     key: string,
     opts: AttachOptions,
+    held: () => void,
   ): Promise<AttachResult> {
     const fp = orderFingerprint(order);
     const existing = this.d.records.get(key);
@@ -164,8 +181,8 @@ export class Attacher {
     if (existing && !order.dryRun) {
       if (existing.fingerprint !== fp) {
         throw conflict(
-          `${describe(c)} already has ${order.ifname} from fleetnet with other settings (${existing.hostIf}, ` +
-            `${existing.addresses.join(' ') || 'no address'}, ${existing.mac})`,
+          `${describeContainer(c)} already has ${order.ifname} from fleetnet with other settings ` +
+            `(${existing.hostIf}, ${existing.addresses.join(' ') || 'no address'}, ${existing.mac})`,
           `detach it first: fleetnet detach ${c.name} -i ${order.ifname}`,
         );
       }
@@ -188,9 +205,8 @@ export class Attacher {
     }
     const statics = order.addresses.filter((a): a is Static => a.kind === 'static');
     const dhcp = dhcpAddressOf(order.addresses, c, !!this.d.dhcp);
-    // Read under the interface's lock: a parallel attach creating this bridge, or a detach removing it, has
-    // finished, so a bridge mid-registration (sysfs shows it before its bridge/ entries) is never taken for
-    // an Ethernet interface.
+    // Under the interface's lock: an attach making this bridge has finished (sysfs shows a bridge being
+    // registered before its bridge/ entries, as if it were an Ethernet interface).
     const host = await this.env.lockHostIf(order.hostIf, async () => readHostLink(order.hostIf, this.d.sysClassNet));
     const decided = await decideKind(this.env, order, host);
     const mtu = order.mtu ?? host?.mtu ?? 1500;
@@ -206,7 +222,7 @@ export class Attacher {
       mtu,
       ...(mac ? { mac } : {}),
     });
-    await this.checkNeeds(plan.needs);
+    if (plan.needs.length) refuseUnmet(await this.capabilities(), plan.needs);
     if (!order.dryRun) {
       await this.names.claim(hostIfname); // released at the end of the make below, or here
       const adopted = await claimOrAdopt(this.adoptDeps, {
@@ -260,7 +276,7 @@ export class Attacher {
 
     const undo = new UndoStack();
     const using = [order.hostIf, ...plan.uses];
-    for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 0) + 1);
+    const release = this.hold(using);
     try {
       const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];
@@ -319,23 +335,9 @@ export class Attacher {
       return { record, changed: true, commands: [] };
     } finally {
       this.names.release(hostIfname);
-      for (const n of using) this.inflight.set(n, (this.inflight.get(n) ?? 1) - 1);
+      release();
+      held(); // its own undo may remove a bridge it made
       await undo.unwind(this.d.log);
-    }
-  }
-
-  /** Refuses, before anything changes, an attach this host cannot do. */
-  private async checkNeeds(needs: Need[]): Promise<void> {
-    if (!needs.length) return;
-    const caps = await (this.d.capabilities
-      ? this.d.capabilities()
-      : (this.caps ??= probeCapabilities(this.d.runner, undefined, {
-          ...(this.d.ovsDb ? { ovsDb: this.d.ovsDb } : {}),
-          ...(this.d.sysClassNet ? { sysClassNet: this.d.sysClassNet } : {}),
-        })));
-    for (const n of needs) {
-      const cap = caps.find((x) => x.name === n.cap);
-      if (cap && !cap.available) throw unsupported(cap.detail, n.hint);
     }
   }
 
@@ -392,12 +394,4 @@ export class Attacher {
     if (r.hostIfname && !readHostLink(r.hostIfname, this.d.sysClassNet)) return 'missing';
     return 'up';
   }
-}
-
-function describe(c: ContainerInfo): string {
-  return c.runtime === 'docker'
-    ? `container ${c.name}`
-    : c.runtime === 'netns'
-      ? `netns ${c.name}`
-      : `${c.runtime} ${c.name}`;
 }

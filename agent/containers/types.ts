@@ -13,3 +13,12 @@ export interface ContainerInfo {
   /** `dev:ino` of the namespace: one key for a namespace, whichever way it was named. */
   nsKey: string;
 }
+
+/** A container as a person names it in a message: `container web1`, `netns blue`, `pid 4242`. */
+export function describeContainer(c: ContainerInfo): string {
+  return c.runtime === 'docker'
+    ? `container ${c.name}`
+    : c.runtime === 'netns'
+      ? `netns ${c.name}`
+      : `${c.runtime} ${c.name}`;
+}

@@ -1,10 +1,11 @@
-// Two attaches onto one bridge that does not exist yet, at once (20 parallel CNI ADDs did this): the first makes
-// it; the kernel shows a new bridge in sysfs a moment before its bridge/ entries, when it still looks like an
-// Ethernet interface. The second must wait for the first to finish making it, and must never read it half-made
-// (a `--kind bridge` order then failed with "'br7' is an Ethernet interface"; one without --kind would have
-// made a macvlan on the bridge).
+// Races on one bridge. Two attaches onto a bridge that does not exist yet, at once (20 parallel CNI ADDs did
+// this): the first makes it; the kernel shows a new bridge in sysfs a moment before its bridge/ entries, when it
+// still looks like an Ethernet interface. The second must wait for the first to finish making it, and must never
+// read it half-made (a `--kind bridge` order then failed with "'br7' is an Ethernet interface"; one without
+// --kind would have made a macvlan on the bridge). And a detach of the bridge's last attachment must not remove
+// it (a bridge fleetnet made) while another attach that has looked at it is still on its way to plug into it.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
@@ -12,7 +13,7 @@ import { Attacher } from '../../agent/attach/attacher.js';
 import { RecordStore } from '../../agent/attach/records.js';
 import { ipExec } from '../../agent/linux/ip.js';
 import { readHostLink } from '../../agent/linux/sysfs.js';
-import { attachOrderFromProto } from '../../agent/service/convert.js';
+import { attachOrderFromProto, detachOrderFromProto } from '../../agent/service/convert.js';
 import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';
 import { CONTAINER, fakeSys, request, tmp } from './parity-fixtures.js';
 
@@ -88,6 +89,104 @@ test('a second attach onto a bridge being made waits for it and plugs a veth int
   const made = runner.calls.map((c) => c.input ?? '').join('\n');
   assert.doesNotMatch(made, /type macvlan/);
   assert.equal((made.match(/type bridge/g) ?? []).length, 1, 'br7 is made once');
+});
+
+/**
+ * Making br7 makes it at once, as a bridge fleetnet owns; deleting it removes it; `deleted` lists what went.
+ * With failVeth, making a veth fails.
+ */
+class Bridges extends FakeRunner {
+  readonly deleted: string[] = [];
+  constructor(
+    private readonly sys: string,
+    failVeth = false,
+  ) {
+    super((call: RecordedCall) => {
+      if (failVeth && call.cmd === 'ip' && /type veth/.test(call.input ?? '')) return { code: 1, stderr: 'boom' };
+      const m = /addr show dev (eth\d)/.exec(call.input ?? '');
+      if (call.cmd !== 'nsenter' || !m) return undefined;
+      const addr_info = [...(call.input ?? '').matchAll(/addr add (\S+)\/(\d+) dev/g)].map((a) => {
+        return { family: 'inet', local: a[1], prefixlen: Number(a[2]), scope: 'global' };
+      });
+      return { stdout: JSON.stringify([{ ifname: m[1], mtu: 1500, address: '02:00:00:aa:bb:cc', addr_info }]) };
+    });
+  }
+
+  override async run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    if (cmd === 'ip' && /link add (name )?br7 .*type bridge/.test(opts?.input ?? ''))
+      link(this.sys, 'br7', {
+        type: '1',
+        mtu: '1500',
+        address: '02:00:00:00:00:07',
+        ifalias: 'fleetnet:owned',
+        uevent: 'DEVTYPE=bridge\nINTERFACE=br7',
+        'bridge/vlan_filtering': '0',
+      });
+    if (cmd === 'ip' && args.join(' ') === 'link del br7') {
+      rmSync(join(this.sys, 'br7'), { recursive: true, force: true });
+      this.deleted.push('br7');
+    }
+    return super.run(cmd, args, opts);
+  }
+}
+
+test('a detach leaves the bridge fleetnet made while an attach that has looked at it is on its way', async () => {
+  const sys = fakeSys();
+  const runner = new Bridges(sys);
+  let gate: Promise<void> | undefined;
+  let open!: () => void;
+  let arrive!: () => void;
+  const reached = new Promise<void>((r) => (arrive = r));
+  const attacher = new Attacher({
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(tmp('fnp-brdel-')),
+    resolver: { resolve: async () => CONTAINER },
+    log,
+    sysClassNet: sys,
+    garp: false,
+    // A VLAN port needs bridge-vlan-filtering: the second attach asks here, after it has looked at br7.
+    capabilities: async () => {
+      if (gate) arrive();
+      await gate;
+      return [];
+    },
+  });
+  const order = (ifname: string, ip: string, vlan = '') =>
+    attachOrderFromProto(
+      request({ hostIf: 'br7', ifname, vlan, addresses: [{ static: { cidr: `${ip}/24`, gateway: '' } }] }),
+      sys,
+    );
+  const first = await attacher.attach(order('eth1', '10.9.0.1'));
+  assert.deepEqual(first.record.owned, [{ type: 'link', name: 'br7' }]);
+  gate = new Promise<void>((r) => (open = r));
+  const second = attacher.attach(order('eth2', '10.9.0.2', '10'));
+  await reached;
+  const target = { kind: 'pid', value: '4242' };
+  assert.deepEqual(await attacher.detach(detachOrderFromProto({ target, ifname: 'eth1', attachmentId: '' })), {
+    removed: true,
+  });
+  open();
+  assert.equal((await second).record.kind, 'bridge');
+  assert.deepEqual(runner.deleted, [], 'br7 was removed under the second attach');
+});
+
+test('an attach that made the bridge and then failed removes it: its own hold does not keep it', async () => {
+  const sys = fakeSys();
+  const runner = new Bridges(sys, true);
+  const attacher = new Attacher({
+    runner,
+    ip: ipExec(runner),
+    records: new RecordStore(tmp('fnp-brundo-')),
+    resolver: { resolve: async () => CONTAINER },
+    log,
+    sysClassNet: sys,
+    garp: false,
+    capabilities: async () => [],
+  });
+  const req = request({ hostIf: 'br7', addresses: [{ static: { cidr: '10.9.0.1/24', gateway: '' } }] });
+  await assert.rejects(attacher.attach(attachOrderFromProto(req, sys)), /boom/);
+  assert.deepEqual(runner.deleted, ['br7']);
 });
 
 test('sysfs: a link whose uevent says DEVTYPE=bridge is a bridge, also before its bridge/ entries exist', () => {
