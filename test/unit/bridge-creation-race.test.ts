@@ -12,6 +12,7 @@ import pino from 'pino';
 import { Attacher } from '../../agent/attach/attacher.js';
 import { RecordStore } from '../../agent/attach/records.js';
 import { ipExec } from '../../agent/linux/ip.js';
+import type { Capability } from '../../agent/linux/capabilities.js';
 import { readHostLink } from '../../agent/linux/sysfs.js';
 import { attachOrderFromProto, detachOrderFromProto } from '../../agent/service/convert.js';
 import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';
@@ -24,6 +25,22 @@ function link(sys: string, name: string, files: Record<string, string>): void {
     mkdirSync(join(sys, name, f, '..'), { recursive: true });
     writeFileSync(join(sys, name, f), `${v}\n`);
   }
+}
+
+/** An attacher on this fake host (one container, pid 4242). */
+function attacherOn(runner: FakeRunner, sys: string, capabilities: () => Promise<Capability[]> = async () => []) {
+  const records = new RecordStore(tmp('fnp-br-'));
+  const resolver = { resolve: async () => CONTAINER };
+  return new Attacher({
+    runner,
+    ip: ipExec(runner),
+    records,
+    resolver,
+    log,
+    sysClassNet: sys,
+    garp: false,
+    capabilities,
+  });
 }
 
 /** Making br7 shows it as a plain Ethernet link until open(), then as the bridge it is. */
@@ -63,16 +80,7 @@ class HalfMadeBridge extends FakeRunner {
 test('a second attach onto a bridge being made waits for it and plugs a veth into it', async () => {
   const sys = fakeSys();
   const runner = new HalfMadeBridge(sys);
-  const attacher = new Attacher({
-    runner,
-    ip: ipExec(runner),
-    records: new RecordStore(tmp('fnp-brrace-')),
-    resolver: { resolve: async () => CONTAINER },
-    log,
-    sysClassNet: sys,
-    garp: false,
-    capabilities: async () => [],
-  });
+  const attacher = attacherOn(runner, sys);
   const order = (ifname: string, ip: string) =>
     attachOrderFromProto(
       request({ hostIf: 'br7', ifname, addresses: [{ static: { cidr: `${ip}/24`, gateway: '' } }] }),
@@ -137,20 +145,11 @@ test('a detach leaves the bridge fleetnet made while an attach that has looked a
   let open!: () => void;
   let arrive!: () => void;
   const reached = new Promise<void>((r) => (arrive = r));
-  const attacher = new Attacher({
-    runner,
-    ip: ipExec(runner),
-    records: new RecordStore(tmp('fnp-brdel-')),
-    resolver: { resolve: async () => CONTAINER },
-    log,
-    sysClassNet: sys,
-    garp: false,
-    // A VLAN port needs bridge-vlan-filtering: the second attach asks here, after it has looked at br7.
-    capabilities: async () => {
-      if (gate) arrive();
-      await gate;
-      return [];
-    },
+  // A VLAN port needs bridge-vlan-filtering: the second attach asks here, after it has looked at br7.
+  const attacher = attacherOn(runner, sys, async () => {
+    if (gate) arrive();
+    await gate;
+    return [];
   });
   const order = (ifname: string, ip: string, vlan = '') =>
     attachOrderFromProto(
@@ -174,16 +173,7 @@ test('a detach leaves the bridge fleetnet made while an attach that has looked a
 test('an attach that made the bridge and then failed removes it: its own hold does not keep it', async () => {
   const sys = fakeSys();
   const runner = new Bridges(sys, true);
-  const attacher = new Attacher({
-    runner,
-    ip: ipExec(runner),
-    records: new RecordStore(tmp('fnp-brundo-')),
-    resolver: { resolve: async () => CONTAINER },
-    log,
-    sysClassNet: sys,
-    garp: false,
-    capabilities: async () => [],
-  });
+  const attacher = attacherOn(runner, sys);
   const req = request({ hostIf: 'br7', addresses: [{ static: { cidr: '10.9.0.1/24', gateway: '' } }] });
   await assert.rejects(attacher.attach(attachOrderFromProto(req, sys)), /boom/);
   assert.deepEqual(runner.deleted, ['br7']);
