@@ -275,8 +275,7 @@ export class Attacher {
     }
 
     const undo = new UndoStack();
-    const using = [order.hostIf, ...plan.uses];
-    const release = this.hold(using);
+    const release = this.hold(plan.uses); // order.hostIf is held since before it was looked at
     try {
       const owned = await plan.prepare(undo);
       const replaced: RouteSnapshot[] = [];

@@ -8,10 +8,15 @@ import type { Runner } from '../../common/runner.js';
 import type { Logger } from 'pino';
 import { parseJsonArrays } from '../linux/ip.js';
 import { datapathProblem, hasDatapath, oneTransaction, OvsCtl } from '../ovs/vsctl.js';
-import { newPortsTxn, transactArgs, txnFailure } from '../ovs/ovsdb-txn.js';
+import { newPortsTxn, transactArgs, txnFailure, type NewPort } from '../ovs/ovsdb-txn.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
+
+/** A tunnel interface's options (one place for ovs-vsctl's and the OVSDB transaction's). */
+const tunnelOptions = (t: Tunnel) => ({ remote_ip: t.peerIp, key: String(t.key), local_ip: t.localIp });
+/** fleetnet's marks on a tunnel port: its network and peer. */
+const tunnelMarks = (t: Tunnel) => ({ [EXT_NET]: t.network, [EXT_PEER]: t.peer });
 
 type OvsValue = string | number | boolean | [string, unknown];
 interface OvsTable {
@@ -171,9 +176,7 @@ export class OvsTunnels {
         'interface',
         t.port,
         `type=${t.encap}`,
-        `options:remote_ip=${t.peerIp}`,
-        `options:key=${t.key}`,
-        `options:local_ip=${t.localIp}`,
+        ...Object.entries(tunnelOptions(t)).map(([k, v]) => `options:${k}=${v}`),
         ...Object.entries(this.bfdKeys()).map(([k, v]) => `bfd:${k}=${v}`),
       ],
       [
@@ -181,8 +184,7 @@ export class OvsTunnels {
         'port',
         t.port,
         'protected=true',
-        `external_ids:${EXT_NET}=${t.network}`,
-        `external_ids:${EXT_PEER}=${t.peer}`,
+        ...Object.entries(tunnelMarks(t)).map(([k, v]) => `external_ids:${k}=${v}`),
       ],
     ];
   }
@@ -207,9 +209,11 @@ export class OvsTunnels {
 
   /** `ovsdb-client` argv adding the tunnels' ports to their existing bridges in one transaction (ovs/ovsdb-txn.ts). */
   addTxnArgs(tunnels: Tunnel | Tunnel[]): string[] {
-    const ext = (t: Tunnel) => ({ [EXT_NET]: t.network, [EXT_PEER]: t.peer });
-    const txn = newPortsTxn([tunnels].flat(), this.bfdKeys(), ext);
-    return transactArgs(this.o.ovsDb, txn);
+    const ports = [tunnels].flat().map((t): NewPort => {
+      const [options, bfd, externalIds] = [tunnelOptions(t), this.bfdKeys(), tunnelMarks(t)];
+      return { bridge: t.bridge, name: t.port, type: t.encap, options, bfd, protected: true, externalIds };
+    });
+    return transactArgs(this.o.ovsDb, newPortsTxn(ports));
   }
 
   /**

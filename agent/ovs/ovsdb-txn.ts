@@ -8,23 +8,26 @@
 // A member's new tunnel ports: the transaction asserts that the bridge exists and inserts the ports by name; a
 // name already taken (a port re-added to fix its BFD settings) or a missing bridge fails it whole, and the
 // caller falls back to ovs-vsctl.
-import type { Tunnel } from '../../common/mesh.js';
-
-type Keyed = Pick<Tunnel, 'bridge' | 'port' | 'encap' | 'peerIp' | 'key' | 'localIp' | 'network' | 'peer'>;
+/** A new port with its one interface, as the Port and Interface rows hold them. */
+export interface NewPort {
+  bridge: string;
+  name: string;
+  type: string;
+  options: Record<string, string>;
+  bfd: Record<string, string>;
+  protected: boolean;
+  externalIds: Record<string, string>;
+}
 
 const map = (o: Record<string, string>) => ['map', Object.entries(o)];
 
 /**
- * The transaction's JSON: per bridge a wait with timeout 0 (fails unless the bridge is there), per tunnel its
+ * The transaction's JSON: per bridge a wait with timeout 0 (fails unless the bridge is there), per port its
  * Interface and Port rows (Port is not a root table: a port no bridge holds would vanish) and the bridge's
  * `ports` mutation.
  */
-export function newPortsTxn<T extends Keyed>(
-  ts: readonly T[],
-  bfd: Record<string, string>,
-  ext: (t: T) => Record<string, string>,
-): string {
-  const bridges = [...new Set(ts.map((t) => t.bridge))];
+export function newPortsTxn(ports: readonly NewPort[]): string {
+  const bridges = [...new Set(ports.map((p) => p.bridge))];
   const ops: object[] = bridges.map((b) => ({
     op: 'wait',
     timeout: 0,
@@ -34,25 +37,29 @@ export function newPortsTxn<T extends Keyed>(
     until: '==',
     rows: [{ name: b }],
   }));
-  ts.forEach((t, i) => {
-    const options = { remote_ip: t.peerIp, key: String(t.key), local_ip: t.localIp };
+  ports.forEach((p, i) => {
     ops.push(
       {
         op: 'insert',
         table: 'Interface',
         'uuid-name': `i${i}`,
-        row: { name: t.port, type: t.encap, options: map(options), bfd: map(bfd) },
+        row: { name: p.name, type: p.type, options: map(p.options), bfd: map(p.bfd) },
       },
       {
         op: 'insert',
         table: 'Port',
         'uuid-name': `p${i}`,
-        row: { name: t.port, interfaces: ['named-uuid', `i${i}`], protected: true, external_ids: map(ext(t)) },
+        row: {
+          name: p.name,
+          interfaces: ['named-uuid', `i${i}`],
+          protected: p.protected,
+          external_ids: map(p.externalIds),
+        },
       },
       {
         op: 'mutate',
         table: 'Bridge',
-        where: [['name', '==', t.bridge]],
+        where: [['name', '==', p.bridge]],
         mutations: [['ports', 'insert', ['named-uuid', `p${i}`]]],
       },
     );
@@ -94,7 +101,7 @@ export function bfdMinTxTxn(values: Iterable<[string, string]>): string {
     where: [['name', '==', name]],
     mutations: [
       ['bfd', 'delete', ['set', ['min_tx']]],
-      ['bfd', 'insert', ['map', [['min_tx', v]]]],
+      ['bfd', 'insert', map({ min_tx: v })],
     ],
   }));
   return JSON.stringify(['Open_vSwitch', ...ops]);
