@@ -46,8 +46,7 @@ export class DockerIndex {
             }),
         },
         this.log,
-        1000,
-        ['start', 'die', 'destroy', 'rename'],
+        { actions: ['start', 'die', 'destroy', 'rename'] },
       );
     });
   }

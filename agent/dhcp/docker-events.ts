@@ -1,6 +1,8 @@
 // Docker's container events (start, die, destroy), read from one stream that is opened again when it
 // breaks (dockerd restarted). Events are hints: after a reconnect the caller runs a full pass,
-// because whatever happened while the stream was down was never heard.
+// because whatever happened while the stream was down was never heard. While dockerd does not answer
+// (stopped, or a host that runs containers with something else), the tries back off from retryMs to
+// maxRetryMs, and start over at retryMs once a stream opens.
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 
@@ -23,13 +25,24 @@ export interface WatchHandlers {
   onConnect?(): void;
 }
 
+export interface WatchOptions {
+  /** The wait before the first try again (default 1 s), doubled after each failed one up to maxRetryMs. */
+  retryMs?: number;
+  /** Default 10 s: how late a dockerd that comes back after a long time is heard again at most. */
+  maxRetryMs?: number;
+  actions?: readonly ContainerAction[];
+}
+
 export function watchContainerEvents(
   docker: () => Docker | undefined,
   h: WatchHandlers,
   log: Logger,
-  retryMs = 1000,
-  actions: readonly ContainerAction[] = ['start', 'die', 'destroy'],
+  o: WatchOptions = {},
 ): EventWatch {
+  const firstMs = o.retryMs ?? 1000;
+  const maxMs = Math.max(firstMs, o.maxRetryMs ?? 10_000);
+  const actions = o.actions ?? ['start', 'die', 'destroy'];
+  let waitMs = firstMs;
   let closed = false;
   let stream: NodeJS.ReadableStream | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -40,6 +53,7 @@ export function watchContainerEvents(
     try {
       const s = await d.getEvents({ filters: JSON.stringify({ type: ['container'], event: actions }) });
       stream = s;
+      waitMs = firstMs;
       if (closed) return destroy(s);
       let buf = '';
       s.on('data', (chunk: Buffer) => {
@@ -84,8 +98,9 @@ export function watchContainerEvents(
   const retry = () => {
     if (closed) return;
     clearTimeout(timer);
-    timer = setTimeout(() => void connect(), retryMs);
+    timer = setTimeout(() => void connect(), waitMs);
     timer.unref();
+    waitMs = Math.min(waitMs * 2, maxMs);
   };
   void connect();
   return {
@@ -99,14 +114,4 @@ export function watchContainerEvents(
 
 function destroy(s: NodeJS.ReadableStream): void {
   (s as unknown as { destroy?: () => void }).destroy?.();
-}
-
-/** Docker's events make reaping prompt: a container's `die` stops its DHCP clients at once. */
-export function watchContainerExits(
-  docker: () => Docker | undefined,
-  onExit: (id: string) => void,
-  log: Logger,
-  retryMs = 2000,
-): EventWatch {
-  return watchContainerEvents(docker, { onEvent: (ev) => ev.action !== 'start' && onExit(ev.id) }, log, retryMs);
 }
