@@ -102,6 +102,10 @@ export interface FakeAttacherOptions {
   brokenBridges?: string[];
   ownerMark?: string;
   found?: FoundInContainer;
+  /** OVS bridges that carry fleetnet's mark (external_ids:fleetnet=owned) and hold no port. */
+  ownedOvsBridges?: string[];
+  /** A call whose `show` line matches fails (exit 2, this stderr). */
+  fail?: { match: RegExp; stderr: string };
 }
 
 export function fakeAttacher(opts: FakeAttacherOptions = {}) {
@@ -120,6 +124,9 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
       const link = { ifname: found.ifname, mtu: found.mtu ?? 1500, address: found.mac, operstate: 'UP', addr_info };
       return { stdout: JSON.stringify([link]) };
     }
+    if (opts.fail && opts.fail.match.test(show([call])[0]!)) return { code: 2, stderr: opts.fail.stderr };
+    if (call.cmd === 'ovs-vsctl' && call.args.includes('br-get-external-id'))
+      return { stdout: opts.ownedOvsBridges?.includes(call.args.at(-2)!) ? 'owned\n' : '' };
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists'))
       return { code: opts.ovsBridges?.includes(call.args.at(-1)!) ? 0 : 2 };
     if (call.cmd === 'ovs-vsctl' && call.args.includes('list') && call.args.includes('bridge')) {

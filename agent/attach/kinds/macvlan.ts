@@ -28,18 +28,18 @@ export const macvlanKind: Kind = {
       parent: lower,
       prepareCommands: env.ip.describe(undefined, vlanOps),
       async prepare(undo) {
+        // `<if>.<VID>` fleetnet made, now or earlier: a failed attach leaves it only when something else uses it.
+        if (owned.length) undo.push(`delete created ${lower}`, () => env.releaseOwned({ type: 'link', name: lower }));
         if (!createVlan) return owned;
-        const made = await env.lockHostIf(lower, async () => {
-          if (readHostLink(lower, env.sysClassNet)) return false;
+        await env.lockHostIf(lower, async () => {
+          if (readHostLink(lower, env.sysClassNet)) return;
           try {
             await env.ip.host(vlanOps);
           } catch (err) {
             await env.runner.run('ip', ['link', 'del', lower], { allowFail: true }); // what the batch left
             throw err;
           }
-          return true;
         });
-        if (made) undo.push(`delete created ${lower}`, () => env.releaseOwned({ type: 'link', name: lower }));
         return owned;
       },
     });

@@ -62,9 +62,12 @@ export const ovsKind: Kind = {
       commands: [...env.ip.describe(undefined, hostOps), env.ovs.describe(...addPort)],
       async prepare(undo) {
         const owned: OwnedRef[] = ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
+        // A bridge fleetnet made, now or for an attachment since gone: a failed attach leaves it only when something
+        // else uses it (releaseOwned), as for a Linux bridge.
+        if (ownedNow) undo.push('delete created OVS bridge', () => env.releaseOwned({ type: 'ovs-bridge', name: br }));
         if (!create) return owned;
-        const made = await env.lockHostIf(br, async () => {
-          if (await env.ovs.bridgeExists(br)) return false;
+        await env.lockHostIf(br, async () => {
+          if (await env.ovs.bridgeExists(br)) return;
           try {
             await env.ovs.run(...addBr);
             const broken = await env.ovs.datapathProblem(br);
@@ -74,10 +77,8 @@ export const ovsKind: Kind = {
             await env.ovs.run('--if-exists', 'del-br', br).catch(() => undefined);
             throw err;
           }
-          return true;
         });
-        if (made) undo.push('delete created OVS bridge', () => env.releaseOwned({ type: 'ovs-bridge', name: br }));
-        return made || ownedNow ? [{ type: 'ovs-bridge', name: br }] : [];
+        return owned;
       },
       async apply(undo) {
         // The veth and its settings in one batch, as for a Linux bridge (bridge.ts).
