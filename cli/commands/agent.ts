@@ -1,6 +1,7 @@
 // fleetnet agent run: the per-host root agent; agent supervise: the same without systemd.
 import type { Command } from 'commander';
 import { wholeNumber as int } from '../../common/flag-values.js';
+import { nameProcess } from '../../common/process-title.js';
 
 const CONFIG_HELP = `
 Settings file: /etc/fleetnet/agent.yaml (or --config FILE), keys named like the flags, e.g.
@@ -99,6 +100,7 @@ export function register(program: Command): void {
         lifecyclePassMs: int(opts.lifecyclePassMs as string | undefined, '--lifecycle-pass-ms'),
       };
       const cfg = agentConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSourceWithGlobals(k)));
+      nameProcess('fleetnet-agent');
       const log = makeLogger(cfg.logLevel, 'agent');
       if (file.path) log.info({ config: file.path }, 'settings file read');
       const handle = await startAgent(cfg, log);
@@ -119,6 +121,7 @@ export function register(program: Command): void {
     .argument('<args...>', 'after --: the agent run arguments')
     .action(async (args: string[], opts: { pidFile: string; log: string; logMaxBytes: string; logKeep: string }) => {
       const { supervise } = await import('../../agent/supervise.js');
+      nameProcess('fleetnet-supervise');
       await supervise({
         pidFile: opts.pidFile,
         log: opts.log,

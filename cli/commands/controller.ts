@@ -1,6 +1,7 @@
 // fleetnet controller run: the fleet's controller (state, IPAM, MACs, orders to agents).
 import type { Command } from 'commander';
 import { wholeNumber as int } from '../../common/flag-values.js';
+import { nameProcess } from '../../common/process-title.js';
 
 const EXAMPLES = `
 Examples:
@@ -84,6 +85,7 @@ export function register(program: Command): void {
       const { config: _file, etcd: _u, etcdCa: _a, etcdCert: _c, etcdKey: _k, etcdPrefix: _p, ...given } = opts;
       const flags = { ...given, resyncMs: int(opts.resyncMs, '--resync-ms'), ...etcdFlags(opts) };
       const cfg = controllerConfig(mergeFlags(file.values, flags, (k) => cmd.getOptionValueSource(k)));
+      nameProcess('fleetnet-controller');
       const log = makeLogger(cfg.logLevel, 'controller');
       if (file.path) log.info({ config: file.path }, 'settings file read');
       const handle = await startController(cfg, log);

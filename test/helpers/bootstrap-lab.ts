@@ -110,8 +110,9 @@ export function useBootstrapLab(tag: string, hosts: BareHost[]) {
       .filter(Boolean)
       .find((p) => {
         try {
-          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          return cmd.includes('run') && cmd.includes('agent') && !cmd.includes('supervise');
+          // The agent names itself (process.title): its command line is one string, `fleetnet-agent agent run …`.
+          const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+          return /\bagent run\b/.test(cmd) && !/\bsupervise\b/.test(cmd);
         } catch {
           return false;
         }

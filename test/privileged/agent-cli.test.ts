@@ -1,7 +1,7 @@
 // The whole local path: the `fleetnet` CLI → the agent's unix socket → namespaces, with exit codes.
 import { LsOutput } from '../../common/ls-schema.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -30,6 +30,13 @@ after(async () => {
 describe('fleetnet CLI against a local agent', () => {
   it('serves on a root-only socket', () => {
     assert.equal(statSync(agent.socket).mode & 0o777, 0o600);
+  });
+
+  it('is named fleetnet-agent in ps, top and pgrep (Node 24 would say MainThread), with its arguments', () => {
+    const pid = agent.proc.pid!;
+    assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'fleetnet-agent');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
+    assert.ok(cmdline.startsWith(`fleetnet-agent agent run --socket ${agent.socket} `), cmdline);
   });
 
   it('attach, ls, detach, with human and JSON output', async () => {

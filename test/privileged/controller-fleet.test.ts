@@ -3,6 +3,7 @@
 // the right host, a controller restart, an agent down (exit 3, then done), attach+detach while down.
 import { LsOutput } from '../../common/ls-schema.js';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import { removeContainers, startContainer } from '../helpers/docker.js';
@@ -69,6 +70,13 @@ test("attach on h2 by static address; a second container on h2 pings it; the MAC
   for (const r of rows) assert.equal(r.mac.slice(3, 11), h2, `${r.mac} carries ${h2}`);
   const live = await sh.run('docker', ['exec', c('web1'), 'cat', '/sys/class/net/eth1/address']);
   assert.equal(live.stdout.trim(), rows.find((r) => r.container === c('web1'))!.mac);
+});
+
+test('the controller is named fleetnet-controller in ps and top (15 bytes: fleetnet-contro), with its args', () => {
+  const pid = fleet.controllerPid()!;
+  assert.equal(readFileSync(`/proc/${pid}/comm`, 'utf8').trim(), 'fleetnet-contro');
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+/g, ' ').trim();
+  assert.match(cmdline, /^fleetnet-controller controller run --listen \S+ --db /);
 });
 
 test('the same address for another container is refused, naming the holder and its host', async () => {
