@@ -23,7 +23,9 @@ export async function readProcStat(
     const s = await readFile(`/proc/${pid}/stat`, 'utf8');
     const close = s.lastIndexOf(')');
     const rest = s.slice(close + 2).split(' ');
-    return { comm: s.slice(s.indexOf('(') + 1, close), state: rest[0] ?? '?', startTime: rest[19] ?? '' };
+    // trimmed: a titled process's 15-byte name can end in the space after its own (`fleetnet-agent `)
+    const comm = s.slice(s.indexOf('(') + 1, close).trim();
+    return { comm, state: rest[0] ?? '?', startTime: rest[19] ?? '' };
   } catch {
     return undefined;
   }
