@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { CLOCK_SKEW_MS } from '../../common/pki/identity.js';
 import type { CredentialProvider } from '../../common/pki/tls.js';
-import * as x509 from '../../common/pki/x509.js';
+import { certFacts } from '../../common/pki/cert-facts.js';
 import type { AgentTlsFiles } from './credentials.js';
 import { renewCredential } from './enroll.js';
 
@@ -11,9 +11,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Two thirds into the lifetime counted from issuance (notBefore is back-dated by the clock skew). */
 export function renewAtMs(certPem: string): number {
-  const c = new x509.X509Certificate(certPem);
-  const issued = c.notBefore.getTime() + CLOCK_SKEW_MS;
-  return issued + ((c.notAfter.getTime() - issued) * 2) / 3;
+  const c = certFacts(certPem);
+  const issued = c.notBeforeMs + CLOCK_SKEW_MS;
+  return issued + ((c.notAfterMs - issued) * 2) / 3;
 }
 
 export function startAutoRenew(
@@ -32,7 +32,7 @@ export function startAutoRenew(
   const tick = () => {
     const due = renewAtMs(provider.current.certPem);
     if (Date.now() < due) return schedule(due); // a long lifetime: the timer woke early
-    const hostId = new x509.X509Certificate(provider.current.certPem).subjectName.getField('CN')[0] ?? '';
+    const hostId = certFacts(provider.current.certPem).cn;
     renewCredential(hostId, provider.current, files).then(
       ({ cred, reply }) => {
         provider.update(cred);

@@ -6,14 +6,14 @@ import { toServiceError } from '../../common/rpc/server.js';
 import { normalizeSerial } from '../../common/pki/identity.js';
 import type { RevocationStore } from '../../common/pki/revocation.js';
 import type { CredentialProvider } from '../../common/pki/tls.js';
-import * as x509 from '../../common/pki/x509.js';
+import { certFacts } from '../../common/pki/cert-facts.js';
 import type { RevokeReply, RevokeRequest, RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { AgentTlsFiles } from './credentials.js';
 import { renewCredential } from './enroll.js';
 
 export function certNames(pem: string): { hostId: string; serial: string } {
-  const c = new x509.X509Certificate(pem);
-  return { hostId: c.subjectName.getField('CN')[0] ?? '', serial: normalizeSerial(c.serialNumber) };
+  const c = certFacts(pem);
+  return { hostId: c.cn, serial: c.serial };
 }
 
 export function agentTrustService(d: {

@@ -1,9 +1,10 @@
 // Keys, CSRs and PEM with @peculiar/x509 on Node's WebCrypto. ECDSA P-256 throughout: small,
-// fast, and understood by Node's TLS.
+// fast, and understood by Node's TLS. The library is loaded by the first call that needs it (an agent that only
+// runs reads its certificate with cert-facts.ts and never loads it).
 import { webcrypto } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import * as x509 from './x509.js';
+const lib = () => import('./x509.js');
 
 export const crypto = webcrypto as unknown as Crypto;
 export const KEY_ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
@@ -14,18 +15,19 @@ export function generateKeyPair(): Promise<CryptoKeyPair> {
 }
 
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = await crypto.subtle.exportKey('pkcs8', key);
+  const [der, x509] = await Promise.all([crypto.subtle.exportKey('pkcs8', key), lib()]);
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
 export async function importPrivateKey(pem: string): Promise<CryptoKey> {
-  const der = x509.PemConverter.decode(pem)[0];
+  const der = (await lib()).PemConverter.decode(pem)[0];
   if (!der) throw new Error('no PEM block in the key file');
   return crypto.subtle.importKey('pkcs8', der, KEY_ALG, true, ['sign']);
 }
 
 /** A CSR for a fresh key; the name is only a hint: the controller sets the real names. */
 export async function makeCsr(keys: CryptoKeyPair, name: string): Promise<string> {
+  const x509 = await lib();
   const csr = await x509.Pkcs10CertificateRequestGenerator.create(
     { name: `CN=${name}`, keys, signingAlgorithm: SIGN_ALG },
     crypto,

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as x509 from '../../common/pki/x509.js';
 import { FleetnetError } from '../../common/errors.js';
-import { CLOCK_SKEW_MS, parseHostId } from '../../common/pki/identity.js';
+import { certFacts } from '../../common/pki/cert-facts.js';
+import { CLOCK_SKEW_MS, normalizeSerial, parseHostId } from '../../common/pki/identity.js';
 import { crypto, generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { CertificateAuthority } from '../../controller/pki/ca.js';
 import { initControllerDir, openTrust, paths } from '../../controller/pki/controller-dir.js';
@@ -72,6 +73,21 @@ test('host certificate from a CSR: names from fleetnet, not from the CSR; validi
   // the key in the certificate is the CSR's
   const spki = Buffer.from(await crypto.subtle.exportKey('spki', keys.publicKey));
   assert.deepEqual(Buffer.from(cert.publicKey.rawData), spki);
+});
+
+test("an agent's certificate facts (Node's X509Certificate) are what @peculiar/x509 reads", async (t) => {
+  const dir = tmp(t);
+  await initControllerDir(dir, { settings: { hostCertValidityMs: 3_600_000 } });
+  const trust = await openTrust(dir);
+  const reply = await issueHostCert(trust, 'web-1.dc2', await makeCsr(await generateKeyPair(), 'x'));
+  const cert = new x509.X509Certificate(reply.certPem);
+  assert.deepEqual(certFacts(reply.certPem), {
+    cn: 'web-1.dc2',
+    serial: normalizeSerial(cert.serialNumber),
+    notBeforeMs: cert.notBefore.getTime(),
+    notAfterMs: cert.notAfter.getTime(),
+  });
+  assert.equal(certFacts(reply.certPem).serial, normalizeSerial(reply.serial), 'the serial the controller lists');
 });
 
 test('a CSR that is not one, or whose signature is wrong, is refused as invalid', async (t) => {
