@@ -2,7 +2,7 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { unsupported } from '../common/errors.js';
 import { ExecRunner, type Runner } from '../common/runner.js';
@@ -17,6 +17,7 @@ import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
 import { DockerIndex } from './containers/docker-index.js';
+import { loadDockerode } from './containers/dockerode-load.js';
 import { ContainerResolver } from './containers/resolve.js';
 import { DhcpSupervisor } from './dhcp/supervisor.js';
 import { checkHost } from './lifecycle/check.js';
@@ -77,7 +78,8 @@ async function startServing(
   let dockerIndex: DockerIndex | undefined;
   const getDocker = () => {
     if (!docker && existsSync(cfg.dockerSocket)) {
-      docker = new Docker({ socketPath: cfg.dockerSocket });
+      const Dockerode = loadDockerode(); // only once there is a Docker socket
+      docker = new Dockerode({ socketPath: cfg.dockerSocket });
       dockerIndex = new DockerIndex(docker, log);
       void dockerIndex.start();
     }

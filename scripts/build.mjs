@@ -162,6 +162,19 @@ const x509Inline = {
   },
 };
 
+// agent/containers/dockerode-load.ts loads dockerode from node_modules when the agent first sees a Docker socket;
+// this bundle has no node_modules, so there it is a require of the inlined package, which esbuild keeps lazy.
+const dockerodeInline = {
+  name: 'dockerode-inline',
+  setup(b) {
+    b.onLoad({ filter: /agent[\\/]containers[\\/]dockerode-load\.ts$/ }, () => ({
+      contents: "export function loadDockerode() {\n  return require('dockerode');\n}\n",
+      loader: 'js',
+      resolveDir: 'agent/containers',
+    }));
+  },
+};
+
 // grpc-health-check reads its health.proto from beside its own files when it loads; the agent
 // bundle runs where no node_modules exists, so there the package's proto-loader import is served
 // the same definitions from the proto's JSON form, made here from the package's own file
@@ -198,7 +211,7 @@ await build({
   platform: 'node',
   target: 'node24',
   external: ['cpu-features', '*.node', 'koffi', 'netlink'],
-  plugins: [x509Inline, healthProtoInline],
+  plugins: [x509Inline, healthProtoInline, dockerodeInline],
   banner: {
     js:
       "import { createRequire as __fnCreateRequire } from 'node:module'; import { fileURLToPath as __fnPath } " +

@@ -1,6 +1,8 @@
 // The agent's one-file bundle (dist/fleetnet-agent.mjs, what `host add --ssh` uploads) run from a
 // folder with no node_modules beside it, as on a fleet host: it starts, and its socket answers
-// grpc.health.v1 (the health package's proto is built into the bundle, scripts/build.mjs).
+// grpc.health.v1 (the health package's proto is built into the bundle, scripts/build.mjs). With a Docker socket
+// too: the agent loads the inlined dockerode only then (agent/containers/dockerode-load.ts), and a load that
+// looked for node_modules would stop it from starting.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,9 +10,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ensureBuilt } from '../helpers/build.js';
+import { dockerUnavailable } from '../helpers/docker.js';
 import { healthCheck } from '../helpers/grpc-health.js';
 
-test('the agent bundle, alone in a folder, serves grpc.health.v1 on its socket', async (t) => {
+const dockerWhy = await dockerUnavailable();
+
+for (const docker of [false, true])
+  test(
+    `the agent bundle, alone in a folder, serves grpc.health.v1 on its socket (${docker ? 'with' : 'no'} Docker)`,
+    { skip: docker && dockerWhy ? `Docker: ${dockerWhy}` : false },
+    async (t) => {
+      await bundleServes(t, docker ? '/var/run/docker.sock' : undefined);
+    },
+  );
+
+async function bundleServes(t: { after(fn: () => Promise<void>): void }, dockerSocket?: string): Promise<void> {
   await ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-bundle-'));
   mkdirSync(join(dir, 'dist'));
@@ -27,7 +41,7 @@ test('the agent bundle, alone in a folder, serves grpc.health.v1 on its socket',
       '--state-dir',
       join(dir, 'state'),
       '--docker-socket',
-      join(dir, 'no-docker.sock'),
+      dockerSocket ?? join(dir, 'no-docker.sock'),
       '--ip-path',
       'exec',
     ],
@@ -45,4 +59,4 @@ test('the agent bundle, alone in a folder, serves grpc.health.v1 on its socket',
     await new Promise((r) => setTimeout(r, 100));
   assert.ok(existsSync(sock), `the bundle's agent made its socket (stderr: ${stderr})`);
   assert.equal(await healthCheck(`unix:${sock}`, 'fleetnet.v1.Agent'), 'SERVING');
-});
+}
