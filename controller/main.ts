@@ -23,6 +23,7 @@ import { isShared } from './store/store.js';
 import { startOwnedDispatch } from './dispatch/ownership.js';
 import type { Store } from './store/store.js';
 import { AdminService, ControllerService } from '../common/rpc/services.js';
+import { parseHostId } from '../common/pki/identity.js';
 import { FleetEvents } from './events/fleet-events.js';
 import { TunnelWatch } from './events/tunnel-watch.js';
 import { watchEventsHandler } from './events/watch-service.js';
@@ -113,6 +114,9 @@ async function startServing(
     startedAtMs: Date.now(),
     maxWaitMs: cfg.maxWaitMs,
     mesh,
+    // With a CA every host will want a certificate: a name one cannot carry is refused when it is added, not at
+    // its first token or enrolment.
+    ...(trust ? { newHostName: (name: string) => void parseHostId(name) } : {}),
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };

@@ -5,10 +5,16 @@ import { releaseHoldings } from '../mac/allocate.js';
 import type { Tx } from '../store/store.js';
 import type { HostRecord } from '../store/types.js';
 
+/**
+ * `newName`: a stricter check of the name of a host not yet registered (a controller with a CA: the name must be
+ * one a host certificate can carry, parseHostId, or the host could never enrol); one already registered under that
+ * name and address is found again whatever its name.
+ */
 export function addHost(
   tx: Tx,
   i: { name: string; agentAddr: string; underlayIp?: string },
   nowMs: number,
+  newName?: (name: string) => void,
 ): { host: HostRecord; created: boolean } {
   const { name, addr, underlay } = checkHostInput(i);
   const existing = tx.getHost(name);
@@ -19,6 +25,7 @@ export function addHost(
       `remove it first: fleetnet host rm ${name}`,
     );
   }
+  newName?.(name);
   const clash = tx.listHosts().find((h) => h.agentAddr === addr || h.underlayIp === underlay);
   if (clash)
     throw conflict(

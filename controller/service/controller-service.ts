@@ -48,6 +48,8 @@ export interface ControllerServiceDeps {
   now?: () => number;
   /** The mesh (ApplyMesh pushes); absent: the mesh RPCs answer `unsupported`. */
   mesh?: MeshPusher;
+  /** Refuses the name of a host AddHost would create (a controller with a CA: names a certificate can carry). */
+  newHostName?: (name: string) => void;
 }
 
 /**
@@ -130,7 +132,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
 
     addHost: unary(log, 'AddHost', async (r: AddHostRequest) => {
       const { host, created } = await store.transact((tx) =>
-        addHost(tx, { name: r.name, agentAddr: r.agentAddr, underlayIp: r.underlayIp }, now()),
+        addHost(tx, { name: r.name, agentAddr: r.agentAddr, underlayIp: r.underlayIp }, now(), d.newHostName),
       );
       if (created) log.info({ host: host.name, addr: host.agentAddr }, 'host added');
       dispatcher.kick(host.name);

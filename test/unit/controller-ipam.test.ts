@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { parseAttachArgs } from '../../common/attach-args.js';
 import { FleetnetError } from '../../common/errors.js';
 import { addHost, removeHost } from '../../controller/fleet/hosts.js';
+import { parseHostId } from '../../common/pki/identity.js';
 import { createNetwork, removeNetwork } from '../../controller/fleet/networks.js';
 import {
   attachmentIdOf,
@@ -370,4 +371,22 @@ test('pooledRandom hands out each pooled byte once, across refills and for reque
   assert.notDeepEqual(parts[0], parts[1]); // 24 random bits alike: one chance in 16 million
   const many = new Set(Array.from({ length: 2000 }, () => rand(3).toString('hex')));
   assert.ok(many.size > 1990, `random 3-byte draws repeat too often: ${many.size} distinct of 2000`);
+});
+
+test('with a CA a new host needs a name a certificate can carry; one registered before is found', async (t) => {
+  const { store } = tempStore(t);
+  const strict = (name: string) => void parseHostId(name);
+  // Registered while the controller had no CA: letters of both cases are host names there.
+  await store.transact((tx) => addHost(tx, { name: 'Web1', agentAddr: '10.0.0.1' }, 1));
+  const again = await store.transact((tx) => addHost(tx, { name: 'Web1', agentAddr: '10.0.0.1' }, 2, strict));
+  assert.equal(again.created, false, 'the same host, same address: found, not refused');
+  for (const name of ['Web2', 'web-', 'a..b'])
+    await assert.rejects(
+      store.transact((tx) => addHost(tx, { name, agentAddr: '10.0.0.2' }, 1, strict)),
+      (e: FleetnetError) => e.kind === 'invalid' && /not usable/.test(e.message),
+      name,
+    );
+  const ok = await store.transact((tx) => addHost(tx, { name: 'web-2.dc1', agentAddr: '10.0.0.2' }, 1, strict));
+  assert.equal(ok.created, true);
+  assert.deepEqual((await store.read((tx) => tx.listHosts())).map((h) => h.name).sort(), ['Web1', 'web-2.dc1']);
 });
