@@ -1,9 +1,8 @@
 // Host certificates are short-lived: the agent renews its own at two thirds of its lifetime
 // (retrying every minute on failure), so a host never drops out because a certificate ran out.
 import type { Logger } from 'pino';
-import { CLOCK_SKEW_MS } from '../../common/pki/identity.js';
+import { CLOCK_SKEW_MS, identityOfPem } from '../../common/pki/identity.js';
 import type { CredentialProvider } from '../../common/pki/tls.js';
-import { certFacts } from '../../common/pki/cert-facts.js';
 import type { AgentTlsFiles } from './credentials.js';
 import { renewCredential } from './enroll.js';
 
@@ -11,7 +10,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Two thirds into the lifetime counted from issuance (notBefore is back-dated by the clock skew). */
 export function renewAtMs(certPem: string): number {
-  const c = certFacts(certPem);
+  const c = identityOfPem(certPem);
   const issued = c.notBeforeMs + CLOCK_SKEW_MS;
   return issued + ((c.notAfterMs - issued) * 2) / 3;
 }
@@ -32,7 +31,7 @@ export function startAutoRenew(
   const tick = () => {
     const due = renewAtMs(provider.current.certPem);
     if (Date.now() < due) return schedule(due); // a long lifetime: the timer woke early
-    const hostId = certFacts(provider.current.certPem).cn;
+    const hostId = identityOfPem(provider.current.certPem).name;
     renewCredential(hostId, provider.current, files).then(
       ({ cred, reply }) => {
         provider.update(cred);

@@ -3,17 +3,16 @@
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { toServiceError } from '../../common/rpc/server.js';
-import { normalizeSerial } from '../../common/pki/identity.js';
+import { identityOfPem, normalizeSerial } from '../../common/pki/identity.js';
 import type { RevocationStore } from '../../common/pki/revocation.js';
 import type { CredentialProvider } from '../../common/pki/tls.js';
-import { certFacts } from '../../common/pki/cert-facts.js';
 import type { RevokeReply, RevokeRequest, RotateCertificateReply } from '../../proto/gen/fleetnet/v1/enroll.js';
 import type { AgentTlsFiles } from './credentials.js';
 import { renewCredential } from './enroll.js';
 
 export function certNames(pem: string): { hostId: string; serial: string } {
-  const c = certFacts(pem);
-  return { hostId: c.cn, serial: c.serial };
+  const c = identityOfPem(pem);
+  return { hostId: c.name, serial: c.serial };
 }
 
 export function agentTrustService(d: {

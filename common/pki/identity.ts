@@ -1,6 +1,7 @@
 // Who a certificate speaks for. fleetnet sets these names itself when it issues a certificate
 // (never copied from a CSR): subject OU = role, CN = name, and a DNS SAN = name so that TLS
 // server-name checks work with `grpc.ssl_target_name_override`.
+import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { FleetnetError, invalid } from '../errors.js';
 
@@ -65,4 +66,12 @@ export function identityOfPeer(cert: PeerCertificate | undefined): Identity {
     notAfterMs: Date.parse(cert.valid_to),
     notBeforeMs: Date.parse(cert.valid_from),
   };
+}
+
+/**
+ * The identity in a PEM certificate (an agent's own: when to renew it, its host id, its serial), read with Node's
+ * X509Certificate: a running agent does not load @peculiar/x509 for it (keys.ts loads that to make keys and CSRs).
+ */
+export function identityOfPem(pem: string): Identity {
+  return identityOfPeer(new X509Certificate(pem).toLegacyObject());
 }

@@ -1,6 +1,6 @@
 // Keys, CSRs and PEM with @peculiar/x509 on Node's WebCrypto. ECDSA P-256 throughout: small,
 // fast, and understood by Node's TLS. The library is loaded by the first call that needs it (an agent that only
-// runs reads its certificate with cert-facts.ts and never loads it).
+// runs reads its certificate with identityOfPem, identity.ts, and never loads it).
 import { webcrypto } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as x509 from '../../common/pki/x509.js';
 import { FleetnetError } from '../../common/errors.js';
-import { certFacts } from '../../common/pki/cert-facts.js';
-import { CLOCK_SKEW_MS, normalizeSerial, parseHostId } from '../../common/pki/identity.js';
+import { CLOCK_SKEW_MS, identityOfPem, normalizeSerial, parseHostId } from '../../common/pki/identity.js';
 import { crypto, generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { CertificateAuthority } from '../../controller/pki/ca.js';
 import { initControllerDir, openTrust, paths } from '../../controller/pki/controller-dir.js';
@@ -81,13 +80,14 @@ test("an agent's certificate facts (Node's X509Certificate) are what @peculiar/x
   const trust = await openTrust(dir);
   const reply = await issueHostCert(trust, 'web-1.dc2', await makeCsr(await generateKeyPair(), 'x'));
   const cert = new x509.X509Certificate(reply.certPem);
-  assert.deepEqual(certFacts(reply.certPem), {
-    cn: 'web-1.dc2',
+  assert.deepEqual(identityOfPem(reply.certPem), {
+    role: 'host',
+    name: 'web-1.dc2',
     serial: normalizeSerial(cert.serialNumber),
     notBeforeMs: cert.notBefore.getTime(),
     notAfterMs: cert.notAfter.getTime(),
   });
-  assert.equal(certFacts(reply.certPem).serial, normalizeSerial(reply.serial), 'the serial the controller lists');
+  assert.equal(identityOfPem(reply.certPem).serial, normalizeSerial(reply.serial), 'the serial the controller lists');
 });
 
 test('a CSR that is not one, or whose signature is wrong, is refused as invalid', async (t) => {
