@@ -131,6 +131,8 @@ const RECEIVE_SETTINGS = { initialWindowSize: RECEIVE_WINDOW, maxFrameSize: (1 <
 
 export class GrpcH2Client {
   private live: { i: number; session: ClientHttp2Session } | undefined;
+  /** A connection attempt in flight, starting at address `from`. */
+  private connecting: { from: number; attempt: Promise<{ i: number; session: ClientHttp2Session }> } | undefined;
   /** Whether any address accepted a connection (something listens there). */
   private reached = false;
   /** Whether a peer sent its HTTP/2 settings (it speaks plain gRPC). */
@@ -204,9 +206,22 @@ export class GrpcH2Client {
     });
   }
 
-  /** The live session, or a new one: from the address in use, then each next one in turn. */
-  private async session(from: number, deadline: number): Promise<{ i: number; session: ClientHttp2Session }> {
-    if (this.live && !this.live.session.closed && !this.live.session.destroyed) return this.live;
+  /**
+   * The live session, or a new one: from the address in use, then each next one in turn. Calls made together
+   * before any connection exists (ls asks for its list and the host's name at once) share one attempt: one
+   * connection, not one each.
+   */
+  private session(from: number, deadline: number): Promise<{ i: number; session: ClientHttp2Session }> {
+    if (this.live && !this.live.session.closed && !this.live.session.destroyed) return Promise.resolve(this.live);
+    if (this.connecting?.from === from) return this.connecting.attempt;
+    const attempt = this.connect(from, deadline).finally(() => {
+      if (this.connecting?.attempt === attempt) this.connecting = undefined;
+    });
+    this.connecting = { from, attempt };
+    return attempt;
+  }
+
+  private async connect(from: number, deadline: number): Promise<{ i: number; session: ClientHttp2Session }> {
     let last: unknown;
     for (let k = from; k < this.addrs.length; k++) {
       const left = deadline - Date.now();

@@ -103,3 +103,15 @@ test('GrpcH2Client: a session destroyed as it connects is a failed attempt (next
   assert.equal(opened, 2, 'one attempt per address');
   assert.deepEqual(first.calls, [], 'nothing reached the first address');
 });
+
+test('GrpcH2Client: calls made together before any connection share one connection', async (t) => {
+  const { good } = await firstAndGood(t, 'unused', 'answer');
+  const c = new GrpcH2Client([good.addr], 'the test server');
+  t.after(() => c.close());
+  const got = await Promise.all([c.unary(READ, {}, 5000), c.unary(READ, {}, 5000), c.unary(WRITE, {}, 5000)]);
+  assert.deepEqual(got, ['good', 'good', 'good']);
+  assert.equal(good.calls.length, 3);
+  assert.equal(good.sessions(), 1, 'one connection for the three calls');
+  assert.equal(await c.unary(READ, {}, 5000), 'good');
+  assert.equal(good.sessions(), 1, 'a later call reuses it');
+});

@@ -18,10 +18,12 @@ export async function fakeServer(
   dir: string,
   name: string,
   mode: 'answer' | 'drop' | 'half',
-): Promise<{ addr: string; calls: string[]; close(): void }> {
+): Promise<{ addr: string; calls: string[]; sessions: () => number; close(): void }> {
   const sock = join(dir, `${name}.sock`);
   const calls: string[] = [];
+  let sessions = 0;
   const server = createServer();
+  server.on('session', () => sessions++);
   server.on('stream', (s: ServerHttp2Stream, h) => {
     calls.push(String(h[':path']));
     s.on('error', () => {}); // the dropper's own reset
@@ -39,5 +41,5 @@ export async function fakeServer(
     });
   });
   await new Promise<void>((r) => server.listen(sock, r));
-  return { addr: `unix://${sock}`, calls, close: () => server.close() };
+  return { addr: `unix://${sock}`, calls, sessions: () => sessions, close: () => server.close() };
 }
