@@ -39,9 +39,10 @@ import { agentService } from './service/agent-service.js';
 import { startCniEndpoint } from './service/cni-socket.js';
 import { agentTlsFiles, loadAgentCredential, savedControllerAddr } from './trust/credentials.js';
 import { ensureEnrolled, enrollSettings } from './trust/enroll.js';
-import { startAgentTcp } from './trust/tcp-endpoint.js';
+import { startAgentTcp, type AgentTcp } from './trust/tcp-endpoint.js';
 import { AgentService } from '../common/rpc/services.js';
 import { addHealth } from '../common/rpc/health.js';
+import { bindServer, shutdownServer } from '../common/rpc/server.js';
 import { agentGauges, passMetrics } from './metrics.js';
 
 export interface AgentHandle {
@@ -197,20 +198,15 @@ async function startServing(
     ? metrics.m.instrument(AgentService, served, { attach: metrics.m.attachSeconds, detach: metrics.m.detachSeconds })
     : served;
 
-  const servers: Server[] = [];
-  const bind = (s: Server, addr: string) =>
-    new Promise<void>((resolve, reject) =>
-      s.bindAsync(addr, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
+  let tcp: AgentTcp | undefined;
 
   mkdirSync(dirname(cfg.socket), { recursive: true, mode: 0o755 });
   if (existsSync(cfg.socket)) rmSync(cfg.socket); // a stale socket from an earlier run
   const local = new Server();
   local.addService(AgentService, impl);
   const localHealth = addHealth(local, { 'fleetnet.v1.Agent': 'SERVING' });
-  await bind(local, `unix://${cfg.socket}`);
+  await bindServer(local, `unix://${cfg.socket}`, ServerCredentials.createInsecure());
   chmodSync(cfg.socket, 0o600); // root only: the local CLI
-  servers.push(local);
   // The CNI plugin processes' own way in, beside the socket (its own framing: cni/transport.ts says why).
   const cniEndpoint = await startCniEndpoint(cniSocketOf(cfg.socket), cni, log.child({ part: 'cni' }));
 
@@ -223,21 +219,19 @@ async function startServing(
       dhcp.close();
       cniFleet?.close();
       await cniEndpoint.close();
-      await new Promise<void>((r) => local.tryShutdown(() => r()));
+      await shutdownServer(local);
       await ipPath.thread?.close();
       rmSync(cfg.socket, { force: true });
       throw err;
     });
-    servers.push(
-      await startAgentTcp({
-        listen: cfg.listen,
-        agentImpl: impl,
-        credential,
-        files,
-        insecureTcp: cfg.insecureTcp,
-        log,
-      }),
-    );
+    tcp = await startAgentTcp({
+      listen: cfg.listen,
+      agentImpl: impl,
+      credential,
+      files,
+      insecureTcp: cfg.insecureTcp,
+      log,
+    });
   }
   // A mesh held from before a restart: converge to it now, then periodically.
   mesher.resume();
@@ -257,7 +251,7 @@ async function startServing(
       localHealth.draining();
       cniFleet?.close();
       await cniEndpoint.close();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
+      await Promise.all([shutdownServer(local), tcp?.stop()]);
       rmSync(cfg.socket, { force: true });
       await metrics?.endpoint.close();
       await ipPath.thread?.close();

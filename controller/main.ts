@@ -6,7 +6,7 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
 import { addHealth, type ServerHealth } from '../common/rpc/health.js';
-import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../common/rpc/server.js';
+import { bindServer, SERVER_OPTIONS, shutdownServer, warnUnauthorized } from '../common/rpc/server.js';
 import { VERSION } from '../common/version.js';
 import { withMetrics, type OpenMetrics } from '../common/metrics-open.js';
 import type { ControllerConfig } from './config.js';
@@ -120,9 +120,10 @@ async function startServing(
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
+  const closing = new AbortController();
   const withEvents = {
     ...served,
-    watchEvents: watchEventsHandler(events),
+    watchEvents: watchEventsHandler(events, closing.signal),
     agentVersions: agentVersionsHandler(store, dispatcher, log),
   };
   const impl = metrics && timed ? metrics.m.instrument(ControllerService, withEvents, timed) : withEvents;
@@ -183,6 +184,7 @@ async function startServing(
     });
   }
   const listen = cfg.listen.replace(/:\d+$/, `:${port}`);
+  let stopping: Promise<void> | undefined;
   log.info({ listen, store: store.description, version: VERSION }, 'controller serving');
   return {
     listen,
@@ -191,16 +193,19 @@ async function startServing(
     store,
     dispatcher,
     mesh,
-    async stop() {
-      tunnels.stop();
-      health?.draining();
-      await new Promise<void>((r) => server.tryShutdown(() => r()));
-      mesh.stop();
-      await ownership?.stop();
-      await dispatcher.stop();
-      store.close();
-      await metrics?.endpoint.close();
-    },
+    // once, however often it is asked (a signal and a caller's own stop)
+    stop: () =>
+      (stopping ??= (async () => {
+        tunnels.stop();
+        health?.draining();
+        closing.abort(); // watches end now; other calls in flight get a grace period
+        await shutdownServer(server);
+        mesh.stop();
+        await ownership?.stop();
+        await dispatcher.stop();
+        store.close();
+        await metrics?.endpoint.close();
+      })()),
   };
 }
 

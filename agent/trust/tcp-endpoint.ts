@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
 import { addHealth } from '../../common/rpc/health.js';
 import { HEALTH_POLICY } from '../../common/rpc/health-policy.js';
-import { bindServer, SERVER_OPTIONS, warnUnauthorized } from '../../common/rpc/server.js';
+import { bindServer, SERVER_OPTIONS, shutdownServer, warnUnauthorized } from '../../common/rpc/server.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
 import { FileRevocationStore } from '../../common/pki/revocation.js';
 import { CredentialProvider, serverCredentials, type Credential } from '../../common/pki/tls.js';
@@ -32,7 +32,13 @@ export interface AgentTcpOptions {
   log: Logger;
 }
 
-export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
+/** The agent's TCP endpoint: its server, and how to stop it. */
+export interface AgentTcp {
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export async function startAgentTcp(o: AgentTcpOptions): Promise<AgentTcp> {
   const revocations = new FileRevocationStore(o.files.revoked);
   const open = o.insecureTcp && !o.credential;
   const interceptors = open
@@ -67,17 +73,19 @@ export async function startAgentTcp(o: AgentTcpOptions): Promise<Server> {
       o.log.warn({ listen: o.listen }, 'not enrolled: TCP answers Health only (bootstrap with fleetnet host add)');
     creds = ServerCredentials.createInsecure();
   }
-  // grpc-js has no shutdown hook: health watchers hear NOT_SERVING and the renewal timer stops
-  const shutdown = server.tryShutdown.bind(server);
-  server.tryShutdown = (cb) => (health.draining(), stopRenew(), shutdown(cb));
   try {
     await bindServer(server, o.listen, creds);
   } catch (err) {
+    stopRenew();
     throw new FleetnetError('failed', `cannot listen on ${o.listen}`, {
       cause: err,
       hint: 'give an address this host holds, e.g. --listen 10.99.0.11:7441',
     });
   }
   if (open) warnUnauthorized(o.log, o.listen, 'agent TCP endpoint without TLS (--insecure-tcp, not enrolled)');
-  return server;
+  return {
+    server,
+    // health watchers hear NOT_SERVING and the renewal timer stops, then the server
+    stop: () => (health.draining(), stopRenew(), shutdownServer(server)),
+  };
 }

@@ -346,6 +346,7 @@ export class GrpcH2Client {
         this.drop();
         const harmless = !err.sent || (resend && (unary || got === 0));
         const last = s.i + 1 >= this.addrs.length;
+        if (err.sent && !m.idempotent && (!harmless || last)) throw this.lost(err);
         if (!harmless || last) throw this.unavailable(err.cause ?? err, this.reached && !this.spoke);
         from = s.i + 1;
       }
@@ -367,6 +368,16 @@ export class GrpcH2Client {
     onMessage: (msg: Buffer) => void,
   ): Promise<void> {
     return this.call(m as Method<unknown, unknown>, req, m.encode(req), timeoutMs, onMessage);
+  }
+
+  /** A change that reached the peer, which went away before it answered: done or not, nobody can say here. */
+  private lost(err: TransportError): FleetnetError {
+    return new FleetnetError('unavailable', `the connection to ${this.peer} was lost during the call`, {
+      cause: err.cause ?? err,
+      hint:
+        'it may or may not have been carried out: look (fleetnet ls, hosts, nets) before running it again; ' +
+        'an attach or detach sent twice is applied once',
+    });
   }
 
   private drop(): void {

@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .action(async (opts: EventOpts, cmd: Command) => {
       const { invalid } = await import('../../common/errors.js');
       const count = opts.count === undefined ? Infinity : Number(opts.count);
-      if (!Number.isInteger(count) || count < 1) {
+      if (opts.count !== undefined && (!Number.isInteger(count) || count < 1)) {
         throw invalid(`--count ${opts.count}: not a whole number of events`, 'give e.g. --count 1');
       }
       const kinds = opts.kind

@@ -104,3 +104,20 @@ export function warnUnauthorized(log: Logger, listen: string, why: string): void
     `SERVING WITHOUT AUTHORIZATION on ${listen}: ${why}; anyone who reaches this address can give orders`,
   );
 }
+
+/** How long a stopping server lets the calls in flight finish before it cancels them. */
+export const SHUTDOWN_GRACE_MS = 5000;
+
+/**
+ * Stops a server: no new calls, those in flight may finish; after graceMs, any still running (a stream nobody
+ * ended, a long wait) is cancelled (forceShutdown), so a stop never hangs on a client.
+ */
+export function shutdownServer(server: Server, graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

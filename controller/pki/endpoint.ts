@@ -6,7 +6,7 @@ import { Server, type ServiceDefinition, type UntypedServiceImplementation } fro
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
 import { authorizationInterceptor, type Rule } from '../../common/pki/authorize.js';
-import { bindServer, SERVER_OPTIONS } from '../../common/rpc/server.js';
+import { bindServer, SERVER_OPTIONS, shutdownServer } from '../../common/rpc/server.js';
 import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
 import type { Trust } from './controller-dir.js';
 import { CONTROLLER_DEFAULT_RULE, CONTROLLER_POLICY, enrollmentService } from './enrollment-service.js';
@@ -49,5 +49,5 @@ export async function startControllerEndpoint(o: ControllerEndpointOptions): Pro
     });
   });
   o.log.info({ listen: o.listen, port }, 'controller endpoint serving (mTLS)');
-  return { port, server, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
+  return { port, server, stop: () => shutdownServer(server) };
 }

@@ -22,7 +22,7 @@ async function agentTcp(t: { after(fn: () => unknown): void }, insecureTcp: bool
   const dir = mkdtempSync(join(tmpdir(), 'fleetnet-health-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const addr = `unix:${dir}/agent.sock`;
-  const server = await startAgentTcp({
+  const tcp = await startAgentTcp({
     listen: addr,
     agentImpl: {},
     credential: undefined,
@@ -30,7 +30,7 @@ async function agentTcp(t: { after(fn: () => unknown): void }, insecureTcp: bool
     insecureTcp,
     log: silentLogger(),
   });
-  t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+  t.after(() => tcp.stop());
   return addr;
 }
 
@@ -78,7 +78,7 @@ test(
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const credential = await fleet.cred('host', 'h1');
     const addr = `unix:${dir}/agent.sock`;
-    const server = await startAgentTcp({
+    const tcp = await startAgentTcp({
       listen: addr,
       agentImpl: {},
       credential,
@@ -86,7 +86,7 @@ test(
       insecureTcp: false,
       log: silentLogger(),
     });
-    t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+    t.after(() => tcp.stop());
     assert.equal(await check(addr, 'fleetnet.v1.Agent', { caPem: ca, serverName: 'h1' }), 'SERVING');
   },
 );

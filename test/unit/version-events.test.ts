@@ -99,6 +99,29 @@ test('fleetnet events: attach, detach, host down and up, as lines and JSON', asy
   assert.equal(bad.code, 2);
 });
 
+test('fleetnet events without --count: streams until its controller stops, then says the stream ended', async (t) => {
+  const { cli, sock, dir, ctl } = await controllerWithCli(t);
+  assert.equal((await cli('host', 'add', 'h1', '--addr', '10.99.0.11')).code, 0);
+  assert.equal((await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24')).code, 0);
+  const p = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', sock, 'events'], {
+    env: { ...process.env, HOME: dir, FLEETNET_CONTROLLER: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => (p.exitCode === null ? p.kill() : undefined));
+  let [out, err] = ['', ''];
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
+  while (!/watching fleet events/.test(err) && p.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  assert.match(err, /watching fleet events/, 'no --count is not an error');
+  assert.equal((await cli('attach', '--host', 'h1', '--net', 'blue', 'web1')).code, 0);
+  while (!/ attach /.test(out) && p.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  await ctl.stop(); // the watch ends with the controller's own word, not a cancelled call after the grace period
+  assert.equal(await exited, 1);
+  assert.match(err, /the controller is shutting down: the event stream ended/);
+  assert.match(err, /hint: what happens from now on was not seen here/);
+});
+
 test('tunnel events: a change between up and not up, only while someone watches', async () => {
   const events = new FleetEvents();
   let state = 'up';
