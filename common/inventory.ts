@@ -81,17 +81,6 @@ export function buildInventory(host: string, interfaces: readonly InventoryInter
   return [...by.values()];
 }
 
-/** The entries for one container, matched by name, full ID or an ID prefix of 12+ characters. */
-export function selectContainer(entries: readonly InventoryEntry[], ref: string): InventoryEntry[] {
-  return entries.filter(
-    (e) =>
-      e.container.name === ref ||
-      e.container.id === ref ||
-      (ref.length >= 12 && e.container.id.startsWith(ref)) ||
-      String(e.container.pid) === ref,
-  );
-}
-
 /** One row of `fleetnet ls --json` (common/ls-schema.ts) from an agent's interface: the controller's shape. */
 export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-schema.js').LsEntry {
   const addresses = [...i.addresses];

@@ -209,3 +209,8 @@ export function isReservedInNetwork(net: Cidr, a: IpAddr): string | undefined {
 export function isMulticast(a: IpAddr): boolean {
   return a.family === 4 ? a.value >> 28n === 0xen : a.value >> 120n === 0xffn;
 }
+
+/** Loopback ranges (127.0.0.0/8, ::1/128): never routed off a host, so no use on a container's link. */
+export function isLoopback(a: IpAddr): boolean {
+  return a.family === 4 ? a.value >> 24n === 127n : a.value === 1n;
+}

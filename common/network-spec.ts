@@ -3,7 +3,16 @@
 // input exits 2 whether or not a controller answers) and the controller runs it again on what it receives,
 // before it builds the record it stores (controller/ipam/network-spec.ts).
 import { invalid } from './errors.js';
-import { contains, isMulticast, isReservedInNetwork, parseAddr, parseNetwork, type Cidr, type IpAddr } from './ip.js';
+import {
+  contains,
+  isLoopback,
+  isMulticast,
+  isReservedInNetwork,
+  parseAddr,
+  parseNetwork,
+  type Cidr,
+  type IpAddr,
+} from './ip.js';
 import { parseMtu, parseVlanId } from './attach/index.js';
 import { parseIfName, parseNewIfName } from './ifname.js';
 import { MAX_KEY } from './mesh.js';
@@ -90,6 +99,12 @@ function checkSubnets(name: string, texts: string[]): Cidr[] {
       throw invalid(
         `subnet ${s.text} is a multicast range, which no interface address may come from`,
         'give a unicast subnet, e.g. 10.1.1.0/24 or fd00:1::/64',
+      );
+    }
+    if (isLoopback(s.addr)) {
+      throw invalid(
+        `subnet ${s.text} is loopback, which only a host's own lo may hold`,
+        'give a subnet a link can carry, e.g. 10.1.1.0/24 or fd00:1::/64',
       );
     }
   }

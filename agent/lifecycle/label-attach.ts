@@ -1,6 +1,7 @@
 // Labels as desired state, acted on: a running container of this host with `fleetnet.attach` labels is
 // attached here (once; a restart re-applies through its record), `fleetnet.net` ones are kept for the
-// controller, and what went wrong is kept per container for `ls`/Health to show.
+// controller, and what went wrong is kept per container for `ls`/Health to show. Each error is logged once for each
+// run of the container: the lifecycle pass acts on the labels again every few seconds, the log says it once.
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
 import type { AttachOptions, Attacher } from '../attach/attacher.js';
@@ -16,6 +17,8 @@ export interface LabelState {
   /** Controller allocations asked by labels (fleetnet.net), for the controller to act on. */
   fleet: Extract<LabelSpec, { kind: 'fleet' }>[];
   errors: string[];
+  /** The run of the container these errors were seen in (`pid/nsKey`): a restart is a new run. */
+  run?: string;
 }
 
 export interface LabelAttachDeps {
@@ -54,7 +57,7 @@ export class LabelAttachments {
   async apply(id: string, labels: Record<string, string>): Promise<void> {
     const owner = ownerHostOf(labels);
     if (owner && owner !== (this.d.hostName ?? '')) return; // another host's container on a shared daemon
-    const read = readLabels(labels);
+    const read = readLabels(labels, id);
     const state: LabelState = { container: '', id, fleet: [], errors: [...read.errors] };
     let c;
     try {
@@ -65,35 +68,35 @@ export class LabelAttachments {
       return;
     }
     state.container = c.name;
-    const known = this.labelled.get(id)?.errors ?? [];
+    state.run = `${c.pid}/${c.nsKey}`;
+    const before = this.labelled.get(id);
+    // Logged already in this run of the container; an error that went away (the label was made) is logged again.
+    const logged = before?.run === state.run ? before.errors : [];
     for (const err of read.errors)
-      if (!known.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
+      if (!logged.includes(err)) this.d.log.warn({ container: c.name, err }, 'fleetnet label not understood');
     for (const s of read.specs) {
       if (s.kind === 'fleet') {
         state.fleet.push(s);
         continue;
       }
+      const failure = `${c.name} ${s.ifname} from label ${s.label}: `;
       const key = recordKeyOf(c, s.ifname);
       const r = this.d.records.get(key);
-      if (r && r.state === 'failed' && (r.nextRetryMs ?? 0) > Date.now()) continue;
+      if (r && r.state === 'failed' && (r.nextRetryMs ?? 0) > Date.now()) {
+        // Failed, waiting for its retry: still shown, not logged again.
+        state.errors.push(...logged.filter((e) => e.startsWith(failure)));
+        continue;
+      }
       if (r && r.state !== 'failed') continue; // made already; restarts re-apply it
-      const order: AttachOrder = {
-        hostIf: s.args.hostIf as AttachOrder['hostIf'],
-        target: { kind: 'docker', value: c.id },
-        ifname: s.ifname as AttachOrder['ifname'],
-        addresses: s.args.addresses,
-        mac: s.args.mac,
-        ...(s.args.id !== undefined ? { id: s.args.id } : {}),
-        dryRun: false,
-      };
+      const target = { kind: 'docker', value: c.id } as const;
+      const order: AttachOrder = { ...s.spec, target, ifname: s.ifname, dryRun: false };
       try {
         await this.d.attacher.attach(order, {} as AttachOptions);
       } catch (err) {
-        const msg =
-          `${c.name} ${s.ifname} from label ` +
-          `fleetnet.${s.ifname === 'eth1' ? '' : `${s.ifname}.`}attach: ${describeError(err)}`;
+        const msg = failure + describeError(err);
         state.errors.push(msg);
-        this.d.log.warn({ container: c.name, ifname: s.ifname, err: describeError(err) }, 'label attach failed');
+        if (!logged.includes(msg))
+          this.d.log.warn({ container: c.name, ifname: s.ifname, err: describeError(err) }, 'label attach failed');
       }
     }
     this.labelled.set(id, state);

@@ -4,12 +4,18 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { unary } from '../../common/rpc/server.js';
 import type { Attacher } from '../attach/attacher.js';
+import { findForTarget } from '../attach/find-records.js';
 import type { Capability } from '../linux/capabilities.js';
 import type { Mesher } from '../mesh/mesher.js';
 import type { TargetRef } from '../../common/attach-args.js';
 import { unsupported } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
-import type { CniRequest, ContainerNetCommandRequest, MeshStatusRequest } from '../../proto/gen/fleetnet/v1/agent.js';
+import type {
+  CniRequest,
+  ContainerNetCommandRequest,
+  InspectRequest,
+  MeshStatusRequest,
+} from '../../proto/gen/fleetnet/v1/agent.js';
 import type { ContainerInfo } from '../containers/types.js';
 import { netCommandArgv, runNetCommand } from '../linux/net-command.js';
 import type { Finding } from '../lifecycle/check.js';
@@ -81,6 +87,11 @@ export function agentService(d: AgentServiceDeps): UntypedServiceImplementation 
         attach: l.fleet.map((f) => ({ ifname: f.ifname, network: f.net, addresses: f.addresses })),
       })),
     })),
+    inspect: unary(log, 'Inspect', async (req: InspectRequest) => {
+      if (!d.resolve) throw unsupported('this agent does not resolve containers');
+      const found = await findForTarget(attacher.list(), { resolve: d.resolve }, targetFromProto(req.target));
+      return { interfaces: found.map((r) => interfaceToProto(r, attacher.liveState(r), attacher.lease(r.key))) };
+    }),
     check: unary(log, 'Check', async (req: { fix: boolean }) => {
       if (!d.check) throw unsupported('this agent does not run checks');
       const host = d.hostName ?? hostname();

@@ -12,7 +12,7 @@ export function agentAddress(socket?: string): string {
 }
 
 /** Every Agent RPC, from the generated definition; the reads may be sent again. */
-export const AGENT_METHODS = methodsOf(AgentDefinition, ['health', 'capabilities', 'list', 'meshStatus']);
+export const AGENT_METHODS = methodsOf(AgentDefinition, ['health', 'capabilities', 'list', 'inspect', 'meshStatus']);
 
 export interface AgentConn {
   client: typeof AGENT_METHODS;

@@ -18,16 +18,31 @@ export interface OutputOpts {
   json?: boolean;
 }
 
-export const FORMAT_HELP = `
-Output: -o table (default) | wide | json | yaml; --json is -o json; -q prints only ids.
+/**
+ * The output part of a read command's help: the -o kinds it takes (the first is its default), whether -q
+ * prints ids, and --format examples over its own items' fields (each one the tests run).
+ */
+export function formatHelp(examples: readonly string[], o: { kinds?: readonly string[]; ids?: boolean } = {}): string {
+  const [first, ...more] = o.kinds ?? OUTPUT_KINDS;
+  const q = o.ids === false ? '' : '; -q prints only ids';
+  return `
+Output: -o ${first} (default) | ${more.join(' | ')}; --json is -o json${q}.
 --format TEMPLATE prints one line per item from a Handlebars template over the fields of -o json:
-  --format '{{host}} {{mac}}'   --format '{{container}}: {{join addresses ","}}'   --format '{{json this}}'`;
+  ${[...examples, '{{json this}}'].map((e) => `--format '${e}'`).join('   ')}`;
+}
+
+/** ls's output help. */
+export const FORMAT_HELP = formatHelp(['{{host}} {{mac}}', '{{container}}: {{join addresses ","}}']);
+/** hosts' and host ls's. */
+export const HOSTS_FORMAT_HELP = formatHelp(['{{name}} {{state}}']);
+/** nets' and net ls's. */
+export const NETS_FORMAT_HELP = formatHelp(['{{name}} {{join subnets ","}}']);
 
 /** The output options as a table (cli/option-spec.ts), -o first; -q/--quiet when the items have ids. */
 export function outputOptions(o: { ids?: string } = {}): OptionSpec[] {
   return [
     ['-o, --output <format>', 'output format'],
-    ['--format <template>', "one line per item from a Handlebars template, e.g. '{{host}} {{state}}'"],
+    ['--format <template>', 'one line per item from a Handlebars template over the fields of -o json'],
     ['--json', 'print JSON (same as -o json)'],
     ...(o.ids ? [['-q, --quiet', `print only ${o.ids}`] as const] : []),
   ];

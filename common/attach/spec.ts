@@ -56,6 +56,16 @@ export function checkId(id: string | undefined, ipoib: boolean): void {
 
 /** The rules across fields, the same at every edge. */
 export function checkSpec(s: AttachSpec): AttachSpec {
+  if (s.hostIf === 'lo')
+    throw invalid(
+      "'lo' is the loopback interface: no container interface can hang off it",
+      'name a Linux bridge (br*), an Open vSwitch bridge (ovs*), a NIC, an ib* device or dummy',
+    );
+  if (s.ifname === 'lo')
+    throw invalid(
+      "every container already has 'lo', its loopback interface",
+      'name the new interface something else with -i, e.g. eth1',
+    );
   checkAddressList(s.addresses);
   // Given by mac:, the host interface is known only once the agent finds it: it checks @ID then.
   if (!s.hostIfByMac || s.kind) checkId(s.id, isIpoibParent(s));

@@ -11,7 +11,7 @@ import { FleetnetError } from '../../common/errors.js';
 import type { AttachRequest } from '../../proto/gen/fleetnet/v1/agent.js';
 import { attachRequest } from '../helpers/attach-request.js';
 import { cli, startAgentIn, type AgentProc } from '../helpers/agent-process.js';
-import { addNs, delNs, dumpNs, uniquePrefix } from '../helpers/netns.js';
+import { addNs, delNs, dumpNs, sh, uniquePrefix } from '../helpers/netns.js';
 
 const P = uniquePrefix('rf');
 const HOST = `${P}-h`;
@@ -22,6 +22,8 @@ let dir: string;
 before(async () => {
   await addNs(HOST);
   await addNs(CONT);
+  // An interface the container has that fleetnet did not make.
+  await sh.run('ip', ['-n', CONT, 'link', 'add', 'eth6', 'type', 'veth', 'peer', 'name', 'eth6p']);
   dir = mkdtempSync(join(tmpdir(), 'fleetnet-agent-'));
   agent = await startAgentIn(HOST, dir);
 });
@@ -53,6 +55,20 @@ const CLI_CASES: [string[], RegExp][] = [
   [['br;x', target, '10.53.0.5/24'], /'br;x'/],
   [['brë', target, '10.53.0.5/24'], /'brë'/],
   [['--kind', 'ovs', 'ovs$(id)', target, '10.53.0.5/24'], /'ovs\$\(id\)'/],
+  // Refused before anything is made, instead of the kernel's "File exists" or "Cannot assign requested address".
+  [['br-r', target, '10.53.0.5/24', '10.53.0.5/24'], /10\.53\.0\.5 is given twice/],
+  [['br-r', target, '::1/128'], /::1\/128 is a loopback address/],
+  [['br-r', target, '127.0.0.5/8'], /127\.0\.0\.5\/8 is a loopback address/],
+  [['lo', target, '10.53.0.5/24'], /'lo' is the loopback interface/],
+  [['-i', 'lo', 'br-r', target, '10.53.0.5/24'], /'lo', its loopback interface/],
+  // Malformed addresses are named as addresses, not as "no address", a container or a MAC.
+  [['br-r', target, '10.53.0.300/24'], /'10\.53\.0\.300\/24' is not a valid address/],
+  [['br-r', target, '10.53.0.300/24', '10.53.0.6/24'], /'10\.53\.0\.300\/24' is not a valid address/],
+  [['br-r', target, '10.53.0.6/24', 'fd00::zz/64'], /'fd00::zz\/64' is not a valid address/],
+  [['br-r', target, 'dhcp6'], /'dhcp6' is not a valid address/],
+  [['br-r', target, '10.53.0.5/24@20'], /gateway '20'.*\n.*10\.53\.0\.5\/24 @20/],
+  // The container's own interface of that name: the agent names it (the bridge it made for this goes again).
+  [['-i', 'eth6', 'br-r', target, '10.53.0.5/24'], /already has an interface eth6 .*that fleetnet did not make/],
 ];
 
 const REQ = attachRequest({
@@ -100,3 +116,19 @@ it(
     assert.equal((await cli(agent.socket, 'detach', target, '-i', 'eth.1_x')).code, 0);
   },
 );
+
+it('bad input is named before "already has eth1 from fleetnet with other settings"', async () => {
+  const ok = await cli(agent.socket, 'attach', 'br-r', target, '10.53.0.7/24');
+  assert.equal(ok.code, 0, ok.stderr);
+  try {
+    const bad = await cli(agent.socket, 'attach', 'br;x', target, '10.53.0.8/24');
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /'br;x'/);
+    assert.doesNotMatch(bad.stderr, /other settings/);
+    const other = await cli(agent.socket, 'attach', 'br-r', target, '10.53.0.8/24');
+    assert.equal(other.code, 1, 'valid input with other settings is still the conflict');
+    assert.match(other.stderr, /already has eth1 from fleetnet with other settings/);
+  } finally {
+    assert.equal((await cli(agent.socket, 'detach', target)).code, 0);
+  }
+});

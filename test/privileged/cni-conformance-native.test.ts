@@ -104,11 +104,13 @@ describe('fleetnet CNI plugin (conformance)', () => {
     assert.equal(gone.code, 1);
     assert.equal((gone.out as { code: number }).code, 3);
     const p = await ns('f');
-    // The container already has eth0: the attach fails after the host side was made, and undoes it.
+    // The container already has eth0 that fleetnet did not make: refused, naming it (the spec's code for a
+    // request that cannot be carried out as configured), after the host side was made and undone.
     await sh.run('ip', ['-n', `${P}-cf`, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
     const r = await add(p, 'fail-2');
     assert.equal(r.code, 1, r.stdout);
-    assert.ok((r.out as { code: number }).code >= 100, r.stdout);
+    assert.equal((r.out as { code: number }).code, 7, r.stdout);
+    assert.match((r.out as { msg: string }).msg, /already has an interface eth0 .* that fleetnet did not make/);
     assert.deepEqual(reservations(), []);
     assert.deepEqual(await hostLinks(), []);
     for (const id of ['fail-1', 'fail-2']) assert.equal((await del(p, id)).code, 0);

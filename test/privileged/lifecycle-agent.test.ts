@@ -1,8 +1,8 @@
 // A standalone agent follows its containers (issue 11): `-l` onto someone else's interface is
 // refused and leaves it intact; a restarted container gets the same interface back (20 times: one
 // interface, one address); stopped shows in ls; removal releases the host side; a labelled container
-// is attached on start; kill -9 in a burst of 30 attaches, then lost records: re-asked attaches are
-// made or adopted, orphans removed by check --fix, and check is clean with ip agreeing with ls.
+// is attached on start (also with options in its label); kill -9 in a burst of 30 attaches, then lost records:
+// re-asked attaches are made or adopted, orphans removed by check --fix, and check is clean with ip agreeing with ls.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectAgent } from '../../cli/client/agent.js';
@@ -36,11 +36,18 @@ async function ls(): Promise<Row[]> {
   return JSON.parse(r.stdout) as Row[];
 }
 
-async function eth1Of(name: string): Promise<{ mac: string; addrs: string[] } | undefined> {
-  const r = await sh.run('docker', ['exec', name, 'ip', '-o', 'addr', 'show', 'dev', 'eth1'], { allowFail: true });
+async function linkOf(name: string, dev: string): Promise<{ mac: string; mtu: string; addrs: string[] } | undefined> {
+  const r = await sh.run('docker', ['exec', name, 'ip', '-o', 'addr', 'show', 'dev', dev], { allowFail: true });
   if (r.code !== 0) return undefined;
-  const mac = (await sh.run('docker', ['exec', name, 'cat', '/sys/class/net/eth1/address'])).stdout.trim();
-  return { mac, addrs: [...r.stdout.matchAll(/inet6? (\S+)/g)].map((m) => m[1]!).filter((a) => !a.startsWith('fe80')) };
+  const sys = async (f: string) =>
+    (await sh.run('docker', ['exec', name, 'cat', `/sys/class/net/${dev}/${f}`])).stdout.trim();
+  const addrs = [...r.stdout.matchAll(/inet6? (\S+)/g)].map((m) => m[1]!).filter((a) => !a.startsWith('fe80'));
+  return { mac: await sys('address'), mtu: await sys('mtu'), addrs };
+}
+
+async function eth1Of(name: string): Promise<{ mac: string; addrs: string[] } | undefined> {
+  const l = await linkOf(name, 'eth1');
+  return l && { mac: l.mac, addrs: l.addrs };
 }
 
 const hostVeths = async () =>
@@ -149,6 +156,29 @@ describe('agent lifecycle', { skip: dockerWhy ? `Docker: ${dockerWhy}` : false }
     await run('mine', `${P}-h1`);
     await eventually('label attach', async () => (await eth1Of(`${P}-mine`))?.addrs[0] === '10.61.0.9/24');
     assert.equal(await eth1Of(`${P}-other`), undefined);
+    // The README's label: options after the words, as on the command line (-i: the container interface).
+    const opts = await sh.run('docker', [
+      'run',
+      '-d',
+      '--network',
+      'none',
+      '--name',
+      `${P}-opts`,
+      '--label',
+      `${TEST_LABEL}=${P}`,
+      '--label',
+      'fleetnet.attach=br-a 10.61.0.10/24 U:web1 -i eth2 --mtu 1400',
+      '--label',
+      `fleetnet.host=${P}-h1`,
+      BUSYBOX_IMAGE,
+      'sleep',
+      '3600',
+    ]);
+    assert.equal(opts.code, 0, opts.stderr);
+    await eventually('label with -i', async () => (await linkOf(`${P}-opts`, 'eth2'))?.addrs[0] === '10.61.0.10/24');
+    const eth2 = (await linkOf(`${P}-opts`, 'eth2'))!;
+    assert.deepEqual([eth2.mac, eth2.mtu], ['02:66:ee:60:6d:50', '1400'], 'U:web1 and --mtu from the label');
+    assert.equal(await eth1Of(`${P}-opts`), undefined, 'no eth1: -i named the interface');
     const bad = await sh.run('docker', [
       'run',
       '-d',

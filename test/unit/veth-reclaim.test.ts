@@ -1,8 +1,8 @@
 // A re-asked attach after a kill -9 converges also when a veth of this attachment appears only after the attach
 // claimed its host-side name (made by something else meanwhile, e.g. the `ip -batch` child of the killed agent,
 // which outlives it): the make answers "File exists", the attach proves the pair its own by the name scheme,
-// removes it and makes it again. What it cannot prove its own (the container's interface of that name) stays,
-// and the error stands.
+// removes it and makes it again. With the host-side name free the clash is the container's interface of that
+// name: someone else's is refused (invalid, exit 2, naming it) and stays; this agent's marked one is made again.
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { Attacher } from '../../agent/attach/attacher.js';
 import { RecordStore } from '../../agent/attach/records.js';
 import { ipExec } from '../../agent/linux/ip.js';
 import { attachOrderFromProto } from '../../agent/service/convert.js';
+import { FleetnetError } from '../../common/errors.js';
 import { FakeRunner, type RecordedCall, type RunResult } from '../../common/runner.js';
 import { CONTAINER, fakeSys, NS, request, show, tmp, TMP_ETH1 } from './parity-fixtures.js';
 
@@ -29,7 +30,7 @@ function leftover(sys: string): void {
  * An attacher whose first veth make answers "File exists" after `appear` ran (what appeared meanwhile);
  * `ip link del` of the host side removes it from the fake sysfs; the container's batch reads back what it set.
  */
-function racing(appear: (sys: string) => void) {
+function racing(appear: (sys: string) => void, inContainer?: { ifalias: string }) {
   const sys = fakeSys();
   let makes = 0;
   const runner = new FakeRunner((call: RecordedCall): Partial<RunResult> | undefined => {
@@ -42,6 +43,10 @@ function racing(appear: (sys: string) => void) {
       rmSync(join(sys, TMP_ETH1), { recursive: true, force: true });
       return {};
     }
+    if (call.cmd === 'nsenter' && call.args.join(' ').endsWith('ip -json link show dev eth1'))
+      return inContainer
+        ? { stdout: JSON.stringify([{ ifname: 'eth1', address: '02:00:00:00:00:66', ...inContainer }]) }
+        : {};
     if (call.cmd === 'nsenter' && input.includes('addr show dev eth1')) {
       const addr_info = [...input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => ({
         family: 'inet',
@@ -87,9 +92,39 @@ test('a veth of this attachment that appears after its claim is removed and made
   ]);
 });
 
-test("the container's own interface of that name is what clashes: nothing is removed, the error stands", async () => {
-  const f = racing(() => undefined); // the host-side name stays free: the clash is eth1 in the container
+test("the container's own interface of that name clashes: refused (exit 2) naming it, nothing removed", async () => {
+  const f = racing(() => undefined, { ifalias: '' }); // the host-side name stays free: eth1 in the container
+  await assert.rejects(
+    f.attach(),
+    (e: unknown) =>
+      e instanceof FleetnetError &&
+      e.kind === 'invalid' &&
+      /4242 already has an interface eth1 \(MAC 02:00:00:00:00:66\) that fleetnet did not make/.test(e.message) &&
+      /-i/.test(e.hint ?? ''),
+  );
+  assert.equal(f.makes(), 1, 'made once, not again');
+  assert.deepEqual(
+    show(f.runner.calls),
+    [VETH, `${NS} ip -json link show dev eth1`],
+    'nothing deleted: the container was only looked at',
+  );
+});
+
+test("this agent's marked interface of that name in the container (a leftover) is removed and made again", async () => {
+  const f = racing(() => undefined, { ifalias: MARK });
+  assert.equal((await f.attach()).changed, true);
+  assert.equal(f.makes(), 2);
+  assert.deepEqual(show(f.runner.calls).slice(0, 4), [
+    VETH,
+    `${NS} ip -json link show dev eth1`,
+    `${NS} ip link del eth1`,
+    VETH,
+  ]);
+});
+
+test('a clash that is gone when looked at (neither name is taken): the error stands', async () => {
+  const f = racing(() => undefined);
   await assert.rejects(f.attach(), /File exists/);
   assert.equal(f.makes(), 1, 'made once, not again');
-  assert.deepEqual(show(f.runner.calls), [VETH], 'nothing deleted, nothing else run');
+  assert.deepEqual(show(f.runner.calls), [VETH, `${NS} ip -json link show dev eth1`], 'nothing deleted');
 });

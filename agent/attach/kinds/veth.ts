@@ -1,10 +1,10 @@
 // The veth pair shared by the bridge kinds: host end named deterministically, peer made straight in the container.
 import type { ContainerInfo } from '../../containers/types.js';
-import { reclaimHostIfname } from '../../lifecycle/host-claim.js';
+import { claimContainerIf, reclaimHostIfname } from '../../lifecycle/host-claim.js';
 import type { LinkOp } from '../../linux/link-ops.js';
 import type { AttachOrder } from '../order.js';
 import { recordKeyOf } from '../records.js';
-import type { KindEnv } from './types.js';
+import { deleteInNs, type KindEnv } from './types.js';
 
 export function vethOp(
   hostIfname: string,
@@ -47,6 +47,9 @@ export async function makeHostVeth(
 /**
  * The bridge kinds' host veth: `hostOps` made in one batch by `makeHostVeth`, deleted by name on a later
  * failure, and on "File exists" reclaimed when the claim proves the pair this attachment's own leftover.
+ * With the host-side name free, the clash is the container's interface of that name: refused (exit 2,
+ * naming it, untouched) as the kinds made in the container refuse it, or removed when it carries this
+ * agent's mark (one of those kinds' leftovers).
  */
 export function makeBridgedVeth(
   env: KindEnv,
@@ -55,11 +58,24 @@ export function makeBridgedVeth(
   undo: { push(what: string, fn: () => Promise<unknown>): void },
 ): Promise<void> {
   const { order, c, br, hostIfname } = at;
+  const id = order.attachmentId ?? recordKeyOf(c, order.ifname);
   return makeHostVeth(
     () => env.ip.host(at.hostOps),
     () => env.runner.run('ip', ['link', 'del', hostIfname], { allowFail: true }),
     undo,
-    () =>
-      reclaimHostIfname(env, kind, c, order.ifname, br, hostIfname, order.attachmentId ?? recordKeyOf(c, order.ifname)),
+    async () =>
+      (await reclaimHostIfname(env, kind, c, order.ifname, br, hostIfname, id)) ||
+      (await reclaimContainerIf(env, c, order.ifname)),
   );
+}
+
+/** The container's interface `ifname` is in the way: someone else's is refused, this agent's own removed (true). */
+async function reclaimContainerIf(env: KindEnv, c: ContainerInfo, ifname: string): Promise<boolean> {
+  if ((await claimContainerIf(env, c, ifname)).kind === 'free') return false;
+  env.log.info(
+    { container: c.name, ifname },
+    "removing this agent's leftover interface in the container to make it again",
+  );
+  await deleteInNs(env, c.netns, ifname);
+  return true;
 }

@@ -191,6 +191,14 @@ export interface ListReply {
   labelled: LabelledContainer[];
 }
 
+export interface InspectRequest {
+  target: Target | undefined;
+}
+
+export interface InspectReply {
+  interfaces: Interface[];
+}
+
 /** A container whose labels ask for attachments: fleetnet.net (the controller allocates) and what went wrong. */
 export interface LabelledContainer {
   id: string;
@@ -2050,6 +2058,118 @@ export const ListReply: MessageFns<ListReply> = {
   },
 };
 
+function createBaseInspectRequest(): InspectRequest {
+  return { target: undefined };
+}
+
+export const InspectRequest: MessageFns<InspectRequest> = {
+  encode(message: InspectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== undefined) {
+      Target.encode(message.target, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = Target.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InspectRequest>, I>>(base?: I): InspectRequest {
+    return InspectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectRequest>, I>>(object: I): InspectRequest {
+    const message = createBaseInspectRequest();
+    message.target = (object.target !== undefined && object.target !== null)
+      ? Target.fromPartial(object.target)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseInspectReply(): InspectReply {
+  return { interfaces: [] };
+}
+
+export const InspectReply: MessageFns<InspectReply> = {
+  encode(message: InspectReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.interfaces) {
+      Interface.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.interfaces.push(Interface.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InspectReply>, I>>(base?: I): InspectReply {
+    return InspectReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectReply>, I>>(object: I): InspectReply {
+    const message = createBaseInspectReply();
+    message.interfaces = object.interfaces?.map((e) => Interface.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseLabelledContainer(): LabelledContainer {
   return { id: "", name: "", attach: [], errors: [] };
 }
@@ -3667,6 +3787,18 @@ export const AgentDefinition = {
       requestType: ListRequest as typeof ListRequest,
       requestStream: false,
       responseType: ListReply as typeof ListReply,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * The interfaces of one container, found as Detach finds it: the container as it resolves now, or
+     * what was recorded of a gone one; a name that fits more than one container is refused.
+     */
+    inspect: {
+      name: "Inspect",
+      requestType: InspectRequest as typeof InspectRequest,
+      requestStream: false,
+      responseType: InspectReply as typeof InspectReply,
       responseStream: false,
       options: {},
     },
