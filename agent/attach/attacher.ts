@@ -27,7 +27,7 @@ import { decideKind, KINDS } from './kinds/index.js';
 import type { KindEnv, Made } from './kinds/types.js';
 import { capabilitiesOnce, refuseUnmet } from './needs.js';
 import { orderFingerprint, type AttachOrder, type DetachOrder } from './order.js';
-import { deleteOwnedIfUnused } from './ownership.js';
+import { ownedKeeper, type OwnedKeeper } from './ownership.js';
 import { parseAddrShow, verifyLink } from './readback.js';
 import { claimOrAdopt, type AdoptDeps } from './adopt.js';
 import { announceConf, announceWhenForwarding, quietIpv6 } from './announce.js';
@@ -87,18 +87,13 @@ export class Attacher {
   private readonly capabilities: () => Promise<Capability[]>;
   /** Announcements still to be sent (after their reply): see announceWhenForwarding. */
   private readonly announcing = new Set<Promise<void>>();
+  /** Owned bridges and links: the orphan sweep asks and removes through it (same lock, same in-flight count). */
+  readonly owned: OwnedKeeper;
 
   constructor(private readonly d: AttacherDeps) {
     this.capabilities = capabilitiesOnce(d);
     const ovs = new OvsCtl(d.runner, d.ovsDb);
     const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
-    const own = {
-      runner: d.runner,
-      ovs,
-      records: d.records,
-      busy: (name: string) => (this.inflight.get(name) ?? 0) > 0,
-      ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
-    };
     this.env = {
       runner: d.runner,
       ip: d.ip,
@@ -109,8 +104,9 @@ export class Attacher {
       ...(d.ownerMark ? { ownerMark: d.ownerMark } : {}),
       ...(d.sysClassNet ? { sysClassNet: d.sysClassNet } : {}),
       lockHostIf,
-      releaseOwned: (ref: OwnedRef) => lockHostIf(ref.name, () => deleteOwnedIfUnused(own, ref)).then(() => undefined),
+      releaseOwned: (ref: OwnedRef) => this.owned.release(ref).then(() => undefined),
     };
+    this.owned = ownedKeeper({ ...this.env, busy: (name) => (this.inflight.get(name) ?? 0) > 0 }, lockHostIf);
     this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log };
     this.removal = { d, env: this.env, queue: this.queue };
     if (d.sysClassNet) this.adoptDeps.sysClassNet = d.sysClassNet;
@@ -180,6 +176,8 @@ export class Attacher {
     let lastLease: string | undefined;
     if (existing && !order.dryRun) {
       if (existing.fingerprint !== fp) {
+        // Input no attach could use (a bad new bridge name, a missing interface) is named before the conflict.
+        await decideKind(this.env, order, readHostLink(order.hostIf, this.d.sysClassNet));
         throw conflict(
           `${describeContainer(c)} already has ${order.ifname} from fleetnet with other settings ` +
             `(${existing.hostIf}, ${existing.addresses.join(' ') || 'no address'}, ${existing.mac})`,

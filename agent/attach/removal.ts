@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { KeyedQueue } from '../../common/keyed-queue.js';
 import { removeHostSide } from '../lifecycle/host-claim.js';
 import type { AttacherDeps } from './attacher.js';
-import { restoreDefaults } from './default-routes.js';
+import { defaultsToRestore, handDownDefaults, restoreDefaults } from './default-routes.js';
 import { findForDetach } from './find-records.js';
 import { KINDS } from './kinds/index.js';
 import { removeUnrecordedOvsPorts } from './kinds/ovs.js';
@@ -27,12 +27,15 @@ export async function detachRecords(x: Removal, order: DetachOrder): Promise<{ r
   let removed = false;
   for (const r of matches) {
     await x.queue.run(r.key, async () => {
-      if (!d.records.get(r.key)) return;
+      const now = d.records.get(r.key); // its saved defaults as another detach may have handed them down
+      if (!now) return;
       // DHCPRELEASE needs the interface: stop the client before the link goes.
       await d.dhcp?.stop(r.key, { release: true, reason: 'detach' });
-      await KINDS[r.kind].remove(env, r);
-      if (r.replacedDefaults.length && existsSync(r.container.netns))
-        await restoreDefaults(d.runner, d.log, r.container.netns, r.replacedDefaults);
+      // Only the default that goes through this interface now is put back: not one a later attach replaced.
+      const restore = existsSync(now.container.netns) ? await defaultsToRestore(d.runner, now) : [];
+      await KINDS[now.kind].remove(env, now);
+      if (restore.length) await restoreDefaults(d.runner, d.log, now.container.netns, restore);
+      handDownDefaults(d.records, now);
       d.records.delete(r.key);
       removed = true;
     });

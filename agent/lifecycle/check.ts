@@ -1,10 +1,11 @@
 // `fleetnet check` on one host: records whose container is gone (leaks), marked objects no record
 // holds (orphans), an address or MAC held by two records (duplicates), recorded interfaces that are
-// not as made (drift) and failed re-applies. With fix, one full lifecycle pass repairs them, and the
-// findings are read again so each says whether it was fixed.
+// not as made or a default route an @gateway set that is gone (drift) and failed re-applies. With fix,
+// one full lifecycle pass repairs them, and the findings are read again so each says whether it was fixed.
 import { existsSync } from 'node:fs';
 import type { FleetnetError } from '../../common/errors.js';
 import type { Attacher } from '../attach/attacher.js';
+import { defaultRouteDrift } from '../attach/default-routes.js';
 import type { AttachmentRecord, RecordStore } from '../attach/records.js';
 import { findOrphans, removeOrphans, type OrphanDeps } from './orphans.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -62,6 +63,10 @@ async function findings(d: CheckDeps): Promise<Omit<Finding, 'fixed'>[]> {
       });
     }
   }
+  const live = (r: AttachmentRecord) => d.attacher.liveState(r) === 'up';
+  const dhcp = (r: AttachmentRecord) => !!d.attacher.lease(r.key);
+  for (const x of await defaultRouteDrift(d.orphans.runner, records, { live, dhcp }))
+    out.push({ kind: 'drift', subject: subjectOf(x.record), detail: x.detail });
   const seen = new Map<string, AttachmentRecord>();
   for (const r of records) {
     for (const v of [...r.addresses.map((a) => a.split('/')[0]!), ...(r.mac ? [r.mac] : [])]) {
@@ -87,6 +92,8 @@ function orphanDeps(d: CheckDeps): OrphanDeps {
     records: d.records,
     inProgress: () => d.attacher.inProgress(),
     removeIfUnclaimed: (name, remove) => d.attacher.removeIfUnclaimed(name, remove),
+    owned: d.attacher.owned,
+    ovsBridges: true,
   };
 }
 

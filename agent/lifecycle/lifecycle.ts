@@ -157,6 +157,7 @@ export class Lifecycle {
     this.d.onExit?.(ev.id);
     if (ev.action === 'die') {
       for (const r of this.dockerRecords(ev.id)) this.d.attacher.note(r.key, { state: 'stopped' });
+      this.labelled.forget(ev.id); // a stopped container's label errors go with it (its next start tries again)
       return;
     }
     this.labelled.forget(ev.id);
@@ -327,7 +328,7 @@ export class Lifecycle {
           await this.labelled.apply(id, v.labels);
         }
       }
-      this.labelled.keepOnly((id) => view.has(id));
+      this.labelled.keepOnly((id) => view.get(id)?.running === true);
     }
     const od = {
       ...this.d.orphans,
@@ -335,6 +336,7 @@ export class Lifecycle {
       log: this.d.log,
       inProgress: () => this.d.attacher.inProgress(),
       removeIfUnclaimed: (n: string, rm: () => Promise<void>) => this.d.attacher.removeIfUnclaimed(n, rm),
+      owned: this.d.attacher.owned,
     };
     const found = await findOrphans(od);
     const grace = this.d.orphanGraceMs ?? 3 * this.d.fullPassMs;

@@ -1,9 +1,12 @@
 // Orphans: host-side veths and OVS ports that carry this agent's ownership marks and that no record
-// holds. Only marked objects are ever removed; anything else is left alone, whatever its name.
+// holds, and bridges and `<if>.<VID>` links (OVS bridges: `check`) carrying fleetnet's mark that no record
+// holds, no attach under way uses, and nothing hangs off (an attach killed before its record was written).
+// Only marked objects are ever removed; anything else is left alone, whatever its name.
 import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Runner } from '../../common/runner.js';
-import type { RecordStore } from '../attach/records.js';
+import { linkUsers, ownedInUse, ownedLinks, ownedOvsBridges, type OwnedKeeper } from '../attach/ownership.js';
+import type { OwnedRef, RecordStore } from '../attach/records.js';
 import { readHostLink } from '../linux/sysfs.js';
 import { OvsCtl, type OwnedPort } from '../ovs/vsctl.js';
 
@@ -23,10 +26,17 @@ export interface OrphanDeps {
   ownedPorts?: () => Promise<OwnedPort[]>;
   sysClassNet?: string;
   log: Logger;
+  /** Owned bridges and links (Attacher.owned): its in-flight count and its removal under the lock; absent: not seen. */
+  owned?: OwnedKeeper;
+  /**
+   * Owned OVS bridges too, with a private OVS only (--ovs-db): one `ovs-vsctl find` each time, so `check` asks and
+   * the periodic pass does not (a meshed agent at rest runs no ovs-vsctl; see WatchedOwnedPorts).
+   */
+  ovsBridges?: boolean;
 }
 
 export interface Orphan {
-  type: 'veth' | 'ovs-port';
+  type: 'veth' | 'ovs-port' | 'link' | 'ovs-bridge';
   name: string;
   detail: string;
 }
@@ -66,16 +76,52 @@ export async function findOrphans(d: OrphanDeps): Promise<Orphan[]> {
           `OVS port ${p.port} of ${p.container}/${p.ifname} (attachment ` + `${p.attachmentId}), held by no attachment`,
       });
   }
+  if (d.owned) found.push(...(await ownedOrphans(d, d.owned, found)));
   return found;
+}
+
+/** Owned bridges and links that nothing holds; ports that are orphans themselves (`going`) do not keep them. */
+async function ownedOrphans(d: OrphanDeps, owned: OwnedKeeper, going: Orphan[]): Promise<Orphan[]> {
+  const goes = new Set(going.map((o) => o.name));
+  const unused = (ref: OwnedRef) => !owned.busy(ref.name) && !ownedInUse(d.records, ref);
+  const out: Orphan[] = [];
+  for (const name of ownedLinks(d.sysClassNet)) {
+    if (!unused({ type: 'link', name }) || linkUsers(name, d.sysClassNet).some((u) => !goes.has(u))) continue;
+    const what = readHostLink(name, d.sysClassNet)?.kind === 'bridge' ? 'bridge' : 'link';
+    out.push({
+      type: 'link',
+      name,
+      detail: `${what} ${name} marked fleetnet:owned, with no port, held by no attachment`,
+    });
+  }
+  if (!d.ovsBridges || !d.privateOvs) return out; // the machine's shared OVS: another agent's bridge looks the same
+  for (const name of await ownedOvsBridges(d.ovs)) {
+    if (!unused({ type: 'ovs-bridge', name })) continue;
+    if ((await d.ovs.listPorts(name)).some((p) => !goes.has(p))) continue;
+    out.push({
+      type: 'ovs-bridge',
+      name,
+      detail: `OVS bridge ${name} fleetnet made, with no port, held by no attachment`,
+    });
+  }
+  return out;
 }
 
 /**
  * Removes what findOrphans reports, re-checking each against the records, each while no attach holds its
  * name: an attach that starts meanwhile waits for the removal, and one under way makes the sweep skip it.
+ * Owned bridges and links come after the ports found with them, so a bridge whose last port was an orphan goes too.
  */
 export async function removeOrphans(d: OrphanDeps, orphans: Orphan[]): Promise<Orphan[]> {
   const removed: Orphan[] = [];
   for (const o of orphans) {
+    if (o.type === 'link' || o.type === 'ovs-bridge') {
+      // Under its lock, only when still unused, marked and bare (a port plugged meanwhile keeps it).
+      if (!(await d.owned?.release({ type: o.type, name: o.name }, { bare: true }))) continue;
+      d.log.info({ orphan: o.name, type: o.type }, 'removed an orphan fleetnet made');
+      removed.push(o);
+      continue;
+    }
     if (d.records.find((r) => r.hostIfname === o.name).length) continue;
     const ran = await d.removeIfUnclaimed(o.name, async () => {
       const br = (await d.ovs.run('port-to-br', o.name).catch(() => '')).trim();

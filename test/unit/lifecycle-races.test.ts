@@ -210,4 +210,31 @@ describe('container lifecycle races', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("a stopped container's label errors go with it (README: the row goes when it stops)", async () => {
+    const dir = tmp();
+    try {
+      const records = new RecordStore(dir);
+      const attacher = fakeAttacher(records, []);
+      attacher.attach = async () => {
+        throw notFound('bridge br9 not found');
+      };
+      const lc = new Lifecycle({
+        attacher,
+        records,
+        docker: () => undefined,
+        log,
+        resolver: { resolve: async () => C },
+        fullPassMs: 60_000,
+        orphans: { runner: noRunner as never, ovs: {} as never, ownerMark: 'x', privateOvs: true },
+      });
+      const labels = { 'fleetnet.attach': 'br9 10.1.1.5/24' };
+      await lc.onEvent({ action: 'start', id: C.id, labels });
+      assert.match(lc.labels()[0]?.errors[0] ?? '', /bridge br9 not found/);
+      await lc.onEvent({ action: 'die', id: C.id, labels });
+      assert.deepEqual(lc.labels(), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
