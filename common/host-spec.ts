@@ -9,7 +9,10 @@ const HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/i;
 
 export function parseHostName(name: string): string {
   if (!HOST_RE.test(name))
-    throw invalid(`host name '${name}' is not valid`, 'use letters, digits, . and -, up to 63 characters');
+    throw invalid(
+      `host name '${name}' is not valid`,
+      'use lower-case letters, digits, - and . (a DNS name, up to 63 characters), e.g. h3 or web-1.dc2',
+    );
   return name;
 }
 

@@ -2,7 +2,17 @@
 // anything is made, the client's own state directory, and the process itself: a host client in the
 // container's namespace, detached so that it outlives the agent, or the busybox helper container.
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import type Docker from 'dockerode';
 import { FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
@@ -49,13 +59,38 @@ export function prepareClientDir(dir: string, spec: DhcpStartSpec, hook: string)
   if (conf) writeFileSync(`${dir}/${conf.name}`, conf.text);
 }
 
-/** A start that got no lease in time (the client is stopped again): what to check, and where its log was. */
-export function noLeaseError(spec: DhcpStartSpec, timeoutMs: number, dir: string): FleetnetError {
+/**
+ * A start that got no lease in time (the client is stopped again, and its folder goes with the attach): what to
+ * check, and the last lines the client wrote (`said`, read before the stop).
+ */
+export function noLeaseError(spec: DhcpStartSpec, timeoutMs: number, said: string[]): FleetnetError {
+  const log = said.length ? `; the client's last words:\n    ${said.join('\n    ')}` : '';
   return new FleetnetError(
     'failed',
     `${spec.client} got no DHCP lease on ${spec.ifname} within ${Math.round(timeoutMs / 1000)} s`,
-    { hint: `check that a DHCP server answers on the host interface; the client's log was ${dir}/client.log` },
+    { hint: `check that a DHCP server answers on the host interface${log}` },
   );
+}
+
+/** The last `n` lines of a client's log in `dir` (at most its last 4 KiB are read); none when there is no log. */
+export function clientLogTail(dir: string, n = 5): string[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(`${dir}/client.log`, 'r');
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, 4096));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    const lines = buf
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .filter(Boolean);
+    return lines.slice(-n);
+  } catch {
+    return [];
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 export interface Launched {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { conflict, describeError, FleetnetError } from '../../common/errors.js';
 import type { Runner } from '../../common/runner.js';
 import { readClientRecords, saveClientRecord } from './client-records.js';
-import { checkClient, launchClient, noLeaseError, prepareClientDir } from './launch.js';
+import { checkClient, clientLogTail, launchClient, noLeaseError, prepareClientDir } from './launch.js';
 import { leaseOfHook, readHookFile } from './lease-file.js';
 import { parseClientOptions } from './options.js';
 import { isSameProcess, killSession, ownerAlive } from './process.js';
@@ -122,12 +122,13 @@ export class DhcpSupervisor extends EventEmitter<{ event: [LeaseEvent] }> {
     return new Promise<Lease>((resolve, reject) => {
       const t = setTimeout(() => {
         m.waiters = m.waiters.filter((w) => w.resolve !== done);
+        const said = clientLogTail(m.dir); // before the stop: the folder goes with the failed attach
         // A failing stop is logged, never left unhandled (that would end the agent); the waiter fails either way.
         void this.stop(m.rec.spec.key, { release: false, reason: 'no lease' })
           .catch((err: unknown) =>
             this.d.log.warn({ key: m.rec.spec.key, err: describeError(err) }, 'dhcp stop failed'),
           )
-          .then(() => reject(noLeaseError(m.rec.spec, timeoutMs, m.dir)));
+          .then(() => reject(noLeaseError(m.rec.spec, timeoutMs, said)));
       }, timeoutMs);
       const done = (l: Lease) => {
         clearTimeout(t);

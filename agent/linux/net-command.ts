@@ -7,13 +7,16 @@ export const NET_TOOLS: readonly NetTool[] = ['route', 'rule', 'tc'];
 
 /** Global options that would reach outside the container or read commands from elsewhere. */
 const REFUSED_OPTIONS = ['-batch', '-netns', '-force'];
+/** tc's also: -cf/-conf FILE reads a file of the host (tc takes any prefix of them, `-c` included). */
+const TC_REFUSED_OPTIONS = ['-cf', '-conf'];
 const MAX_ARGS = 64;
 
-function refusedOption(tok: string): string | undefined {
+function refusedOption(tool: string, tok: string): string | undefined {
   const t = tok.replace(/^--/, '-');
   if (t === '-n') return '-n';
   // iproute2 accepts any unambiguous prefix of an option (`-net`, `-b`, `-forc`…).
-  return REFUSED_OPTIONS.find((o) => t.length >= 2 && o.startsWith(t));
+  const refused = tool === 'tc' ? [...REFUSED_OPTIONS, ...TC_REFUSED_OPTIONS] : REFUSED_OPTIONS;
+  return refused.find((o) => t.length >= 2 && o.startsWith(t));
 }
 
 /** The argv to run, after refusing what must never pass. Family switches (-4/-6) may lead for route/rule. */
@@ -37,7 +40,7 @@ export function netCommandArgv(tool: string, args: readonly string[]): { cmd: st
   for (const a of rest) {
     if (a.length === 0 || a.length > 256 || /[\0\n]/.test(a))
       throw invalid(`argument '${a.slice(0, 40)}' is empty, too long or holds a newline`);
-    const opt = a.startsWith('-') ? refusedOption(a) : undefined;
+    const opt = a.startsWith('-') ? refusedOption(tool, a) : undefined;
     if (opt)
       throw invalid(
         `'${a}' (${opt}) is refused: it would act outside the container's namespace or read commands from elsewhere`,

@@ -2,7 +2,7 @@
 // (`--host H` for one host), or on this host's agent when no controller is configured.
 import type { Command } from 'commander';
 import type { Finding } from '../../proto/gen/fleetnet/v1/agent.js';
-import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
+import { addOutputOptions, formatHelp, outputOf } from '../output/format.js';
 import type { View } from '../output/render.js';
 
 const HELP = `
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .summary('find leaks, orphans, duplicates and drift (and fix them with --fix)')
     .option('--host <name>', 'only this fleet host (with a controller)')
     .option('--fix', 'repair: re-apply drift, remove orphans, free leaks; prints what it did')
-    .addHelpText('after', HELP + FORMAT_HELP)
+    .addHelpText('after', HELP + formatHelp(['{{kind}} {{host}} {{subject}}']))
     .action(async (opts: { host?: string; fix?: boolean }, cmd: Command) => {
       const fix = Boolean(opts.fix);
       const spec = await outputOf(cmd); // bad output options are refused before anything is asked

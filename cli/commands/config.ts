@@ -1,7 +1,7 @@
 // fleetnet config: the CLI's settings file (~/.config/fleetnet/config.yaml): its contexts, which
 // one is current, and which controller the CLI would use now (flags and environment included).
 import type { Command } from 'commander';
-import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
+import { addOutputOptions, formatHelp, outputOf } from '../output/format.js';
 
 const FILE_HELP = `
 The file (--config FILE, env FLEETNET_CONFIG, default ~/.config/fleetnet/config.yaml):
@@ -30,7 +30,7 @@ export function register(program: Command): void {
 
   addOutputOptions(c.command('view'), { ids: 'context names' })
     .summary("the settings file's contexts and the controller in use")
-    .addHelpText('after', FORMAT_HELP)
+    .addHelpText('after', formatHelp(['{{name}} {{join controllers ","}}']))
     .action(async (_opts: unknown, cmd: Command) => {
       const spec = await outputOf(cmd);
       const [{ loadCliConfig, chooseController, configFilePath }, { render }] = await Promise.all([

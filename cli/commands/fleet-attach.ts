@@ -4,7 +4,7 @@ import { fleetAttachRequestOf, parseAttachWords } from '../../common/attach/inde
 import { invalid } from '../../common/errors.js';
 import type { ControllerChoice } from '../client/controller-address.js';
 import { connectController } from '../client/controller.js';
-import { describeAttachment, needHost, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
+import { describeAttachment, needHost, noteInterrupt, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
 
 export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: Opts): Promise<void> {
@@ -19,6 +19,10 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
   const timeoutMs = timeoutMsOf(opts);
   if (opts.dryRun) throw invalid('--dry-run is answered by an agent', 'use --local on the host to see the commands');
   const conn = connectController(ctl.addr);
+  const t = spec.target;
+  const who = t.kind === 'auto' || t.kind === 'path' ? t.value : `${t.kind}:${t.value}`;
+  const ifname = spec.ifname ? ` -i ${spec.ifname}` : '';
+  const interrupted = noteInterrupt('attach', host, `fleetnet detach --host ${host}${ifname} ${who}`);
   try {
     const res = await conn.call(
       conn.client.fleetAttach,
@@ -32,6 +36,7 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
     else process.stdout.write(`${a.state}: ${describeAttachment(a)}\n`);
     settle(a, 'attach');
   } finally {
+    interrupted();
     conn.close();
   }
 }

@@ -12,7 +12,7 @@ import {
   sshHostAdd,
   wantsSsh,
 } from './host-bootstrap.js';
-import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { addOutputOptions, HOSTS_FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
@@ -111,7 +111,7 @@ export function register(program: Command): void {
   const host = program.command('host').summary('register, list and remove fleet hosts').addHelpText('after', EXAMPLES);
   addSshHostAddOptions(host.command('add'))
     .summary('register a running agent (--addr), or bootstrap one over SSH (--ssh, --inventory)')
-    .argument('[name]', "the host's name in the fleet")
+    .argument('[name]', "the host's name in the fleet: lower-case letters, digits, - and . (a DNS name)")
     .option('--addr <ip[:port]>', "the agent's TCP endpoint (its --listen), default port 7441")
     .option('--underlay <ipv4>', "the host's underlay IPv4 (default: the --addr IP); MACs carry its last three octets")
     .option(
@@ -165,7 +165,7 @@ export function register(program: Command): void {
     );
   addOutputOptions(host.command('ls'), { ids: 'host names' })
     .summary('list fleet hosts')
-    .addHelpText('after', FORMAT_HELP)
+    .addHelpText('after', HOSTS_FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => printHosts(cmd, await outputOf(cmd)));
   addPurgeOptions(host.command('rm'))
     .summary('remove a host from the fleet; its certificates are revoked (--purge: also uninstall it over SSH)')

@@ -1,7 +1,7 @@
 // fleetnet lab: a simulated fleet of hosts on this machine, in network namespaces (lab/).
 import type { Command } from 'commander';
 import { invalid } from '../../common/errors.js';
-import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
+import { addOutputOptions, formatHelp, outputOf } from '../output/format.js';
 import { printJson, table } from '../output/table.js';
 
 const EXAMPLES = `
@@ -112,7 +112,7 @@ export function register(program: Command): void {
     .summary('list the labs on this machine, with agent health')
     .addHelpText(
       'after',
-      `${FORMAT_HELP}\n-o json / -o yaml print the labs; --format and -q go over their hosts
+      `${formatHelp(['{{netns}} {{health}}'])}\n-o json / -o yaml print the labs; --format and -q go over their hosts
 (fields: lab, ready, name, netns, netnsPresent, underlayIp, agentSocket, health).`,
     )
     .action(async (_opts: unknown, cmd: Command) => {

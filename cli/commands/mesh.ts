@@ -7,7 +7,7 @@ import { invalid } from '../../common/errors.js';
 import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
 import { parseHostName } from '../../common/host-spec.js';
 import { parseNetworkName } from '../../common/network-spec.js';
-import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { addOutputOptions, formatHelp, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
 /**
@@ -68,9 +68,10 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      `${FORMAT_HELP}\n\nExamples:\n  fleetnet mesh status --net blue              # through the controller: ` +
-        `every member host\n  fleetnet mesh status --net blue --wait 30    # once every tunnel is up (exit 1 if ` +
-        `not in 30 s)\n  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
+      `${formatHelp(['{{port}} {{state}}'])}\n\nExamples:\n` +
+        `  fleetnet mesh status --net blue              # through the controller: every member host\n` +
+        `  fleetnet mesh status --net blue --wait 30    # once every tunnel is up (exit 1 if not in 30 s)\n` +
+        `  fleetnet --socket /run/fleetnet-lab/lab/h1/agent.sock mesh status --json   # one agent`,
     )
     .action(async (opts: { net?: string; wait?: string }, cmd: Command) => {
       const spec = await outputOf(cmd);
@@ -144,7 +145,10 @@ export function register(program: Command): void {
             const rpc = verb === 'add' ? conn.client.meshAdd : conn.client.meshRemove;
             reply = await conn.call(rpc, req, 60_000 + waitUpMs);
           } catch (err) {
-            view.end('failed');
+            // refused as asked (an unknown host or network): the error alone says it, no "failed" line before it
+            const { exitCodeOf } = await import('../../common/errors.js');
+            if (exitCodeOf(err) === 2) view.drop();
+            else view.end('failed');
             throw err;
           }
           const { tunnels: got, ...res } = reply;

@@ -4,7 +4,7 @@ import { parseMtu, parseVlanId } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import { checkNetwork, parseNetworkName } from '../../common/network-spec.js';
 import type { Network } from '../../proto/gen/fleetnet/v1/controller.js';
-import { addOutputOptions, FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
+import { addOutputOptions, NETS_FORMAT_HELP, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
 const EXAMPLES = `
@@ -67,7 +67,7 @@ export function register(program: Command): void {
   net
     .command('create')
     .summary('create a network')
-    .argument('<name>', 'letters, digits, - and _')
+    .argument('<name>', 'lower-case letters, digits, - and _, up to 32, a letter or digit first')
     .option('--subnet <cidr>', 'an IPv4 and/or an IPv6 subnet (repeat for dual stack)', collect)
     .option('--gateway <ip>', 'gateway address, never handed out (repeat per family)', collect)
     .option('--ipam-range <start-end>', 'allocate from this range only (repeat per family)', collect)
@@ -125,7 +125,7 @@ export function register(program: Command): void {
     });
   addOutputOptions(net.command('ls'), { ids: 'network names' })
     .summary('list networks')
-    .addHelpText('after', FORMAT_HELP)
+    .addHelpText('after', NETS_FORMAT_HELP)
     .action(async (_opts: unknown, cmd: Command) => printNets(cmd, await outputOf(cmd)));
   net
     .command('rm')

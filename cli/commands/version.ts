@@ -1,7 +1,7 @@
 // fleetnet version: this CLI's version, the controller's, and each agent's as the controller asks
 // it now (AgentVersions: each agent's Health); without a controller, the local agent's.
 import type { Command } from 'commander';
-import { addOutputOptions, FORMAT_HELP, outputOf } from '../output/format.js';
+import { addOutputOptions, formatHelp, outputOf } from '../output/format.js';
 
 interface Row {
   component: 'client' | 'controller' | 'agent';
@@ -19,8 +19,11 @@ const row = (component: Row['component'], name: string, version: string, state: 
   address,
 });
 
+/** What -o takes here: the rows have no ids (-q) and no more columns (wide). */
+const VERSION_KINDS = ['table', 'json', 'yaml'];
+
 export function register(program: Command): void {
-  addOutputOptions(program.command('version'), { kinds: ['table', 'json', 'yaml'] })
+  addOutputOptions(program.command('version'), { kinds: VERSION_KINDS })
     .summary('versions of this CLI, the controller and every agent')
     .description(
       'The version of this CLI, of the controller it talks to and of each agent of the fleet (the ' +
@@ -28,9 +31,9 @@ export function register(program: Command): void {
         "configured (or --local), of this host's agent. A part that does not answer is shown with its error, and " +
         'the exit code is 1.',
     )
-    .addHelpText('after', FORMAT_HELP)
+    .addHelpText('after', formatHelp(['{{component}} {{name}} {{version}}'], { kinds: VERSION_KINDS, ids: false }))
     .action(async (_opts: unknown, cmd: Command) => {
-      const spec = await outputOf(cmd, 'table', ['table', 'json', 'yaml']);
+      const spec = await outputOf(cmd, 'table', VERSION_KINDS);
       const [{ VERSION }, { chooseController }, { describeError }, { render }] = await Promise.all([
         import('../../common/version.js'),
         import('../client/controller-address.js'),

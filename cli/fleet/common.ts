@@ -39,7 +39,18 @@ export function describeAttachment(a: Attachment): string {
 
 /** Exit 0 when up, 1 when the agent failed it, 3 while still pending (or its host's agent is unreachable). */
 export function settle(a: Attachment, verb: string): void {
-  if (a.state === 'failed') throw new FleetnetError('failed', `${verb} failed on ${a.host}: ${a.error}`);
+  if (a.state === 'failed') {
+    // the controller keeps what was asked (and its addresses) and tries again; detach is how it goes
+    const i = a.ifname === 'eth1' ? '' : ` -i ${a.ifname}`;
+    const drop = `fleetnet detach --host ${a.host}${i} ${a.container?.name || a.target?.value}`;
+    throw new FleetnetError('failed', `${verb} failed on ${a.host}: ${a.error}`, {
+      hint:
+        verb === 'attach'
+          ? `it stays recorded, holding its address, and is tried again (e.g. once the container exists); ` +
+            `to drop it: ${drop}`
+          : `follow it with: fleetnet ls --host ${a.host}`,
+    });
+  }
   if (a.state === 'pending' || a.state === 'detaching' || a.state === 'unreachable') {
     const why = a.error ? ` (${a.error})` : '';
     throw new FleetnetError('pending', `${verb} is still pending on ${a.host}${why}; the controller will finish it`, {
@@ -66,4 +77,21 @@ export async function controllerFor(opts: Opts): Promise<ControllerChoice | unde
     );
   }
   return ctl;
+}
+
+/**
+ * While a change waits on the controller, Ctrl-C ends only the wait: say what becomes of the change (it stays
+ * recorded, if it arrived, and is carried out) and how to follow or undo it. Returns the disposer.
+ */
+export function noteInterrupt(what: string, host: string, undo: string): () => void {
+  const onInt = () => {
+    process.stderr.write(
+      `\nfleetnet: interrupted: only the wait ended. The ${what} stays recorded on the controller (if it arrived ` +
+        `there) and is carried out when ${host}'s agent answers.\n  follow it with: fleetnet ls --host ${host}` +
+        `\n  undo it with: ${undo}\n`,
+    );
+    process.exit(130);
+  };
+  process.once('SIGINT', onInt);
+  return () => process.off('SIGINT', onInt);
 }

@@ -52,6 +52,8 @@ export function progressView(
 export interface WaitView {
   /** Ends the view: a last line saying how it went. */
   end(result: string): void;
+  /** Ends the view with no last line (the request was refused: its error says why); a spinner is erased. */
+  drop(): void;
 }
 
 const SPIN = ['|', '/', '-', '\\'];
@@ -70,7 +72,7 @@ export function waitView(
   const secs = () => `${Math.round((now() - t0) / 100) / 10}s`;
   if (!out.isTTY) {
     out.write(`${label}…\n`);
-    return { end: (result) => out.write(`${label}: ${result} (${secs()})\n`) };
+    return { end: (result) => out.write(`${label}: ${result} (${secs()})\n`), drop: () => {} };
   }
   let i = 0;
   const draw = () => out.write(`\r\x1b[2K${SPIN[i++ % SPIN.length]} ${label}… ${secs()}`);
@@ -81,6 +83,10 @@ export function waitView(
     end: (result) => {
       clearInterval(timer);
       out.write(`\r\x1b[2K${label}: ${result} (${secs()})\n`);
+    },
+    drop: () => {
+      clearInterval(timer);
+      out.write('\r\x1b[2K');
     },
   };
 }

@@ -39,10 +39,20 @@ export function fromServiceError(err: unknown, peer = 'the agent'): FleetnetErro
     hintBuf === undefined ? undefined : Buffer.isBuffer(hintBuf) ? hintBuf.toString('utf8') : String(hintBuf);
   if (kind) return new FleetnetError(kind, e.details, { cause: err, ...(hint ? { hint } : {}) });
   if (e.code === GrpcStatus.UNAVAILABLE)
-    return new FleetnetError('unavailable', `${peer} does not answer (${e.details})`, { cause: err });
+    return new FleetnetError('unavailable', `${peer} does not answer (${plainDetails(e.details)})`, { cause: err });
   if (e.code === GrpcStatus.DEADLINE_EXCEEDED)
     return new FleetnetError('unavailable', `${peer} did not answer in time`, { cause: err });
   if (e.code === GrpcStatus.UNAUTHENTICATED || e.code === GrpcStatus.PERMISSION_DENIED)
     return new FleetnetError('permission', e.details, { cause: err });
   return new FleetnetError('failed', e.details || e.message || `gRPC status ${e.code}`, { cause: err });
+}
+
+/**
+ * grpc-js's words for a connection that failed, without its scaffolding: "No connection established. Last error:
+ * Error: connect ECONNREFUSED 10.0.0.5:7441. Resolution note: " → "connect ECONNREFUSED 10.0.0.5:7441".
+ */
+export function plainDetails(details: string): string {
+  const m = /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note: (.*))?$/s.exec(details);
+  if (!m) return details;
+  return m[2]?.trim() ? `${m[1]}; ${m[2].trim()}` : m[1]!;
 }

@@ -5,7 +5,7 @@
 // settings differ from the store's. --fix: agents fix their own, the dispatcher converges each host,
 // and the findings are read again.
 import type { Logger } from 'pino';
-import { describeError } from '../../common/errors.js';
+import { describeError, notFound } from '../../common/errors.js';
 import type { Finding, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { agentMatches } from '../dispatch/to-agent.js';
@@ -35,15 +35,18 @@ async function hostFindings(store: Store, dispatcher: Dispatcher, host: string, 
       out.push({ kind: 'failed', host, subject, detail: a.error, fixed: false });
       continue;
     }
-    if (!i) {
+    const holds = `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac}`;
+    if (!i && a.state === 'failed') {
+      // the agent could not make it (no such container yet, a refusal): recorded, retried, holding its addresses
+      const drop = `fleetnet detach --host ${host} ${a.container?.name || a.target.value}`;
+      out.push({ kind: 'failed', host, subject, detail: `${a.error}; holds ${holds}; drop it: ${drop}`, fixed: false });
+    } else if (!i) {
       if (a.state !== 'stopped')
         out.push({
           kind: 'leak',
           host,
           subject,
-          detail:
-            `${a.addresses.map((x) => x.cidr).join(' ') || 'no address'} ${a.mac} allocated ` +
-            `(${a.state}), no interface on ${host}`,
+          detail: `${holds} allocated (${a.state}), no interface on ${host}`,
           fixed: false,
         });
     } else if (!agentMatches(a, i)) {
@@ -95,7 +98,11 @@ export async function fleetCheck(
   host: string,
   fix: boolean,
 ): Promise<Finding[]> {
-  const hosts = host ? [host] : (await o.store.read((tx) => tx.listHosts())).map((h) => h.name);
+  const hosts = await o.store.read((tx) => {
+    if (host && !tx.getHost(host))
+      throw notFound(`no host named ${host}`, 'see the registered hosts with: fleetnet hosts');
+    return host ? [host] : tx.listHosts().map((h) => h.name);
+  });
   const run = async (withFix: boolean) => [
     ...(await Promise.all(hosts.map((h) => hostFindings(o.store, o.dispatcher, h, withFix)))).flat(),
     ...(await duplicates(o.store)).filter((d) => !host || d.host === host),

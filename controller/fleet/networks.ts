@@ -12,18 +12,26 @@ export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network
   const existing = tx.getNetwork(n.name);
   if (existing) {
     // Mesh members change with mesh add/rm; a picked key is whatever was picked then.
-    const cmp = (x: NetworkRecord) =>
-      JSON.stringify({
-        ...x,
-        createdMs: 0,
-        cursors: {},
-        mesh: x.mesh ? { ...x.mesh, members: [], key: 0 } : undefined,
-      });
-    const same = cmp(existing) === cmp(n) && (!i.mesh?.key || existing.mesh?.key === i.mesh.key);
-    if (same) return { network: existing, created: false };
+    const settings = (x: NetworkRecord): Record<string, unknown> => ({
+      ...x,
+      createdMs: 0,
+      cursors: {},
+      mesh: x.mesh ? { ...x.mesh, members: [], key: 0 } : undefined,
+    });
+    const [was, asked] = [settings(existing), settings(n)];
+    const differ = Object.keys({ ...was, ...asked }).filter((k) => JSON.stringify(was[k]) !== JSON.stringify(asked[k]));
+    if (i.mesh?.key && existing.mesh?.key !== i.mesh.key) differ.push('mesh key');
+    if (!differ.length) return { network: existing, created: false };
+    const show = (v: unknown) =>
+      v === undefined || v === '' || (Array.isArray(v) && !v.length)
+        ? '-'
+        : Array.isArray(v)
+          ? v.join(',')
+          : JSON.stringify(v);
+    const what = differ.map((k) => (k === 'mesh key' ? k : `${k} ${show(was[k])} (asked: ${show(asked[k])})`));
     throw conflict(
-      `network ${n.name} already exists with other settings (${existing.subnets.join(', ')})`,
-      `remove it first: fleetnet net rm ${n.name}`,
+      `network ${n.name} already exists with other settings: ${what.join('; ')}`,
+      `remove it first (fleetnet net rm ${n.name}), or create it with the settings it has`,
     );
   }
   for (const other of tx.listNetworks()) {

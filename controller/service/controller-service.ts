@@ -1,7 +1,7 @@
 // gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FleetnetError, invalid } from '../../common/errors.js';
+import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
 import { EncodedMessage } from '../../common/rpc/services.js';
@@ -25,7 +25,7 @@ import { pooledRandom } from '../mac/allocate.js';
 import { addHost, leaveMeshes, removeHost } from '../fleet/hosts.js';
 import { createNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 import type { MeshPusher } from '../mesh/push.js';
@@ -102,9 +102,10 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
   };
   const listAtts = (r: ListAttachmentsRequest) =>
     store
-      .read((tx) =>
-        tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) }),
-      )
+      .read((tx) => {
+        knownFilters(tx, r);
+        return tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
+      })
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
@@ -220,16 +221,28 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     })),
     listAttachmentsJson: (call: ServerWritableStream<ListAttachmentsRequest, EncodedMessage>) => {
       const r = call.request;
+      const filter = { ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) };
       const text = r.container
         ? listAtts(r).then((atts) => JSON.stringify(atts.map(attachmentView)))
-        : store.attachmentsJson({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
+        : (r.host || r.network ? store.read((tx) => knownFilters(tx, r)) : Promise.resolve()).then(() =>
+            store.attachmentsJson(filter),
+          );
       text.then(
         (s) => {
           for (const c of jsonChunks(s)) call.write(c);
           call.end();
         },
-        (err: unknown) => call.destroy(Object.assign(new Error('list failed'), toServiceError(err))),
+        // the stream's status carries the error (as a unary reply's would): grpc-js sends an 'error' emitted on it
+        (err: unknown) => void call.emit('error', toServiceError(err)),
       );
     },
   };
+}
+
+/** A list filtered by a host or network nobody registered is a typo, not an empty fleet: exit 2, naming it. */
+function knownFilters(tx: Pick<Tx, 'getHost' | 'getNetwork'>, r: { host: string; network: string }): void {
+  if (r.host && !tx.getHost(r.host))
+    throw notFound(`no host named ${r.host}`, 'see the registered hosts with: fleetnet hosts');
+  if (r.network && !tx.getNetwork(r.network))
+    throw notFound(`no network named ${r.network}`, 'see them with: fleetnet nets');
 }

@@ -11,6 +11,7 @@ import { HELPER_LABEL } from '../../agent/dhcp/helper-container.js';
 import { isSameProcess, ownerOf, processStartTime, waitGone } from '../../agent/dhcp/process.js';
 import { DhcpSupervisor } from '../../agent/dhcp/supervisor.js';
 import type { DhcpClient, Lease } from '../../agent/dhcp/types.js';
+import type { FleetnetError } from '../../common/errors.js';
 import { macFromString } from '../../common/mac.js';
 import {
   addrsOf,
@@ -322,7 +323,14 @@ test(
       oneshot: false,
       owner: await ownerOf({ pid: tg.pid, nsKey: '', runtime: 'docker', id: tg.id }),
     };
-    await assert.rejects(sup.start(spec), /got no DHCP lease on eth1 within 4 s/);
+    // the hint carries what the client said (its folder goes with the failed start), not a path to it
+    await assert.rejects(
+      sup.start(spec),
+      (e: FleetnetError) =>
+        /got no DHCP lease on eth1 within 4 s/.test(e.message) &&
+        /the client's last words:\n {4}\S/.test(e.hint ?? '') &&
+        !/client\.log/.test(e.hint ?? ''),
+    );
     await assert.rejects(sup.start({ ...spec, options: '-q' }), /-q is refused/);
     await assert.rejects(
       sup.start({ ...spec, client: 'dhcp', owner: { nsKey: 'x' } }),

@@ -40,6 +40,22 @@ test('CLI through a controller: exit codes and messages', async (t) => {
   const failed = await cli('attach', '--host', 'h2', '--net', 'blue', 'ghost');
   assert.equal(failed.code, 1);
   assert.match(failed.err, /attach failed on h2: no container named ghost/);
+  assert.match(
+    failed.err,
+    /hint: it stays recorded, holding its address, .* to drop it: fleetnet detach --host h2 ghost/,
+  );
+  // check names it as failed (with what it holds and how to drop it), not as a leak
+  const found = JSON.parse((await cli('check', '--host', 'h2', '-o', 'json')).out) as {
+    findings: { kind: string; subject: string; detail: string }[];
+  };
+  assert.deepEqual(
+    found.findings.map((f) => [f.kind, f.subject]),
+    [['failed', 'ghost/eth1']],
+  );
+  assert.match(
+    found.findings[0]!.detail,
+    /no container named ghost; holds 10\.1\.1\.\d+\/24 \S+; drop it: fleetnet detach/,
+  );
 
   fleet.agents.get('10.99.0.11:7441')!.down = true;
   const pending = await cli('attach', '--host', 'h1', '--timeout', '0.3', '--net', 'blue', 'web3');

@@ -232,6 +232,11 @@ test('hosts and networks: removal refused while attachments exist; the store sur
     store.transact((tx) => addHost(tx, { name: 'bad name', agentAddr: '10.0.0.1' }, 1)),
     (e: FleetnetError) => e.kind === 'invalid',
   );
+  // the same name again with other settings: the refusal names what differs, not what matches
+  await assert.rejects(
+    store.transact((tx) => createNetwork(tx, { name: 'blue', subnets: ['10.1.1.0/24', 'fd00:1::/64'] }, 1)),
+    (e: FleetnetError) => e.kind === 'conflict' && /other settings: gateways 10\.1\.1\.1 \(asked: -\)$/.test(e.message),
+  );
   store.close();
   const again = await reopen();
   const b = await again.read((tx) => tx.getAttachment(a.id));

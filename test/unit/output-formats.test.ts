@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { lsEntryOf } from '../../common/inventory.js';
 import { LsOutput } from '../../common/ls-schema.js';
+import { table } from '../../cli/output/table.js';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 
 /** Times that move between two calls (last seen, checked at) left out of a comparison. */
@@ -110,6 +111,33 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
     assert.match(r.err, re);
   }
 
+  // Every --format example a read command's help gives runs on that command's items.
+  const examples = async (...cmd: string[]) =>
+    [...(await cli(...cmd, '--help')).out.matchAll(/--format '([^']+)'/g)].map((m) => m[1]!);
+  const helped = [['ls'], ['hosts'], ['host', 'ls'], ['nets'], ['net', 'ls'], ['mesh', 'status'], ['version']];
+  for (const cmd of helped) {
+    const tpls = await examples(...cmd);
+    assert.ok(tpls.length >= 2, `${cmd.join(' ')} --help gives examples`);
+    for (const tpl of tpls) {
+      const r = await cli(...cmd, '--format', tpl);
+      // (mesh status exits 1 while a tunnel is not up, as the fake agents' are: the template itself ran)
+      assert.equal(r.code, cmd[0] === 'mesh' ? 1 : 0, `${cmd.join(' ')} --format '${tpl}': ${r.err}`);
+      assert.equal(r.err, '');
+      assert.ok(r.out.trim().split('\n').length >= 2, `${cmd.join(' ')} --format '${tpl}': ${r.out}`);
+    }
+  }
+
+  // A host or network nobody registered is a typo, not an empty list (exit 2, naming it).
+  for (const [args, re] of [
+    [['ls', '--host', 'nohost'], /no host named nohost/],
+    [['ls', '--net', 'nonet', '-o', 'json'], /no network named nonet/],
+    [['check', '--host', 'hz'], /no host named hz/],
+  ] as [string[], RegExp][]) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+
   // check: the same outputs over its findings; -o json/yaml carry the summary too. Both agents stop
   // answering, so each host is one stable 'failed' finding (exit 1: found, not fixed).
   for (const a of fleet.agents.values()) a.down = true;
@@ -129,7 +157,20 @@ test('read commands: table, wide, json, yaml, --format and -q show the same item
   assert.deepEqual(cq.out.trimEnd().split('\n').sort(), ['failed h1 h1', 'failed h2 h2']);
   assert.match(ctbl.out, /^KIND +HOST +WHAT +DETAIL +FIX\n/);
   assert.match(ctbl.out, /0 leaks, 0 orphans, 0 duplicates, 0 drift, 2 failed\n$/);
+  for (const tpl of await examples('check')) {
+    const r = await cli('check', '--format', tpl);
+    assert.equal(r.code, 1, `check --format '${tpl}': ${r.err}`); // found, not fixed; the template itself ran
+    assert.equal(r.out.trim().split('\n').length, 2, r.out);
+  }
   const cbad = await cli('check', '-o', 'xml');
   assert.equal(cbad.code, 2);
   assert.match(cbad.err, /argument 'xml' is invalid/);
+});
+
+test('a table cell with line breaks (an error and its hint) stays on its row', () => {
+  const out = table(['HOST', 'ERROR', 'STATE'], [['h1', "no container named 'x'\n  hint: start it", 'failed']]);
+  const lines = out.split('\n');
+  assert.equal(lines.length, 2, out);
+  assert.match(lines[1]!, /^h1 +no container named 'x' hint: start it +failed$/);
+  assert.equal(lines[0]!.indexOf('STATE'), lines[1]!.indexOf('failed'), 'the columns stay aligned');
 });

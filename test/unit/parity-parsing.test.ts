@@ -50,6 +50,9 @@ test('route/rule/tc: global options that reach outside, and tc bpf/exec, are ref
     ['route', ['show', '--netns', 'x']],
     ['tc', ['filter', 'add', 'dev', 'eth1', 'bpf', 'obj', 'x.o']],
     ['tc', ['action', 'add', 'EXEC', 'x']],
+    ['tc', ['-cf', '/etc/shadow', 'class', 'show', 'dev', 'eth1']], // reads a host file
+    ['tc', ['-conf', 'f', 'class', 'show']],
+    ['tc', ['-c', 'f', 'class', 'show']],
   ] as const) {
     assert.throws(
       () => netCommandArgv(tool, args as unknown as string[]),
@@ -57,6 +60,7 @@ test('route/rule/tc: global options that reach outside, and tc bpf/exec, are ref
       `${tool} ${args.join(' ')}`,
     );
   }
+  assert.deepEqual(netCommandArgv('route', ['-c', 'show']).argv, ['route', '-c', 'show'], "ip's -c is its colour");
   assert.throws(() => netCommandArgv('link', ['show']), isInvalid(/unknown tool/));
   assert.throws(() => netCommandArgv('route', []), isInvalid(/needs arguments/));
   assert.throws(() => netCommandArgv('route', ['a\nb']), isInvalid(/newline/));

@@ -54,5 +54,12 @@ test(
     w.end('failed');
     assert.equal(tty.out[0], '\r\x1b[2K| adding h3… 0s');
     assert.equal(tty.out.at(-1), '\r\x1b[2Kadding h3: failed (0.3s)\n');
+    // refused at once (exit 2): no last line; the spinner is erased
+    const refused = stream(true);
+    waitView('adding hz', refused.s, () => t).drop();
+    assert.equal(refused.out.at(-1), '\r\x1b[2K');
+    const plainRefused = stream(false);
+    waitView('adding hz', plainRefused.s, () => t).drop();
+    assert.deepEqual(plainRefused.out, ['adding hz…\n']);
   },
 );

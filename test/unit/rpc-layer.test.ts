@@ -110,6 +110,13 @@ describe('common/rpc', () => {
     const e = fromServiceError({ code: GrpcStatus.UNAVAILABLE, details: 'connect ECONNREFUSED' }, 'the agent at x');
     assert.equal(e.kind, 'unavailable');
     assert.match(e.message, /the agent at x does not answer/);
+    // grpc-js's connection failure, without its scaffolding (and an empty resolution note)
+    const details =
+      'No connection established. Last error: Error: connect ECONNREFUSED 10.99.0.50:7441. Resolution note: ';
+    assert.equal(
+      fromServiceError({ code: GrpcStatus.UNAVAILABLE, details }, 'the agent at 10.99.0.50:7441').message,
+      'the agent at 10.99.0.50:7441 does not answer (connect ECONNREFUSED 10.99.0.50:7441)',
+    );
     assert.equal(
       fromServiceError({ code: GrpcStatus.UNAUTHENTICATED, details: 'no client certificate' }).kind,
       'permission',
