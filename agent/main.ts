@@ -13,6 +13,7 @@ import { GrpcFleetLink } from '../cni/fleet-link-grpc.js';
 import { CniHandler } from '../cni/handler.js';
 import { cniSocketOf } from '../cni/transport.js';
 import { Reservations } from '../cni/reservations.js';
+import { GoneReservations } from './lifecycle/cni-gone.js';
 import { Attacher } from './attach/attacher.js';
 import { RecordStore } from './attach/records.js';
 import type { AgentConfig } from './config.js';
@@ -130,6 +131,7 @@ async function startServing(
     () => mesher.interfacesVersion(),
   );
   // Containers' lives: events re-apply, stop and release at once; a periodic full pass repairs the rest.
+  const reservations = new Reservations(cfg.stateDir);
   const lifecycle = new Lifecycle({
     attacher,
     records,
@@ -148,6 +150,7 @@ async function startServing(
     onExit: (id) => void dhcp.containerGone(id),
     ...(metrics ? { onPass: (rep: PassReport) => passMetrics(metrics.m, rep) } : {}),
     lxcEvents: (h) => watchLxcEvents({ runner, log: log.child({ part: 'lxc-events' }) }, h),
+    cniGone: new GoneReservations(reservations, log.child({ part: 'cni' })),
   });
   const mesher = new Mesher({
     runner,
@@ -161,7 +164,6 @@ async function startServing(
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
   });
-  const reservations = new Reservations(cfg.stateDir);
   const cniFleet = cniFleetLink(cfg, reservations, log.child({ part: 'cni' }));
   const cni = new CniHandler({
     attacher,

@@ -278,8 +278,15 @@ export class CniHandler {
   }
 
   private async gc(conf: NetConf): Promise<void> {
+    // A GC without its list is a malformed call, never "nothing is valid" (which would tear every attachment down).
+    if (!conf.validAttachments)
+      throw new CniError(
+        CniCode.invalidConfig,
+        'GC needs cni.dev/valid-attachments',
+        'the runtime passes the attachments still in use (an empty list means none); nothing was released',
+      );
     const net = conf.pool.network;
-    const valid = new Set((conf.validAttachments ?? []).map((v) => cniAttachmentId(net, v.containerID, v.ifname)));
+    const valid = new Set(conf.validAttachments.map((v) => cniAttachmentId(net, v.containerID, v.ifname)));
     const stale = this.d.reservations.all(net).filter((r) => r.plugin === conf.plugin && !valid.has(r.id));
     for (const r of stale) {
       this.d.log.info(

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { invalid } from '../common/errors.js';
 import { parseIfName } from '../common/ifname.js';
 import { parseNetwork } from '../common/ip.js';
-import { CNI_VERSION } from './spec.js';
+import { isSupportedVersion, SUPPORTED_VERSIONS } from './spec.js';
 
 export const PLUGIN_NAMES = ['fleetnet', 'fleetnet-ipam'] as const;
 
@@ -31,6 +31,8 @@ export interface InstallOptions {
   subnet?: string;
   /** Write `<network>.conflist` (live) instead of `<network>.conflist.example`. */
   enable: boolean;
+  /** The conflist's cniVersion (default CONFLIST_VERSION). */
+  cniVersion?: string;
 }
 
 export interface InstallResult {
@@ -51,11 +53,19 @@ export function launcher(node: string, bundle: string): string {
   ].join('\n');
 }
 
-export function exampleConflist(o: Pick<InstallOptions, 'network' | 'kind' | 'bridge' | 'subnet'>): object {
+/**
+ * The cniVersion `cni install` writes unless told: 1.0.0, the newest that podman 4.3 (Debian 12) and containerd 1.6
+ * read; a runtime that sends GC and STATUS wants 1.1.0 (--cni-version).
+ */
+export const CONFLIST_VERSION = '1.0.0';
+
+export function exampleConflist(
+  o: Pick<InstallOptions, 'network' | 'kind' | 'bridge' | 'subnet' | 'cniVersion'>,
+): object {
   const link =
     o.kind === 'macvlan' ? { master: o.bridge ?? 'eth0' } : { bridge: o.bridge ?? `br-${o.network}`.slice(0, 15) };
   return {
-    cniVersion: CNI_VERSION,
+    cniVersion: o.cniVersion ?? CONFLIST_VERSION,
     name: o.network,
     plugins: [
       { type: 'fleetnet', network: o.network, kind: o.kind, ...link, ...(o.subnet ? { subnet: o.subnet } : {}) },
@@ -78,6 +88,11 @@ export function installCni(o: InstallOptions): InstallResult {
     );
   if (o.bridge) parseIfName(o.bridge, o.kind === 'macvlan' ? '--master' : '--bridge');
   if (o.subnet) parseNetwork(o.subnet);
+  if (o.cniVersion !== undefined && !isSupportedVersion(o.cniVersion))
+    throw invalid(
+      `--cni-version ${o.cniVersion} is not a version the plugin speaks`,
+      `use ${SUPPORTED_VERSIONS.join(', ')}`,
+    );
   const implementation = !o.nodePlugin && existsSync(o.native) ? 'native' : 'node';
   if (implementation === 'node' && !existsSync(o.bundle))
     throw invalid(`the plugin bundle ${o.bundle} is missing`, 'build fleetnet first: npm run build');

@@ -3,7 +3,7 @@
 // Local allocation (no controller) picks the next free address of the network's range here; with
 // a controller, the controller allocates and this file only remembers who holds what, so that
 // DEL, CHECK and GC find it again.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeAddr, tryParseAddr } from '../common/ip.js';
 import { KeyedQueue } from '../common/keyed-queue.js';
@@ -75,6 +75,18 @@ export class Reservations {
 
   all(network: string): Reservation[] {
     return Object.values(this.load(network).reservations);
+  }
+
+  /** Local reservations (not the controller's) whose namespace path no longer exists, in every network. */
+  gone(): { network: string; r: Reservation }[] {
+    const nets = readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length));
+    return nets.flatMap((network) =>
+      this.all(network)
+        .filter((r) => !r.controller && r.netns !== '' && !existsSync(r.netns))
+        .map((r) => ({ network, r })),
+    );
   }
 
   put(network: string, r: Reservation): void {

@@ -30,8 +30,6 @@ UNINSTALL=
 PURGE=
 NATIVE=yes
 OFFLINE=
-# Packages whose install scripts build native code (npm 11 asks before running them globally).
-ALLOW_SCRIPTS=better-sqlite3,koffi,netlink,protobufjs,ssh2,cpu-features
 ETC=${FLEETNET_ETC:-/etc/fleetnet}
 RUN=${FLEETNET_RUN:-/run/fleetnet}
 LOGDIR=${FLEETNET_LOG_DIR:-/var/log/fleetnet}
@@ -126,10 +124,19 @@ rm -rf "$NEW"
 install -d "$NEW" "$PREFIX/bin"
 tar -xzf "$TARBALL" -C "$NEW" --strip-components=1 --no-same-owner || { rm -rf "$NEW"; die "cannot unpack $TARBALL"; }
 [ -f "$NEW/npm-shrinkwrap.json" ] || { rm -rf "$NEW"; die "$TARBALL carries no npm-shrinkwrap.json: make it with npm pack (its prepack writes one)"; }
-if [ -n "$NATIVE" ]; then scripts=--allow-scripts=$ALLOW_SCRIPTS; else scripts=--ignore-scripts; fi
+# Native: the dependencies' install scripts build their native code; which may run is the package's own
+# allowScripts list (package.json; npm refuses --allow-scripts in a project install). --no-native: none runs.
+if [ -n "$NATIVE" ]; then scripts=; else scripts=--ignore-scripts; fi
+# Native code builds against the headers of the Node.js that will run it, when they are beside it (Node's own
+# builds carry include/node): a machine-wide nodedir naming another version's headers makes modules that fail to load.
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+if [ -n "$NATIVE" ] && [ -f "$node_prefix/include/node/node_version.h" ]; then
+	npm_config_nodedir=$node_prefix
+	export npm_config_nodedir
+fi
 if [ -n "$OFFLINE" ]; then cache=--offline; else cache=--prefer-offline; fi
 # the locked tree, production dependencies only; the installed package is replaced only when it is whole
-(cd "$NEW" && npm ci --omit=dev --no-fund --no-audit --loglevel=error "$cache" "$scripts" >/dev/null) || {
+(cd "$NEW" && npm ci --omit=dev --no-fund --no-audit --loglevel=error "$cache" ${scripts:+"$scripts"} >/dev/null) || {
 	rm -rf "$NEW"
 	die "npm could not install fleetnet's dependencies${OFFLINE:+ from its cache (--offline: fill it with npm ci first, or leave --offline out)}"
 }

@@ -17,6 +17,7 @@ import { LabelAttachments, type LabelState } from './label-attach.js';
 import { hasFleetnetLabels } from './labels.js';
 import type { LxcEvent, LxcHandlers, LxcWatch } from './lxc-events.js';
 import { identityTarget, loadOrder } from './saved-order.js';
+import type { GoneReservations } from './cni-gone.js';
 
 export interface LifecycleDeps {
   attacher: Attacher;
@@ -41,6 +42,8 @@ export interface LifecycleDeps {
    * lxc-monitord of an LXC path serves only its own network namespace, and a host without LXC needs none.
    */
   lxcEvents?: (h: LxcHandlers) => LxcWatch;
+  /** Local CNI reservations whose namespace is gone with no DEL: freed after the orphans' grace. */
+  cniGone?: GoneReservations;
 }
 
 interface DockerView {
@@ -348,6 +351,7 @@ export class Lifecycle {
     );
     rep.orphansRemoved = removed.map((o) => o.name);
     rep.orphansFound = found.map((o) => o.name);
+    rep.orphansRemoved.push(...((await this.d.cniGone?.sweep(now, grace)) ?? []).map((k) => `cni:${k}`));
     if (rep.reapplied.length + rep.released.length + rep.failed.length + rep.orphansRemoved.length)
       this.d.log.info(rep, 'lifecycle pass');
     this.d.onPass?.(rep);

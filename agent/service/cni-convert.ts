@@ -13,7 +13,7 @@ export async function answerCni(h: CniHandler, call: CniCall, log: Logger): Prom
   } catch (err) {
     const e = toCniError(err);
     log.info(
-      { command: call.command, containerId: call.containerId, ifname: call.ifname, code: e.code, msg: e.message },
+      { command: call.command, containerId: call.containerId, ifname: call.ifname, code: e.code, err: e.message },
       'cni call refused',
     );
     return { result: '', code: e.code, msg: e.message, details: e.details };

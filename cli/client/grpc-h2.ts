@@ -346,7 +346,8 @@ export class GrpcH2Client {
         this.drop();
         const harmless = !err.sent || (resend && (unary || got === 0));
         const last = s.i + 1 >= this.addrs.length;
-        if (err.sent && !m.idempotent && (!harmless || last)) throw this.lost(err);
+        // (a peer that never spoke HTTP/2 — TLS it wanted, a certificate it refused — got nothing to carry out)
+        if (err.sent && this.spoke && !m.idempotent && (!harmless || last)) throw this.lost(err);
         if (!harmless || last) throw this.unavailable(err.cause ?? err, this.reached && !this.spoke);
         from = s.i + 1;
       }

@@ -28,6 +28,11 @@ export function register(program: Command): void {
     .option('--bridge <name>', 'bridge (bridge, ovs) or parent interface (macvlan); default br-<network>')
     .option('--subnet <cidr>', 'local address pool (only when the agent has no controller)')
     .option('--enable', 'write <network>.conflist (used by runtimes) instead of <network>.conflist.example')
+    .option(
+      '--cni-version <v>',
+      "the conflist's cniVersion: 1.0.0 (podman 4.3, containerd 1.6) or 1.1.0 (GC, STATUS)",
+      '1.0.0',
+    )
     .option('--node-plugin', 'install the Node.js plugin even when the native one was built')
     .option('--json', 'print what was written as JSON')
     .action(async (opts: Record<string, string | boolean | undefined>) => {
@@ -50,6 +55,7 @@ export function register(program: Command): void {
         network: String(opts.network),
         kind,
         enable: Boolean(opts.enable),
+        cniVersion: String(opts.cniVersion),
         ...(opts.bridge ? { bridge: String(opts.bridge) } : {}),
         ...(opts.subnet ? { subnet: String(opts.subnet) } : {}),
       });

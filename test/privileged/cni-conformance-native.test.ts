@@ -119,6 +119,10 @@ describe('fleetnet CNI plugin (conformance)', () => {
   it('GC with a partial valid list frees the rest', async () => {
     const paths = await Promise.all([0, 1, 2].map((i) => ns(`g${i}`)));
     for (const [i, p] of paths.entries()) assert.equal((await add(p, `gc-${i}`)).code, 0);
+    // without its list a GC is refused (code 7) and releases nothing: not "nothing is valid"
+    const bare = await cni.call('fleetnet', { command: 'GC' }, conf({}));
+    assert.equal((bare.out as { code: number }).code, 7, bare.stdout);
+    assert.equal(reservations().length, 3);
     const r = await cni.call(
       'fleetnet',
       { command: 'GC' },

@@ -4,7 +4,7 @@
 // containers ping each other across the mesh, a restarted container gets a working interface
 // again, and `podman rm` releases the addresses (gone from `fleetnet ls`, free for the next one).
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { CniDriver } from '../helpers/cni.js';
@@ -36,6 +36,11 @@ async function run(h: PodmanHost, name: string): Promise<string> {
   return addr;
 }
 
+/** What `fleetnet cni install` writes, as far as this test reads it. */
+interface Conflist {
+  cniVersion: string;
+}
+
 before(async () => {
   fleet = await startCniFleet('pm', `${SUBNET}.0/24`);
   for (const h of fleet.hosts) {
@@ -47,10 +52,11 @@ before(async () => {
       pluginDirs: [cni.binDir, '/usr/lib/cni'],
       agentSocket: h.socket,
     });
-    // podman 4.3's CNI library reads configurations up to 1.0.0; agentSocket: this lab host's agent
+    // podman 4.3's CNI library reads configurations up to 1.0.0: the conflist gets the version `cni install` wrote
+    // (it wrote 1.1.0, which podman refused); agentSocket: this lab host's agent
     // (podman's cleanup process, which tears the network down when a container exits, has no FLEETNET_AGENT_SOCKET)
     p.writeNetwork(netName(), {
-      cniVersion: '1.0.0',
+      cniVersion: (JSON.parse(readFileSync(join(dir, 'conf', 'blue.conflist.example'), 'utf8')) as Conflist).cniVersion,
       name: netName(),
       plugins: [{ type: 'fleetnet', network: 'blue', agentSocket: h.socket }],
     });

@@ -166,6 +166,14 @@ test('hostPort splits HOST:PORT and [V6]:PORT', async () => {
   assert.deepEqual(hostPort('ctl.example', true), { host: 'ctl.example', port: 443 });
 });
 
+test("--socket: a relative path is the working folder's (it reached no agent), HOST:PORT stays", async () => {
+  const { agentAddress } = await import('../../cli/client/agent.js');
+  assert.equal(agentAddress('agent/agent.sock'), `unix://${join(process.cwd(), 'agent', 'agent.sock')}`);
+  assert.equal(agentAddress('./a.sock'), `unix://${join(process.cwd(), 'a.sock')}`);
+  assert.equal(agentAddress('/run/fleetnet/agent.sock'), 'unix:///run/fleetnet/agent.sock');
+  assert.equal(agentAddress('10.99.0.11:7441'), '10.99.0.11:7441');
+});
+
 test(
   'the CLI without a credential, against a controller that wants mutual TLS: ' +
     'says the credential is missing and how to get one',
@@ -207,13 +215,19 @@ test(
         else process.env[k] = v;
       }
     });
-    await assert.rejects(conn.call(conn.client.listHosts, {}, 5000), (e: unknown) => {
-      assert.ok(e instanceof FleetnetError);
-      assert.equal(e.kind, 'permission');
-      assert.match(e.message, /requires a client certificate \(mutual TLS\), and this CLI has none/);
-      assert.match(e.hint ?? '', /copy ca\.crt, cli\/admin\.crt and cli\/admin\.key/);
-      return true;
-    });
+    // a read, and a change (not one the controller lost mid-call: nothing reached it)
+    for (const call of [
+      () => conn.call(conn.client.listHosts, {}, 5000),
+      () => conn.call(conn.client.createNetwork, { name: 'x', subnets: ['10.1.1.0/24'] } as never, 5000),
+    ]) {
+      await assert.rejects(call(), (e: unknown) => {
+        assert.ok(e instanceof FleetnetError);
+        assert.equal(e.kind, 'permission', e.message);
+        assert.match(e.message, /requires a client certificate \(mutual TLS\), and this CLI has none/);
+        assert.match(e.hint ?? '', /copy ca\.crt, cli\/admin\.crt and cli\/admin\.key/);
+        return true;
+      });
+    }
   },
 );
 
