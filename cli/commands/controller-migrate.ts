@@ -1,6 +1,6 @@
 // fleetnet controller migrate: copy a fleet between the SQLite file and etcd, and verify the copy.
 import type { Command } from 'commander';
-import { invalid } from '../../common/errors.js';
+import { FleetnetError, invalid } from '../../common/errors.js';
 
 const EXAMPLES = `
 Examples:
@@ -77,8 +77,24 @@ export function register(program: Command): void {
         throw invalid(`--to ${o.to} exists`, 'give a new file: a migration never merges into an existing fleet');
       const withTrust = trust.isTrustFolder(o.trustDir);
       const log = makeLogger('warn', 'migrate');
-      const etcdStore = await EtcdStore.open({ ...etcd!, log });
-      const file = new SqliteStore({ path: (o.from ?? o.to)! });
+      // The source first: a --from file that is no state file is refused before etcd is touched (its open writes
+      // the prefix's schema key); a --to file is made only once etcd answered. Either failing closes the other,
+      // so nothing keeps the process alive.
+      const source = o.from ? openSource(SqliteStore, o.from) : undefined;
+      let etcdStore: Awaited<ReturnType<typeof EtcdStore.open>>;
+      let file: InstanceType<typeof SqliteStore>;
+      try {
+        etcdStore = await EtcdStore.open({ ...etcd!, log });
+      } catch (err) {
+        source?.close();
+        throw err;
+      }
+      try {
+        file = source ?? new SqliteStore({ path: o.to! });
+      } catch (err) {
+        etcdStore.close();
+        throw err;
+      }
       let copied = false;
       let written = false;
       const writing = () => {
@@ -131,4 +147,16 @@ export function register(program: Command): void {
         if (!copied && o.to) for (const f of [o.to, `${o.to}-wal`, `${o.to}-shm`]) rmSync(f, { force: true });
       }
     });
+}
+
+/** The --from file as a state store; a file that is not one is bad input (exit 2), before anything is contacted. */
+function openSource<S>(Store: new (o: { path: string }) => S, path: string): S {
+  try {
+    return new Store({ path });
+  } catch (err) {
+    throw new FleetnetError('invalid', `--from ${path} is not a fleetnet state file`, {
+      cause: err,
+      hint: "give the controller's SQLite state file (--db of controller run); nothing was written",
+    });
+  }
 }

@@ -2,7 +2,7 @@
 // address and MAC holder); a non-empty destination, a store of a newer fleetnet and bad flags are
 // exit 2 with nothing written.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,7 +35,8 @@ before(async () => {
 });
 after(async () => etcd?.stop());
 
-const cli = (...args: string[]) => sh.run('node', [FLEETNET, 'controller', 'migrate', ...args], { allowFail: true });
+const cli = (...args: string[]) =>
+  sh.run('node', [FLEETNET, 'controller', 'migrate', ...args], { allowFail: true, timeoutMs: 60_000 });
 const keysUnder = async (prefix: string) => {
   const c = new Etcd3({ hosts: etcd.urls });
   try {
@@ -116,6 +117,14 @@ test('SQLite → etcd → SQLite: the same fleet, verified; refusals write nothi
   assert.equal(r5.code, 2, r5.stderr);
   assert.match(r5.stderr, /written by a newer fleetnet \(schema 99/);
   assert.equal(await keysUnder(`${P}-new/`), 1);
+
+  // A --from file that is no state file: exit 2, at once, and etcd untouched (it wrote its schema key and hung).
+  const junk = join(dir, 'junk.db');
+  writeFileSync(junk, 'x\n');
+  const r6 = await cli('--from', junk, '--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-junk/`);
+  assert.equal(r6.code, 2, r6.stderr);
+  assert.match(r6.stderr, /is not a fleetnet state file/);
+  assert.equal(await keysUnder(`${P}-junk/`), 0);
 
   // Bad flags: exit 2 before anything is contacted.
   for (const bad of [
