@@ -22,7 +22,7 @@ export interface CliConfig {
   controller?: string;
 }
 
-const HELP = 'see "Configuration files" in the README';
+const HELP = '"Configuration files" in the README';
 const TOP = ['current-context', 'contexts', 'controller'] as const;
 const CONTEXT = ['controllers', 'description'] as const;
 

@@ -74,6 +74,7 @@ test('the settings file: every mistake as FILE:LINE with the key and a fix (exit
         assert.equal(e.kind, 'invalid', JSON.stringify(text));
         assert.match(e.message, new RegExp(`^${F.replaceAll('.', '\\.')}${re.source}`), JSON.stringify(text));
         assert.ok(e.hint, `a fix is given for ${JSON.stringify(text)}`);
+        assert.doesNotMatch(e.hint, /\bsee see\b/, 'the pointer to the README reads once');
         return true;
       },
       JSON.stringify(text),
