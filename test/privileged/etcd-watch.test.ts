@@ -96,3 +96,34 @@ test(
     assert.ok(await seen(s, 'd/hosts/after-big'), 'the watch goes on after the big message');
   },
 );
+
+test('an etcd that stops answering with its connection open (frozen): the watch is known down, reads refused', async () => {
+  // A partition that drops packets leaves TCP looking open, as a frozen member does: only keepalive pings notice.
+  const e = await startTestEtcd(1);
+  clusters.push(e);
+  const s = await EtcdStore.open({ urls: e.urls, prefix, log: silentLogger() });
+  open.push(s);
+  assert.ok(await s.read(() => true));
+  const pid = e.procs[0]!.pid!;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    let refused: unknown;
+    for (const deadline = Date.now() + 60_000; !refused && Date.now() < deadline;) {
+      await s
+        .read(() => true)
+        .then(
+          () => new Promise((r) => setTimeout(r, 500)),
+          (err: unknown) => (refused = err),
+        );
+    }
+    assert.match(String((refused as Error | undefined)?.message), /store unavailable/, 'reads refused, not stale');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  let back = false;
+  for (const deadline = Date.now() + 60_000; !back && Date.now() < deadline;) {
+    back = await s.read(() => true).catch(() => false);
+    if (!back) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(back, 'reads are served again once etcd answers');
+});

@@ -71,6 +71,9 @@ function pem(path: string | undefined, flag: string, kind: RegExp): Buffer | und
   return b;
 }
 
+/** How often the client pings etcd on a connection with calls or watches in flight. */
+export const KEEPALIVE_MS = 10_000;
+
 /** The client, or exit-2 errors for bad flags (nothing contacted yet). */
 export function etcdClient(o: EtcdOptions): Etcd3 {
   const https = o.urls.some((u) => u.startsWith('https:'));
@@ -91,7 +94,15 @@ export function etcdClient(o: EtcdOptions): Etcd3 {
     // A watch that catches up gets up to 1,000 revisions in one message (100k records rewritten:
     // ~100 MB), far over gRPC's default 4 MiB: refused, the watch would restart on the same batch
     // forever. etcd sends up to 2 GiB, and its own Go client receives as much (MaxCallRecvMsgSize).
-    grpcOptions: { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES },
+    // Keepalive pings: an etcd that stops answering while its TCP connection looks open (a partition that drops
+    // packets, a frozen member) fails the connection within ~15 s, so the watch is known down and reads are
+    // refused, not served from a copy that no longer follows etcd. 10 s: etcd refuses pings more often than its
+    // --grpc-keepalive-min-time (5 s by default).
+    grpcOptions: {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': KEEPALIVE_MS,
+      'grpc.keepalive_timeout_ms': 5000,
+    },
     ...(https
       ? {
           credentials: {
