@@ -3,6 +3,7 @@
 // Attacher, in-process; addresses come from the fleet controller when the agent has one
 // (./fleet-link.ts), else from a local pool (./reservations.ts). Every failure is a CniError.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { FleetnetError } from '../common/errors.js';
 import { hostIfName, parseIfName } from '../common/ifname.js';
@@ -135,6 +136,10 @@ export class CniHandler {
       return this.result(conf, r, made.record.hostIfname);
     } catch (err) {
       if (fresh) await this.d.reservations.locked(net, () => this.d.reservations.delete(net, id));
+      // With the namespace there, what was not found is something the configuration names (its bridge or
+      // master): the spec's invalid-config code, not "container unknown".
+      if (err instanceof FleetnetError && err.kind === 'not_found' && existsSync(call.netns))
+        throw new CniError(CniCode.invalidConfig, err.message, err.hint ?? '');
       throw toCniError(err);
     }
   }

@@ -113,7 +113,13 @@ describe('fleetnet CNI plugin (conformance)', () => {
     assert.match((r.out as { msg: string }).msg, /already has an interface eth0 .* that fleetnet did not make/);
     assert.deepEqual(reservations(), []);
     assert.deepEqual(await hostLinks(), []);
-    for (const id of ['fail-1', 'fail-2']) assert.equal((await del(p, id)).code, 0);
+    // a macvlan master this host lacks: the configuration's mistake (code 7), not an unknown container (3)
+    const noMaster = conf({ kind: 'macvlan', master: `${P.slice(0, 6)}nomst`, bridge: undefined });
+    const m = await add(p, 'fail-3', noMaster);
+    assert.equal((m.out as { code: number }).code, 7, m.stdout);
+    assert.match((m.out as { msg: string }).msg, /does not exist/);
+    assert.deepEqual(reservations(), []);
+    for (const id of ['fail-1', 'fail-2', 'fail-3']) assert.equal((await del(p, id)).code, 0);
   });
 
   it('GC with a partial valid list frees the rest', async () => {
