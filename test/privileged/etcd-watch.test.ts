@@ -97,7 +97,7 @@ test(
   },
 );
 
-test('an etcd that stops answering with its connection open (frozen): the watch is known down, reads refused', async () => {
+test('an etcd frozen with its connection open: the watch is known down, reads refused', async () => {
   // A partition that drops packets leaves TCP looking open, as a frozen member does: only keepalive pings notice.
   const e = await startTestEtcd(1);
   clusters.push(e);
