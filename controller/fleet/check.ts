@@ -5,7 +5,8 @@
 // settings differ from the store's. --fix: agents fix their own, the dispatcher converges each host,
 // and the findings are read again.
 import type { Logger } from 'pino';
-import { describeError, notFound } from '../../common/errors.js';
+import { describeError } from '../../common/errors.js';
+import { noSuchHost } from './hosts.js';
 import type { Finding, Interface } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import { agentMatches } from '../dispatch/to-agent.js';
@@ -99,8 +100,7 @@ export async function fleetCheck(
   fix: boolean,
 ): Promise<Finding[]> {
   const hosts = await o.store.read((tx) => {
-    if (host && !tx.getHost(host))
-      throw notFound(`no host named ${host}`, 'see the registered hosts with: fleetnet hosts');
+    if (host && !tx.getHost(host)) throw noSuchHost(host);
     return host ? [host] : tx.listHosts().map((h) => h.name);
   });
   const run = async (withFix: boolean) => [

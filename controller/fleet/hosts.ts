@@ -49,8 +49,12 @@ export function addHost(
   return { host, created: true };
 }
 
+/** The refusal for a host name nobody registered. */
+export const noSuchHost = (name: string) =>
+  notFound(`no host named ${name}`, 'see the registered hosts with: fleetnet hosts');
+
 export function removeHost(tx: Tx, name: string, force: boolean): boolean {
-  if (!tx.getHost(name)) throw notFound(`no host named ${name}`, 'see the registered hosts with: fleetnet hosts');
+  if (!tx.getHost(name)) throw noSuchHost(name);
   const atts = tx.listAttachments({ host: name });
   if (atts.length && !force) {
     throw conflict(

@@ -42,8 +42,11 @@ export function createNetwork(tx: Tx, i: NetworkInput, nowMs: number): { network
   return { network: n, created: true };
 }
 
+/** The refusal for a network name nobody created. */
+export const noSuchNetwork = (name: string) => notFound(`no network named ${name}`, 'see them with: fleetnet nets');
+
 export function removeNetwork(tx: Tx, name: string): boolean {
-  if (!tx.getNetwork(name)) throw notFound(`no network named ${name}`, 'see them with: fleetnet nets');
+  if (!tx.getNetwork(name)) throw noSuchNetwork(name);
   const count = tx.countAttachments({ net: name });
   if (count)
     throw conflict(`network ${name} still has ${count} attachment(s)`, `detach them first (fleetnet ls --net ${name})`);

@@ -1,7 +1,7 @@
 // gRPC handlers of the Controller service: proto in, one store decision, dispatcher kicked, proto out.
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FleetnetError, invalid, notFound } from '../../common/errors.js';
+import { FleetnetError, invalid } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { toServiceError, unary, type CallContext } from '../../common/rpc/server.js';
 import { EncodedMessage } from '../../common/rpc/services.js';
@@ -22,8 +22,8 @@ import { targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { fleetCheck } from '../fleet/check.js';
 import { pooledRandom } from '../mac/allocate.js';
-import { addHost, leaveMeshes, removeHost } from '../fleet/hosts.js';
-import { createNetwork, removeNetwork } from '../fleet/networks.js';
+import { addHost, leaveMeshes, noSuchHost, removeHost } from '../fleet/hosts.js';
+import { createNetwork, noSuchNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Store, Tx } from '../store/store.js';
 import type { AttachmentRecord } from '../store/types.js';
@@ -241,8 +241,6 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
 
 /** A list filtered by a host or network nobody registered is a typo, not an empty fleet: exit 2, naming it. */
 function knownFilters(tx: Pick<Tx, 'getHost' | 'getNetwork'>, r: { host: string; network: string }): void {
-  if (r.host && !tx.getHost(r.host))
-    throw notFound(`no host named ${r.host}`, 'see the registered hosts with: fleetnet hosts');
-  if (r.network && !tx.getNetwork(r.network))
-    throw notFound(`no network named ${r.network}`, 'see them with: fleetnet nets');
+  if (r.host && !tx.getHost(r.host)) throw noSuchHost(r.host);
+  if (r.network && !tx.getNetwork(r.network)) throw noSuchNetwork(r.network);
 }

@@ -16,7 +16,7 @@ import { ipExec } from '../../agent/linux/ip.js';
 import { OvsCtl } from '../../agent/ovs/vsctl.js';
 import { attachOrderFromProto } from '../../agent/service/convert.js';
 import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';
-import { CONTAINER, fakeSys, request, tmp, TMP_ETH1 } from './parity-fixtures.js';
+import { CONTAINER, eth1ReadBack, fakeSys, request, tmp, TMP_ETH1 } from './parity-fixtures.js';
 
 const MARK = 'fleetnet:a0123456789';
 const log = pino({ level: 'silent' });
@@ -70,15 +70,7 @@ function leftover(sys: string): void {
 test('an attach that starts while the sweep removes its leftover waits: the delete never hits its pair', async () => {
   const sys = fakeSys();
   leftover(sys);
-  const runner = new GatedRunner(sys, (call) => {
-    const input = call.input ?? '';
-    if (call.cmd !== 'nsenter' || !input.includes('addr show dev eth1')) return undefined;
-    const addr_info = [...input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => {
-      return { family: 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' };
-    });
-    return { stdout: JSON.stringify([{ ifname: 'eth1', mtu: 1500, address: '02:00:00:aa:bb:cc', addr_info }]) };
-    return undefined;
-  });
+  const runner = new GatedRunner(sys, eth1ReadBack);
   const records = new RecordStore(tmp('fnp-sweep-'));
   const attacher = new Attacher({
     runner,

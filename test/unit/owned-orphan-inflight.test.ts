@@ -13,8 +13,8 @@ import { ipExec } from '../../agent/linux/ip.js';
 import { OWNED_ALIAS } from '../../agent/linux/sysfs.js';
 import { OvsCtl } from '../../agent/ovs/vsctl.js';
 import { attachOrderFromProto } from '../../agent/service/convert.js';
-import { FakeRunner, type RecordedCall, type RunOptions, type RunResult } from '../../common/runner.js';
-import { CONTAINER, fakeSys, request, tmp } from './parity-fixtures.js';
+import { FakeRunner, type RunOptions, type RunResult } from '../../common/runner.js';
+import { CONTAINER, eth1ReadBack, fakeSys, request, tmp } from './parity-fixtures.js';
 
 const log = pino({ level: 'silent' });
 
@@ -38,19 +38,10 @@ class VethGate extends FakeRunner {
   }
 }
 
-function readBack(call: RecordedCall): Partial<RunResult> | undefined {
-  const input = call.input ?? '';
-  if (call.cmd !== 'nsenter' || !input.includes('addr show dev eth1')) return undefined;
-  const addr_info = [...input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => {
-    return { family: 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' };
-  });
-  return { stdout: JSON.stringify([{ ifname: 'eth1', mtu: 1500, address: '02:00:00:aa:bb:cc', addr_info }]) };
-}
-
 test('an owned bridge an attach is plugging into is no orphan; with its record lost it is, and goes', async () => {
   const sys = fakeSys();
   writeFileSync(join(sys, 'br9', 'ifalias'), `${OWNED_ALIAS}\n`); // br9: made by fleetnet, no port yet
-  const runner = new VethGate(readBack);
+  const runner = new VethGate(eth1ReadBack);
   const records = new RecordStore(tmp('fnp-owned-'));
   const attacher = new Attacher({
     runner,

@@ -295,3 +295,13 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     ],
   },
 };
+
+/** The container's eth1 as `ip -json addr show` reads it back inside the namespace, with the addresses just added. */
+export function eth1ReadBack(call: RecordedCall): Partial<RunResult> | undefined {
+  const input = call.input ?? '';
+  if (call.cmd !== 'nsenter' || !input.includes('addr show dev eth1')) return undefined;
+  const addr_info = [...input.matchAll(/addr add (\S+)\/(\d+) dev/g)].map((m) => {
+    return { family: 'inet', local: m[1], prefixlen: Number(m[2]), scope: 'global' };
+  });
+  return { stdout: JSON.stringify([{ ifname: 'eth1', mtu: 1500, address: '02:00:00:aa:bb:cc', addr_info }]) };
+}
