@@ -41,11 +41,12 @@ export function enrollSettings(cfg: {
 
 /**
  * A join token the controller refused (used, expired, made for another host) is bad input to this
- * agent: exit 2, the token's problem named, nothing started.
+ * agent: exit 2, the token's problem named, nothing started; the controller's hint says what to do.
  */
 function tokenProblem(e: FleetnetError): FleetnetError {
   if (e.kind !== 'permission' || !e.message.includes('join token refused')) return e;
-  const hint = 'ask for a new one where the CLI runs: fleetnet host token HOST (then point --join-token-file at it)';
+  const hint =
+    e.hint ?? 'ask for a new one where the CLI runs: fleetnet host token HOST (then point --join-token-file at it)';
   return new FleetnetError('invalid', e.message, { cause: e, hint });
 }
 

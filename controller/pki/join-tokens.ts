@@ -16,6 +16,8 @@ export interface JoinTokenRecord {
 
 export interface JoinTokenStore {
   put(rec: JoinTokenRecord): Promise<void>;
+  /** The record, left in place; undefined if it is not (or no longer) there. */
+  get(hash: string): Promise<JoinTokenRecord | undefined>;
   /** Removes and returns the record in one step; undefined if it is not (or no longer) there. */
   take(hash: string): Promise<JoinTokenRecord | undefined>;
   /** Drops records whose expiry has passed. */
@@ -33,6 +35,10 @@ export class MemoryJoinTokenStore implements JoinTokenStore {
   private readonly recs = new Map<string, JoinTokenRecord>();
   async put(rec: JoinTokenRecord): Promise<void> {
     this.recs.set(rec.hash, { ...rec });
+  }
+  async get(hash: string): Promise<JoinTokenRecord | undefined> {
+    const rec = this.recs.get(hash);
+    return rec && { ...rec };
   }
   async take(hash: string): Promise<JoinTokenRecord | undefined> {
     const rec = this.recs.get(hash);
@@ -59,6 +65,15 @@ export class FileJoinTokenStore implements JoinTokenStore {
     const tmp = join(this.dir, `.${rec.hash}.${process.pid}.tmp`);
     writeFileSync(tmp, JSON.stringify(rec), { mode: 0o600 });
     renameSync(tmp, join(this.dir, `${rec.hash}.json`));
+  }
+  async get(hash: string): Promise<JoinTokenRecord | undefined> {
+    if (!HASH.test(hash)) return undefined;
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${hash}.json`), 'utf8')) as JoinTokenRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
   }
   async take(hash: string): Promise<JoinTokenRecord | undefined> {
     if (!HASH.test(hash)) return undefined;
@@ -111,14 +126,25 @@ export class JoinTokens {
     return { token, expiresAtMs };
   }
 
-  /** Uses a token up. Returns the host id it was made for; refuses unknown, used and expired tokens. */
-  async consume(token: string): Promise<string> {
-    const refuse = (why: string) =>
-      new FleetnetError('permission', `join token refused: ${why}`, {
-        hint: 'ask the controller for a new one (fleetnet host add issues one per bootstrap)',
-      });
+  /**
+   * Uses a token up for the host it was made for. Refuses unknown, used and expired tokens; one made
+   * for another host is refused and left as it was (only an enrolment that succeeds uses it up), so
+   * the agent can be started again with the right --host-name.
+   */
+  async consume(token: string, hostId: string): Promise<string> {
+    const again = `get a new one where the CLI runs: fleetnet host token ${hostId} (the agent's --join-token-file)`;
+    const refuse = (why: string, hint = again) =>
+      new FleetnetError('permission', `join token refused: ${why}`, { hint });
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) throw refuse('not a fleetnet join token');
-    const rec = await this.o.store.take(hashToken(token));
+    const hash = hashToken(token);
+    const seen = await this.o.store.get(hash);
+    if (seen && seen.hostId !== hostId) {
+      throw refuse(
+        `it was made for host ${seen.hostId}, not ${hostId} (it is not used up)`,
+        `start the agent with --host-name ${seen.hostId}, or get a token for ${hostId}: fleetnet host token ${hostId}`,
+      );
+    }
+    const rec = seen && (await this.o.store.take(hash));
     if (!rec) throw refuse('unknown or already used');
     if (rec.expiresAtMs <= this.now()) throw refuse('expired');
     return rec.hostId;

@@ -48,15 +48,23 @@ after(async () => {
   await etcd?.stop();
 });
 
-test('a join token issued through one controller is taken once, through either', async () => {
+test('a join token issued through one controller is taken once, through either, by its own host', async () => {
   const t1 = await ta.tokens.issue('h1');
   issuedTokens.push(t1.token);
-  assert.equal(await tb.tokens.consume(t1.token), 'h1');
-  await assert.rejects(ta.tokens.consume(t1.token), /unknown or already used/);
+  assert.equal(await tb.tokens.consume(t1.token, 'h1'), 'h1');
+  await assert.rejects(ta.tokens.consume(t1.token, 'h1'), /unknown or already used/);
+  // a try for another host is refused through either, naming the token's host, and uses nothing up
+  const t2 = await ta.tokens.issue('h1b');
+  issuedTokens.push(t2.token);
+  await assert.rejects(tb.tokens.consume(t2.token, 'h9'), /made for host h1b, not h9/);
+  assert.equal(await ta.tokens.consume(t2.token, 'h1b'), 'h1b');
   for (let i = 0; i < 5; i++) {
     const t = await tb.tokens.issue(`race${i}`);
     issuedTokens.push(t.token);
-    const r = await Promise.allSettled([ta.tokens.consume(t.token), tb.tokens.consume(t.token)]);
+    const r = await Promise.allSettled([
+      ta.tokens.consume(t.token, `race${i}`),
+      tb.tokens.consume(t.token, `race${i}`),
+    ]);
     assert.equal(r.filter((x) => x.status === 'fulfilled').length, 1, `token ${i}: exactly one enrollment wins`);
   }
 });

@@ -46,7 +46,7 @@ describe('enrollment', () => {
     },
   );
 
-  it('a reused token, an expired one (1 s) and one made for another host are refused', async () => {
+  it('refuses a reused token, an expired one (1 s), one for another host (which stays usable)', async () => {
     const csrPem = await makeCsr(await generateKeyPair(), 'hc');
     const enroll = EnrollmentService.enroll as unknown as Method;
     const { token } = await fleet.trust.tokens.issue('hc');
@@ -73,7 +73,14 @@ describe('enrollment', () => {
       csrPem,
     });
     assert.equal(wrong.code, status.PERMISSION_DENIED);
-    assert.match(wrong.details, /made for host he/);
+    assert.match(wrong.details, /made for host he, not hf \(it is not used up\)/);
+    // the refused try did not use it up: the corrected one enrolls
+    const right = await callCode(ctlAddr, CONTROLLER_NAME, 'none', enroll, {
+      joinToken: other.token,
+      hostId: 'he',
+      csrPem,
+    });
+    assert.equal(right.code, status.OK, right.details);
   });
 });
 

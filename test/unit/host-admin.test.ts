@@ -65,8 +65,8 @@ describe('the Admin service', () => {
     assert.equal(t.caPem, fleet.trust.ca.certPem);
     const lifetime = t.expiresAtUnixMs - t.issuedAtUnixMs; // two clock reads on the controller, one after the other
     assert.ok(lifetime >= 3_600_000 && lifetime < 3_660_000, `the lifetime asked for: ${lifetime} ms`);
-    assert.equal(await fleet.trust.tokens.consume(t.token), 'h7');
-    await assert.rejects(fleet.trust.tokens.consume(t.token), /already used/);
+    assert.equal(await fleet.trust.tokens.consume(t.token, 'h7'), 'h7');
+    await assert.rejects(fleet.trust.tokens.consume(t.token, 'h7'), /already used/);
     await assert.rejects(call(impl, 'hostToken', { hostId: 'H!', ttlMs: 0 }), (e: Kinded) => e.kind === 'invalid');
   });
 

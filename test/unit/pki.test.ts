@@ -118,20 +118,27 @@ for (const kind of ['memory', 'file'] as const) {
       );
       assert.equal(statSync(join(dir, 'tokens', files[0]!)).mode & 0o777, 0o600);
     }
-    assert.equal(await tokens.consume(a.token), 'h1');
-    await assert.rejects(tokens.consume(a.token), /already used/);
+    // made for h1: a try as h4 is refused naming h1, and leaves it usable (the corrected retry works)
+    await assert.rejects(tokens.consume(a.token, 'h4'), (e: FleetnetError) => {
+      assert.equal(e.kind, 'permission');
+      assert.match(e.message, /it was made for host h1, not h4 \(it is not used up\)/);
+      assert.match(e.hint ?? '', /--host-name h1/);
+      return true;
+    });
+    assert.equal(await tokens.consume(a.token, 'h1'), 'h1');
+    await assert.rejects(tokens.consume(a.token, 'h1'), /already used/);
     const b = await tokens.issue('h2', 1000);
     now += 1000;
-    await assert.rejects(tokens.consume(b.token), /expired/);
-    await assert.rejects(tokens.consume(b.token), /already used/); // an expired token is gone too
-    await assert.rejects(tokens.consume('fnj_madeup'), (e: FleetnetError) => e.kind === 'permission');
-    await assert.rejects(tokens.consume('hello'), /not a fleetnet join token/);
+    await assert.rejects(tokens.consume(b.token, 'h2'), /expired/);
+    await assert.rejects(tokens.consume(b.token, 'h2'), /already used/); // an expired token is gone too
+    await assert.rejects(tokens.consume('fnj_madeup', 'h1'), (e: FleetnetError) => e.kind === 'permission');
+    await assert.rejects(tokens.consume('hello', 'h1'), /not a fleetnet join token/);
     await assert.rejects(tokens.issue('H1!'), (e: FleetnetError) => e.kind === 'invalid');
     await assert.rejects(tokens.issue('h1', 0), (e: FleetnetError) => e.kind === 'invalid');
     const c = await tokens.issue('h3', 10);
     now += 11;
     assert.equal(await store.prune(now), 1);
-    await assert.rejects(tokens.consume(c.token), /already used/);
+    await assert.rejects(tokens.consume(c.token, 'h3'), /already used/);
   });
 }
 
@@ -141,7 +148,7 @@ test('a join token raced by 20 consumers at once (file store, two store instance
   const tokens2 = new JoinTokens({ store: new FileJoinTokenStore(dir), ttlMs: 60_000 });
   const { token } = await tokens1.issue('h9');
   const results = await Promise.allSettled(
-    Array.from({ length: 20 }, (_, i) => (i % 2 ? tokens1 : tokens2).consume(token)),
+    Array.from({ length: 20 }, (_, i) => (i % 2 ? tokens1 : tokens2).consume(token, 'h9')),
   );
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.deepEqual(readdirSync(dir), []);

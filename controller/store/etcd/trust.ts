@@ -67,6 +67,12 @@ export class EtcdJoinTokenStore implements JoinTokenStore {
     await this.s.client.put(this.s.key(keys.token(rec.hash))).value(JSON.stringify(rec));
   }
 
+  async get(hash: string): Promise<JoinTokenRecord | undefined> {
+    // from etcd itself, not the mirror: a token issued through another controller a moment ago
+    const v = await this.s.client.get(this.s.key(keys.token(hash))).string();
+    return v === null ? undefined : (JSON.parse(v) as JoinTokenRecord);
+  }
+
   async take(hash: string): Promise<JoinTokenRecord | undefined> {
     const key = this.s.key(keys.token(hash));
     const r = await this.s.client.kv.txn({
