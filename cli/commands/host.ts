@@ -77,26 +77,38 @@ async function joinMeshes(
 
 /**
  * `host add --addr` of an agent that answers but was never enrolled (started by hand without a join
- * token): every order would stay pending. Refused before anything is recorded, with what to run.
+ * token), or answers with a certificate that is revoked (its host was removed): every order would
+ * stay pending. Refused before anything is recorded, with what to run.
  */
-async function refuseUnenrolled(conn: ControllerConn, name: string, addr: string): Promise<void> {
+export async function refuseUnusable(
+  conn: Pick<ControllerConn, 'call' | 'addr'>,
+  name: string,
+  addr: string,
+): Promise<void> {
   const [{ ADMIN }, { ProbeAgentReply_State: State }] = await Promise.all([
     import('../client/admin.js'),
     import('../../proto/gen/fleetnet/v1/admin.js'),
   ]);
   const probe = await conn.call(ADMIN.probeAgent, { hostId: name, agentAddr: addr });
-  if (probe.state !== State.NOT_ENROLLED) return;
+  if (probe.state !== State.NOT_ENROLLED && probe.state !== State.REVOKED) return;
+  const revoked = probe.state === State.REVOKED;
   const run = [
     `fleetnet host token ${name} --listen ${addr} --out ./${name}-join        # here: a single-use join token`,
-    `# on ${name}: copy ./${name}-join/ca.crt and ./${name}-join/join-token to ` +
-      `/etc/fleetnet/agent/, restart its agent as`,
+    `# on ${name}: ` +
+      (revoked ? 'stop its agent, delete its revoked certificate (rm -r /var/lib/fleetnet/agent/tls), ' : '') +
+      `copy ./${name}-join/ca.crt and ./${name}-join/join-token to /etc/fleetnet/agent/, ` +
+      (revoked ? 'start its agent as' : 'restart its agent as'),
     enrollCommands(name, addr, conn.addr).join(' '),
     `fleetnet host add ${name} --addr ${addr}        # here, again`,
+    ...(revoked
+      ? [`# installed by host add --ssh: fleetnet host rm ${name} --purge --ssh USER@ADDR, then host add --ssh again`]
+      : []),
   ];
-  const what =
-    `the agent at ${addr} answers but is not enrolled with this controller (it ` + `was started without a join token)`;
+  const what = revoked
+    ? `the agent at ${addr} ${probe.detail} (its host was removed, or the certificate replaced)`
+    : `the agent at ${addr} answers but is not enrolled with this controller (it was started without a join token)`;
   throw new FleetnetError('conflict', `${what}: nothing was recorded`, {
-    hint: `enroll it, then add it:\n    ${run.join('\n    ')}`,
+    hint: `enroll it${revoked ? ' again, with a new join token' : ''}, then add it:\n    ${run.join('\n    ')}`,
   });
 }
 
@@ -150,7 +162,7 @@ export function register(program: Command): void {
         const { withController } = await import('../client/controller.js');
         await withController(g, 'host add', async (conn) => {
           if (opts.join.length) await checkMeshes(conn, opts.join); // refused before the host is registered
-          await refuseUnenrolled(conn, name, opts.addr);
+          await refuseUnusable(conn, name, opts.addr);
           const h = await conn.call(conn.client.addHost, {
             name,
             agentAddr: opts.addr,

@@ -13,14 +13,23 @@ export async function openTrustIfInitialised(dir: string): Promise<Trust | undef
   return CertificateAuthority.exists(dir) ? openTrust(dir) : undefined;
 }
 
-/** Credentials for the controller's connection to one agent; plain TCP when there is no trust folder. */
+/**
+ * Credentials for the controller's connection to one agent; plain TCP when there is no trust folder.
+ * onRevoked hears the serial of an agent certificate refused as revoked (ProbeAgent names it).
+ */
 export function agentChannel(
   trust: Trust | undefined,
   hostName: string,
+  onRevoked?: (serial: string) => void,
 ): { creds: ChannelCredentials; options: ChannelOptions } {
   if (!trust) return { creds: credentials.createInsecure(), options: {} };
+  const isRevoked = (s: string) => {
+    const revoked = trust.revocations.isRevoked(s);
+    if (revoked) onRevoked?.(s);
+    return revoked;
+  };
   return {
-    creds: clientCredentials(trust.ca.certPem, trust.controllerCredential(), (s) => trust.revocations.isRevoked(s)),
+    creds: clientCredentials(trust.ca.certPem, trust.controllerCredential(), isRevoked),
     options: expectServerName(parseHostId(hostName)),
   };
 }

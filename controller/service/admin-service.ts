@@ -6,7 +6,6 @@ import type { Logger } from 'pino';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
 import { parseHostId } from '../../common/pki/identity.js';
-import { AgentRpcClient, insecureChannel } from '../../common/rpc/agent-client.js';
 import { unary } from '../../common/rpc/server.js';
 import {
   ProbeAgentReply_State as Probe,
@@ -17,7 +16,7 @@ import {
   type RotateHostCertRequest,
   type WaitHostEnrolledRequest,
 } from '../../proto/gen/fleetnet/v1/admin.js';
-import { connectAgentTls, waitForAgent } from '../bootstrap/agent-client.js';
+import { probeAgent, waitForAgent, type AgentProbe } from '../bootstrap/agent-client.js';
 import { rotateHostCert } from '../bootstrap/rotate.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { parseAgentAddr } from '../../common/host-spec.js';
@@ -43,6 +42,13 @@ export interface AdminServiceDeps {
 }
 
 const PROBE_TIMEOUT_MS = 3000;
+const PROBE_STATE: Record<AgentProbe, Probe> = {
+  enrolled: Probe.ENROLLED,
+  revoked: Probe.REVOKED,
+  open: Probe.OPEN,
+  'not-enrolled': Probe.NOT_ENROLLED,
+  unreachable: Probe.UNREACHABLE,
+};
 /** A CLI user's name, as a host id is checked (it becomes the certificate's CN and DNS name). */
 const userName = (s: string) => parseHostId(s);
 
@@ -91,29 +97,8 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       const host = parseHostId(r.hostId);
       const addr = parseAgentAddr(r.agentAddr).addr; // as AddHost will record it
       if (!d.trust) return { state: Probe.NO_CA, detail: 'this controller has no CA' };
-      const tls = connectAgentTls(addr, host, d.trust);
-      let tlsError: string;
-      try {
-        await tls.list(PROBE_TIMEOUT_MS, ctx.signal);
-        return { state: Probe.ENROLLED, detail: `answers over mutual TLS as ${host}` };
-      } catch (err) {
-        tlsError = err instanceof Error ? err.message : String(err);
-      } finally {
-        tls.close();
-      }
-      // An agent that is not enrolled serves plain TCP: Health to anyone, nothing else.
-      const plain = new AgentRpcClient(addr, insecureChannel(), `agent ${host} at ${addr}`);
-      try {
-        await plain.list(PROBE_TIMEOUT_MS, ctx.signal);
-        return { state: Probe.OPEN, detail: 'serves plain TCP without authorization (--insecure-tcp)' };
-      } catch (err) {
-        if (err instanceof FleetnetError && err.kind === 'permission') {
-          return { state: Probe.NOT_ENROLLED, detail: 'answers on plain TCP, Health only: not enrolled' };
-        }
-        return { state: Probe.UNREACHABLE, detail: tlsError };
-      } finally {
-        plain.close();
-      }
+      const { state, detail } = await probeAgent(addr, host, d.trust, PROBE_TIMEOUT_MS, ctx.signal);
+      return { state: PROBE_STATE[state], detail };
     }),
     rotateHostCert: unary(log, 'RotateHostCert', async (r: RotateHostCertRequest) => {
       const trust = needTrust('certificate rotation');

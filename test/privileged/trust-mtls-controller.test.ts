@@ -12,7 +12,7 @@ import { CONTROLLER_NAME } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { type Credential } from '../../common/pki/tls.js';
 import { findCliCredential } from '../../cli/client/controller-tls.js';
-import { callAgent, connectAgentTls } from '../../controller/bootstrap/agent-client.js';
+import { callAgent, connectAgentTls, probeAgent } from '../../controller/bootstrap/agent-client.js';
 import { AgentService, AgentTrustService, EnrollmentService } from '../../common/rpc/services.js';
 import {
   agents,
@@ -118,5 +118,11 @@ describe('controller RPCs', () => {
     const after = connectAgentTls(agents.hb!.tcp, 'hb', fleet.trust);
     assert.match(await list(after), /does not answer|revoked/);
     after.close();
+    // what host add --addr asks first: this agent is told apart from one that does not answer
+    assert.deepEqual(await probeAgent(agents.hb!.tcp, 'hb', fleet.trust, 5000), {
+      state: 'revoked',
+      detail: `answers with certificate ${serial} for hb, which is revoked`,
+    });
+    assert.equal((await probeAgent(agents.ha!.tcp, 'ha', fleet.trust, 5000)).state, 'enrolled');
   });
 });

@@ -17,6 +17,7 @@ import {
   unitText,
   writeAgentConfig,
 } from '../../cli/bootstrap/install.js';
+import { refuseUnusable } from '../../cli/commands/host.js';
 import { FleetnetError } from '../../common/errors.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import * as x509 from '../../common/pki/x509.js';
@@ -151,6 +152,28 @@ describe('host add --agent-config', () => {
     );
     assert.equal(r.calls.at(-1)!.input, 'ovs-datapath: netdev\n');
     assert.equal(REMOTE.agentConfig, '/etc/fleetnet/agent.yaml');
+  });
+});
+
+describe('host add --addr asks the controller what answers there first', () => {
+  const probed = (state: ProbeAgentReply_State, detail: string) => ({
+    addr: '10.0.0.1:7440',
+    call: async <Req, Res>() => ({ state, detail }) as Res,
+  });
+
+  it('an agent with a revoked certificate is refused, naming it, with how to enroll it again', async () => {
+    const detail = 'answers with certificate 1f00 for h3, which is revoked';
+    await assert.rejects(refuseUnusable(probed(ProbeAgentReply_State.REVOKED, detail), 'h3', '10.0.0.13:7441'), (e) => {
+      assert.ok(e instanceof FleetnetError && e.kind === 'conflict');
+      assert.match(e.message, /^the agent at 10\.0\.0\.13:7441 answers with certificate 1f00 for h3, which is revoked/);
+      assert.match(e.message, /nothing was recorded$/);
+      assert.match(e.hint ?? '', /enroll it again, with a new join token/);
+      assert.match(e.hint ?? '', /fleetnet host token h3 --listen 10\.0\.0\.13:7441/);
+      assert.match(e.hint ?? '', /delete its revoked certificate \(rm -r \/var\/lib\/fleetnet\/agent\/tls\)/);
+      return true;
+    });
+    const enrolled = probed(ProbeAgentReply_State.ENROLLED, 'answers over mutual TLS as h3');
+    await refuseUnusable(enrolled, 'h3', '10.0.0.13:7441');
   });
 });
 

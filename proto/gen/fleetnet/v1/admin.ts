@@ -69,6 +69,8 @@ export enum ProbeAgentReply_State {
   UNREACHABLE = 4,
   /** NO_CA - this controller has no CA: agents are not enrolled at all */
   NO_CA = 5,
+  /** REVOKED - answers over mutual TLS with a certificate for host_id that is revoked */
+  REVOKED = 6,
   UNRECOGNIZED = -1,
 }
 
