@@ -2,8 +2,9 @@
 // known_hosts: connect (host key verified), check, upload the agent (and Node.js if needed),
 // configure it with a join token the controller issued, start it, and wait until the controller
 // sees it answer over mTLS with its new certificate. The CLI never holds the CA key: everything
-// that needs it is an Admin call (`FleetAuthority`). Anything installed is removed again, and
-// whatever the agent enrolled with revoked, if a later step fails.
+// that needs it is an Admin call (`FleetAuthority`). If a later step fails, anything installed is
+// removed again, the join token voided, whatever the agent enrolled with revoked and the host's
+// registration taken back.
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
 import { parseHostId } from '../../common/pki/identity.js';
@@ -26,14 +27,20 @@ export interface BootstrapRequest {
   agentConfig?: string;
 }
 
-/** What the controller does for a bootstrap (Admin RPCs, see cli/commands/host-admin.ts). */
+/** What the controller does for a bootstrap (Admin RPCs, see cli/client/admin.ts). */
 export interface FleetAuthority {
   hostToken(hostId: string, ttlMs?: number): Promise<{ token: string; caPem: string; issuedAtUnixMs: number }>;
+  /** Voids a join token not used yet (a bootstrap that did not complete). */
+  dropToken(token: string): Promise<void>;
   waitEnrolled(hostId: string, agentAddr: string, timeoutMs: number): Promise<void>;
   /** Revokes what the host was issued since a time (a bootstrap that did not complete). */
   revokeSince(hostId: string, sinceUnixMs: number, reason: string): Promise<void>;
-  /** Records the host in the controller's store. */
-  register(h: { name: string; agentAddr: string; underlayIp: string }): Promise<void>;
+  /** Records the host in the controller's store; when that record was made (the controller's clock). */
+  register(h: { name: string; agentAddr: string; underlayIp: string }): Promise<{ addedUnixMs: number }>;
+  /** What follows a registration (host add --join: the meshes). */
+  registered?(name: string): Promise<void>;
+  /** Takes back a registration this bootstrap made. */
+  unregister(name: string): Promise<void>;
 }
 
 export interface BootstrapDeps {
@@ -64,14 +71,16 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
   const undo = new UndoStack();
   let ssh: SshSession | undefined;
   try {
-    const { token, caPem, session } = await step(
+    const { token, caPem, issuedAtUnixMs, session } = await step(
       'connect',
       async () => {
         // The token first: a controller that cannot issue one (no CA) stops this before the host is
         // touched. Only its hash is kept, by the controller; unused, it expires.
         const t = await d.authority.hostToken(host, d.tokenTtlMs);
-        // whatever the agent enrolls with is revoked again if the bootstrap does not complete
+        // whatever the agent enrolls with is revoked again if the bootstrap does not complete, and
+        // the token goes first (newest first), so that nothing enrolls with it after that
         undo.push('revoke', () => d.authority.revokeSince(host, t.issuedAtUnixMs, 'bootstrap failed'));
+        undo.push('drop token', () => d.authority.dropToken(t.token));
         ssh = await SshSession.connect(req.ssh);
         return { ...t, session: ssh };
       },
@@ -114,7 +123,10 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
       'register',
       async () => {
         await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
-        await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+        const rec = await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+        // made by this run (not the same record found again): taken back if what follows fails
+        if (rec.addedUnixMs >= issuedAtUnixMs) undo.push('unregister', () => d.authority.unregister(host));
+        await d.authority.registered?.(host);
       },
       () => `enrolled; answers over mTLS at ${agentAddr}`,
     );

@@ -10,19 +10,23 @@ export const ADMIN = methodsOf(AdminDefinition, ['probeAgent']);
 
 export type OnRegistered = (name: string, conn: ControllerConn) => Promise<void>;
 
-/** A bootstrap's calls to the controller: token, enrollment wait, undo, registration (then onRegistered). */
+/** A bootstrap's calls to the controller: token, enrollment wait, registration (then onRegistered), undo. */
 export function fleetAuthority(conn: ControllerConn, onRegistered?: OnRegistered): FleetAuthority {
   return {
     hostToken: async (hostId, ttlMs) => conn.call(ADMIN.hostToken, { hostId, ttlMs: ttlMs ?? 0 }),
+    dropToken: async (token) => {
+      await conn.call(ADMIN.revokeHostToken, { token });
+    },
     waitEnrolled: async (hostId, agentAddr, timeoutMs) => {
       await conn.call(ADMIN.waitHostEnrolled, { hostId, agentAddr, timeoutMs }, timeoutMs + 5000);
     },
     revokeSince: async (hostId, sinceUnixMs, reason) => {
       await conn.call(ADMIN.revokeHostCerts, { hostId, reason, issuedSinceUnixMs: sinceUnixMs, forget: false });
     },
-    register: async (h) => {
-      await conn.call(conn.client.addHost, { name: h.name, agentAddr: h.agentAddr, underlayIp: h.underlayIp });
-      await onRegistered?.(h.name, conn);
+    register: async (h) => conn.call(conn.client.addHost, h),
+    ...(onRegistered ? { registered: (name: string) => onRegistered(name, conn) } : {}),
+    unregister: async (name) => {
+      await conn.call(conn.client.removeHost, { name, force: false });
     },
   };
 }

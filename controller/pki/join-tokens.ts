@@ -149,4 +149,10 @@ export class JoinTokens {
     if (rec.expiresAtMs <= this.now()) throw refuse('expired');
     return rec.hostId;
   }
+
+  /** Voids a token not used yet (a bootstrap that failed); false when it was not there (used, expired, unknown). */
+  async drop(token: string): Promise<boolean> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) return false;
+    return (await this.o.store.take(hashToken(token))) !== undefined;
+  }
 }

@@ -13,6 +13,7 @@ import {
   type IssueClientCertRequest,
   type ProbeAgentRequest,
   type RevokeHostCertsRequest,
+  type RevokeHostTokenRequest,
   type RotateHostCertRequest,
   type WaitHostEnrolledRequest,
 } from '../../proto/gen/fleetnet/v1/admin.js';
@@ -26,10 +27,15 @@ import type { Store } from '../store/store.js';
 /** Every Admin RPC: a CLI (admin) certificate, never a host's or the controller's own. */
 export const ADMIN_POLICY: Readonly<Record<string, Rule>> = Object.freeze(
   Object.fromEntries(
-    ['HostToken', 'WaitHostEnrolled', 'ProbeAgent', 'RotateHostCert', 'RevokeHostCerts', 'IssueClientCert'].map((m) => [
-      `/fleetnet.v1.Admin/${m}`,
-      { kind: 'roles', roles: ['cli'] } satisfies Rule,
-    ]),
+    [
+      'HostToken',
+      'RevokeHostToken',
+      'WaitHostEnrolled',
+      'ProbeAgent',
+      'RotateHostCert',
+      'RevokeHostCerts',
+      'IssueClientCert',
+    ].map((m) => [`/fleetnet.v1.Admin/${m}`, { kind: 'roles', roles: ['cli'] } satisfies Rule]),
   ),
 );
 
@@ -83,6 +89,11 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       const { token, expiresAtMs } = await trust.tokens.issue(host, r.ttlMs || undefined);
       log.info({ host, expiresAtMs }, 'join token issued'); // never the token itself
       return { token, hostId: host, expiresAtUnixMs: expiresAtMs, issuedAtUnixMs, caPem: trust.ca.certPem };
+    }),
+    revokeHostToken: unary(log, 'RevokeHostToken', async (r: RevokeHostTokenRequest) => {
+      const revoked = await needTrust('a join token').tokens.drop(r.token);
+      log.info({ revoked }, 'join token revoked'); // never the token itself
+      return { revoked };
     }),
     waitHostEnrolled: unary(log, 'WaitHostEnrolled', async (r: WaitHostEnrolledRequest, ctx) => {
       const trust = needTrust('waiting for an enrollment');

@@ -2,7 +2,7 @@
 // host key are refused before anything runs on the host; an agent started by hand enrolls with a join
 // token, and a wrong, expired or used one is refused naming why. Bootstrapping: host-bootstrap.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FLEETNET } from '../helpers/agent-process.js';
@@ -45,25 +45,17 @@ describe('fleetnet host add: refusals and join tokens', () => {
     assert.deepEqual(installedFiles(H.h4!), []);
   });
 
-  it('a changed host key aborts before anything runs: nothing installed', async () => {
+  const addH4 = (...more: string[]) =>
+    fleetnet('host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--identity', lab().identity, '--accept-new', ...more);
+  const tokens = () => readdirSync(join(dir, 'ctl', 'tokens')).filter((f) => f.endsWith('.json')).length;
+
+  it('a changed host key aborts before anything runs: nothing installed, its join token void', async () => {
+    const tokensBefore = tokens();
     const other = join(dir, 'other_key');
     await sh.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const kh = join(dir, 'known_hosts_h4');
     writeFileSync(kh, `${H.h4!.addr} ${readFileSync(`${other}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
-    const r = await fleetnet(
-      'host',
-      'add',
-      'h4',
-      '--ssh',
-      `root@${H.h4!.addr}`,
-      '--identity',
-      lab().identity,
-      '--accept-new',
-      '--advertise',
-      ctl(),
-      '--known-hosts',
-      kh,
-    );
+    const r = await addH4('--advertise', ctl(), '--known-hosts', kh);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /does not match/);
     assert.deepEqual(installedFiles(H.h4!), []);
@@ -71,6 +63,20 @@ describe('fleetnet host add: refusals and join tokens', () => {
       readFileSync(kh, 'utf8').split('\n').filter(Boolean).length,
       1,
       '--accept-new does not overwrite a pinned key',
+    );
+    assert.equal(tokens(), tokensBefore, 'the token the bootstrap was given is void');
+  });
+
+  it('a bootstrap that fails after the host was registered (--join of no network) takes it all back', async () => {
+    const r = await addH4('--join', 'nosuch', ...common());
+    assert.notEqual(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /no network named nosuch/);
+    assert.deepEqual(installedFiles(H.h4!), []);
+    assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'the registration is taken back');
+    const revoked = JSON.parse(readFileSync(join(dir, 'ctl', 'revoked.json'), 'utf8')) as { name: string }[];
+    assert.ok(
+      revoked.some((e) => e.name === 'h4'),
+      'the certificate it enrolled with is revoked',
     );
   });
 

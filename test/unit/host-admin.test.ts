@@ -58,7 +58,7 @@ describe('the Admin service', () => {
     for (const m of methods) assert.deepEqual(ADMIN_POLICY[m], { kind: 'roles', roles: ['cli'] }, m);
   });
 
-  it('HostToken: a single-use token bound to the host, the CA to pin; it works once, for that host', async () => {
+  it('HostToken: a token bound to the host, the CA to pin; it works once; RevokeHostToken voids it', async () => {
     const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
     type Token = { token: string; hostId: string; caPem: string; expiresAtUnixMs: number; issuedAtUnixMs: number };
     const t = await call<Token>(impl, 'hostToken', { hostId: 'h7', ttlMs: 3_600_000 });
@@ -68,6 +68,11 @@ describe('the Admin service', () => {
     assert.ok(lifetime >= 3_600_000 && lifetime < 3_660_000, `the lifetime asked for: ${lifetime} ms`);
     assert.equal(await fleet.trust.tokens.consume(t.token, 'h7'), 'h7');
     await assert.rejects(fleet.trust.tokens.consume(t.token, 'h7'), /already used/);
+    // RevokeHostToken: a token not used yet (a failed bootstrap's) is void
+    const unused = await call<Token>(impl, 'hostToken', { hostId: 'h7', ttlMs: 0 });
+    assert.deepEqual(await call(impl, 'revokeHostToken', { token: unused.token }), { revoked: true });
+    assert.deepEqual(await call(impl, 'revokeHostToken', { token: unused.token }), { revoked: false });
+    await assert.rejects(fleet.trust.tokens.consume(unused.token, 'h7'), /already used/);
     await assert.rejects(call(impl, 'hostToken', { hostId: 'H!', ttlMs: 0 }), (e: Kinded) => e.kind === 'invalid');
   });
 
@@ -177,28 +182,46 @@ describe('host add --addr asks the controller what answers there first', () => {
   });
 });
 
-describe('host add --ssh asks the controller first', () => {
+describe('host add --ssh asks the controller first, and takes back what it got', () => {
+  /** The controller's side of a bootstrap, recording each call; hostToken answers with `token`. */
+  function authorityOf(
+    calls: string[],
+    token: () => Promise<{ token: string; caPem: string; issuedAtUnixMs: number }>,
+  ) {
+    const authority: FleetAuthority = {
+      hostToken: async () => (calls.push('hostToken'), token()),
+      dropToken: async (t) => void calls.push(`dropToken ${t}`),
+      waitEnrolled: async () => void calls.push('waitEnrolled'),
+      revokeSince: async (h, since) => void calls.push(`revokeSince ${h} ${since}`),
+      register: async () => (calls.push('register'), { addedUnixMs: 0 }),
+      unregister: async () => void calls.push('unregister'),
+    };
+    return authority;
+  }
+  // port 1 of loopback: nothing answers there
+  const ssh = { user: 'root', addr: '127.0.0.1', port: 1, knownHostsFile: '/nonexistent/kh', acceptNew: false };
+  const req = { hostId: 'h9', ssh, controller: '127.0.0.1:7440' };
+
   it('a controller that cannot issue a join token stops the bootstrap before any SSH connection', async () => {
     const events: string[] = [];
     const calls: string[] = [];
-    const authority: FleetAuthority = {
-      hostToken: async () => {
-        calls.push('hostToken');
-        throw new FleetnetError('unsupported', "a join token needs the controller's CA, and it runs without one");
-      },
-      waitEnrolled: async () => void calls.push('waitEnrolled'),
-      revokeSince: async () => void calls.push('revokeSince'),
-      register: async () => void calls.push('register'),
-    };
-    // port 1 of loopback: nothing would answer; the bootstrap must not even try
-    const ssh = { user: 'root', addr: '127.0.0.1', port: 1, knownHostsFile: '/nonexistent/kh', acceptNew: false };
+    const authority = authorityOf(calls, async () => {
+      throw new FleetnetError('unsupported', "a join token needs the controller's CA, and it runs without one");
+    });
     const progress = (e: { step: string; state: string }) => void events.push(`${e.step} ${e.state}`);
     await assert.rejects(
-      bootstrapHost({ hostId: 'h9', ssh, controller: '127.0.0.1:7440' }, { authority, log: silent, progress }),
+      bootstrapHost(req, { authority, log: silent, progress }),
       (e: Kinded) => e.kind === 'unsupported' && /without one/.test(e.message),
     );
     assert.deepEqual(calls, ['hostToken']);
     assert.deepEqual(events, ['connect start', 'connect failed']);
+  });
+
+  it('an SSH step that fails voids the join token it was given, then revokes what was issued since', async () => {
+    const calls: string[] = [];
+    const authority = authorityOf(calls, async () => ({ token: 'fnj_x', caPem: 'CA', issuedAtUnixMs: 1234 }));
+    await assert.rejects(bootstrapHost(req, { authority, log: silent }), /127\.0\.0\.1/);
+    assert.deepEqual(calls, ['hostToken', 'dropToken fnj_x', 'revokeSince h9 1234']);
   });
 });
 

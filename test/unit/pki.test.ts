@@ -139,6 +139,10 @@ for (const kind of ['memory', 'file'] as const) {
     now += 11;
     assert.equal(await store.prune(now), 1);
     await assert.rejects(tokens.consume(c.token, 'h3'), /already used/);
+    const d = await tokens.issue('h5'); // a failed bootstrap voids its token
+    assert.equal(await tokens.drop(d.token), true);
+    assert.equal(await tokens.drop(d.token), false);
+    await assert.rejects(tokens.consume(d.token, 'h5'), /already used/);
   });
 }
 

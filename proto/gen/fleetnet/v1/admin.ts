@@ -34,6 +34,16 @@ export interface HostTokenReply {
   caPem: string;
 }
 
+export interface RevokeHostTokenRequest {
+  /** as HostToken answered it */
+  token: string;
+}
+
+export interface RevokeHostTokenReply {
+  /** false: it was not there (used, expired or unknown) */
+  revoked: boolean;
+}
+
 export interface WaitHostEnrolledRequest {
   hostId: string;
   /** ADDR:PORT of the agent's TCP endpoint */
@@ -280,6 +290,116 @@ export const HostTokenReply: MessageFns<HostTokenReply> = {
     message.expiresAtUnixMs = object.expiresAtUnixMs ?? 0;
     message.issuedAtUnixMs = object.issuedAtUnixMs ?? 0;
     message.caPem = object.caPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeHostTokenRequest(): RevokeHostTokenRequest {
+  return { token: "" };
+}
+
+export const RevokeHostTokenRequest: MessageFns<RevokeHostTokenRequest> = {
+  encode(message: RevokeHostTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeHostTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeHostTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeHostTokenRequest>, I>>(base?: I): RevokeHostTokenRequest {
+    return RevokeHostTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeHostTokenRequest>, I>>(object: I): RevokeHostTokenRequest {
+    const message = createBaseRevokeHostTokenRequest();
+    message.token = object.token ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeHostTokenReply(): RevokeHostTokenReply {
+  return { revoked: false };
+}
+
+export const RevokeHostTokenReply: MessageFns<RevokeHostTokenReply> = {
+  encode(message: RevokeHostTokenReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.revoked !== false) {
+      writer.uint32(8).bool(message.revoked);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeHostTokenReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeHostTokenReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.revoked = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeHostTokenReply>, I>>(base?: I): RevokeHostTokenReply {
+    return RevokeHostTokenReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeHostTokenReply>, I>>(object: I): RevokeHostTokenReply {
+    const message = createBaseRevokeHostTokenReply();
+    message.revoked = object.revoked ?? false;
     return message;
   },
 };
@@ -1025,6 +1145,15 @@ export const AdminDefinition = {
       requestType: HostTokenRequest as typeof HostTokenRequest,
       requestStream: false,
       responseType: HostTokenReply as typeof HostTokenReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Voids a join token that is not used yet (a bootstrap that did not complete). */
+    revokeHostToken: {
+      name: "RevokeHostToken",
+      requestType: RevokeHostTokenRequest as typeof RevokeHostTokenRequest,
+      requestStream: false,
+      responseType: RevokeHostTokenReply as typeof RevokeHostTokenReply,
       responseStream: false,
       options: {},
     },
