@@ -219,6 +219,12 @@ describe('fleetnet host add: refusals and join tokens', () => {
         assert.equal(r.code, 2, r.stderr);
         assert.match(r.stderr, /join token refused: unknown or already used/);
         assert.equal((await fleetnet('host', 'rm', 'h4')).code, 0);
+        // host rm revoked its certificate: the agent still answers with it, and host add --addr refuses it
+        const revoked = await fleetnet('host', 'add', 'h4', '--addr', listen);
+        assert.equal(revoked.code, 1, revoked.stdout + revoked.stderr);
+        assert.match(revoked.stderr, /answers with certificate [0-9a-f]+ for h4, which is revoked/);
+        assert.match(revoked.stderr, /enroll it again, with a new join token/);
+        assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'nothing recorded');
       } finally {
         agent.kill('SIGTERM');
         await new Promise((res) => (agent.exitCode === null ? agent.once('exit', res) : res(undefined)));
