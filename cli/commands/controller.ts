@@ -99,7 +99,7 @@ export function register(program: Command): void {
     .description(
       "Run on the controller's machine: the CA key stays in the trust folder, which only the controller reads. " +
         'Other machines get CLI credentials with `fleetnet controller cli-cert` (signed ' +
-        'by the controller over the Admin service).',
+        'by the controller over the Admin service); `fleetnet controller cli-revoke` revokes them.',
     )
     .option('--dir <dir>', 'trust folder (0700)', '/etc/fleetnet/controller')
     .option('--token-ttl <duration>', 'join token lifetime', '15m')

@@ -1,5 +1,5 @@
 // fleetnet host add --ssh / --inventory, host upgrade, host token, host rm --purge,
-// host rotate-cert, controller cli-cert. SSH runs here, with the operator's own keys and
+// host rotate-cert, controller cli-cert and cli-revoke. SSH runs here, with the operator's own keys and
 // known_hosts (Ansible-style); whatever needs the fleet CA is an Admin call to the controller,
 // authorized by this CLI's certificate. Nothing here reads the CA key: it works from any machine
 // with a CLI credential. Registers under `host` (host.ts defines add and rm with these helpers).
@@ -264,6 +264,15 @@ async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts
   }
 }
 
+/** `controller cli-revoke USER [--serial S]`: every credential issued to USER (or one) revoked on every controller. */
+async function cliRevoke(user: string, o: { serial?: string; reason?: string; json?: boolean }, g: Opts) {
+  const { parseHostId, parseSerial } = await import('../../common/pki/identity.js');
+  const req = { user: parseHostId(user), serial: o.serial ? parseSerial(o.serial) : '', reason: o.reason ?? '' };
+  const r = await withAdmin(g, 'controller cli-revoke', (conn, a) => conn.call(a.ADMIN.revokeClientCerts, req));
+  if (o.json) printJson({ user: req.user, revoked: r.serials });
+  else process.stdout.write(`${req.user}: CLI credential(s) revoked: ${r.serials.join(' ')}\n`);
+}
+
 export function register(program: Command): void {
   const host =
     program.commands.find((c) => c.name() === 'host') ?? program.command('host').summary('hosts of the fleet');
@@ -332,5 +341,21 @@ Examples:
     )
     .action((user: string, o: { out: string; json?: boolean }, cmd: Command) =>
       cliCert(user, o, cmd.optsWithGlobals()),
+    );
+  controller
+    .command('cli-revoke')
+    .summary("revoke a user's CLI credentials (every one issued to the user, or --serial): refused from then on")
+    .argument('<user>', 'name the certificates carry')
+    .option('--serial <hex>', 'only this credential (cli-cert printed its serial)')
+    .option('--reason <text>', 'kept with the revocation')
+    .option('--json', 'print the revoked serials as JSON')
+    .addHelpText(
+      'after',
+      '\nEvery controller refuses the revoked credentials at once (on etcd too). The credential this CLI\n' +
+        'uses is never revoked by itself: revoke it with another one.\n' +
+        'Example:\n  fleetnet controller cli-revoke alice --reason "laptop lost"',
+    )
+    .action((user: string, o: { serial?: string; reason?: string; json?: boolean }, cmd: Command) =>
+      cliRevoke(user, o, cmd.optsWithGlobals()),
     );
 }

@@ -49,7 +49,11 @@ export function checkPeer(
   }
   if (o.isRevoked?.(id.serial))
     throw new FleetnetError('permission', `certificate ${id.serial} of ${id.role} ${id.name} is revoked`, {
-      hint: 'the host was removed or its certificate rotated; enroll it again with fleetnet host add',
+      hint:
+        id.role === 'cli'
+          ? 'this CLI credential was revoked (fleetnet controller cli-revoke): use another, or have a new one ' +
+            'made with one that works: fleetnet controller cli-cert NAME --out DIR'
+          : 'the host was removed or its certificate rotated; enroll it again with fleetnet host add',
     });
   if (rule.kind === 'roles' && !rule.roles.includes(id.role)) {
     throw new FleetnetError('permission', `a ${id.role} certificate (${id.name}) may not call this`, {

@@ -44,6 +44,16 @@ export function normalizeSerial(hex: string): string {
   return s === '' ? '0' : s;
 }
 
+/** A serial typed by a person (hex, colons allowed, as openssl prints it), normalised. */
+export function parseSerial(s: string): string {
+  if (!/^[0-9a-fA-F]+(:[0-9a-fA-F]+)*$/.test(s))
+    throw invalid(
+      `serial "${s}" is not a certificate serial`,
+      'give it in hex, as openssl x509 -noout -serial -in cli.crt prints it after serial=',
+    );
+  return normalizeSerial(s);
+}
+
 const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
 
 /** Reads the identity out of a verified peer certificate; refuses anything fleetnet did not issue. */

@@ -3,7 +3,8 @@
 //   controller.key/.crt        the controller's own certificate (server and client)
 //   cli/<user>.key/.crt        CLI credentials (the first one, "admin", made by init)
 //   tokens/                    join tokens, hashed, one file each
-//   certs/<host>.json          serials issued per host (so host rm can revoke them all)
+//   certs/<host>.json          serials issued per host (so host rm can revoke them all), and
+//   certs/cli:<user>.json      per CLI user (so controller cli-revoke can)
 //   revoked.json               revoked serials
 //   settings.json              lifetimes (see settings.ts)
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { CertificateAuthority, CA_CERT } from './ca.js';
 import { FileJoinTokenStore, JoinTokens } from './join-tokens.js';
 import { FileRevocationStore, type RevocationStore } from '../../common/pki/revocation.js';
 import { loadPkiSettings, type PkiSettings } from './settings.js';
-import { FileIssuedCerts, type IssuedCertsStore } from './issued-certs.js';
+import { cliSubject, FileIssuedCerts, type IssuedCertsStore } from './issued-certs.js';
 
 export const DEFAULT_CONTROLLER_DIR = '/etc/fleetnet/controller';
 
@@ -45,6 +46,7 @@ export async function initControllerDir(
   opts: { settings?: Partial<PkiSettings>; cliUser?: string } = {},
 ): Promise<InitResult> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const now = Date.now();
   const ca = await CertificateAuthority.create(dir);
   const p = paths(dir);
   writeSecureFile(p.settings, JSON.stringify(opts.settings ?? {}, null, 1) + '\n', 0o600);
@@ -60,6 +62,8 @@ export async function initControllerDir(
   const cli = await ca.issueWithKey({ role: 'cli', name: user, validityMs: settings.cliCertValidityMs });
   writeSecureFile(p.cliKey(user), cli.keyPem, 0o600);
   writeSecureFile(p.cliCert(user), cli.certPem, 0o644);
+  // on record like every credential the controller issues, so `controller cli-revoke admin` finds it
+  new FileIssuedCerts(p.certs).record(cliSubject(user), { serial: cli.serial, notAfterMs: cli.notAfterMs, atMs: now });
   mkdirSync(p.tokens, { recursive: true, mode: 0o700 });
   return { dir, caCert: p.caCert, controllerCert: p.controllerCert, cliCert: p.cliCert(user), cliKey: p.cliKey(user) };
 }

@@ -1,11 +1,12 @@
 // gRPC handlers of the Admin service: the fleet operations that need the CA (join tokens, waiting
-// for an enrollment, rotation, revocation, CLI credentials), for a CLI certificate only (see
-// ADMIN_POLICY). SSH never runs here: the CLI installs agents with the operator's own keys.
+// for an enrollment, rotation, revocation, CLI credentials and their revocation), for a CLI
+// certificate only (see ADMIN_POLICY). SSH never runs here: the CLI installs agents with the
+// operator's own keys.
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
-import { parseHostId } from '../../common/pki/identity.js';
+import { identityOfPeer, parseHostId, parseSerial } from '../../common/pki/identity.js';
 import { unary } from '../../common/rpc/server.js';
 import {
   ProbeAgentReply_State as Probe,
@@ -13,6 +14,7 @@ import {
   type IssueClientCertRequest,
   type ProbeAgentRequest,
   type RevokeHostCertsRequest,
+  type RevokeClientCertsRequest,
   type RevokeHostTokenRequest,
   type RotateHostCertRequest,
   type WaitHostEnrolledRequest,
@@ -22,6 +24,7 @@ import { rotateHostCert } from '../bootstrap/rotate.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { parseAgentAddr } from '../../common/host-spec.js';
 import { revokeHost } from '../pki/enrollment-service.js';
+import { cliSubject } from '../pki/issued-certs.js';
 import type { Store } from '../store/store.js';
 
 /** Every Admin RPC: a CLI (admin) certificate, never a host's or the controller's own. */
@@ -35,6 +38,7 @@ export const ADMIN_POLICY: Readonly<Record<string, Rule>> = Object.freeze(
       'RotateHostCert',
       'RevokeHostCerts',
       'IssueClientCert',
+      'RevokeClientCerts',
     ].map((m) => [`/fleetnet.v1.Admin/${m}`, { kind: 'roles', roles: ['cli'] } satisfies Rule]),
   ),
 );
@@ -138,8 +142,33 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       const user = userName(r.user);
       const validityMs = trust.settings.cliCertValidityMs;
       const c = await trust.ca.issueFromCsr(r.csrPem, { role: 'cli', name: user, validityMs });
+      trust.issued.record(cliSubject(user), { serial: c.serial, notAfterMs: c.notAfterMs, atMs: now() });
       log.info({ user, serial: c.serial }, 'CLI credential issued');
       return { certPem: c.certPem, caPem: trust.ca.certPem, serial: c.serial, notAfterUnixMs: c.notAfterMs };
+    }),
+    revokeClientCerts: unary(log, 'RevokeClientCerts', async (r: RevokeClientCertsRequest, _ctx, call) => {
+      const trust = needTrust('revoking a CLI credential');
+      const user = userName(r.user);
+      const serials = r.serial ? [parseSerial(r.serial)] : trust.issued.list(cliSubject(user)).map((c) => c.serial);
+      if (!serials.length) {
+        throw notFound(
+          `no CLI credential issued to ${user} is on record`,
+          'revoke one by its serial: fleetnet controller cli-revoke USER --serial SERIAL ' +
+            '(openssl x509 -noout -serial -in cli.crt prints it)',
+        );
+      }
+      // the interceptor let a CLI certificate through: never revoke the one this call is made with
+      const caller = call?.getAuthContext()?.sslPeerCertificate;
+      const own = caller?.raw ? identityOfPeer(caller).serial : undefined;
+      if (own && serials.includes(own)) {
+        throw new FleetnetError('conflict', `${user}'s credential ${own} is the one this CLI uses: not revoked`, {
+          hint: 'revoke it with another CLI credential (make one first: fleetnet controller cli-cert NAME --out DIR)',
+        });
+      }
+      const reason = r.reason || 'revoked by an administrator';
+      for (const serial of serials) trust.revocations.revoke({ serial, name: user, reason });
+      log.info({ user, serials, reason }, 'CLI credentials revoked');
+      return { serials };
     }),
   };
 }

@@ -1,6 +1,7 @@
 // Hosts fleetnet did not bootstrap (the lab: test/helpers/bootstrap-lab.ts): bad input and a changed
 // host key are refused before anything runs on the host; an agent started by hand enrolls with a join
-// token, and a wrong, expired or used one is refused naming why. Bootstrapping: host-bootstrap.test.ts.
+// token, and a wrong, expired or used one is refused naming why; a CLI credential revoked is refused.
+// Bootstrapping: host-bootstrap.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -231,4 +232,29 @@ describe('fleetnet host add: refusals and join tokens', () => {
       }
     },
   );
+});
+
+describe('CLI credentials', () => {
+  it('controller cli-revoke: refused at once by the controller, naming why; never the credential in use', async () => {
+    const temp = join(dir, 'temp-cli');
+    assert.equal((await fleetnet('controller', 'cli-cert', 'temp', '--out', temp)).code, 0);
+    // the laptop's CLI, with the credential just made
+    const env = { ...process.env, HOME: join(dir, 'home'), FLEETNET_TLS_DIR: temp, FLEETNET_CONTROLLER: '' };
+    const asTemp = (...args: string[]) => inNs(lab().ctlNs, env, 'node', FLEETNET, '--controller', ctl(), ...args);
+    assert.equal((await asTemp('host', 'ls')).code, 0);
+    const own = await asTemp('controller', 'cli-revoke', 'temp');
+    assert.equal(own.code, 1, own.stdout + own.stderr);
+    assert.match(own.stderr, /temp's credential [0-9a-f]+ is the one this CLI uses: not revoked/);
+    const bad = await fleetnet('controller', 'cli-revoke', 'temp', '--serial', 'nope');
+    assert.equal(bad.code, 2, bad.stderr);
+    const r = await fleetnet('controller', 'cli-revoke', 'temp', '--reason', 'test', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const { revoked } = JSON.parse(r.stdout) as { revoked: string[] };
+    assert.equal(revoked.length, 1);
+    const refused = await asTemp('host', 'ls');
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, new RegExp(`certificate ${revoked[0]} of cli temp is revoked`));
+    assert.match(refused.stderr, /controller cli-revoke/);
+    assert.equal((await fleetnet('host', 'ls')).code, 0, 'the other credentials still work');
+  });
 });

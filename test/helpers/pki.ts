@@ -1,4 +1,6 @@
-// A fleet CA in a temporary folder, and the credentials the trust tests present.
+// A fleet CA in a temporary folder, the credentials the trust tests present, and a way to call a
+// controller handler (the Admin service's) directly, as a given client certificate.
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,4 +43,22 @@ export async function makeTestFleet(settings: Record<string, number> = {}): Prom
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** Calls one unary handler as grpc-js would (no deadline, never cancelled), by the client certificate `peerPem`. */
+export function callHandler<Res>(
+  impl: Record<string, unknown>,
+  method: string,
+  request: object,
+  peerPem?: string,
+): Promise<Res> {
+  type Err = { details?: string; metadata?: { get(k: string): unknown[] } } | null;
+  const h = impl[method] as (c: object, cb: (err: Err, res: Res) => void) => void;
+  const sslPeerCertificate = peerPem && new X509Certificate(peerPem).toLegacyObject();
+  return new Promise((resolve, reject) =>
+    h({ request, on() {}, getDeadline: () => Infinity, getAuthContext: () => ({ sslPeerCertificate }) }, (err, res) => {
+      if (!err) return resolve(res);
+      reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
+    }),
+  );
 }

@@ -165,15 +165,19 @@ test('the trust records go with the fleet: tokens, issued serials and revocation
   const tokens = new FileJoinTokenStore(p.tokens);
   await tokens.put({ hash: 'c'.repeat(64), hostId: 'h1', expiresAtMs: Date.now() + 3_600_000 });
   await tokens.put({ hash: 'd'.repeat(64), hostId: 'h2', expiresAtMs: Date.now() - 1 });
+  // init put the admin CLI credential's serial on record: it goes with the fleet as a host's do
+  const admin = folderTrust(folder).issued['cli:admin']!;
+  assert.equal(admin.length, 1);
 
   const to = ['--etcd', etcd.urls.join(','), '--etcd-prefix', `${P}-t/`, '--trust-dir', folder];
   const r1 = await cli('--from', path, ...to, '--json');
   assert.equal(r1.code, 0, r1.stderr);
-  assert.deepEqual((JSON.parse(r1.stdout) as { trust: unknown }).trust, { revoked: 1, issued: 1, tokens: 1 });
+  assert.deepEqual((JSON.parse(r1.stdout) as { trust: unknown }).trust, { revoked: 1, issued: 2, tokens: 1 });
   const c = new Etcd3({ hosts: etcd.urls });
   t.after(() => c.close());
   const trustKeys = await c.getAll().prefix(`${P}-t/d/trust/`).keys();
   assert.deepEqual(trustKeys.sort(), [
+    `${P}-t/d/trust/issued/cli%3Aadmin/${admin[0]!.serial}`,
     `${P}-t/d/trust/issued/h1/b1`,
     `${P}-t/d/trust/revoked/a01`,
     `${P}-t/d/trust/tokens/${'c'.repeat(64)}`,
@@ -185,12 +189,15 @@ test('the trust records go with the fleet: tokens, issued serials and revocation
   const back = join(dir, 'back.db');
   const r2 = await cli(...to, '--to', back);
   assert.equal(r2.code, 0, r2.stderr);
-  assert.match(r2.stdout, /trust records of .*: 2 revoked serials, 1 issued serials, 1 join tokens/);
+  assert.match(r2.stdout, /trust records of .*: 2 revoked serials, 2 issued serials, 1 join tokens/);
   const revoked = new FileRevocationStore(p.revoked);
   assert.ok(revoked.isRevoked('e5') && revoked.isRevoked('a01'));
   assert.equal(revoked.list().length, 2);
   const after = folderTrust(folder);
-  assert.deepEqual(after.issued, { h1: [{ serial: 'b1', notAfterMs: after.issued.h1![0]!.notAfterMs, atMs: 1 }] });
+  assert.deepEqual(after.issued, {
+    'cli:admin': admin,
+    h1: [{ serial: 'b1', notAfterMs: after.issued.h1![0]!.notAfterMs, atMs: 1 }],
+  });
   assert.deepEqual(
     after.tokens.map((x) => x.hash),
     ['c'.repeat(64)],

@@ -1,17 +1,23 @@
 // Shared trust on etcd (issue 13): two controllers' stores on one etcd, each with the fleet's CA
 // from its trust folder. A join token issued through one is taken once through either (also when
-// both try at the same moment); a serial issued through one is revoked through the other and the
-// revocation reaches the first; revocations already in the folder are copied in; neither the CA
-// key nor a token in the clear is ever in etcd.
+// both try at the same moment); a serial issued through one (a host's, or a CLI credential's) is
+// revoked through the other and the revocation reaches the first; revocations already in the
+// folder are copied in; neither the CA key nor a token in the clear is ever in etcd.
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { checkPeer } from '../../common/pki/authorize.js';
+import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Trust } from '../../controller/pki/controller-dir.js';
 import { revokeHost } from '../../controller/pki/enrollment-service.js';
+import { cliSubject } from '../../controller/pki/issued-certs.js';
+import { adminService } from '../../controller/service/admin-service.js';
 import { EtcdStore } from '../../controller/store/etcd/etcd-store.js';
+import type { Store } from '../../controller/store/store.js';
 import { startTestEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
+import { callHandler, makeTestFleet, type TestFleet } from '../helpers/pki.js';
 
 const prefix = `/fleetnet-trust-${process.pid}/`;
 let etcd: TestEtcd;
@@ -80,6 +86,24 @@ test('a serial issued through one controller is revoked through the other, and e
   await waitFor("the folder's revocation is in etcd", () => both('ab01'));
   tb.issued.forget('h2');
   await waitFor('forgotten everywhere', () => ta.issued.list('h2').length === 0);
+});
+
+test('a CLI credential issued through one controller is revoked through the other; both refuse it', async () => {
+  const admin = (trust: Trust) => adminService({ trust, store: {} as Store, log: silentLogger() });
+  const csrPem = await makeCsr(await generateKeyPair(), 'alice');
+  const c = await callHandler<{ certPem: string; serial: string }>(admin(ta), 'issueClientCert', {
+    user: 'alice',
+    csrPem,
+  });
+  await waitFor('its serial reaches the other controller', () => tb.issued.list(cliSubject('alice')).length === 1);
+  const req = { user: 'alice', reason: 'laptop lost', serial: '' };
+  assert.deepEqual(await callHandler(admin(tb), 'revokeClientCerts', req), { serials: [c.serial] });
+  await waitFor('the revocation reaches the first controller', () => ta.revocations.isRevoked(c.serial));
+  const peer = new X509Certificate(c.certPem).toLegacyObject();
+  for (const t of [ta, tb]) {
+    const o = { isRevoked: (s: string) => t.revocations.isRevoked(s) };
+    assert.throws(() => checkPeer({ kind: 'roles', roles: ['cli'] }, peer, o), /of cli alice is revoked/);
+  }
 });
 
 test('etcd holds no CA key and no token in the clear', async () => {

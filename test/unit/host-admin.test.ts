@@ -25,23 +25,11 @@ import { FakeRunner } from '../../common/runner.js';
 import { ADMIN_POLICY, adminService } from '../../controller/service/admin-service.js';
 import type { Store } from '../../controller/store/store.js';
 import { AdminDefinition, ProbeAgentReply_State } from '../../proto/gen/fleetnet/v1/admin.js';
-import { makeTestFleet, type TestFleet } from '../helpers/pki.js';
+import { callHandler as call, makeTestFleet, type TestFleet } from '../helpers/pki.js';
 
 const silent = pino({ level: 'silent' });
 type Kinded = Error & { kind: string };
 const noStore = { read: async () => undefined } as unknown as Store;
-
-/** Calls one unary handler as grpc-js would (no deadline, never cancelled). */
-function call<Res>(impl: Record<string, unknown>, method: string, request: object): Promise<Res> {
-  type Err = { details?: string; metadata?: { get(k: string): unknown[] } } | null;
-  const h = impl[method] as (c: object, cb: (err: Err, res: Res) => void) => void;
-  return new Promise((resolve, reject) =>
-    h({ request, on() {}, getDeadline: () => Infinity }, (err, res) => {
-      if (!err) return resolve(res);
-      reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
-    }),
-  );
-}
 
 describe('the Admin service', () => {
   let fleet: TestFleet;
@@ -85,6 +73,45 @@ describe('the Admin service', () => {
     assert.match(cert.subject, /OU=cli/);
     assert.equal(c.caPem, fleet.trust.ca.certPem);
     await assert.rejects(call(impl, 'issueClientCert', { user: 'bob', csrPem: 'not a csr' }), /not a PEM PKCS#10 CSR/);
+  });
+
+  it("RevokeClientCerts: every credential of a user (or one serial), never the caller's own", async () => {
+    const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
+    const issue = async (user: string) => {
+      const csrPem = await makeCsr(await generateKeyPair(), user);
+      return call<{ certPem: string; serial: string }>(impl, 'issueClientCert', { user, csrPem });
+    };
+    const [a1, a2, b1, c1] = [await issue('erin'), await issue('erin'), await issue('bob'), await issue('carol')];
+    const revoked = (c: { serial: string }) => fleet.trust.revocations.isRevoked(c.serial);
+    const all = await call<{ serials: string[] }>(
+      impl,
+      'revokeClientCerts',
+      { user: 'erin', reason: 'lost' },
+      b1.certPem,
+    );
+    assert.deepEqual(all.serials, [a1.serial, a2.serial]);
+    assert.ok(revoked(a1) && revoked(a2) && !revoked(b1) && !revoked(c1));
+    assert.ok(fleet.trust.revocations.list().some((e) => e.serial === a1.serial && e.name === 'erin'));
+    const one = { user: 'carol', serial: c1.serial.toUpperCase(), reason: '' };
+    assert.deepEqual(await call(impl, 'revokeClientCerts', one, b1.certPem), { serials: [c1.serial] });
+    assert.ok(revoked(c1));
+    const refused = async (req: object, kind: string, msg: RegExp) =>
+      assert.rejects(
+        call(impl, 'revokeClientCerts', req, b1.certPem),
+        (e: Kinded) => e.kind === kind && msg.test(e.message),
+      );
+    await refused(
+      { user: 'bob', reason: '', serial: '' },
+      'conflict',
+      /credential .* is the one this CLI uses: not revoked/,
+    );
+    assert.ok(!revoked(b1), 'not even with the others of the user');
+    await refused(
+      { user: 'dave', reason: '', serial: '' },
+      'not_found',
+      /no CLI credential issued to dave is on record/,
+    );
+    await refused({ user: 'bob', reason: '', serial: 'zz' }, 'invalid', /serial "zz" is not a certificate serial/);
   });
 
   it('RevokeHostCerts: what was issued since a time (a failed bootstrap), or all and forgotten (host rm)', async () => {

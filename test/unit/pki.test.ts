@@ -31,6 +31,12 @@ test('controller init: CA, controller and CLI certificates, keys 0600, refuses t
   const dir = join(tmp(t), 'ctl');
   const r = await initControllerDir(dir);
   const p = paths(dir);
+  // the admin credential's serial on record (cli-revoke finds it)
+  assert.deepEqual(readdirSync(p.certs), ['cli:admin.json']);
+  assert.deepEqual(
+    (await openTrust(dir)).issued.list('cli:admin').map((c) => c.serial),
+    [identityOfPem(readFileSync(r.cliCert, 'utf8')).serial],
+  );
   for (const f of ['ca.key', 'controller.key', 'cli/admin.key'])
     assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
   assert.equal(statSync(dir).mode & 0o777, 0o700);
@@ -212,6 +218,12 @@ test('checkPeer: the per-call decision from a peer certificate (expiry, revocati
   );
   assert.throws(() => checkPeer(ctl, peer('controller', 'c', '2026-01-02T00:00:00Z'), o), /not valid now/);
   assert.throws(() => checkPeer(ctl, peer('controller', 'c'), { ...o, isRevoked: (s) => s === 'abc' }), /revoked/);
+  const cli = { kind: 'roles', roles: ['cli'] } as const;
+  assert.throws(
+    () => checkPeer(cli, peer('cli', 'alice'), { ...o, isRevoked: (s) => s === 'abc' }),
+    (e: FleetnetError) =>
+      /certificate abc of cli alice is revoked/.test(e.message) && /controller cli-revoke/.test(e.hint ?? ''),
+  );
   assert.throws(() => checkPeer(ctl, peer('admin', 'c'), o), /names no fleetnet role/);
   assert.equal(checkPeer({ kind: 'host-self', field: 'hostId' }, peer('host', 'h1'), o)?.name, 'h1');
   assert.throws(() => checkPeer({ kind: 'host-self', field: 'hostId' }, peer('cli', 'admin'), o), /may not call this/);

@@ -124,6 +124,17 @@ export interface IssueClientCertReply {
   notAfterUnixMs: number;
 }
 
+export interface RevokeClientCertsRequest {
+  user: string;
+  reason: string;
+  /** hex; empty: every credential issued to user */
+  serial: string;
+}
+
+export interface RevokeClientCertsReply {
+  serials: string[];
+}
+
 function createBaseHostTokenRequest(): HostTokenRequest {
   return { hostId: "", ttlMs: 0 };
 }
@@ -1134,6 +1145,140 @@ export const IssueClientCertReply: MessageFns<IssueClientCertReply> = {
   },
 };
 
+function createBaseRevokeClientCertsRequest(): RevokeClientCertsRequest {
+  return { user: "", reason: "", serial: "" };
+}
+
+export const RevokeClientCertsRequest: MessageFns<RevokeClientCertsRequest> = {
+  encode(message: RevokeClientCertsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== "") {
+      writer.uint32(10).string(message.user);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.serial !== "") {
+      writer.uint32(26).string(message.serial);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeClientCertsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeClientCertsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.serial = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeClientCertsRequest>, I>>(base?: I): RevokeClientCertsRequest {
+    return RevokeClientCertsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeClientCertsRequest>, I>>(object: I): RevokeClientCertsRequest {
+    const message = createBaseRevokeClientCertsRequest();
+    message.user = object.user ?? "";
+    message.reason = object.reason ?? "";
+    message.serial = object.serial ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeClientCertsReply(): RevokeClientCertsReply {
+  return { serials: [] };
+}
+
+export const RevokeClientCertsReply: MessageFns<RevokeClientCertsReply> = {
+  encode(message: RevokeClientCertsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.serials) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeClientCertsReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeClientCertsReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serials.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RevokeClientCertsReply>, I>>(base?: I): RevokeClientCertsReply {
+    return RevokeClientCertsReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeClientCertsReply>, I>>(object: I): RevokeClientCertsReply {
+    const message = createBaseRevokeClientCertsReply();
+    message.serials = object.serials?.map((e) => e) || [];
+    return message;
+  },
+};
+
 export type AdminDefinition = typeof AdminDefinition;
 export const AdminDefinition = {
   name: "Admin",
@@ -1202,6 +1347,15 @@ export const AdminDefinition = {
       requestType: IssueClientCertRequest as typeof IssueClientCertRequest,
       requestStream: false,
       responseType: IssueClientCertReply as typeof IssueClientCertReply,
+      responseStream: false,
+      options: {},
+    },
+    /** Revokes CLI credentials: every one issued to a user, or one serial. Never the caller's own. */
+    revokeClientCerts: {
+      name: "RevokeClientCerts",
+      requestType: RevokeClientCertsRequest as typeof RevokeClientCertsRequest,
+      requestStream: false,
+      responseType: RevokeClientCertsReply as typeof RevokeClientCertsReply,
       responseStream: false,
       options: {},
     },
