@@ -31,7 +31,17 @@ test('controller init: CA, controller and CLI certificates, keys 0600, refuses t
   const dir = join(tmp(t), 'ctl');
   const r = await initControllerDir(dir);
   const p = paths(dir);
-  // the admin credential's serial on record (cli-revoke finds it)
+  // what README says it makes (revoked.json comes with the first revocation); admin's serial on record
+  assert.deepEqual(readdirSync(dir).sort(), [
+    'ca.crt',
+    'ca.key',
+    'certs',
+    'cli',
+    'controller.crt',
+    'controller.key',
+    'settings.json',
+    'tokens',
+  ]);
   assert.deepEqual(readdirSync(p.certs), ['cli:admin.json']);
   assert.deepEqual(
     (await openTrust(dir)).issued.list('cli:admin').map((c) => c.serial),
