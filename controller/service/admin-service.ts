@@ -158,7 +158,7 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
         );
       }
       // the interceptor let a CLI certificate through: never revoke the one this call is made with
-      const caller = call?.getAuthContext()?.sslPeerCertificate;
+      const caller = call.getAuthContext()?.sslPeerCertificate;
       const own = caller?.raw ? identityOfPeer(caller).serial : undefined;
       if (own && serials.includes(own)) {
         throw new FleetnetError('conflict', `${user}'s credential ${own} is the one this CLI uses: not revoked`, {
