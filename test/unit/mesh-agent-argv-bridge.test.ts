@@ -41,7 +41,7 @@ describe('Linux-bridge tunnels (argv)', () => {
       w[0]!.input,
       [
         'link add br-green type bridge',
-        'link set dev br-green up',
+        'link set dev br-green alias fleetnet:owned up',
         `link add ${dev} type vxlan id 42 local 10.99.0.11 dstport 4789 nolearning`,
         `link set dev ${dev} alias fleetnet-mesh:green mtu 1450 master br-green up`,
         '',
