@@ -314,7 +314,7 @@ export class Mesher {
     const nets = new Map(this.spec.networks.map((n) => [n.network, n]));
     const fail = (network: string, err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
-      res.errors.push({ network, message });
+      res.errors.push({ network, message, kind: err instanceof FleetnetError ? err.kind : 'failed' });
       this.o.log.warn({ network, err: message }, 'mesh: network not converged');
     };
     const kernelWant = kernelTunnels(this.spec);

@@ -92,6 +92,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(res.errors.length, 1);
     assert.equal(res.errors[0]!.network, 'green');
     assert.match(res.errors[0]!.message, /kernel has no gretap \(CONFIG_NET_IPGRE, module ip_gre\)/);
+    assert.equal(res.errors[0]!.kind, 'unsupported', 'waiting will not mend it (mesh add --wait stops)');
     assert.ok(!r.calls.some((c) => c.input?.includes('gretap')));
     assert.equal(
       r.calls

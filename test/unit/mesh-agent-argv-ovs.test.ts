@@ -304,6 +304,7 @@ describe('mesh pass (FakeRunner)', () => {
       res.errors[0]!.message,
       /ovs-blue is in the database but not in the datapath.*fix: .*--ovs-datapath netdev/,
     );
+    assert.equal(res.errors[0]!.kind, 'unsupported');
     const st = await m.status();
     assert.deepEqual([...new Set(st.map((s) => s.state))], ['down']);
     assert.match(st[0]!.detail, /not in the datapath/);
