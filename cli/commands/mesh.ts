@@ -193,6 +193,9 @@ export function register(program: Command): void {
             if (tunnels) process.stdout.write(tunnelsLine(tunnels, opts.net, hopeless ? 0 : waitUpMs));
           }
           process.exitCode = memberExitCode(res.hosts, tunnels);
+          const members = res.network?.meshHosts ?? [];
+          const left = res.hosts.map((h) => h.host).filter((h) => !members.includes(h));
+          if (verb === 'rm' && res.changed) await noteCutOff(conn, opts.net, left);
         });
       });
   }
@@ -274,6 +277,32 @@ function tunnelsLine(ts: FleetTunnel[], net: string, waitUpMs: number): string {
   const when = waitUpMs ? `after ${waitUpMs / 1000} s` : '(no wait: an error that waiting will not mend)';
   return `${down.length} of ${ts.length} tunnel(s) of ${net} not up ${when}: ${list}\n`;
 }
+
+/**
+ * mesh rm: the network's attachments left on a host that left its mesh stay as they are, but reach no container on
+ * another host any more (its tunnels are gone). Said on stderr, with the ways back; the removal stands either way.
+ */
+async function noteCutOff(conn: ControllerConn, net: string, left: string[]): Promise<void> {
+  if (!left.length) return;
+  const { lsEntries } = await import('./fleet-ls.js');
+  const all = await lsEntries(conn, { host: '', network: net, container: '' }).catch(() => []);
+  for (const host of left) {
+    const here = all
+      .filter((a) => a.host === host)
+      .sort((a, b) => a.container.localeCompare(b.container) || a.ifname.localeCompare(b.ifname));
+    if (!here.length) continue;
+    const some = here.slice(0, 5).map((a) => `${a.container} ${a.ifname}`);
+    process.stderr.write(
+      `fleetnet: ${host} left the mesh of ${net} with ${here.length} attachment(s) on ${net} still there ` +
+        `(${some.join(', ')}${here.length > some.length ? ', …' : ''}): they reach no container on another host now` +
+        `\n  join it again: fleetnet mesh add ${host} --net ${net}` +
+        `\n  or detach ${here.length > 1 ? 'each' : 'it'}: fleetnet detach --host ${host} ${detachArgs(here[0]!)}\n`,
+    );
+  }
+}
+
+const detachArgs = (a: { container: string; ifname: string }) =>
+  a.ifname === 'eth1' ? a.container : `${a.container} -i ${a.ifname}`;
 
 /** One member's line: what its agent did, or that the controller owning the host pushes it (several controllers). */
 function memberResult(h: { error: string; added: number; removed: number; generation: number }): string {
