@@ -123,6 +123,8 @@ async function startServing(
     ovsDatapath: cfg.ovsDatapath,
     ...(cfg.ovsDb ? { ovsDb: cfg.ovsDb } : {}),
     ownerMark,
+    // the mesh is made below; nothing asks before the agent serves
+    meshHolds: (bridge): boolean => mesher.holds(bridge),
   });
   const ovsCtl = new OvsCtl(runner, cfg.ovsDb);
   // The orphan sweep's port list stands on the mesh's OVSDB watch while there is one (mesher is made below).
@@ -163,6 +165,8 @@ async function startServing(
     watchBfd: true,
     defaultDatapathType: cfg.ovsDatapath,
     hasGretap: async () => (await capabilities()).some((c) => c.name === 'gretap' && c.available),
+    ownerMark,
+    owned: attacher.owned,
   });
   const cniFleet = cniFleetLink(cfg, reservations, log.child({ part: 'cni' }));
   const cni = new CniHandler({

@@ -20,6 +20,17 @@ export function checkWaitUpMs(ms: number): number {
     throw invalid(`a wait of ${ms} ms for the tunnels to come up is over ${MAX_WAIT_UP_MS} ms`, 'wait less');
   return ms;
 }
+/** Kinds of a network's mesh error (MeshError.kind) that will not pass by waiting (permanentMeshError). */
+const PERMANENT_KINDS: ReadonlySet<string> = new Set(['invalid', 'not_found', 'ambiguous', 'conflict', 'unsupported']);
+
+/**
+ * Whether a network's mesh error will not pass by waiting: its configuration refused (invalid, not_found, ambiguous,
+ * conflict) or a host that cannot do it (unsupported: no gretap, no datapath, no firewall tool). failed (a command)
+ * and unavailable (OVS, an agent) may pass, the agent's next pass tries again; "" (an older agent) is not known to.
+ */
+export function permanentMeshError(kind: string): boolean {
+  return PERMANENT_KINDS.has(kind);
+}
 export const MAX_KEY = 0xffffff; // VXLAN VNIs are 24 bits; GRE keys fleetnet hands out stay in the same range
 
 /**

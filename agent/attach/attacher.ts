@@ -53,6 +53,8 @@ export interface AttacherDeps {
   ownerMark?: string;
   /** What this host can do (probed once); default: probed on first need with this runner. */
   capabilities?: () => Promise<Capability[]>;
+  /** A bridge the host's mesh holds (Mesher.holds): never removed as unused, not even with no port left. */
+  meshHolds?: (bridge: string) => boolean;
 }
 
 export interface AttachResult {
@@ -106,7 +108,8 @@ export class Attacher {
       lockHostIf,
       releaseOwned: (ref: OwnedRef) => this.owned.release(ref).then(() => undefined),
     };
-    this.owned = ownedKeeper({ ...this.env, busy: (name) => (this.inflight.get(name) ?? 0) > 0 }, lockHostIf);
+    const busy = (name: string) => (this.inflight.get(name) ?? 0) > 0 || !!d.meshHolds?.(name);
+    this.owned = ownedKeeper({ ...this.env, busy }, lockHostIf);
     this.adoptDeps = { env: this.env, ip: d.ip, records: d.records, log: d.log };
     this.removal = { d, env: this.env, queue: this.queue };
     if (d.sysClassNet) this.adoptDeps.sysClassNet = d.sysClassNet;

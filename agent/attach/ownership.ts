@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Runner } from '../../common/runner.js';
 import { OWNED_ALIAS, readHostLink } from '../linux/sysfs.js';
-import { OVS_OWNED_KEY, OVS_OWNED_VALUE, type OvsCtl } from '../ovs/vsctl.js';
+import { ovsMap, OVS_MESH_OWNER_KEY, OVS_OWNED_KEY, OVS_OWNED_VALUE, type OvsCtl } from '../ovs/vsctl.js';
 import type { AttachmentRecord, OwnedRef, RecordStore } from './records.js';
 
 export interface OwnershipDeps {
@@ -78,14 +78,26 @@ export function ownedLinks(sysClassNet = '/sys/class/net'): string[] {
   return entries(sysClassNet).filter((n) => alias(n) === OWNED_ALIAS);
 }
 
-/** OVS bridges carrying fleetnet's mark (external_ids fleetnet=owned); none when OVS does not answer. */
-export async function ownedOvsBridges(ovs: OvsCtl): Promise<string[]> {
+/**
+ * OVS bridges carrying fleetnet's mark (external_ids fleetnet=owned), with the owner mark the mesh puts on the ones it
+ * makes ('' on others); none when OVS does not answer.
+ */
+export async function ownedOvsBridges(ovs: OvsCtl): Promise<{ name: string; owner: string }[]> {
   const out = await ovs
-    .run('--format=json', '--columns=name', 'find', 'bridge', `external_ids:${OVS_OWNED_KEY}=${OVS_OWNED_VALUE}`)
+    .run(
+      '--format=json',
+      '--columns=name,external_ids',
+      'find',
+      'bridge',
+      `external_ids:${OVS_OWNED_KEY}=${OVS_OWNED_VALUE}`,
+    )
     .catch(() => '');
   if (!out.trim()) return [];
   try {
-    return ((JSON.parse(out) as { data: unknown[][] }).data ?? []).map((row) => String(row[0]));
+    return ((JSON.parse(out) as { data: unknown[][] }).data ?? []).map((row) => ({
+      name: String(row[0]),
+      owner: ovsMap(row[1])[OVS_MESH_OWNER_KEY] ?? '',
+    }));
   } catch {
     return [];
   }

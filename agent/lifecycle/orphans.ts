@@ -1,6 +1,7 @@
 // Orphans: host-side veths and OVS ports that carry this agent's ownership marks and that no record
 // holds, and bridges and `<if>.<VID>` links (OVS bridges: `check`) carrying fleetnet's mark that no record
-// holds, no attach under way uses, and nothing hangs off (an attach killed before its record was written).
+// holds, no attach under way uses, no mesh network names, and nothing hangs off (an attach killed before its
+// record was written, an agent stopped between a mesh's last tunnel and its bridge).
 // Only marked objects are ever removed; anything else is left alone, whatever its name.
 import { readdirSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -94,14 +95,16 @@ async function ownedOrphans(d: OrphanDeps, owned: OwnedKeeper, going: Orphan[]):
       detail: `${what} ${name} marked fleetnet:owned, with no port, held by no attachment`,
     });
   }
-  if (!d.ovsBridges || !d.privateOvs) return out; // the machine's shared OVS: another agent's bridge looks the same
-  for (const name of await ownedOvsBridges(d.ovs)) {
+  if (!d.ovsBridges) return out;
+  for (const { name, owner } of await ownedOvsBridges(d.ovs)) {
+    // The machine's shared OVS: another agent's bridge looks the same, unless the mesh put this agent's mark on it.
+    if (!d.privateOvs && owner !== d.ownerMark) continue;
     if (!unused({ type: 'ovs-bridge', name })) continue;
     if ((await d.ovs.listPorts(name)).some((p) => !goes.has(p))) continue;
     out.push({
       type: 'ovs-bridge',
       name,
-      detail: `OVS bridge ${name} fleetnet made, with no port, held by no attachment`,
+      detail: `OVS bridge ${name} fleetnet made${owner ? ' for a mesh' : ''}, with no port, held by no attachment`,
     });
   }
   return out;

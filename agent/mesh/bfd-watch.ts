@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { Runner } from '../../common/runner.js';
-import { ovsMap } from './ovs-tunnels.js';
+import { ovsMap } from '../ovs/vsctl.js';
 
 export interface BfdWatchOptions {
   runner: Runner;

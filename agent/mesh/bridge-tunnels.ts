@@ -2,12 +2,13 @@
 // the network's bridge, with one all-zeros flood entry per peer (head-end replication: a frame
 // is sent once to each peer and never back into the mesh, so no loop can form). gretap: one
 // device per peer, an `isolated` bridge port (isolated ports never forward to one another).
-// Devices carry the alias `fleetnet-mesh:<network>` (attach marks its bridges `fleetnet:owned`), which is how a
-// read-back finds them again.
+// Devices carry the alias `fleetnet-mesh:<network>`, which is how a read-back finds them again; a bridge the mesh
+// makes carries `fleetnet:owned`, as attach marks its bridges, so it goes once nothing uses it.
 import { FleetnetError, unsupported } from '../../common/errors.js';
 import { VXLAN_PORT, type Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import { line, parseJsonArrays } from '../linux/ip.js';
+import { OWNED_ALIAS } from '../linux/sysfs.js';
 
 export const ALIAS_PREFIX = 'fleetnet-mesh:';
 const FLOOD_MAC = '00:00:00:00:00:00';
@@ -30,11 +31,20 @@ interface FdbJson {
   dst?: string;
 }
 
+export interface MeshDevice {
+  network: string;
+  kind: string;
+  /** The bridge it is a port of ('' when none). */
+  bridge: string;
+  mtu?: number;
+  operstate?: string;
+}
+
 export interface BridgeMeshState {
   /** Names of Linux bridges present. */
   bridges: Set<string>;
-  /** fleetnet's devices (by name) with their network. */
-  devices: Map<string, { network: string; kind: string; mtu?: number; operstate?: string }>;
+  /** fleetnet's devices (by name) with their network and bridge. */
+  devices: Map<string, MeshDevice>;
   tunnels: Tunnel[];
 }
 
@@ -55,7 +65,7 @@ export class BridgeTunnels {
       (await this.runner.run('ip', ['-json', '-d', 'link', 'show'])).stdout || '[]',
     ) as LinkJson[];
     const bridges = new Set(links.filter((l) => l.linkinfo?.info_kind === 'bridge').map((l) => l.ifname));
-    const devices = new Map<string, { network: string; kind: string; mtu?: number; operstate?: string }>();
+    const devices = new Map<string, MeshDevice>();
     const tunnels: Tunnel[] = [];
     const vx = new Map<string, LinkJson>();
     for (const l of links) {
@@ -66,6 +76,7 @@ export class BridgeTunnels {
       devices.set(l.ifname, {
         network,
         kind,
+        bridge: l.master ?? '',
         ...(l.mtu ? { mtu: l.mtu } : {}),
         ...(l.operstate ? { operstate: l.operstate } : {}),
       });
@@ -108,9 +119,12 @@ export class BridgeTunnels {
     return { bridges, devices, tunnels };
   }
 
-  /** `ip -batch` lines that make the network's Linux bridge. */
+  /** `ip -batch` lines that make the network's Linux bridge, marked as fleetnet's. */
   bridgeLines(bridge: string): string[] {
-    return [line('link', 'add', bridge, 'type', 'bridge'), line('link', 'set', 'dev', bridge, 'up')];
+    return [
+      line('link', 'add', bridge, 'type', 'bridge'),
+      line('link', 'set', 'dev', bridge, 'alias', OWNED_ALIAS, 'up'),
+    ];
   }
 
   /** `ip -batch` lines that make a tunnel's device (VXLAN: the network's; gretap: the peer's). */

@@ -1,11 +1,21 @@
 // The pass over Linux-bridge (kernel) tunnels: VXLAN and gretap devices, their flood entries, and the
 // firewall that admits the peers; the Mesher runs it after the OVS networks' pass.
+import type { Logger } from 'pino';
 import { diffTunnels, tunnelId, type Tunnel } from '../../common/mesh.js';
+import type { OwnedKeeper } from '../attach/ownership.js';
+import type { OwnedRef } from '../attach/records.js';
 import { gretapMissing, type BridgeTunnels } from './bridge-tunnels.js';
 import type { FirewallState, MeshFirewall } from './firewall.js';
 import type { MeshNetworkSpec, MeshResult } from './spec.js';
 
-export interface KernelPassParts {
+/** What releases a bridge the mesh no longer needs (releaseOwned). */
+export interface ReleaseParts {
+  /** Removes a bridge fleetnet owns once nothing uses it (the Attacher's); absent: bridges stay. */
+  owned?: OwnedKeeper | undefined;
+  log?: Logger | undefined;
+}
+
+export interface KernelPassParts extends ReleaseParts {
   kernel: BridgeTunnels;
   firewall: MeshFirewall;
   /** Whether this kernel can make gretap devices (from the capability probe). */
@@ -56,6 +66,12 @@ export async function passKernel(
       fail(t.network, err);
     }
   }
+  await releaseBridges(
+    parts,
+    nets,
+    res,
+    [...gone].map((dev) => state.devices.get(dev)!.bridge),
+  );
   const devices = new Set([...state.devices.keys()].filter((x) => !gone.has(x)));
   const bridges = new Set(state.bridges);
   const floods = new Map<string, Tunnel[]>();
@@ -94,6 +110,43 @@ export async function passKernel(
     }
   }
   await passFirewall(parts.firewall, want, res, fail);
+}
+
+/**
+ * The bridges of devices this pass removed that no network of the spec names, released when fleetnet owns them and
+ * nothing is left on them (the keeper decides, under the bridge's lock). A bridge fleetnet did not make stays; one
+ * left behind (a failure here, an agent stopped) is the lifecycle's orphan sweep's.
+ */
+async function releaseBridges(
+  parts: KernelPassParts,
+  nets: Map<string, MeshNetworkSpec>,
+  res: MeshResult,
+  bridges: string[],
+): Promise<void> {
+  const named = new Set([...nets.values()].map((n) => n.bridge));
+  const unnamed = [...new Set(bridges)].filter((b) => b && !named.has(b));
+  await releaseOwned(
+    parts,
+    res,
+    unnamed.map((name) => ({ type: 'link', name })),
+  );
+}
+
+/**
+ * Hands each bridge to the keeper (released when fleetnet owns it and nothing uses it: see deleteOwnedIfUnused);
+ * each one removed is a change. A failure is logged: the next pass, or the orphan sweep, finds the bridge again.
+ */
+export async function releaseOwned(parts: ReleaseParts, res: MeshResult, refs: OwnedRef[]): Promise<void> {
+  for (const ref of parts.owned ? refs : []) {
+    try {
+      if (!(await parts.owned!.release(ref, { bare: true }))) continue;
+      res.changes++;
+      parts.log?.info({ bridge: ref.name }, 'mesh: removed the bridge it no longer needs');
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      parts.log?.warn({ bridge: ref.name, err: msg }, 'mesh: bridge not removed');
+    }
+  }
 }
 
 async function passFirewall(

@@ -16,11 +16,12 @@ import { BfdWatch } from './bfd-watch.js';
 import { BridgeTunnels } from './bridge-tunnels.js';
 import { MeshFirewall } from './firewall.js';
 import { passKernel } from './kernel-pass.js';
-import { byNetwork, OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
+import type { OwnedKeeper } from '../attach/ownership.js';
+import { passOvs } from './ovs-pass.js';
+import { OvsTunnels, type OvsMeshState } from './ovs-tunnels.js';
 import { kernelTunnels, sameTunnels, settledOvs, watchedOvs, watchedUp } from './settled.js';
 import { checkMeshSpec, type MeshNetworkSpec, type MeshResult, type MeshSpec } from './spec.js';
 import { tunnelStatuses, type TunnelStatus } from './status.js';
-import { addOvsTunnels } from './tunnel-neigh.js';
 
 export interface MesherOptions {
   runner: Runner;
@@ -45,6 +46,10 @@ export interface MesherOptions {
    */
   watchBfd?: boolean;
   now?: () => number;
+  /** The agent's owner mark, put on the OVS bridges the mesh makes (which of them are this agent's). */
+  ownerMark?: string;
+  /** Removes a bridge fleetnet owns once nothing uses it (the Attacher's keeper); absent: bridges stay. */
+  owned?: OwnedKeeper;
 }
 
 export interface StatusQuery {
@@ -90,12 +95,18 @@ export class Mesher {
   private kernelClean = false;
   /** Periodic passes in a row that stood on the BFD watch (periodicPass). */
   private watchedPasses = 0;
+  /**
+   * The state folder holds an emptied mesh (the host left its last one): what an agent stopped halfway through
+   * leaving left behind (tunnels, the bridge it made) is looked for by one pass when it starts again (resume).
+   */
+  private emptied = false;
 
   constructor(private readonly o: MesherOptions) {
     this.ovs = new OvsTunnels({
       runner: o.runner,
       ...(o.ovsDb ? { ovsDb: o.ovsDb } : {}),
       ...(o.bfdDecayMs === undefined ? {} : { bfdDecayMs: o.bfdDecayMs }),
+      ...(o.ownerMark ? { ownerMark: o.ownerMark } : {}),
       log: o.log,
     });
     this.kernel = new BridgeTunnels(o.runner);
@@ -108,6 +119,12 @@ export class Mesher {
     if (o.watchBfd) this.bfd = new BfdWatch({ runner: o.runner, log: o.log, ...db, ownPort: ours, onChange });
     const file = this.file();
     if (existsSync(file)) this.spec = checkMeshSpec(JSON.parse(readFileSync(file, 'utf8')) as MeshSpec);
+    this.emptied = existsSync(file) && !this.spec.networks.length;
+  }
+
+  /** The spec names this bridge (a network's, on this host): nothing else may remove it as unused. */
+  holds(bridge: string): boolean {
+    return this.spec.networks.some((n) => n.bridge === bridge);
   }
 
   private file(): string {
@@ -156,12 +173,18 @@ export class Mesher {
 
   /**
    * Periodic passes while a mesh with networks is held (a host that never had one runs no
-   * passes at all, so other work's command logs stay quiet); stops when the mesh empties.
+   * passes at all, so other work's command logs stay quiet); stops when the mesh empties. At the
+   * agent's start (passNow) with an emptied mesh held, one pass removes what is left of it.
    */
   resume(passNow = true): void {
     const want = this.spec.networks.length > 0 && (this.o.resyncMs ?? 0) > 0;
     if (want && !this.timer) this.start(this.o.resyncMs!, passNow);
     else if (!want) this.stop();
+    if (passNow && this.emptied && !this.spec.networks.length)
+      this.reconcile().catch((err: unknown) =>
+        this.o.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'mesh pass failed'),
+      );
+    this.emptied = false;
     if (this.spec.networks.some((n) => n.kind === 'ovs')) this.bfd?.start();
     else this.bfd?.stop();
   }
@@ -291,7 +314,7 @@ export class Mesher {
     const nets = new Map(this.spec.networks.map((n) => [n.network, n]));
     const fail = (network: string, err: unknown) => {
       const message = err instanceof Error ? err.message : String(err);
-      res.errors.push({ network, message });
+      res.errors.push({ network, message, kind: err instanceof FleetnetError ? err.kind : 'failed' });
       this.o.log.warn({ network, err: message }, 'mesh: network not converged');
     };
     const kernelWant = kernelTunnels(this.spec);
@@ -299,7 +322,9 @@ export class Mesher {
     if (kernelSame) res.kept += kernelWant.length;
     // Nothing wanted and nothing left at the last read: no ip/bridge/nft read (an OVS-only mesh).
     const readKernel = !kernelSame && (kernelWant.length > 0 || !this.kernelClean);
-    const ovs = this.passOvs(nets, res, fail, settledOvs(settled, this.spec));
+    const { runner, log, neigh, defaultDatapathType, ownerMark, owned } = this.o;
+    const parts = { ovs: this.ovs, runner, log, neigh, defaultDatapathType, ownerMark, owned };
+    const ovs = passOvs(parts, nets, res, fail, settledOvs(settled, this.spec));
     // With no kernel tunnel wanted the kernel pass only removes leftovers, which no OVS port depends on: it
     // runs beside the OVS pass (a joining host's first pass answers after the longer of the two, not their sum).
     const kernel = !readKernel
@@ -333,68 +358,12 @@ export class Mesher {
   ): Promise<void> {
     this.kernelClean = false;
     let failed = false;
-    const parts = { kernel: this.kernel, firewall: this.firewall, hasGretap: this.o.hasGretap };
+    const { hasGretap, owned, log } = this.o;
+    const parts = { kernel: this.kernel, firewall: this.firewall, hasGretap, owned, log };
     await passKernel(parts, nets, res, (n, e) => {
       failed = true;
       fail(n, e);
     });
     this.kernelClean = !want.length && !failed;
-  }
-
-  private async passOvs(
-    nets: Map<string, MeshNetworkSpec>,
-    res: MeshResult,
-    fail: (n: string, e: unknown) => void,
-    settled: OvsMeshState | undefined,
-  ): Promise<void> {
-    const want = [...nets.values()].filter((n) => n.kind === 'ovs').flatMap((n) => n.tunnels);
-    let state = settled;
-    try {
-      state ??= await this.ovs.list();
-    } catch (err) {
-      // No OVS here and nothing asked of it: nothing to do, nothing to report.
-      for (const n of new Set(want.map((t) => t.network))) fail(n, err);
-      return;
-    }
-    const d = diffTunnels(want, state.tunnels);
-    // A port with BFD off or set otherwise (an older agent's) is added again: the add sets BFD as this agent does.
-    const off = d.keep.filter((t) => state.bfdOff?.has(t.port));
-    d.keep = d.keep.filter((t) => !off.includes(t));
-    d.add.push(...off);
-    res.kept += d.keep.length;
-    // One transaction per network for its stale ports, one for its missing ones (and bridge): a
-    // failing network leaves the others converged.
-    for (const ts of byNetwork(d.remove).values()) {
-      try {
-        await this.ovs.remove(ts);
-        res.removed.push(...ts);
-        res.changes++;
-      } catch (err) {
-        fail(ts[0]!.network, err);
-      }
-    }
-    for (const ts of byNetwork(d.add).values()) {
-      const { network, bridge } = ts[0]!;
-      const dp = nets.get(network)?.datapathType ?? this.o.defaultDatapathType;
-      try {
-        const made = !state.bridges.has(bridge);
-        const { log, runner, neigh } = this.o;
-        await addOvsTunnels(this.ovs, ts, { bridge, made, log, datapathType: dp, runner, neigh });
-        state.bridges.add(bridge);
-        res.added.push(...ts);
-        res.changes++;
-        const broken = made ? await this.ovs.datapathProblem(bridge) : undefined;
-        if (broken) state.broken.set(bridge, broken);
-      } catch (err) {
-        fail(network, err);
-      }
-    }
-    // Converged means working: tunnels on a bridge ovs-vswitchd could not make carry nothing.
-    const brokenNets = new Map<string, FleetnetError>();
-    for (const t of want) {
-      const why = state.broken.get(t.bridge);
-      if (why) brokenNets.set(t.network, why);
-    }
-    for (const [network, why] of brokenNets) fail(network, new Error(`${why.message}; fix: ${why.hint ?? ''}`));
   }
 }

@@ -7,11 +7,22 @@ import type { Tunnel } from '../../common/mesh.js';
 import type { Runner } from '../../common/runner.js';
 import type { Logger } from 'pino';
 import { parseJsonArrays } from '../linux/ip.js';
-import { datapathProblem, hasDatapath, oneTransaction, OvsCtl } from '../ovs/vsctl.js';
+import {
+  datapathProblem,
+  hasDatapath,
+  oneTransaction,
+  ovsMap,
+  OVS_MESH_OWNER_KEY,
+  OVS_OWNED_KEY,
+  OVS_OWNED_VALUE,
+  OvsCtl,
+} from '../ovs/vsctl.js';
 import { newPortsTxn, transactArgs, txnFailure, type NewPort } from '../ovs/ovsdb-txn.js';
 
 export const EXT_NET = 'fleetnet-net';
 export const EXT_PEER = 'fleetnet-peer';
+/** On a bridge the mesh made: the agent that made it (its owner mark), beside fleetnet=owned and fleetnet-net. */
+export const EXT_OWNER = OVS_MESH_OWNER_KEY;
 
 /** A tunnel interface's options (one place for ovs-vsctl's and the OVSDB transaction's). */
 const tunnelOptions = (t: Tunnel) => ({ remote_ip: t.peerIp, key: String(t.key), local_ip: t.localIp });
@@ -22,13 +33,6 @@ type OvsValue = string | number | boolean | [string, unknown];
 interface OvsTable {
   data: OvsValue[][];
   headings: string[];
-}
-
-/** OVSDB JSON: ["map", [[k, v]...]] → object. */
-export function ovsMap(v: unknown): Record<string, string> {
-  if (Array.isArray(v) && v[0] === 'map')
-    return Object.fromEntries((v[1] as [string, unknown][]).map(([k, x]) => [k, String(x)]));
-  return {};
 }
 
 /** OVSDB JSON: a set is ["set", [...]]; a set of one is the bare value. */
@@ -61,6 +65,11 @@ export interface OvsMeshState {
   /** Bridges in the database that ovs-vswitchd could not make (no datapath): why, and the fix. */
   broken: Map<string, FleetnetError>;
   /**
+   * Per bridge (from a read of the database, not a settled state): its external_ids and its ports other than its
+   * own internal one. Which bridges fleetnet owns, which of them the mesh made, and which are bare.
+   */
+  bridgeInfo?: Map<string, { ext: Record<string, string>; ports: string[] }>;
+  /**
    * Tunnel ports whose BFD is not on or not as this agent sets it (an older agent's port: one made with BFD
    * off whose switch-on never came, another bfd:decay_min_rx): to be added again.
    */
@@ -75,6 +84,15 @@ export interface OvsTunnelsOptions {
   bfdDecayMs?: number;
   /** Says (debug) why ports went through ovs-vsctl after all. */
   log?: Logger | undefined;
+  /** The agent's owner mark: put on the bridges the mesh makes (EXT_OWNER). */
+  ownerMark?: string;
+}
+
+/** How the mesh makes a network's bridge when it is absent: its datapath type, and the network it is made for. */
+export interface MakeBridge {
+  bridge: string;
+  network: string;
+  datapathType?: string;
 }
 
 export class OvsTunnels {
@@ -96,7 +114,7 @@ export class OvsTunnels {
         await this.vsctl([
           '--format=json',
           '--',
-          '--columns=name,ports,datapath_type,datapath_id',
+          '--columns=name,ports,datapath_type,datapath_id,external_ids',
           'list',
           'bridge',
           '--',
@@ -122,6 +140,13 @@ export class OvsTunnels {
     const [br, port, iface] = parseJsonArrays(out).map((a) => rows(a[0] as OvsTable));
     const bridgeOfPort = new Map<string, string>();
     for (const b of br ?? []) for (const p of ovsSet(b.ports)) bridgeOfPort.set(uuid(p), String(b.name));
+    const portName = new Map((port ?? []).map((p) => [uuid(p._uuid), String(p.name)]));
+    const bridgeInfo = new Map(
+      (br ?? []).map((b) => {
+        const ports = ovsSet(b.ports).map((p) => portName.get(uuid(p)) ?? uuid(p));
+        return [String(b.name), { ext: ovsMap(b.external_ids), ports: ports.filter((p) => p !== String(b.name)) }];
+      }),
+    );
     const ifaces = new Map((iface ?? []).map((i) => [String(i.name), i]));
     const tunnels: Tunnel[] = [];
     const bfd = new Map<string, Record<string, string>>();
@@ -154,14 +179,27 @@ export class OvsTunnels {
         .filter((b) => !hasDatapath(b.datapath_id))
         .map((b) => [String(b.name), datapathProblem(String(b.name), String(b.datapath_type ?? ''))]),
     );
-    return { bridges: new Set((br ?? []).map((b) => String(b.name))), tunnels, bfd, broken, bfdOff };
+    const bridges = new Set((br ?? []).map((b) => String(b.name)));
+    return { bridges, tunnels, bfd, broken, bfdOff, bridgeInfo };
   }
 
-  /** ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given. */
-  private bridgeCmds(bridge: string, datapathType?: string): string[][] {
+  /**
+   * ovs-vsctl commands (no options) that make the bridge when absent, with a datapath type when one is given, and
+   * marked as fleetnet's (external_ids fleetnet=owned, as attach marks its bridges) and the mesh's: the network
+   * it is made for and this agent's owner mark. The mark is what lets the mesh, a detach or the orphan sweep
+   * remove it once nothing uses it; a bridge found in place is never marked.
+   */
+  private bridgeCmds(b: MakeBridge): string[][] {
+    const marks = { [OVS_OWNED_KEY]: OVS_OWNED_VALUE, [EXT_NET]: b.network, [EXT_OWNER]: this.o.ownerMark };
     return [
-      ['--may-exist', 'add-br', bridge],
-      ...(datapathType ? [['set', 'bridge', bridge, `datapath_type=${datapathType}`]] : []),
+      ['--may-exist', 'add-br', b.bridge],
+      [
+        'set',
+        'bridge',
+        b.bridge,
+        ...(b.datapathType ? [`datapath_type=${b.datapathType}`] : []),
+        ...Object.entries(marks).flatMap(([k, v]) => (v ? [`external_ids:${k}=${v}`] : [])),
+      ],
     ];
   }
 
@@ -199,9 +237,9 @@ export class OvsTunnels {
    * One ovs-vsctl transaction for a network's missing tunnels (and its bridge when absent): all
    * or nothing, and ovs-vswitchd is waited for once, not once per peer (a joining host adds N-1).
    */
-  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): string[] {
+  addArgs(tunnels: Tunnel | Tunnel[], makeBridge?: MakeBridge): string[] {
     const cmds = [
-      ...(makeBridge ? this.bridgeCmds(makeBridge.bridge, makeBridge.datapathType) : []),
+      ...(makeBridge ? this.bridgeCmds(makeBridge) : []),
       ...[tunnels].flat().flatMap((t) => this.portCmds(t)),
     ];
     return [...this.base(), ...oneTransaction(cmds)];
@@ -222,7 +260,7 @@ export class OvsTunnels {
    * when they carry traffic); when that fails (a port of the name exists, no bridge, no ovsdb-client),
    * ovs-vsctl does it as before, waiting for ovs-vswitchd.
    */
-  async add(tunnels: Tunnel | Tunnel[], makeBridge?: { bridge: string; datapathType?: string }): Promise<void> {
+  async add(tunnels: Tunnel | Tunnel[], makeBridge?: MakeBridge): Promise<void> {
     if (!makeBridge) {
       const why = await this.o.runner
         .run('ovsdb-client', this.addTxnArgs(tunnels), { timeoutMs: 15_000, allowFail: true })

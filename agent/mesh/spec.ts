@@ -23,7 +23,8 @@ export interface MeshResult {
    * each), per kernel device made or removed, per flood entry, per firewall replace.
    */
   changes: number;
-  errors: { network: string; message: string }[];
+  /** kind: the error's (FleetnetError's; 'failed' for any other), see permanentMeshError. */
+  errors: { network: string; message: string; kind: string }[];
 }
 
 export function checkMeshSpec(spec: MeshSpec): MeshSpec {

@@ -88,7 +88,8 @@ export async function addOvsTunnels(
     neigh?: (() => NeighIo) | undefined;
   },
 ): Promise<{ asked: Promise<string[]> }> {
-  const make = o.made ? { bridge: o.bridge, ...(o.datapathType ? { datapathType: o.datapathType } : {}) } : undefined;
+  const dp = o.datapathType ? { datapathType: o.datapathType } : {};
+  const make = o.made ? { bridge: o.bridge, network: ts[0]?.network ?? '', ...dp } : undefined;
   const none = { asked: Promise.resolve([]) };
   if (make?.datapathType !== 'netdev' || !ts[0]) return ovs.add(ts, make).then(() => none);
   const io = o.neigh?.() ?? execNeighIo(o.runner);

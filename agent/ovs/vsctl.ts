@@ -5,6 +5,8 @@ import type { Runner } from '../../common/runner.js';
 /** external_ids keys fleetnet puts on what it makes, so that a restarted agent recognises it. */
 export const OVS_OWNED_KEY = 'fleetnet';
 export const OVS_OWNED_VALUE = 'owned';
+/** On an OVS bridge the mesh made: the owner mark of the agent that made it (agent/lifecycle/owner-mark.ts). */
+export const OVS_MESH_OWNER_KEY = 'fleetnet-owner';
 export const OVS_PORT_KEYS = {
   attachment: 'fleetnet-attachment',
   container: 'fleetnet-container',
@@ -21,6 +23,13 @@ export interface OvsPortTag {
 
 export interface OwnedPort extends OvsPortTag {
   port: string;
+}
+
+/** OVSDB JSON: ["map", [[k, v]...]] → object. */
+export function ovsMap(v: unknown): Record<string, string> {
+  if (Array.isArray(v) && v[0] === 'map')
+    return Object.fromEntries((v[1] as [string, unknown][]).map(([k, x]) => [k, String(x)]));
+  return {};
 }
 
 /** Several ovs-vsctl commands as one argv, so one transaction: `a … -- b … -- c …`. */

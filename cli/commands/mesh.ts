@@ -3,19 +3,29 @@
 // `apply FILE --host H` hands this host its part of a mesh described in a file (same plan).
 import type { Command } from 'commander';
 import type { ControllerConn } from '../client/controller.js';
-import { invalid } from '../../common/errors.js';
-import { MAX_WAIT_UP_MS } from '../../common/mesh.js';
+import { exitCodeOf, FleetnetError, invalid, type ErrorKind } from '../../common/errors.js';
+import { MAX_WAIT_UP_MS, permanentMeshError } from '../../common/mesh.js';
 import { parseHostName } from '../../common/host-spec.js';
 import { parseNetworkName } from '../../common/network-spec.js';
 import { addOutputOptions, formatHelp, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
+type MemberResult = { host: string; error: string; errorKind?: string };
+
+/** The first member whose error on the network will not pass by waiting (the configuration refused, a host unable). */
+export function hopelessMember<T extends MemberResult>(hosts: T[]): T | undefined {
+  return hosts.find((h) => h.error && permanentMeshError(h.errorKind ?? ''));
+}
+
 /**
- * `mesh add/rm`'s exit code: 3 when a member's agent did not take the change (recorded all the same,
- * the controller retries); with --wait, what the tunnels say afterwards: 0 all up (the retries got
- * through), 1 if one is not.
+ * `mesh add/rm`'s exit code, about the network asked for only (the controller reports each member's errors on it):
+ * a member's error that waiting will not mend is 1 (2 when it is bad input), with or without --wait; otherwise 3
+ * when a member's agent did not take the change (recorded all the same, the controller retries); with --wait,
+ * what the tunnels say afterwards: 0 all up (the retries got through), 1 if one is not.
  */
-export function memberExitCode(hosts: { error: string }[], tunnels?: { state: string }[]): number {
+export function memberExitCode(hosts: MemberResult[], tunnels?: { state: string }[]): number {
+  const hopeless = hopelessMember(hosts);
+  if (hopeless) return exitCodeOf(new FleetnetError(hopeless.errorKind as ErrorKind, hopeless.error));
   if (tunnels) return tunnels.some((t) => t.state !== 'up') ? 1 : 0;
   return hosts.some((h) => h.error) ? 3 : 0;
 }
@@ -162,8 +172,12 @@ export function register(program: Command): void {
                 ? `; ${down ? `${down} of ${got.length} tunnel(s) not up` : `${got.length} tunnel(s) up`}`
                 : ''),
           );
+          // A member's error that waiting will not mend ends the wait (the controller's too): said on stderr.
+          const hopeless = hopelessMember(res.hosts);
+          if (hopeless) process.stderr.write(`fleetnet: ${opts.net} on ${hopeless.host}: ${hopeless.error}\n`);
           // A controller from before the wait in mesh add/rm answers with no tunnels: ask it as before.
-          const tunnels = waitUpMs ? (got.length ? got : await tunnelsOnceUp(conn, opts.net, waitUpMs)) : undefined;
+          const again = waitUpMs && !got.length && !hopeless;
+          const tunnels = waitUpMs ? (again ? await tunnelsOnceUp(conn, opts.net, waitUpMs) : got) : undefined;
           if (opts.json) printJson(tunnels ? { ...res, tunnels } : res);
           else {
             const what = verb === 'add' ? `${who} joined` : `${who} left`;
@@ -176,9 +190,12 @@ export function register(program: Command): void {
                 : `${nothing}\n`,
             );
             for (const h of res.hosts) process.stdout.write(`  ${h.host}: ${memberResult(h)}\n`);
-            if (tunnels) process.stdout.write(tunnelsLine(tunnels, opts.net, waitUpMs));
+            if (tunnels) process.stdout.write(tunnelsLine(tunnels, opts.net, hopeless ? 0 : waitUpMs));
           }
           process.exitCode = memberExitCode(res.hosts, tunnels);
+          const members = res.network?.meshHosts ?? [];
+          const left = res.hosts.map((h) => h.host).filter((h) => !members.includes(h));
+          if (verb === 'rm' && res.changed) await noteCutOff(conn, opts.net, left);
         });
       });
   }
@@ -252,12 +269,40 @@ async function tunnelsOnceUp(conn: ControllerConn, net: string, waitUpMs: number
   }
 }
 
+/** The tunnels after --wait; waitUpMs 0: the wait stopped at a member's error that waiting will not mend. */
 function tunnelsLine(ts: FleetTunnel[], net: string, waitUpMs: number): string {
   const down = ts.filter((t) => t.state !== 'up');
   if (!down.length) return `every tunnel of ${net} is up (${ts.length})\n`;
   const list = down.map((t) => `${t.host}>${t.peer || '?'} ${t.state}`).join(', ');
-  return `${down.length} of ${ts.length} tunnel(s) of ${net} not up after ${waitUpMs / 1000} s: ${list}\n`;
+  const when = waitUpMs ? `after ${waitUpMs / 1000} s` : '(no wait: an error that waiting will not mend)';
+  return `${down.length} of ${ts.length} tunnel(s) of ${net} not up ${when}: ${list}\n`;
 }
+
+/**
+ * mesh rm: the network's attachments left on a host that left its mesh stay as they are, but reach no container on
+ * another host any more (its tunnels are gone). Said on stderr, with the ways back; the removal stands either way.
+ */
+async function noteCutOff(conn: ControllerConn, net: string, left: string[]): Promise<void> {
+  if (!left.length) return;
+  const { lsEntries } = await import('./fleet-ls.js');
+  const all = await lsEntries(conn, { host: '', network: net, container: '' }).catch(() => []);
+  for (const host of left) {
+    const here = all
+      .filter((a) => a.host === host)
+      .sort((a, b) => a.container.localeCompare(b.container) || a.ifname.localeCompare(b.ifname));
+    if (!here.length) continue;
+    const some = here.slice(0, 5).map((a) => `${a.container} ${a.ifname}`);
+    process.stderr.write(
+      `fleetnet: ${host} left the mesh of ${net} with ${here.length} attachment(s) on ${net} still there ` +
+        `(${some.join(', ')}${here.length > some.length ? ', …' : ''}): they reach no container on another host now` +
+        `\n  join it again: fleetnet mesh add ${host} --net ${net}` +
+        `\n  or detach ${here.length > 1 ? 'each' : 'it'}: fleetnet detach --host ${host} ${detachArgs(here[0]!)}\n`,
+    );
+  }
+}
+
+const detachArgs = (a: { container: string; ifname: string }) =>
+  a.ifname === 'eth1' ? a.container : `${a.container} -i ${a.ifname}`;
 
 /** One member's line: what its agent did, or that the controller owning the host pushes it (several controllers). */
 function memberResult(h: { error: string; added: number; removed: number; generation: number }): string {

@@ -11,7 +11,7 @@ export interface View<T> {
   columns: readonly Column<T>[];
   /** Added to columns by -o wide. */
   wide?: readonly Column<T>[];
-  /** What -q prints for an item. */
+  /** What -q prints for an item (an id that several items share is printed once). */
   id?: (t: T) => string;
 }
 
@@ -46,7 +46,8 @@ export async function render<T>(
       return;
     }
     case 'ids':
-      out.write(input.items.map((i) => (view.id ?? String)(i) + '\n').join(''));
+      // each id once: the fleet's tunnels to one peer share their port's name on every member
+      out.write([...new Set(input.items.map((i) => (view.id ?? String)(i)))].map((id) => id + '\n').join(''));
       return;
     default: {
       const cols = spec.kind === 'wide' ? [...view.columns, ...(view.wide ?? [])] : view.columns;

@@ -7,7 +7,7 @@
 // pushers could reach an agent out of order, an older plan under a newer generation. A push asked
 // of another controller is left to the owner, which sees the change through its watch.
 import type { Logger } from 'pino';
-import { describeError } from '../../common/errors.js';
+import { describeError, FleetnetError } from '../../common/errors.js';
 import { AgentRpcClient, type RpcChannel } from '../../common/rpc/agent-client.js';
 import type { MeshReply, MeshStatusReply } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Store } from '../store/store.js';
@@ -53,7 +53,10 @@ export interface HostMeshState {
   host: string;
   /** 0: not pushed from here (another controller owns the host and pushes it). */
   generation: number;
+  /** Every network's error the agent answered, or why the push failed. */
   error: string;
+  /** A push that failed (no reply): its error's kind. */
+  errorKind?: string;
   reply?: MeshReply;
 }
 
@@ -190,7 +193,12 @@ export class MeshPusher {
           'mesh pushed',
         );
     } catch (err) {
-      st = { host, generation, error: describeError(err) };
+      st = {
+        host,
+        generation,
+        error: describeError(err),
+        errorKind: err instanceof FleetnetError ? err.kind : 'failed',
+      };
       if (this.stopped) return st;
       this.o.log.warn({ host, err: st.error }, 'mesh push failed; retrying with backoff');
       this.scheduleRetry(host);

@@ -2,9 +2,10 @@
 // change get their whole plan pushed (ApplyMesh), and the reply says what each agent did.
 import type { Logger } from 'pino';
 import { unsupported } from '../../common/errors.js';
-import { checkWaitUpMs } from '../../common/mesh.js';
+import { checkWaitUpMs, permanentMeshError } from '../../common/mesh.js';
 import type {
   FleetMeshStatusRequest,
+  MeshHostResult,
   MeshMemberRequest,
   MeshMemberReply,
   MeshTunnelState,
@@ -25,14 +26,21 @@ function pusher(d: MeshServiceDeps): MeshPusher {
   return d.mesh;
 }
 
-function hostResults(states: HostMeshState[]): MeshMemberReply['hosts'] {
-  return states.map((s) => ({
+/**
+ * A member's answer about one network: the agent's errors on that network only (another network's error on the same
+ * host is not this change's, and waiting for this one does not mend it), or why its push failed.
+ */
+function networkResult(s: HostMeshState, network: string): MeshHostResult {
+  const errors = s.reply?.errors.filter((e) => e.network === network) ?? [];
+  const worst = errors.find((e) => permanentMeshError(e.kind)) ?? errors[0];
+  return {
     host: s.host,
     generation: s.generation,
     added: s.reply?.added ?? 0,
     removed: s.reply?.removed ?? 0,
-    error: s.error,
-  }));
+    error: s.reply ? errors.map((e) => e.message).join('; ') : s.error,
+    errorKind: s.reply ? (worst?.kind ?? '') : (s.errorKind ?? ''),
+  };
 }
 
 /** The hosts a request names: `hosts`, and `host` from clients that send one. */
@@ -95,19 +103,29 @@ async function member(
   others.forEach(pushNow);
   const members = new Set(res.network.mesh?.members ?? []);
   const tunnels = new Map<string, HostTunnels>();
-  const states = await Promise.all(
+  // A member whose answer is an error on this network that waiting will not mend ends every wait: the tunnels
+  // are then asked for as they are (a wait cut short is asked again, at once).
+  const hopeless = new AbortController();
+  const waiting = signal ? AbortSignal.any([signal, hopeless.signal]) : hopeless.signal;
+  const ask = (h: string, ms: number) =>
+    m.hostStatus(h, r.network, { waitUpMs: ms, ...(ms ? { signal: waiting } : signal ? { signal } : {}) });
+  const results = await Promise.all(
     res.hosts.map(async (h) => {
-      const st = await pushes.get(h)!;
-      if (waitUpMs && members.has(h)) tunnels.set(h, await m.hostStatus(h, r.network, { waitUpMs, signal }));
-      return st;
+      const got = networkResult(await pushes.get(h)!, r.network);
+      if (got.error && permanentMeshError(got.errorKind)) hopeless.abort();
+      if (waitUpMs && members.has(h)) {
+        let t = hopeless.signal.aborted ? undefined : await ask(h, waitUpMs);
+        if (!t?.reply && hopeless.signal.aborted && !signal?.aborted) t = await ask(h, 0);
+        if (t) tunnels.set(h, t);
+      }
+      return got;
     }),
   );
-  const byHost = new Map(states.map((s) => [s.host, s]));
   const asked = [...members].sort().flatMap((h) => (tunnels.has(h) ? [tunnels.get(h)!] : []));
   return {
     network: networkToProto(res.network, count),
     changed: res.changed,
-    hosts: hostResults(res.hosts.map((h) => byHost.get(h)!)),
+    hosts: results,
     tunnels: tunnelRows(asked, r.network),
   };
 }

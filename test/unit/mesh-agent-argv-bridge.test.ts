@@ -41,7 +41,7 @@ describe('Linux-bridge tunnels (argv)', () => {
       w[0]!.input,
       [
         'link add br-green type bridge',
-        'link set dev br-green up',
+        'link set dev br-green alias fleetnet:owned up',
         `link add ${dev} type vxlan id 42 local 10.99.0.11 dstport 4789 nolearning`,
         `link set dev ${dev} alias fleetnet-mesh:green mtu 1450 master br-green up`,
         '',
@@ -92,6 +92,7 @@ describe('Linux-bridge tunnels (argv)', () => {
     assert.equal(res.errors.length, 1);
     assert.equal(res.errors[0]!.network, 'green');
     assert.match(res.errors[0]!.message, /kernel has no gretap \(CONFIG_NET_IPGRE, module ip_gre\)/);
+    assert.equal(res.errors[0]!.kind, 'unsupported', 'waiting will not mend it (mesh add --wait stops)');
     assert.ok(!r.calls.some((c) => c.input?.includes('gretap')));
     assert.equal(
       r.calls

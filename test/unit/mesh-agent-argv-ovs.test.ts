@@ -200,8 +200,8 @@ describe('mesh pass (FakeRunner)', () => {
     const m = mesher(r, { ovsDb: DB });
     const res = await m.apply(spec);
     const ts = spec.networks[0]!.tunnels;
-    // One transaction: the bridge (absent) and both ports with BFD on (a user-space bridge made: the underlay
-    // device is looked up meanwhile; this host has none with the address, so no peer is asked for).
+    // One transaction: the bridge (absent, marked as fleetnet's) and both ports with BFD on (a user-space bridge
+    // made: the underlay device is looked up meanwhile; this host has none with the address, so no peer is asked for).
     assert.equal(res.changes, 1);
     const sorted = [...ts].sort((a, b) => a.port.localeCompare(b.port));
     assert.deepEqual(
@@ -218,6 +218,8 @@ describe('mesh pass (FakeRunner)', () => {
           'bridge',
           'ovs-blue',
           'datapath_type=netdev',
+          'external_ids:fleetnet=owned', // fleetnet's (mesh-owned-bridge.test.ts)
+          'external_ids:fleetnet-net=blue',
           ...sorted.flatMap((t) => ['--', ...new OvsTunnels({ runner: r }).addArgs(t).slice(1)]),
         ],
       ],
@@ -302,6 +304,7 @@ describe('mesh pass (FakeRunner)', () => {
       res.errors[0]!.message,
       /ovs-blue is in the database but not in the datapath.*fix: .*--ovs-datapath netdev/,
     );
+    assert.equal(res.errors[0]!.kind, 'unsupported');
     const st = await m.status();
     assert.deepEqual([...new Set(st.map((s) => s.state))], ['down']);
     assert.match(st[0]!.detail, /not in the datapath/);

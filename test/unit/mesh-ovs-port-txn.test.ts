@@ -134,9 +134,9 @@ describe('new tunnel ports in one OVSDB transaction', () => {
   it('a bridge to make: ovs-vsctl alone (it makes the bridge and waits for ovs-vswitchd)', async () => {
     const r = new Host('[{}]');
     const o = new OvsTunnels({ runner: r, ovsDb: DB });
-    await o.add([t2!], { bridge: 'ovs-blue', datapathType: 'netdev' });
+    await o.add([t2!], { bridge: 'ovs-blue', network: 'blue', datapathType: 'netdev' });
     assert.deepEqual(cmds(r.calls), [
-      ['ovs-vsctl', ...o.addArgs([t2!], { bridge: 'ovs-blue', datapathType: 'netdev' })],
+      ['ovs-vsctl', ...o.addArgs([t2!], { bridge: 'ovs-blue', network: 'blue', datapathType: 'netdev' })],
     ]);
   });
 

@@ -91,7 +91,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     const o = { bridge: 'ovs-blue', made: true, datapathType: 'netdev' };
     const { asked } = await addOvsTunnels(ovs, ts, { ...o, runner: r });
     assert.deepEqual(await asked, ['10.99.0.12', '10.99.0.13']);
-    const make = { bridge: 'ovs-blue', datapathType: 'netdev' };
+    const make = { bridge: 'ovs-blue', network: 'blue', datapathType: 'netdev' };
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
       `ovs-vsctl ${ovs.addArgs(ts, make).join(' ')}`,
@@ -134,7 +134,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
       await addOvsTunnels(ovs, ts, { ...o, runner: r });
       // Ports on a bridge it has: one OVSDB transaction; a bridge to make: ovs-vsctl.
       const want = o.made
-        ? `ovs-vsctl ${ovs.addArgs(ts, { bridge: o.bridge, datapathType: o.datapathType }).join(' ')}`
+        ? `ovs-vsctl ${ovs.addArgs(ts, { bridge: o.bridge, network: 'blue', datapathType: o.datapathType }).join(' ')}`
         : `ovsdb-client ${ovs.addTxnArgs(ts).join(' ')}`;
       assert.deepEqual(r.calls.map(line), [want]);
       assert.match(r.calls[0]!.args.join(' '), /bfd:enable=true|"bfd":\["map",\[\["enable","true"\]\]\]/);
@@ -148,7 +148,7 @@ describe('tunnel neighbours before BFD (user-space OVS)', () => {
     await addOvsTunnels(ovs, ts, { bridge: 'ovs-blue', made: true, datapathType: 'netdev', runner: r });
     assert.deepEqual(r.calls.map(line), [
       'ip -json -4 addr show',
-      `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', datapathType: 'netdev' }).join(' ')}`,
+      `ovs-vsctl ${ovs.addArgs(ts, { bridge: 'ovs-blue', network: 'blue', datapathType: 'netdev' }).join(' ')}`,
     ]);
   });
 

@@ -1,6 +1,7 @@
 // cli/output/topology.ts: the fleet's shape from hosts, networks, attachments and tunnels; the tree,
 // and DOT that Graphviz's `dot` renders (through the Runner, as `-o svg` does).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
 import { ExecRunner } from '../../common/runner.js';
 import type { LsEntry } from '../../common/ls-schema.js';
@@ -36,7 +37,7 @@ const att = (host: string, container: string, addr: string, state = 'up'): LsEnt
 const input: TopologyInput = {
   hosts: [
     { name: 'h1', state: 'up', underlayIp: '10.99.0.11' },
-    { name: 'h2', state: 'down', underlayIp: '10.99.0.12' },
+    { name: 'h2', state: 'unreachable', underlayIp: '10.99.0.12' },
   ],
   networks: [
     { name: 'blue', bridge: 'ovs-blue', kind: 'ovs', parent: '', parents: {}, mesh: 'gre', meshHosts: ['h1', 'h2'] },
@@ -57,7 +58,7 @@ it('the tree shows hosts, bridges, tunnels with state, containers per network', 
       '│   └── blue: ovs-blue (ovs, gre mesh)',
       '│       ├── <-> h2 up',
       '│       └── web1 eth1 10.1.1.5/24',
-      '└── h2 10.99.0.12 [down]',
+      '└── h2 10.99.0.12 [unreachable]',
       '    └── blue: ovs-blue (ovs, gre mesh)',
       '        ├── <-> h1 down (no carrier)',
       '        └── web"2 eth1 10.1.1.6/24 [pending]',
@@ -77,4 +78,20 @@ it('the DOT renders with Graphviz dot: one tunnel edge per pair, in its worse st
   }
   const svg = await topologySvg(buildTopology(input), runner);
   assert.match(svg, /<svg[\s\S]*web&quot;2 eth1[\s\S]*<\/svg>/);
+});
+
+it("the README's example is what the CLI prints for it (h2's agent not answering: its host unreachable)", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const after = readme.slice(readme.indexOf('**`fleetnet topology`**'));
+  const example = /```\n(fleet\n[\s\S]*?)```/.exec(after)![1];
+  // As the controller answers then: h2 unreachable, and for its tunnels one row without a peer (no answer).
+  const now: TopologyInput = {
+    ...input,
+    attachments: [att('h1', 'web1', '10.1.1.5/24')],
+    tunnels: [
+      { host: 'h1', network: 'blue', peer: 'h2', port: 'fg1', state: 'up', detail: '' },
+      { host: 'h2', network: 'blue', peer: '', port: '', state: 'unreachable', detail: 'does not answer' },
+    ],
+  };
+  assert.equal(topologyTree(buildTopology(now)), example);
 });

@@ -272,6 +272,12 @@ export interface MeshSpec {
 export interface MeshError {
   network: string;
   message: string;
+  /**
+   * What kind of failure (fleetnet's error kinds): invalid, not_found, ambiguous, conflict or unsupported
+   * will not pass by waiting (the configuration refused, a kernel or OVS that cannot do it); failed and
+   * unavailable may. "" from agents before this field.
+   */
+  kind: string;
 }
 
 export interface MeshReply {
@@ -2863,7 +2869,7 @@ export const MeshSpec: MessageFns<MeshSpec> = {
 };
 
 function createBaseMeshError(): MeshError {
-  return { network: "", message: "" };
+  return { network: "", message: "", kind: "" };
 }
 
 export const MeshError: MessageFns<MeshError> = {
@@ -2873,6 +2879,9 @@ export const MeshError: MessageFns<MeshError> = {
     }
     if (message.message !== "") {
       writer.uint32(18).string(message.message);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
     }
     return writer;
   },
@@ -2906,6 +2915,14 @@ export const MeshError: MessageFns<MeshError> = {
             message.message = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2925,6 +2942,7 @@ export const MeshError: MessageFns<MeshError> = {
     const message = createBaseMeshError();
     message.network = object.network ?? "";
     message.message = object.message ?? "";
+    message.kind = object.kind ?? "";
     return message;
   },
 };

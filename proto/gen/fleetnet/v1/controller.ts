@@ -285,8 +285,10 @@ export interface MeshHostResult {
   generation: number;
   added: number;
   removed: number;
-  /** empty: converged */
+  /** empty: converged (on the network asked about; other networks' errors are not here) */
   error: string;
+  /** the error's kind, as MeshError.kind (a push that failed whole: its own) */
+  errorKind: string;
 }
 
 export interface MeshMemberReply {
@@ -3021,7 +3023,7 @@ export const MeshMemberRequest: MessageFns<MeshMemberRequest> = {
 };
 
 function createBaseMeshHostResult(): MeshHostResult {
-  return { host: "", generation: 0, added: 0, removed: 0, error: "" };
+  return { host: "", generation: 0, added: 0, removed: 0, error: "", errorKind: "" };
 }
 
 export const MeshHostResult: MessageFns<MeshHostResult> = {
@@ -3040,6 +3042,9 @@ export const MeshHostResult: MessageFns<MeshHostResult> = {
     }
     if (message.error !== "") {
       writer.uint32(42).string(message.error);
+    }
+    if (message.errorKind !== "") {
+      writer.uint32(50).string(message.errorKind);
     }
     return writer;
   },
@@ -3097,6 +3102,14 @@ export const MeshHostResult: MessageFns<MeshHostResult> = {
             message.error = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.errorKind = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3119,6 +3132,7 @@ export const MeshHostResult: MessageFns<MeshHostResult> = {
     message.added = object.added ?? 0;
     message.removed = object.removed ?? 0;
     message.error = object.error ?? "";
+    message.errorKind = object.errorKind ?? "";
     return message;
   },
 };
