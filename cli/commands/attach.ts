@@ -111,7 +111,7 @@ export const ATTACH_OPTIONS: readonly OptionSpec[] = [
     "pipework's address family switch: checked against the addresses (fleetnet reads it from them)",
   ],
   ['--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint'],
-  ['--mtu <bytes>', "MTU (default: the host interface's)"],
+  ['--mtu <bytes>', "the container interface's MTU (default: the host interface's); a bridge is not lowered"],
   ['--net <name>', 'network to attach to (with a controller)'],
   ['--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf"],
   ['--dhcp-oneshot', "DHCP: take one lease, then stop the client (pipework's old behaviour: no renewals)"],

@@ -145,7 +145,8 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
         scope: 'global',
       }));
       const made: string = runner.calls.map((c: RecordedCall) => c.input ?? '').join(' ');
-      const mtu: number = Number(/mtu (\d+)/.exec(made)?.[1] ?? 1500);
+      // The container's end: a veth's peer (its host end may keep the bridge's MTU), else the interface made.
+      const mtu = Number((/peer name \S+(?: num\w+ \d+)* mtu (\d+)/.exec(made) ?? /mtu (\d+)/.exec(made))?.[1] ?? 1500);
       const address = /address (\S+)/.exec(made)?.[1] ?? '02:00:00:aa:bb:cc';
       return { stdout: JSON.stringify([{ ifname, mtu, address, operstate: 'UP', addr_info: addrs }]) };
     }

@@ -7,7 +7,7 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { makeBridgedVeth, vethOp } from './veth.js';
+import { hostPortMtu, makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
 
 /**
@@ -96,9 +96,10 @@ export const bridgeKind: Kind = {
       }
       turnOn = true;
     }
+    const portMtu = hostPortMtu(mtu, host);
     const makeOps: LinkOp[] = [
       ...(turnOn ? [{ t: 'bridge-vlan-filtering', name: br } as const] : []),
-      vethOp(hostIfname, order.ifname, mtu, mac, c.netns),
+      vethOp(hostIfname, order.ifname, mtu, mac, c.netns, portMtu),
     ];
     const plugOps: LinkOp[] = [
       {
@@ -106,7 +107,7 @@ export const bridgeKind: Kind = {
         name: hostIfname,
         master: br,
         up: true,
-        ...(quietIpv6(mtu) ? { addrGenMode: 'none' as const } : {}),
+        ...(quietIpv6(portMtu) ? { addrGenMode: 'none' as const } : {}),
         ...(env.ownerMark ? { alias: env.ownerMark } : {}),
       },
     ];
