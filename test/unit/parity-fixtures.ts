@@ -106,6 +106,8 @@ export interface FakeAttacherOptions {
   ownedOvsBridges?: string[];
   /** A call whose `show` line matches fails (exit 2, this stderr). */
   fail?: { match: RegExp; stderr: string };
+  /** Containers by target value (default: every target is CONTAINER). */
+  containers?: Record<string, ContainerInfo>;
 }
 
 export function fakeAttacher(opts: FakeAttacherOptions = {}) {
@@ -164,7 +166,7 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
     runner,
     ip: ipExec(runner),
     records: new RecordStore(tmp('fnp-state-')),
-    resolver: { resolve: async () => CONTAINER },
+    resolver: { resolve: async (t) => opts.containers?.[t.value] ?? CONTAINER },
     log: pino({ level: 'silent' }),
     sysClassNet: sys,
     garp: false,
