@@ -124,3 +124,49 @@ test('two attaches of one address at once: one is made, the other refused', asyn
   // Ended, its claim is the record's: a third container is refused by the record, naming it.
   await assert.rejects(f.attach(at('b', '10.1.1.8/24', { hostIf: 'br9' })), taken(/by container web-a/));
 });
+
+const refusedInvalid = (re: RegExp) => (e: unknown) =>
+  e instanceof FleetnetError && e.kind === 'invalid' && re.test(`${e.message}\n${e.hint ?? ''}`);
+const onlyReads = (f: ReturnType<typeof fakeAttacher>) =>
+  show(f.runner.calls).filter((l) => !/br-exists|link show dev/.test(l));
+
+test('a new bridge whose name another link answers to is refused before anything is made (exit 2)', async () => {
+  // An alternative name: sysfs does not list it; the kernel would answer "File exists" (and `ip link del` the link).
+  const f = fakeAttacher({ kernelLinks: { 'br-alt': { ifname: 'hcdev', kind: 'veth' } } });
+  await assert.rejects(
+    f.attach({ hostIf: 'br-alt' }),
+    refusedInvalid(/a Linux bridge named 'br-alt': 'br-alt' is an alternative name of 'hcdev', a veth/),
+  );
+  assert.deepEqual(onlyReads(f), []);
+  // --kind ovs onto a dummy of that name: OVS would add the port to a bridge whose own interface it cannot make.
+  const g = fakeAttacher({ kernelLinks: { sw2: { ifname: 'sw2', kind: 'dummy' } } });
+  sysLink(g.sys, 'sw2', 1500);
+  await assert.rejects(
+    g.attach({ hostIf: 'sw2', kind: 'ovs' }),
+    refusedInvalid(/an Open vSwitch bridge named 'sw2': 'sw2' is a dummy link[^]*'sw2' is left as it is/),
+  );
+  assert.deepEqual(onlyReads(g), []);
+});
+
+test('--kind bridge on a link that is no bridge names its kind (exit 2), as --kind ovs on a Linux bridge', async () => {
+  const f = fakeAttacher({ kernelLinks: { brv: { ifname: 'brv', kind: 'veth' } } });
+  sysLink(f.sys, 'brv', 1500);
+  await assert.rejects(
+    f.attach({ hostIf: 'brv', kind: 'bridge' }),
+    refusedInvalid(/'brv' exists and is a veth, not a Linux bridge/),
+  );
+  await assert.rejects(
+    f.attach({ hostIf: 'br9', kind: 'ovs' }),
+    refusedInvalid(/'br9' exists and is a Linux bridge, not an Open vSwitch bridge/),
+  );
+  assert.deepEqual(onlyReads(f), []);
+});
+
+test('a bridge whose making answers "File exists" (taken meanwhile) is not deleted by name afterwards', async () => {
+  const f = fakeAttacher({ fail: { match: /link add brz .*type bridge/, stderr: 'RTNETLINK answers: File exists' } });
+  await assert.rejects(f.attach({ hostIf: 'brz' }), /File exists/);
+  assert.deepEqual(
+    show(f.runner.calls).filter((l) => l.startsWith('ip link del')),
+    [],
+  );
+});

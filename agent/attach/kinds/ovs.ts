@@ -6,6 +6,7 @@ import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
 import { hostPortMtu, makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
+import { refuseTakenName } from './name-taken.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
@@ -19,6 +20,8 @@ export const ovsKind: Kind = {
     // Converged means working: a bridge ovs-vswitchd could not make takes no attach (exit 1, the fix named).
     const broken = create ? undefined : await env.ovs.datapathProblem(br);
     if (broken) throw broken;
+    // OVS would report its own interface's failure only in the database, and the port would still be added.
+    if (create) await refuseTakenName(env.runner, br, 'ovs');
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
     const addPort = OvsCtl.addPortArgs(
       br,
