@@ -1,7 +1,7 @@
 // A host's bridges and NICs shared by several attachments, with a real agent in a test namespace and
 // namespaces as containers: one attach's --mtu does not lower the bridge for the others, an address taken
-// on the bridge is refused, a bridge name another link answers to is refused before the kernel's "File exists"
-// (and that link stays).
+// on the bridge is refused, a bridge name another link answers to is refused before the kernel's
+// "File exists" (and that link stays), and the kernel's macvlan refusals are said in fleetnet's words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { netns, scope, sh, startAgentProc, startOvs, tempDir, testHost, uniq } from './parity-env.js';
@@ -76,4 +76,23 @@ test('Open vSwitch: --kind ovs onto a veth of that name is refused; an OVS bridg
   assert.equal(await mtuOf(b, 'eth1'), 1400);
   const ports = (await vsctl('list-ports', br)).stdout.trim().split('\n');
   assert.deepEqual(await Promise.all([br, ...ports].map((x) => mtuOf(ns, x))), [1500, 1500, 1500]);
+});
+
+test('macvlan: the passthru refusals name the holder and the way out', async (tc) => {
+  const { t, p, ns, agent } = await testHost(tc);
+  const [a, b] = (await Promise.all(['a', 'b'].map((x) => netns(t, `${p}-${x}`)))) as [string, string];
+  await sh('ip', ['-n', ns, 'link', 'add', 'nic0', 'type', 'veth', 'peer', 'name', 'nic0p']);
+  const first = await agent.cli(['attach', '--macvlan-mode', 'passthru', 'nic0', `netns:${a}`, '10.74.3.1/24']);
+  assert.equal(first.code, 0, first.stderr);
+  const second = await agent.cli(['attach', '--macvlan-mode', 'passthru', 'nic0', `netns:${b}`, '10.74.3.2/24']);
+  assert.equal(second.code, 1, second.stdout);
+  assert.match(second.stderr, new RegExp(`nic0 already has a macvlan \\(netns ${a} \\(eth1\\)\\): a passthru`));
+  assert.match(second.stderr, new RegExp(`hint: .*fleetnet detach ${a} -i eth1`));
+  const bridged = await agent.cli(['attach', 'nic0', `netns:${b}`, '10.74.3.2/24']);
+  assert.equal(bridged.code, 1, bridged.stdout);
+  assert.match(bridged.stderr, /nic0 carries a passthru macvlan .*which takes no other macvlan \(the kernel answered/);
+  const big = await agent.cli(['attach', '--mtu', '9000', 'nic0', `netns:${b}`, '10.74.3.3/24']);
+  assert.equal(big.code, 2, big.stdout);
+  assert.match(big.stderr, /MTU 9000 is above nic0's \(1500\)/);
+  assert.doesNotMatch((await sh('ip', ['-n', b, 'link'])).stdout, /eth1|fn[0-9a-f]{12}/, 'nothing left in b');
 });
