@@ -164,8 +164,13 @@ export async function attachAction(words: string[], opts: Opts, g: Opts): Promis
       else process.stdout.write(res.commands.join('\n') + '\n');
       return;
     }
-    if (opts.json) printJson({ ...res.interface, changed: res.changed });
-    else
+    if (opts.json) {
+      // The attachment as its `ls --json` row (common/ls-schema.ts), which names the host as the agent does.
+      const { attachJsonOf, lsEntryOf } = await import('../../common/inventory.js');
+      const health = await conn.call(conn.client.health, {});
+      const i = res.interface!;
+      printJson(attachJsonOf(lsEntryOf(health.hostname, i), res.changed, i.lease));
+    } else
       process.stdout.write(`${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`);
   } finally {
     conn.close();
