@@ -170,3 +170,9 @@ test('a bridge whose making answers "File exists" (taken meanwhile) is not delet
     [],
   );
 });
+
+test('a name check that fails (not "does not exist") stops the attach before anything is made', async () => {
+  const f = fakeAttacher({ fail: { match: /-details link show dev brq$/, stderr: 'Cannot open netlink socket' } });
+  await assert.rejects(f.attach({ hostIf: 'brq' }), /ip link show dev brq: Cannot open netlink socket/);
+  assert.deepEqual(onlyReads(f), []);
+});

@@ -3,7 +3,7 @@
 // the new link with "File exists", and `ip link del NAME` would then delete that other link). Asked of the
 // kernel by name (`ip -details`, which resolves alternative names) before anything is made, and refused
 // (exit 2) naming the link and its kind.
-import { invalid } from '../../../common/errors.js';
+import { failed, invalid } from '../../../common/errors.js';
 import type { Runner } from '../../../common/runner.js';
 
 export interface ShownLink {
@@ -15,7 +15,9 @@ export interface ShownLink {
 /** The link the kernel finds under `name` (its own or an alternative name); undefined when none. */
 export async function showLink(runner: Runner, name: string): Promise<ShownLink | undefined> {
   const r = await runner.run('ip', ['-json', '-details', 'link', 'show', 'dev', name], { allowFail: true });
-  if (r.code !== 0) return undefined;
+  if (r.code !== 0 && /does not exist|Cannot find device|No such device/i.test(r.stderr)) return undefined;
+  // A read that failed otherwise answers nothing: the attach stops (nothing is made on a guess).
+  if (r.code !== 0) throw failed(`ip link show dev ${name}: ${r.stderr.trim() || `exit ${r.code}`}`);
   const [l] = JSON.parse(r.stdout || '[]') as { ifname?: string; linkinfo?: { info_kind?: string } }[];
   return l?.ifname ? { ifname: l.ifname, kind: l.linkinfo?.info_kind ?? '' } : undefined;
 }
