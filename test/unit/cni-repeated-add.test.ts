@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { ContainerInfo } from '../../agent/containers/types.js';
+import type { FleetLink } from '../../cni/fleet-link.js';
 import { CniHandler, type CniCall } from '../../cni/handler.js';
 import { Reservations } from '../../cni/reservations.js';
 import { CniError } from '../../cni/spec.js';
@@ -77,4 +78,39 @@ test('a second ADD after the interface went: made again with the reserved addres
   const again = await add();
   assert.deepEqual(again.ips, first.ips);
   assert.equal(again.interfaces.at(-1)!.mac, first.interfaces.at(-1)!.mac);
+});
+
+test('with a controller too: the second ADD is refused before the controller is asked', async () => {
+  const reservations = new Reservations(tmp('fnp-cni-'));
+  let asked = 0;
+  const fleet = {
+    async add(_conf: unknown, call: CniCall, id: string) {
+      asked++;
+      const r = {
+        id,
+        containerId: call.containerId,
+        ifname: call.ifname,
+        netns: call.netns,
+        plugin: 'fleetnet' as const,
+      };
+      reservations.put('rep', { ...r, addresses: ['10.9.9.7/24'], controller: true, createdMs: 0 });
+      return { cniVersion: '1.1.0', ips: [{ address: '10.9.9.7/24' }] };
+    },
+  } as unknown as FleetLink;
+  const present = new FakeRunner((c: RecordedCall) =>
+    c.cmd === 'nsenter' ? { stdout: JSON.stringify([{ ifname: 'eth0', address: '', addr_info: [] }]) } : undefined,
+  );
+  const log = pino({ level: 'silent' });
+  const handler = new CniHandler({ attacher: fakeAttacher().attacher, reservations, runner: present, log, fleet });
+  const call: CniCall = {
+    plugin: 'fleetnet',
+    command: 'ADD',
+    containerId: 'c2',
+    netns: NS,
+    ifname: 'eth0',
+    config: Buffer.from(JSON.stringify({ cniVersion: '1.1.0', name: 'rep', type: 'fleetnet', network: 'rep' })),
+  };
+  await handler.handle(call);
+  await assert.rejects(handler.handle(call), (e: unknown) => e instanceof CniError && /already exists/.test(e.message));
+  assert.equal(asked, 1);
 });
