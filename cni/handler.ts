@@ -103,6 +103,7 @@ export class CniHandler {
   private async add(conf: NetConf, call: CniCall): Promise<CniResult> {
     const net = conf.pool.network;
     const id = cniAttachmentId(net, call.containerId, call.ifname);
+    if (conf.link) await this.refuseRepeatedAdd(net, id, call);
     if (this.d.fleet) return conf.link ? this.d.fleet.add(conf, call, id) : this.d.fleet.reserve(conf, call, id);
     const { res, fresh } = await this.d.reservations.locked(net, async () => {
       const have = this.d.reservations.get(net, id);
@@ -122,8 +123,9 @@ export class CniHandler {
     });
     if (!conf.link) return this.result(conf, res);
     try {
-      if (!fresh && res.netns !== call.netns) {
-        // The same container and ifname again in another namespace (a restart without DEL): the old one goes.
+      if (!fresh) {
+        // The same container and ifname again, in another namespace (a restart without DEL) or with its interface
+        // gone: what is left of the old one goes, and the interface is made anew with the reserved address and MAC.
         await this.d.attacher.detach({
           target: { kind: 'path', value: res.netns },
           ifname: parseIfName(call.ifname),
@@ -142,6 +144,21 @@ export class CniHandler {
         throw new CniError(CniCode.invalidConfig, err.message, err.hint ?? '');
       throw toCniError(err);
     }
+  }
+
+  /**
+   * A second ADD for a container and interface whose interface ADD made is still there: the spec says a plugin
+   * MUST refuse an interface name that exists in the container (a runtime should DEL before it ADDs again).
+   */
+  private async refuseRepeatedAdd(net: string, id: string, call: CniCall): Promise<void> {
+    const have = this.d.reservations.get(net, id);
+    if (!have || have.netns !== call.netns || !(await this.liveAddresses(call.netns, call.ifname))) return;
+    throw new CniError(
+      CniCode.conflict,
+      `interface ${call.ifname} already exists in ${call.netns}: an earlier ADD of container ${call.containerId} ` +
+        `on network ${net} made it (${have.addresses.join(', ') || 'no address'})`,
+      'a runtime ADDs a container and interface once until its DEL: DEL it first, or CHECK it',
+    );
   }
 
   order(conf: NetConf, call: CniCall, id: string, r: Pick<Reservation, 'addresses' | 'gateway' | 'mac'>): AttachOrder {

@@ -2,6 +2,9 @@
 // with fleetnet's fields and a `compat` object carrying what network-wrapper users script against.
 // Pure, so the local `fleetnet inspect` and the controller's fleet inventory print the same JSON.
 
+import type { Attachment } from '../proto/gen/fleetnet/v1/controller.js';
+import type { LsEntry } from './ls-schema.js';
+
 /** The fields of an interface the schema needs (the agent's proto `Interface` has them all). */
 export interface InventoryInterface {
   attachmentId?: string;
@@ -82,7 +85,7 @@ export function buildInventory(host: string, interfaces: readonly InventoryInter
 }
 
 /** One row of `fleetnet ls --json` (common/ls-schema.ts) from an agent's interface: the controller's shape. */
-export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-schema.js').LsEntry {
+export function lsEntryOf(host: string, i: InventoryInterface): LsEntry {
   const addresses = [...i.addresses];
   if (i.lease?.address && !addresses.includes(i.lease.address)) addresses.push(i.lease.address);
   return {
@@ -105,4 +108,67 @@ export function lsEntryOf(host: string, i: InventoryInterface): import('./ls-sch
     error: i.lastError ? `${i.lastError}${i.attempts ? ` (attempt ${i.attempts})` : ''}` : '',
     generation: 0,
   };
+}
+
+type Plain =
+  | 'id'
+  | 'host'
+  | 'network'
+  | 'ifname'
+  | 'hostIf'
+  | 'hostIfname'
+  | 'kind'
+  | 'mac'
+  | 'addresses'
+  | 'gateways'
+  | 'mtu'
+  | 'vlan'
+  | 'state'
+  | 'error'
+  | 'generation';
+
+/** A fleet attachment as an `ls --json` row needs it: the controller's message, or its store record's view. */
+export type FleetAttachmentFields = Pick<Attachment, Plain> & {
+  target?: { value: string } | undefined;
+  container?: { id: string; name: string; pid: number } | undefined;
+};
+
+/**
+ * One row of `fleetnet ls --json` for a fleet attachment: the controller's pre-rendered view of a record
+ * (controller/store/view.ts) and the CLI's of the Attachment message it gets back (attach, detach --json).
+ */
+export function lsEntryOfAttachment(a: FleetAttachmentFields): LsEntry {
+  const { id, host, network, ifname, hostIf, hostIfname, kind, mac, addresses, gateways, mtu, vlan, state } = a;
+  const c = a.container;
+  const who = { container: c?.name || a.target?.value || '', containerId: c?.id ?? '', pid: c?.pid ?? 0 };
+  return {
+    id,
+    host,
+    network,
+    ...who,
+    ifname,
+    hostIf,
+    hostIfname,
+    kind,
+    mac,
+    addresses,
+    gateways,
+    mtu,
+    vlan,
+    state,
+    error: a.error,
+    generation: Number(a.generation),
+  };
+}
+
+/**
+ * What `attach --json` prints, from the local agent or through the controller: the attachment as its `ls --json`
+ * row, `changed` (false: it was already attached as asked), and a DHCP client's lease as `inspect` shows it.
+ */
+export function attachJsonOf(
+  row: LsEntry,
+  changed: boolean,
+  lease?: InventoryInterface['lease'],
+): LsEntry & { changed: boolean; lease?: NonNullable<InventoryInterface['lease']> } {
+  return { ...row, changed, ...(lease ? { lease: { ...lease, expiresUnixMs: Number(lease.expiresUnixMs) } } : {}) };
 }

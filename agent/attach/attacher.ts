@@ -32,6 +32,7 @@ import { parseAddrShow, verifyLink } from './readback.js';
 import { claimOrAdopt, type AdoptDeps } from './adopt.js';
 import { announceConf, announceWhenForwarding, quietIpv6 } from './announce.js';
 import { makeRecord } from './make-record.js';
+import { SegmentAddresses } from './segment-addresses.js';
 import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
 
 export interface AttacherDeps {
@@ -83,6 +84,7 @@ export class Attacher {
   private readonly inflight = new Map<string, number>();
   /** Host-side names of attaches under way: the orphan sweep leaves them alone. */
   private readonly names = new HostNameClaims();
+  private readonly segments: SegmentAddresses;
   private readonly env: KindEnv;
   private readonly adoptDeps: AdoptDeps;
   private readonly removal: Removal;
@@ -94,6 +96,7 @@ export class Attacher {
 
   constructor(private readonly d: AttacherDeps) {
     this.capabilities = capabilitiesOnce(d);
+    this.segments = new SegmentAddresses(d.records);
     const ovs = new OvsCtl(d.runner, d.ovsDb);
     const lockHostIf = <T>(name: string, fn: () => Promise<T>) => this.queue.run(`hostif:${name}`, fn);
     this.env = {
@@ -148,6 +151,7 @@ export class Attacher {
         throw err;
       } finally {
         held();
+        this.segments.release(key);
       }
     });
   }
@@ -224,6 +228,8 @@ export class Attacher {
       ...(mac ? { mac } : {}),
     });
     if (plan.needs.length) refuseUnmet(await this.capabilities(), plan.needs);
+    const ips = statics.map((a) => a.cidr.addr.text);
+    this.segments.claim({ key, hostIf: order.hostIf, vlan: order.id ?? '', kind: decided.kind, ips });
     if (!order.dryRun) {
       await this.names.claim(hostIfname); // released at the end of the make below, or here
       const adopted = await claimOrAdopt(this.adoptDeps, {

@@ -111,7 +111,7 @@ export const ATTACH_OPTIONS: readonly OptionSpec[] = [
     "pipework's address family switch: checked against the addresses (fleetnet reads it from them)",
   ],
   ['--direct-phys', 'pipework\'s "move the whole NIC": refused, see the hint'],
-  ['--mtu <bytes>', "MTU (default: the host interface's)"],
+  ['--mtu <bytes>', "the container interface's MTU (default: the host interface's); a bridge is not lowered"],
   ['--net <name>', 'network to attach to (with a controller)'],
   ['--dhcp-dns', "DHCP: write the lease's DNS servers into the container's own resolv.conf"],
   ['--dhcp-oneshot', "DHCP: take one lease, then stop the client (pipework's old behaviour: no renewals)"],
@@ -164,8 +164,13 @@ export async function attachAction(words: string[], opts: Opts, g: Opts): Promis
       else process.stdout.write(res.commands.join('\n') + '\n');
       return;
     }
-    if (opts.json) printJson({ ...res.interface, changed: res.changed });
-    else
+    if (opts.json) {
+      // The attachment as its `ls --json` row (common/ls-schema.ts), which names the host as the agent does.
+      const { attachJsonOf, lsEntryOf } = await import('../../common/inventory.js');
+      const health = await conn.call(conn.client.health, {});
+      const i = res.interface!;
+      printJson(attachJsonOf(lsEntryOf(health.hostname, i), res.changed, i.lease));
+    } else
       process.stdout.write(`${res.changed ? 'attached' : 'already attached'}: ${describeInterface(res.interface!)}\n`);
   } finally {
     conn.close();

@@ -2,6 +2,7 @@
 // controller is configured.
 import { fleetAttachRequestOf, parseAttachWords } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
+import { attachJsonOf, lsEntryOfAttachment } from '../../common/inventory.js';
 import type { ControllerChoice } from '../client/controller-address.js';
 import { connectController } from '../client/controller.js';
 import { describeAttachment, needHost, noteInterrupt, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
@@ -30,7 +31,7 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
       timeoutMs + 10_000,
     );
     const a = res.attachment!;
-    if (opts.json) printJson(a);
+    if (opts.json) printJson(attachJsonOf(lsEntryOfAttachment(a), res.created, a.lease));
     else if (a.state === 'up')
       process.stdout.write(`${res.created ? 'attached' : 'already attached'}: ${describeAttachment(a)}\n`);
     else process.stdout.write(`${a.state}: ${describeAttachment(a)}\n`);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { notFound } from '../../common/errors.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
-import { compatOf } from '../../common/inventory.js';
+import { compatOf, lsEntryOfAttachment } from '../../common/inventory.js';
 import type { OutputSpec } from '../output/format.js';
 import { render } from '../output/render.js';
 import { INSPECT_VIEW, type InspectItem } from '../output/views.js';
@@ -13,22 +13,11 @@ export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
   return [...byHost].map(([host, list]) => ({
     container: list[0]!.container?.name || container,
     host,
-    interfaces: list.map((a) => ({
-      id: a.id,
-      network: a.network,
-      ifname: a.ifname,
-      hostIf: a.hostIf,
-      hostIfname: a.hostIfname,
-      kind: a.kind,
-      mac: a.mac,
-      addresses: a.addresses,
-      gateways: a.gateways,
-      mtu: a.mtu,
-      vlan: a.vlan,
-      state: a.state,
-      error: a.error,
-      compat: compatOf(a), // the same compat fields as the local inspect
-    })),
+    interfaces: list.map((a) => {
+      // Its ls --json row without what the entry says once for all of them (container, host).
+      const { host: _h, container: _c, containerId: _i, pid: _p, generation: _g, ...fields } = lsEntryOfAttachment(a);
+      return { ...fields, compat: compatOf(a) }; // the same compat fields as the local inspect
+    }),
   }));
 }
 

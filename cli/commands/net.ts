@@ -51,14 +51,14 @@ function num(v: string | undefined, what: string): number {
 }
 
 export async function printNets(cmd: Command, spec: OutputSpec): Promise<void> {
-  const [{ withController }, { render }, { NETS_VIEW }] = await Promise.all([
+  const [{ withController }, { render }, { NETS_VIEW, networkItem }] = await Promise.all([
     import('../client/controller.js'),
     import('../output/render.js'),
     import('../output/views.js'),
   ]);
   await withController(cmd.optsWithGlobals(), 'net ls', async (conn) => {
     const res = await conn.call(conn.client.listNetworks, {});
-    await render(spec, { items: res.networks }, NETS_VIEW);
+    await render(spec, { items: res.networks.map(networkItem) }, NETS_VIEW);
   });
 }
 
@@ -115,7 +115,7 @@ export function register(program: Command): void {
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net create', async (conn) => {
         const n = await conn.call(conn.client.createNetwork, { network });
-        if (opts.json) printJson(n);
+        if (opts.json) printJson((await import('../output/views.js')).networkItem(n));
         else
           process.stdout.write(
             `network ${n.name}: ${n.subnets.join(' ')} on ${n.bridge || n.parent || 'per-host parents'} ` +

@@ -63,7 +63,14 @@ export const HOSTS_VIEW: View<Host> = {
   id: (h) => h.name,
 };
 
-export const NETS_VIEW: View<Network> = {
+/**
+ * A network as `nets -o json` and `net create --json` print it: `vlan` a string as in every other JSON output
+ * (attachments carry `@ID` as typed, an IPoIB pkey in hex too), '' for none (the message's 0).
+ */
+export type NetworkItem = Omit<Network, 'vlan'> & { vlan: string };
+export const networkItem = (n: Network): NetworkItem => ({ ...n, vlan: n.vlan ? String(n.vlan) : '' });
+
+export const NETS_VIEW: View<NetworkItem> = {
   columns: [
     ['NET', (n) => n.name],
     ['SUBNETS', (n) => n.subnets.join(',')],

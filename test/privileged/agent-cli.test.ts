@@ -1,5 +1,5 @@
 // The whole local path: the `fleetnet` CLI → the agent's unix socket → namespaces, with exit codes.
-import { LsOutput } from '../../common/ls-schema.js';
+import { LsEntry, LsOutput } from '../../common/ls-schema.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,10 @@ describe('fleetnet CLI against a local agent', () => {
     );
     const lb = ls.find((i) => i.ifname === 'eth7')!;
     assert.deepEqual([lb.container, lb.hostIf, lb.addresses, lb.mtu], [`${P}-b`, 'br-c', ['10.52.0.2/24'], 1500]);
+    // attach --json: the attachment as its ls --json row, and whether it changed anything.
+    const { changed, ...row } = bj as Record<string, unknown>;
+    assert.equal(changed, true);
+    assert.deepEqual(LsEntry.parse(row), lb);
     const table = (await cli(agent.socket, 'ls')).stdout;
     assert.match(table, /^CONTAINER\s+HOST\s+NET\s+IF/);
     assert.equal(

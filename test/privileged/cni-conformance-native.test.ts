@@ -99,6 +99,22 @@ describe('fleetnet CNI plugin (conformance)', () => {
     for (const netns of [p, undefined]) assert.equal((await del(netns, 'del-1')).code, 0);
   });
 
+  it('a second ADD without DEL: refused while eth0 is there (the spec), made again once it is gone', async () => {
+    const p = await ns('r');
+    const a = await add(p, 'rep-1');
+    assert.equal(a.code, 0, a.stdout);
+    const again = await add(p, 'rep-1');
+    assert.equal(again.code, 1);
+    assert.equal(again.out?.code, 103);
+    assert.match(String(again.out?.msg), /^interface eth0 already exists in .*: an earlier ADD of container rep-1/);
+    await sh.run('ip', ['-n', `${P}-cr`, 'link', 'del', 'eth0']);
+    const remade = await add(p, 'rep-1');
+    assert.equal(remade.code, 0, remade.stdout);
+    assert.deepEqual(remade.out, a.out, 'the same address and MAC');
+    assert.equal((await del(p, 'rep-1')).code, 0);
+    assert.deepEqual(reservations(), []);
+  });
+
   it('a failed ADD leaves nothing (no link, no reservation); DEL after it succeeds', async () => {
     const gone = await add(`/run/netns/${P}-never`, 'fail-1');
     assert.equal(gone.code, 1);

@@ -106,6 +106,10 @@ export interface FakeAttacherOptions {
   ownedOvsBridges?: string[];
   /** A call whose `show` line matches fails (exit 2, this stderr). */
   fail?: { match: RegExp; stderr: string };
+  /** Links the kernel finds by a name (`ip -details link show dev NAME`, alternative names too): name, kind. */
+  kernelLinks?: Record<string, { ifname: string; kind: string }>;
+  /** Containers by target value (default: every target is CONTAINER). */
+  containers?: Record<string, ContainerInfo>;
 }
 
 export function fakeAttacher(opts: FakeAttacherOptions = {}) {
@@ -125,6 +129,11 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
       return { stdout: JSON.stringify([link]) };
     }
     if (opts.fail && opts.fail.match.test(show([call])[0]!)) return { code: 2, stderr: opts.fail.stderr };
+    if (call.cmd === 'ip' && call.args.includes('-details')) {
+      const l = opts.kernelLinks?.[call.args.at(-1)!];
+      if (!l) return { code: 1, stderr: `Device "${call.args.at(-1)}" does not exist.` };
+      return { stdout: JSON.stringify([{ ifname: l.ifname, ...(l.kind ? { linkinfo: { info_kind: l.kind } } : {}) }]) };
+    }
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-get-external-id'))
       return { stdout: opts.ownedOvsBridges?.includes(call.args.at(-2)!) ? 'owned\n' : '' };
     if (call.cmd === 'ovs-vsctl' && call.args.includes('br-exists'))
@@ -145,7 +154,8 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
         scope: 'global',
       }));
       const made: string = runner.calls.map((c: RecordedCall) => c.input ?? '').join(' ');
-      const mtu: number = Number(/mtu (\d+)/.exec(made)?.[1] ?? 1500);
+      // The container's end: a veth's peer (its host end may keep the bridge's MTU), else the interface made.
+      const mtu = Number((/peer name \S+(?: num\w+ \d+)* mtu (\d+)/.exec(made) ?? /mtu (\d+)/.exec(made))?.[1] ?? 1500);
       const address = /address (\S+)/.exec(made)?.[1] ?? '02:00:00:aa:bb:cc';
       return { stdout: JSON.stringify([{ ifname, mtu, address, operstate: 'UP', addr_info: addrs }]) };
     }
@@ -163,7 +173,7 @@ export function fakeAttacher(opts: FakeAttacherOptions = {}) {
     runner,
     ip: ipExec(runner),
     records: new RecordStore(tmp('fnp-state-')),
-    resolver: { resolve: async () => CONTAINER },
+    resolver: { resolve: async (t) => opts.containers?.[t.value] ?? CONTAINER },
     log: pino({ level: 'silent' }),
     sysClassNet: sys,
     garp: false,
@@ -252,6 +262,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
   'Linux bridge VLAN on a bridge fleetnet creates: vlan_filtering on, PVID untagged, VID 1 removed': {
     req: { hostIf: 'brv1', vlan: '10' },
     argv: [
+      'ip -json -details link show dev brv1', // no other link answers to the name
       'ip -json -batch - <<< link add brv1 address 86:95:bb:d3:ce:96 type bridge ' +
         '| link set brv1 alias fleetnet:owned | link set brv1 up', // fixed MAC: bridgeMac('brv1')
       'ip -json -batch - <<< link set brv1 type bridge vlan_filtering 1 ' +
@@ -280,6 +291,7 @@ export const EXPECTED: Record<string, { req: Partial<AttachRequest>; argv: strin
     req: { hostIf: 'ovsbr1', vlan: '10', ovsDatapath: 'netdev' },
     argv: [
       `${DB} br-exists ovsbr1`,
+      'ip -json -details link show dev ovsbr1', // no other link answers to the name
       `${DB} br-exists ovsbr1`,
       `${DB} --may-exist add-br ovsbr1 -- set bridge ovsbr1 datapath_type=netdev ` +
         `-- br-set-external-id ovsbr1 fleetnet owned`,

@@ -7,8 +7,9 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { bridgeVlanFiltering, masterOf, OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import type { AttachmentRecord, OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { makeBridgedVeth, vethOp } from './veth.js';
+import { hostPortMtu, makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
+import { refuseTakenName } from './name-taken.js';
 
 /**
  * A bridge fleetnet makes gets a fixed MAC (locally administered, derived from its name): a bridge
@@ -44,8 +45,10 @@ async function ensureBridge(env: KindEnv, name: string): Promise<boolean> {
     try {
       await env.ip.host(bridgeOps(name));
     } catch (err) {
-      // It did not exist a moment ago and nobody else creates it (this lock): remove what the batch left.
-      await env.runner.run('ip', ['link', 'del', name], { allowFail: true });
+      // It did not exist a moment ago and nobody else creates it (this lock): remove what the batch left, unless
+      // the name was taken ("File exists": someone else's link, also one that has it as an alternative name).
+      if (!/File exists|EEXIST/i.test(String((err as Error)?.message ?? err)))
+        await env.runner.run('ip', ['link', 'del', name], { allowFail: true });
       throw err;
     }
     return true;
@@ -85,6 +88,7 @@ export const bridgeKind: Kind = {
           `create ${br} and add ${order.trunk} to it first`,
         );
     }
+    if (create) await refuseTakenName(env.runner, br, 'bridge');
     let turnOn = false;
     if (vid !== undefined && !bridgeVlanFiltering(br, env.sysClassNet)) {
       if (!ownedNow && !order.vlanFiltering) {
@@ -96,9 +100,10 @@ export const bridgeKind: Kind = {
       }
       turnOn = true;
     }
+    const portMtu = hostPortMtu(mtu, host);
     const makeOps: LinkOp[] = [
       ...(turnOn ? [{ t: 'bridge-vlan-filtering', name: br } as const] : []),
-      vethOp(hostIfname, order.ifname, mtu, mac, c.netns),
+      vethOp(hostIfname, order.ifname, mtu, mac, c.netns, portMtu),
     ];
     const plugOps: LinkOp[] = [
       {
@@ -106,7 +111,7 @@ export const bridgeKind: Kind = {
         name: hostIfname,
         master: br,
         up: true,
-        ...(quietIpv6(mtu) ? { addrGenMode: 'none' as const } : {}),
+        ...(quietIpv6(portMtu) ? { addrGenMode: 'none' as const } : {}),
         ...(env.ownerMark ? { alias: env.ownerMark } : {}),
       },
     ];

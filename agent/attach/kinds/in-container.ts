@@ -15,6 +15,8 @@ export interface InContainerSpec {
   parent?: string;
   prepareCommands?: string[];
   prepare?: KindPlan['prepare'];
+  /** The kernel's refusal of `addOp` in the kind's own words (undefined: it stands as it is). */
+  explain?: (err: unknown) => Error | undefined;
 }
 
 export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerInfo, s: InContainerSpec): KindPlan {
@@ -45,7 +47,9 @@ export function inContainerPlan(env: KindEnv, order: AttachOrder, c: ContainerIn
         });
         if (r.code !== 0 && renameSent) await deleteInNs(env, c.netns, order.ifname);
       });
-      await env.ip.host([s.addOp]);
+      await env.ip.host([s.addOp]).catch((err: unknown) => {
+        throw s.explain?.(err) ?? err;
+      });
       return { hostIfname: '', ...(s.parent ? { parent: s.parent } : {}) };
     },
   };

@@ -1,5 +1,5 @@
 // Which kind of host interface an attach is about: what exists, what the name says, or --kind.
-import { conflict, notFound, unsupported } from '../../../common/errors.js';
+import { conflict, invalid, notFound, unsupported } from '../../../common/errors.js';
 import { parseNewIfName } from '../../../common/ifname.js';
 import type { HostLink } from '../../linux/sysfs.js';
 import type { AttachOrder, HostIfKind } from '../order.js';
@@ -7,6 +7,7 @@ import { bridgeKind } from './bridge.js';
 import { dummyKind } from './dummy.js';
 import { ipoibKind } from './ipoib.js';
 import { macvlanKind } from './macvlan.js';
+import { kindText, showLink } from './name-taken.js';
 import { ovsKind } from './ovs.js';
 import type { Kind, KindEnv } from './types.js';
 
@@ -54,17 +55,19 @@ async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink |
     );
   switch (order.kind) {
     case 'bridge':
-      if (host && host.kind !== 'bridge')
-        throw conflict(
-          `'${name}' is ${what(host)}, not a Linux bridge`,
-          `drop --kind, or pick another name for the bridge`,
+      if (host && host.kind !== 'bridge') {
+        const shown = await showLink(env.runner, name);
+        throw invalid(
+          `'${name}' exists and is ${shown ? kindText(shown.kind) : what(host)}, not a Linux bridge`,
+          `drop --kind to use it as it is, or name the bridge otherwise ('${name}' is left as it is)`,
         );
+      }
       return plain('bridge');
     case 'ovs':
       if (host?.kind === 'bridge')
-        throw conflict(
-          `'${name}' is a Linux bridge, not an Open vSwitch bridge`,
-          `drop --kind ovs, or pick another name`,
+        throw invalid(
+          `'${name}' exists and is a Linux bridge, not an Open vSwitch bridge`,
+          `drop --kind ovs to attach to the Linux bridge, or name the Open vSwitch bridge otherwise`,
         );
       return { kind: 'ovs', ovsBridgeExists: await env.ovs.bridgeExists(name) };
     case 'macvlan':

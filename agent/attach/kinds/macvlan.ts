@@ -2,7 +2,8 @@
 import { parseVlanId } from '../../../common/attach/index.js';
 import { OWNED_ALIAS, readHostLink } from '../../linux/sysfs.js';
 import { vlanLinkName, vlanLinkOps } from '../../links/vlan.js';
-import type { OwnedRef } from '../records.js';
+import { recordKeyOf, type OwnedRef } from '../records.js';
+import { explainMacvlanRefusal } from './macvlan-refusal.js';
 import { inContainerPlan, removeInContainer } from './in-container.js';
 import type { Kind } from './types.js';
 
@@ -26,6 +27,7 @@ export const macvlanKind: Kind = {
       addOp: { t: 'macvlan', name: hostIfname, link: lower, mtu, ...(mac ? { mac } : {}), netns: c.netns, mode },
       tmpName: hostIfname,
       parent: lower,
+      explain: (err) => explainMacvlanRefusal(env, { lower, mode, mtu, key: recordKeyOf(c, order.ifname) }, err),
       prepareCommands: env.ip.describe(undefined, vlanOps),
       async prepare(undo) {
         // `<if>.<VID>` fleetnet made, now or earlier: a failed attach leaves it only when something else uses it.

@@ -4,12 +4,13 @@ import type { LinkOp } from '../../linux/link-ops.js';
 import { OvsCtl } from '../../ovs/vsctl.js';
 import { recordKeyOf, type OwnedRef } from '../records.js';
 import type { Kind, KindEnv } from './types.js';
-import { makeBridgedVeth, vethOp } from './veth.js';
+import { hostPortMtu, makeBridgedVeth, vethOp } from './veth.js';
 import { quietIpv6 } from '../announce.js';
+import { refuseTakenName } from './name-taken.js';
 
 export const ovsKind: Kind = {
   kind: 'ovs',
-  async plan(env, { order, c, ovsBridgeExists, hostIfname, mtu, mac }) {
+  async plan(env, { order, c, host, ovsBridgeExists, hostIfname, mtu, mac }) {
     const br = order.hostIf;
     const create = !ovsBridgeExists;
     const datapath = order.ovsDatapath ?? env.defaultOvsDatapath;
@@ -19,6 +20,8 @@ export const ovsKind: Kind = {
     // Converged means working: a bridge ovs-vswitchd could not make takes no attach (exit 1, the fix named).
     const broken = create ? undefined : await env.ovs.datapathProblem(br);
     if (broken) throw broken;
+    // OVS would report its own interface's failure only in the database, and the port would still be added.
+    if (create) await refuseTakenName(env.runner, br, 'ovs');
     const addBr = OvsCtl.addBridgeArgs(br, datapath);
     const addPort = OvsCtl.addPortArgs(
       br,
@@ -26,13 +29,15 @@ export const ovsKind: Kind = {
       { attachmentId: order.attachmentId ?? recordKeyOf(c, order.ifname), container: c.name, ifname: order.ifname },
       vid,
     );
-    const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns)];
+    // The bridge's own interface (its MTU) exists once the bridge does.
+    const portMtu = hostPortMtu(mtu, create ? undefined : host);
+    const makeOps: LinkOp[] = [vethOp(hostIfname, order.ifname, mtu, mac, c.netns, portMtu)];
     const upOps: LinkOp[] = [
       {
         t: 'set',
         name: hostIfname,
         up: true,
-        ...(quietIpv6(mtu) ? { addrGenMode: 'none' as const } : {}),
+        ...(quietIpv6(portMtu) ? { addrGenMode: 'none' as const } : {}),
         ...(env.ownerMark ? { alias: env.ownerMark } : {}),
       },
     ];

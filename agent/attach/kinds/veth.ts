@@ -2,18 +2,39 @@
 import type { ContainerInfo } from '../../containers/types.js';
 import { claimContainerIf, reclaimHostIfname } from '../../lifecycle/host-claim.js';
 import type { LinkOp } from '../../linux/link-ops.js';
+import type { HostLink } from '../../linux/sysfs.js';
 import type { AttachOrder } from '../order.js';
 import { recordKeyOf } from '../records.js';
 import { deleteInNs, type KindEnv } from './types.js';
 
+/** The MTU of a bridge the kernel (or Open vSwitch) makes: a bridge fleetnet creates starts with it. */
+const NEW_BRIDGE_MTU = 1500;
+
+/**
+ * The MTU of an attachment's host-side port: the container's, but never below the bridge's. The kernel gives a
+ * Linux bridge the lowest MTU of its ports (Open vSwitch does the same to its bridge's own interface), so a port
+ * at one attach's `--mtu 1400` would lower the bridge for every other port and for every later attach that takes
+ * the bridge's MTU. The container's end has the MTU asked for; its host end keeps the bridge's.
+ */
+export function hostPortMtu(mtu: number, bridge: HostLink | undefined): number {
+  return Math.max(mtu, bridge?.mtu ?? NEW_BRIDGE_MTU);
+}
+
+/** The veth pair: `mtu` in the container, `hostMtu` (hostPortMtu) on the host end. */
 export function vethOp(
   hostIfname: string,
   ifname: string,
   mtu: number,
   mac: string | undefined,
   netns: string,
+  hostMtu = mtu,
 ): LinkOp {
-  return { t: 'veth', name: hostIfname, mtu, peer: { name: ifname, mtu, ...(mac ? { mac } : {}), netns } };
+  return {
+    t: 'veth',
+    name: hostIfname,
+    mtu: hostMtu,
+    peer: { name: ifname, mtu, ...(mac ? { mac } : {}), netns },
+  };
 }
 
 const exists = (err: unknown) => /File exists|EEXIST/i.test(String((err as Error)?.message ?? err));
