@@ -19,11 +19,12 @@ import {
   waitLabEtcd,
   type HaLayout,
 } from './ha.js';
-import { labDown } from './down.js';
+import { labDown, listNetns } from './down.js';
 import {
   DEFAULT_LAB_NAME,
   DEFAULT_RUN_ROOT,
   DEFAULT_UNDERLAY,
+  isLabNetns,
   layoutOf,
   parseHostCount,
   parseLabName,
@@ -202,6 +203,15 @@ export async function labUp(opts: LabUpOptions): Promise<LabUpResult> {
     throw conflict(
       `a lab named '${name}' exists already`,
       `take it down first: fleetnet lab down --name ${name}   (or pick another --name)`,
+    );
+  }
+  // A namespace named like this lab's that the lab did not make (a leftover, or someone else's) would fail the
+  // build half-way, and the take-down after a failure removes every namespace named like the lab's.
+  const taken = (await listNetns(runner)).filter((ns) => isLabNetns(name, ns));
+  if (taken.length) {
+    throw conflict(
+      `lab '${name}' names its namespaces like these, which exist already: ${taken.join(' ')}`,
+      `pick another --name, or if they are a lab's leftovers: fleetnet lab down --name ${name}`,
     );
   }
   const state = LabStateFile.create(lab.stateFile, {

@@ -188,3 +188,19 @@ test('useLab: a 2-host lab without agents on another underlay, removed after the
   assert.equal(ping.code, 0, ping.stdout + ping.stderr);
   assert.equal(existsSync(lab.hosts[0]!.agentSocket), false, 'no agent was started');
 });
+
+test("lab up refuses while a namespace named like the lab's exists and leaves it", async () => {
+  const other = newRunId('m');
+  await runner.run('ip', ['netns', 'add', `${other}-c1`]);
+  try {
+    await assert.rejects(
+      labUp({ name: other, hosts: 1, agents: false }),
+      (e: Error & { kind?: string }) => e.kind === 'conflict' && e.message.includes(`${other}-c1`),
+    );
+    assert.ok(existsSync(`/run/netns/${other}-c1`), 'the namespace the lab did not make is still there');
+    assert.equal(existsSync(`/run/netns/${other}-sw`), false, 'nothing was made');
+    assert.equal(existsSync(join('/run/fleetnet-lab', other)), false);
+  } finally {
+    await runner.run('ip', ['netns', 'del', `${other}-c1`], { allowFail: true });
+  }
+});
