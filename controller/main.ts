@@ -199,10 +199,13 @@ async function startServing(
         tunnels.stop();
         health?.draining();
         closing.abort(); // watches end now; other calls in flight get a grace period
-        await shutdownServer(server);
+        // Calls to agents in flight are cancelled first: the requests waiting on them answer (their change recorded
+        // and pending) within the grace period, not after an agent that does not answer timed out (30 s).
+        const dispatchStopped = dispatcher.stop();
         mesh.stop();
+        await shutdownServer(server);
         await ownership?.stop();
-        await dispatcher.stop();
+        await dispatchStopped;
         store.close();
         await metrics?.endpoint.close();
       })()),

@@ -109,6 +109,16 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
+  /** A wait the controller's stop ended, its change still pending: said as such (exit 3), and what becomes of it. */
+  const notAtStop = (a: AttachmentRecord | undefined, verb: 'attach' | 'detach'): void => {
+    if (!a || (a.state !== 'pending' && a.state !== 'detaching') || !dispatcher.isStopping()) return;
+    throw new FleetnetError(
+      'pending',
+      `the controller is shutting down: the ${verb} of ${a.container?.name || a.target.value} on ${a.host} ` +
+        'is recorded and still pending',
+      { hint: `a controller of this fleet carries it out once one runs; follow it with: fleetnet ls --host ${a.host}` },
+    );
+  };
   /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
   const attachOne = async (r: FleetAttachRequest, ctx?: CallContext): Promise<FleetAttachReply> => {
     const input = attachInputFromProto(r);
@@ -117,6 +127,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     // wait_ms 0 (a script, a burst of allocations): the record just committed is the answer.
     const wait = waitOf(r.waitMs, ctx);
     const a = wait > 0 ? ((await dispatcher.waitSettled(dec.attachment.id, wait)) ?? dec.attachment) : dec.attachment;
+    if (wait > 0) notAtStop(a, 'attach');
     return { attachment: attachmentToProto(a), created: dec.created };
   };
 
@@ -211,6 +222,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
       const wait = waitOf(r.waitMs, ctx);
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
+      if (wait > 0) notAtStop(a, 'detach');
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),
     fleetCheck: unary(log, 'FleetCheck', async (r: { host: string; fix: boolean }) => ({
