@@ -117,6 +117,7 @@ async function startServing(
     // With a CA every host will want a certificate: a name one cannot carry is refused when it is added, not at
     // its first token or enrolment.
     ...(trust ? { newHostName: (name: string) => void parseHostId(name) } : {}),
+    ...(ownership ? { owners: () => ownership.owners() } : {}),
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };

@@ -50,6 +50,8 @@ export interface ControllerServiceDeps {
   mesh?: MeshPusher;
   /** Refuses the name of a host AddHost would create (a controller with a CA: names a certificate can carry). */
   newHostName?: (name: string) => void;
+  /** Several controllers: which one dispatches to each host (ListHosts shows it). */
+  owners?: () => Promise<Map<string, string>>;
 }
 
 /**
@@ -150,9 +152,15 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       dispatcher.kick(host.name);
       return hostToProto(host);
     }),
-    listHosts: unary(log, 'ListHosts', async () => ({
-      hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto),
-    })),
+    listHosts: unary(log, 'ListHosts', async () => {
+      // Who owns which host is not worth failing the list for: without it the hosts show no controller.
+      const owners = d.owners?.().catch((err: unknown) => {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the host owners');
+        return undefined;
+      });
+      const [hosts, ownerOf] = await Promise.all([store.read((tx) => tx.listHosts()), owners]);
+      return { hosts: hosts.map((h) => hostToProto(h, ownerOf?.get(h.name))) };
+    }),
     removeHost: unary(log, 'RemoveHost', async (r: RemoveHostRequest) => {
       const { removed, peers } = await store.transact((tx) => ({
         removed: removeHost(tx, r.name, r.force),
