@@ -19,6 +19,8 @@ export interface BootstrapRequest {
   ssh: SshTarget;
   /** Agent listen address, default SSH address:7441. */
   listen?: string;
+  /** The host's underlay IPv4 (its MACs carry it), default the SSH address. */
+  underlay?: string;
   /** Where agents reach the controller (ADDR:PORT). */
   controller: string;
   needOvs?: boolean;
@@ -114,7 +116,7 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
       'register',
       async () => {
         await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
-        await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+        await d.authority.register({ name: host, agentAddr, underlayIp: req.underlay ?? req.ssh.addr });
       },
       () => `enrolled; answers over mTLS at ${agentAddr}`,
     );
