@@ -65,7 +65,10 @@ while [ $# -gt 0 ]; do
 done
 case "$PREFIX" in /*) ;; *) echo "fleetnet install: --prefix must be an absolute path, not '$PREFIX'" >&2; exit 2 ;; esac
 [ "$PREFIX" = / ] || PREFIX=${PREFIX%/}
-case "$PREFIX" in /usr/local | /usr) ETC=${FLEETNET_ETC:-/etc/fleetnet} ;; *) ETC=${FLEETNET_ETC:-$PREFIX/etc/fleetnet} ;; esac
+case "$PREFIX" in
+/usr/local | /usr) ETC=${FLEETNET_ETC:-/etc/fleetnet} ;;
+*) ETC=${FLEETNET_ETC:-$PREFIX/etc/fleetnet} ;;
+esac
 [ -n "$AGENT$CONTROLLER" ] || AGENT=yes
 if [ -n "$CONTROLLER" ] && [ -z "$NATIVE" ]; then
 	echo "fleetnet install: the controller needs its native SQLite module: leave out --no-native" >&2
@@ -181,7 +184,8 @@ unit() { # NAME SOURCE: the unit, with a drop-in for ExecStart when fleetnet or 
 	rm -rf "$UNITDIR/$1.service.d"
 	if [ "$BIN" != /usr/local/bin/fleetnet ] || [ "$ETC" != /etc/fleetnet ]; then
 		install -d "$UNITDIR/$1.service.d"
-		exec_line=$(grep '^ExecStart=' "$UNITDIR/$1.service" | sed -e "s|/usr/local/bin/fleetnet|$BIN|" -e "s|--config /etc/fleetnet/|--config $ETC/|")
+		exec_line=$(grep '^ExecStart=' "$UNITDIR/$1.service" |
+			sed -e "s|/usr/local/bin/fleetnet|$BIN|" -e "s|--config /etc/fleetnet/|--config $ETC/|")
 		printf '[Service]\nExecStart=\n%s\n' "$exec_line" >"$UNITDIR/$1.service.d/prefix.conf"
 	fi
 }
