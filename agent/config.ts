@@ -1,6 +1,7 @@
 // Agent settings, validated once and frozen.
 import { z } from 'zod';
 import { settingsError } from '../common/config-file.js';
+import { listenSetting } from '../common/listen.js';
 
 /** Where `agent run` reads its settings when --config does not name another file. */
 export const DEFAULT_AGENT_CONFIG = '/etc/fleetnet/agent.yaml';
@@ -8,7 +9,7 @@ import { DEFAULT_AGENT_SOCKET } from '../common/defaults.js';
 
 export const AgentConfigSchema = z.object({
   socket: z.string().min(1).default(DEFAULT_AGENT_SOCKET),
-  listen: z.string().optional(),
+  listen: listenSetting().optional(),
   stateDir: z.string().min(1).default('/var/lib/fleetnet/agent'),
   ovsDb: z.string().optional(),
   /**

@@ -1,7 +1,7 @@
 // A host as `host add` registers it — its name, its agent's TCP endpoint and its underlay IPv4 — checked once:
 // the CLI runs it before it connects (bad input exits 2 whether or not a controller answers) and the
 // controller's addHost runs it on what it receives.
-import { invalid } from './errors.js';
+import { FleetnetError, invalid } from './errors.js';
 import { parseAddr } from './ip.js';
 
 const DEFAULT_AGENT_PORT = 7441;
@@ -33,6 +33,18 @@ export function parseAgentAddr(s: string): { addr: string; ip: string } {
   const ip = parseAddr(host, 'agent address');
   if (port < 1 || port > 65535) throw invalid(`port ${port} in '${s}' is out of range (1-65535)`);
   return { addr: ip.family === 6 ? `[${ip.text}]:${port}` : `${ip.text}:${port}`, ip: ip.text };
+}
+
+/** An agent's address given by a flag (`host add --listen`): normalised, or exit 2 naming the flag. */
+export function agentAddrFlag(flag: string, value: string): string {
+  try {
+    return parseAgentAddr(value).addr;
+  } catch (err) {
+    throw new FleetnetError('invalid', `${flag} ${value}: ${(err as Error).message}`, {
+      cause: err,
+      hint: `the agent's IP address, and its port when not ${DEFAULT_AGENT_PORT}: e.g. ${flag} 10.99.0.13:7441`,
+    });
+  }
 }
 
 /** Name, normalised agent address and underlay IPv4 (default: the agent address's IP). */

@@ -1,6 +1,7 @@
 // Controller settings, validated once and frozen. Durations carry their unit in the name.
 import { z } from 'zod';
 import { settingsError } from '../common/config-file.js';
+import { listenSetting } from '../common/listen.js';
 
 export const DEFAULT_CONTROLLER_PORT = 7440;
 /** Where `controller run` reads its settings when --config does not name another file. */
@@ -8,7 +9,7 @@ export const DEFAULT_CONTROLLER_CONFIG = '/etc/fleetnet/controller.yaml';
 
 export const ControllerConfigSchema = z.object({
   // Loopback by default: there is no client authentication until the PKI issue lands.
-  listen: z.string().min(1).default(`127.0.0.1:${DEFAULT_CONTROLLER_PORT}`),
+  listen: listenSetting().default(`127.0.0.1:${DEFAULT_CONTROLLER_PORT}`),
   db: z.string().min(1).default('/var/lib/fleetnet/state.db'),
   synchronous: z.enum(['normal', 'full']).default('normal'),
   /** etcd instead of the SQLite file (several controllers): client URLs, client TLS files, key prefix. */

@@ -117,6 +117,7 @@ async function startServing(
     // With a CA every host will want a certificate: a name one cannot carry is refused when it is added, not at
     // its first token or enrolment.
     ...(trust ? { newHostName: (name: string) => void parseHostId(name) } : {}),
+    ...(ownership ? { owners: () => ownership.owners() } : {}),
   });
   if (metrics) controllerGauges(metrics.m, store);
   const timed = metrics && { fleetAttach: metrics.m.attachSeconds, fleetDetach: metrics.m.detachSeconds };
@@ -199,10 +200,13 @@ async function startServing(
         tunnels.stop();
         health?.draining();
         closing.abort(); // watches end now; other calls in flight get a grace period
-        await shutdownServer(server);
+        // Calls to agents in flight are cancelled first: the requests waiting on them answer (their change recorded
+        // and pending) within the grace period, not after an agent that does not answer timed out (30 s).
+        const dispatchStopped = dispatcher.stop();
         mesh.stop();
+        await shutdownServer(server);
         await ownership?.stop();
-        await dispatcher.stop();
+        await dispatchStopped;
         store.close();
         await metrics?.endpoint.close();
       })()),

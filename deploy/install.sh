@@ -15,8 +15,12 @@
 # for the package and builds its native modules for the Node it runs on; one script covers systemd
 # and non-systemd hosts alike.
 #
+# Settings files (agent.yaml, controller.yaml) go to /etc/fleetnet with a system prefix (/usr/local, the
+# default, or /usr), else under the prefix, PREFIX/etc/fleetnet, and the daemons this script starts are
+# pointed at them (--config). State (/var/lib/fleetnet), sockets (/run/fleetnet), logs (/var/log/fleetnet)
+# and the units (/etc/systemd/system) stay where the daemons and the CLI look for them.
 # Paths can be moved for tests and unusual layouts (environment):
-#   FLEETNET_ETC (/etc/fleetnet)  FLEETNET_RUN (/run/fleetnet)  FLEETNET_LOG_DIR (/var/log/fleetnet)
+#   FLEETNET_ETC (above)  FLEETNET_RUN (/run/fleetnet)  FLEETNET_LOG_DIR (/var/log/fleetnet)
 #   SYSTEMD_UNIT_DIR (/etc/systemd/system)  FLEETNET_SYSTEMD (auto|yes|no: whether to use systemd)
 # Exit codes: 0 done, 1 failed, 2 bad usage.
 set -eu
@@ -30,14 +34,13 @@ UNINSTALL=
 PURGE=
 NATIVE=yes
 OFFLINE=
-ETC=${FLEETNET_ETC:-/etc/fleetnet}
 RUN=${FLEETNET_RUN:-/run/fleetnet}
 LOGDIR=${FLEETNET_LOG_DIR:-/var/log/fleetnet}
 UNITDIR=${SYSTEMD_UNIT_DIR:-/etc/systemd/system}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 usage() {
-	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,/^# Exit codes/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 die() {
@@ -61,6 +64,11 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case "$PREFIX" in /*) ;; *) echo "fleetnet install: --prefix must be an absolute path, not '$PREFIX'" >&2; exit 2 ;; esac
+[ "$PREFIX" = / ] || PREFIX=${PREFIX%/}
+case "$PREFIX" in
+/usr/local | /usr) ETC=${FLEETNET_ETC:-/etc/fleetnet} ;;
+*) ETC=${FLEETNET_ETC:-$PREFIX/etc/fleetnet} ;;
+esac
 [ -n "$AGENT$CONTROLLER" ] || AGENT=yes
 if [ -n "$CONTROLLER" ] && [ -z "$NATIVE" ]; then
 	echo "fleetnet install: the controller needs its native SQLite module: leave out --no-native" >&2
@@ -167,13 +175,17 @@ if [ -n "$CONTROLLER" ] && [ ! -e "$ETC/controller.yaml" ]; then
 	# metrics: 127.0.0.1:9465         # Prometheus GET /metrics (off when absent)
 	EOF
 fi
+[ -z "$AGENT" ] || echo "agent settings: $ETC/agent.yaml"
+[ -z "$CONTROLLER" ] || echo "controller settings: $ETC/controller.yaml"
 
-unit() { # NAME SOURCE: the unit, with a drop-in for ExecStart when fleetnet is not in /usr/local
+
+unit() { # NAME SOURCE: the unit, with a drop-in for ExecStart when fleetnet or its settings are elsewhere
 	install -m 0644 "$PKG/deploy/systemd/$2" "$UNITDIR/$1.service"
 	rm -rf "$UNITDIR/$1.service.d"
-	if [ "$PREFIX" != /usr/local ]; then
+	if [ "$BIN" != /usr/local/bin/fleetnet ] || [ "$ETC" != /etc/fleetnet ]; then
 		install -d "$UNITDIR/$1.service.d"
-		exec_line=$(grep '^ExecStart=' "$UNITDIR/$1.service" | sed "s|/usr/local/bin/fleetnet|$BIN|")
+		exec_line=$(grep '^ExecStart=' "$UNITDIR/$1.service" |
+			sed -e "s|/usr/local/bin/fleetnet|$BIN|" -e "s|--config /etc/fleetnet/|--config $ETC/|")
 		printf '[Service]\nExecStart=\n%s\n' "$exec_line" >"$UNITDIR/$1.service.d/prefix.conf"
 	fi
 }

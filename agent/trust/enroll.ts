@@ -80,6 +80,7 @@ export async function enrollOnce(s: EnrollSettings, files: AgentTlsFiles, timeou
     (a) => new EnrollmentClient(a, clientCredentials(caPem), expectServerName(CONTROLLER_NAME)),
     timeoutMs,
     '--controller',
+    { caFile: s.caFile },
   );
   try {
     const reply = await call(client, 'enroll', { joinToken, hostId, csrPem }, timeoutMs);
@@ -136,6 +137,8 @@ export async function renewCredential(
     addr,
     (a) => new EnrollmentClient(a, clientCredentials(current.caPem, current), expectServerName(CONTROLLER_NAME)),
     timeoutMs,
+    'the controller this agent enrolled with',
+    { caFile: files.ca },
   );
   try {
     const reply = await call(client, 'renew', { hostId, csrPem }, timeoutMs);

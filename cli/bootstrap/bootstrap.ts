@@ -20,6 +20,8 @@ export interface BootstrapRequest {
   ssh: SshTarget;
   /** Agent listen address, default SSH address:7441. */
   listen?: string;
+  /** The host's underlay IPv4 (its MACs carry it), default the SSH address. */
+  underlay?: string;
   /** Where agents reach the controller (ADDR:PORT). */
   controller: string;
   needOvs?: boolean;
@@ -123,7 +125,7 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
       'register',
       async () => {
         await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
-        const rec = await d.authority.register({ name: host, agentAddr, underlayIp: req.ssh.addr });
+        const rec = await d.authority.register({ name: host, agentAddr, underlayIp: req.underlay ?? req.ssh.addr });
         // made by this run (not the same record found again): taken back if what follows fails
         if (rec.addedUnixMs >= issuedAtUnixMs) undo.push('unregister', () => d.authority.unregister(host));
         await d.authority.registered?.(host);

@@ -22,15 +22,7 @@ export interface SshTarget {
   acceptNew: boolean;
 }
 
-const SSH_TARGET = /^(?:([a-z_][a-z0-9_-]{0,31})@)?([0-9a-fA-F:.]+|[a-zA-Z0-9.-]+)$/;
-
-/** `root@10.99.0.13` → user, addr; refuses what could become an option or a shell word. */
-export function parseSshTarget(s: string): { user: string; addr: string } {
-  const m = SSH_TARGET.exec(s);
-  if (!m || s.startsWith('-'))
-    throw new FleetnetError('invalid', `--ssh "${s}" is not USER@ADDRESS`, { hint: 'e.g. --ssh root@10.99.0.13' });
-  return { user: m[1] ?? 'root', addr: m[2] as string };
-}
+export { parseSshTarget } from './ssh-target.js';
 
 export class SshSession implements Runner {
   private constructor(

@@ -4,6 +4,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcStatus } from '../../common/rpc/status.js';
+import { tlsFailure, tlsFailureText } from '../../common/rpc/tls-failure.js';
 import { ControllerDefinition, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
@@ -67,7 +68,22 @@ export function connectController(addr: string): ControllerConn {
   const insecure = process.env.FLEETNET_INSECURE === '1';
   const cred = insecure ? undefined : tryCliCredential();
   const unavailable = (cause: unknown, reached = false) => {
-    // Something listens but did not speak plain gRPC: a controller with mutual TLS, and no credential here.
+    // Something listens but did not speak plain gRPC: a controller with mutual TLS, and plain TCP asked for.
+    if (reached && insecure) {
+      const have = tryCliCredential() !== undefined;
+      return new FleetnetError(
+        'permission',
+        `the controller at ${addr} wants TLS and a client certificate (mutual TLS), and FLEETNET_INSECURE=1 ` +
+          'has this CLI talk plain TCP',
+        {
+          cause,
+          hint: have
+            ? 'unset FLEETNET_INSECURE: the CLI then presents the credential it has'
+            : `unset FLEETNET_INSECURE and give the CLI a credential: ${CREDENTIAL_HINT}`,
+        },
+      );
+    }
+    // ... and no credential here.
     if (reached && !cred && !insecure) {
       const lookedFor = cliCredentialFiles()
         .map((p) => p.cert)
@@ -79,6 +95,13 @@ export function connectController(addr: string): ControllerConn {
         { cause, hint: CREDENTIAL_HINT },
       );
     }
+    // A controller that answered with a certificate this CLI's CA did not sign (another fleet's credential).
+    const tls = cred && cause instanceof Error ? tlsFailure(cause.message) : undefined;
+    if (tls?.kind === 'ca')
+      return new FleetnetError('permission', tlsFailureText(tls, `the controller at ${addr}`), {
+        cause,
+        hint: `this CLI's credential is for another fleet (or CA): ${CREDENTIAL_HINT}`,
+      });
     // The last failure's own words (refused, reset, timed out): the one clue to why nobody answered.
     const last = cause instanceof Error ? `: ${cause.message}` : '';
     return new FleetnetError('unavailable', `no controller answers at ${addr}${last}`, {

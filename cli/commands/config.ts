@@ -74,7 +74,7 @@ export function register(program: Command): void {
 
   c.command('use-context')
     .argument('<name>', 'a context of the settings file')
-    .summary('make NAME the current context (the file keeps its comments)')
+    .summary('make NAME the current context (the rest of the file stays as written)')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
       const [{ configFilePath }, { useContext }] = await Promise.all([
         import('../client/controller-address.js'),

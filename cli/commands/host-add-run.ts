@@ -4,14 +4,23 @@
 import pino from 'pino';
 import { invalid } from '../../common/errors.js';
 import { parseDuration } from '../../common/flag-values.js';
+import { agentAddrFlag, parseAgentAddr } from '../../common/host-spec.js';
+import { tryParseAddr } from '../../common/ip.js';
+import { parseControllerList } from '../../common/rpc/controller-addresses.js';
 import { parseHostId } from '../../common/pki/identity.js';
 import { readAgentConfig } from '../bootstrap/agent-config.js';
-import { bootstrapHost, type BootstrapRequest, type BootstrapResult } from '../bootstrap/bootstrap.js';
+import {
+  bootstrapHost,
+  defaultAgentAddr,
+  type BootstrapRequest,
+  type BootstrapResult,
+} from '../bootstrap/bootstrap.js';
 import type { FleetAuthority } from '../bootstrap/bootstrap.js';
 import type { SshTarget } from '../bootstrap/ssh-session.js';
 import { UPGRADE_STEPS, type ProgressEvent, type Step } from '../bootstrap/steps.js';
 import { upgradeHost, type UpgradeRequest, type UpgradeResult } from '../bootstrap/upgrade.js';
-import { loadInventory, type ResolvedHost } from '../inventory/load.js';
+import { inventoryFormat, loadInventory, type ResolvedHost } from '../inventory/load.js';
+import { assignment } from '../inventory/model.js';
 import { progressView } from '../output/progress.js';
 import { table } from '../output/table.js';
 
@@ -21,6 +30,8 @@ export interface TargetOverride {
   user?: string;
   port?: number;
   identity?: string;
+  /** Where the identity comes from, for errors. */
+  identityFrom?: string;
 }
 export type TargetFn = (o: Opts, over?: TargetOverride) => Promise<SshTarget>;
 
@@ -42,11 +53,13 @@ async function pool<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Prom
 }
 
 /** The SSH target of an inventory host. */
-const inventoryTarget = (h: ResolvedHost): TargetOverride => ({
+const inventoryTarget = (h: ResolvedHost, file: string): TargetOverride => ({
   addr: h.address,
   user: h.user,
   port: h.port,
-  ...(h.keyFile ? { identity: h.keyFile } : {}),
+  ...(h.keyFile
+    ? { identity: h.keyFile, identityFrom: `${file}: ansible_ssh_private_key_file of host ${h.name}` }
+    : {}),
 });
 
 /** The hosts to act on: NAME --ssh (undefined), an inventory (--limit), or 'listed' (--list-hosts printed them). */
@@ -129,6 +142,28 @@ async function runAll<Q extends { hostId: string }, R>(requests: Q[], o: Opts, j
 
 const nodeOf = (runtime: 'host' | 'shipped') => `Node.js ${runtime === 'shipped' ? 'shipped' : 'from the host'}`;
 
+/**
+ * What the controller registers at the end of a bootstrap, checked now as it will check it: the agent's address
+ * (its --listen, else the SSH address, port 7441) is an IP address, and the underlay (the SSH address when it is
+ * IPv4, else the agent's: MACs carry it) is IPv4. A host reached by its DNS name needs its address given.
+ */
+function registration(hostId: string, ssh: SshTarget, listen: string | undefined, fix: string) {
+  if (listen === undefined && !tryParseAddr(ssh.addr))
+    throw invalid(
+      `host ${hostId}: it is reached over SSH as ${ssh.addr}, a name, and its agent is registered by IP address`,
+      fix,
+    );
+  const agent = parseAgentAddr(listen ?? defaultAgentAddr(ssh.addr));
+  const underlay = tryParseAddr(ssh.addr)?.family === 4 ? ssh.addr : agent.ip;
+  if (tryParseAddr(underlay)?.family !== 4)
+    throw invalid(
+      `host ${hostId}: neither its SSH address nor its agent's (${agent.addr}) is IPv4, and its ` +
+        'underlay address (the one its MACs carry) must be',
+      fix,
+    );
+  return { listen: agent.addr, underlay };
+}
+
 /** What the bootstrap sends, per host, with every input checked (exit 2) before any connection. */
 export async function hostAddRequests(
   name: string | undefined,
@@ -141,22 +176,30 @@ export async function hostAddRequests(
   if (typeof o.tokenTtl === 'string') parseDuration(o.tokenTtl, '--token-ttl');
   // --advertise wins; else a host's fleetnet_controller variable; else the controller this CLI uses
   const advertise = typeof o.advertise === 'string' ? o.advertise : undefined;
+  if (advertise) parseControllerList(advertise, '--advertise');
+  const listenFlag = typeof o.listen === 'string' ? agentAddrFlag('--listen', o.listen) : undefined;
+  if (listenFlag && inventory)
+    throw invalid("--listen is one agent's address", 'with --inventory give each host its fleetnet_listen');
   const controllerOf = (h?: { controller?: string }) => advertise ?? h?.controller ?? controllerAddr();
   const common = typeof o.agentConfig === 'string' ? await readAgentConfig(o.agentConfig) : undefined;
-  const optional = (listen: unknown, agentConfig: string | undefined) => ({
-    ...(typeof listen === 'string' ? { listen } : {}),
-    ...(agentConfig !== undefined ? { agentConfig } : {}),
-  });
+  const config = (agentConfig: string | undefined) => (agentConfig !== undefined ? { agentConfig } : {});
   if (!inventory) {
     const ssh = await target(o);
     const hostId = name as string;
-    return [{ hostId, controller: controllerOf(), needOvs: Boolean(o.ovs), ssh, ...optional(o.listen, common) }];
+    const fix = "give the agent's IPv4 address: --listen IP:7441";
+    const reg = registration(hostId, ssh, listenFlag, fix);
+    return [{ hostId, controller: controllerOf(), needOvs: Boolean(o.ovs), ssh, ...reg, ...config(common) }];
   }
+  const file = o.inventory as string;
+  const fix = (h: string) =>
+    `give its agent's IPv4 address in ${file}: ${assignment(inventoryFormat(file), 'fleetnet_listen', 'IP:7441')} ` +
+    `for ${h} (or its ansible_host as an IPv4 address)`;
   return Promise.all(
     inventory.map(async (h) => {
       const own = h.agentConfig ? await readAgentConfig(h.agentConfig, `fleetnet_agent_config of ${h.name}:`) : common;
-      const ssh = await target(o, inventoryTarget(h));
-      return { hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ...optional(h.listen, own), ssh };
+      const ssh = await target(o, inventoryTarget(h, file));
+      const reg = registration(h.name, ssh, h.listen, fix(h.name));
+      return { hostId: h.name, controller: controllerOf(h), needOvs: h.ovs, ssh, ...reg, ...config(own) };
     }),
   );
 }
@@ -185,7 +228,7 @@ export async function upgradeRequests(
     inventory.map(async (h) => ({
       hostId: h.name,
       needOvs: h.ovs,
-      ssh: await target(o, inventoryTarget(h)),
+      ssh: await target(o, inventoryTarget(h, o.inventory as string)),
     })),
   );
 }

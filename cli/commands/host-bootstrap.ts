@@ -4,6 +4,7 @@
 // authorized by this CLI's certificate. Nothing here reads the CA key: it works from any machine
 // with a CLI credential. Registers under `host` (host.ts defines add and rm with these helpers).
 import type { Command } from 'commander';
+import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { invalid } from '../../common/errors.js';
@@ -29,17 +30,33 @@ function sshOptions(cmd: Command): Command {
     .option('--accept-new', 'pin the host key of a host seen for the first time (prints its fingerprint)');
 }
 
-async function sshTarget(o: SshOpts, over: { addr?: string; user?: string; port?: number; identity?: string } = {}) {
-  const { parseSshTarget } = await import('../bootstrap/ssh-session.js');
+type Over = { addr?: string; user?: string; port?: number; identity?: string; identityFrom?: string };
+
+async function sshTarget(o: SshOpts, over: Over = {}) {
+  const { parseSshTarget } = await import('../bootstrap/ssh-target.js');
   const t = over.addr ? { user: over.user ?? 'root', addr: over.addr } : parseSshTarget(o.ssh ?? '');
   const port = over.port ?? Number(o.port ?? 22);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw invalid(`--port ${o.port} is not a TCP port`, 'give 1-65535');
   }
   const identity = over.identity ?? o.identity;
+  // read when the host's turn comes: a key that is not there is found now, before any host is touched
+  if (identity) readable(identity, over.identity ? (over.identityFrom ?? 'the SSH key') : '--identity');
   const knownHostsFile = o.knownHosts ?? join(homedir(), '.ssh', 'known_hosts');
   const acceptNew = Boolean(o.acceptNew);
   return { ...t, port, ...(identity ? { identityFile: identity } : {}), knownHostsFile, acceptNew };
+}
+
+function readable(file: string, what: string): void {
+  try {
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw invalid(
+      `${what}: ${file} cannot be read (${code})`,
+      'give the path of a private key file this user can read',
+    );
+  }
 }
 
 export const SSH_ADD_EXAMPLES = `
@@ -190,8 +207,13 @@ async function hostToken(name: string, o: TokenOpts, g: Opts): Promise<void> {
   const { parseHostId } = await import('../../common/pki/identity.js');
   const host = parseHostId(name);
   const ttlMs = o.ttl === undefined ? 0 : parseDuration(o.ttl, '--ttl');
+  const [{ agentAddrFlag }, { parseControllerList }] = await Promise.all([
+    import('../../common/host-spec.js'),
+    import('../../common/rpc/controller-addresses.js'),
+  ]);
+  const listen = o.listen === undefined ? 'ADDR:7441' : agentAddrFlag('--listen', o.listen);
+  if (o.advertise) parseControllerList(o.advertise, '--advertise');
   const controller = o.advertise ?? (await controllerOf(g, 'host token'));
-  const listen = o.listen ?? 'ADDR:7441';
   const t = await withAdmin(g, 'host token', (conn, a) => conn.call(a.ADMIN.hostToken, { hostId: host, ttlMs }));
   const files = AGENT_FILES;
   if (o.out) {

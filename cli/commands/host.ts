@@ -23,14 +23,14 @@ Examples:
   fleetnet host rm h3                              # refused while h3 has attachments (--force forgets them)`;
 
 export async function printHosts(cmd: Command, spec: OutputSpec): Promise<void> {
-  const [{ withController }, { render }, { HOSTS_VIEW }] = await Promise.all([
+  const [{ withController }, { render }, { hostItem, hostsView }] = await Promise.all([
     import('../client/controller.js'),
     import('../output/render.js'),
     import('../output/views.js'),
   ]);
   await withController(cmd.optsWithGlobals(), 'host ls', async (conn) => {
-    const res = await conn.call(conn.client.listHosts, {});
-    await render(spec, { items: res.hosts }, HOSTS_VIEW);
+    const items = (await conn.call(conn.client.listHosts, {})).hosts.map(hostItem);
+    await render(spec, { items }, hostsView(items));
   });
 }
 

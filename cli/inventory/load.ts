@@ -1,10 +1,13 @@
 // loadInventory: an Ansible inventory file (INI or YAML) → the hosts fleetnet acts on, each with
 // its resolved SSH address, user, port and key file. The one entry point of cli/inventory/.
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { FleetnetError, invalid } from '../../common/errors.js';
+import { parseAgentAddr } from '../../common/host-spec.js';
+import { parseControllerList } from '../../common/rpc/controller-addresses.js';
+import { SSH_ADDRESS, SSH_USER } from '../bootstrap/ssh-target.js';
 import { parseIniInventory } from './ini.js';
-import type { InventoryData, VarDef } from './model.js';
+import { assignment, type InventoryData, type InventoryFormat, type VarDef } from './model.js';
 import { selectHosts } from './pattern.js';
 import { checkVarNames } from './var-names.js';
 import { parseYamlInventory } from './yaml.js';
@@ -37,10 +40,36 @@ export interface LoadOptions {
 }
 
 /** .yml/.yaml/.json are YAML inventories (as Ansible's yaml plugin decides); anything else is INI. */
+export const inventoryFormat = (file: string): InventoryFormat =>
+  ['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase()) ? 'yaml' : 'ini';
+
 export function parseInventory(text: string, file: string): InventoryData {
-  return ['.yml', '.yaml', '.json'].includes(extname(file).toLowerCase())
-    ? parseYamlInventory(text, file)
-    : parseIniInventory(text, file);
+  const format = inventoryFormat(file);
+  wrongFormat(text, file, format);
+  return format === 'yaml' ? parseYamlInventory(text, file) : parseIniInventory(text, file);
+}
+
+/**
+ * A file written in the other format than its name says (a YAML inventory named `hosts`): its first line already
+ * tells, and the fix is its name, not what the other format's reader would say about its lines.
+ */
+function wrongFormat(text: string, file: string, format: InventoryFormat): void {
+  const lines = text.split(/\r?\n/);
+  const n = lines.findIndex((l) => l.trim() && !/^\s*[#;]/.test(l) && l.trim() !== '---');
+  const first = n < 0 ? '' : lines[n]!.trim();
+  const name = basename(file);
+  if (format === 'ini' && /^[^\s:=[\]#]+:\s*(#.*)?$/.test(first))
+    throw invalid(
+      `${file}:${n + 1}: '${first}' is YAML, but ${name} is read as an INI inventory (its name does not end in ` +
+        '.yml, .yaml or .json, which is how Ansible tells a YAML inventory)',
+      `rename it to ${name}.yml`,
+    );
+  if (format === 'yaml' && /^\[[^\]\s,]+\]\s*([#;].*)?$/.test(first))
+    throw invalid(
+      `${file}:${n + 1}: '${first}' is an INI section, but ${name} is read as a YAML inventory (its name ends in ` +
+        `${extname(file)})`,
+      `rename it to ${name.slice(0, -extname(name).length)}.ini`,
+    );
 }
 
 export function loadInventory(file: string, opts: LoadOptions = {}): ResolvedHost[] {
@@ -57,20 +86,45 @@ export function loadInventory(file: string, opts: LoadOptions = {}): ResolvedHos
   const inv = parseInventory(text, file);
   checkVarNames(inv);
   if (!inv.hosts.size)
-    throw invalid(`${file} lists no hosts`, 'an inventory names its hosts under [GROUP] (INI) or hosts: (YAML)');
+    throw invalid(
+      `${file} lists no hosts`,
+      inv.format === 'yaml'
+        ? 'name them under hosts: of a group, e.g. all: {hosts: {h1: {ansible_host: 10.0.0.11}}}'
+        : 'name them one per line, under a [GROUP] section or before any: h1 ansible_host=10.0.0.11',
+    );
   return selectHosts(inv, opts.limit).map((name) => resolveHost(inv, name));
 }
 
-function str(v: VarDef | undefined, name: string, host: string): string | undefined {
+function str(f: InventoryFormat, v: VarDef | undefined, name: string, host: string): string | undefined {
   if (v === undefined || v.value === null) return undefined;
   if (typeof v.value === 'string' || typeof v.value === 'number') return String(v.value);
-  throw invalid(`${v.origin.file}:${v.origin.line}: ${name} of host ${host} is not a string`, `write ${name}=VALUE`);
+  throw invalid(
+    `${v.origin.file}:${v.origin.line}: ${name} of host ${host} is not a string`,
+    `write ${assignment(f, name, 'VALUE')}`,
+  );
+}
+
+/** A value fleetnet acts on, refused here (exit 2 naming file and line) rather than on the host, mid-run. */
+function refuse(v: VarDef | undefined, name: string, host: string, why: string, fix: string): never {
+  const at = v ? `${v.origin.file}:${v.origin.line}: ` : '';
+  throw invalid(`${at}${name} of host ${host}: ${why}`, fix);
+}
+
+/** parse(value), its error refused as above. */
+function parsed<T>(v: VarDef | undefined, name: string, host: string, parse: () => T, fix: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    return refuse(v, name, host, err instanceof Error ? err.message : String(err), fix);
+  }
 }
 
 export function resolveHost(inv: InventoryData, name: string): ResolvedHost {
   const vars = inv.hostVars(name);
+  const f = inv.format;
   // Ansible still honours the ansible_ssh_* spellings of Ansible 1; the short ones win.
-  const get = (k: string) => str(vars.get(`ansible_${k}`) ?? vars.get(`ansible_ssh_${k}`), `ansible_${k}`, name);
+  const def = (k: string) => vars.get(`ansible_${k}`) ?? vars.get(`ansible_ssh_${k}`);
+  const get = (k: string) => str(f, def(k), `ansible_${k}`, name);
   const portText = get('port');
   const port = portText === undefined ? 22 : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -79,19 +133,61 @@ export function resolveHost(inv: InventoryData, name: string): ResolvedHost {
   }
   const ovs = vars.get('fleetnet_ovs');
   if (ovs && typeof ovs.value !== 'boolean')
-    throw invalid(`${ovs.origin.file}:${ovs.origin.line}: fleetnet_ovs of host ${name} must be true or false`);
+    throw invalid(
+      `${ovs.origin.file}:${ovs.origin.line}: fleetnet_ovs of host ${name} must be true or false`,
+      `write ${assignment(f, 'fleetnet_ovs', f === 'yaml' ? 'true' : 'True')}`,
+    );
   const keyFile = str(
+    f,
     vars.get('ansible_ssh_private_key_file') ?? vars.get('ansible_private_key_file'),
     'ansible_ssh_private_key_file',
     name,
   );
-  const listen = str(vars.get('fleetnet_listen'), 'fleetnet_listen', name);
-  const controller = str(vars.get('fleetnet_controller'), 'fleetnet_controller', name);
-  const agentConfig = str(vars.get('fleetnet_agent_config'), 'fleetnet_agent_config', name);
+  const address = get('host') ?? name;
+  const user = get('user') ?? 'root';
+  if (!SSH_ADDRESS.test(address) || address.startsWith('-'))
+    refuse(
+      def('host'),
+      'ansible_host',
+      name,
+      `'${address}' is not an IP address or a host name`,
+      `write ${assignment(f, 'ansible_host', '10.0.0.11')} (or a DNS name)`,
+    );
+  if (!SSH_USER.test(user))
+    refuse(
+      def('user'),
+      'ansible_user',
+      name,
+      `'${user}' is not a user name`,
+      `write ${assignment(f, 'ansible_user', 'root')}`,
+    );
+  const own = (k: string) => vars.get(k);
+  const text = (k: string) => str(f, own(k), k, name);
+  const listenText = text('fleetnet_listen');
+  const listen =
+    listenText === undefined
+      ? undefined
+      : parsed(
+          own('fleetnet_listen'),
+          'fleetnet_listen',
+          name,
+          () => parseAgentAddr(listenText).addr,
+          `give the agent's IP address (and port): ${assignment(f, 'fleetnet_listen', '10.0.0.11:7441')}`,
+        );
+  const controller = text('fleetnet_controller');
+  if (controller !== undefined)
+    parsed(
+      own('fleetnet_controller'),
+      'fleetnet_controller',
+      name,
+      () => parseControllerList(controller, 'the inventory'),
+      `give the controller's address: ${assignment(f, 'fleetnet_controller', '10.0.0.2:7440')}`,
+    );
+  const agentConfig = text('fleetnet_agent_config');
   return {
     name,
-    address: get('host') ?? name,
-    user: get('user') ?? 'root',
+    address,
+    user,
     port,
     ...(keyFile ? { keyFile } : {}),
     ...(listen ? { listen } : {}),

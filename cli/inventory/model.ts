@@ -29,11 +29,21 @@ export interface Host {
   origin: Origin;
 }
 
+/** How the inventory is written: the fix an error gives is written the same way. */
+export type InventoryFormat = 'ini' | 'yaml';
+
+/** A variable's assignment as the format writes it: `name=value` (INI), `name: value` (YAML). */
+export const assignment = (f: InventoryFormat, name: string, value: string) =>
+  f === 'yaml' ? `${name}: ${value}` : `${name}=${value}`;
+
 export class InventoryData {
   readonly groups = new Map<string, Group>();
   readonly hosts = new Map<string, Host>();
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly format: InventoryFormat = 'ini',
+  ) {
     // Ansible starts every inventory with these two, `ungrouped` a child of `all`.
     this.addGroup('all', { file, line: 0 });
     this.addGroup('ungrouped', { file, line: 0 });

@@ -4,7 +4,17 @@
 // that every host, group and variable keeps its line. Stricter than Ansible in one way: a key other
 // than hosts/vars/children in a group (`host:` for `hosts:`) is an error, where Ansible warns and
 // drops it (and with it, silently, the hosts under it).
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import { invalid } from '../../common/errors.js';
 import { expandHostRange, splitHostPort } from './host-range.js';
 import { InventoryData, type Origin } from './model.js';
@@ -19,7 +29,7 @@ export function parseYamlInventory(text: string, file: string): InventoryData {
     const line = lc.linePos(first.pos[0]).line;
     throw invalid(`${file}:${line}: ${first.message.split('\n')[0]}`, 'fix the YAML syntax there');
   }
-  const inv = new InventoryData(file);
+  const inv = new InventoryData(file, 'yaml');
   const root = doc.contents;
   if (!isMap(root))
     throw invalid(
@@ -60,7 +70,12 @@ class YamlReader {
   private mapOrEmpty(node: unknown, what: string): YAMLMap | undefined {
     if (node === null || node === undefined || (isScalar(node) && node.value === null)) return undefined;
     if (!isMap(node))
-      throw invalid(`${this.where(node)}: ${what} must be a mapping`, 'indent its entries under it as key: value');
+      throw invalid(
+        `${this.where(node)}: ${what} must be a mapping`,
+        isSeq(node)
+          ? 'write its entries as keys (web1:), not as a list (- web1)'
+          : 'indent its entries under it as key: value',
+      );
     return node;
   }
 
@@ -91,7 +106,19 @@ class YamlReader {
 
   private hosts(group: string, item: Pair): void {
     const at = this.at(item.key);
-    const { pattern, port } = splitHostPort(this.keyOf(item));
+    const key = this.keyOf(item);
+    if (/[\s=]/.test(key)) {
+      // `web1 ansible_host=10.0.0.1`: an INI host line, written as a YAML key
+      const [name, ...words] = key.split(/\s+/);
+      const vars = words.filter((w) => w.includes('=')).map((w) => w.replace('=', ': '));
+      throw invalid(
+        `${this.where(item.key)}: '${key}' is not a host name`,
+        vars.length
+          ? `in YAML a host is a key and its variables go under it: ${name}: {${vars.join(', ')}}`
+          : 'one host per key: a host name has no spaces',
+      );
+    }
+    const { pattern, port } = splitHostPort(key);
     const vars = this.mapOrEmpty(item.value, `the variables of host ${pattern}`);
     for (const name of expandHostRange(pattern, this.where(item.key))) {
       const h = this.inv.addHost(name, group, at);

@@ -38,7 +38,12 @@ export const LS_VIEW: View<LsEntry> = {
   id: (a) => a.id || `${a.host}/${a.container}/${a.ifname}`,
 };
 
-export const HOSTS_VIEW: View<Host> = {
+/** A host as -o json prints it: `controller` only when one is known (several controllers on etcd). */
+export type HostItem = Omit<Host, 'controller'> & { controller?: string };
+
+export const hostItem = ({ controller, ...h }: Host): HostItem => (controller ? { ...h, controller } : h);
+
+export const HOSTS_VIEW: View<HostItem> = {
   columns: [
     ['HOST', (h) => h.name],
     ['AGENT', (h) => h.agentAddr],
@@ -62,6 +67,14 @@ export const HOSTS_VIEW: View<Host> = {
   ],
   id: (h) => h.name,
 };
+
+/** The hosts' table: with several controllers (an owner known), which one dispatches to each host, after STATE. */
+export function hostsView(items: readonly HostItem[]): View<HostItem> {
+  if (!items.some((h) => h.controller)) return HOSTS_VIEW;
+  const columns = [...HOSTS_VIEW.columns];
+  columns.splice(columns.findIndex(([c]) => c === 'STATE') + 1, 0, ['CONTROLLER', (h) => h.controller ?? '-']);
+  return { ...HOSTS_VIEW, columns };
+}
 
 /**
  * A network as `nets -o json` and `net create --json` print it: `vlan` a string as in every other JSON output

@@ -1,9 +1,15 @@
 // A grpc-js client on the first of several controller addresses that accepts a connection (the
 // agent's side of several controllers; the CLI's is cli/client/grpc-h2.ts). Only the connection is
 // tried in turn: a call is made once, on the connected client, so nothing is ever sent twice.
-import type { Client } from '@grpc/grpc-js';
+import { Metadata, status, type Client } from '@grpc/grpc-js';
 import { FleetnetError } from '../errors.js';
 import { parseControllerList } from './controller-addresses.js';
+import { tlsFailure, tlsFailureText } from './tls-failure.js';
+
+/** Where the CA trusted here comes from, for the fix of a controller whose certificate it did not sign. */
+export interface TrustSource {
+  caFile: string;
+}
 
 /** The first address (in order) whose client connects within its share of timeoutMs. */
 export async function connectFirstLive<C extends Client>(
@@ -11,10 +17,11 @@ export async function connectFirstLive<C extends Client>(
   make: (addr: string) => C,
   timeoutMs: number,
   from = 'the controller address',
+  trust?: TrustSource,
 ): Promise<{ client: C; addr: string }> {
   const list = parseControllerList(addrs, from);
   const until = Date.now() + timeoutMs;
-  const failures: string[] = [];
+  const failures: { addr: string; why: string }[] = [];
   for (const [i, addr] of list.entries()) {
     const client = make(addr);
     // each address gets an equal share of what is left, so a dead first one cannot use it all
@@ -22,12 +29,45 @@ export async function connectFirstLive<C extends Client>(
     const err = await new Promise<Error | undefined>((resolve) =>
       client.waitForReady(Date.now() + share, (e) => resolve(e ?? undefined)),
     );
-    if (!err) return { client, addr };
+    const why = err && (await lastError(client));
+    if (!err || why === undefined) return { client, addr };
     client.close();
-    failures.push(`${addr}: ${err.message}`);
+    failures.push({ addr, why: why || err.message });
+  }
+  const cause = new Error(failures.map((f) => `${f.addr}: ${f.why}`).join('; '));
+  for (const f of failures) {
+    const tls = tlsFailure(f.why);
+    if (!tls) continue;
+    // The peer answered, and the TLS handshake says why it is not this side's controller: waiting will not help.
+    const fix =
+      tls.kind === 'ca'
+        ? `the CA in ${trust?.caFile ?? 'the CA file'} is not the one that signed the controller's certificate ` +
+          "(another fleet's, or an old one): put the fleet's CA there (fleetnet host token HOST --out DIR writes " +
+          'it as ca.crt), or bootstrap the host again (fleetnet host add HOST --ssh ...)'
+        : tls.kind === 'expired'
+          ? "check the clocks of this host and of the controller's machine"
+          : "check that the address is one of this fleet's controllers";
+    throw new FleetnetError('permission', tlsFailureText(tls, `the controller at ${f.addr}`), { cause, hint: fix });
   }
   throw new FleetnetError('unavailable', `no controller answers at ${list.join(', ')}`, {
-    cause: new Error(failures.join('; ')),
+    cause,
     hint: 'check that a controller runs at one of these addresses and that this host reaches it',
+  });
+}
+
+/**
+ * Why a client is not connected, in grpc-js's words: a call on a channel that failed to connect fails at once with
+ * the channel's last error ("connect ECONNREFUSED", a TLS verification error); '' when it only timed out; undefined
+ * when the call went through after all (connected meanwhile). The call is grpc.health.v1's Check: harmless.
+ */
+function lastError(client: Client, ms = 1000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const done = (err: { code: number; details: string } | null) => {
+      if (!err || (err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED)) return resolve(undefined);
+      resolve(/Last error: (.*?)(?:\. Resolution note:|$)/.exec(err.details)?.[1] ?? '');
+    };
+    const empty = () => Buffer.alloc(0);
+    const call = { deadline: Date.now() + ms };
+    client.makeUnaryRequest('/grpc.health.v1.Health/Check', empty, (b: Buffer) => b, {}, new Metadata(), call, done);
   });
 }

@@ -16,6 +16,8 @@ export interface ConvergeContext {
   log: Logger;
   now: () => number;
   attachTimeoutMs: number;
+  /** Cancels the calls to the agent (the controller stops). */
+  signal?: AbortSignal;
   /** The attachment was settled or changed here: wake whoever waits for it. */
   settled(id: string): void;
   /** An attach or detach happened (`fleetnet events`). */
@@ -81,13 +83,14 @@ function detachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink): Pro
   return link.detach(
     { target: { kind: a.target.kind, value: a.target.value }, ifname: a.ifname, attachmentId: a.id },
     c.attachTimeoutMs,
+    c.signal,
   );
 }
 
 async function attachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink): Promise<void> {
   const { store, log } = c;
   try {
-    const res = await link.attach(agentAttachRequest(a), c.attachTimeoutMs);
+    const res = await link.attach(agentAttachRequest(a), c.attachTimeoutMs, c.signal);
     await store.transact((tx) => markUp(tx, a.id, a.generation, reportOf(res.interface!), c.now()));
     log.info({ id: a.id, host: a.host, container: res.interface?.container?.name, ifname: a.ifname }, 'attached');
     c.tell('attach', a, res.interface?.container?.name);

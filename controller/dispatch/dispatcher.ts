@@ -5,7 +5,7 @@
 // One pass per host at a time; hosts run in parallel.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { describeError } from '../../common/errors.js';
+import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface, LabelledContainer } from '../../proto/gen/fleetnet/v1/agent.js';
 import { ATTACHMENT_ID_PREFIX } from '../fleet/attachments.js';
 import type { DispatchObserver } from '../events/fleet-events.js';
@@ -59,6 +59,8 @@ export class Dispatcher {
   private readonly loops = new Map<string, HostLoop>();
   private readonly events = new EventEmitter();
   private stopped = false;
+  /** Aborted by stop(): the calls to agents in flight are cancelled, and waits for attachments end. */
+  private readonly stopping = new AbortController();
   private readonly now: () => number;
   private readonly cc: ConvergeContext;
   private readonly hosts: HostStatus;
@@ -77,6 +79,7 @@ export class Dispatcher {
       log: o.log,
       now: this.now,
       attachTimeoutMs: o.attachTimeoutMs,
+      signal: this.stopping.signal,
       settled: (id) => this.emit(id),
       tell: (kind, a, container) => this.tell(kind, a, container),
     };
@@ -94,8 +97,13 @@ export class Dispatcher {
     return l;
   }
 
+  /** stop() was called (a wait that ended with its attachment pending ended because of it). */
+  readonly isStopping = () => this.stopped;
+
+  /** Cancels the calls to agents in flight, ends every wait, lets the passes wind down (up to 5 s). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(new FleetnetError('unavailable', 'the controller is shutting down'));
     for (const l of this.loops.values()) {
       clearTimeout(l.timer);
       l.link?.link.close();
@@ -142,11 +150,12 @@ export class Dispatcher {
     const read = () => this.o.store.read((tx) => tx.getAttachment(id));
     if (timeoutMs <= 0) return undefined; // the caller has the record it just wrote
     let a = await read();
-    if (settled(a)) return a;
+    if (settled(a) || this.stopped) return a;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.events.off(id, onEvent);
+        this.stopping.signal.removeEventListener('abort', done);
         void read().then(resolve, () => resolve(a));
       };
       // A read that fails (the store unavailable) waits for the next event or the timer.
@@ -160,6 +169,7 @@ export class Dispatcher {
         );
       const timer = setTimeout(done, timeoutMs);
       this.events.on(id, onEvent);
+      this.stopping.signal.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -224,6 +234,7 @@ export class Dispatcher {
     const host = await store.read((tx) => tx.getHost(hostName));
     if (!host) return this.forget(hostName);
     const link = this.linkFor(host, l);
+    const signal = this.stopping.signal;
     let actual: Interface[];
     let labelled: LabelledContainer[];
     let probe: { version: string; caps: HostRecord['capabilities'] } | undefined;
@@ -231,17 +242,18 @@ export class Dispatcher {
       if (host.state !== 'up') {
         // Capabilities are informative: an agent that cannot report them is still reachable.
         const [h, c] = await Promise.all([
-          link.health(this.o.listTimeoutMs),
-          link.capabilities(this.o.attachTimeoutMs).catch((err: unknown) => {
+          link.health(this.o.listTimeoutMs, signal),
+          link.capabilities(this.o.attachTimeoutMs, signal).catch((err: unknown) => {
             if (isUnreachable(err)) throw err;
             return { capabilities: [] };
           }),
         ]);
         probe = { version: h.version, caps: c.capabilities };
       }
-      ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs));
+      ({ interfaces: actual, labelled } = await link.list(this.o.listTimeoutMs, signal));
       labelled ??= [];
     } catch (err) {
+      if (this.stopped) throw new Unreachable(); // cancelled by stop(): the agent is not known to be down
       const why = describeError(err);
       await this.hosts.note(host, { state: 'unreachable', lastError: why });
       if (host.state !== 'unreachable')
@@ -302,6 +314,7 @@ export class Dispatcher {
               attachmentId: i.attachmentId,
             },
             this.o.attachTimeoutMs,
+            signal,
           )
           .catch((err: unknown) => {
             if (isUnreachable(err)) unreachable = err;
@@ -310,7 +323,7 @@ export class Dispatcher {
     }
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.hosts.note(host, { state: 'unreachable', lastError: describeError(unreachable) });
+      if (!this.stopped) await this.hosts.note(host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
     await this.hosts.note(host, {
@@ -348,7 +361,8 @@ export class Dispatcher {
     });
     await runLimited(work, this.o.parallel);
     if (unreachable) {
-      await this.hosts.note(snap.host, { state: 'unreachable', lastError: describeError(unreachable) });
+      if (!this.stopped)
+        await this.hosts.note(snap.host, { state: 'unreachable', lastError: describeError(unreachable) });
       throw new Unreachable();
     }
   }

@@ -99,6 +99,8 @@ export class MeshPusher {
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Aborted by stop(): the calls to agents in flight are cancelled. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: MeshPusherOptions) {}
 
@@ -182,6 +184,7 @@ export class MeshPusher {
       const reply = await this.link(host, h.agentAddr).applyMesh(
         agentMeshSpec(plan, generation),
         this.o.timeoutMs ?? 30_000,
+        this.stopping.signal,
       );
       const error = reply.errors.map((e) => `${e.network}: ${e.message}`).join('; ');
       st = { host, generation, error, reply };
@@ -337,6 +340,7 @@ export class MeshPusher {
 
   stop(): void {
     this.stopped = true;
+    this.stopping.abort();
     if (this.timer) clearInterval(this.timer);
     clearTimeout(this.soon);
     for (const r of this.retry.values()) clearTimeout(r.timer);
@@ -373,7 +377,8 @@ export class MeshPusher {
     if (!h) return { host, error: 'host is not registered' };
     try {
       const waitUpMs = o.waitUpMs ?? 0;
-      const reply = await this.link(h.name, h.agentAddr).meshStatus((this.o.timeoutMs ?? 10_000) + waitUpMs, o.signal, {
+      const signal = o.signal ? AbortSignal.any([o.signal, this.stopping.signal]) : this.stopping.signal;
+      const reply = await this.link(h.name, h.agentAddr).meshStatus((this.o.timeoutMs ?? 10_000) + waitUpMs, signal, {
         ...(net ? { network: net } : {}),
         waitUpMs,
       });

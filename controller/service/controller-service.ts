@@ -50,6 +50,8 @@ export interface ControllerServiceDeps {
   mesh?: MeshPusher;
   /** Refuses the name of a host AddHost would create (a controller with a CA: names a certificate can carry). */
   newHostName?: (name: string) => void;
+  /** Several controllers: which one dispatches to each host (ListHosts shows it). */
+  owners?: () => Promise<Map<string, string>>;
 }
 
 /**
@@ -109,6 +111,16 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
+  /** A wait the controller's stop ended, its change still pending: said as such (exit 3), and what becomes of it. */
+  const notAtStop = (a: AttachmentRecord | undefined, verb: 'attach' | 'detach'): void => {
+    if (!a || (a.state !== 'pending' && a.state !== 'detaching') || !dispatcher.isStopping()) return;
+    throw new FleetnetError(
+      'pending',
+      `the controller is shutting down: the ${verb} of ${a.container?.name || a.target.value} on ${a.host} ` +
+        'is recorded and still pending',
+      { hint: `a controller of this fleet carries it out once one runs; follow it with: fleetnet ls --host ${a.host}` },
+    );
+  };
   /** One attach decision, its dispatch and its wait: FleetAttach, and each item of FleetAttachBatch. */
   const attachOne = async (r: FleetAttachRequest, ctx?: CallContext): Promise<FleetAttachReply> => {
     const input = attachInputFromProto(r);
@@ -117,6 +129,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     // wait_ms 0 (a script, a burst of allocations): the record just committed is the answer.
     const wait = waitOf(r.waitMs, ctx);
     const a = wait > 0 ? ((await dispatcher.waitSettled(dec.attachment.id, wait)) ?? dec.attachment) : dec.attachment;
+    if (wait > 0) notAtStop(a, 'attach');
     return { attachment: attachmentToProto(a), created: dec.created };
   };
 
@@ -139,9 +152,15 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       dispatcher.kick(host.name);
       return hostToProto(host);
     }),
-    listHosts: unary(log, 'ListHosts', async () => ({
-      hosts: (await store.read((tx) => tx.listHosts())).map(hostToProto),
-    })),
+    listHosts: unary(log, 'ListHosts', async () => {
+      // Who owns which host is not worth failing the list for: without it the hosts show no controller.
+      const owners = d.owners?.().catch((err: unknown) => {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read the host owners');
+        return undefined;
+      });
+      const [hosts, ownerOf] = await Promise.all([store.read((tx) => tx.listHosts()), owners]);
+      return { hosts: hosts.map((h) => hostToProto(h, ownerOf?.get(h.name))) };
+    }),
     removeHost: unary(log, 'RemoveHost', async (r: RemoveHostRequest) => {
       const { removed, peers } = await store.transact((tx) => ({
         removed: removeHost(tx, r.name, r.force),
@@ -211,6 +230,7 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
       if (dec.changed) dispatcher.kick(dec.attachment.host, { id: dec.attachment.id });
       const wait = waitOf(r.waitMs, ctx);
       const a = wait > 0 ? await dispatcher.waitSettled(dec.attachment.id, wait) : dec.attachment;
+      if (wait > 0) notAtStop(a, 'detach');
       return { found: true, done: !a, attachment: attachmentToProto(a ?? dec.attachment) };
     }),
     fleetCheck: unary(log, 'FleetCheck', async (r: { host: string; fix: boolean }) => ({

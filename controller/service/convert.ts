@@ -54,7 +54,8 @@ export function attachmentToProto(a: AttachmentRecord): Attachment {
   };
 }
 
-export function hostToProto(h: HostRecord): Host {
+/** controller: the one that dispatches to the host, when several share the fleet (etcd). */
+export function hostToProto(h: HostRecord, controller = ''): Host {
   return {
     name: h.name,
     agentAddr: h.agentAddr,
@@ -67,6 +68,7 @@ export function hostToProto(h: HostRecord): Host {
     observedGeneration: h.observedGeneration,
     lastError: h.lastError,
     addedUnixMs: h.addedMs,
+    controller,
   };
 }
 

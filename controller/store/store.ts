@@ -120,6 +120,8 @@ export interface SharedStore {
 
 export interface HostOwnership {
   owns(host: string): boolean;
+  /** Each claimed host's owner, the id of the controller that dispatches to it, as the store holds it now. */
+  owners(): Promise<Map<string, string>>;
   /** Starts claiming hosts; `gained`/`lost` follow each change of what this controller owns. */
   start(on: { gained(host: string): void; lost(host: string): void }): Promise<void>;
   /** Gives every host up at once (a clean stop: the others take over without waiting for a lease). */

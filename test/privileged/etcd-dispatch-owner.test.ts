@@ -3,10 +3,12 @@
 // that counter alone asks for no full pass of the host (the attachment's own change is carried by a
 // targeted pass), while a change of what the host is does. A controller's claim rounds keep running
 // while host records keep changing, so a stopped controller's hosts are taken over meanwhile.
+// `fleetnet hosts` names the controller that dispatches to each host.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { silentLogger } from '../../common/logger.js';
+import { ExecRunner } from '../../common/runner.js';
 import type { AgentLinkFactory } from '../../controller/dispatch/agent-link.js';
 import { decideAttach } from '../../controller/fleet/attachments.js';
 import { addHost } from '../../controller/fleet/hosts.js';
@@ -190,4 +192,25 @@ test("a stopped controller's hosts are taken over while host records keep changi
     c.close();
   }
   assert.ok(made > 0, 'host records changed meanwhile');
+});
+
+test('fleetnet hosts names the controller that dispatches to each host (table and --json)', async () => {
+  const prefix = `/fleetnet-hosts-${process.pid}-${++seq}/`;
+  const x = await startOne(prefix, new Map());
+  const y = await startOne(prefix, new Map());
+  await x.store.transact((tx) => {
+    addHost(tx, { name: 'h1', agentAddr: '10.97.3.1:7441' }, 0);
+    addHost(tx, { name: 'h2', agentAddr: '10.97.3.2:7441' }, 0);
+  });
+  await waitFor('each controller owns one host', async () => new Set(Object.values(await owners(prefix))).size === 2);
+  const o = await owners(prefix);
+  const env = { ...process.env, FLEETNET_CONTROLLER: '', FLEETNET_INSECURE: '1', HOME: '/nonexistent' };
+  const cli = (...a: string[]) =>
+    new ExecRunner().run(process.execPath, ['--import', 'tsx', 'cli/main.ts', '--controller', y.listen, ...a], { env });
+  const json = JSON.parse((await cli('hosts', '--json')).stdout) as { name: string; controller?: string }[];
+  assert.deepEqual(Object.fromEntries(json.map((h) => [h.name, h.controller])), o);
+  assert.deepEqual(new Set(Object.values(o)), new Set([idOf(x), idOf(y)]));
+  const [head, ...rows] = (await cli('hosts')).stdout.trimEnd().split('\n');
+  assert.match(head!, /\bSTATE +CONTROLLER +SEEN\b/);
+  for (const h of ['h1', 'h2']) assert.ok(rows.find((r) => r.startsWith(`${h} `))?.includes(o[h]!), `${h}'s row`);
 });

@@ -1,7 +1,8 @@
 // The package as a user gets it: `npm pack` → deploy/install.sh into a scratch prefix, on a "host"
 // without systemd (a scratch netns, its own settings, socket, state and log folders): `fleetnet
 // --version`, the supervised `agent run` answering on its socket, a killed agent restarted by the
-// supervisor, then --uninstall leaving nothing. The units pass `systemd-analyze verify`.
+// supervisor, then --uninstall leaving nothing. A --prefix install keeps its settings under the
+// prefix (not /etc/fleetnet). The units pass `systemd-analyze verify`.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -182,6 +183,36 @@ describe('npm package and deploy/install.sh', () => {
     assert.throws(() => process.kill(pid, 0));
     assert.equal(existsSync(join(prefix, 'bin', 'fleetnet')), false);
     assert.equal((await sh.run('ip', ['netns', 'pids', NS])).stdout.trim(), '', 'nothing left running in the host');
+  });
+
+  it('install.sh --prefix P keeps its settings under P and points the units at them (--help says so)', async () => {
+    const p2 = join(dir, 'prefix2');
+    const bin = join(dir, 'fake-bin'); // systemctl only records what it was asked
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'systemctl'), `#!/bin/sh\necho "$*" >> ${join(dir, 'systemctl.log')}\n`, { mode: 0o755 });
+    const { FLEETNET_ETC: _none, ...rest } = env;
+    const env2 = {
+      ...rest,
+      FLEETNET_SYSTEMD: 'yes',
+      SYSTEMD_UNIT_DIR: join(dir, 'units2'),
+      PATH: `${bin}:${env.PATH}`,
+    };
+    const hadEtc = existsSync('/etc/fleetnet');
+    const install = (...a: string[]) =>
+      sh.run('sh', [join(root, 'deploy', 'install.sh'), '--prefix', p2, ...a], { allowFail: true, env: env2 });
+    const r = await install('--tarball', tarball, '--agent', '--no-start', '--no-native', '--offline');
+    assert.equal(r.code, 0, r.stderr);
+    const settings = join(p2, 'etc', 'fleetnet', 'agent.yaml');
+    assert.match(r.stdout, new RegExp(`agent settings: ${settings}`));
+    assert.ok(existsSync(settings));
+    if (!hadEtc) assert.equal(existsSync('/etc/fleetnet'), false, 'nothing written to /etc/fleetnet');
+    assert.match(
+      readFileSync(join(dir, 'units2', 'fleetnet-agent.service.d', 'prefix.conf'), 'utf8'),
+      new RegExp(`^ExecStart=${join(p2, 'bin', 'fleetnet')} agent run --config ${settings}$`, 'm'),
+    );
+    assert.match((await install('--help')).stderr, /else under the prefix, PREFIX\/etc\/fleetnet/);
+    assert.equal((await install('--uninstall')).code, 0);
+    assert.equal(existsSync(join(p2, 'bin', 'fleetnet')), false);
   });
 
   it('bad usage exits 2', async () => {

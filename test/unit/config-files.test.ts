@@ -9,7 +9,7 @@ import { AgentConfigSchema, agentConfig } from '../../agent/config.js';
 import { fileSchemaOf, mergeFlags, parseConfigText, readConfigFile } from '../../common/config-file.js';
 import { FleetnetError } from '../../common/errors.js';
 import { ExecRunner } from '../../common/runner.js';
-import { ControllerConfigSchema } from '../../controller/config.js';
+import { ControllerConfigSchema, controllerConfig } from '../../controller/config.js';
 import { ensureBuilt } from '../helpers/build.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fleetnet-cfg-'));
@@ -124,5 +124,30 @@ describe('settings files', () => {
     assert.equal(c.code, 2);
     assert.match(c.stderr, new RegExp(`${cbad}:2: key 'resync-ms'`));
     assert.equal(existsSync(join(dir, 'state.db')), false);
+  });
+
+  it('a listen address that cannot be served is refused with the settings, before anything starts', async () => {
+    for (const [listen, why] of [
+      ['10.0.0.1', /'10\.0\.0\.1' is not ADDR:PORT/],
+      ['10.0.0.1:70000', /port 70000 of '10\.0\.0\.1:70000' is not a TCP port/],
+      ['a b:7440', /'a b:7440': 'a b' is not an IP address or a host name/],
+      ['unix:relative', /'unix:relative' is not unix:\/ABSOLUTE\/PATH/],
+    ] as const) {
+      assert.throws(() => agentConfig({ listen }), new RegExp(`agent setting --listen: ${why.source}`));
+      assert.throws(() => controllerConfig({ listen }), new RegExp(`controller setting --listen: ${why.source}`));
+    }
+    for (const listen of ['10.0.0.1:7441', '[fd00::1]:7441', 'localhost:0', 'unix:/run/x.sock', 'unix:///run/x.sock'])
+      assert.equal(controllerConfig({ listen }).listen, listen);
+    refused('listen: 10.0.0.1\n', /agent\.yaml:1: key 'listen': '10\.0\.0\.1' is not ADDR:PORT/);
+    const bin = await ensureBuilt();
+    const db = join(dir, 'listen-state.db');
+    const c = await new ExecRunner().run(
+      process.execPath,
+      [bin, 'controller', 'run', '--listen', '10.0.0.1', '--db', db, '--trust-dir', join(dir, 'none')],
+      { allowFail: true },
+    );
+    assert.equal(c.code, 2, c.stderr);
+    assert.match(c.stderr, /controller setting --listen: '10\.0\.0\.1' is not ADDR:PORT/);
+    assert.equal(existsSync(db), false, 'the store was not opened');
   });
 });

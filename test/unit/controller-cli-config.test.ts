@@ -142,3 +142,34 @@ test('fleetnet config view / use-context / current-context, and exit 2 for a bad
   assert.equal(broken.code, 2);
   assert.match(broken.stderr, /config\.yaml:3: unknown key 'controlers'/);
 });
+
+test('config use-context changes the current-context line and leaves the rest of the file as written', async (t) => {
+  const { useContext } = await import('../../cli/client/cli-config.js');
+  const { file } = home(t);
+  const long = 'the lab, with a description longer than the eighty columns a YAML printer folds lines at';
+  const body =
+    'contexts:   # fleets\n' +
+    '    prod: {controllers: [10.0.0.2:7440, 10.0.0.3:7440], description: "production fleet, east and west"}\n' +
+    `    lab:\n        controllers: [10.99.0.2:7440]\n        description: '${long}'\n` +
+    '    "true": {controllers: [10.98.0.2]}\n';
+  const cases: [string, string, string][] = [
+    // [file, context, what the file is then]
+    [
+      `# mine\ncurrent-context: prod   # as I like it\n${body}`,
+      'lab',
+      `# mine\ncurrent-context: lab   # as I like it\n${body}`,
+    ],
+    [`current-context: 'prod'\n${body}`, 'lab', `current-context: 'lab'\n${body}`],
+    [`# mine\n${body}`, 'true', `# mine\ncurrent-context: "true"\n${body}`],
+  ];
+  for (const [before, name, after] of cases) {
+    writeFileSync(file, before);
+    useContext(file, name);
+    assert.equal(readFileSync(file, 'utf8'), after);
+  }
+  // what the CLI would then refuse (a controller: line beside a context) is not written
+  const both = `controller: 10.0.0.9\n${body}`;
+  writeFileSync(file, both);
+  assert.throws(() => useContext(file, 'lab'), /key 'controller': and current-context both choose/);
+  assert.equal(readFileSync(file, 'utf8'), both);
+});

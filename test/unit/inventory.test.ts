@@ -152,3 +152,118 @@ it('the CLI: --list-hosts prints and changes nothing; bad input is exit 2 with t
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /'dbx' matches no host or group/);
 });
+
+describe('a fix in the format the inventory is written in', () => {
+  /** The hint of the exit-2 refusal of loadInventory on this file. */
+  const hintOf = (name: string, text: string, re: RegExp): string => {
+    let hint = '';
+    withFile(name, text, (f) =>
+      refused(() => {
+        try {
+          return loadInventory(f);
+        } catch (e) {
+          hint = (e as FleetnetError).hint ?? '';
+          throw e;
+        }
+      }, re),
+    );
+    return hint;
+  };
+  const cases: [string, string, RegExp, RegExp][] = [
+    [
+      'h.yaml',
+      'all:\n  hosts:\n    h1:\n      ansible_host: [10.0.0.1]\n',
+      /:4: ansible_host .* not a string/,
+      /^write ansible_host: VALUE$/,
+    ],
+    ['h.ini', 'h1 ansible_host="[1, 2]"\n', /:1: ansible_host .* not a string/, /^write ansible_host=VALUE$/],
+    ['h.yaml', 'all:\n  hosts:\n    h1:\n      fleetnet_ovs: maybe\n', /:4: fleetnet_ovs/, /fleetnet_ovs: true/],
+    ['h.ini', 'h1 fleetnet_ovs=maybe\n', /:1: fleetnet_ovs/, /fleetnet_ovs=True/],
+    [
+      'h.yaml',
+      'all:\n  hosts:\n    h1 ansible_host=10.0.0.1:\n',
+      /:3: 'h1 ansible_host=10\.0\.0\.1' is not a host name/,
+      /h1: \{ansible_host: 10\.0\.0\.1\}/,
+    ],
+    [
+      'h.yaml',
+      'all:\n  hosts:\n    - h1\n',
+      /:3: hosts of group all must be a mapping/,
+      /as keys \(web1:\), not as a list/,
+    ],
+    ['h.yaml', 'all:\n  vars:\n    x: 1\n', /lists no hosts/, /under hosts: of a group/],
+    [
+      'hosts',
+      'all:\n  hosts:\n    h1:\n',
+      /hosts:1: 'all:' is YAML, but hosts is read as an INI inventory/,
+      /rename it to hosts\.yml/,
+    ],
+    [
+      'h.yml',
+      '# fleet\n[web]\nh1\n',
+      /h\.yml:2: '\[web\]' is an INI section, but h\.yml is read as a YAML/,
+      /rename it to h\.ini/,
+    ],
+  ];
+  for (const [name, text, re, hint] of cases)
+    it(`${name} ${JSON.stringify(text)}`, () => assert.match(hintOf(name, text, re), hint));
+});
+
+describe('what a bootstrap acts on is checked when the inventory is read (exit 2, file and line)', () => {
+  const cases: [string, RegExp][] = [
+    ['h1 fleetnet_listen=nonsense\n', /:1: fleetnet_listen of host h1: agent address 'nonsense' is not/],
+    ['h1 fleetnet_listen=10.0.0.1:99999\n', /:1: fleetnet_listen of host h1: port 99999 .* out of range/],
+    ['h1 fleetnet_controller="a b"\n', /:1: fleetnet_controller of host h1: controller address 'a b'/],
+    [
+      'h1\n[all:vars]\nansible_host=-oProxy\n',
+      /:3: ansible_host of host h1: '-oProxy' is not an IP address or a host name/,
+    ],
+    ['h1 ansible_user="root;x"\n', /:1: ansible_user of host h1: 'root;x' is not a user name/],
+  ];
+  for (const [text, re] of cases)
+    it(JSON.stringify(text), () => withFile('h.ini', text, (f) => refused(() => loadInventory(f), re)));
+  it('fleetnet_listen is the agent address as registered: port 7441 when none is given', () =>
+    withFile('h.ini', 'h1 fleetnet_listen=10.0.0.1\nh2 fleetnet_listen=[fd00::2]:7500\n', (f) =>
+      assert.deepEqual(
+        loadInventory(f).map((h) => h.listen),
+        ['10.0.0.1:7441', '[fd00::2]:7500'],
+      ),
+    ));
+});
+
+it('host add over SSH: what the controller would refuse at the end is exit 2 before any connection', () => {
+  const d = mkdtempSync(join(tmpdir(), 'fleetnet-inv-'));
+  const inv = (name: string, text: string) => (writeFileSync(join(d, name), text), join(d, name));
+  const add = (...a: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin', 'fleetnet.cjs'), 'host', 'add', ...a], {
+      encoding: 'utf8',
+      // nothing listens there: an input that got as far as a connection would say so, and exit 1
+      env: { ...process.env, FLEETNET_CONTROLLER: '127.0.0.1:1' },
+    });
+  try {
+    for (const [args, re] of [
+      [['--inventory', inv('dns.ini', 'web1.example.com\n')], /host web1\.example\.com: it is reached over SSH as/],
+      [['--inventory', inv('dns.yml', 'all: {hosts: {web1.example.com: }}\n')], /fleetnet_listen: IP:7441 for web1/],
+      [['--inventory', inv('v6.ini', 'h3 ansible_host=fd00::3\n')], /host h3: neither its SSH address nor/],
+      [
+        ['--inventory', inv('key.ini', 'h2 ansible_ssh_private_key_file=/nonexistent\n')],
+        /key\.ini: .* cannot be read/,
+      ],
+      [
+        ['--inventory', inv('ok.ini', 'h1 ansible_host=10.0.0.1\n'), '--listen', '10.0.0.1:7441'],
+        /--listen is one agent/,
+      ],
+      [['h1', '--ssh', 'root@web1.example'], /give the agent's IPv4 address: --listen IP:7441/],
+      [['h1', '--ssh', 'root@10.0.0.1', '--listen', '10.0.0.1:x'], /--listen 10\.0\.0\.1:x: port 'x'/],
+      [['h1', '--ssh', 'root@10.0.0.1', '--identity', '/nonexistent'], /--identity: \/nonexistent cannot be read/],
+      [['h1', '--ssh', 'root@10.0.0.1', '--advertise', 'a b'], /controller address 'a b' \(from --advertise\)/],
+    ] as const) {
+      const r = add(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}${r.stdout}`);
+      assert.match(r.stderr + r.stdout, re, args.join(' '));
+      assert.doesNotMatch(r.stderr + r.stdout, /connect|controller answers/, 'nothing was contacted');
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

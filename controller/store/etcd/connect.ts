@@ -120,13 +120,29 @@ export function isEtcdError(err: unknown): boolean {
   return err instanceof GRPCGenericError || err instanceof EtcdError;
 }
 
+/**
+ * The etcd client held the call back without sending it: its circuit breaker (one per member: open for 5 s
+ * after three failed calls in a row) was open for every member. etcd3 passes cockatiel's BrokenCircuitError
+ * on as it is, and it carries this mark.
+ */
+export const heldBack = (err: unknown): boolean =>
+  (err as { isBrokenCircuitError?: unknown } | null)?.isBrokenCircuitError === true;
+
+/** What became of a change the client held back: it never left this controller. */
+export const NOT_SENT = 'nothing was sent, so nothing was changed';
+
 /** `outcome`: what became of the request that met it (e.g. "nothing was changed"), when there was one. */
 export function storeUnavailable(urls: string[], err: unknown, outcome?: string): FleetnetError {
   const why = err instanceof Error ? err.message : String(err);
-  const what = `store unavailable: etcd (${urls.join(',')}) did not answer: ${why}${outcome ? `; ${outcome}` : ''}`;
+  const state = heldBack(err)
+    ? 'is not asked: its last calls failed, and the client sends nothing to it for 5 s (circuit breaker open)'
+    : `did not answer: ${why}`;
+  const what = `store unavailable: etcd (${urls.join(',')}) ${state}${outcome ? `; ${outcome}` : ''}`;
   const retry = outcome?.startsWith('this change may')
     ? '; then `fleetnet ls` shows whether it did, and sending the same request again is safe (it is applied once)'
-    : '';
+    : outcome === NOT_SENT
+      ? '; then send the same request again'
+      : '';
   return new FleetnetError('unavailable', what, {
     cause: err,
     hint:

@@ -44,6 +44,20 @@ export class EtcdHostLeases implements HostOwnership {
     return this.owned.has(host);
   }
 
+  async owners(): Promise<Map<string, string>> {
+    return new Map(
+      (await this.range(keys.ownersPrefix)).map((kv) => [
+        nameOf(kv.key.subarray(this.s.prefix.length).toString(), keys.ownersPrefix),
+        kv.value.toString(),
+      ]),
+    );
+  }
+
+  private async range(prefix: string) {
+    const start = this.s.key(prefix);
+    return (await this.s.client.kv.range({ key: start, range_end: prefixEnd(start) })).kvs;
+  }
+
   async start(on: { gained(host: string): void; lost(host: string): void }): Promise<void> {
     this.on = on;
     // A new host is claimed at once, not at the next round.
@@ -128,17 +142,7 @@ export class EtcdHostLeases implements HostOwnership {
   private async round(): Promise<void> {
     if (this.stopped) return;
     const leaseId = await this.ensureLease();
-    const range = async (p: string) => {
-      const start = this.s.key(p);
-      return (await this.s.client.kv.range({ key: start, range_end: prefixEnd(start) })).kvs;
-    };
-    const [owners, ctls] = await Promise.all([range(keys.ownersPrefix), range(keys.controllersPrefix)]);
-    const ownerOf = new Map(
-      owners.map((kv) => [
-        nameOf(kv.key.subarray(this.s.prefix.length).toString(), keys.ownersPrefix),
-        kv.value.toString(),
-      ]),
-    );
+    const [ownerOf, ctls] = await Promise.all([this.owners(), this.range(keys.controllersPrefix)]);
     for (const h of [...this.owned]) if (ownerOf.get(h) !== this.s.controllerId) this.drop(h);
     const hosts = [...this.s.mirror.hostKeys].map((k) => nameOf(k, HOSTS));
     for (const [h, c] of ownerOf)

@@ -8,10 +8,11 @@
 // so once the fence has committed the first attempt either committed before it (the key holds
 // `1`: the callers get their answers) or can never commit (its compare fails). While etcd does
 // not answer the fence either, the outcome is not known: the callers hear exactly that, and the
-// fence is retried in the background until etcd answers, when the log says which way it went.
+// fence is retried in the background until etcd answers, when the log says which way it went. A commit the
+// client held back (its circuit breaker open for every member) was never sent: nothing to fence.
 import { CompareResult, CompareTarget, type Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
-import { storeUnavailable } from './connect.js';
+import { heldBack, NOT_SENT, storeUnavailable } from './connect.js';
 
 export const COMMITTED = '1';
 const FENCED = 'fenced';
@@ -50,6 +51,8 @@ export class RequestFences {
    * "store unavailable" error that says whether the change can still take effect.
    */
   async settle(request: Buffer, err: unknown): Promise<number> {
+    // Held back by the client (no member's breaker let it through): it never reached etcd, nothing to fence.
+    if (heldBack(err)) throw storeUnavailable(this.urls, err, NOT_SENT);
     let rev: number | undefined;
     try {
       rev = await fence(this.client, request);

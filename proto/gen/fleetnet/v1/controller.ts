@@ -51,6 +51,11 @@ export interface Host {
   observedGeneration: number;
   lastError: string;
   addedUnixMs: number;
+  /**
+   * The controller that dispatches to this host (several controllers on etcd: the id holding its
+   * ownership lease); empty with one controller on SQLite, or while no controller has claimed it.
+   */
+  controller: string;
 }
 
 export interface AddHostRequest {
@@ -574,6 +579,7 @@ function createBaseHost(): Host {
     observedGeneration: 0,
     lastError: "",
     addedUnixMs: 0,
+    controller: "",
   };
 }
 
@@ -611,6 +617,9 @@ export const Host: MessageFns<Host> = {
     }
     if (message.addedUnixMs !== 0) {
       writer.uint32(88).int64(message.addedUnixMs);
+    }
+    if (message.controller !== "") {
+      writer.uint32(98).string(message.controller);
     }
     return writer;
   },
@@ -716,6 +725,14 @@ export const Host: MessageFns<Host> = {
             message.addedUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.controller = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -744,6 +761,7 @@ export const Host: MessageFns<Host> = {
     message.observedGeneration = object.observedGeneration ?? 0;
     message.lastError = object.lastError ?? "";
     message.addedUnixMs = object.addedUnixMs ?? 0;
+    message.controller = object.controller ?? "";
     return message;
   },
 };

@@ -1,0 +1,36 @@
+// Why a TLS handshake failed, read from the words Node's TLS (OpenSSL) puts in its error, so that a
+// peer pinned to the wrong CA hears that, not "no controller answers". No grpc-js here: the CLI uses it.
+
+export interface TlsFailure {
+  /** ca: the peer's certificate is not signed by the CA trusted here; expired: not valid now; name: another name's. */
+  kind: 'ca' | 'expired' | 'name';
+  /** OpenSSL's own words, e.g. "self-signed certificate in certificate chain". */
+  detail: string;
+}
+
+const KINDS: [TlsFailure['kind'], RegExp][] = [
+  ['ca', /self[- ]signed certificate( in certificate chain)?|certificate signature failure/i],
+  ['ca', /unable to (get local issuer certificate|get issuer certificate|verify the first certificate)/i],
+  ['expired', /certificate has expired|certificate is not yet valid/i],
+  ['name', /Hostname\/IP does not match certificate's altnames[^.]*|does not match certificate's altnames/i],
+];
+
+/** The TLS verification failure an error's text tells of, or undefined. */
+export function tlsFailure(text: string): TlsFailure | undefined {
+  for (const [kind, re] of KINDS) {
+    const m = re.exec(text);
+    if (m) return { kind, detail: m[0] };
+  }
+  return undefined;
+}
+
+/** "certificate verify failed (…)" and what it means, for a message about `peer`. */
+export function tlsFailureText(f: TlsFailure, peer: string): string {
+  const what =
+    f.kind === 'ca'
+      ? `its certificate is not signed by the CA trusted here`
+      : f.kind === 'expired'
+        ? 'its certificate is outside its validity (or this clock is)'
+        : 'its certificate is made out for another name';
+  return `the TLS handshake with ${peer} fails: certificate verify failed (${f.detail}): ${what}`;
+}
