@@ -11,6 +11,7 @@ import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { getHostOrThrow } from './hosts.js';
 import { meshMtu } from '../mesh/fleet-mesh.js';
+import { isNamedBy } from './named-by.js';
 
 export const ATTACHMENT_ID_PREFIX = 'fa-';
 
@@ -176,16 +177,8 @@ export function decideDetach(
     const host = getHostOrThrow(tx, i.host);
     const ifname = i.ifname || 'eth1';
     a = tx.getAttachment(attachmentIdOf(host.name, i.target, ifname));
-    // Also find it by the name the agent resolved (the user may name a container by ID or name).
-    a ??= tx
-      .listAttachments({ host: host.name })
-      .find(
-        (x) =>
-          x.ifname === ifname &&
-          (x.target.value === i.target!.value ||
-            x.container?.name === i.target!.value ||
-            x.container?.id === i.target!.value),
-      );
+    // Also by another form of it, or the name or ID the agent resolved (as inspect finds it).
+    a ??= tx.listAttachments({ host: host.name }).find((x) => x.ifname === ifname && isNamedBy(x, i.target!));
   }
   if (!a) return { changed: false };
   if (a.reserveOnly) {
