@@ -218,6 +218,8 @@ export interface AgentReport {
   mac: string;
   addresses: string[];
   hostIfname: string;
+  /** The container interface's MTU as made (absent or 0: not reported). */
+  mtu?: number;
   container?: AttachmentRecord['container'];
 }
 
@@ -237,6 +239,7 @@ export function markUp(
   a.nextRetryMs = 0;
   a.hostIfname = r.hostIfname;
   a.reportedAddresses = r.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+  if (r.mtu) a.reportedMtu = r.mtu;
   if (r.container) a.container = r.container;
   a.updatedMs = nowMs;
   tx.putAttachment(a);

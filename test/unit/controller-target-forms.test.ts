@@ -1,10 +1,10 @@
 // inspect and detach through a controller (agents in memory) find a container by every form attach takes, as
-// a host's agent does.
+// a host's agent does; ls and inspect through it show the MTU the interface has, as its agent reported it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 
-type Inventory = { container: string; host: string; interfaces: { ifname: string }[] };
+type Inventory = { container: string; host: string; interfaces: { ifname: string; mtu: number }[] };
 
 test('inspect and detach through the controller take docker:, netns:, pid:, a netns path, name', async (t) => {
   const { cli } = await controllerWithCli(t);
@@ -51,4 +51,25 @@ test('inspect and detach through the controller take docker:, netns:, pid:, a ne
   }
   const ls = await cli('ls', '--json');
   assert.deepEqual(JSON.parse(ls.out), [], 'every attachment is gone');
+});
+
+test('ls and inspect through the controller show the MTU the agent made, not the unset 0', async (t) => {
+  const { cli } = await controllerWithCli(t);
+  assert.equal((await cli('host', 'add', 'h1', '--addr', '10.99.0.11')).code, 0);
+  assert.equal((await cli('net', 'create', 'blue', '--subnet', '10.1.1.0/24')).code, 0);
+  assert.equal((await cli('attach', '--host', 'h1', 'web1', '10.1.1.5/24')).code, 0);
+  assert.equal((await cli('attach', '--host', 'h1', '--mtu', '1400', 'web2', '10.1.1.6/24')).code, 0);
+  const rows = JSON.parse((await cli('ls', '--json')).out) as { container: string; mtu: number }[];
+  // the fake agent makes an interface with no --mtu at 1500, as a host interface of 1500 gives it
+  assert.deepEqual(rows.map((r) => [r.container, r.mtu]).sort(), [
+    ['web1', 1500],
+    ['web2', 1400],
+  ]);
+  const attached = JSON.parse((await cli('attach', '--json', '--host', 'h1', 'web1', '10.1.1.5/24')).out) as {
+    mtu: number;
+  };
+  assert.equal(attached.mtu, 1500, 'attach --json prints the same row');
+  const inv = JSON.parse((await cli('inspect', 'web1')).out) as Inventory;
+  assert.equal(inv.interfaces[0]!.mtu, 1500);
+  assert.match((await cli('ls', '-o', 'wide')).out, /\n\s*web1 .* bridge +fn0123 +1500 /, 'ls -o wide too');
 });
