@@ -1,5 +1,6 @@
 // The fleet side of `fleetnet inspect`: the controller's attachments in DESIGN.md's inventory schema.
 import type { Command } from 'commander';
+import { parseTarget } from '../../common/attach/target.js';
 import { notFound } from '../../common/errors.js';
 import type { Attachment } from '../../proto/gen/fleetnet/v1/controller.js';
 import { compatOf, lsEntryOfAttachment } from '../../common/inventory.js';
@@ -11,7 +12,7 @@ export function inventoryOf(container: string, atts: Attachment[]): unknown[] {
   const byHost = new Map<string, Attachment[]>();
   for (const a of atts) byHost.set(a.host, [...(byHost.get(a.host) ?? []), a]);
   return [...byHost].map(([host, list]) => ({
-    container: list[0]!.container?.name || container,
+    container: list[0]!.container?.name || list[0]!.target?.value || container,
     host,
     interfaces: list.map((a) => {
       // Its ls --json row without what the entry says once for all of them (container, host).
@@ -27,6 +28,7 @@ export async function fleetInspect(
   host: string | undefined,
   spec: OutputSpec,
 ): Promise<void> {
+  parseTarget(container); // bad input is exit 2 before the controller is asked (it reads every form attach takes)
   const { withController } = await import('../client/controller.js');
   await withController(cmd.optsWithGlobals(), 'inspect', async (conn) => {
     const res = await conn.call(conn.client.listAttachments, { host: host ?? '', network: '', container });

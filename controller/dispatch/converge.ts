@@ -73,10 +73,15 @@ export async function convergeOne(
   c.settled(a.id);
 }
 
-/** Up now, or something the agent reports changed (a DHCP lease, the host-side name): the record is rewritten. */
+/** Up now, or the agent reports something changed (a DHCP lease, the host-side name, the MTU): rewrite the record. */
 function reportChanged(a: AttachmentRecord, have: Interface): boolean {
   const extra = reportOf(have).addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
-  return a.state !== 'up' || a.hostIfname !== have.hostIfname || extra.join() !== a.reportedAddresses.join();
+  return (
+    a.state !== 'up' ||
+    a.hostIfname !== have.hostIfname ||
+    extra.join() !== a.reportedAddresses.join() ||
+    (!!have.mtu && have.mtu !== a.reportedMtu)
+  );
 }
 
 function detachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink): Promise<unknown> {

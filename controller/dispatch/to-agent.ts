@@ -44,7 +44,7 @@ export function reportDigest(interfaces: Interface[]): string {
   for (const i of interfaces)
     s +=
       `${i.attachmentId}\t${i.state}\t${i.mac}\t${i.ifname}\t${i.hostIfname}\t${i.addresses.join(' ')}\t` +
-      `${i.lease?.address ?? ''}\t${i.lastError}\t${i.attempts}\t` +
+      `${i.lease?.address ?? ''}\t${i.lastError}\t${i.attempts}\t${i.mtu}\t` +
       `${i.container?.id ?? ''}\t${i.container?.name ?? ''}\n`;
   return createHash('sha256').update(s).digest('base64');
 }
@@ -54,6 +54,7 @@ export function reportOf(i: Interface): AgentReport {
     mac: i.mac,
     addresses: [...i.addresses, ...(i.lease?.address ? [i.lease.address] : [])],
     hostIfname: i.hostIfname,
+    mtu: i.mtu,
     ...(i.container
       ? {
           container: { runtime: i.container.runtime, id: i.container.id, name: i.container.name, pid: i.container.pid },

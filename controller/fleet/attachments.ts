@@ -11,6 +11,7 @@ import type { Tx } from '../store/store.js';
 import type { AttachmentRecord, HostRecord, NetworkRecord } from '../store/types.js';
 import { getHostOrThrow } from './hosts.js';
 import { meshMtu } from '../mesh/fleet-mesh.js';
+import { isNamedBy } from './named-by.js';
 
 export const ATTACHMENT_ID_PREFIX = 'fa-';
 
@@ -176,16 +177,8 @@ export function decideDetach(
     const host = getHostOrThrow(tx, i.host);
     const ifname = i.ifname || 'eth1';
     a = tx.getAttachment(attachmentIdOf(host.name, i.target, ifname));
-    // Also find it by the name the agent resolved (the user may name a container by ID or name).
-    a ??= tx
-      .listAttachments({ host: host.name })
-      .find(
-        (x) =>
-          x.ifname === ifname &&
-          (x.target.value === i.target!.value ||
-            x.container?.name === i.target!.value ||
-            x.container?.id === i.target!.value),
-      );
+    // Also by another form of it, or the name or ID the agent resolved (as inspect finds it).
+    a ??= tx.listAttachments({ host: host.name }).find((x) => x.ifname === ifname && isNamedBy(x, i.target!));
   }
   if (!a) return { changed: false };
   if (a.reserveOnly) {
@@ -225,6 +218,8 @@ export interface AgentReport {
   mac: string;
   addresses: string[];
   hostIfname: string;
+  /** The container interface's MTU as made (absent or 0: not reported). */
+  mtu?: number;
   container?: AttachmentRecord['container'];
 }
 
@@ -244,6 +239,7 @@ export function markUp(
   a.nextRetryMs = 0;
   a.hostIfname = r.hostIfname;
   a.reportedAddresses = r.addresses.filter((x) => !a.addresses.some((s) => s.cidr === x));
+  if (r.mtu) a.reportedMtu = r.mtu;
   if (r.container) a.container = r.container;
   a.updatedMs = nowMs;
   tx.putAttachment(a);

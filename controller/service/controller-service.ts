@@ -18,15 +18,15 @@ import type {
   RemoveNetworkRequest,
 } from '../../proto/gen/fleetnet/v1/controller.js';
 import { JsonChunk } from '../../proto/gen/fleetnet/v1/controller.js';
-import { targetFromProto } from '../../common/attach/index.js';
+import { parseTarget, targetFromProto } from '../../common/attach/index.js';
 import { decideAttach, decideDetach } from '../fleet/attachments.js';
 import { fleetCheck } from '../fleet/check.js';
+import { isNamedBy } from '../fleet/named-by.js';
 import { pooledRandom } from '../mac/allocate.js';
 import { addHost, leaveMeshes, noSuchHost, removeHost } from '../fleet/hosts.js';
 import { createNetwork, noSuchNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Store, Tx } from '../store/store.js';
-import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 import type { MeshPusher } from '../mesh/push.js';
 import { meshHandlers } from './mesh-service.js';
@@ -75,10 +75,6 @@ const MAX_BATCH = 1000;
 /** JSON chunks stay well under grpc's default 4 MiB message limit. */
 const JSON_CHUNK_BYTES = 1 << 20;
 
-function matchesContainer(a: AttachmentRecord, c: string): boolean {
-  return a.target.value === c || a.container?.name === c || (c.length >= 12 && (a.container?.id ?? '').startsWith(c));
-}
-
 export function controllerService(d: ControllerServiceDeps): UntypedServiceImplementation {
   const { store, dispatcher, log } = d;
   const now = d.now ?? Date.now;
@@ -102,13 +98,15 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     const w = Math.min(ms, d.maxWaitMs);
     return ctx && Number.isFinite(ctx.deadlineMs) ? Math.min(w, ctx.deadlineMs - Date.now() - REPLY_MARGIN_MS) : w;
   };
-  const listAtts = (r: ListAttachmentsRequest) =>
-    store
-      .read((tx) => {
-        knownFilters(tx, r);
-        return tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
-      })
-      .then((all) => (r.container ? all.filter((a) => matchesContainer(a, r.container)) : all));
+  const listAtts = async (r: ListAttachmentsRequest) => {
+    // The container in any form attach takes (docker:, netns:, lxc:, pid:, a path), as detach finds it.
+    const target = r.container ? parseTarget(r.container) : undefined;
+    const all = await store.read((tx) => {
+      knownFilters(tx, r);
+      return tx.listAttachments({ ...(r.host ? { host: r.host } : {}), ...(r.network ? { net: r.network } : {}) });
+    });
+    return target ? all.filter((a) => isNamedBy(a, target)) : all;
+  };
 
   const mesh = meshHandlers({ store, log, ...(d.mesh ? { mesh: d.mesh } : {}) });
   /** A wait the controller's stop ended, its change still pending: said as such (exit 3), and what becomes of it. */

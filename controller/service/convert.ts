@@ -37,7 +37,7 @@ export function attachmentToProto(a: AttachmentRecord): Attachment {
     mac: a.mac,
     addresses: v.addresses,
     gateways: v.gateways,
-    mtu: a.mtu,
+    mtu: v.mtu,
     vlan: a.vlan,
     state: a.state,
     error: a.error,

@@ -89,6 +89,8 @@ export interface AttachmentRecord {
   hostIfname: string;
   /** Addresses the agent reported (DHCP leases included). */
   reportedAddresses: string[];
+  /** The container interface's MTU as its agent made it (`mtu` is what was asked: 0 for the host interface's). */
+  reportedMtu?: number;
   /** What was asked (network, addresses, MAC, VLAN, MTU): a repeat must match it. */
   requestFp: string;
   /** Keep the address and MAC reserved after the container is removed (default: freed with it). */

@@ -10,5 +10,6 @@ export function attachmentView(a: AttachmentRecord): AttachmentView {
   const addrs = a.addresses.map((x) => x.cidr);
   for (const r of a.reportedAddresses) if (!addrs.includes(r)) addrs.push(r);
   const gateways = a.addresses.flatMap((x) => (x.gateway ? [x.gateway] : []));
-  return lsEntryOfAttachment({ ...a, network: a.net, addresses: addrs, gateways });
+  // The MTU the interface has, as its agent reported it; until then the one asked for (0: the host interface's).
+  return lsEntryOfAttachment({ ...a, network: a.net, addresses: addrs, gateways, mtu: a.reportedMtu || a.mtu });
 }

@@ -27,13 +27,15 @@ export class FakeAgent {
         this.log.push(`attach ${r.attachmentId} ${r.target?.value}`);
         if (this.missing.has(r.target?.value ?? ''))
           throw new FleetnetError('not_found', `no container named ${r.target?.value}`);
+        // A named netns or a netns path resolves as the agent's resolver does (no process); the rest as Docker.
+        const netns = r.target?.kind === 'netns' || r.target?.kind === 'path';
         const i: Interface = {
           attachmentId: r.attachmentId,
           container: {
-            runtime: 'docker',
-            id: `id-${r.target?.value}`,
+            runtime: netns ? 'netns' : 'docker',
+            id: netns ? (r.target?.value ?? '') : `id-${r.target?.value}`,
             name: r.target?.value ?? '',
-            pid: 42,
+            pid: netns ? 0 : 42,
             netns: '',
           },
           ifname: r.ifname,

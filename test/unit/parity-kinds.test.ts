@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { FleetnetError } from '../../common/errors.js';
+import { exitCodeOf, FleetnetError } from '../../common/errors.js';
 import type { RecordedCall } from '../../common/runner.js';
 import { EXPECTED, fakeAttacher, NS, show } from './parity-fixtures.js';
 
@@ -245,5 +245,26 @@ test("macvlan, IPoIB, dummy: adoption of the container's own interface", async (
     const named = new RegExp(`already has an interface ${ifname} \\(MAC ${foreign}\\) that fleetnet did not make`);
     await refused(other.attach(req), 'invalid', named);
     assert.deepEqual(writes(other), [], `${kind}: someone else's interface untouched`);
+  }
+});
+
+test('--kind ipoib on a parent that is not InfiniBand: exit 2 naming its kind and the fix, after a read', async () => {
+  const cases: [string, { ifname: string; kind: string } | undefined, RegExp][] = [
+    ['eth0', { ifname: 'eth0', kind: 'veth' }, /^'eth0' is a veth, not an InfiniBand device/],
+    ['eth0', { ifname: 'eth0', kind: '' }, /^'eth0' is a network device \(no link kind: a NIC\), not an InfiniBand/],
+    ['br9', { ifname: 'br9', kind: 'bridge' }, /^'br9' is a Linux bridge, not an InfiniBand device/],
+    // the kernel does not answer to the name (sysfs did): what sysfs says
+    ['up0', undefined, /^'up0' is an Ethernet interface, not an InfiniBand device/],
+  ];
+  for (const [hostIf, link, re] of cases) {
+    const f = fakeAttacher(link ? { kernelLinks: { [hostIf]: link } } : {});
+    const err = await f.attach({ hostIf, kind: 'ipoib' }).then(
+      () => assert.fail(`${hostIf}: attached`),
+      (e: unknown) => e as FleetnetError,
+    );
+    assert.equal(exitCodeOf(err), 2, `${hostIf}: ${err.message}`);
+    assert.match(err.message, re);
+    assert.match(err.hint ?? '', /link\/infiniband.*or drop --kind ipoib to use '\w+' as it is/);
+    assert.deepEqual(show(f.runner.calls), [`ip -json -details link show dev ${hostIf}`], 'nothing but the read');
   }
 });

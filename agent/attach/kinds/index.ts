@@ -1,5 +1,5 @@
 // Which kind of host interface an attach is about: what exists, what the name says, or --kind.
-import { conflict, invalid, notFound, unsupported } from '../../../common/errors.js';
+import { invalid, notFound, unsupported } from '../../../common/errors.js';
 import { parseNewIfName } from '../../../common/ifname.js';
 import type { HostLink } from '../../linux/sysfs.js';
 import type { AttachOrder, HostIfKind } from '../order.js';
@@ -73,14 +73,18 @@ async function decideExisting(env: KindEnv, order: AttachOrder, host: HostLink |
     case 'macvlan':
       if (!host) throw missingParent('macvlan');
       return plain('macvlan');
-    case 'ipoib':
+    case 'ipoib': {
       if (!host) throw missingParent('IPoIB child');
-      if (host.kind !== 'infiniband')
-        throw conflict(
-          `'${name}' is ${what(host)}, not an InfiniBand interface`,
-          'IPoIB children hang off ib* devices',
-        );
-      return plain('ipoib');
+      if (host.kind === 'infiniband') return plain('ipoib');
+      // Bad input (exit 2), refused before anything is made: what the parent is, as the kernel names it.
+      const shown = await showLink(env.runner, name);
+      throw invalid(
+        `'${name}' is ${shown ? kindText(shown.kind) : what(host)}, not an InfiniBand device: ` +
+          'no IPoIB child can hang off it',
+        "give an InfiniBand device as the parent ('ip link' shows it as link/infiniband, e.g. ib0), " +
+          `or drop --kind ipoib to use '${name}' as it is`,
+      );
+    }
     case 'dummy':
       return plain('dummy');
     case undefined:

@@ -258,7 +258,7 @@ export interface FleetDetachReply {
 export interface ListAttachmentsRequest {
   host: string;
   network: string;
-  /** target value or the container's resolved name/id */
+  /** a target in any form attach takes (name, ID, docker:/netns:/lxc:/pid:, path) */
   container: string;
 }
 
