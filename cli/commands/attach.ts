@@ -1,6 +1,6 @@
 // fleetnet attach: pipework's grammar, validated here before anything is sent.
 import type { Command } from 'commander';
-import { attachRequestOf, parseAttachWords, type AddressSpec } from '../../common/attach/index.js';
+import { attachRequestOf, checkFamily, parseAttachWords } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import { parseMac } from '../../common/mac.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
@@ -82,19 +82,6 @@ export function pipeworkForms(
   if (!words[0]?.startsWith('mac:')) return { words };
   const mac = parseMac(words[0].slice(4));
   return { hostByMac: mac, words: ['hostif-by-mac', ...words.slice(1)] };
-}
-
-export function checkFamily(family: string | boolean | undefined, addresses: AddressSpec[]): void {
-  if (family === undefined) return;
-  if (family !== '4' && family !== '6') throw invalid(`-a ${String(family)}: the address family is 4 or 6`);
-  for (const a of addresses) {
-    if (a.kind === 'static' && String(a.cidr.addr.family) !== family) {
-      throw invalid(
-        `-a ${family}, but ${a.cidr.text} is IPv${a.cidr.addr.family}`,
-        'leave -a out: fleetnet reads the family from each address, and one attach may carry both (dual stack)',
-      );
-    }
-  }
 }
 
 /** attach's options, in the order its help lists them. */

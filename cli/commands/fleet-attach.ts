@@ -1,6 +1,6 @@
 // fleetnet attach through the controller (the fleet path); attach.ts branches here when a
 // controller is configured.
-import { fleetAttachRequestOf, parseAttachWords } from '../../common/attach/index.js';
+import { checkFamily, fleetAttachRequestOf, parseAttachWords } from '../../common/attach/index.js';
 import { invalid } from '../../common/errors.js';
 import { attachJsonOf, lsEntryOfAttachment } from '../../common/inventory.js';
 import type { ControllerChoice } from '../client/controller-address.js';
@@ -8,8 +8,33 @@ import { connectController } from '../client/controller.js';
 import { describeAttachment, needHost, noteInterrupt, settle, timeoutMsOf, type Opts } from '../fleet/common.js';
 import { printJson } from '../output/table.js';
 
+/**
+ * attach's options that shape the host side, which a fleet attach takes from its network: refused through a
+ * controller rather than dropped (the attach would succeed, made otherwise than asked).
+ */
+const HOST_SIDE_OPTIONS: readonly [key: string, flag: string][] = [
+  ['kind', '--kind'],
+  ['hostIfname', '-l/--host-ifname'],
+  ['macvlanMode', '--macvlan-mode'],
+  ['vlanFiltering', '--vlan-filtering'],
+  ['trunk', '--trunk'],
+  ['ovsDatapath', '--ovs-datapath'],
+  ['dhcpDns', '--dhcp-dns'],
+  ['dhcpOneshot', '--dhcp-oneshot'],
+  ['directPhys', '--direct-phys'],
+];
+
 export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: Opts): Promise<void> {
+  const given = HOST_SIDE_OPTIONS.filter(([key]) => opts[key] !== undefined && opts[key] !== false);
+  if (given.length) {
+    const flags = given.map(([, flag]) => flag).join(', ');
+    throw invalid(
+      `${flags}: not carried through a controller (the network decides the host side: fleetnet nets shows it)`,
+      'leave it out, or attach on the host itself: fleetnet --local attach HOSTIF CONTAINER ADDRESS …',
+    );
+  }
   const spec = parseAttachWords(words, opts);
+  checkFamily(opts.family, spec.addresses);
   if (spec.hostIf) {
     throw invalid(
       `'${spec.hostIf}' names a host interface, but the controller picks it from the network`,

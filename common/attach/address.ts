@@ -157,3 +157,17 @@ export function addressText(a: AddressSpec): string {
   if (a.kind === 'dhcp') return a.options ? `${a.client}:${a.options}` : a.client;
   return '0/0';
 }
+
+/** pipework's `-a 4|6`: checked against the addresses, from which fleetnet reads the family anyway. */
+export function checkFamily(family: string | boolean | undefined, addresses: AddressSpec[]): void {
+  if (family === undefined) return;
+  if (family !== '4' && family !== '6') throw invalid(`-a ${String(family)}: the address family is 4 or 6`);
+  for (const a of addresses) {
+    if (a.kind === 'static' && String(a.cidr.addr.family) !== family) {
+      throw invalid(
+        `-a ${family}, but ${a.cidr.text} is IPv${a.cidr.addr.family}`,
+        'leave -a out: fleetnet reads the family from each address, and one attach may carry both (dual stack)',
+      );
+    }
+  }
+}

@@ -27,6 +27,7 @@ import { addHost, leaveMeshes, noSuchHost, removeHost } from '../fleet/hosts.js'
 import { createNetwork, noSuchNetwork, removeNetwork } from '../fleet/networks.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Store, Tx } from '../store/store.js';
+import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 import type { MeshPusher } from '../mesh/push.js';
 import { meshHandlers } from './mesh-service.js';
