@@ -1,7 +1,8 @@
 // `fleetnet mesh add/rm` speaks of the network asked for only: another network's error on the same host is neither
 // in its --json nor in its exit code. With --wait, a member's error that waiting will not mend (a refused
 // configuration, a host that cannot do it) ends the wait at once with that error (exit 1, 2 for bad input); one that
-// may pass does not. Through a controller whose agents' mesh side is in memory.
+// may pass does not. `host add --join` follows the same rule; `host add --join` of no network
+// is refused before anything (exit 2). Through a controller whose agents' mesh side is in memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MeshLinkFactory } from '../../controller/mesh/push.js';
@@ -112,4 +113,44 @@ test('--wait stops at an error that waiting will not mend, with that error; one 
   assert.ok(Date.now() - t1 >= 2000, `returned after ${Date.now() - t1} ms`);
   assert.equal(slow.code, 1, slow.err);
   assert.match(slow.out, /not up after 2 s/);
+});
+
+test('host add --join: an error that waiting will not mend is 1 (2 for bad input), not pending (3)', async (t) => {
+  const errors = new Map<string, NetError[]>();
+  const { cli } = await fleet(t, errors);
+  const cases: [NetError | undefined, number][] = [
+    [{ network: 'blue', message: 'no gretap in this kernel', kind: 'unsupported' }, 1],
+    [{ network: 'blue', message: 'MTU 70000 is not 576..65535', kind: 'invalid' }, 2],
+    [{ network: 'blue', message: 'ovs-vsctl: timed out', kind: 'failed' }, 3],
+    [{ network: 'red', message: 'no gretap in this kernel', kind: 'unsupported' }, 0], // not a network it joined
+  ];
+  for (const [i, [e, code]] of cases.entries()) {
+    const h = `h${3 + i}`;
+    errors.set(h, e ? [e] : []);
+    const add = await cli('host', 'add', h, '--addr', `10.99.0.${13 + i}`, '--join', 'blue');
+    assert.equal(add.code, code, `${e?.kind}: ${add.out}${add.err}`);
+    assert.match(add.out, new RegExp(`host ${h}: agent`), 'registered all the same');
+    if (code === 1 || code === 2) assert.match(add.err, new RegExp(`fleetnet: blue on ${h}: ${e!.message}`));
+    else assert.equal(add.err, '');
+    errors.delete(h); // the next host's join pushes every member again
+  }
+});
+
+test('host add --join NET that does not exist: exit 2 naming it and the meshed ones, before anything', async (t) => {
+  const { cli } = await fleet(t, new Map());
+  assert.equal((await cli('net', 'create', 'flat', '--subnet', '10.9.1.0/24')).code, 0);
+  for (const how of [
+    ['--ssh', 'root@127.0.0.1', '--port', '1'], // no SSH there: a bootstrap that started would fail (exit 1)
+    ['--addr', '10.99.0.19'],
+  ]) {
+    const add = await cli('host', 'add', 'h9', ...how, '--join', 'blue', '--join', 'nosuch');
+    assert.equal(add.code, 2, add.out + add.err);
+    assert.match(add.err, /--join nosuch: no network named nosuch/);
+    assert.match(add.err, /the networks with a mesh: blue, red \('fleetnet nets' lists every network\)/);
+    const flat = await cli('host', 'add', 'h9', ...how, '--join', 'flat');
+    assert.equal(flat.code, 2, flat.out + flat.err);
+    assert.match(flat.err, /network flat has no mesh/);
+    assert.doesNotMatch(add.out + add.err + flat.out + flat.err, /connect|token|h9: /);
+  }
+  assert.doesNotMatch((await cli('host', 'ls')).out, /h9/);
 });
