@@ -69,7 +69,9 @@ async function fleetStatus(cmd: Command, opts: { net?: string; wait?: string }, 
     const req = { network: opts.net ?? '', waitUpMs };
     const res = await conn.call(conn.client.fleetMeshStatus, req, waitUpMs + STATUS_SLACK_MS);
     await render(spec, { items: res.tunnels, whole: res }, FLEET_TUNNELS_VIEW);
-    if (res.tunnels.some((t) => t.state !== 'up')) process.exitCode = 1;
+    // A member's error that waiting will not mend ended the wait (the controller's): said, and mesh add's exit code.
+    sayHopeless(res.errors);
+    process.exitCode = memberExitCode(res.errors, res.tunnels);
   });
 }
 
@@ -83,7 +85,8 @@ export function register(program: Command): void {
     .option('--net <name>', 'with a controller: only this network')
     .option(
       '--wait <seconds>',
-      'answer once every tunnel is up (each agent says so when BFD does), or after this long with the states then',
+      'answer once every tunnel is up (each agent says so when BFD does), or after this long with the states then ' +
+        "(at once: a member's error that waiting will not mend)",
     )
     .addHelpText(
       'after',

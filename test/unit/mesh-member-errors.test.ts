@@ -1,7 +1,7 @@
 // `fleetnet mesh add/rm` speaks of the network asked for only: another network's error on the same host is neither
 // in its --json nor in its exit code. With --wait, a member's error that waiting will not mend (a refused
 // configuration, a host that cannot do it) ends the wait at once with that error (exit 1, 2 for bad input); one that
-// may pass does not. `host add --join` follows the same rule; `host add --join` of no network
+// may pass does not. `mesh status --wait` and `host add --join` follow the same rule; `host add --join` of no network
 // is refused before anything (exit 2). Through a controller whose agents' mesh side is in memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -113,6 +113,32 @@ test('--wait stops at an error that waiting will not mend, with that error; one 
   assert.ok(Date.now() - t1 >= 2000, `returned after ${Date.now() - t1} ms`);
   assert.equal(slow.code, 1, slow.err);
   assert.match(slow.out, /not up after 2 s/);
+});
+
+test('mesh status --wait stops at an error that waiting will not mend, with that error and exit code', async (t) => {
+  const gretap = { network: 'blue', message: 'no gretap in this kernel', kind: 'unsupported' };
+  const errors = new Map([['h2', [gretap]]]);
+  const { cli } = await fleet(t, errors);
+  assert.equal((await cli('mesh', 'add', 'h1', 'h2', '--net', 'blue')).code, 1);
+  for (const net of [['--net', 'blue'], []]) {
+    const t0 = Date.now();
+    const st = await cli('mesh', 'status', ...net, '--wait', '30', '-o', 'json');
+    assert.ok(Date.now() - t0 < 15_000, `returned after ${Date.now() - t0} ms, not at the end of the wait`);
+    assert.equal(st.code, 1, st.err);
+    assert.match(st.err, /fleetnet: blue on h2: no gretap in this kernel/);
+    const res = JSON.parse(st.out) as { tunnels: { host: string; state: string }[]; errors: object[] };
+    assert.deepEqual(res.errors, [{ host: 'h2', network: 'blue', error: gretap.message, errorKind: 'unsupported' }]);
+    assert.deepEqual(res.tunnels.map((x) => `${x.host} ${x.state}`).sort(), ['h1 down', 'h2 down']);
+  }
+  // Another network's error is not this one's; bad input is exit 2, as mesh add says it.
+  errors.set('h2', [{ network: 'red', message: 'MTU 70000 is not 576..65535', kind: 'invalid' }]);
+  assert.equal((await cli('mesh', 'add', 'h2', '--net', 'red')).code, 2);
+  const blue = await cli('mesh', 'status', '--net', 'blue', '--wait', '1');
+  assert.equal(blue.code, 1, blue.err); // its tunnels are down after the wait, nothing else
+  assert.doesNotMatch(blue.err, /MTU/);
+  const all = await cli('mesh', 'status');
+  assert.equal(all.code, 2, all.err);
+  assert.match(all.err, /fleetnet: red on h2: MTU 70000/);
 });
 
 test('host add --join: an error that waiting will not mend is 1 (2 for bad input), not pending (3)', async (t) => {
