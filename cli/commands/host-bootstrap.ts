@@ -109,11 +109,16 @@ const controllerOf = async (g: Opts, what: string) => {
   return (await requireController(g, what)).addr;
 };
 
-/**
- * `host add --ssh/--inventory`; returns the exit code. onRegistered: what follows each host's
- * registration with the controller (host add --join puts it into meshes); its result is awaited.
- */
-export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered?: OnRegistered): Promise<number> {
+/** What `host add --join` adds to a bootstrap: a check before anything starts, and what follows each registration. */
+export interface SshAddHooks {
+  /** Throws (exit 2) when the bootstrap must not start: before any join token is issued or host touched. */
+  check?: (conn: ControllerConn) => Promise<void>;
+  /** What follows each host's registration (host add --join puts it into meshes); awaited, a throw undoes it all. */
+  onRegistered?: OnRegistered;
+}
+
+/** `host add --ssh/--inventory`; returns the exit code. */
+export async function sshHostAdd(name: string | undefined, g: Opts, hooks: SshAddHooks = {}): Promise<number> {
   const [{ hostAddRequests, runHostAdd }, { chooseController }] = await Promise.all([
     import('./host-add-run.js'),
     import('../client/controller-address.js'),
@@ -129,7 +134,10 @@ export async function sshHostAdd(name: string | undefined, g: Opts, onRegistered
   // every input is checked (exit 2) before anything connects anywhere; --list-hosts needs no controller
   const requests = await hostAddRequests(name, g, sshTarget, controllerAddr);
   if (!requests) return 0;
-  return withAdmin(g, 'host add', (conn, a) => runHostAdd(requests, g, a.fleetAuthority(conn, onRegistered)));
+  return withAdmin(g, 'host add', async (conn, a) => {
+    await hooks.check?.(conn);
+    return runHostAdd(requests, g, a.fleetAuthority(conn, hooks.onRegistered));
+  });
 }
 
 /** The options of `host rm` for uninstalling over SSH. */

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { FleetnetError, invalid } from '../../common/errors.js';
 import { checkHostInput, parseHostName } from '../../common/host-spec.js';
 import type { ControllerConn } from '../client/controller.js';
+import type { MeshHostResult } from '../../proto/gen/fleetnet/v1/controller.js';
 import {
   addPurgeOptions,
   addSshHostAddOptions,
@@ -34,24 +35,39 @@ export async function printHosts(cmd: Command, spec: OutputSpec): Promise<void> 
   });
 }
 
-/** Every --join network exists and has a mesh, or nothing is done (exit 2). */
+/** Every --join network exists and has a mesh, or nothing is done (exit 2): checked before anything is made. */
 async function checkMeshes(conn: ControllerConn, nets: string[]): Promise<void> {
-  const have = new Map((await conn.call(conn.client.listNetworks, {})).networks.map((n) => [n.name, n]));
-  for (const n of nets) {
-    const net = have.get(n);
-    if (!net) throw invalid(`--join ${n}: no network named ${n}`, "'fleetnet nets' lists them");
-    if (!net.mesh) throw invalid(`--join ${n}: network ${n} has no mesh`, `create it with --mesh gre|vxlan`);
+  const all = (await conn.call(conn.client.listNetworks, {})).networks;
+  const have = new Map(all.map((n) => [n.name, n]));
+  const unknown = [...new Set(nets.filter((n) => !have.has(n)))];
+  if (unknown.length) {
+    const meshed = all.filter((n) => n.mesh).map((n) => n.name);
+    const some = meshed.length > 10 ? [...meshed.slice(0, 10), '…'] : meshed;
+    throw invalid(
+      `--join ${unknown.join(', ')}: no network named ${unknown.join(', ')}`,
+      (meshed.length
+        ? `the networks with a mesh: ${some.join(', ')}`
+        : 'no network has a mesh yet: fleetnet net create NAME --subnet CIDR --mesh gre|vxlan') +
+        " ('fleetnet nets' lists every network)",
+    );
   }
+  const flat = nets.find((n) => !have.get(n)!.mesh);
+  if (flat) throw invalid(`--join ${flat}: network ${flat} has no mesh`, `create it with --mesh gre|vxlan`);
 }
 
-/** `host add --join N`: the new host joins each network's mesh. Returns true when an agent has not converged yet. */
+/**
+ * `host add --join N`: the new host joins each network's mesh. Returns every member's result on each network, for
+ * mesh add's exit code rule (memberExitCode): 3 while an agent has not converged, 1 or 2 for an error that waiting
+ * will not mend (said on stderr), which leaves the host registered and in the mesh, as mesh add does.
+ */
 async function joinMeshes(
   conn: ControllerConn,
   host: string,
   nets: string[],
   json: boolean,
   added?: unknown,
-): Promise<boolean> {
+): Promise<MeshHostResult[]> {
+  const { sayHopeless } = await import('./mesh.js');
   const joined = [];
   for (const network of nets) {
     const { tunnels: _none, ...res } = await conn.call(
@@ -70,9 +86,10 @@ async function joinMeshes(
           `    ${h.host}: ${h.error ? `not converged: ${h.error}` : `+${h.added} -${h.removed} tunnel(s)`}\n`,
         );
     }
+    sayHopeless(res.hosts, network);
   }
   if (json && nets.length) printJson({ host: added, joined });
-  return joined.some((r) => r.hosts.some((h) => h.error));
+  return joined.flatMap((r) => r.hosts);
 }
 
 /**
@@ -144,12 +161,15 @@ export function register(program: Command): void {
         const g = cmd.optsWithGlobals();
         if (wantsSsh(opts)) {
           // SSH from here; the controller issues the token, sees the agent enroll, and records the host
-          let pending = false;
-          process.exitCode = await sshHostAdd(name, g, async (h, conn) => {
-            // A member that has not converged yet is no reason to undo the install: it is recorded, exit 3.
-            pending = (await joinMeshes(conn, h, opts.join, false)) || pending;
+          const joined: MeshHostResult[] = [];
+          const code = await sshHostAdd(name, g, {
+            // refused before any join token is issued or any host touched
+            ...(opts.join.length ? { check: (conn: ControllerConn) => checkMeshes(conn, opts.join) } : {}),
+            // A member's mesh error is no reason to undo the install: the host is recorded, the exit code says it.
+            onRegistered: async (h, conn) => void joined.push(...(await joinMeshes(conn, h, opts.join, false))),
           });
-          if (pending && !process.exitCode) process.exitCode = 3;
+          const { memberExitCode } = await import('./mesh.js');
+          process.exitCode = code || memberExitCode(joined);
           return;
         }
         if (!name || !opts.addr)
@@ -170,8 +190,10 @@ export function register(program: Command): void {
           });
           if (opts.json && !opts.join.length) printJson(h);
           else if (!opts.json) process.stdout.write(`host ${h.name}: agent ${h.agentAddr}, underlay ${h.underlayIp}\n`);
-          const pending = await joinMeshes(conn, h.name, opts.join, Boolean(opts.json), h);
-          if (pending) process.exitCode = 3; // recorded; the agents that did not answer converge when they return
+          const joined = await joinMeshes(conn, h.name, opts.join, Boolean(opts.json), h);
+          // recorded either way; 3: the agents that did not answer converge when they return
+          const { memberExitCode } = await import('./mesh.js');
+          process.exitCode = memberExitCode(joined);
         });
       },
     );

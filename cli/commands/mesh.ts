@@ -10,11 +10,20 @@ import { parseNetworkName } from '../../common/network-spec.js';
 import { addOutputOptions, formatHelp, outputOf, type OutputSpec } from '../output/format.js';
 import { printJson } from '../output/table.js';
 
-type MemberResult = { host: string; error: string; errorKind?: string };
+/** A member's error on a network (network: which, where one answer speaks of several). */
+type MemberResult = { host: string; error: string; errorKind?: string; network?: string };
 
 /** The first member whose error on the network will not pass by waiting (the configuration refused, a host unable). */
 export function hopelessMember<T extends MemberResult>(hosts: T[]): T | undefined {
   return hosts.find((h) => h.error && permanentMeshError(h.errorKind ?? ''));
+}
+
+/** hopelessMember, said on stderr: `fleetnet: blue on h3: …`. */
+export function sayHopeless<T extends MemberResult>(hosts: T[], net = ''): T | undefined {
+  const h = hopelessMember(hosts);
+  const where = h?.network || net;
+  if (h) process.stderr.write(`fleetnet: ${where ? `${where} on ` : ''}${h.host}: ${h.error}\n`);
+  return h;
 }
 
 /**
@@ -60,7 +69,9 @@ async function fleetStatus(cmd: Command, opts: { net?: string; wait?: string }, 
     const req = { network: opts.net ?? '', waitUpMs };
     const res = await conn.call(conn.client.fleetMeshStatus, req, waitUpMs + STATUS_SLACK_MS);
     await render(spec, { items: res.tunnels, whole: res }, FLEET_TUNNELS_VIEW);
-    if (res.tunnels.some((t) => t.state !== 'up')) process.exitCode = 1;
+    // A member's error that waiting will not mend ended the wait (the controller's): said, and mesh add's exit code.
+    sayHopeless(res.errors);
+    process.exitCode = memberExitCode(res.errors, res.tunnels);
   });
 }
 
@@ -74,7 +85,8 @@ export function register(program: Command): void {
     .option('--net <name>', 'with a controller: only this network')
     .option(
       '--wait <seconds>',
-      'answer once every tunnel is up (each agent says so when BFD does), or after this long with the states then',
+      'answer once every tunnel is up (each agent says so when BFD does), or after this long with the states then ' +
+        "(at once: a member's error that waiting will not mend)",
     )
     .addHelpText(
       'after',
@@ -173,8 +185,7 @@ export function register(program: Command): void {
                 : ''),
           );
           // A member's error that waiting will not mend ends the wait (the controller's too): said on stderr.
-          const hopeless = hopelessMember(res.hosts);
-          if (hopeless) process.stderr.write(`fleetnet: ${opts.net} on ${hopeless.host}: ${hopeless.error}\n`);
+          const hopeless = sayHopeless(res.hosts, opts.net);
           // A controller from before the wait in mesh add/rm answers with no tunnels: ask it as before.
           const again = waitUpMs && !got.length && !hopeless;
           const tunnels = waitUpMs ? (again ? await tunnelsOnceUp(conn, opts.net, waitUpMs) : got) : undefined;

@@ -359,7 +359,12 @@ export class MeshPusher {
    * the moment the whole mesh is up, learnt from the agents as it happens, not by asking again.
    */
   async status(net?: string, o: HostStatusQuery = {}): Promise<HostTunnels[]> {
-    const hosts = await this.o.store.read((tx) =>
+    return Promise.all((await this.members(net)).map((h) => this.hostStatus(h, net, o)));
+  }
+
+  /** The registered members of the network's mesh (of every mesh without one), sorted. */
+  members(net?: string): Promise<string[]> {
+    return this.o.store.read((tx) =>
       tx
         .listNetworks()
         .filter((n) => n.mesh && (!net || n.name === net))
@@ -368,7 +373,6 @@ export class MeshPusher {
         .sort()
         .filter((m) => tx.getHost(m) !== undefined),
     );
-    return Promise.all(hosts.map((h) => this.hostStatus(h, net, o)));
   }
 
   /** One host's tunnels (of the network when given), asked of its agent; waitUpMs as in status. */

@@ -6,6 +6,7 @@ import { checkWaitUpMs, permanentMeshError } from '../../common/mesh.js';
 import type {
   FleetMeshStatusRequest,
   MeshHostResult,
+  MeshMemberError,
   MeshMemberRequest,
   MeshMemberReply,
   MeshTunnelState,
@@ -41,6 +42,20 @@ function networkResult(s: HostMeshState, network: string): MeshHostResult {
     error: s.reply ? errors.map((e) => e.message).join('; ') : s.error,
     errorKind: s.reply ? (worst?.kind ?? '') : (s.errorKind ?? ''),
   };
+}
+
+/**
+ * Each member's errors in its agent's answer to its last push from this controller (on the network, when one is
+ * given; network "": the push failed whole). Another controller's member is not known here (several controllers).
+ */
+function lastErrors(m: MeshPusher, hosts: string[], network: string): MeshMemberError[] {
+  return hosts.flatMap((host) => {
+    const s = m.last(host);
+    if (!s?.reply) return s?.error ? [{ host, network: '', error: s.error, errorKind: s.errorKind ?? '' }] : [];
+    return s.reply.errors
+      .filter((e) => !network || e.network === network)
+      .map((e) => ({ host, network: e.network, error: e.message, errorKind: e.kind }));
+  });
 }
 
 /** The hosts a request names: `hosts`, and `host` from clients that send one. */
@@ -165,11 +180,15 @@ export function meshHandlers(d: MeshServiceDeps) {
     meshAdd: (r: MeshMemberRequest, ctx?: { signal: AbortSignal }) => member(d, r, 'add', ctx?.signal),
     meshRemove: (r: MeshMemberRequest, ctx?: { signal: AbortSignal }) => member(d, r, 'rm', ctx?.signal),
     fleetMeshStatus: async (r: FleetMeshStatusRequest, ctx?: { signal: AbortSignal }) => {
-      const all = await pusher(d).status(r.network || undefined, {
-        waitUpMs: checkWaitUpMs(r.waitUpMs),
-        ...(ctx ? { signal: ctx.signal } : {}),
-      });
-      return { tunnels: tunnelRows(all, r.network) };
+      const m = pusher(d);
+      const waitUpMs = checkWaitUpMs(r.waitUpMs);
+      const net = r.network || undefined;
+      const hosts = await m.members(net);
+      // A member's error that waiting will not mend (as mesh add --wait): no wait, the states now.
+      const hopeless = lastErrors(m, hosts, r.network).some((e) => permanentMeshError(e.errorKind));
+      const o = { waitUpMs: hopeless ? 0 : waitUpMs, ...(ctx ? { signal: ctx.signal } : {}) };
+      const all = await Promise.all(hosts.map((h) => m.hostStatus(h, net, o)));
+      return { tunnels: tunnelRows(all, r.network), errors: lastErrors(m, hosts, r.network) };
     },
   };
 }

@@ -11,7 +11,7 @@ import { useBootstrapLab } from '../helpers/bootstrap-lab.js';
 import { sh } from '../helpers/netns.js';
 import { installedFiles } from '../helpers/ssh-hosts.js';
 
-const { dir, H, lab, ctl, inNs, fleetnet, agentCall, common } = useBootstrapLab('be', [['h4', 14]]);
+const { dir, H, lab, ctl, inNs, fleetnet, startFleetnet, agentCall, common } = useBootstrapLab('be', [['h4', 14]]);
 
 describe('fleetnet host add: refusals and join tokens', () => {
   it('bad input exits 2 naming the problem, before any connection', async () => {
@@ -46,8 +46,18 @@ describe('fleetnet host add: refusals and join tokens', () => {
     assert.deepEqual(installedFiles(H.h4!), []);
   });
 
-  const addH4 = (...more: string[]) =>
-    fleetnet('host', 'add', 'h4', '--ssh', `root@${H.h4!.addr}`, '--identity', lab().identity, '--accept-new', ...more);
+  const addH4Args = (...more: string[]) => [
+    'host',
+    'add',
+    'h4',
+    '--ssh',
+    `root@${H.h4!.addr}`,
+    '--identity',
+    lab().identity,
+    '--accept-new',
+    ...more,
+  ];
+  const addH4 = (...more: string[]) => fleetnet(...addH4Args(...more));
   const tokens = () => readdirSync(join(dir, 'ctl', 'tokens')).filter((f) => f.endsWith('.json')).length;
 
   it('a changed host key aborts before anything runs: nothing installed, its join token void', async () => {
@@ -68,10 +78,42 @@ describe('fleetnet host add: refusals and join tokens', () => {
     assert.equal(tokens(), tokensBefore, 'the token the bootstrap was given is void');
   });
 
-  it('a bootstrap that fails after the host was registered (--join of no network) takes it all back', async () => {
+  it('--join of no network is refused before the bootstrap starts: exit 2 naming it, nothing made', async () => {
     const r = await addH4('--join', 'nosuch', ...common());
-    assert.notEqual(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout + r.stderr, /no network named nosuch/);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /--join nosuch: no network named nosuch/);
+    assert.match(r.stderr, /no network has a mesh yet: fleetnet net create NAME --subnet CIDR --mesh gre\|vxlan/);
+    assert.doesNotMatch(r.stderr, /h4: connect/, 'no step started (the first asks for the join token)');
+    assert.deepEqual(installedFiles(H.h4!), []);
+  });
+
+  it('a bootstrap that fails after the host was registered (its --join network gone) takes it all back', async () => {
+    const net = await fleetnet('net', 'create', 'gone', '--subnet', '10.77.0.0/24', '--mesh', 'vxlan');
+    assert.equal(net.code, 0, net.stderr);
+    // The networks are checked before the bootstrap starts. Held still at its first step while the network is
+    // removed (as someone else may), the bootstrap goes on to register h4 and then finds no network to join.
+    const p = startFleetnet(...addH4Args('--join', 'gone', ...common()));
+    let out = '';
+    p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => p.on('exit', (code) => resolve(code)));
+    let held = false;
+    await new Promise<void>((resolve, reject) => {
+      p.stderr!.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (held || !out.includes('h4: connect started')) return;
+        held = p.kill('SIGSTOP');
+        resolve();
+      });
+      void exited.then(() => reject(new Error(`host add ended before its bootstrap started: ${out}`)));
+    });
+    assert.ok(held, 'host add is held still');
+    try {
+      assert.equal((await fleetnet('net', 'rm', 'gone')).code, 0);
+    } finally {
+      p.kill('SIGCONT');
+    }
+    assert.equal(await exited, 1, out);
+    assert.match(out, /h4: register failed — no network named gone/);
     assert.deepEqual(installedFiles(H.h4!), []);
     assert.ok(!(await fleetnet('host', 'ls')).stdout.includes('h4'), 'the registration is taken back');
     const revoked = JSON.parse(readFileSync(join(dir, 'ctl', 'revoked.json'), 'utf8')) as { name: string }[];

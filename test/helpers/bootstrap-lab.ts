@@ -89,6 +89,12 @@ export function useBootstrapLab(tag: string, hosts: BareHost[]) {
     sh.run('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], { allowFail: true, timeoutMs: 240_000, env });
   const asAdmin = (...args: string[]) => inNs(lab().ctlNs, admin(), 'node', FLEETNET, '--controller', ctl(), ...args);
   const fleetnet = (...args: string[]) => inNs(lab().ctlNs, laptop(), 'node', FLEETNET, '--controller', ctl(), ...args);
+  /** fleetnet as the laptop runs it, started (stdout, stderr piped) for a test that reads and signals it. */
+  const startFleetnet = (...args: string[]) =>
+    sh.start('nsenter', [`--net=/run/netns/${lab().ctlNs}`, 'node', FLEETNET, '--controller', ctl(), ...args], {
+      env: laptop(),
+      stdio: 'pipe',
+    });
   const agentCall = (host: SshHost, method: string, req: object = {}) =>
     inNs(
       lab().ctlNs,
@@ -151,5 +157,5 @@ export function useBootstrapLab(tag: string, hosts: BareHost[]) {
     if (snapBefore) await assertLabGone(P, snapBefore);
   });
 
-  return { P, dir, H, lab, ctl, inNs, fleetnet, agentCall, agentPid, common, ssh };
+  return { P, dir, H, lab, ctl, inNs, fleetnet, startFleetnet, agentCall, agentPid, common, ssh };
 }

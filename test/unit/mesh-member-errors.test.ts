@@ -1,7 +1,8 @@
 // `fleetnet mesh add/rm` speaks of the network asked for only: another network's error on the same host is neither
 // in its --json nor in its exit code. With --wait, a member's error that waiting will not mend (a refused
 // configuration, a host that cannot do it) ends the wait at once with that error (exit 1, 2 for bad input); one that
-// may pass does not. Through a controller whose agents' mesh side is in memory.
+// may pass does not. `mesh status --wait` and `host add --join` follow the same rule; `host add --join` of no network
+// is refused before anything (exit 2). Through a controller whose agents' mesh side is in memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MeshLinkFactory } from '../../controller/mesh/push.js';
@@ -112,4 +113,70 @@ test('--wait stops at an error that waiting will not mend, with that error; one 
   assert.ok(Date.now() - t1 >= 2000, `returned after ${Date.now() - t1} ms`);
   assert.equal(slow.code, 1, slow.err);
   assert.match(slow.out, /not up after 2 s/);
+});
+
+test('mesh status --wait stops at an error that waiting will not mend, with that error and exit code', async (t) => {
+  const gretap = { network: 'blue', message: 'no gretap in this kernel', kind: 'unsupported' };
+  const errors = new Map([['h2', [gretap]]]);
+  const { cli } = await fleet(t, errors);
+  assert.equal((await cli('mesh', 'add', 'h1', 'h2', '--net', 'blue')).code, 1);
+  for (const net of [['--net', 'blue'], []]) {
+    const t0 = Date.now();
+    const st = await cli('mesh', 'status', ...net, '--wait', '30', '-o', 'json');
+    assert.ok(Date.now() - t0 < 15_000, `returned after ${Date.now() - t0} ms, not at the end of the wait`);
+    assert.equal(st.code, 1, st.err);
+    assert.match(st.err, /fleetnet: blue on h2: no gretap in this kernel/);
+    const res = JSON.parse(st.out) as { tunnels: { host: string; state: string }[]; errors: object[] };
+    assert.deepEqual(res.errors, [{ host: 'h2', network: 'blue', error: gretap.message, errorKind: 'unsupported' }]);
+    assert.deepEqual(res.tunnels.map((x) => `${x.host} ${x.state}`).sort(), ['h1 down', 'h2 down']);
+  }
+  // Another network's error is not this one's; bad input is exit 2, as mesh add says it.
+  errors.set('h2', [{ network: 'red', message: 'MTU 70000 is not 576..65535', kind: 'invalid' }]);
+  assert.equal((await cli('mesh', 'add', 'h2', '--net', 'red')).code, 2);
+  const blue = await cli('mesh', 'status', '--net', 'blue', '--wait', '1');
+  assert.equal(blue.code, 1, blue.err); // its tunnels are down after the wait, nothing else
+  assert.doesNotMatch(blue.err, /MTU/);
+  const all = await cli('mesh', 'status');
+  assert.equal(all.code, 2, all.err);
+  assert.match(all.err, /fleetnet: red on h2: MTU 70000/);
+});
+
+test('host add --join: an error that waiting will not mend is 1 (2 for bad input), not pending (3)', async (t) => {
+  const errors = new Map<string, NetError[]>();
+  const { cli } = await fleet(t, errors);
+  const cases: [NetError | undefined, number][] = [
+    [{ network: 'blue', message: 'no gretap in this kernel', kind: 'unsupported' }, 1],
+    [{ network: 'blue', message: 'MTU 70000 is not 576..65535', kind: 'invalid' }, 2],
+    [{ network: 'blue', message: 'ovs-vsctl: timed out', kind: 'failed' }, 3],
+    [{ network: 'red', message: 'no gretap in this kernel', kind: 'unsupported' }, 0], // not a network it joined
+  ];
+  for (const [i, [e, code]] of cases.entries()) {
+    const h = `h${3 + i}`;
+    errors.set(h, e ? [e] : []);
+    const add = await cli('host', 'add', h, '--addr', `10.99.0.${13 + i}`, '--join', 'blue');
+    assert.equal(add.code, code, `${e?.kind}: ${add.out}${add.err}`);
+    assert.match(add.out, new RegExp(`host ${h}: agent`), 'registered all the same');
+    if (code === 1 || code === 2) assert.match(add.err, new RegExp(`fleetnet: blue on ${h}: ${e!.message}`));
+    else assert.equal(add.err, '');
+    errors.delete(h); // the next host's join pushes every member again
+  }
+});
+
+test('host add --join NET that does not exist: exit 2 naming it and the meshed ones, before anything', async (t) => {
+  const { cli } = await fleet(t, new Map());
+  assert.equal((await cli('net', 'create', 'flat', '--subnet', '10.9.1.0/24')).code, 0);
+  for (const how of [
+    ['--ssh', 'root@127.0.0.1', '--port', '1'], // no SSH there: a bootstrap that started would fail (exit 1)
+    ['--addr', '10.99.0.19'],
+  ]) {
+    const add = await cli('host', 'add', 'h9', ...how, '--join', 'blue', '--join', 'nosuch');
+    assert.equal(add.code, 2, add.out + add.err);
+    assert.match(add.err, /--join nosuch: no network named nosuch/);
+    assert.match(add.err, /the networks with a mesh: blue, red \('fleetnet nets' lists every network\)/);
+    const flat = await cli('host', 'add', 'h9', ...how, '--join', 'flat');
+    assert.equal(flat.code, 2, flat.out + flat.err);
+    assert.match(flat.err, /network flat has no mesh/);
+    assert.doesNotMatch(add.out + add.err + flat.out + flat.err, /connect|token|h9: /);
+  }
+  assert.doesNotMatch((await cli('host', 'ls')).out, /h9/);
 });

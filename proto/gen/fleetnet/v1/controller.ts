@@ -328,6 +328,20 @@ export interface MeshTunnelState {
 
 export interface FleetMeshStatusReply {
   tunnels: MeshTunnelState[];
+  /**
+   * Each member's errors in its agent's answer to its last push from this controller (on the network asked
+   * about, when one is). One whose kind waiting will not mend ends wait_up_ms at once: the states now.
+   */
+  errors: MeshMemberError[];
+}
+
+export interface MeshMemberError {
+  host: string;
+  /** "": the push failed whole (the agent did not answer, say) */
+  network: string;
+  error: string;
+  /** as MeshError.kind */
+  errorKind: string;
 }
 
 export interface WatchEventsRequest {
@@ -3455,13 +3469,16 @@ export const MeshTunnelState: MessageFns<MeshTunnelState> = {
 };
 
 function createBaseFleetMeshStatusReply(): FleetMeshStatusReply {
-  return { tunnels: [] };
+  return { tunnels: [], errors: [] };
 }
 
 export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
   encode(message: FleetMeshStatusReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.tunnels) {
       MeshTunnelState.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.errors) {
+      MeshMemberError.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -3487,6 +3504,14 @@ export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
             message.tunnels.push(MeshTunnelState.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.errors.push(MeshMemberError.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3505,6 +3530,98 @@ export const FleetMeshStatusReply: MessageFns<FleetMeshStatusReply> = {
   fromPartial<I extends Exact<DeepPartial<FleetMeshStatusReply>, I>>(object: I): FleetMeshStatusReply {
     const message = createBaseFleetMeshStatusReply();
     message.tunnels = object.tunnels?.map((e) => MeshTunnelState.fromPartial(e)) || [];
+    message.errors = object.errors?.map((e) => MeshMemberError.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseMeshMemberError(): MeshMemberError {
+  return { host: "", network: "", error: "", errorKind: "" };
+}
+
+export const MeshMemberError: MessageFns<MeshMemberError> = {
+  encode(message: MeshMemberError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.network !== "") {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.errorKind !== "") {
+      writer.uint32(34).string(message.errorKind);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MeshMemberError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMeshMemberError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.errorKind = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<MeshMemberError>, I>>(base?: I): MeshMemberError {
+    return MeshMemberError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MeshMemberError>, I>>(object: I): MeshMemberError {
+    const message = createBaseMeshMemberError();
+    message.host = object.host ?? "";
+    message.network = object.network ?? "";
+    message.error = object.error ?? "";
+    message.errorKind = object.errorKind ?? "";
     return message;
   },
 };
