@@ -23,6 +23,17 @@ export interface SegmentAttach {
 
 const segmentOf = (hostIf: string, vlan: string) => `${hostIf}@${vlan}`;
 
+/**
+ * A record's IPs, parsed once per record object (a changed record is a new object): an attach onto a bridge with
+ * a thousand ports reads each of theirs, and parsing them all again each time cost more than the attach itself.
+ */
+const held = new WeakMap<AttachmentRecord, Set<string>>();
+function heldIps(r: AttachmentRecord): Set<string> {
+  let ips = held.get(r);
+  if (!ips) held.set(r, (ips = new Set(r.addresses.map((x) => parseIfAddr(x).addr.text))));
+  return ips;
+}
+
 /** Who holds an IP on a segment, for the refusal. */
 function holderOf(r: AttachmentRecord): string {
   return `${describeContainer(r.container)} (${r.ifname})`;
@@ -46,12 +57,12 @@ export class SegmentAddresses {
       if (other !== undefined && other !== a.key) throw taken(ip, a, `an attach under way (${other})`, '');
     }
     for (const r of this.records.all()) {
-      if (r.key === a.key || r.kind === 'dummy' || segmentOf(r.hostIf, r.vlan ?? '') !== seg) continue;
-      // A container gone for good: its record is about to be released (the lifecycle's next pass).
-      if (r.state !== 'stopped' && !existsSync(r.container.netns)) continue;
-      const held = new Set(r.addresses.map((x) => parseIfAddr(x).addr.text));
+      if (r.key === a.key || r.kind === 'dummy' || r.hostIf !== a.hostIf || (r.vlan ?? '') !== a.vlan) continue;
+      const held = heldIps(r);
       const ip = a.ips.find((x) => held.has(x));
-      if (ip) throw taken(ip, a, holderOf(r), `fleetnet detach ${r.container.name} -i ${r.ifname}`);
+      // A container gone for good: its record is about to be released (the lifecycle's next pass).
+      if (!ip || (r.state !== 'stopped' && !existsSync(r.container.netns))) continue;
+      throw taken(ip, a, holderOf(r), `fleetnet detach ${r.container.name} -i ${r.ifname}`);
     }
     for (const ip of a.ips) this.claimed.set(`${seg}\0${ip}`, a.key);
   }
