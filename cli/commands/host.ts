@@ -88,7 +88,8 @@ async function joinMeshes(
     }
     sayHopeless(res.hosts, network);
   }
-  if (json && nets.length) printJson({ host: added, joined });
+  const { withNetworkItem } = await import('../output/views.js');
+  if (json && nets.length) printJson({ host: added, joined: joined.map(withNetworkItem) });
   return joined.flatMap((r) => r.hosts);
 }
 

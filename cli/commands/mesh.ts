@@ -189,8 +189,10 @@ export function register(program: Command): void {
           // A controller from before the wait in mesh add/rm answers with no tunnels: ask it as before.
           const again = waitUpMs && !got.length && !hopeless;
           const tunnels = waitUpMs ? (again ? await tunnelsOnceUp(conn, opts.net, waitUpMs) : got) : undefined;
-          if (opts.json) printJson(tunnels ? { ...res, tunnels } : res);
-          else {
+          if (opts.json) {
+            const item = (await import('../output/views.js')).withNetworkItem(res);
+            printJson(tunnels ? { ...item, tunnels } : item);
+          } else {
             const what = verb === 'add' ? `${who} joined` : `${who} left`;
             const is = `${hosts.length > 1 ? 'are' : 'is'} ${verb === 'add' ? 'already' : 'not'}`;
             const nothing = `nothing to do: ${who} ${is} in the mesh of ${opts.net}`;

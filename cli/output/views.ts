@@ -83,6 +83,12 @@ export function hostsView(items: readonly HostItem[]): View<HostItem> {
 export type NetworkItem = Omit<Network, 'vlan'> & { vlan: string };
 export const networkItem = (n: Network): NetworkItem => ({ ...n, vlan: n.vlan ? String(n.vlan) : '' });
 
+/** A reply that carries a network (`mesh add/rm`, `host add --join`) as --json prints it: the network's networkItem. */
+export const withNetworkItem = <T extends { network?: Network }>(r: T) => ({
+  ...r,
+  network: r.network && networkItem(r.network),
+});
+
 export const NETS_VIEW: View<NetworkItem> = {
   columns: [
     ['NET', (n) => n.name],

@@ -39,7 +39,7 @@ export function fromServiceError(err: unknown, peer = 'the agent'): FleetnetErro
     hintBuf === undefined ? undefined : Buffer.isBuffer(hintBuf) ? hintBuf.toString('utf8') : String(hintBuf);
   if (kind) return new FleetnetError(kind, e.details, { cause: err, ...(hint ? { hint } : {}) });
   if (e.code === GrpcStatus.UNAVAILABLE)
-    return new FleetnetError('unavailable', `${peer} does not answer (${plainDetails(e.details)})`, { cause: err });
+    return new FleetnetError('unavailable', `${peer} does not answer (${causeOf(e)})`, { cause: err });
   if (e.code === GrpcStatus.DEADLINE_EXCEEDED)
     return new FleetnetError('unavailable', `${peer} did not answer in time`, { cause: err });
   if (e.code === GrpcStatus.UNAUTHENTICATED || e.code === GrpcStatus.PERMISSION_DENIED)
@@ -54,5 +54,20 @@ export function fromServiceError(err: unknown, peer = 'the agent'): FleetnetErro
 export function plainDetails(details: string): string {
   const m = /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note: (.*))?$/s.exec(details);
   if (!m) return details;
-  return m[2]?.trim() ? `${m[1]}; ${m[2].trim()}` : m[1]!;
+  const last = m[1] === 'null' || m[1] === 'undefined' ? '' : m[1]!; // grpc-js kept no error of the attempt
+  const note = m[2]?.trim() ?? '';
+  return last && note ? `${last}; ${note}` : last || note;
+}
+
+/**
+ * Why an UNAVAILABLE call failed, never "null": grpc-js's details without scaffolding, else the error's message
+ * if it says more, else the status itself (grpc-js sometimes keeps no cause of a refused connection).
+ */
+function causeOf(e: CallFailure): string {
+  const said = (s: unknown) => (typeof s === 'string' && !/^(null|undefined)?$/.test(s.trim()) ? s.trim() : '');
+  const details = said(e.details) && plainDetails(e.details);
+  if (details) return details;
+  const message = said(said(e.message).replace(/^14 UNAVAILABLE:\s*/, ''));
+  if (message && !message.startsWith('No connection established')) return message;
+  return 'no connection: gRPC status 14 UNAVAILABLE with no cause given';
 }

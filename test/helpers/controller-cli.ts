@@ -9,6 +9,13 @@ import type { MeshLinkFactory } from '../../controller/mesh/push.js';
 import { fakeFleet } from './controller-fake-agent.js';
 import { tempStore } from './controller-store.js';
 
+/** Agents' mesh side in memory that take every push and have no tunnels to show. */
+export const quietMeshLinks: MeshLinkFactory = () => ({
+  applyMesh: async (spec) => ({ generation: spec.generation, added: 0, removed: 0, kept: 0, changes: 0, errors: [] }),
+  meshStatus: async () => ({ generation: 0, tunnels: [] }),
+  close: () => undefined,
+});
+
 export type CliResult = { code: number; out: string; err: string };
 
 /**

@@ -1,10 +1,10 @@
 // One shape per thing in the CLI's JSON, through a controller (agents in memory): `attach --json` prints the
 // attachment as its `ls --json` row (common/ls-schema.ts) plus `changed`, `detach --json` the same row, and
-// `vlan` is a string everywhere ('' for none: networks said 0, attachments '').
+// `vlan` is a string everywhere ('' for none: networks said 0, attachments ''), in the network mesh add/rm carry too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LsEntry, LsOutput } from '../../common/ls-schema.js';
-import { controllerWithCli } from '../helpers/controller-cli.js';
+import { controllerWithCli, quietMeshLinks } from '../helpers/controller-cli.js';
 
 test('attach and detach --json print ls --json rows; vlan is a string, "" for none, in nets too', async (t) => {
   const { cli } = await controllerWithCli(t);
@@ -42,4 +42,25 @@ test('attach and detach --json print ls --json rows; vlan is a string, "" for no
   const gone = await json('detach', '--host', 'h1', 'web1', '--json');
   assert.equal(gone.found, true);
   assert.deepEqual(Object.keys(LsEntry.parse(gone.attachment)), Object.keys(entry));
+});
+
+test('mesh add/rm and host add --join --json: the network they carry has vlan as a string, "" for none', async (t) => {
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, quietMeshLinks);
+  const json = async (...args: string[]) => {
+    const r = await cli(...args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+    return JSON.parse(r.out) as { network: { vlan: unknown }; joined: { network: { vlan: unknown } }[] };
+  };
+  await json('host', 'add', 'h1', '--addr', '10.99.0.11', '--json');
+  const ovs = ['--kind', 'ovs', '--mesh', 'gre', '--json'];
+  await json('net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--bridge', 'ovs-blue', '--vlan', '41', ...ovs);
+  await json('net', 'create', 'red', '--subnet', '10.2.1.0/24', '--bridge', 'ovs-red', ...ovs);
+  assert.equal((await json('mesh', 'add', 'h1', '--net', 'blue', '--json')).network.vlan, '41');
+  assert.equal((await json('mesh', 'add', 'h1', '--net', 'red', '--json')).network.vlan, '');
+  assert.equal((await json('mesh', 'rm', 'h1', '--net', 'blue', '--json')).network.vlan, '41');
+  const joined = await json('host', 'add', 'h2', '--addr', '10.99.0.12', '--join', 'blue', '--json');
+  assert.deepEqual(
+    joined.joined.map((j) => j.network.vlan),
+    ['41'],
+  );
 });

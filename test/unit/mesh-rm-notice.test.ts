@@ -3,17 +3,10 @@
 // and says nothing when no attachment is left behind. Through a controller whose agents are in memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MeshLinkFactory } from '../../controller/mesh/push.js';
-import { controllerWithCli } from '../helpers/controller-cli.js';
-
-const meshLinks: MeshLinkFactory = () => ({
-  applyMesh: async (spec) => ({ generation: spec.generation, added: 0, removed: 0, kept: 0, changes: 0, errors: [] }),
-  meshStatus: async () => ({ generation: 0, tunnels: [] }),
-  close: () => undefined,
-});
+import { controllerWithCli, quietMeshLinks } from '../helpers/controller-cli.js';
 
 test('mesh rm: attachments left on a host that left the mesh are named on stderr', async (t) => {
-  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, meshLinks);
+  const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, quietMeshLinks);
   for (const a of [
     ['host', 'add', 'h1', '--addr', '10.99.0.11'],
     ['host', 'add', 'h2', '--addr', '10.99.0.12'],

@@ -117,6 +117,17 @@ describe('common/rpc', () => {
       fromServiceError({ code: GrpcStatus.UNAVAILABLE, details }, 'the agent at 10.99.0.50:7441').message,
       'the agent at 10.99.0.50:7441 does not answer (connect ECONNREFUSED 10.99.0.50:7441)',
     );
+    // grpc-js kept no error of the attempt (an agent killed: connections refused): the real cause, never "(null)"
+    const lost = 'No connection established. Last error: null. Resolution note: ';
+    for (const [failure, cause] of [
+      [{ details: lost, message: `14 UNAVAILABLE: ${lost}` }, 'no connection: gRPC status 14 UNAVAILABLE'],
+      [{ details: null as unknown as string, message: 'connect ECONNREFUSED 10.0.0.5:7441' }, 'connect ECONNREFUSED'],
+      [{ details: 'null' }, 'no connection: gRPC status 14 UNAVAILABLE'],
+    ] as const) {
+      const m = fromServiceError({ code: GrpcStatus.UNAVAILABLE, ...failure }, 'the agent at x').message;
+      assert.ok(m.startsWith(`the agent at x does not answer (${cause}`), m);
+      assert.doesNotMatch(m, /null|undefined/);
+    }
     assert.equal(
       fromServiceError({ code: GrpcStatus.UNAUTHENTICATED, details: 'no client certificate' }).kind,
       'permission',
