@@ -35,6 +35,11 @@ export async function fleetAttach(ctl: ControllerChoice, words: string[], opts: 
   }
   const spec = parseAttachWords(words, opts);
   checkFamily(opts.family, spec.addresses);
+  if (opts.family !== undefined && !spec.addresses.some((a) => a.kind === 'static'))
+    throw invalid(
+      `-a ${String(opts.family)} with no address given: the controller allocates from each subnet of the network`,
+      "leave -a out (the network's subnets decide the families), or give the address: attach --host H C ADDR/LEN",
+    );
   if (spec.hostIf) {
     throw invalid(
       `'${spec.hostIf}' names a host interface, but the controller picks it from the network`,

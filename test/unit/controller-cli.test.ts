@@ -26,6 +26,7 @@ test('CLI through a controller: exit codes and messages', async (t) => {
     [['attach', '--host', 'h1', '--kind', 'ovs', 'web2', '10.1.1.6/24'], /--kind: not carried through a controller/],
     [['attach', '--host', 'h1', '-l', 'veth9', '--dhcp-dns', 'web2', 'dhcp'], /-l\/--host-ifname, --dhcp-dns: not/],
     [['attach', '--host', 'h1', '-a', '6', 'web2', '10.1.1.6/24'], /-a 6, but 10\.1\.1\.6\/24 is IPv4/],
+    [['attach', '--host', 'h1', '-a', '6', '--net', 'blue', 'web2'], /-a 6 with no address given/],
     [['attach', '--host', 'h1', 'web2'], /no address given/],
     [['net', 'create', 'averylongname1', '--subnet', '10.2.0.0/24'], /longer than 15 bytes/],
     [['host', 'add', 'h3', '--addr', 'not-an-ip'], /not an IPv4 or IPv6 address/],
