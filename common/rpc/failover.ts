@@ -4,7 +4,7 @@
 import { Metadata, status, type Client } from '@grpc/grpc-js';
 import { FleetnetError } from '../errors.js';
 import { parseControllerList } from './controller-addresses.js';
-import { tlsFailure, tlsFailureText } from './tls-failure.js';
+import { tlsFailure, TlsHandshakeError } from './tls-failure.js';
 
 /** Where the CA trusted here comes from, for the fix of a controller whose certificate it did not sign. */
 export interface TrustSource {
@@ -35,24 +35,38 @@ export async function connectFirstLive<C extends Client>(
     failures.push({ addr, why: why || err.message });
   }
   const cause = new Error(failures.map((f) => `${f.addr}: ${f.why}`).join('; '));
+  const tls = await handshakeFailure(failures, trust, cause);
+  if (tls) throw tls;
+  throw new FleetnetError('unavailable', `no controller answers at ${list.join(', ')}`, {
+    cause,
+    hint: 'check that a controller runs at one of these addresses and that this host reaches it',
+  });
+}
+
+/**
+ * The peer answered, and the TLS handshake says why it is not this side's controller (waiting will not help): the
+ * error that says so with its fix, or undefined.
+ */
+async function handshakeFailure(
+  failures: { addr: string; why: string }[],
+  trust: TrustSource | undefined,
+  cause: Error,
+): Promise<TlsHandshakeError | undefined> {
+  const caFile = trust?.caFile ?? 'the CA file';
   for (const f of failures) {
     const tls = tlsFailure(f.why);
     if (!tls) continue;
-    // The peer answered, and the TLS handshake says why it is not this side's controller: waiting will not help.
-    const fix =
+    const hint =
       tls.kind === 'ca'
-        ? `the CA in ${trust?.caFile ?? 'the CA file'} is not the one that signed the controller's certificate ` +
+        ? `the CA in ${caFile} is not the one that signed the controller's certificate ` +
           "(another fleet's, or an old one): put the fleet's CA there (fleetnet host token HOST --out DIR writes " +
           'it as ca.crt), or bootstrap the host again (fleetnet host add HOST --ssh ...)'
         : tls.kind === 'expired'
           ? "check the clocks of this host and of the controller's machine"
           : "check that the address is one of this fleet's controllers";
-    throw new FleetnetError('permission', tlsFailureText(tls, `the controller at ${f.addr}`), { cause, hint: fix });
+    return new TlsHandshakeError(tls, `the controller at ${f.addr}`, { cause, hint });
   }
-  throw new FleetnetError('unavailable', `no controller answers at ${list.join(', ')}`, {
-    cause,
-    hint: 'check that a controller runs at one of these addresses and that this host reaches it',
-  });
+  return undefined;
 }
 
 /**

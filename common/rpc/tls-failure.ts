@@ -1,5 +1,6 @@
 // Why a TLS handshake failed, read from the words Node's TLS (OpenSSL) puts in its error, so that a
 // peer pinned to the wrong CA hears that, not "no controller answers". No grpc-js here: the CLI uses it.
+import { FleetnetError } from '../errors.js';
 
 export interface TlsFailure {
   /** ca: the peer's certificate is not signed by the CA trusted here; expired: not valid now; name: another name's. */
@@ -33,4 +34,20 @@ export function tlsFailureText(f: TlsFailure, peer: string): string {
         ? 'its certificate is outside its validity (or this clock is)'
         : 'its certificate is made out for another name';
   return `the TLS handshake with ${peer} fails: certificate verify failed (${f.detail}): ${what}`;
+}
+
+/**
+ * A TLS handshake that fails for a reason waiting will not mend (kind permission: not retried as a peer that does not
+ * answer), said with tlsFailureText. Its own class, so that an edge can tell it from a peer's refusal (the CNI plugin
+ * answers it as "not available", not as the controller refusing a request).
+ */
+export class TlsHandshakeError extends FleetnetError {
+  constructor(
+    readonly failure: TlsFailure,
+    peer: string,
+    o: { hint: string; cause?: unknown },
+  ) {
+    super('permission', tlsFailureText(failure, peer), o);
+    this.name = 'TlsHandshakeError';
+  }
 }
