@@ -3,8 +3,11 @@
 import { FleetnetError } from '../errors.js';
 
 export interface TlsFailure {
-  /** ca: the peer's certificate is not signed by the CA trusted here; expired: not valid now; name: another name's. */
-  kind: 'ca' | 'expired' | 'name';
+  /**
+   * ca: the peer's certificate is not signed by the CA trusted here; expired: not valid now; name: another name's;
+   * plain: the peer does not speak TLS at all (a controller without a CA serves plain TCP).
+   */
+  kind: 'ca' | 'expired' | 'name' | 'plain';
   /** OpenSSL's own words, e.g. "self-signed certificate in certificate chain". */
   detail: string;
 }
@@ -25,8 +28,21 @@ export function tlsFailure(text: string): TlsFailure | undefined {
   return undefined;
 }
 
-/** "certificate verify failed (…)" and what it means, for a message about `peer`. */
+/**
+ * The words of a TLS handshake whose peer answered with something that is not TLS (OpenSSL reads plain bytes as a
+ * record of a wrong version) or hung up before answering at all; undefined for any other failure. Not proof by
+ * itself that the peer speaks plain gRPC (another service, a reset): whoever says so asks the peer in plain first.
+ */
+export function notTlsWords(text: string): string | undefined {
+  return /wrong version number|packet length too long|disconnected before secure TLS connection was established/i.exec(
+    text,
+  )?.[0];
+}
+
+/** What the failure means, for a message about `peer`: "certificate verify failed (…)" and why, or no TLS at all. */
 export function tlsFailureText(f: TlsFailure, peer: string): string {
+  if (f.kind === 'plain')
+    return `${peer} does not speak TLS (the TLS handshake fails: ${f.detail}): it runs without a CA, on plain TCP`;
   const what =
     f.kind === 'ca'
       ? `its certificate is not signed by the CA trusted here`

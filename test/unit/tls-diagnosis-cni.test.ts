@@ -11,7 +11,8 @@ import { Reservations } from '../../cni/reservations.js';
 import { CniCode, CniError } from '../../cni/spec.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Credential } from '../../common/pki/tls.js';
-import { foreignController } from '../helpers/grpc-controller.js';
+import { foreignController, plainController } from '../helpers/grpc-controller.js';
+import { makeTestFleet } from '../helpers/pki.js';
 
 const conf = parseNetConf('fleetnet', { cniVersion: '1.1.0', name: 'blue', type: 'fleetnet', network: 'blue' });
 const call = {
@@ -60,6 +61,16 @@ test("CNI with a CA that did not sign the controller's certificate: 50, the TLS 
     ),
     new RegExp(`^the CA in ${caFile} is not the one that signed the controller's certificate .*fleetnet host add`),
   );
+  await assert.rejects(l.add(conf, call, 'cni-1'), said);
+  await assert.rejects(l.status(), said);
+});
+
+test('CNI with a credential, and a controller without TLS: 50, said so', async (t) => {
+  const addr = await plainController(t);
+  const fleet = await makeTestFleet();
+  t.after(() => fleet.cleanup());
+  const l = link(t, addr, await fleet.cred('host', 'h1'), join(fleet.dir, 'ca.crt'), fleet.dir);
+  const said = notAvailable(/^the controller at 127\.0\.0\.1:\d+ does not speak TLS .*: it runs without a CA/, /init/);
   await assert.rejects(l.add(conf, call, 'cni-1'), said);
   await assert.rejects(l.status(), said);
 });

@@ -13,7 +13,7 @@ import { connectController } from '../../cli/client/controller.js';
 import { FleetnetError } from '../../common/errors.js';
 import { silentLogger } from '../../common/logger.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
-import { foreignController } from '../helpers/grpc-controller.js';
+import { foreignController, plainController } from '../helpers/grpc-controller.js';
 import { makeTestFleet } from '../helpers/pki.js';
 
 /** Sets environment variables for this test; they are as they were after it. */
@@ -98,6 +98,33 @@ test('an agent pinned to another CA than its controller: the handshake fails, sa
     refusedWith(
       /TLS handshake with the controller at 127\.0\.0\.1:\d+ fails: certificate verify failed \(self-signed/,
       new RegExp(`the CA in ${caFile} is not the one that signed .*fleetnet host token HOST --out DIR`),
+    ),
+  );
+  assert.ok(performance.now() - t0 < 15_000, 'not retried as if nobody answered');
+});
+
+test('an agent pointed at a controller without TLS (no CA): said so, with how to give it one', async (t) => {
+  const addr = await plainController(t);
+  const fleet = await makeTestFleet();
+  t.after(() => fleet.cleanup());
+  const caFile = join(fleet.dir, 'pinned-ca.crt');
+  const joinTokenFile = join(fleet.dir, 'join-token');
+  writeFileSync(caFile, (await fleet.cred('host', 'h1')).caPem);
+  writeFileSync(joinTokenFile, 'token\n');
+  const t0 = performance.now();
+  await assert.rejects(
+    ensureEnrolled(
+      { hostId: 'h1', controller: addr, caFile, joinTokenFile },
+      agentTlsFiles(fleet.dir),
+      silentLogger(),
+      2,
+    ),
+    refusedWith(
+      new RegExp(
+        '^the controller at 127\\.0\\.0\\.1:\\d+ does not speak TLS \\(the TLS handshake fails: wrong version ' +
+          'number\\): it runs without a CA, on plain TCP$',
+      ),
+      new RegExp(`^give the controller a CA: on its machine fleetnet controller init, .* put that CA in ${caFile} `),
     ),
   );
   assert.ok(performance.now() - t0 < 15_000, 'not retried as if nobody answered');
