@@ -278,7 +278,8 @@ export function cniFleetLink(cfg: AgentConfig, reservations: Reservations, log: 
   if (!controller) return undefined;
   const hostName = cfg.hostName ?? hostname();
   log.info({ controller, hostName }, 'cni: addresses from the fleet controller');
-  return new GrpcFleetLink({ controller, hostName, reservations, credential: () => loadAgentCredential(files), log });
+  const credential = () => loadAgentCredential(files);
+  return new GrpcFleetLink({ controller, hostName, reservations, credential, caFile: files.ca, log });
 }
 
 /**

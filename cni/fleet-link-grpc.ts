@@ -11,6 +11,7 @@ import { CONTROLLER_NAME } from '../common/pki/identity.js';
 import { clientCredentials, expectServerName, type Credential } from '../common/pki/tls.js';
 import { callAgent } from '../common/rpc/agent-client.js';
 import { connectFirstLive } from '../common/rpc/failover.js';
+import { TlsHandshakeError } from '../common/rpc/tls-failure.js';
 import { ControllerClient } from '../common/rpc/services.js';
 import { FleetAttachRequest, type Attachment } from '../proto/gen/fleetnet/v1/controller.js';
 import type { FleetLink } from './fleet-link.js';
@@ -27,6 +28,8 @@ export interface GrpcFleetLinkOptions {
   reservations: Reservations;
   /** The agent's credential as it stands (it renews itself); undefined: plain TCP (labs without a CA). */
   credential: () => Credential | undefined;
+  /** Where the credential's CA is kept (named in the fix of a controller it did not sign). */
+  caFile?: string;
   log: Logger;
   /** How long ADD/DEL wait for the controller and the agent's own attach. */
   waitMs?: number;
@@ -62,7 +65,9 @@ export class GrpcFleetLink implements FleetLink {
       cred
         ? new ControllerClient(addr, clientCredentials(cred.caPem, cred), expectServerName(CONTROLLER_NAME))
         : new ControllerClient(addr, credentials.createInsecure());
-    const { client, addr } = await connectFirstLive(this.o.controller, make, this.connectMs, '--cni-controller');
+    const trust = this.o.caFile ? { caFile: this.o.caFile } : undefined;
+    const from = '--cni-controller';
+    const { client, addr } = await connectFirstLive(this.o.controller, make, this.connectMs, from, trust);
     this.conn = { client, certPem, addr };
     return this.conn;
   }
@@ -214,14 +219,20 @@ export class GrpcFleetLink implements FleetLink {
     try {
       await this.call((c) => c.controllerHealth, {}, this.connectMs);
     } catch (err) {
+      if (err instanceof TlsHandshakeError) cniOfController(err);
       const msg = `the fleet controller at ${this.o.controller} does not answer: no address can be allocated`;
       throw new CniError(CniCode.notAvailable, msg, (err as Error).message);
     }
   }
 }
 
-/** A controller refusal as the CNI error a runtime reads: the network is what it can find wrong. */
+/**
+ * A controller refusal as the CNI error a runtime reads: the network is what it can find wrong. A TLS handshake that
+ * fails (a controller this agent's CA did not sign, or one without TLS) is no refusal: no ADD can be served until it
+ * is fixed, the spec's 50 (plugin not available), said as the agent and the CLI say it.
+ */
 function cniOfController(err: unknown): never {
+  if (err instanceof TlsHandshakeError) throw new CniError(CniCode.notAvailable, err.message, err.hint);
   if (!(err instanceof FleetnetError)) throw err;
   const hint = err.hint ?? '';
   switch (err.kind) {

@@ -19,6 +19,11 @@
 # default, or /usr), else under the prefix, PREFIX/etc/fleetnet, and the daemons this script starts are
 # pointed at them (--config). State (/var/lib/fleetnet), sockets (/run/fleetnet), logs (/var/log/fleetnet)
 # and the units (/etc/systemd/system) stay where the daemons and the CLI look for them.
+# --uninstall removes the units (or stops the supervised agent) and the package; --purge also removes the
+# settings folder, and with a system prefix the state, /run/fleetnet and the logs. With another prefix
+# --purge removes only what that install made: its settings folder (PREFIX/etc/fleetnet) and the
+# supervised agent's log (the log and run folders too when nothing else is left in them); the state in
+# /var/lib/fleetnet stays: the daemons keep it there for every fleetnet on the machine, this script makes none.
 # Paths can be moved for tests and unusual layouts (environment):
 #   FLEETNET_ETC (above)  FLEETNET_RUN (/run/fleetnet)  FLEETNET_LOG_DIR (/var/log/fleetnet)
 #   SYSTEMD_UNIT_DIR (/etc/systemd/system)  FLEETNET_SYSTEMD (auto|yes|no: whether to use systemd)
@@ -66,8 +71,8 @@ done
 case "$PREFIX" in /*) ;; *) echo "fleetnet install: --prefix must be an absolute path, not '$PREFIX'" >&2; exit 2 ;; esac
 [ "$PREFIX" = / ] || PREFIX=${PREFIX%/}
 case "$PREFIX" in
-/usr/local | /usr) ETC=${FLEETNET_ETC:-/etc/fleetnet} ;;
-*) ETC=${FLEETNET_ETC:-$PREFIX/etc/fleetnet} ;;
+/usr/local | /usr) SYSTEM_PREFIX=yes; ETC=${FLEETNET_ETC:-/etc/fleetnet} ;;
+*) SYSTEM_PREFIX=; ETC=${FLEETNET_ETC:-$PREFIX/etc/fleetnet} ;;
 esac
 [ -n "$AGENT$CONTROLLER" ] || AGENT=yes
 if [ -n "$CONTROLLER" ] && [ -z "$NATIVE" ]; then
@@ -104,10 +109,21 @@ if [ -n "$UNINSTALL" ]; then
 	rm -f "$PIDFILE"
 	rm -rf "$PREFIX/lib/node_modules/fleetnet"
 	[ ! -L "$BIN" ] || rm -f "$BIN"
-	if [ -n "$PURGE" ]; then
+	if [ -n "$PURGE" ] && [ -n "$SYSTEM_PREFIX" ]; then
 		rm -rf "$ETC" "$LOGDIR" /var/lib/fleetnet "$RUN"
+		echo "fleetnet removed from $PREFIX (settings, state and logs too)"
+	elif [ -n "$PURGE" ]; then
+		# what this install made: its settings, its supervisor's log (agent.log and its rotations)
+		rm -rf "$ETC"
+		[ -n "${FLEETNET_ETC:-}" ] || rmdir "$PREFIX/etc" 2>/dev/null || true
+		rm -f "$LOGDIR/agent.log" "$LOGDIR"/agent.log.[0-9]*
+		rmdir "$LOGDIR" "$RUN" 2>/dev/null || true
+		echo "fleetnet removed from $PREFIX (settings $ETC and the agent's log too)"
+		[ ! -e /var/lib/fleetnet ] ||
+			echo "kept /var/lib/fleetnet: the state every fleetnet on this machine keeps there (remove it if nothing uses it)"
+	else
+		echo "fleetnet removed from $PREFIX"
 	fi
-	echo "fleetnet removed from $PREFIX${PURGE:+ (settings, state and logs too)}"
 	exit 0
 fi
 

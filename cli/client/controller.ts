@@ -4,7 +4,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcStatus } from '../../common/rpc/status.js';
-import { tlsFailure, tlsFailureText } from '../../common/rpc/tls-failure.js';
+import { tlsFailure, TlsHandshakeError } from '../../common/rpc/tls-failure.js';
 import { ControllerDefinition, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
@@ -98,7 +98,7 @@ export function connectController(addr: string): ControllerConn {
     // A controller that answered with a certificate this CLI's CA did not sign (another fleet's credential).
     const tls = cred && cause instanceof Error ? tlsFailure(cause.message) : undefined;
     if (tls?.kind === 'ca')
-      return new FleetnetError('permission', tlsFailureText(tls, `the controller at ${addr}`), {
+      return new TlsHandshakeError(tls, `the controller at ${addr}`, {
         cause,
         hint: `this CLI's credential is for another fleet (or CA): ${CREDENTIAL_HINT}`,
       });

@@ -12,6 +12,7 @@ import type {
   MeshTunnelState,
 } from '../../proto/gen/fleetnet/v1/controller.js';
 import { meshAdd, meshRemove } from '../mesh/fleet-mesh.js';
+import type { TunnelStatus } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { HostMeshState, HostTunnels, MeshPusher } from '../mesh/push.js';
 import type { Store } from '../store/store.js';
 import { networkToProto } from './convert.js';
@@ -141,12 +142,27 @@ async function member(
     network: networkToProto(res.network, count),
     changed: res.changed,
     hosts: results,
-    tunnels: tunnelRows(asked, r.network),
+    tunnels: tunnelRows(asked, r.network, lastErrors(m, [...tunnels.keys()], r.network)),
   };
 }
 
-/** Each host's tunnels as rows; a host whose agent did not answer is one row, unreachable, with why. */
-function tunnelRows(all: HostTunnels[], network: string): MeshTunnelState[] {
+/**
+ * Why a missing tunnel is missing: the agent says its next pass adds it, which does not hold while the host's last
+ * push failed on that network with an error that waiting will not mend (network "": the push failed whole).
+ */
+function missingDetail(t: TunnelStatus, host: string, errors: MeshMemberError[]): string {
+  const e = errors.find(
+    (x) => x.host === host && (x.network === t.network || !x.network) && permanentMeshError(x.errorKind),
+  );
+  if (t.state !== 'missing' || !e) return t.detail;
+  return `${t.port} has no tunnel to ${t.peerIp}, and no pass will add it until this is fixed: ${e.error}`;
+}
+
+/**
+ * Each host's tunnels as rows; a host whose agent did not answer is one row, unreachable, with why. errors: the
+ * members' last push errors (lastErrors), which say why a tunnel is missing when no pass will add it.
+ */
+function tunnelRows(all: HostTunnels[], network: string, errors: MeshMemberError[]): MeshTunnelState[] {
   return all.flatMap((h) =>
     h.reply
       ? h.reply.tunnels.map((t) => ({
@@ -156,7 +172,7 @@ function tunnelRows(all: HostTunnels[], network: string): MeshTunnelState[] {
           peerIp: t.peerIp,
           port: t.port,
           state: t.state,
-          detail: t.detail,
+          detail: missingDetail(t, h.host, errors),
           checkedAtMs: t.checkedAtMs,
         }))
       : [
@@ -185,10 +201,13 @@ export function meshHandlers(d: MeshServiceDeps) {
       const net = r.network || undefined;
       const hosts = await m.members(net);
       // A member's error that waiting will not mend (as mesh add --wait): no wait, the states now.
-      const hopeless = lastErrors(m, hosts, r.network).some((e) => permanentMeshError(e.errorKind));
+      const errors = lastErrors(m, hosts, r.network);
+      const hopeless = errors.some((e) => permanentMeshError(e.errorKind));
       const o = { waitUpMs: hopeless ? 0 : waitUpMs, ...(ctx ? { signal: ctx.signal } : {}) };
       const all = await Promise.all(hosts.map((h) => m.hostStatus(h, net, o)));
-      return { tunnels: tunnelRows(all, r.network), errors: lastErrors(m, hosts, r.network) };
+      // Errors as they stand once the states are in (a wait may have seen a push fail or mend).
+      const now = lastErrors(m, hosts, r.network);
+      return { tunnels: tunnelRows(all, r.network, now), errors: now };
     },
   };
 }

@@ -2,7 +2,8 @@
 // without systemd (a scratch netns, its own settings, socket, state and log folders): `fleetnet
 // --version`, the supervised `agent run` answering on its socket, a killed agent restarted by the
 // supervisor, then --uninstall leaving nothing. A --prefix install keeps its settings under the
-// prefix (not /etc/fleetnet). The units pass `systemd-analyze verify`.
+// prefix (not /etc/fleetnet), and its --purge removes what it made, not the machine's /var/lib/fleetnet (run in a
+// private mount namespace where it could not reach the real one). The units pass `systemd-analyze verify`.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,6 +35,30 @@ async function waitFor(what: string, ok: () => boolean | Promise<boolean>, tries
 
 const fleetnet = (...args: string[]) => sh.run(join(prefix, 'bin', 'fleetnet'), args, { allowFail: true, env });
 const supervisorPid = () => Number(readFileSync(join(paths().run, 'agent-supervisor.pid'), 'utf8'));
+
+/**
+ * `sh args…` in a private mount namespace where this machine's /etc is read-only and /var/lib an empty tmpfs but for
+ * /var/lib/fleetnet/state.db (usrLocal: /usr/local an empty tmpfs too; node is there): whatever install.sh does
+ * there, it cannot change the machine's /etc/fleetnet or /var/lib/fleetnet. It prints `state: kept` or `state: gone`.
+ */
+function inPrivateMounts(args: string[], env: NodeJS.ProcessEnv, o: { usrLocal?: boolean } = {}) {
+  const script = [
+    'set -e',
+    'mount -t tmpfs fleetnet-test /var/lib',
+    ...(o.usrLocal ? ['mount -t tmpfs fleetnet-test /usr/local'] : []),
+    'mkdir /var/lib/fleetnet',
+    'echo state > /var/lib/fleetnet/state.db',
+    'mount --bind /etc /etc',
+    'mount -o remount,bind,ro /etc',
+    'set +e',
+    'sh "$@"',
+    'rc=$?',
+    'if [ -e /var/lib/fleetnet/state.db ]; then echo "state: kept"; else echo "state: gone"; fi',
+    'exit $rc',
+  ].join('\n');
+  const unshare = ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args];
+  return sh.run('unshare', unshare, { allowFail: true, env, timeoutMs: 300_000 });
+}
 
 before(async () => {
   await ensureBuilt();
@@ -213,6 +238,44 @@ describe('npm package and deploy/install.sh', () => {
     assert.match((await install('--help')).stderr, /else under the prefix, PREFIX\/etc\/fleetnet/);
     assert.equal((await install('--uninstall')).code, 0);
     assert.equal(existsSync(join(p2, 'bin', 'fleetnet')), false);
+  });
+
+  it('--uninstall --purge of a --prefix install removes what it made, not the state in /var/lib/fleetnet', async () => {
+    const p3 = join(dir, 'prefix3');
+    const run = join(dir, 'run3');
+    const log = join(dir, 'log3');
+    const { FLEETNET_ETC: _none, ...rest } = env;
+    const env3 = { ...rest, FLEETNET_SYSTEMD: 'no', FLEETNET_RUN: run, FLEETNET_LOG_DIR: log };
+    const install = (a: string[], usrLocal = false) =>
+      inPrivateMounts([join(root, 'deploy', 'install.sh'), ...a], env3, { usrLocal });
+    const r = await install([
+      '--prefix',
+      p3,
+      '--tarball',
+      tarball,
+      '--agent',
+      '--no-start',
+      '--no-native',
+      '--offline',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    // what the supervised agent leaves in the log folder, and something in the run folder that is not this install's
+    mkdirSync(log);
+    mkdirSync(run);
+    for (const f of ['agent.log', 'agent.log.1', 'agent.log.2']) writeFileSync(join(log, f), 'x\n');
+    writeFileSync(join(run, 'another.sock'), '');
+    const purge = await install(['--uninstall', '--purge', '--prefix', p3]);
+    assert.equal(purge.code, 0, purge.stderr);
+    assert.match(purge.stdout, /^state: kept$/m);
+    assert.match(purge.stdout, /kept \/var\/lib\/fleetnet: the state every fleetnet on this machine keeps there/);
+    for (const gone of [join(p3, 'etc'), join(p3, 'bin', 'fleetnet'), join(p3, 'lib', 'node_modules', 'fleetnet')])
+      assert.equal(existsSync(gone), false, gone);
+    assert.equal(existsSync(log), false, 'the log folder, emptied of the agent log, is removed');
+    assert.deepEqual(readdirSync(run), ['another.sock']);
+    // A system prefix (here in a private /usr/local) keeps its documented purge: the state goes too.
+    const system = await install(['--uninstall', '--purge', '--prefix', '/usr/local'], true);
+    assert.equal(system.code, 0, system.stderr);
+    assert.match(system.stdout, /^state: gone$/m);
   });
 
   it('bad usage exits 2', async () => {

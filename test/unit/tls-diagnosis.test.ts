@@ -7,15 +7,13 @@ import { createSecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { Server } from '@grpc/grpc-js';
 import { ensureEnrolled } from '../../agent/trust/enroll.js';
 import { agentTlsFiles } from '../../agent/trust/credentials.js';
 import { connectController } from '../../cli/client/controller.js';
 import { FleetnetError } from '../../common/errors.js';
 import { silentLogger } from '../../common/logger.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
-import { CredentialProvider, serverCredentials } from '../../common/pki/tls.js';
-import { bindServer } from '../../common/rpc/server.js';
+import { foreignController, plainController } from '../helpers/grpc-controller.js';
 import { makeTestFleet } from '../helpers/pki.js';
 
 /** Sets environment variables for this test; they are as they were after it. */
@@ -88,23 +86,45 @@ test("the CLI with another fleet's credential: its CA did not sign the controlle
 });
 
 test('an agent pinned to another CA than its controller: the handshake fails, said once, with the fix', async (t) => {
-  const [fleet, other] = await Promise.all([makeTestFleet(), makeTestFleet()]);
-  t.after(() => (fleet.cleanup(), other.cleanup()));
-  const server = new Server();
-  const creds = serverCredentials(new CredentialProvider(await fleet.cred('controller', CONTROLLER_NAME)));
-  const port = await bindServer(server, '127.0.0.1:0', creds);
-  t.after(() => server.forceShutdown());
+  const { other, addr } = await foreignController(t);
   const caFile = join(other.dir, 'pinned-ca.crt');
   const joinTokenFile = join(other.dir, 'join-token');
   writeFileSync(caFile, (await other.cred('host', 'h1')).caPem);
   writeFileSync(joinTokenFile, 'token\n');
-  const settings = { hostId: 'h1', controller: `127.0.0.1:${port}`, caFile, joinTokenFile };
+  const settings = { hostId: 'h1', controller: addr, caFile, joinTokenFile };
   const t0 = performance.now();
   await assert.rejects(
     ensureEnrolled(settings, agentTlsFiles(join(other.dir, 'state')), silentLogger(), 5),
     refusedWith(
       /TLS handshake with the controller at 127\.0\.0\.1:\d+ fails: certificate verify failed \(self-signed/,
       new RegExp(`the CA in ${caFile} is not the one that signed .*fleetnet host token HOST --out DIR`),
+    ),
+  );
+  assert.ok(performance.now() - t0 < 15_000, 'not retried as if nobody answered');
+});
+
+test('an agent pointed at a controller without TLS (no CA): said so, with how to give it one', async (t) => {
+  const addr = await plainController(t);
+  const fleet = await makeTestFleet();
+  t.after(() => fleet.cleanup());
+  const caFile = join(fleet.dir, 'pinned-ca.crt');
+  const joinTokenFile = join(fleet.dir, 'join-token');
+  writeFileSync(caFile, (await fleet.cred('host', 'h1')).caPem);
+  writeFileSync(joinTokenFile, 'token\n');
+  const t0 = performance.now();
+  await assert.rejects(
+    ensureEnrolled(
+      { hostId: 'h1', controller: addr, caFile, joinTokenFile },
+      agentTlsFiles(fleet.dir),
+      silentLogger(),
+      2,
+    ),
+    refusedWith(
+      new RegExp(
+        '^the controller at 127\\.0\\.0\\.1:\\d+ does not speak TLS \\(the TLS handshake fails: wrong version ' +
+          'number\\): it runs without a CA, on plain TCP$',
+      ),
+      new RegExp(`^give the controller a CA: on its machine fleetnet controller init, .* put that CA in ${caFile} `),
     ),
   );
   assert.ok(performance.now() - t0 < 15_000, 'not retried as if nobody answered');
