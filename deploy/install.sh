@@ -48,6 +48,10 @@ usage() {
 	sed -n '2,/^# Exit codes/p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
+help() { # asked for: the same text on stdout, exit 0
+	sed -n '2,/^# Exit codes/p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+}
 die() {
 	echo "fleetnet install: $*" >&2
 	exit 1
@@ -64,7 +68,7 @@ while [ $# -gt 0 ]; do
 	--offline) OFFLINE=yes; shift ;;
 	--uninstall) UNINSTALL=yes; shift ;;
 	--purge) PURGE=yes; shift ;;
-	-h | --help) usage ;;
+	-h | --help) help ;;
 	*) echo "fleetnet install: unknown argument '$1'" >&2; usage ;;
 	esac
 done
