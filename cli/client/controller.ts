@@ -4,7 +4,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { FleetnetError } from '../../common/errors.js';
 import { GrpcStatus } from '../../common/rpc/status.js';
-import { tlsFailure, TlsHandshakeError } from '../../common/rpc/tls-failure.js';
+import { notTlsWords, tlsFailure, TlsHandshakeError } from '../../common/rpc/tls-failure.js';
 import { ControllerDefinition, type ListAttachmentsRequest } from '../../proto/gen/fleetnet/v1/controller.js';
 import { requireController, type GlobalChoice } from './controller-address.js';
 import { CONTROLLER_NAME } from '../../common/pki/identity.js';
@@ -102,6 +102,20 @@ export function connectController(addr: string): ControllerConn {
         cause,
         hint: `this CLI's credential is for another fleet (or CA): ${CREDENTIAL_HINT}`,
       });
+    // A peer that answered the TLS hello with bytes that are not TLS: a controller without a CA serves plain TCP.
+    const plain = cred && cause instanceof Error ? notTlsWords(cause.message) : undefined;
+    if (plain && !/disconnected/i.test(plain))
+      return new FleetnetError(
+        'permission',
+        `something answers at ${addr}, but not with TLS (${plain}): a controller without a CA serves plain TCP, ` +
+          "where this CLI's credential is of no use",
+        {
+          cause,
+          hint:
+            'FLEETNET_INSECURE=1 talks plain TCP to it; or give it a CA (fleetnet controller init) and restart it; ' +
+            'or check --controller / FLEETNET_CONTROLLER',
+        },
+      );
     // The last failure's own words (refused, reset, timed out): the one clue to why nobody answered.
     const last = cause instanceof Error ? `: ${cause.message}` : '';
     return new FleetnetError('unavailable', `no controller answers at ${addr}${last}`, {

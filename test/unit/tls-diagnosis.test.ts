@@ -85,6 +85,31 @@ test("the CLI with another fleet's credential: its CA did not sign the controlle
   );
 });
 
+test('the CLI with a credential against a controller without TLS: not "no controller answers"', async (t) => {
+  const addr = await plainController(t);
+  const fleet = await makeTestFleet();
+  t.after(() => fleet.cleanup());
+  const dir = join(fleet.dir, 'cli');
+  mkdirSync(dir);
+  const cred = await fleet.cred('cli', 'alice');
+  for (const [f, pem] of [
+    ['ca.crt', cred.caPem],
+    ['cli.crt', cred.certPem],
+    ['cli.key', cred.keyPem],
+  ] as const)
+    writeFileSync(join(dir, f), pem);
+  withEnv(t, { FLEETNET_INSECURE: undefined, FLEETNET_TLS_DIR: dir });
+  const conn = connectController(addr);
+  t.after(() => conn.close());
+  await assert.rejects(
+    conn.call(conn.client.listHosts, {}, 5000),
+    refusedWith(
+      /answers at 127\.0\.0\.1:\d+, but not with TLS \(.+\): a controller without a CA/,
+      /FLEETNET_INSECURE=1/,
+    ),
+  );
+});
+
 test('an agent pinned to another CA than its controller: the handshake fails, said once, with the fix', async (t) => {
   const { other, addr } = await foreignController(t);
   const caFile = join(other.dir, 'pinned-ca.crt');
