@@ -136,9 +136,18 @@ export function register(program: Command): void {
       parseNetworkName(name);
       const { withController } = await import('../client/controller.js');
       await withController(cmd.optsWithGlobals(), 'net rm', async (conn) => {
-        const res = await conn.call(conn.client.removeNetwork, { name });
+        // a meshed network: the controller waits for its members' answers (as mesh rm does)
+        const res = await conn.call(conn.client.removeNetwork, { name }, 60_000);
         if (opts.json) printJson({ network: name, ...res });
         else process.stdout.write(`network ${name} removed\n`);
+        for (const h of res.hosts.filter((x) => x.error))
+          process.stderr.write(
+            `fleetnet: ${h.host} did not take the removal of ${name}: ${h.error}\n` +
+              `  its bridge and tunnels of ${name} stay on ${h.host} until its agent answers ` +
+              "(the controller retries; the agent's next start removes them too)\n",
+          );
+        // mesh rm's exit code: 3 when a member's agent did not answer (the removal stands, pending there)
+        process.exitCode = (await import('./mesh.js')).memberExitCode(res.hosts);
       });
     });
 }

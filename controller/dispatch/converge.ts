@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { describeError, FleetnetError } from '../../common/errors.js';
 import type { Interface } from '../../proto/gen/fleetnet/v1/agent.js';
-import { containerRemoved, finishDetach, markFailed, markStopped, markUp } from '../fleet/attachments.js';
+import { containerRemoved, finishDetach, markFailed, markStopped, markUp, MAX_RETRY_MS } from '../fleet/attachments.js';
 import type { Store } from '../store/store.js';
 import type { AttachmentRecord } from '../store/types.js';
 import { isUnreachable, type AgentLink } from './agent-link.js';
@@ -108,7 +108,26 @@ async function attachOf(c: ConvergeContext, a: AttachmentRecord, link: AgentLink
       log.info({ id: a.id, host: a.host, container: a.container.name, outcome: r }, 'container removed');
       return;
     }
-    await store.transact((tx) => markFailed(tx, a.id, a.generation, describeError(err), c.now()));
-    log.info({ id: a.id, host: a.host, err: describeError(err) }, 'agent refused or failed the attach');
+    // Bad input the agent refused before making anything: no early retry mends it, so the next is a minute away.
+    const refused = err instanceof FleetnetError && err.kind === 'invalid';
+    const why = describeError(refused ? withFleetHint(a, err) : err);
+    const delayMs = refused ? MAX_RETRY_MS : undefined;
+    await store.transact((tx) => markFailed(tx, a.id, a.generation, why, c.now(), undefined, delayMs));
+    log.info({ id: a.id, host: a.host, err: why }, 'agent refused or failed the attach');
   }
+}
+
+/**
+ * The agent's refusal with a hint for a fleet attach: the agent's own is written for a local attach (e.g. "drop
+ * --kind"), which the fleet's user did not give. The network names the host interface, so the ways out are a
+ * network naming another one, that interface changed on the host, or the attachment dropped.
+ */
+function withFleetHint(a: AttachmentRecord, err: FleetnetError): FleetnetError {
+  const other = a.kind === 'macvlan' ? `--parent ${a.host}=IF` : '--bridge NAME';
+  const target = a.ifname === 'eth1' ? a.target.value : `${a.target.value} -i ${a.ifname}`;
+  const hint =
+    `network ${a.net} uses '${a.hostIf}' on ${a.host}: remove or rename '${a.hostIf}' there (the attach is ` +
+    `tried again every minute), or drop the attachment (fleetnet detach --host ${a.host} ${target}) and give ` +
+    `the network another one (fleetnet net rm ${a.net}, then fleetnet net create ${a.net} ${other} …)`;
+  return new FleetnetError(err.kind, err.message, { hint, cause: err });
 }

@@ -246,11 +246,15 @@ export function markUp(
   return a;
 }
 
+/** The longest wait between retries of a failed attachment. */
+export const MAX_RETRY_MS = 60_000;
+
 /** Backoff between retries of a failed attachment: 1 s, 2 s, 4 s … at most a minute. */
 export function retryDelayMs(attempts: number): number {
-  return Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+  return Math.min(MAX_RETRY_MS, 1000 * 2 ** Math.max(0, attempts - 1));
 }
 
+/** delayMs: the wait before the next retry instead of the backoff (an error no early retry mends). */
 export function markFailed(
   tx: Tx,
   id: string,
@@ -258,13 +262,14 @@ export function markFailed(
   error: string,
   nowMs: number,
   attempts?: number,
+  delayMs?: number,
 ): AttachmentRecord | undefined {
   const a = tx.getAttachment(id);
   if (!a || a.desired !== 'present' || a.generation !== generation) return undefined;
   a.state = 'failed';
   a.error = error;
   a.attempts = attempts ?? (a.attempts ?? 0) + 1;
-  a.nextRetryMs = nowMs + retryDelayMs(a.attempts);
+  a.nextRetryMs = nowMs + (delayMs ?? retryDelayMs(a.attempts));
   a.updatedMs = nowMs;
   tx.putAttachment(a);
   return a;

@@ -30,7 +30,7 @@ import type { Store, Tx } from '../store/store.js';
 import type { AttachmentRecord } from '../store/types.js';
 import { attachmentView } from '../store/view.js';
 import type { MeshPusher } from '../mesh/push.js';
-import { meshHandlers } from './mesh-service.js';
+import { meshHandlers, networkResult } from './mesh-service.js';
 import {
   attachInputFromProto,
   attachmentToProto,
@@ -187,8 +187,9 @@ export function controllerService(d: ControllerServiceDeps): UntypedServiceImple
     removeNetwork: unary(log, 'RemoveNetwork', async (r: RemoveNetworkRequest) => {
       const members = await store.read((tx) => tx.getNetwork(r.name)?.mesh?.members ?? []);
       const removed = await store.transact((tx) => removeNetwork(tx, r.name));
-      if (members.length) void d.mesh?.push(members); // its tunnels go with it (the push retries on its own)
-      return { removed };
+      // Its tunnels go with it, as mesh rm's: each member's answer said (one not taken is retried on its own).
+      const pushed = members.length && d.mesh ? await d.mesh.push(members) : [];
+      return { removed, hosts: pushed.map((s) => networkResult(s, r.name)) };
     }),
 
     fleetAttach: unary(log, 'FleetAttach', attachOne),

@@ -32,7 +32,7 @@ function pusher(d: MeshServiceDeps): MeshPusher {
  * A member's answer about one network: the agent's errors on that network only (another network's error on the same
  * host is not this change's, and waiting for this one does not mend it), or why its push failed.
  */
-function networkResult(s: HostMeshState, network: string): MeshHostResult {
+export function networkResult(s: HostMeshState, network: string): MeshHostResult {
   const errors = s.reply?.errors.filter((e) => e.network === network) ?? [];
   const worst = errors.find((e) => permanentMeshError(e.kind)) ?? errors[0];
   return {

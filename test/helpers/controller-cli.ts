@@ -1,6 +1,7 @@
 // A controller on a unix socket with agents in memory, and a `cli(...args)` that runs fleetnet
 // against it as a separate process with no user config in reach (asynchronously: the controller
 // answers from the test's own process).
+import assert from 'node:assert/strict';
 import { silentLogger } from '../../common/logger.js';
 import { ExecRunner } from '../../common/runner.js';
 import { controllerConfig } from '../../controller/config.js';
@@ -17,6 +18,17 @@ export const quietMeshLinks: MeshLinkFactory = () => ({
 });
 
 export type CliResult = { code: number; out: string; err: string };
+
+/** Hosts h1, h2, h3 (agents at 10.99.0.11-13), as `host add` commands. */
+export const THREE_HOSTS = [1, 2, 3].map((i) => ['host', 'add', `h${i}`, '--addr', `10.99.0.1${i}`]);
+
+/** Runs each command in turn; the test fails at the first that does not exit 0. */
+export async function cliSteps(cli: (...a: string[]) => Promise<CliResult>, steps: string[][]): Promise<void> {
+  for (const a of steps) {
+    const r = await cli(...a);
+    assert.equal(r.code, 0, `${a.join(' ')}: ${r.err}`);
+  }
+}
 
 /**
  * entry: how to start the CLI (default: from the sources through tsx, no build needed); settings:

@@ -10,6 +10,8 @@ export class FakeAgent {
   readonly log: string[] = [];
   /** Targets this agent cannot find (its answer: not_found). */
   readonly missing = new Set<string>();
+  /** Targets this agent refuses with this error (e.g. bad input, kind invalid). */
+  readonly refuse = new Map<string, FleetnetError>();
   /** Containers with fleetnet labels, as its List reports them. */
   labelled: LabelledContainer[] = [];
 
@@ -27,6 +29,8 @@ export class FakeAgent {
         this.log.push(`attach ${r.attachmentId} ${r.target?.value}`);
         if (this.missing.has(r.target?.value ?? ''))
           throw new FleetnetError('not_found', `no container named ${r.target?.value}`);
+        const refusal = this.refuse.get(r.target?.value ?? '');
+        if (refusal) throw refusal;
         // A named netns or a netns path resolves as the agent's resolver does (no process); the rest as Docker.
         const netns = r.target?.kind === 'netns' || r.target?.kind === 'path';
         const i: Interface = {

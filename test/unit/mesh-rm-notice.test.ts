@@ -3,23 +3,18 @@
 // and says nothing when no attachment is left behind. Through a controller whose agents are in memory.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { controllerWithCli, quietMeshLinks } from '../helpers/controller-cli.js';
+import { cliSteps, controllerWithCli, quietMeshLinks, THREE_HOSTS } from '../helpers/controller-cli.js';
 
 test('mesh rm: attachments left on a host that left the mesh are named on stderr', async (t) => {
   const { cli } = await controllerWithCli(t, undefined, { resyncMs: 3_600_000 }, quietMeshLinks);
-  for (const a of [
-    ['host', 'add', 'h1', '--addr', '10.99.0.11'],
-    ['host', 'add', 'h2', '--addr', '10.99.0.12'],
-    ['host', 'add', 'h3', '--addr', '10.99.0.13'],
+  await cliSteps(cli, [
+    ...THREE_HOSTS,
     ['net', 'create', 'blue', '--subnet', '10.1.1.0/24', '--kind', 'ovs', '--bridge', 'ovs-blue', '--mesh', 'gre'],
     ['mesh', 'add', 'h1', 'h2', 'h3', '--net', 'blue'],
     ['attach', '--host', 'h1', 'web1', '10.1.1.5/24'],
     ['attach', '--host', 'h1', 'web2', '-i', 'eth2', '10.1.1.6/24'],
     ['attach', '--host', 'h2', 'web3', '10.1.1.7/24'],
-  ]) {
-    const r = await cli(...a);
-    assert.equal(r.code, 0, `${a.join(' ')}: ${r.err}`);
-  }
+  ]);
   const rm = await cli('mesh', 'rm', 'h1', 'h3', '--net', 'blue', '--json');
   assert.equal(rm.code, 0, rm.err);
   JSON.parse(rm.out); // stdout stays JSON

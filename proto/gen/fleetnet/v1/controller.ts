@@ -141,6 +141,11 @@ export interface RemoveNetworkRequest {
 
 export interface RemoveNetworkReply {
   removed: boolean;
+  /**
+   * A meshed network: each member's answer to the push that removes its part (error: not taken yet, the
+   * controller retries; the agent's next start removes it too).
+   */
+  hosts: MeshHostResult[];
 }
 
 /** One attachment as the fleet knows it. */
@@ -1687,13 +1692,16 @@ export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
 };
 
 function createBaseRemoveNetworkReply(): RemoveNetworkReply {
-  return { removed: false };
+  return { removed: false, hosts: [] };
 }
 
 export const RemoveNetworkReply: MessageFns<RemoveNetworkReply> = {
   encode(message: RemoveNetworkReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.removed !== false) {
       writer.uint32(8).bool(message.removed);
+    }
+    for (const v of message.hosts) {
+      MeshHostResult.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1719,6 +1727,14 @@ export const RemoveNetworkReply: MessageFns<RemoveNetworkReply> = {
             message.removed = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hosts.push(MeshHostResult.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1737,6 +1753,7 @@ export const RemoveNetworkReply: MessageFns<RemoveNetworkReply> = {
   fromPartial<I extends Exact<DeepPartial<RemoveNetworkReply>, I>>(object: I): RemoveNetworkReply {
     const message = createBaseRemoveNetworkReply();
     message.removed = object.removed ?? false;
+    message.hosts = object.hosts?.map((e) => MeshHostResult.fromPartial(e)) || [];
     return message;
   },
 };
