@@ -201,6 +201,7 @@ test("lab up refuses while a namespace named like the lab's exists and leaves it
     assert.equal(existsSync(`/run/netns/${other}-sw`), false, 'nothing was made');
     assert.equal(existsSync(join('/run/fleetnet-lab', other)), false);
   } finally {
+    await labDown({ name: other }); // a lab wrongly built (its namespace too)
     await runner.run('ip', ['netns', 'del', `${other}-c1`], { allowFail: true });
   }
 });

@@ -39,6 +39,21 @@ async function mtlsController(t: TestContext) {
   return { fleet, other, addr: `127.0.0.1:${(srv.address() as AddressInfo).port}` };
 }
 
+/** The CLI's connection to addr with a credential of `fleet` (alice's) in FLEETNET_TLS_DIR. */
+async function connectWithCredential(t: TestContext, fleet: Awaited<ReturnType<typeof makeTestFleet>>, addr: string) {
+  const dir = join(fleet.dir, 'cli');
+  mkdirSync(dir);
+  const cred = await fleet.cred('cli', 'alice');
+  for (const [f, pem] of [
+    ['ca.crt', cred.caPem],
+    ['cli.crt', cred.certPem],
+    ['cli.key', cred.keyPem],
+  ] as const)
+    writeFileSync(join(dir, f), pem);
+  withEnv(t, { FLEETNET_INSECURE: undefined, FLEETNET_TLS_DIR: dir });
+  return connectController(addr);
+}
+
 const refusedWith = (message: RegExp, hint: RegExp) => (e: unknown) => {
   assert.ok(e instanceof FleetnetError, String(e));
   assert.equal(e.kind, 'permission', e.message);
@@ -64,17 +79,7 @@ test('the CLI with FLEETNET_INSECURE=1 against a mutual-TLS controller: it wants
 
 test("the CLI with another fleet's credential: its CA did not sign the controller's certificate", async (t) => {
   const { other, addr } = await mtlsController(t);
-  const dir = join(other.dir, 'cli');
-  mkdirSync(dir);
-  const cred = await other.cred('cli', 'alice');
-  for (const [f, pem] of [
-    ['ca.crt', cred.caPem],
-    ['cli.crt', cred.certPem],
-    ['cli.key', cred.keyPem],
-  ] as const)
-    writeFileSync(join(dir, f), pem);
-  withEnv(t, { FLEETNET_INSECURE: undefined, FLEETNET_TLS_DIR: dir });
-  const conn = connectController(addr);
+  const conn = await connectWithCredential(t, other, addr);
   t.after(() => conn.close());
   await assert.rejects(
     conn.call(conn.client.listHosts, {}, 5000),
@@ -89,17 +94,7 @@ test('the CLI with a credential against a controller without TLS: not "no contro
   const addr = await plainController(t);
   const fleet = await makeTestFleet();
   t.after(() => fleet.cleanup());
-  const dir = join(fleet.dir, 'cli');
-  mkdirSync(dir);
-  const cred = await fleet.cred('cli', 'alice');
-  for (const [f, pem] of [
-    ['ca.crt', cred.caPem],
-    ['cli.crt', cred.certPem],
-    ['cli.key', cred.keyPem],
-  ] as const)
-    writeFileSync(join(dir, f), pem);
-  withEnv(t, { FLEETNET_INSECURE: undefined, FLEETNET_TLS_DIR: dir });
-  const conn = connectController(addr);
+  const conn = await connectWithCredential(t, fleet, addr);
   t.after(() => conn.close());
   await assert.rejects(
     conn.call(conn.client.listHosts, {}, 5000),
