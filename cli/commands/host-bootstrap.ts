@@ -299,8 +299,11 @@ async function cliRevoke(user: string, o: { serial?: string; reason?: string; js
   const { parseHostId, parseSerial } = await import('../../common/pki/identity.js');
   const req = { user: parseHostId(user), serial: o.serial ? parseSerial(o.serial) : '', reason: o.reason ?? '' };
   const r = await withAdmin(g, 'controller cli-revoke', (conn, a) => conn.call(a.ADMIN.revokeClientCerts, req));
-  if (o.json) printJson({ user: req.user, revoked: r.serials });
-  else process.stdout.write(`${req.user}: CLI credential(s) revoked: ${r.serials.join(' ')}\n`);
+  if (o.json) printJson({ user: req.user, revoked: r.serials, unrecorded: r.unrecorded });
+  else {
+    const why = r.unrecorded ? ' (on no record: taken as a credential made by an older fleetnet, which kept none)' : '';
+    process.stdout.write(`${req.user}: CLI credential(s) revoked: ${r.serials.join(' ')}${why}\n`);
+  }
 }
 
 export function register(program: Command): void {
