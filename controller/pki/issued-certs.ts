@@ -2,13 +2,13 @@
 // which CLI user, under the subject `cli:<user>` (no host id has a colon), so cli-revoke does too.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeSerial, parseHostId } from '../../common/pki/identity.js';
+import { normalizeSerial, parseCliUser, parseHostId } from '../../common/pki/identity.js';
 import { writeSecureFile } from '../../common/pki/keys.js';
 
 const CLI = 'cli:';
 
 /** The records' subject of a CLI user's credentials. */
-export const cliSubject = (user: string): string => CLI + parseHostId(user);
+export const cliSubject = (user: string): string => CLI + parseCliUser(user);
 
 /** The CLI user a records' subject names, or undefined for a host's. */
 export const cliUserOf = (subject: string): string | undefined =>

@@ -7,7 +7,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
-import { identityOfPeer, normalizeSerial, parseHostId, parseSerial } from '../../common/pki/identity.js';
+import { identityOfPeer, normalizeSerial, parseCliUser, parseHostId, parseSerial } from '../../common/pki/identity.js';
 import { unary } from '../../common/rpc/server.js';
 import {
   ProbeAgentReply_State as Probe,
@@ -60,8 +60,7 @@ const PROBE_STATE: Record<AgentProbe, Probe> = {
   'not-enrolled': Probe.NOT_ENROLLED,
   unreachable: Probe.UNREACHABLE,
 };
-/** A CLI user's name, as a host id is checked (it becomes the certificate's CN and DNS name). */
-const userName = (s: string) => parseHostId(s);
+const userName = parseCliUser;
 
 /**
  * A serial given to cli-revoke USER: it must be USER's, or on no record at all (a credential made by an

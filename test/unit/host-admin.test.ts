@@ -74,6 +74,7 @@ describe('the Admin service', () => {
     assert.match(cert.subject, /OU=cli/);
     assert.equal(c.caPem, fleet.trust.ca.certPem);
     await assert.rejects(call(impl, 'issueClientCert', { user: 'bob', csrPem: 'not a csr' }), /not a PEM PKCS#10 CSR/);
+    await assert.rejects(call(impl, 'issueClientCert', { user: 'a;b', csrPem }), /^Error: CLI user name "a;b"/);
   });
 
   it("RevokeClientCerts: every credential of a user (or one serial), never the caller's own", async () => {
