@@ -45,10 +45,38 @@ export interface Compat {
   DHCP_PID: number;
 }
 
+type Lease = NonNullable<InventoryInterface['lease']>;
+
+/** An interface in the inventory: its `ls --json` row less what the entry says once, its lease, compat. */
+export type InventoryIface = Omit<LsEntry, 'host' | 'container' | 'containerId' | 'pid' | 'generation'> & {
+  lease?: Lease & { expiresUnixMs: number };
+  compat: Compat;
+};
+
+/**
+ * One entry of `fleetnet inspect --json`, from a host's agent and through the controller alike; inspect
+ * prints an array of them (one per host and container), also when one matches.
+ */
 export interface InventoryEntry {
   container: { runtime: string; id: string; name: string; pid: number };
   host: string;
-  interfaces: (Omit<InventoryInterface, 'container'> & { compat: Compat })[];
+  interfaces: InventoryIface[];
+}
+
+/** Entries from interfaces: grouped by host and container, first seen first. */
+function group(
+  items: { row: LsEntry; container: InventoryEntry['container']; lease?: Lease | undefined; compat: Compat }[],
+): InventoryEntry[] {
+  const by = new Map<string, InventoryEntry>();
+  for (const { row, container, lease, compat } of items) {
+    const k = JSON.stringify([row.host, container.runtime, container.id, container.name]);
+    let e = by.get(k);
+    if (!e) by.set(k, (e = { container, host: row.host, interfaces: [] }));
+    const { host: _h, container: _c, containerId: _i, pid: _p, generation: _g, ...fields } = row;
+    const l = lease ? { lease: { ...lease, expiresUnixMs: Number(lease.expiresUnixMs) } } : {};
+    e.interfaces.push({ ...fields, ...l, compat });
+  }
+  return [...by.values()];
 }
 
 export function compatOf(i: InventoryInterface): Compat {
@@ -65,23 +93,27 @@ export function compatOf(i: InventoryInterface): Compat {
   };
 }
 
-/** Groups interfaces by container (first seen first), each with its compat object. */
+/** A host's agent's interfaces as inventory entries (the local `fleetnet inspect`). */
 export function buildInventory(host: string, interfaces: readonly InventoryInterface[]): InventoryEntry[] {
-  const by = new Map<string, InventoryEntry>();
-  for (const i of interfaces) {
-    const c = i.container ?? { runtime: '', id: '', name: '', pid: 0 };
-    const k = `${c.runtime}:${c.id}`;
-    let e = by.get(k);
-    if (!e)
-      by.set(k, (e = { container: { runtime: c.runtime, id: c.id, name: c.name, pid: c.pid }, host, interfaces: [] }));
-    const { container: _omit, ...rest } = i;
-    e.interfaces.push({
-      ...rest,
-      ...(i.lease ? { lease: { ...i.lease, expiresUnixMs: Number(i.lease.expiresUnixMs) } } : {}),
-      compat: compatOf(i),
-    });
-  }
-  return [...by.values()];
+  return group(
+    interfaces.map((i) => {
+      const c = i.container ?? { runtime: '', id: '', name: '', pid: 0 };
+      const container = { runtime: c.runtime, id: c.id, name: c.name, pid: c.pid };
+      return { row: lsEntryOf(host, i), container, lease: i.lease, compat: compatOf(i) };
+    }),
+  );
+}
+
+/** The controller's attachments as inventory entries (`fleetnet inspect` through it); `asked`: the name given. */
+export function fleetInventory(asked: string, atts: readonly Attachment[]): InventoryEntry[] {
+  return group(
+    atts.map((a) => {
+      const c = a.container;
+      const name = c?.name || a.target?.value || asked;
+      const container = { runtime: c?.runtime || a.target?.kind || '', id: c?.id ?? '', name, pid: c?.pid ?? 0 };
+      return { row: lsEntryOfAttachment(a), container, lease: a.lease, compat: compatOf(a) };
+    }),
+  );
 }
 
 /** One row of `fleetnet ls --json` (common/ls-schema.ts) from an agent's interface: the controller's shape. */

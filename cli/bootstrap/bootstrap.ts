@@ -4,7 +4,7 @@
 // sees it answer over mTLS with its new certificate. The CLI never holds the CA key: everything
 // that needs it is an Admin call (`FleetAuthority`). If a later step fails, anything installed is
 // removed again, the join token voided, whatever the agent enrolled with revoked and the host's
-// registration taken back.
+// registration taken back; an interrupt (Ctrl-C: `signal`) does the same after the SSH work in hand.
 import type { Logger } from 'pino';
 import { FleetnetError } from '../../common/errors.js';
 import { parseHostId } from '../../common/pki/identity.js';
@@ -12,8 +12,8 @@ import { UndoStack } from '../../common/undo.js';
 import { REMOTE, startSupervised, startWithSystemd, uninstall, writeAgentConfig } from './install.js';
 import type { AgentSettings } from './install.js';
 import { describePlan, planHost, uploadAgent } from './upload.js';
-import { SshSession, type SshTarget } from './ssh-session.js';
-import { stepper, type ProgressEvent } from './steps.js';
+import { SshSession, type RemoteHost, type SshTarget } from './ssh-session.js';
+import { stepper, type ProgressEvent, type Step } from './steps.js';
 
 export interface BootstrapRequest {
   hostId: string;
@@ -51,6 +51,42 @@ export interface BootstrapDeps {
   progress?: (e: ProgressEvent) => void;
   registerTimeoutMs?: number;
   tokenTtlMs?: number;
+  /**
+   * Aborted (Ctrl-C): no next step is begun and the waits (SSH connect, enrollment) end at once; a command
+   * or upload in hand finishes first, so that nothing lands on the host after the undo.
+   */
+  signal?: AbortSignal;
+  /** How the host is reached (tests: a fake). */
+  connect?: (t: SshTarget) => Promise<RemoteHost>;
+}
+
+/** What each undo step of a bootstrap takes back, as an interrupt reports it. */
+const UNDONE: Record<string, string> = {
+  'drop token': 'join token voided',
+  revoke: 'certificates issued since revoked',
+  uninstall: 'agent uninstalled',
+  unregister: 'registration taken back',
+};
+
+/** p, or a rejection as soon as `signal` aborts (p goes on: what it makes is undone by the caller). */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new FleetnetError('failed', 'interrupted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** The error of an interrupted bootstrap: where it stopped and what was taken back. */
+function interrupted(host: string, at: Step | undefined, u: { done: string[]; failed: string[] }): FleetnetError {
+  const say = (l: string[]) => l.map((w) => UNDONE[w] ?? w).join(', ');
+  const undone = u.done.length ? `undone: ${say(u.done)}` : 'nothing was made yet';
+  const left = u.failed.length ? `; NOT undone (see the warnings above): ${say(u.failed)}` : '';
+  return new FleetnetError('failed', `${host}: interrupted${at ? ` at ${at}` : ''}; ${undone}${left}`, {
+    hint: `check with fleetnet host ls, then run host add ${host} again`,
+  });
 }
 
 export interface BootstrapResult {
@@ -69,9 +105,13 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
   const host = parseHostId(req.hostId);
   const agentAddr = req.listen ?? defaultAgentAddr(req.ssh.addr);
   const steps = stepper(host, d.progress);
-  const step = steps.run.bind(steps);
   const undo = new UndoStack();
-  let ssh: SshSession | undefined;
+  const stop = () => {
+    if (d.signal?.aborted) throw new FleetnetError('failed', 'interrupted');
+  };
+  // an interrupt is honoured between steps: none begins after it
+  const step: typeof steps.run = (s, fn, detail) => (stop(), steps.run(s, fn, detail));
+  let ssh: RemoteHost | undefined;
   try {
     const { token, caPem, issuedAtUnixMs, session } = await step(
       'connect',
@@ -83,7 +123,13 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
         // the token goes first (newest first), so that nothing enrolls with it after that
         undo.push('revoke', () => d.authority.revokeSince(host, t.issuedAtUnixMs, 'bootstrap failed'));
         undo.push('drop token', () => d.authority.dropToken(t.token));
-        ssh = await SshSession.connect(req.ssh);
+        stop();
+        const connecting = (d.connect ?? ((t: SshTarget) => SshSession.connect(t)))(req.ssh);
+        const late = (s: RemoteHost) => s.dispose(); // a session that arrives after the interrupt
+        ssh = await unlessAborted(connecting, d.signal).catch((err: unknown) => {
+          void connecting.then(late, () => undefined);
+          throw err;
+        });
         return { ...t, session: ssh };
       },
       ({ session: { hostKey: k } }) => `${k.pinnedNow ? 'pinned new host key' : 'host key verified'} ${k.fingerprint}`,
@@ -105,10 +151,9 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     );
     const { facts, runtime } = plan;
     const settings: AgentSettings = { hostId: host, listen: agentAddr, controller: req.controller };
-    undo.push('uninstall', () => uninstall(session, facts.systemd));
     await step(
       'upload',
-      () => uploadAgent(session, plan),
+      () => (undo.push('uninstall', () => uninstall(session, facts.systemd)), uploadAgent(session, plan)),
       (said) => said,
     );
     await step(
@@ -124,10 +169,12 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     await step(
       'register',
       async () => {
-        await d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000);
+        await unlessAborted(d.authority.waitEnrolled(host, agentAddr, d.registerTimeoutMs ?? 60_000), d.signal);
+        stop();
         const rec = await d.authority.register({ name: host, agentAddr, underlayIp: req.underlay ?? req.ssh.addr });
         // made by this run (not the same record found again): taken back if what follows fails
         if (rec.addedUnixMs >= issuedAtUnixMs) undo.push('unregister', () => d.authority.unregister(host));
+        stop();
         await d.authority.registered?.(host);
       },
       () => `enrolled; answers over mTLS at ${agentAddr}`,
@@ -137,9 +184,12 @@ export async function bootstrapHost(req: BootstrapRequest, d: BootstrapDeps): Pr
     const supervisor = facts.systemd ? 'systemd' : 'fleetnet';
     return { host, fingerprint, pinnedNow, runtime: runtime.ship ? 'shipped' : 'host', supervisor, agentAddr };
   } catch (err) {
-    steps.failed(err);
-    await undo.unwind(d.log);
-    throw err;
+    if (!d.signal?.aborted) steps.failed(err);
+    const undone = await undo.unwindSaying(d.log);
+    if (!d.signal?.aborted) throw err;
+    const e = interrupted(host, steps.current, undone);
+    steps.failed(e);
+    throw e;
   } finally {
     ssh?.dispose();
   }

@@ -24,6 +24,9 @@ export interface SshTarget {
 
 export { parseSshTarget } from './ssh-target.js';
 
+/** What a bootstrap does with a host: run commands, send files, know its key (an SshSession, or a fake). */
+export type RemoteHost = Pick<SshSession, 'run' | 'start' | 'putFile' | 'dispose' | 'hostKey'>;
+
 export class SshSession implements Runner {
   private constructor(
     private readonly ssh: NodeSSH,

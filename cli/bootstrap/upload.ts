@@ -24,7 +24,7 @@ import {
   replaceRemote,
   unpackNative,
 } from './install.js';
-import type { SshSession } from './ssh-session.js';
+import type { RemoteHost } from './ssh-session.js';
 
 export interface HostPlan {
   facts: HostFacts;
@@ -32,7 +32,7 @@ export interface HostPlan {
 }
 
 /** The host's facts and how the agent will run there; refused (naming the fix) when it cannot. */
-export async function planHost(session: SshSession, host: string, o: { needOvs: boolean }): Promise<HostPlan> {
+export async function planHost(session: RemoteHost, host: string, o: { needOvs: boolean }): Promise<HostPlan> {
   const facts = await gatherFacts(session);
   const missing = missingPrereqs(facts, o);
   if (missing.length) {
@@ -48,7 +48,7 @@ export function describePlan({ facts, runtime }: HostPlan): string {
 }
 
 /** Uploads the agent; says how it will attach (in-process netlink needs native code for the host's CPU). */
-export async function uploadAgent(session: SshSession, { facts, runtime }: HostPlan): Promise<string> {
+export async function uploadAgent(session: RemoteHost, { facts, runtime }: HostPlan): Promise<string> {
   await makeDirs(session);
   await replaceRemote(session, localBundle(), REMOTE.bundle);
   for (const s of DEPLOY_SCRIPTS) await replaceRemote(session, localDeployScript(s), `${REMOTE.deploy}/${s}`, '0755');

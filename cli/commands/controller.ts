@@ -108,7 +108,7 @@ export function register(program: Command): void {
     .option('--json', 'print the created paths as JSON')
     .addHelpText('after', '\nExample:\n  fleetnet controller init --dir /etc/fleetnet/controller --token-ttl 10m')
     .action(async (o: { dir: string; tokenTtl: string; hostCertValidity: string; cliUser: string; json?: boolean }) => {
-      const [{ initControllerDir }, { parseDuration }, { parseHostId }] = await Promise.all([
+      const [{ initControllerDir }, { parseDuration }, { parseCliUser }] = await Promise.all([
         import('../../controller/pki/controller-dir.js'),
         import('../../common/flag-values.js'),
         import('../../common/pki/identity.js'),
@@ -119,7 +119,7 @@ export function register(program: Command): void {
       };
       const r = await initControllerDir(o.dir, {
         settings,
-        cliUser: parseHostId(o.cliUser),
+        cliUser: parseCliUser(o.cliUser),
       });
       if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else {

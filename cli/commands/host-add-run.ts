@@ -204,16 +204,42 @@ export async function hostAddRequests(
   );
 }
 
+/**
+ * Ctrl-C while hosts are added: each bootstrap stops after the SSH work in hand and undoes what it made (its
+ * progress line says what), then the exit code is 130. A second Ctrl-C exits at once, undoing nothing more.
+ */
+async function interruptible(fn: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const ac = new AbortController();
+  const onInt = () => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write(
+      '\nfleetnet: interrupted: undoing what host add made (join token, certificates, agent, registration) ' +
+        'after the step in hand; Ctrl-C again exits at once, leaving the rest\n',
+    );
+    ac.abort();
+  };
+  process.on('SIGINT', onInt);
+  try {
+    const code = await fn(ac.signal);
+    return ac.signal.aborted ? 130 : code;
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+}
+
 export async function runHostAdd(requests: BootstrapRequest[], o: Opts, authority: FleetAuthority): Promise<number> {
   const tokenTtlMs = typeof o.tokenTtl === 'string' ? parseDuration(o.tokenTtl, '--token-ttl') : undefined;
   const log = pino({ level: 'warn' }, pino.destination(2));
-  return runAll(requests, o, {
-    work: (r, progress) => bootstrapHost(r, { authority, log, progress, ...(tokenTtlMs ? { tokenTtlMs } : {}) }),
-    say: (v: BootstrapResult) =>
-      `joined: agent at ${v.agentAddr}, ${nodeOf(v.runtime)}, ${v.supervisor}` +
-      (v.pinnedNow ? `; pinned host key ${v.fingerprint}` : ''),
-    verb: 'joined',
-  });
+  const deps = { authority, log, ...(tokenTtlMs ? { tokenTtlMs } : {}) };
+  return interruptible((signal) =>
+    runAll(requests, o, {
+      work: (r, progress) => bootstrapHost(r, { ...deps, progress, signal }),
+      say: (v: BootstrapResult) =>
+        `joined: agent at ${v.agentAddr}, ${nodeOf(v.runtime)}, ${v.supervisor}` +
+        (v.pinnedNow ? `; pinned host key ${v.fingerprint}` : ''),
+      verb: 'joined',
+    }),
+  );
 }
 
 export async function upgradeRequests(

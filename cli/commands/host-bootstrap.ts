@@ -272,11 +272,11 @@ async function hostUpgrade(name: string | undefined, g: Opts): Promise<number> {
 
 /** `controller cli-cert USER --out DIR`: a key made here, its certificate signed by the controller. */
 async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts): Promise<void> {
-  const [{ parseHostId }, { generateKeyPair, makeCsr, privateKeyPem, writeSecureFile }] = await Promise.all([
+  const [{ parseCliUser }, { generateKeyPair, makeCsr, privateKeyPem, writeSecureFile }] = await Promise.all([
     import('../../common/pki/identity.js'),
     import('../../common/pki/keys.js'),
   ]);
-  const name = parseHostId(user);
+  const name = parseCliUser(user);
   const keys = await generateKeyPair();
   const csrPem = await makeCsr(keys, name);
   const req = { user: name, csrPem };
@@ -296,11 +296,14 @@ async function cliCert(user: string, o: { out: string; json?: boolean }, g: Opts
 
 /** `controller cli-revoke USER [--serial S]`: every credential issued to USER (or one) revoked on every controller. */
 async function cliRevoke(user: string, o: { serial?: string; reason?: string; json?: boolean }, g: Opts) {
-  const { parseHostId, parseSerial } = await import('../../common/pki/identity.js');
-  const req = { user: parseHostId(user), serial: o.serial ? parseSerial(o.serial) : '', reason: o.reason ?? '' };
+  const { parseCliUser, parseSerial } = await import('../../common/pki/identity.js');
+  const req = { user: parseCliUser(user), serial: o.serial ? parseSerial(o.serial) : '', reason: o.reason ?? '' };
   const r = await withAdmin(g, 'controller cli-revoke', (conn, a) => conn.call(a.ADMIN.revokeClientCerts, req));
-  if (o.json) printJson({ user: req.user, revoked: r.serials });
-  else process.stdout.write(`${req.user}: CLI credential(s) revoked: ${r.serials.join(' ')}\n`);
+  if (o.json) printJson({ user: req.user, revoked: r.serials, unrecorded: r.unrecorded });
+  else {
+    const why = r.unrecorded ? ' (on no record: taken as a credential made by an older fleetnet, which kept none)' : '';
+    process.stdout.write(`${req.user}: CLI credential(s) revoked: ${r.serials.join(' ')}${why}\n`);
+  }
 }
 
 export function register(program: Command): void {

@@ -5,16 +5,17 @@ import { invalid, notFound } from '../../common/errors.js';
 import { addOutputOptions, formatHelp, outputOf } from '../output/format.js';
 
 const EXAMPLES = `
-Prints JSON, {container, host, interfaces: [...]} (an array when several match); each interface has
-fleetnet's fields (addresses, lease, ...) and a "compat" object with network-wrapper's fields:
-HWAddr, Bridge, IPAddress, IPPrefixLen, Gateway, DNS, DHCP_PID.
+Prints a JSON array, one {container, host, interfaces: [...]} per host and container (also when one
+matches; the same from a host's agent and through the controller); each interface has fleetnet's
+fields (its ls --json row: id, network, addresses, ..., and lease) and a "compat" object with
+network-wrapper's fields: HWAddr, Bridge, IPAddress, IPPrefixLen, Gateway, DNS, DHCP_PID.
 
 Examples:
   fleetnet inspect web1                 # one container, found as attach and detach find it
   fleetnet inspect netns:blue           # explicit: docker:NAME, pid:N, netns:NAME, lxc:NAME, /path
   fleetnet inspect --all                # every container with a fleetnet interface on this host
   fleetnet inspect --host h2 web1       # through the controller: web1 on fleet host h2
-  fleetnet inspect web1 | jq -r '.interfaces[0].compat.IPAddress'`;
+  fleetnet inspect web1 | jq -r '.[0].interfaces[0].compat.IPAddress'`;
 
 export function register(program: Command): void {
   addOutputOptions(program.command('inspect'), { ids: 'container ids' })
@@ -53,7 +54,7 @@ export function register(program: Command): void {
         if (!target) return render(spec, { items: all }, INSPECT_VIEW);
         if (!all.length)
           throw notFound(`no fleetnet interface belongs to '${ref}' on this host`, "'fleetnet ls' lists them");
-        await render(spec, { items: all, whole: all.length === 1 ? all[0] : all }, INSPECT_VIEW);
+        await render(spec, { items: all }, INSPECT_VIEW); // an array, also of one, as through the controller
       } finally {
         conn.close();
       }

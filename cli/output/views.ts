@@ -1,5 +1,6 @@
 // The table views of the read commands (cli/output/render.ts): which columns `ls`, `hosts`, `nets`
 // and `mesh status` show, and which more -o wide adds. The items are what -o json prints.
+import type { InventoryEntry } from '../../common/inventory.js';
 import type { LsEntry } from '../../common/ls-schema.js';
 import type { TunnelStatus } from '../../proto/gen/fleetnet/v1/agent.js';
 import type { Host, MeshTunnelState, Network } from '../../proto/gen/fleetnet/v1/controller.js';
@@ -143,13 +144,9 @@ export const AGENT_TUNNELS_VIEW: View<TunnelStatus> = {
   id: (t) => t.port,
 };
 
-/** An entry of `inspect`: the local agent names the container with an object, the controller with its name. */
-export interface InspectItem {
-  container: string | { name: string; id: string; pid: number };
-  host: string;
-  interfaces: { ifname: string; mac: string; compat: { IPAddress: string } }[];
-}
-const cname = (e: InspectItem) => (typeof e.container === 'string' ? e.container : e.container.name || e.container.id);
+/** An entry of `inspect` (common/inventory.ts), as its table needs it. */
+export type InspectItem = Pick<InventoryEntry, 'container' | 'host' | 'interfaces'>;
+const cname = (e: InspectItem) => e.container.name || e.container.id;
 
 /** `inspect -o table`: one row per container (the default stays JSON, which scripts read). */
 export const INSPECT_VIEW: View<InspectItem> = {
@@ -159,5 +156,5 @@ export const INSPECT_VIEW: View<InspectItem> = {
     ['INTERFACES', (e) => e.interfaces.map((i) => `${i.ifname}=${i.compat.IPAddress || '-'}`).join(' ')],
   ],
   wide: [['MACS', (e) => e.interfaces.map((i) => i.mac).join(',')]],
-  id: (e) => (typeof e.container === 'string' ? e.container : e.container.id || e.container.name),
+  id: (e) => e.container.id || e.container.name,
 };

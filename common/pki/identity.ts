@@ -26,15 +26,18 @@ export interface Identity {
 // A host id is a DNS label chain: it becomes a DNS SAN and a file name.
 const HOST_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
-export function parseHostId(s: string): string {
-  if (s.length > 253 || !HOST_ID.test(s)) {
-    throw invalid(
-      `host id "${s}" is not usable`,
-      'use lower-case letters, digits, "-" and "." (a DNS name), e.g. h3 or web-1.dc2',
-    );
-  }
+/** A DNS name, or the error that names what it was for (`what`) and how one looks (`becomes`, `eg`). */
+function dnsName(s: string, what: string, becomes: string, eg: string): string {
+  if (s.length > 253 || !HOST_ID.test(s))
+    throw invalid(`${what} "${s}" is not usable`, `use lower-case letters, digits, "-" and "."${becomes}, e.g. ${eg}`);
   return s;
 }
+
+export const parseHostId = (s: string): string => dnsName(s, 'host id', ' (a DNS name)', 'h3 or web-1.dc2');
+
+/** A CLI user's name: checked as a host id is (it becomes the certificate's CN, DNS SAN and a file name). */
+export const parseCliUser = (s: string): string =>
+  dnsName(s, 'CLI user name', " (it becomes the certificate's name)", 'alice or ci-bot');
 
 export function normalizeSerial(hex: string): string {
   const s = hex

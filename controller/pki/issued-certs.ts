@@ -1,14 +1,18 @@
 // Which certificate serials were issued to which host, so removing a host revokes every one; and to
 // which CLI user, under the subject `cli:<user>` (no host id has a colon), so cli-revoke does too.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseHostId } from '../../common/pki/identity.js';
+import { normalizeSerial, parseCliUser, parseHostId } from '../../common/pki/identity.js';
 import { writeSecureFile } from '../../common/pki/keys.js';
 
 const CLI = 'cli:';
 
 /** The records' subject of a CLI user's credentials. */
-export const cliSubject = (user: string): string => CLI + parseHostId(user);
+export const cliSubject = (user: string): string => CLI + parseCliUser(user);
+
+/** The CLI user a records' subject names, or undefined for a host's. */
+export const cliUserOf = (subject: string): string | undefined =>
+  subject.startsWith(CLI) ? subject.slice(CLI.length) : undefined;
 
 /** A host id, or `cli:` and a user name (checked as a host id is: it is a file and key name). */
 function parseSubject(s: string): string {
@@ -26,6 +30,8 @@ export interface IssuedCertsStore {
   record(hostId: string, rec: IssuedRecord): void;
   list(hostId: string): IssuedRecord[];
   forget(hostId: string): void;
+  /** The subject a serial is on record for (a host id or cliSubject(user)), if any. */
+  ownerOf(serial: string): string | undefined;
 }
 
 export class FileIssuedCerts implements IssuedCertsStore {
@@ -44,5 +50,13 @@ export class FileIssuedCerts implements IssuedCertsStore {
   }
   forget(hostId: string): void {
     rmSync(this.file(hostId), { force: true });
+  }
+  ownerOf(serial: string): string | undefined {
+    const want = normalizeSerial(serial);
+    for (const f of readdirSync(this.dir).filter((n) => n.endsWith('.json'))) {
+      const subject = f.slice(0, -'.json'.length);
+      if (this.list(subject).some((r) => normalizeSerial(r.serial) === want)) return subject;
+    }
+    return undefined;
   }
 }

@@ -2,11 +2,12 @@
 // for an enrollment, rotation, revocation, CLI credentials and their revocation), for a CLI
 // certificate only (see ADMIN_POLICY). SSH never runs here: the CLI installs agents with the
 // operator's own keys.
+import { X509Certificate } from 'node:crypto';
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FleetnetError, invalid, notFound } from '../../common/errors.js';
 import type { Rule } from '../../common/pki/authorize.js';
-import { identityOfPeer, parseHostId, parseSerial } from '../../common/pki/identity.js';
+import { identityOfPeer, normalizeSerial, parseCliUser, parseHostId, parseSerial } from '../../common/pki/identity.js';
 import { unary } from '../../common/rpc/server.js';
 import {
   ProbeAgentReply_State as Probe,
@@ -24,7 +25,7 @@ import { rotateHostCert } from '../bootstrap/rotate.js';
 import type { Trust } from '../pki/controller-dir.js';
 import { parseAgentAddr } from '../../common/host-spec.js';
 import { revokeHost } from '../pki/enrollment-service.js';
-import { cliSubject } from '../pki/issued-certs.js';
+import { cliSubject, cliUserOf } from '../pki/issued-certs.js';
 import type { Store } from '../store/store.js';
 
 /** Every Admin RPC: a CLI (admin) certificate, never a host's or the controller's own. */
@@ -59,8 +60,33 @@ const PROBE_STATE: Record<AgentProbe, Probe> = {
   'not-enrolled': Probe.NOT_ENROLLED,
   unreachable: Probe.UNREACHABLE,
 };
-/** A CLI user's name, as a host id is checked (it becomes the certificate's CN and DNS name). */
-const userName = (s: string) => parseHostId(s);
+const userName = parseCliUser;
+
+/**
+ * A serial given to cli-revoke USER: it must be USER's, or on no record at all (a credential made by an
+ * older fleetnet, which kept no serials). One on record for someone else, a host, or the controller's own
+ * or the CA's certificate is refused, naming whose it is: a typo must not revoke what keeps the fleet up.
+ */
+function cliSerialOf(trust: Trust, user: string, serial: string): { serial: string; unrecorded: boolean } {
+  const wrong = (whose: string, hint: string) =>
+    invalid(`serial ${serial} is not a CLI credential of ${user}: it is ${whose}`, hint);
+  const own = [trust.controllerCredential().certPem, trust.ca.certPem];
+  if (own.some((pem) => normalizeSerial(new X509Certificate(pem).serialNumber) === serial))
+    throw wrong("the controller's own certificate", 'check the serial: openssl x509 -noout -serial -in cli.crt');
+  const owner = trust.issued.ownerOf(serial);
+  if (owner === undefined) return { serial, unrecorded: true };
+  if (owner === cliSubject(user)) return { serial, unrecorded: false };
+  const other = cliUserOf(owner);
+  if (other !== undefined)
+    throw wrong(
+      `CLI user ${other}'s`,
+      `revoke it as theirs: fleetnet controller cli-revoke ${other} --serial ${serial}`,
+    );
+  throw wrong(
+    `host ${owner}'s certificate`,
+    `a host's certificates are revoked by fleetnet host rotate-cert ${owner} (its current one) or host rm ${owner}`,
+  );
+}
 
 export function adminService(d: AdminServiceDeps): UntypedServiceImplementation {
   const { store, log } = d;
@@ -149,7 +175,8 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
     revokeClientCerts: unary(log, 'RevokeClientCerts', async (r: RevokeClientCertsRequest, _ctx, call) => {
       const trust = needTrust('revoking a CLI credential');
       const user = userName(r.user);
-      const serials = r.serial ? [parseSerial(r.serial)] : trust.issued.list(cliSubject(user)).map((c) => c.serial);
+      const one = r.serial ? cliSerialOf(trust, user, parseSerial(r.serial)) : undefined;
+      const serials = one ? [one.serial] : trust.issued.list(cliSubject(user)).map((c) => c.serial);
       if (!serials.length) {
         throw notFound(
           `no CLI credential issued to ${user} is on record`,
@@ -167,8 +194,8 @@ export function adminService(d: AdminServiceDeps): UntypedServiceImplementation 
       }
       const reason = r.reason || 'revoked by an administrator';
       for (const serial of serials) trust.revocations.revoke({ serial, name: user, reason });
-      log.info({ user, serials, reason }, 'CLI credentials revoked');
-      return { serials };
+      log.info({ user, serials, reason, unrecorded: one?.unrecorded }, 'CLI credentials revoked');
+      return { serials, unrecorded: one?.unrecorded ?? false };
     }),
   };
 }

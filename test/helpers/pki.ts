@@ -58,7 +58,9 @@ export function callHandler<Res>(
   return new Promise((resolve, reject) =>
     h({ request, on() {}, getDeadline: () => Infinity, getAuthContext: () => ({ sslPeerCertificate }) }, (err, res) => {
       if (!err) return resolve(res);
-      reject(Object.assign(new Error(err.details), { kind: String(err.metadata?.get('fleetnet-kind')[0] ?? '') }));
+      const hint = err.metadata?.get('fleetnet-hint-bin')[0];
+      const kind = String(err.metadata?.get('fleetnet-kind')[0] ?? '');
+      reject(Object.assign(new Error(err.details), { kind, hint: hint ? String(hint) : undefined }));
     }),
   );
 }

@@ -97,12 +97,13 @@ test('ls shows every attachment on the right host; inspect prints the inventory 
   assert.deepEqual((await ls('--host', 'h1')).length, 0);
   const ins = await fleet.cli('inspect', c('web1'));
   assert.equal(ins.code, 0, ins.stderr);
-  const one = JSON.parse(ins.stdout) as {
-    container: string;
+  const inv = JSON.parse(ins.stdout) as {
+    container: { name: string };
     host: string;
     interfaces: { compat: { IPAddress: string; IPPrefixLen: number; Bridge: string } }[];
-  };
-  const inv = [one];
+  }[];
+  assert.equal(inv.length, 1, 'an array, also of one');
+  assert.equal(inv[0]!.container.name, c('web1'));
   assert.equal(inv[0]!.host, 'h2');
   assert.deepEqual(inv[0]!.interfaces[0]!.compat.IPAddress, '10.1.1.50');
   assert.deepEqual(inv[0]!.interfaces[0]!.compat.IPPrefixLen, 24);

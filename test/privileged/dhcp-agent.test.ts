@@ -91,10 +91,11 @@ test(
     // inspect: the inventory schema with network-wrapper's compat fields.
     const ins = await cli(agent.socket, 'inspect', a.name);
     assert.equal(ins.code, 0, ins.stderr);
-    const inv = JSON.parse(ins.stdout) as {
+    const [inv] = JSON.parse(ins.stdout) as {
       container: { name: string };
       interfaces: { compat: Record<string, unknown> }[];
-    };
+    }[];
+    if (!inv) throw new Error('inspect: an empty array');
     assert.equal(inv.container.name, a.name);
     assert.deepEqual(inv.interfaces[0]!.compat, {
       HWAddr: (await list())[0]!.lease ? JSON.parse(at.stdout).mac : '',

@@ -78,6 +78,7 @@ test('a join token issued through one controller is taken once, through either, 
 test('a serial issued through one controller is revoked through the other, and every controller knows', async () => {
   ta.issued.record('h2', { serial: 'CAFE01', notAfterMs: Date.now() + 3_600_000, atMs: Date.now() });
   await waitFor('the issued serial reaches the other controller', () => tb.issued.list('h2').length === 1);
+  assert.deepEqual([ta.issued.ownerOf('cafe01'), tb.issued.ownerOf('CAFE01')], ['h2', 'h2'], 'whose serial it is');
   assert.deepEqual(revokeHost(tb, 'h2', 'host rm'), ['CAFE01']);
   assert.ok(tb.revocations.isRevoked('cafe01'), 'revoked at once where it was revoked');
   await waitFor('the revocation reaches the first controller', () => ta.revocations.isRevoked('CAFE01'));
@@ -97,7 +98,10 @@ test('a CLI credential issued through one controller is revoked through the othe
   });
   await waitFor('its serial reaches the other controller', () => tb.issued.list(cliSubject('alice')).length === 1);
   const req = { user: 'alice', reason: 'laptop lost', serial: '' };
-  assert.deepEqual(await callHandler(admin(tb), 'revokeClientCerts', req), { serials: [c.serial] });
+  assert.equal(tb.issued.ownerOf(c.serial), cliSubject('alice'));
+  const one = { ...req, serial: c.serial };
+  await assert.rejects(callHandler(admin(tb), 'revokeClientCerts', { ...one, user: 'bob' }), /CLI user alice's/);
+  assert.deepEqual(await callHandler(admin(tb), 'revokeClientCerts', req), { serials: [c.serial], unrecorded: false });
   await waitFor('the revocation reaches the first controller', () => ta.revocations.isRevoked(c.serial));
   const peer = new X509Certificate(c.certPem).toLegacyObject();
   for (const t of [ta, tb]) {

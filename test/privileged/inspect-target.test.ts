@@ -42,10 +42,11 @@ after(async () => {
 const inspect = async (ref: string) => {
   const r = await cli(agent.socket, 'inspect', ref);
   assert.equal(r.code, 0, `inspect ${ref}: exit ${r.code}\n${r.stderr}`);
-  const e = JSON.parse(r.stdout) as {
+  const [e] = JSON.parse(r.stdout) as {
     container: { name: string };
     interfaces: { ifname: string; addresses: string[] }[];
-  };
+  }[];
+  if (!e) throw new Error(`inspect ${ref}: an empty array`);
   return [e.container.name, e.interfaces.map((i) => `${i.ifname} ${i.addresses.join(' ')}`)];
 };
 

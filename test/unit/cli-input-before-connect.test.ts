@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Command } from 'commander';
 import { FleetnetError } from '../../common/errors.js';
+import { register as registerController } from '../../cli/commands/controller.js';
 import { register as registerHost } from '../../cli/commands/host.js';
+import { register as registerHostBootstrap } from '../../cli/commands/host-bootstrap.js';
 import { register as registerMesh } from '../../cli/commands/mesh.js';
 import { register as registerNet } from '../../cli/commands/net.js';
 import { needHost } from '../../cli/fleet/common.js';
@@ -81,5 +83,29 @@ describe('names of hosts and networks', () => {
     }
     assert.throws(() => needHost({ host: 'h 1' }, 'attach'), /host name 'h 1' is not valid/);
     assert.equal(needHost({ host: 'web-1.dc2' }, 'attach'), 'web-1.dc2');
+  });
+});
+
+describe('CLI user names', () => {
+  it('controller cli-cert, cli-revoke, init --cli-user: a bad user name is called one, before connect', async () => {
+    const lines = [
+      ['controller', 'cli-cert', 'a;b', '--out', '/nonexistent/hi'],
+      ['controller', 'cli-revoke', 'a;b'],
+      ['controller', 'init', '--dir', '/nonexistent/hi', '--cli-user', 'a;b'],
+    ];
+    for (const line of lines) {
+      const program = new Command('fleetnet').exitOverride();
+      for (const register of [registerController, registerHostBootstrap]) register(program);
+      for (const c of program.commands) c.exitOverride();
+      await assert.rejects(
+        program.parseAsync(line, { from: 'user' }),
+        (e: unknown) =>
+          e instanceof FleetnetError &&
+          e.kind === 'invalid' &&
+          /^CLI user name "a;b" is not usable/.test(e.message) &&
+          /e\.g\. alice/.test(e.hint ?? ''),
+        line.join(' '),
+      );
+    }
   });
 });

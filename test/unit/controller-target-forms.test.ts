@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { controllerWithCli } from '../helpers/controller-cli.js';
 
-type Inventory = { container: string; host: string; interfaces: { ifname: string; mtu: number }[] };
+type Inventory = { container: { name: string }; host: string; interfaces: { ifname: string; mtu: number }[] }[];
 
 test('inspect and detach through the controller take docker:, netns:, pid:, a netns path, name', async (t) => {
   const { cli } = await controllerWithCli(t);
@@ -21,8 +21,9 @@ test('inspect and detach through the controller take docker:, netns:, pid:, a ne
   const inspect = async (ref: string) => {
     const r = await cli('inspect', ref);
     assert.equal(r.code, 0, `inspect ${ref}: exit ${r.code} ${r.err}`);
-    const e = JSON.parse(r.out) as Inventory;
-    return `${e.container} ${e.interfaces.map((i) => i.ifname).join()}`;
+    const [e, ...more] = JSON.parse(r.out) as Inventory;
+    assert.deepEqual(more, [], 'an array of one entry');
+    return `${e!.container.name} ${e!.interfaces.map((i) => i.ifname).join()}`;
   };
   for (const ref of ['netns:ns1', 'ns1', '/run/netns/ns1']) assert.equal(await inspect(ref), 'ns1 eth1', ref);
   // web1 is a Docker container to its agent (fake: ID id-web1, PID 42).
@@ -70,6 +71,6 @@ test('ls and inspect through the controller show the MTU the agent made, not the
   };
   assert.equal(attached.mtu, 1500, 'attach --json prints the same row');
   const inv = JSON.parse((await cli('inspect', 'web1')).out) as Inventory;
-  assert.equal(inv.interfaces[0]!.mtu, 1500);
+  assert.equal(inv[0]!.interfaces[0]!.mtu, 1500);
   assert.match((await cli('ls', '-o', 'wide')).out, /\n\s*web1 .* bridge +fn0123 +1500 /, 'ls -o wide too');
 });

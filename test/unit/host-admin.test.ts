@@ -19,6 +19,7 @@ import {
 } from '../../cli/bootstrap/install.js';
 import { refuseUnusable } from '../../cli/commands/host.js';
 import { FleetnetError } from '../../common/errors.js';
+import { identityOfPem } from '../../common/pki/identity.js';
 import { generateKeyPair, makeCsr } from '../../common/pki/keys.js';
 import * as x509 from '../../common/pki/x509.js';
 import { FakeRunner } from '../../common/runner.js';
@@ -73,6 +74,7 @@ describe('the Admin service', () => {
     assert.match(cert.subject, /OU=cli/);
     assert.equal(c.caPem, fleet.trust.ca.certPem);
     await assert.rejects(call(impl, 'issueClientCert', { user: 'bob', csrPem: 'not a csr' }), /not a PEM PKCS#10 CSR/);
+    await assert.rejects(call(impl, 'issueClientCert', { user: 'a;b', csrPem }), /^Error: CLI user name "a;b"/);
   });
 
   it("RevokeClientCerts: every credential of a user (or one serial), never the caller's own", async () => {
@@ -93,7 +95,8 @@ describe('the Admin service', () => {
     assert.ok(revoked(a1) && revoked(a2) && !revoked(b1) && !revoked(c1));
     assert.ok(fleet.trust.revocations.list().some((e) => e.serial === a1.serial && e.name === 'erin'));
     const one = { user: 'carol', serial: c1.serial.toUpperCase(), reason: '' };
-    assert.deepEqual(await call(impl, 'revokeClientCerts', one, b1.certPem), { serials: [c1.serial] });
+    const carols = { serials: [c1.serial], unrecorded: false };
+    assert.deepEqual(await call(impl, 'revokeClientCerts', one, b1.certPem), carols);
     assert.ok(revoked(c1));
     const refused = async (req: object, kind: string, msg: RegExp) =>
       assert.rejects(
@@ -112,6 +115,30 @@ describe('the Admin service', () => {
       /no CLI credential issued to dave is on record/,
     );
     await refused({ user: 'bob', reason: '', serial: 'zz' }, 'invalid', /serial "zz" is not a certificate serial/);
+  });
+
+  it("RevokeClientCerts --serial: USER's (or one on no record), not another's, a host's, the controller", async () => {
+    const impl = adminService({ trust: fleet.trust, store: noStore, log: silent });
+    const issue = async (user: string) => {
+      const csrPem = await makeCsr(await generateKeyPair(), user);
+      return call<{ certPem: string; serial: string }>(impl, 'issueClientCert', { user, csrPem });
+    };
+    const [alice, bob] = [await issue('alice2'), await issue('bob2')];
+    fleet.trust.issued.record('h9', { serial: 'beef09', notAfterMs: Date.now() + 1000, atMs: 1000 });
+    const ctl = identityOfPem(fleet.trust.controllerCredential().certPem).serial;
+    const revoke = (serial: string) =>
+      call(impl, 'revokeClientCerts', { user: 'alice2', reason: '', serial }, bob.certPem);
+    const refused = (serial: string, msg: RegExp, hint: RegExp) =>
+      assert.rejects(revoke(serial), (e: Kinded & { hint?: string }) => {
+        return e.kind === 'invalid' && msg.test(e.message) && hint.test(e.hint ?? '');
+      });
+    await refused(bob.serial, /is not a CLI credential of alice2: it is CLI user bob2's/, /cli-revoke bob2 --serial/);
+    await refused('BEEF09', /serial beef09 .* host h9's certificate/, /host rm h9/);
+    await refused(ctl, /the controller's own certificate/, /openssl x509/);
+    const revoked = fleet.trust.revocations.isRevoked;
+    assert.ok(![bob.serial, 'beef09', ctl].some((s) => revoked.call(fleet.trust.revocations, s)), 'none revoked');
+    assert.deepEqual(await revoke('abcdef0123'), { serials: ['abcdef0123'], unrecorded: true }, 'an older credential');
+    assert.deepEqual(await revoke(alice.serial), { serials: [alice.serial], unrecorded: false });
   });
 
   it('RevokeHostCerts: what was issued since a time (a failed bootstrap), or all and forgotten (host rm)', async () => {

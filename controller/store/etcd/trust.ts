@@ -178,6 +178,16 @@ export class EtcdIssuedCerts implements IssuedCertsStore {
       for (const k of gone) this.s.mirror.apply(k, undefined, Number(r.header.revision));
     });
   }
+
+  ownerOf(serial: string): string | undefined {
+    const want = normalizeSerial(serial);
+    for (const [subject, m] of this.mine) if ([...m.keys()].some((s) => normalizeSerial(s) === want)) return subject;
+    for (const [k, e] of this.s.mirror.all()) {
+      if (!k.startsWith(ISSUED) || normalizeSerial((JSON.parse(e.v) as IssuedRecord).serial) !== want) continue;
+      return decodeURIComponent(k.slice(ISSUED.length).split('/')[0]!);
+    }
+    return undefined;
+  }
 }
 
 /**

@@ -133,6 +133,8 @@ export interface RevokeClientCertsRequest {
 
 export interface RevokeClientCertsReply {
   serials: string[];
+  /** the serial given is on no record (a credential made by an older fleetnet) */
+  unrecorded: boolean;
 }
 
 function createBaseHostTokenRequest(): HostTokenRequest {
@@ -1225,13 +1227,16 @@ export const RevokeClientCertsRequest: MessageFns<RevokeClientCertsRequest> = {
 };
 
 function createBaseRevokeClientCertsReply(): RevokeClientCertsReply {
-  return { serials: [] };
+  return { serials: [], unrecorded: false };
 }
 
 export const RevokeClientCertsReply: MessageFns<RevokeClientCertsReply> = {
   encode(message: RevokeClientCertsReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.serials) {
       writer.uint32(10).string(v!);
+    }
+    if (message.unrecorded !== false) {
+      writer.uint32(16).bool(message.unrecorded);
     }
     return writer;
   },
@@ -1257,6 +1262,14 @@ export const RevokeClientCertsReply: MessageFns<RevokeClientCertsReply> = {
             message.serials.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.unrecorded = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1275,6 +1288,7 @@ export const RevokeClientCertsReply: MessageFns<RevokeClientCertsReply> = {
   fromPartial<I extends Exact<DeepPartial<RevokeClientCertsReply>, I>>(object: I): RevokeClientCertsReply {
     const message = createBaseRevokeClientCertsReply();
     message.serials = object.serials?.map((e) => e) || [];
+    message.unrecorded = object.unrecorded ?? false;
     return message;
   },
 };
