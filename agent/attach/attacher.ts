@@ -2,24 +2,19 @@
 // resolve → per-key queue → idempotency/conflict → kind plan → capability check → undo stack →
 // container addressing batch → read-back → record.
 import { existsSync } from 'node:fs';
-import type { Logger } from 'pino';
 import type { AddressSpec } from '../../common/attach-args.js';
 import { conflict, FleetnetError } from '../../common/errors.js';
 import { hostIfName } from '../../common/ifname.js';
 import { KeyedQueue } from '../../common/keyed-queue.js';
 import { HostNameClaims } from './host-names.js';
-import type { Runner } from '../../common/runner.js';
 import { UndoStack } from '../../common/undo.js';
-import type { ContainerResolver } from '../containers/resolve.js';
 import { describeContainer, type ContainerInfo } from '../containers/types.js';
 import { dhcpAddressOf, dhcpStartSpec } from '../dhcp/attach-dhcp.js';
-import type { DhcpSupervisor } from '../dhcp/supervisor.js';
 import type { Lease } from '../dhcp/types.js';
 import type { Capability } from '../linux/capabilities.js';
-import type { IpExec } from '../linux/ip.js';
 import type { LinkOp } from '../linux/link-ops.js';
 import { readHostLink } from '../linux/sysfs.js';
-import { OvsCtl, type OvsDatapath } from '../ovs/vsctl.js';
+import { OvsCtl } from '../ovs/vsctl.js';
 import { readDefaults, restoreDefaults } from './default-routes.js';
 import { noteState, recordFailure, type StatePatch } from './record-state.js';
 import { detachRecords, dropHostPeer, dropStale, releaseRecord, type Removal } from './removal.js';
@@ -33,50 +28,10 @@ import { claimOrAdopt, type AdoptDeps } from './adopt.js';
 import { announceConf, announceWhenForwarding, quietIpv6 } from './announce.js';
 import { makeRecord } from './make-record.js';
 import { SegmentAddresses } from './segment-addresses.js';
-import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RecordStore, type RouteSnapshot } from './records.js';
-
-export interface AttacherDeps {
-  runner: Runner;
-  ip: IpExec;
-  records: RecordStore;
-  resolver: Pick<ContainerResolver, 'resolve'>;
-  log: Logger;
-  sysClassNet?: string;
-  /** Runs DHCP clients; without it, DHCP addresses are refused. */
-  dhcp?: DhcpSupervisor;
-  /** Send gratuitous ARP after addressing (off the reply's path). */
-  garp?: boolean;
-  /** The agent's --ovs-db (ovs-vsctl --db=). */
-  ovsDb?: string;
-  /** Datapath of OVS bridges fleetnet creates when the attach does not say (default system). */
-  ovsDatapath?: OvsDatapath;
-  /** Alias marking the host-side veths this agent makes (see KindEnv.ownerMark). */
-  ownerMark?: string;
-  /** What this host can do (probed once); default: probed on first need with this runner. */
-  capabilities?: () => Promise<Capability[]>;
-  /** A bridge the host's mesh holds (Mesher.holds): never removed as unused, not even with no port left. */
-  meshHolds?: (bridge: string) => boolean;
-}
-
-export interface AttachResult {
-  record: AttachmentRecord;
-  changed: boolean;
-  commands: string[];
-}
+import type { AttacherDeps, AttachOptions, AttachResult } from './attacher-contract.js';
+import { recordKeyOf, type AttachmentRecord, type OwnedRef, type RouteSnapshot } from './records.js';
 
 type Static = Extract<AddressSpec, { kind: 'static' }>;
-
-export interface AttachOptions {
-  /** Keep the address and MAC reserved when the container is removed (the controller reads it). */
-  keepAddress?: boolean;
-  /** The RPC's signal (cancel, deadline): an attach still waiting for its container's queue is dropped. */
-  signal?: AbortSignal;
-  /**
-   * A re-apply of what is recorded (the lifecycle): made only while the record is still there, decided
-   * under the key's queue, so a detach that ran first (a CNI DEL) is never undone by it.
-   */
-  onlyIfRecorded?: boolean;
-}
 
 export class Attacher {
   private readonly queue = new KeyedQueue();

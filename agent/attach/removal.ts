@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { KeyedQueue } from '../../common/keyed-queue.js';
 import { removeHostSide } from '../lifecycle/host-claim.js';
-import type { AttacherDeps } from './attacher.js';
+import type { AttacherDeps } from './attacher-contract.js';
 import { defaultsToRestore, handDownDefaults, restoreDefaults } from './default-routes.js';
 import { findForDetach } from './find-records.js';
 import { KINDS } from './kinds/index.js';

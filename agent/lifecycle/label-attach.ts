@@ -4,7 +4,8 @@
 // run of the container: the lifecycle pass acts on the labels again every few seconds, the log says it once.
 import type { Logger } from 'pino';
 import { describeError } from '../../common/errors.js';
-import type { AttachOptions, Attacher } from '../attach/attacher.js';
+import type { Attacher } from '../attach/attacher.js';
+import type { AttachOptions } from '../attach/attacher-contract.js';
 import type { AttachOrder } from '../attach/order.js';
 import { recordKeyOf, type RecordStore } from '../attach/records.js';
 import type { ContainerResolver } from '../containers/resolve.js';
